@@ -1,0 +1,3 @@
+"""ActDiff: generative video compression at ultra-low bitrates."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,49 @@
+"""The ``actdiff`` command: ``actdiff VERB [options]``; each verb's ``main(argv)`` is importable."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Optional, Sequence
+
+VERBS = {
+    "encode": "compress a video into one self-contained .adv file",
+    "decode": "reconstruct frames from an .adv file alone",
+    "fit": "train the diffusion decoder or a selector (Lightning)",
+    "evaluate": "encode → decode → metrics over a dataset and rate points; results JSON",
+    "bench": "classical baselines (x264, x265, SVT-AV1) with the same protocol and JSON",
+    "bdrate": "Bjøntegaard delta rate between two results JSONs",
+    "plot": "rate–distortion/perception curves from results JSONs",
+    "sweep": "expand an ablation grid and run every point; one table",
+    "demo": "run the whole codec on the bundled sample clip and print a rate/quality table",
+}
+EXTRA_VERBS = {"export": "export trained weights (EMA) as safetensors", "info": "describe an .adv file"}
+
+
+def usage() -> str:
+    lines = ["usage: actdiff VERB [options]   (actdiff VERB --help for a verb's options)", "", "verbs:"]
+    for name, text in {**VERBS, **EXTRA_VERBS}.items():
+        lines.append(f"  {name:<9} {text}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        sys.stdout.write(usage())
+        return 0
+    if argv[0] == "--version":
+        from actdiff import __version__
+
+        print(f"actdiff {__version__}")
+        return 0
+    verb = argv[0]
+    if verb not in VERBS and verb not in EXTRA_VERBS:
+        sys.stderr.write(f"error: unknown verb {verb!r}; run 'actdiff --help' for the list\n")
+        return 2
+    module = importlib.import_module(f"actdiff.commands.{verb}")
+    return int(module.main(argv[1:]) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""Helpers shared by the CLI verbs: an argparse that prints ``error: …``, error handling."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import sys
+from typing import Callable, List, Optional, Sequence
+
+from omegaconf import DictConfig
+
+from actdiff.config import compose, to_yaml
+from actdiff.errors import ActDiffError
+
+log = logging.getLogger("actdiff")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse`` whose usage errors are one ``error: …`` line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {self.prog}: {message}\n")
+        raise SystemExit(2)
+
+
+def cli_entry(fn: Callable[[Sequence[str]], int]) -> Callable[[Optional[Sequence[str]]], int]:
+    """Wrap a verb's ``main`` so user errors print one line and return exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(argv: Optional[Sequence[str]] = None) -> int:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        try:
+            return int(fn(argv) or 0)
+        except ActDiffError as e:
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            sys.stderr.write(f"error: {msg}\n")
+            return 2
+        except KeyboardInterrupt:
+            sys.stderr.write("error: interrupted\n")
+            return 130
+
+    return wrapper
+
+
+def add_config_args(p: argparse.ArgumentParser, default: str) -> None:
+    """``--config FILE``, ``--print-config`` and trailing ``key=value`` overrides."""
+    p.add_argument("--config", default=None, help=f"config YAML or group/name (default: {default})")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument("overrides", nargs="*", default=[], metavar="key=value",
+                   help="config overrides (dotlist), group swaps (codec=fixed_gop), +new.key=value")
+
+
+def split_overrides(args: argparse.Namespace, extra: List[str]) -> List[str]:
+    """Overrides may be mixed with options; argparse puts stray ones in ``extra``."""
+    bad = [e for e in extra if "=" not in e]
+    if bad:
+        raise ActDiffError(f"unrecognised arguments: {' '.join(bad)}")
+    return list(getattr(args, "overrides", [])) + list(extra)
+
+
+def load_cfg(args: argparse.Namespace, extra: List[str], default: str) -> DictConfig:
+    return compose(args.config, split_overrides(args, extra), default=default)
+
+
+def maybe_print_config(args: argparse.Namespace, cfg: DictConfig) -> bool:
+    if getattr(args, "print_config", False):
+        sys.stdout.write(to_yaml(cfg))
+        return True
+    return False
+
+
+def setup_logging(verbose: int = 0) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

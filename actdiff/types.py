@@ -1,0 +1,184 @@
+"""Typed interfaces between the pipeline stages.
+
+The data flows one way::
+
+    Video → [Segment] → DenseMotion → Tracks (selected, quantised) → bitstream
+          → decoded keyframes + Tracks → dense motion → decoder → frames
+
+Conventions used everywhere:
+
+* frames are ``uint8 (T, H, W, 3)`` RGB, or float ``[0, 1]`` tensors ``(T, 3, H, W)``;
+* pixel coordinates are ``(x, y)`` with the origin at the centre of the top-left pixel;
+* frame indices are absolute (in the whole video) unless a field says "segment-relative".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+
+@dataclass
+class Video:
+    """A decoded clip held in memory.
+
+    Attributes:
+        frames: ``uint8 (T, H, W, 3)`` RGB.
+        fps: frames per second (> 0).
+        source: where it came from (path), for messages and results.
+    """
+
+    frames: np.ndarray
+    fps: float = 25.0
+    source: str = ""
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.frames.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.frames.shape[2])
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of frames between two keyframes, both inclusive.
+
+    Consecutive segments share their boundary keyframe: ``segments[i].end ==
+    segments[i + 1].start``. A one-frame video is the single segment ``(0, 0)``.
+    """
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        """Number of frames including both keyframes."""
+        return self.end - self.start + 1
+
+
+@dataclass
+class DenseMotion:
+    """Where every pixel of a segment's first frame goes in each frame of the segment.
+
+    Attributes:
+        flow: ``float32 (T, H, W, 2)`` displacement ``(dx, dy)`` in pixels from pixel
+            ``(x, y)`` of frame 0 to its position in frame ``t`` (``flow[0] == 0``).
+        confidence: ``float32 (T, H, W)`` in ``[0, 1]``; a pixel is visible at ``t``
+            when its confidence is at least the tracker's threshold.
+    """
+
+    flow: np.ndarray
+    confidence: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.flow.shape[0])
+
+
+@dataclass
+class Tracks:
+    """Point trajectories over one segment (segment-relative frame index ``t``).
+
+    Attributes:
+        positions: ``float32 (T, N, 2)`` pixel positions ``(x, y)``.
+        visible: ``bool (T, N)``.
+        confidence: ``float32 (T, N)`` in ``[0, 1]``.
+    """
+
+    positions: np.ndarray
+    visible: np.ndarray
+    confidence: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.positions.shape[0])
+
+    @property
+    def num_points(self) -> int:
+        return int(self.positions.shape[1])
+
+    @classmethod
+    def empty(cls, num_frames: int) -> "Tracks":
+        return cls(
+            positions=np.zeros((num_frames, 0, 2), np.float32),
+            visible=np.zeros((num_frames, 0), bool),
+            confidence=np.zeros((num_frames, 0), np.float32),
+        )
+
+
+@dataclass
+class StreamHeader:
+    """What the decoder needs before the first segment.
+
+    Attributes:
+        height, width: display size in pixels (frames are cropped to it after decoding).
+        coded_height, coded_width: size the codec worked at (display size padded).
+        num_frames: frames in the video.
+        fps: frames per second.
+        seed: seed of the decoder's noise (diffusion decoder), for deterministic decoding.
+        params: codec parameters the decoder must know (keyframe codec, quantiser step, …).
+    """
+
+    height: int
+    width: int
+    coded_height: int
+    coded_width: int
+    num_frames: int
+    fps: float
+    seed: int = 0
+    params: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SegmentSection:
+    """One segment's payloads in the bitstream.
+
+    Attributes:
+        segment: the frames it spans (absolute indices).
+        keyframes: coded images; the first segment carries its start and end keyframe
+            (one if ``start == end``), every later segment only its end keyframe.
+        trajectories: coded trajectory payload (may be empty).
+    """
+
+    segment: Segment
+    keyframes: List[bytes]
+    trajectories: bytes
+
+
+@dataclass
+class Bitstream:
+    header: StreamHeader
+    sections: List[SegmentSection]
+
+
+@dataclass
+class EncodeResult:
+    """What ``encode`` returns: the file's bytes and its statistics (the ``--stats`` JSON)."""
+
+    data: bytes
+    stats: Dict[str, Any]
+    debug: Optional[Dict[str, Any]] = None
+
+
+@dataclass
+class DecodedSegment:
+    """The conditions a decoder gets for one segment, built only from the bitstream.
+
+    Attributes:
+        segment: absolute frame span.
+        key_start, key_end: decoded keyframes ``uint8 (H, W, 3)`` (coded size).
+        tracks: decoded (quantised) trajectories, segment-relative frames.
+    """
+
+    segment: Segment
+    key_start: np.ndarray
+    key_end: np.ndarray
+    tracks: Tracks

@@ -16,7 +16,6 @@ venv: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade --quiet "pip>=24"
 	$(PIP) install --quiet -e ".[dev]"
 	@touch $(STAMP)
 

@@ -1,0 +1,1 @@
+"""Decoders turn what the bitstream carries into frames (registry: ``actdiff.registry.DECODERS``)."""

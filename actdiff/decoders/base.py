@@ -1,0 +1,24 @@
+"""The decoder interface every decoder (warp, diffusion) implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from actdiff.types import DecodedSegment, StreamHeader
+
+
+class Decoder(ABC):
+    """Reconstructs the frames of one segment from its decoded conditions only.
+
+    ``decode_segment`` returns ``uint8 (L, H, W, 3)`` RGB at the coded size for all
+    ``L = segment.length`` frames of the segment, keyframes included (a decoder should
+    return the decoded keyframes unchanged at both ends).
+    """
+
+    name: str = "base"
+
+    @abstractmethod
+    def decode_segment(self, header: StreamHeader, seg: DecodedSegment) -> np.ndarray:
+        """Frames ``uint8 (L, H, W, 3)`` for ``seg`` (coded size)."""

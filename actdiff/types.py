@@ -146,11 +146,14 @@ class SegmentSection:
         keyframes: coded images; the first segment carries its start and end keyframe
             (one if ``start == end``), every later segment only its end keyframe.
         trajectories: coded trajectory payload (may be empty).
+        bandwidth: interpolation bandwidth (pixels, quantised with
+            ``actdiff.motion.quantize_bandwidth``) used to densify the trajectories.
     """
 
     segment: Segment
     keyframes: List[bytes]
     trajectories: bytes
+    bandwidth: float = 16.0
 
 
 @dataclass
@@ -176,9 +179,11 @@ class DecodedSegment:
         segment: absolute frame span.
         key_start, key_end: decoded keyframes ``uint8 (H, W, 3)`` (coded size).
         tracks: decoded (quantised) trajectories, segment-relative frames.
+        bandwidth: interpolation bandwidth (pixels) for densifying ``tracks``.
     """
 
     segment: Segment
     key_start: np.ndarray
     key_end: np.ndarray
     tracks: Tracks
+    bandwidth: float = 16.0

@@ -1,0 +1,137 @@
+"""The condition tensor of the diffusion decoder — the ONE place its layout is defined.
+
+``build_conditions(seg, t)`` turns what the bitstream carries for one segment (decoded
+keyframes + decoded trajectories, a :class:`~actdiff.types.DecodedSegment`) into a
+``float32 (C, H, W)`` array for segment-relative frame ``t`` of a segment of ``L`` frames.
+Training (:mod:`actdiff.training.data`) and decoding (:mod:`actdiff.decoders.diffusion`)
+both call this function, so the conditions cannot drift apart.
+
+Channel layout (``CHANNELS``; ``C = 20``):
+
+=========  ===========  ======================================================  ==========
+channels   name         content                                                 range
+=========  ===========  ======================================================  ==========
+0–2        ``k0``       decoded start keyframe K0, RGB                          [-1, 1]
+3–5        ``k1``       decoded end keyframe K1, RGB                            [-1, 1]
+6–8        ``w0``       K0 warped to ``t`` (``actdiff.decoders.warp``)          [-1, 1]
+9          ``c0``       confidence of ``w0``                                    [0, 1]
+10–12      ``w1``       K1 warped (backwards) to ``t``                          [-1, 1]
+13         ``c1``       confidence of ``w1``                                    [0, 1]
+14         ``vis``      trajectory splats visible at ``t`` (1 under a splat)    {0, 1}
+15–16      ``disp``     splat displacement from frame 0, ``(dx/W, dy/H)``       ≈[-1, 1]
+17–18      ``ident``    splat identity: frame-0 position ``(x, y)`` → [-1, 1]   [-1, 1]
+19         ``tau``      temporal position ``t / (L - 1)`` (0 when ``L == 1``)   [0, 1]
+=========  ===========  ======================================================  ==========
+
+With ``bidirectional=False`` (``--no-bidirectional``) the K1 channels ``k1``, ``w1`` and
+``c1`` are zero, and the warp is asked for K0 only.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+from actdiff.types import DecodedSegment
+
+#: Channel name → (first channel, number of channels). The order is the tensor's order.
+CHANNELS: Dict[str, Tuple[int, int]] = {
+    "k0": (0, 3),
+    "k1": (3, 3),
+    "w0": (6, 3),
+    "c0": (9, 1),
+    "w1": (10, 3),
+    "c1": (13, 1),
+    "vis": (14, 1),
+    "disp": (15, 2),
+    "ident": (17, 2),
+    "tau": (19, 1),
+}
+NUM_CHANNELS: int = sum(n for _, n in CHANNELS.values())
+
+#: Square splat radius (pixels) of the trajectory raster.
+SPLAT_RADIUS = 1
+
+
+def channel_slice(name: str) -> slice:
+    """Slice of channel group ``name`` along the channel axis."""
+    start, n = CHANNELS[name]
+    return slice(start, start + n)
+
+
+def _to_signed(img: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` values in [0, 255] → ``float32 (3, H, W)`` in [-1, 1]."""
+    return (np.asarray(img, np.float32).transpose(2, 0, 1) / 127.5 - 1.0).astype(np.float32)
+
+
+def _warp(seg: DecodedSegment, t: int, bidirectional: bool):
+    """Call the warp decoder's ``warp_keyframes`` (looked up at call time, same as the warp decoder)."""
+    from actdiff.decoders import warp
+
+    bandwidth = float(seg.bandwidth)  # DecodedSegment.bandwidth: RBF bandwidth sent in the stream
+    return warp.warp_keyframes(seg, t, bandwidth, bidirectional=bidirectional)
+
+
+def build_conditions(seg: DecodedSegment, t: int, bidirectional: bool = True) -> np.ndarray:
+    """Conditions of segment-relative frame ``t`` (``0 <= t < L``).
+
+    Returns:
+        ``float32 (NUM_CHANNELS, H, W)`` laid out as in :data:`CHANNELS`, ``H, W`` being the
+        keyframes' (coded) size.
+    """
+    length = seg.segment.length
+    if not 0 <= t < length:
+        raise ValueError(f"frame {t} outside segment of {length} frames")
+    h, w = seg.key_start.shape[:2]
+    out = np.zeros((NUM_CHANNELS, h, w), np.float32)
+    w0, c0, w1, c1 = _warp(seg, t, bidirectional)
+    out[channel_slice("k0")] = _to_signed(seg.key_start)
+    out[channel_slice("w0")] = _to_signed(w0)
+    out[channel_slice("c0")] = np.clip(np.asarray(c0, np.float32), 0, 1)[None]
+    if bidirectional:
+        out[channel_slice("k1")] = _to_signed(seg.key_end)
+        out[channel_slice("w1")] = _to_signed(w1)
+        out[channel_slice("c1")] = np.clip(np.asarray(c1, np.float32), 0, 1)[None]
+    from actdiff.conditioning.raster import rasterise_tracks
+
+    raster = rasterise_tracks(seg.tracks, t, h, w, radius=SPLAT_RADIUS)
+    out[CHANNELS["vis"][0]: CHANNELS["ident"][0] + 2] = raster
+    out[channel_slice("tau")] = t / (length - 1) if length > 1 else 0.0
+    return out
+
+
+def build_segment_conditions(
+    seg: DecodedSegment, frames: Optional[Sequence[int]] = None, bidirectional: bool = True
+) -> np.ndarray:
+    """Batch version: ``float32 (len(frames), NUM_CHANNELS, H, W)`` (default: all ``L`` frames)."""
+    frames = range(seg.segment.length) if frames is None else frames
+    return np.stack([build_conditions(seg, int(t), bidirectional) for t in frames])
+
+
+def warp_blend_from_conditions(cond):
+    """Confidence- and time-weighted blend of the two warps, read from a condition tensor.
+
+    ``x = (c0 (1-tau) w0 + c1 tau w1) / (c0 (1-tau) + c1 tau)``; where both weights are
+    below 1e-3 the time-blend of the keyframes ``(1-tau) k0 + tau k1`` is used instead. With
+    ``bidirectional=False`` conditions (K1 channels zero) this is ``w0`` where ``c0 > 0``.
+
+    Args:
+        cond: ``(B, NUM_CHANNELS, H, W)`` torch tensor (or ``(NUM_CHANNELS, H, W)``).
+
+    Returns:
+        ``(B, 3, H, W)`` (or ``(3, H, W)``) in [-1, 1], same type as ``cond``.
+    """
+    import torch
+
+    def g(name):
+        return cond[..., channel_slice(name), :, :]
+
+    tau = g("tau")
+    a0, a1 = g("c0") * (1 - tau), g("c1") * tau
+    den = a0 + a1
+    warped = (a0 * g("w0") + a1 * g("w1")) / den.clamp_min(1e-3)
+    k1 = g("k1")
+    has_k1 = (k1.abs().flatten(-3).amax(-1) > 0)[..., None, None, None].to(cond.dtype)
+    keys = g("k0") * (1 - tau * has_k1) + k1 * tau * has_k1
+    return torch.where(den > 1e-3, warped, keys)

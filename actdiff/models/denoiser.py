@@ -1,0 +1,184 @@
+"""``ControlledDenoiser``: a UNet plus a ControlNet branch driven by the ActDiff conditions.
+
+Wiring (the simplest correct one): the conditions stay at IMAGE resolution ``(B, C, H, W)``
+and go straight into ControlNet's conditioning embedding, whose strided convs
+(``conditioning_embedding_out_channels``, ``len = log2(latent_factor) + 1``) bring them down
+to the latent grid ``(H/f, W/f)``. The latent is ``pixel_unshuffle(x, 4)`` (``tiny``/``small``,
+``f = 4``: ``256×384×3 → 48×64×96``) or a frozen ``AutoencoderKL`` (``sd``, ``f = 8``).
+ControlNet's zero-initialised residuals are added to the base UNet's skip connections and
+mid block, so at initialisation the control branch changes nothing.
+
+There is no text: the cross-attention (coarse levels only) attends to a learned null
+context ``(1, null_tokens, cross_attention_dim)``, optionally followed by tokens from a
+``transformers`` vision encoder (CLIP vision) run on the two keyframes in the conditions.
+"""
+
+from __future__ import annotations
+
+
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+
+from actdiff.conditioning.conditions import NUM_CHANNELS, channel_slice, warp_blend_from_conditions
+from actdiff.models.latent import depth_to_space, space_to_depth
+
+
+class ControlledDenoiser(ModelMixin, ConfigMixin):
+    """Predicts eps or v for a noisy latent given the condition tensor.
+
+    Args:
+        unet_config: kwargs of ``diffusers.UNet2DConditionModel`` (the base).
+        conditioning_channels: ``C`` of the conditions (``actdiff.conditioning.NUM_CHANNELS``).
+        conditioning_embedding_out_channels: ControlNet conditioning-embedding widths; its
+            ``len - 1`` stride-2 convs must equal the latent downsampling ``log2(factor)``.
+        latent: ``"space_to_depth"`` or ``"vae"``.
+        latent_factor: pixels per latent cell along each side (4 for space-to-depth, 8 for SD).
+        vae_config: kwargs of ``AutoencoderKL`` when ``latent == "vae"``.
+        vae_scaling_factor: latent scale of the VAE.
+        null_tokens: number of learned null-context tokens.
+        vision_config: kwargs of ``transformers.CLIPVisionConfig`` to add keyframe context
+            tokens (``None``: null context only).
+        prediction_type: ``"epsilon"`` or ``"v_prediction"``.
+        residual_over_warp: the latent the diffusion runs on is ``z(x) - z(warp_blend)``,
+            i.e. ``x0 = warp_blend + residual`` in latent space.
+        freeze_base: freeze the base UNet (``sd``: only the control branch trains).
+        noise_schedule: kwargs of the diffusers schedulers (``num_train_timesteps``,
+            ``beta_schedule``, ``beta_start``, ``beta_end``) shared by training and sampling.
+    """
+
+    _supports_gradient_checkpointing = True
+
+    @register_to_config
+    def __init__(
+        self,
+        unet_config: Dict[str, Any],
+        conditioning_channels: int = NUM_CHANNELS,
+        conditioning_embedding_out_channels: Sequence[int] = (16, 32, 64),
+        latent: str = "space_to_depth",
+        latent_factor: int = 4,
+        vae_config: Optional[Dict[str, Any]] = None,
+        vae_scaling_factor: float = 0.18215,
+        null_tokens: int = 4,
+        vision_config: Optional[Dict[str, Any]] = None,
+        prediction_type: str = "epsilon",
+        residual_over_warp: bool = False,
+        freeze_base: bool = False,
+        noise_schedule: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        super().__init__()
+        if latent not in ("space_to_depth", "vae"):
+            raise ValueError(f"unknown latent {latent!r}")
+        if 2 ** (len(conditioning_embedding_out_channels) - 1) != latent_factor:
+            raise ValueError("conditioning_embedding_out_channels must downsample by latent_factor")
+        if prediction_type not in ("epsilon", "v_prediction"):
+            raise ValueError(f"unknown prediction_type {prediction_type!r}")
+        self.unet = UNet2DConditionModel(**dict(unet_config))
+        self.controlnet = ControlNetModel.from_unet(
+            self.unet,
+            conditioning_channels=conditioning_channels,
+            conditioning_embedding_out_channels=tuple(conditioning_embedding_out_channels),
+        )
+        self.vae = AutoencoderKL(**dict(vae_config)) if latent == "vae" else None
+        if self.vae is not None:
+            self.vae.requires_grad_(False)
+        dim = self.unet.config.cross_attention_dim
+        self.null_context = nn.Parameter(torch.randn(1, null_tokens, dim) * 0.02)
+        self.vision = self.vision_proj = None
+        if vision_config:
+            from transformers import CLIPVisionConfig, CLIPVisionModel
+
+            self.vision = CLIPVisionModel(CLIPVisionConfig(**dict(vision_config)))
+            self.vision_proj = nn.Linear(self.vision.config.hidden_size, dim)
+        if freeze_base:
+            self.unet.requires_grad_(False)
+
+    # ----------------------------------------------------------------- latent space
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Image ``(B, 3, H, W)`` in [-1, 1] → latent ``(B, c, H/f, W/f)`` (deterministic)."""
+        f = self.config.latent_factor
+        if self.vae is None:
+            return space_to_depth(x, f)
+        return self.vae.encode(x).latent_dist.mode() * self.config.vae_scaling_factor
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent → image ``(B, 3, H, W)`` (about [-1, 1]; not clamped)."""
+        if self.vae is None:
+            return depth_to_space(z, self.config.latent_factor)
+        return self.vae.decode(z / self.config.vae_scaling_factor).sample
+
+    def base_latent(self, cond: torch.Tensor) -> Optional[torch.Tensor]:
+        """Latent the residual is added to (``residual_over_warp``), else ``None``."""
+        if not self.config.residual_over_warp:
+            return None
+        return self.encode(warp_blend_from_conditions(cond))
+
+    @property
+    def size_multiple(self) -> int:
+        """Image sides must be multiples of this (latent factor × UNet downsampling)."""
+        levels = len(self.unet.config.block_out_channels) - 1
+        return int(self.config.latent_factor * 2 ** levels)
+
+    # ------------------------------------------------------------------- context
+    def context(self, cond: torch.Tensor) -> torch.Tensor:
+        """Cross-attention context ``(B, tokens, cross_attention_dim)``."""
+        b = cond.shape[0]
+        ctx = self.null_context.to(cond.dtype).expand(b, -1, -1)
+        if self.vision is None:
+            return ctx
+        size = self.vision.config.image_size
+        tokens: List[torch.Tensor] = []
+        for name in ("k0", "k1"):
+            img = F.interpolate(cond[:, channel_slice(name)], size=(size, size), mode="bilinear",
+                                align_corners=False)
+            tokens.append(self.vision_proj(self.vision(pixel_values=img).last_hidden_state))
+        return torch.cat([ctx] + tokens, dim=1)
+
+    # ------------------------------------------------------------------- forward
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Prediction (eps or v) ``(B, c, h, w)`` for the noisy latent ``sample`` at ``timestep``.
+
+        Args:
+            sample: ``(B, c, h, w)`` noisy latent.
+            timestep: ``(B,)`` or scalar integer timesteps.
+            cond: ``(B, NUM_CHANNELS, h f, w f)`` conditions at image resolution.
+        """
+        ctx = self.context(cond)
+        down, mid = self.controlnet(sample, timestep, encoder_hidden_states=ctx, controlnet_cond=cond,
+                                    return_dict=False)
+        return self.unet(sample, timestep, encoder_hidden_states=ctx,
+                         down_block_additional_residuals=down, mid_block_additional_residual=mid,
+                         return_dict=False)[0]
+
+    def copy_base_into_control(self) -> None:
+        """Re-initialise the control branch's encoder from the base UNet (after loading a base)."""
+        c, u = self.controlnet, self.unet
+        c.conv_in.load_state_dict(u.conv_in.state_dict())
+        c.time_proj.load_state_dict(u.time_proj.state_dict())
+        c.time_embedding.load_state_dict(u.time_embedding.state_dict())
+        c.down_blocks.load_state_dict(u.down_blocks.state_dict())
+        c.mid_block.load_state_dict(u.mid_block.state_dict())
+
+    def trainable_parameters(self) -> List[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def num_parameters_total(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def set_gradient_checkpointing(self, on: bool) -> None:
+        for m in (self.unet, self.controlnet):
+            if on:
+                m.enable_gradient_checkpointing()
+            else:
+                m.disable_gradient_checkpointing()
+
+
+def latent_channels(model: ControlledDenoiser) -> int:
+    return int(model.unet.config.in_channels)
+
+

@@ -1,0 +1,29 @@
+"""Video input/output: read any supported video into a :class:`~actdiff.types.Video`, write
+frames losslessly (PNG folder, FFV1, lossless x264) or near-losslessly (y4m), geometry helpers.
+
+Public API::
+
+    read_video(path, *, start=0, max_frames=None, size=None, resize_mode="resize",
+               yuv_size=None, yuv_fps=None, yuv_range=None, yuv_matrix=None,
+               chroma="bilinear", fps=None, min_size=32) -> Video
+    video_info(path, *, yuv_size=None, yuv_fps=None, fps=None) -> VideoInfo
+    write_video(path, frames, fps=None, *, overwrite=False, codec=None, crf=18,
+                y4m_chroma="444", yuv_range="full", yuv_matrix="bt709") -> Path
+    pad_to_multiple(frames, multiple, mode="reflect") -> (padded, (H, W))
+    crop_to(frames, H, W) -> frames
+    resize_frame(frame, (H, W), mode="resize") -> frame
+    frames_to_tensor(frames) -> float (T, 3, H, W) in [0, 1];  tensor_to_frames(t) -> uint8
+"""
+
+from actdiff.io.base import VideoInfo
+from actdiff.io.colour import rgb_to_yuv, yuv_to_rgb
+from actdiff.io.geometry import crop_to, pad_to_multiple, resize_frame
+from actdiff.io.reader import detect_format, read_video, video_info
+from actdiff.io.tensor import frames_to_tensor, tensor_to_frames
+from actdiff.io.writer import write_video
+
+__all__ = [
+    "VideoInfo", "read_video", "video_info", "write_video", "detect_format",
+    "pad_to_multiple", "crop_to", "resize_frame", "frames_to_tensor", "tensor_to_frames",
+    "rgb_to_yuv", "yuv_to_rgb",
+]

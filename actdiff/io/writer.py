@@ -1,0 +1,117 @@
+"""``write_video``: frames to a PNG folder, ``.y4m`` or an encoded container, atomically.
+
+The output is first written to a hidden temporary path beside the target
+(``.NAME.partial-XXXX``) and renamed over it only when complete, so an error or an interrupt
+never leaves a partial output. An existing output is an ``OutputError`` unless
+``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+
+from actdiff.errors import OutputError
+from actdiff.io import container, pngdir, y4m
+from actdiff.io.base import FormatError
+from actdiff.io.colour import MATRICES, RANGES
+from actdiff.types import Video
+
+PathLike = Union[str, Path]
+
+
+def output_kind(path: PathLike) -> str:
+    """``png`` for a folder (no extension, or a trailing ``/``), ``y4m``, or ``container``."""
+    s = str(path)
+    if s.endswith(("/", os.sep)) or Path(s).suffix == "" or Path(s).is_dir():
+        return "png"
+    return "y4m" if Path(s).suffix.lower() == ".y4m" else "container"
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p)
+    elif p.exists() or p.is_symlink():
+        p.unlink()
+
+
+def _check_frames(frames: np.ndarray) -> None:
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 \
+            or frames.shape[-1] != 3 or frames.shape[0] < 1:
+        shape = getattr(frames, "shape", None)
+        raise ValueError(f"frames must be uint8 (T>=1, H, W, 3), got {getattr(frames, 'dtype', type(frames))} {shape}")
+
+
+def write_video(
+    path: PathLike,
+    frames: Union[np.ndarray, Video],
+    fps: Optional[float] = None,
+    *,
+    overwrite: bool = False,
+    codec: Optional[str] = None,
+    crf: int = 18,
+    pix_fmt: str = "yuv420p",
+    y4m_chroma: str = "444",
+    yuv_range: str = "full",
+    yuv_matrix: str = "bt709",
+) -> Path:
+    """Write ``uint8 (T, H, W, 3)`` RGB frames (or a ``Video``) and return the output path.
+
+    Args:
+        path: a folder (no extension or trailing ``/``) → ``frame_00000.png``…; ``.y4m``;
+            ``.mkv``/``.avi``/``.mp4``/``.mov`` → encoded with ``codec``.
+        fps: frames per second (taken from ``frames`` when it is a ``Video``).
+        overwrite: replace an existing output instead of raising ``OutputError``.
+        codec: ``ffv1`` (lossless, .mkv/.avi), ``x264-lossless`` (``libx264rgb`` qp 0, lossless)
+            or ``x264`` (yuv420p at ``crf``); default ``ffv1`` for .mkv/.avi, else ``x264-lossless``.
+        crf: x264 constant rate factor (0–51, lower is better) for ``codec='x264'``.
+        pix_fmt: ``yuv420p`` or ``yuv444p`` for ``codec='x264'``.
+        y4m_chroma, yuv_range, yuv_matrix: ``.y4m`` sampling (``444``/``420``), range and
+            matrix (the defaults are near-lossless: ±1–2 code values after 8-bit rounding).
+    """
+    if isinstance(frames, Video):
+        fps = fps or frames.fps
+        frames = frames.frames
+    if not fps or fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+    _check_frames(frames)
+    target = Path(str(path).rstrip("/" + os.sep) or str(path))
+    kind = output_kind(path)
+    ext = target.suffix.lower()
+    if kind == "container":
+        codec = codec or container.default_codec(ext)
+        try:
+            container.check_codec(codec, ext, frames.shape[1], frames.shape[2], pix_fmt)
+        except FormatError as e:
+            raise OutputError(f"cannot write video {path}: {e}") from None
+    if kind == "y4m" and (y4m_chroma not in ("444", "420") or yuv_range not in RANGES
+                          or yuv_matrix not in MATRICES):
+        raise OutputError(f"cannot write video {path}: bad y4m options {y4m_chroma}/{yuv_range}/{yuv_matrix}")
+    if (target.exists() or target.is_symlink()) and not overwrite:
+        raise OutputError(f"output {path} exists (pass overwrite=True / --overwrite to replace it)")
+    tmp = target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:8]}{ext}"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "png":
+            tmp.mkdir()
+            pngdir.write(tmp, frames)
+        elif kind == "y4m":
+            with open(tmp, "wb") as f:
+                y4m.write(f, frames, fps, y4m_chroma, yuv_range, yuv_matrix)
+        else:
+            container.write(tmp, frames, fps, codec, crf, ext, pix_fmt)
+        if target.exists() or target.is_symlink():
+            if target.is_dir() or tmp.is_dir():
+                _remove(target)
+        os.replace(tmp, target)
+    except BaseException as e:
+        _remove(tmp)
+        if isinstance(e, OSError):
+            raise OutputError(f"cannot write video {path}: {e.strerror or e}") from None
+        raise
+    return target

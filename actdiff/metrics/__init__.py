@@ -1,0 +1,158 @@
+"""Quality metrics, one code path for ActDiff and the baselines.
+
+Every metric is registered in ``actdiff.registry.METRICS``; ``METRICS.build(name)`` returns a
+:class:`Metric` (EDM2-style: a name, a kind telling what it consumes, a direction and a
+function). Kinds:
+
+* ``nr`` — no-reference, per frame: ``fn(rec (B,3,H,W) float [0,1]) -> (B,)``;
+* ``fr`` — full-reference, per frame: ``fn(ref, rec) -> (B,)``;
+* ``clip`` — whole clip: ``fn(ref uint8 (T,H,W,3), rec) -> float``;
+* ``dist`` — distribution (FID/KID) over frames or HiFiC patches, see ``actdiff.metrics.fid``.
+
+Per-frame metrics are averaged over frames (NaN frames, e.g. NIQE on flat frames, are left out
+of the mean with a warning; all NaN → NaN). Use :func:`compute_metrics`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from actdiff.errors import ConfigError, InputError
+from actdiff.metrics import full_reference as fr
+from actdiff.metrics.fid import DistributionMetrics
+from actdiff.metrics.niqe import niqe
+from actdiff.metrics.temporal import warping_error
+from actdiff.registry import METRICS
+from actdiff.types import Video
+
+DEFAULT_METRICS = ("psnr", "ms_ssim", "niqe", "warping_error")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric. ``lower_is_better`` drives BD-rate sign flips and plots."""
+
+    name: str
+    kind: str
+    fn: Optional[Callable[..., Any]]
+    lower_is_better: bool
+    unit: str = ""
+
+
+def _register(name: str, kind: str, fn: Optional[Callable[..., Any]], lower: bool, unit: str = "") -> None:
+    metric = Metric(name, kind, fn, lower, unit)
+    METRICS.register(name)(lambda: metric)
+
+
+_register("psnr", "fr", fr.psnr, False, "dB")
+_register("ms_ssim", "fr", fr.ms_ssim, False)
+_register("haarpsi", "fr", fr.haarpsi, False)
+_register("vif", "fr", fr.vif, False)
+_register("gmsd", "fr", fr.gmsd, True)
+_register("lpips", "fr", fr.lpips, True)
+_register("dists", "fr", fr.dists, True)
+_register("niqe", "nr", niqe, True)
+_register("warping_error", "clip", warping_error, True)
+for _p in ("", "_patches"):
+    _register(f"fid{_p}", "dist", None, True)
+    _register(f"kid{_p}", "dist", None, True)
+
+LOWER_IS_BETTER = frozenset(n for n in METRICS.names() if METRICS.build(n).lower_is_better)
+
+
+def get_metric(name: str) -> Metric:
+    """The registered metric ``name`` (``ConfigError`` listing the known ones otherwise)."""
+    return METRICS.build(name)
+
+
+def lower_is_better(name: str) -> bool:
+    """Direction of ``name``; unknown names (e.g. ``bpp``) count as higher-is-better."""
+    return name in METRICS and METRICS.build(name).lower_is_better
+
+
+def as_frames(v: Union[Video, np.ndarray]) -> np.ndarray:
+    """``uint8 (T, H, W, 3)`` frames of a ``Video`` or array (a single ``(H, W, 3)`` frame → T=1)."""
+    arr = v.frames if isinstance(v, Video) else np.asarray(v)
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
+        raise InputError(f"metrics need uint8 (T, H, W, 3) frames, got {arr.dtype} {arr.shape}")
+    return arr
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """``uint8 (T, H, W, 3)`` → float32 ``(T, 3, H, W)`` in ``[0, 1]``."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def _frame_mean(name: str, values: torch.Tensor) -> float:
+    v = values.double().numpy()
+    finite = v[~np.isnan(v)]
+    if finite.size == 0:
+        return float("nan")
+    if finite.size < v.size:
+        warnings.warn(f"{name}: {v.size - finite.size} of {v.size} frames undefined (NaN), left out of the mean",
+                      stacklevel=3)
+    return float(finite.mean())
+
+
+@torch.no_grad()
+def per_frame(name: str, ref: np.ndarray, rec: np.ndarray, batch_size: int = 8) -> np.ndarray:
+    """Per-frame values of an ``nr``/``fr`` metric → ``float64 (T,)``."""
+    m = get_metric(name)
+    out = []
+    for i in range(0, len(rec), batch_size):
+        y = to_tensor(rec[i : i + batch_size])
+        out.append(m.fn(y) if m.kind == "nr" else m.fn(to_tensor(ref[i : i + batch_size]), y))
+    return torch.cat(out).double().numpy()
+
+
+def compute_metrics(
+    ref: Union[Video, np.ndarray],
+    rec: Union[Video, np.ndarray],
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    fid_feature: Optional[torch.nn.Module] = None,
+    batch_size: int = 8,
+) -> Dict[str, float]:
+    """All requested metrics of ``rec`` against ``ref`` (same shape, ``uint8 (T, H, W, 3)``).
+
+    Returns ``{name: float}``; per-frame metrics are means over frames; ``psnr`` is the mean of
+    per-frame PSNRs (frames identical to the reference are capped at 100 dB). ``fid``/``kid``
+    use whole frames, ``fid_patches``/``kid_patches`` HiFiC 256-px patches; ``fid_feature``
+    replaces the standard Inception (tests, custom extractors).
+    """
+    a, b = as_frames(ref), as_frames(rec)
+    if a.shape != b.shape:
+        raise InputError(f"reference {a.shape} and reconstruction {b.shape} differ in shape")
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ConfigError(f"unknown metric(s) {', '.join(unknown)} (known: {', '.join(METRICS.names())})")
+    out: Dict[str, float] = {}
+    dist: Dict[str, DistributionMetrics] = {}
+    for name in metrics:
+        m = get_metric(name)
+        if m.kind in ("nr", "fr"):
+            vals = per_frame(name, a, b, batch_size)
+            if name == "psnr":
+                vals = np.minimum(vals, 100.0)
+            out[name] = _frame_mean(name, torch.from_numpy(vals))
+        elif m.kind == "clip":
+            out[name] = float(m.fn(a, b))
+        else:
+            proto = "patches" if name.endswith("_patches") else "frames"
+            if proto not in dist:
+                dist[proto] = DistributionMetrics(feature=fid_feature, protocol=proto)
+                dist[proto].update(a, b)
+            key = name.split("_")[0]
+            out[name] = dist[proto].compute()[key]
+    return {k: (float(v) if not (isinstance(v, float) and math.isnan(v)) else float("nan")) for k, v in out.items()}
+
+
+__all__ = ["Metric", "compute_metrics", "get_metric", "lower_is_better", "per_frame", "niqe", "warping_error",
+           "DistributionMetrics", "LOWER_IS_BETTER", "DEFAULT_METRICS", "as_frames", "to_tensor"]

@@ -14,5 +14,13 @@ from actdiff.data.datasets import Dataset, Sequence, folder_dataset, load_datase
 from actdiff.data.protocols import Protocol, load_protocol
 from actdiff.data.sample import load_sample_clip, sample_clip_path
 
-__all__ = ["Dataset", "Sequence", "folder_dataset", "load_dataset", "Protocol", "load_protocol",
-           "load_sample_clip", "sample_clip_path"]
+__all__ = [
+           "Dataset",
+           "Protocol",
+           "Sequence",
+           "folder_dataset",
+           "load_dataset",
+           "load_protocol",
+           "load_sample_clip",
+           "sample_clip_path",
+]

@@ -23,16 +23,19 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterator, Mapping
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence as Seq, Union
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from actdiff.config import config_root, load_yaml
 from actdiff.data.protocols import Protocol, load_protocol
 from actdiff.errors import ConfigError, InputError
-from actdiff.io import VideoInfo, read_video, video_info
+from actdiff.io import VideoInfo, video_info
 from actdiff.io.container import EXTENSIONS as CONTAINER_EXTENSIONS
 from actdiff.io.pngdir import list_frames, natural_key
 from actdiff.types import Video
@@ -50,7 +53,7 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent.parent
 
 
-def resolve_root(root: Union[str, Path]) -> Path:
+def resolve_root(root: str | Path) -> Path:
     """``package:REL`` → inside the package; a relative path → under the repository root."""
     s = str(root)
     if s.startswith("package:"):
@@ -75,15 +78,15 @@ class Sequence:
     name: str
     path: Path
     format: str
-    frames: Optional[int] = None
-    fps: Optional[float] = None
-    width: Optional[int] = None
-    height: Optional[int] = None
-    color: Dict[str, str] = field(default_factory=lambda: {"matrix": "bt709", "range": "limited"})
+    frames: int | None = None
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    color: dict[str, str] = field(default_factory=lambda: {"matrix": "bt709", "range": "limited"})
     dataset: str = ""
-    prepare: Optional[str] = None
+    prepare: str | None = None
 
-    def _io_kwargs(self) -> Dict[str, Any]:
+    def _io_kwargs(self) -> dict[str, Any]:
         if self.format == "yuv420p":
             if not self.width or not self.height or not self.fps:
                 raise ConfigError(f"dataset {self.dataset}: raw YUV sequence {self.name} needs width, height and fps")
@@ -106,7 +109,7 @@ class Sequence:
         return video_info(self.path, **{k: v for k, v in self._io_kwargs().items()
                                         if k in ("yuv_size", "yuv_fps", "fps")})
 
-    def read(self, protocol: Union[Protocol, str, Mapping, DictConfig, None] = None, **io_kwargs: Any) -> Video:
+    def read(self, protocol: Protocol | str | Mapping | DictConfig | None = None, **io_kwargs: Any) -> Video:
         """Decode under ``protocol`` (name, config or :class:`Protocol`; ``None``: all, native)."""
         self.check()
         p = load_protocol(protocol)
@@ -120,8 +123,8 @@ class Dataset:
     name: str
     root: Path
     format: str
-    sequences: List[Sequence]
-    prepare: Optional[str] = None
+    sequences: list[Sequence]
+    prepare: str | None = None
 
     def __iter__(self) -> Iterator[Sequence]:
         return iter(self.sequences)
@@ -129,7 +132,7 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.sequences)
 
-    def __getitem__(self, key: Union[int, str]) -> Sequence:
+    def __getitem__(self, key: int | str) -> Sequence:
         if isinstance(key, int):
             return self.sequences[key]
         for s in self.sequences:
@@ -146,17 +149,17 @@ class Dataset:
             s.check()
 
 
-def _yuv_from_name(path: Path) -> Optional[Dict[str, float]]:
+def _yuv_from_name(path: Path) -> dict[str, float] | None:
     m = _YUV_NAME.search(path.name)
     if not m:
         return None
     return {"width": int(m.group(1)), "height": int(m.group(2)), "fps": float(m.group(3))}
 
 
-def list_folder(root: Path, color: Optional[Dict[str, str]] = None, name: str = "") -> List[Sequence]:
+def list_folder(root: Path, color: dict[str, str] | None = None, name: str = "") -> list[Sequence]:
     """Sequences found in a folder: videos, ``.y4m``, frame folders and size-named ``.yuv``."""
     color = dict(color or {"matrix": "bt709", "range": "limited"})
-    out: List[Sequence] = []
+    out: list[Sequence] = []
     for p in sorted(root.iterdir(), key=lambda q: natural_key(q.name)):
         if p.name.startswith("."):
             continue
@@ -178,7 +181,7 @@ def list_folder(root: Path, color: Optional[Dict[str, str]] = None, name: str = 
     return out
 
 
-def folder_dataset(root: Union[str, Path], color: Optional[Dict[str, str]] = None, name: str = "") -> Dataset:
+def folder_dataset(root: str | Path, color: dict[str, str] | None = None, name: str = "") -> Dataset:
     """A :class:`Dataset` of everything :func:`list_folder` finds in ``root``."""
     root = Path(root)
     if not root.is_dir():
@@ -189,7 +192,7 @@ def folder_dataset(root: Union[str, Path], color: Optional[Dict[str, str]] = Non
     return Dataset(name or root.name, root, "auto", seqs)
 
 
-def _load_cfg(cfg_or_path: Union[str, Path, Mapping, DictConfig]) -> Union[DictConfig, Path]:
+def _load_cfg(cfg_or_path: str | Path | Mapping | DictConfig) -> DictConfig | Path:
     if isinstance(cfg_or_path, DictConfig):
         return cfg_or_path
     if isinstance(cfg_or_path, Mapping):
@@ -209,10 +212,10 @@ def _load_cfg(cfg_or_path: Union[str, Path, Mapping, DictConfig]) -> Union[DictC
 
 
 def load_dataset(
-    cfg_or_path: Union[str, Path, Mapping, DictConfig],
+    cfg_or_path: str | Path | Mapping | DictConfig,
     *,
-    root: Optional[Union[str, Path]] = None,
-    sequences: Optional[Seq[str]] = None,
+    root: str | Path | None = None,
+    sequences: Seq[str] | None = None,
     check: bool = True,
 ) -> Dataset:
     """Load a dataset description.
@@ -240,7 +243,7 @@ def load_dataset(
     return ds
 
 
-def _from_cfg(cfg: DictConfig, root_override: Optional[Union[str, Path]]) -> Dataset:
+def _from_cfg(cfg: DictConfig, root_override: str | Path | None) -> Dataset:
     unknown = sorted(set(cfg.keys()) - _KEYS)
     if unknown:
         raise ConfigError(f"unknown dataset key(s) {', '.join(map(str, unknown))} (known: {', '.join(sorted(_KEYS))})")
@@ -249,7 +252,7 @@ def _from_cfg(cfg: DictConfig, root_override: Optional[Union[str, Path]]) -> Dat
         raise ConfigError(f"dataset {name}: root is not set (data.root=/path/to/videos)")
     try:
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-    except Exception as e:  # omegaconf interpolation errors
+    except OmegaConfBaseException as e:  # interpolation errors
         raise ConfigError(f"dataset {name}: {str(e).splitlines()[0]}") from None
     root = resolve_root(root_override if root_override is not None else data["root"])
     fmt = data.get("format") or "auto"

@@ -15,9 +15,10 @@ A protocol config (``configs/protocol/*.yaml``) holds::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -35,10 +36,10 @@ class Protocol:
     """Frames and size to code (see the module docstring for the fields)."""
 
     name: str = "custom"
-    height: Optional[int] = None
-    width: Optional[int] = None
+    height: int | None = None
+    width: int | None = None
     start: int = 0
-    max_frames: Optional[int] = None
+    max_frames: int | None = None
     resize_mode: str = "none"
     fit: str = "pad"
     fit_multiple: int = 16
@@ -64,11 +65,11 @@ class Protocol:
             raise ConfigError(f"protocol {self.name}: fit_multiple must be >= 1")
 
     @property
-    def size(self) -> Optional[Tuple[int, int]]:
+    def size(self) -> tuple[int, int] | None:
         """``(H, W)`` or ``None`` for the native size."""
         return None if self.height is None else (int(self.height), int(self.width))
 
-    def read_kwargs(self) -> Dict[str, Any]:
+    def read_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`actdiff.io.read_video` for this protocol."""
         return {"start": self.start, "max_frames": self.max_frames, "size": self.size,
                 "resize_mode": "resize" if self.resize_mode == "none" else self.resize_mode}
@@ -83,11 +84,11 @@ class Protocol:
             raise ConfigError(f"protocol {self.name}: {video.height}x{video.width} frames are smaller than fit_multiple {m}")
         return Video(frames=crop_to(video.frames, h, w), fps=video.fps, source=video.source)
 
-    def read(self, path: Union[str, Path], **io_kwargs: Any) -> Video:
+    def read(self, path: str | Path, **io_kwargs: Any) -> Video:
         """Read ``path`` under this protocol (extra ``io_kwargs`` go to ``read_video``)."""
         return self.apply_fit(read_video(path, **self.read_kwargs(), **io_kwargs))
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -101,7 +102,7 @@ def _from_mapping(data: Mapping[str, Any], default_name: str = "custom") -> Prot
     return Protocol(**kw)
 
 
-def load_protocol(name_or_cfg: Union[str, Path, Mapping[str, Any], DictConfig, Protocol, None]) -> Protocol:
+def load_protocol(name_or_cfg: str | Path | Mapping[str, Any] | DictConfig | Protocol | None) -> Protocol:
     """A :class:`Protocol` from a name (``cpu`` → ``configs/protocol/cpu.yaml``), a YAML path,
     a mapping / ``DictConfig`` (e.g. ``cfg.protocol``), or a ``Protocol`` (returned as is).
     ``None`` is the native protocol with every frame."""

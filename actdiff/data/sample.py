@@ -6,7 +6,6 @@ See ``actdiff/assets/sample/ATTRIBUTION.md`` for its licence (CC-BY 3.0) and pro
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from actdiff.errors import InputError
 from actdiff.io import read_video
@@ -29,6 +28,6 @@ def sample_clip_path() -> Path:
     return p
 
 
-def load_sample_clip(max_frames: Optional[int] = None) -> Video:
+def load_sample_clip(max_frames: int | None = None) -> Video:
     """Decode the sample clip: ``uint8 (48, 256, 384, 3)`` RGB at 25 fps (or its first frames)."""
     return read_video(sample_clip_path(), max_frames=max_frames)

@@ -23,7 +23,16 @@ from actdiff.io.tensor import frames_to_tensor, tensor_to_frames
 from actdiff.io.writer import write_video
 
 __all__ = [
-    "VideoInfo", "read_video", "video_info", "write_video", "detect_format",
-    "pad_to_multiple", "crop_to", "resize_frame", "frames_to_tensor", "tensor_to_frames",
-    "rgb_to_yuv", "yuv_to_rgb",
+    "VideoInfo",
+    "crop_to",
+    "detect_format",
+    "frames_to_tensor",
+    "pad_to_multiple",
+    "read_video",
+    "resize_frame",
+    "rgb_to_yuv",
+    "tensor_to_frames",
+    "video_info",
+    "write_video",
+    "yuv_to_rgb",
 ]

@@ -18,8 +18,6 @@ the mean of each 2×2 block (edge-replicated for odd sizes).
 
 from __future__ import annotations
 
-from typing import Tuple
-
 import cv2
 import numpy as np
 
@@ -28,7 +26,7 @@ RANGES = ("limited", "full")
 CHROMA_UPSAMPLING = ("bilinear", "nearest")
 
 
-def _check(matrix: str, rng: str) -> Tuple[float, float]:
+def _check(matrix: str, rng: str) -> tuple[float, float]:
     if matrix not in MATRICES:
         raise ValueError(f"unknown YUV matrix {matrix!r} (known: {', '.join(MATRICES)})")
     if rng not in RANGES:
@@ -36,7 +34,7 @@ def _check(matrix: str, rng: str) -> Tuple[float, float]:
     return MATRICES[matrix]
 
 
-def _scales(rng: str) -> Tuple[float, float, float]:
+def _scales(rng: str) -> tuple[float, float, float]:
     """(luma offset, luma scale, chroma scale) in 8-bit code values."""
     return (16.0, 219.0, 224.0) if rng == "limited" else (0.0, 255.0, 255.0)
 
@@ -94,7 +92,7 @@ def yuv_to_rgb(
 
 def rgb_to_yuv(
     rgb: np.ndarray, matrix: str = "bt709", rng: str = "full", subsampling: str = "444"
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Convert ``uint8 (H, W, 3)`` RGB to 8-bit ``(Y, U, V)`` planes (``444`` or ``420``)."""
     kr, kb = _check(matrix, rng)
     off, ys, cs = _scales(rng)

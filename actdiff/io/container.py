@@ -16,8 +16,8 @@ Writing:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import av
 import numpy as np
@@ -87,11 +87,9 @@ def iter_frames(path: Path, start: int = 0) -> Iterator[np.ndarray]:
     try:
         s = c.streams.video[0]
         s.thread_type = "AUTO"
-        i = 0
-        for frame in c.decode(s):
+        for i, frame in enumerate(c.decode(s)):
             if i >= start:
                 yield frame.to_ndarray(format="rgb24")
-            i += 1
     except av.FFmpegError as e:
         raise FormatError(f"corrupt video ({_reason(e)})") from None
     finally:
@@ -120,7 +118,7 @@ def check_codec(codec: str, ext: str, height: int, width: int, pix_fmt: str = "y
 def write(path: Path, frames: np.ndarray, fps: float, codec: str, crf: int, ext: str,
           pix_fmt: str = "yuv420p") -> None:
     """Encode ``uint8 (T, H, W, 3)`` RGB frames into ``path`` (muxer chosen by ``ext``)."""
-    t, h, w, _ = frames.shape
+    _, h, w, _ = frames.shape
     check_codec(codec, ext, h, w, pix_fmt)
     with av.open(str(path), "w", format=_MUXER[ext]) as out:
         if codec == "ffv1":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Tuple
 
 import cv2
 import numpy as np
@@ -11,7 +10,7 @@ import numpy as np
 RESIZE_MODES = ("resize", "crop")
 
 
-def resize_frame(frame: np.ndarray, size: Tuple[int, int], mode: str = "resize") -> np.ndarray:
+def resize_frame(frame: np.ndarray, size: tuple[int, int], mode: str = "resize") -> np.ndarray:
     """Resize one ``uint8 (h, w, 3)`` frame to ``size = (H, W)``.
 
     ``resize``: area interpolation (OpenCV ``INTER_AREA``) to exactly ``H×W`` (aspect may change).
@@ -36,7 +35,7 @@ def resize_frame(frame: np.ndarray, size: Tuple[int, int], mode: str = "resize")
 
 def pad_to_multiple(
     frames: np.ndarray, multiple: int, mode: str = "reflect"
-) -> Tuple[np.ndarray, Tuple[int, int]]:
+) -> tuple[np.ndarray, tuple[int, int]]:
     """Pad the bottom and right of ``frames`` so height and width are multiples of ``multiple``.
 
     Args:

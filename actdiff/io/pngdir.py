@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, List
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -15,12 +15,12 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_FPS = 25.0
 
 
-def natural_key(name: str) -> List[object]:
+def natural_key(name: str) -> list[object]:
     """Sort key putting ``frame2`` before ``frame10``."""
     return [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", name)]
 
 
-def list_frames(folder: Path) -> List[Path]:
+def list_frames(folder: Path) -> list[Path]:
     files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
              and not p.name.startswith(".")]
     return sorted(files, key=lambda p: natural_key(p.name))

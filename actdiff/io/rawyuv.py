@@ -7,8 +7,8 @@ common-test sequences are BT.709; the range defaults to ``limited`` and is selec
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -21,7 +21,7 @@ def frame_bytes(width: int, height: int) -> int:
     return width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2)
 
 
-def info(path: Path, yuv_size: Optional[Tuple[int, int]], fps: Optional[float]) -> VideoInfo:
+def info(path: Path, yuv_size: tuple[int, int] | None, fps: float | None) -> VideoInfo:
     if yuv_size is None:
         raise FormatError("raw .yuv needs its size (yuv_size=(W, H), --size WxH on the command line)")
     if fps is None:

@@ -14,8 +14,9 @@ Every problem with the input is one ``InputError`` line: ``cannot read video PAT
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional, Tuple, Union
+from typing import Union
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from actdiff.types import Video
 
 log = logging.getLogger(__name__)
 
-PathLike = Union[str, Path]
+PathLike = Union[str, Path]  # noqa: UP007 - a runtime alias
 
 
 def detect_format(path: Path) -> str:
@@ -43,8 +44,8 @@ def _fail(path: PathLike, reason: str) -> InputError:
     return InputError(f"cannot read video {path}: {reason}")
 
 
-def _check_options(start: int, max_frames: Optional[int], resize_mode: str, yuv_range: Optional[str],
-                   yuv_matrix: Optional[str], chroma: str) -> None:
+def _check_options(start: int, max_frames: int | None, resize_mode: str, yuv_range: str | None,
+                   yuv_matrix: str | None, chroma: str) -> None:
     if start < 0:
         raise ConfigError(f"start must be >= 0, got {start}")
     if max_frames is not None and max_frames < 1:
@@ -72,9 +73,9 @@ def _info(path: Path, fmt: str, yuv_size, yuv_fps, fps) -> VideoInfo:
 def video_info(
     path: PathLike,
     *,
-    yuv_size: Optional[Tuple[int, int]] = None,
-    yuv_fps: Optional[float] = None,
-    fps: Optional[float] = None,
+    yuv_size: tuple[int, int] | None = None,
+    yuv_fps: float | None = None,
+    fps: float | None = None,
 ) -> VideoInfo:
     """Frame count, size and fps of a video without decoding its frames.
 
@@ -94,7 +95,7 @@ def video_info(
     return vi
 
 
-def _frames(p: Path, fmt: str, vi: Optional[VideoInfo], start: int, yuv_range, yuv_matrix,
+def _frames(p: Path, fmt: str, vi: VideoInfo | None, start: int, yuv_range, yuv_matrix,
             chroma) -> Iterator[np.ndarray]:
     if fmt == "png":
         return pngdir.iter_frames(p, start)
@@ -109,15 +110,15 @@ def read_video(
     path: PathLike,
     *,
     start: int = 0,
-    max_frames: Optional[int] = None,
-    size: Optional[Tuple[int, int]] = None,
+    max_frames: int | None = None,
+    size: tuple[int, int] | None = None,
     resize_mode: str = "resize",
-    yuv_size: Optional[Tuple[int, int]] = None,
-    yuv_fps: Optional[float] = None,
-    yuv_range: Optional[str] = None,
-    yuv_matrix: Optional[str] = None,
+    yuv_size: tuple[int, int] | None = None,
+    yuv_fps: float | None = None,
+    yuv_range: str | None = None,
+    yuv_matrix: str | None = None,
     chroma: str = "bilinear",
-    fps: Optional[float] = None,
+    fps: float | None = None,
     min_size: int = 32,
 ) -> Video:
     """Decode (part of) a video into memory.

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
-
 import numpy as np
 
 from actdiff.types import Video
 
 
-def frames_to_tensor(frames: Union[np.ndarray, Video], device: Optional[str] = None, dtype=None):
+def frames_to_tensor(frames: np.ndarray | Video, device: str | None = None, dtype=None):
     """``uint8 (T, H, W, 3)`` (or ``(H, W, 3)``) → ``float (T, 3, H, W)`` (``(3, H, W)``) in [0, 1]."""
     import torch
 

@@ -12,7 +12,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from actdiff.io.base import FormatError
 from actdiff.io.colour import MATRICES, RANGES
 from actdiff.types import Video
 
-PathLike = Union[str, Path]
+PathLike = Union[str, Path]  # noqa: UP007 - a runtime alias
 
 
 def output_kind(path: PathLike) -> str:
@@ -49,11 +49,11 @@ def _check_frames(frames: np.ndarray) -> None:
 
 def write_video(
     path: PathLike,
-    frames: Union[np.ndarray, Video],
-    fps: Optional[float] = None,
+    frames: np.ndarray | Video,
+    fps: float | None = None,
     *,
     overwrite: bool = False,
-    codec: Optional[str] = None,
+    codec: str | None = None,
     crf: int = 18,
     pix_fmt: str = "yuv420p",
     y4m_chroma: str = "444",
@@ -105,9 +105,8 @@ def write_video(
                 y4m.write(f, frames, fps, y4m_chroma, yuv_range, yuv_matrix)
         else:
             container.write(tmp, frames, fps, codec, crf, ext, pix_fmt)
-        if target.exists() or target.is_symlink():
-            if target.is_dir() or tmp.is_dir():
-                _remove(target)
+        if (target.exists() or target.is_symlink()) and (target.is_dir() or tmp.is_dir()):
+            _remove(target)  # os.replace cannot replace a folder, nor a file by a folder
         os.replace(tmp, target)
     except BaseException as e:
         _remove(tmp)

@@ -17,9 +17,10 @@ bit-exact). 4:2:0 (``C420jpeg``) can be written for tools that need it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO, Dict, Iterator, Optional, Tuple
+from typing import BinaryIO
 
 import numpy as np
 
@@ -31,7 +32,7 @@ _CHROMA = {"420jpeg": "420", "420paldv": "420", "420mpeg2": "420", "420": "420",
            "444": "444", "mono": "mono"}
 
 
-def parse_header(line: bytes) -> Dict[str, str]:
+def parse_header(line: bytes) -> dict[str, str]:
     """Parse the stream header line (without the newline) into ``{tag letter: value}``.
 
     ``X`` tags are returned as ``{"X:KEY": VALUE}``.
@@ -39,7 +40,7 @@ def parse_header(line: bytes) -> Dict[str, str]:
     parts = line.decode("ascii", "replace").split(" ")
     if parts[0] != MAGIC.decode():
         raise FormatError("not a YUV4MPEG2 file (bad signature)")
-    tags: Dict[str, str] = {}
+    tags: dict[str, str] = {}
     for p in parts[1:]:
         if not p:
             continue
@@ -56,7 +57,7 @@ class Y4MStream:
 
     def __init__(self, path: Path):
         self.path = path
-        self.file: BinaryIO = open(path, "rb")
+        self.file: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close()
         try:
             line = self.file.readline(4096)
             if not line.endswith(b"\n"):
@@ -149,8 +150,8 @@ def info(path: Path) -> VideoInfo:
 def iter_frames(
     path: Path,
     start: int = 0,
-    matrix: Optional[str] = None,
-    rng: Optional[str] = None,
+    matrix: str | None = None,
+    rng: str | None = None,
     chroma: str = "bilinear",
 ) -> Iterator[np.ndarray]:
     """Yield ``uint8 (H, W, 3)`` RGB frames; ``None`` matrix/range → file tag, else BT.601/limited."""
@@ -177,7 +178,7 @@ def write(
     """Write ``uint8 (T, H, W, 3)`` RGB frames as y4m (``chroma`` ``444`` or ``420``)."""
     if chroma not in ("444", "420"):
         raise ValueError(f"y4m chroma must be 444 or 420, got {chroma!r}")
-    t, h, w, _ = frames.shape
+    _, h, w, _ = frames.shape
     r = fps_fraction(fps)
     cs = "C444 XYSCSS=444" if chroma == "444" else "C420jpeg XYSCSS=420JPEG"
     header = (f"YUV4MPEG2 W{w} H{h} F{r.numerator}:{r.denominator} Ip A1:1 {cs} "

@@ -1,0 +1,21 @@
+"""``actdiff export CKPT -o DIR``: write a checkpoint's EMA weights as safetensors (save_pretrained)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from actdiff.commands.common import ArgumentParser, cli_entry
+
+
+@cli_entry
+def main(argv: Sequence[str]) -> int:
+    p = ArgumentParser(prog="actdiff export", description="Export EMA weights of a training checkpoint.")
+    p.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) written by actdiff fit")
+    p.add_argument("-o", "--output", required=True, help="output folder (config.json + safetensors)")
+    args = p.parse_args(argv)
+    from actdiff.training.export import export_checkpoint
+
+    out = export_checkpoint(args.checkpoint, args.output)
+    sys.stdout.write(f"{out}\n")
+    return 0

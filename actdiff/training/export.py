@@ -1,0 +1,30 @@
+"""Export the EMA weights of a training checkpoint as a diffusers ``save_pretrained`` folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+from actdiff.errors import InputError
+
+
+def export_module(module, out_dir: Union[str, Path]) -> Path:
+    """Write ``module``'s EMA model to ``out_dir`` (``config.json`` + safetensors)."""
+    out = Path(out_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    module.ema_model().save_pretrained(str(out), safe_serialization=True)
+    return out
+
+
+def export_checkpoint(ckpt: Union[str, Path], out_dir: Union[str, Path]) -> Path:
+    """Load a Lightning checkpoint of ``ConditionalDenoiser`` and export its EMA weights."""
+    from actdiff.training.module import ConditionalDenoiser
+
+    ckpt = Path(ckpt).expanduser()
+    if not ckpt.is_file():
+        raise InputError(f"checkpoint not found: {ckpt}")
+    try:
+        module = ConditionalDenoiser.load_from_checkpoint(str(ckpt), map_location="cpu")
+    except (KeyError, RuntimeError, EOFError) as e:
+        raise InputError(f"not a ConditionalDenoiser checkpoint: {ckpt} ({type(e).__name__})") from None
+    return export_module(module, out_dir)

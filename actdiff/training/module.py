@@ -1,0 +1,152 @@
+"""``ConditionalDenoiser``: the Lightning module that trains a ``ControlledDenoiser``.
+
+Batches are dicts ``{"target": (B, 3, H, W) in [-1, 1], "cond": (B, C, H, W)}`` from
+:class:`actdiff.training.data.VideoClipDataModule`. Loss: MSE between the model output and
+eps (``prediction_type: epsilon``) or v (``v_prediction``) for DDPM-noised latents; with
+``residual_over_warp`` the clean latent is ``z(target) - z(warp_blend(cond))``.
+EMA weights (diffusers ``EMAModel``) are updated after every optimiser step and saved in
+checkpoints under ``"ema"``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers.training_utils import EMAModel
+from omegaconf import DictConfig, OmegaConf
+
+from actdiff.models.denoiser import ControlledDenoiser
+from actdiff.models.presets import build_model
+from actdiff.models.sampling import make_train_scheduler, sample, segment_noise
+
+
+def _cosine_with_warmup(warmup: int, total: int, min_ratio: float):
+    def fn(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        p = min(1.0, (step - warmup) / max(1, total - warmup))
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * p))
+
+    return fn
+
+
+class ConditionalDenoiser(L.LightningModule):
+    """Args: ``model_cfg`` (``model`` group), ``optim_cfg`` (``optim``: lr, weight_decay, betas,
+    warmup_steps, min_lr_ratio, total_steps), ``ema_decay``, ``val_sample_frames`` (frames sampled
+    and logged as images per validation), ``val_sample_steps``."""
+
+    def __init__(
+        self,
+        model_cfg: Dict[str, Any],
+        optim_cfg: Dict[str, Any],
+        ema_decay: float = 0.999,
+        val_sample_frames: int = 2,
+        val_sample_steps: int = 8,
+        val_sampler: str = "dpmsolver++",
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model: ControlledDenoiser = build_model(OmegaConf.create(model_cfg))
+        self.noise_scheduler = make_train_scheduler(self.model)
+        self.ema = EMAModel(self.model.trainable_parameters(), decay=ema_decay)
+
+    # -------------------------------------------------------------------- loss
+    def _clean_latent(self, target: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            z0 = self.model.encode(target)
+            base = self.model.base_latent(cond)
+        return z0 - base if base is not None else z0
+
+    def diffusion_loss(self, batch: Dict[str, torch.Tensor], generator: Optional[torch.Generator] = None):
+        target, cond = batch["target"], batch["cond"]
+        z0 = self._clean_latent(target, cond)
+        n_t = self.noise_scheduler.config.num_train_timesteps
+        noise = torch.randn(z0.shape, generator=generator, device="cpu" if generator else z0.device)
+        noise = noise.to(z0.device, z0.dtype)
+        t = torch.randint(0, n_t, (z0.shape[0],), generator=generator,
+                          device="cpu" if generator else z0.device).to(z0.device)
+        zt = self.noise_scheduler.add_noise(z0, noise, t)
+        goal = noise if self.model.config.prediction_type == "epsilon" else \
+            self.noise_scheduler.get_velocity(z0, noise, t)
+        pred = self.model(zt, t, cond)
+        return F.mse_loss(pred.float(), goal.float())
+
+    def training_step(self, batch, batch_idx):
+        loss = self.diffusion_loss(batch)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, batch_size=batch["target"].shape[0])
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        self.ema.step(self.model.trainable_parameters())
+
+    def on_fit_start(self) -> None:
+        self.ema.to(self.device)
+
+    # -------------------------------------------------------------- validation
+    def validation_step(self, batch, batch_idx):
+        g = torch.Generator().manual_seed(1234 + batch_idx)
+        loss = self.diffusion_loss(batch, generator=g)
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["target"].shape[0])
+        if batch_idx == 0 and self.hparams.val_sample_frames > 0 and self.trainer.is_global_zero:
+            self._log_samples(batch)
+        return loss
+
+    @torch.no_grad()
+    def _log_samples(self, batch) -> None:
+        n = min(self.hparams.val_sample_frames, batch["target"].shape[0])
+        cond, target = batch["cond"][:n], batch["target"][:n]
+        z = self.model.encode(target)
+        noise = segment_noise(tuple(z.shape[1:]), range(n), 0, self.global_step, "per_frame")
+        x = sample(self.model, cond, noise.to(z), self.hparams.val_sample_steps, self.hparams.val_sampler)
+        grid = torch.cat([target, x], dim=-1)  # target | sample, side by side
+        images = ((grid.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        log_images(self.loggers, images, self.global_step)
+
+    # --------------------------------------------------------------- optimiser
+    def configure_optimizers(self):
+        o = self.hparams.optim_cfg
+        params = self.model.trainable_parameters()
+        opt = torch.optim.AdamW(params, lr=float(o.get("lr", 2e-4)), weight_decay=float(o.get("weight_decay", 0.0)),
+                                betas=tuple(o.get("betas", (0.9, 0.999))))
+        total = int(o.get("total_steps") or 1000)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, _cosine_with_warmup(int(o.get("warmup_steps", 0)), total, float(o.get("min_lr_ratio", 0.1))))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # ------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        checkpoint["ema"] = self.ema.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        if "ema" in checkpoint:
+            self.ema.load_state_dict(checkpoint["ema"])
+
+    def ema_model(self) -> ControlledDenoiser:
+        """A copy of the model holding the EMA weights (for export)."""
+        model = copy.deepcopy(self.model).cpu()
+        self.ema.copy_to(model.trainable_parameters())
+        return model
+
+
+def log_images(loggers, images: np.ndarray, step: int) -> None:
+    """``uint8 (N, H, W, 3)`` → PNGs in a CSV/TensorBoard logger's ``log_dir/images`` or ``wandb.Image``."""
+    from PIL import Image
+
+    for logger in loggers:
+        name = type(logger).__name__
+        if name == "WandbLogger":
+            import wandb
+
+            logger.experiment.log({"val/samples": [wandb.Image(im) for im in images]}, step=step)
+        elif getattr(logger, "log_dir", None):
+            folder = Path(logger.log_dir) / "images"
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, im in enumerate(images):
+                Image.fromarray(im).save(folder / f"step{step:07d}_{i}.png")

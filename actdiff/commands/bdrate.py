@@ -1,0 +1,152 @@
+"""``actdiff bdrate A.json B.json --metric M``: Bjøntegaard delta rate and matched-quality savings.
+
+Conventions (both numbers are positive when A is better):
+
+* ``bd_rate`` — BD-rate of B relative to A, in percent (``bjontegaard`` package, PCHIP
+  interpolation of log-rate over quality, integrated over the overlapping quality range):
+  ``+100`` means B needs twice A's bits for the same quality.
+* ``saving`` — the paper-style bitrate saving of A over B at matched quality: for each rate
+  point of A inside B's quality range, B's rate at A's quality is interpolated (PCHIP of
+  log-bpp over quality) and ``1 - bpp_A / bpp_B`` is reported in percent; ``saving`` is their mean.
+
+Lower-is-better metrics (niqe, lpips, dists, gmsd, fid, kid, warping_error) are negated before
+interpolation so quality always increases with rate. Per sequence (sequences present in both
+files) and on the dataset-mean curves. Curves need at least 2 points with distinct quality.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+
+from actdiff.commands.common import ArgumentParser, cli_entry
+from actdiff.errors import InputError
+from actdiff.metrics import lower_is_better
+from actdiff.results import atomic_write_text, check_output, load_many, to_curves
+
+Curve = Tuple[np.ndarray, np.ndarray]
+
+
+def _prepare(curve: Curve, metric: str, label: str) -> Curve:
+    """Sort by quality (negated when lower is better); check enough distinct points."""
+    rate, q = (np.asarray(v, dtype=np.float64) for v in curve)
+    keep = np.isfinite(rate) & np.isfinite(q) & (rate > 0)
+    rate, q = rate[keep], q[keep]
+    if lower_is_better(metric):
+        q = -q
+    order = np.argsort(q, kind="stable")
+    rate, q = rate[order], q[order]
+    if len(q) < 2:
+        raise InputError(f"{label}: {len(q)} usable rate point(s) for {metric}; BD-rate needs at least 2")
+    if np.any(np.diff(q) <= 0):
+        raise InputError(f"{label}: two rate points have the same {metric}; PCHIP needs distinct values")
+    if np.any(np.diff(rate) <= 0):
+        warnings.warn(f"{label}: {metric} is not monotonic in bitrate; BD numbers are unreliable", stacklevel=3)
+    return rate, q
+
+
+def bd_rate(anchor: Curve, test: Curve, metric: str, labels: Tuple[str, str] = ("A", "B")) -> float:
+    """BD-rate (%) of ``test`` against ``anchor``; curves are ``(bpp, metric)`` arrays."""
+    import bjontegaard as bd
+
+    ra, qa = _prepare(anchor, metric, labels[0])
+    rt, qt = _prepare(test, metric, labels[1])
+    if max(qa.min(), qt.min()) >= min(qa.max(), qt.max()):
+        raise InputError(f"{labels[0]} and {labels[1]}: {metric} ranges do not overlap; no BD-rate")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Insufficient curve overlap")
+        return float(bd.bd_rate(ra, qa, rt, qt, method="pchip", require_matching_points=False, min_overlap=0))
+
+
+def matched_savings(a: Curve, b: Curve, metric: str, labels: Tuple[str, str] = ("A", "B")) -> List[Optional[float]]:
+    """Per point of ``a`` (in ``a``'s order sorted by quality): saving (%) of a over b at a's quality.
+
+    ``None`` where a's quality lies outside b's range (no extrapolation).
+    """
+    ra, qa = _prepare(a, metric, labels[0])
+    rb, qb = _prepare(b, metric, labels[1])
+    f = PchipInterpolator(qb, np.log(rb))
+    out: List[Optional[float]] = []
+    for r, q in zip(ra, qa):
+        out.append(float(100 * (1 - r / math.exp(float(f(q))))) if qb[0] <= q <= qb[-1] else None)
+    return out
+
+
+def compare(res_a: Dict[str, Any], res_b: Dict[str, Any], metric: str) -> Dict[str, Any]:
+    """``{"sequences": {name: {...}}, "mean_curve": {...}, "average": {...}}`` for one metric."""
+    ca, cb = to_curves(res_a, metric, include_mean=True), to_curves(res_b, metric, include_mean=True)
+    common = [n for n in res_a["sequences"] if n in res_b["sequences"]]
+    if not common:
+        raise InputError(f"no sequence in common between {res_a['codec']} and {res_b['codec']}")
+    rows: Dict[str, Any] = {}
+    for name in common + (["mean"] if len(common) == len(res_a["sequences"]) == len(res_b["sequences"]) else []):
+        row: Dict[str, Any] = {}
+        try:
+            row["bd_rate"] = bd_rate(ca[name], cb[name], metric, (f"{res_a['codec']}/{name}", f"{res_b['codec']}/{name}"))
+            sv = matched_savings(ca[name], cb[name], metric, (f"{res_a['codec']}/{name}", f"{res_b['codec']}/{name}"))
+            row["savings"] = sv
+            vals = [s for s in sv if s is not None]
+            row["saving"] = float(np.mean(vals)) if vals else None
+        except InputError as e:
+            row["error"] = str(e)
+        rows[name] = row
+    per_seq = [rows[n]["bd_rate"] for n in common if "bd_rate" in rows[n]]
+    sav = [rows[n]["saving"] for n in common if rows[n].get("saving") is not None]
+    average = {"bd_rate": float(np.mean(per_seq)) if per_seq else None,
+               "saving": float(np.mean(sav)) if sav else None, "sequences": len(per_seq)}
+    return {"a": res_a["codec"], "b": res_b["codec"], "metric": metric, "sequences": rows, "average": average}
+
+
+def _fmt(v: Optional[float]) -> str:
+    return "n/a" if v is None else f"{v:+.1f}%"
+
+
+def to_markdown(report: Dict[str, Any]) -> str:
+    a, b, m = report["a"], report["b"], report["metric"]
+    lines = [f"BD-rate of {b} vs {a} ({m}, PCHIP; + = {a} better) and saving of {a} over {b} at matched {m}", "",
+             "| sequence | BD-rate | saving | note |", "|---|---:|---:|---|"]
+    for name, row in report["sequences"].items():
+        lines.append(f"| {name} | {_fmt(row.get('bd_rate'))} | {_fmt(row.get('saving'))} | {row.get('error', '')} |")
+    av = report["average"]
+    lines.append(f"| average of {av['sequences']} sequences | {_fmt(av['bd_rate'])} | {_fmt(av['saving'])} | |")
+    return "\n".join(lines) + "\n"
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="actdiff bdrate", description=__doc__.splitlines()[0])
+    p.add_argument("a", help="results JSON of A (usually ActDiff); comma-separate shard files to merge")
+    p.add_argument("b", help="results JSON of B (the anchor baseline); comma-separate shard files to merge")
+    p.add_argument("--metric", nargs="+", default=["niqe"], help="metric(s) to compare on")
+    p.add_argument("--json", default=None, help="also write the report as JSON")
+    p.add_argument("--markdown", default=None, help="also write the table as Markdown")
+    p.add_argument("--overwrite", action="store_true", help="replace existing report files")
+    return p
+
+
+@cli_entry
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    for path in (args.json, args.markdown):
+        if path:
+            check_output(path, args.overwrite)
+    res_a, res_b = load_many(args.a.split(",")), load_many(args.b.split(","))
+    reports = []
+    for metric in args.metric:
+        for label, res in (("A", res_a), ("B", res_b)):
+            if not any(metric in p["metrics"] for pts in res["sequences"].values() for p in pts):
+                raise InputError(f"{label} ({res['codec']}) has no metric {metric!r}")
+        reports.append(compare(res_a, res_b, metric))
+    text = "\n".join(to_markdown(r) for r in reports)
+    sys.stdout.write(text)
+    if args.json:
+        atomic_write_text(args.json, json.dumps(reports if len(reports) > 1 else reports[0], indent=2) + "\n",
+                          overwrite=args.overwrite)
+    if args.markdown:
+        atomic_write_text(args.markdown, text, overwrite=args.overwrite)
+    return 0

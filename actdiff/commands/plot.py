@@ -1,0 +1,109 @@
+"""``actdiff plot A.json B.json … --metric niqe -o curves.png``: rate–quality curves.
+
+One subplot per sequence plus the dataset mean; x = bits per pixel on a log axis. ActDiff
+results (codec name starting with ``actdiff``) are drawn solid, baselines dashed. Several shard
+files of one run are merged when given comma-separated (``a0.json,a1.json``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+from actdiff.commands.common import ArgumentParser, cli_entry
+from actdiff.errors import InputError, OutputError
+from actdiff.metrics import lower_is_better
+from actdiff.results import check_output, load_many, to_curves
+
+FORMATS = (".png", ".pdf", ".svg")
+
+
+def is_ours(codec: str) -> bool:
+    return codec.lower().startswith("actdiff")
+
+
+def draw(results: List[Dict[str, Any]], metric: str, title: str = ""):
+    """A matplotlib ``Figure`` of ``metric`` vs bpp: per-sequence subplots + mean."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    names: List[str] = []
+    for r in results:
+        names += [n for n in r["sequences"] if n not in names]
+    panels = names + (["mean"] if len(names) > 1 else [])
+    cols = min(4, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+    for k, panel in enumerate(panels):
+        ax = axes[k // cols][k % cols]
+        for i, r in enumerate(results):
+            curves = to_curves(r, metric, include_mean=panel == "mean")
+            if panel not in curves or len(curves[panel][0]) == 0:
+                continue
+            x, y = curves[panel]
+            ax.plot(x, y, "-" if is_ours(r["codec"]) else "--", marker="o", ms=3, color=f"C{i}",
+                    label=r["codec"], lw=2 if is_ours(r["codec"]) else 1.3)
+        ax.set_xscale("log")
+        ax.set_title(panel, fontsize=10)
+        ax.set_xlabel("bpp")
+        ax.set_ylabel(f"{metric} ({'lower' if lower_is_better(metric) else 'higher'} is better)")
+        ax.grid(True, which="both", alpha=0.3)
+    for k in range(len(panels), rows * cols):
+        axes[k // cols][k % cols].axis("off")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", ncol=min(6, len(labels)), frameon=False)
+    if title:
+        fig.suptitle(title, y=1.02)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
+
+
+def save_figure(fig, path: Path, overwrite: bool) -> Path:
+    """Save atomically (temporary file in the same folder, then rename)."""
+    import matplotlib.pyplot as plt
+
+    check_output(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=150, bbox_inches="tight")
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {e.strerror}") from None
+    finally:
+        plt.close(fig)
+    return path
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="actdiff plot", description=__doc__.splitlines()[0])
+    p.add_argument("results", nargs="+", help="results JSONs (comma-separate shard files of one run)")
+    p.add_argument("--metric", default="niqe", help="metric on the y axis")
+    p.add_argument("-o", "--output", required=True, help="figure file: .png, .pdf or .svg")
+    p.add_argument("--title", default="")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing figure")
+    return p
+
+
+@cli_entry
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    out = Path(args.output)
+    if out.suffix.lower() not in FORMATS:
+        raise OutputError(f"{out}: figure format must be one of {', '.join(FORMATS)}")
+    check_output(out, args.overwrite)
+    results = [load_many(r.split(",")) for r in args.results]
+    if not any(args.metric in p["metrics"] for r in results for pts in r["sequences"].values() for p in pts):
+        raise InputError(f"no results file has metric {args.metric!r}")
+    save_figure(draw(results, args.metric, args.title), out, args.overwrite)
+    sys.stderr.write(f"wrote {out}\n")
+    return 0

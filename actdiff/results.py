@@ -1,0 +1,272 @@
+"""The results JSON shared by ``evaluate`` (ActDiff) and ``bench`` (classical codecs).
+
+Schema ``actdiff.results/1`` (documented in docs/results_schema.md), CompressAI/DCVC style::
+
+    {"schema": "actdiff.results/1", "codec": "x265", "protocol": {...}, "dataset": "uvg",
+     "versions": {...}, "machine": {...}, "config": {...},
+     "sequences": {"Beauty": [RATE_POINT, ...], ...},
+     "mean": [RATE_POINT_MEAN, ...]}
+
+A rate point holds ``bpp``, ``bits_total``, ``bits`` (per part), ``frames``, ``height``,
+``width``, one rate parameter (``quality_param``/``crf``/``target``), ``metrics`` ({name: value})
+and ``encode_seconds``/``decode_seconds``. ``mean[i]`` averages the i-th rate point of every
+sequence (bpp and each metric: arithmetic means over sequences).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from actdiff.errors import InputError, OutputError
+
+SCHEMA = "actdiff.results/1"
+TOP_KEYS = ("schema", "codec", "protocol", "dataset", "versions", "machine", "config", "sequences", "mean")
+POINT_KEYS = ("bpp", "bits_total", "frames", "height", "width", "metrics")
+RATE_KEYS = ("quality_param", "crf", "target", "rate")
+
+
+def versions() -> Dict[str, str]:
+    """Versions of Python and the libraries that can change results."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("actdiff", "torch", "torchvision", "torchmetrics", "piq", "av", "pillow", "numpy",
+                "opencv-python-headless", "diffusers", "lightning", "bjontegaard"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    try:
+        import av
+
+        out["ffmpeg"] = ".".join(str(v) for v in av.library_versions.get("libavcodec", ()))
+    except Exception:  # pragma: no cover - av always present in practice
+        pass
+    return out
+
+
+def machine() -> Dict[str, Any]:
+    """Where the numbers were measured (affects encode/decode seconds only)."""
+    info: Dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                            "cpu_count": os.cpu_count(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+    try:
+        import torch
+
+        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        info["torch_threads"] = torch.get_num_threads()
+    except Exception:  # pragma: no cover
+        pass
+    return info
+
+
+def new_results(codec: str, dataset: str, protocol: Mapping[str, Any], config: Mapping[str, Any]) -> Dict[str, Any]:
+    """An empty results document with versions and machine filled in."""
+    return {"schema": SCHEMA, "codec": codec, "protocol": dict(protocol), "dataset": dataset,
+            "versions": versions(), "machine": machine(), "config": _plain(config), "sequences": {}, "mean": []}
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-able copy: numpy scalars → Python, NaN/inf kept (written as NaN/Infinity), DictConfig → dict."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(obj, (DictConfig, ListConfig)):
+            obj = OmegaConf.to_container(obj, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _nanmean(values: List[float]) -> Optional[float]:
+    vals = [float(v) for v in values if v is not None]
+    if not vals:
+        return None
+    finite = [v for v in vals if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def compute_mean(sequences: Mapping[str, List[Dict[str, Any]]]) -> List[Dict[str, Any]]:
+    """Per rate-point index, the mean over sequences of bpp, bits_total, seconds and each metric.
+
+    Only indices present in every sequence are averaged (sequences may have fewer points when a
+    run was interrupted). NaN metric values are left out of the mean.
+    """
+    seqs = [v for v in sequences.values() if v]
+    if not seqs:
+        return []
+    n = min(len(v) for v in seqs)
+    out = []
+    for i in range(n):
+        pts = [v[i] for v in seqs]
+        mean: Dict[str, Any] = {"sequences": len(pts)}
+        for key in ("bpp", "bits_total", "encode_seconds", "decode_seconds"):
+            m = _nanmean([p.get(key) for p in pts])
+            if m is not None:
+                mean[key] = m
+        for key in RATE_KEYS:
+            vals = {json.dumps(p.get(key)) for p in pts if key in p}
+            if len(vals) == 1:
+                mean[key] = pts[0][key]
+        names = sorted({k for p in pts for k in p.get("metrics", {})})
+        mean["metrics"] = {k: _nanmean([p["metrics"].get(k) for p in pts]) for k in names}
+        out.append(mean)
+    return out
+
+
+def validate(results: Any, source: str = "results") -> Dict[str, Any]:
+    """Check the schema; raise a one-line ``InputError`` naming what is wrong."""
+    if not isinstance(results, dict):
+        raise InputError(f"{source}: not a results JSON object")
+    schema = results.get("schema")
+    if schema != SCHEMA:
+        raise InputError(f"{source}: schema {schema!r} is not {SCHEMA!r} (not an actdiff results file?)")
+    missing = [k for k in TOP_KEYS if k not in results]
+    if missing:
+        raise InputError(f"{source}: missing key(s) {', '.join(missing)}")
+    if not isinstance(results["sequences"], dict):
+        raise InputError(f"{source}: 'sequences' must map names to lists of rate points")
+    for name, points in results["sequences"].items():
+        if not isinstance(points, list):
+            raise InputError(f"{source}: sequence {name!r} must be a list of rate points")
+        for i, p in enumerate(points):
+            miss = [k for k in POINT_KEYS if not isinstance(p, dict) or k not in p]
+            if miss:
+                raise InputError(f"{source}: sequence {name!r} point {i} lacks {', '.join(miss)}")
+            if not isinstance(p["bpp"], (int, float)) or not isinstance(p["metrics"], dict):
+                raise InputError(f"{source}: sequence {name!r} point {i}: bpp must be a number, metrics a mapping")
+    if not isinstance(results["mean"], list):
+        raise InputError(f"{source}: 'mean' must be a list")
+    return results
+
+
+def atomic_write_text(path: Union[str, Path], text: str, overwrite: bool = False) -> Path:
+    """Write ``text`` to ``path`` via a temporary file + rename (never a half-written file)."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path} exists (use --overwrite)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {e.strerror}") from None
+    return path
+
+
+def save_results(results: Dict[str, Any], path: Union[str, Path], overwrite: bool = False) -> Path:
+    """Recompute ``mean``, validate and write ``results`` atomically as indented JSON."""
+    results = _plain(results)
+    results["mean"] = compute_mean(results["sequences"])
+    validate(results, str(path))
+    return atomic_write_text(path, json.dumps(results, indent=2, allow_nan=True) + "\n", overwrite=overwrite)
+
+
+def load_results(path: Union[str, Path]) -> Dict[str, Any]:
+    """Read and validate a results JSON (``InputError`` if missing, not JSON or another schema)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"results file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read {path}: {e}") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path} is not valid JSON: {e.msg} (line {e.lineno})") from None
+    return validate(data, str(path))
+
+
+def merge_results(parts: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """Merge shard results of one run (same codec, protocol and dataset) into one document."""
+    if not parts:
+        raise InputError("nothing to merge")
+    base = json.loads(json.dumps(parts[0]))
+    for other in parts[1:]:
+        for key in ("codec", "dataset", "protocol"):
+            if other[key] != base[key]:
+                raise InputError(f"cannot merge results with different {key}: {other[key]!r} vs {base[key]!r}")
+        for name, points in other["sequences"].items():
+            if name in base["sequences"]:
+                raise InputError(f"sequence {name!r} appears in two shards")
+            base["sequences"][name] = points
+    base.pop("shard", None)
+    base["mean"] = compute_mean(base["sequences"])
+    return base
+
+
+def load_many(paths: Iterable[Union[str, Path]]) -> Dict[str, Any]:
+    """Load one results file, or merge several shard files of the same run."""
+    docs = [load_results(p) for p in paths]
+    return docs[0] if len(docs) == 1 else merge_results(docs)
+
+
+def to_curves(results: Mapping[str, Any], metric: str, include_mean: bool = False
+              ) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+    """``{sequence: (bpp (K,), metric (K,))}`` sorted by bpp; points lacking the metric are skipped.
+
+    With ``include_mean`` the dataset mean curve is added under the key ``"mean"``.
+    """
+    out: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
+    items = list(results["sequences"].items())
+    if include_mean:
+        items.append(("mean", results.get("mean") or compute_mean(results["sequences"])))
+    for name, points in items:
+        pairs = [(float(p["bpp"]), float(p["metrics"][metric])) for p in points
+                 if p.get("metrics", {}).get(metric) is not None]
+        pairs = [(r, m) for r, m in pairs if not (math.isnan(r) or math.isnan(m))]
+        pairs.sort()
+        out[name] = (np.array([r for r, _ in pairs]), np.array([m for _, m in pairs]))
+    return out
+
+
+def metric_names(results: Mapping[str, Any]) -> List[str]:
+    return sorted({k for pts in results["sequences"].values() for p in pts for k in p.get("metrics", {})})
+
+
+__all__ = ["SCHEMA", "new_results", "save_results", "load_results", "load_many", "merge_results", "to_curves",
+           "validate", "compute_mean", "atomic_write_text", "versions", "machine", "metric_names",
+           "parse_shard", "check_output"]
+
+
+def parse_shard(text: Optional[str]) -> Tuple[int, int]:
+    """``"i/n"`` (0-based ``i < n``) → ``(i, n)``; ``None`` → ``(0, 1)``."""
+    if text is None:
+        return 0, 1
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise InputError(f"--shard {text!r} is not of the form i/n (e.g. 0/4)") from None
+    if n < 1 or not 0 <= i < n:
+        raise InputError(f"--shard {text}: need 0 <= i < n")
+    return i, n
+
+
+def check_output(path: Union[str, Path], overwrite: bool) -> Path:
+    """Refuse an existing output without ``--overwrite``; make sure its folder can be created."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path} exists (use --overwrite)")
+    if path.exists() and path.is_dir():
+        raise OutputError(f"{path} is a folder, expected a file path")
+    return path

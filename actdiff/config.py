@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from actdiff.errors import ConfigError
@@ -98,6 +98,26 @@ def load_composed(path: Path, _stack: tuple = ()) -> DictConfig:
     return out
 
 
+def _key_exists(cfg: DictConfig, key: str) -> bool:
+    """Whether dotted ``key`` is in ``cfg`` (a mandatory ``???`` value counts as present)."""
+    if "[" in key:
+        return OmegaConf.select(cfg, key, default="__missing__") != "__missing__"
+    parent_key, _, leaf = key.rpartition(".")
+    parent = OmegaConf.select(cfg, parent_key, default=None) if parent_key else cfg
+    if isinstance(parent, DictConfig):
+        return leaf in parent.keys()  # noqa: SIM118 - `in parent` is False for ??? values
+    if isinstance(parent, ListConfig):
+        return leaf.isdigit() and int(leaf) < len(parent)
+    return False
+
+
+def _is_leaf(cfg: DictConfig, key: str) -> bool:
+    """Whether top-level ``key`` holds a plain value (so ``key=value`` sets it, not a group swap)."""
+    if key not in cfg.keys():  # noqa: SIM118 - `in cfg` is False for ??? values
+        return False
+    return OmegaConf.is_missing(cfg, key) or not isinstance(cfg[key], (DictConfig, ListConfig))
+
+
 def apply_overrides(cfg: DictConfig, overrides: Iterable[str]) -> DictConfig:
     """Apply ``key=value``, ``group=name`` and ``+key=value`` overrides in order."""
     for item in overrides:
@@ -108,16 +128,18 @@ def apply_overrides(cfg: DictConfig, overrides: Iterable[str]) -> DictConfig:
         key = key.lstrip("+")
         if not key:
             raise ConfigError(f"override {item!r} has an empty key")
-        if key in GROUPS and "." not in value and (config_root() / key / f"{value}.yaml").is_file():
-            sub = load_composed(_group_file(key, value))
+        if key in GROUPS and "." not in value and (
+                (config_root() / key / f"{value}.yaml").is_file() or not _is_leaf(cfg, key)):
+            sub = load_composed(_group_file(key, value))  # unknown name: error listing the known
             cfg = OmegaConf.merge(cfg, {})
             cfg[key] = sub
             continue
-        if not add and OmegaConf.select(cfg, key, default="__missing__") == "__missing__":
+        if not add and not _key_exists(cfg, key):
             raise ConfigError(f"unknown config key {key!r} (use +{key}={value} to add a new key)")
-        try:
-            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{key}={value}"]))
-        except OmegaConfBaseException as e:
+        try:  # parse the value as YAML (interpolations kept), then set it at the dotted path
+            parsed = OmegaConf.to_container(OmegaConf.from_dotlist([f"v={value}"]), resolve=False)["v"]
+            OmegaConf.update(cfg, key, parsed, merge=True, force_add=add)
+        except (OmegaConfBaseException, yaml.YAMLError, TypeError, ValueError) as e:
             raise ConfigError(f"cannot apply override {item!r}: {str(e).splitlines()[0]}") from None
     return cfg
 

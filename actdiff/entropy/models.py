@@ -36,11 +36,12 @@ class AdaptiveModel:
             so the model keeps adapting.
     """
 
-    def __init__(self, prior: Sequence[int], limit: int = 1 << 13) -> None:
+    def __init__(self, prior: Sequence[int], limit: int = 1 << 13, inc: int = 1) -> None:
         self.counts = np.asarray(prior, dtype=np.int64).copy()
         if self.counts.ndim != 1 or self.counts.size < 2 or (self.counts < 1).any():
             raise ValueError("prior must be ≥ 2 positive counts")
         self.limit = limit
+        self.inc = inc
 
     @property
     def size(self) -> int:
@@ -53,7 +54,7 @@ class AdaptiveModel:
     def update(self, symbols: np.ndarray) -> None:
         """Add the batch's symbol counts (integers only), halving past ``limit``."""
         if symbols.size:
-            self.counts += np.bincount(symbols, minlength=self.size)[: self.size]
+            self.counts += self.inc * np.bincount(symbols, minlength=self.size)[: self.size]
         while self.counts.sum() > self.limit:
             self.counts = (self.counts + 1) // 2
 
@@ -153,10 +154,11 @@ class EscapeModel:
 
     MAX_BITS = 31
 
-    def __init__(self, size: int = 24, scale: int = 64) -> None:
+    def __init__(self, size: int = 24, scale: int = 64, inc: int = 1, num: int = 2, den: int = 3,
+                 limit: int = 1 << 13) -> None:
         self.esc = size - 1
-        self.prim = AdaptiveModel(geometric_prior(size, scale, 2, 3))
-        self.lens = AdaptiveModel(geometric_prior(self.MAX_BITS + 1, 16, 2, 3))
+        self.prim = AdaptiveModel(geometric_prior(size, scale, num, den), limit, inc)
+        self.lens = AdaptiveModel(geometric_prior(self.MAX_BITS + 1, 16, 2, 3), limit, inc)
 
     def encode(self, enc: SymbolEncoder, values: np.ndarray) -> None:
         values = np.asarray(values, dtype=np.int64)

@@ -1,0 +1,279 @@
+"""The ``.adv`` container: header + one section per segment, all varints, no padding.
+
+Layout (format version 1)::
+
+    b"ADV" version:u8
+    header:   H W codedH codedW frames fpsNum fpsDen seed            (varints)
+              nParams, then per param: tag_len:u8 key value          (see _write_value)
+              crc32:u32le over everything from the magic on
+    section*: span=end-start (varint), bandwidth code (u8),
+              per keyframe: length (varint) + payload,
+              trajectory length (varint) + payload,
+              crc32:u32le over the section
+    (sections run to the end of the file)
+
+Segments are contiguous: the first starts at frame 0, each next one at the previous end, the
+last ends at ``num_frames - 1``. The keyframe count is implied (not stored): the first section
+carries 2 keyframes (start and end; 1 if its span is 0), every later section 1 (its end) —
+the rule of :class:`actdiff.types.SegmentSection`, which :func:`write_bitstream` checks.
+
+:func:`read_bitstream` checks every length against the bytes left and sane limits before
+reading or allocating anything; any problem raises one :class:`BitstreamError`.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from fractions import Fraction
+from typing import Any, Dict, List, Tuple
+
+from actdiff.entropy.varint import ByteReader, write_varint
+from actdiff.errors import BitstreamError, ConfigError
+from actdiff.types import Bitstream, Segment, SegmentSection, StreamHeader
+
+MAGIC = b"ADV"
+VERSION = 1
+MAX_SIDE = 16384
+MAX_FRAMES = 1_000_000
+MAX_PARAMS = 64
+MAX_KEY = 31
+MAX_STR = 255
+MAX_FPS_TERM = 1_000_000
+MAX_SEED = (1 << 64) - 1
+
+# value tags (3 bits), packed with the key length (5 bits) into one byte
+_UINT, _NEGINT, _F32, _F64, _STR, _TRUE, _FALSE, _NONE = range(8)
+
+
+# ----------------------------------------------------------------------------- bandwidth code
+def _bandwidth_code(b: float) -> int:
+    from actdiff.motion.interpolate import bandwidth_code
+
+    return int(bandwidth_code(b))
+
+
+def _bandwidth_from_code(code: int) -> float:
+    from actdiff.motion.interpolate import bandwidth_from_code
+
+    return float(bandwidth_from_code(code))
+
+
+# ----------------------------------------------------------------------------- writing
+def _fps_fraction(fps: float) -> Fraction:
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise ConfigError(f"fps must be a positive number, got {fps!r}")
+    frac = Fraction(fps).limit_denominator(MAX_FPS_TERM)
+    if frac.numerator < 1 or frac.numerator > MAX_FPS_TERM:
+        raise ConfigError(f"fps {fps} is out of range (1/{MAX_FPS_TERM}..{MAX_FPS_TERM})")
+    return frac
+
+
+def _write_value(key: str, value: Any) -> bytes:
+    """One param: ``(tag << 5 | len(key))``, key ASCII, value by tag."""
+    if not isinstance(key, str) or not key.isascii() or not 1 <= len(key) <= MAX_KEY \
+            or not key.isprintable():
+        raise ConfigError(f"bitstream param key must be 1–{MAX_KEY} printable ASCII chars, "
+                          f"got {key!r}")
+    if value is None:
+        tag, body = _NONE, b""
+    elif isinstance(value, bool):
+        tag, body = (_TRUE if value else _FALSE), b""
+    elif isinstance(value, int):
+        if not -(1 << 63) <= value < (1 << 64):
+            raise ConfigError(f"bitstream param {key!r} = {value} is out of the 64-bit range")
+        tag, body = (_UINT, write_varint(value)) if value >= 0 else (_NEGINT,
+                                                                      write_varint(-value - 1))
+    elif isinstance(value, float):
+        f32 = struct.pack("<f", value)
+        exact = struct.unpack("<f", f32)[0] == value or (math.isnan(value))
+        tag, body = (_F32, f32) if exact else (_F64, struct.pack("<d", value))
+    elif isinstance(value, str):
+        raw = value.encode("utf-8")
+        if len(raw) > MAX_STR:
+            raise ConfigError(f"bitstream param {key!r} is longer than {MAX_STR} bytes")
+        tag, body = _STR, write_varint(len(raw)) + raw
+    else:
+        raise ConfigError(f"bitstream param {key!r} has unsupported type "
+                          f"{type(value).__name__} (int, float, str, bool or None)")
+    return bytes([tag << 5 | len(key)]) + key.encode("ascii") + body
+
+
+def _crc(data: bytes) -> bytes:
+    return struct.pack("<I", zlib.crc32(data))
+
+
+def _write_header(h: StreamHeader) -> bytes:
+    for name, v, lo, hi in (("height", h.height, 1, MAX_SIDE), ("width", h.width, 1, MAX_SIDE),
+                            ("coded_height", h.coded_height, h.height, MAX_SIDE),
+                            ("coded_width", h.coded_width, h.width, MAX_SIDE),
+                            ("num_frames", h.num_frames, 1, MAX_FRAMES),
+                            ("seed", h.seed, 0, MAX_SEED)):
+        if not isinstance(v, int) or not lo <= v <= hi:
+            raise ConfigError(f"header {name} = {v!r} is out of range {lo}..{hi}")
+    if len(h.params) > MAX_PARAMS:
+        raise ConfigError(f"{len(h.params)} bitstream params, at most {MAX_PARAMS}")
+    fps = _fps_fraction(h.fps)
+    out = bytearray(MAGIC + bytes([VERSION]))
+    for v in (h.height, h.width, h.coded_height, h.coded_width, h.num_frames,
+              fps.numerator, fps.denominator, h.seed, len(h.params)):
+        out += write_varint(int(v))
+    for key, value in h.params.items():
+        out += _write_value(key, value)
+    return bytes(out + _crc(bytes(out)))
+
+
+def _expected_keyframes(index: int, seg: Segment) -> int:
+    return (2 if seg.end > seg.start else 1) if index == 0 else 1
+
+
+def _write_section(index: int, start: int, sec: SegmentSection) -> bytes:
+    seg = sec.segment
+    if seg.start != start or seg.end < seg.start or (index > 0 and seg.end == seg.start):
+        raise ValueError(f"segment {index} spans {seg.start}..{seg.end}; it must start at "
+                         f"{start} and (after the first) be at least 2 frames long")
+    want = _expected_keyframes(index, seg)
+    if len(sec.keyframes) != want:
+        raise ValueError(f"segment {index} has {len(sec.keyframes)} keyframes, expected {want}")
+    code = _bandwidth_code(sec.bandwidth)
+    if not 0 <= code <= 255:
+        raise ValueError(f"bandwidth code {code} does not fit in a byte")
+    out = bytearray(write_varint(seg.end - seg.start) + bytes([code]))
+    for payload in list(sec.keyframes) + [sec.trajectories]:
+        out += write_varint(len(payload)) + bytes(payload)
+    return bytes(out + _crc(bytes(out)))
+
+
+def write_bitstream(bs: Bitstream) -> bytes:
+    """Serialise ``bs`` (sections must tile frames ``0..num_frames-1``)."""
+    out = bytearray(_write_header(bs.header))
+    start = 0
+    for i, sec in enumerate(bs.sections):
+        out += _write_section(i, start, sec)
+        start = sec.segment.end
+    if not bs.sections or start != bs.header.num_frames - 1:
+        raise ValueError(f"segments end at frame {start if bs.sections else None}, the video at "
+                         f"{bs.header.num_frames - 1}")
+    return bytes(out)
+
+
+# ----------------------------------------------------------------------------- reading
+def _read_value(r: ByteReader, i: int) -> Tuple[str, Any]:
+    b = r.byte(f"param {i} tag")
+    tag, klen = b >> 5, b & 0x1F
+    raw_key = r.read(klen, f"param {i} key")
+    if klen == 0 or not raw_key.isascii() or not raw_key.decode("ascii").isprintable():
+        raise BitstreamError(f"corrupt header: param {i} has an invalid key")
+    key = raw_key.decode("ascii")
+    if tag == _UINT:
+        return key, r.varint(f"param {key!r}", (1 << 64) - 1)
+    if tag == _NEGINT:
+        return key, -r.varint(f"param {key!r}", (1 << 63) - 1) - 1
+    if tag == _F32:
+        return key, struct.unpack("<f", r.read(4, f"param {key!r}"))[0]
+    if tag == _F64:
+        return key, struct.unpack("<d", r.read(8, f"param {key!r}"))[0]
+    if tag == _STR:
+        n = r.varint(f"param {key!r} length", MAX_STR)
+        try:
+            return key, r.read(n, f"param {key!r}").decode("utf-8")
+        except UnicodeDecodeError:
+            raise BitstreamError(f"corrupt header: param {key!r} is not UTF-8") from None
+    return key, {_TRUE: True, _FALSE: False, _NONE: None}[tag]
+
+
+def _read_header(r: ByteReader) -> StreamHeader:
+    if r.left < 4 or r.data[:3] != MAGIC:
+        raise BitstreamError("bad magic: not an ActDiff file")
+    version = r.data[3]
+    r.pos = 4
+    if version != VERSION:
+        raise BitstreamError(f"unsupported ActDiff format version {version} (this reader: "
+                             f"{VERSION})")
+    h = r.varint("height", MAX_SIDE)
+    w = r.varint("width", MAX_SIDE)
+    ch = r.varint("coded height", MAX_SIDE)
+    cw = r.varint("coded width", MAX_SIDE)
+    frames = r.varint("frame count", MAX_FRAMES)
+    num = r.varint("fps numerator", MAX_FPS_TERM)
+    den = r.varint("fps denominator", MAX_FPS_TERM)
+    seed = r.varint("seed", MAX_SEED)
+    count = r.varint("param count", MAX_PARAMS)
+    params: Dict[str, Any] = {}
+    for i in range(count):
+        key, value = _read_value(r, i)
+        if key in params:
+            raise BitstreamError(f"corrupt header: param {key!r} appears twice")
+        params[key] = value
+    body_end = r.pos
+    crc = r.read(4, "header CRC")
+    if crc != _crc(r.data[:body_end]):
+        raise BitstreamError("CRC mismatch in header")
+    if min(h, w, frames, num, den) < 1 or ch < h or cw < w:
+        raise BitstreamError(f"corrupt header: size {w}x{h} (coded {cw}x{ch}), {frames} "
+                             f"frames, fps {num}/{den}")
+    return StreamHeader(height=h, width=w, coded_height=ch, coded_width=cw, num_frames=frames,
+                        fps=num / den, seed=seed, params=params)
+
+
+def _read_section(r: ByteReader, i: int, start: int, num_frames: int
+                  ) -> Tuple[SegmentSection, int, int]:
+    """One section; returns it and its keyframe and trajectory payload byte counts."""
+    begin = r.pos
+    span = r.varint(f"segment {i} length", num_frames - 1 - start)
+    if i > 0 and span == 0:
+        raise BitstreamError(f"corrupt file: segment {i} is empty")
+    code = r.byte(f"segment {i} bandwidth")
+    seg = Segment(start, start + span)
+    keyframes: List[bytes] = []
+    for k in range(_expected_keyframes(i, seg)):
+        n = r.varint(f"segment {i} keyframe {k} length", r.left)
+        keyframes.append(r.read(n, f"segment {i} keyframe {k} payload"))
+    n = r.varint(f"segment {i} trajectory length", r.left)
+    traj = r.read(n, f"segment {i} trajectory payload")
+    body_end = r.pos
+    crc = r.read(4, f"segment {i} CRC")
+    if crc != _crc(r.data[begin:body_end]):
+        raise BitstreamError(f"CRC mismatch in segment {i}")
+    sec = SegmentSection(segment=seg, keyframes=keyframes, trajectories=traj,
+                         bandwidth=_bandwidth_from_code(code))
+    return sec, sum(len(k) for k in keyframes), len(traj)
+
+
+def _parse(data: bytes) -> Tuple[Bitstream, int, int]:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise BitstreamError(f"bitstream must be bytes, got {type(data).__name__}")
+    r = ByteReader(bytes(data))
+    header = _read_header(r)
+    sections: List[SegmentSection] = []
+    kf_bytes = traj_bytes = 0
+    start = 0
+    while r.left:
+        sec, kb, tb = _read_section(r, len(sections), start, header.num_frames)
+        sections.append(sec)
+        kf_bytes, traj_bytes = kf_bytes + kb, traj_bytes + tb
+        start = sec.segment.end
+    if not sections:
+        raise BitstreamError("truncated file: no segment after the header")
+    if start != header.num_frames - 1:
+        raise BitstreamError(f"truncated file: segments end at frame {start}, the video has "
+                             f"{header.num_frames} frames")
+    return Bitstream(header=header, sections=sections), kf_bytes, traj_bytes
+
+
+def read_bitstream(data: bytes) -> Bitstream:
+    """Parse and validate a ``.adv`` file; any problem raises one ``BitstreamError``."""
+    return _parse(data)[0]
+
+
+def bit_split(data: bytes) -> Dict[str, int]:
+    """Bits of ``data`` spent on ``header``, ``keyframes`` and ``trajectories``.
+
+    ``keyframes``/``trajectories`` count only payload bytes; everything else (magic, header,
+    params, per-section lengths, bandwidth codes, CRCs) is ``header``. The three sum to
+    ``8 * len(data)``.
+    """
+    _, kb, tb = _parse(data)
+    total = 8 * len(data)
+    return {"header": total - 8 * (kb + tb), "keyframes": 8 * kb, "trajectories": 8 * tb}

@@ -210,6 +210,27 @@ def test_truncated_mp4(tmp_path, frames):
     one_line(e)
 
 
+def test_truncated_faststart_mp4_is_not_silently_short(tmp_path):
+    """moov first: the truncated file opens, but decoding ends early → error, not a short video."""
+    import av
+    fr = moving_texture(24, 64, 96)
+    good = tmp_path / "fs.mp4"
+    with av.open(str(good), "w", format="mp4", options={"movflags": "faststart"}) as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        for f in fr:
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    assert read_video(good).num_frames == 24
+    bad = tmp_path / "t.mp4"
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 3])
+    with pytest.raises(InputError) as e:
+        read_video(bad)
+    assert "truncated" in one_line(e)
+
+
 def test_empty_png_folder_and_start_beyond_end(tmp_path, frames):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError) as e:

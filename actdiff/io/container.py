@@ -82,14 +82,22 @@ def info(path: Path) -> VideoInfo:
 
 
 def iter_frames(path: Path, start: int = 0) -> Iterator[np.ndarray]:
-    """Yield ``uint8 (H, W, 3)`` RGB frames from frame ``start`` (earlier ones are decoded, dropped)."""
+    """Yield ``uint8 (H, W, 3)`` RGB frames from frame ``start`` (earlier ones are decoded, dropped).
+
+    When the container's index declares a frame count (mp4/mov) and decoding ends early, the
+    file is truncated or corrupt: ``FormatError`` rather than a silently shorter video.
+    """
     c = _open(path)
     try:
         s = c.streams.video[0]
         s.thread_type = "AUTO"
-        for i, frame in enumerate(c.decode(s)):
-            if i >= start:
+        declared = int(s.frames or 0)
+        n = 0
+        for n, frame in enumerate(c.decode(s), 1):
+            if n > start:
                 yield frame.to_ndarray(format="rgb24")
+        if declared and n < declared:
+            raise FormatError(f"truncated or corrupt: decoded {n} of the {declared} frames its index declares")
     except av.FFmpegError as e:
         raise FormatError(f"corrupt video ({_reason(e)})") from None
     finally:

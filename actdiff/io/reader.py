@@ -14,7 +14,8 @@ Every problem with the input is one ``InputError`` line: ``cannot read video PAT
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
+from contextlib import closing
 from pathlib import Path
 from typing import Union
 
@@ -96,7 +97,7 @@ def video_info(
 
 
 def _frames(p: Path, fmt: str, vi: VideoInfo | None, start: int, yuv_range, yuv_matrix,
-            chroma) -> Iterator[np.ndarray]:
+            chroma) -> Generator[np.ndarray, None, None]:
     if fmt == "png":
         return pngdir.iter_frames(p, start)
     if fmt == "yuv":
@@ -158,15 +159,16 @@ def read_video(
         rate = vi.fps if vi else None
         if fmt == "container":
             rate = container.stream_fps(p)
-        for frame in _frames(p, fmt, vi, start, yuv_range, yuv_matrix, chroma):
-            if not frames and min(frame.shape[:2]) < min_size:
-                raise FormatError(f"frames are {frame.shape[0]}x{frame.shape[1]}, smaller than the "
-                                  f"minimum {min_size} pixels per side")
-            if size is not None:
-                frame = resize_frame(frame, size, resize_mode)
-            frames.append(frame)
-            if max_frames is not None and len(frames) >= max_frames:
-                break
+        with closing(_frames(p, fmt, vi, start, yuv_range, yuv_matrix, chroma)) as it:
+            for frame in it:
+                if not frames and min(frame.shape[:2]) < min_size:
+                    raise FormatError(f"frames are {frame.shape[0]}x{frame.shape[1]}, smaller than the "
+                                      f"minimum {min_size} pixels per side")
+                if size is not None:
+                    frame = resize_frame(frame, size, resize_mode)
+                frames.append(frame)
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
         if not frames:
             raise FormatError("no frames" + (f" at or after frame {start}" if start else ""))
     except FormatError as e:

@@ -36,7 +36,7 @@ def load_denoiser(path: Union[str, Path, None] = None, device: str = "cpu") -> C
             f"diffusion decoder weights not found in {folder} (need config.json + {WEIGHT_FILE}): "
             f"run experiments/train_default_cpu.sh (exports to {DEFAULT_WEIGHTS}) or pass --weights DIR"
         )
-    model = ControlledDenoiser.from_pretrained(str(folder), use_safetensors=True)
+    model = ControlledDenoiser.from_pretrained(str(folder), use_safetensors=True, low_cpu_mem_usage=False)
     return model.to(device).eval()
 
 

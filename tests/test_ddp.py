@@ -1,0 +1,34 @@
+"""DDP with 2 CPU processes (gloo, ddp_spawn) on the micro config."""
+
+import importlib
+
+import torch
+
+from actdiff.commands import fit as fit_cmd
+from actdiff.config import compose
+from actdiff.training.synthetic import synthetic_segment_source, synthetic_video
+
+
+def _has_warp() -> bool:
+    try:
+        return hasattr(importlib.import_module("actdiff.decoders.warp"), "warp_keyframes")
+    except ImportError:
+        return False
+
+
+def test_ddp_spawn_two_cpu_processes(tmp_path, monkeypatch):
+    if not _has_warp():  # the cache is built in this process before spawning; children only read it
+        from test_training import stub_warp
+        from actdiff import conditioning
+
+        monkeypatch.setattr(conditioning.conditions, "_warp", stub_warp)
+    cfg = compose("experiment/train_test", [
+        f"run_dir={tmp_path}/run", f"data.cache_dir={tmp_path}/cache", "trainer.devices=2",
+        "trainer.strategy=ddp_spawn", "trainer.max_steps=3", "trainer.val_check_interval=null",
+        "data.windows_per_video=2", "data.batch_size=1",
+    ])
+    videos = [synthetic_video(12, 48, 64, seed=i) for i in range(2)]
+    fit_cmd.run(cfg, videos=videos, segment_source=synthetic_segment_source)
+    ck = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ck["global_step"] == 3 and "ema" in ck
+    assert all(torch.isfinite(v).all() for v in ck["state_dict"].values() if v.is_floating_point())

@@ -1,0 +1,199 @@
+"""Training machinery on the micro config: step, checkpoints/resume, EMA export, cache, shared conditions."""
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from actdiff import conditioning
+from actdiff.commands import fit as fit_cmd
+from actdiff.config import compose
+from actdiff.models import ControlledDenoiser
+from actdiff.training.data import VideoClipDataModule, cache_key
+from actdiff.training.export import export_checkpoint
+from actdiff.training.module import ConditionalDenoiser
+from actdiff.training.synthetic import synthetic_segment_source, synthetic_video
+
+
+def _has_warp() -> bool:
+    try:
+        return hasattr(importlib.import_module("actdiff.decoders.warp"), "warp_keyframes")
+    except ImportError:
+        return False
+
+
+def stub_warp(seg, t, bidirectional):
+    """Stand-in for actdiff.decoders.warp while it has not landed: keyframes with time confidences."""
+    h, w = seg.key_start.shape[:2]
+    tau = t / max(1, seg.segment.length - 1)
+    return (seg.key_start.astype(np.float32), np.full((h, w), 1 - tau, np.float32),
+            seg.key_end.astype(np.float32), np.full((h, w), tau, np.float32))
+
+
+@pytest.fixture(autouse=True)
+def warp_available(monkeypatch):
+    if not _has_warp():
+        monkeypatch.setattr(conditioning.conditions, "_warp", stub_warp)
+
+
+def videos():
+    return [synthetic_video(12, 48, 64, seed=i) for i in range(2)]
+
+
+def cfg_for(tmp_path, *over):
+    return compose("experiment/train_test", [f"run_dir={tmp_path}/run", f"data.cache_dir={tmp_path}/cache", *over])
+
+
+def test_training_step_changes_params(tmp_path):
+    cfg = cfg_for(tmp_path)
+    dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos(), segment_source=synthetic_segment_source)
+    dm.prepare_data()
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["cond"].shape == (2, conditioning.NUM_CHANNELS, 32, 48) and batch["target"].shape == (2, 3, 32, 48)
+    from omegaconf import OmegaConf
+
+    module = ConditionalDenoiser(OmegaConf.to_container(cfg.model), {"lr": 1e-3})
+    opt = module.configure_optimizers()["optimizer"]
+    before = [p.detach().clone() for p in module.model.trainable_parameters()]
+    loss = module.diffusion_loss(batch)
+    assert torch.isfinite(loss)
+    loss.backward()
+    opt.step()
+    changed = sum(not torch.equal(a, b) for a, b in zip(before, module.model.trainable_parameters()))
+    assert changed > len(before) // 2
+
+
+def test_fit_checkpoints_logs_resume_export(tmp_path):
+    cfg = cfg_for(tmp_path, f"export={tmp_path}/exported")
+    module = fit_cmd.run(cfg, videos=videos(), segment_source=synthetic_segment_source)
+    run = tmp_path / "run"
+    assert (run / "config.yaml").is_file()
+    last = run / "checkpoints" / "last.ckpt"
+    ck = torch.load(last, map_location="cpu", weights_only=False)
+    assert ck["global_step"] == 2 and "ema" in ck
+    metrics = (run / "logs" / "metrics.csv").read_text()
+    assert "train/loss" in metrics and "val/loss" in metrics
+    assert list((run / "logs").rglob("images/*.png"))
+    # export at the end of fit == EMA weights of the module
+    m = ControlledDenoiser.from_pretrained(str(tmp_path / "exported"))
+    ema = module.ema_model()
+    for (n, a), (_, b) in zip(m.state_dict().items(), ema.state_dict().items()):
+        assert torch.equal(a, b), n
+    # a second run into the same folder needs --resume
+    assert fit_cmd.main(["--config", "experiment/train_test", f"run_dir={run}", f"data.cache_dir={tmp_path}/cache"]) == 2
+    # resume from 2 to 4 steps
+    cfg4 = cfg_for(tmp_path, "trainer.max_steps=4")
+    fit_cmd.run(cfg4, resume=True, videos=videos(), segment_source=synthetic_segment_source)
+    ck = torch.load(last, map_location="cpu", weights_only=False)
+    assert ck["global_step"] == 4
+    steps = [int(r.split(",")[[h for h in metrics.splitlines()[0].split(",")].index("step")])
+             for r in (run / "logs" / "metrics.csv").read_text().splitlines()[1:]]
+    assert max(steps) >= 3
+    # standalone export of the checkpoint reloads to identical outputs
+    out = export_checkpoint(last, tmp_path / "exp2")
+    a = ControlledDenoiser.from_pretrained(str(out)).eval()
+    b = ConditionalDenoiser.load_from_checkpoint(str(last), map_location="cpu").ema_model().eval()
+    z, cond = torch.randn(1, 48, 8, 12), torch.randn(1, conditioning.NUM_CHANNELS, 32, 48)
+    with torch.no_grad():
+        assert torch.equal(a(z, torch.tensor([3]), cond), b(z, torch.tensor([3]), cond))
+
+
+def test_export_cli(tmp_path):
+    from actdiff.commands import export
+
+    assert export.main([str(tmp_path / "missing.ckpt"), "-o", str(tmp_path / "o")]) == 2
+
+
+def test_cache_reused_and_keyed(tmp_path):
+    cfg = cfg_for(tmp_path)
+    calls = []
+
+    def source(video, codec_cfg):
+        calls.append(1)
+        return synthetic_segment_source(video, codec_cfg)
+
+    dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos(), segment_source=source)
+    dm.prepare_data()
+    n = len(calls)
+    assert n == 2  # one window per video (train + val)
+    dm2 = VideoClipDataModule(cfg.data, cfg.codec, videos=videos(), segment_source=source)
+    dm2.prepare_data()
+    dm2.setup()
+    assert len(calls) == n and dm2.cache == dm.cache
+    assert len(dm2.train_set) == 3 and len(dm2.val_set) == 3  # split by video: 1 train, 1 val video
+    other = cfg_for(tmp_path, "codec.keyframe_codec.quality=77")
+    assert cache_key(other.codec, other.data) != cache_key(cfg.codec, cfg.data)
+
+
+def test_datamodule_and_decoder_share_build_conditions(tmp_path, monkeypatch):
+    """Training pairs and decoding both go through actdiff.conditioning.conditions.build_conditions."""
+    from actdiff.decoders.diffusion import DiffusionDecoder
+    from actdiff.models import build_model
+    from actdiff.types import StreamHeader
+
+    real = conditioning.conditions.build_conditions
+    calls = {"n": 0}
+
+    def counting(seg, t, bidirectional=True):
+        calls["n"] += 1
+        return real(seg, t, bidirectional)
+
+    monkeypatch.setattr(conditioning.conditions, "build_conditions", counting)
+    cfg = cfg_for(tmp_path)
+    VideoClipDataModule(cfg.data, cfg.codec, videos=videos(), segment_source=synthetic_segment_source).prepare_data()
+    n_train = calls["n"]
+    assert n_train == 6
+    header, segs = synthetic_segment_source(videos()[0])
+    dec = DiffusionDecoder(model=build_model(cfg.model), steps=1)
+    dec.decode_segment(header, segs[0])
+    assert calls["n"] - n_train == segs[0].segment.length - 2
+
+
+def test_train_default_recipe_config_composes():
+    cfg = compose("experiment/train_tiny_cpu")
+    assert cfg.model.preset == "tiny" and cfg.trainer.accelerator == "cpu" and cfg.logger.name == "csv"
+    assert cfg.data.crop[0] % 16 == 0 and cfg.data.crop[1] % 16 == 0
+
+
+CHILD = """
+import sys
+sys.path.insert(0, {tests!r})
+import test_training as T
+from actdiff.commands import fit
+from pathlib import Path
+import pytest
+mp = pytest.MonkeyPatch()
+if not T._has_warp():
+    mp.setattr(T.conditioning.conditions, "_warp", T.stub_warp)
+cfg = T.cfg_for(Path({tmp!r}), "trainer.max_steps=1000")
+fit.run(cfg, videos=T.videos(), segment_source=T.synthetic_segment_source)
+"""
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill(tmp_path):
+    code = CHILD.format(tests=str(Path(__file__).parent), tmp=str(tmp_path))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    t0 = time.time()
+    while time.time() - t0 < 120:
+        if last.is_file() and torch.load(last, map_location="cpu", weights_only=False)["global_step"] >= 3:
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    step = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+    assert 3 <= step < 1000
+    fit_cmd.run(cfg_for(tmp_path, f"trainer.max_steps={step + 2}"), resume=True, videos=videos(),
+                segment_source=synthetic_segment_source)
+    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == step + 2

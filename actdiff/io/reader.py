@@ -137,7 +137,8 @@ def read_video(
             ``.y4m`` its ``XCOLORRANGE`` tag or limited).
         yuv_matrix: ``bt709``/``bt601``; ``None`` = the default (``.yuv`` BT.709, ``.y4m`` its
             ``XACTDIFF_MATRIX`` tag or BT.601).
-        chroma: 4:2:0 chroma up-sampling, ``bilinear`` or ``nearest``.
+        chroma: 4:2:0 chroma up-sampling of ``.y4m``/``.yuv``, ``bilinear`` or ``nearest``
+            (containers are converted by FFmpeg/swscale, using the stream's colour tags).
         fps: overrides the stored frame rate (a folder of frames has none: default 25).
         min_size: smallest accepted side, pixels, of the stored and of the output frames.
 

@@ -1,0 +1,39 @@
+"""Shared helpers for the evaluation tests: tiny synthetic clips and results documents."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def moving_texture(t: int = 6, h: int = 64, w: int = 96, seed: int = 0) -> np.ndarray:
+    """Smooth colour texture translating 2 px/frame: ``uint8 (T, H, W, 3)``."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    big = rng.standard_normal((h, w + 2 * t, 3))
+    big = np.stack([gaussian_filter(big[..., c], 3.0) for c in range(3)], -1)
+    big = (big - big.min()) / (big.max() - big.min()) * 200 + 25
+    return np.stack([big[:, 2 * i : 2 * i + w] for i in range(t)]).astype(np.uint8)
+
+
+def write_clip_folder(folder, names=("alpha", "beta"), **kw):
+    """A folder of lossless .mkv clips (FFV1) for ``--data FOLDER``."""
+    from actdiff.io import write_video
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, n in enumerate(names):
+        write_video(folder / f"{n}.mkv", moving_texture(seed=i, **kw), fps=25)
+    return folder
+
+
+def fake_results(codec: str, curves: dict, metric: str = "psnr") -> dict:
+    """A valid results document from ``{seq: (bpp list, metric list)}``."""
+    from actdiff.results import compute_mean, new_results
+
+    res = new_results(codec, "synthetic", {"name": "native"}, {})
+    for name, (rates, values) in curves.items():
+        res["sequences"][name] = [
+            {"crf": i, "bpp": float(r), "bits_total": int(r * 1000), "bits": {}, "frames": 1, "height": 10,
+             "width": 100, "metrics": {metric: float(v)}} for i, (r, v) in enumerate(zip(rates, values))]
+    res["mean"] = compute_mean(res["sequences"])
+    return res

@@ -1,0 +1,79 @@
+"""BD-rate on synthetic curves with known answers; plot writes figures."""
+
+import json
+
+import numpy as np
+import pytest
+
+from actdiff.commands.bdrate import bd_rate, compare, main as bdrate_main, matched_savings
+from actdiff.commands.plot import main as plot_main
+from actdiff.errors import InputError
+from actdiff.results import save_results
+
+from _eval_helpers import fake_results
+
+RATES = np.array([0.005, 0.01, 0.02, 0.04])
+PSNR = np.array([24.0, 27.5, 30.0, 33.5])
+NIQE = np.array([9.0, 7.0, 5.5, 4.2])
+
+
+@pytest.mark.parametrize("scale,expected", [(2.0, 100.0), (0.5, -50.0)])
+def test_bd_rate_known_scaling(scale, expected):
+    assert bd_rate((RATES, PSNR), (RATES * scale, PSNR), "psnr") == pytest.approx(expected, abs=1e-6)
+    # lower-is-better metric: flipped internally, same answer
+    assert bd_rate((RATES, NIQE), (RATES * scale, NIQE), "niqe") == pytest.approx(expected, abs=1e-6)
+
+
+def test_matched_savings_known():
+    s = matched_savings((RATES, PSNR), (RATES * 2, PSNR), "psnr")
+    assert s == pytest.approx([50.0] * 4)
+    # shift B's quality down: A's top point is above B's range → None
+    s = matched_savings((RATES, PSNR), (RATES, PSNR - 1.0), "psnr")
+    assert s[-1] is None and all(v > 0 for v in s[:-1])
+
+
+def test_errors():
+    with pytest.raises(InputError, match="at least 2"):
+        bd_rate((RATES[:1], PSNR[:1]), (RATES, PSNR), "psnr")
+    with pytest.raises(InputError, match="do not overlap"):
+        bd_rate((RATES, PSNR), (RATES, PSNR + 20), "psnr")
+    with pytest.raises(InputError, match="same psnr"):
+        bd_rate((RATES, np.array([24.0, 24.0, 30, 33])), (RATES, PSNR), "psnr")
+
+
+def test_compare_per_sequence_and_average():
+    a = fake_results("actdiff-warp", {"s1": (RATES, PSNR), "s2": (RATES, PSNR + 1)})
+    b = fake_results("x265", {"s1": (RATES * 2, PSNR), "s2": (RATES * 4, PSNR + 1)})
+    rep = compare(a, b, "psnr")
+    assert rep["sequences"]["s1"]["bd_rate"] == pytest.approx(100.0)
+    assert rep["sequences"]["s2"]["bd_rate"] == pytest.approx(300.0)
+    assert rep["average"]["bd_rate"] == pytest.approx(200.0)
+    assert rep["average"]["saving"] == pytest.approx((50 + 75) / 2)
+
+
+def test_bdrate_cli(tmp_path, capsys):
+    pa = save_results(fake_results("actdiff-warp", {"s1": (RATES, NIQE)}, "niqe"), tmp_path / "a.json")
+    pb = save_results(fake_results("x265", {"s1": (RATES * 2, NIQE)}, "niqe"), tmp_path / "b.json")
+    rc = bdrate_main([str(pa), str(pb), "--metric", "niqe", "--json", str(tmp_path / "r.json"),
+                      "--markdown", str(tmp_path / "r.md")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "+100.0%" in out and "+50.0%" in out
+    assert json.loads((tmp_path / "r.json").read_text())["average"]["bd_rate"] == pytest.approx(100.0)
+    assert bdrate_main([str(pa), str(pb), "--metric", "psnr"]) == 2  # metric absent → one-line error
+    assert "no metric 'psnr'" in capsys.readouterr().err
+    assert bdrate_main([str(pa), str(pb), "--metric", "niqe", "--json", str(tmp_path / "r.json")]) == 2
+
+
+@pytest.mark.parametrize("suffix", [".png", ".pdf"])
+def test_plot_writes_figure(tmp_path, suffix):
+    pa = save_results(fake_results("actdiff-warp", {"s1": (RATES, NIQE), "s2": (RATES, NIQE + 1)}, "niqe"),
+                      tmp_path / "a.json")
+    pb = save_results(fake_results("x265", {"s1": (RATES * 2, NIQE), "s2": (RATES * 2, NIQE + 1)}, "niqe"),
+                      tmp_path / "b.json")
+    out = tmp_path / f"curves{suffix}"
+    assert plot_main([str(pa), str(pb), "--metric", "niqe", "-o", str(out)]) == 0
+    head = out.read_bytes()[:8]
+    assert head.startswith(b"\x89PNG" if suffix == ".png" else b"%PDF")
+    assert plot_main([str(pa), "--metric", "niqe", "-o", str(out)]) == 2  # exists
+    assert plot_main([str(pa), "--metric", "niqe", "-o", str(tmp_path / "c.txt")]) == 2

@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Tuple
 
 from actdiff.entropy.varint import ByteReader, write_varint
 from actdiff.errors import BitstreamError, ConfigError
+from actdiff.motion.interpolate import bandwidth_code, bandwidth_from_code
 from actdiff.types import Bitstream, Segment, SegmentSection, StreamHeader
 
 MAGIC = b"ADV"
@@ -45,19 +46,6 @@ MAX_SEED = (1 << 64) - 1
 
 # value tags (3 bits), packed with the key length (5 bits) into one byte
 _UINT, _NEGINT, _F32, _F64, _STR, _TRUE, _FALSE, _NONE = range(8)
-
-
-# ----------------------------------------------------------------------------- bandwidth code
-def _bandwidth_code(b: float) -> int:
-    from actdiff.motion.interpolate import bandwidth_code
-
-    return int(bandwidth_code(b))
-
-
-def _bandwidth_from_code(code: int) -> float:
-    from actdiff.motion.interpolate import bandwidth_from_code
-
-    return float(bandwidth_from_code(code))
 
 
 # ----------------------------------------------------------------------------- writing
@@ -136,7 +124,7 @@ def _write_section(index: int, start: int, sec: SegmentSection) -> bytes:
     want = _expected_keyframes(index, seg)
     if len(sec.keyframes) != want:
         raise ValueError(f"segment {index} has {len(sec.keyframes)} keyframes, expected {want}")
-    code = _bandwidth_code(sec.bandwidth)
+    code = int(bandwidth_code(sec.bandwidth))
     if not 0 <= code <= 255:
         raise ValueError(f"bandwidth code {code} does not fit in a byte")
     out = bytearray(write_varint(seg.end - seg.start) + bytes([code]))
@@ -237,7 +225,7 @@ def _read_section(r: ByteReader, i: int, start: int, num_frames: int
     if crc != _crc(r.data[begin:body_end]):
         raise BitstreamError(f"CRC mismatch in segment {i}")
     sec = SegmentSection(segment=seg, keyframes=keyframes, trajectories=traj,
-                         bandwidth=_bandwidth_from_code(code))
+                         bandwidth=float(bandwidth_from_code(code)))
     return sec, sum(len(k) for k in keyframes), len(traj)
 
 

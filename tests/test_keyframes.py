@@ -1,0 +1,109 @@
+"""Keyframe image codecs (actdiff.keyframes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from actdiff.errors import BitstreamError, ConfigError, InputError
+from actdiff.keyframes import ImageCodec, codec_from_params
+from actdiff.keyframes.avif_box import pack_avif, unpack_avif
+from actdiff.registry import IMAGE_CODECS
+
+
+def texture(h: int = 64, w: int = 96, seed: int = 0) -> np.ndarray:
+    """Smooth colour gradients plus mild noise, ``uint8 (h, w, 3)``."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    img = np.stack([128 + 100 * np.sin(x / 9 + y / 13), 128 + 90 * np.cos(y / 7),
+                    (x * 2 + y) % 256], -1)
+    img += np.random.default_rng(seed).normal(0, 4, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("name,max_err", [("avif", 12), ("webp", 14), ("jpeg", 16), ("png", 0)])
+def test_round_trip_quality_and_determinism(name, max_err):
+    img = texture()
+    codec = IMAGE_CODECS.build(name)
+    data = codec.encode(img)
+    assert data == codec.encode(img), "encoding must be deterministic"
+    out = codec.decode(data, 64, 96)
+    assert out.shape == (64, 96, 3) and out.dtype == np.uint8
+    err = np.abs(out.astype(int) - img).mean()
+    assert err <= max_err
+    if name == "png":
+        assert np.array_equal(out, img)
+    rebuilt = codec_from_params(codec.header_params())
+    assert type(rebuilt) is type(codec) and rebuilt.params() == codec.params()
+    assert np.array_equal(rebuilt.decode(data, 64, 96), out)
+
+
+def test_quality_knob_orders_size():
+    img = texture(seed=1)
+    for name in ("avif", "webp", "jpeg"):
+        low = len(IMAGE_CODECS.build(name, quality=10).encode(img))
+        high = len(IMAGE_CODECS.build(name, quality=80).encode(img))
+        assert low < high, name
+
+
+def test_avif_payload_drops_container():
+    img = texture(48, 80)
+    codec = IMAGE_CODECS.build("avif", quality=30)
+    data = codec.encode(img)
+    assert data[0] == 0, "compact payload expected with the bundled libavif"
+    full = unpack_avif(data, 48, 80)
+    assert full[4:12] == b"ftypavif" and len(full) == len(data) + 271
+    assert pack_avif(full, 48, 80) == data
+    # a file whose boxes differ from the template is kept whole (kind 1)
+    other = pack_avif(full[:20] + b"X" + full[21:], 48, 80)
+    assert other[0] == 1 and unpack_avif(other, 48, 80) == full[:20] + b"X" + full[21:]
+
+
+@pytest.mark.parametrize("name", ["avif", "webp", "jpeg", "png"])
+def test_decode_errors_are_bitstream_errors(name):
+    codec = IMAGE_CODECS.build(name)
+    data = codec.encode(texture())
+    with pytest.raises(BitstreamError, match="expected 96x65|decodes to"):
+        codec.decode(data, 65, 96)
+    for bad in (b"", b"\x00", b"garbage" * 10, data[: len(data) // 2]):
+        with pytest.raises(BitstreamError):
+            codec.decode(bad, 64, 96)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        arr = bytearray(data)
+        for _ in range(3):
+            arr[int(rng.integers(0, len(arr)))] = int(rng.integers(0, 256))
+        try:
+            out = codec.decode(bytes(arr), 64, 96)
+        except BitstreamError:
+            continue
+        assert out.shape == (64, 96, 3)
+
+
+def test_bad_config_and_inputs():
+    with pytest.raises(ConfigError, match="quality"):
+        IMAGE_CODECS.build("avif", quality=101)
+    with pytest.raises(ConfigError, match="speed"):
+        IMAGE_CODECS.build("avif", speed=11)
+    with pytest.raises(ConfigError, match="unknown image codec"):
+        codec_from_params({"kc": "bmp"})
+    with pytest.raises(ConfigError, match="bad parameters"):
+        codec_from_params({"kc": "webp", "kc.speed": 3})
+    with pytest.raises(ConfigError, match="no codec"):
+        codec_from_params({"step": 0.5})
+    assert isinstance(codec_from_params({"name": "jpeg", "quality": 50}), ImageCodec)
+    with pytest.raises(InputError, match="uint8"):
+        IMAGE_CODECS.build("png").encode(np.zeros((4, 4), np.uint8))
+
+
+def test_compressai_missing_package_is_one_line_error():
+    try:
+        import compressai  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigError, match="compressai.*checkpoint") as info:
+            IMAGE_CODECS.build("compressai", checkpoint="/nowhere/model.pth.tar")
+        assert "\n" not in str(info.value) and "/nowhere/model.pth.tar" in str(info.value)
+    else:  # pragma: no cover - only where compressai is installed
+        from actdiff.errors import MissingWeightsError
+
+        with pytest.raises(MissingWeightsError, match="/nowhere/model.pth.tar"):
+            IMAGE_CODECS.build("compressai", checkpoint="/nowhere/model.pth.tar")

@@ -1,0 +1,290 @@
+"""Sparse → dense interpolation of point displacements (shared by encoder and decoders).
+
+The same :func:`interpolate_sparse` is used by trajectory selection (to measure how well the
+chosen points describe the dense motion), by the warp decoder and by the diffusion decoder's
+conditioning (through :func:`dense_flow_from_tracks`), so encoder and decoder agree exactly.
+
+Method — normalised Gaussian interpolation ("normalised convolution") around a global affine
+trend:
+
+1. a global affine motion ``a + B·(x, y)`` is fitted to the points by weighted least squares
+   (lightly ridge-regularised; the weighted mean when fewer than 3 points), so camera pans and
+   zooms, and any affine field, are reproduced exactly;
+2. the residuals ``w·(v - trend)`` and the weights ``w`` are splatted bilinearly onto the grid,
+   both Gaussian-blurred with ``sigma = bandwidth``, and divided;
+3. the result is ``trend + blurred residual / (blurred weight + eps)`` where ``eps`` is 1e-3 of
+   one point's peak density, so far (≳ 3.7 σ) from every point the field falls back smoothly to
+   the global affine trend instead of dividing by ~0.
+
+For large bandwidths the blur runs on a grid reduced by ``floor(bandwidth / 4)`` and is
+upsampled bilinearly, so a call costs O(H·W) whatever N and the bandwidth are.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from actdiff.motion.warp import splat_bilinear
+from actdiff.types import Tracks
+
+#: Bandwidth codes: ``b = 2 ** (code / BANDWIDTH_CODE_SCALE)`` pixels, code in 0..255.
+BANDWIDTH_CODE_SCALE = 32.0
+#: Density (in units of one point's peak) at which the confidence is 1 - 1/e.
+CONFIDENCE_DENSITY = 0.5
+#: Ridge weight (relative to the total point weight) on the trend's slope terms.
+TREND_RIDGE = 1e-3
+
+
+def bandwidth_code(b: float) -> int:
+    """One-byte code of bandwidth ``b`` (pixels): ``round(32·log2 b)`` clipped to 0..255."""
+    if not np.isfinite(b) or b <= 0:
+        return 0
+    return int(np.clip(round(BANDWIDTH_CODE_SCALE * math.log2(b)), 0, 255))
+
+
+def bandwidth_from_code(code: int) -> float:
+    """Bandwidth in pixels of a one-byte code (1 px … about 250 px, ~2.2 % steps)."""
+    return float(2.0 ** (int(np.clip(code, 0, 255)) / BANDWIDTH_CODE_SCALE))
+
+
+def quantize_bandwidth(b: float) -> float:
+    """The bandwidth the bitstream can carry nearest (on a log scale) to ``b``."""
+    return bandwidth_from_code(bandwidth_code(b))
+
+
+def _design(x: np.ndarray, y: np.ndarray, height: int, width: int) -> np.ndarray:
+    scale = max(height, width) / 2.0
+    return np.stack([np.ones_like(x), (x - (width - 1) / 2) / scale, (y - (height - 1) / 2) / scale], -1)
+
+
+def fit_trend(points: np.ndarray, values: np.ndarray, weights: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Weighted affine trend coefficients ``(3, C)`` (constant, x-slope, y-slope; normalised
+    coordinates). With fewer than 3 points only the weighted mean is used."""
+    a = _design(points[:, 0].astype(np.float64), points[:, 1].astype(np.float64), height, width)
+    wsum = float(weights.sum())
+    coef = np.zeros((3, values.shape[1]), np.float64)
+    if wsum <= 0:
+        return coef
+    coef[0] = (weights[:, None] * values).sum(0) / wsum
+    if len(points) < 3:
+        return coef
+    aw = a * weights[:, None]
+    lhs = a.T @ aw + TREND_RIDGE * wsum * np.diag([0.0, 1.0, 1.0])
+    try:
+        return np.linalg.solve(lhs, aw.T @ values)
+    except np.linalg.LinAlgError:
+        return coef
+
+
+def eval_trend(coef: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The affine trend on the whole grid, ``float64 (H, W, C)``."""
+    scale = max(height, width) / 2.0
+    u = (np.arange(width) - (width - 1) / 2) / scale
+    v = (np.arange(height) - (height - 1) / 2) / scale
+    return coef[0] + u[None, :, None] * coef[1] + v[:, None, None] * coef[2]
+
+
+def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of an ``(h, w[, C])`` float32 array, any number of channels."""
+    if img.ndim == 2 or img.shape[2] <= 4:
+        return cv2.GaussianBlur(img, (0, 0), sigma)
+    return np.concatenate([cv2.GaussianBlur(img[..., i:i + 4], (0, 0), sigma).reshape(img.shape[:2] + (-1,))
+                           for i in range(0, img.shape[2], 4)], axis=2)
+
+
+def _upsample(img: np.ndarray, factor: int, height: int, width: int) -> np.ndarray:
+    if factor == 1:
+        return img
+    h, w = img.shape[:2]
+    chans = 1 if img.ndim == 2 else img.shape[2]
+    parts = [img] if chans <= 4 else [img[..., i:i + 4] for i in range(0, chans, 4)]
+    up = [cv2.resize(p, (w * factor, h * factor), interpolation=cv2.INTER_LINEAR) for p in parts]
+    up = [u.reshape(h * factor, w * factor, -1) for u in up]
+    out = np.concatenate(up, axis=2)[:height, :width]
+    return out[..., 0] if img.ndim == 2 else out
+
+
+def interpolate_sparse(
+    points: np.ndarray,
+    values: np.ndarray,
+    height: int,
+    width: int,
+    bandwidth: float,
+    weights: Optional[np.ndarray] = None,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Dense field from values at scattered points (see the module docstring).
+
+    Args:
+        points: ``(N, 2)`` positions ``(x, y)`` in pixels (clipped to the frame for splatting;
+            non-finite rows are ignored).
+        values: ``(N, C)`` values at the points (e.g. displacements in pixels).
+        height, width: output grid size.
+        bandwidth: Gaussian sigma in pixels (> 0).
+        weights: ``(N,)`` non-negative point weights (default 1).
+
+    Returns:
+        ``(dense float32 (H, W, C), density float32 (H, W))``. ``density`` is the blurred
+        point weight in units of one unit-weight point's peak (≈1 on an isolated point,
+        ≈ 2π σ² / spacing² inside a regular grid of points). With no usable point ``dense``
+        is 0 and ``density`` is 0.
+    """
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    vals = np.asarray(values, np.float64).reshape(len(pts), -1)
+    chans = vals.shape[1]
+    w = np.ones(len(pts)) if weights is None else np.asarray(weights, np.float64).ravel()
+    ok = np.isfinite(pts).all(1) & np.isfinite(vals).all(1) & (w > 0)
+    pts, vals, w = pts[ok], vals[ok], w[ok]
+    if len(pts) == 0:
+        return np.zeros((height, width, chans), np.float32), np.zeros((height, width), np.float32)
+    bandwidth = float(max(bandwidth, 0.25))
+    coef = fit_trend(pts, vals, w, height, width)
+    resid = vals - _design(pts[:, 0], pts[:, 1], height, width) @ coef
+    factor = int(max(1, min(bandwidth // 4, max(1, min(height, width) // 8))))
+    hc, wc = -(-height // factor), -(-width // factor)
+    x = np.clip(pts[:, 0], 0, width - 1)
+    y = np.clip(pts[:, 1], 0, height - 1)
+    xc, yc = (x + 0.5) / factor - 0.5, (y + 0.5) / factor - 0.5
+    num, den = splat_bilinear(xc, yc, resid, w, hc, wc)
+    sigma = bandwidth / factor
+    num = _blur(num.astype(np.float32), sigma).reshape(hc, wc, chans)
+    den = _blur(den.astype(np.float32), sigma)
+    num = _upsample(num, factor, height, width).reshape(height, width, chans)
+    den = _upsample(den, factor, height, width)
+    peak = 1.0 / (2.0 * math.pi * max(sigma, 0.5) ** 2)
+    dense = eval_trend(coef, height, width) + num / (den[..., None] + 1e-3 * peak)
+    density = den / peak
+    return dense.astype(np.float32), density.astype(np.float32)
+
+
+def _downsample(img: np.ndarray, step: int) -> np.ndarray:
+    """Area-average ``(H, W[, C])`` by ``step`` (any number of channels)."""
+    if step == 1:
+        return np.asarray(img, np.float32)
+    h, w = img.shape[:2]
+    size = (max(1, w // step), max(1, h // step))
+    img = np.asarray(img, np.float32)
+    if img.ndim == 2 or img.shape[2] <= 4:
+        return cv2.resize(img, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], *img.shape[2:])
+    return np.concatenate([cv2.resize(img[..., i:i + 4], size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
+                           for i in range(0, img.shape[2], 4)], axis=2)
+
+
+def default_grid_step(height: int, width: int, target_pixels: int = 6000) -> int:
+    """Downsampling step that brings an ``H×W`` grid to about ``target_pixels`` pixels."""
+    return int(max(1, round(math.sqrt(height * width / target_pixels))))
+
+
+def weighted_error(dense: np.ndarray, target: np.ndarray, weight_map: np.ndarray, channels: int = 2) -> np.ndarray:
+    """Per-pixel time-mean of ``weight · ||dense - target||`` over groups of ``channels``.
+
+    ``dense``/``target``: ``(h, w, T·channels)``; ``weight_map``: ``(h, w)`` or ``(h, w, T)``.
+    Returns ``(h, w)``.
+    """
+    h, w = dense.shape[:2]
+    diff = (dense - target).reshape(h, w, -1, channels)
+    err = np.sqrt((diff ** 2).sum(-1))
+    wm = weight_map if weight_map.ndim == 3 else weight_map[..., None]
+    return (err * wm).mean(-1)
+
+
+def bandwidth_candidates(cell: float, num: int = 9) -> list:
+    """Quantised candidates from 0.25 to 4 × ``cell`` pixels (log-spaced, unique, sorted)."""
+    raw = cell * 2.0 ** np.linspace(-2, 2, num)
+    return sorted({quantize_bandwidth(b) for b in raw})
+
+
+def fit_bandwidth(
+    points: np.ndarray,
+    values: np.ndarray,
+    dense_target: np.ndarray,
+    weight_map: Optional[np.ndarray] = None,
+    candidates: Optional[Sequence[float]] = None,
+    weights: Optional[np.ndarray] = None,
+    grid_step: Optional[int] = None,
+) -> float:
+    """Grid search for the interpolation bandwidth that best reproduces a dense field.
+
+    Args:
+        points: ``(N, 2)`` positions in pixels of the full grid.
+        values: ``(N, C)`` with ``dense_target (H, W, C)``, or ``(T, N, C)`` with per-frame
+            targets ``(T, H, W, C)``.
+        weight_map: ``(H, W)`` (or ``(T, H, W)``) error weights (default 1).
+        candidates: bandwidths in pixels (default: :func:`bandwidth_candidates` of the
+            cell size ``sqrt(H·W/N)``); each is quantised before it is tried.
+        weights: ``(N,)`` point weights passed to :func:`interpolate_sparse`.
+        grid_step: evaluate on a grid downsampled by this step (default ≈ 6000 pixels).
+
+    Returns:
+        The best quantised bandwidth in pixels (the middle candidate when ``N == 0``).
+    """
+    vals = np.asarray(values, np.float32)
+    target = np.asarray(dense_target, np.float32)
+    if vals.ndim == 3:  # (T, N, C) → (N, T·C); (T, H, W, C) → (H, W, T·C)
+        chans = vals.shape[2]
+        vals = vals.transpose(1, 0, 2).reshape(vals.shape[1], -1)
+        target = target.transpose(1, 2, 0, 3).reshape(target.shape[1], target.shape[2], -1)
+    else:
+        chans = vals.shape[1]
+    height, width = target.shape[:2]
+    pts = np.asarray(points, np.float32).reshape(-1, 2)
+    if candidates is None:
+        candidates = bandwidth_candidates(math.sqrt(height * width / max(len(pts), 1)))
+    candidates = sorted({quantize_bandwidth(float(b)) for b in candidates})
+    if len(pts) == 0:
+        return candidates[len(candidates) // 2]
+    step = default_grid_step(height, width) if grid_step is None else int(grid_step)
+    tgt = _downsample(target, step).reshape(max(1, height // step), max(1, width // step), -1)
+    wm = np.ones((height, width), np.float32) if weight_map is None else np.asarray(weight_map, np.float32)
+    if wm.ndim == 3:
+        wm = wm.transpose(1, 2, 0)
+    wm = _downsample(wm, step).reshape(tgt.shape[0], tgt.shape[1], *wm.shape[2:])
+    ps = (pts + 0.5) / step - 0.5
+    errors = []
+    for b in candidates:
+        dense, _ = interpolate_sparse(ps, vals, tgt.shape[0], tgt.shape[1], b / step, weights)
+        errors.append(float(weighted_error(dense, tgt, wm, chans).sum()))
+    return float(candidates[int(np.argmin(errors))])
+
+
+def dense_flow_from_tracks(
+    tracks: Tracks, t: int, ref: int, height: int, width: int, bandwidth: float
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Backward map of frame ``t`` into frame ``ref`` from point trajectories.
+
+    The displacements ``positions[ref] - positions[t]`` of the points visible at both ``t``
+    and ``ref``, located at ``positions[t]``, are interpolated with
+    :func:`interpolate_sparse` (so one or two points give a global translation, three or
+    more a global affine motion plus local corrections).
+
+    Args:
+        tracks: segment trajectories (segment-relative frames).
+        t, ref: segment-relative frame indices (``ref`` = 0 for the start keyframe,
+            ``T - 1`` for the end keyframe).
+        height, width: frame size in pixels.
+        bandwidth: interpolation bandwidth in pixels.
+
+    Returns:
+        ``(coords float32 (H, W, 2), confidence float32 (H, W))``: ``coords[y, x]`` is where
+        pixel ``(x, y)`` of frame ``t`` lies in frame ``ref``; ``confidence`` is
+        ``1 - exp(-density / 0.5)`` of the interpolation, 0 where ``coords`` falls more than
+        one pixel outside the frame. With ``t == ref``: identity and confidence 1. With no
+        usable point: identity coordinates (zero motion) and confidence 0.
+    """
+    gy, gx = np.mgrid[0:height, 0:width].astype(np.float32)
+    ident = np.stack([gx, gy], -1)
+    if t == ref:
+        return ident, np.ones((height, width), np.float32)
+    if tracks.num_points == 0:
+        return ident, np.zeros((height, width), np.float32)
+    ok = tracks.visible[t] & tracks.visible[ref]
+    pos_t = tracks.positions[t][ok]
+    disp = tracks.positions[ref][ok] - pos_t
+    dense, density = interpolate_sparse(pos_t, disp, height, width, bandwidth)
+    coords = ident + dense
+    conf = 1.0 - np.exp(-density / CONFIDENCE_DENSITY)
+    inside = (coords[..., 0] >= -1) & (coords[..., 0] <= width) & (coords[..., 1] >= -1) & (coords[..., 1] <= height)
+    return coords.astype(np.float32), (conf * inside).astype(np.float32)

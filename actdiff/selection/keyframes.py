@@ -1,0 +1,213 @@
+"""Segment / keyframe selection (registry: ``actdiff.registry.KEYFRAME_SELECTORS``).
+
+``adaptive`` (the method): starting at keyframe ``s``, the keyframe is forward-splatted along
+the chained dense motion (confidence-weighted, pixels below the tracker's visibility threshold
+dropped) into each following frame ``t``. A frame FAILS when the splat reaches less than
+``coverage_min`` of the target pixels or when the agreement ``score`` (see
+:mod:`actdiff.selection.scores`) on the reached pixels is below ``score_min``. After
+``patience`` consecutive failures the segment ends at the first failing frame. Segment lengths
+(keyframes included) stay within ``[min_gop, max_gop]``, except that hard scene cuts override
+``min_gop``: at a cut between frames ``c - 1`` and ``c`` the segments become
+``…, (s, c-1), (c-1, c), (c, …)`` so a keyframe lands exactly on ``c`` and no segment
+interpolates across the cut.
+
+Everything is evaluated at ``analysis_scale`` (default 0.5) of the frame size for speed.
+
+``fixed``: segments of ``fixed_gop`` frames (keyframes included), the last one shorter.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from actdiff.errors import ConfigError
+from actdiff.motion.warp import forward_splat
+from actdiff.registry import KEYFRAME_SELECTORS
+from actdiff.selection.scores import get_score
+from actdiff.tracking.base import check_frames, fb_confidence, iter_chain
+from actdiff.types import Segment
+
+log = logging.getLogger(__name__)
+
+#: Accumulated splat weight above which a target pixel counts as reached.
+COVERAGE_EPS = 0.05
+#: Histogram bins per colour channel for scene-cut detection.
+HIST_BINS = 8
+
+
+def _get(cfg: Any, key: str, default: Any) -> Any:
+    if cfg is None:
+        return default
+    value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
+    return default if value is None else value
+
+
+def _check_gops(min_gop: int, max_gop: int) -> None:
+    if min_gop < 2 or max_gop < min_gop:
+        raise ConfigError(f"keyframes: need 2 <= min_gop <= max_gop, got min_gop={min_gop} max_gop={max_gop}")
+
+
+def colour_histograms(frames: np.ndarray, bins: int = HIST_BINS) -> np.ndarray:
+    """Normalised joint RGB histograms ``float64 (T, bins³)`` of ``uint8 (T, H, W, 3)`` frames."""
+    q = (frames.astype(np.int64) * bins) >> 8
+    idx = (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]
+    t = frames.shape[0]
+    flat = idx.reshape(t, -1) + (np.arange(t) * bins ** 3)[:, None]
+    hist = np.bincount(flat.ravel(), minlength=t * bins ** 3).reshape(t, -1).astype(np.float64)
+    return hist / hist.sum(1, keepdims=True)
+
+
+def histogram_distances(frames: np.ndarray) -> np.ndarray:
+    """Total-variation distance in ``[0, 1]`` between colour histograms of consecutive frames,
+    ``(T - 1,)``: entry ``k`` compares frames ``k`` and ``k + 1``."""
+    h = colour_histograms(frames)
+    return 0.5 * np.abs(np.diff(h, axis=0)).sum(1)
+
+
+def pairwise_consistency(fw: np.ndarray, bw: np.ndarray, fb_threshold: float, visibility_threshold: float) -> np.ndarray:
+    """Fraction of pixels whose one-step forward–backward confidence is at least
+    ``visibility_threshold``, ``(T - 1,)``."""
+    out = np.empty(len(fw))
+    h, w = fw.shape[1:3]
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    for k in range(len(fw)):
+        x, y = gx + fw[k][..., 0], gy + fw[k][..., 1]
+        b = cv2.remap(bw[k], x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        err = np.linalg.norm(fw[k] + b, axis=-1)
+        mag = np.linalg.norm(fw[k], axis=-1)
+        out[k] = float((fb_confidence(err, fb_threshold, mag) >= visibility_threshold).mean())
+    return out
+
+
+def detect_cuts(
+    frames: np.ndarray, fw: np.ndarray, bw: np.ndarray, threshold: float, fb_threshold: float,
+    visibility_threshold: float, collapse: float = 0.3,
+) -> List[int]:
+    """Frames ``c`` that start a new shot (hard cut between ``c - 1`` and ``c``).
+
+    A cut is declared when the colour-histogram distance exceeds ``threshold``, or exceeds
+    ``threshold / 2`` while the one-step forward–backward consistency has collapsed (fewer
+    than ``collapse`` of the pixels consistent).
+    """
+    dist = histogram_distances(frames)
+    cons = pairwise_consistency(fw, bw, fb_threshold, visibility_threshold)
+    cut = (dist > threshold) | ((dist > threshold / 2) & (cons < collapse))
+    return [int(k) + 1 for k in np.flatnonzero(cut)]
+
+
+def _analysis_inputs(
+    frames: np.ndarray, fw: np.ndarray, bw: np.ndarray, scale: float
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Frames and flows resized by ``scale`` (flows rescaled to the new pixel units)."""
+    t, h, w = frames.shape[:3]
+    hs, ws = max(8, int(round(h * scale))), max(8, int(round(w * scale)))
+    if (hs, ws) == (h, w):
+        return frames, fw, bw, 1.0
+    sx, sy = ws / w, hs / h
+    small = np.stack([cv2.resize(f, (ws, hs), interpolation=cv2.INTER_AREA) for f in frames])
+
+    def rs(flows: np.ndarray) -> np.ndarray:
+        out = np.stack([cv2.resize(f, (ws, hs), interpolation=cv2.INTER_AREA) for f in flows])
+        out[..., 0] *= sx
+        out[..., 1] *= sy
+        return out
+
+    return small, rs(fw), rs(bw), float(np.sqrt(sx * sy))
+
+
+def _grow_segment(
+    frames: np.ndarray, fw: np.ndarray, bw: np.ndarray, s: int, limit: int, cfg: Any,
+    fb_threshold: float, visibility_threshold: float,
+) -> int:
+    """End frame of the adaptive segment starting at ``s`` (at most ``limit``)."""
+    score_fn = get_score(str(_get(cfg, "score", "gradient")))
+    coverage_min = float(_get(cfg, "coverage_min", 0.7))
+    score_min = float(_get(cfg, "score_min", 0.5))
+    patience = max(1, int(_get(cfg, "patience", 3)))
+    min_gop = int(_get(cfg, "min_gop", 2))
+    key = frames[s].astype(np.float32)
+    fails, first_fail = 0, None
+    for t, flow, conf in iter_chain(fw, bw, s, limit, fb_threshold):
+        if t == s:
+            continue
+        weight = np.where(conf >= visibility_threshold, conf, 0.0)
+        warped, cov = forward_splat(key, flow, weight)
+        mask = cov > COVERAGE_EPS
+        coverage = float(mask.mean())
+        ok = coverage >= coverage_min and score_fn(warped, frames[t].astype(np.float32), mask) >= score_min
+        if ok:
+            fails, first_fail = 0, None
+            continue
+        fails += 1
+        first_fail = t if first_fail is None else first_fail
+        if fails >= patience:
+            return min(max(first_fail, s + min_gop - 1), limit)
+    return limit
+
+
+def _trivial(num_frames: int) -> Optional[List[Segment]]:
+    if num_frames == 1:
+        return [Segment(0, 0)]
+    if num_frames == 2:
+        return [Segment(0, 1)]
+    return None
+
+
+@KEYFRAME_SELECTORS.register("adaptive")
+def select_adaptive(frames: np.ndarray, tracker: Any, cfg: Any = None, flows: Optional[Sequence[np.ndarray]] = None) -> List[Segment]:
+    """Adaptive segments (module docstring). ``flows`` = ``tracker.pairwise_flows(frames)``
+    if already computed (it is computed here otherwise)."""
+    frames = check_frames(frames)
+    num = frames.shape[0]
+    trivial = _trivial(num)
+    if trivial is not None:
+        return trivial
+    min_gop, max_gop = int(_get(cfg, "min_gop", 2)), int(_get(cfg, "max_gop", 48))
+    _check_gops(min_gop, max_gop)
+    get_score(str(_get(cfg, "score", "gradient")))  # unknown score → ConfigError before any work
+    fw, bw = tracker.pairwise_flows(frames) if flows is None else flows
+    fb = float(getattr(tracker, "fb_threshold", 1.5))
+    vis = float(getattr(tracker, "visibility_threshold", 0.3))
+    small, fws, bws, scale = _analysis_inputs(frames, fw, bw, float(_get(cfg, "analysis_scale", 0.5)))
+    cuts = detect_cuts(small, fws, bws, float(_get(cfg, "scene_cut_threshold", 0.5)), fb * scale, vis)
+    if cuts:
+        log.info("scene cuts at frames %s", cuts)
+    segments: List[Segment] = []
+    s = 0
+    while s < num - 1:
+        limit = min(num - 1, s + max_gop - 1)
+        cut = next((c for c in cuts if s < c <= limit), None)
+        if cut == s + 1:
+            segments.append(Segment(s, cut))
+            s = cut
+            continue
+        if cut is not None:
+            limit = cut - 1
+        end = _grow_segment(small, fws, bws, s, limit, cfg, fb * scale, vis)
+        segments.append(Segment(s, end))
+        s = end
+    return segments
+
+
+@KEYFRAME_SELECTORS.register("fixed")
+def select_fixed(frames: np.ndarray, tracker: Any = None, cfg: Any = None, flows: Any = None) -> List[Segment]:
+    """Segments of ``fixed_gop`` frames (keyframes included) sharing boundaries; the last may
+    be shorter. Scene cuts are ignored (this is the fixed-GOP ablation)."""
+    num = check_frames(frames).shape[0]
+    trivial = _trivial(num)
+    if trivial is not None:
+        return trivial
+    gop = int(_get(cfg, "fixed_gop", 16))
+    if gop < 2:
+        raise ConfigError(f"keyframes.fixed_gop must be at least 2, got {gop}")
+    starts = list(range(0, num - 1, gop - 1))
+    return [Segment(s, min(s + gop - 1, num - 1)) for s in starts]
+
+
+def select_segments(frames: np.ndarray, tracker: Any, cfg: Any, flows: Optional[Sequence[np.ndarray]] = None) -> List[Segment]:
+    """Segments by the selector named ``cfg.name`` (``adaptive`` | ``fixed``)."""
+    return KEYFRAME_SELECTORS.get(str(_get(cfg, "name", "adaptive")))(frames, tracker, cfg, flows=flows)

@@ -107,3 +107,15 @@ def test_compressai_missing_package_is_one_line_error():
 
         with pytest.raises(MissingWeightsError, match="/nowhere/model.pth.tar"):
             IMAGE_CODECS.build("compressai", checkpoint="/nowhere/model.pth.tar")
+
+
+@pytest.mark.parametrize("h,w", [(17, 23), (144, 176), (272, 640)])
+def test_avif_compact_for_odd_and_real_sizes(h, w):
+    codec = IMAGE_CODECS.build("avif", quality=20, speed=8)
+    img = texture(h, w)
+    data = codec.encode(img)
+    assert data[0] == 0
+    out = codec.decode(data, h, w)
+    assert out.shape == (h, w, 3) and np.abs(out.astype(int) - img).mean() < 20
+    with pytest.raises(BitstreamError, match=f"AVIF keyframe is {w}x{h}"):
+        codec.decode(data, h + 1, w)

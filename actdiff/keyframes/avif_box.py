@@ -6,7 +6,8 @@ settings (8-bit 4:2:0, full range, sRGB/BT.601 ``nclx``, no alpha/ICC/Exif) thos
 only on the frame size, the ``mdat`` length and the 3 variable bytes of ``av1C``. So the
 payload is:
 
-* ``0x00`` + ``av1C[1:4]`` + AV1 data — when the encoder's boxes equal the rebuilt template
+* ``0x00`` + ``av1C[1:4]`` + AV1 data (whose sequence header must state the frame size, as
+  libavif would otherwise silently rescale to the container's size) — when the encoder's boxes equal the rebuilt template
   (checked byte for byte at encode time, so a different libavif layout can never be
   mis-rebuilt), saving ~270 bytes per keyframe;
 * ``0x01`` + the whole AVIF file — otherwise.
@@ -42,13 +43,78 @@ def _template(height: int, width: int, mdat_len: int, av1c: bytes) -> bytes:
     return bytes(t) + struct.pack(">I", mdat_len + 8) + b"mdat"
 
 
+class _Bits:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def read(self, n: int) -> int:
+        v = 0
+        for _ in range(n):
+            byte = self.pos >> 3
+            if byte >= len(self.data):
+                raise BitstreamError("corrupt AVIF keyframe: truncated AV1 sequence header")
+            v = (v << 1) | ((self.data[byte] >> (7 - (self.pos & 7))) & 1)
+            self.pos += 1
+        return v
+
+
+def av1_frame_size(obus: bytes) -> tuple:
+    """``(height, width)`` from the first AV1 sequence header OBU in ``obus``.
+
+    Supports the headers libavif writes for still images (reduced still-picture header, or a
+    full one without timing info); anything else raises ``BitstreamError``.
+    """
+    pos = 0
+    while pos < len(obus):
+        head = obus[pos]
+        kind, ext, has_size = (head >> 3) & 15, (head >> 2) & 1, (head >> 1) & 1
+        pos += 1 + ext
+        if not has_size:
+            raise BitstreamError("corrupt AVIF keyframe: AV1 OBU without size field")
+        size, shift = 0, 0
+        while True:
+            if pos >= len(obus) or shift > 56:
+                raise BitstreamError("corrupt AVIF keyframe: bad AV1 OBU size")
+            b = obus[pos]
+            pos += 1
+            size |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        if kind != 1:
+            pos += size
+            continue
+        r = _Bits(obus[pos:pos + size])
+        r.read(4)                                   # seq_profile, still_picture
+        if r.read(1):                               # reduced_still_picture_header
+            r.read(5)
+        else:
+            if r.read(1):
+                raise BitstreamError("corrupt AVIF keyframe: unsupported AV1 timing info")
+            delay = r.read(1)
+            for _ in range(r.read(5) + 1):
+                r.read(12)
+                if r.read(5) > 7:
+                    r.read(1)
+                if delay and r.read(1):
+                    r.read(4)
+        wbits, hbits = r.read(4) + 1, r.read(4) + 1
+        width = r.read(wbits) + 1
+        return r.read(hbits) + 1, width
+    raise BitstreamError("corrupt AVIF keyframe: no AV1 sequence header")
+
+
 def pack_avif(avif: bytes, height: int, width: int) -> bytes:
     """Compact payload for the AVIF file ``avif`` of a ``height x width`` image."""
     head = _PREFIX + 8
     if len(avif) > head and avif[_PREFIX + 4:head] == b"mdat":
         body = avif[head:]
         av1c = avif[_AV1C:_AV1C + 3]
-        if _template(height, width, len(body), av1c) == avif[:head]:
+        try:
+            size_ok = av1_frame_size(body) == (height, width)
+        except BitstreamError:
+            size_ok = False
+        if size_ok and _template(height, width, len(body), av1c) == avif[:head]:
             return bytes([_COMPACT]) + av1c + body
     return bytes([_FULL]) + avif
 
@@ -65,4 +131,7 @@ def unpack_avif(payload: bytes, height: int, width: int) -> bytes:
     body = bytes(payload[4:])
     if not (0 < height < 1 << 16 and 0 < width < 1 << 16) or len(body) >= 1 << 31:
         raise BitstreamError("corrupt AVIF keyframe: size out of range")
+    coded = av1_frame_size(body)
+    if coded != (height, width):
+        raise BitstreamError(f"AVIF keyframe is {coded[1]}x{coded[0]}, expected {width}x{height}")
     return _template(height, width, len(body), bytes(payload[1:4])) + body

@@ -197,3 +197,45 @@ def test_resume_after_sigkill(tmp_path):
     fit_cmd.run(cfg_for(tmp_path, f"trainer.max_steps={step + 2}"), resume=True, videos=videos(),
                 segment_source=synthetic_segment_source)
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == step + 2
+
+
+def test_loggers_from_config(tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    from actdiff.errors import ConfigError
+    from actdiff.training.trainer import build_loggers
+
+    assert build_loggers(OmegaConf.create({"logger": {"name": "none"}}), tmp_path) == []
+    assert type(build_loggers(OmegaConf.create({}), tmp_path)[0]).__name__ == "CSVLogger"
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    lg = build_loggers(OmegaConf.create({"logger": {"name": "wandb", "mode": "online"}}), tmp_path)
+    assert type(lg[0]).__name__ == "WandbLogger"
+    with pytest.raises(ConfigError):
+        build_loggers(OmegaConf.create({"logger": {"name": "tensorboardx"}}), tmp_path)
+
+
+def test_fit_print_config(capsys):
+    assert fit_cmd.main(["--config", "experiment/train_test", "--print-config", "trainer.max_steps=7"]) == 0
+    assert "max_steps: 7" in capsys.readouterr().out
+    assert fit_cmd.main(["--config", "experiment/train_test", "trainer.nope=1"]) == 2
+
+
+@pytest.mark.parametrize("over", [{"prediction_type": "v_prediction"}, {"residual_over_warp": True},
+                                  {"gradient_checkpointing": True}])
+def test_loss_variants_finite_and_trainable(tmp_path, over):
+    from omegaconf import OmegaConf
+
+    cfg = cfg_for(tmp_path)
+    model_cfg = {**OmegaConf.to_container(cfg.model), **over}
+    module = ConditionalDenoiser(model_cfg, {"lr": 1e-3}).train()
+    g = torch.Generator().manual_seed(0)
+    batch = {"target": torch.rand(2, 3, 32, 48, generator=g) * 2 - 1,
+             "cond": torch.rand(2, conditioning.NUM_CHANNELS, 32, 48, generator=g) * 2 - 1}
+    loss = module.diffusion_loss(batch, generator=torch.Generator().manual_seed(1))
+    assert torch.isfinite(loss)
+    loss.backward()
+    grads = [p.grad for p in module.model.trainable_parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(x).all() for x in grads)
+    if over.get("residual_over_warp"):
+        z0 = module._clean_latent(batch["target"], batch["cond"])
+        assert not torch.allclose(z0, module.model.encode(batch["target"]))

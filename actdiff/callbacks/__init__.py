@@ -1,0 +1,5 @@
+"""Lightning callbacks of ActDiff."""
+
+from actdiff.callbacks.rate_curve import RateCurveCallback
+
+__all__ = ["RateCurveCallback"]

@@ -1,0 +1,106 @@
+"""``actdiff evaluate`` end to end.
+
+``test_evaluate_plumbing_fake_codec`` runs the command with a stand-in codec (real bytes, real
+decode) so the verb is tested whatever the state of the pipeline.
+``test_evaluate_real_pipeline`` runs the real ActDiff codec.
+TODO(lead): remove the skip in ``_require_pipeline`` once ``actdiff.codec`` encodes the tiny clip
+(it currently skips only when the pipeline cannot be imported or its stages are not registered).
+"""
+
+import io
+import json
+import zlib
+
+import numpy as np
+import pytest
+
+from actdiff.commands.evaluate import codec_overrides, load_rates, main as evaluate, rates_file
+from actdiff.errors import ConfigError
+from actdiff.results import load_results
+from actdiff.types import EncodeResult, Video
+
+from _eval_helpers import moving_texture, write_clip_folder
+
+
+def _require_pipeline():
+    codec = pytest.importorskip("actdiff.codec")
+    from actdiff.config import compose
+
+    try:
+        codec.encode_video(Video(moving_texture(t=3, h=64, w=64)), compose(None, [], default="experiment/codec"))
+    except ConfigError as e:  # TODO(lead): pipeline stages not all registered yet
+        pytest.skip(f"ActDiff pipeline not complete yet: {e}")
+    return codec
+
+
+def _fake_encode(video, cfg):
+    """Keyframe subsampled by a stride set by keyframe quality, zlib-compressed: real bytes."""
+    stride = max(1, 8 - int(cfg.codec.keyframe_codec.quality) // 8)
+    key = video.frames[0][::stride, ::stride]
+    buf = io.BytesIO()
+    np.save(buf, np.array([video.num_frames, video.height, video.width, stride]))
+    np.save(buf, key)
+    data = zlib.compress(buf.getvalue(), 9)
+    return EncodeResult(data, {"bpp": 8 * len(data) / video.frames[..., 0].size, "bits": {"keyframes": 8 * len(data)},
+                               "keyframes": [0], "trajectories": [0]})
+
+
+def _fake_decode(data, decoder="warp", **kw):
+    buf = io.BytesIO(zlib.decompress(data))
+    t, h, w, s = np.load(buf)
+    key = np.load(buf)
+    frame = np.repeat(np.repeat(key, s, 0), s, 1)[:h, :w]
+    return Video(np.repeat(frame[None], t, 0), 25.0)
+
+
+def test_rates_file_and_overrides():
+    rates = load_rates(rates_file(), None)
+    assert len(rates) >= 4
+    assert codec_overrides(["keyframe_codec.quality=20", "codec.seed=1", "protocol.max_frames=4"]) == [
+        "codec.keyframe_codec.quality=20", "codec.seed=1", "protocol.max_frames=4"]
+    with pytest.raises(ConfigError, match="unknown rate point"):
+        load_rates(rates_file(), ["nope"])
+
+
+def test_evaluate_plumbing_fake_codec(tmp_path, monkeypatch):
+    import actdiff.codec as codec
+
+    monkeypatch.setattr(codec, "encode_video", _fake_encode)
+    monkeypatch.setattr(codec, "decode_video", _fake_decode)
+    data = write_clip_folder(tmp_path / "clips", names=("alpha", "beta", "gamma"))
+    outs = []
+    for shard in ("0/2", "1/2"):
+        out = tmp_path / f"shard{shard[0]}.json"
+        rc = evaluate(["--data", str(data), "--protocol", "native", "--rates", "r1", "r4", "--shard", shard,
+                       "--metrics", "psnr", "-q", "-o", str(out)])
+        assert rc == 0
+        outs.append(out)
+    s0, s1 = load_results(outs[0]), load_results(outs[1])
+    assert set(s0["sequences"]) == {"alpha", "gamma"} and set(s1["sequences"]) == {"beta"}
+    pts = s0["sequences"]["alpha"]
+    assert [p["quality_param"] for p in pts] == ["r1", "r4"]
+    assert pts[0]["bpp"] < pts[1]["bpp"] and pts[0]["metrics"]["psnr"] < pts[1]["metrics"]["psnr"]
+    assert pts[0]["bits_total"] == pytest.approx(pts[0]["bpp"] * 6 * 64 * 96)
+    assert s0["codec"] == "actdiff-warp" and s0["config"]["rates"]["r1"]
+    assert (tmp_path / "shard0.json.config.yaml").is_file()
+    merged = tmp_path / "all.json"
+    assert evaluate(["--merge", str(outs[0]), str(outs[1]), "-o", str(merged)]) == 0
+    assert set(load_results(merged)["sequences"]) == {"alpha", "beta", "gamma"}
+    # refuses to overwrite; a bad override is a one-line error
+    assert evaluate(["--data", str(data), "-o", str(merged)]) == 2
+    assert evaluate(["--data", str(data), "-o", str(tmp_path / "x.json"), "codec.nope=1"]) == 2
+
+
+def test_evaluate_real_pipeline(tmp_path):
+    _require_pipeline()
+    data = write_clip_folder(tmp_path / "clips", names=("alpha",), t=6, h=64, w=96)
+    out = tmp_path / "actdiff.json"
+    rc = evaluate(["--data", str(data), "--protocol", "native", "--rates", "r1", "r4", "--metrics", "psnr",
+                   "-q", "-o", str(out)])
+    assert rc == 0
+    res = load_results(out)
+    pts = res["sequences"]["alpha"]
+    assert len(pts) == 2 and all(p["bpp"] > 0 for p in pts)
+    assert pts[0]["bpp"] < pts[1]["bpp"]
+    assert pts[0]["frames"] == 6 and pts[0]["metrics"]["psnr"] > 10
+    json.dumps(res)

@@ -43,6 +43,7 @@ MAX_KEY = 31
 MAX_STR = 255
 MAX_FPS_TERM = 1_000_000
 MAX_SEED = (1 << 64) - 1
+MAX_PAYLOAD = 1 << 40          # bytes; payload lengths are then checked against the bytes left
 
 # value tags (3 bits), packed with the key length (5 bits) into one byte
 _UINT, _NEGINT, _F32, _F64, _STR, _TRUE, _FALSE, _NONE = range(8)
@@ -216,9 +217,9 @@ def _read_section(r: ByteReader, i: int, start: int, num_frames: int
     seg = Segment(start, start + span)
     keyframes: List[bytes] = []
     for k in range(_expected_keyframes(i, seg)):
-        n = r.varint(f"segment {i} keyframe {k} length", r.left)
+        n = r.varint(f"segment {i} keyframe {k} length", MAX_PAYLOAD)
         keyframes.append(r.read(n, f"segment {i} keyframe {k} payload"))
-    n = r.varint(f"segment {i} trajectory length", r.left)
+    n = r.varint(f"segment {i} trajectory length", MAX_PAYLOAD)
     traj = r.read(n, f"segment {i} trajectory payload")
     body_end = r.pos
     crc = r.read(4, f"segment {i} CRC")

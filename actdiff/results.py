@@ -19,10 +19,10 @@ import json
 import math
 import os
 import platform
-
 import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +34,7 @@ POINT_KEYS = ("bpp", "bits_total", "frames", "height", "width", "metrics")
 RATE_KEYS = ("quality_param", "crf", "target", "rate")
 
 
-def versions() -> Dict[str, str]:
+def versions() -> dict[str, str]:
     """Versions of Python and the libraries that can change results."""
     import importlib.metadata as md
 
@@ -49,26 +49,26 @@ def versions() -> Dict[str, str]:
         import av
 
         out["ffmpeg"] = ".".join(str(v) for v in av.library_versions.get("libavcodec", ()))
-    except Exception:  # pragma: no cover - av always present in practice
+    except (ImportError, AttributeError):  # pragma: no cover - av always present in practice
         pass
     return out
 
 
-def machine() -> Dict[str, Any]:
+def machine() -> dict[str, Any]:
     """Where the numbers were measured (affects encode/decode seconds only)."""
-    info: Dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+    info: dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                             "cpu_count": os.cpu_count(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
     try:
         import torch
 
         info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
         info["torch_threads"] = torch.get_num_threads()
-    except Exception:  # pragma: no cover
+    except (ImportError, RuntimeError):  # pragma: no cover
         pass
     return info
 
 
-def new_results(codec: str, dataset: str, protocol: Mapping[str, Any], config: Mapping[str, Any]) -> Dict[str, Any]:
+def new_results(codec: str, dataset: str, protocol: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     """An empty results document with versions and machine filled in."""
     return {"schema": SCHEMA, "codec": codec, "protocol": dict(protocol), "dataset": dataset,
             "versions": versions(), "machine": machine(), "config": _plain(config), "sequences": {}, "mean": []}
@@ -96,7 +96,7 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _nanmean(values: List[float]) -> Optional[float]:
+def _nanmean(values: list[float]) -> float | None:
     vals = [float(v) for v in values if v is not None]
     if not vals:
         return None
@@ -104,7 +104,7 @@ def _nanmean(values: List[float]) -> Optional[float]:
     return float(np.mean(finite)) if finite else float("nan")
 
 
-def compute_mean(sequences: Mapping[str, List[Dict[str, Any]]]) -> List[Dict[str, Any]]:
+def compute_mean(sequences: Mapping[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Per rate-point index, the mean over sequences of bpp, bits_total, seconds and each metric.
 
     Only indices present in every sequence are averaged (sequences may have fewer points when a
@@ -117,7 +117,7 @@ def compute_mean(sequences: Mapping[str, List[Dict[str, Any]]]) -> List[Dict[str
     out = []
     for i in range(n):
         pts = [v[i] for v in seqs]
-        mean: Dict[str, Any] = {"sequences": len(pts)}
+        mean: dict[str, Any] = {"sequences": len(pts)}
         for key in ("bpp", "bits_total", "encode_seconds", "decode_seconds"):
             m = _nanmean([p.get(key) for p in pts])
             if m is not None:
@@ -132,7 +132,7 @@ def compute_mean(sequences: Mapping[str, List[Dict[str, Any]]]) -> List[Dict[str
     return out
 
 
-def validate(results: Any, source: str = "results") -> Dict[str, Any]:
+def validate(results: Any, source: str = "results") -> dict[str, Any]:
     """Check the schema; raise a one-line ``InputError`` naming what is wrong."""
     if not isinstance(results, dict):
         raise InputError(f"{source}: not a results JSON object")
@@ -158,7 +158,7 @@ def validate(results: Any, source: str = "results") -> Dict[str, Any]:
     return results
 
 
-def atomic_write_text(path: Union[str, Path], text: str, overwrite: bool = False) -> Path:
+def atomic_write_text(path: str | Path, text: str, overwrite: bool = False) -> Path:
     """Write ``text`` to ``path`` via a temporary file + rename (never a half-written file)."""
     path = Path(path)
     if path.exists() and not overwrite:
@@ -175,7 +175,7 @@ def atomic_write_text(path: Union[str, Path], text: str, overwrite: bool = False
     return path
 
 
-def save_results(results: Dict[str, Any], path: Union[str, Path], overwrite: bool = False) -> Path:
+def save_results(results: dict[str, Any], path: str | Path, overwrite: bool = False) -> Path:
     """Recompute ``mean``, validate and write ``results`` atomically as indented JSON."""
     results = _plain(results)
     results["mean"] = compute_mean(results["sequences"])
@@ -183,7 +183,7 @@ def save_results(results: Dict[str, Any], path: Union[str, Path], overwrite: boo
     return atomic_write_text(path, json.dumps(results, indent=2, allow_nan=True) + "\n", overwrite=overwrite)
 
 
-def load_results(path: Union[str, Path]) -> Dict[str, Any]:
+def load_results(path: str | Path) -> dict[str, Any]:
     """Read and validate a results JSON (``InputError`` if missing, not JSON or another schema)."""
     path = Path(path)
     try:
@@ -197,7 +197,7 @@ def load_results(path: Union[str, Path]) -> Dict[str, Any]:
     return validate(data, str(path))
 
 
-def merge_results(parts: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+def merge_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Merge shard results of one run (same codec, protocol and dataset) into one document."""
     if not parts:
         raise InputError("nothing to merge")
@@ -215,19 +215,19 @@ def merge_results(parts: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     return base
 
 
-def load_many(paths: Iterable[Union[str, Path]]) -> Dict[str, Any]:
+def load_many(paths: Iterable[str | Path]) -> dict[str, Any]:
     """Load one results file, or merge several shard files of the same run."""
     docs = [load_results(p) for p in paths]
     return docs[0] if len(docs) == 1 else merge_results(docs)
 
 
 def to_curves(results: Mapping[str, Any], metric: str, include_mean: bool = False
-              ) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+              ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{sequence: (bpp (K,), metric (K,))}`` sorted by bpp; points lacking the metric are skipped.
 
     With ``include_mean`` the dataset mean curve is added under the key ``"mean"``.
     """
-    out: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     items = list(results["sequences"].items())
     if include_mean:
         items.append(("mean", results.get("mean") or compute_mean(results["sequences"])))
@@ -240,16 +240,30 @@ def to_curves(results: Mapping[str, Any], metric: str, include_mean: bool = Fals
     return out
 
 
-def metric_names(results: Mapping[str, Any]) -> List[str]:
+def metric_names(results: Mapping[str, Any]) -> list[str]:
     return sorted({k for pts in results["sequences"].values() for p in pts for k in p.get("metrics", {})})
 
 
-__all__ = ["SCHEMA", "new_results", "save_results", "load_results", "load_many", "merge_results", "to_curves",
-           "validate", "compute_mean", "atomic_write_text", "versions", "machine", "metric_names",
-           "parse_shard", "check_output"]
+__all__ = [
+    "SCHEMA",
+    "atomic_write_text",
+    "check_output",
+    "compute_mean",
+    "load_many",
+    "load_results",
+    "machine",
+    "merge_results",
+    "metric_names",
+    "new_results",
+    "parse_shard",
+    "save_results",
+    "to_curves",
+    "validate",
+    "versions",
+]
 
 
-def parse_shard(text: Optional[str]) -> Tuple[int, int]:
+def parse_shard(text: str | None) -> tuple[int, int]:
     """``"i/n"`` (0-based ``i < n``) → ``(i, n)``; ``None`` → ``(0, 1)``."""
     if text is None:
         return 0, 1
@@ -262,7 +276,7 @@ def parse_shard(text: Optional[str]) -> Tuple[int, int]:
     return i, n
 
 
-def check_output(path: Union[str, Path], overwrite: bool) -> Path:
+def check_output(path: str | Path, overwrite: bool) -> Path:
     """Refuse an existing output without ``--overwrite``; make sure its folder can be created."""
     path = Path(path)
     if path.exists() and not overwrite:

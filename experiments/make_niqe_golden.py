@@ -79,7 +79,7 @@ def score(basicsr: Path) -> None:
     import cv2
 
     sys.path.insert(0, str(basicsr))
-    from basicsr.metrics.niqe import calculate_niqe  # noqa: E402
+    from basicsr.metrics.niqe import calculate_niqe
 
     results = {}
     for png in sorted((GOLDEN / "niqe").glob("*.png")):

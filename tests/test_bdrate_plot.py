@@ -4,13 +4,13 @@ import json
 
 import numpy as np
 import pytest
+from _eval_helpers import fake_results
 
-from actdiff.commands.bdrate import bd_rate, compare, main as bdrate_main, matched_savings
+from actdiff.commands.bdrate import bd_rate, compare, matched_savings
+from actdiff.commands.bdrate import main as bdrate_main
 from actdiff.commands.plot import main as plot_main
 from actdiff.errors import InputError
 from actdiff.results import save_results
-
-from _eval_helpers import fake_results
 
 RATES = np.array([0.005, 0.01, 0.02, 0.04])
 PSNR = np.array([24.0, 27.5, 30.0, 33.5])

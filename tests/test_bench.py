@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _eval_helpers import moving_texture, write_clip_folder
 
 from actdiff.baselines import encode_decode
 from actdiff.baselines.pyav_codec import strip_info_sei
@@ -9,8 +10,6 @@ from actdiff.commands.bench import main as bench
 from actdiff.errors import ConfigError
 from actdiff.metrics import compute_metrics
 from actdiff.results import load_results
-
-from _eval_helpers import moving_texture, write_clip_folder
 
 
 @pytest.mark.parametrize("codec", ["x264", "x265"])

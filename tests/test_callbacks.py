@@ -5,14 +5,13 @@ import csv
 import numpy as np
 import pytest
 import torch
+from _eval_helpers import moving_texture
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
 from actdiff.callbacks import RateCurveCallback
 from actdiff.types import EncodeResult, Video
-
-from _eval_helpers import moving_texture
 
 
 class TinyModule(LightningModule):

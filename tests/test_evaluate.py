@@ -13,13 +13,13 @@ import zlib
 
 import numpy as np
 import pytest
+from _eval_helpers import moving_texture, write_clip_folder
 
-from actdiff.commands.evaluate import codec_overrides, load_rates, main as evaluate, rates_file
+from actdiff.commands.evaluate import codec_overrides, load_rates, rates_file
+from actdiff.commands.evaluate import main as evaluate
 from actdiff.errors import ConfigError
 from actdiff.results import load_results
 from actdiff.types import EncodeResult, Video
-
-from _eval_helpers import moving_texture, write_clip_folder
 
 
 def _require_pipeline():
@@ -63,7 +63,7 @@ def test_rates_file_and_overrides():
 
 
 def test_evaluate_plumbing_fake_codec(tmp_path, monkeypatch):
-    import actdiff.codec as codec
+    from actdiff import codec
 
     monkeypatch.setattr(codec, "encode_video", _fake_encode)
     monkeypatch.setattr(codec, "decode_video", _fake_decode)

@@ -5,12 +5,19 @@ import math
 
 import numpy as np
 import pytest
+from _eval_helpers import fake_results
 
 from actdiff.errors import InputError, OutputError
-from actdiff.results import (SCHEMA, compute_mean, load_many, load_results, merge_results, parse_shard,
-                             save_results, to_curves)
-
-from _eval_helpers import fake_results
+from actdiff.results import (
+    SCHEMA,
+    compute_mean,
+    load_many,
+    load_results,
+    merge_results,
+    parse_shard,
+    save_results,
+    to_curves,
+)
 
 
 def test_round_trip(tmp_path):

@@ -1,5 +1,10 @@
 """Classical baseline codecs (x264, x265, SVT-AV1) run through PyAV's libavcodec."""
 
-from actdiff.baselines.pyav_codec import BASELINES, BaselineResult, BaselineSpec, encode_decode
+from actdiff.baselines.pyav_codec import (
+    BASELINES,
+    BaselineResult,
+    BaselineSpec,
+    encode_decode,
+)
 
 __all__ = ["BASELINES", "BaselineResult", "BaselineSpec", "encode_decode"]

@@ -21,9 +21,9 @@ Settings (low delay, matching ActDiff's causal setting; see docs/results_schema.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Dict, List
 
 import av
 import numpy as np
@@ -46,11 +46,11 @@ class BaselineSpec:
     encoder: str
     decoder: str
     crf_range: tuple
-    options: Callable[[int, int], Dict[str, str]]  # (crf, frames) → libavcodec options
+    options: Callable[[int, int], dict[str, str]]  # (crf, frames) → libavcodec options
     notes: str = ""
 
 
-BASELINES: Dict[str, BaselineSpec] = {
+BASELINES: dict[str, BaselineSpec] = {
     "x264": BaselineSpec(
         "x264", "libx264", "h264", (0, 51),
         lambda crf, n: {"crf": str(crf), "preset": "medium", "x264-params": _x26x_params(n)},
@@ -75,10 +75,10 @@ class BaselineResult:
     frames: np.ndarray
     encode_seconds: float
     decode_seconds: float
-    packets: List[int] = field(default_factory=list)  # packet sizes, bytes
+    packets: list[int] = field(default_factory=list)  # packet sizes, bytes
 
 
-def _nal_units(data: bytes) -> List[bytes]:
+def _nal_units(data: bytes) -> list[bytes]:
     """Split an Annex-B byte stream into NAL units, each with its start code."""
     starts = []
     i = data.find(b"\x00\x00\x01")
@@ -124,7 +124,7 @@ def _from_av_frame(frame: av.VideoFrame) -> np.ndarray:
 
 
 def _pad_even(frames: np.ndarray) -> np.ndarray:
-    t, h, w, _ = frames.shape
+    h, w = frames.shape[1:3]
     return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge") if h % 2 or w % 2 else frames
 
 
@@ -152,7 +152,7 @@ def encode_decode(frames: np.ndarray, codec: str, crf: int, fps: float = 25.0) -
     enc.gop_size = t
     enc.max_b_frames = 0
     enc.options = spec.options(crf, t)
-    packets: List[bytes] = []
+    packets: list[bytes] = []
     t0 = time.perf_counter()
     try:
         for i, rgb in enumerate(padded):
@@ -163,7 +163,7 @@ def encode_decode(frames: np.ndarray, codec: str, crf: int, fps: float = 25.0) -
     enc_s = time.perf_counter() - t0
     packets = [strip_info_sei(p, spec.decoder) for p in packets]
     dec = av.CodecContext.create(spec.decoder, "r")
-    out: List[np.ndarray] = []
+    out: list[np.ndarray] = []
     t0 = time.perf_counter()
     for data in packets:
         for f in dec.decode(av.Packet(data)):

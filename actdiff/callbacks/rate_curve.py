@@ -18,8 +18,9 @@ at every later epoch (``cache_encodes=False`` to re-encode).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Union
 
 import numpy as np
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -27,7 +28,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from actdiff.metrics import compute_metrics
 from actdiff.types import Video
 
-RatePoints = Union[Mapping[str, Sequence[str]], Sequence[str]]
+RatePoints = Union[Mapping[str, Sequence[str]], Sequence[str]]  # noqa: UP007
 
 
 def _default_encode(video: Video, cfg: Any):
@@ -60,13 +61,13 @@ class RateCurveCallback(Callback):
     def __init__(
         self,
         every_n_val_epochs: int = 1,
-        clips: Sequence[Union[Video, np.ndarray]] = (),
+        clips: Sequence[Video | np.ndarray] = (),
         rate_points: RatePoints = ("r1", "r2", "r3", "r4"),
-        decoder_factory: Optional[Callable[[LightningModule], Any]] = None,
+        decoder_factory: Callable[[LightningModule], Any] | None = None,
         metrics: Sequence[str] = ("psnr", "niqe"),
         base_config: Any = None,
-        encode_fn: Optional[Callable[[Video, Any], Any]] = None,
-        decode_fn: Optional[Callable[[bytes, Any], Video]] = None,
+        encode_fn: Callable[[Video, Any], Any] | None = None,
+        decode_fn: Callable[[bytes, Any], Video] | None = None,
         cache_encodes: bool = True,
     ) -> None:
         super().__init__()
@@ -81,12 +82,12 @@ class RateCurveCallback(Callback):
         self.encode_fn = encode_fn or _default_encode
         self.decode_fn = decode_fn or _default_decode
         self.cache_encodes = cache_encodes
-        self._cache: Dict[tuple, bytes] = {}
+        self._cache: dict[tuple, bytes] = {}
         self._val_epochs = 0
-        self.history: List[Dict[str, Any]] = []
+        self.history: list[dict[str, Any]] = []
 
     @staticmethod
-    def _resolve_points(points: RatePoints) -> Dict[str, List[str]]:
+    def _resolve_points(points: RatePoints) -> dict[str, list[str]]:
         if isinstance(points, Mapping):
             return {str(k): list(v) for k, v in points.items()}
         from actdiff.commands.evaluate import load_rates, rates_file
@@ -109,10 +110,10 @@ class RateCurveCallback(Callback):
             self._cache[key] = self.encode_fn(self.clips[k], self._config(self.rate_points[point])).data
         return self._cache[key]
 
-    def measure(self, pl_module: LightningModule) -> Dict[str, Dict[str, float]]:
+    def measure(self, pl_module: LightningModule) -> dict[str, dict[str, float]]:
         """``{point: {"bpp": …, metric: …}}``: means over the clips at the current weights."""
         decoder = self.decoder_factory(pl_module)
-        out: Dict[str, Dict[str, float]] = {}
+        out: dict[str, dict[str, float]] = {}
         for point in self.rate_points:
             rows = []
             for k, clip in enumerate(self.clips):

@@ -20,7 +20,8 @@ import json
 import math
 import sys
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
@@ -30,7 +31,7 @@ from actdiff.errors import InputError
 from actdiff.metrics import lower_is_better
 from actdiff.results import atomic_write_text, check_output, load_many, to_curves
 
-Curve = Tuple[np.ndarray, np.ndarray]
+Curve = tuple[np.ndarray, np.ndarray]
 
 
 def _prepare(curve: Curve, metric: str, label: str) -> Curve:
@@ -51,7 +52,7 @@ def _prepare(curve: Curve, metric: str, label: str) -> Curve:
     return rate, q
 
 
-def bd_rate(anchor: Curve, test: Curve, metric: str, labels: Tuple[str, str] = ("A", "B")) -> float:
+def bd_rate(anchor: Curve, test: Curve, metric: str, labels: tuple[str, str] = ("A", "B")) -> float:
     """BD-rate (%) of ``test`` against ``anchor``; curves are ``(bpp, metric)`` arrays."""
     import bjontegaard as bd
 
@@ -64,7 +65,7 @@ def bd_rate(anchor: Curve, test: Curve, metric: str, labels: Tuple[str, str] = (
         return float(bd.bd_rate(ra, qa, rt, qt, method="pchip", require_matching_points=False, min_overlap=0))
 
 
-def matched_savings(a: Curve, b: Curve, metric: str, labels: Tuple[str, str] = ("A", "B")) -> List[Optional[float]]:
+def matched_savings(a: Curve, b: Curve, metric: str, labels: tuple[str, str] = ("A", "B")) -> list[float | None]:
     """Per point of ``a`` (in ``a``'s order sorted by quality): saving (%) of a over b at a's quality.
 
     ``None`` where a's quality lies outside b's range (no extrapolation).
@@ -72,21 +73,21 @@ def matched_savings(a: Curve, b: Curve, metric: str, labels: Tuple[str, str] = (
     ra, qa = _prepare(a, metric, labels[0])
     rb, qb = _prepare(b, metric, labels[1])
     f = PchipInterpolator(qb, np.log(rb))
-    out: List[Optional[float]] = []
+    out: list[float | None] = []
     for r, q in zip(ra, qa):
         out.append(float(100 * (1 - r / math.exp(float(f(q))))) if qb[0] <= q <= qb[-1] else None)
     return out
 
 
-def compare(res_a: Dict[str, Any], res_b: Dict[str, Any], metric: str) -> Dict[str, Any]:
+def compare(res_a: dict[str, Any], res_b: dict[str, Any], metric: str) -> dict[str, Any]:
     """``{"sequences": {name: {...}}, "mean_curve": {...}, "average": {...}}`` for one metric."""
     ca, cb = to_curves(res_a, metric, include_mean=True), to_curves(res_b, metric, include_mean=True)
     common = [n for n in res_a["sequences"] if n in res_b["sequences"]]
     if not common:
         raise InputError(f"no sequence in common between {res_a['codec']} and {res_b['codec']}")
-    rows: Dict[str, Any] = {}
+    rows: dict[str, Any] = {}
     for name in common + (["mean"] if len(common) == len(res_a["sequences"]) == len(res_b["sequences"]) else []):
-        row: Dict[str, Any] = {}
+        row: dict[str, Any] = {}
         try:
             row["bd_rate"] = bd_rate(ca[name], cb[name], metric, (f"{res_a['codec']}/{name}", f"{res_b['codec']}/{name}"))
             sv = matched_savings(ca[name], cb[name], metric, (f"{res_a['codec']}/{name}", f"{res_b['codec']}/{name}"))
@@ -103,11 +104,11 @@ def compare(res_a: Dict[str, Any], res_b: Dict[str, Any], metric: str) -> Dict[s
     return {"a": res_a["codec"], "b": res_b["codec"], "metric": metric, "sequences": rows, "average": average}
 
 
-def _fmt(v: Optional[float]) -> str:
+def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:+.1f}%"
 
 
-def to_markdown(report: Dict[str, Any]) -> str:
+def to_markdown(report: dict[str, Any]) -> str:
     a, b, m = report["a"], report["b"], report["metric"]
     lines = [f"BD-rate of {b} vs {a} ({m}, PCHIP; + = {a} better) and saving of {a} over {b} at matched {m}", "",
              "| sequence | BD-rate | saving | note |", "|---|---:|---:|---|"]

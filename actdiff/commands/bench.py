@@ -13,7 +13,7 @@ every sequence, so an interrupted run keeps its finished sequences.
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from actdiff.baselines import BASELINES, encode_decode
 from actdiff.commands.common import ArgumentParser, cli_entry

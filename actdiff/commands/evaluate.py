@@ -19,18 +19,32 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from actdiff.commands.common import ArgumentParser, add_config_args, cli_entry, maybe_print_config, split_overrides
+from actdiff.commands.common import (
+    ArgumentParser,
+    add_config_args,
+    cli_entry,
+    maybe_print_config,
+    split_overrides,
+)
 from actdiff.config import compose, config_root, load_yaml, to_yaml
 from actdiff.data import load_dataset, load_protocol
 from actdiff.errors import ConfigError, InputError
 from actdiff.metrics import DEFAULT_METRICS, compute_metrics
-from actdiff.results import (atomic_write_text, check_output, load_results, merge_results, new_results,
-                             parse_shard, save_results)
+from actdiff.results import (
+    atomic_write_text,
+    check_output,
+    load_results,
+    merge_results,
+    new_results,
+    parse_shard,
+    save_results,
+)
 
 DEFAULT = "experiment/codec"
 CODECS = ("actdiff",)
@@ -40,7 +54,7 @@ def rates_file() -> Path:
     return config_root() / "rates" / "default.yaml"
 
 
-def load_rates(path: Path, names: Sequence[str] | None) -> Dict[str, List[str]]:
+def load_rates(path: Path, names: Sequence[str] | None) -> dict[str, list[str]]:
     """``{name: [override, …]}`` of the chosen rate points (all, in file order, when ``names`` is None)."""
     doc = load_yaml(path)
     points = OmegaConf.to_container(doc.get("points", {}), resolve=True)
@@ -56,7 +70,7 @@ def load_rates(path: Path, names: Sequence[str] | None) -> Dict[str, List[str]]:
     return {n: list(points[n]) for n in names}
 
 
-def codec_overrides(overrides: Sequence[str]) -> List[str]:
+def codec_overrides(overrides: Sequence[str]) -> list[str]:
     """Rate-point overrides are relative to ``codec``: ``keyframe_codec.quality=20`` → ``codec.keyframe_codec...``."""
     out = []
     for o in overrides:
@@ -65,8 +79,8 @@ def codec_overrides(overrides: Sequence[str]) -> List[str]:
     return out
 
 
-def evaluate_sequence(video, cfgs: Dict[str, DictConfig], decoder: str, metrics: Sequence[str],
-                      log=None) -> List[Dict[str, Any]]:
+def evaluate_sequence(video, cfgs: dict[str, DictConfig], decoder: str, metrics: Sequence[str],
+                      log=None) -> list[dict[str, Any]]:
     """All rate points of one clip → list of result points (see docs/results_schema.md)."""
     from actdiff.codec import decode_video, encode_video
 
@@ -116,7 +130,7 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def _compose(args, overrides: List[str], rate: List[str]) -> DictConfig:
+def _compose(args, overrides: list[str], rate: list[str]) -> DictConfig:
     """Base config + ``--protocol`` (a group name or a protocol YAML) + user and rate overrides."""
     proto = args.protocol
     group = bool(proto) and (config_root() / "protocol" / f"{proto}.yaml").is_file()

@@ -11,8 +11,9 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any
 
 from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.errors import InputError, OutputError
@@ -26,14 +27,14 @@ def is_ours(codec: str) -> bool:
     return codec.lower().startswith("actdiff")
 
 
-def draw(results: List[Dict[str, Any]], metric: str, title: str = ""):
+def draw(results: list[dict[str, Any]], metric: str, title: str = ""):
     """A matplotlib ``Figure`` of ``metric`` vs bpp: per-sequence subplots + mean."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    names: List[str] = []
+    names: list[str] = []
     for r in results:
         names += [n for n in r["sequences"] if n not in names]
     panels = names + (["mean"] if len(names) > 1 else [])

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Sequence, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,12 +41,12 @@ class Metric:
 
     name: str
     kind: str
-    fn: Optional[Callable[..., Any]]
+    fn: Callable[..., Any] | None
     lower_is_better: bool
     unit: str = ""
 
 
-def _register(name: str, kind: str, fn: Optional[Callable[..., Any]], lower: bool, unit: str = "") -> None:
+def _register(name: str, kind: str, fn: Callable[..., Any] | None, lower: bool, unit: str = "") -> None:
     metric = Metric(name, kind, fn, lower, unit)
     METRICS.register(name)(lambda: metric)
 
@@ -76,7 +77,7 @@ def lower_is_better(name: str) -> bool:
     return name in METRICS and METRICS.build(name).lower_is_better
 
 
-def as_frames(v: Union[Video, np.ndarray]) -> np.ndarray:
+def as_frames(v: Video | np.ndarray) -> np.ndarray:
     """``uint8 (T, H, W, 3)`` frames of a ``Video`` or array (a single ``(H, W, 3)`` frame → T=1)."""
     arr = v.frames if isinstance(v, Video) else np.asarray(v)
     if arr.ndim == 3:
@@ -114,12 +115,12 @@ def per_frame(name: str, ref: np.ndarray, rec: np.ndarray, batch_size: int = 8) 
 
 
 def compute_metrics(
-    ref: Union[Video, np.ndarray],
-    rec: Union[Video, np.ndarray],
+    ref: Video | np.ndarray,
+    rec: Video | np.ndarray,
     metrics: Sequence[str] = DEFAULT_METRICS,
-    fid_feature: Optional[torch.nn.Module] = None,
+    fid_feature: torch.nn.Module | None = None,
     batch_size: int = 8,
-) -> Dict[str, float]:
+) -> dict[str, float]:
     """All requested metrics of ``rec`` against ``ref`` (same shape, ``uint8 (T, H, W, 3)``).
 
     Returns ``{name: float}``; per-frame metrics are means over frames; ``psnr`` is the mean of
@@ -133,8 +134,8 @@ def compute_metrics(
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ConfigError(f"unknown metric(s) {', '.join(unknown)} (known: {', '.join(METRICS.names())})")
-    out: Dict[str, float] = {}
-    dist: Dict[str, DistributionMetrics] = {}
+    out: dict[str, float] = {}
+    dist: dict[str, DistributionMetrics] = {}
     for name in metrics:
         m = get_metric(name)
         if m.kind in ("nr", "fr"):
@@ -154,5 +155,17 @@ def compute_metrics(
     return {k: (float(v) if not (isinstance(v, float) and math.isnan(v)) else float("nan")) for k, v in out.items()}
 
 
-__all__ = ["Metric", "compute_metrics", "get_metric", "lower_is_better", "per_frame", "niqe", "warping_error",
-           "DistributionMetrics", "LOWER_IS_BETTER", "DEFAULT_METRICS", "as_frames", "to_tensor"]
+__all__ = [
+    "DEFAULT_METRICS",
+    "LOWER_IS_BETTER",
+    "DistributionMetrics",
+    "Metric",
+    "as_frames",
+    "compute_metrics",
+    "get_metric",
+    "lower_is_better",
+    "niqe",
+    "per_frame",
+    "to_tensor",
+    "warping_error",
+]

@@ -17,7 +17,6 @@ extracted once and both scores are computed by torchmetrics from them. KID's sub
 from __future__ import annotations
 
 import warnings
-from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -31,7 +30,7 @@ PATCH = 256
 PROTOCOLS = ("frames", "patches")
 
 
-def load_inception(path: Optional[str] = None) -> nn.Module:
+def load_inception(path: str | None = None) -> nn.Module:
     """The standard FID Inception (2048-d) from a local weights file."""
     try:
         from torchmetrics.image.fid import NoTrainInceptionV3
@@ -68,16 +67,16 @@ def patches(frames: np.ndarray, size: int = PATCH) -> np.ndarray:
 class DistributionMetrics:
     """Accumulates features of reference/reconstructed frames; ``compute()`` → ``{"fid", "kid"}``."""
 
-    def __init__(self, feature: Optional[nn.Module] = None, protocol: str = "frames",
-                 weights_path: Optional[str] = None, batch_size: int = 16, kid_subsets: int = 100) -> None:
+    def __init__(self, feature: nn.Module | None = None, protocol: str = "frames",
+                 weights_path: str | None = None, batch_size: int = 16, kid_subsets: int = 100) -> None:
         if protocol not in PROTOCOLS:
             raise ConfigError(f"unknown FID protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
         self.feature = (feature if feature is not None else load_inception(weights_path)).eval()
         self.protocol = protocol
         self.batch_size = batch_size
         self.kid_subsets = kid_subsets
-        self.real: List[torch.Tensor] = []
-        self.fake: List[torch.Tensor] = []
+        self.real: list[torch.Tensor] = []
+        self.fake: list[torch.Tensor] = []
 
     @torch.no_grad()
     def _features(self, frames: np.ndarray) -> torch.Tensor:
@@ -94,7 +93,7 @@ class DistributionMetrics:
         self.real.append(self._features(ref))
         self.fake.append(self._features(rec))
 
-    def compute(self) -> Dict[str, float]:
+    def compute(self) -> dict[str, float]:
         from torchmetrics.image.fid import FrechetInceptionDistance
         from torchmetrics.image.kid import KernelInceptionDistance
 

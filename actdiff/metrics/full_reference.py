@@ -8,7 +8,7 @@ disk (see ``actdiff.metrics.weights``): they are never downloaded.
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
+from functools import cache
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +35,9 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     need a short side above ``10 * 2**(scales-1)`` (161 px for 5 scales). Smaller frames use as
     many scales as fit (weights renormalised, with a warning); below 3 scales (41 px) → NaN.
     """
-    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as msssim
+    from torchmetrics.functional.image import (
+        multiscale_structural_similarity_index_measure as msssim,
+    )
 
     side = min(x.shape[-2:])
     scales = 5
@@ -75,7 +77,7 @@ def gmsd(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return piq.gmsd(y.float(), x.float(), data_range=1.0, reduction="none").double()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lpips_model() -> torch.nn.Module:
     import piq
 
@@ -84,7 +86,7 @@ def _lpips_model() -> torch.nn.Module:
         return piq.LPIPS(reduction="none").eval()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _dists_model() -> torch.nn.Module:
     import piq
 

@@ -30,7 +30,7 @@ def _weights(in_len: int, out_len: int, scale: float, antialias: bool) -> tuple[
     x = np.arange(1, out_len + 1, dtype=np.float64)
     u = x / scale + 0.5 * (1 - 1 / scale)  # 1-based source coordinate of each output sample
     left = np.floor(u - width / 2)
-    taps = int(math.ceil(width)) + 2
+    taps = math.ceil(width) + 2
     idx = left[:, None] + np.arange(taps)[None, :]  # 1-based
     dist = u[:, None] - idx
     if scale < 1 and antialias:
@@ -51,7 +51,7 @@ def imresize(img: np.ndarray, scale: float, antialias: bool = True) -> np.ndarra
     """
     img = np.asarray(img, dtype=np.float64)
     h, w = img.shape
-    out_h, out_w = int(math.ceil(h * scale)), int(math.ceil(w * scale))
+    out_h, out_w = math.ceil(h * scale), math.ceil(w * scale)
     wh, jh = _weights(h, out_h, scale, antialias)
     tmp = np.einsum("op,opw->ow", wh, img[jh])
     ww, jw = _weights(w, out_w, scale, antialias)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Tuple
 
 import numpy as np
 import torch
@@ -34,7 +33,7 @@ _SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))
 
 
 @lru_cache(maxsize=1)
-def pristine_params() -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pristine_params() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(mu (36,), cov (36, 36), gaussian_window (7, 7))`` of the pristine model."""
     if not PARAMS_PATH.is_file():
         raise InputError(f"NIQE pristine model missing: {PARAMS_PATH} (reinstall actdiff)")
@@ -47,7 +46,7 @@ def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
     return rgb @ np.array([65.481, 128.553, 24.966]) + 16.0
 
 
-def aggd_fit(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def aggd_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Moment-matching AGGD fit of each row of ``x (N, M)``: ``(alpha, beta_l, beta_r)`` each ``(N,)``.
 
     ``alpha`` is searched on the grid 0.2:0.001:10 like the reference; rows lacking negative or

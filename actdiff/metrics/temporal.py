@@ -26,7 +26,7 @@ def _luma(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
-def _flow(dis: "cv2.DISOpticalFlow", a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _flow(dis: cv2.DISOpticalFlow, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Flow ``(H, W, 2)`` from ``a`` to ``b``: pixel ``x`` of ``a`` is at ``x + flow`` in ``b``."""
     return dis.calc(a, b, None)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Sequence
 
 import torch
 
@@ -22,7 +22,7 @@ def weights_dir() -> Path:
     return Path(os.environ.get("ACTDIFF_WEIGHTS", Path.home() / ".cache" / "actdiff" / "weights"))
 
 
-def find_weights(filename: str, path: Optional[str] = None, what: str = "") -> Path:
+def find_weights(filename: str, path: str | None = None, what: str = "") -> Path:
     """Locate ``filename``; raise a one-line ``MissingWeightsError`` naming where to put it."""
     candidates = [Path(path)] if path else []
     candidates += [weights_dir() / filename, Path(torch.hub.get_dir()) / "checkpoints" / filename]
@@ -37,7 +37,7 @@ def find_weights(filename: str, path: Optional[str] = None, what: str = "") -> P
 
 
 @contextlib.contextmanager
-def hub_cache(files: Dict[str, Path]) -> Iterator[None]:
+def hub_cache(files: dict[str, Path]) -> Iterator[None]:
     """Temporarily point torch hub's cache at a folder holding ``files`` (name → local path).
 
     Libraries that call ``torch.hub.load_state_dict_from_url`` (piq, torchvision) then load the
@@ -56,6 +56,6 @@ def hub_cache(files: Dict[str, Path]) -> Iterator[None]:
             torch.hub.set_dir(old)
 
 
-def require_all(names: Sequence[str], what: str) -> Dict[str, Path]:
+def require_all(names: Sequence[str], what: str) -> dict[str, Path]:
     """``find_weights`` for several files at once."""
     return {n: find_weights(n, what=what) for n in names}

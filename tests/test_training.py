@@ -239,3 +239,19 @@ def test_loss_variants_finite_and_trainable(tmp_path, over):
     if over.get("residual_over_warp"):
         z0 = module._clean_latent(batch["target"], batch["cond"])
         assert not torch.allclose(z0, module.model.encode(batch["target"]))
+
+
+def test_read_sources_bundled_sample():
+    from omegaconf import OmegaConf
+
+    from actdiff.data import sample_clip_path
+    from actdiff.training.data import read_sources, split_by_video
+
+    try:
+        path = sample_clip_path()
+    except Exception as e:  # the I/O helper raises when the clip is not shipped
+        pytest.skip(f"bundled sample clip unavailable: {e}")
+    cfg = OmegaConf.create({"sources": [str(path)], "size": [64, 96], "max_frames": 5, "resize_mode": "crop"})
+    vids = read_sources(cfg)
+    assert len(vids) == 1 and vids[0].frames.shape == (5, 64, 96, 3)
+    assert split_by_video(vids * 3, 1)[1] and len(split_by_video(vids, 1)[1]) == 0

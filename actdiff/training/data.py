@@ -55,8 +55,14 @@ def cache_key(codec_cfg: Any, data_cfg: Any, protocol: Any = None, source: str =
     data = dict(_plain(data_cfg) or {})
     for k in ("batch_size", "num_workers", "crop", "cache_dir", "samples_per_epoch"):
         data.pop(k, None)
+    files = {}
+    for src in data.get("sources") or []:
+        p = Path(str(src)).expanduser()
+        if p.exists():  # a replaced video invalidates the cache
+            files[str(src)] = [p.stat().st_size, int(p.stat().st_mtime)]
     blob = json.dumps({"codec": _plain(codec_cfg), "data": data, "protocol": _plain(protocol),
-                       "channels": conditions.CHANNELS, "source": source}, sort_keys=True, default=str)
+                       "channels": conditions.CHANNELS, "source": source, "files": files},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

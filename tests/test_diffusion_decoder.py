@@ -87,3 +87,12 @@ def test_short_segments(weights):
     header, seg = _segment(length=2)
     out = DiffusionDecoder(weights=str(weights), steps=1).decode_segment(header, seg)
     np.testing.assert_array_equal(out, np.stack([seg.key_start, seg.key_end]))
+
+
+def test_sampler_defaults_come_with_the_weights(weights):
+    dec = DiffusionDecoder(weights=str(weights))
+    assert (dec.sampler, dec.steps, dec.noise_mode) == ("dpmsolver++", 3, "shared")  # configs/model/micro.yaml
+    dec = DiffusionDecoder(weights=str(weights), sampler="unipc", steps=1, noise_mode="per_frame")
+    assert (dec.sampler, dec.steps, dec.noise_mode) == ("unipc", 1, "per_frame")
+    header, seg = _segment()
+    assert dec.decode_segment(header, seg).shape == (6, 36, 50, 3)

@@ -55,9 +55,10 @@ class DiffusionDecoder(Decoder):
     Args:
         weights: folder written by ``save_pretrained``/``actdiff export`` (default: shipped tiny).
         model: an already built model (tests, training validation); overrides ``weights``.
-        sampler: ``ddim`` | ``dpmsolver++`` | ``unipc`` (default: the model config's, else dpm++).
-        steps: sampling steps (default 8).
-        noise_mode: ``shared`` (default) | ``per_frame``.
+        sampler: ``ddim`` | ``dpmsolver++`` | ``unipc`` (default: the weights' ``default_sampler``,
+            else ``dpmsolver++``).
+        steps: sampling steps (default: the weights' ``default_sampler``, else 8).
+        noise_mode: ``shared`` | ``per_frame`` (default: the weights', else ``shared``).
         batch_size: frames denoised together.
         bidirectional: use K1 conditions (default: ``header.params['bidirectional']``, else True).
         device: torch device.
@@ -69,16 +70,19 @@ class DiffusionDecoder(Decoder):
         self,
         weights: Optional[str] = None,
         model: Optional[ControlledDenoiser] = None,
-        sampler: str = "dpmsolver++",
-        steps: int = 8,
-        noise_mode: str = "shared",
+        sampler: Optional[str] = None,
+        steps: Optional[int] = None,
+        noise_mode: Optional[str] = None,
         batch_size: int = 4,
         bidirectional: Optional[bool] = None,
         device: str = "cpu",
         **_: object,
     ) -> None:
         self.model = model.eval() if model is not None else load_denoiser(weights, device)
-        self.sampler, self.steps, self.noise_mode = sampler, int(steps), noise_mode
+        defaults = dict(self.model.config.get("default_sampler") or {})
+        self.sampler = sampler or defaults.get("name", "dpmsolver++")
+        self.steps = int(steps or defaults.get("steps", 8))
+        self.noise_mode = noise_mode or defaults.get("noise_mode", "shared")
         self.batch_size = max(1, int(batch_size))
         self.bidirectional = bidirectional
         self.device = device

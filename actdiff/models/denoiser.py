@@ -50,6 +50,8 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
         freeze_base: freeze the base UNet (``sd``: only the control branch trains).
         noise_schedule: kwargs of the diffusers schedulers (``num_train_timesteps``,
             ``beta_schedule``, ``beta_start``, ``beta_end``) shared by training and sampling.
+        default_sampler: decoding defaults stored with the weights (``name``, ``steps``,
+            ``noise_mode``); the diffusion decoder's arguments override them.
     """
 
     _supports_gradient_checkpointing = True
@@ -70,6 +72,7 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
         residual_over_warp: bool = False,
         freeze_base: bool = False,
         noise_schedule: Optional[Dict[str, Any]] = None,
+        default_sampler: Optional[Dict[str, Any]] = None,
     ) -> None:
         super().__init__()
         if latent not in ("space_to_depth", "vae"):

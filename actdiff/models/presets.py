@@ -33,6 +33,7 @@ def _common_kwargs(cfg: DictConfig) -> Dict[str, Any]:
         prediction_type=str(cfg.get("prediction_type", "epsilon")),
         residual_over_warp=bool(cfg.get("residual_over_warp", False)),
         noise_schedule=_plain(cfg.get("noise_schedule")) or {},
+        default_sampler=_plain(cfg.get("sampler")) or {},
     )
 
 

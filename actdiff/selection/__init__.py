@@ -1,5 +1,15 @@
 """Encoder analysis: segment/keyframe selection, weight maps and trajectory selection."""
 
+from actdiff.selection import weight_maps  # noqa: F401  (registers the weight maps)
 from actdiff.selection.keyframes import select_adaptive, select_fixed, select_segments
+from actdiff.selection.trajectories import select_greedy, select_motion, select_trajectories, select_uniform
 
-__all__ = ["select_adaptive", "select_fixed", "select_segments"]
+__all__ = [
+    "select_adaptive",
+    "select_fixed",
+    "select_greedy",
+    "select_motion",
+    "select_segments",
+    "select_trajectories",
+    "select_uniform",
+]

@@ -84,11 +84,15 @@ def test_bad_config_and_inputs():
         IMAGE_CODECS.build("avif", quality=101)
     with pytest.raises(ConfigError, match="speed"):
         IMAGE_CODECS.build("avif", speed=11)
-    with pytest.raises(ConfigError, match="unknown image codec"):
+    with pytest.raises(BitstreamError, match="unknown image codec"):
         codec_from_params({"kc": "bmp"})
-    with pytest.raises(ConfigError, match="bad parameters"):
+    with pytest.raises(BitstreamError, match="bad parameters"):
         codec_from_params({"kc": "webp", "kc.speed": 3})
-    with pytest.raises(ConfigError, match="no codec"):
+    with pytest.raises(BitstreamError, match="quality"):
+        codec_from_params({"kc": "webp", "kc.quality": 3.5})
+    with pytest.raises(ConfigError, match="unknown image codec"):
+        codec_from_params({"name": "bmp"})
+    with pytest.raises(BitstreamError, match="no codec"):
         codec_from_params({"step": 0.5})
     assert isinstance(codec_from_params({"name": "jpeg", "quality": 50}), ImageCodec)
     with pytest.raises(InputError, match="uint8"):

@@ -52,16 +52,27 @@ from actdiff.types import Tracks
 
 MAX_POINTS = 4096             # points per segment the decoder accepts (bounds memory)
 MAX_CELLS = 1 << 24           # frames * points the decoder accepts
+MAX_GRID = 1 << 22            # quantiser cells per frame side (constriction's uniform < 2**24)
 _MAX_UNARY = 64               # longest Rice quotient the decoder accepts
 PREDICTOR_SPANS = (2, 4, 8, 16, 0)  # predictor modes: frames in the line fit (0: none)
 
 
-def _grid(step: float, height: int, width: int) -> Tuple[int, int]:
-    """Largest quantised index along x and y: ``floor((W-1)/step)``, ``floor((H-1)/step)``."""
-    if not (step > 0 and math.isfinite(step)):
-        raise ConfigError(f"trajectory quantiser step must be a positive number, got {step}")
-    if height < 1 or width < 1:
-        raise ConfigError(f"frame size must be positive, got {height}x{width}")
+def _grid(step: float, height: int, width: int, error: type = ConfigError) -> Tuple[int, int]:
+    """Largest quantised index along x and y: ``floor((W-1)/step)``, ``floor((H-1)/step)``.
+
+    Raises ``error`` (``ConfigError`` when encoding, ``BitstreamError`` when the values come
+    from a file) unless ``step`` is a number with at most ``MAX_GRID`` cells per side.
+    """
+    if isinstance(step, bool) or not isinstance(step, (int, float, np.floating)) \
+            or not (step > 0 and math.isfinite(step)):
+        raise error(f"trajectory quantiser step must be a positive number, got {step!r}")
+    if isinstance(height, bool) or isinstance(width, bool) or not isinstance(height, (int, np.integer)) \
+            or not isinstance(width, (int, np.integer)) or height < 1 or width < 1:
+        raise error(f"frame size must be positive integers, got {height!r}x{width!r}")
+    cells = (max(height, width) - 1) / step
+    if cells > MAX_GRID:
+        raise error(f"trajectory quantiser step {step} gives {cells:.3g} cells per side "
+                    f"(at most {MAX_GRID})")
     return int(math.floor((width - 1) / step)), int(math.floor((height - 1) / step))
 
 
@@ -253,8 +264,9 @@ def encode_tracks(tracks: Tracks, step: float, height: int, width: int) -> bytes
 
 
 def decode_tracks(data: bytes, num_frames: int, step: float, height: int, width: int) -> Tracks:
-    """Inverse of :func:`encode_tracks`; raises only ``BitstreamError`` on bad ``data``."""
-    qx, qy = _grid(step, height, width)
+    """Inverse of :func:`encode_tracks`; raises only ``BitstreamError`` on bad ``data`` (or on
+    a bad ``step``/size, which a decoder reads from the file)."""
+    qx, qy = _grid(step, height, width, BitstreamError)
     if num_frames < 1:
         raise BitstreamError(f"trajectory payload for a segment of {num_frames} frames")
     reader = ByteReader(bytes(data))

@@ -63,8 +63,22 @@ def check_decoded(img: np.ndarray, height: int, width: int, codec: str) -> np.nd
 
 def codec_from_params(params: Dict[str, Any]) -> ImageCodec:
     """Rebuild a codec from header params (``kc``/``kc.*`` keys, see
-    :meth:`ImageCodec.header_params`) or from a config dict ``{"name": …, "quality": …}``."""
+    :meth:`ImageCodec.header_params`) or from a config dict ``{"name": …, "quality": …}``.
+
+    Errors are ``ConfigError`` for a config dict (one with ``name``) and ``BitstreamError``
+    otherwise (header params come from a file, so a bad or missing value means a corrupt or
+    foreign file). ``MissingWeightsError`` (compressai checkpoint) passes through.
+    """
     params = dict(params)
+    if "name" not in params:
+        try:
+            return _build(params)
+        except ConfigError as exc:
+            raise BitstreamError(f"bitstream keyframe codec: {exc}") from None
+    return _build(params)
+
+
+def _build(params: Dict[str, Any]) -> ImageCodec:
     if PARAM_KEY in params:
         name = params[PARAM_KEY]
         args = {k[len(PARAM_PREFIX):]: v for k, v in params.items() if k.startswith(PARAM_PREFIX)}
@@ -72,7 +86,7 @@ def codec_from_params(params: Dict[str, Any]) -> ImageCodec:
         name = params.pop("name")
         args = params
     else:
-        raise ConfigError("keyframe codec params name no codec (expected key 'kc' or 'name')")
+        raise ConfigError(f"keyframe codec params name no codec (no key {PARAM_KEY!r})")
     if not isinstance(name, str):
         raise ConfigError(f"keyframe codec name must be a string, got {name!r}")
     try:

@@ -173,3 +173,16 @@ def test_niqe_in_compute_metrics_nan_frames_warn():
         warnings.simplefilter("always")
         out = compute_metrics(np.zeros((1, 40, 40, 3), np.uint8), np.zeros((1, 40, 40, 3), np.uint8), ["niqe"])
     assert math.isnan(out["niqe"])
+
+
+def test_hub_cache_serves_local_weights_offline(tmp_path):
+    """LPIPS/DISTS/VGG weights are loaded from local files through torch hub's cache."""
+    from actdiff.metrics.weights import hub_cache
+
+    local = tmp_path / "mine.pt"
+    torch.save({"w": torch.arange(3)}, local)
+    old = torch.hub.get_dir()
+    with hub_cache({"lpips_weights.pt": local}):
+        sd = torch.hub.load_state_dict_from_url("https://invalid.example/v0.4.0/lpips_weights.pt", progress=False)
+    assert sd["w"].tolist() == [0, 1, 2]
+    assert torch.hub.get_dir() == old

@@ -20,6 +20,7 @@ Settings (low delay, matching ActDiff's causal setting; see docs/results_schema.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -140,6 +141,7 @@ def encode_decode(frames: np.ndarray, codec: str, crf: int, fps: float = 25.0) -
         raise InputError(f"{codec}: need uint8 (T, H, W, 3) frames, got {frames.dtype} {frames.shape}")
     t, h, w, _ = frames.shape
     padded = _pad_even(frames)
+    os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1: errors only (its banner floods the console)
     try:
         enc = av.CodecContext.create(spec.encoder, "w")
     except (av.error.FFmpegError, ValueError) as e:

@@ -73,3 +73,14 @@ def maybe_print_config(args: argparse.Namespace, cfg: DictConfig) -> bool:
 def setup_logging(verbose: int = 0) -> None:
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def parse_size(text: str, order: str = "HxW") -> tuple:
+    """Parse ``"256x384"`` into ``(256, 384)``; ``order`` only names the fields in errors."""
+    try:
+        a, b = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ActDiffError(f"size {text!r} is not of the form {order} (e.g. 256x384)") from None
+    if a <= 0 or b <= 0:
+        raise ActDiffError(f"size {text!r} must be positive")
+    return a, b

@@ -17,12 +17,15 @@ Public API::
 
 from actdiff.io.base import VideoInfo
 from actdiff.io.colour import rgb_to_yuv, yuv_to_rgb
+from actdiff.io.files import atomic_output, atomic_write_bytes
 from actdiff.io.geometry import crop_to, pad_to_multiple, resize_frame
 from actdiff.io.reader import detect_format, read_video, video_info
 from actdiff.io.tensor import frames_to_tensor, tensor_to_frames
 from actdiff.io.writer import write_video
 
 __all__ = [
+    "atomic_output",
+    "atomic_write_bytes",
     "VideoInfo",
     "crop_to",
     "detect_format",

@@ -9,8 +9,6 @@ never leaves a partial output. An existing output is an ``OutputError`` unless
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Union
 
@@ -20,6 +18,7 @@ from actdiff.errors import OutputError
 from actdiff.io import container, pngdir, y4m
 from actdiff.io.base import FormatError
 from actdiff.io.colour import MATRICES, RANGES
+from actdiff.io.files import atomic_output
 from actdiff.types import Video
 
 PathLike = Union[str, Path]  # noqa: UP007 - a runtime alias
@@ -31,13 +30,6 @@ def output_kind(path: PathLike) -> str:
     if s.endswith(("/", os.sep)) or Path(s).suffix == "" or Path(s).is_dir():
         return "png"
     return "y4m" if Path(s).suffix.lower() == ".y4m" else "container"
-
-
-def _remove(p: Path) -> None:
-    if p.is_dir() and not p.is_symlink():
-        shutil.rmtree(p)
-    elif p.exists() or p.is_symlink():
-        p.unlink()
 
 
 def _check_frames(frames: np.ndarray) -> None:
@@ -92,11 +84,7 @@ def write_video(
     if kind == "y4m" and (y4m_chroma not in ("444", "420") or yuv_range not in RANGES
                           or yuv_matrix not in MATRICES):
         raise OutputError(f"cannot write video {path}: bad y4m options {y4m_chroma}/{yuv_range}/{yuv_matrix}")
-    if (target.exists() or target.is_symlink()) and not overwrite:
-        raise OutputError(f"output {path} exists (pass overwrite=True / --overwrite to replace it)")
-    tmp = target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:8]}{ext}"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(target, overwrite, "video") as tmp:
         if kind == "png":
             tmp.mkdir()
             pngdir.write(tmp, frames)
@@ -105,12 +93,4 @@ def write_video(
                 y4m.write(f, frames, fps, y4m_chroma, yuv_range, yuv_matrix)
         else:
             container.write(tmp, frames, fps, codec, crf, ext, pix_fmt)
-        if (target.exists() or target.is_symlink()) and (target.is_dir() or tmp.is_dir()):
-            _remove(target)  # os.replace cannot replace a folder, nor a file by a folder
-        os.replace(tmp, target)
-    except BaseException as e:
-        _remove(tmp)
-        if isinstance(e, OSError):
-            raise OutputError(f"cannot write video {path}: {e.strerror or e}") from None
-        raise
     return target

@@ -1,0 +1,57 @@
+"""``actdiff decode IN.adv -o OUT``: reconstruct frames from an ``.adv`` file alone."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Sequence
+
+from actdiff.codec.pipeline import build_decoder, decode_video
+from actdiff.commands.common import ArgumentParser, cli_entry, setup_logging
+from actdiff.errors import InputError, OutputError
+from actdiff.io import write_video
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="actdiff decode", description=__doc__)
+    p.add_argument("input", help="an .adv file written by `actdiff encode`")
+    p.add_argument("-o", "--output", required=True,
+                   help="PNG folder (no extension), .y4m, .mp4 or .mkv (lossless)")
+    p.add_argument("--decoder", default="warp", help="warp (non-generative) or diffusion")
+    p.add_argument("--weights", default=None, help="diffusion decoder weights folder (safetensors)")
+    p.add_argument("--steps", type=int, default=None, help="diffusion sampling steps")
+    p.add_argument("--device", default=None, help="torch device for the diffusion decoder (cpu, cuda)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+def decoder_kwargs(args) -> dict:
+    kw = {}
+    for key in ("weights", "steps", "device"):
+        value = getattr(args, key)
+        if value is not None:
+            kw[key] = value
+    return kw
+
+
+@cli_entry
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    src = Path(args.input)
+    if not src.is_file():
+        raise InputError(f"cannot read {src}: no such file")
+    if Path(args.output).exists() and not args.overwrite:
+        raise OutputError(f"{args.output} exists; pass --overwrite to replace it")
+    data = src.read_bytes()
+    decoder = build_decoder(args.decoder, **decoder_kwargs(args))
+    t0 = time.perf_counter()
+    video = decode_video(data, decoder)
+    seconds = time.perf_counter() - t0
+    write_video(args.output, video.frames, video.fps, overwrite=args.overwrite)
+    print(
+        f"{args.output}: {video.num_frames} frames {video.width}x{video.height} decoded with "
+        f"{args.decoder} in {seconds:.2f} s ({video.num_frames / max(seconds, 1e-9):.1f} frames/s)"
+    )
+    return 0

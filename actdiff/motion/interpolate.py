@@ -133,8 +133,9 @@ def interpolate_sparse(
         is 0 and ``density`` is 0.
     """
     pts = np.asarray(points, np.float64).reshape(-1, 2)
-    vals = np.asarray(values, np.float64).reshape(len(pts), -1)
-    chans = vals.shape[1]
+    vals = np.asarray(values, np.float64)
+    chans = vals.shape[-1] if vals.ndim > 1 else 1
+    vals = vals.reshape(len(pts), chans)
     w = np.ones(len(pts)) if weights is None else np.asarray(weights, np.float64).ravel()
     ok = np.isfinite(pts).all(1) & np.isfinite(vals).all(1) & (w > 0)
     pts, vals, w = pts[ok], vals[ok], w[ok]

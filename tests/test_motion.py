@@ -1,0 +1,105 @@
+"""Motion geometry: warping, splatting, sparse interpolation, bandwidth codes."""
+
+import numpy as np
+import pytest
+
+from actdiff.motion import (
+    backward_warp,
+    bandwidth_code,
+    bandwidth_from_code,
+    dense_flow_from_tracks,
+    fit_bandwidth,
+    forward_splat,
+    interpolate_sparse,
+    quantize_bandwidth,
+)
+from actdiff.types import Tracks
+
+H, W = 64, 96
+
+
+def texture(seed=0):
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur(rng.uniform(0, 255, (H, W, 3)).astype(np.float32), (0, 0), 2)
+    return ((img - img.min()) / np.ptp(img) * 255).astype(np.float32)
+
+
+def grid():
+    gy, gx = np.mgrid[0:H, 0:W].astype(np.float32)
+    return gx, gy
+
+
+def test_backward_warp_integer_shift():
+    img = texture()
+    gx, gy = grid()
+    out = backward_warp(img, np.stack([gx + 3, gy - 2], -1))
+    np.testing.assert_allclose(out[2:, :-3], img[:-2, 3:], atol=1e-3)
+    assert out.dtype == np.float32 and out.shape == img.shape
+
+
+def test_forward_splat_shift_and_coverage():
+    img = texture()
+    flow = np.zeros((H, W, 2), np.float32)
+    flow[..., 0] = 2.5
+    warped, cov = forward_splat(img, flow, np.ones((H, W), np.float32))
+    ref = backward_warp(img, np.stack([grid()[0] - 2.5, grid()[1]], -1))
+    assert np.abs(warped[:, 4:-2] - ref[:, 4:-2]).mean() < 3.0
+    assert np.all(cov[:, :2] < 0.6) and np.allclose(cov[:, 4:-2], 1.0, atol=1e-5)
+    # zero weight splats nothing
+    _, cov0 = forward_splat(img, flow, np.zeros((H, W), np.float32))
+    assert cov0.max() == 0
+
+
+def test_interpolate_constant_and_affine():
+    rng = np.random.default_rng(1)
+    pts = rng.uniform([0, 0], [W - 1, H - 1], (40, 2))
+    dense, density = interpolate_sparse(pts, np.tile([[1.5, -2.0]], (40, 1)), H, W, 8.0)
+    np.testing.assert_allclose(dense, np.broadcast_to([1.5, -2.0], dense.shape), atol=1e-4)
+    assert density.max() > 1.0
+    aff = lambda x, y: np.stack([0.05 * x - 0.02 * y + 1, 0.03 * y + 0.01 * x], -1)  # noqa: E731
+    dense, _ = interpolate_sparse(pts, aff(pts[:, 0], pts[:, 1]), H, W, 12.0)
+    gx, gy = grid()
+    assert np.abs(dense - aff(gx, gy)).max() < 0.05
+
+
+def test_interpolate_empty_and_few_points():
+    dense, density = interpolate_sparse(np.zeros((0, 2)), np.zeros((0, 2)), H, W, 8.0)
+    assert dense.shape == (H, W, 2) and not dense.any() and not density.any()
+    dense, _ = interpolate_sparse(np.array([[10.0, 10.0]]), np.array([[3.0, 1.0]]), H, W, 4.0)
+    np.testing.assert_allclose(dense, np.broadcast_to([3.0, 1.0], dense.shape), atol=1e-4)  # global motion
+
+
+def test_bandwidth_code_roundtrip():
+    for code in (0, 1, 77, 128, 255):
+        assert bandwidth_code(bandwidth_from_code(code)) == code
+    for b in (1.0, 3.3, 16.0, 50.0):
+        q = quantize_bandwidth(b)
+        assert abs(np.log2(q / b)) <= 1 / 64 + 1e-9 and quantize_bandwidth(q) == q
+    assert bandwidth_from_code(bandwidth_code(1e9)) == bandwidth_from_code(255)
+
+
+def test_fit_bandwidth_prefers_smooth_for_smooth_field():
+    gx, gy = grid()
+    target = np.stack([np.sin(gx / 30.0) * 3, np.cos(gy / 25.0) * 2], -1).astype(np.float32)
+    pts = np.stack(np.meshgrid(np.arange(4, W, 12), np.arange(4, H, 12)), -1).reshape(-1, 2).astype(np.float32)
+    vals = target[pts[:, 1].astype(int), pts[:, 0].astype(int)]
+    cands = [1.0, 2.0, 6.0, 12.0, 48.0]
+    b = fit_bandwidth(pts, vals, target, None, cands, grid_step=1)
+    assert b in [quantize_bandwidth(c) for c in cands] and 4 <= b <= 16
+
+
+def test_dense_flow_from_tracks_translation():
+    pts0 = np.stack(np.meshgrid(np.arange(8, W, 16), np.arange(8, H, 16)), -1).reshape(-1, 2).astype(np.float32)
+    pos = np.stack([pts0 + [2.0 * t, 1.0 * t] for t in range(3)]).astype(np.float32)
+    tracks = Tracks(pos, np.ones(pos.shape[:2], bool), np.ones(pos.shape[:2], np.float32))
+    coords, conf = dense_flow_from_tracks(tracks, 2, 0, H, W, 12.0)
+    gx, gy = grid()
+    np.testing.assert_allclose(coords[..., 0] - gx, -4.0, atol=1e-3)
+    np.testing.assert_allclose(coords[..., 1] - gy, -2.0, atol=1e-3)
+    assert conf[20:40, 20:60].min() > 0.9
+    ident, c1 = dense_flow_from_tracks(tracks, 1, 1, H, W, 12.0)
+    assert np.allclose(ident[..., 0], gx) and c1.min() == 1.0
+    _, c0 = dense_flow_from_tracks(Tracks.empty(3), 2, 0, H, W, 12.0)
+    assert c0.max() == 0

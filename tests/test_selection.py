@@ -1,0 +1,134 @@
+"""Segment/keyframe selection, weight maps and trajectory selection on synthetic video."""
+
+import cv2
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from actdiff.errors import ConfigError, MissingWeightsError
+from actdiff.registry import KEYFRAME_SELECTORS, TRACKERS, TRAJECTORY_SELECTORS, WEIGHT_MAPS
+from actdiff.selection import select_segments, select_trajectories
+from actdiff.selection.trajectories import interpolation_error
+from actdiff.types import DenseMotion
+
+H, W = 96, 128
+KF = dict(name="adaptive", coverage_min=0.7, score="gradient", score_min=0.5, patience=3, min_gop=2,
+          max_gop=12, scene_cut_threshold=0.5, fixed_gop=5)
+TR = dict(name="greedy", weight_map="sobel", budget_points=24, budget_bits=None, anchor_fraction=0.33,
+          residual_cells=200, points_per_step=4, max_steps=50)
+
+
+def canvas(seed):
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur(rng.uniform(0, 255, (H + 128, W + 128, 3)).astype(np.float32), (0, 0), 2.5)
+    tint = rng.uniform(0.3, 1.0, 3)
+    return np.clip(((img - img.mean()) * 4 + 128) * tint, 0, 255).astype(np.float32)
+
+
+def moving(n, dx, dy, seed=0):
+    big = canvas(seed)
+    return np.stack([np.clip(cv2.warpAffine(big, np.float32([[1, 0, -64 + dx * t], [0, 1, -64 + dy * t]]), (W, H)), 0, 255)
+                     for t in range(n)]).astype(np.uint8)
+
+
+def check_cover(segs, n):
+    assert segs[0].start == 0 and segs[-1].end == n - 1
+    for a, b in zip(segs, segs[1:]):
+        assert a.end == b.start and a.end > a.start
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    return TRACKERS.build("dis", preset="fast")
+
+
+def test_static_video_one_long_segment(tracker):
+    frames = np.repeat(moving(1, 0, 0), 30, axis=0)
+    segs = select_segments(frames, tracker, OmegaConf.create(KF))
+    check_cover(segs, 30)
+    assert [s.length for s in segs[:-1]] == [12] * (len(segs) - 1)  # only max_gop cuts a static video
+
+
+def test_hard_cut_gets_keyframe(tracker):
+    frames = np.concatenate([moving(9, 1.0, 0.5, seed=1), moving(8, -1.0, 0.0, seed=2)])
+    segs = select_segments(frames, tracker, OmegaConf.create(KF))
+    check_cover(segs, 17)
+    starts = [s.start for s in segs]
+    assert 9 in starts and 8 in starts
+    assert all(not (s.start < 9 and s.end > 9) for s in segs)  # nothing interpolates across the cut
+    assert any(s.start == 8 and s.end == 9 for s in segs)
+
+
+def test_fixed_and_trivial_lengths(tracker):
+    frames = moving(13, 1, 0)
+    segs = select_segments(frames, tracker, OmegaConf.create(dict(KF, name="fixed")))
+    check_cover(segs, 13)
+    assert [s.length for s in segs] == [5, 5, 5]
+    for sel in ("adaptive", "fixed"):
+        cfg = OmegaConf.create(dict(KF, name=sel))
+        assert [(s.start, s.end) for s in select_segments(frames[:1], tracker, cfg)] == [(0, 0)]
+        assert [(s.start, s.end) for s in select_segments(frames[:2], tracker, cfg)] == [(0, 1)]
+    with pytest.raises(ConfigError):
+        select_segments(frames, tracker, OmegaConf.create(dict(KF, min_gop=1)))
+    with pytest.raises(MissingWeightsError):
+        select_segments(frames[:4], tracker, OmegaConf.create(dict(KF, score="lpips")))
+
+
+def test_fast_unpredictable_motion_shortens_segments(tracker):
+    rng = np.random.default_rng(3)
+    big = canvas(5)
+    frames = np.stack([cv2.warpAffine(big, np.float32([[1, 0, -rng.uniform(0, 120)], [0, 1, -rng.uniform(0, 120)]]), (W, H))
+                       for _ in range(12)]).astype(np.uint8)
+    segs = select_segments(frames, tracker, OmegaConf.create(dict(KF, scene_cut_threshold=2.0)))
+    check_cover(segs, 12)
+    assert max(s.length for s in segs) <= 4
+
+
+def test_weight_maps():
+    frame = moving(1, 0, 0)[0]
+    for name in ("sobel", "canny", "none"):
+        m = WEIGHT_MAPS.get(name)(frame)
+        assert m.shape == (H, W) and m.min() >= 0 and m.max() <= 1 and m.max() > 0
+    with pytest.raises(MissingWeightsError):
+        WEIGHT_MAPS.get("hed")(frame)
+
+
+def object_motion(n=9):
+    """Static background with a 24×24 square moving right 2 px per frame."""
+    flow = np.zeros((n, H, W, 2), np.float32)
+    for t in range(n):
+        flow[t, 40:64, 50:74, 0] = 2.0 * t
+    return DenseMotion(flow, np.ones((n, H, W), np.float32))
+
+
+def test_budget_points_and_bits():
+    frame, motion = moving(1, 0, 0)[0], object_motion()
+    for name in ("greedy", "uniform", "motion"):
+        tracks, bw = select_trajectories(frame, motion, OmegaConf.create(dict(TR, name=name)), 0.3)
+        assert 0 < tracks.num_points <= 24 and tracks.num_frames == 9 and bw > 0
+    cost = lambda tr: 40.0 + 7.0 * tr.num_points  # noqa: E731
+    for name in ("greedy", "uniform", "motion"):
+        cfg = OmegaConf.create(dict(TR, name=name, budget_bits=300))
+        tracks, _ = select_trajectories(frame, motion, cfg, 0.3, cost_bits=cost)
+        assert 0 < tracks.num_points and cost(tracks) <= 300
+        assert tracks.num_points >= 30  # uses most of the budget ((300 - 40) / 7 = 37)
+    with pytest.raises(ConfigError):
+        select_trajectories(frame, motion, OmegaConf.create(dict(TR, budget_bits=100)), 0.3)
+
+
+@pytest.mark.xfail(strict=True, reason="known: greedy piles points on the moving object; the global affine "
+                   "trend of interpolate_sparse is then skewed and the background error grows (0.78 vs 0.40 px)")
+def test_greedy_beats_uniform_on_local_object():
+    frame, motion = moving(1, 0, 0)[0], object_motion()
+    errs, firsts = {}, {}
+    for name in ("greedy", "uniform", "motion"):
+        cfg = OmegaConf.create(dict(TR, name=name, weight_map="none"))
+        tracks, bw = select_trajectories(frame, motion, cfg, 0.3)
+        errs[name] = interpolation_error(tracks, motion, bw)
+        firsts[name] = tuple(map(tuple, tracks.positions[0].round()))
+    assert errs["greedy"] <= errs["uniform"]
+    assert len(set(firsts.values())) == 3  # the modes pick different points
+    tracks, _ = select_trajectories(frame, motion, OmegaConf.create(TR), 0.3)
+    np.testing.assert_allclose(tracks.positions - tracks.positions[0], motion.flow[:, tracks.positions[0, :, 1].astype(int),
+                                                                                   tracks.positions[0, :, 0].astype(int)])
+    assert tracks.visible.all()

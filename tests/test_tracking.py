@@ -1,0 +1,80 @@
+"""Trackers: DIS flows, chaining, forward–backward confidence, CoTracker3 error path."""
+
+import cv2
+import numpy as np
+import pytest
+
+from actdiff.errors import ActDiffError, ConfigError, InputError, MissingWeightsError
+from actdiff.registry import TRACKERS
+from actdiff.tracking import chain_flows
+from actdiff.tracking.base import tracks_from_motion
+
+H, W = 96, 128
+
+
+def canvas(seed=0, size=(H + 64, W + 64)):
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur(rng.uniform(0, 255, size + (3,)).astype(np.float32), (0, 0), 2.5)
+    return np.clip((img - img.mean()) * 4 + 128, 0, 255).astype(np.float32)
+
+
+def translated(n, dx, dy, seed=0):
+    big = canvas(seed)
+    frames = []
+    for t in range(n):
+        m = np.float32([[1, 0, -32 + dx * t], [0, 1, -32 + dy * t]])
+        frames.append(cv2.warpAffine(big, m, (W, H), flags=cv2.INTER_LINEAR))
+    return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
+
+
+def test_dis_recovers_translation():
+    frames = translated(4, 1.5, -0.75)
+    fw, bw = TRACKERS.build("dis", preset="medium").pairwise_flows(frames)
+    assert fw.shape == (3, H, W, 2) and fw.dtype == np.float32
+    inner = (slice(16, -16), slice(16, -16))
+    assert np.abs(np.median(fw[:, inner[0], inner[1]], axis=(1, 2)) - [1.5, -0.75]).max() < 0.5
+    assert np.abs(np.median(bw[:, inner[0], inner[1]], axis=(1, 2)) + [1.5, -0.75]).max() < 0.5
+
+
+def test_chain_equals_track_dense_and_accumulates():
+    frames = translated(6, 1.0, 0.5)
+    tracker = TRACKERS.build("dis", preset="fast")
+    fw, bw = tracker.pairwise_flows(frames)
+    chained = chain_flows(fw, bw, 2, 5, tracker.fb_threshold)
+    direct = tracker.track_dense(frames, 2, 5)
+    np.testing.assert_allclose(chained.flow, direct.flow, atol=1e-4)
+    np.testing.assert_allclose(chained.confidence, direct.confidence, atol=1e-4)
+    assert chained.num_frames == 4 and not chained.flow[0].any()
+    assert np.abs(np.median(chained.flow[3, 20:-20, 20:-20], axis=(0, 1)) - [3.0, 1.5]).max() < 0.5
+
+
+def test_confidence_drops_outside_and_occluded():
+    frames = translated(5, 4.0, 0.0)
+    # an occluder appears in the last frame
+    frames[4, 30:60, 40:80] = 255
+    tracker = TRACKERS.build("dis", preset="medium")
+    motion = tracker.track_dense(frames)
+    conf = motion.confidence
+    assert conf[4, :, -10:].mean() < 0.05          # right border pixels left the frame
+    assert conf[3, 30:60, 30:60].mean() > 0.6      # fine before the occluder
+    assert conf[4, 35:55, 35:70].mean() < conf[3, 35:55, 35:70].mean() - 0.3
+    tracks = tracks_from_motion(motion, np.array([[64.0, 48.0], [125.0, 10.0]]), 0.3)
+    assert tracks.visible[:, 1].tolist()[-1] is False and tracks.positions.shape == (5, 2, 2)
+
+
+def test_track_points_and_bad_input():
+    frames = translated(3, 1.0, 1.0)
+    tracker = TRACKERS.build("dis")
+    tr = tracker.track_points(frames, np.array([[60.0, 40.0]]))
+    np.testing.assert_allclose(tr.positions[2, 0], [62.0, 42.0], atol=0.5)
+    with pytest.raises(InputError):
+        tracker.pairwise_flows(np.zeros((3, H, W), np.uint8))
+    with pytest.raises(ConfigError):
+        TRACKERS.build("dis", preset="slowest")
+
+
+def test_cotracker_missing_is_one_line(tmp_path):
+    with pytest.raises((ConfigError, MissingWeightsError)) as err:
+        TRACKERS.build("cotracker3", checkpoint=str(tmp_path / "scaled_offline.pth"))
+    msg = str(err.value)
+    assert "\n" not in msg and ("pip install" in msg or "scaled_offline.pth" in msg)

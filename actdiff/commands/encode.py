@@ -45,6 +45,9 @@ def build_parser() -> ArgumentParser:
 @cli_entry
 def main(argv: Sequence[str]) -> int:
     args, extra = build_parser().parse_known_args(argv)
+    if args.input and "=" in args.input and not Path(args.input).exists():
+        args.overrides.insert(0, args.input)  # `actdiff encode key=value --print-config`
+        args.input = None
     cfg = load_cfg(args, extra, DEFAULT_CONFIG)
     if maybe_print_config(args, cfg):
         return 0

@@ -1,0 +1,43 @@
+"""Shared fixtures: the bundled sample clip, small synthetic clips, the default codec config."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def sample_video():
+    """The bundled Big Buck Bunny excerpt: ``uint8 (48, 256, 384, 3)``, 25 fps."""
+    from actdiff.data import load_sample_clip
+
+    return load_sample_clip()
+
+
+@pytest.fixture(scope="session")
+def codec_cfg():
+    """The default composed codec config (``configs/experiment/codec.yaml``)."""
+    from actdiff.config import compose
+
+    return compose(None, [])
+
+
+def moving_texture(num_frames: int = 12, height: int = 64, width: int = 96, speed=(1.5, 0.5), seed: int = 0):
+    """A smooth random texture translating by ``speed`` px/frame: ``uint8 (T, H, W, 3)``."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    big = rng.random((height * 2, width * 2, 3)).astype(np.float32)
+    big = cv2.GaussianBlur(big, (0, 0), 3)
+    big = (big - big.min()) / (big.max() - big.min()) * 255
+    frames = []
+    for t in range(num_frames):
+        m = np.float32([[1, 0, -width / 2 - speed[0] * t], [0, 1, -height / 2 - speed[1] * t]])
+        frames.append(cv2.warpAffine(big, m, (width, height), flags=cv2.INTER_LINEAR))
+    return np.clip(np.stack(frames), 0, 255).astype(np.uint8)

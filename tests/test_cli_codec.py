@@ -1,0 +1,129 @@
+"""The encode/decode CLI contract: outputs, stats JSON, one-line errors, no partial outputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import moving_texture
+
+from actdiff import cli
+from actdiff.commands import decode, encode
+from actdiff.io import read_video, write_video
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clip") / "clip.mkv"
+    write_video(path, moving_texture(10, 64, 96), 25.0)
+    return path
+
+
+@pytest.fixture(scope="module")
+def encoded(clip, tmp_path_factory):
+    out = tmp_path_factory.mktemp("enc")
+    adv, stats = out / "clip.adv", out / "clip.json"
+    assert encode.main([str(clip), "-o", str(adv), "--stats", str(stats)]) == 0
+    return adv, json.loads(stats.read_text())
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("error:")
+    return err[0]
+
+
+def test_help_lists_every_verb(capsys):
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for verb in ("encode", "decode", "fit", "evaluate", "bench", "bdrate", "plot", "sweep", "demo"):
+        assert f"  {verb}" in out
+
+
+def test_stats_json_contract(encoded):
+    adv, stats = encoded
+    for key in ("bpp", "bits_total", "bits", "frames", "height", "width", "keyframes", "trajectories",
+                "encode_seconds", "config"):
+        assert key in stats
+    assert set(stats["bits"]) == {"header", "keyframes", "trajectories"}
+    assert stats["bits_total"] == 8 * adv.stat().st_size
+
+
+@pytest.mark.parametrize("suffix", ["", ".y4m", ".mkv"])
+def test_decode_to_each_output_kind(encoded, tmp_path, suffix, capsys):
+    adv, stats = encoded
+    out = tmp_path / f"dec{suffix}"
+    assert decode.main([str(adv), "-o", str(out)]) == 0
+    frames = read_video(out).frames
+    assert frames.shape == (stats["frames"], stats["height"], stats["width"], 3)
+
+
+def test_png_folder_and_y4m_inputs(tmp_path):
+    frames = moving_texture(5, 48, 64)
+    for name in ("frames", "clip.y4m"):
+        write_video(tmp_path / name, frames, 25.0)
+        assert encode.main([str(tmp_path / name), "-o", str(tmp_path / f"{name}.adv")]) == 0
+
+
+def test_frames_and_size_options(clip, tmp_path):
+    stats = tmp_path / "s.json"
+    assert encode.main([str(clip), "-o", str(tmp_path / "a.adv"), "--frames", "4", "--size", "48x64",
+                        "--stats", str(stats)]) == 0
+    s = json.loads(stats.read_text())
+    assert (s["frames"], s["height"], s["width"]) == (4, 48, 64)
+
+
+def test_overrides_and_print_config(capsys):
+    assert encode.main(["--print-config", "codec.keyframe_codec.quality=55"]) == 0
+    assert "quality: 55" in capsys.readouterr().out
+    assert encode.main(["--print-config", "codec.no_such_key=1"]) == 2
+    assert "unknown config key" in one_error_line(capsys)
+
+
+def test_existing_output_is_not_overwritten(clip, tmp_path, capsys):
+    adv = tmp_path / "x.adv"
+    adv.write_bytes(b"precious")
+    assert encode.main([str(clip), "-o", str(adv)]) == 2
+    assert "exists" in one_error_line(capsys)
+    assert adv.read_bytes() == b"precious"
+    assert encode.main([str(clip), "-o", str(adv), "--overwrite"]) == 0
+    assert adv.read_bytes() != b"precious"
+
+
+def test_missing_input(tmp_path, capsys):
+    assert encode.main([str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "o.adv")]) == 2
+    one_error_line(capsys)
+    assert not (tmp_path / "o.adv").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "foreign", "empty"])
+def test_damaged_files_give_one_line_and_no_output(encoded, tmp_path, damage, capsys):
+    data = bytearray(encoded[0].read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip":
+        data[len(data) // 2] ^= 0x5A
+    elif damage == "foreign":
+        data = bytearray(b"\x1aE\xdf\xa3" + bytes(100))
+    else:
+        data = bytearray()
+    bad = tmp_path / "bad.adv"
+    bad.write_bytes(bytes(data))
+    out = tmp_path / "out.y4m"
+    assert decode.main([str(bad), "-o", str(out)]) == 2
+    one_error_line(capsys)
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out*"))  # no temporary left over
+
+
+def test_unknown_decoder(encoded, tmp_path, capsys):
+    assert decode.main([str(encoded[0]), "-o", str(tmp_path / "o"), "--decoder", "magic"]) == 2
+    assert "unknown decoder" in one_error_line(capsys)
+
+
+def test_decode_twice_identical(encoded, tmp_path):
+    for name in ("a", "b"):
+        assert decode.main([str(encoded[0]), "-o", str(tmp_path / f"{name}.mkv")]) == 0
+    np.testing.assert_array_equal(read_video(tmp_path / "a.mkv").frames, read_video(tmp_path / "b.mkv").frames)

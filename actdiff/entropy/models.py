@@ -12,7 +12,7 @@ batch. This keeps everything vectorised: a batch is one ``constriction`` call.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import constriction
@@ -155,9 +155,14 @@ class EscapeModel:
     MAX_BITS = 31
 
     def __init__(self, size: int = 24, scale: int = 64, inc: int = 1, num: int = 2, den: int = 3,
-                 limit: int = 1 << 13) -> None:
+                 limit: int = 1 << 13, prior: Optional[Sequence[int]] = None) -> None:
+        """``prior``: explicit initial counts of the primary model (length ``size``); by
+        default ``geometric_prior(size, scale, num, den)``."""
         self.esc = size - 1
-        self.prim = AdaptiveModel(geometric_prior(size, scale, num, den), limit, inc)
+        prior = geometric_prior(size, scale, num, den) if prior is None else list(prior)
+        if len(prior) != size:
+            raise ValueError(f"prior has {len(prior)} counts, expected {size}")
+        self.prim = AdaptiveModel(prior, limit, inc)
         self.lens = AdaptiveModel(geometric_prior(self.MAX_BITS + 1, 16, 2, 3), limit, inc)
 
     def encode(self, enc: SymbolEncoder, values: np.ndarray) -> None:
@@ -190,6 +195,28 @@ class EscapeModel:
             pos += int(k)
             values[i] = v - 1 + self.esc
         return values
+
+
+class ContextEscapeModel:
+    """One :class:`EscapeModel` per context ``0..len(models)-1``.
+
+    A batch is coded context by context (all symbols of context 0, then 1, …); the decoder
+    knows every symbol's context before decoding, so it can mirror the order.
+    """
+
+    def __init__(self, models: Sequence[EscapeModel]) -> None:
+        self.models = list(models)
+
+    def encode(self, enc: SymbolEncoder, values: np.ndarray, ctx: np.ndarray) -> None:
+        for c, model in enumerate(self.models):
+            model.encode(enc, values[ctx == c])
+
+    def decode(self, dec: SymbolDecoder, ctx: np.ndarray) -> np.ndarray:
+        out = np.zeros(ctx.size, np.int64)
+        for c, model in enumerate(self.models):
+            sel = ctx == c
+            out[sel] = model.decode(dec, int(sel.sum()))
+        return out
 
 
 def zigzag_array(x: np.ndarray) -> np.ndarray:

@@ -11,22 +11,37 @@ Quantisation (:func:`quantize_tracks`, reproduced exactly by the decoder):
 Payload: ``varint N`` then one range-coded stream (constriction, adaptive integer-count models,
 see :mod:`actdiff.entropy.models`):
 
-1. frame 0, points in raster order: ``dy = y_i - y_{i-1} >= 0`` as a Rice code with parameter
+1. frame 0: the grid shift ``s`` (2 bits: all frame-0 coordinates are multiples of ``2**s``
+   steps, e.g. integer pixels at step 0.5 → s = 1), then in units of ``2**s`` steps, points in
+   raster order: ``dy = y_i - y_{i-1} >= 0`` as a Rice code with parameter
    ``k = floor(log2(rows / N))``; ``x`` uniform over the row (or, on the same row as the previous
    point, uniform over ``[x_{i-1}, W)``).
 2. each frame ``t >= 1``: visibility of every point (adaptive binary, context = visibility at
-   ``t-1``); then, if any point is visible, a 1-bit predictor mode and, per axis, a global
-   correction ``g`` and per visible point the residual ``r = d_t - base - g`` where ``d_t`` is the
-   quantised displacement from ``t-1`` to ``t`` and
+   ``t-1``); then, if any point is visible, the predictor mode (adaptive, 5 symbols), per axis a
+   global correction ``g``, and per visible point the residual ``r = d_t - base - g`` where
+   ``d_t`` is the quantised displacement from ``t-1`` to ``t`` and ``base`` is the mode's
+   prediction: the least-squares line through the point's last ``k`` quantised positions
+   extrapolated one frame (``k`` = 2, 4, 8, 16; exact integer arithmetic) or 0 (no motion).
+   ``g`` is the lower median of ``d_t - base`` over the visible points (camera motion). The
+   encoder picks the mode with the smallest integer cost proxy ``sum(bit_length(zigzag(r)+1))``
+   (ties → lowest mode): long line fits win on smooth motion (they average the rounding noise
+   of past positions), "no motion" on jittery tracker output.
 
-   * mode 0 (constant velocity): ``base`` = the point's previous displacement ``d_{t-1}``;
-   * mode 1 (global motion): ``base = 0``;
+   Residuals are zigzag-mapped into :class:`EscapeModel` (adaptive categorical over 0..14 plus
+   escape, Exp-Golomb beyond), separate per axis and in 3 contexts from the point's
+   *activity* ``|r_x| + |r_y|`` at its last coded frame (and, for y, ``|r_x|`` of the same
+   frame); initial counts are the residual histograms measured on greedy-selected DIS tracks of
+   the sample clips (:data:`CONTEXT_PRIORS`). Models adapt after each frame (batch coding), which
+   keeps everything vectorised: ~15 ms to code N=300, T=48.
 
-   ``g`` is the lower median of ``d_t - base`` over the visible points. The encoder picks the
-   mode with the smaller integer cost proxy ``sum(bit_length(zigzag(r) + 1))`` (ties → mode 0),
-   so mode 0 wins on smooth motion (residuals ≈ 0) and mode 1 on jittery tracker output.
-   Residuals and ``g`` are zigzag-mapped into :class:`EscapeModel` (adaptive categorical +
-   Exp-Golomb escape), separate models for x and y. Models adapt once per frame.
+Measured rates: 2.6 bits/point/frame on
+noise-free smooth synthetic motion (N=300, T=48); on DIS+greedy tracks of the sample clips at
+step 0.5 px, N=48: 2.2–3.8 bits (T=48) and 4.8–5.7 bits (T=16, of which 0.7–1.1 bits are the
+frame-0 positions), as tracker jitter at the 0.5 px step is worth ~1.5 bits per axis.
+
+Determinism: all prediction, context and model arithmetic is integer; the only floats are the
+probabilities ``counts / total`` handed to constriction (exact IEEE division, see
+:mod:`actdiff.entropy.models`), so the bytes are identical on every platform.
 """
 
 from __future__ import annotations
@@ -38,6 +53,7 @@ import numpy as np
 
 from actdiff.entropy.models import (
     AdaptiveModel,
+    ContextEscapeModel,
     EscapeModel,
     SymbolDecoder,
     SymbolEncoder,
@@ -52,6 +68,14 @@ from actdiff.types import Tracks
 
 MAX_POINTS = 4096             # points per segment the decoder accepts (bounds memory)
 MAX_CELLS = 1 << 24           # frames * points the decoder accepts
+#: Initial counts of the zigzagged residual (0, -1, 1, -2, 2, …, escape) in contexts 0..2:
+#: rounded histograms (in %) of greedy-selected DIS tracks of the three sample clips.
+CONTEXT_PRIORS = (
+    (68, 14, 14, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+    (62, 19, 14, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+    (38, 14, 13, 5, 4, 3, 2, 2, 2, 2, 1, 2, 1, 1, 1, 12),
+)
+INITIAL_ACTIVITY = 1          # activity of a point before its first coded residual
 MAX_GRID = 1 << 22            # quantiser cells per frame side (constriction's uniform < 2**24)
 _MAX_UNARY = 64               # longest Rice quotient the decoder accepts
 PREDICTOR_SPANS = (2, 4, 8, 16, 0)  # predictor modes: frames in the line fit (0: none)
@@ -115,7 +139,18 @@ class _Models:
         self.vis = [AdaptiveModel([8, 1]), AdaptiveModel([1, 8])]   # context: visible at t-1
         self.mode = AdaptiveModel([1] * len(PREDICTOR_SPANS))
         self.g = [EscapeModel(16, 16), EscapeModel(16, 16)]
-        self.r = [EscapeModel(16, 64, 1, 1, 3, 1 << 16) for _ in range(2)]  # tuned on DIS tracks
+        # residuals, per axis, in 3 contexts (priors flatter for busier contexts; tuned on DIS
+        # tracks of the sample clips)
+        self.r = [ContextEscapeModel([EscapeModel(16, limit=1 << 16, prior=prior)
+                                      for prior in CONTEXT_PRIORS]) for _ in range(2)]
+
+
+def _contexts(activity: np.ndarray, r_x: Optional[np.ndarray] = None) -> np.ndarray:
+    """Residual context ``0..2`` of each point: its activity (``|r_x| + |r_y|`` at its last
+    coded frame), and for y also ``|r_x|`` of the same frame: ``min(2, a)`` with ``a =
+    (activity + 1) // 2`` for x and ``a = (activity + 2 |r_x| + 1) // 2`` for y."""
+    a = activity if r_x is None else activity + 2 * np.abs(r_x)
+    return np.minimum((a + 1) // 2, 2)
 
 
 def _base(q: np.ndarray, t: int, idx: np.ndarray, mode: int) -> np.ndarray:
@@ -228,6 +263,7 @@ def _encode_units(q: np.ndarray, vis: np.ndarray, qx: int, qy: int) -> bytes:
     if n == 0 or num_frames == 0:
         return head
     enc, m = SymbolEncoder(), _Models()
+    activity = np.full(n, INITIAL_ACTIVITY, np.int64)
     syms, sizes = _first_frame_symbols(q[0], qx, qy)
     if syms.size:
         enc.enc.encode(syms.astype(np.int32), _uniform_family(), sizes.astype(np.int32))
@@ -247,8 +283,10 @@ def _encode_units(q: np.ndarray, vis: np.ndarray, qx: int, qy: int) -> bytes:
         enc.adaptive(np.array([mode]), m.mode)
         for a in range(2):
             m.g[a].encode(enc, zigzag_array(g[a:a + 1]))
-        for a in range(2):
-            m.r[a].encode(enc, zigzag_array(r[:, a]))
+        ctx_x = _contexts(activity[idx])
+        m.r[0].encode(enc, zigzag_array(r[:, 0]), ctx_x)
+        m.r[1].encode(enc, zigzag_array(r[:, 1]), _contexts(activity[idx], r[:, 0]))
+        activity[idx] = np.abs(r).sum(1)
     return head + enc.to_bytes()
 
 
@@ -279,6 +317,7 @@ def decode_tracks(data: bytes, num_frames: int, step: float, height: int, width:
             raise BitstreamError(f"corrupt trajectory payload: {reader.left} bytes after 0 points")
         return Tracks.empty(num_frames)
     dec, m = SymbolDecoder(data[reader.pos:]), _Models()
+    activity = np.full(n, INITIAL_ACTIVITY, np.int64)
     q = np.zeros((num_frames, n, 2), np.int64)
     vis = np.zeros((num_frames, n), bool)
     vis[0] = True
@@ -296,7 +335,10 @@ def decode_tracks(data: bytes, num_frames: int, step: float, height: int, width:
             continue
         mode = int(dec.adaptive(1, m.mode)[0])
         g = np.array([unzigzag_array(m.g[a].decode(dec, 1))[0] for a in range(2)])
-        r = np.stack([unzigzag_array(m.r[a].decode(dec, idx.size)) for a in range(2)], 1)
+        rx = unzigzag_array(m.r[0].decode(dec, _contexts(activity[idx])))
+        ry = unzigzag_array(m.r[1].decode(dec, _contexts(activity[idx], rx)))
+        r = np.stack([rx, ry], 1)
+        activity[idx] = np.abs(r).sum(1)
         new = q[t - 1, idx] + _base(q, t, idx, mode) + g + r
         if (new < 0).any() or (new > limit).any():
             raise BitstreamError(f"corrupt trajectory payload: point outside the frame at t={t}")

@@ -27,7 +27,7 @@ import math
 import struct
 import zlib
 from fractions import Fraction
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 from actdiff.entropy.varint import ByteReader, write_varint
 from actdiff.errors import BitstreamError, ConfigError
@@ -148,7 +148,7 @@ def write_bitstream(bs: Bitstream) -> bytes:
 
 
 # ----------------------------------------------------------------------------- reading
-def _read_value(r: ByteReader, i: int) -> Tuple[str, Any]:
+def _read_value(r: ByteReader, i: int) -> tuple[str, Any]:
     b = r.byte(f"param {i} tag")
     tag, klen = b >> 5, b & 0x1F
     raw_key = r.read(klen, f"param {i} key")
@@ -189,7 +189,7 @@ def _read_header(r: ByteReader) -> StreamHeader:
     den = r.varint("fps denominator", MAX_FPS_TERM)
     seed = r.varint("seed", MAX_SEED)
     count = r.varint("param count", MAX_PARAMS)
-    params: Dict[str, Any] = {}
+    params: dict[str, Any] = {}
     for i in range(count):
         key, value = _read_value(r, i)
         if key in params:
@@ -207,7 +207,7 @@ def _read_header(r: ByteReader) -> StreamHeader:
 
 
 def _read_section(r: ByteReader, i: int, start: int, num_frames: int
-                  ) -> Tuple[SegmentSection, int, int]:
+                  ) -> tuple[SegmentSection, int, int]:
     """One section; returns it and its keyframe and trajectory payload byte counts."""
     begin = r.pos
     span = r.varint(f"segment {i} length", num_frames - 1 - start)
@@ -215,7 +215,7 @@ def _read_section(r: ByteReader, i: int, start: int, num_frames: int
         raise BitstreamError(f"corrupt file: segment {i} is empty")
     code = r.byte(f"segment {i} bandwidth")
     seg = Segment(start, start + span)
-    keyframes: List[bytes] = []
+    keyframes: list[bytes] = []
     for k in range(_expected_keyframes(i, seg)):
         n = r.varint(f"segment {i} keyframe {k} length", MAX_PAYLOAD)
         keyframes.append(r.read(n, f"segment {i} keyframe {k} payload"))
@@ -230,12 +230,12 @@ def _read_section(r: ByteReader, i: int, start: int, num_frames: int
     return sec, sum(len(k) for k in keyframes), len(traj)
 
 
-def _parse(data: bytes) -> Tuple[Bitstream, int, int]:
+def _parse(data: bytes) -> tuple[Bitstream, int, int]:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise BitstreamError(f"bitstream must be bytes, got {type(data).__name__}")
     r = ByteReader(bytes(data))
     header = _read_header(r)
-    sections: List[SegmentSection] = []
+    sections: list[SegmentSection] = []
     kf_bytes = traj_bytes = 0
     start = 0
     while r.left:
@@ -256,7 +256,7 @@ def read_bitstream(data: bytes) -> Bitstream:
     return _parse(data)[0]
 
 
-def bit_split(data: bytes) -> Dict[str, int]:
+def bit_split(data: bytes) -> dict[str, int]:
     """Bits of ``data`` spent on ``header``, ``keyframes`` and ``trajectories``.
 
     ``keyframes``/``trajectories`` count only payload bytes; everything else (magic, header,

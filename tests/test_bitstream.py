@@ -114,8 +114,8 @@ def _section(span, kfs, traj=b"", code=128, crc=True):
     (_header(h=0), "corrupt header: size 480x0"),
     (_header(ch=100), "corrupt header: size 480x270 \\(coded 480x100\\)"),
     (_header(), "truncated file: no segment after the header"),
-    (_header() + _section(10, [b"ab", b"cd"])[:6], "truncated file: segment 0 keyframe 1 "
-                                                    "payload needs 2 bytes, 0 left"),
+    (_header() + _section(10, [b"ab", b"cd"])[:6], ("truncated file: segment 0 keyframe 1 "
+                                                    "payload needs 2 bytes, 0 left")),
     (_header() + b"\x0a\x80" + write_varint(1532) + b"x" * 210,
      "truncated file: segment 0 keyframe 0 payload needs 1532 bytes, 210 left"),
     (_header() + _section(30, [b"a", b"b"]), "segment 0 length = 30 exceeds the limit 19"),

@@ -7,7 +7,12 @@ import time
 import numpy as np
 import pytest
 
-from actdiff.entropy import AdaptiveTrajectoryCoder, decode_tracks, encode_tracks, quantize_tracks
+from actdiff.entropy import (
+    AdaptiveTrajectoryCoder,
+    decode_tracks,
+    encode_tracks,
+    quantize_tracks,
+)
 from actdiff.errors import BitstreamError, ConfigError
 from actdiff.registry import TRAJECTORY_CODERS
 from actdiff.types import Tracks
@@ -53,8 +58,8 @@ def test_quantize_snaps_clips_holds_and_sorts():
 
 
 @pytest.mark.parametrize("case", [
-    dict(t=16, n=48), dict(t=48, n=300), dict(t=16, n=48, noise=0.7, occlusion=0.2),
-    dict(t=1, n=20), dict(t=2, n=1), dict(t=5, n=3, h=1, w=1), dict(t=9, n=40, h=17, w=23),
+    {"t": 16, "n": 48}, {"t": 48, "n": 300}, {"t": 16, "n": 48, "noise": 0.7, "occlusion": 0.2},
+    {"t": 1, "n": 20}, {"t": 2, "n": 1}, {"t": 5, "n": 3, "h": 1, "w": 1}, {"t": 9, "n": 40, "h": 17, "w": 23},
 ])
 @pytest.mark.parametrize("step", [0.5, 0.3, 2.0])
 def test_round_trip_is_exact(case, step):

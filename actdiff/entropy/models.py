@@ -12,10 +12,10 @@ batch. This keeps everything vectorised: a batch is one ``constriction`` call.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
-import numpy as np
 import constriction
+import numpy as np
 
 from actdiff.errors import BitstreamError
 
@@ -112,7 +112,7 @@ class SymbolDecoder:
             words = np.zeros(1, np.uint32)
         try:
             self.dec = RangeDecoder(words)
-        except Exception as exc:  # constriction rejects some word sequences
+        except Exception as exc:  # noqa: BLE001 - constriction rejects some word sequences
             raise BitstreamError(f"corrupt trajectory payload: {exc}") from None
 
     def categorical(self, n: int, probs: np.ndarray) -> np.ndarray:
@@ -123,7 +123,7 @@ class SymbolDecoder:
                 out = self.dec.decode(Categorical(probs, perfect=False), n)
             else:
                 out = self.dec.decode(_CAT, np.ascontiguousarray(probs, dtype=np.float64))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - constriction errors on garbage
             raise BitstreamError(f"corrupt trajectory payload: {exc}") from None
         return np.asarray(out, dtype=np.int64)
 
@@ -132,7 +132,7 @@ class SymbolDecoder:
             return np.zeros(n, np.int64)
         try:
             out = self.dec.decode(Uniform(int(size)), n)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - constriction errors on garbage
             raise BitstreamError(f"corrupt trajectory payload: {exc}") from None
         return np.asarray(out, dtype=np.int64)
 
@@ -155,7 +155,7 @@ class EscapeModel:
     MAX_BITS = 31
 
     def __init__(self, size: int = 24, scale: int = 64, inc: int = 1, num: int = 2, den: int = 3,
-                 limit: int = 1 << 13, prior: Optional[Sequence[int]] = None) -> None:
+                 limit: int = 1 << 13, prior: Sequence[int] | None = None) -> None:
         """``prior``: explicit initial counts of the primary model (length ``size``); by
         default ``geometric_prior(size, scale, num, den)``."""
         self.esc = size - 1

@@ -47,7 +47,6 @@ probabilities ``counts / total`` handed to constriction (exact IEEE division, se
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
 
 import numpy as np
 
@@ -81,7 +80,7 @@ _MAX_UNARY = 64               # longest Rice quotient the decoder accepts
 PREDICTOR_SPANS = (2, 4, 8, 16, 0)  # predictor modes: frames in the line fit (0: none)
 
 
-def _grid(step: float, height: int, width: int, error: type = ConfigError) -> Tuple[int, int]:
+def _grid(step: float, height: int, width: int, error: type = ConfigError) -> tuple[int, int]:
     """Largest quantised index along x and y: ``floor((W-1)/step)``, ``floor((H-1)/step)``.
 
     Raises ``error`` (``ConfigError`` when encoding, ``BitstreamError`` when the values come
@@ -97,7 +96,7 @@ def _grid(step: float, height: int, width: int, error: type = ConfigError) -> Tu
     if cells > MAX_GRID:
         raise error(f"trajectory quantiser step {step} gives {cells:.3g} cells per side "
                     f"(at most {MAX_GRID})")
-    return int(math.floor((width - 1) / step)), int(math.floor((height - 1) / step))
+    return math.floor((width - 1) / step), math.floor((height - 1) / step)
 
 
 def _to_units(tracks: Tracks, step: float, height: int, width: int):
@@ -145,7 +144,7 @@ class _Models:
                                       for prior in CONTEXT_PRIORS]) for _ in range(2)]
 
 
-def _contexts(activity: np.ndarray, r_x: Optional[np.ndarray] = None) -> np.ndarray:
+def _contexts(activity: np.ndarray, r_x: np.ndarray | None = None) -> np.ndarray:
     """Residual context ``0..2`` of each point: its activity (``|r_x| + |r_y|`` at its last
     coded frame), and for y also ``|r_x|`` of the same frame: ``min(2, a)`` with ``a =
     (activity + 1) // 2`` for x and ``a = (activity + 2 |r_x| + 1) // 2`` for y."""
@@ -172,7 +171,7 @@ def _base(q: np.ndarray, t: int, idx: np.ndarray, mode: int) -> np.ndarray:
 
 
 def _rice_k(rows: int, n: int) -> int:
-    return max(0, int(math.floor(math.log2(max(rows, 1) / max(n, 1)))) if rows > n else 0)
+    return max(0, math.floor(math.log2(max(rows, 1) / max(n, 1))) if rows > n else 0)
 
 
 def _lower_median(x: np.ndarray) -> np.ndarray:
@@ -360,26 +359,26 @@ class AdaptiveTrajectoryCoder:
         self.step = float(step)
         self.height, self.width = int(height), int(width)
 
-    def _size(self, height: Optional[int], width: Optional[int]) -> Tuple[int, int]:
+    def _size(self, height: int | None, width: int | None) -> tuple[int, int]:
         h = self.height if height is None else int(height)
         w = self.width if width is None else int(width)
         if h < 1 or w < 1:
             raise ConfigError("trajectory coder needs the coded frame size (height, width)")
         return h, w
 
-    def quantize(self, tracks: Tracks, height: Optional[int] = None,
-                 width: Optional[int] = None) -> Tracks:
+    def quantize(self, tracks: Tracks, height: int | None = None,
+                 width: int | None = None) -> Tracks:
         return quantize_tracks(tracks, self.step, *self._size(height, width))
 
-    def encode(self, tracks: Tracks, height: Optional[int] = None,
-               width: Optional[int] = None) -> bytes:
+    def encode(self, tracks: Tracks, height: int | None = None,
+               width: int | None = None) -> bytes:
         return encode_tracks(tracks, self.step, *self._size(height, width))
 
-    def decode(self, data: bytes, num_frames: int, height: Optional[int] = None,
-               width: Optional[int] = None) -> Tracks:
+    def decode(self, data: bytes, num_frames: int, height: int | None = None,
+               width: int | None = None) -> Tracks:
         return decode_tracks(data, num_frames, self.step, *self._size(height, width))
 
-    def cost_bits(self, tracks: Tracks, height: Optional[int] = None,
-                  width: Optional[int] = None) -> float:
+    def cost_bits(self, tracks: Tracks, height: int | None = None,
+                  width: int | None = None) -> float:
         """Exact size of :meth:`encode`'s output in bits (it runs the coder: ~ms for N=300)."""
         return float(8 * len(self.encode(tracks, height, width)))

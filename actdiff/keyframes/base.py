@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 
@@ -33,13 +33,13 @@ class ImageCodec(ABC):
     def decode(self, data: bytes, height: int, width: int) -> np.ndarray:
         """Decompress to ``uint8 (height, width, 3)``; ``BitstreamError`` on bad data or size."""
 
-    def params(self) -> Dict[str, Any]:
+    def params(self) -> dict[str, Any]:
         """Constructor arguments (short, int/float/str/bool values)."""
         return {}
 
-    def header_params(self) -> Dict[str, Any]:
+    def header_params(self) -> dict[str, Any]:
         """What to put into ``StreamHeader.params``: ``{"kc": name, "kc.ARG": value, …}``."""
-        out: Dict[str, Any] = {PARAM_KEY: self.name}
+        out: dict[str, Any] = {PARAM_KEY: self.name}
         out.update({PARAM_PREFIX + k: v for k, v in self.params().items()})
         return out
 
@@ -61,7 +61,7 @@ def check_decoded(img: np.ndarray, height: int, width: int, codec: str) -> np.nd
     return img
 
 
-def codec_from_params(params: Dict[str, Any]) -> ImageCodec:
+def codec_from_params(params: dict[str, Any]) -> ImageCodec:
     """Rebuild a codec from header params (``kc``/``kc.*`` keys, see
     :meth:`ImageCodec.header_params`) or from a config dict ``{"name": …, "quality": …}``.
 
@@ -78,7 +78,7 @@ def codec_from_params(params: Dict[str, Any]) -> ImageCodec:
     return _build(params)
 
 
-def _build(params: Dict[str, Any]) -> ImageCodec:
+def _build(params: dict[str, Any]) -> ImageCodec:
     if PARAM_KEY in params:
         name = params[PARAM_KEY]
         args = {k[len(PARAM_PREFIX):]: v for k, v in params.items() if k.startswith(PARAM_PREFIX)}

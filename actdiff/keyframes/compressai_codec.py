@@ -8,7 +8,7 @@ multiple of 64 (replicate) before coding and cropped after decoding.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +48,7 @@ class CompressAICodec(ImageCodec):
                 "keyframe_codec.checkpoint=PATH")
         self._model = self._load()
 
-    def params(self) -> Dict[str, Any]:
+    def params(self) -> dict[str, Any]:
         return {"checkpoint": self.checkpoint, "arch": self.arch, "quality": self.quality}
 
     def _load(self):
@@ -95,7 +95,7 @@ class CompressAICodec(ImageCodec):
         try:
             with torch.no_grad():
                 x = self._model.decompress(strings, torch.Size((zh, zw)))["x_hat"]
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is a corrupt payload
             raise BitstreamError(f"corrupt compressai keyframe: {exc}") from None
         arr = (x[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
         return check_decoded(np.ascontiguousarray(arr[:height, :width]), height, width,

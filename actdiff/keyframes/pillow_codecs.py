@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -47,7 +47,7 @@ def pil_decode(data: bytes, height: int, width: int, fmt: str) -> np.ndarray:
                 arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
     except BitstreamError:
         raise
-    except Exception as exc:  # Pillow raises many types on corrupt data
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types on corrupt data
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BitstreamError(f"corrupt {fmt} keyframe: {msg}") from None
     return check_decoded(arr, height, width, fmt)
@@ -56,7 +56,7 @@ def pil_decode(data: bytes, height: int, width: int, fmt: str) -> np.ndarray:
 class _PillowCodec(ImageCodec):
     fmt = ""
 
-    def _save_args(self) -> Dict[str, Any]:
+    def _save_args(self) -> dict[str, Any]:
         return {}
 
     def encode(self, img: np.ndarray) -> bytes:
@@ -88,12 +88,12 @@ class AvifCodec(_PillowCodec):
             raise ConfigError(f"avif speed must be an integer 0–10, got {speed!r}")
         self.speed = speed
 
-    def params(self) -> Dict[str, Any]:
+    def params(self) -> dict[str, Any]:
         return {"quality": self.quality, "speed": self.speed}
 
-    def _save_args(self) -> Dict[str, Any]:
-        return dict(quality=self.quality, speed=self.speed, max_threads=1,
-                    subsampling="4:2:0", range="full", autotiling=False)
+    def _save_args(self) -> dict[str, Any]:
+        return {"quality": self.quality, "speed": self.speed, "max_threads": 1,
+                    "subsampling": "4:2:0", "range": "full", "autotiling": False}
 
     def encode(self, img: np.ndarray) -> bytes:
         img = check_image(img)
@@ -112,11 +112,11 @@ class WebpCodec(_PillowCodec):
     def __init__(self, quality: int = 30) -> None:
         self.quality = _check_quality(quality)
 
-    def params(self) -> Dict[str, Any]:
+    def params(self) -> dict[str, Any]:
         return {"quality": self.quality}
 
-    def _save_args(self) -> Dict[str, Any]:
-        return dict(quality=self.quality, method=6, lossless=False, exact=False)
+    def _save_args(self) -> dict[str, Any]:
+        return {"quality": self.quality, "method": 6, "lossless": False, "exact": False}
 
 
 @IMAGE_CODECS.register("jpeg")
@@ -128,11 +128,11 @@ class JpegCodec(_PillowCodec):
     def __init__(self, quality: int = 30) -> None:
         self.quality = _check_quality(quality)
 
-    def params(self) -> Dict[str, Any]:
+    def params(self) -> dict[str, Any]:
         return {"quality": self.quality}
 
-    def _save_args(self) -> Dict[str, Any]:
-        return dict(quality=max(1, self.quality), subsampling=2, optimize=True)
+    def _save_args(self) -> dict[str, Any]:
+        return {"quality": max(1, self.quality), "subsampling": 2, "optimize": True}
 
 
 @IMAGE_CODECS.register("png")
@@ -144,7 +144,7 @@ class PngCodec(_PillowCodec):
     def __init__(self, quality: int = 100) -> None:
         self.quality = _check_quality(quality)
 
-    def _save_args(self) -> Dict[str, Any]:
-        return dict(optimize=False, compress_level=9)
+    def _save_args(self) -> dict[str, Any]:
+        return {"optimize": False, "compress_level": 9}
 
 

@@ -32,7 +32,9 @@ def test_round_trip_quality_and_determinism(name, max_err):
     assert err <= max_err
     if name == "png":
         assert np.array_equal(out, img)
-    rebuilt = codec_from_params(codec.header_params())
+    header = codec.header_params()
+    assert header["kc"] == name and all(len(k) <= 3 for k in header)
+    rebuilt = codec_from_params(header)
     assert type(rebuilt) is type(codec) and rebuilt.params() == codec.params()
     assert np.array_equal(rebuilt.decode(data, 64, 96), out)
 
@@ -89,7 +91,7 @@ def test_bad_config_and_inputs():
     with pytest.raises(BitstreamError, match="bad parameters"):
         codec_from_params({"kc": "webp", "kc.speed": 3})
     with pytest.raises(BitstreamError, match="quality"):
-        codec_from_params({"kc": "webp", "kc.quality": 3.5})
+        codec_from_params({"kc": "webp", "kq": 3.5})
     with pytest.raises(ConfigError, match="unknown image codec"):
         codec_from_params({"name": "bmp"})
     with pytest.raises(BitstreamError, match="no codec"):

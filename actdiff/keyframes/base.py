@@ -11,7 +11,10 @@ from actdiff.errors import BitstreamError, ConfigError, InputError
 from actdiff.registry import IMAGE_CODECS
 
 PARAM_KEY = "kc"            # header key holding the codec name
-PARAM_PREFIX = "kc."        # header keys holding the codec's constructor arguments
+PARAM_PREFIX = "kc."        # header keys holding other constructor arguments
+#: Short header keys of common constructor arguments (every header byte counts).
+PARAM_ALIASES = {"quality": "kq", "speed": "ks", "checkpoint": "kp", "arch": "ka"}
+_UNALIAS = {v: k for k, v in PARAM_ALIASES.items()}
 
 
 class ImageCodec(ABC):
@@ -38,9 +41,10 @@ class ImageCodec(ABC):
         return {}
 
     def header_params(self) -> dict[str, Any]:
-        """What to put into ``StreamHeader.params``: ``{"kc": name, "kc.ARG": value, …}``."""
+        """What to put into ``StreamHeader.params``: ``{"kc": name, "kq": quality, …}``
+        (:data:`PARAM_ALIASES`; other arguments as ``"kc.ARG"``)."""
         out: dict[str, Any] = {PARAM_KEY: self.name}
-        out.update({PARAM_PREFIX + k: v for k, v in self.params().items()})
+        out.update({PARAM_ALIASES.get(k, PARAM_PREFIX + k): v for k, v in self.params().items()})
         return out
 
 
@@ -82,6 +86,7 @@ def _build(params: dict[str, Any]) -> ImageCodec:
     if PARAM_KEY in params:
         name = params[PARAM_KEY]
         args = {k[len(PARAM_PREFIX):]: v for k, v in params.items() if k.startswith(PARAM_PREFIX)}
+        args.update({_UNALIAS[k]: v for k, v in params.items() if k in _UNALIAS})
     elif "name" in params:
         name = params.pop("name")
         args = params

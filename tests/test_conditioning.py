@@ -1,7 +1,5 @@
 """Conditions: channel layout, bidirectional switch, trajectory raster, warp-blend."""
 
-import importlib
-
 import numpy as np
 import pytest
 import torch
@@ -12,16 +10,6 @@ from actdiff.conditioning.conditions import channel_slice, warp_blend_from_condi
 from actdiff.conditioning.raster import rasterise_tracks
 from actdiff.training.synthetic import moving_texture, segment_from_frames
 from actdiff.types import Tracks
-
-
-def _has_warp() -> bool:
-    try:
-        return hasattr(importlib.import_module("actdiff.decoders.warp"), "warp_keyframes")
-    except ImportError:
-        return False
-
-
-needs_warp = pytest.mark.skipif(not _has_warp(), reason="actdiff.decoders.warp.warp_keyframes has not landed yet")
 
 
 @pytest.fixture
@@ -93,8 +81,7 @@ def test_blend_prefers_confident_warp(seg, monkeypatch):
     torch.testing.assert_close(blend, expect)
 
 
-@needs_warp
-def test_real_warp_conditions(seg):
+def test_real_warp_conditions(seg, monkeypatch):
     c = build_conditions(seg, 2)
     assert c.shape == (NUM_CHANNELS, 32, 48)
     assert np.isfinite(c).all()
@@ -104,3 +91,20 @@ def test_real_warp_conditions(seg):
     # the frame-0 warp of K0 is K0 itself
     c0 = build_conditions(seg, 0)
     np.testing.assert_allclose(c0[channel_slice("w0")], c0[channel_slice("k0")], atol=2 / 127.5)
+
+
+def test_conditions_use_the_warp_decoders_function(seg, monkeypatch):
+    """build_conditions goes through actdiff.decoders.warp.warp_keyframes with seg.bandwidth."""
+    from actdiff.decoders import warp
+
+    seen = []
+    real = warp.warp_keyframes
+
+    def spy(s, t, bandwidth, bidirectional=True):
+        seen.append((t, bandwidth, bidirectional))
+        return real(s, t, bandwidth, bidirectional=bidirectional)
+
+    monkeypatch.setattr(warp, "warp_keyframes", spy)
+    seg.bandwidth = 9.0
+    build_conditions(seg, 4, bidirectional=False)
+    assert seen == [(4, 9.0, False)]

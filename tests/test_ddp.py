@@ -1,7 +1,5 @@
 """DDP with 2 CPU processes (gloo, ddp_spawn) on the micro config."""
 
-import importlib
-
 import torch
 
 from actdiff.commands import fit as fit_cmd
@@ -9,19 +7,7 @@ from actdiff.config import compose
 from actdiff.training.synthetic import synthetic_segment_source, synthetic_video
 
 
-def _has_warp() -> bool:
-    try:
-        return hasattr(importlib.import_module("actdiff.decoders.warp"), "warp_keyframes")
-    except ImportError:
-        return False
-
-
-def test_ddp_spawn_two_cpu_processes(tmp_path, monkeypatch):
-    if not _has_warp():  # the cache is built in this process before spawning; children only read it
-        from test_training import stub_warp
-        from actdiff import conditioning
-
-        monkeypatch.setattr(conditioning.conditions, "_warp", stub_warp)
+def test_ddp_spawn_two_cpu_processes(tmp_path):
     cfg = compose("experiment/train_test", [
         f"run_dir={tmp_path}/run", f"data.cache_dir={tmp_path}/cache", "trainer.devices=2",
         "trainer.strategy=ddp_spawn", "trainer.max_steps=3", "trainer.val_check_interval=null",

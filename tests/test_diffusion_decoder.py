@@ -1,12 +1,9 @@
 """DiffusionDecoder: weights loading, determinism, exact keyframes, registry."""
 
-import importlib
-
 import numpy as np
 import pytest
 import torch
 
-from actdiff import conditioning
 from actdiff.config import config_root, load_composed
 from actdiff.decoders.diffusion import DEFAULT_WEIGHTS, DiffusionDecoder, load_denoiser
 from actdiff.errors import MissingWeightsError
@@ -14,21 +11,6 @@ from actdiff.models import build_model
 from actdiff.registry import DECODERS
 from actdiff.training.synthetic import moving_texture, segment_from_frames
 from actdiff.types import StreamHeader
-
-
-def _has_warp() -> bool:
-    try:
-        return hasattr(importlib.import_module("actdiff.decoders.warp"), "warp_keyframes")
-    except ImportError:
-        return False
-
-
-@pytest.fixture(autouse=True)
-def warp_available(monkeypatch):
-    if not _has_warp():
-        from test_training import stub_warp
-
-        monkeypatch.setattr(conditioning.conditions, "_warp", stub_warp)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """Training machinery on the micro config: step, checkpoints/resume, EMA export, cache, shared conditions."""
 
-import importlib
 import json
 import os
 import signal
@@ -21,27 +20,6 @@ from actdiff.training.data import VideoClipDataModule, cache_key
 from actdiff.training.export import export_checkpoint
 from actdiff.training.module import ConditionalDenoiser
 from actdiff.training.synthetic import synthetic_segment_source, synthetic_video
-
-
-def _has_warp() -> bool:
-    try:
-        return hasattr(importlib.import_module("actdiff.decoders.warp"), "warp_keyframes")
-    except ImportError:
-        return False
-
-
-def stub_warp(seg, t, bidirectional):
-    """Stand-in for actdiff.decoders.warp while it has not landed: keyframes with time confidences."""
-    h, w = seg.key_start.shape[:2]
-    tau = t / max(1, seg.segment.length - 1)
-    return (seg.key_start.astype(np.float32), np.full((h, w), 1 - tau, np.float32),
-            seg.key_end.astype(np.float32), np.full((h, w), tau, np.float32))
-
-
-@pytest.fixture(autouse=True)
-def warp_available(monkeypatch):
-    if not _has_warp():
-        monkeypatch.setattr(conditioning.conditions, "_warp", stub_warp)
 
 
 def videos():
@@ -170,10 +148,6 @@ sys.path.insert(0, {tests!r})
 import test_training as T
 from actdiff.commands import fit
 from pathlib import Path
-import pytest
-mp = pytest.MonkeyPatch()
-if not T._has_warp():
-    mp.setattr(T.conditioning.conditions, "_warp", T.stub_warp)
 cfg = T.cfg_for(Path({tmp!r}), "trainer.max_steps=1000")
 fit.run(cfg, videos=T.videos(), segment_source=T.synthetic_segment_source)
 """

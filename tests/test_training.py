@@ -229,3 +229,15 @@ def test_read_sources_bundled_sample():
     vids = read_sources(cfg)
     assert len(vids) == 1 and vids[0].frames.shape == (5, 64, 96, 3)
     assert split_by_video(vids * 3, 1)[1] and len(split_by_video(vids, 1)[1]) == 0
+
+
+def test_datamodule_with_real_codec(tmp_path):
+    """Default segment source: encode_video → bytes → decode_segments (the decoder's path)."""
+    cfg = cfg_for(tmp_path, "data.window_frames=10")
+    vids = [synthetic_video(12, 48, 64, seed=i) for i in range(2)]
+    dm = VideoClipDataModule(cfg.data, cfg.codec, videos=vids)
+    dm.prepare_data()
+    dm.setup()
+    item = dm.train_set[0]
+    assert item["cond"].shape == (conditioning.NUM_CHANNELS, 32, 48) and item["target"].shape == (3, 32, 48)
+    assert torch.isfinite(item["cond"]).all() and item["target"].abs().max() <= 1

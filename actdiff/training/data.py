@@ -67,20 +67,26 @@ def cache_key(codec_cfg: Any, data_cfg: Any, protocol: Any = None, source: str =
 
 
 def read_sources(data_cfg: DictConfig) -> List[Video]:
-    """Read the videos named in ``data.sources`` (files, folders or dataset YAML/names)."""
-    from actdiff.data import load_dataset
-    from actdiff.io.reader import read_video
+    """Read the videos named in ``data.sources`` (files, folders or dataset YAML/names).
 
-    size = tuple(data_cfg.size) if data_cfg.get("size") else None
-    kw = dict(max_frames=data_cfg.get("max_frames"), size=size, resize_mode=str(data_cfg.get("resize_mode", "crop")))
+    Frames are read through an ``actdiff.data`` protocol built from ``data.size``,
+    ``data.max_frames`` and ``data.resize_mode`` (``crop``: cover ``H×W`` keeping the aspect).
+    """
+    from actdiff.data import load_dataset, load_protocol
+
+    size = list(data_cfg.size) if data_cfg.get("size") else [None, None]
+    protocol = load_protocol({"name": "train", "height": size[0], "width": size[1],
+                              "max_frames": data_cfg.get("max_frames"),
+                              "resize_mode": str(data_cfg.get("resize_mode", "crop")) if size[0] else "none"})
     videos: List[Video] = []
     for src in data_cfg.sources:
         p = Path(str(src)).expanduser()
         if p.is_file() and p.suffix not in (".yaml", ".yml"):
-            videos.append(read_video(p, **kw))
+            videos.append(protocol.read(p))
+            videos[-1].source = videos[-1].source or str(p)
         else:
             for seq in load_dataset(str(src)):
-                v = seq.read(None, **kw)
+                v = seq.read(protocol)
                 v.source = v.source or str(seq.path)
                 videos.append(v)
     if not videos:

@@ -5,7 +5,12 @@ import pytest
 import torch
 
 from actdiff import conditioning
-from actdiff.conditioning import CHANNELS, NUM_CHANNELS, build_conditions, build_segment_conditions
+from actdiff.conditioning import (
+    CHANNELS,
+    NUM_CHANNELS,
+    build_conditions,
+    build_segment_conditions,
+)
 from actdiff.conditioning.conditions import channel_slice, warp_blend_from_conditions
 from actdiff.conditioning.raster import rasterise_tracks
 from actdiff.training.synthetic import moving_texture, segment_from_frames

@@ -1,12 +1,11 @@
 """ControlledDenoiser: wiring, presets (incl. sd from a tiny local folder), save/load, sampling."""
 
-import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
 
-from actdiff.config import config_root, load_composed
 from actdiff.conditioning import NUM_CHANNELS
+from actdiff.config import config_root, load_composed
 from actdiff.errors import MissingWeightsError
 from actdiff.models import ControlledDenoiser, build_model, sample, segment_noise
 from actdiff.models.sampling import SAMPLERS
@@ -86,8 +85,8 @@ def test_segment_noise_modes():
 
 
 def test_vision_context_path():
-    vision = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                  image_size=32, patch_size=16, num_channels=3)
+    vision = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                  "image_size": 32, "patch_size": 16, "num_channels": 3}
     m = build_model(micro_cfg(vision=vision)).eval()
     z, t, cond = _inputs(m)
     ctx = m.context(cond)

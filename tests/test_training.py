@@ -1,6 +1,5 @@
 """Training machinery on the micro config: step, checkpoints/resume, EMA export, cache, shared conditions."""
 
-import json
 import os
 import signal
 import subprocess
@@ -8,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -116,7 +114,6 @@ def test_datamodule_and_decoder_share_build_conditions(tmp_path, monkeypatch):
     """Training pairs and decoding both go through actdiff.conditioning.conditions.build_conditions."""
     from actdiff.decoders.diffusion import DiffusionDecoder
     from actdiff.models import build_model
-    from actdiff.types import StreamHeader
 
     real = conditioning.conditions.build_conditions
     calls = {"n": 0}
@@ -221,10 +218,7 @@ def test_read_sources_bundled_sample():
     from actdiff.data import sample_clip_path
     from actdiff.training.data import read_sources, split_by_video
 
-    try:
-        path = sample_clip_path()
-    except Exception as e:  # the I/O helper raises when the clip is not shipped
-        pytest.skip(f"bundled sample clip unavailable: {e}")
+    path = sample_clip_path()
     cfg = OmegaConf.create({"sources": [str(path)], "size": [64, 96], "max_frames": 5, "resize_mode": "crop"})
     vids = read_sources(cfg)
     assert len(vids) == 1 and vids[0].frames.shape == (5, 64, 96, 3)

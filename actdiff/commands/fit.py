@@ -11,10 +11,16 @@ weights with ``save_pretrained`` (safetensors) when training ends.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from actdiff.commands.common import ArgumentParser, add_config_args, cli_entry, load_cfg, maybe_print_config
+from actdiff.commands.common import (
+    ArgumentParser,
+    add_config_args,
+    cli_entry,
+    load_cfg,
+    maybe_print_config,
+)
 from actdiff.config import save_config
 from actdiff.errors import ConfigError, InputError, OutputError
 

@@ -29,14 +29,14 @@ With ``bidirectional=False`` (``--no-bidirectional``) the K1 channels ``k1``, ``
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
 from actdiff.types import DecodedSegment
 
 #: Channel name → (first channel, number of channels). The order is the tensor's order.
-CHANNELS: Dict[str, Tuple[int, int]] = {
+CHANNELS: dict[str, tuple[int, int]] = {
     "k0": (0, 3),
     "k1": (3, 3),
     "w0": (6, 3),
@@ -102,7 +102,7 @@ def build_conditions(seg: DecodedSegment, t: int, bidirectional: bool = True) ->
 
 
 def build_segment_conditions(
-    seg: DecodedSegment, frames: Optional[Sequence[int]] = None, bidirectional: bool = True
+    seg: DecodedSegment, frames: Sequence[int] | None = None, bidirectional: bool = True
 ) -> np.ndarray:
     """Batch version: ``float32 (len(frames), NUM_CHANNELS, H, W)`` (default: all ``L`` frames)."""
     frames = range(seg.segment.length) if frames is None else frames

@@ -9,7 +9,6 @@ comes from the stream header's seed and the segment id (see :mod:`actdiff.models
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -28,7 +27,7 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "weights" 
 WEIGHT_FILE = "diffusion_pytorch_model.safetensors"
 
 
-def load_denoiser(path: Union[str, Path, None] = None, device: str = "cpu") -> ControlledDenoiser:
+def load_denoiser(path: str | Path | None = None, device: str = "cpu") -> ControlledDenoiser:
     """Load ``save_pretrained`` weights (safetensors) or raise a one-line ``MissingWeightsError``."""
     folder = Path(path).expanduser() if path else DEFAULT_WEIGHTS
     if not (folder / "config.json").is_file() or not (folder / WEIGHT_FILE).is_file():
@@ -68,13 +67,13 @@ class DiffusionDecoder(Decoder):
 
     def __init__(
         self,
-        weights: Optional[str] = None,
-        model: Optional[ControlledDenoiser] = None,
-        sampler: Optional[str] = None,
-        steps: Optional[int] = None,
-        noise_mode: Optional[str] = None,
+        weights: str | None = None,
+        model: ControlledDenoiser | None = None,
+        sampler: str | None = None,
+        steps: int | None = None,
+        noise_mode: str | None = None,
         batch_size: int = 4,
-        bidirectional: Optional[bool] = None,
+        bidirectional: bool | None = None,
         device: str = "cpu",
         **_: object,
     ) -> None:

@@ -15,17 +15,21 @@ context ``(1, null_tokens, cross_attention_dim)``, optionally followed by tokens
 
 from __future__ import annotations
 
-
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
+from torch import nn
 
-from actdiff.conditioning.conditions import NUM_CHANNELS, channel_slice, warp_blend_from_conditions
+from actdiff.conditioning.conditions import (
+    NUM_CHANNELS,
+    channel_slice,
+    warp_blend_from_conditions,
+)
 from actdiff.models.latent import depth_to_space, space_to_depth
 
 
@@ -59,20 +63,20 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(
         self,
-        unet_config: Dict[str, Any],
+        unet_config: dict[str, Any],
         conditioning_channels: int = NUM_CHANNELS,
         conditioning_embedding_out_channels: Sequence[int] = (16, 32, 64),
         latent: str = "space_to_depth",
         latent_factor: int = 4,
-        vae_config: Optional[Dict[str, Any]] = None,
+        vae_config: dict[str, Any] | None = None,
         vae_scaling_factor: float = 0.18215,
         null_tokens: int = 4,
-        vision_config: Optional[Dict[str, Any]] = None,
+        vision_config: dict[str, Any] | None = None,
         prediction_type: str = "epsilon",
         residual_over_warp: bool = False,
         freeze_base: bool = False,
-        noise_schedule: Optional[Dict[str, Any]] = None,
-        default_sampler: Optional[Dict[str, Any]] = None,
+        noise_schedule: dict[str, Any] | None = None,
+        default_sampler: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if latent not in ("space_to_depth", "vae"):
@@ -115,7 +119,7 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
             return depth_to_space(z, self.config.latent_factor)
         return self.vae.decode(z / self.config.vae_scaling_factor).sample
 
-    def base_latent(self, cond: torch.Tensor) -> Optional[torch.Tensor]:
+    def base_latent(self, cond: torch.Tensor) -> torch.Tensor | None:
         """Latent the residual is added to (``residual_over_warp``), else ``None``."""
         if not self.config.residual_over_warp:
             return None
@@ -135,7 +139,7 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
         if self.vision is None:
             return ctx
         size = self.vision.config.image_size
-        tokens: List[torch.Tensor] = []
+        tokens: list[torch.Tensor] = []
         for name in ("k0", "k1"):
             img = F.interpolate(cond[:, channel_slice(name)], size=(size, size), mode="bilinear",
                                 align_corners=False)
@@ -167,7 +171,7 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
         c.down_blocks.load_state_dict(u.down_blocks.state_dict())
         c.mid_block.load_state_dict(u.mid_block.state_dict())
 
-    def trainable_parameters(self) -> List[nn.Parameter]:
+    def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
     def num_parameters_total(self) -> int:

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -24,17 +24,17 @@ def _plain(x: Any) -> Any:
     return OmegaConf.to_container(x, resolve=True) if isinstance(x, DictConfig) else x
 
 
-def _common_kwargs(cfg: DictConfig) -> Dict[str, Any]:
-    return dict(
-        conditioning_channels=NUM_CHANNELS,
-        conditioning_embedding_out_channels=tuple(cfg.conditioning_embedding_out_channels),
-        null_tokens=int(cfg.get("null_tokens", 4)),
-        vision_config=_plain(cfg.get("vision")),
-        prediction_type=str(cfg.get("prediction_type", "epsilon")),
-        residual_over_warp=bool(cfg.get("residual_over_warp", False)),
-        noise_schedule=_plain(cfg.get("noise_schedule")) or {},
-        default_sampler=_plain(cfg.get("sampler")) or {},
-    )
+def _common_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    return {
+        "conditioning_channels": NUM_CHANNELS,
+        "conditioning_embedding_out_channels": tuple(cfg.conditioning_embedding_out_channels),
+        "null_tokens": int(cfg.get("null_tokens", 4)),
+        "vision_config": _plain(cfg.get("vision")),
+        "prediction_type": str(cfg.get("prediction_type", "epsilon")),
+        "residual_over_warp": bool(cfg.get("residual_over_warp", False)),
+        "noise_schedule": _plain(cfg.get("noise_schedule")) or {},
+        "default_sampler": _plain(cfg.get("sampler")) or {},
+    }
 
 
 @MODELS.register("unet")
@@ -56,7 +56,7 @@ def _load_pretrained(cls, source: str, subfolder: str, allow_download: bool):
         if local.is_dir():
             return cls.from_pretrained(str(local), subfolder=subfolder)
         return cls.from_pretrained(source, subfolder=subfolder, local_files_only=not allow_download)
-    except (OSError, ValueError, EnvironmentError) as e:
+    except (OSError, ValueError) as e:
         raise MissingWeightsError(
             f"pretrained {subfolder} weights not found at {source!r} ({type(e).__name__}): put a diffusers "
             f"folder with {subfolder}/ there, set model.pretrained=/path/to/folder, or "

@@ -14,7 +14,8 @@ The segment id is the segment's absolute start frame (unique within a stream).
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Dict, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -24,7 +25,7 @@ from actdiff.models.denoiser import ControlledDenoiser
 SAMPLERS = ("ddim", "dpmsolver++", "unipc")
 
 
-def schedule_kwargs(model: ControlledDenoiser) -> Dict[str, Any]:
+def schedule_kwargs(model: ControlledDenoiser) -> dict[str, Any]:
     ns = dict(model.config.noise_schedule or {})
     ns.setdefault("num_train_timesteps", 1000)
     ns.setdefault("beta_schedule", "squaredcos_cap_v2")
@@ -41,7 +42,11 @@ def make_train_scheduler(model: ControlledDenoiser):
 
 def make_sampler(model: ControlledDenoiser, name: str = "dpmsolver++"):
     """Inference scheduler ``name`` with the model's noise schedule."""
-    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler
+    from diffusers import (
+        DDIMScheduler,
+        DPMSolverMultistepScheduler,
+        UniPCMultistepScheduler,
+    )
 
     kw = schedule_kwargs(model)
     if name == "ddim":
@@ -60,7 +65,7 @@ def seed_for(*parts: int) -> int:
 
 
 def segment_noise(
-    shape: Tuple[int, int, int], frames: Sequence[int], seed: int, segment_id: int, mode: str = "shared"
+    shape: tuple[int, int, int], frames: Sequence[int], seed: int, segment_id: int, mode: str = "shared"
 ) -> torch.Tensor:
     """Initial latent noise ``(len(frames), *shape)`` (float32, CPU), see module docstring."""
     if mode == "shared":

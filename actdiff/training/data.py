@@ -19,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -35,10 +36,10 @@ from actdiff.types import DecodedSegment, StreamHeader, Video
 log = logging.getLogger("actdiff.training")
 
 #: ``(video, codec_cfg) -> (header, segments)``; the default runs the real codec.
-SegmentSource = Callable[[Video, DictConfig], Tuple[StreamHeader, List[DecodedSegment]]]
+SegmentSource = Callable[[Video, DictConfig], tuple[StreamHeader, list[DecodedSegment]]]
 
 
-def codec_segment_source(video: Video, codec_cfg: DictConfig) -> Tuple[StreamHeader, List[DecodedSegment]]:
+def codec_segment_source(video: Video, codec_cfg: DictConfig) -> tuple[StreamHeader, list[DecodedSegment]]:
     """Encode ``video`` with the real encoder and decode the bytes like the decoder does."""
     from actdiff.codec import decode_segments, encode_video
 
@@ -66,7 +67,7 @@ def cache_key(codec_cfg: Any, data_cfg: Any, protocol: Any = None, source: str =
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def read_sources(data_cfg: DictConfig) -> List[Video]:
+def read_sources(data_cfg: DictConfig) -> list[Video]:
     """Read the videos named in ``data.sources`` (files, folders or dataset YAML/names).
 
     Frames are read through an ``actdiff.data`` protocol built from ``data.size``,
@@ -78,7 +79,7 @@ def read_sources(data_cfg: DictConfig) -> List[Video]:
     protocol = load_protocol({"name": "train", "height": size[0], "width": size[1],
                               "max_frames": data_cfg.get("max_frames"),
                               "resize_mode": str(data_cfg.get("resize_mode", "crop")) if size[0] else "none"})
-    videos: List[Video] = []
+    videos: list[Video] = []
     for src in data_cfg.sources:
         p = Path(str(src)).expanduser()
         if p.is_file() and p.suffix not in (".yaml", ".yml"):
@@ -94,7 +95,7 @@ def read_sources(data_cfg: DictConfig) -> List[Video]:
     return videos
 
 
-def split_by_video(videos: Sequence[Video], val_videos: int) -> Tuple[List[int], List[int]]:
+def split_by_video(videos: Sequence[Video], val_videos: int) -> tuple[list[int], list[int]]:
     """Indices (train, val): the last ``val_videos`` by source name validate (none if < 2 videos)."""
     order = sorted(range(len(videos)), key=lambda i: (videos[i].source, i))
     n_val = min(int(val_videos), len(videos) - 1) if len(videos) > 1 else 0
@@ -109,7 +110,7 @@ def _pad_to(frame: np.ndarray, h: int, w: int) -> np.ndarray:
 
 
 def make_pairs(video: Video, codec_cfg: DictConfig, data_cfg: DictConfig, rng: np.random.Generator,
-               source: SegmentSource) -> List[Dict[str, np.ndarray]]:
+               source: SegmentSource) -> list[dict[str, np.ndarray]]:
     """Encode one random window of ``video`` and build ``frames_per_window`` (cond, target) pairs."""
     win = min(int(data_cfg.window_frames), video.num_frames)
     start = int(rng.integers(0, video.num_frames - win + 1))
@@ -135,13 +136,13 @@ def make_pairs(video: Video, codec_cfg: DictConfig, data_cfg: DictConfig, rng: n
 class PairDataset(Dataset):
     """Cached pairs → random (train) or centre (val) crops of ``crop = (h, w)``."""
 
-    def __init__(self, files: List[Path], crop: Tuple[int, int], train: bool) -> None:
+    def __init__(self, files: list[Path], crop: tuple[int, int], train: bool) -> None:
         self.files, self.crop, self.train = files, crop, train
 
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, i: int) -> Dict[str, torch.Tensor]:
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         with np.load(self.files[i]) as z:
             cond, target, (vh, vw) = z["cond"], z["target"], z["valid"]
         ch, cw = self.crop
@@ -169,7 +170,7 @@ class VideoClipDataModule(L.LightningDataModule):
     """
 
     def __init__(self, data_cfg: DictConfig, codec_cfg: DictConfig, protocol: Any = None,
-                 videos: Optional[List[Video]] = None, segment_source: Optional[SegmentSource] = None) -> None:
+                 videos: list[Video] | None = None, segment_source: SegmentSource | None = None) -> None:
         super().__init__()
         self.data_cfg, self.codec_cfg = data_cfg, codec_cfg
         self._videos = videos
@@ -177,10 +178,10 @@ class VideoClipDataModule(L.LightningDataModule):
         name = "codec" if segment_source is None else getattr(segment_source, "__qualname__", "custom")
         self.key = cache_key(codec_cfg, data_cfg, protocol, name)
         self.cache = Path(str(data_cfg.cache_dir)).expanduser() / self.key
-        self.train_set: Optional[PairDataset] = None
-        self.val_set: Optional[PairDataset] = None
+        self.train_set: PairDataset | None = None
+        self.val_set: PairDataset | None = None
 
-    def videos(self) -> List[Video]:
+    def videos(self) -> list[Video]:
         if self._videos is None:
             self._videos = read_sources(self.data_cfg)
         return self._videos
@@ -196,7 +197,7 @@ class VideoClipDataModule(L.LightningDataModule):
         videos = self.videos()
         train, val = split_by_video(videos, int(d.get("val_videos", 1)))
         self.cache.mkdir(parents=True, exist_ok=True)
-        manifest: Dict[str, List[str]] = {"train": [], "val": []}
+        manifest: dict[str, list[str]] = {"train": [], "val": []}
         for split, idx, n_win in (("train", train, d.windows_per_video), ("val", val, d.get("val_windows_per_video", 1))):
             for vi in idx:
                 for w in range(int(n_win)):
@@ -208,7 +209,7 @@ class VideoClipDataModule(L.LightningDataModule):
         log.info("cached %d train / %d val pairs in %s", len(manifest["train"]), len(manifest["val"]), self.cache)
         self._manifest().write_text(json.dumps(manifest))
 
-    def setup(self, stage: Optional[str] = None) -> None:
+    def setup(self, stage: str | None = None) -> None:
         if not self._manifest().is_file():
             self.prepare_data()
         manifest = json.loads(self._manifest().read_text())

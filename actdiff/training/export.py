@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
 
 from actdiff.errors import InputError
 
 
-def export_module(module, out_dir: Union[str, Path]) -> Path:
+def export_module(module, out_dir: str | Path) -> Path:
     """Write ``module``'s EMA model to ``out_dir`` (``config.json`` + safetensors)."""
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
@@ -16,7 +15,7 @@ def export_module(module, out_dir: Union[str, Path]) -> Path:
     return out
 
 
-def export_checkpoint(ckpt: Union[str, Path], out_dir: Union[str, Path]) -> Path:
+def export_checkpoint(ckpt: str | Path, out_dir: str | Path) -> Path:
     """Load a Lightning checkpoint of ``ConditionalDenoiser`` and export its EMA weights."""
     from actdiff.training.module import ConditionalDenoiser
 

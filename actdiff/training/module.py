@@ -13,14 +13,14 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers.training_utils import EMAModel
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from actdiff.models.denoiser import ControlledDenoiser
 from actdiff.models.presets import build_model
@@ -44,8 +44,8 @@ class ConditionalDenoiser(L.LightningModule):
 
     def __init__(
         self,
-        model_cfg: Dict[str, Any],
-        optim_cfg: Dict[str, Any],
+        model_cfg: dict[str, Any],
+        optim_cfg: dict[str, Any],
         ema_decay: float = 0.999,
         val_sample_frames: int = 2,
         val_sample_steps: int = 8,
@@ -64,7 +64,7 @@ class ConditionalDenoiser(L.LightningModule):
             base = self.model.base_latent(cond)
         return z0 - base if base is not None else z0
 
-    def diffusion_loss(self, batch: Dict[str, torch.Tensor], generator: Optional[torch.Generator] = None):
+    def diffusion_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None):
         target, cond = batch["target"], batch["cond"]
         z0 = self._clean_latent(target, cond)
         n_t = self.noise_scheduler.config.num_train_timesteps
@@ -121,10 +121,10 @@ class ConditionalDenoiser(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # ------------------------------------------------------------ checkpoints
-    def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["ema"] = self.ema.state_dict()
 
-    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "ema" in checkpoint:
             self.ema.load_state_dict(checkpoint["ema"])
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Tuple
+import itertools
 
 import numpy as np
 
@@ -46,10 +46,10 @@ def segment_from_frames(frames: np.ndarray, start: int, end: int, num_points: in
                           tracks=tracks)
 
 
-def synthetic_segment_source(video: Video, codec_cfg=None, gop: int = 4) -> Tuple[StreamHeader, List[DecodedSegment]]:
+def synthetic_segment_source(video: Video, codec_cfg=None, gop: int = 4) -> tuple[StreamHeader, list[DecodedSegment]]:
     """Stand-in for the codec: fixed GOPs, exact keyframes, tracks along the known motion."""
     n, h, w = video.frames.shape[:3]
     header = StreamHeader(height=h, width=w, coded_height=h, coded_width=w, num_frames=n, fps=video.fps, seed=0)
     bounds = list(range(0, n - 1, gop)) + [n - 1]
-    segs = [segment_from_frames(video.frames, a, b, seed=a) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    segs = [segment_from_frames(video.frames, a, b, seed=a) for a, b in itertools.pairwise(bounds) if b > a]
     return header, segs

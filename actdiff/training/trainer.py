@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import List
 
 import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
@@ -19,7 +18,7 @@ STRATEGIES = ("auto", "ddp", "ddp_spawn", "fsdp")
 LOGGERS = ("csv", "wandb", "none")
 
 
-def build_loggers(cfg: DictConfig, run_dir: Path) -> List:
+def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
     """``logger.name``: csv (default) | wandb (``logger.mode`` online|offline|disabled;
     ``WANDB_MODE`` wins when set) | none."""
     lc = cfg.get("logger") or {}

@@ -135,7 +135,7 @@ def compute_metrics(
     if unknown:
         raise ConfigError(f"unknown metric(s) {', '.join(unknown)} (known: {', '.join(METRICS.names())})")
     out: dict[str, float] = {}
-    dist: dict[str, DistributionMetrics] = {}
+    dist: dict[str, dict[str, float]] = {}
     for name in metrics:
         m = get_metric(name)
         if m.kind in ("nr", "fr"):
@@ -148,10 +148,10 @@ def compute_metrics(
         else:
             proto = "patches" if name.endswith("_patches") else "frames"
             if proto not in dist:
-                dist[proto] = DistributionMetrics(feature=fid_feature, protocol=proto)
-                dist[proto].update(a, b)
-            key = name.split("_")[0]
-            out[name] = dist[proto].compute()[key]
+                dm = DistributionMetrics(feature=fid_feature, protocol=proto)
+                dm.update(a, b)
+                dist[proto] = dm.compute()
+            out[name] = dist[proto][name.split("_")[0]]
     return {k: (float(v) if not (isinstance(v, float) and math.isnan(v)) else float("nan")) for k, v in out.items()}
 
 

@@ -17,6 +17,7 @@ extracted once and both scores are computed by torchmetrics from them. KID's sub
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -31,12 +32,16 @@ PROTOCOLS = ("frames", "patches")
 
 
 def load_inception(path: str | None = None) -> nn.Module:
-    """The standard FID Inception (2048-d) from a local weights file."""
+    """The standard FID Inception (2048-d) from a local weights file (loaded once per file)."""
+    return _load_inception(str(find_weights(INCEPTION_FILE, path, what="FID Inception-v3")))
+
+
+@lru_cache(maxsize=2)
+def _load_inception(weights: str) -> nn.Module:
     try:
         from torchmetrics.image.fid import NoTrainInceptionV3
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise MissingWeightsError(f"FID needs the torch-fidelity package ({e}); pip install torch-fidelity") from None
-    weights = find_weights(INCEPTION_FILE, path, what="FID Inception-v3")
     return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
                               feature_extractor_weights_path=str(weights))
 

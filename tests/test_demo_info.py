@@ -1,0 +1,39 @@
+"""The demo verb (whole codec on the bundled clip) and the info verb."""
+
+from __future__ import annotations
+
+import json
+
+from actdiff.commands import demo, encode, info
+
+
+def test_demo_prints_a_rate_quality_table(tmp_path, capsys):
+    assert demo.main(["--out", str(tmp_path), "--frames", "10", "--rates", "r1", "r4"]) == 0
+    out = capsys.readouterr().out
+    assert "point  decoder" in out
+    lines = [ln for ln in out.splitlines() if ln.startswith(("r1 ", "r4 ", "crf"))]
+    assert len([ln for ln in lines if " warp " in ln]) == 2
+    assert any(" x265 " in ln for ln in lines)
+    run = next(tmp_path.iterdir())
+    rows = json.loads((run / "results.json").read_text())
+    warp = {r["point"]: r for r in rows if r["decoder"] == "warp"}
+    assert warp["r1"]["bpp"] < warp["r4"]["bpp"]
+    assert warp["r1"]["psnr"] < warp["r4"]["psnr"]
+    assert (run / "r1.adv").is_file() and (run / "r1.config.yaml").is_file()
+    if not any(r["decoder"] == "diffusion" for r in rows):
+        assert "diffusion decoder skipped" in out  # never silently
+
+
+def test_info_describes_a_file(tmp_path, sample_video, capsys):
+    from actdiff.io import write_video
+
+    write_video(tmp_path / "c.mkv", sample_video.frames[:6], 25.0)
+    assert encode.main([str(tmp_path / "c.mkv"), "-o", str(tmp_path / "c.adv")]) == 0
+    capsys.readouterr()
+    assert info.main([str(tmp_path / "c.adv"), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["frames"] == 6 and d["bytes"] == (tmp_path / "c.adv").stat().st_size
+    assert sum(d["bits"].values()) == 8 * d["bytes"]
+    (tmp_path / "junk.adv").write_bytes(b"junk" * 10)
+    assert info.main([str(tmp_path / "junk.adv")]) == 2
+    assert capsys.readouterr().err.startswith("error:")

@@ -2,9 +2,8 @@
 
 ``test_evaluate_plumbing_fake_codec`` runs the command with a stand-in codec (real bytes, real
 decode) so the verb is tested whatever the state of the pipeline.
-``test_evaluate_real_pipeline`` runs the real ActDiff codec.
-TODO(lead): remove the skip in ``_require_pipeline`` once ``actdiff.codec`` encodes the tiny clip
-(it currently skips only when the pipeline cannot be imported or its stages are not registered).
+``test_evaluate_real_pipeline`` runs the real ActDiff codec (the pipeline has landed, so it no
+longer skips).
 """
 
 import io
@@ -13,24 +12,13 @@ import zlib
 
 import numpy as np
 import pytest
-from _eval_helpers import moving_texture, write_clip_folder
+from _eval_helpers import write_clip_folder
 
 from actdiff.commands.evaluate import codec_overrides, load_rates, rates_file
 from actdiff.commands.evaluate import main as evaluate
 from actdiff.errors import ConfigError
 from actdiff.results import load_results
 from actdiff.types import EncodeResult, Video
-
-
-def _require_pipeline():
-    codec = pytest.importorskip("actdiff.codec")
-    from actdiff.config import compose
-
-    try:
-        codec.encode_video(Video(moving_texture(t=3, h=64, w=64)), compose(None, [], default="experiment/codec"))
-    except ConfigError as e:  # TODO(lead): pipeline stages not all registered yet
-        pytest.skip(f"ActDiff pipeline not complete yet: {e}")
-    return codec
 
 
 def _fake_encode(video, cfg):
@@ -92,7 +80,6 @@ def test_evaluate_plumbing_fake_codec(tmp_path, monkeypatch):
 
 
 def test_evaluate_real_pipeline(tmp_path):
-    _require_pipeline()
     data = write_clip_folder(tmp_path / "clips", names=("alpha",), t=6, h=64, w=96)
     out = tmp_path / "actdiff.json"
     rc = evaluate(["--data", str(data), "--protocol", "native", "--rates", "r1", "r4", "--metrics", "psnr",

@@ -33,6 +33,7 @@ def draw(results: list[dict[str, Any]], metric: str, title: str = ""):
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     names: list[str] = []
     for r in results:
@@ -51,6 +52,9 @@ def draw(results: list[dict[str, Any]], metric: str, title: str = ""):
             ax.plot(x, y, "-" if is_ours(r["codec"]) else "--", marker="o", ms=3, color=f"C{i}",
                     label=r["codec"], lw=2 if is_ours(r["codec"]) else 1.3)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(panel, fontsize=10)
         ax.set_xlabel("bpp")
         ax.set_ylabel(f"{metric} ({'lower' if lower_is_better(metric) else 'higher'} is better)")

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from actdiff.errors import InputError, OutputError
+from actdiff.io.files import atomic_write_bytes
 
 SCHEMA = "actdiff.results/1"
 TOP_KEYS = ("schema", "codec", "protocol", "dataset", "versions", "machine", "config", "sequences", "mean")
@@ -159,20 +159,8 @@ def validate(results: Any, source: str = "results") -> dict[str, Any]:
 
 
 def atomic_write_text(path: str | Path, text: str, overwrite: bool = False) -> Path:
-    """Write ``text`` to ``path`` via a temporary file + rename (never a half-written file)."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path} exists (use --overwrite)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {e.strerror}") from None
-    return path
+    """Write ``text`` to ``path`` atomically (never a half-written file, no clobbering)."""
+    return atomic_write_bytes(path, text.encode(), overwrite=overwrite)
 
 
 def save_results(results: dict[str, Any], path: str | Path, overwrite: bool = False) -> Path:

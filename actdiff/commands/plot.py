@@ -8,15 +8,14 @@ files of one run are merged when given comma-separated (``a0.json,a1.json``).
 from __future__ import annotations
 
 import math
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.errors import InputError, OutputError
+from actdiff.io.files import atomic_output
 from actdiff.metrics import lower_is_better
 from actdiff.results import check_output, load_many, to_curves
 
@@ -75,15 +74,9 @@ def save_figure(fig, path: Path, overwrite: bool) -> Path:
     import matplotlib.pyplot as plt
 
     check_output(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=150, bbox_inches="tight")
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {e.strerror}") from None
+        with atomic_output(path, overwrite, "figure") as tmp:
+            fig.savefig(tmp, dpi=150, bbox_inches="tight", format=path.suffix.lstrip(".") or None)
     finally:
         plt.close(fig)
     return path

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Rate–perception curves at the `cpu` protocol (256x384, first 96 frames) on the shared clips:
+# ActDiff (warp and diffusion decoders) against x264, x265 and SVT-AV1, then BD-rates and a plot.
+# Writes experiments/results/<codec>.json, bdrate_*.md and rd_niqe.png (re-runs replace them).
+#
+#   experiments/rate_curves_cpu.sh                 # everything (~40 min on 2 CPU cores)
+#   DECODERS=warp experiments/rate_curves_cpu.sh   # skip the diffusion decoder
+#
+# Environment: PYTHON, DATA (dataset YAML/name, default shared_clips), OUT, DECODERS, CODECS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ACT=${ACTDIFF:-.venv/bin/actdiff}
+DATA=${DATA:-shared_clips}
+OUT=${OUT:-experiments/results}
+DECODERS=${DECODERS:-warp diffusion}
+CODECS=${CODECS:-x264 x265 svt-av1}
+METRICS="psnr ms_ssim niqe warping_error"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+mkdir -p "$OUT"
+
+for dec in $DECODERS; do
+  $ACT evaluate --data "$DATA" --protocol cpu --decoder "$dec" --metrics $METRICS \
+    -o "$OUT/actdiff_$dec.json" --overwrite
+done
+for codec in $CODECS; do
+  case $codec in
+    svt-av1) crfs="63 60 56 52 48" ;;
+    *) crfs="51 48 45 42 38" ;;
+  esac
+  $ACT bench "$codec" --data "$DATA" --protocol cpu --crf $crfs --metrics $METRICS \
+    -o "$OUT/$codec.json" --overwrite
+done
+
+jsons=()
+for dec in $DECODERS; do jsons+=("$OUT/actdiff_$dec.json"); done
+for codec in $CODECS; do jsons+=("$OUT/$codec.json"); done
+$ACT plot "${jsons[@]}" --metric niqe -o "$OUT/rd_niqe.png" --overwrite
+$ACT plot "${jsons[@]}" --metric psnr -o "$OUT/rd_psnr.png" --overwrite
+for dec in $DECODERS; do
+  for codec in $CODECS; do
+    $ACT bdrate "$OUT/actdiff_$dec.json" "$OUT/$codec.json" --metric niqe \
+      --markdown "$OUT/bdrate_niqe_${dec}_vs_$codec.md" --overwrite || true
+  done
+done
+python3 - "$OUT" <<'PY'
+import json, platform, sys, os
+out = sys.argv[1]
+info = {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
+        "python": platform.python_version()}
+open(os.path.join(out, "machine.json"), "w").write(json.dumps(info, indent=2) + "\n")
+PY

@@ -42,10 +42,4 @@ for dec in $DECODERS; do
       --markdown "$OUT/bdrate_niqe_${dec}_vs_$codec.md" --overwrite || true
   done
 done
-python3 - "$OUT" <<'PY'
-import json, platform, sys, os
-out = sys.argv[1]
-info = {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
-        "python": platform.python_version()}
-open(os.path.join(out, "machine.json"), "w").write(json.dumps(info, indent=2) + "\n")
-PY
+echo "results in $OUT (each JSON records the machine it ran on)"

@@ -110,6 +110,25 @@ def test_cache_reused_and_keyed(tmp_path):
     assert cache_key(other.codec, other.data) != cache_key(cfg.codec, cfg.data)
 
 
+def test_cache_key_follows_the_condition_code(tmp_path, monkeypatch):
+    """Editing the code that builds conditions (e.g. the interpolation) invalidates the cache."""
+    from actdiff.training import data as data_mod
+
+    tree = tmp_path / "pkg"
+    (tree / "motion").mkdir(parents=True)
+    src = tree / "motion" / "interpolate.py"
+    src.write_text("BANDWIDTH = 1\n")
+    h1 = data_mod.condition_code_hash(tree)
+    src.write_text("BANDWIDTH = 2\n")
+    assert data_mod.condition_code_hash(tree) != h1
+    assert len(data_mod.condition_code_hash()) == 16  # the real package hashes
+
+    cfg = cfg_for(tmp_path)
+    before = cache_key(cfg.codec, cfg.data)
+    monkeypatch.setattr(data_mod, "condition_code_hash", lambda: "edited")
+    assert cache_key(cfg.codec, cfg.data) != before
+
+
 def test_datamodule_and_decoder_share_build_conditions(tmp_path, monkeypatch):
     """Training pairs and decoding both go through actdiff.conditioning.conditions.build_conditions."""
     from actdiff.decoders.diffusion import DiffusionDecoder

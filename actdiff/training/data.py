@@ -51,6 +51,24 @@ def _plain(cfg: Any) -> Any:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
 
 
+#: Packages whose code decides the cached conditions: editing any of them invalidates the cache,
+#: so training never reuses conditions built by an older encoder/decoder.
+CONDITION_CODE = ("codec", "conditioning", "decoders/warp.py", "entropy", "keyframes", "motion",
+                  "selection", "tracking", "bitstream.py")
+
+
+def condition_code_hash(root: Path | None = None) -> str:
+    """Hash of the source of every module in :data:`CONDITION_CODE` (under the package ``root``)."""
+    root = Path(__file__).resolve().parent.parent if root is None else root
+    h = hashlib.sha256()
+    for name in CONDITION_CODE:
+        p = root / name
+        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p] if p.exists() else []:
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def cache_key(codec_cfg: Any, data_cfg: Any, protocol: Any = None, source: str = "codec") -> str:
     """Hash of everything that changes the cached pairs (batching/crop options excluded)."""
     data = dict(_plain(data_cfg) or {})
@@ -62,7 +80,8 @@ def cache_key(codec_cfg: Any, data_cfg: Any, protocol: Any = None, source: str =
         if p.exists():  # a replaced video invalidates the cache
             files[str(src)] = [p.stat().st_size, int(p.stat().st_mtime)]
     blob = json.dumps({"codec": _plain(codec_cfg), "data": data, "protocol": _plain(protocol),
-                       "channels": conditions.CHANNELS, "source": source, "files": files},
+                       "channels": conditions.CHANNELS, "source": source, "files": files,
+                       "code": condition_code_hash()},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -13,9 +13,11 @@ def main(argv: Sequence[str]) -> int:
     p = ArgumentParser(prog="actdiff export", description="Export EMA weights of a training checkpoint.")
     p.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) written by actdiff fit")
     p.add_argument("-o", "--output", required=True, help="output folder (config.json + safetensors)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+                   help="storage precision of the weights (loaded back as float32)")
     args = p.parse_args(argv)
     from actdiff.training.export import export_checkpoint
 
-    out = export_checkpoint(args.checkpoint, args.output)
+    out = export_checkpoint(args.checkpoint, args.output, args.dtype)
     sys.stdout.write(f"{out}\n")
     return 0

@@ -70,7 +70,7 @@ def run(cfg, resume: bool = False, videos=None, segment_source=None):
     trainer = build_trainer(cfg, run_dir, has_val=len(dm.val_set) > 0)
     trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
     if cfg.get("export") and trainer.is_global_zero:
-        out = export_module(module, str(cfg.export))
+        out = export_module(module, str(cfg.export), str(cfg.get("export_dtype", "float32")))
         log.warning("exported EMA weights to %s", out)
     return module
 

@@ -35,7 +35,8 @@ def load_denoiser(path: str | Path | None = None, device: str = "cpu") -> Contro
             f"diffusion decoder weights not found in {folder} (need config.json + {WEIGHT_FILE}): "
             f"run experiments/train_default_cpu.sh (exports to {DEFAULT_WEIGHTS}) or pass --weights DIR"
         )
-    model = ControlledDenoiser.from_pretrained(str(folder), use_safetensors=True, low_cpu_mem_usage=False)
+    model = ControlledDenoiser.from_pretrained(
+        str(folder), use_safetensors=True, low_cpu_mem_usage=False, torch_dtype=torch.float32)
     return model.to(device).eval()
 
 

@@ -51,6 +51,10 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
         prediction_type: ``"epsilon"`` or ``"v_prediction"``.
         residual_over_warp: the latent the diffusion runs on is ``z(x) - z(warp_blend)``,
             i.e. ``x0 = warp_blend + residual`` in latent space.
+        residual_scale: the diffusion runs on ``residual_scale × residual``, so that the data it
+            models has about unit variance (the residual over the warp is small, std ≈ 0.1 in
+            [-1, 1] units; unscaled, the noise schedule spends most steps where the noise
+            drowns it). Like the VAE scaling factor of latent diffusion.
         freeze_base: freeze the base UNet (``sd``: only the control branch trains).
         noise_schedule: kwargs of the diffusers schedulers (``num_train_timesteps``,
             ``beta_schedule``, ``beta_start``, ``beta_end``) shared by training and sampling.
@@ -74,6 +78,7 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
         vision_config: dict[str, Any] | None = None,
         prediction_type: str = "epsilon",
         residual_over_warp: bool = False,
+        residual_scale: float = 1.0,
         freeze_base: bool = False,
         noise_schedule: dict[str, Any] | None = None,
         default_sampler: dict[str, Any] | None = None,
@@ -130,6 +135,19 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
         """Image sides must be multiples of this (latent factor × UNet downsampling)."""
         levels = len(self.unet.config.block_out_channels) - 1
         return int(self.config.latent_factor * 2 ** levels)
+
+    def to_diffusion_space(self, target: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Clean image ``(B, 3, H, W)`` in [-1, 1] → the latent ``z0`` the diffusion models."""
+        z = self.encode(target)
+        base = self.base_latent(cond)
+        return z if base is None else (z - base) * float(self.config.residual_scale)
+
+    def from_diffusion_space(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`to_diffusion_space`: sampled latent → image (not clamped)."""
+        base = self.base_latent(cond)
+        if base is not None:
+            z = base + z / float(self.config.residual_scale)
+        return self.decode(z)
 
     # ------------------------------------------------------------------- context
     def context(self, cond: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,7 @@ def _common_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "vision_config": _plain(cfg.get("vision")),
         "prediction_type": str(cfg.get("prediction_type", "epsilon")),
         "residual_over_warp": bool(cfg.get("residual_over_warp", False)),
+        "residual_scale": float(cfg.get("residual_scale", 1.0)),
         "noise_schedule": _plain(cfg.get("noise_schedule")) or {},
         "default_sampler": _plain(cfg.get("sampler")) or {},
     }

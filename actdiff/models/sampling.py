@@ -105,7 +105,4 @@ def sample(
         inp = sched.scale_model_input(z, t)
         pred = model(inp, t.expand(z.shape[0]) if t.ndim == 0 else t, cond)
         z = sched.step(pred, t, z, return_dict=False)[0]
-    base = model.base_latent(cond)
-    if base is not None:
-        z = z + base
-    return model.decode(z).clamp(-1, 1)
+    return model.from_diffusion_space(z, cond).clamp(-1, 1)

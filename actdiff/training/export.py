@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actdiff.errors import InputError
+import torch
+
+from actdiff.errors import ConfigError, InputError
 
 
-def export_module(module, out_dir: str | Path) -> Path:
-    """Write ``module``'s EMA model to ``out_dir`` (``config.json`` + safetensors)."""
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def export_module(module, out_dir: str | Path, dtype: str = "float32") -> Path:
+    """Write ``module``'s EMA model to ``out_dir`` (``config.json`` + safetensors).
+
+    ``dtype`` is the storage precision (``float16`` halves the file; the decoder loads the
+    weights back as float32, so decoding stays deterministic).
+    """
+    if dtype not in DTYPES:
+        raise ConfigError(f"unknown export dtype {dtype!r} (known: {', '.join(DTYPES)})")
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    module.ema_model().save_pretrained(str(out), safe_serialization=True)
+    module.ema_model().to(DTYPES[dtype]).save_pretrained(str(out), safe_serialization=True)
     return out
 
 
-def export_checkpoint(ckpt: str | Path, out_dir: str | Path) -> Path:
+def export_checkpoint(ckpt: str | Path, out_dir: str | Path, dtype: str = "float32") -> Path:
     """Load a Lightning checkpoint of ``ConditionalDenoiser`` and export its EMA weights."""
     from actdiff.training.module import ConditionalDenoiser
 
@@ -26,4 +37,4 @@ def export_checkpoint(ckpt: str | Path, out_dir: str | Path) -> Path:
         module = ConditionalDenoiser.load_from_checkpoint(str(ckpt), map_location="cpu")
     except (KeyError, RuntimeError, EOFError) as e:
         raise InputError(f"not a ConditionalDenoiser checkpoint: {ckpt} ({type(e).__name__})") from None
-    return export_module(module, out_dir)
+    return export_module(module, out_dir, dtype)

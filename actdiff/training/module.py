@@ -60,9 +60,7 @@ class ConditionalDenoiser(L.LightningModule):
     # -------------------------------------------------------------------- loss
     def _clean_latent(self, target: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            z0 = self.model.encode(target)
-            base = self.model.base_latent(cond)
-        return z0 - base if base is not None else z0
+            return self.model.to_diffusion_space(target, cond)
 
     def diffusion_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None):
         target, cond = batch["target"], batch["cond"]

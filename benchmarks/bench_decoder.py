@@ -1,0 +1,68 @@
+"""Diffusion-decoder speed at 256x384: one denoising step, and frames/s on a real bitstream.
+
+Usage::
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_decoder.py [--weights DIR] [--device cuda]
+
+Encodes the first 24 frames of the bundled sample clip with the default codec, decodes them
+with the warp and the diffusion decoder (default shipped weights), and prints seconds per
+denoising step (batch 1, 64x96 latent), decode frames/s of both decoders, and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from actdiff.codec import decode_video, encode_video
+from actdiff.codec.pipeline import build_decoder
+from actdiff.conditioning import NUM_CHANNELS
+from actdiff.config import compose
+from actdiff.data import load_sample_clip
+from actdiff.results import machine
+
+
+def step_seconds(model, device: str, repeats: int = 5) -> float:
+    f = model.config.latent_factor
+    z = torch.randn(1, model.unet.config.in_channels, 256 // f, 384 // f, device=device)
+    c = torch.randn(1, NUM_CHANNELS, 256, 384, device=device)
+    t = torch.tensor([500], device=device)
+    with torch.no_grad():
+        model(z, t, c)
+        times = []
+        for _ in range(repeats):
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            model(z, t, c)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--weights", default=None)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--frames", type=int, default=24)
+    args = p.parse_args()
+    video = load_sample_clip(args.frames)
+    enc = encode_video(video, compose(None, []))
+    diffusion = build_decoder("diffusion", weights=args.weights, device=args.device)
+    print(f"denoising step (batch 1, 256x384): {step_seconds(diffusion.model, args.device):.3f} s")
+    for name, dec in (("warp", build_decoder("warp")), ("diffusion", diffusion)):
+        t0 = time.perf_counter()
+        decode_video(enc.data, dec)
+        seconds = time.perf_counter() - t0
+        print(f"{name:>9} decoder: {video.num_frames / seconds:.2f} frames/s "
+              f"({video.num_frames} frames 256x384, {seconds:.1f} s)")
+    if hasattr(diffusion, "steps"):
+        print(f"diffusion sampler: {diffusion.sampler}, {diffusion.steps} steps, batch {diffusion.batch_size}")
+    print(f"machine: {machine()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -36,6 +36,7 @@ import actdiff.entropy  # noqa: F401  (registers the trajectory coders)
 import actdiff.keyframes  # noqa: F401  (registers the image codecs)
 import actdiff.selection.keyframes  # noqa: F401  (registers the keyframe selectors)
 import actdiff.selection.trajectories  # noqa: F401  (registers the trajectory selectors)
+from actdiff.motion.temporal import coded_frames, smooth_tracks, subsample_tracks, upsample_tracks
 from actdiff.tracking import chain_flows
 from actdiff.types import (
     Bitstream,
@@ -89,6 +90,7 @@ def stream_params(codec: DictConfig, stages: Stages) -> Dict[str, Any]:
         **stages.image_codec.header_params(),
         "tc": str(codec.entropy.name),
         "qs": float(codec.entropy.step),
+        "ts": int(codec.trajectories.temporal_stride),
     }
 
 
@@ -124,6 +126,8 @@ def encode_video(video: Video, cfg: DictConfig) -> EncodeResult:
     select_segments = KEYFRAME_SELECTORS.get(codec.keyframes.name)
     segments: List[Segment] = select_segments(frames, stages.tracker, codec.keyframes, flows=flows)
     select_tracks = TRAJECTORY_SELECTORS.get(codec.trajectories.name)
+    stride = int(codec.trajectories.temporal_stride)
+    prepare = TrackCoding(codec, stages.coder, coded_h, coded_w)
 
     sections: List[SegmentSection] = []
     decoded: List[DecodedSegment] = []
@@ -140,11 +144,11 @@ def encode_video(video: Video, cfg: DictConfig) -> EncodeResult:
             key_end = stages.image_codec.decode(payloads[-1], coded_h, coded_w)
         else:
             key_end = key_start
-        tracks, bandwidth = _segment_tracks(frames, flows, seg, codec, stages, select_tracks)
-        quantised = stages.coder.quantize(tracks, coded_h, coded_w)
-        payload = stages.coder.encode(quantised, coded_h, coded_w) if seg.length > 2 else b""
+        tracks, bandwidth = _segment_tracks(frames, flows, seg, codec, prepare, select_tracks)
+        coded = prepare(tracks)
+        payload = stages.coder.encode(coded, coded_h, coded_w) if seg.length > 2 else b""
         sections.append(SegmentSection(seg, payloads, payload, bandwidth))
-        decoded.append(DecodedSegment(seg, key_start, key_end, quantised, bandwidth))
+        decoded.append(DecodedSegment(seg, key_start, key_end, upsample_tracks(coded, seg.length, stride), bandwidth))
         prev_key = key_end
 
     header = StreamHeader(
@@ -159,21 +163,37 @@ def encode_video(video: Video, cfg: DictConfig) -> EncodeResult:
     return EncodeResult(data=data, stats=stats, debug={"decoded_segments": decoded, "header": header})
 
 
-def _segment_tracks(frames, flows, seg: Segment, codec: DictConfig, stages: Stages, select_tracks):
+@dataclass
+class TrackCoding:
+    """Selected tracks → what is coded: temporal smoothing, every ``stride``-th frame, quantised.
+
+    Calling it returns the quantised coded frames; ``cost_bits`` is their exact coded size,
+    so budgeted selection counts each point's real cost.
+    """
+
+    codec: DictConfig
+    coder: Any
+    height: int
+    width: int
+
+    def __call__(self, tracks: Tracks) -> Tracks:
+        t = self.codec.trajectories
+        smoothed = smooth_tracks(tracks, float(t.smooth_sigma))
+        return self.coder.quantize(subsample_tracks(smoothed, int(t.temporal_stride)), self.height, self.width)
+
+    def cost_bits(self, tracks: Tracks) -> float:
+        return self.coder.cost_bits(self(tracks), self.height, self.width)
+
+
+def _segment_tracks(frames, flows, seg: Segment, codec: DictConfig, coding: TrackCoding, select_tracks):
     """Selected (unquantised) trajectories of one segment and its interpolation bandwidth."""
     if seg.length <= 2:
         return Tracks.empty(seg.length), 16.0
     fw, bw = flows
     motion = chain_flows(fw, bw, seg.start, seg.end, float(codec.tracker.fb_threshold))
-    coder = stages.coder
-    height, width = frames.shape[1:3]
-
-    def cost_bits(tracks: Tracks) -> float:
-        return coder.cost_bits(coder.quantize(tracks, height, width), height, width)
-
     return select_tracks(
         frames[seg.start], motion, codec.trajectories,
-        visibility_threshold=float(codec.tracker.visibility_threshold), cost_bits=cost_bits,
+        visibility_threshold=float(codec.tracker.visibility_threshold), cost_bits=coding.cost_bits,
     )
 
 
@@ -217,6 +237,9 @@ def decode_segments(data: bytes) -> Tuple[StreamHeader, List[DecodedSegment]]:
     image_codec = codec_from_params(header.params)
     try:
         coder = TRAJECTORY_CODERS.build(str(header.params["tc"]), step=float(header.params["qs"]))
+        stride = int(header.params.get("ts", 1))
+        if not 1 <= stride <= 64:
+            raise ValueError(f"temporal stride {stride} out of range")
     except (KeyError, ValueError, TypeError) as e:
         raise BitstreamError(f"bad trajectory coder parameters in header: {e}") from None
     except Exception as e:  # unknown coder name → ConfigError from the registry
@@ -233,7 +256,8 @@ def decode_segments(data: bytes) -> Tuple[StreamHeader, List[DecodedSegment]]:
         key_start = keys[0] if i == 0 else prev_key
         key_end = keys[-1] if (i > 0 or seg.end != seg.start) else key_start
         if seg.length > 2:
-            tracks = coder.decode(sec.trajectories, seg.length, hc, wc)
+            coded = coder.decode(sec.trajectories, len(coded_frames(seg.length, stride)), hc, wc)
+            tracks = upsample_tracks(coded, seg.length, stride)
         else:
             tracks = Tracks.empty(seg.length)
         out.append(DecodedSegment(seg, key_start, key_end, tracks, sec.bandwidth))

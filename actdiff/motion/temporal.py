@@ -1,0 +1,71 @@
+"""Temporal processing of point trajectories: smoothing, and coding every ``stride``-th frame.
+
+Dense-flow tracks jitter by a fraction of a pixel from frame to frame; coded at a ½-pixel step
+that jitter costs bits and carries no information the decoder can use: a Gaussian low-pass
+along time (encoder only) removes it. Motion at video frame rates is smooth over a few frames,
+so the encoder codes positions only every ``stride``-th frame (and the last) and both sides
+rebuild the frames in between by linear interpolation (:func:`upsample_tracks`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from actdiff.types import Tracks
+
+
+def smooth_tracks(tracks: Tracks, sigma: float) -> Tracks:
+    """Gaussian-smooth ``tracks.positions`` along time (``sigma`` in frames; 0 = unchanged).
+
+    Frame 0 (where points were chosen, on the keyframe) keeps its exact positions; the
+    smoothed displacement from frame 0 is used after it. Invisible frames are filled by
+    holding the last visible position before filtering so they do not pull the curve.
+    Visibility and confidence are unchanged.
+    """
+    if sigma <= 0 or tracks.num_frames < 3 or tracks.num_points == 0:
+        return tracks
+    pos = tracks.positions.astype(np.float64).copy()
+    vis = tracks.visible.copy()
+    vis[0] = True
+    for t in range(1, pos.shape[0]):  # hold the last visible position through occlusions
+        pos[t, ~vis[t]] = pos[t - 1, ~vis[t]]
+    disp = pos - pos[:1]
+    smooth = gaussian_filter1d(disp, sigma, axis=0, mode="nearest")
+    smooth[0] = 0.0
+    out = (pos[:1] + smooth).astype(np.float32)
+    return Tracks(positions=out, visible=tracks.visible.copy(), confidence=tracks.confidence.copy())
+
+
+def coded_frames(num_frames: int, stride: int) -> np.ndarray:
+    """Segment-relative frames whose positions are coded: ``0, s, 2s, …`` and always the last."""
+    if num_frames <= 0:
+        return np.zeros(0, np.int64)
+    idx = np.arange(0, num_frames, max(1, int(stride)), dtype=np.int64)
+    return idx if idx[-1] == num_frames - 1 else np.append(idx, num_frames - 1)
+
+
+def subsample_tracks(tracks: Tracks, stride: int) -> Tracks:
+    """The tracks at :func:`coded_frames` only (what the encoder codes)."""
+    idx = coded_frames(tracks.num_frames, stride)
+    return Tracks(positions=tracks.positions[idx].copy(), visible=tracks.visible[idx].copy(),
+                  confidence=tracks.confidence[idx].copy())
+
+
+def upsample_tracks(coded: Tracks, num_frames: int, stride: int) -> Tracks:
+    """Rebuild every frame from the coded frames: positions linearly interpolated in time,
+    a point visible between two coded frames when it is visible at both (deterministic, the
+    encoder and the decoder both call this on the same quantised tracks)."""
+    idx = coded_frames(num_frames, stride)
+    if coded.num_frames != len(idx):
+        raise ValueError(f"{coded.num_frames} coded frames, expected {len(idx)} for {num_frames} frames, stride {stride}")
+    if len(idx) == num_frames:
+        return coded
+    t = np.arange(num_frames)
+    hi = np.clip(np.searchsorted(idx, t, side="left"), 0, len(idx) - 1)
+    lo = np.where(idx[hi] == t, hi, np.maximum(hi - 1, 0))
+    span = np.maximum(idx[hi] - idx[lo], 1)
+    w = ((t - idx[lo]) / span).astype(np.float32)[:, None, None]
+    pos = (1 - w) * coded.positions[lo] + w * coded.positions[hi]
+    vis = coded.visible[lo] & coded.visible[hi]
+    return Tracks(positions=pos.astype(np.float32), visible=vis, confidence=vis.astype(np.float32))

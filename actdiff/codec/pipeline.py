@@ -104,12 +104,17 @@ def check_size(video: Video, min_size: int) -> None:
         )
 
 
-def encode_video(video: Video, cfg: DictConfig) -> EncodeResult:
+def encode_video(
+    video: Video, cfg: DictConfig, flows: Optional[Tuple[np.ndarray, np.ndarray]] = None
+) -> EncodeResult:
     """Encode ``video`` (frames ``uint8 (T, H, W, 3)``) into one self-contained bitstream.
 
     Args:
         video: the clip at the size it is to be coded (resize beforehand if wanted).
         cfg: a composed config holding a ``codec`` section, or the section itself.
+        flows: optional precomputed ``tracker.pairwise_flows`` of the padded frames (see
+            :func:`pairwise_flows`), so that re-encoding the same clip with other rate settings
+            (rate control) skips the flow analysis; computed here when ``None``.
 
     Returns:
         ``EncodeResult`` with the file's bytes, its statistics (``bpp`` counted at the display
@@ -122,7 +127,10 @@ def encode_video(video: Video, cfg: DictConfig) -> EncodeResult:
     stages = Stages.from_config(codec)
     num_frames, coded_h, coded_w = frames.shape[:3]
 
-    flows = stages.tracker.pairwise_flows(frames) if num_frames > 1 else None
+    if flows is None or num_frames < 2:
+        flows = stages.tracker.pairwise_flows(frames) if num_frames > 1 else None
+    elif tuple(flows[0].shape) != (num_frames - 1, coded_h, coded_w, 2):
+        raise ValueError(f"flows of shape {flows[0].shape} do not match {num_frames} frames at {coded_w}x{coded_h}")
     select_segments = KEYFRAME_SELECTORS.get(codec.keyframes.name)
     segments: List[Segment] = select_segments(frames, stages.tracker, codec.keyframes, flows=flows)
     select_tracks = TRAJECTORY_SELECTORS.get(codec.trajectories.name)
@@ -161,6 +169,17 @@ def encode_video(video: Video, cfg: DictConfig) -> EncodeResult:
     stats = encode_stats(data, header, sections, [d.tracks.num_points for d in decoded], seconds)
     log.info("encoded %d frames into %d bytes (%.5f bpp) in %.2f s", num_frames, len(data), stats["bpp"], seconds)
     return EncodeResult(data=data, stats=stats, debug={"decoded_segments": decoded, "header": header})
+
+
+def pairwise_flows(video: Video, cfg: DictConfig) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """The encoder's pairwise (forward, backward) flows ``float32 (T-1, Hc, Wc, 2)`` of the padded
+    frames, as ``encode_video`` computes them (``None`` for a one-frame video)."""
+    codec = codec_section(cfg)
+    check_size(video, int(codec.min_size))
+    frames, _ = pad_to_multiple(video.frames, int(codec.pad_multiple))
+    if frames.shape[0] < 2:
+        return None
+    return Stages.from_config(codec).tracker.pairwise_flows(frames)
 
 
 @dataclass

@@ -36,6 +36,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--yuv-size", default=None, help="raw .yuv only: WxH (e.g. 1920x1080)")
     p.add_argument("--fps", type=float, default=None, help="raw .yuv only: frames per second")
     p.add_argument("--yuv-range", choices=["limited", "full"], default="limited")
+    p.add_argument("--target-bpp", type=float, default=None,
+                   help="rate control: choose keyframe quality, trajectory budget and max GOP so the "
+                        "file lands within --tolerance of this bits per pixel (real encoded size)")
+    p.add_argument("--tolerance", type=float, default=0.1, help="rate control: relative tolerance (0.1 = ±10%%)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("-v", "--verbose", action="count", default=0)
     add_config_args(p, DEFAULT_CONFIG)
@@ -69,7 +73,13 @@ def main(argv: Sequence[str]) -> int:
             from actdiff.errors import OutputError
 
             raise OutputError(f"{path} exists; pass --overwrite to replace it")
-    result = encode_video(video, cfg)
+    if args.target_bpp is not None:
+        from actdiff.ratecontrol import describe, encode_to_target
+
+        result = encode_to_target(video, cfg, args.target_bpp, args.tolerance)
+        print(describe(result.stats))
+    else:
+        result = encode_video(video, cfg)
     atomic_write_bytes(args.output, result.data, overwrite=args.overwrite)
     stats = dict(result.stats, input=str(args.input), output=str(args.output),
                  config=OmegaConf.to_container(cfg, resolve=True))

@@ -55,19 +55,27 @@ def rates_file() -> Path:
 
 
 def load_rates(path: Path, names: Sequence[str] | None) -> dict[str, list[str]]:
-    """``{name: [override, …]}`` of the chosen rate points (all, in file order, when ``names`` is None)."""
+    """``{name: [override, …]}`` of the chosen rate points (all, in file order, when ``names`` is None).
+
+    A name that is a number (``0.01``) is a target bpp reached by rate control
+    (``actdiff.ratecontrol``) instead of a named point of the file.
+    """
     doc = load_yaml(path)
     points = OmegaConf.to_container(doc.get("points", {}), resolve=True)
     if not isinstance(points, dict) or not points:
         raise ConfigError(f"{path}: needs a non-empty 'points' mapping of name → list of overrides")
+    from actdiff.ratecontrol import target_overrides
+
     names = list(names) if names else list(points)
-    bad = [n for n in names if n not in points]
+    targets = {n: o for n in names if n not in points and (o := target_overrides(n)) is not None}
+    bad = [n for n in names if n not in points and n not in targets]
     if bad:
-        raise ConfigError(f"unknown rate point(s) {', '.join(bad)} in {path} (known: {', '.join(points)})")
+        raise ConfigError(f"unknown rate point(s) {', '.join(bad)} in {path} (known: {', '.join(points)}, "
+                          "or a target bpp such as 0.01)")
     for n in names:
-        if not isinstance(points[n], list) or not all(isinstance(o, str) for o in points[n]):
+        if n not in targets and (not isinstance(points[n], list) or not all(isinstance(o, str) for o in points[n])):
             raise ConfigError(f"{path}: rate point {n} must be a list of key=value strings")
-    return {n: list(points[n]) for n in names}
+    return {n: targets[n] if n in targets else list(points[n]) for n in names}
 
 
 def codec_overrides(overrides: Sequence[str]) -> list[str]:
@@ -83,12 +91,13 @@ def evaluate_sequence(video, cfgs: dict[str, DictConfig], decoder: str, metrics:
                       log=None) -> list[dict[str, Any]]:
     """All rate points of one clip → list of result points (see docs/results_schema.md)."""
     from actdiff.codec import decode_video, encode_video
+    from actdiff.ratecontrol import encode as encode_point  # rate control for target-bpp points
 
     t, h, w = video.num_frames, video.height, video.width
     points = []
     for name, cfg in cfgs.items():
         t0 = time.perf_counter()
-        enc = encode_video(video, cfg)
+        enc = encode_point(video, cfg, plain=encode_video)
         enc_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         rec = decode_video(enc.data, decoder)
@@ -103,6 +112,8 @@ def evaluate_sequence(video, cfgs: dict[str, DictConfig], decoder: str, metrics:
             "bits": dict(st.get("bits", {})), "frames": t, "height": h, "width": w, "metrics": m,
             "keyframes": len(st.get("keyframes", [])), "trajectories": int(sum(st.get("trajectories", []) or [0])),
             "encode_seconds": enc_s, "decode_seconds": dec_s,
+            **({"rate_control": {k: v for k, v in st["rate_control"].items() if k != "history"}}
+               if "rate_control" in st else {}),
         })
         if log:
             shown = " ".join(f"{k}={v:.4g}" for k, v in m.items())
@@ -116,7 +127,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--protocol", default=None, help="cpu | paper | native | YAML (default: the config's)")
     p.add_argument("--codec", default="actdiff", choices=CODECS)
     p.add_argument("--decoder", default="warp", help="decoder: warp | diffusion")
-    p.add_argument("--rates", nargs="+", default=None, help="rate point names (default: all in the rates file)")
+    p.add_argument("--rates", nargs="+", default=None,
+                   help="rate point names and/or target bpps like 0.01 (rate control) (default: all in the rates file)")
+    p.add_argument("--no-bidirectional", action="store_true",
+                   help="decoder ignores the end keyframe of each segment (ablation)")
     p.add_argument("--rates-file", default=None, help="YAML of rate points (default: configs/rates/default.yaml)")
     p.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metric names")
     p.add_argument("--sequences", nargs="+", default=None, help="only these sequences")
@@ -161,14 +175,19 @@ def main(argv: Sequence[str]) -> int:
     dataset = load_dataset(args.data, sequences=args.sequences)
     atomic_write_text(Path(f"{out}.config.yaml"), to_yaml(base), overwrite=True)
     config = {"base": OmegaConf.to_container(base, resolve=True), "rates": rates, "decoder": args.decoder,
-              "metrics": list(args.metrics), "shard": args.shard, "overrides": overrides}
-    results = new_results(f"{args.codec}-{args.decoder}", dataset.name, protocol.to_dict(), config)
+              "metrics": list(args.metrics), "shard": args.shard, "overrides": overrides,
+              "bidirectional": not args.no_bidirectional}
+    label = f"{args.codec}-{args.decoder}" + ("-nobidir" if args.no_bidirectional else "")
+    results = new_results(label, dataset.name, protocol.to_dict(), config)
     for k, seq in enumerate(dataset):
         if k % shard_n != shard_i:
             continue
         video = seq.read(protocol)
         log = None if args.quiet else (lambda s, n=seq.name: sys.stderr.write(f"{n} {s}\n"))
-        results["sequences"][seq.name] = evaluate_sequence(video, cfgs, args.decoder, args.metrics, log)
+        from actdiff.codec.pipeline import build_decoder
+
+        decoder = build_decoder(args.decoder, bidirectional=False) if args.no_bidirectional else args.decoder
+        results["sequences"][seq.name] = evaluate_sequence(video, cfgs, decoder, args.metrics, log)
         save_results(results, out, overwrite=True)
     if not results["sequences"]:
         raise ConfigError(f"shard {args.shard} selects no sequence of {dataset.name} ({len(dataset)} sequences)")

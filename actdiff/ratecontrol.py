@@ -1,0 +1,289 @@
+"""Rate control: encode a clip so that its real file size lands on a target bits-per-pixel.
+
+One monotone "rate knob" ``λ ∈ [0, 1]`` turns three codec settings together (like the rate
+points of ``configs/rates/default.yaml``): keyframe quality and trajectories per segment rise
+with ``λ`` and the longest GOP shrinks (more keyframes). ``encode_to_target`` measures the
+real encoded size (``8 · len(bytes) / (frames · H · W)``) and searches ``λ`` (regula falsi on
+log-bpp, bisection fallback); since a GOP change adds a whole keyframe, the size is a step
+function of ``λ``, so when the bracket closes without a hit it fine-tunes the keyframe quality
+alone (integer bisection) with the GOP and budget of the bracket's ends. The pairwise flows
+(the expensive analysis) are computed once and reused by every trial encode.
+
+A target below the smallest (above the largest) file the knob can make is unreachable: the
+closest file is returned and the fact is logged and written to ``stats["rate_control"]``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+from omegaconf import DictConfig
+
+from actdiff.codec.pipeline import codec_section, encode_video, pairwise_flows
+from actdiff.errors import ConfigError
+from actdiff.types import EncodeResult, Video
+
+log = logging.getLogger(__name__)
+
+#: ``(λ, keyframe quality, trajectories per segment, longest GOP)``; λ=0.2…0.8 are the default
+#: rate points r0…r4, the ends stretch the range (quality 0 and one 96-frame GOP at the bottom).
+DEFAULT_ANCHORS: Tuple[Tuple[float, int, int, int], ...] = (
+    (0.0, 0, 6, 96),
+    (0.2, 5, 12, 96),
+    (0.35, 12, 24, 64),
+    (0.5, 22, 36, 48),
+    (0.65, 32, 48, 32),
+    (0.8, 42, 64, 24),
+    (1.0, 70, 128, 12),
+)
+
+
+@dataclass(frozen=True)
+class RateParams:
+    """Codec settings one knob position stands for."""
+
+    quality: int
+    budget_points: int
+    max_gop: int
+
+    def overrides(self) -> List[str]:
+        """Overrides relative to the ``codec`` section (the format of the rate points)."""
+        return [f"keyframe_codec.quality={self.quality}", f"trajectories.budget_points={self.budget_points}",
+                f"keyframes.max_gop={self.max_gop}", "trajectories.budget_bits=null"]
+
+
+@dataclass(frozen=True)
+class RateKnob:
+    """Piecewise-linear monotone map ``λ ∈ [0, 1]`` → :class:`RateParams`.
+
+    Args:
+        anchors: ``(λ, quality, budget_points, max_gop)`` rows with increasing ``λ`` from 0 to 1,
+            non-decreasing quality and budget, non-increasing ``max_gop``.
+    """
+
+    anchors: Tuple[Tuple[float, int, int, int], ...] = DEFAULT_ANCHORS
+
+    def __post_init__(self) -> None:
+        a = np.asarray(self.anchors, np.float64)
+        if a.ndim != 2 or a.shape[1] != 4 or len(a) < 2 or a[0, 0] != 0 or a[-1, 0] != 1:
+            raise ConfigError("rate knob anchors must be rows (λ, quality, budget_points, max_gop) from λ=0 to λ=1")
+        d = np.diff(a, axis=0)
+        if (d[:, 0] <= 0).any() or (d[:, 1] < 0).any() or (d[:, 2] < 0).any() or (d[:, 3] > 0).any():
+            raise ConfigError("rate knob anchors must be monotone (λ, quality, budget rising; max_gop falling)")
+
+    def params(self, lam: float, num_frames: int, min_gop: int = 2) -> RateParams:
+        """Settings at ``lam`` (clipped to [0, 1]); ``max_gop`` is capped at the clip length."""
+        a = np.asarray(self.anchors, np.float64)
+        lam = min(max(float(lam), 0.0), 1.0)
+        q, b, g = (float(np.interp(lam, a[:, 0], a[:, k])) for k in (1, 2, 3))
+        gop = int(round(g))
+        return RateParams(int(round(q)), max(1, int(round(b))), max(min_gop, min(gop, max(num_frames, min_gop))))
+
+
+def with_params(cfg: DictConfig, params: RateParams) -> DictConfig:
+    """A copy of ``cfg`` (full config or codec section) with the knob's settings applied."""
+    out = copy.deepcopy(cfg)
+    codec = codec_section(out)
+    codec.keyframe_codec.quality = params.quality
+    codec.trajectories.budget_points = params.budget_points
+    codec.trajectories.budget_bits = None
+    codec.keyframes.max_gop = params.max_gop
+    return out
+
+
+def _log_ratio(bpp: float, target: float) -> float:
+    return abs(math.log(bpp / target))
+
+
+class _Trials:
+    """Encodes the clip once per distinct setting and remembers every result (and the best)."""
+
+    def __init__(self, video: Video, cfg: DictConfig, target: float) -> None:
+        self.video, self.cfg, self.target = video, cfg, target
+        self.flows = pairwise_flows(video, cfg)
+        self.cache: Dict[RateParams, EncodeResult] = {}
+        self.history: List[Dict[str, Any]] = []
+        self.best: Optional[Tuple[RateParams, EncodeResult]] = None
+
+    def __call__(self, params: RateParams, lam: Optional[float] = None) -> float:
+        if params not in self.cache:
+            res = encode_video(self.video, with_params(self.cfg, params), flows=self.flows)
+            self.cache[params] = res
+            self.history.append({"lambda": lam, **params.__dict__, "bpp": res.stats["bpp"]})
+            log.info("rate control: λ=%s %s → %.5f bpp", lam, params, res.stats["bpp"])
+            if self.best is None or _log_ratio(res.stats["bpp"], self.target) < _log_ratio(
+                    self.best[1].stats["bpp"], self.target):
+                self.best = (params, res)
+        return self.cache[params].stats["bpp"]
+
+    def hit(self, tolerance: float) -> bool:
+        return self.best is not None and abs(self.best[1].stats["bpp"] / self.target - 1) <= tolerance
+
+    def done(self, tolerance: float) -> bool:
+        """Aim at half the tolerance; after 8 encodes accept anything inside it."""
+        return self.hit(tolerance / 2) or (self.encodes >= 8 and self.hit(tolerance))
+
+    @property
+    def encodes(self) -> int:
+        return len(self.cache)
+
+
+def _search_lambda(trials: _Trials, knob: RateKnob, n: int, min_gop: int, tolerance: float,
+                   lo: float, hi: float, r_lo: float, r_hi: float, max_encodes: int) -> Tuple[float, float]:
+    """Shrink ``[lo, hi]`` (``bpp(lo) < target < bpp(hi)``) by regula falsi on log-bpp."""
+    target = math.log(trials.target)
+    side = 0
+    while not trials.done(tolerance) and trials.encodes < max_encodes and hi - lo > 1e-3:
+        f_lo, f_hi = math.log(r_lo) - target, math.log(r_hi) - target
+        if side == 1:
+            f_hi /= 2  # Illinois: halve the weight of an end that stays put
+        elif side == -1:
+            f_lo /= 2
+        lam = lo - f_lo * (hi - lo) / (f_hi - f_lo) if f_hi != f_lo else (lo + hi) / 2
+        lam = min(max(lam, lo + 0.05 * (hi - lo)), hi - 0.05 * (hi - lo))
+        if knob.params(lam, n, min_gop) in (knob.params(lo, n, min_gop), knob.params(hi, n, min_gop)):
+            lam = (lo + hi) / 2
+        r = trials(knob.params(lam, n, min_gop), lam)
+        if r < trials.target:
+            lo, r_lo, side = lam, r, -1 if side == -1 else 1
+        else:
+            hi, r_hi, side = lam, r, 1 if side == 1 else -1
+    return lo, hi
+
+
+def _search_quality(trials: _Trials, base: RateParams, tolerance: float, max_encodes: int) -> None:
+    """Integer bisection of the keyframe quality with ``base``'s GOP and budget."""
+    def at(q: int) -> float:
+        return trials(RateParams(q, base.budget_points, base.max_gop))
+
+    lo, hi = 0, 100
+    r_lo = at(lo)
+    if r_lo >= trials.target:
+        return
+    while hi - lo > 1 and not trials.done(tolerance) and trials.encodes < max_encodes:
+        mid = (lo + hi) // 2
+        if at(mid) < trials.target:
+            lo = mid
+        else:
+            hi = mid
+
+
+def encode_to_target(
+    video: Video,
+    cfg: DictConfig,
+    target_bpp: float,
+    tolerance: float = 0.1,
+    knob: Optional[RateKnob] = None,
+    max_encodes: int = 24,
+) -> EncodeResult:
+    """Encode ``video`` so that its real size is within ``±tolerance`` (relative) of ``target_bpp``.
+
+    Args:
+        video: clip ``uint8 (T, H, W, 3)`` at the size it is coded at.
+        cfg: composed config (or codec section); everything but the knob's settings is kept.
+        target_bpp: bits per pixel of the whole file at the display size (> 0).
+        tolerance: accepted relative error, in ``(0, 1)``.
+        knob: the λ → settings map (default :data:`DEFAULT_ANCHORS`).
+        max_encodes: most trial encodes.
+
+    Returns:
+        The ``EncodeResult`` closest to the target (in log-rate), with ``stats["rate_control"]``:
+        ``target_bpp``, ``achieved_bpp``, ``error`` (relative), ``within_tolerance``,
+        ``reachable`` (``"yes"``, ``"below_minimum"``, ``"above_maximum"``), ``min_bpp``/``max_bpp``
+        (the knob's ends), ``iterations`` (trial encodes), ``params`` (chosen quality,
+        budget_points, max_gop, λ), ``history`` and ``note`` (human-readable, never empty when
+        the target was missed).
+    """
+    if isinstance(target_bpp, bool) or not isinstance(target_bpp, (int, float)) or not target_bpp > 0 \
+            or not math.isfinite(target_bpp):
+        raise ConfigError(f"target bpp must be a positive number, got {target_bpp!r}")
+    if not 0 < tolerance < 1:
+        raise ConfigError(f"rate-control tolerance must be in (0, 1), got {tolerance!r}")
+    knob = knob or RateKnob()
+    n = video.num_frames
+    min_gop = int(codec_section(cfg).keyframes.min_gop)
+    trials = _Trials(video, cfg, float(target_bpp))
+    p0, p1 = knob.params(0.0, n, min_gop), knob.params(1.0, n, min_gop)
+    r0, r1 = trials(p0, 0.0), trials(p1, 1.0)
+    reachable = "yes"
+    if r0 > target_bpp * (1 + tolerance):
+        reachable = "below_minimum"
+    elif r1 < target_bpp * (1 - tolerance):
+        reachable = "above_maximum"
+    elif not trials.done(tolerance) and r0 < target_bpp < r1:
+        lo, hi = _search_lambda(trials, knob, n, min_gop, tolerance, 0.0, 1.0, r0, r1, max_encodes)
+        for lam in (lo, hi):  # GOP/budget steps: fine-tune quality at each end's structure
+            if not trials.done(tolerance):
+                _search_quality(trials, knob.params(lam, n, min_gop), tolerance, max_encodes)
+    assert trials.best is not None
+    params, res = trials.best
+    achieved = res.stats["bpp"]
+    lam = next((h["lambda"] for h in trials.history
+                if RateParams(h["quality"], h["budget_points"], h["max_gop"]) == params), None)
+    within = abs(achieved / target_bpp - 1) <= tolerance
+    note = ""
+    if reachable == "below_minimum":
+        note = (f"target {target_bpp:.5f} bpp is below the smallest file this clip can take "
+                f"({r0:.5f} bpp); produced the smallest")
+    elif reachable == "above_maximum":
+        note = (f"target {target_bpp:.5f} bpp is above the largest file the rate knob makes "
+                f"({r1:.5f} bpp); produced the largest")
+    elif not within:
+        note = (f"could not reach {target_bpp:.5f} bpp within ±{100 * tolerance:g}% in {trials.encodes} "
+                f"encodes; closest is {achieved:.5f} bpp")
+    if note:
+        log.warning("rate control: %s", note)
+    stats = dict(res.stats)
+    stats["rate_control"] = {
+        "target_bpp": float(target_bpp), "achieved_bpp": achieved, "error": achieved / target_bpp - 1,
+        "tolerance": tolerance, "within_tolerance": within, "reachable": reachable,
+        "min_bpp": r0, "max_bpp": r1, "iterations": trials.encodes,
+        "params": {**params.__dict__, "lambda": lam}, "history": trials.history, "note": note,
+    }
+    return EncodeResult(data=res.data, stats=stats, debug=res.debug)
+
+
+#: Codec-section key holding a rate-control target (set by ``evaluate --rates 0.01``).
+TARGET_KEY = "rate_control"
+
+
+def target_overrides(name: str) -> Optional[List[str]]:
+    """``"0.01"`` → codec overrides asking for rate control at 0.01 bpp; ``None`` if not a number."""
+    try:
+        value = float(name)
+    except (TypeError, ValueError):
+        return None
+    if not value > 0 or not math.isfinite(value):
+        raise ConfigError(f"target bpp {name!r} must be a positive number")
+    return [f"+{TARGET_KEY}.target_bpp={value}"]
+
+
+def encode(video: Video, cfg: DictConfig, plain: Optional[Callable[..., EncodeResult]] = None) -> EncodeResult:
+    """``plain(video, cfg)`` (default ``encode_video``), or ``encode_to_target`` when the codec
+    section holds ``rate_control.target_bpp`` (and optionally ``rate_control.tolerance``)."""
+    rc = codec_section(cfg).get(TARGET_KEY)
+    if rc is None or rc.get("target_bpp") is None:
+        return (plain or encode_video)(video, cfg)
+    return encode_to_target(video, cfg, float(rc.target_bpp), float(rc.get("tolerance", 0.1)))
+
+
+def describe(stats: Dict[str, Any]) -> str:
+    """One line on what rate control did (empty when it did not run)."""
+    rc = stats.get("rate_control")
+    if not rc:
+        return ""
+    p = rc["params"]
+    line = (f"rate control: target {rc['target_bpp']:.5f} bpp, achieved {rc['achieved_bpp']:.5f} bpp "
+            f"({100 * rc['error']:+.1f}%) in {rc['iterations']} encodes with keyframe quality {p['quality']}, "
+            f"{p['budget_points']} trajectories/segment, max GOP {p['max_gop']}")
+    return line + (f"; WARNING: {rc['note']}" if rc["note"] else "")
+
+
+__all__ = ["DEFAULT_ANCHORS", "RateKnob", "RateParams", "describe", "encode", "encode_to_target",
+           "target_overrides", "with_params"]
+

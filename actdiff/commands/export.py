@@ -1,4 +1,8 @@
-"""``actdiff export CKPT -o DIR``: write a checkpoint's EMA weights as safetensors (save_pretrained)."""
+"""``actdiff export CKPT -o DIR``: write a checkpoint's EMA weights as safetensors (save_pretrained).
+
+A learned-selector checkpoint (``actdiff fit`` with ``task: *_selector``) is written as one
+``-o PATH.safetensors`` file instead.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,11 @@ def main(argv: Sequence[str]) -> int:
                    help="storage precision of the weights (loaded back as float32)")
     args = p.parse_args(argv)
     from actdiff.training.export import export_checkpoint
+    from actdiff.training.selectors import checkpoint_task, export_selector_checkpoint
 
-    out = export_checkpoint(args.checkpoint, args.output, args.dtype)
+    if checkpoint_task(args.checkpoint):
+        out = export_selector_checkpoint(args.checkpoint, args.output)
+    else:
+        out = export_checkpoint(args.checkpoint, args.output, args.dtype)
     sys.stdout.write(f"{out}\n")
     return 0

@@ -29,14 +29,23 @@ log = logging.getLogger("actdiff")
 
 
 def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog="actdiff fit", description="Train the diffusion decoder (Lightning).")
+    p = ArgumentParser(prog="actdiff fit", description="Train the diffusion decoder or a learned selector (Lightning).")
     add_config_args(p, DEFAULT)
     p.add_argument("--resume", action="store_true", help="resume from run_dir/checkpoints/last.ckpt")
     return p
 
 
 def run(cfg, resume: bool = False, videos=None, segment_source=None):
-    """Train from a composed config; returns the fitted ``ConditionalDenoiser`` (tests call this)."""
+    """Train from a composed config; returns the fitted ``ConditionalDenoiser`` (tests call this).
+
+    ``task: keyframe_selector | trajectory_selector`` trains a learned selector instead
+    (:func:`actdiff.training.selectors.fit_selector`); ``task`` absent or ``denoiser``: the decoder.
+    """
+    task = str(cfg.get("task") or "denoiser")
+    if task != "denoiser":
+        from actdiff.training.selectors import fit_selector
+
+        return fit_selector(cfg, resume=resume, videos=videos)
     import lightning as L
     from omegaconf import OmegaConf
 

@@ -19,7 +19,7 @@ Everything is evaluated at ``analysis_scale`` (default 0.5) of the frame size fo
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -119,14 +119,49 @@ def _analysis_inputs(
     return small, rs(fw), rs(bw), float(np.sqrt(sx * sy))
 
 
-def _grow_segment(
-    frames: np.ndarray, fw: np.ndarray, bw: np.ndarray, s: int, limit: int, cfg: Any,
-    fb_threshold: float, visibility_threshold: float,
-) -> int:
-    """End frame of the adaptive segment starting at ``s`` (at most ``limit``)."""
+#: Per-frame test ``(key float32 (h, w, 3), target uint8 (h, w, 3), flow float32 (h, w, 2),
+#: confidence float32 (h, w), visibility_threshold) -> passes`` at the analysis scale.
+FrameTest = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], bool]
+
+
+def splat_keyframe(
+    key: np.ndarray, flow: np.ndarray, conf: np.ndarray, visibility_threshold: float
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Keyframe forward-splatted along ``flow`` (pixels below the visibility threshold dropped):
+    ``(warped float32 (h, w, 3), reached bool (h, w))``."""
+    weight = np.where(conf >= visibility_threshold, conf, 0.0)
+    warped, cov = forward_splat(key, flow, weight)
+    return warped, cov > COVERAGE_EPS
+
+
+def frame_measures(key: np.ndarray, target: np.ndarray, flow: np.ndarray, conf: np.ndarray, cfg: Any,
+                   visibility_threshold: float) -> Tuple[float, float]:
+    """``(coverage, score)`` of the adaptive test for one frame (both always computed)."""
+    warped, mask = splat_keyframe(key, flow, conf, visibility_threshold)
+    score_fn = get_score(str(_get(cfg, "score", "gradient")))
+    return float(mask.mean()), float(score_fn(warped, target.astype(np.float32), mask))
+
+
+def heuristic_frame_test(cfg: Any) -> FrameTest:
+    """The adaptive selector's per-frame pass/fail test (coverage, then score)."""
     score_fn = get_score(str(_get(cfg, "score", "gradient")))
     coverage_min = float(_get(cfg, "coverage_min", 0.7))
     score_min = float(_get(cfg, "score_min", 0.5))
+
+    def test(key: np.ndarray, target: np.ndarray, flow: np.ndarray, conf: np.ndarray, vis: float) -> bool:
+        warped, mask = splat_keyframe(key, flow, conf, vis)
+        coverage = float(mask.mean())
+        return coverage >= coverage_min and score_fn(warped, target.astype(np.float32), mask) >= score_min
+
+    return test
+
+
+def _grow_segment(
+    frames: np.ndarray, fw: np.ndarray, bw: np.ndarray, s: int, limit: int, cfg: Any,
+    fb_threshold: float, visibility_threshold: float, frame_test: Optional[FrameTest] = None,
+) -> int:
+    """End frame of the adaptive segment starting at ``s`` (at most ``limit``)."""
+    test = heuristic_frame_test(cfg) if frame_test is None else frame_test
     patience = max(1, int(_get(cfg, "patience", 3)))
     min_gop = int(_get(cfg, "min_gop", 2))
     key = frames[s].astype(np.float32)
@@ -134,11 +169,7 @@ def _grow_segment(
     for t, flow, conf in iter_chain(fw, bw, s, limit, fb_threshold):
         if t == s:
             continue
-        weight = np.where(conf >= visibility_threshold, conf, 0.0)
-        warped, cov = forward_splat(key, flow, weight)
-        mask = cov > COVERAGE_EPS
-        coverage = float(mask.mean())
-        ok = coverage >= coverage_min and score_fn(warped, frames[t].astype(np.float32), mask) >= score_min
+        ok = test(key, frames[t], flow, conf, visibility_threshold)
         if ok:
             fails, first_fail = 0, None
             continue
@@ -158,9 +189,11 @@ def _trivial(num_frames: int) -> Optional[List[Segment]]:
 
 
 @KEYFRAME_SELECTORS.register("adaptive")
-def select_adaptive(frames: np.ndarray, tracker: Any, cfg: Any = None, flows: Optional[Sequence[np.ndarray]] = None) -> List[Segment]:
+def select_adaptive(frames: np.ndarray, tracker: Any, cfg: Any = None, flows: Optional[Sequence[np.ndarray]] = None,
+                    frame_test: Optional[FrameTest] = None) -> List[Segment]:
     """Adaptive segments (module docstring). ``flows`` = ``tracker.pairwise_flows(frames)``
-    if already computed (it is computed here otherwise)."""
+    if already computed (it is computed here otherwise). ``frame_test`` replaces the
+    per-frame pass/fail test (default :func:`heuristic_frame_test`)."""
     frames = check_frames(frames)
     num = frames.shape[0]
     trivial = _trivial(num)
@@ -187,7 +220,7 @@ def select_adaptive(frames: np.ndarray, tracker: Any, cfg: Any = None, flows: Op
             continue
         if cut is not None:
             limit = cut - 1
-        end = _grow_segment(small, fws, bws, s, limit, cfg, fb * scale, vis)
+        end = _grow_segment(small, fws, bws, s, limit, cfg, fb * scale, vis, frame_test)
         segments.append(Segment(s, end))
         s = end
     return segments

@@ -1,0 +1,12 @@
+"""Ablation sweeps: a grid YAML (``configs/ablation/``) → one evaluate run per point → one table.
+
+``actdiff sweep configs/ablation/table1.yaml -o sweeps/table1`` runs offline and in-process;
+``--wandb-yaml`` writes a W&B sweep whose agents run the same points one by one.
+"""
+
+from actdiff.sweep.report import wandb_sweep, write_table
+from actdiff.sweep.run import PointStatus, collect, run_sweep
+from actdiff.sweep.spec import Point, Spec, load_spec, parse_spec
+
+__all__ = ["Point", "PointStatus", "Spec", "collect", "load_spec", "parse_spec", "run_sweep", "wandb_sweep",
+           "write_table"]

@@ -1,0 +1,193 @@
+"""Ablation sweep specifications (``configs/ablation/*.yaml``) and their expansion into points.
+
+A spec::
+
+    name: table1                       # default: the file's stem
+    description: ...
+    command: evaluate                  # what each point runs (only ``evaluate`` for now)
+    data: sample                       # dataset name / YAML / folder (as ``evaluate --data``)
+    sequences: null                    # optional subset of the dataset's sequences
+    protocol: cpu                      # protocol group or YAML
+    rates: [r0, r2, r4]                # rate point names (configs/rates), target bpps ("0.01"),
+                                       # or an inline mapping {name: [codec-relative overrides]}
+    rates_file: null                   # YAML of named rate points (default configs/rates/default.yaml)
+    metrics: [psnr, ms_ssim, niqe]
+    decoder: warp                      # or {name: warp, bidirectional: false}
+    config: null                       # base config (default experiment/codec)
+    overrides: []                      # applied to every point
+    reference: {name: full, overrides: []}
+    points:                            # explicit points ...
+      - {name: uniform_grid, overrides: [codec.trajectories.name=uniform]}
+      - {name: no_bidirectional, decoder: {bidirectional: false}}
+    grid:                              # ... and/or a product of key → values
+      codec.trajectories.budget_points: [16, 32, 64]
+
+Overrides are full config keys (``codec.…``, ``protocol.…``) or group swaps (``codec=fixed_gop``),
+exactly as after ``actdiff evaluate``. Rate-point overrides are applied last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from omegaconf import OmegaConf
+
+from actdiff.config import load_yaml, resolve_config_path
+from actdiff.errors import ConfigError
+
+COMMANDS = ("evaluate",)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
+
+
+@dataclass
+class Point:
+    """One run of a sweep.
+
+    Attributes:
+        name: unique, file-name safe (the per-point results file is ``points/<name>.json``).
+        overrides: config overrides of this point (after the spec's common ``overrides``).
+        decoder: decoder name and keyword arguments, e.g. ``{"name": "warp", "bidirectional": False}``.
+    """
+
+    name: str
+    overrides: List[str] = field(default_factory=list)
+    decoder: Dict[str, Any] = field(default_factory=lambda: {"name": "warp"})
+
+    @property
+    def decoder_label(self) -> str:
+        extra = ",".join(f"{k}={v}" for k, v in sorted(self.decoder.items()) if k != "name")
+        return str(self.decoder["name"]) + (f"[{extra}]" if extra else "")
+
+
+@dataclass
+class Spec:
+    """A parsed sweep spec; ``points`` holds the reference first."""
+
+    name: str
+    path: Optional[Path]
+    command: str
+    data: str
+    protocol: str
+    rates: Any
+    metrics: List[str]
+    points: List[Point]
+    sequences: Optional[List[str]] = None
+    rates_file: Optional[str] = None
+    config: Optional[str] = None
+    description: str = ""
+
+    @property
+    def reference(self) -> Point:
+        return self.points[0]
+
+    def point(self, name: str) -> Point:
+        for p in self.points:
+            if p.name == name:
+                return p
+        raise ConfigError(f"sweep {self.name} has no point {name!r} (known: {', '.join(p.name for p in self.points)})")
+
+
+def _str_list(value: Any, what: str) -> List[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
+        raise ConfigError(f"{what} must be a list of strings")
+    return [str(v) for v in value]
+
+
+def _decoder(value: Any, default: Dict[str, Any], what: str) -> Dict[str, Any]:
+    if value is None:
+        return dict(default)
+    if isinstance(value, str):
+        return {**default, "name": value}
+    if isinstance(value, dict):
+        return {**default, **value}
+    raise ConfigError(f"{what}: decoder must be a name or a mapping {{name: ..., key: value}}")
+
+
+def _format_value(v: Any) -> str:
+    return "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def grid_points(grid: Dict[str, List[Any]], decoder: Dict[str, Any]) -> List[Point]:
+    """The product of ``{key: [values…]}`` as points named ``leaf=value+leaf=value``."""
+    if not isinstance(grid, dict) or not grid:
+        raise ConfigError("grid must be a non-empty mapping of config key → list of values")
+    keys = list(grid)
+    for k in keys:
+        if not isinstance(grid[k], list) or not grid[k]:
+            raise ConfigError(f"grid key {k} must map to a non-empty list of values")
+    out = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        name = "+".join(f"{k.split('.')[-1]}={_format_value(v)}" for k, v in zip(keys, combo))
+        out.append(Point(name, [f"{k}={_format_value(v)}" for k, v in zip(keys, combo)], dict(decoder)))
+    return out
+
+
+def parse_spec(doc: Dict[str, Any], name: str = "sweep", path: Optional[Path] = None) -> Spec:
+    """Validate a spec mapping (see the module docstring) and expand its points."""
+    where = str(path or name)
+    known = {"name", "description", "command", "data", "sequences", "protocol", "rates", "rates_file",
+             "metrics", "decoder", "config", "overrides", "reference", "points", "grid"}
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown sweep key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    command = str(doc.get("command", "evaluate"))
+    if command not in COMMANDS:
+        raise ConfigError(f"{where}: command {command!r} is not supported by sweep (supported: {', '.join(COMMANDS)})")
+    if not doc.get("data"):
+        raise ConfigError(f"{where}: needs 'data' (dataset name, YAML or folder)")
+    decoder = _decoder(doc.get("decoder"), {"name": "warp"}, where)
+    common = _str_list(doc.get("overrides"), f"{where}: overrides")
+    ref = doc.get("reference") or {"name": "reference"}
+    if not isinstance(ref, dict):
+        raise ConfigError(f"{where}: reference must be a mapping {{name, overrides}}")
+    points = [Point(str(ref.get("name", "reference")), common + _str_list(ref.get("overrides"), f"{where}: reference"),
+                    _decoder(ref.get("decoder"), decoder, where))]
+    for i, p in enumerate(doc.get("points") or []):
+        if not isinstance(p, dict) or "name" not in p:
+            raise ConfigError(f"{where}: points[{i}] must be a mapping with a name")
+        points.append(Point(str(p["name"]), common + _str_list(p.get("overrides"), f"{where}: point {p['name']}"),
+                            _decoder(p.get("decoder"), decoder, where)))
+    if doc.get("grid") is not None:
+        for p in grid_points(dict(doc["grid"]), decoder):
+            points.append(Point(p.name, common + p.overrides, p.decoder))
+    if len(points) < 2:
+        raise ConfigError(f"{where}: needs 'points' and/or 'grid' besides the reference")
+    names = [p.name for p in points]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"{where}: duplicate point name(s) {', '.join(dup)}")
+    bad = [n for n in names if not _NAME.match(n)]
+    if bad:
+        raise ConfigError(f"{where}: point name(s) {', '.join(bad)} must use letters, digits and _.=+-")
+    rates = doc.get("rates")
+    if rates is not None and not isinstance(rates, (list, dict)):
+        raise ConfigError(f"{where}: rates must be a list of rate point names / target bpps or a mapping")
+    metrics = _str_list(doc.get("metrics"), f"{where}: metrics") or None
+    from actdiff.metrics import DEFAULT_METRICS
+
+    return Spec(
+        name=str(doc.get("name") or name), path=path, command=command, data=str(doc["data"]),
+        protocol=str(doc.get("protocol", "cpu")), rates=rates, metrics=metrics or list(DEFAULT_METRICS),
+        points=points, sequences=_str_list(doc.get("sequences"), f"{where}: sequences") or None,
+        rates_file=doc.get("rates_file"), config=doc.get("config"), description=str(doc.get("description", "")),
+    )
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read ``configs/ablation/NAME.yaml`` (or a path / ``ablation/NAME``)."""
+    p = resolve_config_path(path)
+    doc = OmegaConf.to_container(load_yaml(p), resolve=True)
+    return parse_spec(doc, name=p.stem, path=p)
+
+
+def fingerprint(payload: Dict[str, Any]) -> str:
+    """Short stable hash of what a point's results depend on (a changed point is re-run)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,123 @@
+"""``actdiff sweep``: grid expansion, failed points recorded, resume, table and W&B YAML."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import yaml
+from _eval_helpers import write_clip_folder
+
+from actdiff.commands.sweep import main as sweep
+from actdiff.config import compose, config_root
+from actdiff.errors import ConfigError
+from actdiff.sweep import load_spec, parse_spec
+
+RATES = {"lo": ["keyframe_codec.quality=10", "trajectories.budget_points=8"],
+         "hi": ["keyframe_codec.quality=40", "trajectories.budget_points=16"]}
+
+
+def _spec(tmp_path, data, bad_selector="no_such_selector"):
+    doc = {"name": "tiny", "command": "evaluate", "data": str(data), "protocol": "native", "rates": RATES,
+           "metrics": ["psnr"], "reference": {"name": "ref", "overrides": []},
+           "points": [{"name": "uniform", "overrides": ["codec.trajectories.name=uniform"]},
+                      {"name": "bad", "overrides": [f"codec.trajectories.name={bad_selector}"]}]}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _table(out):
+    with open(out / "table.csv") as f:
+        return {r["point"]: r for r in csv.DictReader(f)}
+
+
+def test_failed_point_is_recorded_and_resume_skips_finished(tmp_path, capsys):
+    data = write_clip_folder(tmp_path / "clips", names=("alpha",))
+    spec, out = _spec(tmp_path, data), tmp_path / "sweep"
+    assert sweep([str(spec), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "bad: FAILED: ConfigError" in err and "1 point(s) failed: bad" in err
+    rows = _table(out)
+    assert rows["ref"]["status"] == rows["uniform"]["status"] == "ok"
+    assert rows["bad"]["status"] == "failed" and "no_such_selector" in rows["bad"]["error"]
+    assert float(rows["ref"]["d_psnr"]) == 0 and float(rows["uniform"]["bpp"]) > 0
+    assert rows["uniform"]["bd_psnr"] != ""  # two rate points → a BD-rate
+    assert "| bad | failed: ConfigError" in (out / "table.md").read_text()
+    assert (out / "points" / "bad.error.json").is_file()
+    done_mtime = (out / "points" / "uniform.json").stat().st_mtime_ns
+
+    _spec(tmp_path, data, bad_selector="motion")  # fix the failing point; the others are unchanged
+    assert sweep([str(spec), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "ref: finished before, skipped" in err and "uniform: finished before, skipped" in err
+    assert "bad: running" in err
+    assert (out / "points" / "uniform.json").stat().st_mtime_ns == done_mtime
+    assert not (out / "points" / "bad.error.json").exists()
+    rows = _table(out)
+    assert all(r["status"] == "ok" for r in rows.values())
+    res = json.loads((out / "points" / "bad.json").read_text())
+    assert [p["quality_param"] for p in res["sequences"]["alpha"]] == ["lo", "hi"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["reference"] == "ref" and set(summary["points"]) == {"ref", "uniform", "bad"}
+
+    # a changed setting (extra override) re-runs the points
+    assert sweep([str(spec), "-o", str(out), "--point", "uniform", "codec.entropy.step=1.0"]) == 0
+    assert "uniform: running" in capsys.readouterr().err
+
+
+def test_wandb_yaml_and_list(tmp_path, capsys):
+    spec = _spec(tmp_path, tmp_path)
+    path = tmp_path / "wandb.yaml"
+    assert sweep([str(spec), "-o", "sw", "--frames", "8", "--wandb-yaml", str(path)]) == 0
+    doc = yaml.safe_load(path.read_text())
+    assert doc["program"] == "actdiff" and doc["method"] == "grid"
+    assert doc["parameters"]["point"]["values"] == ["ref", "uniform", "bad"]
+    assert doc["command"][:3] == ["${env}", "actdiff", "sweep"] and doc["command"][-1] == "${args}"
+    assert "--frames" in doc["command"]
+    capsys.readouterr()
+    assert sweep([str(spec), "--list"]) == 0
+    assert "uniform: codec.trajectories.name=uniform" in capsys.readouterr().out
+
+
+def test_grid_expansion_and_spec_errors():
+    spec = parse_spec({"data": "sample", "reference": {"name": "ref"}, "overrides": ["codec.seed=1"],
+                       "grid": {"codec.trajectories.budget_points": [8, 16],
+                                "codec.keyframes.name": ["fixed", "adaptive"]},
+                       "points": [{"name": "nobi", "decoder": {"bidirectional": False}}]})
+    names = [p.name for p in spec.points]
+    assert names == ["ref", "nobi", "budget_points=8+name=fixed", "budget_points=8+name=adaptive",
+                     "budget_points=16+name=fixed", "budget_points=16+name=adaptive"]
+    assert spec.points[2].overrides == ["codec.seed=1", "codec.trajectories.budget_points=8",
+                                        "codec.keyframes.name=fixed"]
+    assert spec.point("nobi").decoder == {"name": "warp", "bidirectional": False}
+    for bad in ({"data": "x", "points": [{"name": "a"}], "bogus": 1},
+                {"data": "x", "points": [{"name": "a"}], "command": "train"},
+                {"data": "x", "points": [{"name": "a"}, {"name": "a"}]},
+                {"data": "x"},
+                {"points": [{"name": "a"}]},
+                {"data": "x", "grid": {"k": []}}):
+        with pytest.raises(ConfigError):
+            parse_spec(bad)
+
+
+def test_bad_spec_is_one_line_error(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text("data: x\npoints: [{name: a}, {name: a}]\n")
+    assert sweep([str(path)]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (config_root() / "ablation").glob("*.yaml")))
+def test_shipped_ablation_specs_compose(name):
+    """Every point of every shipped spec composes (no typo in a key) with every rate point."""
+    from actdiff.sweep.run import resolve_rates
+
+    spec = load_spec(f"ablation/{name}")
+    rates = resolve_rates(spec)
+    assert len(rates) >= 2
+    for p in spec.points:
+        cfg = compose(None, [f"protocol={spec.protocol}"] + p.overrides)
+        assert cfg.codec.keyframe_codec.quality >= 0
+        assert set(p.decoder) <= {"name", "bidirectional"}

@@ -146,3 +146,13 @@ def test_missing_weights_are_one_line_errors(tmp_path, monkeypatch):
     wrong = save_net(ImportanceNet(channels=(4, 4)), tmp_path / "wm.safetensors", "trajectory_selector")
     with pytest.raises(InputError, match="expected keyframe_selector"):
         KEYFRAME_SELECTORS.get("learned")(frames, None, {"weights": str(wrong)})
+
+
+def test_export_command_writes_a_selector_checkpoint(keyframe_weights, tmp_path):
+    from actdiff.commands import export
+
+    module, path = keyframe_weights
+    out = tmp_path / "from_ckpt.safetensors"
+    assert export.main([str(path.parent / "run" / "checkpoints" / "last.ckpt"), "-o", str(out)]) == 0
+    x = torch.rand(2, 13, *module.net.feature_size)
+    assert torch.equal(load_net(out, "keyframe_selector")(x), load_net(path, "keyframe_selector")(x))

@@ -71,13 +71,14 @@ def _tracker(codec: DictConfig):
 
 def keyframe_samples(video: Video, codec: DictConfig, data: Dict[str, Any],
                      feature_size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(features float32 (N, 13, h, w), labels float32 (N,), starts int (N,))`` of one video."""
+    """``(features float16 (N, 13, h, w), labels float32 (N,), starts int (N,))`` of one video
+    (features stored in float16 to keep many clips in memory; the dataset returns float32)."""
     from actdiff.selection.keyframes import _analysis_inputs, frame_measures, splat_keyframe
     from actdiff.tracking.base import iter_chain
 
     frames = video.frames
     if len(frames) < 2:
-        return np.zeros((0, 13, *feature_size), np.float32), np.zeros(0, np.float32), np.zeros(0, int)
+        return np.zeros((0, 13, *feature_size), np.float16), np.zeros(0, np.float32), np.zeros(0, int)
     tracker = _tracker(codec)
     kcfg = codec.keyframes
     fw, bw = tracker.pairwise_flows(frames)
@@ -103,7 +104,7 @@ def keyframe_samples(video: Video, codec: DictConfig, data: Dict[str, Any],
                 filled = np.where(reached[..., None], warped, key)
                 mse = float(np.mean((filled - small[t].astype(np.float32)) ** 2))
                 y = 10 * np.log10(255.0 ** 2 / max(mse, 1e-10)) >= psnr_min
-            xs.append(keyframe_features(key, small[t], flow, conf, warped, reached, feature_size))
+            xs.append(keyframe_features(key, small[t], flow, conf, warped, reached, feature_size).astype(np.float16))
             ys.append(float(y))
             ss.append(s)
     return np.stack(xs), np.asarray(ys, np.float32), np.asarray(ss, int)
@@ -164,7 +165,7 @@ class ArrayDataset(Dataset):
         return len(self.x)
 
     def __getitem__(self, i: int) -> Dict[str, torch.Tensor]:
-        x, y = torch.from_numpy(self.x[i]), torch.as_tensor(self.y[i])
+        x, y = torch.from_numpy(self.x[i].astype(np.float32)), torch.as_tensor(self.y[i])
         if self.flip and torch.rand(()) < 0.5:
             x = x.flip(-1)
             if self.flow_x is not None:
@@ -431,6 +432,10 @@ def fit_selector(cfg: DictConfig, resume: bool = False, videos: Optional[Sequenc
         dm.setup("fit")
         pos = dm.positive_fraction()
         log.warning("keyframe selector: %d samples, %.0f%% labelled reconstructible", len(dm.train_set), 100 * pos)
+        if pos in (0.0, 1.0):
+            log.warning("keyframe selector: every training label is %s, so the classifier can only learn a constant; "
+                        "add clips with harder motion or cuts, a longer data.horizon, or data.label=splat_psnr",
+                        "reconstructible" if pos else "not reconstructible")
         module = KeyframeSelectorModule(model, optim, pos_weight=float(np.clip((1 - pos) / max(pos, 1e-3), 0.1, 10.0)))
     else:
         dm = TrajectorySelectorData(cfg.data, cfg.codec, int(model.get("work_pixels", 6144)), videos=videos)

@@ -1,0 +1,108 @@
+"""Heuristic vs learned selectors: rate (bpp), warp-decoder PSNR and encode time.
+
+Usage::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_selectors.py [CLIP ...] \\
+        --keyframe-weights K.safetensors --weight-map-weights W.safetensors [--max-frames 48] [-o out.json]
+
+Default clip: the bundled sample. Each clip is read with the cpu protocol (256x384 crop, first
+``--max-frames`` frames) and encoded with the default codec config in four variants:
+``heuristic`` (adaptive keyframes, sobel weight map), ``learned_keyframes``,
+``learned_weight_map`` and ``learned_both`` (variants whose weights are not given are
+skipped, with a warning). Every file is decoded with the warp decoder; PSNR is over all frames.
+``select s`` is the time of the keyframe selector alone (flows precomputed) plus the weight
+map of every segment's first frame — the stages the learned models replace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from actdiff.codec import decode_video, encode_video
+from actdiff.codec.pipeline import Stages, codec_section
+from actdiff.config import compose
+from actdiff.data import load_protocol, sample_clip_path
+from actdiff.metrics import compute_metrics
+from actdiff.registry import KEYFRAME_SELECTORS
+from actdiff.results import machine
+from actdiff.selection.learned import WEIGHT_MAP_ENV, weight_map_from_config
+
+
+def variants(kf: Optional[str], wm: Optional[str]) -> Dict[str, List[str]]:
+    out: Dict[str, List[str]] = {"heuristic": []}
+    learned_kf = ["codec.keyframes.name=learned", f"codec.keyframes.weights={kf}"]
+    learned_wm = ["codec.trajectories.weight_map=learned"]
+    if kf:
+        out["learned_keyframes"] = learned_kf
+    if wm:
+        out["learned_weight_map"] = learned_wm
+    if kf and wm:
+        out["learned_both"] = learned_kf + learned_wm
+    return out
+
+
+def selector_seconds(frames: np.ndarray, cfg, wm_path: Optional[str]) -> float:
+    """Seconds of keyframe selection (flows given) + weight maps of the segments' first frames."""
+    codec = codec_section(cfg)
+    tracker = Stages.from_config(codec).tracker
+    flows = tracker.pairwise_flows(frames)
+    t0 = time.perf_counter()
+    segs = KEYFRAME_SELECTORS.get(codec.keyframes.name)(frames, tracker, codec.keyframes, flows=flows)
+    wmap = weight_map_from_config({"weight_map": codec.trajectories.weight_map, "weight_map_weights": wm_path})
+    for s in segs:
+        wmap(frames[s.start])
+    return time.perf_counter() - t0
+
+
+def bench_clip(path: str, max_frames: int, kf: Optional[str], wm: Optional[str]) -> List[dict]:
+    video = load_protocol({"name": "bench", "height": 256, "width": 384, "max_frames": max_frames,
+                           "resize_mode": "crop"}).read(path)
+    encode_video(type(video)(video.frames[:3], video.fps), compose(None, []))  # warm-up (imports, threads)
+    rows = []
+    for name, overrides in variants(kf, wm).items():
+        cfg = compose(None, overrides)
+        enc = encode_video(video, cfg)
+        rec = decode_video(enc.data, "warp")
+        m = compute_metrics(video.frames, rec.frames, ["psnr"])
+        s = enc.stats
+        rows.append({"clip": os.path.basename(path), "variant": name, "frames": s["frames"], "bpp": s["bpp"],
+                     "psnr": m["psnr"], "keyframes": len(s["keyframes"]), "bits": s["bits"],
+                     "encode_s": s["encode_seconds"], "select_s": selector_seconds(video.frames, cfg, wm)})
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("clips", nargs="*")
+    p.add_argument("--keyframe-weights", help="KeyframeNet .safetensors (actdiff fit, task keyframe_selector)")
+    p.add_argument("--weight-map-weights", help="ImportanceNet .safetensors (actdiff fit, task trajectory_selector)")
+    p.add_argument("--max-frames", type=int, default=48)
+    p.add_argument("-o", "--output")
+    args = p.parse_args()
+    if args.weight_map_weights:
+        os.environ[WEIGHT_MAP_ENV] = args.weight_map_weights  # the weight-map registry call only gets the frame
+    if not (args.keyframe_weights and args.weight_map_weights):
+        print("warning: learned variants without weights are skipped", file=sys.stderr)
+    rows = [r for c in (args.clips or [str(sample_clip_path())])
+            for r in bench_clip(c, args.max_frames, args.keyframe_weights, args.weight_map_weights)]
+    print("| clip | variant | frames | keyframes | bpp | warp PSNR (dB) | encode s | select s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['clip']} | {r['variant']} | {r['frames']} | {r['keyframes']} | {r['bpp']:.4f} | "
+              f"{r['psnr']:.2f} | {r['encode_s']:.2f} | {r['select_s']:.2f} |")
+    mach = machine()
+    print(f"\nmachine: {mach}")
+    if args.output:
+        with open(args.output, "w") as f:
+            json.dump({"machine": mach, "rows": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

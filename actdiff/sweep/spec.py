@@ -183,7 +183,10 @@ def parse_spec(doc: Dict[str, Any], name: str = "sweep", path: Optional[Path] = 
 
 def load_spec(path: str | Path) -> Spec:
     """Read ``configs/ablation/NAME.yaml`` (or a path / ``ablation/NAME``)."""
-    p = resolve_config_path(path)
+    text = str(path)
+    if not Path(text).exists() and text.startswith("configs/"):  # a repo path, run from elsewhere
+        text = text[len("configs/"):]
+    p = resolve_config_path(text)
     doc = OmegaConf.to_container(load_yaml(p), resolve=True)
     return parse_spec(doc, name=p.stem, path=p)
 

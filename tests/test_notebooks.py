@@ -1,0 +1,110 @@
+"""The notebooks: stored without outputs, generated from experiments/make_notebooks.py, and each
+one runs top to bottom on tiny data (nbclient, a kernel of this very Python)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from _eval_helpers import fake_results, write_clip_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+KERNEL = "actdiff-test-python"
+
+
+def _maker():
+    spec = importlib.util.spec_from_file_location("make_notebooks", ROOT / "experiments" / "make_notebooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_three_notebooks_stored_without_outputs():
+    assert [p.name for p in NOTEBOOKS] == ["01_codec_walkthrough.ipynb", "02_rate_curves.ipynb",
+                                           "03_ablations.ipynb"]
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, path.name
+
+
+def test_notebooks_match_their_generator():
+    assert _maker().main(["--check"]) == 0
+
+
+@pytest.fixture(scope="module")
+def kernel_env(tmp_path_factory):
+    """A kernelspec running this interpreter (the venv), found first through JUPYTER_PATH."""
+    root = tmp_path_factory.mktemp("jupyter")
+    spec_dir = root / "kernels" / KERNEL
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "actdiff test", "language": "python"}))
+    return {"JUPYTER_PATH": str(root), "OMP_NUM_THREADS": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+
+
+def _run(name: str, cwd: Path, env: dict, monkeypatch) -> str:
+    """Execute notebook ``name`` in ``cwd``; returns its text outputs joined (``<png>`` per image)."""
+    from nbclient import NotebookClient
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    NotebookClient(nb, kernel_name=KERNEL, timeout=120, resources={"metadata": {"path": str(cwd)}}).execute()
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            texts.append(out.get("text", "") or "".join(data.get("text/markdown", "")))
+            texts.append("<png>" if "image/png" in data else "")
+    return "\n".join(texts)
+
+
+def test_01_codec_walkthrough(tmp_path, kernel_env, monkeypatch):
+    text = _run("01_codec_walkthrough.ipynb", tmp_path, {**kernel_env, "ACTDIFF_NB_FRAMES": "6",
+                "ACTDIFF_NB_TARGET_BPP": "0.08", "ACTDIFF_NB_DIFFUSION": "0"}, monkeypatch)
+    assert "6 frames, 384x256" in text and "rate control: target 0.08000 bpp" in text
+    assert "keyframes:" in text and "trajectories:" in text
+    assert "warp: psnr=" in text and "ACTDIFF_NB_DIFFUSION=0" in text
+    assert text.count("<png>") >= 4  # keyframes, trajectories, bit split, reconstructions
+
+
+def test_02_rate_curves(tmp_path, kernel_env, monkeypatch):
+    from actdiff.results import save_results
+
+    a = fake_results("actdiff-warp", {"s1": ([0.01, 0.02, 0.04], [6.0, 5.5, 5.0])}, metric="niqe")
+    b = fake_results("x265", {"s1": ([0.015, 0.03, 0.06], [6.0, 5.5, 5.0])}, metric="niqe")
+    pa, pb = save_results(a, tmp_path / "a.json"), save_results(b, tmp_path / "b.json")
+    text = _run("02_rate_curves.ipynb", tmp_path, {**kernel_env, "ACTDIFF_NB_RESULTS": f"{pa}:{pb}",
+                "ACTDIFF_NB_METRICS": "niqe"}, monkeypatch)
+    assert "actdiff-warp: 1 sequences" in text
+    assert "BD-rate of x265 vs actdiff-warp (niqe" in text  # b needs more bits: positive numbers
+    assert "| s1 | +" in text
+    assert text.count("<png>") == 1  # the niqe curves
+
+
+def test_03_ablations(tmp_path, kernel_env, monkeypatch):
+    from actdiff.commands.sweep import main as sweep
+
+    data = write_clip_folder(tmp_path / "clips", names=("alpha",))
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({
+        "data": str(data), "protocol": "native", "metrics": ["psnr"],
+        "rates": {"lo": ["keyframe_codec.quality=10"], "hi": ["keyframe_codec.quality=40"]},
+        "reference": {"name": "ref"}, "points": [{"name": "nobi", "decoder": {"bidirectional": False}},
+                                                 {"name": "broken", "overrides": ["codec.trajectories.name=nope"]}]},
+        sort_keys=False))
+    assert sweep([str(spec), "-o", str(tmp_path / "sw")]) == 1  # the broken point is shown as failed
+    text = _run("03_ablations.ipynb", tmp_path, {**kernel_env, "ACTDIFF_NB_SWEEP": str(tmp_path / "sw")},
+                monkeypatch)
+    assert "| nobi | ok |" in text and "point broken failed: ConfigError" in text
+    assert text.count("<png>") == 2  # Δ / BD-rate bars and the curves of the finished points

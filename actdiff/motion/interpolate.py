@@ -9,7 +9,11 @@ trend:
 
 1. a global affine motion ``a + B·(x, y)`` is fitted to the points by weighted least squares
    (lightly ridge-regularised; the weighted mean when fewer than 3 points), so camera pans and
-   zooms, and any affine field, are reproduced exactly;
+   zooms, and any affine field, are reproduced exactly. The fit represents the frame, not the
+   points: each point is weighted by its share of the frame (its Voronoi cell area,
+   :func:`coverage_weights`), and it is robust (IRLS with Tukey's biweight,
+   :func:`robust_trend`), so points packed on a moving object neither outweigh the
+   background nor skew its motion;
 2. the residuals ``w·(v - trend)`` and the weights ``w`` are splatted bilinearly onto the grid,
    both Gaussian-blurred with ``sigma = bandwidth``, and divided;
 3. the result is ``trend + blurred residual / (blurred weight + eps)`` where ``eps`` is 1e-3 of
@@ -37,6 +41,14 @@ BANDWIDTH_CODE_SCALE = 32.0
 CONFIDENCE_DENSITY = 0.5
 #: Ridge weight (relative to the total point weight) on the trend's slope terms.
 TREND_RIDGE = 1e-3
+#: Grid cells on which :func:`coverage_weights` measures each point's share of the frame.
+COVERAGE_CELLS = 4096
+#: IRLS iterations of the robust trend and the smallest residual scale it uses (pixels).
+TREND_ITERATIONS = 4
+TREND_MIN_SCALE = 0.25
+#: Weight of the zero prior of the residual interpolation, in units of one point's peak
+#: density: far (≳ 3.7 bandwidths) from every point the field falls back to the trend.
+NC_PRIOR = 1e-3
 
 
 def bandwidth_code(b: float) -> int:
@@ -80,6 +92,73 @@ def fit_trend(points: np.ndarray, values: np.ndarray, weights: np.ndarray, heigh
         return coef
 
 
+def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
+    order = np.argsort(x)
+    cw = np.cumsum(w[order])
+    return float(x[order][min(int(np.searchsorted(cw, 0.5 * cw[-1])), len(x) - 1)])
+
+
+def robust_trend(points: np.ndarray, values: np.ndarray, weights: np.ndarray, height: int, width: int,
+                 iterations: int = TREND_ITERATIONS) -> np.ndarray:
+    """Affine trend ``(3, C)`` by iteratively reweighted least squares (Tukey biweight).
+
+    The scale is 1.4826 × the weighted median residual norm (at least ``TREND_MIN_SCALE``
+    pixels) and points beyond 4.685 scales get weight 0, so the trend follows the motion of
+    most of the (weighted) points — the background — and a moving object does not skew it.
+    """
+    coef = fit_trend(points, values, weights, height, width)
+    if len(points) < 4:
+        return coef
+    a = _design(points[:, 0], points[:, 1], height, width)
+    for _ in range(iterations):
+        r = np.linalg.norm(values - a @ coef, axis=1)
+        scale = max(1.4826 * _weighted_median(r, weights), TREND_MIN_SCALE)
+        u = r / (4.685 * scale)
+        rw = weights * np.clip(1 - u * u, 0, None) ** 2
+        if rw.sum() <= 1e-9 * weights.sum():
+            break
+        new = fit_trend(points, values, rw, height, width)
+        done = np.abs(new - coef).max() < 1e-3 * TREND_MIN_SCALE
+        coef = new
+        if done:
+            break
+    return coef
+
+
+def interpolation_trend(points: np.ndarray, values: np.ndarray, height: int, width: int,
+                        weights: Optional[np.ndarray] = None) -> np.ndarray:
+    """The trend :func:`interpolate_sparse` uses, ``(3, C)``: :func:`robust_trend` with each
+    point weighted by its :func:`coverage_weights` share of the frame (times ``weights``).
+    ``points (N, 2)``, ``values (N, C)`` must be finite (``weights`` > 0)."""
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    vals = np.asarray(values, np.float64).reshape(len(pts), -1)
+    w = np.ones(len(pts)) if weights is None else np.asarray(weights, np.float64).ravel()
+    return robust_trend(pts, vals, w * coverage_weights(pts, height, width), height, width)
+
+
+def coverage_weights(points: np.ndarray, height: int, width: int, cells: int = COVERAGE_CELLS) -> np.ndarray:
+    """Share of the frame closer to each point than to any other (its Voronoi cell area,
+    measured on a grid of about ``cells`` cells), ``(N,)`` summing to N (mean 1).
+
+    Points falling in the same grid cell split that cell's region equally.
+    """
+    n = len(points)
+    if n == 0:
+        return np.zeros(0)
+    step = max(1.0, math.sqrt(height * width / cells))
+    hc, wc = max(1, int(math.ceil(height / step))), max(1, int(math.ceil(width / step)))
+    cx = np.clip(((points[:, 0] + 0.5) / step).astype(int), 0, wc - 1)
+    cy = np.clip(((points[:, 1] + 0.5) / step).astype(int), 0, hc - 1)
+    src = np.full((hc, wc), 255, np.uint8)
+    src[cy, cx] = 0
+    _, labels = cv2.distanceTransformWithLabels(src, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    area = np.bincount(labels.ravel(), minlength=int(labels.max()) + 1).astype(np.float64)
+    lab = labels[cy, cx]
+    share = np.bincount(lab, minlength=len(area))[lab]
+    w = area[lab] / share
+    return w * n / w.sum()
+
+
 def eval_trend(coef: np.ndarray, height: int, width: int) -> np.ndarray:
     """The affine trend on the whole grid, ``float64 (H, W, C)``."""
     scale = max(height, width) / 2.0
@@ -115,6 +194,7 @@ def interpolate_sparse(
     width: int,
     bandwidth: float,
     weights: Optional[np.ndarray] = None,
+    trend: Optional[np.ndarray] = None,
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Dense field from values at scattered points (see the module docstring).
 
@@ -125,6 +205,8 @@ def interpolate_sparse(
         height, width: output grid size.
         bandwidth: Gaussian sigma in pixels (> 0).
         weights: ``(N,)`` non-negative point weights (default 1).
+        trend: ``(3, C)`` coefficients from :func:`interpolation_trend` of the same (finite)
+            points, values and weights, to reuse across bandwidths (computed when ``None``).
 
     Returns:
         ``(dense float32 (H, W, C), density float32 (H, W))``. ``density`` is the blurred
@@ -142,23 +224,31 @@ def interpolate_sparse(
     if len(pts) == 0:
         return np.zeros((height, width, chans), np.float32), np.zeros((height, width), np.float32)
     bandwidth = float(max(bandwidth, 0.25))
-    coef = fit_trend(pts, vals, w, height, width)
+    coef = interpolation_trend(pts, vals, height, width, w) if trend is None else np.asarray(trend, np.float64)
     resid = vals - _design(pts[:, 0], pts[:, 1], height, width) @ coef
-    factor = int(max(1, min(bandwidth // 4, max(1, min(height, width) // 8))))
-    hc, wc = -(-height // factor), -(-width // factor)
     x = np.clip(pts[:, 0], 0, width - 1)
     y = np.clip(pts[:, 1], 0, height - 1)
+    field, density = _nc_level(x, y, resid, w, height, width, bandwidth, NC_PRIOR)
+    dense = eval_trend(coef, height, width) + field
+    return dense.astype(np.float32), density.astype(np.float32)
+
+
+def _nc_level(x: np.ndarray, y: np.ndarray, vals: np.ndarray, w: np.ndarray, height: int, width: int,
+              bandwidth: float, prior: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Normalised convolution of ``vals (N, C)`` at ``(x, y)`` with a zero prior of weight
+    ``prior`` (in units of one point's peak density): ``(field (H, W, C), density (H, W))``."""
+    chans = vals.shape[1]
+    factor = int(max(1, min(bandwidth // 4, max(1, min(height, width) // 8))))
+    hc, wc = -(-height // factor), -(-width // factor)
     xc, yc = (x + 0.5) / factor - 0.5, (y + 0.5) / factor - 0.5
-    num, den = splat_bilinear(xc, yc, resid, w, hc, wc)
+    num, den = splat_bilinear(xc, yc, vals, w, hc, wc)
     sigma = bandwidth / factor
     num = _blur(num.astype(np.float32), sigma).reshape(hc, wc, chans)
     den = _blur(den.astype(np.float32), sigma)
-    num = _upsample(num, factor, height, width).reshape(height, width, chans)
-    den = _upsample(den, factor, height, width)
     peak = 1.0 / (2.0 * math.pi * max(sigma, 0.5) ** 2)
-    dense = eval_trend(coef, height, width) + num / (den[..., None] + 1e-3 * peak)
-    density = den / peak
-    return dense.astype(np.float32), density.astype(np.float32)
+    field = num / (den[..., None] + prior * peak)
+    field = _upsample(field, factor, height, width).reshape(height, width, chans)
+    return field, _upsample(den, factor, height, width) / peak
 
 
 def _downsample(img: np.ndarray, step: int) -> np.ndarray:

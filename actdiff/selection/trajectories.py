@@ -6,14 +6,24 @@ from the dense motion (``positions[t] = p + flow[t][p]``, ``visible = confidence
 visibility_threshold``) and returns the quantised interpolation bandwidth (pixels) with which
 :func:`actdiff.motion.interpolate_sparse` best densifies them.
 
+Every error is the one the warp decoder sees (:class:`Problem`): the backward maps it builds
+with :func:`actdiff.motion.dense_flow_from_tracks` from frame ``t`` to both keyframes, blended
+``1 - α`` / ``α``, against the dense motion, on a grid of frame-0 pixels weighted by
+``W + 0.05`` and visibility.
+
 * ``greedy`` (the method): weight map ``W`` of frame 0 (``cfg.weight_map``); anchors, about
-  ``anchor_fraction`` of the budget, on a coarse grid (the strongest ``W`` pixel of each cell
-  if ≥ 0.5, else the cell centre); bandwidth fitted on the anchors (0.25–4 × cell size); then
-  per step the ``points_per_step`` largest maxima of the residual map (time-mean of
-  ``(W + 0.05) · [visible] · |interpolated - dense|``) taken from cells of a
-  ``residual_cells`` grid that hold no point yet (the residual blurred over half a bandwidth, as a
-  point corrects the field around it), new points at least one bandwidth apart, until the budget or ``max_steps``; the
-  bandwidth is refitted for the final point density.
+  ``anchor_fraction`` of the budget, on a coarse grid (the strongest ``W`` pixel ≥ 0.5 within
+  the central ``anchor_snap`` fraction of each cell, else the cell centre; default 0: centres,
+  which interpolate best); bandwidth fitted on the anchors; then per step up to
+  ``points_per_step`` new points from the cells of a ``residual_cells`` grid that hold no
+  point yet, at the maxima of the residual map (time-mean weighted decoder error, blurred over
+  half a bandwidth), each weighted by the share of frames the pixel stays visible in and
+  damped around every point already taken this step (Gaussian of ``suppress`` bandwidths), so
+  a step spreads its points over the error instead of stacking them; the bandwidth is refitted
+  locally after each step and fully at the end (down to half the points' median spacing, as
+  points pile up on a moving object). Finally (``compare_grid``, default true) the anchor grid
+  with as many points is evaluated too and kept when its decoder error is lower — on smooth
+  global motion a regular grid is hard to beat.
 * ``uniform``: a regular grid; ``motion``: the largest mean motion magnitudes with non-maximum
   suppression. Both fit the bandwidth the same way.
 
@@ -34,12 +44,12 @@ import numpy as np
 
 from actdiff.errors import ConfigError
 from actdiff.motion.interpolate import (
-    _downsample,
     bandwidth_candidates,
     default_grid_step,
-    fit_bandwidth,
+    dense_flow_from_tracks,
     interpolate_sparse,
-    weighted_error,
+    interpolation_trend,
+    quantize_bandwidth,
 )
 from actdiff.registry import TRAJECTORY_SELECTORS, WEIGHT_MAPS
 from actdiff.selection import weight_maps  # noqa: F401  (registers the weight maps)
@@ -52,6 +62,7 @@ MAX_FRAMES = 8          # frames used for error evaluation
 MAX_POINTS = 2048       # hard cap on trajectories per segment
 WEIGHT_FLOOR = 0.05     # added to the weight map so flat areas still count a little
 DEFAULT_BANDWIDTH = 16.0
+FIT_CANDIDATES = int(__import__("os").environ.get("FIT_CANDIDATES", 9))   # bandwidths tried by Problem.fit
 
 CostFn = Callable[[Tracks], float]
 
@@ -65,57 +76,150 @@ def _get(cfg: Any, key: str, default: Any) -> Any:
 
 @dataclass
 class Problem:
-    """What every selector needs, prepared once per segment."""
+    """What every selector needs, prepared once per segment: the decoder's error on a sample
+    grid of frame-0 pixels.
+
+    The warp decoder maps each pixel of frame ``t`` back into both keyframes with
+    :func:`actdiff.motion.dense_flow_from_tracks` (the points' displacements ``positions[ref] -
+    positions[t]`` interpolated around ``positions[t]``) and blends them with weights
+    ``1 - α`` and ``α = t / (T - 1)``. A frame-0 pixel ``p`` lies at ``q = p + flow[t](p)`` in
+    frame ``t``; the exact backward displacements there are ``-flow[t](p)`` (to frame 0) and
+    ``flow[T-1](p) - flow[t](p)`` (to frame ``T - 1``). The error of ``p`` at ``t`` is the
+    blend-weighted end-point error of the interpolated fields sampled at ``q``, weighted by
+    ``W(p) + 0.05`` and visibility. Residual maps therefore live on frame 0, where points are
+    picked.
+    """
 
     motion: DenseMotion
     weight: np.ndarray        # (H, W) weight map in [0, 1]
-    frames: np.ndarray        # subsampled frame indices (T',)
-    step: int                 # error-grid downsampling step
-    target: np.ndarray        # (h, w, 2T') dense displacements on the error grid
-    err_weight: np.ndarray    # (h, w, T') error weights
+    frames: np.ndarray        # evaluated interior frame indices (T',)
+    step: int                 # sample-grid step (pixels)
+    centres: np.ndarray       # (h, w, 2) full-resolution frame-0 pixel (x, y) of each sample
+    q: np.ndarray             # (T', h, w, 2) sample positions in frame t, sample-grid units
+    target0: np.ndarray       # (T', h, w, 2) backward displacement to frame 0, pixels
+    target1: np.ndarray       # (T', h, w, 2) backward displacement to frame T - 1, pixels
+    w0: np.ndarray            # (T', h, w) error weights of the start-keyframe term
+    w1: np.ndarray            # (T', h, w) error weights of the end-keyframe term
     visibility_threshold: float
+    _cache: Optional[tuple] = None
 
     @property
     def size(self) -> Tuple[int, int]:
         return self.motion.flow.shape[1:3]
 
-    def values(self, pts: np.ndarray) -> np.ndarray:
-        """Displacements ``(T', N, 2)`` of integer pixels ``pts (N, 2)``."""
+    @property
+    def visible_fraction(self) -> np.ndarray:
+        """``(h, w)`` share of the evaluated frames in which each sample is visible in frame."""
+        return ((self.w0 + self.w1) > 0).mean(0)
+
+    @property
+    def grid(self) -> Tuple[int, int]:
+        return self.centres.shape[:2]
+
+    def _frame_data(self, pts: np.ndarray) -> List[tuple]:
+        """Per evaluated frame: the points' positions (sample-grid units), visibilities,
+        backward displacements and interpolation trends (independent of the bandwidth;
+        cached for the last point set)."""
+        key = pts.tobytes()
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        h, w = self.grid
         x, y = pts[:, 0].astype(int), pts[:, 1].astype(int)
-        return self.motion.flow[self.frames][:, y, x]
+        flow, conf = self.motion.flow, self.motion.confidence
+        end = self.motion.num_frames - 1
+        f_end, vis_end = flow[end, y, x], conf[end, y, x] >= self.visibility_threshold
+        out = []
+        for t in self.frames:
+            f_t, vis_t = flow[t, y, x], conf[t, y, x] >= self.visibility_threshold
+            pos = (pts + f_t + 0.5) / self.step - 0.5
+            ok1 = vis_t & vis_end
+            if np.array_equal(vis_t, ok1):  # one 4-channel interpolation serves both keyframes
+                v = np.concatenate([-f_t, f_end - f_t], 1)[vis_t]
+                parts = [(pos[vis_t], v, interpolation_trend(pos[vis_t], v, h, w) if len(v) else None)]
+            else:
+                parts = [(pos[m], v[m], interpolation_trend(pos[m], v[m], h, w) if m.any() else None)
+                         for m, v in ((vis_t, -f_t), (ok1, f_end - f_t))]
+            out.append(parts)
+        self._cache = (key, out)
+        return out
 
     def residual(self, pts: np.ndarray, bandwidth: float) -> np.ndarray:
-        """Time-mean weighted interpolation error ``(h, w)`` of points ``pts``."""
-        h, w = self.target.shape[:2]
-        vals = self.values(pts).transpose(1, 0, 2).reshape(len(pts), -1)
-        dense, _ = interpolate_sparse((pts + 0.5) / self.step - 0.5, vals, h, w, bandwidth / self.step)
-        return weighted_error(dense, self.target, self.err_weight, 2)
+        """Time-mean weighted decoder error ``(h, w)`` (pixels × weight) of points ``pts``."""
+        h, w = self.grid
+        out = np.zeros((h, w), np.float32)
+        if len(pts) == 0 or len(self.frames) == 0:
+            return out
+        b = float(bandwidth) / self.step
+        for i, parts in enumerate(self._frame_data(pts)):
+            fields = [interpolate_sparse(p, v, h, w, b, trend=c)[0] if c is not None
+                      else np.zeros((h, w, v.shape[1]), np.float32) for p, v, c in parts]
+            d0, d1 = (fields[0][..., :2], fields[0][..., 2:]) if len(fields) == 1 else fields
+            qx, qy = self.q[i, ..., 0], self.q[i, ..., 1]
+            s0 = cv2.remap(np.ascontiguousarray(d0), qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            out += self.w0[i] * np.linalg.norm(s0 - self.target0[i], axis=-1)
+            if self.w1[i].any():
+                s1 = cv2.remap(np.ascontiguousarray(d1), qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                out += self.w1[i] * np.linalg.norm(s1 - self.target1[i], axis=-1)
+        return out / len(self.frames)
+
+    def error(self, pts: np.ndarray, bandwidth: float) -> float:
+        """Weighted mean decoder end-point error (pixels) of points ``pts``."""
+        total = float((self.w0 + self.w1).sum()) / max(len(self.frames), 1)
+        return float(self.residual(pts, bandwidth).sum()) / max(total, 1e-9)
 
     def fit(self, pts: np.ndarray) -> float:
-        """Quantised bandwidth (0.25–4 × the cell size of ``len(pts)`` points)."""
+        """Quantised bandwidth with the least decoder error, searched log-uniformly from half
+        the points' median nearest-neighbour distance (or a quarter of the cell size of
+        ``len(pts)`` points if smaller) to 4 × that cell size."""
         if len(pts) == 0:
             return DEFAULT_BANDWIDTH
         height, width = self.size
         cell = math.sqrt(height * width / len(pts))
-        full = self.motion.flow[self.frames]
-        wmap = (self.weight + WEIGHT_FLOOR) * (self.motion.confidence[self.frames] >= self.visibility_threshold)
-        return fit_bandwidth(pts, self.values(pts), full, wmap, bandwidth_candidates(cell), grid_step=self.step)
+        lo = 0.25 * cell
+        if len(pts) > 1:
+            d = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1) + np.diag(np.full(len(pts), np.inf)))
+            lo = max(1.0, min(lo, 0.5 * float(np.median(d.min(1)))))
+        cands = sorted({quantize_bandwidth(b) for b in np.geomspace(lo, 4 * cell, FIT_CANDIDATES)})
+        errors = [self.error(pts, b) for b in cands]
+        return float(cands[int(np.argmin(errors))])
+
+    def refit(self, pts: np.ndarray, bandwidth: float) -> float:
+        """The best of ``bandwidth`` and its neighbours a factor √2 away (a cheap local fit)."""
+        cands = sorted({quantize_bandwidth(bandwidth * f) for f in (2 ** -0.5, 1.0, 2 ** 0.5)})
+        errors = [self.error(pts, b) for b in cands]
+        return float(cands[int(np.argmin(errors))])
 
     def tracks(self, pts: np.ndarray) -> Tracks:
         return tracks_from_motion(self.motion, pts, self.visibility_threshold)
 
 
 def prepare(frame0: np.ndarray, motion: DenseMotion, cfg: Any, visibility_threshold: float) -> Problem:
-    """Weight map, subsampled frames and the downsampled error grid of one segment."""
+    """Weight map, evaluated frames and the decoder-error sample grid of one segment."""
     height, width = motion.flow.shape[1:3]
     weight = np.asarray(WEIGHT_MAPS.get(str(_get(cfg, "weight_map", "sobel")))(frame0), np.float32)
     n = motion.num_frames
-    frames = np.unique(np.linspace(1, n - 1, min(MAX_FRAMES, n - 1)).round().astype(int)) if n > 1 else np.zeros(1, int)
+    end = n - 1
+    inner = np.arange(1, end)
+    if len(inner) == 0:  # two frames: only the end frame, from the start keyframe
+        inner = np.array([end])
+    frames = np.unique(inner[np.linspace(0, len(inner) - 1, min(MAX_FRAMES, len(inner))).round().astype(int)])
     step = default_grid_step(height, width)
-    target = np.concatenate([_downsample(motion.flow[t], step) for t in frames], axis=2)
-    vis = np.stack([_downsample(motion.confidence[t], step) >= visibility_threshold for t in frames], -1)
-    wsmall = _downsample(weight, step) + WEIGHT_FLOOR
-    return Problem(motion, weight, frames, step, target, wsmall[..., None] * vis, float(visibility_threshold))
+    h, w = max(1, height // step), max(1, width // step)
+    cy = np.minimum(np.arange(h) * step + step // 2, height - 1)
+    cx = np.minimum(np.arange(w) * step + step // 2, width - 1)
+    centres = np.stack(np.meshgrid(cx, cy), -1).astype(np.float32)
+    f = motion.flow[:, cy][:, :, cx]                                   # (T, h, w, 2)
+    vis = motion.confidence[:, cy][:, :, cx] >= visibility_threshold   # (T, h, w)
+    wmap = weight[cy][:, cx] + WEIGHT_FLOOR
+    q = (centres[None] + f[frames] + 0.5) / step - 0.5
+    inside = ((q[..., 0] >= -0.5) & (q[..., 0] <= w - 0.5) & (q[..., 1] >= -0.5) & (q[..., 1] <= h - 0.5))
+    alpha = (frames / max(end, 1)).astype(np.float32)[:, None, None]
+    if frames[0] == end:
+        alpha = np.zeros_like(alpha)
+    base = wmap[None] * vis[frames] * inside
+    return Problem(motion, weight, frames, step, centres, q.astype(np.float32), -f[frames], f[end][None] - f[frames],
+                   ((1 - alpha) * base).astype(np.float32), (alpha * base * vis[end][None]).astype(np.float32),
+                   float(visibility_threshold))
 
 
 def grid_shape(n: int, height: int, width: int) -> Tuple[int, int]:
@@ -135,8 +239,12 @@ def uniform_points(n: int, height: int, width: int) -> np.ndarray:
     return np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32)
 
 
-def anchor_points(weight: np.ndarray, n: int) -> np.ndarray:
-    """One point per coarse-grid cell: the strongest ``weight`` pixel if ≥ 0.5, else the centre."""
+def anchor_points(weight: np.ndarray, n: int, snap: float = 0.5) -> np.ndarray:
+    """One point per coarse-grid cell: the strongest ``weight`` pixel if ≥ 0.5, else the centre.
+
+    The strongest pixel is searched in the central ``snap`` fraction (per side) of the cell
+    only, so the anchors stay close to a regular grid (``snap=1``: the whole cell; 0: centres).
+    """
     height, width = weight.shape
     if n <= 0:
         return np.zeros((0, 2), np.float32)
@@ -146,16 +254,25 @@ def anchor_points(weight: np.ndarray, n: int) -> np.ndarray:
     pts = []
     for i in range(rows):
         for j in range(cols):
-            block = weight[ye[i]:ye[i + 1], xe[j]:xe[j + 1]]
+            (y0, y1), (x0, x1) = _central(ye[i], ye[i + 1], snap), _central(xe[j], xe[j + 1], snap)
+            block = weight[y0:y1, x0:x1]
             by, bx = np.mgrid[0:block.shape[0], 0:block.shape[1]]
             off = np.hypot(by - (block.shape[0] - 1) / 2, bx - (block.shape[1] - 1) / 2)
             k = int(np.argmax(block - 1e-4 * off / max(off.max(), 1)))  # ties → nearest the centre
             by, bx = divmod(k, block.shape[1])
             if block.flat[k] >= 0.5:
-                pts.append((xe[j] + bx, ye[i] + by))
+                pts.append((x0 + bx, y0 + by))
             else:
                 pts.append(((xe[j] + xe[j + 1] - 1) // 2, (ye[i] + ye[i + 1] - 1) // 2))
     return np.asarray(pts, np.float32)
+
+
+def _central(lo: int, hi: int, frac: float) -> Tuple[int, int]:
+    """The central ``frac`` of the index range ``[lo, hi)`` (at least one index)."""
+    mid, half = (lo + hi - 1) / 2, max(0.0, frac) * (hi - lo) / 2
+    a = int(math.ceil(mid - half)) if frac < 1 else lo
+    b = int(math.floor(mid + half)) + 1 if frac < 1 else hi
+    return max(lo, min(a, int(mid))), min(hi, max(b, int(mid) + 1))
 
 
 def _cell_ids(x: np.ndarray, y: np.ndarray, rows: int, cols: int, height: int, width: int) -> np.ndarray:
@@ -170,10 +287,7 @@ def residual_maxima(prob: Problem, err: np.ndarray, pts: np.ndarray, cells: int,
     at least ``min_dist`` pixels apart (non-maximum suppression among the new points)."""
     height, width = prob.size
     rows, cols = grid_shape(cells, height, width)
-    h, w = err.shape
-    gy, gx = np.mgrid[0:h, 0:w]
-    fx = np.clip(np.round((gx + 0.5) * prob.step - 0.5), 0, width - 1).ravel()
-    fy = np.clip(np.round((gy + 0.5) * prob.step - 0.5), 0, height - 1).ravel()
+    fx, fy = prob.centres[..., 0].ravel(), prob.centres[..., 1].ravel()
     ids = _cell_ids(fx, fy, rows, cols, height, width)
     order = np.argsort(-err.ravel(), kind="stable")
     _, first = np.unique(ids[order], return_index=True)
@@ -184,13 +298,18 @@ def residual_maxima(prob: Problem, err: np.ndarray, pts: np.ndarray, cells: int,
     best = best[~taken[ids[best]] & (err.ravel()[best] > 0)]
     best = best[np.argsort(-err.ravel()[best], kind="stable")]
     cand = np.stack([fx[best], fy[best]], 1).astype(np.float32)
-    chosen: List[np.ndarray] = []
-    for c in cand:
-        if len(chosen) == k:
+    # a point only helps in the frames where it is visible
+    gain = err.ravel()[best].astype(np.float64) * prob.visible_fraction.ravel()[best]
+    chosen: List[int] = []
+    for _ in range(min(k, len(cand))):
+        i = int(np.argmax(gain))
+        if gain[i] <= 0:
             break
-        if not chosen or np.min(np.hypot(*(np.asarray(chosen) - c).T)) >= min_dist:
-            chosen.append(c)
-    return np.asarray(chosen, np.float32).reshape(-1, 2)
+        chosen.append(i)
+        d2 = ((cand - cand[i]) ** 2).sum(1)
+        # a new point removes most of the error within about min_dist of it
+        gain *= 1.0 - np.exp(-0.5 * d2 / max(min_dist, 1e-6) ** 2) if min_dist > 0 else (d2 > 0)
+    return cand[chosen].reshape(-1, 2)
 
 
 class Budget:
@@ -228,11 +347,16 @@ class Budget:
         per_point = max((self.cost(probe) - c0) / len(probe), 1e-3)
         return int(min(MAX_POINTS, (self.bits - c0) / per_point))
 
-    def largest_fitting(self, make: Callable[[int], np.ndarray]) -> np.ndarray:
-        """``make(n)`` for the largest ``n`` whose points fit (binary search in bits mode)."""
+    def largest_fitting(self, make: Callable[[int], np.ndarray], n: Optional[int] = None) -> np.ndarray:
+        """``make(n)`` for the largest ``n`` (at most ``n`` if given, else the point budget)
+        whose points fit (binary search in bits mode)."""
         if self.bits is None:
-            return make(self.points)
+            return make(self.points if n is None else min(n, self.points))
         lo, hi = 0, max(1, min(MAX_POINTS, 2 * self.points + 16))
+        if n is not None:
+            if self.fits(make(n)):
+                return make(n)
+            hi = n - 1
         while lo < hi:
             mid = (lo + hi + 1) // 2
             if self.fits(make(mid)):
@@ -258,20 +382,22 @@ def select_greedy(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visi
     budget = Budget(prob, cfg, cost_bits)
     n_anchor = int(round(float(_get(cfg, "anchor_fraction", 0.33)) * budget.points))
     n_anchor = max(1, n_anchor) if budget.points else 0
-    pts = anchor_points(prob.weight, n_anchor)
+    snap = float(_get(cfg, "anchor_snap", 0.0))
+    pts = anchor_points(prob.weight, n_anchor, snap)
     while len(pts) and not budget.fits(pts):
-        pts = anchor_points(prob.weight, len(pts) // 2)
+        pts = anchor_points(prob.weight, len(pts) // 2, snap)
     if len(pts) == 0:
         return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
     bandwidth = prob.fit(pts)
     cells, per_step = int(_get(cfg, "residual_cells", 600)), int(_get(cfg, "points_per_step", 10))
+    suppress = float(_get(cfg, "suppress", 2.0))
     for _ in range(int(_get(cfg, "max_steps", 100))):
         room = budget.points - len(pts) if budget.bits is None else per_step
         if room <= 0:
             break
         # a new point corrects the field within about one bandwidth: rank by the residual mass there
         err = cv2.GaussianBlur(prob.residual(pts, bandwidth), (0, 0), max(0.5, 0.5 * bandwidth / prob.step))
-        new = residual_maxima(prob, err, pts, cells, min(per_step, room), bandwidth)
+        new = residual_maxima(prob, err, pts, cells, min(per_step, room), suppress * bandwidth)
         if len(new) == 0:
             break
         if budget.bits is not None:
@@ -279,7 +405,15 @@ def select_greedy(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visi
             if len(new) == 0:
                 break
         pts = np.concatenate([pts, new])
-    return prob.tracks(pts), prob.fit(pts)
+        bandwidth = prob.refit(pts, bandwidth)  # the denser set needs a narrower bandwidth
+    bandwidth = prob.fit(pts)
+    if _get(cfg, "compare_grid", True):
+        grid = budget.largest_fitting(lambda n: anchor_points(prob.weight, n, snap), len(pts))
+        grid_bw = prob.fit(grid) if len(grid) else DEFAULT_BANDWIDTH
+        if len(grid) and prob.error(grid, grid_bw) < prob.error(pts, bandwidth):
+            log.debug("greedy: the anchor grid of %d points beats the refined %d points", len(grid), len(pts))
+            pts, bandwidth = grid, grid_bw
+    return prob.tracks(pts), bandwidth
 
 
 def _fit_bits(budget: Budget, pts: np.ndarray, new: np.ndarray) -> np.ndarray:
@@ -313,18 +447,14 @@ def motion_points(prob: Problem, n: int) -> np.ndarray:
     radius half the cell size of ``n`` points)."""
     if n <= 0:
         return np.zeros((0, 2), np.float32)
-    height, width = prob.size
-    h, w = prob.target.shape[:2]
-    mag = np.linalg.norm(prob.target.reshape(h, w, -1, 2), axis=-1).mean(-1).astype(np.float32)
+    h, w = prob.grid
+    mag = np.linalg.norm(prob.target0, axis=-1).mean(0).astype(np.float32)
     radius = max(1, int(round(0.5 * math.sqrt(h * w / n))))
     dil = cv2.dilate(mag, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8))
     peak = (mag >= dil).ravel()
     order = np.argsort(-mag.ravel(), kind="stable")
     order = np.concatenate([order[peak[order]], order[~peak[order]]])[:n]  # peaks first, then the rest
-    ys, xs = np.divmod(order, w)
-    fx = np.clip(np.round((xs + 0.5) * prob.step - 0.5), 0, width - 1)
-    fy = np.clip(np.round((ys + 0.5) * prob.step - 0.5), 0, height - 1)
-    return np.stack([fx, fy], 1).astype(np.float32)
+    return prob.centres.reshape(-1, 2)[order].astype(np.float32)
 
 
 @TRAJECTORY_SELECTORS.register("motion")
@@ -357,3 +487,36 @@ def interpolation_error(tracks: Tracks, motion: DenseMotion, bandwidth: float, w
         dense, _ = interpolate_sparse(tracks.positions[0], tracks.positions[t] - tracks.positions[0], height, width, bandwidth)
         errs.append(float((np.linalg.norm(dense - motion.flow[t], axis=-1) * wmap).sum() / wmap.sum()))
     return float(np.mean(errs)) if errs else 0.0
+
+
+def decoder_error(tracks: Tracks, motion: DenseMotion, bandwidth: float, weight: Optional[np.ndarray] = None,
+                  visibility_threshold: float = 0.3) -> float:
+    """Mean (weighted) end-point error, pixels, of the backward maps the warp decoder builds
+    from ``tracks`` (:func:`actdiff.motion.dense_flow_from_tracks`, full resolution, every
+    interior frame, both keyframes blended ``1 - α`` / ``α``) against the dense motion.
+
+    Frame-0 pixel ``p`` lies at ``q = p + flow[t](p)`` in frame ``t``; the decoder's
+    coordinates sampled at ``q`` should be ``p`` (start keyframe) and ``p + flow[T-1](p)``
+    (end keyframe). Pixels count where visible at ``t`` (and at ``T - 1`` for the end term),
+    weighted by ``weight (H, W)`` (default 1). Returns 0 for segments of < 3 frames.
+    """
+    n = motion.num_frames
+    height, width = motion.flow.shape[1:3]
+    wmap = np.ones((height, width), np.float32) if weight is None else np.asarray(weight, np.float32)
+    gy, gx = np.mgrid[0:height, 0:width].astype(np.float32)
+    ident = np.stack([gx, gy], -1)
+    end = n - 1
+    vis_end = motion.confidence[end] >= visibility_threshold
+    num = den = 0.0
+    for t in range(1, end):
+        alpha = t / end
+        q = ident + motion.flow[t]
+        vis = (motion.confidence[t] >= visibility_threshold) & (q[..., 0] >= 0) & (q[..., 0] <= width - 1) \
+            & (q[..., 1] >= 0) & (q[..., 1] <= height - 1)
+        for ref, a, true, ok in ((0, 1 - alpha, ident, vis), (end, alpha, ident + motion.flow[end], vis & vis_end)):
+            coords, _ = dense_flow_from_tracks(tracks, t, ref, height, width, bandwidth)
+            got = cv2.remap(coords, q[..., 0], q[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            w = a * wmap * ok
+            num += float((np.linalg.norm(got - true, axis=-1) * w).sum())
+            den += float(w.sum())
+    return num / den if den > 0 else 0.0

@@ -12,6 +12,10 @@ Default clip: the bundled sample. Each clip is read with the cpu protocol (256x3
 skipped, with a warning). Every file is decoded with the warp decoder; PSNR is over all frames.
 ``select s`` is the time of the keyframe selector alone (flows precomputed) plus the weight
 map of every segment's first frame — the stages the learned models replace.
+``--threshold`` sets ``keyframes.threshold`` of the learned keyframe selector (repeatable: one
+row per value). A second table gives, per clip, the Pearson correlation of the ``sobel`` and
+the learned weight maps with the training target (time-mean interpolation error of the dense
+motion from 48 uniform trajectories, 16-frame windows every 8 frames).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import json
 import os
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -35,12 +39,15 @@ from actdiff.results import machine
 from actdiff.selection.learned import WEIGHT_MAP_ENV, weight_map_from_config
 
 
-def variants(kf: Optional[str], wm: Optional[str]) -> Dict[str, List[str]]:
+def variants(kf: Optional[str], wm: Optional[str],
+             thresholds: Sequence[float] = (0.5,)) -> Dict[str, List[str]]:
     out: Dict[str, List[str]] = {"heuristic": []}
     learned_kf = ["codec.keyframes.name=learned", f"codec.keyframes.weights={kf}"]
     learned_wm = ["codec.trajectories.weight_map=learned"]
     if kf:
-        out["learned_keyframes"] = learned_kf
+        for th in thresholds:
+            name = "learned_keyframes" + ("" if th == 0.5 else f"@{th:g}")
+            out[name] = learned_kf + [f"codec.keyframes.threshold={th}"]
     if wm:
         out["learned_weight_map"] = learned_wm
     if kf and wm:
@@ -61,12 +68,35 @@ def selector_seconds(frames: np.ndarray, cfg, wm_path: Optional[str]) -> float:
     return time.perf_counter() - t0
 
 
-def bench_clip(path: str, max_frames: int, kf: Optional[str], wm: Optional[str]) -> List[dict]:
+def weight_map_correlation(frames: np.ndarray, wm: str) -> Dict[str, float]:
+    """Mean Pearson correlation of ``sobel`` / learned maps with the importance target."""
+    import cv2
+
+    from actdiff.registry import TRACKERS, WEIGHT_MAPS
+    from actdiff.tracking import chain_flows
+    from actdiff.training.selectors import importance_target
+
+    tracker = TRACKERS.build("dis", preset="medium")
+    fw, bw = tracker.pairwise_flows(frames)
+    maps = {"sobel": WEIGHT_MAPS.get("sobel"), "learned": weight_map_from_config(
+        {"weight_map": "learned", "weight_map_weights": wm})}
+    corr: Dict[str, List[float]] = {k: [] for k in maps}
+    for s in range(0, len(frames) - 3, 8):
+        motion = chain_flows(fw, bw, s, min(len(frames) - 1, s + 15), tracker.fb_threshold)
+        target = importance_target(frames[s], motion, tracker.visibility_threshold, 48)
+        for k, fn in maps.items():
+            m = cv2.resize(fn(frames[s]), target.shape[::-1], interpolation=cv2.INTER_AREA)
+            corr[k].append(float(np.corrcoef(m.ravel(), target.ravel())[0, 1]))
+    return {k: float(np.nanmean(v)) for k, v in corr.items()}
+
+
+def bench_clip(path: str, max_frames: int, kf: Optional[str], wm: Optional[str],
+               thresholds: Sequence[float] = (0.5,)) -> List[dict]:
     video = load_protocol({"name": "bench", "height": 256, "width": 384, "max_frames": max_frames,
                            "resize_mode": "crop"}).read(path)
     encode_video(type(video)(video.frames[:3], video.fps), compose(None, []))  # warm-up (imports, threads)
     rows = []
-    for name, overrides in variants(kf, wm).items():
+    for name, overrides in variants(kf, wm, thresholds).items():
         cfg = compose(None, overrides)
         enc = encode_video(video, cfg)
         rec = decode_video(enc.data, "warp")
@@ -75,6 +105,8 @@ def bench_clip(path: str, max_frames: int, kf: Optional[str], wm: Optional[str])
         rows.append({"clip": os.path.basename(path), "variant": name, "frames": s["frames"], "bpp": s["bpp"],
                      "psnr": m["psnr"], "keyframes": len(s["keyframes"]), "bits": s["bits"],
                      "encode_s": s["encode_seconds"], "select_s": selector_seconds(video.frames, cfg, wm)})
+    if wm:
+        rows[0]["weight_map_corr"] = weight_map_correlation(video.frames, wm)
     return rows
 
 
@@ -84,6 +116,7 @@ def main() -> None:
     p.add_argument("--keyframe-weights", help="KeyframeNet .safetensors (actdiff fit, task keyframe_selector)")
     p.add_argument("--weight-map-weights", help="ImportanceNet .safetensors (actdiff fit, task trajectory_selector)")
     p.add_argument("--max-frames", type=int, default=48)
+    p.add_argument("--threshold", type=float, action="append", help="learned keyframes.threshold (repeatable)")
     p.add_argument("-o", "--output")
     args = p.parse_args()
     if args.weight_map_weights:
@@ -91,12 +124,19 @@ def main() -> None:
     if not (args.keyframe_weights and args.weight_map_weights):
         print("warning: learned variants without weights are skipped", file=sys.stderr)
     rows = [r for c in (args.clips or [str(sample_clip_path())])
-            for r in bench_clip(c, args.max_frames, args.keyframe_weights, args.weight_map_weights)]
+            for r in bench_clip(c, args.max_frames, args.keyframe_weights, args.weight_map_weights,
+                               args.threshold or [0.5])]
     print("| clip | variant | frames | keyframes | bpp | warp PSNR (dB) | encode s | select s |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['clip']} | {r['variant']} | {r['frames']} | {r['keyframes']} | {r['bpp']:.4f} | "
               f"{r['psnr']:.2f} | {r['encode_s']:.2f} | {r['select_s']:.2f} |")
+    corr = [r for r in rows if "weight_map_corr" in r]
+    if corr:
+        print("\n| clip | corr(sobel, target) | corr(learned, target) |\n|---|---|---|")
+        for r in corr:
+            c = r["weight_map_corr"]
+            print(f"| {r['clip']} | {c['sobel']:.3f} | {c['learned']:.3f} |")
     mach = machine()
     print(f"\nmachine: {mach}")
     if args.output:

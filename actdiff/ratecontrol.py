@@ -1,8 +1,10 @@
 """Rate control: encode a clip so that its real file size lands on a target bits-per-pixel.
 
-One monotone "rate knob" ``λ ∈ [0, 1]`` turns three codec settings together (like the rate
+One monotone "rate knob" ``λ ∈ [0, 1]`` turns the codec settings together (like the rate
 points of ``configs/rates/default.yaml``): keyframe quality and trajectories per segment rise
-with ``λ`` and the longest GOP shrinks (more keyframes). ``encode_to_target`` measures the
+with ``λ`` and the longest GOP shrinks (more keyframes); below the lowest rate point
+(``λ < 0.2``) the adaptive keyframe selector is also relaxed (its ``coverage_min`` and
+``score_min`` scaled towards 0, so only scene cuts and the GOP limit place keyframes). ``encode_to_target`` measures the
 real encoded size (``8 · len(bytes) / (frames · H · W)``) and searches ``λ`` (regula falsi on
 log-bpp, bisection fallback); since a GOP change adds a whole keyframe, the size is a step
 function of ``λ``, so when the bracket closes without a hit it fine-tunes the keyframe quality
@@ -30,16 +32,18 @@ from actdiff.types import EncodeResult, Video
 
 log = logging.getLogger(__name__)
 
-#: ``(λ, keyframe quality, trajectories per segment, longest GOP)``; λ=0.2…0.8 are the default
-#: rate points r0…r4, the ends stretch the range (quality 0 and one 96-frame GOP at the bottom).
-DEFAULT_ANCHORS: Tuple[Tuple[float, int, int, int], ...] = (
-    (0.0, 0, 6, 96),
-    (0.2, 5, 12, 96),
-    (0.35, 12, 24, 64),
-    (0.5, 22, 36, 48),
-    (0.65, 32, 48, 32),
-    (0.8, 42, 64, 24),
-    (1.0, 70, 128, 12),
+#: ``(λ, keyframe quality, trajectories per segment, longest GOP, keyframe strictness)``;
+#: λ=0.2…0.8 are the default rate points r0…r4; the ends stretch the range: quality 0, one
+#: 96-frame GOP and a relaxed keyframe selector (strictness 0) at the bottom. Strictness scales
+#: the config's ``keyframes.coverage_min`` and ``keyframes.score_min`` (1 = as configured).
+DEFAULT_ANCHORS: Tuple[Tuple[float, int, int, int, float], ...] = (
+    (0.0, 0, 6, 96, 0.0),
+    (0.2, 5, 12, 96, 1.0),
+    (0.35, 12, 24, 64, 1.0),
+    (0.5, 22, 36, 48, 1.0),
+    (0.65, 32, 48, 32, 1.0),
+    (0.8, 42, 64, 24, 1.0),
+    (1.0, 70, 128, 12, 1.0),
 )
 
 
@@ -50,11 +54,7 @@ class RateParams:
     quality: int
     budget_points: int
     max_gop: int
-
-    def overrides(self) -> List[str]:
-        """Overrides relative to the ``codec`` section (the format of the rate points)."""
-        return [f"keyframe_codec.quality={self.quality}", f"trajectories.budget_points={self.budget_points}",
-                f"keyframes.max_gop={self.max_gop}", "trajectories.budget_bits=null"]
+    strictness: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,27 +62,32 @@ class RateKnob:
     """Piecewise-linear monotone map ``λ ∈ [0, 1]`` → :class:`RateParams`.
 
     Args:
-        anchors: ``(λ, quality, budget_points, max_gop)`` rows with increasing ``λ`` from 0 to 1,
-            non-decreasing quality and budget, non-increasing ``max_gop``.
+        anchors: ``(λ, quality, budget_points, max_gop, strictness)`` rows with increasing ``λ``
+            from 0 to 1, non-decreasing quality, budget and strictness (in [0, 1]),
+            non-increasing ``max_gop``.
     """
 
-    anchors: Tuple[Tuple[float, int, int, int], ...] = DEFAULT_ANCHORS
+    anchors: Tuple[Tuple[float, int, int, int, float], ...] = DEFAULT_ANCHORS
 
     def __post_init__(self) -> None:
         a = np.asarray(self.anchors, np.float64)
-        if a.ndim != 2 or a.shape[1] != 4 or len(a) < 2 or a[0, 0] != 0 or a[-1, 0] != 1:
-            raise ConfigError("rate knob anchors must be rows (λ, quality, budget_points, max_gop) from λ=0 to λ=1")
+        if a.ndim != 2 or a.shape[1] != 5 or len(a) < 2 or a[0, 0] != 0 or a[-1, 0] != 1:
+            raise ConfigError("rate knob anchors must be rows (λ, quality, budget_points, max_gop, strictness) "
+                              "from λ=0 to λ=1")
         d = np.diff(a, axis=0)
-        if (d[:, 0] <= 0).any() or (d[:, 1] < 0).any() or (d[:, 2] < 0).any() or (d[:, 3] > 0).any():
-            raise ConfigError("rate knob anchors must be monotone (λ, quality, budget rising; max_gop falling)")
+        if (d[:, 0] <= 0).any() or (d[:, 1] < 0).any() or (d[:, 2] < 0).any() or (d[:, 3] > 0).any() \
+                or (d[:, 4] < 0).any() or a[:, 4].min() < 0 or a[:, 4].max() > 1:
+            raise ConfigError("rate knob anchors must be monotone (λ, quality, budget, strictness rising; "
+                              "max_gop falling; strictness in [0, 1])")
 
     def params(self, lam: float, num_frames: int, min_gop: int = 2) -> RateParams:
         """Settings at ``lam`` (clipped to [0, 1]); ``max_gop`` is capped at the clip length."""
         a = np.asarray(self.anchors, np.float64)
         lam = min(max(float(lam), 0.0), 1.0)
-        q, b, g = (float(np.interp(lam, a[:, 0], a[:, k])) for k in (1, 2, 3))
+        q, b, g, st = (float(np.interp(lam, a[:, 0], a[:, k])) for k in (1, 2, 3, 4))
         gop = int(round(g))
-        return RateParams(int(round(q)), max(1, int(round(b))), max(min_gop, min(gop, max(num_frames, min_gop))))
+        return RateParams(int(round(q)), max(1, int(round(b))), max(min_gop, min(gop, max(num_frames, min_gop))),
+                          round(st, 2))
 
 
 def with_params(cfg: DictConfig, params: RateParams) -> DictConfig:
@@ -93,6 +98,9 @@ def with_params(cfg: DictConfig, params: RateParams) -> DictConfig:
     codec.trajectories.budget_points = params.budget_points
     codec.trajectories.budget_bits = None
     codec.keyframes.max_gop = params.max_gop
+    if params.strictness != 1.0:
+        codec.keyframes.coverage_min = float(codec.keyframes.coverage_min) * params.strictness
+        codec.keyframes.score_min = float(codec.keyframes.score_min) * params.strictness
     return out
 
 
@@ -159,7 +167,7 @@ def _search_lambda(trials: _Trials, knob: RateKnob, n: int, min_gop: int, tolera
 def _search_quality(trials: _Trials, base: RateParams, tolerance: float, max_encodes: int) -> None:
     """Integer bisection of the keyframe quality with ``base``'s GOP and budget."""
     def at(q: int) -> float:
-        return trials(RateParams(q, base.budget_points, base.max_gop))
+        return trials(RateParams(q, base.budget_points, base.max_gop, base.strictness))
 
     lo, hi = 0, 100
     r_lo = at(lo)
@@ -196,7 +204,7 @@ def encode_to_target(
         ``target_bpp``, ``achieved_bpp``, ``error`` (relative), ``within_tolerance``,
         ``reachable`` (``"yes"``, ``"below_minimum"``, ``"above_maximum"``), ``min_bpp``/``max_bpp``
         (the knob's ends), ``iterations`` (trial encodes), ``params`` (chosen quality,
-        budget_points, max_gop, λ), ``history`` and ``note`` (human-readable, never empty when
+        budget_points, max_gop, strictness, λ), ``history`` and ``note`` (human-readable, never empty when
         the target was missed).
     """
     if isinstance(target_bpp, bool) or not isinstance(target_bpp, (int, float)) or not target_bpp > 0 \
@@ -224,7 +232,7 @@ def encode_to_target(
     params, res = trials.best
     achieved = res.stats["bpp"]
     lam = next((h["lambda"] for h in trials.history
-                if RateParams(h["quality"], h["budget_points"], h["max_gop"]) == params), None)
+                if RateParams(h["quality"], h["budget_points"], h["max_gop"], h["strictness"]) == params), None)
     within = abs(achieved / target_bpp - 1) <= tolerance
     note = ""
     if reachable == "below_minimum":
@@ -280,7 +288,8 @@ def describe(stats: Dict[str, Any]) -> str:
     p = rc["params"]
     line = (f"rate control: target {rc['target_bpp']:.5f} bpp, achieved {rc['achieved_bpp']:.5f} bpp "
             f"({100 * rc['error']:+.1f}%) in {rc['iterations']} encodes with keyframe quality {p['quality']}, "
-            f"{p['budget_points']} trajectories/segment, max GOP {p['max_gop']}")
+            f"{p['budget_points']} trajectories/segment, max GOP {p['max_gop']}"
+            + (f", keyframe strictness {p['strictness']:g}" if p.get("strictness", 1.0) != 1.0 else ""))
     return line + (f"; WARNING: {rc['note']}" if rc["note"] else "")
 
 

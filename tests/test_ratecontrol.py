@@ -57,7 +57,9 @@ def test_bad_arguments_are_config_errors(clip, cfg):
     with pytest.raises(ConfigError):
         encode_to_target(clip, cfg, 0.01, tolerance=0)
     with pytest.raises(ConfigError):
-        RateKnob(((0.0, 10, 8, 96), (1.0, 5, 16, 12)))  # quality falls with λ
+        RateKnob(((0.0, 10, 8, 96, 1.0), (1.0, 5, 16, 12, 1.0)))  # quality falls with λ
+    with pytest.raises(ConfigError):
+        RateKnob(((0.0, 0, 8, 96), (1.0, 5, 16, 12)))  # strictness column missing
     with pytest.raises(ConfigError):
         target_overrides("-1")
 
@@ -66,8 +68,19 @@ def test_knob_is_monotone_and_capped_by_clip_length():
     knob = RateKnob()
     ps = [knob.params(lam, num_frames=40) for lam in np.linspace(0, 1, 41)]
     assert all(a.quality <= b.quality and a.budget_points <= b.budget_points and a.max_gop >= b.max_gop
-               for a, b in zip(ps, ps[1:]))
-    assert ps[0].max_gop == 40 and ps[0].quality < ps[-1].quality
+               and a.strictness <= b.strictness for a, b in zip(ps, ps[1:]))
+    assert ps[0].max_gop == 40 and ps[0].quality < ps[-1].quality and ps[0].strictness == 0 == 1 - ps[-1].strictness
+
+
+def test_strictness_relaxes_keyframe_selection():
+    from actdiff.ratecontrol import RateParams, with_params
+
+    cfg = compose(None, [])
+    relaxed = with_params(cfg, RateParams(5, 12, 96, 0.5)).codec.keyframes
+    assert relaxed.coverage_min == pytest.approx(0.5 * cfg.codec.keyframes.coverage_min)
+    assert relaxed.score_min == pytest.approx(0.5 * cfg.codec.keyframes.score_min)
+    strict = with_params(cfg, RateParams(5, 12, 96)).codec.keyframes
+    assert strict.coverage_min == cfg.codec.keyframes.coverage_min and strict.max_gop == 96
 
 
 def test_precomputed_flows_give_identical_bytes():

@@ -121,3 +121,18 @@ def test_shipped_ablation_specs_compose(name):
         cfg = compose(None, [f"protocol={spec.protocol}"] + p.overrides)
         assert cfg.codec.keyframe_codec.quality >= 0
         assert set(p.decoder) <= {"name", "bidirectional"}
+
+
+def test_evaluate_no_bidirectional_flag(tmp_path):
+    """The decoder ablation is also reachable from ``actdiff evaluate --no-bidirectional``."""
+    from actdiff.commands.evaluate import main as evaluate
+    from actdiff.results import load_results
+
+    data = write_clip_folder(tmp_path / "clips", names=("alpha",))
+    common = ["--data", str(data), "--protocol", "native", "--rates", "r2", "--metrics", "psnr", "-q"]
+    assert evaluate(common + ["-o", str(tmp_path / "bi.json")]) == 0
+    assert evaluate(common + ["--no-bidirectional", "-o", str(tmp_path / "uni.json")]) == 0
+    bi, uni = load_results(tmp_path / "bi.json"), load_results(tmp_path / "uni.json")
+    assert uni["codec"] == "actdiff-warp-nobidir" and uni["config"]["bidirectional"] is False
+    (p_bi,), (p_uni,) = bi["sequences"]["alpha"], uni["sequences"]["alpha"]
+    assert p_bi["bits_total"] == p_uni["bits_total"] and p_bi["metrics"]["psnr"] != p_uni["metrics"]["psnr"]

@@ -13,10 +13,12 @@ adaptive selector's ``analysis_scale`` and each (keyframe, frame) pair becomes o
 
 ``task: trajectory_selector`` — :class:`TrajectorySelectorModule` on
 :class:`TrajectorySelectorData`: windows of ``data.window`` frames every ``data.window_every``
-frames; target = the time-mean, visibility-masked error of the dense motion against its
-interpolation from ``data.uniform_points`` uniform trajectories (bandwidth fitted as in the
-codec, :mod:`actdiff.selection.trajectories`), divided by its 99th percentile and clipped to
-``[0, 1]``; input = the first frame. Both at ``model.work_pixels`` pixels.
+frames; target = the greedy selector's residual map (``Problem.residual`` of
+:mod:`actdiff.selection.trajectories` with ``weight_map: none``: the time-mean, visibility-
+weighted error the codec attributes to densifying ``data.uniform_points`` uniform trajectories,
+bandwidth fitted as in the codec), divided by its 99th percentile and clipped to ``[0, 1]``;
+input = the first frame. Both at ``model.work_pixels`` pixels. The target follows whatever
+that residual measures (it is recomputed from the current code at every ``setup``).
 
 Validation: the last ``data.val_videos`` videos, or (one video) every ``data.val_every``-th
 sample. ``export=PATH.safetensors`` writes the net when training ends.
@@ -111,8 +113,8 @@ def keyframe_samples(video: Video, codec: DictConfig, data: Dict[str, Any],
 
 
 def importance_target(frame0: np.ndarray, motion, visibility_threshold: float, n_points: int) -> np.ndarray:
-    """Time-mean visible interpolation error ``float32 (h, w)`` (error grid of the codec) of the
-    dense ``motion`` against ``n_points`` uniform trajectories, normalised to ``[0, 1]``."""
+    """Greedy-selection residual ``float32 (h, w)`` (the codec's error grid) of ``n_points``
+    uniform trajectories of ``motion``, normalised to ``[0, 1]`` (module docstring)."""
     from actdiff.selection.learned import _normalise
     from actdiff.selection.trajectories import prepare, uniform_points
 

@@ -156,7 +156,8 @@ def table(scenes, budgets, mode: str, cost_for: Optional[Callable] = None) -> No
                         tr, bw, s = run_selector(frame, motion, name, wmap, b)
                     a, u = evaluate(frame, motion, tr, bw)
                     ew.append(a), eu.append(u), npts.append(tr.num_points), secs.append(s)
-                row.append(f"{np.mean(ew):.3f} ({np.mean(eu):.3f}) [{np.mean(npts):.0f}] {1000 * np.mean(secs) / T:.1f}ms/f")
+                ms = 1000 * np.mean(secs) / T
+                row.append(f"{np.mean(ew):.3f} ({np.mean(eu):.3f}) [{np.mean(npts):.0f}] {ms:.1f}ms/f")
             print(f"{kind:12s} {b:5d} | " + " | ".join(row))
 
 

@@ -1,7 +1,6 @@
 """Motion geometry: warping, splatting, sparse interpolation, bandwidth codes."""
 
 import numpy as np
-import pytest
 
 from actdiff.motion import (
     backward_warp,

@@ -6,7 +6,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from actdiff.errors import ConfigError, MissingWeightsError
-from actdiff.registry import KEYFRAME_SELECTORS, TRACKERS, TRAJECTORY_SELECTORS, WEIGHT_MAPS
+from actdiff.registry import TRACKERS, WEIGHT_MAPS
 from actdiff.selection import select_segments, select_trajectories
 from actdiff.selection.trajectories import decoder_error, interpolation_error
 from actdiff.types import DenseMotion
@@ -27,8 +27,8 @@ def canvas(seed):
 
 def moving(n, dx, dy, seed=0):
     big = canvas(seed)
-    return np.stack([np.clip(cv2.warpAffine(big, np.float32([[1, 0, -64 + dx * t], [0, 1, -64 + dy * t]]), (W, H)), 0, 255)
-                     for t in range(n)]).astype(np.uint8)
+    shift = lambda t: np.float32([[1, 0, -64 + dx * t], [0, 1, -64 + dy * t]])  # noqa: E731
+    return np.stack([np.clip(cv2.warpAffine(big, shift(t), (W, H)), 0, 255) for t in range(n)]).astype(np.uint8)
 
 
 def check_cover(segs, n):
@@ -77,8 +77,8 @@ def test_fixed_and_trivial_lengths(tracker):
 def test_fast_unpredictable_motion_shortens_segments(tracker):
     rng = np.random.default_rng(3)
     big = canvas(5)
-    frames = np.stack([cv2.warpAffine(big, np.float32([[1, 0, -rng.uniform(0, 120)], [0, 1, -rng.uniform(0, 120)]]), (W, H))
-                       for _ in range(12)]).astype(np.uint8)
+    jump = lambda: np.float32([[1, 0, -rng.uniform(0, 120)], [0, 1, -rng.uniform(0, 120)]])  # noqa: E731
+    frames = np.stack([cv2.warpAffine(big, jump(), (W, H)) for _ in range(12)]).astype(np.uint8)
     segs = select_segments(frames, tracker, OmegaConf.create(dict(KF, scene_cut_threshold=2.0)))
     check_cover(segs, 12)
     assert max(s.length for s in segs) <= 4
@@ -187,8 +187,8 @@ def test_greedy_no_worse_than_uniform_on_global_motion():
 def test_greedy_tracks_read_from_dense_motion():
     frame, motion = moving(1, 0, 0)[0], object_motion()
     tracks, _ = select_trajectories(frame, motion, OmegaConf.create(TR), 0.3)
-    np.testing.assert_allclose(tracks.positions - tracks.positions[0], motion.flow[:, tracks.positions[0, :, 1].astype(int),
-                                                                                   tracks.positions[0, :, 0].astype(int)])
+    x, y = tracks.positions[0, :, 0].astype(int), tracks.positions[0, :, 1].astype(int)
+    np.testing.assert_allclose(tracks.positions - tracks.positions[0], motion.flow[:, y, x])
     assert tracks.visible.all()
 
 

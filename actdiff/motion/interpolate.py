@@ -164,7 +164,7 @@ def eval_trend(coef: np.ndarray, height: int, width: int) -> np.ndarray:
     scale = max(height, width) / 2.0
     u = (np.arange(width) - (width - 1) / 2) / scale
     v = (np.arange(height) - (height - 1) / 2) / scale
-    return coef[0] + u[None, :, None] * coef[1] + v[:, None, None] * coef[2]
+    return (coef[0] + v[:, None] * coef[2])[:, None, :] + u[None, :, None] * coef[1]
 
 
 def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
@@ -260,8 +260,9 @@ def _downsample(img: np.ndarray, step: int) -> np.ndarray:
     img = np.asarray(img, np.float32)
     if img.ndim == 2 or img.shape[2] <= 4:
         return cv2.resize(img, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], *img.shape[2:])
-    return np.concatenate([cv2.resize(img[..., i:i + 4], size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
-                           for i in range(0, img.shape[2], 4)], axis=2)
+    parts = [cv2.resize(img[..., i:i + 4], size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
+             for i in range(0, img.shape[2], 4)]
+    return np.concatenate(parts, axis=2)
 
 
 def default_grid_step(height: int, width: int, target_pixels: int = 6000) -> int:

@@ -41,10 +41,10 @@ from typing import Any, Callable, List, Optional, Tuple
 
 import cv2
 import numpy as np
+from scipy.spatial import cKDTree
 
 from actdiff.errors import ConfigError
 from actdiff.motion.interpolate import (
-    bandwidth_candidates,
     default_grid_step,
     dense_flow_from_tracks,
     interpolate_sparse,
@@ -62,7 +62,7 @@ MAX_FRAMES = 8          # frames used for error evaluation
 MAX_POINTS = 2048       # hard cap on trajectories per segment
 WEIGHT_FLOOR = 0.05     # added to the weight map so flat areas still count a little
 DEFAULT_BANDWIDTH = 16.0
-FIT_CANDIDATES = int(__import__("os").environ.get("FIT_CANDIDATES", 9))   # bandwidths tried by Problem.fit
+FIT_CANDIDATES = 5     # coarse bandwidths tried by Problem.fit (then 2 refinements)
 
 CostFn = Callable[[Tracks], float]
 
@@ -72,6 +72,12 @@ def _get(cfg: Any, key: str, default: Any) -> Any:
         return default
     value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
     return default if value is None else value
+
+
+def _epe(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """End-point error ``(h, w)`` of two ``float32 (h, w, 2)`` displacement fields."""
+    d = a - b
+    return cv2.magnitude(np.ascontiguousarray(d[..., 0]), np.ascontiguousarray(d[..., 1]))
 
 
 @dataclass
@@ -102,6 +108,8 @@ class Problem:
     w1: np.ndarray            # (T', h, w) error weights of the end-keyframe term
     visibility_threshold: float
     _cache: Optional[tuple] = None
+    _maps: Optional[dict] = None
+    _maps_of: Optional[bytes] = None
 
     @property
     def size(self) -> Tuple[int, int]:
@@ -144,7 +152,16 @@ class Problem:
         return out
 
     def residual(self, pts: np.ndarray, bandwidth: float) -> np.ndarray:
-        """Time-mean weighted decoder error ``(h, w)`` (pixels × weight) of points ``pts``."""
+        """Time-mean weighted decoder error ``(h, w)`` (pixels × weight) of points ``pts``
+        (the maps of the last point set are cached per bandwidth)."""
+        key = (pts.tobytes(), float(bandwidth))
+        if key[0] != self._maps_of:
+            self._maps, self._maps_of = {}, key[0]
+        if key[1] not in self._maps:
+            self._maps[key[1]] = self._residual(pts, bandwidth)
+        return self._maps[key[1]]
+
+    def _residual(self, pts: np.ndarray, bandwidth: float) -> np.ndarray:
         h, w = self.grid
         out = np.zeros((h, w), np.float32)
         if len(pts) == 0 or len(self.frames) == 0:
@@ -156,10 +173,10 @@ class Problem:
             d0, d1 = (fields[0][..., :2], fields[0][..., 2:]) if len(fields) == 1 else fields
             qx, qy = self.q[i, ..., 0], self.q[i, ..., 1]
             s0 = cv2.remap(np.ascontiguousarray(d0), qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            out += self.w0[i] * np.linalg.norm(s0 - self.target0[i], axis=-1)
+            out += self.w0[i] * _epe(s0, self.target0[i])
             if self.w1[i].any():
                 s1 = cv2.remap(np.ascontiguousarray(d1), qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                out += self.w1[i] * np.linalg.norm(s1 - self.target1[i], axis=-1)
+                out += self.w1[i] * _epe(s1, self.target1[i])
         return out / len(self.frames)
 
     def error(self, pts: np.ndarray, bandwidth: float) -> float:
@@ -177,15 +194,22 @@ class Problem:
         cell = math.sqrt(height * width / len(pts))
         lo = 0.25 * cell
         if len(pts) > 1:
-            d = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1) + np.diag(np.full(len(pts), np.inf)))
-            lo = max(1.0, min(lo, 0.5 * float(np.median(d.min(1)))))
-        cands = sorted({quantize_bandwidth(b) for b in np.geomspace(lo, 4 * cell, FIT_CANDIDATES)})
-        errors = [self.error(pts, b) for b in cands]
-        return float(cands[int(np.argmin(errors))])
+            nearest = cKDTree(pts).query(pts, k=2)[0][:, 1]
+            lo = max(1.0, min(lo, 0.5 * float(np.median(nearest))))
+        # coarse log-spaced search, then the two midpoints around the best
+        grid = np.geomspace(lo, 4 * cell, FIT_CANDIDATES)
+        tried = {quantize_bandwidth(b): self.error(pts, quantize_bandwidth(b)) for b in grid}
+        best = int(np.argmin([tried[quantize_bandwidth(b)] for b in grid]))
+        half = math.sqrt(grid[1] / grid[0]) if len(grid) > 1 else 1.0
+        for b in (grid[best] / half, grid[best] * half):
+            q = quantize_bandwidth(b)
+            if q not in tried:
+                tried[q] = self.error(pts, q)
+        return float(min(tried, key=tried.get))
 
     def refit(self, pts: np.ndarray, bandwidth: float) -> float:
-        """The best of ``bandwidth`` and its neighbours a factor √2 away (a cheap local fit)."""
-        cands = sorted({quantize_bandwidth(bandwidth * f) for f in (2 ** -0.5, 1.0, 2 ** 0.5)})
+        """The better of ``bandwidth`` and ``bandwidth / √2`` for the (denser) points ``pts``."""
+        cands = sorted({quantize_bandwidth(bandwidth * f) for f in (2 ** -0.5, 1.0)})
         errors = [self.error(pts, b) for b in cands]
         return float(cands[int(np.argmin(errors))])
 
@@ -408,7 +432,8 @@ def select_greedy(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visi
         bandwidth = prob.refit(pts, bandwidth)  # the denser set needs a narrower bandwidth
     bandwidth = prob.fit(pts)
     if _get(cfg, "compare_grid", True):
-        grid = budget.largest_fitting(lambda n: anchor_points(prob.weight, n, snap), len(pts))
+        grid = budget.largest_fitting(lambda n: anchor_points(prob.weight, n, snap),
+                                      len(pts) if budget.bits is None else None)
         grid_bw = prob.fit(grid) if len(grid) else DEFAULT_BANDWIDTH
         if len(grid) and prob.error(grid, grid_bw) < prob.error(pts, bandwidth):
             log.debug("greedy: the anchor grid of %d points beats the refined %d points", len(grid), len(pts))
@@ -477,14 +502,16 @@ def select_trajectories(frame0: np.ndarray, motion: DenseMotion, cfg: Any, visib
     return select(frame0, motion, cfg, visibility_threshold, cost_bits)
 
 
-def interpolation_error(tracks: Tracks, motion: DenseMotion, bandwidth: float, weight: Optional[np.ndarray] = None) -> float:
+def interpolation_error(tracks: Tracks, motion: DenseMotion, bandwidth: float,
+                        weight: Optional[np.ndarray] = None) -> float:
     """Mean (weighted) end-point error of the tracks' interpolated forward motion vs the dense
     motion over all frames — a diagnostic for comparing selectors."""
     height, width = motion.flow.shape[1:3]
     wmap = np.ones((height, width), np.float32) if weight is None else weight
     errs: List[float] = []
     for t in range(1, motion.num_frames):
-        dense, _ = interpolate_sparse(tracks.positions[0], tracks.positions[t] - tracks.positions[0], height, width, bandwidth)
+        start = tracks.positions[0]
+        dense, _ = interpolate_sparse(start, tracks.positions[t] - start, height, width, bandwidth)
         errs.append(float((np.linalg.norm(dense - motion.flow[t], axis=-1) * wmap).sum() / wmap.sum()))
     return float(np.mean(errs)) if errs else 0.0
 

@@ -12,6 +12,7 @@ from actdiff.motion import (
     interpolate_sparse,
     quantize_bandwidth,
 )
+from actdiff.motion.interpolate import coverage_weights, interpolation_trend
 from actdiff.types import Tracks
 
 H, W = 64, 96
@@ -102,3 +103,26 @@ def test_dense_flow_from_tracks_translation():
     assert np.allclose(ident[..., 0], gx) and c1.min() == 1.0
     _, c0 = dense_flow_from_tracks(Tracks.empty(3), 2, 0, H, W, 12.0)
     assert c0.max() == 0
+
+
+def test_coverage_weights_are_voronoi_areas():
+    pts = np.array([[10.0, 10.0], [12.0, 11.0], [14.0, 9.0], [70.0, 40.0]])
+    w = coverage_weights(pts, H, W)
+    assert w.shape == (4,) and np.isclose(w.sum(), 4) and (w > 0).all()
+    assert w[3] > 0.5 * 4 and w[:3].max() < w[3] / 2  # the lone point owns most of the frame
+
+
+def test_trend_ignores_a_cluster_on_a_moving_object():
+    """Points piled on a small moving object neither outweigh nor skew the background pan."""
+    rng = np.random.default_rng(2)
+    bg = np.stack(np.meshgrid(np.arange(8, W, 24), np.arange(8, H, 24)), -1).reshape(-1, 2).astype(np.float64)
+    obj = rng.uniform([20, 20], [32, 32], (40, 2))
+    pts = np.concatenate([bg, obj])
+    vals = np.where((pts[:, :1] >= 20) & (pts[:, :1] <= 32) & (pts[:, 1:] >= 20) & (pts[:, 1:] <= 32),
+                    [[-6.0, 4.0]], [[1.5, 0.5]])
+    coef = interpolation_trend(pts, vals, H, W)
+    np.testing.assert_allclose(coef[0], [1.5, 0.5], atol=1e-6)
+    np.testing.assert_allclose(coef[1:], 0, atol=1e-6)
+    dense, _ = interpolate_sparse(pts, vals, H, W, 3.0)
+    assert np.abs(dense[45:, 60:] - [1.5, 0.5]).max() < 1e-4    # background far from the object: exact
+    assert np.abs(dense[25:28, 25:28] - [-6.0, 4.0]).max() < 0.1  # the object keeps its own motion

@@ -22,8 +22,8 @@ with :func:`actdiff.motion.dense_flow_from_tracks` from frame ``t`` to both keyf
   a step spreads its points over the error instead of stacking them; the bandwidth is refitted
   locally after each step and fully at the end (down to half the points' median spacing, as
   points pile up on a moving object). Finally (``compare_grid``, default true) the anchor grid
-  with as many points (bits mode: as many as the budget affords) is evaluated too and kept when its decoder error is lower — on smooth
-  global motion a regular grid is hard to beat.
+  with as many points (bits mode: as many as the budget affords) is evaluated too and kept
+  when its decoder error is lower — on smooth global motion a regular grid is hard to beat.
 * ``uniform``: a regular grid; ``motion``: the largest mean motion magnitudes with non-maximum
   suppression. Both fit the bandwidth the same way.
 

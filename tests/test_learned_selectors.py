@@ -110,12 +110,17 @@ def test_learned_keyframes_grow_segments_like_adaptive(tmp_path, codec_cfg, logi
     assert all(s.length == (8 if verdict else 2) for s in got[:-1])
 
 
-def test_encode_decode_with_learned_selectors(keyframe_weights, weight_map_weights, monkeypatch):
-    monkeypatch.setenv(WEIGHT_MAP_ENV, str(weight_map_weights[1]))
+@pytest.mark.parametrize("via", ["config", "env"])
+def test_encode_decode_with_learned_selectors(keyframe_weights, weight_map_weights, monkeypatch, via):
+    monkeypatch.delenv(WEIGHT_MAP_ENV, raising=False)
+    over = [f"codec.trajectories.weight_map_weights={weight_map_weights[1]}"]
+    if via == "env":
+        monkeypatch.setenv(WEIGHT_MAP_ENV, str(weight_map_weights[1]))
+        over = []
     video = synthetic_video(10, 48, 64, seed=4)
     cfg = compose(None, ["codec.keyframes.name=learned", f"codec.keyframes.weights={keyframe_weights[1]}",
                          "codec.trajectories.weight_map=learned", "codec.trajectories.budget_points=8",
-                         "codec.tracker.preset=ultrafast"])
+                         "codec.tracker.preset=ultrafast", *over])
     enc = encode_video(video, cfg)
     rec = decode_video(enc.data, "warp")
     assert rec.frames.shape == video.frames.shape and enc.stats["bpp"] > 0

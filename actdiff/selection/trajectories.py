@@ -51,8 +51,9 @@ from actdiff.motion.interpolate import (
     interpolation_trend,
     quantize_bandwidth,
 )
-from actdiff.registry import TRAJECTORY_SELECTORS, WEIGHT_MAPS
+from actdiff.registry import TRAJECTORY_SELECTORS
 from actdiff.selection import weight_maps  # noqa: F401  (registers the weight maps)
+from actdiff.selection.learned import weight_map_from_config
 from actdiff.tracking.base import tracks_from_motion
 from actdiff.types import DenseMotion, Tracks
 
@@ -220,7 +221,7 @@ class Problem:
 def prepare(frame0: np.ndarray, motion: DenseMotion, cfg: Any, visibility_threshold: float) -> Problem:
     """Weight map, evaluated frames and the decoder-error sample grid of one segment."""
     height, width = motion.flow.shape[1:3]
-    weight = np.asarray(WEIGHT_MAPS.get(str(_get(cfg, "weight_map", "sobel")))(frame0), np.float32)
+    weight = np.asarray(weight_map_from_config(cfg)(frame0), np.float32)
     n = motion.num_frames
     end = n - 1
     inner = np.arange(1, end)

@@ -30,7 +30,7 @@ def test_round_trip_sample_clip(sample_result):
     assert out.fps == video.fps
     # Keyframes are coded images: close to the source; in-between frames recognisable.
     for k in res.stats["keyframes"]:
-        assert psnr(out.frames[k], video.frames[k]) > 28
+        assert psnr(out.frames[k], video.frames[k]) > 25
     assert np.mean([psnr(a, b) for a, b in zip(out.frames, video.frames)]) > 18
 
 

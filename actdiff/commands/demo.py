@@ -1,6 +1,6 @@
 """``actdiff demo``: the whole codec on the bundled sample clip, with a rate/quality table.
 
-For each rate point of ``configs/rates/default.yaml`` (or ``--rates``): encode the clip into a
+For three rate points of ``configs/rates/default.yaml`` (or ``--rates``): encode the clip into a
 real ``.adv`` file, decode it with the warp decoder and — when trained weights are available —
 the diffusion decoder, and measure bpp, PSNR, MS-SSIM, NIQE and temporal warping error. An x265
 row at a matched low rate (preset medium, no B-frames) is printed for reference. Outputs (the
@@ -32,7 +32,8 @@ METRICS = ("psnr", "ms_ssim", "niqe", "warping_error")
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="actdiff demo", description=__doc__)
     p.add_argument("--out", default="outputs/demo", help="parent folder of the demo's run folder")
-    p.add_argument("--rates", nargs="*", default=None, help="rate point names (default: all)")
+    p.add_argument("--rates", nargs="*", default=["r0", "r2", "r4"],
+                   help="rate point names of configs/rates/default.yaml (default: r0 r2 r4)")
     p.add_argument("--frames", type=int, default=None, help="use only the first N frames of the clip")
     p.add_argument("--no-diffusion", action="store_true", help="skip the diffusion decoder")
     p.add_argument("--no-baseline", action="store_true", help="skip the x265 reference row")

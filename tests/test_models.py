@@ -165,3 +165,24 @@ def test_float16_export_loads_back_as_float32(tmp_path):
     z, t, cond = _inputs(a)
     with torch.no_grad():
         torch.testing.assert_close(a(z, t, cond), b(z, t, cond), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_partial_strength_starts_from_the_noised_warp(sampler):
+    """strength < 1 runs the tail of the schedule from the noised zero residual (the warp)."""
+    from actdiff.conditioning import warp_blend_from_conditions
+    from actdiff.errors import ConfigError
+
+    torch.manual_seed(0)
+    m = build_model(micro_cfg(residual_over_warp=True, residual_scale=8.0)).eval()
+    _, _, cond = _inputs(m, b=2)
+    noise = segment_noise((48, 8, 12), [1, 2], seed=7, segment_id=3)
+    full = sample(m, cond, noise, steps=8, sampler=sampler)
+    part = sample(m, cond, noise, steps=8, sampler=sampler, strength=0.25)
+    again = sample(m, cond, noise, steps=8, sampler=sampler, strength=0.25)
+    warp = warp_blend_from_conditions(cond).clamp(-1, 1)
+    assert torch.equal(part, again)
+    # an untrained model: the less of the schedule is run, the closer the output stays to the warp
+    assert (part - warp).abs().mean() < (full - warp).abs().mean()
+    with pytest.raises(ConfigError):
+        sample(m, cond, noise, steps=8, sampler=sampler, strength=0.0)

@@ -20,6 +20,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--decoder", default="warp", help="warp (non-generative) or diffusion")
     p.add_argument("--weights", default=None, help="diffusion decoder weights folder (safetensors)")
     p.add_argument("--steps", type=int, default=None, help="diffusion sampling steps")
+    p.add_argument("--strength", type=float, default=None,
+                   help="diffusion: fraction of the schedule run from the noised warp prediction (0-1]")
     p.add_argument("--device", default=None, help="torch device for the diffusion decoder (cpu, cuda)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("-v", "--verbose", action="count", default=0)
@@ -28,7 +30,7 @@ def build_parser() -> ArgumentParser:
 
 def decoder_kwargs(args) -> dict:
     kw = {}
-    for key in ("weights", "steps", "device"):
+    for key in ("weights", "steps", "strength", "device"):
         value = getattr(args, key)
         if value is not None:
             kw[key] = value

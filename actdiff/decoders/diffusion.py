@@ -58,6 +58,8 @@ class DiffusionDecoder(Decoder):
         sampler: ``ddim`` | ``dpmsolver++`` | ``unipc`` (default: the weights' ``default_sampler``,
             else ``dpmsolver++``).
         steps: sampling steps (default: the weights' ``default_sampler``, else 8).
+        strength: fraction of the schedule run from the noised warp prediction (default: the
+            weights' ``default_sampler``, else 1.0 = from pure noise); see ``models.sample``.
         noise_mode: ``shared`` | ``per_frame`` (default: the weights', else ``shared``).
         batch_size: frames denoised together.
         bidirectional: use K1 conditions (default: ``header.params['bidirectional']``, else True).
@@ -72,6 +74,7 @@ class DiffusionDecoder(Decoder):
         model: ControlledDenoiser | None = None,
         sampler: str | None = None,
         steps: int | None = None,
+        strength: float | None = None,
         noise_mode: str | None = None,
         batch_size: int = 4,
         bidirectional: bool | None = None,
@@ -82,6 +85,7 @@ class DiffusionDecoder(Decoder):
         defaults = dict(self.model.config.get("default_sampler") or {})
         self.sampler = sampler or defaults.get("name", "dpmsolver++")
         self.steps = int(steps or defaults.get("steps", 8))
+        self.strength = float(strength if strength is not None else defaults.get("strength", 1.0))
         self.noise_mode = noise_mode or defaults.get("noise_mode", "shared")
         self.batch_size = max(1, int(batch_size))
         self.bidirectional = bidirectional
@@ -116,7 +120,8 @@ class DiffusionDecoder(Decoder):
             frames = inner[i:i + self.batch_size]
             cond = np.stack([conditions.build_conditions(seg, t, bidir) for t in frames])
             c = _pad(torch.from_numpy(cond).to(self.device, dtype), mult)
-            x = sample(self.model, c, noise[i:i + len(frames)].to(self.device, dtype), self.steps, self.sampler)
+            x = sample(self.model, c, noise[i:i + len(frames)].to(self.device, dtype), self.steps, self.sampler,
+                       self.strength)
             img = ((x[..., :h, :w].float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
             out[frames[0]:frames[-1] + 1] = img.permute(0, 2, 3, 1).cpu().numpy()
         return out

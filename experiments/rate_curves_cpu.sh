@@ -6,11 +6,13 @@
 #   experiments/rate_curves_cpu.sh                 # everything (~40 min on 2 CPU cores)
 #   DECODERS=warp experiments/rate_curves_cpu.sh   # skip the diffusion decoder
 #
-# Environment: PYTHON, DATA (dataset YAML/name, default shared_clips), OUT, DECODERS, CODECS.
+# Environment: ACTDIFF, DATA (dataset YAML/name, default shared_clips), PROTOCOL (default cpu),
+# OUT, DECODERS, CODECS. experiments/rate_curves_paper.sh runs the same for UVG/MCL-JCV.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ACT=${ACTDIFF:-.venv/bin/actdiff}
 DATA=${DATA:-shared_clips}
+PROTOCOL=${PROTOCOL:-cpu}
 OUT=${OUT:-experiments/results}
 DECODERS=${DECODERS:-warp diffusion}
 CODECS=${CODECS:-x264 x265 svt-av1}
@@ -19,7 +21,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 mkdir -p "$OUT"
 
 for dec in $DECODERS; do
-  $ACT evaluate --data "$DATA" --protocol cpu --decoder "$dec" --metrics $METRICS \
+  $ACT evaluate --data "$DATA" --protocol "$PROTOCOL" --decoder "$dec" --metrics $METRICS \
     -o "$OUT/actdiff_$dec.json" --overwrite
 done
 for codec in $CODECS; do
@@ -27,7 +29,7 @@ for codec in $CODECS; do
     svt-av1) crfs="63 60 56 52 48" ;;
     *) crfs="51 48 45 42 38" ;;
   esac
-  $ACT bench "$codec" --data "$DATA" --protocol cpu --crf $crfs --metrics $METRICS \
+  $ACT bench "$codec" --data "$DATA" --protocol "$PROTOCOL" --crf $crfs --metrics $METRICS \
     -o "$OUT/$codec.json" --overwrite
 done
 

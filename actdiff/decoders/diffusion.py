@@ -63,7 +63,7 @@ class DiffusionDecoder(Decoder):
         noise_mode: ``shared`` | ``per_frame`` (default: the weights', else ``shared``).
         batch_size: frames denoised together.
         bidirectional: use K1 conditions (default: ``header.params['bidirectional']``, else True).
-        device: torch device.
+        device: torch device (default: ``cuda`` when available, else ``cpu``).
     """
 
     name = "diffusion"
@@ -78,9 +78,12 @@ class DiffusionDecoder(Decoder):
         noise_mode: str | None = None,
         batch_size: int = 4,
         bidirectional: bool | None = None,
-        device: str = "cpu",
+        device: str | None = None,
         **_: object,
     ) -> None:
+        if device is None:  # a given model stays where it is; loaded weights go to the GPU if any
+            device = str(next(model.parameters()).device) if model is not None else \
+                ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.eval() if model is not None else load_denoiser(weights, device)
         defaults = dict(self.model.config.get("default_sampler") or {})
         self.sampler = sampler or defaults.get("name", "dpmsolver++")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 from actdiff.commands.common import (
     ArgumentParser,
@@ -21,8 +20,6 @@ from actdiff.commands.common import (
     load_cfg,
     maybe_print_config,
 )
-from actdiff.config import save_config
-from actdiff.errors import ConfigError, InputError, OutputError
 
 DEFAULT = "experiment/train_tiny_cpu"
 log = logging.getLogger("actdiff")
@@ -52,18 +49,9 @@ def run(cfg, resume: bool = False, videos=None, segment_source=None):
     from actdiff.training.data import VideoClipDataModule
     from actdiff.training.export import export_module
     from actdiff.training.module import ConditionalDenoiser
-    from actdiff.training.trainer import build_trainer
+    from actdiff.training.trainer import build_trainer, prepare_run
 
-    for key in ("run_dir", "model", "trainer", "data", "codec"):
-        if key not in cfg:
-            raise ConfigError(f"fit config lacks the {key!r} section")
-    run_dir = Path(str(cfg.run_dir)).expanduser()
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if resume and not last.is_file():
-        raise InputError(f"--resume: no checkpoint at {last}")
-    if not resume and last.is_file():
-        raise OutputError(f"{run_dir} already holds checkpoints: pass --resume or choose another run_dir=")
-    save_config(cfg, run_dir / "config.yaml")
+    run_dir = prepare_run(cfg, resume)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
     dm = VideoClipDataModule(cfg.data, cfg.codec, cfg.get("protocol"), videos=videos, segment_source=segment_source)
     dm.prepare_data()
@@ -77,7 +65,7 @@ def run(cfg, resume: bool = False, videos=None, segment_source=None):
         val_sampler=str(train.get("val_sampler", "dpmsolver++")),
     )
     trainer = build_trainer(cfg, run_dir, has_val=len(dm.val_set) > 0)
-    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+    trainer.fit(module, datamodule=dm, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None)
     if cfg.get("export") and trainer.is_global_zero:
         out = export_module(module, str(cfg.export), str(cfg.get("export_dtype", "float32")))
         log.warning("exported EMA weights to %s", out)

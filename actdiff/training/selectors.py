@@ -37,7 +37,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from actdiff.errors import ConfigError, InputError, OutputError
+from actdiff.errors import ConfigError, InputError
 from actdiff.selection.learned.nets import (
     ImportanceNet,
     KeyframeNet,
@@ -407,25 +407,15 @@ def export_selector_checkpoint(ckpt: str | Path, path: str | Path) -> Path:
 
 def fit_selector(cfg: DictConfig, resume: bool = False, videos: Optional[Sequence[Video]] = None) -> L.LightningModule:
     """Train the selector named by ``cfg.task``; returns the fitted module (see module docstring)."""
-    from actdiff.config import save_config
-    from actdiff.training.trainer import build_trainer
+    from actdiff.training.trainer import build_trainer, prepare_run
 
     task = str(cfg.get("task"))
     if task not in MODULES:
         raise ConfigError(f"unknown task {task!r} (known: {', '.join(TASKS)})")
-    for key in ("run_dir", "model", "trainer", "data", "codec"):
-        if key not in cfg:
-            raise ConfigError(f"fit config lacks the {key!r} section")
     export = cfg.get("export")
     if export and not str(export).endswith(".safetensors"):
         raise ConfigError(f"export must be a .safetensors path for task {task}, got {export}")
-    run_dir = Path(str(cfg.run_dir)).expanduser()
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if resume and not last.is_file():
-        raise InputError(f"--resume: no checkpoint at {last}")
-    if not resume and last.is_file():
-        raise OutputError(f"{run_dir} already holds checkpoints: pass --resume or choose another run_dir=")
-    save_config(cfg, run_dir / "config.yaml")
+    run_dir = prepare_run(cfg, resume)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
     model = _plain(cfg.model)
     optim = _plain(cfg.get("optim") or {})
@@ -444,7 +434,7 @@ def fit_selector(cfg: DictConfig, resume: bool = False, videos: Optional[Sequenc
         dm.setup("fit")
         module = TrajectorySelectorModule(model, optim)
     trainer = build_trainer(cfg, run_dir, has_val=len(dm.val_set) > 0)
-    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+    trainer.fit(module, datamodule=dm, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None)
     if export and trainer.is_global_zero:
         out = export_selector(module, str(export))
         log.warning("exported %s weights to %s", task, out)

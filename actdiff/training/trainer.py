@@ -18,6 +18,29 @@ STRATEGIES = ("auto", "ddp", "ddp_spawn", "fsdp")
 LOGGERS = ("csv", "wandb", "none")
 
 
+def prepare_run(cfg: DictConfig, resume: bool) -> Path:
+    """Check ``cfg`` has what a fit needs and its run folder suits ``resume``; save the config.
+
+    A run folder that already holds checkpoints is never reused without ``--resume`` (its
+    checkpoints would be overwritten), and ``--resume`` needs ``run_dir/checkpoints/last.ckpt``.
+    Returns the run folder, with the resolved config written to ``run_dir/config.yaml``.
+    """
+    from actdiff.config import save_config
+    from actdiff.errors import InputError, OutputError
+
+    for key in ("run_dir", "model", "trainer", "data", "codec"):
+        if key not in cfg:
+            raise ConfigError(f"fit config lacks the {key!r} section")
+    run_dir = Path(str(cfg.run_dir)).expanduser()
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if resume and not last.is_file():
+        raise InputError(f"--resume: no checkpoint at {last}")
+    if not resume and last.is_file():
+        raise OutputError(f"{run_dir} already holds checkpoints: pass --resume or choose another run_dir=")
+    save_config(cfg, run_dir / "config.yaml")
+    return run_dir
+
+
 def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
     """``logger.name``: csv (default) | wandb (``logger.mode`` online|offline|disabled;
     ``WANDB_MODE`` wins when set) | none."""

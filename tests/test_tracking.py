@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from actdiff.errors import ActDiffError, ConfigError, InputError, MissingWeightsError
+from actdiff.errors import ConfigError, InputError, MissingWeightsError
 from actdiff.registry import TRACKERS
 from actdiff.tracking import chain_flows
 from actdiff.tracking.base import tracks_from_motion

@@ -20,10 +20,15 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+import actdiff.entropy  # noqa: F401  (registers the trajectory coders)
+import actdiff.keyframes  # noqa: F401  (registers the image codecs)
+import actdiff.selection.keyframes  # noqa: F401  (registers the keyframe selectors)
+import actdiff.selection.trajectories  # noqa: F401  (registers the trajectory selectors)
 from actdiff.bitstream import bit_split, read_bitstream, write_bitstream
 from actdiff.errors import BitstreamError, InputError
 from actdiff.io import pad_to_multiple
 from actdiff.keyframes import ImageCodec, codec_from_params
+from actdiff.motion.temporal import coded_frames, smooth_tracks, subsample_tracks, upsample_tracks
 from actdiff.registry import (
     DECODERS,
     IMAGE_CODECS,
@@ -32,11 +37,6 @@ from actdiff.registry import (
     TRAJECTORY_CODERS,
     TRAJECTORY_SELECTORS,
 )
-import actdiff.entropy  # noqa: F401  (registers the trajectory coders)
-import actdiff.keyframes  # noqa: F401  (registers the image codecs)
-import actdiff.selection.keyframes  # noqa: F401  (registers the keyframe selectors)
-import actdiff.selection.trajectories  # noqa: F401  (registers the trajectory selectors)
-from actdiff.motion.temporal import coded_frames, smooth_tracks, subsample_tracks, upsample_tracks
 from actdiff.tracking import chain_flows
 from actdiff.types import (
     Bitstream,

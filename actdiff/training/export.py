@@ -8,7 +8,6 @@ import torch
 
 from actdiff.errors import ConfigError, InputError
 
-
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 

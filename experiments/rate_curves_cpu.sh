@@ -26,8 +26,8 @@ for dec in $DECODERS; do
 done
 for codec in $CODECS; do
   case $codec in
-    svt-av1) crfs="63 60 56 52 48" ;;
-    *) crfs="51 48 45 42 38" ;;
+    svt-av1) crfs="63 60 56 52 48 44 40" ;;
+    *) crfs="51 48 45 42 38 34 30 26" ;;
   esac
   $ACT bench "$codec" --data "$DATA" --protocol "$PROTOCOL" --crf $crfs --metrics $METRICS \
     -o "$OUT/$codec.json" --overwrite

@@ -396,15 +396,35 @@ def _check_motion(motion: DenseMotion, frame0: np.ndarray) -> None:
         raise ValueError(f"motion {motion.flow.shape} does not match frame {np.asarray(frame0).shape}")
 
 
+def _setup(frame0: np.ndarray, motion: DenseMotion, cfg: Any, visibility_threshold: float,
+           cost_bits: Optional[CostFn]) -> Optional[Tuple[Problem, Budget]]:
+    """Every selector's start: checks, then the problem and its budget (``None``: one frame)."""
+    _check_motion(motion, frame0)
+    if motion.num_frames < 2:
+        return None
+    prob = prepare(frame0, motion, cfg, visibility_threshold)
+    return prob, Budget(prob, cfg, cost_bits)
+
+
+def _largest_fitting(frame0, motion, cfg, visibility_threshold, cost_bits,
+                     make: Callable[[Problem, int], np.ndarray]) -> Tuple[Tracks, float]:
+    """The largest point set ``make(prob, n)`` within the budget, and its fitted bandwidth."""
+    setup = _setup(frame0, motion, cfg, visibility_threshold, cost_bits)
+    if setup is None:
+        return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
+    prob, budget = setup
+    pts = budget.largest_fitting(lambda n: make(prob, n))
+    return prob.tracks(pts), prob.fit(pts)
+
+
 @TRAJECTORY_SELECTORS.register("greedy")
 def select_greedy(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visibility_threshold: float = 0.3,
                   cost_bits: Optional[CostFn] = None) -> Tuple[Tracks, float]:
     """Anchors + bandwidth fit + greedy residual refinement (module docstring)."""
-    _check_motion(motion, frame0)
-    if motion.num_frames < 2:
+    setup = _setup(frame0, motion, cfg, visibility_threshold, cost_bits)
+    if setup is None:
         return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
-    prob = prepare(frame0, motion, cfg, visibility_threshold)
-    budget = Budget(prob, cfg, cost_bits)
+    prob, budget = setup
     n_anchor = int(round(float(_get(cfg, "anchor_fraction", 0.33)) * budget.points))
     n_anchor = max(1, n_anchor) if budget.points else 0
     snap = float(_get(cfg, "anchor_snap", 0.0))
@@ -459,13 +479,8 @@ def _fit_bits(budget: Budget, pts: np.ndarray, new: np.ndarray) -> np.ndarray:
 def select_uniform(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visibility_threshold: float = 0.3,
                    cost_bits: Optional[CostFn] = None) -> Tuple[Tracks, float]:
     """A regular grid of the budgeted number of points."""
-    _check_motion(motion, frame0)
-    if motion.num_frames < 2:
-        return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
-    prob = prepare(frame0, motion, cfg, visibility_threshold)
-    budget = Budget(prob, cfg, cost_bits)
-    pts = budget.largest_fitting(lambda n: uniform_points(n, *prob.size))
-    return prob.tracks(pts), prob.fit(pts)
+    return _largest_fitting(frame0, motion, cfg, visibility_threshold, cost_bits,
+                            lambda prob, n: uniform_points(n, *prob.size))
 
 
 def motion_points(prob: Problem, n: int) -> np.ndarray:
@@ -487,13 +502,8 @@ def motion_points(prob: Problem, n: int) -> np.ndarray:
 def select_motion(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visibility_threshold: float = 0.3,
                   cost_bits: Optional[CostFn] = None) -> Tuple[Tracks, float]:
     """The highest-motion points (ablation)."""
-    _check_motion(motion, frame0)
-    if motion.num_frames < 2:
-        return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
-    prob = prepare(frame0, motion, cfg, visibility_threshold)
-    budget = Budget(prob, cfg, cost_bits)
-    pts = budget.largest_fitting(lambda n: motion_points(prob, n))
-    return prob.tracks(pts), prob.fit(pts)
+    return _largest_fitting(frame0, motion, cfg, visibility_threshold, cost_bits,
+                            lambda prob, n: motion_points(prob, n))
 
 
 def select_trajectories(frame0: np.ndarray, motion: DenseMotion, cfg: Any, visibility_threshold: float = 0.3,

@@ -19,13 +19,14 @@ import json
 import math
 import os
 import platform
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from actdiff.errors import InputError, OutputError
+from actdiff.errors import ConfigError, InputError, OutputError
 from actdiff.io.files import atomic_write_bytes
 
 SCHEMA = "actdiff.results/1"
@@ -169,6 +170,18 @@ def save_results(results: dict[str, Any], path: str | Path, overwrite: bool = Fa
     results["mean"] = compute_mean(results["sequences"])
     validate(results, str(path))
     return atomic_write_text(path, json.dumps(results, indent=2, allow_nan=True) + "\n", overwrite=overwrite)
+
+
+def finish_results(results: dict[str, Any], out: str | Path, shard: str | None, dataset: Any,
+                   quiet: bool = False) -> Path:
+    """Last step of ``evaluate``/``bench``: refuse a shard that held no sequence, write the
+    results (replacing the partial file written after each sequence) and say where."""
+    if not results["sequences"]:
+        raise ConfigError(f"shard {shard} selects no sequence of {dataset.name} ({len(dataset)} sequences)")
+    path = save_results(results, out, overwrite=True)
+    if not quiet:
+        sys.stderr.write(f"wrote {out}\n")
+    return path
 
 
 def load_results(path: str | Path) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.data import load_dataset, load_protocol
 from actdiff.errors import ConfigError
 from actdiff.metrics import DEFAULT_METRICS, compute_metrics
-from actdiff.results import check_output, new_results, parse_shard, save_results
+from actdiff.results import check_output, finish_results, new_results, parse_shard, save_results
 
 DEFAULT_CRF = {"x264": [35, 40, 45, 51], "x265": [35, 40, 45, 51], "svt-av1": [45, 52, 58, 63]}
 
@@ -72,9 +72,5 @@ def main(argv: Sequence[str]) -> int:
                 sys.stderr.write(f"{args.codec} {seq.name} crf={crf} bpp={points[-1]['bpp']:.5f} {shown}\n")
         results["sequences"][seq.name] = points
         save_results(results, out, overwrite=True)
-    if not results["sequences"]:
-        raise ConfigError(f"shard {args.shard} selects no sequence of {dataset.name} ({len(dataset)} sequences)")
-    save_results(results, out, overwrite=True)
-    if not args.quiet:
-        sys.stderr.write(f"wrote {out}\n")
+    finish_results(results, out, args.shard, dataset, args.quiet)
     return 0

@@ -39,6 +39,7 @@ from actdiff.metrics import DEFAULT_METRICS, compute_metrics
 from actdiff.results import (
     atomic_write_text,
     check_output,
+    finish_results,
     load_results,
     merge_results,
     new_results,
@@ -189,9 +190,5 @@ def main(argv: Sequence[str]) -> int:
         decoder = build_decoder(args.decoder, bidirectional=False) if args.no_bidirectional else args.decoder
         results["sequences"][seq.name] = evaluate_sequence(video, cfgs, decoder, args.metrics, log)
         save_results(results, out, overwrite=True)
-    if not results["sequences"]:
-        raise ConfigError(f"shard {args.shard} selects no sequence of {dataset.name} ({len(dataset)} sequences)")
-    save_results(results, out, overwrite=True)
-    if not args.quiet:
-        sys.stderr.write(f"wrote {out}\n")
+    finish_results(results, out, args.shard, dataset, args.quiet)
     return 0

@@ -11,6 +11,14 @@ function of ``λ``, so when the bracket closes without a hit it fine-tunes the k
 alone (integer bisection) with the GOP and budget of the bracket's ends. The pairwise flows
 (the expensive analysis) are computed once and reused by every trial encode.
 
+Below ``λ = 0`` (keyframe quality 0, relaxed selector, longest GOP) the only knob left is the
+keyframe resolution: when even ``λ = 0`` is too big (clips with many scene cuts need many
+keyframes), the keyframes are coded downscaled by ``scale`` (``keyframe_codec.scale``,
+:mod:`actdiff.keyframes.scaled`; multiples of 1/8 up to ``max_scale``), searched by regula
+falsi on log-bpp against log-scale, then the keyframe quality is fine-tuned at the chosen
+scale. Rate control owns ``keyframe_codec.scale`` like it owns the quality: it is 1 everywhere
+on the λ range.
+
 A target below the smallest (above the largest) file the knob can make is unreachable: the
 closest file is returned and the fact is logged and written to ``stats["rate_control"]``.
 """
@@ -20,14 +28,15 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from actdiff.codec.pipeline import codec_section, encode_video, pairwise_flows
 from actdiff.errors import ConfigError
+from actdiff.keyframes.scaled import MAX_SCALE
 from actdiff.types import EncodeResult, Video
 
 log = logging.getLogger(__name__)
@@ -55,6 +64,7 @@ class RateParams:
     budget_points: int
     max_gop: int
     strictness: float = 1.0
+    scale: float = 1.0          # keyframe downscale factor (only below λ = 0)
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,8 @@ def with_params(cfg: DictConfig, params: RateParams) -> DictConfig:
     codec.trajectories.budget_points = params.budget_points
     codec.trajectories.budget_bits = None
     codec.keyframes.max_gop = params.max_gop
+    with open_dict(codec.keyframe_codec):
+        codec.keyframe_codec.scale = float(params.scale)
     if params.strictness != 1.0:
         codec.keyframes.coverage_min = float(codec.keyframes.coverage_min) * params.strictness
         codec.keyframes.score_min = float(codec.keyframes.score_min) * params.strictness
@@ -116,13 +128,15 @@ class _Trials:
         self.flows = pairwise_flows(video, cfg)
         self.cache: Dict[RateParams, EncodeResult] = {}
         self.history: List[Dict[str, Any]] = []
+        self.lambdas: Dict[RateParams, Optional[float]] = {}
         self.best: Optional[Tuple[RateParams, EncodeResult]] = None
 
     def __call__(self, params: RateParams, lam: Optional[float] = None) -> float:
         if params not in self.cache:
             res = encode_video(self.video, with_params(self.cfg, params), flows=self.flows)
             self.cache[params] = res
-            self.history.append({"lambda": lam, **params.__dict__, "bpp": res.stats["bpp"]})
+            self.lambdas[params] = lam
+            self.history.append({"lambda": lam, **asdict(params), "bpp": res.stats["bpp"]})
             log.info("rate control: λ=%s %s → %.5f bpp", lam, params, res.stats["bpp"])
             if self.best is None or _log_ratio(res.stats["bpp"], self.target) < _log_ratio(
                     self.best[1].stats["bpp"], self.target):
@@ -167,7 +181,7 @@ def _search_lambda(trials: _Trials, knob: RateKnob, n: int, min_gop: int, tolera
 def _search_quality(trials: _Trials, base: RateParams, tolerance: float, max_encodes: int) -> None:
     """Integer bisection of the keyframe quality with ``base``'s GOP and budget."""
     def at(q: int) -> float:
-        return trials(RateParams(q, base.budget_points, base.max_gop, base.strictness))
+        return trials(replace(base, quality=q))
 
     lo, hi = 0, 100
     r_lo = at(lo)
@@ -181,6 +195,48 @@ def _search_quality(trials: _Trials, base: RateParams, tolerance: float, max_enc
             hi = mid
 
 
+#: Resolution of the searched keyframe scales (an exact float32, so the header stays 4 bytes).
+SCALE_STEP = 0.125
+
+
+def _quantize_scale(scale: float) -> float:
+    return round(scale / SCALE_STEP) * SCALE_STEP
+
+
+def _search_scale(trials: _Trials, base: RateParams, tolerance: float, max_scale: float,
+                  max_encodes: int) -> None:
+    """Below ``λ = 0``: raise the keyframe downscale factor of ``base`` (``bpp(base)`` is
+    above the target) until the file fits, then fine-tune the quality at that scale."""
+    target = math.log(trials.target)
+    s_lo, r_lo = base.scale, trials(base)
+    s_hi = _quantize_scale(max_scale)
+    r_hi = trials(replace(base, scale=s_hi), 0.0)
+    if r_hi >= trials.target or s_hi <= s_lo:
+        return  # even the smallest keyframes are too big (the caller reports it)
+    side = 0
+    while not trials.done(tolerance) and trials.encodes < max_encodes and s_hi - s_lo > SCALE_STEP:
+        x_lo, x_hi = math.log(s_lo), math.log(s_hi)
+        f_lo, f_hi = math.log(r_lo) - target, math.log(r_hi) - target
+        if side == 1:
+            f_hi /= 2  # Illinois, as in _search_lambda
+        elif side == -1:
+            f_lo /= 2
+        x = x_lo - f_lo * (x_hi - x_lo) / (f_hi - f_lo) if f_hi != f_lo else (x_lo + x_hi) / 2
+        x = min(max(x, x_lo + 0.05 * (x_hi - x_lo)), x_hi - 0.05 * (x_hi - x_lo))
+        s = _quantize_scale(math.exp(x))
+        if s <= s_lo or s >= s_hi:
+            s = _quantize_scale((s_lo + s_hi) / 2)
+        if s <= s_lo or s >= s_hi:
+            break
+        r = trials(replace(base, scale=s), 0.0)
+        if r > trials.target:
+            s_lo, r_lo, side = s, r, -1 if side == -1 else 1
+        else:
+            s_hi, r_hi, side = s, r, 1 if side == 1 else -1
+    if not trials.done(tolerance):
+        _search_quality(trials, replace(base, scale=s_hi), tolerance, max_encodes)
+
+
 def encode_to_target(
     video: Video,
     cfg: DictConfig,
@@ -188,6 +244,7 @@ def encode_to_target(
     tolerance: float = 0.1,
     knob: Optional[RateKnob] = None,
     max_encodes: int = 24,
+    max_scale: float = 8.0,
 ) -> EncodeResult:
     """Encode ``video`` so that its real size is within ``±tolerance`` (relative) of ``target_bpp``.
 
@@ -198,20 +255,26 @@ def encode_to_target(
         tolerance: accepted relative error, in ``(0, 1)``.
         knob: the λ → settings map (default :data:`DEFAULT_ANCHORS`).
         max_encodes: most trial encodes.
+        max_scale: largest keyframe downscale factor tried below ``λ = 0`` (1 disables it;
+            at most :data:`actdiff.keyframes.scaled.MAX_SCALE`).
 
     Returns:
         The ``EncodeResult`` closest to the target (in log-rate), with ``stats["rate_control"]``:
         ``target_bpp``, ``achieved_bpp``, ``error`` (relative), ``within_tolerance``,
         ``reachable`` (``"yes"``, ``"below_minimum"``, ``"above_maximum"``), ``min_bpp``/``max_bpp``
-        (the knob's ends), ``iterations`` (trial encodes), ``params`` (chosen quality,
-        budget_points, max_gop, strictness, λ), ``history`` and ``note`` (human-readable, never empty when
-        the target was missed).
+        (the smallest file made — the ``λ = 0`` end, or smaller with downscaled keyframes when
+        those were tried — and the ``λ = 1`` end), ``iterations`` (trial encodes), ``params``
+        (chosen quality, budget_points, max_gop, strictness, keyframe scale, λ), ``history``
+        and ``note`` (human-readable, never empty when the target was missed).
     """
     if isinstance(target_bpp, bool) or not isinstance(target_bpp, (int, float)) or not target_bpp > 0 \
             or not math.isfinite(target_bpp):
         raise ConfigError(f"target bpp must be a positive number, got {target_bpp!r}")
     if not 0 < tolerance < 1:
         raise ConfigError(f"rate-control tolerance must be in (0, 1), got {tolerance!r}")
+    if isinstance(max_scale, bool) or not isinstance(max_scale, (int, float)) \
+            or not 1 <= max_scale <= MAX_SCALE:
+        raise ConfigError(f"rate-control max_scale must be in [1, {MAX_SCALE:g}], got {max_scale!r}")
     knob = knob or RateKnob()
     n = video.num_frames
     min_gop = int(codec_section(cfg).keyframes.min_gop)
@@ -220,7 +283,9 @@ def encode_to_target(
     r0, r1 = trials(p0, 0.0), trials(p1, 1.0)
     reachable = "yes"
     if r0 > target_bpp * (1 + tolerance):
-        reachable = "below_minimum"
+        _search_scale(trials, p0, tolerance, float(max_scale), max_encodes)
+        if min(h["bpp"] for h in trials.history) > target_bpp * (1 + tolerance):
+            reachable = "below_minimum"
     elif r1 < target_bpp * (1 - tolerance):
         reachable = "above_maximum"
     elif not trials.done(tolerance) and r0 < target_bpp < r1:
@@ -231,13 +296,14 @@ def encode_to_target(
     assert trials.best is not None
     params, res = trials.best
     achieved = res.stats["bpp"]
-    lam = next((h["lambda"] for h in trials.history
-                if RateParams(h["quality"], h["budget_points"], h["max_gop"], h["strictness"]) == params), None)
+    lam = trials.lambdas[params]
+    r_min = min(h["bpp"] for h in trials.history)
     within = abs(achieved / target_bpp - 1) <= tolerance
     note = ""
     if reachable == "below_minimum":
         note = (f"target {target_bpp:.5f} bpp is below the smallest file this clip can take "
-                f"({r0:.5f} bpp); produced the smallest")
+                f"({r_min:.5f} bpp{f', keyframes downscaled up to {max_scale:g}x' if max_scale > 1 else ''}); "
+                "produced the smallest")
     elif reachable == "above_maximum":
         note = (f"target {target_bpp:.5f} bpp is above the largest file the rate knob makes "
                 f"({r1:.5f} bpp); produced the largest")
@@ -250,8 +316,8 @@ def encode_to_target(
     stats["rate_control"] = {
         "target_bpp": float(target_bpp), "achieved_bpp": achieved, "error": achieved / target_bpp - 1,
         "tolerance": tolerance, "within_tolerance": within, "reachable": reachable,
-        "min_bpp": r0, "max_bpp": r1, "iterations": trials.encodes,
-        "params": {**params.__dict__, "lambda": lam}, "history": trials.history, "note": note,
+        "min_bpp": r_min, "max_bpp": r1, "iterations": trials.encodes,
+        "params": {**asdict(params), "lambda": lam}, "history": trials.history, "note": note,
     }
     return EncodeResult(data=res.data, stats=stats, debug=res.debug)
 
@@ -273,11 +339,13 @@ def target_overrides(name: str) -> Optional[List[str]]:
 
 def encode(video: Video, cfg: DictConfig, plain: Optional[Callable[..., EncodeResult]] = None) -> EncodeResult:
     """``plain(video, cfg)`` (default ``encode_video``), or ``encode_to_target`` when the codec
-    section holds ``rate_control.target_bpp`` (and optionally ``rate_control.tolerance``)."""
+    section holds ``rate_control.target_bpp`` (and optionally ``rate_control.tolerance`` and
+    ``rate_control.max_scale``)."""
     rc = codec_section(cfg).get(TARGET_KEY)
     if rc is None or rc.get("target_bpp") is None:
         return (plain or encode_video)(video, cfg)
-    return encode_to_target(video, cfg, float(rc.target_bpp), float(rc.get("tolerance", 0.1)))
+    return encode_to_target(video, cfg, float(rc.target_bpp), float(rc.get("tolerance", 0.1)),
+                            max_scale=float(rc.get("max_scale", 8.0)))
 
 
 def describe(stats: Dict[str, Any]) -> str:
@@ -289,7 +357,8 @@ def describe(stats: Dict[str, Any]) -> str:
     line = (f"rate control: target {rc['target_bpp']:.5f} bpp, achieved {rc['achieved_bpp']:.5f} bpp "
             f"({100 * rc['error']:+.1f}%) in {rc['iterations']} encodes with keyframe quality {p['quality']}, "
             f"{p['budget_points']} trajectories/segment, max GOP {p['max_gop']}"
-            + (f", keyframe strictness {p['strictness']:g}" if p.get("strictness", 1.0) != 1.0 else ""))
+            + (f", keyframe strictness {p['strictness']:g}" if p.get("strictness", 1.0) != 1.0 else "")
+            + (f", keyframes downscaled {p['scale']:g}x" if p.get("scale", 1.0) != 1.0 else ""))
     return line + (f"; WARNING: {rc['note']}" if rc["note"] else "")
 
 

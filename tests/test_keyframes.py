@@ -125,3 +125,75 @@ def test_avif_compact_for_odd_and_real_sizes(h, w):
     assert out.shape == (h, w, 3) and np.abs(out.astype(int) - img).mean() < 20
     with pytest.raises(BitstreamError, match=f"AVIF keyframe is {w}x{h}"):
         codec.decode(data, h + 1, w)
+
+
+# ----------------------------------------------------------------- reduced-resolution keyframes
+def test_scaled_codec_round_trip_full_size_and_header():
+    from actdiff.keyframes import ScaledCodec, scaled_size, with_scale
+
+    img = texture(64, 96)
+    inner = IMAGE_CODECS.build("avif", quality=40)
+    codec = with_scale(inner, 2)
+    assert isinstance(codec, ScaledCodec) and with_scale(inner, 1) is inner
+    assert scaled_size(64, 96, 2.0) == (32, 48) and scaled_size(64, 96, 16.0) == (8, 8)
+    data = codec.encode(img)
+    assert data == codec.encode(img), "encoding must be deterministic"
+    assert len(data) < len(inner.encode(img))
+    out = codec.decode(data, 64, 96)
+    assert out.shape == (64, 96, 3) and out.dtype == np.uint8
+    assert np.array_equal(out, codec.decode(data, 64, 96)), "decoding must be deterministic"
+    assert np.abs(out.astype(int) - img).mean() < 20
+    # the payload really is the half-size image
+    assert inner.decode(data, 32, 48).shape == (32, 48, 3)
+    header = codec.header_params()
+    assert header["kr"] == 2.0 and header["kc"] == "avif"
+    rebuilt = codec_from_params(header)
+    assert isinstance(rebuilt, ScaledCodec) and rebuilt.scale == 2.0
+    assert np.array_equal(rebuilt.decode(data, 64, 96), out)
+    # streams without "kr" (written before scaling existed) decode at full resolution
+    assert "kr" not in with_scale(inner, 1).header_params()
+    assert not isinstance(codec_from_params(inner.header_params()), ScaledCodec)
+
+
+def test_scaled_codec_from_config_and_bad_scales():
+    from actdiff.keyframes import ScaledCodec
+
+    codec = codec_from_params({"name": "webp", "quality": 30, "scale": 1.5})
+    assert isinstance(codec, ScaledCodec) and codec.scale == 1.5
+    assert codec.decode(codec.encode(texture()), 64, 96).shape == (64, 96, 3)
+    assert not isinstance(codec_from_params({"name": "webp", "scale": 1}), ScaledCodec)
+    for bad in (0.5, 17, float("nan"), "2", True):
+        with pytest.raises(ConfigError):
+            codec_from_params({"name": "webp", "scale": bad})
+    with pytest.raises(BitstreamError):
+        codec_from_params({"kc": "webp", "kq": 30, "kr": 0.0})
+
+
+# ------------------------------------------------------------------ GOP limit near the end
+def test_balanced_limit_splits_the_last_two_gops():
+    from actdiff.selection.keyframes import balanced_limit
+
+    assert balanced_limit(0, 47, 24) == 23            # remainder of 24 frames: greedy
+    assert balanced_limit(23, 47, 24) == 35           # remainder of 1 frame: split evenly (not 46)
+    assert balanced_limit(35, 47, 24) == 47
+    assert balanced_limit(0, 20, 24) == 20            # within one GOP: the boundary
+    assert balanced_limit(0, 46, 24) == 23            # exactly two full GOPs
+    assert balanced_limit(0, 36, 24) == 23            # remainder of 13 ≥ half a GOP: greedy
+    assert balanced_limit(0, 30, 24) == 15            # remainder of 7 < half a GOP: split
+    assert balanced_limit(0, 12, 10, min_gop=10) == 9  # halves would break min_gop: greedy
+    assert balanced_limit(0, 12, 10, min_gop=2) == 6
+
+
+def test_gop_limit_leaves_no_two_frame_remainder():
+    """A static clip whose segments end only at ``max_gop``: no near-duplicate last keyframe."""
+    from conftest import moving_texture
+
+    from actdiff.selection.keyframes import select_adaptive
+    from actdiff.tracking.dis import DISTracker
+
+    frames = moving_texture(num_frames=48, height=64, width=96, speed=(0.0, 0.0))
+    segs = select_adaptive(frames, DISTracker(preset="ultrafast"), {"max_gop": 24, "min_gop": 2})
+    assert segs[0].start == 0 and segs[-1].end == 47
+    assert all(2 <= s.length <= 24 for s in segs)
+    assert min(s.length for s in segs) > 2, segs   # was (46, 47) before balancing
+    assert [s.end for s in segs] == [23, 35, 47]

@@ -122,3 +122,41 @@ def test_evaluate_accepts_target_bpps(tmp_path):
     assert rates["0.01"] == ["+rate_control.target_bpp=0.01"] and rates["r1"]
     with pytest.raises(ConfigError):
         load_rates(rates_file(), ["nope"])
+
+
+def hard_cut_clip(num_frames: int = 48, height: int = 128, width: int = 192, every: int = 4) -> "Video":
+    """A cut every ``every`` frames between different smooth random textures (slowly panning)."""
+    import cv2
+
+    from actdiff.types import Video
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(num_frames // every):
+        noise = rng.random((height // 8 + 4, width // 8 + 4, 3)).astype(np.float32)
+        tex = cv2.resize(noise, (width + 32, height + 32), interpolation=cv2.INTER_CUBIC)
+        tex = np.clip((tex - tex.min()) / (np.ptp(tex) + 1e-6) * 255, 0, 255).astype(np.uint8)
+        frames += [tex[2 * t: 2 * t + height, 3 * t: 3 * t + width] for t in range(every)]
+    return Video(np.stack(frames), 25.0, "cuts")
+
+
+def test_very_low_target_needs_downscaled_keyframes(cfg):
+    """Many hard cuts: λ = 0 is too big for 0.002 bpp; downscaled keyframes reach it."""
+    clip = hard_cut_clip()
+    plain = encode_to_target(clip, cfg, 0.002, max_scale=1)
+    rc = plain.stats["rate_control"]
+    assert rc["reachable"] == "below_minimum" and rc["min_bpp"] > 0.002 * 1.1 and rc["note"]
+    assert rc["params"]["scale"] == 1.0
+    res = encode_to_target(clip, cfg, 0.002)
+    rc = res.stats["rate_control"]
+    bpp = 8 * len(res.data) / (clip.num_frames * clip.height * clip.width)
+    assert abs(bpp / 0.002 - 1) <= 0.1, rc
+    assert rc["within_tolerance"] and rc["reachable"] == "yes" and rc["note"] == ""
+    assert rc["params"]["scale"] > 1 and rc["min_bpp"] < 0.002
+    assert "downscaled" in describe(res.stats)
+    from actdiff.bitstream import read_bitstream
+
+    assert read_bitstream(res.data).header.params["kr"] == rc["params"]["scale"]
+    assert decode_video(res.data).frames.shape == clip.frames.shape
+    with pytest.raises(ConfigError):
+        encode_to_target(clip, cfg, 0.002, max_scale=0.5)

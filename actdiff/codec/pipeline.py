@@ -31,7 +31,6 @@ from actdiff.keyframes import ImageCodec, codec_from_params
 from actdiff.motion.temporal import coded_frames, smooth_tracks, subsample_tracks, upsample_tracks
 from actdiff.registry import (
     DECODERS,
-    IMAGE_CODECS,
     KEYFRAME_SELECTORS,
     TRACKERS,
     TRAJECTORY_CODERS,
@@ -79,7 +78,7 @@ class Stages:
     def from_config(cls, codec: DictConfig) -> "Stages":
         return cls(
             tracker=TRACKERS.build(codec.tracker.name, **_params(codec.tracker)),
-            image_codec=IMAGE_CODECS.build(codec.keyframe_codec.name, **_params(codec.keyframe_codec)),
+            image_codec=codec_from_params({"name": str(codec.keyframe_codec.name), **_params(codec.keyframe_codec)}),
             coder=TRAJECTORY_CODERS.build(codec.entropy.name, **_params(codec.entropy)),
         )
 

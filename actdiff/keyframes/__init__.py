@@ -3,6 +3,7 @@
 from actdiff.keyframes.base import ImageCodec, codec_from_params
 from actdiff.keyframes.compressai_codec import CompressAICodec
 from actdiff.keyframes.pillow_codecs import AvifCodec, JpegCodec, PngCodec, WebpCodec
+from actdiff.keyframes.scaled import ScaledCodec, scaled_size, with_scale
 
 __all__ = [
            "AvifCodec",
@@ -10,6 +11,9 @@ __all__ = [
            "ImageCodec",
            "JpegCodec",
            "PngCodec",
+           "ScaledCodec",
            "WebpCodec",
            "codec_from_params",
+           "scaled_size",
+           "with_scale",
 ]

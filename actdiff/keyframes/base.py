@@ -69,6 +69,9 @@ def codec_from_params(params: dict[str, Any]) -> ImageCodec:
     """Rebuild a codec from header params (``kc``/``kc.*`` keys, see
     :meth:`ImageCodec.header_params`) or from a config dict ``{"name": …, "quality": …}``.
 
+    A keyframe downscale factor (header ``kr``, config ``scale``; absent means 1) wraps the
+    codec in :class:`actdiff.keyframes.scaled.ScaledCodec`.
+
     Errors are ``ConfigError`` for a config dict (one with ``name``) and ``BitstreamError``
     otherwise (header params come from a file, so a bad or missing value means a corrupt or
     foreign file). ``MissingWeightsError`` (compressai checkpoint) passes through.
@@ -83,18 +86,24 @@ def codec_from_params(params: dict[str, Any]) -> ImageCodec:
 
 
 def _build(params: dict[str, Any]) -> ImageCodec:
+    from actdiff.keyframes.scaled import SCALE_KEY, with_scale
+
     if PARAM_KEY in params:
         name = params[PARAM_KEY]
         args = {k[len(PARAM_PREFIX):]: v for k, v in params.items() if k.startswith(PARAM_PREFIX)}
         args.update({_UNALIAS[k]: v for k, v in params.items() if k in _UNALIAS})
+        scale = params.get(SCALE_KEY, 1.0)   # streams without "kr": full-resolution keyframes
     elif "name" in params:
         name = params.pop("name")
+        scale = params.pop("scale", 1.0)
         args = params
     else:
         raise ConfigError(f"keyframe codec params name no codec (no key {PARAM_KEY!r})")
     if not isinstance(name, str):
         raise ConfigError(f"keyframe codec name must be a string, got {name!r}")
+    scale = 1.0 if scale is None else scale
     try:
-        return IMAGE_CODECS.build(name, **args)
+        codec = IMAGE_CODECS.build(name, **args)
     except TypeError as exc:
         raise ConfigError(f"bad parameters for keyframe codec {name!r}: {exc}") from None
+    return with_scale(codec, scale)

@@ -9,7 +9,9 @@ dropped) into each following frame ``t``. A frame FAILS when the splat reaches l
 (keyframes included) stay within ``[min_gop, max_gop]``, except that hard scene cuts override
 ``min_gop``: at a cut between frames ``c - 1`` and ``c`` the segments become
 ``…, (s, c-1), (c-1, c), (c, …)`` so a keyframe lands exactly on ``c`` and no segment
-interpolates across the cut.
+interpolates across the cut. Where the GOP limit would leave a remainder shorter than half a
+GOP before a hard boundary (cut or last frame), the last two segments share the distance
+evenly (:func:`balanced_limit`).
 
 Everything is evaluated at ``analysis_scale`` (default 0.5) of the frame size for speed.
 
@@ -180,6 +182,23 @@ def _grow_segment(
     return limit
 
 
+def balanced_limit(start: int, boundary: int, max_gop: int, min_gop: int = 2) -> int:
+    """Last frame the segment starting at ``start`` may reach before the hard ``boundary``
+    (the frame before the next scene cut, or the last frame).
+
+    Normally ``start + max_gop - 1``. When that would leave a remainder before the boundary
+    spanning less than half a longest GOP (the boundary is between one and 1.5 longest GOPs
+    away), the two segments split the distance evenly instead, so the GOP limit does not
+    leave a short remainder whose keyframe nearly duplicates the previous one (``max_gop=24``
+    on 48 frames: keyframes ``0, 23, 35, 47`` instead of ``0, 23, 46, 47``). Kept greedy when
+    an even split would make a half shorter than ``min_gop``.
+    """
+    span, d = max_gop - 1, boundary - start
+    if span < d and 2 * (d - span) < span and d // 2 >= min_gop - 1:
+        return start + (d + 1) // 2
+    return min(boundary, start + span)
+
+
 def _trivial(num_frames: int) -> Optional[List[Segment]]:
     if num_frames == 1:
         return [Segment(0, 0)]
@@ -220,6 +239,9 @@ def select_adaptive(frames: np.ndarray, tracker: Any, cfg: Any = None, flows: Op
             continue
         if cut is not None:
             limit = cut - 1
+        else:
+            boundary = next((c - 1 for c in cuts if c > s + 1), num - 1)
+            limit = balanced_limit(s, boundary, max_gop, min_gop)
         end = _grow_segment(small, fws, bws, s, limit, cfg, fb * scale, vis, frame_test)
         segments.append(Segment(s, end))
         s = end

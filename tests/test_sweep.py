@@ -110,17 +110,26 @@ def test_bad_spec_is_one_line_error(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (config_root() / "ablation").glob("*.yaml")))
-def test_shipped_ablation_specs_compose(name):
-    """Every point of every shipped spec composes (no typo in a key) with every rate point."""
-    from actdiff.sweep.run import resolve_rates
+def test_shipped_ablation_specs_compose(name, tmp_path):
+    """Every point of every shipped spec composes (no typo in a key) with every rate point;
+    training sweeps also compose each point's fit config."""
+    from actdiff.sweep.run import fit_config, fit_fingerprint, fit_overrides, resolve_rates
 
     spec = load_spec(f"ablation/{name}")
     rates = resolve_rates(spec)
     assert len(rates) >= 2
+    fps = set()
     for p in spec.points:
         cfg = compose(None, [f"protocol={spec.protocol}"] + p.overrides)
         assert cfg.codec.keyframe_codec.quality >= 0
-        assert set(p.decoder) <= {"name", "bidirectional"}
+        if spec.trains:
+            fcfg = fit_config(spec, p, fit_overrides(spec, p), tmp_path / p.name)
+            assert fcfg.run_dir == str(tmp_path / p.name / "run") and fcfg.trainer.max_steps >= 1
+            fps.add(fit_fingerprint(fcfg))
+            assert p.decoder["name"] == "diffusion" and set(p.decoder) <= {"name", "bidirectional", "steps", "sampler"}
+        else:
+            assert set(p.decoder) <= {"name", "bidirectional"}
+    assert not spec.trains or len(fps) == len(spec.points)  # every point trains something different
 
 
 def test_evaluate_no_bidirectional_flag(tmp_path):
@@ -136,3 +145,82 @@ def test_evaluate_no_bidirectional_flag(tmp_path):
     assert uni["codec"] == "actdiff-warp-nobidir" and uni["config"]["bidirectional"] is False
     (p_bi,), (p_uni,) = bi["sequences"]["alpha"], uni["sequences"]["alpha"]
     assert p_bi["bits_total"] == p_uni["bits_total"] and p_bi["metrics"]["psnr"] != p_uni["metrics"]["psnr"]
+
+
+# --------------------------------------------------------------------------- training sweeps
+
+def _fit_spec(tmp_path, data, v_fit=(), v_overrides=()):
+    """Two micro-decoder points (1 training step on the clip folder); ``v`` gets extra settings."""
+    doc = {"name": "fitty", "command": "fit", "data": str(data), "protocol": "native",
+           "rates": {"lo": RATES["lo"]}, "metrics": ["psnr"],
+           "decoder": {"name": "diffusion", "steps": 1},
+           "fit": {"config": "experiment/train_test",
+                   "overrides": ["logger=none", f"data.sources=[{data}]", "data.max_frames=6", "data.val_videos=0",
+                                 "trainer.max_steps=1", f"data.cache_dir={tmp_path}/cache"]},
+           "reference": {"name": "ref"},
+           "points": [{"name": "v", "fit_overrides": ["model.prediction_type=v_prediction", *v_fit],
+                       "overrides": list(v_overrides)}]}
+    path = tmp_path / "fitty.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_fit_sweep_trains_evaluates_records_failures_and_resumes(tmp_path, capsys):
+    data = write_clip_folder(tmp_path / "clips", names=("alpha",))
+    spec, out = _fit_spec(tmp_path, data, v_fit=["optim.lr=-1"]), tmp_path / "sweep"
+    pts = out / "points"
+    # 1) v breaks only once training starts (AdamW refuses a negative learning rate)
+    assert sweep([str(spec), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "ref: training" in err and "v: FAILED: fit: ValueError" in err
+    assert json.loads((pts / "v.error.json").read_text())["stage"] == "fit"
+    ref_w = pts / "ref" / "weights"
+    assert (ref_w / "config.json").is_file() and list(ref_w.glob("*.safetensors"))
+    fit_doc = json.loads((ref_w / "fit.json").read_text())
+    assert fit_doc["config"]["model"]["preset"] == "micro" and fit_doc["config"]["trainer"]["max_steps"] == 1
+    assert (pts / "ref" / "run" / "config.yaml").is_file()  # resolved fit config beside the checkpoints
+    res = json.loads((pts / "ref.json").read_text())
+    assert res["config"]["decoder"] == {"name": "diffusion", "steps": 1, "weights": str(ref_w)}
+    assert res["config"]["fit"]["fingerprint"] == fit_doc["fingerprint"]
+    rows = _table(out)
+    assert rows["ref"]["status"] == "ok" and float(rows["ref"]["d_psnr"]) == 0
+    assert rows["v"]["status"] == "failed" and rows["v"]["error"].startswith("fit: ValueError")
+    ref_mtime = (ref_w / "fit.json").stat().st_mtime_ns
+
+    # 2) lr fixed, but v's evaluation breaks: ref is skipped, v trains, then fails in evaluate
+    _fit_spec(tmp_path, data, v_overrides=["codec.trajectories.name=no_such_selector"])
+    assert sweep([str(spec), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "ref: finished before, skipped" in err and "v: training" in err
+    assert "v: FAILED: evaluate: ConfigError" in err
+    assert json.loads((pts / "v.error.json").read_text())["stage"] == "evaluate"
+    assert json.loads((pts / "v" / "weights" / "fit.json").read_text())["config"]["model"]["prediction_type"] \
+        == "v_prediction"
+    v_mtime = (pts / "v" / "weights" / "fit.json").stat().st_mtime_ns
+
+    # 3) evaluation fixed: v is evaluated with its complete weights, not retrained
+    _fit_spec(tmp_path, data)
+    assert sweep([str(spec), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "ref: finished before, skipped" in err and "v: weights trained before" in err and "training" not in err
+    assert (pts / "v" / "weights" / "fit.json").stat().st_mtime_ns == v_mtime
+    assert (ref_w / "fit.json").stat().st_mtime_ns == ref_mtime
+    assert not (pts / "v.error.json").exists()
+    rows = _table(out)
+    assert rows["ref"]["status"] == rows["v"]["status"] == "ok" and rows["v"]["d_psnr"] != ""
+    md = (out / "table.md").read_text()
+    assert "| ref | ok |" in md and "| v | ok |" in md
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["command"] == "fit_evaluate" and summary["points"]["v"]["weights"] == str(pts / "v" / "weights")
+
+    # 4) incomplete export (no fit.json) with unchanged settings: resumes from last.ckpt, no retraining
+    (ref_w / "fit.json").unlink()
+    assert sweep([str(spec), "-o", str(out), "--point", "ref"]) == 0
+    err = capsys.readouterr().err
+    assert "ref: training" in err and "resuming the interrupted training" in err
+    assert (ref_w / "fit.json").is_file()
+    # 5) a changed fit setting from the command line retrains from scratch (cleared run folder)
+    assert sweep([str(spec), "-o", str(out), "--point", "v", "fit.trainer.max_steps=2"]) == 0
+    err = capsys.readouterr().err
+    assert "v: training" in err and "clearing" in err
+    assert json.loads((pts / "v" / "weights" / "fit.json").read_text())["config"]["trainer"]["max_steps"] == 2

@@ -1,8 +1,11 @@
 """``actdiff sweep configs/ablation/NAME.yaml [-o DIR] [--frames N] [key=value …]``: ablation grids.
 
-Expands the spec's reference, points and grid; runs ``evaluate`` for each point in-process;
+Expands the spec's reference, points and grid; runs ``evaluate`` for each point in-process
+(``command: fit_evaluate`` specs first train each point with ``actdiff fit``'s machinery and
+evaluate it with the weights it exported; ``fit.KEY=V`` overrides change the training config);
 a failed point is recorded and the sweep goes on; a re-run skips finished points (same
-settings) and retries failed ones. Writes ``DIR/table.md``/``table.csv`` (bpp, Δmetrics and
+settings), does not retrain points whose weights are complete, and retries failed ones.
+Writes ``DIR/table.md``/``table.csv`` (bpp, Δmetrics and
 BD-rate against the reference) and ``DIR/summary.json``. Exit code 1 when a point failed.
 """
 
@@ -21,22 +24,25 @@ def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="actdiff sweep", description=__doc__.splitlines()[0])
     p.add_argument("spec", help="sweep spec YAML (configs/ablation/NAME.yaml or ablation/NAME)")
     p.add_argument("-o", "--output", default=None, help="sweep folder (default: sweeps/NAME)")
-    p.add_argument("--frames", type=int, default=None, help="at most N frames per sequence (protocol.max_frames)")
+    p.add_argument("--frames", type=int, default=None,
+                   help="at most N evaluated frames per sequence (protocol.max_frames; not the training data)")
     p.add_argument("--data", default=None, help="dataset instead of the spec's (name, YAML or folder)")
     p.add_argument("--rates", nargs="+", default=None, help="rate point names / target bpps instead of the spec's")
     p.add_argument("--point", action="append", default=None, help="run only this point (repeatable)")
-    p.add_argument("--force", action="store_true", help="re-run finished points too")
+    p.add_argument("--force", action="store_true", help="re-run finished points too (fit sweeps: retrain them)")
     p.add_argument("--list", action="store_true", help="print the expanded points and exit")
     p.add_argument("--table-only", action="store_true", help="rebuild the table from finished points")
     p.add_argument("--wandb-yaml", default=None, metavar="PATH", help="also write a W&B sweep YAML and exit")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --wandb-yaml file")
-    p.add_argument("overrides", nargs="*", default=[], metavar="key=value", help="overrides for every point")
+    p.add_argument("overrides", nargs="*", default=[], metavar="key=value",
+                   help="overrides for every point (fit.KEY=V: of the training config in fit sweeps)")
     return p
 
 
 @cli_entry
 def main(argv: Sequence[str]) -> int:
     from actdiff.sweep import load_spec, run_sweep, wandb_sweep, write_table
+    from actdiff.sweep.run import fit_overrides
 
     args, extra = build_parser().parse_known_args(argv)
     overrides = split_overrides(args, extra)
@@ -50,7 +56,8 @@ def main(argv: Sequence[str]) -> int:
     out = Path(args.output or Path("sweeps") / spec.name)
     if args.list:
         for p in spec.points:
-            print(f"{p.name}: {' '.join(p.overrides) or '(no overrides)'}; decoder {p.decoder_label}")
+            fit = f"; fit {' '.join(fit_overrides(spec, p)) or '(no fit overrides)'}" if spec.trains else ""
+            print(f"{p.name}: {' '.join(p.overrides) or '(no overrides)'}; decoder {p.decoder_label}{fit}")
         return 0
     if args.wandb_yaml:
         path = check_output(args.wandb_yaml, args.overwrite)

@@ -1,4 +1,5 @@
-"""Ablation sweeps: a grid YAML (``configs/ablation/``) → one evaluate run per point → one table.
+"""Ablation sweeps: a grid YAML (``configs/ablation/``) → one evaluate (or fit + evaluate) run per
+point → one table.
 
 ``actdiff sweep configs/ablation/table1.yaml -o sweeps/table1`` runs offline and in-process;
 ``--wandb-yaml`` writes a W&B sweep whose agents run the same points one by one.
@@ -6,7 +7,7 @@
 
 from actdiff.sweep.report import wandb_sweep, write_table
 from actdiff.sweep.run import PointStatus, collect, run_sweep
-from actdiff.sweep.spec import Point, Spec, load_spec, parse_spec
+from actdiff.sweep.spec import FitSpec, Point, Spec, load_spec, parse_spec
 
-__all__ = ["Point", "PointStatus", "Spec", "collect", "load_spec", "parse_spec", "run_sweep", "wandb_sweep",
+__all__ = ["FitSpec", "Point", "PointStatus", "Spec", "collect", "load_spec", "parse_spec", "run_sweep", "wandb_sweep",
            "write_table"]

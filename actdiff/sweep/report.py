@@ -23,7 +23,7 @@ def write_table(spec: Spec, out_dir: str | Path) -> Dict[str, Any]:
     md = to_markdown(table, spec.metrics, spec.reference.name, title)
     atomic_write_text(out / "table.md", md, overwrite=True)
     atomic_write_text(out / "table.csv", to_csv(table, spec.metrics), overwrite=True)
-    summary = {"sweep": spec.name, "reference": spec.reference.name, "metrics": spec.metrics,
+    summary = {"sweep": spec.name, "command": spec.command, "reference": spec.reference.name, "metrics": spec.metrics,
                "points": {r["point"]: {k: v for k, v in r.items() if k != "point"} for r in table}}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, allow_nan=True) + "\n", overwrite=True)
     return {"markdown": md, "table": table, **summary}
@@ -32,7 +32,8 @@ def write_table(spec: Spec, out_dir: str | Path) -> Dict[str, Any]:
 def wandb_sweep(spec: Spec, spec_path: str | Path, out_dir: str | Path, frames: Optional[int] = None,
                 extra: Optional[List[str]] = None) -> str:
     """A W&B sweep YAML: one grid parameter ``point`` over the spec's points; each agent run is
-    ``actdiff sweep SPEC -o DIR --point=NAME`` (same code path as offline, results in DIR)."""
+    ``actdiff sweep SPEC -o DIR --point=NAME`` (same code path as offline, results in DIR; in a
+    fit sweep the agent run trains and evaluates its point, ``fit.…`` overrides in ``extra``)."""
     command: List[str] = ["${env}", "actdiff", "sweep", str(spec_path), "-o", str(out_dir)]
     if frames:
         command += ["--frames", str(int(frames))]

@@ -1,49 +1,84 @@
-"""Run the points of a sweep in-process through ``actdiff.commands.evaluate``'s functions.
+"""Run the points of a sweep in-process through ``actdiff fit`` and ``actdiff evaluate``'s functions.
 
 Layout of a sweep folder::
 
     DIR/points/<point>.json         results JSON of a finished point (docs/results_schema.md);
                                     config["sweep"] holds the point's fingerprint
-    DIR/points/<point>.error.json   the error of a failed point (removed once it succeeds)
+    DIR/points/<point>.error.json   the error of a failed point, with the stage (fit | evaluate)
+                                    that failed (removed once the point succeeds)
+    DIR/points/<point>/run/         fit sweeps: the ``actdiff fit`` run folder (config.yaml = the
+                                    resolved fit config, checkpoints/, logs/)
+    DIR/points/<point>/weights/     fit sweeps: the exported weights (denoiser: a save_pretrained
+                                    folder; selectors: selector.safetensors) and fit.json (fit
+                                    fingerprint + resolved fit config), written last: the
+                                    weights are complete when fit.json matches
     DIR/table.md, DIR/table.csv     the comparison table (actdiff.sweep.table)
     DIR/summary.json                status of every point
 
 A point whose results file exists with the same fingerprint is skipped on re-run; a failed
-point, or one whose settings changed, is run again.
+point, or one whose settings changed, is run again. In fit sweeps a point whose weights are
+complete for the same fit fingerprint is not trained again (only evaluated, if needed); one
+whose training was interrupted resumes from ``run/checkpoints/last.ckpt`` when its fit
+settings are unchanged, and otherwise trains from scratch in a cleared ``run/``.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from actdiff.errors import ConfigError
 from actdiff.results import atomic_write_text, load_results, new_results, save_results
-from actdiff.sweep.spec import Point, Spec, fingerprint
+from actdiff.sweep.spec import FIT_PREFIX, Point, Spec, fingerprint
+
+FIT_MARKER = "fit.json"          # in weights/: written after the export, marks complete weights
+RUN_MARKER = "sweep_fit.json"    # in run/: fit fingerprint of the checkpoints there (resume check)
+SELECTOR_FILE = "selector.safetensors"
+# Keys of the fit config that do not change the trained weights (left out of the fit fingerprint).
+_NOT_FINGERPRINTED = ("run_dir", "export", "name", "logger")
 
 
 @dataclass
 class PointStatus:
-    """Outcome of one point: ``done`` (ran now), ``skipped`` (finished before) or ``failed``."""
+    """Outcome of one point: ``done`` (ran now), ``skipped`` (finished before) or ``failed``.
+
+    ``stage`` is the part that failed (``fit`` | ``evaluate``); ``trained`` whether the point
+    trained in this run (fit sweeps)."""
 
     name: str
     status: str
     results_path: Optional[Path] = None
     error: str = ""
     seconds: float = 0.0
+    stage: str = ""
+    trained: bool = False
 
 
 def point_overrides(point: Point, extra: Sequence[str] = (), frames: Optional[int] = None) -> List[str]:
     """The point's overrides, then the command line's, then ``protocol.max_frames`` for ``--frames``."""
     return list(point.overrides) + list(extra) + ([f"protocol.max_frames={int(frames)}"] if frames else [])
+
+
+def _is_fit(override: str) -> bool:
+    return override.lstrip("+").startswith(FIT_PREFIX)
+
+
+def split_extra(spec: Spec, extra: Sequence[str]) -> Tuple[List[str], List[str]]:
+    """Command-line overrides → ``(evaluate overrides, fit overrides)``: ``fit.KEY=V`` → fit ``KEY=V``
+    (``+fit.KEY=V`` → ``+KEY=V``)."""
+    fit = [("+" if o.startswith("+") else "") + o.lstrip("+")[len(FIT_PREFIX):] for o in extra if _is_fit(o)]
+    if fit and not spec.trains:
+        raise ConfigError(f"sweep {spec.name}: fit.… overrides need command: fit_evaluate")
+    return [o for o in extra if not _is_fit(o)], fit
 
 
 def resolve_rates(spec: Spec) -> Dict[str, List[str]]:
@@ -67,34 +102,144 @@ def resolve_rates(spec: Spec) -> Dict[str, List[str]]:
     return load_rates(path, [str(r) for r in spec.rates] if spec.rates else None)
 
 
-def point_fingerprint(spec: Spec, point: Point, overrides: Sequence[str], rates: Dict[str, List[str]]) -> str:
-    return fingerprint({"command": spec.command, "data": spec.data, "sequences": spec.sequences,
-                        "protocol": spec.protocol, "config": spec.config, "overrides": list(overrides),
-                        "rates": rates, "metrics": spec.metrics, "decoder": point.decoder})
+def point_fingerprint(spec: Spec, point: Point, overrides: Sequence[str], rates: Dict[str, List[str]],
+                      fit_fp: Optional[str] = None) -> str:
+    """Hash of what a point's results depend on (in fit sweeps also the fit fingerprint)."""
+    payload = {"command": spec.command, "data": spec.data, "sequences": spec.sequences,
+               "protocol": spec.protocol, "config": spec.config, "overrides": list(overrides),
+               "rates": rates, "metrics": spec.metrics, "decoder": point.decoder}
+    if fit_fp is not None:
+        payload["fit"] = fit_fp
+    return fingerprint(payload)
+
+
+def fit_overrides(spec: Spec, point: Point, extra: Sequence[str] = ()) -> List[str]:
+    """The spec's ``fit.overrides``, then the command line's ``fit.…`` ones, then the point's own
+    (the ablated setting comes last, so a group swap such as ``fit.model=tiny`` cannot undo it)."""
+    assert spec.fit is not None
+    return list(spec.fit.overrides) + list(extra) + list(point.fit_overrides)
+
+
+def point_dir(out_dir: str | Path, point: Point) -> Path:
+    """``DIR/points/<point>/``: the run folder and the weights of a fit sweep's point."""
+    return Path(out_dir) / "points" / point.name
+
+
+def weights_path(pdir: Path, task: str) -> Path:
+    """Where a point's trained weights are exported: a folder (denoiser) or a ``.safetensors`` file."""
+    return pdir / "weights" if task == "denoiser" else pdir / "weights" / SELECTOR_FILE
+
+
+def fit_config(spec: Spec, point: Point, fit_overrides: Sequence[str], pdir: Path) -> DictConfig:
+    """The point's ``actdiff fit`` config: ``fit.config`` + overrides, ``run_dir``/``export`` in ``pdir``."""
+    from actdiff.config import compose
+
+    assert spec.fit is not None
+    cfg = compose(spec.fit.config, list(fit_overrides))
+    task = str(cfg.get("task") or "denoiser")
+    if task != spec.fit.task:
+        raise ConfigError(f"point {point.name}: fit overrides change the task to {task!r}; "
+                          f"every point of sweep {spec.name} trains a {spec.fit.task}")
+    for key, value in (("run_dir", str(pdir / "run")), ("export", str(weights_path(pdir, task))),
+                       ("name", f"{spec.name}-{point.name}")):
+        OmegaConf.update(cfg, key, value, force_add=True)
+    return cfg
+
+
+def fit_fingerprint(cfg: DictConfig) -> str:
+    """Hash of the resolved fit config, less the keys that do not change the weights (paths, logger)."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    return fingerprint({k: v for k, v in resolved.items() if k not in _NOT_FINGERPRINTED})
+
+
+def _read_json(path: Path) -> Dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+        return doc if isinstance(doc, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def weights_complete(pdir: Path, task: str, fit_fp: str) -> bool:
+    """Whether ``pdir/weights`` holds a finished export of the fit with fingerprint ``fit_fp``."""
+    marker = pdir / "weights" / FIT_MARKER
+    target = weights_path(pdir, task)
+    return _read_json(marker).get("fingerprint") == fit_fp and (
+        target.is_file() if task != "denoiser" else (target / "config.json").is_file())
+
+
+def train_point(cfg: DictConfig, fit_fp: str, pdir: Path, log: Callable[[str], None]) -> Path:
+    """Train with ``actdiff fit``'s ``run`` in-process and export; returns the weights path.
+
+    Resumes from ``run/checkpoints/last.ckpt`` when the run folder belongs to the same fit
+    fingerprint, else clears ``run/``. Stale weights are removed first; ``weights/fit.json``
+    (fingerprint, overrides, resolved config) is written once the export exists.
+    """
+    from actdiff.commands import fit as fit_cmd
+    from actdiff.errors import OutputError
+
+    task = str(cfg.get("task") or "denoiser")
+    run, weights = pdir / "run", pdir / "weights"
+    resume = (run / "checkpoints" / "last.ckpt").is_file() and _read_json(run / RUN_MARKER).get("fingerprint") == fit_fp
+    if weights.exists():
+        shutil.rmtree(weights)
+    if not resume and run.exists():
+        log(f"  clearing {run} (other fit settings or no checkpoint)")
+        shutil.rmtree(run)
+    if resume:
+        log(f"  resuming the interrupted training from {run / 'checkpoints' / 'last.ckpt'}")
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run / RUN_MARKER, json.dumps({"fingerprint": fit_fp}) + "\n", overwrite=True)
+    fit_cmd.run(cfg, resume=resume)
+    target = weights_path(pdir, task)
+    if not target.exists():
+        raise OutputError(f"training finished but exported no weights at {target}")
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    atomic_write_text(weights / FIT_MARKER, json.dumps({"fingerprint": fit_fp, "task": task, "weights": str(target),
+                                                        "config": resolved}, indent=2, default=str) + "\n",
+                      overwrite=True)
+    return target
+
+
+def trained_decoder(point: Point, task: str, weights: Path) -> Tuple[Dict[str, Any], List[str]]:
+    """``(decoder, extra codec overrides)`` that make the evaluation use the trained ``weights``."""
+    if task == "denoiser":
+        return {**point.decoder, "name": "diffusion", "weights": str(weights)}, []
+    if task == "keyframe_selector":
+        return dict(point.decoder), ["codec.keyframes.name=learned", f"codec.keyframes.weights={weights}"]
+    return dict(point.decoder), ["codec.trajectories.weight_map=learned",
+                                 f"codec.trajectories.weight_map_weights={weights}"]
 
 
 def evaluate_point(spec: Spec, point: Point, overrides: Sequence[str], rates: Dict[str, List[str]],
-                   fp: str, log: Callable[[str], None]) -> Dict[str, Any]:
-    """Encode → decode → metrics of every sequence at every rate for one point; a results document."""
+                   fp: str, log: Callable[[str], None], decoder: Optional[Dict[str, Any]] = None,
+                   fit_info: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Encode → decode → metrics of every sequence at every rate for one point; a results document.
+
+    ``decoder`` replaces ``point.decoder`` (fit sweeps: the trained weights); ``fit_info`` is
+    stored as ``config["fit"]``."""
     from actdiff.codec.pipeline import build_decoder
     from actdiff.commands import evaluate as ev
     from actdiff.data import load_dataset, load_protocol
 
+    decoder = dict(decoder or point.decoder)
     args = SimpleNamespace(protocol=spec.protocol, config=spec.config)
     base = ev._compose(args, list(overrides), [])
     protocol = load_protocol(base.get("protocol"))
     cfgs = {n: ev._compose(args, list(overrides), ev.codec_overrides(o)) for n, o in rates.items()}
-    dec_kwargs = {k: v for k, v in point.decoder.items() if k != "name"}
-    decoder = build_decoder(str(point.decoder["name"]), **dec_kwargs)
+    dec_kwargs = {k: v for k, v in decoder.items() if k != "name"}
+    dec = build_decoder(str(decoder["name"]), **dec_kwargs)
     dataset = load_dataset(spec.data, sequences=spec.sequences)
-    config = {"base": OmegaConf.to_container(base, resolve=True), "rates": rates, "decoder": point.decoder,
+    config = {"base": OmegaConf.to_container(base, resolve=True), "rates": rates, "decoder": decoder,
               "metrics": list(spec.metrics), "overrides": list(overrides),
               "sweep": {"name": spec.name, "point": point.name, "fingerprint": fp}}
+    if fit_info is not None:
+        config["fit"] = fit_info
     results = new_results(f"actdiff-{point.decoder_label}:{point.name}", dataset.name, protocol.to_dict(), config)
     for seq in dataset:
         video = seq.read(protocol)
         results["sequences"][seq.name] = ev.evaluate_sequence(
-            video, cfgs, decoder, spec.metrics, lambda s, n=seq.name: log(f"  {point.name} {n} {s}"))
+            video, cfgs, dec, spec.metrics, lambda s, n=seq.name: log(f"  {point.name} {n} {s}"))
     return results
 
 
@@ -108,54 +253,104 @@ def _done(path: Path, fp: str) -> bool:
     return res.get("config", {}).get("sweep", {}).get("fingerprint") == fp
 
 
+def _run_point(spec: Spec, point: Point, out: Path, ovs: List[str], fit_extra: Sequence[str],
+               rates: Dict[str, List[str]], force: bool, tag: str, log: Callable[[str], None],
+               state: Dict[str, Any]) -> str:
+    """Fit (fit sweeps) and evaluate one point unless finished; ``state["stage"]`` tracks the part
+    running (for the error record). Returns ``skipped`` or ``done``."""
+    res_path = out / "points" / f"{point.name}.json"
+    decoder, eval_ovs, fit_fp, fit_info = dict(point.decoder), list(ovs), None, None
+    if spec.trains:
+        assert spec.fit is not None
+        state["stage"] = "fit"
+        pdir = point_dir(out, point)
+        fit_ovs = fit_overrides(spec, point, fit_extra)
+        cfg = fit_config(spec, point, fit_ovs, pdir)
+        fit_fp = fit_fingerprint(cfg)
+        weights = weights_path(pdir, spec.fit.task)
+        complete = weights_complete(pdir, spec.fit.task, fit_fp)
+        if not force and complete and _done(res_path, point_fingerprint(spec, point, ovs, rates, fit_fp)):
+            log(f"{tag}: finished before, skipped")
+            return "skipped"
+        if force or not complete:
+            log(f"{tag}: training ({' '.join(fit_ovs) or 'no fit overrides'}; {spec.fit.config}, "
+                f"task {spec.fit.task}) into {pdir}")
+            train_point(cfg, fit_fp, pdir, log)
+            state["trained"] = True
+        else:
+            log(f"{tag}: weights trained before ({weights}), evaluating only")
+        decoder, weight_ovs = trained_decoder(point, spec.fit.task, weights)
+        eval_ovs = list(ovs) + weight_ovs
+        fit_info = {"config": spec.fit.config, "task": spec.fit.task, "overrides": fit_ovs, "fingerprint": fit_fp,
+                    "weights": str(weights), "run_dir": str(pdir / "run")}
+    fp = point_fingerprint(spec, point, ovs, rates, fit_fp)
+    if not spec.trains and not force and _done(res_path, fp):
+        log(f"{tag}: finished before, skipped")
+        return "skipped"
+    state["stage"] = "evaluate"
+    log(f"{tag}: running ({' '.join(ovs) or 'no overrides'}; decoder {point.decoder_label})")
+    results = evaluate_point(spec, point, eval_ovs, rates, fp, log, decoder, fit_info)
+    save_results(results, res_path, overwrite=True)
+    return "done"
+
+
 def run_sweep(spec: Spec, out_dir: str | Path, extra: Sequence[str] = (), frames: Optional[int] = None,
               only: Optional[Sequence[str]] = None, force: bool = False,
               log: Callable[[str], None] = lambda s: sys.stderr.write(s + "\n")) -> List[PointStatus]:
-    """Run (or skip) every point; never stops at a failed point. Returns one status per point."""
+    """Run (or skip) every point; never stops at a failed point. Returns one status per point.
+
+    ``extra``: command-line overrides of every point (``fit.KEY=V`` ones change the fit config);
+    ``frames``: at most this many evaluated frames per sequence; ``force``: re-run (and retrain)
+    finished points too."""
     out = Path(out_dir)
     (out / "points").mkdir(parents=True, exist_ok=True)
     rates = resolve_rates(spec)
+    eval_extra, fit_extra = split_extra(spec, extra)
     chosen = [spec.point(n) for n in only] if only else spec.points
     statuses: List[PointStatus] = []
     for i, point in enumerate(chosen):
-        ovs = point_overrides(point, extra, frames)
-        fp = point_fingerprint(spec, point, ovs, rates)
+        ovs = point_overrides(point, eval_extra, frames)
         res_path, err_path = out / "points" / f"{point.name}.json", out / "points" / f"{point.name}.error.json"
         tag = f"[{i + 1}/{len(chosen)}] {point.name}"
-        if not force and _done(res_path, fp):
-            log(f"{tag}: finished before, skipped")
-            statuses.append(PointStatus(point.name, "skipped", res_path))
-            continue
-        log(f"{tag}: running ({' '.join(ovs) or 'no overrides'}; decoder {point.decoder_label})")
+        state: Dict[str, Any] = {"stage": "evaluate", "trained": False}
         t0 = time.perf_counter()
         try:
-            results = evaluate_point(spec, point, ovs, rates, fp, log)
-            save_results(results, res_path, overwrite=True)
+            status = _run_point(spec, point, out, ovs, fit_extra, rates, force, tag, log, state)
             err_path.unlink(missing_ok=True)
-            statuses.append(PointStatus(point.name, "done", res_path, seconds=time.perf_counter() - t0))
+            statuses.append(PointStatus(point.name, status, res_path, seconds=time.perf_counter() - t0,
+                                        trained=state["trained"]))
         except KeyboardInterrupt:
             raise
         except Exception as e:  # recorded, and the sweep goes on
             msg = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+            if spec.trains:
+                msg = f"{state['stage']}: {msg}"
             log(f"{tag}: FAILED: {msg}")
-            atomic_write_text(err_path, json.dumps({"point": point.name, "error": msg, "fingerprint": fp,
-                                                    "overrides": ovs, "traceback": traceback.format_exc()},
-                                                   indent=2) + "\n", overwrite=True)
+            fit_ovs = fit_overrides(spec, point, fit_extra) if spec.trains else []
+            record = {"point": point.name, "stage": state["stage"], "error": msg, "overrides": ovs,
+                      "fit_overrides": fit_ovs, "traceback": traceback.format_exc()}
+            atomic_write_text(err_path, json.dumps(record, indent=2) + "\n", overwrite=True)
             res_path.unlink(missing_ok=True)
-            statuses.append(PointStatus(point.name, "failed", None, msg, time.perf_counter() - t0))
+            statuses.append(PointStatus(point.name, "failed", None, msg, time.perf_counter() - t0, state["stage"],
+                                        state["trained"]))
     return statuses
 
 
 def collect(spec: Spec, out_dir: str | Path) -> Dict[str, Dict[str, Any]]:
-    """``{point: {"status", "results" or "error"}}`` from the sweep folder, in spec order."""
+    """``{point: {"status", "results" or "error" and "stage"}}`` from the sweep folder, in spec order;
+    fit sweeps add ``weights`` where an export is complete."""
     out = Path(out_dir) / "points"
     rows: Dict[str, Dict[str, Any]] = {}
     for p in spec.points:
         res, err = out / f"{p.name}.json", out / f"{p.name}.error.json"
         if err.is_file():
-            rows[p.name] = {"status": "failed", "error": json.loads(err.read_text()).get("error", "")}
+            doc = _read_json(err)
+            rows[p.name] = {"status": "failed", "error": doc.get("error", ""), "stage": doc.get("stage", "")}
         elif res.is_file():
             rows[p.name] = {"status": "ok", "results": load_results(res)}
         else:
             rows[p.name] = {"status": "missing"}
+        marker = _read_json(out / p.name / "weights" / FIT_MARKER)
+        if spec.trains and marker.get("weights"):
+            rows[p.name]["weights"] = marker["weights"]
     return rows

@@ -45,12 +45,14 @@ def _bd(ref: Dict[str, Any], res: Dict[str, Any], metric: str) -> Optional[float
 
 
 def build_rows(rows: Dict[str, Dict[str, Any]], reference: str, metrics: List[str]) -> List[Dict[str, Any]]:
-    """One dict per point: ``point, status, rates, bpp, dbpp_pct, <m>, d_<m>, bd_<m>, error``."""
+    """One dict per point: ``point, status, rates, bpp, dbpp_pct, <m>, d_<m>, bd_<m>, error``
+    (+ ``stage`` of a failure and ``weights`` of a fit sweep's point, for ``summary.json``)."""
     ref = rows.get(reference, {}).get("results")
     ref_mean = ref["mean"] if ref else None
     out = []
     for name, row in rows.items():
         r: Dict[str, Any] = {"point": name, "status": row["status"], "error": row.get("error", "")}
+        r.update({k: row[k] for k in ("stage", "weights") if row.get(k)})  # summary.json only
         res = row.get("results")
         if res:
             mean = res["mean"]

@@ -224,3 +224,59 @@ def test_fit_sweep_trains_evaluates_records_failures_and_resumes(tmp_path, capsy
     err = capsys.readouterr().err
     assert "v: training" in err and "clearing" in err
     assert json.loads((pts / "v" / "weights" / "fit.json").read_text())["config"]["trainer"]["max_steps"] == 2
+
+
+def test_fit_spec_parsing_grid_and_errors(tmp_path):
+    from actdiff.sweep.run import fit_overrides, split_extra, trained_decoder
+
+    base = {"data": "sample", "fit": {"config": "experiment/train_test", "overrides": ["logger=none"]},
+            "reference": {"name": "eps"}}
+    spec = parse_spec({**base, "command": "fit", "grid": {"fit.model.prediction_type": ["v_prediction"],
+                                                          "codec.seed": [3]}})
+    assert spec.command == "fit_evaluate" and spec.trains and spec.fit.task == "denoiser"
+    p = spec.points[1]
+    assert p.name == "prediction_type=v_prediction+seed=3"
+    assert p.overrides == ["codec.seed=3"] and p.fit_overrides == ["model.prediction_type=v_prediction"]
+    assert p.decoder == {"name": "diffusion"}
+    # command-line fit overrides go before the point's own, the rest to the evaluation
+    ev, fit = split_extra(spec, ["fit.model=tiny", "+fit.notes=x", "codec.seed=1"])
+    assert ev == ["codec.seed=1"] and fit == ["model=tiny", "+notes=x"]
+    assert fit_overrides(spec, p, fit) == ["logger=none", "model=tiny", "+notes=x",
+                                           "model.prediction_type=v_prediction"]
+    # a selector task keeps the warp decoder and points the codec at the exported net
+    sel = parse_spec({**base, "command": "fit_evaluate", "fit": {"config": "experiment/train_keyframe_selector"},
+                      "points": [{"name": "b", "fit_overrides": ["data.horizon=24"]}]})
+    assert sel.fit.task == "keyframe_selector" and sel.points[1].decoder == {"name": "warp"}
+    dec, ovs = trained_decoder(sel.points[1], "keyframe_selector", tmp_path / "w.safetensors")
+    assert dec == {"name": "warp"} and f"codec.keyframes.weights={tmp_path / 'w.safetensors'}" in ovs
+    cfg = compose(None, ovs)  # the overrides name real codec keys
+    assert cfg.codec.keyframes.name == "learned"
+    _, ovs = trained_decoder(sel.points[1], "trajectory_selector", tmp_path / "t.safetensors")
+    assert compose(None, ovs).codec.trajectories.weight_map == "learned"
+    with pytest.raises(ConfigError, match="fit_evaluate"):
+        split_extra(load_spec("ablation/gop"), ["fit.trainer.max_steps=3"])
+    for bad in ({**base, "command": "fit"},  # no point besides the reference
+                {**base, "command": "fit", "points": [{"name": "a"}], "decoder": "warp"},
+                {**base, "command": "fit", "points": [{"name": "a", "decoder": {"weights": "x"}}]},
+                {**base, "command": "fit", "points": [{"name": "a"}], "fit": {"overrides": []}},
+                {**base, "command": "fit", "points": [{"name": "a"}], "fit": {"config": "experiment/nope"}},
+                {**base, "command": "fit", "points": [{"name": "a", "fit_overides": []}]},
+                {"data": "x", "points": [{"name": "a", "fit_overrides": ["model.x=1"]}]},
+                {"data": "x", "points": [{"name": "a"}], "fit": {"config": "experiment/train_test"}},
+                {"data": "x", "grid": {"fit.model.residual_over_warp": [True]}}):
+        with pytest.raises(ConfigError):
+            parse_spec(bad)
+
+
+def test_fit_sweep_wandb_yaml_and_list(tmp_path, capsys):
+    spec = _fit_spec(tmp_path, tmp_path)
+    path = tmp_path / "wandb.yaml"
+    assert sweep([str(spec), "-o", "sw", "--wandb-yaml", str(path), "fit.trainer.max_steps=5"]) == 0
+    doc = yaml.safe_load(path.read_text())
+    assert doc["parameters"]["point"]["values"] == ["ref", "v"]
+    assert "fit.trainer.max_steps=5" in doc["command"] and doc["command"][-1] == "${args}"
+    capsys.readouterr()
+    assert sweep([str(spec), "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "v: (no overrides); decoder diffusion[steps=1]; fit logger=none" in out
+    assert out.splitlines()[1].endswith("model.prediction_type=v_prediction")

@@ -13,6 +13,7 @@ from actdiff.config import compose
 from actdiff.data import load_sample_clip
 from actdiff.errors import ConfigError
 from actdiff.ratecontrol import RateKnob, describe, encode, encode_to_target, target_overrides
+from actdiff.types import Video
 
 
 @pytest.fixture(scope="module")
@@ -124,11 +125,9 @@ def test_evaluate_accepts_target_bpps(tmp_path):
         load_rates(rates_file(), ["nope"])
 
 
-def hard_cut_clip(num_frames: int = 48, height: int = 128, width: int = 192, every: int = 4) -> "Video":
+def hard_cut_clip(num_frames: int = 48, height: int = 128, width: int = 192, every: int = 4) -> Video:
     """A cut every ``every`` frames between different smooth random textures (slowly panning)."""
     import cv2
-
-    from actdiff.types import Video
 
     rng = np.random.default_rng(0)
     frames = []

@@ -224,6 +224,10 @@ def test_fit_sweep_trains_evaluates_records_failures_and_resumes(tmp_path, capsy
     err = capsys.readouterr().err
     assert "v: training" in err and "clearing" in err
     assert json.loads((pts / "v" / "weights" / "fit.json").read_text())["config"]["trainer"]["max_steps"] == 2
+    # 6) --force retrains from scratch even though the checkpoints match
+    assert sweep([str(spec), "-o", str(out), "--point", "ref", "--force"]) == 0
+    err = capsys.readouterr().err
+    assert "ref: training" in err and "clearing" in err and "resuming" not in err
 
 
 def test_fit_spec_parsing_grid_and_errors(tmp_path):

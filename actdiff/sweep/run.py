@@ -168,11 +168,13 @@ def weights_complete(pdir: Path, task: str, fit_fp: str) -> bool:
         target.is_file() if task != "denoiser" else (target / "config.json").is_file())
 
 
-def train_point(cfg: DictConfig, fit_fp: str, pdir: Path, log: Callable[[str], None]) -> Path:
+def train_point(cfg: DictConfig, fit_fp: str, pdir: Path, log: Callable[[str], None],
+                fresh: bool = False) -> Path:
     """Train with ``actdiff fit``'s ``run`` in-process and export; returns the weights path.
 
     Resumes from ``run/checkpoints/last.ckpt`` when the run folder belongs to the same fit
-    fingerprint, else clears ``run/``. Stale weights are removed first; ``weights/fit.json``
+    fingerprint (and not ``fresh``), else clears ``run/``. Stale weights are removed first;
+    ``weights/fit.json``
     (fingerprint, overrides, resolved config) is written once the export exists.
     """
     from actdiff.commands import fit as fit_cmd
@@ -180,11 +182,12 @@ def train_point(cfg: DictConfig, fit_fp: str, pdir: Path, log: Callable[[str], N
 
     task = str(cfg.get("task") or "denoiser")
     run, weights = pdir / "run", pdir / "weights"
-    resume = (run / "checkpoints" / "last.ckpt").is_file() and _read_json(run / RUN_MARKER).get("fingerprint") == fit_fp
+    same = _read_json(run / RUN_MARKER).get("fingerprint") == fit_fp
+    resume = not fresh and same and (run / "checkpoints" / "last.ckpt").is_file()
     if weights.exists():
         shutil.rmtree(weights)
     if not resume and run.exists():
-        log(f"  clearing {run} (other fit settings or no checkpoint)")
+        log(f"  clearing {run} ({'--force' if fresh else 'other fit settings or no checkpoint'})")
         shutil.rmtree(run)
     if resume:
         log(f"  resuming the interrupted training from {run / 'checkpoints' / 'last.ckpt'}")
@@ -275,7 +278,7 @@ def _run_point(spec: Spec, point: Point, out: Path, ovs: List[str], fit_extra: S
         if force or not complete:
             log(f"{tag}: training ({' '.join(fit_ovs) or 'no fit overrides'}; {spec.fit.config}, "
                 f"task {spec.fit.task}) into {pdir}")
-            train_point(cfg, fit_fp, pdir, log)
+            train_point(cfg, fit_fp, pdir, log, fresh=force)
             state["trained"] = True
         else:
             log(f"{tag}: weights trained before ({weights}), evaluating only")

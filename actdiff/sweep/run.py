@@ -174,8 +174,7 @@ def train_point(cfg: DictConfig, fit_fp: str, pdir: Path, log: Callable[[str], N
 
     Resumes from ``run/checkpoints/last.ckpt`` when the run folder belongs to the same fit
     fingerprint (and not ``fresh``), else clears ``run/``. Stale weights are removed first;
-    ``weights/fit.json``
-    (fingerprint, overrides, resolved config) is written once the export exists.
+    ``weights/fit.json`` (fingerprint, task, resolved config) is written once the export exists.
     """
     from actdiff.commands import fit as fit_cmd
     from actdiff.errors import OutputError

@@ -5,6 +5,8 @@
 #
 #   experiments/rate_curves_cpu.sh                 # everything (~40 min on 2 CPU cores)
 #   DECODERS=warp experiments/rate_curves_cpu.sh   # skip the diffusion decoder
+#   DECODERS=diffusion CODECS= experiments/rate_curves_cpu.sh   # re-run only the diffusion decoder
+# Plots and BD-rate tables are made from every results JSON present in $OUT afterwards.
 #
 # Environment: ACTDIFF, DATA (dataset YAML/name, default shared_clips), PROTOCOL (default cpu),
 # OUT, DECODERS, CODECS. experiments/rate_curves_paper.sh runs the same for UVG/MCL-JCV.
@@ -33,13 +35,17 @@ for codec in $CODECS; do
     -o "$OUT/$codec.json" --overwrite
 done
 
+ALL_DECODERS="warp diffusion"
+ALL_CODECS="x264 x265 svt-av1"
 jsons=()
-for dec in $DECODERS; do jsons+=("$OUT/actdiff_$dec.json"); done
-for codec in $CODECS; do jsons+=("$OUT/$codec.json"); done
+for dec in $ALL_DECODERS; do [ -f "$OUT/actdiff_$dec.json" ] && jsons+=("$OUT/actdiff_$dec.json"); done
+for codec in $ALL_CODECS; do [ -f "$OUT/$codec.json" ] && jsons+=("$OUT/$codec.json"); done
 $ACT plot "${jsons[@]}" --metric niqe -o "$OUT/rd_niqe.png" --overwrite
 $ACT plot "${jsons[@]}" --metric psnr -o "$OUT/rd_psnr.png" --overwrite
-for dec in $DECODERS; do
-  for codec in $CODECS; do
+for dec in $ALL_DECODERS; do
+  [ -f "$OUT/actdiff_$dec.json" ] || continue
+  for codec in $ALL_CODECS; do
+    [ -f "$OUT/$codec.json" ] || continue
     $ACT bdrate "$OUT/actdiff_$dec.json" "$OUT/$codec.json" --metric niqe \
       --markdown "$OUT/bdrate_niqe_${dec}_vs_$codec.md" --overwrite || true
   done

@@ -43,6 +43,32 @@ def cli_entry(fn: Callable[[Sequence[str]], int]) -> Callable[[Optional[Sequence
     return wrapper
 
 
+#: Diffusion-decoder options shared by ``decode`` and ``evaluate`` (``dest`` → DiffusionDecoder kwarg).
+DECODER_OPTIONS = ("weights", "sampler", "steps", "strength", "noise_mode", "temporal_blend", "device")
+
+
+def add_decoder_args(p: argparse.ArgumentParser) -> None:
+    """``--weights --sampler --steps --strength --noise-mode --temporal-blend --device`` (diffusion only).
+
+    Unset options take the defaults stored with the weights (``default_sampler`` in their config).
+    """
+    g = p.add_argument_group("diffusion decoder (default: the values stored with the weights)")
+    g.add_argument("--weights", default=None, help="weights folder (save_pretrained, safetensors)")
+    g.add_argument("--sampler", default=None, help="ddim | dpmsolver++ | unipc")
+    g.add_argument("--steps", type=int, default=None, help="sampling steps")
+    g.add_argument("--strength", type=float, default=None,
+                   help="fraction of the schedule run from the noised warp prediction, (0, 1]")
+    g.add_argument("--noise-mode", default=None, help="shared | per_frame | warped (along the decoded motion)")
+    g.add_argument("--temporal-blend", type=float, default=None,
+                   help="residual filter along the decoded motion, [0, 1) (0 = off)")
+    g.add_argument("--device", default=None, help="torch device (cpu, cuda; default: cuda when available)")
+
+
+def decoder_kwargs(args: argparse.Namespace) -> dict:
+    """The decoder options given on the command line (see :func:`add_decoder_args`)."""
+    return {k: getattr(args, k) for k in DECODER_OPTIONS if getattr(args, k, None) is not None}
+
+
 def add_config_args(p: argparse.ArgumentParser, default: str) -> None:
     """``--config FILE``, ``--print-config`` and trailing ``key=value`` overrides."""
     p.add_argument("--config", default=None, help=f"config YAML or group/name (default: {default})")

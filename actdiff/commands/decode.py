@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from actdiff.codec.pipeline import build_decoder, decode_video
-from actdiff.commands.common import ArgumentParser, cli_entry, setup_logging
+from actdiff.commands.common import ArgumentParser, add_decoder_args, cli_entry, decoder_kwargs, setup_logging
 from actdiff.errors import InputError, OutputError
 from actdiff.io import write_video
 
@@ -18,23 +18,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument("-o", "--output", required=True,
                    help="PNG folder (no extension), .y4m, .mp4 or .mkv (lossless)")
     p.add_argument("--decoder", default="warp", help="warp (non-generative) or diffusion")
-    p.add_argument("--weights", default=None, help="diffusion decoder weights folder (safetensors)")
-    p.add_argument("--steps", type=int, default=None, help="diffusion sampling steps")
-    p.add_argument("--strength", type=float, default=None,
-                   help="diffusion: fraction of the schedule run from the noised warp prediction (0-1]")
-    p.add_argument("--device", default=None, help="torch device for the diffusion decoder (cpu, cuda)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("-v", "--verbose", action="count", default=0)
+    add_decoder_args(p)
     return p
-
-
-def decoder_kwargs(args) -> dict:
-    kw = {}
-    for key in ("weights", "steps", "strength", "device"):
-        value = getattr(args, key)
-        if value is not None:
-            kw[key] = value
-    return kw
 
 
 @cli_entry

@@ -28,7 +28,9 @@ from omegaconf import DictConfig, OmegaConf
 from actdiff.commands.common import (
     ArgumentParser,
     add_config_args,
+    add_decoder_args,
     cli_entry,
+    decoder_kwargs,
     maybe_print_config,
     split_overrides,
 )
@@ -142,6 +144,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("-q", "--quiet", action="store_true")
     add_config_args(p, DEFAULT)
+    add_decoder_args(p)
     return p
 
 
@@ -177,17 +180,20 @@ def main(argv: Sequence[str]) -> int:
     atomic_write_text(Path(f"{out}.config.yaml"), to_yaml(base), overwrite=True)
     config = {"base": OmegaConf.to_container(base, resolve=True), "rates": rates, "decoder": args.decoder,
               "metrics": list(args.metrics), "shard": args.shard, "overrides": overrides,
-              "bidirectional": not args.no_bidirectional}
+              "bidirectional": not args.no_bidirectional, "decoder_options": decoder_kwargs(args)}
     label = f"{args.codec}-{args.decoder}" + ("-nobidir" if args.no_bidirectional else "")
     results = new_results(label, dataset.name, protocol.to_dict(), config)
+    from actdiff.codec.pipeline import build_decoder
+
+    opts = decoder_kwargs(args) | ({"bidirectional": False} if args.no_bidirectional else {})
+    decoder = build_decoder(args.decoder, **opts)  # once: diffusion weights load a single time
+    if hasattr(decoder, "settings"):
+        results["config"]["decoder_settings"] = decoder.settings()
     for k, seq in enumerate(dataset):
         if k % shard_n != shard_i:
             continue
         video = seq.read(protocol)
         log = None if args.quiet else (lambda s, n=seq.name: sys.stderr.write(f"{n} {s}\n"))
-        from actdiff.codec.pipeline import build_decoder
-
-        decoder = build_decoder(args.decoder, bidirectional=False) if args.no_bidirectional else args.decoder
         results["sequences"][seq.name] = evaluate_sequence(video, cfgs, decoder, args.metrics, log)
         save_results(results, out, overwrite=True)
     finish_results(results, out, args.shard, dataset, args.quiet)

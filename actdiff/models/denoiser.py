@@ -59,7 +59,7 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
         noise_schedule: kwargs of the diffusers schedulers (``num_train_timesteps``,
             ``beta_schedule``, ``beta_start``, ``beta_end``) shared by training and sampling.
         default_sampler: decoding defaults stored with the weights (``name``, ``steps``,
-            ``noise_mode``); the diffusion decoder's arguments override them.
+            ``noise_mode``, ``strength``, ``temporal_blend``); the diffusion decoder's arguments override them.
     """
 
     _supports_gradient_checkpointing = True

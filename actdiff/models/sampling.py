@@ -8,6 +8,11 @@ Noise: ``noise_mode="shared"`` (default) draws ONE latent noise tensor per segme
 ``torch.Generator`` seeded with ``(header seed, segment id)`` and uses it for every frame of
 the segment, so that frames sharing content denoise the same way and do not flicker.
 ``noise_mode="per_frame"`` seeds one generator per ``(seed, segment id, frame)`` instead.
+``noise_mode="warped"`` moves the shared noise along the decoded motion: frame ``t`` takes the
+segment's noise at the position its pixels had in the start keyframe (:func:`warp_noise`,
+nearest neighbour so the noise stays white and unit-variance), and fresh per-frame noise where
+that position is outside the frame; generated texture then moves with the content instead of
+staying fixed on the screen.
 The segment id is the segment's absolute start frame (unique within a stream).
 """
 
@@ -67,7 +72,12 @@ def seed_for(*parts: int) -> int:
 def segment_noise(
     shape: tuple[int, int, int], frames: Sequence[int], seed: int, segment_id: int, mode: str = "shared"
 ) -> torch.Tensor:
-    """Initial latent noise ``(len(frames), *shape)`` (float32, CPU), see module docstring."""
+    """Initial latent noise ``(len(frames), *shape)`` (float32, CPU), see module docstring.
+
+    ``mode="warped"`` is built by the caller from ``segment_noise(..., "shared")`` (the
+    reference) and ``segment_noise(..., "per_frame")`` (the fresh noise) with :func:`warp_noise`,
+    because it needs the decoded motion.
+    """
     if mode == "shared":
         g = torch.Generator().manual_seed(seed_for(seed, segment_id))
         one = torch.randn(shape, generator=g)
@@ -78,7 +88,29 @@ def segment_noise(
             g = torch.Generator().manual_seed(seed_for(seed, segment_id, t))
             out.append(torch.randn(shape, generator=g))
         return torch.stack(out)
-    raise ConfigError(f"unknown noise mode {mode!r} (shared | per_frame)")
+    raise ConfigError(f"unknown noise mode {mode!r} (shared | per_frame | warped)")
+
+
+def warp_noise(base: torch.Tensor, coords: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
+    """Noise ``base`` moved along a backward map, nearest neighbour.
+
+    Args:
+        base: ``(C, H, W)`` noise of the reference frame.
+        coords: ``(T, H, W, 2)`` for every pixel of frame ``t`` its position ``(x, y)`` in the
+            reference frame, in pixels of ``base``'s grid.
+        fresh: ``(T, C, H, W)`` noise used where the position falls outside the grid.
+
+    Returns:
+        ``(T, C, H, W)``: ``base`` sampled at the rounded positions (so values stay draws of the
+        same distribution; no interpolation that would shrink their variance).
+    """
+    _, h, w = base.shape
+    xi = coords[..., 0].round().long()
+    yi = coords[..., 1].round().long()
+    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+    idx = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).flatten(1)  # (T, H*W)
+    moved = base.flatten(1)[:, idx].permute(1, 0, 2).reshape(fresh.shape)
+    return torch.where(inside[:, None], moved, fresh)
 
 
 @torch.no_grad()

@@ -127,3 +127,11 @@ def test_decode_twice_identical(encoded, tmp_path):
     for name in ("a", "b"):
         assert decode.main([str(encoded[0]), "-o", str(tmp_path / f"{name}.mkv")]) == 0
     np.testing.assert_array_equal(read_video(tmp_path / "a.mkv").frames, read_video(tmp_path / "b.mkv").frames)
+
+
+@pytest.mark.parametrize("opt", [["--temporal-blend", "1.5"], ["--noise-mode", "swirl"], ["--strength", "0"]])
+def test_bad_diffusion_options_one_line(encoded, tmp_path, capsys, opt):
+    out = tmp_path / "o.mkv"
+    assert decode.main([str(encoded[0]), "-o", str(out), "--decoder", "diffusion", *opt]) == 2
+    assert opt[0].lstrip("-").replace("-", "_").split("_")[0] in one_error_line(capsys)
+    assert not out.exists()

@@ -6,7 +6,7 @@ import torch
 
 from actdiff.config import config_root, load_composed
 from actdiff.decoders.diffusion import DEFAULT_WEIGHTS, DiffusionDecoder, load_denoiser
-from actdiff.errors import MissingWeightsError
+from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models import build_model
 from actdiff.registry import DECODERS
 from actdiff.training.synthetic import moving_texture, segment_from_frames
@@ -78,3 +78,63 @@ def test_sampler_defaults_come_with_the_weights(weights):
     assert (dec.sampler, dec.steps, dec.noise_mode) == ("unipc", 1, "per_frame")
     header, seg = _segment()
     assert dec.decode_segment(header, seg).shape == (6, 36, 50, 3)
+
+
+def _residual_change(out: np.ndarray, dec: DiffusionDecoder, header, seg) -> float:
+    """Mean |r_t - r_{t-1}| of the generated residual over the warp prediction (static segment)."""
+    base = DiffusionDecoder(model=dec.model, steps=1, strength=0.001, temporal_blend=0.0)
+    res = out[1:-1].astype(np.float32) - base.decode_segment(header, seg)[1:-1].astype(np.float32)
+    return float(np.abs(np.diff(res, axis=0)).mean())
+
+
+def _static_segment(h=32, w=48, length=8):
+    frames = np.repeat(moving_texture(1, h, w, seed=4), length, axis=0)
+    seg = segment_from_frames(frames, 0, length - 1, speed=0.0)
+    header = StreamHeader(height=h, width=w, coded_height=h, coded_width=w, num_frames=length, fps=25.0, seed=2)
+    return header, seg
+
+
+def test_temporal_blend_smooths_the_residual_and_keeps_keyframes(weights):
+    header, seg = _static_segment()
+    kw = dict(weights=str(weights), steps=2, noise_mode="per_frame")
+    raw_dec = DiffusionDecoder(temporal_blend=0.0, **kw)
+    raw = raw_dec.decode_segment(header, seg)
+    smooth = DiffusionDecoder(temporal_blend=0.8, **kw).decode_segment(header, seg)
+    np.testing.assert_array_equal(smooth[0], seg.key_start)
+    np.testing.assert_array_equal(smooth[-1], seg.key_end)
+    assert not np.array_equal(raw[1:-1], smooth[1:-1])
+    assert _residual_change(smooth, raw_dec, header, seg) < 0.5 * _residual_change(raw, raw_dec, header, seg)
+    again = DiffusionDecoder(temporal_blend=0.8, batch_size=2, **kw).decode_segment(header, seg)
+    np.testing.assert_array_equal(smooth, again)
+
+
+def test_temporal_blend_default_and_bad_values(weights):
+    assert DiffusionDecoder(weights=str(weights)).temporal_blend == 0.8  # configs/model/micro.yaml
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ConfigError, match="temporal_blend"):
+            DiffusionDecoder(weights=str(weights), temporal_blend=bad)
+    with pytest.raises(ConfigError, match="noise mode"):
+        DiffusionDecoder(weights=str(weights), noise_mode="swirl")
+
+
+def test_warped_noise_follows_the_decoded_motion(weights):
+    """A segment translating by whole pixels: the noise of frame t is frame 0's noise shifted."""
+    h, w, length = 32, 48, 5
+    frames = moving_texture(length, h, w, seed=1, speed=2.0)
+    seg = segment_from_frames(frames, 0, length - 1, num_points=40, speed=2.0)
+    header = StreamHeader(height=h, width=w, coded_height=h, coded_width=w, num_frames=length, fps=25.0, seed=9)
+    dec = DiffusionDecoder(weights=str(weights), noise_mode="warped")
+    f = dec.model.config.latent_factor
+    noise = dec._noise(header, seg, [1, 2, 3], h, w)
+    assert noise.shape == (3, dec.model.unet.config.in_channels, h // f, w // f)
+    pix = torch.nn.functional.pixel_shuffle(noise, f)  # back to pixel-level noise (space-to-depth model)
+    base = torch.nn.functional.pixel_shuffle(dec._noise(header, seg, [1], h, w), f)[0]
+    shared = DiffusionDecoder(weights=str(weights), noise_mode="shared")._noise(header, seg, [1, 2], h, w)
+    assert torch.equal(shared[0], shared[1])
+    for k, t in enumerate([1, 2, 3]):
+        dx, dy = 2 * t, t  # the texture moves by (2, 1) px per frame
+        inner = pix[k][:, 8 + dy:h - 8, 8 + dx:w - 8]
+        # frame t at (x, y) shows what frame 0 had at (x - dx, y - dy); compare against frame 1's map
+        ref0 = pix[0][:, 8 + 1:h - 8 - dy + 1, 8 + 2:w - 8 - dx + 2]
+        np.testing.assert_allclose(inner.numpy(), ref0.numpy(), atol=0)
+    assert base.std() > 0.8  # still unit-variance white noise

@@ -186,3 +186,17 @@ def test_partial_strength_starts_from_the_noised_warp(sampler):
     assert (part - warp).abs().mean() < (full - warp).abs().mean()
     with pytest.raises(ConfigError):
         sample(m, cond, noise, steps=8, sampler=sampler, strength=0.0)
+
+
+def test_warp_noise_nearest_and_fresh_outside():
+    from actdiff.models.sampling import warp_noise
+
+    base = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 3, 4)
+    fresh = -torch.ones(2, 2, 3, 4)
+    gy, gx = torch.meshgrid(torch.arange(3.0), torch.arange(4.0), indexing="ij")
+    ident = torch.stack([gx, gy], -1)
+    coords = torch.stack([ident, ident + torch.tensor([1.4, 0.0])])  # frame 2 looks 1.4 px to the right
+    out = warp_noise(base, coords, fresh)
+    assert torch.equal(out[0], base)
+    assert torch.equal(out[1][:, :, :3], base[:, :, 1:])  # rounded to the nearest pixel
+    assert torch.equal(out[1][:, :, 3], fresh[1][:, :, 3])  # outside the frame: fresh noise

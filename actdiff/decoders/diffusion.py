@@ -109,6 +109,8 @@ class DiffusionDecoder(Decoder):
         self.sampler = sampler or defaults.get("name", "dpmsolver++")
         self.steps = int(steps or defaults.get("steps", 8))
         self.strength = float(strength if strength is not None else defaults.get("strength", 1.0))
+        if not 0.0 < self.strength <= 1.0:
+            raise ConfigError(f"sampling strength must be in (0, 1], got {self.strength}")
         self.noise_mode = noise_mode or defaults.get("noise_mode", "shared")
         if self.noise_mode not in ("shared", "per_frame", "warped"):
             raise ConfigError(f"unknown noise mode {self.noise_mode!r} (shared | per_frame | warped)")

@@ -1,5 +1,7 @@
 """DDP with 2 CPU processes (gloo, ddp_spawn) on the micro config."""
 
+import socket
+
 import pytest
 import torch
 
@@ -8,11 +10,19 @@ from actdiff.config import compose
 from actdiff.training.synthetic import synthetic_segment_source, synthetic_video
 
 
-# Slow and, seen once in ~5 runs beside other tests on 2 cores, stuck in a gloo collective (both
-# ranks spinning): run in `make test-slow`, with a timeout so a hang fails instead of blocking.
-@pytest.mark.slow
-@pytest.mark.timeout(180)
-def test_ddp_spawn_two_cpu_processes(tmp_path):
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Seen once stuck in a gloo collective while ranks orphaned by an interrupted run kept both cores
+# busy. Each run gets an explicit free rendezvous port on the loopback interface (so it cannot
+# meet a leftover rendezvous), and the timeout turns any hang into a failure, not a stuck CI.
+@pytest.mark.timeout(240)
+def test_ddp_spawn_two_cpu_processes(tmp_path, monkeypatch):
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(free_port()))
     cfg = compose("experiment/train_test", [
         f"run_dir={tmp_path}/run", f"data.cache_dir={tmp_path}/cache", "trainer.devices=2",
         "trainer.strategy=ddp_spawn", "trainer.max_steps=3", "trainer.val_check_interval=null",

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SHARED = Path("/work/shared/data/clips")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"  # ../shared beside the repo
 PROTOCOL_ARGS = ["--size", "256x384", "--resize-mode", "crop", "--frames", "96"]
 
 

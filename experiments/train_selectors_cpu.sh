@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Train the two learned selectors on CPU with their recipes and ship the weights:
+#   keyframe selector (KEYFRAME_SELECTORS "learned")   configs/experiment/train_keyframe_selector.yaml
+#   weight map        (WEIGHT_MAPS "learned")          configs/experiment/train_trajectory_selector.yaml
+#
+# A few minutes each on 2 free CPU cores (300 steps; the first minutes compute the real tracker's
+# flows and the labels/targets). Data: the sources listed in the recipes (bundled sample clip,
+# bikes.mp4 and bigbuckbunny.mp4 from ../shared/data/clips); carphone_pristine.mp4 is held out of
+# selector training so that benchmarks/bench_selectors.py has an unseen real clip.
+#
+# Each net is exported to RUN_ROOT/<name>.safetensors, then copied into EXPORT_DIR (the package,
+# actdiff/assets/weights/selectors/) when it is smaller than MAX_SHIP_BYTES; a larger file stays in
+# RUN_ROOT only (with a warning). The resolved config, the CSV metrics and the console log of each
+# run are copied to LOG_DIR/<name>/.
+#
+# Environment overrides: PYTHON, RUN_ROOT, EXPORT_DIR, LOG_DIR, MAX_SHIP_BYTES, SELECTORS
+# ("keyframe trajectory" or one of them). Extra key=value arguments go to every `actdiff fit` run, e.g. a
+# smoke test that leaves the package alone:
+#   RUN_ROOT=/tmp/sel EXPORT_DIR=/tmp/sel/w LOG_DIR=/tmp/sel/logs experiments/train_selectors_cpu.sh trainer.max_steps=5
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-.venv/bin/python}
+RUN_ROOT=${RUN_ROOT:-runs/selectors}
+EXPORT_DIR=${EXPORT_DIR:-actdiff/assets/weights/selectors}
+LOG_DIR=${LOG_DIR:-experiments/logs/train_selectors_cpu}
+MAX_SHIP_BYTES=${MAX_SHIP_BYTES:-2000000}
+SELECTORS=${SELECTORS:-keyframe trajectory}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+
+for clip in ../shared/data/clips/bikes.mp4 ../shared/data/clips/bigbuckbunny.mp4; do
+  [ -e "$clip" ] || { echo "error: $clip not found (the recipes train on it)" >&2; exit 2; }
+done
+mkdir -p "$RUN_ROOT" "$LOG_DIR"
+
+for sel in $SELECTORS; do
+  run_dir="$RUN_ROOT/train_${sel}_selector"
+  weights="$RUN_ROOT/$sel.safetensors"
+  rm -rf "$run_dir"   # from scratch: the labels depend on the current codec code
+  mkdir -p "$run_dir"
+  echo "== $sel selector -> $weights (run $run_dir)" >&2
+  start=$(date +%s)
+  "$PY" -m actdiff.cli fit --config "configs/experiment/train_${sel}_selector.yaml" \
+    "run_dir=$run_dir" "export=$weights" trainer.progress_bar=false "$@" 2>&1 | tee "$run_dir/train.log"
+  echo "wall time: $(( $(date +%s) - start )) s (OMP_NUM_THREADS=$OMP_NUM_THREADS)" | tee -a "$run_dir/train.log"
+
+  size=$(stat -c %s "$weights")
+  if [ "$size" -lt "$MAX_SHIP_BYTES" ]; then
+    mkdir -p "$EXPORT_DIR"
+    cp "$weights" "$EXPORT_DIR/$sel.safetensors"
+    echo "shipped $EXPORT_DIR/$sel.safetensors ($size bytes)" | tee -a "$run_dir/train.log"
+  else
+    echo "warning: $weights is $size bytes (>= $MAX_SHIP_BYTES): not copied into the package" \
+      | tee -a "$run_dir/train.log" >&2
+  fi
+
+  mkdir -p "$LOG_DIR/$sel"
+  cp "$run_dir/config.yaml" "$run_dir/train.log" "$LOG_DIR/$sel/"
+  metrics=$(find "$run_dir" -name metrics.csv | head -n 1)
+  if [ -n "$metrics" ]; then cp "$metrics" "$LOG_DIR/$sel/metrics.csv"; fi
+done

@@ -16,8 +16,8 @@ ACT=${ACTDIFF:-.venv/bin/actdiff}
 DATA=${DATA:-shared_clips}
 PROTOCOL=${PROTOCOL:-cpu}
 OUT=${OUT:-experiments/results}
-DECODERS=${DECODERS:-warp diffusion}
-CODECS=${CODECS:-x264 x265 svt-av1}
+DECODERS=${DECODERS-warp diffusion}
+CODECS=${CODECS-x264 x265 svt-av1}
 METRICS="psnr ms_ssim niqe warping_error"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 mkdir -p "$OUT"

@@ -22,14 +22,18 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/actdiff demo
 
+# Multi-process (DDP) tests spawn their own ranks: they run in a second, serial pytest session so
+# that they never share the 2 cores with the xdist workers.
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -m "not slow" tests
+	$(PY) -m pytest -n 2 -m "not slow and not ddp" tests
+	$(PY) -m pytest -m "ddp and not slow" tests
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -n 2 -m slow tests
+	$(PY) -m pytest -n 2 -m "slow and not ddp" tests
 
 test-all: $(STAMP)
-	$(PY) -m pytest -n 2 tests
+	$(PY) -m pytest -n 2 -m "not ddp" tests
+	$(PY) -m pytest -m ddp tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check actdiff tests

@@ -68,11 +68,15 @@ def build_trainer(cfg: DictConfig, run_dir: Path, has_val: bool = True) -> L.Tra
     strategy = str(t.get("strategy", "auto"))
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown trainer.strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+    if strategy == "fsdp" and str(t.get("accelerator", "cpu")) == "cpu":
+        raise ConfigError("trainer.strategy=fsdp needs GPUs (Lightning has no FSDP on CPU); "
+                          "use trainer.strategy=ddp on CPU")
     if strategy == "ddp" and str(t.get("accelerator", "cpu")) == "cpu":
         from lightning.pytorch.strategies import DDPStrategy
 
         strategy = DDPStrategy(process_group_backend="gloo")
-    ckpt = ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), every_n_train_steps=int(t.get("checkpoint_every", 100)),
+    ckpt = ModelCheckpoint(dirpath=str(run_dir / "checkpoints"),
+                           every_n_train_steps=int(t.get("checkpoint_every", 100)),
                            save_last=True, save_top_k=-1 if t.get("keep_all_checkpoints") else 1,
                            monitor=None, filename="step{step:07d}", auto_insert_metric_name=False)
     loggers = build_loggers(cfg, run_dir)

@@ -2,17 +2,21 @@
 
 Usage::
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_decoder.py [--weights DIR] [--device cuda]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_decoder.py [--weights DIR] [--device cuda] \
+        [--sampler S --steps N] [--out benchmarks/results/decoder_cpu.json]
 
 Encodes the first 24 frames of the bundled sample clip with the default codec, decodes them
 with the warp and the diffusion decoder (default shipped weights), and prints seconds per
-denoising step (batch 1, 64x96 latent), decode frames/s of both decoders, and the machine.
+denoising step (batch 1, 64x96 latent), decode frames/s of both decoders, and the machine;
+``--out`` also writes them as JSON with the decoder's effective settings.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import torch
 
@@ -48,20 +52,32 @@ def main() -> None:
     p.add_argument("--weights", default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--frames", type=int, default=24)
+    p.add_argument("--sampler", default=None, help="default: the weights' default_sampler")
+    p.add_argument("--steps", type=int, default=None, help="default: the weights' default_sampler")
+    p.add_argument("--out", default=None, help="write the numbers as JSON here")
     args = p.parse_args()
     video = load_sample_clip(args.frames)
     enc = encode_video(video, compose(None, []))
-    diffusion = build_decoder("diffusion", weights=args.weights, device=args.device)
-    print(f"denoising step (batch 1, 256x384): {step_seconds(diffusion.model, args.device):.3f} s")
+    diffusion = build_decoder("diffusion", weights=args.weights, device=args.device,
+                              sampler=args.sampler, steps=args.steps)
+    step = step_seconds(diffusion.model, args.device)
+    print(f"denoising step (batch 1, 256x384): {step:.3f} s")
+    result = {"device": args.device, "frames": video.num_frames, "size": [256, 384],
+              "step_seconds": step, "decoders": {}}
     for name, dec in (("warp", build_decoder("warp")), ("diffusion", diffusion)):
         t0 = time.perf_counter()
         decode_video(enc.data, dec)
         seconds = time.perf_counter() - t0
+        result["decoders"][name] = {"seconds": seconds, "frames_per_second": video.num_frames / seconds}
         print(f"{name:>9} decoder: {video.num_frames / seconds:.2f} frames/s "
               f"({video.num_frames} frames 256x384, {seconds:.1f} s)")
-    if hasattr(diffusion, "steps"):
-        print(f"diffusion sampler: {diffusion.sampler}, {diffusion.steps} steps, batch {diffusion.batch_size}")
-    print(f"machine: {machine()}")
+    result["diffusion_settings"] = diffusion.settings()
+    print(f"diffusion settings: {result['diffusion_settings']}")
+    result["machine"] = machine()
+    print(f"machine: {result['machine']}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

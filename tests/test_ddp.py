@@ -19,10 +19,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# Marked `ddp`: `make test` runs it in its own serial pytest session after the xdist run. Beside
+# Marked `serial`: `make test` runs it in its own serial pytest session after the xdist run. Beside
 # two busy xdist workers on 2 cores both ranks were seen spinning in a gloo collective for minutes.
 # Each run gets an explicit free loopback port; the timeout makes a hang a failure, not a stall.
-@pytest.mark.ddp
+@pytest.mark.serial
 @pytest.mark.timeout(240)
 def test_ddp_spawn_two_cpu_processes(tmp_path, monkeypatch):
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
@@ -39,7 +39,7 @@ def test_ddp_spawn_two_cpu_processes(tmp_path, monkeypatch):
     assert all(torch.isfinite(v).all() for v in ck["state_dict"].values() if v.is_floating_point())
 
 
-@pytest.mark.ddp
+@pytest.mark.serial
 @pytest.mark.timeout(300)
 def test_cli_fit_ddp_two_cpu_processes(tmp_path):
     """`actdiff fit trainer.strategy=ddp trainer.devices=2` as a user runs it: Lightning relaunches the

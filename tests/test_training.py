@@ -169,7 +169,8 @@ fit.run(cfg, videos=T.videos(), segment_source=T.synthetic_segment_source)
 """
 
 
-@pytest.mark.slow
+@pytest.mark.serial
+@pytest.mark.timeout(300)
 def test_resume_after_sigkill(tmp_path):
     code = CHILD.format(tests=str(Path(__file__).parent), tmp=str(tmp_path))
     env = dict(os.environ, OMP_NUM_THREADS="1")

@@ -26,5 +26,7 @@ def test_rate_points_are_ordered_by_rate():
     from actdiff.commands.evaluate import load_rates, rates_file
 
     points = load_rates(rates_file(), None)
-    quality = [int(next(o for o in p if o.startswith("keyframe_codec.quality=")).split("=")[1]) for p in points.values()]
+    quality = [
+        int(next(o for o in p if o.startswith("keyframe_codec.quality=")).split("=")[1]) for p in points.values()
+    ]
     assert quality == sorted(quality) and len(points) >= 4

@@ -113,7 +113,7 @@ def test_lpips_dists_missing_weights(empty_weights):
     fr._lpips_model.cache_clear()
     fr._dists_model.cache_clear()
     clip = smooth_clip(t=1)
-    for name, fname in (("lpips", "lpips_weights.pt"), ("dists", "dists_weights.pt")):
+    for name in ("lpips", "dists"):
         with pytest.raises(MissingWeightsError, match="vgg16-397923af.pth") as e:
             compute_metrics(clip, clip, [name])
         assert str(tmp_path) in str(e.value)

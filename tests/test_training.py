@@ -65,7 +65,8 @@ def test_fit_checkpoints_logs_resume_export(tmp_path):
     for (n, a), (_, b) in zip(m.state_dict().items(), ema.state_dict().items()):
         assert torch.equal(a, b), n
     # a second run into the same folder needs --resume
-    assert fit_cmd.main(["--config", "experiment/train_test", f"run_dir={run}", f"data.cache_dir={tmp_path}/cache"]) == 2
+    argv = ["--config", "experiment/train_test", f"run_dir={run}", f"data.cache_dir={tmp_path}/cache"]
+    assert fit_cmd.main(argv) == 2
     # resume from 2 to 4 steps
     cfg4 = cfg_for(tmp_path, "trainer.max_steps=4")
     fit_cmd.run(cfg4, resume=True, videos=videos(), segment_source=synthetic_segment_source)

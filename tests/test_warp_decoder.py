@@ -23,7 +23,10 @@ def segment(frames, with_tracks=True):
     pts0 = np.stack(np.meshgrid(np.arange(8, W, 20), np.arange(8, H, 20)), -1).reshape(-1, 2).astype(np.float32)
     # cv2.warpAffine inverts M: the content moves by (+DX, +DY) per frame
     pos = np.stack([pts0 + [DX * t, DY * t] for t in range(L)]).astype(np.float32)
-    tracks = Tracks(pos, np.ones(pos.shape[:2], bool), np.ones(pos.shape[:2], np.float32)) if with_tracks else Tracks.empty(L)
+    if with_tracks:
+        tracks = Tracks(pos, np.ones(pos.shape[:2], bool), np.ones(pos.shape[:2], np.float32))
+    else:
+        tracks = Tracks.empty(L)
     return DecodedSegment(Segment(10, 10 + L - 1), frames[0], frames[-1], tracks, bandwidth=16.0)
 
 

@@ -179,7 +179,9 @@ class RateCurveCallback(Callback):
             if kind == "WandbLogger":
                 import wandb
 
-                logger.experiment.log({"rate/curve": wandb.Image(str(path)), "trainer/global_step": trainer.global_step})
+                logger.experiment.log(
+                    {"rate/curve": wandb.Image(str(path)), "trainer/global_step": trainer.global_step}
+                )
             elif kind == "TensorBoardLogger":
                 logger.experiment.add_figure("rate/curve", fig, global_step=trainer.global_step)
         plt.close(fig)

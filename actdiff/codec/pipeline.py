@@ -251,7 +251,10 @@ def decode_segments(data: bytes) -> Tuple[StreamHeader, List[DecodedSegment]]:
     header = bs.header
     pixels = header.num_frames * header.coded_height * header.coded_width * 3
     if pixels > MAX_DECODE_BYTES:
-        raise BitstreamError(f"video of {header.num_frames} frames at {header.coded_width}x{header.coded_height} is too large to decode in memory")
+        raise BitstreamError(
+            f"video of {header.num_frames} frames at {header.coded_width}x{header.coded_height} "
+            "is too large to decode in memory"
+        )
     image_codec = codec_from_params(header.params)
     try:
         coder = TRAJECTORY_CODERS.build(str(header.params["tc"]), step=float(header.params["qs"]))

@@ -89,8 +89,9 @@ def compare(res_a: dict[str, Any], res_b: dict[str, Any], metric: str) -> dict[s
     for name in common + (["mean"] if len(common) == len(res_a["sequences"]) == len(res_b["sequences"]) else []):
         row: dict[str, Any] = {}
         try:
-            row["bd_rate"] = bd_rate(ca[name], cb[name], metric, (f"{res_a['codec']}/{name}", f"{res_b['codec']}/{name}"))
-            sv = matched_savings(ca[name], cb[name], metric, (f"{res_a['codec']}/{name}", f"{res_b['codec']}/{name}"))
+            labels = (f"{res_a['codec']}/{name}", f"{res_b['codec']}/{name}")
+            row["bd_rate"] = bd_rate(ca[name], cb[name], metric, labels)
+            sv = matched_savings(ca[name], cb[name], metric, labels)
             row["savings"] = sv
             vals = [s for s in sv if s is not None]
             row["saving"] = float(np.mean(vals)) if vals else None

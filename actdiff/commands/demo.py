@@ -57,7 +57,10 @@ def row(name: str, decoder: str, bpp: float, metrics: Dict[str, float], seconds:
 
 
 def print_table(rows: List[Dict]) -> None:
-    head = f"{'point':<6} {'decoder':<10} {'bpp':>8} {'PSNR':>6} {'MS-SSIM':>8} {'NIQE':>6} {'warp-err':>8} {'dec s':>6}"
+    head = (
+        f"{'point':<6} {'decoder':<10} {'bpp':>8} {'PSNR':>6} {'MS-SSIM':>8} {'NIQE':>6} "
+        f"{'warp-err':>8} {'dec s':>6}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:

@@ -61,7 +61,8 @@ def run(cfg, resume: bool = False, videos=None, segment_source=None):
     train = cfg.get("train") or {}
     module = ConditionalDenoiser(
         OmegaConf.to_container(cfg.model, resolve=True), optim, ema_decay=float(train.get("ema_decay", 0.999)),
-        val_sample_frames=int(train.get("val_sample_frames", 2)), val_sample_steps=int(train.get("val_sample_steps", 8)),
+        val_sample_frames=int(train.get("val_sample_frames", 2)),
+        val_sample_steps=int(train.get("val_sample_steps", 8)),
         val_sampler=str(train.get("val_sampler", "dpmsolver++")),
     )
     trainer = build_trainer(cfg, run_dir, has_val=len(dm.val_set) > 0)

@@ -274,7 +274,8 @@ def _from_cfg(cfg: DictConfig, root_override: str | Path | None) -> Dataset:
         path = root / s["file"]
         sfmt = s.get("format") or fmt
         if sfmt == "auto":
-            sfmt = "png" if path.suffix == "" else {".yuv": "yuv420p", ".y4m": "y4m"}.get(path.suffix.lower(), "container")
+            by_suffix = {".yuv": "yuv420p", ".y4m": "y4m"}
+            sfmt = "png" if path.suffix == "" else by_suffix.get(path.suffix.lower(), "container")
         seqs.append(Sequence(
             name=str(s.get("name") or Path(s["file"]).stem), path=path, format=sfmt,
             frames=s.get("frames"), fps=s.get("fps"),

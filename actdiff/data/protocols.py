@@ -81,7 +81,9 @@ class Protocol:
         m = self.fit_multiple
         h, w = video.height // m * m, video.width // m * m
         if h == 0 or w == 0:
-            raise ConfigError(f"protocol {self.name}: {video.height}x{video.width} frames are smaller than fit_multiple {m}")
+            raise ConfigError(
+                f"protocol {self.name}: {video.height}x{video.width} frames are smaller than fit_multiple {m}"
+            )
         return Video(frames=crop_to(video.frames, h, w), fps=video.fps, source=video.source)
 
     def read(self, path: str | Path, **io_kwargs: Any) -> Video:

@@ -116,7 +116,9 @@ def check_codec(codec: str, ext: str, height: int, width: int, pix_fmt: str = "y
     if codec not in CODECS:
         raise FormatError(f"unknown codec {codec!r} (known: {', '.join(CODECS)})")
     if ext not in _MUXER:
-        raise FormatError(f"cannot write {ext or 'extension-less'} files (use a folder, .y4m, .mp4, .mkv, .mov or .avi)")
+        raise FormatError(
+            f"cannot write {ext or 'extension-less'} files (use a folder, .y4m, .mp4, .mkv, .mov or .avi)"
+        )
     if codec == "ffv1" and ext not in (".mkv", ".avi"):
         raise FormatError("FFV1 needs a .mkv or .avi file")
     if codec == "x264" and pix_fmt == "yuv420p" and (height % 2 or width % 2):

@@ -7,9 +7,9 @@ only on the frame size, the ``mdat`` length and the 3 variable bytes of ``av1C``
 payload is:
 
 * ``0x00`` + ``av1C[1:4]`` + AV1 data (whose sequence header must state the frame size, as
-  libavif would otherwise silently rescale to the container's size) — when the encoder's boxes equal the rebuilt template
-  (checked byte for byte at encode time, so a different libavif layout can never be
-  mis-rebuilt), saving ~270 bytes per keyframe;
+  libavif would otherwise silently rescale to the container's size) — when the encoder's
+  boxes equal the rebuilt template (checked byte for byte at encode time, so a different
+  libavif layout can never be mis-rebuilt), saving ~270 bytes per keyframe;
 * ``0x01`` + the whole AVIF file — otherwise.
 """
 

@@ -58,7 +58,9 @@ def upsample_tracks(coded: Tracks, num_frames: int, stride: int) -> Tracks:
     encoder and the decoder both call this on the same quantised tracks)."""
     idx = coded_frames(num_frames, stride)
     if coded.num_frames != len(idx):
-        raise ValueError(f"{coded.num_frames} coded frames, expected {len(idx)} for {num_frames} frames, stride {stride}")
+        raise ValueError(
+            f"{coded.num_frames} coded frames, expected {len(idx)} for {num_frames} frames, stride {stride}"
+        )
     if len(idx) == num_frames:
         return coded
     t = np.arange(num_frames)

@@ -70,7 +70,9 @@ def histogram_distances(frames: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs(np.diff(h, axis=0)).sum(1)
 
 
-def pairwise_consistency(fw: np.ndarray, bw: np.ndarray, fb_threshold: float, visibility_threshold: float) -> np.ndarray:
+def pairwise_consistency(
+    fw: np.ndarray, bw: np.ndarray, fb_threshold: float, visibility_threshold: float
+) -> np.ndarray:
     """Fraction of pixels whose one-step forward–backward confidence is at least
     ``visibility_threshold``, ``(T - 1,)``."""
     out = np.empty(len(fw))
@@ -263,6 +265,8 @@ def select_fixed(frames: np.ndarray, tracker: Any = None, cfg: Any = None, flows
     return [Segment(s, min(s + gop - 1, num - 1)) for s in starts]
 
 
-def select_segments(frames: np.ndarray, tracker: Any, cfg: Any, flows: Optional[Sequence[np.ndarray]] = None) -> List[Segment]:
+def select_segments(
+    frames: np.ndarray, tracker: Any, cfg: Any, flows: Optional[Sequence[np.ndarray]] = None
+) -> List[Segment]:
     """Segments by the selector named ``cfg.name`` (``adaptive`` | ``fixed``)."""
     return KEYFRAME_SELECTORS.get(str(_get(cfg, "name", "adaptive")))(frames, tracker, cfg, flows=flows)

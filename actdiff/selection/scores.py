@@ -90,7 +90,8 @@ def ms_ssim_score(warped: np.ndarray, target: np.ndarray, mask: np.ndarray, scal
 def lpips_score(warped: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
     """Masked LPIPS needs pretrained network weights, which this weight-free build lacks."""
     raise MissingWeightsError(
-        "keyframes.score=lpips needs LPIPS(AlexNet) weights, which are not available offline; use score=gradient or ms_ssim"
+        "keyframes.score=lpips needs LPIPS(AlexNet) weights, which are not available offline; "
+        "use score=gradient or ms_ssim"
     )
 
 

@@ -50,7 +50,8 @@ class CoTracker3Tracker(Tracker):
         self.checkpoint = os.path.expanduser(str(checkpoint))
         if not os.path.isfile(self.checkpoint):
             raise MissingWeightsError(
-                f"CoTracker3 weights not found: put scaled_offline.pth at {self.checkpoint} (config key tracker.checkpoint)"
+                f"CoTracker3 weights not found: put scaled_offline.pth at {self.checkpoint} "
+                "(config key tracker.checkpoint)"
             )
         self.stride, self.device = int(stride), device
         self._model: Optional[Any] = None

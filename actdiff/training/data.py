@@ -217,7 +217,8 @@ class VideoClipDataModule(L.LightningDataModule):
         train, val = split_by_video(videos, int(d.get("val_videos", 1)))
         self.cache.mkdir(parents=True, exist_ok=True)
         manifest: dict[str, list[str]] = {"train": [], "val": []}
-        for split, idx, n_win in (("train", train, d.windows_per_video), ("val", val, d.get("val_windows_per_video", 1))):
+        splits = (("train", train, d.windows_per_video), ("val", val, d.get("val_windows_per_video", 1)))
+        for split, idx, n_win in splits:
             for vi in idx:
                 for w in range(int(n_win)):
                     rng = np.random.default_rng([int(d.get("seed", 0)), vi, w, split == "val"])

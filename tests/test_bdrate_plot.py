@@ -77,3 +77,18 @@ def test_plot_writes_figure(tmp_path, suffix):
     assert head.startswith(b"\x89PNG" if suffix == ".png" else b"%PDF")
     assert plot_main([str(pa), "--metric", "niqe", "-o", str(out)]) == 2  # exists
     assert plot_main([str(pa), "--metric", "niqe", "-o", str(tmp_path / "c.txt")]) == 2
+
+
+def test_non_monotonic_curve_is_flagged_in_the_report():
+    # NIQE that improves as the rate drops (a generator adding texture): numbers, but flagged
+    a = fake_results("actdiff-diffusion", {"s1": (RATES, np.array([4.0, 4.6, 5.1, 5.5])),
+                                           "s2": (RATES, NIQE)}, "niqe")
+    b = fake_results("x265", {"s1": (RATES * 2, NIQE), "s2": (RATES * 2, NIQE)}, "niqe")
+    rep = compare(a, b, "niqe")
+    assert "not monotonic" in rep["sequences"]["s1"]["warnings"][0]
+    assert "warnings" not in rep["sequences"]["s2"]
+    assert rep["average"]["unreliable"] == ["s1"]
+    from actdiff.commands.bdrate import to_markdown
+
+    md = to_markdown(rep)
+    assert "includes unreliable: s1" in md and md.count("not monotonic") == 1

@@ -10,7 +10,10 @@ Conventions (both numbers are positive when A is better):
   log-bpp over quality) and ``1 - bpp_A / bpp_B`` is reported in percent; ``saving`` is their mean.
 
 Lower-is-better metrics (niqe, lpips, dists, gmsd, fid, kid, warping_error) are negated before
-interpolation so quality always increases with rate. Per sequence (sequences present in both
+interpolation so quality always increases with rate. A curve whose quality is not monotonic in
+rate (no-reference metrics such as NIQE can improve as the rate drops) still gets numbers, but
+its row carries the warning in the report's note column and JSON (``warnings``), and the average
+names it under ``unreliable``. Per sequence (sequences present in both
 files) and on the dataset-mean curves. Curves need at least 2 points with distinct quality.
 """
 
@@ -88,20 +91,27 @@ def compare(res_a: dict[str, Any], res_b: dict[str, Any], metric: str) -> dict[s
     rows: dict[str, Any] = {}
     for name in common + (["mean"] if len(common) == len(res_a["sequences"]) == len(res_b["sequences"]) else []):
         row: dict[str, Any] = {}
-        try:
-            labels = (f"{res_a['codec']}/{name}", f"{res_b['codec']}/{name}")
-            row["bd_rate"] = bd_rate(ca[name], cb[name], metric, labels)
-            sv = matched_savings(ca[name], cb[name], metric, labels)
-            row["savings"] = sv
-            vals = [s for s in sv if s is not None]
-            row["saving"] = float(np.mean(vals)) if vals else None
-        except InputError as e:
-            row["error"] = str(e)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                labels = (f"{res_a['codec']}/{name}", f"{res_b['codec']}/{name}")
+                row["bd_rate"] = bd_rate(ca[name], cb[name], metric, labels)
+                sv = matched_savings(ca[name], cb[name], metric, labels)
+                row["savings"] = sv
+                vals = [s for s in sv if s is not None]
+                row["saving"] = float(np.mean(vals)) if vals else None
+            except InputError as e:
+                row["error"] = str(e)
+        # e.g. a curve whose quality is not monotonic in rate: the row stays, flagged unreliable
+        notes = list(dict.fromkeys(str(w.message) for w in caught))
+        if notes and "error" not in row:
+            row["warnings"] = notes
         rows[name] = row
     per_seq = [rows[n]["bd_rate"] for n in common if "bd_rate" in rows[n]]
     sav = [rows[n]["saving"] for n in common if rows[n].get("saving") is not None]
     average = {"bd_rate": float(np.mean(per_seq)) if per_seq else None,
-               "saving": float(np.mean(sav)) if sav else None, "sequences": len(per_seq)}
+               "saving": float(np.mean(sav)) if sav else None, "sequences": len(per_seq),
+               "unreliable": [n for n in common if rows[n].get("warnings")]}
     return {"a": res_a["codec"], "b": res_b["codec"], "metric": metric, "sequences": rows, "average": average}
 
 
@@ -114,9 +124,11 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines = [f"BD-rate of {b} vs {a} ({m}, PCHIP; + = {a} better) and saving of {a} over {b} at matched {m}", "",
              "| sequence | BD-rate | saving | note |", "|---|---:|---:|---|"]
     for name, row in report["sequences"].items():
-        lines.append(f"| {name} | {_fmt(row.get('bd_rate'))} | {_fmt(row.get('saving'))} | {row.get('error', '')} |")
+        note = row.get("error") or "; ".join(row.get("warnings", []))
+        lines.append(f"| {name} | {_fmt(row.get('bd_rate'))} | {_fmt(row.get('saving'))} | {note} |")
     av = report["average"]
-    lines.append(f"| average of {av['sequences']} sequences | {_fmt(av['bd_rate'])} | {_fmt(av['saving'])} | |")
+    note = f"includes unreliable: {', '.join(av['unreliable'])}" if av.get("unreliable") else ""
+    lines.append(f"| average of {av['sequences']} sequences | {_fmt(av['bd_rate'])} | {_fmt(av['saving'])} | {note} |")
     return "\n".join(lines) + "\n"
 
 

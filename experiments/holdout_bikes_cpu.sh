@@ -14,7 +14,9 @@
 # Re-running resumes the training from RUN_DIR/checkpoints/last.ckpt, or skips it when the
 # exported weights exist. The weights stay under runs/ (not committed); the results JSON, the
 # BD-rate tables and the training config/metrics are written to OUT.
-# Environment: RUN_DIR, WEIGHTS, OUT, MAX_STEPS, BASELINES (folder with x264/x265/svt-av1.json).
+# Rate points: the five of configs/rates/default.yaml plus rate-controlled targets 0.004, 0.008
+# and 0.015 bpp, so that the curve also covers the low end on bikes (whose cuts put r0 at 0.027).
+# Environment: RUN_DIR, WEIGHTS, OUT, MAX_STEPS, RATES, BASELINES (folder with x264/x265/svt-av1.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ACT=${ACTDIFF:-.venv/bin/actdiff}
@@ -23,6 +25,7 @@ WEIGHTS=${WEIGHTS:-$RUN_DIR/export}
 OUT=${OUT:-experiments/results_holdout_bikes}
 BASELINES=${BASELINES:-experiments/results}
 MAX_STEPS=${MAX_STEPS:-3000}
+RATES=${RATES:-0.004 0.008 0.015 r0 r1 r2 r3 r4}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 mkdir -p "$OUT"
 
@@ -34,8 +37,12 @@ fi
 cp "$RUN_DIR/config.yaml" "$OUT/train_config.yaml"
 cp "$RUN_DIR/logs/metrics.csv" "$OUT/train_metrics.csv"
 
+# The warp decoder on the same bitstreams: the reference of the flicker (warping error) ratio.
+$ACT evaluate --data shared_clips --protocol cpu --decoder warp \
+  --sequences bikes carphone --rates $RATES --metrics psnr ms_ssim niqe warping_error \
+  -o "$OUT/actdiff_warp_holdout.json" --overwrite
 $ACT evaluate --data shared_clips --protocol cpu --decoder diffusion --weights "$WEIGHTS" \
-  --sequences bikes carphone --metrics psnr ms_ssim niqe warping_error \
+  --sequences bikes carphone --rates $RATES --metrics psnr ms_ssim niqe warping_error \
   -o "$OUT/actdiff_diffusion_holdout.json" --overwrite
 for codec in x265 x264 svt-av1; do
   [ -f "$BASELINES/$codec.json" ] || continue

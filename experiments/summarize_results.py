@@ -1,5 +1,6 @@
 """Print the README's Markdown tables from experiments/results/ (ranges per clip and codec,
-and the NIQE BD-rates of ActDiff against each baseline written by rate_curves_cpu.sh).
+and the NIQE BD-rates of ActDiff against each baseline written by rate_curves_cpu.sh; a BD-rate
+that `actdiff bdrate` flagged, e.g. for a curve not monotonic in rate, is marked "(unreliable)").
 
 Usage: python experiments/summarize_results.py [RESULTS_DIR]
 """
@@ -35,9 +36,10 @@ def bdrates(results: Path) -> str:
             text = (results / f"bdrate_niqe_{dec}_vs_{base}.md").read_text()
             cells = []
             for seq in ("carphone", "bikes", "bigbuckbunny"):
-                m = re.search(rf"^\| {seq} \| ([^|]+) \|", text, re.M)
+                m = re.search(rf"^\| {seq} \| ([^|]+) \|[^|]*\|([^|]*)\|", text, re.M)
                 value = m.group(1).strip() if m else "n/a"
-                cells.append("no overlap" if value == "n/a" else value)
+                flag = " (unreliable)" if m and "unreliable" in m.group(2) else ""
+                cells.append("no overlap" if value == "n/a" else value + flag)
             rows.append(f"| {dec} | {base} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

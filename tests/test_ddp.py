@@ -13,6 +13,13 @@ from actdiff.config import compose
 from actdiff.training.synthetic import synthetic_segment_source, synthetic_video
 
 
+def two_rank_overrides(tmp_path, strategy: str) -> list[str]:
+    """The micro training run both DDP tests launch: 2 ranks, 3 steps, no validation."""
+    return [f"run_dir={tmp_path}/run", f"data.cache_dir={tmp_path}/cache", "trainer.devices=2",
+            f"trainer.strategy={strategy}", "trainer.max_steps=3", "trainer.val_check_interval=null",
+            "data.windows_per_video=2", "data.batch_size=1"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -27,11 +34,7 @@ def free_port() -> int:
 def test_ddp_spawn_two_cpu_processes(tmp_path, monkeypatch):
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
     monkeypatch.setenv("MASTER_PORT", str(free_port()))
-    cfg = compose("experiment/train_test", [
-        f"run_dir={tmp_path}/run", f"data.cache_dir={tmp_path}/cache", "trainer.devices=2",
-        "trainer.strategy=ddp_spawn", "trainer.max_steps=3", "trainer.val_check_interval=null",
-        "data.windows_per_video=2", "data.batch_size=1",
-    ])
+    cfg = compose("experiment/train_test", two_rank_overrides(tmp_path, "ddp_spawn"))
     videos = [synthetic_video(12, 48, 64, seed=i) for i in range(2)]
     fit_cmd.run(cfg, videos=videos, segment_source=synthetic_segment_source)
     ck = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
@@ -48,9 +51,7 @@ def test_cli_fit_ddp_two_cpu_processes(tmp_path):
 
     env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "actdiff", "fit", "--config", "experiment/train_test",
-           f"run_dir={tmp_path}/run", f"data.cache_dir={tmp_path}/cache", f"data.sources=[{sample_clip_path()}]",
-           "trainer.devices=2", "trainer.strategy=ddp", "trainer.max_steps=3", "trainer.val_check_interval=null",
-           "data.windows_per_video=2", "data.batch_size=1"]
+           f"data.sources=[{sample_clip_path()}]", *two_rank_overrides(tmp_path, "ddp")]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=280)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]

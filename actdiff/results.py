@@ -10,7 +10,9 @@ Schema ``actdiff.results/1`` (documented in docs/results_schema.md), CompressAI/
 A rate point holds ``bpp``, ``bits_total``, ``bits`` (per part), ``frames``, ``height``,
 ``width``, one rate parameter (``quality_param``/``crf``/``target``), ``metrics`` ({name: value})
 and ``encode_seconds``/``decode_seconds``. ``mean[i]`` averages the i-th rate point of every
-sequence (bpp and each metric: arithmetic means over sequences).
+sequence (bpp and each metric: arithmetic means over sequences). The optional ``source``
+(``{sequence: {metric: value}}``) holds the no-reference metrics (NIQE) of the uncompressed
+source frames, the reference point for "better than the original" scores.
 """
 
 from __future__ import annotations
@@ -156,6 +158,10 @@ def validate(results: Any, source: str = "results") -> dict[str, Any]:
                 raise InputError(f"{source}: sequence {name!r} point {i}: bpp must be a number, metrics a mapping")
     if not isinstance(results["mean"], list):
         raise InputError(f"{source}: 'mean' must be a list")
+    src = results.get("source", {})
+    if not isinstance(src, dict) or not all(
+            isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()) for v in src.values()):
+        raise InputError(f"{source}: 'source' must map sequence names to {{metric: number}}")
     return results
 
 
@@ -211,6 +217,8 @@ def merge_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
             if name in base["sequences"]:
                 raise InputError(f"sequence {name!r} appears in two shards")
             base["sequences"][name] = points
+        if other.get("source"):
+            base.setdefault("source", {}).update(other["source"])
     base.pop("shard", None)
     base["mean"] = compute_mean(base["sequences"])
     return base
@@ -241,6 +249,16 @@ def to_curves(results: Mapping[str, Any], metric: str, include_mean: bool = Fals
     return out
 
 
+def source_value(results: Mapping[str, Any], sequence: str, metric: str) -> float | None:
+    """The source's own ``metric`` for ``sequence`` (``"mean"``: mean over sequences), if recorded."""
+    src = results.get("source") or {}
+    if sequence == "mean":
+        vals = [v[metric] for n, v in src.items() if n in results["sequences"] and metric in v]
+        return float(np.mean(vals)) if vals and len(vals) == len(results["sequences"]) else None
+    value = src.get(sequence, {}).get(metric)
+    return None if value is None else float(value)
+
+
 def metric_names(results: Mapping[str, Any]) -> list[str]:
     return sorted({k for pts in results["sequences"].values() for p in pts for k in p.get("metrics", {})})
 
@@ -258,6 +276,7 @@ __all__ = [
     "new_results",
     "parse_shard",
     "save_results",
+    "source_value",
     "to_curves",
     "validate",
     "versions",

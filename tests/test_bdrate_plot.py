@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from _eval_helpers import fake_results
 
-from actdiff.commands.bdrate import bd_rate, compare, matched_savings
+from actdiff.commands.bdrate import bd_rate, compare, matched_points, matched_savings
 from actdiff.commands.bdrate import main as bdrate_main
 from actdiff.commands.plot import main as plot_main
 from actdiff.errors import InputError
@@ -92,3 +92,50 @@ def test_non_monotonic_curve_is_flagged_in_the_report():
 
     md = to_markdown(rep)
     assert "includes unreliable: s1" in md and md.count("not monotonic") == 1
+
+
+def test_matched_points_are_bounds_outside_the_tested_range():
+    # A beats every point of B (NIQE lower than B's best): B would need more than its top rate
+    a = (RATES, NIQE - 3.0)
+    b = (RATES * 2, NIQE)
+    pts = sorted(matched_points(a, b, "niqe"), key=lambda p: p["bpp"])
+    assert [p["bound"] for p in pts] == [None, "lower", "lower", "lower"]  # NIQE 6.0 | 4.0 2.5 1.2 < 4.2
+    top = [p for p in pts if p["bound"] == "lower"]
+    assert top and all(p["saving"] == pytest.approx(100 * (1 - p["bpp"] / (RATES.max() * 2))) for p in top)
+    inside = [p for p in pts if p["bound"] is None]
+    assert all(p["saving"] > 50 for p in inside)  # B needs > 2x at every matched quality
+    # A worse than every point of B: B reaches it at its lowest tested rate or below
+    pts = matched_points((RATES, NIQE + 10.0), (RATES, NIQE), "niqe")
+    assert all(p["bound"] == "upper" for p in pts)
+    assert [p["saving"] for p in pts] == pytest.approx(list(100 * (1 - RATES / RATES.min())))
+    assert [p["quality"] for p in sorted(pts, key=lambda p: p["bpp"])] == pytest.approx(list(NIQE + 10.0))
+    # the interpolation-only view keeps None outside the range
+    assert matched_savings((RATES, NIQE + 10.0), (RATES, NIQE), "niqe") == [None] * 4
+
+
+def test_bounds_reported_when_ranges_do_not_overlap():
+    a = fake_results("actdiff-diffusion", {"s1": (RATES, NIQE - 5.0)}, "niqe")
+    b = fake_results("x265", {"s1": (RATES * 2, NIQE)}, "niqe")
+    row = compare(a, b, "niqe")["sequences"]["s1"]
+    assert "do not overlap" in row["error"] and row["saving"] is None
+    assert [p["bound"] for p in row["points"]] == ["lower"] * 4
+    from actdiff.commands.bdrate import to_markdown
+
+    md = to_markdown(compare(a, b, "niqe"))
+    assert "0.0050: ≥+94%" in md  # 1 - 0.005 / 0.08
+
+
+def test_better_than_source_is_noted():
+    a = fake_results("actdiff-diffusion", {"s1": (RATES, NIQE), "s2": (RATES, NIQE)}, "niqe")
+    b = fake_results("x265", {"s1": (RATES * 2, NIQE), "s2": (RATES * 2, NIQE)}, "niqe")
+    b["source"] = {"s1": {"niqe": 6.0}, "s2": {"niqe": 3.0}}  # A records none: B's (same protocol) is used
+    rep = compare(a, b, "niqe")
+    s1, s2 = rep["sequences"]["s1"], rep["sequences"]["s2"]
+    assert s1["source"] == 6.0 and s2["source"] == 3.0
+    notes = [w for w in s1["warnings"] if "better than the source" in w]
+    assert len(notes) == 2 and "at 2 of 4 points" in notes[0]  # NIQE 5.5 and 4.2 < 6.0, for A and B
+    assert "warnings" not in s2  # nothing beats a source NIQE of 3.0
+    assert rep["average"]["unreliable"] == ["s1"]
+    assert rep["sequences"]["mean"]["source"] == pytest.approx(4.5)
+    b["protocol"] = {"name": "other"}  # a different protocol read different source frames
+    assert "source" not in compare(a, b, "niqe")["sequences"]["s1"]

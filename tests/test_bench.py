@@ -8,6 +8,7 @@ from actdiff.baselines import encode_decode
 from actdiff.baselines.pyav_codec import strip_info_sei
 from actdiff.commands.bench import main as bench
 from actdiff.errors import ConfigError
+from actdiff.io import read_video
 from actdiff.metrics import compute_metrics
 from actdiff.results import load_results
 
@@ -63,3 +64,20 @@ def test_svt_av1_runs():
     r = encode_decode(clip, "svt-av1", 50)
     assert r.frames.shape == clip.shape and r.bits > 0
     assert np.abs(r.frames.astype(int) - clip).mean() < 20
+
+
+def test_bench_records_the_sources_own_no_reference_score(tmp_path):
+    """With NIQE requested, the source clip's own NIQE is stored (``source``) for bdrate's notes."""
+    data = write_clip_folder(tmp_path / "clips", names=("alpha",), h=192, w=192)
+    out = tmp_path / "x265.json"
+    assert bench(["x265", "--data", str(data), "--protocol", "native", "--crf", "40", "-o", str(out),
+                  "--metrics", "psnr", "niqe", "-q"]) == 0
+    res = load_results(out)
+    frames = read_video(next(data.iterdir())).frames
+    assert res["source"]["alpha"] == {"niqe": pytest.approx(compute_metrics(frames, frames, ["niqe"])["niqe"])}
+    assert np.isfinite(res["source"]["alpha"]["niqe"])
+    assert res["sequences"]["alpha"][0]["metrics"]["niqe"] != res["source"]["alpha"]["niqe"]
+    out2 = tmp_path / "psnr_only.json"
+    assert bench(["x265", "--data", str(data), "--protocol", "native", "--crf", "40", "-o", str(out2),
+                  "--metrics", "psnr", "-q"]) == 0
+    assert "source" not in load_results(out2)  # full-reference metrics need no source score

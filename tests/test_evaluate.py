@@ -60,7 +60,7 @@ def test_evaluate_plumbing_fake_codec(tmp_path, monkeypatch):
     for shard in ("0/2", "1/2"):
         out = tmp_path / f"shard{shard[0]}.json"
         rc = evaluate(["--data", str(data), "--protocol", "native", "--rates", "r1", "r4", "--shard", shard,
-                       "--metrics", "psnr", "-q", "-o", str(out)])
+                       "--metrics", "psnr", "niqe", "-q", "-o", str(out)])
         assert rc == 0
         outs.append(out)
     s0, s1 = load_results(outs[0]), load_results(outs[1])
@@ -74,6 +74,7 @@ def test_evaluate_plumbing_fake_codec(tmp_path, monkeypatch):
     merged = tmp_path / "all.json"
     assert evaluate(["--merge", str(outs[0]), str(outs[1]), "-o", str(merged)]) == 0
     assert set(load_results(merged)["sequences"]) == {"alpha", "beta", "gamma"}
+    assert set(load_results(merged)["source"]) == {"alpha", "beta", "gamma"}  # the sources' own NIQE, merged
     # refuses to overwrite; a bad override is a one-line error
     assert evaluate(["--data", str(data), "-o", str(merged)]) == 2
     assert evaluate(["--data", str(data), "-o", str(tmp_path / "x.json"), "codec.nope=1"]) == 2

@@ -16,6 +16,7 @@ from actdiff.results import (
     merge_results,
     parse_shard,
     save_results,
+    source_value,
     to_curves,
 )
 
@@ -97,3 +98,19 @@ def test_compute_mean_truncates_to_common_points():
     mean = compute_mean(seqs)
     assert len(mean) == 1 and mean[0]["metrics"]["psnr"] == pytest.approx(2.0)
     assert np.isclose(mean[0]["bpp"], 0.02)
+
+
+def test_source_metrics_validated_and_merged(tmp_path):
+    res = fake_results("x", {"a": ([0.01, 0.02], [1.0, 2.0])})
+    res["source"] = {"a": {"niqe": "bad"}}
+    (tmp_path / "bad.json").write_text(json.dumps(res))
+    with pytest.raises(InputError, match="'source'"):
+        load_results(tmp_path / "bad.json")
+    res["source"] = {"a": {"niqe": 5.0}}
+    a = save_results(res, tmp_path / "s0.json")
+    other = fake_results("x", {"b": ([0.03, 0.04], [3.0, 4.0])})
+    other["source"] = {"b": {"niqe": 7.0}}
+    merged = load_many([a, save_results(other, tmp_path / "s1.json")])
+    assert merged["source"] == {"a": {"niqe": 5.0}, "b": {"niqe": 7.0}}
+    assert source_value(merged, "mean", "niqe") == pytest.approx(6.0)
+    assert source_value(merged, "a", "psnr") is None

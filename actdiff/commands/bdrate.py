@@ -8,13 +8,18 @@ Conventions (both numbers are positive when A is better):
 * ``saving`` — the paper-style bitrate saving of A over B at matched quality: for each rate
   point of A inside B's quality range, B's rate at A's quality is interpolated (PCHIP of
   log-bpp over quality) and ``1 - bpp_A / bpp_B`` is reported in percent; ``saving`` is their mean.
+* ``points`` — that saving for *every* point of A; outside B's tested range it is a bound, not an
+  extrapolation: ``lower`` (A's quality beats all of B's points, so B would need more than its
+  highest tested rate) or ``upper`` (B's worst point already beats A).
 
 Lower-is-better metrics (niqe, lpips, dists, gmsd, fid, kid, warping_error) are negated before
 interpolation so quality always increases with rate. A curve whose quality is not monotonic in
 rate (no-reference metrics such as NIQE can improve as the rate drops) still gets numbers, but
 its row carries the warning in the report's note column and JSON (``warnings``), and the average
-names it under ``unreliable``. Per sequence (sequences present in both
-files) and on the dataset-mean curves. Curves need at least 2 points with distinct quality.
+names it under ``unreliable``. When a results file records the source's own no-reference score
+(``source``, e.g. NIQE of the uncompressed frames), a curve that scores better than the source is
+noted too: there the metric rewards synthesized detail, not fidelity. Per sequence (sequences
+present in both files) and on the dataset-mean curves. Curves need at least 2 points with distinct quality.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from scipy.interpolate import PchipInterpolator
 from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.errors import InputError
 from actdiff.metrics import lower_is_better
-from actdiff.results import atomic_write_text, check_output, load_many, to_curves
+from actdiff.results import atomic_write_text, check_output, load_many, source_value, to_curves
 
 Curve = tuple[np.ndarray, np.ndarray]
 
@@ -68,45 +73,88 @@ def bd_rate(anchor: Curve, test: Curve, metric: str, labels: tuple[str, str] = (
         return float(bd.bd_rate(ra, qa, rt, qt, method="pchip", require_matching_points=False, min_overlap=0))
 
 
-def matched_savings(a: Curve, b: Curve, metric: str, labels: tuple[str, str] = ("A", "B")) -> list[float | None]:
-    """Per point of ``a`` (in ``a``'s order sorted by quality): saving (%) of a over b at a's quality.
+def matched_points(a: Curve, b: Curve, metric: str, labels: tuple[str, str] = ("A", "B")) -> list[dict[str, Any]]:
+    """Per point of ``a`` (sorted by quality): the saving (%) of a over b at a's quality.
 
-    ``None`` where a's quality lies outside b's range (no extrapolation).
+    Each item: ``{"bpp", "quality", "saving", "bound"}``. Inside b's quality range ``bound`` is
+    ``None`` and ``saving`` is interpolated (PCHIP of b's log-bpp over quality). Outside it there is
+    no extrapolation, only what b's tested points prove:
+
+    * ``"lower"`` — a's quality is better than every point of b: b would need more than its
+      highest tested rate, so ``saving >= 1 - bpp_a / max(bpp_b)``;
+    * ``"upper"`` — a's quality is worse than every point of b: b reaches it at its lowest tested
+      rate or below, so ``saving <= 1 - bpp_a / min(bpp_b)``.
     """
     ra, qa = _prepare(a, metric, labels[0])
     rb, qb = _prepare(b, metric, labels[1])
     f = PchipInterpolator(qb, np.log(rb))
-    out: list[float | None] = []
+    sign = -1.0 if lower_is_better(metric) else 1.0
+    out: list[dict[str, Any]] = []
     for r, q in zip(ra, qa):
-        out.append(float(100 * (1 - r / math.exp(float(f(q))))) if qb[0] <= q <= qb[-1] else None)
+        if qb[0] <= q <= qb[-1]:
+            saving, bound = 100 * (1 - r / math.exp(float(f(q)))), None
+        elif q > qb[-1]:
+            saving, bound = 100 * (1 - r / rb.max()), "lower"
+        else:
+            saving, bound = 100 * (1 - r / rb.min()), "upper"
+        out.append({"bpp": float(r), "quality": float(sign * q), "saving": float(saving), "bound": bound})
     return out
 
 
+def matched_savings(a: Curve, b: Curve, metric: str, labels: tuple[str, str] = ("A", "B")) -> list[float | None]:
+    """Interpolated savings of :func:`matched_points`; ``None`` where a's quality is outside b's range."""
+    return [p["saving"] if p["bound"] is None else None for p in matched_points(a, b, metric, labels)]
+
+
+def _better(value: float, reference: float, metric: str) -> bool:
+    return value < reference if lower_is_better(metric) else value > reference
+
+
+def _source_note(label: str, curve: Curve, source: float, metric: str) -> str | None:
+    """A note when some points of ``curve`` score better than the uncompressed source itself."""
+    n = sum(_better(float(q), source, metric) for q in curve[1])
+    if not n:
+        return None
+    return (f"{label}: {metric} better than the source's own ({source:.3g}) at {n} of {len(curve[1])} points "
+            f"(the metric rewards synthesized detail there, not fidelity)")
+
+
+def _row(ca: Curve, cb: Curve, metric: str, labels: tuple[str, str], source: float | None) -> dict[str, Any]:
+    """BD-rate, matched points and notes for one sequence (or the mean curve)."""
+    row: dict[str, Any] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            row["points"] = matched_points(ca, cb, metric, labels)
+            vals = [p["saving"] for p in row["points"] if p["bound"] is None]
+            row["saving"] = float(np.mean(vals)) if vals else None
+            row["bd_rate"] = bd_rate(ca, cb, metric, labels)
+        except InputError as e:
+            row["error"] = str(e)
+    # e.g. a curve whose quality is not monotonic in rate: the row stays, flagged unreliable
+    notes = list(dict.fromkeys(str(w.message) for w in caught))
+    if source is not None:
+        row["source"] = source
+        notes += [n for n in (_source_note(lab, c, source, metric) for lab, c in zip(labels, (ca, cb))) if n]
+    if notes:
+        row["warnings"] = notes
+    return row
+
+
 def compare(res_a: dict[str, Any], res_b: dict[str, Any], metric: str) -> dict[str, Any]:
-    """``{"sequences": {name: {...}}, "mean_curve": {...}, "average": {...}}`` for one metric."""
+    """``{"sequences": {name: {...}}, "average": {...}}`` for one metric (``"mean"``: the mean curves)."""
     ca, cb = to_curves(res_a, metric, include_mean=True), to_curves(res_b, metric, include_mean=True)
     common = [n for n in res_a["sequences"] if n in res_b["sequences"]]
     if not common:
         raise InputError(f"no sequence in common between {res_a['codec']} and {res_b['codec']}")
+    same_source = res_a.get("protocol") == res_b.get("protocol")
     rows: dict[str, Any] = {}
     for name in common + (["mean"] if len(common) == len(res_a["sequences"]) == len(res_b["sequences"]) else []):
-        row: dict[str, Any] = {}
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                labels = (f"{res_a['codec']}/{name}", f"{res_b['codec']}/{name}")
-                row["bd_rate"] = bd_rate(ca[name], cb[name], metric, labels)
-                sv = matched_savings(ca[name], cb[name], metric, labels)
-                row["savings"] = sv
-                vals = [s for s in sv if s is not None]
-                row["saving"] = float(np.mean(vals)) if vals else None
-            except InputError as e:
-                row["error"] = str(e)
-        # e.g. a curve whose quality is not monotonic in rate: the row stays, flagged unreliable
-        notes = list(dict.fromkeys(str(w.message) for w in caught))
-        if notes and "error" not in row:
-            row["warnings"] = notes
-        rows[name] = row
+        source = source_value(res_a, name, metric)
+        if source is None and same_source:
+            source = source_value(res_b, name, metric)
+        rows[name] = _row(ca[name], cb[name], metric, (f"{res_a['codec']}/{name}", f"{res_b['codec']}/{name}"),
+                          source)
     per_seq = [rows[n]["bd_rate"] for n in common if "bd_rate" in rows[n]]
     sav = [rows[n]["saving"] for n in common if rows[n].get("saving") is not None]
     average = {"bd_rate": float(np.mean(per_seq)) if per_seq else None,
@@ -119,16 +167,25 @@ def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:+.1f}%"
 
 
+def _fmt_point(p: dict[str, Any]) -> str:
+    mark = {"lower": "≥", "upper": "≤"}.get(p["bound"], "")
+    return f"{p['bpp']:.4f}: {mark}{p['saving']:+.0f}%"
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     a, b, m = report["a"], report["b"], report["metric"]
-    lines = [f"BD-rate of {b} vs {a} ({m}, PCHIP; + = {a} better) and saving of {a} over {b} at matched {m}", "",
-             "| sequence | BD-rate | saving | note |", "|---|---:|---:|---|"]
+    lines = [f"BD-rate of {b} vs {a} ({m}, PCHIP; + = {a} better) and saving of {a} over {b} at matched {m}",
+             f"(per point of {a}, bpp: saving; ≥/≤ = bound where {a}'s {m} lies outside {b}'s tested range)", "",
+             "| sequence | BD-rate | saving | per point | note |", "|---|---:|---:|---|---|"]
     for name, row in report["sequences"].items():
-        note = row.get("error") or "; ".join(row.get("warnings", []))
-        lines.append(f"| {name} | {_fmt(row.get('bd_rate'))} | {_fmt(row.get('saving'))} | {note} |")
+        notes = [row["error"]] if "error" in row else []
+        note = "; ".join(notes + row.get("warnings", []))
+        per_point = ", ".join(_fmt_point(p) for p in sorted(row.get("points", []), key=lambda p: p["bpp"]))
+        lines.append(f"| {name} | {_fmt(row.get('bd_rate'))} | {_fmt(row.get('saving'))} | {per_point} | {note} |")
     av = report["average"]
     note = f"includes unreliable: {', '.join(av['unreliable'])}" if av.get("unreliable") else ""
-    lines.append(f"| average of {av['sequences']} sequences | {_fmt(av['bd_rate'])} | {_fmt(av['saving'])} | {note} |")
+    lines.append(f"| average of {av['sequences']} sequences | {_fmt(av['bd_rate'])} | {_fmt(av['saving'])} | "
+                 f"| {note} |")
     return "\n".join(lines) + "\n"
 
 

@@ -20,6 +20,7 @@ from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.data import load_dataset, load_protocol
 from actdiff.errors import ConfigError
 from actdiff.metrics import DEFAULT_METRICS, compute_metrics
+from actdiff.metrics.source import source_metrics
 from actdiff.results import check_output, finish_results, new_results, parse_shard, save_results
 
 DEFAULT_CRF = {"x264": [35, 40, 45, 51], "x265": [35, 40, 45, 51], "svt-av1": [45, 52, 58, 63]}
@@ -70,6 +71,9 @@ def main(argv: Sequence[str]) -> int:
             if not args.quiet:
                 shown = " ".join(f"{k}={v:.4g}" for k, v in m.items())
                 sys.stderr.write(f"{args.codec} {seq.name} crf={crf} bpp={points[-1]['bpp']:.5f} {shown}\n")
+        src = source_metrics(video.frames, args.metrics)
+        if src:  # the source's own NIQE: the reference point for "better than the original"
+            results.setdefault("source", {})[seq.name] = src
         results["sequences"][seq.name] = points
         save_results(results, out, overwrite=True)
     finish_results(results, out, args.shard, dataset, args.quiet)

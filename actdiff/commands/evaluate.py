@@ -38,6 +38,7 @@ from actdiff.config import compose, config_root, load_yaml, to_yaml
 from actdiff.data import load_dataset, load_protocol
 from actdiff.errors import ConfigError, InputError
 from actdiff.metrics import DEFAULT_METRICS, compute_metrics
+from actdiff.metrics.source import source_metrics
 from actdiff.results import (
     atomic_write_text,
     check_output,
@@ -194,6 +195,9 @@ def main(argv: Sequence[str]) -> int:
             continue
         video = seq.read(protocol)
         log = None if args.quiet else (lambda s, n=seq.name: sys.stderr.write(f"{n} {s}\n"))
+        src = source_metrics(video.frames, args.metrics)
+        if src:  # the source's own NIQE: the reference point for "better than the original"
+            results.setdefault("source", {})[seq.name] = src
         results["sequences"][seq.name] = evaluate_sequence(video, cfgs, decoder, args.metrics, log)
         save_results(results, out, overwrite=True)
     finish_results(results, out, args.shard, dataset, args.quiet)

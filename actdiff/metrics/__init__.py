@@ -6,7 +6,8 @@ function). Kinds:
 
 * ``nr`` — no-reference, per frame: ``fn(rec (B,3,H,W) float [0,1]) -> (B,)``;
 * ``fr`` — full-reference, per frame: ``fn(ref, rec) -> (B,)``;
-* ``clip`` — whole clip: ``fn(ref uint8 (T,H,W,3), rec) -> float``;
+* ``clip`` — whole clip: ``fn(ref uint8 (T,H,W,3), rec) -> float`` (``warping_error``, ``vmaf``,
+  ``vmaf_neg`` through ffmpeg's libvmaf, see ``actdiff.metrics.vmaf``);
 * ``dist`` — distribution (FID/KID) over frames or HiFiC patches, see ``actdiff.metrics.fid``.
 
 Per-frame metrics are averaged over frames (NaN frames, e.g. NIQE on flat frames, are left out
@@ -29,6 +30,7 @@ from actdiff.metrics import full_reference as fr
 from actdiff.metrics.fid import DistributionMetrics
 from actdiff.metrics.niqe import niqe
 from actdiff.metrics.temporal import warping_error
+from actdiff.metrics.vmaf import vmaf, vmaf_neg
 from actdiff.registry import METRICS
 from actdiff.types import Video
 
@@ -60,6 +62,8 @@ _register("lpips", "fr", fr.lpips, True)
 _register("dists", "fr", fr.dists, True)
 _register("niqe", "nr", niqe, True)
 _register("warping_error", "clip", warping_error, True)
+_register("vmaf", "clip", vmaf, False)
+_register("vmaf_neg", "clip", vmaf_neg, False)
 for _p in ("", "_patches"):
     _register(f"fid{_p}", "dist", None, True)
     _register(f"kid{_p}", "dist", None, True)
@@ -167,5 +171,7 @@ __all__ = [
     "niqe",
     "per_frame",
     "to_tensor",
+    "vmaf",
+    "vmaf_neg",
     "warping_error",
 ]

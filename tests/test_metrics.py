@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from actdiff.errors import ConfigError, InputError, MissingWeightsError
-from actdiff.metrics import compute_metrics, get_metric, lower_is_better
+from actdiff.metrics import check_metrics, compute_metrics, get_metric, lower_is_better
 from actdiff.metrics import full_reference as fr
 from actdiff.metrics.fid import DistributionMetrics, patches
 from actdiff.metrics.temporal import warping_error
@@ -120,6 +120,10 @@ def test_lpips_dists_missing_weights(empty_weights):
     (tmp_path / "vgg16-397923af.pth").write_bytes(b"")
     with pytest.raises(MissingWeightsError, match="lpips_weights.pt"):
         compute_metrics(clip, clip, ["lpips"])
+    # the same check runs up front in evaluate/bench (before any encoding)
+    with pytest.raises(MissingWeightsError, match="dists_weights.pt"):
+        check_metrics(["psnr", "dists"])
+    check_metrics(["psnr", "niqe"])  # weight-free metrics need nothing
 
 
 def test_warping_error_perfect_vs_flicker():

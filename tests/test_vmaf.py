@@ -121,3 +121,26 @@ def test_cli_evaluate_writes_vmaf(tmp_path):
     assert r.returncode == 0, r.stderr
     (point,) = json.loads(out.read_text())["sequences"]["bbb"]
     assert math.isfinite(point["metrics"]["vmaf"]) and 0 <= point["metrics"]["vmaf"] <= 100
+
+
+def test_missing_tool_fails_before_any_encoding(tmp_path, monkeypatch, capsys):
+    """bench/evaluate check every requested metric up front (no encode, no output file)."""
+    from actdiff.commands import bench as bench_cmd
+    from actdiff.commands.evaluate import main as evaluate
+
+    def no_encode(*a, **k):
+        raise AssertionError("encoded before checking the metrics")
+
+    monkeypatch.setattr(bench_cmd, "encode_decode", no_encode)
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "nope"))
+    data = tmp_path / "clips"
+    data.mkdir()
+    (data / "bbb.mp4").symlink_to(sample_clip_path())
+    out = tmp_path / "b.json"
+    assert bench_cmd.main(["x265", "--data", str(data), "--crf", "40", "--metrics", "psnr", "vmaf", "-o",
+                           str(out)]) == 2
+    assert "ACTDIFF_FFMPEG" in capsys.readouterr().err and not out.exists()
+    assert evaluate(["--data", str(data), "--metrics", "vmaf_neg", "-o", str(out)]) == 2
+    assert not out.exists() and not (tmp_path / "b.json.config.yaml").exists()
+    assert bench_cmd.main(["x265", "--data", str(data), "--metrics", "psnr", "nope", "-o", str(out)]) == 2
+    assert "unknown metric(s) nope" in capsys.readouterr().err

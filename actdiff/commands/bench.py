@@ -19,7 +19,7 @@ from actdiff.baselines import BASELINES, encode_decode
 from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.data import load_dataset, load_protocol
 from actdiff.errors import ConfigError
-from actdiff.metrics import DEFAULT_METRICS, compute_metrics
+from actdiff.metrics import DEFAULT_METRICS, check_metrics, compute_metrics
 from actdiff.metrics.source import source_metrics
 from actdiff.results import check_output, finish_results, new_results, parse_shard, save_results
 
@@ -46,6 +46,7 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     out = check_output(args.output, args.overwrite)
+    check_metrics(args.metrics)  # unknown names or missing weights fail before any encoding
     shard_i, shard_n = parse_shard(args.shard)
     crfs = args.crf or DEFAULT_CRF[args.codec]
     lo, hi = BASELINES[args.codec].crf_range

@@ -37,7 +37,7 @@ from actdiff.commands.common import (
 from actdiff.config import compose, config_root, load_yaml, to_yaml
 from actdiff.data import load_dataset, load_protocol
 from actdiff.errors import ConfigError, InputError
-from actdiff.metrics import DEFAULT_METRICS, compute_metrics
+from actdiff.metrics import DEFAULT_METRICS, check_metrics, compute_metrics
 from actdiff.metrics.source import source_metrics
 from actdiff.results import (
     atomic_write_text,
@@ -169,6 +169,7 @@ def main(argv: Sequence[str]) -> int:
         return 0
     if not args.data:
         raise ConfigError("--data is required (dataset name, YAML or folder)")
+    check_metrics(args.metrics)  # unknown names or missing weights fail before any encoding
     overrides = split_overrides(args, extra)
     base = _compose(args, overrides, [])
     if maybe_print_config(args, base):

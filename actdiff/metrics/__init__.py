@@ -30,7 +30,8 @@ from actdiff.metrics import full_reference as fr
 from actdiff.metrics.fid import DistributionMetrics
 from actdiff.metrics.niqe import niqe
 from actdiff.metrics.temporal import warping_error
-from actdiff.metrics.vmaf import vmaf, vmaf_neg
+from actdiff.metrics.vmaf import find_ffmpeg, vmaf, vmaf_neg
+from actdiff.metrics.weights import require_all
 from actdiff.registry import METRICS
 from actdiff.types import Video
 
@@ -46,10 +47,12 @@ class Metric:
     fn: Callable[..., Any] | None
     lower_is_better: bool
     unit: str = ""
+    requires: Callable[[], Any] | None = None  # raises MissingWeightsError when weights/tools are absent
 
 
-def _register(name: str, kind: str, fn: Callable[..., Any] | None, lower: bool, unit: str = "") -> None:
-    metric = Metric(name, kind, fn, lower, unit)
+def _register(name: str, kind: str, fn: Callable[..., Any] | None, lower: bool, unit: str = "",
+              requires: Callable[[], Any] | None = None) -> None:
+    metric = Metric(name, kind, fn, lower, unit, requires)
     METRICS.register(name)(lambda: metric)
 
 
@@ -58,12 +61,12 @@ _register("ms_ssim", "fr", fr.ms_ssim, False)
 _register("haarpsi", "fr", fr.haarpsi, False)
 _register("vif", "fr", fr.vif, False)
 _register("gmsd", "fr", fr.gmsd, True)
-_register("lpips", "fr", fr.lpips, True)
-_register("dists", "fr", fr.dists, True)
+_register("lpips", "fr", fr.lpips, True, requires=lambda: require_all([fr.VGG16_FILE, fr.LPIPS_FILE], "LPIPS-VGG"))
+_register("dists", "fr", fr.dists, True, requires=lambda: require_all([fr.VGG16_FILE, fr.DISTS_FILE], "DISTS"))
 _register("niqe", "nr", niqe, True)
 _register("warping_error", "clip", warping_error, True)
-_register("vmaf", "clip", vmaf, False)
-_register("vmaf_neg", "clip", vmaf_neg, False)
+_register("vmaf", "clip", vmaf, False, requires=find_ffmpeg)
+_register("vmaf_neg", "clip", vmaf_neg, False, requires=find_ffmpeg)
 for _p in ("", "_patches"):
     _register(f"fid{_p}", "dist", None, True)
     _register(f"kid{_p}", "dist", None, True)
@@ -74,6 +77,18 @@ LOWER_IS_BETTER = frozenset(n for n in METRICS.names() if METRICS.build(n).lower
 def get_metric(name: str) -> Metric:
     """The registered metric ``name`` (``ConfigError`` listing the known ones otherwise)."""
     return METRICS.build(name)
+
+
+def check_metrics(names: Sequence[str]) -> None:
+    """Fail early, before any encoding: unknown names → ``ConfigError``; a metric whose weights or
+    tool (LPIPS/DISTS weights, an ffmpeg with libvmaf) is missing → ``MissingWeightsError``."""
+    unknown = [m for m in names if m not in METRICS]
+    if unknown:
+        raise ConfigError(f"unknown metric(s) {', '.join(unknown)} (known: {', '.join(METRICS.names())})")
+    for name in names:
+        requires = get_metric(name).requires
+        if requires is not None:
+            requires()
 
 
 def lower_is_better(name: str) -> bool:
@@ -165,6 +180,7 @@ __all__ = [
     "DistributionMetrics",
     "Metric",
     "as_frames",
+    "check_metrics",
     "compute_metrics",
     "get_metric",
     "lower_is_better",

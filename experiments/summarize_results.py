@@ -1,51 +1,92 @@
-"""Print the README's Markdown tables from experiments/results/ (ranges per clip and codec,
-and the NIQE BD-rates of ActDiff against each baseline written by rate_curves_cpu.sh; a BD-rate
-that `actdiff bdrate` flagged, e.g. for a curve not monotonic in rate, is marked "(unreliable)").
+"""Print the README's Markdown tables from a folder of results JSONs (experiments/results/):
+ranges per clip and codec, NIQE BD-rates of ActDiff against each baseline, and the per-point
+NIQE savings of the diffusion decoder over x265 (with bounds where the curves do not meet).
 
-Usage: python experiments/summarize_results.py [RESULTS_DIR]
+The BD-rates and savings are recomputed here with ``actdiff.commands.bdrate.compare`` (the code
+behind ``actdiff bdrate``); a row that it flags (a curve not monotonic in rate, or better than the
+source's own NIQE) is marked "(unreliable)".
+
+Usage: python experiments/summarize_results.py [RESULTS_DIR] [--holdout DIR ...]
 """
 
-import json
-import re
-import sys
+import argparse
 from pathlib import Path
+
+from actdiff.commands.bdrate import compare
+from actdiff.results import load_results, source_value
 
 CODECS = {"ActDiff diffusion": "actdiff_diffusion", "ActDiff warp": "actdiff_warp", "x265": "x265",
           "x264": "x264", "SVT-AV1": "svt-av1"}
+SEQUENCES = ("carphone", "bikes", "bigbuckbunny")
+
+
+def _span(values: list[float], fmt: str) -> str:
+    return f"{min(values):{fmt}}–{max(values):{fmt}}"
 
 
 def ranges(results: Path) -> str:
     rows = ["| clip | codec | bpp range | NIQE range | PSNR range | warping error range |",
             "|---|---|---|---|---|---|"]
-    data = {label: json.loads((results / f"{name}.json").read_text()) for label, name in CODECS.items()}
+    data = {label: load_results(results / f"{name}.json") for label, name in CODECS.items()}
     for seq in data["ActDiff warp"]["sequences"]:
         for label, d in data.items():
             pts = d["sequences"][seq]
             col = {k: [p["metrics"][k] for p in pts] for k in ("niqe", "psnr", "warping_error")}
-            bpp = [p["bpp"] for p in pts]
-            rows.append(f"| {seq} | {label} | {min(bpp):.4f}–{max(bpp):.4f} | {min(col['niqe']):.2f}–{max(col['niqe']):.2f}"
-                        f" | {min(col['psnr']):.1f}–{max(col['psnr']):.1f} | "
-                        f"{min(col['warping_error']):.4f}–{max(col['warping_error']):.4f} |")
+            rows.append(f"| {seq} | {label} | {_span([p['bpp'] for p in pts], '.4f')} | "
+                        f"{_span(col['niqe'], '.2f')} | {_span(col['psnr'], '.1f')} | "
+                        f"{_span(col['warping_error'], '.4f')} |")
     return "\n".join(rows)
+
+
+def _cell(row: dict) -> str:
+    if row.get("bd_rate") is None:
+        return "no overlap"
+    return f"{row['bd_rate']:+.1f}%" + (" (unreliable)" if row.get("warnings") else "")
 
 
 def bdrates(results: Path) -> str:
-    rows = ["| ActDiff decoder | baseline | carphone | bikes | bigbuckbunny |", "|---|---|---|---|---|"]
+    rows = ["| ActDiff decoder | baseline | " + " | ".join(SEQUENCES) + " |", "|---|---|---|---|---|"]
     for dec in ("diffusion", "warp"):
+        a = load_results(results / f"actdiff_{dec}.json")
         for base in ("x265", "x264", "svt-av1"):
-            text = (results / f"bdrate_niqe_{dec}_vs_{base}.md").read_text()
-            cells = []
-            for seq in ("carphone", "bikes", "bigbuckbunny"):
-                m = re.search(rf"^\| {seq} \| ([^|]+) \|[^|]*\|([^|]*)\|", text, re.M)
-                value = m.group(1).strip() if m else "n/a"
-                flag = " (unreliable)" if m and "unreliable" in m.group(2) else ""
-                cells.append("no overlap" if value == "n/a" else value + flag)
-            rows.append(f"| {dec} | {base} | " + " | ".join(cells) + " |")
+            rep = compare(a, load_results(results / f"{base}.json"), "niqe")["sequences"]
+            rows.append(f"| {dec} | {base} | " + " | ".join(_cell(rep[s]) if s in rep else "n/a" for s in SEQUENCES)
+                        + " |")
     return "\n".join(rows)
 
 
+def _point(p: dict) -> str:
+    mark = {"lower": "≥ ", "upper": "≤ "}.get(p["bound"], "")
+    return f"{p['bpp']:.4f} ({p['quality']:.2f}): {mark}{p['saving']:.0f} %"
+
+
+def savings(actdiff_json: Path, x265_json: Path, label: str) -> list[str]:
+    """Rows: clip | model | source NIQE | per point 'bpp (NIQE): saving' of ActDiff over x265."""
+    a, b = load_results(actdiff_json), load_results(x265_json)
+    rep = compare(a, b, "niqe")["sequences"]
+    out = []
+    for seq, row in rep.items():
+        if seq == "mean":
+            continue
+        src = source_value(a, seq, "niqe") or source_value(b, seq, "niqe")
+        pts = ", ".join(_point(p) for p in sorted(row.get("points", []), key=lambda p: p["bpp"]))
+        out.append(f"| {seq} | {label} | {'n/a' if src is None else f'{src:.2f}'} | {pts} |")
+    return out
+
+
 if __name__ == "__main__":
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "experiments/results")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", nargs="?", default="experiments/results")
+    ap.add_argument("--holdout", nargs="*", default=[], help="folders written by experiments/holdout_cpu.sh")
+    args = ap.parse_args()
+    folder = Path(args.results)
     print(ranges(folder))
     print()
     print(bdrates(folder))
+    print()
+    print("| clip | model | source NIQE | ActDiff bpp (NIQE): saving over x265 at matched NIQE |")
+    print("|---|---|---|---|")
+    rows = savings(folder / "actdiff_diffusion.json", folder / "x265.json", "shipped")
+    for d in map(Path, args.holdout):
+        rows += savings(d / "actdiff_diffusion_holdout.json", folder / "x265.json", f"held out ({d.name})")
+    print("\n".join(rows))

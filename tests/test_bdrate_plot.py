@@ -119,6 +119,9 @@ def test_bounds_reported_when_ranges_do_not_overlap():
     row = compare(a, b, "niqe")["sequences"]["s1"]
     assert "do not overlap" in row["error"] and row["saving"] is None
     assert [p["bound"] for p in row["points"]] == ["lower"] * 4
+    b["source"] = {"s1": {"niqe": 6.0}}  # A beats the source: flagged, but the row has no numbers to average
+    rep = compare(a, b, "niqe")
+    assert rep["sequences"]["s1"]["warnings"] and rep["average"]["unreliable"] == []
     from actdiff.commands.bdrate import to_markdown
 
     md = to_markdown(compare(a, b, "niqe"))

@@ -159,7 +159,8 @@ def compare(res_a: dict[str, Any], res_b: dict[str, Any], metric: str) -> dict[s
     sav = [rows[n]["saving"] for n in common if rows[n].get("saving") is not None]
     average = {"bd_rate": float(np.mean(per_seq)) if per_seq else None,
                "saving": float(np.mean(sav)) if sav else None, "sequences": len(per_seq),
-               "unreliable": [n for n in common if rows[n].get("warnings")]}
+               "unreliable": [n for n in common if rows[n].get("warnings")  # only rows the average counts
+                              and (rows[n].get("bd_rate") is not None or rows[n].get("saving") is not None)]}
     return {"a": res_a["codec"], "b": res_b["codec"], "metric": metric, "sequences": rows, "average": average}
 
 

@@ -87,3 +87,13 @@ def test_rate_points_by_name_and_bad_every():
     assert list(cb.rate_points) == ["r1", "r2"]
     with pytest.raises(ValueError):
         RateCurveCallback(every_n_val_epochs=0)
+
+
+def test_unknown_or_unavailable_metric_fails_at_set_up(monkeypatch, tmp_path):
+    from actdiff.errors import ConfigError, MissingWeightsError
+
+    with pytest.raises(ConfigError, match="unknown metric"):
+        RateCurveCallback(clips=[moving_texture()], metrics=["psnr", "nope"])
+    monkeypatch.setenv("ACTDIFF_FFMPEG", str(tmp_path / "no_ffmpeg"))
+    with pytest.raises(MissingWeightsError, match="ACTDIFF_FFMPEG"):
+        RateCurveCallback(clips=[moving_texture()], metrics=["vmaf"])

@@ -124,6 +124,8 @@ def test_lpips_dists_missing_weights(empty_weights):
     with pytest.raises(MissingWeightsError, match="dists_weights.pt"):
         check_metrics(["psnr", "dists"])
     check_metrics(["psnr", "niqe"])  # weight-free metrics need nothing
+    with pytest.raises(MissingWeightsError, match="weights-inception"):
+        check_metrics(["kid_patches"])
 
 
 def test_warping_error_perfect_vs_flicker():

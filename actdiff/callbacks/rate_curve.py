@@ -25,7 +25,7 @@ from typing import Any, Union
 import numpy as np
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from actdiff.metrics import compute_metrics
+from actdiff.metrics import check_metrics, compute_metrics
 from actdiff.types import Video
 
 RatePoints = Union[Mapping[str, Sequence[str]], Sequence[str]]  # noqa: UP007
@@ -78,6 +78,7 @@ class RateCurveCallback(Callback):
         self.rate_points = self._resolve_points(rate_points)
         self.decoder_factory = decoder_factory or (lambda m: getattr(m, "decoder", "warp"))
         self.metrics = list(metrics)
+        check_metrics(self.metrics)  # missing weights fail at set-up, not after the first validation
         self.base_config = base_config
         self.encode_fn = encode_fn or _default_encode
         self.decode_fn = decode_fn or _default_decode

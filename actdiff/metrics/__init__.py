@@ -27,11 +27,11 @@ import torch
 
 from actdiff.errors import ConfigError, InputError
 from actdiff.metrics import full_reference as fr
-from actdiff.metrics.fid import DistributionMetrics
+from actdiff.metrics.fid import INCEPTION_FILE, DistributionMetrics
 from actdiff.metrics.niqe import niqe
 from actdiff.metrics.temporal import warping_error
 from actdiff.metrics.vmaf import find_ffmpeg, vmaf, vmaf_neg
-from actdiff.metrics.weights import require_all
+from actdiff.metrics.weights import find_weights, require_all
 from actdiff.registry import METRICS
 from actdiff.types import Video
 
@@ -48,6 +48,10 @@ class Metric:
     lower_is_better: bool
     unit: str = ""
     requires: Callable[[], Any] | None = None  # raises MissingWeightsError when weights/tools are absent
+
+
+def _inception() -> Any:
+    return find_weights(INCEPTION_FILE, what="FID Inception-v3")
 
 
 def _register(name: str, kind: str, fn: Callable[..., Any] | None, lower: bool, unit: str = "",
@@ -68,8 +72,8 @@ _register("warping_error", "clip", warping_error, True)
 _register("vmaf", "clip", vmaf, False, requires=find_ffmpeg)
 _register("vmaf_neg", "clip", vmaf_neg, False, requires=find_ffmpeg)
 for _p in ("", "_patches"):
-    _register(f"fid{_p}", "dist", None, True)
-    _register(f"kid{_p}", "dist", None, True)
+    _register(f"fid{_p}", "dist", None, True, requires=_inception)
+    _register(f"kid{_p}", "dist", None, True, requires=_inception)
 
 LOWER_IS_BETTER = frozenset(n for n in METRICS.names() if METRICS.build(n).lower_is_better)
 

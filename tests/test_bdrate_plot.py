@@ -142,3 +142,30 @@ def test_better_than_source_is_noted():
     assert rep["sequences"]["mean"]["source"] == pytest.approx(4.5)
     b["protocol"] = {"name": "other"}  # a different protocol read different source frames
     assert "source" not in compare(a, b, "niqe")["sequences"]["s1"]
+
+
+def test_pareto_front_drops_dominated_points():
+    from actdiff.commands.bdrate import pareto_front
+
+    # NIQE (lower is better): 7.0 at 0.004 dominates the dearer 7.1 and 8.6; 6.5 at 0.07 is kept
+    rate, niqe = pareto_front((np.array([0.027, 0.004, 0.008, 0.07]), np.array([8.6, 7.0, 7.1, 6.5])), "niqe")
+    assert rate.tolist() == [0.004, 0.07] and niqe.tolist() == [7.0, 6.5]
+    rate, psnr = pareto_front((RATES, PSNR), "psnr")  # monotonic curve: unchanged
+    assert rate.tolist() == RATES.tolist() and psnr.tolist() == PSNR.tolist()
+
+
+def test_frontier_compare_and_cli(tmp_path, capsys):
+    # A: a non-monotonic curve whose cheapest point is its best; B: x265-like, non-monotonic too
+    a = fake_results("actdiff-diffusion", {"s1": ([0.004, 0.008, 0.016, 0.027], [7.0, 7.1, 8.0, 8.6])}, "niqe")
+    b = fake_results("x265", {"s1": ([0.007, 0.010, 0.020, 0.044], [10.7, 9.6, 8.5, 9.0])}, "niqe")
+    plain = compare(a, b, "niqe")["sequences"]["s1"]
+    assert len(plain["points"]) == 4 and plain["warnings"]  # non-monotonic: flagged
+    row = compare(a, b, "niqe", frontier=True)["sequences"]["s1"]
+    assert [(p["bpp"], p["bound"]) for p in row["points"]] == [(0.004, "lower")]
+    assert row["points"][0]["saving"] == pytest.approx(100 * (1 - 0.004 / 0.020))  # B's front ends at 0.020
+    assert "needs at least 2" in row["error"] and "warnings" not in row
+    pa = save_results(a, tmp_path / "a.json")
+    pb = save_results(b, tmp_path / "b.json")
+    assert bdrate_main([str(pa), str(pb), "--metric", "niqe", "--frontier"]) == 0
+    out = capsys.readouterr().out
+    assert "Pareto fronts" in out and "0.0040: ≥+80%" in out

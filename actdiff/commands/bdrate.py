@@ -16,10 +16,12 @@ Lower-is-better metrics (niqe, lpips, dists, gmsd, fid, kid, warping_error) are 
 interpolation so quality always increases with rate. A curve whose quality is not monotonic in
 rate (no-reference metrics such as NIQE can improve as the rate drops) still gets numbers, but
 its row carries the warning in the report's note column and JSON (``warnings``), and the average
-names it under ``unreliable``. When a results file records the source's own no-reference score
-(``source``, e.g. NIQE of the uncompressed frames), a curve that scores better than the source is
-noted too: there the metric rewards synthesized detail, not fidelity. Per sequence (sequences
-present in both files) and on the dataset-mean curves. Curves need at least 2 points with distinct quality.
+names it under ``unreliable``; ``--frontier`` compares each codec's Pareto front instead (its
+operational curve: points that a cheaper point matches or beats are dropped). When a results
+file records the source's own no-reference score (``source``, e.g. NIQE of the uncompressed
+frames), a curve that scores better than the source is noted too: there the metric rewards
+synthesized detail, not fidelity. Per sequence (sequences present in both files) and on the
+dataset-mean curves. BD-rate needs at least 2 points with distinct quality on each curve.
 """
 
 from __future__ import annotations
@@ -42,7 +44,24 @@ from actdiff.results import atomic_write_text, check_output, load_many, source_v
 Curve = tuple[np.ndarray, np.ndarray]
 
 
-def _prepare(curve: Curve, metric: str, label: str) -> Curve:
+def pareto_front(curve: Curve, metric: str) -> Curve:
+    """The operational rate–quality curve: the points no cheaper point matches or beats.
+
+    ``curve`` is ``(bpp (K,), metric (K,))``; returns the kept points sorted by bpp. A codec whose
+    settings give a worse score at a higher rate would, in practice, use the cheaper setting.
+    """
+    rate, q = (np.asarray(v, dtype=np.float64) for v in curve)
+    sign = -1.0 if lower_is_better(metric) else 1.0
+    keep, best = [], -np.inf
+    for i in np.lexsort((-sign * q, rate)):  # by rate, the better score first on ties
+        if np.isfinite(q[i]) and sign * q[i] > best:
+            keep.append(i)
+            best = sign * q[i]
+    idx = np.array(keep, dtype=int)
+    return rate[idx], q[idx]
+
+
+def _prepare(curve: Curve, metric: str, label: str, min_points: int = 2) -> Curve:
     """Sort by quality (negated when lower is better); check enough distinct points."""
     rate, q = (np.asarray(v, dtype=np.float64) for v in curve)
     keep = np.isfinite(rate) & np.isfinite(q) & (rate > 0)
@@ -51,8 +70,8 @@ def _prepare(curve: Curve, metric: str, label: str) -> Curve:
         q = -q
     order = np.argsort(q, kind="stable")
     rate, q = rate[order], q[order]
-    if len(q) < 2:
-        raise InputError(f"{label}: {len(q)} usable rate point(s) for {metric}; BD-rate needs at least 2")
+    if len(q) < min_points:
+        raise InputError(f"{label}: {len(q)} usable rate point(s) for {metric}; this needs at least {min_points}")
     if np.any(np.diff(q) <= 0):
         raise InputError(f"{label}: two rate points have the same {metric}; PCHIP needs distinct values")
     if np.any(np.diff(rate) <= 0):
@@ -85,7 +104,7 @@ def matched_points(a: Curve, b: Curve, metric: str, labels: tuple[str, str] = ("
     * ``"upper"`` — a's quality is worse than every point of b: b reaches it at its lowest tested
       rate or below, so ``saving <= 1 - bpp_a / min(bpp_b)``.
     """
-    ra, qa = _prepare(a, metric, labels[0])
+    ra, qa = _prepare(a, metric, labels[0], min_points=1)
     rb, qb = _prepare(b, metric, labels[1])
     f = PchipInterpolator(qb, np.log(rb))
     sign = -1.0 if lower_is_better(metric) else 1.0
@@ -141,9 +160,14 @@ def _row(ca: Curve, cb: Curve, metric: str, labels: tuple[str, str], source: flo
     return row
 
 
-def compare(res_a: dict[str, Any], res_b: dict[str, Any], metric: str) -> dict[str, Any]:
-    """``{"sequences": {name: {...}}, "average": {...}}`` for one metric (``"mean"``: the mean curves)."""
+def compare(res_a: dict[str, Any], res_b: dict[str, Any], metric: str, frontier: bool = False) -> dict[str, Any]:
+    """``{"sequences": {name: {...}}, "average": {...}}`` for one metric (``"mean"``: the mean curves).
+
+    ``frontier``: compare the Pareto fronts (:func:`pareto_front`) instead of every point.
+    """
     ca, cb = to_curves(res_a, metric, include_mean=True), to_curves(res_b, metric, include_mean=True)
+    if frontier:
+        ca, cb = ({k: pareto_front(c, metric) for k, c in cs.items()} for cs in (ca, cb))
     common = [n for n in res_a["sequences"] if n in res_b["sequences"]]
     if not common:
         raise InputError(f"no sequence in common between {res_a['codec']} and {res_b['codec']}")
@@ -161,7 +185,8 @@ def compare(res_a: dict[str, Any], res_b: dict[str, Any], metric: str) -> dict[s
                "saving": float(np.mean(sav)) if sav else None, "sequences": len(per_seq),
                "unreliable": [n for n in common if rows[n].get("warnings")  # only rows the average counts
                               and (rows[n].get("bd_rate") is not None or rows[n].get("saving") is not None)]}
-    return {"a": res_a["codec"], "b": res_b["codec"], "metric": metric, "sequences": rows, "average": average}
+    return {"a": res_a["codec"], "b": res_b["codec"], "metric": metric, "frontier": frontier, "sequences": rows,
+            "average": average}
 
 
 def _fmt(v: float | None) -> str:
@@ -175,7 +200,8 @@ def _fmt_point(p: dict[str, Any]) -> str:
 
 def to_markdown(report: dict[str, Any]) -> str:
     a, b, m = report["a"], report["b"], report["metric"]
-    lines = [f"BD-rate of {b} vs {a} ({m}, PCHIP; + = {a} better) and saving of {a} over {b} at matched {m}",
+    front = " — Pareto fronts: dominated points dropped" if report.get("frontier") else ""
+    lines = [f"BD-rate of {b} vs {a} ({m}, PCHIP; + = {a} better) and saving of {a} over {b} at matched {m}{front}",
              f"(per point of {a}, bpp: saving; ≥/≤ = bound where {a}'s {m} lies outside {b}'s tested range)", "",
              "| sequence | BD-rate | saving | per point | note |", "|---|---:|---:|---|---|"]
     for name, row in report["sequences"].items():
@@ -195,6 +221,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("a", help="results JSON of A (usually ActDiff); comma-separate shard files to merge")
     p.add_argument("b", help="results JSON of B (the anchor baseline); comma-separate shard files to merge")
     p.add_argument("--metric", nargs="+", default=["niqe"], help="metric(s) to compare on")
+    p.add_argument("--frontier", action="store_true",
+                   help="compare Pareto fronts: drop points that a cheaper point of the same codec matches or beats")
     p.add_argument("--json", default=None, help="also write the report as JSON")
     p.add_argument("--markdown", default=None, help="also write the table as Markdown")
     p.add_argument("--overwrite", action="store_true", help="replace existing report files")
@@ -213,7 +241,7 @@ def main(argv: Sequence[str]) -> int:
         for label, res in (("A", res_a), ("B", res_b)):
             if not any(metric in p["metrics"] for pts in res["sequences"].values() for p in pts):
                 raise InputError(f"{label} ({res['codec']}) has no metric {metric!r}")
-        reports.append(compare(res_a, res_b, metric))
+        reports.append(compare(res_a, res_b, metric, frontier=args.frontier))
     text = "\n".join(to_markdown(r) for r in reports)
     sys.stdout.write(text)
     if args.json:

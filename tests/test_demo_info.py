@@ -10,7 +10,8 @@ from actdiff.commands import demo, encode, info
 def test_demo_prints_a_rate_quality_table(tmp_path, capsys):
     assert demo.main(["--out", str(tmp_path), "--frames", "10", "--rates", "r1", "r4"]) == 0
     out = capsys.readouterr().out
-    assert "point  decoder" in out
+    assert "point  decoder" in out and "VMAF-NEG" in out
+    assert "NIQE of the source clip itself: " in out
     lines = [ln for ln in out.splitlines() if ln.startswith(("r1 ", "r4 ", "crf"))]
     assert len([ln for ln in lines if " warp " in ln]) == 2
     assert any(" x265 " in ln for ln in lines)
@@ -19,6 +20,7 @@ def test_demo_prints_a_rate_quality_table(tmp_path, capsys):
     warp = {r["point"]: r for r in rows if r["decoder"] == "warp"}
     assert warp["r1"]["bpp"] < warp["r4"]["bpp"]
     assert warp["r1"]["psnr"] < warp["r4"]["psnr"]
+    assert 0 < warp["r1"]["vmaf_neg"] < warp["r4"]["vmaf_neg"] <= 100
     assert (run / "r1.adv").is_file() and (run / "r1.config.yaml").is_file()
     if not any(r["decoder"] == "diffusion" for r in rows):
         assert "diffusion decoder skipped" in out  # never silently

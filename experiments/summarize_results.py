@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from actdiff.commands.bdrate import compare
-from actdiff.results import load_results, source_value
+from actdiff.results import load_results
 
 CODECS = {"ActDiff diffusion": "actdiff_diffusion", "ActDiff warp": "actdiff_warp", "x265": "x265",
           "x264": "x264", "SVT-AV1": "svt-av1"}
@@ -62,13 +62,12 @@ def _point(p: dict) -> str:
 
 def savings(actdiff_json: Path, x265_json: Path, label: str) -> list[str]:
     """Rows: clip | model | source NIQE | per point 'bpp (NIQE): saving' of ActDiff over x265."""
-    a, b = load_results(actdiff_json), load_results(x265_json)
-    rep = compare(a, b, "niqe")["sequences"]
+    rep = compare(load_results(actdiff_json), load_results(x265_json), "niqe")["sequences"]
     out = []
     for seq, row in rep.items():
         if seq == "mean":
             continue
-        src = source_value(a, seq, "niqe") or source_value(b, seq, "niqe")
+        src = row.get("source")  # the source's own NIQE, as compare() found it in either file
         pts = ", ".join(_point(p) for p in sorted(row.get("points", []), key=lambda p: p["bpp"]))
         out.append(f"| {seq} | {label} | {'n/a' if src is None else f'{src:.2f}'} | {pts} |")
     return out

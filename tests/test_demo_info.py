@@ -39,3 +39,10 @@ def test_info_describes_a_file(tmp_path, sample_video, capsys):
     (tmp_path / "junk.adv").write_bytes(b"junk" * 10)
     assert info.main([str(tmp_path / "junk.adv")]) == 2
     assert capsys.readouterr().err.startswith("error:")
+
+
+def test_demo_without_vmaf_ffmpeg_fails_before_running(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ACTDIFF_FFMPEG", str(tmp_path / "no_ffmpeg"))
+    assert demo.main(["--out", str(tmp_path / "out"), "--frames", "4", "--rates", "r1"]) == 2
+    assert "ACTDIFF_FFMPEG" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing encoded, no run folder

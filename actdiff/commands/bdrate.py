@@ -44,6 +44,11 @@ from actdiff.results import atomic_write_text, check_output, load_many, source_v
 Curve = tuple[np.ndarray, np.ndarray]
 
 
+def _sign(metric: str) -> float:
+    """-1 for lower-is-better metrics, +1 otherwise: ``sign * value`` grows with quality."""
+    return -1.0 if lower_is_better(metric) else 1.0
+
+
 def pareto_front(curve: Curve, metric: str) -> Curve:
     """The operational rate–quality curve: the points no cheaper point matches or beats.
 
@@ -51,7 +56,7 @@ def pareto_front(curve: Curve, metric: str) -> Curve:
     settings give a worse score at a higher rate would, in practice, use the cheaper setting.
     """
     rate, q = (np.asarray(v, dtype=np.float64) for v in curve)
-    sign = -1.0 if lower_is_better(metric) else 1.0
+    sign = _sign(metric)
     keep, best = [], -np.inf
     for i in np.lexsort((-sign * q, rate)):  # by rate, the better score first on ties
         if np.isfinite(q[i]) and sign * q[i] > best:
@@ -65,9 +70,7 @@ def _prepare(curve: Curve, metric: str, label: str, min_points: int = 2) -> Curv
     """Sort by quality (negated when lower is better); check enough distinct points."""
     rate, q = (np.asarray(v, dtype=np.float64) for v in curve)
     keep = np.isfinite(rate) & np.isfinite(q) & (rate > 0)
-    rate, q = rate[keep], q[keep]
-    if lower_is_better(metric):
-        q = -q
+    rate, q = rate[keep], _sign(metric) * q[keep]
     order = np.argsort(q, kind="stable")
     rate, q = rate[order], q[order]
     if len(q) < min_points:
@@ -107,7 +110,7 @@ def matched_points(a: Curve, b: Curve, metric: str, labels: tuple[str, str] = ("
     ra, qa = _prepare(a, metric, labels[0], min_points=1)
     rb, qb = _prepare(b, metric, labels[1])
     f = PchipInterpolator(qb, np.log(rb))
-    sign = -1.0 if lower_is_better(metric) else 1.0
+    sign = _sign(metric)
     out: list[dict[str, Any]] = []
     for r, q in zip(ra, qa):
         if qb[0] <= q <= qb[-1]:
@@ -125,13 +128,9 @@ def matched_savings(a: Curve, b: Curve, metric: str, labels: tuple[str, str] = (
     return [p["saving"] if p["bound"] is None else None for p in matched_points(a, b, metric, labels)]
 
 
-def _better(value: float, reference: float, metric: str) -> bool:
-    return value < reference if lower_is_better(metric) else value > reference
-
-
 def _source_note(label: str, curve: Curve, source: float, metric: str) -> str | None:
     """A note when some points of ``curve`` score better than the uncompressed source itself."""
-    n = sum(_better(float(q), source, metric) for q in curve[1])
+    n = int(np.sum(_sign(metric) * curve[1] > _sign(metric) * source))
     if not n:
         return None
     return (f"{label}: {metric} better than the source's own ({source:.3g}) at {n} of {len(curve[1])} points "

@@ -83,12 +83,16 @@ def get_metric(name: str) -> Metric:
     return METRICS.build(name)
 
 
-def check_metrics(names: Sequence[str]) -> None:
-    """Fail early, before any encoding: unknown names → ``ConfigError``; a metric whose weights or
-    tool (LPIPS/DISTS weights, an ffmpeg with libvmaf) is missing → ``MissingWeightsError``."""
+def _check_known(names: Sequence[str]) -> None:
     unknown = [m for m in names if m not in METRICS]
     if unknown:
         raise ConfigError(f"unknown metric(s) {', '.join(unknown)} (known: {', '.join(METRICS.names())})")
+
+
+def check_metrics(names: Sequence[str]) -> None:
+    """Fail early, before any encoding: unknown names → ``ConfigError``; a metric whose weights or
+    tool (LPIPS/DISTS weights, an ffmpeg with libvmaf) is missing → ``MissingWeightsError``."""
+    _check_known(names)
     for name in names:
         requires = get_metric(name).requires
         if requires is not None:
@@ -154,9 +158,7 @@ def compute_metrics(
     a, b = as_frames(ref), as_frames(rec)
     if a.shape != b.shape:
         raise InputError(f"reference {a.shape} and reconstruction {b.shape} differ in shape")
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ConfigError(f"unknown metric(s) {', '.join(unknown)} (known: {', '.join(METRICS.names())})")
+    _check_known(metrics)
     out: dict[str, float] = {}
     dist: dict[str, dict[str, float]] = {}
     for name in metrics:

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from actdiff.metrics import compute_metrics, get_metric
+
 
 def no_reference(metrics: Sequence[str]) -> list[str]:
     """The names in ``metrics`` that are per-frame no-reference metrics (kind ``nr``)."""
-    from actdiff.metrics import get_metric
-
     return [m for m in metrics if get_metric(m).kind == "nr"]
 
 
@@ -26,8 +26,6 @@ def source_metrics(frames: np.ndarray, metrics: Sequence[str]) -> dict[str, floa
     ``frames``: ``uint8 (T, H, W, 3)`` RGB as the protocol read them (the same frames every
     codec is scored against). Full-reference metrics are skipped (they are trivial on the source).
     """
-    from actdiff.metrics import compute_metrics
-
     names = no_reference(metrics)
     return compute_metrics(frames, frames, names) if names else {}
 

@@ -144,3 +144,20 @@ def test_missing_tool_fails_before_any_encoding(tmp_path, monkeypatch, capsys):
     assert not out.exists() and not (tmp_path / "b.json.config.yaml").exists()
     assert bench_cmd.main(["x265", "--data", str(data), "--metrics", "psnr", "nope", "-o", str(out)]) == 2
     assert "unknown metric(s) nope" in capsys.readouterr().err
+
+
+def test_vmaf_and_neg_of_the_same_clips_share_one_ffmpeg_run(monkeypatch, clip):
+    vm = sys.modules["actdiff.metrics.vmaf"]  # the package attribute `vmaf` is the function
+
+    runs = []
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(vm.subprocess, "Popen", lambda *a, **k: runs.append(a[0]) or real_popen(*a, **k))
+    monkeypatch.setattr(vm, "_last", None)
+    blurred = _blur(clip[:4], 1.0)
+    v, neg = vmaf(clip[:4], blurred), vmaf_neg(clip[:4], blurred)
+    assert len(runs) == 1 and 0 < neg < 100 and 0 < v < 100
+    # the same value as a run that scores only that clip pair afresh
+    monkeypatch.setattr(vm, "_last", None)
+    assert vmaf_neg(clip[:4], blurred) == neg and len(runs) == 2
+    # another pair is scored again, not served from the remembered one
+    assert vmaf(clip[:4], _blur(clip[:4], 2.0)) < v and len(runs) == 3

@@ -15,11 +15,14 @@ clips, so the comparison stays like-for-like).
 The ffmpeg used is ``$ACTDIFF_FFMPEG`` when set, else the binary bundled with the
 ``imageio-ffmpeg`` wheel (built with ``--enable-libvmaf``). PyAV's libraries have no libvmaf.
 The reference is written to a temporary raw file, the reconstruction is piped on stdin.
+One ffmpeg run scores both models; the last pair of clips scored is remembered (by a digest
+of their bytes), so asking for ``vmaf`` and ``vmaf_neg`` of the same clips runs ffmpeg once.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -90,30 +93,25 @@ def _check(ref: np.ndarray, rec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _even(ref), _even(rec)
 
 
-def _command(exe: str, ref_path: str, h: int, w: int, model: str) -> list[str]:
+def _command(exe: str, ref_path: str, h: int, w: int) -> list[str]:
+    """ffmpeg command scoring every model of ``MODELS`` in one pass; each is logged under its own name."""
     raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", "25"]
     n_threads = min(2, os.cpu_count() or 1)
+    models = "|".join(f"version={m}\\:name={m}" for m in MODELS)
     graph = (f"[0:v]{COLOUR_CHAIN}[dist];[1:v]{COLOUR_CHAIN}[ref];"
-             f"[dist][ref]libvmaf=model=version={model}:log_fmt=json:log_path=vmaf.json:n_threads={n_threads}")
+             f"[dist][ref]libvmaf=model='{models}':log_fmt=json:log_path=vmaf.json:n_threads={n_threads}")
     return [exe, "-hide_banner", "-nostdin", "-loglevel", "error", *raw, "-i", "pipe:0", *raw, "-i", ref_path,
             "-lavfi", graph, "-f", "null", "-"]
 
 
-def vmaf_frames(ref: np.ndarray, rec: np.ndarray, model: str = "vmaf_v0.6.1") -> np.ndarray:
-    """Per-frame VMAF of ``rec`` against ``ref`` (both ``uint8 (T, H, W, 3)``) → ``float64 (T,)``, 0–100.
-
-    ``model`` is a libvmaf built-in model version (``vmaf_v0.6.1`` or ``vmaf_v0.6.1neg``).
-    """
-    if model not in MODELS:
-        raise InputError(f"unknown VMAF model {model!r} (known: {', '.join(MODELS)})")
-    ref, rec = _check(ref, rec)
-    exe = find_ffmpeg()
+def _run(exe: str, ref: np.ndarray, rec: np.ndarray) -> dict[str, np.ndarray]:
+    """One ``exe`` run over even-sized ``uint8 (T, H, W, 3)`` clips → ``{model: float64 (T,)}``."""
     t, h, w, _ = ref.shape
     with tempfile.TemporaryDirectory(prefix="actdiff_vmaf_") as tmp:
         ref_path = os.path.join(tmp, "ref.rgb")
         ref.tofile(ref_path)
         # ffmpeg drains stdin to EOF or fails; its stderr is collected alongside (no pipe deadlock)
-        proc = subprocess.Popen(_command(exe, ref_path, h, w, model), cwd=tmp, stdin=subprocess.PIPE,
+        proc = subprocess.Popen(_command(exe, ref_path, h, w), cwd=tmp, stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, err = proc.communicate(rec.tobytes())
         if proc.returncode != 0:
@@ -121,12 +119,40 @@ def vmaf_frames(ref: np.ndarray, rec: np.ndarray, model: str = "vmaf_v0.6.1") ->
             raise VmafError(f"ffmpeg libvmaf failed (exit {proc.returncode}): {last}")
         try:
             log = json.loads(Path(tmp, "vmaf.json").read_text())
-        except (OSError, ValueError) as e:
+            frames = log.get("frames", [])
+            scores = {m: np.array([f["metrics"][m] for f in frames], dtype=np.float64) for m in MODELS}
+        except (OSError, ValueError, KeyError, TypeError) as e:
             raise VmafError(f"ffmpeg libvmaf wrote no readable JSON log ({type(e).__name__})") from None
-    scores = np.array([f["metrics"]["vmaf"] for f in log.get("frames", [])], dtype=np.float64)
-    if scores.size != t:
-        raise VmafError(f"libvmaf scored {scores.size} frames, expected {t}")
+    if len(frames) != t:
+        raise VmafError(f"libvmaf scored {len(frames)} frames, expected {t}")
     return scores
+
+
+_last: tuple[bytes, dict[str, np.ndarray]] | None = None
+
+
+def _digest(exe: str, ref: np.ndarray, rec: np.ndarray) -> bytes:
+    h = hashlib.blake2b(repr((exe, ref.shape, rec.shape)).encode(), digest_size=16)
+    h.update(ref.data)
+    h.update(rec.data)
+    return h.digest()
+
+
+def vmaf_frames(ref: np.ndarray, rec: np.ndarray, model: str = "vmaf_v0.6.1") -> np.ndarray:
+    """Per-frame VMAF of ``rec`` against ``ref`` (both ``uint8 (T, H, W, 3)``) → ``float64 (T,)``, 0–100.
+
+    ``model`` is a libvmaf built-in model version (``vmaf_v0.6.1`` or ``vmaf_v0.6.1neg``). Both
+    models are scored in one ffmpeg run, remembered for the next call on the same clips.
+    """
+    global _last
+    if model not in MODELS:
+        raise InputError(f"unknown VMAF model {model!r} (known: {', '.join(MODELS)})")
+    ref, rec = _check(ref, rec)
+    exe = find_ffmpeg()
+    key = _digest(exe, ref, rec)
+    if _last is None or _last[0] != key:
+        _last = (key, _run(exe, ref, rec))
+    return _last[1][model].copy()
 
 
 def vmaf(ref: np.ndarray, rec: np.ndarray, model: str = "vmaf_v0.6.1") -> float:

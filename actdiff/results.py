@@ -178,13 +178,27 @@ def save_results(results: dict[str, Any], path: str | Path, overwrite: bool = Fa
     return atomic_write_text(path, json.dumps(results, indent=2, allow_nan=True) + "\n", overwrite=overwrite)
 
 
+def progress_path(out: str | Path) -> Path:
+    """Where ``evaluate``/``bench`` keep the sequences finished so far: ``OUT.partial``."""
+    out = Path(out)
+    return out.with_name(out.name + ".partial")
+
+
+def save_progress(results: dict[str, Any], out: str | Path) -> Path:
+    """Write the results so far to ``progress_path(out)``, never to ``out`` itself: the output
+    appears only complete (and an existing one is replaced only then), while a crash or a bad
+    clip late in a dataset still leaves the finished sequences readable in ``OUT.partial``."""
+    return save_results(results, progress_path(out), overwrite=True)
+
+
 def finish_results(results: dict[str, Any], out: str | Path, shard: str | None, dataset: Any,
                    quiet: bool = False) -> Path:
     """Last step of ``evaluate``/``bench``: refuse a shard that held no sequence, write the
-    results (replacing the partial file written after each sequence) and say where."""
+    results, remove ``OUT.partial`` and say where."""
     if not results["sequences"]:
         raise ConfigError(f"shard {shard} selects no sequence of {dataset.name} ({len(dataset)} sequences)")
     path = save_results(results, out, overwrite=True)
+    progress_path(out).unlink(missing_ok=True)
     if not quiet:
         sys.stderr.write(f"wrote {out}\n")
     return path

@@ -81,3 +81,22 @@ def test_bench_records_the_sources_own_no_reference_score(tmp_path):
     assert bench(["x265", "--data", str(data), "--protocol", "native", "--crf", "40", "-o", str(out2),
                   "--metrics", "psnr", "-q"]) == 0
     assert "source" not in load_results(out2)  # full-reference metrics need no source score
+
+
+def test_a_bad_clip_late_in_the_dataset_leaves_the_output_untouched(tmp_path, capsys):
+    """Progress goes to OUT.partial; OUT appears (or is replaced) only when every sequence is done."""
+    data = write_clip_folder(tmp_path / "clips", names=("alpha", "beta"))
+    (data / "beta.mkv").write_bytes(b"not a video")  # read after alpha was already benchmarked
+    out = tmp_path / "x264.json"
+    out.write_text("earlier results\n")
+    args = ["x264", "--data", str(data), "--protocol", "native", "--crf", "40", "-o", str(out),
+            "--metrics", "psnr", "-q", "--overwrite"]
+    assert bench(args) != 0
+    assert "beta.mkv" in capsys.readouterr().err
+    assert out.read_text() == "earlier results\n"  # not replaced by an incomplete document
+    partial = load_results(tmp_path / "x264.json.partial")  # the finished sequence is kept, valid
+    assert list(partial["sequences"]) == ["alpha"]
+    (data / "beta.mkv").unlink()
+    assert bench(args) == 0
+    assert list(load_results(out)["sequences"]) == ["alpha"]
+    assert not (tmp_path / "x264.json.partial").exists()

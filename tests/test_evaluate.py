@@ -92,3 +92,20 @@ def test_evaluate_real_pipeline(tmp_path):
     assert pts[0]["bpp"] < pts[1]["bpp"]
     assert pts[0]["frames"] == 6 and pts[0]["metrics"]["psnr"] > 10
     json.dumps(res)
+
+
+def test_evaluate_writes_progress_beside_the_output_not_into_it(tmp_path):
+    """A failing sequence after a finished one: no OUT, the finished one readable in OUT.partial."""
+    from _eval_helpers import write_clip_folder
+
+    from actdiff.commands.evaluate import main as evaluate
+    from actdiff.results import load_results
+
+    data = write_clip_folder(tmp_path / "clips", names=("alpha", "beta"))
+    (data / "beta.mkv").write_bytes(b"\x1a\x45\xdf\xa3 truncated")
+    out = tmp_path / "e.json"
+    args = ["--data", str(data), "--protocol", "native", "--rates", "r0", "--metrics", "psnr",
+            "-o", str(out), "-q"]
+    assert evaluate(args) != 0
+    assert not out.exists()
+    assert list(load_results(tmp_path / "e.json.partial")["sequences"]) == ["alpha"]

@@ -20,8 +20,8 @@ from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.data import load_dataset, load_protocol
 from actdiff.errors import ConfigError
 from actdiff.metrics import DEFAULT_METRICS, check_metrics, compute_metrics
-from actdiff.metrics.source import source_metrics
-from actdiff.results import check_output, finish_results, new_results, parse_shard, save_results
+from actdiff.metrics.source import record_source
+from actdiff.results import check_output, finish_results, new_results, parse_shard, save_progress
 
 DEFAULT_CRF = {"x264": [35, 40, 45, 51], "x265": [35, 40, 45, 51], "svt-av1": [45, 52, 58, 63]}
 
@@ -72,10 +72,8 @@ def main(argv: Sequence[str]) -> int:
             if not args.quiet:
                 shown = " ".join(f"{k}={v:.4g}" for k, v in m.items())
                 sys.stderr.write(f"{args.codec} {seq.name} crf={crf} bpp={points[-1]['bpp']:.5f} {shown}\n")
-        src = source_metrics(video.frames, args.metrics)
-        if src:  # the source's own NIQE: the reference point for "better than the original"
-            results.setdefault("source", {})[seq.name] = src
+        record_source(results, seq.name, video.frames, args.metrics)
         results["sequences"][seq.name] = points
-        save_results(results, out, overwrite=True)
+        save_progress(results, out)
     finish_results(results, out, args.shard, dataset, args.quiet)
     return 0

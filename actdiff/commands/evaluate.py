@@ -38,7 +38,7 @@ from actdiff.config import compose, config_root, load_yaml, to_yaml
 from actdiff.data import load_dataset, load_protocol
 from actdiff.errors import ConfigError, InputError
 from actdiff.metrics import DEFAULT_METRICS, check_metrics, compute_metrics
-from actdiff.metrics.source import source_metrics
+from actdiff.metrics.source import record_source
 from actdiff.results import (
     atomic_write_text,
     check_output,
@@ -47,6 +47,7 @@ from actdiff.results import (
     merge_results,
     new_results,
     parse_shard,
+    save_progress,
     save_results,
 )
 
@@ -196,10 +197,8 @@ def main(argv: Sequence[str]) -> int:
             continue
         video = seq.read(protocol)
         log = None if args.quiet else (lambda s, n=seq.name: sys.stderr.write(f"{n} {s}\n"))
-        src = source_metrics(video.frames, args.metrics)
-        if src:  # the source's own NIQE: the reference point for "better than the original"
-            results.setdefault("source", {})[seq.name] = src
+        record_source(results, seq.name, video.frames, args.metrics)
         results["sequences"][seq.name] = evaluate_sequence(video, cfgs, decoder, args.metrics, log)
-        save_results(results, out, overwrite=True)
+        save_progress(results, out)
     finish_results(results, out, args.shard, dataset, args.quiet)
     return 0

@@ -9,7 +9,8 @@
 # Plots and BD-rate tables are made from every results JSON present in $OUT afterwards.
 #
 # Environment: ACTDIFF, DATA (dataset YAML/name, default shared_clips), PROTOCOL (default cpu),
-# OUT, DECODERS, CODECS. experiments/rate_curves_paper.sh runs the same for UVG/MCL-JCV.
+# OUT, DECODERS, CODECS, METRICS (default: psnr ms_ssim niqe warping_error).
+# experiments/rate_curves_paper.sh runs the same for UVG/MCL-JCV.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ACT=${ACTDIFF:-.venv/bin/actdiff}
@@ -18,7 +19,7 @@ PROTOCOL=${PROTOCOL:-cpu}
 OUT=${OUT:-experiments/results}
 DECODERS=${DECODERS-warp diffusion}
 CODECS=${CODECS-x264 x265 svt-av1}
-METRICS="psnr ms_ssim niqe warping_error"
+METRICS=${METRICS:-psnr ms_ssim niqe warping_error}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 mkdir -p "$OUT"
 

@@ -17,7 +17,6 @@ from actdiff.results import load_results
 
 CODECS = {"ActDiff diffusion": "actdiff_diffusion", "ActDiff warp": "actdiff_warp", "x265": "x265",
           "x264": "x264", "SVT-AV1": "svt-av1"}
-SEQUENCES = ("carphone", "bikes", "bigbuckbunny")
 
 
 def _span(values: list[float], fmt: str) -> str:
@@ -45,13 +44,13 @@ def _cell(row: dict) -> str:
 
 
 def bdrates(results: Path) -> str:
-    rows = ["| ActDiff decoder | baseline | " + " | ".join(SEQUENCES) + " |", "|---|---|---|---|---|"]
+    seqs = list(load_results(results / "actdiff_warp.json")["sequences"])
+    rows = ["| ActDiff decoder | baseline | " + " | ".join(seqs) + " |", "|---|---|" + "---|" * len(seqs)]
     for dec in ("diffusion", "warp"):
         a = load_results(results / f"actdiff_{dec}.json")
         for base in ("x265", "x264", "svt-av1"):
             rep = compare(a, load_results(results / f"{base}.json"), "niqe")["sequences"]
-            rows.append(f"| {dec} | {base} | " + " | ".join(_cell(rep[s]) if s in rep else "n/a" for s in SEQUENCES)
-                        + " |")
+            rows.append(f"| {dec} | {base} | " + " | ".join(_cell(rep[s]) if s in rep else "n/a" for s in seqs) + " |")
     return "\n".join(rows)
 
 

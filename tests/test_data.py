@@ -53,6 +53,19 @@ def test_other_descriptions():
     assert load_dataset(REPO / "configs" / "data" / "sample.yaml").sequences[0].frames == 48
 
 
+def test_opencv_samples_description_matches_its_prepare_script(tmp_path):
+    """The YAML lists exactly the files experiments/prepare_opencv_samples.sh writes."""
+    import re
+
+    ds = load_dataset("opencv_samples", root=tmp_path, check=False)
+    assert [s.name for s in ds] == ["vtest", "megamind", "cup", "box"] and ds.format == "container"
+    script = (REPO / "experiments" / "prepare_opencv_samples.sh").read_text()
+    written = re.findall(r'^  "[^":]+:([^"]+)"$', script, flags=re.MULTILINE)
+    assert sorted(written) == sorted(s.path.name for s in ds)
+    with pytest.raises(InputError, match="prepare_opencv_samples.sh"):
+        load_dataset("opencv_samples", root=tmp_path)
+
+
 def test_root_override_and_env(tmp_path, monkeypatch):
     assert load_dataset("uvg", root=tmp_path, check=False).root == tmp_path
     monkeypatch.setenv("ACTDIFF_UVG_ROOT", str(tmp_path / "u"))

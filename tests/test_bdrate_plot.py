@@ -169,3 +169,17 @@ def test_frontier_compare_and_cli(tmp_path, capsys):
     assert bdrate_main([str(pa), str(pb), "--metric", "niqe", "--frontier"]) == 0
     out = capsys.readouterr().out
     assert "Pareto fronts" in out and "0.0040: ≥+80%" in out
+
+
+def test_plot_marks_the_source_clips_own_score():
+    from actdiff.commands.plot import draw
+
+    a = fake_results("actdiff-diffusion", {"s1": (RATES, NIQE), "s2": (RATES, NIQE)}, "niqe")
+    b = fake_results("x265", {"s1": (RATES * 2, NIQE), "s2": (RATES * 2, NIQE)}, "niqe")
+    b["source"] = {"s1": {"niqe": 6.0}, "s2": {"niqe": 3.0}}
+    fig = draw([a, b], "niqe")
+    marks = {ax.get_title(): [ln.get_ydata()[0] for ln in ax.get_lines() if ln.get_label() == "source clip"]
+             for ax in fig.axes if ax.get_title()}
+    assert marks == {"s1": [6.0], "s2": [3.0], "mean": [pytest.approx(4.5)]}
+    fig = draw([a], "niqe")  # no source recorded: no line
+    assert not any(ln.get_label() == "source clip" for ax in fig.axes for ln in ax.get_lines())

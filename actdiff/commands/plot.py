@@ -1,7 +1,9 @@
 """``actdiff plot A.json B.json … --metric niqe -o curves.png``: rate–quality curves.
 
 One subplot per sequence plus the dataset mean; x = bits per pixel on a log axis. ActDiff
-results (codec name starting with ``actdiff``) are drawn solid, baselines dashed. Several shard
+results (codec name starting with ``actdiff``) are drawn solid, baselines dashed. Where a
+results file records the source clip's own score (``source``, no-reference metrics such as
+NIQE), a dotted grey line marks it: a curve beyond it scores better than the original. Several shard
 files of one run are merged when given comma-separated (``a0.json,a1.json``).
 """
 
@@ -17,7 +19,7 @@ from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.errors import InputError, OutputError
 from actdiff.io.files import atomic_output
 from actdiff.metrics import lower_is_better
-from actdiff.results import check_output, load_many, to_curves
+from actdiff.results import check_output, load_many, source_value, to_curves
 
 FORMATS = (".png", ".pdf", ".svg")
 
@@ -50,6 +52,9 @@ def draw(results: list[dict[str, Any]], metric: str, title: str = ""):
             x, y = curves[panel]
             ax.plot(x, y, "-" if is_ours(r["codec"]) else "--", marker="o", ms=3, color=f"C{i}",
                     label=r["codec"], lw=2 if is_ours(r["codec"]) else 1.3)
+        src = next((v for r in results if (v := source_value(r, panel, metric)) is not None), None)
+        if src is not None:
+            ax.axhline(src, color="0.45", ls=":", lw=1.2, label="source clip")
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))

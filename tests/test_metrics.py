@@ -192,3 +192,24 @@ def test_hub_cache_serves_local_weights_offline(tmp_path):
         sd = torch.hub.load_state_dict_from_url("https://invalid.example/v0.4.0/lpips_weights.pt", progress=False)
     assert sd["w"].tolist() == [0, 1, 2]
     assert torch.hub.get_dir() == old
+
+
+def test_haarpsi_of_black_frames_is_defined(monkeypatch):
+    """piq's HaarPSI is 0/0 (inf) on two edge-free frames: identical ones score 1, others are NaN."""
+    import piq
+
+    from actdiff.metrics import per_frame
+
+    rng = np.random.default_rng(0)
+    clip = np.zeros((4, 64, 96, 3), np.uint8)
+    clip[2:] = (rng.random((2, 64, 96, 3)) * 255).astype(np.uint8)  # two black frames, two textured
+    assert per_frame("haarpsi", clip, clip) == pytest.approx([1.0] * 4, abs=1e-4)
+    assert compute_metrics(clip, clip, ["haarpsi"])["haarpsi"] == pytest.approx(1.0, abs=1e-4)
+    real = piq.haarpsi
+    monkeypatch.setattr(piq, "haarpsi", lambda x, y, **kw: torch.full((x.shape[0],), float("inf")))
+    other = clip.copy()
+    other[0, 0, 0] = 1
+    with pytest.warns(UserWarning, match="HaarPSI undefined"):
+        vals = per_frame("haarpsi", clip, other)
+    assert np.isnan(vals[0]) and vals[1:] == pytest.approx([1.0] * 3)  # the patched piq says inf: identical → 1
+    monkeypatch.setattr(piq, "haarpsi", real)

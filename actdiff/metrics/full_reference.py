@@ -57,10 +57,23 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def haarpsi(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """HaarPSI (piq), higher is better, in ``[0, 1]``."""
+    """HaarPSI (piq), higher is better, in ``[0, 1]``.
+
+    Two frames without any high-frequency content (e.g. both black) give piq a 0/0 (it returns
+    ``inf``): identical frames score 1, others are undefined (NaN, with a warning, so that
+    ``compute_metrics`` leaves them out of the mean).
+    """
     import piq
 
-    return piq.haarpsi(x.float(), y.float(), data_range=1.0, reduction="none").double()
+    score = piq.haarpsi(x.float(), y.float(), data_range=1.0, reduction="none").double()
+    bad = ~torch.isfinite(score)
+    if bad.any():
+        same = (x == y).flatten(1).all(1)
+        score[bad & same] = 1.0
+        if (bad & ~same).any():
+            warnings.warn("HaarPSI undefined for frames without any edge; NaN", stacklevel=2)
+            score[bad & ~same] = float("nan")
+    return score
 
 
 def vif(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -18,8 +18,8 @@ import time
 from actdiff.codec import decode_video, encode_video
 from actdiff.config import compose
 from actdiff.data import load_protocol, sample_clip_path
+from actdiff.evaluation.results import machine
 from actdiff.metrics import compute_metrics
-from actdiff.results import machine
 
 
 def bench_clip(path: str, cfg) -> dict:

@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 
 from actdiff.codec import decode_video, encode_video
-from actdiff.codec.pipeline import build_decoder
 from actdiff.conditioning import NUM_CHANNELS
 from actdiff.config import compose
 from actdiff.data import load_sample_clip
-from actdiff.results import machine
+from actdiff.decoders import build_decoder
+from actdiff.evaluation.results import machine
 
 
 def step_seconds(model, device: str, repeats: int = 5) -> float:

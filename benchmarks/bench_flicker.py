@@ -21,11 +21,11 @@ import json
 import time
 
 from actdiff.codec import decode_video, encode_video
-from actdiff.codec.pipeline import build_decoder
 from actdiff.config import compose
 from actdiff.data import load_protocol
+from actdiff.decoders import build_decoder
+from actdiff.evaluation.results import machine
 from actdiff.metrics import compute_metrics
-from actdiff.results import machine
 from actdiff.types import Video
 
 DEFAULT_VARIANTS = (

@@ -48,8 +48,8 @@ def quality(clip: str, stream: Path, keyframes: list[int]) -> dict:
     import numpy as np
 
     from actdiff.codec import decode_video
-    from actdiff.codec.pipeline import build_decoder
     from actdiff.data import load_protocol
+    from actdiff.decoders import build_decoder
     from actdiff.metrics import compute_metrics
 
     src = load_protocol("cpu").read(clip).frames

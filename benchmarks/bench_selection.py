@@ -8,7 +8,7 @@ rotation + a little perspective), ``two_objects`` (slow pan, two objects moving 
 ``static_fg`` (static background, moving foreground). For each selector (greedy with the
 Sobel weight map, uniform, motion, greedy with no weight map) and budget it prints the
 weighted (Sobel + 0.05, as the method) and unweighted mean end-point error in pixels of the
-backward maps the warp decoder builds (:func:`actdiff.selection.trajectories.decoder_error`),
+backward maps the warp decoder builds (:func:`actdiff.selection.decoder_error.decoder_error`),
 averaged over seeds, plus the selection time. ``--bits``: the same at equal trajectory bit
 budgets (the codec's real cost: smoothing, temporal stride, entropy coder). ``--clip``: a
 sanity row on the bundled sample clip (DIS motion, first segments, 48 points).
@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 
 from actdiff.registry import WEIGHT_MAPS
 from actdiff.selection import select_trajectories
-from actdiff.selection.trajectories import WEIGHT_FLOOR, decoder_error
+from actdiff.selection.decoder_error import WEIGHT_FLOOR, decoder_error
 from actdiff.types import DenseMotion
 
 H, W, T = 256, 384, 13
@@ -162,7 +162,7 @@ def table(scenes, budgets, mode: str, cost_for: Optional[Callable] = None) -> No
 
 
 def cost_function(frame):
-    from actdiff.codec.pipeline import TrackCoding
+    from actdiff.codec.encoder import TrackCoding
     from actdiff.registry import TRAJECTORY_CODERS
 
     codec = OmegaConf.load("configs/codec/default.yaml")

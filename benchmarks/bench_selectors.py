@@ -30,12 +30,12 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from actdiff.codec import decode_video, encode_video
-from actdiff.codec.pipeline import Stages, codec_section
+from actdiff.codec.encoder import Stages, codec_section
 from actdiff.config import compose
 from actdiff.data import load_protocol, sample_clip_path
+from actdiff.evaluation.results import machine
 from actdiff.metrics import compute_metrics
 from actdiff.registry import KEYFRAME_SELECTORS
-from actdiff.results import machine
 from actdiff.selection.learned import WEIGHT_MAP_ENV, weight_map_from_config
 
 

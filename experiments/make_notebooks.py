@@ -39,7 +39,7 @@ from actdiff.codec import decode_video, encode_video
 from actdiff.config import compose
 from actdiff.data import load_sample_clip
 from actdiff.metrics import compute_metrics
-from actdiff.ratecontrol import describe, encode_to_target
+from actdiff.codec.ratecontrol import describe, encode_to_target
 
 video = load_sample_clip(max_frames=FRAMES)
 cfg = compose(None, OVERRIDES)
@@ -95,7 +95,7 @@ plt.show()'''),
     ("md", "## Reconstructions\n\nThe warp decoder (no weights) always; the diffusion decoder only when its "
            "weights are installed (otherwise the reason is printed)."),
     ("code", '''\
-from actdiff.codec.pipeline import build_decoder
+from actdiff.decoders import build_decoder
 from actdiff.errors import MissingWeightsError
 
 recs = {"warp": decode_video(result.data, "warp")}
@@ -138,11 +138,11 @@ from pathlib import Path
 import io
 from IPython.display import Image, Markdown, display
 from actdiff.commands import bench, bdrate, evaluate, plot
-from actdiff.results import load_many, metric_names
+from actdiff.evaluation.results import load_many, metric_names
 
 
 def show(fig):
-    """Display a figure as PNG (actdiff.commands.plot draws with the Agg backend)."""
+    """Display a figure as PNG (actdiff.evaluation.plotting draws with the Agg backend)."""
     import matplotlib.pyplot as plt
     buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=90, bbox_inches="tight"); plt.close(fig)
     display(Image(buf.getvalue()))
@@ -211,7 +211,7 @@ with open(folder / "table.csv") as f:
     rows = list(csv.DictReader(f))
 display(Markdown((folder / "table.md").read_text()))
 def show(fig):
-    """Display a figure as PNG (actdiff.commands.plot draws with the Agg backend)."""
+    """Display a figure as PNG (actdiff.evaluation.plotting draws with the Agg backend)."""
     import matplotlib.pyplot as plt
     buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=90, bbox_inches="tight"); plt.close(fig)
     display(Image(buf.getvalue()))
@@ -244,7 +244,7 @@ else:
     fig.tight_layout(); show(fig)'''),
     ("md", "## Rate of each point"),
     ("code", '''\
-from actdiff.results import load_results
+from actdiff.evaluation.results import load_results
 from actdiff.commands import plot
 
 docs = [load_results(folder / "points" / f"{r['point']}.json") for r in rows if r["status"] == "ok"]

@@ -2,7 +2,7 @@
 ranges per clip and codec, NIQE BD-rates of ActDiff against each baseline, and the per-point
 NIQE savings of the diffusion decoder over x265 (with bounds where the curves do not meet).
 
-The BD-rates and savings are recomputed here with ``actdiff.commands.bdrate.compare`` (the code
+The BD-rates and savings are recomputed here with ``actdiff.evaluation.bdrate.compare`` (the code
 behind ``actdiff bdrate``); a row that it flags (a curve not monotonic in rate, or better than the
 source's own NIQE) is marked "(unreliable)".
 
@@ -12,8 +12,8 @@ Usage: python experiments/summarize_results.py [RESULTS_DIR] [--holdout DIR ...]
 import argparse
 from pathlib import Path
 
-from actdiff.commands.bdrate import compare
-from actdiff.results import load_results
+from actdiff.evaluation.bdrate import compare
+from actdiff.evaluation.results import load_results
 
 CODECS = {"ActDiff diffusion": "actdiff_diffusion", "ActDiff warp": "actdiff_warp", "x265": "x265",
           "x264": "x264", "SVT-AV1": "svt-av1"}

@@ -28,7 +28,7 @@ def write_clip_folder(folder, names=("alpha", "beta"), **kw):
 
 def fake_results(codec: str, curves: dict, metric: str = "psnr") -> dict:
     """A valid results document from ``{seq: (bpp list, metric list)}``."""
-    from actdiff.results import compute_mean, new_results
+    from actdiff.evaluation.results import compute_mean, new_results
 
     res = new_results(codec, "synthetic", {"name": "native"}, {})
     for name, (rates, values) in curves.items():

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from _eval_helpers import fake_results
 
-from actdiff.commands.bdrate import bd_rate, compare, matched_points, matched_savings
 from actdiff.commands.bdrate import main as bdrate_main
 from actdiff.commands.plot import main as plot_main
 from actdiff.errors import InputError
-from actdiff.results import save_results
+from actdiff.evaluation.bdrate import bd_rate, compare, matched_points, matched_savings
+from actdiff.evaluation.results import save_results
 
 RATES = np.array([0.005, 0.01, 0.02, 0.04])
 PSNR = np.array([24.0, 27.5, 30.0, 33.5])
@@ -88,7 +88,7 @@ def test_non_monotonic_curve_is_flagged_in_the_report():
     assert "not monotonic" in rep["sequences"]["s1"]["warnings"][0]
     assert "warnings" not in rep["sequences"]["s2"]
     assert rep["average"]["unreliable"] == ["s1"]
-    from actdiff.commands.bdrate import to_markdown
+    from actdiff.evaluation.bdrate import to_markdown
 
     md = to_markdown(rep)
     assert "includes unreliable: s1" in md and md.count("not monotonic") == 1
@@ -122,7 +122,7 @@ def test_bounds_reported_when_ranges_do_not_overlap():
     b["source"] = {"s1": {"niqe": 6.0}}  # A beats the source: flagged, but the row has no numbers to average
     rep = compare(a, b, "niqe")
     assert rep["sequences"]["s1"]["warnings"] and rep["average"]["unreliable"] == []
-    from actdiff.commands.bdrate import to_markdown
+    from actdiff.evaluation.bdrate import to_markdown
 
     md = to_markdown(compare(a, b, "niqe"))
     assert "0.0050: ≥+94%" in md  # 1 - 0.005 / 0.08
@@ -145,7 +145,7 @@ def test_better_than_source_is_noted():
 
 
 def test_pareto_front_drops_dominated_points():
-    from actdiff.commands.bdrate import pareto_front
+    from actdiff.evaluation.bdrate import pareto_front
 
     # NIQE (lower is better): 7.0 at 0.004 dominates the dearer 7.1 and 8.6; 6.5 at 0.07 is kept
     rate, niqe = pareto_front((np.array([0.027, 0.004, 0.008, 0.07]), np.array([8.6, 7.0, 7.1, 6.5])), "niqe")
@@ -172,7 +172,7 @@ def test_frontier_compare_and_cli(tmp_path, capsys):
 
 
 def test_plot_marks_the_source_clips_own_score():
-    from actdiff.commands.plot import draw
+    from actdiff.evaluation.plotting import draw
 
     a = fake_results("actdiff-diffusion", {"s1": (RATES, NIQE), "s2": (RATES, NIQE)}, "niqe")
     b = fake_results("x265", {"s1": (RATES * 2, NIQE), "s2": (RATES * 2, NIQE)}, "niqe")

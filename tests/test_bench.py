@@ -8,9 +8,9 @@ from actdiff.baselines import encode_decode
 from actdiff.baselines.pyav_codec import strip_info_sei
 from actdiff.commands.bench import main as bench
 from actdiff.errors import ConfigError
+from actdiff.evaluation.results import load_results
 from actdiff.io import read_video
 from actdiff.metrics import compute_metrics
-from actdiff.results import load_results
 
 
 @pytest.mark.parametrize("codec", ["x264", "x265"])

@@ -1,4 +1,4 @@
-"""The .adv container (actdiff.bitstream): round trip, bit accounting, every error message."""
+"""The .adv container (actdiff.codec.bitstream): round trip, bit accounting, every error message."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from actdiff.bitstream import MAGIC, VERSION, bit_split, read_bitstream, write_bitstream
+from actdiff.codec.bitstream import MAGIC, VERSION, bit_split, read_bitstream, write_bitstream
 from actdiff.entropy.varint import write_varint
 from actdiff.errors import BitstreamError, ConfigError
 from actdiff.types import Bitstream, Segment, SegmentSection, StreamHeader

@@ -1,8 +1,7 @@
-"""RateCurveCallback inside a short Lightning fit, with an injected stand-in codec."""
+"""RateCurveCallback inside a short Lightning fit: the real codec, a module-built decoder."""
 
 import csv
 
-import numpy as np
 import pytest
 import torch
 from _eval_helpers import moving_texture
@@ -10,8 +9,8 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
-from actdiff.callbacks import RateCurveCallback
-from actdiff.types import EncodeResult, Video
+from actdiff.decoders.warp import WarpDecoder
+from actdiff.training.callbacks import RateCurveCallback
 
 
 class TinyModule(LightningModule):
@@ -29,24 +28,12 @@ class TinyModule(LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
-class KeyframeDecoder:
-    """Trivial decoder: repeats the (decoded) keyframe over the clip."""
+class ModuleDecoder(WarpDecoder):
+    """The warp decoder, built per validation from the module (stands in for a trained model)."""
 
     def __init__(self, module):
+        super().__init__()
         self.module = module
-
-    def decode(self, data):
-        t, stride, h, w = np.frombuffer(data[:16], np.int32)
-        key = np.frombuffer(data[16:], np.uint8).reshape((h + stride - 1) // stride, (w + stride - 1) // stride, 3)
-        frame = np.repeat(np.repeat(key, stride, 0), stride, 1)[:h, :w]
-        return Video(np.repeat(frame[None], t, 0))
-
-
-def fake_encode(video, cfg):
-    stride = int(cfg.codec.trajectories.budget_points)  # the rate knob of this stand-in
-    key = np.ascontiguousarray(video.frames[0, ::stride, ::stride])
-    head = np.array([video.num_frames, stride, video.height, video.width], np.int32).tobytes()
-    return EncodeResult(head + key.tobytes(), {})
 
 
 def _loader():
@@ -58,13 +45,13 @@ def test_rate_curve_in_fit(tmp_path):
 
     def factory(module):
         calls.append(module.current_epoch)
-        return KeyframeDecoder(module)
+        return ModuleDecoder(module)
 
     cb = RateCurveCallback(
-        every_n_val_epochs=2, clips=[moving_texture(t=3, h=48, w=64)],
-        rate_points={"low": ["trajectories.budget_points=8"], "high": ["trajectories.budget_points=2"]},
-        decoder_factory=factory, metrics=["psnr"], encode_fn=fake_encode,
-        decode_fn=lambda data, dec: dec.decode(data))
+        every_n_val_epochs=2, clips=[moving_texture(t=6, h=48, w=64)],
+        rate_points={"low": ["keyframe_codec.quality=2", "trajectories.budget_points=4"],
+                     "high": ["keyframe_codec.quality=80", "trajectories.budget_points=32"]},
+        decoder_factory=factory, metrics=["psnr"])
     logger = CSVLogger(tmp_path, name="run")
     trainer = Trainer(max_epochs=4, limit_train_batches=2, limit_val_batches=1, logger=logger, callbacks=[cb],
                       enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
@@ -74,7 +61,7 @@ def test_rate_curve_in_fit(tmp_path):
     with open(f"{logger.log_dir}/metrics.csv") as f:
         rows = [r for r in csv.DictReader(f) if r.get("rate/low/psnr")]
     assert len(rows) == 2
-    low, high = rows[0], rows[0]
+    low, high = rows[0], rows[0]  # both points are logged in the same row
     assert float(low["rate/low/bpp"]) < float(high["rate/high/bpp"])
     assert float(low["rate/low/psnr"]) < float(high["rate/high/psnr"])
     pngs = sorted((tmp_path / "run").rglob("rate_curves/*.png"))

@@ -115,7 +115,7 @@ def test_downscaled_keyframes_round_trip(codec_cfg):
     scale, decoding is deterministic and equals the encoder's closed loop."""
     from omegaconf import OmegaConf
 
-    from actdiff.bitstream import read_bitstream
+    from actdiff.codec.bitstream import read_bitstream
 
     video = Video(moving_texture(num_frames=8, height=64, width=96), 25.0)
     full = encode_video(video, codec_cfg)

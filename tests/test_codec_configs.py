@@ -23,7 +23,7 @@ def test_codec_variant(variant, key, value):
 
 
 def test_rate_points_are_ordered_by_rate():
-    from actdiff.commands.evaluate import load_rates, rates_file
+    from actdiff.evaluation.rates import load_rates, rates_file
 
     points = load_rates(rates_file(), None)
     quality = [

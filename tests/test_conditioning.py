@@ -13,6 +13,7 @@ from actdiff.conditioning import (
 )
 from actdiff.conditioning.conditions import channel_slice, warp_blend_from_conditions
 from actdiff.conditioning.raster import rasterise_tracks
+from actdiff.motion.prediction import BLEND_FLOOR
 from actdiff.training.synthetic import moving_texture, segment_from_frames
 from actdiff.types import Tracks
 
@@ -23,7 +24,7 @@ def seg():
     return segment_from_frames(frames, 0, 6, num_points=10)
 
 
-def _stub_warp(seg, t, bidirectional):
+def _stub_warp(seg, t, bandwidth, bidirectional=True):
     """Identity 'warp' with distinctive confidences, to check the layout independently of warp."""
     h, w = seg.key_start.shape[:2]
     return (seg.key_start.astype(np.float32), np.full((h, w), 0.25, np.float32),
@@ -41,7 +42,7 @@ def test_channels_table_is_contiguous_and_complete():
 
 
 def test_layout_with_stub_warp(seg, monkeypatch):
-    monkeypatch.setattr(conditioning.conditions, "_warp", _stub_warp)
+    monkeypatch.setattr(conditioning.conditions, "warp_keyframes", _stub_warp)
     c = build_conditions(seg, 3)
     assert c.shape == (NUM_CHANNELS, 32, 48) and c.dtype == np.float32
     k0 = seg.key_start.transpose(2, 0, 1) / 127.5 - 1
@@ -58,7 +59,7 @@ def test_layout_with_stub_warp(seg, monkeypatch):
 
 
 def test_segment_batch(seg, monkeypatch):
-    monkeypatch.setattr(conditioning.conditions, "_warp", _stub_warp)
+    monkeypatch.setattr(conditioning.conditions, "warp_keyframes", _stub_warp)
     b = build_segment_conditions(seg)
     assert b.shape == (7, NUM_CHANNELS, 32, 48)
     np.testing.assert_allclose(b[:, CHANNELS["tau"][0], 0, 0], np.arange(7) / 6)
@@ -78,12 +79,12 @@ def test_raster_splats():
 
 
 def test_blend_prefers_confident_warp(seg, monkeypatch):
-    monkeypatch.setattr(conditioning.conditions, "_warp", _stub_warp)
+    monkeypatch.setattr(conditioning.conditions, "warp_keyframes", _stub_warp)
     c = torch.from_numpy(build_conditions(seg, 3))[None]
     blend = warp_blend_from_conditions(c)
     w0, w1 = c[:, channel_slice("w0")], c[:, channel_slice("w1")]
-    expect = (0.25 * 0.5 * w0 + 0.75 * 0.5 * w1) / (0.25 * 0.5 + 0.75 * 0.5)
-    torch.testing.assert_close(blend, expect)
+    a0, a1 = 0.5 * (0.25 + BLEND_FLOOR), 0.5 * (0.75 + BLEND_FLOOR)  # the formula of actdiff.motion.prediction
+    torch.testing.assert_close(blend, (a0 * w0 + a1 * w1) / (a0 + a1))
 
 
 def test_real_warp_conditions(seg, monkeypatch):
@@ -98,18 +99,17 @@ def test_real_warp_conditions(seg, monkeypatch):
     np.testing.assert_allclose(c0[channel_slice("w0")], c0[channel_slice("k0")], atol=2 / 127.5)
 
 
-def test_conditions_use_the_warp_decoders_function(seg, monkeypatch):
-    """build_conditions goes through actdiff.decoders.warp.warp_keyframes with seg.bandwidth."""
-    from actdiff.decoders import warp
+def test_conditions_carry_the_warp_decoders_prediction(seg):
+    """The conditions hold the keyframe warps made with seg.bandwidth, and the prediction read
+    back from them is the warp decoder's frame (one blend formula, actdiff.motion.prediction)."""
+    from actdiff.motion.prediction import predict_frame, warp_keyframes
 
-    seen = []
-    real = warp.warp_keyframes
-
-    def spy(s, t, bandwidth, bidirectional=True):
-        seen.append((t, bandwidth, bidirectional))
-        return real(s, t, bandwidth, bidirectional=bidirectional)
-
-    monkeypatch.setattr(warp, "warp_keyframes", spy)
     seg.bandwidth = 9.0
-    build_conditions(seg, 4, bidirectional=False)
-    assert seen == [(4, 9.0, False)]
+    cond = build_conditions(seg, 4)
+    w0, c0, _, _ = warp_keyframes(seg, 4, 9.0)
+    np.testing.assert_allclose(cond[channel_slice("w0")], w0.transpose(2, 0, 1) / 127.5 - 1, atol=1e-5)
+    np.testing.assert_allclose(cond[channel_slice("c0")][0], c0, atol=1e-6)
+    read_back = (warp_blend_from_conditions(cond) + 1) * 127.5
+    np.testing.assert_allclose(read_back, predict_frame(seg, 4).transpose(2, 0, 1), atol=1e-3)
+    one_sided = (warp_blend_from_conditions(build_conditions(seg, 4, bidirectional=False)) + 1) * 127.5
+    np.testing.assert_allclose(one_sided, predict_frame(seg, 4, bidirectional=False).transpose(2, 0, 1), atol=1e-3)

@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from actdiff.commands import fit as fit_cmd
 from actdiff.config import compose
+from actdiff.training.fit import run_fit
 from actdiff.training.synthetic import synthetic_segment_source, synthetic_video
 
 
@@ -36,7 +36,7 @@ def test_ddp_spawn_two_cpu_processes(tmp_path, monkeypatch):
     monkeypatch.setenv("MASTER_PORT", str(free_port()))
     cfg = compose("experiment/train_test", two_rank_overrides(tmp_path, "ddp_spawn"))
     videos = [synthetic_video(12, 48, 64, seed=i) for i in range(2)]
-    fit_cmd.run(cfg, videos=videos, segment_source=synthetic_segment_source)
+    run_fit(cfg, videos=videos, segment_source=synthetic_segment_source)
     ck = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ck["global_step"] == 3 and "ema" in ck
     assert all(torch.isfinite(v).all() for v in ck["state_dict"].values() if v.is_floating_point())

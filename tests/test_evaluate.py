@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from _eval_helpers import write_clip_folder
 
-from actdiff.commands.evaluate import codec_overrides, load_rates, rates_file
 from actdiff.commands.evaluate import main as evaluate
 from actdiff.errors import ConfigError
-from actdiff.results import load_results
+from actdiff.evaluation.rates import codec_overrides, load_rates, rates_file
+from actdiff.evaluation.results import load_results
 from actdiff.types import EncodeResult, Video
 
 
@@ -51,10 +51,10 @@ def test_rates_file_and_overrides():
 
 
 def test_evaluate_plumbing_fake_codec(tmp_path, monkeypatch):
-    from actdiff import codec
+    from actdiff.evaluation import runner
 
-    monkeypatch.setattr(codec, "encode_video", _fake_encode)
-    monkeypatch.setattr(codec, "decode_video", _fake_decode)
+    monkeypatch.setattr(runner, "encode_point", _fake_encode)  # the runner's two codec calls
+    monkeypatch.setattr(runner, "decode_video", _fake_decode)
     data = write_clip_folder(tmp_path / "clips", names=("alpha", "beta", "gamma"))
     outs = []
     for shard in ("0/2", "1/2"):
@@ -99,7 +99,7 @@ def test_evaluate_writes_progress_beside_the_output_not_into_it(tmp_path):
     from _eval_helpers import write_clip_folder
 
     from actdiff.commands.evaluate import main as evaluate
-    from actdiff.results import load_results
+    from actdiff.evaluation.results import load_results
 
     data = write_clip_folder(tmp_path / "clips", names=("alpha", "beta"))
     (data / "beta.mkv").write_bytes(b"\x1a\x45\xdf\xa3 truncated")

@@ -22,10 +22,10 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from actdiff.bitstream import _write_header, read_bitstream, write_bitstream
+from actdiff.codec.bitstream import _write_header, read_bitstream, write_bitstream
 from actdiff.entropy import decode_tracks, encode_tracks
 from actdiff.errors import BitstreamError
-from actdiff.keyframes import codec_from_params
+from actdiff.image_codecs import codec_from_params
 from actdiff.registry import IMAGE_CODECS
 from actdiff.types import Bitstream, Segment, SegmentSection, StreamHeader, Tracks
 

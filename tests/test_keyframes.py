@@ -1,4 +1,4 @@
-"""Keyframe image codecs (actdiff.keyframes)."""
+"""Keyframe image codecs (actdiff.image_codecs)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from actdiff.errors import BitstreamError, ConfigError, InputError
-from actdiff.keyframes import ImageCodec, codec_from_params
-from actdiff.keyframes.avif_box import pack_avif, unpack_avif
+from actdiff.image_codecs import ImageCodec, codec_from_params
+from actdiff.image_codecs.avif_box import pack_avif, unpack_avif
 from actdiff.registry import IMAGE_CODECS
 
 
@@ -129,7 +129,7 @@ def test_avif_compact_for_odd_and_real_sizes(h, w):
 
 # ----------------------------------------------------------------- reduced-resolution keyframes
 def test_scaled_codec_round_trip_full_size_and_header():
-    from actdiff.keyframes import ScaledCodec, scaled_size, with_scale
+    from actdiff.image_codecs import ScaledCodec, scaled_size, with_scale
 
     img = texture(64, 96)
     inner = IMAGE_CODECS.build("avif", quality=40)
@@ -156,7 +156,7 @@ def test_scaled_codec_round_trip_full_size_and_header():
 
 
 def test_scaled_codec_from_config_and_bad_scales():
-    from actdiff.keyframes import ScaledCodec
+    from actdiff.image_codecs import ScaledCodec
 
     codec = codec_from_params({"name": "webp", "quality": 30, "scale": 1.5})
     assert isinstance(codec, ScaledCodec) and codec.scale == 1.5
@@ -171,7 +171,7 @@ def test_scaled_codec_from_config_and_bad_scales():
 
 # ------------------------------------------------------------------ GOP limit near the end
 def test_balanced_limit_splits_the_last_two_gops():
-    from actdiff.selection.keyframes import balanced_limit
+    from actdiff.selection.segments import balanced_limit
 
     assert balanced_limit(0, 47, 24) == 23            # remainder of 24 frames: greedy
     assert balanced_limit(23, 47, 24) == 35           # remainder of 1 frame: split evenly (not 46)
@@ -188,7 +188,7 @@ def test_gop_limit_leaves_no_two_frame_remainder():
     """A static clip whose segments end only at ``max_gop``: no near-duplicate last keyframe."""
     from conftest import moving_texture
 
-    from actdiff.selection.keyframes import select_adaptive
+    from actdiff.selection.segments import select_adaptive
     from actdiff.tracking.dis import DISTracker
 
     frames = moving_texture(num_frames=48, height=64, width=96, speed=(0.0, 0.0))

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from actdiff.codec import decode_video, encode_video
-from actdiff.commands import fit as fit_cmd
 from actdiff.config import compose
 from actdiff.errors import InputError, MissingWeightsError
 from actdiff.registry import KEYFRAME_SELECTORS, TRACKERS, WEIGHT_MAPS
-from actdiff.selection.keyframes import heuristic_frame_test, select_adaptive
 from actdiff.selection.learned import WEIGHT_MAP_ENV, LearnedWeightMap, weight_map_from_config
 from actdiff.selection.learned.nets import ImportanceNet, KeyframeNet, load_net, save_net
+from actdiff.selection.segments import heuristic_frame_test, select_adaptive
+from actdiff.training.fit import run_fit
 from actdiff.training.selectors import KeyframeSelectorModule, TrajectorySelectorModule, keyframe_samples
 from actdiff.training.synthetic import synthetic_video
 from actdiff.types import Video
@@ -35,7 +35,7 @@ DATA = {"train_keyframe_selector": ["data.starts_every=2", "data.horizon=6"],
 def _fit(tmp_path, experiment):
     cfg = compose(f"experiment/{experiment}", [f"run_dir={tmp_path}/run", f"export={tmp_path}/w.safetensors",
                                                 "data.batch_size=4", *DATA[experiment], *TINY])
-    return fit_cmd.run(cfg, videos=_videos()), tmp_path / "w.safetensors"
+    return run_fit(cfg, videos=_videos()), tmp_path / "w.safetensors"
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,7 @@ def test_01_codec_walkthrough(tmp_path, kernel_env, monkeypatch):
 
 
 def test_02_rate_curves(tmp_path, kernel_env, monkeypatch):
-    from actdiff.results import save_results
+    from actdiff.evaluation.results import save_results
 
     a = fake_results("actdiff-warp", {"s1": ([0.01, 0.02, 0.04], [6.0, 5.5, 5.0])}, metric="niqe")
     b = fake_results("x265", {"s1": ([0.015, 0.03, 0.06], [6.0, 5.5, 5.0])}, metric="niqe")

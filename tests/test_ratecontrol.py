@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from actdiff.codec import decode_video, encode_video
-from actdiff.codec.pipeline import pairwise_flows
+from actdiff.codec.encoder import pairwise_flows
+from actdiff.codec.ratecontrol import RateKnob, describe, encode, encode_to_target, target_overrides
 from actdiff.config import compose
 from actdiff.data import load_sample_clip
 from actdiff.errors import ConfigError
-from actdiff.ratecontrol import RateKnob, describe, encode, encode_to_target, target_overrides
 from actdiff.types import Video
 
 
@@ -74,7 +74,7 @@ def test_knob_is_monotone_and_capped_by_clip_length():
 
 
 def test_strictness_relaxes_keyframe_selection():
-    from actdiff.ratecontrol import RateParams, with_params
+    from actdiff.codec.ratecontrol import RateParams, with_params
 
     cfg = compose(None, [])
     relaxed = with_params(cfg, RateParams(5, 12, 96, 0.5)).codec.keyframes
@@ -117,7 +117,7 @@ def test_cli_target_bpp(tmp_path, capsys):
 
 
 def test_evaluate_accepts_target_bpps(tmp_path):
-    from actdiff.commands.evaluate import load_rates, rates_file
+    from actdiff.evaluation.rates import load_rates, rates_file
 
     rates = load_rates(rates_file(), ["r1", "0.01"])
     assert rates["0.01"] == ["+rate_control.target_bpp=0.01"] and rates["r1"]
@@ -153,7 +153,7 @@ def test_very_low_target_needs_downscaled_keyframes(cfg):
     assert rc["within_tolerance"] and rc["reachable"] == "yes" and rc["note"] == ""
     assert rc["params"]["scale"] > 1 and rc["min_bpp"] < 0.002
     assert "downscaled" in describe(res.stats)
-    from actdiff.bitstream import read_bitstream
+    from actdiff.codec.bitstream import read_bitstream
 
     assert read_bitstream(res.data).header.params["kr"] == rc["params"]["scale"]
     assert decode_video(res.data).frames.shape == clip.frames.shape

@@ -8,7 +8,7 @@ import pytest
 from _eval_helpers import fake_results
 
 from actdiff.errors import InputError, OutputError
-from actdiff.results import (
+from actdiff.evaluation.results import (
     SCHEMA,
     compute_mean,
     load_many,

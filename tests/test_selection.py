@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.registry import TRACKERS, WEIGHT_MAPS
 from actdiff.selection import select_segments, select_trajectories
-from actdiff.selection.trajectories import decoder_error, interpolation_error
+from actdiff.selection.decoder_error import decoder_error, interpolation_error
 from actdiff.types import DenseMotion
 
 H, W = 96, 128

@@ -135,7 +135,7 @@ def test_shipped_ablation_specs_compose(name, tmp_path):
 def test_evaluate_no_bidirectional_flag(tmp_path):
     """The decoder ablation is also reachable from ``actdiff evaluate --no-bidirectional``."""
     from actdiff.commands.evaluate import main as evaluate
-    from actdiff.results import load_results
+    from actdiff.evaluation.results import load_results
 
     data = write_clip_folder(tmp_path / "clips", names=("alpha",))
     common = ["--data", str(data), "--protocol", "native", "--rates", "r2", "--metrics", "psnr", "-q"]

@@ -14,8 +14,9 @@ from actdiff import conditioning
 from actdiff.commands import fit as fit_cmd
 from actdiff.config import compose
 from actdiff.models import ControlledDenoiser
-from actdiff.training.data import VideoClipDataModule, cache_key
+from actdiff.training.datamodule import VideoClipDataModule, cache_key
 from actdiff.training.export import export_checkpoint
+from actdiff.training.fit import run_fit
 from actdiff.training.module import ConditionalDenoiser
 from actdiff.training.synthetic import synthetic_segment_source, synthetic_video
 
@@ -50,7 +51,7 @@ def test_training_step_changes_params(tmp_path):
 
 def test_fit_checkpoints_logs_resume_export(tmp_path):
     cfg = cfg_for(tmp_path, f"export={tmp_path}/exported")
-    module = fit_cmd.run(cfg, videos=videos(), segment_source=synthetic_segment_source)
+    module = run_fit(cfg, videos=videos(), segment_source=synthetic_segment_source)
     run = tmp_path / "run"
     assert (run / "config.yaml").is_file()
     last = run / "checkpoints" / "last.ckpt"
@@ -69,7 +70,7 @@ def test_fit_checkpoints_logs_resume_export(tmp_path):
     assert fit_cmd.main(argv) == 2
     # resume from 2 to 4 steps
     cfg4 = cfg_for(tmp_path, "trainer.max_steps=4")
-    fit_cmd.run(cfg4, resume=True, videos=videos(), segment_source=synthetic_segment_source)
+    run_fit(cfg4, resume=True, videos=videos(), segment_source=synthetic_segment_source)
     ck = torch.load(last, map_location="cpu", weights_only=False)
     assert ck["global_step"] == 4
     steps = [int(r.split(",")[[h for h in metrics.splitlines()[0].split(",")].index("step")])
@@ -113,7 +114,7 @@ def test_cache_reused_and_keyed(tmp_path):
 
 def test_cache_key_follows_the_condition_code(tmp_path, monkeypatch):
     """Editing the code that builds conditions (e.g. the interpolation) invalidates the cache."""
-    from actdiff.training import data as data_mod
+    from actdiff.training import datamodule as data_mod
 
     tree = tmp_path / "pkg"
     (tree / "motion").mkdir(parents=True)
@@ -163,10 +164,10 @@ CHILD = """
 import sys
 sys.path.insert(0, {tests!r})
 import test_training as T
-from actdiff.commands import fit
+from actdiff.training.fit import run_fit
 from pathlib import Path
 cfg = T.cfg_for(Path({tmp!r}), "trainer.max_steps=1000")
-fit.run(cfg, videos=T.videos(), segment_source=T.synthetic_segment_source)
+run_fit(cfg, videos=T.videos(), segment_source=T.synthetic_segment_source)
 """
 
 
@@ -186,7 +187,7 @@ def test_resume_after_sigkill(tmp_path):
     proc.wait()
     step = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
     assert 3 <= step < 1000
-    fit_cmd.run(cfg_for(tmp_path, f"trainer.max_steps={step + 2}"), resume=True, videos=videos(),
+    run_fit(cfg_for(tmp_path, f"trainer.max_steps={step + 2}"), resume=True, videos=videos(),
                 segment_source=synthetic_segment_source)
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == step + 2
 
@@ -237,7 +238,7 @@ def test_read_sources_bundled_sample():
     from omegaconf import OmegaConf
 
     from actdiff.data import sample_clip_path
-    from actdiff.training.data import read_sources, split_by_video
+    from actdiff.training.datamodule import read_sources, split_by_video
 
     path = sample_clip_path()
     cfg = OmegaConf.create({"sources": [str(path)], "size": [64, 96], "max_frames": 5, "resize_mode": "crop"})

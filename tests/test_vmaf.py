@@ -127,11 +127,13 @@ def test_missing_tool_fails_before_any_encoding(tmp_path, monkeypatch, capsys):
     """bench/evaluate check every requested metric up front (no encode, no output file)."""
     from actdiff.commands import bench as bench_cmd
     from actdiff.commands.evaluate import main as evaluate
+    from actdiff.evaluation import runner
 
     def no_encode(*a, **k):
         raise AssertionError("encoded before checking the metrics")
 
-    monkeypatch.setattr(bench_cmd, "encode_decode", no_encode)
+    monkeypatch.setattr(runner, "encode_decode", no_encode)
+    monkeypatch.setattr(runner, "encode_point", no_encode)
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "nope"))
     data = tmp_path / "clips"
     data.mkdir()
@@ -151,7 +153,13 @@ def test_vmaf_and_neg_of_the_same_clips_share_one_ffmpeg_run(monkeypatch, clip):
 
     runs = []
     real_popen = subprocess.Popen
-    monkeypatch.setattr(vm.subprocess, "Popen", lambda *a, **k: runs.append(a[0]) or real_popen(*a, **k))
+
+    def popen(*a, **k):  # records the scoring runs; the libvmaf probe (-version) runs once per process
+        if "-version" not in a[0]:
+            runs.append(a[0])
+        return real_popen(*a, **k)
+
+    monkeypatch.setattr(vm.subprocess, "Popen", popen)
     monkeypatch.setattr(vm, "_last", None)
     blurred = _blur(clip[:4], 1.0)
     v, neg = vmaf(clip[:4], blurred), vmaf_neg(clip[:4], blurred)

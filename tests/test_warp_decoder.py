@@ -3,7 +3,8 @@
 import cv2
 import numpy as np
 
-from actdiff.decoders.warp import WarpDecoder, blend, warp_keyframes
+from actdiff.decoders.warp import WarpDecoder
+from actdiff.motion.prediction import blend_warps, warp_keyframes
 from actdiff.registry import DECODERS
 from actdiff.types import DecodedSegment, Segment, StreamHeader, Tracks
 
@@ -59,8 +60,9 @@ def test_warp_keyframes_and_blend():
     a = np.full((4, 4, 3), 10.0, np.float32)
     b = np.full((4, 4, 3), 210.0, np.float32)
     z = np.zeros((4, 4), np.float32)
-    np.testing.assert_allclose(blend(a, z, b, z, 0.25), 60.0, rtol=1e-5)  # floor → time cross-fade
-    np.testing.assert_allclose(blend(a, z + 1, b, z, 0.5), 10.0, atol=0.5)  # confident side wins
+    zc = z[..., None]
+    np.testing.assert_allclose(blend_warps(a, zc, b, zc, 0.25), 60.0, rtol=1e-5)  # floor → time cross-fade
+    np.testing.assert_allclose(blend_warps(a, zc + 1, b, zc, 0.5), 10.0, atol=0.5)  # confident side wins
     one = WarpDecoder().decode_segment(StreamHeader(H, W, H, W, 1, 25.0),
                                        DecodedSegment(Segment(0, 0), frames[0], frames[0], Tracks.empty(1)))
     assert one.shape == (1, H, W, 3) and np.array_equal(one[0], frames[0])

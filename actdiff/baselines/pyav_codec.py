@@ -49,22 +49,23 @@ class BaselineSpec:
     crf_range: tuple
     options: Callable[[int, int], dict[str, str]]  # (crf, frames) → libavcodec options
     notes: str = ""
+    default_crfs: tuple = ()                        # one rate point each, when none are asked for
 
 
 BASELINES: dict[str, BaselineSpec] = {
     "x264": BaselineSpec(
         "x264", "libx264", "h264", (0, 51),
         lambda crf, n: {"crf": str(crf), "preset": "medium", "x264-params": _x26x_params(n)},
-        "preset medium, bframes=0, keyint=clip length, scenecut=0"),
+        "preset medium, bframes=0, keyint=clip length, scenecut=0", (35, 40, 45, 51)),
     "x265": BaselineSpec(
         "x265", "libx265", "hevc", (0, 51),
         lambda crf, n: {"crf": str(crf), "preset": "medium",
                         "x265-params": _x26x_params(n) + ":log-level=error"},
-        "preset medium, bframes=0, keyint=clip length, scenecut=0"),
+        "preset medium, bframes=0, keyint=clip length, scenecut=0", (35, 40, 45, 51)),
     "svt-av1": BaselineSpec(
         "svt-av1", "libsvtav1", "libdav1d", (0, 63),
         lambda crf, n: {"crf": str(crf), "preset": "8", "svtav1-params": "pred-struct=1"},
-        "preset 8, pred-struct=1 (low delay), gop = clip length"),
+        "preset 8, pred-struct=1 (low delay), gop = clip length", (45, 52, 58, 63)),
 }
 
 

@@ -1,5 +1,11 @@
-"""The ActDiff codec: ``encode_video`` → bytes → ``decode_segments`` / ``decode_video``."""
+"""The ActDiff codec: the encoder, the ``.adv`` bitstream, the decoder and rate control.
 
-from actdiff.codec.pipeline import decode_segments, decode_video, encode_video
+``encode_video`` → bytes → ``decode_segments`` (keyframes + trajectories, the decoder's
+conditions) → ``decode_video`` (frames, through a decoder of :mod:`actdiff.decoders`).
+Rate control (``actdiff.codec.ratecontrol``) re-encodes with other settings to hit a target bpp.
+"""
 
-__all__ = ["encode_video", "decode_segments", "decode_video"]
+from actdiff.codec.decoder import decode_segments, decode_video
+from actdiff.codec.encoder import encode_video, pairwise_flows
+
+__all__ = ["decode_segments", "decode_video", "encode_video", "pairwise_flows"]

@@ -43,15 +43,18 @@ def cli_entry(fn: Callable[[Sequence[str]], int]) -> Callable[[Optional[Sequence
     return wrapper
 
 
-#: Diffusion-decoder options shared by ``decode`` and ``evaluate`` (``dest`` → DiffusionDecoder kwarg).
+#: Decoder options of ``decode`` and ``evaluate`` (argparse ``dest`` = key of the ``codec.decoder`` section).
 DECODER_OPTIONS = ("weights", "sampler", "steps", "strength", "noise_mode", "temporal_blend", "device")
 
 
 def add_decoder_args(p: argparse.ArgumentParser) -> None:
-    """``--weights --sampler --steps --strength --noise-mode --temporal-blend --device`` (diffusion only).
-
-    Unset options take the defaults stored with the weights (``default_sampler`` in their config).
-    """
+    """``--decoder --no-bidirectional`` and the diffusion options ``--weights --sampler --steps
+    --strength --noise-mode --temporal-blend --device``: each sets a key of the ``codec.decoder``
+    config section (unset: the config's value; diffusion options left null there take the
+    defaults stored with the weights, ``default_sampler`` in their config)."""
+    p.add_argument("--decoder", default=None, help="warp | diffusion (default: codec.decoder.name, warp)")
+    p.add_argument("--no-bidirectional", action="store_true",
+                   help="decoder ignores the end keyframe of each segment (ablation)")
     g = p.add_argument_group("diffusion decoder (default: the values stored with the weights)")
     g.add_argument("--weights", default=None, help="weights folder (save_pretrained, safetensors)")
     g.add_argument("--sampler", default=None, help="ddim | dpmsolver++ | unipc")
@@ -64,9 +67,20 @@ def add_decoder_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default=None, help="torch device (cpu, cuda; default: cuda when available)")
 
 
-def decoder_kwargs(args: argparse.Namespace) -> dict:
-    """The decoder options given on the command line (see :func:`add_decoder_args`)."""
-    return {k: getattr(args, k) for k in DECODER_OPTIONS if getattr(args, k, None) is not None}
+def decoder_section(args: argparse.Namespace, cfg: Optional[DictConfig] = None) -> dict:
+    """The ``codec.decoder`` section of ``cfg`` (default: ``{"name": "warp"}``) with the options
+    given on the command line (see :func:`add_decoder_args`) applied; ``name`` always set."""
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.select(cfg, "codec.decoder") if cfg is not None else None
+    section = dict(OmegaConf.to_container(node, resolve=True)) if node is not None else {}
+    section.setdefault("name", "warp")
+    if getattr(args, "decoder", None):
+        section["name"] = args.decoder
+    if getattr(args, "no_bidirectional", False):
+        section["bidirectional"] = False
+    section.update({k: getattr(args, k) for k in DECODER_OPTIONS if getattr(args, k, None) is not None})
+    return section
 
 
 def add_config_args(p: argparse.ArgumentParser, default: str) -> None:

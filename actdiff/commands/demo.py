@@ -14,17 +14,17 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
-from actdiff.codec import decode_video, encode_video
-from actdiff.codec.pipeline import build_decoder
 from actdiff.commands.common import ArgumentParser, cli_entry, setup_logging
-from actdiff.commands.evaluate import codec_overrides, load_rates, rates_file
-from actdiff.config import compose, save_config
+from actdiff.config import save_config
 from actdiff.data import load_sample_clip
+from actdiff.decoders import build_decoder
 from actdiff.errors import MissingWeightsError
+from actdiff.evaluation.rates import load_rates, point_configs
+from actdiff.evaluation.runner import actdiff_points, baseline_near_rate
 from actdiff.io import atomic_write_bytes, write_video
-from actdiff.metrics import check_metrics, compute_metrics
+from actdiff.metrics import check_metrics
 from actdiff.metrics.source import source_metrics
 
 METRICS = ("psnr", "ms_ssim", "vmaf_neg", "niqe", "warping_error")
@@ -70,20 +70,10 @@ def print_table(rows: List[Dict]) -> None:
               f"{r['niqe']:>6.2f} {r['warping_error']:>8.4f} {r['decode_seconds']:>6.1f}")
 
 
-def x265_row(frames, fps: float, target_bpp: float) -> Optional[Dict]:
+def x265_row(video, target_bpp: float) -> Dict:
     """x265 (medium, no B-frames) at the CRF whose rate is closest to ``target_bpp``."""
-    from actdiff.baselines import encode_decode
-
-    best = None
-    for crf in (51, 48, 45, 42):
-        res = encode_decode(frames, "x265", crf, fps)
-        bpp = res.bits / (frames.shape[0] * frames.shape[1] * frames.shape[2])
-        if best is None or abs(bpp - target_bpp) < abs(best[0] - target_bpp):
-            best = (bpp, crf, res)
-        if bpp > target_bpp:
-            break
-    bpp, crf, res = best
-    return row(f"crf{crf}", "x265", bpp, compute_metrics(frames, res.frames, METRICS), res.decode_seconds)
+    p = baseline_near_rate(video, "x265", target_bpp, METRICS)
+    return row(f"crf{p['crf']}", "x265", p["bpp"], p["metrics"], p["decode_seconds"])
 
 
 @cli_entry
@@ -96,27 +86,27 @@ def main(argv: Sequence[str]) -> int:
     run_dir.mkdir(parents=True, exist_ok=False)
     print(f"sample clip: {video.num_frames} frames {video.width}x{video.height} @ {video.fps:g} fps "
           f"(Big Buck Bunny, (c) Blender Foundation, CC-BY 3.0); outputs in {run_dir}")
-    rates = load_rates(rates_file(), args.rates)
+    rates = load_rates(None, args.rates)
+    cfgs = point_configs(rates)
     decoders = {"warp": build_decoder("warp")}
     diffusion = diffusion_decoder(not args.no_diffusion)
     if diffusion is not None:
         decoders["diffusion"] = diffusion
-    rows: List[Dict] = []
-    for name, overrides in rates.items():
-        cfg = compose(None, codec_overrides(overrides))
-        save_config(cfg, run_dir / f"{name}.config.yaml")
-        enc = encode_video(video, cfg)
-        atomic_write_bytes(run_dir / f"{name}.adv", enc.data)
-        for dname, dec in decoders.items():
-            t0 = time.perf_counter()
-            rec = decode_video(enc.data, dec)
-            seconds = time.perf_counter() - t0
-            write_video(run_dir / f"{name}_{dname}.mp4", rec.frames, rec.fps, codec="x264", crf=12)
-            rows.append(row(name, dname, enc.stats["bpp"], compute_metrics(video.frames, rec.frames, METRICS), seconds))
-        print(f"  {name}: {len(enc.data)} bytes, {enc.stats['bpp']:.5f} bpp, keyframes {enc.stats['keyframes']}, "
-              f"trajectories {enc.stats['trajectories']}, encoded in {enc.stats['encode_seconds']:.1f} s")
+
+    def on_decoded(name, dname, enc, rec) -> None:
+        if dname == "warp":
+            save_config(cfgs[name], run_dir / f"{name}.config.yaml")
+            atomic_write_bytes(run_dir / f"{name}.adv", enc.data)
+        write_video(run_dir / f"{name}_{dname}.mp4", rec.frames, rec.fps, codec="x264", crf=12)
+        if dname == list(decoders)[-1]:
+            print(f"  {name}: {len(enc.data)} bytes, {enc.stats['bpp']:.5f} bpp, keyframes {enc.stats['keyframes']}, "
+                  f"trajectories {enc.stats['trajectories']}, encoded in {enc.stats['encode_seconds']:.1f} s")
+
+    points = actdiff_points(video, cfgs, decoders, METRICS, on_decoded=on_decoded)
+    rows: List[Dict] = [row(p["quality_param"], dname, p["bpp"], p["metrics"], p["decode_seconds"])
+                        for k in range(len(cfgs)) for dname, pts in points.items() for p in [pts[k]]]
     if not args.no_baseline:
-        rows.append(x265_row(video.frames, video.fps, min(r["bpp"] for r in rows)))
+        rows.append(x265_row(video, min(r["bpp"] for r in rows)))
     print()
     print_table(rows)
     source = source_metrics(video.frames, METRICS)["niqe"]

@@ -74,7 +74,7 @@ def main(argv: Sequence[str]) -> int:
 
             raise OutputError(f"{path} exists; pass --overwrite to replace it")
     if args.target_bpp is not None:
-        from actdiff.ratecontrol import describe, encode_to_target
+        from actdiff.codec.ratecontrol import describe, encode_to_target
 
         result = encode_to_target(video, cfg, args.target_bpp, args.tolerance)
         print(describe(result.stats))

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from actdiff.bitstream import bit_split, read_bitstream
+from actdiff.codec.bitstream import bit_split, read_bitstream
 from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.errors import InputError
 

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from actdiff.commands.common import ArgumentParser, cli_entry, split_overrides
 from actdiff.errors import ConfigError
-from actdiff.results import atomic_write_text, check_output
+from actdiff.evaluation.results import atomic_write_text, check_output
 
 
 def build_parser() -> ArgumentParser:

@@ -3,7 +3,7 @@
 ``build_conditions(seg, t)`` turns what the bitstream carries for one segment (decoded
 keyframes + decoded trajectories, a :class:`~actdiff.types.DecodedSegment`) into a
 ``float32 (C, H, W)`` array for segment-relative frame ``t`` of a segment of ``L`` frames.
-Training (:mod:`actdiff.training.data`) and decoding (:mod:`actdiff.decoders.diffusion`)
+Training (:mod:`actdiff.training.datamodule`) and decoding (:mod:`actdiff.decoders.diffusion`)
 both call this function, so the conditions cannot drift apart.
 
 Channel layout (``CHANNELS``; ``C = 20``):
@@ -13,7 +13,7 @@ channels   name         content                                                 
 =========  ===========  ======================================================  ==========
 0–2        ``k0``       decoded start keyframe K0, RGB                          [-1, 1]
 3–5        ``k1``       decoded end keyframe K1, RGB                            [-1, 1]
-6–8        ``w0``       K0 warped to ``t`` (``actdiff.decoders.warp``)          [-1, 1]
+6–8        ``w0``       K0 warped to ``t`` (``actdiff.motion.prediction``)      [-1, 1]
 9          ``c0``       confidence of ``w0``                                    [0, 1]
 10–12      ``w1``       K1 warped (backwards) to ``t``                          [-1, 1]
 13         ``c1``       confidence of ``w1``                                    [0, 1]
@@ -30,9 +30,12 @@ With ``bidirectional=False`` (``--no-bidirectional``) the K1 channels ``k1``, ``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from actdiff.conditioning.raster import rasterise_tracks
+from actdiff.motion.prediction import blend_warps, warp_keyframes
 from actdiff.types import DecodedSegment
 
 #: Channel name → (first channel, number of channels). The order is the tensor's order.
@@ -65,14 +68,6 @@ def _to_signed(img: np.ndarray) -> np.ndarray:
     return (np.asarray(img, np.float32).transpose(2, 0, 1) / 127.5 - 1.0).astype(np.float32)
 
 
-def _warp(seg: DecodedSegment, t: int, bidirectional: bool):
-    """Call the warp decoder's ``warp_keyframes`` (looked up at call time, same as the warp decoder)."""
-    from actdiff.decoders import warp
-
-    bandwidth = float(seg.bandwidth)  # DecodedSegment.bandwidth: RBF bandwidth sent in the stream
-    return warp.warp_keyframes(seg, t, bandwidth, bidirectional=bidirectional)
-
-
 def build_conditions(seg: DecodedSegment, t: int, bidirectional: bool = True) -> np.ndarray:
     """Conditions of segment-relative frame ``t`` (``0 <= t < L``).
 
@@ -85,7 +80,7 @@ def build_conditions(seg: DecodedSegment, t: int, bidirectional: bool = True) ->
         raise ValueError(f"frame {t} outside segment of {length} frames")
     h, w = seg.key_start.shape[:2]
     out = np.zeros((NUM_CHANNELS, h, w), np.float32)
-    w0, c0, w1, c1 = _warp(seg, t, bidirectional)
+    w0, c0, w1, c1 = warp_keyframes(seg, t, float(seg.bandwidth), bidirectional=bidirectional)
     out[channel_slice("k0")] = _to_signed(seg.key_start)
     out[channel_slice("w0")] = _to_signed(w0)
     out[channel_slice("c0")] = np.clip(np.asarray(c0, np.float32), 0, 1)[None]
@@ -93,8 +88,6 @@ def build_conditions(seg: DecodedSegment, t: int, bidirectional: bool = True) ->
         out[channel_slice("k1")] = _to_signed(seg.key_end)
         out[channel_slice("w1")] = _to_signed(w1)
         out[channel_slice("c1")] = np.clip(np.asarray(c1, np.float32), 0, 1)[None]
-    from actdiff.conditioning.raster import rasterise_tracks
-
     raster = rasterise_tracks(seg.tracks, t, h, w, radius=SPLAT_RADIUS)
     out[CHANNELS["vis"][0]: CHANNELS["ident"][0] + 2] = raster
     out[channel_slice("tau")] = t / (length - 1) if length > 1 else 0.0
@@ -109,29 +102,24 @@ def build_segment_conditions(
     return np.stack([build_conditions(seg, int(t), bidirectional) for t in frames])
 
 
-def warp_blend_from_conditions(cond):
-    """Confidence- and time-weighted blend of the two warps, read from a condition tensor.
+def warp_blend_from_conditions(cond: Any) -> Any:
+    """The warp prediction (:func:`actdiff.motion.prediction.blend_warps`) read from conditions.
 
-    ``x = (c0 (1-tau) w0 + c1 tau w1) / (c0 (1-tau) + c1 tau)``; where both weights are
-    below 1e-3 the time-blend of the keyframes ``(1-tau) k0 + tau k1`` is used instead. With
-    ``bidirectional=False`` conditions (K1 channels zero) this is ``w0`` where ``c0 > 0``.
+    Without K1 (``bidirectional=False`` conditions: its channels are zero) ``τ`` counts as 0, so
+    the result is ``w0``, as in the warp decoder.
 
     Args:
-        cond: ``(B, NUM_CHANNELS, H, W)`` torch tensor (or ``(NUM_CHANNELS, H, W)``).
+        cond: ``(B, NUM_CHANNELS, H, W)`` or ``(NUM_CHANNELS, H, W)`` torch tensor or NumPy array.
 
     Returns:
         ``(B, 3, H, W)`` (or ``(3, H, W)``) in [-1, 1], same type as ``cond``.
     """
-    import torch
 
-    def g(name):
+    def g(name: str) -> Any:
         return cond[..., channel_slice(name), :, :]
 
-    tau = g("tau")
-    a0, a1 = g("c0") * (1 - tau), g("c1") * tau
-    den = a0 + a1
-    warped = (a0 * g("w0") + a1 * g("w1")) / den.clamp_min(1e-3)
     k1 = g("k1")
-    has_k1 = (k1.abs().flatten(-3).amax(-1) > 0)[..., None, None, None].to(cond.dtype)
-    keys = g("k0") * (1 - tau * has_k1) + k1 * tau * has_k1
-    return torch.where(den > 1e-3, warped, keys)
+    energy = (k1 * k1).reshape(*k1.shape[:-3], -1).sum(-1)       # 0 exactly when K1 is absent
+    has_k1 = (energy > 0).reshape(*energy.shape, 1, 1, 1) * 1.0
+    tau = g("tau") * has_k1
+    return blend_warps(g("w0"), g("c0"), g("w1"), g("c1"), tau)

@@ -1,1 +1,48 @@
-"""Decoders turn what the bitstream carries into frames (registry: ``actdiff.registry.DECODERS``)."""
+"""Frame decoders: what the bitstream carries for a segment → its frames.
+
+Registered in :data:`actdiff.registry.DECODERS` by the module named in :data:`MODULES` (imported
+only when asked for, so the warp path never loads torch). :func:`build_decoder` builds one from a
+name or from the ``codec.decoder`` config section (``name`` plus the decoder's options).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from actdiff.decoders.base import Decoder
+from actdiff.registry import DECODERS
+
+#: Registry name → module that registers it.
+MODULES = {"warp": "actdiff.decoders.warp", "diffusion": "actdiff.decoders.diffusion"}
+
+
+def _section(spec: Any) -> dict[str, Any]:
+    """A ``codec.decoder`` section (DictConfig or mapping) as a plain dict."""
+    if hasattr(spec, "items") and not isinstance(spec, dict):
+        from omegaconf import OmegaConf
+
+        return dict(OmegaConf.to_container(spec, resolve=True))
+    return dict(spec)
+
+
+def build_decoder(spec: Any = "warp", **options: Any) -> Decoder:
+    """A decoder from a registry name, a ``codec.decoder`` section, or an already built one.
+
+    Args:
+        spec: ``"warp"`` | ``"diffusion"``, a mapping ``{"name": …, option: value, …}`` (options
+            that are ``None`` take the decoder's defaults), or a :class:`Decoder` (returned as is).
+        options: more options, overriding the section's (``None`` values are ignored).
+    """
+    if isinstance(spec, Decoder) or (not isinstance(spec, (str, Mapping)) and hasattr(spec, "decode_segment")):
+        return spec
+    params = {"name": spec} if isinstance(spec, str) else _section(spec)
+    params.update({k: v for k, v in options.items() if v is not None})
+    name = str(params.pop("name", "warp"))
+    if name not in DECODERS and name in MODULES:
+        importlib.import_module(MODULES[name])
+    return DECODERS.build(name, **{k: v for k, v in params.items() if v is not None})
+
+
+__all__ = ["MODULES", "Decoder", "build_decoder"]

@@ -9,7 +9,7 @@ Quantisation (:func:`quantize_tracks`, reproduced exactly by the decoder):
   (stable), so the first positions can be delta coded; ``confidence := visible``.
 
 Payload: ``varint N`` then one range-coded stream (constriction, adaptive integer-count models,
-see :mod:`actdiff.entropy.models`):
+see :mod:`actdiff.entropy.symbols`):
 
 1. frame 0: the grid shift ``s`` (2 bits: all frame-0 coordinates are multiples of ``2**s``
    steps, e.g. integer pixels at step 0.5 → s = 1), then in units of ``2**s`` steps, points in
@@ -41,7 +41,7 @@ frame-0 positions), as tracker jitter at the 0.5 px step is worth ~1.5 bits per 
 
 Determinism: all prediction, context and model arithmetic is integer; the only floats are the
 probabilities ``counts / total`` handed to constriction (exact IEEE division, see
-:mod:`actdiff.entropy.models`), so the bytes are identical on every platform.
+:mod:`actdiff.entropy.symbols`), so the bytes are identical on every platform.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import math
 
 import numpy as np
 
-from actdiff.entropy.models import (
+from actdiff.entropy.symbols import (
     AdaptiveModel,
     ContextEscapeModel,
     EscapeModel,

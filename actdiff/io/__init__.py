@@ -13,10 +13,12 @@ Public API::
     crop_to(frames, H, W) -> frames
     resize_frame(frame, (H, W), mode="resize") -> frame
     frames_to_tensor(frames) -> float (T, 3, H, W) in [0, 1];  tensor_to_frames(t) -> uint8
+    as_video(path | array | tensor | Video, fps=None) -> Video
 """
 
 from actdiff.io.base import VideoInfo
 from actdiff.io.colour import rgb_to_yuv, yuv_to_rgb
+from actdiff.io.convert import as_video
 from actdiff.io.files import atomic_output, atomic_write_bytes
 from actdiff.io.geometry import crop_to, pad_to_multiple, resize_frame
 from actdiff.io.reader import detect_format, read_video, video_info
@@ -24,6 +26,7 @@ from actdiff.io.tensor import frames_to_tensor, tensor_to_frames
 from actdiff.io.writer import write_video
 
 __all__ = [
+    "as_video",
     "atomic_output",
     "atomic_write_bytes",
     "VideoInfo",

@@ -9,7 +9,6 @@ happens in that regime (see docs/results_schema.md, key ``source``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -31,12 +30,4 @@ def source_metrics(frames: np.ndarray, metrics: Sequence[str]) -> dict[str, floa
     return compute_metrics(frames, frames, names) if names else {}
 
 
-def record_source(results: dict[str, Any], name: str, frames: np.ndarray, metrics: Sequence[str]) -> None:
-    """Store ``source_metrics`` of sequence ``name`` under ``results["source"][name]`` (nothing
-    when ``metrics`` holds no no-reference metric): the reference point for "better than the original"."""
-    src = source_metrics(frames, metrics)
-    if src:
-        results.setdefault("source", {})[name] = src
-
-
-__all__ = ["no_reference", "record_source", "source_metrics"]
+__all__ = ["no_reference", "source_metrics"]

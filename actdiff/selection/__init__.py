@@ -4,7 +4,7 @@ from actdiff.selection import (
     learned,  # noqa: F401  (registers the "learned" selectors; torch loaded lazily)
     weight_maps,  # noqa: F401  (registers the weight maps)
 )
-from actdiff.selection.keyframes import select_adaptive, select_fixed, select_segments
+from actdiff.selection.segments import select_adaptive, select_fixed, select_segments
 from actdiff.selection.trajectories import select_greedy, select_motion, select_trajectories, select_uniform
 
 __all__ = [

@@ -6,7 +6,8 @@ from the dense motion (``positions[t] = p + flow[t][p]``, ``visible = confidence
 visibility_threshold``) and returns the quantised interpolation bandwidth (pixels) with which
 :func:`actdiff.motion.interpolate_sparse` best densifies them.
 
-Every error is the one the warp decoder sees (:class:`Problem`): the backward maps it builds
+Every error is the one the warp decoder sees
+(:class:`actdiff.selection.decoder_error.Problem`): the backward maps it builds
 with :func:`actdiff.motion.dense_flow_from_tracks` from frame ``t`` to both keyframes, blended
 ``1 - α`` / ``α``, against the dense motion, on a grid of frame-0 pixels weighted by
 ``W + 0.05`` and visibility.
@@ -36,34 +37,20 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Tuple
 
 import cv2
 import numpy as np
-from scipy.spatial import cKDTree
 
 from actdiff.errors import ConfigError
-from actdiff.motion.interpolate import (
-    default_grid_step,
-    dense_flow_from_tracks,
-    interpolate_sparse,
-    interpolation_trend,
-    quantize_bandwidth,
-)
 from actdiff.registry import TRAJECTORY_SELECTORS
 from actdiff.selection import weight_maps  # noqa: F401  (registers the weight maps)
-from actdiff.selection.learned import weight_map_from_config
-from actdiff.tracking.base import tracks_from_motion
+from actdiff.selection.decoder_error import DEFAULT_BANDWIDTH, Problem, prepare
 from actdiff.types import DenseMotion, Tracks
 
 log = logging.getLogger(__name__)
 
-MAX_FRAMES = 8          # frames used for error evaluation
 MAX_POINTS = 2048       # hard cap on trajectories per segment
-WEIGHT_FLOOR = 0.05     # added to the weight map so flat areas still count a little
-DEFAULT_BANDWIDTH = 16.0
-FIT_CANDIDATES = 5     # coarse bandwidths tried by Problem.fit (then 2 refinements)
 
 CostFn = Callable[[Tracks], float]
 
@@ -73,178 +60,6 @@ def _get(cfg: Any, key: str, default: Any) -> Any:
         return default
     value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
     return default if value is None else value
-
-
-def _epe(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """End-point error ``(h, w)`` of two ``float32 (h, w, 2)`` displacement fields."""
-    d = a - b
-    return cv2.magnitude(np.ascontiguousarray(d[..., 0]), np.ascontiguousarray(d[..., 1]))
-
-
-@dataclass
-class Problem:
-    """What every selector needs, prepared once per segment: the decoder's error on a sample
-    grid of frame-0 pixels.
-
-    The warp decoder maps each pixel of frame ``t`` back into both keyframes with
-    :func:`actdiff.motion.dense_flow_from_tracks` (the points' displacements ``positions[ref] -
-    positions[t]`` interpolated around ``positions[t]``) and blends them with weights
-    ``1 - α`` and ``α = t / (T - 1)``. A frame-0 pixel ``p`` lies at ``q = p + flow[t](p)`` in
-    frame ``t``; the exact backward displacements there are ``-flow[t](p)`` (to frame 0) and
-    ``flow[T-1](p) - flow[t](p)`` (to frame ``T - 1``). The error of ``p`` at ``t`` is the
-    blend-weighted end-point error of the interpolated fields sampled at ``q``, weighted by
-    ``W(p) + 0.05`` and visibility. Residual maps therefore live on frame 0, where points are
-    picked.
-    """
-
-    motion: DenseMotion
-    weight: np.ndarray        # (H, W) weight map in [0, 1]
-    frames: np.ndarray        # evaluated interior frame indices (T',)
-    step: int                 # sample-grid step (pixels)
-    centres: np.ndarray       # (h, w, 2) full-resolution frame-0 pixel (x, y) of each sample
-    q: np.ndarray             # (T', h, w, 2) sample positions in frame t, sample-grid units
-    target0: np.ndarray       # (T', h, w, 2) backward displacement to frame 0, pixels
-    target1: np.ndarray       # (T', h, w, 2) backward displacement to frame T - 1, pixels
-    w0: np.ndarray            # (T', h, w) error weights of the start-keyframe term
-    w1: np.ndarray            # (T', h, w) error weights of the end-keyframe term
-    visibility_threshold: float
-    _cache: Optional[tuple] = None
-    _maps: Optional[dict] = None
-    _maps_of: Optional[bytes] = None
-
-    @property
-    def size(self) -> Tuple[int, int]:
-        return self.motion.flow.shape[1:3]
-
-    @property
-    def visible_fraction(self) -> np.ndarray:
-        """``(h, w)`` share of the evaluated frames in which each sample is visible in frame."""
-        return ((self.w0 + self.w1) > 0).mean(0)
-
-    @property
-    def grid(self) -> Tuple[int, int]:
-        return self.centres.shape[:2]
-
-    def _frame_data(self, pts: np.ndarray) -> List[tuple]:
-        """Per evaluated frame: the points' positions (sample-grid units), visibilities,
-        backward displacements and interpolation trends (independent of the bandwidth;
-        cached for the last point set)."""
-        key = pts.tobytes()
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
-        h, w = self.grid
-        x, y = pts[:, 0].astype(int), pts[:, 1].astype(int)
-        flow, conf = self.motion.flow, self.motion.confidence
-        end = self.motion.num_frames - 1
-        f_end, vis_end = flow[end, y, x], conf[end, y, x] >= self.visibility_threshold
-        out = []
-        for t in self.frames:
-            f_t, vis_t = flow[t, y, x], conf[t, y, x] >= self.visibility_threshold
-            pos = (pts + f_t + 0.5) / self.step - 0.5
-            ok1 = vis_t & vis_end
-            if np.array_equal(vis_t, ok1):  # one 4-channel interpolation serves both keyframes
-                v = np.concatenate([-f_t, f_end - f_t], 1)[vis_t]
-                parts = [(pos[vis_t], v, interpolation_trend(pos[vis_t], v, h, w) if len(v) else None)]
-            else:
-                parts = [(pos[m], v[m], interpolation_trend(pos[m], v[m], h, w) if m.any() else None)
-                         for m, v in ((vis_t, -f_t), (ok1, f_end - f_t))]
-            out.append(parts)
-        self._cache = (key, out)
-        return out
-
-    def residual(self, pts: np.ndarray, bandwidth: float) -> np.ndarray:
-        """Time-mean weighted decoder error ``(h, w)`` (pixels × weight) of points ``pts``
-        (the maps of the last point set are cached per bandwidth)."""
-        key = (pts.tobytes(), float(bandwidth))
-        if key[0] != self._maps_of:
-            self._maps, self._maps_of = {}, key[0]
-        if key[1] not in self._maps:
-            self._maps[key[1]] = self._residual(pts, bandwidth)
-        return self._maps[key[1]]
-
-    def _residual(self, pts: np.ndarray, bandwidth: float) -> np.ndarray:
-        h, w = self.grid
-        out = np.zeros((h, w), np.float32)
-        if len(pts) == 0 or len(self.frames) == 0:
-            return out
-        b = float(bandwidth) / self.step
-        for i, parts in enumerate(self._frame_data(pts)):
-            fields = [interpolate_sparse(p, v, h, w, b, trend=c)[0] if c is not None
-                      else np.zeros((h, w, v.shape[1]), np.float32) for p, v, c in parts]
-            d0, d1 = (fields[0][..., :2], fields[0][..., 2:]) if len(fields) == 1 else fields
-            qx, qy = self.q[i, ..., 0], self.q[i, ..., 1]
-            s0 = cv2.remap(np.ascontiguousarray(d0), qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            out += self.w0[i] * _epe(s0, self.target0[i])
-            if self.w1[i].any():
-                s1 = cv2.remap(np.ascontiguousarray(d1), qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                out += self.w1[i] * _epe(s1, self.target1[i])
-        return out / len(self.frames)
-
-    def error(self, pts: np.ndarray, bandwidth: float) -> float:
-        """Weighted mean decoder end-point error (pixels) of points ``pts``."""
-        total = float((self.w0 + self.w1).sum()) / max(len(self.frames), 1)
-        return float(self.residual(pts, bandwidth).sum()) / max(total, 1e-9)
-
-    def fit(self, pts: np.ndarray) -> float:
-        """Quantised bandwidth with the least decoder error, searched log-uniformly from half
-        the points' median nearest-neighbour distance (or a quarter of the cell size of
-        ``len(pts)`` points if smaller) to 4 × that cell size."""
-        if len(pts) == 0:
-            return DEFAULT_BANDWIDTH
-        height, width = self.size
-        cell = math.sqrt(height * width / len(pts))
-        lo = 0.25 * cell
-        if len(pts) > 1:
-            nearest = cKDTree(pts).query(pts, k=2)[0][:, 1]
-            lo = max(1.0, min(lo, 0.5 * float(np.median(nearest))))
-        # coarse log-spaced search, then the two midpoints around the best
-        grid = np.geomspace(lo, 4 * cell, FIT_CANDIDATES)
-        tried = {quantize_bandwidth(b): self.error(pts, quantize_bandwidth(b)) for b in grid}
-        best = int(np.argmin([tried[quantize_bandwidth(b)] for b in grid]))
-        half = math.sqrt(grid[1] / grid[0]) if len(grid) > 1 else 1.0
-        for b in (grid[best] / half, grid[best] * half):
-            q = quantize_bandwidth(b)
-            if q not in tried:
-                tried[q] = self.error(pts, q)
-        return float(min(tried, key=tried.get))
-
-    def refit(self, pts: np.ndarray, bandwidth: float) -> float:
-        """The better of ``bandwidth`` and ``bandwidth / √2`` for the (denser) points ``pts``."""
-        cands = sorted({quantize_bandwidth(bandwidth * f) for f in (2 ** -0.5, 1.0)})
-        errors = [self.error(pts, b) for b in cands]
-        return float(cands[int(np.argmin(errors))])
-
-    def tracks(self, pts: np.ndarray) -> Tracks:
-        return tracks_from_motion(self.motion, pts, self.visibility_threshold)
-
-
-def prepare(frame0: np.ndarray, motion: DenseMotion, cfg: Any, visibility_threshold: float) -> Problem:
-    """Weight map, evaluated frames and the decoder-error sample grid of one segment."""
-    height, width = motion.flow.shape[1:3]
-    weight = np.asarray(weight_map_from_config(cfg)(frame0), np.float32)
-    n = motion.num_frames
-    end = n - 1
-    inner = np.arange(1, end)
-    if len(inner) == 0:  # two frames: only the end frame, from the start keyframe
-        inner = np.array([end])
-    frames = np.unique(inner[np.linspace(0, len(inner) - 1, min(MAX_FRAMES, len(inner))).round().astype(int)])
-    step = default_grid_step(height, width)
-    h, w = max(1, height // step), max(1, width // step)
-    cy = np.minimum(np.arange(h) * step + step // 2, height - 1)
-    cx = np.minimum(np.arange(w) * step + step // 2, width - 1)
-    centres = np.stack(np.meshgrid(cx, cy), -1).astype(np.float32)
-    f = motion.flow[:, cy][:, :, cx]                                   # (T, h, w, 2)
-    vis = motion.confidence[:, cy][:, :, cx] >= visibility_threshold   # (T, h, w)
-    wmap = weight[cy][:, cx] + WEIGHT_FLOOR
-    q = (centres[None] + f[frames] + 0.5) / step - 0.5
-    inside = ((q[..., 0] >= -0.5) & (q[..., 0] <= w - 0.5) & (q[..., 1] >= -0.5) & (q[..., 1] <= h - 0.5))
-    alpha = (frames / max(end, 1)).astype(np.float32)[:, None, None]
-    if frames[0] == end:
-        alpha = np.zeros_like(alpha)
-    base = wmap[None] * vis[frames] * inside
-    return Problem(motion, weight, frames, step, centres, q.astype(np.float32), -f[frames], f[end][None] - f[frames],
-                   ((1 - alpha) * base).astype(np.float32), (alpha * base * vis[end][None]).astype(np.float32),
-                   float(visibility_threshold))
 
 
 def grid_shape(n: int, height: int, width: int) -> Tuple[int, int]:
@@ -511,50 +326,3 @@ def select_trajectories(frame0: np.ndarray, motion: DenseMotion, cfg: Any, visib
     """Trajectories by the selector named ``cfg.name`` (``greedy`` | ``uniform`` | ``motion``)."""
     select = TRAJECTORY_SELECTORS.get(str(_get(cfg, "name", "greedy")))
     return select(frame0, motion, cfg, visibility_threshold, cost_bits)
-
-
-def interpolation_error(tracks: Tracks, motion: DenseMotion, bandwidth: float,
-                        weight: Optional[np.ndarray] = None) -> float:
-    """Mean (weighted) end-point error of the tracks' interpolated forward motion vs the dense
-    motion over all frames — a diagnostic for comparing selectors."""
-    height, width = motion.flow.shape[1:3]
-    wmap = np.ones((height, width), np.float32) if weight is None else weight
-    errs: List[float] = []
-    for t in range(1, motion.num_frames):
-        start = tracks.positions[0]
-        dense, _ = interpolate_sparse(start, tracks.positions[t] - start, height, width, bandwidth)
-        errs.append(float((np.linalg.norm(dense - motion.flow[t], axis=-1) * wmap).sum() / wmap.sum()))
-    return float(np.mean(errs)) if errs else 0.0
-
-
-def decoder_error(tracks: Tracks, motion: DenseMotion, bandwidth: float, weight: Optional[np.ndarray] = None,
-                  visibility_threshold: float = 0.3) -> float:
-    """Mean (weighted) end-point error, pixels, of the backward maps the warp decoder builds
-    from ``tracks`` (:func:`actdiff.motion.dense_flow_from_tracks`, full resolution, every
-    interior frame, both keyframes blended ``1 - α`` / ``α``) against the dense motion.
-
-    Frame-0 pixel ``p`` lies at ``q = p + flow[t](p)`` in frame ``t``; the decoder's
-    coordinates sampled at ``q`` should be ``p`` (start keyframe) and ``p + flow[T-1](p)``
-    (end keyframe). Pixels count where visible at ``t`` (and at ``T - 1`` for the end term),
-    weighted by ``weight (H, W)`` (default 1). Returns 0 for segments of < 3 frames.
-    """
-    n = motion.num_frames
-    height, width = motion.flow.shape[1:3]
-    wmap = np.ones((height, width), np.float32) if weight is None else np.asarray(weight, np.float32)
-    gy, gx = np.mgrid[0:height, 0:width].astype(np.float32)
-    ident = np.stack([gx, gy], -1)
-    end = n - 1
-    vis_end = motion.confidence[end] >= visibility_threshold
-    num = den = 0.0
-    for t in range(1, end):
-        alpha = t / end
-        q = ident + motion.flow[t]
-        vis = (motion.confidence[t] >= visibility_threshold) & (q[..., 0] >= 0) & (q[..., 0] <= width - 1) \
-            & (q[..., 1] >= 0) & (q[..., 1] <= height - 1)
-        for ref, a, true, ok in ((0, 1 - alpha, ident, vis), (end, alpha, ident + motion.flow[end], vis & vis_end)):
-            coords, _ = dense_flow_from_tracks(tracks, t, ref, height, width, bandwidth)
-            got = cv2.remap(coords, q[..., 0], q[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            w = a * wmap * ok
-            num += float((np.linalg.norm(got - true, axis=-1) * w).sum())
-            den += float(w.sum())
-    return num / den if den > 0 else 0.0

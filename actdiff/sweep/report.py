@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
-from actdiff.results import atomic_write_text
+from actdiff.evaluation.results import atomic_write_text
 from actdiff.sweep.run import collect
 from actdiff.sweep.spec import Spec
 from actdiff.sweep.table import build_rows, to_csv, to_markdown

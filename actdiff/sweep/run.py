@@ -1,4 +1,5 @@
-"""Run the points of a sweep in-process through ``actdiff fit`` and ``actdiff evaluate``'s functions.
+"""Run the points of a sweep in-process: training (:mod:`actdiff.training.fit`) and evaluation
+(:mod:`actdiff.evaluation`).
 
 Layout of a sweep folder::
 
@@ -31,13 +32,17 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from omegaconf import DictConfig, OmegaConf
 
+from actdiff.codec.ratecontrol import target_overrides
+from actdiff.data import load_dataset, load_protocol
+from actdiff.decoders import build_decoder
 from actdiff.errors import ConfigError
-from actdiff.results import atomic_write_text, load_results, new_results, save_results
+from actdiff.evaluation.rates import compose_config, load_rates, point_configs
+from actdiff.evaluation.results import atomic_write_text, load_results, new_results, save_results
+from actdiff.evaluation.runner import actdiff_points, run_dataset
 from actdiff.sweep.spec import FIT_PREFIX, Point, Spec, fingerprint
 
 FIT_MARKER = "fit.json"          # in weights/: written after the export, marks complete weights
@@ -83,9 +88,6 @@ def split_extra(spec: Spec, extra: Sequence[str]) -> Tuple[List[str], List[str]]
 
 def resolve_rates(spec: Spec) -> Dict[str, List[str]]:
     """``{rate name: codec-relative overrides}`` from the spec's ``rates`` (see ``actdiff.sweep.spec``)."""
-    from actdiff.commands.evaluate import load_rates, rates_file
-    from actdiff.ratecontrol import target_overrides
-
     if isinstance(spec.rates, dict):
         out = {}
         for name, ovs in spec.rates.items():
@@ -98,8 +100,7 @@ def resolve_rates(spec: Spec) -> Dict[str, List[str]]:
         if not out:
             raise ConfigError(f"sweep {spec.name}: rates mapping is empty")
         return out
-    path = Path(spec.rates_file) if spec.rates_file else rates_file()
-    return load_rates(path, [str(r) for r in spec.rates] if spec.rates else None)
+    return load_rates(spec.rates_file, [str(r) for r in spec.rates] if spec.rates else None)
 
 
 def point_fingerprint(spec: Spec, point: Point, overrides: Sequence[str], rates: Dict[str, List[str]],
@@ -176,8 +177,8 @@ def train_point(cfg: DictConfig, fit_fp: str, pdir: Path, log: Callable[[str], N
     fingerprint (and not ``fresh``), else clears ``run/``. Stale weights are removed first;
     ``weights/fit.json`` (fingerprint, task, resolved config) is written once the export exists.
     """
-    from actdiff.commands import fit as fit_cmd
     from actdiff.errors import OutputError
+    from actdiff.training.fit import run_fit
 
     task = str(cfg.get("task") or "denoiser")
     run, weights = pdir / "run", pdir / "weights"
@@ -192,7 +193,7 @@ def train_point(cfg: DictConfig, fit_fp: str, pdir: Path, log: Callable[[str], N
         log(f"  resuming the interrupted training from {run / 'checkpoints' / 'last.ckpt'}")
     run.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run / RUN_MARKER, json.dumps({"fingerprint": fit_fp}) + "\n", overwrite=True)
-    fit_cmd.run(cfg, resume=resume)
+    run_fit(cfg, resume=resume)
     target = weights_path(pdir, task)
     if not target.exists():
         raise OutputError(f"training finished but exported no weights at {target}")
@@ -220,17 +221,11 @@ def evaluate_point(spec: Spec, point: Point, overrides: Sequence[str], rates: Di
 
     ``decoder`` replaces ``point.decoder`` (fit sweeps: the trained weights); ``fit_info`` is
     stored as ``config["fit"]``."""
-    from actdiff.codec.pipeline import build_decoder
-    from actdiff.commands import evaluate as ev
-    from actdiff.data import load_dataset, load_protocol
-
     decoder = dict(decoder or point.decoder)
-    args = SimpleNamespace(protocol=spec.protocol, config=spec.config)
-    base = ev._compose(args, list(overrides), [])
+    base = compose_config(spec.config, spec.protocol, list(overrides))
     protocol = load_protocol(base.get("protocol"))
-    cfgs = {n: ev._compose(args, list(overrides), ev.codec_overrides(o)) for n, o in rates.items()}
-    dec_kwargs = {k: v for k, v in decoder.items() if k != "name"}
-    dec = build_decoder(str(decoder["name"]), **dec_kwargs)
+    cfgs = point_configs(rates, spec.config, spec.protocol, list(overrides))
+    dec = build_decoder(decoder)
     dataset = load_dataset(spec.data, sequences=spec.sequences)
     config = {"base": OmegaConf.to_container(base, resolve=True), "rates": rates, "decoder": decoder,
               "metrics": list(spec.metrics), "overrides": list(overrides),
@@ -238,11 +233,11 @@ def evaluate_point(spec: Spec, point: Point, overrides: Sequence[str], rates: Di
     if fit_info is not None:
         config["fit"] = fit_info
     results = new_results(f"actdiff-{point.decoder_label}:{point.name}", dataset.name, protocol.to_dict(), config)
-    for seq in dataset:
-        video = seq.read(protocol)
-        results["sequences"][seq.name] = ev.evaluate_sequence(
-            video, cfgs, dec, spec.metrics, lambda s, n=seq.name: log(f"  {point.name} {n} {s}"))
-    return results
+
+    def points_of(video, seq_log):
+        return actdiff_points(video, cfgs, {"d": dec}, spec.metrics, log=seq_log)["d"]
+
+    return run_dataset(dataset, protocol, points_of, spec.metrics, results, log=lambda s: log(f"  {point.name} {s}"))
 
 
 def _done(path: Path, fp: str) -> bool:

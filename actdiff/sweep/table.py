@@ -6,7 +6,7 @@ Per point, from the dataset-mean curve of its results JSON (``mean[i]`` = i-th r
 * ``<metric>`` — mean over rate points; ``Δ<metric>`` — mean of ``metric_i - metric_ref,i``
   (rate points matched by index; lower-is-better metrics keep their sign, so ΔNIQE > 0 is worse);
 * ``BD-rate <metric>`` — Bjøntegaard delta rate (%) of the point against the reference
-  (``actdiff.commands.bdrate.bd_rate``, PCHIP; > 0: the point needs more bits for the same
+  (``actdiff.evaluation.bdrate.bd_rate``, PCHIP; > 0: the point needs more bits for the same
   quality), only with at least 2 rate points; ``n/a`` when the curves do not allow it.
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from actdiff.results import to_curves
+from actdiff.evaluation.results import to_curves
 
 
 def _mean(values: List[Optional[float]]) -> Optional[float]:
@@ -28,8 +28,8 @@ def _mean(values: List[Optional[float]]) -> Optional[float]:
 
 
 def _bd(ref: Dict[str, Any], res: Dict[str, Any], metric: str) -> Optional[float]:
-    from actdiff.commands.bdrate import bd_rate
     from actdiff.errors import ActDiffError
+    from actdiff.evaluation.bdrate import bd_rate
 
     a, b = to_curves(ref, metric, include_mean=True)["mean"], to_curves(res, metric, include_mean=True)["mean"]
     if len(a[0]) < 2 or len(b[0]) < 2:

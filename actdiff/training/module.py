@@ -1,7 +1,7 @@
 """``ConditionalDenoiser``: the Lightning module that trains a ``ControlledDenoiser``.
 
 Batches are dicts ``{"target": (B, 3, H, W) in [-1, 1], "cond": (B, C, H, W)}`` from
-:class:`actdiff.training.data.VideoClipDataModule`. Loss: MSE between the model output and
+:class:`actdiff.training.datamodule.VideoClipDataModule`. Loss: MSE between the model output and
 eps (``prediction_type: epsilon``) or v (``v_prediction``) for DDPM-noised latents; with
 ``residual_over_warp`` the clean latent is ``z(target) - z(warp_blend(cond))``.
 EMA weights (diffusers ``EMAModel``) are updated after every optimiser step and saved in

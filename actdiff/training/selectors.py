@@ -7,7 +7,7 @@ adaptive selector's ``analysis_scale`` and each (keyframe, frame) pair becomes o
 :func:`actdiff.selection.learned.nets.keyframe_features` and a label
 
 * ``heuristic``: the adaptive selector's pass/fail test (coverage ≥ ``coverage_min`` and score
-  ≥ ``score_min``, :func:`actdiff.selection.keyframes.frame_measures`);
+  ≥ ``score_min``, :func:`actdiff.selection.segments.frame_measures`);
 * ``splat_psnr``: PSNR (dB) of the splatted keyframe (holes filled with the keyframe) against
   the frame ≥ ``data.psnr_min``.
 
@@ -75,7 +75,7 @@ def keyframe_samples(video: Video, codec: DictConfig, data: Dict[str, Any],
                      feature_size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(features float16 (N, 13, h, w), labels float32 (N,), starts int (N,))`` of one video
     (features stored in float16 to keep many clips in memory; the dataset returns float32)."""
-    from actdiff.selection.keyframes import _analysis_inputs, frame_measures, splat_keyframe
+    from actdiff.selection.segments import _analysis_inputs, frame_measures, splat_keyframe
     from actdiff.tracking.base import iter_chain
 
     frames = video.frames
@@ -191,7 +191,7 @@ class _SelectorData(L.LightningDataModule):
 
     def videos(self) -> List[Video]:
         if self._videos is None:
-            from actdiff.training.data import read_sources
+            from actdiff.training.datamodule import read_sources
 
             if not self.data.get("sources"):
                 from actdiff.data import load_sample_clip

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
@@ -63,7 +65,9 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
                         save_dir=str(run_dir), mode=mode)]
 
 
-def build_trainer(cfg: DictConfig, run_dir: Path, has_val: bool = True) -> L.Trainer:
+def build_trainer(cfg: DictConfig, run_dir: Path, has_val: bool = True, callbacks: Sequence[Any] = ()) -> L.Trainer:
+    """The ``Trainer`` of a fit: strategy, precision, checkpoints every ``trainer.checkpoint_every``
+    steps (+ ``last.ckpt``), loggers, and ``callbacks`` (e.g. the rate curve) after the built-in ones."""
     t = cfg.trainer
     strategy = str(t.get("strategy", "auto"))
     if strategy not in STRATEGIES:
@@ -80,7 +84,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, has_val: bool = True) -> L.Tra
                            save_last=True, save_top_k=-1 if t.get("keep_all_checkpoints") else 1,
                            monitor=None, filename="step{step:07d}", auto_insert_metric_name=False)
     loggers = build_loggers(cfg, run_dir)
-    callbacks = [ckpt] + ([LearningRateMonitor("step")] if loggers else [])
+    callbacks = [ckpt] + ([LearningRateMonitor("step")] if loggers else []) + list(callbacks)
     return L.Trainer(
         accelerator=str(t.get("accelerator", "cpu")),
         devices=t.get("devices", 1),

@@ -1,7 +1,7 @@
 """Learned selectors, plugged into the codec through the registries.
 
 * ``KEYFRAME_SELECTORS["learned"]``: the adaptive selector's segment growing (patience,
-  ``min_gop``/``max_gop``, scene cuts — :func:`actdiff.selection.keyframes.select_adaptive`)
+  ``min_gop``/``max_gop``, scene cuts — :func:`actdiff.selection.segments.select_adaptive`)
   with the per-frame test replaced by :class:`KeyframeNet`: a frame passes when the predicted
   probability that it can still be reconstructed from the keyframe is at least
   ``keyframes.threshold`` (default 0.5). Weights: ``keyframes.weights`` (a ``.safetensors``).
@@ -27,7 +27,7 @@ import numpy as np
 
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.registry import KEYFRAME_SELECTORS, WEIGHT_MAPS
-from actdiff.selection.keyframes import _get, select_adaptive, splat_keyframe
+from actdiff.selection.segments import _get, select_adaptive, splat_keyframe
 from actdiff.types import Segment
 
 #: Environment variable naming the learned weight map's weights (see the module docstring).
@@ -53,7 +53,7 @@ def load_cached(path: Any, kind: str):
 
 class LearnedFrameTest:
     """Per-frame test of the adaptive selector backed by a :class:`KeyframeNet` (see
-    :data:`actdiff.selection.keyframes.FrameTest`)."""
+    :data:`actdiff.selection.segments.FrameTest`)."""
 
     def __init__(self, weights: Any, threshold: float = 0.5) -> None:
         if not 0.0 < threshold < 1.0:

@@ -47,7 +47,7 @@ def keyframe_features(key: np.ndarray, target: np.ndarray, flow: np.ndarray, con
         flow: ``float32 (H, W, 2)`` chained displacement key → target, pixels.
         conf: ``float32 (H, W)`` chained confidence in ``[0, 1]``.
         warped, reached: the keyframe forward-splatted along ``flow`` ``(H, W, 3)`` and where
-            the splat landed ``(H, W)`` (see :func:`actdiff.selection.keyframes.splat_keyframe`).
+            the splat landed ``(H, W)`` (see :func:`actdiff.selection.segments.splat_keyframe`).
 
     Channels: key, target, warped (RGB / 255), reached, confidence, flow / image diagonal (x, y).
     """

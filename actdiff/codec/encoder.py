@@ -1,36 +1,33 @@
-"""Encoder and decoder orchestration: the one place where the codec's stages meet.
+"""The encoder: ``encode_video`` turns a clip into one self-contained ``.adv`` bitstream.
 
-``encode_video`` runs, per video: padding to the coded size → pairwise flows (once) →
-segments/keyframes → per segment: dense motion → budgeted trajectory selection → quantisation
-and entropy coding → keyframe coding → bitstream. It decodes its own keyframes and tracks
-(closed loop) so that what it reports as "decoded" is bit-exact with ``decode_segments``.
-
-``decode_segments`` rebuilds keyframes and tracks from the file alone; ``decode_video`` hands
-each segment to a decoder (``warp`` or ``diffusion``) and crops back to the display size.
+Per video: padding to the coded size → pairwise flows (once) → segments/keyframes → per segment:
+dense motion → budgeted trajectory selection → temporal smoothing, subsampling, quantisation and
+entropy coding → keyframe coding → bitstream. The encoder decodes its own keyframes and tracks
+(closed loop, through the same :class:`~actdiff.codec.keyframe_chain.KeyframeChain` as the
+decoder), so what it reports as "decoded" is bit-exact with :func:`actdiff.codec.decode_segments`.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 import actdiff.entropy  # noqa: F401  (registers the trajectory coders)
-import actdiff.keyframes  # noqa: F401  (registers the image codecs)
-import actdiff.selection.keyframes  # noqa: F401  (registers the keyframe selectors)
+import actdiff.image_codecs  # noqa: F401  (registers the image codecs)
+import actdiff.selection.segments  # noqa: F401  (registers the keyframe selectors)
 import actdiff.selection.trajectories  # noqa: F401  (registers the trajectory selectors)
-from actdiff.bitstream import bit_split, read_bitstream, write_bitstream
-from actdiff.errors import BitstreamError, InputError
+from actdiff.codec.bitstream import bit_split, write_bitstream
+from actdiff.codec.keyframe_chain import KeyframeChain, carried_keyframes
+from actdiff.errors import InputError
+from actdiff.image_codecs import ImageCodec, codec_from_params
 from actdiff.io import pad_to_multiple
-from actdiff.keyframes import ImageCodec, codec_from_params
-from actdiff.motion.temporal import coded_frames, smooth_tracks, subsample_tracks, upsample_tracks
+from actdiff.motion.temporal import smooth_tracks, subsample_tracks, upsample_tracks
 from actdiff.registry import (
-    DECODERS,
     KEYFRAME_SELECTORS,
     TRACKERS,
     TRAJECTORY_CODERS,
@@ -49,9 +46,6 @@ from actdiff.types import (
 )
 
 log = logging.getLogger(__name__)
-
-#: Largest decoded video held in memory (bytes of uint8 RGB); larger headers are refused.
-MAX_DECODE_BYTES = 16 * 1024**3
 
 
 def _params(section: Any) -> Dict[str, Any]:
@@ -138,25 +132,15 @@ def encode_video(
 
     sections: List[SegmentSection] = []
     decoded: List[DecodedSegment] = []
-    prev_key: Optional[np.ndarray] = None
+    chain = KeyframeChain()
     for i, seg in enumerate(segments):
-        payloads: List[bytes] = []
-        if i == 0:
-            payloads.append(stages.image_codec.encode(frames[seg.start]))
-            key_start = stages.image_codec.decode(payloads[-1], coded_h, coded_w)
-        else:
-            key_start = prev_key
-        if seg.end != seg.start:
-            payloads.append(stages.image_codec.encode(frames[seg.end]))
-            key_end = stages.image_codec.decode(payloads[-1], coded_h, coded_w)
-        else:
-            key_end = key_start
+        payloads = [stages.image_codec.encode(frames[f]) for f in carried_keyframes(i, seg)]
+        key_start, key_end = chain.link(seg, [stages.image_codec.decode(p, coded_h, coded_w) for p in payloads])
         tracks, bandwidth = _segment_tracks(frames, flows, seg, codec, prepare, select_tracks)
         coded = prepare(tracks)
         payload = stages.coder.encode(coded, coded_h, coded_w) if seg.length > 2 else b""
         sections.append(SegmentSection(seg, payloads, payload, bandwidth))
         decoded.append(DecodedSegment(seg, key_start, key_end, upsample_tracks(coded, seg.length, stride), bandwidth))
-        prev_key = key_end
 
     header = StreamHeader(
         height=height, width=width, coded_height=coded_h, coded_width=coded_w,
@@ -243,71 +227,3 @@ def encode_stats(
         "encode_seconds": seconds,
         "encode_fps": header.num_frames / seconds if seconds > 0 else None,
     }
-
-
-def decode_segments(data: bytes) -> Tuple[StreamHeader, List[DecodedSegment]]:
-    """Rebuild every segment's keyframes and tracks from the file alone (``BitstreamError`` on damage)."""
-    bs = read_bitstream(data)
-    header = bs.header
-    pixels = header.num_frames * header.coded_height * header.coded_width * 3
-    if pixels > MAX_DECODE_BYTES:
-        raise BitstreamError(
-            f"video of {header.num_frames} frames at {header.coded_width}x{header.coded_height} "
-            "is too large to decode in memory"
-        )
-    image_codec = codec_from_params(header.params)
-    try:
-        coder = TRAJECTORY_CODERS.build(str(header.params["tc"]), step=float(header.params["qs"]))
-        stride = int(header.params.get("ts", 1))
-        if not 1 <= stride <= 64:
-            raise ValueError(f"temporal stride {stride} out of range")
-    except (KeyError, ValueError, TypeError) as e:
-        raise BitstreamError(f"bad trajectory coder parameters in header: {e}") from None
-    except Exception as e:  # unknown coder name → ConfigError from the registry
-        raise BitstreamError(f"unsupported trajectory coder in header: {e}") from None
-    out: List[DecodedSegment] = []
-    prev_key: Optional[np.ndarray] = None
-    hc, wc = header.coded_height, header.coded_width
-    for i, sec in enumerate(bs.sections):
-        seg = sec.segment
-        expected = (1 if seg.start == seg.end else 2) if i == 0 else 1
-        if len(sec.keyframes) != expected:
-            raise BitstreamError(f"segment {i} carries {len(sec.keyframes)} keyframes, expected {expected}")
-        keys = [image_codec.decode(k, hc, wc) for k in sec.keyframes]
-        key_start = keys[0] if i == 0 else prev_key
-        key_end = keys[-1] if (i > 0 or seg.end != seg.start) else key_start
-        if seg.length > 2:
-            coded = coder.decode(sec.trajectories, len(coded_frames(seg.length, stride)), hc, wc)
-            tracks = upsample_tracks(coded, seg.length, stride)
-        else:
-            tracks = Tracks.empty(seg.length)
-        out.append(DecodedSegment(seg, key_start, key_end, tracks, sec.bandwidth))
-        prev_key = key_end
-    return header, out
-
-
-def build_decoder(decoder: Union[str, Any] = "warp", **kwargs: Any):
-    """A decoder object from a registry name (``warp``, ``diffusion``) or pass one through."""
-    if not isinstance(decoder, str):
-        return decoder
-    if decoder not in DECODERS:
-        # Decoders live in actdiff/decoders/<name>.py and register on import; the diffusion
-        # decoder pulls in torch/diffusers, so it is only imported when asked for.
-        try:
-            importlib.import_module(f"actdiff.decoders.{decoder}")
-        except ModuleNotFoundError as e:
-            if e.name != f"actdiff.decoders.{decoder}":
-                raise
-    return DECODERS.build(decoder, **kwargs)
-
-
-def decode_video(data: bytes, decoder: Union[str, Any] = "warp", **decoder_kwargs: Any) -> Video:
-    """Decode a whole file into a ``Video`` at its display size (frames ``uint8 (T, H, W, 3)``)."""
-    header, segments = decode_segments(data)
-    dec = build_decoder(decoder, **decoder_kwargs)
-    frames = np.empty((header.num_frames, header.coded_height, header.coded_width, 3), np.uint8)
-    for seg in segments:
-        out = dec.decode_segment(header, seg)
-        frames[seg.segment.start : seg.segment.end + 1] = out
-    frames = frames[:, : header.height, : header.width]
-    return Video(frames=np.ascontiguousarray(frames), fps=header.fps, source="")

@@ -1,4 +1,4 @@
-"""Keyframe image codec interface and the header-params round trip."""
+"""The keyframe image codec interface (rebuilding one from header params: :mod:`.factory`)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,19 @@ from typing import Any
 
 import numpy as np
 
-from actdiff.errors import BitstreamError, ConfigError, InputError
-from actdiff.registry import IMAGE_CODECS
+from actdiff.errors import BitstreamError, InputError
 
 PARAM_KEY = "kc"            # header key holding the codec name
 PARAM_PREFIX = "kc."        # header keys holding other constructor arguments
 #: Short header keys of common constructor arguments (every header byte counts).
 PARAM_ALIASES = {"quality": "kq", "speed": "ks", "checkpoint": "kp", "arch": "ka"}
-_UNALIAS = {v: k for k, v in PARAM_ALIASES.items()}
 
 
 class ImageCodec(ABC):
     """Codes one ``uint8 (H, W, 3)`` RGB keyframe to bytes and back.
 
     Subclasses set ``name`` (their registry name) and list their constructor arguments in
-    ``params()`` so that :func:`codec_from_params` can rebuild an identical codec from the
+    ``params()`` so that :func:`actdiff.image_codecs.factory.codec_from_params` can rebuild an identical codec from the
     bitstream header. ``quality`` is always 0–100, higher is better (ignored by lossless
     codecs). ``encode`` must be deterministic: the same image gives the same bytes.
     """
@@ -63,47 +61,3 @@ def check_decoded(img: np.ndarray, height: int, width: int, codec: str) -> np.nd
         raise BitstreamError(f"{codec} keyframe decodes to {img.shape[1]}x{img.shape[0]}, "
                              f"expected {width}x{height}")
     return img
-
-
-def codec_from_params(params: dict[str, Any]) -> ImageCodec:
-    """Rebuild a codec from header params (``kc``/``kc.*`` keys, see
-    :meth:`ImageCodec.header_params`) or from a config dict ``{"name": …, "quality": …}``.
-
-    A keyframe downscale factor (header ``kr``, config ``scale``; absent means 1) wraps the
-    codec in :class:`actdiff.keyframes.scaled.ScaledCodec`.
-
-    Errors are ``ConfigError`` for a config dict (one with ``name``) and ``BitstreamError``
-    otherwise (header params come from a file, so a bad or missing value means a corrupt or
-    foreign file). ``MissingWeightsError`` (compressai checkpoint) passes through.
-    """
-    params = dict(params)
-    if "name" not in params:
-        try:
-            return _build(params)
-        except ConfigError as exc:
-            raise BitstreamError(f"bitstream keyframe codec: {exc}") from None
-    return _build(params)
-
-
-def _build(params: dict[str, Any]) -> ImageCodec:
-    from actdiff.keyframes.scaled import SCALE_KEY, with_scale
-
-    if PARAM_KEY in params:
-        name = params[PARAM_KEY]
-        args = {k[len(PARAM_PREFIX):]: v for k, v in params.items() if k.startswith(PARAM_PREFIX)}
-        args.update({_UNALIAS[k]: v for k, v in params.items() if k in _UNALIAS})
-        scale = params.get(SCALE_KEY, 1.0)   # streams without "kr": full-resolution keyframes
-    elif "name" in params:
-        name = params.pop("name")
-        scale = params.pop("scale", 1.0)
-        args = params
-    else:
-        raise ConfigError(f"keyframe codec params name no codec (no key {PARAM_KEY!r})")
-    if not isinstance(name, str):
-        raise ConfigError(f"keyframe codec name must be a string, got {name!r}")
-    scale = 1.0 if scale is None else scale
-    try:
-        codec = IMAGE_CODECS.build(name, **args)
-    except TypeError as exc:
-        raise ConfigError(f"bad parameters for keyframe codec {name!r}: {exc}") from None
-    return with_scale(codec, scale)

@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from actdiff.errors import BitstreamError, ConfigError
-from actdiff.keyframes.avif_box import pack_avif, unpack_avif
-from actdiff.keyframes.base import ImageCodec, check_decoded, check_image
+from actdiff.image_codecs.avif_box import pack_avif, unpack_avif
+from actdiff.image_codecs.base import ImageCodec, check_decoded, check_image
 from actdiff.registry import IMAGE_CODECS
 
 
@@ -73,7 +73,7 @@ class AvifCodec(_PillowCodec):
     """AVIF (AV1 intra) via Pillow/libavif, 4:2:0, full range, single-threaded.
 
     The payload drops the ~270-byte ISOBMFF container when it matches the fixed layout that
-    :mod:`actdiff.keyframes.avif_box` rebuilds from the frame size (else it keeps the file).
+    :mod:`actdiff.image_codecs.avif_box` rebuilds from the frame size (else it keeps the file).
 
     Args:
         quality: 0–100 (libavif quality, higher is better).

@@ -2,8 +2,8 @@
 
 At the end of every N-th validation epoch (sanity check excluded, global rank 0 only), a small
 set of clips is encoded at each rate point, decoded with a decoder built from the current
-LightningModule (``decoder_factory(pl_module)``), and scored with
-``actdiff.metrics.compute_metrics``. Logged:
+LightningModule (``decoder_factory(pl_module)``), and scored by the evaluation loop
+(:func:`actdiff.evaluation.runner.actdiff_points`, the one ``actdiff evaluate`` runs). Logged:
 
 * scalars ``rate/{point}/bpp`` and ``rate/{point}/{metric}`` (means over the clips), through
   ``pl_module.log`` so every logger gets them;
@@ -25,22 +25,17 @@ from typing import Any, Union
 import numpy as np
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from actdiff.metrics import check_metrics, compute_metrics
+from actdiff.evaluation.rates import load_rates, point_configs
+from actdiff.evaluation.runner import actdiff_points
+from actdiff.metrics import check_metrics
 from actdiff.types import Video
 
 RatePoints = Union[Mapping[str, Sequence[str]], Sequence[str]]  # noqa: UP007
 
 
-def _default_encode(video: Video, cfg: Any):
-    from actdiff.codec import encode_video
-
-    return encode_video(video, cfg)
-
-
-def _default_decode(data: bytes, decoder: Any) -> Video:
-    from actdiff.codec import decode_video
-
-    return decode_video(data, decoder)
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 class RateCurveCallback(Callback):
@@ -53,9 +48,10 @@ class RateCurveCallback(Callback):
             points in ``configs/rates/default.yaml``.
         decoder_factory: ``pl_module → decoder`` given to ``decode_fn``.
         metrics: metric names (``actdiff.metrics``).
-        base_config: composed codec config (default: ``experiment/codec``).
-        encode_fn, decode_fn: ``(Video, cfg) → EncodeResult`` and ``(bytes, decoder) → Video``;
-            default the ActDiff pipeline (``actdiff.codec``).
+        base_config: a config file or ``group/name`` to compose the rate points on (default:
+            ``experiment/codec``).
+        cache_encodes: encode each clip once per rate point and reuse the bytes (the encoder is
+            deterministic and weight-free).
     """
 
     def __init__(
@@ -66,8 +62,6 @@ class RateCurveCallback(Callback):
         decoder_factory: Callable[[LightningModule], Any] | None = None,
         metrics: Sequence[str] = ("psnr", "niqe"),
         base_config: Any = None,
-        encode_fn: Callable[[Video, Any], Any] | None = None,
-        decode_fn: Callable[[bytes, Any], Video] | None = None,
         cache_encodes: bool = True,
     ) -> None:
         super().__init__()
@@ -79,11 +73,9 @@ class RateCurveCallback(Callback):
         self.decoder_factory = decoder_factory or (lambda m: getattr(m, "decoder", "warp"))
         self.metrics = list(metrics)
         check_metrics(self.metrics)  # missing weights fail at set-up, not after the first validation
-        self.base_config = base_config
-        self.encode_fn = encode_fn or _default_encode
-        self.decode_fn = decode_fn or _default_decode
+        self.configs = point_configs(self.rate_points, base_config)
         self.cache_encodes = cache_encodes
-        self._cache: dict[tuple, bytes] = {}
+        self._cache: dict[int, dict[str, Any]] = {}
         self._val_epochs = 0
         self.history: list[dict[str, Any]] = []
 
@@ -91,40 +83,18 @@ class RateCurveCallback(Callback):
     def _resolve_points(points: RatePoints) -> dict[str, list[str]]:
         if isinstance(points, Mapping):
             return {str(k): list(v) for k, v in points.items()}
-        from actdiff.commands.evaluate import load_rates, rates_file
-
-        return load_rates(rates_file(), list(points))
-
-    def _config(self, overrides: Sequence[str]) -> Any:
-        from omegaconf import OmegaConf
-
-        from actdiff.commands.evaluate import codec_overrides
-        from actdiff.config import apply_overrides, compose
-
-        if self.base_config is None:
-            return compose(None, codec_overrides(overrides), default="experiment/codec")
-        return apply_overrides(OmegaConf.create(self.base_config), codec_overrides(overrides))
-
-    def _encoded(self, point: str, k: int) -> bytes:
-        key = (point, k)
-        if key not in self._cache or not self.cache_encodes:
-            self._cache[key] = self.encode_fn(self.clips[k], self._config(self.rate_points[point])).data
-        return self._cache[key]
+        return load_rates(None, list(points))
 
     def measure(self, pl_module: LightningModule) -> dict[str, dict[str, float]]:
         """``{point: {"bpp": …, metric: …}}``: means over the clips at the current weights."""
-        decoder = self.decoder_factory(pl_module)
+        decoders = {"model": self.decoder_factory(pl_module)}
+        per_clip = [actdiff_points(clip, self.configs, decoders, self.metrics,
+                                   encoded=self._cache.setdefault(k, {}) if self.cache_encodes else None)["model"]
+                    for k, clip in enumerate(self.clips)]
         out: dict[str, dict[str, float]] = {}
-        for point in self.rate_points:
-            rows = []
-            for k, clip in enumerate(self.clips):
-                data = self._encoded(point, k)
-                rec = self.decode_fn(data, decoder)
-                row = compute_metrics(clip.frames, rec.frames, self.metrics)
-                row["bpp"] = 8 * len(data) / (clip.num_frames * clip.height * clip.width)
-                rows.append(row)
-            out[point] = {k: float(np.nanmean([r[k] for r in rows])) if any(not math.isnan(r[k]) for r in rows)
-                          else float("nan") for k in rows[0]}
+        for i, point in enumerate(self.rate_points):
+            rows = [{"bpp": pts[i]["bpp"], **pts[i]["metrics"]} for pts in per_clip]
+            out[point] = {k: _nanmean([r[k] for r in rows]) for k in rows[0]}
         return out
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:

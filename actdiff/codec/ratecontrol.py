@@ -14,7 +14,7 @@ alone (integer bisection) with the GOP and budget of the bracket's ends. The pai
 Below ``λ = 0`` (keyframe quality 0, relaxed selector, longest GOP) the only knob left is the
 keyframe resolution: when even ``λ = 0`` is too big (clips with many scene cuts need many
 keyframes), the keyframes are coded downscaled by ``scale`` (``keyframe_codec.scale``,
-:mod:`actdiff.keyframes.scaled`; multiples of 1/8 up to ``max_scale``), searched by regula
+:mod:`actdiff.image_codecs.scaled`; multiples of 1/8 up to ``max_scale``), searched by regula
 falsi on log-bpp against log-scale, then the keyframe quality is fine-tuned at the chosen
 scale. Rate control owns ``keyframe_codec.scale`` like it owns the quality: it is 1 everywhere
 on the λ range.
@@ -34,26 +34,57 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 from omegaconf import DictConfig, open_dict
 
-from actdiff.codec.pipeline import codec_section, encode_video, pairwise_flows
+from actdiff.codec.encoder import codec_section, encode_video, pairwise_flows
+from actdiff.config import config_root, load_yaml
 from actdiff.errors import ConfigError
-from actdiff.keyframes.scaled import MAX_SCALE
+from actdiff.image_codecs.scaled import MAX_SCALE
 from actdiff.types import EncodeResult, Video
 
 log = logging.getLogger(__name__)
 
-#: ``(λ, keyframe quality, trajectories per segment, longest GOP, keyframe strictness)``;
-#: λ=0.2…0.8 are the default rate points r0…r4; the ends stretch the range: quality 0, one
-#: 96-frame GOP and a relaxed keyframe selector (strictness 0) at the bottom. Strictness scales
-#: the config's ``keyframes.coverage_min`` and ``keyframes.score_min`` (1 = as configured).
-DEFAULT_ANCHORS: Tuple[Tuple[float, int, int, int, float], ...] = (
-    (0.0, 0, 6, 96, 0.0),
-    (0.2, 5, 12, 96, 1.0),
-    (0.35, 12, 24, 64, 1.0),
-    (0.5, 22, 36, 48, 1.0),
-    (0.65, 32, 48, 32, 1.0),
-    (0.8, 42, 64, 24, 1.0),
-    (1.0, 70, 128, 12, 1.0),
-)
+#: Knob settings a named rate point's codec overrides set (``configs/rates/default.yaml``).
+_POINT_KEYS = {"keyframe_codec.quality": "quality", "trajectories.budget_points": "budget_points",
+               "keyframes.max_gop": "max_gop"}
+_COLUMNS = ("quality", "budget_points", "max_gop", "strictness")
+
+
+def _anchor_row(lam: Any, settings: Dict[str, Any], where: str) -> Tuple[float, int, int, int, float]:
+    missing = [k for k in _COLUMNS[:3] if k not in settings]
+    if missing:
+        raise ConfigError(f"rate knob {where} does not set {', '.join(missing)}")
+    try:
+        return (float(lam), int(settings["quality"]), int(settings["budget_points"]), int(settings["max_gop"]),
+                float(settings.get("strictness", 1.0)))
+    except (TypeError, ValueError):
+        raise ConfigError(f"rate knob {where}: values must be numbers, got {settings}") from None
+
+
+def anchors_from_rates(doc: Any, where: str = "rates file") -> Tuple[Tuple[float, int, int, int, float], ...]:
+    """Knob anchors ``(λ, quality, budget_points, max_gop, strictness)`` from a rates document:
+    its ``knob.bottom`` (λ = 0), each named point at the λ given in ``knob.points`` (its settings
+    read from the point's own overrides, so the rate points are written once) and ``knob.top``."""
+    knob = doc.get("knob") if hasattr(doc, "get") else None
+    points = doc.get("points") if hasattr(doc, "get") else None
+    if not knob or not points or "points" not in knob or "bottom" not in knob or "top" not in knob:
+        raise ConfigError(f"{where}: needs 'points' and a 'knob' with 'points', 'bottom' and 'top'")
+    rows = [_anchor_row(0.0, dict(knob["bottom"]), f"{where} knob.bottom")]
+    for name, lam in dict(knob["points"]).items():
+        if name not in points:
+            raise ConfigError(f"{where}: knob.points names {name!r}, which is not a rate point")
+        settings = {}
+        for override in points[name]:
+            key, _, value = str(override).partition("=")
+            if key in _POINT_KEYS:
+                settings[_POINT_KEYS[key]] = value
+        rows.append(_anchor_row(lam, settings, f"{where} point {name}"))
+    rows.append(_anchor_row(1.0, dict(knob["top"]), f"{where} knob.top"))
+    return tuple(sorted(rows))
+
+
+def default_anchors() -> Tuple[Tuple[float, int, int, int, float], ...]:
+    """The anchors of ``configs/rates/default.yaml`` (the default rate points r0…r4 at λ = 0.2…0.8)."""
+    path = config_root() / "rates" / "default.yaml"
+    return anchors_from_rates(load_yaml(path), str(path))
 
 
 @dataclass(frozen=True)
@@ -77,9 +108,11 @@ class RateKnob:
             non-increasing ``max_gop``.
     """
 
-    anchors: Tuple[Tuple[float, int, int, int, float], ...] = DEFAULT_ANCHORS
+    anchors: Optional[Tuple[Tuple[float, int, int, int, float], ...]] = None
 
     def __post_init__(self) -> None:
+        if self.anchors is None:  # frozen dataclass: set the default once
+            object.__setattr__(self, "anchors", default_anchors())
         a = np.asarray(self.anchors, np.float64)
         if a.ndim != 2 or a.shape[1] != 5 or len(a) < 2 or a[0, 0] != 0 or a[-1, 0] != 1:
             raise ConfigError("rate knob anchors must be rows (λ, quality, budget_points, max_gop, strictness) "
@@ -253,10 +286,10 @@ def encode_to_target(
         cfg: composed config (or codec section); everything but the knob's settings is kept.
         target_bpp: bits per pixel of the whole file at the display size (> 0).
         tolerance: accepted relative error, in ``(0, 1)``.
-        knob: the λ → settings map (default :data:`DEFAULT_ANCHORS`).
+        knob: the λ → settings map (default :func:`default_anchors`).
         max_encodes: most trial encodes.
         max_scale: largest keyframe downscale factor tried below ``λ = 0`` (1 disables it;
-            at most :data:`actdiff.keyframes.scaled.MAX_SCALE`).
+            at most :data:`actdiff.image_codecs.scaled.MAX_SCALE`).
 
     Returns:
         The ``EncodeResult`` closest to the target (in log-rate), with ``stats["rate_control"]``:
@@ -362,6 +395,6 @@ def describe(stats: Dict[str, Any]) -> str:
     return line + (f"; WARNING: {rc['note']}" if rc["note"] else "")
 
 
-__all__ = ["DEFAULT_ANCHORS", "RateKnob", "RateParams", "describe", "encode", "encode_to_target",
+__all__ = ["RateKnob", "anchors_from_rates", "default_anchors", "RateParams", "describe", "encode", "encode_to_target",
            "target_overrides", "with_params"]
 

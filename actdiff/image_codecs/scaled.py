@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from actdiff.errors import ConfigError
-from actdiff.keyframes.base import ImageCodec, check_decoded, check_image
+from actdiff.image_codecs.base import ImageCodec, check_decoded, check_image
 
 SCALE_KEY = "kr"            # header key of the keyframe downscale factor
 MAX_SCALE = 16.0            # largest factor accepted (config and header)

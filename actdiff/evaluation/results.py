@@ -30,6 +30,7 @@ import numpy as np
 
 from actdiff.errors import ConfigError, InputError, OutputError
 from actdiff.io.files import atomic_write_bytes
+from actdiff.metrics.source import source_metrics
 
 SCHEMA = "actdiff.results/1"
 TOP_KEYS = ("schema", "codec", "protocol", "dataset", "versions", "machine", "config", "sequences", "mean")
@@ -273,6 +274,15 @@ def source_value(results: Mapping[str, Any], sequence: str, metric: str) -> floa
     return None if value is None else float(value)
 
 
+def record_source(results: dict[str, Any], name: str, frames: np.ndarray, metrics: Sequence[str]) -> None:
+    """Store the source's own no-reference scores of sequence ``name`` under
+    ``results["source"][name]`` (nothing when ``metrics`` holds no no-reference metric): the
+    reference point for "better than the original" (``frames``: ``uint8 (T, H, W, 3)`` as read)."""
+    src = source_metrics(frames, metrics)
+    if src:
+        results.setdefault("source", {})[name] = src
+
+
 def metric_names(results: Mapping[str, Any]) -> list[str]:
     return sorted({k for pts in results["sequences"].values() for p in pts for k in p.get("metrics", {})})
 
@@ -291,6 +301,7 @@ __all__ = [
     "new_results",
     "parse_shard",
     "progress_path",
+    "record_source",
     "save_progress",
     "save_results",
     "source_value",

@@ -14,7 +14,7 @@ import numpy as np
 
 from actdiff.entropy.varint import ByteReader, write_varint
 from actdiff.errors import BitstreamError, ConfigError, MissingWeightsError
-from actdiff.keyframes.base import ImageCodec, check_decoded, check_image
+from actdiff.image_codecs.base import ImageCodec, check_decoded, check_image
 from actdiff.registry import IMAGE_CODECS
 
 _PAD = 64

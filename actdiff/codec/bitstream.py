@@ -15,7 +15,7 @@ Layout (format version 1)::
 Segments are contiguous: the first starts at frame 0, each next one at the previous end, the
 last ends at ``num_frames - 1``. The keyframe count is implied (not stored): the first section
 carries 2 keyframes (start and end; 1 if its span is 0), every later section 1 (its end) —
-the rule of :class:`actdiff.types.SegmentSection`, which :func:`write_bitstream` checks.
+the rule of :func:`actdiff.codec.keyframe_chain.carried_keyframes`, which :func:`write_bitstream` checks.
 
 :func:`read_bitstream` checks every length against the bytes left and sane limits before
 reading or allocating anything; any problem raises one :class:`BitstreamError`.
@@ -29,6 +29,7 @@ import zlib
 from fractions import Fraction
 from typing import Any
 
+from actdiff.codec.keyframe_chain import carried_keyframes
 from actdiff.entropy.varint import ByteReader, write_varint
 from actdiff.errors import BitstreamError, ConfigError
 from actdiff.motion.interpolate import bandwidth_code, bandwidth_from_code
@@ -114,7 +115,7 @@ def _write_header(h: StreamHeader) -> bytes:
 
 
 def _expected_keyframes(index: int, seg: Segment) -> int:
-    return (2 if seg.end > seg.start else 1) if index == 0 else 1
+    return len(carried_keyframes(index, seg))
 
 
 def _write_section(index: int, start: int, sec: SegmentSection) -> bytes:

@@ -53,8 +53,7 @@ def _plain(cfg: Any) -> Any:
 
 #: Packages whose code decides the cached conditions: editing any of them invalidates the cache,
 #: so training never reuses conditions built by an older encoder/decoder.
-CONDITION_CODE = ("codec", "conditioning", "decoders/warp.py", "entropy", "keyframes", "motion",
-                  "selection", "tracking", "bitstream.py")
+CONDITION_CODE = ("codec", "conditioning", "entropy", "image_codecs", "motion", "selection", "tracking")
 
 
 def condition_code_hash(root: Path | None = None) -> str:

@@ -1,0 +1,269 @@
+"""The public Python API: what ``from actdiff import …`` gives a notebook or a script.
+
+    import actdiff
+    enc = actdiff.encode("clip.mp4", target_bpp=0.01)            # or a (T, H, W, 3) array / tensor
+    video = actdiff.decode(enc.data, decoder="diffusion")        # frames uint8 (T, H, W, 3)
+    res = actdiff.evaluate(video_or_dataset, rates=["r1", "r3"], decoder="warp", metrics=["psnr"])
+    res.to_dataframe()                                           # one row per sequence and rate point
+    pipe = actdiff.ActDiffPipeline.from_pretrained()             # diffusers-style: encode + decode
+
+Everything here calls the same library code as the ``actdiff`` command (the codec, the decoders
+registry and the evaluation loop); configs are composed from ``configs/`` as on the command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from actdiff.codec import decode_video
+from actdiff.codec.ratecontrol import encode as encode_with_rate_control
+from actdiff.config import compose
+from actdiff.decoders import build_decoder
+from actdiff.errors import InputError
+from actdiff.evaluation.document import Results, load_results
+from actdiff.evaluation.rates import DEFAULT_CONFIG, load_rates, point_configs
+from actdiff.evaluation.results import new_results
+from actdiff.evaluation.runner import actdiff_points, run_dataset
+from actdiff.io import as_video
+from actdiff.metrics import DEFAULT_METRICS, check_metrics
+from actdiff.types import EncodeResult, Video
+
+
+def setting_overrides(settings: dict[str, Any]) -> list[str]:
+    """Keyword settings → codec overrides: ``keyframe_codec__quality=20`` → ``codec.keyframe_codec.quality=20``."""
+    out = []
+    for key, value in settings.items():
+        text = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        out.append(f"codec.{key.replace('__', '.')}={text}")
+    return out
+
+
+def codec_config(config: str | Path | None = None, overrides: Sequence[str] = (), target_bpp: float | None = None,
+                 **settings: Any) -> DictConfig:
+    """The composed codec config (default ``experiment/codec``) with ``overrides``, keyword
+    ``settings`` (``__`` for dots) and, with ``target_bpp``, rate control on."""
+    extra = list(overrides) + setting_overrides(settings)
+    if target_bpp is not None:
+        extra.append(f"+codec.rate_control.target_bpp={float(target_bpp)}")
+    return compose(config, extra, default=DEFAULT_CONFIG)
+
+
+def encode(video: Any, target_bpp: float | None = None, *, config: str | Path | None = None,
+           overrides: Sequence[str] = (), fps: float | None = None, **settings: Any) -> EncodeResult:
+    """Encode a clip into one self-contained ``.adv`` bitstream.
+
+    Args:
+        video: a path, a :class:`~actdiff.types.Video`, an array ``(T, H, W, 3)`` (uint8, or float
+            in ``[0, 1]``) or a tensor ``(T, 3, H, W)`` in ``[0, 1]``, coded at its own size.
+        target_bpp: reach this rate (bits per pixel, real file size) by rate control.
+        config: a config file or ``group/name`` (default ``experiment/codec``).
+        overrides: ``key=value`` strings as on the command line (``codec.keyframes.max_gop=32``).
+        fps: frame rate of an array or tensor (default 25).
+        settings: codec settings as keywords, ``__`` for dots: ``keyframe_codec__quality=20``.
+
+    Returns:
+        :class:`~actdiff.types.EncodeResult`: ``data`` (the file's bytes) and ``stats`` (bpp, bit split, …).
+    """
+    cfg = codec_config(config, overrides, target_bpp, **settings)
+    return encode_with_rate_control(as_video(video, fps), cfg)
+
+
+def _stream_bytes(data: Any) -> bytes:
+    if isinstance(data, EncodeResult):
+        return data.data
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if not path.is_file():
+            raise InputError(f"cannot read {path}: no such file")
+        return path.read_bytes()
+    raise InputError(f"decode needs bytes, an EncodeResult or a path, got {type(data).__name__}")
+
+
+def decode(data: Any, decoder: Any = "warp", weights: str | Path | None = None, **options: Any) -> Video:
+    """Decode a bitstream (bytes, an ``EncodeResult`` or an ``.adv`` path) into frames.
+
+    Args:
+        decoder: ``"warp"`` | ``"diffusion"``, a ``codec.decoder``-style mapping, or a built decoder.
+        weights: diffusion weights folder (default: the shipped model).
+        options: decoder options (``steps``, ``sampler``, ``temporal_blend``, ``bidirectional``, …).
+
+    Returns:
+        :class:`~actdiff.types.Video` at the display size, frames ``uint8 (T, H, W, 3)``.
+    """
+    dec = build_decoder(decoder, weights=None if weights is None else str(weights), **options)
+    return decode_video(_stream_bytes(data), dec)
+
+
+def _is_dataset(data: Any) -> bool:
+    """A dataset name/YAML or a folder of videos, rather than one clip."""
+    if not isinstance(data, (str, Path)):
+        return False
+    path = Path(data)
+    return path.is_dir() and not any(path.glob("*.png")) or (not path.exists())
+
+
+def evaluate(data: Any, rates: Sequence[str] | None = None, *, decoder: Any = "warp",
+             metrics: Sequence[str] = DEFAULT_METRICS, config: str | Path | None = None, protocol: str | None = None,
+             overrides: Sequence[str] = (), sequences: Sequence[str] | None = None, name: str = "clip",
+             fps: float | None = None, log: Any = None) -> Results:
+    """Encode → decode → metrics at several rate points; a results document (docs/results_schema.md).
+
+    Args:
+        data: one clip (a video file, a PNG folder, a ``Video``, an array or a tensor; scored at
+            its own size) or a dataset (a name or YAML of ``configs/data``, or a folder of videos;
+            read under ``protocol``).
+        rates: rate point names of ``configs/rates/default.yaml`` and/or target bpps (``"0.01"``).
+        decoder: as in :func:`decode` (a mapping may carry ``weights`` and options).
+        metrics: metric names (``actdiff.metrics``); checked before anything runs.
+        protocol: ``cpu`` | ``paper`` | ``native`` | a YAML (datasets only; default the config's).
+        name: the sequence name of a single clip.
+        log: a callable receiving one line per point (e.g. ``print``).
+    """
+    check_metrics(metrics)
+    cfgs = point_configs(load_rates(None, rates), config, protocol, overrides)
+    dec = build_decoder(decoder)
+    label = getattr(dec, "name", "custom")
+    codec = f"actdiff-{label}"
+    config_doc = {"rates": {n: list(v) for n, v in load_rates(None, rates).items()}, "decoder": label,
+                  "metrics": list(metrics), "overrides": list(overrides)}
+    if hasattr(dec, "settings"):
+        config_doc["decoder_settings"] = dec.settings()
+
+    def points_of(video: Video, seq_log: Any) -> list[dict[str, Any]]:
+        return actdiff_points(video, cfgs, {label: dec}, metrics, log=seq_log)[label]
+
+    if protocol is None and _is_dataset(data):
+        protocol = next(iter(cfgs.values())).get("protocol")
+    return _run(data, codec, config_doc, points_of, metrics, protocol, sequences, name, fps, log)
+
+
+def bench(data: Any, codec: str = "x265", crf: Sequence[int] | None = None, *,
+          metrics: Sequence[str] = DEFAULT_METRICS, protocol: str | None = "cpu",
+          sequences: Sequence[str] | None = None, name: str = "clip", fps: float | None = None,
+          log: Any = None) -> Results:
+    """A classical codec (``x264`` | ``x265`` | ``svt-av1``) through the same loop and schema as
+    :func:`evaluate`; ``data`` as there (a single clip is coded at its own size)."""
+    from actdiff.baselines import BASELINES
+    from actdiff.evaluation.runner import baseline_points
+
+    check_metrics(metrics)
+    if codec not in BASELINES:
+        raise InputError(f"unknown baseline {codec!r} (known: {', '.join(sorted(BASELINES))})")
+    crfs = list(crf or BASELINES[codec].default_crfs)
+    config_doc = {"codec": codec, "crf": crfs, "settings": BASELINES[codec].notes, "metrics": list(metrics)}
+
+    def points_of(video: Video, seq_log: Any) -> list[dict[str, Any]]:
+        return baseline_points(video, codec, crfs, metrics, seq_log)
+
+    return _run(data, codec, config_doc, points_of, metrics, protocol, sequences, name, fps, log)
+
+
+def _run(data: Any, codec: str, config_doc: dict[str, Any], points_of: Any, metrics: Sequence[str],
+         protocol: str | None, sequences: Sequence[str] | None, name: str, fps: float | None, log: Any) -> Results:
+    """``points_of`` over a dataset (read under ``protocol``) or over one clip at its own size."""
+    from actdiff.evaluation.results import record_source
+
+    if _is_dataset(data):
+        from actdiff.data import load_dataset, load_protocol
+
+        proto = load_protocol(protocol)
+        dataset = load_dataset(str(data), sequences=sequences)
+        results = new_results(codec, dataset.name, proto.to_dict(), config_doc)
+        return Results(run_dataset(dataset, proto, points_of, metrics, results, log=log))
+    video = as_video(data, fps)
+    results = new_results(codec, name, {"name": "native", "height": video.height, "width": video.width,
+                                        "max_frames": video.num_frames}, config_doc)
+    record_source(results, name, video.frames, metrics)
+    results["sequences"][name] = points_of(video, log)
+    return Results(results)
+
+
+def score(reference: Any, decoded: Any, metrics: Sequence[str] = DEFAULT_METRICS) -> dict[str, float]:
+    """``{metric: value}`` of ``decoded`` against ``reference`` (clips as for :func:`encode`)."""
+    from actdiff.metrics import compute_metrics
+
+    check_metrics(metrics)
+    return compute_metrics(as_video(reference).frames, as_video(decoded).frames, metrics)
+
+
+def describe(enc: EncodeResult) -> str:
+    """A few lines on an encoded stream: size, rate, keyframes, segments, trajectories, rate control."""
+    from actdiff.codec.ratecontrol import describe as rate_control_line
+
+    st = enc.stats
+    lines = [f"{len(enc.data)} bytes, {st['bpp']:.5f} bpp, {st['frames']} frames {st['width']}x{st['height']}",
+             f"keyframes at {st['keyframes']}; segments {st['segments']}",
+             f"trajectories per segment {st['trajectories']}"]
+    if st.get("bits_per_point_per_frame"):
+        lines.append(f"trajectory cost {st['bits_per_point_per_frame']:.2f} bits per point per frame")
+    rc = rate_control_line(st)
+    return "\n".join(lines + ([rc] if rc else []))
+
+
+def sample_clip(max_frames: int | None = None) -> Video:
+    """The bundled 256×384 Big Buck Bunny excerpt (48 frames, 25 fps; © Blender Foundation, CC-BY 3.0)."""
+    from actdiff.data import load_sample_clip
+
+    return load_sample_clip(max_frames)
+
+
+def sweep(spec: str | Path, out_dir: str | Path, frames: int | None = None,
+          overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Run an ablation sweep (``configs/ablation/…`` or a YAML path) into ``out_dir`` (finished
+    points are skipped) and write its table; returns the summary (``markdown``, ``table``, …)."""
+    from actdiff.sweep import load_spec, run_sweep, write_table
+
+    spec_obj = load_spec(str(spec))
+    statuses = run_sweep(spec_obj, out_dir, list(overrides), frames)
+    summary = write_table(spec_obj, out_dir)
+    summary["failed"] = [s.name for s in statuses if s.status == "failed"]
+    return summary
+
+
+@dataclass
+class PipelineOutput:
+    """What :class:`ActDiffPipeline` returns: the decoded ``video`` and the ``encoded`` stream."""
+
+    video: Video
+    encoded: EncodeResult
+
+
+class ActDiffPipeline:
+    """The codec end to end, in the style of a diffusers pipeline.
+
+    ``ActDiffPipeline.from_pretrained(folder)`` loads diffusion-decoder weights (a
+    ``save_pretrained`` folder; ``None`` = the shipped model); ``pipe(video, target_bpp=0.01)``
+    encodes into real bytes and decodes them. ``decoder="warp"`` gives the non-generative decoder.
+    """
+
+    def __init__(self, decoder: Any = "warp", config: str | Path | None = None, **settings: Any) -> None:
+        self.decoder = build_decoder(decoder)
+        self.config, self.settings = config, settings
+
+    @classmethod
+    def from_pretrained(cls, weights: str | Path | None = None, config: str | Path | None = None,
+                        **decoder_options: Any) -> "ActDiffPipeline":
+        """A pipeline whose decoder is the diffusion model in ``weights`` (default: shipped)."""
+        section = {"name": "diffusion", "weights": None if weights is None else str(weights), **decoder_options}
+        return cls(decoder=section, config=config)
+
+    def encode(self, video: Any, target_bpp: float | None = None, **settings: Any) -> EncodeResult:
+        return encode(video, target_bpp, config=self.config, **{**self.settings, **settings})
+
+    def decode(self, data: Any) -> Video:
+        return decode(data, self.decoder)
+
+    def __call__(self, video: Any, target_bpp: float | None = None, **settings: Any) -> PipelineOutput:
+        enc = self.encode(video, target_bpp, **settings)
+        return PipelineOutput(video=self.decode(enc), encoded=enc)
+
+
+__all__ = ["ActDiffPipeline", "PipelineOutput", "Results", "bench", "codec_config", "decode", "describe", "encode",
+           "evaluate", "load_results", "sample_clip", "score", "setting_overrides", "sweep"]

@@ -1,0 +1,211 @@
+"""Bjøntegaard delta rate and matched-quality savings between two results documents.
+
+Conventions (both numbers are positive when A is better):
+
+* ``bd_rate`` — BD-rate of B relative to A, in percent (``bjontegaard`` package, PCHIP
+  interpolation of log-rate over quality, integrated over the overlapping quality range):
+  ``+100`` means B needs twice A's bits for the same quality.
+* ``saving`` — the paper-style bitrate saving of A over B at matched quality: for each rate
+  point of A inside B's quality range, B's rate at A's quality is interpolated (PCHIP of
+  log-bpp over quality) and ``1 - bpp_A / bpp_B`` is reported in percent; ``saving`` is their mean.
+* ``points`` — that saving for *every* point of A; outside B's tested range it is a bound, not an
+  extrapolation: ``lower`` (A's quality beats all of B's points, so B would need more than its
+  highest tested rate) or ``upper`` (B's worst point already beats A).
+
+Lower-is-better metrics (niqe, lpips, dists, gmsd, fid, kid, warping_error) are negated before
+interpolation so quality always increases with rate. A curve whose quality is not monotonic in
+rate (no-reference metrics such as NIQE can improve as the rate drops) still gets numbers, but
+its row carries the warning in the report's note column and JSON (``warnings``), and the average
+names it under ``unreliable``; ``--frontier`` compares each codec's Pareto front instead (its
+operational curve: points that a cheaper point matches or beats are dropped). When a results
+file records the source's own no-reference score (``source``, e.g. NIQE of the uncompressed
+frames), a curve that scores better than the source is noted too: there the metric rewards
+synthesized detail, not fidelity. Per sequence (sequences present in both files) and on the
+dataset-mean curves. BD-rate needs at least 2 points with distinct quality on each curve.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+
+from actdiff.errors import InputError
+from actdiff.evaluation.results import source_value, to_curves
+from actdiff.metrics import lower_is_better
+
+Curve = tuple[np.ndarray, np.ndarray]
+
+
+def _sign(metric: str) -> float:
+    """-1 for lower-is-better metrics, +1 otherwise: ``sign * value`` grows with quality."""
+    return -1.0 if lower_is_better(metric) else 1.0
+
+
+def pareto_front(curve: Curve, metric: str) -> Curve:
+    """The operational rate–quality curve: the points no cheaper point matches or beats.
+
+    ``curve`` is ``(bpp (K,), metric (K,))``; returns the kept points sorted by bpp. A codec whose
+    settings give a worse score at a higher rate would, in practice, use the cheaper setting.
+    """
+    rate, q = (np.asarray(v, dtype=np.float64) for v in curve)
+    sign = _sign(metric)
+    keep, best = [], -np.inf
+    for i in np.lexsort((-sign * q, rate)):  # by rate, the better score first on ties
+        if np.isfinite(q[i]) and sign * q[i] > best:
+            keep.append(i)
+            best = sign * q[i]
+    idx = np.array(keep, dtype=int)
+    return rate[idx], q[idx]
+
+
+def _prepare(curve: Curve, metric: str, label: str, min_points: int = 2) -> Curve:
+    """Sort by quality (negated when lower is better); check enough distinct points."""
+    rate, q = (np.asarray(v, dtype=np.float64) for v in curve)
+    keep = np.isfinite(rate) & np.isfinite(q) & (rate > 0)
+    rate, q = rate[keep], _sign(metric) * q[keep]
+    order = np.argsort(q, kind="stable")
+    rate, q = rate[order], q[order]
+    if len(q) < min_points:
+        raise InputError(f"{label}: {len(q)} usable rate point(s) for {metric}; this needs at least {min_points}")
+    if np.any(np.diff(q) <= 0):
+        raise InputError(f"{label}: two rate points have the same {metric}; PCHIP needs distinct values")
+    if np.any(np.diff(rate) <= 0):
+        warnings.warn(f"{label}: {metric} is not monotonic in bitrate; BD numbers are unreliable", stacklevel=3)
+    return rate, q
+
+
+def bd_rate(anchor: Curve, test: Curve, metric: str, labels: tuple[str, str] = ("A", "B")) -> float:
+    """BD-rate (%) of ``test`` against ``anchor``; curves are ``(bpp, metric)`` arrays."""
+    import bjontegaard as bd
+
+    ra, qa = _prepare(anchor, metric, labels[0])
+    rt, qt = _prepare(test, metric, labels[1])
+    if max(qa.min(), qt.min()) >= min(qa.max(), qt.max()):
+        raise InputError(f"{labels[0]} and {labels[1]}: {metric} ranges do not overlap; no BD-rate")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Insufficient curve overlap")
+        return float(bd.bd_rate(ra, qa, rt, qt, method="pchip", require_matching_points=False, min_overlap=0))
+
+
+def matched_points(a: Curve, b: Curve, metric: str, labels: tuple[str, str] = ("A", "B")) -> list[dict[str, Any]]:
+    """Per point of ``a`` (sorted by quality): the saving (%) of a over b at a's quality.
+
+    Each item: ``{"bpp", "quality", "saving", "bound"}``. Inside b's quality range ``bound`` is
+    ``None`` and ``saving`` is interpolated (PCHIP of b's log-bpp over quality). Outside it there is
+    no extrapolation, only what b's tested points prove:
+
+    * ``"lower"`` — a's quality is better than every point of b: b would need more than its
+      highest tested rate, so ``saving >= 1 - bpp_a / max(bpp_b)``;
+    * ``"upper"`` — a's quality is worse than every point of b: b reaches it at its lowest tested
+      rate or below, so ``saving <= 1 - bpp_a / min(bpp_b)``.
+    """
+    ra, qa = _prepare(a, metric, labels[0], min_points=1)
+    rb, qb = _prepare(b, metric, labels[1])
+    f = PchipInterpolator(qb, np.log(rb))
+    sign = _sign(metric)
+    out: list[dict[str, Any]] = []
+    for r, q in zip(ra, qa):
+        if qb[0] <= q <= qb[-1]:
+            saving, bound = 100 * (1 - r / math.exp(float(f(q)))), None
+        elif q > qb[-1]:
+            saving, bound = 100 * (1 - r / rb.max()), "lower"
+        else:
+            saving, bound = 100 * (1 - r / rb.min()), "upper"
+        out.append({"bpp": float(r), "quality": float(sign * q), "saving": float(saving), "bound": bound})
+    return out
+
+
+def matched_savings(a: Curve, b: Curve, metric: str, labels: tuple[str, str] = ("A", "B")) -> list[float | None]:
+    """Interpolated savings of :func:`matched_points`; ``None`` where a's quality is outside b's range."""
+    return [p["saving"] if p["bound"] is None else None for p in matched_points(a, b, metric, labels)]
+
+
+def _source_note(label: str, curve: Curve, source: float, metric: str) -> str | None:
+    """A note when some points of ``curve`` score better than the uncompressed source itself."""
+    n = int(np.sum(_sign(metric) * curve[1] > _sign(metric) * source))
+    if not n:
+        return None
+    return (f"{label}: {metric} better than the source's own ({source:.3g}) at {n} of {len(curve[1])} points "
+            f"(the metric rewards synthesized detail there, not fidelity)")
+
+
+def _row(ca: Curve, cb: Curve, metric: str, labels: tuple[str, str], source: float | None) -> dict[str, Any]:
+    """BD-rate, matched points and notes for one sequence (or the mean curve)."""
+    row: dict[str, Any] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            row["points"] = matched_points(ca, cb, metric, labels)
+            vals = [p["saving"] for p in row["points"] if p["bound"] is None]
+            row["saving"] = float(np.mean(vals)) if vals else None
+            row["bd_rate"] = bd_rate(ca, cb, metric, labels)
+        except InputError as e:
+            row["error"] = str(e)
+    # e.g. a curve whose quality is not monotonic in rate: the row stays, flagged unreliable
+    notes = list(dict.fromkeys(str(w.message) for w in caught))
+    if source is not None:
+        row["source"] = source
+        notes += [n for n in (_source_note(lab, c, source, metric) for lab, c in zip(labels, (ca, cb))) if n]
+    if notes:
+        row["warnings"] = notes
+    return row
+
+
+def compare(res_a: dict[str, Any], res_b: dict[str, Any], metric: str, frontier: bool = False) -> dict[str, Any]:
+    """``{"sequences": {name: {...}}, "average": {...}}`` for one metric (``"mean"``: the mean curves).
+
+    ``frontier``: compare the Pareto fronts (:func:`pareto_front`) instead of every point.
+    """
+    ca, cb = to_curves(res_a, metric, include_mean=True), to_curves(res_b, metric, include_mean=True)
+    if frontier:
+        ca, cb = ({k: pareto_front(c, metric) for k, c in cs.items()} for cs in (ca, cb))
+    common = [n for n in res_a["sequences"] if n in res_b["sequences"]]
+    if not common:
+        raise InputError(f"no sequence in common between {res_a['codec']} and {res_b['codec']}")
+    same_source = res_a.get("protocol") == res_b.get("protocol")
+    rows: dict[str, Any] = {}
+    for name in common + (["mean"] if len(common) == len(res_a["sequences"]) == len(res_b["sequences"]) else []):
+        source = source_value(res_a, name, metric)
+        if source is None and same_source:
+            source = source_value(res_b, name, metric)
+        rows[name] = _row(ca[name], cb[name], metric, (f"{res_a['codec']}/{name}", f"{res_b['codec']}/{name}"),
+                          source)
+    per_seq = [rows[n]["bd_rate"] for n in common if "bd_rate" in rows[n]]
+    sav = [rows[n]["saving"] for n in common if rows[n].get("saving") is not None]
+    average = {"bd_rate": float(np.mean(per_seq)) if per_seq else None,
+               "saving": float(np.mean(sav)) if sav else None, "sequences": len(per_seq),
+               "unreliable": [n for n in common if rows[n].get("warnings")  # only rows the average counts
+                              and (rows[n].get("bd_rate") is not None or rows[n].get("saving") is not None)]}
+    return {"a": res_a["codec"], "b": res_b["codec"], "metric": metric, "frontier": frontier, "sequences": rows,
+            "average": average}
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:+.1f}%"
+
+
+def _fmt_point(p: dict[str, Any]) -> str:
+    mark = {"lower": "≥", "upper": "≤"}.get(p["bound"], "")
+    return f"{p['bpp']:.4f}: {mark}{p['saving']:+.0f}%"
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    a, b, m = report["a"], report["b"], report["metric"]
+    front = " — Pareto fronts: dominated points dropped" if report.get("frontier") else ""
+    lines = [f"BD-rate of {b} vs {a} ({m}, PCHIP; + = {a} better) and saving of {a} over {b} at matched {m}{front}",
+             f"(per point of {a}, bpp: saving; ≥/≤ = bound where {a}'s {m} lies outside {b}'s tested range)", "",
+             "| sequence | BD-rate | saving | per point | note |", "|---|---:|---:|---|---|"]
+    for name, row in report["sequences"].items():
+        notes = [row["error"]] if "error" in row else []
+        note = "; ".join(notes + row.get("warnings", []))
+        per_point = ", ".join(_fmt_point(p) for p in sorted(row.get("points", []), key=lambda p: p["bpp"]))
+        lines.append(f"| {name} | {_fmt(row.get('bd_rate'))} | {_fmt(row.get('saving'))} | {per_point} | {note} |")
+    av = report["average"]
+    note = f"includes unreliable: {', '.join(av['unreliable'])}" if av.get("unreliable") else ""
+    lines.append(f"| average of {av['sequences']} sequences | {_fmt(av['bd_rate'])} | {_fmt(av['saving'])} | "
+                 f"| {note} |")
+    return "\n".join(lines) + "\n"

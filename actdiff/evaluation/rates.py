@@ -1,0 +1,81 @@
+"""Rate points and the configs they make.
+
+A rate point is a named list of codec overrides (``configs/rates/default.yaml``, keys relative to
+the ``codec`` section: ``keyframe_codec.quality=5``), or a number such as ``0.01``: a target bpp
+that rate control (:mod:`actdiff.codec.ratecontrol`) reaches on the real file size.
+:func:`point_configs` composes one full config per point on top of the evaluated base config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from actdiff.codec.ratecontrol import target_overrides
+from actdiff.config import compose, config_root, load_yaml
+from actdiff.data import load_protocol
+from actdiff.errors import ConfigError
+
+#: The evaluated base config when none is given (codec + protocol groups).
+DEFAULT_CONFIG = "experiment/codec"
+
+
+def rates_file() -> Path:
+    """The default rate points: ``configs/rates/default.yaml``."""
+    return config_root() / "rates" / "default.yaml"
+
+
+def load_rates(path: Path | str | None = None, names: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """``{name: [override, …]}`` of the chosen rate points (all, in file order, when ``names`` is None).
+
+    Args:
+        path: a rates YAML with a ``points`` mapping (default :func:`rates_file`).
+        names: point names and/or target bpps (``"0.01"``) to keep, in this order.
+    """
+    path = Path(path) if path else rates_file()
+    doc = load_yaml(path)
+    points = OmegaConf.to_container(doc.get("points", {}), resolve=True)
+    if not isinstance(points, dict) or not points:
+        raise ConfigError(f"{path}: needs a non-empty 'points' mapping of name → list of overrides")
+    names = list(names) if names else list(points)
+    targets = {n: o for n in names if n not in points and (o := target_overrides(n)) is not None}
+    bad = [n for n in names if n not in points and n not in targets]
+    if bad:
+        raise ConfigError(f"unknown rate point(s) {', '.join(bad)} in {path} (known: {', '.join(points)}, "
+                          "or a target bpp such as 0.01)")
+    for n in names:
+        if n not in targets and (not isinstance(points[n], list) or not all(isinstance(o, str) for o in points[n])):
+            raise ConfigError(f"{path}: rate point {n} must be a list of key=value strings")
+    return {n: targets[n] if n in targets else list(points[n]) for n in names}
+
+
+def codec_overrides(overrides: Sequence[str]) -> list[str]:
+    """Rate-point overrides are relative to ``codec``: ``keyframe_codec.quality=20`` → ``codec.keyframe_codec...``."""
+    out = []
+    for o in overrides:
+        key = o.lstrip("+").split("=", 1)[0]
+        out.append(o if key.split(".")[0] in ("codec", "protocol") else o.replace(key, f"codec.{key}", 1))
+    return out
+
+
+def compose_config(config: str | Path | None = None, protocol: str | None = None,
+                   overrides: Sequence[str] = ()) -> DictConfig:
+    """The evaluated config: ``config`` (default ``experiment/codec``) + ``protocol`` (a group name
+    of ``configs/protocol`` or a protocol YAML) + ``overrides`` (full keys: ``codec.…``)."""
+    group = bool(protocol) and (config_root() / "protocol" / f"{protocol}.yaml").is_file()
+    cfg = compose(config, ([f"protocol={protocol}"] if group else []) + list(overrides), default=DEFAULT_CONFIG)
+    if protocol and not group:
+        cfg = OmegaConf.merge(cfg, {"protocol": load_protocol(protocol).to_dict()})
+    return cfg
+
+
+def point_configs(rates: Mapping[str, Sequence[str]], config: str | Path | None = None,
+                  protocol: str | None = None, overrides: Sequence[str] = ()) -> dict[str, DictConfig]:
+    """One composed config per rate point: base + ``overrides`` + the point's codec overrides."""
+    return {name: compose_config(config, protocol, list(overrides) + codec_overrides(ovs))
+            for name, ovs in rates.items()}
+
+
+__all__ = ["DEFAULT_CONFIG", "codec_overrides", "compose_config", "load_rates", "point_configs", "rates_file"]

@@ -1,0 +1,158 @@
+"""The one encode → decode → metrics loop, for ActDiff and the classical baselines alike.
+
+Every caller goes through here: ``actdiff evaluate``, ``bench`` and ``demo``, the rate-curve
+callback of training, sweeps, and the Python API. For ActDiff a clip is encoded once per rate
+point into real bytes (:func:`actdiff.codec.ratecontrol.encode`: plain, or rate-controlled for a
+target-bpp point), the bytes are decoded by each decoder, and the decoded frames are scored by
+:func:`actdiff.metrics.compute_metrics` against the frames the protocol read. A baseline is
+encoded and decoded by PyAV at each CRF and scored by the same function. Each rate point becomes
+one point of the results schema (docs/results_schema.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from actdiff.baselines import encode_decode
+from actdiff.codec import decode_video
+from actdiff.codec.ratecontrol import encode as encode_point
+from actdiff.errors import InputError
+from actdiff.evaluation.results import finish_results, record_source, save_progress
+from actdiff.metrics import compute_metrics
+from actdiff.types import EncodeResult, Video
+
+Log = Callable[[str], None] | None
+#: ``on_decoded(point name, decoder label, encode result, decoded video)`` (e.g. to save files).
+OnDecoded = Callable[[str, str, EncodeResult, Video], None] | None
+
+
+def score(video: Video, decoded: np.ndarray, total_bits: int, metrics: Sequence[str], **fields: Any) -> dict[str, Any]:
+    """A results point: rate and ``metrics`` of ``decoded`` (``uint8 (T, H, W, 3)``) against ``video``.
+
+    ``fields`` (the rate parameter such as ``quality_param``/``crf``, timings, …) are added as given.
+    """
+    if decoded.shape != video.frames.shape:
+        raise InputError(f"decoded {decoded.shape} frames for a {video.frames.shape} input")
+    t, h, w = video.num_frames, video.height, video.width
+    return {"bpp": total_bits / (t * h * w), "bits_total": int(total_bits), "frames": t, "height": h, "width": w,
+            "metrics": compute_metrics(video.frames, decoded, metrics), **fields}
+
+
+def _stats_fields(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """What an ActDiff point records from the encoder's statistics."""
+    out = {"bits": dict(stats.get("bits", {})), "keyframes": len(stats.get("keyframes", [])),
+           "trajectories": int(sum(stats.get("trajectories", []) or [0]))}
+    if "rate_control" in stats:
+        out["rate_control"] = {k: v for k, v in stats["rate_control"].items() if k != "history"}
+    return out
+
+
+def _shown(point: Mapping[str, Any]) -> str:
+    return f"bpp={point['bpp']:.5f} " + " ".join(f"{k}={v:.4g}" for k, v in point["metrics"].items())
+
+
+def actdiff_points(video: Video, configs: Mapping[str, Any], decoders: Mapping[str, Any], metrics: Sequence[str],
+                   encoded: dict[str, EncodeResult] | None = None, on_decoded: OnDecoded = None,
+                   log: Log = None) -> dict[str, list[dict[str, Any]]]:
+    """ActDiff on one clip at every rate point, decoded by every decoder.
+
+    Args:
+        video: the clip as the protocol read it (frames ``uint8 (T, H, W, 3)``).
+        configs: ``{point name: composed config}`` (see :func:`actdiff.evaluation.rates.point_configs`).
+        decoders: ``{label: decoder}``; built decoders, registry names or ``codec.decoder`` sections.
+        metrics: metric names (:mod:`actdiff.metrics`).
+        encoded: a cache ``{point name: EncodeResult}`` of this clip, filled and reused (the
+            encoder is deterministic); ``None`` encodes every time.
+        on_decoded: called for every decoded stream.
+        log: one line per point and decoder.
+
+    Returns:
+        ``{label: [point, …]}`` in the order of ``configs``.
+    """
+    out: dict[str, list[dict[str, Any]]] = {label: [] for label in decoders}
+    for name, cfg in configs.items():
+        t0 = time.perf_counter()
+        if encoded is not None and name in encoded:
+            enc, enc_s = encoded[name], float(encoded[name].stats.get("encode_seconds", 0.0))
+        else:
+            enc = encode_point(video, cfg)
+            enc_s = time.perf_counter() - t0
+            if encoded is not None:
+                encoded[name] = enc
+        for label, decoder in decoders.items():
+            t0 = time.perf_counter()
+            rec = decode_video(enc.data, decoder)
+            dec_s = time.perf_counter() - t0
+            if on_decoded is not None:
+                on_decoded(name, label, enc, rec)
+            point = score(video, rec.frames, 8 * len(enc.data), metrics, quality_param=name,
+                          **_stats_fields(enc.stats), encode_seconds=enc_s, decode_seconds=dec_s)
+            out[label].append(point)
+            if log:
+                log(f"{name} {label} {_shown(point)}")
+    return out
+
+
+def baseline_point(video: Video, codec: str, crf: int, metrics: Sequence[str]) -> dict[str, Any]:
+    """A classical codec (``x264``, ``x265``, ``svt-av1``; PyAV) at one CRF, scored."""
+    r = encode_decode(video.frames, codec, crf, video.fps)
+    return score(video, r.frames, r.bits, metrics, crf=int(crf), bits={"payload": r.bits},
+                 encode_seconds=r.encode_seconds, decode_seconds=r.decode_seconds)
+
+
+def baseline_points(video: Video, codec: str, crfs: Sequence[int], metrics: Sequence[str],
+                    log: Log = None) -> list[dict[str, Any]]:
+    """:func:`baseline_point` at every CRF, lowest CRF first."""
+    points = []
+    for crf in sorted(crfs):
+        points.append(baseline_point(video, codec, crf, metrics))
+        if log:
+            log(f"{codec} crf={crf} {_shown(points[-1])}")
+    return points
+
+
+def baseline_near_rate(video: Video, codec: str, target_bpp: float, metrics: Sequence[str],
+                       crfs: Sequence[int] = (51, 48, 45, 42)) -> dict[str, Any]:
+    """The baseline at the CRF (tried from the highest) whose rate is closest to ``target_bpp``."""
+    best: dict[str, Any] | None = None
+    for crf in crfs:
+        point = baseline_point(video, codec, crf, metrics)
+        if best is None or abs(point["bpp"] - target_bpp) < abs(best["bpp"] - target_bpp):
+            best = point
+        if point["bpp"] > target_bpp:
+            break
+    assert best is not None
+    return best
+
+
+def run_dataset(dataset: Any, protocol: Any, points_of: Callable[[Video, Log], list[dict[str, Any]]],
+                metrics: Sequence[str], results: dict[str, Any], out: str | Path | None = None,
+                shard: tuple[int, int] = (0, 1), shard_text: str | None = None,
+                log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Fill ``results["sequences"]`` with ``points_of(video, log)`` for every sequence of the shard.
+
+    The source's own no-reference scores are recorded beside. With ``out`` the finished sequences
+    are saved to ``OUT.partial`` after each one and the complete results to ``out`` at the end
+    (:func:`actdiff.evaluation.results.finish_results`).
+    """
+    shard_i, shard_n = shard
+    for k, seq in enumerate(dataset):
+        if k % shard_n != shard_i:
+            continue
+        video = seq.read(protocol)
+        seq_log = None if log is None else (lambda s, n=seq.name: log(f"{n} {s}"))
+        record_source(results, seq.name, video.frames, metrics)
+        results["sequences"][seq.name] = points_of(video, seq_log)
+        if out is not None:
+            save_progress(results, out)
+    if out is not None:
+        finish_results(results, out, shard_text, dataset, quiet=log is None)
+    return results
+
+
+__all__ = ["actdiff_points", "baseline_near_rate", "baseline_point", "baseline_points", "run_dataset", "score"]

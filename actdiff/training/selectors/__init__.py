@@ -4,20 +4,20 @@
 :class:`actdiff.selection.learned.nets.KeyframeNet`) on :class:`KeyframeSelectorData`;
 ``task: trajectory_selector`` — :class:`TrajectorySelectorModule` (wrapping
 :class:`~actdiff.selection.learned.nets.ImportanceNet`) on :class:`TrajectorySelectorData`.
-``export=PATH.safetensors`` writes the trained net when training ends.
+``export=DIR`` writes the trained net as a ``save_pretrained`` folder when training ends.
 
 Modules, one job each:
 
 * :mod:`~actdiff.training.selectors.samples`: samples (inputs, labels/targets) from videos;
 * :mod:`~actdiff.training.selectors.datamodules`: datasets and Lightning datamodules;
 * :mod:`~actdiff.training.selectors.modules`: the LightningModules (losses, metrics);
-* :mod:`~actdiff.training.selectors.export`: export of the net (module or checkpoint);
+* :mod:`~actdiff.training.selectors.export`: ``save_pretrained`` export (module or checkpoint);
 * :mod:`~actdiff.training.selectors.fit`: :func:`fit_selector`, the ``actdiff fit`` entry.
 """
 
-from actdiff.selection.learned.nets import load_net
 from actdiff.training.selectors.datamodules import ArrayDataset, KeyframeSelectorData, TrajectorySelectorData
 from actdiff.training.selectors.export import (
+    check_export_folder,
     checkpoint_task,
     export_selector,
     export_selector_checkpoint,
@@ -27,6 +27,6 @@ from actdiff.training.selectors.modules import MODULES, KeyframeSelectorModule, 
 from actdiff.training.selectors.samples import LABELS, importance_target, keyframe_samples, trajectory_samples
 
 __all__ = ["ArrayDataset", "KeyframeSelectorData", "KeyframeSelectorModule", "LABELS", "MODULES", "TASKS",
-           "TrajectorySelectorData", "TrajectorySelectorModule", "checkpoint_task",
+           "TrajectorySelectorData", "TrajectorySelectorModule", "check_export_folder", "checkpoint_task",
            "export_selector", "export_selector_checkpoint", "fit_selector", "importance_target",
-           "keyframe_samples", "load_net", "trajectory_samples"]
+           "keyframe_samples", "trajectory_samples"]

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from actdiff.errors import ConfigError
 from actdiff.training.selectors.datamodules import KeyframeSelectorData, TrajectorySelectorData
-from actdiff.training.selectors.export import export_selector
+from actdiff.training.selectors.export import check_export_folder, export_selector
 from actdiff.training.selectors.modules import MODULES, KeyframeSelectorModule, TrajectorySelectorModule
 from actdiff.training.selectors.samples import plain
 from actdiff.types import Video
@@ -25,15 +25,15 @@ TASKS = ("denoiser", "keyframe_selector", "trajectory_selector")
 def fit_selector(cfg: DictConfig, resume: bool = False, videos: Optional[Sequence[Video]] = None) -> L.LightningModule:
     """Train the selector named by ``cfg.task`` (``videos``: in-memory videos instead of
     ``data.sources``); returns the fitted module. With ``cfg.export`` the net is written to that
-    ``.safetensors`` file when training ends (:func:`export_selector`)."""
+    folder when training ends (:func:`export_selector`)."""
     from actdiff.training.trainer import build_trainer, prepare_run
 
     task = str(cfg.get("task"))
     if task not in MODULES:
         raise ConfigError(f"unknown task {task!r} (known: {', '.join(TASKS)})")
     export = cfg.get("export")
-    if export and not str(export).endswith(".safetensors"):
-        raise ConfigError(f"export must be a .safetensors path for task {task}, got {export}")
+    if export:
+        check_export_folder(str(export))
     run_dir = prepare_run(cfg, resume)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
     model = plain(cfg.model)

@@ -3,7 +3,7 @@
 Usage::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_selectors.py [CLIP ...] \\
-        --keyframe-weights K.safetensors --weight-map-weights W.safetensors [--max-frames 48] [-o out.json]
+        --keyframe-weights K_DIR --weight-map-weights W_DIR [--max-frames 48] [-o out.json]
 
 Default clip: the bundled sample. Each clip is read with the cpu protocol (256x384 crop, first
 ``--max-frames`` frames) and encoded with the default codec config in four variants:
@@ -113,8 +113,8 @@ def bench_clip(path: str, max_frames: int, kf: Optional[str], wm: Optional[str],
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("clips", nargs="*")
-    p.add_argument("--keyframe-weights", help="KeyframeNet .safetensors (actdiff fit, task keyframe_selector)")
-    p.add_argument("--weight-map-weights", help="ImportanceNet .safetensors (actdiff fit, task trajectory_selector)")
+    p.add_argument("--keyframe-weights", help="KeyframeNet weights folder (actdiff fit, task keyframe_selector)")
+    p.add_argument("--weight-map-weights", help="ImportanceNet weights folder (actdiff fit, task trajectory_selector)")
     p.add_argument("--max-frames", type=int, default=48)
     p.add_argument("--threshold", type=float, action="append", help="learned keyframes.threshold (repeatable)")
     p.add_argument("-o", "--output")

@@ -8,9 +8,10 @@
 # bikes.mp4 and bigbuckbunny.mp4 from ../shared/data/clips); carphone_pristine.mp4 is held out of
 # selector training so that benchmarks/bench_selectors.py has an unseen real clip.
 #
-# Each net is exported to RUN_ROOT/<name>.safetensors, then copied into EXPORT_DIR (the package,
-# actdiff/assets/weights/selectors/) when it is smaller than MAX_SHIP_BYTES; a larger file stays in
-# RUN_ROOT only (with a warning). The resolved config, the CSV metrics and the console log of each
+# Each net is exported to the save_pretrained folder RUN_ROOT/<name>/ (config.json +
+# diffusion_pytorch_model.safetensors), then copied into EXPORT_DIR/<name>/ (the package,
+# actdiff/assets/weights/selectors/) when its weights are smaller than MAX_SHIP_BYTES; larger ones
+# stay in RUN_ROOT only (with a warning). The resolved config, the CSV metrics and the console log of each
 # run are copied to LOG_DIR/<name>/.
 #
 # Environment overrides: PYTHON, RUN_ROOT, EXPORT_DIR, LOG_DIR, MAX_SHIP_BYTES, SELECTORS
@@ -35,8 +36,8 @@ mkdir -p "$RUN_ROOT" "$LOG_DIR"
 
 for sel in $SELECTORS; do
   run_dir="$RUN_ROOT/train_${sel}_selector"
-  weights="$RUN_ROOT/$sel.safetensors"
-  rm -rf "$run_dir"   # from scratch: the labels depend on the current codec code
+  weights="$RUN_ROOT/$sel"
+  rm -rf "$run_dir" "$weights"   # from scratch: the labels depend on the current codec code
   mkdir -p "$run_dir"
   echo "== $sel selector -> $weights (run $run_dir)" >&2
   start=$(date +%s)
@@ -44,11 +45,11 @@ for sel in $SELECTORS; do
     "run_dir=$run_dir" "export=$weights" trainer.progress_bar=false "$@" 2>&1 | tee "$run_dir/train.log"
   echo "wall time: $(( $(date +%s) - start )) s (OMP_NUM_THREADS=$OMP_NUM_THREADS)" | tee -a "$run_dir/train.log"
 
-  size=$(stat -c %s "$weights")
+  size=$(stat -c %s "$weights/diffusion_pytorch_model.safetensors")
   if [ "$size" -lt "$MAX_SHIP_BYTES" ]; then
-    mkdir -p "$EXPORT_DIR"
-    cp "$weights" "$EXPORT_DIR/$sel.safetensors"
-    echo "shipped $EXPORT_DIR/$sel.safetensors ($size bytes)" | tee -a "$run_dir/train.log"
+    mkdir -p "$EXPORT_DIR/$sel"
+    cp "$weights/config.json" "$weights/diffusion_pytorch_model.safetensors" "$EXPORT_DIR/$sel/"
+    echo "shipped $EXPORT_DIR/$sel/ ($size bytes of weights)" | tee -a "$run_dir/train.log"
   else
     echo "warning: $weights is $size bytes (>= $MAX_SHIP_BYTES): not copied into the package" \
       | tee -a "$run_dir/train.log" >&2

@@ -1,6 +1,9 @@
-"""Learned selectors: training steps, safetensors export/reload, use inside the codec, errors."""
+"""Learned selectors: training steps, save_pretrained export/reload, shipped weights, use inside the codec, errors."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,10 +11,10 @@ import torch
 
 from actdiff.codec import decode_video, encode_video
 from actdiff.config import compose
-from actdiff.errors import InputError, MissingWeightsError
+from actdiff.errors import ConfigError, InputError, MissingWeightsError
 from actdiff.registry import KEYFRAME_SELECTORS, TRACKERS, WEIGHT_MAPS
 from actdiff.selection.learned import WEIGHT_MAP_ENV, LearnedWeightMap, weight_map_from_config
-from actdiff.selection.learned.nets import ImportanceNet, KeyframeNet, load_net, save_net
+from actdiff.selection.learned.nets import ImportanceNet, KeyframeNet, load_selector
 from actdiff.selection.segments import heuristic_frame_test, select_adaptive
 from actdiff.training.fit import run_fit
 from actdiff.training.selectors import KeyframeSelectorModule, TrajectorySelectorModule, keyframe_samples
@@ -33,9 +36,9 @@ DATA = {"train_keyframe_selector": ["data.starts_every=2", "data.horizon=6"],
 
 
 def _fit(tmp_path, experiment):
-    cfg = compose(f"experiment/{experiment}", [f"run_dir={tmp_path}/run", f"export={tmp_path}/w.safetensors",
+    cfg = compose(f"experiment/{experiment}", [f"run_dir={tmp_path}/run", f"export={tmp_path}/w",
                                                 "data.batch_size=4", *DATA[experiment], *TINY])
-    return run_fit(cfg, videos=_videos()), tmp_path / "w.safetensors"
+    return run_fit(cfg, videos=_videos()), tmp_path / "w"
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +56,11 @@ def weight_map_weights(tmp_path_factory):
 def test_keyframe_training_exports_identical_net(keyframe_weights):
     module, path = keyframe_weights
     assert isinstance(module, KeyframeSelectorModule) and module.global_step == 3
-    fresh = KeyframeNet(**module.net.config)
+    assert (path / "config.json").is_file() and (path / "diffusion_pytorch_model.safetensors").is_file()
+    fresh = KeyframeNet.from_config(module.net.config)
     assert any(not torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), module.net.state_dict().values()))
-    net = load_net(path, "keyframe_selector")
+    net = load_selector(path, "keyframe_selector")
+    assert isinstance(net, KeyframeNet) and not net.training and net.feature_size == module.net.feature_size
     x = torch.rand(3, 13, *net.feature_size)
     module.eval()
     assert torch.equal(net(x), module.net(x))
@@ -64,7 +69,7 @@ def test_keyframe_training_exports_identical_net(keyframe_weights):
 def test_trajectory_training_exports_identical_net(weight_map_weights):
     module, path = weight_map_weights
     assert isinstance(module, TrajectorySelectorModule) and module.global_step == 3
-    net = load_net(path, "trajectory_selector")
+    net = load_selector(path, "trajectory_selector")
     x = torch.rand(2, 3, 24, 32)
     module.eval()
     out = net(x)
@@ -94,7 +99,8 @@ def _constant_keyframe_net(tmp_path, logit: float):
     with torch.no_grad():
         net.head.weight.zero_()
         net.head.bias.fill_(logit)
-    return save_net(net, tmp_path / f"const{logit}.safetensors", "keyframe_selector")
+    net.save_pretrained(str(tmp_path / f"const{logit}"))
+    return tmp_path / f"const{logit}"
 
 
 @pytest.mark.parametrize("logit,verdict", [(8.0, True), (-8.0, False)])
@@ -139,7 +145,7 @@ def test_learned_weight_map_shape_range_and_config(weight_map_weights):
 def test_missing_weights_are_one_line_errors(tmp_path, monkeypatch):
     frames = synthetic_video(6, 48, 64).frames
     monkeypatch.delenv(WEIGHT_MAP_ENV, raising=False)
-    for weights in (None, str(tmp_path / "absent.safetensors")):
+    for weights in (None, str(tmp_path / "absent")):
         cfg = {"name": "learned", "weights": weights}
         with pytest.raises(MissingWeightsError) as e:
             KEYFRAME_SELECTORS.get("learned")(frames, None, cfg)
@@ -148,16 +154,76 @@ def test_missing_weights_are_one_line_errors(tmp_path, monkeypatch):
         WEIGHT_MAPS.get("learned")(frames[0])
     with pytest.raises(MissingWeightsError):
         weight_map_from_config({"weight_map": "learned", "weight_map_weights": None})
-    wrong = save_net(ImportanceNet(channels=(4, 4)), tmp_path / "wm.safetensors", "trajectory_selector")
-    with pytest.raises(InputError, match="expected keyframe_selector"):
+    wrong = tmp_path / "wm"
+    ImportanceNet(channels=(4, 4)).save_pretrained(str(wrong))
+    with pytest.raises(InputError, match=r"holds ImportanceNet \(trajectory_selector\) weights, expected KeyframeNet"):
         KEYFRAME_SELECTORS.get("learned")(frames, None, {"weights": str(wrong)})
+    (wrong / "diffusion_pytorch_model.safetensors").unlink()  # an incomplete folder names the missing file
+    with pytest.raises(MissingWeightsError, match="diffusion_pytorch_model.safetensors is missing") as e:
+        weight_map_from_config({"weight_map": "learned", "weight_map_weights": str(wrong)})
+    assert "\n" not in str(e.value) and "actdiff export" in str(e.value)
+
+
+def test_old_single_file_weights_name_their_converter(tmp_path):
+    from safetensors.torch import save_file
+
+    old = tmp_path / "keyframe.safetensors"  # the format before the save_pretrained folders
+    net = KeyframeNet(channels=(4,), feature_size=(8, 12))
+    save_file(net.state_dict(), str(old), metadata={"kind": "keyframe_selector", "config": json.dumps(
+        {"in_channels": 13, "channels": [4], "feature_size": [8, 12]})})
+    with pytest.raises(InputError, match="convert_selector_weights.py") as e:
+        KEYFRAME_SELECTORS.get("learned")(synthetic_video(4, 48, 64).frames, None, {"weights": str(old)})
+    assert "\n" not in str(e.value)
+
+
+def test_mismatched_weights_are_an_input_error(tmp_path):
+    folder = tmp_path / "k"
+    KeyframeNet(channels=(4,), feature_size=(8, 12)).save_pretrained(str(folder))
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**cfg, "channels": [6]}))
+    with pytest.raises(InputError, match="do not match"):
+        load_selector(folder, "keyframe_selector")
+
+
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "learned_selectors.json").read_text())
+
+
+def test_shipped_weights_give_the_outputs_of_the_single_files_they_were_converted_from():
+    """Golden outputs computed with the pre-conversion loader (tests/golden/learned_selectors.json)."""
+    from actdiff.selection.learned import load_cached
+
+    shipped = Path(__file__).resolve().parent.parent / "actdiff" / "assets" / "weights" / "selectors"
+    kf, tr = load_cached(shipped / "keyframe", "keyframe_selector"), load_cached(shipped / "trajectory",
+                                                                                "trajectory_selector")
+    assert load_cached(shipped / "keyframe", "keyframe_selector") is kf  # loaded once
+    assert {k: kf.config[k] for k in GOLDEN["keyframe_config"]} == GOLDEN["keyframe_config"]
+    assert {k: tr.config[k] for k in GOLDEN["trajectory_config"]} == GOLDEN["trajectory_config"]
+    g = torch.Generator().manual_seed(0)
+    xk, xi = torch.rand(4, 13, 64, 96, generator=g), torch.rand(2, 3, 48, 64, generator=g)
+    with torch.no_grad():
+        lk, li = kf(xk), tr(xi)
+    np.testing.assert_allclose(lk.numpy(), GOLDEN["keyframe_logits"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(li[:, 0, ::8, ::8].numpy(), GOLDEN["trajectory_logits_every_8th"], rtol=1e-5, atol=1e-5)
+    assert abs(float(li.mean()) - GOLDEN["trajectory_logits_mean"]) < 1e-5
+
+
+def test_selector_export_is_a_folder(tmp_path):
+    from actdiff.training.selectors import export_selector
+
+    with pytest.raises(ConfigError, match="folder"):
+        export_selector(TrajectorySelectorModule({"channels": [4, 4]}), tmp_path / "w.safetensors")
+    cfg = compose("experiment/train_keyframe_selector", [f"run_dir={tmp_path}/run", f"export={tmp_path}/w.safetensors"])
+    with pytest.raises(ConfigError, match="folder"):
+        run_fit(cfg, videos=_videos())
 
 
 def test_export_command_writes_a_selector_checkpoint(keyframe_weights, tmp_path):
     from actdiff.commands import export
 
     module, path = keyframe_weights
-    out = tmp_path / "from_ckpt.safetensors"
-    assert export.main([str(path.parent / "run" / "checkpoints" / "last.ckpt"), "-o", str(out)]) == 0
+    ckpt = path.parent / "run" / "checkpoints" / "last.ckpt"
+    torch.load(str(ckpt), map_location="cpu", weights_only=True)  # tensors and plain containers only
+    out = tmp_path / "from_ckpt"
+    assert export.main([str(ckpt), "-o", str(out)]) == 0
     x = torch.rand(2, 13, *module.net.feature_size)
-    assert torch.equal(load_net(out, "keyframe_selector")(x), load_net(path, "keyframe_selector")(x))
+    assert torch.equal(load_selector(out, "keyframe_selector")(x), load_selector(path, "keyframe_selector")(x))

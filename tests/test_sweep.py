@@ -230,6 +230,28 @@ def test_fit_sweep_trains_evaluates_records_failures_and_resumes(tmp_path, capsy
     assert "ref: training" in err and "clearing" in err and "resuming" not in err
 
 
+def test_fit_sweep_of_a_selector_exports_a_folder_the_codec_uses(tmp_path, capsys):
+    data = write_clip_folder(tmp_path / "clips", names=("alpha",))
+    doc = {"name": "wmap", "command": "fit", "data": str(data), "protocol": "native", "rates": {"lo": RATES["lo"]},
+           "metrics": ["psnr"], "decoder": {"name": "warp"},
+           "fit": {"config": "experiment/train_trajectory_selector",
+                   "overrides": ["logger=none", f"data.sources=[{data}]", "data.max_frames=8", "data.size=null",
+                                 "data.window=4", "data.window_every=2", "data.batch_size=2", "trainer.max_steps=1",
+                                 "trainer.val_check_interval=1", "trainer.progress_bar=false"]},
+           "reference": {"name": "ref"}, "points": [{"name": "wide", "fit_overrides": ["model.channels=[8,8]"]}]}
+    spec, out = tmp_path / "wmap.yaml", tmp_path / "sweep"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert sweep([str(spec), "-o", str(out)]) == 0, capsys.readouterr().err
+    w = out / "points" / "wide" / "weights"
+    assert (w / "config.json").is_file() and (w / "diffusion_pytorch_model.safetensors").is_file()
+    assert json.loads((w / "config.json").read_text())["channels"] == [8, 8]
+    res = json.loads((out / "points" / "wide.json").read_text())
+    assert f"codec.trajectories.weight_map_weights={w}" in res["config"]["overrides"]
+    assert res["config"]["fit"]["weights"] == str(w)
+    assert sweep([str(spec), "-o", str(out)]) == 0  # complete weights: skipped, not retrained
+    assert "wide: finished before, skipped" in capsys.readouterr().err
+
+
 def test_fit_spec_parsing_grid_and_errors(tmp_path):
     from actdiff.sweep.run import fit_overrides, split_extra, trained_decoder
 
@@ -251,11 +273,11 @@ def test_fit_spec_parsing_grid_and_errors(tmp_path):
     sel = parse_spec({**base, "command": "fit_evaluate", "fit": {"config": "experiment/train_keyframe_selector"},
                       "points": [{"name": "b", "fit_overrides": ["data.horizon=24"]}]})
     assert sel.fit.task == "keyframe_selector" and sel.points[1].decoder == {"name": "warp"}
-    dec, ovs = trained_decoder(sel.points[1], "keyframe_selector", tmp_path / "w.safetensors")
-    assert dec == {"name": "warp"} and f"codec.keyframes.weights={tmp_path / 'w.safetensors'}" in ovs
+    dec, ovs = trained_decoder(sel.points[1], "keyframe_selector", tmp_path / "w")
+    assert dec == {"name": "warp"} and f"codec.keyframes.weights={tmp_path / 'w'}" in ovs
     cfg = compose(None, ovs)  # the overrides name real codec keys
     assert cfg.codec.keyframes.name == "learned"
-    _, ovs = trained_decoder(sel.points[1], "trajectory_selector", tmp_path / "t.safetensors")
+    _, ovs = trained_decoder(sel.points[1], "trajectory_selector", tmp_path / "t")
     assert compose(None, ovs).codec.trajectories.weight_map == "learned"
     with pytest.raises(ConfigError, match="fit_evaluate"):
         split_extra(load_spec("ablation/gop"), ["fit.trainer.max_steps=3"])

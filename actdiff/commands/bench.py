@@ -23,6 +23,7 @@ from actdiff.evaluation.results import check_output, new_results, parse_shard
 from actdiff.evaluation.runner import baseline_points, run_dataset
 from actdiff.metrics import DEFAULT_METRICS, check_metrics
 
+
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="actdiff bench", description=__doc__.splitlines()[0])
     p.add_argument("codec", choices=sorted(BASELINES), help="baseline codec")

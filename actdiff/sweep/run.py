@@ -9,8 +9,9 @@ Layout of a sweep folder::
                                     that failed (removed once the point succeeds)
     DIR/points/<point>/run/         fit sweeps: the ``actdiff fit`` run folder (config.yaml = the
                                     resolved fit config, checkpoints/, logs/)
-    DIR/points/<point>/weights/     fit sweeps: the exported weights (denoiser: a save_pretrained
-                                    folder; selectors: selector.safetensors) and fit.json (fit
+    DIR/points/<point>/weights/     fit sweeps: the exported weights (a save_pretrained folder:
+                                    config.json + diffusion_pytorch_model.safetensors, for the
+                                    denoiser and the selectors alike) and fit.json (fit
                                     fingerprint + resolved fit config), written last: the
                                     weights are complete when fit.json matches
     DIR/table.md, DIR/table.csv     the comparison table (actdiff.sweep.table)
@@ -47,7 +48,6 @@ from actdiff.sweep.spec import FIT_PREFIX, Point, Spec, fingerprint
 
 FIT_MARKER = "fit.json"          # in weights/: written after the export, marks complete weights
 RUN_MARKER = "sweep_fit.json"    # in run/: fit fingerprint of the checkpoints there (resume check)
-SELECTOR_FILE = "selector.safetensors"
 # Keys of the fit config that do not change the trained weights (left out of the fit fingerprint).
 _NOT_FINGERPRINTED = ("run_dir", "export", "name", "logger")
 
@@ -126,9 +126,9 @@ def point_dir(out_dir: str | Path, point: Point) -> Path:
     return Path(out_dir) / "points" / point.name
 
 
-def weights_path(pdir: Path, task: str) -> Path:
-    """Where a point's trained weights are exported: a folder (denoiser) or a ``.safetensors`` file."""
-    return pdir / "weights" if task == "denoiser" else pdir / "weights" / SELECTOR_FILE
+def weights_path(pdir: Path) -> Path:
+    """The ``save_pretrained`` folder a point's trained weights are exported to (every task)."""
+    return pdir / "weights"
 
 
 def fit_config(spec: Spec, point: Point, fit_overrides: Sequence[str], pdir: Path) -> DictConfig:
@@ -141,7 +141,7 @@ def fit_config(spec: Spec, point: Point, fit_overrides: Sequence[str], pdir: Pat
     if task != spec.fit.task:
         raise ConfigError(f"point {point.name}: fit overrides change the task to {task!r}; "
                           f"every point of sweep {spec.name} trains a {spec.fit.task}")
-    for key, value in (("run_dir", str(pdir / "run")), ("export", str(weights_path(pdir, task))),
+    for key, value in (("run_dir", str(pdir / "run")), ("export", str(weights_path(pdir))),
                        ("name", f"{spec.name}-{point.name}")):
         OmegaConf.update(cfg, key, value, force_add=True)
     return cfg
@@ -161,12 +161,10 @@ def _read_json(path: Path) -> Dict[str, Any]:
         return {}
 
 
-def weights_complete(pdir: Path, task: str, fit_fp: str) -> bool:
+def weights_complete(pdir: Path, fit_fp: str) -> bool:
     """Whether ``pdir/weights`` holds a finished export of the fit with fingerprint ``fit_fp``."""
-    marker = pdir / "weights" / FIT_MARKER
-    target = weights_path(pdir, task)
-    return _read_json(marker).get("fingerprint") == fit_fp and (
-        target.is_file() if task != "denoiser" else (target / "config.json").is_file())
+    target = weights_path(pdir)
+    return _read_json(target / FIT_MARKER).get("fingerprint") == fit_fp and (target / "config.json").is_file()
 
 
 def train_point(cfg: DictConfig, fit_fp: str, pdir: Path, log: Callable[[str], None],
@@ -181,7 +179,7 @@ def train_point(cfg: DictConfig, fit_fp: str, pdir: Path, log: Callable[[str], N
     from actdiff.training.fit import run_fit
 
     task = str(cfg.get("task") or "denoiser")
-    run, weights = pdir / "run", pdir / "weights"
+    run, weights = pdir / "run", weights_path(pdir)
     same = _read_json(run / RUN_MARKER).get("fingerprint") == fit_fp
     resume = not fresh and same and (run / "checkpoints" / "last.ckpt").is_file()
     if weights.exists():
@@ -194,14 +192,13 @@ def train_point(cfg: DictConfig, fit_fp: str, pdir: Path, log: Callable[[str], N
     run.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run / RUN_MARKER, json.dumps({"fingerprint": fit_fp}) + "\n", overwrite=True)
     run_fit(cfg, resume=resume)
-    target = weights_path(pdir, task)
-    if not target.exists():
-        raise OutputError(f"training finished but exported no weights at {target}")
+    if not (weights / "config.json").is_file():
+        raise OutputError(f"training finished but exported no weights at {weights}")
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    atomic_write_text(weights / FIT_MARKER, json.dumps({"fingerprint": fit_fp, "task": task, "weights": str(target),
+    atomic_write_text(weights / FIT_MARKER, json.dumps({"fingerprint": fit_fp, "task": task, "weights": str(weights),
                                                         "config": resolved}, indent=2, default=str) + "\n",
                       overwrite=True)
-    return target
+    return weights
 
 
 def trained_decoder(point: Point, task: str, weights: Path) -> Tuple[Dict[str, Any], List[str]]:
@@ -264,8 +261,8 @@ def _run_point(spec: Spec, point: Point, out: Path, ovs: List[str], fit_extra: S
         fit_ovs = fit_overrides(spec, point, fit_extra)
         cfg = fit_config(spec, point, fit_ovs, pdir)
         fit_fp = fit_fingerprint(cfg)
-        weights = weights_path(pdir, spec.fit.task)
-        complete = weights_complete(pdir, spec.fit.task, fit_fp)
+        weights = weights_path(pdir)
+        complete = weights_complete(pdir, fit_fp)
         if not force and complete and _done(res_path, point_fingerprint(spec, point, ovs, rates, fit_fp)):
             log(f"{tag}: finished before, skipped")
             return "skipped"

@@ -4,15 +4,17 @@
   ``min_gop``/``max_gop``, scene cuts — :func:`actdiff.selection.segments.select_adaptive`)
   with the per-frame test replaced by :class:`KeyframeNet`: a frame passes when the predicted
   probability that it can still be reconstructed from the keyframe is at least
-  ``keyframes.threshold`` (default 0.5). Weights: ``keyframes.weights`` (a ``.safetensors``).
+  ``keyframes.threshold`` (default 0.5). Weights: ``keyframes.weights`` (a ``save_pretrained``
+  folder: ``config.json`` + ``diffusion_pytorch_model.safetensors``).
 * ``WEIGHT_MAPS["learned"]``: :class:`ImportanceNet`'s per-pixel importance map of the
   segment's first frame, normalised like ``sobel`` (divided by its 99th percentile, clipped to
   ``[0, 1]``). The weight-map registry call only receives the frame, so the weights come from
-  the ``weights=`` argument, else from ``$ACTDIFF_WEIGHT_MAP_WEIGHTS``;
+  the ``weights=`` argument (a folder, as above), else from ``$ACTDIFF_WEIGHT_MAP_WEIGHTS``;
   :func:`weight_map_from_config` builds the map from ``trajectories.weight_map`` /
   ``trajectories.weight_map_weights`` for callers that hold the config.
 
-Missing weights raise a one-line ``MissingWeightsError``. Torch is imported only when a learned
+Missing weights raise a one-line ``MissingWeightsError``; a single ``.safetensors`` file of the
+old format an ``InputError`` naming its converter. Torch is imported only when a learned
 selector is used. Training: :mod:`actdiff.training.selectors`.
 """
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -35,20 +37,22 @@ WEIGHT_MAP_ENV = "ACTDIFF_WEIGHT_MAP_WEIGHTS"
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_net(path: str, kind: str, mtime_ns: int):
-    from actdiff.selection.learned.nets import load_net
+def _cached_net(path: str, kind: str, version: Tuple[int, ...]):
+    from actdiff.selection.learned.nets import load_selector
 
-    return load_net(path, kind)
+    return load_selector(path, kind)
 
 
 def load_cached(path: Any, kind: str):
-    """The ``kind`` net of ``path``, loaded once per file version (``MissingWeightsError`` if absent)."""
-    p = Path(str(path)).expanduser().resolve()
-    if not p.is_file():
-        from actdiff.selection.learned.nets import load_net
+    """The ``kind`` net of the weights folder ``path``, loaded once per version of its files
+    (errors: :func:`actdiff.selection.learned.nets.load_selector`)."""
+    from actdiff.selection.learned.nets import CONFIG_FILE, WEIGHT_FILE, load_selector
 
-        load_net(p, kind)  # raises the one-line MissingWeightsError
-    return _cached_net(str(p), kind, p.stat().st_mtime_ns)
+    p = Path(str(path)).expanduser().resolve()
+    files = [p / CONFIG_FILE, p / WEIGHT_FILE]
+    if not p.is_dir() or not all(f.is_file() for f in files):
+        load_selector(p, kind)  # raises the one-line error (missing file, old single-file format)
+    return _cached_net(str(p), kind, tuple(f.stat().st_mtime_ns for f in files))
 
 
 class LearnedFrameTest:
@@ -83,8 +87,8 @@ def select_learned(
     """Adaptive segments whose per-frame test is the learned model (``keyframes.weights``)."""
     weights = _get(cfg, "weights", None)
     if not weights:
-        raise MissingWeightsError("keyframes.name=learned needs keyframes.weights=PATH (.safetensors from "
-                                  "actdiff fit --config configs/experiment/train_keyframe_selector.yaml)")
+        raise MissingWeightsError("keyframes.name=learned needs keyframes.weights=DIR (the folder written by "
+                                  "actdiff fit --config configs/experiment/train_keyframe_selector.yaml export=DIR)")
     test = LearnedFrameTest(weights, float(_get(cfg, "threshold", 0.5)))
     return select_adaptive(frames, tracker, cfg, flows=flows, frame_test=test)
 
@@ -129,8 +133,8 @@ def learned_map(frame: np.ndarray, weights: Optional[str] = None) -> np.ndarray:
     """Learned importance map of ``frame`` (weights: ``weights`` or ``$ACTDIFF_WEIGHT_MAP_WEIGHTS``)."""
     path = weights or os.environ.get(WEIGHT_MAP_ENV)
     if not path:
-        raise MissingWeightsError(f"weight_map=learned needs weights: set {WEIGHT_MAP_ENV}=PATH (.safetensors from "
-                                  "actdiff fit --config configs/experiment/train_trajectory_selector.yaml)")
+        raise MissingWeightsError(f"weight_map=learned needs weights: set {WEIGHT_MAP_ENV}=DIR (the folder written by "
+                                  "actdiff fit --config configs/experiment/train_trajectory_selector.yaml export=DIR)")
     return LearnedWeightMap(path)(frame)
 
 

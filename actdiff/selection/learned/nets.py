@@ -1,4 +1,4 @@
-"""Small networks of the learned selectors, their input features and their safetensors files.
+"""Small networks of the learned selectors, their input features and their weight folders.
 
 * :class:`KeyframeNet`: ``(B, C, h, w)`` features of (keyframe, candidate frame, chained motion,
   confidence, splatted keyframe) → ``(B,)`` logit of "the frame can still be reconstructed
@@ -6,20 +6,25 @@
 * :class:`ImportanceNet`: fully convolutional, ``(B, 3, h, w)`` first frame in ``[0, 1]`` →
   ``(B, 1, h, w)`` importance logits (where the interpolated motion is wrong).
 
-A weights file is one ``.safetensors`` holding the state dict, with metadata ``kind``
-(``keyframe_selector`` | ``trajectory_selector``) and ``config`` (JSON of the constructor
-arguments), so :func:`load_net` rebuilds the net without any other file.
+Both are diffusers models (``ModelMixin`` + ``ConfigMixin``), like the diffusion denoiser: a
+net is saved with ``net.save_pretrained(folder)`` (``config.json`` with the constructor
+arguments + ``diffusion_pytorch_model.safetensors``, float32) and loaded with
+:func:`load_selector`, which checks the folder and the network class before
+``from_pretrained``. (They live here, not in :mod:`actdiff.models`: the selection stage must not
+import the later stages of the data path.)
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Dict, Tuple, Type
 
 import cv2
 import numpy as np
 import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from actdiff.errors import InputError, MissingWeightsError
@@ -27,6 +32,11 @@ from actdiff.errors import InputError, MissingWeightsError
 KINDS = ("keyframe_selector", "trajectory_selector")
 #: Channels of :func:`keyframe_features`.
 KEYFRAME_CHANNELS = 13
+#: Files of a weights folder (written by ``save_pretrained``).
+CONFIG_FILE = "config.json"
+WEIGHT_FILE = "diffusion_pytorch_model.safetensors"
+#: One-off converter of the single-file weights written before the folders.
+CONVERTER = "experiments/convert_selector_weights.py"
 
 
 def _resize(a: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
@@ -77,90 +87,98 @@ def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.GroupNorm(min(4, cout), cout), nn.SiLU())
 
 
-class KeyframeNet(nn.Module):
-    """Strided CNN + global mean/max pooling + linear → one logit per sample."""
+class KeyframeNet(ModelMixin, ConfigMixin):
+    """Strided CNN + global mean/max pooling + linear → one logit per sample.
 
+    Args:
+        in_channels: input channels (:data:`KEYFRAME_CHANNELS` for :func:`keyframe_features`).
+        channels: widths of the stride-2 conv blocks.
+        feature_size: ``(h, w)`` the features are resized to (the size the net was trained at).
+    """
+
+    @register_to_config
     def __init__(self, in_channels: int = KEYFRAME_CHANNELS, channels: Tuple[int, ...] = (16, 32, 32, 48),
                  feature_size: Tuple[int, int] = (64, 96)) -> None:
         super().__init__()
-        self.config: Dict[str, Any] = {"in_channels": int(in_channels), "channels": [int(c) for c in channels],
-                                       "feature_size": [int(s) for s in feature_size]}
-        layers, cin = [], in_channels
+        layers, cin = [], int(in_channels)
         for c in channels:
-            layers.append(_conv(cin, c, 2))
-            cin = c
+            layers.append(_conv(cin, int(c), 2))
+            cin = int(c)
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(2 * cin, 1)
 
     @property
     def feature_size(self) -> Tuple[int, int]:
-        return tuple(self.config["feature_size"])  # type: ignore[return-value]
+        """``(h, w)`` of the input features."""
+        h, w = self.config["feature_size"]
+        return int(h), int(w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B,)`` of features ``(B, in_channels, h, w)``."""
         f = self.body(x)
         return self.head(torch.cat([f.mean((2, 3)), f.amax((2, 3))], 1)).squeeze(1)
 
 
-class ImportanceNet(nn.Module):
+class ImportanceNet(ModelMixin, ConfigMixin):
     """Two-level U-Net: full-resolution and half-resolution branches, logits ``(B, 1, h, w)``
-    (``h``, ``w`` even)."""
+    (``h``, ``w`` even).
 
+    Args:
+        in_channels: input channels (3: RGB in ``[0, 1]``, :func:`frame_input`).
+        channels: widths of the full- and half-resolution branches.
+        work_pixels: about how many pixels the frame is resized to (:func:`work_size`).
+    """
+
+    @register_to_config
     def __init__(self, in_channels: int = 3, channels: Tuple[int, int] = (16, 32), work_pixels: int = 6144) -> None:
         super().__init__()
-        self.config: Dict[str, Any] = {"in_channels": int(in_channels), "channels": [int(c) for c in channels],
-                                       "work_pixels": int(work_pixels)}
-        c1, c2 = channels
-        self.enc1 = nn.Sequential(_conv(in_channels, c1), _conv(c1, c1))
+        c1, c2 = (int(c) for c in channels)
+        self.enc1 = nn.Sequential(_conv(int(in_channels), c1), _conv(c1, c1))
         self.enc2 = nn.Sequential(_conv(c1, c2, 2), _conv(c2, c2), _conv(c2, c2))
         self.dec = nn.Sequential(_conv(c1 + c2, c1), nn.Conv2d(c1, 1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, 1, h, w)`` of frames ``(B, in_channels, h, w)``."""
         e1 = self.enc1(x)
         e2 = nn.functional.interpolate(self.enc2(e1), size=e1.shape[2:], mode="bilinear", align_corners=False)
         return self.dec(torch.cat([e1, e2], 1))
 
 
-NETS = {"keyframe_selector": KeyframeNet, "trajectory_selector": ImportanceNet}
+NETS: Dict[str, Type[ModelMixin]] = {"keyframe_selector": KeyframeNet, "trajectory_selector": ImportanceNet}
+#: Selector kind of each network class (the ``_class_name`` of a folder's config.json).
+KIND_OF_CLASS = {cls.__name__: kind for kind, cls in NETS.items()}
 
 
-def save_net(net: nn.Module, path: str | Path, kind: str) -> Path:
-    """Write ``net``'s float32 weights and config to one ``.safetensors`` file."""
-    from safetensors.torch import save_file
+def load_selector(path: str | Path, kind: str) -> ModelMixin:
+    """The ``kind`` net saved in the ``save_pretrained`` folder ``path`` (eval mode, CPU, float32).
 
-    if kind not in KINDS:
-        raise ValueError(f"unknown selector kind {kind!r}")
-    out = Path(path).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in net.state_dict().items()}
-    save_file(state, str(out), metadata={"kind": kind, "config": json.dumps(net.config)})
-    return out
-
-
-def load_net(path: str | Path, kind: str) -> nn.Module:
-    """Rebuild the ``kind`` net from ``path`` (eval mode, CPU, float32).
-
-    Raises ``MissingWeightsError`` if the file is absent and ``InputError`` if it is not a
-    ``kind`` weights file.
+    Raises a one-line ``MissingWeightsError`` if the folder or one of its files is absent, and
+    ``InputError`` for a single-file weights file of the old format (convert it with
+    :data:`CONVERTER`), a folder of another network, or weights that do not fit their config.
     """
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    p = Path(str(path)).expanduser()
-    if not p.is_file():
-        raise MissingWeightsError(
-            f"{kind} weights not found: {p} (train them with actdiff fit --config "
-            f"configs/experiment/train_{kind}.yaml export=PATH)")
+    if kind not in NETS:
+        raise ValueError(f"unknown selector kind {kind!r} (known: {', '.join(KINDS)})")
+    folder = Path(str(path)).expanduser()
+    if folder.is_file():
+        raise InputError(f"{folder} is a single-file {kind} weights file of the old format; selector weights are "
+                         f"now a save_pretrained folder: convert it with python {CONVERTER} {folder} -o OUT_DIR")
+    for name in (CONFIG_FILE, WEIGHT_FILE):
+        if not (folder / name).is_file():
+            raise MissingWeightsError(
+                f"{kind} weights not found: {folder / name} is missing (train them with actdiff fit --config "
+                f"configs/experiment/train_{kind}.yaml export=DIR, or write DIR from a checkpoint with "
+                f"actdiff export CKPT -o DIR)")
     try:
-        with safe_open(str(p), framework="pt") as f:
-            meta = f.metadata() or {}
-        state = load_file(str(p))
-    except Exception as e:  # safetensors raises several types on foreign files
-        raise InputError(f"not a safetensors weights file: {p} ({type(e).__name__})") from None
-    if meta.get("kind") != kind:
-        raise InputError(f"{p} holds {meta.get('kind') or 'unknown'} weights, expected {kind}")
-    net = NETS[kind](**json.loads(meta["config"]))
+        class_name = json.loads((folder / CONFIG_FILE).read_text()).get("_class_name")
+    except (OSError, ValueError, AttributeError):
+        raise InputError(f"{folder / CONFIG_FILE} is not a JSON model config") from None
+    if KIND_OF_CLASS.get(class_name) != kind:
+        found = f"{class_name} ({KIND_OF_CLASS[class_name]})" if class_name in KIND_OF_CLASS else repr(class_name)
+        raise InputError(f"{folder} holds {found} weights, expected {NETS[kind].__name__} ({kind})")
     try:
-        net.load_state_dict(state)
-    except RuntimeError:
-        raise InputError(f"{p}: weights do not match the {kind} network they describe") from None
+        net = NETS[kind].from_pretrained(str(folder), use_safetensors=True, low_cpu_mem_usage=False,
+                                         torch_dtype=torch.float32)
+    except (RuntimeError, ValueError, OSError) as e:
+        raise InputError(f"{folder}: weights do not match the {kind} network of its config "
+                         f"({type(e).__name__})") from None
     return net.eval()

@@ -1,0 +1,149 @@
+"""Datamodules of the learned selectors: samples built once per video in ``setup``
+(:mod:`actdiff.training.selectors.samples`), split into training and validation.
+
+Validation: the last ``data.val_videos`` videos, or (``val_videos: 0``) every
+``data.val_every``-th sample.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import lightning as L
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader, Dataset
+
+from actdiff.errors import ConfigError, InputError
+from actdiff.training.selectors.samples import keyframe_samples, plain, trajectory_samples
+from actdiff.types import Video
+
+log = logging.getLogger("actdiff.training")
+
+
+class ArrayDataset(Dataset):
+    """``{"x": float32, "y": float32}`` items from two arrays; ``flip`` mirrors both at random
+    (horizontal flip; the x-flow channel of keyframe features is negated)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, flip: bool = False, flow_x_channel: Optional[int] = None) -> None:
+        self.x, self.y, self.flip, self.flow_x = x, y, flip, flow_x_channel
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> Dict[str, torch.Tensor]:
+        x, y = torch.from_numpy(self.x[i].astype(np.float32)), torch.as_tensor(self.y[i])
+        if self.flip and torch.rand(()) < 0.5:
+            x = x.flip(-1)
+            if self.flow_x is not None:
+                x = x.clone()
+                x[self.flow_x] = -x[self.flow_x]
+            if y.ndim == 3:
+                y = y.flip(-1)
+        return {"x": x, "y": y}
+
+
+class _SelectorData(L.LightningDataModule):
+    """Reads ``data.sources`` (or in-memory ``videos``), builds samples once in ``setup``."""
+
+    def __init__(self, data_cfg: DictConfig, codec_cfg: DictConfig, videos: Optional[Sequence[Video]] = None) -> None:
+        super().__init__()
+        self.data_cfg, self.codec_cfg = data_cfg, codec_cfg
+        self.data = plain(data_cfg)
+        self._videos = list(videos) if videos is not None else None
+        self.train_set: Optional[Dataset] = None
+        self.val_set: Dataset = ArrayDataset(np.zeros((0,)), np.zeros((0,)))
+
+    def videos(self) -> List[Video]:
+        if self._videos is None:
+            from actdiff.training.datamodule import read_sources
+
+            if not self.data.get("sources"):
+                from actdiff.data import load_sample_clip
+
+                log.warning("data.sources is empty: training on the bundled sample clip")
+                self._videos = [load_sample_clip(self.data.get("max_frames"))]
+            else:
+                self._videos = read_sources(self.data_cfg)
+        return self._videos
+
+    def samples(self, video: Video) -> Tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        if self.train_set is not None:
+            return
+        videos = self.videos()
+        n_val = int(self.data.get("val_videos", 0))
+        if n_val >= len(videos) and n_val > 0:
+            raise ConfigError(f"data.val_videos={n_val} leaves no training video ({len(videos)} read)")
+        per_video = [self.samples(v) for v in videos]
+        if n_val > 0:
+            train = [p for p in per_video[:-n_val]]
+            val = [p for p in per_video[-n_val:]]
+            tx, ty = (np.concatenate([p[i] for p in train]) for i in (0, 1))
+            vx, vy = (np.concatenate([p[i] for p in val]) for i in (0, 1))
+        else:
+            x, y = (np.concatenate([p[i] for p in per_video]) for i in (0, 1))
+            every = int(self.data.get("val_every", 5))
+            is_val = (np.arange(len(x)) % every == every - 1) if every > 1 else np.zeros(len(x), bool)
+            tx, ty, vx, vy = x[~is_val], y[~is_val], x[is_val], y[is_val]
+        if len(tx) == 0:
+            raise InputError("no training samples: the videos are too short for the data settings")
+        self.train_set = self.make_dataset(tx, ty, train=True)
+        self.val_set = self.make_dataset(vx, vy, train=False)
+        log.info("%s: %d training / %d validation samples", type(self).__name__, len(tx), len(vx))
+
+    def make_dataset(self, x: np.ndarray, y: np.ndarray, train: bool) -> ArrayDataset:
+        return ArrayDataset(x, y, flip=train and bool(self.data.get("flip", True)))
+
+    def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(ds, batch_size=int(self.data.get("batch_size", 16)), shuffle=shuffle,
+                          num_workers=int(self.data.get("num_workers", 0)), drop_last=False)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, False)
+
+
+class KeyframeSelectorData(_SelectorData):
+    """(keyframe, frame) features and reconstructible labels (:func:`keyframe_samples`)."""
+
+    def __init__(self, data_cfg, codec_cfg, feature_size: Tuple[int, int] = (64, 96), videos=None) -> None:
+        super().__init__(data_cfg, codec_cfg, videos)
+        self.feature_size = tuple(int(s) for s in feature_size)
+
+    def samples(self, video: Video) -> Tuple[np.ndarray, ...]:
+        return keyframe_samples(video, self.codec_cfg, self.data, self.feature_size)
+
+    def make_dataset(self, x, y, train: bool) -> ArrayDataset:
+        return ArrayDataset(x, y, flip=train and bool(self.data.get("flip", True)), flow_x_channel=11)
+
+    def positive_fraction(self) -> float:
+        y = self.train_set.y
+        return float(np.mean(y)) if len(y) else 0.5
+
+
+class TrajectorySelectorData(_SelectorData):
+    """(first frame, interpolation-error map) pairs (:func:`trajectory_samples`)."""
+
+    def __init__(self, data_cfg, codec_cfg, work_pixels: int = 6144, videos=None) -> None:
+        super().__init__(data_cfg, codec_cfg, videos)
+        self.work_pixels = int(work_pixels)
+
+    def samples(self, video: Video) -> Tuple[np.ndarray, ...]:
+        return trajectory_samples(video, self.codec_cfg, self.data, self.work_pixels)
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        if self.train_set is None:
+            sizes = {v.frames.shape[1:3] for v in self.videos()}
+            if len(sizes) > 1 and int(self.data.get("batch_size", 16)) > 1:
+                raise ConfigError("trajectory_selector: videos of different sizes need one data.size (or batch_size 1)")
+        super().setup(stage)
+
+
+__all__ = ["ArrayDataset", "KeyframeSelectorData", "TrajectorySelectorData"]

@@ -195,7 +195,12 @@ def _hydra_error(e: Exception, where: str) -> ConfigError:
             return ConfigError(f"unknown {group} config {name!r} (known: {known})")
         return ConfigError(f"config not found: {missing} (in {where}; config root {config_root()})")
     if isinstance(e, OverrideParseException):
-        why = _one_line(e).split("; ", 1)[-1]  # drop the first line, "Error parsing override '…'"
+        lines = msg.splitlines()
+        if len(lines) > 1 and lines[1].strip() == "^":  # a lexer error: a caret under the character
+            col = lines[1].index("^")
+            why = f"unexpected character {lines[0][col:col + 1] or '?'!r}"
+        else:  # drop the first line, "Error parsing override '…'"
+            why = _one_line(e).split("; ", 1)[-1]
         return ConfigError(f"cannot apply override {e.override!r}: {why} "
                            "(quote a value with special characters: key='…')")
     m = re.match(r"Could not override '([^']+)'\.\nTo append to your config use \+(.*)", msg)

@@ -96,6 +96,7 @@ def test_dotlist_overrides(cfg_dir):
     assert cfg.size == 32  # interpolations see the overridden value
     assert compose("experiment/base", ["codec.nested.l.0=9"]).codec.nested.l[0] == 9
     assert compose("experiment/base", ["seed='a b,c'"]).seed == "a b,c"
+    assert compose("experiment/base", ["seed='~/x (2)#'"]).seed == "~/x (2)#"  # quoted: any characters
 
 
 def test_group_swap(cfg_dir):
@@ -174,7 +175,7 @@ def test_bad_yaml_is_one_line(cfg_dir):
 
 def test_bad_override_values_are_one_line(cfg_dir):
     for bad, why in [("codec.x=[1", "cannot apply override 'codec.x=\\[1'"), ("seed=1,2", "comma"),
-                     ("codec.nested={k: [1}", "cannot apply override")]:
+                     ("codec.nested={k: [1}", "cannot apply override"), ("seed=~/x", "unexpected character '~'")]:
         with pytest.raises(ConfigError, match=why) as e:
             compose("experiment/base", [bad])
         assert "\n" not in str(e.value)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from actdiff.config import config_root, load_composed
+from actdiff.config import load_group
 from actdiff.decoders.diffusion import DEFAULT_WEIGHTS, DiffusionDecoder, load_denoiser
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models import build_model
@@ -17,7 +17,7 @@ from actdiff.types import StreamHeader
 def weights(tmp_path_factory):
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("w")
-    model = build_model(load_composed(config_root() / "model" / "micro.yaml"))
+    model = build_model(load_group("model", "micro"))
     with torch.no_grad():  # make the control branch matter
         for p in [*model.controlnet.controlnet_down_blocks.parameters(),
                   *model.controlnet.controlnet_cond_embedding.conv_out.parameters()]:

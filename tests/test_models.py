@@ -5,14 +5,14 @@ import torch
 from omegaconf import OmegaConf
 
 from actdiff.conditioning import NUM_CHANNELS
-from actdiff.config import config_root, load_composed
+from actdiff.config import load_group
 from actdiff.errors import MissingWeightsError
 from actdiff.models import ControlledDenoiser, build_model, sample, segment_noise
 from actdiff.models.sampling import SAMPLERS
 
 
 def micro_cfg(**over):
-    cfg = load_composed(config_root() / "model" / "micro.yaml")
+    cfg = load_group("model", "micro")
     return OmegaConf.merge(cfg, over)
 
 
@@ -41,13 +41,13 @@ def test_forward_shape_and_zero_init_control():
 
 
 def test_attention_only_at_coarse_levels():
-    cfg = load_composed(config_root() / "model" / "tiny.yaml")
+    cfg = load_group("model", "tiny")
     assert list(cfg.unet.down_block_types)[:-1] == ["DownBlock2D"] * (len(cfg.unet.down_block_types) - 1)
     assert cfg.unet.down_block_types[-1] == "CrossAttnDownBlock2D"
 
 
 def test_tiny_param_count():
-    m = build_model(load_composed(config_root() / "model" / "tiny.yaml"))
+    m = build_model(load_group("model", "tiny"))
     assert 10e6 <= m.num_parameters_total() <= 20e6
     assert 2 * m.num_parameters_total() <= 25e6  # shipped as float16 safetensors under 25 MB
 
@@ -114,7 +114,7 @@ def _save_tiny_sd(folder):
 
 def test_sd_preset_from_local_folder(tmp_path):
     _save_tiny_sd(tmp_path)
-    cfg = load_composed(config_root() / "model" / "sd.yaml")
+    cfg = load_group("model", "sd")
     cfg.pretrained = str(tmp_path)
     cfg.gradient_checkpointing = False
     m = build_model(cfg).eval()
@@ -130,7 +130,7 @@ def test_sd_preset_from_local_folder(tmp_path):
 
 
 def test_sd_missing_weights_is_one_line(tmp_path):
-    cfg = load_composed(config_root() / "model" / "sd.yaml")
+    cfg = load_group("model", "sd")
     cfg.pretrained = "nobody/not-a-real-model-actdiff"
     with pytest.raises(MissingWeightsError) as e:
         build_model(cfg)

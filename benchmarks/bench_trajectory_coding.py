@@ -45,15 +45,15 @@ from unittest import mock
 import numpy as np
 from omegaconf import OmegaConf
 
-import actdiff.codec.pipeline as pipeline
+import actdiff.codec.encoder as encoder
 import actdiff.entropy.trajectory as traj
-from actdiff.bitstream import read_bitstream
+from actdiff.codec.bitstream import read_bitstream
 from actdiff.config import compose
 from actdiff.data import load_protocol
-from actdiff.entropy.models import SymbolEncoder, zigzag_array
+from actdiff.entropy.symbols import SymbolEncoder, zigzag_array
 from actdiff.entropy.varint import write_varint
 from actdiff.motion.temporal import smooth_tracks, subsample_tracks, upsample_tracks
-from actdiff.results import machine, versions
+from actdiff.evaluation.results import machine, versions
 from actdiff.selection.trajectories import anchor_points
 from actdiff.types import Tracks
 
@@ -271,16 +271,16 @@ def bench_clip(path: str, cfg) -> list[dict]:
         captured.append(real(*args, **kwargs))
         return captured[-1]
 
-    real = pipeline._segment_tracks
+    real = encoder._segment_tracks
     with mock.patch.object(pipeline, "_segment_tracks", capture):
-        enc = pipeline.encode_video(video, cfg)
+        enc = encoder.encode_video(video, cfg)
     h, w = enc.debug["header"].coded_height, enc.debug["header"].coded_width
     sections = read_bitstream(enc.data).sections
     if len(sections) != len(captured):
         raise AssertionError(f"{len(captured)} captured track sets for {len(sections)} segments")
-    codec = pipeline.codec_section(cfg)
-    coding = pipeline.TrackCoding(codec, pipeline.Stages.from_config(codec).coder, h, w)
-    coding_1px = pipeline.TrackCoding(codec, traj.AdaptiveTrajectoryCoder(step=1.0), h, w)
+    codec = encoder.codec_section(cfg)
+    coding = encoder.TrackCoding(codec, encoder.Stages.from_config(codec).coder, h, w)
+    coding_1px = encoder.TrackCoding(codec, traj.AdaptiveTrajectoryCoder(step=1.0), h, w)
     segs: list[dict] = []
     for sec, (raw, _) in zip(sections, captured):
         if sec.segment.length > 2:  # shorter segments carry no trajectories

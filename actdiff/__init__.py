@@ -21,15 +21,10 @@ __version__ = "0.1.0"
 
 #: Public name → module that defines it.
 _API = {
-    "encode": "actdiff.api",
-    "decode": "actdiff.api",
-    "evaluate": "actdiff.api",
-    "load_results": "actdiff.api",
-    "ActDiffPipeline": "actdiff.api",
-    "PipelineOutput": "actdiff.api",
-    "Results": "actdiff.api",
-    "EncodeResult": "actdiff.types",
-    "Video": "actdiff.types",
+    **dict.fromkeys(["encode", "decode", "decode_segments", "describe", "evaluate", "bench", "score", "sweep",
+                     "load_results", "sample_clip", "ActDiffPipeline", "PipelineOutput", "Results"], "actdiff.api"),
+    **dict.fromkeys(["EncodeResult", "Video", "DecodedSegment", "StreamHeader"], "actdiff.types"),
+    **dict.fromkeys(["ActDiffError", "ConfigError", "InputError", "MissingWeightsError"], "actdiff.errors"),
 }
 
 __all__ = sorted(_API) + ["__version__"]

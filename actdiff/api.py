@@ -101,6 +101,14 @@ def decode(data: Any, decoder: Any = "warp", weights: str | Path | None = None, 
     return decode_video(_stream_bytes(data), dec)
 
 
+def decode_segments(data: Any) -> tuple[Any, list[Any]]:
+    """What the decoder sees: ``(StreamHeader, [DecodedSegment, …])`` rebuilt from the stream alone
+    (decoded keyframes ``uint8 (H, W, 3)`` at the coded size, trajectories ``(T, N, 2)`` pixels)."""
+    from actdiff.codec import decode_segments as _decode_segments
+
+    return _decode_segments(_stream_bytes(data))
+
+
 def _is_dataset(data: Any) -> bool:
     """A dataset name/YAML or a folder of videos, rather than one clip."""
     if not isinstance(data, (str, Path)):
@@ -266,4 +274,4 @@ class ActDiffPipeline:
 
 
 __all__ = ["ActDiffPipeline", "PipelineOutput", "Results", "bench", "codec_config", "decode", "describe", "encode",
-           "evaluate", "load_results", "sample_clip", "score", "setting_overrides", "sweep"]
+           "decode_segments", "evaluate", "load_results", "sample_clip", "score", "setting_overrides", "sweep"]

@@ -272,7 +272,7 @@ def bench_clip(path: str, cfg) -> list[dict]:
         return captured[-1]
 
     real = encoder._segment_tracks
-    with mock.patch.object(pipeline, "_segment_tracks", capture):
+    with mock.patch.object(encoder, "_segment_tracks", capture):
         enc = encoder.encode_video(video, cfg)
     h, w = enc.debug["header"].coded_height, enc.debug["header"].coded_width
     sections = read_bitstream(enc.data).sections

@@ -1,10 +1,11 @@
-"""Write notebooks/*.ipynb (without outputs) from the cell sources below.
+"""Write notebooks/*.ipynb from the cell sources below.
 
-    python experiments/make_notebooks.py          # rewrite the notebooks
+    python experiments/make_notebooks.py          # rewrite the notebooks (no outputs)
     python experiments/make_notebooks.py --check  # exit 1 if a stored notebook differs
 
-Every notebook reads its parameters from environment variables (``ACTDIFF_NB_*``) so that
-tests/test_notebooks.py can run it on tiny data; the defaults are for a person exploring.
+Every notebook imports only the public API (``import actdiff``) and starts with a parameters cell
+(tagged ``parameters``, as papermill expects): tests/test_notebooks.py runs each one with a cell of
+its own values inserted after it; the defaults are for a person exploring.
 """
 
 from __future__ import annotations
@@ -18,53 +19,53 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "notebooks"
 
-PARAMS_01 = '''\
-import os
-FRAMES = int(os.environ.get("ACTDIFF_NB_FRAMES", "48"))        # frames of the sample clip to code
-TARGET_BPP = os.environ.get("ACTDIFF_NB_TARGET_BPP", "")        # e.g. 0.02: use rate control
-DIFFUSION = os.environ.get("ACTDIFF_NB_DIFFUSION", "1") != "0"  # try the diffusion decoder
-OVERRIDES = [o for o in os.environ.get("ACTDIFF_NB_OVERRIDES", "").split() if o]  # codec.key=value …
-'''
+PARAMS_01 = """\
+FRAMES = 48          # frames of the bundled sample clip to code
+TARGET_BPP = None    # e.g. 0.02: rate control on the real file size (None: the default settings)
+DIFFUSION = True     # also decode with the diffusion decoder (the shipped weights)
+OVERRIDES = []       # codec settings as on the command line, e.g. ["codec.keyframes.max_gop=24"]
+"""
+
+SHOW = """\
+import io
+from IPython.display import Image, Markdown, display
+
+
+def show(fig):
+    \"\"\"Display a matplotlib figure as PNG.\"\"\"
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=90, bbox_inches="tight"); plt.close(fig)
+    display(Image(buf.getvalue()))"""
 
 NB01 = [
     ("md", "# 01 · ActDiff codec walkthrough\n\nEncode the bundled sample clip, look at what the file "
-           "holds (keyframes, trajectories, bit split) and at the reconstructions. Parameters come from "
-           "environment variables (`ACTDIFF_NB_FRAMES`, `ACTDIFF_NB_TARGET_BPP`, `ACTDIFF_NB_DIFFUSION`, "
-           "`ACTDIFF_NB_OVERRIDES`)."),
-    ("code", PARAMS_01),
-    ("code", '''\
-import numpy as np
-import matplotlib.pyplot as plt
-from actdiff.codec import decode_video, encode_video
-from actdiff.config import compose
-from actdiff.data import load_sample_clip
-from actdiff.metrics import compute_metrics
-from actdiff.codec.ratecontrol import describe, encode_to_target
+           "holds (keyframes, trajectories, bit split) and at the reconstructions. Everything goes through "
+           "the public API (`import actdiff`)."),
+    ("params", PARAMS_01),
+    ("code", SHOW + """
 
-video = load_sample_clip(max_frames=FRAMES)
-cfg = compose(None, OVERRIDES)
-print(f"{video.num_frames} frames, {video.width}x{video.height}, {video.fps} fps")'''),
-    ("md", "## Encode\n\nThe rate is the real file size; with `ACTDIFF_NB_TARGET_BPP` rate control picks keyframe "
+import matplotlib.pyplot as plt
+import actdiff
+
+video = actdiff.sample_clip(FRAMES)
+print(f"{video.num_frames} frames, {video.width}x{video.height}, {video.fps} fps")"""),
+    ("md", "## Encode\n\nThe rate is the real file size; with `TARGET_BPP` rate control picks keyframe "
            "quality, trajectory budget and longest GOP to hit it."),
-    ("code", '''\
-result = encode_to_target(video, cfg, float(TARGET_BPP)) if TARGET_BPP else encode_video(video, cfg)
-stats = result.stats
-print(f"{len(result.data)} bytes, {stats['bpp']:.5f} bpp, keyframes at {stats['keyframes']}")
-print(f"segments {stats['segments']}, trajectories per segment {stats['trajectories']}")
-if TARGET_BPP:
-    print(describe(stats))'''),
-    ("md", "## Keyframes"),
-    ("code", '''\
-segments = result.debug["decoded_segments"]
+    ("code", """\
+enc = actdiff.encode(video, target_bpp=TARGET_BPP, overrides=OVERRIDES)
+print(actdiff.describe(enc))"""),
+    ("md", "## Keyframes\n\nWhat the decoder rebuilds from the file alone (`actdiff.decode_segments`)."),
+    ("code", """\
+header, segments = actdiff.decode_segments(enc)
 keys = [(segments[0].segment.start, segments[0].key_start)] + [(s.segment.end, s.key_end) for s in segments]
 keys = [(i, k) for n, (i, k) in enumerate(keys) if n == 0 or i != keys[n - 1][0]]
 fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.4), squeeze=False)
 for ax, (i, key) in zip(axes[0], keys):
     ax.imshow(key[: video.height, : video.width]); ax.set_title(f"decoded keyframe {i}"); ax.axis("off")
-plt.show()'''),
+show(fig)"""),
     ("md", "## Selected trajectories\n\nEach segment's coded trajectories (as the decoder rebuilds them) drawn "
            "over its first frame; dots mark where each point ends."),
-    ("code", '''\
+    ("code", """\
 shown = [s for s in segments if s.tracks.num_points][:3]
 if not shown:
     print("no segment longer than 2 frames: no trajectories to draw")
@@ -78,153 +79,116 @@ else:
         ax.plot(pos[-1, :, 0], pos[-1, :, 1], "w.", ms=3)
         ax.set_xlim(0, video.width); ax.set_ylim(video.height, 0); ax.axis("off")
         ax.set_title(f"frames {seg.segment.start}-{seg.segment.end}: {pos.shape[1]} trajectories")
-    plt.show()'''),
+    show(fig)"""),
     ("md", "## Bit split"),
-    ("code", '''\
-bits = stats["bits"]
+    ("code", """\
+bits = enc.stats["bits"]
 for k, v in bits.items():
-    print(f"{k:>12}: {v:8d} bits ({100 * v / stats['bits_total']:5.1f} %)")
-if stats.get("bits_per_point_per_frame"):
-    print(f"trajectory cost: {stats['bits_per_point_per_frame']:.2f} bits per point per frame")
-plt.figure(figsize=(5, 1.2))
+    print(f"{k:>12}: {v:8d} bits ({100 * v / enc.stats['bits_total']:5.1f} %)")
+fig = plt.figure(figsize=(5, 1.2))
 left = 0
 for k, v in bits.items():
     plt.barh(0, v, left=left, label=k); left += v
 plt.yticks([]); plt.xlabel("bits"); plt.legend(ncol=len(bits), loc="upper center", bbox_to_anchor=(0.5, 1.8))
-plt.show()'''),
-    ("md", "## Reconstructions\n\nThe warp decoder (no weights) always; the diffusion decoder only when its "
+show(fig)"""),
+    ("md", "## Reconstructions\n\nThe warp decoder (no weights) always; the diffusion decoder when asked and its "
            "weights are installed (otherwise the reason is printed)."),
-    ("code", '''\
-from actdiff.decoders import build_decoder
-from actdiff.errors import MissingWeightsError
-
-recs = {"warp": decode_video(result.data, "warp")}
+    ("code", """\
+recs = {"warp": actdiff.decode(enc, "warp")}
 if DIFFUSION:
     try:
-        recs["diffusion"] = decode_video(result.data, build_decoder("diffusion"))
-    except MissingWeightsError as e:
+        recs["diffusion"] = actdiff.decode(enc, "diffusion")
+    except actdiff.MissingWeightsError as e:
         print(f"note: diffusion decoder not shown: {e}")
 else:
-    print("note: diffusion decoder not run (ACTDIFF_NB_DIFFUSION=0)")
+    print("note: diffusion decoder not run (DIFFUSION = False)")
 for name, rec in recs.items():
-    m = compute_metrics(video.frames, rec.frames, ["psnr", "ms_ssim"])
-    print(f"{name:>9}: " + " ".join(f"{k}={v:.4g}" for k, v in m.items()))'''),
-    ("code", '''\
+    m = actdiff.score(video, rec, ["psnr", "ms_ssim"])
+    print(f"{name:>9}: " + " ".join(f"{k}={v:.4g}" for k, v in m.items()))"""),
+    ("code", """\
 t = min(video.num_frames - 1, max(1, (segments[0].segment.start + segments[0].segment.end) // 2))
 panels = [("original", video.frames[t])] + [(n, r.frames[t]) for n, r in recs.items()]
 fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 2.8), squeeze=False)
 for ax, (name, img) in zip(axes[0], panels):
     ax.imshow(img); ax.set_title(f"{name}, frame {t}"); ax.axis("off")
-plt.show()'''),
+show(fig)"""),
 ]
 
-PARAMS_02 = '''\
-import os
-RESULTS = [p for p in os.environ.get("ACTDIFF_NB_RESULTS", "").split(os.pathsep) if p]  # results JSONs
-ANCHOR = os.environ.get("ACTDIFF_NB_ANCHOR", "")        # JSON used as BD-rate anchor (default: the last)
-METRICS = os.environ.get("ACTDIFF_NB_METRICS", "niqe psnr").split()
-FRAMES = int(os.environ.get("ACTDIFF_NB_FRAMES", "24"))  # only when no results are given
-WORK = os.environ.get("ACTDIFF_NB_WORKDIR", "notebook_results")
-'''
+PARAMS_02 = """\
+RESULTS = []                 # results JSONs (comma-join the shard files of one run); [] = run a small example
+ANCHOR = None                # the BD-rate anchor (default: the last of RESULTS)
+METRICS = ["niqe", "psnr"]
+FRAMES = 24                  # frames of the sample clip in the small example
+"""
 
 NB02 = [
     ("md", "# 02 · Rate curves and BD-rate\n\nLoad results JSONs (`actdiff evaluate` / `actdiff bench`, schema "
-           "in docs/results_schema.md), draw rate–quality curves and a BD-rate table. Give files with "
-           "`ACTDIFF_NB_RESULTS=a.json:b.json` (comma-separate the shard files of one run); without them a small "
+           "in docs/results_schema.md), draw rate–quality curves and a BD-rate table. Without `RESULTS` a small "
            "ActDiff and x265 run on the sample clip is made first."),
-    ("code", PARAMS_02),
-    ("code", '''\
-from pathlib import Path
-import io
-from IPython.display import Image, Markdown, display
-from actdiff.commands import bench, bdrate, evaluate, plot
-from actdiff.evaluation.results import load_many, metric_names
+    ("params", PARAMS_02),
+    ("code", SHOW + """
 
+import actdiff
 
-def show(fig):
-    """Display a figure as PNG (actdiff.evaluation.plotting draws with the Agg backend)."""
-    import matplotlib.pyplot as plt
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=90, bbox_inches="tight"); plt.close(fig)
-    display(Image(buf.getvalue()))
-
-
-if not RESULTS:
-    work = Path(WORK); work.mkdir(parents=True, exist_ok=True)
-    print(f"no ACTDIFF_NB_RESULTS: evaluating the sample clip ({FRAMES} frames) into {work}")
-    ours, x265, proto = work / "actdiff_warp.json", work / "x265.json", work / "protocol.yaml"
-    proto.write_text(f"name: cpu{FRAMES}\\nheight: 256\\nwidth: 384\\nmax_frames: {FRAMES}\\n"
-                     "resize_mode: crop\\nfit: pad\\n")
-    common = ["--data", "sample", "--protocol", str(proto), "--metrics", "psnr", "niqe", "-q"]
-    if not ours.exists():
-        evaluate.main(common + ["--rates", "r0", "r2", "r4", "-o", str(ours)])
-    if not x265.exists():
-        bench.main(["x265", "--crf", "40", "45", "51", "-o", str(x265)] + common)
-    RESULTS = [str(ours), str(x265)]
-results = [load_many(p.split(",")) for p in RESULTS]
+if RESULTS:
+    results = [actdiff.load_results(p) for p in RESULTS]
+else:
+    clip = actdiff.sample_clip(FRAMES)
+    print(f"no RESULTS: ActDiff (warp decoder) and x265 on the sample clip ({FRAMES} frames)")
+    results = [actdiff.evaluate(clip, rates=["r0", "r2", "r4"], metrics=["psnr", "niqe"], name="sample"),
+               actdiff.bench(clip, "x265", crf=[40, 45, 51], metrics=["psnr", "niqe"], name="sample")]
 for r in results:
-    print(f"{r['codec']:>20}: {len(r['sequences'])} sequences, metrics {', '.join(metric_names(r))}")'''),
+    print(f"{r.codec:>20}: {len(r['sequences'])} sequences, metrics {', '.join(r.metric_names())}")
+results[0].to_dataframe().head()"""),
     ("md", "## Curves"),
-    ("code", '''\
-import matplotlib.pyplot as plt
+    ("code", """\
 for metric in METRICS:
-    if not all(metric in metric_names(r) for r in results):
+    if not all(metric in r.metric_names() for r in results):
         print(f"skipping {metric}: not in every results file"); continue
-    show(plot.draw(results, metric, title=metric))'''),
-    ("md", "## BD-rate\n\nEach codec against the anchor (positive: the codec is better, i.e. the anchor "
-           "needs more bits for the same quality; see `actdiff bdrate`)."),
-    ("code", '''\
-anchor = load_many(ANCHOR.split(",")) if ANCHOR else results[-1]
+    show(results[0].plot(metric, *results[1:], title=metric))"""),
+    ("md", "## BD-rate\n\nEach codec against the anchor (negative: the codec needs fewer bits for the same "
+           "quality; see `actdiff bdrate`)."),
+    ("code", """\
+anchor = actdiff.load_results(ANCHOR) if ANCHOR else results[-1]
 for metric in METRICS:
     for r in results:
-        if r is anchor or metric not in metric_names(r) or metric not in metric_names(anchor):
+        if r is anchor or metric not in r.metric_names() or metric not in anchor.metric_names():
             continue
-        report = bdrate.compare(r, anchor, metric)
-        display(Markdown(bdrate.to_markdown(report)))'''),
+        display(Markdown(r.bdrate_table(anchor, metric)))"""),
 ]
 
-PARAMS_03 = '''\
-import os
-SWEEP = os.environ.get("ACTDIFF_NB_SWEEP", "sweeps/table1")   # folder written by `actdiff sweep`
-SPEC = os.environ.get("ACTDIFF_NB_SPEC", "ablation/bidirectional")  # spec (or YAML path) run when SWEEP is empty
-FRAMES = int(os.environ.get("ACTDIFF_NB_FRAMES", "16"))
-'''
+PARAMS_03 = """\
+SWEEP = "sweeps/table1"              # folder written by `actdiff sweep`
+SPEC = "ablation/bidirectional"      # spec (or YAML path) run when SWEEP holds no table yet
+FRAMES = 16
+"""
 
 NB03 = [
-    ("md", "# 03 · Ablations\n\nRead the table of an `actdiff sweep` folder (`ACTDIFF_NB_SWEEP`) and plot every "
-           "point against the reference. If the folder holds no table yet, the small sweep `ACTDIFF_NB_SPEC` is "
-           "run on `ACTDIFF_NB_FRAMES` frames first."),
-    ("code", PARAMS_03),
-    ("code", '''\
-import csv, io, json
+    ("md", "# 03 · Ablations\n\nRead the table of an `actdiff sweep` folder (`SWEEP`) and plot every point "
+           "against the reference. If the folder holds no table yet, the small sweep `SPEC` is run on `FRAMES` "
+           "frames first."),
+    ("params", PARAMS_03),
+    ("code", SHOW + """
+
+import csv, json
 from pathlib import Path
-from IPython.display import Image, Markdown, display
-from actdiff.commands import sweep
+import actdiff
 
 folder = Path(SWEEP)
 if not (folder / "table.csv").is_file():
     print(f"no table in {folder}: running {SPEC} on {FRAMES} frames")
-    rc = sweep.main([SPEC, "-o", str(folder), "--frames", str(FRAMES)])
-    if not (folder / "summary.json").is_file():
-        raise RuntimeError(f"the sweep wrote no table (exit code {rc}); see the error above")
+    actdiff.sweep(SPEC, folder, frames=FRAMES)
 summary = json.loads((folder / "summary.json").read_text())
 with open(folder / "table.csv") as f:
     rows = list(csv.DictReader(f))
 display(Markdown((folder / "table.md").read_text()))
-def show(fig):
-    """Display a figure as PNG (actdiff.evaluation.plotting draws with the Agg backend)."""
-    import matplotlib.pyplot as plt
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=90, bbox_inches="tight"); plt.close(fig)
-    display(Image(buf.getvalue()))
-
-
-failed = [r for r in rows if r["status"] != "ok"]
-for r in failed:
-    print(f"point {r['point']} {r['status']}: {r['error']}")'''),
+for r in rows:
+    if r["status"] != "ok":
+        print(f"point {r['point']} {r['status']}: {r['error']}")"""),
     ("md", "## Change against the reference\n\nOne panel per metric: the mean difference at matched rate "
            "points (Δ), and the BD-rate where the sweep had at least two rate points."),
-    ("code", '''\
+    ("code", """\
 import matplotlib.pyplot as plt
-from actdiff.metrics import lower_is_better
 
 ok = [r for r in rows if r["status"] == "ok" and r["point"] != summary["reference"]]
 metrics = summary["metrics"]
@@ -236,21 +200,17 @@ else:
     for k, m in enumerate(metrics):
         d = [float(r[f"d_{m}"]) if r[f"d_{m}"] else float("nan") for r in ok]
         bd = [float(r[f"bd_{m}"]) if r[f"bd_{m}"] else float("nan") for r in ok]
-        axes[0][k].barh(names, d, color="C3" if lower_is_better(m) else "C0")
-        axes[0][k].set_title(f"Δ{m} ({'lower' if lower_is_better(m) else 'higher'} is better)", fontsize=9)
+        axes[0][k].barh(names, d); axes[0][k].set_title(f"Δ{m} (mean over rate points)", fontsize=9)
         axes[1][k].barh(names, bd, color="C2"); axes[1][k].set_title(f"BD-rate {m} (%)", fontsize=9)
         for ax in (axes[0][k], axes[1][k]):
             ax.axvline(0, color="k", lw=0.8); ax.tick_params(labelsize=7)
-    fig.tight_layout(); show(fig)'''),
+    fig.tight_layout(); show(fig)"""),
     ("md", "## Rate of each point"),
-    ("code", '''\
-from actdiff.evaluation.results import load_results
-from actdiff.commands import plot
-
-docs = [load_results(folder / "points" / f"{r['point']}.json") for r in rows if r["status"] == "ok"]
+    ("code", """\
+docs = [actdiff.load_results(folder / "points" / f"{r['point']}.json") for r in rows if r["status"] == "ok"]
 metric = metrics[0]
 if docs:
-    show(plot.draw(docs, metric, title=f"{summary['sweep']}: {metric}"))'''),
+    show(docs[0].plot(metric, *docs[1:], title=f"{summary['sweep']}: {metric}"))"""),
 ]
 
 NOTEBOOKS = {"01_codec_walkthrough.ipynb": NB01, "02_rate_curves.ipynb": NB02, "03_ablations.ipynb": NB03}
@@ -262,6 +222,8 @@ def build(cells) -> nbformat.NotebookNode:
     nb.metadata["language_info"] = {"name": "python"}
     for i, (kind, src) in enumerate(cells):
         cell = nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
+        if kind == "params":
+            cell.metadata["tags"] = ["parameters"]  # papermill's convention
         cell["id"] = f"cell-{i:02d}"  # stable ids: regenerating gives identical files
         nb.cells.append(cell)
     nbformat.validate(nb)

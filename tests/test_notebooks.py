@@ -52,13 +52,36 @@ def kernel_env(tmp_path_factory):
     return {"JUPYTER_PATH": str(root), "OMP_NUM_THREADS": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 
 
-def _run(name: str, cwd: Path, env: dict, monkeypatch) -> str:
-    """Execute notebook ``name`` in ``cwd``; returns its text outputs joined (``<png>`` per image)."""
+def test_notebooks_use_only_the_public_api():
+    """Every import in a notebook is ``import actdiff`` (and third-party modules), and every
+    ``actdiff.X`` they use is a name of the public API (``actdiff.__all__``)."""
+    import re
+
+    import actdiff
+
+    for path in NOTEBOOKS:
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        assert not re.search(r"(from|import)\s+actdiff\.", code), f"{path.name} imports a private module"
+        used = set(re.findall(r"\bactdiff\.(\w+)", code))
+        assert used and used <= set(actdiff.__all__), f"{path.name} uses {sorted(used - set(actdiff.__all__))}"
+
+
+def test_notebooks_start_with_a_tagged_parameters_cell():
+    for path in NOTEBOOKS:
+        cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        assert "parameters" in cells[0].metadata.get("tags", []), path.name
+
+
+def _run(name: str, cwd: Path, env: dict, monkeypatch, params: dict | None = None) -> str:
+    """Execute notebook ``name`` in ``cwd`` with ``params`` set in a cell after its parameters cell
+    (as papermill does); returns its text outputs joined (``<png>`` per image)."""
     from nbclient import NotebookClient
 
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in (params or {}).items())))
     NotebookClient(nb, kernel_name=KERNEL, timeout=120, resources={"metadata": {"path": str(cwd)}}).execute()
     texts = []
     for cell in nb.cells:
@@ -70,11 +93,11 @@ def _run(name: str, cwd: Path, env: dict, monkeypatch) -> str:
 
 
 def test_01_codec_walkthrough(tmp_path, kernel_env, monkeypatch):
-    text = _run("01_codec_walkthrough.ipynb", tmp_path, {**kernel_env, "ACTDIFF_NB_FRAMES": "6",
-                "ACTDIFF_NB_TARGET_BPP": "0.08", "ACTDIFF_NB_DIFFUSION": "0"}, monkeypatch)
+    text = _run("01_codec_walkthrough.ipynb", tmp_path, kernel_env, monkeypatch,
+                {"FRAMES": 6, "TARGET_BPP": 0.08, "DIFFUSION": False})
     assert "6 frames, 384x256" in text and "rate control: target 0.08000 bpp" in text
     assert "keyframes:" in text and "trajectories:" in text
-    assert "warp: psnr=" in text and "ACTDIFF_NB_DIFFUSION=0" in text
+    assert "warp: psnr=" in text and "DIFFUSION = False" in text
     assert text.count("<png>") >= 4  # keyframes, trajectories, bit split, reconstructions
 
 
@@ -84,8 +107,8 @@ def test_02_rate_curves(tmp_path, kernel_env, monkeypatch):
     a = fake_results("actdiff-warp", {"s1": ([0.01, 0.02, 0.04], [6.0, 5.5, 5.0])}, metric="niqe")
     b = fake_results("x265", {"s1": ([0.015, 0.03, 0.06], [6.0, 5.5, 5.0])}, metric="niqe")
     pa, pb = save_results(a, tmp_path / "a.json"), save_results(b, tmp_path / "b.json")
-    text = _run("02_rate_curves.ipynb", tmp_path, {**kernel_env, "ACTDIFF_NB_RESULTS": f"{pa}:{pb}",
-                "ACTDIFF_NB_METRICS": "niqe"}, monkeypatch)
+    text = _run("02_rate_curves.ipynb", tmp_path, kernel_env, monkeypatch,
+                {"RESULTS": [str(pa), str(pb)], "METRICS": ["niqe"]})
     assert "actdiff-warp: 1 sequences" in text
     assert "BD-rate of x265 vs actdiff-warp (niqe" in text  # b needs more bits: positive numbers
     assert "| s1 | +" in text
@@ -104,7 +127,6 @@ def test_03_ablations(tmp_path, kernel_env, monkeypatch):
                                                  {"name": "broken", "overrides": ["codec.trajectories.name=nope"]}]},
         sort_keys=False))
     assert sweep([str(spec), "-o", str(tmp_path / "sw")]) == 1  # the broken point is shown as failed
-    text = _run("03_ablations.ipynb", tmp_path, {**kernel_env, "ACTDIFF_NB_SWEEP": str(tmp_path / "sw")},
-                monkeypatch)
+    text = _run("03_ablations.ipynb", tmp_path, kernel_env, monkeypatch, {"SWEEP": str(tmp_path / "sw")})
     assert "| nobi | ok |" in text and "point broken failed: ConfigError" in text
     assert text.count("<png>") == 2  # Δ / BD-rate bars and the curves of the finished points

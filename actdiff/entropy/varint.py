@@ -20,16 +20,6 @@ def write_varint(value: int) -> bytes:
             return bytes(out)
 
 
-def zigzag(value: int) -> int:
-    """Map a signed int to a non-negative one: 0,-1,1,-2,… → 0,1,2,3,…"""
-    return 2 * value if value >= 0 else -2 * value - 1
-
-
-def unzigzag(value: int) -> int:
-    """Inverse of :func:`zigzag`."""
-    return value >> 1 if value % 2 == 0 else -((value + 1) >> 1)
-
-
 class ByteReader:
     """Reads a ``bytes`` object front to back; every read checks the bytes left.
 

@@ -52,6 +52,18 @@ class Results(dict):
 
         return compare(self, anchor, metric, frontier=frontier)
 
+    def bdrate_table(self, anchor: dict[str, Any], metric: str, frontier: bool = False) -> str:
+        """:meth:`bdrate` as the Markdown table ``actdiff bdrate`` prints."""
+        from actdiff.evaluation.bdrate import to_markdown
+
+        return to_markdown(self.bdrate(anchor, metric, frontier))
+
+    def metric_names(self) -> list[str]:
+        """Every metric some rate point of these results holds."""
+        from actdiff.evaluation.results import metric_names
+
+        return metric_names(self)
+
     def plot(self, metric: str, *others: dict[str, Any], title: str = "") -> Any:
         """A matplotlib figure of ``metric`` vs bpp for these results and ``others``."""
         from actdiff.evaluation.plotting import draw

@@ -12,7 +12,7 @@ VERBS = {
     "fit": "train the diffusion decoder or a selector (Lightning)",
     "evaluate": "encode → decode → metrics over a dataset and rate points; results JSON",
     "bench": "classical baselines (x264, x265, SVT-AV1) with the same protocol and JSON",
-    "bdrate": "Bjøntegaard delta rate between two results JSONs",
+    "bdrate": "Bjøntegaard delta rate of A against an anchor B (negative = A saves bits)",
     "plot": "rate–distortion/perception curves from results JSONs",
     "sweep": "expand an ablation grid and run every point; one table",
     "demo": "run the whole codec on the bundled sample clip and print a rate/quality table",

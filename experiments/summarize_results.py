@@ -3,7 +3,9 @@ ranges per clip and codec, NIQE BD-rates of ActDiff against each baseline, and t
 NIQE savings of the diffusion decoder over x265 (with bounds where the curves do not meet).
 
 The BD-rates and savings are recomputed here with ``actdiff.evaluation.bdrate.compare`` (the code
-behind ``actdiff bdrate``); a row that it flags (a curve not monotonic in rate, or better than the
+behind ``actdiff bdrate``): BD-rate of ActDiff against the baseline as anchor, negative = ActDiff
+needs fewer bits (JVET/CompressAI/DCVC convention); saving = 1 - bpp_ActDiff / bpp_x265 at matched
+NIQE, positive = ActDiff needs fewer bits. A row that it flags (a curve not monotonic in rate, or better than the
 source's own NIQE) is marked "(unreliable)".
 
 Usage: python experiments/summarize_results.py [RESULTS_DIR] [--holdout DIR ...]
@@ -79,6 +81,8 @@ if __name__ == "__main__":
     args = ap.parse_args()
     folder = Path(args.results)
     print(ranges(folder))
+    print()
+    print("BD-rate of ActDiff against each baseline on NIQE (negative = ActDiff needs fewer bits):")
     print()
     print(bdrates(folder))
     print()

@@ -44,10 +44,10 @@ def test_errors():
 def test_compare_per_sequence_and_average():
     a = fake_results("actdiff-warp", {"s1": (RATES, PSNR), "s2": (RATES, PSNR + 1)})
     b = fake_results("x265", {"s1": (RATES * 2, PSNR), "s2": (RATES * 4, PSNR + 1)})
-    rep = compare(a, b, "psnr")
-    assert rep["sequences"]["s1"]["bd_rate"] == pytest.approx(100.0)
-    assert rep["sequences"]["s2"]["bd_rate"] == pytest.approx(300.0)
-    assert rep["average"]["bd_rate"] == pytest.approx(200.0)
+    rep = compare(a, b, "psnr")  # A needs 1/2 and 1/4 of B's bits: negative BD-rates (savings)
+    assert rep["sequences"]["s1"]["bd_rate"] == pytest.approx(-50.0)
+    assert rep["sequences"]["s2"]["bd_rate"] == pytest.approx(-75.0)
+    assert rep["average"]["bd_rate"] == pytest.approx(-62.5)
     assert rep["average"]["saving"] == pytest.approx((50 + 75) / 2)
 
 
@@ -58,8 +58,9 @@ def test_bdrate_cli(tmp_path, capsys):
                       "--markdown", str(tmp_path / "r.md")])
     assert rc == 0
     out = capsys.readouterr().out
-    assert "+100.0%" in out and "+50.0%" in out
-    assert json.loads((tmp_path / "r.json").read_text())["average"]["bd_rate"] == pytest.approx(100.0)
+    assert "| -50.0% | +50.0% |" in out  # BD-rate (negative = A saves bits), saving (positive = A saves)
+    assert "negative = actdiff-warp needs fewer bits than the anchor x265" in out
+    assert json.loads((tmp_path / "r.json").read_text())["average"]["bd_rate"] == pytest.approx(-50.0)
     assert bdrate_main([str(pa), str(pb), "--metric", "psnr"]) == 2  # metric absent → one-line error
     assert "no metric 'psnr'" in capsys.readouterr().err
     assert bdrate_main([str(pa), str(pb), "--metric", "niqe", "--json", str(tmp_path / "r.json")]) == 2
@@ -183,3 +184,40 @@ def test_plot_marks_the_source_clips_own_score():
     assert marks == {"s1": [6.0], "s2": [3.0], "mean": [pytest.approx(4.5)]}
     fig = draw([a], "niqe")  # no source recorded: no line
     assert not any(ln.get_label() == "source clip" for ax in fig.axes for ln in ax.get_lines())
+
+
+# JVET-style pair of curves (kbps, PSNR dB): the test codec is slightly better at every point
+JVET_ANCHOR = ([9487.76, 4593.60, 2486.44, 1358.24], [40.037, 38.615, 36.845, 34.851])
+JVET_TEST = ([9787.80, 4469.00, 2451.52, 1356.24], [40.121, 38.651, 36.970, 34.987])
+
+
+@pytest.mark.parametrize("metric", ["psnr", "niqe"])
+def test_bd_rate_sign_matches_the_bjontegaard_package(metric):
+    """``compare(A, B)`` reports A (tested) against the anchor B exactly as ``bjontegaard.bd_rate``
+    does with B as anchor: negative when A needs fewer bits (JVET/CompressAI/DCVC convention)."""
+    import bjontegaard as bd
+
+    sign = -1.0 if metric == "niqe" else 1.0  # a lower-is-better metric: same curves, quality negated
+    (ra, qa), (rt, qt) = JVET_ANCHOR, JVET_TEST
+    expected = bd.bd_rate(ra, qa, rt, qt, method="pchip")
+    assert expected < 0  # the package: the test codec saves bits
+    a = fake_results("actdiff-warp", {"s1": (rt, [sign * q for q in qt])}, metric)
+    b = fake_results("x265", {"s1": (ra, [sign * q for q in qa])}, metric)
+    rep = compare(a, b, metric)
+    assert rep["sequences"]["s1"]["bd_rate"] == pytest.approx(expected, rel=1e-9)
+    assert compare(b, a, metric)["sequences"]["s1"]["bd_rate"] > 0  # the other way round: more bits
+
+
+def test_synthesized_detail_note_only_for_generative_decoders():
+    curves = {"s1": (RATES, NIQE)}
+    src = {"s1": {"niqe": 6.0}}
+    for codec, generative in (("actdiff-diffusion", True), ("actdiff-warp", False), ("x265", False)):
+        a = fake_results(codec, curves, "niqe")
+        b = fake_results("x264", {"s1": (RATES * 2, NIQE)}, "niqe")
+        a["source"] = src
+        notes = compare(a, b, "niqe")["sequences"]["s1"]["warnings"]
+        mine = [n for n in notes if n.startswith(f"{codec}/")]
+        theirs = [n for n in notes if n.startswith("x264/")]
+        assert len(mine) == 1 and len(theirs) == 1
+        assert ("synthesized detail" in mine[0]) is generative
+        assert "synthesized detail" not in theirs[0] and "not fidelity" in theirs[0]

@@ -1,6 +1,7 @@
-"""``actdiff bdrate A.json B.json --metric M``: Bjøntegaard delta rate and matched-quality savings.
+"""``actdiff bdrate A.json B.json --metric M``: BD-rate of A against the anchor B, and matched-quality savings.
 
-The numbers and their conventions: :mod:`actdiff.evaluation.bdrate`.
+Negative BD-rate = A needs fewer bits than B for the same quality (JVET/CompressAI/DCVC); the
+numbers and their conventions: :mod:`actdiff.evaluation.bdrate`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from collections.abc import Sequence
 from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.errors import InputError
 from actdiff.evaluation.bdrate import compare, to_markdown
-from actdiff.evaluation.results import atomic_write_text, check_output, load_many
+from actdiff.evaluation.results import atomic_write_text, check_output, load_many, metric_names
 
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="actdiff bdrate", description=__doc__.splitlines()[0])
-    p.add_argument("a", help="results JSON of A (usually ActDiff); comma-separate shard files to merge")
-    p.add_argument("b", help="results JSON of B (the anchor baseline); comma-separate shard files to merge")
+    p.add_argument("a", help="results JSON of A, the tested codec (usually ActDiff); comma-separate shard files "
+                             "to merge; CompressAI and DCVC result files are read too")
+    p.add_argument("b", help="results JSON of B, the anchor (a baseline); same forms as A")
     p.add_argument("--metric", nargs="+", default=["niqe"], help="metric(s) to compare on")
     p.add_argument("--frontier", action="store_true",
                    help="compare Pareto fronts: drop points that a cheaper point of the same codec matches or beats")
@@ -38,7 +40,7 @@ def main(argv: Sequence[str]) -> int:
     reports = []
     for metric in args.metric:
         for label, res in (("A", res_a), ("B", res_b)):
-            if not any(metric in p["metrics"] for pts in res["sequences"].values() for p in pts):
+            if metric not in metric_names(res):
                 raise InputError(f"{label} ({res['codec']}) has no metric {metric!r}")
         reports.append(compare(res_a, res_b, metric, frontier=args.frontier))
     text = "\n".join(to_markdown(r) for r in reports)

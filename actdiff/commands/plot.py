@@ -16,12 +16,13 @@ from pathlib import Path
 from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.errors import InputError, OutputError
 from actdiff.evaluation.plotting import FORMATS, draw, save_figure
-from actdiff.evaluation.results import check_output, load_many
+from actdiff.evaluation.results import check_output, load_many, metric_names
 
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="actdiff plot", description=__doc__.splitlines()[0])
-    p.add_argument("results", nargs="+", help="results JSONs (comma-separate shard files of one run)")
+    p.add_argument("results", nargs="+",
+                   help="results JSONs (comma-separate shard files of one run); CompressAI and DCVC files too")
     p.add_argument("--metric", default="niqe", help="metric on the y axis")
     p.add_argument("-o", "--output", required=True, help="figure file: .png, .pdf or .svg")
     p.add_argument("--title", default="")
@@ -37,7 +38,7 @@ def main(argv: Sequence[str]) -> int:
         raise OutputError(f"{out}: figure format must be one of {', '.join(FORMATS)}")
     check_output(out, args.overwrite)
     results = [load_many(r.split(",")) for r in args.results]
-    if not any(args.metric in p["metrics"] for r in results for pts in r["sequences"].values() for p in pts):
+    if not any(args.metric in metric_names(r) for r in results):
         raise InputError(f"no results file has metric {args.metric!r}")
     save_figure(draw(results, args.metric, args.title), out, args.overwrite)
     sys.stderr.write(f"wrote {out}\n")

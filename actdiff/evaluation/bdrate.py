@@ -1,13 +1,15 @@
 """Bjøntegaard delta rate and matched-quality savings between two results documents.
 
-Conventions (both numbers are positive when A is better):
+Conventions — those of JVET, CompressAI and DCVC: A is the tested codec, B the anchor.
 
-* ``bd_rate`` — BD-rate of B relative to A, in percent (``bjontegaard`` package, PCHIP
+* ``bd_rate`` — BD-rate of A against the anchor B, in percent (``bjontegaard`` package, PCHIP
   interpolation of log-rate over quality, integrated over the overlapping quality range):
-  ``+100`` means B needs twice A's bits for the same quality.
+  **negative = A needs fewer bits than B for the same quality** (``-50`` means half of B's
+  bits, ``+100`` twice B's bits).
 * ``saving`` — the paper-style bitrate saving of A over B at matched quality: for each rate
   point of A inside B's quality range, B's rate at A's quality is interpolated (PCHIP of
-  log-bpp over quality) and ``1 - bpp_A / bpp_B`` is reported in percent; ``saving`` is their mean.
+  log-bpp over quality) and ``1 - bpp_A / bpp_B`` is reported in percent (**positive = A needs
+  fewer bits**: a saving); ``saving`` is their mean.
 * ``points`` — that saving for *every* point of A; outside B's tested range it is a bound, not an
   extrapolation: ``lower`` (A's quality beats all of B's points, so B would need more than its
   highest tested rate) or ``upper`` (B's worst point already beats A).
@@ -19,9 +21,11 @@ its row carries the warning in the report's note column and JSON (``warnings``),
 names it under ``unreliable``; ``--frontier`` compares each codec's Pareto front instead (its
 operational curve: points that a cheaper point matches or beats are dropped). When a results
 file records the source's own no-reference score (``source``, e.g. NIQE of the uncompressed
-frames), a curve that scores better than the source is noted too: there the metric rewards
-synthesized detail, not fidelity. Per sequence (sequences present in both files) and on the
-dataset-mean curves. BD-rate needs at least 2 points with distinct quality on each curve.
+frames), a curve that scores better than the source is noted too: for a generative decoder the
+metric rewards synthesized detail there, for any codec it no longer measures fidelity. Per
+sequence (sequences present in both files) and on the dataset-mean curves; a results file that
+holds only a dataset-average curve (an imported CompressAI file) is compared on the mean curves.
+BD-rate needs at least 2 points with distinct quality on each curve.
 """
 
 from __future__ import annotations
@@ -79,7 +83,8 @@ def _prepare(curve: Curve, metric: str, label: str, min_points: int = 2) -> Curv
 
 
 def bd_rate(anchor: Curve, test: Curve, metric: str, labels: tuple[str, str] = ("A", "B")) -> float:
-    """BD-rate (%) of ``test`` against ``anchor``; curves are ``(bpp, metric)`` arrays."""
+    """BD-rate (%) of ``test`` against ``anchor`` (negative: ``test`` needs fewer bits for the same
+    quality); curves are ``(bpp, metric)`` arrays; ``labels`` name ``(anchor, test)`` in errors."""
     import bjontegaard as bd
 
     ra, qa = _prepare(anchor, metric, labels[0])
@@ -124,16 +129,24 @@ def matched_savings(a: Curve, b: Curve, metric: str, labels: tuple[str, str] = (
     return [p["saving"] if p["bound"] is None else None for p in matched_points(a, b, metric, labels)]
 
 
-def _source_note(label: str, curve: Curve, source: float, metric: str) -> str | None:
+def synthesizes(results: dict[str, Any]) -> bool:
+    """Whether a results document comes from a generative decoder (it can add detail the source lacks)."""
+    decoder = str((results.get("config") or {}).get("decoder", ""))
+    return decoder == "diffusion" or "diffusion" in str(results.get("codec", "")).lower()
+
+
+def _source_note(label: str, curve: Curve, source: float, metric: str, generative: bool) -> str | None:
     """A note when some points of ``curve`` score better than the uncompressed source itself."""
     n = int(np.sum(_sign(metric) * curve[1] > _sign(metric) * source))
     if not n:
         return None
-    return (f"{label}: {metric} better than the source's own ({source:.3g}) at {n} of {len(curve[1])} points "
-            f"(the metric rewards synthesized detail there, not fidelity)")
+    why = ("the metric rewards synthesized detail there, not fidelity" if generative
+           else "a no-reference score, not fidelity: see the full-reference metrics")
+    return f"{label}: {metric} better than the source's own ({source:.3g}) at {n} of {len(curve[1])} points ({why})"
 
 
-def _row(ca: Curve, cb: Curve, metric: str, labels: tuple[str, str], source: float | None) -> dict[str, Any]:
+def _row(ca: Curve, cb: Curve, metric: str, labels: tuple[str, str], source: float | None,
+         generative: tuple[bool, bool] = (False, False)) -> dict[str, Any]:
     """BD-rate, matched points and notes for one sequence (or the mean curve)."""
     row: dict[str, Any] = {}
     with warnings.catch_warnings(record=True) as caught:
@@ -142,44 +155,58 @@ def _row(ca: Curve, cb: Curve, metric: str, labels: tuple[str, str], source: flo
             row["points"] = matched_points(ca, cb, metric, labels)
             vals = [p["saving"] for p in row["points"] if p["bound"] is None]
             row["saving"] = float(np.mean(vals)) if vals else None
-            row["bd_rate"] = bd_rate(ca, cb, metric, labels)
+            row["bd_rate"] = bd_rate(cb, ca, metric, (labels[1], labels[0]))  # A tested, B the anchor
         except InputError as e:
             row["error"] = str(e)
     # e.g. a curve whose quality is not monotonic in rate: the row stays, flagged unreliable
     notes = list(dict.fromkeys(str(w.message) for w in caught))
     if source is not None:
         row["source"] = source
-        notes += [n for n in (_source_note(lab, c, source, metric) for lab, c in zip(labels, (ca, cb))) if n]
+        notes += [n for n in (_source_note(lab, c, source, metric, g) for lab, c, g in zip(labels, (ca, cb), generative))
+                  if n]
     if notes:
         row["warnings"] = notes
     return row
 
 
+def _mean_only(results: dict[str, Any]) -> bool:
+    """A document with a dataset-average curve and no per-sequence points (e.g. CompressAI's)."""
+    return not results["sequences"] and bool(results.get("mean"))
+
+
 def compare(res_a: dict[str, Any], res_b: dict[str, Any], metric: str, frontier: bool = False) -> dict[str, Any]:
     """``{"sequences": {name: {...}}, "average": {...}}`` for one metric (``"mean"``: the mean curves).
 
-    ``frontier``: compare the Pareto fronts (:func:`pareto_front`) instead of every point.
+    A is the tested codec, B the anchor (see the module's conventions). ``frontier``: compare the
+    Pareto fronts (:func:`pareto_front`) instead of every point. When either document holds only
+    a dataset-average curve, the mean curves alone are compared (``average["mean_only"]``).
     """
     ca, cb = to_curves(res_a, metric, include_mean=True), to_curves(res_b, metric, include_mean=True)
     if frontier:
         ca, cb = ({k: pareto_front(c, metric) for k, c in cs.items()} for cs in (ca, cb))
-    common = [n for n in res_a["sequences"] if n in res_b["sequences"]]
-    if not common:
+    mean_only = _mean_only(res_a) or _mean_only(res_b)
+    common = [] if mean_only else [n for n in res_a["sequences"] if n in res_b["sequences"]]
+    if not common and not mean_only:
         raise InputError(f"no sequence in common between {res_a['codec']} and {res_b['codec']}")
     same_source = res_a.get("protocol") == res_b.get("protocol")
+    generative = (synthesizes(res_a), synthesizes(res_b))
     rows: dict[str, Any] = {}
-    for name in common + (["mean"] if len(common) == len(res_a["sequences"]) == len(res_b["sequences"]) else []):
+    full = mean_only or len(common) == len(res_a["sequences"]) == len(res_b["sequences"])
+    for name in common + (["mean"] if full else []):
         source = source_value(res_a, name, metric)
         if source is None and same_source:
             source = source_value(res_b, name, metric)
         rows[name] = _row(ca[name], cb[name], metric, (f"{res_a['codec']}/{name}", f"{res_b['codec']}/{name}"),
-                          source)
-    per_seq = [rows[n]["bd_rate"] for n in common if "bd_rate" in rows[n]]
-    sav = [rows[n]["saving"] for n in common if rows[n].get("saving") is not None]
+                          source, generative)
+    counted = ["mean"] if mean_only else common
+    per_seq = [rows[n]["bd_rate"] for n in counted if "bd_rate" in rows[n]]
+    sav = [rows[n]["saving"] for n in counted if rows[n].get("saving") is not None]
     average = {"bd_rate": float(np.mean(per_seq)) if per_seq else None,
-               "saving": float(np.mean(sav)) if sav else None, "sequences": len(per_seq),
-               "unreliable": [n for n in common if rows[n].get("warnings")  # only rows the average counts
+               "saving": float(np.mean(sav)) if sav else None, "sequences": 0 if mean_only else len(per_seq),
+               "unreliable": [n for n in counted if rows[n].get("warnings")  # only rows the average counts
                               and (rows[n].get("bd_rate") is not None or rows[n].get("saving") is not None)]}
+    if mean_only:
+        average["mean_only"] = True
     return {"a": res_a["codec"], "b": res_b["codec"], "metric": metric, "frontier": frontier, "sequences": rows,
             "average": average}
 
@@ -193,11 +220,19 @@ def _fmt_point(p: dict[str, Any]) -> str:
     return f"{p['bpp']:.4f}: {mark}{p['saving']:+.0f}%"
 
 
+#: What every report states about its signs (``actdiff bdrate`` prints it above each table).
+SIGN_NOTE = ("BD-rate: negative = {a} needs fewer bits than the anchor {b} for the same {m} "
+             "(JVET/CompressAI/DCVC convention); saving = 1 - bpp_{a}/bpp_{b} at matched {m}: "
+             "positive = {a} needs fewer bits")
+
+
 def to_markdown(report: dict[str, Any]) -> str:
+    """The report as the Markdown table ``actdiff bdrate`` prints, its sign conventions stated above it."""
     a, b, m = report["a"], report["b"], report["metric"]
     front = " — Pareto fronts: dominated points dropped" if report.get("frontier") else ""
-    lines = [f"BD-rate of {b} vs {a} ({m}, PCHIP; + = {a} better) and saving of {a} over {b} at matched {m}{front}",
-             f"(per point of {a}, bpp: saving; ≥/≤ = bound where {a}'s {m} lies outside {b}'s tested range)", "",
+    lines = [f"BD-rate of {a} against the anchor {b} ({m}, PCHIP) and saving of {a} over {b} at matched {m}{front}",
+             f"({SIGN_NOTE.format(a=a, b=b, m=m)}; per point of {a}, bpp: saving; "
+             f"≥/≤ = bound where {a}'s {m} lies outside {b}'s tested range)", "",
              "| sequence | BD-rate | saving | per point | note |", "|---|---:|---:|---|---|"]
     for name, row in report["sequences"].items():
         notes = [row["error"]] if "error" in row else []
@@ -206,6 +241,11 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {name} | {_fmt(row.get('bd_rate'))} | {_fmt(row.get('saving'))} | {per_point} | {note} |")
     av = report["average"]
     note = f"includes unreliable: {', '.join(av['unreliable'])}" if av.get("unreliable") else ""
-    lines.append(f"| average of {av['sequences']} sequences | {_fmt(av['bd_rate'])} | {_fmt(av['saving'])} | "
-                 f"| {note} |")
+    if av.get("mean_only"):
+        note = "; ".join(x for x in ("dataset-average curves only (one file has no per-sequence points): "
+                                     "check both cover the same sequences and protocol", note) if x)
+        label = "mean curves"
+    else:
+        label = f"average of {av['sequences']} sequences"
+    lines.append(f"| {label} | {_fmt(av['bd_rate'])} | {_fmt(av['saving'])} | | {note} |")
     return "\n".join(lines) + "\n"

@@ -47,7 +47,8 @@ class Results(dict):
         return to_curves(self, metric, include_mean=include_mean)
 
     def bdrate(self, anchor: dict[str, Any], metric: str, frontier: bool = False) -> dict[str, Any]:
-        """BD-rate and matched savings of these results against ``anchor`` (see :mod:`actdiff.evaluation.bdrate`)."""
+        """BD-rate and matched savings of these results (tested) against ``anchor``: a negative
+        BD-rate means these results need fewer bits (see :mod:`actdiff.evaluation.bdrate`)."""
         from actdiff.evaluation.bdrate import compare
 
         return compare(self, anchor, metric, frontier=frontier)

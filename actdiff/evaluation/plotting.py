@@ -1,7 +1,8 @@
 """Rate–quality figures from results documents (ours and the baselines').
 
 :func:`draw` makes one subplot per sequence plus the dataset mean; x = bits per pixel on a log
-axis. ActDiff results (codec name starting with ``actdiff``) are drawn solid, baselines dashed.
+axis. ActDiff results (codec name starting with ``actdiff``) are drawn solid, baselines dashed; a
+dataset-average-only file (a CompressAI curve) appears in the mean panel.
 Where a results file records the source clip's own score (``source``, no-reference metrics such
 as NIQE), a dotted grey line marks it: a curve beyond it scores better than the original.
 """
@@ -34,7 +35,8 @@ def draw(results: list[dict[str, Any]], metric: str, title: str = ""):
     names: list[str] = []
     for r in results:
         names += [n for n in r["sequences"] if n not in names]
-    panels = names + (["mean"] if len(names) > 1 else [])
+    mean_only = any(not r["sequences"] and r.get("mean") for r in results)  # e.g. a CompressAI curve
+    panels = names + (["mean"] if len(names) > 1 or mean_only else [])
     cols = min(4, len(panels))
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)

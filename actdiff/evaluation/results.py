@@ -142,7 +142,8 @@ def validate(results: Any, source: str = "results") -> dict[str, Any]:
         raise InputError(f"{source}: not a results JSON object")
     schema = results.get("schema")
     if schema != SCHEMA:
-        raise InputError(f"{source}: schema {schema!r} is not {SCHEMA!r} (not an actdiff results file?)")
+        raise InputError(f"{source}: schema {schema!r} is not {SCHEMA!r} "
+                         "(not an actdiff, CompressAI or DCVC results file?)")
     missing = [k for k in TOP_KEYS if k not in results]
     if missing:
         raise InputError(f"{source}: missing key(s) {', '.join(missing)}")
@@ -206,7 +207,10 @@ def finish_results(results: dict[str, Any], out: str | Path, shard: str | None, 
 
 
 def load_results(path: str | Path) -> dict[str, Any]:
-    """Read and validate a results JSON (``InputError`` if missing, not JSON or another schema)."""
+    """Read and validate a results JSON (``InputError`` if missing, not JSON or another schema).
+
+    CompressAI and DCVC result files are converted to this schema
+    (:mod:`actdiff.evaluation.interop`)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -216,6 +220,12 @@ def load_results(path: str | Path) -> dict[str, Any]:
         raise InputError(f"cannot read {path}: {e}") from None
     except json.JSONDecodeError as e:
         raise InputError(f"{path} is not valid JSON: {e.msg} (line {e.lineno})") from None
+    if isinstance(data, dict) and "schema" not in data:
+        from actdiff.evaluation.interop import convert
+
+        imported = convert(data, str(path))
+        if imported is not None:
+            return validate(imported, str(path))
     return validate(data, str(path))
 
 
@@ -284,7 +294,9 @@ def record_source(results: dict[str, Any], name: str, frames: np.ndarray, metric
 
 
 def metric_names(results: Mapping[str, Any]) -> list[str]:
-    return sorted({k for pts in results["sequences"].values() for p in pts for k in p.get("metrics", {})})
+    """Every metric some rate point (or, for a dataset-average-only document, some mean point) holds."""
+    points = [p for pts in results["sequences"].values() for p in pts] + list(results.get("mean") or [])
+    return sorted({k for p in points for k in p.get("metrics", {})})
 
 
 __all__ = [

@@ -6,8 +6,8 @@ Per point, from the dataset-mean curve of its results JSON (``mean[i]`` = i-th r
 * ``<metric>`` — mean over rate points; ``Δ<metric>`` — mean of ``metric_i - metric_ref,i``
   (rate points matched by index; lower-is-better metrics keep their sign, so ΔNIQE > 0 is worse);
 * ``BD-rate <metric>`` — Bjøntegaard delta rate (%) of the point against the reference
-  (``actdiff.evaluation.bdrate.bd_rate``, PCHIP; > 0: the point needs more bits for the same
-  quality), only with at least 2 rate points; ``n/a`` when the curves do not allow it.
+  (``actdiff.evaluation.bdrate.bd_rate``, PCHIP; negative = the point needs fewer bits than the
+  reference for the same quality, the JVET/CompressAI/DCVC convention, as ``actdiff bdrate``), only with at least 2 rate points; ``n/a`` when the curves do not allow it.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def to_markdown(table: List[Dict[str, Any]], metrics: List[str], reference: str,
     head = ["point", "status", "bpp", "Δbpp"] + [c for m in metrics for c in (m, f"Δ{m}", f"BD-rate {m}")]
     lines = [f"## {title}" if title else "", "",
              f"Reference: **{reference}**. Δ = point − reference at matched rate points (mean); "
-             "BD-rate > 0: the point needs more bits than the reference for the same quality.", "",
+             "BD-rate < 0: the point needs fewer bits than the reference for the same quality (> 0: more).", "",
              "| " + " | ".join(head) + " |", "|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|"]
     for r in table:
         status = r["status"] if r["status"] != "failed" else f"failed: {r['error']}".replace("|", "/")

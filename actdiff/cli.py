@@ -14,6 +14,7 @@ VERBS = {
     "bench": "classical baselines (x264, x265, SVT-AV1) with the same protocol and JSON",
     "bdrate": "Bjøntegaard delta rate of A against an anchor B (negative = A saves bits)",
     "plot": "rate–distortion/perception curves from results JSONs",
+    "compare": "contact sheet of two results JSONs (decoded frames, bpp, metrics)",
     "sweep": "expand an ablation grid and run every point; one table",
     "demo": "run the whole codec on the bundled sample clip and print a rate/quality table",
 }

@@ -39,6 +39,10 @@ from omegaconf.errors import OmegaConfBaseException
 from actdiff.errors import ConfigError
 
 _PRIMARY = "__actdiff_primary__"  # ConfigStore name of the primary config while composing
+#: The composed config of ``evaluate`` and the API when none is given: the codec at the cpu protocol.
+DEFAULT_EXPERIMENT = "experiment/codec"
+#: The config of ``encode``/``decode``: the codec alone (they take no protocol: --frames, --size instead).
+ENCODE_EXPERIMENT = "experiment/encode"
 
 
 def _config_roots() -> list[Path]:
@@ -257,7 +261,7 @@ def _compose_node(node: dict, overrides: Sequence[str], where: str, group: str =
 def compose(
     config: Optional[Union[str, Path]] = None,
     overrides: Sequence[str] = (),
-    default: str = "experiment/codec",
+    default: str = DEFAULT_EXPERIMENT,
 ) -> DictConfig:
     """Compose a config: file (or ``default``) + its defaults list + overrides, resolved.
 

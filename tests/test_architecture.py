@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent / "actdiff"
 
 #: Bottom to top; a package may import packages of its own layer or of layers below.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "registry", "types", "config"),  # foundation: no codec knowledge
+    ("errors", "registry", "types", "config", "progress"),  # foundation: no codec knowledge
     ("io", "data", "metrics", "baselines"),     # video in/out, datasets, scoring, classical codecs
     ("motion",),                                # geometry shared by encoder and decoders
     ("tracking",),                              # dense motion

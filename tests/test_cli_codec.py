@@ -69,7 +69,7 @@ def test_png_folder_and_y4m_inputs(tmp_path):
 
 def test_frames_and_size_options(clip, tmp_path):
     stats = tmp_path / "s.json"
-    assert encode.main([str(clip), "-o", str(tmp_path / "a.adv"), "--frames", "4", "--size", "48x64",
+    assert encode.main([str(clip), "-o", str(tmp_path / "a.adv"), "--frames", "4", "--size", "64x48",  # WxH
                         "--stats", str(stats)]) == 0
     s = json.loads(stats.read_text())
     assert (s["frames"], s["height"], s["width"]) == (4, 48, 64)

@@ -7,7 +7,9 @@ diffusion, :mod:`actdiff.decoders`) and crops the frames back to the display siz
 
 from __future__ import annotations
 
-from typing import Any, List, Tuple, Union
+import logging
+import time
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -19,8 +21,14 @@ from actdiff.decoders.base import Decoder
 from actdiff.errors import BitstreamError
 from actdiff.image_codecs import codec_from_params
 from actdiff.motion.temporal import coded_frames, upsample_tracks
+from actdiff.progress import bar
 from actdiff.registry import TRAJECTORY_CODERS
 from actdiff.types import DecodedSegment, StreamHeader, Tracks, Video
+
+log = logging.getLogger(__name__)
+
+#: ``progress(frames done, total frames)`` after every decoded segment.
+Progress = Optional[Callable[[int, int], None]]
 
 #: Largest decoded video held in memory (bytes of uint8 RGB); larger headers are refused.
 MAX_DECODE_BYTES = 16 * 1024**3
@@ -67,7 +75,8 @@ def decode_segments(data: bytes) -> Tuple[StreamHeader, List[DecodedSegment]]:
     return header, out
 
 
-def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", **decoder_kwargs: Any) -> Video:
+def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: Progress = None,
+                 **decoder_kwargs: Any) -> Video:
     """Decode a whole file into a ``Video`` at its display size (frames ``uint8 (T, H, W, 3)``).
 
     Args:
@@ -75,12 +84,29 @@ def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", **decoder_k
         decoder: a built :class:`~actdiff.decoders.base.Decoder`, a registry name (``warp``,
             ``diffusion``) or a ``codec.decoder`` config section, see
             :func:`actdiff.decoders.build_decoder`.
+        progress: called with ``(frames done, total frames)`` after each segment. Independently,
+            a per-frame bar is drawn on stderr when :mod:`actdiff.progress` is on, and each
+            segment's timing is logged at INFO (``-v``).
         decoder_kwargs: options of a decoder built here (ignored for a built one).
     """
     header, segments = decode_segments(data)
     dec = build_decoder(decoder, **decoder_kwargs)
-    frames = np.empty((header.num_frames, header.coded_height, header.coded_width, 3), np.uint8)
-    for seg in segments:
-        frames[seg.segment.start : seg.segment.end + 1] = dec.decode_segment(header, seg)
+    name = getattr(dec, "name", type(dec).__name__)
+    total = header.num_frames
+    frames = np.empty((total, header.coded_height, header.coded_width, 3), np.uint8)
+    done = 0
+    with bar(total, f"decode ({name})", unit="frame", leave=False) as pbar:
+        for i, seg in enumerate(segments):
+            t0 = time.perf_counter()
+            frames[seg.segment.start : seg.segment.end + 1] = dec.decode_segment(header, seg)
+            seconds = time.perf_counter() - t0
+            new = seg.segment.end + 1 - max(done, seg.segment.start)  # keyframes are shared by neighbours
+            done = seg.segment.end + 1
+            pbar.update(new)
+            log.info("segment %d/%d: frames %d-%d (%d) decoded by %s in %.2f s (%.1f frames/s)", i + 1,
+                     len(segments), seg.segment.start, seg.segment.end, seg.segment.length, name, seconds,
+                     seg.segment.length / max(seconds, 1e-9))
+            if progress is not None:
+                progress(done, total)
     frames = frames[:, : header.height, : header.width]
     return Video(frames=np.ascontiguousarray(frames), fps=header.fps, source="")

@@ -27,6 +27,7 @@ from actdiff.errors import InputError
 from actdiff.image_codecs import ImageCodec, codec_from_params
 from actdiff.io import pad_to_multiple
 from actdiff.motion.temporal import smooth_tracks, subsample_tracks, upsample_tracks
+from actdiff.progress import bar
 from actdiff.registry import (
     KEYFRAME_SELECTORS,
     TRACKERS,
@@ -133,14 +134,17 @@ def encode_video(
     sections: List[SegmentSection] = []
     decoded: List[DecodedSegment] = []
     chain = KeyframeChain()
-    for i, seg in enumerate(segments):
-        payloads = [stages.image_codec.encode(frames[f]) for f in carried_keyframes(i, seg)]
-        key_start, key_end = chain.link(seg, [stages.image_codec.decode(p, coded_h, coded_w) for p in payloads])
-        tracks, bandwidth = _segment_tracks(frames, flows, seg, codec, prepare, select_tracks)
-        coded = prepare(tracks)
-        payload = stages.coder.encode(coded, coded_h, coded_w) if seg.length > 2 else b""
-        sections.append(SegmentSection(seg, payloads, payload, bandwidth))
-        decoded.append(DecodedSegment(seg, key_start, key_end, upsample_tracks(coded, seg.length, stride), bandwidth))
+    with bar(len(segments), "encode segments", unit="seg", leave=False) as pbar:
+        for i, seg in enumerate(segments):
+            payloads = [stages.image_codec.encode(frames[f]) for f in carried_keyframes(i, seg)]
+            key_start, key_end = chain.link(seg, [stages.image_codec.decode(p, coded_h, coded_w) for p in payloads])
+            tracks, bandwidth = _segment_tracks(frames, flows, seg, codec, prepare, select_tracks)
+            coded = prepare(tracks)
+            payload = stages.coder.encode(coded, coded_h, coded_w) if seg.length > 2 else b""
+            sections.append(SegmentSection(seg, payloads, payload, bandwidth))
+            decoded.append(DecodedSegment(seg, key_start, key_end, upsample_tracks(coded, seg.length, stride),
+                                          bandwidth))
+            pbar.update(1)
 
     header = StreamHeader(
         height=height, width=width, coded_height=coded_h, coded_width=coded_w,

@@ -1,26 +1,23 @@
 """Rate control: encode a clip so that its real file size lands on a target bits-per-pixel.
 
-One monotone "rate knob" ``λ ∈ [0, 1]`` turns the codec settings together (like the rate
-points of ``configs/rates/default.yaml``): keyframe quality and trajectories per segment rise
-with ``λ`` and the longest GOP shrinks (more keyframes); below the lowest rate point
-(``λ < 0.2``) the adaptive keyframe selector is also relaxed (its ``coverage_min`` and
-``score_min`` scaled towards 0, so only scene cuts and the GOP limit place keyframes). ``encode_to_target`` measures the
-real encoded size (``8 · len(bytes) / (frames · H · W)``) and searches ``λ`` (regula falsi on
-log-bpp, bisection fallback); since a GOP change adds a whole keyframe, the size is a step
-function of ``λ``, so when the bracket closes without a hit it fine-tunes the keyframe quality
-alone (integer bisection) with the GOP and budget of the bracket's ends. The pairwise flows
-(the expensive analysis) are computed once and reused by every trial encode.
+One monotone "rate knob" ``λ ∈ [0, 1]`` turns the codec settings together (like the rate points of
+``configs/rates/default.yaml``): keyframe quality and trajectories per segment rise with ``λ`` and the longest GOP
+shrinks (more keyframes); below the lowest rate point (``λ < 0.2``) the adaptive keyframe selector is also relaxed (its
+``coverage_min`` and ``score_min`` scaled towards 0, so only scene cuts and the GOP limit place keyframes).
+``encode_to_target`` measures the real encoded size (``8 · len(bytes) / (frames · H · W)``) and searches ``λ`` (regula
+falsi on log-bpp, bisection fallback); since a GOP change adds a whole keyframe, the size is a step function of ``λ``,
+so when the bracket closes without a hit it fine-tunes the keyframe quality alone (integer bisection) with the GOP and
+budget of the bracket's ends. The pairwise flows (the expensive analysis) are computed once and reused by every trial
+encode.
 
-Below ``λ = 0`` (keyframe quality 0, relaxed selector, longest GOP) the only knob left is the
-keyframe resolution: when even ``λ = 0`` is too big (clips with many scene cuts need many
-keyframes), the keyframes are coded downscaled by ``scale`` (``keyframe_codec.scale``,
-:mod:`actdiff.image_codecs.scaled`; multiples of 1/8 up to ``max_scale``), searched by regula
-falsi on log-bpp against log-scale, then the keyframe quality is fine-tuned at the chosen
-scale. Rate control owns ``keyframe_codec.scale`` like it owns the quality: it is 1 everywhere
-on the λ range.
+Below ``λ = 0`` (keyframe quality 0, relaxed selector, longest GOP) the only knob left is the keyframe resolution: when
+even ``λ = 0`` is too big (clips with many scene cuts need many keyframes), the keyframes are coded downscaled by
+``scale`` (``keyframe_codec.scale``, :mod:`actdiff.image_codecs.scaled`; multiples of 1/8 up to ``max_scale``),
+searched by regula falsi on log-bpp against log-scale, then the keyframe quality is fine-tuned at the chosen scale.
+Rate control owns ``keyframe_codec.scale`` like it owns the quality: it is 1 everywhere on the λ range.
 
-A target below the smallest (above the largest) file the knob can make is unreachable: the
-closest file is returned and the fact is logged and written to ``stats["rate_control"]``.
+A target below the smallest (above the largest) file the knob can make is unreachable: the closest file is returned and
+the fact is logged and written to ``stats["rate_control"]``.
 """
 
 from __future__ import annotations
@@ -38,6 +35,7 @@ from actdiff.codec.encoder import codec_section, encode_video, pairwise_flows
 from actdiff.config import config_root, load_yaml
 from actdiff.errors import ConfigError
 from actdiff.image_codecs.scaled import MAX_SCALE
+from actdiff.progress import open_bar
 from actdiff.types import EncodeResult, Video
 
 log = logging.getLogger(__name__)
@@ -128,9 +126,8 @@ class RateKnob:
         a = np.asarray(self.anchors, np.float64)
         lam = min(max(float(lam), 0.0), 1.0)
         q, b, g, st = (float(np.interp(lam, a[:, 0], a[:, k])) for k in (1, 2, 3, 4))
-        gop = int(round(g))
-        return RateParams(int(round(q)), max(1, int(round(b))), max(min_gop, min(gop, max(num_frames, min_gop))),
-                          round(st, 2))
+        gop = max(min_gop, min(int(round(g)), max(num_frames, min_gop)))
+        return RateParams(int(round(q)), max(1, int(round(b))), gop, round(st, 2))
 
 
 def with_params(cfg: DictConfig, params: RateParams) -> DictConfig:
@@ -163,6 +160,7 @@ class _Trials:
         self.history: List[Dict[str, Any]] = []
         self.lambdas: Dict[RateParams, Optional[float]] = {}
         self.best: Optional[Tuple[RateParams, EncodeResult]] = None
+        self.pbar = open_bar(None, "rate control", unit="encode", leave=False)  # closed by encode_to_target
 
     def __call__(self, params: RateParams, lam: Optional[float] = None) -> float:
         if params not in self.cache:
@@ -171,6 +169,7 @@ class _Trials:
             self.lambdas[params] = lam
             self.history.append({"lambda": lam, **asdict(params), "bpp": res.stats["bpp"]})
             log.info("rate control: λ=%s %s → %.5f bpp", lam, params, res.stats["bpp"])
+            self.pbar.update(1)
             if self.best is None or _log_ratio(res.stats["bpp"], self.target) < _log_ratio(
                     self.best[1].stats["bpp"], self.target):
                 self.best = (params, res)
@@ -326,6 +325,7 @@ def encode_to_target(
         for lam in (lo, hi):  # GOP/budget steps: fine-tune quality at each end's structure
             if not trials.done(tolerance):
                 _search_quality(trials, knob.params(lam, n, min_gop), tolerance, max_encodes)
+    trials.pbar.close()
     assert trials.best is not None
     params, res = trials.best
     achieved = res.stats["bpp"]

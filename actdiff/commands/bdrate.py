@@ -12,8 +12,6 @@ from collections.abc import Sequence
 
 from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.errors import InputError
-from actdiff.evaluation.bdrate import compare, to_markdown
-from actdiff.evaluation.results import atomic_write_text, check_output, load_many, metric_names
 
 
 def build_parser() -> ArgumentParser:
@@ -33,6 +31,9 @@ def build_parser() -> ArgumentParser:
 @cli_entry
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
+    from actdiff.evaluation.bdrate import compare, to_markdown
+    from actdiff.evaluation.results import atomic_write_text, check_output, load_many, metric_names
+
     for path in (args.json, args.markdown):
         if path:
             check_output(path, args.overwrite)

@@ -6,59 +6,101 @@ Example::
 
 Each sequence is read under the protocol, encoded at every CRF (low-delay settings, see
 ``actdiff.baselines.pyav_codec``), decoded, and scored by the loop that scores ActDiff
-(:mod:`actdiff.evaluation.runner`). Finished sequences are kept in ``OUT.partial`` while it runs;
-the results JSON (docs/results_schema.md) appears when every sequence is done.
+(:mod:`actdiff.evaluation.runner`). The protocol takes the same forms as in ``evaluate``:
+``--protocol``, ``--frames N``, ``--config`` and ``protocol.KEY=VALUE`` overrides
+(``configs/experiment/bench.yaml``); the resolved config is saved as ``<output>.config.yaml``.
+Finished sequences are kept in ``OUT.partial`` while it runs; the results JSON
+(docs/results_schema.md) appears when every sequence is done. ``--frames-dir DIR`` saves
+thumbnails and a contact sheet per sequence (:mod:`actdiff.evaluation.contact`).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from actdiff.baselines import BASELINES
-from actdiff.commands.common import ArgumentParser, cli_entry
-from actdiff.data import load_dataset, load_protocol
+from actdiff.commands.common import (
+    DEFAULT_METRICS,
+    ArgumentParser,
+    add_config_args,
+    add_frames_arg,
+    add_output_args,
+    cli_entry,
+    frames_override,
+    maybe_print_config,
+    progress_line,
+    setup_output,
+    split_overrides,
+)
 from actdiff.errors import ConfigError
-from actdiff.evaluation.results import check_output, new_results, parse_shard
-from actdiff.evaluation.runner import baseline_points, run_dataset
-from actdiff.metrics import DEFAULT_METRICS, check_metrics
+
+DEFAULT_CONFIG = "experiment/bench"
+#: Default CRFs per codec (``actdiff.baselines.BASELINES[codec].default_crfs``), for ``--help``.
+CRF_HELP = "x264/x265 35 40 45 51, svt-av1 45 52 58 63"
 
 
 def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog="actdiff bench", description=__doc__.splitlines()[0])
-    p.add_argument("codec", choices=sorted(BASELINES), help="baseline codec")
-    p.add_argument("--data", required=True, help="dataset name/YAML (configs/data) or a folder of videos")
-    p.add_argument("--protocol", default="cpu", help="evaluation protocol: cpu | paper | native | YAML")
+    p = ArgumentParser(prog="actdiff bench", description=__doc__)
+    p.add_argument("codec", help="baseline codec: x264 | x265 | svt-av1")
+    p.add_argument("--data", help="dataset name/YAML (configs/data) or a folder of videos")
+    p.add_argument("--protocol", default=None, help="cpu | paper | native | YAML (default: the config's, cpu)")
     p.add_argument("--crf", type=int, nargs="+", default=None,
-                   help="CRF values, one rate point each (default: x264/x265 35 40 45 51, svt-av1 45 52 58 63)")
+                   help=f"CRF values, one rate point each (default: {CRF_HELP})")
     p.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metric names (actdiff.metrics)")
     p.add_argument("--sequences", nargs="+", default=None, help="only these sequences")
     p.add_argument("--shard", default=None, help="i/n: process every n-th sequence starting at i")
     p.add_argument("-o", "--output", required=True, help="results JSON to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("-q", "--quiet", action="store_true")
+    add_frames_arg(p)
+    p.add_argument("--frames-dir", default=None, metavar="DIR",
+                   help="save thumbnails of a few frames per point and a contact sheet per sequence in DIR")
+    add_output_args(p)
+    add_config_args(p, DEFAULT_CONFIG)
     return p
 
 
 @cli_entry
 def main(argv: Sequence[str]) -> int:
-    args = build_parser().parse_args(argv)
+    args, extra = build_parser().parse_known_args(argv)
+    setup_output(args)
+    from actdiff.baselines import BASELINES
+    from actdiff.config import to_yaml
+    from actdiff.data import load_dataset, load_protocol
+    from actdiff.evaluation.rates import compose_config
+    from actdiff.evaluation.results import atomic_write_text, check_output, new_results, parse_shard
+    from actdiff.evaluation.runner import baseline_points, run_dataset
+    from actdiff.metrics import check_metrics
+
+    if args.codec not in BASELINES:
+        raise ConfigError(f"unknown baseline {args.codec!r} (known: {', '.join(sorted(BASELINES))})")
     out = check_output(args.output, args.overwrite)
+    base = compose_config(args.config, args.protocol, split_overrides(args, extra) + frames_override(args),
+                          default=DEFAULT_CONFIG)
+    if maybe_print_config(args, base):
+        return 0
+    if not args.data:
+        raise ConfigError("--data is required (dataset name, YAML or folder)")
     check_metrics(args.metrics)  # unknown names or missing weights fail before any encoding
     shard = parse_shard(args.shard)
     crfs = list(args.crf or BASELINES[args.codec].default_crfs)
     lo, hi = BASELINES[args.codec].crf_range
     if any(not lo <= c <= hi for c in crfs):
         raise ConfigError(f"{args.codec}: CRF values must lie in {lo}..{hi}")
-    protocol = load_protocol(args.protocol)
+    protocol = load_protocol(base.get("protocol"))
     dataset = load_dataset(args.data, sequences=args.sequences)
+    atomic_write_text(Path(f"{out}.config.yaml"), to_yaml(base), overwrite=True)
     config = {"codec": args.codec, "crf": crfs, "settings": BASELINES[args.codec].notes,
               "metrics": args.metrics, "shard": args.shard}
     results = new_results(args.codec, dataset.name, protocol.to_dict(), config)
-    log = None if args.quiet else (lambda s: sys.stderr.write(s + "\n"))
+    log = None if args.quiet else progress_line
+    saver = None
+    if args.frames_dir:
+        from actdiff.evaluation.contact import FrameSaver
+
+        saver = FrameSaver(args.frames_dir, relative_to=out.absolute().parent)
 
     def points_of(video, seq_log):
-        return baseline_points(video, args.codec, crfs, args.metrics, seq_log)
+        return baseline_points(video, args.codec, crfs, args.metrics, seq_log, saver)
 
-    run_dataset(dataset, protocol, points_of, args.metrics, results, out, shard, args.shard, log)
+    run_dataset(dataset, protocol, points_of, args.metrics, results, out, shard, args.shard, log, saver)
     return 0

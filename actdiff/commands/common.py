@@ -1,23 +1,57 @@
-"""Helpers shared by the CLI verbs: an argparse that prints ``error: …``, error handling."""
+"""Helpers shared by the CLI verbs: an argparse that prints ``error: …``, error handling.
+
+Command modules import only this and what ``--help`` needs (no torch, diffusers, lightning, av or
+matplotlib at module level: ``tests/test_cli_help.py``); the work's imports live in ``main``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import functools
 import logging
+import os
+import re
 import sys
 from typing import Callable, List, Optional, Sequence
 
 from omegaconf import DictConfig
 
 from actdiff.config import compose, to_yaml
-from actdiff.errors import ActDiffError
+from actdiff.errors import ActDiffError, ConfigError
 
 log = logging.getLogger("actdiff")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions keep their paragraphs (docstrings, RST markup removed); every option with a
+    default shows it, unless its help already names one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default in (None, False, [], argparse.SUPPRESS)
+                or action.nargs == 0 or not action.option_strings):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else "%(default)s"
+        return f"{text} (default: {shown})"
+
+
+def plain_text(doc: str) -> str:
+    """A docstring for the terminal: ``code`` → `code`, ``Example::`` → ``Example:``."""
+    text = re.sub(r"``(.+?)``", r"`\1`", doc or "")
+    text = re.sub(r":(?:mod|func|class|meth|data):`~?([^`]+)`", r"\1", text)
+    return re.sub(r"::$", ":", text, flags=re.M).strip()
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """``argparse`` whose usage errors are one ``error: …`` line and exit code 2."""
+    """``argparse`` whose usage errors are one ``error: …`` line and exit code 2; help texts
+    show defaults (:class:`HelpFormatter`) and no RST markup."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        if kwargs.get("description"):
+            kwargs["description"] = plain_text(kwargs["description"])
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"error: {self.prog}: {message}\n")
@@ -31,7 +65,9 @@ def cli_entry(fn: Callable[[Sequence[str]], int]) -> Callable[[Optional[Sequence
     def wrapper(argv: Optional[Sequence[str]] = None) -> int:
         argv = list(sys.argv[1:] if argv is None else argv)
         try:
-            return int(fn(argv) or 0)
+            code = int(fn(argv) or 0)
+            sys.stdout.flush()  # a closed pipe is met here, inside the handler below
+            return code
         except ActDiffError as e:
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             sys.stderr.write(f"error: {msg}\n")
@@ -39,9 +75,25 @@ def cli_entry(fn: Callable[[Sequence[str]], int]) -> Callable[[Optional[Sequence
         except KeyboardInterrupt:
             sys.stderr.write("error: interrupted\n")
             return 130
+        except BrokenPipeError:  # e.g. `actdiff info --json … | head`: the reader left early
+            _silence_stdout()
+            return 141
 
     return wrapper
 
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured in tests)
+        pass
+
+
+#: ``actdiff.metrics.DEFAULT_METRICS``, repeated so that ``--help`` imports no metric code
+#: (tests/test_cli_help.py keeps the two equal).
+DEFAULT_METRICS = ("psnr", "ms_ssim", "niqe", "warping_error")
 
 #: Decoder options of ``decode`` and ``evaluate`` (argparse ``dest`` = key of the ``codec.decoder`` section).
 DECODER_OPTIONS = ("weights", "sampler", "steps", "strength", "noise_mode", "temporal_blend", "device")
@@ -91,6 +143,22 @@ def add_config_args(p: argparse.ArgumentParser, default: str) -> None:
                    help="config overrides (dotlist), group swaps (codec=fixed_gop), +new.key=value")
 
 
+def add_frames_arg(p: argparse.ArgumentParser) -> None:
+    """``--frames N``: the protocol's ``max_frames`` (``evaluate``, ``bench``)."""
+    p.add_argument("--frames", type=int, default=None, metavar="N",
+                   help="at most N frames per sequence (the override protocol.max_frames=N)")
+
+
+def frames_override(args: argparse.Namespace) -> List[str]:
+    """``["protocol.max_frames=N"]`` for ``--frames N`` (nothing without it)."""
+    frames = getattr(args, "frames", None)
+    if frames is None:
+        return []
+    if frames < 1:
+        raise ConfigError("--frames must be at least 1")
+    return [f"protocol.max_frames={frames}"]
+
+
 def split_overrides(args: argparse.Namespace, extra: List[str]) -> List[str]:
     """Overrides may be mixed with options; argparse puts stray ones in ``extra``."""
     bad = [e for e in extra if "=" not in e]
@@ -111,16 +179,49 @@ def maybe_print_config(args: argparse.Namespace, cfg: DictConfig) -> bool:
 
 
 def setup_logging(verbose: int = 0) -> None:
+    """``-v``: INFO (per-segment timings, rate-control trials), ``-vv``: DEBUG; printed above any
+    progress bar."""
+    from actdiff.progress import LogHandler
+
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", handlers=[LogHandler()])
 
 
-def parse_size(text: str, order: str = "HxW") -> tuple:
-    """Parse ``"256x384"`` into ``(256, 384)``; ``order`` only names the fields in errors."""
+def add_output_args(p: argparse.ArgumentParser) -> None:
+    """``-q/--quiet``, ``-v/--verbose`` and ``--progress`` (see :func:`setup_output`)."""
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no per-point lines")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="log per-segment timings and rate-control trials (-vv: debug)")
+    p.add_argument("--progress", action="store_true",
+                   help="progress bars on stderr even when it is not a terminal (default: only on a terminal)")
+
+
+def setup_output(args: argparse.Namespace) -> None:
+    """Progress bars (stderr; on a terminal, always with ``--progress``, never with ``-q``) and logging."""
+    from actdiff.progress import configure
+
+    quiet = getattr(args, "quiet", False)
+    configure("off" if quiet else "on" if getattr(args, "progress", False) else "auto")
+    setup_logging(0 if quiet else getattr(args, "verbose", 0))
+
+
+def progress_line(text: str) -> None:
+    """One per-point line on stderr, above any progress bar."""
+    from actdiff.progress import write
+
+    write(text)
+
+
+#: How every size is written on the command line and printed: width × height, as ffmpeg's ``-s``.
+SIZE_HELP = "WxH (width x height, as ffmpeg's -s, e.g. 384x256)"
+
+
+def parse_size(text: str) -> tuple:
+    """Parse ``"384x256"`` (width × height, as ffmpeg's ``-s``) into ``(width, height)``."""
     try:
         a, b = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise ActDiffError(f"size {text!r} is not of the form {order} (e.g. 256x384)") from None
+        raise ActDiffError(f"size {text!r} is not of the form {SIZE_HELP}") from None
     if a <= 0 or b <= 0:
         raise ActDiffError(f"size {text!r} must be positive")
     return a, b

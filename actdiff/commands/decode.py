@@ -1,27 +1,32 @@
-"""``actdiff decode IN.adv -o OUT``: reconstruct frames from an ``.adv`` file alone."""
+"""``actdiff decode IN.adv -o OUT``: reconstruct frames from an ``.adv`` file alone.
+
+A per-frame progress bar goes to stderr on a terminal (``--progress``: always, ``-q``: never);
+``-v`` logs each segment's decoding time; ``--json`` prints the summary as one JSON object on
+stdout instead of a sentence.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Sequence
 
-from actdiff.codec import decode_video
 from actdiff.commands.common import (
     ArgumentParser,
     add_config_args,
     add_decoder_args,
+    add_output_args,
     cli_entry,
     decoder_section,
     load_cfg,
     maybe_print_config,
-    setup_logging,
+    setup_output,
 )
-from actdiff.decoders import build_decoder
+from actdiff.config import ENCODE_EXPERIMENT
 from actdiff.errors import InputError, OutputError
-from actdiff.io import write_video
 
-DEFAULT_CONFIG = "experiment/codec"
+DEFAULT_CONFIG = ENCODE_EXPERIMENT
 
 
 def build_parser() -> ArgumentParser:
@@ -30,7 +35,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("-o", "--output", required=True,
                    help="PNG folder (no extension), .y4m, .mp4 or .mkv (lossless)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    add_output_args(p)
     add_decoder_args(p)
     add_config_args(p, DEFAULT_CONFIG)
     return p
@@ -39,7 +45,7 @@ def build_parser() -> ArgumentParser:
 @cli_entry
 def main(argv: Sequence[str]) -> int:
     args, extra = build_parser().parse_known_args(argv)
-    setup_logging(args.verbose)
+    setup_output(args)
     cfg = load_cfg(args, extra, DEFAULT_CONFIG)  # only its codec.decoder section is used
     if maybe_print_config(args, cfg):
         return 0
@@ -48,15 +54,28 @@ def main(argv: Sequence[str]) -> int:
         raise InputError(f"cannot read {src}: no such file")
     if Path(args.output).exists() and not args.overwrite:
         raise OutputError(f"{args.output} exists; pass --overwrite to replace it")
+    from actdiff.codec import decode_video
+    from actdiff.codec.bitstream import read_bitstream
+    from actdiff.decoders import build_decoder
+    from actdiff.io import check_video_output, write_video
+
     data = src.read_bytes()
+    header = read_bitstream(data).header
+    check_video_output(args.output, args.overwrite, header.height, header.width)  # before any decoding
     section = decoder_section(args, cfg)
     decoder = build_decoder(section)
     t0 = time.perf_counter()
     video = decode_video(data, decoder)
     seconds = time.perf_counter() - t0
     write_video(args.output, video.frames, video.fps, overwrite=args.overwrite)
+    summary = {"output": str(args.output), "frames": video.num_frames, "width": video.width, "height": video.height,
+               "fps": video.fps, "decoder": section["name"], "decode_seconds": round(seconds, 3),
+               "frames_per_second": round(video.num_frames / max(seconds, 1e-9), 3)}
+    if args.json:
+        print(json.dumps(summary))
+        return 0
     print(
-        f"{args.output}: {video.num_frames} frames {video.width}x{video.height} decoded with "
-        f"{section['name']} in {seconds:.2f} s ({video.num_frames / max(seconds, 1e-9):.1f} frames/s)"
+        f"{args.output}: {video.num_frames} frames {video.width}x{video.height} (WxH) decoded with "
+        f"{section['name']} in {seconds:.2f} s ({summary['frames_per_second']:.1f} frames/s)"
     )
     return 0

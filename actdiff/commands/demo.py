@@ -4,8 +4,9 @@ For three rate points of ``configs/rates/default.yaml`` (or ``--rates``): encode
 real ``.adv`` file, decode it with the warp decoder and — when trained weights are available —
 the diffusion decoder, and measure bpp, PSNR, MS-SSIM, NIQE and temporal warping error. An x265
 row at a matched low rate (preset medium, no B-frames) is printed for reference. Outputs (the
-``.adv`` files, decoded ``.mp4`` previews, ``results.json``, the resolved config) go to a new
-folder under ``--out``.
+``.adv`` files, decoded ``.mp4`` previews, ``results.json``, the resolved config and
+``contact.png``, a contact sheet of the source, every decoded stream and the x265 row, labelled
+with bpp and metrics) go to a new folder under ``--out``.
 """
 
 from __future__ import annotations
@@ -16,16 +17,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-from actdiff.commands.common import ArgumentParser, cli_entry, setup_logging
-from actdiff.config import save_config
-from actdiff.data import load_sample_clip
-from actdiff.decoders import build_decoder
-from actdiff.errors import MissingWeightsError
-from actdiff.evaluation.rates import load_rates, point_configs
-from actdiff.evaluation.runner import actdiff_points, baseline_near_rate
-from actdiff.io import atomic_write_bytes, write_video
-from actdiff.metrics import check_metrics
-from actdiff.metrics.source import source_metrics
+from actdiff.commands.common import ArgumentParser, add_output_args, cli_entry, setup_output
 
 METRICS = ("psnr", "ms_ssim", "vmaf_neg", "niqe", "warping_error")
 
@@ -38,7 +30,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--frames", type=int, default=None, help="use only the first N frames of the clip")
     p.add_argument("--no-diffusion", action="store_true", help="skip the diffusion decoder")
     p.add_argument("--no-baseline", action="store_true", help="skip the x265 reference row")
-    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.add_argument("--no-sheet", action="store_true", help="skip the contact sheet (contact.png)")
+    add_output_args(p)
     return p
 
 
@@ -46,6 +39,9 @@ def diffusion_decoder(enabled: bool):
     """The default diffusion decoder, or ``None`` with the reason printed (never silent)."""
     if not enabled:
         return None
+    from actdiff.decoders import build_decoder
+    from actdiff.errors import MissingWeightsError
+
     try:
         return build_decoder("diffusion")
     except MissingWeightsError as e:
@@ -70,16 +66,40 @@ def print_table(rows: List[Dict]) -> None:
               f"{r['niqe']:>6.2f} {r['warping_error']:>8.4f} {r['decode_seconds']:>6.1f}")
 
 
-def x265_row(video, target_bpp: float) -> Dict:
-    """x265 (medium, no B-frames) at the CRF whose rate is closest to ``target_bpp``."""
-    p = baseline_near_rate(video, "x265", target_bpp, METRICS)
-    return row(f"crf{p['crf']}", "x265", p["bpp"], p["metrics"], p["decode_seconds"])
+def x265_point(video, target_bpp: float, saver=None) -> Dict:
+    """x265 (medium, no B-frames) at the CRF whose rate is closest to ``target_bpp`` (a results point)."""
+    from actdiff.evaluation.runner import baseline_near_rate
+
+    return baseline_near_rate(video, "x265", target_bpp, METRICS, saver=saver)
+
+
+def write_sheet(run_dir: Path, saver, doc: Dict, points: Dict[str, List[Dict]], x265) -> Path:
+    """``run_dir/contact.png``: the source, every decoded stream and the x265 point."""
+    from actdiff.evaluation.contact import draw_sheet, numbers, point_label, save_sheet, source_row
+
+    rows = [source_row(doc, "sample", run_dir)]
+    rows += [(point_label(f"actdiff-{d}", p), numbers(p), p["thumbnails"], run_dir)
+             for d, pts in points.items() for p in pts]
+    if x265 is not None:
+        rows.append((point_label("x265", x265), numbers(x265), x265["thumbnails"], run_dir))
+    fig = draw_sheet(rows, saver.frames["sample"], "sample clip: source, ActDiff, x265")
+    return save_sheet(fig, run_dir / "contact.png")
 
 
 @cli_entry
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    setup_output(args)
+    from actdiff.config import save_config
+    from actdiff.data import load_sample_clip
+    from actdiff.decoders import build_decoder
+    from actdiff.evaluation.contact import FrameSaver
+    from actdiff.evaluation.rates import load_rates, point_configs
+    from actdiff.evaluation.runner import actdiff_points
+    from actdiff.io import atomic_write_bytes, write_video
+    from actdiff.metrics import check_metrics
+    from actdiff.metrics.source import source_metrics
+
     check_metrics(METRICS)  # e.g. no ffmpeg with libvmaf: one line, before anything runs
     video = load_sample_clip(args.frames)
     run_dir = Path(args.out) / time.strftime("run-%Y%m%d-%H%M%S")
@@ -102,16 +122,24 @@ def main(argv: Sequence[str]) -> int:
             print(f"  {name}: {len(enc.data)} bytes, {enc.stats['bpp']:.5f} bpp, keyframes {enc.stats['keyframes']}, "
                   f"trajectories {enc.stats['trajectories']}, encoded in {enc.stats['encode_seconds']:.1f} s")
 
-    points = actdiff_points(video, cfgs, decoders, METRICS, on_decoded=on_decoded)
+    saver, doc = None, {"codec": "actdiff", "sequences": {}}
+    if not args.no_sheet:
+        saver = FrameSaver(run_dir / "frames", relative_to=run_dir)
+        saver.start(doc, "sample", video)
+    points = actdiff_points(video, cfgs, decoders, METRICS, on_decoded=on_decoded, saver=saver)
     rows: List[Dict] = [row(p["quality_param"], dname, p["bpp"], p["metrics"], p["decode_seconds"])
                         for k in range(len(cfgs)) for dname, pts in points.items() for p in [pts[k]]]
+    x265 = None
     if not args.no_baseline:
-        rows.append(x265_row(video, min(r["bpp"] for r in rows)))
+        x265 = x265_point(video, min(r["bpp"] for r in rows), saver)
+        rows.append(row(f"crf{x265['crf']}", "x265", x265["bpp"], x265["metrics"], x265["decode_seconds"]))
     print()
     print_table(rows)
     source = source_metrics(video.frames, METRICS)["niqe"]
     print(f"NIQE of the source clip itself: {source:.2f} (lower is better; a decoder scoring below it adds "
           "texture, not fidelity: compare PSNR/MS-SSIM/VMAF-NEG too)")
     (run_dir / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    if saver is not None:
+        print(f"contact sheet (source, every decoded stream, x265): {write_sheet(run_dir, saver, doc, points, x265)}")
     sys.stdout.flush()
     return 0

@@ -6,21 +6,20 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from omegaconf import OmegaConf
-
-from actdiff.codec import encode_video
 from actdiff.commands.common import (
+    SIZE_HELP,
     ArgumentParser,
     add_config_args,
+    add_output_args,
     cli_entry,
     load_cfg,
     maybe_print_config,
     parse_size,
-    setup_logging,
+    setup_output,
 )
-from actdiff.io import atomic_write_bytes, read_video
+from actdiff.config import ENCODE_EXPERIMENT
 
-DEFAULT_CONFIG = "experiment/codec"
+DEFAULT_CONFIG = ENCODE_EXPERIMENT
 
 
 def build_parser() -> ArgumentParser:
@@ -30,10 +29,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--stats", help="write encoding statistics (bpp, bit split, keyframes, …) as JSON")
     p.add_argument("--frames", type=int, default=None, help="encode at most N frames")
     p.add_argument("--start", type=int, default=0, help="first frame to encode (0-based)")
-    p.add_argument("--size", default=None, help="resize to HxW before coding (e.g. 256x384)")
+    p.add_argument("--size", default=None, help=f"resize to {SIZE_HELP} before coding")
     p.add_argument("--resize-mode", choices=["resize", "crop"], default="crop",
-                   help="resize: stretch to HxW; crop: keep aspect, cover and centre-crop")
-    p.add_argument("--yuv-size", default=None, help="raw .yuv only: WxH (e.g. 1920x1080)")
+                   help="resize: stretch to --size; crop: keep aspect, cover and centre-crop")
+    p.add_argument("--yuv-size", default=None, help="raw .yuv only: its size, WxH (e.g. 1920x1080)")
     p.add_argument("--fps", type=float, default=None, help="raw .yuv only: frames per second")
     p.add_argument("--yuv-range", choices=["limited", "full"], default="limited")
     p.add_argument("--target-bpp", type=float, default=None,
@@ -41,7 +40,7 @@ def build_parser() -> ArgumentParser:
                         "file lands within --tolerance of this bits per pixel (real encoded size)")
     p.add_argument("--tolerance", type=float, default=0.1, help="rate control: relative tolerance (0.1 = ±10%%)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("-v", "--verbose", action="count", default=0)
+    add_output_args(p)
     add_config_args(p, DEFAULT_CONFIG)
     return p
 
@@ -57,22 +56,28 @@ def main(argv: Sequence[str]) -> int:
         return 0
     if not args.input or not args.output:
         build_parser().error("INPUT and -o/--output are required")
-    setup_logging(args.verbose)
-    video = read_video(
-        args.input,
-        start=args.start,
-        max_frames=args.frames,
-        size=parse_size(args.size) if args.size else None,
-        resize_mode=args.resize_mode,
-        yuv_size=parse_size(args.yuv_size, "WxH") if args.yuv_size else None,
-        yuv_fps=args.fps,
-        yuv_range=args.yuv_range,
-    )
-    for path in (args.output, args.stats):
+    setup_output(args)
+    for path in (args.output, args.stats):  # before reading or coding anything
         if path and Path(path).exists() and not args.overwrite:
             from actdiff.errors import OutputError
 
             raise OutputError(f"{path} exists; pass --overwrite to replace it")
+    from omegaconf import OmegaConf
+
+    from actdiff.codec import encode_video
+    from actdiff.io import atomic_write_bytes, read_video
+
+    size = parse_size(args.size) if args.size else None
+    video = read_video(
+        args.input,
+        start=args.start,
+        max_frames=args.frames,
+        size=(size[1], size[0]) if size else None,  # read_video takes (H, W)
+        resize_mode=args.resize_mode,
+        yuv_size=parse_size(args.yuv_size) if args.yuv_size else None,
+        yuv_fps=args.fps,
+        yuv_range=args.yuv_range,
+    )
     if args.target_bpp is not None:
         from actdiff.codec.ratecontrol import describe, encode_to_target
 

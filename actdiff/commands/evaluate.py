@@ -13,42 +13,34 @@ bytes alone (the loop:
 :mod:`actdiff.evaluation.runner`). ``--shard i/n`` processes sequences ``i, i+n, …``; shard outputs are combined by
 ``--merge OUT.json shard0.json shard1.json …`` (``bdrate``/``plot`` also accept
 comma-separated shard files). The resolved base config is saved beside the output as
-``<output>.config.yaml``.
+``<output>.config.yaml``. Progress bars (sequences, rate points, decoded frames) go to stderr on
+a terminal (``--progress``: always; ``-q``: never, nor the per-point lines); ``--frames-dir DIR``
+also saves thumbnails and one contact sheet per sequence (source, every point, x265 at the
+nearest rate; :mod:`actdiff.evaluation.contact`).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from actdiff.commands.common import (
+    DEFAULT_METRICS,
     ArgumentParser,
     add_config_args,
     add_decoder_args,
+    add_frames_arg,
+    add_output_args,
     cli_entry,
     decoder_section,
+    frames_override,
     maybe_print_config,
+    progress_line,
+    setup_output,
     split_overrides,
 )
-from actdiff.config import to_yaml
-from actdiff.data import load_dataset, load_protocol
-from actdiff.decoders import build_decoder
+from actdiff.config import DEFAULT_EXPERIMENT as DEFAULT_CONFIG
 from actdiff.errors import ConfigError
-from actdiff.evaluation.rates import DEFAULT_CONFIG, compose_config, load_rates, point_configs
-from actdiff.evaluation.results import (
-    atomic_write_text,
-    check_output,
-    load_results,
-    merge_results,
-    new_results,
-    parse_shard,
-    save_results,
-)
-from actdiff.evaluation.runner import actdiff_points, run_dataset
-from actdiff.metrics import DEFAULT_METRICS, check_metrics
 
 CODECS = ("actdiff",)
 
@@ -61,14 +53,17 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--rates", nargs="+", default=None,
                    help="rate point names and/or target bpps like 0.01 (rate control) (default: all in the rates file)")
     p.add_argument("--rates-file", default=None, help="YAML of rate points (default: configs/rates/default.yaml)")
-    p.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metric names")
+    p.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metric names (actdiff.metrics)")
     p.add_argument("--sequences", nargs="+", default=None, help="only these sequences")
     p.add_argument("--shard", default=None, help="i/n: process sequences i, i+n, …")
     p.add_argument("--merge", nargs="+", default=None, metavar="SHARD_JSON",
                    help="merge these shard results into --output and exit")
     p.add_argument("-o", "--output", required=True, help="results JSON")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("-q", "--quiet", action="store_true")
+    add_frames_arg(p)
+    p.add_argument("--frames-dir", default=None, metavar="DIR",
+                   help="save thumbnails of a few frames per point and a contact sheet per sequence in DIR")
+    add_output_args(p)
     add_config_args(p, DEFAULT_CONFIG)
     add_decoder_args(p)
     return p
@@ -78,6 +73,25 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    setup_output(args)
+    from omegaconf import OmegaConf
+
+    from actdiff.config import to_yaml
+    from actdiff.data import load_dataset, load_protocol
+    from actdiff.decoders import build_decoder
+    from actdiff.evaluation.rates import compose_config, load_rates, point_configs
+    from actdiff.evaluation.results import (
+        atomic_write_text,
+        check_output,
+        load_results,
+        merge_results,
+        new_results,
+        parse_shard,
+        save_results,
+    )
+    from actdiff.evaluation.runner import actdiff_points, run_dataset
+    from actdiff.metrics import check_metrics
+
     out = check_output(args.output, args.overwrite)
     if args.merge:
         save_results(merge_results([load_results(p) for p in args.merge]), out, overwrite=args.overwrite)
@@ -85,7 +99,7 @@ def main(argv: Sequence[str]) -> int:
     if not args.data:
         raise ConfigError("--data is required (dataset name, YAML or folder)")
     check_metrics(args.metrics)  # unknown names or missing weights fail before any encoding
-    overrides = split_overrides(args, extra)
+    overrides = split_overrides(args, extra) + frames_override(args)
     base = compose_config(args.config, args.protocol, overrides)
     if maybe_print_config(args, base):
         return 0
@@ -106,10 +120,15 @@ def main(argv: Sequence[str]) -> int:
     results = new_results(label, dataset.name, protocol.to_dict(), config)
     if hasattr(decoder, "settings"):
         results["config"]["decoder_settings"] = decoder.settings()
-    log = None if args.quiet else (lambda s: sys.stderr.write(s + "\n"))
+    log = None if args.quiet else progress_line
+    saver = None
+    if args.frames_dir:
+        from actdiff.evaluation.contact import FrameSaver
+
+        saver = FrameSaver(args.frames_dir, relative_to=out.absolute().parent, baseline="x265")
 
     def points_of(video, seq_log):
-        return actdiff_points(video, cfgs, {name: decoder}, args.metrics, log=seq_log)[name]
+        return actdiff_points(video, cfgs, {name: decoder}, args.metrics, log=seq_log, saver=saver)[name]
 
-    run_dataset(dataset, protocol, points_of, args.metrics, results, out, shard, args.shard, log)
+    run_dataset(dataset, protocol, points_of, args.metrics, results, out, shard, args.shard, log, saver)
     return 0

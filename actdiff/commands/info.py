@@ -1,12 +1,16 @@
-"""``actdiff info FILE.adv``: describe an encoded file (header, segments, bit split)."""
+"""``actdiff info FILE.adv``: describe an encoded file (header, segments, bit split) with units.
+
+``--json`` prints one JSON object (machine keys, readable ``settings`` and ``units``) and is safe
+to pipe (``actdiff info --json f.adv | head`` ends quietly).
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Sequence
 
-from actdiff.codec.bitstream import bit_split, read_bitstream
 from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.errors import InputError
 
@@ -20,28 +24,8 @@ def main(argv: Sequence[str]) -> int:
     path = Path(args.input)
     if not path.is_file():
         raise InputError(f"cannot read {path}: no such file")
-    data = path.read_bytes()
-    bs = read_bitstream(data)
-    h = bs.header
-    info = {
-        "file": str(path), "bytes": len(data), "frames": h.num_frames, "width": h.width, "height": h.height,
-        "coded_width": h.coded_width, "coded_height": h.coded_height, "fps": h.fps, "seed": h.seed,
-        "params": h.params, "bits": bit_split(data),
-        "bpp": 8 * len(data) / (h.num_frames * h.width * h.height),
-        "segments": [
-            {"start": s.segment.start, "end": s.segment.end, "keyframe_bytes": [len(k) for k in s.keyframes],
-             "trajectory_bytes": len(s.trajectories), "bandwidth": s.bandwidth}
-            for s in bs.sections
-        ],
-    }
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
-    print(f"{path}: {len(data)} bytes, {info['bpp']:.5f} bpp, {h.num_frames} frames {h.width}x{h.height} "
-          f"(coded {h.coded_width}x{h.coded_height}) @ {h.fps:g} fps, seed {h.seed}")
-    print(f"params: {h.params}")
-    print(f"bits: {info['bits']}")
-    for i, s in enumerate(info["segments"]):
-        print(f"  segment {i}: frames {s['start']}-{s['end']}, keyframes {s['keyframe_bytes']} B, "
-              f"trajectories {s['trajectory_bytes']} B, bandwidth {s['bandwidth']:.1f} px")
+    from actdiff.codec.describe import describe_stream, format_description
+
+    info = describe_stream(path.read_bytes(), str(path))
+    sys.stdout.write(json.dumps(info, indent=2) + "\n" if args.json else format_description(info))
     return 0

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from actdiff.commands.common import ArgumentParser, cli_entry
 from actdiff.errors import InputError, OutputError
-from actdiff.evaluation.plotting import FORMATS, draw, save_figure
-from actdiff.evaluation.results import check_output, load_many, metric_names
+
+#: Figure formats (``actdiff.evaluation.plotting.FORMATS``).
+FORMATS = (".png", ".pdf", ".svg")
 
 
 def build_parser() -> ArgumentParser:
@@ -33,6 +34,9 @@ def build_parser() -> ArgumentParser:
 @cli_entry
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
+    from actdiff.evaluation.plotting import draw, save_figure
+    from actdiff.evaluation.results import check_output, load_many, metric_names
+
     out = Path(args.output)
     if out.suffix.lower() not in FORMATS:
         raise OutputError(f"{out}: figure format must be one of {', '.join(FORMATS)}")

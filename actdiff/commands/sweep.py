@@ -15,9 +15,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from actdiff.commands.common import ArgumentParser, cli_entry, split_overrides
+from actdiff.commands.common import ArgumentParser, add_output_args, cli_entry, setup_output, split_overrides
 from actdiff.errors import ConfigError
-from actdiff.evaluation.results import atomic_write_text, check_output
 
 
 def build_parser() -> ArgumentParser:
@@ -36,15 +35,18 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --wandb-yaml file")
     p.add_argument("overrides", nargs="*", default=[], metavar="key=value",
                    help="overrides for every point (fit.KEY=V: of the training config in fit sweeps)")
+    add_output_args(p)
     return p
 
 
 @cli_entry
 def main(argv: Sequence[str]) -> int:
+    args, extra = build_parser().parse_known_args(argv)
+    setup_output(args)
+    from actdiff.evaluation.results import atomic_write_text, check_output
     from actdiff.sweep import load_spec, run_sweep, wandb_sweep, write_table
     from actdiff.sweep.run import fit_overrides
 
-    args, extra = build_parser().parse_known_args(argv)
     overrides = split_overrides(args, extra)
     if args.frames is not None and args.frames < 1:
         raise ConfigError("--frames must be at least 1")
@@ -66,7 +68,10 @@ def main(argv: Sequence[str]) -> int:
         return 0
     failed = []
     if not args.table_only:
-        statuses = run_sweep(spec, out, overrides, args.frames, args.point, args.force)
+        from actdiff.progress import write
+
+        statuses = run_sweep(spec, out, overrides, args.frames, args.point, args.force,
+                             log=(lambda line: None) if args.quiet else write)
         failed = [s for s in statuses if s.status == "failed"]
     summary = write_table(spec, out)
     sys.stdout.write(summary["markdown"])

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from actdiff.decoders.base import Decoder
+from actdiff.errors import ConfigError
 from actdiff.registry import DECODERS
 
 #: Registry name → module that registers it.
@@ -42,6 +43,13 @@ def build_decoder(spec: Any = "warp", **options: Any) -> Decoder:
     name = str(params.pop("name", "warp"))
     if name not in DECODERS and name in MODULES:
         importlib.import_module(MODULES[name])
+    if name not in DECODERS:
+        import difflib
+
+        known = sorted(set(MODULES) | set(DECODERS.names()))
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown decoder {name!r} (known: {', '.join(known)}){hint}")
     return DECODERS.build(name, **{k: v for k, v in params.items() if v is not None})
 
 

@@ -47,10 +47,19 @@ WEIGHT_FILE = "diffusion_pytorch_model.safetensors"
 def load_denoiser(path: str | Path | None = None, device: str = "cpu") -> ControlledDenoiser:
     """Load ``save_pretrained`` weights (safetensors) or raise a one-line ``MissingWeightsError``."""
     folder = Path(path).expanduser() if path else DEFAULT_WEIGHTS
-    if not (folder / "config.json").is_file() or not (folder / WEIGHT_FILE).is_file():
+    if folder.is_file() and folder.suffix == ".ckpt":
         raise MissingWeightsError(
-            f"diffusion decoder weights not found in {folder} (need config.json + {WEIGHT_FILE}): "
-            f"run experiments/train_default_cpu.sh (exports to {DEFAULT_WEIGHTS}) or pass --weights DIR"
+            f"{folder} is a training checkpoint; the decoder reads exported weights: "
+            f"run `actdiff export {folder} -o WEIGHTS_DIR` and pass --weights WEIGHTS_DIR"
+        )
+    if path and not folder.exists():
+        raise MissingWeightsError(f"diffusion decoder weights folder {folder} does not exist "
+                                  f"(a `save_pretrained`/`actdiff export` folder: config.json + {WEIGHT_FILE})")
+    if not (folder / "config.json").is_file() or not (folder / WEIGHT_FILE).is_file():
+        advice = (f"run experiments/train_default_cpu.sh (it exports to {DEFAULT_WEIGHTS}) or pass --weights DIR"
+                  if not path else "export one with `actdiff export CKPT -o DIR` (a checkpoint of `actdiff fit`)")
+        raise MissingWeightsError(
+            f"diffusion decoder weights not found in {folder} (need config.json + {WEIGHT_FILE}): {advice}"
         )
     model = ControlledDenoiser.from_pretrained(
         str(folder), use_safetensors=True, low_cpu_mem_usage=False, torch_dtype=torch.float32)

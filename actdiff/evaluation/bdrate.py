@@ -162,8 +162,8 @@ def _row(ca: Curve, cb: Curve, metric: str, labels: tuple[str, str], source: flo
     notes = list(dict.fromkeys(str(w.message) for w in caught))
     if source is not None:
         row["source"] = source
-        notes += [n for n in (_source_note(lab, c, source, metric, g) for lab, c, g in zip(labels, (ca, cb), generative))
-                  if n]
+        found = (_source_note(lab, c, source, metric, g) for lab, c, g in zip(labels, (ca, cb), generative))
+        notes += [n for n in found if n]
     if notes:
         row["warnings"] = notes
     return row

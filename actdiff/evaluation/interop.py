@@ -55,10 +55,10 @@ _SIZE = re.compile(r"_\d+x\d+")
 
 
 def _document(codec: str, dataset: str, config: dict[str, Any], sequences: dict[str, list[dict[str, Any]]],
-              mean: list[dict[str, Any]]) -> dict[str, Any]:
-    from actdiff.evaluation.results import SCHEMA
-
-    return {"schema": SCHEMA, "codec": codec, "protocol": {"name": "imported"}, "dataset": dataset,
+              mean: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Our document's keys but ``schema`` (and ``mean`` when ``None``), which
+    :func:`actdiff.evaluation.results.load_results` adds."""
+    return {"codec": codec, "protocol": {"name": "imported"}, "dataset": dataset,
             "versions": {}, "machine": {}, "config": config, "sequences": sequences, "mean": mean}
 
 
@@ -90,11 +90,12 @@ def from_compressai(data: dict[str, Any], source: str) -> dict[str, Any]:
         raise InputError(f"{source}: CompressAI lists of different lengths: {', '.join(bad)} vs bpp ({n})")
     names = {k: METRIC_NAMES[k] for k in body if k in METRIC_NAMES}
     if not names:
-        raise InputError(f"{source}: CompressAI results with no known metric (known: {', '.join(sorted(METRIC_NAMES))})")
+        known = ", ".join(sorted(METRIC_NAMES))
+        raise InputError(f"{source}: CompressAI results with no known metric (known: {known})")
     mean = []
     for i in range(n):
-        point: dict[str, Any] = {"bpp": _number(body["bpp"][i], f"{source}: bpp[{i}]"),
-                                 "metrics": {ours: _number(body[k][i], f"{source}: {k}[{i}]") for k, ours in names.items()},
+        metrics = {ours: _number(body[k][i], f"{source}: {k}[{i}]") for k, ours in names.items()}
+        point: dict[str, Any] = {"bpp": _number(body["bpp"][i], f"{source}: bpp[{i}]"), "metrics": metrics,
                                  "rate_index": i}
         point.update({ours: body[k][i] for k, ours in _KEEP.items() if k in body})
         mean.append(point)
@@ -153,16 +154,15 @@ def from_dcvc(data: dict[str, Any], source: str) -> dict[str, Any]:
             sequences[name] = [_dcvc_point(rates[k], f"{source}: {ds}/{seq}/{k}") for k in sorted(rates)]
     if not sequences:
         raise InputError(f"{source}: DCVC results with no sequence")
-    from actdiff.evaluation.results import compute_mean
-
     codec = source.rsplit("/", 1)[-1].removesuffix(".json")
     config = {"imported_from": "dcvc", "file": source, "sequence_names": original,
               "metric_names": {k: v for k, v in _DCVC_METRICS.items()}}
-    return _document(codec, "+".join(data), config, sequences, compute_mean(sequences))
+    return _document(codec, "+".join(data), config, sequences, None)
 
 
 def convert(data: Any, source: str) -> dict[str, Any] | None:
-    """``data`` converted to our schema when it is a CompressAI or DCVC file, else ``None``."""
+    """``data`` converted to our layout when it is a CompressAI or DCVC file, else ``None``
+    (without ``schema`` and, for DCVC, ``mean``: ``load_results`` completes and validates it)."""
     if is_compressai(data):
         return from_compressai(data, source)
     if is_dcvc(data):

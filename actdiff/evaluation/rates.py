@@ -14,12 +14,12 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from actdiff.codec.ratecontrol import target_overrides
-from actdiff.config import compose, config_root, load_yaml
+from actdiff.config import DEFAULT_EXPERIMENT, compose, config_root, load_yaml
 from actdiff.data import load_protocol
 from actdiff.errors import ConfigError
 
 #: The evaluated base config when none is given (codec + protocol groups).
-DEFAULT_CONFIG = "experiment/codec"
+DEFAULT_CONFIG = DEFAULT_EXPERIMENT
 
 
 def rates_file() -> Path:
@@ -61,11 +61,11 @@ def codec_overrides(overrides: Sequence[str]) -> list[str]:
 
 
 def compose_config(config: str | Path | None = None, protocol: str | None = None,
-                   overrides: Sequence[str] = ()) -> DictConfig:
-    """The evaluated config: ``config`` (default ``experiment/codec``) + ``protocol`` (a group name
-    of ``configs/protocol`` or a protocol YAML) + ``overrides`` (full keys: ``codec.…``)."""
+                   overrides: Sequence[str] = (), default: str = DEFAULT_CONFIG) -> DictConfig:
+    """The evaluated config: ``config`` (default ``default``, ``experiment/codec``) + ``protocol``
+    (a group name of ``configs/protocol`` or a protocol YAML) + ``overrides`` (full keys: ``codec.…``)."""
     group = bool(protocol) and (config_root() / "protocol" / f"{protocol}.yaml").is_file()
-    cfg = compose(config, ([f"protocol={protocol}"] if group else []) + list(overrides), default=DEFAULT_CONFIG)
+    cfg = compose(config, ([f"protocol={protocol}"] if group else []) + list(overrides), default=default)
     if protocol and not group:
         cfg = OmegaConf.merge(cfg, {"protocol": load_protocol(protocol).to_dict()})
     return cfg

@@ -225,6 +225,9 @@ def load_results(path: str | Path) -> dict[str, Any]:
 
         imported = convert(data, str(path))
         if imported is not None:
+            imported["schema"] = SCHEMA
+            if imported["mean"] is None:
+                imported["mean"] = compute_mean(imported["sequences"])
             return validate(imported, str(path))
     return validate(data, str(path))
 

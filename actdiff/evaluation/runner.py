@@ -7,6 +7,11 @@ target-bpp point), the bytes are decoded by each decoder, and the decoded frames
 :func:`actdiff.metrics.compute_metrics` against the frames the protocol read. A baseline is
 encoded and decoded by PyAV at each CRF and scored by the same function. Each rate point becomes
 one point of the results schema (docs/results_schema.md).
+
+Progress: bars over sequences, rate points and decoded frames (:mod:`actdiff.progress`, stderr;
+off unless on a terminal or asked). Pictures: with a ``saver``
+(:class:`actdiff.evaluation.contact.FrameSaver`) every decoded stream leaves a few thumbnails,
+recorded in its point, and every sequence a contact sheet.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from actdiff.codec.ratecontrol import encode as encode_point
 from actdiff.errors import InputError
 from actdiff.evaluation.results import finish_results, record_source, save_progress
 from actdiff.metrics import compute_metrics
+from actdiff.progress import bar
 from actdiff.types import EncodeResult, Video
 
 Log = Callable[[str], None] | None
@@ -58,7 +64,7 @@ def _shown(point: Mapping[str, Any]) -> str:
 
 def actdiff_points(video: Video, configs: Mapping[str, Any], decoders: Mapping[str, Any], metrics: Sequence[str],
                    encoded: dict[str, EncodeResult] | None = None, on_decoded: OnDecoded = None,
-                   log: Log = None) -> dict[str, list[dict[str, Any]]]:
+                   log: Log = None, saver: Any = None) -> dict[str, list[dict[str, Any]]]:
     """ActDiff on one clip at every rate point, decoded by every decoder.
 
     Args:
@@ -70,58 +76,74 @@ def actdiff_points(video: Video, configs: Mapping[str, Any], decoders: Mapping[s
             encoder is deterministic); ``None`` encodes every time.
         on_decoded: called for every decoded stream.
         log: one line per point and decoder.
+        saver: a :class:`~actdiff.evaluation.contact.FrameSaver` started on this clip: thumbnails
+            of every decoded stream, recorded as the point's ``thumbnails``.
 
     Returns:
         ``{label: [point, …]}`` in the order of ``configs``.
     """
     out: dict[str, list[dict[str, Any]]] = {label: [] for label in decoders}
-    for name, cfg in configs.items():
-        t0 = time.perf_counter()
-        if encoded is not None and name in encoded:
-            enc, enc_s = encoded[name], float(encoded[name].stats.get("encode_seconds", 0.0))
-        else:
-            enc = encode_point(video, cfg)
-            enc_s = time.perf_counter() - t0
-            if encoded is not None:
-                encoded[name] = enc
-        for label, decoder in decoders.items():
+    with bar(len(configs) * len(decoders), "rate points", unit="point") as pbar:
+        for name, cfg in configs.items():
             t0 = time.perf_counter()
-            rec = decode_video(enc.data, decoder)
-            dec_s = time.perf_counter() - t0
-            if on_decoded is not None:
-                on_decoded(name, label, enc, rec)
-            point = score(video, rec.frames, 8 * len(enc.data), metrics, quality_param=name,
-                          **_stats_fields(enc.stats), encode_seconds=enc_s, decode_seconds=dec_s)
-            out[label].append(point)
-            if log:
-                log(f"{name} {label} {_shown(point)}")
+            pbar.set_postfix_str(f"{name}: encode")
+            if encoded is not None and name in encoded:
+                enc, enc_s = encoded[name], float(encoded[name].stats.get("encode_seconds", 0.0))
+            else:
+                enc = encode_point(video, cfg)
+                enc_s = time.perf_counter() - t0
+                if encoded is not None:
+                    encoded[name] = enc
+            for label, decoder in decoders.items():
+                pbar.set_postfix_str(f"{name}: {label} decode")
+                t0 = time.perf_counter()
+                rec = decode_video(enc.data, decoder)
+                dec_s = time.perf_counter() - t0
+                if on_decoded is not None:
+                    on_decoded(name, label, enc, rec)
+                pbar.set_postfix_str(f"{name}: {label} metrics")
+                point = score(video, rec.frames, 8 * len(enc.data), metrics, quality_param=name,
+                              **_stats_fields(enc.stats), encode_seconds=enc_s, decode_seconds=dec_s)
+                if saver is not None:
+                    point["thumbnails"] = saver.add(label, name, rec.frames)
+                out[label].append(point)
+                pbar.update(1)
+                if log:
+                    log(f"{name} {label} {_shown(point)}")
     return out
 
 
-def baseline_point(video: Video, codec: str, crf: int, metrics: Sequence[str]) -> dict[str, Any]:
-    """A classical codec (``x264``, ``x265``, ``svt-av1``; PyAV) at one CRF, scored."""
+def baseline_point(video: Video, codec: str, crf: int, metrics: Sequence[str], saver: Any = None) -> dict[str, Any]:
+    """A classical codec (``x264``, ``x265``, ``svt-av1``; PyAV) at one CRF, scored (``saver``:
+    as in :func:`actdiff_points`)."""
     r = encode_decode(video.frames, codec, crf, video.fps)
-    return score(video, r.frames, r.bits, metrics, crf=int(crf), bits={"payload": r.bits},
-                 encode_seconds=r.encode_seconds, decode_seconds=r.decode_seconds)
+    point = score(video, r.frames, r.bits, metrics, crf=int(crf), bits={"payload": r.bits},
+                  encode_seconds=r.encode_seconds, decode_seconds=r.decode_seconds)
+    if saver is not None:
+        point["thumbnails"] = saver.add(codec, f"crf{crf}", r.frames)
+    return point
 
 
 def baseline_points(video: Video, codec: str, crfs: Sequence[int], metrics: Sequence[str],
-                    log: Log = None) -> list[dict[str, Any]]:
+                    log: Log = None, saver: Any = None) -> list[dict[str, Any]]:
     """:func:`baseline_point` at every CRF, lowest CRF first."""
     points = []
-    for crf in sorted(crfs):
-        points.append(baseline_point(video, codec, crf, metrics))
-        if log:
-            log(f"{codec} crf={crf} {_shown(points[-1])}")
+    with bar(len(crfs), f"{codec} CRFs", unit="point") as pbar:
+        for crf in sorted(crfs):
+            pbar.set_postfix_str(f"crf {crf}")
+            points.append(baseline_point(video, codec, crf, metrics, saver))
+            pbar.update(1)
+            if log:
+                log(f"{codec} crf={crf} {_shown(points[-1])}")
     return points
 
 
 def baseline_near_rate(video: Video, codec: str, target_bpp: float, metrics: Sequence[str],
-                       crfs: Sequence[int] = (51, 48, 45, 42)) -> dict[str, Any]:
+                       crfs: Sequence[int] = (51, 48, 45, 42), saver: Any = None) -> dict[str, Any]:
     """The baseline at the CRF (tried from the highest) whose rate is closest to ``target_bpp``."""
     best: dict[str, Any] | None = None
     for crf in crfs:
-        point = baseline_point(video, codec, crf, metrics)
+        point = baseline_point(video, codec, crf, metrics, saver)
         if best is None or abs(point["bpp"] - target_bpp) < abs(best["bpp"] - target_bpp):
             best = point
         if point["bpp"] > target_bpp:
@@ -133,23 +155,31 @@ def baseline_near_rate(video: Video, codec: str, target_bpp: float, metrics: Seq
 def run_dataset(dataset: Any, protocol: Any, points_of: Callable[[Video, Log], list[dict[str, Any]]],
                 metrics: Sequence[str], results: dict[str, Any], out: str | Path | None = None,
                 shard: tuple[int, int] = (0, 1), shard_text: str | None = None,
-                log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                log: Callable[[str], None] | None = None, saver: Any = None) -> dict[str, Any]:
     """Fill ``results["sequences"]`` with ``points_of(video, log)`` for every sequence of the shard.
 
     The source's own no-reference scores are recorded beside. With ``out`` the finished sequences
     are saved to ``OUT.partial`` after each one and the complete results to ``out`` at the end
-    (:func:`actdiff.evaluation.results.finish_results`).
+    (:func:`actdiff.evaluation.results.finish_results`). With a ``saver`` (which ``points_of``
+    passes on to :func:`actdiff_points`/:func:`baseline_points`) each sequence starts by choosing
+    its frames and ends with its contact sheet.
     """
     shard_i, shard_n = shard
-    for k, seq in enumerate(dataset):
-        if k % shard_n != shard_i:
-            continue
-        video = seq.read(protocol)
-        seq_log = None if log is None else (lambda s, n=seq.name: log(f"{n} {s}"))
-        record_source(results, seq.name, video.frames, metrics)
-        results["sequences"][seq.name] = points_of(video, seq_log)
-        if out is not None:
-            save_progress(results, out)
+    chosen = [seq for k, seq in enumerate(dataset) if k % shard_n == shard_i]
+    with bar(len(chosen), "sequences", unit="seq") as pbar:
+        for seq in chosen:
+            pbar.set_postfix_str(seq.name)
+            video = seq.read(protocol)
+            seq_log = None if log is None else (lambda s, n=seq.name: log(f"{n} {s}"))
+            record_source(results, seq.name, video.frames, metrics)
+            if saver is not None:
+                saver.start(results, seq.name, video)
+            results["sequences"][seq.name] = points_of(video, seq_log)
+            if saver is not None:
+                saver.finish(results, seq.name, video, metrics)
+            pbar.update(1)
+            if out is not None:
+                save_progress(results, out)
     if out is not None:
         finish_results(results, out, shard_text, dataset, quiet=log is None)
     return results

@@ -23,7 +23,7 @@ def frame_bytes(width: int, height: int) -> int:
 
 def info(path: Path, yuv_size: tuple[int, int] | None, fps: float | None) -> VideoInfo:
     if yuv_size is None:
-        raise FormatError("raw .yuv needs its size (yuv_size=(W, H), --size WxH on the command line)")
+        raise FormatError("raw .yuv needs its size (yuv_size=(W, H), --yuv-size WxH on the command line)")
     if fps is None:
         raise FormatError("raw .yuv needs its frame rate (yuv_fps=..., --fps on the command line)")
     w, h = int(yuv_size[0]), int(yuv_size[1])
@@ -34,7 +34,7 @@ def info(path: Path, yuv_size: tuple[int, int] | None, fps: float | None) -> Vid
     if size % n:
         raise FormatError(
             f"file size {size} bytes is not a whole number of {w}x{h} 4:2:0 8-bit frames "
-            f"({n} bytes each); check --size"
+            f"({n} bytes each); check --yuv-size"
         )
     return VideoInfo(size // n, h, w, float(fps), "yuv")
 

@@ -18,7 +18,7 @@ from actdiff.errors import OutputError
 from actdiff.io import container, pngdir, y4m
 from actdiff.io.base import FormatError
 from actdiff.io.colour import MATRICES, RANGES
-from actdiff.io.files import atomic_output
+from actdiff.io.files import atomic_output, check_writable
 from actdiff.types import Video
 
 PathLike = Union[str, Path]  # noqa: UP007 - a runtime alias
@@ -30,6 +30,29 @@ def output_kind(path: PathLike) -> str:
     if s.endswith(("/", os.sep)) or Path(s).suffix == "" or Path(s).is_dir():
         return "png"
     return "y4m" if Path(s).suffix.lower() == ".y4m" else "container"
+
+
+def check_video_output(path: PathLike, overwrite: bool = False, height: int | None = None,
+                       width: int | None = None) -> Path:
+    """What :func:`write_video` would refuse about ``path``, checked before any work is done: an
+    existing output without ``overwrite``, an extension it cannot write (with its default codec;
+    an odd ``height×width`` for x264 when given), a parent that is a file or not writable.
+    Raises a one-line ``OutputError``; returns the target path."""
+    target = check_writable(Path(str(path).rstrip("/" + os.sep) or str(path)), overwrite, "video")
+    if output_kind(path) == "container":
+        ext = target.suffix.lower()
+        try:
+            container.check_codec(container.default_codec(ext), ext, height or 2, width or 2)
+        except FormatError as e:
+            raise OutputError(f"cannot write video {path}: {e}") from None
+    parent = target.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot write video {path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"cannot write video {path}: {parent} is not writable")
+    return target
 
 
 def _check_frames(frames: np.ndarray) -> None:

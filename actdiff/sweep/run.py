@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from actdiff.errors import ConfigError
 from actdiff.evaluation.rates import compose_config, load_rates, point_configs
 from actdiff.evaluation.results import atomic_write_text, load_results, new_results, save_results
 from actdiff.evaluation.runner import actdiff_points, run_dataset
+from actdiff.progress import bar, write
 from actdiff.sweep.spec import FIT_PREFIX, Point, Spec, fingerprint
 
 FIT_MARKER = "fit.json"          # in weights/: written after the export, marks complete weights
@@ -290,7 +290,7 @@ def _run_point(spec: Spec, point: Point, out: Path, ovs: List[str], fit_extra: S
 
 def run_sweep(spec: Spec, out_dir: str | Path, extra: Sequence[str] = (), frames: Optional[int] = None,
               only: Optional[Sequence[str]] = None, force: bool = False,
-              log: Callable[[str], None] = lambda s: sys.stderr.write(s + "\n")) -> List[PointStatus]:
+              log: Callable[[str], None] = write) -> List[PointStatus]:
     """Run (or skip) every point; never stops at a failed point. Returns one status per point.
 
     ``extra``: command-line overrides of every point (``fit.KEY=V`` ones change the fit config);
@@ -302,31 +302,33 @@ def run_sweep(spec: Spec, out_dir: str | Path, extra: Sequence[str] = (), frames
     eval_extra, fit_extra = split_extra(spec, extra)
     chosen = [spec.point(n) for n in only] if only else spec.points
     statuses: List[PointStatus] = []
-    for i, point in enumerate(chosen):
-        ovs = point_overrides(point, eval_extra, frames)
-        res_path, err_path = out / "points" / f"{point.name}.json", out / "points" / f"{point.name}.error.json"
-        tag = f"[{i + 1}/{len(chosen)}] {point.name}"
-        state: Dict[str, Any] = {"stage": "evaluate", "trained": False}
-        t0 = time.perf_counter()
-        try:
-            status = _run_point(spec, point, out, ovs, fit_extra, rates, force, tag, log, state)
-            err_path.unlink(missing_ok=True)
-            statuses.append(PointStatus(point.name, status, res_path, seconds=time.perf_counter() - t0,
-                                        trained=state["trained"]))
-        except KeyboardInterrupt:
-            raise
-        except Exception as e:  # recorded, and the sweep goes on
-            msg = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
-            if spec.trains:
-                msg = f"{state['stage']}: {msg}"
-            log(f"{tag}: FAILED: {msg}")
-            fit_ovs = fit_overrides(spec, point, fit_extra) if spec.trains else []
-            record = {"point": point.name, "stage": state["stage"], "error": msg, "overrides": ovs,
-                      "fit_overrides": fit_ovs, "traceback": traceback.format_exc()}
-            atomic_write_text(err_path, json.dumps(record, indent=2) + "\n", overwrite=True)
-            res_path.unlink(missing_ok=True)
-            statuses.append(PointStatus(point.name, "failed", None, msg, time.perf_counter() - t0, state["stage"],
-                                        state["trained"]))
+    with bar(len(chosen), "sweep points", unit="point") as pbar:
+        for i, point in enumerate(chosen):
+            ovs = point_overrides(point, eval_extra, frames)
+            res_path, err_path = out / "points" / f"{point.name}.json", out / "points" / f"{point.name}.error.json"
+            tag = f"[{i + 1}/{len(chosen)}] {point.name}"
+            state: Dict[str, Any] = {"stage": "evaluate", "trained": False}
+            t0 = time.perf_counter()
+            try:
+                status = _run_point(spec, point, out, ovs, fit_extra, rates, force, tag, log, state)
+                err_path.unlink(missing_ok=True)
+                statuses.append(PointStatus(point.name, status, res_path, seconds=time.perf_counter() - t0,
+                                            trained=state["trained"]))
+            except KeyboardInterrupt:
+                raise
+            except Exception as e:  # recorded, and the sweep goes on
+                msg = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+                if spec.trains:
+                    msg = f"{state['stage']}: {msg}"
+                log(f"{tag}: FAILED: {msg}")
+                fit_ovs = fit_overrides(spec, point, fit_extra) if spec.trains else []
+                record = {"point": point.name, "stage": state["stage"], "error": msg, "overrides": ovs,
+                          "fit_overrides": fit_ovs, "traceback": traceback.format_exc()}
+                atomic_write_text(err_path, json.dumps(record, indent=2) + "\n", overwrite=True)
+                res_path.unlink(missing_ok=True)
+                statuses.append(PointStatus(point.name, "failed", None, msg, time.perf_counter() - t0, state["stage"],
+                                            state["trained"]))
+            pbar.update(1)
     return statuses
 
 

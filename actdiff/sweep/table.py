@@ -7,7 +7,8 @@ Per point, from the dataset-mean curve of its results JSON (``mean[i]`` = i-th r
   (rate points matched by index; lower-is-better metrics keep their sign, so ΔNIQE > 0 is worse);
 * ``BD-rate <metric>`` — Bjøntegaard delta rate (%) of the point against the reference
   (``actdiff.evaluation.bdrate.bd_rate``, PCHIP; negative = the point needs fewer bits than the
-  reference for the same quality, the JVET/CompressAI/DCVC convention, as ``actdiff bdrate``), only with at least 2 rate points; ``n/a`` when the curves do not allow it.
+  reference for the same quality, the JVET/CompressAI/DCVC convention, as ``actdiff bdrate``),
+  only with at least 2 rate points; ``n/a`` when the curves do not allow it.
 """
 
 from __future__ import annotations

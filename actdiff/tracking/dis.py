@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from actdiff.errors import ConfigError
+from actdiff.progress import bar
 from actdiff.registry import TRACKERS
 from actdiff.tracking.base import Tracker, check_frames
 
@@ -48,7 +49,9 @@ class DISTracker(Tracker):
         fw = np.empty((max(t - 1, 0), h, w, 2), np.float32)
         bw = np.empty_like(fw)
         gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
-        for k in range(t - 1):
-            fw[k] = self._dis.calc(gray[k], gray[k + 1], None)
-            bw[k] = self._dis.calc(gray[k + 1], gray[k], None)
+        with bar(t - 1, "motion (DIS flow)", unit="frame", leave=False) as pbar:
+            for k in range(t - 1):
+                fw[k] = self._dis.calc(gray[k], gray[k + 1], None)
+                bw[k] = self._dis.calc(gray[k + 1], gray[k], None)
+                pbar.update(1)
         return fw, bw

@@ -1,0 +1,99 @@
+"""What an ``.adv`` file holds, in readable names and units (``actdiff info``).
+
+:func:`describe_stream` returns a JSON-able dict: the stable machine keys (``bytes``, ``bpp``,
+``frames``, ``width``, ``height``, ``coded_width``, ``coded_height``, ``fps``, ``seed``,
+``params`` — the header's own short keys —, ``bits``, ``segments``) plus ``settings`` (the header
+parameters under readable names), ``duration_seconds`` and ``units``. :func:`format_description`
+prints it as a few aligned lines. Sizes are width × height.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actdiff.codec.bitstream import bit_split, read_bitstream
+
+#: Header key → (readable name, unit or ``""``).
+PARAM_NAMES = {
+    "kc": ("keyframe_codec", ""), "kq": ("keyframe_quality", ""), "ks": ("keyframe_speed", ""),
+    "kp": ("keyframe_checkpoint", ""), "ka": ("keyframe_architecture", ""),
+    "kr": ("keyframe_downscale", "x"), "tc": ("trajectory_coder", ""),
+    "qs": ("trajectory_quantisation_step", "px"), "ts": ("trajectory_temporal_stride", "frames"),
+}
+UNITS = {"bytes": "bytes", "bits": "bits", "bpp": "bits per pixel at the display size", "fps": "frames per second",
+         "duration_seconds": "seconds", "keyframe_bytes": "bytes", "trajectory_bytes": "bytes",
+         "bandwidth": "pixels (interpolation bandwidth of the segment's motion)",
+         "width": "pixels", "height": "pixels"}
+
+
+def readable_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """Header parameters under readable names (``kq`` → ``keyframe_quality``; ``kc.X`` → ``keyframe_X``)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in PARAM_NAMES:
+            out[PARAM_NAMES[key][0]] = value
+        elif key.startswith("kc."):
+            out[f"keyframe_{key[3:]}"] = value
+        else:
+            out[key] = value
+    out.setdefault("keyframe_downscale", 1)
+    return out
+
+
+def describe_stream(data: bytes, path: str = "") -> dict[str, Any]:
+    """The description of the stream ``data`` (``BitstreamError`` if it is not one)."""
+    bs = read_bitstream(data)
+    h = bs.header
+    return {
+        "file": path, "bytes": len(data), "frames": h.num_frames, "width": h.width, "height": h.height,
+        "coded_width": h.coded_width, "coded_height": h.coded_height, "fps": h.fps,
+        "duration_seconds": h.num_frames / h.fps if h.fps else None, "seed": h.seed,
+        "params": h.params, "settings": readable_settings(h.params), "bits": bit_split(data),
+        "bpp": 8 * len(data) / (h.num_frames * h.width * h.height),
+        "segments": [
+            {"start": s.segment.start, "end": s.segment.end, "keyframe_bytes": [len(k) for k in s.keyframes],
+             "trajectory_bytes": len(s.trajectories), "bandwidth": s.bandwidth}
+            for s in bs.sections
+        ],
+        "units": UNITS,
+    }
+
+
+def _pct(part: int, total: int) -> str:
+    return f"{100 * part / total:.1f} %" if total else "n/a"
+
+
+def format_description(d: dict[str, Any]) -> str:
+    """A few aligned lines of :func:`describe_stream`'s dict, every number with its unit."""
+    s, bits = d["settings"], d["bits"]
+    total = sum(bits.values())
+    dur = f", {d['duration_seconds']:.2f} s" if d.get("duration_seconds") else ""
+    coded = (f" (coded {d['coded_width']}x{d['coded_height']})"
+             if (d["coded_width"], d["coded_height"]) != (d["width"], d["height"]) else "")
+    scale = s.get("keyframe_downscale", 1)
+    key_extra = ", ".join(f"{k.removeprefix('keyframe_')} {v}" for k, v in s.items()
+                          if k.startswith("keyframe_") and k not in ("keyframe_codec", "keyframe_downscale"))
+    lines = [
+        f"{d['file'] or 'stream'}",
+        f"  size          {d['bytes']:,} bytes = {total:,} bits, {d['bpp']:.5f} bits per pixel",
+        f"  video         {d['frames']} frames, {d['width']}x{d['height']} (WxH){coded}, {d['fps']:g} fps{dur}",
+        f"  bits          header {bits['header']:,} ({_pct(bits['header'], total)}), keyframes "
+        f"{bits['keyframes']:,} ({_pct(bits['keyframes'], total)}), trajectories {bits['trajectories']:,} "
+        f"({_pct(bits['trajectories'], total)})",
+        f"  keyframes     {s.get('keyframe_codec', '?')}" + (f", {key_extra}" if key_extra else "")
+        + (f", downscaled {scale:g}x" if scale and float(scale) != 1 else ", full resolution"),
+        f"  trajectories  {s.get('trajectory_coder', '?')} coder, quantisation step "
+        f"{s.get('trajectory_quantisation_step', '?')} px, temporal stride {s.get('trajectory_temporal_stride', 1)} "
+        "frames (the rest interpolated)",
+        f"  noise seed    {d['seed']}",
+        f"  segments      {len(d['segments'])}",
+        "      #  frames       keyframe bytes   trajectory bytes  bandwidth (px)",
+    ]
+    for i, seg in enumerate(d["segments"]):
+        keys = " + ".join(str(k) for k in seg["keyframe_bytes"]) or "0"
+        lines.append(f"  {i:>5}  {seg['start']:>4}-{seg['end']:<6}  {keys:<15}  {seg['trajectory_bytes']:>16}"
+                     f"  {seg['bandwidth']:>14.1f}")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["PARAM_NAMES", "UNITS", "describe_stream", "format_description", "readable_settings"]

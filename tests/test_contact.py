@@ -1,0 +1,107 @@
+"""Pictures: thumbnails recorded in the results, contact sheets from evaluate/bench and `compare`;
+the `bench` protocol overrides (same forms as `evaluate`) and its resolved config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _eval_helpers import write_clip_folder
+
+from actdiff.commands import bench, compare, encode, evaluate
+from actdiff.evaluation.contact import frames_of_interest
+from actdiff.evaluation.results import load_results
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """evaluate (warp, 2 rate points) and bench (x265, 2 CRFs) with --frames-dir on one clip."""
+    tmp = tmp_path_factory.mktemp("contact")
+    data = write_clip_folder(tmp / "clips", names=("alpha",), t=12)
+    a, b = tmp / "res" / "a.json", tmp / "res" / "b.json"
+    a.parent.mkdir()
+    assert evaluate.main(["--data", str(data), "--protocol", "native", "--rates", "r0", "r4", "--metrics", "psnr",
+                          "-o", str(a), "--frames-dir", str(tmp / "frames"), "-q"]) == 0
+    assert bench.main(["x265", "--data", str(data), "--protocol", "native", "--crf", "30", "45", "--metrics", "psnr",
+                       "-o", str(b), "--frames-dir", str(tmp / "frames"), "-q"]) == 0
+    return tmp, a, b
+
+
+def test_thumbnails_are_recorded_and_exist(runs):
+    tmp, a, b = runs
+    ra, rb = load_results(a), load_results(b)
+    frames = ra["source_frames"]["alpha"]
+    assert frames == rb["source_frames"]["alpha"]  # same frames for every codec of one protocol
+    assert 1 <= len(frames) <= 3
+    for res, path in ((ra, a), (rb, b)):
+        for p in res["sequences"]["alpha"]:
+            assert set(p["thumbnails"]) == set(frames)
+            for png in p["thumbnails"].values():
+                assert not Path(png).is_absolute() and (path.parent / png).is_file()  # relative to the JSON
+    sheet = ra["contact_sheets"]["alpha"]
+    assert (a.parent / sheet["file"]).read_bytes()[:4] == b"\x89PNG"
+    assert sheet["baseline"]["codec"] == "x265" and "psnr" in sheet["baseline"]["metrics"]  # nearest-rate x265
+    bench_sheet = rb["contact_sheets"]["alpha"]
+    assert (b.parent / bench_sheet["file"]).is_file() and "baseline" not in bench_sheet
+
+
+def test_compare_draws_a_sheet_of_two_results(runs, capsys):
+    tmp, a, b = runs
+    out = tmp / "ab.png"
+    assert compare.main([str(a), str(b), "-o", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG" and "alpha" in capsys.readouterr().err
+    assert compare.main([str(a), str(b), "-o", str(out)]) == 2  # exists
+    assert compare.main([str(a), str(b), "-o", str(tmp / "x.png"), "--sequence", "beta"]) == 2
+    assert "not in both files" in capsys.readouterr().err
+
+
+def test_compare_needs_thumbnails(tmp_path, capsys):
+    from _eval_helpers import fake_results
+
+    from actdiff.evaluation.results import save_results
+
+    pa = save_results(fake_results("actdiff-warp", {"s1": ([0.01, 0.02], [30.0, 32.0])}), tmp_path / "a.json")
+    pb = save_results(fake_results("x265", {"s1": ([0.01, 0.02], [30.0, 32.0])}), tmp_path / "b.json")
+    assert compare.main([str(pa), str(pb), "-o", str(tmp_path / "s.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "--frames-dir" in err
+
+
+def test_frames_of_interest_are_the_middles_of_the_longest_segments(sample_video):
+    from actdiff.codec import encode_video
+    from actdiff.config import compose
+
+    video = type(sample_video)(frames=sample_video.frames[:40], fps=25.0)
+    segments = encode_video(video, compose(None, ["codec.keyframes.max_gop=12"])).stats["segments"]
+    chosen = frames_of_interest(video, 2, compose(None, ["codec.keyframes.max_gop=12"]))
+    longest = sorted(segments, key=lambda s: s[0] - s[1])[:2]
+    assert chosen == sorted((a + b) // 2 for a, b in longest)
+    one = frames_of_interest(video, 3, compose(None, ["codec.keyframes.max_gop=48"]))  # 1 segment: spread in it
+    assert len(one) == 3 and one == sorted(set(one)) and 0 < one[0] < one[-1] < 39
+
+
+def test_bench_takes_the_protocol_overrides_of_evaluate(tmp_path, capsys):
+    data = write_clip_folder(tmp_path / "clips", names=("alpha",))
+    out = tmp_path / "x.json"
+    assert bench.main(["x264", "--data", str(data), "--protocol", "native", "protocol.max_frames=4", "--crf", "40",
+                       "--metrics", "psnr", "-o", str(out), "-q"]) == 0
+    assert load_results(out)["sequences"]["alpha"][0]["frames"] == 4
+    assert "max_frames: 4" in (tmp_path / "x.json.config.yaml").read_text()  # the resolved config
+    assert bench.main(["x264", "--data", str(data), "--protocol", "native", "--frames", "3", "--crf", "40",
+                       "--metrics", "psnr", "-o", str(out), "--overwrite", "-q"]) == 0
+    assert load_results(out)["sequences"]["alpha"][0]["frames"] == 3
+    capsys.readouterr()
+    assert bench.main(["x264", "-o", str(tmp_path / "p.json"), "--print-config", "protocol.max_frames=16"]) == 0
+    printed = capsys.readouterr().out
+    assert "max_frames: 16" in printed and "codec:" not in printed  # only what bench uses
+    assert bench.main(["x264", "-o", str(tmp_path / "y.json"), "--data", str(data), "codec.seed=1"]) == 2
+    assert "unknown config key" in capsys.readouterr().err
+    assert bench.main(["x266", "-o", str(tmp_path / "y.json"), "--data", str(data)]) == 2
+    assert "known: svt-av1, x264, x265" in capsys.readouterr().err
+
+
+def test_encode_prints_only_the_config_it_uses(capsys):
+    assert encode.main(["--print-config"]) == 0
+    printed = capsys.readouterr().out
+    assert "codec:" in printed and "protocol" not in printed
+    assert encode.main(["--print-config", "protocol.max_frames=4"]) == 2  # encode has no protocol: an error

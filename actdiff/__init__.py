@@ -22,7 +22,8 @@ __version__ = "0.1.0"
 #: Public name → module that defines it.
 _API = {
     **dict.fromkeys(["encode", "decode", "decode_segments", "describe", "evaluate", "bench", "score", "sweep",
-                     "load_results", "sample_clip", "ActDiffPipeline", "PipelineOutput", "Results"], "actdiff.api"),
+                     "load_results", "sample_clip", "contact_sheet", "ActDiffPipeline", "PipelineOutput", "Results"],
+                    "actdiff.api"),
     **dict.fromkeys(["EncodeResult", "Video", "DecodedSegment", "StreamHeader"], "actdiff.types"),
     **dict.fromkeys(["ActDiffError", "ConfigError", "InputError", "MissingWeightsError"], "actdiff.errors"),
 }

@@ -120,7 +120,7 @@ def _is_dataset(data: Any) -> bool:
 def evaluate(data: Any, rates: Sequence[str] | None = None, *, decoder: Any = "warp",
              metrics: Sequence[str] = DEFAULT_METRICS, config: str | Path | None = None, protocol: str | None = None,
              overrides: Sequence[str] = (), sequences: Sequence[str] | None = None, name: str = "clip",
-             fps: float | None = None, log: Any = None) -> Results:
+             fps: float | None = None, log: Any = None, frames_dir: str | Path | None = None) -> Results:
     """Encode → decode → metrics at several rate points; a results document (docs/results_schema.md).
 
     Args:
@@ -133,6 +133,8 @@ def evaluate(data: Any, rates: Sequence[str] | None = None, *, decoder: Any = "w
         protocol: ``cpu`` | ``paper`` | ``native`` | a YAML (datasets only; default the config's).
         name: the sequence name of a single clip.
         log: a callable receiving one line per point (e.g. ``print``).
+        frames_dir: save thumbnails of every point and a contact sheet per sequence (with x265 at
+            the nearest rate) there (:mod:`actdiff.evaluation.contact`); see :func:`contact_sheet`.
     """
     check_metrics(metrics)
     cfgs = point_configs(load_rates(None, rates), config, protocol, overrides)
@@ -144,20 +146,22 @@ def evaluate(data: Any, rates: Sequence[str] | None = None, *, decoder: Any = "w
     if hasattr(dec, "settings"):
         config_doc["decoder_settings"] = dec.settings()
 
+    saver = _saver(frames_dir, "x265")
+
     def points_of(video: Video, seq_log: Any) -> list[dict[str, Any]]:
-        return actdiff_points(video, cfgs, {label: dec}, metrics, log=seq_log)[label]
+        return actdiff_points(video, cfgs, {label: dec}, metrics, log=seq_log, saver=saver)[label]
 
     if protocol is None and _is_dataset(data):
         protocol = next(iter(cfgs.values())).get("protocol")
-    return _run(data, codec, config_doc, points_of, metrics, protocol, sequences, name, fps, log)
+    return _run(data, codec, config_doc, points_of, metrics, protocol, sequences, name, fps, log, saver)
 
 
 def bench(data: Any, codec: str = "x265", crf: Sequence[int] | None = None, *,
           metrics: Sequence[str] = DEFAULT_METRICS, protocol: str | None = "cpu",
           sequences: Sequence[str] | None = None, name: str = "clip", fps: float | None = None,
-          log: Any = None) -> Results:
+          log: Any = None, frames_dir: str | Path | None = None) -> Results:
     """A classical codec (``x264`` | ``x265`` | ``svt-av1``) through the same loop and schema as
-    :func:`evaluate`; ``data`` as there (a single clip is coded at its own size)."""
+    :func:`evaluate`; ``data`` and ``frames_dir`` as there (a single clip is coded at its own size)."""
     from actdiff.baselines import BASELINES
     from actdiff.evaluation.runner import baseline_points
 
@@ -167,14 +171,34 @@ def bench(data: Any, codec: str = "x265", crf: Sequence[int] | None = None, *,
     crfs = list(crf or BASELINES[codec].default_crfs)
     config_doc = {"codec": codec, "crf": crfs, "settings": BASELINES[codec].notes, "metrics": list(metrics)}
 
-    def points_of(video: Video, seq_log: Any) -> list[dict[str, Any]]:
-        return baseline_points(video, codec, crfs, metrics, seq_log)
+    saver = _saver(frames_dir, None)
 
-    return _run(data, codec, config_doc, points_of, metrics, protocol, sequences, name, fps, log)
+    def points_of(video: Video, seq_log: Any) -> list[dict[str, Any]]:
+        return baseline_points(video, codec, crfs, metrics, seq_log, saver)
+
+    return _run(data, codec, config_doc, points_of, metrics, protocol, sequences, name, fps, log, saver)
+
+
+def _saver(frames_dir: str | Path | None, baseline: str | None) -> Any:
+    """A thumbnail saver into ``frames_dir`` (absolute paths recorded), or ``None``."""
+    if frames_dir is None:
+        return None
+    from actdiff.evaluation.contact import FrameSaver
+
+    return FrameSaver(frames_dir, baseline=baseline)
+
+
+def contact_sheet(a: dict[str, Any], b: dict[str, Any] | None = None, sequence: str | None = None) -> Any:
+    """A matplotlib figure: decoded frames of ``a`` (and ``b``) next to the source, each row labelled
+    with bpp and metrics; results evaluated with ``frames_dir`` (same protocol: same frames)."""
+    from actdiff.evaluation.contact import compare_sheet, results_sheet
+
+    return results_sheet(a, sequence) if b is None else compare_sheet(a, b, sequence)[0]
 
 
 def _run(data: Any, codec: str, config_doc: dict[str, Any], points_of: Any, metrics: Sequence[str],
-         protocol: str | None, sequences: Sequence[str] | None, name: str, fps: float | None, log: Any) -> Results:
+         protocol: str | None, sequences: Sequence[str] | None, name: str, fps: float | None, log: Any,
+         saver: Any = None) -> Results:
     """``points_of`` over a dataset (read under ``protocol``) or over one clip at its own size."""
     from actdiff.evaluation.results import record_source
 
@@ -184,12 +208,16 @@ def _run(data: Any, codec: str, config_doc: dict[str, Any], points_of: Any, metr
         proto = load_protocol(protocol)
         dataset = load_dataset(str(data), sequences=sequences)
         results = new_results(codec, dataset.name, proto.to_dict(), config_doc)
-        return Results(run_dataset(dataset, proto, points_of, metrics, results, log=log))
+        return Results(run_dataset(dataset, proto, points_of, metrics, results, log=log, saver=saver))
     video = as_video(data, fps)
     results = new_results(codec, name, {"name": "native", "height": video.height, "width": video.width,
                                         "max_frames": video.num_frames}, config_doc)
     record_source(results, name, video.frames, metrics)
+    if saver is not None:
+        saver.start(results, name, video)
     results["sequences"][name] = points_of(video, log)
+    if saver is not None:
+        saver.finish(results, name, video, metrics)
     return Results(results)
 
 
@@ -216,7 +244,7 @@ def describe(enc: EncodeResult) -> str:
 
 
 def sample_clip(max_frames: int | None = None) -> Video:
-    """The bundled 256×384 Big Buck Bunny excerpt (48 frames, 25 fps; © Blender Foundation, CC-BY 3.0)."""
+    """The bundled 384×256 Big Buck Bunny excerpt (48 frames, 25 fps; © Blender Foundation, CC-BY 3.0)."""
     from actdiff.data import load_sample_clip
 
     return load_sample_clip(max_frames)
@@ -273,5 +301,6 @@ class ActDiffPipeline:
         return PipelineOutput(video=self.decode(enc), encoded=enc)
 
 
-__all__ = ["ActDiffPipeline", "PipelineOutput", "Results", "bench", "codec_config", "decode", "describe", "encode",
-           "decode_segments", "evaluate", "load_results", "sample_clip", "score", "setting_overrides", "sweep"]
+__all__ = ["ActDiffPipeline", "PipelineOutput", "Results", "bench", "codec_config", "contact_sheet", "decode",
+           "describe", "encode", "decode_segments", "evaluate", "load_results", "sample_clip", "score",
+           "setting_overrides", "sweep"]

@@ -4,7 +4,7 @@ Usage::
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_codec.py [CLIP ...] [-o out.json]
 
-Default clip: the bundled sample (48 frames). Each clip is read with the cpu protocol (256x384
+Default clip: the bundled sample (48 frames). Each clip is read with the cpu protocol (384x256
 crop, first 96 frames), encoded with the default codec config, decoded with the warp decoder.
 Prints a Markdown table and the machine; writes JSON when ``-o`` is given.
 """
@@ -32,7 +32,7 @@ def bench_clip(path: str, cfg) -> dict:
     m = compute_metrics(video.frames, rec.frames, ["psnr", "ms_ssim", "niqe", "warping_error"])
     s = enc.stats
     return {
-        "clip": path, "frames": s["frames"], "size": f"{s['height']}x{s['width']}", "bpp": s["bpp"],
+        "clip": path, "frames": s["frames"], "size": f"{s['width']}x{s['height']}", "bpp": s["bpp"],
         "bits": s["bits"], "keyframes": s["keyframes"], "trajectories": s["trajectories"],
         "bits_per_point_per_frame": s["bits_per_point_per_frame"],
         "encode_fps": s["frames"] / s["encode_seconds"], "decode_fps": s["frames"] / dec_s,

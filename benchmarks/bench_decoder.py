@@ -1,4 +1,4 @@
-"""Diffusion-decoder speed at 256x384: one denoising step, and frames/s on a real bitstream.
+"""Diffusion-decoder speed at 384x256: one denoising step, and frames/s on a real bitstream.
 
 Usage::
 
@@ -61,7 +61,7 @@ def main() -> None:
     diffusion = build_decoder("diffusion", weights=args.weights, device=args.device,
                               sampler=args.sampler, steps=args.steps)
     step = step_seconds(diffusion.model, args.device)
-    print(f"denoising step (batch 1, 256x384): {step:.3f} s")
+    print(f"denoising step (batch 1, 384x256): {step:.3f} s")
     result = {"device": args.device, "frames": video.num_frames, "size": [256, 384],
               "step_seconds": step, "decoders": {}}
     for name, dec in (("warp", build_decoder("warp")), ("diffusion", diffusion)):
@@ -70,7 +70,7 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         result["decoders"][name] = {"seconds": seconds, "frames_per_second": video.num_frames / seconds}
         print(f"{name:>9} decoder: {video.num_frames / seconds:.2f} frames/s "
-              f"({video.num_frames} frames 256x384, {seconds:.1f} s)")
+              f"({video.num_frames} frames 384x256, {seconds:.1f} s)")
     result["diffusion_settings"] = diffusion.settings()
     print(f"diffusion settings: {result['diffusion_settings']}")
     result["machine"] = machine()

@@ -5,7 +5,7 @@ Usage::
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_flicker.py CLIP [CLIP ...] [--frames 48]
         [--variants "temporal_blend=0" "temporal_blend=0.8" ...] [-o out.json]
 
-Each clip is read with the cpu protocol (256x384, first ``--frames`` frames) and encoded ONCE
+Each clip is read with the cpu protocol (384x256, first ``--frames`` frames) and encoded ONCE
 with the default codec. That bitstream is decoded by the warp decoder and by the diffusion
 decoder (default shipped weights) under each variant (``key=value`` pairs separated by commas:
 ``strength``, ``noise_mode``, ``temporal_blend``, ``steps``, ``sampler``; an empty string = the

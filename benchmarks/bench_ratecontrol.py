@@ -8,10 +8,10 @@ Usage::
 Default clips: bikes.mp4 and carphone_pristine.mp4 from /work/shared/data/clips (else the
 bundled sample). Each (clip, target) runs the real CLI::
 
-    actdiff encode CLIP -o OUT.adv --stats OUT.json --size 256x384 --resize-mode crop \
+    actdiff encode CLIP -o OUT.adv --stats OUT.json --size 384x256 --resize-mode crop \
         --frames 96 --target-bpp B --overwrite
 
-(the cpu protocol: 256x384 centre crop, first 96 frames) and reads the achieved bpp from the
+(the cpu protocol: 384x256 (WxH) centre crop, first 96 frames) and reads the achieved bpp from the
 file size. The stream is then decoded with the warp decoder and compared with the same protocol's
 source frames: PSNR and NIQE over all frames, and PSNR over the keyframes alone (what keyframe
 downscaling, ``kf scale`` > 1, costs). Prints a Markdown table (clip, target, achieved bpp, within
@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"  # ../shared beside the repo
-PROTOCOL_ARGS = ["--size", "256x384", "--resize-mode", "crop", "--frames", "96"]
+PROTOCOL_ARGS = ["--size", "384x256", "--resize-mode", "crop", "--frames", "96"]
 
 
 def default_clips() -> list[str]:

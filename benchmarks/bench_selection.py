@@ -2,7 +2,7 @@
 
 Usage: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_selection.py [--bits] [--clip] [--seeds N]
 
-Scenes (256×384, 13 frames, smooth random textures, fixed seeds, exact dense motion with
+Scenes (384×256, 13 frames, smooth random textures, fixed seeds, exact dense motion with
 occlusions): ``pan_object`` (global pan + a small rotating object), ``zoom_rotate`` (zoom +
 rotation + a little perspective), ``two_objects`` (slow pan, two objects moving differently),
 ``static_fg`` (static background, moving foreground). For each selector (greedy with the

@@ -5,7 +5,7 @@ Usage::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_selectors.py [CLIP ...] \\
         --keyframe-weights K_DIR --weight-map-weights W_DIR [--max-frames 48] [-o out.json]
 
-Default clip: the bundled sample. Each clip is read with the cpu protocol (256x384 crop, first
+Default clip: the bundled sample. Each clip is read with the cpu protocol (384x256 crop, first
 ``--max-frames`` frames) and encoded with the default codec config in four variants:
 ``heuristic`` (adaptive keyframes, sobel weight map), ``learned_keyframes``,
 ``learned_weight_map`` and ``learned_both`` (variants whose weights are not given are

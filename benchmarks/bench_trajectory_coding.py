@@ -6,7 +6,7 @@ Produced ``benchmarks/results/trajectory_coding_cpu.json`` (~2 min on 2 cores)::
         -o benchmarks/results/trajectory_coding_cpu.json
 
 Clips (default: /work/shared/data/clips/*.mp4, /work/main/data/opencv_samples/*) are read at
-the cpu protocol (256x384 crop, 96 frames) and encoded with the default codec config; the
+the cpu protocol (384x256 crop, 96 frames) and encoded with the default codec config; the
 tracks the real encoder selects for each segment are captured and coded by these schemes:
 
 * ``actdiff``: as configured (smoothing, stride 2, ½ px); bits of the real payloads.

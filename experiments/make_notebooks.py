@@ -1,16 +1,22 @@
-"""Write notebooks/*.ipynb from the cell sources below.
+"""Write notebooks/*.ipynb from the cell sources below, with the outputs of a real run.
 
-    python experiments/make_notebooks.py          # rewrite the notebooks (no outputs)
-    python experiments/make_notebooks.py --check  # exit 1 if a stored notebook differs
+    python experiments/make_notebooks.py --execute  # rewrite and run them (nbclient, default parameters)
+    python experiments/make_notebooks.py            # rewrite them without outputs
+    python experiments/make_notebooks.py --check    # exit 1 if a stored notebook's cells differ
 
 Every notebook imports only the public API (``import actdiff``) and starts with a parameters cell
 (tagged ``parameters``, as papermill expects): tests/test_notebooks.py runs each one with a cell of
-its own values inserted after it; the defaults are for a person exploring.
+its own values inserted after it; the defaults are for a person exploring, and small enough that
+``--execute`` runs all three in a few minutes on 2 CPU cores (in a temporary folder; the kernel is
+this interpreter). The committed notebooks carry the outputs of such a run; their metadata
+(``actdiff``) records the command, the machine and the seconds it took. ``--check`` compares the
+cells' sources (outputs differ from run to run: timings).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -20,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "notebooks"
 
 PARAMS_01 = """\
-FRAMES = 48          # frames of the bundled sample clip to code
+FRAMES = 24          # frames of the bundled sample clip to code (48 at most)
 TARGET_BPP = None    # e.g. 0.02: rate control on the real file size (None: the default settings)
 DIFFUSION = True     # also decode with the diffusion decoder (the shipped weights)
 OVERRIDES = []       # codec settings as on the command line, e.g. ["codec.keyframes.max_gop=24"]
@@ -31,11 +37,13 @@ import io
 from IPython.display import Image, Markdown, display
 
 
-def show(fig):
-    \"\"\"Display a matplotlib figure as PNG.\"\"\"
+def show(fig, photo=False):
+    \"\"\"Display a matplotlib figure: PNG, or JPEG for pictures of frames (``photo``: a smaller notebook).\"\"\"
     import matplotlib.pyplot as plt
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=90, bbox_inches="tight"); plt.close(fig)
-    display(Image(buf.getvalue()))"""
+    fmt = "jpeg" if photo else "png"
+    kw = {"pil_kwargs": {"quality": 85}} if photo else {}
+    buf = io.BytesIO(); fig.savefig(buf, format=fmt, dpi=72, bbox_inches="tight", **kw); plt.close(fig)
+    display(Image(buf.getvalue(), format=fmt))"""
 
 NB01 = [
     ("md", "# 01 · ActDiff codec walkthrough\n\nEncode the bundled sample clip, look at what the file "
@@ -62,7 +70,7 @@ keys = [(i, k) for n, (i, k) in enumerate(keys) if n == 0 or i != keys[n - 1][0]
 fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.4), squeeze=False)
 for ax, (i, key) in zip(axes[0], keys):
     ax.imshow(key[: video.height, : video.width]); ax.set_title(f"decoded keyframe {i}"); ax.axis("off")
-show(fig)"""),
+show(fig, photo=True)"""),
     ("md", "## Selected trajectories\n\nEach segment's coded trajectories (as the decoder rebuilds them) drawn "
            "over its first frame; dots mark where each point ends."),
     ("code", """\
@@ -79,7 +87,7 @@ else:
         ax.plot(pos[-1, :, 0], pos[-1, :, 1], "w.", ms=3)
         ax.set_xlim(0, video.width); ax.set_ylim(video.height, 0); ax.axis("off")
         ax.set_title(f"frames {seg.segment.start}-{seg.segment.end}: {pos.shape[1]} trajectories")
-    show(fig)"""),
+    show(fig, photo=True)"""),
     ("md", "## Bit split"),
     ("code", """\
 bits = enc.stats["bits"]
@@ -111,7 +119,7 @@ panels = [("original", video.frames[t])] + [(n, r.frames[t]) for n, r in recs.it
 fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 2.8), squeeze=False)
 for ax, (name, img) in zip(axes[0], panels):
     ax.imshow(img); ax.set_title(f"{name}, frame {t}"); ax.axis("off")
-show(fig)"""),
+show(fig, photo=True)"""),
 ]
 
 PARAMS_02 = """\
@@ -135,8 +143,10 @@ if RESULTS:
 else:
     clip = actdiff.sample_clip(FRAMES)
     print(f"no RESULTS: ActDiff (warp decoder) and x265 on the sample clip ({FRAMES} frames)")
-    results = [actdiff.evaluate(clip, rates=["r0", "r2", "r4"], metrics=["psnr", "niqe"], name="sample"),
-               actdiff.bench(clip, "x265", crf=[40, 45, 51], metrics=["psnr", "niqe"], name="sample")]
+    results = [actdiff.evaluate(clip, rates=["r0", "r2", "r4"], metrics=["psnr", "niqe"], name="sample",
+                                frames_dir="frames"),
+               actdiff.bench(clip, "x265", crf=[40, 45, 51], metrics=["psnr", "niqe"], name="sample",
+                             frames_dir="frames")]
 for r in results:
     print(f"{r.codec:>20}: {len(r['sequences'])} sequences, metrics {', '.join(r.metric_names())}")
 results[0].to_dataframe().head()"""),
@@ -146,8 +156,16 @@ for metric in METRICS:
     if not all(metric in r.metric_names() for r in results):
         print(f"skipping {metric}: not in every results file"); continue
     show(results[0].plot(metric, *results[1:], title=metric))"""),
-    ("md", "## BD-rate\n\nEach codec against the anchor (negative: the codec needs fewer bits for the same "
-           "quality; see `actdiff bdrate`)."),
+    ("md", "## Pictures\n\nThe decoded frames next to the source, each row with its bpp and metrics (a "
+           "contact sheet: `actdiff compare A.json B.json`); frames from the middle of the clip's longest "
+           "segments, farthest from any keyframe. Needs results written with `frames_dir` (`--frames-dir`)."),
+    ("code", """\
+if len(results) >= 2 and all(r.get("source_frames") for r in results[:2]):
+    show(actdiff.contact_sheet(results[0], results[1]), photo=True)
+else:
+    print("no thumbnails in these results: evaluate/bench them with --frames-dir to see the frames")"""),
+    ("md", "## BD-rate\n\nEach codec against the anchor (negative: the codec needs fewer bits than the anchor "
+           "for the same quality, as in JVET, CompressAI and DCVC; see `actdiff bdrate`)."),
     ("code", """\
 anchor = actdiff.load_results(ANCHOR) if ANCHOR else results[-1]
 for metric in METRICS:
@@ -230,21 +248,63 @@ def build(cells) -> nbformat.NotebookNode:
     return nb
 
 
+def without_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy with no outputs, execution counts or run record: what the generator writes unexecuted."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb.metadata.pop("actdiff", None)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    """Run ``nb`` top to bottom with its default parameters in a temporary folder (kernel: this
+    interpreter) and record how (``nb.metadata["actdiff"]``)."""
+    import os
+    import platform
+    import tempfile
+    import time
+
+    from nbclient import NotebookClient
+
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="actdiff-nb-") as cwd:
+        NotebookClient(nb, kernel_name="python3", timeout=1800, resources={"metadata": {"path": cwd}}).execute()
+    nb.metadata["actdiff"] = {
+        "executed_by": "python experiments/make_notebooks.py --execute (default parameters, a temporary folder)",
+        "seconds": round(time.perf_counter() - t0, 1),
+        "machine": f"{platform.platform()}, {os.cpu_count()} CPU cores, OMP_NUM_THREADS="
+                   f"{os.environ.get('OMP_NUM_THREADS')}",
+    }
+    print(f"ran {name} in {nb.metadata['actdiff']['seconds']} s")
+    return nb
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--check", action="store_true", help="fail if a stored notebook is out of date")
+    p.add_argument("--check", action="store_true", help="fail if a stored notebook's cells are out of date")
+    p.add_argument("--execute", action="store_true", help="run each notebook and store its outputs")
+    p.add_argument("names", nargs="*", help="only these notebooks (default: all)")
     args = p.parse_args(argv)
     OUT.mkdir(exist_ok=True)
     stale = []
     for name, cells in NOTEBOOKS.items():
-        text = nbformat.writes(build(cells)) + "\n"
+        if args.names and name not in args.names:
+            continue
+        nb = build(cells)
         path = OUT / name
         if args.check:
-            if not path.is_file() or path.read_text() != text:
+            stored = without_outputs(nbformat.read(path, as_version=4)) if path.is_file() else None
+            if stored is None or nbformat.writes(stored) != nbformat.writes(nb):
                 stale.append(name)
-        else:
-            path.write_text(text)
-            print(f"wrote {path}")
+            continue
+        if args.execute:
+            nb = execute(nb, name)
+        path.write_text(nbformat.writes(nb) + "\n")
+        print(f"wrote {path}")
     if stale:
         print(f"out of date: {', '.join(stale)} (run python experiments/make_notebooks.py)", file=sys.stderr)
         return 1

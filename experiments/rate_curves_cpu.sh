@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rate–perception curves at the `cpu` protocol (256x384, first 96 frames) on the shared clips:
+# Rate–perception curves at the `cpu` protocol (384x256, first 96 frames) on the shared clips:
 # ActDiff (warp and diffusion decoders) against x264, x265 and SVT-AV1, then BD-rates and a plot.
 # Writes experiments/results/<codec>.json, bdrate_*.md and rd_niqe.png (re-runs replace them).
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rate–perception curves at the ActDiff-VC paper's protocol (480x720, first 96 frames) on UVG and
+# Rate–perception curves at the ActDiff-VC paper's protocol (720x480, first 96 frames) on UVG and
 # MCL-JCV, for a GPU machine: the diffusion decoder runs on CUDA when available.
 #
 #   experiments/prepare_uvg.sh /data/uvg && experiments/prepare_mcl_jcv.sh /data/mcl_jcv

@@ -105,3 +105,13 @@ def test_encode_prints_only_the_config_it_uses(capsys):
     printed = capsys.readouterr().out
     assert "codec:" in printed and "protocol" not in printed
     assert encode.main(["--print-config", "protocol.max_frames=4"]) == 2  # encode has no protocol: an error
+
+
+def test_data_root_override_as_the_dataset_yamls_recommend(tmp_path, capsys):
+    data = write_clip_folder(tmp_path / "clips", names=("alpha",))
+    out = tmp_path / "f.json"
+    assert bench.main(["x264", "--data", "folder", f"data.root={data}", "--frames", "2", "--crf", "45",
+                       "--metrics", "psnr", "-o", str(out), "-q"]) == 0
+    assert list(load_results(out)["sequences"]) == ["alpha"]
+    assert bench.main(["x264", "--data", "folder", "data.format=y4m", "-o", str(tmp_path / "g.json")]) == 2
+    assert "only data.root" in capsys.readouterr().err

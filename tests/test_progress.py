@@ -131,3 +131,27 @@ def test_unknown_decoder_and_checkpoint_advice(adv, tmp_path, capsys):
                         "--weights", str(ckpt)]) == 2
     err = capsys.readouterr().err
     assert f"actdiff export {ckpt}" in err and "site-packages" not in err
+
+
+def test_slow_decoders_report_frames_inside_a_segment(tmp_path):
+    """A decoder that reports frames as it makes them (the diffusion decoder: each batch) moves the
+    bar and the hook within a segment, not only at its end."""
+    from actdiff.codec import decode_video
+    from actdiff.decoders.warp import WarpDecoder
+
+    class Reporting(WarpDecoder):
+        def decode_segment(self, header, seg):
+            out = super().decode_segment(header, seg)
+            for _ in range(1, seg.segment.length - 1):
+                self.report_frames(1)
+            return out
+
+    clip = tmp_path / "one.mkv"
+    write_video(clip, moving_texture(10, 64, 96), 25.0)
+    adv = tmp_path / "one.adv"
+    assert encode.main([str(clip), "-o", str(adv), "codec.keyframes.max_gop=48", "-q"]) == 0  # one segment
+    seen = []
+    dec = Reporting()
+    decode_video(adv.read_bytes(), dec, progress=lambda done, total: seen.append(done))
+    assert seen[:8] == list(range(1, 9)) and seen[-1] == 10  # 8 inner frames one by one, then the segment
+    assert dec.progress_hook is None  # the hook is removed afterwards

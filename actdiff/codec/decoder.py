@@ -75,6 +75,15 @@ def decode_segments(data: bytes) -> Tuple[StreamHeader, List[DecodedSegment]]:
     return header, out
 
 
+def _set_hook(dec: Any, hook: Optional[Callable[[int], None]]) -> bool:
+    """Install ``hook`` as the decoder's ``progress_hook`` (``False`` where it cannot take one)."""
+    try:
+        dec.progress_hook = hook
+        return True
+    except AttributeError:  # a duck-typed decoder with __slots__
+        return False
+
+
 def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: Progress = None,
                  **decoder_kwargs: Any) -> Video:
     """Decode a whole file into a ``Video`` at its display size (frames ``uint8 (T, H, W, 3)``).
@@ -84,7 +93,8 @@ def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: P
         decoder: a built :class:`~actdiff.decoders.base.Decoder`, a registry name (``warp``,
             ``diffusion``) or a ``codec.decoder`` config section, see
             :func:`actdiff.decoders.build_decoder`.
-        progress: called with ``(frames done, total frames)`` after each segment. Independently,
+        progress: called with ``(frames done, total frames)`` after each segment, and within a
+            segment whenever the decoder reports frames (the diffusion decoder: each batch). Independently,
             a per-frame bar is drawn on stderr when :mod:`actdiff.progress` is on, and each
             segment's timing is logged at INFO (``-v``).
         decoder_kwargs: options of a decoder built here (ignored for a built one).
@@ -94,19 +104,32 @@ def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: P
     name = getattr(dec, "name", type(dec).__name__)
     total = header.num_frames
     frames = np.empty((total, header.coded_height, header.coded_width, 3), np.uint8)
-    done = 0
+    done, inside = 0, 0  # frames finished; frames the decoder reported inside the current segment
+
     with bar(total, f"decode ({name})", unit="frame", leave=False) as pbar:
-        for i, seg in enumerate(segments):
-            t0 = time.perf_counter()
-            frames[seg.segment.start : seg.segment.end + 1] = dec.decode_segment(header, seg)
-            seconds = time.perf_counter() - t0
-            new = seg.segment.end + 1 - max(done, seg.segment.start)  # keyframes are shared by neighbours
-            done = seg.segment.end + 1
-            pbar.update(new)
-            log.info("segment %d/%d: frames %d-%d (%d) decoded by %s in %.2f s (%.1f frames/s)", i + 1,
-                     len(segments), seg.segment.start, seg.segment.end, seg.segment.length, name, seconds,
-                     seg.segment.length / max(seconds, 1e-9))
+        def within(n: int) -> None:  # a slow decoder's report from inside a segment
+            nonlocal inside
+            inside += n
+            pbar.update(n)
             if progress is not None:
-                progress(done, total)
+                progress(min(done + inside, total), total)
+
+        hooked = _set_hook(dec, within)
+        try:
+            for i, seg in enumerate(segments):
+                t0, inside = time.perf_counter(), 0
+                frames[seg.segment.start : seg.segment.end + 1] = dec.decode_segment(header, seg)
+                seconds = time.perf_counter() - t0
+                new = seg.segment.end + 1 - max(done, seg.segment.start)  # keyframes are shared by neighbours
+                done = seg.segment.end + 1
+                pbar.update(max(new - inside, 0))
+                log.info("segment %d/%d: frames %d-%d (%d) decoded by %s in %.2f s (%.1f frames/s)", i + 1,
+                         len(segments), seg.segment.start, seg.segment.end, seg.segment.length, name, seconds,
+                         seg.segment.length / max(seconds, 1e-9))
+                if progress is not None:
+                    progress(done, total)
+        finally:
+            if hooked:
+                _set_hook(dec, None)
     frames = frames[:, : header.height, : header.width]
     return Video(frames=np.ascontiguousarray(frames), fps=header.fps, source="")

@@ -26,6 +26,7 @@ from actdiff.commands.common import (
     add_frames_arg,
     add_output_args,
     cli_entry,
+    data_root,
     frames_override,
     maybe_print_config,
     progress_line,
@@ -74,8 +75,8 @@ def main(argv: Sequence[str]) -> int:
     if args.codec not in BASELINES:
         raise ConfigError(f"unknown baseline {args.codec!r} (known: {', '.join(sorted(BASELINES))})")
     out = check_output(args.output, args.overwrite)
-    base = compose_config(args.config, args.protocol, split_overrides(args, extra) + frames_override(args),
-                          default=DEFAULT_CONFIG)
+    overrides, root = data_root(split_overrides(args, extra) + frames_override(args))
+    base = compose_config(args.config, args.protocol, overrides, default=DEFAULT_CONFIG)
     if maybe_print_config(args, base):
         return 0
     if not args.data:
@@ -87,7 +88,7 @@ def main(argv: Sequence[str]) -> int:
     if any(not lo <= c <= hi for c in crfs):
         raise ConfigError(f"{args.codec}: CRF values must lie in {lo}..{hi}")
     protocol = load_protocol(base.get("protocol"))
-    dataset = load_dataset(args.data, sequences=args.sequences)
+    dataset = load_dataset(args.data, root=root, sequences=args.sequences)
     atomic_write_text(Path(f"{out}.config.yaml"), to_yaml(base), overwrite=True)
     config = {"codec": args.codec, "crf": crfs, "settings": BASELINES[args.codec].notes,
               "metrics": args.metrics, "shard": args.shard}

@@ -159,6 +159,21 @@ def frames_override(args: argparse.Namespace) -> List[str]:
     return [f"protocol.max_frames={frames}"]
 
 
+def data_root(overrides: List[str]) -> tuple:
+    """``(other overrides, root)``: ``data.root=/path`` sets the dataset's folder (``evaluate``,
+    ``bench``; the dataset YAMLs recommend it); other ``data.*`` keys are not settable here."""
+    rest, root = [], None
+    for o in overrides:
+        key, _, value = o.lstrip("+").partition("=")
+        if key == "data.root":
+            root = value.strip("'\"")
+        elif key.split(".")[0] == "data":
+            raise ConfigError(f"{key}: only data.root can be set on the command line (or pass --data FOLDER)")
+        else:
+            rest.append(o)
+    return rest, root
+
+
 def split_overrides(args: argparse.Namespace, extra: List[str]) -> List[str]:
     """Overrides may be mixed with options; argparse puts stray ones in ``extra``."""
     bad = [e for e in extra if "=" not in e]

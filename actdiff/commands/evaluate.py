@@ -32,6 +32,7 @@ from actdiff.commands.common import (
     add_frames_arg,
     add_output_args,
     cli_entry,
+    data_root,
     decoder_section,
     frames_override,
     maybe_print_config,
@@ -99,7 +100,7 @@ def main(argv: Sequence[str]) -> int:
     if not args.data:
         raise ConfigError("--data is required (dataset name, YAML or folder)")
     check_metrics(args.metrics)  # unknown names or missing weights fail before any encoding
-    overrides = split_overrides(args, extra) + frames_override(args)
+    overrides, root = data_root(split_overrides(args, extra) + frames_override(args))
     base = compose_config(args.config, args.protocol, overrides)
     if maybe_print_config(args, base):
         return 0
@@ -107,7 +108,7 @@ def main(argv: Sequence[str]) -> int:
     rates = load_rates(args.rates_file, args.rates)
     cfgs = point_configs(rates, args.config, args.protocol, overrides)
     shard = parse_shard(args.shard)
-    dataset = load_dataset(args.data, sequences=args.sequences)
+    dataset = load_dataset(args.data, root=root, sequences=args.sequences)
     section = decoder_section(args, base)
     atomic_write_text(Path(f"{out}.config.yaml"), to_yaml(base), overwrite=True)
     decoder = build_decoder(section)  # once: diffusion weights load a single time

@@ -1,4 +1,4 @@
-"""The sample clip bundled in the package (48 frames of Big Buck Bunny, 256×384, 25 fps).
+"""The sample clip bundled in the package (48 frames of Big Buck Bunny, 384×256, 25 fps).
 
 See ``actdiff/assets/sample/ATTRIBUTION.md`` for its licence (CC-BY 3.0) and provenance.
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -18,6 +19,14 @@ class Decoder(ABC):
     """
 
     name: str = "base"
+    #: Set by :func:`actdiff.codec.decode_video` while it runs: called with the number of frames a
+    #: slow decoder has just produced inside a segment (progress within long segments).
+    progress_hook: Optional[Callable[[int], None]] = None
+
+    def report_frames(self, n: int) -> None:
+        """Tell :attr:`progress_hook` (if any) that ``n`` more frames of the segment are done."""
+        if self.progress_hook is not None:
+            self.progress_hook(n)
 
     @abstractmethod
     def decode_segment(self, header: StreamHeader, seg: DecodedSegment) -> np.ndarray:

@@ -230,6 +230,7 @@ class DiffusionDecoder(Decoder):
             if base is not None:
                 warp = conditions.warp_blend_from_conditions(c[..., :h, :w].float())
                 base[frames[0]:frames[-1] + 1] = _to_uint8(warp.permute(0, 2, 3, 1).cpu().numpy())
+            self.report_frames(len(frames))
         if base is not None:
             self._filter_residuals(seg, out, base)
         return out

@@ -244,5 +244,16 @@ def compare_sheet(res_a: Mapping[str, Any], res_b: Mapping[str, Any], sequence: 
     return draw_sheet([src, *rows], frames, title), sequence
 
 
+def results_sheet(results: Mapping[str, Any], sequence: str | None = None, base: Path | None = None) -> Any:
+    """The contact sheet of one results document (its source, every point with thumbnails)."""
+    frames = results.get("source_frames") or {}
+    seq = sequence or next((s for s in results["sequences"] if s in frames), None)
+    if seq is None or seq not in frames:
+        raise InputError("no thumbnails in these results (evaluate/bench with --frames-dir / frames_dir=)")
+    src = source_row(results, seq, base)
+    return draw_sheet([src, *sequence_rows(results, seq, base)], sorted(int(k) for k in frames[seq]),
+                      f"{seq} ({results['codec']})")
+
+
 __all__ = ["FrameSaver", "THUMB_WIDTH", "compare_sheet", "draw_sheet", "frames_of_interest", "numbers",
-           "point_label", "save_sheet", "sequence_rows", "source_row"]
+           "point_label", "results_sheet", "save_sheet", "sequence_rows", "source_row"]

@@ -27,7 +27,7 @@ class DISTracker(Tracker):
     """Dense Inverse Search flow on grayscale frames, forward and backward per frame pair.
 
     Args:
-        preset: ``ultrafast`` | ``fast`` | ``medium`` (about 1 / 1.5 / 4 ms per flow at 256×384).
+        preset: ``ultrafast`` | ``fast`` | ``medium`` (about 1 / 1.5 / 4 ms per flow at 384×256).
         fb_threshold, visibility_threshold: see :class:`Tracker`.
     """
 

@@ -252,6 +252,7 @@ def without_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy with no outputs, execution counts or run record: what the generator writes unexecuted."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     nb.metadata.pop("actdiff", None)
+    nb.metadata["language_info"] = {"name": "python"}  # the kernel adds its version, lexer, …
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

@@ -22,6 +22,7 @@ def test_demo_prints_a_rate_quality_table(tmp_path, capsys):
     assert warp["r1"]["psnr"] < warp["r4"]["psnr"]
     assert 0 < warp["r1"]["vmaf_neg"] < warp["r4"]["vmaf_neg"] <= 100
     assert (run / "r1.adv").is_file() and (run / "r1.config.yaml").is_file()
+    assert (run / "contact.png").read_bytes()[:4] == b"\x89PNG" and "contact sheet" in out  # the pictures
     if not any(r["decoder"] == "diffusion" for r in rows):
         assert "diffusion decoder skipped" in out  # never silently
 

@@ -53,8 +53,9 @@ def load_denoiser(path: str | Path | None = None, device: str = "cpu") -> Contro
             f"run `actdiff export {folder} -o WEIGHTS_DIR` and pass --weights WEIGHTS_DIR"
         )
     if path and not folder.exists():
-        raise MissingWeightsError(f"diffusion decoder weights folder {folder} does not exist "
-                                  f"(a `save_pretrained`/`actdiff export` folder: config.json + {WEIGHT_FILE})")
+        raise MissingWeightsError(f"diffusion decoder weights folder {folder} does not exist: pass --weights DIR "
+                                  f"with an `actdiff export` folder (config.json + {WEIGHT_FILE}), or train "
+                                  "one with experiments/train_default_cpu.sh")
     if not (folder / "config.json").is_file() or not (folder / WEIGHT_FILE).is_file():
         advice = (f"run experiments/train_default_cpu.sh (it exports to {DEFAULT_WEIGHTS}) or pass --weights DIR"
                   if not path else "export one with `actdiff export CKPT -o DIR` (a checkpoint of `actdiff fit`)")

@@ -120,7 +120,7 @@ def test_damaged_files_give_one_line_and_no_output(encoded, tmp_path, damage, ca
 
 def test_unknown_decoder(encoded, tmp_path, capsys):
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "o"), "--decoder", "magic"]) == 2
-    assert "unknown decoder" in one_error_line(capsys)
+    assert "unknown decoder 'magic' (known: diffusion, warp)" in one_error_line(capsys)
 
 
 def test_decode_twice_identical(encoded, tmp_path):

@@ -213,3 +213,50 @@ def test_haarpsi_of_black_frames_is_defined(monkeypatch):
         vals = per_frame("haarpsi", clip, other)
     assert np.isnan(vals[0]) and vals[1:] == pytest.approx([1.0] * 3)  # the patched piq says inf: identical → 1
     monkeypatch.setattr(piq, "haarpsi", real)
+
+
+def test_psnr_lowres_ignores_fine_texture_but_not_a_shifted_object(sample_video):
+    """Coarse-scale PSNR: fine noise barely moves it, a misplaced object (a shift) does."""
+    from actdiff.metrics import compute_metrics
+
+    ref = sample_video.frames[:4]
+    rng = np.random.default_rng(0)
+    noisy = np.clip(ref.astype(np.int16) + rng.integers(-25, 26, ref.shape), 0, 255).astype(np.uint8)
+    shifted = np.roll(ref, 12, axis=2)
+    m_noise = compute_metrics(ref, noisy, ["psnr", "psnr_lowres"])
+    m_shift = compute_metrics(ref, shifted, ["psnr", "psnr_lowres"])
+    assert m_noise["psnr_lowres"] > m_noise["psnr"] + 12      # the noise averages out at 1/8 scale
+    assert m_shift["psnr_lowres"] < m_noise["psnr_lowres"] - 15  # a 12-px shift does not
+    assert compute_metrics(ref, ref, ["psnr_lowres"])["psnr_lowres"] == 100.0
+
+
+def test_tof_zero_for_identical_motion_and_large_for_frozen_frames(sample_video):
+    from actdiff.metrics import compute_metrics
+
+    ref = sample_video.frames[:6]
+    frozen = np.repeat(ref[:1], 6, axis=0)
+    brighter = np.clip(ref.astype(np.int16) + 10, 0, 255).astype(np.uint8)  # same motion, other values
+    assert compute_metrics(ref, ref, ["tof"])["tof"] == 0.0
+    assert compute_metrics(ref, frozen, ["tof"])["tof"] > 5 * compute_metrics(ref, brighter, ["tof"])["tof"]
+
+
+def test_tlp_needs_lpips_weights(monkeypatch, tmp_path):
+    from actdiff.errors import MissingWeightsError
+    from actdiff.metrics import check_metrics
+
+    monkeypatch.setenv("ACTDIFF_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(MissingWeightsError):
+        check_metrics(["tlp"])
+
+
+def test_tlp_formula_with_a_stand_in_distance(monkeypatch, sample_video):
+    """tLP = mean |d(rec[t-1], rec[t]) - d(ref[t-1], ref[t])| (LPIPS stood in by a mean abs difference)."""
+    from actdiff.metrics import full_reference, temporal
+
+    monkeypatch.setattr(full_reference, "lpips", lambda x, y: (x - y).abs().flatten(1).mean(1).double())
+    ref = sample_video.frames[:5]
+    frozen = np.repeat(ref[:1], 5, axis=0)
+    assert temporal.tlp(ref, ref) == 0.0
+    diffs = [np.abs(ref[t].astype(np.float64) - ref[t - 1]).mean() / 255 for t in range(1, 5)]
+    assert temporal.tlp(ref, frozen) == pytest.approx(np.mean(diffs), rel=1e-5)

@@ -6,8 +6,9 @@ function). Kinds:
 
 * ``nr`` — no-reference, per frame: ``fn(rec (B,3,H,W) float [0,1]) -> (B,)``;
 * ``fr`` — full-reference, per frame: ``fn(ref, rec) -> (B,)``;
-* ``clip`` — whole clip: ``fn(ref uint8 (T,H,W,3), rec) -> float`` (``warping_error``, ``vmaf``,
-  ``vmaf_neg`` through ffmpeg's libvmaf, see ``actdiff.metrics.vmaf``);
+* ``clip`` — whole clip: ``fn(ref uint8 (T,H,W,3), rec) -> float`` (``warping_error``, ``tof``,
+  ``tlp`` — temporal, see ``actdiff.metrics.temporal`` — and ``vmaf``, ``vmaf_neg`` through
+  ffmpeg's libvmaf, see ``actdiff.metrics.vmaf``);
 * ``dist`` — distribution (FID/KID) over frames or HiFiC patches, see ``actdiff.metrics.fid``.
 
 Per-frame metrics are averaged over frames (NaN frames, e.g. NIQE on flat frames, are left out
@@ -29,7 +30,7 @@ from actdiff.errors import ConfigError, InputError
 from actdiff.metrics import full_reference as fr
 from actdiff.metrics.fid import INCEPTION_FILE, DistributionMetrics
 from actdiff.metrics.niqe import niqe
-from actdiff.metrics.temporal import warping_error
+from actdiff.metrics.temporal import tlp, tof, warping_error
 from actdiff.metrics.vmaf import find_ffmpeg, vmaf, vmaf_neg
 from actdiff.metrics.weights import find_weights, require_all
 from actdiff.registry import METRICS
@@ -61,6 +62,7 @@ def _register(name: str, kind: str, fn: Callable[..., Any] | None, lower: bool, 
 
 
 _register("psnr", "fr", fr.psnr, False, "dB")
+_register("psnr_lowres", "fr", fr.psnr_lowres, False, "dB")
 _register("ms_ssim", "fr", fr.ms_ssim, False)
 _register("haarpsi", "fr", fr.haarpsi, False)
 _register("vif", "fr", fr.vif, False)
@@ -69,6 +71,8 @@ _register("lpips", "fr", fr.lpips, True, requires=lambda: require_all([fr.VGG16_
 _register("dists", "fr", fr.dists, True, requires=lambda: require_all([fr.VGG16_FILE, fr.DISTS_FILE], "DISTS"))
 _register("niqe", "nr", niqe, True)
 _register("warping_error", "clip", warping_error, True)
+_register("tof", "clip", tof, True, "px")
+_register("tlp", "clip", tlp, True, requires=lambda: require_all([fr.VGG16_FILE, fr.LPIPS_FILE], "tLP (LPIPS-VGG)"))
 _register("vmaf", "clip", vmaf, False, requires=find_ffmpeg)
 _register("vmaf_neg", "clip", vmaf_neg, False, requires=find_ffmpeg)
 for _p in ("", "_patches"):
@@ -151,9 +155,9 @@ def compute_metrics(
     """All requested metrics of ``rec`` against ``ref`` (same shape, ``uint8 (T, H, W, 3)``).
 
     Returns ``{name: float}``; per-frame metrics are means over frames; ``psnr`` is the mean of
-    per-frame PSNRs (frames identical to the reference are capped at 100 dB). ``fid``/``kid``
-    use whole frames, ``fid_patches``/``kid_patches`` HiFiC 256-px patches; ``fid_feature``
-    replaces the standard Inception (tests, custom extractors).
+    per-frame PSNRs (frames identical to the reference are capped at 100 dB; likewise
+    ``psnr_lowres``). ``fid``/``kid`` use whole frames, ``fid_patches``/``kid_patches`` HiFiC 256-px
+    patches; ``fid_feature`` replaces the standard Inception (tests, custom extractors).
     """
     a, b = as_frames(ref), as_frames(rec)
     if a.shape != b.shape:
@@ -165,7 +169,7 @@ def compute_metrics(
         m = get_metric(name)
         if m.kind in ("nr", "fr"):
             vals = per_frame(name, a, b, batch_size)
-            if name == "psnr":
+            if name in ("psnr", "psnr_lowres"):  # identical frames: capped at 100 dB, not inf
                 vals = np.minimum(vals, 100.0)
             out[name] = _frame_mean(name, torch.from_numpy(vals))
         elif m.kind == "clip":
@@ -192,6 +196,8 @@ __all__ = [
     "lower_is_better",
     "niqe",
     "per_frame",
+    "tlp",
+    "tof",
     "to_tensor",
     "vmaf",
     "vmaf_neg",

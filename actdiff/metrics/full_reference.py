@@ -28,6 +28,23 @@ def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(1.0 / mse)
 
 
+#: Downsampling factor of :func:`psnr_lowres` (each side, area averaging).
+LOWRES_FACTOR = 8
+
+
+def psnr_lowres(x: torch.Tensor, y: torch.Tensor, factor: int = LOWRES_FACTOR) -> torch.Tensor:
+    """PSNR (dB, data range 1) of both images downsampled ``factor``× by area averaging.
+
+    Coarse-scale fidelity: texture finer than ``factor`` pixels (invented or lost) barely moves
+    it, a double image, a misplaced object or a wrong colour does. Sides that are not multiples of
+    ``factor`` are cropped to the largest multiple first (at least one block).
+    """
+    h, w = (max(factor, (n // factor) * factor) for n in x.shape[-2:])
+    if min(x.shape[-2:]) < factor:
+        raise ValueError(f"psnr_lowres needs frames of at least {factor} px a side, got {tuple(x.shape[-2:])}")
+    return psnr(F.avg_pool2d(x[..., :h, :w].double(), factor), F.avg_pool2d(y[..., :h, :w].double(), factor))
+
+
 def ms_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """MS-SSIM per image (torchmetrics, 11×11 Gaussian, standard 5 scale weights).
 

@@ -1,4 +1,6 @@
-"""Temporal consistency: warping error of the reconstruction along the REFERENCE's motion.
+"""Temporal consistency: the warping error, tOF and tLP of a reconstruction against its reference.
+
+Warping error — the reconstruction warped along the REFERENCE's motion:
 
 For each pair ``(t-1, t)``: OpenCV DIS optical flow (preset medium) is estimated on the
 reference luma, backward ``b = flow(ref[t] → ref[t-1])`` and forward ``f = flow(ref[t-1] → ref[t])``.
@@ -10,6 +12,14 @@ Ruder et al. 2016) and inside the frame. Averaged over all pairs; lower is bette
 Like-for-like: the flow and mask come from the reference only, so every codec is scored
 against the same motion field and the same pixels, independently of its own artefacts.
 ``warping_error(ref, ref)`` is the floor of the metric on that clip (flow error, lighting).
+
+tOF and tLP (Chu et al., "Learning temporal coherence via self-supervision for GAN-based video
+generation", TecoGAN, ACM TOG 2020): how much the frame-to-frame change of the reconstruction
+differs from the reference's. ``tof``: mean absolute difference (pixels) between the Farneback
+optical flow of consecutive decoded frames and that of consecutive source frames (grey levels;
+TecoGAN's Farneback parameters). ``tlp``: mean ``|LPIPS(rec[t-1], rec[t]) - LPIPS(ref[t-1], ref[t])|``
+(LPIPS-VGG from local weights, :func:`actdiff.metrics.full_reference.lpips`). Both are 0 for a
+perfect reconstruction and grow with flicker or frozen/jumping motion; lower is better.
 """
 
 from __future__ import annotations
@@ -75,3 +85,49 @@ def warping_error(ref: np.ndarray, rec: np.ndarray) -> float:
         warnings.warn("warping error: no flow-consistent pixel; NaN", stacklevel=2)
         return float("nan")
     return total / count
+
+
+#: Farneback parameters of TecoGAN's tOF (pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags).
+FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
+
+
+def _pairs_ok(name: str, ref: np.ndarray, rec: np.ndarray) -> bool:
+    if ref.shape != rec.shape or ref.ndim != 4:
+        raise InputError(f"{name} needs equal (T, H, W, 3) clips, got {ref.shape} and {rec.shape}")
+    if ref.shape[0] < 2:
+        warnings.warn(f"{name} needs at least two frames; NaN", stacklevel=3)
+        return False
+    return True
+
+
+def tof(ref: np.ndarray, rec: np.ndarray) -> float:
+    """TecoGAN's tOF of ``rec`` against ``ref`` (both ``uint8 (T, H, W, 3)``), pixels; NaN for T < 2."""
+    if not _pairs_ok("tOF", ref, rec):
+        return float("nan")
+    total = 0.0
+    for t in range(1, ref.shape[0]):
+        flows = [cv2.calcOpticalFlowFarneback(_luma(clip[t - 1]), _luma(clip[t]), None, *FARNEBACK)
+                 for clip in (ref, rec)]
+        total += float(np.abs(flows[0] - flows[1]).mean())
+    return total / (ref.shape[0] - 1)
+
+
+def tlp(ref: np.ndarray, rec: np.ndarray, batch_size: int = 8) -> float:
+    """TecoGAN's tLP of ``rec`` against ``ref`` (both ``uint8 (T, H, W, 3)``); needs the LPIPS
+    weights (``MissingWeightsError`` otherwise); NaN for T < 2."""
+    import torch
+
+    from actdiff.metrics.full_reference import lpips
+
+    if not _pairs_ok("tLP", ref, rec):
+        return float("nan")
+
+    def consecutive(clip: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(clip)).permute(0, 3, 1, 2).float() / 255.0
+        last = x.shape[0] - 1  # pairs (i, i + 1) for i < last
+        out = [lpips(x[i:min(i + batch_size, last)], x[i + 1:min(i + batch_size, last) + 1])
+               for i in range(0, last, batch_size)]
+        return torch.cat(out).numpy()
+
+    with torch.no_grad():
+        return float(np.abs(consecutive(rec) - consecutive(ref)).mean())

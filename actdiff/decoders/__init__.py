@@ -41,10 +41,7 @@ def build_decoder(spec: Any = "warp", **options: Any) -> Decoder:
     params = {"name": spec} if isinstance(spec, str) else _section(spec)
     params.update({k: v for k, v in options.items() if v is not None})
     name = str(params.pop("name", "warp"))
-    if name not in DECODERS:
-        if name not in MODULES:
-            known = ", ".join(sorted(set(MODULES) | set(DECODERS.names())))
-            raise ConfigError(f"unknown decoder {name!r} (known: {known})")
+    if name not in DECODERS and name in MODULES:
         importlib.import_module(MODULES[name])
     if name not in DECODERS:
         import difflib

@@ -11,7 +11,7 @@ from typing import Callable, List, Optional, Sequence
 from omegaconf import DictConfig
 
 from actdiff.config import compose, to_yaml
-from actdiff.errors import ActDiffError
+from actdiff.errors import ActDiffError, interrupt_line, memory_line
 
 log = logging.getLogger("actdiff")
 
@@ -36,9 +36,13 @@ def cli_entry(fn: Callable[[Sequence[str]], int]) -> Callable[[Optional[Sequence
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             sys.stderr.write(f"error: {msg}\n")
             return 2
-        except KeyboardInterrupt:
-            sys.stderr.write("error: interrupted\n")
-            return 130
+        except KeyboardInterrupt as e:  # SIGINT, or SIGTERM through actdiff.cli's handler
+            msg, code = interrupt_line(e)
+            sys.stderr.write(f"error: {msg}\n")
+            return code
+        except MemoryError as e:
+            sys.stderr.write(f"error: {memory_line(e)}\n")
+            return 2
 
     return wrapper
 

@@ -18,8 +18,8 @@ from actdiff.commands.common import (
     setup_logging,
 )
 from actdiff.decoders import build_decoder
-from actdiff.errors import InputError, OutputError
-from actdiff.io import write_video
+from actdiff.errors import InputError
+from actdiff.io import check_video_output, prepare_outputs, write_video
 
 DEFAULT_CONFIG = "experiment/codec"
 
@@ -46,8 +46,8 @@ def main(argv: Sequence[str]) -> int:
     src = Path(args.input)
     if not src.is_file():
         raise InputError(f"cannot read {src}: no such file")
-    if Path(args.output).exists() and not args.overwrite:
-        raise OutputError(f"{args.output} exists; pass --overwrite to replace it")
+    prepare_outputs([args.output], [src], args.overwrite)
+    check_video_output(args.output, args.overwrite)  # format and path, before decoding
     data = src.read_bytes()
     section = decoder_section(args, cfg)
     decoder = build_decoder(section)

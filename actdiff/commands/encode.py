@@ -18,7 +18,7 @@ from actdiff.commands.common import (
     parse_size,
     setup_logging,
 )
-from actdiff.io import atomic_write_bytes, read_video
+from actdiff.io import atomic_write_bytes, prepare_outputs, read_video
 
 DEFAULT_CONFIG = "experiment/codec"
 
@@ -58,6 +58,7 @@ def main(argv: Sequence[str]) -> int:
     if not args.input or not args.output:
         build_parser().error("INPUT and -o/--output are required")
     setup_logging(args.verbose)
+    prepare_outputs([args.output, args.stats], [args.input], args.overwrite)
     video = read_video(
         args.input,
         start=args.start,
@@ -68,11 +69,6 @@ def main(argv: Sequence[str]) -> int:
         yuv_fps=args.fps,
         yuv_range=args.yuv_range,
     )
-    for path in (args.output, args.stats):
-        if path and Path(path).exists() and not args.overwrite:
-            from actdiff.errors import OutputError
-
-            raise OutputError(f"{path} exists; pass --overwrite to replace it")
     if args.target_bpp is not None:
         from actdiff.codec.ratecontrol import describe, encode_to_target
 

@@ -87,6 +87,29 @@ def decoder_section(args: argparse.Namespace, cfg: Optional[DictConfig] = None) 
     return section
 
 
+def max_pixels_arg(text: str):
+    """``--max-pixels``: ``auto`` or a positive number of pixels (``4e9`` allowed)."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of pixels or 'auto'") from None
+    if not (value >= 1 and value == int(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive whole number")
+    return int(value)
+
+
+def add_stream_args(p: argparse.ArgumentParser) -> None:
+    """``--max-pixels`` and ``--keyframe-weights``: what a stream read from a file may ask for."""
+    p.add_argument("--max-pixels", type=max_pixels_arg, default="auto", metavar="N",
+                   help="refuse streams decoding to more than N pixels, frames and keyframes at the coded size "
+                        "(default auto: 2**30, and at most 2**22 per byte of the stream)")
+    p.add_argument("--keyframe-weights", action="append", default=[], metavar="DIR",
+                   help="folder the keyframe weights a stream names may be read from (repeatable; "
+                        "besides the package's own)")
+
+
 def add_config_args(p: argparse.ArgumentParser, default: str) -> None:
     """``--config FILE``, ``--print-config`` and trailing ``key=value`` overrides."""
     p.add_argument("--config", default=None, help=f"config YAML or group/name (default: {default})")
@@ -125,6 +148,10 @@ def parse_size(text: str, order: str = "HxW") -> tuple:
         a, b = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise ActDiffError(f"size {text!r} is not of the form {order} (e.g. 256x384)") from None
+    from actdiff.codec.bitstream import MAX_SIDE
+
     if a <= 0 or b <= 0:
         raise ActDiffError(f"size {text!r} must be positive")
+    if max(a, b) > MAX_SIDE:
+        raise ActDiffError(f"size {text!r} is larger than the format's {MAX_SIDE} pixels a side")
     return a, b

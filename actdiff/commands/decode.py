@@ -11,6 +11,7 @@ from actdiff.commands.common import (
     ArgumentParser,
     add_config_args,
     add_decoder_args,
+    add_stream_args,
     cli_entry,
     decoder_section,
     load_cfg,
@@ -32,6 +33,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("-v", "--verbose", action="count", default=0)
     add_decoder_args(p)
+    add_stream_args(p)
     add_config_args(p, DEFAULT_CONFIG)
     return p
 
@@ -49,10 +51,12 @@ def main(argv: Sequence[str]) -> int:
     prepare_outputs([args.output], [src], args.overwrite)
     check_video_output(args.output, args.overwrite)  # format and path, before decoding
     data = src.read_bytes()
+    from actdiff.codec.decoder import check_stream
+    check_stream(data, args.max_pixels)  # container, header and decode budget, before loading a decoder
     section = decoder_section(args, cfg)
     decoder = build_decoder(section)
     t0 = time.perf_counter()
-    video = decode_video(data, decoder)
+    video = decode_video(data, decoder, max_pixels=args.max_pixels, weights_dirs=args.keyframe_weights)
     seconds = time.perf_counter() - t0
     write_video(args.output, video.frames, video.fps, overwrite=args.overwrite)
     print(

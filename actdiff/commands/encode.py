@@ -58,6 +58,8 @@ def main(argv: Sequence[str]) -> int:
     if not args.input or not args.output:
         build_parser().error("INPUT and -o/--output are required")
     setup_logging(args.verbose)
+    from actdiff.codec.encoder import prepare_codec
+    prepare_codec(cfg)  # every codec setting checked (types, ranges, the decoder's limits) before any work
     prepare_outputs([args.output, args.stats], [args.input], args.overwrite)
     video = read_video(
         args.input,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from actdiff.codec.bitstream import bit_split, read_bitstream
-from actdiff.commands.common import ArgumentParser, cli_entry
+from actdiff.commands.common import ArgumentParser, add_stream_args, cli_entry
 from actdiff.errors import InputError
 
 
@@ -16,12 +16,15 @@ def main(argv: Sequence[str]) -> int:
     p = ArgumentParser(prog="actdiff info", description=__doc__)
     p.add_argument("input", help="an .adv file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_stream_args(p)
     args = p.parse_args(argv)
     path = Path(args.input)
     if not path.is_file():
         raise InputError(f"cannot read {path}: no such file")
     data = path.read_bytes()
     bs = read_bitstream(data)
+    from actdiff.codec.decoder import decode_segments
+    decode_segments(data, max_pixels=args.max_pixels, weights_dirs=args.keyframe_weights)  # fails where decode fails
     h = bs.header
     info = {
         "file": str(path), "bytes": len(data), "frames": h.num_frames, "width": h.width, "height": h.height,

@@ -44,7 +44,7 @@ def codec_segment_source(video: Video, codec_cfg: DictConfig) -> tuple[StreamHea
     from actdiff.codec import decode_segments, encode_video
 
     result = encode_video(video, codec_cfg)
-    return decode_segments(result.data)
+    return decode_segments(result.data, trusted=True)  # written just above from our own config
 
 
 def _plain(cfg: Any) -> Any:

@@ -89,11 +89,12 @@ def check_stream_params(params: Dict[str, Any], from_file: bool = True) -> Tuple
 
     def fail(key: str, why: str) -> None:
         spec = STREAM_PARAMS.get(key)
+        value = "" if key not in params else f" = {params[key]!r}"
         if from_file:
             name = f"{key} ({spec.config})" if spec else key
-            raise BitstreamError(f"bad bitstream header: param {name} = {params.get(key)!r} {why}")
+            raise BitstreamError(f"bad bitstream header: param {name}{value} {why}")
         name = f"codec.{spec.config}" if spec else f"bitstream param {key}"
-        raise ConfigError(f"{name} = {params.get(key)!r} {why} (the decoder's limit)")
+        raise ConfigError(f"{name}{value} {why} (the decoder's limit)")
 
     for key, value in params.items():
         spec = STREAM_PARAMS.get(key)

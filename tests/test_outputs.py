@@ -141,6 +141,12 @@ def test_output_equal_to_input_is_refused(tmp_path, frames, capsys):
     write_video(tmp_path / "frames", frames, 25.0)
     assert encode.main([str(tmp_path / "frames"), "-o", str(tmp_path / "frames" / "x.adv")]) == 2
     assert "inside the input folder" in one_error_line(capsys)
+    # an existing folder is not replaced by a file; a file is no folder to write into
+    (tmp_path / "keep").mkdir()
+    assert encode.main([str(src), "-o", str(tmp_path / "keep"), "--overwrite"]) == 2
+    assert "is a folder" in one_error_line(capsys) and (tmp_path / "keep").is_dir()
+    assert encode.main([str(src), "-o", str(src / "x.adv")]) == 2
+    assert "is a file" in one_error_line(capsys)
 
 
 def test_decode_output_equal_to_input_and_bad_format_refused_before_decoding(tmp_path, frames, capsys,

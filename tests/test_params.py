@@ -171,3 +171,15 @@ def test_segment_longer_than_the_format_allows_is_refused(stream):
     raw.sections[-1].span = 2000 - 1 - sum(s.span for s in raw.sections[:-1])
     with pytest.raises(BitstreamError, match="segment 1 length"):
         decode_segments(raw.to_bytes())
+
+
+def test_evaluate_checks_every_rate_point_before_any_work(tmp_path, capsys, monkeypatch):
+    from actdiff.commands import evaluate
+    from actdiff.evaluation import runner
+
+    (tmp_path / "clips").mkdir()
+    write_video(tmp_path / "clips" / "a.mkv", moving_texture(3, 32, 48), 25.0)
+    monkeypatch.setattr(runner, "encode_point", lambda *a, **k: pytest.fail("encoded before checking"))
+    argv = ["--data", str(tmp_path / "clips"), "-o", str(tmp_path / "r.json"), "codec.entropy.step=-1"]
+    assert evaluate.main(argv) == 2
+    assert "codec.entropy.step" in one_error_line(capsys)

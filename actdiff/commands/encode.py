@@ -60,7 +60,7 @@ def main(argv: Sequence[str]) -> int:
     setup_logging(args.verbose)
     from actdiff.codec.encoder import prepare_codec
     prepare_codec(cfg)  # every codec setting checked (types, ranges, the decoder's limits) before any work
-    prepare_outputs([args.output, args.stats], [args.input], args.overwrite)
+    prepare_outputs([args.output, args.stats], [args.input], args.overwrite, files=True)
     video = read_video(
         args.input,
         start=args.start,

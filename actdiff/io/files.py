@@ -79,18 +79,24 @@ def check_not_input(outputs: Iterable[Optional[PathLike]], inputs: Iterable[Opti
 
 
 def prepare_outputs(outputs: Iterable[Optional[PathLike]], inputs: Iterable[Optional[PathLike]] = (),
-                    overwrite: bool = False) -> None:
+                    overwrite: bool = False, files: bool = False) -> None:
     """Everything to check about output paths before any work starts: none is an input
-    (:func:`check_not_input`), leftovers of killed runs are cleaned (:func:`clean_stale`), and an
-    existing output needs ``overwrite``. ``None`` entries are skipped."""
-    outputs = [p for p in outputs if p]
+    (:func:`check_not_input`), none lies below a file, leftovers of killed runs are cleaned
+    (:func:`clean_stale`), an existing output needs ``overwrite`` and, with ``files`` (outputs
+    that are single files), is not a folder. ``None`` entries are skipped."""
+    outputs = [Path(p) for p in outputs if p]
     check_not_input(outputs, inputs)
     for p in outputs:
+        blocker = next((a for a in p.parents if a.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise OutputError(f"cannot write {p}: {blocker} is a file")
         try:
             clean_stale(p)
         except OSError as e:
             raise OutputError(f"cannot write {p}: {e.strerror or e}") from None
         check_writable(p, overwrite)
+        if files and p.is_dir():
+            raise OutputError(f"{p} is a folder, expected a file path")
 
 
 def _hidden(target: Path, kind: str) -> Path:

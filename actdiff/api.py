@@ -86,27 +86,39 @@ def _stream_bytes(data: Any) -> bytes:
     raise InputError(f"decode needs bytes, an EncodeResult or a path, got {type(data).__name__}")
 
 
-def decode(data: Any, decoder: Any = "warp", weights: str | Path | None = None, **options: Any) -> Video:
+def _stream_options(data: Any, max_pixels: Any, keyframe_weights: Sequence[str | Path]) -> dict[str, Any]:
+    """Decode limits: none for an ``EncodeResult`` (written in this process from the caller's config)."""
+    return {"max_pixels": max_pixels, "weights_dirs": [str(d) for d in keyframe_weights],
+            "trusted": isinstance(data, EncodeResult)}
+
+
+def decode(data: Any, decoder: Any = "warp", weights: str | Path | None = None, *, max_pixels: Any = "auto",
+           keyframe_weights: Sequence[str | Path] = (), **options: Any) -> Video:
     """Decode a bitstream (bytes, an ``EncodeResult`` or an ``.adv`` path) into frames.
 
     Args:
         decoder: ``"warp"`` | ``"diffusion"``, a ``codec.decoder``-style mapping, or a built decoder.
         weights: diffusion weights folder (default: the shipped model).
+        max_pixels: decode budget of a stream from bytes or a file (``"auto"``, an int or ``None``;
+            :func:`actdiff.codec.decoder.check_budget`); an ``EncodeResult`` has none.
+        keyframe_weights: folders keyframe weights named by such a stream may be read from.
         options: decoder options (``steps``, ``sampler``, ``temporal_blend``, ``bidirectional``, …).
 
     Returns:
         :class:`~actdiff.types.Video` at the display size, frames ``uint8 (T, H, W, 3)``.
     """
     dec = build_decoder(decoder, weights=None if weights is None else str(weights), **options)
-    return decode_video(_stream_bytes(data), dec)
+    return decode_video(_stream_bytes(data), dec, **_stream_options(data, max_pixels, keyframe_weights))
 
 
-def decode_segments(data: Any) -> tuple[Any, list[Any]]:
+def decode_segments(data: Any, *, max_pixels: Any = "auto", keyframe_weights: Sequence[str | Path] = ()
+                    ) -> tuple[Any, list[Any]]:
     """What the decoder sees: ``(StreamHeader, [DecodedSegment, …])`` rebuilt from the stream alone
-    (decoded keyframes ``uint8 (H, W, 3)`` at the coded size, trajectories ``(T, N, 2)`` pixels)."""
+    (decoded keyframes ``uint8 (H, W, 3)`` at the coded size, trajectories ``(T, N, 2)`` pixels);
+    ``max_pixels``, ``keyframe_weights`` as in :func:`decode`."""
     from actdiff.codec import decode_segments as _decode_segments
 
-    return _decode_segments(_stream_bytes(data))
+    return _decode_segments(_stream_bytes(data), **_stream_options(data, max_pixels, keyframe_weights))
 
 
 def _is_dataset(data: Any) -> bool:

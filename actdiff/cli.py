@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
-from typing import Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
+
+from actdiff.errors import Interrupted, interrupt_line, memory_line  # no imports of its own: stays fast
 
 VERBS = {
     "encode": "compress a video into one self-contained .adv file",
@@ -28,7 +32,55 @@ def usage() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _on_signal(signum: int, frame: Any) -> None:
+    """First SIGINT/SIGTERM: raise ``Interrupted`` (cleanups run, one ``error:`` line, 130/143).
+    A second one while those cleanups run: print the line and leave at once."""
+    if _SEEN:
+        msg, code = interrupt_line(Interrupted(signum))
+        os.write(2, f"error: {msg}\n".encode())
+        os._exit(code)
+    _SEEN.append(signum)
+    raise Interrupted(signum)
+
+
+_SEEN: list = []
+
+
+def install_signal_handlers() -> Dict[int, Callable]:
+    """Route SIGINT and SIGTERM to :func:`_on_signal`; returns the previous handlers."""
+    _SEEN.clear()
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, _on_signal)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+    return old
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run a verb. SIGINT/SIGTERM at any moment (imports included) end it with one
+    ``error:`` line and exit code 130/143; a ``MemoryError`` with one line and 2.
+
+    Called with ``argv`` (from Python), the previous signal handlers are restored on return;
+    as the program (``argv`` None) they stay until the interpreter exits."""
+    old = install_signal_handlers()  # first, before any heavy import
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as e:
+        msg, code = interrupt_line(e)
+        sys.stderr.write(f"error: {msg}\n")
+        return code
+    except MemoryError as e:
+        sys.stderr.write(f"error: {memory_line(e)}\n")
+        return 2
+    finally:
+        if argv is not None:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+
+def _main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         sys.stdout.write(usage())

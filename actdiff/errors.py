@@ -23,3 +23,31 @@ class BitstreamError(ActDiffError):
 
 class MissingWeightsError(ActDiffError):
     """Pretrained weights are not on disk; the message names the file and where to put it."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived (raised by the CLI's signal handlers, see :mod:`actdiff.cli`).
+
+    A ``KeyboardInterrupt``, so every ``finally`` and cleanup runs as for Ctrl-C.
+    ``exit_code`` is the shell's convention, ``128 + signum`` (130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int = 2) -> None:
+        super().__init__(signum)
+        self.signum = int(signum)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+def interrupt_line(e: BaseException) -> tuple[str, int]:
+    """The one-line message and exit code of an interrupt (``KeyboardInterrupt``/:class:`Interrupted`)."""
+    signum = getattr(e, "signum", 2)
+    return ("terminated (SIGTERM)" if signum == 15 else "interrupted"), 128 + signum
+
+
+def memory_line(e: BaseException) -> str:
+    """One line for a ``MemoryError`` (numpy's names the allocation that failed)."""
+    msg = (str(e).splitlines() or [""])[0]
+    return "out of memory" + (f": {msg}" if msg else "") + " (try a smaller input or output size)"

@@ -6,7 +6,7 @@ Layout (format version 1)::
     header:   H W codedH codedW frames fpsNum fpsDen seed            (varints)
               nParams, then per param: tag_len:u8 key value          (see _write_value)
               crc32:u32le over everything from the magic on
-    section*: span=end-start (varint), bandwidth code (u8),
+    section*: span=end-start (varint, < MAX_SEGMENT_FRAMES), bandwidth code (u8),
               per keyframe: length (varint) + payload,
               trajectory length (varint) + payload,
               crc32:u32le over the section
@@ -39,6 +39,7 @@ MAGIC = b"ADV"
 VERSION = 1
 MAX_SIDE = 16384
 MAX_FRAMES = 1_000_000
+MAX_SEGMENT_FRAMES = 1024      # frames per segment, both keyframes included (bounds decoding per section)
 MAX_PARAMS = 64
 MAX_KEY = 31
 MAX_STR = 255
@@ -120,9 +121,11 @@ def _expected_keyframes(index: int, seg: Segment) -> int:
 
 def _write_section(index: int, start: int, sec: SegmentSection) -> bytes:
     seg = sec.segment
-    if seg.start != start or seg.end < seg.start or (index > 0 and seg.end == seg.start):
+    if seg.start != start or seg.end < seg.start or (index > 0 and seg.end == seg.start) \
+            or seg.length > MAX_SEGMENT_FRAMES:
         raise ValueError(f"segment {index} spans {seg.start}..{seg.end}; it must start at "
-                         f"{start} and (after the first) be at least 2 frames long")
+                         f"{start}, (after the first) be at least 2 frames long and at most "
+                         f"{MAX_SEGMENT_FRAMES}")
     want = _expected_keyframes(index, seg)
     if len(sec.keyframes) != want:
         raise ValueError(f"segment {index} has {len(sec.keyframes)} keyframes, expected {want}")
@@ -211,7 +214,7 @@ def _read_section(r: ByteReader, i: int, start: int, num_frames: int
                   ) -> tuple[SegmentSection, int, int]:
     """One section; returns it and its keyframe and trajectory payload byte counts."""
     begin = r.pos
-    span = r.varint(f"segment {i} length", num_frames - 1 - start)
+    span = r.varint(f"segment {i} length", min(num_frames - 1 - start, MAX_SEGMENT_FRAMES - 1))
     if i > 0 and span == 0:
         raise BitstreamError(f"corrupt file: segment {i} is empty")
     code = r.byte(f"segment {i} bandwidth")

@@ -9,57 +9,95 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 import actdiff.entropy  # noqa: F401  (registers the trajectory coders)
 from actdiff.codec.bitstream import read_bitstream
 from actdiff.codec.keyframe_chain import KeyframeChain
+from actdiff.codec.params import check_stream_params
 from actdiff.decoders import build_decoder
 from actdiff.decoders.base import Decoder
-from actdiff.errors import BitstreamError
+from actdiff.errors import BitstreamError, ConfigError
 from actdiff.image_codecs import codec_from_params
 from actdiff.motion.temporal import coded_frames, upsample_tracks
 from actdiff.progress import bar
 from actdiff.registry import TRAJECTORY_CODERS
-from actdiff.types import DecodedSegment, StreamHeader, Tracks, Video
+from actdiff.types import Bitstream, DecodedSegment, StreamHeader, Tracks, Video
 
 log = logging.getLogger(__name__)
 
 #: ``progress(frames done, total frames)`` after every decoded segment.
 Progress = Optional[Callable[[int, int], None]]
+#: Default limit on the pixels a stream may decode to (``--max-pixels``): 2**30, about 3.2 GB of
+#: RGB frames (the warp decoder peaks near 6.4 bytes per decoded pixel, measured at 1280x720).
+DEFAULT_MAX_PIXELS = 1 << 30
+#: Decoded pixels a stream may declare per byte of its size when no limit is given. Real streams
+#: stay far below: the bundled clip at the most extreme settings (keyframes downscaled 16x,
+#: quality 0, no trajectories, one 48-frame segment) carries 27,000 pixels per byte, a flat grey
+#: 1920x1088 clip of one 96-frame segment 1,230,000.
+MAX_PIXELS_PER_BYTE = 1 << 22
 
-#: Largest decoded video held in memory (bytes of uint8 RGB); larger headers are refused.
-MAX_DECODE_BYTES = 16 * 1024**3
-
-
-def _trajectory_coder(header: StreamHeader) -> Tuple[Any, int]:
-    """The trajectory coder and temporal stride the header names (``BitstreamError`` if bad)."""
-    try:
-        coder = TRAJECTORY_CODERS.build(str(header.params["tc"]), step=float(header.params["qs"]))
-        stride = int(header.params.get("ts", 1))
-        if not 1 <= stride <= 64:
-            raise ValueError(f"temporal stride {stride} out of range")
-    except (KeyError, ValueError, TypeError) as e:
-        raise BitstreamError(f"bad trajectory coder parameters in header: {e}") from None
-    except Exception as e:  # unknown coder name → ConfigError from the registry
-        raise BitstreamError(f"unsupported trajectory coder in header: {e}") from None
-    return coder, stride
+Limit = Union[int, str, None]
 
 
-def decode_segments(data: bytes) -> Tuple[StreamHeader, List[DecodedSegment]]:
-    """Rebuild every segment's keyframes and tracks from the file alone (``BitstreamError`` on damage)."""
+def decoded_pixels(header: StreamHeader, keyframes: int) -> int:
+    """Pixels a stream decodes to: its frames and its decoded keyframes, at the coded size."""
+    return (header.num_frames + keyframes) * header.coded_height * header.coded_width
+
+
+def check_budget(header: StreamHeader, keyframes: int, nbytes: int, max_pixels: Limit = "auto") -> None:
+    """Refuse (``BitstreamError``, before anything is allocated) a stream decoding to more pixels
+    than allowed: ``max_pixels`` when an int; ``"auto"``: ``DEFAULT_MAX_PIXELS`` and at most
+    ``MAX_PIXELS_PER_BYTE`` per byte of the stream; ``None``: no limit (a stream this process wrote)."""
+    if max_pixels is None:
+        return
+    need = decoded_pixels(header, keyframes)
+    what = (f"{header.num_frames} frames and {keyframes} keyframes at "
+            f"{header.coded_width}x{header.coded_height} ({need:,} pixels)")
+    if max_pixels == "auto":
+        if need > MAX_PIXELS_PER_BYTE * nbytes:
+            raise BitstreamError(
+                f"a {nbytes}-byte stream declaring {what} is implausible (at most {MAX_PIXELS_PER_BYTE:,} "
+                "pixels per byte); pass --max-pixels N to decode it anyway")
+        max_pixels = DEFAULT_MAX_PIXELS
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ConfigError(f"max_pixels must be a positive integer, 'auto' or None, got {max_pixels!r}")
+    if need > max_pixels:
+        raise BitstreamError(f"the stream decodes to {what}, more than the limit of {max_pixels:,} "
+                             "(--max-pixels N raises it)")
+
+
+def check_stream(data: bytes, max_pixels: Limit = "auto") -> Bitstream:
+    """Parse ``data`` and check everything short of decoding its payloads: the container, the
+    header's parameters (:func:`actdiff.codec.params.check_stream_params`) and the decode budget
+    (:func:`check_budget`). Cheap: run it before loading a decoder."""
     bs = read_bitstream(data)
+    check_stream_params(bs.header.params)
+    check_budget(bs.header, sum(len(s.keyframes) for s in bs.sections), len(data), max_pixels)
+    return bs
+
+
+def decode_segments(data: bytes, *, max_pixels: Limit = "auto", weights_dirs: Sequence[str] = (),
+                    trusted: bool = False) -> Tuple[StreamHeader, List[DecodedSegment]]:
+    """Rebuild every segment's keyframes and tracks from the file alone (``BitstreamError`` on damage).
+
+    Before anything is decoded, the header's parameters are checked (:mod:`actdiff.codec.params`)
+    and the size against the decode budget (:func:`check_budget`).
+
+    Args:
+        max_pixels: the decode budget (see :func:`check_budget`).
+        weights_dirs: folders (besides the package's) that keyframe weights named by the stream
+            may come from (:func:`actdiff.image_codecs.factory.resolve_stream_weights`).
+        trusted: the stream was written by this process from the caller's own config: no budget,
+            and the weights it names are the caller's.
+    """
+    bs = check_stream(data, None if trusted else max_pixels)
     header = bs.header
-    pixels = header.num_frames * header.coded_height * header.coded_width * 3
-    if pixels > MAX_DECODE_BYTES:
-        raise BitstreamError(
-            f"video of {header.num_frames} frames at {header.coded_width}x{header.coded_height} "
-            "is too large to decode in memory"
-        )
-    image_codec = codec_from_params(header.params)
-    coder, stride = _trajectory_coder(header)
+    tc, step, stride = check_stream_params(header.params)
+    image_codec = codec_from_params(header.params, weights_dirs=None if trusted else weights_dirs)
+    coder = TRAJECTORY_CODERS.build(tc, step=step)
     hc, wc = header.coded_height, header.coded_width
     chain = KeyframeChain()
     out: List[DecodedSegment] = []
@@ -84,7 +122,8 @@ def _set_hook(dec: Any, hook: Optional[Callable[[int], None]]) -> bool:
         return False
 
 
-def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: Progress = None,
+def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: Progress = None, *,
+                 max_pixels: Limit = "auto", weights_dirs: Sequence[str] = (), trusted: bool = False,
                  **decoder_kwargs: Any) -> Video:
     """Decode a whole file into a ``Video`` at its display size (frames ``uint8 (T, H, W, 3)``).
 
@@ -97,9 +136,10 @@ def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: P
             segment whenever the decoder reports frames (the diffusion decoder: each batch). Independently,
             a per-frame bar is drawn on stderr when :mod:`actdiff.progress` is on, and each
             segment's timing is logged at INFO (``-v``).
+        max_pixels, weights_dirs, trusted: see :func:`decode_segments`.
         decoder_kwargs: options of a decoder built here (ignored for a built one).
     """
-    header, segments = decode_segments(data)
+    header, segments = decode_segments(data, max_pixels=max_pixels, weights_dirs=weights_dirs, trusted=trusted)
     dec = build_decoder(decoder, **decoder_kwargs)
     name = getattr(dec, "name", type(dec).__name__)
     total = header.num_frames

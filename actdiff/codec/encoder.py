@@ -23,6 +23,8 @@ import actdiff.selection.segments  # noqa: F401  (registers the keyframe selecto
 import actdiff.selection.trajectories  # noqa: F401  (registers the trajectory selectors)
 from actdiff.codec.bitstream import bit_split, write_bitstream
 from actdiff.codec.keyframe_chain import KeyframeChain, carried_keyframes
+from actdiff.codec.params import check_stream_params
+from actdiff.codec.schema import check_codec_config
 from actdiff.errors import InputError
 from actdiff.image_codecs import ImageCodec, codec_from_params
 from actdiff.io import pad_to_multiple
@@ -88,6 +90,16 @@ def stream_params(codec: DictConfig, stages: Stages) -> Dict[str, Any]:
     }
 
 
+def prepare_codec(cfg: DictConfig) -> Tuple[DictConfig, Stages]:
+    """The checked ``codec`` section (types converted, :func:`actdiff.codec.schema.check_codec_config`)
+    and its stages, before any work. The header they would write passes the decoder's own check
+    (:func:`actdiff.codec.params.check_stream_params`), so encode refuses what decode would refuse."""
+    codec = check_codec_config(codec_section(cfg))
+    stages = Stages.from_config(codec)
+    check_stream_params(stream_params(codec, stages), from_file=False)
+    return codec, stages
+
+
 def check_size(video: Video, min_size: int) -> None:
     if video.num_frames < 1:
         raise InputError(f"{video.source or 'input'} has no frames")
@@ -114,11 +126,10 @@ def encode_video(
         ``EncodeResult`` with the file's bytes, its statistics (``bpp`` counted at the display
         size) and, in ``debug``, the decoded segments exactly as ``decode_segments`` rebuilds them.
     """
-    codec = codec_section(cfg)
     t_start = time.perf_counter()
+    codec, stages = prepare_codec(cfg)
     check_size(video, int(codec.min_size))
     frames, (height, width) = pad_to_multiple(video.frames, int(codec.pad_multiple))
-    stages = Stages.from_config(codec)
     num_frames, coded_h, coded_w = frames.shape[:3]
 
     if flows is None or num_frames < 2:
@@ -161,12 +172,12 @@ def encode_video(
 def pairwise_flows(video: Video, cfg: DictConfig) -> Optional[Tuple[np.ndarray, np.ndarray]]:
     """The encoder's pairwise (forward, backward) flows ``float32 (T-1, Hc, Wc, 2)`` of the padded
     frames, as ``encode_video`` computes them (``None`` for a one-frame video)."""
-    codec = codec_section(cfg)
+    codec, stages = prepare_codec(cfg)
     check_size(video, int(codec.min_size))
     frames, _ = pad_to_multiple(video.frames, int(codec.pad_multiple))
     if frames.shape[0] < 2:
         return None
-    return Stages.from_config(codec).tracker.pairwise_flows(frames)
+    return stages.tracker.pairwise_flows(frames)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Callable, List, Optional, Sequence
 from omegaconf import DictConfig
 
 from actdiff.config import compose, to_yaml
-from actdiff.errors import ActDiffError, ConfigError
+from actdiff.errors import ActDiffError, ConfigError, interrupt_line, memory_line
 
 log = logging.getLogger("actdiff")
 
@@ -72,12 +72,16 @@ def cli_entry(fn: Callable[[Sequence[str]], int]) -> Callable[[Optional[Sequence
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             sys.stderr.write(f"error: {msg}\n")
             return 2
-        except KeyboardInterrupt:
-            sys.stderr.write("error: interrupted\n")
-            return 130
         except BrokenPipeError:  # e.g. `actdiff info --json … | head`: the reader left early
             _silence_stdout()
             return 141
+        except KeyboardInterrupt as e:  # SIGINT, or SIGTERM through actdiff.cli's handler
+            msg, code = interrupt_line(e)
+            sys.stderr.write(f"error: {msg}\n")
+            return code
+        except MemoryError as e:
+            sys.stderr.write(f"error: {memory_line(e)}\n")
+            return 2
 
     return wrapper
 
@@ -133,6 +137,29 @@ def decoder_section(args: argparse.Namespace, cfg: Optional[DictConfig] = None) 
         section["bidirectional"] = False
     section.update({k: getattr(args, k) for k in DECODER_OPTIONS if getattr(args, k, None) is not None})
     return section
+
+
+def max_pixels_arg(text: str):
+    """``--max-pixels``: ``auto`` or a positive number of pixels (``4e9`` allowed)."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of pixels or 'auto'") from None
+    if not (value >= 1 and value == int(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive whole number")
+    return int(value)
+
+
+def add_stream_args(p: argparse.ArgumentParser) -> None:
+    """``--max-pixels`` and ``--keyframe-weights``: what a stream read from a file may ask for."""
+    p.add_argument("--max-pixels", type=max_pixels_arg, default="auto", metavar="N",
+                   help="refuse streams decoding to more than N pixels, frames and keyframes at the coded size "
+                        "(default auto: 2**30, and at most 2**22 per byte of the stream)")
+    p.add_argument("--keyframe-weights", action="append", default=[], metavar="DIR",
+                   help="folder the keyframe weights a stream names may be read from (repeatable; "
+                        "besides the package's own)")
 
 
 def add_config_args(p: argparse.ArgumentParser, default: str) -> None:
@@ -237,6 +264,10 @@ def parse_size(text: str) -> tuple:
         a, b = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise ActDiffError(f"size {text!r} is not of the form {SIZE_HELP}") from None
+    from actdiff.codec.bitstream import MAX_SIDE
+
     if a <= 0 or b <= 0:
         raise ActDiffError(f"size {text!r} must be positive")
+    if max(a, b) > MAX_SIDE:
+        raise ActDiffError(f"size {text!r} is larger than the format's {MAX_SIDE} pixels a side")
     return a, b

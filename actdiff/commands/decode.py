@@ -17,6 +17,7 @@ from actdiff.commands.common import (
     add_config_args,
     add_decoder_args,
     add_output_args,
+    add_stream_args,
     cli_entry,
     decoder_section,
     load_cfg,
@@ -24,7 +25,7 @@ from actdiff.commands.common import (
     setup_output,
 )
 from actdiff.config import ENCODE_EXPERIMENT
-from actdiff.errors import InputError, OutputError
+from actdiff.errors import InputError
 
 DEFAULT_CONFIG = ENCODE_EXPERIMENT
 
@@ -38,6 +39,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     add_output_args(p)
     add_decoder_args(p)
+    add_stream_args(p)
     add_config_args(p, DEFAULT_CONFIG)
     return p
 
@@ -52,20 +54,19 @@ def main(argv: Sequence[str]) -> int:
     src = Path(args.input)
     if not src.is_file():
         raise InputError(f"cannot read {src}: no such file")
-    if Path(args.output).exists() and not args.overwrite:
-        raise OutputError(f"{args.output} exists; pass --overwrite to replace it")
     from actdiff.codec import decode_video
-    from actdiff.codec.bitstream import read_bitstream
+    from actdiff.codec.decoder import check_stream
     from actdiff.decoders import build_decoder
-    from actdiff.io import check_video_output, write_video
+    from actdiff.io import check_video_output, prepare_outputs, write_video
 
+    prepare_outputs([args.output], [src], args.overwrite)
     data = src.read_bytes()
-    header = read_bitstream(data).header
-    check_video_output(args.output, args.overwrite, header.height, header.width)  # before any decoding
+    header = check_stream(data, args.max_pixels).header  # container, header, decode budget: before a decoder loads
+    check_video_output(args.output, args.overwrite, header.height, header.width)  # format and path, before decoding
     section = decoder_section(args, cfg)
     decoder = build_decoder(section)
     t0 = time.perf_counter()
-    video = decode_video(data, decoder)
+    video = decode_video(data, decoder, max_pixels=args.max_pixels, weights_dirs=args.keyframe_weights)
     seconds = time.perf_counter() - t0
     write_video(args.output, video.frames, video.fps, overwrite=args.overwrite)
     summary = {"output": str(args.output), "frames": video.num_frames, "width": video.width, "height": video.height,

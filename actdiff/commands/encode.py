@@ -57,17 +57,15 @@ def main(argv: Sequence[str]) -> int:
     if not args.input or not args.output:
         build_parser().error("INPUT and -o/--output are required")
     setup_output(args)
-    for path in (args.output, args.stats):  # before reading or coding anything
-        if path and Path(path).exists() and not args.overwrite:
-            from actdiff.errors import OutputError
-
-            raise OutputError(f"{path} exists; pass --overwrite to replace it")
     from omegaconf import OmegaConf
 
     from actdiff.codec import encode_video
-    from actdiff.io import atomic_write_bytes, read_video
+    from actdiff.codec.encoder import prepare_codec
+    from actdiff.io import atomic_write_bytes, prepare_outputs, read_video
 
     size = parse_size(args.size) if args.size else None
+    prepare_codec(cfg)  # every codec setting checked (types, ranges, the decoder's limits) before any work
+    prepare_outputs([args.output, args.stats], [args.input], args.overwrite, files=True)  # before reading
     video = read_video(
         args.input,
         start=args.start,

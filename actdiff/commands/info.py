@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from actdiff.commands.common import ArgumentParser, cli_entry
+from actdiff.commands.common import ArgumentParser, add_stream_args, cli_entry
 from actdiff.errors import InputError
 
 
@@ -20,12 +20,16 @@ def main(argv: Sequence[str]) -> int:
     p = ArgumentParser(prog="actdiff info", description=__doc__)
     p.add_argument("input", help="an .adv file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_stream_args(p)
     args = p.parse_args(argv)
     path = Path(args.input)
     if not path.is_file():
         raise InputError(f"cannot read {path}: no such file")
+    from actdiff.codec.decoder import decode_segments
     from actdiff.codec.describe import describe_stream, format_description
 
-    info = describe_stream(path.read_bytes(), str(path))
+    data = path.read_bytes()
+    decode_segments(data, max_pixels=args.max_pixels, weights_dirs=args.keyframe_weights)  # fails where decode fails
+    info = describe_stream(data, str(path))
     sys.stdout.write(json.dumps(info, indent=2) + "\n" if args.json else format_description(info))
     return 0

@@ -302,7 +302,10 @@ def encode_tracks(tracks: Tracks, step: float, height: int, width: int) -> bytes
 
 def decode_tracks(data: bytes, num_frames: int, step: float, height: int, width: int) -> Tracks:
     """Inverse of :func:`encode_tracks`; raises only ``BitstreamError`` on bad ``data`` (or on
-    a bad ``step``/size, which a decoder reads from the file)."""
+    a bad ``step``/size, which a decoder reads from the file).
+
+    Strict: the decoded tracks are coded again and must give ``data`` byte for byte, so trailing
+    or altered bytes the range decoder never looked at are an error, not silently ignored."""
     qx, qy = _grid(step, height, width, BitstreamError)
     if num_frames < 1:
         raise BitstreamError(f"trajectory payload for a segment of {num_frames} frames")
@@ -342,6 +345,8 @@ def decode_tracks(data: bytes, num_frames: int, step: float, height: int, width:
         if (new < 0).any() or (new > limit).any():
             raise BitstreamError(f"corrupt trajectory payload: point outside the frame at t={t}")
         q[t, idx] = new
+    if _encode_units(q, vis, qx, qy) != bytes(data):  # the encoder is deterministic: one payload per tracks
+        raise BitstreamError("corrupt trajectory payload: bytes beyond or besides the coded tracks")
     return _from_units(q, vis, step)
 
 

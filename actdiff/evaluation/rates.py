@@ -73,9 +73,16 @@ def compose_config(config: str | Path | None = None, protocol: str | None = None
 
 def point_configs(rates: Mapping[str, Sequence[str]], config: str | Path | None = None,
                   protocol: str | None = None, overrides: Sequence[str] = ()) -> dict[str, DictConfig]:
-    """One composed config per rate point: base + ``overrides`` + the point's codec overrides."""
-    return {name: compose_config(config, protocol, list(overrides) + codec_overrides(ovs))
+    """One composed config per rate point: base + ``overrides`` + the point's codec overrides,
+    each codec section checked (:func:`actdiff.codec.schema.check_codec_config`) before any point runs."""
+    from actdiff.codec.schema import check_codec_config
+
+    cfgs = {name: compose_config(config, protocol, list(overrides) + codec_overrides(ovs))
             for name, ovs in rates.items()}
+    for cfg in cfgs.values():
+        if "codec" in cfg:
+            check_codec_config(cfg)
+    return cfgs
 
 
 __all__ = ["DEFAULT_CONFIG", "codec_overrides", "compose_config", "load_rates", "point_configs", "rates_file"]

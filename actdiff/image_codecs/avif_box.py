@@ -104,6 +104,45 @@ def av1_frame_size(obus: bytes) -> tuple:
     raise BitstreamError("corrupt AVIF keyframe: no AV1 sequence header")
 
 
+def isobmff_length(data: bytes) -> int:
+    """Bytes covered by the top-level boxes of an ISOBMFF file (``-1`` if a box is malformed)."""
+    pos = 0
+    while pos + 8 <= len(data):
+        size = struct.unpack(">I", data[pos:pos + 4])[0]
+        if size == 1:
+            if pos + 16 > len(data):
+                return -1
+            size = struct.unpack(">Q", data[pos + 8:pos + 16])[0]
+        elif size == 0:
+            size = len(data) - pos
+        if size < 8:
+            return -1
+        pos += size
+    return pos if pos == len(data) else -1
+
+
+def _obus_length(obus: bytes) -> int:
+    """Bytes covered by the sized AV1 OBUs at the start of ``obus`` (``-1`` if one is malformed)."""
+    pos = 0
+    while pos < len(obus):
+        head = obus[pos]
+        pos += 1 + ((head >> 2) & 1)
+        if not (head >> 1) & 1:
+            return -1
+        size, shift = 0, 0
+        while True:
+            if pos >= len(obus) or shift > 56:
+                return -1
+            b = obus[pos]
+            pos += 1
+            size |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        pos += size
+    return pos
+
+
 def pack_avif(avif: bytes, height: int, width: int) -> bytes:
     """Compact payload for the AVIF file ``avif`` of a ``height x width`` image."""
     head = _PREFIX + 8
@@ -131,6 +170,8 @@ def unpack_avif(payload: bytes, height: int, width: int) -> bytes:
     body = bytes(payload[4:])
     if not (0 < height < 1 << 16 and 0 < width < 1 << 16) or len(body) >= 1 << 31:
         raise BitstreamError("corrupt AVIF keyframe: size out of range")
+    if _obus_length(body) != len(body):
+        raise BitstreamError("corrupt AVIF keyframe: bytes after the last AV1 OBU")
     coded = av1_frame_size(body)
     if coded != (height, width):
         raise BitstreamError(f"AVIF keyframe is {coded[1]}x{coded[0]}, expected {width}x{height}")

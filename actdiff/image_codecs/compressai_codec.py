@@ -92,6 +92,8 @@ class CompressAICodec(ImageCodec):
         for i in range(groups):
             n = r.varint(f"compressai string {i} length", r.left)
             strings.append([r.read(n, f"compressai string {i}")])
+        if r.left:
+            raise BitstreamError(f"corrupt compressai keyframe: {r.left} bytes after the last string")
         try:
             with torch.no_grad():
                 x = self._model.decompress(strings, torch.Size((zh, zw)))["x_hat"]

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from actdiff.errors import BitstreamError, ConfigError
-from actdiff.image_codecs.avif_box import pack_avif, unpack_avif
+from actdiff.image_codecs.avif_box import isobmff_length, pack_avif, unpack_avif
 from actdiff.image_codecs.base import ImageCodec, check_decoded, check_image
 from actdiff.registry import IMAGE_CODECS
 
@@ -30,12 +30,57 @@ def _check_quality(quality: Any) -> int:
     return int(quality)
 
 
+def _png_length(data: bytes) -> int:
+    """Bytes up to the end of the PNG's ``IEND`` chunk, chunk by chunk (``-1`` if malformed)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return -1
+    pos = 8
+    while pos + 12 <= len(data):
+        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        pos += 12 + length
+        if kind == b"IEND":
+            return pos
+    return -1
+
+
+def _jpeg_length(data: bytes) -> int:
+    """Bytes up to the JPEG's end-of-image marker: header segments are skipped by their lengths,
+    then the first ``FF D9`` after the first scan (a literal ``FF`` in entropy-coded data is always
+    followed by ``00`` or a restart marker); ``-1`` if malformed."""
+    if data[:2] != b"\xff\xd8":
+        return -1
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker, length = data[pos + 1], int.from_bytes(data[pos + 2:pos + 4], "big")
+        pos += 2 + length
+        if marker == 0xDA:  # start of scan: entropy-coded data follows
+            end = data.find(b"\xff\xd9", pos)
+            return end + 2 if end >= 0 else -1
+    return -1
+
+
+def _ends_where_declared(data: bytes, fmt: str) -> bool:
+    """Whether the image file ``data`` ends exactly where its format says (no trailing bytes)."""
+    if fmt == "PNG":
+        return _png_length(data) == len(data)
+    if fmt == "JPEG":
+        return _jpeg_length(data) == len(data)
+    if fmt == "WEBP":
+        return data[:4] == b"RIFF" and int.from_bytes(data[4:8], "little") + 8 == len(data)
+    if fmt == "AVIF":
+        return isobmff_length(data) == len(data)
+    return True
+
+
 def pil_decode(data: bytes, height: int, width: int, fmt: str) -> np.ndarray:
     """Decode an image file of Pillow format ``fmt`` to ``uint8 (H, W, 3)``.
 
-    The size is checked before the pixels are decoded; any decoder failure becomes a
-    ``BitstreamError``.
+    The file must end where its format says (trailing bytes are an error), the size is checked
+    before the pixels are decoded; any decoder failure becomes a ``BitstreamError``.
     """
+    data = bytes(data)
+    if not _ends_where_declared(data, fmt):
+        raise BitstreamError(f"corrupt {fmt} keyframe: bytes after the end of the image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -18,7 +18,7 @@ from actdiff.errors import OutputError
 from actdiff.io import container, pngdir, y4m
 from actdiff.io.base import FormatError
 from actdiff.io.colour import MATRICES, RANGES
-from actdiff.io.files import atomic_output, check_writable
+from actdiff.io.files import atomic_output, check_writable, clean_stale
 from actdiff.types import Video
 
 PathLike = Union[str, Path]  # noqa: UP007 - a runtime alias
@@ -33,25 +33,35 @@ def output_kind(path: PathLike) -> str:
 
 
 def check_video_output(path: PathLike, overwrite: bool = False, height: int | None = None,
-                       width: int | None = None) -> Path:
-    """What :func:`write_video` would refuse about ``path``, checked before any work is done: an
-    existing output without ``overwrite``, an extension it cannot write (with its default codec;
-    an odd ``height×width`` for x264 when given), a parent that is a file or not writable.
-    Raises a one-line ``OutputError``; returns the target path."""
-    target = check_writable(Path(str(path).rstrip("/" + os.sep) or str(path)), overwrite, "video")
-    if output_kind(path) == "container":
-        ext = target.suffix.lower()
-        try:
-            container.check_codec(container.default_codec(ext), ext, height or 2, width or 2)
-        except FormatError as e:
-            raise OutputError(f"cannot write video {path}: {e}") from None
-    parent = target.absolute().parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise OutputError(f"cannot write video {path}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK):
+                       width: int | None = None, *, codec: str | None = None, pix_fmt: str = "yuv420p",
+                       y4m_chroma: str = "444", yuv_range: str = "full", yuv_matrix: str = "bt709") -> Path:
+    """Check, before any work, that :func:`write_video` can write ``path`` (``OutputError`` if not).
+
+    Checks the format (folder, ``.y4m`` or a known container with a codec that suits it, and the
+    frame size when given), that an existing output is only replaced with ``overwrite`` (leftovers
+    of killed runs are cleaned first, :func:`actdiff.io.files.clean_stale`) and that the parent is
+    not a file. Returns the target path (a trailing ``/`` dropped).
+    """
+    target = Path(str(path).rstrip("/" + os.sep) or str(path))
+    kind, ext = output_kind(path), target.suffix.lower()
+    try:
+        if kind == "container":
+            container.check_codec(codec or container.default_codec(ext), ext, height or 2, width or 2, pix_fmt)
+    except FormatError as e:
+        raise OutputError(f"cannot write video {path}: {e}") from None
+    if kind == "y4m" and (y4m_chroma not in ("444", "420") or yuv_range not in RANGES
+                          or yuv_matrix not in MATRICES):
+        raise OutputError(f"cannot write video {path}: bad y4m options {y4m_chroma}/{yuv_range}/{yuv_matrix}")
+    parent = next((p for p in [target.parent, *target.parent.parents] if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise OutputError(f"cannot write video {path}: {parent} is a file")
+    if parent is not None and not os.access(parent, os.W_OK):
         raise OutputError(f"cannot write video {path}: {parent} is not writable")
+    try:
+        clean_stale(target)
+    except OSError as e:
+        raise OutputError(f"cannot write video {path}: {e.strerror or e}") from None
+    check_writable(target, overwrite, "video")
     return target
 
 
@@ -95,18 +105,10 @@ def write_video(
     if not fps or fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
     _check_frames(frames)
-    target = Path(str(path).rstrip("/" + os.sep) or str(path))
-    kind = output_kind(path)
-    ext = target.suffix.lower()
-    if kind == "container":
-        codec = codec or container.default_codec(ext)
-        try:
-            container.check_codec(codec, ext, frames.shape[1], frames.shape[2], pix_fmt)
-        except FormatError as e:
-            raise OutputError(f"cannot write video {path}: {e}") from None
-    if kind == "y4m" and (y4m_chroma not in ("444", "420") or yuv_range not in RANGES
-                          or yuv_matrix not in MATRICES):
-        raise OutputError(f"cannot write video {path}: bad y4m options {y4m_chroma}/{yuv_range}/{yuv_matrix}")
+    target = check_video_output(path, overwrite, frames.shape[1], frames.shape[2], codec=codec, pix_fmt=pix_fmt,
+                                y4m_chroma=y4m_chroma, yuv_range=yuv_range, yuv_matrix=yuv_matrix)
+    kind, ext = output_kind(path), target.suffix.lower()
+    codec = codec or container.default_codec(ext)
     with atomic_output(target, overwrite, "video") as tmp:
         if kind == "png":
             tmp.mkdir()

@@ -54,9 +54,10 @@ def build_unet_preset(cfg: DictConfig) -> ControlledDenoiser:
 def _load_pretrained(cls, source: str, subfolder: str, allow_download: bool):
     local = Path(source).expanduser()
     try:
-        if local.is_dir():
-            return cls.from_pretrained(str(local), subfolder=subfolder)
-        return cls.from_pretrained(source, subfolder=subfolder, local_files_only=not allow_download)
+        if local.is_dir():  # safetensors only: a pickled .bin could run code
+            return cls.from_pretrained(str(local), subfolder=subfolder, use_safetensors=True)
+        return cls.from_pretrained(source, subfolder=subfolder, local_files_only=not allow_download,
+                                   use_safetensors=True)
     except (OSError, ValueError) as e:
         raise MissingWeightsError(
             f"pretrained {subfolder} weights not found at {source!r} ({type(e).__name__}): put a diffusers "

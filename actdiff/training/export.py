@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -26,14 +27,15 @@ def export_module(module, out_dir: str | Path, dtype: str = "float32") -> Path:
 
 
 def export_checkpoint(ckpt: str | Path, out_dir: str | Path, dtype: str = "float32") -> Path:
-    """Load a Lightning checkpoint of ``ConditionalDenoiser`` and export its EMA weights."""
+    """Load a Lightning checkpoint of ``ConditionalDenoiser`` (``weights_only``: no pickled code is
+    ever run, see :mod:`actdiff.training.checkpoints`) and export its EMA weights."""
+    from actdiff.training.checkpoints import load_checkpoint
     from actdiff.training.module import ConditionalDenoiser
 
     ckpt = Path(ckpt).expanduser()
-    if not ckpt.is_file():
-        raise InputError(f"checkpoint not found: {ckpt}")
+    load_checkpoint(ckpt)  # weights_only: a crafted pickle is refused before Lightning sees the file
     try:
-        module = ConditionalDenoiser.load_from_checkpoint(str(ckpt), map_location="cpu")
-    except (KeyError, RuntimeError, EOFError) as e:
+        module = ConditionalDenoiser.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
+    except (KeyError, RuntimeError, EOFError, TypeError, pickle.UnpicklingError) as e:
         raise InputError(f"not a ConditionalDenoiser checkpoint: {ckpt} ({type(e).__name__})") from None
     return export_module(module, out_dir, dtype)

@@ -81,7 +81,8 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
     )
     extra = [cb for cb in [rate_curve_callback(cfg)] if cb is not None]
     trainer = build_trainer(cfg, run_dir, has_val=len(dm.val_set) > 0, callbacks=extra)
-    trainer.fit(module, datamodule=dm, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None)
+    trainer.fit(module, datamodule=dm, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None,
+                weights_only=True)
     if cfg.get("export") and trainer.is_global_zero:
         out = export_module(module, str(cfg.export), str(cfg.get("export_dtype", "float32")))
         log.warning("exported EMA weights to %s", out)

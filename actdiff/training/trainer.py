@@ -24,23 +24,52 @@ def prepare_run(cfg: DictConfig, resume: bool) -> Path:
     """Check ``cfg`` has what a fit needs and its run folder suits ``resume``; save the config.
 
     A run folder that already holds checkpoints is never reused without ``--resume`` (its
-    checkpoints would be overwritten), and ``--resume`` needs ``run_dir/checkpoints/last.ckpt``.
-    Returns the run folder, with the resolved config written to ``run_dir/config.yaml``.
+    checkpoints would be overwritten), and ``--resume`` needs a readable
+    ``run_dir/checkpoints/last.ckpt`` (:func:`check_resume`), checked before anything in the run
+    folder is written. Returns the run folder; the resolved config is written to
+    ``run_dir/config.yaml`` now for a new run, when training starts for a resumed one.
     """
     from actdiff.config import save_config
-    from actdiff.errors import InputError, OutputError
+    from actdiff.errors import OutputError
 
     for key in ("run_dir", "model", "trainer", "data", "codec"):
         if key not in cfg:
             raise ConfigError(f"fit config lacks the {key!r} section")
     run_dir = Path(str(cfg.run_dir)).expanduser()
     last = run_dir / "checkpoints" / "last.ckpt"
-    if resume and not last.is_file():
-        raise InputError(f"--resume: no checkpoint at {last}")
-    if not resume and last.is_file():
+    if resume:
+        check_resume(run_dir)
+    elif last.is_file():
         raise OutputError(f"{run_dir} already holds checkpoints: pass --resume or choose another run_dir=")
-    save_config(cfg, run_dir / "config.yaml")
+    else:
+        save_config(cfg, run_dir / "config.yaml")
     return run_dir
+
+
+def check_resume(run_dir: Path) -> None:
+    """``InputError`` unless ``run_dir/checkpoints/last.ckpt`` reads as a checkpoint (tensors and
+    plain containers only); a damaged one names the newest readable checkpoint beside it."""
+    from actdiff.errors import InputError
+    from actdiff.training.checkpoints import load_checkpoint
+
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        raise InputError(f"--resume: no checkpoint at {last}")
+    try:
+        load_checkpoint(last)
+    except InputError as e:
+        others = sorted((p for p in last.parent.glob("*.ckpt") if p.name != last.name),
+                        key=lambda p: p.stat().st_mtime, reverse=True)
+        good = None
+        for p in others:
+            try:
+                good = (p, load_checkpoint(p).get("global_step"))
+                break
+            except InputError:
+                continue
+        hint = (f"the previous good checkpoint is {good[0]} (step {good[1]}): copy it to {last} to resume from it"
+                if good else f"no other readable checkpoint in {last.parent}")
+        raise InputError(f"--resume: {e}; {hint} (nothing in {run_dir} was changed)") from None
 
 
 def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
@@ -53,9 +82,9 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
     if name == "none":
         return []
     if name == "csv":
-        from lightning.pytorch.loggers import CSVLogger
+        from actdiff.training.checkpoints import KeepingCSVLogger
 
-        return [CSVLogger(save_dir=str(run_dir), name="logs", version=lc.get("version", ""))]
+        return [KeepingCSVLogger(save_dir=str(run_dir), name="logs", version=lc.get("version", ""))]
     from lightning.pytorch.loggers import WandbLogger
 
     mode = os.environ.get("WANDB_MODE") or str(lc.get("mode", "offline"))
@@ -82,9 +111,13 @@ def build_trainer(cfg: DictConfig, run_dir: Path, has_val: bool = True, callback
     ckpt = ModelCheckpoint(dirpath=str(run_dir / "checkpoints"),
                            every_n_train_steps=int(t.get("checkpoint_every", 100)),
                            save_last=True, save_top_k=-1 if t.get("keep_all_checkpoints") else 1,
-                           monitor=None, filename="step{step:07d}", auto_insert_metric_name=False)
+                           monitor=None, filename="step{step:07d}", auto_insert_metric_name=False,
+                           enable_version_counter=False)  # a moved run folder still resumes into last.ckpt
     loggers = build_loggers(cfg, run_dir)
-    callbacks = [ckpt] + ([LearningRateMonitor("step")] if loggers else []) + list(callbacks)
+    from actdiff.training.checkpoints import SaveConfig
+
+    callbacks = [ckpt, SaveConfig(cfg, run_dir / "config.yaml")] + ([LearningRateMonitor("step")] if loggers else []) \
+        + list(callbacks)
     return L.Trainer(
         accelerator=str(t.get("accelerator", "cpu")),
         devices=t.get("devices", 1),

@@ -53,7 +53,8 @@ def fit_selector(cfg: DictConfig, resume: bool = False, videos: Optional[Sequenc
         dm.setup("fit")
         module = TrajectorySelectorModule(model, optim)
     trainer = build_trainer(cfg, run_dir, has_val=len(dm.val_set) > 0)
-    trainer.fit(module, datamodule=dm, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None)
+    trainer.fit(module, datamodule=dm, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None,
+                weights_only=True)
     if export and trainer.is_global_zero:
         out = export_selector(module, str(export))
         log.warning("exported %s weights to %s", task, out)

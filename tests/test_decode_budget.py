@@ -1,0 +1,122 @@
+"""The decode budget: a stream declaring more than it can carry, or more than the user allows, is a
+one-line error before anything is allocated; within the budget decoding takes bounded time."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+from _streams import RawSection, RawStream
+from conftest import moving_texture
+
+from actdiff.codec import decode_segments, decode_video, encode_video
+from actdiff.codec import decoder as decoder_mod
+from actdiff.commands import decode
+from actdiff.entropy import encode_tracks
+from actdiff.errors import BitstreamError
+from actdiff.image_codecs import codec_from_params
+from actdiff.types import Tracks, Video
+
+PARAMS = [("kc", "avif"), ("kq", 0), ("ks", 6), ("tc", "adaptive"), ("qs", 0.5), ("ts", 1)]
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:"), err
+    return err[0]
+
+
+def _bounded(fn, seconds: float = 2.0, megabytes: float = 64.0):
+    """Run ``fn``; assert it took under ``seconds`` and allocated under ``megabytes`` at peak."""
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        return fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        took = time.perf_counter() - t0
+        assert took < seconds and peak < megabytes, (took, peak)
+
+
+def _flat_key(side: int) -> bytes:
+    return codec_from_params({"name": "avif", "quality": 0}).encode(np.full((side, side, 3), 90, np.uint8))
+
+
+def test_frame_bomb_is_refused_at_once(capsys, tmp_path):
+    """~150 bytes declaring 100,000 frames of 16x16 in one segment (decoded for 46 s before)."""
+    key = _flat_key(16)
+    raw = RawStream(16, 16, 16, 16, 100_000, params=PARAMS,
+                    sections=[RawSection(99_999, 128, [key, key], b"\x00")])
+    data = raw.to_bytes()
+    assert len(data) < 400
+    with pytest.raises(BitstreamError, match="segment 0 length"):
+        _bounded(lambda: decode_video(data))
+    bomb = tmp_path / "bomb.adv"
+    bomb.write_bytes(data)
+    assert decode.main([str(bomb), "-o", str(tmp_path / "o.y4m")]) == 2
+    one_error_line(capsys)
+    assert not (tmp_path / "o.y4m").exists()
+
+
+def test_pixel_bomb_is_refused_before_allocation(capsys, tmp_path):
+    """A few KB declaring 16384x16384 frames with 16x downscaled keyframes (a bare MemoryError
+    after 2.7 GB before): refused by the budget, in milliseconds and a few MB."""
+    key = _flat_key(1024)
+    params = PARAMS[:3] + [("kr", 16.0)] + PARAMS[3:]
+    raw = RawStream(16384, 16384, 16384, 16384, 1 + 3 * 8, params=params,
+                    sections=[RawSection(8, 128, [key, key] if i == 0 else [key], b"\x00") for i in range(3)])
+    data = raw.to_bytes()
+    assert len(data) < 8000
+    with pytest.raises(BitstreamError, match="pixels"):
+        _bounded(lambda: decode_segments(data))
+    bomb = tmp_path / "bomb.adv"
+    bomb.write_bytes(data)
+    assert decode.main([str(bomb), "-o", str(tmp_path / "o.y4m")]) == 2
+    assert "--max-pixels" in one_error_line(capsys)
+
+
+@pytest.fixture(scope="module")
+def small_stream():
+    return encode_video(Video(moving_texture(5, 32, 48), 25.0), _cfg()).data
+
+
+def _cfg():
+    from actdiff.config import compose
+
+    return compose(None, [])
+
+
+def test_user_limit(small_stream, tmp_path, capsys):
+    adv = tmp_path / "s.adv"
+    adv.write_bytes(small_stream)
+    pixels = decoder_mod.decoded_pixels(decoder_mod.check_stream(small_stream).header, 2)
+    assert decode.main([str(adv), "-o", str(tmp_path / "a.y4m"), "--max-pixels", str(pixels - 1)]) == 2
+    assert f"{pixels - 1:,}" in one_error_line(capsys)
+    assert decode.main([str(adv), "-o", str(tmp_path / "b.y4m"), "--max-pixels", str(pixels)]) == 0
+    with pytest.raises(SystemExit) as e:  # argparse's usage error: one line, code 2
+        decode.main([str(adv), "-o", str(tmp_path / "c.y4m"), "--max-pixels", "abc"])
+    assert e.value.code == 2 and "--max-pixels" in one_error_line(capsys)
+
+
+def test_implausible_for_its_size_unless_the_user_says_so(small_stream, monkeypatch):
+    monkeypatch.setattr(decoder_mod, "MAX_PIXELS_PER_BYTE", 10)
+    with pytest.raises(BitstreamError, match="implausible"):
+        decode_video(small_stream)
+    assert decode_video(small_stream, max_pixels=10**9).frames.shape == (5, 32, 48, 3)
+
+
+def test_most_frames_a_tiny_stream_can_declare_decode_in_bounded_time():
+    """Within the format's limits (1024 frames a segment) a ~100-byte stream per 1023 frames:
+    decoded in seconds, its size proportional to the stream."""
+    key = _flat_key(16)
+    empty = encode_tracks(Tracks.empty(1023), 0.5, 16, 16)
+    raw = RawStream(16, 16, 16, 16, 1 + 2 * 1023, params=PARAMS,
+                    sections=[RawSection(1023, 128, [key, key] if i == 0 else [key], empty) for i in range(2)])
+    data = raw.to_bytes()
+    t0 = time.perf_counter()
+    video = decode_video(data)
+    assert video.frames.shape == (2047, 16, 16, 3)
+    assert time.perf_counter() - t0 < 20

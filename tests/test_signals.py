@@ -1,0 +1,78 @@
+"""SIGINT/SIGTERM at any moment (imports included) end the CLI with one ``error:`` line and 130/143;
+a ``MemoryError`` anywhere is one line too."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from actdiff import cli
+from actdiff.commands import decode
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "actdiff" / "assets" / "sample" / "bigbuckbunny_256x384.mp4"
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process ``pid`` has a handler for ``sig`` installed (Linux ``/proc``)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) & (1 << (sig - 1)))
+    except OSError:
+        pass
+    return False
+
+
+def _run_and_signal(argv: list[str], sig: int, delay: float, cwd: Path) -> tuple[int, list[str]]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "actdiff", *argv], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not _catches(proc.pid, signal.SIGTERM) and proc.poll() is None and time.time() - t0 < 30:
+        time.sleep(0.001)  # as soon as actdiff.cli has installed its handlers: still importing
+    time.sleep(delay)
+    assert proc.poll() is None, f"the command ended before the signal: {proc.communicate()}"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err.strip().splitlines()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("sig,code,delay", [(signal.SIGINT, 130, 0.0), (signal.SIGTERM, 143, 0.0),
+                                            (signal.SIGINT, 130, 0.2), (signal.SIGTERM, 143, 3.0)])
+def test_signal_gives_one_line_and_the_exit_code(tmp_path, sig, code, delay):
+    """delay 0: during the first imports; 3 s: while encoding (rate control: several encodes).
+    No output, no hidden leftovers."""
+    argv = ["encode", str(SAMPLE), "-o", "out.adv", "--stats", "s.json", "--target-bpp", "0.003"]
+    rc, err = _run_and_signal(argv, sig, delay, tmp_path)
+    assert rc == code and len(err) == 1 and err[0].startswith("error:"), (rc, err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_memory_error_is_one_line(tmp_path, monkeypatch, capsys):
+    from actdiff.codec import decoder
+
+    adv = tmp_path / "x.adv"
+    adv.write_bytes(b"ADV")
+    monkeypatch.setattr(decoder, "check_stream", lambda *a, **k: None)
+
+    def boom(*a, **k):
+        raise MemoryError("Unable to allocate 2.70 GiB for an array with shape (11, 16384, 16384, 3)")
+
+    monkeypatch.setattr(decode, "decode_video", boom)
+    assert cli.main(["decode", str(adv), "-o", str(tmp_path / "o.y4m")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: out of memory: Unable to allocate 2.70 GiB"), err
+
+
+def test_handlers_are_restored_after_a_call_from_python():
+    before = signal.getsignal(signal.SIGTERM)
+    assert cli.main(["--help"]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before

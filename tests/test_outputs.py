@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import moving_texture
 
+import actdiff.codec
 from actdiff.commands import decode, encode
 from actdiff.errors import OutputError
 from actdiff.io import files, read_video, write_video
@@ -157,7 +158,7 @@ def test_decode_output_equal_to_input_and_bad_format_refused_before_decoding(tmp
     assert encode.main([str(src), "-o", str(adv)]) == 0
     data = adv.read_bytes()
     calls = []
-    monkeypatch.setattr(decode, "decode_video", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(actdiff.codec, "decode_video", lambda *a, **k: calls.append(1))
     assert decode.main([str(adv), "-o", str(adv), "--overwrite"]) == 2
     assert "is the input" in one_error_line(capsys)
     assert adv.read_bytes() == data

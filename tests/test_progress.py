@@ -115,7 +115,7 @@ def test_output_path_is_checked_before_any_decoding(adv, tmp_path, monkeypatch, 
     blocker = tmp_path / "file"
     blocker.write_text("x")
     for out, message in ((exists, "exists"), (tmp_path / "out.xyz", "cannot write .xyz files"),
-                         (blocker / "out.y4m", "is not a folder")):
+                         (blocker / "out.y4m", "is a file")):
         assert decode.main([str(adv), "-o", str(out)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error:") and message in err and err.count("\n") == 1

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from actdiff import cli
-from actdiff.commands import decode
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "actdiff" / "assets" / "sample" / "bigbuckbunny_256x384.mp4"

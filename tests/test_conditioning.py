@@ -99,9 +99,9 @@ def test_real_warp_conditions(seg, monkeypatch):
     np.testing.assert_allclose(c0[channel_slice("w0")], c0[channel_slice("k0")], atol=2 / 127.5)
 
 
-def test_conditions_carry_the_warp_decoders_prediction(seg):
+def test_conditions_carry_the_plain_blend(seg):
     """The conditions hold the keyframe warps made with seg.bandwidth, and the prediction read
-    back from them is the warp decoder's frame (one blend formula, actdiff.motion.prediction)."""
+    back from them is the plain blend of actdiff.motion.prediction (one formula)."""
     from actdiff.motion.prediction import predict_frame, warp_keyframes
 
     seg.bandwidth = 9.0
@@ -110,6 +110,7 @@ def test_conditions_carry_the_warp_decoders_prediction(seg):
     np.testing.assert_allclose(cond[channel_slice("w0")], w0.transpose(2, 0, 1) / 127.5 - 1, atol=1e-5)
     np.testing.assert_allclose(cond[channel_slice("c0")][0], c0, atol=1e-6)
     read_back = (warp_blend_from_conditions(cond) + 1) * 127.5
-    np.testing.assert_allclose(read_back, predict_frame(seg, 4).transpose(2, 0, 1), atol=1e-3)
+    np.testing.assert_allclose(read_back, predict_frame(seg, 4, mode="blend").transpose(2, 0, 1), atol=1e-3)
     one_sided = (warp_blend_from_conditions(build_conditions(seg, 4, bidirectional=False)) + 1) * 127.5
-    np.testing.assert_allclose(one_sided, predict_frame(seg, 4, bidirectional=False).transpose(2, 0, 1), atol=1e-3)
+    expect = predict_frame(seg, 4, bidirectional=False, mode="blend").transpose(2, 0, 1)
+    np.testing.assert_allclose(one_sided, expect, atol=1e-3)

@@ -122,6 +122,8 @@ class DecoderSchema:
 
     name: str = one_of(DECODERS)
     bidirectional: bool = MISSING
+    prediction: Optional[str] = None
+    prediction_params: Optional[Dict[str, Any]] = None
     weights: Optional[str] = None
     sampler: Optional[str] = None
     steps: Optional[int] = None

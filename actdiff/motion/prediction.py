@@ -1,9 +1,15 @@
 """The motion-compensated prediction of an in-between frame from the two decoded keyframes.
 
-Both decoders start here: the warp decoder outputs the prediction, the diffusion decoder refines
-it (its conditions carry the two warps and their confidences, :mod:`actdiff.conditioning`).
-:func:`warp_keyframes` warps the segment's keyframes to frame ``t`` along the dense motion
-interpolated from the decoded trajectories; :func:`blend_warps` is the ONE formula that mixes them.
+Both decoders start here: the warp decoder outputs :func:`predict_frame`, the video diffusion
+decoder refines it (its ``pred`` condition channels), the frame-by-frame diffusion model refines
+the plain blend read from its conditions (:mod:`actdiff.conditioning`). :func:`warp_keyframes`
+warps the segment's keyframes to frame ``t`` along the dense motion interpolated from the decoded
+trajectories. Two ways to mix them (``mode``):
+
+* ``select`` (default): the ghost-free fusion of :mod:`actdiff.motion.fusion` — per pixel, the warp
+  the decoded motion supports where the two disagree, the plain blend where they agree;
+* ``blend``: :func:`blend_warps`, the ONE plain formula (time- and confidence-weighted average),
+  which shows a half-transparent double image where an object moves a lot inside a segment.
 """
 
 from __future__ import annotations
@@ -12,12 +18,13 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
+from actdiff.motion.fusion import BLEND_FLOOR, FusionParams, fuse_frame
 from actdiff.motion.interpolate import dense_flow_from_tracks
 from actdiff.motion.warp import backward_warp
 from actdiff.types import DecodedSegment
 
-#: Weight floor in :func:`blend_warps` so that a time cross-fade shows where both confidences are 0.
-BLEND_FLOOR = 1e-3
+#: The ways :func:`predict_frame` can mix the two keyframe warps.
+MODES = ("select", "blend")
 
 
 def warp_keyframes(
@@ -72,9 +79,20 @@ def blend_warps(w0: Any, c0: Any, w1: Any, c1: Any, tau: Any) -> Any:
     return (a0 * w0 + a1 * w1) / (a0 + a1)
 
 
-def predict_frame(seg: DecodedSegment, t: int, bidirectional: bool = True) -> np.ndarray:
-    """The prediction of segment-relative frame ``t``: ``float32 (H, W, 3)`` in ``[0, 255]``."""
+def predict_frame(seg: DecodedSegment, t: int, bidirectional: bool = True, mode: str = "select",
+                  params: Optional[FusionParams] = None) -> np.ndarray:
+    """The prediction of segment-relative frame ``t``: ``float32 (H, W, 3)`` in ``[0, 255]``.
+
+    Args:
+        bidirectional: use the end keyframe too (``False``: the start keyframe's warp alone).
+        mode: ``select`` (ghost-free fusion) or ``blend`` (plain average), see the module docstring.
+        params: :class:`~actdiff.motion.fusion.FusionParams` of ``select`` (defaults when ``None``).
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown prediction mode {mode!r} (known: {', '.join(MODES)})")
     length = seg.segment.length
+    if bidirectional and length >= 2 and mode == "select":
+        return fuse_frame(seg, t, params)[0]
     w0, c0, w1, c1 = warp_keyframes(seg, t, float(seg.bandwidth), bidirectional)
     if not bidirectional or length < 2:
         return w0

@@ -53,3 +53,32 @@ def synthetic_segment_source(video: Video, codec_cfg=None, gop: int = 4) -> tupl
     bounds = list(range(0, n - 1, gop)) + [n - 1]
     segs = [segment_from_frames(video.frames, a, b, seed=a) for a, b in itertools.pairwise(bounds) if b > a]
     return header, segs
+
+
+def moving_square(num_frames: int = 17, height: int = 128, width: int = 192, side: int = 40,
+                  seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A red textured square crossing a static blue-green texture from left to right.
+
+    The square moves ``(width - side - 32) / (num_frames - 1)`` px per frame (~8.5 px at the
+    defaults, twice its side over the clip), at a fixed height, so that in a middle frame its
+    start and end positions are background: the test case of ghost-free prediction.
+
+    Returns:
+        ``(frames uint8 (T, H, W, 3), boxes int (T, 2))``: the square's top-left ``(x, y)`` in
+        each frame (its side is ``side``).
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    bg = cv2.GaussianBlur(rng.uniform(0, 255, (height, width, 3)).astype(np.float32), (0, 0), 2.0)
+    bg = np.clip((bg - bg.mean()) * 3 + 110, 0, 255)
+    bg[..., 0] *= 0.5
+    tex = cv2.GaussianBlur(rng.uniform(0, 255, (side, side)).astype(np.float32), (0, 0), 1.5)
+    tex = np.clip((tex - tex.mean()) * 3 + 128, 0, 255)
+    obj = np.stack([np.full_like(tex, 230), tex * 0.5, tex * 0.2], -1)
+    y = (height - side) // 2
+    xs = np.rint(16 + np.arange(num_frames) * (width - side - 32) / max(num_frames - 1, 1)).astype(int)
+    frames = np.repeat(bg[None], num_frames, 0)
+    for t, x in enumerate(xs):
+        frames[t, y:y + side, x:x + side] = obj
+    return np.clip(frames, 0, 255).astype(np.uint8), np.stack([xs, np.full_like(xs, y)], 1)

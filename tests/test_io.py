@@ -403,3 +403,28 @@ def test_tensor_round_trip(frames):
     assert tuple(t.shape) == (6, 3, 48, 64) and float(t.min()) >= 0 and float(t.max()) <= 1
     assert float(t[2, 1, 5, 7]) == pytest.approx(frames[2, 5, 7, 1] / 255)
     np.testing.assert_array_equal(tensor_to_frames(t), frames)
+
+
+def test_container_with_undecodable_metadata_is_read(tmp_path):
+    """A file whose metadata holds bytes that are not UTF-8 (seen in a real camera clip) is read."""
+    import av
+
+    path = tmp_path / "meta.mp4"
+    with av.open(str(path), "w", format="mp4") as out:
+        out.metadata["title"] = "x"
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    raw = path.read_bytes()
+    at = raw.find(b"\xa9nam")  # the mp4 title atom: put a byte that is invalid UTF-8 into its value
+    assert at > 0
+    raw = raw[: raw.find(b"x", at)] + b"\xce" + raw[raw.find(b"x", at) + 1:]
+    path.write_bytes(raw)
+    with pytest.raises(UnicodeDecodeError):
+        av.open(str(path)).metadata  # noqa: B018  (PyAV's default: strict)
+    assert read_video(path).frames.shape == (3, 48, 64, 3)

@@ -36,7 +36,8 @@ _MUXER = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi
 
 def _open(path: Path):
     try:
-        c = av.open(str(path), "r")
+        # metadata (titles, encoder tags) is not used: undecodable bytes in it must not stop reading
+        c = av.open(str(path), "r", metadata_errors="replace")
     except av.FFmpegError as e:
         raise FormatError(f"not a readable video ({_reason(e)})") from None
     if not c.streams.video:

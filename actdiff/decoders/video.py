@@ -20,7 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from actdiff.conditioning.segment import build_window_conditions, video_channel_slice
+from actdiff.conditioning import segment as segment_conditions
+from actdiff.conditioning.segment import video_channel_slice
 from actdiff.decoders.base import Decoder
 from actdiff.decoders.residual_filter import filter_residuals
 from actdiff.errors import ConfigError
@@ -102,7 +103,7 @@ class VideoDiffusionDecoder(Decoder):
         """``(generated, prediction)`` ``float32 (T, H, W, 3)`` in [-1, 1] for one window."""
         h, w = seg.key_start.shape[:2]
         mult = self.model.window_spec().size_multiple
-        cond = torch.from_numpy(build_window_conditions(seg, frames, bidir))
+        cond = torch.from_numpy(segment_conditions.build_window_conditions(seg, frames, bidir))
         ph, pw = (-h) % mult, (-w) % mult
         if ph or pw:
             cond = F.pad(cond, (0, pw, 0, ph), mode="replicate")

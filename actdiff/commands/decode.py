@@ -55,8 +55,10 @@ def main(argv: Sequence[str]) -> int:
     video = decode_video(data, decoder)
     seconds = time.perf_counter() - t0
     write_video(args.output, video.frames, video.fps, overwrite=args.overwrite)
+    model = decoder.settings().get("model") if hasattr(decoder, "settings") else None
     print(
         f"{args.output}: {video.num_frames} frames {video.width}x{video.height} decoded with "
-        f"{section['name']} in {seconds:.2f} s ({video.num_frames / max(seconds, 1e-9):.1f} frames/s)"
+        f"{section['name']}{f' ({model})' if model else ''} in {seconds:.2f} s "
+        f"({video.num_frames / max(seconds, 1e-9):.1f} frames/s)"
     )
     return 0

@@ -40,7 +40,9 @@ def test_inflated_tiny_equals_the_shipped_2d_model():
         a = frame(z, t, cond[:, :NUM_CHANNELS])
         b = video(z, t, cond, num_frames=3)
     torch.testing.assert_close(b, a, rtol=0, atol=1e-5)
-    # whole sampling on real conditions: the prediction channels equal the 2D model's warp blend
+    # whole sampling on real conditions; the residual over the blend of the two warps as the 2D model
+    # (the default residual base, the "pred" channels, equals it only while predict_frame is that blend)
+    video = build_model(OmegaConf.merge(load_group("model", "tiny_video"), {"residual_base": "blend"})).eval()
     frames = moving_texture(5, 32, 48, seed=3)
     seg = segment_from_frames(frames, 0, 4, num_points=8)
     c = torch.from_numpy(build_window_conditions(seg))

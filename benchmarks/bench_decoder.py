@@ -6,8 +6,9 @@ Usage::
         [--sampler S --steps N] [--out benchmarks/results/decoder_cpu.json]
 
 Encodes the first 24 frames of the bundled sample clip with the default codec, decodes them
-with the warp and the diffusion decoder (default shipped weights), and prints seconds per
-denoising step (batch 1, 64x96 latent), decode frames/s of both decoders, and the machine;
+with the warp and the diffusion decoder (default shipped weights; a video generator's folder gives
+the video decoder), and prints seconds per denoising step (batch 1, 64x96 latent), decode frames/s
+of both decoders, and the machine (with its load average: the CPUs may be shared);
 ``--out`` also writes them as JSON with the decoder's effective settings.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -31,8 +33,10 @@ from actdiff.evaluation.results import machine
 def step_seconds(model, device: str, repeats: int = 5) -> float:
     f = model.config.latent_factor
     z = torch.randn(1, model.unet.config.in_channels, 256 // f, 384 // f, device=device)
-    c = torch.randn(1, NUM_CHANNELS, 256, 384, device=device)
+    c = torch.randn(1, int(model.config.get("conditioning_channels", NUM_CHANNELS)), 256, 384, device=device)
     t = torch.tensor([500], device=device)
+    if hasattr(model, "set_num_frames"):  # a video generator: one frame per window here
+        model.set_num_frames(1)
     with torch.no_grad():
         model(z, t, c)
         times = []
@@ -73,7 +77,7 @@ def main() -> None:
               f"({video.num_frames} frames 384x256, {seconds:.1f} s)")
     result["diffusion_settings"] = diffusion.settings()
     print(f"diffusion settings: {result['diffusion_settings']}")
-    result["machine"] = machine()
+    result["machine"] = {**machine(), "load_average_1min": os.getloadavg()[0]}
     print(f"machine: {result['machine']}")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

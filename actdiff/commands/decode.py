@@ -69,14 +69,16 @@ def main(argv: Sequence[str]) -> int:
     video = decode_video(data, decoder, max_pixels=args.max_pixels, weights_dirs=args.keyframe_weights)
     seconds = time.perf_counter() - t0
     write_video(args.output, video.frames, video.fps, overwrite=args.overwrite)
+    model = decoder.settings().get("model") if hasattr(decoder, "settings") else None
     summary = {"output": str(args.output), "frames": video.num_frames, "width": video.width, "height": video.height,
-               "fps": video.fps, "decoder": section["name"], "decode_seconds": round(seconds, 3),
+               "fps": video.fps, "decoder": section["name"], "model": model, "decode_seconds": round(seconds, 3),
                "frames_per_second": round(video.num_frames / max(seconds, 1e-9), 3)}
     if args.json:
         print(json.dumps(summary))
         return 0
     print(
         f"{args.output}: {video.num_frames} frames {video.width}x{video.height} (WxH) decoded with "
-        f"{section['name']} in {seconds:.2f} s ({summary['frames_per_second']:.1f} frames/s)"
+        f"{section['name']}{f' ({model})' if model else ''} in {seconds:.2f} s "
+        f"({summary['frames_per_second']:.1f} frames/s)"
     )
     return 0

@@ -2,11 +2,11 @@
 
 For three rate points of ``configs/rates/default.yaml`` (or ``--rates``): encode the clip into a
 real ``.adv`` file, decode it with the warp decoder and — when trained weights are available —
-the diffusion decoder, and measure bpp, PSNR, MS-SSIM, NIQE and temporal warping error. An x265
-row at a matched low rate (preset medium, no B-frames) is printed for reference. Outputs (the
-``.adv`` files, decoded ``.mp4`` previews, ``results.json``, the resolved config and
-``contact.png``, a contact sheet of the source, every decoded stream and the x265 row, labelled
-with bpp and metrics) go to a new folder under ``--out``.
+the diffusion decoder, and measure bpp, PSNR, coarse-scale PSNR (8x area-downsampled frames),
+MS-SSIM, VMAF NEG, NIQE, temporal warping error and tOF. An x265 row at a matched low rate (preset
+medium, no B-frames) is printed for reference. Outputs (the ``.adv`` files, decoded ``.mp4``
+previews, ``results.json``, the resolved config and ``contact.png``, a contact sheet of the source,
+every decoded stream and the x265 row, labelled with bpp and metrics) go to a new folder under ``--out``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Dict, List, Sequence
 
 from actdiff.commands.common import ArgumentParser, add_output_args, cli_entry, setup_output
 
-METRICS = ("psnr", "ms_ssim", "vmaf_neg", "niqe", "warping_error")
+METRICS = ("psnr", "psnr_lowres", "ms_ssim", "vmaf_neg", "niqe", "warping_error", "tof")
 
 
 def build_parser() -> ArgumentParser:
@@ -55,15 +55,15 @@ def row(name: str, decoder: str, bpp: float, metrics: Dict[str, float], seconds:
 
 def print_table(rows: List[Dict]) -> None:
     head = (
-        f"{'point':<6} {'decoder':<10} {'bpp':>8} {'PSNR':>6} {'MS-SSIM':>8} {'VMAF-NEG':>8} {'NIQE':>6} "
-        f"{'warp-err':>8} {'dec s':>6}"
+        f"{'point':<6} {'decoder':<10} {'bpp':>8} {'PSNR':>6} {'PSNR-8x':>7} {'MS-SSIM':>8} {'VMAF-NEG':>8} "
+        f"{'NIQE':>6} {'warp-err':>8} {'tOF':>6} {'dec s':>6}"
     )
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['point']:<6} {r['decoder']:<10} {r['bpp']:>8.5f} {r['psnr']:>6.2f} {r['ms_ssim']:>8.4f} "
-              f"{r['vmaf_neg']:>8.2f} "
-              f"{r['niqe']:>6.2f} {r['warping_error']:>8.4f} {r['decode_seconds']:>6.1f}")
+        print(f"{r['point']:<6} {r['decoder']:<10} {r['bpp']:>8.5f} {r['psnr']:>6.2f} {r['psnr_lowres']:>7.2f} "
+              f"{r['ms_ssim']:>8.4f} {r['vmaf_neg']:>8.2f} {r['niqe']:>6.2f} {r['warping_error']:>8.4f} "
+              f"{r['tof']:>6.3f} {r['decode_seconds']:>6.1f}")
 
 
 def x265_point(video, target_bpp: float, saver=None) -> Dict:

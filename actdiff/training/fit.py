@@ -27,7 +27,7 @@ def rate_curve_callback(cfg: DictConfig) -> Any:
     rc = (cfg.get("train") or {}).get("rate_curve")
     if not rc:
         return None
-    from actdiff.decoders.diffusion import DiffusionDecoder
+    from actdiff.decoders.diffusion import diffusion_decoder
     from actdiff.io import read_video
     from actdiff.training.callbacks import RateCurveCallback
 
@@ -37,7 +37,7 @@ def rate_curve_callback(cfg: DictConfig) -> Any:
     return RateCurveCallback(
         every_n_val_epochs=int(rc.get("every_n_val_epochs", 1)), clips=clips,
         rate_points=list(rc.get("rate_points") or ["r1", "r3"]),
-        decoder_factory=lambda module: DiffusionDecoder(model=module.ema_model()),
+        decoder_factory=lambda module: diffusion_decoder(model=module.ema_model()),
         metrics=list(rc.get("metrics") or ["psnr", "niqe"]))
 
 
@@ -78,6 +78,7 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
         val_sample_frames=int(train.get("val_sample_frames", 2)),
         val_sample_steps=int(train.get("val_sample_steps", 8)),
         val_sampler=str(train.get("val_sampler", "dpmsolver++")),
+        shared_noise_prob=float(train.get("shared_noise_prob", 0.0)),
     )
     extra = [cb for cb in [rate_curve_callback(cfg)] if cb is not None]
     trainer = build_trainer(cfg, run_dir, has_val=len(dm.val_set) > 0, callbacks=extra)

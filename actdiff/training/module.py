@@ -1,7 +1,11 @@
 """``ConditionalDenoiser``: the Lightning module that trains a ``ControlledDenoiser``.
 
 Batches are dicts ``{"target": (B, 3, H, W) in [-1, 1], "cond": (B, C, H, W)}`` from
-:class:`actdiff.training.datamodule.VideoClipDataModule`. Loss: MSE between the model output and
+:class:`actdiff.training.datamodule.VideoClipDataModule`, or windows ``{"target": (B, T, 3, H, W),
+"cond": (B, T, C, H, W)}`` for a video generator (``data.item: windows``): the ``B·T`` frames go
+through the model as one batch with ``num_frames=T``, one diffusion timestep per window, and the
+noise of a window is shared by its frames with probability ``shared_noise_prob`` (the decoders'
+default ``shared`` noise), else drawn per frame. Loss: MSE between the model output and
 eps (``prediction_type: epsilon``) or v (``v_prediction``) for DDPM-noised latents; with
 ``residual_over_warp`` the clean latent is ``z(target) - z(warp_blend(cond))``.
 EMA weights (diffusers ``EMAModel``) are updated after every optimiser step and saved in
@@ -50,6 +54,7 @@ class ConditionalDenoiser(L.LightningModule):
         val_sample_frames: int = 2,
         val_sample_steps: int = 8,
         val_sampler: str = "dpmsolver++",
+        shared_noise_prob: float = 0.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -62,18 +67,40 @@ class ConditionalDenoiser(L.LightningModule):
         with torch.no_grad():
             return self.model.to_diffusion_space(target, cond)
 
-    def diffusion_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None):
+    def _frames(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """``(target (N, 3, H, W), cond (N, C, H, W), T)``: windows flattened to frames (``T = 1``
+        for frame pairs)."""
         target, cond = batch["target"], batch["cond"]
+        if target.ndim == 4:
+            return target, cond, 1
+        return target.flatten(0, 1), cond.flatten(0, 1), int(target.shape[1])
+
+    def _forward(self, zt: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, frames: int) -> torch.Tensor:
+        if hasattr(self.model, "set_num_frames"):
+            return self.model(zt, t, cond, num_frames=frames)
+        if frames != 1:
+            raise ValueError(f"{type(self.model).__name__} denoises frames, not {frames}-frame windows "
+                             "(data.item: pairs, or a video model preset)")
+        return self.model(zt, t, cond)
+
+    def diffusion_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None):
+        target, cond, frames = self._frames(batch)
         z0 = self._clean_latent(target, cond)
+        windows = z0.shape[0] // frames
+        dev = "cpu" if generator else z0.device
         n_t = self.noise_scheduler.config.num_train_timesteps
-        noise = torch.randn(z0.shape, generator=generator, device="cpu" if generator else z0.device)
-        noise = noise.to(z0.device, z0.dtype)
-        t = torch.randint(0, n_t, (z0.shape[0],), generator=generator,
-                          device="cpu" if generator else z0.device).to(z0.device)
+        noise = torch.randn(z0.shape, generator=generator, device=dev).to(z0.device, z0.dtype)
+        if frames > 1 and self.hparams.shared_noise_prob > 0:
+            shared = torch.rand(windows, generator=generator, device=dev) < self.hparams.shared_noise_prob
+            first = noise.view(windows, frames, *z0.shape[1:])[:, :1].expand(-1, frames, *z0.shape[1:])
+            mask = shared.to(z0.device).view(windows, 1, *([1] * (z0.ndim - 1)))
+            noise = torch.where(mask, first, noise.view(windows, frames, *z0.shape[1:])).reshape(z0.shape)
+        t = torch.randint(0, n_t, (windows,), generator=generator, device=dev).to(z0.device)
+        t = t.repeat_interleave(frames)
         zt = self.noise_scheduler.add_noise(z0, noise, t)
         goal = noise if self.model.config.prediction_type == "epsilon" else \
             self.noise_scheduler.get_velocity(z0, noise, t)
-        pred = self.model(zt, t, cond)
+        pred = self._forward(zt, t, cond, frames)
         return F.mse_loss(pred.float(), goal.float())
 
     def training_step(self, batch, batch_idx):
@@ -98,10 +125,14 @@ class ConditionalDenoiser(L.LightningModule):
 
     @torch.no_grad()
     def _log_samples(self, batch) -> None:
-        n = min(self.hparams.val_sample_frames, batch["target"].shape[0])
-        cond, target = batch["cond"][:n], batch["target"][:n]
+        """Sample ``val_sample_frames`` frames (windows: the first window, all its frames)."""
+        target, cond, frames = self._frames(batch)
+        n = frames if frames > 1 else min(self.hparams.val_sample_frames, target.shape[0])
+        cond, target = cond[:n], target[:n]
         z = self.model.encode(target)
         noise = segment_noise(tuple(z.shape[1:]), range(n), 0, self.global_step, "per_frame")
+        if hasattr(self.model, "set_num_frames"):
+            self.model.set_num_frames(n if frames > 1 else 1)
         x = sample(self.model, cond, noise.to(z), self.hparams.val_sample_steps, self.hparams.val_sampler)
         grid = torch.cat([target, x], dim=-1)  # target | sample, side by side
         images = ((grid.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()

@@ -15,7 +15,8 @@ Items (``float32`` tensors; ``C = actdiff.conditioning.NUM_CHANNELS``, ``h, w`` 
 * :class:`WindowDataset` (video decoder): ``{"target": (T, 3, h, w) in [-1, 1],
   "cond": (T, C, h, w), "frames": int64 (T,) segment-relative indices t0..t0+T-1,
   "length": int64 () the segment's length L}``: T consecutive frames of ONE segment (``cond[i]``
-  is ``build_conditions(seg, frames[i])``; its ``tau`` channel is ``frames[i] / (L - 1)``).
+  is ``build_conditions(seg, frames[i])``; its ``tau`` channel is ``frames[i] / (L - 1)``; with
+  ``conditions="video"`` ``cond`` is ``build_window_conditions(seg, frames)``, ``C = 30``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from actdiff.conditioning import conditions
+from actdiff.conditioning import conditions, segment
 from actdiff.errors import ConfigError
 from actdiff.training.window_cache import WindowRecord, load_record
 
@@ -137,14 +138,20 @@ class WindowDataset(_WindowItems):
         stride: frames between the starts of two items of a segment (default ``T``: disjoint).
         include_keyframes: the segment's keyframes (``t = 0`` and ``L - 1``) may be in a window;
             ``False``: only in-between frames ``1..L-2``.
+        conditions: ``frame`` — ``cond[i] = build_conditions(seg, frames[i])`` (``C = 20``);
+            ``video`` — ``cond = build_window_conditions(seg, frames)``, the segment conditions of
+            the video generators (:mod:`actdiff.conditioning.segment`, ``C = 30``).
     """
 
     def __init__(self, folder: Path, entries: Sequence[dict[str, Any]], crop: Sequence[int] | None, train: bool,
                  clip_frames: int, bidirectional: bool = True, stride: int | None = None,
-                 include_keyframes: bool = True) -> None:
+                 include_keyframes: bool = True, conditions: str = "frame") -> None:
         super().__init__(folder, entries, crop, train, bidirectional)
         if clip_frames < 1:
             raise ConfigError(f"data.clip_frames must be >= 1, got {clip_frames}")
+        if conditions not in ("frame", "video"):
+            raise ConfigError(f"unknown data.conditions {conditions!r} (frame | video)")
+        self.conditions = conditions
         self.clip_frames, step = int(clip_frames), int(stride or clip_frames)
         for e, entry in enumerate(self.entries):
             for s, (a, b) in enumerate(entry["spans"]):
@@ -154,7 +161,10 @@ class WindowDataset(_WindowItems):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         rec, seg, t0, valid = self._segment(i)
         frames = list(range(t0, t0 + self.clip_frames))
-        cond = np.stack([conditions.build_conditions(seg, t, self.bidirectional) for t in frames])
+        if self.conditions == "video":
+            cond = segment.build_window_conditions(seg, frames, self.bidirectional)
+        else:
+            cond = np.stack([conditions.build_conditions(seg, t, self.bidirectional) for t in frames])
         y, x, ch, cw = _crop_box(valid, self.crop, self.train)
         start = seg.segment.start
         return {"cond": torch.from_numpy(np.ascontiguousarray(cond[:, :, y:y + ch, x:x + cw])),

@@ -1,0 +1,103 @@
+"""VideoDiffusionDecoder: chosen by the weights' config, deterministic, exact keyframes, equal to the 2D
+decoder at inflation, long segments over overlapping windows without seams."""
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from actdiff.config import load_group
+from actdiff.decoders import build_decoder
+from actdiff.decoders.diffusion import DiffusionDecoder
+from actdiff.decoders.video import VideoDiffusionDecoder
+from actdiff.models import build_model
+from actdiff.models.video_presets import ASSETS
+from actdiff.training.synthetic import moving_texture, segment_from_frames
+from actdiff.types import StreamHeader
+
+
+def _header(h=32, w=48, n=40):
+    return StreamHeader(height=h, width=w, coded_height=h, coded_width=w, num_frames=n, fps=25.0, seed=3)
+
+
+def _seg(length, h=32, w=48, seed=1):
+    frames = moving_texture(length, h, w, seed=seed)
+    return segment_from_frames(frames, 0, length - 1, num_points=12, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def micro_folder(tmp_path_factory):
+    torch.manual_seed(0)
+    m = build_model(load_group("model", "micro_video")).eval()
+    with torch.no_grad():  # a non-trivial model: temporal layers and control branch active
+        for p in m.temporal.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        for p in m.controlnet.controlnet_down_blocks.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    folder = tmp_path_factory.mktemp("micro_video")
+    m.save_pretrained(str(folder), safe_serialization=True)
+    return folder
+
+
+def test_the_weights_config_picks_the_decoder(micro_folder, tmp_path):
+    dec = build_decoder("diffusion", weights=str(micro_folder), steps=1)
+    assert isinstance(dec, VideoDiffusionDecoder)
+    assert "VideoControlledDenoiser micro-video" in dec.settings()["model"]
+    frame = build_model(load_group("model", "micro"))
+    frame.save_pretrained(str(tmp_path), safe_serialization=True)
+    two_d = build_decoder({"name": "diffusion", "weights": str(tmp_path)}, steps=1)
+    assert isinstance(two_d, DiffusionDecoder) and "frame by frame" in two_d.settings()["model"]
+
+
+def test_decoding_twice_is_identical_with_exact_keyframes(micro_folder):
+    seg = _seg(9)
+    a = VideoDiffusionDecoder(weights=str(micro_folder), steps=2).decode_segment(_header(), seg)
+    b = VideoDiffusionDecoder(weights=str(micro_folder), steps=2).decode_segment(_header(), seg)
+    assert a.shape == (9, 32, 48, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a[0], seg.key_start)
+    np.testing.assert_array_equal(a[-1], seg.key_end)
+    assert np.abs(a[1:-1].astype(int) - seg.key_start.astype(int)).mean() > 1  # it generated something
+
+
+def _changes(frames: np.ndarray) -> np.ndarray:
+    """Mean absolute change between consecutive in-between frames (grey levels)."""
+    return np.abs(np.diff(frames[1:-1].astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
+
+
+@pytest.mark.skipif(not (ASSETS / "tiny" / "config.json").is_file(), reason="shipped tiny weights absent")
+def test_long_segments_over_overlapping_windows_have_no_seams():
+    """Static content and per-frame noise: every change between frames is the generator's, and
+    random temporal layers make each window's output depend on the window. Hard window cuts
+    (overlap 0) then show as jumps; overlapping, cross-faded windows must not (<= 1.2x, the
+    flicker target, of the typical change, and of the one-window decode's largest change)."""
+    torch.manual_seed(0)
+    cfg = OmegaConf.merge(load_group("model", "tiny_video"), {"window": {"max_frames": 8}})
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        for p in model.temporal.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    frames = moving_texture(24, 32, 48, seed=1, speed=0.0)
+    seg = segment_from_frames(frames, 0, 23, num_points=12, seed=1, speed=0.0)
+    kw = dict(steps=2, temporal_blend=0.0, noise_mode="per_frame")
+    hard = _changes(VideoDiffusionDecoder(model=model, overlap=0, **kw).decode_segment(_header(), seg))
+    soft = _changes(VideoDiffusionDecoder(model=model, overlap=4, **kw).decode_segment(_header(), seg))
+    whole = build_model(OmegaConf.merge(cfg, {"window": {"max_frames": 24}})).eval()
+    whole.load_state_dict(model.state_dict())
+    one = _changes(VideoDiffusionDecoder(model=whole, **kw).decode_segment(_header(), seg))
+    assert hard.max() > 1.3 * np.median(hard), "the test cannot see hard window cuts"
+    assert soft.max() <= 1.2 * np.median(soft)
+    assert soft.max() <= 1.2 * one.max()
+
+
+@pytest.mark.skipif(not (ASSETS / "tiny" / "config.json").is_file(), reason="shipped tiny weights absent")
+def test_inflated_tiny_decodes_like_the_2d_decoder(tmp_path):
+    # residual over the blend of the two warps, as the 2D model (see test_video_denoiser.py)
+    video = build_model(OmegaConf.merge(load_group("model", "tiny_video"), {"residual_base": "blend"}))
+    video.save_pretrained(str(tmp_path), safe_serialization=True)
+    seg = _seg(7)
+    kw = dict(steps=2, sampler="unipc", noise_mode="shared", temporal_blend=0.8)
+    a = DiffusionDecoder(weights=str(ASSETS / "tiny"), **kw).decode_segment(_header(), seg)
+    b = build_decoder("diffusion", weights=str(tmp_path), **kw).decode_segment(_header(), seg)
+    diff = np.abs(a.astype(int) - b.astype(int))
+    assert diff.max() <= 1 and diff.mean() < 0.01

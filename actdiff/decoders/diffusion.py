@@ -10,15 +10,12 @@ Temporal consistency (both computed from the decoded trajectories only):
 - ``noise_mode="warped"`` moves the segment's noise along the decoded motion, so generated
   texture travels with the content (``shared`` keeps it fixed on the screen, ``per_frame``
   draws new noise every frame).
-- ``temporal_blend=a`` (in ``[0, 1)``) filters what the model adds to the warp prediction
-  along the decoded motion, with exponential filters as in blind video temporal-consistency
-  methods. With ``r_t = x_t - warp_t`` (``uint8`` frames, so in [0, 255] units), a forward
-  pass ``f_t = a · f_{t-1}(moved to t) + (1 - a) · r_t`` starting from ``f_0 = 0`` at K0 and a
-  backward pass ``b_t = a · b_{t+1}(moved to t) + (1 - a) · r_t`` starting from ``b_{L-1} = 0``
-  at K1 are mixed by the temporal position ``τ = t / (L - 1)``: the output is
-  ``warp_t + (1 - τ) f_t + τ b_t``. The generated detail fades in from each keyframe (which
-  carries none) instead of jumping, and changes slowly in between. ``0`` = off. Costs one
-  ``float16`` frame buffer per segment frame.
+- ``temporal_blend=a`` (in ``[0, 1)``, ``0`` = off) filters what the model adds to the warp
+  prediction along the decoded motion (:mod:`actdiff.decoders.residual_filter`).
+
+Weights folders holding a segment-level video generator (:mod:`actdiff.models.generator`) are
+decoded by :class:`actdiff.decoders.video.VideoDiffusionDecoder` instead: the registered
+``diffusion`` decoder (:func:`diffusion_decoder`) chooses by the weights' ``config.json``.
 """
 
 from __future__ import annotations
@@ -31,11 +28,11 @@ import torch.nn.functional as F
 
 from actdiff.conditioning import conditions
 from actdiff.decoders.base import Decoder
+from actdiff.decoders.residual_filter import filter_residuals
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models.denoiser import ControlledDenoiser
 from actdiff.models.sampling import sample, segment_noise, warp_noise
 from actdiff.motion.interpolate import dense_flow_from_tracks
-from actdiff.motion.warp import backward_warp
 from actdiff.registry import DECODERS
 from actdiff.types import DecodedSegment, StreamHeader
 
@@ -65,7 +62,6 @@ def _pad(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode="replicate")
 
 
-@DECODERS.register("diffusion")
 class DiffusionDecoder(Decoder):
     """Diffusion decoder.
 
@@ -105,6 +101,8 @@ class DiffusionDecoder(Decoder):
             device = str(next(model.parameters()).device) if model is not None else \
                 ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.eval() if model is not None else load_denoiser(weights, device)
+        self.weights = "given model" if model is not None else str(Path(weights).expanduser() if weights
+                                                                    else DEFAULT_WEIGHTS)
         defaults = dict(self.model.config.get("default_sampler") or {})
         self.sampler = sampler or defaults.get("name", "dpmsolver++")
         self.steps = int(steps or defaults.get("steps", 8))
@@ -124,7 +122,8 @@ class DiffusionDecoder(Decoder):
 
     def settings(self) -> dict:
         """The effective sampling settings (recorded in results JSONs)."""
-        return {"name": self.name, "sampler": self.sampler, "steps": self.steps, "strength": self.strength,
+        return {"name": self.name, "model": f"ControlledDenoiser (frame by frame) from {self.weights}",
+                "sampler": self.sampler, "steps": self.steps, "strength": self.strength,
                 "noise_mode": self.noise_mode, "temporal_blend": self.temporal_blend,
                 "bidirectional": self.bidirectional}
 
@@ -160,38 +159,6 @@ class DiffusionDecoder(Decoder):
         centre = (f - 1) / 2.0
         return (full[f // 2::f, f // 2::f] - centre) / f
 
-    def _moved(self, seg: DecodedSegment, state: np.ndarray, t: int, src: int) -> np.ndarray:
-        """``state`` (frame ``src``) warped to frame ``t`` along the decoded motion."""
-        h, w = state.shape[:2]
-        coords, _ = dense_flow_from_tracks(seg.tracks, t, src, h, w, float(seg.bandwidth))
-        return backward_warp(state, coords)
-
-    def _filter_residuals(self, seg: DecodedSegment, out: np.ndarray, base: np.ndarray) -> None:
-        """Replace the inner frames of ``out`` by ``base + s`` (see module docstring), in place.
-
-        Args:
-            out: ``uint8 (L, H, W, 3)`` sampled frames (keyframes at both ends).
-            base: ``uint8 (L, H, W, 3)`` warp predictions of the same frames.
-        """
-        a = self.temporal_blend
-        length = out.shape[0]
-        zero = np.zeros(out.shape[1:], np.float32)
-
-        def residual(t: int) -> np.ndarray:
-            return out[t].astype(np.float32) - base[t].astype(np.float32)
-
-        forward = np.empty((length,) + out.shape[1:], np.float16)
-        state = zero
-        for t in range(1, length - 1):
-            state = a * self._moved(seg, state, t, t - 1) + (1 - a) * residual(t)
-            forward[t] = state
-        state = zero
-        for t in range(length - 2, 0, -1):
-            state = a * self._moved(seg, state, t, t + 1) + (1 - a) * residual(t)
-            tau = t / (length - 1)
-            s = (1 - tau) * forward[t].astype(np.float32) + tau * state
-            out[t] = np.clip(np.round(base[t] + s), 0, 255).astype(np.uint8)
-
     @torch.no_grad()
     def decode_segment(self, header: StreamHeader, seg: DecodedSegment) -> np.ndarray:
         """Frames ``uint8 (L, H, W, 3)``; frame 0 = K0 and frame L-1 = K1 exactly."""
@@ -222,10 +189,27 @@ class DiffusionDecoder(Decoder):
                 warp = conditions.warp_blend_from_conditions(c[..., :h, :w].float())
                 base[frames[0]:frames[-1] + 1] = _to_uint8(warp.permute(0, 2, 3, 1).cpu().numpy())
         if base is not None:
-            self._filter_residuals(seg, out, base)
+            filter_residuals(seg, out, base, self.temporal_blend)
         return out
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
     """Values in [-1, 1] → ``uint8`` [0, 255] (rounded, clamped)."""
     return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+@DECODERS.register("diffusion")
+def diffusion_decoder(weights: str | None = None, model: object | None = None, **options: object) -> Decoder:
+    """The ``diffusion`` decoder for ``model`` or the weights folder ``weights`` (default: the shipped
+    :data:`DEFAULT_WEIGHTS`): a :class:`~actdiff.decoders.video.VideoDiffusionDecoder` when it is a
+    segment-level video generator (``config.json``'s ``_class_name`` is one of
+    :data:`actdiff.models.generator.GENERATOR_CLASSES`), else the frame-by-frame
+    :class:`DiffusionDecoder`. ``options`` go to the chosen decoder."""
+    from actdiff.models.generator import is_generator
+
+    if is_generator(model if model is not None else (weights or DEFAULT_WEIGHTS)):
+        from actdiff.decoders.video import VideoDiffusionDecoder
+
+        return VideoDiffusionDecoder(weights=weights or str(DEFAULT_WEIGHTS) if model is None else None,
+                                     model=model, **options)
+    return DiffusionDecoder(weights=weights, model=model, **options)

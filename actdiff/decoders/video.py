@@ -1,0 +1,141 @@
+"""The segment-level video decoder: a :class:`~actdiff.models.generator.SegmentGenerator` over windows.
+
+For each segment of ``L`` frames: plan windows (:func:`actdiff.models.generator.plan_windows`:
+one window when the segment fits the model's longest window, else windows of that length
+overlapping by ``overlap`` frames), build each window's conditions with
+:func:`actdiff.conditioning.build_window_conditions` (the function training uses), pad them to
+the model's size multiple, let the model generate the window from the seed
+``seed_for(header seed, segment start)`` and the window's frame indices, and cross-fade the windows
+linearly in their overlaps (:func:`actdiff.models.generator.window_weights`). The decoded
+keyframes are returned exactly at both ends; ``temporal_blend`` optionally filters what the model
+added to the prediction along the decoded motion (:mod:`actdiff.decoders.residual_filter`).
+Deterministic: the same stream decodes to the same frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from actdiff.conditioning.segment import build_window_conditions, video_channel_slice
+from actdiff.decoders.base import Decoder
+from actdiff.decoders.residual_filter import filter_residuals
+from actdiff.errors import ConfigError
+from actdiff.models.generator import SegmentGenerator, load_generator, plan_windows, window_weights
+from actdiff.models.sampling import seed_for
+from actdiff.types import DecodedSegment, StreamHeader
+
+#: Frames shared by consecutive windows of a long segment (default).
+DEFAULT_OVERLAP = 4
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    """Values in [-1, 1] → ``uint8`` [0, 255] (rounded, clamped)."""
+    return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+class VideoDiffusionDecoder(Decoder):
+    """Decode segments with a video generator.
+
+    Args:
+        weights: a generator's ``save_pretrained`` folder (ignored when ``model`` is given).
+        model: an already built :class:`SegmentGenerator` (tests, training validation).
+        overlap: frames shared by consecutive windows of a segment longer than the model's window.
+        temporal_blend: residual filter weight in ``[0, 1)`` (default: the weights' sampling
+            defaults, else 0 = off).
+        bidirectional: use K1 (default: ``header.params['bidirectional']``, else True).
+        device: torch device (default: ``cuda`` when available, else ``cpu``).
+        sampling: sampler options passed to :meth:`SegmentGenerator.generate` (``steps``,
+            ``sampler``, ``strength``, ``noise_mode`` …; ``None`` values keep the model's defaults).
+    """
+
+    name = "diffusion"
+
+    def __init__(
+        self,
+        weights: str | None = None,
+        model: SegmentGenerator | None = None,
+        overlap: int = DEFAULT_OVERLAP,
+        temporal_blend: float | None = None,
+        bidirectional: bool | None = None,
+        device: str | None = None,
+        batch_size: Any = None,
+        **sampling: Any,
+    ) -> None:
+        del batch_size  # the frame decoder's option; a window is the batch here
+        if model is None and weights is None:
+            raise ConfigError("the video decoder needs weights= or model=")
+        if device is None:
+            device = str(next(model.parameters()).device) if model is not None else \
+                ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model: SegmentGenerator = model.eval() if model is not None else load_generator(weights, device)
+        self.weights = "given model" if model is not None else str(weights)
+        self.device = device
+        self.overlap = int(overlap)
+        defaults = dict(self.model.sampling_defaults())
+        self.sampling = {**defaults, **{k: v for k, v in sampling.items() if v is not None}}
+        blend = temporal_blend if temporal_blend is not None else self.sampling.get("temporal_blend", 0.0)
+        self.sampling.pop("temporal_blend", None)
+        self.temporal_blend = float(blend)
+        if not 0.0 <= self.temporal_blend < 1.0:
+            raise ConfigError(f"temporal_blend must be in [0, 1), got {self.temporal_blend}")
+        spec = self.model.window_spec()
+        if not 0 <= self.overlap < spec.longest():
+            raise ConfigError(f"window overlap must be in [0, {spec.longest()}), got {self.overlap}")
+        self.bidirectional = bidirectional
+
+    def settings(self) -> dict:
+        """The effective settings (recorded in results JSONs)."""
+        return {"name": self.name, "model": f"{self.model.describe()} from {self.weights}",
+                "window": self.model.window_spec().longest(), "overlap": self.overlap,
+                "temporal_blend": self.temporal_blend, "bidirectional": self.bidirectional, **self.sampling}
+
+    def _bidirectional(self, header: StreamHeader) -> bool:
+        if self.bidirectional is not None:
+            return bool(self.bidirectional)
+        return bool(header.params.get("bidirectional", True))
+
+    def _window(self, seg: DecodedSegment, frames: list[int], bidir: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(generated, prediction)`` ``float32 (T, H, W, 3)`` in [-1, 1] for one window."""
+        h, w = seg.key_start.shape[:2]
+        mult = self.model.window_spec().size_multiple
+        cond = torch.from_numpy(build_window_conditions(seg, frames, bidir))
+        ph, pw = (-h) % mult, (-w) % mult
+        if ph or pw:
+            cond = F.pad(cond, (0, pw, 0, ph), mode="replicate")
+        dtype = next(self.model.parameters()).dtype
+        x = self.model.generate(cond.to(self.device, dtype), seed, frames, **self.sampling)
+        x = x[..., :h, :w].float().permute(0, 2, 3, 1).cpu().numpy()
+        pred = cond[:, video_channel_slice("pred"), :h, :w].permute(0, 2, 3, 1).numpy()
+        return x, pred
+
+    @torch.no_grad()
+    def decode_segment(self, header: StreamHeader, seg: DecodedSegment) -> np.ndarray:
+        """Frames ``uint8 (L, H, W, 3)``; frame 0 = K0 and frame L-1 = K1 exactly."""
+        length = seg.segment.length
+        h, w = seg.key_start.shape[:2]
+        out = np.empty((length, h, w, 3), np.uint8)
+        out[0] = seg.key_start
+        if length == 1:
+            return out
+        out[-1] = seg.key_end
+        if length == 2:
+            return out
+        bidir = self._bidirectional(header)
+        seed = seed_for(header.seed, seg.segment.start)
+        windows = plan_windows(length, self.model.window_spec(), self.overlap)
+        acc = np.zeros((length, h, w, 3), np.float32)
+        base = np.zeros((length, h, w, 3), np.float32)
+        for frames, weight in zip(windows, window_weights(windows, length)):
+            x, pred = self._window(seg, frames, bidir, seed)
+            for i, t in enumerate(frames):
+                if weight[i] > 0:
+                    acc[t] += weight[i] * x[i]
+                    base[t] += weight[i] * pred[i]
+        out[1:-1] = _to_uint8(acc[1:-1])
+        if self.temporal_blend > 0.0:
+            filter_residuals(seg, out, _to_uint8(base), self.temporal_blend)
+        return out

@@ -87,8 +87,11 @@ def build_sd_preset(cfg: DictConfig) -> ControlledDenoiser:
 
 
 def build_model(cfg: DictConfig) -> ControlledDenoiser:
-    """``cfg`` = the ``model`` group. ``cfg.builder``: ``unet`` (default) or ``sd``."""
+    """``cfg`` = the ``model`` group. ``cfg.builder``: ``unet`` (default), ``sd`` or ``video``
+    (:mod:`actdiff.models.video_presets`)."""
     builder = str(cfg.get("builder", "sd" if cfg.get("preset") == "sd" else "unet"))
+    if builder == "video":
+        import actdiff.models.video_presets  # noqa: F401  (registers the builder)
     model = MODELS.build(builder, cfg=cfg)
     model.set_gradient_checkpointing(bool(cfg.get("gradient_checkpointing", False)))
     return model

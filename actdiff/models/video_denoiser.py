@@ -1,0 +1,198 @@
+"""``VideoControlledDenoiser``: the 2D ControlNet denoiser inflated to denoise a window of frames jointly.
+
+It is a :class:`~actdiff.models.denoiser.ControlledDenoiser` (UNet + ControlNet on a
+space-to-depth or VAE latent, residual over the prediction) whose UNet gets temporal layers
+(:mod:`actdiff.models.temporal`, zero-initialised, hooked in after the spatial layers) and whose
+ControlNet reads the segment conditions :data:`actdiff.conditioning.VIDEO_CHANNELS` (30 channels:
+the 20 per-frame ones, the keyframes at their positions, the tracking video, the prediction).
+The frames of a window are a batch ``(B·T, …)``; the temporal layers are told ``T``.
+
+:meth:`from_frame_model` copies a trained 2D model in: its weights load unchanged, the ControlNet's
+first convolution gets zero weights for the 10 new condition channels, so the inflated model
+starts as EXACTLY the 2D model (``tests/test_video_denoiser.py``). With ``residual_base="pred"``
+the residual is taken over the ``pred`` channels (the warp decoder's prediction,
+:func:`actdiff.motion.prediction.predict_frame`) instead of the blend of the two warps.
+
+It implements :class:`~actdiff.models.generator.SegmentGenerator` (``generate``, ``window_spec``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from diffusers.configuration_utils import register_to_config
+
+from actdiff.conditioning.segment import NUM_VIDEO_CHANNELS, video_channel_slice
+from actdiff.errors import ConfigError
+from actdiff.models.denoiser import ControlledDenoiser
+from actdiff.models.generator import SegmentGenerator, WindowSpec
+from actdiff.models.sampling import SAMPLERS, sample
+from actdiff.models.temporal import GROUPS, inflate, set_num_frames
+
+#: Sampling options :meth:`VideoControlledDenoiser.generate` understands.
+SAMPLING_KEYS = ("sampler", "name", "steps", "strength", "noise_mode")
+#: The ControlNet input convolution that grows when conditions gain channels.
+COND_CONV = "controlnet.controlnet_cond_embedding.conv_in.weight"
+
+
+class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
+    """Args: those of :class:`ControlledDenoiser` (``conditioning_channels`` defaults to the video
+    layout's 30), plus
+
+        temporal_kind: ``attention`` | ``animatediff`` (:mod:`actdiff.models.temporal`).
+        temporal_head_dim: channels per temporal attention head.
+        temporal_groups: UNet parts with temporal layers (``down``, ``mid``, ``up``).
+        temporal_positional: sinusoidal frame positions in the temporal layers.
+        max_frames: the longest window (``window_spec().max_frames``).
+        residual_base: ``pred`` (the ``pred`` channels) or ``blend`` (blend of the two warps, as
+            the 2D model).
+        preset: the preset's name (``describe``).
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        unet_config: dict[str, Any],
+        conditioning_channels: int = NUM_VIDEO_CHANNELS,
+        conditioning_embedding_out_channels: Sequence[int] = (16, 32, 64),
+        latent: str = "space_to_depth",
+        latent_factor: int = 4,
+        vae_config: dict[str, Any] | None = None,
+        vae_scaling_factor: float = 0.18215,
+        null_tokens: int = 4,
+        vision_config: dict[str, Any] | None = None,
+        prediction_type: str = "epsilon",
+        residual_over_warp: bool = False,
+        residual_scale: float = 1.0,
+        freeze_base: bool = False,
+        noise_schedule: dict[str, Any] | None = None,
+        default_sampler: dict[str, Any] | None = None,
+        temporal_kind: str = "attention",
+        temporal_head_dim: int = 32,
+        temporal_groups: Sequence[str] = GROUPS,
+        temporal_positional: bool = False,
+        max_frames: int = 16,
+        residual_base: str = "pred",
+        preset: str | None = None,
+    ) -> None:
+        if conditioning_channels != NUM_VIDEO_CHANNELS:
+            raise ConfigError(f"a video denoiser reads the {NUM_VIDEO_CHANNELS} segment condition channels")
+        if residual_base not in ("pred", "blend"):
+            raise ConfigError(f"unknown residual_base {residual_base!r} (pred | blend)")
+        super().__init__(
+            unet_config=unet_config, conditioning_channels=conditioning_channels,
+            conditioning_embedding_out_channels=conditioning_embedding_out_channels, latent=latent,
+            latent_factor=latent_factor, vae_config=vae_config, vae_scaling_factor=vae_scaling_factor,
+            null_tokens=null_tokens, vision_config=vision_config, prediction_type=prediction_type,
+            residual_over_warp=residual_over_warp, residual_scale=residual_scale, freeze_base=freeze_base,
+            noise_schedule=noise_schedule, default_sampler=default_sampler)
+        self.temporal = inflate(self.unet, temporal_kind, int(temporal_head_dim), tuple(temporal_groups),
+                                int(self.unet.config.norm_num_groups), bool(temporal_positional), int(max_frames))
+
+    # -------------------------------------------------------------- the 2D model
+    @classmethod
+    def from_frame_model(cls, frame: ControlledDenoiser, **video_kwargs: Any) -> "VideoControlledDenoiser":
+        """Inflate a trained 2D ``frame`` model: same weights, zero temporal layers and zero weights
+        for the extra condition channels, so the result computes what ``frame`` computes."""
+        cfg = {k: v for k, v in dict(frame.config).items() if not k.startswith("_")}
+        cfg["conditioning_channels"] = NUM_VIDEO_CHANNELS
+        model = cls(**{**cfg, **video_kwargs})
+        state = dict(frame.state_dict())
+        old = state[COND_CONV]
+        grown = torch.zeros_like(model.state_dict()[COND_CONV])
+        grown[:, : old.shape[1]] = old
+        state[COND_CONV] = grown
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("temporal.") for k in missing):
+            raise ConfigError(f"frame model does not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        return model
+
+    # ------------------------------------------------------------ latent space
+    def base_latent(self, cond: torch.Tensor) -> torch.Tensor | None:
+        """Latent the residual is added to: the ``pred`` channels (or the warp blend)."""
+        if not self.config.residual_over_warp:
+            return None
+        if self.config.residual_base == "blend":
+            return super().base_latent(cond)
+        return self.encode(cond[:, video_channel_slice("pred")])
+
+    # ----------------------------------------------------------------- forward
+    def set_num_frames(self, num_frames: int) -> None:
+        """Frames per window in the batches that follow (consecutive batch items)."""
+        set_num_frames(self.temporal, num_frames)
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, cond: torch.Tensor,
+                num_frames: int | None = None) -> torch.Tensor:
+        """As :meth:`ControlledDenoiser.forward` on ``(B·T, …)`` frames of ``B`` windows of ``T``
+        (``num_frames``; default: the last :meth:`set_num_frames`); timesteps per frame."""
+        if num_frames is not None:
+            self.set_num_frames(num_frames)
+        return super().forward(sample, timestep, cond)
+
+    # -------------------------------------------------------- SegmentGenerator
+    def window_spec(self) -> WindowSpec:
+        return WindowSpec(max_frames=int(self.config.max_frames), size_multiple=self.size_multiple)
+
+    def sampling_defaults(self) -> dict[str, Any]:
+        d = dict(self.config.get("default_sampler") or {})
+        if "name" in d:
+            d["sampler"] = d.pop("name")
+        return d
+
+    def describe(self) -> str:
+        return (f"VideoControlledDenoiser {self.config.preset or ''} (window {self.config.max_frames} frames, "
+                f"temporal {self.config.temporal_kind})").replace("  ", " ")
+
+    def initial_noise(self, shape: tuple[int, int, int], seed: int, frame_ids: Sequence[int],
+                      mode: str) -> torch.Tensor:
+        """Latent noise ``(T, *shape)``: ``shared`` — one draw from ``seed`` for every frame (so
+        overlapping windows and all frames of a segment share it); ``per_frame`` — one draw from
+        ``seed_for(seed, frame)`` per frame."""
+        from actdiff.models.sampling import seed_for
+
+        if mode == "shared":
+            one = torch.randn(shape, generator=torch.Generator().manual_seed(int(seed)))
+            return one.unsqueeze(0).expand(len(frame_ids), *shape).clone()
+        if mode == "per_frame":
+            return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(seed_for(seed, t)))
+                                for t in frame_ids])
+        raise ConfigError(f"unknown noise mode {mode!r} for a video generator (shared | per_frame)")
+
+    @torch.no_grad()
+    def generate(self, cond: torch.Tensor, seed: int, frame_ids: Sequence[int], **sampling: Any) -> torch.Tensor:
+        """Sample one window: ``cond (T, 30, H, W)`` → frames ``(T, 3, H, W)`` in [-1, 1] (see
+        :meth:`SegmentGenerator.generate`). Options: ``sampler`` (``ddim`` | ``dpmsolver++`` |
+        ``unipc``), ``steps``, ``strength`` (SDEdit from the noised prediction), ``noise_mode``."""
+        unknown = set(sampling) - set(SAMPLING_KEYS)
+        if unknown:
+            raise ConfigError(f"unknown sampling option(s) {sorted(unknown)} (known: {', '.join(SAMPLING_KEYS)})")
+        opts = {**self.sampling_defaults(), **{k: v for k, v in sampling.items() if v is not None}}
+        name = str(opts.get("sampler") or opts.get("name") or "dpmsolver++")
+        if name not in SAMPLERS:
+            raise ConfigError(f"unknown sampler {name!r} (known: {', '.join(SAMPLERS)})")
+        t, _, h, w = cond.shape
+        if t != len(frame_ids):
+            raise ValueError(f"{t} condition frames but {len(frame_ids)} frame ids")
+        f = int(self.config.latent_factor)
+        shape = (int(self.unet.config.in_channels), h // f, w // f)
+        noise = self.initial_noise(shape, seed, frame_ids, str(opts.get("noise_mode", "shared")))
+        self.set_num_frames(t)
+        return sample(self, cond, noise.to(cond.device, cond.dtype), int(opts.get("steps", 8)), name,
+                      float(opts.get("strength", 1.0)))
+
+
+def freeze_for_inflation(model: VideoControlledDenoiser, train: str) -> None:
+    """Which parameters train: ``all``; ``temporal`` (temporal layers only, as AnimateDiff trains
+    its motion modules); ``temporal+control`` (also the ControlNet, where the new channels enter)."""
+    if train not in ("all", "temporal", "temporal+control"):
+        raise ConfigError(f"unknown train_parts {train!r} (all | temporal | temporal+control)")
+    if train == "all":
+        return
+    model.requires_grad_(False)
+    model.temporal.requires_grad_(True)
+    if train == "temporal+control":
+        model.controlnet.requires_grad_(True)
+    if model.vae is not None:
+        model.vae.requires_grad_(False)

@@ -1,0 +1,124 @@
+"""VideoControlledDenoiser: starts as the 2D model, temporal layers mix frames, save/load, generate."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from actdiff.conditioning import NUM_CHANNELS, NUM_VIDEO_CHANNELS, build_window_conditions
+from actdiff.config import load_group
+from actdiff.errors import ConfigError
+from actdiff.models import ControlledDenoiser, build_model, sample
+from actdiff.models.generator import load_generator
+from actdiff.models.video_denoiser import VideoControlledDenoiser
+from actdiff.models.video_presets import ASSETS
+from actdiff.training.synthetic import moving_texture, segment_from_frames
+
+
+def micro_video(**over):
+    torch.manual_seed(0)
+    return build_model(OmegaConf.merge(load_group("model", "micro_video"), over)).eval()
+
+
+def _inputs(model, t=3, h=32, w=48, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    f = model.config.latent_factor
+    z = torch.randn(t, model.unet.config.in_channels, h // f, w // f, generator=g)
+    cond = torch.rand(t, NUM_VIDEO_CHANNELS, h, w, generator=g) * 2 - 1
+    return z, torch.full((t,), 300), cond
+
+
+@pytest.mark.skipif(not (ASSETS / "tiny" / "config.json").is_file(), reason="shipped tiny weights absent")
+def test_inflated_tiny_equals_the_shipped_2d_model():
+    frame = ControlledDenoiser.from_pretrained(str(ASSETS / "tiny"), low_cpu_mem_usage=False).float().eval()
+    video = build_model(load_group("model", "tiny_video")).eval()
+    assert video.config.preset == "tiny-video" and video.config.conditioning_channels == NUM_VIDEO_CHANNELS
+    z, t, cond = _inputs(video, t=3, h=32, w=48)
+    with torch.no_grad():
+        a = frame(z, t, cond[:, :NUM_CHANNELS])
+        b = video(z, t, cond, num_frames=3)
+    torch.testing.assert_close(b, a, rtol=0, atol=1e-5)
+    # whole sampling on real conditions: the prediction channels equal the 2D model's warp blend
+    frames = moving_texture(5, 32, 48, seed=3)
+    seg = segment_from_frames(frames, 0, 4, num_points=8)
+    c = torch.from_numpy(build_window_conditions(seg))
+    noise = torch.randn(5, 48, 8, 12, generator=torch.Generator().manual_seed(1))
+    video.set_num_frames(5)
+    x2d = sample(frame, c[:, :NUM_CHANNELS], noise, steps=2, sampler="unipc")
+    xv = sample(video, c, noise, steps=2, sampler="unipc")
+    torch.testing.assert_close(xv, x2d, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["attention", "animatediff"])
+def test_micro_starts_as_its_frame_model_and_then_mixes_frames(kind):
+    m = micro_video(temporal={"kind": kind, "positional": kind == "animatediff"})
+    z, t, cond = _inputs(m)
+    with torch.no_grad():
+        frame_only = torch.cat([m(z[i:i + 1], t[i:i + 1], cond[i:i + 1], num_frames=1) for i in range(3)])
+        joint = m(z, t, cond, num_frames=3)
+        torch.testing.assert_close(joint, frame_only, rtol=0, atol=1e-5)  # zero-initialised: no mixing
+        for p in m.temporal.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        z2 = z.clone()
+        z2[2] += 1.0  # change frame 2 only
+        out1, out2 = m(z, t, cond, num_frames=3), m(z2, t, cond, num_frames=3)
+    assert (out1[0] - out2[0]).abs().max() > 1e-4  # frame 0 now sees frame 2
+
+
+def test_extra_condition_channels_start_at_zero_weight():
+    m = micro_video()
+    z, t, cond = _inputs(m)
+    cond2 = cond.clone()
+    cond2[:, NUM_CHANNELS:] = 0.3  # only the new channels differ
+    with torch.no_grad():
+        for p in m.controlnet.controlnet_down_blocks.parameters():  # make the control branch matter
+            p.add_(0.1)
+        a, b = m(z, t, cond, num_frames=3), m(z, t, cond2, num_frames=3)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_save_load_and_deepcopy_keep_the_temporal_layers(tmp_path):
+    m = micro_video()
+    with torch.no_grad():
+        for p in m.temporal.parameters():
+            p.add_(0.05)
+    m.save_pretrained(str(tmp_path), safe_serialization=True)
+    loaded = load_generator(tmp_path)
+    assert isinstance(loaded, VideoControlledDenoiser)
+    z, t, cond = _inputs(m)
+    with torch.no_grad():
+        ref = m(z, t, cond, num_frames=3)
+        torch.testing.assert_close(loaded(z, t, cond, num_frames=3), ref, rtol=0, atol=0)
+        twin = copy.deepcopy(m)  # the EMA export copies the model: its hooks must use its own layers
+        for p in twin.temporal.parameters():
+            p.zero_()
+        torch.testing.assert_close(m(z, t, cond, num_frames=3), ref, rtol=0, atol=0)
+        assert (twin(z, t, cond, num_frames=3) - ref).abs().max() > 1e-5
+
+
+def test_generate_is_deterministic_and_checks_options():
+    m = micro_video()
+    _, _, cond = _inputs(m, t=4)
+    a = m.generate(cond, seed=7, frame_ids=[0, 1, 2, 3], steps=2)
+    b = m.generate(cond, seed=7, frame_ids=[0, 1, 2, 3], steps=2)
+    assert a.shape == (4, 3, 32, 48) and a.min() >= -1 and a.max() <= 1
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    c = m.generate(cond, seed=8, frame_ids=[0, 1, 2, 3], steps=2, noise_mode="per_frame")
+    assert not torch.equal(a, c)
+    with pytest.raises(ConfigError, match="unknown sampling"):
+        m.generate(cond, seed=7, frame_ids=[0, 1, 2, 3], guidance=6)
+    with pytest.raises(ConfigError, match="noise mode"):
+        m.generate(cond, seed=7, frame_ids=[0, 1, 2, 3], noise_mode="warped")
+    assert m.window_spec().max_frames == 6 and m.window_spec().size_multiple == 8
+
+
+def test_train_parts_freeze_what_they_say():
+    m = micro_video(train_parts="temporal")
+    names = {n for n, p in m.named_parameters() if p.requires_grad}
+    assert names and all(n.startswith("temporal.") for n in names)
+    m = micro_video(train_parts="temporal+control")
+    names = {n.split(".")[0] for n, p in m.named_parameters() if p.requires_grad}
+    assert names == {"temporal", "controlnet"}
+    assert np.isclose(sum(p.numel() for p in m.unet.parameters() if p.requires_grad), 0)

@@ -132,7 +132,8 @@ def test_cache_key_follows_the_condition_code(tmp_path, monkeypatch):
 
 
 def test_datamodule_and_decoder_share_build_conditions(tmp_path, monkeypatch):
-    """Training pairs and decoding both go through actdiff.conditioning.conditions.build_conditions."""
+    """Training pairs and decoding both go through actdiff.conditioning.conditions.build_conditions
+    (the cache holds what the codec decoded; conditions are built when an item is read)."""
     from actdiff.decoders.diffusion import DiffusionDecoder
     from actdiff.models import build_model
 
@@ -145,7 +146,12 @@ def test_datamodule_and_decoder_share_build_conditions(tmp_path, monkeypatch):
 
     monkeypatch.setattr(conditioning.conditions, "build_conditions", counting)
     cfg = cfg_for(tmp_path)
-    VideoClipDataModule(cfg.data, cfg.codec, videos=videos(), segment_source=synthetic_segment_source).prepare_data()
+    dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos(), segment_source=synthetic_segment_source)
+    dm.setup()
+    assert calls["n"] == 0
+    for ds in (dm.train_set, dm.val_set):
+        for i in range(len(ds)):
+            ds[i]
     n_train = calls["n"]
     assert n_train == 6
     header, segs = synthetic_segment_source(videos()[0])

@@ -261,6 +261,11 @@ def _from_cfg(cfg: DictConfig, root_override: str | Path | None) -> Dataset:
     color = dict(data.get("color") or {"matrix": "bt709", "range": "limited"})
     prepare = data.get("prepare")
     if fmt == "auto" and not data.get("sequences"):
+        if not root.is_dir():
+            raw = str(OmegaConf.to_container(cfg, resolve=False).get("root"))
+            env = re.search(r"oc\.env:(\w+)", raw)
+            how = f" or export {env.group(1)}=/path" if env else ""
+            raise InputError(f"dataset {name}: folder {root} does not exist (set data.root=/path{how})")
         ds = folder_dataset(root, color, name)
         ds.prepare = prepare
         return ds

@@ -1,17 +1,30 @@
-"""``VideoClipDataModule``: (target frame, conditions) pairs made by the REAL codec.
+"""``VideoClipDataModule``: training items whose conditions the REAL codec produced.
 
-For every training video, ``windows_per_video`` random temporal windows are encoded with
-``actdiff.codec.encode_video`` (keyframe quality drawn from ``quality_range``), the bytes
-are decoded with ``actdiff.codec.decode_segments`` — the decoder's exact path — and
-``frames_per_window`` random (segment, t) pairs are turned into conditions with
-``actdiff.conditioning.conditions.build_conditions`` (the function the diffusion decoder
-calls). Each pair is cached as ``.npz`` (``cond`` float16 ``(C, H, W)``, ``target`` uint8
-``(H, W, 3)``, ``valid`` = display ``(h, w)``) under ``cache_dir/<key>/`` where ``key``
-hashes (codec config, data config, protocol, condition layout), so later epochs and runs
-only read files. Items are random crops (the same crop for target and conditions; centre
-crops for validation) as ``{"target": (3, h, w) in [-1, 1], "cond": (C, h, w)}`` float32.
+The pipeline, one module per job:
 
-Train/val split is by video: the last ``val_videos`` videos (sorted by name) validate.
+1. :mod:`~actdiff.training.corpus` lists the clips of ``data.sources`` (files, folders, dataset
+   descriptions such as ``train_clips``; ``data.root`` replaces a description's root) and splits
+   them BY FILE into training and validation (``data.val_files`` or ``data.val_videos`` count or
+   fraction, ``data.split_seed``): deterministic, recorded in the run's config by ``run_fit``.
+2. :mod:`~actdiff.training.augment` draws ``data.windows_per_video`` windows per training clip
+   (``data.val_windows_per_video`` per validation clip) of ``data.window_frames`` frames at
+   ``data.size``, with ``data.augment`` (flip, time reversal, random crop and scale) applied to the
+   source frames BEFORE encoding.
+3. :mod:`~actdiff.training.window_cache` encodes each window with the real encoder (keyframe quality
+   drawn from ``data.quality_range``), decodes the bytes with ``decode_segments`` and caches the
+   target frames + decoded segments under ``data.cache_dir/<key>/`` (``data.cache_workers``
+   processes, a progress bar on a terminal, ``data.cache_max_gb``); ``<key>`` hashes the codec
+   config, the window settings and the code that decides the codec's output
+   (:func:`condition_code_hash`), so a change of any of them re-encodes.
+4. :mod:`~actdiff.training.window_datasets` builds conditions on the fly in the DataLoader workers
+   (``data.num_workers``) with the decoder's ``build_conditions``: ``data.item: pairs``
+   (:class:`PairDataset`, the 2D decoder) or ``windows`` (:class:`WindowDataset`, T =
+   ``data.clip_frames`` consecutive frames of one segment, for a video decoder).
+
+Every epoch draws its items across all clips (shuffled); under DDP Lightning replaces the shuffle
+by a ``DistributedSampler`` (seeded by the run's seed), so the ranks see disjoint shards. Local rank
+0 of each node builds the cache (before the trainer starts, or in ``prepare_data``); the other
+ranks wait for its manifest (``data.cache_wait_s``).
 """
 
 from __future__ import annotations
@@ -19,41 +32,44 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+import os
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
-import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
-from actdiff.conditioning import conditions
 from actdiff.errors import ConfigError, InputError
+from actdiff.training.augment import WindowSpec
+from actdiff.training.corpus import Clip, list_clips, split_clips
+from actdiff.training.window_cache import RECORD_VERSION, SegmentSource, WindowTask, build_cache
+from actdiff.training.window_datasets import PairDataset, WindowDataset
 from actdiff.types import DecodedSegment, StreamHeader, Video
 
 log = logging.getLogger("actdiff.training")
 
-#: ``(video, codec_cfg) -> (header, segments)``; the default runs the real codec.
-SegmentSource = Callable[[Video, DictConfig], tuple[StreamHeader, list[DecodedSegment]]]
+ITEMS = ("pairs", "windows")
 
 
 def codec_segment_source(video: Video, codec_cfg: DictConfig) -> tuple[StreamHeader, list[DecodedSegment]]:
     """Encode ``video`` with the real encoder and decode the bytes like the decoder does."""
     from actdiff.codec import decode_segments, encode_video
 
-    result = encode_video(video, codec_cfg)
-    return decode_segments(result.data)
+    return decode_segments(encode_video(video, codec_cfg).data)
 
 
 def _plain(cfg: Any) -> Any:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
 
 
-#: Packages whose code decides the cached conditions: editing any of them invalidates the cache,
-#: so training never reuses conditions built by an older encoder/decoder.
-CONDITION_CODE = ("codec", "conditioning", "entropy", "image_codecs", "motion", "selection", "tracking")
+#: Code that decides a cached window (frames read and resized, windows drawn, the codec's output):
+#: editing any of it invalidates the cache, so training never reuses windows made by older code.
+#: (The conditions themselves are built at load time by the current ``actdiff.conditioning``.)
+CONDITION_CODE = ("codec", "entropy", "image_codecs", "io", "motion", "selection", "tracking",
+                  "training/augment.py", "training/corpus.py", "training/window_cache.py")
 
 
 def condition_code_hash(root: Path | None = None) -> str:
@@ -68,183 +84,175 @@ def condition_code_hash(root: Path | None = None) -> str:
     return h.hexdigest()[:16]
 
 
-def cache_key(codec_cfg: Any, data_cfg: Any, protocol: Any = None, source: str = "codec") -> str:
-    """Hash of everything that changes the cached pairs (batching/crop options excluded)."""
-    data = dict(_plain(data_cfg) or {})
-    for k in ("batch_size", "num_workers", "crop", "cache_dir", "samples_per_epoch"):
-        data.pop(k, None)
-    files = {}
-    for src in data.get("sources") or []:
-        p = Path(str(src)).expanduser()
-        if p.exists():  # a replaced video invalidates the cache
-            files[str(src)] = [p.stat().st_size, int(p.stat().st_mtime)]
-    blob = json.dumps({"codec": _plain(codec_cfg), "data": data, "protocol": _plain(protocol),
-                       "channels": conditions.CHANNELS, "source": source, "files": files,
-                       "code": condition_code_hash()},
+def cache_key(codec_cfg: Any, data_cfg: Any, source: str = "codec") -> str:
+    """Hash of everything that changes a cached window: the codec config, the window settings
+    (:class:`WindowSpec`: size, frames, quality range, augmentation, seed), the segment source, the
+    record layout and :func:`condition_code_hash`. Batching, crops, counts and the split are not
+    in it (a window's content does not depend on them)."""
+    blob = json.dumps({"codec": _plain(codec_cfg), "window": WindowSpec.from_cfg(data_cfg).to_dict(),
+                       "source": source, "record": RECORD_VERSION, "code": condition_code_hash()},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def read_sources(data_cfg: DictConfig) -> list[Video]:
-    """Read the videos named in ``data.sources`` (files, folders or dataset YAML/names).
-
-    Frames are read through an ``actdiff.data`` protocol built from ``data.size``,
-    ``data.max_frames`` and ``data.resize_mode`` (``crop``: cover ``H×W`` keeping the aspect).
-    """
-    from actdiff.data import load_dataset, load_protocol
-
-    size = list(data_cfg.size) if data_cfg.get("size") else [None, None]
-    protocol = load_protocol({"name": "train", "height": size[0], "width": size[1],
-                              "max_frames": data_cfg.get("max_frames"),
-                              "resize_mode": str(data_cfg.get("resize_mode", "crop")) if size[0] else "none"})
-    videos: list[Video] = []
-    for src in data_cfg.sources:
-        p = Path(str(src)).expanduser()
-        if p.is_file() and p.suffix not in (".yaml", ".yml"):
-            videos.append(protocol.read(p))
-            videos[-1].source = videos[-1].source or str(p)
-        else:
-            for seq in load_dataset(str(src)):
-                v = seq.read(protocol)
-                v.source = v.source or str(seq.path)
-                videos.append(v)
-    if not videos:
-        raise InputError("no training videos: data.sources lists nothing readable")
-    return videos
+def local_rank(trainer: Any = None) -> int:
+    """This process's rank on its node: the trainer's, else from the launcher's environment, else 0."""
+    if trainer is not None:
+        return int(trainer.local_rank)
+    for var in ("LOCAL_RANK", "SLURM_LOCALID", "JSM_NAMESPACE_LOCAL_RANK"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var])
+    return 0
 
 
-def split_by_video(videos: Sequence[Video], val_videos: int) -> tuple[list[int], list[int]]:
-    """Indices (train, val): the last ``val_videos`` by source name validate (none if < 2 videos)."""
-    order = sorted(range(len(videos)), key=lambda i: (videos[i].source, i))
-    n_val = min(int(val_videos), len(videos) - 1) if len(videos) > 1 else 0
-    if n_val < int(val_videos):
-        log.warning("only %d video(s): %d held out for validation (split is by video)", len(videos), n_val)
-    return order[:len(order) - n_val], order[len(order) - n_val:]
-
-
-def _pad_to(frame: np.ndarray, h: int, w: int) -> np.ndarray:
-    ph, pw = h - frame.shape[0], w - frame.shape[1]
-    return np.pad(frame, ((0, ph), (0, pw), (0, 0)), mode="edge") if ph or pw else frame
-
-
-def make_pairs(video: Video, codec_cfg: DictConfig, data_cfg: DictConfig, rng: np.random.Generator,
-               source: SegmentSource) -> list[dict[str, np.ndarray]]:
-    """Encode one random window of ``video`` and build ``frames_per_window`` (cond, target) pairs."""
-    win = min(int(data_cfg.window_frames), video.num_frames)
-    start = int(rng.integers(0, video.num_frames - win + 1))
-    lo, hi = data_cfg.quality_range
-    cfg = OmegaConf.merge(codec_cfg, {"keyframe_codec": {"quality": int(rng.integers(int(lo), int(hi) + 1))}})
-    clip = Video(video.frames[start:start + win], video.fps, video.source)
-    header, segs = source(clip, cfg)
-    pool = [(s, t) for s in segs for t in range(1, s.segment.length - 1)]
-    pool = pool or [(s, t) for s in segs for t in range(s.segment.length)]
-    picks = rng.choice(len(pool), size=min(int(data_cfg.frames_per_window), len(pool)), replace=False)
-    bidir = bool(data_cfg.get("bidirectional", True))
-    out = []
-    for i in sorted(picks):
-        seg, t = pool[int(i)]
-        cond = conditions.build_conditions(seg, t, bidir)
-        h, w = cond.shape[1:]
-        target = _pad_to(clip.frames[seg.segment.start + t], h, w)
-        out.append({"cond": cond.astype(np.float16), "target": target,
-                    "valid": np.array([min(header.height, h), min(header.width, w)], np.int64)})
-    return out
-
-
-class PairDataset(Dataset):
-    """Cached pairs → random (train) or centre (val) crops of ``crop = (h, w)``."""
-
-    def __init__(self, files: list[Path], crop: tuple[int, int], train: bool) -> None:
-        self.files, self.crop, self.train = files, crop, train
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        with np.load(self.files[i]) as z:
-            cond, target, (vh, vw) = z["cond"], z["target"], z["valid"]
-        ch, cw = self.crop
-        if vh < ch or vw < cw:
-            raise ConfigError(f"crop {ch}x{cw} larger than the cached frame {vh}x{vw} (data.crop)")
-        if self.train:
-            y = int(torch.randint(0, vh - ch + 1, ()).item())
-            x = int(torch.randint(0, vw - cw + 1, ()).item())
-        else:
-            y, x = (vh - ch) // 2, (vw - cw) // 2
-        c = torch.from_numpy(cond[:, y:y + ch, x:x + cw].astype(np.float32))
-        tg = torch.from_numpy(target[y:y + ch, x:x + cw].astype(np.float32)).permute(2, 0, 1) / 127.5 - 1
-        return {"cond": c, "target": tg}
+def _workers(value: Any, devices: Any = 1) -> int:
+    """``data.num_workers``/``cache_workers``: an int, or ``auto`` (CPU cores per device, minus one)."""
+    if value in (None, "auto"):
+        per = (os.cpu_count() or 1) // max(1, int(devices) if str(devices).isdigit() else 1)
+        return max(0, min(8, per - 1))
+    return int(value)
 
 
 class VideoClipDataModule(L.LightningDataModule):
     """Args:
-        data_cfg: the ``data`` section (sources, size, max_frames, window_frames, windows_per_video,
-            val_windows_per_video, frames_per_window, quality_range, crop, batch_size, num_workers,
-            val_videos, bidirectional, cache_dir, seed).
-        codec_cfg: the ``codec`` section used to encode windows.
-        protocol: the evaluation protocol section (part of the cache key only).
+        data_cfg: the ``data`` section (sources, root, size, max_frames, window_frames,
+            windows_per_video, val_windows_per_video, quality_range, augment, val_videos,
+            val_files, split_seed, seed, item, frames_per_window, clip_frames, clip_stride,
+            crop, bidirectional, batch_size, num_workers, cache_dir, cache_workers, cache_max_gb,
+            cache_wait_s); see ``configs/experiment/train_corpus_cpu.yaml``.
+        codec_cfg: the ``codec`` section windows are encoded with.
         videos: in-memory videos (tests) instead of ``data.sources``.
         segment_source: replaces the real codec (tests feed synthetic ``DecodedSegment`` s).
     """
 
-    def __init__(self, data_cfg: DictConfig, codec_cfg: DictConfig, protocol: Any = None,
-                 videos: list[Video] | None = None, segment_source: SegmentSource | None = None) -> None:
+    def __init__(self, data_cfg: DictConfig, codec_cfg: DictConfig, videos: list[Video] | None = None,
+                 segment_source: SegmentSource | None = None) -> None:
         super().__init__()
         self.data_cfg, self.codec_cfg = data_cfg, codec_cfg
+        self.spec = WindowSpec.from_cfg(data_cfg)
+        self.item = str(data_cfg.get("item", "pairs"))
+        if self.item not in ITEMS:
+            raise ConfigError(f"unknown data.item {self.item!r} (known: {', '.join(ITEMS)})")
         self._videos = videos
-        self.source = segment_source or codec_segment_source
+        self.source = segment_source
         name = "codec" if segment_source is None else getattr(segment_source, "__qualname__", "custom")
-        self.key = cache_key(codec_cfg, data_cfg, protocol, name)
+        self.key = cache_key(codec_cfg, data_cfg, name)
         self.cache = Path(str(data_cfg.cache_dir)).expanduser() / self.key
-        self.train_set: PairDataset | None = None
-        self.val_set: PairDataset | None = None
+        self._split: tuple[list[Clip], list[Clip]] | None = None
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
 
-    def videos(self) -> list[Video]:
-        if self._videos is None:
-            self._videos = read_sources(self.data_cfg)
-        return self._videos
+    # ----------------------------------------------------------------- clips and windows
+    def split(self) -> tuple[list[Clip], list[Clip]]:
+        """(training clips, validation clips), split by file."""
+        if self._split is None:
+            self._split = split_clips(list_clips(self.data_cfg, self._videos), self.data_cfg)
+        return self._split
+
+    def split_record(self) -> dict[str, Any]:
+        """The split and cache actually used (``run_fit`` writes it to ``data.resolved_split``)."""
+        train, val = self.split()
+        return {"train": [c.name for c in train], "val": [c.name for c in val], "cache": str(self.cache)}
+
+    def tasks(self) -> list[WindowTask]:
+        d = self.data_cfg
+        train, val = self.split()
+        n_tr, n_va = int(d.get("windows_per_video", 1)), int(d.get("val_windows_per_video", 1))
+        return [WindowTask(c, "train", w, n_tr) for c in train for w in range(n_tr)] + \
+               [WindowTask(c, "val", w, n_va) for c in val for w in range(n_va)]
 
     def _manifest(self) -> Path:
-        return self.cache / "manifest.json"
+        names = "\n".join(t.name for t in self.tasks())
+        return self.cache / f"manifest-{hashlib.sha256(names.encode()).hexdigest()[:12]}.json"
 
+    # ------------------------------------------------------------------- Lightning hooks
     def prepare_data(self) -> None:
-        """Build the cache once (rank 0); a complete cache (manifest present) is reused."""
-        if self._manifest().is_file():
+        """Build the missing records and the manifest (local rank 0 only; a complete one is reused)."""
+        if local_rank(self.trainer) != 0 or self._manifest().is_file():
             return
         d = self.data_cfg
-        videos = self.videos()
-        train, val = split_by_video(videos, int(d.get("val_videos", 1)))
-        self.cache.mkdir(parents=True, exist_ok=True)
-        manifest: dict[str, list[str]] = {"train": [], "val": []}
-        splits = (("train", train, d.windows_per_video), ("val", val, d.get("val_windows_per_video", 1)))
-        for split, idx, n_win in splits:
-            for vi in idx:
-                for w in range(int(n_win)):
-                    rng = np.random.default_rng([int(d.get("seed", 0)), vi, w, split == "val"])
-                    for j, pair in enumerate(make_pairs(videos[vi], self.codec_cfg, d, rng, self.source)):
-                        f = self.cache / f"{split}_{vi:03d}_{w:03d}_{j:03d}.npz"
-                        np.savez(f, **pair)
-                        manifest[split].append(f.name)
-        log.info("cached %d train / %d val pairs in %s", len(manifest["train"]), len(manifest["val"]), self.cache)
-        self._manifest().write_text(json.dumps(manifest))
+        limit = d.get("cache_max_gb")
+        entries = build_cache(self.tasks(), self.spec, self.codec_cfg, self.cache, self.source,
+                              workers=max(1, _workers(d.get("cache_workers", 1))),
+                              max_bytes=float(limit) * 1e9 if limit is not None else None)
+        tmp = self._manifest().with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"entries": entries, **self.split_record()}))
+        os.replace(tmp, self._manifest())
+
+    def _wait_for_manifest(self) -> None:
+        limit = float(self.data_cfg.get("cache_wait_s", 86400))
+        t0 = time.time()
+        while not self._manifest().is_file():
+            if time.time() - t0 > limit:
+                raise InputError(f"no training-window manifest {self._manifest()} after {limit:.0f} s: local rank 0 "
+                                 "did not finish the cache (see its log; data.cache_wait_s)")
+            if int(time.time() - t0) % 60 == 0:
+                log.warning("waiting for local rank 0 to build the training windows in %s", self.cache)
+            time.sleep(2.0)
 
     def setup(self, stage: str | None = None) -> None:
-        if not self._manifest().is_file():
+        if self.train_set is not None:
+            return
+        if local_rank(self.trainer) == 0:
             self.prepare_data()
-        manifest = json.loads(self._manifest().read_text())
-        crop = tuple(int(c) for c in self.data_cfg.crop)
-        self.train_set = PairDataset([self.cache / f for f in manifest["train"]], crop, train=True)
-        self.val_set = PairDataset([self.cache / f for f in manifest["val"]], crop, train=False)
+        else:
+            self._wait_for_manifest()
+        entries = json.loads(self._manifest().read_text())["entries"]
+        tr = [e for e in entries if e["split"] == "train"]
+        va = [e for e in entries if e["split"] == "val"]
+        self.train_set, self.val_set = self._dataset(tr, True), self._dataset(va, False)
         if len(self.train_set) == 0:
-            raise InputError(f"no training pairs were made (cache {self.cache})")
+            raise InputError(f"no training items were made from {len(tr)} window(s) (cache {self.cache})")
 
-    def _loader(self, ds: PairDataset, shuffle: bool) -> DataLoader:
-        nw = int(self.data_cfg.get("num_workers", 0))
-        return DataLoader(ds, batch_size=int(self.data_cfg.batch_size), shuffle=shuffle, num_workers=nw,
-                          persistent_workers=nw > 0, drop_last=shuffle and len(ds) >= int(self.data_cfg.batch_size))
+    def _dataset(self, entries: Sequence[dict], train: bool) -> Dataset:
+        d = self.data_cfg
+        crop = d.get("crop")
+        bidir = bool(d.get("bidirectional", True))
+        if self.item == "windows":
+            return WindowDataset(self.cache, entries, crop, train, int(d.get("clip_frames", 8)), bidir,
+                                 d.get("clip_stride"), bool(d.get("include_keyframes", True)))
+        fpw = d.get("frames_per_window")
+        return PairDataset(self.cache, entries, crop, train, bidir, None if fpw is None else int(fpw),
+                           int(d.get("seed", 0)))
+
+    def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
+        devices = self.trainer.num_devices if self.trainer is not None else 1
+        nw = _workers(self.data_cfg.get("num_workers", 0), devices)
+        bs = int(self.data_cfg.batch_size)
+        return DataLoader(ds, batch_size=bs, shuffle=shuffle, num_workers=nw, persistent_workers=nw > 0,
+                          pin_memory=bool(self.data_cfg.get("pin_memory", False)),
+                          drop_last=shuffle and len(ds) >= bs)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, True)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, False)
+
+
+def read_sources(data_cfg: DictConfig) -> list[Video]:
+    """Every clip of ``data.sources`` (``data.root`` applies) read whole under a protocol of
+    ``data.size``, ``data.max_frames`` and ``data.resize_mode`` (``crop``: cover ``H×W`` keeping
+    the aspect): for the selector datamodules, which hold their videos in memory."""
+    from actdiff.data import load_protocol
+
+    size = list(data_cfg.size) if data_cfg.get("size") else [None, None]
+    protocol = load_protocol({"name": "train", "height": size[0], "width": size[1],
+                              "max_frames": data_cfg.get("max_frames"),
+                              "resize_mode": str(data_cfg.get("resize_mode", "crop")) if size[0] else "none"})
+    videos = []
+    for clip in list_clips(data_cfg):
+        v = clip.sequence.read(protocol)
+        v.source = v.source or str(clip.sequence.path)
+        videos.append(v)
+    return videos
+
+
+def split_by_video(videos: Sequence[Video], val_videos: int) -> tuple[list[int], list[int]]:
+    """Indices (train, val): the last ``val_videos`` by source name validate (none if < 2 videos).
+    Kept for callers that split in-memory lists; the decoder's datamodule splits by FILE."""
+    order = sorted(range(len(videos)), key=lambda i: (videos[i].source, i))
+    n_val = min(int(val_videos), len(videos) - 1) if len(videos) > 1 else 0
+    if n_val < int(val_videos):
+        log.warning("only %d video(s): %d held out for validation (split is by video)", len(videos), n_val)
+    return order[:len(order) - n_val], order[len(order) - n_val:]

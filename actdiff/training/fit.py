@@ -55,16 +55,21 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
         return fit_selector(cfg, resume=resume, videos=videos)
     import lightning as L
 
-    from actdiff.training.datamodule import VideoClipDataModule
+    from actdiff.training.datamodule import VideoClipDataModule, local_rank
     from actdiff.training.export import export_module
     from actdiff.training.module import ConditionalDenoiser
     from actdiff.training.trainer import build_trainer, prepare_run
 
     run_dir = prepare_run(cfg, resume)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
-    dm = VideoClipDataModule(cfg.data, cfg.codec, cfg.get("protocol"), videos=videos, segment_source=segment_source)
+    dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos, segment_source=segment_source)
     dm.prepare_data()
     dm.setup("fit")
+    if local_rank() == 0:
+        from actdiff.config import save_config
+
+        cfg.data.resolved_split = dm.split_record()  # the files each side of the split, the cache
+        save_config(cfg, run_dir / "config.yaml")
     optim = OmegaConf.to_container(cfg.get("optim") or {}, resolve=True)
     optim.setdefault("total_steps", int(cfg.trainer.max_steps))
     train = cfg.get("train") or {}

@@ -1,0 +1,159 @@
+"""Training windows and their augmentation, applied to the SOURCE frames before they are encoded.
+
+A window is ``window_frames`` consecutive frames of one clip. Its augmentation (a random crop of
+a random scale, resized to ``data.size``; a horizontal flip; time reversal) is applied to the
+source frames, and the real codec then runs on the augmented frames, so the cached bitstream, its
+decoded keyframes and trajectories, and the conditions built from them are by construction those
+of the codec run on the augmented video: motion stays real (a reversed window is a video played
+backwards, encoded as such), never a flipped condition tensor.
+
+``data.augment`` (all optional; absent = no augmentation)::
+
+    flip: 0.5          # probability of a horizontal flip
+    reverse: 0.5       # probability of time reversal
+    scale: [0.6, 1.0]  # crop side as a fraction of the largest crop of the window's aspect ratio
+                       # (1 = the whole field of view, as resize_mode "crop" reads it)
+    upsample: false    # false: a crop is never smaller than data.size (no up-scaling) unless the
+                       # clip itself is smaller
+
+Validation windows are never augmented: full field of view, no flip, no reversal, starts evenly
+spaced over the clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from actdiff.errors import ConfigError
+from actdiff.io import resize_frame
+
+AUGMENT_KEYS = {"flip", "reverse", "scale", "upsample"}
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """What decides a window's frames besides its clip, its index and the codec config.
+
+    Attributes:
+        size: ``(H, W)`` the windows are encoded at, or ``None`` for the native size.
+        window_frames: frames per window.
+        quality_range: keyframe quality drawn per training window (inclusive).
+        seed: seed of every per-window draw.
+        flip, reverse: probabilities in ``[0, 1]``.
+        scale: ``(lo, hi)`` crop fraction of the full field of view, ``0 < lo <= hi <= 1``.
+        upsample: allow crops smaller than ``size``.
+        keep_aspect: crops have ``size``'s aspect ratio (``data.resize_mode: crop``, default);
+            ``False`` (``resize``): the whole frame is squeezed to ``size``.
+    """
+
+    size: tuple[int, int] | None
+    window_frames: int
+    quality_range: tuple[int, int]
+    seed: int = 0
+    flip: float = 0.0
+    reverse: float = 0.0
+    scale: tuple[float, float] = (1.0, 1.0)
+    upsample: bool = False
+    keep_aspect: bool = True
+
+    @classmethod
+    def from_cfg(cls, data_cfg: Any) -> WindowSpec:
+        d = OmegaConf.to_container(data_cfg, resolve=True) if isinstance(data_cfg, DictConfig) else dict(data_cfg)
+        aug = dict(d.get("augment") or {})
+        unknown = sorted(set(aug) - AUGMENT_KEYS)
+        if unknown:
+            raise ConfigError(f"unknown data.augment key(s) {', '.join(unknown)} "
+                              f"(known: {', '.join(sorted(AUGMENT_KEYS))})")
+        lo, hi = (float(v) for v in aug.get("scale", (1.0, 1.0)))
+        if not 0 < lo <= hi <= 1:
+            raise ConfigError(f"data.augment.scale must satisfy 0 < lo <= hi <= 1, got [{lo}, {hi}]")
+        for k in ("flip", "reverse"):
+            if not 0 <= float(aug.get(k, 0.0)) <= 1:
+                raise ConfigError(f"data.augment.{k} is a probability in [0, 1], got {aug[k]}")
+        q = tuple(int(v) for v in d.get("quality_range", (30, 30)))
+        if int(d.get("window_frames", 0)) < 2:
+            raise ConfigError("data.window_frames must be >= 2")
+        return cls(size=tuple(int(s) for s in d["size"]) if d.get("size") else None,
+                   window_frames=int(d["window_frames"]), quality_range=(q[0], q[1]),
+                   seed=int(d.get("seed", 0)), flip=float(aug.get("flip", 0.0)),
+                   reverse=float(aug.get("reverse", 0.0)), scale=(lo, hi), upsample=bool(aug.get("upsample", False)),
+                   keep_aspect=str(d.get("resize_mode", "crop")) != "resize")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """One window: which source frames, how they are augmented, at which keyframe quality.
+
+    Attributes:
+        start, length: source frames ``[start, start + length)``.
+        quality: keyframe codec quality of this window's encode.
+        flip, reverse: horizontal flip, time reversal.
+        box: ``(y, x, h, w)`` crop of the native frames, resized to ``size``.
+        size: ``(H, W)`` of the encoded window.
+    """
+
+    start: int
+    length: int
+    quality: int
+    flip: bool
+    reverse: bool
+    box: tuple[int, int, int, int]
+    size: tuple[int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _full_view(h: int, w: int, size: tuple[int, int]) -> tuple[float, float]:
+    """Height and width of the largest rectangle of ``size``'s aspect ratio inside ``h×w``."""
+    th, tw = size
+    return (float(h), h * tw / th) if w * th >= h * tw else (w * th / tw, float(w))
+
+
+def draw_plan(spec: WindowSpec, rng: np.random.Generator, shape: tuple[int, int, int], train: bool,
+              index: int = 0, count: int = 1) -> WindowPlan:
+    """Draw window ``index`` (of ``count``) of a clip of ``shape = (frames, h, w)`` native frames.
+
+    Training windows: random start, quality, flip, reversal, crop scale and position. Validation
+    windows (``train=False``): starts evenly spaced, no augmentation, the quality still drawn.
+    """
+    n, h, w = shape
+    length = min(spec.window_frames, n)
+    lo, hi = spec.quality_range
+    quality = int(rng.integers(lo, hi + 1))
+    size = spec.size or (h, w)
+    fh, fw = _full_view(h, w, size) if spec.keep_aspect else (float(h), float(w))
+    if not train:
+        start = round(index * (n - length) / max(1, count - 1)) if count > 1 else (n - length) // 2
+        ch, cw = round(fh), round(fw)
+        return WindowPlan(int(start), length, quality, False, False, ((h - ch) // 2, (w - cw) // 2, ch, cw), size)
+    start = int(rng.integers(0, n - length + 1))
+    c = float(rng.uniform(*spec.scale))
+    if not spec.upsample:
+        c = max(c, min(1.0, size[0] / fh))
+    ch, cw = max(1, min(h, round(c * fh))), max(1, min(w, round(c * fw)))
+    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    flip = bool(rng.random() < spec.flip)
+    reverse = bool(rng.random() < spec.reverse)
+    return WindowPlan(start, length, quality, flip, reverse, (y, x, ch, cw), size)
+
+
+def apply_plan(frames: np.ndarray, plan: WindowPlan) -> np.ndarray:
+    """The augmented window: ``uint8 (T, h, w, 3)`` native frames → ``uint8 (T, H, W, 3)``.
+
+    Crop ``plan.box``, resize to ``plan.size`` (area interpolation), then flip and reverse.
+    """
+    y, x, ch, cw = plan.box
+    out = np.stack([resize_frame(f[y:y + ch, x:x + cw], plan.size, "resize") for f in frames])
+    if plan.flip:
+        out = out[:, :, ::-1]
+    if plan.reverse:
+        out = out[::-1]
+    return np.ascontiguousarray(out)

@@ -7,8 +7,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from actdiff.config import load_group
 from actdiff.conditioning import NUM_VIDEO_CHANNELS
+from actdiff.config import load_group
 from actdiff.decoders import build_decoder
 from actdiff.decoders.video import VideoDiffusionDecoder
 from actdiff.errors import ConfigError, MissingWeightsError

@@ -232,7 +232,7 @@ class PaperVideoGenerator(nn.Module, ConfigMixin, SegmentGenerator):
             if self.transformer.config.use_rotary_positional_embeddings else None
         ofs = latents.new_full((latents.shape[0],), 2.0) if self.transformer.ofs_embedding is not None else None
         return tracked_forward(self.transformer, self.branch, torch.cat([latents, image], dim=2), prompt, timestep,
-                               tracking, rotary, ofs, checkpointing=self.gradient_checkpointing and self.training)
+                               tracking, rotary, ofs, checkpointing=self.gradient_checkpointing)
 
     # ----------------------------------------------------------------- sample
     def _options(self, sampling: dict[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from actdiff.errors import ConfigError, MissingWeightsError
 GENERATOR_CLASSES: dict[str, str] = {
     "VideoControlledDenoiser": "actdiff.models.video_denoiser",
     "PaperVideoGenerator": "actdiff.models.paper_generator",
+    "WanControlGenerator": "actdiff.models.wan_generator",
 }
 
 

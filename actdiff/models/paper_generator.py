@@ -85,6 +85,10 @@ class PaperVideoGenerator(nn.Module, ConfigMixin, SegmentGenerator):
     """
 
     config_name = "config.json"
+    #: Sampler names of the ``sampler`` option.
+    samplers: tuple[str, ...] = SAMPLERS
+    #: Sampling options and their defaults.
+    default_sampling: dict[str, Any] = DEFAULT_SAMPLING
 
     @register_to_config
     def __init__(
@@ -185,7 +189,7 @@ class PaperVideoGenerator(nn.Module, ConfigMixin, SegmentGenerator):
                           frame_multiple=self.temporal_factor, frame_remainder=1, size_multiple=mult)
 
     def sampling_defaults(self) -> dict[str, Any]:
-        return {**DEFAULT_SAMPLING, **(self.config.sampling or {})}
+        return {**self.default_sampling, **(self.config.sampling or {})}
 
     def describe(self) -> str:
         n = len(self.branch.transformer_blocks_copy) if self.branch is not None else 0
@@ -236,13 +240,13 @@ class PaperVideoGenerator(nn.Module, ConfigMixin, SegmentGenerator):
 
     # ----------------------------------------------------------------- sample
     def _options(self, sampling: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(sampling) - set(DEFAULT_SAMPLING)
+        unknown = set(sampling) - set(self.default_sampling)
         if unknown:
-            raise ConfigError(f"unknown sampling option(s) {sorted(unknown)} (known: {', '.join(DEFAULT_SAMPLING)})")
+            raise ConfigError(f"unknown sampling option(s) {sorted(unknown)} (known: {', '.join(self.default_sampling)})")
         opts = {**self.sampling_defaults(), **{k: v for k, v in sampling.items() if v is not None}}
-        if opts["sampler"] not in SAMPLERS:
-            raise ConfigError(f"unknown sampler {opts['sampler']!r} for the paper decoder "
-                              f"(known: {', '.join(SAMPLERS)})")
+        if opts["sampler"] not in self.samplers:
+            raise ConfigError(f"unknown sampler {opts['sampler']!r} for {type(self).__name__} "
+                              f"(known: {', '.join(self.samplers)})")
         if int(opts["steps"]) < 1:
             raise ConfigError(f"steps must be >= 1, got {opts['steps']}")
         return opts
@@ -253,15 +257,30 @@ class PaperVideoGenerator(nn.Module, ConfigMixin, SegmentGenerator):
         cls = CogVideoXDPMScheduler if name == "dpm" else CogVideoXDDIMScheduler
         return cls.from_config(self.scheduler.config, timestep_spacing="trailing")
 
+    @staticmethod
+    def scheduler_step(scheduler: Any, out: torch.Tensor, timesteps: torch.Tensor, i: int, latents: torch.Tensor,
+                       state: Any, generator: torch.Generator) -> tuple[torch.Tensor, Any]:
+        """One sampler step: ``(latents, state)`` (the DPM scheduler keeps the previous clean estimate
+        and draws its noise from ``generator``)."""
+        from diffusers import CogVideoXDPMScheduler
+
+        if isinstance(scheduler, CogVideoXDPMScheduler):
+            return scheduler.step(out, state, timesteps[i], timesteps[i - 1] if i > 0 else None, latents,
+                                  generator=generator, return_dict=False)
+        return scheduler.step(out, timesteps[i], latents, return_dict=False)[0], None
+
     def compile_blocks(self) -> None:
         """``torch.compile`` every transformer block of the base and the branch (once)."""
         if self._compiled:
             return
-        blocks = list(self.transformer.transformer_blocks)
-        blocks += list(self.branch.transformer_blocks_copy) if self.branch is not None else []
-        for block in blocks:
+        for block in self.blocks():
             block.compile()
         self._compiled = True
+
+    def blocks(self) -> list[nn.Module]:
+        """The transformer blocks (base, then branch) — what :meth:`compile_blocks` compiles."""
+        blocks = list(self.transformer.transformer_blocks)
+        return blocks + (list(self.branch.transformer_blocks_copy) if self.branch is not None else [])
 
     @torch.no_grad()
     def generate(self, cond: torch.Tensor, seed: int, frame_ids: Sequence[int], **sampling: Any) -> torch.Tensor:
@@ -284,7 +303,7 @@ class PaperVideoGenerator(nn.Module, ConfigMixin, SegmentGenerator):
         scheduler = self._make_scheduler(str(opts["sampler"]))
         steps, scale = int(opts["steps"]), float(opts["guidance_scale"])
         scheduler.set_timesteps(steps, device=device)
-        latents = latents * scheduler.init_noise_sigma
+        latents = latents * getattr(scheduler, "init_noise_sigma", 1.0)
         negative, positive = self.prompt_embeds[0:1].to(device), self.prompt_embeds[1:2].to(device)
         cfg = scale > 1.0 and not torch.equal(negative, positive)  # identical texts: guidance changes nothing
         prompt = torch.cat([negative, positive]) if cfg else positive
@@ -295,16 +314,13 @@ class PaperVideoGenerator(nn.Module, ConfigMixin, SegmentGenerator):
         step_noise = torch.Generator().manual_seed(seed_for(seed, int(frame_ids[0]), 1))
         timesteps = scheduler.timesteps
         for i, step in enumerate(timesteps):
-            x = scheduler.scale_model_input(torch.cat([latents] * batch), step)
+            x = torch.cat([latents] * batch)
+            x = scheduler.scale_model_input(x, step) if hasattr(scheduler, "scale_model_input") else x
             out = self.predict(x, step.expand(batch), image_in, track_in, prompt).float()
             if cfg:
                 g = dynamic_guidance(scale, steps, float(step.item())) if opts["dynamic_cfg"] else scale
                 out = out[0:1] + g * (out[1:2] - out[0:1])
-            if opts["sampler"] == "dpm":
-                latents, old = scheduler.step(out, old, step, timesteps[i - 1] if i > 0 else None, latents,
-                                              generator=step_noise, return_dict=False)
-            else:
-                latents = scheduler.step(out, step, latents, return_dict=False)[0]
+            latents, old = self.scheduler_step(scheduler, out, timesteps, i, latents, old, step_noise)
             latents = latents.to(dtype)
         frames = self.decode_latents(latents[0]).float()
         return resize_frames(frames, (h, w)).clamp(-1.0, 1.0).to(cond.dtype)

@@ -242,7 +242,8 @@ class PaperVideoGenerator(nn.Module, ConfigMixin, SegmentGenerator):
     def _options(self, sampling: dict[str, Any]) -> dict[str, Any]:
         unknown = set(sampling) - set(self.default_sampling)
         if unknown:
-            raise ConfigError(f"unknown sampling option(s) {sorted(unknown)} (known: {', '.join(self.default_sampling)})")
+            raise ConfigError(f"unknown sampling option(s) {sorted(unknown)} "
+                              f"(known: {', '.join(self.default_sampling)})")
         opts = {**self.sampling_defaults(), **{k: v for k, v in sampling.items() if v is not None}}
         if opts["sampler"] not in self.samplers:
             raise ConfigError(f"unknown sampler {opts['sampler']!r} for {type(self).__name__} "

@@ -169,8 +169,9 @@ class WanControlGenerator(PaperVideoGenerator):
                 parts[name] = kind.from_pretrained(str(sub), **({} if name == "scheduler" else
                                                                 {"torch_dtype": dtype, "low_cpu_mem_usage": False}))
         t = parts["transformer"]
-        prompts = load_prompt_embeds(path, model.config.prompt_source, model.config.prompt,
-                                     model.config.negative_prompt, int(model.config.text_length), int(t.config.text_dim))
+        cfg = model.config
+        prompts = load_prompt_embeds(path, cfg.prompt_source, cfg.prompt, cfg.negative_prompt, int(cfg.text_length),
+                                     int(t.config.text_dim))
         model.set_parts(t, parts["vae"], None, parts["scheduler"], prompts)
         return model.eval()
 
@@ -214,7 +215,8 @@ def build_wan_preset(cfg: Any) -> WanControlGenerator:
         return WanControlGenerator.from_pretrained(str(c["weights"]))
     if not c.get("random_parts"):
         raise ConfigError("model preset paper-wan needs model.weights (a paper-wan folder) or model.random_parts")
-    keys = ("resolution", "max_frames", "dtype", "prompt", "negative_prompt", "prompt_source", "sampling", "text_length")
+    keys = ("resolution", "max_frames", "dtype", "prompt", "negative_prompt", "prompt_source", "sampling",
+            "text_length")
     torch.manual_seed(int(c.get("seed", 0)))
     model = WanControlGenerator(preset=str(c.get("preset", "paper-wan")), **{k: c[k] for k in keys if k in c})
     dtype = DTYPES[model.config.dtype]

@@ -26,19 +26,28 @@ PROMPT_FILE = "prompt_embeds.safetensors"
 SOURCES = ("t5", "zeros")
 
 
-def encode_prompts(folder: Path, texts: list[str], max_length: int, device: str | None = None) -> torch.Tensor:
-    """T5 embeddings ``float32 (len(texts), max_length, D)`` as the CogVideoX pipelines compute them
-    (padding to ``max_length``, truncation, special tokens), from ``folder/text_encoder`` and ``folder/tokenizer``."""
-    from transformers import AutoTokenizer, T5EncoderModel
+def encode_prompts(folder: Path, texts: list[str], max_length: int, device: str | None = None,
+                   zero_padding: bool = False) -> torch.Tensor:
+    """T5 (or umT5) embeddings ``float32 (len(texts), max_length, D)`` as the CogVideoX pipelines compute
+    them (padding to ``max_length``, truncation, special tokens), from ``folder/text_encoder`` and
+    ``folder/tokenizer``; ``zero_padding`` (Wan's pipelines): the attention mask is given to the
+    encoder and the embeddings past each text's tokens are zeros."""
+    from transformers import AutoConfig, AutoTokenizer, T5EncoderModel, UMT5EncoderModel
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = AutoTokenizer.from_pretrained(str(folder / "tokenizer"))
-    encoder = T5EncoderModel.from_pretrained(str(folder / "text_encoder"), torch_dtype=torch.bfloat16
-                                             if device != "cpu" else torch.float32).to(device).eval()
-    ids = tokenizer(texts, padding="max_length", max_length=max_length, truncation=True, add_special_tokens=True,
-                    return_tensors="pt").input_ids.to(device)
+    kind = AutoConfig.from_pretrained(str(folder / "text_encoder")).model_type
+    cls = UMT5EncoderModel if kind == "umt5" else T5EncoderModel
+    encoder = cls.from_pretrained(str(folder / "text_encoder"), torch_dtype=torch.bfloat16
+                                  if device != "cpu" else torch.float32).to(device).eval()
+    tok = tokenizer(texts, padding="max_length", max_length=max_length, truncation=True, add_special_tokens=True,
+                    return_attention_mask=True, return_tensors="pt")
+    ids, mask = tok.input_ids.to(device), tok.attention_mask.to(device)
     with torch.no_grad():
-        out = encoder(ids)[0].float().cpu()
+        out = encoder(ids, attention_mask=mask if zero_padding else None)[0].float()
+        if zero_padding:
+            out = out * mask[..., None].float()
+        out = out.cpu()
     del encoder
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
@@ -55,7 +64,7 @@ def save_prompt_embeds(path: Path, embeds: torch.Tensor, prompt: str, negative_p
 
 
 def load_prompt_embeds(folder: Path | None, source: str, prompt: str, negative_prompt: str, max_length: int,
-                       dim: int) -> torch.Tensor:
+                       dim: int, zero_padding: bool = False) -> torch.Tensor:
     """``float32 (2, max_length, dim)``: [negative prompt, prompt] embeddings (see the module doc)."""
     if source not in SOURCES:
         raise ConfigError(f"unknown prompt_source {source!r} (known: {', '.join(SOURCES)})")
@@ -75,7 +84,7 @@ def load_prompt_embeds(folder: Path | None, source: str, prompt: str, negative_p
                                   f"{meta.get('negative_prompt')!r}): rerun experiments/setup_paper_weights.py")
             out = torch.stack([f.get_tensor("negative_prompt_embeds"), f.get_tensor("prompt_embeds")]).float()
     elif (folder / "text_encoder").is_dir() and (folder / "tokenizer").is_dir():
-        out = encode_prompts(folder, [negative_prompt, prompt], max_length)
+        out = encode_prompts(folder, [negative_prompt, prompt], max_length, zero_padding=zero_padding)
     else:
         raise MissingWeightsError(f"no prompt embeddings in {folder}: put {PROMPT_FILE} there (written by "
                                   "experiments/setup_paper_weights.py) or the T5 folders text_encoder/ and tokenizer/")

@@ -171,7 +171,7 @@ class WanControlGenerator(PaperVideoGenerator):
         t = parts["transformer"]
         cfg = model.config
         prompts = load_prompt_embeds(path, cfg.prompt_source, cfg.prompt, cfg.negative_prompt, int(cfg.text_length),
-                                     int(t.config.text_dim))
+                                     int(t.config.text_dim), zero_padding=True)
         model.set_parts(t, parts["vae"], None, parts["scheduler"], prompts)
         return model.eval()
 

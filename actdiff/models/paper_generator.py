@@ -1,6 +1,7 @@
 """``PaperVideoGenerator``: the published decoder — CogVideoX image-to-video + a Diffusion-as-Shader tracking branch.
 
-One window of ``T = 4k + 1 ≤ 49`` frames is generated at a time (:class:`~actdiff.models.generator.SegmentGenerator`):
+One window of ``T = 8k + 1 ≤ 49`` frames (CogVideoX's VAE decodes odd latent lengths only) is generated
+at a time (:class:`~actdiff.models.generator.SegmentGenerator`):
 
 1. the conditions' ``key``/``key_mask``/``track`` groups are resized to the model's resolution
    (480×720 for CogVideoX-5B-I2V, whose learned positional embeddings fix it);
@@ -184,9 +185,11 @@ class PaperVideoGenerator(nn.Module, ConfigMixin, SegmentGenerator):
         learned = bool(self.transformer.config.get("use_learned_positional_embeddings", False))
         longest = int(self.config.max_frames)
         mult = 1 if self.config.resolution else self.spatial_factor * int(self.transformer.config.patch_size)
-        # learned positional embeddings exist for the full clip only: every window is padded to it
+        # learned positional embeddings exist for the full clip only: every window is padded to it.
+        # CogVideoX's VAE decodes F latent frames to 4(F-1)+1 frames only for ODD F (even F gives 4F):
+        # windows of T = 8k + 1 frames (1, 9, 17, …, 49)
         return WindowSpec(max_frames=longest, min_frames=longest if learned else 1,
-                          frame_multiple=self.temporal_factor, frame_remainder=1, size_multiple=mult)
+                          frame_multiple=2 * self.temporal_factor, frame_remainder=1, size_multiple=mult)
 
     def sampling_defaults(self) -> dict[str, Any]:
         return {**self.default_sampling, **(self.config.sampling or {})}

@@ -28,19 +28,22 @@ def _cast(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
     return module if dtype == torch.float32 else module.to(dtype)
 
 
-def random_paper(random_parts: dict[str, Any], seed: int = 0, **config: Any) -> PaperVideoGenerator:
+def random_paper(random_parts: dict[str, Any], seed: int = 0, device: str = "cpu",
+                 **config: Any) -> PaperVideoGenerator:
     """A generator with random weights: ``random_parts`` = ``{transformer: kwargs, vae: kwargs,
     num_tracking_blocks: K}`` (diffusers constructor kwargs); ``config``: the generator's config.
     The branch is copied from the base (joins at zero) like a new branch; the prompt embeddings are
-    zeros unless ``config['prompt_source']`` says otherwise (then random, stated as such)."""
+    zeros unless ``config['prompt_source']`` says otherwise (then random, stated as such). ``device``:
+    where the weights are made (``cuda``: a 5B model initialises in seconds)."""
     from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel
 
     torch.manual_seed(seed)
     model = PaperVideoGenerator(**config)
     dtype = DTYPES[model.config.dtype]
-    transformer = _cast(CogVideoXTransformer3DModel(**random_parts["transformer"]), dtype)
-    vae = _cast(AutoencoderKLCogVideoX(**random_parts["vae"]), dtype)
-    branch = TrackingBranch.from_transformer(transformer, int(random_parts.get("num_tracking_blocks", 1)))
+    with torch.device(device):
+        transformer = _cast(CogVideoXTransformer3DModel(**random_parts["transformer"]), dtype)
+        vae = _cast(AutoencoderKLCogVideoX(**random_parts["vae"]), dtype)
+        branch = TrackingBranch.from_transformer(transformer, int(random_parts.get("num_tracking_blocks", 1)))
     shape = (2, int(transformer.config.max_text_seq_length), int(transformer.config.text_embed_dim))
     prompts = torch.zeros(shape) if model.config.prompt_source == "zeros" else torch.randn(shape)
     return model.set_parts(transformer, vae, branch, load_scheduler(None), prompts).eval()
@@ -68,7 +71,8 @@ def build_from_parts_config(cfg: dict[str, Any]) -> PaperVideoGenerator:
                                    "vae_tiling", "sampling") if k in cfg}
     gen_cfg["preset"] = str(cfg.get("preset", "paper"))
     if cfg.get("random_parts"):
-        return random_paper(dict(cfg["random_parts"]), int(cfg.get("seed", 0)), **gen_cfg)
+        return random_paper(dict(cfg["random_parts"]), int(cfg.get("seed", 0)), str(cfg.get("device") or "cpu"),
+                            **gen_cfg)
     dtype = DTYPES[str(cfg.get("dtype", "bfloat16"))]
     source, allow = str(cfg["pretrained"]), bool(cfg.get("allow_download", False))
     das = cfg.get("das_transformer")
@@ -111,3 +115,40 @@ def build_paper_preset(cfg: Any) -> PaperVideoGenerator:
 
     plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     return build_from_parts_config(plain)
+
+
+def write_paper_folder(folder: str | Path, base: str | Path | None = None, das: str | Path | None = None,
+                       branch: str | Path | None = None, text: str | Path | None = None, **config: Any) -> Path:
+    """Make ``folder`` a paper weights folder without copying weights: write ``config.json`` naming the
+    parts (``base``: a CogVideoX I2V diffusers folder for ``transformer/``, ``vae/``, ``scheduler/``;
+    ``das``: a Diffusion-as-Shader transformer folder for the transformer and branch; ``branch``: a
+    TrackingBranch folder; default: the parts inside ``folder``) and ``prompt_embeds.safetensors``
+    encoded with the T5 in ``text`` (default: ``base``, else ``folder``; needs ``text_encoder/`` and
+    ``tokenizer/``). ``config``: :class:`PaperVideoGenerator` settings (prompt, negative_prompt …)."""
+    from actdiff.models.prompt_embeds import PROMPT_FILE, encode_prompts, save_prompt_embeds
+
+    folder = Path(folder).expanduser().resolve()
+    root = Path(base).expanduser().resolve() if base else folder
+    parts = {"transformer": str(root / "transformer"), "vae": str(root / "vae"), "scheduler": str(root / "scheduler"),
+             "branch": str(folder / "branch")}
+    if das:
+        parts["transformer"] = str(Path(das).expanduser().resolve())
+    if branch:
+        parts["branch"] = str(Path(branch).expanduser().resolve())
+    for name in ("transformer", "vae", "scheduler"):
+        if not Path(parts[name]).is_dir():
+            raise MissingWeightsError(f"{name} folder not found: {parts[name]} (see docs/paper_decoder.md)")
+    if not (Path(parts["branch"]) / "config.json").is_file() and not is_das_checkpoint(parts["transformer"]):
+        raise MissingWeightsError(f"no tracking branch: {parts['branch']} is not a branch folder and "
+                                  f"{parts['transformer']} is not a Diffusion-as-Shader transformer")
+    model = PaperVideoGenerator(parts=parts, **config)
+    tcfg = json.loads((Path(parts["transformer"]) / "config.json").read_text())
+    text_root = Path(text).expanduser() if text else root
+    if model.config.prompt_source == "t5":
+        embeds = encode_prompts(text_root, [model.config.negative_prompt, model.config.prompt],
+                                int(tcfg.get("max_text_seq_length", 226)))
+        folder.mkdir(parents=True, exist_ok=True)
+        save_prompt_embeds(folder / PROMPT_FILE, embeds, model.config.prompt, model.config.negative_prompt)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_config(str(folder))
+    return folder

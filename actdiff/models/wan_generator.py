@@ -220,8 +220,9 @@ def build_wan_preset(cfg: Any) -> WanControlGenerator:
     torch.manual_seed(int(c.get("seed", 0)))
     model = WanControlGenerator(preset=str(c.get("preset", "paper-wan")), **{k: c[k] for k in keys if k in c})
     dtype = DTYPES[model.config.dtype]
-    t = WanTransformer3DModel(**c["random_parts"]["transformer"])
-    vae = AutoencoderKLWan(**c["random_parts"]["vae"])
+    with torch.device(str(c.get("device") or "cpu")):   # where the random weights are made
+        t = WanTransformer3DModel(**c["random_parts"]["transformer"])
+        vae = AutoencoderKLWan(**c["random_parts"]["vae"])
     if dtype != torch.float32:
         t, vae = t.to(dtype), vae.to(dtype)
     shape = (2, int(model.config.text_length), int(t.config.text_dim))

@@ -28,13 +28,14 @@ from actdiff.training.module import _cosine_with_warmup, log_images
 class TrackingBranchModule(L.LightningModule):
     """Args: ``model_cfg`` (the ``model`` group, builder ``paper``), ``optim_cfg`` (lr, weight_decay,
     betas, warmup_steps, min_lr_ratio, total_steps), ``val_sample_steps`` and ``val_samples`` (windows
-    sampled and logged as images per validation; 0: none)."""
+    sampled and logged as images per validation; 0: none), ``model`` (an already built model instead of
+    ``model_cfg``: benchmarks)."""
 
     def __init__(self, model_cfg: dict[str, Any], optim_cfg: dict[str, Any], val_sample_steps: int = 4,
-                 val_samples: int = 0) -> None:
+                 val_samples: int = 0, model: Any = None) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.model = build_model(OmegaConf.create(model_cfg))
+        self.save_hyperparameters(ignore=["model"])
+        self.model = model if model is not None else build_model(OmegaConf.create(model_cfg))
         if getattr(self.model, "branch", None) is None:
             raise ConfigError("the tracking-branch trainer needs a model with a tracking branch (builder paper)")
         self.model.freeze_base()

@@ -3,7 +3,7 @@
 The records are those of the corpus pipeline (:mod:`actdiff.training.window_cache`: what the REAL
 codec decoded for each cached window); this module only chooses the items differently from
 :class:`~actdiff.training.window_datasets.WindowDataset`. A generator with a frame-count rule (the
-paper model: ``T = 4k + 1 ≤ 49``, always 49 with CogVideoX-5B's learned positions) sees each segment
+paper model: ``T = 8k + 1 ≤ 49``, always 49 with CogVideoX-5B's learned positions) sees each segment
 as the decoder sees it: :func:`actdiff.models.generator.plan_windows` cuts a segment of ``L`` frames
 into windows, a short segment is padded by repeating frame ``L - 1`` (the end keyframe), and the
 conditions are :func:`actdiff.conditioning.build_window_conditions` — the ONE function the decoder

@@ -3,6 +3,7 @@ strategy configs for many GPUs (built from config here; they run on GPUs only)."
 
 import functools
 
+import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -134,3 +135,38 @@ def test_bad_strategies_are_one_line_errors():
     except ImportError:
         with pytest.raises(ConfigError, match="needs the deepspeed package"):
             build_strategy(compose("experiment/finetune_paper_branch", ["trainer=gpu_deepspeed"]).trainer)
+
+
+def test_latent_layout_items_carry_the_used_channels_in_uint8(data, tmp_path):
+    from actdiff.conditioning.segment import build_window_conditions, video_channel_slice
+    from actdiff.models.latent_video import (
+        USED_GROUPS,
+        compact_conditions,
+        dequantize_compact,
+        quantize_compact,
+        split_conditions,
+    )
+
+    cfg, dm = data
+    spec = WindowSpec(max_frames=9, frame_multiple=4, frame_remainder=1)
+    lat = SegmentWindowDataModule(cfg.data, cfg.codec, spec, layout="latent", videos=videos(), segment_source=source())
+    lat.setup()
+    full, small = dm.train_set[0], lat.train_set[0]
+    assert small["cond"].dtype == torch.uint8 and small["cond"].shape == (9, 7, 32, 48)
+    assert small["target"].dtype == torch.uint8
+    torch.testing.assert_close(small["target"].float() / 127.5 - 1, full["target"], rtol=0, atol=1e-6)
+    back = dequantize_compact(small["cond"])
+    torch.testing.assert_close(back, compact_conditions(full["cond"]), rtol=0, atol=1 / 255 + 1e-6)
+    torch.testing.assert_close(quantize_compact(back), small["cond"], rtol=0, atol=0)
+    a, b = split_conditions(full["cond"], None), split_conditions(back, None)
+    assert all(torch.allclose(a[k], b[k], rtol=0, atol=1 / 255 + 1e-6) for k in a)
+    # only the groups asked for are computed; they equal the full computation
+    rec, seg, _, _ = dm.train_set._segment(0)
+    some = build_window_conditions(seg, list(range(9)), groups=USED_GROUPS)
+    every = build_window_conditions(seg, list(range(9)))
+    for g in ("frame", "pred"):
+        assert np.abs(some[:, video_channel_slice(g)]).max() == 0 and np.abs(every[:, video_channel_slice(g)]).max() > 0
+    for g in USED_GROUPS:
+        np.testing.assert_array_equal(some[:, video_channel_slice(g)], every[:, video_channel_slice(g)])
+    with pytest.raises(ValueError, match="unknown condition group"):
+        build_window_conditions(seg, [0], groups=["depth"])

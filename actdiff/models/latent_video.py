@@ -19,11 +19,35 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from actdiff.conditioning.segment import video_channel_slice
+from actdiff.conditioning.segment import NUM_VIDEO_CHANNELS, video_channel_slice
 from actdiff.models.sampling import seed_for
 
 #: Condition groups a latent video generator reads (resized together to the model's resolution).
 USED_GROUPS = ("key", "key_mask", "track")
+#: The compact layout of those groups (``C = 7``), which training items carry instead of all 30
+#: channels (a 49-frame 480x720 window of 30 float channels is 2 GB; 7 uint8 channels, 0.1 GB).
+LATENT_CHANNELS: dict[str, tuple[int, int]] = {"key": (0, 3), "key_mask": (3, 1), "track": (4, 3)}
+NUM_LATENT_CHANNELS = 7
+
+
+def compact_conditions(cond: torch.Tensor) -> torch.Tensor:
+    """``(…, 30, H, W)`` segment conditions → ``(…, 7, H, W)`` in :data:`LATENT_CHANNELS` order."""
+    return torch.cat([cond[..., video_channel_slice(g), :, :] for g in USED_GROUPS], dim=-3)
+
+
+def quantize_compact(cond: torch.Tensor) -> torch.Tensor:
+    """Compact conditions (``key``/``track`` in [-1, 1], ``key_mask`` in {0, 1}) → ``uint8`` (exact for
+    the keyframes, 1/255 steps for the tracking colours)."""
+    q = (cond.float() + 1.0) * 127.5
+    q[..., 3, :, :] = cond[..., 3, :, :].float() * 255.0
+    return q.round().clamp(0, 255).to(torch.uint8)
+
+
+def dequantize_compact(q: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`quantize_compact` (``float32``)."""
+    x = q.float() / 127.5 - 1.0
+    x[..., 3, :, :] = q[..., 3, :, :].float() / 255.0
+    return x
 
 
 def latent_frame_count(frames: int, temporal_factor: int) -> int:
@@ -42,14 +66,22 @@ def resize_frames(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear"
 
 
 def split_conditions(cond: torch.Tensor, size: tuple[int, int] | None) -> dict[str, torch.Tensor]:
-    """The groups of :data:`USED_GROUPS` of ``cond (T, 30, H, W)``, resized to ``size`` (``None``: as is).
+    """The groups of :data:`USED_GROUPS` of ``cond`` — ``(T, 30, H, W)`` segment conditions or their
+    compact ``(T, 7, H, W)`` form — resized to ``size`` (``None``: as is).
 
     Returns ``key (T, 3, h, w)``, ``key_mask (T,)`` (1 where ``key`` is a keyframe) and ``track (T, 3, h, w)``.
     """
+    if cond.shape[1] == NUM_LATENT_CHANNELS:
+        part = {g: slice(a, a + n) for g, (a, n) in LATENT_CHANNELS.items()}
+    elif cond.shape[1] == NUM_VIDEO_CHANNELS:
+        part = {g: video_channel_slice(g) for g in USED_GROUPS}
+    else:
+        raise ValueError(f"conditions with {cond.shape[1]} channels "
+                         f"(need {NUM_VIDEO_CHANNELS} or {NUM_LATENT_CHANNELS})")
     size = size or tuple(cond.shape[-2:])
-    key = resize_frames(cond[:, video_channel_slice("key")], size)
-    track = resize_frames(cond[:, video_channel_slice("track")], size)
-    mask = cond[:, video_channel_slice("key_mask")].flatten(1).amax(1)
+    key = resize_frames(cond[:, part["key"]], size)
+    track = resize_frames(cond[:, part["track"]], size)
+    mask = cond[:, part["key_mask"]].flatten(1).amax(1)
     return {"key": key, "key_mask": mask, "track": track}
 
 

@@ -49,7 +49,7 @@ def fit_branch(cfg: DictConfig, resume: bool = False, videos: Any = None, segmen
                                   val_sample_steps=int(train.get("val_sample_steps", 4)),
                                   val_samples=int(train.get("val_samples", 0)))
     check_precision(module.model, cfg.trainer.get("precision", "32"))
-    dm = SegmentWindowDataModule(cfg.data, cfg.codec, module.model.window_spec(), videos=videos,
+    dm = SegmentWindowDataModule(cfg.data, cfg.codec, module.model.window_spec(), layout="latent", videos=videos,
                                  segment_source=segment_source)
     dm.prepare_data()
     dm.setup("fit")

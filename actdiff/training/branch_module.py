@@ -1,7 +1,8 @@
 """``TrackingBranchModule``: Lightning training of the paper decoder's tracking branch, the base frozen.
 
 Batches are :class:`~actdiff.training.segment_windows.SegmentWindowDataset` items
-``{"target": (B, T, 3, H, W), "cond": (B, T, 30, H, W), …}``. Per window (no gradients through the
+``{"target": (B, T, 3, H, W), "cond": (B, T, 30, H, W), …}`` (or their ``uint8`` latent layout:
+7 condition channels, converted here on the device). Per window (no gradients through the
 frozen VAE): the target frames' latent ``z0`` and the conditions' latents
 (:meth:`~actdiff.models.paper_generator.PaperVideoGenerator.condition_latents`), all at the model's
 resolution. The loss is CogVideoX's fine-tuning loss: one timestep per window,
@@ -49,12 +50,14 @@ class TrackingBranchModule(L.LightningModule):
     @torch.no_grad()
     def latents(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(z0, image latents, tracking input)``, each ``(B, F, C, h, w)``, at the model's resolution."""
-        from actdiff.models.latent_video import resize_frames
+        from actdiff.models.latent_video import dequantize_compact, resize_frames
 
         m = self.model
         size = tuple(m.config.resolution) if m.config.resolution else tuple(batch["target"].shape[-2:])
         z0, image, track = [], [], []
         for target, cond in zip(batch["target"], batch["cond"]):
+            if target.dtype == torch.uint8:      # latent-layout items (segment_windows.LAYOUTS)
+                target, cond = target.float() / 127.5 - 1.0, dequantize_compact(cond)
             z0.append(m.encode_video(resize_frames(target, size)))
             i, t = m.condition_latents(cond)
             image.append(i)

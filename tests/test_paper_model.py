@@ -202,3 +202,22 @@ def test_learned_positions_pin_the_resolution_and_the_window_length():
     assert spec.min_frames == spec.max_frames == 9 and spec.size_multiple == 1
     out = m.generate(window(h=20, w=36), 1, list(range(9)), steps=1)   # any size: resized and back
     assert out.shape == (9, 3, 20, 36)
+
+
+def test_the_decoder_builds_only_the_condition_groups_the_model_reads(folder, monkeypatch):
+    import actdiff.decoders.video as video
+
+    seen = []
+    real = video.build_window_conditions
+
+    def spy(*a, **k):
+        seen.append(k.get("groups"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(video, "build_window_conditions", spy)
+    frames = moving_texture(9, 32, 48, seed=2)
+    seg = segment_from_frames(frames, 0, 8, num_points=20, seed=2)
+    header = StreamHeader(height=32, width=48, coded_height=32, coded_width=48, num_frames=9, fps=25.0, seed=3)
+    build_decoder("diffusion", weights=str(folder), steps=1).decode_segment(header, seg)
+    build_decoder("diffusion", weights=str(folder), steps=1, temporal_blend=0.5).decode_segment(header, seg)
+    assert seen == [("key", "key_mask", "track"), ("key", "key_mask", "track", "pred")]

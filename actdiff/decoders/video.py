@@ -113,7 +113,10 @@ class VideoDiffusionDecoder(Decoder):
         """``(generated, prediction)`` ``float32 (T, H, W, 3)`` in [-1, 1] for one window."""
         h, w = seg.key_start.shape[:2]
         mult = self.model.window_spec().size_multiple
-        cond = torch.from_numpy(build_window_conditions(seg, frames, bidir, depth=depth))
+        groups = self.model.condition_groups()
+        if groups is not None and self.temporal_blend > 0.0:
+            groups = tuple(groups) + ("pred",)                  # the residual filter's base
+        cond = torch.from_numpy(build_window_conditions(seg, frames, bidir, depth=depth, groups=groups))
         ph, pw = (-h) % mult, (-w) % mult
         if ph or pw:
             cond = F.pad(cond, (0, pw, 0, ph), mode="replicate")

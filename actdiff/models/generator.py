@@ -164,6 +164,11 @@ class SegmentGenerator:
         """One line naming the model (printed by ``actdiff decode``)."""
         return type(self).__name__
 
+    def condition_groups(self) -> tuple[str, ...] | None:
+        """The groups of :data:`actdiff.conditioning.VIDEO_CHANNELS` the model reads (``None``: all);
+        the decoder computes only those (the ``frame`` and ``pred`` groups are the costly ones)."""
+        return None
+
     @classmethod
     def load_pretrained(cls, folder: str | Path) -> "SegmentGenerator":
         """The model saved in ``folder``, in the dtype it runs in (default: float32; a pretrained

@@ -41,6 +41,7 @@ from torch import nn
 from actdiff.errors import ConfigError
 from actdiff.models.generator import SegmentGenerator, WindowSpec
 from actdiff.models.latent_video import (
+    USED_GROUPS,
     LatentCache,
     dynamic_guidance,
     keyframe_latents,
@@ -190,6 +191,9 @@ class PaperVideoGenerator(nn.Module, ConfigMixin, SegmentGenerator):
         # windows of T = 8k + 1 frames (1, 9, 17, …, 49)
         return WindowSpec(max_frames=longest, min_frames=longest if learned else 1,
                           frame_multiple=2 * self.temporal_factor, frame_remainder=1, size_multiple=mult)
+
+    def condition_groups(self) -> tuple[str, ...]:
+        return USED_GROUPS
 
     def sampling_defaults(self) -> dict[str, Any]:
         return {**self.default_sampling, **(self.config.sampling or {})}

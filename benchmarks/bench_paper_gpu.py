@@ -230,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget-s", type=float, default=540.0, help="start no measurement after this many seconds")
     p.add_argument("--out", default=None, help="JSON (default: benchmarks/results/paper_gpu_<gpu>.json)")
     args = p.parse_args(argv)
+    if not args.tiny and not args.device.startswith("cuda"):
+        sys.stderr.write("error: the real-size models need a GPU (--device cuda); --tiny runs the tiny configs\n")
+        return 2
     start = time.perf_counter()
     frames = args.frames or (9 if args.tiny else 49)
     h, w = args.size or ((32, 48) if args.tiny else (480, 720))

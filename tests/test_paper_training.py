@@ -100,6 +100,13 @@ def test_window_items_are_required_and_precision_matches_the_base(tmp_path):
     with pytest.raises(ConfigError, match="trainer.precision=bf16-mixed"):
         check_precision(model, "32")
     check_precision(model, "bf16-mixed")
+    from actdiff.training.branch_fit import check_fsdp_dtype
+
+    fsdp = compose("experiment/finetune_paper_branch", ["trainer=gpu_fsdp"])
+    assert fsdp.model.dtype == "float32"                       # the recipe's default
+    with pytest.raises(ConfigError, match="model.dtype=float32"):
+        check_fsdp_dtype(model, fsdp.trainer)                  # a bf16 base cannot be flattened with the branch
+    check_fsdp_dtype(model, compose("experiment/finetune_paper_branch", ["trainer=gpu"]).trainer)
 
 
 def test_strategy_objects_are_built_from_the_trainer_configs():

@@ -31,6 +31,18 @@ def _full_params(trainer: Any) -> Any:
     return FSDP.summon_full_params(trainer.strategy.model, writeback=False, rank0_only=True, offload_to_cpu=True)
 
 
+def check_fsdp_dtype(model: Any, trainer_cfg: Any) -> None:
+    """FSDP flattens the parameters of a unit into one tensor of one dtype, and the root unit holds
+    frozen base layers and trained branch layers: under FSDP the whole model must be float32 (FSDP
+    then computes in bf16 from ``trainer.precision=bf16-mixed``)."""
+    from actdiff.errors import ConfigError
+    from actdiff.training.strategies import strategy_spec
+
+    if strategy_spec(trainer_cfg)[0] == "fsdp" and str(model.transformer.dtype) != "torch.float32":
+        raise ConfigError("trainer.strategy=fsdp shards float32 parameters: set model.dtype=float32 "
+                          "(computation stays bf16 with trainer.precision=bf16-mixed)")
+
+
 def fit_branch(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_source: Any = None) -> Any:
     """Train the tracking branch from a composed config; returns the fitted module."""
     import lightning as L
@@ -49,6 +61,7 @@ def fit_branch(cfg: DictConfig, resume: bool = False, videos: Any = None, segmen
                                   val_sample_steps=int(train.get("val_sample_steps", 4)),
                                   val_samples=int(train.get("val_samples", 0)))
     check_precision(module.model, cfg.trainer.get("precision", "32"))
+    check_fsdp_dtype(module.model, cfg.trainer)
     dm = SegmentWindowDataModule(cfg.data, cfg.codec, module.model.window_spec(), layout="latent", videos=videos,
                                  segment_source=segment_source)
     dm.prepare_data()

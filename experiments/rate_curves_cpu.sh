@@ -9,7 +9,8 @@
 # Plots and BD-rate tables are made from every results JSON present in $OUT afterwards.
 #
 # Environment: ACTDIFF, DATA (dataset YAML/name, default shared_clips), PROTOCOL (default cpu),
-# OUT, DECODERS, CODECS, METRICS (default: psnr ms_ssim niqe warping_error).
+# OUT, DECODERS, CODECS, METRICS (default: psnr ms_ssim niqe warping_error), WEIGHTS (the diffusion
+# decoder's weights folder; default: the shipped model), RATES_FILE (default configs/rates/default.yaml).
 # experiments/rate_curves_paper.sh runs the same for UVG/MCL-JCV.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +25,11 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 mkdir -p "$OUT"
 
 for dec in $DECODERS; do
+  extra=()
+  [ "$dec" = diffusion ] && [ -n "${WEIGHTS:-}" ] && extra+=(--weights "$WEIGHTS")
+  [ -n "${RATES_FILE:-}" ] && extra+=(--rates-file "$RATES_FILE")
   $ACT evaluate --data "$DATA" --protocol "$PROTOCOL" --decoder "$dec" --metrics $METRICS \
-    -o "$OUT/actdiff_$dec.json" --overwrite
+    "${extra[@]}" -o "$OUT/actdiff_$dec.json" --overwrite
 done
 for codec in $CODECS; do
   case $codec in

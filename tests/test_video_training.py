@@ -88,9 +88,9 @@ def test_train_and_decode_conditions_come_from_one_function(tmp_path, monkeypatc
     real = segment.build_window_conditions
     calls = []
 
-    def counting(seg, frames=None, bidirectional=True, depth=None):
+    def counting(seg, frames=None, bidirectional=True, depth=None, groups=None):
         calls.append(list(frames))
-        return real(seg, frames, bidirectional, depth)
+        return real(seg, frames, bidirectional, depth, groups)
 
     monkeypatch.setattr(segment, "build_window_conditions", counting)
     cfg, batch = _batch(tmp_path)

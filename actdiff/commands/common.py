@@ -100,7 +100,7 @@ def _silence_stdout() -> None:
 DEFAULT_METRICS = ("psnr", "ms_ssim", "niqe", "warping_error")
 
 #: Decoder options of ``decode`` and ``evaluate`` (argparse ``dest`` = key of the ``codec.decoder`` section).
-DECODER_OPTIONS = ("weights", "sampler", "steps", "strength", "noise_mode", "temporal_blend", "device")
+DECODER_OPTIONS = ("weights", "sampler", "steps", "strength", "noise_mode", "temporal_blend", "device", "depth")
 
 
 def add_decoder_args(p: argparse.ArgumentParser) -> None:
@@ -121,6 +121,8 @@ def add_decoder_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--temporal-blend", type=float, default=None,
                    help="residual filter along the decoded motion, [0, 1) (0 = off)")
     g.add_argument("--device", default=None, help="torch device (cpu, cuda; default: cuda when available)")
+    g.add_argument("--depth-model", dest="depth", default=None,
+                   help="video decoders: local transformers depth model folder for the tracking video's depth")
 
 
 def decoder_section(args: argparse.Namespace, cfg: Optional[DictConfig] = None) -> dict:

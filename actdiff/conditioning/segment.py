@@ -86,6 +86,7 @@ def build_window_conditions(
     frames: Sequence[int] | None = None,
     bidirectional: bool = True,
     depth: np.ndarray | None = None,
+    groups: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Conditions of the segment-relative ``frames`` (default: all ``L`` frames of the segment).
 
@@ -95,24 +96,34 @@ def build_window_conditions(
             consecutive; repeats are allowed, e.g. to pad a window to a model's frame-count rule).
         bidirectional: use the end keyframe K1 (the stream's ``bidirectional`` parameter).
         depth: optional ``float32 (H, W)`` inverse depth of K0 in [0, 1] for the tracking video.
+        groups: names of :data:`VIDEO_CHANNELS` to compute (default: all); the others stay zero
+            (a model that reads a few groups skips the costly ``frame`` and ``pred`` ones).
 
     Returns:
         ``float32 (T, NUM_VIDEO_CHANNELS, H, W)`` laid out as in :data:`VIDEO_CHANNELS`.
     """
+    want = set(VIDEO_CHANNELS if groups is None else groups)
+    if want - set(VIDEO_CHANNELS):
+        raise ValueError(f"unknown condition group(s) {sorted(want - set(VIDEO_CHANNELS))}")
     frames = check_frames(seg, range(seg.segment.length) if frames is None else frames)
     length = seg.segment.length
     h, w = seg.key_start.shape[:2]
     out = np.zeros((len(frames), NUM_VIDEO_CHANNELS, h, w), np.float32)
-    track = render_tracking_video(seg.tracks, frames, h, w, depth=depth)
+    track = render_tracking_video(seg.tracks, frames, h, w, depth=depth) if "track" in want else None
     for i, t in enumerate(frames):
-        out[i, video_channel_slice("frame")] = build_conditions(seg, t, bidirectional)
+        if "frame" in want:
+            out[i, video_channel_slice("frame")] = build_conditions(seg, t, bidirectional)
         key = seg.key_start if t == 0 else seg.key_end if (t == length - 1 and bidirectional) else None
         if key is not None:
-            out[i, video_channel_slice("key")] = _signed(key)
-            out[i, video_channel_slice("key_mask")] = 1.0
-        out[i, video_channel_slice("track")] = track[i]
-        out[i, video_channel_slice("pred")] = np.clip(
-            _signed(predict_frame(seg, t, bidirectional)), -1.0, 1.0)
+            if "key" in want:
+                out[i, video_channel_slice("key")] = _signed(key)
+            if "key_mask" in want:
+                out[i, video_channel_slice("key_mask")] = 1.0
+        if track is not None:
+            out[i, video_channel_slice("track")] = track[i]
+        if "pred" in want:
+            out[i, video_channel_slice("pred")] = np.clip(
+                _signed(predict_frame(seg, t, bidirectional)), -1.0, 1.0)
     return out
 
 

@@ -48,6 +48,9 @@ class VideoDiffusionDecoder(Decoder):
             defaults, else 0 = off).
         bidirectional: use K1 (default: ``header.params['bidirectional']``, else True).
         device: torch device (default: ``cuda`` when available, else ``cpu``).
+        depth: a local ``transformers`` depth-estimation model folder: the tracking video's blue
+            channel gets the inverse depth of the decoded start keyframe
+            (:class:`actdiff.models.depth.DepthEstimator`; default off: constant blue).
         sampling: sampler options passed to :meth:`SegmentGenerator.generate` (``steps``,
             ``sampler``, ``strength``, ``noise_mode`` …; ``None`` values keep the model's defaults).
     """
@@ -63,6 +66,7 @@ class VideoDiffusionDecoder(Decoder):
         bidirectional: bool | None = None,
         device: str | None = None,
         batch_size: Any = None,
+        depth: str | None = None,
         **sampling: Any,
     ) -> None:
         del batch_size  # the frame decoder's option; a window is the batch here
@@ -86,23 +90,34 @@ class VideoDiffusionDecoder(Decoder):
         if not 0 <= self.overlap < spec.longest():
             raise ConfigError(f"window overlap must be in [0, {spec.longest()}), got {self.overlap}")
         self.bidirectional = bidirectional
+        self.depth = None
+        if depth:
+            from actdiff.models.depth import DepthEstimator
+
+            self.depth = DepthEstimator(depth, device=device)
 
     def settings(self) -> dict:
         """The effective settings (recorded in results JSONs)."""
         return {"name": self.name, "model": f"{self.model.describe()} from {self.weights}",
                 "window": self.model.window_spec().longest(), "overlap": self.overlap,
-                "temporal_blend": self.temporal_blend, "bidirectional": self.bidirectional, **self.sampling}
+                "temporal_blend": self.temporal_blend, "bidirectional": self.bidirectional,
+                "depth": str(self.depth.folder) if self.depth is not None else None, **self.sampling}
 
     def _bidirectional(self, header: StreamHeader) -> bool:
         if self.bidirectional is not None:
             return bool(self.bidirectional)
         return bool(header.params.get("bidirectional", True))
 
-    def _window(self, seg: DecodedSegment, frames: list[int], bidir: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def _window(self, seg: DecodedSegment, frames: list[int], bidir: bool, seed: int,
+                depth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(generated, prediction)`` ``float32 (T, H, W, 3)`` in [-1, 1] for one window."""
         h, w = seg.key_start.shape[:2]
         mult = self.model.window_spec().size_multiple
-        cond = torch.from_numpy(segment_conditions.build_window_conditions(seg, frames, bidir))
+        groups = self.model.condition_groups()
+        if groups is not None and self.temporal_blend > 0.0:
+            groups = tuple(groups) + ("pred",)                  # the residual filter's base
+        cond = segment_conditions.build_window_conditions(seg, frames, bidir, depth=depth, groups=groups)
+        cond = torch.from_numpy(cond)
         ph, pw = (-h) % mult, (-w) % mult
         if ph or pw:
             cond = F.pad(cond, (0, pw, 0, ph), mode="replicate")
@@ -127,10 +142,11 @@ class VideoDiffusionDecoder(Decoder):
         bidir = self._bidirectional(header)
         seed = seed_for(header.seed, seg.segment.start)
         windows = plan_windows(length, self.model.window_spec(), self.overlap)
+        depth = self.depth(seg.key_start) if self.depth is not None else None
         acc = np.zeros((length, h, w, 3), np.float32)
         base = np.zeros((length, h, w, 3), np.float32)
         for frames, weight in zip(windows, window_weights(windows, length)):
-            x, pred = self._window(seg, frames, bidir, seed)
+            x, pred = self._window(seg, frames, bidir, seed, depth)
             for i, t in enumerate(frames):
                 if weight[i] > 0:
                     acc[t] += weight[i] * x[i]

@@ -44,6 +44,8 @@ from actdiff.errors import ConfigError, MissingWeightsError
 #: ``_class_name`` in a weights folder's ``config.json`` → module defining that generator class.
 GENERATOR_CLASSES: dict[str, str] = {
     "VideoControlledDenoiser": "actdiff.models.video_denoiser",
+    "PaperVideoGenerator": "actdiff.models.paper_generator",
+    "WanControlGenerator": "actdiff.models.wan_generator",
 }
 
 
@@ -167,6 +169,17 @@ class SegmentGenerator:
         """``(T, 3, H, W)`` in [-1, 1]: the prediction the model refines, the base of the decoder's
         residual filter. Default: the ``pred`` channels of the window conditions."""
         return cond[:, video_channel_slice("pred")]
+    def condition_groups(self) -> tuple[str, ...] | None:
+        """The groups of :data:`actdiff.conditioning.VIDEO_CHANNELS` the model reads (``None``: all);
+        the decoder computes only those (the ``frame`` and ``pred`` groups are the costly ones)."""
+        return None
+
+    @classmethod
+    def load_pretrained(cls, folder: str | Path) -> "SegmentGenerator":
+        """The model saved in ``folder``, in the dtype it runs in (default: float32; a pretrained
+        model may keep its config's dtype, e.g. bfloat16). Used by :func:`load_generator`."""
+        return cls.from_pretrained(str(folder), use_safetensors=True, low_cpu_mem_usage=False,
+                                   torch_dtype=torch.float32)
 
     def generate(self, cond: torch.Tensor, seed: int, frame_ids: Sequence[int], **sampling: Any) -> torch.Tensor:
         """Frames of one window.
@@ -206,13 +219,12 @@ def is_generator(obj: Any) -> bool:
 
 
 def load_generator(folder: str | Path, device: str = "cpu") -> SegmentGenerator:
-    """The generator saved in ``folder`` (float32, eval mode) or a one-line ``MissingWeightsError``."""
+    """The generator saved in ``folder`` (its :meth:`SegmentGenerator.load_pretrained`: float32 unless
+    the model keeps another dtype; eval mode) or a one-line ``MissingWeightsError``."""
     folder = Path(folder).expanduser()
     name = generator_class_name(folder)
     if name not in GENERATOR_CLASSES:
         raise MissingWeightsError(f"{folder} holds no video generator (config.json _class_name {name!r}; "
                                   f"known: {', '.join(GENERATOR_CLASSES)})")
     cls = getattr(importlib.import_module(GENERATOR_CLASSES[name]), name)
-    model = cls.from_pretrained(str(folder), use_safetensors=True, low_cpu_mem_usage=False,
-                                torch_dtype=torch.float32)
-    return model.to(device).eval()
+    return cls.load_pretrained(folder).to(device).eval()

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -87,12 +88,18 @@ def build_sd_preset(cfg: DictConfig) -> ControlledDenoiser:
     return model
 
 
+#: Builders registered by modules imported on first use (they pull in heavier models).
+LAZY_BUILDERS = {"video": "actdiff.models.video_presets", "paper": "actdiff.models.paper_presets",
+                 "paper-wan": "actdiff.models.wan_generator"}
+
+
 def build_model(cfg: DictConfig) -> ControlledDenoiser:
-    """``cfg`` = the ``model`` group. ``cfg.builder``: ``unet`` (default), ``sd`` or ``video``
-    (:mod:`actdiff.models.video_presets`)."""
+    """``cfg`` = the ``model`` group. ``cfg.builder``: ``unet`` (default), ``sd``, ``video``
+    (:mod:`actdiff.models.video_presets`), ``paper`` (:mod:`actdiff.models.paper_presets`) or
+    ``paper-wan`` (:mod:`actdiff.models.wan_generator`)."""
     builder = str(cfg.get("builder", "sd" if cfg.get("preset") == "sd" else "unet"))
-    if builder == "video":
-        import actdiff.models.video_presets  # noqa: F401  (registers the builder)
+    if builder in LAZY_BUILDERS:
+        importlib.import_module(LAZY_BUILDERS[builder])  # registers the builder
     model = MODELS.build(builder, cfg=cfg)
     model.set_gradient_checkpointing(bool(cfg.get("gradient_checkpointing", False)))
     return model

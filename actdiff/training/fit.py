@@ -45,10 +45,15 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
     """Train from a composed config; returns the fitted LightningModule.
 
     ``task: keyframe_selector | trajectory_selector`` trains a learned selector instead
-    (:func:`actdiff.training.selectors.fit_selector`); ``task`` absent or ``denoiser``: the decoder.
+    (:func:`actdiff.training.selectors.fit_selector`), ``task: tracking_branch`` the paper decoder's
+    branch (:func:`actdiff.training.branch_fit.fit_branch`); ``task`` absent or ``denoiser``: the decoder.
     ``videos``/``segment_source`` replace the configured data (tests).
     """
     task = str(cfg.get("task") or "denoiser")
+    if task == "tracking_branch":
+        from actdiff.training.branch_fit import fit_branch
+
+        return fit_branch(cfg, resume=resume, videos=videos, segment_source=segment_source)
     if task != "denoiser":
         from actdiff.training.selectors import fit_selector
 

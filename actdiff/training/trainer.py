@@ -13,10 +13,10 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig
 
 from actdiff.errors import ConfigError
+from actdiff.training.strategies import STRATEGIES, build_strategy  # noqa: F401  (STRATEGIES: re-exported)
 
 log = logging.getLogger("actdiff.training")
 
-STRATEGIES = ("auto", "ddp", "ddp_spawn", "fsdp")
 LOGGERS = ("csv", "wandb", "none")
 
 
@@ -95,19 +95,11 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
 
 
 def build_trainer(cfg: DictConfig, run_dir: Path, has_val: bool = True, callbacks: Sequence[Any] = ()) -> L.Trainer:
-    """The ``Trainer`` of a fit: strategy, precision, checkpoints every ``trainer.checkpoint_every``
+    """The ``Trainer`` of a fit: strategy (:func:`~actdiff.training.strategies.build_strategy`), precision,
+    checkpoints every ``trainer.checkpoint_every``
     steps (+ ``last.ckpt``), loggers, and ``callbacks`` (e.g. the rate curve) after the built-in ones."""
     t = cfg.trainer
-    strategy = str(t.get("strategy", "auto"))
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"unknown trainer.strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
-    if strategy == "fsdp" and str(t.get("accelerator", "cpu")) == "cpu":
-        raise ConfigError("trainer.strategy=fsdp needs GPUs (Lightning has no FSDP on CPU); "
-                          "use trainer.strategy=ddp on CPU")
-    if strategy == "ddp" and str(t.get("accelerator", "cpu")) == "cpu":
-        from lightning.pytorch.strategies import DDPStrategy
-
-        strategy = DDPStrategy(process_group_backend="gloo")
+    strategy = build_strategy(t)
     ckpt = ModelCheckpoint(dirpath=str(run_dir / "checkpoints"),
                            every_n_train_steps=int(t.get("checkpoint_every", 100)),
                            save_last=True, save_top_k=-1 if t.get("keep_all_checkpoints") else 1,

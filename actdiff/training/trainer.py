@@ -25,7 +25,8 @@ def prepare_run(cfg: DictConfig, resume: bool) -> Path:
 
     A run folder that already holds checkpoints is never reused without ``--resume`` (its
     checkpoints would be overwritten), and ``--resume`` needs ``run_dir/checkpoints/last.ckpt``.
-    Returns the run folder, with the resolved config written to ``run_dir/config.yaml``.
+    Returns the run folder, with the resolved config written to ``run_dir/config.yaml``. On resume
+    the CSV metrics so far are kept as ``logs/metrics.partN.csv`` (N = 1, 2, … in order).
     """
     from actdiff.config import save_config
     from actdiff.errors import InputError, OutputError
@@ -40,6 +41,10 @@ def prepare_run(cfg: DictConfig, resume: bool) -> Path:
     if not resume and last.is_file():
         raise OutputError(f"{run_dir} already holds checkpoints: pass --resume or choose another run_dir=")
     save_config(cfg, run_dir / "config.yaml")
+    old = run_dir / "logs" / "metrics.csv"
+    if resume and old.is_file() and os.environ.get("LOCAL_RANK", "0") in ("", "0"):
+        # Lightning's CSV logger deletes an existing metrics.csv: keep the history as metrics.partN.csv
+        old.rename(old.with_name(f"metrics.part{len(list(old.parent.glob('metrics.part*.csv'))) + 1}.csv"))
     return run_dir
 
 

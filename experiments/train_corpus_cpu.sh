@@ -4,7 +4,7 @@
 # Config: configs/experiment/train_corpus_cpu.yaml. Data: configs/data/train_clips.yaml, read in
 # place from ../shared/data/train_clips (TRAIN_CLIPS=/path for another folder), split by file
 # (the validation files are written to RUN_DIR/config.yaml as data.resolved_split). The first run
-# encodes 8 augmented 48-frame windows per training clip with the REAL codec at rate points r1-r3
+# encodes 4 augmented 48-frame windows per training clip with the REAL codec at rate points r1-r3
 # and caches them (~15 MB each, ~/.cache/actdiff/windows; resumable); the conditions are built on
 # the fly by the decoder's build_conditions.
 # The model starts from INIT (default: the tiny weights shipped before the corpus) and is

@@ -403,3 +403,18 @@ def test_tensor_round_trip(frames):
     assert tuple(t.shape) == (6, 3, 48, 64) and float(t.min()) >= 0 and float(t.max()) <= 1
     assert float(t[2, 1, 5, 7]) == pytest.approx(frames[2, 5, 7, 1] / 255)
     np.testing.assert_array_equal(tensor_to_frames(t), frames)
+
+
+def test_legacy_code_page_metadata_does_not_make_a_video_unreadable(tmp_path):
+    """A stream tag in a legacy code page (seen in a real clip: a cp1251 handler_name) is replaced,
+    not fatal."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    out = tmp_path / "tagged.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe().encode(), b"-y", b"-loglevel", b"error", b"-f", b"lavfi",
+                    b"-i", b"testsrc=size=64x48:rate=10", b"-t", b"0.5", b"-pix_fmt", b"yuv420p",
+                    b"-metadata:s:v", b"handler_name=\xce\xe1\xf0\xe0\xe1", bytes(out)], check=True)
+    assert read_video(out).frames.shape == (5, 48, 64, 3)
+    assert video_info(out).num_frames == 5

@@ -36,7 +36,9 @@ _MUXER = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi
 
 def _open(path: Path):
     try:
-        c = av.open(str(path), "r")
+        # metadata_errors: tags in a legacy code page (e.g. a cp1251 handler_name) must not make
+        # a readable video unreadable
+        c = av.open(str(path), "r", metadata_errors="replace")
     except av.FFmpegError as e:
         raise FormatError(f"not a readable video ({_reason(e)})") from None
     if not c.streams.video:

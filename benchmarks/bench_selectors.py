@@ -3,7 +3,8 @@
 Usage::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_selectors.py [CLIP ...] \\
-        --keyframe-weights K_DIR --weight-map-weights W_DIR [--max-frames 48] [-o out.json]
+        --keyframe-weights K_DIR --weight-map-weights W_DIR [--max-frames 48] \\
+        [--rates r1 r2 r3 r4] [-o out.json]
 
 Default clip: the bundled sample. Each clip is read with the cpu protocol (384x256 crop, first
 ``--max-frames`` frames) and encoded with the default codec config in four variants:
@@ -13,7 +14,11 @@ skipped, with a warning). Every file is decoded with the warp decoder; PSNR is o
 ``select s`` is the time of the keyframe selector alone (flows precomputed) plus the weight
 map of every segment's first frame — the stages the learned models replace.
 ``--threshold`` sets ``keyframes.threshold`` of the learned keyframe selector (repeatable: one
-row per value). A second table gives, per clip, the Pearson correlation of the ``sobel`` and
+row per value). ``--rates`` encodes every variant at these rate points (``configs/rates/default.yaml``)
+as well, and gives, per clip, each learned variant's BD-rate against ``heuristic`` on warp-decoder
+PSNR (the bits it needs at equal PSNR; negative = fewer bits) and its encode-time ratio; the
+learned selectors "win" (issue 14's target) when a variant needs no more bits than the heuristic
+on all clips but at most one. A second table gives, per clip, the Pearson correlation of the ``sobel`` and
 the learned weight maps with the training target (time-mean interpolation error of the dense
 motion from 48 uniform trajectories, 16-frame windows every 8 frames).
 """
@@ -33,6 +38,8 @@ from actdiff.codec import decode_video, encode_video
 from actdiff.codec.encoder import Stages, codec_section
 from actdiff.config import compose
 from actdiff.data import load_protocol, sample_clip_path
+from actdiff.evaluation.bdrate import bd_rate
+from actdiff.evaluation.rates import codec_overrides, load_rates
 from actdiff.evaluation.results import machine
 from actdiff.metrics import compute_metrics
 from actdiff.registry import KEYFRAME_SELECTORS
@@ -90,24 +97,58 @@ def weight_map_correlation(frames: np.ndarray, wm: str) -> Dict[str, float]:
     return {k: float(np.nanmean(v)) for k, v in corr.items()}
 
 
+def _encode_row(video, path: str, name: str, cfg, rate: Optional[str]) -> dict:
+    enc = encode_video(video, cfg)
+    rec = decode_video(enc.data, "warp")
+    m = compute_metrics(video.frames, rec.frames, ["psnr"])
+    s = enc.stats
+    return {"clip": os.path.basename(path), "variant": name, "rate": rate, "frames": s["frames"], "bpp": s["bpp"],
+            "psnr": m["psnr"], "keyframes": len(s["keyframes"]), "bits": s["bits"], "encode_s": s["encode_seconds"]}
+
+
 def bench_clip(path: str, max_frames: int, kf: Optional[str], wm: Optional[str],
-               thresholds: Sequence[float] = (0.5,)) -> List[dict]:
+               thresholds: Sequence[float] = (0.5,), rates: Sequence[str] = ()) -> List[dict]:
     video = load_protocol({"name": "bench", "height": 256, "width": 384, "max_frames": max_frames,
                            "resize_mode": "crop"}).read(path)
     encode_video(type(video)(video.frames[:3], video.fps), compose(None, []))  # warm-up (imports, threads)
+    points = load_rates(names=list(rates)) if rates else {}
     rows = []
     for name, overrides in variants(kf, wm, thresholds).items():
         cfg = compose(None, overrides)
-        enc = encode_video(video, cfg)
-        rec = decode_video(enc.data, "warp")
-        m = compute_metrics(video.frames, rec.frames, ["psnr"])
-        s = enc.stats
-        rows.append({"clip": os.path.basename(path), "variant": name, "frames": s["frames"], "bpp": s["bpp"],
-                     "psnr": m["psnr"], "keyframes": len(s["keyframes"]), "bits": s["bits"],
-                     "encode_s": s["encode_seconds"], "select_s": selector_seconds(video.frames, cfg, wm)})
+        rows.append({**_encode_row(video, path, name, cfg, None), "select_s": selector_seconds(video.frames, cfg, wm)})
+        for rate, ovs in points.items():
+            rows.append(_encode_row(video, path, name, compose(None, overrides + codec_overrides(ovs)), rate))
     if wm:
         rows[0]["weight_map_corr"] = weight_map_correlation(video.frames, wm)
     return rows
+
+
+def rd_summary(rows: List[dict]) -> dict:
+    """Per learned variant and clip: BD-rate (%) against ``heuristic`` on warp PSNR over the rate
+    points, encode-time ratio; ``wins`` when no more bits on all clips but at most one."""
+    out: Dict[str, dict] = {}
+    clips = sorted({r["clip"] for r in rows})
+    curve = {}
+    for r in rows:
+        if r["rate"] is not None:
+            c = curve.setdefault((r["clip"], r["variant"]), {"bpp": [], "psnr": [], "enc": []})
+            c["bpp"].append(r["bpp"])
+            c["psnr"].append(r["psnr"])
+            c["enc"].append(r["encode_s"])
+    for v in sorted({r["variant"] for r in rows} - {"heuristic"}):
+        per: Dict[str, dict] = {}
+        for clip in clips:
+            a, b = curve[(clip, "heuristic")], curve[(clip, v)]
+            try:
+                bd: Optional[float] = bd_rate((np.array(a["bpp"]), np.array(a["psnr"])),
+                                              (np.array(b["bpp"]), np.array(b["psnr"])), "psnr", ("heuristic", v))
+            except Exception as e:  # curves that do not overlap: no BD-rate
+                print(f"warning: {clip} {v}: {e}", file=sys.stderr)
+                bd = None
+            per[clip] = {"bd_rate": bd, "encode_time_ratio": float(np.sum(b["enc"]) / np.sum(a["enc"]))}
+        ok = sum(1 for d in per.values() if d["bd_rate"] is not None and d["bd_rate"] <= 0)
+        out[v] = {"clips": per, "clips_not_worse": ok, "wins": ok >= len(clips) - 1 and len(clips) > 0}
+    return {"metric": "psnr (warp decoder)", "variants": out}
 
 
 def main() -> None:
@@ -117,6 +158,7 @@ def main() -> None:
     p.add_argument("--weight-map-weights", help="ImportanceNet weights folder (actdiff fit, task trajectory_selector)")
     p.add_argument("--max-frames", type=int, default=48)
     p.add_argument("--threshold", type=float, action="append", help="learned keyframes.threshold (repeatable)")
+    p.add_argument("--rates", nargs="*", default=[], help="rate points for BD-rates on warp PSNR (e.g. r1 r2 r3 r4)")
     p.add_argument("-o", "--output")
     args = p.parse_args()
     if args.weight_map_weights:
@@ -125,12 +167,23 @@ def main() -> None:
         print("warning: learned variants without weights are skipped", file=sys.stderr)
     rows = [r for c in (args.clips or [str(sample_clip_path())])
             for r in bench_clip(c, args.max_frames, args.keyframe_weights, args.weight_map_weights,
-                               args.threshold or [0.5])]
-    print("| clip | variant | frames | keyframes | bpp | warp PSNR (dB) | encode s | select s |")
-    print("|---|---|---|---|---|---|---|---|")
+                               args.threshold or [0.5], args.rates)]
+    print("| clip | variant | rate | frames | keyframes | bpp | warp PSNR (dB) | encode s | select s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['clip']} | {r['variant']} | {r['frames']} | {r['keyframes']} | {r['bpp']:.4f} | "
-              f"{r['psnr']:.2f} | {r['encode_s']:.2f} | {r['select_s']:.2f} |")
+        sel = f"{r['select_s']:.2f}" if "select_s" in r else ""
+        print(f"| {r['clip']} | {r['variant']} | {r['rate'] or 'default'} | {r['frames']} | {r['keyframes']} | "
+              f"{r['bpp']:.4f} | {r['psnr']:.2f} | {r['encode_s']:.2f} | {sel} |")
+    summary = rd_summary(rows) if args.rates else {}
+    if summary:
+        print("\n| clip | variant | BD-rate vs heuristic on warp PSNR (%) | encode time / heuristic |")
+        print("|---|---|---|---|")
+        for v, per in summary["variants"].items():
+            for clip, d in per["clips"].items():
+                bd = "n/a" if d["bd_rate"] is None else f"{d['bd_rate']:+.1f}"
+                print(f"| {clip} | {v} | {bd} | {d['encode_time_ratio']:.2f} |")
+            print(f"{v}: no more bits than the heuristic on {per['clips_not_worse']} of {per['clips']} clips "
+                  f"-> wins: {per['wins']}")
     corr = [r for r in rows if "weight_map_corr" in r]
     if corr:
         print("\n| clip | corr(sobel, target) | corr(learned, target) |\n|---|---|---|")
@@ -141,7 +194,7 @@ def main() -> None:
     print(f"\nmachine: {mach}")
     if args.output:
         with open(args.output, "w") as f:
-            json.dump({"machine": mach, "rows": rows}, f, indent=2)
+            json.dump({"machine": mach, "rates": args.rates, "rows": rows, "rd": summary}, f, indent=2)
 
 
 if __name__ == "__main__":

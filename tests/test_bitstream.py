@@ -144,3 +144,14 @@ def test_hand_built_file_parses():
 def test_non_bytes_input():
     with pytest.raises(BitstreamError, match="must be bytes"):
         read_bitstream("ADV1")
+
+
+@pytest.mark.parametrize("fps", [29.573075930691825, 999_999.5, 1e-6 * 1.7, 30000 / 1001, 12.5])
+def test_measured_frame_rates_are_written_as_the_closest_small_fraction(fps):
+    """A container's measured average rate (seen in a real clip: 29.573075930691825) has no exact
+    fraction with terms <= 10^6; it is stored as the closest one that has, instead of failing."""
+    bs = Bitstream(StreamHeader(32, 32, 32, 32, 1, fps), [SegmentSection(Segment(0, 0), [b"k"], b"")])
+    back = read_bitstream(write_bitstream(bs)).header.fps
+    assert back == pytest.approx(fps, rel=1e-6)
+    if fps in (30000 / 1001, 12.5):
+        assert back == fps  # exact small fractions stay exact

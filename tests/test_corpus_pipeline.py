@@ -276,3 +276,55 @@ def test_window_items_are_consecutive_frames_of_one_segment(tmp_path):
         assert np.allclose(item["target"][i].permute(1, 2, 0).numpy(), want)
     batch = next(iter(dm.train_dataloader()))
     assert batch["cond"].shape == (2, 3, NUM_CHANNELS, 32, 48) and batch["frames"].shape == (2, 3)
+
+
+def test_rate_points_are_drawn_per_window(tmp_path):
+    cfg = cfg_for(tmp_path, "+data.rate_points=[r1,r3]", "data.windows_per_video=6", "data.val_windows_per_video=2")
+    seen = []
+
+    def source(video, codec_cfg):
+        c = codec_cfg
+        seen.append((c.keyframe_codec.quality, c.trajectories.budget_points, c.keyframes.max_gop))
+        return synthetic_segment_source(video, codec_cfg)
+
+    vids = [synthetic_video(seed=i) for i in range(2)]
+    dm = VideoClipDataModule(cfg.data, cfg.codec, videos=vids, segment_source=source)
+    dm.setup()
+    assert set(seen) == {(12, 24, 64), (32, 48, 32)}  # the points' quality, budget and longest GOP
+    assert {e["plan"]["rate"] for e in dm.val_set.entries} == {"r1", "r3"}  # validation: in turn
+    plain = cfg_for(tmp_path)
+    assert cache_key(cfg.codec, cfg.data) != cache_key(plain.codec, plain.data)
+
+
+def test_fit_can_start_from_exported_weights(tmp_path):
+    from actdiff.errors import ConfigError
+    from actdiff.models import ControlledDenoiser, build_model
+    from actdiff.training.fit import run_fit
+
+    cfg = cfg_for(tmp_path, "logger=none", "train.val_sample_frames=0", "optim.lr=0", "trainer.max_steps=1")
+    start = build_model(cfg.model)
+    torch.nn.init.normal_(next(iter(start.trainable_parameters())), 0.0, 0.3)
+    start.save_pretrained(str(tmp_path / "start"))
+    cfg = OmegaConf.merge(cfg, {"init_weights": str(tmp_path / "start"), "export": str(tmp_path / "out")})
+    run_fit(cfg, videos=[synthetic_video(seed=i) for i in range(2)], segment_source=synthetic_segment_source)
+    out = ControlledDenoiser.from_pretrained(str(tmp_path / "out"))
+    for (n, a), (_, b) in zip(out.state_dict().items(), start.state_dict().items()):
+        assert torch.equal(a, b), n  # lr 0: the exported EMA weights are the initial ones
+    other = compose("experiment/train_test", [f"run_dir={tmp_path}/r2", "model=tiny"])
+    from actdiff.training.module import ConditionalDenoiser
+
+    with pytest.raises(ConfigError, match="architecture"):
+        ConditionalDenoiser(OmegaConf.to_container(other.model), {}).load_initial_weights(tmp_path / "start")
+
+
+def test_selector_data_holds_out_the_same_files(tmp_path):
+    from actdiff.training.selectors import TrajectorySelectorData
+
+    cfg = compose("experiment/train_trajectory_selector", ["data.window=6", "data.window_every=3",
+                                                            "data.val_videos=1", "data.split_seed=3"])
+    vids = [Video(synthetic_video(10 + 3 * i, 48, 64, seed=i).frames, 25.0, f"/x/clip{i}.mp4") for i in range(3)]
+    dm = TrajectorySelectorData(cfg.data, cfg.codec, videos=vids)
+    dm.setup()
+    held = split_by_file([f"clip{i}.mp4" for i in range(3)], 1, seed=3)[1]
+    per_video = {f"clip{i}.mp4": len(dm.samples(v)[0]) for i, v in enumerate(vids)}
+    assert len(dm.val_set) == per_video[held[0]] and len(dm.train_set) == sum(per_video.values()) - per_video[held[0]]

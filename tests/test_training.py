@@ -76,6 +76,7 @@ def test_fit_checkpoints_logs_resume_export(tmp_path):
     steps = [int(r.split(",")[[h for h in metrics.splitlines()[0].split(",")].index("step")])
              for r in (run / "logs" / "metrics.csv").read_text().splitlines()[1:]]
     assert max(steps) >= 3
+    assert "train/loss" in (run / "logs" / "metrics.part1.csv").read_text()  # the history before resuming
     # standalone export of the checkpoint reloads to identical outputs
     out = export_checkpoint(last, tmp_path / "exp2")
     a = ControlledDenoiser.from_pretrained(str(out)).eval()

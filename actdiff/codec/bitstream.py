@@ -55,7 +55,9 @@ _UINT, _NEGINT, _F32, _F64, _STR, _TRUE, _FALSE, _NONE = range(8)
 def _fps_fraction(fps: float) -> Fraction:
     if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
         raise ConfigError(f"fps must be a positive number, got {fps!r}")
-    frac = Fraction(fps).limit_denominator(MAX_FPS_TERM)
+    # closest fraction with BOTH terms <= MAX_FPS_TERM (a container's measured average rate such as
+    # 29.573075930691825 has no exact small fraction: its approximation must keep the numerator small)
+    frac = Fraction(fps).limit_denominator(max(1, min(MAX_FPS_TERM, int(MAX_FPS_TERM / fps))))
     if frac.numerator < 1 or frac.numerator > MAX_FPS_TERM:
         raise ConfigError(f"fps {fps} is out of range (1/{MAX_FPS_TERM}..{MAX_FPS_TERM})")
     return frac

@@ -18,6 +18,11 @@ backwards, encoded as such), never a flipped condition tensor.
 
 Validation windows are never augmented: full field of view, no flip, no reversal, starts evenly
 spaced over the clip.
+
+``data.rate_points`` (optional, names of ``configs/rates/default.yaml``, e.g. ``[r1, r2, r3]``):
+each window is encoded at one of these rate points (its keyframe quality, trajectory budget and
+longest GOP), drawn per training window and taken in turn by the validation windows, instead of
+the default codec config with a keyframe quality drawn from ``data.quality_range``.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class WindowSpec:
         upsample: allow crops smaller than ``size``.
         keep_aspect: crops have ``size``'s aspect ratio (``data.resize_mode: crop``, default);
             ``False`` (``resize``): the whole frame is squeezed to ``size``.
+        rate_points: ``((name, (override, ...)), ...)`` codec overrides drawn per window, or ``()``.
     """
 
     size: tuple[int, int] | None
@@ -59,6 +65,7 @@ class WindowSpec:
     scale: tuple[float, float] = (1.0, 1.0)
     upsample: bool = False
     keep_aspect: bool = True
+    rate_points: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def from_cfg(cls, data_cfg: Any) -> WindowSpec:
@@ -81,7 +88,15 @@ class WindowSpec:
                    window_frames=int(d["window_frames"]), quality_range=(q[0], q[1]),
                    seed=int(d.get("seed", 0)), flip=float(aug.get("flip", 0.0)),
                    reverse=float(aug.get("reverse", 0.0)), scale=(lo, hi), upsample=bool(aug.get("upsample", False)),
-                   keep_aspect=str(d.get("resize_mode", "crop")) != "resize")
+                   keep_aspect=str(d.get("resize_mode", "crop")) != "resize",
+                   rate_points=_rate_points(d.get("rate_points")))
+
+    def codec_overrides(self, plan: WindowPlan) -> dict[str, Any]:
+        """The codec overrides of ``plan``: its rate point's, else its keyframe quality."""
+        if plan.rate is None:
+            return {"keyframe_codec": {"quality": plan.quality}}
+        overrides = dict(self.rate_points)[plan.rate]
+        return OmegaConf.to_container(OmegaConf.from_dotlist(list(overrides)))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,9 +121,21 @@ class WindowPlan:
     reverse: bool
     box: tuple[int, int, int, int]
     size: tuple[int, int]
+    rate: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _rate_points(names: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not names:
+        return ()
+    from actdiff.evaluation.rates import load_rates
+
+    points = load_rates(names=[str(n) for n in names])
+    if any(not isinstance(v, list) for v in points.values()):
+        raise ConfigError("data.rate_points takes rate point names (configs/rates/default.yaml), not target bpps")
+    return tuple((k, tuple(str(o) for o in v)) for k, v in points.items())
 
 
 def _full_view(h: int, w: int, size: tuple[int, int]) -> tuple[float, float]:
@@ -128,12 +155,15 @@ def draw_plan(spec: WindowSpec, rng: np.random.Generator, shape: tuple[int, int,
     length = min(spec.window_frames, n)
     lo, hi = spec.quality_range
     quality = int(rng.integers(lo, hi + 1))
+    names = [name for name, _ in spec.rate_points]
+    rate = (names[int(rng.integers(len(names)))] if train else names[index % len(names)]) if names else None
     size = spec.size or (h, w)
     fh, fw = _full_view(h, w, size) if spec.keep_aspect else (float(h), float(w))
     if not train:
         start = round(index * (n - length) / max(1, count - 1)) if count > 1 else (n - length) // 2
         ch, cw = round(fh), round(fw)
-        return WindowPlan(int(start), length, quality, False, False, ((h - ch) // 2, (w - cw) // 2, ch, cw), size)
+        box = ((h - ch) // 2, (w - cw) // 2, ch, cw)
+        return WindowPlan(int(start), length, quality, False, False, box, size, rate)
     start = int(rng.integers(0, n - length + 1))
     c = float(rng.uniform(*spec.scale))
     if not spec.upsample:
@@ -142,7 +172,7 @@ def draw_plan(spec: WindowSpec, rng: np.random.Generator, shape: tuple[int, int,
     y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
     flip = bool(rng.random() < spec.flip)
     reverse = bool(rng.random() < spec.reverse)
-    return WindowPlan(start, length, quality, flip, reverse, (y, x, ch, cw), size)
+    return WindowPlan(start, length, quality, flip, reverse, (y, x, ch, cw), size, rate)
 
 
 def apply_plan(frames: np.ndarray, plan: WindowPlan) -> np.ndarray:

@@ -118,7 +118,8 @@ class VideoClipDataModule(L.LightningDataModule):
     """Args:
         data_cfg: the ``data`` section (sources, root, size, max_frames, window_frames,
             windows_per_video, val_windows_per_video, quality_range, augment, val_videos,
-            val_files, split_seed, seed, item, frames_per_window, clip_frames, clip_stride, conditions,
+            val_files, split_seed, seed, rate_points, item, frames_per_window, val_frames_per_window,
+            clip_frames, clip_stride, conditions,
             crop, bidirectional, batch_size, num_workers, cache_dir, cache_workers, cache_max_gb,
             cache_wait_s); see ``configs/experiment/train_corpus_cpu.yaml``.
         codec_cfg: the ``codec`` section windows are encoded with.
@@ -213,7 +214,7 @@ class VideoClipDataModule(L.LightningDataModule):
             return WindowDataset(self.cache, entries, crop, train, int(d.get("clip_frames", 8)), bidir,
                                  d.get("clip_stride"), bool(d.get("include_keyframes", True)),
                                  str(d.get("conditions", "frame")))
-        fpw = d.get("frames_per_window")
+        fpw = d.get("frames_per_window") if train else d.get("val_frames_per_window", d.get("frames_per_window"))
         return PairDataset(self.cache, entries, crop, train, bidir, None if fpw is None else int(fpw),
                            int(d.get("seed", 0)))
 

@@ -3,7 +3,8 @@
 The run folder (``run_dir``) gets ``config.yaml`` (resolved), ``checkpoints/`` (every
 ``trainer.checkpoint_every`` steps + ``last.ckpt``) and the logger's files. ``resume`` continues
 from ``run_dir/checkpoints/last.ckpt``. ``export=DIR`` writes the final EMA weights with
-``save_pretrained`` (safetensors) when training ends. ``train.rate_curve`` (optional) adds a
+``save_pretrained`` (safetensors) when training ends. ``init_weights=DIR`` (optional) starts a new
+run from ``save_pretrained`` weights (fine-tuning). ``train.rate_curve`` (optional) adds a
 :class:`~actdiff.training.callbacks.RateCurveCallback` decoding real bitstreams with the EMA model.
 """
 
@@ -85,6 +86,9 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
         val_sampler=str(train.get("val_sampler", "dpmsolver++")),
         shared_noise_prob=float(train.get("shared_noise_prob", 0.0)),
     )
+    if cfg.get("init_weights") and not resume:  # fine-tuning; a resumed run has its own weights
+        module.load_initial_weights(str(cfg.init_weights))
+        log.warning("initialised the model from %s", cfg.init_weights)
     extra = [cb for cb in [rate_curve_callback(cfg)] if cb is not None]
     trainer = build_trainer(cfg, run_dir, has_val=len(dm.val_set) > 0, callbacks=extra)
     trainer.fit(module, datamodule=dm, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None,

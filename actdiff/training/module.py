@@ -157,6 +157,22 @@ class ConditionalDenoiser(L.LightningModule):
         if "ema" in checkpoint:
             self.ema.load_state_dict(checkpoint["ema"])
 
+    def load_initial_weights(self, folder: str | Path) -> None:
+        """Start training from ``save_pretrained`` weights (fine-tuning); the EMA restarts from them.
+
+        The folder's architecture must be the configured ``model``'s (else a one-line ``ConfigError``).
+        """
+        from actdiff.decoders.diffusion import load_denoiser
+        from actdiff.errors import ConfigError
+
+        src = load_denoiser(folder)
+        try:
+            self.model.load_state_dict(src.state_dict())
+        except RuntimeError as e:
+            raise ConfigError(f"init_weights {folder}: not the configured model's architecture "
+                              f"({str(e).splitlines()[0]})") from None
+        self.ema = EMAModel(self.model.trainable_parameters(), decay=self.hparams.ema_decay)
+
     def ema_model(self) -> ControlledDenoiser:
         """A copy of the model holding the EMA weights (for export)."""
         model = copy.deepcopy(self.model).cpu()

@@ -141,7 +141,7 @@ def build_window(task: WindowTask, spec: WindowSpec, codec_cfg: DictConfig, fold
         raise InputError(f"{task.clip.name}: cannot read frames {plan.start}..{plan.start + plan.length - 1}")
     plan = replace(plan, length=src.num_frames)
     video = Video(apply_plan(src.frames, plan), src.fps, src.source or task.clip.name)
-    cfg = OmegaConf.merge(codec_cfg, {"keyframe_codec": {"quality": plan.quality}})
+    cfg = OmegaConf.merge(codec_cfg, spec.codec_overrides(plan))
     data = None
     if source is None:
         data = encode_video(video, cfg).data

@@ -1,13 +1,15 @@
 """Datamodules of the learned selectors: samples built once per video in ``setup``
 (:mod:`actdiff.training.selectors.samples`), split into training and validation.
 
-Validation: the last ``data.val_videos`` videos, or (``val_videos: 0``) every
-``data.val_every``-th sample.
+Validation: the files :func:`actdiff.training.corpus.split_by_file` holds out (``data.val_files``,
+or ``data.val_videos`` as a count or fraction with ``data.split_seed``: the same files as the
+decoder's split of the same sources), or (``val_videos: 0``) every ``data.val_every``-th sample.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import lightning as L
@@ -76,16 +78,23 @@ class _SelectorData(L.LightningDataModule):
         if self.train_set is not None:
             return
         videos = self.videos()
-        n_val = int(self.data.get("val_videos", 0))
-        if n_val >= len(videos) and n_val > 0:
-            raise ConfigError(f"data.val_videos={n_val} leaves no training video ({len(videos)} read)")
+        val_spec = self.data.get("val_files") or self.data.get("val_videos", 0)
+        if isinstance(val_spec, (int, float)) and val_spec >= len(videos) and val_spec > 0:
+            raise ConfigError(f"data.val_videos={val_spec} leaves no training video ({len(videos)} read)")
         per_video = [self.samples(v) for v in videos]
-        if n_val > 0:
-            train = [p for p in per_video[:-n_val]]
-            val = [p for p in per_video[-n_val:]]
+        held: set = set()
+        names = [Path(v.source).name or f"video{i}" for i, v in enumerate(videos)]
+        if val_spec:  # split by file, as the decoder's datamodule does (same names, seed → same files)
+            from actdiff.training.corpus import split_by_file
+
+            held = set(split_by_file(names, val_spec, int(self.data.get("split_seed", 0)))[1])
+        if held:
+            log.warning("%s: validation files %s", type(self).__name__, ", ".join(sorted(held)))
+            train = [p for p, n in zip(per_video, names) if n not in held]
+            val = [p for p, n in zip(per_video, names) if n in held]
             tx, ty = (np.concatenate([p[i] for p in train]) for i in (0, 1))
             vx, vy = (np.concatenate([p[i] for p in val]) for i in (0, 1))
-        else:
+        else:  # val_videos 0 (or a single video): every val_every-th sample
             x, y = (np.concatenate([p[i] for p in per_video]) for i in (0, 1))
             every = int(self.data.get("val_every", 5))
             is_val = (np.arange(len(x)) % every == every - 1) if every > 1 else np.zeros(len(x), bool)

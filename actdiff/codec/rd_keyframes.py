@@ -103,11 +103,14 @@ class KeyframeCoder:
         return weight * c.distortion + lam * c.bits / pixels
 
     def best_quality(self, frame: int, scale: float, weight: float, lam: float, pixels: int,
-                     qualities: Sequence[int], start: int | None = None) -> Tuple[int, float]:
+                     qualities: Sequence[int], start: int | None = None, down_only: bool = False
+                     ) -> Tuple[int, float]:
         """``(quality, cost)`` minimising :meth:`cost` over ``qualities`` (ascending), by descent
         from ``start`` (default: the middle of the list): a pattern search whose steps halve from
         a sixteenth of the list down to one entry, so that a long list (every integer quality,
-        where neighbouring qualities may code identically) is crossed in few encodes."""
+        where neighbouring qualities may code identically) is crossed in few encodes. With
+        ``down_only`` only lower qualities than ``start`` are tried (a keyframe whose segments are
+        shorter than its neighbours' never needs a higher quality than theirs: 2 encodes typically)."""
         qs = list(qualities)
         i = qs.index(start) if start in qs else len(qs) // 2
 
@@ -117,7 +120,7 @@ class KeyframeCoder:
         best = at(i)
         step = max(1, len(qs) // 16)
         while True:
-            for direction in (-step, step):
+            for direction in ((-step,) if down_only else (-step, step)):
                 moved = False
                 while 0 <= i + direction < len(qs) and (c := at(i + direction)) < best:
                     i, best, moved = i + direction, c, True

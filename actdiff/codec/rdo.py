@@ -17,13 +17,15 @@ Search (every encode, selection and decode cached, so rate control re-runs it ch
    segments (the adaptive selector with a frame test that always passes).
 2. Keyframe scale and qualities for the shot boundaries (:mod:`actdiff.codec.rd_keyframes`:
    each keyframe's distortion weighted by how much of it propagates into its segments).
-3. Top-down split per base segment: the segment's best cost as one segment
-   (:meth:`SegmentCoster.best` over ``codec.rd.budgets``) against the cost of splitting it at
-   the frame that halves its decoded distortion — both halves at their best budget plus the new
-   keyframe at its best quality. Split while splitting is cheaper (children at least
-   ``codec.rd.min_gop`` frames), recursively.
-4. Final keyframe scale and qualities with the final segment lengths, then each segment's
-   budget again with the final keyframes (cached decodes where nothing changed).
+3. Split search per base segment (dynamic programming over a binary tree of split points): the
+   segment's best cost as one segment (:meth:`SegmentCoster.best` over ``codec.rd.budgets``)
+   against the cost of splitting it at the frame that halves its decoded distortion — the new
+   keyframe at its best quality plus each half solved the same way (halves of at least
+   ``codec.rd.min_gop`` frames). Pruned where the new keyframe alone costs more than the whole
+   segment, and (``codec.rd.slack``) where even the halves coded as one segment each cost more
+   than ``1 + slack`` times the segment: a deeper split rarely recovers that much.
+4. Final keyframe qualities with the final segment lengths (at the scale of step 2), and with
+   ``codec.rd.refine`` each segment's budget again with the final keyframes.
 
 ``λ → ∞`` gives the smallest stream the knobs allow (longest GOPs, lowest quality, largest
 downscale, fewest trajectories); ``λ → 0`` the best quality they allow (highest quality,
@@ -77,6 +79,7 @@ class RDSettings:
     eval_frames: int = 12
     refine: bool = False
     inherit_quality: bool = False
+    slack: Optional[float] = None
 
     @classmethod
     def from_config(cls, codec: DictConfig, lam: Optional[float] = None) -> "RDSettings":
@@ -109,10 +112,14 @@ class RDSettings:
         stride, most = int(rd.get("eval_stride", 2)), int(rd.get("eval_frames", 12))
         if stride < 1 or most < 1:
             raise ConfigError(f"codec.rd: eval_stride and eval_frames must be >= 1, got {stride}, {most}")
+        slack = rd.get("slack", None)
+        if slack is not None and not float(slack) >= 0:
+            raise ConfigError(f"codec.rd.slack must be null or >= 0, got {slack!r}")
         return cls(lam, ints("qualities", 0, 100), ints("budgets", 1, 2048),
                    tuple(sorted({check_scale(float(s)) for s in scales})), max_gop, min_gop, rho,
                    Distortion(**dist), _plain(rd.get("decoder", "warp")), dict(_plain(rd.get("search")) or {}),
-                   stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)))
+                   stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)),
+                   None if slack is None else float(slack))
 
 
 @dataclass
@@ -187,10 +194,16 @@ class RDSearch:
             q[m] = min(q[a], q[b])
         else:
             w = propagation_weight(m - a + 1, b - m + 1, self.s.propagation)
-            q[m], _ = self.keys.best_quality(m, scale, w, lam, self.pixels, self.s.qualities, min(q[a], q[b]))
+            q[m], _ = self.keys.best_quality(m, scale, w, lam, self.pixels, self.s.qualities, min(q[a], q[b]),
+                                             down_only=True)
         key_cost = self.keys.cost(m, q[m], scale, 1.0, lam, self.pixels)
         if key_cost >= leaf.cost:  # the halves cost >= 0: splitting cannot pay
             return leaf.cost, [(Segment(a, b), leaf)]
+        if self.s.slack is not None:  # the halves as one segment each: far from paying, stop here
+            halves = [self.segs.best(x, y, self.s.budgets, self._key(x, q, scale), self._key(y, q, scale), lam,
+                                     self.pixels).cost for x, y in ((a, m), (m, b))]
+            if key_cost + sum(halves) > (1 + self.s.slack) * leaf.cost:
+                return leaf.cost, [(Segment(a, b), leaf)]
         left_cost, left = self._solve(a, m, q, scale, lam)
         if left_cost + key_cost < leaf.cost:
             right_cost, right = self._solve(m, b, q, scale, lam)
@@ -212,7 +225,7 @@ class RDSearch:
             chosen += self._solve(shot.start, shot.end, q, scale, lam)[1]
         segments = [s for s, _ in chosen]
         keyframes = sorted({s.start for s in segments} | {s.end for s in segments})
-        scale, q = self._qualities(keyframes, lam, q)
+        scale, q = self._qualities(keyframes, lam, q, scales=(scale,))
         if key_lam is not None:  # rate control: the same scale, qualities at key_lam from a fine list
             scale, q = self._qualities(keyframes, float(key_lam), q, tuple(range(min(self.s.qualities), 101)),
                                        (scale,))

@@ -130,28 +130,33 @@ def figures(out: Path, decoders: list[str]) -> list[Path]:
     return paths
 
 
-def _streams(out: Path, video, name: str, cfgs: dict) -> dict:
+def _streams(out: Path, video, name: str, cfgs: dict, wait: bool = False) -> dict:
     """Every rate point's RD stream of clip ``name``: read from ``out/streams`` when encoded
-    before (the encoder is deterministic), else encoded (timed) and saved there."""
+    before (the encoder is deterministic), else encoded (timed) and saved there; with ``wait``
+    another run is encoding them: wait until they are there."""
     folder = out / "streams"
     folder.mkdir(exist_ok=True)
     encoded = {}
     for point, cfg in cfgs.items():
         adv, js = folder / f"{name}_{point}.adv", folder / f"{name}_{point}.json"
+        while wait and not adv.exists():
+            time.sleep(30)
+        time.sleep(1 if wait else 0)
         if not adv.exists():
             t0 = time.perf_counter()
             res = encode(video, cfg)
             res.stats["encode_seconds"] = time.perf_counter() - t0
             res.stats["loadavg_after"] = list(os.getloadavg())
             js.write_text(json.dumps(res.stats, indent=1, default=float) + "\n")
-            adv.write_bytes(res.data)
+            adv.with_suffix(".tmp").write_bytes(res.data)
+            adv.with_suffix(".tmp").rename(adv)
             print(f"{name} {point}: {res.stats['bpp']:.5f} bpp, encoded in {res.stats['encode_seconds']:.0f} s",
                   flush=True)
         encoded[point] = EncodeResult(data=adv.read_bytes(), stats=json.loads(js.read_text()))
     return encoded
 
 
-def run(out: Path, frames: int, decoders: list[str], datasets: list[str]) -> None:
+def run(out: Path, frames: int, decoders: list[str], datasets: list[str], wait: bool = False) -> None:
     """Encode (once) and decode every clip at every rate point, one decoder after the other
     (warp first: cheap), saving the results documents after each clip (a re-run resumes)."""
     rates = load_rates(ROOT / "configs/rates/rd.yaml")
@@ -170,7 +175,7 @@ def run(out: Path, frames: int, decoders: list[str], datasets: list[str]) -> Non
                 if seq.name in doc["sequences"]:
                     continue
                 video = seq.read(protocol)
-                encoded = _streams(out, video, seq.name, cfgs)
+                encoded = _streams(out, video, seq.name, cfgs, wait)
                 pts = actdiff_points(video, cfgs, {dec: decoder}, METRICS, encoded=encoded,
                                      log=lambda s, n=seq.name: print(n, s, flush=True))[dec]
                 doc["sequences"][seq.name] = pts
@@ -184,11 +189,13 @@ def main() -> None:
     ap.add_argument("--decoders", nargs="+", default=["warp", "diffusion"])
     ap.add_argument("--datasets", nargs="+", default=list(SETS))
     ap.add_argument("--summary-only", action="store_true")
+    ap.add_argument("--wait-streams", action="store_true",
+                    help="another run encodes the streams: wait for them (decode-only pass in parallel)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.summary_only:
-        run(out, args.frames, args.decoders, args.datasets)
+        run(out, args.frames, args.decoders, args.datasets, args.wait_streams)
     summary = summarise(out, args.decoders)
     figures(out, args.decoders)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")

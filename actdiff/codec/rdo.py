@@ -75,8 +75,8 @@ class RDSettings:
     distortion: Distortion = field(default_factory=Distortion)
     decoder: Any = "warp"
     search: Dict[str, Any] = field(default_factory=dict)
-    eval_stride: int = 2
-    eval_frames: int = 12
+    eval_stride: int = 3
+    eval_frames: int = 8
     refine: bool = False
     inherit_quality: bool = False
     slack: Optional[float] = None
@@ -109,7 +109,7 @@ class RDSettings:
         dist = dict(_plain(rd.get("distortion")) or {})
         if "scale_weights" in dist:
             dist["scale_weights"] = tuple(float(x) for x in dist["scale_weights"])
-        stride, most = int(rd.get("eval_stride", 2)), int(rd.get("eval_frames", 12))
+        stride, most = int(rd.get("eval_stride", 3)), int(rd.get("eval_frames", 8))
         if stride < 1 or most < 1:
             raise ConfigError(f"codec.rd: eval_stride and eval_frames must be >= 1, got {stride}, {most}")
         slack = rd.get("slack", None)

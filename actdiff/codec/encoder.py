@@ -1,113 +1,43 @@
 """The encoder: ``encode_video`` turns a clip into one self-contained ``.adv`` bitstream.
 
-Per video: padding to the coded size → pairwise flows (once) → segments/keyframes → per segment:
-dense motion → budgeted trajectory selection → temporal smoothing, subsampling, quantisation and
-entropy coding → keyframe coding → bitstream. The encoder decodes its own keyframes and tracks
-(closed loop, through the same :class:`~actdiff.codec.keyframe_chain.KeyframeChain` as the
-decoder), so what it reports as "decoded" is bit-exact with :func:`actdiff.codec.decode_segments`.
+Fast mode (the default, ``codec.mode: fast``), per video: padding to the coded size → pairwise
+flows (once) → segments/keyframes by the content-adaptive heuristic → per segment: dense motion
+→ budgeted trajectory selection → temporal smoothing, subsampling, quantisation and entropy
+coding → keyframe coding → bitstream (:mod:`actdiff.codec.encoding`). ``codec.mode: rd`` hands
+the decisions to the rate–distortion-optimised search of :mod:`actdiff.codec.rdo`.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-import actdiff.entropy  # noqa: F401  (registers the trajectory coders)
-import actdiff.image_codecs  # noqa: F401  (registers the image codecs)
-import actdiff.selection.segments  # noqa: F401  (registers the keyframe selectors)
-import actdiff.selection.trajectories  # noqa: F401  (registers the trajectory selectors)
-from actdiff.codec.bitstream import bit_split, write_bitstream
-from actdiff.codec.keyframe_chain import KeyframeChain, carried_keyframes
-from actdiff.codec.params import check_stream_params
+from actdiff.codec.encoding import (  # noqa: F401  (re-exported: the encoder's public pieces)
+    Prepared,
+    SegmentPlan,
+    Stages,
+    TrackCoding,
+    _segment_tracks,
+    check_size,
+    codec_section,
+    encode_stats,
+    pairwise_flows,
+    prepare,
+    prepare_codec,
+    stream_params,
+    write_stream,
+)
+from actdiff.codec.keyframe_chain import carried_keyframes
 from actdiff.codec.schema import check_codec_config
-from actdiff.errors import InputError
-from actdiff.image_codecs import ImageCodec, codec_from_params
-from actdiff.io import pad_to_multiple
-from actdiff.motion.temporal import smooth_tracks, subsample_tracks, upsample_tracks
+from actdiff.errors import ConfigError
 from actdiff.progress import bar
-from actdiff.registry import (
-    KEYFRAME_SELECTORS,
-    TRACKERS,
-    TRAJECTORY_CODERS,
-    TRAJECTORY_SELECTORS,
-)
-from actdiff.tracking import chain_flows
-from actdiff.types import (
-    Bitstream,
-    DecodedSegment,
-    EncodeResult,
-    Segment,
-    SegmentSection,
-    StreamHeader,
-    Tracks,
-    Video,
-)
+from actdiff.registry import KEYFRAME_SELECTORS, TRAJECTORY_SELECTORS
+from actdiff.types import EncodeResult, Segment, Video
 
-log = logging.getLogger(__name__)
-
-
-def _params(section: Any) -> Dict[str, Any]:
-    """A config section as a plain dict without its registry ``name``."""
-    d = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else dict(section)
-    d.pop("name", None)
-    return d
-
-
-def codec_section(cfg: DictConfig) -> DictConfig:
-    """Accept either a full composed config (with ``codec``) or the codec section itself."""
-    return cfg.codec if "codec" in cfg else cfg
-
-
-@dataclass
-class Stages:
-    """The encoder's stage objects, built from the ``codec`` config section by registry name."""
-
-    tracker: Any
-    image_codec: ImageCodec
-    coder: Any
-
-    @classmethod
-    def from_config(cls, codec: DictConfig) -> "Stages":
-        return cls(
-            tracker=TRACKERS.build(codec.tracker.name, **_params(codec.tracker)),
-            image_codec=codec_from_params({"name": str(codec.keyframe_codec.name), **_params(codec.keyframe_codec)}),
-            coder=TRAJECTORY_CODERS.build(codec.entropy.name, **_params(codec.entropy)),
-        )
-
-
-def stream_params(codec: DictConfig, stages: Stages) -> Dict[str, Any]:
-    """Codec parameters the decoder needs, written into the bitstream header (kept tiny)."""
-    return {
-        **stages.image_codec.header_params(),
-        "tc": str(codec.entropy.name),
-        "qs": float(codec.entropy.step),
-        "ts": int(codec.trajectories.temporal_stride),
-    }
-
-
-def prepare_codec(cfg: DictConfig) -> Tuple[DictConfig, Stages]:
-    """The checked ``codec`` section (types converted, :func:`actdiff.codec.schema.check_codec_config`)
-    and its stages, before any work. The header they would write passes the decoder's own check
-    (:func:`actdiff.codec.params.check_stream_params`), so encode refuses what decode would refuse."""
-    codec = check_codec_config(codec_section(cfg))
-    stages = Stages.from_config(codec)
-    check_stream_params(stream_params(codec, stages), from_file=False)
-    return codec, stages
-
-
-def check_size(video: Video, min_size: int) -> None:
-    if video.num_frames < 1:
-        raise InputError(f"{video.source or 'input'} has no frames")
-    if min(video.height, video.width) < min_size:
-        raise InputError(
-            f"{video.source or 'input'} is {video.width}x{video.height}; frames must be at least "
-            f"{min_size} pixels on each side"
-        )
+#: Encoder modes (``codec.mode``).
+MODES = ("fast", "rd")
 
 
 def encode_video(
@@ -117,7 +47,9 @@ def encode_video(
 
     Args:
         video: the clip at the size it is to be coded (resize beforehand if wanted).
-        cfg: a composed config holding a ``codec`` section, or the section itself.
+        cfg: a composed config holding a ``codec`` section, or the section itself. With
+            ``codec.mode: rd`` the rate–distortion-optimised encoder
+            (:func:`actdiff.codec.rdo.encode_rd`) makes the decisions instead of the heuristics.
         flows: optional precomputed ``tracker.pairwise_flows`` of the padded frames (see
             :func:`pairwise_flows`), so that re-encoding the same clip with other rate settings
             (rate control) skips the flow analysis; computed here when ``None``.
@@ -126,119 +58,29 @@ def encode_video(
         ``EncodeResult`` with the file's bytes, its statistics (``bpp`` counted at the display
         size) and, in ``debug``, the decoded segments exactly as ``decode_segments`` rebuilds them.
     """
-    t_start = time.perf_counter()
-    codec, stages = prepare_codec(cfg)
-    check_size(video, int(codec.min_size))
-    frames, (height, width) = pad_to_multiple(video.frames, int(codec.pad_multiple))
-    num_frames, coded_h, coded_w = frames.shape[:3]
+    codec = check_codec_config(codec_section(cfg))   # one-line errors before any work
+    mode = str(codec.get("mode") or "fast")
+    if mode not in MODES:
+        raise ConfigError(f"codec.mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "rd":
+        from actdiff.codec.rdo import encode_rd
 
-    if flows is None or num_frames < 2:
-        flows = stages.tracker.pairwise_flows(frames) if num_frames > 1 else None
-    elif tuple(flows[0].shape) != (num_frames - 1, coded_h, coded_w, 2):
-        raise ValueError(f"flows of shape {flows[0].shape} do not match {num_frames} frames at {coded_w}x{coded_h}")
+        return encode_rd(video, codec, flows=flows)
+    prep = prepare(video, codec, flows)
+    frames, stages = prep.frames, prep.stages
+    coded_h, coded_w = prep.coded_size
     select_segments = KEYFRAME_SELECTORS.get(codec.keyframes.name)
-    segments: List[Segment] = select_segments(frames, stages.tracker, codec.keyframes, flows=flows)
+    segments: List[Segment] = select_segments(frames, stages.tracker, codec.keyframes, flows=prep.flows)
     select_tracks = TRAJECTORY_SELECTORS.get(codec.trajectories.name)
-    stride = int(codec.trajectories.temporal_stride)
-    prepare = TrackCoding(codec, stages.coder, coded_h, coded_w)
-
-    sections: List[SegmentSection] = []
-    decoded: List[DecodedSegment] = []
-    chain = KeyframeChain()
+    plans: List[SegmentPlan] = []
     with bar(len(segments), "encode segments", unit="seg", leave=False) as pbar:
         for i, seg in enumerate(segments):
             payloads = [stages.image_codec.encode(frames[f]) for f in carried_keyframes(i, seg)]
-            key_start, key_end = chain.link(seg, [stages.image_codec.decode(p, coded_h, coded_w) for p in payloads])
-            tracks, bandwidth = _segment_tracks(frames, flows, seg, codec, prepare, select_tracks)
-            coded = prepare(tracks)
-            payload = stages.coder.encode(coded, coded_h, coded_w) if seg.length > 2 else b""
-            sections.append(SegmentSection(seg, payloads, payload, bandwidth))
-            decoded.append(DecodedSegment(seg, key_start, key_end, upsample_tracks(coded, seg.length, stride),
-                                          bandwidth))
+            keys = [stages.image_codec.decode(p, coded_h, coded_w) for p in payloads]
+            tracks, bandwidth = _segment_tracks(frames, prep.flows, seg, codec, prep.coding, select_tracks)
+            plans.append(SegmentPlan(seg, payloads, keys, prep.coding(tracks), bandwidth))
             pbar.update(1)
-
-    header = StreamHeader(
-        height=height, width=width, coded_height=coded_h, coded_width=coded_w,
-        num_frames=num_frames, fps=float(video.fps), seed=int(codec.seed),
-        params=stream_params(codec, stages),
-    )
-    data = write_bitstream(Bitstream(header, sections))
-    seconds = time.perf_counter() - t_start
-    stats = encode_stats(data, header, sections, [d.tracks.num_points for d in decoded], seconds)
-    log.info("encoded %d frames into %d bytes (%.5f bpp) in %.2f s", num_frames, len(data), stats["bpp"], seconds)
-    return EncodeResult(data=data, stats=stats, debug={"decoded_segments": decoded, "header": header})
+    return write_stream(prep, codec, plans)
 
 
-def pairwise_flows(video: Video, cfg: DictConfig) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-    """The encoder's pairwise (forward, backward) flows ``float32 (T-1, Hc, Wc, 2)`` of the padded
-    frames, as ``encode_video`` computes them (``None`` for a one-frame video)."""
-    codec, stages = prepare_codec(cfg)
-    check_size(video, int(codec.min_size))
-    frames, _ = pad_to_multiple(video.frames, int(codec.pad_multiple))
-    if frames.shape[0] < 2:
-        return None
-    return stages.tracker.pairwise_flows(frames)
-
-
-@dataclass
-class TrackCoding:
-    """Selected tracks → what is coded: temporal smoothing, every ``stride``-th frame, quantised.
-
-    Calling it returns the quantised coded frames; ``cost_bits`` is their exact coded size,
-    so budgeted selection counts each point's real cost.
-    """
-
-    codec: DictConfig
-    coder: Any
-    height: int
-    width: int
-
-    def __call__(self, tracks: Tracks) -> Tracks:
-        t = self.codec.trajectories
-        smoothed = smooth_tracks(tracks, float(t.smooth_sigma))
-        return self.coder.quantize(subsample_tracks(smoothed, int(t.temporal_stride)), self.height, self.width)
-
-    def cost_bits(self, tracks: Tracks) -> float:
-        return self.coder.cost_bits(self(tracks), self.height, self.width)
-
-
-def _segment_tracks(frames, flows, seg: Segment, codec: DictConfig, coding: TrackCoding, select_tracks):
-    """Selected (unquantised) trajectories of one segment and its interpolation bandwidth."""
-    if seg.length <= 2:
-        return Tracks.empty(seg.length), 16.0
-    fw, bw = flows
-    motion = chain_flows(fw, bw, seg.start, seg.end, float(codec.tracker.fb_threshold))
-    return select_tracks(
-        frames[seg.start], motion, codec.trajectories,
-        visibility_threshold=float(codec.tracker.visibility_threshold), cost_bits=coding.cost_bits,
-    )
-
-
-def encode_stats(
-    data: bytes, header: StreamHeader, sections: List[SegmentSection], counts: List[int], seconds: float
-) -> Dict[str, Any]:
-    """The ``--stats`` JSON: rate, bit split, structure and timing of one encoded file.
-
-    ``counts`` is the number of trajectories of each segment.
-    """
-    pixels = header.num_frames * header.height * header.width
-    split = bit_split(data)
-    point_frames = sum(n * max(s.segment.length - 1, 0) for n, s in zip(counts, sections))
-    keyframes = sorted({s.segment.start for s in sections} | {s.segment.end for s in sections})
-    return {
-        "bpp": 8 * len(data) / pixels,
-        "bits_total": 8 * len(data),
-        "bits": split,
-        "frames": header.num_frames,
-        "height": header.height,
-        "width": header.width,
-        "coded_height": header.coded_height,
-        "coded_width": header.coded_width,
-        "fps": header.fps,
-        "keyframes": keyframes,
-        "segments": [[s.segment.start, s.segment.end] for s in sections],
-        "trajectories": counts,
-        "bits_per_point_per_frame": (split["trajectories"] / point_frames) if point_frames else None,
-        "encode_seconds": seconds,
-        "encode_fps": header.num_frames / seconds if seconds > 0 else None,
-    }
+__all__ = ["MODES", "encode_video", "pairwise_flows"]

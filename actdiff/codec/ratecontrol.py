@@ -32,6 +32,7 @@ import numpy as np
 from omegaconf import DictConfig, open_dict
 
 from actdiff.codec.encoder import codec_section, encode_video, pairwise_flows
+from actdiff.codec.rd_ratecontrol import encode_rd_to_target
 from actdiff.config import config_root, load_yaml
 from actdiff.errors import ConfigError
 from actdiff.image_codecs.scaled import MAX_SCALE
@@ -146,10 +147,6 @@ def with_params(cfg: DictConfig, params: RateParams) -> DictConfig:
     return out
 
 
-def _log_ratio(bpp: float, target: float) -> float:
-    return abs(math.log(bpp / target))
-
-
 class _Trials:
     """Encodes the clip once per distinct setting and remembers every result (and the best)."""
 
@@ -170,8 +167,8 @@ class _Trials:
             self.history.append({"lambda": lam, **asdict(params), "bpp": res.stats["bpp"]})
             log.info("rate control: λ=%s %s → %.5f bpp", lam, params, res.stats["bpp"])
             self.pbar.update(1)
-            if self.best is None or _log_ratio(res.stats["bpp"], self.target) < _log_ratio(
-                    self.best[1].stats["bpp"], self.target):
+            if self.best is None or abs(math.log(res.stats["bpp"] / self.target)) < abs(
+                    math.log(self.best[1].stats["bpp"] / self.target)):
                 self.best = (params, res)
         return self.cache[params].stats["bpp"]
 
@@ -307,6 +304,8 @@ def encode_to_target(
     if isinstance(max_scale, bool) or not isinstance(max_scale, (int, float)) \
             or not 1 <= max_scale <= MAX_SCALE:
         raise ConfigError(f"rate-control max_scale must be in [1, {MAX_SCALE:g}], got {max_scale!r}")
+    if str(codec_section(cfg).get("mode") or "fast") == "rd":  # RD mode searches its own λ (codec/rd_ratecontrol.py)
+        return encode_rd_to_target(video, cfg, target_bpp, tolerance)
     knob = knob or RateKnob()
     n = video.num_frames
     min_gop = int(codec_section(cfg).keyframes.min_gop)
@@ -387,11 +386,12 @@ def describe(stats: Dict[str, Any]) -> str:
     if not rc:
         return ""
     p = rc["params"]
+    how = f"searches at lambda {p['lambda']:.4g} (rd mode)" if p.get("mode") == "rd" else (
+        f"encodes with keyframe quality {p['quality']}, {p['budget_points']} trajectories/segment, max GOP "
+        f"{p['max_gop']}" + (f", keyframe strictness {p['strictness']:g}" if p.get("strictness", 1.0) != 1.0 else "")
+        + (f", keyframes downscaled {p['scale']:g}x" if p.get("scale", 1.0) != 1.0 else ""))
     line = (f"rate control: target {rc['target_bpp']:.5f} bpp, achieved {rc['achieved_bpp']:.5f} bpp "
-            f"({100 * rc['error']:+.1f}%) in {rc['iterations']} encodes with keyframe quality {p['quality']}, "
-            f"{p['budget_points']} trajectories/segment, max GOP {p['max_gop']}"
-            + (f", keyframe strictness {p['strictness']:g}" if p.get("strictness", 1.0) != 1.0 else "")
-            + (f", keyframes downscaled {p['scale']:g}x" if p.get("scale", 1.0) != 1.0 else ""))
+            f"({100 * rc['error']:+.1f}%) in {rc['iterations']} {how}")
     return line + (f"; WARNING: {rc['note']}" if rc["note"] else "")
 
 

@@ -144,6 +144,7 @@ class RateControlSchema:
 @dataclass
 class CodecSchema:
     seed: int = rng(0, MAX_SEED)
+    mode: Optional[str] = one_of(("fast", "rd"), default=None)
     pad_multiple: int = rng(1, 256)
     min_size: int = rng(1, MAX_SIDE)
     tracker: TrackerSchema = field(default_factory=TrackerSchema)
@@ -153,6 +154,7 @@ class CodecSchema:
     keyframe_codec: KeyframeCodecSchema = field(default_factory=KeyframeCodecSchema)
     decoder: Optional[DecoderSchema] = None
     rate_control: Optional[RateControlSchema] = None
+    rd: Optional[Dict[str, Any]] = None   # mode: rd; checked by actdiff.codec.rdo.RDSettings
 
 
 def _nested(schema: Any, name: str) -> Any:
@@ -168,7 +170,8 @@ def _check_values(schema: Any, node: Dict[str, Any], prefix: str) -> None:
         if value is None:
             continue
         if isinstance(value, dict):
-            _check_values(_nested(schema, f.name), value, key)
+            if _nested(schema, f.name) is not None:   # a free-form section (rd) is checked by its user
+                _check_values(_nested(schema, f.name), value, key)
             continue
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{key} = {value} must be a finite number")

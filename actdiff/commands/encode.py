@@ -39,6 +39,9 @@ def build_parser() -> ArgumentParser:
                    help="rate control: choose keyframe quality, trajectory budget and max GOP so the "
                         "file lands within --tolerance of this bits per pixel (real encoded size)")
     p.add_argument("--tolerance", type=float, default=0.1, help="rate control: relative tolerance (0.1 = ±10%%)")
+    p.add_argument("--lambda", dest="lam", type=float, default=None,
+                   help="rate-distortion-optimised mode (codec.mode=rd) at this λ (larger: smaller file); "
+                        "with --target-bpp, the λ search starts here")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     add_output_args(p)
     add_config_args(p, DEFAULT_CONFIG)
@@ -52,6 +55,10 @@ def main(argv: Sequence[str]) -> int:
         args.overrides.insert(0, args.input)  # `actdiff encode key=value --print-config`
         args.input = None
     cfg = load_cfg(args, extra, DEFAULT_CONFIG)
+    if args.lam is not None:
+        from actdiff.codec.rdo import use_rd
+
+        cfg = use_rd(cfg, args.lam)
     if maybe_print_config(args, cfg):
         return 0
     if not args.input or not args.output:

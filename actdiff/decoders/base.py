@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Callable, Optional
 
 import numpy as np
@@ -31,3 +32,9 @@ class Decoder(ABC):
     @abstractmethod
     def decode_segment(self, header: StreamHeader, seg: DecodedSegment) -> np.ndarray:
         """Frames ``uint8 (L, H, W, 3)`` for ``seg`` (coded size)."""
+
+    def decode_frames(self, header: StreamHeader, seg: DecodedSegment, frames: Sequence[int]) -> np.ndarray:
+        """Frames ``uint8 (len(frames), H, W, 3)`` at the segment-relative indices ``frames``,
+        exactly as :meth:`decode_segment` returns them there (this default decodes the whole
+        segment; a decoder whose frames are independent of each other may decode only these)."""
+        return self.decode_segment(header, seg)[list(frames)]

@@ -7,6 +7,7 @@ diffusion decoder refines.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -48,13 +49,23 @@ class WarpDecoder(Decoder):
 
     def decode_segment(self, header: StreamHeader, seg: DecodedSegment) -> np.ndarray:
         """Frames ``uint8 (L, H, W, 3)``; the decoded keyframes at both ends unchanged."""
+        return self.decode_frames(header, seg, range(seg.segment.length))
+
+    def decode_frames(self, header: StreamHeader, seg: DecodedSegment, frames: Sequence[int]) -> np.ndarray:
+        """Only the frames at the segment-relative indices ``frames`` (each in-between frame is
+        predicted on its own), identical to those of :meth:`decode_segment`."""
         length = seg.segment.length
         h, w = seg.key_start.shape[:2]
-        out = np.empty((length, h, w, 3), np.uint8)
-        out[0] = seg.key_start
-        for t in range(1, length - 1):
-            frame = predict_frame(seg, t, self.bidirectional, self.prediction, self.params)
-            out[t] = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
-        if length > 1:
-            out[-1] = seg.key_end
+        frames = list(frames)
+        out = np.empty((len(frames), h, w, 3), np.uint8)
+        for i, t in enumerate(frames):
+            if not 0 <= t < length:
+                raise ValueError(f"frame {t} outside segment of {length} frames")
+            if t == 0:
+                out[i] = seg.key_start
+            elif t == length - 1:
+                out[i] = seg.key_end
+            else:
+                frame = predict_frame(seg, t, self.bidirectional, self.prediction, self.params)
+                out[i] = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
         return out

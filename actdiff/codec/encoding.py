@@ -1,0 +1,275 @@
+r"""What every encoder mode shares: a clip made ready (:func:`prepare`), a segment's trajectories
+selected and coded (:func:`_segment_tracks`, :class:`TrackCoding`), and the plans of all segments
+written into one bitstream with its statistics (:func:`write_stream`).
+
+The fast mode (:func:`actdiff.codec.encoder.encode_video`) and the rate–distortion-optimised mode
+(:mod:`actdiff.codec.rdo`) differ only in how they choose the :class:`SegmentPlan`\ s. Both decode
+their own keyframes and tracks (closed loop, through the same
+:class:`~actdiff.codec.keyframe_chain.KeyframeChain` as the decoder), so what they report as
+"decoded" is bit-exact with :func:`actdiff.codec.decode_segments`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+import actdiff.entropy  # noqa: F401  (registers the trajectory coders)
+import actdiff.image_codecs  # noqa: F401  (registers the image codecs)
+import actdiff.selection.segments  # noqa: F401  (registers the keyframe selectors)
+import actdiff.selection.trajectories  # noqa: F401  (registers the trajectory selectors)
+from actdiff.codec.bitstream import bit_split, write_bitstream
+from actdiff.codec.keyframe_chain import KeyframeChain
+from actdiff.codec.params import check_stream_params
+from actdiff.codec.schema import check_codec_config
+from actdiff.errors import InputError
+from actdiff.image_codecs import ImageCodec, codec_from_params
+from actdiff.io import pad_to_multiple
+from actdiff.motion.temporal import smooth_tracks, subsample_tracks, upsample_tracks
+from actdiff.registry import (
+    TRACKERS,
+    TRAJECTORY_CODERS,
+)
+from actdiff.tracking import chain_flows
+from actdiff.types import (
+    Bitstream,
+    DecodedSegment,
+    EncodeResult,
+    Segment,
+    SegmentSection,
+    StreamHeader,
+    Tracks,
+    Video,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _params(section: Any) -> Dict[str, Any]:
+    """A config section as a plain dict without its registry ``name``."""
+    d = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else dict(section)
+    d.pop("name", None)
+    return d
+
+
+def codec_section(cfg: DictConfig) -> DictConfig:
+    """Accept either a full composed config (with ``codec``) or the codec section itself."""
+    return cfg.codec if "codec" in cfg else cfg
+
+
+@dataclass
+class Stages:
+    """The encoder's stage objects, built from the ``codec`` config section by registry name."""
+
+    tracker: Any
+    image_codec: ImageCodec
+    coder: Any
+
+    @classmethod
+    def from_config(cls, codec: DictConfig) -> "Stages":
+        return cls(
+            tracker=TRACKERS.build(codec.tracker.name, **_params(codec.tracker)),
+            image_codec=codec_from_params({"name": str(codec.keyframe_codec.name), **_params(codec.keyframe_codec)}),
+            coder=TRAJECTORY_CODERS.build(codec.entropy.name, **_params(codec.entropy)),
+        )
+
+
+def stream_params(codec: DictConfig, stages: Stages) -> Dict[str, Any]:
+    """Codec parameters the decoder needs, written into the bitstream header (kept tiny)."""
+    return {
+        **stages.image_codec.header_params(),
+        "tc": str(codec.entropy.name),
+        "qs": float(codec.entropy.step),
+        "ts": int(codec.trajectories.temporal_stride),
+    }
+
+
+def prepare_codec(cfg: DictConfig) -> Tuple[DictConfig, Stages]:
+    """The checked ``codec`` section (types converted, :func:`actdiff.codec.schema.check_codec_config`)
+    and its stages, before any work. The header they would write passes the decoder's own check
+    (:func:`actdiff.codec.params.check_stream_params`), so encode refuses what decode would refuse."""
+    codec = check_codec_config(codec_section(cfg))
+    stages = Stages.from_config(codec)
+    check_stream_params(stream_params(codec, stages), from_file=False)
+    return codec, stages
+
+
+def check_size(video: Video, min_size: int) -> None:
+    if video.num_frames < 1:
+        raise InputError(f"{video.source or 'input'} has no frames")
+    if min(video.height, video.width) < min_size:
+        raise InputError(
+            f"{video.source or 'input'} is {video.width}x{video.height}; frames must be at least "
+            f"{min_size} pixels on each side"
+        )
+
+
+@dataclass
+class Prepared:
+    """A clip made ready for coding: padded frames, stage objects and pairwise flows.
+
+    Attributes:
+        frames: ``uint8 (T, Hc, Wc, 3)`` padded to the coded size.
+        height, width: display size (pixels).
+        flows: ``tracker.pairwise_flows(frames)``, ``(forward, backward)`` each ``float32
+            (T-1, Hc, Wc, 2)``; ``None`` for one frame.
+        stages: tracker, keyframe codec and trajectory coder built from the config.
+        coding: the trajectory preparation (smoothing, subsampling, quantisation) and its cost.
+        fps: frame rate.
+        t_start: ``time.perf_counter()`` when encoding began (for the stats).
+    """
+
+    frames: np.ndarray
+    height: int
+    width: int
+    flows: Optional[Tuple[np.ndarray, np.ndarray]]
+    stages: "Stages"
+    coding: "TrackCoding"
+    fps: float
+    t_start: float
+
+    @property
+    def coded_size(self) -> Tuple[int, int]:
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+
+def prepare(video: Video, codec: DictConfig, flows: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> Prepared:
+    """Check, pad, build the stages and compute (or check the given) pairwise flows."""
+    t_start = time.perf_counter()
+    codec, stages = prepare_codec(codec)
+    check_size(video, int(codec.min_size))
+    frames, (height, width) = pad_to_multiple(video.frames, int(codec.pad_multiple))
+    num_frames, coded_h, coded_w = frames.shape[:3]
+    if flows is None or num_frames < 2:
+        flows = stages.tracker.pairwise_flows(frames) if num_frames > 1 else None
+    elif tuple(flows[0].shape) != (num_frames - 1, coded_h, coded_w, 2):
+        raise ValueError(f"flows of shape {flows[0].shape} do not match {num_frames} frames at {coded_w}x{coded_h}")
+    coding = TrackCoding(codec, stages.coder, coded_h, coded_w)
+    return Prepared(frames, height, width, flows, stages, coding, float(video.fps), t_start)
+
+
+@dataclass
+class SegmentPlan:
+    """What is coded for one segment: its keyframe payloads (as :func:`carried_keyframes` lists
+    them) with their decoded images ``uint8 (Hc, Wc, 3)``, and its coded (quantised, every
+    ``temporal_stride``-th frame) trajectories with their interpolation bandwidth (pixels)."""
+
+    segment: Segment
+    keyframes: List[bytes]
+    decoded_keyframes: List[np.ndarray]
+    tracks: Tracks
+    bandwidth: float
+
+
+def write_stream(prep: Prepared, codec: DictConfig, plans: List[SegmentPlan],
+                 image_params: Optional[Dict[str, Any]] = None) -> EncodeResult:
+    """The bitstream of ``plans`` (one per segment, in order) and its statistics.
+
+    ``image_params`` replaces the keyframe codec's header params (default: those of
+    ``prep.stages.image_codec``); the decoder reads only the codec name and scale from them.
+    """
+    coded_h, coded_w = prep.coded_size
+    stride = int(codec.trajectories.temporal_stride)
+    sections: List[SegmentSection] = []
+    decoded: List[DecodedSegment] = []
+    chain = KeyframeChain()
+    for plan in plans:
+        seg = plan.segment
+        key_start, key_end = chain.link(seg, plan.decoded_keyframes)
+        payload = prep.stages.coder.encode(plan.tracks, coded_h, coded_w) if seg.length > 2 else b""
+        sections.append(SegmentSection(seg, plan.keyframes, payload, plan.bandwidth))
+        decoded.append(DecodedSegment(seg, key_start, key_end, upsample_tracks(plan.tracks, seg.length, stride),
+                                      plan.bandwidth))
+    params = stream_params(codec, prep.stages)
+    if image_params is not None:
+        params = {**{k: v for k, v in params.items() if k in ("tc", "qs", "ts")}, **image_params}
+    header = StreamHeader(
+        height=prep.height, width=prep.width, coded_height=coded_h, coded_width=coded_w,
+        num_frames=int(prep.frames.shape[0]), fps=prep.fps, seed=int(codec.seed), params=params,
+    )
+    data = write_bitstream(Bitstream(header, sections))
+    seconds = time.perf_counter() - prep.t_start
+    stats = encode_stats(data, header, sections, [d.tracks.num_points for d in decoded], seconds)
+    log.info("encoded %d frames into %d bytes (%.5f bpp) in %.2f s", header.num_frames, len(data), stats["bpp"],
+             seconds)
+    return EncodeResult(data=data, stats=stats, debug={"decoded_segments": decoded, "header": header})
+
+
+def pairwise_flows(video: Video, cfg: DictConfig) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """The encoder's pairwise (forward, backward) flows ``float32 (T-1, Hc, Wc, 2)`` of the padded
+    frames, as ``encode_video`` computes them (``None`` for a one-frame video)."""
+    codec, stages = prepare_codec(cfg)
+    check_size(video, int(codec.min_size))
+    frames, _ = pad_to_multiple(video.frames, int(codec.pad_multiple))
+    if frames.shape[0] < 2:
+        return None
+    return stages.tracker.pairwise_flows(frames)
+
+
+@dataclass
+class TrackCoding:
+    """Selected tracks → what is coded: temporal smoothing, every ``stride``-th frame, quantised.
+
+    Calling it returns the quantised coded frames; ``cost_bits`` is their exact coded size,
+    so budgeted selection counts each point's real cost.
+    """
+
+    codec: DictConfig
+    coder: Any
+    height: int
+    width: int
+
+    def __call__(self, tracks: Tracks) -> Tracks:
+        t = self.codec.trajectories
+        smoothed = smooth_tracks(tracks, float(t.smooth_sigma))
+        return self.coder.quantize(subsample_tracks(smoothed, int(t.temporal_stride)), self.height, self.width)
+
+    def cost_bits(self, tracks: Tracks) -> float:
+        return self.coder.cost_bits(self(tracks), self.height, self.width)
+
+
+def _segment_tracks(frames, flows, seg: Segment, codec: DictConfig, coding: TrackCoding, select_tracks):
+    """Selected (unquantised) trajectories of one segment and its interpolation bandwidth."""
+    if seg.length <= 2:
+        return Tracks.empty(seg.length), 16.0
+    fw, bw = flows
+    motion = chain_flows(fw, bw, seg.start, seg.end, float(codec.tracker.fb_threshold))
+    return select_tracks(
+        frames[seg.start], motion, codec.trajectories,
+        visibility_threshold=float(codec.tracker.visibility_threshold), cost_bits=coding.cost_bits,
+    )
+
+
+def encode_stats(
+    data: bytes, header: StreamHeader, sections: List[SegmentSection], counts: List[int], seconds: float
+) -> Dict[str, Any]:
+    """The ``--stats`` JSON: rate, bit split, structure and timing of one encoded file.
+
+    ``counts`` is the number of trajectories of each segment.
+    """
+    pixels = header.num_frames * header.height * header.width
+    split = bit_split(data)
+    point_frames = sum(n * max(s.segment.length - 1, 0) for n, s in zip(counts, sections))
+    keyframes = sorted({s.segment.start for s in sections} | {s.segment.end for s in sections})
+    return {
+        "bpp": 8 * len(data) / pixels,
+        "bits_total": 8 * len(data),
+        "bits": split,
+        "frames": header.num_frames,
+        "height": header.height,
+        "width": header.width,
+        "coded_height": header.coded_height,
+        "coded_width": header.coded_width,
+        "fps": header.fps,
+        "keyframes": keyframes,
+        "segments": [[s.segment.start, s.segment.end] for s in sections],
+        "trajectories": counts,
+        "bits_per_point_per_frame": (split["trajectories"] / point_frames) if point_frames else None,
+        "encode_seconds": seconds,
+        "encode_fps": header.num_frames / seconds if seconds > 0 else None,
+    }

@@ -1,0 +1,156 @@
+"""Keyframe decisions of the RD encoder: quality and downscale chosen by propagated distortion.
+
+A keyframe at frame ``k`` is seen directly once and, warped, in the interior frames of the
+segments on both sides of it: frame ``t`` of a segment of length ``L`` takes the start keyframe
+with blend weight ``1 − τ`` and the end keyframe with ``τ = t / (L − 1)`` (the warp decoder's
+blend, :mod:`actdiff.motion.prediction`). Like x265's cutree, the keyframe's own distortion is
+weighted by how much of it propagates:
+
+    ``w_k = 1 + ρ · (Σ_{left interior} τ_t + Σ_{right interior} (1 − τ_t)) = 1 + ρ · (L_left − 2 + L_right − 2) / 2``
+
+and its quality minimises ``w_k · D(k, q, s) + λ · R(k, q, s)`` (``D`` the RD distortion of the
+decoded keyframe against the source frame, :class:`actdiff.codec.distortion.Distortion`, ``R``
+its payload in bits per pixel of one frame), searched by descent over the ordered quality list
+(the cost is unimodal in the quality in practice), every encode cached by ``(k, q, s)``. The
+downscale ``s`` is one per stream (the header's ``kr``): the one with the least total cost over
+all keyframes. ``ρ`` (``codec.rd.propagation``) is how much of a keyframe's coding error
+survives the warp; tuned on training clips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
+
+import numpy as np
+
+from actdiff.codec.distortion import Distortion
+from actdiff.errors import ConfigError
+from actdiff.image_codecs import ImageCodec, codec_from_params
+
+#: Keyframe codecs whose payload decodes without knowing the quality it was coded at (so that
+#: every keyframe of an RD stream may have its own).
+PER_KEYFRAME_QUALITY = ("avif", "webp", "jpeg")
+
+KeyId = Tuple[int, int, float]  # (frame, quality, scale)
+
+
+@dataclass
+class CodedKeyframe:
+    """One keyframe coded at one setting: payload, decoded image ``uint8 (Hc, Wc, 3)``, its size
+    in bits and its distortion against the source frame."""
+
+    payload: bytes
+    decoded: np.ndarray
+    bits: int
+    distortion: float
+
+
+def propagation_weight(left: int, right: int, rho: float) -> float:
+    """``w_k`` of a keyframe between segments of ``left`` and ``right`` frames (keyframes
+    included; 0 where there is no segment on that side)."""
+    return 1.0 + rho * (max(left - 2, 0) + max(right - 2, 0)) / 2.0
+
+
+class KeyframeCoder:
+    """Codes and scores keyframes at any (quality, scale), each setting once (cached).
+
+    Args:
+        frames: the padded clip ``uint8 (T, Hc, Wc, 3)``.
+        refs: the :meth:`Distortion.prepare`\\ d source frames (same indices).
+        codec_params: the ``codec.keyframe_codec`` section as a dict (``name`` + arguments); its
+            quality and scale are replaced by the candidates.
+        distortion: the distortion measure.
+    """
+
+    def __init__(self, frames: np.ndarray, refs: Sequence[Any], codec_params: Mapping[str, Any],
+                 distortion: Distortion) -> None:
+        params = dict(codec_params)
+        if str(params.get("name")) not in PER_KEYFRAME_QUALITY:
+            raise ConfigError(f"codec.mode=rd needs a keyframe codec whose payload carries its own quality "
+                              f"({', '.join(PER_KEYFRAME_QUALITY)}), got {params.get('name')!r}")
+        params.pop("quality", None)
+        params.pop("scale", None)
+        self.frames, self.refs, self.base, self.distortion = frames, refs, params, distortion
+        self._codecs: Dict[Tuple[int, float], ImageCodec] = {}
+        self._cache: Dict[KeyId, CodedKeyframe] = {}
+
+    @property
+    def encodes(self) -> int:
+        """Distinct keyframe settings coded so far."""
+        return len(self._cache)
+
+    def codec(self, quality: int, scale: float) -> ImageCodec:
+        key = (int(quality), float(scale))
+        if key not in self._codecs:
+            self._codecs[key] = codec_from_params({**self.base, "quality": int(quality), "scale": float(scale)})
+        return self._codecs[key]
+
+    def get(self, frame: int, quality: int, scale: float) -> CodedKeyframe:
+        key = (int(frame), int(quality), float(scale))
+        if key not in self._cache:
+            codec = self.codec(quality, scale)
+            payload = codec.encode(self.frames[frame])
+            h, w = self.frames.shape[1:3]
+            decoded = codec.decode(payload, h, w)
+            d = self.distortion.frame(self.refs[frame], decoded)
+            self._cache[key] = CodedKeyframe(payload, decoded, 8 * len(payload), d)
+        return self._cache[key]
+
+    def cost(self, frame: int, quality: int, scale: float, weight: float, lam: float, pixels: int) -> float:
+        """``w · D + λ · bits / pixels`` of one keyframe setting."""
+        c = self.get(frame, quality, scale)
+        return weight * c.distortion + lam * c.bits / pixels
+
+    def best_quality(self, frame: int, scale: float, weight: float, lam: float, pixels: int,
+                     qualities: Sequence[int], start: int | None = None, down_only: bool = False
+                     ) -> Tuple[int, float]:
+        """``(quality, cost)`` minimising :meth:`cost` over ``qualities`` (ascending), by descent
+        from ``start`` (default: the middle of the list): a pattern search whose steps halve from
+        a sixteenth of the list down to one entry, so that a long list (every integer quality,
+        where neighbouring qualities may code identically) is crossed in few encodes. With
+        ``down_only`` only lower qualities than ``start`` are tried (a keyframe whose segments are
+        shorter than its neighbours' never needs a higher quality than theirs: 2 encodes typically)."""
+        qs = list(qualities)
+        i = qs.index(start) if start in qs else len(qs) // 2
+
+        def at(j: int) -> float:
+            return self.cost(frame, qs[j], scale, weight, lam, pixels)
+
+        best = at(i)
+        step = max(1, len(qs) // 16)
+        while True:
+            for direction in ((-step,) if down_only else (-step, step)):
+                moved = False
+                while 0 <= i + direction < len(qs) and (c := at(i + direction)) < best:
+                    i, best, moved = i + direction, c, True
+                if moved:
+                    break
+            if step == 1:
+                return qs[i], best
+            step //= 2
+
+
+def choose_scale_and_qualities(coder: KeyframeCoder, keyframes: Sequence[int], weights: Sequence[float],
+                               scales: Sequence[float], qualities: Sequence[int], lam: float, pixels: int,
+                               start: Mapping[int, int] | None = None) -> Tuple[float, List[int], float]:
+    """The stream's keyframe scale and each keyframe's quality: ``(scale, [quality, …], cost)``
+    with the least total :meth:`KeyframeCoder.cost` (scales tried in the given order)."""
+    best: Tuple[float, List[int], float] | None = None
+    prev: int | None = None
+    for s in scales:
+        qs, total = [], 0.0
+        for k, w in zip(keyframes, weights):
+            q, c = coder.best_quality(k, s, w, lam, pixels, qualities, (start or {}).get(k, prev))
+            qs.append(q)
+            total += c
+            prev = q
+        if best is None or total < best[2]:
+            best = (float(s), qs, total)
+        prev = qs[0] if qs else None
+    assert best is not None
+    return best
+
+
+__all__ = ["PER_KEYFRAME_QUALITY", "CodedKeyframe", "KeyframeCoder", "choose_scale_and_qualities",
+           "propagation_weight"]

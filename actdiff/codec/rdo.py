@@ -1,0 +1,295 @@
+"""Rate–distortion-optimised encoding (``codec.mode: rd``): spend bits where the decoder needs them.
+
+The encoder chooses the keyframe positions, each keyframe's quality, the stream's keyframe
+downscale and each segment's trajectory budget by minimising
+
+    ``J = Σ_frames D + λ · R``
+
+with ``R`` the real coded size in bits per pixel of one frame (``bits / (Hc · Wc)``: a keyframe of
+0.08 bpp costs ``0.08 λ``) and ``D`` the per-frame distortion
+(:class:`~actdiff.codec.distortion.Distortion`, multi-scale SSIM mixed with GMSD) of the frames
+the decoder in the loop (``codec.rd.decoder``, the warp decoder by default) rebuilds from exactly
+what the file would carry.
+
+Search (every encode, selection and decode cached, so rate control re-runs it cheaply):
+
+1. Shots: hard scene cuts and the longest GOP ``codec.rd.max_gop`` cut the clip into base
+   segments (the adaptive selector with a frame test that always passes).
+2. Keyframe scale and qualities for the shot boundaries (:mod:`actdiff.codec.rd_keyframes`:
+   each keyframe's distortion weighted by how much of it propagates into its segments).
+3. Split search per base segment (dynamic programming over a binary tree of split points): the
+   segment's best cost as one segment (:meth:`SegmentCoster.best` over ``codec.rd.budgets``)
+   against the cost of splitting it at the frame that halves its decoded distortion — the new
+   keyframe at its best quality plus each half solved the same way (halves of at least
+   ``codec.rd.min_gop`` frames). Pruned where the new keyframe alone costs more than the whole
+   segment, and (``codec.rd.slack``) where even the halves coded as one segment each cost more
+   than ``1 + slack`` times the segment: a deeper split rarely recovers that much.
+4. Final keyframe qualities with the final segment lengths (at the scale of step 2), and with
+   ``codec.rd.refine`` each segment's budget again with the final keyframes.
+
+``λ → ∞`` gives the smallest stream the knobs allow (longest GOPs, lowest quality, largest
+downscale, fewest trajectories); ``λ → 0`` the best quality they allow (highest quality,
+segments of ``min_gop`` frames, most trajectories). The stream format is unchanged: keyframes
+of one stream may differ in quality because the AVIF/WebP/JPEG payload carries its own.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from omegaconf import DictConfig, OmegaConf
+
+from actdiff.codec.distortion import Distortion
+from actdiff.codec.encoding import Prepared, SegmentPlan, codec_section, prepare, write_stream
+from actdiff.codec.keyframe_chain import carried_keyframes
+from actdiff.codec.rd_keyframes import KeyframeCoder, choose_scale_and_qualities, propagation_weight
+from actdiff.codec.rd_segments import SegmentCost, SegmentCoster
+from actdiff.errors import ConfigError
+from actdiff.image_codecs.scaled import check_scale
+from actdiff.registry import KEYFRAME_SELECTORS
+from actdiff.types import EncodeResult, Segment, Video
+
+log = logging.getLogger(__name__)
+
+
+def _plain(section: Any) -> Any:
+    return OmegaConf.to_container(section, resolve=True) if OmegaConf.is_config(section) else section
+
+
+@dataclass(frozen=True)
+class RDSettings:
+    """The ``codec.rd`` section, checked. See ``configs/codec/default.yaml``."""
+
+    lam: float
+    qualities: Tuple[int, ...]
+    budgets: Tuple[int, ...]
+    scales: Tuple[float, ...]
+    max_gop: int
+    min_gop: int
+    propagation: float
+    distortion: Distortion = field(default_factory=Distortion)
+    decoder: Any = "warp"
+    search: Dict[str, Any] = field(default_factory=dict)
+    eval_stride: int = 3
+    eval_frames: int = 8
+    refine: bool = False
+    inherit_quality: bool = False
+    slack: Optional[float] = None
+
+    @classmethod
+    def from_config(cls, codec: DictConfig, lam: Optional[float] = None) -> "RDSettings":
+        rd = codec.get("rd")
+        if rd is None:
+            raise ConfigError("codec.mode=rd needs a codec.rd section (see configs/codec/default.yaml)")
+        lam = float(rd.get("lambda")) if lam is None else float(lam)
+        if not (lam >= 0 and math.isfinite(lam)):
+            raise ConfigError(f"codec.rd.lambda must be a finite number >= 0, got {lam!r}")
+
+        def ints(key: str, lo: int, hi: int) -> Tuple[int, ...]:
+            v = _plain(rd.get(key))
+            if not isinstance(v, (list, tuple)) or not v or any(
+                    isinstance(x, bool) or not isinstance(x, int) or not lo <= x <= hi for x in v):
+                raise ConfigError(f"codec.rd.{key} must be a non-empty list of integers in [{lo}, {hi}], got {v!r}")
+            return tuple(sorted(set(v)))
+
+        scales = _plain(rd.get("scales", [1.0]))
+        if not isinstance(scales, (list, tuple)) or not scales:
+            raise ConfigError(f"codec.rd.scales must be a non-empty list of numbers, got {scales!r}")
+        max_gop, min_gop = int(rd.get("max_gop", 96)), int(rd.get("min_gop", 2))
+        if min_gop < 2 or max_gop < min_gop:
+            raise ConfigError(f"codec.rd: need 2 <= min_gop <= max_gop, got min_gop={min_gop} max_gop={max_gop}")
+        rho = float(rd.get("propagation", 0.5))
+        if not 0 <= rho <= 1:
+            raise ConfigError(f"codec.rd.propagation must be in [0, 1], got {rho!r}")
+        dist = dict(_plain(rd.get("distortion")) or {})
+        if "scale_weights" in dist:
+            dist["scale_weights"] = tuple(float(x) for x in dist["scale_weights"])
+        stride, most = int(rd.get("eval_stride", 3)), int(rd.get("eval_frames", 8))
+        if stride < 1 or most < 1:
+            raise ConfigError(f"codec.rd: eval_stride and eval_frames must be >= 1, got {stride}, {most}")
+        slack = rd.get("slack", None)
+        if slack is not None and not float(slack) >= 0:
+            raise ConfigError(f"codec.rd.slack must be null or >= 0, got {slack!r}")
+        return cls(lam, ints("qualities", 0, 100), ints("budgets", 1, 2048),
+                   tuple(sorted({check_scale(float(s)) for s in scales})), max_gop, min_gop, rho,
+                   Distortion(**dist), _plain(rd.get("decoder", "warp")), dict(_plain(rd.get("search")) or {}),
+                   stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)),
+                   None if slack is None else float(slack))
+
+
+@dataclass
+class Decision:
+    """What the search chose: segments, their costs, keyframe qualities and the scale."""
+
+    segments: List[Segment]
+    costs: List[SegmentCost]
+    qualities: Dict[int, int]
+    scale: float
+    cost: float = 0.0
+
+
+class RDSearch:
+    """The search of the module docstring on one prepared clip; :meth:`run` at any λ."""
+
+    def __init__(self, prep: Prepared, codec: DictConfig, settings: RDSettings) -> None:
+        self.prep, self.codec, self.s = prep, codec, settings
+        dist = settings.distortion
+        self.refs = [dist.prepare(f) for f in prep.frames]
+        params = dict(_plain(codec.keyframe_codec))
+        self.keys = KeyframeCoder(prep.frames, self.refs, params, dist)
+        self.segs = SegmentCoster(prep, codec, self.refs, dist, settings.decoder, settings.search,
+                                  settings.eval_stride, settings.eval_frames)
+        h, w = prep.coded_size
+        self.pixels = h * w
+        self.shots = self._shots()
+
+    def _shots(self) -> List[Segment]:
+        select = KEYFRAME_SELECTORS.get("adaptive")
+        cfg = OmegaConf.merge(self.codec.keyframes, {"max_gop": self.s.max_gop, "min_gop": 2})
+        return select(self.prep.frames, self.prep.stages.tracker, cfg, flows=self.prep.flows,
+                      frame_test=lambda *args: True)
+
+    def _key(self, k: int, q: Dict[int, int], scale: float) -> Tuple[Any, Any]:
+        c = self.keys.get(k, q[k], scale)
+        return (k, q[k], scale), c.decoded
+
+    def _weights(self, keyframes: List[int]) -> List[float]:
+        out = []
+        for i, k in enumerate(keyframes):
+            left = k - keyframes[i - 1] + 1 if i > 0 else 0
+            right = keyframes[i + 1] - k + 1 if i + 1 < len(keyframes) else 0
+            out.append(propagation_weight(left, right, self.s.propagation))
+        return out
+
+    def _qualities(self, keyframes: List[int], lam: float, start: Dict[int, int],
+                   qualities: Optional[Tuple[int, ...]] = None,
+                   scales: Optional[Tuple[float, ...]] = None) -> Tuple[float, Dict[int, int]]:
+        scale, qs, _ = choose_scale_and_qualities(self.keys, keyframes, self._weights(keyframes),
+                                                  scales or self.s.scales, qualities or self.s.qualities, lam,
+                                                  self.pixels, start)
+        return scale, dict(zip(keyframes, qs))
+
+    def _split_point(self, a: int, b: int, d: Any) -> Optional[int]:
+        lo, hi = a + self.s.min_gop - 1, b - self.s.min_gop + 1
+        if lo > hi:
+            return None
+        cum = d.cumsum()
+        m = a + 1 + int(min(len(cum) - 1, (cum < cum[-1] / 2).sum())) if cum[-1] > 0 else (a + b) // 2
+        return min(max(m, lo), hi)
+
+    def _solve(self, a: int, b: int, q: Dict[int, int], scale: float, lam: float
+               ) -> Tuple[float, List[Tuple[Segment, SegmentCost]]]:
+        """Cheapest coding of ``(a, b)`` (keyframes ``a``, ``b`` given): as one segment, or split
+        at the frame that halves its decoded distortion and each half solved the same way."""
+        leaf = self.segs.best(a, b, self.s.budgets, self._key(a, q, scale), self._key(b, q, scale), lam, self.pixels)
+        m = self._split_point(a, b, leaf.distortions) if b - a >= 2 else None
+        if m is None:
+            return leaf.cost, [(Segment(a, b), leaf)]
+        if self.s.inherit_quality:  # one encode: the lower of the neighbours' qualities (re-chosen at the end)
+            q[m] = min(q[a], q[b])
+        else:
+            w = propagation_weight(m - a + 1, b - m + 1, self.s.propagation)
+            q[m], _ = self.keys.best_quality(m, scale, w, lam, self.pixels, self.s.qualities, min(q[a], q[b]),
+                                             down_only=True)
+        key_cost = self.keys.cost(m, q[m], scale, 1.0, lam, self.pixels)
+        if key_cost >= leaf.cost:  # the halves cost >= 0: splitting cannot pay
+            return leaf.cost, [(Segment(a, b), leaf)]
+        if self.s.slack is not None:  # the halves as one segment each: far from paying, stop here
+            halves = [self.segs.best(x, y, self.s.budgets, self._key(x, q, scale), self._key(y, q, scale), lam,
+                                     self.pixels).cost for x, y in ((a, m), (m, b))]
+            if key_cost + sum(halves) > (1 + self.s.slack) * leaf.cost:
+                return leaf.cost, [(Segment(a, b), leaf)]
+        left_cost, left = self._solve(a, m, q, scale, lam)
+        if left_cost + key_cost < leaf.cost:
+            right_cost, right = self._solve(m, b, q, scale, lam)
+            if left_cost + key_cost + right_cost < leaf.cost:
+                return left_cost + key_cost + right_cost, left + right
+        return leaf.cost, [(Segment(a, b), leaf)]
+
+    def run(self, lam: Optional[float] = None, key_lam: Optional[float] = None) -> Decision:
+        """The decisions at ``lam`` (default: the configured λ). With ``key_lam`` the keyframe
+        qualities are then chosen again at that λ, from every integer quality from the lowest of
+        ``codec.rd.qualities`` to 100, at the same scale (rate control's fine-tuning: segments,
+        budgets and scale unchanged)."""
+        lam = self.s.lam if lam is None else float(lam)
+        shots = self.shots
+        base = sorted({s.start for s in shots} | {s.end for s in shots})
+        scale, q = self._qualities(base, lam, {})
+        chosen: List[Tuple[Segment, SegmentCost]] = []
+        for shot in shots:
+            chosen += self._solve(shot.start, shot.end, q, scale, lam)[1]
+        segments = [s for s, _ in chosen]
+        keyframes = sorted({s.start for s in segments} | {s.end for s in segments})
+        scale, q = self._qualities(keyframes, lam, q, scales=(scale,))
+        if key_lam is not None:  # rate control: the same scale, qualities at key_lam from a fine list
+            scale, q = self._qualities(keyframes, float(key_lam), q, tuple(range(min(self.s.qualities), 101)),
+                                       (scale,))
+        costs = [c for _, c in chosen]
+        if self.s.refine:  # budgets again with the final keyframes (decodes them all once more)
+            costs = [self.segs.best(s.start, s.end, self.s.budgets, self._key(s.start, q, scale),
+                                    self._key(s.end, q, scale), lam, self.pixels) for s in segments]
+        key_cost = sum(self.keys.cost(k, q[k], scale, 1.0, lam, self.pixels) for k in keyframes)
+        return Decision(segments, costs, q, scale, key_cost + sum(c.cost for c in costs))
+
+    def plans(self, decision: Decision) -> List[SegmentPlan]:
+        """The :class:`SegmentPlan`\\ s that :func:`write_stream` turns into the file."""
+        out = []
+        for i, (seg, cost) in enumerate(zip(decision.segments, decision.costs)):
+            keys = [self.keys.get(f, decision.qualities[f], decision.scale) for f in carried_keyframes(i, seg)]
+            coded = self.segs.final_tracks(seg.start, seg.end, cost.budget) if seg.length > 2 else cost.coded
+            out.append(SegmentPlan(seg, [k.payload for k in keys], [k.decoded for k in keys],
+                                   coded.tracks, coded.bandwidth))
+        return out
+
+    def encode(self, lam: Optional[float] = None, key_lam: Optional[float] = None) -> EncodeResult:
+        """Run the search at ``lam`` (and ``key_lam``, see :meth:`run`) and write the stream;
+        ``stats["rd"]`` records the decisions."""
+        t0 = time.perf_counter()
+        lam = self.s.lam if lam is None else float(lam)
+        decision = self.run(lam, key_lam)
+        qualities = [decision.qualities[k] for k in sorted(decision.qualities)]
+        image_params = {**self.keys.codec(max(qualities), decision.scale).header_params()}
+        result = write_stream(self.prep, self.codec, self.plans(decision), image_params)
+        result.stats["rd"] = {
+            "lambda": lam, "keyframe_lambda": lam if key_lam is None else float(key_lam),
+            "cost": decision.cost, "keyframe_qualities": qualities,
+            "keyframe_scale": decision.scale, "budgets": [c.budget for c in decision.costs],
+            "distortion": float(sum(c.distortions.sum() for c in decision.costs)
+                                + sum(self.keys.get(k, decision.qualities[k], decision.scale).distortion
+                                      for k in decision.qualities)) / int(self.prep.frames.shape[0]),
+            "search_seconds": time.perf_counter() - t0, "keyframe_encodes": self.keys.encodes,
+            "selections": self.segs.selections, "decodes": self.segs.decodes,
+        }
+        return result
+
+
+def use_rd(cfg: DictConfig, lam: float) -> DictConfig:
+    """A copy of ``cfg`` (full config or codec section) in RD mode at ``lam`` (``--lambda``)."""
+    out = copy.deepcopy(cfg)
+    codec = codec_section(out)
+    codec.mode = "rd"
+    codec.rd["lambda"] = float(lam)
+    RDSettings.from_config(codec)  # a bad λ fails here, before any work
+    return out
+
+
+def encode_rd(video: Video, cfg: DictConfig, flows: Optional[Tuple[Any, Any]] = None,
+              lam: Optional[float] = None) -> EncodeResult:
+    """Encode ``video`` (frames ``uint8 (T, H, W, 3)``) in RD mode at ``lam`` (default
+    ``codec.rd.lambda``); ``flows`` as in :func:`actdiff.codec.encode_video`. The statistics hold
+    ``rd``: λ, cost, keyframe qualities and scale, budgets, mean distortion, search effort."""
+    codec = codec_section(cfg)
+    settings = RDSettings.from_config(codec, lam)
+    prep = prepare(video, codec, flows)
+    result = RDSearch(prep, codec, settings).encode()
+    result.stats["encode_seconds"] = time.perf_counter() - prep.t_start
+    result.stats["encode_fps"] = result.stats["frames"] / result.stats["encode_seconds"]
+    return result
+
+
+__all__ = ["Decision", "RDSearch", "RDSettings", "encode_rd", "use_rd"]

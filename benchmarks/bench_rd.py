@@ -1,0 +1,209 @@
+"""RD mode vs fast mode vs x265 on clips the decoders were not trained on (cpu protocol).
+
+Encodes every evaluation clip (the four OpenCV samples and carphone; 256x384 crop, first
+``--frames`` frames) once per rate point of ``configs/rates/rd.yaml`` in RD mode, decodes each
+stream with the warp decoder and with the SHIPPED diffusion decoder (its default settings), and
+scores PSNR, MS-SSIM, VMAF and VMAF NEG, writing results documents in the usual schema
+(``actdiff_rd_{warp,diffusion}_{dataset}.json``, usable with ``actdiff bdrate``/``plot``). The
+streams and their statistics (encode time, load average) are kept in ``OUT/streams``, so the
+diffusion pass (slow on 2 CPU cores) decodes the very files the warp pass scored, and an
+interrupted run resumes.
+
+The summary (``summary.json``) compares, per clip and decoder, the BD-rate against x265 of
+today's fast mode (the existing results of ``experiments/results_opencv_samples`` and
+``experiments/results_fr_carphone``, same protocol and settings, which the current fast encoder
+reproduces bit-exactly) and of the RD mode, on VMAF NEG and MS-SSIM with both ActDiff curves
+restricted to 0.002–0.03 bpp. Sign convention here: BD-rate = ActDiff's extra bits against x265
+at equal quality (negative = ActDiff saves bits); "improvement" = fast's BD-rate minus RD's
+(percentage points, positive = RD better). Figures ``rd_{vmaf_neg,ms_ssim}_{decoder}.png``
+show the three curves per clip and on average. It also checks, for every RD point up to 0.01 bpp,
+whether ActDiff needs at most x265's bits at its VMAF NEG (matched point, PCHIP of x265's
+log-bpp; outside x265's tested range the bound that its points prove).
+
+    ACTDIFF_OPENCV_SAMPLES_ROOT=/path ACTDIFF_SHARED_CLIPS=/path nice -n 10 \\
+      python benchmarks/bench_rd.py -o experiments/results_rd
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from actdiff.codec.ratecontrol import encode
+from actdiff.data import load_dataset, load_protocol
+from actdiff.decoders import build_decoder
+from actdiff.evaluation.bdrate import bd_rate, matched_points
+from actdiff.evaluation.rates import load_rates, point_configs
+from actdiff.evaluation.results import load_results, new_results, save_results, to_curves
+from actdiff.evaluation.runner import actdiff_points
+from actdiff.types import EncodeResult
+
+ROOT = Path(__file__).resolve().parent.parent
+METRICS = ["psnr", "ms_ssim", "vmaf", "vmaf_neg"]
+#: dataset → (sequences, folder with today's fast-mode results and x265's)
+SETS = {"opencv_samples": (None, ROOT / "experiments/results_opencv_samples"),
+        "shared_clips": (["carphone"], ROOT / "experiments/results_fr_carphone")}
+BPP_RANGE = (0.002, 0.03)
+
+
+def _curve(results: dict, seq: str, metric: str, restrict: bool) -> tuple:
+    r, q = to_curves(results, metric)[seq]
+    if restrict:
+        keep = (r >= BPP_RANGE[0]) & (r <= BPP_RANGE[1])
+        r, q = r[keep], q[keep]
+    return r, q
+
+
+def summarise(out: Path, decoders: list[str]) -> dict:
+    """BD-rates against x265 (fast vs RD) and the matched-VMAF-NEG check, per clip and decoder."""
+    rows = {}
+    for dataset, (_, ref_dir) in SETS.items():
+        x265 = load_results(ref_dir / "x265.json")
+        for dec in decoders:
+            rd_path = out / f"actdiff_rd_{dec}_{dataset}.json"
+            if not rd_path.exists():
+                continue
+            rd, fast = load_results(rd_path), load_results(ref_dir / f"actdiff_{dec}.json")
+            for seq in rd["sequences"]:
+                row = {}
+                for metric in ("vmaf_neg", "ms_ssim"):
+                    anchor = _curve(x265, seq, metric, False)
+                    bd = {}
+                    for label, res in (("fast", fast), ("rd", rd)):
+                        try:
+                            bd[label] = float(bd_rate(anchor, _curve(res, seq, metric, True), metric))
+                        except Exception as e:  # noqa: BLE001  (reported in the summary)
+                            bd[label] = None
+                            bd[f"{label}_error"] = str(e)
+                    if bd["fast"] is not None and bd["rd"] is not None:
+                        bd["improvement_pp"] = bd["fast"] - bd["rd"]
+                    row[metric] = bd
+                pts = matched_points(_curve(rd, seq, "vmaf_neg", False), _curve(x265, seq, "vmaf_neg", False),
+                                     "vmaf_neg", ("rd", "x265"))
+                low = [p for p in pts if p["bpp"] <= 0.01]
+                row["matched_vmaf_neg_up_to_0.01"] = low
+                row["no_worse_than_x265_up_to_0.01"] = all(p["saving"] >= 0 or p["bound"] == "lower" for p in low) \
+                    if low else None
+                seconds = [p["encode_seconds"] for p in rd["sequences"][seq]]
+                row["rd_encode_fps"] = [p["frames"] / s for p, s in zip(rd["sequences"][seq], seconds)]
+                rows[f"{dec}/{seq}"] = row
+    for dec in decoders:
+        for metric in ("vmaf_neg", "ms_ssim"):
+            vals = [r[metric] for k, r in rows.items() if k.startswith(dec + "/") and r[metric].get("improvement_pp")
+                    is not None]
+            if vals:
+                rows[f"{dec}/mean"] = rows.get(f"{dec}/mean", {})
+                rows[f"{dec}/mean"][metric] = {
+                    "fast": float(np.mean([v["fast"] for v in vals])), "rd": float(np.mean([v["rd"] for v in vals])),
+                    "improvement_pp": float(np.mean([v["improvement_pp"] for v in vals]))}
+    return rows
+
+
+def figures(out: Path, decoders: list[str]) -> list[Path]:
+    """``rd_{metric}_{decoder}.png``: per clip and mean, fast mode, RD mode and x265 (all clips)."""
+    from actdiff.evaluation.plotting import draw, save_figure
+
+    paths = []
+    for dec in decoders:
+        docs: dict[str, dict] = {}
+        for dataset, (_, ref_dir) in SETS.items():
+            rd_path = out / f"actdiff_rd_{dec}_{dataset}.json"
+            if not rd_path.exists():
+                continue
+            rd = load_results(rd_path)
+            for label, path in ((f"ActDiff fast mode ({dec})", ref_dir / f"actdiff_{dec}.json"),
+                                (f"ActDiff RD mode ({dec})", rd_path),
+                                ("x265 (medium, CRF 26-51)", ref_dir / "x265.json")):
+                seqs = {k: v for k, v in load_results(path)["sequences"].items() if k in rd["sequences"]}
+                docs.setdefault(label, {"codec": label, "sequences": {}})["sequences"].update(seqs)
+        if not docs:
+            continue
+        for metric in ("vmaf_neg", "ms_ssim"):
+            fig = draw(list(docs.values()), metric, title=f"{metric}: fast vs RD mode vs x265, cpu protocol "
+                       f"(256x384, 96 frames), {dec} decoder")
+            paths.append(save_figure(fig, out / f"rd_{metric}_{dec}.png", overwrite=True))
+    return paths
+
+
+def _streams(out: Path, video, name: str, cfgs: dict, wait: bool = False) -> dict:
+    """Every rate point's RD stream of clip ``name``: read from ``out/streams`` when encoded
+    before (the encoder is deterministic), else encoded (timed) and saved there; with ``wait``
+    another run is encoding them: wait until they are there."""
+    folder = out / "streams"
+    folder.mkdir(exist_ok=True)
+    encoded = {}
+    for point, cfg in cfgs.items():
+        adv, js = folder / f"{name}_{point}.adv", folder / f"{name}_{point}.json"
+        while wait and not adv.exists():
+            time.sleep(30)
+        time.sleep(1 if wait else 0)
+        if not adv.exists():
+            t0 = time.perf_counter()
+            res = encode(video, cfg)
+            res.stats["encode_seconds"] = time.perf_counter() - t0
+            res.stats["loadavg_after"] = list(os.getloadavg())
+            js.write_text(json.dumps(res.stats, indent=1, default=float) + "\n")
+            adv.with_suffix(".tmp").write_bytes(res.data)
+            adv.with_suffix(".tmp").rename(adv)
+            print(f"{name} {point}: {res.stats['bpp']:.5f} bpp, encoded in {res.stats['encode_seconds']:.0f} s",
+                  flush=True)
+        encoded[point] = EncodeResult(data=adv.read_bytes(), stats=json.loads(js.read_text()))
+    return encoded
+
+
+def run(out: Path, frames: int, decoders: list[str], datasets: list[str], wait: bool = False) -> None:
+    """Encode (once) and decode every clip at every rate point, one decoder after the other
+    (warp first: cheap), saving the results documents after each clip (a re-run resumes)."""
+    rates = load_rates(ROOT / "configs/rates/rd.yaml")
+    cfgs = point_configs(rates, None, "cpu", [f"protocol.max_frames={frames}"])
+    protocol = load_protocol(next(iter(cfgs.values())).protocol)
+    for dec in decoders:
+        decoder = build_decoder(dec)
+        for dataset in datasets:
+            ds = load_dataset(dataset, sequences=SETS[dataset][0])
+            path = out / f"actdiff_rd_{dec}_{dataset}.json"
+            doc = load_results(path) if path.exists() else new_results(
+                f"actdiff-rd-{dec}", ds.name, protocol.to_dict(),
+                {"rates": rates, "decoder": dec, "metrics": METRICS, "mode": "rd",
+                 "decoder_settings": getattr(decoder, "settings", dict)()})
+            for seq in ds:
+                if seq.name in doc["sequences"]:
+                    continue
+                video = seq.read(protocol)
+                encoded = _streams(out, video, seq.name, cfgs, wait)
+                pts = actdiff_points(video, cfgs, {dec: decoder}, METRICS, encoded=encoded,
+                                     log=lambda s, n=seq.name: print(n, s, flush=True))[dec]
+                doc["sequences"][seq.name] = pts
+                save_results(doc, path, overwrite=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-o", "--out", default="experiments/results_rd")
+    ap.add_argument("--frames", type=int, default=96)
+    ap.add_argument("--decoders", nargs="+", default=["warp", "diffusion"])
+    ap.add_argument("--datasets", nargs="+", default=list(SETS))
+    ap.add_argument("--summary-only", action="store_true")
+    ap.add_argument("--wait-streams", action="store_true",
+                    help="another run encodes the streams: wait for them (decode-only pass in parallel)")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.summary_only:
+        run(out, args.frames, args.decoders, args.datasets, args.wait_streams)
+    summary = summarise(out, args.decoders)
+    figures(out, args.decoders)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    for k, r in summary.items():
+        print(k, {m: {kk: (round(v, 1) if isinstance(v, float) else v) for kk, v in r[m].items()}
+                  for m in ("vmaf_neg", "ms_ssim") if m in r},
+              "no worse ≤0.01:", r.get("no_worse_than_x265_up_to_0.01"))
+
+
+if __name__ == "__main__":
+    main()

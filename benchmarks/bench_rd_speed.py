@@ -1,0 +1,63 @@
+"""Encoding speed of the fast and RD modes at 256x384 (cpu protocol), wall-clock and CPU time.
+
+On a shared machine the wall-clock rate depends on what else runs; the process CPU time (one
+thread: ``OMP_NUM_THREADS=1``, OpenCV single-threaded) is what the encoder itself costs, so both
+are reported with the load average. RD mode at the λ points of ``configs/rates/rd.yaml``, each
+from a fresh search (no cache shared between points), flows included.
+
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_rd_speed.py CLIP... -o benchmarks/results/rd_speed_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import cv2
+
+from actdiff.codec import encode_video
+from actdiff.config import compose
+from actdiff.evaluation.rates import codec_overrides, load_rates
+from actdiff.io import read_video
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed(video, overrides: list[str]) -> dict:
+    cfg = compose(None, overrides)
+    w0, c0 = time.perf_counter(), time.process_time()
+    res = encode_video(video, cfg)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    n = video.num_frames
+    return {"bpp": res.stats["bpp"], "keyframes": len(res.stats["keyframes"]), "wall_seconds": wall,
+            "cpu_seconds": cpu, "fps_wall": n / wall, "fps_cpu": n / cpu, "loadavg": list(os.getloadavg())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("clips", nargs="+")
+    ap.add_argument("--frames", type=int, default=96)
+    ap.add_argument("-o", "--output", default=None)
+    args = ap.parse_args()
+    cv2.setNumThreads(1)
+    rows = []
+    for clip in args.clips:
+        video = read_video(clip, max_frames=args.frames, size=(256, 384), resize_mode="crop")
+        runs = {"fast": []} | {name: codec_overrides(ovs) for name, ovs in
+                               load_rates(ROOT / "configs/rates/rd.yaml").items()}
+        for name, ovs in runs.items():
+            row = {"clip": Path(clip).name, "frames": video.num_frames, "point": name, **timed(video, ovs)}
+            rows.append(row)
+            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+    if args.output:
+        machine = {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": os.cpu_count(),
+                   "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+        Path(args.output).write_text(json.dumps({"machine": machine, "rows": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

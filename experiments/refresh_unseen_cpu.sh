@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Re-measure ActDiff on the clips no shipped model was trained on (the four OpenCV samples and
+# carphone, `cpu` protocol: 384x256, first 96 frames), with the code as it is now: the fast mode
+# with the warp and the diffusion decoder (experiments/results_opencv_samples/actdiff_*.json,
+# experiments/results_fr_carphone/actdiff_*.json; x264/x265/SVT-AV1 results are kept, their code
+# did not change) and the RD mode (benchmarks/bench_rd.py -> experiments/results_rd), then the
+# BD-rate tables, the README table and figure. Order: the cheap warp passes first.
+#
+#   ACTDIFF_OPENCV_SAMPLES_ROOT=... ACTDIFF_SHARED_CLIPS=... nice -n 5 experiments/refresh_unseen_cpu.sh
+# STEPS (default "fast_warp rd_warp fast_diffusion rd_diffusion tables") selects steps.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+ACT="$PY -m actdiff"
+STEPS=${STEPS:-fast_warp rd_warp fast_diffusion rd_diffusion tables}
+METRICS="haarpsi ms_ssim psnr niqe vmaf vmaf_neg warping_error"
+OPENCV=experiments/results_opencv_samples
+CARPHONE=experiments/results_fr_carphone
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+
+fast() {  # fast mode, decoder $1, on both datasets
+  $ACT evaluate --data opencv_samples --protocol cpu --decoder "$1" --metrics $METRICS \
+    -o "$OPENCV/actdiff_$1.json" --overwrite
+  $ACT evaluate --data shared_clips --protocol cpu --decoder "$1" --sequences carphone --metrics $METRICS \
+    -o "$CARPHONE/actdiff_$1.json" --overwrite
+}
+
+for step in $STEPS; do
+  echo "== $step $(date -u +%H:%M:%S)"
+  case $step in
+    fast_warp) fast warp ;;
+    fast_diffusion) fast diffusion ;;
+    rd_warp) $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders warp ;;
+    rd_diffusion) $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders diffusion ;;
+    tables)
+      $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders warp diffusion --summary-only
+      for dec in warp diffusion; do
+        $ACT bdrate "$OPENCV/actdiff_$dec.json" "$OPENCV/x265.json" --metric haarpsi ms_ssim vmaf vmaf_neg \
+          --markdown "$OPENCV/bdrate_fr_${dec}_vs_x265.md" --overwrite || true
+        $ACT bdrate "$CARPHONE/actdiff_$dec.json" "$CARPHONE/x265.json" --metric haarpsi ms_ssim vmaf vmaf_neg \
+          --markdown "$CARPHONE/bdrate_${dec}_vs_x265.md" --overwrite || true
+        for codec in x264 x265 svt-av1; do
+          $ACT bdrate "$OPENCV/actdiff_$dec.json" "$OPENCV/$codec.json" --metric niqe \
+            --markdown "$OPENCV/bdrate_niqe_${dec}_vs_$codec.md" --overwrite || true
+        done
+      done
+      $PY experiments/readme_table.py
+      $PY experiments/readme_figure.py ;;
+    *) echo "unknown step $step" >&2; exit 2 ;;
+  esac
+done
+echo "== done $(date -u +%H:%M:%S)"

@@ -19,7 +19,7 @@ from actdiff.evaluation.results import load_results, source_value
 
 ROOT = Path(__file__).resolve().parent
 #: clip → (folder with actdiff_diffusion/x265 JSONs holding FR metrics, folder with actdiff_warp + warping error)
-CLIPS = {"carphone": ("results_fr_carphone", "results"),
+CLIPS = {"carphone": ("results_fr_carphone", "results_fr_carphone"),
          **{c: ("results_opencv_samples", "results_opencv_samples") for c in ("vtest", "megamind", "cup", "box")}}
 METRICS = {"niqe": "NIQE", "ms_ssim": "MS-SSIM", "haarpsi": "HaarPSI", "vmaf_neg": "VMAF NEG"}
 

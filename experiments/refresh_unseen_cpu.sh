@@ -44,7 +44,7 @@ for step in $STEPS; do
             --markdown "$OPENCV/bdrate_niqe_${dec}_vs_$codec.md" --overwrite || true
         done
       done
-      $PY experiments/readme_table.py
+      $PY experiments/readme_table.py > experiments/readme_table.md
       $PY experiments/readme_figure.py ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac

@@ -11,6 +11,18 @@ import numpy as np
 from actdiff.types import DecodedSegment, StreamHeader
 
 
+def keyframes_in_place(seg: DecodedSegment) -> np.ndarray:
+    """``uint8 (L, H, W, 3)`` for ``seg`` with its decoded keyframes at both ends (the in-between
+    frames uninitialised): what every decoder starts from."""
+    length = seg.segment.length
+    h, w = seg.key_start.shape[:2]
+    out = np.empty((length, h, w, 3), np.uint8)
+    out[0] = seg.key_start
+    if length > 1:
+        out[-1] = seg.key_end
+    return out
+
+
 class Decoder(ABC):
     """Reconstructs the frames of one segment from its decoded conditions only.
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from actdiff.conditioning import conditions
-from actdiff.decoders.base import Decoder
+from actdiff.decoders.base import Decoder, keyframes_in_place
 from actdiff.decoders.residual_filter import filter_residuals
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models.denoiser import ControlledDenoiser
@@ -174,14 +174,10 @@ class DiffusionDecoder(Decoder):
         """Frames ``uint8 (L, H, W, 3)``; frame 0 = K0 and frame L-1 = K1 exactly."""
         length = seg.segment.length
         h, w = seg.key_start.shape[:2]
-        out = np.empty((length, h, w, 3), np.uint8)
-        out[0] = seg.key_start
-        if length == 1:
+        out = keyframes_in_place(seg)
+        if length <= 2:
             return out
-        out[-1] = seg.key_end
         inner = list(range(1, length - 1))
-        if not inner:
-            return out
         bidir = self._bidirectional(header)
         mult = self.model.size_multiple
         hp, wp = h + (-h) % mult, w + (-w) % mult

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from actdiff.conditioning import segment as segment_conditions
-from actdiff.decoders.base import Decoder
+from actdiff.decoders.base import Decoder, keyframes_in_place
 from actdiff.decoders.residual_filter import filter_residuals
 from actdiff.errors import ConfigError
 from actdiff.models.generator import SegmentGenerator, load_generator, plan_windows, window_weights
@@ -132,12 +132,8 @@ class VideoDiffusionDecoder(Decoder):
         """Frames ``uint8 (L, H, W, 3)``; frame 0 = K0 and frame L-1 = K1 exactly."""
         length = seg.segment.length
         h, w = seg.key_start.shape[:2]
-        out = np.empty((length, h, w, 3), np.uint8)
-        out[0] = seg.key_start
-        if length == 1:
-            return out
-        out[-1] = seg.key_end
-        if length == 2:
+        out = keyframes_in_place(seg)
+        if length <= 2:
             return out
         bidir = self._bidirectional(header)
         seed = seed_for(header.seed, seg.segment.start)

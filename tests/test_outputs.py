@@ -169,3 +169,20 @@ def test_decode_output_equal_to_input_and_bad_format_refused_before_decoding(tmp
     assert decode.main([str(adv), "-o", str(tmp_path / "afile" / "out.y4m")]) == 2
     assert "is a file" in one_error_line(capsys)
     assert calls == []  # nothing was decoded
+
+
+def test_evaluate_and_bench_refuse_an_output_that_is_a_clip_of_the_dataset(tmp_path, capsys):
+    from _eval_helpers import write_clip_folder
+
+    from actdiff.commands import bench, evaluate
+
+    data = write_clip_folder(tmp_path / "clips", names=("alpha",), t=4, h=32, w=48)
+    clip = data / "alpha.mkv"
+    before = clip.read_bytes()
+    assert evaluate.main(["--data", str(data), "--rates", "r0", "--metrics", "psnr", "-o", str(clip),
+                          "--overwrite"]) == 2
+    assert "is the input" in one_error_line(capsys)
+    assert bench.main(["x265", "--data", str(data), "--crf", "40", "--metrics", "psnr", "-o", str(clip),
+                       "--overwrite"]) == 2
+    assert "is the input" in one_error_line(capsys)
+    assert clip.read_bytes() == before and not (data / "alpha.mkv.config.yaml").exists()

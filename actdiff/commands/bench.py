@@ -89,6 +89,9 @@ def main(argv: Sequence[str]) -> int:
         raise ConfigError(f"{args.codec}: CRF values must lie in {lo}..{hi}")
     protocol = load_protocol(base.get("protocol"))
     dataset = load_dataset(args.data, root=root, sequences=args.sequences)
+    from actdiff.io.files import check_not_input
+
+    check_not_input([out, f"{out}.config.yaml", f"{out}.partial"], [seq.path for seq in dataset])
     atomic_write_text(Path(f"{out}.config.yaml"), to_yaml(base), overwrite=True)
     config = {"codec": args.codec, "crf": crfs, "settings": BASELINES[args.codec].notes,
               "metrics": args.metrics, "shard": args.shard}

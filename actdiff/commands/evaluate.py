@@ -109,6 +109,9 @@ def main(argv: Sequence[str]) -> int:
     cfgs = point_configs(rates, args.config, args.protocol, overrides)
     shard = parse_shard(args.shard)
     dataset = load_dataset(args.data, root=root, sequences=args.sequences)
+    from actdiff.io.files import check_not_input
+
+    check_not_input([out, f"{out}.config.yaml", f"{out}.partial"], [seq.path for seq in dataset])
     section = decoder_section(args, base)
     atomic_write_text(Path(f"{out}.config.yaml"), to_yaml(base), overwrite=True)
     decoder = build_decoder(section)  # once: diffusion weights load a single time

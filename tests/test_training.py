@@ -75,8 +75,7 @@ def test_fit_checkpoints_logs_resume_export(tmp_path):
     assert ck["global_step"] == 4
     steps = [int(r.split(",")[[h for h in metrics.splitlines()[0].split(",")].index("step")])
              for r in (run / "logs" / "metrics.csv").read_text().splitlines()[1:]]
-    assert max(steps) >= 3
-    assert "train/loss" in (run / "logs" / "metrics.part1.csv").read_text()  # the history before resuming
+    assert max(steps) >= 3 and min(steps) <= 1   # the history before resuming is kept (KeepingCSVLogger)
     # standalone export of the checkpoint reloads to identical outputs
     out = export_checkpoint(last, tmp_path / "exp2")
     a = ControlledDenoiser.from_pretrained(str(out)).eval()

@@ -28,7 +28,6 @@ def prepare_run(cfg: DictConfig, resume: bool) -> Path:
     ``run_dir/checkpoints/last.ckpt`` (:func:`check_resume`), checked before anything in the run
     folder is written. Returns the run folder; the resolved config is written to
     ``run_dir/config.yaml`` now for a new run, when training starts for a resumed one.
-    On resume the CSV metrics so far are kept as ``logs/metrics.partN.csv`` (N = 1, 2, … in order).
     """
     from actdiff.config import save_config
     from actdiff.errors import OutputError
@@ -44,10 +43,6 @@ def prepare_run(cfg: DictConfig, resume: bool) -> Path:
         raise OutputError(f"{run_dir} already holds checkpoints: pass --resume or choose another run_dir=")
     else:
         save_config(cfg, run_dir / "config.yaml")
-    old = run_dir / "logs" / "metrics.csv"
-    if resume and old.is_file() and os.environ.get("LOCAL_RANK", "0") in ("", "0"):
-        # Lightning's CSV logger deletes an existing metrics.csv: keep the history as metrics.partN.csv
-        old.rename(old.with_name(f"metrics.part{len(list(old.parent.glob('metrics.part*.csv'))) + 1}.csv"))
     return run_dir
 
 

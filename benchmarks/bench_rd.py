@@ -94,8 +94,8 @@ def summarise(out: Path, decoders: list[str]) -> dict:
                 rows[f"{dec}/{seq}"] = row
     for dec in decoders:
         for metric in ("vmaf_neg", "ms_ssim"):
-            vals = [r[metric] for k, r in rows.items() if k.startswith(dec + "/") and r[metric].get("improvement_pp")
-                    is not None]
+            vals = [r[metric] for k, r in rows.items() if k.startswith(dec + "/") and not k.endswith("/mean")
+                    and r[metric].get("improvement_pp") is not None]
             if vals:
                 rows[f"{dec}/mean"] = rows.get(f"{dec}/mean", {})
                 rows[f"{dec}/mean"][metric] = {

@@ -63,11 +63,13 @@ def draw(results: list[dict[str, Any]], metric: str, title: str = ""):
     for k in range(len(panels), rows * cols):
         axes[k // cols][k % cols].axis("off")
     handles, labels = axes[0][0].get_legend_handles_labels()
+    top = 0.93 if not title else 0.93 - 0.12 / rows   # room for the title above the legend
     if handles:
-        fig.legend(handles, labels, loc="upper center", ncol=min(6, len(labels)), frameon=False)
+        fig.legend(handles, labels, loc="upper center", ncol=min(6, len(labels)), frameon=False,
+                   bbox_to_anchor=(0.5, 1.0 if not title else (1.0 + top) / 2 + 0.02))
     if title:
-        fig.suptitle(title, y=1.02)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+        fig.suptitle(title, y=1.0, va="top")
+    fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 
 

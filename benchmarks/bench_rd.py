@@ -182,6 +182,26 @@ def run(out: Path, frames: int, decoders: list[str], datasets: list[str], wait: 
                 save_results(doc, path, overwrite=True)
 
 
+def markdown(summary: dict) -> str:
+    """The summary as a Markdown table (BD-rates against x265 in %, negative = fewer bits than x265)."""
+    def f(v):
+        return "—" if v is None else f"{v:+.1f}"
+
+    lines = ["| decoder / clip | VMAF NEG fast | VMAF NEG RD | gain (pp) | MS-SSIM fast | MS-SSIM RD | gain (pp) "
+             "| RD ≤ x265 bits at its VMAF NEG, every point ≤ 0.01 bpp | RD encode frames/s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for key, r in summary.items():
+        cells = []
+        for m in ("vmaf_neg", "ms_ssim"):
+            b = r.get(m, {})
+            cells += [f(b.get("fast")), f(b.get("rd")), f(b.get("improvement_pp"))]
+        ok = r.get("no_worse_than_x265_up_to_0.01")
+        fps = r.get("rd_encode_fps") or []
+        lines.append(f"| {key} | " + " | ".join(cells) + f" | {'—' if ok is None else 'yes' if ok else 'no'} | "
+                     + (f"{min(fps):.1f}–{max(fps):.1f}" if fps else "—") + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-o", "--out", default="experiments/results_rd")
@@ -199,6 +219,7 @@ def main() -> None:
     summary = summarise(out, args.decoders)
     figures(out, args.decoders)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "summary.md").write_text(markdown(summary))
     for k, r in summary.items():
         print(k, {m: {kk: (round(v, 1) if isinstance(v, float) else v) for kk, v in r[m].items()}
                   for m in ("vmaf_neg", "ms_ssim") if m in r},

@@ -44,6 +44,10 @@ for step in $STEPS; do
             --markdown "$OPENCV/bdrate_niqe_${dec}_vs_$codec.md" --overwrite || true
         done
       done
+      for m in niqe psnr; do
+        $ACT plot "$OPENCV"/actdiff_warp.json "$OPENCV"/actdiff_diffusion.json "$OPENCV"/x264.json \
+          "$OPENCV"/x265.json "$OPENCV"/svt-av1.json --metric $m -o "$OPENCV/rd_$m.png" --overwrite
+      done
       $PY experiments/readme_table.py > experiments/readme_table.md
       $PY experiments/readme_figure.py ;;
     *) echo "unknown step $step" >&2; exit 2 ;;

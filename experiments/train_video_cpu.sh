@@ -30,11 +30,6 @@ resume=()
 if [ -f "$RUN_DIR/checkpoints/last.ckpt" ]; then
   echo "resuming from $RUN_DIR/checkpoints/last.ckpt" >&2
   resume=(--resume)
-  # keep the metrics of the part that ended (the CSV logger starts a new file)
-  if [ -f "$RUN_DIR/logs/metrics.csv" ]; then
-    n=$(ls "$RUN_DIR"/logs/metrics.part*.csv 2>/dev/null | wc -l)
-    mv "$RUN_DIR/logs/metrics.csv" "$RUN_DIR/logs/metrics.part$n.csv"
-  fi
 fi
 
 mkdir -p "$RUN_DIR" "$LOG_DIR"
@@ -45,17 +40,7 @@ nice -n 10 "$PY" -m actdiff.cli fit --config configs/experiment/train_video_cpu.
   "$@" 2>&1 | tee -a "$RUN_DIR/train.log" || status=$?
 echo "wall time: $(( $(date +%s) - start )) s (OMP_NUM_THREADS=$OMP_NUM_THREADS, exit $status)" | tee -a "$RUN_DIR/train.log"
 
+# a resumed run appends to logs/metrics.csv (KeepingCSVLogger): the whole history is one file
 cp "$RUN_DIR/config.yaml" "$RUN_DIR/train.log" "$LOG_DIR/"
-"$PY" - "$RUN_DIR/logs" "$LOG_DIR/metrics.csv" <<'PYEOF'
-import csv, sys
-from pathlib import Path
-logs = Path(sys.argv[1])
-parts = sorted(logs.glob("metrics.part*.csv"), key=lambda p: int(p.stem[len("metrics.part"):]))
-rows = [r for p in parts + [logs / "metrics.csv"] if p.is_file() for r in csv.DictReader(p.open())]
-keys = sorted({k for r in rows for k in r})
-with open(sys.argv[2], "w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=keys)
-    w.writeheader()
-    w.writerows(rows)
-PYEOF
+if [ -f "$RUN_DIR/logs/metrics.csv" ]; then cp "$RUN_DIR/logs/metrics.csv" "$LOG_DIR/"; fi
 exit $status

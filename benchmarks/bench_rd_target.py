@@ -50,7 +50,8 @@ def main() -> None:
                 row = {"clip": Path(clip).name, **measure(video, mode, target)}
                 rows.append(row)
                 print(f"{row['clip']} {mode} target {target:g}: {row['achieved_bpp']:.5f} bpp "
-                      f"({100 * row['error']:+.1f} %), {row['encodes']} encodes, {row['wall_seconds']:.0f} s", flush=True)
+                      f"({100 * row['error']:+.1f} %), {row['encodes']} encodes, {row['wall_seconds']:.0f} s",
+                      flush=True)
     doc = {"machine": machine(), "frames": args.frames, "rows": rows,
            "all_within_10_percent": {m: all(r["within_tolerance"] for r in rows if r["mode"] == m) for m in MODES}}
     Path(args.output).write_text(json.dumps(doc, indent=1) + "\n")

@@ -20,32 +20,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY=${PYTHON:-.venv/bin/python}
-RUN_DIR=${RUN_DIR:-runs/train_corpus_cpu}
-EXPORT=${EXPORT:-$RUN_DIR/export}
-INIT=${INIT-actdiff/assets/weights/tiny}
-MAX_STEPS=${MAX_STEPS:-400}
-LOG_DIR=${LOG_DIR:-experiments/logs/train_corpus_cpu}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-if [ -n "${TRAIN_CLIPS:-}" ]; then export ACTDIFF_TRAIN_CLIPS=$TRAIN_CLIPS; fi
-
-resume=()
-if [ -f "$RUN_DIR/checkpoints/last.ckpt" ]; then
-  echo "resuming from $RUN_DIR/checkpoints/last.ckpt" >&2
-  resume=(--resume)
-fi
-init=()
-if [ -n "$INIT" ]; then init=("init_weights=$INIT"); fi
-
-mkdir -p "$RUN_DIR" "$LOG_DIR"
-start=$(date +%s)
-status=0
-nice -n 10 "$PY" -m actdiff.cli fit --config configs/experiment/train_corpus_cpu.yaml "${resume[@]}" \
-  "run_dir=$RUN_DIR" "trainer.max_steps=$MAX_STEPS" "export=$EXPORT" trainer.progress_bar=false \
-  "${init[@]}" "$@" 2>&1 | tee -a "$RUN_DIR/train.log" || status=$?
-echo "wall time: $(( $(date +%s) - start )) s (OMP_NUM_THREADS=$OMP_NUM_THREADS, exit $status)" | tee -a "$RUN_DIR/train.log"
-
-# a resumed run appends to logs/metrics.csv (KeepingCSVLogger): the whole history is one file
-cp "$RUN_DIR/config.yaml" "$RUN_DIR/train.log" "$LOG_DIR/"
-if [ -f "$RUN_DIR/logs/metrics.csv" ]; then cp "$RUN_DIR/logs/metrics.csv" "$LOG_DIR/"; fi
-exit "$status"
+export CONFIG=configs/experiment/train_corpus_cpu.yaml
+export RUN_DIR=${RUN_DIR:-runs/train_corpus_cpu}
+export INIT=${INIT-actdiff/assets/weights/tiny}
+export MAX_STEPS=${MAX_STEPS:-400}
+export LOG_DIR=${LOG_DIR:-experiments/logs/train_corpus_cpu}
+exec experiments/fit_recipe.sh "$@"

@@ -9,7 +9,7 @@
 # build_window_conditions, the decoder's function.
 # Re-running continues from RUN_DIR/checkpoints/last.ckpt. The EMA weights go to EXPORT (default
 # RUN_DIR/export, NOT the package: benchmarks/bench_video_decoder.py decides whether they ship).
-# The resolved config, the CSV metrics of every part and the console log are copied to LOG_DIR.
+# The resolved config, the CSV metrics and the console log are copied to LOG_DIR (experiments/fit_recipe.sh).
 #
 # Runs under `nice -n 10` with OMP_NUM_THREADS=2 (the machine is shared).
 # Environment: PYTHON, TRAIN_CLIPS, RUN_DIR, EXPORT, MAX_STEPS, LOG_DIR. Extra key=value arguments go
@@ -18,29 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY=${PYTHON:-.venv/bin/python}
-RUN_DIR=${RUN_DIR:-/work/runs/video/train_video_cpu}
-EXPORT=${EXPORT:-$RUN_DIR/export}
-MAX_STEPS=${MAX_STEPS:-600}
-LOG_DIR=${LOG_DIR:-experiments/logs/train_video_cpu}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-if [ -n "${TRAIN_CLIPS:-}" ]; then export ACTDIFF_TRAIN_CLIPS=$TRAIN_CLIPS; fi
-
-resume=()
-if [ -f "$RUN_DIR/checkpoints/last.ckpt" ]; then
-  echo "resuming from $RUN_DIR/checkpoints/last.ckpt" >&2
-  resume=(--resume)
-fi
-
-mkdir -p "$RUN_DIR" "$LOG_DIR"
-start=$(date +%s)
-status=0
-nice -n 10 "$PY" -m actdiff.cli fit --config configs/experiment/train_video_cpu.yaml "${resume[@]}" \
-  "run_dir=$RUN_DIR" "trainer.max_steps=$MAX_STEPS" "export=$EXPORT" trainer.progress_bar=false \
-  "$@" 2>&1 | tee -a "$RUN_DIR/train.log" || status=$?
-echo "wall time: $(( $(date +%s) - start )) s (OMP_NUM_THREADS=$OMP_NUM_THREADS, exit $status)" | tee -a "$RUN_DIR/train.log"
-
-# a resumed run appends to logs/metrics.csv (KeepingCSVLogger): the whole history is one file
-cp "$RUN_DIR/config.yaml" "$RUN_DIR/train.log" "$LOG_DIR/"
-if [ -f "$RUN_DIR/logs/metrics.csv" ]; then cp "$RUN_DIR/logs/metrics.csv" "$LOG_DIR/"; fi
-exit $status
+export CONFIG=configs/experiment/train_video_cpu.yaml
+export RUN_DIR=${RUN_DIR:-runs/train_video_cpu}
+export MAX_STEPS=${MAX_STEPS:-600}
+export LOG_DIR=${LOG_DIR:-experiments/logs/train_video_cpu}
+exec experiments/fit_recipe.sh "$@"

@@ -100,3 +100,33 @@ def test_train_and_decode_conditions_come_from_one_function(tmp_path, monkeypatc
     header, segs = synthetic_segment_source(videos()[0])
     VideoDiffusionDecoder(model=build_model(cfg.model), steps=1).decode_segment(header, segs[0])
     assert calls[2:] == [list(range(segs[0].segment.length))]
+
+
+def test_temporal_error_loss_charges_flicker_not_a_steady_error():
+    from actdiff.training.module import temporal_error_loss
+
+    goal = torch.randn(2 * 4, 3, 5, 6)
+    steady = goal + torch.randn(2, 1, 3, 5, 6).expand(2, 4, 3, 5, 6).reshape(goal.shape)  # same error each frame
+    flicker = goal + torch.randn(goal.shape)
+    sigma = torch.ones(8)
+    assert temporal_error_loss(steady, goal, sigma, 4).item() == pytest.approx(0.0, abs=1e-12)
+    assert temporal_error_loss(flicker, goal, sigma, 4).item() > 0.5
+    assert temporal_error_loss(flicker, goal, torch.zeros(8), 4).item() == 0.0  # no noise: x0 is exact
+
+
+def test_temporal_loss_weight_adds_to_the_diffusion_loss(tmp_path):
+    cfg, batch = _batch(tmp_path)
+    torch.manual_seed(0)
+    kw = dict(model_cfg=OmegaConf.to_container(cfg.model, resolve=True), optim_cfg={"lr": 1e-3})
+    plain = ConditionalDenoiser(**kw)
+    weighted = ConditionalDenoiser(**kw, temporal_loss_weight=10.0)
+    weighted.model.load_state_dict(plain.model.state_dict())
+    with torch.no_grad():  # make the output nonzero so the error differs between frames
+        for p in plain.model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+        weighted.model.load_state_dict(plain.model.state_dict())
+    a = plain.diffusion_loss(batch, generator=torch.Generator().manual_seed(3))
+    b = weighted.diffusion_loss(batch, generator=torch.Generator().manual_seed(3))
+    assert b.item() > a.item()
+    with pytest.raises(ValueError, match="temporal_loss_weight"):
+        ConditionalDenoiser(**kw, temporal_loss_weight=-1.0)

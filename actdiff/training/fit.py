@@ -85,6 +85,7 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
         val_sample_steps=int(train.get("val_sample_steps", 8)),
         val_sampler=str(train.get("val_sampler", "dpmsolver++")),
         shared_noise_prob=float(train.get("shared_noise_prob", 0.0)),
+        temporal_loss_weight=float(train.get("temporal_loss_weight", 0.0)),
     )
     if cfg.get("init_weights") and not resume:  # fine-tuning; a resumed run has its own weights
         module.load_initial_weights(str(cfg.init_weights))

@@ -7,7 +7,10 @@ through the model as one batch with ``num_frames=T``, one diffusion timestep per
 noise of a window is shared by its frames with probability ``shared_noise_prob`` (the decoders'
 default ``shared`` noise), else drawn per frame. Loss: MSE between the model output and
 eps (``prediction_type: epsilon``) or v (``v_prediction``) for DDPM-noised latents; with
-``residual_over_warp`` the clean latent is ``z(target) - z(warp_blend(cond))``.
+``residual_over_warp`` the clean latent is ``z(target) - z(warp_blend(cond))``. For windows,
+``temporal_loss_weight`` adds the mean squared change between consecutive frames of the error of
+the clean-latent estimate (see :func:`temporal_error_loss`): errors that stay put from frame to
+frame cost less than errors that flicker.
 EMA weights (diffusers ``EMAModel``) are updated after every optimiser step and saved in
 checkpoints under ``"ema"``.
 """
@@ -41,10 +44,28 @@ def _cosine_with_warmup(warmup: int, total: int, min_ratio: float):
     return fn
 
 
+def temporal_error_loss(pred: torch.Tensor, goal: torch.Tensor, sigma: torch.Tensor, frames: int) -> torch.Tensor:
+    """Mean squared frame-to-frame change of the clean-latent estimate's error.
+
+    For v-prediction the error of ``x0 = alpha·z_t - sigma·v`` is ``-sigma·(v̂ - v)``; for epsilon
+    prediction, ``-(sigma / alpha)·(ε̂ - ε)``, weighted by ``alpha²`` to stay bounded at high noise:
+    both give ``sigma² · |Δ_t (pred - goal)|²``.
+
+    Args:
+        pred, goal: ``(W·T, C, h, w)`` model output and its target, windows of ``frames`` frames.
+        sigma: ``(W·T,)`` the noise level ``sqrt(1 - alpha_bar_t)`` of each frame.
+        frames: ``T >= 2``.
+    """
+    err = (pred.float() - goal.float()).unflatten(0, (-1, frames))
+    step = (err[:, 1:] - err[:, :-1]) * sigma.float().view(-1, frames, *([1] * (err.ndim - 2)))[:, 1:]
+    return step.pow(2).mean()
+
+
 class ConditionalDenoiser(L.LightningModule):
     """Args: ``model_cfg`` (``model`` group), ``optim_cfg`` (``optim``: lr, weight_decay, betas,
     warmup_steps, min_lr_ratio, total_steps), ``ema_decay``, ``val_sample_frames`` (frames sampled
-    and logged as images per validation), ``val_sample_steps``."""
+    and logged as images per validation), ``val_sample_steps``, ``shared_noise_prob``,
+    ``temporal_loss_weight`` (windows only, ``>= 0``; 0 = plain diffusion loss)."""
 
     def __init__(
         self,
@@ -55,8 +76,11 @@ class ConditionalDenoiser(L.LightningModule):
         val_sample_steps: int = 8,
         val_sampler: str = "dpmsolver++",
         shared_noise_prob: float = 0.0,
+        temporal_loss_weight: float = 0.0,
     ) -> None:
         super().__init__()
+        if temporal_loss_weight < 0:
+            raise ValueError(f"temporal_loss_weight must be >= 0, got {temporal_loss_weight}")
         self.save_hyperparameters()
         self.model: ControlledDenoiser = build_model(OmegaConf.create(model_cfg))
         self.noise_scheduler = make_train_scheduler(self.model)
@@ -101,7 +125,12 @@ class ConditionalDenoiser(L.LightningModule):
         goal = noise if self.model.config.prediction_type == "epsilon" else \
             self.noise_scheduler.get_velocity(z0, noise, t)
         pred = self._forward(zt, t, cond, frames)
-        return F.mse_loss(pred.float(), goal.float())
+        loss = F.mse_loss(pred.float(), goal.float())
+        if frames > 1 and self.hparams.temporal_loss_weight > 0:
+            acp = self.noise_scheduler.alphas_cumprod.to(z0.device)[t]
+            sigma = (1.0 - acp).clamp(min=0).sqrt()
+            loss = loss + self.hparams.temporal_loss_weight * temporal_error_loss(pred, goal, sigma, frames)
+        return loss
 
     def training_step(self, batch, batch_idx):
         loss = self.diffusion_loss(batch)

@@ -4,7 +4,7 @@
 # Config: configs/experiment/train_video_cpu.yaml (model configs/model/tiny_video.yaml: starts from
 # actdiff/assets/weights/tiny, trains the temporal layers + ControlNet). Data: the training corpus
 # (configs/data/train_clips.yaml, ../shared/data/train_clips, split by file); the first run encodes
-# 2 augmented 32-frame windows per training clip with the REAL codec and caches them
+# 4 augmented 32-frame windows per training clip with the REAL codec and caches them
 # (~/.cache/actdiff/windows, resumable); window conditions are built on the fly by
 # build_window_conditions, the decoder's function.
 # Re-running continues from RUN_DIR/checkpoints/last.ckpt. The EMA weights go to EXPORT (default
@@ -20,6 +20,6 @@ cd "$(dirname "$0")/.."
 
 export CONFIG=configs/experiment/train_video_cpu.yaml
 export RUN_DIR=${RUN_DIR:-runs/train_video_cpu}
-export MAX_STEPS=${MAX_STEPS:-600}
+export MAX_STEPS=${MAX_STEPS:-1500}
 export LOG_DIR=${LOG_DIR:-experiments/logs/train_video_cpu}
 exec experiments/fit_recipe.sh "$@"

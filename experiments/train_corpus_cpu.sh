@@ -23,6 +23,6 @@ cd "$(dirname "$0")/.."
 export CONFIG=configs/experiment/train_corpus_cpu.yaml
 export RUN_DIR=${RUN_DIR:-runs/train_corpus_cpu}
 export INIT=${INIT-actdiff/assets/weights/tiny}
-export MAX_STEPS=${MAX_STEPS:-400}
+export MAX_STEPS=${MAX_STEPS:-2000}
 export LOG_DIR=${LOG_DIR:-experiments/logs/train_corpus_cpu}
 exec experiments/fit_recipe.sh "$@"

@@ -4,6 +4,8 @@ the window (video) items."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -317,14 +319,17 @@ def test_fit_can_start_from_exported_weights(tmp_path):
         ConditionalDenoiser(OmegaConf.to_container(other.model), {}).load_initial_weights(tmp_path / "start")
 
 
-def test_selector_data_holds_out_the_same_files(tmp_path):
+def test_selector_data_holds_out_the_same_files(tmp_path, caplog):
     from actdiff.training.selectors import TrajectorySelectorData
 
     cfg = compose("experiment/train_trajectory_selector", ["data.window=6", "data.window_every=3",
                                                             "data.val_videos=1", "data.split_seed=3"])
     vids = [Video(synthetic_video(10 + 3 * i, 48, 64, seed=i).frames, 25.0, f"/x/clip{i}.mp4") for i in range(3)]
     dm = TrajectorySelectorData(cfg.data, cfg.codec, videos=vids)
-    dm.setup()
+    with caplog.at_level(logging.INFO, logger="actdiff.training"):
+        dm.setup()
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("samples ")]
+    assert [m.split(":")[0] for m in progress] == ["samples 1/3", "samples 2/3", "samples 3/3"]
     held = split_by_file([f"clip{i}.mp4" for i in range(3)], 1, seed=3)[1]
     per_video = {f"clip{i}.mp4": len(dm.samples(v)[0]) for i, v in enumerate(vids)}
     assert len(dm.val_set) == per_video[held[0]] and len(dm.train_set) == sum(per_video.values()) - per_video[held[0]]

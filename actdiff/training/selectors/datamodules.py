@@ -9,6 +9,7 @@ decoder's split of the same sources), or (``val_videos: 0``) every ``data.val_ev
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -81,7 +82,7 @@ class _SelectorData(L.LightningDataModule):
         val_spec = self.data.get("val_files") or self.data.get("val_videos", 0)
         if isinstance(val_spec, (int, float)) and val_spec >= len(videos) and val_spec > 0:
             raise ConfigError(f"data.val_videos={val_spec} leaves no training video ({len(videos)} read)")
-        per_video = [self.samples(v) for v in videos]
+        per_video = self._build_samples(videos)
         held: set = set()
         names = [Path(v.source).name or f"video{i}" for i, v in enumerate(videos)]
         if val_spec:  # split by file, as the decoder's datamodule does (same names, seed → same files)
@@ -104,6 +105,22 @@ class _SelectorData(L.LightningDataModule):
         self.train_set = self.make_dataset(tx, ty, train=True)
         self.val_set = self.make_dataset(vx, vy, train=False)
         log.info("%s: %d training / %d validation samples", type(self).__name__, len(tx), len(vx))
+
+    def _build_samples(self, videos: List[Video]) -> List[Tuple[np.ndarray, ...]]:
+        """:meth:`samples` of every video, with a progress bar (stderr) and one log line per video."""
+        from actdiff import progress
+
+        log.warning("%s: building the samples of %d videos (flows and targets, once per run)",
+                    type(self).__name__, len(videos))
+        out = []
+        with progress.bar(len(videos), f"{type(self).__name__} samples", unit="video") as b:
+            for i, v in enumerate(videos):
+                t0 = time.perf_counter()
+                out.append(self.samples(v))
+                log.info("samples %d/%d: %s, %d samples, %.1f s", i + 1, len(videos),
+                         Path(v.source).name or f"video{i}", len(out[-1][0]), time.perf_counter() - t0)
+                b.update(1)
+        return out
 
     def make_dataset(self, x: np.ndarray, y: np.ndarray, train: bool) -> ArrayDataset:
         return ArrayDataset(x, y, flip=train and bool(self.data.get("flip", True)))

@@ -11,7 +11,8 @@ VMAF NEG does — the decision the encoder has to get right — and how well its
 variants of a clip like VMAF NEG (Spearman's ρ and Kendall's τ within each clip, averaged).
 Candidates: PSNR (full, half, quarter resolution, their mean), single-scale SSIM, 3-scale SSIM,
 GMSD, the mixes ``w · (1 − SSIM_ms) + (1 − w) · GMSD`` and ``w · (1 − PSNR_ms / 50) + (1 − w) · GMSD``
-for several ``w``, and the RD encoder's default (:class:`actdiff.codec.distortion.Distortion`).
+for several ``w``, pixel-domain VIF at half resolution (the feature VMAF is built on; ~10 ms a
+frame) and its mixes ``w · (1 − PSNR_ms / 50) + (1 − w) · (1 − VIF)``, and the RD encoder's default (:class:`actdiff.codec.distortion.Distortion`).
 
     PYTHONPATH=. python benchmarks/bench_rd_distortion.py -o benchmarks/results/rd_distortion_cpu.json
 """
@@ -35,7 +36,8 @@ from actdiff.config import compose
 from actdiff.io import read_video
 from actdiff.metrics import compute_metrics
 
-TRAIN = Path("/work/shared/data/train_clips")
+# The training corpus (configs/data/train_clips.yaml): $ACTDIFF_TRAIN_CLIPS or ../shared/data/train_clips.
+TRAIN = Path(os.environ.get("ACTDIFF_TRAIN_CLIPS", Path(__file__).resolve().parents[1] / "../shared/data/train_clips"))
 CLIPS = ["davis_dogs_jump", "tav_snowboard", "mmaction_basketball", "udacity_highway", "sadtalker_face_a",
          "intel_person_room", "videocomposer_fish", "tav_surfing"]
 #: Codec variants: name → overrides (full keys).
@@ -63,6 +65,15 @@ RD_DISTORTION = Distortion()
 MATCHED = 0.3
 
 
+def _vif(x: np.ndarray, y: np.ndarray) -> float:
+    """Pixel-domain VIF (piq, the information-fidelity feature VMAF is built on) of two lumas in [0, 255]."""
+    import piq
+    import torch
+
+    t = [torch.from_numpy(np.ascontiguousarray(v, np.float32))[None, None] / 255 for v in (x, y)]
+    return float(piq.vif_p(t[0], t[1], data_range=1.0))
+
+
 def measures(ref: np.ndarray, rec: np.ndarray) -> dict[str, float]:
     """Clip means of every candidate (higher = worse), frames ``uint8 (T, H, W, 3)``."""
     rows = []
@@ -78,6 +89,9 @@ def measures(ref: np.ndarray, rec: np.ndarray) -> dict[str, float]:
             row[f"mix_w{w:g}"] = w * (1 - s_ms) + (1 - w) * row["gmsd_half"]
         for w in MIX_WEIGHTS[1:-1]:
             row[f"psnrmix_w{w:g}"] = w * (1 - float(np.mean(psnrs)) / 50) + (1 - w) * row["gmsd_half"]
+        row["1-vif_half"] = 1 - _vif(pa[1], pb[1])
+        for w in MIX_WEIGHTS[1:-1]:
+            row[f"vifmix_w{w:g}"] = w * (1 - float(np.mean(psnrs)) / 50) + (1 - w) * row["1-vif_half"]
         row["rd_distortion"] = RD_DISTORTION.frame(a, b)
         rows.append(row)
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from actdiff.evaluation.rates import codec_overrides, load_rates
 from actdiff.io import read_video
 from actdiff.metrics import compute_metrics
 
-TRAIN = Path("/work/shared/data/train_clips")
+# The training corpus (configs/data/train_clips.yaml): $ACTDIFF_TRAIN_CLIPS or ../shared/data/train_clips.
+TRAIN = Path(os.environ.get("ACTDIFF_TRAIN_CLIPS", Path(__file__).resolve().parents[1] / "../shared/data/train_clips"))
 METRICS = ["vmaf_neg", "ms_ssim", "psnr"]
 DEFAULT_CLIPS = ["davis_dogs_jump", "tav_snowboard", "mmaction_basketball", "udacity_highway",
                  "sadtalker_face_a", "trackanything_kitten"]

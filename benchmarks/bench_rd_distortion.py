@@ -12,7 +12,8 @@ variants of a clip like VMAF NEG (Spearman's ρ and Kendall's τ within each cli
 Candidates: PSNR (full, half, quarter resolution, their mean), single-scale SSIM, 3-scale SSIM,
 GMSD, the mixes ``w · (1 − SSIM_ms) + (1 − w) · GMSD`` and ``w · (1 − PSNR_ms / 50) + (1 − w) · GMSD``
 for several ``w``, pixel-domain VIF at half resolution (the feature VMAF is built on; ~10 ms a
-frame) and its mixes ``w · (1 − PSNR_ms / 50) + (1 − w) · (1 − VIF)``, and the RD encoder's default (:class:`actdiff.codec.distortion.Distortion`).
+frame) and its mixes ``w · (1 − PSNR_ms / 50) + (1 − w) · (1 − VIF)``, and the RD encoder's
+default (:class:`actdiff.codec.distortion.Distortion`).
 
     PYTHONPATH=. python benchmarks/bench_rd_distortion.py -o benchmarks/results/rd_distortion_cpu.json
 """

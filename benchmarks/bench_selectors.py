@@ -118,6 +118,8 @@ def bench_clip(path: str, max_frames: int, kf: Optional[str], wm: Optional[str],
         rows.append({**_encode_row(video, path, name, cfg, None), "select_s": selector_seconds(video.frames, cfg, wm)})
         for rate, ovs in points.items():
             rows.append(_encode_row(video, path, name, compose(None, overrides + codec_overrides(ovs)), rate))
+        print(f"{os.path.basename(path)} {name}: " + ", ".join(f"{r['rate'] or 'default'} {r['bpp']:.4f} bpp "
+              f"{r['psnr']:.2f} dB" for r in rows if r["variant"] == name), file=sys.stderr, flush=True)
     if wm:
         rows[0]["weight_map_corr"] = weight_map_correlation(video.frames, wm)
     return rows
@@ -182,7 +184,7 @@ def main() -> None:
             for clip, d in per["clips"].items():
                 bd = "n/a" if d["bd_rate"] is None else f"{d['bd_rate']:+.1f}"
                 print(f"| {clip} | {v} | {bd} | {d['encode_time_ratio']:.2f} |")
-            print(f"{v}: no more bits than the heuristic on {per['clips_not_worse']} of {per['clips']} clips "
+            print(f"{v}: no more bits than the heuristic on {per['clips_not_worse']} of {len(per['clips'])} clips "
                   f"-> wins: {per['wins']}")
     corr = [r for r in rows if "weight_map_corr" in r]
     if corr:
@@ -194,7 +196,9 @@ def main() -> None:
     print(f"\nmachine: {mach}")
     if args.output:
         with open(args.output, "w") as f:
-            json.dump({"machine": mach, "rates": args.rates, "rows": rows, "rd": summary}, f, indent=2)
+            json.dump({"machine": mach, "rates": args.rates, "max_frames": args.max_frames,
+                       "keyframe_weights": args.keyframe_weights, "weight_map_weights": args.weight_map_weights,
+                       "thresholds": args.threshold or [0.5], "rows": rows, "rd": summary}, f, indent=2)
 
 
 if __name__ == "__main__":

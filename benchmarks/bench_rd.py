@@ -166,9 +166,34 @@ def _streams(out: Path, video, name: str, cfgs: dict, wait: bool = False) -> dic
     return encoded
 
 
-def run(out: Path, frames: int, decoders: list[str], datasets: list[str], wait: bool = False) -> None:
+def reused_points(old: Path | None, dec: str, dataset: str, seq: str, encoded: dict) -> dict[str, dict]:
+    """Points of an earlier run in ``old`` (its ``actdiff_rd_{dec}_{dataset}.json`` and ``streams/``)
+    whose stream is byte-identical to this run's stream of the same clip: ``{point: result}``.
+
+    Decoding is deterministic (the seed is in the stream), so a byte-identical stream decodes to
+    the same frames; the point keeps the earlier decode's metrics and decode time, takes this
+    run's point name and encode time, and says where it came from (``reused_from``)."""
+    path = old / f"actdiff_rd_{dec}_{dataset}.json" if old else None
+    if path is None or not path.exists() or seq not in load_results(path)["sequences"]:
+        return {}
+    earlier = {p["quality_param"]: p for p in load_results(path)["sequences"][seq]}
+    out = {}
+    for name, enc in encoded.items():
+        for old_name, p in earlier.items():
+            adv = old / "streams" / f"{seq}_{old_name}.adv"
+            if adv.exists() and adv.read_bytes() == enc.data:
+                out[name] = {**p, "quality_param": name, "encode_seconds": enc.stats.get("encode_seconds"),
+                             "reused_from": f"{path.name}:{old_name}"}
+                break
+    return out
+
+
+def run(out: Path, frames: int, decoders: list[str], datasets: list[str], wait: bool = False,
+        reuse: Path | None = None) -> None:
     """Encode (once) and decode every clip at every rate point, one decoder after the other
-    (warp first: cheap), saving the results documents after each clip (a re-run resumes)."""
+    (warp first: cheap), saving the results documents after each clip (a re-run resumes).
+    With ``reuse``, points whose stream an earlier run in that folder decoded are not decoded
+    again (:func:`reused_points`)."""
     rates = load_rates(ROOT / "configs/rates/rd.yaml")
     cfgs = point_configs(rates, None, "cpu", [f"protocol.max_frames={frames}"])
     protocol = load_protocol(next(iter(cfgs.values())).protocol)
@@ -186,9 +211,14 @@ def run(out: Path, frames: int, decoders: list[str], datasets: list[str], wait: 
                     continue
                 video = seq.read(protocol)
                 encoded = _streams(out, video, seq.name, cfgs, wait)
-                pts = actdiff_points(video, cfgs, {dec: decoder}, METRICS, encoded=encoded,
-                                     log=lambda s, n=seq.name: print(n, s, flush=True))[dec]
-                doc["sequences"][seq.name] = pts
+                reused = reused_points(reuse, dec, dataset, seq.name, encoded)
+                todo = {k: c for k, c in cfgs.items() if k not in reused}
+                new = iter(actdiff_points(video, todo, {dec: decoder}, METRICS, encoded=encoded,
+                                          log=lambda s, n=seq.name: print(n, s, flush=True))[dec])
+                if reused:
+                    names = ", ".join(f"{k} ({p['reused_from']})" for k, p in reused.items())
+                    print(f"{seq.name}: reused {names}", flush=True)
+                doc["sequences"][seq.name] = [reused[k] if k in reused else next(new) for k in cfgs]
                 save_results(doc, path, overwrite=True)
 
 
@@ -219,13 +249,15 @@ def main() -> None:
     ap.add_argument("--decoders", nargs="+", default=["warp", "diffusion"])
     ap.add_argument("--datasets", nargs="+", default=list(SETS))
     ap.add_argument("--summary-only", action="store_true")
+    ap.add_argument("--reuse", type=Path, default=None,
+                    help="an earlier output folder: points with byte-identical streams keep its decodes")
     ap.add_argument("--wait-streams", action="store_true",
                     help="another run encodes the streams: wait for them (decode-only pass in parallel)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.summary_only:
-        run(out, args.frames, args.decoders, args.datasets, args.wait_streams)
+        run(out, args.frames, args.decoders, args.datasets, args.wait_streams, args.reuse)
     summary = summarise(out, args.decoders)
     figures(out, args.decoders)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")

@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: frames {bad} outside 0..{video.num_frames - 1}")
     fast_ovs = codec_overrides(load_rates(names=[args.fast])[args.fast])
     cols = {}
-    for name, ovs in (("fast " + args.fast, fast_ovs), (f"RD λ={args.lam:g}", ["codec.mode=rd", f"codec.rd.lambda={args.lam}"])):
+    rd_ovs = ["codec.mode=rd", f"codec.rd.lambda={args.lam}"]
+    for name, ovs in (("fast " + args.fast, fast_ovs), (f"RD λ={args.lam:g}", rd_ovs)):
         enc = encode_video(video, compose(None, ovs))
         rec = decode_video(enc.data, "warp").frames
         cols[name] = (rec, enc.stats["bpp"], enc.stats["keyframes"])

@@ -174,17 +174,18 @@ def reused_points(old: Path | None, dec: str, dataset: str, seq: str, encoded: d
     the same frames; the point keeps the earlier decode's metrics and decode time, takes this
     run's point name and encode time, and says where it came from (``reused_from``)."""
     path = old / f"actdiff_rd_{dec}_{dataset}.json" if old else None
-    if path is None or not path.exists() or seq not in load_results(path)["sequences"]:
-        return {}
-    earlier = {p["quality_param"]: p for p in load_results(path)["sequences"][seq]}
+    points = load_results(path)["sequences"].get(seq, []) if path is not None and path.exists() else []
+    by_stream = {}  # stream bytes -> (earlier point name, its result)
+    for p in points:
+        adv = old / "streams" / f"{seq}_{p['quality_param']}.adv"
+        if adv.exists():
+            by_stream[adv.read_bytes()] = (p["quality_param"], p)
     out = {}
     for name, enc in encoded.items():
-        for old_name, p in earlier.items():
-            adv = old / "streams" / f"{seq}_{old_name}.adv"
-            if adv.exists() and adv.read_bytes() == enc.data:
-                out[name] = {**p, "quality_param": name, "encode_seconds": enc.stats.get("encode_seconds"),
-                             "reused_from": f"{path.name}:{old_name}"}
-                break
+        if enc.data in by_stream:
+            old_name, p = by_stream[enc.data]
+            out[name] = {**p, "quality_param": name, "encode_seconds": enc.stats.get("encode_seconds"),
+                         "reused_from": f"{path.name}:{old_name}"}
     return out
 
 

@@ -34,11 +34,10 @@ from actdiff.codec import decode_video, encode_video
 from actdiff.codec.distortion import Distortion, gmsd, ssim
 from actdiff.codec.encoder import pairwise_flows
 from actdiff.config import compose
+from actdiff.data import load_dataset
 from actdiff.io import read_video
 from actdiff.metrics import compute_metrics
 
-# The training corpus (configs/data/train_clips.yaml): $ACTDIFF_TRAIN_CLIPS or ../shared/data/train_clips.
-TRAIN = Path(os.environ.get("ACTDIFF_TRAIN_CLIPS", Path(__file__).resolve().parents[1] / "../shared/data/train_clips"))
 CLIPS = ["davis_dogs_jump", "tav_snowboard", "mmaction_basketball", "udacity_highway", "sadtalker_face_a",
          "intel_person_room", "videocomposer_fish", "tav_surfing"]
 #: Codec variants: name → overrides (full keys).
@@ -82,17 +81,18 @@ def measures(ref: np.ndarray, rec: np.ndarray) -> dict[str, float]:
     for a, b in zip(ref, rec):
         pa, pb = three.prepare(a), three.prepare(b)
         psnrs = [10 * np.log10(255 ** 2 / max(float(np.mean((x - y) ** 2)), 1e-3)) for x, y in zip(pa, pb)]
+        psnr_ms = float(np.mean(psnrs))
         s_ms = sum(w * ssim(x, y) for w, x, y in zip((0.2, 0.3, 0.5), pa, pb))
         row = {"neg_psnr": -psnrs[0], "neg_psnr_half": -psnrs[1], "neg_psnr_quarter": -psnrs[2],
-               "neg_psnr_3scale": -float(np.mean(psnrs)), "1-ssim": 1 - ssim(pa[0], pb[0]),
+               "neg_psnr_3scale": -psnr_ms, "1-ssim": 1 - ssim(pa[0], pb[0]),
                "1-ssim_3scale": 1 - s_ms, "gmsd_half": gmsd(pa[1], pb[1]), "gmsd_full": gmsd(pa[0], pb[0])}
         for w in MIX_WEIGHTS:
             row[f"mix_w{w:g}"] = w * (1 - s_ms) + (1 - w) * row["gmsd_half"]
         for w in MIX_WEIGHTS[1:-1]:
-            row[f"psnrmix_w{w:g}"] = w * (1 - float(np.mean(psnrs)) / 50) + (1 - w) * row["gmsd_half"]
+            row[f"psnrmix_w{w:g}"] = w * (1 - psnr_ms / 50) + (1 - w) * row["gmsd_half"]
         row["1-vif_half"] = 1 - _vif(pa[1], pb[1])
         for w in MIX_WEIGHTS[1:-1]:
-            row[f"vifmix_w{w:g}"] = w * (1 - float(np.mean(psnrs)) / 50) + (1 - w) * row["1-vif_half"]
+            row[f"vifmix_w{w:g}"] = w * (1 - psnr_ms / 50) + (1 - w) * row["1-vif_half"]
         row["rd_distortion"] = RD_DISTORTION.frame(a, b)
         rows.append(row)
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
@@ -105,8 +105,9 @@ def main() -> None:
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args()
     per_clip = {}
-    for name in args.clips:
-        video = read_video(str(TRAIN / f"{name}.mp4"), max_frames=args.frames, size=(256, 384), resize_mode="crop")
+    for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
+        name = seq.name
+        video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
         flows = pairwise_flows(video, compose(None, [], default="experiment/codec"))
         rows = {}
         for var, ovs in VARIANTS.items():

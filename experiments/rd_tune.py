@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -27,13 +26,12 @@ from actdiff.codec.encoder import pairwise_flows
 from actdiff.codec.encoding import prepare
 from actdiff.codec.rdo import RDSearch, RDSettings
 from actdiff.config import compose
+from actdiff.data import load_dataset
 from actdiff.evaluation.bdrate import bd_rate
 from actdiff.evaluation.rates import codec_overrides, load_rates
 from actdiff.io import read_video
 from actdiff.metrics import compute_metrics
 
-# The training corpus (configs/data/train_clips.yaml): $ACTDIFF_TRAIN_CLIPS or ../shared/data/train_clips.
-TRAIN = Path(os.environ.get("ACTDIFF_TRAIN_CLIPS", Path(__file__).resolve().parents[1] / "../shared/data/train_clips"))
 METRICS = ["vmaf_neg", "ms_ssim", "psnr"]
 DEFAULT_CLIPS = ["davis_dogs_jump", "tav_snowboard", "mmaction_basketball", "udacity_highway",
                  "sadtalker_face_a", "trackanything_kitten"]
@@ -69,8 +67,9 @@ def main() -> None:
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     rates = load_rates()
     out = {"args": vars(args), "clips": {}}
-    for name in args.clips:
-        video = read_video(str(TRAIN / f"{name}.mp4"), max_frames=args.frames, size=(256, 384), resize_mode="crop")
+    for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
+        name = seq.name
+        video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
         n = video.num_frames
         cfg = compose(None, [], default="experiment/codec")
         flows = pairwise_flows(video, cfg)

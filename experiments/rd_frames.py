@@ -1,21 +1,27 @@
-"""Look at the frames: source | fast mode | RD mode, decoded by the warp decoder, at about one rate.
+"""Look at the frames: source | fast mode | RD mode at about one rate, with the metrics beside them.
 
 Usage::
 
-    PYTHONPATH=$PWD OMP_NUM_THREADS=1 .venv/bin/python experiments/rd_frames.py CLIP \\
-        --fast r1 --lambda 8 --frames 30 60 [--max-frames 96] -o panel.png
+    PYTHONPATH=$PWD OMP_NUM_THREADS=2 .venv/bin/python experiments/rd_frames.py CLIP \\
+        --fast r1 --lambda 8 [--frames 30 60] [--decoders warp diffusion] [--max-frames 96] \\
+        -o panel.png [--metrics-json m.json]
 
 ``CLIP`` is read with the cpu protocol (256x384 crop, first ``--max-frames`` frames) and encoded
 twice: in the fast mode at the rate point ``--fast`` of ``configs/rates/default.yaml`` and in the
-RD mode at ``--lambda``. Rows are the ``--frames``; columns the source, the fast decode and the RD
-decode, each labelled with the stream's bpp and the frame's PSNR. Pick a fast point and a λ of
-about the same rate (``benchmarks/bench_rd.py``'s results list both) and frames inside long
-segments of moving content: there a ghost (two warped keyframes cross-faded) shows.
+RD mode at ``--lambda``; each stream is decoded by every ``--decoders`` entry. Rows are frames:
+``--frames``, or by default the middle frame of the two longest segments of each stream (where a
+ghost — two warped keyframes cross-faded — shows). Columns are the source and every
+(stream, decoder), labelled with the stream's bpp, the frame's PSNR and its place in its segment
+(``t/L``). ``--metrics-json`` writes, per (stream, decoder), full-reference (PSNR, MS-SSIM, VMAF
+NEG), coarse-scale (``psnr_lowres``), temporal (warping error, tOF) and no-reference (NIQE) metrics
+over the whole clip, and the source's own warping error and NIQE for reference.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -24,6 +30,7 @@ from actdiff.codec import decode_video, encode_video
 from actdiff.config import compose
 from actdiff.data import load_protocol
 from actdiff.evaluation.rates import codec_overrides, load_rates
+from actdiff.metrics import compute_metrics
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:
@@ -34,9 +41,22 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255 ** 2 / max(mse, 1e-6))
+METRICS = ["psnr", "ms_ssim", "vmaf_neg", "psnr_lowres", "warping_error", "tof", "niqe"]
+
+
+def _place(frame: int, keyframes: list[int]) -> str:
+    """``t/L`` of ``frame`` in its segment (``key`` for a keyframe)."""
+    if frame in keyframes:
+        return "key"
+    start = max(k for k in keyframes if k < frame)
+    end = min(k for k in keyframes if k > frame)
+    return f"{frame - start}/{end - start}"
+
+
+def _mid_frames(keyframes: list[int], n: int = 2) -> list[int]:
+    """The middle frames of the ``n`` longest segments."""
+    segs = sorted(zip(keyframes[:-1], keyframes[1:]), key=lambda s: s[0] - s[1])[:n]
+    return [(a + b) // 2 for a, b in segs if b - a > 1]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,32 +64,48 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("clip")
     ap.add_argument("--fast", default="r1", help="rate point of configs/rates/default.yaml")
     ap.add_argument("--lambda", dest="lam", type=float, default=8.0, help="λ of the RD mode")
-    ap.add_argument("--frames", type=int, nargs="+", required=True)
+    ap.add_argument("--frames", type=int, nargs="+", help="default: middles of the longest segments")
+    ap.add_argument("--decoders", nargs="+", default=["warp"])
     ap.add_argument("--max-frames", type=int, default=96)
     ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--metrics-json", default=None)
     args = ap.parse_args(argv)
     video = load_protocol({"name": "cpu", "height": 256, "width": 384, "max_frames": args.max_frames,
                            "resize_mode": "crop"}).read(args.clip)
-    bad = [f for f in args.frames if not 0 <= f < video.num_frames]
+    bad = [f for f in args.frames or [] if not 0 <= f < video.num_frames]
     if bad:
         raise SystemExit(f"error: frames {bad} outside 0..{video.num_frames - 1}")
-    fast_ovs = codec_overrides(load_rates(names=[args.fast])[args.fast])
-    cols = {}
     rd_ovs = ["codec.mode=rd", f"codec.rd.lambda={args.lam}"]
-    for name, ovs in (("fast " + args.fast, fast_ovs), (f"RD λ={args.lam:g}", rd_ovs)):
+    streams = {}
+    for name, ovs in (("fast " + args.fast, codec_overrides(load_rates(names=[args.fast])[args.fast])),
+                      (f"RD λ={args.lam:g}", rd_ovs)):
         enc = encode_video(video, compose(None, ovs))
-        rec = decode_video(enc.data, "warp").frames
-        cols[name] = (rec, enc.stats["bpp"], enc.stats["keyframes"])
+        streams[name] = enc
         print(f"{name}: {enc.stats['bpp']:.4f} bpp, keyframes {enc.stats['keyframes']}")
+    frames = args.frames or sorted({f for e in streams.values() for f in _mid_frames(e.stats["keyframes"])})
+    cols, report = {}, {"clip": args.clip, "frames": video.num_frames, "rows": []}
+    for name, enc in streams.items():
+        for dec in args.decoders:
+            rec = decode_video(enc.data, dec).frames
+            cols[f"{name} {dec}"] = (rec, enc.stats["bpp"], enc.stats["keyframes"])
+            if args.metrics_json:
+                m = compute_metrics(video.frames, rec, METRICS)
+                report["rows"].append({"stream": name, "decoder": dec, "bpp": enc.stats["bpp"],
+                                       "keyframes": enc.stats["keyframes"], **m})
+                print(name, dec, {k: round(v, 4) for k, v in m.items()}, flush=True)
     rows = []
-    for f in args.frames:
+    for f in frames:
         cells = [_label(video.frames[f], f"source frame {f}")]
         for name, (rec, bpp, kfs) in cols.items():
-            mark = " (key)" if f in kfs else ""
-            cells.append(_label(rec[f], f"{name} {bpp:.4f} bpp {_psnr(video.frames[f], rec[f]):.1f} dB{mark}"))
+            psnr = compute_metrics(video.frames[f:f + 1], rec[f:f + 1], ["psnr"])["psnr"]
+            cells.append(_label(rec[f], f"{name} {bpp:.4f} bpp {psnr:.1f} dB t={_place(f, kfs)}"))
         rows.append(np.concatenate(cells, axis=1))
     cv2.imwrite(args.output, cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
-    print(f"wrote {args.output}")
+    print(f"wrote {args.output} (frames {frames})")
+    if args.metrics_json:
+        report["source"] = compute_metrics(video.frames, video.frames, ["warping_error", "niqe"])
+        Path(args.metrics_json).write_text(json.dumps(report, indent=1, default=float) + "\n")
+        print(f"wrote {args.metrics_json}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,41 @@
+"""``benchmarks/bench_rd.py --reuse``: an earlier run's decode is kept only for a byte-identical stream."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from actdiff.evaluation.results import new_results, save_results
+from actdiff.types import EncodeResult
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench_rd():
+    spec = importlib.util.spec_from_file_location("bench_rd", ROOT / "benchmarks" / "bench_rd.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _point(name: str, psnr: float) -> dict:
+    return {"bpp": 0.01, "bits_total": 960, "frames": 4, "height": 16, "width": 24, "quality_param": name,
+            "metrics": {"psnr": psnr}, "encode_seconds": 1.0, "decode_seconds": 2.0}
+
+
+def test_reuse_matches_streams_by_bytes_not_by_name(tmp_path):
+    old = tmp_path / "old"
+    (old / "streams").mkdir(parents=True)
+    doc = new_results("actdiff-rd-warp", "set", {"name": "cpu"}, {})
+    doc["sequences"]["clip"] = [_point("rd0", 30.0), _point("rd1", 20.0)]
+    save_results(doc, old / "actdiff_rd_warp_set.json")
+    (old / "streams" / "clip_rd0.adv").write_bytes(b"stream A")
+    (old / "streams" / "clip_rd1.adv").write_bytes(b"stream B")
+    encoded = {"rd1": EncodeResult(data=b"stream A", stats={"encode_seconds": 5.0}),  # renamed point
+               "rd2": EncodeResult(data=b"stream C", stats={"encode_seconds": 6.0})}  # new stream
+    reused = _bench_rd().reused_points(old, "warp", "set", "clip", encoded)
+    assert list(reused) == ["rd1"]
+    p = reused["rd1"]
+    assert p["metrics"] == {"psnr": 30.0} and p["quality_param"] == "rd1" and p["encode_seconds"] == 5.0
+    assert p["reused_from"] == "actdiff_rd_warp_set.json:rd0"
+    assert _bench_rd().reused_points(None, "warp", "set", "clip", encoded) == {}

@@ -1,4 +1,4 @@
-"""Shared fixtures: the bundled sample clip, small synthetic clips, the default codec config."""
+"""Shared fixtures: the bundled sample clip, small synthetic clips, the default codec config, no weights."""
 
 from __future__ import annotations
 
@@ -41,3 +41,15 @@ def moving_texture(num_frames: int = 12, height: int = 64, width: int = 96, spee
         m = np.float32([[1, 0, -width / 2 - speed[0] * t], [0, 1, -height / 2 - speed[1] * t]])
         frames.append(cv2.warpAffine(big, m, (width, height), flags=cv2.INTER_LINEAR))
     return np.clip(np.stack(frames), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def empty_weights(tmp_path, monkeypatch):
+    """No weights anywhere: $ACTDIFF_WEIGHTS and torch hub's cache point at an empty folder."""
+    import torch
+
+    monkeypatch.setenv("ACTDIFF_WEIGHTS", str(tmp_path))
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    yield tmp_path
+    torch.hub.set_dir(old)

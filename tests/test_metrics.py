@@ -98,16 +98,6 @@ def test_ms_ssim_small_frames_fewer_scales_or_nan():
         assert math.isnan(compute_metrics(tiny, tiny, ["ms_ssim"])["ms_ssim"])
 
 
-@pytest.fixture
-def empty_weights(tmp_path, monkeypatch):
-    """No weights anywhere: $ACTDIFF_WEIGHTS and torch hub's cache point at an empty folder."""
-    monkeypatch.setenv("ACTDIFF_WEIGHTS", str(tmp_path))
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "hub"))
-    yield tmp_path
-    torch.hub.set_dir(old)
-
-
 def test_lpips_dists_missing_weights(empty_weights):
     tmp_path = empty_weights
     fr._lpips_model.cache_clear()

@@ -9,7 +9,9 @@ function). Kinds:
 * ``clip`` — whole clip: ``fn(ref uint8 (T,H,W,3), rec) -> float`` (``warping_error``, ``tof``,
   ``tlp`` — temporal, see ``actdiff.metrics.temporal`` — and ``vmaf``, ``vmaf_neg`` through
   ffmpeg's libvmaf, see ``actdiff.metrics.vmaf``);
-* ``dist`` — distribution (FID/KID) over frames or HiFiC patches, see ``actdiff.metrics.fid``.
+* ``dist`` — distribution (FID/KID) over frames or HiFiC patches, see ``actdiff.metrics.fid``;
+  FVD/KVD (``fvd``, ``kvd``) over 16-frame clips with I3D features, see ``actdiff.metrics.i3d``
+  (from 96 frames only 6 clips: a biased, noisy estimate).
 
 Per-frame metrics are averaged over frames (NaN frames, e.g. NIQE on flat frames, are left out
 of the mean with a warning; all NaN → NaN). Use :func:`compute_metrics`.
@@ -29,6 +31,7 @@ import torch
 from actdiff.errors import ConfigError, InputError
 from actdiff.metrics import full_reference as fr
 from actdiff.metrics.fid import INCEPTION_FILE, DistributionMetrics
+from actdiff.metrics.i3d import I3D_FILE
 from actdiff.metrics.niqe import niqe
 from actdiff.metrics.temporal import tlp, tof, warping_error
 from actdiff.metrics.vmaf import find_ffmpeg, vmaf, vmaf_neg
@@ -55,6 +58,21 @@ def _inception() -> Any:
     return find_weights(INCEPTION_FILE, what="FID Inception-v3")
 
 
+def _i3d() -> Any:
+    return find_weights(I3D_FILE, what="FVD Inception-I3D")
+
+
+# distribution metric → (DistributionMetrics protocol, score name, weights check)
+DIST_METRICS: dict[str, tuple[str, str, Callable[[], Any]]] = {
+    "fid": ("frames", "fid", _inception),
+    "kid": ("frames", "kid", _inception),
+    "fid_patches": ("patches", "fid", _inception),
+    "kid_patches": ("patches", "kid", _inception),
+    "fvd": ("clips16", "fvd", _i3d),
+    "kvd": ("clips16", "kvd", _i3d),
+}
+
+
 def _register(name: str, kind: str, fn: Callable[..., Any] | None, lower: bool, unit: str = "",
               requires: Callable[[], Any] | None = None) -> None:
     metric = Metric(name, kind, fn, lower, unit, requires)
@@ -75,9 +93,8 @@ _register("tof", "clip", tof, True, "px")
 _register("tlp", "clip", tlp, True, requires=lambda: require_all([fr.VGG16_FILE, fr.LPIPS_FILE], "tLP (LPIPS-VGG)"))
 _register("vmaf", "clip", vmaf, False, requires=find_ffmpeg)
 _register("vmaf_neg", "clip", vmaf_neg, False, requires=find_ffmpeg)
-for _p in ("", "_patches"):
-    _register(f"fid{_p}", "dist", None, True, requires=_inception)
-    _register(f"kid{_p}", "dist", None, True, requires=_inception)
+for _name, (_, _, _requires) in DIST_METRICS.items():
+    _register(_name, "dist", None, True, requires=_requires)
 
 LOWER_IS_BETTER = frozenset(n for n in METRICS.names() if METRICS.build(n).lower_is_better)
 
@@ -157,7 +174,9 @@ def compute_metrics(
     Returns ``{name: float}``; per-frame metrics are means over frames; ``psnr`` is the mean of
     per-frame PSNRs (frames identical to the reference are capped at 100 dB; likewise
     ``psnr_lowres``). ``fid``/``kid`` use whole frames, ``fid_patches``/``kid_patches`` HiFiC 256-px
-    patches; ``fid_feature`` replaces the standard Inception (tests, custom extractors).
+    patches, ``fvd``/``kvd`` 16-frame clips (NaN with a warning below 32 frames); ``fid_feature``
+    replaces the standard Inception and I3D (tests, custom extractors: it gets ``uint8 (N, 3, H, W)``
+    frames, or ``uint8 (N, 3, 16, H, W)`` clips for ``fvd``/``kvd``).
     """
     a, b = as_frames(ref), as_frames(rec)
     if a.shape != b.shape:
@@ -175,17 +194,18 @@ def compute_metrics(
         elif m.kind == "clip":
             out[name] = float(m.fn(a, b))
         else:
-            proto = "patches" if name.endswith("_patches") else "frames"
+            proto, score, _ = DIST_METRICS[name]
             if proto not in dist:
                 dm = DistributionMetrics(feature=fid_feature, protocol=proto)
                 dm.update(a, b)
                 dist[proto] = dm.compute()
-            out[name] = dist[proto][name.split("_")[0]]
+            out[name] = dist[proto][score]
     return {k: (float(v) if not (isinstance(v, float) and math.isnan(v)) else float("nan")) for k, v in out.items()}
 
 
 __all__ = [
     "DEFAULT_METRICS",
+    "DIST_METRICS",
     "LOWER_IS_BETTER",
     "DistributionMetrics",
     "Metric",

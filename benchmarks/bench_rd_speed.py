@@ -3,9 +3,11 @@
 On a shared machine the wall-clock rate depends on what else runs; the process CPU time (one
 thread: ``OMP_NUM_THREADS=1``, OpenCV single-threaded) is what the encoder itself costs, so both
 are reported with the load average. RD mode at the λ points of ``configs/rates/rd.yaml``, each
-from a fresh search (no cache shared between points), flows included.
+from a fresh search (no cache shared between points), flows included. ``--threads N`` sets the
+OpenCV and torch threads and the RD search's worker threads (``codec.rd.threads``) alike.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_rd_speed.py CLIP... -o benchmarks/results/rd_speed_cpu.json
+    OMP_NUM_THREADS=2 PYTHONPATH=. python benchmarks/bench_rd_speed.py --threads 2 CLIP... -o ...
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from actdiff.io import read_video
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(video, overrides: list[str]) -> dict:
-    cfg = compose(None, overrides)
+def timed(video, overrides: list[str], threads: int) -> dict:
+    cfg = compose(None, [*overrides, f"codec.rd.threads={threads}"])
     w0, c0 = time.perf_counter(), time.process_time()
     res = encode_video(video, cfg)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
@@ -43,7 +45,7 @@ def main() -> None:
     ap.add_argument("clips", nargs="+")
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("--threads", type=int, default=1,
-                    help="OpenCV and torch threads (1: the encoder's own cost; 2: what 2 idle cores give)")
+                    help="OpenCV, torch and RD search threads (1: the encoder's own cost; 2: what 2 idle cores give)")
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args()
     cv2.setNumThreads(args.threads)
@@ -54,7 +56,8 @@ def main() -> None:
         runs = {"fast": []} | {name: codec_overrides(ovs) for name, ovs in
                                load_rates(ROOT / "configs/rates/rd.yaml").items()}
         for name, ovs in runs.items():
-            row = {"clip": Path(clip).name, "frames": video.num_frames, "point": name, **timed(video, ovs)}
+            row = {"clip": Path(clip).name, "frames": video.num_frames, "point": name,
+                   **timed(video, ovs, args.threads)}
             rows.append(row)
             print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     if args.output:

@@ -133,6 +133,43 @@ def test_rd_stream_is_deterministic_and_decodes_exactly(clip, flows):
     assert len(rd["budgets"]) == len(a.stats["segments"])
 
 
+def test_rd_stream_is_the_same_for_any_number_of_search_threads(clip, flows, monkeypatch):
+    """The worker pool codes keyframes and evaluates segments concurrently (checked: some of that
+    work runs on the workers) and changes nothing in the stream or the decisions."""
+    from actdiff.codec import rd_keyframes, rd_segments
+
+    on_workers = {"keyframes": 0, "segments": 0}
+    get, best = rd_keyframes.KeyframeCoder.get, rd_segments.SegmentCoster.best
+
+    def count(kind, fn):
+        def wrapped(*args, **kwargs):
+            on_workers[kind] += rd_keyframes.on_worker()
+            return fn(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(rd_keyframes.KeyframeCoder, "get", count("keyframes", get))
+    monkeypatch.setattr(rd_segments.SegmentCoster, "best", count("segments", best))
+    serial = encode_video(clip, rd_cfg("codec.rd.lambda=2", "codec.rd.threads=1"), flows=flows)
+    assert on_workers == {"keyframes": 0, "segments": 0}
+    pooled = encode_video(clip, rd_cfg("codec.rd.lambda=2", "codec.rd.threads=2"), flows=flows)
+    assert on_workers["keyframes"] > 0 and on_workers["segments"] > 0, on_workers
+    assert pooled.data == serial.data and pooled.stats["rd"]["threads"] == 2
+    for key in ("keyframe_qualities", "keyframe_scale", "budgets", "cost"):
+        assert pooled.stats["rd"][key] == serial.stats["rd"][key], key
+
+
+def test_scale_margin_searches_more_scales_and_never_costs_more(clip, flows):
+    """With ``codec.rd.scale_margin`` the split search also runs at the downscales whose keyframes
+    cost nearly as much and keeps the cheapest whole decision: never more costly than the one
+    scale chosen from the shot boundaries alone."""
+    one = encode_video(clip, rd_cfg("codec.rd.lambda=8"), flows=flows).stats["rd"]
+    many = encode_video(clip, rd_cfg("codec.rd.lambda=8", "codec.rd.scale_margin=10"), flows=flows).stats["rd"]
+    assert one["scales_searched"] == [one["keyframe_scale"]]
+    assert sorted(many["scales_searched"]) == [1.0, 2.0] and many["scales_searched"][0] == one["keyframe_scale"]
+    assert many["cost"] <= one["cost"] * (1 + 1e-6)  # (OpenCV's threads leave ~1e-9 of float noise in costs)
+    assert many["keyframe_scale"] in many["scales_searched"]
+
+
 def test_huge_lambda_gives_the_smallest_stream_the_knobs_allow(clip, flows):
     sizes = {lam: encode_video(clip, rd_cfg(f"codec.rd.lambda={lam}"), flows=flows) for lam in (1e6, 4, 1)}
     big = sizes[1e6]
@@ -189,6 +226,11 @@ def test_rd_config_errors(clip):
         encode_video(clip, rd_cfg("codec.keyframe_codec.name=png"))
     with pytest.raises(ConfigError, match="budgets"):
         encode_video(clip, rd_cfg("codec.rd.budgets=[]"))
+    with pytest.raises(ConfigError, match="scale_margin"):
+        encode_video(clip, rd_cfg("codec.rd.scale_margin=-1"))
+    for bad in ("0", "2.5", "true"):
+        with pytest.raises(ConfigError, match="threads"):
+            encode_video(clip, rd_cfg(f"codec.rd.threads={bad}"))
 
 
 def test_cli_lambda_and_target(tmp_path, clip):

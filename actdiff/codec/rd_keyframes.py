@@ -19,8 +19,10 @@ survives the warp; tuned on training clips.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -33,6 +35,14 @@ from actdiff.image_codecs import ImageCodec, codec_from_params
 PER_KEYFRAME_QUALITY = ("avif", "webp", "jpeg")
 
 KeyId = Tuple[int, int, float]  # (frame, quality, scale)
+
+#: Name prefix of the RD search's worker threads: work running on one never waits on the pool.
+WORKER_PREFIX = "actdiff-rd"
+
+
+def on_worker() -> bool:
+    """Whether the calling thread is one of the search's workers."""
+    return threading.current_thread().name.startswith(WORKER_PREFIX)
 
 
 @dataclass
@@ -61,10 +71,12 @@ class KeyframeCoder:
         codec_params: the ``codec.keyframe_codec`` section as a dict (``name`` + arguments); its
             quality and scale are replaced by the candidates.
         distortion: the distortion measure.
+        pool: worker threads that code candidate settings ahead of the search (:meth:`prefetch`;
+            libavif and libwebp release the GIL); ``None``: everything coded when asked for.
     """
 
     def __init__(self, frames: np.ndarray, refs: Sequence[Any], codec_params: Mapping[str, Any],
-                 distortion: Distortion) -> None:
+                 distortion: Distortion, pool: Optional[Executor] = None) -> None:
         params = dict(codec_params)
         if str(params.get("name")) not in PER_KEYFRAME_QUALITY:
             raise ConfigError(f"codec.mode=rd needs a keyframe codec whose payload carries its own quality "
@@ -72,6 +84,7 @@ class KeyframeCoder:
         params.pop("quality", None)
         params.pop("scale", None)
         self.frames, self.refs, self.base, self.distortion = frames, refs, params, distortion
+        self.pool = pool
         self._codecs: Dict[Tuple[int, float], ImageCodec] = {}
         self._cache: Dict[KeyId, CodedKeyframe] = {}
 
@@ -97,6 +110,14 @@ class KeyframeCoder:
             self._cache[key] = CodedKeyframe(payload, decoded, 8 * len(payload), d)
         return self._cache[key]
 
+    def prefetch(self, frame: int, scale: float, qualities: Sequence[int]) -> None:
+        """Code the settings of ``qualities`` not yet cached concurrently on the pool (no-op
+        without one, or for fewer than two new settings). The results are exactly those of
+        :meth:`get`: the search's decisions do not depend on it."""
+        todo = sorted({int(q) for q in qualities if (int(frame), int(q), float(scale)) not in self._cache})
+        if self.pool is not None and len(todo) > 1 and not on_worker():
+            list(self.pool.map(lambda q: self.get(frame, q, scale), todo))
+
     def cost(self, frame: int, quality: int, scale: float, weight: float, lam: float, pixels: int) -> float:
         """``w · D + λ · bits / pixels`` of one keyframe setting."""
         c = self.get(frame, quality, scale)
@@ -117,12 +138,20 @@ class KeyframeCoder:
         def at(j: int) -> float:
             return self.cost(frame, qs[j], scale, weight, lam, pixels)
 
-        best = at(i)
+        def ahead(js: Sequence[int]) -> None:  # code the next candidates together (pool)
+            self.prefetch(frame, scale, [qs[j] for j in js if 0 <= j < len(qs)])
+
         step = max(1, len(qs) // 16)
+        ahead([i, i - step] if down_only else [i, i - step, i + step])
+        best = at(i)
         while True:
             for direction in ((-step,) if down_only else (-step, step)):
                 moved = False
-                while 0 <= i + direction < len(qs) and (c := at(i + direction)) < best:
+                while 0 <= i + direction < len(qs):
+                    ahead([i + direction, i + 2 * direction])
+                    c = at(i + direction)
+                    if c >= best:
+                        break
                     i, best, moved = i + direction, c, True
                 if moved:
                     break
@@ -131,12 +160,12 @@ class KeyframeCoder:
             step //= 2
 
 
-def choose_scale_and_qualities(coder: KeyframeCoder, keyframes: Sequence[int], weights: Sequence[float],
-                               scales: Sequence[float], qualities: Sequence[int], lam: float, pixels: int,
-                               start: Mapping[int, int] | None = None) -> Tuple[float, List[int], float]:
-    """The stream's keyframe scale and each keyframe's quality: ``(scale, [quality, …], cost)``
-    with the least total :meth:`KeyframeCoder.cost` (scales tried in the given order)."""
-    best: Tuple[float, List[int], float] | None = None
+def scale_costs(coder: KeyframeCoder, keyframes: Sequence[int], weights: Sequence[float],
+                scales: Sequence[float], qualities: Sequence[int], lam: float, pixels: int,
+                start: Mapping[int, int] | None = None) -> List[Tuple[float, List[int], float]]:
+    """Each scale's best keyframe qualities: ``[(scale, [quality, …], total cost), …]`` in the
+    given order of ``scales`` (each scale's descent starts from the previous scale's qualities)."""
+    out: List[Tuple[float, List[int], float]] = []
     prev: int | None = None
     for s in scales:
         qs, total = [], 0.0
@@ -145,12 +174,18 @@ def choose_scale_and_qualities(coder: KeyframeCoder, keyframes: Sequence[int], w
             qs.append(q)
             total += c
             prev = q
-        if best is None or total < best[2]:
-            best = (float(s), qs, total)
+        out.append((float(s), qs, total))
         prev = qs[0] if qs else None
-    assert best is not None
-    return best
+    return out
 
 
-__all__ = ["PER_KEYFRAME_QUALITY", "CodedKeyframe", "KeyframeCoder", "choose_scale_and_qualities",
-           "propagation_weight"]
+def choose_scale_and_qualities(coder: KeyframeCoder, keyframes: Sequence[int], weights: Sequence[float],
+                               scales: Sequence[float], qualities: Sequence[int], lam: float, pixels: int,
+                               start: Mapping[int, int] | None = None) -> Tuple[float, List[int], float]:
+    """The stream's keyframe scale and each keyframe's quality: ``(scale, [quality, …], cost)``
+    with the least total :meth:`KeyframeCoder.cost` (scales tried in the given order)."""
+    return min(scale_costs(coder, keyframes, weights, scales, qualities, lam, pixels, start), key=lambda c: c[2])
+
+
+__all__ = ["PER_KEYFRAME_QUALITY", "WORKER_PREFIX", "CodedKeyframe", "KeyframeCoder", "choose_scale_and_qualities",
+           "on_worker", "propagation_weight", "scale_costs"]

@@ -14,12 +14,14 @@ order and stops once the cost rises.
 
 Dense motion is chained once per ``(a, b)``, selections are cached by ``(a, b, n)`` and decodes
 by ``(a, b, n, start keyframe, end keyframe)``, so re-running the search at another λ (rate
-control) reuses them.
+control) reuses them. The coster is thread-safe: the search may evaluate segments concurrently
+(every result depends only on its key, so the decisions do not depend on the order).
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 from dataclasses import dataclass
 from typing import Any, Dict, Hashable, Mapping, Optional, Sequence, Tuple
 
@@ -106,6 +108,7 @@ class SegmentCoster:
         self._tracks: Dict[Tuple[int, int, int], CodedTracks] = {}
         self._final: Dict[Tuple[int, int, int], CodedTracks] = {}
         self._decoded: Dict[Tuple[Any, ...], np.ndarray] = {}
+        self._lock = threading.Lock()  # guards the motion cache (evictions) across search threads
 
     @property
     def selections(self) -> int:
@@ -119,18 +122,24 @@ class SegmentCoster:
         """Dense motion of frame ``a``'s pixels over ``a … b``: chained once per start frame up to
         the furthest end asked for (a shorter segment from the same start is a prefix of it);
         the chains of the last :data:`MOTION_CACHE` start frames are kept."""
-        have = self._motion.pop(a, None)
+        with self._lock:
+            have = self._motion.get(a)
         if have is None or have.num_frames < b - a + 1:
             fw, bw = self.prep.flows
             have = chain_flows(fw, bw, a, b, float(self.codec.tracker.fb_threshold))
-        self._motion[a] = have
-        while len(self._motion) > MOTION_CACHE:
-            self._motion.pop(next(iter(self._motion)))
+        with self._lock:
+            old = self._motion.pop(a, None)
+            if old is not None and old.num_frames > have.num_frames:  # another thread chained further
+                have = old
+            self._motion[a] = have
+            while len(self._motion) > MOTION_CACHE:
+                self._motion.pop(next(iter(self._motion)))
         n = b - a + 1
         return have if have.num_frames == n else DenseMotion(flow=have.flow[:n], confidence=have.confidence[:n])
 
     def _select(self, a: int, b: int, budget: int, cfg: DictConfig) -> CodedTracks:
         seg = Segment(a, b)
+        cfg = copy.deepcopy(cfg)  # the budget set on a copy: segments may be selected concurrently
         cfg.budget_points = int(budget)
         tracks, bandwidth = TRAJECTORY_SELECTORS.get(cfg.name)(
             self.prep.frames[a], self.motion(a, b), cfg,

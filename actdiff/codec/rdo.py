@@ -24,8 +24,17 @@ Search (every encode, selection and decode cached, so rate control re-runs it ch
    ``codec.rd.min_gop`` frames). Pruned where the new keyframe alone costs more than the whole
    segment, and (``codec.rd.slack``) where even the halves coded as one segment each cost more
    than ``1 + slack`` times the segment: a deeper split rarely recovers that much.
+   With ``codec.rd.scale_margin`` the split search also runs at every other downscale whose
+   shot-boundary keyframes cost at most ``1 + margin`` times the cheapest's; the cheapest whole
+   decision wins (off by default: see docs/rd_mode.md).
 4. Final keyframe qualities with the final segment lengths (at the scale of step 2), and with
    ``codec.rd.refine`` each segment's budget again with the final keyframes.
+
+With ``codec.rd.threads`` > 1 a pool of worker threads codes candidate keyframe qualities ahead of
+the descent and evaluates the two halves of a candidate split (and the final segments' tracks)
+concurrently (the keyframe codecs and OpenCV release the GIL; trajectory selection mostly holds it). Every
+result is cached by its key and depends on nothing else, so the stream is identical for any
+number of threads.
 
 ``λ → ∞`` gives the smallest stream the knobs allow (longest GOPs, lowest quality, largest
 downscale, fewest trajectories); ``λ → 0`` the best quality they allow (highest quality,
@@ -35,19 +44,29 @@ of one stream may differ in quality because the AVIF/WebP/JPEG payload carries i
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
 from actdiff.codec.distortion import Distortion
 from actdiff.codec.encoding import Prepared, SegmentPlan, codec_section, prepare, write_stream
 from actdiff.codec.keyframe_chain import carried_keyframes
-from actdiff.codec.rd_keyframes import KeyframeCoder, choose_scale_and_qualities, propagation_weight
+from actdiff.codec.rd_keyframes import (
+    WORKER_PREFIX,
+    KeyframeCoder,
+    choose_scale_and_qualities,
+    on_worker,
+    propagation_weight,
+    scale_costs,
+)
 from actdiff.codec.rd_segments import SegmentCost, SegmentCoster
 from actdiff.errors import ConfigError
 from actdiff.image_codecs.scaled import check_scale
@@ -55,6 +74,7 @@ from actdiff.registry import KEYFRAME_SELECTORS
 from actdiff.types import EncodeResult, Segment, Video
 
 log = logging.getLogger(__name__)
+T, R = TypeVar("T"), TypeVar("R")
 
 
 def _plain(section: Any) -> Any:
@@ -80,6 +100,8 @@ class RDSettings:
     refine: bool = False
     inherit_quality: bool = False
     slack: Optional[float] = None
+    threads: int = 1
+    scale_margin: Optional[float] = None
 
     @classmethod
     def from_config(cls, codec: DictConfig, lam: Optional[float] = None) -> "RDSettings":
@@ -115,11 +137,17 @@ class RDSettings:
         slack = rd.get("slack", None)
         if slack is not None and not float(slack) >= 0:
             raise ConfigError(f"codec.rd.slack must be null or >= 0, got {slack!r}")
+        margin = rd.get("scale_margin", None)
+        if margin is not None and not float(margin) >= 0:
+            raise ConfigError(f"codec.rd.scale_margin must be null or >= 0, got {margin!r}")
+        threads = rd.get("threads", 1)
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
+            raise ConfigError(f"codec.rd.threads must be an integer in [1, 64], got {threads!r}")
         return cls(lam, ints("qualities", 0, 100), ints("budgets", 1, 2048),
                    tuple(sorted({check_scale(float(s)) for s in scales})), max_gop, min_gop, rho,
                    Distortion(**dist), _plain(rd.get("decoder", "warp")), dict(_plain(rd.get("search")) or {}),
                    stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)),
-                   None if slack is None else float(slack))
+                   None if slack is None else float(slack), threads, None if margin is None else float(margin))
 
 
 @dataclass
@@ -131,6 +159,7 @@ class Decision:
     qualities: Dict[int, int]
     scale: float
     cost: float = 0.0
+    searched: List[float] = field(default_factory=list)  # the scales the split search ran at
 
 
 class RDSearch:
@@ -147,6 +176,27 @@ class RDSearch:
         h, w = prep.coded_size
         self.pixels = h * w
         self.shots = self._shots()
+        self.pool: Optional[ThreadPoolExecutor] = None
+
+    @contextlib.contextmanager
+    def _workers(self) -> Iterator[None]:
+        """The worker pool (``codec.rd.threads`` > 1) for the duration of one search."""
+        if self.s.threads <= 1 or self.pool is not None:
+            yield
+            return
+        with ThreadPoolExecutor(self.s.threads, thread_name_prefix=WORKER_PREFIX) as pool:
+            self.pool = self.keys.pool = pool
+            try:
+                yield
+            finally:
+                self.pool = self.keys.pool = None
+
+    def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> List[R]:
+        """``[fn(x) for x in items]``, on the pool when there is one (never from a worker: no
+        task waits on another)."""
+        if self.pool is None or on_worker():
+            return [fn(x) for x in items]
+        return list(self.pool.map(fn, items))
 
     def _shots(self) -> List[Segment]:
         select = KEYFRAME_SELECTORS.get("adaptive")
@@ -200,8 +250,9 @@ class RDSearch:
         if key_cost >= leaf.cost:  # the halves cost >= 0: splitting cannot pay
             return leaf.cost, [(Segment(a, b), leaf)]
         if self.s.slack is not None:  # the halves as one segment each: far from paying, stop here
-            halves = [self.segs.best(x, y, self.s.budgets, self._key(x, q, scale), self._key(y, q, scale), lam,
-                                     self.pixels).cost for x, y in ((a, m), (m, b))]
+            halves = [c.cost for c in self._map(lambda xy: self.segs.best(
+                xy[0], xy[1], self.s.budgets, self._key(xy[0], q, scale), self._key(xy[1], q, scale), lam,
+                self.pixels), ((a, m), (m, b)))]
             if key_cost + sum(halves) > (1 + self.s.slack) * leaf.cost:
                 return leaf.cost, [(Segment(a, b), leaf)]
         left_cost, left = self._solve(a, m, q, scale, lam)
@@ -211,59 +262,87 @@ class RDSearch:
                 return left_cost + key_cost + right_cost, left + right
         return leaf.cost, [(Segment(a, b), leaf)]
 
-    def run(self, lam: Optional[float] = None, key_lam: Optional[float] = None) -> Decision:
-        """The decisions at ``lam`` (default: the configured λ). With ``key_lam`` the keyframe
-        qualities are then chosen again at that λ, from every integer quality from the lowest of
-        ``codec.rd.qualities`` to 100, at the same scale (rate control's fine-tuning: segments,
-        budgets and scale unchanged)."""
-        lam = self.s.lam if lam is None else float(lam)
-        shots = self.shots
-        base = sorted({s.start for s in shots} | {s.end for s in shots})
-        scale, q = self._qualities(base, lam, {})
+    def _scale_candidates(self, base: List[int], lam: float) -> List[Tuple[float, Dict[int, int]]]:
+        """The scales the split search runs at, cheapest first, with their shot-boundary keyframe
+        qualities: the cheapest, and with ``codec.rd.scale_margin`` every scale whose keyframes
+        cost at most ``1 + margin`` times as much."""
+        costs = sorted(scale_costs(self.keys, base, self._weights(base), self.s.scales, self.s.qualities, lam,
+                                   self.pixels), key=lambda c: c[2])
+        keep = costs[:1] + [c for c in costs[1:] if self.s.scale_margin is not None
+                            and c[2] <= (1 + self.s.scale_margin) * costs[0][2]]
+        return [(scale, dict(zip(base, qs))) for scale, qs, _ in keep]
+
+    def _search(self, scale: float, q: Dict[int, int], lam: float) -> Decision:
+        """Split search of every shot at ``scale`` from the shot-boundary qualities ``q``, then
+        the final keyframe qualities at that scale."""
         chosen: List[Tuple[Segment, SegmentCost]] = []
-        for shot in shots:
+        for shot in self.shots:
             chosen += self._solve(shot.start, shot.end, q, scale, lam)[1]
         segments = [s for s, _ in chosen]
         keyframes = sorted({s.start for s in segments} | {s.end for s in segments})
         scale, q = self._qualities(keyframes, lam, q, scales=(scale,))
-        if key_lam is not None:  # rate control: the same scale, qualities at key_lam from a fine list
-            scale, q = self._qualities(keyframes, float(key_lam), q, tuple(range(min(self.s.qualities), 101)),
-                                       (scale,))
-        costs = [c for _, c in chosen]
-        if self.s.refine:  # budgets again with the final keyframes (decodes them all once more)
-            costs = [self.segs.best(s.start, s.end, self.s.budgets, self._key(s.start, q, scale),
-                                    self._key(s.end, q, scale), lam, self.pixels) for s in segments]
+        return self._decision(segments, [c for _, c in chosen], q, scale, lam)
+
+    def _decision(self, segments: List[Segment], costs: List[SegmentCost], q: Dict[int, int], scale: float,
+                  lam: float) -> Decision:
+        keyframes = sorted({s.start for s in segments} | {s.end for s in segments})
         key_cost = sum(self.keys.cost(k, q[k], scale, 1.0, lam, self.pixels) for k in keyframes)
         return Decision(segments, costs, q, scale, key_cost + sum(c.cost for c in costs))
 
+    def run(self, lam: Optional[float] = None, key_lam: Optional[float] = None) -> Decision:
+        """The decisions at ``lam`` (default: the configured λ): the cheapest of the split
+        searches at the candidate scales (:meth:`_scale_candidates`). With ``key_lam`` the keyframe
+        qualities are then chosen again at that λ, from every integer quality from the lowest of
+        ``codec.rd.qualities`` to 100, at the same scale (rate control's fine-tuning: segments,
+        budgets and scale unchanged)."""
+        lam = self.s.lam if lam is None else float(lam)
+        base = sorted({s.start for s in self.shots} | {s.end for s in self.shots})
+        found = [self._search(scale, q, lam) for scale, q in self._scale_candidates(base, lam)]
+        best = min(found, key=lambda d: d.cost)
+        segments, costs, scale, q = best.segments, best.costs, best.scale, best.qualities
+        keyframes = sorted(q)
+        if key_lam is not None:  # rate control: the same scale, qualities at key_lam from a fine list
+            scale, q = self._qualities(keyframes, float(key_lam), q, tuple(range(min(self.s.qualities), 101)),
+                                       (scale,))
+        if self.s.refine:  # budgets again with the final keyframes (decodes them all once more)
+            costs = self._map(lambda s: self.segs.best(s.start, s.end, self.s.budgets, self._key(s.start, q, scale),
+                                                       self._key(s.end, q, scale), lam, self.pixels), segments)
+        decision = self._decision(segments, costs, q, scale, lam)
+        decision.searched = [d.scale for d in found]
+        return decision
+
     def plans(self, decision: Decision) -> List[SegmentPlan]:
         """The :class:`SegmentPlan`\\ s that :func:`write_stream` turns into the file."""
-        out = []
-        for i, (seg, cost) in enumerate(zip(decision.segments, decision.costs)):
+        def plan(i: int) -> SegmentPlan:
+            seg, cost = decision.segments[i], decision.costs[i]
             keys = [self.keys.get(f, decision.qualities[f], decision.scale) for f in carried_keyframes(i, seg)]
             coded = self.segs.final_tracks(seg.start, seg.end, cost.budget) if seg.length > 2 else cost.coded
-            out.append(SegmentPlan(seg, [k.payload for k in keys], [k.decoded for k in keys],
-                                   coded.tracks, coded.bandwidth))
-        return out
+            return SegmentPlan(seg, [k.payload for k in keys], [k.decoded for k in keys], coded.tracks,
+                               coded.bandwidth)
+
+        return self._map(plan, range(len(decision.segments)))
 
     def encode(self, lam: Optional[float] = None, key_lam: Optional[float] = None) -> EncodeResult:
         """Run the search at ``lam`` (and ``key_lam``, see :meth:`run`) and write the stream;
         ``stats["rd"]`` records the decisions."""
         t0 = time.perf_counter()
         lam = self.s.lam if lam is None else float(lam)
-        decision = self.run(lam, key_lam)
+        with self._workers():
+            decision = self.run(lam, key_lam)
+            plans = self.plans(decision)
         qualities = [decision.qualities[k] for k in sorted(decision.qualities)]
         image_params = {**self.keys.codec(max(qualities), decision.scale).header_params()}
-        result = write_stream(self.prep, self.codec, self.plans(decision), image_params)
+        result = write_stream(self.prep, self.codec, plans, image_params)
         result.stats["rd"] = {
             "lambda": lam, "keyframe_lambda": lam if key_lam is None else float(key_lam),
             "cost": decision.cost, "keyframe_qualities": qualities,
-            "keyframe_scale": decision.scale, "budgets": [c.budget for c in decision.costs],
+            "keyframe_scale": decision.scale, "scales_searched": decision.searched,
+            "budgets": [c.budget for c in decision.costs],
             "distortion": float(sum(c.distortions.sum() for c in decision.costs)
                                 + sum(self.keys.get(k, decision.qualities[k], decision.scale).distortion
                                       for k in decision.qualities)) / int(self.prep.frames.shape[0]),
             "search_seconds": time.perf_counter() - t0, "keyframe_encodes": self.keys.encodes,
-            "selections": self.segs.selections, "decodes": self.segs.decodes,
+            "selections": self.segs.selections, "decodes": self.segs.decodes, "threads": self.s.threads,
         }
         return result
 

@@ -176,27 +176,28 @@ class RDSearch:
         h, w = prep.coded_size
         self.pixels = h * w
         self.shots = self._shots()
-        self.pool: Optional[ThreadPoolExecutor] = None
 
     @contextlib.contextmanager
     def _workers(self) -> Iterator[None]:
-        """The worker pool (``codec.rd.threads`` > 1) for the duration of one search."""
-        if self.s.threads <= 1 or self.pool is not None:
+        """The worker pool (``codec.rd.threads`` > 1), held by the keyframe coder, for the
+        duration of one search."""
+        if self.s.threads <= 1:
             yield
             return
         with ThreadPoolExecutor(self.s.threads, thread_name_prefix=WORKER_PREFIX) as pool:
-            self.pool = self.keys.pool = pool
+            self.keys.pool = pool
             try:
                 yield
             finally:
-                self.pool = self.keys.pool = None
+                self.keys.pool = None
 
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> List[R]:
         """``[fn(x) for x in items]``, on the pool when there is one (never from a worker: no
         task waits on another)."""
-        if self.pool is None or on_worker():
+        pool = self.keys.pool
+        if pool is None or on_worker():
             return [fn(x) for x in items]
-        return list(self.pool.map(fn, items))
+        return list(pool.map(fn, items))
 
     def _shots(self) -> List[Segment]:
         select = KEYFRAME_SELECTORS.get("adaptive")

@@ -40,7 +40,8 @@ def main():
     t3 = time.perf_counter()
     ms = lambda a, b: 1000 * (b - a) / n  # noqa: E731
     print(f"{n} frames {frames.shape[1]}x{frames.shape[2]}, {len(segs)} segments")
-    print(f"flows {ms(t0, t1):.1f} ms/frame, segments {ms(t1, t2):.1f}, trajectories {ms(t2, t3):.1f}, total {ms(t0, t3):.1f}")
+    print(f"flows {ms(t0, t1):.1f} ms/frame, segments {ms(t1, t2):.1f}, "
+          f"trajectories {ms(t2, t3):.1f}, total {ms(t0, t3):.1f}")
 
 
 if __name__ == "__main__":

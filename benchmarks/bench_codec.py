@@ -47,7 +47,8 @@ def main() -> None:
     args = p.parse_args()
     cfg = compose(None, [])
     rows = [bench_clip(c, cfg) for c in (args.clips or [str(sample_clip_path())])]
-    print("| clip | frames | bpp | keyframes | traj. bits/point/frame | encode fps | warp decode fps | PSNR | MS-SSIM | NIQE | warping error |")
+    print("| clip | frames | bpp | keyframes | traj. bits/point/frame | encode fps | warp decode fps "
+          "| PSNR | MS-SSIM | NIQE | warping error |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         m = r["metrics"]

@@ -52,8 +52,8 @@ from actdiff.config import compose
 from actdiff.data import load_protocol
 from actdiff.entropy.symbols import SymbolEncoder, zigzag_array
 from actdiff.entropy.varint import write_varint
-from actdiff.motion.temporal import smooth_tracks, subsample_tracks, upsample_tracks
 from actdiff.evaluation.results import machine, versions
+from actdiff.motion.temporal import smooth_tracks, subsample_tracks, upsample_tracks
 from actdiff.selection.trajectories import anchor_points
 from actdiff.types import Tracks
 

@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("clips", nargs="+")
     p.add_argument("--video", help="save_pretrained folder of the video generator (omitted: warp/2D/x265 rows only)")
-    p.add_argument("--video-set", nargs="*", default=[], help="key=value sampling/decoder settings of the video decoder")
+    p.add_argument("--video-set", nargs="*", default=[],
+                   help="key=value sampling/decoder settings of the video decoder")
     p.add_argument("--frame-weights", default=str(DEFAULT_WEIGHTS), help="2D decoder weights, or none")
     p.add_argument("--rates", nargs="+", default=["r0", "r1", "r2", "r3", "r4"])
     p.add_argument("--frames", type=int, default=96)
@@ -225,7 +226,8 @@ def main(argv: list[str] | None = None) -> None:
            "metrics": METRICS, "settings": {lab: d.settings() for lab, d in decoders.items() if hasattr(d, "settings")},
            "targets": {"niqe_margin": NIQE_MARGIN, "flicker_ratio": FLICKER_RATIO}, "clips": clips}
     if args.video:
-        every = {k: all(v["checks"][k] for c in clips for v in c["verdicts"]) for k in clips[0]["verdicts"][0]["checks"]}
+        checks = clips[0]["verdicts"][0]["checks"]
+        every = {k: all(v["checks"][k] for c in clips for v in c["verdicts"]) for k in checks}
         fps = [r["frames_per_second"] for c in clips for r in c["rows"]["video"]]
         doc["targets_met_every_clip_and_point"] = every
         doc["video_frames_per_second"] = {"min": min(fps), "median": float(np.median(fps))}

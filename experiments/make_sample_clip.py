@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actdiff.io import read_video, write_video
+from actdiff.io import read_video, write_video  # noqa: E402  (after the sys.path line above)
 
 START, FRAMES, SIZE, CRF = 20, 48, (256, 384), 10
 OUT = ROOT / "actdiff" / "assets" / "sample" / "bigbuckbunny_256x384.mp4"

@@ -99,9 +99,30 @@ def test_ghosting_and_misplaced_structure_cost_more_than_noise_of_equal_psnr():
         assert d.frame(ref.astype(np.uint8), bad) > 1.2 * d.frame(ref.astype(np.uint8), noise)
 
 
+def test_vif_term_is_zero_for_identical_frames_and_grows_with_blur():
+    """``vif_weight`` mixes in full-resolution ``1 − VIF``: 0 for identical frames, larger for a
+    stronger downscale blur and, at weight 1, different from the default D; frames smaller than
+    piq's 41-pixel minimum work."""
+    ref = _scene()
+    h, w = ref.shape[:2]
+
+    def down(s: int) -> np.ndarray:
+        small = cv2.resize(ref, (w // s, h // s), interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    d, only_vif = Distortion(vif_weight=0.5), Distortion(vif_weight=1.0)
+    assert d.frame(ref, ref) == pytest.approx(0.0, abs=1e-6)
+    assert d.frame(ref, ref) < d.frame(ref, down(2)) < d.frame(ref, down(4)) <= 1
+    assert only_vif.frame(ref, down(2)) > Distortion().frame(ref, down(2)) + 0.05
+    small = ref[:24, :30]
+    assert 0 < d.frame(small, np.clip(small.astype(int) + 40, 0, 255).astype(np.uint8)) <= 1
+
+
 def test_distortion_config_is_checked():
     with pytest.raises(ConfigError):
         Distortion(psnr_weight=1.5)
+    with pytest.raises(ConfigError):
+        Distortion(vif_weight=-0.1)
     with pytest.raises(ConfigError):
         Distortion(scale_weights=())
     assert psnr(np.zeros((4, 4), np.float32), np.zeros((4, 4), np.float32)) == 50.0

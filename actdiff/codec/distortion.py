@@ -11,6 +11,12 @@
   half resolution. A ghost — two warped keyframes cross-faded — halves the contrast of both
   copies of every moving edge and adds a second one, which GMSD penalises strongly.
 
+Optionally (``vif_weight`` ``v`` > 0, off by default) ``D = (1 − v) · D_above + v · (1 − VIF)``
+with VIF the pixel-domain visual information fidelity (piq ``vif_p``: four scales from *full*
+resolution), the information-fidelity feature VMAF is built on, about 35 ms a frame at 256×384 on
+one core. An experiment, not the default: in the loop it made the search prefer fewer, better
+keyframes, which VMAF NEG scored worse (``docs/rd_mode.md``).
+
 Why these and not (MS-)SSIM: ``benchmarks/bench_rd_distortion.py`` codes training clips in
 ways that differ in exactly the encoder's decisions (GOP, keyframe quality and downscale,
 trajectory budget), decodes them with the warp decoder and counts how often each candidate
@@ -26,6 +32,8 @@ from typing import Sequence, Tuple
 
 import cv2
 import numpy as np
+import piq
+import torch
 
 from actdiff.errors import ConfigError
 
@@ -69,6 +77,21 @@ def gmsd(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.std(gms))
 
 
+_VIF_MIN_SIDE = 41  # piq's vif_p needs at least this many pixels a side (four scales)
+
+
+def vif(x: np.ndarray, y: np.ndarray) -> float:
+    """Pixel-domain VIF (piq ``vif_p``) of luma ``y`` against reference ``x``, ``float32 (H, W)`` in
+    [0, 255]; 1 for identical images, towards 0 as information is lost. Images with a side under
+    41 pixels are reflect-padded to 41 (piq's four scales need it)."""
+    t = torch.from_numpy(np.stack([x, y]).astype(np.float32) / 255.0)[:, None]
+    h, w = t.shape[-2:]
+    ph, pw = max(0, _VIF_MIN_SIDE - h), max(0, _VIF_MIN_SIDE - w)
+    if ph or pw:
+        t = torch.nn.functional.pad(t, (0, pw, 0, ph), mode="replicate")
+    return float(piq.vif_p(t[:1], t[1:].clamp(0, 1), data_range=1.0))
+
+
 #: PSNR (dB) at which the PSNR term of :class:`Distortion` reaches 0 (and where it is clipped).
 PSNR_CEILING = 50.0
 
@@ -86,15 +109,19 @@ class Distortion:
     Args:
         psnr_weight: ``w``, the share of the multi-scale PSNR term (the rest is GMSD), in [0, 1].
         scale_weights: weight of each dyadic scale of ``PSNR_ms``, finest first (normalised).
+        vif_weight: ``v``, the share of the full-resolution ``1 − VIF`` term, in [0, 1] (0: off).
     """
 
     psnr_weight: float = 0.5
     scale_weights: Tuple[float, ...] = (1.0, 1.0, 1.0)
+    vif_weight: float = 0.0
 
     def __post_init__(self) -> None:
         w = self.scale_weights
         if not 0 <= self.psnr_weight <= 1:
             raise ConfigError(f"rd.distortion.psnr_weight must be in [0, 1], got {self.psnr_weight!r}")
+        if not 0 <= self.vif_weight <= 1:
+            raise ConfigError(f"rd.distortion.vif_weight must be in [0, 1], got {self.vif_weight!r}")
         if not w or len(w) > 5 or any(not v >= 0 for v in w) or not sum(w) > 0:
             raise ConfigError(f"rd.distortion.scale_weights must be 1–5 non-negative weights, got {w!r}")
 
@@ -113,11 +140,14 @@ class Distortion:
         w = np.asarray(self.scale_weights, np.float64)
         p = sum(wk * psnr(a, b) for wk, a, b in zip(w / w.sum(), pyr_ref, pyr_rec))
         g = gmsd(pyr_ref[1], pyr_rec[1])
-        return float(np.clip(self.psnr_weight * (1.0 - p / PSNR_CEILING) + (1.0 - self.psnr_weight) * g, 0.0, 1.0))
+        d = self.psnr_weight * (1.0 - p / PSNR_CEILING) + (1.0 - self.psnr_weight) * g
+        if self.vif_weight > 0:
+            d = (1.0 - self.vif_weight) * d + self.vif_weight * (1.0 - vif(pyr_ref[0], pyr_rec[0]))
+        return float(np.clip(d, 0.0, 1.0))
 
     def frames(self, refs: Sequence[Tuple[np.ndarray, ...]], recs: np.ndarray) -> np.ndarray:
         """``D`` of each decoded frame, ``float64 (T,)``, against prepared references."""
         return np.array([self.frame(r, x) for r, x in zip(refs, recs)], np.float64)
 
 
-__all__ = ["PSNR_CEILING", "Distortion", "gmsd", "luma", "psnr", "ssim"]
+__all__ = ["PSNR_CEILING", "Distortion", "gmsd", "luma", "psnr", "ssim", "vif"]

@@ -32,8 +32,6 @@ from typing import Sequence, Tuple
 
 import cv2
 import numpy as np
-import piq
-import torch
 
 from actdiff.errors import ConfigError
 
@@ -83,7 +81,10 @@ _VIF_MIN_SIDE = 41  # piq's vif_p needs at least this many pixels a side (four s
 def vif(x: np.ndarray, y: np.ndarray) -> float:
     """Pixel-domain VIF (piq ``vif_p``) of luma ``y`` against reference ``x``, ``float32 (H, W)`` in
     [0, 255]; 1 for identical images, towards 0 as information is lost. Images with a side under
-    41 pixels are reflect-padded to 41 (piq's four scales need it)."""
+    41 pixels are edge-padded to 41 (piq's four scales need it)."""
+    import piq  # only when the term is on
+    import torch
+
     t = torch.from_numpy(np.stack([x, y]).astype(np.float32) / 255.0)[:, None]
     h, w = t.shape[-2:]
     ph, pw = max(0, _VIF_MIN_SIDE - h), max(0, _VIF_MIN_SIDE - w)

@@ -1,0 +1,92 @@
+"""Can sampling settings alone buy the diffusion decoders a better NIQE than the warp decoder's
+while keeping their flicker near it? (issue 13's perception and temporal targets together.)
+
+On VALIDATION files of the training corpus (held out of every training run; never the clips
+results are reported on), cpu protocol (256x384 crop, first ``--frames`` frames), fast-mode points
+r1 and r3: decodes each stream with the warp decoder and with each diffusion model (the shipped 2D
+decoder and, with ``--video``, a segment-level video generator) at every ``strength`` ×
+``temporal_blend`` of the grid, and scores PSNR, MS-SSIM, coarse-scale PSNR, VMAF NEG, warping
+error, tOF and NIQE. ``--anchor-sigma S`` also scores each diffusion output with its coarse band
+replaced by the warp decoder's (``out + G_S * (warp − out)``, a Gaussian of S pixels; computed
+here, not a decoder option), to see whether the flicker sits in the coarse band.
+
+    OMP_NUM_THREADS=2 PYTHONPATH=. python experiments/video_sampling_tradeoff.py \\
+        --video runs/train_video_cpu/export --anchor-sigma 4 \\
+        -o benchmarks/results/video_sampling_tradeoff_val_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from actdiff.codec import decode_video, encode_video
+from actdiff.config import compose
+from actdiff.data import load_dataset
+from actdiff.evaluation.rates import codec_overrides, load_rates
+from actdiff.io import read_video
+from actdiff.metrics import compute_metrics
+
+METRICS = ["psnr", "ms_ssim", "psnr_lowres", "vmaf_neg", "warping_error", "tof", "niqe"]
+
+
+def anchor_coarse(frames: np.ndarray, warp: np.ndarray, sigma: float) -> np.ndarray:
+    """``frames`` with their coarse band (Gaussian blur of ``sigma`` pixels) taken from ``warp``;
+    both ``uint8 (T, H, W, 3)``."""
+    out = [x + cv2.GaussianBlur(y - x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+           for x, y in zip(frames.astype(np.float32), warp.astype(np.float32))]
+    return np.clip(np.round(np.stack(out)), 0, 255).astype(np.uint8)
+
+
+def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """Every decode of one stream, by label."""
+    warp = np.asarray(decode_video(data, "warp").frames)
+    out = {"warp": warp}
+    models = {"2d": {}, **({"video": {"weights": args.video}} if args.video else {})}
+    for name, kw in models.items():
+        for s in args.strengths:
+            for b in args.blends:
+                label = f"{name} strength={s:g} blend={b:g}"
+                out[label] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **kw).frames)
+                if args.anchor_sigma > 0:
+                    out[f"{label} anchored"] = anchor_coarse(out[label], warp, args.anchor_sigma)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clips", nargs="+", default=["udacity_highway", "mmaction_makeup"])
+    ap.add_argument("--frames", type=int, default=48)
+    ap.add_argument("--rates", nargs="+", default=["r1", "r3"])
+    ap.add_argument("--strengths", type=float, nargs="+", default=[0.3, 0.5])
+    ap.add_argument("--blends", type=float, nargs="+", default=[0.8, 0.95])
+    ap.add_argument("--video", default=None, help="weights folder of a segment-level video generator")
+    ap.add_argument("--anchor-sigma", type=float, default=0.0)
+    ap.add_argument("-o", "--output", default=None)
+    args = ap.parse_args(argv)
+    out = {"args": vars(args), "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                                           "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}, "rows": []}
+    rates = load_rates()
+    for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
+        video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
+        src = np.asarray(video.frames)
+        for point in args.rates:
+            res = encode_video(video, compose(None, codec_overrides(rates[point]), default="experiment/codec"))
+            bpp = 8 * len(res.data) / (video.num_frames * video.height * video.width)
+            for label, frames in _decodes(res.data, args).items():
+                m = {k: float(v) for k, v in compute_metrics(src, frames, METRICS).items()}
+                out["rows"].append({"clip": seq.name, "point": point, "bpp": bpp, "decoder": label, **m})
+                print(f"{seq.name} {point} {label}: " + " ".join(f"{k}={v:.4f}" for k, v in m.items()), flush=True)
+            if args.output:
+                Path(args.output).write_text(json.dumps(out, indent=1))
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +30,7 @@ from actdiff.codec.rdo import RDSearch, RDSettings
 from actdiff.config import compose
 from actdiff.data import load_dataset
 from actdiff.evaluation.rates import codec_overrides, load_rates
+from actdiff.evaluation.results import machine
 from actdiff.io import read_video
 from actdiff.metrics.vmaf import vmaf_frames
 
@@ -86,9 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--lambdas", type=float, nargs="+", default=[4.0, 16.0])
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args(argv)
-    dist, out = Distortion(), {"args": vars(args), "clips": {}}
-    out["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(),
-                      "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+    dist, out = Distortion(), {"args": vars(args), "machine": machine(), "clips": {}}
     all_rows = []
     for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
         video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")

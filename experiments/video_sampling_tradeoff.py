@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 from pathlib import Path
 
 import cv2
@@ -30,6 +28,7 @@ from actdiff.codec import decode_video, encode_video
 from actdiff.config import compose
 from actdiff.data import load_dataset
 from actdiff.evaluation.rates import codec_overrides, load_rates
+from actdiff.evaluation.results import machine
 from actdiff.io import read_video
 from actdiff.metrics import compute_metrics
 
@@ -70,8 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--anchor-sigma", type=float, default=0.0)
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args(argv)
-    out = {"args": vars(args), "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                                           "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}, "rows": []}
+    out = {"args": vars(args), "machine": machine(), "rows": []}
     rates = load_rates()
     for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
         video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")

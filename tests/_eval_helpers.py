@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_script(relpath: str) -> ModuleType:
+    """Import a script of the repository that is not a package module (``benchmarks/…``,
+    ``experiments/…``) by its path relative to the repository root."""
+    path = ROOT / relpath
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def moving_texture(t: int = 6, h: int = 64, w: int = 96, seed: int = 0) -> np.ndarray:

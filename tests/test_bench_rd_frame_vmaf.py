@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_rd_frame_vmaf", ROOT / "benchmarks" / "bench_rd_frame_vmaf.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from _eval_helpers import load_script
 
 
 def test_summary_separates_keyframes_and_bins_by_distortion():
     rows = [{"stream": "a", "bpp": 0.01, "t": t, "keyframe": t in (0, 9), "d": 0.1 + 0.03 * t,
              "vmaf_neg": 90.0 - 9.0 * t} for t in range(10)]
     rows += [{**r, "stream": "b", "bpp": 0.02} for r in rows]
-    s = _bench()._summary(rows)
+    s = load_script("benchmarks/bench_rd_frame_vmaf.py")._summary(rows)
     a = s["streams"]["a"]
     assert (a["bpp"], a["keyframes"], s["frames"]) == (0.01, 2, 20)
     assert a["vmaf_neg_keyframes"] == pytest.approx((90.0 + 9.0) / 2)

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from _eval_helpers import load_script
 
 from actdiff.evaluation.results import new_results, save_results
 from actdiff.types import EncodeResult
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _bench_rd():
-    spec = importlib.util.spec_from_file_location("bench_rd", ROOT / "benchmarks" / "bench_rd.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _point(name: str, psnr: float) -> dict:
@@ -33,9 +23,9 @@ def test_reuse_matches_streams_by_bytes_not_by_name(tmp_path):
     (old / "streams" / "clip_rd1.adv").write_bytes(b"stream B")
     encoded = {"rd1": EncodeResult(data=b"stream A", stats={"encode_seconds": 5.0}),  # renamed point
                "rd2": EncodeResult(data=b"stream C", stats={"encode_seconds": 6.0})}  # new stream
-    reused = _bench_rd().reused_points(old, "warp", "set", "clip", encoded)
+    reused = load_script("benchmarks/bench_rd.py").reused_points(old, "warp", "set", "clip", encoded)
     assert list(reused) == ["rd1"]
     p = reused["rd1"]
     assert p["metrics"] == {"psnr": 30.0} and p["quality_param"] == "rd1" and p["encode_seconds"] == 5.0
     assert p["reused_from"] == "actdiff_rd_warp_set.json:rd0"
-    assert _bench_rd().reused_points(None, "warp", "set", "clip", encoded) == {}
+    assert load_script("benchmarks/bench_rd.py").reused_points(None, "warp", "set", "clip", encoded) == {}

@@ -9,7 +9,6 @@ numbers themselves differ from run to run (timings) and are not compared."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -17,18 +16,11 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from _eval_helpers import fake_results, write_clip_folder
+from _eval_helpers import fake_results, load_script, write_clip_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 KERNEL = "actdiff-test-python"
-
-
-def _maker():
-    spec = importlib.util.spec_from_file_location("make_notebooks", ROOT / "experiments" / "make_notebooks.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_three_notebooks_stored_with_the_outputs_of_a_generator_run():
@@ -47,7 +39,7 @@ def test_three_notebooks_stored_with_the_outputs_of_a_generator_run():
 
 
 def test_notebooks_match_their_generator():
-    assert _maker().main(["--check"]) == 0
+    assert load_script("experiments/make_notebooks.py").main(["--check"]) == 0
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,125 @@
+"""Choose the shipped diffusion decoder's sampling settings by a fixed rule on VALIDATION files.
+
+Reads sweeps measured on the training corpus's validation files (never on the clips results are
+reported on): rows of ``experiments/video_sampling_tradeoff.py`` (``{"rows": [...]}``) and of
+``benchmarks/bench_video_decoder.py`` (``{"clips": [...]}``), which decode the same streams with
+the warp decoder and with diffusion settings. A setting is *admissible* when at EVERY clip and
+rate point, against the warp decoder on the same stream, it meets issue 13's targets that need no
+other codec:
+
+* coarse-scale PSNR (``psnr_lowres``) ≥ the warp decoder's;
+* VMAF NEG ≥ the warp decoder's − 2;
+* warping error and tOF ≤ 1.2 × the warp decoder's;
+* NIQE < the warp decoder's (lower is better).
+
+The choice is the admissible setting with the lowest mean NIQE; with none admissible the rule
+keeps the current default. Post-processed rows (label containing ``anchored``: computed by the
+sweep, not a decoder option) are never candidates.
+
+    .venv/bin/python experiments/choose_sampling_default.py \\
+        benchmarks/results/video_sampling_tradeoff_val_cpu.json \\
+        benchmarks/results/video_decoder_val_strength1_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+WARP = "warp"
+RULES = {  # metric -> (check, text) against the warp decoder's value on the same stream
+    "psnr_lowres": (lambda x, w: x >= w, ">= warp"),
+    "vmaf_neg": (lambda x, w: x >= w - 2.0, ">= warp - 2"),
+    "warping_error": (lambda x, w: x <= 1.2 * w, "<= 1.2 x warp"),
+    "tof": (lambda x, w: x <= 1.2 * w, "<= 1.2 x warp"),
+    "niqe": (lambda x, w: x < w, "< warp"),
+}
+
+
+def _bench_label(name: str, settings: dict) -> str:
+    s = settings.get(name, {})
+    model = "2d" if name == "diffusion-2d" else "video" if name == "video" else name
+    if name == WARP:
+        return WARP
+    return f"{model} strength={s.get('strength', 1.0):g} blend={s.get('temporal_blend', 0.0):g}"
+
+
+def load_rows(path: Path) -> list[dict]:
+    """Flat records ``{clip, point, label, <metric>: value}`` of one sweep JSON (either format)."""
+    doc = json.loads(path.read_text())
+    if "rows" in doc:
+        return [{"clip": r["clip"], "point": r["point"], "label": r["decoder"],
+                 **{m: r[m] for m in RULES}} for r in doc["rows"]]
+    out = []
+    for clip in doc["clips"]:
+        for name, runs in clip["rows"].items():
+            for run in runs:
+                out.append({"clip": clip["clip"], "point": run["quality_param"],
+                            "label": _bench_label(name, doc.get("settings", {})),
+                            **{m: run["metrics"][m] for m in RULES}})
+    return out
+
+
+def evaluate(rows: list[dict]) -> dict[str, dict]:
+    """Per candidate label: ``admissible``, ``failures`` (list of str) and ``mean_niqe``."""
+    warp = {(r["clip"], r["point"]): r for r in rows if r["label"] == WARP}
+    by_label: dict[str, dict] = {}
+    for r in rows:
+        if r["label"] == WARP or "anchored" in r["label"]:
+            continue
+        w = warp.get((r["clip"], r["point"]))
+        if w is None:
+            raise SystemExit(f"error: no warp row for {r['clip']} {r['point']}")
+        key = (r["clip"], r["point"])
+        entry = by_label.setdefault(r["label"], {"streams": {}, "failures": []})
+        if key in entry["streams"]:
+            continue  # the same stream measured in two files: keep the first
+        entry["streams"][key] = r["niqe"]
+        for metric, (ok, text) in RULES.items():
+            if not ok(r[metric], w[metric]):
+                entry["failures"].append(f"{r['clip']} {r['point']}: {metric} {r[metric]:.4g} not {text} "
+                                         f"({w[metric]:.4g})")
+    streams = set(warp)
+    result = {}
+    for label, e in by_label.items():
+        missing = streams - set(e["streams"])
+        fails = e["failures"] + [f"not measured on {c} {p}" for c, p in sorted(missing)]
+        result[label] = {"admissible": not fails, "failures": fails,
+                         "mean_niqe": sum(e["streams"].values()) / len(e["streams"])}
+    return result
+
+
+def choose(result: dict[str, dict]) -> str | None:
+    """The admissible label with the lowest mean NIQE (``None`` if none is admissible)."""
+    ok = [(v["mean_niqe"], k) for k, v in result.items() if v["admissible"]]
+    return min(ok)[1] if ok else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("sweeps", nargs="+", type=Path, help="sweep JSONs measured on validation files")
+    p.add_argument("-o", "--output", type=Path, default=None, help="write the verdicts as JSON")
+    args = p.parse_args(argv)
+    for f in args.sweeps:
+        if not f.is_file():
+            p.error(f"{f} not found")
+    rows = [r for f in args.sweeps for r in load_rows(f)]
+    result = evaluate(rows)
+    counts = defaultdict(int)
+    for label, v in sorted(result.items(), key=lambda kv: kv[1]["mean_niqe"]):
+        counts[v["admissible"]] += 1
+        verdict = "admissible" if v["admissible"] else f"fails {len(v['failures'])}: {v['failures'][0]}"
+        print(f"{label:28s} mean NIQE {v['mean_niqe']:.3f}  {verdict}")
+    pick = choose(result)
+    print(f"choice: {pick or 'none admissible: keep the current default'}")
+    if args.output:
+        args.output.write_text(json.dumps({"sweeps": [str(f) for f in args.sweeps], "rules":
+                                           {m: t for m, (_, t) in RULES.items()}, "choice": pick,
+                                           "candidates": result}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

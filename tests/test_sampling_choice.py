@@ -1,0 +1,73 @@
+"""The rule that picks the shipped diffusion decoder's sampling settings on validation files, and
+the shipped weights' defaults against its committed verdict."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from _eval_helpers import ROOT, load_script
+
+choose = load_script("experiments/choose_sampling_default.py")
+WARP = {"psnr_lowres": 30.0, "vmaf_neg": 50.0, "warping_error": 0.010, "tof": 0.50, "niqe": 7.0}
+
+
+def _row(label, clip="a", point="r1", **over):
+    return {"clip": clip, "point": point, "label": label, **{**WARP, **over}}
+
+
+def _streams(label, **over):
+    return [_row(label, c, p, **over) for c in ("a", "b") for p in ("r1", "r3")]
+
+
+def test_rule_picks_the_admissible_setting_with_the_best_niqe():
+    rows = (_streams("warp") + _streams("2d s=1", niqe=4.0, vmaf_neg=47.9)          # VMAF NEG 2.1 down
+            + _streams("2d s=0.5", niqe=5.0) + _streams("2d s=0.3", niqe=6.0)
+            + _streams("2d s=0.5 anchored", niqe=3.0)                              # not a decoder option
+            + _streams("2d flicker", niqe=4.5, warping_error=0.0121)               # 1.21 x warp
+            + _streams("2d blurry", niqe=4.5, psnr_lowres=29.99)
+            + _streams("2d noniqe", niqe=7.0))
+    result = choose.evaluate(rows)
+    assert "2d s=0.5 anchored" not in result
+    assert not result["2d s=1"]["admissible"] and "vmaf_neg" in result["2d s=1"]["failures"][0]
+    assert not result["2d flicker"]["admissible"] and not result["2d blurry"]["admissible"]
+    assert not result["2d noniqe"]["admissible"]
+    assert result["2d s=0.3"]["admissible"]
+    assert choose.choose(result) == "2d s=0.5"
+
+
+def test_a_setting_missing_one_stream_is_not_admissible_and_none_keeps_the_default():
+    rows = _streams("warp") + _streams("2d", niqe=5.0)[:-1]
+    result = choose.evaluate(rows)
+    assert not result["2d"]["admissible"]
+    assert "not measured on b r3" in result["2d"]["failures"]
+    assert choose.choose(result) is None
+
+
+def test_both_sweep_formats_load(tmp_path):
+    metrics = dict(WARP)
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({"rows": [{"clip": "a", "point": "r1", "decoder": "warp", **metrics}]}))
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({
+        "settings": {"warp": {}, "diffusion-2d": {"strength": 0.5, "temporal_blend": 0.95}},
+        "clips": [{"clip": "a", "rows": {
+            "warp": [{"quality_param": "r1", "metrics": metrics}],
+            "diffusion-2d": [{"quality_param": "r1", "metrics": {**metrics, "niqe": 6.0}}]}}]}))
+    rows = choose.load_rows(flat) + choose.load_rows(bench)
+    assert {r["label"] for r in rows} == {"warp", "2d strength=0.5 blend=0.95"}
+    assert choose.choose(choose.evaluate(rows)) == "2d strength=0.5 blend=0.95"
+
+
+def test_shipped_defaults_are_the_committed_validation_choice():
+    verdict = json.loads((ROOT / "benchmarks/results/sampling_choice_val.json").read_text())
+    sweeps = [ROOT / p for p in verdict["sweeps"]]
+    rows = [r for p in sweeps for r in choose.load_rows(p)]
+    assert choose.choose(choose.evaluate(rows)) == verdict["choice"]
+    m = re.fullmatch(r"2d strength=([\d.]+) blend=([\d.]+)", verdict["choice"])
+    assert m, verdict["choice"]
+    shipped = json.loads((ROOT / "actdiff/assets/weights/tiny/config.json").read_text())["default_sampler"]
+    assert shipped["strength"] == pytest.approx(float(m.group(1)))
+    assert shipped["temporal_blend"] == pytest.approx(float(m.group(2)))

@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-
 from _eval_helpers import ROOT, load_script
 
 choose = load_script("experiments/choose_sampling_default.py")

@@ -51,6 +51,19 @@ METRICS = ["psnr", "ms_ssim", "vmaf", "vmaf_neg"]
 SETS = {"opencv_samples": (None, ROOT / "experiments/results_opencv_samples"),
         "shared_clips": (["carphone"], ROOT / "experiments/results_fr_carphone")}
 BPP_RANGE = (0.002, 0.03)
+#: Decoder settings that change the decoded frames: results decoded with different values are
+#: never resumed, reused or compared (the weights' path is left out: a checkout's location).
+SETTING_KEYS = ("name", "prediction", "sampler", "steps", "strength", "noise_mode", "temporal_blend")
+
+
+def settings_of(results: dict) -> dict:
+    """The frame-changing decoder settings recorded in a results document."""
+    return {k: v for k, v in (results.get("config", {}).get("decoder_settings") or {}).items() if k in SETTING_KEYS}
+
+
+def settings_mismatch(a: dict, b: dict) -> str:
+    """``""`` when settings ``a`` and ``b`` agree on :data:`SETTING_KEYS`, else ``key a≠b, …``."""
+    return ", ".join(f"{k} {a.get(k)}≠{b.get(k)}" for k in SETTING_KEYS if a.get(k) != b.get(k))
 
 
 def _curve(results: dict, seq: str, metric: str, restrict: bool) -> tuple:
@@ -71,6 +84,10 @@ def summarise(out: Path, decoders: list[str]) -> dict:
             if not rd_path.exists():
                 continue
             rd, fast = load_results(rd_path), load_results(ref_dir / f"actdiff_{dec}.json")
+            diff = settings_mismatch(settings_of(fast), settings_of(rd))
+            if diff:
+                raise SystemExit(f"error: {rd_path} and {ref_dir / f'actdiff_{dec}.json'} were decoded with "
+                                 f"different decoder settings ({diff}); re-run this benchmark with --restart")
             for seq in rd["sequences"]:
                 row = {}
                 for metric in ("vmaf_neg", "ms_ssim"):
@@ -166,15 +183,23 @@ def _streams(out: Path, video, name: str, cfgs: dict, wait: bool = False) -> dic
     return encoded
 
 
-def reused_points(old: Path | None, dec: str, dataset: str, seq: str, encoded: dict) -> dict[str, dict]:
+def reused_points(old: Path | None, dec: str, dataset: str, seq: str, encoded: dict,
+                  settings: dict | None = None) -> dict[str, dict]:
     """Points of an earlier run in ``old`` (its ``actdiff_rd_{dec}_{dataset}.json`` and ``streams/``)
-    whose stream is byte-identical to this run's stream of the same clip: ``{point: result}``.
+    whose stream is byte-identical to this run's stream of the same clip: ``{point: result}``;
+    none when ``settings`` (this run's decoder settings) differ from the earlier run's.
 
     Decoding is deterministic (the seed is in the stream), so a byte-identical stream decodes to
     the same frames; the point keeps the earlier decode's metrics and decode time, takes this
     run's point name and encode time, and says where it came from (``reused_from``)."""
     path = old / f"actdiff_rd_{dec}_{dataset}.json" if old else None
-    points = load_results(path)["sequences"].get(seq, []) if path is not None and path.exists() else []
+    doc = load_results(path) if path is not None and path.exists() else {"sequences": {}}
+    diff = settings_mismatch(settings_of(doc), settings) if settings is not None and path is not None \
+        and path.exists() else ""
+    if diff:
+        print(f"{seq}: nothing reused from {path}: other decoder settings ({diff})", flush=True)
+        return {}
+    points = doc["sequences"].get(seq, [])
     by_stream = {}  # stream bytes -> (earlier point name, its result)
     for p in points:
         adv = old / "streams" / f"{seq}_{p['quality_param']}.adv"
@@ -190,29 +215,35 @@ def reused_points(old: Path | None, dec: str, dataset: str, seq: str, encoded: d
 
 
 def run(out: Path, frames: int, decoders: list[str], datasets: list[str], wait: bool = False,
-        reuse: Path | None = None) -> None:
+        reuse: Path | None = None, restart: bool = False) -> None:
     """Encode (once) and decode every clip at every rate point, one decoder after the other
-    (warp first: cheap), saving the results documents after each clip (a re-run resumes).
-    With ``reuse``, points whose stream an earlier run in that folder decoded are not decoded
-    again (:func:`reused_points`)."""
+    (warp first: cheap), saving the results documents after each clip (a re-run resumes, unless
+    ``restart``: then the results documents start empty; the streams are kept either way).
+    A results document decoded with other decoder settings is never resumed (an error says so).
+    With ``reuse``, points whose stream an earlier run in that folder decoded with the same
+    decoder settings are not decoded again (:func:`reused_points`)."""
     rates = load_rates(ROOT / "configs/rates/rd.yaml")
     cfgs = point_configs(rates, None, "cpu", [f"protocol.max_frames={frames}"])
     protocol = load_protocol(next(iter(cfgs.values())).protocol)
     for dec in decoders:
         decoder = build_decoder(dec)
+        current = getattr(decoder, "settings", dict)()
         for dataset in datasets:
             ds = load_dataset(dataset, sequences=SETS[dataset][0])
             path = out / f"actdiff_rd_{dec}_{dataset}.json"
-            doc = load_results(path) if path.exists() else new_results(
+            doc = load_results(path) if path.exists() and not restart else new_results(
                 f"actdiff-rd-{dec}", ds.name, protocol.to_dict(),
-                {"rates": rates, "decoder": dec, "metrics": METRICS, "mode": "rd",
-                 "decoder_settings": getattr(decoder, "settings", dict)()})
+                {"rates": rates, "decoder": dec, "metrics": METRICS, "mode": "rd", "decoder_settings": current})
+            diff = settings_mismatch(settings_of(doc), {k: v for k, v in current.items() if k in SETTING_KEYS})
+            if diff:
+                raise SystemExit(f"error: {path} was decoded with other decoder settings ({diff}); "
+                                 "pass --restart to re-measure it")
             for seq in ds:
                 if seq.name in doc["sequences"]:
                     continue
                 video = seq.read(protocol)
                 encoded = _streams(out, video, seq.name, cfgs, wait)
-                reused = reused_points(reuse, dec, dataset, seq.name, encoded)
+                reused = reused_points(reuse, dec, dataset, seq.name, encoded, current)
                 todo = {k: c for k, c in cfgs.items() if k not in reused}
                 new = iter(actdiff_points(video, todo, {dec: decoder}, METRICS, encoded=encoded,
                                           log=lambda s, n=seq.name: print(n, s, flush=True))[dec])
@@ -252,13 +283,15 @@ def main() -> None:
     ap.add_argument("--summary-only", action="store_true")
     ap.add_argument("--reuse", type=Path, default=None,
                     help="an earlier output folder: points with byte-identical streams keep its decodes")
+    ap.add_argument("--restart", action="store_true",
+                    help="start the results documents afresh (the encoded streams are kept)")
     ap.add_argument("--wait-streams", action="store_true",
                     help="another run encodes the streams: wait for them (decode-only pass in parallel)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.summary_only:
-        run(out, args.frames, args.decoders, args.datasets, args.wait_streams, args.reuse)
+        run(out, args.frames, args.decoders, args.datasets, args.wait_streams, args.reuse, args.restart)
     summary = summarise(out, args.decoders)
     figures(out, args.decoders)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")

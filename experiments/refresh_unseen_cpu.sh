@@ -3,7 +3,9 @@
 # carphone, `cpu` protocol: 384x256, first 96 frames), with the code as it is now: the fast mode
 # with the warp and the diffusion decoder (experiments/results_opencv_samples/actdiff_*.json,
 # experiments/results_fr_carphone/actdiff_*.json; x264/x265/SVT-AV1 results are kept, their code
-# did not change) and the RD mode (benchmarks/bench_rd.py -> experiments/results_rd), then the
+# did not change) and the RD mode (benchmarks/bench_rd.py --restart -> experiments/results_rd: its
+# decodes are redone, its streams in experiments/results_rd/streams are re-used — delete them after
+# a change to the encoder), then the
 # BD-rate tables, the README table and figure. Order: the cheap warp passes first.
 #
 #   ACTDIFF_OPENCV_SAMPLES_ROOT=... ACTDIFF_SHARED_CLIPS=... nice -n 5 experiments/refresh_unseen_cpu.sh
@@ -30,8 +32,8 @@ for step in $STEPS; do
   case $step in
     fast_warp) fast warp ;;
     fast_diffusion) fast diffusion ;;
-    rd_warp) $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders warp ;;
-    rd_diffusion) $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders diffusion ;;
+    rd_warp) $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders warp --restart ;;
+    rd_diffusion) $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders diffusion --restart ;;
     tables)
       $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders warp diffusion --summary-only
       for dec in warp diffusion; do

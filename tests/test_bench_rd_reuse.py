@@ -29,3 +29,41 @@ def test_reuse_matches_streams_by_bytes_not_by_name(tmp_path):
     assert p["metrics"] == {"psnr": 30.0} and p["quality_param"] == "rd1" and p["encode_seconds"] == 5.0
     assert p["reused_from"] == "actdiff_rd_warp_set.json:rd0"
     assert load_script("benchmarks/bench_rd.py").reused_points(None, "warp", "set", "clip", encoded) == {}
+
+
+def _settings_doc(strength: float) -> dict:
+    return new_results("actdiff-rd-diffusion", "set", {"name": "cpu"},
+                       {"decoder_settings": {"name": "diffusion", "model": "somewhere", "strength": strength,
+                                             "temporal_blend": 0.8, "bidirectional": None}})
+
+
+def test_no_reuse_and_no_comparison_across_decoder_settings(tmp_path):
+    bench = load_script("benchmarks/bench_rd.py")
+    old = tmp_path / "old"
+    (old / "streams").mkdir(parents=True)
+    doc = _settings_doc(1.0)
+    doc["sequences"]["clip"] = [_point("rd0", 30.0)]
+    save_results(doc, old / "actdiff_rd_diffusion_set.json")
+    (old / "streams" / "clip_rd0.adv").write_bytes(b"stream A")
+    encoded = {"rd0": EncodeResult(data=b"stream A", stats={"encode_seconds": 5.0})}
+    same = {"name": "diffusion", "model": "elsewhere", "strength": 1.0, "temporal_blend": 0.8, "bidirectional": True}
+    assert list(bench.reused_points(old, "diffusion", "set", "clip", encoded, same)) == ["rd0"]
+    other = {**same, "strength": 0.5}
+    assert bench.reused_points(old, "diffusion", "set", "clip", encoded, other) == {}
+    assert bench.settings_mismatch(bench.settings_of(_settings_doc(1.0)), other) == "strength 1.0≠0.5"
+    assert bench.settings_mismatch(bench.settings_of(_settings_doc(0.5)), other) == ""
+
+
+def test_summary_refuses_fast_and_rd_results_of_different_decoder_settings(tmp_path, monkeypatch):
+    import pytest
+
+    bench = load_script("benchmarks/bench_rd.py")
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    ref.mkdir()
+    out.mkdir()
+    save_results(new_results("x265", "set", {"name": "cpu"}, {}), ref / "x265.json")
+    save_results(_settings_doc(0.5), ref / "actdiff_diffusion.json")
+    save_results(_settings_doc(1.0), out / "actdiff_rd_diffusion_set.json")
+    monkeypatch.setattr(bench, "SETS", {"set": (None, ref)})
+    with pytest.raises(SystemExit, match="strength 0.5≠1.0"):
+        bench.summarise(out, ["diffusion"])

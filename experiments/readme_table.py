@@ -52,6 +52,25 @@ def main() -> None:
         src = source_value(b, clip, "niqe")
         print(f"| {clip} | {min(p['bpp'] for p in pts):.4f}–{max(p['bpp'] for p in pts):.4f} | {bd} | "
               f"{min(ratios):.2f}–{max(ratios):.2f} | {min(niqe):.2f}–{max(niqe):.2f} ({src:.2f}) |")
+    print()
+    print(against_warp())
+
+
+def against_warp(metrics: tuple[str, ...] = ("psnr", "ms_ssim", "vmaf_neg", "niqe")) -> str:
+    """One line: at how many points of all clips the diffusion decoder scores below the warp
+    decoder on the same bitstreams, per metric (NIQE: lower is better), with the range of the differences."""
+    diffs: dict[str, list[float]] = {m: [] for m in metrics}
+    for clip, (_, tmp) in CLIPS.items():
+        diff = load_results(ROOT / tmp / "actdiff_diffusion.json")["sequences"][clip]
+        warp = load_results(ROOT / tmp / "actdiff_warp.json")["sequences"][clip]
+        for d, w in zip(diff, warp):
+            if d["bpp"] != w["bpp"]:
+                raise SystemExit(f"error: {clip}: the two decoders' results are not of the same streams")
+            for m in metrics:
+                diffs[m].append(d["metrics"][m] - w["metrics"][m])
+    parts = [f"{m} below at {sum(v < 0 for v in vals)}/{len(vals)} ({min(vals):+.3g} … {max(vals):+.3g})"
+             for m, vals in diffs.items()]
+    return "Diffusion minus warp decoder, same bitstreams: " + "; ".join(parts) + "."
 
 
 if __name__ == "__main__":

@@ -1,0 +1,131 @@
+"""Where do the frames between keyframes lose? The warp decoder's in-between frames against oracles.
+
+The RD search measures (benchmarks/bench_rd_frame_vmaf.py) that the frames between keyframes
+score far below the keyframes. This script splits that loss on TRAINING-corpus files (never the
+clips results are reported on), fast mode, cpu protocol, per in-between frame ``t`` of every
+segment, using the keyframe nearer in time (the start keyframe for ``τ = t/(L-1) ≤ 0.5``, else the
+end keyframe) so that each row warps ONE image:
+
+* ``decoded``: the warp decoder's output (both keyframes fused) — what ships;
+* ``tracks``: the nearer decoded keyframe warped along the motion interpolated from the decoded
+  trajectories (``dense_flow_from_tracks``) — the decoder's one-keyframe prediction;
+* ``endpoint_linear``: the nearer decoded keyframe warped along ``τ`` (or ``1-τ``) times the dense
+  DIS flow between the two SOURCE keyframes — a perfect endpoint motion, linear in time; what a
+  decoder-side flow between the decoded keyframes could at best add to the tracks;
+* ``oracle_flow``: the nearer decoded keyframe warped along the dense DIS flow from the SOURCE
+  frame ``t`` to the source keyframe — a dense per-frame motion, the ceiling of a better motion
+  description with these keyframes;
+* ``oracle_flow_source_key``: the same flow warping the SOURCE keyframe — what keyframe coding
+  costs on top.
+
+Reported per clip and rate point: mean PSNR and coarse-scale PSNR (``psnr_lowres``) over the
+in-between frames. Oracles read the source, so they are measurements, never decoder options.
+
+    OMP_NUM_THREADS=2 PYTHONPATH=. .venv/bin/python experiments/motion_oracle.py \\
+        --clips davis_dogs_jump mmaction_basketball tav_snowboard sadtalker_face_a \\
+        -o benchmarks/results/motion_oracle_train_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from actdiff.codec import decode_video, encode_video
+from actdiff.codec.decoder import decode_segments
+from actdiff.config import compose
+from actdiff.data import load_dataset
+from actdiff.evaluation.rates import codec_overrides, load_rates
+from actdiff.evaluation.results import machine
+from actdiff.io import read_video
+from actdiff.metrics.full_reference import psnr_lowres
+from actdiff.motion.interpolate import dense_flow_from_tracks
+from actdiff.motion.warp import backward_warp
+
+ROWS = ("decoded", "tracks", "endpoint_linear", "oracle_flow", "oracle_flow_source_key")
+
+
+def _psnr(ref: np.ndarray, rec: np.ndarray) -> float:
+    mse = float(np.mean((ref.astype(np.float64) - np.asarray(rec, np.float64)) ** 2))
+    return 100.0 if mse == 0 else min(100.0, 10 * np.log10(255.0 ** 2 / mse))
+
+
+def _psnr8(ref: np.ndarray, rec: np.ndarray) -> float:
+    as_t = [torch.from_numpy(np.clip(np.asarray(x, np.float32), 0, 255) / 255.0).permute(2, 0, 1)[None]
+            for x in (ref, rec)]
+    return float(psnr_lowres(*as_t))
+
+
+def _flow(dis: cv2.DISOpticalFlow, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """DIS flow ``float32 (H, W, 2)`` from RGB ``a`` to RGB ``b`` (``a``'s grid)."""
+    return dis.calc(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY), cv2.cvtColor(b, cv2.COLOR_RGB2GRAY), None)
+
+
+def measure(src: np.ndarray, data: bytes) -> dict[str, dict[str, float]]:
+    """Mean PSNR / coarse PSNR per row over the in-between frames of one stream."""
+    header, segs = decode_segments(data, trusted=True)
+    decoded = np.asarray(decode_video(data, "warp").frames)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    h, w = src.shape[1:3]
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+    vals: dict[str, list] = {k: [] for k in ROWS}
+    for seg in segs:
+        s0, length = seg.segment.start, seg.segment.length
+        if length < 3:
+            continue
+        ends = (src[s0], src[s0 + length - 1])
+        endpoint = (_flow(dis, ends[1], ends[0]), _flow(dis, ends[0], ends[1]))  # on the far key's grid
+        for t in range(1, length - 1):
+            tau = t / (length - 1)
+            near = 0 if tau <= 0.5 else 1
+            ref = 0 if near == 0 else length - 1
+            key, key_src, frac = (seg.key_start, ends[0], tau) if near == 0 else (seg.key_end, ends[1], 1 - tau)
+            frame = src[s0 + t]
+            back, _ = dense_flow_from_tracks(seg.tracks, t, ref, h, w, seg.bandwidth)
+            oracle = grid + _flow(dis, frame, key_src)
+            preds = {
+                "decoded": decoded[s0 + t],
+                "tracks": backward_warp(key, back),
+                # frame t's pixel p was at about p + frac * (flow far key -> near key)(p) in the near key
+                "endpoint_linear": backward_warp(key, grid + frac * endpoint[near]),
+                "oracle_flow": backward_warp(key, oracle),
+                "oracle_flow_source_key": backward_warp(key_src, oracle),
+            }
+            for k, img in preds.items():
+                vals[k].append((_psnr(frame, img), _psnr8(frame, img)))
+    return {k: {"psnr": float(np.mean([a for a, _ in v])), "psnr_lowres": float(np.mean([b for _, b in v])),
+                "frames": len(v)} for k, v in vals.items()}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", nargs="+", required=True, help="names of training-corpus files")
+    ap.add_argument("--frames", type=int, default=96)
+    ap.add_argument("--rates", nargs="+", default=["r1", "r3"])
+    ap.add_argument("-o", "--output", default=None)
+    args = ap.parse_args(argv)
+    cv2.setNumThreads(1)
+    out = {"args": vars(args), "machine": machine(), "rows": []}
+    rates = load_rates()
+    for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
+        video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
+        src = np.asarray(video.frames)
+        for point in args.rates:
+            res = encode_video(video, compose(None, codec_overrides(rates[point]), default="experiment/codec"))
+            bpp = 8 * len(res.data) / (video.num_frames * video.height * video.width)
+            m = measure(src, res.data)
+            out["rows"].append({"clip": seq.name, "point": point, "bpp": bpp, **m})
+            print(f"{seq.name} {point} {bpp:.4f}bpp " + " ".join(
+                f"{k} {v['psnr']:.2f}/{v['psnr_lowres']:.2f}" for k, v in m.items()), flush=True)
+            if args.output:
+                Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    main()

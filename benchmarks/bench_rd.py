@@ -193,9 +193,9 @@ def reused_points(old: Path | None, dec: str, dataset: str, seq: str, encoded: d
     the same frames; the point keeps the earlier decode's metrics and decode time, takes this
     run's point name and encode time, and says where it came from (``reused_from``)."""
     path = old / f"actdiff_rd_{dec}_{dataset}.json" if old else None
-    doc = load_results(path) if path is not None and path.exists() else {"sequences": {}}
-    diff = settings_mismatch(settings_of(doc), settings) if settings is not None and path is not None \
-        and path.exists() else ""
+    exists = path is not None and path.exists()
+    doc = load_results(path) if exists else {"sequences": {}}
+    diff = settings_mismatch(settings_of(doc), settings) if exists and settings is not None else ""
     if diff:
         print(f"{seq}: nothing reused from {path}: other decoder settings ({diff})", flush=True)
         return {}

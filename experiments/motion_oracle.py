@@ -16,14 +16,18 @@ end keyframe) so that each row warps ONE image:
   frame ``t`` to the source keyframe — a dense per-frame motion, the ceiling of a better motion
   description with these keyframes;
 * ``oracle_flow_source_key``: the same flow warping the SOURCE keyframe — what keyframe coding
-  costs on top.
+  costs on top;
+* ``grid<N>`` (``--grids``): that dense flow read at about ``N`` points on a regular grid of frame
+  ``t`` and interpolated back with the decoder's interpolator (:func:`interpolate_sparse`,
+  bandwidth = the grid spacing) — what ``N`` exactly known, evenly spread points per frame give,
+  against the segment's budget of decoded trajectories.
 
 Reported per clip and rate point: mean PSNR and coarse-scale PSNR (``psnr_lowres``) over the
 in-between frames. Oracles read the source, so they are measurements, never decoder options.
 
     OMP_NUM_THREADS=2 PYTHONPATH=. .venv/bin/python experiments/motion_oracle.py \\
         --clips davis_dogs_jump mmaction_basketball tav_snowboard sadtalker_face_a \\
-        -o benchmarks/results/motion_oracle_train_cpu.json
+        --grids 48 192 768 -o benchmarks/results/motion_oracle_train_cpu.json
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from actdiff.evaluation.rates import codec_overrides, load_rates
 from actdiff.evaluation.results import machine
 from actdiff.io import read_video
 from actdiff.metrics.full_reference import psnr_lowres
-from actdiff.motion.interpolate import dense_flow_from_tracks
+from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
 from actdiff.motion.warp import backward_warp
 
 ROWS = ("decoded", "tracks", "endpoint_linear", "oracle_flow", "oracle_flow_source_key")
@@ -66,14 +70,30 @@ def _flow(dis: cv2.DISOpticalFlow, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return dis.calc(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY), cv2.cvtColor(b, cv2.COLOR_RGB2GRAY), None)
 
 
-def measure(src: np.ndarray, data: bytes) -> dict[str, dict[str, float]]:
-    """Mean PSNR / coarse PSNR per row over the in-between frames of one stream."""
+def grid_flow(flow: np.ndarray, n: int) -> np.ndarray:
+    """``flow (H, W, 2)`` read at about ``n`` evenly spread points (cell centres) and interpolated
+    back to ``(H, W, 2)`` with :func:`interpolate_sparse` at the grid spacing."""
+    h, w = flow.shape[:2]
+    nx = max(1, round(np.sqrt(n * w / h)))
+    ny = max(1, round(n / nx))
+    xs = (np.arange(nx) + 0.5) * w / nx - 0.5
+    ys = (np.arange(ny) + 0.5) * h / ny - 0.5
+    px, py = np.meshgrid(xs, ys)
+    pts = np.stack([px.ravel(), py.ravel()], -1).astype(np.float32)
+    vals = flow[np.clip(np.rint(pts[:, 1]), 0, h - 1).astype(int), np.clip(np.rint(pts[:, 0]), 0, w - 1).astype(int)]
+    dense, _ = interpolate_sparse(pts, vals, h, w, max(w / nx, h / ny))
+    return dense
+
+
+def measure(src: np.ndarray, data: bytes, grids: tuple[int, ...] = ()) -> dict[str, dict[str, float]]:
+    """Mean PSNR / coarse PSNR per row over the in-between frames of one stream (``grids``: the
+    ``grid<N>`` rows to add)."""
     header, segs = decode_segments(data, trusted=True)
     decoded = np.asarray(decode_video(data, "warp").frames)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     h, w = src.shape[1:3]
     grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
-    vals: dict[str, list] = {k: [] for k in ROWS}
+    vals: dict[str, list] = {k: [] for k in ROWS + tuple(f"grid{n}" for n in grids)}
     for seg in segs:
         s0, length = seg.segment.start, seg.segment.length
         if length < 3:
@@ -87,7 +107,8 @@ def measure(src: np.ndarray, data: bytes) -> dict[str, dict[str, float]]:
             key, key_src, frac = (seg.key_start, ends[0], tau) if near == 0 else (seg.key_end, ends[1], 1 - tau)
             frame = src[s0 + t]
             back, _ = dense_flow_from_tracks(seg.tracks, t, ref, h, w, seg.bandwidth)
-            oracle = grid + _flow(dis, frame, key_src)
+            flow = _flow(dis, frame, key_src)
+            oracle = grid + flow
             preds = {
                 "decoded": decoded[s0 + t],
                 "tracks": backward_warp(key, back),
@@ -95,6 +116,7 @@ def measure(src: np.ndarray, data: bytes) -> dict[str, dict[str, float]]:
                 "endpoint_linear": backward_warp(key, grid + frac * endpoint[near]),
                 "oracle_flow": backward_warp(key, oracle),
                 "oracle_flow_source_key": backward_warp(key_src, oracle),
+                **{f"grid{n}": backward_warp(key, grid + grid_flow(flow, n)) for n in grids},
             }
             for k, img in preds.items():
                 vals[k].append((_psnr(frame, img), _psnr8(frame, img)))
@@ -107,6 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--clips", nargs="+", required=True, help="names of training-corpus files")
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("--rates", nargs="+", default=["r1", "r3"])
+    ap.add_argument("--grids", type=int, nargs="*", default=[], help="add grid<N> rows for these N")
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
@@ -118,8 +141,10 @@ def main(argv: list[str] | None = None) -> dict:
         for point in args.rates:
             res = encode_video(video, compose(None, codec_overrides(rates[point]), default="experiment/codec"))
             bpp = 8 * len(res.data) / (video.num_frames * video.height * video.width)
-            m = measure(src, res.data)
-            out["rows"].append({"clip": seq.name, "point": point, "bpp": bpp, **m})
+            m = measure(src, res.data, tuple(args.grids))
+            segs = decode_segments(res.data, trusted=True)[1]
+            out["rows"].append({"clip": seq.name, "point": point, "bpp": bpp, "segments": len(segs),
+                                "trajectories": int(sum(s.tracks.num_points for s in segs)), **m})
             print(f"{seq.name} {point} {bpp:.4f}bpp " + " ".join(
                 f"{k} {v['psnr']:.2f}/{v['psnr_lowres']:.2f}" for k, v in m.items()), flush=True)
             if args.output:

@@ -135,3 +135,13 @@ def test_bad_diffusion_options_one_line(encoded, tmp_path, capsys, opt):
     assert decode.main([str(encoded[0]), "-o", str(out), "--decoder", "diffusion", *opt]) == 2
     assert opt[0].lstrip("-").replace("-", "_").split("_")[0] in one_error_line(capsys)
     assert not out.exists()
+
+
+def test_decode_says_which_model_and_sampling(encoded, tmp_path, capsys):
+    out = tmp_path / "d.mkv"
+    assert decode.main([str(encoded[0]), "-o", str(out), "--decoder", "diffusion", "--steps", "1"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert "ControlledDenoiser" in line and "1 steps, strength 0.5, temporal blend 0.95" in line  # shipped defaults
+    assert decode.main([str(encoded[0]), "-o", str(tmp_path / "w.mkv"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["decoder_settings"]["prediction"] == "select" and "steps" not in summary["decoder_settings"]

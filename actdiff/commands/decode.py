@@ -69,16 +69,32 @@ def main(argv: Sequence[str]) -> int:
     video = decode_video(data, decoder, max_pixels=args.max_pixels, weights_dirs=args.keyframe_weights)
     seconds = time.perf_counter() - t0
     write_video(args.output, video.frames, video.fps, overwrite=args.overwrite)
-    model = decoder.settings().get("model") if hasattr(decoder, "settings") else None
+    settings = decoder.settings() if hasattr(decoder, "settings") else {}
+    model = settings.get("model")
     summary = {"output": str(args.output), "frames": video.num_frames, "width": video.width, "height": video.height,
-               "fps": video.fps, "decoder": section["name"], "model": model, "decode_seconds": round(seconds, 3),
+               "fps": video.fps, "decoder": section["name"], "model": model, "decoder_settings": settings,
+               "decode_seconds": round(seconds, 3),
                "frames_per_second": round(video.num_frames / max(seconds, 1e-9), 3)}
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(summary, default=str))
         return 0
+    how = "; ".join(x for x in (model, sampling_text(settings)) if x)
     print(
         f"{args.output}: {video.num_frames} frames {video.width}x{video.height} (WxH) decoded with "
-        f"{section['name']}{f' ({model})' if model else ''} in {seconds:.2f} s "
+        f"{section['name']}{f' ({how})' if how else ''} in {seconds:.2f} s "
         f"({summary['frames_per_second']:.1f} frames/s)"
     )
     return 0
+
+
+def sampling_text(settings: dict) -> str:
+    """``"unipc 5 steps, strength 0.5, temporal blend 0.95"`` from a diffusion decoder's settings
+    (``""`` for a decoder without sampling)."""
+    if "steps" not in settings:
+        return ""
+    parts = [f"{settings.get('sampler', '?')} {settings['steps']} steps"]
+    if settings.get("strength") is not None:
+        parts.append(f"strength {settings['strength']:g}")
+    if settings.get("temporal_blend") is not None:
+        parts.append(f"temporal blend {settings['temporal_blend']:g}")
+    return ", ".join(parts)

@@ -88,28 +88,34 @@ def evaluate(data: bytes, src: np.ndarray, decoder) -> dict:
     return out
 
 
-def summarize(path: str) -> None:
-    """Print a markdown table (old → new per clip and rate, mean differences) of a results JSON
-    (``new`` is the first decoder after ``old``: ``new``, or ``new0`` with ``--variant``)."""
+def summarize(path: str, base: str = "old", name: str | None = None) -> None:
+    """Print a markdown table (base → new per clip and rate, mean differences) of a results JSON
+    (``base``: ``old`` by default; ``name``: by default the first decoder after ``old``: ``new``,
+    or ``new0`` with ``--variant``)."""
     rows = json.loads(Path(path).read_text())["results"]
-    name = [k for k in rows[0]["decoders"] if k != "old"][0]
+    name = name or [k for k in rows[0]["decoders"] if k != "old"][0]
     keys = ("psnr", "ms_ssim", "psnr8", "vmaf_neg", "warping_error", "decode_fps")
-    print("| clip | rate | bpp | " + " | ".join(f"{k} old → new" for k in keys) + " |")
+    print("| clip | rate | bpp | " + " | ".join(f"{k} {base} → {name}" for k in keys) + " |")
     print("|---" * (3 + len(keys)) + "|")
     for r in rows:
-        o, n = r["decoders"]["old"], r["decoders"][name]
+        o, n = r["decoders"][base], r["decoders"][name]
         cells = [f"{o[k]:.4f} → {n[k]:.4f}" if k in ("ms_ssim", "warping_error") else f"{o[k]:.2f} → {n[k]:.2f}"
                  for k in keys]
         print(f"| {r['clip']} | {r['rate']} | {r['bpp']:.4f} | " + " | ".join(cells) + " |")
-    d = {k: np.mean([r["decoders"][name][k] - r["decoders"]["old"][k] for r in rows]) for k in keys}
-    we = np.mean([r["decoders"][name]["warping_error"] / r["decoders"]["old"]["warping_error"] - 1 for r in rows])
-    print(f"\nmean {name} − old over {len(rows)} rows: " + ", ".join(f"{k} {v:+.4f}" for k, v in d.items())
+    d = {k: np.mean([r["decoders"][name][k] - r["decoders"][base][k] for r in rows]) for k in keys}
+    we = np.mean([r["decoders"][name]["warping_error"] / r["decoders"][base]["warping_error"] - 1 for r in rows])
+    better = {k: sum(r["decoders"][name][k] > r["decoders"][base][k] for r in rows)
+              for k in ("psnr", "ms_ssim", "vmaf_neg")}
+    print(f"\nhigher with {name} than {base}: " + ", ".join(f"{k} {v}/{len(rows)}" for k, v in better.items()))
+    print(f"mean {name} − {base} over {len(rows)} rows: " + ", ".join(f"{k} {v:+.4f}" for k, v in d.items())
           + f"; warping error {we:+.1%} relative")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--summarize", default=None, help="print the table of a results JSON and exit")
+    p.add_argument("--base", default="old", help="with --summarize: the decoder compared against")
+    p.add_argument("--new", default=None, help="with --summarize: the decoder compared (default: the first after old)")
     p.add_argument("--clips", nargs="+")
     p.add_argument("--rates", nargs="+", default=list(RATES), choices=list(RATES))
     p.add_argument("--variant", action="append", default=[], help="JSON FusionParams overrides")
@@ -117,7 +123,7 @@ def main() -> None:
     p.add_argument("--out", default=None)
     args = p.parse_args()
     if args.summarize:
-        summarize(args.summarize)
+        summarize(args.summarize, args.base, args.new)
         return
     if not args.clips:
         p.error("--clips is required")

@@ -42,10 +42,13 @@ class WarpDecoder(Decoder):
             self.params = FusionParams(**(prediction_params or {}))
         except TypeError as e:
             raise ConfigError(f"bad prediction_params: {e}") from None
+        self.prediction_params = dict(prediction_params or {})
 
     def settings(self) -> dict:
-        """The effective settings (recorded in results JSONs)."""
-        return {"name": self.name, "bidirectional": self.bidirectional, "prediction": self.prediction}
+        """The effective settings (recorded in results JSONs); ``prediction_params`` only when
+        some are given."""
+        out = {"name": self.name, "bidirectional": self.bidirectional, "prediction": self.prediction}
+        return {**out, "prediction_params": self.prediction_params} if self.prediction_params else out
 
     def decode_segment(self, header: StreamHeader, seg: DecodedSegment) -> np.ndarray:
         """Frames ``uint8 (L, H, W, 3)``; the decoded keyframes at both ends unchanged."""

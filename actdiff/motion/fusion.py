@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
+from actdiff.motion.keyflow import cached_corrections, refine_map
 from actdiff.motion.warp import backward_warp
 from actdiff.types import DecodedSegment, Tracks
 
@@ -70,6 +71,9 @@ class FusionParams:
             maps do not flip the choice).
         weight_blur: Gaussian sigma (px) feathering the weight map (no hard seams).
         use_fb: include the forward–backward term (off: time and confidence only; ablation).
+        keyflow: sample each keyframe along its map refined by the dense flow between the two
+            decoded keyframes (:mod:`actdiff.motion.keyflow`; the weights still come from the
+            tracks' maps). Off by default (opt-in, see docs/benchmarks.md).
     """
 
     fb_sigma: float = 2.0
@@ -84,6 +88,7 @@ class FusionParams:
     logit_blur: float = 3.0
     weight_blur: float = 2.0
     use_fb: bool = True
+    keyflow: bool = False
 
 
 @dataclass
@@ -151,7 +156,12 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
     if t == ref:
         return KeyWarp(np.asarray(key, np.float32), np.ones((h, w), np.float32), zeros, zeros)
     back, conf = dense_flow_from_tracks(seg.tracks, t, ref, h, w, bandwidth)
-    image = np.clip(backward_warp(key, back), 0, 255)
+    sample = back
+    if params.keyflow:
+        c0, c1 = cached_corrections(seg, bandwidth)
+        tau = t / (seg.segment.length - 1)
+        sample = refine_map(back, c0 if ref == 0 else c1, tau if ref == 0 else 1.0 - tau)
+    image = np.clip(backward_warp(key, sample), 0, 255)
     motion = np.linalg.norm(back - _grid(h, w), axis=-1)
     if not params.use_fb or seg.tracks.num_points == 0:
         return KeyWarp(image, conf, zeros, motion)

@@ -1,0 +1,148 @@
+"""Decoder-side refinement of the segment's motion with dense flow between its two keyframes.
+
+The decoded trajectories describe the motion of a few points; interpolated (normalised
+convolution, :mod:`actdiff.motion.interpolate`) they give a smooth field that blurs motion
+boundaries — an object's motion leaks into the background around it and its outline is
+misplaced in every in-between frame. The decoder has more than the points: it holds BOTH decoded
+keyframes, so it can measure the dense motion between them itself (no bits, the same at the
+encoder's decoder-in-the-loop and at training). Here:
+
+1. ``f01`` = the tracks' map of the start keyframe ``K0`` into the end keyframe ``K1``
+   (:func:`dense_flow_from_tracks` from 0 to ``L-1``), ``f10`` the other way;
+2. ``g01`` = OpenCV DIS flow from ``K0`` to ``K1`` *initialised with* ``f01`` (so large motions
+   come from the tracks and DIS adds the detail), ``g10`` likewise;
+3. the correction ``c0 = w0 · (g01 − f01)`` on ``K0``'s grid is trusted (``w0`` near 1) only where
+   the DIS flows are forward–backward consistent (error ≲ ``fb_sigma`` px) and the DIS flow
+   matches the keyframes better than the tracks' field (blurred absolute luma error of ``K1``
+   warped onto ``K0``), ``c1`` likewise on ``K1``'s grid; both are clipped to ``max_correction`` px;
+4. frame ``t`` (``τ = t/(L-1)``) backward-warps ``K0`` with ``B0'(p) = B0(p) − τ·c0(B0(p))`` and
+   ``K1`` with ``B1'(p) = B1(p) − (1−τ)·c1(B1(p))``: the correction is spread linearly over the
+   segment, as the motion between two track samples is.
+
+Only the sampling positions change: the fusion's weights (confidence, forward–backward test)
+still come from the tracks' maps (:func:`actdiff.motion.fusion.warp_keyframe`). Everything is
+computed from decoded data (two DIS flows per segment, cached while its frames are predicted) and
+is deterministic. Opt-in (``FusionParams(keyflow=True)``, warp decoder
+``prediction_params={"keyflow": true}``); measured in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+import cv2
+import numpy as np
+
+from actdiff.motion.interpolate import dense_flow_from_tracks
+from actdiff.motion.warp import backward_warp
+from actdiff.types import DecodedSegment
+
+
+@dataclass(frozen=True)
+class KeyflowParams:
+    """Knobs of :func:`keyframe_corrections` (pixels at the coded size, grey levels in [0, 255]).
+
+    Attributes:
+        fb_sigma: DIS forward–backward error (px) at which the trust drops by ``e^-1/2``.
+        photo_blur: Gaussian sigma (px) of the absolute luma errors compared.
+        photo_margin: grey levels by which the DIS error must beat the tracks' error to count
+            as better (trust ``sigmoid((e_tracks − e_dis − margin) / photo_scale)``).
+        photo_scale: grey levels over which that trust goes from 0 to 1.
+        max_correction: largest correction (px) applied.
+        smooth: Gaussian sigma (px) of the trusted correction (removes DIS's block noise).
+    """
+
+    fb_sigma: float = 1.5
+    photo_blur: float = 2.0
+    photo_margin: float = 1.0
+    photo_scale: float = 2.0
+    max_correction: float = 32.0
+    smooth: float = 1.0
+
+
+def _gray(img: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.ascontiguousarray(img, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+
+
+def _dis_flow(a: np.ndarray, b: np.ndarray, init: np.ndarray) -> np.ndarray:
+    """DIS flow ``float32 (H, W, 2)`` from grey ``a`` to grey ``b`` starting from ``init``."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis.setUseSpatialPropagation(True)
+    return dis.calc(a, b, np.array(init, np.float32, copy=True))  # calc writes into its 3rd argument
+
+
+def _photo_error(src: np.ndarray, dst: np.ndarray, coords: np.ndarray, blur: float) -> np.ndarray:
+    """Blurred ``|src − dst(coords)|`` of grey images, ``float32 (H, W)``."""
+    warped = backward_warp(dst.astype(np.float32)[..., None], coords)[..., 0]
+    err = np.abs(src.astype(np.float32) - warped)
+    return cv2.GaussianBlur(err, (0, 0), blur) if blur > 0 else err
+
+
+def _one_side(ga: np.ndarray, gb: np.ndarray, track_ab: np.ndarray, dis_ab: np.ndarray,
+              dis_ba: np.ndarray, grid: np.ndarray, p: KeyflowParams) -> np.ndarray:
+    """Trusted correction ``(H, W, 2)`` px on ``a``'s grid."""
+    fb = np.linalg.norm(dis_ab + backward_warp(dis_ba, grid + dis_ab), axis=-1)
+    trust_fb = np.exp(-(fb ** 2) / (2.0 * p.fb_sigma ** 2))
+    e_track = _photo_error(ga, gb, grid + track_ab, p.photo_blur)
+    e_dis = _photo_error(ga, gb, grid + dis_ab, p.photo_blur)
+    z = np.clip((e_track - e_dis - p.photo_margin) / p.photo_scale, -30, 30)
+    trust = (trust_fb / (1.0 + np.exp(-z))).astype(np.float32)
+    corr = (dis_ab - track_ab) * trust[..., None]
+    if p.smooth > 0:
+        corr = cv2.GaussianBlur(corr, (0, 0), p.smooth)
+    norm = np.linalg.norm(corr, axis=-1, keepdims=True)
+    return (corr * np.minimum(1.0, p.max_correction / np.maximum(norm, 1e-6))).astype(np.float32)
+
+
+def keyframe_corrections(seg: DecodedSegment, bandwidth: float,
+                         params: KeyflowParams | None = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Corrections ``(c0, c1)``, ``float32 (H, W, 2)`` px, on the start / end keyframe's grid.
+
+    Zeros for segments of fewer than 3 frames (no in-between frame).
+    """
+    p = params or KeyflowParams()
+    h, w = seg.key_start.shape[:2]
+    length = seg.segment.length
+    if length < 3:
+        zero = np.zeros((h, w, 2), np.float32)
+        return zero, zero
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+    m01, _ = dense_flow_from_tracks(seg.tracks, 0, length - 1, h, w, bandwidth)
+    m10, _ = dense_flow_from_tracks(seg.tracks, length - 1, 0, h, w, bandwidth)
+    f01, f10 = m01 - grid, m10 - grid
+    g0, g1 = _gray(seg.key_start), _gray(seg.key_end)
+    d01 = _dis_flow(g0, g1, f01)
+    d10 = _dis_flow(g1, g0, f10)
+    c0 = _one_side(g0, g1, f01, d01, d10, grid, p)
+    c1 = _one_side(g1, g0, f10, d10, d01, grid, p)
+    return c0, c1
+
+
+_CACHE: Dict[int, Tuple[weakref.ref, tuple, Tuple[np.ndarray, np.ndarray]]] = {}
+_CACHE_SIZE = 4
+
+
+def cached_corrections(seg: DecodedSegment, bandwidth: float,
+                       params: KeyflowParams | None = None) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`keyframe_corrections`, computed once per segment object (the frames of a segment
+    are predicted one by one and share them)."""
+    p = params or KeyflowParams()
+    key = (float(bandwidth), p)
+    hit = _CACHE.get(id(seg))
+    if hit is not None and hit[0]() is seg and hit[1] == key:
+        return hit[2]
+    out = keyframe_corrections(seg, bandwidth, p)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[id(seg)] = (weakref.ref(seg), key, out)
+    return out
+
+
+def refine_map(back: np.ndarray, correction: np.ndarray, fraction: float) -> np.ndarray:
+    """``B'(p) = B(p) − fraction · c(B(p))``: backward map ``(H, W, 2)`` of frame ``t`` into a
+    keyframe refined by that keyframe's correction (``fraction`` of it has happened by ``t``)."""
+    if fraction == 0.0:
+        return back
+    return (back - fraction * backward_warp(correction, back)).astype(np.float32)

@@ -1,0 +1,79 @@
+"""Decoder-side refinement of the tracks' motion with the flow between the decoded keyframes."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+from actdiff.decoders import build_decoder
+from actdiff.motion.keyflow import cached_corrections, keyframe_corrections, refine_map
+from actdiff.types import DecodedSegment, Segment, StreamHeader, Tracks
+
+H, W, L, SHIFT = 96, 128, 9, 6
+
+
+def _texture(seed: int, h: int, w: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.stack([gaussian_filter(rng.standard_normal((h, w)), 2.0) for _ in range(3)], -1)
+    return ((t - t.min()) / (t.max() - t.min()) * 200 + 25).astype(np.uint8)
+
+
+def _segment() -> tuple[DecodedSegment, np.ndarray]:
+    """A static textured background with a textured square moving SHIFT px right over the segment;
+    the only decoded trajectories sit on the background (zero motion), so the tracks' field misses
+    the square. Returns the segment and the true middle frame."""
+    bg, obj = _texture(0, H, W), _texture(1, 32, 32)
+
+    def frame(dx: int) -> np.ndarray:
+        f = bg.copy()
+        f[32:64, 40 + dx:72 + dx] = obj
+        return f
+
+    gx, gy = np.meshgrid(np.linspace(8, W - 8, 6), [8.0, H - 8.0])
+    pts = np.stack([gx.ravel(), gy.ravel()], -1).astype(np.float32)
+    tracks = Tracks(np.repeat(pts[None], L, 0), np.ones((L, len(pts)), bool), np.ones((L, len(pts)), np.float32))
+    return DecodedSegment(Segment(0, L - 1), frame(0), frame(SHIFT), tracks, 16.0), frame(SHIFT // 2)
+
+
+def test_correction_finds_the_motion_the_tracks_miss_and_leaves_the_background():
+    seg, _ = _segment()
+    c0, c1 = keyframe_corrections(seg, seg.bandwidth)
+    assert np.allclose(np.median(c0[40:56, 48:64], axis=(0, 1)), [SHIFT, 0], atol=1.0)
+    assert np.allclose(np.median(c1[40:56, 48 + SHIFT:64 + SHIFT], axis=(0, 1)), [-SHIFT, 0], atol=1.0)
+    assert np.abs(c0[:24]).max() < 0.5 and np.abs(c0[76:]).max() < 0.5  # background rows far from it
+    again = keyframe_corrections(seg, seg.bandwidth)
+    assert np.array_equal(again[0], c0) and np.array_equal(again[1], c1)
+
+
+def test_refined_warp_decoder_places_the_moving_square_better():
+    seg, truth = _segment()
+    header = StreamHeader(height=H, width=W, fps=25.0, num_frames=L, coded_height=H, coded_width=W, params={})
+    t = (L - 1) // 2
+    plain = build_decoder("warp").decode_frames(header, seg, [t])[0].astype(float)
+    refined = build_decoder("warp", prediction_params={"keyflow": True}).decode_frames(header, seg, [t])[0]
+    err = lambda x: np.abs(x.astype(float) - truth)[28:68, 36:80].mean()  # noqa: E731
+    assert err(refined) < 0.6 * err(plain)
+
+
+def test_short_segments_and_identity_refinement():
+    seg, _ = _segment()
+    short = DecodedSegment(Segment(0, 1), seg.key_start, seg.key_end, Tracks.empty(2), 16.0)
+    c0, c1 = keyframe_corrections(short, 16.0)
+    assert not c0.any() and not c1.any()
+    back = np.random.default_rng(0).uniform(0, 90, (H, W, 2)).astype(np.float32)
+    assert refine_map(back, np.ones((H, W, 2), np.float32), 0.0) is back
+    assert np.allclose(refine_map(back, np.ones((H, W, 2), np.float32), 0.25), back - 0.25)
+
+
+def test_cache_is_per_segment_object():
+    seg, _ = _segment()
+    a = cached_corrections(seg, 16.0)
+    assert cached_corrections(seg, 16.0) is a
+    other = DecodedSegment(seg.segment, seg.key_end, seg.key_start, seg.tracks, 16.0)
+    assert cached_corrections(other, 16.0) is not a
+
+
+def test_warp_decoder_records_its_prediction_params():
+    assert "prediction_params" not in build_decoder("warp").settings()
+    dec = build_decoder("warp", prediction_params={"keyflow": True})
+    assert dec.settings()["prediction_params"] == {"keyflow": True}

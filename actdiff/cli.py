@@ -74,6 +74,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except MemoryError as e:
         sys.stderr.write(f"error: {memory_line(e)}\n")
         return 2
+    except Exception:
+        if not _SEEN:
+            raise
+        # the signal's Interrupted was raised inside a library that turned it into another
+        # error (omegaconf does, in the middle of composing a config): still an interrupt
+        msg, code = interrupt_line(Interrupted(_SEEN[0]))
+        sys.stderr.write(f"error: {msg}\n")
+        return code
     finally:
         if argv is not None:
             for sig, handler in old.items():

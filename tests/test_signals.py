@@ -80,3 +80,24 @@ def test_handlers_are_restored_after_a_call_from_python():
     before = signal.getsignal(signal.SIGTERM)
     assert cli.main(["--help"]) == 0
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_interrupt_turned_into_another_error_by_a_library_is_still_one_line(tmp_path, monkeypatch, capsys):
+    """omegaconf, interrupted while composing, raises AttributeError instead of the interrupt."""
+    from actdiff.commands import encode
+
+    def compose_interrupted(argv):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        except KeyboardInterrupt:
+            raise AttributeError("'NoneType' object has no attribute '_invalidate_flags_cache'") from None
+        return 0
+
+    monkeypatch.setattr(encode, "main", compose_interrupted)
+    assert cli.main(["encode", "x.mp4", "-o", str(tmp_path / "o.adv")]) == 143
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:"), err
+    with pytest.raises(AttributeError):  # without a signal, a bug stays a traceback
+        monkeypatch.setattr(encode, "main", lambda argv: (_ for _ in ()).throw(AttributeError("bug")))
+        cli.main(["encode", "x.mp4", "-o", str(tmp_path / "o.adv")])

@@ -6,6 +6,9 @@ Usage::
         --fast r1 --lambda 8 [--frames 30 60] [--decoders warp diffusion] [--max-frames 96] \\
         -o panel.png [--metrics-json m.json]
 
+A ``--decoders`` entry is a decoder name or ``LABEL=JSON``, a ``codec.decoder``-style section, e.g.
+``'keyflow={"name": "warp", "prediction_params": {"keyflow": true}}'``.
+
 ``CLIP`` is read with the cpu protocol (256x384 crop, first ``--max-frames`` frames) and encoded
 twice: in the fast mode at the rate point ``--fast`` of ``configs/rates/default.yaml`` and in the
 RD mode at ``--lambda``; each stream is decoded by every ``--decoders`` entry. Rows are frames:
@@ -29,6 +32,7 @@ import numpy as np
 from actdiff.codec import decode_video, encode_video
 from actdiff.config import compose
 from actdiff.data import load_protocol
+from actdiff.decoders import build_decoder
 from actdiff.evaluation.rates import codec_overrides, load_rates
 from actdiff.metrics import compute_metrics
 
@@ -51,6 +55,17 @@ def _place(frame: int, keyframes: list[int]) -> str:
     start = max(k for k in keyframes if k < frame)
     end = min(k for k in keyframes if k > frame)
     return f"{frame - start}/{end - start}"
+
+
+def _decoder(entry: str) -> tuple[str, object]:
+    """``(label, decoder)`` of a ``--decoders`` entry: a name, or ``LABEL=JSON`` (a decoder section)."""
+    label, sep, section = entry.partition("=")
+    if not sep:
+        return entry, build_decoder(entry)
+    try:
+        return label, build_decoder(json.loads(section))
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"error: --decoders {label}: not JSON: {e}") from None
 
 
 def _mid_frames(keyframes: list[int], n: int = 2) -> list[int]:
@@ -84,9 +99,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {enc.stats['bpp']:.4f} bpp, keyframes {enc.stats['keyframes']}")
     frames = args.frames or sorted({f for e in streams.values() for f in _mid_frames(e.stats["keyframes"])})
     cols, report = {}, {"clip": args.clip, "frames": video.num_frames, "rows": []}
+    decoders = [_decoder(d) for d in args.decoders]
     for name, enc in streams.items():
-        for dec in args.decoders:
-            rec = decode_video(enc.data, dec).frames
+        for dec, decoder in decoders:
+            rec = decode_video(enc.data, decoder).frames
             cols[f"{name} {dec}"] = (rec, enc.stats["bpp"], enc.stats["keyframes"])
             if args.metrics_json:
                 m = compute_metrics(video.frames, rec, METRICS)

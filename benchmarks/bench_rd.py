@@ -235,7 +235,7 @@ def run(out: Path, frames: int, decoders: list[str], datasets: list[str], wait: 
             doc = load_results(path) if path.exists() and not restart else new_results(
                 f"actdiff-rd-{dec}", ds.name, protocol.to_dict(),
                 {"rates": rates, "decoder": dec, "metrics": METRICS, "mode": "rd", "decoder_settings": current})
-            diff = settings_mismatch(settings_of(doc), {k: v for k, v in current.items() if k in SETTING_KEYS})
+            diff = settings_mismatch(settings_of(doc), current)
             if diff:
                 raise SystemExit(f"error: {path} was decoded with other decoder settings ({diff}); "
                                  "pass --restart to re-measure it")

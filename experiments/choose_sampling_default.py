@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import defaultdict
 from pathlib import Path
 
 WARP = "warp"
@@ -107,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"{f} not found")
     rows = [r for f in args.sweeps for r in load_rows(f)]
     result = evaluate(rows)
-    counts = defaultdict(int)
     for label, v in sorted(result.items(), key=lambda kv: kv[1]["mean_niqe"]):
-        counts[v["admissible"]] += 1
         verdict = "admissible" if v["admissible"] else f"fails {len(v['failures'])}: {v['failures'][0]}"
         print(f"{label:28s} mean NIQE {v['mean_niqe']:.3f}  {verdict}")
     pick = choose(result)

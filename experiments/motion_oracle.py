@@ -40,29 +40,24 @@ import cv2
 import numpy as np
 import torch
 
-from actdiff.codec import decode_video, encode_video
+from actdiff.codec import decode_video
 from actdiff.codec.decoder import decode_segments
-from actdiff.config import compose
 from actdiff.data import load_dataset
-from actdiff.evaluation.rates import codec_overrides, load_rates
+from actdiff.evaluation.rates import encode_at_point, load_rates
 from actdiff.evaluation.results import machine
 from actdiff.io import read_video
-from actdiff.metrics.full_reference import psnr_lowres
+from actdiff.metrics.full_reference import psnr, psnr_lowres
 from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
 from actdiff.motion.warp import backward_warp
 
 ROWS = ("decoded", "tracks", "endpoint_linear", "oracle_flow", "oracle_flow_source_key")
 
 
-def _psnr(ref: np.ndarray, rec: np.ndarray) -> float:
-    mse = float(np.mean((ref.astype(np.float64) - np.asarray(rec, np.float64)) ** 2))
-    return 100.0 if mse == 0 else min(100.0, 10 * np.log10(255.0 ** 2 / mse))
-
-
-def _psnr8(ref: np.ndarray, rec: np.ndarray) -> float:
-    as_t = [torch.from_numpy(np.clip(np.asarray(x, np.float32), 0, 255) / 255.0).permute(2, 0, 1)[None]
-            for x in (ref, rec)]
-    return float(psnr_lowres(*as_t))
+def _scores(ref: np.ndarray, rec: np.ndarray) -> tuple[float, float]:
+    """(PSNR, coarse PSNR) in dB of one ``(H, W, 3)`` frame in [0, 255] against the source's."""
+    x, y = (torch.from_numpy(np.clip(np.asarray(a, np.float32), 0, 255) / 255.0).permute(2, 0, 1)[None]
+            for a in (ref, rec))
+    return float(psnr(x, y)), float(psnr_lowres(x, y))
 
 
 def _flow(dis: cv2.DISOpticalFlow, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -119,7 +114,7 @@ def measure(src: np.ndarray, data: bytes, grids: tuple[int, ...] = ()) -> dict[s
                 **{f"grid{n}": backward_warp(key, grid + grid_flow(flow, n)) for n in grids},
             }
             for k, img in preds.items():
-                vals[k].append((_psnr(frame, img), _psnr8(frame, img)))
+                vals[k].append(_scores(frame, img))
     return {k: {"psnr": float(np.mean([a for a, _ in v])), "psnr_lowres": float(np.mean([b for _, b in v])),
                 "frames": len(v)} for k, v in vals.items()}
 
@@ -139,8 +134,8 @@ def main(argv: list[str] | None = None) -> dict:
         video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
         src = np.asarray(video.frames)
         for point in args.rates:
-            res = encode_video(video, compose(None, codec_overrides(rates[point]), default="experiment/codec"))
-            bpp = 8 * len(res.data) / (video.num_frames * video.height * video.width)
+            res = encode_at_point(video, point, rates)
+            bpp = res.stats["bpp"]
             m = measure(src, res.data, tuple(args.grids))
             segs = decode_segments(res.data, trusted=True)[1]
             out["rows"].append({"clip": seq.name, "point": point, "bpp": bpp, "segments": len(segs),

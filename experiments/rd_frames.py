@@ -33,7 +33,7 @@ from actdiff.codec import decode_video, encode_video
 from actdiff.config import compose
 from actdiff.data import load_protocol
 from actdiff.decoders import build_decoder
-from actdiff.evaluation.rates import codec_overrides, load_rates
+from actdiff.evaluation.rates import encode_at_point
 from actdiff.metrics import compute_metrics
 
 
@@ -92,10 +92,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: frames {bad} outside 0..{video.num_frames - 1}")
     rd_ovs = ["codec.mode=rd", f"codec.rd.lambda={args.lam}"]
     streams = {}
-    for name, ovs in (("fast " + args.fast, codec_overrides(load_rates(names=[args.fast])[args.fast])),
-                      (f"RD λ={args.lam:g}", rd_ovs)):
-        enc = encode_video(video, compose(None, ovs))
-        streams[name] = enc
+    streams["fast " + args.fast] = encode_at_point(video, args.fast)
+    streams[f"RD λ={args.lam:g}"] = encode_video(video, compose(None, rd_ovs))
+    for name, enc in streams.items():
         print(f"{name}: {enc.stats['bpp']:.4f} bpp, keyframes {enc.stats['keyframes']}")
     frames = args.frames or sorted({f for e in streams.values() for f in _mid_frames(e.stats["keyframes"])})
     cols, report = {}, {"clip": args.clip, "frames": video.num_frames, "rows": []}

@@ -24,10 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from actdiff.codec import decode_video, encode_video
-from actdiff.config import compose
+from actdiff.codec import decode_video
 from actdiff.data import load_dataset
-from actdiff.evaluation.rates import codec_overrides, load_rates
+from actdiff.evaluation.rates import encode_at_point, load_rates
 from actdiff.evaluation.results import machine
 from actdiff.io import read_video
 from actdiff.metrics import compute_metrics
@@ -75,8 +74,8 @@ def main(argv: list[str] | None = None) -> dict:
         video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
         src = np.asarray(video.frames)
         for point in args.rates:
-            res = encode_video(video, compose(None, codec_overrides(rates[point]), default="experiment/codec"))
-            bpp = 8 * len(res.data) / (video.num_frames * video.height * video.width)
+            res = encode_at_point(video, point, rates)
+            bpp = res.stats["bpp"]
             for label, frames in _decodes(res.data, args).items():
                 m = {k: float(v) for k, v in compute_metrics(src, frames, METRICS).items()}
                 out["rows"].append({"clip": seq.name, "point": point, "bpp": bpp, "decoder": label, **m})

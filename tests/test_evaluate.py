@@ -12,11 +12,11 @@ import zlib
 
 import numpy as np
 import pytest
-from _eval_helpers import write_clip_folder
+from _eval_helpers import moving_texture, write_clip_folder
 
 from actdiff.commands.evaluate import main as evaluate
 from actdiff.errors import ConfigError
-from actdiff.evaluation.rates import codec_overrides, load_rates, rates_file
+from actdiff.evaluation.rates import codec_overrides, encode_at_point, load_rates, rates_file
 from actdiff.evaluation.results import load_results
 from actdiff.types import EncodeResult, Video
 
@@ -109,3 +109,13 @@ def test_evaluate_writes_progress_beside_the_output_not_into_it(tmp_path):
     assert evaluate(args) != 0
     assert not out.exists()
     assert list(load_results(tmp_path / "e.json.partial")["sequences"]) == ["alpha"]
+
+
+def test_encode_at_point_uses_the_rate_point():
+    from actdiff.types import Video
+
+    video = Video(frames=moving_texture(t=8, h=64, w=96), fps=25.0)
+    low, high = encode_at_point(video, "r0"), encode_at_point(video, "r4")
+    assert 0 < low.stats["bpp"] < high.stats["bpp"]
+    with pytest.raises(ConfigError, match="unknown rate point"):
+        encode_at_point(video, "r9", {"r0": []})

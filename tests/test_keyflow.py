@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
+from _eval_helpers import moving_texture
 
 from actdiff.decoders import build_decoder
 from actdiff.motion.keyflow import cached_corrections, keyframe_corrections, refine_map
@@ -12,17 +12,11 @@ from actdiff.types import DecodedSegment, Segment, StreamHeader, Tracks
 H, W, L, SHIFT = 96, 128, 9, 6
 
 
-def _texture(seed: int, h: int, w: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.stack([gaussian_filter(rng.standard_normal((h, w)), 2.0) for _ in range(3)], -1)
-    return ((t - t.min()) / (t.max() - t.min()) * 200 + 25).astype(np.uint8)
-
-
 def _segment() -> tuple[DecodedSegment, np.ndarray]:
     """A static textured background with a textured square moving SHIFT px right over the segment;
     the only decoded trajectories sit on the background (zero motion), so the tracks' field misses
     the square. Returns the segment and the true middle frame."""
-    bg, obj = _texture(0, H, W), _texture(1, 32, 32)
+    bg, obj = moving_texture(1, H, W, seed=0)[0], moving_texture(1, 32, 32, seed=1)[0]
 
     def frame(dx: int) -> np.ndarray:
         f = bg.copy()

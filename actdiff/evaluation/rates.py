@@ -13,10 +13,12 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from actdiff.codec import encode_video
 from actdiff.codec.ratecontrol import target_overrides
 from actdiff.config import DEFAULT_EXPERIMENT, compose, config_root, load_yaml
 from actdiff.data import load_protocol
 from actdiff.errors import ConfigError
+from actdiff.types import EncodeResult, Video
 
 #: The evaluated base config when none is given (codec + protocol groups).
 DEFAULT_CONFIG = DEFAULT_EXPERIMENT
@@ -69,6 +71,15 @@ def compose_config(config: str | Path | None = None, protocol: str | None = None
     if protocol and not group:
         cfg = OmegaConf.merge(cfg, {"protocol": load_protocol(protocol).to_dict()})
     return cfg
+
+
+def encode_at_point(video: Video, point: str, rates: Mapping[str, Sequence[str]] | None = None) -> EncodeResult:
+    """``video`` encoded with the evaluated default config at rate point ``point`` of ``rates``
+    (default: ``configs/rates/default.yaml``); ``stats["bpp"]`` is its rate."""
+    rates = load_rates(names=[point]) if rates is None else rates
+    if point not in rates:
+        raise ConfigError(f"unknown rate point {point!r} (known: {', '.join(rates)})")
+    return encode_video(video, compose_config(overrides=codec_overrides(rates[point])))
 
 
 def point_configs(rates: Mapping[str, Sequence[str]], config: str | Path | None = None,

@@ -7,7 +7,7 @@ Usage::
         -o panel.png [--metrics-json m.json]
 
 A ``--decoders`` entry is a decoder name or ``LABEL=JSON``, a ``codec.decoder``-style section, e.g.
-``'keyflow={"name": "warp", "prediction_params": {"keyflow": true}}'``.
+``'tracks-only={"name": "warp", "prediction_params": {"keyflow": false}}'``.
 
 ``CLIP`` is read with the cpu protocol (256x384 crop, first ``--max-frames`` frames) and encoded
 twice: in the fast mode at the rate point ``--fast`` of ``configs/rates/default.yaml`` and in the

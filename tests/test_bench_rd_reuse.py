@@ -67,3 +67,14 @@ def test_summary_refuses_fast_and_rd_results_of_different_decoder_settings(tmp_p
     monkeypatch.setattr(bench, "SETS", {"set": (None, ref)})
     with pytest.raises(SystemExit, match="strength 0.5≠1.0"):
         bench.summarise(out, ["diffusion"])
+
+
+def test_warp_results_from_before_keyflow_became_the_default_are_not_comparable():
+    bench = load_script("benchmarks/bench_rd.py")
+    from actdiff.decoders import build_decoder
+    old = new_results("actdiff-warp", "set", {"name": "cpu"},
+                      {"decoder_settings": {"name": "warp", "bidirectional": True, "prediction": "select"}})
+    now = build_decoder("warp").settings()
+    assert bench.settings_mismatch(bench.settings_of(old), now) == "keyflow None≠True"
+    ablation = build_decoder("warp", prediction_params={"keyflow": False}).settings()
+    assert "keyflow False≠True" in bench.settings_mismatch(ablation, now)

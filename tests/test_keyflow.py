@@ -43,8 +43,8 @@ def test_refined_warp_decoder_places_the_moving_square_better():
     seg, truth = _segment()
     header = StreamHeader(height=H, width=W, fps=25.0, num_frames=L, coded_height=H, coded_width=W, params={})
     t = (L - 1) // 2
-    plain = build_decoder("warp").decode_frames(header, seg, [t])[0].astype(float)
-    refined = build_decoder("warp", prediction_params={"keyflow": True}).decode_frames(header, seg, [t])[0]
+    plain = build_decoder("warp", prediction_params={"keyflow": False}).decode_frames(header, seg, [t])[0]
+    refined = build_decoder("warp").decode_frames(header, seg, [t])[0]  # keyflow is the default
     err = lambda x: np.abs(x.astype(float) - truth)[28:68, 36:80].mean()  # noqa: E731
     assert err(refined) < 0.6 * err(plain)
 
@@ -67,7 +67,24 @@ def test_cache_is_per_segment_object():
     assert cached_corrections(other, 16.0) is not a
 
 
-def test_warp_decoder_records_its_prediction_params():
-    assert "prediction_params" not in build_decoder("warp").settings()
-    dec = build_decoder("warp", prediction_params={"keyflow": True})
-    assert dec.settings()["prediction_params"] == {"keyflow": True}
+def test_warp_decoder_records_its_prediction_params_and_keyflow():
+    default = build_decoder("warp").settings()
+    assert "prediction_params" not in default and default["keyflow"] is True
+    dec = build_decoder("warp", prediction_params={"keyflow": False})
+    assert dec.settings()["prediction_params"] == {"keyflow": False} and dec.settings()["keyflow"] is False
+    assert "keyflow" not in build_decoder("warp", prediction="blend").settings()
+
+
+def test_an_object_that_differs_from_its_background_in_colour_keeps_its_tracks():
+    """DIS sees luma only; this red square is about as bright as its background, so its DIS flow is
+    wrong. The trust check compares RGB errors, so the square's exact tracks stay uncorrected
+    (a luma-only check moved its interior by 10-17 px)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_no_crossfade import moving_square
+    seg, _, boxes = moving_square()
+    c0, c1 = keyframe_corrections(seg, seg.bandwidth)
+    (x0, y0), (x1, y1) = boxes[0], boxes[-1]
+    assert np.abs(c0[y0 + 4:y0 + 10, x0 + 4:x0 + 10]).max() < 1.0
+    assert np.abs(c1[y1 + 4:y1 + 10, x1 + 4:x1 + 10]).max() < 1.0

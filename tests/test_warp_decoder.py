@@ -45,9 +45,13 @@ def test_warp_decoder_reconstructs_translation():
     inner = (slice(12, -12), slice(12, -12))
     for t in range(1, L - 1):
         assert psnr(out[t][inner], frames[t][inner]) > 30
-    # without trajectories the decoder can only cross-fade: clearly worse
-    blind = dec.decode_segment(header, segment(frames, with_tracks=False))
+    # without trajectories and without the keyframes' own flow (keyflow) it can only cross-fade
+    tracks_only = DECODERS.build("warp", prediction_params={"keyflow": False})
+    blind = tracks_only.decode_segment(header, segment(frames, with_tracks=False))
     assert psnr(blind[3][inner], frames[3][inner]) < psnr(out[3][inner], frames[3][inner]) - 5
+    # keyflow measures this uniform translation between the two keyframes itself
+    blind_keyflow = dec.decode_segment(header, segment(frames, with_tracks=False))
+    assert psnr(blind_keyflow[3][inner], frames[3][inner]) > psnr(blind[3][inner], frames[3][inner]) + 5
 
 
 def test_warp_keyframes_and_blend():

@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
-from actdiff.motion.keyflow import cached_corrections, refine_map
+from actdiff.motion.keyflow import KeyflowParams, cached_corrections, refine_map
 from actdiff.motion.warp import backward_warp
 from actdiff.types import DecodedSegment, Tracks
 
@@ -73,7 +73,10 @@ class FusionParams:
         use_fb: include the forward–backward term (off: time and confidence only; ablation).
         keyflow: sample each keyframe along its map refined by the dense flow between the two
             decoded keyframes (:mod:`actdiff.motion.keyflow`; the weights still come from the
-            tracks' maps). Off by default (opt-in, see docs/benchmarks.md).
+            tracks' maps). On by default since it gained on training clips (docs/benchmarks.md);
+            ``False`` is the ablation (the tracks' maps alone).
+        keyflow_params: overrides of :class:`actdiff.motion.keyflow.KeyflowParams` (``None``: its
+            defaults).
     """
 
     fb_sigma: float = 2.0
@@ -88,7 +91,11 @@ class FusionParams:
     logit_blur: float = 3.0
     weight_blur: float = 2.0
     use_fb: bool = True
-    keyflow: bool = False
+    keyflow: bool = True
+    keyflow_params: Optional[Dict[str, float]] = None
+
+    def __post_init__(self) -> None:
+        KeyflowParams(**(self.keyflow_params or {}))  # unknown keys: TypeError here, not mid-decode
 
 
 @dataclass
@@ -158,7 +165,7 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
     back, conf = dense_flow_from_tracks(seg.tracks, t, ref, h, w, bandwidth)
     sample = back
     if params.keyflow:
-        c0, c1 = cached_corrections(seg, bandwidth)
+        c0, c1 = cached_corrections(seg, bandwidth, KeyflowParams(**(params.keyflow_params or {})))
         tau = t / (seg.segment.length - 1)
         sample = refine_map(back, c0 if ref == 0 else c1, tau if ref == 0 else 1.0 - tau)
     image = np.clip(backward_warp(key, sample), 0, 255)

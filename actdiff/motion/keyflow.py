@@ -13,8 +13,10 @@ encoder's decoder-in-the-loop and at training). Here:
    come from the tracks and DIS adds the detail), ``g10`` likewise;
 3. the correction ``c0 = w0 · (g01 − f01)`` on ``K0``'s grid is trusted (``w0`` near 1) only where
    the DIS flows are forward–backward consistent (error ≲ ``fb_sigma`` px) and the DIS flow
-   matches the keyframes better than the tracks' field (blurred absolute luma error of ``K1``
-   warped onto ``K0``), ``c1`` likewise on ``K1``'s grid; both are clipped to ``max_correction`` px;
+   matches the keyframes better than the tracks' field (blurred absolute RGB error of ``K1``
+   warped onto ``K0``, mean over channels: DIS sees only luma, so an object that differs from its
+   background in colour but hardly in luma is not pulled off its tracks), ``c1`` likewise on
+   ``K1``'s grid; both are clipped to ``max_correction`` px;
 4. frame ``t`` (``τ = t/(L-1)``) backward-warps ``K0`` with ``B0'(p) = B0(p) − τ·c0(B0(p))`` and
    ``K1`` with ``B1'(p) = B1(p) − (1−τ)·c1(B1(p))``: the correction is spread linearly over the
    segment, as the motion between two track samples is.
@@ -22,8 +24,8 @@ encoder's decoder-in-the-loop and at training). Here:
 Only the sampling positions change: the fusion's weights (confidence, forward–backward test)
 still come from the tracks' maps (:func:`actdiff.motion.fusion.warp_keyframe`). Everything is
 computed from decoded data (two DIS flows per segment, cached while its frames are predicted) and
-is deterministic. Opt-in (``FusionParams(keyflow=True)``, warp decoder
-``prediction_params={"keyflow": true}``); measured in docs/benchmarks.md.
+is deterministic. On by default (``FusionParams.keyflow``; the warp decoder's
+``prediction_params={"keyflow": false}`` turns it off); measured in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class KeyflowParams:
 
     Attributes:
         fb_sigma: DIS forward–backward error (px) at which the trust drops by ``e^-1/2``.
-        photo_blur: Gaussian sigma (px) of the absolute luma errors compared.
+        photo_blur: Gaussian sigma (px) of the absolute RGB errors (mean over channels) compared.
         photo_margin: grey levels by which the DIS error must beat the tracks' error to count
             as better (trust ``sigmoid((e_tracks − e_dis − margin) / photo_scale)``).
         photo_scale: grey levels over which that trust goes from 0 to 1.
@@ -74,19 +76,19 @@ def _dis_flow(a: np.ndarray, b: np.ndarray, init: np.ndarray) -> np.ndarray:
 
 
 def _photo_error(src: np.ndarray, dst: np.ndarray, coords: np.ndarray, blur: float) -> np.ndarray:
-    """Blurred ``|src − dst(coords)|`` of grey images, ``float32 (H, W)``."""
-    warped = backward_warp(dst.astype(np.float32)[..., None], coords)[..., 0]
-    err = np.abs(src.astype(np.float32) - warped)
+    """Blurred ``|src − dst(coords)|`` of RGB images ``(H, W, 3)``, mean over channels, ``float32 (H, W)``."""
+    warped = backward_warp(dst.astype(np.float32), coords)
+    err = np.abs(src.astype(np.float32) - warped).mean(-1)
     return cv2.GaussianBlur(err, (0, 0), blur) if blur > 0 else err
 
 
-def _one_side(ga: np.ndarray, gb: np.ndarray, track_ab: np.ndarray, dis_ab: np.ndarray,
+def _one_side(ka: np.ndarray, kb: np.ndarray, track_ab: np.ndarray, dis_ab: np.ndarray,
               dis_ba: np.ndarray, grid: np.ndarray, p: KeyflowParams) -> np.ndarray:
-    """Trusted correction ``(H, W, 2)`` px on ``a``'s grid."""
+    """Trusted correction ``(H, W, 2)`` px on keyframe ``ka``'s grid (``ka``, ``kb``: RGB ``(H, W, 3)``)."""
     fb = np.linalg.norm(dis_ab + backward_warp(dis_ba, grid + dis_ab), axis=-1)
     trust_fb = np.exp(-(fb ** 2) / (2.0 * p.fb_sigma ** 2))
-    e_track = _photo_error(ga, gb, grid + track_ab, p.photo_blur)
-    e_dis = _photo_error(ga, gb, grid + dis_ab, p.photo_blur)
+    e_track = _photo_error(ka, kb, grid + track_ab, p.photo_blur)
+    e_dis = _photo_error(ka, kb, grid + dis_ab, p.photo_blur)
     z = np.clip((e_track - e_dis - p.photo_margin) / p.photo_scale, -30, 30)
     trust = (trust_fb / (1.0 + np.exp(-z))).astype(np.float32)
     corr = (dis_ab - track_ab) * trust[..., None]
@@ -115,8 +117,8 @@ def keyframe_corrections(seg: DecodedSegment, bandwidth: float,
     g0, g1 = _gray(seg.key_start), _gray(seg.key_end)
     d01 = _dis_flow(g0, g1, f01)
     d10 = _dis_flow(g1, g0, f10)
-    c0 = _one_side(g0, g1, f01, d01, d10, grid, p)
-    c1 = _one_side(g1, g0, f10, d10, d01, grid, p)
+    c0 = _one_side(seg.key_start, seg.key_end, f01, d01, d10, grid, p)
+    c1 = _one_side(seg.key_end, seg.key_start, f10, d10, d01, grid, p)
     return c0, c1
 
 

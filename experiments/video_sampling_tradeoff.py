@@ -5,7 +5,8 @@ On VALIDATION files of the training corpus (held out of every training run; neve
 results are reported on), cpu protocol (256x384 crop, first ``--frames`` frames), fast-mode points
 r1 and r3: decodes each stream with the warp decoder and with each diffusion model (the shipped 2D
 decoder and, with ``--video``, a segment-level video generator) at every ``strength`` ×
-``temporal_blend`` of the grid, and scores PSNR, MS-SSIM, coarse-scale PSNR, VMAF NEG, warping
+``temporal_blend`` (× ``--bases``: what the residual is added to) of the grid, and scores PSNR,
+MS-SSIM, coarse-scale PSNR, VMAF NEG, warping
 error, tOF and NIQE. ``--anchor-sigma S`` also scores each diffusion output with its coarse band
 replaced by the warp decoder's (``out + G_S * (warp − out)``, a Gaussian of S pixels; computed
 here, not a decoder option), to see whether the flicker sits in the coarse band.
@@ -50,10 +51,12 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
     for name, kw in models.items():
         for s in args.strengths:
             for b in args.blends:
-                label = f"{name} strength={s:g} blend={b:g}"
-                out[label] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **kw).frames)
-                if args.anchor_sigma > 0:
-                    out[f"{label} anchored"] = anchor_coarse(out[label], warp, args.anchor_sigma)
+                for base in args.bases:
+                    label = f"{name} strength={s:g} blend={b:g}" + ("" if base == "blend" else f" base={base}")
+                    out[label] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, base=base,
+                                                         **kw).frames)
+                    if args.anchor_sigma > 0:
+                        out[f"{label} anchored"] = anchor_coarse(out[label], warp, args.anchor_sigma)
     return out
 
 
@@ -64,6 +67,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--rates", nargs="+", default=["r1", "r3"])
     ap.add_argument("--strengths", type=float, nargs="+", default=[0.3, 0.5])
     ap.add_argument("--blends", type=float, nargs="+", default=[0.8, 0.95])
+    ap.add_argument("--bases", nargs="+", default=["blend"], choices=["blend", "prediction", "detail"],
+                    help="what the 2D model's residual is added to (the diffusion decoder's `base`)")
     ap.add_argument("--video", default=None, help="weights folder of a segment-level video generator")
     ap.add_argument("--anchor-sigma", type=float, default=0.0)
     ap.add_argument("-o", "--output", default=None)

@@ -138,3 +138,36 @@ def test_warped_noise_follows_the_decoded_motion(weights):
         ref0 = pix[0][:, 8 + 1:h - 8 - dy + 1, 8 + 2:w - 8 - dx + 2]
         np.testing.assert_allclose(inner.numpy(), ref0.numpy(), atol=0)
     assert base.std() > 0.8  # still unit-variance white noise
+
+
+def _signed_frames(frames) -> np.ndarray:
+    return np.stack(frames).astype(np.float64) / 127.5 - 1.0
+
+
+def test_base_moves_the_residual_onto_the_warp_decoders_prediction(weights):
+    """``base=prediction`` adds the model's residual (predicted over the blend of the two warps) to
+    the warp decoder's frame instead; ``base=detail`` only the fine band of that change
+    (``pred − blend`` minus its Gaussian blur), so the coarse band stays the blend's."""
+    import cv2
+
+    from actdiff.conditioning.conditions import build_conditions, warp_blend_from_conditions
+    from actdiff.motion.prediction import predict_frame
+    header, seg = _segment(length=7)
+    # a small strength keeps the random model's output near its base, unclamped
+    kw = dict(weights=str(weights), steps=2, strength=0.001, temporal_blend=0.0)
+    out = {b: DiffusionDecoder(base=b, **kw).decode_segment(header, seg).astype(np.float64) / 127.5 - 1.0
+           for b in ("blend", "prediction", "detail")}
+    inner = range(1, 6)
+    blend = np.stack([warp_blend_from_conditions(build_conditions(seg, t)).transpose(1, 2, 0) for t in inner])
+    diff = _signed_frames([predict_frame(seg, t) for t in inner]) - blend
+    fine = diff - np.stack([cv2.GaussianBlur(d.astype(np.float32), (0, 0), 4.0, borderType=cv2.BORDER_REFLECT)
+                            for d in diff])
+    for name, change in (("prediction", diff), ("detail", fine)):
+        got = out[name][1:-1] - out["blend"][1:-1]
+        free = (np.abs(out["blend"][1:-1]) < 0.95) & (np.abs(out[name][1:-1]) < 0.95)  # not clamped
+        assert free.mean() > 0.5 and np.abs(change)[free].max() > 0.05  # beyond rounding: the bases differ
+        assert np.abs(got - change)[free].max() < 2.5 / 127.5, name  # uint8 rounding of both decodes
+    np.testing.assert_array_equal(out["detail"][0], out["blend"][0])  # keyframes exact
+    with pytest.raises(ConfigError, match="base"):
+        DiffusionDecoder(weights=str(weights), base="cross-fade")
+    assert DiffusionDecoder(weights=str(weights)).settings()["base"] == "blend"  # micro weights: no default

@@ -70,3 +70,14 @@ def test_shipped_defaults_are_the_committed_validation_choice():
     shipped = json.loads((ROOT / "actdiff/assets/weights/tiny/config.json").read_text())["default_sampler"]
     assert shipped["strength"] == pytest.approx(float(m.group(1)))
     assert shipped["temporal_blend"] == pytest.approx(float(m.group(2)))
+
+
+def test_the_rule_rerun_against_the_keyflow_warp_decoder_keeps_the_default():
+    """After ``keyflow`` became the warp decoder's default the rule was re-run on a new sweep (with
+    the ``detail`` base as candidates): nothing was admissible, so the shipped default stayed."""
+    verdict = json.loads((ROOT / "benchmarks/results/sampling_choice_keyflow_val.json").read_text())
+    rows = [r for p in verdict["sweeps"] for r in choose.load_rows(ROOT / p)]
+    result = choose.evaluate(rows)
+    assert choose.choose(result) is None and verdict["choice"] is None
+    assert any("base=detail" in label for label in result)
+    assert not result["2d strength=0.5 blend=0.95"]["admissible"]

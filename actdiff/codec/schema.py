@@ -130,6 +130,7 @@ class DecoderSchema:
     strength: Optional[float] = None
     noise_mode: Optional[str] = None
     temporal_blend: Optional[float] = None
+    base: Optional[str] = None
     batch_size: int = rng(1, 1 << 16)
     device: Optional[str] = None
 

@@ -97,4 +97,6 @@ def sampling_text(settings: dict) -> str:
         parts.append(f"strength {settings['strength']:g}")
     if settings.get("temporal_blend") is not None:
         parts.append(f"temporal blend {settings['temporal_blend']:g}")
+    if settings.get("base") is not None:
+        parts.append(f"base {settings['base']}")
     return ", ".join(parts)

@@ -13,6 +13,17 @@ Temporal consistency (both computed from the decoded trajectories only):
 - ``temporal_blend=a`` (in ``[0, 1)``, ``0`` = off) filters what the model adds to the warp
   prediction along the decoded motion (:mod:`actdiff.decoders.residual_filter`).
 
+What the model's residual is added to (``base``): ``blend``, the time/confidence blend of the two
+warped keyframes its conditions carry (what it was trained on, a cross-fade where the warps
+disagree), or ``prediction``, the warp decoder's own frame
+(:func:`actdiff.motion.prediction.predict_frame`: the ghost-free fusion along the tracks' motion
+refined by the keyframes' flow), or ``detail``: the blend plus only the fine band of
+``prediction − blend`` (above a Gaussian of ``detail_sigma`` px), so the coarse band keeps the
+blend's hedge where the warps disagree and the fine band gets the fused frame's single, sharp
+edges. The model is not retrained for either: its residual, predicted over the blend, is moved
+onto the other base. Measured on validation files (docs/video_interface.md): no base is the
+default yet.
+
 Weights folders holding a segment-level video generator (:mod:`actdiff.models.generator`) are
 decoded by :class:`actdiff.decoders.video.VideoDiffusionDecoder` instead: the registered
 ``diffusion`` decoder (:func:`diffusion_decoder`) chooses by the weights' ``config.json``.
@@ -22,6 +33,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -33,12 +45,15 @@ from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models.denoiser import ControlledDenoiser
 from actdiff.models.sampling import sample, segment_noise, warp_noise
 from actdiff.motion.interpolate import dense_flow_from_tracks
+from actdiff.motion.prediction import predict_frame
 from actdiff.registry import DECODERS
 from actdiff.types import DecodedSegment, StreamHeader
 
 #: Weights shipped with the package (written by experiments/train_default_cpu.sh).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "weights" / "tiny"
 WEIGHT_FILE = "diffusion_pytorch_model.safetensors"
+#: What the model's residual is added to (module docstring).
+BASES = ("blend", "prediction", "detail")
 
 
 def load_denoiser(path: str | Path | None = None, device: str = "cpu") -> ControlledDenoiser:
@@ -88,6 +103,9 @@ class DiffusionDecoder(Decoder):
             the weights' ``default_sampler``, else 0 = off); see the module docstring.
         batch_size: frames denoised together.
         bidirectional: use K1 conditions (default: ``header.params['bidirectional']``, else True).
+        base: ``blend`` | ``prediction`` | ``detail``: what the residual is added to (module
+            docstring; default: the weights' ``default_sampler``, else ``blend``).
+        detail_sigma: Gaussian sigma (px) splitting coarse from fine band for ``base=detail``.
         device: torch device (default: ``cuda`` when available, else ``cpu``).
     """
 
@@ -104,6 +122,8 @@ class DiffusionDecoder(Decoder):
         temporal_blend: float | None = None,
         batch_size: int = 4,
         bidirectional: bool | None = None,
+        base: str | None = None,
+        detail_sigma: float = 4.0,
         device: str | None = None,
         **_: object,
     ) -> None:
@@ -126,15 +146,21 @@ class DiffusionDecoder(Decoder):
         self.temporal_blend = float(blend)
         if not 0.0 <= self.temporal_blend < 1.0:
             raise ConfigError(f"temporal_blend must be in [0, 1), got {self.temporal_blend}")
+        self.base = base or defaults.get("base", "blend")
+        if self.base not in BASES:
+            raise ConfigError(f"unknown diffusion base {self.base!r} ({' | '.join(BASES)})")
+        self.detail_sigma = float(detail_sigma)
         self.batch_size = max(1, int(batch_size))
         self.bidirectional = bidirectional
         self.device = device
 
     def settings(self) -> dict:
-        """The effective sampling settings (recorded in results JSONs)."""
-        return {"name": self.name, "model": f"ControlledDenoiser (frame by frame) from {self.weights}",
+        """The effective sampling settings (recorded in results JSONs; ``detail_sigma`` with the
+        ``detail`` base only)."""
+        extra = {"detail_sigma": self.detail_sigma} if self.base == "detail" else {}
+        return {**extra, "name": self.name, "model": f"ControlledDenoiser (frame by frame) from {self.weights}",
                 "sampler": self.sampler, "steps": self.steps, "strength": self.strength,
-                "noise_mode": self.noise_mode, "temporal_blend": self.temporal_blend,
+                "noise_mode": self.noise_mode, "temporal_blend": self.temporal_blend, "base": self.base,
                 "bidirectional": self.bidirectional}
 
     def _bidirectional(self, header: StreamHeader) -> bool:
@@ -190,14 +216,33 @@ class DiffusionDecoder(Decoder):
             c = _pad(torch.from_numpy(cond).to(self.device, dtype), mult)
             x = sample(self.model, c, noise[i:i + len(frames)].to(self.device, dtype), self.steps, self.sampler,
                        self.strength)[..., :h, :w].float()
+            warp = conditions.warp_blend_from_conditions(c[..., :h, :w].float())
+            if self.base != "blend":
+                pred = _signed(np.stack([predict_frame(seg, t, bidir) for t in frames])).to(x.device)
+                diff = pred - warp
+                if self.base == "detail":
+                    diff = diff - _blur(diff, self.detail_sigma)
+                x, warp = (x + diff).clamp(-1, 1), warp + diff
             out[frames[0]:frames[-1] + 1] = _to_uint8(x.permute(0, 2, 3, 1).cpu().numpy())
             if base is not None:
-                warp = conditions.warp_blend_from_conditions(c[..., :h, :w].float())
                 base[frames[0]:frames[-1] + 1] = _to_uint8(warp.permute(0, 2, 3, 1).cpu().numpy())
             self.report_frames(len(frames))
         if base is not None:
             filter_residuals(seg, out, base, self.temporal_blend)
         return out
+
+
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of ``(B, C, H, W)`` by ``sigma`` pixels (reflected borders)."""
+    arr = x.detach().cpu().numpy()
+    out = np.stack([np.stack([cv2.GaussianBlur(c, (0, 0), sigma, borderType=cv2.BORDER_REFLECT) for c in img])
+                    for img in arr])
+    return torch.from_numpy(out).to(x.device, x.dtype)
+
+
+def _signed(frames: np.ndarray) -> torch.Tensor:
+    """``(B, H, W, 3)`` values in [0, 255] → ``float32 (B, 3, H, W)`` tensor in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames, np.float32)).permute(0, 3, 1, 2) / 127.5 - 1.0
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:

@@ -215,16 +215,29 @@ def reused_points(old: Path | None, dec: str, dataset: str, seq: str, encoded: d
     return out
 
 
+def check_resumable(doc: dict, path: Path, settings: dict, overrides: list[str]) -> None:
+    """Exit with a one-line error when results document ``doc`` (read from ``path``) was decoded
+    with other decoder ``settings`` or encoded with other config ``overrides`` than this run's."""
+    if doc.get("config", {}).get("overrides", []) != overrides:
+        raise SystemExit(f"error: {path} was encoded with other overrides; use another -o or --restart")
+    diff = settings_mismatch(settings_of(doc), settings)
+    if diff:
+        raise SystemExit(f"error: {path} was decoded with other decoder settings ({diff}); "
+                         "pass --restart to re-measure it")
+
+
 def run(out: Path, frames: int, decoders: list[str], datasets: list[str], wait: bool = False,
-        reuse: Path | None = None, restart: bool = False) -> None:
+        reuse: Path | None = None, restart: bool = False, overrides: list[str] | None = None) -> None:
     """Encode (once) and decode every clip at every rate point, one decoder after the other
     (warp first: cheap), saving the results documents after each clip (a re-run resumes, unless
     ``restart``: then the results documents start empty; the streams are kept either way).
     A results document decoded with other decoder settings is never resumed (an error says so).
     With ``reuse``, points whose stream an earlier run in that folder decoded with the same
-    decoder settings are not decoded again (:func:`reused_points`)."""
+    decoder settings are not decoded again (:func:`reused_points`). ``overrides`` (``key=value``)
+    change the RD encodes' config; they are recorded, and a document made with others is not resumed."""
     rates = load_rates(ROOT / "configs/rates/rd.yaml")
-    cfgs = point_configs(rates, None, "cpu", [f"protocol.max_frames={frames}"])
+    overrides = list(overrides or [])
+    cfgs = point_configs(rates, None, "cpu", [f"protocol.max_frames={frames}", *overrides])
     protocol = load_protocol(next(iter(cfgs.values())).protocol)
     for dec in decoders:
         decoder = build_decoder(dec)
@@ -234,11 +247,9 @@ def run(out: Path, frames: int, decoders: list[str], datasets: list[str], wait: 
             path = out / f"actdiff_rd_{dec}_{dataset}.json"
             doc = load_results(path) if path.exists() and not restart else new_results(
                 f"actdiff-rd-{dec}", ds.name, protocol.to_dict(),
-                {"rates": rates, "decoder": dec, "metrics": METRICS, "mode": "rd", "decoder_settings": current})
-            diff = settings_mismatch(settings_of(doc), current)
-            if diff:
-                raise SystemExit(f"error: {path} was decoded with other decoder settings ({diff}); "
-                                 "pass --restart to re-measure it")
+                {"rates": rates, "decoder": dec, "metrics": METRICS, "mode": "rd", "decoder_settings": current,
+                 "overrides": overrides})
+            check_resumable(doc, path, current, overrides)
             for seq in ds:
                 if seq.name in doc["sequences"]:
                     continue
@@ -286,13 +297,17 @@ def main() -> None:
                     help="an earlier output folder: points with byte-identical streams keep its decodes")
     ap.add_argument("--restart", action="store_true",
                     help="start the results documents afresh (the encoded streams are kept)")
+    ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                    help="config overrides of the RD encodes, e.g. codec.rd.decoder=... (use another -o: "
+                         "the streams are kept there)")
     ap.add_argument("--wait-streams", action="store_true",
                     help="another run encodes the streams: wait for them (decode-only pass in parallel)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.summary_only:
-        run(out, args.frames, args.decoders, args.datasets, args.wait_streams, args.reuse, args.restart)
+        run(out, args.frames, args.decoders, args.datasets, args.wait_streams, args.reuse, args.restart,
+            args.overrides)
     summary = summarise(out, args.decoders)
     figures(out, args.decoders)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")

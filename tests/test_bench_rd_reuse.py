@@ -78,3 +78,18 @@ def test_warp_results_from_before_keyflow_became_the_default_are_not_comparable(
     assert bench.settings_mismatch(bench.settings_of(old), now) == "keyflow None≠True"
     ablation = build_decoder("warp", prediction_params={"keyflow": False}).settings()
     assert "keyflow False≠True" in bench.settings_mismatch(ablation, now)
+
+
+def test_a_results_document_is_resumed_only_with_the_same_overrides_and_settings(tmp_path):
+    import pytest
+    bench = load_script("benchmarks/bench_rd.py")
+    settings = {"name": "warp", "prediction": "select", "keyflow": True}
+    old = new_results("actdiff-rd-warp", "set", {"name": "cpu"}, {"decoder_settings": settings})
+    bench.check_resumable(old, tmp_path / "a.json", settings, [])  # documents from before overrides
+    loop = ["codec.rd.decoder={name: warp, prediction_params: {keyflow: false}}"]
+    with pytest.raises(SystemExit, match="other overrides"):
+        bench.check_resumable(old, tmp_path / "a.json", settings, loop)
+    made = new_results("actdiff-rd-warp", "set", {"name": "cpu"}, {"decoder_settings": settings, "overrides": loop})
+    bench.check_resumable(made, tmp_path / "a.json", settings, loop)
+    with pytest.raises(SystemExit, match="keyflow"):
+        bench.check_resumable(made, tmp_path / "a.json", {**settings, "keyflow": False}, loop)

@@ -297,7 +297,7 @@ def main() -> None:
                     help="an earlier output folder: points with byte-identical streams keep its decodes")
     ap.add_argument("--restart", action="store_true",
                     help="start the results documents afresh (the encoded streams are kept)")
-    ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+    ap.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE",
                     help="config overrides of the RD encodes, e.g. codec.rd.decoder=... (use another -o: "
                          "the streams are kept there)")
     ap.add_argument("--wait-streams", action="store_true",

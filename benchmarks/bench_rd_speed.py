@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1,
                     help="OpenCV, torch and RD search threads (1: the encoder's own cost; 2: what 2 idle cores give)")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="config overrides of every encode, e.g. codec.rd.decoder=... (recorded)")
     args = ap.parse_args()
     cv2.setNumThreads(args.threads)
     torch.set_num_threads(args.threads)
@@ -57,12 +59,13 @@ def main() -> None:
                                load_rates(ROOT / "configs/rates/rd.yaml").items()}
         for name, ovs in runs.items():
             row = {"clip": Path(clip).name, "frames": video.num_frames, "point": name,
-                   **timed(video, ovs, args.threads)}
+                   **timed(video, [*args.set, *ovs], args.threads)}
             rows.append(row)
             print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     if args.output:
         machine = {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": os.cpu_count(),
-                   "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "threads": args.threads}
+                   "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "threads": args.threads,
+                   "overrides": args.set}
         Path(args.output).write_text(json.dumps({"machine": machine, "rows": rows}, indent=1) + "\n")
 
 

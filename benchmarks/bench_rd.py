@@ -286,7 +286,8 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line (a function, so that tests can parse with it)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-o", "--out", default="experiments/results_rd")
     ap.add_argument("--frames", type=int, default=96)
@@ -302,7 +303,11 @@ def main() -> None:
                          "the streams are kept there)")
     ap.add_argument("--wait-streams", action="store_true",
                     help="another run encodes the streams: wait for them (decode-only pass in parallel)")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = parser().parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.summary_only:

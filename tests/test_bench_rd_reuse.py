@@ -93,3 +93,11 @@ def test_a_results_document_is_resumed_only_with_the_same_overrides_and_settings
     bench.check_resumable(made, tmp_path / "a.json", settings, loop)
     with pytest.raises(SystemExit, match="keyflow"):
         bench.check_resumable(made, tmp_path / "a.json", {**settings, "keyflow": False}, loop)
+
+
+def test_command_line_keeps_overrides_apart_from_datasets():
+    bench = load_script("benchmarks/bench_rd.py")
+    loop = "codec.rd.decoder={name: warp, prediction_params: {keyflow: false}}"
+    args = bench.parser().parse_args(["-o", "x", "--datasets", "shared_clips", "--set", loop, "--decoders", "warp"])
+    assert args.datasets == ["shared_clips"] and args.overrides == [loop] and args.decoders == ["warp"]
+    assert bench.parser().parse_args([]).overrides == []

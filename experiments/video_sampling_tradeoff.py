@@ -27,6 +27,7 @@ import numpy as np
 
 from actdiff.codec import decode_video
 from actdiff.data import load_dataset
+from actdiff.decoders.diffusion import BASES
 from actdiff.evaluation.rates import encode_at_point, load_rates
 from actdiff.evaluation.results import machine
 from actdiff.io import read_video
@@ -51,9 +52,10 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
     for name, kw in models.items():
         for s in args.strengths:
             for b in args.blends:
-                for base in args.bases:
+                for base in args.bases if name == "2d" else ["blend"]:  # the video decoder has no base
                     label = f"{name} strength={s:g} blend={b:g}" + ("" if base == "blend" else f" base={base}")
-                    out[label] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, base=base,
+                    opts = {"base": base} if name == "2d" else {}
+                    out[label] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **opts,
                                                          **kw).frames)
                     if args.anchor_sigma > 0:
                         out[f"{label} anchored"] = anchor_coarse(out[label], warp, args.anchor_sigma)
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--rates", nargs="+", default=["r1", "r3"])
     ap.add_argument("--strengths", type=float, nargs="+", default=[0.3, 0.5])
     ap.add_argument("--blends", type=float, nargs="+", default=[0.8, 0.95])
-    ap.add_argument("--bases", nargs="+", default=["blend"], choices=["blend", "prediction", "detail"],
+    ap.add_argument("--bases", nargs="+", default=["blend"], choices=BASES,
                     help="what the 2D model's residual is added to (the diffusion decoder's `base`)")
     ap.add_argument("--video", default=None, help="weights folder of a segment-level video generator")
     ap.add_argument("--anchor-sigma", type=float, default=0.0)

@@ -216,20 +216,27 @@ class DiffusionDecoder(Decoder):
             c = _pad(torch.from_numpy(cond).to(self.device, dtype), mult)
             x = sample(self.model, c, noise[i:i + len(frames)].to(self.device, dtype), self.steps, self.sampler,
                        self.strength)[..., :h, :w].float()
-            warp = conditions.warp_blend_from_conditions(c[..., :h, :w].float())
-            if self.base != "blend":
-                pred = _signed(np.stack([predict_frame(seg, t, bidir) for t in frames])).to(x.device)
-                diff = pred - warp
-                if self.base == "detail":
-                    diff = diff - _blur(diff, self.detail_sigma)
-                x, warp = (x + diff).clamp(-1, 1), warp + diff
+            if base is not None or self.base != "blend":  # the prediction under the residual is needed
+                x, under = self._rebase(seg, frames, bidir, x,
+                                        conditions.warp_blend_from_conditions(c[..., :h, :w].float()))
             out[frames[0]:frames[-1] + 1] = _to_uint8(x.permute(0, 2, 3, 1).cpu().numpy())
             if base is not None:
-                base[frames[0]:frames[-1] + 1] = _to_uint8(warp.permute(0, 2, 3, 1).cpu().numpy())
+                base[frames[0]:frames[-1] + 1] = _to_uint8(under.permute(0, 2, 3, 1).cpu().numpy())
             self.report_frames(len(frames))
         if base is not None:
             filter_residuals(seg, out, base, self.temporal_blend)
         return out
+
+    def _rebase(self, seg: DecodedSegment, frames: list[int], bidir: bool, x: torch.Tensor,
+                blend: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(output, prediction under it)`` with the model's residual ``x − blend`` moved onto
+        :attr:`base`; all ``(B, 3, H, W)`` in [-1, 1] (``blend``: the conditions' warp blend)."""
+        if self.base == "blend":
+            return x, blend
+        diff = _signed(np.stack([predict_frame(seg, t, bidir) for t in frames])).to(x.device) - blend
+        if self.base == "detail":
+            diff = diff - _blur(diff, self.detail_sigma)
+        return (x + diff).clamp(-1, 1), blend + diff
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

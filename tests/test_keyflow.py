@@ -6,7 +6,7 @@ import numpy as np
 from _eval_helpers import moving_texture
 
 from actdiff.decoders import build_decoder
-from actdiff.motion.keyflow import cached_corrections, keyframe_corrections, refine_map
+from actdiff.motion.keyflow import KeyflowParams, cached_corrections, keyframe_corrections, progress, refine_map
 from actdiff.types import DecodedSegment, Segment, StreamHeader, Tracks
 
 H, W, L, SHIFT = 96, 128, 9, 6
@@ -31,7 +31,7 @@ def _segment() -> tuple[DecodedSegment, np.ndarray]:
 
 def test_correction_finds_the_motion_the_tracks_miss_and_leaves_the_background():
     seg, _ = _segment()
-    c0, c1 = keyframe_corrections(seg, seg.bandwidth)
+    c0, c1, _, _ = keyframe_corrections(seg, seg.bandwidth)
     assert np.allclose(np.median(c0[40:56, 48:64], axis=(0, 1)), [SHIFT, 0], atol=1.0)
     assert np.allclose(np.median(c1[40:56, 48 + SHIFT:64 + SHIFT], axis=(0, 1)), [-SHIFT, 0], atol=1.0)
     assert np.abs(c0[:24]).max() < 0.5 and np.abs(c0[76:]).max() < 0.5  # background rows far from it
@@ -52,8 +52,8 @@ def test_refined_warp_decoder_places_the_moving_square_better():
 def test_short_segments_and_identity_refinement():
     seg, _ = _segment()
     short = DecodedSegment(Segment(0, 1), seg.key_start, seg.key_end, Tracks.empty(2), 16.0)
-    c0, c1 = keyframe_corrections(short, 16.0)
-    assert not c0.any() and not c1.any()
+    corr = keyframe_corrections(short, 16.0)
+    assert not any(x.any() for x in corr)
     back = np.random.default_rng(0).uniform(0, 90, (H, W, 2)).astype(np.float32)
     assert refine_map(back, np.ones((H, W, 2), np.float32), 0.0) is back
     assert np.allclose(refine_map(back, np.ones((H, W, 2), np.float32), 0.25), back - 0.25)
@@ -84,7 +84,67 @@ def test_an_object_that_differs_from_its_background_in_colour_keeps_its_tracks()
     sys.path.insert(0, str(Path(__file__).parent))
     from test_no_crossfade import moving_square
     seg, _, boxes = moving_square()
-    c0, c1 = keyframe_corrections(seg, seg.bandwidth)
+    c0, c1, _, _ = keyframe_corrections(seg, seg.bandwidth)
     (x0, y0), (x1, y1) = boxes[0], boxes[-1]
     assert np.abs(c0[y0 + 4:y0 + 10, x0 + 4:x0 + 10]).max() < 1.0
     assert np.abs(c1[y1 + 4:y1 + 10, x1 + 4:x1 + 10]).max() < 1.0
+
+
+def test_progress_is_the_share_of_the_tracks_motion_done_and_tau_where_they_rest():
+    grid = np.stack(np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32)), -1)
+    motion = np.zeros((H, W, 2), np.float32)
+    motion[:, : W // 2] = [20.0, 0.0]  # the left half moves 20 px by the other keyframe,
+    motion[:, W // 2 :] = [4.0, 0.0]  # the right half 4 px
+    back = grid - [5.0, 0.0]  # every point has moved 5 px by frame t
+    share = progress(back.astype(np.float32), motion, tau=0.75, eps=2.0)
+    assert np.allclose(share[:, 10 : W // 2 - 10], (5 * 20 + 4 * 0.75) / (400 + 4), atol=1e-4)  # ≈ 0.25, not τ
+    assert np.allclose(share[:, W // 2 + 10 :], 1.0)  # 5 px done of 4: clipped to [0, 1]
+    assert np.allclose(progress(grid, np.zeros_like(motion), tau=0.3, eps=2.0), 0.3)  # nothing moves: τ
+
+
+def rest_then_move(length: int = 17, rest: int = 8, speed: int = 3):
+    """A textured square that rests for ``rest`` frames, then moves ``speed`` px/frame right, over a
+    static textured background; exact trajectories on the square and a sparse static grid on the
+    background (so the tracks' field leaks the square's motion into the background beside it).
+    Returns the segment, its header and the true frames."""
+    bg, obj = moving_texture(1, H, W, seed=0)[0], moving_texture(1, 32, 32, seed=1)[0]
+    xpos = [24 + speed * max(0, t - rest) for t in range(length)]
+    frames = np.repeat(bg[None], length, 0)
+    for t, x in enumerate(xpos):
+        frames[t, 32:64, x : x + 32] = obj
+    on_square = np.stack(np.meshgrid([4.0, 16, 28], [36.0, 48, 60]), -1).reshape(-1, 2)
+    gx, gy = np.meshgrid(np.linspace(8, W - 8, 5), [8.0, H - 8.0])
+    background = np.stack([gx.ravel(), gy.ravel()], -1)
+    pos = np.stack([np.concatenate([on_square + [x, 0], background]) for x in xpos]).astype(np.float32)
+    n = pos.shape[1]
+    tracks = Tracks(pos, np.ones((length, n), bool), np.ones((length, n), np.float32))
+    seg = DecodedSegment(Segment(0, length - 1), frames[0], frames[-1], tracks, 16.0)
+    header = StreamHeader(height=H, width=W, fps=25.0, num_frames=length, coded_height=H, coded_width=W, params={})
+    return seg, header, frames
+
+
+def test_the_correction_grows_with_the_tracks_motion_not_with_time():
+    """While the square rests, spreading the correction linearly in time (the first keyflow) drags
+    the background beside it (the tracks' field leaks the later motion there, and the correction
+    that undoes the leak at the end keyframe was applied from the start); spread with the tracks'
+    progress (the default) it does not, and the whole segment is closer to the source than with
+    the tracks alone or the time spread."""
+    seg, header, frames = rest_then_move()
+    decoders = {"tracks": build_decoder("warp", prediction_params={"keyflow": False}),
+                "time": build_decoder("warp", prediction_params={"keyflow_params": {"spread": "time"}}),
+                "progress": build_decoder("warp")}
+    assert KeyflowParams().spread == "progress"
+    ts = list(range(2, 16, 2))
+    err = {k: np.array([np.abs(d.decode_frames(header, seg, [t])[0].astype(float) - frames[t]).mean() for t in ts])
+           for k, d in decoders.items()}
+    resting = [i for i, t in enumerate(ts) if t <= 8]
+    assert (err["progress"][resting] < 0.5 * err["time"][resting]).all(), err
+    assert err["progress"].mean() < 0.8 * min(err["tracks"].mean(), err["time"].mean()), err
+
+
+def test_unknown_spread_is_a_config_error():
+    import pytest
+
+    from actdiff.errors import ConfigError
+    with pytest.raises(ConfigError, match="spread"):
+        build_decoder("warp", prediction_params={"keyflow_params": {"spread": "linear"}})

@@ -40,7 +40,7 @@ class WarpDecoder(Decoder):
             raise ConfigError(f"unknown warp prediction {self.prediction!r} (known: {', '.join(MODES)})")
         try:
             self.params = FusionParams(**(prediction_params or {}))
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise ConfigError(f"bad prediction_params: {e}") from None
         self.prediction_params = dict(prediction_params or {})
 

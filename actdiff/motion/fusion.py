@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
-from actdiff.motion.keyflow import KeyflowParams, cached_corrections, refine_map
+from actdiff.motion.keyflow import KeyflowParams, cached_corrections, progress, refine_map
 from actdiff.motion.warp import backward_warp
 from actdiff.types import DecodedSegment, Tracks
 
@@ -165,9 +165,12 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
     back, conf = dense_flow_from_tracks(seg.tracks, t, ref, h, w, bandwidth)
     sample = back
     if params.keyflow:
-        c0, c1 = cached_corrections(seg, bandwidth, KeyflowParams(**(params.keyflow_params or {})))
-        tau = t / (seg.segment.length - 1)
-        sample = refine_map(back, c0 if ref == 0 else c1, tau if ref == 0 else 1.0 - tau)
+        kp = KeyflowParams(**(params.keyflow_params or {}))
+        corr = cached_corrections(seg, bandwidth, kp)
+        tau = t / (seg.segment.length - 1) if ref == 0 else 1.0 - t / (seg.segment.length - 1)
+        share = tau if kp.spread == "time" else progress(back, corr.f01 if ref == 0 else corr.f10,
+                                                          tau, kp.progress_eps)
+        sample = refine_map(back, corr.c0 if ref == 0 else corr.c1, share)
     image = np.clip(backward_warp(key, sample), 0, 255)
     motion = np.linalg.norm(back - _grid(h, w), axis=-1)
     if not params.use_fb or seg.tracks.num_points == 0:

@@ -17,9 +17,14 @@ encoder's decoder-in-the-loop and at training). Here:
    warped onto ``K0``, mean over channels: DIS sees only luma, so an object that differs from its
    background in colour but hardly in luma is not pulled off its tracks), ``c1`` likewise on
    ``K1``'s grid; both are clipped to ``max_correction`` px;
-4. frame ``t`` (``τ = t/(L-1)``) backward-warps ``K0`` with ``B0'(p) = B0(p) − τ·c0(B0(p))`` and
-   ``K1`` with ``B1'(p) = B1(p) − (1−τ)·c1(B1(p))``: the correction is spread linearly over the
-   segment, as the motion between two track samples is.
+4. frame ``t`` backward-warps ``K0`` with ``B0'(p) = B0(p) − s0·c0(B0(p))`` and ``K1`` with
+   ``B1'(p) = B1(p) − s1·c1(B1(p))``, where ``s0`` is the share of the tracks' own motion from
+   ``K0`` to ``K1`` that is done at ``t`` (per pixel: the motion ``K0 → t`` projected on the motion
+   ``K0 → K1``, :func:`progress`; ``τ = t/(L-1)`` where the tracks hardly move) and ``s1`` the share
+   of ``K1 → K0`` done. The tracks' field errs where it moves (an object's motion leaking into the
+   background beside it), so its error, and the correction, grow with that motion, not with time:
+   an object that rests, then moves, keeps the background beside it still while it rests (spreading
+   linearly in ``τ``, the first version, ``spread="time"``, dragged it along).
 
 Only the sampling positions change: the fusion's weights (confidence, forward–backward test)
 still come from the tracks' maps (:func:`actdiff.motion.fusion.warp_keyframe`). Everything is
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Dict, NamedTuple, Tuple, Union
 
 import cv2
 import numpy as np
@@ -40,6 +45,9 @@ import numpy as np
 from actdiff.motion.interpolate import dense_flow_from_tracks
 from actdiff.motion.warp import backward_warp
 from actdiff.types import DecodedSegment
+
+
+SPREADS = ("progress", "time")
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,10 @@ class KeyflowParams:
         photo_scale: grey levels over which that trust goes from 0 to 1.
         max_correction: largest correction (px) applied.
         smooth: Gaussian sigma (px) of the trusted correction (removes DIS's block noise).
+        spread: how the correction grows from its keyframe to the other: ``progress`` (with the
+            tracks' motion, :func:`progress`) | ``time`` (linearly in ``τ``).
+        progress_eps: px; where the tracks' end-to-end motion is below about this, the share
+            falls back to ``τ``.
     """
 
     fb_sigma: float = 1.5
@@ -62,6 +74,21 @@ class KeyflowParams:
     photo_scale: float = 2.0
     max_correction: float = 32.0
     smooth: float = 1.0
+    spread: str = "progress"
+    progress_eps: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.spread not in SPREADS:
+            raise ValueError(f"unknown keyflow spread {self.spread!r} (known: {', '.join(SPREADS)})")
+
+
+class Corrections(NamedTuple):
+    """What :func:`keyframe_corrections` computes once per segment, each ``float32 (H, W, 2)`` px."""
+
+    c0: np.ndarray  # trusted correction on the start keyframe's grid
+    c1: np.ndarray  # ... on the end keyframe's grid
+    f01: np.ndarray  # the tracks' motion start → end keyframe, on the start keyframe's grid
+    f10: np.ndarray  # ... end → start, on the end keyframe's grid
 
 
 def _gray(img: np.ndarray) -> np.ndarray:
@@ -99,8 +126,8 @@ def _one_side(ka: np.ndarray, kb: np.ndarray, track_ab: np.ndarray, dis_ab: np.n
 
 
 def keyframe_corrections(seg: DecodedSegment, bandwidth: float,
-                         params: KeyflowParams | None = None) -> Tuple[np.ndarray, np.ndarray]:
-    """Corrections ``(c0, c1)``, ``float32 (H, W, 2)`` px, on the start / end keyframe's grid.
+                         params: KeyflowParams | None = None) -> Corrections:
+    """Corrections on the start / end keyframe's grid and the tracks' end-to-end motions.
 
     Zeros for segments of fewer than 3 frames (no in-between frame).
     """
@@ -109,7 +136,7 @@ def keyframe_corrections(seg: DecodedSegment, bandwidth: float,
     length = seg.segment.length
     if length < 3:
         zero = np.zeros((h, w, 2), np.float32)
-        return zero, zero
+        return Corrections(zero, zero, zero, zero)
     grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
     m01, _ = dense_flow_from_tracks(seg.tracks, 0, length - 1, h, w, bandwidth)
     m10, _ = dense_flow_from_tracks(seg.tracks, length - 1, 0, h, w, bandwidth)
@@ -119,15 +146,15 @@ def keyframe_corrections(seg: DecodedSegment, bandwidth: float,
     d10 = _dis_flow(g1, g0, f10)
     c0 = _one_side(seg.key_start, seg.key_end, f01, d01, d10, grid, p)
     c1 = _one_side(seg.key_end, seg.key_start, f10, d10, d01, grid, p)
-    return c0, c1
+    return Corrections(c0, c1, f01.astype(np.float32), f10.astype(np.float32))
 
 
-_CACHE: Dict[int, Tuple[weakref.ref, tuple, Tuple[np.ndarray, np.ndarray]]] = {}
+_CACHE: Dict[int, Tuple[weakref.ref, tuple, Corrections]] = {}
 _CACHE_SIZE = 4
 
 
 def cached_corrections(seg: DecodedSegment, bandwidth: float,
-                       params: KeyflowParams | None = None) -> Tuple[np.ndarray, np.ndarray]:
+                       params: KeyflowParams | None = None) -> Corrections:
     """:func:`keyframe_corrections`, computed once per segment object (the frames of a segment
     are predicted one by one and share them)."""
     p = params or KeyflowParams()
@@ -142,9 +169,29 @@ def cached_corrections(seg: DecodedSegment, bandwidth: float,
     return out
 
 
-def refine_map(back: np.ndarray, correction: np.ndarray, fraction: float) -> np.ndarray:
+def progress(back: np.ndarray, motion: np.ndarray, tau: float, eps: float) -> np.ndarray:
+    """Share in [0, 1], ``float32 (H, W)``, of the tracks' motion from a keyframe to the other
+    that is done at frame ``t``: for the keyframe point ``q = B(p)`` that lands on ``p``,
+    ``((p − q)·m + eps²·τ) / (|m|² + eps²)`` with ``m = motion(q)`` (``τ``: frame ``t``'s share
+    of the segment's time measured from this keyframe, where ``|m| ≪ eps`` the result).
+
+    Args:
+        back: backward map ``(H, W, 2)`` of frame ``t`` into the keyframe, px.
+        motion: the tracks' motion from this keyframe to the other, on its grid, ``(H, W, 2)`` px.
+    """
+    h, w = back.shape[:2]
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+    total = backward_warp(motion, back)
+    done = ((grid - back) * total).sum(-1) + eps * eps * tau
+    return np.clip(done / ((total * total).sum(-1) + eps * eps), 0.0, 1.0).astype(np.float32)
+
+
+def refine_map(back: np.ndarray, correction: np.ndarray, fraction: Union[float, np.ndarray]) -> np.ndarray:
     """``B'(p) = B(p) − fraction · c(B(p))``: backward map ``(H, W, 2)`` of frame ``t`` into a
-    keyframe refined by that keyframe's correction (``fraction`` of it has happened by ``t``)."""
-    if fraction == 0.0:
-        return back
-    return (back - fraction * backward_warp(correction, back)).astype(np.float32)
+    keyframe refined by that keyframe's correction (``fraction`` of it, a number or ``(H, W)``
+    per pixel, has happened by ``t``)."""
+    if np.isscalar(fraction):
+        if fraction == 0.0:
+            return back
+        return (back - fraction * backward_warp(correction, back)).astype(np.float32)
+    return (back - fraction[..., None] * backward_warp(correction, back)).astype(np.float32)

@@ -152,6 +152,23 @@ def test_rd_stream_is_deterministic_and_decodes_exactly(clip, flows):
     rd = a.stats["rd"]
     assert rd["lambda"] == 2 and len(rd["keyframe_qualities"]) == len(a.stats["keyframes"])
     assert len(rd["budgets"]) == len(a.stats["segments"])
+    assert rd["loop_decoder"]["name"] == "warp" and rd["loop_decoder"]["keyflow"] is False  # codec.rd.keyflow
+
+
+def test_loop_keyflow_applies_to_the_warp_decoder_only():
+    from actdiff.codec.rdo import RDSettings
+
+    def loop(*extra):
+        return RDSettings.from_config(rd_cfg(*extra).codec).decoder
+
+    assert loop() == {"name": "warp", "prediction_params": {"keyflow": False}}
+    assert loop("codec.rd.keyflow=true") == {"name": "warp", "prediction_params": {"keyflow": True}}
+    assert loop("codec.rd.keyflow=null") == "warp"
+    section = "codec.rd.decoder={name: warp, prediction_params: {keyflow: true, keyflow_params: {smooth: 2}}}"
+    assert loop(section)["prediction_params"] == {"keyflow": True, "keyflow_params": {"smooth": 2}}  # the section wins
+    assert loop("codec.rd.decoder={name: diffusion, steps: 2}") == {"name": "diffusion", "steps": 2}
+    with pytest.raises(ConfigError, match="keyflow"):
+        loop("codec.rd.keyflow=sometimes")
 
 
 def test_rd_stream_is_the_same_for_any_number_of_search_threads(clip, flows, monkeypatch):
@@ -213,8 +230,9 @@ def test_zero_lambda_gives_the_best_quality_the_knobs_allow(clip, flows):
 
 def test_rd_beats_fast_at_equal_rate_with_either_prediction_in_the_loop(clip):
     """Both modes rate-controlled to the same target (one at which a few keyframes are affordable):
-    RD's decoded frames (by the decoder in its loop) are closer to the source than the fast mode's,
-    with the ghost-free prediction (default) and with the plain cross-fade. Where the keyframes go
+    RD's decoded frames are closer to the source than the fast mode's, with the ghost-free
+    prediction (default; the loop runs it without keyflow, ``codec.rd.keyflow``, the frames are
+    decoded with it) and with the plain cross-fade. Where the keyframes go
     is not asserted: with the cross-fade in the loop RD adds keyframes around the motion's start,
     with the ghost-free prediction it keeps one segment and spends the bits on the first keyframe's
     quality (issue 18's note)."""

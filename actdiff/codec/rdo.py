@@ -81,6 +81,21 @@ def _plain(section: Any) -> Any:
     return OmegaConf.to_container(section, resolve=True) if OmegaConf.is_config(section) else section
 
 
+def _loop_decoder(rd: DictConfig) -> Any:
+    """``codec.rd.decoder`` (a name or a section) with ``codec.rd.keyflow`` applied when it is the
+    warp decoder and its section does not set ``prediction_params.keyflow`` itself."""
+    decoder, keyflow = _plain(rd.get("decoder", "warp")), rd.get("keyflow", None)
+    if keyflow is None:
+        return decoder
+    if not isinstance(keyflow, bool):
+        raise ConfigError(f"codec.rd.keyflow must be true, false or null, got {keyflow!r}")
+    section = {"name": decoder} if isinstance(decoder, str) else dict(decoder or {})
+    if section.get("name") != "warp":
+        return decoder
+    params = dict(section.get("prediction_params") or {})
+    return {**section, "prediction_params": {"keyflow": keyflow, **params}}
+
+
 @dataclass(frozen=True)
 class RDSettings:
     """The ``codec.rd`` section, checked. See ``configs/codec/default.yaml``."""
@@ -145,7 +160,7 @@ class RDSettings:
             raise ConfigError(f"codec.rd.threads must be an integer in [1, 64], got {threads!r}")
         return cls(lam, ints("qualities", 0, 100), ints("budgets", 1, 2048),
                    tuple(sorted({check_scale(float(s)) for s in scales})), max_gop, min_gop, rho,
-                   Distortion(**dist), _plain(rd.get("decoder", "warp")), dict(_plain(rd.get("search")) or {}),
+                   Distortion(**dist), _loop_decoder(rd), dict(_plain(rd.get("search")) or {}),
                    stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)),
                    None if slack is None else float(slack), threads, None if margin is None else float(margin))
 
@@ -344,6 +359,7 @@ class RDSearch:
                                       for k in decision.qualities)) / int(self.prep.frames.shape[0]),
             "search_seconds": time.perf_counter() - t0, "keyframe_encodes": self.keys.encodes,
             "selections": self.segs.selections, "decodes": self.segs.decodes, "threads": self.s.threads,
+            "loop_decoder": self.segs.decoder.settings(),
         }
         return result
 

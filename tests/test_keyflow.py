@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from _eval_helpers import moving_texture
+from _eval_helpers import load_script, moving_texture
 
 from actdiff.decoders import build_decoder
 from actdiff.motion.keyflow import KeyflowParams, cached_corrections, keyframe_corrections, progress, refine_map
@@ -102,41 +102,16 @@ def test_progress_is_the_share_of_the_tracks_motion_done_and_tau_where_they_rest
     assert np.allclose(progress(grid, np.zeros_like(motion), tau=0.3, eps=2.0), 0.3)  # nothing moves: τ
 
 
-def rest_then_move(length: int = 17, rest: int = 8, speed: int = 3):
-    """A textured square that rests for ``rest`` frames, then moves ``speed`` px/frame right, over a
-    static textured background; exact trajectories on the square and a sparse static grid on the
-    background (so the tracks' field leaks the square's motion into the background beside it).
-    Returns the segment, its header and the true frames."""
-    bg, obj = moving_texture(1, H, W, seed=0)[0], moving_texture(1, 32, 32, seed=1)[0]
-    xpos = [24 + speed * max(0, t - rest) for t in range(length)]
-    frames = np.repeat(bg[None], length, 0)
-    for t, x in enumerate(xpos):
-        frames[t, 32:64, x : x + 32] = obj
-    on_square = np.stack(np.meshgrid([4.0, 16, 28], [36.0, 48, 60]), -1).reshape(-1, 2)
-    gx, gy = np.meshgrid(np.linspace(8, W - 8, 5), [8.0, H - 8.0])
-    background = np.stack([gx.ravel(), gy.ravel()], -1)
-    pos = np.stack([np.concatenate([on_square + [x, 0], background]) for x in xpos]).astype(np.float32)
-    n = pos.shape[1]
-    tracks = Tracks(pos, np.ones((length, n), bool), np.ones((length, n), np.float32))
-    seg = DecodedSegment(Segment(0, length - 1), frames[0], frames[-1], tracks, 16.0)
-    header = StreamHeader(height=H, width=W, fps=25.0, num_frames=length, coded_height=H, coded_width=W, params={})
-    return seg, header, frames
-
-
 def test_the_correction_grows_with_the_tracks_motion_not_with_time():
-    """While the square rests, spreading the correction linearly in time (the first keyflow) drags
-    the background beside it (the tracks' field leaks the later motion there, and the correction
-    that undoes the leak at the end keyframe was applied from the start); spread with the tracks'
-    progress (the default) it does not, and the whole segment is closer to the source than with
-    the tracks alone or the time spread."""
-    seg, header, frames = rest_then_move()
-    decoders = {"tracks": build_decoder("warp", prediction_params={"keyflow": False}),
-                "time": build_decoder("warp", prediction_params={"keyflow_params": {"spread": "time"}}),
-                "progress": build_decoder("warp")}
+    """While the square of experiments/keyflow_spread.py rests, spreading the correction linearly
+    in time (the first keyflow) drags the background beside it (the tracks' field leaks the later
+    motion there, and the correction that undoes the leak at the end keyframe was applied from the
+    start); spread with the tracks' progress (the default) it does not, and the whole segment is
+    closer to the source than with the tracks alone or the time spread."""
+    spread = load_script("experiments/keyflow_spread.py")
     assert KeyflowParams().spread == "progress"
     ts = list(range(2, 16, 2))
-    err = {k: np.array([np.abs(d.decode_frames(header, seg, [t])[0].astype(float) - frames[t]).mean() for t in ts])
-           for k, d in decoders.items()}
+    err = spread.frame_errors(ts)
     resting = [i for i, t in enumerate(ts) if t <= 8]
     assert (err["progress"][resting] < 0.5 * err["time"][resting]).all(), err
     assert err["progress"].mean() < 0.8 * min(err["tracks"].mean(), err["time"].mean()), err

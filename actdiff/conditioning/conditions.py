@@ -63,7 +63,7 @@ def channel_slice(name: str) -> slice:
     return slice(start, start + n)
 
 
-def _to_signed(img: np.ndarray) -> np.ndarray:
+def to_signed(img: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` values in [0, 255] → ``float32 (3, H, W)`` in [-1, 1]."""
     return (np.asarray(img, np.float32).transpose(2, 0, 1) / 127.5 - 1.0).astype(np.float32)
 
@@ -81,12 +81,12 @@ def build_conditions(seg: DecodedSegment, t: int, bidirectional: bool = True) ->
     h, w = seg.key_start.shape[:2]
     out = np.zeros((NUM_CHANNELS, h, w), np.float32)
     w0, c0, w1, c1 = warp_keyframes(seg, t, float(seg.bandwidth), bidirectional=bidirectional)
-    out[channel_slice("k0")] = _to_signed(seg.key_start)
-    out[channel_slice("w0")] = _to_signed(w0)
+    out[channel_slice("k0")] = to_signed(seg.key_start)
+    out[channel_slice("w0")] = to_signed(w0)
     out[channel_slice("c0")] = np.clip(np.asarray(c0, np.float32), 0, 1)[None]
     if bidirectional:
-        out[channel_slice("k1")] = _to_signed(seg.key_end)
-        out[channel_slice("w1")] = _to_signed(w1)
+        out[channel_slice("k1")] = to_signed(seg.key_end)
+        out[channel_slice("w1")] = to_signed(w1)
         out[channel_slice("c1")] = np.clip(np.asarray(c1, np.float32), 0, 1)[None]
     raster = rasterise_tracks(seg.tracks, t, h, w, radius=SPLAT_RADIUS)
     out[CHANNELS["vis"][0]: CHANNELS["ident"][0] + 2] = raster

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from actdiff.conditioning.conditions import NUM_CHANNELS, build_conditions
+from actdiff.conditioning.conditions import NUM_CHANNELS, build_conditions, to_signed
 from actdiff.conditioning.tracking_video import render_tracking_video
 from actdiff.motion.prediction import predict_frame
 from actdiff.types import DecodedSegment
@@ -62,11 +62,6 @@ def video_channel_slice(name: str) -> slice:
     """Slice of channel group ``name`` of :data:`VIDEO_CHANNELS` along the channel axis."""
     start, n = VIDEO_CHANNELS[name]
     return slice(start, start + n)
-
-
-def _signed(img: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` values in [0, 255] → ``float32 (3, H, W)`` in [-1, 1]."""
-    return (np.asarray(img, np.float32).transpose(2, 0, 1) / 127.5 - 1.0).astype(np.float32)
 
 
 def check_frames(seg: DecodedSegment, frames: Sequence[int]) -> list[int]:
@@ -116,14 +111,14 @@ def build_window_conditions(
         key = seg.key_start if t == 0 else seg.key_end if (t == length - 1 and bidirectional) else None
         if key is not None:
             if "key" in want:
-                out[i, video_channel_slice("key")] = _signed(key)
+                out[i, video_channel_slice("key")] = to_signed(key)
             if "key_mask" in want:
                 out[i, video_channel_slice("key_mask")] = 1.0
         if track is not None:
             out[i, video_channel_slice("track")] = track[i]
         if "pred" in want:
             out[i, video_channel_slice("pred")] = np.clip(
-                _signed(predict_frame(seg, t, bidirectional)), -1.0, 1.0)
+                to_signed(predict_frame(seg, t, bidirectional)), -1.0, 1.0)
     return out
 
 

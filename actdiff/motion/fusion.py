@@ -40,7 +40,7 @@ import numpy as np
 
 from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
 from actdiff.motion.keyflow import KeyflowParams, cached_corrections, progress, refine_map
-from actdiff.motion.warp import backward_warp
+from actdiff.motion.warp import backward_warp, pixel_grid
 from actdiff.types import DecodedSegment, Tracks
 
 #: Confidence floor ε of the plain blend (:func:`actdiff.motion.prediction.blend_warps`): a time
@@ -115,11 +115,6 @@ class KeyWarp:
     motion: np.ndarray
 
 
-def _grid(h: int, w: int) -> np.ndarray:
-    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
-    return np.stack([gx, gy], -1)
-
-
 def _coarse_map(tracks: Tracks, t: int, ref: int, height: int, width: int, bandwidth: float,
                 step: int) -> np.ndarray:
     """Backward map ``t → ref`` on a grid reduced by ``step``, ``float32 (ceil(H/step), ceil(W/step), 2)``
@@ -129,7 +124,7 @@ def _coarse_map(tracks: Tracks, t: int, ref: int, height: int, width: int, bandw
     pos = tracks.positions[t][ok]
     disp = (tracks.positions[ref][ok] - pos) / step
     dense, _ = interpolate_sparse((pos + 0.5) / step - 0.5, disp, hc, wc, bandwidth / step)
-    return _grid(hc, wc) + dense
+    return pixel_grid(hc, wc) + dense
 
 
 def fb_error(tracks: Tracks, t: int, ref: int, back: np.ndarray, bandwidth: float, step: int = 4) -> np.ndarray:
@@ -148,7 +143,7 @@ def fb_error(tracks: Tracks, t: int, ref: int, back: np.ndarray, bandwidth: floa
     fwd = _coarse_map(tracks, ref, t, h, w, bandwidth, step)
     hc, wc = fwd.shape[:2]
     back_c = back if step == 1 else (cv2.resize(back, (wc, hc), interpolation=cv2.INTER_AREA) + 0.5) / step - 0.5
-    err = np.linalg.norm(backward_warp(fwd, back_c) - _grid(hc, wc), axis=-1) * step
+    err = np.linalg.norm(backward_warp(fwd, back_c) - pixel_grid(hc, wc), axis=-1) * step
     if step > 1:
         err = cv2.resize(err, (wc * step, hc * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
     return err.astype(np.float32)
@@ -167,12 +162,12 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
     if params.keyflow:
         kp = KeyflowParams(**(params.keyflow_params or {}))
         corr = cached_corrections(seg, bandwidth, kp)
-        tau = t / (seg.segment.length - 1) if ref == 0 else 1.0 - t / (seg.segment.length - 1)
-        share = tau if kp.spread == "time" else progress(back, corr.f01 if ref == 0 else corr.f10,
-                                                          tau, kp.progress_eps)
-        sample = refine_map(back, corr.c0 if ref == 0 else corr.c1, share)
+        tau = t / (seg.segment.length - 1)
+        tau, motion, correction = (tau, corr.f01, corr.c0) if ref == 0 else (1.0 - tau, corr.f10, corr.c1)
+        share = tau if kp.spread == "time" else progress(back, motion, tau, kp.progress_eps)
+        sample = refine_map(back, correction, share)
     image = np.clip(backward_warp(key, sample), 0, 255)
-    motion = np.linalg.norm(back - _grid(h, w), axis=-1)
+    motion = np.linalg.norm(back - pixel_grid(h, w), axis=-1)
     if not params.use_fb or seg.tracks.num_points == 0:
         return KeyWarp(image, conf, zeros, motion)
     return KeyWarp(image, conf, fb_error(seg.tracks, t, ref, back, bandwidth, params.fb_step), motion)

@@ -43,9 +43,8 @@ import cv2
 import numpy as np
 
 from actdiff.motion.interpolate import dense_flow_from_tracks
-from actdiff.motion.warp import backward_warp
+from actdiff.motion.warp import backward_warp, pixel_grid
 from actdiff.types import DecodedSegment
-
 
 SPREADS = ("progress", "time")
 
@@ -137,7 +136,7 @@ def keyframe_corrections(seg: DecodedSegment, bandwidth: float,
     if length < 3:
         zero = np.zeros((h, w, 2), np.float32)
         return Corrections(zero, zero, zero, zero)
-    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+    grid = pixel_grid(h, w)
     m01, _ = dense_flow_from_tracks(seg.tracks, 0, length - 1, h, w, bandwidth)
     m10, _ = dense_flow_from_tracks(seg.tracks, length - 1, 0, h, w, bandwidth)
     f01, f10 = m01 - grid, m10 - grid
@@ -172,17 +171,17 @@ def cached_corrections(seg: DecodedSegment, bandwidth: float,
 def progress(back: np.ndarray, motion: np.ndarray, tau: float, eps: float) -> np.ndarray:
     """Share in [0, 1], ``float32 (H, W)``, of the tracks' motion from a keyframe to the other
     that is done at frame ``t``: for the keyframe point ``q = B(p)`` that lands on ``p``,
-    ``((p − q)·m + eps²·τ) / (|m|² + eps²)`` with ``m = motion(q)`` (``τ``: frame ``t``'s share
-    of the segment's time measured from this keyframe, where ``|m| ≪ eps`` the result).
+    ``((p − q)·m + eps²·τ) / (|m|² + eps²)`` clipped, with ``m = motion(q)``; where ``|m| ≪ eps``
+    that is ``τ``.
 
     Args:
         back: backward map ``(H, W, 2)`` of frame ``t`` into the keyframe, px.
         motion: the tracks' motion from this keyframe to the other, on its grid, ``(H, W, 2)`` px.
+        tau: the share of the segment's time from this keyframe to ``t``, [0, 1].
+        eps: px.
     """
-    h, w = back.shape[:2]
-    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
     total = backward_warp(motion, back)
-    done = ((grid - back) * total).sum(-1) + eps * eps * tau
+    done = ((pixel_grid(*back.shape[:2]) - back) * total).sum(-1) + eps * eps * tau
     return np.clip(done / ((total * total).sum(-1) + eps * eps), 0.0, 1.0).astype(np.float32)
 
 
@@ -190,8 +189,7 @@ def refine_map(back: np.ndarray, correction: np.ndarray, fraction: Union[float, 
     """``B'(p) = B(p) − fraction · c(B(p))``: backward map ``(H, W, 2)`` of frame ``t`` into a
     keyframe refined by that keyframe's correction (``fraction`` of it, a number or ``(H, W)``
     per pixel, has happened by ``t``)."""
-    if np.isscalar(fraction):
-        if fraction == 0.0:
-            return back
-        return (back - fraction * backward_warp(correction, back)).astype(np.float32)
-    return (back - fraction[..., None] * backward_warp(correction, back)).astype(np.float32)
+    share = np.asarray(fraction, np.float32)
+    if share.ndim == 0 and share == 0.0:
+        return back
+    return (back - share[..., None] * backward_warp(correction, back)).astype(np.float32)

@@ -16,6 +16,12 @@ def _as_hwc(image: np.ndarray) -> np.ndarray:
     return img[..., None] if img.ndim == 2 else img
 
 
+def pixel_grid(height: int, width: int) -> np.ndarray:
+    """Pixel coordinates ``float32 (H, W, 2)``, ``(x, y)`` per pixel: the identity map."""
+    gy, gx = np.mgrid[0:height, 0:width].astype(np.float32)
+    return np.stack([gx, gy], -1)
+
+
 def backward_warp(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """Sample ``image`` at ``coords`` (bilinear, border replicated).
 

@@ -1,0 +1,68 @@
+"""Point-by-point change of a results JSON against an earlier version of the same file.
+
+For results of the same bitstreams decoded by a changed decoder (or re-scored), print, per
+sequence and rate point, the change of each metric from the version of the file at git revision
+``--rev`` to the file as it is now, then the mean change and at how many points it went up. The
+two versions must hold the same sequences and points at the same bpp (else: an error naming the
+first mismatch: that is a different encoder, not a decoder change).
+
+    python experiments/compare_points.py --rev 757c87c experiments/results_opencv_samples/actdiff_warp.json \\
+        experiments/results_fr_carphone/actdiff_warp.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from typing import Sequence
+
+from actdiff.evaluation.results import load_results, validate
+
+METRICS = ("psnr", "ms_ssim", "vmaf_neg", "warping_error", "niqe")
+
+
+def committed(rev: str, path: str) -> dict:
+    """The results JSON at ``path`` as of git revision ``rev``, validated."""
+    text = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True)
+    if text.returncode != 0:
+        raise SystemExit(f"error: {path} at {rev}: {text.stderr.strip()}")
+    return validate(json.loads(text.stdout), f"{path}@{rev}")
+
+
+def changes(old: dict, new: dict, metrics: Sequence[str]) -> list[tuple[str, str, float, dict]]:
+    """``(sequence, point, bpp, {metric: new − old})`` for every point of ``new``."""
+    rows = []
+    for seq, points in new["sequences"].items():
+        before = {p["quality_param"]: p for p in old["sequences"].get(seq, [])}
+        for p in points:
+            q = before.get(p["quality_param"])
+            if q is None or abs(q["bpp"] - p["bpp"]) > 1e-9:
+                raise SystemExit(f"error: {seq} {p['quality_param']}: not the same bitstream in both versions")
+            rows.append((seq, p["quality_param"], p["bpp"],
+                         {m: p["metrics"][m] - q["metrics"][m] for m in metrics
+                          if m in p["metrics"] and m in q["metrics"]}))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="+", help="results JSONs (compared with their version at --rev)")
+    ap.add_argument("--rev", required=True, help="git revision of the earlier version")
+    ap.add_argument("--metrics", nargs="+", default=list(METRICS))
+    args = ap.parse_args(argv)
+    rows = []
+    for path in args.files:
+        rows += changes(committed(args.rev, path), load_results(path), args.metrics)
+    for seq, point, bpp, d in rows:
+        print(f"{seq:12s} {point:5s} {bpp:.4f} bpp  " + "  ".join(f"{m} {v:+.4f}" for m, v in d.items()))
+    for m in args.metrics:
+        vals = [d[m] for *_, d in rows if m in d]
+        if vals:
+            print(f"{m}: mean change {sum(vals) / len(vals):+.4f}, higher at {sum(v > 0 for v in vals)}/{len(vals)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

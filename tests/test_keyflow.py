@@ -123,3 +123,25 @@ def test_unknown_spread_is_a_config_error():
     from actdiff.errors import ConfigError
     with pytest.raises(ConfigError, match="spread"):
         build_decoder("warp", prediction_params={"keyflow_params": {"spread": "linear"}})
+
+
+def test_shared_spread_makes_the_two_shares_sum_to_one_and_progress_need_not():
+    from actdiff.motion.fusion import _keyflow_share
+    from actdiff.motion.interpolate import dense_flow_from_tracks
+
+    seg, _, _ = load_script("experiments/keyflow_spread.py").rest_then_move()
+    corr = keyframe_corrections(seg, seg.bandwidth)
+    t, L = 11, seg.segment.length
+
+    def shares(spread: str):
+        kp = KeyflowParams(spread=spread)
+        out = []
+        for ref in (0, L - 1):
+            back, _ = dense_flow_from_tracks(seg.tracks, t, ref, H, W, seg.bandwidth)
+            out.append(np.broadcast_to(_keyflow_share(seg, t, ref, back, corr, kp, seg.bandwidth), (H, W)))
+        return out
+
+    s0, s1 = shares("shared")
+    assert np.allclose(s0 + s1, 1.0, atol=1e-6)
+    p0, p1 = shares("progress")
+    assert np.array_equal(p0, s0) and np.abs(p0 + p1 - 1.0).max() > 0.05  # only the end keyframe's differs

@@ -33,13 +33,13 @@ bitstream carries (decoded keyframes, decoded tracks, bandwidth) and is determin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import cv2
 import numpy as np
 
 from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
-from actdiff.motion.keyflow import KeyflowParams, cached_corrections, progress, refine_map
+from actdiff.motion.keyflow import Corrections, KeyflowParams, cached_corrections, progress, refine_map
 from actdiff.motion.warp import backward_warp, pixel_grid
 from actdiff.types import DecodedSegment, Tracks
 
@@ -149,6 +149,22 @@ def fb_error(tracks: Tracks, t: int, ref: int, back: np.ndarray, bandwidth: floa
     return err.astype(np.float32)
 
 
+def _keyflow_share(seg: DecodedSegment, t: int, ref: int, back: np.ndarray, corr: Corrections,
+                   kp: KeyflowParams, bandwidth: float) -> Union[float, np.ndarray]:
+    """The share of keyframe ``ref``'s keyflow correction applied at frame ``t`` (a number, or
+    ``float32 (H, W)`` per pixel; :class:`actdiff.motion.keyflow.KeyflowParams` ``spread``)."""
+    tau = t / (seg.segment.length - 1)
+    if kp.spread == "time":
+        return tau if ref == 0 else 1.0 - tau
+    if ref == 0:
+        return progress(back, corr.f01, tau, kp.progress_eps)
+    if kp.spread == "progress":
+        return progress(back, corr.f10, 1.0 - tau, kp.progress_eps)
+    h, w = back.shape[:2]  # shared: 1 − the start keyframe's share at the same pixel
+    back0, _ = dense_flow_from_tracks(seg.tracks, t, 0, h, w, bandwidth)
+    return 1.0 - progress(back0, corr.f01, tau, kp.progress_eps)
+
+
 def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, params: FusionParams) -> KeyWarp:
     """Backward-warp the keyframe at segment-relative frame ``ref`` (0 or ``L-1``) to ``t``,
     with its confidence and forward–backward error (the keyframe itself, error 0, at ``t == ref``)."""
@@ -162,10 +178,8 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
     if params.keyflow:
         kp = KeyflowParams(**(params.keyflow_params or {}))
         corr = cached_corrections(seg, bandwidth, kp)
-        tau = t / (seg.segment.length - 1)
-        tau, motion, correction = (tau, corr.f01, corr.c0) if ref == 0 else (1.0 - tau, corr.f10, corr.c1)
-        share = tau if kp.spread == "time" else progress(back, motion, tau, kp.progress_eps)
-        sample = refine_map(back, correction, share)
+        share = _keyflow_share(seg, t, ref, back, corr, kp, bandwidth)
+        sample = refine_map(back, corr.c0 if ref == 0 else corr.c1, share)
     image = np.clip(backward_warp(key, sample), 0, 255)
     motion = np.linalg.norm(back - pixel_grid(h, w), axis=-1)
     if not params.use_fb or seg.tracks.num_points == 0:

@@ -46,7 +46,7 @@ from actdiff.motion.interpolate import dense_flow_from_tracks
 from actdiff.motion.warp import backward_warp, pixel_grid
 from actdiff.types import DecodedSegment
 
-SPREADS = ("progress", "time")
+SPREADS = ("progress", "shared", "time")
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,9 @@ class KeyflowParams:
         max_correction: largest correction (px) applied.
         smooth: Gaussian sigma (px) of the trusted correction (removes DIS's block noise).
         spread: how the correction grows from its keyframe to the other: ``progress`` (with the
-            tracks' motion, :func:`progress`) | ``time`` (linearly in ``τ``).
+            tracks' motion, :func:`progress`, each keyframe along its own map) | ``shared`` (the
+            end keyframe's share is 1 − the start keyframe's at the same pixel, so the two always
+            sum to 1 as in ``time``) | ``time`` (linearly in ``τ``).
         progress_eps: px; where the tracks' end-to-end motion is below about this, the share
             falls back to ``τ``.
     """

@@ -5,7 +5,8 @@ background; the decoded trajectories are exact (a 3x3 grid on the square, a spar
 the background), so the tracks' interpolated field leaks the square's later motion into the
 background beside it. Each in-between frame is decoded by the warp decoder with the tracks alone
 (``keyflow: false``), with keyflow spread linearly in time (``spread: time``, the first version) and
-with keyflow spread along the tracks' own progress (``spread: progress``, the default); printed
+with keyflow spread along the tracks' own progress (``spread: progress``, the default) and with
+the end keyframe's share tied to the start's (``spread: shared``, an ablation); printed
 and written: the mean absolute error (grey levels, [0, 255]) of each frame against the truth.
 
     PYTHONPATH=$PWD .venv/bin/python experiments/keyflow_spread.py [--out FILE.json]
@@ -30,6 +31,7 @@ DECODERS = {
     "tracks": {"name": "warp", "prediction_params": {"keyflow": False}},
     "time": {"name": "warp", "prediction_params": {"keyflow_params": {"spread": "time"}}},
     "progress": {"name": "warp"},
+    "shared": {"name": "warp", "prediction_params": {"keyflow_params": {"spread": "shared"}}},
 }
 
 

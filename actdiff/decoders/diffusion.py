@@ -233,7 +233,8 @@ class DiffusionDecoder(Decoder):
         :attr:`base`; all ``(B, 3, H, W)`` in [-1, 1] (``blend``: the conditions' warp blend)."""
         if self.base == "blend":
             return x, blend
-        diff = _signed(np.stack([predict_frame(seg, t, bidir) for t in frames])).to(x.device) - blend
+        pred = np.stack([conditions.to_signed(predict_frame(seg, t, bidir)) for t in frames])
+        diff = torch.from_numpy(pred).to(x.device) - blend
         if self.base == "detail":
             diff = diff - _blur(diff, self.detail_sigma)
         return (x + diff).clamp(-1, 1), blend + diff
@@ -245,11 +246,6 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     out = np.stack([np.stack([cv2.GaussianBlur(c, (0, 0), sigma, borderType=cv2.BORDER_REFLECT) for c in img])
                     for img in arr])
     return torch.from_numpy(out).to(x.device, x.dtype)
-
-
-def _signed(frames: np.ndarray) -> torch.Tensor:
-    """``(B, H, W, 3)`` values in [0, 255] → ``float32 (B, 3, H, W)`` tensor in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames, np.float32)).permute(0, 3, 1, 2) / 127.5 - 1.0
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:

@@ -48,13 +48,13 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
     """Every decode of one stream, by label."""
     warp = np.asarray(decode_video(data, "warp").frames)
     out = {"warp": warp}
-    models = {"2d": {}, **({"video": {"weights": args.video}} if args.video else {})}
+    models = {"2d": {"weights": args.weights}, **({"video": {"weights": args.video}} if args.video else {})}
     for name, kw in models.items():
         for s in args.strengths:
             for b in args.blends:
-                for base in args.bases if name == "2d" else ["blend"]:  # the video decoder has no base
-                    label = f"{name} strength={s:g} blend={b:g}" + ("" if base == "blend" else f" base={base}")
-                    opts = {"base": base} if name == "2d" else {}
+                for base in (args.bases or [None]) if name == "2d" else [None]:  # the video decoder has no base
+                    label = f"{name} strength={s:g} blend={b:g}" + ("" if base is None else f" base={base}")
+                    opts = {"base": base} if base is not None else {}
                     out[label] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **opts,
                                                          **kw).frames)
                     if args.anchor_sigma > 0:
@@ -69,8 +69,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--rates", nargs="+", default=["r1", "r3"])
     ap.add_argument("--strengths", type=float, nargs="+", default=[0.3, 0.5])
     ap.add_argument("--blends", type=float, nargs="+", default=[0.8, 0.95])
-    ap.add_argument("--bases", nargs="+", default=["blend"], choices=BASES,
-                    help="what the 2D model's residual is added to (the diffusion decoder's `base`)")
+    ap.add_argument("--bases", nargs="+", default=None, choices=BASES,
+                    help="what the 2D model's residual is added to (the diffusion decoder's `base`; "
+                         "default: the one it was trained on, not in the labels)")
+    ap.add_argument("--weights", default=None, help="weights folder of the 2D decoder (default: the shipped ones)")
     ap.add_argument("--video", default=None, help="weights folder of a segment-level video generator")
     ap.add_argument("--anchor-sigma", type=float, default=0.0)
     ap.add_argument("-o", "--output", default=None)

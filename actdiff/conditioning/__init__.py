@@ -11,6 +11,8 @@ from actdiff.conditioning.conditions import (
     build_conditions,
     build_segment_conditions,
     channel_slice,
+    num_channels,
+    prediction_from_conditions,
     warp_blend_from_conditions,
 )
 from actdiff.conditioning.raster import rasterise_tracks
@@ -33,6 +35,8 @@ __all__ = [
     "build_window_conditions",
     "channel_slice",
     "frame_conditions",
+    "num_channels",
+    "prediction_from_conditions",
     "rasterise_tracks",
     "render_tracking_video",
     "video_channel_slice",

@@ -21,7 +21,13 @@ channels   name         content                                                 
 15–16      ``disp``     splat displacement from frame 0, ``(dx/W, dy/H)``       ≈[-1, 1]
 17–18      ``ident``    splat identity: frame-0 position ``(x, y)`` → [-1, 1]   [-1, 1]
 19         ``tau``      temporal position ``t / (L - 1)`` (0 when ``L == 1``)   [0, 1]
+20–22      ``pred``     only with ``prediction=True`` (``C = 23``): the warp        [-1, 1]
+                        decoder's frame (:func:`~actdiff.motion.prediction.
+                        predict_frame`, the ghost-free fusion)
 =========  ===========  ======================================================  ==========
+
+The ``pred`` group is for models whose residual is added to the warp decoder's frame rather than
+to the blend of ``w0`` and ``w1`` (``ControlledDenoiser`` with ``residual_base: pred``).
 
 With ``bidirectional=False`` (``--no-bidirectional``) the K1 channels ``k1``, ``w1`` and
 ``c1`` are zero, and the warp is asked for K0 only.
@@ -35,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from actdiff.conditioning.raster import rasterise_tracks
-from actdiff.motion.prediction import blend_warps, warp_keyframes
+from actdiff.motion.prediction import blend_warps, predict_frame, warp_keyframes
 from actdiff.types import DecodedSegment
 
 #: Channel name → (first channel, number of channels). The order is the tensor's order.
@@ -52,14 +58,21 @@ CHANNELS: dict[str, tuple[int, int]] = {
     "tau": (19, 1),
 }
 NUM_CHANNELS: int = sum(n for _, n in CHANNELS.values())
+#: The optional trailing group of ``build_conditions(..., prediction=True)``.
+PREDICTION_CHANNELS: dict[str, tuple[int, int]] = {"pred": (NUM_CHANNELS, 3)}
 
 #: Square splat radius (pixels) of the trajectory raster.
 SPLAT_RADIUS = 1
 
 
+def num_channels(prediction: bool = False) -> int:
+    """``C`` of the conditions: 20, or 23 with the ``pred`` group."""
+    return NUM_CHANNELS + (3 if prediction else 0)
+
+
 def channel_slice(name: str) -> slice:
-    """Slice of channel group ``name`` along the channel axis."""
-    start, n = CHANNELS[name]
+    """Slice of channel group ``name`` (of :data:`CHANNELS` or ``pred``) along the channel axis."""
+    start, n = CHANNELS[name] if name in CHANNELS else PREDICTION_CHANNELS[name]
     return slice(start, start + n)
 
 
@@ -68,18 +81,22 @@ def to_signed(img: np.ndarray) -> np.ndarray:
     return (np.asarray(img, np.float32).transpose(2, 0, 1) / 127.5 - 1.0).astype(np.float32)
 
 
-def build_conditions(seg: DecodedSegment, t: int, bidirectional: bool = True) -> np.ndarray:
+def build_conditions(seg: DecodedSegment, t: int, bidirectional: bool = True,
+                     prediction: bool = False) -> np.ndarray:
     """Conditions of segment-relative frame ``t`` (``0 <= t < L``).
 
+    Args:
+        prediction: append the ``pred`` group (the warp decoder's frame ``t``).
+
     Returns:
-        ``float32 (NUM_CHANNELS, H, W)`` laid out as in :data:`CHANNELS`, ``H, W`` being the
-        keyframes' (coded) size.
+        ``float32 (C, H, W)`` (``C =`` :func:`num_channels`) laid out as in :data:`CHANNELS`,
+        ``H, W`` being the keyframes' (coded) size.
     """
     length = seg.segment.length
     if not 0 <= t < length:
         raise ValueError(f"frame {t} outside segment of {length} frames")
     h, w = seg.key_start.shape[:2]
-    out = np.zeros((NUM_CHANNELS, h, w), np.float32)
+    out = np.zeros((num_channels(prediction), h, w), np.float32)
     w0, c0, w1, c1 = warp_keyframes(seg, t, float(seg.bandwidth), bidirectional=bidirectional)
     out[channel_slice("k0")] = to_signed(seg.key_start)
     out[channel_slice("w0")] = to_signed(w0)
@@ -91,15 +108,27 @@ def build_conditions(seg: DecodedSegment, t: int, bidirectional: bool = True) ->
     raster = rasterise_tracks(seg.tracks, t, h, w, radius=SPLAT_RADIUS)
     out[CHANNELS["vis"][0]: CHANNELS["ident"][0] + 2] = raster
     out[channel_slice("tau")] = t / (length - 1) if length > 1 else 0.0
+    if prediction:
+        out[channel_slice("pred")] = to_signed(predict_frame(seg, t, bidirectional))
     return out
 
 
 def build_segment_conditions(
-    seg: DecodedSegment, frames: Sequence[int] | None = None, bidirectional: bool = True
+    seg: DecodedSegment, frames: Sequence[int] | None = None, bidirectional: bool = True,
+    prediction: bool = False,
 ) -> np.ndarray:
-    """Batch version: ``float32 (len(frames), NUM_CHANNELS, H, W)`` (default: all ``L`` frames)."""
+    """Batch version: ``float32 (len(frames), C, H, W)`` (default: all ``L`` frames)."""
     frames = range(seg.segment.length) if frames is None else frames
-    return np.stack([build_conditions(seg, int(t), bidirectional) for t in frames])
+    return np.stack([build_conditions(seg, int(t), bidirectional, prediction) for t in frames])
+
+
+def prediction_from_conditions(cond: Any) -> Any:
+    """The ``pred`` group ``(..., 3, H, W)`` in [-1, 1] of ``prediction=True`` conditions
+    ``(..., 23, H, W)`` (torch or NumPy); a ``ValueError`` for conditions without it."""
+    if cond.shape[-3] != num_channels(True):
+        raise ValueError(f"conditions with {cond.shape[-3]} channels carry no prediction "
+                         f"(build them with prediction=True: {num_channels(True)} channels)")
+    return cond[..., channel_slice("pred"), :, :]
 
 
 def warp_blend_from_conditions(cond: Any) -> Any:

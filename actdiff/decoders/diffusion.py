@@ -14,15 +14,17 @@ Temporal consistency (both computed from the decoded trajectories only):
   prediction along the decoded motion (:mod:`actdiff.decoders.residual_filter`).
 
 What the model's residual is added to (``base``): ``blend``, the time/confidence blend of the two
-warped keyframes its conditions carry (what it was trained on, a cross-fade where the warps
-disagree), or ``prediction``, the warp decoder's own frame
+warped keyframes its conditions carry (what models with ``residual_base: blend`` are trained on, a
+cross-fade where the warps disagree), or ``prediction``, the warp decoder's own frame
 (:func:`actdiff.motion.prediction.predict_frame`: the ghost-free fusion along the tracks' motion
 refined by the keyframes' flow), or ``detail``: the blend plus only the fine band of
 ``prediction − blend`` (above a Gaussian of ``detail_sigma`` px), so the coarse band keeps the
 blend's hedge where the warps disagree and the fine band gets the fused frame's single, sharp
-edges. The model is not retrained for either: its residual, predicted over the blend, is moved
-onto the other base. Measured on validation files (docs/video_interface.md): no base is the
-default yet.
+edges. The default is the base the model was trained on (its ``residual_base``); another base
+moves the model's residual onto it without retraining. Measured on validation files for the
+shipped blend-trained weights (docs/video_interface.md): no other base is their default yet.
+Models trained with ``residual_base: pred`` read the warp decoder's frame in their conditions
+(``pred`` channels) and add their residual to it (their default base is ``prediction``).
 
 Weights folders holding a segment-level video generator (:mod:`actdiff.models.generator`) are
 decoded by :class:`actdiff.decoders.video.VideoDiffusionDecoder` instead: the registered
@@ -104,7 +106,7 @@ class DiffusionDecoder(Decoder):
         batch_size: frames denoised together.
         bidirectional: use K1 conditions (default: ``header.params['bidirectional']``, else True).
         base: ``blend`` | ``prediction`` | ``detail``: what the residual is added to (module
-            docstring; default: the weights' ``default_sampler``, else ``blend``).
+            docstring; default: the weights' ``default_sampler``, else the model's ``residual_base``).
         detail_sigma: Gaussian sigma (px) splitting coarse from fine band for ``base=detail``.
         device: torch device (default: ``cuda`` when available, else ``cpu``).
     """
@@ -146,7 +148,8 @@ class DiffusionDecoder(Decoder):
         self.temporal_blend = float(blend)
         if not 0.0 <= self.temporal_blend < 1.0:
             raise ConfigError(f"temporal_blend must be in [0, 1), got {self.temporal_blend}")
-        self.base = base or defaults.get("base", "blend")
+        self.native_base = "prediction" if self.model.reads_prediction else "blend"
+        self.base = base or defaults.get("base", self.native_base)
         if self.base not in BASES:
             raise ConfigError(f"unknown diffusion base {self.base!r} ({' | '.join(BASES)})")
         self.detail_sigma = float(detail_sigma)
@@ -158,7 +161,8 @@ class DiffusionDecoder(Decoder):
         """The effective sampling settings (recorded in results JSONs; ``detail_sigma`` with the
         ``detail`` base only)."""
         extra = {"detail_sigma": self.detail_sigma} if self.base == "detail" else {}
-        return {**extra, "name": self.name, "model": f"ControlledDenoiser (frame by frame) from {self.weights}",
+        model = f"ControlledDenoiser (frame by frame, residual over its {self.native_base}) from {self.weights}"
+        return {**extra, "name": self.name, "model": model,
                 "sampler": self.sampler, "steps": self.steps, "strength": self.strength,
                 "noise_mode": self.noise_mode, "temporal_blend": self.temporal_blend, "base": self.base,
                 "bidirectional": self.bidirectional}
@@ -212,13 +216,12 @@ class DiffusionDecoder(Decoder):
         base = np.empty_like(out) if self.temporal_blend > 0.0 else None
         for i in range(0, len(inner), self.batch_size):
             frames = inner[i:i + self.batch_size]
-            cond = np.stack([conditions.build_conditions(seg, t, bidir) for t in frames])
+            cond = np.stack([conditions.build_conditions(seg, t, bidir, self.model.reads_prediction) for t in frames])
             c = _pad(torch.from_numpy(cond).to(self.device, dtype), mult)
             x = sample(self.model, c, noise[i:i + len(frames)].to(self.device, dtype), self.steps, self.sampler,
                        self.strength)[..., :h, :w].float()
-            if base is not None or self.base != "blend":  # the prediction under the residual is needed
-                x, under = self._rebase(seg, frames, bidir, x,
-                                        conditions.warp_blend_from_conditions(c[..., :h, :w].float()))
+            if base is not None or self.base != self.native_base:  # the image under the residual is needed
+                x, under = self._rebase(seg, frames, bidir, x, c[..., :h, :w].float())
             out[frames[0]:frames[-1] + 1] = _to_uint8(x.permute(0, 2, 3, 1).cpu().numpy())
             if base is not None:
                 base[frames[0]:frames[-1] + 1] = _to_uint8(under.permute(0, 2, 3, 1).cpu().numpy())
@@ -228,16 +231,26 @@ class DiffusionDecoder(Decoder):
         return out
 
     def _rebase(self, seg: DecodedSegment, frames: list[int], bidir: bool, x: torch.Tensor,
-                blend: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(output, prediction under it)`` with the model's residual ``x − blend`` moved onto
-        :attr:`base`; all ``(B, 3, H, W)`` in [-1, 1] (``blend``: the conditions' warp blend)."""
-        if self.base == "blend":
-            return x, blend
-        pred = np.stack([conditions.to_signed(predict_frame(seg, t, bidir)) for t in frames])
-        diff = torch.from_numpy(pred).to(x.device) - blend
+                cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(output, image under it)`` with the model's residual (over its ``residual_base``,
+        :attr:`native_base`) moved onto :attr:`base`; all ``(B, 3, H, W)`` in [-1, 1] (``cond``:
+        the frames' conditions)."""
+        blend = conditions.warp_blend_from_conditions(cond)
+        if self.model.reads_prediction:
+            pred = conditions.prediction_from_conditions(cond)
+        elif self.base == "blend":
+            pred = blend  # not needed
+        else:
+            pred = torch.from_numpy(np.stack([conditions.to_signed(predict_frame(seg, t, bidir))
+                                              for t in frames])).to(x.device)
+        native = pred if self.native_base == "prediction" else blend
+        if self.base == self.native_base:
+            return x, native
         if self.base == "detail":
-            diff = diff - _blur(diff, self.detail_sigma)
-        return (x + diff).clamp(-1, 1), blend + diff
+            target = blend + (pred - blend) - _blur(pred - blend, self.detail_sigma)
+        else:
+            target = pred if self.base == "prediction" else blend
+        return (x + target - native).clamp(-1, 1), target
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -28,9 +28,14 @@ from torch import nn
 from actdiff.conditioning.conditions import (
     NUM_CHANNELS,
     channel_slice,
+    num_channels,
+    prediction_from_conditions,
     warp_blend_from_conditions,
 )
 from actdiff.models.latent import depth_to_space, space_to_depth
+
+#: What the residual of a ``residual_over_warp`` model is added to (``residual_base``).
+RESIDUAL_BASES = ("blend", "pred")
 
 
 class ControlledDenoiser(ModelMixin, ConfigMixin):
@@ -49,8 +54,13 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
         vision_config: kwargs of ``transformers.CLIPVisionConfig`` to add keyframe context
             tokens (``None``: null context only).
         prediction_type: ``"epsilon"`` or ``"v_prediction"``.
-        residual_over_warp: the latent the diffusion runs on is ``z(x) - z(warp_blend)``,
-            i.e. ``x0 = warp_blend + residual`` in latent space.
+        residual_over_warp: the latent the diffusion runs on is ``z(x) - z(base)``, i.e.
+            ``x0 = base + residual`` in latent space (``base`` set by ``residual_base``).
+        residual_base: ``blend`` — the time/confidence blend of the two warped keyframes of the
+            conditions (a cross-fade where they disagree); ``pred`` — the warp decoder's own
+            frame, which the conditions then carry (``pred`` channels,
+            ``conditioning_channels = 23``, :func:`actdiff.conditioning.num_channels`; needs
+            ``residual_over_warp``).
         residual_scale: the diffusion runs on ``residual_scale × residual``, so that the data it
             models has about unit variance (the residual over the warp is small, std ≈ 0.1 in
             [-1, 1] units; unscaled, the noise schedule spends most steps where the noise
@@ -78,6 +88,7 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
         vision_config: dict[str, Any] | None = None,
         prediction_type: str = "epsilon",
         residual_over_warp: bool = False,
+        residual_base: str = "blend",
         residual_scale: float = 1.0,
         freeze_base: bool = False,
         noise_schedule: dict[str, Any] | None = None,
@@ -90,6 +101,7 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
             raise ValueError("conditioning_embedding_out_channels must downsample by latent_factor")
         if prediction_type not in ("epsilon", "v_prediction"):
             raise ValueError(f"unknown prediction_type {prediction_type!r}")
+        self._check_conditions(conditioning_channels, residual_base, residual_over_warp)
         self.unet = UNet2DConditionModel(**dict(unet_config))
         self.controlnet = ControlNetModel.from_unet(
             self.unet,
@@ -110,6 +122,18 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
         if freeze_base:
             self.unet.requires_grad_(False)
 
+    @staticmethod
+    def _check_conditions(channels: int, residual_base: str, residual_over_warp: bool) -> None:
+        """``ValueError`` unless the per-frame layout fits ``residual_base`` (subclasses with
+        another layout override this)."""
+        if residual_base not in RESIDUAL_BASES:
+            raise ValueError(f"unknown residual_base {residual_base!r} ({' | '.join(RESIDUAL_BASES)})")
+        if residual_base == "pred" and not residual_over_warp:
+            raise ValueError("residual_base 'pred' needs residual_over_warp: true")
+        if channels != num_channels(residual_base == "pred"):
+            raise ValueError(f"residual_base {residual_base!r} reads {num_channels(residual_base == 'pred')} "
+                             f"condition channels, got conditioning_channels={channels}")
+
     # ----------------------------------------------------------------- latent space
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Image ``(B, 3, H, W)`` in [-1, 1] → latent ``(B, c, H/f, W/f)`` (deterministic)."""
@@ -124,11 +148,23 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
             return depth_to_space(z, self.config.latent_factor)
         return self.vae.decode(z / self.config.vae_scaling_factor).sample
 
+    @property
+    def reads_prediction(self) -> bool:
+        """Whether its per-frame conditions must carry the ``pred`` group
+        (``build_conditions(prediction=True)``)."""
+        return self.config.get("residual_base", "blend") == "pred"
+
+    def base_image(self, cond: torch.Tensor) -> torch.Tensor:
+        """The image ``(B, 3, H, W)`` in [-1, 1] the residual is added to (``residual_base``)."""
+        if self.reads_prediction:
+            return prediction_from_conditions(cond)
+        return warp_blend_from_conditions(cond)
+
     def base_latent(self, cond: torch.Tensor) -> torch.Tensor | None:
         """Latent the residual is added to (``residual_over_warp``), else ``None``."""
         if not self.config.residual_over_warp:
             return None
-        return self.encode(warp_blend_from_conditions(cond))
+        return self.encode(self.base_image(cond))
 
     @property
     def size_multiple(self) -> int:
@@ -171,7 +207,7 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
         Args:
             sample: ``(B, c, h, w)`` noisy latent.
             timestep: ``(B,)`` or scalar integer timesteps.
-            cond: ``(B, NUM_CHANNELS, h f, w f)`` conditions at image resolution.
+            cond: ``(B, C, h f, w f)`` conditions at image resolution (``C = conditioning_channels``).
         """
         ctx = self.context(cond)
         down, mid = self.controlnet(sample, timestep, encoder_hidden_states=ctx, controlnet_cond=cond,
@@ -201,6 +237,22 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
                 m.enable_gradient_checkpointing()
             else:
                 m.disable_gradient_checkpointing()
+
+
+#: The one weight that reads the conditions (ControlNet's conditioning embedding, first conv).
+COND_INPUT_WEIGHT = "controlnet.controlnet_cond_embedding.conv_in.weight"
+
+
+def widen_condition_input(state: dict[str, torch.Tensor], channels: int) -> dict[str, torch.Tensor]:
+    """``state`` (a :class:`ControlledDenoiser` state dict) whose condition input reads ``channels``
+    channels: the extra input channels get zero weights, so the widened model computes exactly what
+    the given one did with the conditions it knew (as ControlNet's ``zero_module``). Used to start a
+    ``residual_base: prediction`` model (23 channels) from 20-channel weights."""
+    w = state[COND_INPUT_WEIGHT]
+    if w.shape[1] > channels:
+        raise ValueError(f"cannot narrow the condition input from {w.shape[1]} to {channels} channels")
+    extra = w.new_zeros(w.shape[0], channels - w.shape[1], *w.shape[2:])
+    return {**state, COND_INPUT_WEIGHT: torch.cat([w, extra], 1)}
 
 
 def latent_channels(model: ControlledDenoiser) -> int:

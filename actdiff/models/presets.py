@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from actdiff.conditioning.conditions import NUM_CHANNELS
+from actdiff.conditioning.conditions import num_channels
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models.denoiser import ControlledDenoiser
 from actdiff.registry import MODELS
@@ -27,16 +27,24 @@ def _plain(x: Any) -> Any:
 
 def _common_kwargs(cfg: DictConfig) -> dict[str, Any]:
     return {
-        "conditioning_channels": NUM_CHANNELS,
+        "conditioning_channels": num_channels(str(cfg.get("residual_base", "blend")) == "pred"),
         "conditioning_embedding_out_channels": tuple(cfg.conditioning_embedding_out_channels),
         "null_tokens": int(cfg.get("null_tokens", 4)),
         "vision_config": _plain(cfg.get("vision")),
         "prediction_type": str(cfg.get("prediction_type", "epsilon")),
         "residual_over_warp": bool(cfg.get("residual_over_warp", False)),
+        "residual_base": str(cfg.get("residual_base", "blend")),
         "residual_scale": float(cfg.get("residual_scale", 1.0)),
         "noise_schedule": _plain(cfg.get("noise_schedule")) or {},
         "default_sampler": _plain(cfg.get("sampler")) or {},
     }
+
+
+def frame_model_reads_prediction(cfg: DictConfig) -> bool:
+    """Whether the 2D model of config ``cfg`` (builders ``unet``/``sd``) reads the per-frame
+    conditions with the ``pred`` group (``residual_base: pred``); ``False`` for other builders,
+    whose conditions have their own layout."""
+    return str(cfg.get("builder", "unet")) in ("unet", "sd") and str(cfg.get("residual_base", "blend")) == "pred"
 
 
 @MODELS.register("unet")

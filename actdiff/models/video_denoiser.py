@@ -92,6 +92,15 @@ class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
         self.temporal = inflate(self.unet, temporal_kind, int(temporal_head_dim), tuple(temporal_groups),
                                 int(self.unet.config.norm_num_groups), bool(temporal_positional), int(max_frames))
 
+    @staticmethod
+    def _check_conditions(channels: int, residual_base: str, residual_over_warp: bool) -> None:
+        """The segment layout is checked in ``__init__`` (its ``pred`` is always there)."""
+
+    @property
+    def reads_prediction(self) -> bool:
+        """Never the per-frame ``pred`` group: the segment layout has its own."""
+        return False
+
     # -------------------------------------------------------------- the 2D model
     @classmethod
     def from_frame_model(cls, frame: ControlledDenoiser, **video_kwargs: Any) -> "VideoControlledDenoiser":

@@ -125,12 +125,14 @@ class VideoClipDataModule(L.LightningDataModule):
         codec_cfg: the ``codec`` section windows are encoded with.
         videos: in-memory videos (tests) instead of ``data.sources``.
         segment_source: replaces the real codec (tests feed synthetic ``DecodedSegment`` s).
+        prediction: pairs' conditions carry the warp decoder's frame (``pred`` channels), for a
+            model with ``residual_base: pred`` (``run_fit`` sets it from the model config).
     """
 
     def __init__(self, data_cfg: DictConfig, codec_cfg: DictConfig, videos: list[Video] | None = None,
-                 segment_source: SegmentSource | None = None) -> None:
+                 segment_source: SegmentSource | None = None, prediction: bool = False) -> None:
         super().__init__()
-        self.data_cfg, self.codec_cfg = data_cfg, codec_cfg
+        self.data_cfg, self.codec_cfg, self.prediction = data_cfg, codec_cfg, prediction
         self.spec = WindowSpec.from_cfg(data_cfg)
         self.item = str(data_cfg.get("item", "pairs"))
         if self.item not in ITEMS:
@@ -213,10 +215,10 @@ class VideoClipDataModule(L.LightningDataModule):
         if self.item == "windows":
             return WindowDataset(self.cache, entries, crop, train, int(d.get("clip_frames", 8)), bidir,
                                  d.get("clip_stride"), bool(d.get("include_keyframes", True)),
-                                 str(d.get("conditions", "frame")))
+                                 str(d.get("conditions", "frame")), self.prediction)
         fpw = d.get("frames_per_window") if train else d.get("val_frames_per_window", d.get("frames_per_window"))
         return PairDataset(self.cache, entries, crop, train, bidir, None if fpw is None else int(fpw),
-                           int(d.get("seed", 0)))
+                           int(d.get("seed", 0)), self.prediction)
 
     def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
         devices = self.trainer.num_devices if self.trainer is not None else 1

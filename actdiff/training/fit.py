@@ -61,6 +61,7 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
         return fit_selector(cfg, resume=resume, videos=videos)
     import lightning as L
 
+    from actdiff.models.presets import frame_model_reads_prediction
     from actdiff.training.datamodule import VideoClipDataModule, local_rank
     from actdiff.training.export import export_module
     from actdiff.training.module import ConditionalDenoiser
@@ -68,7 +69,8 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
 
     run_dir = prepare_run(cfg, resume)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
-    dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos, segment_source=segment_source)
+    dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos, segment_source=segment_source,
+                             prediction=frame_model_reads_prediction(cfg.model))
     dm.prepare_data()
     dm.setup("fit")
     if local_rank() == 0:

@@ -18,6 +18,7 @@ checkpoints under ``"ema"``.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,11 @@ import torch.nn.functional as F
 from diffusers.training_utils import EMAModel
 from omegaconf import OmegaConf
 
-from actdiff.models.denoiser import ControlledDenoiser
+from actdiff.models.denoiser import ControlledDenoiser, widen_condition_input
 from actdiff.models.presets import build_model
 from actdiff.models.sampling import make_train_scheduler, sample, segment_noise
+
+log = logging.getLogger(__name__)
 
 
 def _cosine_with_warmup(warmup: int, total: int, min_ratio: float):
@@ -195,9 +198,15 @@ class ConditionalDenoiser(L.LightningModule):
         from actdiff.errors import ConfigError
 
         src = load_denoiser(folder)
+        state = src.state_dict()
+        have, want = src.config.conditioning_channels, self.model.config.conditioning_channels
+        if have < want:  # e.g. a residual_base: pred model from 20-channel weights
+            state = widen_condition_input(state, want)
+            log.warning("init_weights %s: condition input widened from %d to %d channels (zero weights)",
+                        folder, have, want)
         try:
-            self.model.load_state_dict(src.state_dict())
-        except RuntimeError as e:
+            self.model.load_state_dict(state)
+        except (RuntimeError, ValueError) as e:
             raise ConfigError(f"init_weights {folder}: not the configured model's architecture "
                               f"({str(e).splitlines()[0]})") from None
         self.ema = EMAModel(self.model.trainable_parameters(), decay=self.hparams.ema_decay)

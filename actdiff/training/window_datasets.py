@@ -80,10 +80,10 @@ class _WindowItems(Dataset):
     """Shared plumbing: the records of ``entries`` (manifest entries) in ``folder``."""
 
     def __init__(self, folder: Path, entries: Sequence[dict[str, Any]], crop: Sequence[int] | None,
-                 train: bool, bidirectional: bool = True) -> None:
+                 train: bool, bidirectional: bool = True, prediction: bool = False) -> None:
         self.entries = list(entries)
         self.crop = tuple(int(c) for c in crop) if crop else None
-        self.train, self.bidirectional = train, bidirectional
+        self.train, self.bidirectional, self.prediction = train, bidirectional, prediction
         self.records = _Records(folder)
         self.index: list[tuple[int, int, int]] = []  # (entry, segment, frame) per item
 
@@ -108,11 +108,13 @@ class PairDataset(_WindowItems):
     Args:
         frames_per_window: pairs kept per record (drawn once, seeded by ``seed`` and the record's
             name), ``None`` = every in-between frame of every segment.
+        prediction: conditions with the ``pred`` group (models with ``residual_base: pred``).
     """
 
     def __init__(self, folder: Path, entries: Sequence[dict[str, Any]], crop: Sequence[int] | None, train: bool,
-                 bidirectional: bool = True, frames_per_window: int | None = None, seed: int = 0) -> None:
-        super().__init__(folder, entries, crop, train, bidirectional)
+                 bidirectional: bool = True, frames_per_window: int | None = None, seed: int = 0,
+                 prediction: bool = False) -> None:
+        super().__init__(folder, entries, crop, train, bidirectional, prediction)
         for e, entry in enumerate(self.entries):
             pool = [(s, t) for s, (a, b) in enumerate(entry["spans"]) for t in range(1, b - a)]
             pool = pool or [(s, t) for s, (a, b) in enumerate(entry["spans"]) for t in range(b - a + 1)]
@@ -124,7 +126,7 @@ class PairDataset(_WindowItems):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         rec, seg, t, valid = self._segment(i)
-        cond = conditions.build_conditions(seg, t, self.bidirectional)
+        cond = conditions.build_conditions(seg, t, self.bidirectional, self.prediction)
         y, x, ch, cw = _crop_box(valid, self.crop, self.train)
         return {"cond": torch.from_numpy(np.ascontiguousarray(cond[:, y:y + ch, x:x + cw])),
                 "target": _target(rec.frames[seg.segment.start + t], y, x, ch, cw)}
@@ -138,15 +140,16 @@ class WindowDataset(_WindowItems):
         stride: frames between the starts of two items of a segment (default ``T``: disjoint).
         include_keyframes: the segment's keyframes (``t = 0`` and ``L - 1``) may be in a window;
             ``False``: only in-between frames ``1..L-2``.
-        conditions: ``frame`` — ``cond[i] = build_conditions(seg, frames[i])`` (``C = 20``);
+        conditions: ``frame`` — ``cond[i] = build_conditions(seg, frames[i], prediction=prediction)``
+            (``C = 20``, 23 with ``prediction``);
             ``video`` — ``cond = build_window_conditions(seg, frames)``, the segment conditions of
             the video generators (:mod:`actdiff.conditioning.segment`, ``C = 30``).
     """
 
     def __init__(self, folder: Path, entries: Sequence[dict[str, Any]], crop: Sequence[int] | None, train: bool,
                  clip_frames: int, bidirectional: bool = True, stride: int | None = None,
-                 include_keyframes: bool = True, conditions: str = "frame") -> None:
-        super().__init__(folder, entries, crop, train, bidirectional)
+                 include_keyframes: bool = True, conditions: str = "frame", prediction: bool = False) -> None:
+        super().__init__(folder, entries, crop, train, bidirectional, prediction)
         if clip_frames < 1:
             raise ConfigError(f"data.clip_frames must be >= 1, got {clip_frames}")
         if conditions not in ("frame", "video"):
@@ -164,7 +167,7 @@ class WindowDataset(_WindowItems):
         if self.conditions == "video":
             cond = segment.build_window_conditions(seg, frames, self.bidirectional)
         else:
-            cond = np.stack([conditions.build_conditions(seg, t, self.bidirectional) for t in frames])
+            cond = np.stack([conditions.build_conditions(seg, t, self.bidirectional, self.prediction) for t in frames])
         y, x, ch, cw = _crop_box(valid, self.crop, self.train)
         start = seg.segment.start
         return {"cond": torch.from_numpy(np.ascontiguousarray(cond[:, :, y:y + ch, x:x + cw])),

@@ -55,6 +55,8 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
                 for base in (args.bases or [None]) if name == "2d" else [None]:  # the video decoder has no base
                     label = f"{name} strength={s:g} blend={b:g}" + ("" if base is None else f" base={base}")
                     opts = {"base": base} if base is not None else {}
+                    if args.noise:
+                        label, opts = f"{label} noise={args.noise}", {**opts, "noise_mode": args.noise}
                     out[label] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **opts,
                                                          **kw).frames)
                     if args.anchor_sigma > 0:
@@ -72,6 +74,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--bases", nargs="+", default=None, choices=BASES,
                     help="what the 2D model's residual is added to (the diffusion decoder's `base`; "
                          "default: the one it was trained on, not in the labels)")
+    ap.add_argument("--noise", default=None, choices=["shared", "per_frame", "warped"],
+                    help="noise mode of every diffusion decode (default: the weights' own)")
     ap.add_argument("--weights", default=None, help="weights folder of the 2D decoder (default: the shipped ones)")
     ap.add_argument("--video", default=None, help="weights folder of a segment-level video generator")
     ap.add_argument("--anchor-sigma", type=float, default=0.0)

@@ -128,3 +128,32 @@ def test_fit_a_prediction_model_from_blend_weights(blend_weights, tmp_path, capl
     assert pred.abs().max() > 0.1 and not torch.equal(pred, batch["cond"][:, 6:9])
     exported = DiffusionDecoder(weights=str(tmp_path / "export"))
     assert exported.model.reads_prediction and exported.base == "prediction"
+
+
+@pytest.mark.parametrize("edit", [("residual_base", "foo"), ("conditioning_channels", 23), ("latent", "jpeg")])
+def test_damaged_weights_config_is_one_line(blend_weights, tmp_path, edit, capsys, codec_cfg):
+    """A weights folder whose config.json does not fit (an unknown value, a layout its weights do not
+    have) is one ``error:`` line and a non-zero exit of ``actdiff decode``, not a traceback."""
+    import json
+    import shutil
+
+    from actdiff.cli import main
+    from actdiff.codec import encode_video
+    from actdiff.decoders.diffusion import load_denoiser
+    from actdiff.errors import ConfigError
+
+    folder = tmp_path / "w"
+    shutil.copytree(blend_weights, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg[edit[0]] = edit[1]
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match="cannot be loaded") as e:
+        load_denoiser(folder)
+    assert "\n" not in str(e.value) and str(folder) in str(e.value)
+    stream = tmp_path / "s.adv"
+    stream.write_bytes(encode_video(synthetic_video(6, 32, 48, seed=1), codec_cfg).data)
+    assert main(["decode", str(stream), "-o", str(tmp_path / "o.mp4"), "--decoder", "diffusion",
+                 "--weights", str(folder)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "cannot be loaded" in err[0]
+    assert not (tmp_path / "o.mp4").exists()

@@ -45,6 +45,7 @@ from actdiff.decoders.base import Decoder, keyframes_in_place
 from actdiff.decoders.residual_filter import filter_residuals
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models.denoiser import ControlledDenoiser
+from actdiff.models.loading import readable_weights
 from actdiff.models.sampling import sample, segment_noise, warp_noise
 from actdiff.motion.interpolate import dense_flow_from_tracks
 from actdiff.motion.prediction import predict_frame
@@ -76,8 +77,9 @@ def load_denoiser(path: str | Path | None = None, device: str = "cpu") -> Contro
         raise MissingWeightsError(
             f"diffusion decoder weights not found in {folder} (need config.json + {WEIGHT_FILE}): {advice}"
         )
-    model = ControlledDenoiser.from_pretrained(
-        str(folder), use_safetensors=True, low_cpu_mem_usage=False, torch_dtype=torch.float32)
+    with readable_weights(folder):
+        model = ControlledDenoiser.from_pretrained(
+            str(folder), use_safetensors=True, low_cpu_mem_usage=False, torch_dtype=torch.float32)
     return model.to(device).eval()
 
 

@@ -40,6 +40,7 @@ import torch
 
 from actdiff.conditioning.segment import video_channel_slice
 from actdiff.errors import ConfigError, MissingWeightsError
+from actdiff.models.loading import readable_weights
 
 #: ``_class_name`` in a weights folder's ``config.json`` → module defining that generator class.
 GENERATOR_CLASSES: dict[str, str] = {
@@ -227,4 +228,6 @@ def load_generator(folder: str | Path, device: str = "cpu") -> SegmentGenerator:
         raise MissingWeightsError(f"{folder} holds no video generator (config.json _class_name {name!r}; "
                                   f"known: {', '.join(GENERATOR_CLASSES)})")
     cls = getattr(importlib.import_module(GENERATOR_CLASSES[name]), name)
-    return cls.load_pretrained(folder).to(device).eval()
+    with readable_weights(folder):
+        model = cls.load_pretrained(folder)
+    return model.to(device).eval()

@@ -81,3 +81,32 @@ def test_the_rule_rerun_against_the_keyflow_warp_decoder_keeps_the_default():
     assert choose.choose(result) is None and verdict["choice"] is None
     assert any("base=detail" in label for label in result)
     assert not result["2d strength=0.5 blend=0.95"]["admissible"]
+
+
+def test_sweep_passes_weights_bases_and_noise_to_the_decoder(monkeypatch):
+    """``video_sampling_tradeoff.py``: ``--weights`` reaches every 2D decode, ``--bases`` and
+    ``--noise`` become decoder options and label suffixes; without ``--bases`` the model's own base
+    is used (no ``base`` option, no suffix)."""
+    import argparse
+
+    import numpy as np
+
+    sweep = load_script("experiments/video_sampling_tradeoff.py")
+    calls = []
+
+    class Out:
+        frames = np.zeros((2, 4, 4, 3), np.uint8)
+
+    def fake_decode(data, decoder, **kw):
+        calls.append((decoder, kw))
+        return Out()
+
+    monkeypatch.setattr(sweep, "decode_video", fake_decode)
+    args = argparse.Namespace(weights="W", video=None, strengths=[0.5], blends=[0.9], bases=None, noise=None,
+                              anchor_sigma=0.0)
+    assert list(sweep._decodes(b"", args)) == ["warp", "2d strength=0.5 blend=0.9"]
+    assert calls[-1] == ("diffusion", {"strength": 0.5, "temporal_blend": 0.9, "weights": "W"})
+    args.bases, args.noise = ["detail"], "warped"
+    assert list(sweep._decodes(b"", args))[1] == "2d strength=0.5 blend=0.9 base=detail noise=warped"
+    assert calls[-1][1] == {"strength": 0.5, "temporal_blend": 0.9, "base": "detail", "noise_mode": "warped",
+                            "weights": "W"}

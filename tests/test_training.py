@@ -140,9 +140,9 @@ def test_datamodule_and_decoder_share_build_conditions(tmp_path, monkeypatch):
     real = conditioning.conditions.build_conditions
     calls = {"n": 0}
 
-    def counting(seg, t, bidirectional=True):
+    def counting(seg, t, bidirectional=True, prediction=False):
         calls["n"] += 1
-        return real(seg, t, bidirectional)
+        return real(seg, t, bidirectional, prediction)
 
     monkeypatch.setattr(conditioning.conditions, "build_conditions", counting)
     cfg = cfg_for(tmp_path)

@@ -47,3 +47,29 @@ def test_demo_without_vmaf_ffmpeg_fails_before_running(tmp_path, monkeypatch, ca
     assert demo.main(["--out", str(tmp_path / "out"), "--frames", "4", "--rates", "r1"]) == 2
     assert "ACTDIFF_FFMPEG" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing encoded, no run folder
+
+
+def test_info_describes_a_weights_folder(tmp_path, capsys):
+    """``actdiff info DIR``: class, parameter count (from the safetensors header), condition layout
+    and residual base, without building the model; no config.json or a damaged file: one line."""
+    from actdiff.config import load_group
+    from actdiff.models import build_model
+
+    cfg = load_group("model", "micro")
+    cfg.residual_over_warp, cfg.residual_base = True, "pred"
+    model = build_model(cfg)
+    folder = tmp_path / "w"
+    model.save_pretrained(str(folder), safe_serialization=True)
+    assert info.main([str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["class"] == "ControlledDenoiser" and out["dtypes"] == ["F32"]
+    assert out["parameters"] == sum(t.numel() for t in model.state_dict().values())
+    assert out["config"]["residual_base"] == "pred" and out["config"]["conditioning_channels"] == 23
+    assert info.main([str(folder)]) == 0
+    assert "residual over: the warp decoder's frame" in capsys.readouterr().out
+    (tmp_path / "empty").mkdir()
+    (folder / "diffusion_pytorch_model.safetensors").write_bytes(b"\x10\x00junk")
+    for bad in (tmp_path / "empty", folder):
+        assert info.main([str(bad)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:"), err

@@ -75,10 +75,34 @@ def test_extra_condition_channels_start_at_zero_weight():
     cond2 = cond.clone()
     cond2[:, NUM_CHANNELS:] = 0.3  # only the new channels differ
     with torch.no_grad():
-        for p in m.controlnet.controlnet_down_blocks.parameters():  # make the control branch matter
+        for p in [*m.controlnet.controlnet_down_blocks.parameters(),  # make the control branch and
+                  *m.controlnet.controlnet_cond_embedding.conv_out.parameters()]:  # its input matter
             p.add_(0.1)
         a, b = m(z, t, cond, num_frames=3), m(z, t, cond2, num_frames=3)
+        cond3 = cond.clone()
+        cond3[:, :NUM_CHANNELS] = 0.3
+        c = m(z, t, cond3, num_frames=3)
     torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    assert (a - c).abs().max() > 1e-3  # the frame channels do reach the output
+
+
+def test_a_pred_frame_model_inflates_onto_the_video_pred_channels():
+    """A 2D model with ``residual_base: pred`` reads the warp decoder's frame in its channels 20-22;
+    inflated, those weights read the video layout's ``pred`` channels (27-29), and the video layout's
+    own extra channels (``key``, ``key_mask``, ``track``) start at zero weight."""
+    from actdiff.conditioning import video_channel_slice
+    from actdiff.models.denoiser import COND_INPUT_WEIGHT
+
+    cfg = load_group("model", "micro")
+    cfg.residual_over_warp, cfg.residual_base = True, "pred"
+    torch.manual_seed(0)
+    frame = build_model(cfg).eval()
+    video = VideoControlledDenoiser.from_frame_model(frame, residual_base="pred")
+    old, new = frame.state_dict()[COND_INPUT_WEIGHT], video.state_dict()[COND_INPUT_WEIGHT]
+    torch.testing.assert_close(new[:, :NUM_CHANNELS], old[:, :NUM_CHANNELS], rtol=0, atol=0)
+    torch.testing.assert_close(new[:, video_channel_slice("pred")], old[:, NUM_CHANNELS:], rtol=0, atol=0)
+    assert new[:, NUM_CHANNELS:video_channel_slice("pred").start].abs().max() == 0
+    assert old[:, NUM_CHANNELS:].abs().max() > 0
 
 
 def test_save_load_and_deepcopy_keep_the_temporal_layers(tmp_path):

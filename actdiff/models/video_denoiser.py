@@ -24,18 +24,16 @@ from typing import Any
 import torch
 from diffusers.configuration_utils import register_to_config
 
-from actdiff.conditioning.conditions import warp_blend_from_conditions
+from actdiff.conditioning.conditions import NUM_CHANNELS, channel_slice, warp_blend_from_conditions
 from actdiff.conditioning.segment import NUM_VIDEO_CHANNELS, video_channel_slice
 from actdiff.errors import ConfigError
-from actdiff.models.denoiser import ControlledDenoiser
+from actdiff.models.denoiser import COND_INPUT_WEIGHT, ControlledDenoiser
 from actdiff.models.generator import SegmentGenerator, WindowSpec
 from actdiff.models.sampling import SAMPLERS, sample
 from actdiff.models.temporal import GROUPS, inflate, set_num_frames
 
 #: Sampling options :meth:`VideoControlledDenoiser.generate` understands.
 SAMPLING_KEYS = ("sampler", "name", "steps", "strength", "noise_mode")
-#: The ControlNet input convolution that grows when conditions gain channels.
-COND_CONV = "controlnet.controlnet_cond_embedding.conv_in.weight"
 
 
 class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
@@ -105,15 +103,19 @@ class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
     @classmethod
     def from_frame_model(cls, frame: ControlledDenoiser, **video_kwargs: Any) -> "VideoControlledDenoiser":
         """Inflate a trained 2D ``frame`` model: same weights, zero temporal layers and zero weights
-        for the extra condition channels, so the result computes what ``frame`` computes."""
+        for the extra condition channels, so the result computes what ``frame`` computes. The
+        frame layout's 20 channels are the video layout's first 20; a ``residual_base: pred`` frame
+        model's ``pred`` input weights go to the video layout's ``pred`` channels."""
         cfg = {k: v for k, v in dict(frame.config).items() if not k.startswith("_")}
         cfg["conditioning_channels"] = NUM_VIDEO_CHANNELS
         model = cls(**{**cfg, **video_kwargs})
         state = dict(frame.state_dict())
-        old = state[COND_CONV]
-        grown = torch.zeros_like(model.state_dict()[COND_CONV])
-        grown[:, : old.shape[1]] = old
-        state[COND_CONV] = grown
+        old = state[COND_INPUT_WEIGHT]
+        grown = old.new_zeros(old.shape[0], NUM_VIDEO_CHANNELS, *old.shape[2:])
+        grown[:, :NUM_CHANNELS] = old[:, :NUM_CHANNELS]
+        if frame.reads_prediction:
+            grown[:, video_channel_slice("pred")] = old[:, channel_slice("pred")]
+        state[COND_INPUT_WEIGHT] = grown
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or any(not k.startswith("temporal.") for k in missing):
             raise ConfigError(f"frame model does not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")

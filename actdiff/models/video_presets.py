@@ -55,7 +55,8 @@ def build_video_preset(cfg: DictConfig) -> VideoControlledDenoiser:
         frame = ControlledDenoiser.from_pretrained(str(resolve_weights(str(cfg.init_from))), use_safetensors=True,
                                                    low_cpu_mem_usage=False).float()
     else:
-        plain = OmegaConf.merge(cfg, {"builder": str(cfg.get("frame_builder", "unet"))})
+        # the frame model of the per-frame layout (20 channels); the video model's residual_base is its own
+        plain = OmegaConf.merge(cfg, {"builder": str(cfg.get("frame_builder", "unet")), "residual_base": "blend"})
         frame = MODELS.build(str(plain.builder), cfg=plain)
     model = VideoControlledDenoiser.from_frame_model(frame, **video_kwargs)
     freeze_for_inflation(model, str(cfg.get("train_parts", "all")))

@@ -17,6 +17,12 @@ end keyframe) so that each row warps ONE image:
   description with these keyframes;
 * ``oracle_flow_source_key``: the same flow warping the SOURCE keyframe — what keyframe coding
   costs on top;
+* ``tracks_colour`` (``--colour``): like ``tracks``, but each trajectory's displacement reaches a
+  pixel of frame ``t`` only as far as the pixel's colour in the ``tracks`` prediction matches the
+  trajectory's colour in the nearer decoded keyframe (a joint-bilateral normalised convolution,
+  spatial sigma = the stream's bandwidth, colour sigma ``--colour`` grey levels, falling back to
+  the ``tracks`` field where no trajectory matches) — decoded data only, so a candidate decoder
+  interpolation that can draw motion boundaries the smooth one blurs;
 * ``grid<N>`` (``--grids``): that dense flow read at about ``N`` points on a regular grid of frame
   ``t`` and interpolated back with the decoder's interpolator (:func:`interpolate_sparse`,
   bandwidth = the grid spacing) — what ``N`` exactly known, evenly spread points per frame give,
@@ -80,15 +86,48 @@ def grid_flow(flow: np.ndarray, n: int) -> np.ndarray:
     return dense
 
 
-def measure(src: np.ndarray, data: bytes, grids: tuple[int, ...] = ()) -> dict[str, dict[str, float]]:
+def colour_guided(back: np.ndarray, tracks, t: int, ref: int, key: np.ndarray, guess: np.ndarray,
+                  bandwidth: float, colour_sigma: float) -> np.ndarray:
+    """Backward map ``(H, W, 2)`` of frame ``t`` into ``key`` (frame ``ref``): the trajectories'
+    displacements spread by a joint-bilateral normalised convolution guided by ``guess`` (frame
+    ``t`` as predicted along ``back``, ``(H, W, 3)`` in [0, 255]); where no trajectory is near in
+    both space and colour the map stays ``back`` (prior weight 0.05 of one point's peak)."""
+    h, w = back.shape[:2]
+    ok = tracks.visible[t] & tracks.visible[ref]
+    pos_t, pos_ref = tracks.positions[t][ok], tracks.positions[ref][ok]
+    if len(pos_t) == 0:
+        return back
+    smooth_key = cv2.GaussianBlur(key.astype(np.float32), (0, 0), 1.5)
+    colours = backward_warp(smooth_key, pos_ref[None].astype(np.float32))[0]  # (N, 3) keyframe colour at each point
+    guide = cv2.GaussianBlur(guess.astype(np.float32), (0, 0), 1.5)
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ident = np.stack([gx, gy], -1)
+    num = 0.05 * (back - ident)
+    den = np.full((h, w, 1), 0.05, np.float32)
+    r = int(3 * bandwidth) + 1
+    for (x, y), d, c in zip(pos_t, pos_ref - pos_t, colours):
+        x0, x1, y0, y1 = max(0, int(x) - r), min(w, int(x) + r + 1), max(0, int(y) - r), min(h, int(y) + r + 1)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        ws = np.exp(-((gx[y0:y1, x0:x1] - x) ** 2 + (gy[y0:y1, x0:x1] - y) ** 2) / (2 * bandwidth ** 2))
+        wc = np.exp(-((guide[y0:y1, x0:x1] - c) ** 2).sum(-1) / (2 * colour_sigma ** 2))
+        wgt = (ws * wc)[..., None]
+        num[y0:y1, x0:x1] += wgt * d
+        den[y0:y1, x0:x1] += wgt
+    return ident + num / den
+
+
+def measure(src: np.ndarray, data: bytes, grids: tuple[int, ...] = (),
+            colour: float = 0.0) -> dict[str, dict[str, float]]:
     """Mean PSNR / coarse PSNR per row over the in-between frames of one stream (``grids``: the
-    ``grid<N>`` rows to add)."""
+    ``grid<N>`` rows to add; ``colour`` > 0: the ``tracks_colour`` row with that colour sigma)."""
     header, segs = decode_segments(data, trusted=True)
     decoded = np.asarray(decode_video(data, "warp").frames)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     h, w = src.shape[1:3]
     grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
-    vals: dict[str, list] = {k: [] for k in ROWS + tuple(f"grid{n}" for n in grids)}
+    extra = tuple(f"grid{n}" for n in grids) + (("tracks_colour",) if colour > 0 else ())
+    vals: dict[str, list] = {k: [] for k in ROWS + extra}
     for seg in segs:
         s0, length = seg.segment.start, seg.segment.length
         if length < 3:
@@ -113,6 +152,9 @@ def measure(src: np.ndarray, data: bytes, grids: tuple[int, ...] = ()) -> dict[s
                 "oracle_flow_source_key": backward_warp(key_src, oracle),
                 **{f"grid{n}": backward_warp(key, grid + grid_flow(flow, n)) for n in grids},
             }
+            if colour > 0:
+                guided = colour_guided(back, seg.tracks, t, ref, key, preds["tracks"], seg.bandwidth, colour)
+                preds["tracks_colour"] = backward_warp(key, guided)
             for k, img in preds.items():
                 vals[k].append(_scores(frame, img))
     return {k: {"psnr": float(np.mean([a for a, _ in v])), "psnr_lowres": float(np.mean([b for _, b in v])),
@@ -125,6 +167,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("--rates", nargs="+", default=["r1", "r3"])
     ap.add_argument("--grids", type=int, nargs="*", default=[], help="add grid<N> rows for these N")
+    ap.add_argument("--colour", type=float, default=0.0,
+                    help="add the tracks_colour row with this colour sigma (grey levels, RGB distance)")
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
@@ -136,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
         for point in args.rates:
             res = encode_at_point(video, point, rates)
             bpp = res.stats["bpp"]
-            m = measure(src, res.data, tuple(args.grids))
+            m = measure(src, res.data, tuple(args.grids), args.colour)
             segs = decode_segments(res.data, trusted=True)[1]
             out["rows"].append({"clip": seq.name, "point": point, "bpp": bpp, "segments": len(segs),
                                 "trajectories": int(sum(s.tracks.num_points for s in segs)), **m})

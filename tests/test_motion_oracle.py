@@ -33,3 +33,28 @@ def test_grid_rows_reproduce_an_affine_flow_and_are_measured():
     data = encode_video(Video(frames=src, fps=25.0), compose(None, ["codec.keyframes.max_gop=11"])).data
     m = oracle.measure(src, data, grids=(12, 192))
     assert {"grid12", "grid192"} <= set(m) and m["grid192"]["frames"] == m["tracks"]["frames"]
+
+
+def test_colour_guided_field_keeps_a_motion_boundary():
+    """Two trajectories 8 px apart, a red one moving 6 px and a blue one still, over a guess that is
+    red left of x = 20 and blue right of it: the colour-guided map gives each side its own
+    trajectory's motion, where the smooth (colour-blind, huge sigma) one blends them."""
+    from actdiff.types import Tracks
+
+    oracle = load_script("experiments/motion_oracle.py")
+    h, w = 24, 40
+    pos = np.array([[[16.0, 12.0], [24.0, 12.0]], [[22.0, 12.0], [24.0, 12.0]]], np.float32)  # (T=2, N=2, 2)
+    tracks = Tracks(positions=pos, visible=np.ones((2, 2), bool), confidence=np.ones((2, 2), np.float32))
+    key = np.zeros((h, w, 3), np.uint8)
+    key[:, :23] = (255, 0, 0)  # in the keyframe (frame 1) the red object has moved right
+    key[:, 23:] = (0, 0, 255)
+    guess = np.zeros((h, w, 3), np.float32)
+    guess[:, :20] = (255, 0, 0)
+    guess[:, 20:] = (0, 0, 255)
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    back = np.stack([gx + 3.0, gy], -1)  # a smooth field: half of the red point's motion everywhere
+    sharp = oracle.colour_guided(back, tracks, 0, 1, key, guess, bandwidth=8.0, colour_sigma=20.0)
+    blind = oracle.colour_guided(back, tracks, 0, 1, key, guess, bandwidth=8.0, colour_sigma=1e6)
+    dx_sharp, dx_blind = sharp[12, :, 0] - gx[12], blind[12, :, 0] - gx[12]
+    assert abs(dx_sharp[19] - 6.0) < 0.5 and abs(dx_sharp[21]) < 0.5  # each side its own motion
+    assert 1.0 < dx_blind[19] < 5.0 and 1.0 < dx_blind[21] < 5.0  # blended across the boundary

@@ -98,6 +98,7 @@ def test_a_pred_frame_model_inflates_onto_the_video_pred_channels():
     torch.manual_seed(0)
     frame = build_model(cfg).eval()
     video = VideoControlledDenoiser.from_frame_model(frame, residual_base="pred")
+    assert video.config.residual_base == "pred"
     old, new = frame.state_dict()[COND_INPUT_WEIGHT], video.state_dict()[COND_INPUT_WEIGHT]
     torch.testing.assert_close(new[:, :NUM_CHANNELS], old[:, :NUM_CHANNELS], rtol=0, atol=0)
     torch.testing.assert_close(new[:, video_channel_slice("pred")], old[:, NUM_CHANNELS:], rtol=0, atol=0)
@@ -148,3 +149,18 @@ def test_train_parts_freeze_what_they_say():
     names = {n.split(".")[0] for n, p in m.named_parameters() if p.requires_grad}
     assert names == {"temporal", "controlnet"}
     assert np.isclose(sum(p.numel() for p in m.unet.parameters() if p.requires_grad), 0)
+
+
+def test_the_video_residual_base_survives_the_frame_models_config(tmp_path):
+    """``residual_base`` is also a 2D model argument: the video model's own value (default ``pred``)
+    must be what its config, its saved copy and its base latent use, not the 2D default ``blend``."""
+    from actdiff.conditioning import video_channel_slice
+
+    m = micro_video()
+    assert m.config.residual_base == "pred"
+    z, t, cond = _inputs(m)
+    with torch.no_grad():
+        torch.testing.assert_close(m.base_latent(cond), m.encode(cond[:, video_channel_slice("pred")]))
+    m.save_pretrained(str(tmp_path), safe_serialization=True)
+    assert load_generator(tmp_path).config.residual_base == "pred"
+    assert micro_video(residual_base="blend").config.residual_base == "blend"

@@ -86,7 +86,8 @@ class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
             latent_factor=latent_factor, vae_config=vae_config, vae_scaling_factor=vae_scaling_factor,
             null_tokens=null_tokens, vision_config=vision_config, prediction_type=prediction_type,
             residual_over_warp=residual_over_warp, residual_scale=residual_scale, freeze_base=freeze_base,
-            noise_schedule=noise_schedule, default_sampler=default_sampler)
+            noise_schedule=noise_schedule, default_sampler=default_sampler,
+            residual_base=residual_base)  # the parent registers its arguments into the config too
         self.temporal = inflate(self.unet, temporal_kind, int(temporal_head_dim), tuple(temporal_groups),
                                 int(self.unet.config.norm_num_groups), bool(temporal_positional), int(max_frames))
 

@@ -243,16 +243,22 @@ class ControlledDenoiser(ModelMixin, ConfigMixin):
 COND_INPUT_WEIGHT = "controlnet.controlnet_cond_embedding.conv_in.weight"
 
 
-def widen_condition_input(state: dict[str, torch.Tensor], channels: int) -> dict[str, torch.Tensor]:
+def widen_condition_input(state: dict[str, torch.Tensor], channels: int,
+                          pred_at: slice | None = None) -> dict[str, torch.Tensor]:
     """``state`` (a :class:`ControlledDenoiser` state dict) whose condition input reads ``channels``
-    channels: the extra input channels get zero weights, so the widened model computes exactly what
-    the given one did with the conditions it knew (as ControlNet's ``zero_module``). Used to start a
-    ``residual_base: prediction`` model (23 channels) from 20-channel weights."""
+    channels: the per-frame layout's 20 keep their weights, a ``pred`` model's ``pred`` weights go to
+    ``pred_at`` (default: channels 20–22), every other input channel gets zero weights, so the
+    widened model computes exactly what the given one did with the conditions it knew (as
+    ControlNet's ``zero_module``). Used to start a ``residual_base: pred`` model (23 channels) from
+    20-channel weights and to inflate a frame model to the video layout."""
     w = state[COND_INPUT_WEIGHT]
     if w.shape[1] > channels:
         raise ValueError(f"cannot narrow the condition input from {w.shape[1]} to {channels} channels")
-    extra = w.new_zeros(w.shape[0], channels - w.shape[1], *w.shape[2:])
-    return {**state, COND_INPUT_WEIGHT: torch.cat([w, extra], 1)}
+    grown = w.new_zeros(w.shape[0], channels, *w.shape[2:])
+    grown[:, :NUM_CHANNELS] = w[:, :NUM_CHANNELS]
+    if w.shape[1] > NUM_CHANNELS:
+        grown[:, pred_at or channel_slice("pred")] = w[:, NUM_CHANNELS:]
+    return {**state, COND_INPUT_WEIGHT: grown}
 
 
 def latent_channels(model: ControlledDenoiser) -> int:

@@ -24,10 +24,10 @@ from typing import Any
 import torch
 from diffusers.configuration_utils import register_to_config
 
-from actdiff.conditioning.conditions import NUM_CHANNELS, channel_slice, warp_blend_from_conditions
+from actdiff.conditioning.conditions import warp_blend_from_conditions
 from actdiff.conditioning.segment import NUM_VIDEO_CHANNELS, video_channel_slice
 from actdiff.errors import ConfigError
-from actdiff.models.denoiser import COND_INPUT_WEIGHT, ControlledDenoiser
+from actdiff.models.denoiser import ControlledDenoiser, widen_condition_input
 from actdiff.models.generator import SegmentGenerator, WindowSpec
 from actdiff.models.sampling import SAMPLERS, sample
 from actdiff.models.temporal import GROUPS, inflate, set_num_frames
@@ -110,13 +110,7 @@ class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
         cfg = {k: v for k, v in dict(frame.config).items() if not k.startswith("_")}
         cfg["conditioning_channels"] = NUM_VIDEO_CHANNELS
         model = cls(**{**cfg, **video_kwargs})
-        state = dict(frame.state_dict())
-        old = state[COND_INPUT_WEIGHT]
-        grown = old.new_zeros(old.shape[0], NUM_VIDEO_CHANNELS, *old.shape[2:])
-        grown[:, :NUM_CHANNELS] = old[:, :NUM_CHANNELS]
-        if frame.reads_prediction:
-            grown[:, video_channel_slice("pred")] = old[:, channel_slice("pred")]
-        state[COND_INPUT_WEIGHT] = grown
+        state = widen_condition_input(dict(frame.state_dict()), NUM_VIDEO_CHANNELS, video_channel_slice("pred"))
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or any(not k.startswith("temporal.") for k in missing):
             raise ConfigError(f"frame model does not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")

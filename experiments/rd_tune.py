@@ -9,7 +9,10 @@ encoding speed. Fast-mode points are cached in ``--cache`` (they do not change w
     PYTHONPATH=. python experiments/rd_tune.py --clips davis_dogs_jump tav_snowboard \\
         --frames 48 -o /tmp/rd_tune.json codec.rd.propagation=0.7
 
-Every ``key=value`` argument is a config override applied to the RD runs.
+Every ``key=value`` argument is a config override applied to the RD runs; ``--fast-set`` takes
+overrides for the fast-mode runs (part of their cache key). ``--compare EARLIER.json`` adds, per
+clip and mode, the BD-rate of this run's curve against that file's (a change that touches both
+modes, e.g. the keyframe codec's settings).
 """
 
 from __future__ import annotations
@@ -53,6 +56,25 @@ def _bd(anchor: list, test: list, metric: str) -> float | None:
         return None
 
 
+def compare(out: dict, earlier: dict) -> None:
+    """Add ``bd_rate_vs_earlier[mode][metric]`` per clip (this run's curve against ``earlier``'s)."""
+    for name, clip in out["clips"].items():
+        if name not in earlier["clips"]:
+            continue
+        clip["bd_rate_vs_earlier"] = {mode: {m: _bd(earlier["clips"][name][mode], clip[mode], m) for m in METRICS}
+                                      for mode in ("fast", "rd")}
+        print(f"{name}: BD-rate against {Path(out['args']['compare']).name}: " + "; ".join(
+            f"{mode} " + " ".join(f"{m}={v:+.1f}%" if v is not None else f"{m}=n/a" for m, v in d.items())
+            for mode, d in clip["bd_rate_vs_earlier"].items()))
+    for mode in ("fast", "rd"):
+        for m in METRICS:
+            vals = [c["bd_rate_vs_earlier"][mode][m] for c in out["clips"].values()
+                    if "bd_rate_vs_earlier" in c and c["bd_rate_vs_earlier"][mode][m] is not None]
+            out.setdefault("mean_bd_rate_vs_earlier", {}).setdefault(mode, {})[m] = \
+                float(np.mean(vals)) if vals else None
+    print("mean BD-rate against the earlier run:", out.get("mean_bd_rate_vs_earlier"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", nargs="+", default=DEFAULT_CLIPS)
@@ -60,6 +82,8 @@ def main() -> None:
     ap.add_argument("--lambdas", type=float, nargs="+", default=[0.75, 1.5, 3, 6, 12, 24])
     ap.add_argument("--decoder", default="warp")
     ap.add_argument("--cache", default="/tmp/rd_tune_fast_cache.json")
+    ap.add_argument("--fast-set", nargs="*", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--compare", default=None, metavar="EARLIER.json")
     ap.add_argument("-o", "--output", default=None)
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
@@ -73,11 +97,11 @@ def main() -> None:
         n = video.num_frames
         cfg = compose(None, [], default="experiment/codec")
         flows = pairwise_flows(video, cfg)
-        key = f"{name}:{args.frames}:{args.decoder}"
+        key = ":".join([name, str(args.frames), args.decoder, *args.fast_set])
         if key not in cache:
             fast = []
             for point, ovs in rates.items():
-                pcfg = compose(None, codec_overrides(ovs), default="experiment/codec")
+                pcfg = compose(None, [*codec_overrides(ovs), *args.fast_set], default="experiment/codec")
                 t0 = time.perf_counter()
                 r = encode_video(video, pcfg, flows=flows)
                 fast.append({"point": point, "seconds": time.perf_counter() - t0,
@@ -106,6 +130,8 @@ def main() -> None:
         print(f"{name}: fast {[round(p['bpp'], 4) for p in fast]} vmaf_neg {[round(p['vmaf_neg'], 1) for p in fast]}")
         print(f"{name}: BD-rate RD vs fast " + " ".join(f"{m}={v:+.1f}%" if v is not None else f"{m}=n/a"
                                                         for m, v in bd.items()), flush=True)
+    if args.compare:
+        compare(out, json.loads(Path(args.compare).read_text()))
     for m in METRICS:
         vals = [c["bd_rate_rd_vs_fast"][m] for c in out["clips"].values() if c["bd_rate_rd_vs_fast"][m] is not None]
         out.setdefault("mean_bd_rate", {})[m] = float(np.mean(vals)) if vals else None

@@ -155,6 +155,31 @@ def test_rd_stream_is_deterministic_and_decodes_exactly(clip, flows):
     assert rd["loop_decoder"]["name"] == "warp" and rd["loop_decoder"]["keyflow"] is False  # codec.rd.keyflow
 
 
+def test_search_decides_at_the_search_speed_and_the_stream_is_coded_at_the_codecs_own(clip, flows):
+    """The search codes candidates at ``codec.rd.search_speed`` (6), the stream's keyframes at the
+    codec's preset (4, the header's ``ks``): the decisions are those of a search at 6, the
+    payloads are exactly the slower preset's at the chosen qualities."""
+    from actdiff.codec.bitstream import read_bitstream
+    from actdiff.codec.keyframe_chain import carried_keyframes
+    from actdiff.image_codecs import codec_from_params
+
+    at6 = encode_video(clip, rd_cfg("codec.rd.lambda=2", "+codec.keyframe_codec.speed=6"), flows=flows)
+    at4 = encode_video(clip, rd_cfg("codec.rd.lambda=2"), flows=flows)
+    for key in ("keyframe_qualities", "keyframe_scale", "budgets"):
+        assert at4.stats["rd"][key] == at6.stats["rd"][key], key
+    assert at4.stats["keyframes"] == at6.stats["keyframes"]
+    assert at4.stats["rd"]["search_keyframe_codec"]["speed"] == 6
+    bs = read_bitstream(at4.data)
+    assert bs.header.params["ks"] == 4 and read_bitstream(at6.data).header.params["ks"] == 6
+    quality = dict(zip(at4.stats["keyframes"], at4.stats["rd"]["keyframe_qualities"]))
+    assert (bs.header.coded_height, bs.header.coded_width) == clip.frames.shape[1:3]  # no padding
+    for i, sec in enumerate(bs.sections):
+        for k, payload in zip(carried_keyframes(i, sec.segment), sec.keyframes):
+            codec = codec_from_params({"name": "avif", "quality": quality[k], "scale": at4.stats["rd"]["keyframe_scale"]})
+            assert payload == codec.encode(clip.frames[k]), (i, k)
+    assert at4.data != at6.data
+
+
 def test_loop_keyflow_applies_to_the_warp_decoder_only():
     from actdiff.codec.rdo import RDSettings
 
@@ -267,6 +292,9 @@ def test_rd_config_errors(clip):
         encode_video(clip, rd_cfg("codec.rd.budgets=[]"))
     with pytest.raises(ConfigError, match="scale_margin"):
         encode_video(clip, rd_cfg("codec.rd.scale_margin=-1"))
+    for bad in ("11", "1.5", "true"):
+        with pytest.raises(ConfigError, match="search_speed"):
+            encode_video(clip, rd_cfg(f"codec.rd.search_speed={bad}"))
     for bad in ("0", "2.5", "true"):
         with pytest.raises(ConfigError, match="threads"):
             encode_video(clip, rd_cfg(f"codec.rd.threads={bad}"))

@@ -33,6 +33,8 @@ from actdiff.image_codecs import ImageCodec, codec_from_params
 #: Keyframe codecs whose payload decodes without knowing the quality it was coded at (so that
 #: every keyframe of an RD stream may have its own).
 PER_KEYFRAME_QUALITY = ("avif", "webp", "jpeg")
+#: Keyframe codecs with an encoder speed preset (``codec.rd.search_speed`` applies to them).
+SPEED_CODECS = ("avif",)
 
 KeyId = Tuple[int, int, float]  # (frame, quality, scale)
 

@@ -36,6 +36,12 @@ concurrently (the keyframe codecs and OpenCV release the GIL; trajectory selecti
 result is cached by its key and depends on nothing else, so the stream is identical for any
 number of threads.
 
+The search codes its candidate AVIF keyframes at ``codec.rd.search_speed`` (libaom preset 6, four
+to five times faster); the stream's keyframes, at the qualities it chose, are then coded once more
+at the keyframe codec's own, slower preset (4: about 8 % fewer bytes at the same quality,
+``experiments/keyframe_codec_options.py``), as x265's lookahead decides on a cheaper analysis than
+its final encode.
+
 ``λ → ∞`` gives the smallest stream the knobs allow (longest GOPs, lowest quality, largest
 downscale, fewest trajectories); ``λ → 0`` the best quality they allow (highest quality,
 segments of ``min_gop`` frames, most trajectories). The stream format is unchanged: keyframes
@@ -60,6 +66,7 @@ from actdiff.codec.distortion import Distortion
 from actdiff.codec.encoding import Prepared, SegmentPlan, codec_section, prepare, write_stream
 from actdiff.codec.keyframe_chain import carried_keyframes
 from actdiff.codec.rd_keyframes import (
+    SPEED_CODECS,
     WORKER_PREFIX,
     KeyframeCoder,
     choose_scale_and_qualities,
@@ -117,6 +124,7 @@ class RDSettings:
     slack: Optional[float] = None
     threads: int = 1
     scale_margin: Optional[float] = None
+    search_speed: Optional[int] = None
 
     @classmethod
     def from_config(cls, codec: DictConfig, lam: Optional[float] = None) -> "RDSettings":
@@ -158,11 +166,15 @@ class RDSettings:
         threads = rd.get("threads", 1)
         if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
             raise ConfigError(f"codec.rd.threads must be an integer in [1, 64], got {threads!r}")
+        speed = rd.get("search_speed", None)
+        if speed is not None and (isinstance(speed, bool) or not isinstance(speed, int) or not 0 <= speed <= 10):
+            raise ConfigError(f"codec.rd.search_speed must be null or an integer 0–10, got {speed!r}")
         return cls(lam, ints("qualities", 0, 100), ints("budgets", 1, 2048),
                    tuple(sorted({check_scale(float(s)) for s in scales})), max_gop, min_gop, rho,
                    Distortion(**dist), _loop_decoder(rd), dict(_plain(rd.get("search")) or {}),
                    stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)),
-                   None if slack is None else float(slack), threads, None if margin is None else float(margin))
+                   None if slack is None else float(slack), threads, None if margin is None else float(margin),
+                   speed)
 
 
 @dataclass
@@ -185,7 +197,11 @@ class RDSearch:
         dist = settings.distortion
         self.refs = [dist.prepare(f) for f in prep.frames]
         params = dict(_plain(codec.keyframe_codec))
-        self.keys = KeyframeCoder(prep.frames, self.refs, params, dist)
+        self.final_keys = KeyframeCoder(prep.frames, self.refs, params, dist)
+        self.keys = self.final_keys  # what the search codes and scores; the stream's own may be slower
+        if settings.search_speed is not None and params.get("name") in SPEED_CODECS:
+            if params.get("speed") != settings.search_speed:
+                self.keys = KeyframeCoder(prep.frames, self.refs, {**params, "speed": settings.search_speed}, dist)
         self.segs = SegmentCoster(prep, codec, self.refs, dist, settings.decoder, settings.search,
                                   settings.eval_stride, settings.eval_frames)
         h, w = prep.coded_size
@@ -331,7 +347,7 @@ class RDSearch:
         """The :class:`SegmentPlan`\\ s that :func:`write_stream` turns into the file."""
         def plan(i: int) -> SegmentPlan:
             seg, cost = decision.segments[i], decision.costs[i]
-            keys = [self.keys.get(f, decision.qualities[f], decision.scale) for f in carried_keyframes(i, seg)]
+            keys = [self.final_keys.get(f, decision.qualities[f], decision.scale) for f in carried_keyframes(i, seg)]
             coded = self.segs.final_tracks(seg.start, seg.end, cost.budget) if seg.length > 2 else cost.coded
             return SegmentPlan(seg, [k.payload for k in keys], [k.decoded for k in keys], coded.tracks,
                                coded.bandwidth)
@@ -347,7 +363,7 @@ class RDSearch:
             decision = self.run(lam, key_lam)
             plans = self.plans(decision)
         qualities = [decision.qualities[k] for k in sorted(decision.qualities)]
-        image_params = {**self.keys.codec(max(qualities), decision.scale).header_params()}
+        image_params = {**self.final_keys.codec(max(qualities), decision.scale).header_params()}
         result = write_stream(self.prep, self.codec, plans, image_params)
         result.stats["rd"] = {
             "lambda": lam, "keyframe_lambda": lam if key_lam is None else float(key_lam),
@@ -355,9 +371,10 @@ class RDSearch:
             "keyframe_scale": decision.scale, "scales_searched": decision.searched,
             "budgets": [c.budget for c in decision.costs],
             "distortion": float(sum(c.distortions.sum() for c in decision.costs)
-                                + sum(self.keys.get(k, decision.qualities[k], decision.scale).distortion
+                                + sum(self.final_keys.get(k, decision.qualities[k], decision.scale).distortion
                                       for k in decision.qualities)) / int(self.prep.frames.shape[0]),
             "search_seconds": time.perf_counter() - t0, "keyframe_encodes": self.keys.encodes,
+            "search_keyframe_codec": self.keys.base, 
             "selections": self.segs.selections, "decodes": self.segs.decodes, "threads": self.s.threads,
             "loop_decoder": self.segs.decoder.settings(),
         }

@@ -122,12 +122,15 @@ class AvifCodec(_PillowCodec):
 
     Args:
         quality: 0–100 (libavif quality, higher is better).
-        speed: 0–10 (libaom speed preset; lower is slower and slightly smaller).
+        speed: 0–10 (libaom speed preset; lower is slower and smaller). The default 4 codes
+            about 8 % fewer bytes than 6 at the same PSNR, MS-SSIM and VMAF NEG and takes about
+            five times as long (0.17 s against 0.03 s a 384x256 image on one core; 10 training
+            clips, ``experiments/keyframe_codec_options.py``).
     """
 
     name, fmt = "avif", "AVIF"
 
-    def __init__(self, quality: int = 30, speed: int = 6) -> None:
+    def __init__(self, quality: int = 30, speed: int = 4) -> None:
         self.quality = _check_quality(quality)
         if isinstance(speed, bool) or not isinstance(speed, int) or not 0 <= speed <= 10:
             raise ConfigError(f"avif speed must be an integer 0–10, got {speed!r}")

@@ -17,7 +17,10 @@ restricted to 0.002–0.03 bpp. Sign convention here: BD-rate = ActDiff's extra 
 at equal quality (negative = ActDiff saves bits); "improvement" = fast's BD-rate minus RD's
 (percentage points, positive = RD better); "RD vs fast" = the BD-rate of the RD curve against the
 fast curve itself (both restricted as above, over the quality range both reach; negative = RD
-needs fewer bits), which does not depend on where x265 is strong. Figures ``rd_{vmaf_neg,ms_ssim}_{decoder}.png``
+needs fewer bits), which does not depend on where x265 is strong; "gain, shared range" = the
+improvement with both BD-rates against x265 taken over the same quality interval, the one that
+fast, RD and x265 all reach (``bd_rate_between``), so that it measures the two curves and not how
+far each extends into the rates where x265 pulls away. Figures ``rd_{vmaf_neg,ms_ssim}_{decoder}.png``
 show the three curves per clip and on average. It also checks, for every RD point up to 0.01 bpp,
 whether ActDiff needs at most x265's bits at its VMAF NEG (matched point, PCHIP of x265's
 log-bpp; outside x265's tested range the bound that its points prove).
@@ -39,7 +42,7 @@ import numpy as np
 from actdiff.codec.ratecontrol import encode
 from actdiff.data import load_dataset, load_protocol
 from actdiff.decoders import build_decoder
-from actdiff.evaluation.bdrate import bd_rate, matched_points
+from actdiff.evaluation.bdrate import bd_rate, bd_rate_between, matched_points, quality_overlap
 from actdiff.evaluation.rates import load_rates, point_configs
 from actdiff.evaluation.results import load_results, new_results, save_results, to_curves
 from actdiff.evaluation.runner import actdiff_points
@@ -75,6 +78,19 @@ def _curve(results: dict, seq: str, metric: str, restrict: bool) -> tuple:
     return r, q
 
 
+def _shared_range(x265: tuple, fast: tuple, rd: tuple, metric: str) -> dict:
+    """Fast's and RD's BD-rates against x265 over the quality interval all three reach, and the
+    gain (pp, positive: RD better); ``{}`` when they share no interval."""
+    try:
+        interval = quality_overlap([x265, fast, rd], metric)
+        if interval is None:
+            return {}
+        f, r = (bd_rate_between(x265, c, metric, interval) for c in (fast, rd))
+    except Exception:  # noqa: BLE001  (too few points: the other columns say why)
+        return {}
+    return {"shared_range": list(interval), "fast_shared": f, "rd_shared": r, "improvement_shared_pp": f - r}
+
+
 def summarise(out: Path, decoders: list[str]) -> dict:
     """BD-rates against x265 (fast vs RD) and the matched-VMAF-NEG check, per clip and decoder."""
     rows = {}
@@ -102,6 +118,8 @@ def summarise(out: Path, decoders: list[str]) -> dict:
                             bd[f"{label}_error"] = str(e)
                     if bd["fast"] is not None and bd["rd"] is not None:
                         bd["improvement_pp"] = bd["fast"] - bd["rd"]
+                    bd.update(_shared_range(anchor, _curve(fast, seq, metric, True), _curve(rd, seq, metric, True),
+                                            metric))
                     try:  # the two encoders directly, over the quality range both reach
                         bd["rd_vs_fast"] = float(bd_rate(_curve(fast, seq, metric, True),
                                                          _curve(rd, seq, metric, True), metric))
@@ -125,10 +143,13 @@ def summarise(out: Path, decoders: list[str]) -> dict:
             if vals:
                 rows[f"{dec}/mean"] = rows.get(f"{dec}/mean", {})
                 direct = [v["rd_vs_fast"] for v in vals if v.get("rd_vs_fast") is not None]
+                shared = [v["improvement_shared_pp"] for v in vals if v.get("improvement_shared_pp") is not None]
                 rows[f"{dec}/mean"][metric] = {
                     "fast": float(np.mean([v["fast"] for v in vals])), "rd": float(np.mean([v["rd"] for v in vals])),
                     "improvement_pp": float(np.mean([v["improvement_pp"] for v in vals])),
-                    "rd_vs_fast": float(np.mean(direct)) if direct else None}
+                    "rd_vs_fast": float(np.mean(direct)) if direct else None,
+                    "improvement_shared_pp": float(np.mean(shared)) if shared else None,
+                    "shared_clips": len(shared)}
     return rows
 
 
@@ -271,14 +292,16 @@ def markdown(summary: dict) -> str:
     def f(v):
         return "—" if v is None else f"{v:+.1f}"
 
-    lines = ["| decoder / clip | VMAF NEG fast | VMAF NEG RD | gain (pp) | RD vs fast | MS-SSIM fast | MS-SSIM RD "
-             "| gain (pp) | RD vs fast | RD ≤ x265 bits at its VMAF NEG, every point ≤ 0.01 bpp | RD encode frames/s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| decoder / clip | VMAF NEG fast | VMAF NEG RD | gain (pp) | gain, shared range (pp) | RD vs fast "
+             "| MS-SSIM fast | MS-SSIM RD | gain (pp) | gain, shared range (pp) | RD vs fast "
+             "| RD ≤ x265 bits at its VMAF NEG, every point ≤ 0.01 bpp | RD encode frames/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, r in summary.items():
         cells = []
         for m in ("vmaf_neg", "ms_ssim"):
             b = r.get(m, {})
-            cells += [f(b.get("fast")), f(b.get("rd")), f(b.get("improvement_pp")), f(b.get("rd_vs_fast"))]
+            cells += [f(b.get("fast")), f(b.get("rd")), f(b.get("improvement_pp")), f(b.get("improvement_shared_pp")),
+                      f(b.get("rd_vs_fast"))]
         ok = r.get("no_worse_than_x265_up_to_0.01")
         fps = r.get("rd_encode_fps") or []
         lines.append(f"| {key} | " + " | ".join(cells) + f" | {'—' if ok is None else 'yes' if ok else 'no'} | "

@@ -9,7 +9,14 @@ from _eval_helpers import fake_results
 from actdiff.commands.bdrate import main as bdrate_main
 from actdiff.commands.plot import main as plot_main
 from actdiff.errors import InputError
-from actdiff.evaluation.bdrate import bd_rate, compare, matched_points, matched_savings
+from actdiff.evaluation.bdrate import (
+    bd_rate,
+    bd_rate_between,
+    compare,
+    matched_points,
+    matched_savings,
+    quality_overlap,
+)
 from actdiff.evaluation.results import save_results
 
 RATES = np.array([0.005, 0.01, 0.02, 0.04])
@@ -22,6 +29,26 @@ def test_bd_rate_known_scaling(scale, expected):
     assert bd_rate((RATES, PSNR), (RATES * scale, PSNR), "psnr") == pytest.approx(expected, abs=1e-6)
     # lower-is-better metric: flipped internally, same answer
     assert bd_rate((RATES, NIQE), (RATES * scale, NIQE), "niqe") == pytest.approx(expected, abs=1e-6)
+
+
+def test_bd_rate_between_a_common_interval():
+    """Over the curves' whole overlap it is bd_rate; over any shared interval two tested curves
+    differ against one anchor by exactly their own BD-rate there (bd_rate over each curve's own
+    overlap does not: a curve that reaches further up where the anchor is strong scores worse)."""
+    x265 = (RATES, PSNR)
+    fast = (np.array([0.008, 0.012, 0.02]), np.array([25.0, 27.0, 28.5]))
+    rd = (np.array([0.003, 0.006, 0.012, 0.03]), np.array([23.0, 26.0, 29.0, 31.0]))
+    for a, b in ((x265, fast), (x265, rd), (fast, rd)):
+        whole = quality_overlap([a, b], "psnr")
+        assert bd_rate_between(a, b, "psnr", whole) == pytest.approx(bd_rate(a, b, "psnr"), abs=1e-6)
+    common = quality_overlap([x265, fast, rd], "psnr")
+    assert common == pytest.approx((25.0, 28.5))
+    bf, br = (bd_rate_between(x265, c, "psnr", common) for c in (fast, rd))
+    assert (1 + br / 100) / (1 + bf / 100) - 1 == pytest.approx(bd_rate_between(fast, rd, "psnr", common) / 100)
+    assert bd_rate_between((RATES, NIQE), (RATES * 0.5, NIQE), "niqe", (8.0, 5.0)) == pytest.approx(-50.0)
+    with pytest.raises(InputError, match="not inside"):
+        bd_rate_between(x265, fast, "psnr", (20.0, 28.0))
+    assert quality_overlap([x265, (RATES, PSNR + 20)], "psnr") is None
 
 
 def test_matched_savings_known():

@@ -96,6 +96,32 @@ def bd_rate(anchor: Curve, test: Curve, metric: str, labels: tuple[str, str] = (
         return float(bd.bd_rate(ra, qa, rt, qt, method="pchip", require_matching_points=False, min_overlap=0))
 
 
+def quality_overlap(curves: list[Curve], metric: str) -> tuple[float, float] | None:
+    """The quality interval ``(lo, hi)`` (metric units, ``lo`` the worse end) that every curve
+    reaches, or ``None`` when they share none."""
+    qs = [_sign(metric) * np.asarray(c[1], dtype=np.float64) for c in curves]
+    lo, hi = max(float(np.nanmin(q)) for q in qs), min(float(np.nanmax(q)) for q in qs)
+    return (_sign(metric) * lo, _sign(metric) * hi) if lo < hi else None
+
+
+def bd_rate_between(anchor: Curve, test: Curve, metric: str, interval: tuple[float, float],
+                    labels: tuple[str, str] = ("A", "B")) -> float:
+    """BD-rate (%) of ``test`` against ``anchor`` over the quality ``interval`` ``(lo, hi)`` only
+    (metric units; it must lie inside both curves' ranges): the mean over that interval of the
+    log-rate difference, each curve's log-rate a PCHIP over quality as in :func:`bd_rate` (which
+    equals this over the two curves' whole overlap). Two tested curves compared with one anchor
+    over the same interval differ by their own difference alone, not by where each one ends."""
+    ra, qa = _prepare(anchor, metric, labels[0])
+    rt, qt = _prepare(test, metric, labels[1])
+    a, b = sorted(_sign(metric) * float(v) for v in interval)
+    eps = 1e-9 * max(1.0, abs(a), abs(b))
+    if not (b > a and a >= max(qa[0], qt[0]) - eps and b <= min(qa[-1], qt[-1]) + eps):
+        raise InputError(f"{labels[0]} and {labels[1]}: {metric} interval {interval} is not inside both curves' ranges")
+    a, b = max(a, qa[0], qt[0]), min(b, qa[-1], qt[-1])
+    mean = (PchipInterpolator(qt, np.log(rt)).integrate(a, b) - PchipInterpolator(qa, np.log(ra)).integrate(a, b)) / (b - a)
+    return float(100.0 * (math.exp(mean) - 1.0))
+
+
 def matched_points(a: Curve, b: Curve, metric: str, labels: tuple[str, str] = ("A", "B")) -> list[dict[str, Any]]:
     """Per point of ``a`` (sorted by quality): the saving (%) of a over b at a's quality.
 

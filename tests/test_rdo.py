@@ -175,7 +175,8 @@ def test_search_decides_at_the_search_speed_and_the_stream_is_coded_at_the_codec
     assert (bs.header.coded_height, bs.header.coded_width) == clip.frames.shape[1:3]  # no padding
     for i, sec in enumerate(bs.sections):
         for k, payload in zip(carried_keyframes(i, sec.segment), sec.keyframes):
-            codec = codec_from_params({"name": "avif", "quality": quality[k], "scale": at4.stats["rd"]["keyframe_scale"]})
+            scale = at4.stats["rd"]["keyframe_scale"]
+            codec = codec_from_params({"name": "avif", "quality": quality[k], "scale": scale})
             assert payload == codec.encode(clip.frames[k]), (i, k)
     assert at4.data != at6.data
 

@@ -374,7 +374,7 @@ class RDSearch:
                                 + sum(self.final_keys.get(k, decision.qualities[k], decision.scale).distortion
                                       for k in decision.qualities)) / int(self.prep.frames.shape[0]),
             "search_seconds": time.perf_counter() - t0, "keyframe_encodes": self.keys.encodes,
-            "search_keyframe_codec": self.keys.base, 
+            "search_keyframe_codec": self.keys.base,
             "selections": self.segs.selections, "decodes": self.segs.decodes, "threads": self.s.threads,
             "loop_decoder": self.segs.decoder.settings(),
         }

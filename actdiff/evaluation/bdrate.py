@@ -118,7 +118,8 @@ def bd_rate_between(anchor: Curve, test: Curve, metric: str, interval: tuple[flo
     if not (b > a and a >= max(qa[0], qt[0]) - eps and b <= min(qa[-1], qt[-1]) + eps):
         raise InputError(f"{labels[0]} and {labels[1]}: {metric} interval {interval} is not inside both curves' ranges")
     a, b = max(a, qa[0], qt[0]), min(b, qa[-1], qt[-1])
-    mean = (PchipInterpolator(qt, np.log(rt)).integrate(a, b) - PchipInterpolator(qa, np.log(ra)).integrate(a, b)) / (b - a)
+    log_t, log_a = PchipInterpolator(qt, np.log(rt)), PchipInterpolator(qa, np.log(ra))
+    mean = (log_t.integrate(a, b) - log_a.integrate(a, b)) / (b - a)
     return float(100.0 * (math.exp(mean) - 1.0))
 
 

@@ -116,7 +116,7 @@ def test_fit_a_prediction_model_from_blend_weights(blend_weights, tmp_path, capl
     carry the 23 channels, the condition input is widened with zeros, training runs and exports."""
     cfg = compose("experiment/train_test", [f"run_dir={tmp_path}/run", f"data.cache_dir={tmp_path}/cache",
                                             "model.residual_over_warp=true", "model.residual_base=pred",
-                                            f"+init_weights={blend_weights}",
+                                            f"init_weights={blend_weights}",
                                             f"export={tmp_path}/export"])
     videos = [synthetic_video(12, 48, 64, seed=i) for i in range(2)]
     with caplog.at_level("WARNING"):

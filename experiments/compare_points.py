@@ -8,6 +8,10 @@ first mismatch: that is a different encoder, not a decoder change).
 
     python experiments/compare_points.py --rev 757c87c experiments/results_opencv_samples/actdiff_warp.json \\
         experiments/results_fr_carphone/actdiff_warp.json
+
+After an encoder change (other bitstreams) ``--bd-rate`` compares the curves instead: per sequence
+and metric, the BD-rate of the file as it is now against its version at ``--rev`` (negative = the
+new curve needs fewer bits for the same score), and the mean over sequences.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import subprocess
 import sys
 from typing import Sequence
 
-from actdiff.evaluation.results import load_results, validate
+from actdiff.evaluation.bdrate import bd_rate
+from actdiff.evaluation.results import load_results, to_curves, validate
 
 METRICS = ("psnr", "ms_ssim", "vmaf_neg", "warping_error", "niqe")
 
@@ -46,12 +51,36 @@ def changes(old: dict, new: dict, metrics: Sequence[str]) -> list[tuple[str, str
     return rows
 
 
+def curve_changes(old: dict, new: dict, metrics: Sequence[str]) -> dict[str, dict[str, float]]:
+    """``{metric: {sequence: BD-rate (%) of new against old}}`` for the sequences where both
+    versions score the metric at 2 points or more (metrics without any such sequence are left out)."""
+    out: dict[str, dict[str, float]] = {}
+    for m in metrics:
+        before, after = to_curves(old, m), to_curves(new, m)
+        both = [seq for seq in after if seq in before and min(len(after[seq][0]), len(before[seq][0])) >= 2]
+        if both:
+            out[m] = {seq: float(bd_rate(before[seq], after[seq], m, ("before", "after"))) for seq in both}
+    return out
+
+
+def _print_bd(paths: Sequence[str], rev: str, metrics: Sequence[str]) -> None:
+    for path in paths:
+        for m, per in curve_changes(committed(rev, path), load_results(path), metrics).items():
+            if per:
+                mean = sum(per.values()) / len(per)
+                print(f"{path} {m}: " + "  ".join(f"{s} {v:+.1f} %" for s, v in per.items()) + f"  mean {mean:+.1f} %")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+", help="results JSONs (compared with their version at --rev)")
     ap.add_argument("--rev", required=True, help="git revision of the earlier version")
     ap.add_argument("--metrics", nargs="+", default=list(METRICS))
+    ap.add_argument("--bd-rate", action="store_true", help="compare the rate-quality curves (other bitstreams)")
     args = ap.parse_args(argv)
+    if args.bd_rate:
+        _print_bd(args.files, args.rev, args.metrics)
+        return 0
     rows = []
     for path in args.files:
         rows += changes(committed(args.rev, path), load_results(path), args.metrics)

@@ -16,3 +16,17 @@ def test_changes_per_point_and_refuses_another_bitstream():
     assert rows == [("clip", "r0", 0.01, {"psnr": 0.0, "vmaf_neg": 1.5})]
     with pytest.raises(SystemExit, match="not the same bitstream"):
         cmp.changes(_results(40.0), _results(41.5, bpp=0.02), ["psnr"])
+
+
+def test_curve_changes_after_an_encoder_change():
+    """Other bitstreams: the BD-rate of the new curve against the old one (half the bits: -50 %)."""
+    cmp = load_script("experiments/compare_points.py")
+
+    def doc(scale: float) -> dict:
+        pts = [(0.005, 30.0, 40.0), (0.01, 32.0, 50.0), (0.02, 34.0, 58.0)]
+        return {"sequences": {"clip": [{"quality_param": f"r{i}", "bpp": b * scale,
+                                        "metrics": {"psnr": p, "vmaf_neg": v}} for i, (b, p, v) in enumerate(pts)]}}
+
+    out = cmp.curve_changes(doc(1.0), doc(0.5), ["psnr", "vmaf_neg", "niqe"])
+    assert set(out) == {"psnr", "vmaf_neg"}
+    assert out["psnr"]["clip"] == pytest.approx(-50.0) and out["vmaf_neg"]["clip"] == pytest.approx(-50.0)

@@ -1,0 +1,111 @@
+"""The ``codec.rd`` section of the config, checked once into :class:`RDSettings` (the RD search
+of :mod:`actdiff.codec.rdo` reads nothing else). Keys and defaults: ``configs/codec/default.yaml``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+from omegaconf import DictConfig, OmegaConf
+
+from actdiff.codec.distortion import Distortion
+from actdiff.errors import ConfigError
+from actdiff.image_codecs.scaled import check_scale
+
+
+def plain(section: Any) -> Any:
+    """A config section as plain Python (dicts, lists); anything else unchanged."""
+    return OmegaConf.to_container(section, resolve=True) if OmegaConf.is_config(section) else section
+
+
+def _loop_decoder(rd: DictConfig) -> Any:
+    """``codec.rd.decoder`` (a name or a section) with ``codec.rd.keyflow`` applied when it is the
+    warp decoder and its section does not set ``prediction_params.keyflow`` itself."""
+    decoder, keyflow = plain(rd.get("decoder", "warp")), rd.get("keyflow", None)
+    if keyflow is None:
+        return decoder
+    if not isinstance(keyflow, bool):
+        raise ConfigError(f"codec.rd.keyflow must be true, false or null, got {keyflow!r}")
+    section = {"name": decoder} if isinstance(decoder, str) else dict(decoder or {})
+    if section.get("name") != "warp":
+        return decoder
+    params = dict(section.get("prediction_params") or {})
+    return {**section, "prediction_params": {"keyflow": keyflow, **params}}
+
+
+@dataclass(frozen=True)
+class RDSettings:
+    """The ``codec.rd`` section, checked. See ``configs/codec/default.yaml``."""
+
+    lam: float
+    qualities: Tuple[int, ...]
+    budgets: Tuple[int, ...]
+    scales: Tuple[float, ...]
+    max_gop: int
+    min_gop: int
+    propagation: float
+    distortion: Distortion = field(default_factory=Distortion)
+    decoder: Any = "warp"
+    search: Dict[str, Any] = field(default_factory=dict)
+    eval_stride: int = 3
+    eval_frames: int = 8
+    refine: bool = False
+    inherit_quality: bool = False
+    slack: Optional[float] = None
+    threads: int = 1
+    scale_margin: Optional[float] = None
+    search_speed: Optional[int] = None
+
+    @classmethod
+    def from_config(cls, codec: DictConfig, lam: Optional[float] = None) -> "RDSettings":
+        rd = codec.get("rd")
+        if rd is None:
+            raise ConfigError("codec.mode=rd needs a codec.rd section (see configs/codec/default.yaml)")
+        lam = float(rd.get("lambda")) if lam is None else float(lam)
+        if not (lam >= 0 and math.isfinite(lam)):
+            raise ConfigError(f"codec.rd.lambda must be a finite number >= 0, got {lam!r}")
+
+        def ints(key: str, lo: int, hi: int) -> Tuple[int, ...]:
+            v = plain(rd.get(key))
+            if not isinstance(v, (list, tuple)) or not v or any(
+                    isinstance(x, bool) or not isinstance(x, int) or not lo <= x <= hi for x in v):
+                raise ConfigError(f"codec.rd.{key} must be a non-empty list of integers in [{lo}, {hi}], got {v!r}")
+            return tuple(sorted(set(v)))
+
+        scales = plain(rd.get("scales", [1.0]))
+        if not isinstance(scales, (list, tuple)) or not scales:
+            raise ConfigError(f"codec.rd.scales must be a non-empty list of numbers, got {scales!r}")
+        max_gop, min_gop = int(rd.get("max_gop", 96)), int(rd.get("min_gop", 2))
+        if min_gop < 2 or max_gop < min_gop:
+            raise ConfigError(f"codec.rd: need 2 <= min_gop <= max_gop, got min_gop={min_gop} max_gop={max_gop}")
+        rho = float(rd.get("propagation", 0.5))
+        if not 0 <= rho <= 1:
+            raise ConfigError(f"codec.rd.propagation must be in [0, 1], got {rho!r}")
+        dist = dict(plain(rd.get("distortion")) or {})
+        if "scale_weights" in dist:
+            dist["scale_weights"] = tuple(float(x) for x in dist["scale_weights"])
+        stride, most = int(rd.get("eval_stride", 3)), int(rd.get("eval_frames", 8))
+        if stride < 1 or most < 1:
+            raise ConfigError(f"codec.rd: eval_stride and eval_frames must be >= 1, got {stride}, {most}")
+        slack = rd.get("slack", None)
+        if slack is not None and not float(slack) >= 0:
+            raise ConfigError(f"codec.rd.slack must be null or >= 0, got {slack!r}")
+        margin = rd.get("scale_margin", None)
+        if margin is not None and not float(margin) >= 0:
+            raise ConfigError(f"codec.rd.scale_margin must be null or >= 0, got {margin!r}")
+        threads = rd.get("threads", 1)
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
+            raise ConfigError(f"codec.rd.threads must be an integer in [1, 64], got {threads!r}")
+        speed = rd.get("search_speed", None)
+        if speed is not None and (isinstance(speed, bool) or not isinstance(speed, int) or not 0 <= speed <= 10):
+            raise ConfigError(f"codec.rd.search_speed must be null or an integer 0–10, got {speed!r}")
+        return cls(lam, ints("qualities", 0, 100), ints("budgets", 1, 2048),
+                   tuple(sorted({check_scale(float(s)) for s in scales})), max_gop, min_gop, rho,
+                   Distortion(**dist), _loop_decoder(rd), dict(plain(rd.get("search")) or {}),
+                   stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)),
+                   None if slack is None else float(slack), threads, None if margin is None else float(margin),
+                   speed)
+
+
+__all__ = ["RDSettings", "plain"]

@@ -23,8 +23,11 @@ measurement of a lead, not an encoder option.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import sys
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -33,11 +36,13 @@ from actdiff.codec import encode_video
 from actdiff.codec.bitstream import bit_split
 from actdiff.config import compose
 from actdiff.data import load_dataset
-from actdiff.evaluation.bdrate import bd_rate
 from actdiff.evaluation.rates import codec_overrides, load_rates
 from actdiff.image_codecs import codec_from_params
 from actdiff.io import read_video
 from actdiff.metrics import compute_metrics
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from keyframe_codec_options import bd_of_points  # noqa: E402
 
 METRICS = ["psnr", "ms_ssim", "vmaf_neg"]
 CHAINS = ("x265_intra", "x265_chain", "svtav1_chain")
@@ -48,17 +53,14 @@ DEFAULT_CLIPS = ["askanything_baseball", "cutie_singer", "davis_car_turn", "inte
 def x265(keys: np.ndarray, crf: int, intra: bool) -> tuple[int, np.ndarray]:
     """Bytes and decoded frames of the keyframe sequence ``uint8 (K, H, W, 3)`` through x265
     (preset medium, no B-frames; ``intra``: every frame an I-frame)."""
-    spec = pyav_codec.BASELINES["x265"]
-    if intra:
-        keyint = "bframes=0:keyint=1:min-keyint=1:scenecut=0:log-level=error"
-        spec = pyav_codec.BaselineSpec(spec.name, spec.encoder, spec.decoder, spec.crf_range,
-                                       lambda c, n: {"crf": str(c), "preset": "medium", "x265-params": keyint})
-    saved = pyav_codec.BASELINES["x265"]
-    pyav_codec.BASELINES["x265"] = spec
-    try:
+    if not intra:
         res = pyav_codec.encode_decode(keys, "x265", crf)
-    finally:
-        pyav_codec.BASELINES["x265"] = saved
+        return res.bits // 8, res.frames
+    keyint = "bframes=0:keyint=1:min-keyint=1:scenecut=0:log-level=error"
+    spec = dataclasses.replace(pyav_codec.BASELINES["x265"],
+                               options=lambda c, n: {"crf": str(c), "preset": "medium", "x265-params": keyint})
+    with mock.patch.dict(pyav_codec.BASELINES, {"x265": spec}):  # the baseline's code, intra-only options
+        res = pyav_codec.encode_decode(keys, "x265", crf)
     return res.bits // 8, res.frames
 
 
@@ -85,16 +87,6 @@ def curve(keys: np.ndarray, coder, settings: list[int]) -> list[dict]:
     return out
 
 
-def _bd(anchor: list[dict], test: list[dict], metric: str) -> float | None:
-    a = (np.array([p["bytes"] for p in anchor], float), np.array([p[metric] for p in anchor]))
-    b = (np.array([p["bytes"] for p in test], float), np.array([p[metric] for p in test]))
-    try:
-        return float(bd_rate(a, b, metric))
-    except Exception as e:  # noqa: BLE001  (too little overlap: reported, not fatal)
-        print(f"  bd-rate {metric}: {e}")
-        return None
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", nargs="+", default=DEFAULT_CLIPS)
@@ -116,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
                   "x265_intra": curve(keys, lambda k, c: x265(k, c, True), args.crfs),
                   "x265_chain": curve(keys, lambda k, c: x265(k, c, False), args.crfs),
                   "svtav1_chain": curve(keys, svtav1, args.av1_crfs)}
-        bd = {name: {m: _bd(curves["avif"], curves[name], m) for m in METRICS} for name in CHAINS}
+        bd = {name: {m: bd_of_points(curves["avif"], curves[name], m) for m in METRICS} for name in CHAINS}
         share = split.get("keyframes", 0) / max(1, sum(split.values()))
         out["clips"][seq.name] = {"keyframes": enc.stats["keyframes"], "keyframe_share": share, "bit_split": split,
                                   "curves": curves, "bd_rate_vs_avif": bd}

@@ -63,7 +63,9 @@ def curve(frames: np.ndarray, qualities: list[int], setting: dict) -> list[dict]
     return points
 
 
-def _bd(anchor: list[dict], test: list[dict], metric: str) -> float | None:
+def bd_of_points(anchor: list[dict], test: list[dict], metric: str) -> float | None:
+    """BD-rate (%) of ``test`` against ``anchor``, points ``{"bytes": …, metric: …}``; ``None``
+    (printed) where the curves do not overlap enough."""
     a = (np.array([p["bytes"] for p in anchor], float), np.array([p[metric] for p in anchor]))
     b = (np.array([p["bytes"] for p in test], float), np.array([p[metric] for p in test]))
     try:
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         video = read_video(str(seq.path), max_frames=max(args.positions) + 1, size=(256, 384), resize_mode="crop")
         frames = np.stack([video.frames[min(p, video.num_frames - 1)] for p in args.positions])
         curves = {n: curve(frames, args.qualities, SETTINGS[n]) for n in names}
-        bd = {n: {m: _bd(curves[BASE], curves[n], m) for m in METRICS} for n in names if n != BASE}
+        bd = {n: {m: bd_of_points(curves[BASE], curves[n], m) for m in METRICS} for n in names if n != BASE}
         out["clips"][seq.name] = {"curves": curves, "bd_rate_vs_base": bd}
         print(seq.name, {n: {m: (round(v, 1) if v is not None else None) for m, v in d.items()}
                          for n, d in bd.items()}, flush=True)

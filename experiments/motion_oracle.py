@@ -54,7 +54,7 @@ from actdiff.evaluation.results import machine
 from actdiff.io import read_video
 from actdiff.metrics.full_reference import psnr, psnr_lowres
 from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
-from actdiff.motion.warp import backward_warp
+from actdiff.motion.warp import backward_warp, pixel_grid
 
 ROWS = ("decoded", "tracks", "endpoint_linear", "oracle_flow", "oracle_flow_source_key")
 
@@ -100,8 +100,8 @@ def colour_guided(back: np.ndarray, tracks, t: int, ref: int, key: np.ndarray, g
     smooth_key = cv2.GaussianBlur(key.astype(np.float32), (0, 0), 1.5)
     colours = backward_warp(smooth_key, pos_ref[None].astype(np.float32))[0]  # (N, 3) keyframe colour at each point
     guide = cv2.GaussianBlur(guess.astype(np.float32), (0, 0), 1.5)
-    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
-    ident = np.stack([gx, gy], -1)
+    ident = pixel_grid(h, w)
+    gx, gy = ident[..., 0], ident[..., 1]
     num = 0.05 * (back - ident)
     den = np.full((h, w, 1), 0.05, np.float32)
     r = int(3 * bandwidth) + 1
@@ -125,7 +125,7 @@ def measure(src: np.ndarray, data: bytes, grids: tuple[int, ...] = (),
     decoded = np.asarray(decode_video(data, "warp").frames)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     h, w = src.shape[1:3]
-    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+    grid = pixel_grid(h, w)
     extra = tuple(f"grid{n}" for n in grids) + (("tracks_colour",) if colour > 0 else ())
     vals: dict[str, list] = {k: [] for k in ROWS + extra}
     for seg in segs:

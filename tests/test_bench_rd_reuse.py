@@ -101,3 +101,25 @@ def test_command_line_keeps_overrides_apart_from_datasets():
     args = bench.parser().parse_args(["-o", "x", "--datasets", "shared_clips", "--set", loop, "--decoders", "warp"])
     assert args.datasets == ["shared_clips"] and args.overrides == [loop] and args.decoders == ["warp"]
     assert bench.parser().parse_args([]).overrides == []
+
+
+def test_shared_range_gain_compares_fast_and_rd_over_one_quality_interval():
+    """The summary's "gain, shared range": both BD-rates against x265 over the interval all three
+    curves reach. RD needs 1.2x x265's bits there and fast 1.5x, but RD reaches further, to where it
+    needs 2-2.5x: the plain per-curve gain (each over its own overlap) says 17 pp, the shared one
+    over 30; none without a shared interval."""
+    import numpy as np
+    import pytest
+
+    bench = load_script("benchmarks/bench_rd.py")
+    rate = np.array([0.002, 0.004, 0.008, 0.016, 0.03])
+    q = np.array([20.0, 30.0, 40.0, 50.0, 58.0])
+    x265 = (rate, q)
+    fast = (rate[1:4] * 1.5, q[1:4])
+    rd = (rate * np.array([2.0, 1.2, 1.2, 1.2, 2.5]), q)
+    plain = bench.bd_rate(x265, fast, "vmaf_neg") - bench.bd_rate(x265, rd, "vmaf_neg")
+    out = bench._shared_range(x265, fast, rd, "vmaf_neg")
+    assert out["shared_range"] == pytest.approx([30.0, 50.0])
+    assert out["improvement_shared_pp"] == pytest.approx(out["fast_shared"] - out["rd_shared"])
+    assert plain < 20 < 30 < out["improvement_shared_pp"]
+    assert bench._shared_range(x265, (rate, q + 100), rd, "vmaf_neg") == {}

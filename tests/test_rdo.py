@@ -217,9 +217,11 @@ def test_rd_stream_is_the_same_for_any_number_of_search_threads(clip, flows, mon
     assert on_workers == {"keyframes": 0, "segments": 0}
     pooled = encode_video(clip, rd_cfg("codec.rd.lambda=2", "codec.rd.threads=2"), flows=flows)
     assert on_workers["keyframes"] > 0 and on_workers["segments"] > 0, on_workers
-    assert pooled.data == serial.data and pooled.stats["rd"]["threads"] == 2
-    for key in ("keyframe_qualities", "keyframe_scale", "budgets", "cost"):
-        assert pooled.stats["rd"][key] == serial.stats["rd"][key], key
+    again = encode_video(clip, rd_cfg("codec.rd.lambda=2", "codec.rd.threads=2"), flows=flows)
+    assert pooled.data == serial.data == again.data and pooled.stats["rd"]["threads"] == 2
+    for key in ("keyframe_qualities", "keyframe_scale", "budgets", "cost", "distortion"):
+        # bit-identical floats: D once varied in its last bits with where cv2.magnitude's inputs lay
+        assert pooled.stats["rd"][key] == serial.stats["rd"][key] == again.stats["rd"][key], key
 
 
 def test_scale_margin_searches_more_scales_and_never_costs_more(clip, flows):

@@ -60,7 +60,7 @@ def ssim(x: np.ndarray, y: np.ndarray) -> float:
     sxx, syy, sxy = _blur(x * x) - mx * mx, _blur(y * y) - my * my, _blur(x * y) - mx * my
     num = (2 * mx * my + _C1) * (2 * sxy + _C2)
     den = (mx * mx + my * my + _C1) * (sxx + syy + _C2)
-    return float(np.mean(num / den))
+    return float(np.mean(num / den, dtype=np.float64))
 
 
 def gmsd(x: np.ndarray, y: np.ndarray) -> float:
@@ -68,11 +68,11 @@ def gmsd(x: np.ndarray, y: np.ndarray) -> float:
     def grad(z: np.ndarray) -> np.ndarray:
         gx = cv2.Sobel(z, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 4, borderType=cv2.BORDER_REPLICATE)
         gy = cv2.Sobel(z, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 4, borderType=cv2.BORDER_REPLICATE)
-        return cv2.magnitude(gx, gy)
+        return np.sqrt(gx * gx + gy * gy)  # not cv2.magnitude: its result depends on the array's alignment
 
     gx_, gy_ = grad(x), grad(y)
     gms = (2 * gx_ * gy_ + _GMS_C) / (gx_ * gx_ + gy_ * gy_ + _GMS_C)
-    return float(np.std(gms))
+    return float(np.std(gms, dtype=np.float64))
 
 
 _VIF_MIN_SIDE = 41  # piq's vif_p needs at least this many pixels a side (four scales)
@@ -99,7 +99,7 @@ PSNR_CEILING = 50.0
 
 def psnr(x: np.ndarray, y: np.ndarray) -> float:
     """PSNR (dB, peak 255) of two luma images ``float32 (H, W)``, at most :data:`PSNR_CEILING`."""
-    mse = float(np.mean((x - y) ** 2))
+    mse = float(np.mean((x - y) ** 2, dtype=np.float64))
     return PSNR_CEILING if mse <= 0 else min(PSNR_CEILING, 10.0 * np.log10(255.0 ** 2 / mse))
 
 

@@ -38,7 +38,8 @@ FIT_CANDIDATES = 5     # coarse bandwidths tried by Problem.fit (then 2 refineme
 def _epe(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """End-point error ``(h, w)`` of two ``float32 (h, w, 2)`` displacement fields."""
     d = a - b
-    return cv2.magnitude(np.ascontiguousarray(d[..., 0]), np.ascontiguousarray(d[..., 1]))
+    # not cv2.magnitude: its last bits depend on the arrays' memory alignment (encoding must be deterministic)
+    return np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1])
 
 
 @dataclass

@@ -44,7 +44,7 @@ from actdiff.data import load_dataset, load_protocol
 from actdiff.decoders import build_decoder
 from actdiff.evaluation.bdrate import bd_rate, bd_rate_between, matched_points, quality_overlap
 from actdiff.evaluation.rates import load_rates, point_configs
-from actdiff.evaluation.results import load_results, new_results, save_results, to_curves
+from actdiff.evaluation.results import load_results, load_results_at, new_results, save_results, to_curves
 from actdiff.evaluation.runner import actdiff_points
 from actdiff.types import EncodeResult
 
@@ -91,8 +91,11 @@ def _shared_range(x265: tuple, fast: tuple, rd: tuple, metric: str) -> dict:
     return {"shared_range": list(interval), "fast_shared": f, "rd_shared": r, "improvement_shared_pp": f - r}
 
 
-def summarise(out: Path, decoders: list[str]) -> dict:
-    """BD-rates against x265 (fast vs RD) and the matched-VMAF-NEG check, per clip and decoder."""
+def summarise(out: Path, decoders: list[str], since: str | None = None) -> dict:
+    """BD-rates against x265 (fast vs RD) and the matched-VMAF-NEG check, per clip and decoder.
+    With ``since`` (a git revision) also the fast mode's BD-rate as its committed results read at
+    that revision (``before``) and the RD curve's gain over it (``gain_since_pp``): the issue's
+    "improves over today's encoder" read as the encoder of the day it was filed."""
     rows = {}
     for dataset, (_, ref_dir) in SETS.items():
         x265 = load_results(ref_dir / "x265.json")
@@ -101,6 +104,8 @@ def summarise(out: Path, decoders: list[str]) -> dict:
             if not rd_path.exists():
                 continue
             rd, fast = load_results(rd_path), load_results(ref_dir / f"actdiff_{dec}.json")
+            before = load_results_at(since, (ref_dir / f"actdiff_{dec}.json").relative_to(ROOT), ROOT) \
+                if since else None
             diff = settings_mismatch(settings_of(fast), settings_of(rd))
             if diff:
                 raise SystemExit(f"error: {rd_path} and {ref_dir / f'actdiff_{dec}.json'} were decoded with "
@@ -118,6 +123,9 @@ def summarise(out: Path, decoders: list[str]) -> dict:
                             bd[f"{label}_error"] = str(e)
                     if bd["fast"] is not None and bd["rd"] is not None:
                         bd["improvement_pp"] = bd["fast"] - bd["rd"]
+                    if before is not None and seq in before["sequences"] and bd["rd"] is not None:
+                        bd["before"] = float(bd_rate(anchor, _curve(before, seq, metric, True), metric))
+                        bd["gain_since_pp"] = bd["before"] - bd["rd"]
                     bd.update(_shared_range(anchor, _curve(fast, seq, metric, True), _curve(rd, seq, metric, True),
                                             metric))
                     try:  # the two encoders directly, over the quality range both reach
@@ -144,12 +152,17 @@ def summarise(out: Path, decoders: list[str]) -> dict:
                 rows[f"{dec}/mean"] = rows.get(f"{dec}/mean", {})
                 direct = [v["rd_vs_fast"] for v in vals if v.get("rd_vs_fast") is not None]
                 shared = [v["improvement_shared_pp"] for v in vals if v.get("improvement_shared_pp") is not None]
+                then = [v for v in vals if v.get("gain_since_pp") is not None]
                 rows[f"{dec}/mean"][metric] = {
                     "fast": float(np.mean([v["fast"] for v in vals])), "rd": float(np.mean([v["rd"] for v in vals])),
                     "improvement_pp": float(np.mean([v["improvement_pp"] for v in vals])),
                     "rd_vs_fast": float(np.mean(direct)) if direct else None,
                     "improvement_shared_pp": float(np.mean(shared)) if shared else None,
                     "shared_clips": len(shared)}
+                if then:  # over the clips with both (as the other means)
+                    rows[f"{dec}/mean"][metric].update(
+                        before=float(np.mean([v["before"] for v in then])), since_clips=len(then),
+                        gain_since_pp=float(np.mean([v["gain_since_pp"] for v in then])))
     return rows
 
 
@@ -306,6 +319,14 @@ def markdown(summary: dict) -> str:
         fps = r.get("rd_encode_fps") or []
         lines.append(f"| {key} | " + " | ".join(cells) + f" | {'—' if ok is None else 'yes' if ok else 'no'} | "
                      + (f"{min(fps):.1f}–{max(fps):.1f}" if fps else "—") + " |")
+    since = [(k, r) for k, r in summary.items()
+             if any("gain_since_pp" in r.get(m, {}) for m in ("vmaf_neg", "ms_ssim"))]
+    if since:
+        lines += ["", "| decoder / clip | VMAF NEG fast then | VMAF NEG RD | gain since (pp) "
+                  "| MS-SSIM fast then | MS-SSIM RD | gain since (pp) |", "|---|---|---|---|---|---|---|"]
+        for key, r in since:
+            cells = [f(r.get(m, {}).get(c)) for m in ("vmaf_neg", "ms_ssim") for c in ("before", "rd", "gain_since_pp")]
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -324,6 +345,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE",
                     help="config overrides of the RD encodes, e.g. codec.rd.decoder=... (use another -o: "
                          "the streams are kept there)")
+    ap.add_argument("--since", default=None, metavar="REV",
+                    help="also the RD curve's gain over the fast mode's committed results at git revision REV")
     ap.add_argument("--wait-streams", action="store_true",
                     help="another run encodes the streams: wait for them (decode-only pass in parallel)")
     return ap
@@ -336,7 +359,7 @@ def main() -> None:
     if not args.summary_only:
         run(out, args.frames, args.decoders, args.datasets, args.wait_streams, args.reuse, args.restart,
             args.overrides)
-    summary = summarise(out, args.decoders)
+    summary = summarise(out, args.decoders, args.since)
     figures(out, args.decoders)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "summary.md").write_text(markdown(summary))

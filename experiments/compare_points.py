@@ -17,23 +17,14 @@ new curve needs fewer bits for the same score), and the mean over sequences.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from typing import Sequence
 
+from actdiff.errors import InputError
 from actdiff.evaluation.bdrate import bd_rate
-from actdiff.evaluation.results import load_results, to_curves, validate
+from actdiff.evaluation.results import load_results, load_results_at, to_curves
 
 METRICS = ("psnr", "ms_ssim", "vmaf_neg", "warping_error", "niqe")
-
-
-def committed(rev: str, path: str) -> dict:
-    """The results JSON at ``path`` as of git revision ``rev``, validated."""
-    text = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True)
-    if text.returncode != 0:
-        raise SystemExit(f"error: {path} at {rev}: {text.stderr.strip()}")
-    return validate(json.loads(text.stdout), f"{path}@{rev}")
 
 
 def changes(old: dict, new: dict, metrics: Sequence[str]) -> list[tuple[str, str, float, dict]]:
@@ -65,7 +56,7 @@ def curve_changes(old: dict, new: dict, metrics: Sequence[str]) -> dict[str, dic
 
 def _print_bd(paths: Sequence[str], rev: str, metrics: Sequence[str]) -> None:
     for path in paths:
-        for m, per in curve_changes(committed(rev, path), load_results(path), metrics).items():
+        for m, per in curve_changes(load_results_at(rev, path), load_results(path), metrics).items():
             if per:
                 mean = sum(per.values()) / len(per)
                 print(f"{path} {m}: " + "  ".join(f"{s} {v:+.1f} %" for s, v in per.items()) + f"  mean {mean:+.1f} %")
@@ -78,12 +69,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--metrics", nargs="+", default=list(METRICS))
     ap.add_argument("--bd-rate", action="store_true", help="compare the rate-quality curves (other bitstreams)")
     args = ap.parse_args(argv)
-    if args.bd_rate:
-        _print_bd(args.files, args.rev, args.metrics)
-        return 0
-    rows = []
-    for path in args.files:
-        rows += changes(committed(args.rev, path), load_results(path), args.metrics)
+    try:
+        if args.bd_rate:
+            _print_bd(args.files, args.rev, args.metrics)
+            return 0
+        rows = []
+        for path in args.files:
+            rows += changes(load_results_at(args.rev, path), load_results(path), args.metrics)
+    except InputError as e:
+        raise SystemExit(f"error: {e}") from None
     for seq, point, bpp, d in rows:
         print(f"{seq:12s} {point:5s} {bpp:.4f} bpp  " + "  ".join(f"{m} {v:+.4f}" for m, v in d.items()))
     for m in args.metrics:

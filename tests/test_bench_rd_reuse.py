@@ -123,3 +123,48 @@ def test_shared_range_gain_compares_fast_and_rd_over_one_quality_interval():
     assert out["improvement_shared_pp"] == pytest.approx(out["fast_shared"] - out["rd_shared"])
     assert plain < 20 < 30 < out["improvement_shared_pp"]
     assert bench._shared_range(x265, (rate, q + 100), rd, "vmaf_neg") == {}
+
+
+def _curve_doc(codec: str, factor: float) -> dict:
+    """One clip ``c`` whose rate is ``factor`` times x265's (factor 1) at every quality."""
+    doc = new_results(codec, "set", {"name": "cpu"}, {})
+    doc["sequences"]["c"] = [
+        {"bpp": r * factor, "bits_total": 1000, "frames": 4, "height": 16, "width": 24, "quality_param": f"p{i}", "encode_seconds": 1.0,
+         "metrics": {"vmaf_neg": v, "ms_ssim": m}}
+        for i, (r, v, m) in enumerate(zip([0.003, 0.006, 0.012, 0.024], [20.0, 35.0, 50.0, 65.0],
+                                          [0.80, 0.86, 0.91, 0.95]))]
+    return doc
+
+
+def test_gain_since_compares_the_rd_curve_with_the_fast_modes_results_at_a_revision(tmp_path, monkeypatch):
+    """``--since REV``: the fast mode's committed results at REV (needing 2x x265's bits) against
+    today's RD curve (1.2x): +100 % then, +20 % now, 80 pp gained; the mean row and a second
+    Markdown table carry it. Without ``--since`` nothing is read from git."""
+    import pytest
+
+    bench = load_script("benchmarks/bench_rd.py")
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    ref.mkdir()
+    out.mkdir()
+    save_results(_curve_doc("x265", 1.0), ref / "x265.json")
+    save_results(_curve_doc("fast", 1.5), ref / "actdiff_warp.json")
+    save_results(_curve_doc("rd", 1.2), out / "actdiff_rd_warp_set.json")
+    asked = []
+
+    def at(rev, path, repo):
+        asked.append((rev, str(path), repo))
+        return _curve_doc("fast then", 2.0)
+
+    monkeypatch.setattr(bench, "SETS", {"set": (None, ref)})
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    monkeypatch.setattr(bench, "load_results_at", at)
+    plain = bench.summarise(out, ["warp"])
+    assert asked == [] and "gain_since_pp" not in plain["warp/c"]["vmaf_neg"]
+    rows = bench.summarise(out, ["warp"], "abc123")
+    assert asked == [("abc123", "ref/actdiff_warp.json", tmp_path)]
+    for metric in ("vmaf_neg", "ms_ssim"):
+        row = rows["warp/c"][metric]
+        assert row["before"] == pytest.approx(100.0, abs=0.5) and row["rd"] == pytest.approx(20.0, abs=0.5)
+        assert row["gain_since_pp"] == pytest.approx(row["before"] - row["rd"])
+        assert rows["warp/mean"][metric]["gain_since_pp"] == pytest.approx(row["gain_since_pp"])
+    assert "gain since (pp)" in bench.markdown(rows) and "gain since" not in bench.markdown(plain)

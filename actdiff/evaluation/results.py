@@ -232,6 +232,22 @@ def load_results(path: str | Path) -> dict[str, Any]:
     return validate(data, str(path))
 
 
+def load_results_at(rev: str, path: str | Path, repo: str | Path | None = None) -> dict[str, Any]:
+    """The results JSON at ``path`` (relative to the root of the git checkout ``repo``, default:
+    the working directory's) as it was at git revision ``rev``, validated: to compare a run with
+    an earlier one. ``InputError`` when git cannot show it."""
+    import subprocess
+
+    shown = subprocess.run(["git", "show", f"{rev}:{Path(path).as_posix()}"], capture_output=True, text=True,
+                           cwd=repo)
+    if shown.returncode != 0:
+        raise InputError(f"{path} at {rev}: {shown.stderr.strip() or 'git show failed'}")
+    try:
+        return validate(json.loads(shown.stdout), f"{path}@{rev}")
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}@{rev} is not valid JSON: {e.msg} (line {e.lineno})") from None
+
+
 def merge_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Merge shard results of one run (same codec, protocol and dataset) into one document."""
     if not parts:
@@ -309,6 +325,7 @@ __all__ = [
     "compute_mean",
     "finish_results",
     "load_many",
+    "load_results_at",
     "load_results",
     "machine",
     "merge_results",

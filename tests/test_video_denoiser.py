@@ -164,3 +164,20 @@ def test_the_video_residual_base_survives_the_frame_models_config(tmp_path):
     m.save_pretrained(str(tmp_path), safe_serialization=True)
     assert load_generator(tmp_path).config.residual_base == "pred"
     assert micro_video(residual_base="blend").config.residual_base == "blend"
+
+
+def test_a_damaged_init_from_folder_is_one_line(tmp_path):
+    """``model.init_from=DIR`` whose ``config.json`` does not fit its weights: one ``ConfigError``
+    line naming the folder (it was a diffusers traceback)."""
+    import json
+
+    from actdiff.models.video_presets import build_video_preset
+
+    frame = build_model(load_group("model", "micro"))
+    frame.save_pretrained(str(tmp_path), safe_serialization=True)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg["conditioning_channels"] = int(cfg["conditioning_channels"]) + 3
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match="cannot be loaded") as e:
+        build_video_preset(OmegaConf.merge(load_group("model", "micro_video"), {"init_from": str(tmp_path)}))
+    assert "\n" not in str(e.value) and str(tmp_path) in str(e.value)

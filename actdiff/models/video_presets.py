@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from actdiff.errors import MissingWeightsError
 from actdiff.models.denoiser import ControlledDenoiser
+from actdiff.models.loading import readable_weights
 from actdiff.models.video_denoiser import VideoControlledDenoiser, freeze_for_inflation
 from actdiff.registry import MODELS
 
@@ -52,8 +53,10 @@ def build_video_preset(cfg: DictConfig) -> VideoControlledDenoiser:
         "preset": str(cfg.get("preset")) if cfg.get("preset") else None,
     }
     if cfg.get("init_from"):
-        frame = ControlledDenoiser.from_pretrained(str(resolve_weights(str(cfg.init_from))), use_safetensors=True,
-                                                   low_cpu_mem_usage=False).float()
+        folder = resolve_weights(str(cfg.init_from))
+        with readable_weights(folder):  # a damaged folder: one line, not a traceback
+            frame = ControlledDenoiser.from_pretrained(str(folder), use_safetensors=True,
+                                                       low_cpu_mem_usage=False).float()
     else:
         # the frame model of the per-frame layout (20 channels); the video model's residual_base is its own
         plain = OmegaConf.merge(cfg, {"builder": str(cfg.get("frame_builder", "unet")), "residual_base": "blend"})

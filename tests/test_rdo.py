@@ -164,7 +164,7 @@ def test_search_decides_at_the_search_speed_and_the_stream_is_coded_at_the_codec
     from actdiff.image_codecs import codec_from_params
 
     at6 = encode_video(clip, rd_cfg("codec.rd.lambda=2", "+codec.keyframe_codec.speed=6"), flows=flows)
-    at4 = encode_video(clip, rd_cfg("codec.rd.lambda=2"), flows=flows)
+    at4 = encode_video(clip, rd_cfg("codec.rd.lambda=2", "codec.rd.final_qualities=false"), flows=flows)
     for key in ("keyframe_qualities", "keyframe_scale", "budgets"):
         assert at4.stats["rd"][key] == at6.stats["rd"][key], key
     assert at4.stats["keyframes"] == at6.stats["keyframes"]
@@ -179,6 +179,38 @@ def test_search_decides_at_the_search_speed_and_the_stream_is_coded_at_the_codec
             codec = codec_from_params({"name": "avif", "quality": quality[k], "scale": scale})
             assert payload == codec.encode(clip.frames[k]), (i, k)
     assert at4.data != at6.data
+
+
+def test_final_qualities_are_chosen_with_the_streams_own_keyframe_coder(clip, flows):
+    """``codec.rd.final_qualities=true``: the search decides at preset 6, then each keyframe's
+    quality is chosen again by its real preset-4 size and distortion, starting from the search's:
+    never a higher preset-4 cost than the search's quality, lower for some keyframe on this clip;
+    positions, scale and budgets stay the search's."""
+    from actdiff.codec.distortion import Distortion
+    from actdiff.codec.rd_keyframes import KeyframeCoder, propagation_weight
+
+    fine = ("codec.rd.lambda=2", "codec.rd.qualities=[0,4,8,12,16,20,25,30,36,42,50,60,70,80]")
+    off = encode_video(clip, rd_cfg(*fine, "codec.rd.final_qualities=false"), flows=flows).stats
+    on = encode_video(clip, rd_cfg(*fine, "codec.rd.final_qualities=true"), flows=flows).stats
+    default = encode_video(clip, rd_cfg(*fine), flows=flows).stats["rd"]  # off by default
+    assert default["keyframe_qualities"] == off["rd"]["keyframe_qualities"] != on["rd"]["keyframe_qualities"]
+    for key in ("keyframe_scale", "budgets"):
+        assert on["rd"][key] == off["rd"][key], key
+    assert on["keyframes"] == off["keyframes"]
+    assert on["rd"]["search_keyframe_qualities"] == off["rd"]["keyframe_qualities"]
+    assert off["rd"]["search_keyframe_qualities"] == off["rd"]["keyframe_qualities"]
+    dist = Distortion()
+    coder = KeyframeCoder(clip.frames, [dist.prepare(f) for f in clip.frames], {"name": "avif", "speed": 4}, dist)
+    keys, scale = on["keyframes"], on["rd"]["keyframe_scale"]
+    pixels = clip.frames.shape[1] * clip.frames.shape[2]
+    gains = []
+    for i, (k, q_final, q_search) in enumerate(zip(keys, on["rd"]["keyframe_qualities"],
+                                                   on["rd"]["search_keyframe_qualities"])):
+        w = propagation_weight(k - keys[i - 1] + 1 if i else 0, keys[i + 1] - k + 1 if i + 1 < len(keys) else 0, 0.5)
+        gains.append(coder.cost(k, q_search, scale, w, 2.0, pixels) - coder.cost(k, q_final, scale, w, 2.0, pixels))
+    assert min(gains) >= 0 and max(gains) > 0, gains
+    with pytest.raises(ConfigError, match="final_qualities"):
+        encode_video(clip, rd_cfg("codec.rd.final_qualities=sometimes"))
 
 
 def test_loop_keyflow_applies_to_the_warp_decoder_only():

@@ -56,6 +56,7 @@ class RDSettings:
     threads: int = 1
     scale_margin: Optional[float] = None
     search_speed: Optional[int] = None
+    final_qualities: bool = False
 
     @classmethod
     def from_config(cls, codec: DictConfig, lam: Optional[float] = None) -> "RDSettings":
@@ -100,12 +101,15 @@ class RDSettings:
         speed = rd.get("search_speed", None)
         if speed is not None and (isinstance(speed, bool) or not isinstance(speed, int) or not 0 <= speed <= 10):
             raise ConfigError(f"codec.rd.search_speed must be null or an integer 0–10, got {speed!r}")
+        final = rd.get("final_qualities", False)
+        if not isinstance(final, bool):
+            raise ConfigError(f"codec.rd.final_qualities must be true or false, got {final!r}")
         return cls(lam, ints("qualities", 0, 100), ints("budgets", 1, 2048),
                    tuple(sorted({check_scale(float(s)) for s in scales})), max_gop, min_gop, rho,
                    Distortion(**dist), _loop_decoder(rd), dict(plain(rd.get("search")) or {}),
                    stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)),
                    None if slack is None else float(slack), threads, None if margin is None else float(margin),
-                   speed)
+                   speed, final)
 
 
 __all__ = ["RDSettings", "plain"]

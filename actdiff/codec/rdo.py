@@ -27,7 +27,8 @@ Search (every encode, selection and decode cached, so rate control re-runs it ch
    With ``codec.rd.scale_margin`` the split search also runs at every other downscale whose
    shot-boundary keyframes cost at most ``1 + margin`` times the cheapest's; the cheapest whole
    decision wins (off by default: see docs/rd_mode.md).
-4. Final keyframe qualities with the final segment lengths (at the scale of step 2), and with
+4. Final keyframe qualities with the final segment lengths (at the scale of step 2), chosen once
+   more with the stream's own keyframe coder (``codec.rd.final_qualities``, below), and with
    ``codec.rd.refine`` each segment's budget again with the final keyframes.
 
 With ``codec.rd.threads`` > 1 a pool of worker threads codes candidate keyframe qualities ahead of
@@ -40,7 +41,10 @@ The search codes its candidate AVIF keyframes at ``codec.rd.search_speed`` (liba
 to five times faster); the stream's keyframes, at the qualities it chose, are then coded once more
 at the keyframe codec's own, slower preset (4: about 8 % fewer bytes at the same quality,
 ``experiments/keyframe_codec_options.py``), as x265's lookahead decides on a cheaper analysis than
-its final encode.
+its final encode. With ``codec.rd.final_qualities`` (off by default: about 1 % fewer bits for up
+to 1.7x the search time, docs/rd_mode.md) the qualities of step 4 are chosen again at that preset
+(a descent from the search's qualities over the same list, each keyframe's real size and
+distortion; rate control's fine quality search too); positions, scale and budgets stay the search's.
 
 ``λ → ∞`` gives the smallest stream the knobs allow (longest GOPs, lowest quality, largest
 downscale, fewest trajectories); ``λ → 0`` the best quality they allow (highest quality,
@@ -91,6 +95,7 @@ class Decision:
     scale: float
     cost: float = 0.0
     searched: List[float] = field(default_factory=list)  # the scales the split search ran at
+    search_qualities: Dict[int, int] = field(default_factory=dict)  # before the final step
 
 
 class RDSearch:
@@ -120,11 +125,11 @@ class RDSearch:
             yield
             return
         with ThreadPoolExecutor(self.s.threads, thread_name_prefix=WORKER_PREFIX) as pool:
-            self.keys.pool = pool
+            self.keys.pool = self.final_keys.pool = pool
             try:
                 yield
             finally:
-                self.keys.pool = None
+                self.keys.pool = self.final_keys.pool = None
 
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> List[R]:
         """``[fn(x) for x in items]``, on the pool when there is one (never from a worker: no
@@ -140,8 +145,9 @@ class RDSearch:
         return select(self.prep.frames, self.prep.stages.tracker, cfg, flows=self.prep.flows,
                       frame_test=lambda *args: True)
 
-    def _key(self, k: int, q: Dict[int, int], scale: float) -> Tuple[Any, Any]:
-        c = self.keys.get(k, q[k], scale)
+    def _key(self, k: int, q: Dict[int, int], scale: float,
+             coder: Optional[KeyframeCoder] = None) -> Tuple[Any, Any]:
+        c = (coder or self.keys).get(k, q[k], scale)
         return (k, q[k], scale), c.decoded
 
     def _weights(self, keyframes: List[int]) -> List[float]:
@@ -154,8 +160,9 @@ class RDSearch:
 
     def _qualities(self, keyframes: List[int], lam: float, start: Dict[int, int],
                    qualities: Optional[Tuple[int, ...]] = None,
-                   scales: Optional[Tuple[float, ...]] = None) -> Tuple[float, Dict[int, int]]:
-        scale, qs, _ = choose_scale_and_qualities(self.keys, keyframes, self._weights(keyframes),
+                   scales: Optional[Tuple[float, ...]] = None, coder: Optional[KeyframeCoder] = None
+                   ) -> Tuple[float, Dict[int, int]]:
+        scale, qs, _ = choose_scale_and_qualities(coder or self.keys, keyframes, self._weights(keyframes),
                                                   scales or self.s.scales, qualities or self.s.qualities, lam,
                                                   self.pixels, start)
         return scale, dict(zip(keyframes, qs))
@@ -220,9 +227,9 @@ class RDSearch:
         return self._decision(segments, [c for _, c in chosen], q, scale, lam)
 
     def _decision(self, segments: List[Segment], costs: List[SegmentCost], q: Dict[int, int], scale: float,
-                  lam: float) -> Decision:
+                  lam: float, coder: Optional[KeyframeCoder] = None) -> Decision:
         keyframes = sorted({s.start for s in segments} | {s.end for s in segments})
-        key_cost = sum(self.keys.cost(k, q[k], scale, 1.0, lam, self.pixels) for k in keyframes)
+        key_cost = sum((coder or self.keys).cost(k, q[k], scale, 1.0, lam, self.pixels) for k in keyframes)
         return Decision(segments, costs, q, scale, key_cost + sum(c.cost for c in costs))
 
     def run(self, lam: Optional[float] = None, key_lam: Optional[float] = None) -> Decision:
@@ -230,21 +237,27 @@ class RDSearch:
         searches at the candidate scales (:meth:`_scale_candidates`). With ``key_lam`` the keyframe
         qualities are then chosen again at that λ, from every integer quality from the lowest of
         ``codec.rd.qualities`` to 100, at the same scale (rate control's fine-tuning: segments,
-        budgets and scale unchanged)."""
+        budgets and scale unchanged). The final qualities are chosen with the stream's own keyframe
+        coder when ``codec.rd.final_qualities`` (:attr:`Decision.search_qualities`: the search's)."""
         lam = self.s.lam if lam is None else float(lam)
         base = sorted({s.start for s in self.shots} | {s.end for s in self.shots})
         found = [self._search(scale, q, lam) for scale, q in self._scale_candidates(base, lam)]
         best = min(found, key=lambda d: d.cost)
         segments, costs, scale, q = best.segments, best.costs, best.scale, best.qualities
-        keyframes = sorted(q)
+        keyframes, searched_q = sorted(q), dict(q)
+        final = self.final_keys if self.s.final_qualities else self.keys
         if key_lam is not None:  # rate control: the same scale, qualities at key_lam from a fine list
             scale, q = self._qualities(keyframes, float(key_lam), q, tuple(range(min(self.s.qualities), 101)),
-                                       (scale,))
+                                       (scale,), final)
+        elif final is not self.keys:  # step 4 once more, with the sizes and distortions of the stream's coder
+            scale, q = self._qualities(keyframes, lam, q, scales=(scale,), coder=final)
         if self.s.refine:  # budgets again with the final keyframes (decodes them all once more)
-            costs = self._map(lambda s: self.segs.best(s.start, s.end, self.s.budgets, self._key(s.start, q, scale),
-                                                       self._key(s.end, q, scale), lam, self.pixels), segments)
-        decision = self._decision(segments, costs, q, scale, lam)
+            costs = self._map(lambda s: self.segs.best(
+                s.start, s.end, self.s.budgets, self._key(s.start, q, scale, final),
+                self._key(s.end, q, scale, final), lam, self.pixels), segments)
+        decision = self._decision(segments, costs, q, scale, lam, final)
         decision.searched = [d.scale for d in found]
+        decision.search_qualities = searched_q
         return decision
 
     def plans(self, decision: Decision) -> List[SegmentPlan]:
@@ -272,6 +285,7 @@ class RDSearch:
         result.stats["rd"] = {
             "lambda": lam, "keyframe_lambda": lam if key_lam is None else float(key_lam),
             "cost": decision.cost, "keyframe_qualities": qualities,
+            "search_keyframe_qualities": [decision.search_qualities[k] for k in sorted(decision.qualities)],
             "keyframe_scale": decision.scale, "scales_searched": decision.searched,
             "budgets": [c.budget for c in decision.costs],
             "distortion": float(sum(c.distortions.sum() for c in decision.costs)

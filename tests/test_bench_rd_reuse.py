@@ -129,8 +129,8 @@ def _curve_doc(codec: str, factor: float) -> dict:
     """One clip ``c`` whose rate is ``factor`` times x265's (factor 1) at every quality."""
     doc = new_results(codec, "set", {"name": "cpu"}, {})
     doc["sequences"]["c"] = [
-        {"bpp": r * factor, "bits_total": 1000, "frames": 4, "height": 16, "width": 24, "quality_param": f"p{i}", "encode_seconds": 1.0,
-         "metrics": {"vmaf_neg": v, "ms_ssim": m}}
+        {"bpp": r * factor, "bits_total": 1000, "frames": 4, "height": 16, "width": 24, "quality_param": f"p{i}",
+         "encode_seconds": 1.0, "metrics": {"vmaf_neg": v, "ms_ssim": m}}
         for i, (r, v, m) in enumerate(zip([0.003, 0.006, 0.012, 0.024], [20.0, 35.0, 50.0, 65.0],
                                           [0.80, 0.86, 0.91, 0.95]))]
     return doc

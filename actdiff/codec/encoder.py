@@ -19,6 +19,7 @@ from actdiff.codec.encoding import (  # noqa: F401  (re-exported: the encoder's 
     SegmentPlan,
     Stages,
     TrackCoding,
+    _params,
     _segment_tracks,
     check_size,
     codec_section,
@@ -30,14 +31,22 @@ from actdiff.codec.encoding import (  # noqa: F401  (re-exported: the encoder's 
     write_stream,
 )
 from actdiff.codec.keyframe_chain import carried_keyframes
+from actdiff.codec.keyframe_quality import spread_qualities
 from actdiff.codec.schema import check_codec_config
 from actdiff.errors import ConfigError
+from actdiff.image_codecs import ImageCodec, codec_from_params
 from actdiff.progress import bar
 from actdiff.registry import KEYFRAME_SELECTORS, TRAJECTORY_SELECTORS
 from actdiff.types import EncodeResult, Segment, Video
 
 #: Encoder modes (``codec.mode``).
 MODES = ("fast", "rd")
+
+
+def _codecs_by_quality(section: DictConfig, qualities: set[int]) -> dict[int, ImageCodec]:
+    """The ``keyframe_codec`` section's codec at each of ``qualities`` (fast mode, :func:`spread_qualities`)."""
+    params = {"name": str(section.name), **_params(section)}
+    return {q: codec_from_params({**params, "quality": q}) for q in qualities}
 
 
 def encode_video(
@@ -72,15 +81,22 @@ def encode_video(
     select_segments = KEYFRAME_SELECTORS.get(codec.keyframes.name)
     segments: List[Segment] = select_segments(frames, stages.tracker, codec.keyframes, flows=prep.flows)
     select_tracks = TRAJECTORY_SELECTORS.get(codec.trajectories.name)
+    quality = spread_qualities(segments, int(codec.keyframe_codec.quality), float(codec.get("keyframe_spread") or 0),
+                               str(codec.keyframe_codec.name))
+    image_codecs = _codecs_by_quality(codec.keyframe_codec, set(quality.values()))
     plans: List[SegmentPlan] = []
     with bar(len(segments), "encode segments", unit="seg", leave=False) as pbar:
         for i, seg in enumerate(segments):
-            payloads = [stages.image_codec.encode(frames[f]) for f in carried_keyframes(i, seg)]
-            keys = [stages.image_codec.decode(p, coded_h, coded_w) for p in payloads]
+            carried = carried_keyframes(i, seg)
+            payloads = [image_codecs[quality[f]].encode(frames[f]) for f in carried]
+            keys = [image_codecs[quality[f]].decode(p, coded_h, coded_w) for f, p in zip(carried, payloads)]
             tracks, bandwidth = _segment_tracks(frames, prep.flows, seg, codec, prep.coding, select_tracks)
             plans.append(SegmentPlan(seg, payloads, keys, prep.coding(tracks), bandwidth))
             pbar.update(1)
-    return write_stream(prep, codec, plans)
+    result = write_stream(prep, codec, plans)
+    if len(set(quality.values())) > 1:
+        result.stats["keyframe_qualities"] = [quality[k] for k in sorted(quality)]
+    return result
 
 
 __all__ = ["MODES", "encode_video", "pairwise_flows"]

@@ -153,6 +153,7 @@ class CodecSchema:
     trajectories: TrajectoriesSchema = field(default_factory=TrajectoriesSchema)
     entropy: EntropySchema = field(default_factory=EntropySchema)
     keyframe_codec: KeyframeCodecSchema = field(default_factory=KeyframeCodecSchema)
+    keyframe_spread: Optional[float] = rng(0, 100, default=None)   # fast mode: actdiff.codec.keyframe_quality
     decoder: Optional[DecoderSchema] = None
     rate_control: Optional[RateControlSchema] = None
     rd: Optional[Dict[str, Any]] = None   # mode: rd; checked by actdiff.codec.rdo.RDSettings

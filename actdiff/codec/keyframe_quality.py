@@ -1,0 +1,53 @@
+"""Fast mode: each keyframe's quality from how much of it the decoder reuses (``codec.keyframe_spread``).
+
+A keyframe is seen once directly and, warped, in the interior frames of the segments on both
+sides of it; the RD encoder weights its distortion by ``w_k`` (:func:`propagation_weight`, as
+x265's cutree weights a reference). The fast mode has no search, but the same weights can spread
+its one keyframe quality ``q`` (``keyframe_codec.quality``) over the keyframes:
+
+    ``q_k = clip(round(q + s · (log2 w_k − mean_j log2 w_j)), 0, 100)``
+
+with ``s = codec.keyframe_spread`` quality points per doubling of the weight (0: every keyframe at
+``q``, the stream byte for byte as without it). The offsets average zero in the log domain, so
+the rate stays near that of ``q``. Needs a keyframe codec whose payload carries its own quality
+(``PER_KEYFRAME_QUALITY``); the header's ``kq`` stays ``q``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, Sequence
+
+from actdiff.codec.rd_keyframes import PER_KEYFRAME_QUALITY, propagation_weight
+from actdiff.errors import ConfigError
+from actdiff.types import Segment
+
+#: ``ρ`` of the weights (the RD encoder's default ``codec.rd.propagation``).
+RHO = 0.5
+
+
+def keyframe_weights(segments: Sequence[Segment]) -> Dict[int, float]:
+    """``{frame: w_k}`` for every keyframe of contiguous ``segments`` (lengths include both keyframes)."""
+    left: Dict[int, int] = {}
+    right: Dict[int, int] = {}
+    for seg in segments:
+        right[seg.start] = seg.end - seg.start + 1
+        left[seg.end] = seg.end - seg.start + 1
+    keys = sorted(set(left) | set(right))
+    return {k: propagation_weight(left.get(k, 0), right.get(k, 0), RHO) for k in keys}
+
+
+def spread_qualities(segments: Sequence[Segment], quality: int, spread: float, codec_name: str) -> Dict[int, int]:
+    """``{frame: quality}`` of every keyframe (module docstring); all ``quality`` when ``spread`` is 0."""
+    weights = keyframe_weights(segments)
+    if not spread:
+        return {k: int(quality) for k in weights}
+    if codec_name not in PER_KEYFRAME_QUALITY:
+        raise ConfigError(f"codec.keyframe_spread needs a keyframe codec whose payload carries its own quality "
+                          f"({', '.join(PER_KEYFRAME_QUALITY)}), got {codec_name!r}")
+    logs = {k: math.log2(w) for k, w in weights.items()}
+    mean = sum(logs.values()) / len(logs)
+    return {k: min(100, max(0, int(round(quality + spread * (v - mean))))) for k, v in logs.items()}
+
+
+__all__ = ["keyframe_weights", "spread_qualities"]

@@ -33,8 +33,12 @@ def test_spread_raises_reused_keyframes_and_keeps_the_mean_in_the_log_domain():
     assert q[4] == round(30 + 8 * (np.log2(w[4]) - logs.mean()))
     assert spread_qualities(segs, 30, 0, "png") == {0: 30, 4: 30, 40: 30, 44: 30}
     assert set(spread_qualities(segs, 98, 50, "avif").values()) <= set(range(101))
-    with pytest.raises(ConfigError, match="keyframe_spread"):
-        spread_qualities(segs, 30, 4.0, "png")
+
+def test_codecs_without_a_quality_in_their_payload_get_one_quality_and_a_warning(caplog):
+    segs = [Segment(0, 4), Segment(4, 40), Segment(40, 44)]
+    with caplog.at_level("WARNING", logger="actdiff.codec.keyframe_quality"):
+        assert spread_qualities(segs, 30, 4.0, "png") == {0: 30, 4: 30, 40: 30, 44: 30}
+    assert "keyframe_spread=4 not applied" in caplog.text and "png" in caplog.text
 
 
 def _payloads(data: bytes) -> dict[int, bytes]:

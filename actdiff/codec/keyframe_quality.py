@@ -10,17 +10,20 @@ its one keyframe quality ``q`` (``keyframe_codec.quality``) over the keyframes:
 with ``s = codec.keyframe_spread`` quality points per doubling of the weight (0: every keyframe at
 ``q``, the stream byte for byte as without it). The offsets average zero in the log domain, so
 the rate stays near that of ``q``. Needs a keyframe codec whose payload carries its own quality
-(``PER_KEYFRAME_QUALITY``); the header's ``kq`` stays ``q``.
+(``PER_KEYFRAME_QUALITY``: AVIF, WebP, JPEG); with any other codec every keyframe is coded at ``q``
+and a warning says so. The header's ``kq`` stays ``q``.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Dict, Sequence
 
 from actdiff.codec.rd_keyframes import PER_KEYFRAME_QUALITY, propagation_weight
-from actdiff.errors import ConfigError
 from actdiff.types import Segment
+
+log = logging.getLogger(__name__)
 
 #: ``ρ`` of the weights (the RD encoder's default ``codec.rd.propagation``).
 RHO = 0.5
@@ -42,9 +45,10 @@ def spread_qualities(segments: Sequence[Segment], quality: int, spread: float, c
     weights = keyframe_weights(segments)
     if not spread:
         return {k: int(quality) for k in weights}
-    if codec_name not in PER_KEYFRAME_QUALITY:
-        raise ConfigError(f"codec.keyframe_spread needs a keyframe codec whose payload carries its own quality "
-                          f"({', '.join(PER_KEYFRAME_QUALITY)}), got {codec_name!r}")
+    if codec_name not in PER_KEYFRAME_QUALITY:  # said, not silent: the payload could not carry it
+        log.warning("codec.keyframe_spread=%g not applied: %s keyframes are all coded at quality %d (only %s payloads "
+                    "carry their own quality)", spread, codec_name, int(quality), ", ".join(PER_KEYFRAME_QUALITY))
+        return {k: int(quality) for k in weights}
     logs = {k: math.log2(w) for k, w in weights.items()}
     mean = sum(logs.values()) / len(logs)
     return {k: min(100, max(0, int(round(quality + spread * (v - mean))))) for k, v in logs.items()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -22,11 +23,13 @@ from actdiff.codec import decode_video, encode_video
 from actdiff.codec.encoder import pairwise_flows
 from actdiff.config import compose
 from actdiff.data import load_dataset
-from actdiff.evaluation.bdrate import bd_rate
 from actdiff.evaluation.rates import codec_overrides, load_rates
 from actdiff.evaluation.results import machine
 from actdiff.io import read_video
 from actdiff.metrics import compute_metrics
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rd_tune import _bd as bd  # noqa: E402  (BD-rate of two point lists with "bpp")
 
 METRICS = ["psnr", "ms_ssim", "vmaf_neg"]
 #: Set A chose the spread, set B (other clips) checks it.
@@ -49,16 +52,6 @@ def curve(video, flows, spread: float) -> list[dict]:
                        "keyframes": r.stats["keyframes"], "qualities": r.stats.get("keyframe_qualities"),
                        **{k: float(v) for k, v in m.items()}})
     return points
-
-
-def bd(anchor: list[dict], test: list[dict], metric: str) -> float | None:
-    """BD-rate (%) of ``test`` against ``anchor`` (``None`` where they do not overlap enough)."""
-    a, b = ((np.array([p["bpp"] for p in c]), np.array([p[metric] for p in c])) for c in (anchor, test))
-    try:
-        return float(bd_rate(a, b, metric))
-    except Exception as e:  # noqa: BLE001  (reported, not fatal)
-        print(f"  bd-rate {metric}: {e}")
-        return None
 
 
 def main(argv: list[str] | None = None) -> None:

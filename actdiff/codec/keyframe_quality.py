@@ -20,7 +20,7 @@ import logging
 import math
 from typing import Dict, Sequence
 
-from actdiff.codec.rd_keyframes import PER_KEYFRAME_QUALITY, propagation_weight
+from actdiff.codec.rd_keyframes import PER_KEYFRAME_QUALITY, propagation_weights
 from actdiff.types import Segment
 
 log = logging.getLogger(__name__)
@@ -30,14 +30,9 @@ RHO = 0.5
 
 
 def keyframe_weights(segments: Sequence[Segment]) -> Dict[int, float]:
-    """``{frame: w_k}`` for every keyframe of contiguous ``segments`` (lengths include both keyframes)."""
-    left: Dict[int, int] = {}
-    right: Dict[int, int] = {}
-    for seg in segments:
-        right[seg.start] = seg.end - seg.start + 1
-        left[seg.end] = seg.end - seg.start + 1
-    keys = sorted(set(left) | set(right))
-    return {k: propagation_weight(left.get(k, 0), right.get(k, 0), RHO) for k in keys}
+    """``{frame: w_k}`` for every keyframe of contiguous ``segments``, as the RD encoder weighs them."""
+    keys = sorted({s.start for s in segments} | {s.end for s in segments})
+    return dict(zip(keys, propagation_weights(keys, RHO)))
 
 
 def spread_qualities(segments: Sequence[Segment], quality: int, spread: float, codec_name: str) -> Dict[int, int]:

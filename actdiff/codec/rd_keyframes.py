@@ -64,6 +64,16 @@ def propagation_weight(left: int, right: int, rho: float) -> float:
     return 1.0 + rho * (max(left - 2, 0) + max(right - 2, 0)) / 2.0
 
 
+def propagation_weights(keyframes: Sequence[int], rho: float) -> List[float]:
+    """``w_k`` of each of the sorted ``keyframes`` of contiguous segments (:func:`propagation_weight`)."""
+    out = []
+    for i, k in enumerate(keyframes):
+        left = k - keyframes[i - 1] + 1 if i > 0 else 0
+        right = keyframes[i + 1] - k + 1 if i + 1 < len(keyframes) else 0
+        out.append(propagation_weight(left, right, rho))
+    return out
+
+
 class KeyframeCoder:
     """Codes and scores keyframes at any (quality, scale), each setting once (cached).
 
@@ -190,4 +200,4 @@ def choose_scale_and_qualities(coder: KeyframeCoder, keyframes: Sequence[int], w
 
 
 __all__ = ["PER_KEYFRAME_QUALITY", "WORKER_PREFIX", "CodedKeyframe", "KeyframeCoder", "choose_scale_and_qualities",
-           "on_worker", "propagation_weight", "scale_costs"]
+           "on_worker", "propagation_weight", "propagation_weights", "scale_costs"]

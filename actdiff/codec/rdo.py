@@ -74,6 +74,7 @@ from actdiff.codec.rd_keyframes import (
     choose_scale_and_qualities,
     on_worker,
     propagation_weight,
+    propagation_weights,
     scale_costs,
 )
 from actdiff.codec.rd_segments import SegmentCost, SegmentCoster
@@ -151,12 +152,7 @@ class RDSearch:
         return (k, q[k], scale), c.decoded
 
     def _weights(self, keyframes: List[int]) -> List[float]:
-        out = []
-        for i, k in enumerate(keyframes):
-            left = k - keyframes[i - 1] + 1 if i > 0 else 0
-            right = keyframes[i + 1] - k + 1 if i + 1 < len(keyframes) else 0
-            out.append(propagation_weight(left, right, self.s.propagation))
-        return out
+        return propagation_weights(keyframes, self.s.propagation)
 
     def _qualities(self, keyframes: List[int], lam: float, start: Dict[int, int],
                    qualities: Optional[Tuple[int, ...]] = None,

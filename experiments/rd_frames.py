@@ -4,7 +4,7 @@ Usage::
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=2 .venv/bin/python experiments/rd_frames.py CLIP \\
         --fast r1 --lambda 8 [--frames 30 60] [--decoders warp diffusion] [--max-frames 96] \\
-        -o panel.png [--metrics-json m.json]
+        [--fast-variant spread0=keyframe_spread=0] -o panel.png [--metrics-json m.json]
 
 A ``--decoders`` entry is a decoder name or ``LABEL=JSON``, a ``codec.decoder``-style section, e.g.
 ``'tracks-only={"name": "warp", "prediction_params": {"keyflow": false}}'``.
@@ -33,7 +33,7 @@ from actdiff.codec import decode_video, encode_video
 from actdiff.config import compose
 from actdiff.data import load_protocol
 from actdiff.decoders import build_decoder
-from actdiff.evaluation.rates import encode_at_point
+from actdiff.evaluation.rates import encode_at_point, load_rates
 from actdiff.metrics import compute_metrics
 
 
@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lambda", dest="lam", type=float, default=8.0, help="λ of the RD mode")
     ap.add_argument("--frames", type=int, nargs="+", help="default: middles of the longest segments")
     ap.add_argument("--decoders", nargs="+", default=["warp"])
+    ap.add_argument("--fast-variant", nargs="*", default=[], metavar="LABEL=KEY=VALUE",
+                    help="one more fast-mode stream at --fast with a codec override (keys relative to the codec "
+                         "section), e.g. spread0=keyframe_spread=0")
     ap.add_argument("--max-frames", type=int, default=96)
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--metrics-json", default=None)
@@ -93,6 +96,12 @@ def main(argv: list[str] | None = None) -> None:
     rd_ovs = ["codec.mode=rd", f"codec.rd.lambda={args.lam}"]
     streams = {}
     streams["fast " + args.fast] = encode_at_point(video, args.fast)
+    for variant in args.fast_variant:
+        label, sep, override = variant.partition("=")
+        if not sep or "=" not in override:
+            raise SystemExit(f"error: --fast-variant {variant!r}: expected LABEL=KEY=VALUE")
+        point = {args.fast: [*load_rates(names=[args.fast])[args.fast], override]}
+        streams[f"fast {args.fast} {label}"] = encode_at_point(video, args.fast, point)
     streams[f"RD λ={args.lam:g}"] = encode_video(video, compose(None, rd_ovs))
     for name, enc in streams.items():
         print(f"{name}: {enc.stats['bpp']:.4f} bpp, keyframes {enc.stats['keyframes']}")

@@ -13,4 +13,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUN_DIR=${RUN_DIR:-runs/train_pred_cpu}
 export LOG_DIR=${LOG_DIR:-experiments/logs/train_pred_cpu}
-exec experiments/train_corpus_cpu.sh model.residual_base=pred "$@"
+exec experiments/train_corpus_cpu.sh model.residual_base=pred model.sampler.base=null "$@"

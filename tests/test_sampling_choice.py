@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from omegaconf import OmegaConf
 from _eval_helpers import ROOT, load_script
 
 choose = load_script("experiments/choose_sampling_default.py")
@@ -45,6 +46,22 @@ def test_a_setting_missing_one_stream_is_not_admissible_and_none_keeps_the_defau
     assert choose.choose(result) is None
 
 
+def test_fallback_is_fidelity_first_when_nothing_is_admissible():
+    """Nothing admissible: the best NIQE among settings failing only NIQE checks, not one that
+    damages fidelity for texture; ``none`` when every setting fails a fidelity or temporal check."""
+    rows = (_streams("warp") + _streams("2d texture", niqe=5.0, vmaf_neg=47.0)       # fails VMAF NEG
+            + _streams("2d detail", niqe=6.5)[:2] + _streams("2d detail", niqe=7.05)[2:]  # NIQE at 2 streams
+            + _streams("2d flat", niqe=7.1))                                          # NIQE everywhere
+    result = choose.evaluate(rows)
+    assert choose.choose(result) is None
+    assert choose.fidelity_first(result) == "2d detail"
+    assert choose.decide(result) == ("2d detail", "fidelity_first")
+    rows = _streams("warp") + _streams("2d texture", niqe=5.0, vmaf_neg=47.0) + _streams("2d missing", niqe=5.0)[:-1]
+    assert choose.decide(choose.evaluate(rows)) == (None, "none")      # a missing stream is no NIQE failure
+    rows = _streams("warp") + _streams("2d ok", niqe=6.0) + _streams("2d detail", niqe=6.9)
+    assert choose.decide(choose.evaluate(rows)) == ("2d ok", "admissible")
+
+
 def test_both_sweep_formats_load(tmp_path):
     metrics = dict(WARP)
     flat = tmp_path / "flat.json"
@@ -60,16 +77,33 @@ def test_both_sweep_formats_load(tmp_path):
     assert choose.choose(choose.evaluate(rows)) == "2d strength=0.5 blend=0.95"
 
 
-def test_shipped_defaults_are_the_committed_validation_choice():
+def test_the_first_sweep_chose_strength_and_blend():
     verdict = json.loads((ROOT / "benchmarks/results/sampling_choice_val.json").read_text())
-    sweeps = [ROOT / p for p in verdict["sweeps"]]
-    rows = [r for p in sweeps for r in choose.load_rows(p)]
-    assert choose.choose(choose.evaluate(rows)) == verdict["choice"]
-    m = re.fullmatch(r"2d strength=([\d.]+) blend=([\d.]+)", verdict["choice"])
+    rows = [r for p in verdict["sweeps"] for r in choose.load_rows(ROOT / p)]
+    assert choose.choose(choose.evaluate(rows)) == verdict["choice"] == "2d strength=0.5 blend=0.95"
+
+
+def test_shipped_defaults_are_the_committed_validation_choice():
+    """The newest verdict (the rule re-run with its fidelity-first fallback on the sweep against
+    the keyflow warp decoder) is what the shipped weights and the tiny preset decode with."""
+    verdict = json.loads((ROOT / "benchmarks/results/sampling_choice_fidelity_first_val.json").read_text())
+    rows = [r for p in verdict["sweeps"] for r in choose.load_rows(ROOT / p)]
+    assert choose.decide(choose.evaluate(rows)) == (verdict["choice"], verdict["chosen_by"])
+    m = re.fullmatch(r"2d strength=([\d.]+) blend=([\d.]+)(?: base=(\w+))?", verdict["choice"])
     assert m, verdict["choice"]
     shipped = json.loads((ROOT / "actdiff/assets/weights/tiny/config.json").read_text())["default_sampler"]
-    assert shipped["strength"] == pytest.approx(float(m.group(1)))
-    assert shipped["temporal_blend"] == pytest.approx(float(m.group(2)))
+    preset = OmegaConf.load(ROOT / "configs/model/tiny.yaml").sampler
+    for defaults in (shipped, preset):
+        assert defaults["strength"] == pytest.approx(float(m.group(1)))
+        assert defaults["temporal_blend"] == pytest.approx(float(m.group(2)))
+        assert defaults.get("base") == (m.group(3) or None)
+
+
+def test_the_diffusion_decoder_uses_the_shipped_base_and_video_models_drop_it():
+    from actdiff.decoders.diffusion import DiffusionDecoder
+
+    assert DiffusionDecoder(device="cpu").base == "detail"
+    assert DiffusionDecoder(device="cpu", base="blend").base == "blend"
 
 
 def test_the_rule_rerun_against_the_keyflow_warp_decoder_keeps_the_default():

@@ -181,3 +181,16 @@ def test_a_damaged_init_from_folder_is_one_line(tmp_path):
     with pytest.raises(ConfigError, match="cannot be loaded") as e:
         build_video_preset(OmegaConf.merge(load_group("model", "micro_video"), {"init_from": str(tmp_path)}))
     assert "\n" not in str(e.value) and str(tmp_path) in str(e.value)
+
+
+def test_the_frame_decoders_base_default_is_not_a_video_sampling_option():
+    """Video presets inherit the 2D preset's sampler section, ``base`` included (a frame-decoder
+    option): it stays in the config but is not handed to ``generate``."""
+    m = micro_video(sampler={"base": "detail"})
+    assert m.config.default_sampler["base"] == "detail"
+    assert "base" not in m.sampling_defaults()
+    from actdiff.decoders.video import VideoDiffusionDecoder
+
+    dec = VideoDiffusionDecoder(model=m, device="cpu")
+    _, _, cond = _inputs(m, t=2)
+    assert m.generate(cond, seed=1, frame_ids=[0, 1], **{**dec.sampling, "steps": 1}).shape == (2, 3, 32, 48)

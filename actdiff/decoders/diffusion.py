@@ -20,9 +20,10 @@ cross-fade where the warps disagree), or ``prediction``, the warp decoder's own 
 refined by the keyframes' flow), or ``detail``: the blend plus only the fine band of
 ``prediction − blend`` (above a Gaussian of ``detail_sigma`` px), so the coarse band keeps the
 blend's hedge where the warps disagree and the fine band gets the fused frame's single, sharp
-edges. The default is the base the model was trained on (its ``residual_base``); another base
-moves the model's residual onto it without retraining. Measured on validation files for the
-shipped blend-trained weights (docs/video_interface.md): no other base is their default yet.
+edges. The default is the weights' ``default_sampler.base``, else the base the model was trained
+on (its ``residual_base``); another base moves the model's residual onto it without retraining.
+The shipped blend-trained weights default to ``detail`` since 2026-12-01, chosen on validation
+files (docs/video_interface.md).
 Models trained with ``residual_base: pred`` read the warp decoder's frame in their conditions
 (``pred`` channels) and add their residual to it (their default base is ``prediction``).
 
@@ -151,7 +152,7 @@ class DiffusionDecoder(Decoder):
         if not 0.0 <= self.temporal_blend < 1.0:
             raise ConfigError(f"temporal_blend must be in [0, 1), got {self.temporal_blend}")
         self.native_base = "prediction" if self.model.reads_prediction else "blend"
-        self.base = base or defaults.get("base", self.native_base)
+        self.base = base or defaults.get("base") or self.native_base
         if self.base not in BASES:
             raise ConfigError(f"unknown diffusion base {self.base!r} ({' | '.join(BASES)})")
         self.detail_sigma = float(detail_sigma)

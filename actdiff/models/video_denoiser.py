@@ -150,6 +150,7 @@ class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
 
     def sampling_defaults(self) -> dict[str, Any]:
         d = dict(self.config.get("default_sampler") or {})
+        d.pop("base", None)  # the frame decoder's option (inherited from the 2D weights' defaults)
         if "name" in d:
             d["sampler"] = d.pop("name")
         return d

@@ -96,7 +96,7 @@ def test_info_is_readable(adv, capsys):
 
     assert info.main([str(adv)]) == 0
     text = capsys.readouterr().out
-    assert "bits per pixel" in text and "(WxH)" in text and "keyframes     avif, quality" in text
+    assert "bits per pixel" in text and "(WxH)" in text and "keyframes     avif, nominal quality" in text
     assert "{" not in text  # no raw dict
     assert info.main([str(adv), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)

@@ -5,6 +5,12 @@
 ``params`` — the header's own short keys —, ``bits``, ``segments``) plus ``settings`` (the header
 parameters under readable names), ``duration_seconds`` and ``units``. :func:`format_description`
 prints it as a few aligned lines. Sizes are width × height.
+
+``keyframe_quality`` (header ``kq``) is the encoder's nominal setting, not every keyframe's: the
+fast mode spreads its keyframes' qualities around it (``codec.keyframe_spread``) and the RD mode
+records its highest; an AVIF, WebP or JPEG payload carries its own quantiser, which is what the
+decoder uses. The encoder's statistics (``stats["keyframe_qualities"]``, ``stats["rd"]``) list the
+actual ones.
 """
 
 from __future__ import annotations
@@ -71,7 +77,8 @@ def format_description(d: dict[str, Any]) -> str:
     coded = (f" (coded {d['coded_width']}x{d['coded_height']})"
              if (d["coded_width"], d["coded_height"]) != (d["width"], d["height"]) else "")
     scale = s.get("keyframe_downscale", 1)
-    key_extra = ", ".join(f"{k.removeprefix('keyframe_')} {v}" for k, v in s.items()
+    key_extra = ", ".join(("nominal quality" if k == "keyframe_quality" else k.removeprefix("keyframe_")) + f" {v}"
+                          for k, v in s.items()
                           if k.startswith("keyframe_") and k not in ("keyframe_codec", "keyframe_downscale"))
     lines = [
         f"{d['file'] or 'stream'}",

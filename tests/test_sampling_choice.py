@@ -7,8 +7,8 @@ import json
 import re
 
 import pytest
-from omegaconf import OmegaConf
 from _eval_helpers import ROOT, load_script
+from omegaconf import OmegaConf
 
 choose = load_script("experiments/choose_sampling_default.py")
 WARP = {"psnr_lowres": 30.0, "vmaf_neg": 50.0, "warping_error": 0.010, "tof": 0.50, "niqe": 7.0}

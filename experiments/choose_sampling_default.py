@@ -68,7 +68,9 @@ def load_rows(path: Path) -> list[dict]:
 
 
 def evaluate(rows: list[dict]) -> dict[str, dict]:
-    """Per candidate label: ``admissible``, ``failures`` (list of str) and ``mean_niqe``."""
+    """Per candidate label: ``admissible``, ``failures`` (list of str), ``failed_checks`` (the
+    metrics of :data:`RULES` failed anywhere, plus ``"missing"`` for an unmeasured stream) and
+    ``mean_niqe``."""
     warp = {(r["clip"], r["point"]): r for r in rows if r["label"] == WARP}
     by_label: dict[str, dict] = {}
     for r in rows:
@@ -78,12 +80,13 @@ def evaluate(rows: list[dict]) -> dict[str, dict]:
         if w is None:
             raise SystemExit(f"error: no warp row for {r['clip']} {r['point']}")
         key = (r["clip"], r["point"])
-        entry = by_label.setdefault(r["label"], {"streams": {}, "failures": []})
+        entry = by_label.setdefault(r["label"], {"streams": {}, "failures": [], "checks": set()})
         if key in entry["streams"]:
             continue  # the same stream measured in two files: keep the first
         entry["streams"][key] = r["niqe"]
         for metric, (ok, text) in RULES.items():
             if not ok(r[metric], w[metric]):
+                entry["checks"].add(metric)
                 entry["failures"].append(f"{r['clip']} {r['point']}: {metric} {r[metric]:.4g} not {text} "
                                          f"({w[metric]:.4g})")
     streams = set(warp)
@@ -91,7 +94,8 @@ def evaluate(rows: list[dict]) -> dict[str, dict]:
     for label, e in by_label.items():
         missing = streams - set(e["streams"])
         fails = e["failures"] + [f"not measured on {c} {p}" for c, p in sorted(missing)]
-        result[label] = {"admissible": not fails, "failures": fails,
+        checks = sorted(e["checks"] | ({"missing"} if missing else set()))
+        result[label] = {"admissible": not fails, "failures": fails, "failed_checks": checks,
                          "mean_niqe": sum(e["streams"].values()) / len(e["streams"])}
     return result
 
@@ -105,8 +109,7 @@ def choose(result: dict[str, dict]) -> str | None:
 def fidelity_first(result: dict[str, dict]) -> str | None:
     """The fallback: the label with the lowest mean NIQE among those whose only failures are NIQE
     checks (``None`` if every label fails another check)."""
-    ok = [(v["mean_niqe"], k) for k, v in result.items()
-          if all(": niqe " in f for f in v["failures"])]
+    ok = [(v["mean_niqe"], k) for k, v in result.items() if set(v["failed_checks"]) <= {"niqe"}]
     return min(ok)[1] if ok else None
 
 

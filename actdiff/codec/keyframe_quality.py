@@ -20,19 +20,16 @@ import logging
 import math
 from typing import Dict, Sequence
 
-from actdiff.codec.rd_keyframes import PER_KEYFRAME_QUALITY, propagation_weights
+from actdiff.codec.rd_keyframes import DEFAULT_PROPAGATION, PER_KEYFRAME_QUALITY, propagation_weights
 from actdiff.types import Segment
 
 log = logging.getLogger(__name__)
-
-#: ``ρ`` of the weights (the RD encoder's default ``codec.rd.propagation``).
-RHO = 0.5
 
 
 def keyframe_weights(segments: Sequence[Segment]) -> Dict[int, float]:
     """``{frame: w_k}`` for every keyframe of contiguous ``segments``, as the RD encoder weighs them."""
     keys = sorted({s.start for s in segments} | {s.end for s in segments})
-    return dict(zip(keys, propagation_weights(keys, RHO)))
+    return dict(zip(keys, propagation_weights(keys, DEFAULT_PROPAGATION)))
 
 
 def spread_qualities(segments: Sequence[Segment], quality: int, spread: float, codec_name: str) -> Dict[int, int]:

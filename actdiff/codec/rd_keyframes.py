@@ -58,6 +58,11 @@ class CodedKeyframe:
     distortion: float
 
 
+#: ``ρ``, the share of a keyframe's distortion counted per interior frame that reuses it
+#: (``codec.rd.propagation``'s default; the fast mode's keyframe spread uses it too).
+DEFAULT_PROPAGATION = 0.5
+
+
 def propagation_weight(left: int, right: int, rho: float) -> float:
     """``w_k`` of a keyframe between segments of ``left`` and ``right`` frames (keyframes
     included; 0 where there is no segment on that side)."""
@@ -199,5 +204,5 @@ def choose_scale_and_qualities(coder: KeyframeCoder, keyframes: Sequence[int], w
     return min(scale_costs(coder, keyframes, weights, scales, qualities, lam, pixels, start), key=lambda c: c[2])
 
 
-__all__ = ["PER_KEYFRAME_QUALITY", "WORKER_PREFIX", "CodedKeyframe", "KeyframeCoder", "choose_scale_and_qualities",
+__all__ = ["DEFAULT_PROPAGATION", "PER_KEYFRAME_QUALITY", "WORKER_PREFIX", "CodedKeyframe", "KeyframeCoder", "choose_scale_and_qualities",
            "on_worker", "propagation_weight", "propagation_weights", "scale_costs"]

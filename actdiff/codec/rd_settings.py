@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional, Tuple
 from omegaconf import DictConfig, OmegaConf
 
 from actdiff.codec.distortion import Distortion
+from actdiff.codec.rd_keyframes import DEFAULT_PROPAGATION
 from actdiff.errors import ConfigError
 from actdiff.image_codecs.scaled import check_scale
 
@@ -80,7 +81,7 @@ class RDSettings:
         max_gop, min_gop = int(rd.get("max_gop", 96)), int(rd.get("min_gop", 2))
         if min_gop < 2 or max_gop < min_gop:
             raise ConfigError(f"codec.rd: need 2 <= min_gop <= max_gop, got min_gop={min_gop} max_gop={max_gop}")
-        rho = float(rd.get("propagation", 0.5))
+        rho = float(rd.get("propagation", DEFAULT_PROPAGATION))
         if not 0 <= rho <= 1:
             raise ConfigError(f"codec.rd.propagation must be in [0, 1], got {rho!r}")
         dist = dict(plain(rd.get("distortion")) or {})

@@ -204,5 +204,5 @@ def choose_scale_and_qualities(coder: KeyframeCoder, keyframes: Sequence[int], w
     return min(scale_costs(coder, keyframes, weights, scales, qualities, lam, pixels, start), key=lambda c: c[2])
 
 
-__all__ = ["DEFAULT_PROPAGATION", "PER_KEYFRAME_QUALITY", "WORKER_PREFIX", "CodedKeyframe", "KeyframeCoder", "choose_scale_and_qualities",
-           "on_worker", "propagation_weight", "propagation_weights", "scale_costs"]
+__all__ = ["DEFAULT_PROPAGATION", "PER_KEYFRAME_QUALITY", "WORKER_PREFIX", "CodedKeyframe", "KeyframeCoder",
+           "choose_scale_and_qualities", "on_worker", "propagation_weight", "propagation_weights", "scale_costs"]

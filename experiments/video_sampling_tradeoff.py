@@ -44,6 +44,15 @@ def anchor_coarse(frames: np.ndarray, warp: np.ndarray, sigma: float) -> np.ndar
     return np.clip(np.round(np.stack(out)), 0, 255).astype(np.uint8)
 
 
+def _bases(args: argparse.Namespace) -> list[tuple[str | None, float | None]]:
+    """``(base, detail_mix)`` pairs of the grid (``detail`` once per ``--detail-mixes`` value)."""
+    out: list[tuple[str | None, float | None]] = []
+    for base in args.bases or [None]:
+        mixes = args.detail_mixes if base == "detail" and args.detail_mixes else [None]
+        out += [(base, m) for m in mixes]
+    return out
+
+
 def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
     """Every decode of one stream, by label."""
     warp = np.asarray(decode_video(data, "warp").frames)
@@ -52,9 +61,11 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
     for name, kw in models.items():
         for s in args.strengths:
             for b in args.blends:
-                for base in (args.bases or [None]) if name == "2d" else [None]:  # the video decoder has no base
+                for base, mix in _bases(args) if name == "2d" else [(None, None)]:  # the video decoder has no base
                     label = f"{name} strength={s:g} blend={b:g}" + ("" if base is None else f" base={base}")
                     opts = {"base": base} if base is not None else {}
+                    if mix is not None:
+                        label, opts = f"{label} mix={mix:g}", {**opts, "detail_mix": mix}
                     if args.noise:
                         label, opts = f"{label} noise={args.noise}", {**opts, "noise_mode": args.noise}
                     out[label] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **opts,
@@ -74,6 +85,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--bases", nargs="+", default=None, choices=BASES,
                     help="what the 2D model's residual is added to (the diffusion decoder's `base`; "
                          "default: the one it was trained on, not in the labels)")
+    ap.add_argument("--detail-mixes", type=float, nargs="+", default=None,
+                    help="with base detail: the share of the blend in the coarse band (`detail_mix`) to try")
     ap.add_argument("--noise", default=None, choices=["shared", "per_frame", "warped"],
                     help="noise mode of every diffusion decode (default: the weights' own)")
     ap.add_argument("--weights", default=None, help="weights folder of the 2D decoder (default: the shipped ones)")

@@ -143,7 +143,7 @@ def test_decode_says_which_model_and_sampling(encoded, tmp_path, capsys):
     assert decode.main([str(encoded[0]), "-o", str(out), "--decoder", "diffusion", "--steps", "1"]) == 0
     line = capsys.readouterr().out.strip()
     assert "ControlledDenoiser" in line and "1 steps, strength 0.5, temporal blend 0.95" in line  # shipped defaults
-    assert "temporal blend 0.95, base detail)" in line  # what the residual is added to, the shipped default
+    assert "temporal blend 0.95, base detail, detail mix " in line  # what the residual is added to, the shipped default
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "w.mkv"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["decoder_settings"]["prediction"] == "select" and "steps" not in summary["decoder_settings"]

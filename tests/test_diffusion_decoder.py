@@ -147,7 +147,8 @@ def _signed_frames(frames) -> np.ndarray:
 def test_base_moves_the_residual_onto_the_warp_decoders_prediction(weights):
     """``base=prediction`` adds the model's residual (predicted over the blend of the two warps) to
     the warp decoder's frame instead; ``base=detail`` only the fine band of that change
-    (``pred − blend`` minus its Gaussian blur), so the coarse band stays the blend's."""
+    (``pred − blend`` minus its Gaussian blur), so the coarse band stays the blend's; with
+    ``detail_mix=β`` the coarse band moves a share ``1 − β`` of the way to the prediction's."""
     import cv2
 
     from actdiff.conditioning.conditions import build_conditions, warp_blend_from_conditions
@@ -157,12 +158,14 @@ def test_base_moves_the_residual_onto_the_warp_decoders_prediction(weights):
     kw = dict(weights=str(weights), steps=2, strength=0.001, temporal_blend=0.0)
     out = {b: DiffusionDecoder(base=b, **kw).decode_segment(header, seg).astype(np.float64) / 127.5 - 1.0
            for b in ("blend", "prediction", "detail")}
+    out["detail_mix"] = DiffusionDecoder(base="detail", detail_mix=0.25, **kw).decode_segment(
+        header, seg).astype(np.float64) / 127.5 - 1.0
     inner = range(1, 6)
     blend = np.stack([warp_blend_from_conditions(build_conditions(seg, t)).transpose(1, 2, 0) for t in inner])
     diff = _signed_frames([predict_frame(seg, t) for t in inner]) - blend
     fine = diff - np.stack([cv2.GaussianBlur(d.astype(np.float32), (0, 0), 4.0, borderType=cv2.BORDER_REFLECT)
                             for d in diff])
-    for name, change in (("prediction", diff), ("detail", fine)):
+    for name, change in (("prediction", diff), ("detail", fine), ("detail_mix", fine + 0.75 * (diff - fine))):
         got = out[name][1:-1] - out["blend"][1:-1]
         free = (np.abs(out["blend"][1:-1]) < 0.95) & (np.abs(out[name][1:-1]) < 0.95)  # not clamped
         assert free.mean() > 0.5 and np.abs(change)[free].max() > 0.05  # beyond rounding: the bases differ
@@ -170,4 +173,6 @@ def test_base_moves_the_residual_onto_the_warp_decoders_prediction(weights):
     np.testing.assert_array_equal(out["detail"][0], out["blend"][0])  # keyframes exact
     with pytest.raises(ConfigError, match="base"):
         DiffusionDecoder(weights=str(weights), base="cross-fade")
+    with pytest.raises(ConfigError, match="detail_mix"):
+        DiffusionDecoder(weights=str(weights), base="detail", detail_mix=1.5)
     assert DiffusionDecoder(weights=str(weights)).settings()["base"] == "blend"  # micro weights: no default

@@ -118,9 +118,9 @@ def test_the_rule_rerun_against_the_keyflow_warp_decoder_keeps_the_default():
 
 
 def test_sweep_passes_weights_bases_and_noise_to_the_decoder(monkeypatch):
-    """``video_sampling_tradeoff.py``: ``--weights`` reaches every 2D decode, ``--bases`` and
-    ``--noise`` become decoder options and label suffixes; without ``--bases`` the model's own base
-    is used (no ``base`` option, no suffix)."""
+    """``video_sampling_tradeoff.py``: ``--weights`` reaches every 2D decode, ``--bases``,
+    ``--detail-mixes`` and ``--noise`` become decoder options and label suffixes; without
+    ``--bases`` the model's own base is used (no ``base`` option, no suffix)."""
     import argparse
 
     import numpy as np
@@ -137,10 +137,16 @@ def test_sweep_passes_weights_bases_and_noise_to_the_decoder(monkeypatch):
 
     monkeypatch.setattr(sweep, "decode_video", fake_decode)
     args = argparse.Namespace(weights="W", video=None, strengths=[0.5], blends=[0.9], bases=None, noise=None,
-                              anchor_sigma=0.0)
+                              anchor_sigma=0.0, detail_mixes=None)
     assert list(sweep._decodes(b"", args)) == ["warp", "2d strength=0.5 blend=0.9"]
     assert calls[-1] == ("diffusion", {"strength": 0.5, "temporal_blend": 0.9, "weights": "W"})
     args.bases, args.noise = ["detail"], "warped"
     assert list(sweep._decodes(b"", args))[1] == "2d strength=0.5 blend=0.9 base=detail noise=warped"
     assert calls[-1][1] == {"strength": 0.5, "temporal_blend": 0.9, "base": "detail", "noise_mode": "warped",
+                            "weights": "W"}
+    args.bases, args.noise, args.detail_mixes = ["blend", "detail"], None, [1.0, 0.5]
+    assert list(sweep._decodes(b"", args))[1:] == ["2d strength=0.5 blend=0.9 base=blend",
+                                                   "2d strength=0.5 blend=0.9 base=detail mix=1",
+                                                   "2d strength=0.5 blend=0.9 base=detail mix=0.5"]
+    assert calls[-1][1] == {"strength": 0.5, "temporal_blend": 0.9, "base": "detail", "detail_mix": 0.5,
                             "weights": "W"}

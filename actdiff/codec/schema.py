@@ -131,6 +131,7 @@ class DecoderSchema:
     noise_mode: Optional[str] = None
     temporal_blend: Optional[float] = None
     base: Optional[str] = None
+    detail_mix: Optional[float] = None
     batch_size: int = rng(1, 1 << 16)
     device: Optional[str] = None
 

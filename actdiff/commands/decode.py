@@ -99,4 +99,6 @@ def sampling_text(settings: dict) -> str:
         parts.append(f"temporal blend {settings['temporal_blend']:g}")
     if settings.get("base") is not None:
         parts.append(f"base {settings['base']}")
+    if settings.get("detail_mix") is not None:
+        parts.append(f"detail mix {settings['detail_mix']:g}")
     return ", ".join(parts)

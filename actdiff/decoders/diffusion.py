@@ -20,7 +20,10 @@ cross-fade where the warps disagree), or ``prediction``, the warp decoder's own 
 refined by the keyframes' flow), or ``detail``: the blend plus only the fine band of
 ``prediction − blend`` (above a Gaussian of ``detail_sigma`` px), so the coarse band keeps the
 blend's hedge where the warps disagree and the fine band gets the fused frame's single, sharp
-edges. The default is the weights' ``default_sampler.base``, else the base the model was trained
+edges. ``detail_mix`` ``β`` in [0, 1] sets how much of that hedge: the image under the residual is
+``prediction + β · G(blend − prediction)`` (``G`` the Gaussian), so ``β = 1`` is the blend's coarse
+band, ``β = 0`` the prediction's, and values between shrink the fused frame's coarse band toward
+the blend's. The default is the weights' ``default_sampler.base``, else the base the model was trained
 on (its ``residual_base``); another base moves the model's residual onto it without retraining.
 The shipped blend-trained weights default to ``detail`` since 2026-12-01, chosen on validation
 files (docs/video_interface.md).
@@ -111,6 +114,8 @@ class DiffusionDecoder(Decoder):
         base: ``blend`` | ``prediction`` | ``detail``: what the residual is added to (module
             docstring; default: the weights' ``default_sampler``, else the model's ``residual_base``).
         detail_sigma: Gaussian sigma (px) splitting coarse from fine band for ``base=detail``.
+        detail_mix: share ``β`` in [0, 1] of the blend in the coarse band for ``base=detail``
+            (module docstring; default: the weights' ``default_sampler``, else 1).
         device: torch device (default: ``cuda`` when available, else ``cpu``).
     """
 
@@ -129,6 +134,7 @@ class DiffusionDecoder(Decoder):
         bidirectional: bool | None = None,
         base: str | None = None,
         detail_sigma: float = 4.0,
+        detail_mix: float | None = None,
         device: str | None = None,
         **_: object,
     ) -> None:
@@ -156,14 +162,17 @@ class DiffusionDecoder(Decoder):
         if self.base not in BASES:
             raise ConfigError(f"unknown diffusion base {self.base!r} ({' | '.join(BASES)})")
         self.detail_sigma = float(detail_sigma)
+        self.detail_mix = float(detail_mix if detail_mix is not None else defaults.get("detail_mix", 1.0))
+        if not 0.0 <= self.detail_mix <= 1.0:
+            raise ConfigError(f"detail_mix must be in [0, 1], got {self.detail_mix}")
         self.batch_size = max(1, int(batch_size))
         self.bidirectional = bidirectional
         self.device = device
 
     def settings(self) -> dict:
-        """The effective sampling settings (recorded in results JSONs; ``detail_sigma`` with the
-        ``detail`` base only)."""
-        extra = {"detail_sigma": self.detail_sigma} if self.base == "detail" else {}
+        """The effective sampling settings (recorded in results JSONs; ``detail_sigma`` and
+        ``detail_mix`` with the ``detail`` base only)."""
+        extra = {"detail_sigma": self.detail_sigma, "detail_mix": self.detail_mix} if self.base == "detail" else {}
         model = f"ControlledDenoiser (frame by frame, residual over its {self.native_base}) from {self.weights}"
         return {**extra, "name": self.name, "model": model,
                 "sampler": self.sampler, "steps": self.steps, "strength": self.strength,
@@ -250,7 +259,7 @@ class DiffusionDecoder(Decoder):
         if self.base == self.native_base:
             return x, native
         if self.base == "detail":
-            target = blend + (pred - blend) - _blur(pred - blend, self.detail_sigma)
+            target = pred + self.detail_mix * _blur(blend - pred, self.detail_sigma)
         else:
             target = pred if self.base == "prediction" else blend
         return (x + target - native).clamp(-1, 1), target

@@ -19,6 +19,10 @@ damages the video for a texture gain; only if no setting meets those either is t
 kept. (Until 2026-12-01 the rule kept the current default whenever nothing was admissible, which
 kept a setting failing four checks over one failing only NIQE by 0.05; the change was made after
 that sweep had been seen, and it is stated with the result in docs/video_interface.md.)
+**NIQE ties** (since 2026-12-02): settings whose mean NIQE lies within ``NIQE_TIE`` (0.05) of the
+lowest are tied, and the tie goes to the highest mean coarse-scale PSNR (fidelity again; a NIQE
+difference that small is no visible difference, and settings such as ``detail_mix`` move the
+coarse band, not the texture NIQE reads). Added before the sweep of ``detail_mix`` was measured.
 Post-processed rows (label containing ``anchored``: computed by the sweep, not a decoder option)
 are never candidates.
 
@@ -34,6 +38,7 @@ import json
 from pathlib import Path
 
 WARP = "warp"
+NIQE_TIE = 0.05  # mean NIQE differences up to this are ties, broken by mean coarse PSNR
 RULES = {  # metric -> (check, text) against the warp decoder's value on the same stream
     "psnr_lowres": (lambda x, w: x >= w, ">= warp"),
     "vmaf_neg": (lambda x, w: x >= w - 2.0, ">= warp - 2"),
@@ -69,8 +74,8 @@ def load_rows(path: Path) -> list[dict]:
 
 def evaluate(rows: list[dict]) -> dict[str, dict]:
     """Per candidate label: ``admissible``, ``failures`` (list of str), ``failed_checks`` (the
-    metrics of :data:`RULES` failed anywhere, plus ``"missing"`` for an unmeasured stream) and
-    ``mean_niqe``."""
+    metrics of :data:`RULES` failed anywhere, plus ``"missing"`` for an unmeasured stream),
+    ``mean_niqe`` and ``mean_psnr_lowres``."""
     warp = {(r["clip"], r["point"]): r for r in rows if r["label"] == WARP}
     by_label: dict[str, dict] = {}
     for r in rows:
@@ -83,7 +88,7 @@ def evaluate(rows: list[dict]) -> dict[str, dict]:
         entry = by_label.setdefault(r["label"], {"streams": {}, "failures": [], "checks": set()})
         if key in entry["streams"]:
             continue  # the same stream measured in two files: keep the first
-        entry["streams"][key] = r["niqe"]
+        entry["streams"][key] = (r["niqe"], r["psnr_lowres"])
         for metric, (ok, text) in RULES.items():
             if not ok(r[metric], w[metric]):
                 entry["checks"].add(metric)
@@ -95,22 +100,33 @@ def evaluate(rows: list[dict]) -> dict[str, dict]:
         missing = streams - set(e["streams"])
         fails = e["failures"] + [f"not measured on {c} {p}" for c, p in sorted(missing)]
         checks = sorted(e["checks"] | ({"missing"} if missing else set()))
+        n = len(e["streams"])
         result[label] = {"admissible": not fails, "failures": fails, "failed_checks": checks,
-                         "mean_niqe": sum(e["streams"].values()) / len(e["streams"])}
+                         "mean_niqe": sum(v[0] for v in e["streams"].values()) / n,
+                         "mean_psnr_lowres": sum(v[1] for v in e["streams"].values()) / n}
     return result
 
 
+def _lowest_niqe(result: dict[str, dict], labels: list[str]) -> str | None:
+    """Of ``labels``, the lowest mean NIQE; among those within :data:`NIQE_TIE` of it the highest
+    mean coarse PSNR (``None`` for no labels)."""
+    if not labels:
+        return None
+    best = min(result[k]["mean_niqe"] for k in labels)
+    tied = [k for k in labels if result[k]["mean_niqe"] <= best + NIQE_TIE]
+    return max(sorted(tied), key=lambda k: result[k]["mean_psnr_lowres"])
+
+
 def choose(result: dict[str, dict]) -> str | None:
-    """The admissible label with the lowest mean NIQE (``None`` if none is admissible)."""
-    ok = [(v["mean_niqe"], k) for k, v in result.items() if v["admissible"]]
-    return min(ok)[1] if ok else None
+    """The admissible label with the lowest mean NIQE, ties by coarse PSNR (``None`` if none is
+    admissible)."""
+    return _lowest_niqe(result, [k for k, v in result.items() if v["admissible"]])
 
 
 def fidelity_first(result: dict[str, dict]) -> str | None:
-    """The fallback: the label with the lowest mean NIQE among those whose only failures are NIQE
-    checks (``None`` if every label fails another check)."""
-    ok = [(v["mean_niqe"], k) for k, v in result.items() if set(v["failed_checks"]) <= {"niqe"}]
-    return min(ok)[1] if ok else None
+    """The fallback: the label with the lowest mean NIQE (ties by coarse PSNR) among those whose
+    only failures are NIQE checks (``None`` if every label fails another check)."""
+    return _lowest_niqe(result, [k for k, v in result.items() if set(v["failed_checks"]) <= {"niqe"}])
 
 
 def decide(result: dict[str, dict]) -> tuple[str | None, str]:
@@ -134,12 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     result = evaluate(rows)
     for label, v in sorted(result.items(), key=lambda kv: kv[1]["mean_niqe"]):
         verdict = "admissible" if v["admissible"] else f"fails {len(v['failures'])}: {v['failures'][0]}"
-        print(f"{label:28s} mean NIQE {v['mean_niqe']:.3f}  {verdict}")
+        print(f"{label:28s} mean NIQE {v['mean_niqe']:.3f} coarse PSNR {v['mean_psnr_lowres']:.3f}  {verdict}")
     pick, how = decide(result)
     print(f"choice: {pick or 'none: keep the current default'} ({how})")
     if args.output:
         args.output.write_text(json.dumps({"sweeps": [str(f) for f in args.sweeps], "rules":
-                                           {m: t for m, (_, t) in RULES.items()}, "choice": pick,
+                                           {m: t for m, (_, t) in RULES.items()}, "niqe_tie": NIQE_TIE,
+                                           "choice": pick,
                                            "chosen_by": how, "candidates": result}, indent=1) + "\n")
     return 0
 

@@ -62,6 +62,20 @@ def test_fallback_is_fidelity_first_when_nothing_is_admissible():
     assert choose.decide(choose.evaluate(rows)) == ("2d ok", "admissible")
 
 
+def test_niqe_ties_go_to_the_higher_coarse_psnr():
+    """Mean NIQE within ``NIQE_TIE`` of the lowest is a tie, broken by mean coarse PSNR; a larger NIQE
+    gap is not; the fallback breaks ties alike."""
+    rows = (_streams("warp") + _streams("2d mix=1", niqe=6.00, psnr_lowres=30.2)
+            + _streams("2d mix=0.5", niqe=6.04, psnr_lowres=30.5) + _streams("2d far", niqe=6.2, psnr_lowres=31.0))
+    result = choose.evaluate(rows)
+    assert result["2d mix=0.5"]["mean_psnr_lowres"] == pytest.approx(30.5)
+    assert choose.choose(result) == "2d mix=0.5"
+    rows = [dict(r, niqe=r["niqe"] + 1.5) if r["label"] != "warp" else r for r in rows]  # all fail NIQE only
+    assert choose.decide(choose.evaluate(rows)) == ("2d mix=0.5", "fidelity_first")
+    rows = _streams("warp") + _streams("2d a", niqe=6.0, psnr_lowres=30.2) + _streams("2d b", niqe=6.06, psnr_lowres=30.9)
+    assert choose.choose(choose.evaluate(rows)) == "2d a"
+
+
 def test_both_sweep_formats_load(tmp_path):
     metrics = dict(WARP)
     flat = tmp_path / "flat.json"

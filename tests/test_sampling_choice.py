@@ -98,12 +98,12 @@ def test_the_first_sweep_chose_strength_and_blend():
 
 
 def test_shipped_defaults_are_the_committed_validation_choice():
-    """The newest verdict (the rule re-run with its fidelity-first fallback on the sweep against
-    the keyflow warp decoder) is what the shipped weights and the tiny preset decode with."""
-    verdict = json.loads((ROOT / "benchmarks/results/sampling_choice_fidelity_first_val.json").read_text())
+    """The newest verdict (the rule, fidelity first with NIQE ties, on the sweep of the detail
+    base's ``detail_mix``) is what the shipped weights and the tiny preset decode with."""
+    verdict = json.loads((ROOT / "benchmarks/results/sampling_choice_detail_mix_val.json").read_text())
     rows = [r for p in verdict["sweeps"] for r in choose.load_rows(ROOT / p)]
     assert choose.decide(choose.evaluate(rows)) == (verdict["choice"], verdict["chosen_by"])
-    m = re.fullmatch(r"2d strength=([\d.]+) blend=([\d.]+)(?: base=(\w+))?", verdict["choice"])
+    m = re.fullmatch(r"2d strength=([\d.]+) blend=([\d.]+)(?: base=(\w+))?(?: mix=([\d.]+))?", verdict["choice"])
     assert m, verdict["choice"]
     shipped = json.loads((ROOT / "actdiff/assets/weights/tiny/config.json").read_text())["default_sampler"]
     preset = OmegaConf.load(ROOT / "configs/model/tiny.yaml").sampler
@@ -111,6 +111,7 @@ def test_shipped_defaults_are_the_committed_validation_choice():
         assert defaults["strength"] == pytest.approx(float(m.group(1)))
         assert defaults["temporal_blend"] == pytest.approx(float(m.group(2)))
         assert defaults.get("base") == (m.group(3) or None)
+        assert defaults.get("detail_mix") == (float(m.group(4)) if m.group(4) else None)
 
 
 def test_the_diffusion_decoder_uses_the_shipped_base_and_video_models_drop_it():

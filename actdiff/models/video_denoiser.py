@@ -36,6 +36,10 @@ from actdiff.models.temporal import GROUPS, inflate, set_num_frames
 SAMPLING_KEYS = ("sampler", "name", "steps", "strength", "noise_mode")
 
 
+#: The 2D frame decoder's options a video preset inherits with the 2D preset's sampler section.
+FRAME_DECODER_OPTIONS = ("base", "detail_mix")
+
+
 class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
     """Args: those of :class:`ControlledDenoiser` (``conditioning_channels`` defaults to the video
     layout's 30), plus
@@ -150,7 +154,8 @@ class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
 
     def sampling_defaults(self) -> dict[str, Any]:
         d = dict(self.config.get("default_sampler") or {})
-        d.pop("base", None)  # the frame decoder's option (inherited from the 2D weights' defaults)
+        for key in FRAME_DECODER_OPTIONS:  # inherited from the 2D weights' defaults, not sampling options
+            d.pop(key, None)
         if "name" in d:
             d["sampler"] = d.pop("name")
         return d

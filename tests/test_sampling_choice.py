@@ -72,7 +72,8 @@ def test_niqe_ties_go_to_the_higher_coarse_psnr():
     assert choose.choose(result) == "2d mix=0.5"
     rows = [dict(r, niqe=r["niqe"] + 1.5) if r["label"] != "warp" else r for r in rows]  # all fail NIQE only
     assert choose.decide(choose.evaluate(rows)) == ("2d mix=0.5", "fidelity_first")
-    rows = _streams("warp") + _streams("2d a", niqe=6.0, psnr_lowres=30.2) + _streams("2d b", niqe=6.06, psnr_lowres=30.9)
+    rows = (_streams("warp") + _streams("2d a", niqe=6.0, psnr_lowres=30.2)
+            + _streams("2d b", niqe=6.06, psnr_lowres=30.9))  # 0.06 apart: no tie
     assert choose.choose(choose.evaluate(rows)) == "2d a"
 
 

@@ -1,0 +1,106 @@
+"""How much of the blend's coarse band should sit under the diffusion decoder's residual?
+
+The diffusion decoder's ``detail`` base (actdiff/decoders/diffusion.py) is
+``prediction + β · G(blend − prediction)``: the warp decoder's fused frame (``prediction``, one
+warped keyframe chosen per pixel along the refined motion) with its coarse band (Gaussian ``G`` of
+4 px) moved a share ``β`` (``detail_mix``) toward the time/confidence blend of the two warped
+keyframes (``blend``: a hedge where they disagree). ``β = 1`` was the shipped default until
+2026-12-02. This script measures the images under the residual only (no model: the residual adds
+fine texture, the coarse band is the base's), per in-between frame of fast-mode streams of
+TRAINING-corpus files (never the clips results are reported on), cpu protocol, 96 frames:
+PSNR / coarse PSNR (``psnr_lowres``) of ``prediction``, ``blend`` and the base at each ``β``.
+
+    OMP_NUM_THREADS=2 PYTHONPATH=. python experiments/coarse_hedge.py \\
+        --clips davis_dogs_jump sadtalker_face_a intel_person_room pysot_bag intel_bottles \\
+        mmaction_two_people tav_rabbit askanything_yoga cutie_singer davis_car_turn \\
+        -o benchmarks/results/coarse_hedge_train_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from actdiff.codec.decoder import decode_segments
+from actdiff.data import load_dataset
+from actdiff.evaluation.rates import encode_at_point, load_rates
+from actdiff.evaluation.results import machine
+from actdiff.io import read_video
+from actdiff.metrics.full_reference import psnr, psnr_lowres
+from actdiff.motion.fusion import fuse_frame
+from actdiff.motion.prediction import blend_warps, warp_keyframes
+
+
+def scores(ref: np.ndarray, img: np.ndarray) -> tuple[float, float]:
+    """(PSNR, coarse PSNR) in dB of a ``(H, W, 3)`` image in [0, 255] (rounded to 8 bits first)."""
+    x, y = (torch.from_numpy(np.clip(np.round(np.asarray(a, np.float32)), 0, 255) / 255.0).permute(2, 0, 1)[None]
+            for a in (ref, img))
+    return float(psnr(x, y)), float(psnr_lowres(x, y))
+
+
+def coarse(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of ``(H, W, 3)`` by ``sigma`` px (reflected borders, as the decoder's)."""
+    return cv2.GaussianBlur(np.asarray(x, np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def candidates(seg, t: int, mixes: list[float], sigma: float) -> dict[str, np.ndarray]:
+    """The images under the residual at segment-relative frame ``t``, by label."""
+    tau = t / (seg.segment.length - 1)
+    pred, _ = fuse_frame(seg, t)
+    w0, c0, w1, c1 = warp_keyframes(seg, t, float(seg.bandwidth))
+    blend = blend_warps(w0, c0[..., None], w1, c1[..., None], tau)
+    low = coarse(blend - pred, sigma)
+    return {"prediction": pred, "blend": blend, **{f"mix={b:g}": pred + b * low for b in mixes}}
+
+
+def measure(src: np.ndarray, data: bytes, mixes: list[float], sigma: float) -> dict[str, dict[str, float]]:
+    """Mean PSNR / coarse PSNR per label over the in-between frames of one stream."""
+    _, segs = decode_segments(data, trusted=True)
+    vals: dict[str, list[tuple[float, float]]] = {}
+    for seg in segs:
+        for t in range(1, seg.segment.length - 1):
+            for label, img in candidates(seg, t, mixes, sigma).items():
+                vals.setdefault(label, []).append(scores(src[seg.segment.start + t], img))
+    return {k: {"psnr": float(np.mean([a for a, _ in v])), "psnr_lowres": float(np.mean([b for _, b in v])),
+                "frames": len(v)} for k, v in vals.items()}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", nargs="+", required=True, help="names of training-corpus files")
+    ap.add_argument("--frames", type=int, default=96)
+    ap.add_argument("--rates", nargs="+", default=["r1", "r3"])
+    ap.add_argument("--mixes", type=float, nargs="+", default=[1.0, 0.75, 0.5, 0.25])
+    ap.add_argument("--sigma", type=float, default=4.0, help="the decoder's detail_sigma, px")
+    ap.add_argument("-o", "--output", default=None)
+    args = ap.parse_args(argv)
+    cv2.setNumThreads(1)
+    out = {"args": vars(args), "machine": machine(), "rows": []}
+    rates = load_rates()
+    for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
+        video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
+        src = np.asarray(video.frames)
+        for point in args.rates:
+            res = encode_at_point(video, point, rates)
+            m = measure(src, res.data, args.mixes, args.sigma)
+            out["rows"].append({"clip": seq.name, "point": point, "bpp": res.stats["bpp"], **m})
+            print(f"{seq.name} {point} " + " ".join(f"{k} {v['psnr']:.2f}/{v['psnr_lowres']:.2f}"
+                                                    for k, v in m.items()), flush=True)
+    labels = [k for k in out["rows"][0] if k not in ("clip", "point", "bpp")] if out["rows"] else []
+    out["mean"] = {k: {m: float(np.mean([r[k][m] for r in out["rows"]])) for m in ("psnr", "psnr_lowres")}
+                   for k in labels}
+    out["min_coarse_gain_over_prediction"] = {
+        k: float(min(r[k]["psnr_lowres"] - r["prediction"]["psnr_lowres"] for r in out["rows"])) for k in labels}
+    print("mean " + " ".join(f"{k} {v['psnr']:.3f}/{v['psnr_lowres']:.3f}" for k, v in out["mean"].items()))
+    if args.output:
+        Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    main()

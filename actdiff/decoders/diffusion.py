@@ -25,8 +25,8 @@ edges. ``detail_mix`` ``β`` in [0, 1] sets how much of that hedge: the image un
 band, ``β = 0`` the prediction's, and values between shrink the fused frame's coarse band toward
 the blend's. The default is the weights' ``default_sampler.base``, else the base the model was trained
 on (its ``residual_base``); another base moves the model's residual onto it without retraining.
-The shipped blend-trained weights default to ``detail`` since 2026-12-01, chosen on validation
-files (docs/video_interface.md).
+The shipped blend-trained weights default to ``detail`` since 2026-12-01 and to ``detail_mix`` 0.5
+since 2026-12-02, both chosen on validation files (docs/video_interface.md).
 Models trained with ``residual_base: pred`` read the warp decoder's frame in their conditions
 (``pred`` channels) and add their residual to it (their default base is ``prediction``).
 

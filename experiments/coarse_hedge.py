@@ -27,10 +27,8 @@ import numpy as np
 import torch
 
 from actdiff.codec.decoder import decode_segments
-from actdiff.data import load_dataset
-from actdiff.evaluation.rates import encode_at_point, load_rates
+from actdiff.evaluation.rates import training_streams
 from actdiff.evaluation.results import machine
-from actdiff.io import read_video
 from actdiff.metrics.full_reference import psnr, psnr_lowres
 from actdiff.motion.fusion import fuse_frame
 from actdiff.motion.prediction import blend_warps, warp_keyframes
@@ -81,16 +79,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
     out = {"args": vars(args), "machine": machine(), "rows": []}
-    rates = load_rates()
-    for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
-        video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
-        src = np.asarray(video.frames)
-        for point in args.rates:
-            res = encode_at_point(video, point, rates)
-            m = measure(src, res.data, args.mixes, args.sigma)
-            out["rows"].append({"clip": seq.name, "point": point, "bpp": res.stats["bpp"], **m})
-            print(f"{seq.name} {point} " + " ".join(f"{k} {v['psnr']:.2f}/{v['psnr_lowres']:.2f}"
-                                                    for k, v in m.items()), flush=True)
+    for name, src, point, res in training_streams(args.clips, args.rates, args.frames):
+        m = measure(src, res.data, args.mixes, args.sigma)
+        out["rows"].append({"clip": name, "point": point, "bpp": res.stats["bpp"], **m})
+        print(f"{name} {point} " + " ".join(f"{k} {v['psnr']:.2f}/{v['psnr_lowres']:.2f}"
+                                            for k, v in m.items()), flush=True)
     labels = [k for k in out["rows"][0] if k not in ("clip", "point", "bpp")] if out["rows"] else []
     out["mean"] = {k: {m: float(np.mean([r[k][m] for r in out["rows"]])) for m in ("psnr", "psnr_lowres")}
                    for k in labels}

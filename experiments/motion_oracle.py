@@ -48,10 +48,8 @@ import torch
 
 from actdiff.codec import decode_video
 from actdiff.codec.decoder import decode_segments
-from actdiff.data import load_dataset
-from actdiff.evaluation.rates import encode_at_point, load_rates
+from actdiff.evaluation.rates import training_streams
 from actdiff.evaluation.results import machine
-from actdiff.io import read_video
 from actdiff.metrics.full_reference import psnr, psnr_lowres
 from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
 from actdiff.motion.warp import backward_warp, pixel_grid
@@ -173,21 +171,16 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
     out = {"args": vars(args), "machine": machine(), "rows": []}
-    rates = load_rates()
-    for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
-        video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
-        src = np.asarray(video.frames)
-        for point in args.rates:
-            res = encode_at_point(video, point, rates)
-            bpp = res.stats["bpp"]
-            m = measure(src, res.data, tuple(args.grids), args.colour)
-            segs = decode_segments(res.data, trusted=True)[1]
-            out["rows"].append({"clip": seq.name, "point": point, "bpp": bpp, "segments": len(segs),
-                                "trajectories": int(sum(s.tracks.num_points for s in segs)), **m})
-            print(f"{seq.name} {point} {bpp:.4f}bpp " + " ".join(
-                f"{k} {v['psnr']:.2f}/{v['psnr_lowres']:.2f}" for k, v in m.items()), flush=True)
-            if args.output:
-                Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+    for name, src, point, res in training_streams(args.clips, args.rates, args.frames):
+        bpp = res.stats["bpp"]
+        m = measure(src, res.data, tuple(args.grids), args.colour)
+        segs = decode_segments(res.data, trusted=True)[1]
+        out["rows"].append({"clip": name, "point": point, "bpp": bpp, "segments": len(segs),
+                            "trajectories": int(sum(s.tracks.num_points for s in segs)), **m})
+        print(f"{name} {point} {bpp:.4f}bpp " + " ".join(
+            f"{k} {v['psnr']:.2f}/{v['psnr_lowres']:.2f}" for k, v in m.items()), flush=True)
+        if args.output:
+            Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
     return out
 
 

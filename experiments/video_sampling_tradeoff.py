@@ -26,11 +26,9 @@ import cv2
 import numpy as np
 
 from actdiff.codec import decode_video
-from actdiff.data import load_dataset
 from actdiff.decoders.diffusion import BASES
-from actdiff.evaluation.rates import encode_at_point, load_rates
+from actdiff.evaluation.rates import training_streams
 from actdiff.evaluation.results import machine
-from actdiff.io import read_video
 from actdiff.metrics import compute_metrics
 
 METRICS = ["psnr", "ms_ssim", "psnr_lowres", "vmaf_neg", "warping_error", "tof", "niqe"]
@@ -95,19 +93,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args(argv)
     out = {"args": vars(args), "machine": machine(), "rows": []}
-    rates = load_rates()
-    for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
-        video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
-        src = np.asarray(video.frames)
-        for point in args.rates:
-            res = encode_at_point(video, point, rates)
-            bpp = res.stats["bpp"]
-            for label, frames in _decodes(res.data, args).items():
-                m = {k: float(v) for k, v in compute_metrics(src, frames, METRICS).items()}
-                out["rows"].append({"clip": seq.name, "point": point, "bpp": bpp, "decoder": label, **m})
-                print(f"{seq.name} {point} {label}: " + " ".join(f"{k}={v:.4f}" for k, v in m.items()), flush=True)
-            if args.output:
-                Path(args.output).write_text(json.dumps(out, indent=1))
+    for name, src, point, res in training_streams(args.clips, args.rates, args.frames):
+        bpp = res.stats["bpp"]
+        for label, frames in _decodes(res.data, args).items():
+            m = {k: float(v) for k, v in compute_metrics(src, frames, METRICS).items()}
+            out["rows"].append({"clip": name, "point": point, "bpp": bpp, "decoder": label, **m})
+            print(f"{name} {point} {label}: " + " ".join(f"{k}={v:.4f}" for k, v in m.items()), flush=True)
+        if args.output:
+            Path(args.output).write_text(json.dumps(out, indent=1))
     return out
 
 

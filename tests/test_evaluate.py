@@ -119,3 +119,31 @@ def test_encode_at_point_uses_the_rate_point():
     assert 0 < low.stats["bpp"] < high.stats["bpp"]
     with pytest.raises(ConfigError, match="unknown rate point"):
         encode_at_point(video, "r9", {"r0": []})
+
+
+def test_training_streams_read_each_training_clip_once_and_code_every_point(monkeypatch):
+    """``training_streams``: the ``train_clips`` dataset, each file read once at the cpu protocol's
+    crop, then coded at each rate point (the experiments on training files share it)."""
+    from types import SimpleNamespace
+
+    from actdiff.evaluation import rates
+
+    reads, asked = [], []
+    video = Video(frames=moving_texture(t=6, h=64, w=96), fps=25.0)
+
+    def fake_dataset(name, sequences):
+        asked.append((name, list(sequences)))
+        return [SimpleNamespace(name=s, path=f"/clips/{s}.mp4") for s in sequences]
+
+    def fake_read(path, **kw):
+        reads.append((path, kw))
+        return video
+
+    monkeypatch.setattr(rates, "load_dataset", fake_dataset)
+    monkeypatch.setattr(rates, "read_video", fake_read)
+    got = list(rates.training_streams(["a", "b"], ["r0", "r4"], max_frames=6))
+    assert asked == [("train_clips", ["a", "b"])]
+    assert reads == [(f"/clips/{s}.mp4", {"max_frames": 6, "size": (256, 384), "resize_mode": "crop"}) for s in "ab"]
+    assert [(n, p) for n, _, p, _ in got] == [("a", "r0"), ("a", "r4"), ("b", "r0"), ("b", "r4")]
+    np.testing.assert_array_equal(got[0][1], video.frames)
+    assert got[0][3].stats["bpp"] < got[1][3].stats["bpp"]  # r0 codes fewer bits than r4

@@ -8,16 +8,18 @@ that rate control (:mod:`actdiff.codec.ratecontrol`) reaches on the real file si
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from actdiff.codec import encode_video
 from actdiff.codec.ratecontrol import target_overrides
 from actdiff.config import DEFAULT_EXPERIMENT, compose, config_root, load_yaml
-from actdiff.data import load_protocol
+from actdiff.data import load_dataset, load_protocol
 from actdiff.errors import ConfigError
+from actdiff.io import read_video
 from actdiff.types import EncodeResult, Video
 
 #: The evaluated base config when none is given (codec + protocol groups).
@@ -80,6 +82,21 @@ def encode_at_point(video: Video, point: str, rates: Mapping[str, Sequence[str]]
     if point not in rates:
         raise ConfigError(f"unknown rate point {point!r} (known: {', '.join(rates)})")
     return encode_video(video, compose_config(overrides=codec_overrides(rates[point])))
+
+
+def training_streams(clips: Sequence[str], points: Sequence[str], max_frames: int,
+                     ) -> Iterator[tuple[str, np.ndarray, str, EncodeResult]]:
+    """Fast-mode streams of TRAINING-corpus files (dataset ``train_clips``: ``$ACTDIFF_TRAIN_CLIPS``
+    or the shared folder) for experiments that must not touch the clips results are reported on:
+    each clip read once at the cpu protocol's 256x384 crop (first ``max_frames`` frames), then
+    coded at every rate point of ``points`` (``configs/rates/default.yaml``). Yields ``(clip name,
+    source frames uint8 (T, H, W, 3), point, EncodeResult)``."""
+    rates = load_rates()
+    for seq in load_dataset("train_clips", sequences=clips):
+        video = read_video(str(seq.path), max_frames=max_frames, size=(256, 384), resize_mode="crop")
+        src = np.asarray(video.frames)
+        for point in points:
+            yield seq.name, src, point, encode_at_point(video, point, rates)
 
 
 def point_configs(rates: Mapping[str, Sequence[str]], config: str | Path | None = None,

@@ -130,7 +130,7 @@ def test_decode_twice_identical(encoded, tmp_path):
 
 
 @pytest.mark.parametrize("opt", [["--temporal-blend", "1.5"], ["--noise-mode", "swirl"], ["--strength", "0"],
-                                 ["--base", "cross-fade"]])
+                                 ["--base", "cross-fade"], ["--detail-mix", "1.5"]])
 def test_bad_diffusion_options_one_line(encoded, tmp_path, capsys, opt):
     out = tmp_path / "o.mkv"
     assert decode.main([str(encoded[0]), "-o", str(out), "--decoder", "diffusion", *opt]) == 2
@@ -143,7 +143,10 @@ def test_decode_says_which_model_and_sampling(encoded, tmp_path, capsys):
     assert decode.main([str(encoded[0]), "-o", str(out), "--decoder", "diffusion", "--steps", "1"]) == 0
     line = capsys.readouterr().out.strip()
     assert "ControlledDenoiser" in line and "1 steps, strength 0.5, temporal blend 0.95" in line  # shipped defaults
-    assert "temporal blend 0.95, base detail, detail mix " in line  # what the residual is added to, the shipped default
+    assert "temporal blend 0.95, base detail, detail mix 0.5)" in line  # what the residual is added to: shipped
+    assert decode.main([str(encoded[0]), "-o", str(tmp_path / "m.mkv"), "--decoder", "diffusion", "--steps", "1",
+                        "--detail-mix", "0.25"]) == 0
+    assert "base detail, detail mix 0.25)" in capsys.readouterr().out  # the option reaches the decoder
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "w.mkv"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["decoder_settings"]["prediction"] == "select" and "steps" not in summary["decoder_settings"]

@@ -12,6 +12,7 @@ from actdiff.codec import decode_segments, decode_video, encode_video
 from actdiff.codec.distortion import Distortion, psnr
 from actdiff.codec.encoder import pairwise_flows
 from actdiff.codec.ratecontrol import encode_to_target
+from actdiff.codec.rdo import RDSearch
 from actdiff.config import compose
 from actdiff.decoders import build_decoder
 from actdiff.errors import ConfigError
@@ -268,6 +269,23 @@ def test_scale_margin_searches_more_scales_and_never_costs_more(clip, flows):
     assert many["keyframe_scale"] in many["scales_searched"]
 
 
+def test_fast_partition_also_solves_the_shot_from_the_selectors_keyframes(clip, flows, monkeypatch):
+    """With ``codec.rd.fast_partition`` the shot is also solved from the fast mode's keyframes
+    (here frame 23, where the moving object leaves the warped keyframe's reach), which the binary
+    split search alone does not reach at λ = 0.5: cheaper, and those keyframes in the stream. A
+    partition that costs more than the plain search's leaves the stream as it was."""
+    fast = encode_video(clip, compose(None, []), flows=flows).stats["keyframes"]
+    assert fast == [0, 23, clip.num_frames - 1]
+    plain = encode_video(clip, rd_cfg("codec.rd.lambda=0.5"), flows=flows)
+    both = encode_video(clip, rd_cfg("codec.rd.lambda=0.5", "codec.rd.fast_partition=true"), flows=flows)
+    assert plain.stats["keyframes"] == [0, clip.num_frames - 1]
+    assert set(fast) <= set(both.stats["keyframes"])
+    assert both.stats["rd"]["cost"] < 0.97 * plain.stats["rd"]["cost"]
+    monkeypatch.setattr(RDSearch, "_fast_keyframes", lambda self: {0, 5, clip.num_frames - 1})
+    worse = encode_video(clip, rd_cfg("codec.rd.lambda=0.5", "codec.rd.fast_partition=true"), flows=flows)
+    assert worse.data == plain.data
+
+
 def test_huge_lambda_gives_the_smallest_stream_the_knobs_allow(clip, flows):
     sizes = {lam: encode_video(clip, rd_cfg(f"codec.rd.lambda={lam}"), flows=flows) for lam in (1e6, 4, 1)}
     big = sizes[1e6]
@@ -325,6 +343,8 @@ def test_rd_config_errors(clip):
         encode_video(clip, rd_cfg("codec.keyframe_codec.name=png"))
     with pytest.raises(ConfigError, match="budgets"):
         encode_video(clip, rd_cfg("codec.rd.budgets=[]"))
+    with pytest.raises(ConfigError, match="fast_partition"):
+        encode_video(clip, rd_cfg("codec.rd.fast_partition=1"))
     with pytest.raises(ConfigError, match="scale_margin"):
         encode_video(clip, rd_cfg("codec.rd.scale_margin=-1"))
     for bad in ("11", "1.5", "true"):

@@ -58,6 +58,7 @@ class RDSettings:
     scale_margin: Optional[float] = None
     search_speed: Optional[int] = None
     final_qualities: bool = False
+    fast_partition: bool = False
 
     @classmethod
     def from_config(cls, codec: DictConfig, lam: Optional[float] = None) -> "RDSettings":
@@ -105,12 +106,15 @@ class RDSettings:
         final = rd.get("final_qualities", False)
         if not isinstance(final, bool):
             raise ConfigError(f"codec.rd.final_qualities must be true or false, got {final!r}")
+        fast_partition = rd.get("fast_partition", False)
+        if not isinstance(fast_partition, bool):
+            raise ConfigError(f"codec.rd.fast_partition must be true or false, got {fast_partition!r}")
         return cls(lam, ints("qualities", 0, 100), ints("budgets", 1, 2048),
                    tuple(sorted({check_scale(float(s)) for s in scales})), max_gop, min_gop, rho,
                    Distortion(**dist), _loop_decoder(rd), dict(plain(rd.get("search")) or {}),
                    stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)),
                    None if slack is None else float(slack), threads, None if margin is None else float(margin),
-                   speed, final)
+                   speed, final, fast_partition)
 
 
 __all__ = ["RDSettings", "plain"]

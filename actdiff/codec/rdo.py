@@ -24,6 +24,12 @@ Search (every encode, selection and decode cached, so rate control re-runs it ch
    ``codec.rd.min_gop`` frames). Pruned where the new keyframe alone costs more than the whole
    segment, and (``codec.rd.slack``) where even the halves coded as one segment each cost more
    than ``1 + slack`` times the segment: a deeper split rarely recovers that much.
+   With ``codec.rd.fast_partition`` each shot is also solved from the fast mode's keyframe
+   positions inside it (the content-adaptive selector, its GOP capped at ``codec.keyframes.max_gop``):
+   those keyframes at their best qualities, each part between them solved by the same split
+   search; the cheaper of the two codings of the shot wins. The binary split search only reaches
+   frames that halve a segment's distortion; the selector's frames are where a warped keyframe
+   stops reaching the content.
    With ``codec.rd.scale_margin`` the split search also runs at every other downscale whose
    shot-boundary keyframes cost at most ``1 + margin`` times the cheapest's; the cheapest whole
    decision wins (off by default: see docs/rd_mode.md).
@@ -117,6 +123,7 @@ class RDSearch:
         h, w = prep.coded_size
         self.pixels = h * w
         self.shots = self._shots()
+        self.fast_keyframes = self._fast_keyframes() if settings.fast_partition else set()
 
     @contextlib.contextmanager
     def _workers(self) -> Iterator[None]:
@@ -145,6 +152,15 @@ class RDSearch:
         cfg = OmegaConf.merge(self.codec.keyframes, {"max_gop": self.s.max_gop, "min_gop": 2})
         return select(self.prep.frames, self.prep.stages.tracker, cfg, flows=self.prep.flows,
                       frame_test=lambda *args: True)
+
+    def _fast_keyframes(self) -> set:
+        """The frames the fast mode's content-adaptive selector makes keyframes (its GOP at most
+        ``codec.keyframes.max_gop`` and ``codec.rd.max_gop``)."""
+        select = KEYFRAME_SELECTORS.get("adaptive")
+        gop = min(int(self.codec.keyframes.get("max_gop", self.s.max_gop)), self.s.max_gop)
+        cfg = OmegaConf.merge(self.codec.keyframes, {"max_gop": gop})
+        segments = select(self.prep.frames, self.prep.stages.tracker, cfg, flows=self.prep.flows)
+        return {s.start for s in segments} | {s.end for s in segments}
 
     def _key(self, k: int, q: Dict[int, int], scale: float,
              coder: Optional[KeyframeCoder] = None) -> Tuple[Any, Any]:
@@ -201,6 +217,37 @@ class RDSearch:
                 return left_cost + key_cost + right_cost, left + right
         return leaf.cost, [(Segment(a, b), leaf)]
 
+    def _solve_from(self, cuts: List[int], q: Dict[int, int], scale: float, lam: float
+                    ) -> Tuple[float, List[Tuple[Segment, SegmentCost]]]:
+        """Cheapest coding of the shot ``(cuts[0], cuts[-1])`` with keyframes at every frame of
+        ``cuts`` (the interior ones at their best quality, written into ``q``) and each part between
+        them solved by :meth:`_solve`."""
+        total, chosen, start = 0.0, [], min(q[cuts[0]], q[cuts[-1]])
+        for left, m, right in zip(cuts, cuts[1:-1], cuts[2:]):
+            w = propagation_weight(m - left + 1, right - m + 1, self.s.propagation)
+            q[m], _ = self.keys.best_quality(m, scale, w, lam, self.pixels, self.s.qualities, start)
+            total += self.keys.cost(m, q[m], scale, 1.0, lam, self.pixels)
+        for a, b in zip(cuts, cuts[1:]):
+            cost, parts = self._solve(a, b, q, scale, lam)
+            total, chosen = total + cost, chosen + parts
+        return total, chosen
+
+    def _solve_shot(self, shot: Segment, q: Dict[int, int], scale: float, lam: float
+                    ) -> List[Tuple[Segment, SegmentCost]]:
+        """The split search of ``shot`` from its ends and, with ``codec.rd.fast_partition``, from
+        the fast mode's keyframes inside it: the cheaper coding (``q`` gets its keyframes' qualities)."""
+        plain_q = dict(q)
+        cost, chosen = self._solve(shot.start, shot.end, plain_q, scale, lam)
+        inner = sorted(k for k in self.fast_keyframes if shot.start + self.s.min_gop - 1 <= k
+                       <= shot.end - self.s.min_gop + 1)
+        if inner:
+            fast_q = dict(q)
+            fast_cost, fast_chosen = self._solve_from([shot.start, *inner, shot.end], fast_q, scale, lam)
+            if fast_cost < cost:
+                plain_q, chosen = fast_q, fast_chosen
+        q.update(plain_q)
+        return chosen
+
     def _scale_candidates(self, base: List[int], lam: float) -> List[Tuple[float, Dict[int, int]]]:
         """The scales the split search runs at, cheapest first, with their shot-boundary keyframe
         qualities: the cheapest, and with ``codec.rd.scale_margin`` every scale whose keyframes
@@ -216,7 +263,7 @@ class RDSearch:
         the final keyframe qualities at that scale."""
         chosen: List[Tuple[Segment, SegmentCost]] = []
         for shot in self.shots:
-            chosen += self._solve(shot.start, shot.end, q, scale, lam)[1]
+            chosen += self._solve_shot(shot, q, scale, lam)
         segments = [s for s, _ in chosen]
         keyframes = sorted({s.start for s in segments} | {s.end for s in segments})
         scale, q = self._qualities(keyframes, lam, q, scales=(scale,))

@@ -57,7 +57,8 @@ BPP_RANGE = (0.002, 0.03)
 #: Decoder settings that change the decoded frames: results decoded with different values are
 #: never resumed, reused or compared (the weights' path is left out: a checkout's location).
 SETTING_KEYS = ("name", "prediction", "prediction_params", "keyflow", "sampler", "steps", "strength",
-                "noise_mode", "temporal_blend", "base", "detail_sigma", "detail_mix")
+                "noise_mode", "temporal_blend", "base", "detail_sigma", "detail_mix",
+                "detail_mix_of")
 
 
 def settings_of(results: dict) -> dict:

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from actdiff.codec import decode_video
-from actdiff.decoders.diffusion import BASES
+from actdiff.decoders.diffusion import BASES, MIX_OF
 from actdiff.evaluation.rates import training_streams
 from actdiff.evaluation.results import machine
 from actdiff.metrics import compute_metrics
@@ -64,6 +64,8 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
                     opts = {"base": base} if base is not None else {}
                     if mix is not None:
                         label, opts = f"{label} mix={mix:g}", {**opts, "detail_mix": mix}
+                    if mix is not None and args.mix_of:
+                        label, opts = f"{label} of={args.mix_of}", {**opts, "detail_mix_of": args.mix_of}
                     if args.noise:
                         label, opts = f"{label} noise={args.noise}", {**opts, "noise_mode": args.noise}
                     out[label] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **opts,
@@ -85,6 +87,9 @@ def main(argv: list[str] | None = None) -> dict:
                          "default: the one it was trained on, not in the labels)")
     ap.add_argument("--detail-mixes", type=float, nargs="+", default=None,
                     help="with base detail: the share of the blend in the coarse band (`detail_mix`) to try")
+    ap.add_argument("--mix-of", default=None, choices=MIX_OF,
+                    help="with --detail-mixes: what the mix takes the coarse band of (`detail_mix_of`; default: "
+                         "the weights' own, not in the labels)")
     ap.add_argument("--noise", default=None, choices=["shared", "per_frame", "warped"],
                     help="noise mode of every diffusion decode (default: the weights' own)")
     ap.add_argument("--weights", default=None, help="weights folder of the 2D decoder (default: the shipped ones)")

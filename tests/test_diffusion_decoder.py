@@ -176,3 +176,35 @@ def test_base_moves_the_residual_onto_the_warp_decoders_prediction(weights):
     with pytest.raises(ConfigError, match="detail_mix"):
         DiffusionDecoder(weights=str(weights), base="detail", detail_mix=1.5)
     assert DiffusionDecoder(weights=str(weights)).settings()["base"] == "blend"  # micro weights: no default
+
+
+def test_detail_mix_of_output_mixes_the_models_own_coarse_band(weights):
+    """``detail_mix_of=output``: the coarse band is ``β`` of the model's output's and ``1 − β`` of
+    the prediction's, the fine band the output's over the prediction's: ``pred + β·G(y − pred) +
+    (y − blend) − G(y − blend)`` with ``y`` the model's output over its blend (``base=blend``)."""
+    import cv2
+
+    from actdiff.conditioning.conditions import build_conditions, warp_blend_from_conditions
+    from actdiff.motion.prediction import predict_frame
+    header, seg = _segment(length=7)
+    kw = dict(weights=str(weights), steps=2, strength=0.3, temporal_blend=0.0)
+    y = _signed_frames(DiffusionDecoder(base="blend", **kw).decode_segment(header, seg))[1:-1]
+    got = {of: _signed_frames(DiffusionDecoder(base="detail", detail_mix=0.25, detail_mix_of=of, **kw)
+                              .decode_segment(header, seg))[1:-1] for of in ("blend", "output")}
+    inner = range(1, 6)
+    blend = np.stack([warp_blend_from_conditions(build_conditions(seg, t)).transpose(1, 2, 0) for t in inner])
+    pred = _signed_frames([predict_frame(seg, t) for t in inner])
+
+    def g(x: np.ndarray) -> np.ndarray:
+        return np.stack([cv2.GaussianBlur(f.astype(np.float32), (0, 0), 4.0, borderType=cv2.BORDER_REFLECT)
+                         for f in x])
+
+    want = pred + 0.25 * g(y - pred) + (y - blend) - g(y - blend)
+    free = (np.abs(y) < 0.95) & (np.abs(want) < 0.95)
+    assert free.mean() > 0.5 and np.abs(got["output"] - got["blend"])[free].max() > 0.05  # the two differ
+    assert np.abs(got["output"] - want)[free].max() < 2.5 / 127.5  # uint8 rounding of both decodes
+    with pytest.raises(ConfigError, match="detail_mix_of"):
+        DiffusionDecoder(weights=str(weights), base="detail", detail_mix_of="warp")
+    # recorded in results only when it is not the default, so earlier results still match
+    assert DiffusionDecoder(base="detail", detail_mix_of="output", **kw).settings()["detail_mix_of"] == "output"
+    assert "detail_mix_of" not in DiffusionDecoder(base="detail", **kw).settings()

@@ -23,8 +23,11 @@ blend's hedge where the warps disagree and the fine band gets the fused frame's 
 edges. ``detail_mix`` ``β`` in [0, 1] sets how much of that hedge: the image under the residual is
 ``prediction + β · G(blend − prediction)`` (``G`` the Gaussian), so ``β = 1`` is the blend's coarse
 band, ``β = 0`` the prediction's, and values between shrink the fused frame's coarse band toward
-the blend's. The default is the weights' ``default_sampler.base``, else the base the model was trained
-on (its ``residual_base``); another base moves the model's residual onto it without retraining.
+the blend's. ``detail_mix_of="output"`` mixes the coarse band of the model's own output instead
+(``prediction + β · G(output − prediction)`` plus the residual's fine band; measured on validation
+files and not the default, docs/video_interface.md). The default is the weights'
+``default_sampler.base``, else the base the model was trained on (its ``residual_base``); another
+base moves the model's residual onto it without retraining.
 The shipped blend-trained weights default to ``detail`` since 2026-12-01 and to ``detail_mix`` 0.5
 since 2026-12-02, both chosen on validation files (docs/video_interface.md).
 Models trained with ``residual_base: pred`` read the warp decoder's frame in their conditions
@@ -61,6 +64,8 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "weights" 
 WEIGHT_FILE = "diffusion_pytorch_model.safetensors"
 #: What the model's residual is added to (module docstring).
 BASES = ("blend", "prediction", "detail")
+#: What ``detail_mix`` mixes with the prediction's coarse band (module docstring).
+MIX_OF = ("blend", "output")
 
 
 def load_denoiser(path: str | Path | None = None, device: str = "cpu") -> ControlledDenoiser:
@@ -116,6 +121,9 @@ class DiffusionDecoder(Decoder):
         detail_sigma: Gaussian sigma (px) splitting coarse from fine band for ``base=detail``.
         detail_mix: share ``β`` in [0, 1] of the blend in the coarse band for ``base=detail``
             (module docstring; default: the weights' ``default_sampler``, else 1).
+        detail_mix_of: ``blend`` | ``output``: what ``detail_mix`` mixes with the prediction's
+            coarse band, the blend's under the model's whole residual, or the model's own output's
+            (module docstring; default: the weights' ``default_sampler``, else ``blend``).
         device: torch device (default: ``cuda`` when available, else ``cpu``).
     """
 
@@ -135,6 +143,7 @@ class DiffusionDecoder(Decoder):
         base: str | None = None,
         detail_sigma: float = 4.0,
         detail_mix: float | None = None,
+        detail_mix_of: str | None = None,
         device: str | None = None,
         **_: object,
     ) -> None:
@@ -165,14 +174,19 @@ class DiffusionDecoder(Decoder):
         self.detail_mix = float(detail_mix if detail_mix is not None else defaults.get("detail_mix", 1.0))
         if not 0.0 <= self.detail_mix <= 1.0:
             raise ConfigError(f"detail_mix must be in [0, 1], got {self.detail_mix}")
+        self.detail_mix_of = detail_mix_of or defaults.get("detail_mix_of", "blend")
+        if self.detail_mix_of not in MIX_OF:
+            raise ConfigError(f"unknown detail_mix_of {self.detail_mix_of!r} ({' | '.join(MIX_OF)})")
         self.batch_size = max(1, int(batch_size))
         self.bidirectional = bidirectional
         self.device = device
 
     def settings(self) -> dict:
         """The effective sampling settings (recorded in results JSONs; ``detail_sigma`` and
-        ``detail_mix`` with the ``detail`` base only)."""
+        ``detail_mix`` with the ``detail`` base only, ``detail_mix_of`` when it is ``output``)."""
         extra = {"detail_sigma": self.detail_sigma, "detail_mix": self.detail_mix} if self.base == "detail" else {}
+        if self.base == "detail" and self.detail_mix_of != "blend":  # recorded when not the default
+            extra["detail_mix_of"] = self.detail_mix_of
         model = f"ControlledDenoiser (frame by frame, residual over its {self.native_base}) from {self.weights}"
         return {**extra, "name": self.name, "model": model,
                 "sampler": self.sampler, "steps": self.steps, "strength": self.strength,
@@ -258,6 +272,11 @@ class DiffusionDecoder(Decoder):
         native = pred if self.native_base == "prediction" else blend
         if self.base == self.native_base:
             return x, native
+        if self.base == "detail" and self.detail_mix_of == "output":  # β of the output's coarse band
+            target = pred + self.detail_mix * _blur(blend - pred, self.detail_sigma)
+            r = x - native
+            out = pred + self.detail_mix * _blur(x - pred, self.detail_sigma) + r - _blur(r, self.detail_sigma)
+            return out.clamp(-1, 1), target
         if self.base == "detail":
             target = pred + self.detail_mix * _blur(blend - pred, self.detail_sigma)
         else:

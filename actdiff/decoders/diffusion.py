@@ -272,13 +272,12 @@ class DiffusionDecoder(Decoder):
         native = pred if self.native_base == "prediction" else blend
         if self.base == self.native_base:
             return x, native
-        if self.base == "detail" and self.detail_mix_of == "output":  # β of the output's coarse band
-            target = pred + self.detail_mix * _blur(blend - pred, self.detail_sigma)
-            r = x - native
-            out = pred + self.detail_mix * _blur(x - pred, self.detail_sigma) + r - _blur(r, self.detail_sigma)
-            return out.clamp(-1, 1), target
         if self.base == "detail":
             target = pred + self.detail_mix * _blur(blend - pred, self.detail_sigma)
+            if self.detail_mix_of == "output":  # β of the output's coarse band, the residual's fine band
+                r = x - native
+                out = pred + self.detail_mix * _blur(x - pred, self.detail_sigma) + r - _blur(r, self.detail_sigma)
+                return out.clamp(-1, 1), target
         else:
             target = pred if self.base == "prediction" else blend
         return (x + target - native).clamp(-1, 1), target

@@ -10,7 +10,8 @@ encoding speed. Fast-mode points are cached in ``--cache`` (they do not change w
         --frames 48 -o /tmp/rd_tune.json codec.rd.propagation=0.7
 
 Every ``key=value`` argument is a config override applied to the RD runs; ``--fast-set`` takes
-overrides for the fast-mode runs (part of their cache key). ``--compare EARLIER.json`` adds, per
+overrides for the fast-mode runs and ``--fast-rates`` another rates file for them (both part of
+their cache key). ``--compare EARLIER.json`` adds, per
 clip and mode, the BD-rate of this run's curve against that file's (a change that touches both
 modes, e.g. the keyframe codec's settings).
 """
@@ -83,13 +84,15 @@ def main() -> None:
     ap.add_argument("--decoder", default="warp")
     ap.add_argument("--cache", default="/tmp/rd_tune_fast_cache.json")
     ap.add_argument("--fast-set", nargs="*", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--fast-rates", default=None, metavar="RATES.yaml",
+                    help="rate points of the fast mode (default configs/rates/default.yaml; part of the cache key)")
     ap.add_argument("--compare", default=None, metavar="EARLIER.json")
     ap.add_argument("-o", "--output", default=None)
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
     cache_path = Path(args.cache)
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
-    rates = load_rates()
+    rates = load_rates(args.fast_rates)
     out = {"args": vars(args), "clips": {}}
     for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
         name = seq.name
@@ -97,7 +100,8 @@ def main() -> None:
         n = video.num_frames
         cfg = compose(None, [], default="experiment/codec")
         flows = pairwise_flows(video, cfg)
-        key = ":".join([name, str(args.frames), args.decoder, *args.fast_set])
+        key = ":".join([name, str(args.frames), args.decoder, *args.fast_set,
+                        *([Path(args.fast_rates).name] if args.fast_rates else [])])
         if key not in cache:
             fast = []
             for point, ovs in rates.items():

@@ -58,7 +58,7 @@ def _two_frame_packets(ref: np.ndarray, cur: np.ndarray, qp: int) -> list[bytes]
     enc.options = {"preset": "medium", "x265-params": X265_PARAMS.format(qp=qp)}
     packets: list[bytes] = []
     for i, img in enumerate((ref, cur)):
-        packets += [bytes(p) for p in enc.encode(pyav_codec._to_av_frame(img, i))]
+        packets += [bytes(p) for p in enc.encode(pyav_codec.to_av_frame(img, i))]
     packets += [bytes(p) for p in enc.encode(None)]
     if len(packets) != 2:
         raise RuntimeError(f"x265 gave {len(packets)} packets for two frames")
@@ -67,8 +67,8 @@ def _two_frame_packets(ref: np.ndarray, cur: np.ndarray, qp: int) -> list[bytes]
 
 def _decode(packets: list[bytes]) -> list[np.ndarray]:
     dec = av.CodecContext.create("hevc", "r")
-    out = [pyav_codec._from_av_frame(f) for p in packets for f in dec.decode(av.Packet(p))]
-    return out + [pyav_codec._from_av_frame(f) for f in dec.decode(None)]
+    out = [pyav_codec.from_av_frame(f) for p in packets for f in dec.decode(av.Packet(p))]
+    return out + [pyav_codec.from_av_frame(f) for f in dec.decode(None)]
 
 
 def pframe(ref: np.ndarray, cur: np.ndarray, qp: int) -> tuple[int, np.ndarray, bool]:

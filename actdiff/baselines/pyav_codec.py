@@ -80,7 +80,7 @@ class BaselineResult:
     packets: list[int] = field(default_factory=list)  # packet sizes, bytes
 
 
-def _nal_units(data: bytes) -> list[bytes]:
+def nal_units(data: bytes) -> list[bytes]:
     """Split an Annex-B byte stream into NAL units, each with its start code."""
     starts = []
     i = data.find(b"\x00\x00\x01")
@@ -97,7 +97,7 @@ def strip_info_sei(data: bytes, decoder: str) -> bytes:
     if decoder not in ("h264", "hevc"):
         return data
     kept = []
-    for nal in _nal_units(data):
+    for nal in nal_units(data):
         body = nal[nal.index(b"\x00\x00\x01") + 3:]
         if decoder == "h264":
             is_info = len(body) > 1 and body[0] & 0x1F == 6 and body[1] == 5
@@ -108,7 +108,8 @@ def strip_info_sei(data: bytes, decoder: str) -> bytes:
     return b"".join(kept)
 
 
-def _to_av_frame(rgb: np.ndarray, index: int) -> av.VideoFrame:
+def to_av_frame(rgb: np.ndarray, index: int) -> av.VideoFrame:
+    """``uint8 (H, W, 3)`` RGB (even sides) → a yuv420p frame (BT.709 limited range) with pts ``index``."""
     y, u, v = rgb_to_yuv(rgb, MATRIX, RANGE, "420")
     h, w = y.shape
     i420 = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(h * 3 // 2, w)
@@ -117,7 +118,8 @@ def _to_av_frame(rgb: np.ndarray, index: int) -> av.VideoFrame:
     return frame
 
 
-def _from_av_frame(frame: av.VideoFrame) -> np.ndarray:
+def from_av_frame(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame → ``uint8 (H, W, 3)`` RGB (the inverse of :func:`to_av_frame`)."""
     f = frame.reformat(format="yuv420p") if frame.format.name != "yuv420p" else frame
     h, w = f.height, f.width
     planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:, : (w if i == 0 else w // 2)]
@@ -125,7 +127,8 @@ def _from_av_frame(frame: av.VideoFrame) -> np.ndarray:
     return yuv_to_rgb(planes[0][:h], planes[1][: h // 2], planes[2][: h // 2], MATRIX, RANGE)
 
 
-def _pad_even(frames: np.ndarray) -> np.ndarray:
+def pad_even(frames: np.ndarray) -> np.ndarray:
+    """``(T, H, W, 3)`` padded by edge replication to even ``H`` and ``W`` (4:2:0 needs them)."""
     h, w = frames.shape[1:3]
     return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge") if h % 2 or w % 2 else frames
 
@@ -141,7 +144,7 @@ def encode_decode(frames: np.ndarray, codec: str, crf: int, fps: float = 25.0) -
     if frames.ndim != 4 or frames.shape[0] < 1 or frames.dtype != np.uint8:
         raise InputError(f"{codec}: need uint8 (T, H, W, 3) frames, got {frames.dtype} {frames.shape}")
     t, h, w, _ = frames.shape
-    padded = _pad_even(frames)
+    padded = pad_even(frames)
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1: errors only (its banner floods the console)
     try:
         enc = av.CodecContext.create(spec.encoder, "w")
@@ -159,7 +162,7 @@ def encode_decode(frames: np.ndarray, codec: str, crf: int, fps: float = 25.0) -
     t0 = time.perf_counter()
     try:
         for i, rgb in enumerate(padded):
-            packets += [bytes(p) for p in enc.encode(_to_av_frame(rgb, i))]
+            packets += [bytes(p) for p in enc.encode(to_av_frame(rgb, i))]
         packets += [bytes(p) for p in enc.encode(None)]
     except av.error.FFmpegError as e:
         raise InputError(f"{codec}: encoding a {w}x{h} clip failed: {e}") from None
@@ -170,9 +173,9 @@ def encode_decode(frames: np.ndarray, codec: str, crf: int, fps: float = 25.0) -
     t0 = time.perf_counter()
     for data in packets:
         for f in dec.decode(av.Packet(data)):
-            out.append(_from_av_frame(f))
+            out.append(from_av_frame(f))
     for f in dec.decode(None):
-        out.append(_from_av_frame(f))
+        out.append(from_av_frame(f))
     dec_s = time.perf_counter() - t0
     if len(out) != t:
         raise InputError(f"{codec}: decoded {len(out)} frames, expected {t}")

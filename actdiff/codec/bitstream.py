@@ -1,6 +1,7 @@
 """The ``.adv`` container: header + one section per segment, all varints, no padding.
 
-Layout (format version 1)::
+Layout (format version 1; version 2 is the same with keyframe payloads that start with a mode
+byte, marked by the header param ``ki``, see :mod:`actdiff.codec.keyframe_inter`)::
 
     b"ADV" version:u8
     header:   H W codedH codedW frames fpsNum fpsDen seed            (varints)
@@ -36,7 +37,9 @@ from actdiff.motion.interpolate import bandwidth_code, bandwidth_from_code
 from actdiff.types import Bitstream, Segment, SegmentSection, StreamHeader
 
 MAGIC = b"ADV"
-VERSION = 1
+VERSION = 1                    # streams whose keyframes are all independent images
+INTER_VERSION = 2              # streams with inter-coded keyframes (header param ``ki``)
+INTER_KEY = "ki"
 MAX_SIDE = 16384
 MAX_FRAMES = 1_000_000
 MAX_SEGMENT_FRAMES = 1024      # frames per segment, both keyframes included (bounds decoding per section)
@@ -108,7 +111,9 @@ def _write_header(h: StreamHeader) -> bytes:
     if len(h.params) > MAX_PARAMS:
         raise ConfigError(f"{len(h.params)} bitstream params, at most {MAX_PARAMS}")
     fps = _fps_fraction(h.fps)
-    out = bytearray(MAGIC + bytes([VERSION]))
+    if h.params.get(INTER_KEY, True) is not True:
+        raise ConfigError(f"bitstream param {INTER_KEY!r} is written only as true, got {h.params[INTER_KEY]!r}")
+    out = bytearray(MAGIC + bytes([INTER_VERSION if INTER_KEY in h.params else VERSION]))
     for v in (h.height, h.width, h.coded_height, h.coded_width, h.num_frames,
               fps.numerator, fps.denominator, h.seed, len(h.params)):
         out += write_varint(int(v))
@@ -183,9 +188,9 @@ def _read_header(r: ByteReader) -> StreamHeader:
         raise BitstreamError("bad magic: not an ActDiff file")
     version = r.data[3]
     r.pos = 4
-    if version != VERSION:
+    if version not in (VERSION, INTER_VERSION):
         raise BitstreamError(f"unsupported ActDiff format version {version} (this reader: "
-                             f"{VERSION})")
+                             f"{VERSION}, {INTER_VERSION})")
     h = r.varint("height", MAX_SIDE)
     w = r.varint("width", MAX_SIDE)
     ch = r.varint("coded height", MAX_SIDE)
@@ -205,6 +210,9 @@ def _read_header(r: ByteReader) -> StreamHeader:
     crc = r.read(4, "header CRC")
     if crc != _crc(r.data[:body_end]):
         raise BitstreamError("CRC mismatch in header")
+    if (version == INTER_VERSION) != (params.get(INTER_KEY) is True):
+        raise BitstreamError(f"corrupt header: format version {version} with param {INTER_KEY!r} = "
+                             f"{params.get(INTER_KEY)!r}")
     if min(h, w, frames, num, den) < 1 or ch < h or cw < w:
         raise BitstreamError(f"corrupt header: size {w}x{h} (coded {cw}x{ch}), {frames} "
                              f"frames, fps {num}/{den}")

@@ -16,6 +16,7 @@ import numpy as np
 import actdiff.entropy  # noqa: F401  (registers the trajectory coders)
 from actdiff.codec.bitstream import read_bitstream
 from actdiff.codec.keyframe_chain import KeyframeChain
+from actdiff.codec.keyframe_inter import INTER_KEY, KeyframeReader
 from actdiff.codec.params import check_stream_params
 from actdiff.decoders import build_decoder
 from actdiff.decoders.base import Decoder
@@ -100,10 +101,11 @@ def decode_segments(data: bytes, *, max_pixels: Limit = "auto", weights_dirs: Se
     coder = TRAJECTORY_CODERS.build(tc, step=step)
     hc, wc = header.coded_height, header.coded_width
     chain = KeyframeChain()
+    reader = KeyframeReader(image_codec, hc, wc, tagged=bool(header.params.get(INTER_KEY)))
     out: List[DecodedSegment] = []
     for sec in bs.sections:
         seg = sec.segment
-        key_start, key_end = chain.link(seg, [image_codec.decode(k, hc, wc) for k in sec.keyframes])
+        key_start, key_end = chain.link(seg, [reader.decode(k) for k in sec.keyframes])
         if seg.length > 2:
             coded = coder.decode(sec.trajectories, len(coded_frames(seg.length, stride)), hc, wc)
             tracks = upsample_tracks(coded, seg.length, stride)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actdiff.codec.bitstream import bit_split, read_bitstream
+from actdiff.codec.bitstream import INTER_KEY, bit_split, read_bitstream
+from actdiff.codec.keyframe_inter import INTER
 
 #: Header key → (readable name, unit or ``""``).
 PARAM_NAMES = {
@@ -25,6 +26,7 @@ PARAM_NAMES = {
     "kp": ("keyframe_checkpoint", ""), "ka": ("keyframe_architecture", ""),
     "kr": ("keyframe_downscale", "x"), "tc": ("trajectory_coder", ""),
     "qs": ("trajectory_quantisation_step", "px"), "ts": ("trajectory_temporal_stride", "frames"),
+    "ki": ("keyframe_inter", ""),
 }
 UNITS = {"bytes": "bytes", "bits": "bits", "bpp": "bits per pixel at the display size", "fps": "frames per second",
          "duration_seconds": "seconds", "keyframe_bytes": "bytes", "trajectory_bytes": "bytes",
@@ -58,7 +60,8 @@ def describe_stream(data: bytes, path: str = "") -> dict[str, Any]:
         "bpp": 8 * len(data) / (h.num_frames * h.width * h.height),
         "segments": [
             {"start": s.segment.start, "end": s.segment.end, "keyframe_bytes": [len(k) for k in s.keyframes],
-             "trajectory_bytes": len(s.trajectories), "bandwidth": s.bandwidth}
+             "trajectory_bytes": len(s.trajectories), "bandwidth": s.bandwidth,
+             **({"keyframe_inter": [k[:1] == bytes([INTER]) for k in s.keyframes]} if h.params.get(INTER_KEY) else {})}
             for s in bs.sections
         ],
         "units": UNITS,
@@ -94,10 +97,12 @@ def format_description(d: dict[str, Any]) -> str:
         "frames (the rest interpolated)",
         f"  noise seed    {d['seed']}",
         f"  segments      {len(d['segments'])}",
-        "      #  frames       keyframe bytes   trajectory bytes  bandwidth (px)",
+        "      #  frames       keyframe bytes   trajectory bytes  bandwidth (px)"
+        + ("   (P: predicted from the keyframe before)" if s.get("keyframe_inter") else ""),
     ]
     for i, seg in enumerate(d["segments"]):
-        keys = " + ".join(str(k) for k in seg["keyframe_bytes"]) or "0"
+        inter = seg.get("keyframe_inter") or [False] * len(seg["keyframe_bytes"])
+        keys = " + ".join(f"{k}{' (P)' if p else ''}" for k, p in zip(seg["keyframe_bytes"], inter)) or "0"
         lines.append(f"  {i:>5}  {seg['start']:>4}-{seg['end']:<6}  {keys:<15}  {seg['trajectory_bytes']:>16}"
                      f"  {seg['bandwidth']:>14.1f}")
     return "\n".join(lines) + "\n"

@@ -31,6 +31,7 @@ from actdiff.codec.encoding import (  # noqa: F401  (re-exported: the encoder's 
     write_stream,
 )
 from actdiff.codec.keyframe_chain import carried_keyframes
+from actdiff.codec.keyframe_inter import CodedKey, inter_chooser, set_payloads, tag_intra
 from actdiff.codec.keyframe_quality import spread_qualities
 from actdiff.codec.schema import check_codec_config
 from actdiff.errors import ConfigError
@@ -84,18 +85,29 @@ def encode_video(
     quality = spread_qualities(segments, int(codec.keyframe_codec.quality), float(codec.get("keyframe_spread") or 0),
                                str(codec.keyframe_codec.name))
     image_codecs = _codecs_by_quality(codec.keyframe_codec, set(quality.values()))
+    chooser = inter_chooser(codec, prep.stages.image_codec, coded_h, coded_w)
     plans: List[SegmentPlan] = []
+    keys: List[CodedKey] = []
     with bar(len(segments), "encode segments", unit="seg", leave=False) as pbar:
         for i, seg in enumerate(segments):
             carried = carried_keyframes(i, seg)
-            payloads = [image_codecs[quality[f]].encode(frames[f]) for f in carried]
-            keys = [image_codecs[quality[f]].decode(p, coded_h, coded_w) for f, p in zip(carried, payloads)]
+            for f in carried:
+                c = image_codecs[quality[f]]
+                payload = c.encode(frames[f])
+                decoded = c.decode(payload, coded_h, coded_w)
+                previous = keys[-1].decoded if keys else None
+                keys.append(chooser.choose(previous, frames[f], payload, decoded) if chooser
+                            else CodedKey(tag_intra(payload), decoded))
             tracks, bandwidth = _segment_tracks(frames, prep.flows, seg, codec, prep.coding, select_tracks)
-            plans.append(SegmentPlan(seg, payloads, keys, prep.coding(tracks), bandwidth))
+            plans.append(SegmentPlan(seg, [], [k.decoded for k in keys[-len(carried):]], prep.coding(tracks),
+                                     bandwidth))
             pbar.update(1)
-    result = write_stream(prep, codec, plans)
+    inter = set_payloads(plans, keys)
+    result = write_stream(prep, codec, plans, inter=inter)
     if len(set(quality.values())) > 1:
         result.stats["keyframe_qualities"] = [quality[k] for k in sorted(quality)]
+    if chooser:
+        result.stats["keyframe_inter"] = chooser.stats(keys)
     return result
 
 

@@ -23,7 +23,7 @@ import actdiff.entropy  # noqa: F401  (registers the trajectory coders)
 import actdiff.image_codecs  # noqa: F401  (registers the image codecs)
 import actdiff.selection.segments  # noqa: F401  (registers the keyframe selectors)
 import actdiff.selection.trajectories  # noqa: F401  (registers the trajectory selectors)
-from actdiff.codec.bitstream import bit_split, write_bitstream
+from actdiff.codec.bitstream import INTER_KEY, bit_split, write_bitstream
 from actdiff.codec.keyframe_chain import KeyframeChain
 from actdiff.codec.params import check_stream_params
 from actdiff.codec.schema import check_codec_config
@@ -167,11 +167,13 @@ class SegmentPlan:
 
 
 def write_stream(prep: Prepared, codec: DictConfig, plans: List[SegmentPlan],
-                 image_params: Optional[Dict[str, Any]] = None) -> EncodeResult:
+                 image_params: Optional[Dict[str, Any]] = None, inter: bool = False) -> EncodeResult:
     """The bitstream of ``plans`` (one per segment, in order) and its statistics.
 
     ``image_params`` replaces the keyframe codec's header params (default: those of
     ``prep.stages.image_codec``); the decoder reads only the codec name and scale from them.
+    ``inter``: the keyframe payloads carry mode bytes (:mod:`actdiff.codec.keyframe_inter`;
+    header ``ki``, format 2).
     """
     coded_h, coded_w = prep.coded_size
     stride = int(codec.trajectories.temporal_stride)
@@ -188,6 +190,8 @@ def write_stream(prep: Prepared, codec: DictConfig, plans: List[SegmentPlan],
     params = stream_params(codec, prep.stages)
     if image_params is not None:
         params = {**{k: v for k, v in params.items() if k in ("tc", "qs", "ts")}, **image_params}
+    if inter:
+        params[INTER_KEY] = True
     header = StreamHeader(
         height=prep.height, width=prep.width, coded_height=coded_h, coded_width=coded_w,
         num_frames=int(prep.frames.shape[0]), fps=prep.fps, seed=int(codec.seed), params=params,

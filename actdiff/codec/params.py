@@ -16,6 +16,7 @@ kr    float     ``keyframe_codec.scale``               1–16 (absent: 1)
 tc    str       ``entropy.name``                       a registered trajectory coder
 qs    float     ``entropy.step``                       1/256–1024 pixels
 ts    int       ``trajectories.temporal_stride``       1–64 (absent: 1)
+ki    bool      ``keyframe_inter``                     true (absent: no inter keyframes; format 2)
 ====  ========  =====================================  ======================================
 
 ``kc.ARG`` keys carry other keyframe-codec arguments (int, float, str or bool), checked by the
@@ -53,7 +54,7 @@ class Param:
     def problem(self, value: Any) -> Optional[str]:
         """Why ``value`` does not fit (exact type; finite; in range), else ``None``."""
         if type(value) is not self.kind:
-            kind = {int: "an integer", float: "a float", str: "a string"}[self.kind]
+            kind = {int: "an integer", float: "a float", str: "a string", bool: "true or false"}[self.kind]
             return f"must be {kind}, not {type(value).__name__}"
         if self.kind is float and not math.isfinite(value):
             return "must be finite"
@@ -77,6 +78,7 @@ STREAM_PARAMS: Dict[str, Param] = {
     "tc": Param(str, "entropy.name", required=True),
     "qs": Param(float, "entropy.step", *STEP_RANGE, required=True),
     "ts": Param(int, "trajectories.temporal_stride", *STRIDE_RANGE),
+    "ki": Param(bool, "keyframe_inter"),
 }
 
 

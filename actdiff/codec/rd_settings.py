@@ -35,6 +35,18 @@ def _loop_decoder(rd: DictConfig) -> Any:
     return {**section, "prediction_params": {"keyflow": keyflow, **params}}
 
 
+def rd_distortion(codec: DictConfig) -> Distortion:
+    """The distortion measure of ``codec.rd.distortion`` (defaults without the section)."""
+    rd = codec.get("rd") or {}
+    dist = dict(plain(rd.get("distortion")) or {})
+    if "scale_weights" in dist:
+        dist["scale_weights"] = tuple(float(x) for x in dist["scale_weights"])
+    try:
+        return Distortion(**dist)
+    except TypeError as e:
+        raise ConfigError(f"codec.rd.distortion: {e}") from None
+
+
 @dataclass(frozen=True)
 class RDSettings:
     """The ``codec.rd`` section, checked. See ``configs/codec/default.yaml``."""
@@ -85,9 +97,6 @@ class RDSettings:
         rho = float(rd.get("propagation", DEFAULT_PROPAGATION))
         if not 0 <= rho <= 1:
             raise ConfigError(f"codec.rd.propagation must be in [0, 1], got {rho!r}")
-        dist = dict(plain(rd.get("distortion")) or {})
-        if "scale_weights" in dist:
-            dist["scale_weights"] = tuple(float(x) for x in dist["scale_weights"])
         stride, most = int(rd.get("eval_stride", 3)), int(rd.get("eval_frames", 8))
         if stride < 1 or most < 1:
             raise ConfigError(f"codec.rd: eval_stride and eval_frames must be >= 1, got {stride}, {most}")
@@ -111,10 +120,10 @@ class RDSettings:
             raise ConfigError(f"codec.rd.fast_partition must be true or false, got {fast_partition!r}")
         return cls(lam, ints("qualities", 0, 100), ints("budgets", 1, 2048),
                    tuple(sorted({check_scale(float(s)) for s in scales})), max_gop, min_gop, rho,
-                   Distortion(**dist), _loop_decoder(rd), dict(plain(rd.get("search")) or {}),
+                   rd_distortion(codec), _loop_decoder(rd), dict(plain(rd.get("search")) or {}),
                    stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)),
                    None if slack is None else float(slack), threads, None if margin is None else float(margin),
                    speed, final, fast_partition)
 
 
-__all__ = ["RDSettings", "plain"]
+__all__ = ["RDSettings", "plain", "rd_distortion"]

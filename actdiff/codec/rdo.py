@@ -73,6 +73,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from actdiff.codec.encoding import Prepared, SegmentPlan, codec_section, prepare, write_stream
 from actdiff.codec.keyframe_chain import carried_keyframes
+from actdiff.codec.keyframe_inter import CodedKey, InterChooser, inter_chooser, set_payloads, tag_intra
 from actdiff.codec.rd_keyframes import (
     SPEED_CODECS,
     WORKER_PREFIX,
@@ -303,16 +304,36 @@ class RDSearch:
         decision.search_qualities = searched_q
         return decision
 
-    def plans(self, decision: Decision) -> List[SegmentPlan]:
-        """The :class:`SegmentPlan`\\ s that :func:`write_stream` turns into the file."""
+    def stream_keys(self, decision: Decision) -> Tuple[List[CodedKey], Optional[InterChooser]]:
+        """Each keyframe as the stream carries it, in stream order: coded by the stream's keyframe
+        coder at the chosen quality, or with ``codec.keyframe_inter`` as a P-frame of the keyframe
+        before it where that is no worse and smaller (:mod:`actdiff.codec.keyframe_inter`; after
+        the search, which counted every keyframe as coded alone); and the chooser, if any."""
+        frames = sorted(decision.qualities)
+        h, w = self.prep.coded_size
+        codec = self.final_keys.codec(decision.qualities[frames[0]], decision.scale)
+        chooser = inter_chooser(self.codec, codec, h, w)
+        keys: List[CodedKey] = []
+        for f in frames:
+            c = self.final_keys.get(f, decision.qualities[f], decision.scale)
+            previous = keys[-1].decoded if keys else None
+            keys.append(chooser.choose(previous, self.prep.frames[f], c.payload, c.decoded, self.refs[f])
+                        if chooser else CodedKey(tag_intra(c.payload), c.decoded))
+        return keys, chooser
+
+    def plans(self, decision: Decision, keys: List[CodedKey]) -> Tuple[List[SegmentPlan], bool]:
+        """The :class:`SegmentPlan`\\ s that :func:`write_stream` turns into the file, with the
+        keyframes ``keys`` (:meth:`stream_keys`), and whether the stream is format 2."""
+        by_frame = dict(zip(sorted(decision.qualities), keys))
+
         def plan(i: int) -> SegmentPlan:
             seg, cost = decision.segments[i], decision.costs[i]
-            keys = [self.final_keys.get(f, decision.qualities[f], decision.scale) for f in carried_keyframes(i, seg)]
             coded = self.segs.final_tracks(seg.start, seg.end, cost.budget) if seg.length > 2 else cost.coded
-            return SegmentPlan(seg, [k.payload for k in keys], [k.decoded for k in keys], coded.tracks,
+            return SegmentPlan(seg, [], [by_frame[f].decoded for f in carried_keyframes(i, seg)], coded.tracks,
                                coded.bandwidth)
 
-        return self._map(plan, range(len(decision.segments)))
+        plans = self._map(plan, range(len(decision.segments)))
+        return plans, set_payloads(plans, keys)
 
     def encode(self, lam: Optional[float] = None, key_lam: Optional[float] = None) -> EncodeResult:
         """Run the search at ``lam`` (and ``key_lam``, see :meth:`run`) and write the stream;
@@ -321,10 +342,13 @@ class RDSearch:
         lam = self.s.lam if lam is None else float(lam)
         with self._workers():
             decision = self.run(lam, key_lam)
-            plans = self.plans(decision)
+            keys, chooser = self.stream_keys(decision)
+            plans, inter = self.plans(decision, keys)
         qualities = [decision.qualities[k] for k in sorted(decision.qualities)]
         image_params = {**self.final_keys.codec(max(qualities), decision.scale).header_params()}
-        result = write_stream(self.prep, self.codec, plans, image_params)
+        result = write_stream(self.prep, self.codec, plans, image_params, inter=inter)
+        if chooser:
+            result.stats["keyframe_inter"] = chooser.stats(keys)
         result.stats["rd"] = {
             "lambda": lam, "keyframe_lambda": lam if key_lam is None else float(key_lam),
             "cost": decision.cost, "keyframe_qualities": qualities,

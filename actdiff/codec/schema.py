@@ -155,6 +155,7 @@ class CodecSchema:
     entropy: EntropySchema = field(default_factory=EntropySchema)
     keyframe_codec: KeyframeCodecSchema = field(default_factory=KeyframeCodecSchema)
     keyframe_spread: Optional[float] = rng(0, 100, default=None)   # fast mode: actdiff.codec.keyframe_quality
+    keyframe_inter: Optional[bool] = None   # both modes: actdiff.codec.keyframe_inter
     decoder: Optional[DecoderSchema] = None
     rate_control: Optional[RateControlSchema] = None
     rd: Optional[Dict[str, Any]] = None   # mode: rd; checked by actdiff.codec.rdo.RDSettings

@@ -1,0 +1,238 @@
+"""Keyframes coded alone or predicted from the previous decoded keyframe (``codec.keyframe_inter``).
+
+Every keyframe of a format-1 stream is an independent image (AVIF by default). Where consecutive
+keyframes share their content (a static camera, a slow scene) an inter-coded keyframe needs a
+fraction of the bytes (``experiments/keyframe_pframe_sizing.py``). With ``codec.keyframe_inter``
+the encoder may send a keyframe after the first as an HEVC P-frame of the keyframe before it
+(:mod:`actdiff.image_codecs.hevc_inter`); a stream that does so is format 2 with the header param
+``ki`` (true), and every keyframe payload of it starts with a mode byte:
+
+=====  ========================================================================================
+mode   rest of the payload
+=====  ========================================================================================
+0      intra: the keyframe codec's payload, exactly as in format 1
+1      inter: ``qp`` (u8, 0–51), ``crc32`` (u32le) of the decoded keyframe at its coded size,
+       then the P-frame packet
+=====  ========================================================================================
+
+The reference of a keyframe is the keyframe before it in stream order
+(:func:`actdiff.codec.keyframe_chain.carried_keyframes`) as decoded, resized to the size the
+stream codes its keyframes at (the header's downscale ``kr``, as
+:class:`~actdiff.image_codecs.scaled.ScaledCodec` does); the decoded small keyframe is resized back
+the same way. The first keyframe is always intra. A decoder whose x265 codes the reference
+differently from the encoder's (another build) notices it by the checksum: it logs a warning and
+decodes on (the keyframe then differs slightly from the encoder's).
+
+The encoder's choice (both modes, :class:`InterChooser`): a keyframe goes inter when some QP gives
+a keyframe no worse than its intra coding by the RD distortion ``D``
+(:class:`~actdiff.codec.distortion.Distortion`) in fewer bytes; the largest such QP, by bisection.
+The keyframe's quality as the mode chose it is kept; only its bytes go down.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+
+from actdiff.codec.bitstream import INTER_KEY
+from actdiff.codec.distortion import Distortion
+from actdiff.codec.rd_settings import rd_distortion
+from actdiff.errors import BitstreamError
+from actdiff.image_codecs import ImageCodec
+from actdiff.image_codecs.hevc_inter import check_available, decode_inter, encode_inter
+from actdiff.image_codecs.scaled import resize, scaled_size
+
+log = logging.getLogger(__name__)
+
+INTRA, INTER = 0, 1
+#: The P-frame quantisers the encoder tries (ascending: finer first).
+QPS = tuple(range(12, 52, 3))
+_INTER_HEAD = struct.Struct("<BBI")  # mode, qp, crc32
+
+
+def _crc(img: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(img).tobytes())
+
+
+class KeyframeGeometry:
+    """Sizes of one stream's keyframes: ``height x width`` decoded, coded at ``1 / scale``."""
+
+    def __init__(self, height: int, width: int, scale: float) -> None:
+        self.height, self.width = height, width
+        self.small = scaled_size(height, width, scale)
+
+    def down(self, img: np.ndarray) -> np.ndarray:
+        return resize(img, *self.small)
+
+    def up(self, img: np.ndarray) -> np.ndarray:
+        return resize(img, self.height, self.width)
+
+
+def codec_scale(codec: ImageCodec) -> float:
+    """The downscale a keyframe codec codes at (1 for a plain codec)."""
+    return float(getattr(codec, "scale", 1.0))
+
+
+@dataclass
+class CodedKey:
+    """One keyframe as the stream carries it: ``payload`` (tagged), decoded ``uint8 (Hc, Wc, 3)``,
+    and the P-frame's QP when inter-coded (``None``: intra)."""
+
+    payload: bytes
+    decoded: np.ndarray
+    qp: Optional[int] = None
+
+
+def tag_intra(payload: bytes) -> bytes:
+    return bytes([INTRA]) + payload
+
+
+class InterChooser:
+    """The encoder's choice between a keyframe's intra coding and a P-frame of the previous keyframe.
+
+    Args:
+        geometry: the stream's keyframe sizes (its codec's downscale).
+        distortion: the measure both codings are compared by (``codec.rd.distortion``).
+        qps: the quantisers tried (ascending).
+    """
+
+    def __init__(self, geometry: KeyframeGeometry, distortion: Distortion, qps: Sequence[int] = QPS) -> None:
+        self.geometry, self.distortion, self.qps = geometry, distortion, tuple(sorted(qps))
+        self.bytes_saved = 0
+
+    def stats(self, keys: Sequence[CodedKey]) -> dict:
+        """``stats["keyframe_inter"]``: each keyframe's P-frame QP (``None``: intra), in stream
+        order, and the bytes the inter keyframes saved against their intra coding."""
+        qps = [k.qp for k in keys]
+        return {"qps": qps, "inter": sum(q is not None for q in qps), "bytes_saved": self.bytes_saved}
+
+    def _inter(self, ref_small: np.ndarray, src_small: np.ndarray, qp: int) -> tuple[bytes, np.ndarray]:
+        packet, small = encode_inter(ref_small, src_small, qp)
+        return _INTER_HEAD.pack(INTER, qp, _crc(small)) + packet, small
+
+    def choose(self, previous: Optional[np.ndarray], source: np.ndarray, intra: bytes, intra_decoded: np.ndarray,
+               source_ref: Any = None) -> CodedKey:
+        """The cheaper of ``intra`` (payload, decoded image) and an inter coding of ``source``
+        (``uint8 (Hc, Wc, 3)``) from ``previous`` (the last decoded keyframe; ``None``: first).
+        ``source_ref``: ``distortion.prepare(source)`` when the caller has it."""
+        tagged = tag_intra(intra)
+        if previous is None:
+            return CodedKey(tagged, intra_decoded)
+        ref = source_ref if source_ref is not None else self.distortion.prepare(source)
+        target = self.distortion.frame(ref, intra_decoded)
+        g = self.geometry
+        ref_small, src_small = g.down(previous), g.down(source)
+        trials: dict = {}
+
+        def trial(i: int) -> tuple[bytes, np.ndarray, float]:
+            if i not in trials:
+                payload, small = self._inter(ref_small, src_small, self.qps[i])
+                decoded = g.up(small)
+                trials[i] = (payload, decoded, self.distortion.frame(ref, decoded))
+            return trials[i]
+
+        if len(trial(len(self.qps) - 1)[0]) >= len(tagged):  # even the coarsest P-frame is no cheaper
+            return CodedKey(tagged, intra_decoded)
+        lo, hi = 0, len(self.qps) - 1          # the largest QP whose D is at most the intra's
+        if trial(lo)[2] > target:
+            return CodedKey(tagged, intra_decoded)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if trial(mid)[2] <= target else (lo, mid - 1)
+        payload, decoded, _ = trial(lo)
+        if len(payload) >= len(tagged):
+            return CodedKey(tagged, intra_decoded)
+        self.bytes_saved += len(tagged) - len(payload)
+        return CodedKey(payload, decoded, self.qps[lo])
+
+
+def inter_chooser(codec: Any, image_codec: ImageCodec, height: int, width: int) -> Optional[InterChooser]:
+    """The chooser of ``codec.keyframe_inter`` for keyframes of ``height x width`` coded by
+    ``image_codec`` (its downscale applies); ``None`` when the option is off. Checks that x265 is
+    there before any work."""
+    if not codec.get("keyframe_inter"):
+        return None
+    check_available()
+    return InterChooser(KeyframeGeometry(height, width, codec_scale(image_codec)), rd_distortion(codec))
+
+
+def set_payloads(plans: Sequence[Any], keys: Sequence[CodedKey]) -> bool:
+    """Fill each plan's ``keyframes`` (in stream order, as many as its ``decoded_keyframes``) from
+    ``keys`` (:func:`stream_payloads`); returns whether the stream is format 2."""
+    payloads, tagged = stream_payloads(keys)
+    i = 0
+    for plan in plans:
+        n = len(plan.decoded_keyframes)
+        plan.keyframes = payloads[i:i + n]
+        i += n
+    if i != len(payloads):
+        raise ValueError(f"{len(payloads)} keyframes for plans that carry {i}")
+    return tagged
+
+
+def stream_payloads(keys: Sequence[CodedKey]) -> tuple[List[bytes], bool]:
+    """The payloads to write and whether the stream is format 2: tagged when any keyframe is
+    inter, else the plain intra payloads (the stream is then byte-identical to one without
+    ``codec.keyframe_inter``)."""
+    if any(k.qp is not None for k in keys):
+        return [k.payload for k in keys], True
+    return [k.payload[1:] for k in keys], False
+
+
+class KeyframeReader:
+    """Decodes a stream's keyframe payloads, in stream order (each inter keyframe needs the one before).
+
+    Args:
+        codec: the stream's keyframe codec (:func:`actdiff.image_codecs.codec_from_params`).
+        height, width: the coded size.
+        tagged: the stream is format 2 (header ``ki``): payloads start with a mode byte.
+    """
+
+    def __init__(self, codec: ImageCodec, height: int, width: int, tagged: bool) -> None:
+        self.codec, self.height, self.width, self.tagged = codec, height, width, tagged
+        self.geometry = KeyframeGeometry(height, width, codec_scale(codec))
+        self.previous: Optional[np.ndarray] = None
+        self.index = 0
+        self.mismatches = 0
+
+    def decode(self, data: bytes) -> np.ndarray:
+        """The next keyframe ``uint8 (Hc, Wc, 3)``; ``BitstreamError`` on a malformed payload."""
+        index, self.index = self.index, self.index + 1
+        if not self.tagged:
+            out = self.codec.decode(data, self.height, self.width)
+        elif not data:
+            raise BitstreamError(f"keyframe {index}: empty payload")
+        elif data[0] == INTRA:
+            out = self.codec.decode(data[1:], self.height, self.width)
+        elif data[0] == INTER:
+            out = self._inter(index, data)
+        else:
+            raise BitstreamError(f"keyframe {index}: unknown mode {data[0]}")
+        self.previous = out
+        return out
+
+    def _inter(self, index: int, data: bytes) -> np.ndarray:
+        if self.previous is None:
+            raise BitstreamError(f"keyframe {index}: the first keyframe cannot be inter-coded")
+        if len(data) <= _INTER_HEAD.size:
+            raise BitstreamError(f"keyframe {index}: inter payload of {len(data)} bytes is truncated")
+        _, qp, crc = _INTER_HEAD.unpack_from(data)
+        if qp > 51:
+            raise BitstreamError(f"keyframe {index}: inter qp {qp} is out of range 0..51")
+        g = self.geometry
+        small = decode_inter(g.down(self.previous), data[_INTER_HEAD.size:], qp)
+        if _crc(small) != crc:
+            self.mismatches += 1
+            log.warning("keyframe %d: the inter keyframe differs from the encoder's (checksum); another x265 "
+                        "build codes its reference differently, decoding goes on with a slightly different "
+                        "keyframe", index)
+        return g.up(small)
+
+
+__all__ = ["INTER", "INTER_KEY", "INTRA", "QPS", "CodedKey", "InterChooser", "KeyframeGeometry", "KeyframeReader",
+           "codec_scale", "inter_chooser", "set_payloads", "stream_payloads", "tag_intra"]

@@ -75,4 +75,4 @@ class RawStream:
         return cls(h.height, h.width, h.coded_height, h.coded_width, h.num_frames, fps.numerator, fps.denominator,
                    h.seed, list(h.params.items()),
                    [RawSection(s.segment.end - s.segment.start, int(bandwidth_code(s.bandwidth)), list(s.keyframes),
-                               s.trajectories) for s in bs.sections])
+                               s.trajectories) for s in bs.sections], version=data[3])

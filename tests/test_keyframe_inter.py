@@ -120,7 +120,7 @@ def test_rd_mode_inter_keyframes_cut_the_stream_and_stay_closed_loop(clip):
 def test_version_and_header_flag_must_agree(streams):
     off, on = streams
     with pytest.raises(BitstreamError, match="format version 1 with param 'ki'"):
-        read_bitstream(RawStream.parse(on.data).to_bytes())          # parse() writes version 1
+        read_bitstream(dataclasses.replace(RawStream.parse(on.data), version=1).to_bytes())
     with pytest.raises(BitstreamError, match="format version 2 with param 'ki'"):
         read_bitstream(dataclasses.replace(RawStream.parse(off.data), version=2).to_bytes())
     bs = read_bitstream(on.data)
@@ -138,7 +138,9 @@ def test_malformed_inter_payloads_are_bitstream_errors():
         ([bytes([7]) + b"x"], "unknown mode 7"),
         ([struct.pack("<BBI", INTER, 30, 0) + b"x"], "first keyframe cannot be inter"),
         ([first, struct.pack("<BBI", INTER, 30, 0)], "truncated"),
-        ([first, struct.pack("<BBI", INTER, 60, 0) + b"x"], "qp 60 is out of range"),
+        ([first, struct.pack("<BBI", INTER, 60, 0) + b"\x01x"], "qp 60 is out of range"),
+        ([first, struct.pack("<BBI", INTER, 30, 0) + b"\x05x"], "packet length = 5 exceeds"),
+        ([first, struct.pack("<BBI", INTER, 30, 0) + b"\x01xjunk"], "4 bytes after the inter packet"),
     ]
     for payloads, message in cases:
         reader = KeyframeReader(codec, 16, 16, tagged=True)

@@ -12,7 +12,7 @@ mode   rest of the payload
 =====  ========================================================================================
 0      intra: the keyframe codec's payload, exactly as in format 1
 1      inter: ``qp`` (u8, 0–51), ``crc32`` (u32le) of the decoded keyframe at its coded size,
-       then the P-frame packet
+       the P-frame packet's length (varint; nothing may follow the packet), then the packet
 =====  ========================================================================================
 
 The reference of a keyframe is the keyframe before it in stream order
@@ -42,6 +42,7 @@ import numpy as np
 from actdiff.codec.bitstream import INTER_KEY
 from actdiff.codec.distortion import Distortion
 from actdiff.codec.rd_settings import rd_distortion
+from actdiff.entropy.varint import ByteReader, write_varint
 from actdiff.errors import BitstreamError
 from actdiff.image_codecs import ImageCodec
 from actdiff.image_codecs.hevc_inter import check_available, decode_inter, encode_inter
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 INTRA, INTER = 0, 1
 #: The P-frame quantisers the encoder tries (ascending: finer first).
-QPS = tuple(range(12, 52, 3))
+QPS = tuple(range(10, 52))
 _INTER_HEAD = struct.Struct("<BBI")  # mode, qp, crc32
 
 
@@ -113,7 +114,7 @@ class InterChooser:
 
     def _inter(self, ref_small: np.ndarray, src_small: np.ndarray, qp: int) -> tuple[bytes, np.ndarray]:
         packet, small = encode_inter(ref_small, src_small, qp)
-        return _INTER_HEAD.pack(INTER, qp, _crc(small)) + packet, small
+        return _INTER_HEAD.pack(INTER, qp, _crc(small)) + write_varint(len(packet)) + packet, small
 
     def choose(self, previous: Optional[np.ndarray], source: np.ndarray, intra: bytes, intra_decoded: np.ndarray,
                source_ref: Any = None) -> CodedKey:
@@ -224,8 +225,13 @@ class KeyframeReader:
         _, qp, crc = _INTER_HEAD.unpack_from(data)
         if qp > 51:
             raise BitstreamError(f"keyframe {index}: inter qp {qp} is out of range 0..51")
+        r = ByteReader(bytes(data))
+        r.pos = _INTER_HEAD.size
+        packet = r.read(r.varint(f"keyframe {index} packet length", r.left), f"keyframe {index} packet")
+        if r.left:
+            raise BitstreamError(f"keyframe {index}: {r.left} bytes after the inter packet")
         g = self.geometry
-        small = decode_inter(g.down(self.previous), data[_INTER_HEAD.size:], qp)
+        small = decode_inter(g.down(self.previous), packet, qp)
         if _crc(small) != crc:
             self.mismatches += 1
             log.warning("keyframe %d: the inter keyframe differs from the encoder's (checksum); another x265 "

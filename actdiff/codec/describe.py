@@ -82,7 +82,8 @@ def format_description(d: dict[str, Any]) -> str:
     scale = s.get("keyframe_downscale", 1)
     key_extra = ", ".join(("nominal quality" if k == "keyframe_quality" else k.removeprefix("keyframe_")) + f" {v}"
                           for k, v in s.items()
-                          if k.startswith("keyframe_") and k not in ("keyframe_codec", "keyframe_downscale"))
+                          if k.startswith("keyframe_") and k not in ("keyframe_codec", "keyframe_downscale",
+                                                                     "keyframe_inter"))
     lines = [
         f"{d['file'] or 'stream'}",
         f"  size          {d['bytes']:,} bytes = {total:,} bits, {d['bpp']:.5f} bits per pixel",
@@ -91,7 +92,8 @@ def format_description(d: dict[str, Any]) -> str:
         f"{bits['keyframes']:,} ({_pct(bits['keyframes'], total)}), trajectories {bits['trajectories']:,} "
         f"({_pct(bits['trajectories'], total)})",
         f"  keyframes     {s.get('keyframe_codec', '?')}" + (f", {key_extra}" if key_extra else "")
-        + (f", downscaled {scale:g}x" if scale and float(scale) != 1 else ", full resolution"),
+        + (f", downscaled {scale:g}x" if scale and float(scale) != 1 else ", full resolution")
+        + (", some predicted from the keyframe before (format 2)" if s.get("keyframe_inter") else ""),
         f"  trajectories  {s.get('trajectory_coder', '?')} coder, quantisation step "
         f"{s.get('trajectory_quantisation_step', '?')} px, temporal stride {s.get('trajectory_temporal_stride', 1)} "
         "frames (the rest interpolated)",

@@ -22,6 +22,12 @@ from actdiff.config import ENCODE_EXPERIMENT
 DEFAULT_CONFIG = ENCODE_EXPERIMENT
 
 
+
+def _inter_note(stats: dict) -> str:
+    """`` (N predicted from the one before)`` when the stream has inter-coded keyframes (``codec.keyframe_inter``)."""
+    n = (stats.get("keyframe_inter") or {}).get("inter", 0)
+    return f" ({n} predicted from the one before)" if n else ""
+
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="actdiff encode", description=__doc__)
     p.add_argument("input", nargs="?", help="video file, .y4m, raw .yuv, or folder of PNG frames")
@@ -98,7 +104,8 @@ def main(argv: Sequence[str]) -> int:
     print(
         f"{args.output}: {result.stats['frames']} frames {result.stats['width']}x{result.stats['height']}, "
         f"{len(result.data)} bytes, {result.stats['bpp']:.5f} bpp, "
-        f"{len(result.stats['keyframes'])} keyframes, {sum(result.stats['trajectories'])} trajectories, "
+        f"{len(result.stats['keyframes'])} keyframes{_inter_note(result.stats)}, "
+        f"{sum(result.stats['trajectories'])} trajectories, "
         f"{result.stats['encode_seconds']:.2f} s"
     )
     return 0

@@ -175,3 +175,20 @@ def test_info_marks_the_inter_keyframes(streams):
     marks = [m for seg in d["segments"] for m in seg["keyframe_inter"]]
     assert marks == [q is not None for q in on.stats["keyframe_inter"]["qps"]]
     assert d["settings"]["keyframe_inter"] is True and "(P)" in format_description(d)
+
+
+def test_qp_search_finds_the_last_passing_index_from_any_start():
+    from actdiff.codec.keyframe_inter import last_true
+
+    for n in (1, 2, 5, 42):
+        for answer in [None, *range(n)]:
+            calls: list = []
+
+            def ok(i, answer=answer, calls=calls):
+                calls.append(i)
+                return answer is not None and i <= answer
+
+            for start in range(n):
+                calls.clear()
+                assert last_true(ok, n, start) == answer, (n, answer, start)
+                assert len(calls) <= 2 * max(1, n).bit_length() + 2

@@ -25,7 +25,8 @@ decodes on (the keyframe then differs slightly from the encoder's).
 
 The encoder's choice (both modes, :class:`InterChooser`): a keyframe goes inter when some QP gives
 a keyframe no worse than its intra coding by the RD distortion ``D``
-(:class:`~actdiff.codec.distortion.Distortion`) in fewer bytes; the largest such QP, by bisection.
+(:class:`~actdiff.codec.distortion.Distortion`) in fewer bytes; the largest such QP, searched by
+galloping from the QP chosen last and bisecting (:func:`last_true`).
 The keyframe's quality as the mode chose it is kept; only its bytes go down.
 """
 
@@ -35,7 +36,7 @@ import logging
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 import numpy as np
 
@@ -93,6 +94,35 @@ def tag_intra(payload: bytes) -> bytes:
     return bytes([INTRA]) + payload
 
 
+def last_true(ok: Callable[[int], bool], n: int, start: int) -> Optional[int]:
+    """The largest ``i`` in ``[0, n)`` with ``ok(i)``, for ``ok`` true up to some index and false
+    after it; ``None`` when ``ok(0)`` is false. Gallops from ``start`` (steps 1, 2, 4, …) and then
+    bisects, so an answer near ``start`` takes a few calls; the answer is the same from any start."""
+    i = min(max(start, 0), n - 1)
+    if ok(i):
+        lo, step = i, 1
+        while lo + step < n and ok(lo + step):
+            lo, step = lo + step, 2 * step
+        hi = min(lo + step, n) - 1
+    else:
+        bad, step = i, 1
+        while True:
+            j = bad - step
+            if j < 0:
+                if bad == 0 or not ok(0):
+                    return None
+                lo, hi = 0, bad - 1
+                break
+            if ok(j):
+                lo, hi = j, bad - 1
+                break
+            bad, step = j, 2 * step
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid - 1)
+    return lo
+
+
 class InterChooser:
     """The encoder's choice between a keyframe's intra coding and a P-frame of the previous keyframe.
 
@@ -105,6 +135,7 @@ class InterChooser:
     def __init__(self, geometry: KeyframeGeometry, distortion: Distortion, qps: Sequence[int] = QPS) -> None:
         self.geometry, self.distortion, self.qps = geometry, distortion, tuple(sorted(qps))
         self.bytes_saved = 0
+        self._hint = len(self.qps) // 2   # where the QP search starts: the last QP chosen
 
     def stats(self, keys: Sequence[CodedKey]) -> dict:
         """``stats["keyframe_inter"]``: each keyframe's P-frame QP (``None``: intra), in stream
@@ -139,17 +170,16 @@ class InterChooser:
 
         if len(trial(len(self.qps) - 1)[0]) >= len(tagged):  # even the coarsest P-frame is no cheaper
             return CodedKey(tagged, intra_decoded)
-        lo, hi = 0, len(self.qps) - 1          # the largest QP whose D is at most the intra's
-        if trial(lo)[2] > target:
+        # the largest QP whose D is at most the intra's, searched from the last one chosen
+        best = last_true(lambda i: trial(i)[2] <= target, len(self.qps), self._hint)
+        if best is None:
             return CodedKey(tagged, intra_decoded)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if trial(mid)[2] <= target else (lo, mid - 1)
-        payload, decoded, _ = trial(lo)
+        payload, decoded, _ = trial(best)
         if len(payload) >= len(tagged):
             return CodedKey(tagged, intra_decoded)
+        self._hint = best
         self.bytes_saved += len(tagged) - len(payload)
-        return CodedKey(payload, decoded, self.qps[lo])
+        return CodedKey(payload, decoded, self.qps[best])
 
 
 def inter_chooser(codec: Any, image_codec: ImageCodec, height: int, width: int) -> Optional[InterChooser]:
@@ -241,4 +271,4 @@ class KeyframeReader:
 
 
 __all__ = ["INTER", "INTER_KEY", "INTRA", "QPS", "CodedKey", "InterChooser", "KeyframeGeometry", "KeyframeReader",
-           "codec_scale", "inter_chooser", "set_payloads", "stream_payloads", "tag_intra"]
+           "codec_scale", "inter_chooser", "last_true", "set_payloads", "stream_payloads", "tag_intra"]

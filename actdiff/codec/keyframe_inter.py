@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence
 
@@ -168,8 +169,15 @@ class InterChooser:
                 trials[i] = (payload, decoded, self.distortion.frame(ref, decoded))
             return trials[i]
 
-        if len(trial(len(self.qps) - 1)[0]) >= len(tagged):  # even the coarsest P-frame is no cheaper
-            return CodedKey(tagged, intra_decoded)
+        n, hint = len(self.qps), min(self._hint, len(self.qps) - 1)
+        # probes two at a time on both cores (x265 releases the GIL); the answer does not depend on
+        # which trials ran, each is a pure function of its QP: the coarsest and the start, then the
+        # start's two neighbours (one of which the search asks for next)
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(trial, sorted({n - 1, hint})))
+            if len(trial(n - 1)[0]) >= len(tagged):  # even the coarsest P-frame is no cheaper
+                return CodedKey(tagged, intra_decoded)
+            list(pool.map(trial, sorted({min(hint + 1, n - 1), max(hint - 1, 0)})))
         # the largest QP whose D is at most the intra's, searched from the last one chosen
         best = last_true(lambda i: trial(i)[2] <= target, len(self.qps), self._hint)
         if best is None:

@@ -31,7 +31,7 @@ from actdiff.codec.encoding import (  # noqa: F401  (re-exported: the encoder's 
     write_stream,
 )
 from actdiff.codec.keyframe_chain import carried_keyframes
-from actdiff.codec.keyframe_inter import CodedKey, inter_chooser, set_payloads, tag_intra
+from actdiff.codec.keyframe_inter import CodedKey, inter_chooser, next_key, set_payloads
 from actdiff.codec.keyframe_quality import spread_qualities
 from actdiff.codec.schema import check_codec_config
 from actdiff.errors import ConfigError
@@ -95,9 +95,7 @@ def encode_video(
                 c = image_codecs[quality[f]]
                 payload = c.encode(frames[f])
                 decoded = c.decode(payload, coded_h, coded_w)
-                previous = keys[-1].decoded if keys else None
-                keys.append(chooser.choose(previous, frames[f], payload, decoded) if chooser
-                            else CodedKey(tag_intra(payload), decoded))
+                next_key(chooser, keys, frames[f], payload, decoded)
             tracks, bandwidth = _segment_tracks(frames, prep.flows, seg, codec, prep.coding, select_tracks)
             plans.append(SegmentPlan(seg, [], [k.decoded for k in keys[-len(carried):]], prep.coding(tracks),
                                      bandwidth))

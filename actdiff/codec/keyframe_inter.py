@@ -190,6 +190,17 @@ class InterChooser:
         return CodedKey(payload, decoded, self.qps[best])
 
 
+def next_key(chooser: Optional[InterChooser], keys: List[CodedKey], source: np.ndarray, intra: bytes,
+             intra_decoded: np.ndarray, source_ref: Any = None) -> CodedKey:
+    """Append the next keyframe in stream order to ``keys``: chosen by ``chooser`` against the last
+    one (:meth:`InterChooser.choose`), or its intra coding when there is no chooser."""
+    previous = keys[-1].decoded if keys else None
+    key = (chooser.choose(previous, source, intra, intra_decoded, source_ref) if chooser
+           else CodedKey(tag_intra(intra), intra_decoded))
+    keys.append(key)
+    return key
+
+
 def inter_chooser(codec: Any, image_codec: ImageCodec, height: int, width: int) -> Optional[InterChooser]:
     """The chooser of ``codec.keyframe_inter`` for keyframes of ``height x width`` coded by
     ``image_codec`` (its downscale applies); ``None`` when the option is off. Checks that x265 is
@@ -279,4 +290,4 @@ class KeyframeReader:
 
 
 __all__ = ["INTER", "INTER_KEY", "INTRA", "QPS", "CodedKey", "InterChooser", "KeyframeGeometry", "KeyframeReader",
-           "codec_scale", "inter_chooser", "last_true", "set_payloads", "stream_payloads", "tag_intra"]
+           "codec_scale", "inter_chooser", "last_true", "next_key", "set_payloads", "stream_payloads", "tag_intra"]

@@ -73,7 +73,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from actdiff.codec.encoding import Prepared, SegmentPlan, codec_section, prepare, write_stream
 from actdiff.codec.keyframe_chain import carried_keyframes
-from actdiff.codec.keyframe_inter import CodedKey, InterChooser, inter_chooser, set_payloads, tag_intra
+from actdiff.codec.keyframe_inter import CodedKey, InterChooser, inter_chooser, next_key, set_payloads
 from actdiff.codec.rd_keyframes import (
     SPEED_CODECS,
     WORKER_PREFIX,
@@ -316,9 +316,7 @@ class RDSearch:
         keys: List[CodedKey] = []
         for f in frames:
             c = self.final_keys.get(f, decision.qualities[f], decision.scale)
-            previous = keys[-1].decoded if keys else None
-            keys.append(chooser.choose(previous, self.prep.frames[f], c.payload, c.decoded, self.refs[f])
-                        if chooser else CodedKey(tag_intra(c.payload), c.decoded))
+            next_key(chooser, keys, self.prep.frames[f], c.payload, c.decoded, self.refs[f])
         return keys, chooser
 
     def plans(self, decision: Decision, keys: List[CodedKey]) -> Tuple[List[SegmentPlan], bool]:

@@ -192,3 +192,62 @@ def test_qp_search_finds_the_last_passing_index_from_any_start():
                 calls.clear()
                 assert last_true(ok, n, start) == answer, (n, answer, start)
                 assert len(calls) <= 2 * max(1, n).bit_length() + 2
+
+
+def test_descent_finds_the_minimum_of_a_unimodal_cost_from_any_start():
+    from actdiff.codec.keyframe_inter import descend
+
+    for n in (1, 2, 5, 42):
+        for answer in range(n):
+            for start in range(n):
+                calls: list = []
+
+                def cost(i, answer=answer, calls=calls):
+                    calls.append(i)
+                    return abs(i - answer) + 0.1 * (i > answer)
+
+                assert descend(cost, n, start) == answer, (n, answer, start)
+                assert len(set(calls)) <= 4 * max(1, n).bit_length() + 3
+
+
+def test_rd_choice_takes_the_p_frame_of_least_rd_cost(clip):
+    """``codec.rd.inter_rd``: the QP minimises w·D + λ·R (a local minimum over every QP), a lower λ
+    buys a finer one, and the keyframe stays intra when even the best P-frame costs more."""
+    from actdiff.codec.keyframe_inter import QPS, InterChooser, KeyframeGeometry, RDPrice
+
+    dist = Distortion()
+    prev, src = clip.frames[0], clip.frames[20]
+    h, w = src.shape[:2]
+    codec = codec_from_params({"name": "avif", "quality": 30})
+    intra = codec.encode(src)
+    intra_decoded = codec.decode(intra, h, w)
+    chosen = {}
+    for lam in (0.5, 20.0):
+        price = RDPrice(2.0, lam, h * w)
+        key = InterChooser(KeyframeGeometry(h, w, 1.0), dist).choose(prev, src, intra, intra_decoded, rd=price)
+        assert key.qp is not None
+        costs = {}
+        for qp in QPS:
+            packet, small = encode_inter(prev, src, qp)
+            costs[qp] = price.cost(dist.frame(dist.prepare(src), small), len(packet) + 7)
+        i = QPS.index(key.qp)
+        assert all(costs[key.qp] <= costs[QPS[j]] + 1e-9 for j in (i - 1, i + 1) if 0 <= j < len(QPS))
+        chosen[lam] = key.qp
+    assert chosen[0.5] < chosen[20.0]
+    # a tiny intra payload that no P-frame can beat in cost: intra stays
+    price = RDPrice(0.0, 1e6, h * w)
+    key = InterChooser(KeyframeGeometry(h, w, 1.0), dist).choose(prev, src, b"x", intra_decoded, rd=price)
+    assert key.qp is None
+
+
+def test_rd_mode_inter_rd_keeps_the_decisions_and_stays_closed_loop(clip):
+    base = ["codec.mode=rd", *SMALL, "codec.rd.lambda=2", "codec.rd.max_gop=8"]
+    off = encode_video(clip, compose(None, [*base, "codec.rd.inter_rd=false"]))
+    on = encode_video(clip, compose(None, base))  # the default
+    assert on.stats["keyframes"] == off.stats["keyframes"]
+    assert on.stats["keyframe_inter"]["qps"] != off.stats["keyframe_inter"]["qps"]
+    _, segments = decode_segments(on.data)
+    for seg, ref in zip(segments, on.debug["decoded_segments"]):
+        assert np.array_equal(seg.key_end, ref.key_end)
+    with pytest.raises(ConfigError, match="codec.rd.inter_rd"):
+        encode_video(clip, compose(None, [*base, "codec.rd.inter_rd=maybe"]))

@@ -27,7 +27,10 @@ The encoder's choice (both modes, :class:`InterChooser`): a keyframe goes inter 
 a keyframe no worse than its intra coding by the RD distortion ``D``
 (:class:`~actdiff.codec.distortion.Distortion`) in fewer bytes; the largest such QP, searched by
 galloping from the QP chosen last and bisecting (:func:`last_true`).
-The keyframe's quality as the mode chose it is kept; only its bytes go down.
+The keyframe's quality as the mode chose it is kept; only its bytes go down. With
+``codec.rd.inter_rd`` the RD mode instead prices both codings as its search does
+(:class:`RDPrice`: the keyframe's propagation weight times ``D`` plus ``λ`` times its bits) and
+takes the P-frame QP of least cost, which may buy a better keyframe where prediction is cheap.
 """
 
 from __future__ import annotations
@@ -81,6 +84,19 @@ def codec_scale(codec: ImageCodec) -> float:
     return float(getattr(codec, "scale", 1.0))
 
 
+@dataclass(frozen=True)
+class RDPrice:
+    """How the RD mode prices one keyframe: ``weight · D + lam · 8 · bytes / pixels``
+    (:mod:`actdiff.codec.rd_keyframes`: ``weight`` its propagation weight, ``pixels`` of one frame)."""
+
+    weight: float
+    lam: float
+    pixels: int
+
+    def cost(self, distortion: float, nbytes: int) -> float:
+        return self.weight * distortion + self.lam * 8 * nbytes / self.pixels
+
+
 @dataclass
 class CodedKey:
     """One keyframe as the stream carries it: ``payload`` (tagged), decoded ``uint8 (Hc, Wc, 3)``,
@@ -124,6 +140,30 @@ def last_true(ok: Callable[[int], bool], n: int, start: int) -> Optional[int]:
     return lo
 
 
+def descend(cost: Callable[[int], float], n: int, start: int,
+            ahead: Callable[[Sequence[int]], None] = lambda js: None) -> int:
+    """A local minimum of ``cost`` over ``[0, n)`` from ``start``: steps of 1, 2, 4, … downhill in
+    the first direction that improves, then halving steps back (a pattern search; for a unimodal
+    ``cost`` the minimum, in about ``2 log2`` of the distance calls). ``ahead(js)`` is told the
+    indices asked for next (to compute them together)."""
+    best = min(max(start, 0), n - 1)
+    ahead([j for j in (best - 1, best, best + 1) if 0 <= j < n])
+    for d in (1, -1):
+        step, moved = 1, False
+        while 0 <= best + d * step < n and cost(best + d * step) < cost(best):
+            best, moved, step = best + d * step, True, 2 * step
+            ahead([j for j in (best + d * step, best + d * step // 2) if 0 <= j < n])
+        while step > 1:
+            step //= 2
+            for j in (best + d * step, best - d * step):
+                if 0 <= j < n and cost(j) < cost(best):
+                    best, moved = j, True
+                    break
+        if moved:
+            return best
+    return best
+
+
 class InterChooser:
     """The encoder's choice between a keyframe's intra coding and a P-frame of the previous keyframe.
 
@@ -149,10 +189,12 @@ class InterChooser:
         return _INTER_HEAD.pack(INTER, qp, _crc(small)) + write_varint(len(packet)) + packet, small
 
     def choose(self, previous: Optional[np.ndarray], source: np.ndarray, intra: bytes, intra_decoded: np.ndarray,
-               source_ref: Any = None) -> CodedKey:
+               source_ref: Any = None, rd: Optional[RDPrice] = None) -> CodedKey:
         """The cheaper of ``intra`` (payload, decoded image) and an inter coding of ``source``
         (``uint8 (Hc, Wc, 3)``) from ``previous`` (the last decoded keyframe; ``None``: first).
-        ``source_ref``: ``distortion.prepare(source)`` when the caller has it."""
+        ``source_ref``: ``distortion.prepare(source)`` when the caller has it. With ``rd`` the
+        inter coding is the QP of least RD cost and wins when its cost is below the intra's
+        (:meth:`_choose_rd`); without, the cheapest no worse than the intra (class docstring)."""
         tagged = tag_intra(intra)
         if previous is None:
             return CodedKey(tagged, intra_decoded)
@@ -170,6 +212,8 @@ class InterChooser:
             return trials[i]
 
         n, hint = len(self.qps), min(self._hint, len(self.qps) - 1)
+        if rd is not None:
+            return self._choose_rd(trial, tagged, intra_decoded, target, rd)
         # probes two at a time on both cores (x265 releases the GIL); the answer does not depend on
         # which trials ran, each is a pure function of its QP: the coarsest and the start, then the
         # start's two neighbours (one of which the search asks for next)
@@ -189,13 +233,34 @@ class InterChooser:
         self.bytes_saved += len(tagged) - len(payload)
         return CodedKey(payload, decoded, self.qps[best])
 
+    def _choose_rd(self, trial: Callable[[int], tuple], tagged: bytes, intra_decoded: np.ndarray, target: float,
+                   rd: RDPrice) -> CodedKey:
+        """The RD mode's choice: the P-frame QP of least ``w · D + λ · bits / pixels``
+        (:func:`descend` from the QP chosen last; two trials at a time), if below the intra's cost.
+        The P-frame may then be better than the intra coding, not only smaller."""
+        def cost(i: int) -> float:
+            payload, _, d = trial(i)
+            return rd.cost(d, len(payload))
+
+        with ThreadPoolExecutor(2) as pool:
+            def ahead(js: Sequence[int]) -> None:
+                list(pool.map(trial, js))
+
+            best = descend(cost, len(self.qps), self._hint, ahead)
+        if cost(best) >= rd.cost(target, len(tagged)):
+            return CodedKey(tagged, intra_decoded)
+        payload, decoded, _ = trial(best)
+        self._hint = best
+        self.bytes_saved += len(tagged) - len(payload)
+        return CodedKey(payload, decoded, self.qps[best])
+
 
 def next_key(chooser: Optional[InterChooser], keys: List[CodedKey], source: np.ndarray, intra: bytes,
-             intra_decoded: np.ndarray, source_ref: Any = None) -> CodedKey:
+             intra_decoded: np.ndarray, source_ref: Any = None, rd: Optional[RDPrice] = None) -> CodedKey:
     """Append the next keyframe in stream order to ``keys``: chosen by ``chooser`` against the last
-    one (:meth:`InterChooser.choose`), or its intra coding when there is no chooser."""
+    one (:meth:`InterChooser.choose`, ``rd`` as there), or its intra coding when there is no chooser."""
     previous = keys[-1].decoded if keys else None
-    key = (chooser.choose(previous, source, intra, intra_decoded, source_ref) if chooser
+    key = (chooser.choose(previous, source, intra, intra_decoded, source_ref, rd) if chooser
            else CodedKey(tag_intra(intra), intra_decoded))
     keys.append(key)
     return key
@@ -289,5 +354,5 @@ class KeyframeReader:
         return g.up(small)
 
 
-__all__ = ["INTER", "INTER_KEY", "INTRA", "QPS", "CodedKey", "InterChooser", "KeyframeGeometry", "KeyframeReader",
+__all__ = ["INTER", "INTER_KEY", "INTRA", "QPS", "CodedKey", "RDPrice", "descend", "InterChooser", "KeyframeGeometry", "KeyframeReader",
            "codec_scale", "inter_chooser", "last_true", "next_key", "set_payloads", "stream_payloads", "tag_intra"]

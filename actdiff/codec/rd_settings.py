@@ -71,6 +71,7 @@ class RDSettings:
     search_speed: Optional[int] = None
     final_qualities: bool = False
     fast_partition: bool = False
+    inter_rd: bool = True
 
     @classmethod
     def from_config(cls, codec: DictConfig, lam: Optional[float] = None) -> "RDSettings":
@@ -118,12 +119,15 @@ class RDSettings:
         fast_partition = rd.get("fast_partition", False)
         if not isinstance(fast_partition, bool):
             raise ConfigError(f"codec.rd.fast_partition must be true or false, got {fast_partition!r}")
+        inter_rd = rd.get("inter_rd", True)
+        if not isinstance(inter_rd, bool):
+            raise ConfigError(f"codec.rd.inter_rd must be true or false, got {inter_rd!r}")
         return cls(lam, ints("qualities", 0, 100), ints("budgets", 1, 2048),
                    tuple(sorted({check_scale(float(s)) for s in scales})), max_gop, min_gop, rho,
                    rd_distortion(codec), _loop_decoder(rd), dict(plain(rd.get("search")) or {}),
                    stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)),
                    None if slack is None else float(slack), threads, None if margin is None else float(margin),
-                   speed, final, fast_partition)
+                   speed, final, fast_partition, inter_rd)
 
 
 __all__ = ["RDSettings", "plain", "rd_distortion"]

@@ -73,7 +73,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from actdiff.codec.encoding import Prepared, SegmentPlan, codec_section, prepare, write_stream
 from actdiff.codec.keyframe_chain import carried_keyframes
-from actdiff.codec.keyframe_inter import CodedKey, InterChooser, inter_chooser, next_key, set_payloads
+from actdiff.codec.keyframe_inter import CodedKey, InterChooser, RDPrice, inter_chooser, next_key, set_payloads
 from actdiff.codec.rd_keyframes import (
     SPEED_CODECS,
     WORKER_PREFIX,
@@ -304,19 +304,23 @@ class RDSearch:
         decision.search_qualities = searched_q
         return decision
 
-    def stream_keys(self, decision: Decision) -> Tuple[List[CodedKey], Optional[InterChooser]]:
+    def stream_keys(self, decision: Decision, lam: Optional[float] = None
+                    ) -> Tuple[List[CodedKey], Optional[InterChooser]]:
         """Each keyframe as the stream carries it, in stream order: coded by the stream's keyframe
         coder at the chosen quality, or with ``codec.keyframe_inter`` as a P-frame of the keyframe
         before it where that is no worse and smaller (:mod:`actdiff.codec.keyframe_inter`; after
-        the search, which counted every keyframe as coded alone); and the chooser, if any."""
+        the search, which counted every keyframe as coded alone) or, with ``codec.rd.inter_rd``,
+        where its RD cost at ``lam`` is lower; and the chooser, if any."""
         frames = sorted(decision.qualities)
         h, w = self.prep.coded_size
         codec = self.final_keys.codec(decision.qualities[frames[0]], decision.scale)
         chooser = inter_chooser(self.codec, codec, h, w)
         keys: List[CodedKey] = []
-        for f in frames:
+        weights = self._weights(frames)
+        for f, w in zip(frames, weights):
             c = self.final_keys.get(f, decision.qualities[f], decision.scale)
-            next_key(chooser, keys, self.prep.frames[f], c.payload, c.decoded, self.refs[f])
+            rd = RDPrice(w, float(lam), self.pixels) if self.s.inter_rd and lam is not None else None
+            next_key(chooser, keys, self.prep.frames[f], c.payload, c.decoded, self.refs[f], rd)
         return keys, chooser
 
     def plans(self, decision: Decision, keys: List[CodedKey]) -> Tuple[List[SegmentPlan], bool]:
@@ -340,7 +344,7 @@ class RDSearch:
         lam = self.s.lam if lam is None else float(lam)
         with self._workers():
             decision = self.run(lam, key_lam)
-            keys, chooser = self.stream_keys(decision)
+            keys, chooser = self.stream_keys(decision, lam if key_lam is None else float(key_lam))
             plans, inter = self.plans(decision, keys)
         qualities = [decision.qualities[k] for k in sorted(decision.qualities)]
         image_params = {**self.final_keys.codec(max(qualities), decision.scale).header_params()}

@@ -155,6 +155,7 @@ def descend(cost: Callable[[int], float], n: int, start: int,
             ahead([j for j in (best + d * step, best + d * step // 2) if 0 <= j < n])
         while step > 1:
             step //= 2
+            ahead([j for j in (best + d * step, best - d * step) if 0 <= j < n])
             for j in (best + d * step, best - d * step):
                 if 0 <= j < n and cost(j) < cost(best):
                     best, moved = j, True

@@ -226,6 +226,18 @@ def _hydra_error(e: Exception, where: str) -> ConfigError:
     return ConfigError(f"cannot compose {where}: {_one_line(e)}")
 
 
+def _wrapped_interrupt(e: Optional[BaseException]) -> Optional[KeyboardInterrupt]:
+    """The ``KeyboardInterrupt`` (a signal, :class:`actdiff.errors.Interrupted`) that a library
+    turned into ``e`` by raising from it, if any."""
+    seen: set = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def _compose_node(node: dict, overrides: Sequence[str], where: str, group: str = "") -> DictConfig:
     """Compose ``node`` (a primary config as a plain dict, ``defaults`` included) with Hydra."""
     from hydra import compose as hydra_compose
@@ -247,6 +259,9 @@ def _compose_node(node: dict, overrides: Sequence[str], where: str, group: str =
         with initialize_config_dir(config_dir=str(root.resolve()), version_base="1.3"):
             cfg = hydra_compose(config_name=_PRIMARY, overrides=hydra_overrides)
     except (HydraException, OmegaConfBaseException, yaml.YAMLError, ValueError, RecursionError) as e:
+        interrupt = _wrapped_interrupt(e)
+        if interrupt is not None:  # SIGINT/SIGTERM arrived while composing: an interrupt, not a config error
+            raise interrupt from None
         raise _hydra_error(e, where) from None
     finally:
         store.repo.pop(f"{_PRIMARY}.yaml", None)

@@ -101,3 +101,24 @@ def test_interrupt_turned_into_another_error_by_a_library_is_still_one_line(tmp_
     with pytest.raises(AttributeError):  # without a signal, a bug stays a traceback
         monkeypatch.setattr(encode, "main", lambda argv: (_ for _ in ()).throw(AttributeError("bug")))
         cli.main(["encode", "x.mp4", "-o", str(tmp_path / "o.adv")])
+
+
+def test_a_signal_while_composing_a_config_stays_an_interrupt(monkeypatch):
+    """Hydra turns an exception raised inside ``compose`` (the CLI's ``Interrupted``) into a
+    ``ConfigCompositionException``: it must still end as an interrupt (130/143), not a config error."""
+    import hydra
+    from hydra.errors import ConfigCompositionException
+
+    from actdiff.config import compose
+    from actdiff.errors import Interrupted
+
+    def interrupted(*args, **kwargs):
+        try:
+            raise Interrupted(signal.SIGTERM)
+        except Interrupted as e:
+            raise ConfigCompositionException("") from e
+
+    monkeypatch.setattr(hydra, "compose", interrupted)
+    with pytest.raises(Interrupted) as caught:
+        compose(None, [])
+    assert caught.value.exit_code == 143

@@ -164,8 +164,9 @@ def test_search_decides_at_the_search_speed_and_the_stream_is_coded_at_the_codec
     from actdiff.codec.keyframe_chain import carried_keyframes
     from actdiff.image_codecs import codec_from_params
 
-    at6 = encode_video(clip, rd_cfg("codec.rd.lambda=2", "+codec.keyframe_codec.speed=6"), flows=flows)
-    at4 = encode_video(clip, rd_cfg("codec.rd.lambda=2", "codec.rd.final_qualities=false"), flows=flows)
+    intra = "codec.keyframe_inter=false"  # every payload an AVIF image (inter keyframes: test_keyframe_inter.py)
+    at6 = encode_video(clip, rd_cfg("codec.rd.lambda=2", "+codec.keyframe_codec.speed=6", intra), flows=flows)
+    at4 = encode_video(clip, rd_cfg("codec.rd.lambda=2", "codec.rd.final_qualities=false", intra), flows=flows)
     for key in ("keyframe_qualities", "keyframe_scale", "budgets"):
         assert at4.stats["rd"][key] == at6.stats["rd"][key], key
     assert at4.stats["keyframes"] == at6.stats["keyframes"]

@@ -355,5 +355,8 @@ class KeyframeReader:
         return g.up(small)
 
 
-__all__ = ["INTER", "INTER_KEY", "INTRA", "QPS", "CodedKey", "RDPrice", "descend", "InterChooser", "KeyframeGeometry", "KeyframeReader",
-           "codec_scale", "inter_chooser", "last_true", "next_key", "set_payloads", "stream_payloads", "tag_intra"]
+__all__ = [
+    "INTER", "INTER_KEY", "INTRA", "QPS", "CodedKey", "RDPrice", "descend", "InterChooser", "KeyframeGeometry",
+    "KeyframeReader", "codec_scale", "inter_chooser", "last_true", "next_key", "set_payloads", "stream_payloads",
+    "tag_intra",
+]

@@ -46,6 +46,7 @@ import numpy as np
 
 from actdiff.codec.bitstream import INTER_KEY
 from actdiff.codec.distortion import Distortion
+from actdiff.codec.rd_keyframes import keyframe_cost
 from actdiff.codec.rd_settings import rd_distortion
 from actdiff.entropy.varint import ByteReader, write_varint
 from actdiff.errors import BitstreamError
@@ -86,15 +87,15 @@ def codec_scale(codec: ImageCodec) -> float:
 
 @dataclass(frozen=True)
 class RDPrice:
-    """How the RD mode prices one keyframe: ``weight · D + lam · 8 · bytes / pixels``
-    (:mod:`actdiff.codec.rd_keyframes`: ``weight`` its propagation weight, ``pixels`` of one frame)."""
+    """How the RD search prices one keyframe (:func:`actdiff.codec.rd_keyframes.keyframe_cost`,
+    ``weight`` its propagation weight, ``pixels`` of one frame), for a payload of ``nbytes``."""
 
     weight: float
     lam: float
     pixels: int
 
     def cost(self, distortion: float, nbytes: int) -> float:
-        return self.weight * distortion + self.lam * 8 * nbytes / self.pixels
+        return keyframe_cost(self.weight, distortion, 8 * nbytes, self.lam, self.pixels)
 
 
 @dataclass
@@ -212,9 +213,9 @@ class InterChooser:
                 trials[i] = (payload, decoded, self.distortion.frame(ref, decoded))
             return trials[i]
 
-        n, hint = len(self.qps), min(self._hint, len(self.qps) - 1)
         if rd is not None:
             return self._choose_rd(trial, tagged, intra_decoded, target, rd)
+        n, hint = len(self.qps), min(self._hint, len(self.qps) - 1)
         # probes two at a time on both cores (x265 releases the GIL); the answer does not depend on
         # which trials ran, each is a pure function of its QP: the coarsest and the start, then the
         # start's two neighbours (one of which the search asks for next)

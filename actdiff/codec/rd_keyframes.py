@@ -63,6 +63,11 @@ class CodedKeyframe:
 DEFAULT_PROPAGATION = 0.5
 
 
+def keyframe_cost(weight: float, distortion: float, bits: float, lam: float, pixels: int) -> float:
+    """The RD price of one keyframe: ``weight · D + λ · bits / pixels`` (``pixels`` of one frame)."""
+    return weight * distortion + lam * bits / pixels
+
+
 def propagation_weight(left: int, right: int, rho: float) -> float:
     """``w_k`` of a keyframe between segments of ``left`` and ``right`` frames (keyframes
     included; 0 where there is no segment on that side)."""
@@ -138,7 +143,7 @@ class KeyframeCoder:
     def cost(self, frame: int, quality: int, scale: float, weight: float, lam: float, pixels: int) -> float:
         """``w · D + λ · bits / pixels`` of one keyframe setting."""
         c = self.get(frame, quality, scale)
-        return weight * c.distortion + lam * c.bits / pixels
+        return keyframe_cost(weight, c.distortion, c.bits, lam, pixels)
 
     def best_quality(self, frame: int, scale: float, weight: float, lam: float, pixels: int,
                      qualities: Sequence[int], start: int | None = None, down_only: bool = False
@@ -205,4 +210,5 @@ def choose_scale_and_qualities(coder: KeyframeCoder, keyframes: Sequence[int], w
 
 
 __all__ = ["DEFAULT_PROPAGATION", "PER_KEYFRAME_QUALITY", "WORKER_PREFIX", "CodedKeyframe", "KeyframeCoder",
-           "choose_scale_and_qualities", "on_worker", "propagation_weight", "propagation_weights", "scale_costs"]
+           "choose_scale_and_qualities", "keyframe_cost", "on_worker", "propagation_weight", "propagation_weights",
+           "scale_costs"]

@@ -304,8 +304,7 @@ class RDSearch:
         decision.search_qualities = searched_q
         return decision
 
-    def stream_keys(self, decision: Decision, lam: Optional[float] = None
-                    ) -> Tuple[List[CodedKey], Optional[InterChooser]]:
+    def stream_keys(self, decision: Decision, lam: float) -> Tuple[List[CodedKey], Optional[InterChooser]]:
         """Each keyframe as the stream carries it, in stream order: coded by the stream's keyframe
         coder at the chosen quality, or with ``codec.keyframe_inter`` as a P-frame of the keyframe
         before it where that is no worse and smaller (:mod:`actdiff.codec.keyframe_inter`; after
@@ -316,11 +315,10 @@ class RDSearch:
         codec = self.final_keys.codec(decision.qualities[frames[0]], decision.scale)
         chooser = inter_chooser(self.codec, codec, h, w)
         keys: List[CodedKey] = []
-        weights = self._weights(frames)
-        for f, w in zip(frames, weights):
+        for f, w in zip(frames, self._weights(frames)):
             c = self.final_keys.get(f, decision.qualities[f], decision.scale)
-            rd = RDPrice(w, float(lam), self.pixels) if self.s.inter_rd and lam is not None else None
-            next_key(chooser, keys, self.prep.frames[f], c.payload, c.decoded, self.refs[f], rd)
+            price = RDPrice(w, float(lam), self.pixels) if self.s.inter_rd else None
+            next_key(chooser, keys, self.prep.frames[f], c.payload, c.decoded, self.refs[f], price)
         return keys, chooser
 
     def plans(self, decision: Decision, keys: List[CodedKey]) -> Tuple[List[SegmentPlan], bool]:

@@ -66,6 +66,46 @@ def test_encode_and_decode_are_deterministic(sample_result, codec_cfg):
     np.testing.assert_array_equal(decode_video(res.data).frames, decode_video(res.data).frames)
 
 
+def test_fast_stream_is_the_same_for_any_number_of_encoder_threads(sample_result, monkeypatch):
+    """``codec.threads``: the workers code the keyframes and select the trajectories ahead
+    (checked: that work runs on them with 2, in the caller's thread with 1) and change nothing."""
+    import threading
+
+    from actdiff.codec import encoder
+
+    video, res = sample_result
+    seen: dict = {}
+
+    def record(kind, fn):
+        def wrapped(*args, **kwargs):
+            seen.setdefault(kind, set()).add(threading.current_thread().name.startswith("actdiff-encode"))
+            return fn(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(encoder, "_intra", record("keyframes", encoder._intra))
+    monkeypatch.setattr(encoder, "_segment_tracks", record("tracks", encoder._segment_tracks))
+    serial = encode_video(video, compose(None, ["codec.threads=1"]))
+    assert seen == {"keyframes": {False}, "tracks": {False}}
+    seen.clear()
+    pooled = encode_video(video, compose(None, ["codec.threads=2"]))
+    assert seen == {"keyframes": {True}, "tracks": {True}}
+    assert pooled.data == serial.data == res.data
+    assert pooled.stats["keyframe_inter"]["inter"] > 0  # the chain of inter choices ran on top of the workers
+
+
+def test_encoder_threads_are_checked_and_the_rd_search_inherits_them():
+    from actdiff.codec.rd_settings import RDSettings
+    from actdiff.errors import ConfigError
+
+    video = Video(moving_texture(6, 64, 96), 25.0)
+    for bad in ("0", "65", "1.5", "many"):
+        with pytest.raises(ConfigError, match="threads"):
+            encode_video(video, compose(None, [f"codec.threads={bad}"]))
+    inherited = compose(None, ["codec.threads=3"]).codec
+    assert RDSettings.from_config(inherited).threads == 3
+    assert RDSettings.from_config(compose(None, ["codec.threads=3", "codec.rd.threads=1"]).codec).threads == 1
+
+
 @pytest.mark.parametrize("num_frames", [1, 2, 3])
 def test_very_short_inputs(num_frames, codec_cfg):
     frames = moving_texture(num_frames, 64, 96)

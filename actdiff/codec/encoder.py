@@ -9,7 +9,9 @@ the decisions to the rate–distortion-optimised search of :mod:`actdiff.codec.r
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import numpy as np
 from omegaconf import DictConfig
@@ -50,6 +52,41 @@ def _codecs_by_quality(section: DictConfig, qualities: set[int]) -> dict[int, Im
     return {q: codec_from_params({**params, "quality": q}) for q in qualities}
 
 
+class _Serial(Executor):
+    """An executor that runs each task at once, in the caller's thread (``codec.threads: 1``)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # noqa: BLE001  (re-raised by .result(), as a pool would)
+            future.set_exception(e)
+        return future
+
+
+@contextmanager
+def _workers(threads: int) -> Iterator[Executor]:
+    """``threads`` worker threads (``codec.threads``), or the caller's thread alone for 1."""
+    if threads <= 1:
+        yield _Serial()
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="actdiff-encode") as pool:
+        yield pool
+
+
+def _intra(codec: ImageCodec, frame: np.ndarray, height: int, width: int) -> Tuple[bytes, np.ndarray]:
+    """``frame``'s intra payload and the keyframe as decoded (``uint8 (height, width, 3)``)."""
+    payload = codec.encode(frame)
+    return payload, codec.decode(payload, height, width)
+
+
+def encoder_threads(codec: DictConfig) -> int:
+    """``codec.threads`` (default 1): worker threads of both modes (``codec.rd.threads`` overrides
+    it in the RD mode). The stream does not depend on it."""
+    threads = codec.get("threads", None)
+    return 1 if threads is None else int(threads)
+
+
 def encode_video(
     video: Video, cfg: DictConfig, flows: Optional[Tuple[np.ndarray, np.ndarray]] = None
 ) -> EncodeResult:
@@ -88,15 +125,19 @@ def encode_video(
     chooser = inter_chooser(codec, prep.stages.image_codec, coded_h, coded_w)
     plans: List[SegmentPlan] = []
     keys: List[CodedKey] = []
-    with bar(len(segments), "encode segments", unit="seg", leave=False) as pbar:
+    # The keyframes' intra codings and the segments' trajectories do not depend on each other or
+    # on the inter choices: the workers compute them ahead while this thread chains the keyframes.
+    with _workers(encoder_threads(codec)) as pool, \
+            bar(len(segments), "encode segments", unit="seg", leave=False) as pbar:
+        intra = {f: pool.submit(_intra, image_codecs[quality[f]], frames[f], coded_h, coded_w)
+                 for i, seg in enumerate(segments) for f in carried_keyframes(i, seg)}
+        selected = [pool.submit(_segment_tracks, frames, prep.flows, seg, codec, prep.coding, select_tracks)
+                    for seg in segments]
         for i, seg in enumerate(segments):
             carried = carried_keyframes(i, seg)
             for f in carried:
-                c = image_codecs[quality[f]]
-                payload = c.encode(frames[f])
-                decoded = c.decode(payload, coded_h, coded_w)
-                next_key(chooser, keys, frames[f], payload, decoded)
-            tracks, bandwidth = _segment_tracks(frames, prep.flows, seg, codec, prep.coding, select_tracks)
+                next_key(chooser, keys, frames[f], *intra[f].result())
+            tracks, bandwidth = selected[i].result()
             plans.append(SegmentPlan(seg, [], [k.decoded for k in keys[-len(carried):]], prep.coding(tracks),
                                      bandwidth))
             pbar.update(1)
@@ -109,4 +150,4 @@ def encode_video(
     return result
 
 
-__all__ = ["MODES", "encode_video", "pairwise_flows"]
+__all__ = ["MODES", "encode_video", "encoder_threads", "pairwise_flows"]

@@ -107,9 +107,11 @@ class RDSettings:
         margin = rd.get("scale_margin", None)
         if margin is not None and not float(margin) >= 0:
             raise ConfigError(f"codec.rd.scale_margin must be null or >= 0, got {margin!r}")
-        threads = rd.get("threads", 1)
+        threads = rd.get("threads", None)
+        if threads is None:  # the encoder's (codec.threads, checked by the codec schema), default 1
+            threads = codec.get("threads", None) or 1
         if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
-            raise ConfigError(f"codec.rd.threads must be an integer in [1, 64], got {threads!r}")
+            raise ConfigError(f"codec.rd.threads must be null or an integer in [1, 64], got {threads!r}")
         speed = rd.get("search_speed", None)
         if speed is not None and (isinstance(speed, bool) or not isinstance(speed, int) or not 0 <= speed <= 10):
             raise ConfigError(f"codec.rd.search_speed must be null or an integer 0–10, got {speed!r}")

@@ -314,6 +314,8 @@ class RDSearch:
         h, w = self.prep.coded_size
         codec = self.final_keys.codec(decision.qualities[frames[0]], decision.scale)
         chooser = inter_chooser(self.codec, codec, h, w)
+        # every intra coding first, concurrently (the same encodes as one at a time in the loop)
+        self._map(lambda f: self.final_keys.get(f, decision.qualities[f], decision.scale), frames)
         keys: List[CodedKey] = []
         for f, w in zip(frames, self._weights(frames)):
             c = self.final_keys.get(f, decision.qualities[f], decision.scale)

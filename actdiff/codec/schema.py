@@ -156,6 +156,7 @@ class CodecSchema:
     keyframe_codec: KeyframeCodecSchema = field(default_factory=KeyframeCodecSchema)
     keyframe_spread: Optional[float] = rng(0, 100, default=None)   # fast mode: actdiff.codec.keyframe_quality
     keyframe_inter: Optional[bool] = None   # both modes: actdiff.codec.keyframe_inter
+    threads: Optional[int] = rng(1, 64, default=None)   # both modes: actdiff.codec.encoder.encoder_threads
     decoder: Optional[DecoderSchema] = None
     rate_control: Optional[RateControlSchema] = None
     rd: Optional[Dict[str, Any]] = None   # mode: rd; checked by actdiff.codec.rdo.RDSettings

@@ -72,6 +72,7 @@ class RDSettings:
     final_qualities: bool = False
     fast_partition: bool = False
     inter_rd: bool = True
+    endpoint_credit: bool = False
 
     @classmethod
     def from_config(cls, codec: DictConfig, lam: Optional[float] = None) -> "RDSettings":
@@ -124,12 +125,15 @@ class RDSettings:
         inter_rd = rd.get("inter_rd", True)
         if not isinstance(inter_rd, bool):
             raise ConfigError(f"codec.rd.inter_rd must be true or false, got {inter_rd!r}")
+        endpoint_credit = rd.get("endpoint_credit", False)
+        if not isinstance(endpoint_credit, bool):
+            raise ConfigError(f"codec.rd.endpoint_credit must be true or false, got {endpoint_credit!r}")
         return cls(lam, ints("qualities", 0, 100), ints("budgets", 1, 2048),
                    tuple(sorted({check_scale(float(s)) for s in scales})), max_gop, min_gop, rho,
                    rd_distortion(codec), _loop_decoder(rd), dict(plain(rd.get("search")) or {}),
                    stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)),
                    None if slack is None else float(slack), threads, None if margin is None else float(margin),
-                   speed, final, fast_partition, inter_rd)
+                   speed, final, fast_partition, inter_rd, endpoint_credit)
 
 
 __all__ = ["RDSettings", "plain", "rd_distortion"]

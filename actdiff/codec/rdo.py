@@ -188,10 +188,21 @@ class RDSearch:
         m = a + 1 + int(min(len(cum) - 1, (cum < cum[-1] / 2).sum())) if cum[-1] > 0 else (a + b) // 2
         return min(max(m, lo), hi)
 
-    def _solve(self, a: int, b: int, q: Dict[int, int], scale: float, lam: float
+    def _credit(self, k: int, left: int, right: int, q: Dict[int, int], scale: float, lam: float) -> float:
+        """What keyframe ``k`` (at ``q[k]``) would save at the weight of segments of ``left`` and
+        ``right`` frames by its best lower quality (``codec.rd.endpoint_credit``; 0 when off)."""
+        if not self.s.endpoint_credit:
+            return 0.0
+        w = propagation_weight(left, right, self.s.propagation)
+        best = self.keys.best_quality(k, scale, w, lam, self.pixels, self.s.qualities, q[k], down_only=True)[1]
+        return self.keys.cost(k, q[k], scale, w, lam, self.pixels) - best
+
+    def _solve(self, a: int, b: int, q: Dict[int, int], scale: float, lam: float, outer: Tuple[int, int] = (0, 0)
                ) -> Tuple[float, List[Tuple[Segment, SegmentCost]]]:
         """Cheapest coding of ``(a, b)`` (keyframes ``a``, ``b`` given): as one segment, or split
-        at the frame that halves its decoded distortion and each half solved the same way."""
+        at the frame that halves its decoded distortion and each half solved the same way.
+        ``outer``: the lengths of the segments beyond ``a`` and ``b`` (0: none), for the weights of
+        :meth:`_credit`. The cost returned is the segments' and new keyframes' at ``q``."""
         leaf = self.segs.best(a, b, self.s.budgets, self._key(a, q, scale), self._key(b, q, scale), lam, self.pixels)
         m = self._split_point(a, b, leaf.distortions) if b - a >= 2 else None
         if m is None:
@@ -211,10 +222,15 @@ class RDSearch:
                 self.pixels), ((a, m), (m, b)))]
             if key_cost + sum(halves) > (1 + self.s.slack) * leaf.cost:
                 return leaf.cost, [(Segment(a, b), leaf)]
-        left_cost, left = self._solve(a, m, q, scale, lam)
-        if left_cost + key_cost < leaf.cost:
-            right_cost, right = self._solve(m, b, q, scale, lam)
-            if left_cost + key_cost + right_cost < leaf.cost:
+        n = b - a + 1
+        leaf_credit = self._credit(a, outer[0], n, q, scale, lam) + self._credit(b, n, outer[1], q, scale, lam)
+        left_cost, left = self._solve(a, m, q, scale, lam, (outer[0], b - m + 1))
+        if left_cost + key_cost - self._credit(a, outer[0], left[0][0].length, q, scale, lam) < leaf.cost - leaf_credit:
+            right_cost, right = self._solve(m, b, q, scale, lam, (m - a + 1, outer[1]))
+            credit = (self._credit(a, outer[0], left[0][0].length, q, scale, lam)
+                      + self._credit(m, left[-1][0].length, right[0][0].length, q, scale, lam)
+                      + self._credit(b, right[-1][0].length, outer[1], q, scale, lam))
+            if left_cost + key_cost + right_cost - credit < leaf.cost - leaf_credit:
                 return left_cost + key_cost + right_cost, left + right
         return leaf.cost, [(Segment(a, b), leaf)]
 

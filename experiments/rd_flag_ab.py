@@ -1,0 +1,88 @@
+"""A/B of one true/false setting of the RD search (``codec.rd.<flag>``), on TRAINING clips only.
+
+For each clip (cpu protocol: 256x384 crop, first ``--frames`` frames) and λ, the stream encoded
+with the flag off and on by one :class:`RDSearch` (its caches shared: the second encode costs only
+what the flag changes), decoded by the warp decoder and scored (VMAF NEG, MS-SSIM, PSNR); prints
+and writes the BD-rate of ``on`` against ``off`` per clip and on average (negative: ``on`` needs
+fewer bits), the keyframes and the search's cost J, with the machine.
+
+    PYTHONPATH=. python experiments/rd_flag_ab.py endpoint_credit -o experiments/results_rd/endpoint_credit_train.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from actdiff.codec import decode_video
+from actdiff.codec.encoder import pairwise_flows
+from actdiff.codec.encoding import prepare
+from actdiff.codec.rdo import RDSearch, RDSettings
+from actdiff.config import compose
+from actdiff.data import load_dataset
+from actdiff.evaluation.bdrate import bd_rate
+from actdiff.evaluation.results import machine
+from actdiff.io import read_video
+from actdiff.metrics import compute_metrics
+
+METRICS = ["vmaf_neg", "ms_ssim", "psnr"]
+CLIPS = ["davis_dogs_jump", "sadtalker_face_a", "intel_person_room", "sttn_schoolgirls", "intel_cars_topdown",
+         "pysot_bag"]  # the six of experiments/keyframe_inter_rd.py
+
+
+def point(video, search: RDSearch, lam: float, flag: str, value: bool) -> dict:
+    search.s = dataclasses.replace(search.s, **{flag: value})
+    t0 = time.perf_counter()
+    r = search.encode(lam)
+    seconds = time.perf_counter() - t0
+    rec = decode_video(r.data, "warp")
+    m = compute_metrics(video.frames, rec.frames, METRICS)
+    return {"lambda": lam, flag: value, "seconds_cached": seconds, "cost": r.stats["rd"]["cost"],
+            "bpp": 8 * len(r.data) / (video.num_frames * video.height * video.width),
+            "keyframes": r.stats["keyframes"], "qualities": r.stats["rd"]["keyframe_qualities"],
+            **{k: float(v) for k, v in m.items()}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("flag", help="a true/false field of RDSettings, e.g. endpoint_credit")
+    ap.add_argument("--clips", nargs="+", default=CLIPS)
+    ap.add_argument("--frames", type=int, default=96)
+    ap.add_argument("--lambdas", type=float, nargs="+", default=[2.5, 8, 32])
+    ap.add_argument("-o", "--output", required=True)
+    args = ap.parse_args()
+    if not isinstance(getattr(RDSettings, args.flag, None), bool):
+        ap.error(f"{args.flag!r} is not a true/false setting of the RD search")
+    out: dict = {"args": vars(args), "machine": machine(), "clips": {}}
+    for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
+        video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
+        cfg = compose(None, ["codec.mode=rd"], default="experiment/codec")
+        flows = pairwise_flows(video, cfg)
+        search = RDSearch(prepare(video, cfg.codec, flows), cfg.codec, RDSettings.from_config(cfg.codec))
+        curves: dict = {False: [], True: []}
+        for lam in args.lambdas:
+            for value in (False, True):
+                p = point(video, search, lam, args.flag, value)
+                curves[value].append(p)
+                print(f"{seq.name} λ={lam:g} {args.flag}={value}: {p['bpp']:.5f} bpp vmaf_neg={p['vmaf_neg']:.2f} "
+                      f"ms_ssim={p['ms_ssim']:.4f} psnr={p['psnr']:.2f} J={p['cost']:.3f} "
+                      f"keyframes={p['keyframes']} {p['seconds_cached']:.1f}s", flush=True)
+        bd = {m: bd_rate((np.array([p["bpp"] for p in curves[False]]), np.array([p[m] for p in curves[False]])),
+                         (np.array([p["bpp"] for p in curves[True]]), np.array([p[m] for p in curves[True]])), m)
+              for m in METRICS}
+        out["clips"][seq.name] = {"off": curves[False], "on": curves[True], "bd_rate_on_vs_off": bd}
+        print(f"{seq.name}: BD-rate {args.flag} on vs off " + " ".join(f"{m}={v:+.1f}%" for m, v in bd.items()),
+              flush=True)
+    out["mean_bd_rate_on_vs_off"] = {m: float(np.mean([c["bd_rate_on_vs_off"][m] for c in out["clips"].values()]))
+                                     for m in METRICS}
+    print("mean:", {m: round(v, 1) for m, v in out["mean_bd_rate_on_vs_off"].items()})
+    Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

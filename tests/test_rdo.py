@@ -12,7 +12,8 @@ from actdiff.codec import decode_segments, decode_video, encode_video
 from actdiff.codec.distortion import Distortion, psnr
 from actdiff.codec.encoder import pairwise_flows
 from actdiff.codec.ratecontrol import encode_to_target
-from actdiff.codec.rdo import RDSearch
+from actdiff.codec.encoding import prepare
+from actdiff.codec.rdo import RDSearch, RDSettings
 from actdiff.config import compose
 from actdiff.decoders import build_decoder
 from actdiff.errors import ConfigError
@@ -346,6 +347,8 @@ def test_rd_config_errors(clip):
         encode_video(clip, rd_cfg("codec.rd.budgets=[]"))
     with pytest.raises(ConfigError, match="fast_partition"):
         encode_video(clip, rd_cfg("codec.rd.fast_partition=1"))
+    with pytest.raises(ConfigError, match="endpoint_credit"):
+        encode_video(clip, rd_cfg("codec.rd.endpoint_credit=yes"))
     with pytest.raises(ConfigError, match="scale_margin"):
         encode_video(clip, rd_cfg("codec.rd.scale_margin=-1"))
     for bad in ("11", "1.5", "true"):
@@ -371,3 +374,29 @@ def test_cli_lambda_and_target(tmp_path, clip):
             assert s["rate_control"]["params"]["mode"] == "rd"
         else:
             assert s["rd"]["lambda"] == 3.0
+
+
+def test_endpoint_credit_is_what_a_lower_quality_saves_at_the_smaller_weight(clip, flows):
+    """``codec.rd.endpoint_credit``: a split lowers its end keyframes' propagation weights; the
+    credit is what the best lower quality then saves by the keyframe price (0 when off), and
+    it grows as the weight shrinks."""
+    import dataclasses
+
+    from actdiff.codec.rd_keyframes import propagation_weight
+
+    cfg = rd_cfg("codec.rd.lambda=2", "codec.rd.endpoint_credit=true")
+    search = RDSearch(prepare(clip, cfg.codec, flows), cfg.codec, RDSettings.from_config(cfg.codec))
+    assert search.s.endpoint_credit and not RDSettings.from_config(rd_cfg().codec).endpoint_credit
+    lam, scale, k = 2.0, 1.0, 0
+    top = max(search.s.qualities)
+    q = {k: top}
+    credits = []
+    for right in (32, 16, 8, 2):
+        w = propagation_weight(0, right, search.s.propagation)
+        cost = {quality: search.keys.cost(k, quality, scale, w, lam, search.pixels) for quality in search.s.qualities}
+        credit = search._credit(k, 0, right, q, scale, lam)
+        assert credit == pytest.approx(cost[top] - min(cost.values()), abs=1e-9)  # 4 qualities: the descent is exact
+        credits.append(credit)
+    assert credits == sorted(credits) and credits[-1] > 0
+    search.s = dataclasses.replace(search.s, endpoint_credit=False)
+    assert search._credit(k, 0, 2, q, scale, lam) == 0.0

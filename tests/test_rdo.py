@@ -11,8 +11,8 @@ import pytest
 from actdiff.codec import decode_segments, decode_video, encode_video
 from actdiff.codec.distortion import Distortion, psnr
 from actdiff.codec.encoder import pairwise_flows
-from actdiff.codec.ratecontrol import encode_to_target
 from actdiff.codec.encoding import prepare
+from actdiff.codec.ratecontrol import encode_to_target
 from actdiff.codec.rdo import RDSearch, RDSettings
 from actdiff.config import compose
 from actdiff.decoders import build_decoder
@@ -394,9 +394,9 @@ def test_endpoint_credit_is_what_a_lower_quality_saves_at_the_smaller_weight(cli
     for right in (32, 16, 8, 2):
         w = propagation_weight(0, right, search.s.propagation)
         cost = {quality: search.keys.cost(k, quality, scale, w, lam, search.pixels) for quality in search.s.qualities}
-        credit = search._credit(k, 0, right, q, scale, lam)
+        credit = search.splitter().credit(k, 0, right, q, scale, lam)
         assert credit == pytest.approx(cost[top] - min(cost.values()), abs=1e-9)  # 4 qualities: the descent is exact
         credits.append(credit)
     assert credits == sorted(credits) and credits[-1] > 0
     search.s = dataclasses.replace(search.s, endpoint_credit=False)
-    assert search._credit(k, 0, 2, q, scale, lam) == 0.0
+    assert search.splitter().credit(k, 0, 2, q, scale, lam) == 0.0

@@ -7,7 +7,7 @@ downscale and each segment's trajectory budget by minimising
 
 with ``R`` the real coded size in bits per pixel of one frame (``bits / (Hc · Wc)``: a keyframe of
 0.08 bpp costs ``0.08 λ``) and ``D`` the per-frame distortion
-(:class:`~actdiff.codec.distortion.Distortion`, multi-scale SSIM mixed with GMSD) of the frames
+(:class:`~actdiff.codec.distortion.Distortion`, multi-scale PSNR mixed with GMSD) of the frames
 the decoder in the loop (``codec.rd.decoder``, the warp decoder by default) rebuilds from exactly
 what the file would carry.
 
@@ -17,13 +17,15 @@ Search (every encode, selection and decode cached, so rate control re-runs it ch
    segments (the adaptive selector with a frame test that always passes).
 2. Keyframe scale and qualities for the shot boundaries (:mod:`actdiff.codec.rd_keyframes`:
    each keyframe's distortion weighted by how much of it propagates into its segments).
-3. Split search per base segment (dynamic programming over a binary tree of split points): the
-   segment's best cost as one segment (:meth:`SegmentCoster.best` over ``codec.rd.budgets``)
-   against the cost of splitting it at the frame that halves its decoded distortion — the new
-   keyframe at its best quality plus each half solved the same way (halves of at least
-   ``codec.rd.min_gop`` frames). Pruned where the new keyframe alone costs more than the whole
-   segment, and (``codec.rd.slack``) where even the halves coded as one segment each cost more
-   than ``1 + slack`` times the segment: a deeper split rarely recovers that much.
+3. Split search per base segment (:mod:`actdiff.codec.rd_split`; dynamic programming over a
+   binary tree of split points): the segment's best cost as one segment
+   (:meth:`SegmentCoster.best` over ``codec.rd.budgets``) against the cost of splitting it at the
+   frame that halves its decoded distortion — the new keyframe at its best quality plus each half
+   solved the same way (halves of at least ``codec.rd.min_gop`` frames). Pruned where the new
+   keyframe alone costs more than the whole segment, and (``codec.rd.slack``) where even the
+   halves coded as one segment each cost more than ``1 + slack`` times the segment: a deeper
+   split rarely recovers that much. With ``codec.rd.endpoint_credit`` (off) a split also counts what its end keyframes would save by a
+   lower quality at the smaller propagation weight the split gives them.
    With ``codec.rd.fast_partition`` each shot is also solved from the fast mode's keyframe
    positions inside it (the content-adaptive selector, its GOP capped at ``codec.keyframes.max_gop``):
    those keyframes at their best qualities, each part between them solved by the same split
@@ -80,12 +82,12 @@ from actdiff.codec.rd_keyframes import (
     KeyframeCoder,
     choose_scale_and_qualities,
     on_worker,
-    propagation_weight,
     propagation_weights,
     scale_costs,
 )
 from actdiff.codec.rd_segments import SegmentCost, SegmentCoster
 from actdiff.codec.rd_settings import RDSettings, plain
+from actdiff.codec.rd_split import SplitSearch, keyframe_key
 from actdiff.registry import KEYFRAME_SELECTORS
 from actdiff.types import EncodeResult, Segment, Video
 
@@ -165,8 +167,12 @@ class RDSearch:
 
     def _key(self, k: int, q: Dict[int, int], scale: float,
              coder: Optional[KeyframeCoder] = None) -> Tuple[Any, Any]:
-        c = (coder or self.keys).get(k, q[k], scale)
-        return (k, q[k], scale), c.decoded
+        return keyframe_key(coder or self.keys, k, q, scale)
+
+    def splitter(self) -> SplitSearch:
+        """The split search (step 3) with the search's keyframe coder, segment coster and
+        current settings."""
+        return SplitSearch(self.keys, self.segs, self.s, self.pixels, self._map, self.fast_keyframes)
 
     def _weights(self, keyframes: List[int]) -> List[float]:
         return propagation_weights(keyframes, self.s.propagation)
@@ -179,91 +185,6 @@ class RDSearch:
                                                   scales or self.s.scales, qualities or self.s.qualities, lam,
                                                   self.pixels, start)
         return scale, dict(zip(keyframes, qs))
-
-    def _split_point(self, a: int, b: int, d: Any) -> Optional[int]:
-        lo, hi = a + self.s.min_gop - 1, b - self.s.min_gop + 1
-        if lo > hi:
-            return None
-        cum = d.cumsum()
-        m = a + 1 + int(min(len(cum) - 1, (cum < cum[-1] / 2).sum())) if cum[-1] > 0 else (a + b) // 2
-        return min(max(m, lo), hi)
-
-    def _credit(self, k: int, left: int, right: int, q: Dict[int, int], scale: float, lam: float) -> float:
-        """What keyframe ``k`` (at ``q[k]``) would save at the weight of segments of ``left`` and
-        ``right`` frames by its best lower quality (``codec.rd.endpoint_credit``; 0 when off)."""
-        if not self.s.endpoint_credit:
-            return 0.0
-        w = propagation_weight(left, right, self.s.propagation)
-        best = self.keys.best_quality(k, scale, w, lam, self.pixels, self.s.qualities, q[k], down_only=True)[1]
-        return self.keys.cost(k, q[k], scale, w, lam, self.pixels) - best
-
-    def _solve(self, a: int, b: int, q: Dict[int, int], scale: float, lam: float, outer: Tuple[int, int] = (0, 0)
-               ) -> Tuple[float, List[Tuple[Segment, SegmentCost]]]:
-        """Cheapest coding of ``(a, b)`` (keyframes ``a``, ``b`` given): as one segment, or split
-        at the frame that halves its decoded distortion and each half solved the same way.
-        ``outer``: the lengths of the segments beyond ``a`` and ``b`` (0: none), for the weights of
-        :meth:`_credit`. The cost returned is the segments' and new keyframes' at ``q``."""
-        leaf = self.segs.best(a, b, self.s.budgets, self._key(a, q, scale), self._key(b, q, scale), lam, self.pixels)
-        m = self._split_point(a, b, leaf.distortions) if b - a >= 2 else None
-        if m is None:
-            return leaf.cost, [(Segment(a, b), leaf)]
-        if self.s.inherit_quality:  # one encode: the lower of the neighbours' qualities (re-chosen at the end)
-            q[m] = min(q[a], q[b])
-        else:
-            w = propagation_weight(m - a + 1, b - m + 1, self.s.propagation)
-            q[m], _ = self.keys.best_quality(m, scale, w, lam, self.pixels, self.s.qualities, min(q[a], q[b]),
-                                             down_only=True)
-        key_cost = self.keys.cost(m, q[m], scale, 1.0, lam, self.pixels)
-        if key_cost >= leaf.cost:  # the halves cost >= 0: splitting cannot pay
-            return leaf.cost, [(Segment(a, b), leaf)]
-        if self.s.slack is not None:  # the halves as one segment each: far from paying, stop here
-            halves = [c.cost for c in self._map(lambda xy: self.segs.best(
-                xy[0], xy[1], self.s.budgets, self._key(xy[0], q, scale), self._key(xy[1], q, scale), lam,
-                self.pixels), ((a, m), (m, b)))]
-            if key_cost + sum(halves) > (1 + self.s.slack) * leaf.cost:
-                return leaf.cost, [(Segment(a, b), leaf)]
-        n = b - a + 1
-        leaf_credit = self._credit(a, outer[0], n, q, scale, lam) + self._credit(b, n, outer[1], q, scale, lam)
-        left_cost, left = self._solve(a, m, q, scale, lam, (outer[0], b - m + 1))
-        if left_cost + key_cost - self._credit(a, outer[0], left[0][0].length, q, scale, lam) < leaf.cost - leaf_credit:
-            right_cost, right = self._solve(m, b, q, scale, lam, (m - a + 1, outer[1]))
-            credit = (self._credit(a, outer[0], left[0][0].length, q, scale, lam)
-                      + self._credit(m, left[-1][0].length, right[0][0].length, q, scale, lam)
-                      + self._credit(b, right[-1][0].length, outer[1], q, scale, lam))
-            if left_cost + key_cost + right_cost - credit < leaf.cost - leaf_credit:
-                return left_cost + key_cost + right_cost, left + right
-        return leaf.cost, [(Segment(a, b), leaf)]
-
-    def _solve_from(self, cuts: List[int], q: Dict[int, int], scale: float, lam: float
-                    ) -> Tuple[float, List[Tuple[Segment, SegmentCost]]]:
-        """Cheapest coding of the shot ``(cuts[0], cuts[-1])`` with keyframes at every frame of
-        ``cuts`` (the interior ones at their best quality, written into ``q``) and each part between
-        them solved by :meth:`_solve`."""
-        total, chosen, start = 0.0, [], min(q[cuts[0]], q[cuts[-1]])
-        for left, m, right in zip(cuts, cuts[1:-1], cuts[2:]):
-            w = propagation_weight(m - left + 1, right - m + 1, self.s.propagation)
-            q[m], _ = self.keys.best_quality(m, scale, w, lam, self.pixels, self.s.qualities, start)
-            total += self.keys.cost(m, q[m], scale, 1.0, lam, self.pixels)
-        for a, b in zip(cuts, cuts[1:]):
-            cost, parts = self._solve(a, b, q, scale, lam)
-            total, chosen = total + cost, chosen + parts
-        return total, chosen
-
-    def _solve_shot(self, shot: Segment, q: Dict[int, int], scale: float, lam: float
-                    ) -> List[Tuple[Segment, SegmentCost]]:
-        """The split search of ``shot`` from its ends and, with ``codec.rd.fast_partition``, from
-        the fast mode's keyframes inside it: the cheaper coding (``q`` gets its keyframes' qualities)."""
-        plain_q = dict(q)
-        cost, chosen = self._solve(shot.start, shot.end, plain_q, scale, lam)
-        inner = sorted(k for k in self.fast_keyframes if shot.start + self.s.min_gop - 1 <= k
-                       <= shot.end - self.s.min_gop + 1)
-        if inner:
-            fast_q = dict(q)
-            fast_cost, fast_chosen = self._solve_from([shot.start, *inner, shot.end], fast_q, scale, lam)
-            if fast_cost < cost:
-                plain_q, chosen = fast_q, fast_chosen
-        q.update(plain_q)
-        return chosen
 
     def _scale_candidates(self, base: List[int], lam: float) -> List[Tuple[float, Dict[int, int]]]:
         """The scales the split search runs at, cheapest first, with their shot-boundary keyframe
@@ -279,8 +200,9 @@ class RDSearch:
         """Split search of every shot at ``scale`` from the shot-boundary qualities ``q``, then
         the final keyframe qualities at that scale."""
         chosen: List[Tuple[Segment, SegmentCost]] = []
+        split = self.splitter()
         for shot in self.shots:
-            chosen += self._solve_shot(shot, q, scale, lam)
+            chosen += split.solve_shot(shot, q, scale, lam)
         segments = [s for s, _ in chosen]
         keyframes = sorted({s.start for s in segments} | {s.end for s in segments})
         scale, q = self._qualities(keyframes, lam, q, scales=(scale,))

@@ -24,8 +24,9 @@ Search (every encode, selection and decode cached, so rate control re-runs it ch
    solved the same way (halves of at least ``codec.rd.min_gop`` frames). Pruned where the new
    keyframe alone costs more than the whole segment, and (``codec.rd.slack``) where even the
    halves coded as one segment each cost more than ``1 + slack`` times the segment: a deeper
-   split rarely recovers that much. With ``codec.rd.endpoint_credit`` (off) a split also counts what its end keyframes would save by a
-   lower quality at the smaller propagation weight the split gives them.
+   split rarely recovers that much. With ``codec.rd.endpoint_credit`` (off) a split also counts
+   what its end keyframes would save by a lower quality at the smaller propagation weight the
+   split gives them.
    With ``codec.rd.fast_partition`` each shot is also solved from the fast mode's keyframe
    positions inside it (the content-adaptive selector, its GOP capped at ``codec.keyframes.max_gop``):
    those keyframes at their best qualities, each part between them solved by the same split

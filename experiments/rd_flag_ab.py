@@ -1,12 +1,15 @@
-"""A/B of one true/false setting of the RD search (``codec.rd.<flag>``), on TRAINING clips only.
+"""A/B of one setting of the RD search (``codec.rd.<flag>``, a field of :class:`RDSettings`), on
+TRAINING clips only.
 
 For each clip (cpu protocol: 256x384 crop, first ``--frames`` frames) and λ, the stream encoded
-with the flag off and on by one :class:`RDSearch` (its caches shared: the second encode costs only
-what the flag changes), decoded by the warp decoder and scored (VMAF NEG, MS-SSIM, PSNR); prints
-and writes the BD-rate of ``on`` against ``off`` per clip and on average (negative: ``on`` needs
-fewer bits), the keyframes and the search's cost J, with the machine.
+with the setting at its two ``--values`` ("off" and "on"; default false, true) by one
+:class:`RDSearch` (its caches shared: the second encode costs only what the setting changes),
+decoded by the warp decoder and scored (VMAF NEG, MS-SSIM, PSNR); prints and writes the BD-rate of
+``on`` against ``off`` per clip and on average (negative: ``on`` needs fewer bits), the keyframes
+and the search's cost J, with the machine.
 
     PYTHONPATH=. python experiments/rd_flag_ab.py endpoint_credit -o experiments/results_rd/endpoint_credit_train.json
+    PYTHONPATH=. python experiments/rd_flag_ab.py propagation --values 0.5 1.0 -o ...
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ CLIPS = ["davis_dogs_jump", "sadtalker_face_a", "intel_person_room", "sttn_schoo
          "pysot_bag"]  # the six of experiments/keyframe_inter_rd.py
 
 
-def point(video, search: RDSearch, lam: float, flag: str, value: bool) -> dict:
+def point(video, search: RDSearch, lam: float, flag: str, value) -> dict:
     search.s = dataclasses.replace(search.s, **{flag: value})
     t0 = time.perf_counter()
     r = search.encode(lam)
@@ -50,14 +53,17 @@ def point(video, search: RDSearch, lam: float, flag: str, value: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("flag", help="a true/false field of RDSettings, e.g. endpoint_credit")
+    ap.add_argument("flag", help="a field of RDSettings, e.g. endpoint_credit or propagation")
+    ap.add_argument("--values", nargs=2, default=["false", "true"], metavar=("OFF", "ON"),
+                    help="its two values (true/false or numbers; default false true)")
     ap.add_argument("--clips", nargs="+", default=CLIPS)
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("--lambdas", type=float, nargs="+", default=[2.5, 8, 32])
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args()
-    if not isinstance(getattr(RDSettings, args.flag, None), bool):
-        ap.error(f"{args.flag!r} is not a true/false setting of the RD search")
+    if args.flag not in {f.name for f in dataclasses.fields(RDSettings)}:
+        ap.error(f"{args.flag!r} is not a setting of the RD search")
+    off, on = (v.lower() == "true" if v.lower() in ("true", "false") else float(v) for v in args.values)
     out: dict = {"args": vars(args), "machine": machine(), "clips": {}}
     for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
         video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
@@ -66,9 +72,9 @@ def main() -> None:
         search = RDSearch(prepare(video, cfg.codec, flows), cfg.codec, RDSettings.from_config(cfg.codec))
         curves: dict = {False: [], True: []}
         for lam in args.lambdas:
-            for value in (False, True):
+            for which, value in ((False, off), (True, on)):
                 p = point(video, search, lam, args.flag, value)
-                curves[value].append(p)
+                curves[which].append(p)
                 print(f"{seq.name} λ={lam:g} {args.flag}={value}: {p['bpp']:.5f} bpp vmaf_neg={p['vmaf_neg']:.2f} "
                       f"ms_ssim={p['ms_ssim']:.4f} psnr={p['psnr']:.2f} J={p['cost']:.3f} "
                       f"keyframes={p['keyframes']} {p['seconds_cached']:.1f}s", flush=True)

@@ -61,7 +61,7 @@ class SplitSearch:
         return self.keys.cost(k, q[k], scale, w, lam, self.pixels) - best
 
     def solve(self, a: int, b: int, q: Dict[int, int], scale: float, lam: float, outer: Tuple[int, int] = (0, 0)
-               ) -> Tuple[float, List[Tuple[Segment, SegmentCost]]]:
+              ) -> Tuple[float, List[Tuple[Segment, SegmentCost]]]:
         """Cheapest coding of ``(a, b)`` (keyframes ``a``, ``b`` given): as one segment, or split
         at the frame that halves its decoded distortion and each half solved the same way.
         ``outer``: the lengths of the segments beyond ``a`` and ``b`` (0: none), for the weights of
@@ -98,7 +98,7 @@ class SplitSearch:
         return leaf.cost, [(Segment(a, b), leaf)]
 
     def solve_from(self, cuts: List[int], q: Dict[int, int], scale: float, lam: float
-                    ) -> Tuple[float, List[Tuple[Segment, SegmentCost]]]:
+                   ) -> Tuple[float, List[Tuple[Segment, SegmentCost]]]:
         """Cheapest coding of the shot ``(cuts[0], cuts[-1])`` with keyframes at every frame of
         ``cuts`` (the interior ones at their best quality, written into ``q``) and each part between
         them solved by :meth:`solve`."""
@@ -113,7 +113,7 @@ class SplitSearch:
         return total, chosen
 
     def solve_shot(self, shot: Segment, q: Dict[int, int], scale: float, lam: float
-                    ) -> List[Tuple[Segment, SegmentCost]]:
+                   ) -> List[Tuple[Segment, SegmentCost]]:
         """The split search of ``shot`` from its ends and, with ``codec.rd.fast_partition``, from
         the fast mode's keyframes inside it: the cheaper coding (``q`` gets its keyframes' qualities)."""
         plain_q = dict(q)

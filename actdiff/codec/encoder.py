@@ -9,7 +9,7 @@ the decisions to the rate–distortion-optimised search of :mod:`actdiff.codec.r
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
@@ -35,7 +35,7 @@ from actdiff.codec.encoding import (  # noqa: F401  (re-exported: the encoder's 
 from actdiff.codec.keyframe_chain import carried_keyframes
 from actdiff.codec.keyframe_inter import CodedKey, inter_chooser, next_key, set_payloads
 from actdiff.codec.keyframe_quality import spread_qualities
-from actdiff.codec.schema import check_codec_config
+from actdiff.codec.schema import check_codec_config, codec_threads
 from actdiff.errors import ConfigError
 from actdiff.image_codecs import ImageCodec, codec_from_params
 from actdiff.progress import bar
@@ -52,20 +52,29 @@ def _codecs_by_quality(section: DictConfig, qualities: set[int]) -> dict[int, Im
     return {q: codec_from_params({**params, "quality": q}) for q in qualities}
 
 
-class _Serial(Executor):
-    """An executor that runs each task at once, in the caller's thread (``codec.threads: 1``)."""
+class _Deferred:
+    """A task run in the caller's thread when its result is first asked for (``codec.threads: 1``:
+    the work happens in the order the loop needs it, as without workers)."""
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as e:  # noqa: BLE001  (re-raised by .result(), as a pool would)
-            future.set_exception(e)
-        return future
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._call: Optional[Callable[[], Any]] = lambda: fn(*args)
+        self._value: Any = None
+
+    def result(self) -> Any:
+        if self._call is not None:
+            self._value, self._call = self._call(), None
+        return self._value
+
+
+class _Serial:
+    """``submit`` without threads: a :class:`_Deferred`."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> _Deferred:
+        return _Deferred(fn, *args)
 
 
 @contextmanager
-def _workers(threads: int) -> Iterator[Executor]:
+def _workers(threads: int) -> Iterator[Any]:
     """``threads`` worker threads (``codec.threads``), or the caller's thread alone for 1."""
     if threads <= 1:
         yield _Serial()
@@ -78,13 +87,6 @@ def _intra(codec: ImageCodec, frame: np.ndarray, height: int, width: int) -> Tup
     """``frame``'s intra payload and the keyframe as decoded (``uint8 (height, width, 3)``)."""
     payload = codec.encode(frame)
     return payload, codec.decode(payload, height, width)
-
-
-def encoder_threads(codec: DictConfig) -> int:
-    """``codec.threads`` (default 1): worker threads of both modes (``codec.rd.threads`` overrides
-    it in the RD mode). The stream does not depend on it."""
-    threads = codec.get("threads", None)
-    return 1 if threads is None else int(threads)
 
 
 def encode_video(
@@ -127,7 +129,7 @@ def encode_video(
     keys: List[CodedKey] = []
     # The keyframes' intra codings and the segments' trajectories do not depend on each other or
     # on the inter choices: the workers compute them ahead while this thread chains the keyframes.
-    with _workers(encoder_threads(codec)) as pool, \
+    with _workers(codec_threads(codec)) as pool, \
             bar(len(segments), "encode segments", unit="seg", leave=False) as pbar:
         intra = {f: pool.submit(_intra, image_codecs[quality[f]], frames[f], coded_h, coded_w)
                  for i, seg in enumerate(segments) for f in carried_keyframes(i, seg)}
@@ -150,4 +152,4 @@ def encode_video(
     return result
 
 
-__all__ = ["MODES", "encode_video", "encoder_threads", "pairwise_flows"]
+__all__ = ["MODES", "encode_video", "pairwise_flows"]

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from actdiff.codec.distortion import Distortion
 from actdiff.codec.rd_keyframes import DEFAULT_PROPAGATION
+from actdiff.codec.schema import codec_threads
 from actdiff.errors import ConfigError
 from actdiff.image_codecs.scaled import check_scale
 
@@ -109,8 +110,8 @@ class RDSettings:
         if margin is not None and not float(margin) >= 0:
             raise ConfigError(f"codec.rd.scale_margin must be null or >= 0, got {margin!r}")
         threads = rd.get("threads", None)
-        if threads is None:  # the encoder's (codec.threads, checked by the codec schema), default 1
-            threads = codec.get("threads", None) or 1
+        if threads is None:  # the encoder's (checked by the codec schema)
+            threads = codec_threads(codec)
         if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
             raise ConfigError(f"codec.rd.threads must be null or an integer in [1, 64], got {threads!r}")
         speed = rd.get("search_speed", None)

@@ -156,7 +156,7 @@ class CodecSchema:
     keyframe_codec: KeyframeCodecSchema = field(default_factory=KeyframeCodecSchema)
     keyframe_spread: Optional[float] = rng(0, 100, default=None)   # fast mode: actdiff.codec.keyframe_quality
     keyframe_inter: Optional[bool] = None   # both modes: actdiff.codec.keyframe_inter
-    threads: Optional[int] = rng(1, 64, default=None)   # both modes: actdiff.codec.encoder.encoder_threads
+    threads: Optional[int] = rng(1, 64, default=None)   # both modes: codec_threads below
     decoder: Optional[DecoderSchema] = None
     rate_control: Optional[RateControlSchema] = None
     rd: Optional[Dict[str, Any]] = None   # mode: rd; checked by actdiff.codec.rdo.RDSettings
@@ -252,6 +252,12 @@ def check_codec_config(cfg: Any) -> DictConfig:
     if kf["min_gop"] > kf["max_gop"]:
         raise ConfigError(f"codec.keyframes.min_gop = {kf['min_gop']} is larger than max_gop = {kf['max_gop']}")
     return OmegaConf.create(_only_given(typed, given))
+
+
+def codec_threads(codec: Any) -> int:
+    """``codec.threads`` (default 1): the encoder's worker threads in both modes (``codec.rd.threads``
+    overrides it in the RD mode). The stream does not depend on it."""
+    return int(codec.get("threads", None) or 1)
 
 
 def _only_given(typed: Dict[str, Any], given: Dict[str, Any]) -> Dict[str, Any]:

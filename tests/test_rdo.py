@@ -384,7 +384,7 @@ def test_endpoint_credit_is_what_a_lower_quality_saves_at_the_smaller_weight(cli
 
     from actdiff.codec.rd_keyframes import propagation_weight
 
-    cfg = rd_cfg("codec.rd.lambda=2", "codec.rd.endpoint_credit=true")
+    cfg = rd_cfg("codec.rd.lambda=2", "codec.rd.endpoint_credit=true", "codec.rd.slack=null")
     search = RDSearch(prepare(clip, cfg.codec, flows), cfg.codec, RDSettings.from_config(cfg.codec))
     assert search.s.endpoint_credit and not RDSettings.from_config(rd_cfg().codec).endpoint_credit
     lam, scale, k = 2.0, 1.0, 0
@@ -400,3 +400,16 @@ def test_endpoint_credit_is_what_a_lower_quality_saves_at_the_smaller_weight(cli
     assert credits == sorted(credits) and credits[-1] > 0
     search.s = dataclasses.replace(search.s, endpoint_credit=False)
     assert search.splitter().credit(k, 0, 2, q, scale, lam) == 0.0
+
+
+def test_the_split_search_weighs_the_credits(clip, flows, monkeypatch):
+    """The credits enter the split decision: credits that grow as segments shrink make the search
+    split where it keeps one segment without them (the credit itself: the test above)."""
+    from actdiff.codec.rd_split import SplitSearch
+
+    cfg = rd_cfg("codec.rd.lambda=2", "codec.rd.endpoint_credit=true", "codec.rd.slack=null")  # no pruning first
+    plain = encode_video(clip, cfg, flows=flows)
+    monkeypatch.setattr(SplitSearch, "credit", lambda self, k, left, right, *rest: 100.0 / max(left + right, 1))
+    credited = encode_video(clip, cfg, flows=flows)
+    assert plain.stats["keyframes"] == [0, clip.num_frames - 1]
+    assert len(credited.stats["keyframes"]) > len(plain.stats["keyframes"])

@@ -88,10 +88,10 @@ class SplitSearch:
         n = b - a + 1
         leaf_credit = self.credit(a, outer[0], n, q, scale, lam) + self.credit(b, n, outer[1], q, scale, lam)
         left_cost, left = self.solve(a, m, q, scale, lam, (outer[0], b - m + 1))
-        if left_cost + key_cost - self.credit(a, outer[0], left[0][0].length, q, scale, lam) < leaf.cost - leaf_credit:
+        credit_a = self.credit(a, outer[0], left[0][0].length, q, scale, lam)
+        if left_cost + key_cost - credit_a < leaf.cost - leaf_credit:
             right_cost, right = self.solve(m, b, q, scale, lam, (m - a + 1, outer[1]))
-            credit = (self.credit(a, outer[0], left[0][0].length, q, scale, lam)
-                      + self.credit(m, left[-1][0].length, right[0][0].length, q, scale, lam)
+            credit = (credit_a + self.credit(m, left[-1][0].length, right[0][0].length, q, scale, lam)
                       + self.credit(b, right[-1][0].length, outer[1], q, scale, lam))
             if left_cost + key_cost + right_cost - credit < leaf.cost - leaf_credit:
                 return left_cost + key_cost + right_cost, left + right

@@ -48,10 +48,11 @@ def point(video, search: RDSearch, lam: float, flag: str, value) -> dict:
     return {"lambda": lam, flag: value, "seconds_cached": seconds, "cost": r.stats["rd"]["cost"],
             "bpp": 8 * len(r.data) / (video.num_frames * video.height * video.width),
             "keyframes": r.stats["keyframes"], "qualities": r.stats["rd"]["keyframe_qualities"],
+            "qps": r.stats.get("keyframe_inter", {}).get("qps"),
             **{k: float(v) for k, v in m.items()}}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("flag", help="a field of RDSettings, e.g. endpoint_credit or propagation")
     ap.add_argument("--values", nargs=2, default=["false", "true"], metavar=("OFF", "ON"),
@@ -60,7 +61,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("--lambdas", type=float, nargs="+", default=[2.5, 8, 32])
     ap.add_argument("-o", "--output", required=True)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.flag not in {f.name for f in dataclasses.fields(RDSettings)}:
         ap.error(f"{args.flag!r} is not a setting of the RD search")
     off, on = (v.lower() == "true" if v.lower() in ("true", "false") else float(v) for v in args.values)
@@ -77,7 +78,7 @@ def main() -> None:
                 curves[which].append(p)
                 print(f"{seq.name} λ={lam:g} {args.flag}={value}: {p['bpp']:.5f} bpp vmaf_neg={p['vmaf_neg']:.2f} "
                       f"ms_ssim={p['ms_ssim']:.4f} psnr={p['psnr']:.2f} J={p['cost']:.3f} "
-                      f"keyframes={p['keyframes']} {p['seconds_cached']:.1f}s", flush=True)
+                      f"keyframes={p['keyframes']} qps={p['qps']} {p['seconds_cached']:.1f}s", flush=True)
         bd = {m: bd_rate((np.array([p["bpp"] for p in curves[False]]), np.array([p[m] for p in curves[False]])),
                          (np.array([p["bpp"] for p in curves[True]]), np.array([p[m] for p in curves[True]])), m)
               for m in METRICS}

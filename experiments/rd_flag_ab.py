@@ -10,6 +10,10 @@ and the search's cost J, with the machine.
 
     PYTHONPATH=. python experiments/rd_flag_ab.py endpoint_credit -o experiments/results_rd/endpoint_credit_train.json
     PYTHONPATH=. python experiments/rd_flag_ab.py propagation --values 0.5 1.0 -o ...
+    PYTHONPATH=. python experiments/rd_flag_ab.py search_speed --values 6 8 -o ...
+
+Settings the search reads when it is built (:data:`FRESH`, e.g. ``search_speed``) get one search
+per value instead (only the flows shared).
 """
 
 from __future__ import annotations
@@ -36,6 +40,15 @@ from actdiff.metrics import compute_metrics
 METRICS = ["vmaf_neg", "ms_ssim", "psnr"]
 CLIPS = ["davis_dogs_jump", "sadtalker_face_a", "intel_person_room", "sttn_schoolgirls", "intel_cars_topdown",
          "pysot_bag"]  # the six of experiments/keyframe_inter_rd.py
+#: Settings :class:`RDSearch` reads when it is built: each value gets its own search.
+FRESH = {"search_speed"}
+
+
+def parse_value(v: str):
+    """``true``/``false``, an integer or a number."""
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    return int(v) if v.lstrip("-").isdigit() else float(v)
 
 
 def point(video, search: RDSearch, lam: float, flag: str, value) -> dict:
@@ -64,17 +77,24 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.flag not in {f.name for f in dataclasses.fields(RDSettings)}:
         ap.error(f"{args.flag!r} is not a setting of the RD search")
-    off, on = (v.lower() == "true" if v.lower() in ("true", "false") else float(v) for v in args.values)
+    off, on = (parse_value(v) for v in args.values)
     out: dict = {"args": vars(args), "machine": machine(), "clips": {}}
     for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
         video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
         cfg = compose(None, ["codec.mode=rd"], default="experiment/codec")
         flows = pairwise_flows(video, cfg)
-        search = RDSearch(prepare(video, cfg.codec, flows), cfg.codec, RDSettings.from_config(cfg.codec))
+        prep = prepare(video, cfg.codec, flows)
+
+        def build(value) -> RDSearch:
+            s = dataclasses.replace(RDSettings.from_config(cfg.codec), **{args.flag: value})
+            return RDSearch(prep, cfg.codec, s)
+
+        shared = build(off)
+        searches = {False: shared, True: build(on) if args.flag in FRESH else shared}
         curves: dict = {False: [], True: []}
         for lam in args.lambdas:
             for which, value in ((False, off), (True, on)):
-                p = point(video, search, lam, args.flag, value)
+                p = point(video, searches[which], lam, args.flag, value)
                 curves[which].append(p)
                 print(f"{seq.name} λ={lam:g} {args.flag}={value}: {p['bpp']:.5f} bpp vmaf_neg={p['vmaf_neg']:.2f} "
                       f"ms_ssim={p['ms_ssim']:.4f} psnr={p['psnr']:.2f} J={p['cost']:.3f} "

@@ -12,7 +12,7 @@ from actdiff.motion import (
     interpolate_sparse,
     quantize_bandwidth,
 )
-from actdiff.motion.interpolate import coverage_weights, interpolation_trend
+from actdiff.motion.interpolate import SparseField, coverage_weights, interpolation_trend
 from actdiff.types import Tracks
 
 H, W = 64, 96
@@ -69,6 +69,30 @@ def test_interpolate_empty_and_few_points():
     assert dense.shape == (H, W, 2) and not dense.any() and not density.any()
     dense, _ = interpolate_sparse(np.array([[10.0, 10.0]]), np.array([[3.0, 1.0]]), H, W, 4.0)
     np.testing.assert_allclose(dense, np.broadcast_to([3.0, 1.0], dense.shape), atol=1e-4)  # global motion
+
+
+def test_sparse_field_is_interpolate_sparse_at_every_bandwidth():
+    """One prepared point set evaluated at several bandwidths, in any order, gives each time what a
+    fresh interpolation gives (nothing of one evaluation leaks into the next), with or without
+    the density; non-finite and zero-weight points are dropped as interpolate_sparse drops them."""
+    rng = np.random.default_rng(3)
+    pts = rng.uniform([0, 0], [W - 1, H - 1], (30, 2))
+    vals = rng.normal(0, 2, (30, 4))
+    pts[4] = np.nan
+    weights = rng.uniform(0.2, 1.0, 30)
+    weights[7] = 0.0
+    field = SparseField(pts, vals, H, W, weights)
+    for b in (2.0, 24.0, 0.1, 2.0, 9.5):
+        dense, density = field.at(b)
+        ref_dense, ref_density = interpolate_sparse(pts, vals, H, W, b, weights)
+        np.testing.assert_array_equal(dense, ref_dense)
+        np.testing.assert_array_equal(density, ref_density)
+        only, none = field.at(b, density=False)
+        assert none is None
+        np.testing.assert_array_equal(only, ref_dense)
+    assert not np.array_equal(field.at(2.0)[0], field.at(24.0)[0])  # the bandwidth does matter
+    empty, dens = SparseField(np.zeros((0, 2)), np.zeros((0, 3)), H, W).at(5.0)
+    assert empty.shape == (H, W, 3) and not empty.any() and not dens.any()
 
 
 def test_bandwidth_code_roundtrip():

@@ -187,6 +187,43 @@ def _upsample(img: np.ndarray, factor: int, height: int, width: int) -> np.ndarr
     return out[..., 0] if img.ndim == 2 else out
 
 
+class SparseField:
+    """:func:`interpolate_sparse` prepared once for one point set: the usable points, the trend,
+    its values on the grid and the points' residuals, which do not depend on the bandwidth.
+    :meth:`at` then costs one splat and blur per bandwidth (a bandwidth search evaluates the
+    same points at several); the results are exactly :func:`interpolate_sparse`'s.
+
+    Args: as :func:`interpolate_sparse` (``trend``: its coefficients, computed when ``None``).
+    """
+
+    def __init__(self, points: np.ndarray, values: np.ndarray, height: int, width: int,
+                 weights: Optional[np.ndarray] = None, trend: Optional[np.ndarray] = None) -> None:
+        pts = np.asarray(points, np.float64).reshape(-1, 2)
+        vals = np.asarray(values, np.float64)
+        self.chans = vals.shape[-1] if vals.ndim > 1 else 1
+        vals = vals.reshape(len(pts), self.chans)
+        w = np.ones(len(pts)) if weights is None else np.asarray(weights, np.float64).ravel()
+        ok = np.isfinite(pts).all(1) & np.isfinite(vals).all(1) & (w > 0)
+        pts, vals, self.w = pts[ok], vals[ok], w[ok]
+        self.height, self.width, self.empty = height, width, len(pts) == 0
+        if self.empty:
+            return
+        coef = interpolation_trend(pts, vals, height, width, self.w) if trend is None else np.asarray(trend, np.float64)
+        self.resid = vals - _design(pts[:, 0], pts[:, 1], height, width) @ coef
+        self.x, self.y = np.clip(pts[:, 0], 0, width - 1), np.clip(pts[:, 1], 0, height - 1)
+        self.trend = eval_trend(coef, height, width)  # float64 (H, W, C)
+
+    def at(self, bandwidth: float, density: bool = True) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """``(dense float32 (H, W, C), density float32 (H, W))`` at ``bandwidth`` (pixels), as
+        :func:`interpolate_sparse`; ``density=False`` skips the density (returned as ``None``)."""
+        h, w = self.height, self.width
+        if self.empty:
+            return np.zeros((h, w, self.chans), np.float32), np.zeros((h, w), np.float32) if density else None
+        bandwidth = float(max(bandwidth, 0.25))
+        field, dens = _nc_level(self.x, self.y, self.resid, self.w, h, w, bandwidth, NC_PRIOR, density)
+        return (self.trend + field).astype(np.float32), dens.astype(np.float32) if density else None
+
+
 def interpolate_sparse(
     points: np.ndarray,
     values: np.ndarray,
@@ -206,7 +243,8 @@ def interpolate_sparse(
         bandwidth: Gaussian sigma in pixels (> 0).
         weights: ``(N,)`` non-negative point weights (default 1).
         trend: ``(3, C)`` coefficients from :func:`interpolation_trend` of the same (finite)
-            points, values and weights, to reuse across bandwidths (computed when ``None``).
+            points, values and weights, to reuse across bandwidths (computed when ``None``;
+            :class:`SparseField` reuses everything else too).
 
     Returns:
         ``(dense float32 (H, W, C), density float32 (H, W))``. ``density`` is the blurred
@@ -214,29 +252,14 @@ def interpolate_sparse(
         ≈ 2π σ² / spacing² inside a regular grid of points). With no usable point ``dense``
         is 0 and ``density`` is 0.
     """
-    pts = np.asarray(points, np.float64).reshape(-1, 2)
-    vals = np.asarray(values, np.float64)
-    chans = vals.shape[-1] if vals.ndim > 1 else 1
-    vals = vals.reshape(len(pts), chans)
-    w = np.ones(len(pts)) if weights is None else np.asarray(weights, np.float64).ravel()
-    ok = np.isfinite(pts).all(1) & np.isfinite(vals).all(1) & (w > 0)
-    pts, vals, w = pts[ok], vals[ok], w[ok]
-    if len(pts) == 0:
-        return np.zeros((height, width, chans), np.float32), np.zeros((height, width), np.float32)
-    bandwidth = float(max(bandwidth, 0.25))
-    coef = interpolation_trend(pts, vals, height, width, w) if trend is None else np.asarray(trend, np.float64)
-    resid = vals - _design(pts[:, 0], pts[:, 1], height, width) @ coef
-    x = np.clip(pts[:, 0], 0, width - 1)
-    y = np.clip(pts[:, 1], 0, height - 1)
-    field, density = _nc_level(x, y, resid, w, height, width, bandwidth, NC_PRIOR)
-    dense = eval_trend(coef, height, width) + field
-    return dense.astype(np.float32), density.astype(np.float32)
+    return SparseField(points, values, height, width, weights, trend).at(bandwidth)  # type: ignore[return-value]
 
 
 def _nc_level(x: np.ndarray, y: np.ndarray, vals: np.ndarray, w: np.ndarray, height: int, width: int,
-              bandwidth: float, prior: float) -> Tuple[np.ndarray, np.ndarray]:
+              bandwidth: float, prior: float, density: bool = True) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Normalised convolution of ``vals (N, C)`` at ``(x, y)`` with a zero prior of weight
-    ``prior`` (in units of one point's peak density): ``(field (H, W, C), density (H, W))``."""
+    ``prior`` (in units of one point's peak density): ``(field (H, W, C), density (H, W))``
+    (``density=False``: ``None`` instead of the density)."""
     chans = vals.shape[1]
     factor = int(max(1, min(bandwidth // 4, max(1, min(height, width) // 8))))
     hc, wc = -(-height // factor), -(-width // factor)
@@ -248,7 +271,7 @@ def _nc_level(x: np.ndarray, y: np.ndarray, vals: np.ndarray, w: np.ndarray, hei
     peak = 1.0 / (2.0 * math.pi * max(sigma, 0.5) ** 2)
     field = num / (den[..., None] + prior * peak)
     field = _upsample(field, factor, height, width).reshape(height, width, chans)
-    return field, _upsample(den, factor, height, width) / peak
+    return field, _upsample(den, factor, height, width) / peak if density else None
 
 
 def _downsample(img: np.ndarray, step: int) -> np.ndarray:

@@ -46,17 +46,24 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("--threads", type=int, default=1,
                     help="OpenCV, torch and RD search threads (1: the encoder's own cost; 2: what 2 idle cores give)")
+    ap.add_argument("--points", nargs="+", default=None, metavar="NAME",
+                    help="only these points (fast and the names of configs/rates/rd.yaml, e.g. fast rd3 rd6)")
     ap.add_argument("-o", "--output", default=None)
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="config overrides of every encode, e.g. codec.rd.decoder=... (recorded)")
     args = ap.parse_args()
     cv2.setNumThreads(args.threads)
     torch.set_num_threads(args.threads)
+    runs = {"fast": []} | {name: codec_overrides(ovs) for name, ovs in
+                           load_rates(ROOT / "configs/rates/rd.yaml").items()}
+    if args.points:
+        unknown = sorted(set(args.points) - set(runs))
+        if unknown:
+            ap.error(f"unknown points {unknown}; known: {sorted(runs)}")
+        runs = {k: v for k, v in runs.items() if k in args.points}
     rows = []
     for clip in args.clips:
         video = read_video(clip, max_frames=args.frames, size=(256, 384), resize_mode="crop")
-        runs = {"fast": []} | {name: codec_overrides(ovs) for name, ovs in
-                               load_rates(ROOT / "configs/rates/rd.yaml").items()}
         for name, ovs in runs.items():
             row = {"clip": Path(clip).name, "frames": video.num_frames, "point": name,
                    **timed(video, [*args.set, *ovs], args.threads)}
@@ -65,7 +72,7 @@ def main() -> None:
     if args.output:
         machine = {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": os.cpu_count(),
                    "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "threads": args.threads,
-                   "overrides": args.set}
+                   "overrides": args.set, "points": args.points}
         Path(args.output).write_text(json.dumps({"machine": machine, "rows": rows}, indent=1) + "\n")
 
 

@@ -2,8 +2,10 @@
 
 On a shared machine the wall-clock rate depends on what else runs; the process CPU time (one
 thread: ``OMP_NUM_THREADS=1``, OpenCV single-threaded) is what the encoder itself costs, so both
-are reported with the load average. RD mode at the λ points of ``configs/rates/rd.yaml``, each
-from a fresh search (no cache shared between points), flows included. ``--threads N`` sets the
+are reported with the load average, and the machine's speed at fixed single-threaded work before
+and after the run (``calibration``: AVIF and DIS on a synthetic frame pair) to compare days. RD
+mode at the λ points of ``configs/rates/rd.yaml``, each from a fresh search (no cache shared
+between points), flows included. ``--threads N`` sets the
 OpenCV and torch threads and the RD search's worker threads (``codec.rd.threads``) alike.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_rd_speed.py CLIP... -o benchmarks/results/rd_speed_cpu.json
@@ -20,11 +22,13 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import torch
 
 from actdiff.codec import encode_video
 from actdiff.config import compose
 from actdiff.evaluation.rates import codec_overrides, load_rates
+from actdiff.image_codecs import codec_from_params
 from actdiff.io import read_video
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +42,29 @@ def timed(video, overrides: list[str], threads: int) -> dict:
     n = video.num_frames
     return {"bpp": res.stats["bpp"], "keyframes": len(res.stats["keyframes"]), "wall_seconds": wall,
             "cpu_seconds": cpu, "fps_wall": n / wall, "fps_cpu": n / cpu, "loadavg": list(os.getloadavg())}
+
+
+def calibration(repeats: int = 10) -> dict:
+    """Seconds of fixed single-threaded work on this machine, to compare runs across machines
+    and days (the same code's speed varied 2-3x between sessions of one shared machine): AVIF
+    speed-6 encodes and DIS flows of a fixed synthetic 256x384 frame pair."""
+    rng = np.random.default_rng(0)
+    a = cv2.GaussianBlur(rng.uniform(0, 255, (256, 384, 3)).astype(np.float32), (0, 0), 2).astype(np.uint8)
+    b = np.roll(a, (2, 3), (0, 1))
+    codec = codec_from_params({"name": "avif", "quality": 50, "speed": 6})
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    ga, gb = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY), cv2.cvtColor(b, cv2.COLOR_RGB2GRAY)
+    n = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        codec.encode(a)
+    t1 = time.perf_counter()
+    for _ in range(repeats):
+        dis.calc(ga, gb, None)
+    t2 = time.perf_counter()
+    cv2.setNumThreads(n)
+    return {"repeats": repeats, "avif_speed6_seconds": t1 - t0, "dis_medium_seconds": t2 - t1}
 
 
 def main() -> None:
@@ -61,6 +88,8 @@ def main() -> None:
         if unknown:
             ap.error(f"unknown points {unknown}; known: {sorted(runs)}")
         runs = {k: v for k, v in runs.items() if k in args.points}
+    calib = calibration()
+    print("calibration:", {k: round(v, 3) for k, v in calib.items()}, flush=True)
     rows = []
     for clip in args.clips:
         video = read_video(clip, max_frames=args.frames, size=(256, 384), resize_mode="crop")
@@ -72,7 +101,8 @@ def main() -> None:
     if args.output:
         machine = {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": os.cpu_count(),
                    "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "threads": args.threads,
-                   "overrides": args.set, "points": args.points}
+                   "overrides": args.set, "points": args.points, "calibration": calib,
+                   "calibration_after": calibration()}
         Path(args.output).write_text(json.dumps({"machine": machine, "rows": rows}, indent=1) + "\n")
 
 

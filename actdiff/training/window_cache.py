@@ -131,8 +131,10 @@ def _window_rng(spec: WindowSpec, task: WindowTask) -> np.random.Generator:
 
 
 def build_window(task: WindowTask, spec: WindowSpec, codec_cfg: DictConfig, folder: Path,
-                 source: SegmentSource | None = None) -> tuple[dict[str, Any], int]:
-    """Draw, augment, encode and decode one window; write its record. Returns (entry, bytes)."""
+                 source: SegmentSource | None = None, threads: int | None = None) -> tuple[dict[str, Any], int]:
+    """Draw, augment, encode and decode one window; write its record. Returns (entry, bytes).
+    ``threads``: the encoder's worker threads (``codec.threads``; ``None``: the config's), which
+    do not change the stream."""
     from actdiff.codec import decode_segments, encode_video
 
     plan = draw_plan(spec, _window_rng(spec, task), task.clip.shape(), task.split == "train", task.index, task.count)
@@ -141,7 +143,7 @@ def build_window(task: WindowTask, spec: WindowSpec, codec_cfg: DictConfig, fold
         raise InputError(f"{task.clip.name}: cannot read frames {plan.start}..{plan.start + plan.length - 1}")
     plan = replace(plan, length=src.num_frames)
     video = Video(apply_plan(src.frames, plan), src.fps, src.source or task.clip.name)
-    cfg = OmegaConf.merge(codec_cfg, spec.codec_overrides(plan))
+    cfg = OmegaConf.merge(codec_cfg, spec.codec_overrides(plan), {} if threads is None else {"threads": threads})
     data = None
     if source is None:
         data = encode_video(video, cfg).data
@@ -157,6 +159,17 @@ def build_window(task: WindowTask, spec: WindowSpec, codec_cfg: DictConfig, fold
 
 def _build_star(args: tuple) -> tuple[dict[str, Any], int]:
     return build_window(*args)
+
+
+def one_core_per_process() -> None:
+    """Initializer of the cache's encoder processes: each uses one core (OpenCV and torch
+    threads, and ``codec.threads`` through :func:`build_window`), so N processes do not start
+    N × cores threads on the machine."""
+    import cv2
+    import torch
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
 
 
 def folder_bytes(folder: Path) -> int:
@@ -176,8 +189,9 @@ def build_cache(tasks: Sequence[WindowTask], spec: WindowSpec, codec_cfg: DictCo
     """Make every missing record of ``tasks`` in ``folder``; return all their manifest entries.
 
     Args:
-        workers: encoder processes (``1``: in this process; more: a ``spawn`` pool, so
-            ``source`` must then be picklable, e.g. a module-level function).
+        workers: encoder processes (``1``: in this process; more: a ``spawn`` pool of processes
+            that use one core each (:func:`one_core_per_process`), so ``source`` must then be
+            picklable, e.g. a module-level function).
         max_bytes: limit on the whole cache root (``folder.parent``, every key): checked before
             encoding (existing + estimated new records) and after every record, with a one-line
             ``InputError`` saying what to change.
@@ -199,9 +213,10 @@ def build_cache(tasks: Sequence[WindowTask], spec: WindowSpec, codec_cfg: DictCo
 
         bar = tqdm(total=len(missing), desc="training windows", unit="window", file=sys.stderr,
                    disable=not sys.stderr.isatty(), dynamic_ncols=True)
-        args = [(t, spec, codec_cfg, folder, source) for t in missing]
+        threads = 1 if workers > 1 else None  # one core per encoder process
+        args = [(t, spec, codec_cfg, folder, source, threads) for t in missing]
         written = folder_bytes(root) if max_bytes is not None else 0
-        pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
+        pool = multiprocessing.get_context("spawn").Pool(workers, one_core_per_process) if workers > 1 else None
         try:
             for _, nbytes in (pool.imap_unordered(_build_star, args) if pool else map(_build_star, args)):
                 bar.update(1)

@@ -11,6 +11,7 @@ and the search's cost J, with the machine.
     PYTHONPATH=. python experiments/rd_flag_ab.py endpoint_credit -o experiments/results_rd/endpoint_credit_train.json
     PYTHONPATH=. python experiments/rd_flag_ab.py propagation --values 0.5 1.0 -o ...
     PYTHONPATH=. python experiments/rd_flag_ab.py search_speed --values 6 8 -o ...
+    PYTHONPATH=. python experiments/rd_flag_ab.py budgets --values 8,32,128 8,16,32,64,128 -o ...
 
 Settings the search reads when it is built (:data:`FRESH`, e.g. ``search_speed``) get one search
 per value instead (only the flows shared).
@@ -45,10 +46,17 @@ FRESH = {"search_speed"}
 
 
 def parse_value(v: str):
-    """``true``/``false``, an integer or a number."""
+    """``true``/``false``, an integer, a number, or a comma-separated tuple of them (``8,32,128``)."""
+    if "," in v:
+        return tuple(parse_value(x) for x in v.split(",") if x)
     if v.lower() in ("true", "false"):
         return v.lower() == "true"
     return int(v) if v.lstrip("-").isdigit() else float(v)
+
+
+def build_search(prep, codec, flag: str, value) -> RDSearch:
+    """An RD search of the prepared clip with ``codec.rd.<flag>`` set to ``value``."""
+    return RDSearch(prep, codec, dataclasses.replace(RDSettings.from_config(codec), **{flag: value}))
 
 
 def point(video, search: RDSearch, lam: float, flag: str, value) -> dict:
@@ -84,13 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         cfg = compose(None, ["codec.mode=rd"], default="experiment/codec")
         flows = pairwise_flows(video, cfg)
         prep = prepare(video, cfg.codec, flows)
-
-        def build(value) -> RDSearch:
-            s = dataclasses.replace(RDSettings.from_config(cfg.codec), **{args.flag: value})
-            return RDSearch(prep, cfg.codec, s)
-
-        shared = build(off)
-        searches = {False: shared, True: build(on) if args.flag in FRESH else shared}
+        shared = build_search(prep, cfg.codec, args.flag, off)
+        searches = {False: shared, True: build_search(prep, cfg.codec, args.flag, on) if args.flag in FRESH else shared}
         curves: dict = {False: [], True: []}
         for lam in args.lambdas:
             for which, value in ((False, off), (True, on)):

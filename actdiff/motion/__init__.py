@@ -1,12 +1,11 @@
 """Motion geometry shared by the encoder and every decoder: warping, splatting, interpolation."""
 
+from actdiff.motion.bandwidth_fit import bandwidth_candidates, fit_bandwidth
 from actdiff.motion.interpolate import (
-    bandwidth_candidates,
     bandwidth_code,
     bandwidth_from_code,
     default_grid_step,
     dense_flow_from_tracks,
-    fit_bandwidth,
     interpolate_sparse,
     quantize_bandwidth,
 )

@@ -23,7 +23,6 @@ from actdiff.motion.interpolate import (
     default_grid_step,
     dense_flow_from_tracks,
     interpolate_sparse,
-    interpolation_trend,
     quantize_bandwidth,
 )
 from actdiff.selection.learned import weight_map_from_config
@@ -41,15 +40,6 @@ def _epe(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     d = a - b
     # not cv2.magnitude: its last bits depend on the arrays' memory alignment (encoding must be deterministic)
     return np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1])
-
-
-def _field(pos: np.ndarray, values: np.ndarray, height: int, width: int) -> Tuple[Optional[SparseField], int]:
-    """The interpolation of ``values (N, C)`` at ``pos`` on the sample grid, with its trend
-    (``None`` without points), and ``C``."""
-    if len(values) == 0:
-        return None, values.shape[1]
-    trend = interpolation_trend(pos, values, height, width)
-    return SparseField(pos, values, height, width, trend=trend), values.shape[1]
 
 
 @dataclass
@@ -96,10 +86,9 @@ class Problem:
     def grid(self) -> Tuple[int, int]:
         return self.centres.shape[:2]
 
-    def _frame_data(self, pts: np.ndarray) -> List[List[Tuple[Optional[SparseField], int]]]:
-        """Per evaluated frame: the interpolations of the points' backward displacements, as
-        ``(SparseField or None when no point is visible, channels)`` (prepared independently of
-        the bandwidth; cached for the last point set)."""
+    def _frame_data(self, pts: np.ndarray) -> List[List[SparseField]]:
+        """Per evaluated frame: the interpolations of the points' backward displacements (with
+        their trends; prepared independently of the bandwidth; cached for the last point set)."""
         key = pts.tobytes()
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
@@ -114,9 +103,9 @@ class Problem:
             pos = (pts + f_t + 0.5) / self.step - 0.5
             ok1 = vis_t & vis_end
             if np.array_equal(vis_t, ok1):  # one 4-channel interpolation serves both keyframes
-                parts = [_field(pos[vis_t], np.concatenate([-f_t, f_end - f_t], 1)[vis_t], h, w)]
+                parts = [SparseField(pos[vis_t], np.concatenate([-f_t, f_end - f_t], 1)[vis_t], h, w)]
             else:
-                parts = [_field(pos[m], v[m], h, w) for m, v in ((vis_t, -f_t), (ok1, f_end - f_t))]
+                parts = [SparseField(pos[m], v[m], h, w) for m, v in ((vis_t, -f_t), (ok1, f_end - f_t))]
             out.append(parts)
         self._cache = (key, out)
         return out
@@ -138,8 +127,7 @@ class Problem:
             return out
         b = float(bandwidth) / self.step
         for i, parts in enumerate(self._frame_data(pts)):
-            fields = [f.at(b, density=False)[0] if f is not None else np.zeros((h, w, c), np.float32)
-                      for f, c in parts]
+            fields = [f.at(b, density=False)[0] for f in parts]  # zeros where no point is visible
             d0, d1 = (fields[0][..., :2], fields[0][..., 2:]) if len(fields) == 1 else fields
             qx, qy = self.q[i, ..., 0], self.q[i, ..., 1]
             s0 = cv2.remap(np.ascontiguousarray(d0), qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

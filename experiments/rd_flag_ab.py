@@ -14,7 +14,11 @@ and the search's cost J, with the machine.
     PYTHONPATH=. python experiments/rd_flag_ab.py budgets --values 8,32,128 8,16,32,64,128 -o ...
 
 Settings the search reads when it is built (:data:`FRESH`, e.g. ``search_speed``) get one search
-per value instead (only the flows shared).
+per value instead (only the flows shared), and so does any other setting of the codec section named
+by its full key (``codec.<key>``, e.g. the trajectory quantiser step: a config override of both
+encodes, the stream's header carries it):
+
+    PYTHONPATH=. python experiments/rd_flag_ab.py codec.entropy.step --values 0.5 1.0 -o ...
 """
 
 from __future__ import annotations
@@ -59,8 +63,15 @@ def build_search(prep, codec, flag: str, value) -> RDSearch:
     return RDSearch(prep, codec, dataclasses.replace(RDSettings.from_config(codec), **{flag: value}))
 
 
+def codec_search(video, flows, flag: str, raw: str) -> RDSearch:
+    """An RD search of ``video`` composed with the config override ``flag=raw`` (``codec.<key>``)."""
+    cfg = compose(None, ["codec.mode=rd", f"{flag}={raw}"], default="experiment/codec")
+    return RDSearch(prepare(video, cfg.codec, flows), cfg.codec, RDSettings.from_config(cfg.codec))
+
+
 def point(video, search: RDSearch, lam: float, flag: str, value) -> dict:
-    search.s = dataclasses.replace(search.s, **{flag: value})
+    if not flag.startswith("codec."):
+        search.s = dataclasses.replace(search.s, **{flag: value})
     t0 = time.perf_counter()
     r = search.encode(lam)
     seconds = time.perf_counter() - t0
@@ -75,7 +86,8 @@ def point(video, search: RDSearch, lam: float, flag: str, value) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("flag", help="a field of RDSettings, e.g. endpoint_credit or propagation")
+    ap.add_argument("flag", help="a field of RDSettings, e.g. endpoint_credit or propagation, or a codec "
+                                 "config key, e.g. codec.entropy.step")
     ap.add_argument("--values", nargs=2, default=["false", "true"], metavar=("OFF", "ON"),
                     help="its two values (true/false or numbers; default false true)")
     ap.add_argument("--clips", nargs="+", default=CLIPS)
@@ -83,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lambdas", type=float, nargs="+", default=[2.5, 8, 32])
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
-    if args.flag not in {f.name for f in dataclasses.fields(RDSettings)}:
+    if not args.flag.startswith("codec.") and args.flag not in {f.name for f in dataclasses.fields(RDSettings)}:
         ap.error(f"{args.flag!r} is not a setting of the RD search")
     off, on = (parse_value(v) for v in args.values)
     out: dict = {"args": vars(args), "machine": machine(), "clips": {}}
@@ -91,9 +103,14 @@ def main(argv: list[str] | None = None) -> None:
         video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
         cfg = compose(None, ["codec.mode=rd"], default="experiment/codec")
         flows = pairwise_flows(video, cfg)
-        prep = prepare(video, cfg.codec, flows)
-        shared = build_search(prep, cfg.codec, args.flag, off)
-        searches = {False: shared, True: build_search(prep, cfg.codec, args.flag, on) if args.flag in FRESH else shared}
+        if args.flag.startswith("codec."):
+            searches = {which: codec_search(video, flows, args.flag, raw)
+                        for which, raw in zip((False, True), args.values)}
+        else:
+            prep = prepare(video, cfg.codec, flows)
+            shared = build_search(prep, cfg.codec, args.flag, off)
+            searches = {False: shared,
+                        True: build_search(prep, cfg.codec, args.flag, on) if args.flag in FRESH else shared}
         curves: dict = {False: [], True: []}
         for lam in args.lambdas:
             for which, value in ((False, off), (True, on)):

@@ -4,7 +4,8 @@ Usage::
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=2 .venv/bin/python experiments/rd_frames.py CLIP \\
         --fast r1 --lambda 8 [--frames 30 60] [--decoders warp diffusion] [--max-frames 96] \\
-        [--fast-variant spread0=keyframe_spread=0] -o panel.png [--metrics-json m.json]
+        [--fast-variant spread0=keyframe_spread=0] [--rd-variant step1=entropy.step=1.0] \\
+        -o panel.png [--metrics-json m.json]
 
 A ``--decoders`` entry is a decoder name or ``LABEL=JSON``, a ``codec.decoder``-style section, e.g.
 ``'tracks-only={"name": "warp", "prediction_params": {"keyflow": false}}'``.
@@ -74,6 +75,14 @@ def _mid_frames(keyframes: list[int], n: int = 2) -> list[int]:
     return [(a + b) // 2 for a, b in segs if b - a > 1]
 
 
+def _variant(text: str, option: str) -> tuple[str, str]:
+    """``LABEL=KEY=VALUE`` → ``(LABEL, "KEY=VALUE")``; a one-line error otherwise."""
+    label, sep, override = text.partition("=")
+    if not sep or "=" not in override:
+        raise SystemExit(f"error: {option} {text!r}: expected LABEL=KEY=VALUE")
+    return label, override
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("clip")
@@ -84,6 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fast-variant", nargs="*", default=[], metavar="LABEL=KEY=VALUE",
                     help="one more fast-mode stream at --fast with a codec override (keys relative to the codec "
                          "section), e.g. spread0=keyframe_spread=0")
+    ap.add_argument("--rd-variant", nargs="*", default=[], metavar="LABEL=KEY=VALUE",
+                    help="one more RD stream at --lambda with a codec override (keys relative to the codec "
+                         "section), e.g. step1=entropy.step=1.0")
     ap.add_argument("--max-frames", type=int, default=96)
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--metrics-json", default=None)
@@ -97,12 +109,13 @@ def main(argv: list[str] | None = None) -> None:
     streams = {}
     streams["fast " + args.fast] = encode_at_point(video, args.fast)
     for variant in args.fast_variant:
-        label, sep, override = variant.partition("=")
-        if not sep or "=" not in override:
-            raise SystemExit(f"error: --fast-variant {variant!r}: expected LABEL=KEY=VALUE")
+        label, override = _variant(variant, "--fast-variant")
         point = {args.fast: [*load_rates(names=[args.fast])[args.fast], override]}
         streams[f"fast {args.fast} {label}"] = encode_at_point(video, args.fast, point)
     streams[f"RD λ={args.lam:g}"] = encode_video(video, compose(None, rd_ovs))
+    for variant in args.rd_variant:
+        label, override = _variant(variant, "--rd-variant")
+        streams[f"RD λ={args.lam:g} {label}"] = encode_video(video, compose(None, [*rd_ovs, f"codec.{override}"]))
     for name, enc in streams.items():
         print(f"{name}: {enc.stats['bpp']:.4f} bpp, keyframes {enc.stats['keyframes']}")
     frames = args.frames or sorted({f for e in streams.values() for f in _mid_frames(e.stats["keyframes"])})

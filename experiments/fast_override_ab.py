@@ -1,0 +1,84 @@
+"""A/B of one codec config override in the FAST mode, on TRAINING clips only.
+
+For each clip (cpu protocol: 256x384 crop, first ``--frames`` frames) the fast mode at every rate
+point of ``configs/rates/default.yaml`` (r0…r4) as configured ("off") and with the override added
+to every point ("on"), decoded by the warp decoder and scored: VMAF NEG, MS-SSIM, PSNR and the
+temporal metrics (warping error, tOF); prints and writes the BD-rate of ``on`` against ``off`` per
+clip and on average (negative: ``on`` needs fewer bits), and the temporal metrics' mean ratio
+``on / off`` over the points (above 1: more flicker), with the machine.
+
+    PYTHONPATH=. python experiments/fast_override_ab.py entropy.step=1.0 \\
+        -o experiments/results_rd/fast_entropy_step1_train.json
+
+The override's key is relative to the codec section, as in the rates files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from actdiff.codec import decode_video
+from actdiff.data import load_dataset
+from actdiff.evaluation.bdrate import bd_rate
+from actdiff.evaluation.rates import encode_at_point, load_rates
+from actdiff.evaluation.results import machine
+from actdiff.io import read_video
+from actdiff.metrics import compute_metrics
+
+QUALITY = ["vmaf_neg", "ms_ssim", "psnr"]
+TEMPORAL = ["warping_error", "tof"]
+CLIPS = ["davis_dogs_jump", "sadtalker_face_a", "intel_person_room", "sttn_schoolgirls", "intel_cars_topdown",
+         "pysot_bag"]  # the six of experiments/rd_flag_ab.py
+
+
+def curve(video, rates: dict, override: str | None) -> list:
+    """The fast mode's points on ``video`` (warp decoder), with ``override`` added to each."""
+    out = []
+    for name, ovs in rates.items():
+        enc = encode_at_point(video, name, {name: [*ovs, override] if override else list(ovs)})
+        rec = decode_video(enc.data, "warp").frames
+        m = compute_metrics(video.frames, rec, QUALITY + TEMPORAL)
+        out.append({"point": name, "bpp": float(enc.stats["bpp"]), "keyframes": enc.stats["keyframes"],
+                    **{k: float(v) for k, v in m.items()}})
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("override", help="KEY=VALUE relative to the codec section, e.g. entropy.step=1.0")
+    ap.add_argument("--clips", nargs="+", default=CLIPS)
+    ap.add_argument("--frames", type=int, default=96)
+    ap.add_argument("-o", "--output", required=True)
+    args = ap.parse_args(argv)
+    if "=" not in args.override:
+        ap.error(f"expected KEY=VALUE, got {args.override!r}")
+    rates = load_rates()
+    out: dict = {"args": vars(args), "machine": machine(), "clips": {}}
+    for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
+        video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
+        off, on = curve(video, rates, None), curve(video, rates, args.override)
+        for a, b in zip(off, on):
+            print(f"{seq.name} {a['point']}: " + " | ".join(
+                f"{p['bpp']:.5f} bpp vmaf_neg={p['vmaf_neg']:.2f} ms_ssim={p['ms_ssim']:.4f} psnr={p['psnr']:.2f} "
+                f"warp_err={p['warping_error']:.5f} tof={p['tof']:.4f}" for p in (a, b)), flush=True)
+        bd = {m: bd_rate((np.array([p["bpp"] for p in off]), np.array([p[m] for p in off])),
+                         (np.array([p["bpp"] for p in on]), np.array([p[m] for p in on])), m) for m in QUALITY}
+        ratio = {m: float(np.mean([b[m] / a[m] for a, b in zip(off, on) if a[m] > 0])) for m in TEMPORAL}
+        out["clips"][seq.name] = {"off": off, "on": on, "bd_rate_on_vs_off": bd, "temporal_ratio_on_vs_off": ratio}
+        print(f"{seq.name}: BD-rate on vs off " + " ".join(f"{m}={v:+.1f}%" for m, v in bd.items())
+              + " temporal on/off " + " ".join(f"{m}={v:.3f}" for m, v in ratio.items()), flush=True)
+    clips = out["clips"].values()
+    out["mean_bd_rate_on_vs_off"] = {m: float(np.mean([c["bd_rate_on_vs_off"][m] for c in clips])) for m in QUALITY}
+    out["mean_temporal_ratio_on_vs_off"] = {m: float(np.mean([c["temporal_ratio_on_vs_off"][m] for c in clips]))
+                                            for m in TEMPORAL}
+    print("mean:", {m: round(v, 1) for m, v in out["mean_bd_rate_on_vs_off"].items()},
+          {m: round(v, 3) for m, v in out["mean_temporal_ratio_on_vs_off"].items()})
+    Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

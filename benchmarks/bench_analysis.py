@@ -4,7 +4,7 @@ Usage: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_analysis.py [clip.mp4
 (default clip: actdiff/assets/sample/bigbuckbunny_256x384.mp4, resized to 256×384).
 """
 
-import sys
+import argparse
 import time
 
 import av
@@ -23,8 +23,10 @@ def load(path):
     return np.stack([cv2.resize(f, (384, 256), interpolation=cv2.INTER_AREA) for f in frames])
 
 
-def main():
-    frames = load(sys.argv[1] if len(sys.argv) > 1 else "actdiff/assets/sample/bigbuckbunny_256x384.mp4")
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("clip", nargs="?", default="actdiff/assets/sample/bigbuckbunny_256x384.mp4")
+    frames = load(ap.parse_args(argv).clip)
     cfg = OmegaConf.load("configs/codec/default.yaml")
     tracker = TRACKERS.build("dis", **{k: v for k, v in cfg.tracker.items() if k != "name"})
     n = len(frames)

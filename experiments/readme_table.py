@@ -12,6 +12,7 @@ Usage: python experiments/readme_table.py
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from actdiff.evaluation.bdrate import compare
@@ -36,7 +37,8 @@ def cell(a, b, metric: str, clip: str) -> str:
     return f"{row['bd_rate']:+.0f} %"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     cols = " | ".join(f"BD-rate {m}" for m in METRICS.values())
     print(f"| clip | ActDiff bpp | {cols} | warping error ÷ warp decoder | NIQE (source) |")
     print("|---|---|" + "---|" * len(METRICS) + "---|---|")

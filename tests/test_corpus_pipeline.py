@@ -170,23 +170,6 @@ def test_random_crop_and_scale_happen_before_encoding(tmp_path):
     assert np.array_equal(rec.frames[0], video.frames[plan["start"], y:y + 48, x:x + 64])
 
 
-def test_loader_workers_use_one_opencv_and_torch_thread(tmp_path, monkeypatch):
-    import cv2
-
-    cfg = cfg_for(tmp_path, "data.num_workers=1", "data.val_videos=0")
-    dm = VideoClipDataModule(cfg.data, cfg.codec, videos=[synthetic_video()], segment_source=synthetic_segment_source)
-    dm.setup()
-    monkeypatch.setattr(type(dm.train_set), "__getitem__",
-                        lambda self, i: torch.tensor([cv2.getNumThreads(), torch.get_num_threads()]))
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(2)  # what the parent has on 2 cores; the workers must not inherit it
-    try:
-        batch = next(iter(dm.train_dataloader()))
-    finally:
-        cv2.setNumThreads(before)
-    assert batch.tolist()[0] == [1, 1]
-
-
 # --------------------------------------------------------------------- cache: key, limit, resume
 
 def test_cache_key_follows_codec_config_and_window_settings(tmp_path):

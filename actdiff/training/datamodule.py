@@ -45,7 +45,7 @@ from torch.utils.data import DataLoader, Dataset
 from actdiff.errors import ConfigError, InputError
 from actdiff.training.augment import WindowSpec
 from actdiff.training.corpus import Clip, list_clips, split_clips
-from actdiff.training.window_cache import RECORD_VERSION, SegmentSource, WindowTask, build_cache, one_core_per_process
+from actdiff.training.window_cache import RECORD_VERSION, SegmentSource, WindowTask, build_cache
 from actdiff.training.window_datasets import PairDataset, WindowDataset
 from actdiff.types import DecodedSegment, StreamHeader, Video
 
@@ -224,9 +224,7 @@ class VideoClipDataModule(L.LightningDataModule):
         devices = self.trainer.num_devices if self.trainer is not None else 1
         nw = _workers(self.data_cfg.get("num_workers", 0), devices)
         bs = int(self.data_cfg.batch_size)
-        # each worker one OpenCV and torch thread: N workers must not start N x cores threads
         return DataLoader(ds, batch_size=bs, shuffle=shuffle, num_workers=nw, persistent_workers=nw > 0,
-                          worker_init_fn=one_core_per_process if nw > 0 else None,
                           pin_memory=bool(self.data_cfg.get("pin_memory", False)),
                           drop_last=shuffle and len(ds) >= bs)
 

@@ -224,6 +224,8 @@ class VideoClipDataModule(L.LightningDataModule):
         devices = self.trainer.num_devices if self.trainer is not None else 1
         nw = _workers(self.data_cfg.get("num_workers", 0), devices)
         bs = int(self.data_cfg.batch_size)
+        # Forked workers keep the parent's OpenCV thread count: cv2.setNumThreads in a forked worker
+        # deadlocks once the parent has used OpenCV's pool (seen 2026-12-03); spawn workers would fix it.
         return DataLoader(ds, batch_size=bs, shuffle=shuffle, num_workers=nw, persistent_workers=nw > 0,
                           pin_memory=bool(self.data_cfg.get("pin_memory", False)),
                           drop_last=shuffle and len(ds) >= bs)

@@ -15,7 +15,7 @@ from torch.utils.data import DistributedSampler
 from actdiff.codec import decode_segments, encode_video
 from actdiff.conditioning import NUM_CHANNELS, build_conditions, channel_slice
 from actdiff.config import compose
-from actdiff.errors import InputError
+from actdiff.errors import ConfigError, InputError
 from actdiff.io import write_video
 from actdiff.training.corpus import split_by_file
 from actdiff.training.datamodule import VideoClipDataModule, cache_key
@@ -170,6 +170,47 @@ def test_random_crop_and_scale_happen_before_encoding(tmp_path):
     assert np.array_equal(rec.frames[0], video.frames[plan["start"], y:y + 48, x:x + 64])
 
 
+class ThreadCounts(torch.utils.data.Dataset):
+    """What a loader worker runs with: ``[OpenCV threads, torch threads]`` (module level: picklable)."""
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        import cv2
+
+        return torch.tensor([cv2.getNumThreads(), torch.get_num_threads()])
+
+
+def test_loader_workers_start_with_one_opencv_and_torch_thread(tmp_path):
+    """Spawned workers (the default) get one thread each; the parent has used OpenCV's pool with two
+    threads, after which ``cv2.setNumThreads`` in a forked worker would hang."""
+    import cv2
+
+    a = np.random.default_rng(0).random((512, 512)).astype(np.float32)
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    try:
+        cv2.GaussianBlur(a, (0, 0), 5)
+        _check_worker_threads(tmp_path)
+    finally:
+        cv2.setNumThreads(before)
+
+
+def _check_worker_threads(tmp_path) -> None:
+    cfg = cfg_for(tmp_path, "data.num_workers=1")
+    dm = VideoClipDataModule(cfg.data, cfg.codec, videos=[synthetic_video()], segment_source=synthetic_segment_source)
+    assert dm.worker_start == "spawn"
+    loader = dm._loader(ThreadCounts(), shuffle=False)
+    assert next(iter(loader)).tolist()[0] == [1, 1]
+    fork = cfg_for(tmp_path, "data.num_workers=1", "+data.worker_start=fork")
+    dm = VideoClipDataModule(fork.data, fork.codec, videos=[synthetic_video()], segment_source=synthetic_segment_source)
+    assert next(iter(dm._loader(ThreadCounts(), shuffle=False))).tolist()[0][0] == 2  # inherited, no init
+    with pytest.raises(ConfigError, match="data.worker_start 'thread'"):
+        bad = cfg_for(tmp_path, "+data.worker_start=thread")
+        VideoClipDataModule(bad.data, bad.codec, videos=[synthetic_video()])
+
+
 # --------------------------------------------------------------------- cache: key, limit, resume
 
 def test_cache_key_follows_codec_config_and_window_settings(tmp_path):
@@ -180,7 +221,7 @@ def test_cache_key_follows_codec_config_and_window_settings(tmp_path):
         c = cfg_for(tmp_path, over)
         assert cache_key(c.codec, c.data) != key, over
     for over in ("data.batch_size=7", "data.crop=[16,16]", "data.windows_per_video=9", "data.val_videos=0",
-                 "data.num_workers=2", "data.frames_per_window=1"):
+                 "data.num_workers=2", "+data.worker_start=fork", "data.frames_per_window=1"):
         c = cfg_for(tmp_path, over)
         assert cache_key(c.codec, c.data) == key, over
     src = synthetic_segment_source

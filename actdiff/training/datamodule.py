@@ -45,13 +45,16 @@ from torch.utils.data import DataLoader, Dataset
 from actdiff.errors import ConfigError, InputError
 from actdiff.training.augment import WindowSpec
 from actdiff.training.corpus import Clip, list_clips, split_clips
-from actdiff.training.window_cache import RECORD_VERSION, SegmentSource, WindowTask, build_cache
+from actdiff.training.window_cache import RECORD_VERSION, SegmentSource, WindowTask, build_cache, one_core_per_process
 from actdiff.training.window_datasets import PairDataset, WindowDataset
 from actdiff.types import DecodedSegment, StreamHeader, Video
 
 log = logging.getLogger("actdiff.training")
 
 ITEMS = ("pairs", "windows")
+#: How loader workers start (``data.worker_start``): ``spawn`` (default) and ``forkserver`` give each
+#: one OpenCV and torch thread; ``fork`` starts faster and keeps the parent's OpenCV threads.
+WORKER_STARTS = ("spawn", "forkserver", "fork")
 
 
 def codec_segment_source(video: Video, codec_cfg: DictConfig) -> tuple[StreamHeader, list[DecodedSegment]]:
@@ -120,7 +123,7 @@ class VideoClipDataModule(L.LightningDataModule):
             windows_per_video, val_windows_per_video, quality_range, augment, val_videos,
             val_files, split_seed, seed, rate_points, item, frames_per_window, val_frames_per_window,
             clip_frames, clip_stride, conditions,
-            crop, bidirectional, batch_size, num_workers, cache_dir, cache_workers, cache_max_gb,
+            crop, bidirectional, batch_size, num_workers, worker_start, cache_dir, cache_workers, cache_max_gb,
             cache_wait_s); see ``configs/experiment/train_corpus_cpu.yaml``.
         codec_cfg: the ``codec`` section windows are encoded with.
         videos: in-memory videos (tests) instead of ``data.sources``.
@@ -137,6 +140,9 @@ class VideoClipDataModule(L.LightningDataModule):
         self.item = str(data_cfg.get("item", "pairs"))
         if self.item not in ITEMS:
             raise ConfigError(f"unknown data.item {self.item!r} (known: {', '.join(ITEMS)})")
+        self.worker_start = str(data_cfg.get("worker_start", "spawn"))
+        if self.worker_start not in WORKER_STARTS:
+            raise ConfigError(f"unknown data.worker_start {self.worker_start!r} (known: {', '.join(WORKER_STARTS)})")
         self._videos = videos
         self.source = segment_source
         name = "codec" if segment_source is None else getattr(segment_source, "__qualname__", "custom")
@@ -224,9 +230,12 @@ class VideoClipDataModule(L.LightningDataModule):
         devices = self.trainer.num_devices if self.trainer is not None else 1
         nw = _workers(self.data_cfg.get("num_workers", 0), devices)
         bs = int(self.data_cfg.batch_size)
-        # Forked workers keep the parent's OpenCV thread count: cv2.setNumThreads in a forked worker
-        # deadlocks once the parent has used OpenCV's pool (seen 2026-12-03); spawn workers would fix it.
+        # spawned workers start with one OpenCV and torch thread each; forked ones keep the parent's
+        # OpenCV threads (cv2.setNumThreads in a forked child deadlocks once the parent used its pool)
+        spawned = nw > 0 and self.worker_start != "fork"
         return DataLoader(ds, batch_size=bs, shuffle=shuffle, num_workers=nw, persistent_workers=nw > 0,
+                          multiprocessing_context=self.worker_start if nw > 0 else None,
+                          worker_init_fn=one_core_per_process if spawned else None,
                           pin_memory=bool(self.data_cfg.get("pin_memory", False)),
                           drop_last=shuffle and len(ds) >= bs)
 

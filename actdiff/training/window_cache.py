@@ -161,10 +161,12 @@ def _build_star(args: tuple) -> tuple[dict[str, Any], int]:
     return build_window(*args)
 
 
-def one_core_per_process() -> None:
-    """Initializer of the cache's encoder processes: each uses one core (OpenCV and torch
-    threads, and ``codec.threads`` through :func:`build_window`), so N processes do not start
-    N × cores threads on the machine."""
+def one_core_per_process(worker_id: int | None = None) -> None:
+    """Initializer of the cache's encoder processes and of the data loaders' spawned workers
+    (which pass ``worker_id``, unused): each uses one core (OpenCV and torch threads, and
+    ``codec.threads`` through :func:`build_window`), so N processes do not start N × cores
+    threads on the machine. Spawned processes only: in a forked child ``cv2.setNumThreads``
+    deadlocks once the parent has used OpenCV's pool."""
     import cv2
     import torch
 

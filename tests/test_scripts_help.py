@@ -18,7 +18,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = sorted(p.relative_to(ROOT).as_posix() for d in ("experiments", "benchmarks") for p in (ROOT / d).glob("*.py"))
+
+
+def scripts(pattern: str) -> list[str]:
+    """Repository-relative paths of ``experiments/`` and ``benchmarks/`` files matching ``pattern``."""
+    found = [p for d in ("experiments", "benchmarks") for p in (ROOT / d).glob(pattern)]
+    return sorted(p.relative_to(ROOT).as_posix() for p in found)
+
+
+SCRIPTS = scripts("*.py")
 
 #: Runs each path given on the command line as ``python PATH --help`` would, in this process, and
 #: prints one JSON object: path -> [exit code, first line of stdout, error or null].
@@ -65,8 +73,7 @@ def test_script_answers_help(helps: dict[str, list], script: str) -> None:
     assert first and first[0].startswith("usage:"), f"{script}: no usage line, got {first}"
 
 
-@pytest.mark.parametrize("script", sorted(p.relative_to(ROOT).as_posix() for d in ("experiments", "benchmarks")
-                                          for p in (ROOT / d).glob("*.sh")))
+@pytest.mark.parametrize("script", scripts("*.sh"))
 def test_shell_script_parses(script: str) -> None:
     proc = subprocess.run(["bash", "-n", str(ROOT / script)], capture_output=True, text=True)
     assert proc.returncode == 0, f"{script}: {proc.stderr.strip()}"

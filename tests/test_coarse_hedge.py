@@ -25,3 +25,21 @@ def test_mix_spans_prediction_to_the_blends_coarse_band_and_is_measured():
     m = hedge.measure(src, data, [0.5], 4.0)
     assert set(m) == {"prediction", "blend", "mix=0.5"} and m["mix=0.5"]["frames"] >= 5
     assert all(np.isfinite(v["psnr_lowres"]) for v in m.values())
+
+
+def test_gates_stay_between_prediction_and_the_hedge_and_the_oracle_is_the_best_mix():
+    hedge = load_script("experiments/coarse_hedge.py")
+    src = moving_texture(t=12, h=64, w=96)
+    data = encode_video(Video(frames=src, fps=25.0), compose(None, ["codec.keyframes.max_gop=11"])).data
+    seg = decode_segments(data, trusted=True)[1][0]
+    c = hedge.candidates(seg, 5, [0.5], 4.0, gates=True)
+    tau = 5 / (seg.segment.length - 1)
+    expected = c["prediction"] + hedge.GATE_MAX * 4 * tau * (1 - tau) * (c["mix=0.5"] - c["prediction"]) / 0.5
+    np.testing.assert_allclose(c["time"], expected, atol=1e-3)
+    for e0 in hedge.EVIDENCE_SCALES:  # a gate in [0, β_max] moves each pixel at most as far as β_max does
+        gated = np.abs(hedge.coarse(c[f"evidence={e0:g}"] - c["prediction"], 1.0))
+        assert gated.max() <= np.abs(c["blend"] - c["prediction"]).max() * hedge.GATE_MAX + 1e-3
+    m = hedge.measure(src, data, [0.25, 0.5], 4.0, gates=True)
+    best = max(m[k]["psnr_lowres"] for k in ("prediction", "mix=0.25", "mix=0.5"))
+    assert m["frame-oracle"]["psnr_lowres"] >= best - 1e-9
+    assert {"time", "frame-oracle", *(f"evidence={e:g}" for e in hedge.EVIDENCE_SCALES)} <= set(m)

@@ -38,7 +38,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest -m serial tests
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check actdiff tests benchmarks experiments
+	$(VENV)/bin/ruff check actdiff tests benchmarks experiments notebooks
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -33,30 +33,35 @@ OVERRIDES = []       # codec settings as on the command line, e.g. ["codec.keyfr
 """
 
 SHOW = """\
-import io
-from IPython.display import Image, Markdown, display
-
-
 def show(fig, photo=False):
     \"\"\"Display a matplotlib figure: PNG, or JPEG for pictures of frames (``photo``: a smaller notebook).\"\"\"
-    import matplotlib.pyplot as plt
     fmt = "jpeg" if photo else "png"
     kw = {"pil_kwargs": {"quality": 85}} if photo else {}
-    buf = io.BytesIO(); fig.savefig(buf, format=fmt, dpi=72, bbox_inches="tight", **kw); plt.close(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=72, bbox_inches="tight", **kw)
+    plt.close(fig)
     display(Image(buf.getvalue(), format=fmt))"""
+
+
+def first_cell(imports: str, body: str) -> str:
+    """A notebook's first code cell: its imports (sorted, ruff-clean), ``show``, then ``body``."""
+    return "\n\n\n".join([imports, SHOW, body])
+
 
 NB01 = [
     ("md", "# 01 · ActDiff codec walkthrough\n\nEncode the bundled sample clip, look at what the file "
            "holds (keyframes, trajectories, bit split) and at the reconstructions. Everything goes through "
            "the public API (`import actdiff`)."),
     ("params", PARAMS_01),
-    ("code", SHOW + """
+    ("code", first_cell("""\
+import io
 
 import matplotlib.pyplot as plt
-import actdiff
+from IPython.display import Image, display
 
+import actdiff""", """\
 video = actdiff.sample_clip(FRAMES)
-print(f"{video.num_frames} frames, {video.width}x{video.height}, {video.fps} fps")"""),
+print(f"{video.num_frames} frames, {video.width}x{video.height}, {video.fps} fps")""")),
     ("md", "## Encode\n\nThe rate is the real file size; with `TARGET_BPP` rate control picks keyframe "
            "quality, trajectory budget and longest GOP to hit it."),
     ("code", """\
@@ -69,7 +74,9 @@ keys = [(segments[0].segment.start, segments[0].key_start)] + [(s.segment.end, s
 keys = [(i, k) for n, (i, k) in enumerate(keys) if n == 0 or i != keys[n - 1][0]]
 fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.4), squeeze=False)
 for ax, (i, key) in zip(axes[0], keys):
-    ax.imshow(key[: video.height, : video.width]); ax.set_title(f"decoded keyframe {i}"); ax.axis("off")
+    ax.imshow(key[: video.height, : video.width])
+    ax.set_title(f"decoded keyframe {i}")
+    ax.axis("off")
 show(fig, photo=True)"""),
     ("md", "## Selected trajectories\n\nEach segment's coded trajectories (as the decoder rebuilds them) drawn "
            "over its first frame; dots mark where each point ends."),
@@ -85,7 +92,9 @@ else:
         for n in range(pos.shape[1]):
             ax.plot(pos[:, n, 0], pos[:, n, 1], "-", lw=1, color=plt.cm.hsv(n / pos.shape[1]))
         ax.plot(pos[-1, :, 0], pos[-1, :, 1], "w.", ms=3)
-        ax.set_xlim(0, video.width); ax.set_ylim(video.height, 0); ax.axis("off")
+        ax.set_xlim(0, video.width)
+        ax.set_ylim(video.height, 0)
+        ax.axis("off")
         ax.set_title(f"frames {seg.segment.start}-{seg.segment.end}: {pos.shape[1]} trajectories")
     show(fig, photo=True)"""),
     ("md", "## Bit split"),
@@ -96,8 +105,11 @@ for k, v in bits.items():
 fig = plt.figure(figsize=(5, 1.2))
 left = 0
 for k, v in bits.items():
-    plt.barh(0, v, left=left, label=k); left += v
-plt.yticks([]); plt.xlabel("bits"); plt.legend(ncol=len(bits), loc="upper center", bbox_to_anchor=(0.5, 1.8))
+    plt.barh(0, v, left=left, label=k)
+    left += v
+plt.yticks([])
+plt.xlabel("bits")
+plt.legend(ncol=len(bits), loc="upper center", bbox_to_anchor=(0.5, 1.8))
 show(fig)"""),
     ("md", "## Reconstructions\n\nThe warp decoder (no weights) always; the diffusion decoder when asked and its "
            "weights are installed (otherwise the reason is printed)."),
@@ -118,7 +130,9 @@ t = min(video.num_frames - 1, max(1, (segments[0].segment.start + segments[0].se
 panels = [("original", video.frames[t])] + [(n, r.frames[t]) for n, r in recs.items()]
 fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 2.8), squeeze=False)
 for ax, (name, img) in zip(axes[0], panels):
-    ax.imshow(img); ax.set_title(f"{name}, frame {t}"); ax.axis("off")
+    ax.imshow(img)
+    ax.set_title(f"{name}, frame {t}")
+    ax.axis("off")
 show(fig, photo=True)"""),
 ]
 
@@ -134,10 +148,13 @@ NB02 = [
            "in docs/results_schema.md), draw rate–quality curves and a BD-rate table. Without `RESULTS` a small "
            "ActDiff and x265 run on the sample clip is made first."),
     ("params", PARAMS_02),
-    ("code", SHOW + """
+    ("code", first_cell("""\
+import io
 
-import actdiff
+import matplotlib.pyplot as plt
+from IPython.display import Image, Markdown, display
 
+import actdiff""", """\
 if RESULTS:
     results = [actdiff.load_results(p) for p in RESULTS]
 else:
@@ -149,12 +166,13 @@ else:
                              frames_dir="frames")]
 for r in results:
     print(f"{r.codec:>20}: {len(r['sequences'])} sequences, metrics {', '.join(r.metric_names())}")
-results[0].to_dataframe().head()"""),
+results[0].to_dataframe().head()""")),
     ("md", "## Curves"),
     ("code", """\
 for metric in METRICS:
     if not all(metric in r.metric_names() for r in results):
-        print(f"skipping {metric}: not in every results file"); continue
+        print(f"skipping {metric}: not in every results file")
+        continue
     show(results[0].plot(metric, *results[1:], title=metric))"""),
     ("md", "## Pictures\n\nThe decoded frames next to the source, each row with its bpp and metrics (a "
            "contact sheet: `actdiff compare A.json B.json`); frames from the middle of the clip's longest "
@@ -186,12 +204,16 @@ NB03 = [
            "against the reference. If the folder holds no table yet, the small sweep `SPEC` is run on `FRAMES` "
            "frames first."),
     ("params", PARAMS_03),
-    ("code", SHOW + """
-
-import csv, json
+    ("code", first_cell("""\
+import csv
+import io
+import json
 from pathlib import Path
-import actdiff
 
+import matplotlib.pyplot as plt
+from IPython.display import Image, Markdown, display
+
+import actdiff""", """\
 folder = Path(SWEEP)
 if not (folder / "table.csv").is_file():
     print(f"no table in {folder}: running {SPEC} on {FRAMES} frames")
@@ -202,12 +224,10 @@ with open(folder / "table.csv") as f:
 display(Markdown((folder / "table.md").read_text()))
 for r in rows:
     if r["status"] != "ok":
-        print(f"point {r['point']} {r['status']}: {r['error']}")"""),
+        print(f"point {r['point']} {r['status']}: {r['error']}")""")),
     ("md", "## Change against the reference\n\nOne panel per metric: the mean difference at matched rate "
            "points (Δ), and the BD-rate where the sweep had at least two rate points."),
     ("code", """\
-import matplotlib.pyplot as plt
-
 ok = [r for r in rows if r["status"] == "ok" and r["point"] != summary["reference"]]
 metrics = summary["metrics"]
 if not ok:
@@ -218,11 +238,15 @@ else:
     for k, m in enumerate(metrics):
         d = [float(r[f"d_{m}"]) if r[f"d_{m}"] else float("nan") for r in ok]
         bd = [float(r[f"bd_{m}"]) if r[f"bd_{m}"] else float("nan") for r in ok]
-        axes[0][k].barh(names, d); axes[0][k].set_title(f"Δ{m} (mean over rate points)", fontsize=9)
-        axes[1][k].barh(names, bd, color="C2"); axes[1][k].set_title(f"BD-rate {m} (%)", fontsize=9)
+        axes[0][k].barh(names, d)
+        axes[0][k].set_title(f"Δ{m} (mean over rate points)", fontsize=9)
+        axes[1][k].barh(names, bd, color="C2")
+        axes[1][k].set_title(f"BD-rate {m} (%)", fontsize=9)
         for ax in (axes[0][k], axes[1][k]):
-            ax.axvline(0, color="k", lw=0.8); ax.tick_params(labelsize=7)
-    fig.tight_layout(); show(fig)"""),
+            ax.axvline(0, color="k", lw=0.8)
+            ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    show(fig)"""),
     ("md", "## Rate of each point"),
     ("code", """\
 docs = [actdiff.load_results(folder / "points" / f"{r['point']}.json") for r in rows if r["status"] == "ok"]

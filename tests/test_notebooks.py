@@ -42,6 +42,20 @@ def test_notebooks_match_their_generator():
     assert load_script("experiments/make_notebooks.py").main(["--check"]) == 0
 
 
+def test_notebooks_pass_the_linter():
+    """The generated cells are code a reader may copy: ruff (the project's settings) finds nothing."""
+    import shutil
+    import subprocess
+
+    ruff = Path(sys.executable).with_name("ruff")
+    ruff = str(ruff) if ruff.exists() else shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -e '.[dev]')")
+    res = subprocess.run([ruff, "check", "--no-cache", *map(str, NOTEBOOKS)], capture_output=True, text=True,
+                         cwd=ROOT)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
 @pytest.fixture(scope="module")
 def kernel_env(tmp_path_factory):
     """A kernelspec running this interpreter (the venv), found first through JUPYTER_PATH."""

@@ -23,8 +23,7 @@ import numpy as np
 
 from actdiff.codec import decode_video
 from actdiff.data import load_dataset
-from actdiff.errors import InputError
-from actdiff.evaluation.bdrate import bd_rate
+from actdiff.evaluation.bdrate import bd_rate_of_points, mean_bd_rates
 from actdiff.evaluation.rates import encode_at_point, load_rates
 from actdiff.evaluation.results import machine
 from actdiff.io import read_video
@@ -48,15 +47,6 @@ def curve(video, rates: dict, override: str | None) -> list:
     return out
 
 
-def bd_or_none(off: list, on: list, metric: str) -> float | None:
-    """BD-rate (%) of ``on`` against ``off`` on ``metric``; ``None`` where their ranges do not overlap."""
-    try:
-        return bd_rate((np.array([p["bpp"] for p in off]), np.array([p[metric] for p in off])),
-                       (np.array([p["bpp"] for p in on]), np.array([p[metric] for p in on])), metric)
-    except InputError:
-        return None
-
-
 def fmt(v: float | None) -> str:
     return "no overlap" if v is None else f"{v:+.1f}%"
 
@@ -64,9 +54,8 @@ def fmt(v: float | None) -> str:
 def summarize(out: dict) -> None:
     """Means over the clips so far (BD-rates over the clips where the curves overlap, with their count)."""
     clips = list(out["clips"].values())
-    bds = {m: [c["bd_rate_on_vs_off"][m] for c in clips if c["bd_rate_on_vs_off"][m] is not None] for m in QUALITY}
-    out["mean_bd_rate_on_vs_off"] = {m: float(np.mean(v)) if v else None for m, v in bds.items()}
-    out["bd_rate_clips"] = {m: len(v) for m, v in bds.items()}
+    bds = [c["bd_rate_on_vs_off"] for c in clips]
+    out["mean_bd_rate_on_vs_off"], out["bd_rate_clips"] = mean_bd_rates(bds, QUALITY)
     out["mean_temporal_ratio_on_vs_off"] = {m: float(np.mean([c["temporal_ratio_on_vs_off"][m] for c in clips]))
                                             for m in TEMPORAL}
 
@@ -89,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{seq.name} {a['point']}: " + " | ".join(
                 f"{p['bpp']:.5f} bpp vmaf_neg={p['vmaf_neg']:.2f} ms_ssim={p['ms_ssim']:.4f} psnr={p['psnr']:.2f} "
                 f"warp_err={p['warping_error']:.5f} tof={p['tof']:.4f}" for p in (a, b)), flush=True)
-        bd = {m: bd_or_none(off, on, m) for m in QUALITY}
+        bd = {m: bd_rate_of_points(off, on, m) for m in QUALITY}
         ratio = {m: float(np.mean([b[m] / a[m] for a, b in zip(off, on) if a[m] > 0])) for m in TEMPORAL}
         out["clips"][seq.name] = {"off": off, "on": on, "bd_rate_on_vs_off": bd, "temporal_ratio_on_vs_off": ratio}
         print(f"{seq.name}: BD-rate on vs off " + " ".join(f"{m}={fmt(v)}" for m, v in bd.items())

@@ -29,15 +29,13 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from actdiff.codec import decode_video
 from actdiff.codec.encoder import pairwise_flows
 from actdiff.codec.encoding import prepare
 from actdiff.codec.rdo import RDSearch, RDSettings
 from actdiff.config import compose
 from actdiff.data import load_dataset
-from actdiff.evaluation.bdrate import bd_rate
+from actdiff.evaluation.bdrate import bd_rate_of_points, mean_bd_rates
 from actdiff.evaluation.results import machine
 from actdiff.io import read_video
 from actdiff.metrics import compute_metrics
@@ -47,6 +45,10 @@ CLIPS = ["davis_dogs_jump", "sadtalker_face_a", "intel_person_room", "sttn_schoo
          "pysot_bag"]  # the six of experiments/keyframe_inter_rd.py
 #: Settings :class:`RDSearch` reads when it is built: each value gets its own search.
 FRESH = {"search_speed"}
+
+
+def fmt(v: float | None) -> str:
+    return "no overlap" if v is None else f"{v:+.1f}%"
 
 
 def parse_value(v: str):
@@ -119,15 +121,13 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{seq.name} λ={lam:g} {args.flag}={value}: {p['bpp']:.5f} bpp vmaf_neg={p['vmaf_neg']:.2f} "
                       f"ms_ssim={p['ms_ssim']:.4f} psnr={p['psnr']:.2f} J={p['cost']:.3f} "
                       f"keyframes={p['keyframes']} qps={p['qps']} {p['seconds_cached']:.1f}s", flush=True)
-        bd = {m: bd_rate((np.array([p["bpp"] for p in curves[False]]), np.array([p[m] for p in curves[False]])),
-                         (np.array([p["bpp"] for p in curves[True]]), np.array([p[m] for p in curves[True]])), m)
-              for m in METRICS}
+        bd = {m: bd_rate_of_points(curves[False], curves[True], m) for m in METRICS}
         out["clips"][seq.name] = {"off": curves[False], "on": curves[True], "bd_rate_on_vs_off": bd}
-        print(f"{seq.name}: BD-rate {args.flag} on vs off " + " ".join(f"{m}={v:+.1f}%" for m, v in bd.items()),
+        print(f"{seq.name}: BD-rate {args.flag} on vs off " + " ".join(f"{m}={fmt(v)}" for m, v in bd.items()),
               flush=True)
-    out["mean_bd_rate_on_vs_off"] = {m: float(np.mean([c["bd_rate_on_vs_off"][m] for c in out["clips"].values()]))
-                                     for m in METRICS}
-    print("mean:", {m: round(v, 1) for m, v in out["mean_bd_rate_on_vs_off"].items()})
+    out["mean_bd_rate_on_vs_off"], out["bd_rate_clips"] = mean_bd_rates(
+        [c["bd_rate_on_vs_off"] for c in out["clips"].values()], METRICS)
+    print("mean:", {m: fmt(v) for m, v in out["mean_bd_rate_on_vs_off"].items()}, "over clips", out["bd_rate_clips"])
     Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
 
 

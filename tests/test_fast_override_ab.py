@@ -1,9 +1,12 @@
-"""``experiments/fast_override_ab.py``: BD-rates that cannot be computed are recorded, not fatal."""
+"""``experiments/fast_override_ab.py`` (and ``rd_flag_ab.py``, through the same helpers): BD-rates that
+cannot be computed are recorded, not fatal."""
 
 from __future__ import annotations
 
 import pytest
 from _eval_helpers import load_script
+
+from actdiff.evaluation.bdrate import bd_rate_of_points
 
 
 def points(bpps, values):
@@ -16,13 +19,13 @@ def test_curves_that_do_not_overlap_give_none_and_the_mean_skips_them():
     off = points([0.004, 0.008, 0.016, 0.032], [20, 30, 40, 50])
     on_better = points([0.004, 0.008, 0.016, 0.032], [22, 32, 42, 52])
     on_apart = points([0.004, 0.008, 0.016, 0.032], [60, 70, 80, 90])  # no shared quality range
-    assert ab.bd_or_none(off, on_better, "vmaf_neg") < 0
-    assert ab.bd_or_none(off, on_apart, "vmaf_neg") is None
+    assert bd_rate_of_points(off, on_better, "vmaf_neg") < 0
+    assert bd_rate_of_points(off, on_apart, "vmaf_neg") is None
     assert ab.fmt(None) == "no overlap" and ab.fmt(-1.25) == "-1.2%"
     out = {"clips": {
-        "a": {"bd_rate_on_vs_off": {m: ab.bd_or_none(off, on_better, m) for m in ab.QUALITY},
+        "a": {"bd_rate_on_vs_off": {m: bd_rate_of_points(off, on_better, m) for m in ab.QUALITY},
               "temporal_ratio_on_vs_off": {m: 1.0 for m in ab.TEMPORAL}},
-        "b": {"bd_rate_on_vs_off": {m: ab.bd_or_none(off, on_apart, m) for m in ab.QUALITY},
+        "b": {"bd_rate_on_vs_off": {m: bd_rate_of_points(off, on_apart, m) for m in ab.QUALITY},
               "temporal_ratio_on_vs_off": {m: 1.2 for m in ab.TEMPORAL}}}}
     ab.summarize(out)
     assert out["bd_rate_clips"] == {m: 1 for m in ab.QUALITY}

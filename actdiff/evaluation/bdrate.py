@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
@@ -94,6 +94,25 @@ def bd_rate(anchor: Curve, test: Curve, metric: str, labels: tuple[str, str] = (
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Insufficient curve overlap")
         return float(bd.bd_rate(ra, qa, rt, qt, method="pchip", require_matching_points=False, min_overlap=0))
+
+
+def bd_rate_of_points(anchor: Sequence[dict], test: Sequence[dict], metric: str) -> float | None:
+    """BD-rate (%) of ``test`` against ``anchor``, each a list of points ``{"bpp": …, metric: …}``
+    (an A/B's two curves); ``None`` where :func:`bd_rate` cannot be computed (e.g. no overlap)."""
+    def curve(points: Sequence[dict]) -> Curve:
+        return np.array([p["bpp"] for p in points]), np.array([p[metric] for p in points])
+
+    try:
+        return bd_rate(curve(anchor), curve(test), metric)
+    except InputError:
+        return None
+
+
+def mean_bd_rates(per_clip: Sequence[dict[str, float | None]],
+                  metrics: Sequence[str]) -> tuple[dict[str, float | None], dict[str, int]]:
+    """Mean BD-rate per metric over the clips that have one, and how many did."""
+    vals = {m: [c[m] for c in per_clip if c[m] is not None] for m in metrics}
+    return {m: float(np.mean(v)) if v else None for m, v in vals.items()}, {m: len(v) for m, v in vals.items()}
 
 
 def quality_overlap(curves: list[Curve], metric: str) -> tuple[float, float] | None:

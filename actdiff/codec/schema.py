@@ -28,6 +28,7 @@ import actdiff.tracking  # noqa: F401  (registers the trackers)
 from actdiff.codec.bitstream import MAX_SEED, MAX_SEGMENT_FRAMES, MAX_SIDE
 from actdiff.codec.params import STEP_RANGE, STRIDE_RANGE
 from actdiff.decoders import MODULES as DECODER_MODULES
+from actdiff.entropy.prediction import SNAP_RANGE
 from actdiff.errors import ConfigError
 from actdiff.image_codecs.scaled import MAX_SCALE
 from actdiff.registry import (
@@ -104,6 +105,7 @@ class TrajectoriesSchema:
 class EntropySchema:
     name: str = one_of(TRAJECTORY_CODERS)
     step: float = rng(*STEP_RANGE)
+    snap: float = rng(*SNAP_RANGE)
 
 
 @dataclass

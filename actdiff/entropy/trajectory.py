@@ -2,7 +2,9 @@
 
 Quantisation (:func:`quantize_tracks`, reproduced exactly by the decoder):
 
-* positions snap to multiples of ``step`` pixels, clipped to ``[0, W-1] x [0, H-1]``;
+* positions snap to multiples of ``step`` pixels, clipped to ``[0, W-1] x [0, H-1]``: the nearest
+  multiple, or (encoder option ``snap`` > 0.5) the one within ``snap`` steps closest to the coder's
+  prediction (:mod:`actdiff.entropy.prediction`);
 * frame 0 counts as visible for every point (points are chosen on frame 0);
 * an invisible point (or a non-finite position) holds its last visible quantised position;
 * points are reordered into raster order (y, then x) of their quantised frame-0 position
@@ -50,6 +52,13 @@ import math
 
 import numpy as np
 
+from actdiff.entropy.prediction import (
+    PREDICTOR_SPANS,
+    SNAP_RANGE,
+    frame_residuals,
+    predicted_displacement,
+    round_toward_prediction,
+)
 from actdiff.entropy.symbols import (
     AdaptiveModel,
     ContextEscapeModel,
@@ -77,7 +86,6 @@ CONTEXT_PRIORS = (
 INITIAL_ACTIVITY = 1          # activity of a point before its first coded residual
 MAX_GRID = 1 << 22            # quantiser cells per frame side (constriction's uniform < 2**24)
 _MAX_UNARY = 64               # longest Rice quotient the decoder accepts
-PREDICTOR_SPANS = (2, 4, 8, 16, 0)  # predictor modes: frames in the line fit (0: none)
 
 
 def _grid(step: float, height: int, width: int, error: type = ConfigError) -> tuple[int, int]:
@@ -99,9 +107,20 @@ def _grid(step: float, height: int, width: int, error: type = ConfigError) -> tu
     return math.floor((width - 1) / step), math.floor((height - 1) / step)
 
 
-def _to_units(tracks: Tracks, step: float, height: int, width: int):
-    """Quantised integer positions ``int64 (T, N, 2)`` and visibility ``bool (T, N)``."""
+def _check_snap(snap: float) -> float:
+    lo, hi = SNAP_RANGE
+    if isinstance(snap, bool) or not isinstance(snap, (int, float, np.floating)) or not lo <= snap <= hi:
+        raise ConfigError(f"trajectory rounding reach 'snap' must be a number in [{lo}, {hi}] steps, got {snap!r}")
+    return float(snap)
+
+
+def _to_units(tracks: Tracks, step: float, height: int, width: int, snap: float = 0.5):
+    """Quantised integer positions ``int64 (T, N, 2)`` and visibility ``bool (T, N)``.
+
+    ``snap > 0.5``: :func:`~actdiff.entropy.prediction.round_toward_prediction` instead of the
+    nearest cell (encoder only; the decoder reproduces whatever cells were coded)."""
     qx, qy = _grid(step, height, width)
+    snap = _check_snap(snap)
     pos = np.asarray(tracks.positions, dtype=np.float64)
     vis = np.asarray(tracks.visible, dtype=bool).copy()
     if pos.ndim != 3 or pos.shape[2] != 2 or vis.shape != pos.shape[:2]:
@@ -111,10 +130,13 @@ def _to_units(tracks: Tracks, step: float, height: int, width: int):
     if vis.shape[0]:
         vis[0] = True
     vis[1:] &= finite[1:]
-    q = np.rint(np.nan_to_num(pos / step, nan=0.0, posinf=0.0, neginf=0.0))
-    q = np.clip(q, 0, [qx, qy]).astype(np.int64)
-    for t in range(1, q.shape[0]):
-        q[t] = np.where(vis[t][:, None], q[t], q[t - 1])
+    cells = np.nan_to_num(pos / step, nan=0.0, posinf=0.0, neginf=0.0)
+    if snap > 0.5:
+        q = round_toward_prediction(cells, vis, np.array([qx, qy]), snap)
+    else:
+        q = np.clip(np.rint(cells), 0, [qx, qy]).astype(np.int64)
+        for t in range(1, q.shape[0]):
+            q[t] = np.where(vis[t][:, None], q[t], q[t - 1])
     if q.shape[0] and q.shape[1]:
         order = np.lexsort((q[0, :, 0], q[0, :, 1]))
         q, vis = q[:, order], vis[:, order]
@@ -126,9 +148,10 @@ def _from_units(q: np.ndarray, vis: np.ndarray, step: float) -> Tracks:
                   confidence=vis.astype(np.float32))
 
 
-def quantize_tracks(tracks: Tracks, step: float, height: int, width: int) -> Tracks:
-    """Return the tracks exactly as :func:`decode_tracks` will reproduce them (see module doc)."""
-    return _from_units(*_to_units(tracks, step, height, width), step)
+def quantize_tracks(tracks: Tracks, step: float, height: int, width: int, snap: float = 0.5) -> Tracks:
+    """Return the tracks exactly as :func:`decode_tracks` will reproduce them from
+    ``encode_tracks(tracks, step, height, width, snap)`` (see module doc)."""
+    return _from_units(*_to_units(tracks, step, height, width, snap), step)
 
 
 class _Models:
@@ -152,37 +175,8 @@ def _contexts(activity: np.ndarray, r_x: np.ndarray | None = None) -> np.ndarray
     return np.minimum((a + 1) // 2, 2)
 
 
-def _base(q: np.ndarray, t: int, idx: np.ndarray, mode: int) -> np.ndarray:
-    """Predicted displacement ``int64 (n, 2)`` of points ``idx`` from ``t-1`` to ``t``.
-
-    Mode ``m`` extrapolates the least-squares line through the last ``k = PREDICTOR_SPANS[m]``
-    quantised positions one frame ahead (k = 2: constant velocity; k = 0: no motion), in exact
-    integer arithmetic: ``round(sum_j (4k + 2 - 6j) q[t-j] / (k (k - 1)))``, rounding half up.
-    Spans reaching before frame 0 are shortened to the ``t`` frames available.
-    """
-    k = min(PREDICTOR_SPANS[mode], t)
-    if k < 2:
-        return np.zeros((idx.size, 2), np.int64)
-    den = k * (k - 1)
-    num = np.zeros((idx.size, 2), np.int64)
-    for j in range(1, k + 1):
-        num += (4 * k + 2 - 6 * j) * q[t - j, idx]
-    return (num + den // 2) // den - q[t - 1, idx]
-
-
 def _rice_k(rows: int, n: int) -> int:
     return max(0, math.floor(math.log2(max(rows, 1) / max(n, 1))) if rows > n else 0)
-
-
-def _lower_median(x: np.ndarray) -> np.ndarray:
-    """Per-column lower median of ``int64 (n, 2)`` (integer, deterministic)."""
-    s = np.sort(x, axis=0)
-    return s[(s.shape[0] - 1) // 2]
-
-
-def _cost(r: np.ndarray) -> int:
-    z = zigzag_array(r) + 1
-    return int(np.floor(np.log2(z)).sum()) if z.size else 0  # exact for int64 < 2**52
 
 
 def _grid_shift(q0: np.ndarray) -> int:
@@ -248,14 +242,6 @@ def _decode_first_frame(dec: SymbolDecoder, n: int, qx: int, qy: int) -> np.ndar
     return q0 << shift
 
 
-def _frame_residuals(q: np.ndarray, t: int, idx: np.ndarray, mode: int):
-    """Encoder side for frame ``t``, visible points ``idx``: ``(g, r, cost)``."""
-    e = q[t, idx] - q[t - 1, idx] - _base(q, t, idx, mode)
-    g = _lower_median(e)
-    r = e - g
-    return g, r, _cost(r)
-
-
 def _encode_units(q: np.ndarray, vis: np.ndarray, qx: int, qy: int) -> bytes:
     num_frames, n = vis.shape
     head = write_varint(n)
@@ -275,7 +261,7 @@ def _encode_units(q: np.ndarray, vis: np.ndarray, qx: int, qy: int) -> bytes:
             continue
         best = None
         for mode in range(len(PREDICTOR_SPANS)):
-            cand = _frame_residuals(q, t, idx, mode)
+            cand = frame_residuals(q, t, idx, mode)
             if best is None or cand[2] < best[1][2]:
                 best = (mode, cand)
         mode, (g, r, _) = best
@@ -293,10 +279,10 @@ def _uniform_family():
     return Uniform()
 
 
-def encode_tracks(tracks: Tracks, step: float, height: int, width: int) -> bytes:
+def encode_tracks(tracks: Tracks, step: float, height: int, width: int, snap: float = 0.5) -> bytes:
     """Quantise (:func:`quantize_tracks`) and losslessly code one segment's tracks."""
     qx, qy = _grid(step, height, width)
-    q, vis = _to_units(tracks, step, height, width)
+    q, vis = _to_units(tracks, step, height, width, snap)
     return _encode_units(q, vis, qx, qy)
 
 
@@ -341,7 +327,7 @@ def decode_tracks(data: bytes, num_frames: int, step: float, height: int, width:
         ry = unzigzag_array(m.r[1].decode(dec, _contexts(activity[idx], rx)))
         r = np.stack([rx, ry], 1)
         activity[idx] = np.abs(r).sum(1)
-        new = q[t - 1, idx] + _base(q, t, idx, mode) + g + r
+        new = q[t - 1, idx] + predicted_displacement(q, t, idx, mode) + g + r
         if (new < 0).any() or (new > limit).any():
             raise BitstreamError(f"corrupt trajectory payload: point outside the frame at t={t}")
         q[t, idx] = new
@@ -356,12 +342,15 @@ class AdaptiveTrajectoryCoder:
 
     Args:
         step: position quantiser step in pixels (at the coded frame size).
+        snap: encoder only: how far (in steps, 0.5–0.95) a coded position may lie from the true
+            one when that brings it closer to the coder's prediction; 0.5 is plain rounding.
         height, width: coded frame size; may instead be passed to each method.
     """
 
-    def __init__(self, step: float = 0.5, height: int = 0, width: int = 0, **_: object) -> None:
+    def __init__(self, step: float = 0.5, snap: float = 0.5, height: int = 0, width: int = 0,
+                 **_: object) -> None:
         _grid(step, 1, 1)
-        self.step = float(step)
+        self.step, self.snap = float(step), _check_snap(snap)
         self.height, self.width = int(height), int(width)
 
     def _size(self, height: int | None, width: int | None) -> tuple[int, int]:
@@ -373,11 +362,11 @@ class AdaptiveTrajectoryCoder:
 
     def quantize(self, tracks: Tracks, height: int | None = None,
                  width: int | None = None) -> Tracks:
-        return quantize_tracks(tracks, self.step, *self._size(height, width))
+        return quantize_tracks(tracks, self.step, *self._size(height, width), self.snap)
 
     def encode(self, tracks: Tracks, height: int | None = None,
                width: int | None = None) -> bytes:
-        return encode_tracks(tracks, self.step, *self._size(height, width))
+        return encode_tracks(tracks, self.step, *self._size(height, width), self.snap)
 
     def decode(self, data: bytes, num_frames: int, height: int | None = None,
                width: int | None = None) -> Tracks:

@@ -20,6 +20,9 @@ tracks the real encoder selects for each segment are captured and coded by these
   visible) on exactly the integer positions ``reference`` codes.
 * ``actdiff_1px`` / ``reference_on_actdiff_1px``: ActDiff's pipeline at a 1 px step, and the
   reference scheme on what it codes.
+* ``actdiff_snap`` / ``reference_on_actdiff_snap``: ActDiff's pipeline with positions rounded
+  toward the coder's prediction (``entropy.snap``, ``--snap``, default 0.9 steps), and the
+  reference scheme on what it codes.
 
 Rate: bits per point per frame, (segment length - 1) frames per point as ``encode_stats``.
 Precision: Euclidean error (px) of the decoded positions at every frame against the
@@ -57,7 +60,8 @@ from actdiff.motion.temporal import smooth_tracks, subsample_tracks, upsample_tr
 from actdiff.selection.trajectories import anchor_points
 from actdiff.types import Tracks
 
-SCHEMES = ("actdiff", "reference", "reference_on_actdiff", "actdiff_int_s1", "actdiff_1px", "reference_on_actdiff_1px")
+SCHEMES = ("actdiff", "reference", "reference_on_actdiff", "actdiff_int_s1", "actdiff_1px", "reference_on_actdiff_1px",
+           "actdiff_snap", "reference_on_actdiff_snap")
 DEFAULT_CLIPS = ("/work/shared/data/clips/*.mp4", "/work/main/data/opencv_samples/*")
 
 
@@ -224,9 +228,11 @@ def _put(out: dict, name: str, bits: float, parts_steps: tuple, error: np.ndarra
     out["error"][name], out["coded_steps"][name] = error, steps
 
 
-def measure_segment(raw: Tracks, payload: bytes, coding, coding_1px, h: int, w: int) -> dict:
+def measure_segment(raw: Tracks, payload: bytes, variants: dict, h: int, w: int) -> dict:
     """Bits (total, per part, per coded step) and position errors of every scheme for one
-    segment's selected tracks ``raw``; ``payload`` is the real encoder's."""
+    segment's selected tracks ``raw``; ``payload`` is the real encoder's; ``variants``: scheme
+    name → ``TrackCoding`` (``actdiff`` first: the configured one)."""
+    coding = variants["actdiff"]
     length, n = raw.num_frames, raw.num_points
     stride = int(coding.codec.trajectories.temporal_stride)
     out = {"length": length, "points": n, "coded_steps": {}, "bits": {}, "parts": {}, "by_step": {},
@@ -235,7 +241,7 @@ def measure_segment(raw: Tracks, payload: bytes, coding, coding_1px, h: int, w: 
     out["error"]["smoothing only (no quantiser)"] = _error(smoothed.positions, raw)
     out["error"]["smoothing+stride (no quantiser)"] = _error(
         upsample_tracks(subsample_tracks(smoothed, stride), length, stride).positions, raw)
-    for name, cod in (("actdiff", coding), ("actdiff_1px", coding_1px)):
+    for name, cod in variants.items():
         step, coded = cod.coder.step, cod(raw)
         qx, qy = traj._grid(step, h, w)
         data = cod.coder.encode(coded, h, w)
@@ -262,30 +268,34 @@ def measure_segment(raw: Tracks, payload: bytes, coding, coding_1px, h: int, w: 
     return out
 
 
-def bench_clip(path: str, cfg) -> list[dict]:
+def bench_clip(path: str, cfg, snap: float = 0.9) -> list[dict]:
     """Encode ``path`` at the cpu protocol; measure every segment that carries tracks."""
     video = load_protocol("cpu").read(path)
-    captured = []
+    captured: dict[tuple[int, int], tuple] = {}
 
-    def capture(*args, **kwargs):  # (tracks, bandwidth) of one segment
-        captured.append(real(*args, **kwargs))
-        return captured[-1]
+    def capture(frames, flows, seg, *args, **kwargs):  # (tracks, bandwidth) of one segment
+        # keyed by segment: the encoder's worker threads may compute segments out of order
+        captured[(seg.start, seg.end)] = real(frames, flows, seg, *args, **kwargs)
+        return captured[(seg.start, seg.end)]
 
     real = encoder._segment_tracks
     with mock.patch.object(encoder, "_segment_tracks", capture):
         enc = encoder.encode_video(video, cfg)
     h, w = enc.debug["header"].coded_height, enc.debug["header"].coded_width
     sections = read_bitstream(enc.data).sections
-    if len(sections) != len(captured):
+    if {(s.segment.start, s.segment.end) for s in sections} != set(captured):
         raise AssertionError(f"{len(captured)} captured track sets for {len(sections)} segments")
     codec = encoder.codec_section(cfg)
-    coding = encoder.TrackCoding(codec, encoder.Stages.from_config(codec).coder, h, w)
-    coding_1px = encoder.TrackCoding(codec, traj.AdaptiveTrajectoryCoder(step=1.0), h, w)
+    coder = encoder.Stages.from_config(codec).coder
+    variants = {name: encoder.TrackCoding(codec, c, h, w) for name, c in (
+        ("actdiff", coder), ("actdiff_1px", traj.AdaptiveTrajectoryCoder(step=1.0)),
+        ("actdiff_snap", traj.AdaptiveTrajectoryCoder(step=coder.step, snap=snap)))}
     segs: list[dict] = []
-    for sec, (raw, _) in zip(sections, captured):
+    for sec in sections:
+        raw, _ = captured[(sec.segment.start, sec.segment.end)]
         if sec.segment.length > 2:  # shorter segments carry no trajectories
             segs.append({"start": sec.segment.start, "end": sec.segment.end,
-                         **measure_segment(raw, sec.trajectories, coding, coding_1px, h, w)})
+                         **measure_segment(raw, sec.trajectories, variants, h, w)})
     return segs
 
 
@@ -362,6 +372,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("clips", nargs="*", help="video files (default: the evaluation clips present)")
     p.add_argument("-o", "--output", help="results JSON")
+    p.add_argument("--snap", type=float, default=0.9, help="entropy.snap of the actdiff_snap scheme (steps)")
     args = p.parse_args()
     clips_in = args.clips or [c for pat in DEFAULT_CLIPS for c in sorted(glob.glob(pat))]
     if not clips_in:
@@ -370,7 +381,7 @@ def main() -> None:
     t0 = time.perf_counter()
     per_clip, all_segs = {}, []
     for c in clips_in:
-        segs = bench_clip(c, cfg)
+        segs = bench_clip(c, cfg, args.snap)
         per_clip[c] = {**summarise(segs), "segment_detail": [
             {k: s[k] for k in ("start", "end", "length", "points", "grid_points", "bits")} for s in segs]}
         all_segs += segs
@@ -379,11 +390,12 @@ def main() -> None:
     sch = overall["schemes"]
     overall["ratios"] = {f"{a}/{b}": sch[a]["bits"] / sch[b]["bits"] for a, b in (
         ("actdiff", "reference_on_actdiff"), ("actdiff_int_s1", "reference"), ("actdiff", "reference"),
-        ("actdiff_1px", "reference_on_actdiff_1px"), ("actdiff_1px", "reference"))}
+        ("actdiff_1px", "reference_on_actdiff_1px"), ("actdiff_1px", "reference"),
+        ("actdiff_snap", "actdiff"), ("actdiff_snap", "reference"))}
     print_report(per_clip, overall)
     result = {
         "benchmark": "trajectory_coding", "protocol": "cpu", "machine": machine(), "versions": versions(),
-        "seconds": time.perf_counter() - t0,
+        "seconds": time.perf_counter() - t0, "snap": args.snap,
         "codec_config": OmegaConf.to_container(cfg.codec, resolve=True),
         "rate_unit": "bits / (points x (segment length - 1)), pooled over segments",
         "error_unit": "mean Euclidean px vs the unquantised selected tracks, visible point-frames",

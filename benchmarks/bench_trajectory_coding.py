@@ -20,6 +20,8 @@ tracks the real encoder selects for each segment are captured and coded by these
   visible) on exactly the integer positions ``reference`` codes.
 * ``actdiff_1px`` / ``reference_on_actdiff_1px``: ActDiff's pipeline at a 1 px step, and the
   reference scheme on what it codes.
+* ``actdiff_grid`` / ``reference_on_actdiff_grid``: as configured, with the ``adaptive_grid`` coder
+  (frame-0 points on a regular grid named by the grid's shape).
 * ``actdiff_snap`` / ``reference_on_actdiff_snap``: ActDiff's pipeline with positions rounded
   toward the coder's prediction (``entropy.snap``, ``--snap``, default 0.9 steps), and the
   reference scheme on what it codes.
@@ -53,6 +55,7 @@ import actdiff.entropy.trajectory as traj
 from actdiff.codec.bitstream import read_bitstream
 from actdiff.config import compose
 from actdiff.data import load_protocol
+from actdiff.entropy.first_frame import FrameGrid, frame0_symbols
 from actdiff.entropy.symbols import SymbolEncoder, zigzag_array
 from actdiff.entropy.varint import write_varint
 from actdiff.evaluation.results import machine, versions
@@ -61,7 +64,7 @@ from actdiff.selection.trajectories import anchor_points
 from actdiff.types import Tracks
 
 SCHEMES = ("actdiff", "reference", "reference_on_actdiff", "actdiff_int_s1", "actdiff_1px", "reference_on_actdiff_1px",
-           "actdiff_snap", "reference_on_actdiff_snap")
+           "actdiff_snap", "reference_on_actdiff_snap", "actdiff_grid", "reference_on_actdiff_grid")
 DEFAULT_CLIPS = ("/work/shared/data/clips/*.mp4", "/work/main/data/opencv_samples/*")
 
 
@@ -171,20 +174,21 @@ class _Recorder(SymbolEncoder):
         super().uniform(symbols, size)
 
 
-def actdiff_breakdown(tracks: Tracks, step: float, h: int, w: int, payload: bytes):
-    """Bits of ``payload`` (= ``encode_tracks(tracks, step, h, w)``) per payload part
+def actdiff_breakdown(tracks: Tracks, step: float, h: int, w: int, payload: bytes, grid: bool = False):
+    """Bits of ``payload`` (= ``encode_tracks(tracks, step, h, w, grid=grid)``) per payload part
     (``coder_overhead`` = real bits - varint N - ideal bits: range-coder flush, probability
     rounding) and the ideal bits of each coded step ``t >= 1``."""
     with mock.patch.multiple(traj, SymbolEncoder=_Recorder, _Models=_TaggedModels):
         _Recorder.last = None
-        again = traj.encode_tracks(tracks, step, h, w)
+        again = traj.encode_tracks(tracks, step, h, w, grid=grid)
     if again != payload:
         raise AssertionError("instrumented trajectory coder produced different bytes")
     rec = _Recorder.last
     parts = dict(rec.bits) if rec else {}
     q, _ = traj._to_units(tracks, step, h, w)
     if q.size:
-        parts["first_frame"] = float(np.log2(traj._first_frame_symbols(q[0], *traj._grid(step, h, w))[1]).sum())
+        frame_grid = FrameGrid(float(step), h, w) if grid else None
+        parts["first_frame"] = float(np.log2(frame0_symbols(q[0], *traj._grid(step, h, w), frame_grid)[1]).sum())
     parts["header"] = 8 * len(write_varint(tracks.num_points))
     parts["coder_overhead"] = 8 * len(payload) - sum(parts.values())
     return parts, (dict(rec.by_step) if rec else {})
@@ -252,7 +256,8 @@ def measure_segment(raw: Tracks, payload: bytes, variants: dict, h: int, w: int)
         back = np.empty_like(dec)
         back[:, order] = dec
         err = _error(back, raw)
-        _put(out, name, 8 * len(data), actdiff_breakdown(coded, step, h, w, data), err, coded.num_frames - 1)
+        _put(out, name, 8 * len(data), actdiff_breakdown(coded, step, h, w, data, cod.coder.grid), err,
+             coded.num_frames - 1)
         ref = reference_bits(_units(coded.positions, step, qx, qy), qx, qy)
         _put(out, f"reference_on_{name}", sum(ref[0].values()), ref, err, coded.num_frames - 1)
     qx, qy = traj._grid(1.0, h, w)
@@ -289,7 +294,8 @@ def bench_clip(path: str, cfg, snap: float = 0.9) -> list[dict]:
     coder = encoder.Stages.from_config(codec).coder
     variants = {name: encoder.TrackCoding(codec, c, h, w) for name, c in (
         ("actdiff", coder), ("actdiff_1px", traj.AdaptiveTrajectoryCoder(step=1.0)),
-        ("actdiff_snap", traj.AdaptiveTrajectoryCoder(step=coder.step, snap=snap)))}
+        ("actdiff_snap", type(coder)(step=coder.step, snap=snap)),
+        ("actdiff_grid", traj.GridTrajectoryCoder(step=coder.step, snap=coder.snap)))}
     segs: list[dict] = []
     for sec in sections:
         raw, _ = captured[(sec.segment.start, sec.segment.end)]
@@ -391,7 +397,8 @@ def main() -> None:
     overall["ratios"] = {f"{a}/{b}": sch[a]["bits"] / sch[b]["bits"] for a, b in (
         ("actdiff", "reference_on_actdiff"), ("actdiff_int_s1", "reference"), ("actdiff", "reference"),
         ("actdiff_1px", "reference_on_actdiff_1px"), ("actdiff_1px", "reference"),
-        ("actdiff_snap", "actdiff"), ("actdiff_snap", "reference"))}
+        ("actdiff_snap", "actdiff"), ("actdiff_snap", "reference"), ("actdiff_grid", "actdiff"),
+        ("actdiff_grid", "reference"))}
     print_report(per_clip, overall)
     result = {
         "benchmark": "trajectory_coding", "protocol": "cpu", "machine": machine(), "versions": versions(),

@@ -13,11 +13,9 @@ Quantisation (:func:`quantize_tracks`, reproduced exactly by the decoder):
 Payload: ``varint N`` then one range-coded stream (constriction, adaptive integer-count models,
 see :mod:`actdiff.entropy.symbols`):
 
-1. frame 0: the grid shift ``s`` (2 bits: all frame-0 coordinates are multiples of ``2**s``
-   steps, e.g. integer pixels at step 0.5 → s = 1), then in units of ``2**s`` steps, points in
-   raster order: ``dy = y_i - y_{i-1} >= 0`` as a Rice code with parameter
-   ``k = floor(log2(rows / N))``; ``x`` uniform over the row (or, on the same row as the previous
-   point, uniform over ``[x_{i-1}, W)``).
+1. frame 0: the points' positions in raster order (:mod:`actdiff.entropy.first_frame`): plain
+   (coder ``adaptive``: row offsets as Rice codes, ``x`` uniform over the row), or (coder
+   ``adaptive_grid``) first the points on a regular grid named by its shape, then the others.
 2. each frame ``t >= 1``: visibility of every point (adaptive binary, context = visibility at
    ``t-1``); then, if any point is visible, the predictor mode (adaptive, 5 symbols), per axis a
    global correction ``g``, and per visible point the residual ``r = d_t - base - g`` where
@@ -52,6 +50,7 @@ import math
 
 import numpy as np
 
+from actdiff.entropy.first_frame import FrameGrid, decode_frame0, frame0_symbols
 from actdiff.entropy.prediction import (
     PREDICTOR_SPANS,
     SNAP_RANGE,
@@ -85,7 +84,6 @@ CONTEXT_PRIORS = (
 )
 INITIAL_ACTIVITY = 1          # activity of a point before its first coded residual
 MAX_GRID = 1 << 22            # quantiser cells per frame side (constriction's uniform < 2**24)
-_MAX_UNARY = 64               # longest Rice quotient the decoder accepts
 
 
 def _grid(step: float, height: int, width: int, error: type = ConfigError) -> tuple[int, int]:
@@ -175,81 +173,14 @@ def _contexts(activity: np.ndarray, r_x: np.ndarray | None = None) -> np.ndarray
     return np.minimum((a + 1) // 2, 2)
 
 
-def _rice_k(rows: int, n: int) -> int:
-    return max(0, math.floor(math.log2(max(rows, 1) / max(n, 1))) if rows > n else 0)
-
-
-def _grid_shift(q0: np.ndarray) -> int:
-    """Largest ``s <= 3`` such that all frame-0 coordinates are multiples of ``2**s``."""
-    for s in (3, 2, 1):
-        if not (q0 & ((1 << s) - 1)).any():
-            return s
-    return 0
-
-
-def _first_frame_symbols(q0: np.ndarray, qx: int, qy: int):
-    """Symbols and alphabet sizes (uniform codes) for the frame-0 positions.
-
-    First the grid shift ``s`` (frame-0 positions all multiples of ``2**s`` units, e.g.
-    integer pixels at step 0.5 → s = 1), then the positions in units of ``2**s``.
-    """
-    shift = _grid_shift(q0)
-    q0, qx, qy = q0 >> shift, qx >> shift, qy >> shift
-    n = q0.shape[0]
-    k = _rice_k(qy + 1, n)
-    syms, sizes = [shift], [4]
-    prev_x, prev_y = 0, 0
-    for i in range(n):
-        x, y = int(q0[i, 0]), int(q0[i, 1])
-        dy = y - prev_y
-        quo = dy >> k
-        syms += [1] * quo + [0]
-        sizes += [2] * (quo + 1)
-        for s in range(k - 1, -1, -1):
-            syms.append((dy >> s) & 1)
-            sizes.append(2)
-        lo = prev_x if (i > 0 and dy == 0) else 0
-        syms.append(x - lo)
-        sizes.append(qx - lo + 1)
-        prev_x, prev_y = x, y
-    syms, sizes = np.array(syms, np.int64), np.array(sizes, np.int64)
-    keep = sizes > 1
-    return syms[keep], sizes[keep]
-
-
-def _decode_first_frame(dec: SymbolDecoder, n: int, qx: int, qy: int) -> np.ndarray:
-    shift = int(dec.uniform(1, 4)[0])
-    qx, qy = qx >> shift, qy >> shift
-    k = _rice_k(qy + 1, n)
-    q0 = np.zeros((n, 2), np.int64)
-    prev_x, prev_y = 0, 0
-    for i in range(n):
-        quo = 0
-        while dec.uniform(1, 2)[0]:
-            quo += 1
-            if quo > _MAX_UNARY or (quo << k) > qy:
-                raise BitstreamError("corrupt trajectory payload: first-frame row offset too large")
-        rem = 0
-        for _ in range(k):
-            rem = (rem << 1) | int(dec.uniform(1, 2)[0])
-        y = prev_y + (quo << k) + rem
-        if y > qy:
-            raise BitstreamError("corrupt trajectory payload: first-frame point below the frame")
-        lo = prev_x if (i > 0 and y == prev_y) else 0
-        x = lo + int(dec.uniform(1, qx - lo + 1)[0])
-        q0[i] = (x, y)
-        prev_x, prev_y = x, y
-    return q0 << shift
-
-
-def _encode_units(q: np.ndarray, vis: np.ndarray, qx: int, qy: int) -> bytes:
+def _encode_units(q: np.ndarray, vis: np.ndarray, qx: int, qy: int, grid: FrameGrid | None = None) -> bytes:
     num_frames, n = vis.shape
     head = write_varint(n)
     if n == 0 or num_frames == 0:
         return head
     enc, m = SymbolEncoder(), _Models()
     activity = np.full(n, INITIAL_ACTIVITY, np.int64)
-    syms, sizes = _first_frame_symbols(q[0], qx, qy)
+    syms, sizes = frame0_symbols(q[0], qx, qy, grid)
     if syms.size:
         enc.enc.encode(syms.astype(np.int32), _uniform_family(), sizes.astype(np.int32))
     for t in range(1, num_frames):
@@ -279,16 +210,19 @@ def _uniform_family():
     return Uniform()
 
 
-def encode_tracks(tracks: Tracks, step: float, height: int, width: int, snap: float = 0.5) -> bytes:
-    """Quantise (:func:`quantize_tracks`) and losslessly code one segment's tracks."""
+def encode_tracks(tracks: Tracks, step: float, height: int, width: int, snap: float = 0.5,
+                  grid: bool = False) -> bytes:
+    """Quantise (:func:`quantize_tracks`) and losslessly code one segment's tracks; ``grid``:
+    frame 0 with grid coding (coder ``adaptive_grid``, :mod:`actdiff.entropy.first_frame`)."""
     qx, qy = _grid(step, height, width)
     q, vis = _to_units(tracks, step, height, width, snap)
-    return _encode_units(q, vis, qx, qy)
+    return _encode_units(q, vis, qx, qy, FrameGrid(float(step), height, width) if grid else None)
 
 
-def decode_tracks(data: bytes, num_frames: int, step: float, height: int, width: int) -> Tracks:
-    """Inverse of :func:`encode_tracks`; raises only ``BitstreamError`` on bad ``data`` (or on
-    a bad ``step``/size, which a decoder reads from the file).
+def decode_tracks(data: bytes, num_frames: int, step: float, height: int, width: int,
+                  grid: bool = False) -> Tracks:
+    """Inverse of :func:`encode_tracks` (with the same ``grid``); raises only ``BitstreamError``
+    on bad ``data`` (or on a bad ``step``/size, which a decoder reads from the file).
 
     Strict: the decoded tracks are coded again and must give ``data`` byte for byte, so trailing
     or altered bytes the range decoder never looked at are an error, not silently ignored."""
@@ -305,11 +239,12 @@ def decode_tracks(data: bytes, num_frames: int, step: float, height: int, width:
             raise BitstreamError(f"corrupt trajectory payload: {reader.left} bytes after 0 points")
         return Tracks.empty(num_frames)
     dec, m = SymbolDecoder(data[reader.pos:]), _Models()
+    frame_grid = FrameGrid(float(step), height, width) if grid else None
     activity = np.full(n, INITIAL_ACTIVITY, np.int64)
     q = np.zeros((num_frames, n, 2), np.int64)
     vis = np.zeros((num_frames, n), bool)
     vis[0] = True
-    q[0] = _decode_first_frame(dec, n, qx, qy)
+    q[0] = decode_frame0(dec, n, qx, qy, frame_grid)
     limit = np.array([qx, qy])
     for t in range(1, num_frames):
         prev = vis[t - 1]
@@ -331,7 +266,7 @@ def decode_tracks(data: bytes, num_frames: int, step: float, height: int, width:
         if (new < 0).any() or (new > limit).any():
             raise BitstreamError(f"corrupt trajectory payload: point outside the frame at t={t}")
         q[t, idx] = new
-    if _encode_units(q, vis, qx, qy) != bytes(data):  # the encoder is deterministic: one payload per tracks
+    if _encode_units(q, vis, qx, qy, frame_grid) != bytes(data):  # the encoder is deterministic: one payload per tracks
         raise BitstreamError("corrupt trajectory payload: bytes beyond or besides the coded tracks")
     return _from_units(q, vis, step)
 
@@ -346,6 +281,8 @@ class AdaptiveTrajectoryCoder:
             one when that brings it closer to the coder's prediction; 0.5 is plain rounding.
         height, width: coded frame size; may instead be passed to each method.
     """
+
+    grid = False  # frame 0 coded plainly (``adaptive_grid``: grid coding)
 
     def __init__(self, step: float = 0.5, snap: float = 0.5, height: int = 0, width: int = 0,
                  **_: object) -> None:
@@ -366,13 +303,21 @@ class AdaptiveTrajectoryCoder:
 
     def encode(self, tracks: Tracks, height: int | None = None,
                width: int | None = None) -> bytes:
-        return encode_tracks(tracks, self.step, *self._size(height, width), self.snap)
+        return encode_tracks(tracks, self.step, *self._size(height, width), self.snap, self.grid)
 
     def decode(self, data: bytes, num_frames: int, height: int | None = None,
                width: int | None = None) -> Tracks:
-        return decode_tracks(data, num_frames, self.step, *self._size(height, width))
+        return decode_tracks(data, num_frames, self.step, *self._size(height, width), self.grid)
 
     def cost_bits(self, tracks: Tracks, height: int | None = None,
                   width: int | None = None) -> float:
         """Exact size of :meth:`encode`'s output in bits (it runs the coder: ~ms for N=300)."""
         return float(8 * len(self.encode(tracks, height, width)))
+
+
+@TRAJECTORY_CODERS.register("adaptive_grid")
+class GridTrajectoryCoder(AdaptiveTrajectoryCoder):
+    """``adaptive`` with grid coding of the frame-0 positions (:mod:`actdiff.entropy.first_frame`):
+    the points a selector put on a regular grid cost a few bits for the whole grid."""
+
+    grid = True

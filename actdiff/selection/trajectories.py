@@ -43,6 +43,7 @@ import cv2
 import numpy as np
 
 from actdiff.errors import ConfigError
+from actdiff.grids import cell_edges, grid_points, grid_shape
 from actdiff.registry import TRAJECTORY_SELECTORS
 from actdiff.selection import weight_maps  # noqa: F401  (registers the weight maps)
 from actdiff.selection.decoder_error import DEFAULT_BANDWIDTH, Problem, prepare
@@ -62,21 +63,11 @@ def _get(cfg: Any, key: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def grid_shape(n: int, height: int, width: int) -> Tuple[int, int]:
-    """``(rows, cols)`` of a grid of at most ``n`` (≥ 1) cells with roughly square cells."""
-    cols = max(1, min(n, int(math.floor(math.sqrt(n * width / height)))))
-    return max(1, n // cols), cols
-
-
 def uniform_points(n: int, height: int, width: int) -> np.ndarray:
-    """Centres ``(≤ n, 2)`` of a regular grid, rounded to integer pixels."""
+    """Centres ``(≤ n, 2)`` of a regular grid, rounded to integer pixels (:mod:`actdiff.grids`, ``even``)."""
     if n <= 0:
         return np.zeros((0, 2), np.float32)
-    rows, cols = grid_shape(n, height, width)
-    ys = np.floor((np.arange(rows) + 0.5) * height / rows)
-    xs = np.floor((np.arange(cols) + 0.5) * width / cols)
-    gx, gy = np.meshgrid(xs, ys)
-    return np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32)
+    return grid_points(*grid_shape(n, height, width), height, width, "even")
 
 
 def anchor_points(weight: np.ndarray, n: int, snap: float = 0.5) -> np.ndarray:
@@ -89,8 +80,8 @@ def anchor_points(weight: np.ndarray, n: int, snap: float = 0.5) -> np.ndarray:
     if n <= 0:
         return np.zeros((0, 2), np.float32)
     rows, cols = grid_shape(n, height, width)
-    ye = np.linspace(0, height, rows + 1).astype(int)
-    xe = np.linspace(0, width, cols + 1).astype(int)
+    ye, xe = cell_edges(rows, height), cell_edges(cols, width)
+    centres = grid_points(rows, cols, height, width, "cell")
     pts = []
     for i in range(rows):
         for j in range(cols):
@@ -103,7 +94,7 @@ def anchor_points(weight: np.ndarray, n: int, snap: float = 0.5) -> np.ndarray:
             if block.flat[k] >= 0.5:
                 pts.append((x0 + bx, y0 + by))
             else:
-                pts.append(((xe[j] + xe[j + 1] - 1) // 2, (ye[i] + ye[i + 1] - 1) // 2))
+                pts.append(tuple(centres[i * cols + j]))
     return np.asarray(pts, np.float32)
 
 

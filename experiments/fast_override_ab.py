@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     if "=" not in args.override:
         ap.error(f"expected KEY=VALUE, got {args.override!r}")
     rates = load_rates()
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)  # not at the end of an hour's run
     out: dict = {"args": vars(args), "machine": machine(), "clips": {}}
     for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
         video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")

@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.flag.startswith("codec.") and args.flag not in {f.name for f in dataclasses.fields(RDSettings)}:
         ap.error(f"{args.flag!r} is not a setting of the RD search")
     off, on = (parse_value(v) for v in args.values)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)  # not at the end of an hour's run
     out: dict = {"args": vars(args), "machine": machine(), "clips": {}}
     for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
         video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")

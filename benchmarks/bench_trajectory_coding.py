@@ -20,8 +20,8 @@ tracks the real encoder selects for each segment are captured and coded by these
   visible) on exactly the integer positions ``reference`` codes.
 * ``actdiff_1px`` / ``reference_on_actdiff_1px``: ActDiff's pipeline at a 1 px step, and the
   reference scheme on what it codes.
-* ``actdiff_grid`` / ``reference_on_actdiff_grid``: as configured, with the ``adaptive_grid`` coder
-  (frame-0 points on a regular grid named by the grid's shape).
+* ``actdiff_nogrid`` / ``reference_on_actdiff_nogrid``: as configured, with the ``adaptive`` coder
+  (frame-0 points coded one by one, not by the grid they lie on: the coder before 2026-12-03).
 * ``actdiff_snap`` / ``reference_on_actdiff_snap``: ActDiff's pipeline with positions rounded
   toward the coder's prediction (``entropy.snap``, ``--snap``, default 0.9 steps), and the
   reference scheme on what it codes.
@@ -64,7 +64,7 @@ from actdiff.selection.trajectories import anchor_points
 from actdiff.types import Tracks
 
 SCHEMES = ("actdiff", "reference", "reference_on_actdiff", "actdiff_int_s1", "actdiff_1px", "reference_on_actdiff_1px",
-           "actdiff_snap", "reference_on_actdiff_snap", "actdiff_grid", "reference_on_actdiff_grid")
+           "actdiff_snap", "reference_on_actdiff_snap", "actdiff_nogrid", "reference_on_actdiff_nogrid")
 DEFAULT_CLIPS = ("/work/shared/data/clips/*.mp4", "/work/main/data/opencv_samples/*")
 
 
@@ -295,7 +295,7 @@ def bench_clip(path: str, cfg, snap: float = 0.9) -> list[dict]:
     variants = {name: encoder.TrackCoding(codec, c, h, w) for name, c in (
         ("actdiff", coder), ("actdiff_1px", traj.AdaptiveTrajectoryCoder(step=1.0)),
         ("actdiff_snap", type(coder)(step=coder.step, snap=snap)),
-        ("actdiff_grid", traj.GridTrajectoryCoder(step=coder.step, snap=coder.snap)))}
+        ("actdiff_nogrid", traj.AdaptiveTrajectoryCoder(step=coder.step, snap=coder.snap)))}
     segs: list[dict] = []
     for sec in sections:
         raw, _ = captured[(sec.segment.start, sec.segment.end)]
@@ -397,8 +397,7 @@ def main() -> None:
     overall["ratios"] = {f"{a}/{b}": sch[a]["bits"] / sch[b]["bits"] for a, b in (
         ("actdiff", "reference_on_actdiff"), ("actdiff_int_s1", "reference"), ("actdiff", "reference"),
         ("actdiff_1px", "reference_on_actdiff_1px"), ("actdiff_1px", "reference"),
-        ("actdiff_snap", "actdiff"), ("actdiff_snap", "reference"), ("actdiff_grid", "actdiff"),
-        ("actdiff_grid", "reference"))}
+        ("actdiff_snap", "actdiff"), ("actdiff_snap", "reference"), ("actdiff", "actdiff_nogrid"))}
     print_report(per_clip, overall)
     result = {
         "benchmark": "trajectory_coding", "protocol": "cpu", "machine": machine(), "versions": versions(),

@@ -136,7 +136,8 @@ def test_trailing_bytes_after_a_payload(stream, tmp_path, capsys, where, junk):
     else:
         sec.trajectories += junk
     data = raw.to_bytes()
-    with pytest.raises(BitstreamError, match="bytes"):
+    # junk after a range-coded payload may already change the decoded symbols (any clear error)
+    with pytest.raises(BitstreamError, match="bytes" if where == "keyframe" else "bytes|corrupt trajectory payload"):
         decode_segments(data)
     bad = tmp_path / "bad.adv"
     bad.write_bytes(data)

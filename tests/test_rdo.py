@@ -309,21 +309,22 @@ def test_zero_lambda_gives_the_best_quality_the_knobs_allow(clip, flows):
 
 
 def test_rd_beats_fast_at_equal_rate_with_either_prediction_in_the_loop(clip):
-    """Both modes rate-controlled to the same target (one at which a few keyframes are affordable):
-    RD's decoded frames are closer to the source than the fast mode's, with the ghost-free
-    prediction (default; the loop runs it without keyflow, ``codec.rd.keyflow``, the frames are
-    decoded with it) and with the plain cross-fade. Where the keyframes go
-    is not asserted: with the cross-fade in the loop RD adds keyframes around the motion's start,
-    with the ghost-free prediction it keeps one segment and spends the bits on the first keyframe's
-    quality (issue 18's note)."""
-    target = 0.06
-    fast = encode_to_target(clip, compose(None, []), target)
-    assert fast.stats["rate_control"]["within_tolerance"], fast.stats["rate_control"]
+    """Both modes rate-controlled to targets at which a few keyframes are affordable: RD's decoded
+    frames are closer to the source than those of every fast-mode stream that spends at most 5 %
+    more bits (rate control lands anywhere within ±10 % of a target, so the fast mode is encoded
+    at three targets around RD's rate), with the ghost-free prediction (default; the loop runs it
+    without keyflow, ``codec.rd.keyflow``, the frames are decoded with it) and with the plain
+    cross-fade. Where the keyframes go is not asserted: with the cross-fade in the loop RD adds
+    keyframes around the motion's start, with the ghost-free prediction it keeps one segment and
+    spends the bits on the first keyframe's quality (issue 18's note)."""
+    fast = [encode_to_target(clip, compose(None, []), t) for t in (0.05, 0.055, 0.06)]
     for prediction in ("select", "blend"):
-        rd = encode_to_target(clip, rd_cfg(f"codec.rd.decoder={{name: warp, prediction: {prediction}}}"), target)
+        rd = encode_to_target(clip, rd_cfg(f"codec.rd.decoder={{name: warp, prediction: {prediction}}}"), 0.06)
         assert rd.stats["rate_control"]["within_tolerance"], rd.stats["rate_control"]
+        rivals = [f for f in fast if f.stats["bpp"] <= 1.05 * rd.stats["bpp"]]
+        assert rivals, ([f.stats["bpp"] for f in fast], rd.stats["bpp"])
         decoder = build_decoder("warp", prediction=prediction)
-        d_fast = mean_distortion(clip, decode_video(fast.data, decoder).frames)
+        d_fast = min(mean_distortion(clip, decode_video(f.data, decoder).frames) for f in rivals)
         d_rd = mean_distortion(clip, decode_video(rd.data, decoder).frames)
         assert d_rd < 0.95 * d_fast, (prediction, d_rd, d_fast)
 

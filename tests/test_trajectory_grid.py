@@ -12,7 +12,7 @@ from actdiff.config import compose
 from actdiff.entropy import decode_tracks, encode_tracks, quantize_tracks
 from actdiff.entropy.trajectory import GridTrajectoryCoder
 from actdiff.errors import BitstreamError
-from actdiff.grids import grid_points, grid_shape
+from actdiff.motion.grids import grid_points, grid_shape
 from actdiff.registry import TRAJECTORY_CODERS
 from actdiff.selection.trajectories import anchor_points, uniform_points
 from actdiff.types import Tracks, Video

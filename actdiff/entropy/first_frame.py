@@ -12,7 +12,7 @@ previous point, uniform over ``[x_{i-1}, W)``). About ``log2(cells / N) + 1.5`` 
 close to the entropy of an unstructured point set.
 
 Grid coding (coder ``adaptive_grid``): the selectors put many points on regular grids
-(:mod:`actdiff.grids`), which the decoder can rebuild from their shape. First one flag; when
+(:mod:`actdiff.motion.grids`), which the decoder can rebuild from their shape. First one flag; when
 set: ``rows`` (``1..N``), ``cols`` (``1..N // rows``), the placement (``cell`` / ``even``), how many
 of the grid's points are present ``h`` (``0..rows·cols``), and then whichever is shorter, the
 indices of the ``h`` present grid points or of the absent ones (increasing, uniform over the
@@ -32,7 +32,7 @@ import numpy as np
 
 from actdiff.entropy.symbols import SymbolDecoder
 from actdiff.errors import BitstreamError
-from actdiff.grids import GRID_KINDS, grid_points, grid_shape
+from actdiff.motion.grids import GRID_KINDS, grid_points, grid_shape
 
 _MAX_UNARY = 64      # longest Rice quotient the decoder accepts
 _TRIED_GRIDS = 3     # grids costed exactly per frame (those holding most points)

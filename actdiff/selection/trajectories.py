@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from actdiff.errors import ConfigError
-from actdiff.grids import cell_edges, grid_points, grid_shape
+from actdiff.motion.grids import cell_edges, grid_points, grid_shape
 from actdiff.registry import TRAJECTORY_SELECTORS
 from actdiff.selection import weight_maps  # noqa: F401  (registers the weight maps)
 from actdiff.selection.decoder_error import DEFAULT_BANDWIDTH, Problem, prepare
@@ -64,7 +64,7 @@ def _get(cfg: Any, key: str, default: Any) -> Any:
 
 
 def uniform_points(n: int, height: int, width: int) -> np.ndarray:
-    """Centres ``(≤ n, 2)`` of a regular grid, rounded to integer pixels (:mod:`actdiff.grids`, ``even``)."""
+    """Centres ``(≤ n, 2)`` of a regular grid, rounded to integer pixels (:mod:`actdiff.motion.grids`, ``even``)."""
     if n <= 0:
         return np.zeros((0, 2), np.float32)
     return grid_points(*grid_shape(n, height, width), height, width, "even")

@@ -16,7 +16,7 @@ tracks the real encoder selects for each segment are captured and coded by these
   its table (5-bit max length, Exp-Golomb count per length, Exp-Golomb symbols).
 * ``reference_on_actdiff``: the reference scheme on exactly what ``actdiff`` codes (smoothed,
   stride 2, in integer units of ½ px).
-* ``actdiff_int_s1``: ActDiff's coder (1 px, stride 1, no smoothing, all points marked
+* ``actdiff_int_s1``: ActDiff's coder as configured (1 px, stride 1, no smoothing, all points marked
   visible) on exactly the integer positions ``reference`` codes.
 * ``actdiff_1px`` / ``reference_on_actdiff_1px``: ActDiff's pipeline at a 1 px step, and the
   reference scheme on what it codes.
@@ -265,11 +265,12 @@ def measure_segment(raw: Tracks, payload: bytes, variants: dict, h: int, w: int)
     ref, err = reference_bits(q, qx, qy), _error(q, raw)
     _put(out, "reference", sum(ref[0].values()), ref, err, length - 1)
     all_vis = Tracks(q.astype(np.float32), np.ones((length, n), bool), np.ones((length, n), np.float32))
-    data = traj.encode_tracks(all_vis, 1.0, h, w)
-    if not np.array_equal(traj.decode_tracks(data, length, 1.0, h, w).positions,
+    grid = coding.coder.grid  # the configured coder's frame-0 coding
+    data = traj.encode_tracks(all_vis, 1.0, h, w, grid=grid)
+    if not np.array_equal(traj.decode_tracks(data, length, 1.0, h, w, grid).positions,
                           q[:, np.lexsort((q[0, :, 0], q[0, :, 1]))]):
         raise AssertionError("ActDiff's coder did not reproduce the integer tracks")
-    _put(out, "actdiff_int_s1", 8 * len(data), actdiff_breakdown(all_vis, 1.0, h, w, data), err, length - 1)
+    _put(out, "actdiff_int_s1", 8 * len(data), actdiff_breakdown(all_vis, 1.0, h, w, data, grid), err, length - 1)
     return out
 
 

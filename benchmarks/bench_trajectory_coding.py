@@ -294,7 +294,7 @@ def bench_clip(path: str, cfg, snap: float = 0.9) -> list[dict]:
     codec = encoder.codec_section(cfg)
     coder = encoder.Stages.from_config(codec).coder
     variants = {name: encoder.TrackCoding(codec, c, h, w) for name, c in (
-        ("actdiff", coder), ("actdiff_1px", traj.AdaptiveTrajectoryCoder(step=1.0)),
+        ("actdiff", coder), ("actdiff_1px", type(coder)(step=1.0, snap=coder.snap)),
         ("actdiff_snap", type(coder)(step=coder.step, snap=snap)),
         ("actdiff_nogrid", traj.AdaptiveTrajectoryCoder(step=coder.step, snap=coder.snap)))}
     segs: list[dict] = []

@@ -118,10 +118,19 @@ def _grid_cells(rows: int, cols: int, kind: int, grid: FrameGrid, qx: int, qy: i
     return cells
 
 
-@lru_cache(maxsize=1024)
-def _shapes(n: int, height: int, width: int) -> tuple[tuple[int, int], ...]:
-    """Distinct ``(rows, cols)`` of the selectors' grids of ``1..n`` points."""
-    return tuple(sorted({grid_shape(k, height, width) for k in range(1, n + 1)}))
+@lru_cache(maxsize=256)
+def _candidates(n: int, grid: FrameGrid, qx: int, qy: int):
+    """Every grid the selectors make with ``1..n`` points, both placements: ``(rows, kind, cells)``
+    per candidate, and all their cells' raster codes ``y * (qx + 1) + x`` with the candidate's index."""
+    shapes = sorted({grid_shape(k, grid.height, grid.width) for k in range(1, n + 1)})
+    cands, codes, ids = [], [], []
+    for rows, cols in shapes:
+        for kind in range(len(GRID_KINDS)):
+            cells = _grid_cells(rows, cols, kind, grid, qx, qy)
+            codes.append(cells[:, 1] * (qx + 1) + cells[:, 0])
+            ids.append(np.full(len(cells), len(cands)))
+            cands.append((rows, kind, rows * cols))
+    return cands, np.concatenate(codes), np.concatenate(ids)
 
 
 def _split(q0: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -164,16 +173,10 @@ def frame0_symbols(q0: np.ndarray, qx: int, qy: int, grid: FrameGrid | None = No
     syms, sizes = plain_symbols(q0, qx, qy)
     if grid is not None:
         syms, sizes = [0] + syms, [2] + sizes
-        n = q0.shape[0]
-        codes = q0[:, 1] * (qx + 1) + q0[:, 0]
-        scored = []
-        for rows, cols in _shapes(n, grid.height, grid.width):
-            for kind in range(len(GRID_KINDS)):
-                cells = _grid_cells(rows, cols, kind, grid, qx, qy)
-                hits = int(np.isin(cells[:, 1] * (qx + 1) + cells[:, 0], codes).sum())
-                if hits >= 2:
-                    scored.append((-hits, rows * cols, rows, kind))
-        for _, cells, rows, kind in sorted(scored)[:_TRIED_GRIDS]:
+        cands, codes, ids = _candidates(q0.shape[0], grid, qx, qy)
+        hits = np.bincount(ids[np.isin(codes, q0[:, 1] * (qx + 1) + q0[:, 0])], minlength=len(cands))
+        scored = sorted((-int(h), c[2], c[0], c[1]) for h, c in zip(hits, cands) if h >= 2)
+        for _, cells, rows, kind in scored[:_TRIED_GRIDS]:
             cand = _grid_symbols(q0, qx, qy, rows, cells // rows, kind, grid)
             if _bits(cand[1]) < _bits(sizes):
                 syms, sizes = cand

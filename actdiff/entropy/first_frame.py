@@ -109,7 +109,7 @@ def decode_plain(dec: SymbolDecoder, n: int, qx: int, qy: int) -> np.ndarray:
     return q0 << shift
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)  # bounded memory: at most MAX_POINTS cells a grid
 def _grid_cells(rows: int, cols: int, kind: int, grid: FrameGrid, qx: int, qy: int) -> np.ndarray:
     """The grid's points as cells ``int64 (rows * cols, 2)``, as the quantiser would round them."""
     px = grid_points(rows, cols, grid.height, grid.width, GRID_KINDS[kind]).astype(np.float64)
@@ -118,7 +118,7 @@ def _grid_cells(rows: int, cols: int, kind: int, grid: FrameGrid, qx: int, qy: i
     return cells
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=32)  # ~0.2 MB each at 384 points
 def _candidates(n: int, grid: FrameGrid, qx: int, qy: int):
     """Every grid the selectors make with ``1..n`` points, both placements: ``(rows, kind, cells)``
     per candidate, and all their cells' raster codes ``y * (qx + 1) + x`` with the candidate's index."""
@@ -128,7 +128,7 @@ def _candidates(n: int, grid: FrameGrid, qx: int, qy: int):
         for kind in range(len(GRID_KINDS)):
             cells = _grid_cells(rows, cols, kind, grid, qx, qy)
             codes.append(cells[:, 1] * (qx + 1) + cells[:, 0])
-            ids.append(np.full(len(cells), len(cands)))
+            ids.append(np.full(len(cells), len(cands), np.int32))
             cands.append((rows, kind, rows * cols))
     return cands, np.concatenate(codes), np.concatenate(ids)
 

@@ -15,8 +15,8 @@ today's fast mode (the existing results of ``experiments/results_opencv_samples`
 ``experiments/refresh_unseen_cpu.sh``, and a change to the encoder leaves them as of their date:
 the results dated before 2026-12-03 code trajectories with the ``adaptive`` coder, today's default
 ``adaptive_grid`` codes the same positions in fewer bits) and of the RD mode, on VMAF NEG and
-MS-SSIM with both ActDiff curves restricted to 0.002–0.03 bpp. Sign convention here: BD-rate = ActDiff's extra bits against x265
-at equal quality (negative = ActDiff saves bits); "improvement" = fast's BD-rate minus RD's
+MS-SSIM with both ActDiff curves restricted to 0.002–0.03 bpp. Sign convention here: BD-rate =
+ActDiff's extra bits against x265 at equal quality (negative = ActDiff saves bits); "improvement" = fast's BD-rate minus RD's
 (percentage points, positive = RD better); "RD vs fast" = the BD-rate of the RD curve against the
 fast curve itself (both restricted as above, over the quality range both reach; negative = RD
 needs fewer bits), which does not depend on where x265 is strong; "gain, shared range" = the

@@ -9,23 +9,24 @@ streams and their statistics (encode time, load average) are kept in ``OUT/strea
 diffusion pass (slow on 2 CPU cores) decodes the very files the warp pass scored, and an
 interrupted run resumes.
 
-The summary (``summary.json``) compares, per clip and decoder, the BD-rate against x265 of
-today's fast mode (the existing results of ``experiments/results_opencv_samples`` and
+The summary (``summary.json``) compares, per clip and decoder, the BD-rate against x265 of today's
+fast mode (the existing results of ``experiments/results_opencv_samples`` and
 ``experiments/results_fr_carphone``, same protocol and settings; they are re-made by
 ``experiments/refresh_unseen_cpu.sh``, and a change to the encoder leaves them as of their date:
 the results dated before 2026-12-03 code trajectories with the ``adaptive`` coder, today's default
 ``adaptive_grid`` codes the same positions in fewer bits) and of the RD mode, on VMAF NEG and
 MS-SSIM with both ActDiff curves restricted to 0.002–0.03 bpp. Sign convention here: BD-rate =
-ActDiff's extra bits against x265 at equal quality (negative = ActDiff saves bits); "improvement" = fast's BD-rate minus RD's
-(percentage points, positive = RD better); "RD vs fast" = the BD-rate of the RD curve against the
-fast curve itself (both restricted as above, over the quality range both reach; negative = RD
-needs fewer bits), which does not depend on where x265 is strong; "gain, shared range" = the
-improvement with both BD-rates against x265 taken over the same quality interval, the one that
-fast, RD and x265 all reach (``bd_rate_between``), so that it measures the two curves and not how
-far each extends into the rates where x265 pulls away. Figures ``rd_{vmaf_neg,ms_ssim}_{decoder}.png``
-show the three curves per clip and on average. It also checks, for every RD point up to 0.01 bpp,
-whether ActDiff needs at most x265's bits at its VMAF NEG (matched point, PCHIP of x265's
-log-bpp; outside x265's tested range the bound that its points prove).
+ActDiff's extra bits against x265 at equal quality (negative = ActDiff saves bits); "improvement" =
+fast's BD-rate minus RD's (percentage points, positive = RD better); "RD vs fast" = the BD-rate of
+the RD curve against the fast curve itself (both restricted as above, over the quality range both
+reach; negative = RD needs fewer bits), which does not depend on where x265 is strong; "gain,
+shared range" = the improvement with both BD-rates against x265 taken over the same quality
+interval, the one that fast, RD and x265 all reach (``bd_rate_between``), so that it measures the
+two curves and not how far each extends into the rates where x265 pulls away. Figures
+``rd_{vmaf_neg,ms_ssim}_{decoder}.png`` show the three curves per clip and on average. It also
+checks, for every RD point up to 0.01 bpp, whether ActDiff needs at most x265's bits at its VMAF
+NEG (matched point, PCHIP of x265's log-bpp; outside x265's tested range the bound that its points
+prove).
 
     ACTDIFF_OPENCV_SAMPLES_ROOT=/path ACTDIFF_SHARED_CLIPS=/path nice -n 10 \\
       python benchmarks/bench_rd.py -o experiments/results_rd

@@ -186,3 +186,21 @@ def test_evaluate_and_bench_refuse_an_output_that_is_a_clip_of_the_dataset(tmp_p
                        "--overwrite"]) == 2
     assert "is the input" in one_error_line(capsys)
     assert clip.read_bytes() == before and not (data / "alpha.mkv.config.yaml").exists()
+
+
+def test_output_in_a_folder_without_write_permission_refused_before_encoding(tmp_path, frames, capsys,
+                                                                             monkeypatch):
+    """The nearest existing folder of the output path must be writable; checked before any work
+    (as root every folder is, so the permission answer is simulated for one folder)."""
+    src = tmp_path / "clip.mkv"
+    write_video(src, frames, 25.0)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(files.os, "access",
+                        lambda p, mode, **k: False if Path(p) == locked else real_access(p, mode, **k))
+    calls = []
+    monkeypatch.setattr(actdiff.codec, "encode_video", lambda *a, **k: calls.append(1))
+    assert encode.main([str(src), "-o", str(locked / "new" / "x.adv")]) == 2
+    assert f"no permission to write in {locked}" in one_error_line(capsys)
+    assert calls == [] and not (locked / "new").exists()

@@ -82,14 +82,17 @@ def prepare_outputs(outputs: Iterable[Optional[PathLike]], inputs: Iterable[Opti
                     overwrite: bool = False, files: bool = False) -> None:
     """Everything to check about output paths before any work starts: none is an input
     (:func:`check_not_input`), none lies below a file, leftovers of killed runs are cleaned
-    (:func:`clean_stale`), an existing output needs ``overwrite`` and, with ``files`` (outputs
-    that are single files), is not a folder. ``None`` entries are skipped."""
+    (:func:`clean_stale`), the nearest existing folder on its path may be written, an existing
+    output needs ``overwrite`` and, with ``files`` (outputs that are single files), is not a
+    folder. ``None`` entries are skipped."""
     outputs = [Path(p) for p in outputs if p]
     check_not_input(outputs, inputs)
     for p in outputs:
         blocker = next((a for a in p.parents if a.exists()), None)
         if blocker is not None and not blocker.is_dir():
             raise OutputError(f"cannot write {p}: {blocker} is a file")
+        if blocker is not None and not os.access(blocker, os.W_OK | os.X_OK):
+            raise OutputError(f"cannot write {p}: no permission to write in {blocker}")
         try:
             clean_stale(p)
         except OSError as e:

@@ -138,6 +138,16 @@ def test_bad_diffusion_options_one_line(encoded, tmp_path, capsys, opt):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("opt,flag", [(["--weights", "w"], "--weights"), (["--steps", "4"], "--steps"),
+                                      (["--depth-model", "d"], "--depth-model")])
+def test_diffusion_options_for_the_warp_decoder_refused(encoded, tmp_path, capsys, opt, flag):
+    """A diffusion option with the (default) warp decoder is an error, never silently ignored."""
+    out = tmp_path / "o.mkv"
+    assert decode.main([str(encoded[0]), "-o", str(out), *opt]) == 2
+    line = one_error_line(capsys)
+    assert flag in line and "--decoder diffusion" in line and not out.exists()
+
+
 def test_decode_says_which_model_and_sampling(encoded, tmp_path, capsys):
     out = tmp_path / "d.mkv"
     assert decode.main([str(encoded[0]), "-o", str(out), "--decoder", "diffusion", "--steps", "1"]) == 0

@@ -132,7 +132,8 @@ def add_decoder_args(p: argparse.ArgumentParser) -> None:
 
 def decoder_section(args: argparse.Namespace, cfg: Optional[DictConfig] = None) -> dict:
     """The ``codec.decoder`` section of ``cfg`` (default: ``{"name": "warp"}``) with the options
-    given on the command line (see :func:`add_decoder_args`) applied; ``name`` always set."""
+    given on the command line (see :func:`add_decoder_args`) applied; ``name`` always set.
+    Diffusion options given for the warp decoder are an error, not ignored."""
     from omegaconf import OmegaConf
 
     node = OmegaConf.select(cfg, "codec.decoder") if cfg is not None else None
@@ -142,7 +143,12 @@ def decoder_section(args: argparse.Namespace, cfg: Optional[DictConfig] = None) 
         section["name"] = args.decoder
     if getattr(args, "no_bidirectional", False):
         section["bidirectional"] = False
-    section.update({k: getattr(args, k) for k in DECODER_OPTIONS if getattr(args, k, None) is not None})
+    given = {k: getattr(args, k) for k in DECODER_OPTIONS if getattr(args, k, None) is not None}
+    if given and section["name"] == "warp":
+        flags = ", ".join("--depth-model" if k == "depth" else "--" + k.replace("_", "-") for k in given)
+        raise ConfigError(f"{flags}: diffusion decoder options, the warp decoder has none; "
+                          "add --decoder diffusion or drop them")
+    section.update(given)
     return section
 
 

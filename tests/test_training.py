@@ -160,10 +160,24 @@ def test_datamodule_and_decoder_share_build_conditions(tmp_path, monkeypatch):
     assert calls["n"] - n_train == segs[0].segment.length - 2
 
 
-def test_train_default_recipe_config_composes():
+def test_train_default_recipe_config_composes(tmp_path, monkeypatch):
     cfg = compose("experiment/train_tiny_cpu")
     assert cfg.model.preset == "tiny" and cfg.trainer.accelerator == "cpu" and cfg.logger.name == "csv"
     assert cfg.data.crop[0] % 16 == 0 and cfg.data.crop[1] % 16 == 0
+    from actdiff.data import sample_clip_path
+    from actdiff.training.corpus import list_clips
+
+    monkeypatch.chdir(tmp_path)  # the recipe's data is found from any working folder, not only the repo's
+    clips = list_clips(cfg.data)
+    assert [c.sequence.path.resolve() for c in clips] == [sample_clip_path().resolve()]
+
+
+def test_fit_missing_source_fails_before_the_run_folder(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert fit_cmd.main(["--config", "experiment/train_test", f"run_dir={run_dir}",
+                         f"data.sources=[{tmp_path / 'missing.mp4'}]"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.mp4" in err[0] and not run_dir.exists()
 
 
 CHILD = """

@@ -67,6 +67,10 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
     from actdiff.training.module import ConditionalDenoiser
     from actdiff.training.trainer import build_trainer, prepare_run
 
+    if videos is None:
+        from actdiff.training.corpus import list_clips
+
+        list_clips(cfg.data)  # a missing or unreadable source fails before the run folder is written
     run_dir = prepare_run(cfg, resume)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
     dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos, segment_source=segment_source,

@@ -12,6 +12,10 @@ first mismatch: that is a different encoder, not a decoder change).
 After an encoder change (other bitstreams) ``--bd-rate`` compares the curves instead: per sequence
 and metric, the BD-rate of the file as it is now against its version at ``--rev`` (negative = the
 new curve needs fewer bits for the same score), and the mean over sequences.
+
+After a lossless encoder change (the same decoded frames in fewer or more bits, e.g. a new
+trajectory coder) ``--lossless`` checks that every metric is identical at every point and prints
+each point's change of rate and its range (an error names the first point whose metrics differ).
 """
 
 from __future__ import annotations
@@ -42,6 +46,24 @@ def changes(old: dict, new: dict, metrics: Sequence[str]) -> list[tuple[str, str
     return rows
 
 
+def rate_changes(old: dict, new: dict, metrics: Sequence[str]) -> list[tuple[str, str, float, float]]:
+    """``(sequence, point, old bpp, new bpp)`` for every point of ``new``, whose scores in
+    ``metrics`` must equal the old ones exactly (a lossless change: same frames, other bits)."""
+    rows = []
+    for seq, points in new["sequences"].items():
+        before = {p["quality_param"]: p for p in old["sequences"].get(seq, [])}
+        for p in points:
+            q = before.get(p["quality_param"])
+            if q is None:
+                raise SystemExit(f"error: {seq} {p['quality_param']}: not in the earlier version")
+            differ = [m for m in metrics if p["metrics"].get(m) != q["metrics"].get(m)]
+            if differ:
+                raise SystemExit(f"error: {seq} {p['quality_param']}: {', '.join(differ)} changed: "
+                                 "not the same decoded frames")
+            rows.append((seq, p["quality_param"], q["bpp"], p["bpp"]))
+    return rows
+
+
 def curve_changes(old: dict, new: dict, metrics: Sequence[str]) -> dict[str, dict[str, float]]:
     """``{metric: {sequence: BD-rate (%) of new against old}}`` for the sequences where both
     versions score the metric at 2 points or more (metrics without any such sequence are left out)."""
@@ -62,16 +84,32 @@ def _print_bd(paths: Sequence[str], rev: str, metrics: Sequence[str]) -> None:
                 print(f"{path} {m}: " + "  ".join(f"{s} {v:+.1f} %" for s, v in per.items()) + f"  mean {mean:+.1f} %")
 
 
+def _print_rates(paths: Sequence[str], rev: str, metrics: Sequence[str]) -> None:
+    changes_pct = []
+    for path in paths:
+        for seq, point, before, after in rate_changes(load_results_at(rev, path), load_results(path), metrics):
+            changes_pct.append(100.0 * (after / before - 1.0))
+            print(f"{seq:12s} {point:5s} {before:.5f} -> {after:.5f} bpp ({changes_pct[-1]:+.1f} %), metrics identical")
+    if changes_pct:
+        print(f"rate change {min(changes_pct):+.1f} … {max(changes_pct):+.1f} %, mean "
+              f"{sum(changes_pct) / len(changes_pct):+.1f} % over {len(changes_pct)} points; every metric identical")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+", help="results JSONs (compared with their version at --rev)")
     ap.add_argument("--rev", required=True, help="git revision of the earlier version")
     ap.add_argument("--metrics", nargs="+", default=list(METRICS))
     ap.add_argument("--bd-rate", action="store_true", help="compare the rate-quality curves (other bitstreams)")
+    ap.add_argument("--lossless", action="store_true",
+                    help="same decoded frames, other bits: metrics must be identical; print the rate change")
     args = ap.parse_args(argv)
     try:
         if args.bd_rate:
             _print_bd(args.files, args.rev, args.metrics)
+            return 0
+        if args.lossless:
+            _print_rates(args.files, args.rev, args.metrics)
             return 0
         rows = []
         for path in args.files:

@@ -30,3 +30,12 @@ def test_curve_changes_after_an_encoder_change():
     out = cmp.curve_changes(doc(1.0), doc(0.5), ["psnr", "vmaf_neg", "niqe"])
     assert set(out) == {"psnr", "vmaf_neg"}
     assert out["psnr"]["clip"] == pytest.approx(-50.0) and out["vmaf_neg"]["clip"] == pytest.approx(-50.0)
+
+
+def test_rate_changes_of_a_lossless_encoder_change():
+    """Same frames, fewer bits: the rate change per point; a changed score is refused."""
+    cmp = load_script("experiments/compare_points.py")
+    assert cmp.rate_changes(_results(40.0), _results(40.0, bpp=0.009), ["psnr", "vmaf_neg"]) == [
+        ("clip", "r0", 0.01, 0.009)]
+    with pytest.raises(SystemExit, match="vmaf_neg changed"):
+        cmp.rate_changes(_results(40.0), _results(40.5, bpp=0.009), ["psnr", "vmaf_neg"])

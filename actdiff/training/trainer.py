@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,14 @@ log = logging.getLogger("actdiff.training")
 LOGGERS = ("csv", "wandb", "none")
 
 
-def prepare_run(cfg: DictConfig, resume: bool) -> Path:
+def prepare_run(cfg: DictConfig, resume: bool, check: Callable[[], None] | None = None) -> Path:
     """Check ``cfg`` has what a fit needs and its run folder suits ``resume``; save the config.
 
     A run folder that already holds checkpoints is never reused without ``--resume`` (its
     checkpoints would be overwritten), and ``--resume`` needs a readable
     ``run_dir/checkpoints/last.ckpt`` (:func:`check_resume`), checked before anything in the run
-    folder is written. Returns the run folder; the resolved config is written to
+    folder is written; so is ``check`` (e.g. that the data sources exist), called after the run
+    folder's checks. Returns the run folder; the resolved config is written to
     ``run_dir/config.yaml`` now for a new run, when training starts for a resumed one.
     """
     from actdiff.config import save_config
@@ -41,7 +42,9 @@ def prepare_run(cfg: DictConfig, resume: bool) -> Path:
         check_resume(run_dir)
     elif last.is_file():
         raise OutputError(f"{run_dir} already holds checkpoints: pass --resume or choose another run_dir=")
-    else:
+    if check is not None:
+        check()
+    if not resume:
         save_config(cfg, run_dir / "config.yaml")
     return run_dir
 

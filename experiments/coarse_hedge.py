@@ -20,6 +20,12 @@ PSNR / coarse PSNR (``psnr_lowres``) of ``prediction``, ``blend`` and the base a
 * ``frame-oracle``: the best of the ``--mixes`` (and 0) per frame, chosen with the source: the most
   any per-frame rule over these ``β`` could gain.
 
+``--oracles`` adds the frame oracle (without the gates) and a ``segment-oracle``: the one ``β`` of
+the ``--mixes`` (and 0) per segment of least mean coarse-band squared error over its in-between
+frames, chosen with the source. An encoder could choose that and send it in a few bits per segment
+(the decoder reads only the stream); the gap between it and ``mix=0.5`` is what such a signal would
+be worth.
+
     OMP_NUM_THREADS=2 PYTHONPATH=. python experiments/coarse_hedge.py \\
         --clips davis_dogs_jump sadtalker_face_a intel_person_room pysot_bag intel_bottles \\
         mmaction_two_people tav_rabbit askanything_yoga cutie_singer davis_car_turn \\
@@ -78,18 +84,31 @@ def candidates(seg, t: int, mixes: list[float], sigma: float, gates: bool = Fals
     return out
 
 
+def segment_choice(frames: list[dict[str, tuple[float, float]]], labels: list[str]) -> str:
+    """The label of least mean coarse-band squared error (``10^(−coarse PSNR / 10)``) over a
+    segment's frames; ties → the first of ``labels``."""
+    return min(labels, key=lambda k: float(np.mean([10.0 ** (-f[k][1] / 10.0) for f in frames])))
+
+
 def measure(src: np.ndarray, data: bytes, mixes: list[float], sigma: float,
-            gates: bool = False) -> dict[str, dict[str, float]]:
+            gates: bool = False, oracles: bool = False) -> dict[str, dict[str, float]]:
     """Mean PSNR / coarse PSNR per label over the in-between frames of one stream."""
     _, segs = decode_segments(data, trusted=True)
     vals: dict[str, list[tuple[float, float]]] = {}
     oracle = ["prediction", *(f"mix={b:g}" for b in mixes)]
     for seg in segs:
+        frames = []
         for t in range(1, seg.segment.length - 1):
             frame = {label: scores(src[seg.segment.start + t], img)
                      for label, img in candidates(seg, t, mixes, sigma, gates).items()}
-            if gates:  # the mix of best coarse PSNR on this frame, by the source
+            if gates or oracles:  # the mix of best coarse PSNR on this frame, by the source
                 frame["frame-oracle"] = frame[max(oracle, key=lambda k: frame[k][1])]
+            frames.append(frame)
+        if oracles and frames:  # one mix for the whole segment, by the source
+            best = segment_choice(frames, oracle)
+            for frame in frames:
+                frame["segment-oracle"] = frame[best]
+        for frame in frames:
             for label, v in frame.items():
                 vals.setdefault(label, []).append(v)
     return {k: {"psnr": float(np.mean([a for a, _ in v])), "psnr_lowres": float(np.mean([b for _, b in v])),
@@ -105,12 +124,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--sigma", type=float, default=4.0, help="the decoder's detail_sigma, px")
     ap.add_argument("--gates", action="store_true",
                     help="also the evidence and time gated hedges and the per-frame oracle (docstring)")
+    ap.add_argument("--oracles", action="store_true",
+                    help="also the per-frame and the per-segment oracle (the source chooses the mix)")
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
     out = {"args": vars(args), "machine": machine(), "rows": []}
     for name, src, point, res in training_streams(args.clips, args.rates, args.frames):
-        m = measure(src, res.data, args.mixes, args.sigma, args.gates)
+        m = measure(src, res.data, args.mixes, args.sigma, args.gates, args.oracles)
         out["rows"].append({"clip": name, "point": point, "bpp": res.stats["bpp"], **m})
         print(f"{name} {point} " + " ".join(f"{k} {v['psnr']:.2f}/{v['psnr_lowres']:.2f}"
                                             for k, v in m.items()), flush=True)

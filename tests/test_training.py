@@ -172,9 +172,12 @@ def test_train_default_recipe_config_composes(tmp_path, monkeypatch):
     assert [c.sequence.path.resolve() for c in clips] == [sample_clip_path().resolve()]
 
 
-def test_fit_missing_source_fails_before_the_run_folder(tmp_path, capsys):
+@pytest.mark.parametrize("config", ["experiment/train_test", "experiment/train_keyframe_selector",
+                                    "experiment/train_trajectory_selector"])
+def test_fit_missing_source_fails_before_the_run_folder(tmp_path, capsys, config):
+    """Every fit (decoder, selectors) lists its data sources before the run folder is written."""
     run_dir = tmp_path / "run"
-    assert fit_cmd.main(["--config", "experiment/train_test", f"run_dir={run_dir}",
+    assert fit_cmd.main(["--config", config, f"run_dir={run_dir}",
                          f"data.sources=[{tmp_path / 'missing.mp4'}]"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing.mp4" in err[0] and not run_dir.exists()

@@ -52,7 +52,7 @@ def fit_branch(cfg: DictConfig, resume: bool = False, videos: Any = None, segmen
     from actdiff.training.segment_windows import SegmentWindowDataModule
     from actdiff.training.trainer import build_trainer, prepare_run
 
-    run_dir = prepare_run(cfg, resume)
+    run_dir = prepare_run(cfg, resume, videos)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
     optim = OmegaConf.to_container(cfg.get("optim") or {}, resolve=True)
     optim.setdefault("total_steps", int(cfg.trainer.max_steps))

@@ -62,14 +62,12 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
     import lightning as L
 
     from actdiff.models.presets import frame_model_reads_prediction
-    from actdiff.training.corpus import list_clips
     from actdiff.training.datamodule import VideoClipDataModule, local_rank
     from actdiff.training.export import export_module
     from actdiff.training.module import ConditionalDenoiser
     from actdiff.training.trainer import build_trainer, prepare_run
 
-    # a missing or unreadable data source fails before the run folder is written
-    run_dir = prepare_run(cfg, resume, check=None if videos is not None else lambda: list_clips(cfg.data))
+    run_dir = prepare_run(cfg, resume, videos)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
     dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos, segment_source=segment_source,
                              prediction=frame_model_reads_prediction(cfg.model))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,15 @@ log = logging.getLogger("actdiff.training")
 LOGGERS = ("csv", "wandb", "none")
 
 
-def prepare_run(cfg: DictConfig, resume: bool, check: Callable[[], None] | None = None) -> Path:
+def prepare_run(cfg: DictConfig, resume: bool, videos: Any = None) -> Path:
     """Check ``cfg`` has what a fit needs and its run folder suits ``resume``; save the config.
 
     A run folder that already holds checkpoints is never reused without ``--resume`` (its
     checkpoints would be overwritten), and ``--resume`` needs a readable
     ``run_dir/checkpoints/last.ckpt`` (:func:`check_resume`), checked before anything in the run
-    folder is written; so is ``check`` (e.g. that the data sources exist), called after the run
-    folder's checks. Returns the run folder; the resolved config is written to
-    ``run_dir/config.yaml`` now for a new run, when training starts for a resumed one.
+    folder is written; so are ``data.sources`` (listed after the run folder's checks; skipped when
+    the fit trains on in-memory ``videos``). Returns the run folder; the resolved config is written
+    to ``run_dir/config.yaml`` now for a new run, when training starts for a resumed one.
     """
     from actdiff.config import save_config
     from actdiff.errors import OutputError
@@ -42,8 +42,10 @@ def prepare_run(cfg: DictConfig, resume: bool, check: Callable[[], None] | None 
         check_resume(run_dir)
     elif last.is_file():
         raise OutputError(f"{run_dir} already holds checkpoints: pass --resume or choose another run_dir=")
-    if check is not None:
-        check()
+    if videos is None:
+        from actdiff.training.corpus import list_clips
+
+        list_clips(cfg.data)  # a missing or unreadable source: one line, before any file is written
     if not resume:
         save_config(cfg, run_dir / "config.yaml")
     return run_dir

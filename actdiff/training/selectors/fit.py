@@ -34,7 +34,7 @@ def fit_selector(cfg: DictConfig, resume: bool = False, videos: Optional[Sequenc
     export = cfg.get("export")
     if export:
         check_export_folder(str(export))
-    run_dir = prepare_run(cfg, resume)
+    run_dir = prepare_run(cfg, resume, videos)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
     model = plain(cfg.model)
     optim = plain(cfg.get("optim") or {})

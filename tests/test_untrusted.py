@@ -61,6 +61,22 @@ def test_export_refuses_a_crafted_pickle(tmp_path, capsys):
     assert not marker.exists() and not (tmp_path / "out").exists()
 
 
+def test_export_of_a_raw_pickle_is_one_line_without_torch_warnings(tmp_path, capsys):
+    """A plain pickle (not torch's zip format) that would run code: refused in one line, and
+    torch's pickle-protocol warning does not reach the user's terminal."""
+    import pickle
+    import warnings
+
+    marker = tmp_path / "pwned"
+    ck = tmp_path / "raw.ckpt"
+    ck.write_bytes(pickle.dumps({"state_dict": {}, "payload": _Evil(marker)}, protocol=4))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert export.main([str(ck), "-o", str(tmp_path / "out")]) == 2
+    assert "run code" in one_error_line(capsys)
+    assert [str(w.message) for w in caught] == [] and not marker.exists()
+
+
 @pytest.mark.parametrize("junk", [b"", b"garbage" * 100, b"PK\x03\x04" + bytes(50)])
 def test_export_of_garbage_is_one_line(tmp_path, capsys, junk):
     ck = tmp_path / "g.ckpt"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any, Dict
 
@@ -35,24 +36,33 @@ def _reason(e: BaseException) -> str:
     return text[:160]
 
 
+def torch_load_weights(path: str | Path, mmap: bool = True) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, without torch's warning about a foreign
+    pickle protocol (such a file is refused or read all the same; the caller reports it in one
+    line). ``mmap`` memory-maps the tensors of a zip checkpoint."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        return torch.load(str(path), map_location="cpu", weights_only=True, mmap=mmap)
+
+
 def load_checkpoint(path: str | Path) -> Dict[str, Any]:
     """A Lightning checkpoint as a dict (tensors memory-mapped), read with ``weights_only=True``.
 
     ``InputError`` with one line naming the file when it is missing, truncated, garbage, not a
     Lightning checkpoint (no ``state_dict``) or holds anything but tensors and plain containers.
     """
-    import torch
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"checkpoint not found: {path}")
     try:
         try:
-            ck = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+            ck = torch_load_weights(path)
         except RuntimeError as e:
             if "mmap" not in str(e):
                 raise
-            ck = torch.load(str(path), map_location="cpu", weights_only=True)  # an old, non-zip file
+            ck = torch_load_weights(path, mmap=False)  # an old, non-zip file
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError, AttributeError,
             ImportError, IndexError, KeyError, UnicodeDecodeError) as e:
         raise InputError(f"checkpoint {path} is unreadable: {_reason(e)}") from None

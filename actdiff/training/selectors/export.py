@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Optional
 
 import lightning as L
-import torch
 
 from actdiff.errors import ConfigError, InputError
+from actdiff.training.checkpoints import torch_load_weights
 from actdiff.training.selectors.modules import MODULES
 
 
@@ -44,7 +44,7 @@ def checkpoint_task(ckpt: str | Path) -> Optional[str]:
     """The selector task a Lightning checkpoint was trained for, or ``None`` (not a selector
     checkpoint, or one that holds more than tensors and plain containers)."""
     try:
-        state = torch.load(str(ckpt), map_location="cpu", weights_only=True, mmap=True)
+        state = torch_load_weights(ckpt)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
         return None
     task = state.get("actdiff_task") if isinstance(state, dict) else None

@@ -38,4 +38,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+    """The public API and the module's dunders (not its own imports: tab completion shows the API)."""
+    return sorted(set(__all__) | {n for n in globals() if n.startswith("__")})

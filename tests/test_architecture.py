@@ -106,6 +106,9 @@ def test_package_root_is_lazy_and_points_only_at_the_api():
 
     assert EDGES["actdiff"] == set(), "actdiff/__init__.py must not import submodules at import time"
     assert set(actdiff._API.values()) <= {"actdiff.api", "actdiff.types", "actdiff.errors"}
+    public = {n for n in dir(actdiff) if not n.startswith("_")}
+    assert public == set(actdiff.__all__) - {"__version__"}, "dir(actdiff) shows the API only (tab completion)"
+    assert all(callable(getattr(actdiff, n)) for n in public)  # every listed name resolves
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:

@@ -24,7 +24,7 @@ from actdiff.codec import decode_video
 from actdiff.codec.ratecontrol import encode as encode_with_rate_control
 from actdiff.config import compose
 from actdiff.decoders import build_decoder
-from actdiff.errors import InputError
+from actdiff.errors import ConfigError, InputError
 from actdiff.evaluation.document import Results, load_results
 from actdiff.evaluation.rates import DEFAULT_CONFIG, load_rates, point_configs
 from actdiff.evaluation.results import new_results
@@ -107,8 +107,25 @@ def decode(data: Any, decoder: Any = "warp", weights: str | Path | None = None, 
     Returns:
         :class:`~actdiff.types.Video` at the display size, frames ``uint8 (T, H, W, 3)``.
     """
+    _refuse_options_for_warp(decoder, options, weights)
     dec = build_decoder(decoder, weights=None if weights is None else str(weights), **options)
     return decode_video(_stream_bytes(data), dec, **_stream_options(data, max_pixels, keyframe_weights))
+
+
+def _refuse_options_for_warp(decoder: Any, options: dict, weights: Any) -> None:
+    """``ConfigError`` when diffusion options (or ``weights``) are passed with the warp decoder,
+    which would ignore them."""
+    from collections.abc import Mapping
+
+    from actdiff.decoders.warp import WarpDecoder
+
+    name = decoder if isinstance(decoder, str) else None
+    if isinstance(decoder, Mapping):
+        name = decoder.get("name", "warp")
+    extra = (["weights"] if weights is not None else []) + [k for k in options if k not in WarpDecoder.OPTIONS]
+    if name == "warp" and extra:
+        raise ConfigError(f"{', '.join(extra)}: diffusion decoder options, the warp decoder has none; "
+                          "pass decoder='diffusion' or drop them")
 
 
 def decode_segments(data: Any, *, max_pixels: Any = "auto", keyframe_weights: Sequence[str | Path] = ()

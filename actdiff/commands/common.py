@@ -144,7 +144,7 @@ def decoder_section(args: argparse.Namespace, cfg: Optional[DictConfig] = None) 
     if getattr(args, "no_bidirectional", False):
         section["bidirectional"] = False
     given = {k: getattr(args, k) for k in DECODER_OPTIONS if getattr(args, k, None) is not None}
-    if given and section["name"] == "warp":
+    if given and section["name"] == "warp":  # every DECODER_OPTIONS key is the diffusion decoder's
         flags = ", ".join("--depth-model" if k == "depth" else "--" + k.replace("_", "-") for k in given)
         raise ConfigError(f"{flags}: diffusion decoder options, the warp decoder has none; "
                           "add --decoder diffusion or drop them")

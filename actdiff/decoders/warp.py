@@ -31,6 +31,9 @@ class WarpDecoder(Decoder):
     """
 
     name = "warp"
+    #: The options this decoder takes; others in a shared ``codec.decoder`` section are the
+    #: diffusion decoder's and ignored here (callers refuse them when a user names them explicitly).
+    OPTIONS = ("bidirectional", "prediction", "prediction_params")
 
     def __init__(self, bidirectional: bool = True, prediction: str | None = None,
                  prediction_params: dict | None = None, **unused: Any) -> None:

@@ -1,0 +1,57 @@
+"""The public Python API (``actdiff.encode`` / ``actdiff.decode``): the inputs it accepts, and bad
+input as one exception of the library's own types (never a silent default)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import moving_texture
+
+import actdiff
+from actdiff.errors import ActDiffError, BitstreamError, ConfigError, InputError
+
+
+@pytest.fixture(scope="module")
+def clip() -> np.ndarray:
+    return moving_texture(8, 64, 96)
+
+
+@pytest.fixture(scope="module")
+def enc(clip):
+    return actdiff.encode(clip, fps=25.0)
+
+
+def test_encode_an_array_and_decode_bytes_result_or_path_alike(clip, enc, tmp_path):
+    assert isinstance(enc, actdiff.EncodeResult) and enc.stats["frames"] == 8
+    path = tmp_path / "c.adv"
+    path.write_bytes(enc.data)
+    frames = [actdiff.decode(x).frames for x in (enc, enc.data, path, str(path))]
+    assert frames[0].shape == clip.shape and frames[0].dtype == np.uint8
+    for f in frames[1:]:
+        np.testing.assert_array_equal(f, frames[0])  # one stream, one decode, whatever the container
+
+
+def test_float_array_in_unit_range_codes_as_its_uint8_twin(clip):
+    a = actdiff.encode(clip, fps=25.0).data
+    b = actdiff.encode(clip.astype(np.float32) / 255.0, fps=25.0).data
+    assert a == b
+
+
+@pytest.mark.parametrize("bad,error", [(b"junk", BitstreamError), ("nosuch.adv", InputError), (123, InputError)])
+def test_decode_bad_input_raises_the_librarys_own_error(bad, error):
+    with pytest.raises(error) as e:
+        actdiff.decode(bad)
+    assert isinstance(e.value, ActDiffError) and "\n" not in str(e.value)
+
+
+def test_diffusion_options_with_the_warp_decoder_are_refused_not_ignored(enc):
+    for kwargs in ({"weights": "w"}, {"steps": 4}, {"decoder": {"name": "warp"}, "strength": 0.5}):
+        with pytest.raises(ConfigError, match="the warp decoder has none"):
+            actdiff.decode(enc, **kwargs)
+    assert actdiff.decode(enc, bidirectional=False).frames.shape[0] == 8  # its own options still apply
+
+
+def test_encode_refuses_a_too_small_clip_in_one_line():
+    with pytest.raises(ActDiffError) as e:
+        actdiff.encode(np.zeros((3, 10, 10, 3), np.uint8))
+    assert "\n" not in str(e.value)

@@ -283,7 +283,7 @@ def sweep(spec: str | Path, out_dir: str | Path, frames: int | None = None,
           overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Run an ablation sweep (``configs/ablation/…`` or a YAML path) into ``out_dir`` (finished
     points are skipped) and write its table; returns the summary (``markdown``, ``table``, …)."""
-    from actdiff.sweep import load_spec, run_sweep, write_table
+    from actdiff.sweeps import load_spec, run_sweep, write_table
 
     spec_obj = load_spec(str(spec))
     statuses = run_sweep(spec_obj, out_dir, list(overrides), frames)

@@ -55,3 +55,16 @@ def test_encode_refuses_a_too_small_clip_in_one_line():
     with pytest.raises(ActDiffError) as e:
         actdiff.encode(np.zeros((3, 10, 10, 3), np.uint8))
     assert "\n" not in str(e.value)
+
+
+def test_api_names_stay_the_api_after_their_subpackages_are_imported():
+    """``actdiff.sweep`` is the function even after the sweep machinery was imported (a subpackage
+    of the same name would replace it on the package, and a second call in a notebook would fail)."""
+    import importlib
+    import pkgutil
+
+    for mod in pkgutil.iter_modules(actdiff.__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"actdiff.{mod.name}")
+    for name in sorted(set(actdiff.__all__) - {"__version__"}):
+        assert callable(getattr(actdiff, name)), name

@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("codec",),                                 # bitstream, encoder, decoder, rate control
     ("evaluation",),                            # rate points, the encode→decode→metrics loop, results
     ("training",),                              # Lightning modules, data, callbacks
-    ("sweep",),                                 # ablation grids over training and evaluation
+    ("sweeps",),                                # ablation grids over training and evaluation
     ("api",),                                   # the public Python API
     ("commands", "cli", "__main__"),            # the command line
 )

@@ -12,7 +12,7 @@ from _eval_helpers import write_clip_folder
 from actdiff.commands.sweep import main as sweep
 from actdiff.config import compose, config_root
 from actdiff.errors import ConfigError
-from actdiff.sweep import load_spec, parse_spec
+from actdiff.sweeps import load_spec, parse_spec
 
 RATES = {"lo": ["keyframe_codec.quality=10", "trajectories.budget_points=8"],
          "hi": ["keyframe_codec.quality=40", "trajectories.budget_points=16"]}
@@ -113,7 +113,7 @@ def test_bad_spec_is_one_line_error(tmp_path, capsys):
 def test_shipped_ablation_specs_compose(name, tmp_path):
     """Every point of every shipped spec composes (no typo in a key) with every rate point;
     training sweeps also compose each point's fit config."""
-    from actdiff.sweep.run import fit_config, fit_fingerprint, fit_overrides, resolve_rates
+    from actdiff.sweeps.run import fit_config, fit_fingerprint, fit_overrides, resolve_rates
 
     spec = load_spec(f"ablation/{name}")
     rates = resolve_rates(spec)
@@ -253,7 +253,7 @@ def test_fit_sweep_of_a_selector_exports_a_folder_the_codec_uses(tmp_path, capsy
 
 
 def test_fit_spec_parsing_grid_and_errors(tmp_path):
-    from actdiff.sweep.run import fit_overrides, split_extra, trained_decoder
+    from actdiff.sweeps.run import fit_overrides, split_extra, trained_decoder
 
     base = {"data": "sample", "fit": {"config": "experiment/train_test", "overrides": ["logger=none"]},
             "reference": {"name": "eps"}}

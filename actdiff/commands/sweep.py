@@ -44,8 +44,8 @@ def main(argv: Sequence[str]) -> int:
     args, extra = build_parser().parse_known_args(argv)
     setup_output(args)
     from actdiff.evaluation.results import atomic_write_text, check_output
-    from actdiff.sweep import load_spec, run_sweep, wandb_sweep, write_table
-    from actdiff.sweep.run import fit_overrides
+    from actdiff.sweeps import load_spec, run_sweep, wandb_sweep, write_table
+    from actdiff.sweeps.run import fit_overrides
 
     overrides = split_overrides(args, extra)
     if args.frames is not None and args.frames < 1:

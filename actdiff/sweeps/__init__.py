@@ -5,9 +5,9 @@ point → one table.
 ``--wandb-yaml`` writes a W&B sweep whose agents run the same points one by one.
 """
 
-from actdiff.sweep.report import wandb_sweep, write_table
-from actdiff.sweep.run import PointStatus, collect, run_sweep
-from actdiff.sweep.spec import FitSpec, Point, Spec, load_spec, parse_spec
+from actdiff.sweeps.report import wandb_sweep, write_table
+from actdiff.sweeps.run import PointStatus, collect, run_sweep
+from actdiff.sweeps.spec import FitSpec, Point, Spec, load_spec, parse_spec
 
 __all__ = ["FitSpec", "Point", "PointStatus", "Spec", "collect", "load_spec", "parse_spec", "run_sweep", "wandb_sweep",
            "write_table"]

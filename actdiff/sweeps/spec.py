@@ -52,7 +52,7 @@ depends on the fit config's ``task``:
 * ``trajectory_selector``: ``codec.trajectories.weight_map=learned
   codec.trajectories.weight_map_weights=W`` (both with the spec's decoder, ``warp`` by default).
 
-The sweep sets the fit config's ``run_dir`` and ``export`` (see ``actdiff.sweep.run`` for the
+The sweep sets the fit config's ``run_dir`` and ``export`` (see ``actdiff.sweeps.run`` for the
 folder layout); ``--frames`` limits only the evaluated frames (limit training data with
 ``fit.data.max_frames=N``).
 """

@@ -9,9 +9,9 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 from actdiff.evaluation.results import atomic_write_text
-from actdiff.sweep.run import collect
-from actdiff.sweep.spec import Spec
-from actdiff.sweep.table import build_rows, to_csv, to_markdown
+from actdiff.sweeps.run import collect
+from actdiff.sweeps.spec import Spec
+from actdiff.sweeps.table import build_rows, to_csv, to_markdown
 
 
 def write_table(spec: Spec, out_dir: str | Path) -> Dict[str, Any]:

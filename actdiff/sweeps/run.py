@@ -14,7 +14,7 @@ Layout of a sweep folder::
                                     denoiser and the selectors alike) and fit.json (fit
                                     fingerprint + resolved fit config), written last: the
                                     weights are complete when fit.json matches
-    DIR/table.md, DIR/table.csv     the comparison table (actdiff.sweep.table)
+    DIR/table.md, DIR/table.csv     the comparison table (actdiff.sweeps.table)
     DIR/summary.json                status of every point
 
 A point whose results file exists with the same fingerprint is skipped on re-run; a failed
@@ -44,7 +44,7 @@ from actdiff.evaluation.rates import compose_config, load_rates, point_configs
 from actdiff.evaluation.results import atomic_write_text, load_results, new_results, save_results
 from actdiff.evaluation.runner import actdiff_points, run_dataset
 from actdiff.progress import bar, write
-from actdiff.sweep.spec import FIT_PREFIX, Point, Spec, fingerprint
+from actdiff.sweeps.spec import FIT_PREFIX, Point, Spec, fingerprint
 
 FIT_MARKER = "fit.json"          # in weights/: written after the export, marks complete weights
 RUN_MARKER = "sweep_fit.json"    # in run/: fit fingerprint of the checkpoints there (resume check)
@@ -87,7 +87,7 @@ def split_extra(spec: Spec, extra: Sequence[str]) -> Tuple[List[str], List[str]]
 
 
 def resolve_rates(spec: Spec) -> Dict[str, List[str]]:
-    """``{rate name: codec-relative overrides}`` from the spec's ``rates`` (see ``actdiff.sweep.spec``)."""
+    """``{rate name: codec-relative overrides}`` from the spec's ``rates`` (see ``actdiff.sweeps.spec``)."""
     if isinstance(spec.rates, dict):
         out = {}
         for name, ovs in spec.rates.items():

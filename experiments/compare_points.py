@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from actdiff.errors import InputError
 from actdiff.evaluation.bdrate import bd_rate
@@ -31,18 +31,26 @@ from actdiff.evaluation.results import load_results, load_results_at, to_curves
 METRICS = ("psnr", "ms_ssim", "vmaf_neg", "warping_error", "niqe")
 
 
-def changes(old: dict, new: dict, metrics: Sequence[str]) -> list[tuple[str, str, float, dict]]:
-    """``(sequence, point, bpp, {metric: new − old})`` for every point of ``new``."""
-    rows = []
+def paired_points(old: dict, new: dict) -> Iterator[tuple[str, dict, dict]]:
+    """``(sequence, new point, old point)`` for every point of ``new`` (matched by
+    ``quality_param``); an error naming the first point the earlier version lacks."""
     for seq, points in new["sequences"].items():
         before = {p["quality_param"]: p for p in old["sequences"].get(seq, [])}
         for p in points:
             q = before.get(p["quality_param"])
-            if q is None or abs(q["bpp"] - p["bpp"]) > 1e-9:
-                raise SystemExit(f"error: {seq} {p['quality_param']}: not the same bitstream in both versions")
-            rows.append((seq, p["quality_param"], p["bpp"],
-                         {m: p["metrics"][m] - q["metrics"][m] for m in metrics
-                          if m in p["metrics"] and m in q["metrics"]}))
+            if q is None:
+                raise SystemExit(f"error: {seq} {p['quality_param']}: not in the earlier version")
+            yield seq, p, q
+
+
+def changes(old: dict, new: dict, metrics: Sequence[str]) -> list[tuple[str, str, float, dict]]:
+    """``(sequence, point, bpp, {metric: new − old})`` for every point of ``new``."""
+    rows = []
+    for seq, p, q in paired_points(old, new):
+        if abs(q["bpp"] - p["bpp"]) > 1e-9:
+            raise SystemExit(f"error: {seq} {p['quality_param']}: not the same bitstream in both versions")
+        both = [m for m in metrics if m in p["metrics"] and m in q["metrics"]]
+        rows.append((seq, p["quality_param"], p["bpp"], {m: p["metrics"][m] - q["metrics"][m] for m in both}))
     return rows
 
 
@@ -50,17 +58,12 @@ def rate_changes(old: dict, new: dict, metrics: Sequence[str]) -> list[tuple[str
     """``(sequence, point, old bpp, new bpp)`` for every point of ``new``, whose scores in
     ``metrics`` must equal the old ones exactly (a lossless change: same frames, other bits)."""
     rows = []
-    for seq, points in new["sequences"].items():
-        before = {p["quality_param"]: p for p in old["sequences"].get(seq, [])}
-        for p in points:
-            q = before.get(p["quality_param"])
-            if q is None:
-                raise SystemExit(f"error: {seq} {p['quality_param']}: not in the earlier version")
-            differ = [m for m in metrics if p["metrics"].get(m) != q["metrics"].get(m)]
-            if differ:
-                raise SystemExit(f"error: {seq} {p['quality_param']}: {', '.join(differ)} changed: "
-                                 "not the same decoded frames")
-            rows.append((seq, p["quality_param"], q["bpp"], p["bpp"]))
+    for seq, p, q in paired_points(old, new):
+        differ = [m for m in metrics if p["metrics"].get(m) != q["metrics"].get(m)]
+        if differ:
+            raise SystemExit(f"error: {seq} {p['quality_param']}: {', '.join(differ)} changed: "
+                             "not the same decoded frames")
+        rows.append((seq, p["quality_param"], q["bpp"], p["bpp"]))
     return rows
 
 

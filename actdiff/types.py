@@ -148,12 +148,16 @@ class SegmentSection:
         trajectories: coded trajectory payload (may be empty).
         bandwidth: interpolation bandwidth (pixels, quantised with
             ``actdiff.motion.quantize_bandwidth``) used to densify the trajectories.
+        detail_mix: the encoder's choice of the diffusion decoder's ``detail_mix`` ``β`` for
+            this segment, in [0, 1] in steps of 0.01 (``actdiff.codec.detail_mix``); ``None``: not
+            sent (the stream's header has no ``dm``, or the segment has no in-between frame).
     """
 
     segment: Segment
     keyframes: List[bytes]
     trajectories: bytes
     bandwidth: float = 16.0
+    detail_mix: Optional[float] = None
 
 
 @dataclass
@@ -180,6 +184,8 @@ class DecodedSegment:
         key_start, key_end: decoded keyframes ``uint8 (H, W, 3)`` (coded size).
         tracks: decoded (quantised) trajectories, segment-relative frames.
         bandwidth: interpolation bandwidth (pixels) for densifying ``tracks``.
+        detail_mix: the encoder's ``detail_mix`` ``β`` in [0, 1] for the diffusion decoder's
+            ``detail`` base, when the stream carries one (``None``: the decoder's own setting).
     """
 
     segment: Segment
@@ -187,3 +193,4 @@ class DecodedSegment:
     key_end: np.ndarray
     tracks: Tracks
     bandwidth: float = 16.0
+    detail_mix: Optional[float] = None

@@ -10,6 +10,10 @@ MS-SSIM, coarse-scale PSNR, VMAF NEG, warping
 error, tOF and NIQE. ``--anchor-sigma S`` also scores each diffusion output with its coarse band
 replaced by the warp decoder's (``out + G_S * (warp − out)``, a Gaussian of S pixels; computed
 here, not a decoder option), to see whether the flicker sits in the coarse band.
+``--send-detail-mix`` encodes every stream with ``codec.send_detail_mix=true`` (the encoder
+chooses the ``detail_mix`` of each segment, :mod:`actdiff.codec.detail_mix`); ``stream`` in
+``--detail-mixes`` then decodes with the stream's choice (no ``detail_mix`` option), a number
+with that fixed value on the same stream.
 
     OMP_NUM_THREADS=2 PYTHONPATH=. python experiments/video_sampling_tradeoff.py \\
         --video runs/train_video_cpu/export --anchor-sigma 4 \\
@@ -42,8 +46,9 @@ def anchor_coarse(frames: np.ndarray, warp: np.ndarray, sigma: float) -> np.ndar
     return np.clip(np.round(np.stack(out)), 0, 255).astype(np.uint8)
 
 
-def _bases(args: argparse.Namespace) -> list[tuple[str | None, float | None]]:
-    """``(base, detail_mix)`` pairs of the grid (``detail`` once per ``--detail-mixes`` value)."""
+def _bases(args: argparse.Namespace) -> list[tuple[str | None, float | str | None]]:
+    """``(base, detail_mix)`` pairs of the grid (``detail`` once per ``--detail-mixes`` value, a
+    number or ``stream``)."""
     out: list[tuple[str | None, float | None]] = []
     for base in args.bases or [None]:
         mixes = args.detail_mixes if base == "detail" and args.detail_mixes else [None]
@@ -62,7 +67,9 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
                 for base, mix in _bases(args) if name == "2d" else [(None, None)]:  # the video decoder has no base
                     label = f"{name} strength={s:g} blend={b:g}" + ("" if base is None else f" base={base}")
                     opts = {"base": base} if base is not None else {}
-                    if mix is not None:
+                    if mix == "stream":  # the encoder's per-segment choice
+                        label = f"{label} mix=stream"
+                    elif mix is not None:
                         label, opts = f"{label} mix={mix:g}", {**opts, "detail_mix": mix}
                     if mix is not None and args.mix_of:
                         label, opts = f"{label} of={args.mix_of}", {**opts, "detail_mix_of": args.mix_of}
@@ -75,6 +82,11 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
     return out
 
 
+def _mix(text: str) -> float | str:
+    """A ``--detail-mixes`` value: a number or ``stream``."""
+    return text if text == "stream" else float(text)
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", nargs="+", default=["udacity_highway", "mmaction_makeup"])
@@ -85,8 +97,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--bases", nargs="+", default=None, choices=BASES,
                     help="what the 2D model's residual is added to (the diffusion decoder's `base`; "
                          "default: the one it was trained on, not in the labels)")
-    ap.add_argument("--detail-mixes", type=float, nargs="+", default=None,
-                    help="with base detail: the share of the blend in the coarse band (`detail_mix`) to try")
+    ap.add_argument("--detail-mixes", type=_mix, nargs="+", default=None,
+                    help="with base detail: the share of the blend in the coarse band (`detail_mix`) to try, "
+                         "or `stream` (the stream's per-segment choice, with --send-detail-mix)")
+    ap.add_argument("--send-detail-mix", action="store_true",
+                    help="encode with codec.send_detail_mix=true (the encoder chooses detail_mix per segment)")
     ap.add_argument("--mix-of", default=None, choices=MIX_OF,
                     help="with --detail-mixes: what the mix takes the coarse band of (`detail_mix_of`; default: "
                          "the weights' own, not in the labels)")
@@ -98,7 +113,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args(argv)
     out = {"args": vars(args), "machine": machine(), "rows": []}
-    for name, src, point, res in training_streams(args.clips, args.rates, args.frames):
+    overrides = ["codec.send_detail_mix=true"] if args.send_detail_mix else []
+    for name, src, point, res in training_streams(args.clips, args.rates, args.frames, overrides):
         bpp = res.stats["bpp"]
         for label, frames in _decodes(res.data, args).items():
             m = {k: float(v) for k, v in compute_metrics(src, frames, METRICS).items()}

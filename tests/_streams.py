@@ -1,7 +1,7 @@
 """Raw ``.adv`` streams for tests: any field values, valid CRCs (the writer would refuse most of them).
 
 A stream is a :class:`RawStream`: header fields, a param list (key, value) in order, and sections
-of ``(span, bandwidth code, [keyframe payloads], trajectory payload)``; :meth:`RawStream.to_bytes`
+of ``(span, bandwidth code, [detail-mix code: format 3], [keyframe payloads], trajectory payload)``; :meth:`RawStream.to_bytes`
 serialises it exactly as the format lays it out and recomputes every CRC.
 """
 
@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from actdiff.codec.bitstream import MAGIC, VERSION, _write_value, read_bitstream
+from actdiff.codec.bitstream import MAGIC, VERSION, _write_value, mix_code, read_bitstream
 from actdiff.entropy.varint import write_varint
 from actdiff.motion.interpolate import bandwidth_code
 
@@ -28,11 +28,14 @@ class RawSection:
     keyframes: list[bytes]
     trajectories: bytes
     lengths: list[int] | None = None   # override the written payload lengths (keyframes..., trajectories)
+    mix: int | None = None             # the detail-mix byte (format 3), any value; None: none written
 
     def to_bytes(self) -> bytes:
         payloads = self.keyframes + [self.trajectories]
         lengths = self.lengths or [len(p) for p in payloads]
         out = bytearray(write_varint(self.span) + bytes([self.code]))
+        if self.mix is not None:
+            out.append(self.mix)
         for n, p in zip(lengths, payloads):
             out += write_varint(n) + p
         return bytes(out + crc(bytes(out)))
@@ -75,4 +78,5 @@ class RawStream:
         return cls(h.height, h.width, h.coded_height, h.coded_width, h.num_frames, fps.numerator, fps.denominator,
                    h.seed, list(h.params.items()),
                    [RawSection(s.segment.end - s.segment.start, int(bandwidth_code(s.bandwidth)), list(s.keyframes),
-                               s.trajectories) for s in bs.sections], version=data[3])
+                               s.trajectories, mix=mix_code(s.detail_mix) if "dm" in h.params else None)
+                    for s in bs.sections], version=data[3])

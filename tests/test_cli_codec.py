@@ -153,7 +153,8 @@ def test_decode_says_which_model_and_sampling(encoded, tmp_path, capsys):
     assert decode.main([str(encoded[0]), "-o", str(out), "--decoder", "diffusion", "--steps", "1"]) == 0
     line = capsys.readouterr().out.strip()
     assert "ControlledDenoiser" in line and "1 steps, strength 0.5, temporal blend 0.95" in line  # shipped defaults
-    assert "temporal blend 0.95, base detail, detail mix 0.5)" in line  # what the residual is added to: shipped
+    # what the residual is added to: shipped; the stream's per-segment choice wins where sent
+    assert "temporal blend 0.95, base detail, detail mix 0.5 (the stream's per segment where sent))" in line
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "m.mkv"), "--decoder", "diffusion", "--steps", "1",
                         "--detail-mix", "0.25"]) == 0
     assert "base detail, detail mix 0.25)" in capsys.readouterr().out  # the option reaches the decoder

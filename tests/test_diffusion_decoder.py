@@ -208,3 +208,19 @@ def test_detail_mix_of_output_mixes_the_models_own_coarse_band(weights):
     # recorded in results only when it is not the default, so earlier results still match
     assert DiffusionDecoder(base="detail", detail_mix_of="output", **kw).settings()["detail_mix_of"] == "output"
     assert "detail_mix_of" not in DiffusionDecoder(base="detail", **kw).settings()
+
+
+def test_the_streams_detail_mix_sets_each_segment_unless_one_is_given(weights):
+    """A segment the encoder sent a ``detail_mix`` for (format 3) decodes as with that ``β`` given;
+    an explicit ``detail_mix`` holds for every segment, the stream's choice aside."""
+    import dataclasses
+
+    header, seg = _segment(length=7)
+    sent = dataclasses.replace(seg, detail_mix=0.25)
+    kw = dict(weights=str(weights), steps=2, strength=0.3, temporal_blend=0.0, base="detail")
+    fixed = {b: DiffusionDecoder(detail_mix=b, **kw).decode_segment(header, seg) for b in (0.25, 1.0)}
+    assert np.abs(fixed[0.25].astype(int) - fixed[1.0]).max() > 2  # the two mixes differ
+    np.testing.assert_array_equal(DiffusionDecoder(**kw).decode_segment(header, sent), fixed[0.25])
+    np.testing.assert_array_equal(DiffusionDecoder(detail_mix=1.0, **kw).decode_segment(header, sent), fixed[1.0])
+    assert DiffusionDecoder(**kw).settings()["detail_mix_per_segment"]
+    assert "detail_mix_per_segment" not in DiffusionDecoder(detail_mix=1.0, **kw).settings()

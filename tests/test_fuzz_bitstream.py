@@ -268,14 +268,16 @@ def structured_mutation(data: bytes, rng: np.random.Generator) -> bytes:
         elif what == 7:  # a payload swapped with another section's
             other = raw.sections[int(rng.integers(0, len(raw.sections)))]
             sec.trajectories, other.trajectories = other.trajectories, sec.trajectories
-        else:            # a section dropped or repeated, or the bandwidth code changed
+        else:            # a section dropped or repeated, or its bandwidth or detail-mix code changed
             r = rng.random()
             if r < 0.3 and len(raw.sections) > 1:
                 raw.sections.remove(sec)
             elif r < 0.6:
                 raw.sections.append(raw.sections[-1])
-            else:
+            elif r < 0.8 or sec.mix is None:
                 sec.code = int(rng.integers(0, 256))
+            else:  # the detail-mix byte (format 3): codes above 100 but 255 are rejected
+                sec.mix = int(rng.integers(0, 256))
     return raw.to_bytes()
 
 

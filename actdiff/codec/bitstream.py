@@ -1,13 +1,17 @@
 """The ``.adv`` container: header + one section per segment, all varints, no padding.
 
 Layout (format version 1; version 2 is the same with keyframe payloads that start with a mode
-byte, marked by the header param ``ki``, see :mod:`actdiff.codec.keyframe_inter`)::
+byte, marked by the header param ``ki``, see :mod:`actdiff.codec.keyframe_inter`; version 3, marked
+by the header param ``dm``, adds one byte to every section after its bandwidth code: the encoder's
+choice of the diffusion decoder's ``detail_mix`` in percent, 0–100, or 255 for none, see
+:mod:`actdiff.codec.detail_mix`; its keyframes carry mode bytes exactly when ``ki`` is set)::
 
     b"ADV" version:u8
     header:   H W codedH codedW frames fpsNum fpsDen seed            (varints)
               nParams, then per param: tag_len:u8 key value          (see _write_value)
               crc32:u32le over everything from the magic on
     section*: span=end-start (varint, < MAX_SEGMENT_FRAMES), bandwidth code (u8),
+              [version 3: detail-mix code (u8)]
               per keyframe: length (varint) + payload,
               trajectory length (varint) + payload,
               crc32:u32le over the section
@@ -40,6 +44,9 @@ MAGIC = b"ADV"
 VERSION = 1                    # streams whose keyframes are all independent images
 INTER_VERSION = 2              # streams with inter-coded keyframes (header param ``ki``)
 INTER_KEY = "ki"
+MIX_VERSION = 3                # streams whose sections carry a detail-mix byte (header param ``dm``)
+MIX_KEY = "dm"
+NO_MIX = 255                   # the detail-mix byte of a segment without a choice
 MAX_SIDE = 16384
 MAX_FRAMES = 1_000_000
 MAX_SEGMENT_FRAMES = 1024      # frames per segment, both keyframes included (bounds decoding per section)
@@ -96,6 +103,27 @@ def _write_value(key: str, value: Any) -> bytes:
     return bytes([tag << 5 | len(key)]) + key.encode("ascii") + body
 
 
+def _version(params: dict[str, Any]) -> int:
+    """The format version a header with ``params`` is written as (module docstring)."""
+    if MIX_KEY in params:
+        return MIX_VERSION
+    return INTER_VERSION if INTER_KEY in params else VERSION
+
+
+def mix_code(mix: float | None) -> int:
+    """The section byte of a ``detail_mix`` in [0, 1] (percent, rounded) or ``None`` (:data:`NO_MIX`)."""
+    if mix is None:
+        return NO_MIX
+    if not (isinstance(mix, (int, float)) and 0.0 <= mix <= 1.0):
+        raise ValueError(f"detail_mix {mix!r} is not in [0, 1]")
+    return int(round(100 * float(mix)))
+
+
+def mix_from_code(code: int) -> float | None:
+    """The ``detail_mix`` of a section byte (:func:`mix_code`); ``None`` for :data:`NO_MIX`."""
+    return None if code == NO_MIX else code / 100.0
+
+
 def _crc(data: bytes) -> bytes:
     return struct.pack("<I", zlib.crc32(data))
 
@@ -111,9 +139,10 @@ def _write_header(h: StreamHeader) -> bytes:
     if len(h.params) > MAX_PARAMS:
         raise ConfigError(f"{len(h.params)} bitstream params, at most {MAX_PARAMS}")
     fps = _fps_fraction(h.fps)
-    if h.params.get(INTER_KEY, True) is not True:
-        raise ConfigError(f"bitstream param {INTER_KEY!r} is written only as true, got {h.params[INTER_KEY]!r}")
-    out = bytearray(MAGIC + bytes([INTER_VERSION if INTER_KEY in h.params else VERSION]))
+    for key in (INTER_KEY, MIX_KEY):
+        if h.params.get(key, True) is not True:
+            raise ConfigError(f"bitstream param {key!r} is written only as true, got {h.params[key]!r}")
+    out = bytearray(MAGIC + bytes([_version(h.params)]))
     for v in (h.height, h.width, h.coded_height, h.coded_width, h.num_frames,
               fps.numerator, fps.denominator, h.seed, len(h.params)):
         out += write_varint(int(v))
@@ -126,7 +155,7 @@ def _expected_keyframes(index: int, seg: Segment) -> int:
     return len(carried_keyframes(index, seg))
 
 
-def _write_section(index: int, start: int, sec: SegmentSection) -> bytes:
+def _write_section(index: int, start: int, sec: SegmentSection, mixes: bool = False) -> bytes:
     seg = sec.segment
     if seg.start != start or seg.end < seg.start or (index > 0 and seg.end == seg.start) \
             or seg.length > MAX_SEGMENT_FRAMES:
@@ -140,6 +169,10 @@ def _write_section(index: int, start: int, sec: SegmentSection) -> bytes:
     if not 0 <= code <= 255:
         raise ValueError(f"bandwidth code {code} does not fit in a byte")
     out = bytearray(write_varint(seg.end - seg.start) + bytes([code]))
+    if mixes:
+        out.append(mix_code(sec.detail_mix))
+    elif sec.detail_mix is not None:
+        raise ValueError(f"segment {index} has a detail_mix but the header has no {MIX_KEY!r} param")
     for payload in list(sec.keyframes) + [sec.trajectories]:
         out += write_varint(len(payload)) + bytes(payload)
     return bytes(out + _crc(bytes(out)))
@@ -149,8 +182,9 @@ def write_bitstream(bs: Bitstream) -> bytes:
     """Serialise ``bs`` (sections must tile frames ``0..num_frames-1``)."""
     out = bytearray(_write_header(bs.header))
     start = 0
+    mixes = MIX_KEY in bs.header.params
     for i, sec in enumerate(bs.sections):
-        out += _write_section(i, start, sec)
+        out += _write_section(i, start, sec, mixes)
         start = sec.segment.end
     if not bs.sections or start != bs.header.num_frames - 1:
         raise ValueError(f"segments end at frame {start if bs.sections else None}, the video at "
@@ -188,9 +222,9 @@ def _read_header(r: ByteReader) -> StreamHeader:
         raise BitstreamError("bad magic: not an ActDiff file")
     version = r.data[3]
     r.pos = 4
-    if version not in (VERSION, INTER_VERSION):
+    if version not in (VERSION, INTER_VERSION, MIX_VERSION):
         raise BitstreamError(f"unsupported ActDiff format version {version} (this reader: "
-                             f"{VERSION}, {INTER_VERSION})")
+                             f"{VERSION}, {INTER_VERSION}, {MIX_VERSION})")
     h = r.varint("height", MAX_SIDE)
     w = r.varint("width", MAX_SIDE)
     ch = r.varint("coded height", MAX_SIDE)
@@ -210,9 +244,12 @@ def _read_header(r: ByteReader) -> StreamHeader:
     crc = r.read(4, "header CRC")
     if crc != _crc(r.data[:body_end]):
         raise BitstreamError("CRC mismatch in header")
-    if (version == INTER_VERSION) != (params.get(INTER_KEY) is True):
-        raise BitstreamError(f"corrupt header: format version {version} with param {INTER_KEY!r} = "
-                             f"{params.get(INTER_KEY)!r}")
+    for key in (INTER_KEY, MIX_KEY):
+        if params.get(key, True) is not True:
+            raise BitstreamError(f"corrupt header: param {key!r} = {params[key]!r} (only true is written)")
+    if version != _version(params):
+        raise BitstreamError(f"corrupt header: format version {version} with params {INTER_KEY!r} = "
+                             f"{params.get(INTER_KEY)!r}, {MIX_KEY!r} = {params.get(MIX_KEY)!r}")
     if min(h, w, frames, num, den) < 1 or ch < h or cw < w:
         raise BitstreamError(f"corrupt header: size {w}x{h} (coded {cw}x{ch}), {frames} "
                              f"frames, fps {num}/{den}")
@@ -220,7 +257,7 @@ def _read_header(r: ByteReader) -> StreamHeader:
                         fps=num / den, seed=seed, params=params)
 
 
-def _read_section(r: ByteReader, i: int, start: int, num_frames: int
+def _read_section(r: ByteReader, i: int, start: int, num_frames: int, mixes: bool = False
                   ) -> tuple[SegmentSection, int, int]:
     """One section; returns it and its keyframe and trajectory payload byte counts."""
     begin = r.pos
@@ -228,6 +265,9 @@ def _read_section(r: ByteReader, i: int, start: int, num_frames: int
     if i > 0 and span == 0:
         raise BitstreamError(f"corrupt file: segment {i} is empty")
     code = r.byte(f"segment {i} bandwidth")
+    mix = r.byte(f"segment {i} detail mix") if mixes else NO_MIX
+    if mix > 100 and mix != NO_MIX:
+        raise BitstreamError(f"corrupt file: segment {i} has detail-mix code {mix} (0..100 or {NO_MIX})")
     seg = Segment(start, start + span)
     keyframes: list[bytes] = []
     for k in range(_expected_keyframes(i, seg)):
@@ -240,7 +280,7 @@ def _read_section(r: ByteReader, i: int, start: int, num_frames: int
     if crc != _crc(r.data[begin:body_end]):
         raise BitstreamError(f"CRC mismatch in segment {i}")
     sec = SegmentSection(segment=seg, keyframes=keyframes, trajectories=traj,
-                         bandwidth=float(bandwidth_from_code(code)))
+                         bandwidth=float(bandwidth_from_code(code)), detail_mix=mix_from_code(mix))
     return sec, sum(len(k) for k in keyframes), len(traj)
 
 
@@ -253,7 +293,7 @@ def _parse(data: bytes) -> tuple[Bitstream, int, int]:
     kf_bytes = traj_bytes = 0
     start = 0
     while r.left:
-        sec, kb, tb = _read_section(r, len(sections), start, header.num_frames)
+        sec, kb, tb = _read_section(r, len(sections), start, header.num_frames, MIX_KEY in header.params)
         sections.append(sec)
         kf_bytes, traj_bytes = kf_bytes + kb, traj_bytes + tb
         start = sec.segment.end

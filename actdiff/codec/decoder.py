@@ -111,7 +111,7 @@ def decode_segments(data: bytes, *, max_pixels: Limit = "auto", weights_dirs: Se
             tracks = upsample_tracks(coded, seg.length, stride)
         else:
             tracks = Tracks.empty(seg.length)
-        out.append(DecodedSegment(seg, key_start, key_end, tracks, sec.bandwidth))
+        out.append(DecodedSegment(seg, key_start, key_end, tracks, sec.bandwidth, sec.detail_mix))
     return header, out
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actdiff.codec.bitstream import INTER_KEY, bit_split, read_bitstream
+from actdiff.codec.bitstream import INTER_KEY, MIX_KEY, bit_split, read_bitstream
 from actdiff.codec.keyframe_inter import INTER
 
 #: Header key → (readable name, unit or ``""``).
@@ -26,11 +26,12 @@ PARAM_NAMES = {
     "kp": ("keyframe_checkpoint", ""), "ka": ("keyframe_architecture", ""),
     "kr": ("keyframe_downscale", "x"), "tc": ("trajectory_coder", ""),
     "qs": ("trajectory_quantisation_step", "px"), "ts": ("trajectory_temporal_stride", "frames"),
-    "ki": ("keyframe_inter", ""),
+    "ki": ("keyframe_inter", ""), "dm": ("detail_mix_per_segment", ""),
 }
 UNITS = {"bytes": "bytes", "bits": "bits", "bpp": "bits per pixel at the display size", "fps": "frames per second",
          "duration_seconds": "seconds", "keyframe_bytes": "bytes", "trajectory_bytes": "bytes",
          "bandwidth": "pixels (interpolation bandwidth of the segment's motion)",
+         "detail_mix": "share of the blend's coarse band in the diffusion decoder's base, [0, 1] (null: none sent)",
          "width": "pixels", "height": "pixels"}
 
 
@@ -61,11 +62,16 @@ def describe_stream(data: bytes, path: str = "") -> dict[str, Any]:
         "segments": [
             {"start": s.segment.start, "end": s.segment.end, "keyframe_bytes": [len(k) for k in s.keyframes],
              "trajectory_bytes": len(s.trajectories), "bandwidth": s.bandwidth,
-             **({"keyframe_inter": [k[:1] == bytes([INTER]) for k in s.keyframes]} if h.params.get(INTER_KEY) else {})}
+             **({"keyframe_inter": [k[:1] == bytes([INTER]) for k in s.keyframes]} if h.params.get(INTER_KEY) else {}),
+             **({"detail_mix": s.detail_mix} if h.params.get(MIX_KEY) else {})}
             for s in bs.sections
         ],
         "units": UNITS,
     }
+
+
+def _mix_text(mix: float | None) -> str:
+    return "-" if mix is None else f"{mix:g}"
 
 
 def _pct(part: int, total: int) -> str:
@@ -93,20 +99,24 @@ def format_description(d: dict[str, Any]) -> str:
         f"({_pct(bits['trajectories'], total)})",
         f"  keyframes     {s.get('keyframe_codec', '?')}" + (f", {key_extra}" if key_extra else "")
         + (f", downscaled {scale:g}x" if scale and float(scale) != 1 else ", full resolution")
-        + (", some predicted from the keyframe before (format 2)" if s.get("keyframe_inter") else ""),
+        + (", some predicted from the keyframe before" if s.get("keyframe_inter") else ""),
         f"  trajectories  {s.get('trajectory_coder', '?')} coder, quantisation step "
         f"{s.get('trajectory_quantisation_step', '?')} px, temporal stride {s.get('trajectory_temporal_stride', 1)} "
         "frames (the rest interpolated)",
         f"  noise seed    {d['seed']}",
-        f"  segments      {len(d['segments'])}",
+        f"  segments      {len(d['segments'])}"
+        + (" (each with the encoder's detail mix for the diffusion decoder, format 3)"
+           if s.get("detail_mix_per_segment") else ""),
         "      #  frames       keyframe bytes   trajectory bytes  bandwidth (px)"
+        + ("  detail mix" if s.get("detail_mix_per_segment") else "")
         + ("   (P: predicted from the keyframe before)" if s.get("keyframe_inter") else ""),
     ]
     for i, seg in enumerate(d["segments"]):
         inter = seg.get("keyframe_inter") or [False] * len(seg["keyframe_bytes"])
         keys = " + ".join(f"{k}{' (P)' if p else ''}" for k, p in zip(seg["keyframe_bytes"], inter)) or "0"
+        mix = seg.get("detail_mix", "absent")
         lines.append(f"  {i:>5}  {seg['start']:>4}-{seg['end']:<6}  {keys:<15}  {seg['trajectory_bytes']:>16}"
-                     f"  {seg['bandwidth']:>14.1f}")
+                     f"  {seg['bandwidth']:>14.1f}" + ("" if mix == "absent" else f"  {_mix_text(mix):>10}"))
     return "\n".join(lines) + "\n"
 
 

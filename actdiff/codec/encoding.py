@@ -23,10 +23,11 @@ import actdiff.entropy  # noqa: F401  (registers the trajectory coders)
 import actdiff.image_codecs  # noqa: F401  (registers the image codecs)
 import actdiff.selection.segments  # noqa: F401  (registers the keyframe selectors)
 import actdiff.selection.trajectories  # noqa: F401  (registers the trajectory selectors)
-from actdiff.codec.bitstream import INTER_KEY, bit_split, write_bitstream
+from actdiff.codec.bitstream import INTER_KEY, MIX_KEY, bit_split, write_bitstream
+from actdiff.codec.detail_mix import choose_mixes
 from actdiff.codec.keyframe_chain import KeyframeChain
 from actdiff.codec.params import check_stream_params
-from actdiff.codec.schema import check_codec_config
+from actdiff.codec.schema import check_codec_config, codec_threads
 from actdiff.errors import InputError
 from actdiff.image_codecs import ImageCodec, codec_from_params
 from actdiff.io import pad_to_multiple
@@ -192,6 +193,11 @@ def write_stream(prep: Prepared, codec: DictConfig, plans: List[SegmentPlan],
         params = {**{k: v for k, v in params.items() if k in ("tc", "qs", "ts")}, **image_params}
     if inter:
         params[INTER_KEY] = True
+    if codec.get("send_detail_mix"):  # chosen on the segments exactly as the decoder rebuilds them
+        params[MIX_KEY] = True
+        for sec, dec, mix in zip(sections, decoded, choose_mixes(prep.frames, decoded, prep.height, prep.width,
+                                                              threads=codec_threads(codec))):
+            sec.detail_mix = dec.detail_mix = mix
     header = StreamHeader(
         height=prep.height, width=prep.width, coded_height=coded_h, coded_width=coded_w,
         num_frames=int(prep.frames.shape[0]), fps=prep.fps, seed=int(codec.seed), params=params,
@@ -199,6 +205,8 @@ def write_stream(prep: Prepared, codec: DictConfig, plans: List[SegmentPlan],
     data = write_bitstream(Bitstream(header, sections))
     seconds = time.perf_counter() - prep.t_start
     stats = encode_stats(data, header, sections, [d.tracks.num_points for d in decoded], seconds)
+    if MIX_KEY in params:
+        stats["detail_mix"] = [sec.detail_mix for sec in sections]
     log.info("encoded %d frames into %d bytes (%.5f bpp) in %.2f s", header.num_frames, len(data), stats["bpp"],
              seconds)
     return EncodeResult(data=data, stats=stats, debug={"decoded_segments": decoded, "header": header})

@@ -100,5 +100,6 @@ def sampling_text(settings: dict) -> str:
     if settings.get("base") is not None:
         parts.append(f"base {settings['base']}")
     if settings.get("detail_mix") is not None:
-        parts.append(f"detail mix {settings['detail_mix']:g}")
+        parts.append(f"detail mix {settings['detail_mix']:g}"
+                     + (" (the stream's per segment where sent)" if settings.get("detail_mix_per_segment") else ""))
     return ", ".join(parts)

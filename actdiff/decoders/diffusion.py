@@ -23,7 +23,9 @@ blend's hedge where the warps disagree and the fine band gets the fused frame's 
 edges. ``detail_mix`` ``β`` in [0, 1] sets how much of that hedge: the image under the residual is
 ``prediction + β · G(blend − prediction)`` (``G`` the Gaussian), so ``β = 1`` is the blend's coarse
 band, ``β = 0`` the prediction's, and values between shrink the fused frame's coarse band toward
-the blend's. ``detail_mix_of="output"`` mixes the coarse band of the model's own output instead
+the blend's. A stream whose encoder chose ``β`` per segment (``codec.send_detail_mix``,
+:mod:`actdiff.codec.detail_mix`, format 3) sets it for each segment unless ``detail_mix`` is given
+explicitly. ``detail_mix_of="output"`` mixes the coarse band of the model's own output instead
 (``prediction + β · G(output − prediction)`` plus the residual's fine band; measured on validation
 files and not the default, docs/video_interface.md). The default is the weights'
 ``default_sampler.base``, else the base the model was trained on (its ``residual_base``); another
@@ -42,7 +44,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -55,7 +56,7 @@ from actdiff.models.denoiser import ControlledDenoiser
 from actdiff.models.loading import readable_weights
 from actdiff.models.sampling import sample, segment_noise, warp_noise
 from actdiff.motion.interpolate import dense_flow_from_tracks
-from actdiff.motion.prediction import predict_frame
+from actdiff.motion.prediction import DETAIL_SIGMA, coarse_band, predict_frame
 from actdiff.registry import DECODERS
 from actdiff.types import DecodedSegment, StreamHeader
 
@@ -120,7 +121,9 @@ class DiffusionDecoder(Decoder):
             docstring; default: the weights' ``default_sampler``, else the model's ``residual_base``).
         detail_sigma: Gaussian sigma (px) splitting coarse from fine band for ``base=detail``.
         detail_mix: share ``β`` in [0, 1] of the blend in the coarse band for ``base=detail``
-            (module docstring; default: the weights' ``default_sampler``, else 1).
+            (module docstring). Given, it holds for every segment; ``None``: the stream's
+            per-segment ``β`` where the encoder sent one, else the weights' ``default_sampler``'s,
+            else 1.
         detail_mix_of: ``blend`` | ``output``: what ``detail_mix`` mixes with the prediction's
             coarse band, the blend's under the model's whole residual, or the model's own output's
             (module docstring; default: the weights' ``default_sampler``, else ``blend``).
@@ -141,7 +144,7 @@ class DiffusionDecoder(Decoder):
         batch_size: int = 4,
         bidirectional: bool | None = None,
         base: str | None = None,
-        detail_sigma: float = 4.0,
+        detail_sigma: float = DETAIL_SIGMA,
         detail_mix: float | None = None,
         detail_mix_of: str | None = None,
         device: str | None = None,
@@ -172,6 +175,7 @@ class DiffusionDecoder(Decoder):
             raise ConfigError(f"unknown diffusion base {self.base!r} ({' | '.join(BASES)})")
         self.detail_sigma = float(detail_sigma)
         self.detail_mix = float(detail_mix if detail_mix is not None else defaults.get("detail_mix", 1.0))
+        self.stream_mix = detail_mix is None  # the stream's per-segment β wins over the weights' default
         if not 0.0 <= self.detail_mix <= 1.0:
             raise ConfigError(f"detail_mix must be in [0, 1], got {self.detail_mix}")
         self.detail_mix_of = detail_mix_of or defaults.get("detail_mix_of", "blend")
@@ -185,6 +189,8 @@ class DiffusionDecoder(Decoder):
         """The effective sampling settings (recorded in results JSONs; ``detail_sigma`` and
         ``detail_mix`` with the ``detail`` base only, ``detail_mix_of`` when it is ``output``)."""
         extra = {"detail_sigma": self.detail_sigma, "detail_mix": self.detail_mix} if self.base == "detail" else {}
+        if self.base == "detail" and self.stream_mix:
+            extra["detail_mix_per_segment"] = "from the stream where sent"
         if self.base == "detail" and self.detail_mix_of != "blend":  # recorded when not the default
             extra["detail_mix_of"] = self.detail_mix_of
         model = f"ControlledDenoiser (frame by frame, residual over its {self.native_base}) from {self.weights}"
@@ -247,7 +253,7 @@ class DiffusionDecoder(Decoder):
             x = sample(self.model, c, noise[i:i + len(frames)].to(self.device, dtype), self.steps, self.sampler,
                        self.strength)[..., :h, :w].float()
             if base is not None or self.base != self.native_base:  # the image under the residual is needed
-                x, under = self._rebase(seg, frames, bidir, x, c[..., :h, :w].float())
+                x, under = self._rebase(seg, frames, bidir, x, c[..., :h, :w].float(), self.segment_mix(seg))
             out[frames[0]:frames[-1] + 1] = _to_uint8(x.permute(0, 2, 3, 1).cpu().numpy())
             if base is not None:
                 base[frames[0]:frames[-1] + 1] = _to_uint8(under.permute(0, 2, 3, 1).cpu().numpy())
@@ -256,11 +262,15 @@ class DiffusionDecoder(Decoder):
             filter_residuals(seg, out, base, self.temporal_blend)
         return out
 
+    def segment_mix(self, seg: DecodedSegment) -> float:
+        """The ``detail_mix`` ``β`` of ``seg``: the stream's where sent and none was given, else :attr:`detail_mix`."""
+        return seg.detail_mix if self.stream_mix and seg.detail_mix is not None else self.detail_mix
+
     def _rebase(self, seg: DecodedSegment, frames: list[int], bidir: bool, x: torch.Tensor,
-                cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                cond: torch.Tensor, mix: float) -> tuple[torch.Tensor, torch.Tensor]:
         """``(output, image under it)`` with the model's residual (over its ``residual_base``,
         :attr:`native_base`) moved onto :attr:`base`; all ``(B, 3, H, W)`` in [-1, 1] (``cond``:
-        the frames' conditions)."""
+        the frames' conditions, ``mix``: the segment's ``detail_mix``)."""
         blend = conditions.warp_blend_from_conditions(cond)
         if self.model.reads_prediction:
             pred = conditions.prediction_from_conditions(cond)
@@ -273,10 +283,10 @@ class DiffusionDecoder(Decoder):
         if self.base == self.native_base:
             return x, native
         if self.base == "detail":
-            target = pred + self.detail_mix * _blur(blend - pred, self.detail_sigma)
+            target = pred + mix * _blur(blend - pred, self.detail_sigma)
             if self.detail_mix_of == "output":  # β of the output's coarse band, the residual's fine band
                 r = x - native
-                out = pred + self.detail_mix * _blur(x - pred, self.detail_sigma) + r - _blur(r, self.detail_sigma)
+                out = pred + mix * _blur(x - pred, self.detail_sigma) + r - _blur(r, self.detail_sigma)
                 return out.clamp(-1, 1), target
         else:
             target = pred if self.base == "prediction" else blend
@@ -284,11 +294,10 @@ class DiffusionDecoder(Decoder):
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian blur of ``(B, C, H, W)`` by ``sigma`` pixels (reflected borders)."""
-    arr = x.detach().cpu().numpy()
-    out = np.stack([np.stack([cv2.GaussianBlur(c, (0, 0), sigma, borderType=cv2.BORDER_REFLECT) for c in img])
-                    for img in arr])
-    return torch.from_numpy(out).to(x.device, x.dtype)
+    """Gaussian blur of ``(B, C, H, W)`` by ``sigma`` pixels (:func:`actdiff.motion.prediction.coarse_band`)."""
+    arr = x.detach().cpu().numpy().transpose(0, 2, 3, 1)
+    out = np.stack([coarse_band(img, sigma) for img in arr]).transpose(0, 3, 1, 2)
+    return torch.from_numpy(np.ascontiguousarray(out)).to(x.device, x.dtype)
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:

@@ -75,28 +75,30 @@ def compose_config(config: str | Path | None = None, protocol: str | None = None
     return cfg
 
 
-def encode_at_point(video: Video, point: str, rates: Mapping[str, Sequence[str]] | None = None) -> EncodeResult:
-    """``video`` encoded with the evaluated default config at rate point ``point`` of ``rates``
-    (default: ``configs/rates/default.yaml``); ``stats["bpp"]`` is its rate."""
+def encode_at_point(video: Video, point: str, rates: Mapping[str, Sequence[str]] | None = None,
+                    overrides: Sequence[str] = ()) -> EncodeResult:
+    """``video`` encoded with the evaluated default config (plus ``overrides``, ``key=value``) at
+    rate point ``point`` of ``rates`` (default: ``configs/rates/default.yaml``); ``stats["bpp"]`` is
+    its rate."""
     rates = load_rates(names=[point]) if rates is None else rates
     if point not in rates:
         raise ConfigError(f"unknown rate point {point!r} (known: {', '.join(rates)})")
-    return encode_video(video, compose_config(overrides=codec_overrides(rates[point])))
+    return encode_video(video, compose_config(overrides=list(overrides) + codec_overrides(rates[point])))
 
 
-def training_streams(clips: Sequence[str], points: Sequence[str], max_frames: int,
+def training_streams(clips: Sequence[str], points: Sequence[str], max_frames: int, overrides: Sequence[str] = (),
                      ) -> Iterator[tuple[str, np.ndarray, str, EncodeResult]]:
     """Fast-mode streams of TRAINING-corpus files (dataset ``train_clips``: ``$ACTDIFF_TRAIN_CLIPS``
     or the shared folder) for experiments that must not touch the clips results are reported on:
     each clip read once at the cpu protocol's 256x384 crop (first ``max_frames`` frames), then
-    coded at every rate point of ``points`` (``configs/rates/default.yaml``). Yields ``(clip name,
-    source frames uint8 (T, H, W, 3), point, EncodeResult)``."""
+    coded at every rate point of ``points`` (``configs/rates/default.yaml``; config ``overrides``
+    before the point's). Yields ``(clip name, source frames uint8 (T, H, W, 3), point, EncodeResult)``."""
     rates = load_rates()
     for seq in load_dataset("train_clips", sequences=clips):
         video = read_video(str(seq.path), max_frames=max_frames, size=(256, 384), resize_mode="crop")
         src = np.asarray(video.frames)
         for point in points:
-            yield seq.name, src, point, encode_at_point(video, point, rates)
+            yield seq.name, src, point, encode_at_point(video, point, rates, overrides)
 
 
 def point_configs(rates: Mapping[str, Sequence[str]], config: str | Path | None = None,

@@ -10,12 +10,17 @@ trajectories. Two ways to mix them (``mode``):
   the decoded motion supports where the two disagree, the plain blend where they agree;
 * ``blend``: :func:`blend_warps`, the ONE plain formula (time- and confidence-weighted average),
   which shows a half-transparent double image where an object moves a lot inside a segment.
+
+The diffusion decoder's ``detail`` base mixes the two: ``prediction + β · G(blend − prediction)``
+with ``G`` the Gaussian :func:`coarse_band` of :data:`DETAIL_SIGMA` px (``β`` its ``detail_mix``,
+which the encoder may choose per segment, :mod:`actdiff.codec.detail_mix`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
+import cv2
 import numpy as np
 
 from actdiff.motion.fusion import BLEND_FLOOR, FusionParams, fuse_frame
@@ -25,6 +30,14 @@ from actdiff.types import DecodedSegment
 
 #: The ways :func:`predict_frame` can mix the two keyframe warps.
 MODES = ("select", "blend")
+#: Gaussian sigma (px) splitting the coarse from the fine band of the ``detail`` base (module docstring).
+DETAIL_SIGMA = 4.0
+
+
+def coarse_band(image: np.ndarray, sigma: float = DETAIL_SIGMA) -> np.ndarray:
+    """``float32 (H, W, C)`` Gaussian blur by ``sigma`` px of ``(H, W, C)`` (reflected borders), any range."""
+    x = np.asarray(image, np.float32)
+    return cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT).reshape(x.shape)
 
 
 def warp_keyframes(

@@ -42,7 +42,7 @@ from actdiff.types import DecodedSegment, Segment, StreamHeader, Tracks, Video
 log = logging.getLogger("actdiff.training")
 
 #: Bumped when the record layout changes (part of the cache key).
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 
 #: ``(video, codec_cfg) -> (header, segments)``; ``None`` = the real codec (encode → bytes → decode).
 SegmentSource = Callable[[Video, DictConfig], tuple[StreamHeader, list[DecodedSegment]]]
@@ -96,6 +96,7 @@ def save_record(folder: Path, name: str, frames: np.ndarray, header: StreamHeade
         "keys": np.stack(keys), "key_index": np.asarray(index, np.int64).reshape(-1, 2),
         "spans": np.asarray([[s.segment.start, s.segment.end] for s in segments], np.int64).reshape(-1, 2),
         "bandwidth": np.asarray([s.bandwidth for s in segments], np.float64),
+        "detail_mix": np.asarray([np.nan if s.detail_mix is None else s.detail_mix for s in segments], np.float64),
         "bitstream": np.frombuffer(data or b"", np.uint8),
         "header": np.asarray(json.dumps({**header.__dict__})), "entry": np.asarray(json.dumps(entry)),
     }
@@ -117,9 +118,10 @@ def load_record(folder: Path, name: str) -> WindowRecord:
     """Load record ``name``; its frames are memory-mapped (read-only)."""
     frames = np.load(folder / f"{name}.frames.npy", mmap_mode="r")
     with np.load(folder / f"{name}.npz") as z:
-        keys, kidx, spans, bw = z["keys"], z["key_index"], z["spans"], z["bandwidth"]
+        keys, kidx, spans, bw, mix = z["keys"], z["key_index"], z["spans"], z["bandwidth"], z["detail_mix"]
         segs = [DecodedSegment(Segment(int(a), int(b)), keys[ks], keys[ke],
-                               Tracks(z[f"pos_{i}"], z[f"vis_{i}"], z[f"conf_{i}"]), float(bw[i]))
+                               Tracks(z[f"pos_{i}"], z[f"vis_{i}"], z[f"conf_{i}"]), float(bw[i]),
+                               None if np.isnan(mix[i]) else float(mix[i]))
                 for i, ((a, b), (ks, ke)) in enumerate(zip(spans, kidx))]
         header = StreamHeader(**json.loads(str(z["header"])))
         entry = json.loads(str(z["entry"]))

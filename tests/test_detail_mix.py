@@ -1,0 +1,108 @@
+"""The encoder's per-segment ``detail_mix`` (actdiff.codec.detail_mix): the choice, the format-3
+stream that carries it, and its agreement with the diffusion decoder's base."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from actdiff.codec import decode_segments, encode_video
+from actdiff.codec.bitstream import MIX_KEY, NO_MIX, read_bitstream, write_bitstream
+from actdiff.codec.describe import describe_stream, format_description
+from actdiff.codec.detail_mix import CHOICES, best_mix, choose_mixes, frame_terms
+from actdiff.conditioning.conditions import build_conditions, to_signed, warp_blend_from_conditions
+from actdiff.errors import BitstreamError
+from actdiff.motion.prediction import coarse_band, predict_frame
+from actdiff.training.synthetic import moving_square, segment_from_frames
+from actdiff.types import Bitstream, Segment, SegmentSection, StreamHeader, Video
+
+
+def _stream(mixes, params=None) -> Bitstream:
+    header = StreamHeader(64, 96, 64, 96, 21, 25.0, params={"kc": "png", "tc": "adaptive", "qs": 0.5,
+                                                          **(params or {})})
+    return Bitstream(header, [SegmentSection(Segment(0, 10), [b"a", b"b"], b"t", 8.0, mixes[0]),
+                              SegmentSection(Segment(10, 20), [b"c"], b"u", 8.0, mixes[1])])
+
+
+def test_format_3_carries_one_mix_per_segment():
+    data = write_bitstream(_stream([0.75, None], {MIX_KEY: True}))
+    assert data[3] == 3
+    back = read_bitstream(data)
+    assert [s.detail_mix for s in back.sections] == [0.75, None]
+    assert len(data) == len(write_bitstream(_stream([None, None]))) + 2 + 3  # a byte per section + the param
+    plain = read_bitstream(write_bitstream(_stream([None, None])))
+    assert [s.detail_mix for s in plain.sections] == [None, None]
+
+
+def test_format_3_errors():
+    with pytest.raises(ValueError, match="no 'dm' param"):
+        write_bitstream(_stream([0.5, None]))
+    data = bytearray(write_bitstream(_stream([0.5, None], {MIX_KEY: True})))
+    at = data.index(bytes([50]), 40)  # the first section's mix byte (its CRC then fails too)
+    data[at] = 150
+    with pytest.raises(BitstreamError, match="detail-mix code 150"):
+        read_bitstream(bytes(data))
+    with pytest.raises(ValueError, match="not in"):
+        write_bitstream(_stream([1.5, None], {MIX_KEY: True}))
+    assert NO_MIX == 255
+
+
+def test_the_choice_is_the_best_mean_coarse_psnr():
+    rng = np.random.default_rng(0)
+    low = [rng.normal(size=(4, 6, 3)) * 10 for _ in range(3)]
+    assert best_mix([(-b, b) for b in low]) == 1.0       # the blend's coarse band is right
+    assert best_mix([(0 * b, b) for b in low]) == 0.0     # the fused frame is right
+    assert best_mix([(-0.5 * b, b) for b in low]) == 0.5
+    assert best_mix([]) is None
+    assert set(CHOICES) >= {0.0, 0.5, 1.0}
+
+
+def test_the_encoder_scores_the_decoders_base():
+    """The base the encoder scores (``prediction + β·G(blend − prediction)``) is the one the
+    diffusion decoder builds from its conditions, to within float rounding."""
+    frames, _ = moving_square(9, 64, 96, side=20)
+    seg = segment_from_frames(frames, 0, 8, num_points=20)
+    for t in (2, 4, 6):
+        err, low = frame_terms(seg, t, frames[t], 64, 96)
+        blend = (warp_blend_from_conditions(build_conditions(seg, t)).transpose(1, 2, 0) + 1.0) * 127.5
+        pred = (to_signed(predict_frame(seg, t)).transpose(1, 2, 0) + 1.0) * 127.5
+        for beta in (0.25, 1.0):
+            base = pred + beta * coarse_band(blend - pred)
+            down = (base - frames[t]).reshape(8, 8, 12, 8, 3).mean(axis=(1, 3))
+            np.testing.assert_allclose(err + beta * low, down, atol=0.05)
+
+
+def test_the_encoder_sends_a_mix_per_segment_and_the_decoder_reads_it(codec_cfg):
+    frames, _ = moving_square(17, 64, 96, side=20)
+    video = Video(frames, 25.0, "square")
+    cfg = codec_cfg.copy()
+    cfg.codec.send_detail_mix = True
+    cfg.codec.keyframes.max_gop = 8
+    res = encode_video(video, cfg)
+    header, segs = decode_segments(res.data, trusted=True)
+    assert header.params[MIX_KEY] is True and res.data[3] == 3
+    sent = [s.detail_mix for s in segs]
+    assert sent == res.stats["detail_mix"] == [s.detail_mix for s in res.debug["decoded_segments"]]
+    assert all((m is None) == (s.segment.length <= 2) for m, s in zip(sent, segs))
+    assert all(m in CHOICES for m in sent if m is not None) and any(m is not None for m in sent)
+    assert sent == choose_mixes(np.asarray(frames), segs, 64, 96, threads=2)  # threads do not change it
+    text = format_description(describe_stream(res.data))
+    assert "detail mix" in text and "format 3" in text
+    cfg.codec.send_detail_mix = False
+    plain = encode_video(video, cfg)
+    assert MIX_KEY not in read_bitstream(plain.data).header.params and "detail_mix" not in plain.stats
+    assert len(res.data) - len(plain.data) == len(segs) + 3  # one byte per segment and the param
+
+
+def test_training_records_keep_the_sent_mix(tmp_path):
+    """The training cache stores each segment's sent ``detail_mix`` (``None`` stays ``None``), so
+    decoding a cached window sees what decoding the stream would."""
+    import dataclasses
+
+    from actdiff.training.window_cache import load_record, save_record
+
+    frames, _ = moving_square(9, 64, 96, side=20)
+    segs = [dataclasses.replace(segment_from_frames(frames, 0, 4), detail_mix=0.75), segment_from_frames(frames, 4, 8)]
+    header = StreamHeader(64, 96, 64, 96, 9, 25.0)
+    save_record(tmp_path, "r", frames, header, segs, {"name": "r"}, b"")
+    assert [s.detail_mix for s in load_record(tmp_path, "r").segments] == [0.75, None]

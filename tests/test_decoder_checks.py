@@ -1,0 +1,41 @@
+"""experiments/decoder_checks.py: issue 13's per-point checks summarised and two runs compared."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from _eval_helpers import load_script
+
+CHECKS = ("lowres", "vmaf", "tof_x265", "warp_err_x265", "tof_warp", "warp_err_warp", "niqe")
+
+
+def _run(path, lowres_video: list[float], fail_niqe_at: int = -1):
+    def metrics(lowres: float, we: float) -> dict:
+        return {"psnr": 20.0, "psnr_lowres": lowres, "ms_ssim": 0.9, "vmaf_neg": 40.0, "warping_error": we,
+                "tof": 0.1, "niqe": 5.0}
+
+    rows = {"warp": [], "video": []}
+    verdicts = []
+    for i, lr in enumerate(lowres_video):
+        rows["warp"].append({"quality_param": f"r{i}", "bpp": 0.01, "metrics": metrics(30.0, 0.002)})
+        rows["video"].append({"quality_param": f"r{i}", "bpp": 0.01, "metrics": metrics(lr, 0.003)})
+        verdicts.append({"checks": {c: (c != "lowres" or lr >= 30.0) and (c != "niqe" or i != fail_niqe_at)
+                                    for c in CHECKS}})
+    path.write_text(json.dumps({"clips": [{"clip": "a", "rows": rows, "verdicts": verdicts}]}))
+    return path
+
+
+def test_summary_and_change(tmp_path, capsys):
+    mod = load_script("experiments/decoder_checks.py")
+    old = _run(tmp_path / "old.json", [29.5, 30.2], fail_niqe_at=1)
+    new = _run(tmp_path / "new.json", [30.1, 30.4])
+    out = mod.main([str(old), str(new)])
+    s_old, s_new = out["summaries"]
+    assert s_old["all_checks"] == 0 and s_old["checks_met"]["lowres"] == 1 and s_old["checks_met"]["niqe"] == 1
+    assert s_new["all_checks"] == 2
+    assert s_old["coarse_psnr_minus_warp"] == pytest.approx([-0.5, 0.2])
+    assert s_new["warping_error_over_warp"] == pytest.approx([1.5, 1.5])
+    assert out["change"]["a r0"]["psnr_lowres"] == pytest.approx(0.6)
+    assert out["mean_change"]["psnr_lowres"] == pytest.approx(0.4)
+    assert "all checks at 2 of 2" in capsys.readouterr().out

@@ -1,7 +1,8 @@
 """Raw ``.adv`` streams for tests: any field values, valid CRCs (the writer would refuse most of them).
 
 A stream is a :class:`RawStream`: header fields, a param list (key, value) in order, and sections
-of ``(span, bandwidth code, [detail-mix code: format 3], [keyframe payloads], trajectory payload)``; :meth:`RawStream.to_bytes`
+of ``(span, bandwidth code, [detail-mix code: format 3], [keyframe payloads], trajectory
+payload)``; :meth:`RawStream.to_bytes`
 serialises it exactly as the format lays it out and recomputes every CRC.
 """
 

@@ -106,3 +106,19 @@ def test_training_records_keep_the_sent_mix(tmp_path):
     header = StreamHeader(64, 96, 64, 96, 9, 25.0)
     save_record(tmp_path, "r", frames, header, segs, {"name": "r"}, b"")
     assert [s.detail_mix for s in load_record(tmp_path, "r").segments] == [0.75, None]
+
+
+def test_the_fusions_plain_warps_are_warp_keyframes():
+    """The encoder takes the plain blend's warps from the fusion (computed once): they are exactly
+    :func:`warp_keyframes`' (the conditions' ``w0``/``w1``), with and without keyflow."""
+    from actdiff.motion.fusion import FusionParams, fuse_frame
+    from actdiff.motion.prediction import warp_keyframes
+
+    frames, _ = moving_square(9, 64, 96, side=20)
+    seg = segment_from_frames(frames, 0, 8, num_points=20)
+    for params in (None, FusionParams(keyflow=False)):
+        _, d = fuse_frame(seg, 3, params, plain=True)
+        w0, c0, w1, c1 = warp_keyframes(seg, 3, float(seg.bandwidth))
+        for got, want in ((d["plain0"], w0), (d["plain1"], w1), (d["c0"], c0), (d["c1"], c1)):
+            np.testing.assert_array_equal(got, want)
+    assert "plain0" not in fuse_frame(seg, 3)[1]

@@ -224,3 +224,34 @@ def test_the_streams_detail_mix_sets_each_segment_unless_one_is_given(weights):
     np.testing.assert_array_equal(DiffusionDecoder(detail_mix=1.0, **kw).decode_segment(header, sent), fixed[1.0])
     assert DiffusionDecoder(**kw).settings()["detail_mix_per_segment"]
     assert "detail_mix_per_segment" not in DiffusionDecoder(detail_mix=1.0, **kw).settings()
+
+
+def test_fine_residual_band_leaves_the_coarse_band_to_the_base(weights):
+    """``residual_band="fine"``: the model adds only the fine band of its residual (``r − G(r)``), so
+    most of the output's coarse band is the base's (``G(r − G(r)) = G(r) − G²(r)`` is what leaks);
+    with the whole residual it is not."""
+    import cv2
+
+    header, seg = _segment(length=7)
+    kw = dict(weights=str(weights), steps=2, strength=0.3, temporal_blend=0.0, base="detail", detail_mix=0.25)
+    fine = DiffusionDecoder(residual_band="fine", **kw)
+    rng = np.random.default_rng(0)
+    base = torch.from_numpy(rng.uniform(-0.3, 0.3, (2, 3, 36, 50)).astype(np.float32))
+    residual = torch.from_numpy(cv2.GaussianBlur(rng.normal(0, 0.2, (36, 50, 6)).astype(np.float32), (0, 0), 6.0)
+                                .transpose(2, 0, 1).reshape(2, 3, 36, 50)) + 0.05 * torch.randn(2, 3, 36, 50)
+
+    def coarse(x: torch.Tensor) -> float:
+        return float(np.abs(np.stack([cv2.GaussianBlur(c, (0, 0), 4.0, borderType=cv2.BORDER_REFLECT)
+                                      for c in x.numpy().reshape(-1, 36, 50)])).mean())
+
+    added = {band: DiffusionDecoder(residual_band=band, **kw)._add_residual(base, residual) - base
+             for band in ("all", "fine")}
+    assert coarse(added["fine"]) < 0.25 * coarse(added["all"])
+    blurred = torch.from_numpy(np.stack([cv2.GaussianBlur(c, (0, 0), 4.0, borderType=cv2.BORDER_REFLECT)
+                                         for c in residual.numpy().reshape(-1, 36, 50)]).reshape(2, 3, 36, 50))
+    assert float((added["fine"] - (residual - blurred)).abs().max()) < 1e-6
+    decoded = {band: DiffusionDecoder(residual_band=band, **kw).decode_segment(header, seg) for band in ("all", "fine")}
+    assert np.abs(decoded["all"].astype(int) - decoded["fine"]).max() > 2  # the option reaches the decode
+    assert fine.settings()["residual_band"] == "fine" and "residual_band" not in DiffusionDecoder(**kw).settings()
+    with pytest.raises(ConfigError, match="residual_band"):
+        DiffusionDecoder(residual_band="coarse", **kw)

@@ -25,7 +25,7 @@ import numpy as np
 
 from actdiff.metrics.full_reference import LOWRES_FACTOR
 from actdiff.motion.fusion import fuse_frame
-from actdiff.motion.prediction import DETAIL_SIGMA, blend_warps, coarse_band, warp_keyframes
+from actdiff.motion.prediction import DETAIL_SIGMA, blend_warps, coarse_band
 from actdiff.types import DecodedSegment
 
 #: The ``β`` the encoder chooses from (``β = 0``: the fused frame's own coarse band).
@@ -45,9 +45,8 @@ def frame_terms(seg: DecodedSegment, t: int, source: np.ndarray, height: int, wi
     against ``source`` (``uint8 (H, W, 3)``) and the 8×-downsampled coarse band ``G(blend − prediction)``,
     both ``float64`` in [0, 255] units over the display area ``height × width``. The base at ``β``
     then has the downsampled error ``D + β · L`` (the decoder's rounding to 8 bits aside)."""
-    pred, _ = fuse_frame(seg, t)
-    w0, c0, w1, c1 = warp_keyframes(seg, t, float(seg.bandwidth))
-    blend = blend_warps(w0, c0[..., None], w1, c1[..., None], t / (seg.segment.length - 1))
+    pred, d = fuse_frame(seg, t, plain=True)  # the plain warps: those of warp_keyframes, not computed twice
+    blend = blend_warps(d["plain0"], d["c0"][..., None], d["plain1"], d["c1"][..., None], t / (seg.segment.length - 1))
     low = coarse_band(blend - pred, sigma)
     err = _downsample(pred[:height, :width]) - _downsample(np.asarray(source, np.float32)[:height, :width])
     return err, _downsample(low[:height, :width])

@@ -134,6 +134,7 @@ class DecoderSchema:
     temporal_blend: Optional[float] = None
     base: Optional[str] = None
     detail_mix: Optional[float] = None
+    residual_band: Optional[str] = None
     batch_size: int = rng(1, 1 << 16)
     device: Optional[str] = None
 

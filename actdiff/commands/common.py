@@ -101,12 +101,13 @@ DEFAULT_METRICS = ("psnr", "ms_ssim", "niqe", "warping_error")
 
 #: Decoder options of ``decode`` and ``evaluate`` (argparse ``dest`` = key of the ``codec.decoder`` section).
 DECODER_OPTIONS = ("weights", "sampler", "steps", "strength", "noise_mode", "temporal_blend", "base", "detail_mix",
-                   "device", "depth")
+                   "residual_band", "device", "depth")
 
 
 def add_decoder_args(p: argparse.ArgumentParser) -> None:
     """``--decoder --no-bidirectional`` and the diffusion options ``--weights --sampler --steps
-    --strength --noise-mode --temporal-blend --base --detail-mix --device``: each sets a key of the ``codec.decoder``
+    --strength --noise-mode --temporal-blend --base --detail-mix --residual-band --device``: each sets
+    a key of the ``codec.decoder``
     config section (unset: the config's value; diffusion options left null there take the
     defaults stored with the weights, ``default_sampler`` in their config)."""
     p.add_argument("--decoder", default=None, help="warp | diffusion (default: codec.decoder.name, warp)")
@@ -125,6 +126,8 @@ def add_decoder_args(p: argparse.ArgumentParser) -> None:
                    help="2D model: what its residual is added to: blend | prediction | detail")
     g.add_argument("--detail-mix", type=float, default=None,
                    help="base detail: share of the blend in the coarse band, [0, 1] (0: the warp decoder's)")
+    g.add_argument("--residual-band", default=None,
+                   help="2D model: all | fine: the whole residual, or its fine band only (coarse band: the base's)")
     g.add_argument("--device", default=None, help="torch device (cpu, cuda; default: cuda when available)")
     g.add_argument("--depth-model", dest="depth", default=None,
                    help="video decoders: local transformers depth model folder for the tracking video's depth")

@@ -102,4 +102,6 @@ def sampling_text(settings: dict) -> str:
     if settings.get("detail_mix") is not None:
         parts.append(f"detail mix {settings['detail_mix']:g}"
                      + (" (the stream's per segment where sent)" if settings.get("detail_mix_per_segment") else ""))
+    if settings.get("residual_band"):
+        parts.append(f"residual band {settings['residual_band']}")
     return ", ".join(parts)

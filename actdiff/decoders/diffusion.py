@@ -27,7 +27,10 @@ the blend's. A stream whose encoder chose ``β`` per segment (``codec.send_detai
 :mod:`actdiff.codec.detail_mix`, format 3) sets it for each segment unless ``detail_mix`` is given
 explicitly. ``detail_mix_of="output"`` mixes the coarse band of the model's own output instead
 (``prediction + β · G(output − prediction)`` plus the residual's fine band; measured on validation
-files and not the default, docs/video_interface.md). The default is the weights'
+files and not the default, docs/video_interface.md). ``residual_band="fine"`` keeps only the fine
+band of the model's residual (``r − G(r)``), so the coarse band of the output is mostly the base's
+(``G(r) − G²(r)`` leaks): with the encoder's ``β``, which can be 0 (the warp decoder's frame), the
+output's coarse band then stays near the base's, which is at least the warp decoder's. The default is the weights'
 ``default_sampler.base``, else the base the model was trained on (its ``residual_base``); another
 base moves the model's residual onto it without retraining.
 The shipped blend-trained weights default to ``detail`` since 2026-12-01 and to ``detail_mix`` 0.5
@@ -67,6 +70,8 @@ WEIGHT_FILE = "diffusion_pytorch_model.safetensors"
 BASES = ("blend", "prediction", "detail")
 #: What ``detail_mix`` mixes with the prediction's coarse band (module docstring).
 MIX_OF = ("blend", "output")
+#: How much of the model's residual goes on the base (module docstring).
+BANDS = ("all", "fine")
 
 
 def load_denoiser(path: str | Path | None = None, device: str = "cpu") -> ControlledDenoiser:
@@ -127,6 +132,9 @@ class DiffusionDecoder(Decoder):
         detail_mix_of: ``blend`` | ``output``: what ``detail_mix`` mixes with the prediction's
             coarse band, the blend's under the model's whole residual, or the model's own output's
             (module docstring; default: the weights' ``default_sampler``, else ``blend``).
+        residual_band: ``all`` | ``fine``: the whole residual, or only its fine band above the
+            Gaussian of ``detail_sigma`` (module docstring; default: the weights' ``default_sampler``,
+            else ``all``).
         device: torch device (default: ``cuda`` when available, else ``cpu``).
     """
 
@@ -147,6 +155,7 @@ class DiffusionDecoder(Decoder):
         detail_sigma: float = DETAIL_SIGMA,
         detail_mix: float | None = None,
         detail_mix_of: str | None = None,
+        residual_band: str | None = None,
         device: str | None = None,
         **_: object,
     ) -> None:
@@ -181,6 +190,9 @@ class DiffusionDecoder(Decoder):
         self.detail_mix_of = detail_mix_of or defaults.get("detail_mix_of", "blend")
         if self.detail_mix_of not in MIX_OF:
             raise ConfigError(f"unknown detail_mix_of {self.detail_mix_of!r} ({' | '.join(MIX_OF)})")
+        self.residual_band = residual_band or defaults.get("residual_band", "all")
+        if self.residual_band not in BANDS:
+            raise ConfigError(f"unknown residual_band {self.residual_band!r} ({' | '.join(BANDS)})")
         self.batch_size = max(1, int(batch_size))
         self.bidirectional = bidirectional
         self.device = device
@@ -189,6 +201,8 @@ class DiffusionDecoder(Decoder):
         """The effective sampling settings (recorded in results JSONs; ``detail_sigma`` and
         ``detail_mix`` with the ``detail`` base only, ``detail_mix_of`` when it is ``output``)."""
         extra = {"detail_sigma": self.detail_sigma, "detail_mix": self.detail_mix} if self.base == "detail" else {}
+        if self.residual_band != "all":  # recorded when not the default
+            extra["residual_band"] = self.residual_band
         if self.base == "detail" and self.stream_mix:
             extra["detail_mix_per_segment"] = "from the stream where sent"
         if self.base == "detail" and self.detail_mix_of != "blend":  # recorded when not the default
@@ -252,7 +266,7 @@ class DiffusionDecoder(Decoder):
             c = _pad(torch.from_numpy(cond).to(self.device, dtype), mult)
             x = sample(self.model, c, noise[i:i + len(frames)].to(self.device, dtype), self.steps, self.sampler,
                        self.strength)[..., :h, :w].float()
-            if base is not None or self.base != self.native_base:  # the image under the residual is needed
+            if base is not None or self.base != self.native_base or self.residual_band != "all":  # needs the base
                 x, under = self._rebase(seg, frames, bidir, x, c[..., :h, :w].float(), self.segment_mix(seg))
             out[frames[0]:frames[-1] + 1] = _to_uint8(x.permute(0, 2, 3, 1).cpu().numpy())
             if base is not None:
@@ -281,7 +295,7 @@ class DiffusionDecoder(Decoder):
                                               for t in frames])).to(x.device)
         native = pred if self.native_base == "prediction" else blend
         if self.base == self.native_base:
-            return x, native
+            return self._add_residual(native, x - native), native
         if self.base == "detail":
             target = pred + mix * _blur(blend - pred, self.detail_sigma)
             if self.detail_mix_of == "output":  # β of the output's coarse band, the residual's fine band
@@ -290,7 +304,13 @@ class DiffusionDecoder(Decoder):
                 return out.clamp(-1, 1), target
         else:
             target = pred if self.base == "prediction" else blend
-        return (x + target - native).clamp(-1, 1), target
+        return self._add_residual(target, x - native), target
+
+    def _add_residual(self, base: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """``base + residual`` (its fine band only with ``residual_band="fine"``), clamped to [-1, 1]."""
+        if self.residual_band == "fine":
+            residual = residual - _blur(residual, self.detail_sigma)
+        return (base + residual).clamp(-1, 1)
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

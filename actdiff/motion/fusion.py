@@ -107,12 +107,16 @@ class KeyWarp:
         confidence: ``float32 (H, W)`` in [0, 1] (:func:`dense_flow_from_tracks`).
         fb_error: ``float32 (H, W)``, forward–backward error in pixels.
         motion: ``float32 (H, W)``, ``‖B(p) − p‖`` in pixels.
+        plain: when asked for, the keyframe warped along the tracks' motion alone (no keyflow
+            refinement), ``float32 (H, W, 3)`` in [0, 255]: the warp the plain blend uses
+            (:func:`actdiff.motion.prediction.warp_keyframes`).
     """
 
     image: np.ndarray
     confidence: np.ndarray
     fb_error: np.ndarray
     motion: np.ndarray
+    plain: Optional[np.ndarray] = None
 
 
 def _coarse_map(tracks: Tracks, t: int, ref: int, height: int, width: int, bandwidth: float,
@@ -165,9 +169,11 @@ def _keyflow_share(seg: DecodedSegment, t: int, ref: int, back: np.ndarray, corr
     return 1.0 - progress(back0, corr.f01, tau, kp.progress_eps)
 
 
-def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, params: FusionParams) -> KeyWarp:
+def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, params: FusionParams,
+                  plain: bool = False) -> KeyWarp:
     """Backward-warp the keyframe at segment-relative frame ``ref`` (0 or ``L-1``) to ``t``,
-    with its confidence and forward–backward error (the keyframe itself, error 0, at ``t == ref``)."""
+    with its confidence and forward–backward error (the keyframe itself, error 0, at ``t == ref``);
+    ``plain``: also the warp along the tracks' motion alone (:attr:`KeyWarp.plain`)."""
     key = seg.key_start if ref == 0 else seg.key_end
     h, w = key.shape[:2]
     zeros = np.zeros((h, w), np.float32)
@@ -181,10 +187,11 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
         share = _keyflow_share(seg, t, ref, back, corr, kp, bandwidth)
         sample = refine_map(back, corr.c0 if ref == 0 else corr.c1, share)
     image = np.clip(backward_warp(key, sample), 0, 255)
+    unrefined = (np.clip(backward_warp(key, back), 0, 255) if sample is not back else image) if plain else None
     motion = np.linalg.norm(back - pixel_grid(h, w), axis=-1)
     if not params.use_fb or seg.tracks.num_points == 0:
-        return KeyWarp(image, conf, zeros, motion)
-    return KeyWarp(image, conf, fb_error(seg.tracks, t, ref, back, bandwidth, params.fb_step), motion)
+        return KeyWarp(image, conf, zeros, motion, unrefined)
+    return KeyWarp(image, conf, fb_error(seg.tracks, t, ref, back, bandwidth, params.fb_step), motion, unrefined)
 
 
 def _luma(img: np.ndarray) -> np.ndarray:
@@ -239,7 +246,7 @@ def fusion_weights(k0: KeyWarp, k1: KeyWarp, tau: float, params: FusionParams,
 
 
 def fuse_frame(seg: DecodedSegment, t: int, params: Optional[FusionParams] = None,
-                  bandwidth: Optional[float] = None) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
+               bandwidth: Optional[float] = None, plain: bool = False) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
     """Prediction of segment-relative frame ``t`` from the decoded keyframes and tracks.
 
     Args:
@@ -247,6 +254,8 @@ def fuse_frame(seg: DecodedSegment, t: int, params: Optional[FusionParams] = Non
         t: ``0 <= t < L``; the keyframes themselves at ``0`` and ``L-1``.
         params: :class:`FusionParams` (defaults when ``None``).
         bandwidth: interpolation bandwidth in pixels (default ``seg.bandwidth``).
+        plain: between the keyframes, also ``plain0``/``plain1`` in the diagnostics: the
+            keyframes warped along the tracks' motion alone (:attr:`KeyWarp.plain`).
 
     Returns:
         ``(image float32 (H, W, 3) in [0, 255], diagnostics)``: the weights ``a0``/``a1``
@@ -264,12 +273,14 @@ def fuse_frame(seg: DecodedSegment, t: int, params: Optional[FusionParams] = Non
         key = seg.key_start if t == 0 else seg.key_end
         one, zero = np.ones(key.shape[:2], np.float32), np.zeros(key.shape[:2], np.float32)
         return np.asarray(key, np.float32), {"a0": one if t == 0 else zero, "a1": zero if t == 0 else one}
-    k0 = warp_keyframe(seg, t, 0, bw, params)
-    k1 = warp_keyframe(seg, t, length - 1, bw, params)
+    k0 = warp_keyframe(seg, t, 0, bw, params, plain)
+    k1 = warp_keyframe(seg, t, length - 1, bw, params, plain)
     a0, a1, diag = fusion_weights(k0, k1, t / (length - 1), params, length)
     image = a0[..., None] * k0.image + a1[..., None] * k1.image
     diag.update(a0=a0, a1=a1, w0=k0.image, w1=k1.image, c0=k0.confidence, c1=k1.confidence,
                 fb0=k0.fb_error, fb1=k1.fb_error)
+    if plain:
+        diag.update(plain0=k0.plain, plain1=k1.plain)
     return image.astype(np.float32), diag
 
 

@@ -22,7 +22,8 @@ from actdiff.image_codecs import codec_from_params, hevc_inter
 from actdiff.image_codecs.hevc_inter import decode_inter, encode_inter
 from actdiff.types import Video
 
-FIXED = ["codec.keyframes.name=fixed", "codec.keyframes.fixed_gop=8"]
+FIXED = ["codec.keyframes.name=fixed", "codec.keyframes.fixed_gop=8",
+         "codec.send_detail_mix=false"]  # the format versions below are those without detail-mix bytes
 
 
 def cfg(*extra: str, inter: bool = True):

@@ -45,6 +45,12 @@ def test_format_3_errors():
     with pytest.raises(ValueError, match="not in"):
         write_bitstream(_stream([1.5, None], {MIX_KEY: True}))
     assert NO_MIX == 255
+    import dataclasses
+
+    from _streams import RawStream
+    raw = RawStream.parse(write_bitstream(_stream([0.5, None], {MIX_KEY: True})))
+    with pytest.raises(BitstreamError, match="format version 1 with params 'ki' = None, 'dm' = True"):
+        read_bitstream(dataclasses.replace(raw, version=1).to_bytes())
 
 
 def test_the_choice_is_the_best_mean_coarse_psnr():

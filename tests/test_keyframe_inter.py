@@ -120,10 +120,12 @@ def test_rd_mode_inter_keyframes_cut_the_stream_and_stay_closed_loop(clip):
 # ----------------------------------------------------------------------------- the format
 def test_version_and_header_flag_must_agree(streams):
     off, on = streams
-    with pytest.raises(BitstreamError, match="format version 1 with param 'ki'"):
+    with pytest.raises(BitstreamError, match="format version 1 with params 'ki' = True"):
         read_bitstream(dataclasses.replace(RawStream.parse(on.data), version=1).to_bytes())
-    with pytest.raises(BitstreamError, match="format version 2 with param 'ki'"):
+    with pytest.raises(BitstreamError, match="format version 2 with params 'ki' = None"):
         read_bitstream(dataclasses.replace(RawStream.parse(off.data), version=2).to_bytes())
+    with pytest.raises(BitstreamError, match="format version 3 with params 'ki' = True, 'dm' = None"):
+        read_bitstream(dataclasses.replace(RawStream.parse(on.data), version=3).to_bytes())
     bs = read_bitstream(on.data)
     bs.header.params["ki"] = False
     with pytest.raises(ConfigError, match="only as true"):

@@ -39,3 +39,16 @@ def test_summary_and_change(tmp_path, capsys):
     assert out["change"]["a r0"]["psnr_lowres"] == pytest.approx(0.6)
     assert out["mean_change"]["psnr_lowres"] == pytest.approx(0.4)
     assert "all checks at 2 of 2" in capsys.readouterr().out
+
+
+def test_detail_mix_ab_panel_shows_the_middles_of_the_longest_segments(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    mod = load_script("experiments/detail_mix_ab.py")
+    src = np.zeros((20, 8, 12, 3), np.uint8)
+    src[12] = 200
+    shown = mod.panel(src, {"a": src, "b": src}, [[0, 5], [5, 19], [19, 19]], tmp_path / "p.jpg")
+    assert shown == [2, 12]
+    img = np.asarray(Image.open(tmp_path / "p.jpg"))
+    assert img.shape == (16, 36, 3) and img[8:].mean() > 150 > img[:8].mean()

@@ -16,6 +16,8 @@ new curve needs fewer bits for the same score), and the mean over sequences.
 After a lossless encoder change (the same decoded frames in fewer or more bits, e.g. a new
 trajectory coder) ``--lossless`` checks that every metric is identical at every point and prints
 each point's change of rate and its range (an error names the first point whose metrics differ).
+``--bpp-tolerance REL`` lets the per-point mode pair points whose rates differ by up to ``REL``
+(relative): the same bitstreams with a few bytes of side information added.
 """
 
 from __future__ import annotations
@@ -43,11 +45,13 @@ def paired_points(old: dict, new: dict) -> Iterator[tuple[str, dict, dict]]:
             yield seq, p, q
 
 
-def changes(old: dict, new: dict, metrics: Sequence[str]) -> list[tuple[str, str, float, dict]]:
-    """``(sequence, point, bpp, {metric: new − old})`` for every point of ``new``."""
+def changes(old: dict, new: dict, metrics: Sequence[str], bpp_tolerance: float = 0.0
+            ) -> list[tuple[str, str, float, dict]]:
+    """``(sequence, point, bpp, {metric: new − old})`` for every point of ``new``; the two bpp may
+    differ by ``bpp_tolerance`` (relative: side information added to the same bitstreams)."""
     rows = []
     for seq, p, q in paired_points(old, new):
-        if abs(q["bpp"] - p["bpp"]) > 1e-9:
+        if abs(q["bpp"] - p["bpp"]) > max(1e-9, bpp_tolerance * q["bpp"]):
             raise SystemExit(f"error: {seq} {p['quality_param']}: not the same bitstream in both versions")
         both = [m for m in metrics if m in p["metrics"] and m in q["metrics"]]
         rows.append((seq, p["quality_param"], p["bpp"], {m: p["metrics"][m] - q["metrics"][m] for m in both}))
@@ -106,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--bd-rate", action="store_true", help="compare the rate-quality curves (other bitstreams)")
     ap.add_argument("--lossless", action="store_true",
                     help="same decoded frames, other bits: metrics must be identical; print the rate change")
+    ap.add_argument("--bpp-tolerance", type=float, default=0.0, metavar="REL",
+                    help="per-point mode: the bpp may differ by this share (e.g. 0.005 for a few bytes of "
+                         "side information added to the same bitstreams; default 0: identical)")
     args = ap.parse_args(argv)
     try:
         if args.bd_rate:
@@ -116,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         rows = []
         for path in args.files:
-            rows += changes(load_results_at(args.rev, path), load_results(path), args.metrics)
+            rows += changes(load_results_at(args.rev, path), load_results(path), args.metrics, args.bpp_tolerance)
     except InputError as e:
         raise SystemExit(f"error: {e}") from None
     for seq, point, bpp, d in rows:

@@ -18,6 +18,14 @@ def test_changes_per_point_and_refuses_another_bitstream():
         cmp.changes(_results(40.0), _results(41.5, bpp=0.02), ["psnr"])
 
 
+def test_changes_with_side_information_added():
+    cmp = load_script("experiments/compare_points.py")
+    rows = cmp.changes(_results(40.0), _results(41.5, bpp=0.01002), ["vmaf_neg"], bpp_tolerance=0.005)
+    assert rows[0][3]["vmaf_neg"] == pytest.approx(1.5)
+    with pytest.raises(SystemExit, match="not the same bitstream"):
+        cmp.changes(_results(40.0), _results(41.5, bpp=0.0101), ["vmaf_neg"], bpp_tolerance=0.005)
+
+
 def test_curve_changes_after_an_encoder_change():
     """Other bitstreams: the BD-rate of the new curve against the old one (half the bits: -50 %)."""
     cmp = load_script("experiments/compare_points.py")

@@ -52,3 +52,13 @@ def test_detail_mix_ab_panel_shows_the_middles_of_the_longest_segments(tmp_path)
     assert shown == [2, 12]
     img = np.asarray(Image.open(tmp_path / "p.jpg"))
     assert img.shape == (16, 36, 3) and img[8:].mean() > 150 > img[:8].mean()
+
+
+def test_video_sampling_tradeoff_reads_stream_as_a_detail_mix():
+    """``--detail-mixes stream 0.5``: ``stream`` (the encoder's per-segment choice) beside a number."""
+    import argparse
+
+    mod = load_script("experiments/video_sampling_tradeoff.py")
+    assert mod._mix("stream") == "stream" and mod._mix("0.5") == 0.5
+    args = argparse.Namespace(bases=["detail", "blend"], detail_mixes=["stream", 0.5])
+    assert mod._bases(args) == [("detail", "stream"), ("detail", 0.5), ("blend", None)]

@@ -128,3 +128,64 @@ def test_the_fusions_plain_warps_are_warp_keyframes():
         for got, want in ((d["plain0"], w0), (d["plain1"], w1), (d["c0"], c0), (d["c1"], c1)):
             np.testing.assert_array_equal(got, want)
     assert "plain0" not in fuse_frame(seg, 3)[1]
+
+
+def test_scored_frames_spread_every_strideth_in_between_frame():
+    from actdiff.codec.detail_mix import scored_frames
+
+    assert scored_frames(2, 3) == [] and scored_frames(3, 4) == [1]
+    assert scored_frames(12, 1) == list(range(1, 11))
+    assert scored_frames(12, 3) == [1, 4, 7, 10] and scored_frames(25, 4) == [2, 6, 10, 14, 18, 22]
+    with pytest.raises(ValueError, match="stride"):
+        scored_frames(12, 0)
+
+
+def test_a_strided_choice_scores_only_its_frames(monkeypatch):
+    import actdiff.codec.detail_mix as dm
+
+    frames, _ = moving_square(13, 64, 96, side=20)
+    seg = segment_from_frames(frames, 0, 12, num_points=20)
+    seen = []
+    terms = dm.frame_terms
+    monkeypatch.setattr(dm, "frame_terms", lambda s, t, *a: seen.append(t) or terms(s, t, *a))
+    mix = dm.choose_mixes(np.asarray(frames), [seg], 64, 96, stride=3)
+    assert seen == [1, 4, 7, 10]
+    assert mix == [best_mix([terms(seg, t, frames[t], 64, 96) for t in seen])]
+
+
+def _mix_video():
+    frames, _ = moving_square(17, 64, 96, side=20)
+    return Video(frames, 25.0, "square")
+
+
+def test_the_choice_made_later_writes_the_same_stream(codec_cfg):
+    """Trial encodes skip the choice (``choose_mix=False``: "no choice" bytes, the same size);
+    :func:`add_detail_mix` on the kept one gives the bytes of an encode that chose at once."""
+    from actdiff.codec.encoding import add_detail_mix
+
+    video, cfg = _mix_video(), codec_cfg.copy()
+    cfg.codec.keyframes.max_gop = 8
+    direct = encode_video(video, cfg)
+    trial = encode_video(video, cfg, choose_mix=False)
+    assert len(trial.data) == len(direct.data) and trial.data != direct.data
+    assert [s.detail_mix for s in read_bitstream(trial.data).sections] == [None] * len(direct.stats["detail_mix"])
+    later = add_detail_mix(trial, video.frames, cfg.codec)
+    assert later.data == direct.data and later.stats["detail_mix"] == direct.stats["detail_mix"]
+
+
+@pytest.mark.parametrize("mode", ["fast", "rd"])
+def test_rate_control_chooses_the_mix_once_on_the_stream_it_keeps(codec_cfg, monkeypatch, mode):
+    import actdiff.codec.encoding as encoding
+    from actdiff.codec.ratecontrol import encode_to_target
+
+    calls = []
+    choose = encoding.choose_mixes
+    monkeypatch.setattr(encoding, "choose_mixes", lambda *a, **k: calls.append(1) or choose(*a, **k))
+    video, cfg = _mix_video(), codec_cfg.copy()
+    cfg.codec.mode = mode
+    res = encode_to_target(video, cfg, 0.05)
+    assert res.stats["rate_control"]["iterations"] >= 2 and len(calls) == 1
+    _, segs = decode_segments(res.data, trusted=True)
+    sent = [s.detail_mix for s in segs]
+    assert sent == res.stats["detail_mix"] == choose(np.asarray(video.frames), segs, 64, 96)
+    assert any(m is not None for m in sent)

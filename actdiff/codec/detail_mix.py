@@ -66,17 +66,28 @@ def best_mix(terms: Sequence[tuple[np.ndarray, np.ndarray]], choices: Sequence[f
     return max(choices, key=lambda b: mean_coarse_psnr(terms, b))
 
 
+def scored_frames(length: int, stride: int = 1) -> List[int]:
+    """The segment-relative in-between frames (of ``1 … length − 2``) a choice is scored on: every
+    ``stride``-th, the leftover split evenly at both ends (one at least when there are any)."""
+    if stride < 1:
+        raise ValueError(f"detail-mix stride must be at least 1, got {stride}")
+    inner = list(range(1, length - 1))
+    return inner[((len(inner) - 1) % stride) // 2::stride] if inner else []
+
+
 def choose_mixes(frames: np.ndarray, segments: Sequence[DecodedSegment], height: int, width: int,
-                 choices: Sequence[float] = CHOICES, threads: int = 1) -> List[Optional[float]]:
-    """One :func:`best_mix` per decoded segment, over all its in-between frames.
+                 choices: Sequence[float] = CHOICES, threads: int = 1, stride: int = 1) -> List[Optional[float]]:
+    """One :func:`best_mix` per decoded segment, over its in-between frames (every ``stride``-th,
+    :func:`scored_frames`: the fusion of each scored frame is most of the cost).
 
     Args:
         frames: the padded source ``uint8 (T, Hc, Wc, 3)``.
         segments: the segments as the decoder rebuilds them.
         height, width: the display size (pixels) the frames are scored on.
         threads: worker threads over the frames (the choice does not depend on it).
+        stride: score every ``stride``-th in-between frame (``codec.detail_mix_stride``).
     """
-    jobs = [(i, s.segment.start + t) for i, s in enumerate(segments) for t in range(1, s.segment.length - 1)]
+    jobs = [(i, s.segment.start + t) for i, s in enumerate(segments) for t in scored_frames(s.segment.length, stride)]
 
     def terms(job: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         i, f = job

@@ -90,7 +90,7 @@ def _intra(codec: ImageCodec, frame: np.ndarray, height: int, width: int) -> Tup
 
 
 def encode_video(
-    video: Video, cfg: DictConfig, flows: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    video: Video, cfg: DictConfig, flows: Optional[Tuple[np.ndarray, np.ndarray]] = None, choose_mix: bool = True
 ) -> EncodeResult:
     """Encode ``video`` (frames ``uint8 (T, H, W, 3)``) into one self-contained bitstream.
 
@@ -102,6 +102,9 @@ def encode_video(
         flows: optional precomputed ``tracker.pairwise_flows`` of the padded frames (see
             :func:`pairwise_flows`), so that re-encoding the same clip with other rate settings
             (rate control) skips the flow analysis; computed here when ``None``.
+        choose_mix: ``False`` writes the detail-mix bytes (``codec.send_detail_mix``) as "no
+            choice", for :func:`actdiff.codec.encoding.add_detail_mix` to fill in later (rate
+            control's trial encodes: the choice never changes the size).
 
     Returns:
         ``EncodeResult`` with the file's bytes, its statistics (``bpp`` counted at the display
@@ -114,7 +117,7 @@ def encode_video(
     if mode == "rd":
         from actdiff.codec.rdo import encode_rd
 
-        return encode_rd(video, codec, flows=flows)
+        return encode_rd(video, codec, flows=flows, choose_mix=choose_mix)
     prep = prepare(video, codec, flows)
     frames, stages = prep.frames, prep.stages
     coded_h, coded_w = prep.coded_size
@@ -144,7 +147,7 @@ def encode_video(
                                      bandwidth))
             pbar.update(1)
     inter = set_payloads(plans, keys)
-    result = write_stream(prep, codec, plans, inter=inter)
+    result = write_stream(prep, codec, plans, inter=inter, choose_mix=choose_mix)
     if len(set(quality.values())) > 1:
         result.stats["keyframe_qualities"] = [quality[k] for k in sorted(quality)]
     if chooser:

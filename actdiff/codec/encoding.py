@@ -168,13 +168,16 @@ class SegmentPlan:
 
 
 def write_stream(prep: Prepared, codec: DictConfig, plans: List[SegmentPlan],
-                 image_params: Optional[Dict[str, Any]] = None, inter: bool = False) -> EncodeResult:
+                 image_params: Optional[Dict[str, Any]] = None, inter: bool = False,
+                 choose_mix: bool = True) -> EncodeResult:
     """The bitstream of ``plans`` (one per segment, in order) and its statistics.
 
     ``image_params`` replaces the keyframe codec's header params (default: those of
     ``prep.stages.image_codec``); the decoder reads only the codec name and scale from them.
     ``inter``: the keyframe payloads carry mode bytes (:mod:`actdiff.codec.keyframe_inter`;
-    header ``ki``, format 2).
+    header ``ki``, format 2). With ``codec.send_detail_mix`` the sections carry the detail-mix
+    bytes; ``choose_mix=False`` leaves them "no choice" (the same size: rate control's trial
+    encodes), for :func:`add_detail_mix` to fill in on the stream that is kept.
     """
     coded_h, coded_w = prep.coded_size
     stride = int(codec.trajectories.temporal_stride)
@@ -193,11 +196,8 @@ def write_stream(prep: Prepared, codec: DictConfig, plans: List[SegmentPlan],
         params = {**{k: v for k, v in params.items() if k in ("tc", "qs", "ts")}, **image_params}
     if inter:
         params[INTER_KEY] = True
-    if codec.get("send_detail_mix"):  # chosen on the segments exactly as the decoder rebuilds them
+    if codec.get("send_detail_mix"):
         params[MIX_KEY] = True
-        for sec, dec, mix in zip(sections, decoded, choose_mixes(prep.frames, decoded, prep.height, prep.width,
-                                                              threads=codec_threads(codec))):
-            sec.detail_mix = dec.detail_mix = mix
     header = StreamHeader(
         height=prep.height, width=prep.width, coded_height=coded_h, coded_width=coded_w,
         num_frames=int(prep.frames.shape[0]), fps=prep.fps, seed=int(codec.seed), params=params,
@@ -205,11 +205,42 @@ def write_stream(prep: Prepared, codec: DictConfig, plans: List[SegmentPlan],
     data = write_bitstream(Bitstream(header, sections))
     seconds = time.perf_counter() - prep.t_start
     stats = encode_stats(data, header, sections, [d.tracks.num_points for d in decoded], seconds)
-    if MIX_KEY in params:
-        stats["detail_mix"] = [sec.detail_mix for sec in sections]
     log.info("encoded %d frames into %d bytes (%.5f bpp) in %.2f s", header.num_frames, len(data), stats["bpp"],
              seconds)
-    return EncodeResult(data=data, stats=stats, debug={"decoded_segments": decoded, "header": header})
+    result = EncodeResult(data=data, stats=stats, debug={"decoded_segments": decoded, "header": header,
+                                                         "sections": sections})
+    return add_detail_mix(result, prep.frames, codec) if choose_mix else result
+
+
+def add_detail_mix(result: EncodeResult, source: np.ndarray, codec: DictConfig) -> EncodeResult:
+    """``result`` with each segment's ``detail_mix`` chosen (:func:`actdiff.codec.detail_mix.choose_mixes`,
+    on the segments exactly as the decoder rebuilds them) and the stream rewritten; the same size.
+    ``source``: the encoded frames ``uint8 (T, H, W, 3)``, as given or padded to the coded size. A stream without detail-mix bytes
+    (``codec.send_detail_mix`` off) is returned as it is.
+
+    Rate control calls this once, on the encode it keeps; ``stats["detail_mix"]`` lists the
+    choices and ``stats["detail_mix_seconds"]`` their cost.
+    """
+    debug = result.debug or {}
+    header, sections, decoded = debug["header"], debug["sections"], debug["decoded_segments"]
+    if not header.params.get(MIX_KEY):
+        return result
+    t0 = time.perf_counter()
+    frames, _ = pad_to_multiple(source, int(codec.pad_multiple))
+    mixes = choose_mixes(frames, decoded, header.height, header.width, threads=codec_threads(codec),
+                         stride=int(codec.get("detail_mix_stride") or 1))
+    for sec, dec, mix in zip(sections, decoded, mixes):
+        sec.detail_mix = dec.detail_mix = mix
+    data = write_bitstream(Bitstream(header, sections))
+    if len(data) != len(result.data):  # one byte per section either way
+        raise AssertionError(f"detail-mix bytes changed the stream's size ({len(result.data)} → {len(data)} bytes)")
+    seconds = time.perf_counter() - t0
+    stats = {**result.stats, "detail_mix": list(mixes), "detail_mix_seconds": seconds}
+    if stats.get("encode_seconds"):
+        stats["encode_seconds"] += seconds
+        stats["encode_fps"] = header.num_frames / stats["encode_seconds"]
+    log.info("chose the detail mix of %d segments in %.2f s", len(sections), seconds)
+    return EncodeResult(data=data, stats=stats, debug=result.debug)
 
 
 def pairwise_flows(video: Video, cfg: DictConfig) -> Optional[Tuple[np.ndarray, np.ndarray]]:

@@ -32,6 +32,7 @@ import numpy as np
 from omegaconf import DictConfig, open_dict
 
 from actdiff.codec.encoder import codec_section, encode_video, pairwise_flows
+from actdiff.codec.encoding import add_detail_mix
 from actdiff.codec.rd_ratecontrol import encode_rd_to_target
 from actdiff.config import config_root, load_yaml
 from actdiff.errors import ConfigError
@@ -161,7 +162,7 @@ class _Trials:
 
     def __call__(self, params: RateParams, lam: Optional[float] = None) -> float:
         if params not in self.cache:
-            res = encode_video(self.video, with_params(self.cfg, params), flows=self.flows)
+            res = encode_video(self.video, with_params(self.cfg, params), flows=self.flows, choose_mix=False)
             self.cache[params] = res
             self.lambdas[params] = lam
             self.history.append({"lambda": lam, **asdict(params), "bpp": res.stats["bpp"]})
@@ -327,6 +328,7 @@ def encode_to_target(
     trials.pbar.close()
     assert trials.best is not None
     params, res = trials.best
+    res = add_detail_mix(res, video.frames, codec_section(cfg))  # once, on the encode kept
     achieved = res.stats["bpp"]
     lam = trials.lambdas[params]
     r_min = min(h["bpp"] for h in trials.history)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from omegaconf import DictConfig
 
-from actdiff.codec.encoding import codec_section, prepare
+from actdiff.codec.encoding import add_detail_mix, codec_section, prepare
 from actdiff.codec.rdo import RDSearch, RDSettings
 from actdiff.errors import ConfigError
 from actdiff.types import EncodeResult, Video
@@ -97,7 +97,7 @@ def encode_rd_to_target(video: Video, cfg: DictConfig, target_bpp: float, tolera
     def trial(lam: float, key_lam: Optional[float] = None) -> float:
         key = (lam, key_lam)
         if key not in results:
-            results[key] = search.encode(lam, key_lam)
+            results[key] = search.encode(lam, key_lam, choose_mix=False)  # the choice: once, below
             history.append({"lambda": lam, "keyframe_lambda": key_lam, "bpp": results[key].stats["bpp"]})
             log.info("rd rate control: λ=%.4g (keyframes %s) → %.5f bpp", lam, key_lam, results[key].stats["bpp"])
         return results[key].stats["bpp"]
@@ -114,7 +114,7 @@ def encode_rd_to_target(video: Video, cfg: DictConfig, target_bpp: float, tolera
         _log_search(lambda x: trial(lam, x), lam, target_bpp, done, lambda: len(history) >= 2 * max_encodes)
     best = min(results, key=lambda k: abs(math.log(results[k].stats["bpp"] / target_bpp)))
     best_lam = best[0]
-    res = results[best]
+    res = add_detail_mix(results[best], search.prep.frames, codec)
     achieved = res.stats["bpp"]
     bpps = [h["bpp"] for h in history]
     within = abs(achieved / target_bpp - 1) <= tolerance

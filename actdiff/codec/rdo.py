@@ -276,9 +276,10 @@ class RDSearch:
         plans = self._map(plan, range(len(decision.segments)))
         return plans, set_payloads(plans, keys)
 
-    def encode(self, lam: Optional[float] = None, key_lam: Optional[float] = None) -> EncodeResult:
+    def encode(self, lam: Optional[float] = None, key_lam: Optional[float] = None,
+               choose_mix: bool = True) -> EncodeResult:
         """Run the search at ``lam`` (and ``key_lam``, see :meth:`run`) and write the stream;
-        ``stats["rd"]`` records the decisions."""
+        ``stats["rd"]`` records the decisions. ``choose_mix``: as in :func:`write_stream`."""
         t0 = time.perf_counter()
         lam = self.s.lam if lam is None else float(lam)
         with self._workers():
@@ -287,7 +288,7 @@ class RDSearch:
             plans, inter = self.plans(decision, keys)
         qualities = [decision.qualities[k] for k in sorted(decision.qualities)]
         image_params = {**self.final_keys.codec(max(qualities), decision.scale).header_params()}
-        result = write_stream(self.prep, self.codec, plans, image_params, inter=inter)
+        result = write_stream(self.prep, self.codec, plans, image_params, inter=inter, choose_mix=choose_mix)
         if chooser:
             result.stats["keyframe_inter"] = chooser.stats(keys)
         result.stats["rd"] = {
@@ -318,14 +319,14 @@ def use_rd(cfg: DictConfig, lam: float) -> DictConfig:
 
 
 def encode_rd(video: Video, cfg: DictConfig, flows: Optional[Tuple[Any, Any]] = None,
-              lam: Optional[float] = None) -> EncodeResult:
+              lam: Optional[float] = None, choose_mix: bool = True) -> EncodeResult:
     """Encode ``video`` (frames ``uint8 (T, H, W, 3)``) in RD mode at ``lam`` (default
     ``codec.rd.lambda``); ``flows`` as in :func:`actdiff.codec.encode_video`. The statistics hold
     ``rd``: λ, cost, keyframe qualities and scale, budgets, mean distortion, search effort."""
     codec = codec_section(cfg)
     settings = RDSettings.from_config(codec, lam)
     prep = prepare(video, codec, flows)
-    result = RDSearch(prep, codec, settings).encode()
+    result = RDSearch(prep, codec, settings).encode(choose_mix=choose_mix)
     result.stats["encode_seconds"] = time.perf_counter() - prep.t_start
     result.stats["encode_fps"] = result.stats["frames"] / result.stats["encode_seconds"]
     return result

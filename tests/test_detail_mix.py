@@ -91,7 +91,8 @@ def test_the_encoder_sends_a_mix_per_segment_and_the_decoder_reads_it(codec_cfg)
     assert sent == res.stats["detail_mix"] == [s.detail_mix for s in res.debug["decoded_segments"]]
     assert all((m is None) == (s.segment.length <= 2) for m, s in zip(sent, segs))
     assert all(m in CHOICES for m in sent if m is not None) and any(m is not None for m in sent)
-    assert sent == choose_mixes(np.asarray(frames), segs, 64, 96, threads=2)  # threads do not change it
+    # the threads do not change it
+    assert sent == choose_mixes(np.asarray(frames), segs, 64, 96, threads=2, stride=4, min_frames=3)
     text = format_description(describe_stream(res.data))
     assert "detail mix" in text and "format 3" in text
     cfg.codec.send_detail_mix = False
@@ -136,6 +137,8 @@ def test_scored_frames_spread_every_strideth_in_between_frame():
     assert scored_frames(2, 3) == [] and scored_frames(3, 4) == [1]
     assert scored_frames(12, 1) == list(range(1, 11))
     assert scored_frames(12, 3) == [1, 4, 7, 10] and scored_frames(25, 4) == [2, 6, 10, 14, 18, 22]
+    assert scored_frames(6, 4, 3) == [1, 2, 3, 4] and scored_frames(12, 4, 3) == [1, 4, 7, 10]
+    assert scored_frames(25, 4, 3) == scored_frames(25, 4)
     with pytest.raises(ValueError, match="stride"):
         scored_frames(12, 0)
 
@@ -180,12 +183,14 @@ def test_rate_control_chooses_the_mix_once_on_the_stream_it_keeps(codec_cfg, mon
 
     calls = []
     choose = encoding.choose_mixes
-    monkeypatch.setattr(encoding, "choose_mixes", lambda *a, **k: calls.append(1) or choose(*a, **k))
+    monkeypatch.setattr(encoding, "choose_mixes", lambda *a, **k: calls.append(k) or choose(*a, **k))
     video, cfg = _mix_video(), codec_cfg.copy()
     cfg.codec.mode = mode
     res = encode_to_target(video, cfg, 0.05)
     assert res.stats["rate_control"]["iterations"] >= 2 and len(calls) == 1
+    assert (calls[0]["stride"], calls[0]["min_frames"]) == (4, 3) == (cfg.codec.detail_mix_stride,
+                                                                    cfg.codec.detail_mix_min_frames)
     _, segs = decode_segments(res.data, trusted=True)
     sent = [s.detail_mix for s in segs]
-    assert sent == res.stats["detail_mix"] == choose(np.asarray(video.frames), segs, 64, 96)
+    assert sent == res.stats["detail_mix"] == choose(np.asarray(video.frames), segs, 64, 96, stride=4, min_frames=3)
     assert any(m is not None for m in sent)

@@ -66,17 +66,20 @@ def best_mix(terms: Sequence[tuple[np.ndarray, np.ndarray]], choices: Sequence[f
     return max(choices, key=lambda b: mean_coarse_psnr(terms, b))
 
 
-def scored_frames(length: int, stride: int = 1) -> List[int]:
+def scored_frames(length: int, stride: int = 1, min_frames: int = 1) -> List[int]:
     """The segment-relative in-between frames (of ``1 … length − 2``) a choice is scored on: every
-    ``stride``-th, the leftover split evenly at both ends (one at least when there are any)."""
-    if stride < 1:
-        raise ValueError(f"detail-mix stride must be at least 1, got {stride}")
+    ``stride``-th, the leftover split evenly at both ends, but at least ``min_frames`` of them (all
+    when there are no more)."""
+    if stride < 1 or min_frames < 1:
+        raise ValueError(f"detail-mix stride and min_frames must be at least 1, got {stride}, {min_frames}")
     inner = list(range(1, length - 1))
-    return inner[((len(inner) - 1) % stride) // 2::stride] if inner else []
+    step = max(1, min(stride, len(inner) // min_frames))
+    return inner[((len(inner) - 1) % step) // 2::step] if inner else []
 
 
 def choose_mixes(frames: np.ndarray, segments: Sequence[DecodedSegment], height: int, width: int,
-                 choices: Sequence[float] = CHOICES, threads: int = 1, stride: int = 1) -> List[Optional[float]]:
+                 choices: Sequence[float] = CHOICES, threads: int = 1, stride: int = 1,
+                 min_frames: int = 1) -> List[Optional[float]]:
     """One :func:`best_mix` per decoded segment, over its in-between frames (every ``stride``-th,
     :func:`scored_frames`: the fusion of each scored frame is most of the cost).
 
@@ -85,9 +88,11 @@ def choose_mixes(frames: np.ndarray, segments: Sequence[DecodedSegment], height:
         segments: the segments as the decoder rebuilds them.
         height, width: the display size (pixels) the frames are scored on.
         threads: worker threads over the frames (the choice does not depend on it).
-        stride: score every ``stride``-th in-between frame (``codec.detail_mix_stride``).
+        stride, min_frames: score every ``stride``-th in-between frame, at least ``min_frames`` per
+            segment (``codec.detail_mix_stride``, ``codec.detail_mix_min_frames``).
     """
-    jobs = [(i, s.segment.start + t) for i, s in enumerate(segments) for t in scored_frames(s.segment.length, stride)]
+    jobs = [(i, s.segment.start + t) for i, s in enumerate(segments) for t in scored_frames(s.segment.length, stride,
+                                                                                         min_frames)]
 
     def terms(job: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         i, f = job

@@ -215,8 +215,8 @@ def write_stream(prep: Prepared, codec: DictConfig, plans: List[SegmentPlan],
 def add_detail_mix(result: EncodeResult, source: np.ndarray, codec: DictConfig) -> EncodeResult:
     """``result`` with each segment's ``detail_mix`` chosen (:func:`actdiff.codec.detail_mix.choose_mixes`,
     on the segments exactly as the decoder rebuilds them) and the stream rewritten; the same size.
-    ``source``: the encoded frames ``uint8 (T, H, W, 3)``, as given or padded to the coded size. A stream without detail-mix bytes
-    (``codec.send_detail_mix`` off) is returned as it is.
+    ``source``: the encoded frames ``uint8 (T, H, W, 3)``, as given or padded to the coded size.
+    A stream without detail-mix bytes (``codec.send_detail_mix`` off) is returned as it is.
 
     Rate control calls this once, on the encode it keeps; ``stats["detail_mix"]`` lists the
     choices and ``stats["detail_mix_seconds"]`` their cost.
@@ -228,7 +228,8 @@ def add_detail_mix(result: EncodeResult, source: np.ndarray, codec: DictConfig) 
     t0 = time.perf_counter()
     frames, _ = pad_to_multiple(source, int(codec.pad_multiple))
     mixes = choose_mixes(frames, decoded, header.height, header.width, threads=codec_threads(codec),
-                         stride=int(codec.get("detail_mix_stride") or 1))
+                         stride=int(codec.get("detail_mix_stride") or 1),
+                         min_frames=int(codec.get("detail_mix_min_frames") or 1))
     for sec, dec, mix in zip(sections, decoded, mixes):
         sec.detail_mix = dec.detail_mix = mix
     data = write_bitstream(Bitstream(header, sections))

@@ -160,6 +160,8 @@ class CodecSchema:
     keyframe_spread: Optional[float] = rng(0, 100, default=None)   # fast mode: actdiff.codec.keyframe_quality
     keyframe_inter: Optional[bool] = None   # both modes: actdiff.codec.keyframe_inter
     send_detail_mix: Optional[bool] = None   # both modes: actdiff.codec.detail_mix
+    detail_mix_stride: Optional[int] = rng(1, 64, default=None)   # actdiff.codec.detail_mix.scored_frames
+    detail_mix_min_frames: Optional[int] = rng(1, 64, default=None)
     threads: Optional[int] = rng(1, 64, default=None)   # both modes: codec_threads below
     decoder: Optional[DecoderSchema] = None
     rate_control: Optional[RateControlSchema] = None

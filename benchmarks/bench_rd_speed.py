@@ -41,6 +41,7 @@ def timed(video, overrides: list[str], threads: int) -> dict:
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     n = video.num_frames
     return {"bpp": res.stats["bpp"], "keyframes": len(res.stats["keyframes"]), "wall_seconds": wall,
+            "detail_mix_seconds": res.stats.get("detail_mix_seconds"),
             "cpu_seconds": cpu, "fps_wall": n / wall, "fps_cpu": n / cpu, "loadavg": list(os.getloadavg())}
 
 

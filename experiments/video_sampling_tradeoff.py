@@ -75,10 +75,13 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
                         label, opts = f"{label} of={args.mix_of}", {**opts, "detail_mix_of": args.mix_of}
                     if args.noise:
                         label, opts = f"{label} noise={args.noise}", {**opts, "noise_mode": args.noise}
-                    out[label] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **opts,
-                                                         **kw).frames)
-                    if args.anchor_sigma > 0:
-                        out[f"{label} anchored"] = anchor_coarse(out[label], warp, args.anchor_sigma)
+                    for band in args.residual_bands or [None]:
+                        one, o = (label, opts) if band is None else (f"{label} band={band}",
+                                                                     {**opts, "residual_band": band})
+                        out[one] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **o,
+                                                           **kw).frames)
+                        if args.anchor_sigma > 0:
+                            out[f"{one} anchored"] = anchor_coarse(out[one], warp, args.anchor_sigma)
     return out
 
 
@@ -107,6 +110,9 @@ def main(argv: list[str] | None = None) -> dict:
                          "the weights' own, not in the labels)")
     ap.add_argument("--noise", default=None, choices=["shared", "per_frame", "warped"],
                     help="noise mode of every diffusion decode (default: the weights' own)")
+    ap.add_argument("--residual-bands", nargs="+", default=None, choices=["all", "fine"],
+                    help="the diffusion decoder's residual_band of each decode (default: the weights' own, "
+                         "not in the labels)")
     ap.add_argument("--weights", default=None, help="weights folder of the 2D decoder (default: the shipped ones)")
     ap.add_argument("--video", default=None, help="weights folder of a segment-level video generator")
     ap.add_argument("--anchor-sigma", type=float, default=0.0)

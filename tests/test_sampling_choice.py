@@ -153,7 +153,7 @@ def test_sweep_passes_weights_bases_and_noise_to_the_decoder(monkeypatch):
 
     monkeypatch.setattr(sweep, "decode_video", fake_decode)
     args = argparse.Namespace(weights="W", video=None, strengths=[0.5], blends=[0.9], bases=None, noise=None,
-                              anchor_sigma=0.0, detail_mixes=None, mix_of=None)
+                              anchor_sigma=0.0, detail_mixes=None, mix_of=None, residual_bands=None)
     assert list(sweep._decodes(b"", args)) == ["warp", "2d strength=0.5 blend=0.9"]
     assert calls[-1] == ("diffusion", {"strength": 0.5, "temporal_blend": 0.9, "weights": "W"})
     args.bases, args.noise = ["detail"], "warped"
@@ -171,3 +171,7 @@ def test_sweep_passes_weights_bases_and_noise_to_the_decoder(monkeypatch):
                                                    "2d strength=0.5 blend=0.9 base=detail mix=1 of=output",
                                                    "2d strength=0.5 blend=0.9 base=detail mix=0.5 of=output"]
     assert calls[-1][1]["detail_mix_of"] == "output" and "detail_mix_of" not in calls[-3][1]
+    args.bases, args.detail_mixes, args.mix_of, args.residual_bands = None, None, None, ["all", "fine"]
+    assert list(sweep._decodes(b"", args))[1:] == ["2d strength=0.5 blend=0.9 band=all",
+                                                   "2d strength=0.5 blend=0.9 band=fine"]
+    assert [c[1].get("residual_band") for c in calls[-2:]] == ["all", "fine"]

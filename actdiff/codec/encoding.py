@@ -216,7 +216,8 @@ def add_detail_mix(result: EncodeResult, source: np.ndarray, codec: DictConfig) 
     """``result`` with each segment's ``detail_mix`` chosen (:func:`actdiff.codec.detail_mix.choose_mixes`,
     on the segments exactly as the decoder rebuilds them) and the stream rewritten; the same size.
     ``source``: the encoded frames ``uint8 (T, H, W, 3)``, as given or padded to the coded size.
-    A stream without detail-mix bytes (``codec.send_detail_mix`` off) is returned as it is.
+    A stream without detail-mix bytes (``codec.send_detail_mix`` off) is returned as it is. The
+    sections and decoded segments of ``result.debug`` take the choices in place.
 
     Rate control calls this once, on the encode it keeps; ``stats["detail_mix"]`` lists the
     choices and ``stats["detail_mix_seconds"]`` their cost.

@@ -7,8 +7,8 @@ shrinks (more keyframes); below the lowest rate point (``λ < 0.2``) the adaptiv
 ``encode_to_target`` measures the real encoded size (``8 · len(bytes) / (frames · H · W)``) and searches ``λ`` (regula
 falsi on log-bpp, bisection fallback); since a GOP change adds a whole keyframe, the size is a step function of ``λ``,
 so when the bracket closes without a hit it fine-tunes the keyframe quality alone (integer bisection) with the GOP and
-budget of the bracket's ends. The pairwise flows (the expensive analysis) are computed once and reused by every trial
-encode.
+budget of the bracket's ends. The pairwise flows are computed once and reused by every trial encode; the encoder's
+detail-mix choice runs once, on the encode kept.
 
 Below ``λ = 0`` (keyframe quality 0, relaxed selector, longest GOP) the only knob left is the keyframe resolution: when
 even ``λ = 0`` is too big (clips with many scene cuts need many keyframes), the keyframes are coded downscaled by
@@ -327,10 +327,8 @@ def encode_to_target(
                 _search_quality(trials, knob.params(lam, n, min_gop), tolerance, max_encodes)
     trials.pbar.close()
     assert trials.best is not None
-    params, res = trials.best
-    res = add_detail_mix(res, video.frames, codec_section(cfg))  # once, on the encode kept
-    achieved = res.stats["bpp"]
-    lam = trials.lambdas[params]
+    params, res = trials.best[0], add_detail_mix(trials.best[1], video.frames, codec_section(cfg))
+    achieved, lam = res.stats["bpp"], trials.lambdas[params]
     r_min = min(h["bpp"] for h in trials.history)
     within = abs(achieved / target_bpp - 1) <= tolerance
     note = ""

@@ -174,6 +174,9 @@ def test_the_choice_made_later_writes_the_same_stream(codec_cfg):
     assert [s.detail_mix for s in read_bitstream(trial.data).sections] == [None] * len(direct.stats["detail_mix"])
     later = add_detail_mix(trial, video.frames, cfg.codec)
     assert later.data == direct.data and later.stats["detail_mix"] == direct.stats["detail_mix"]
+    seconds = later.stats["detail_mix_seconds"]  # the choice's cost joins the encode time
+    assert seconds > 0 and later.stats["encode_seconds"] == pytest.approx(trial.stats["encode_seconds"] + seconds)
+    assert later.stats["encode_fps"] == pytest.approx(later.stats["frames"] / later.stats["encode_seconds"])
 
 
 @pytest.mark.parametrize("mode", ["fast", "rd"])

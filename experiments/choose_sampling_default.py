@@ -23,6 +23,12 @@ that sweep had been seen, and it is stated with the result in docs/video_interfa
 lowest are tied, and the tie goes to the highest mean coarse-scale PSNR (fidelity again; a NIQE
 difference that small is no visible difference, and settings such as ``detail_mix`` move the
 coarse band, not the texture NIQE reads). Added before the sweep of ``detail_mix`` was measured.
+**Dominance** (since 2026-12-03, added after the sweep of ``residual_band`` had been seen, where
+both settings failed the same checks and ``fine`` was ahead on every fidelity metric at every
+stream): with ``--current LABEL`` (the shipped setting as the sweep spells it) and neither an
+admissible nor a fidelity-first choice, a setting replaces the current one when at EVERY stream it
+fails no check the current one passes there, its mean NIQE is within ``NIQE_TIE`` of the current
+one's and its mean coarse PSNR is higher (the highest such wins); otherwise the current one stays.
 Post-processed rows (label containing ``anchored``: computed by the sweep, not a decoder option)
 are never candidates.
 
@@ -75,7 +81,7 @@ def load_rows(path: Path) -> list[dict]:
 def evaluate(rows: list[dict]) -> dict[str, dict]:
     """Per candidate label: ``admissible``, ``failures`` (list of str), ``failed_checks`` (the
     metrics of :data:`RULES` failed anywhere, plus ``"missing"`` for an unmeasured stream),
-    ``mean_niqe`` and ``mean_psnr_lowres``."""
+    ``failed_by_stream`` (``"clip point"`` → failed metrics), ``mean_niqe`` and ``mean_psnr_lowres``."""
     warp = {(r["clip"], r["point"]): r for r in rows if r["label"] == WARP}
     by_label: dict[str, dict] = {}
     for r in rows:
@@ -85,13 +91,15 @@ def evaluate(rows: list[dict]) -> dict[str, dict]:
         if w is None:
             raise SystemExit(f"error: no warp row for {r['clip']} {r['point']}")
         key = (r["clip"], r["point"])
-        entry = by_label.setdefault(r["label"], {"streams": {}, "failures": [], "checks": set()})
+        entry = by_label.setdefault(r["label"], {"streams": {}, "failures": [], "checks": set(), "by_stream": {}})
         if key in entry["streams"]:
             continue  # the same stream measured in two files: keep the first
         entry["streams"][key] = (r["niqe"], r["psnr_lowres"])
+        failed = entry["by_stream"].setdefault(f"{r['clip']} {r['point']}", [])
         for metric, (ok, text) in RULES.items():
             if not ok(r[metric], w[metric]):
                 entry["checks"].add(metric)
+                failed.append(metric)
                 entry["failures"].append(f"{r['clip']} {r['point']}: {metric} {r[metric]:.4g} not {text} "
                                          f"({w[metric]:.4g})")
     streams = set(warp)
@@ -102,6 +110,7 @@ def evaluate(rows: list[dict]) -> dict[str, dict]:
         checks = sorted(e["checks"] | ({"missing"} if missing else set()))
         n = len(e["streams"])
         result[label] = {"admissible": not fails, "failures": fails, "failed_checks": checks,
+                         "failed_by_stream": e["by_stream"],
                          "mean_niqe": sum(v[0] for v in e["streams"].values()) / n,
                          "mean_psnr_lowres": sum(v[1] for v in e["streams"].values()) / n}
     return result
@@ -129,19 +138,46 @@ def fidelity_first(result: dict[str, dict]) -> str | None:
     return _lowest_niqe(result, [k for k, v in result.items() if set(v["failed_checks"]) <= {"niqe"}])
 
 
-def decide(result: dict[str, dict]) -> tuple[str | None, str]:
-    """``(choice, how)``: ``how`` is ``admissible``, ``fidelity_first`` or ``none`` (keep the default)."""
+def dominating(result: dict[str, dict], current: str) -> str | None:
+    """The label that replaces ``current`` by dominance (module docstring), else ``None``."""
+    cur = result[current]
+
+    def no_worse(label: str) -> bool:
+        fails, cur_fails = result[label]["failed_by_stream"], cur["failed_by_stream"]
+        return "missing" not in result[label]["failed_checks"] and all(
+            set(f) <= set(cur_fails.get(s, [])) for s, f in fails.items())
+
+    better = [k for k, v in result.items() if k != current and no_worse(k)
+              and v["mean_niqe"] <= cur["mean_niqe"] + NIQE_TIE and v["mean_psnr_lowres"] > cur["mean_psnr_lowres"]]
+    return max(sorted(better), key=lambda k: result[k]["mean_psnr_lowres"]) if better else None
+
+
+def decide(result: dict[str, dict], current: str | None = None) -> tuple[str | None, str]:
+    """``(choice, how)``: ``how`` is ``admissible``, ``fidelity_first``, ``dominance`` (with
+    ``current``, a label of ``result``) or ``none`` (keep the default)."""
     pick = choose(result)
     if pick is not None:
         return pick, "admissible"
     pick = fidelity_first(result)
-    return pick, "fidelity_first" if pick is not None else "none"
+    if pick is not None:
+        return pick, "fidelity_first"
+    pick = dominating(result, current) if current else None
+    return pick, "dominance" if pick is not None else "none"
+
+
+def _current(result: dict[str, dict], part: str) -> str:
+    found = [k for k in result if k == part] or [k for k in result if part in k]
+    if len(found) != 1:
+        raise SystemExit(f"error: --current {part!r} names {len(found)} of the settings: {sorted(result)}")
+    return found[0]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("sweeps", nargs="+", type=Path, help="sweep JSONs measured on validation files")
     p.add_argument("-o", "--output", type=Path, default=None, help="write the verdicts as JSON")
+    p.add_argument("--current", default=None, help="the shipped setting's label (or a unique part of it), "
+                                                   "for the dominance step")
     args = p.parse_args(argv)
     for f in args.sweeps:
         if not f.is_file():
@@ -151,12 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     for label, v in sorted(result.items(), key=lambda kv: kv[1]["mean_niqe"]):
         verdict = "admissible" if v["admissible"] else f"fails {len(v['failures'])}: {v['failures'][0]}"
         print(f"{label:28s} mean NIQE {v['mean_niqe']:.3f} coarse PSNR {v['mean_psnr_lowres']:.3f}  {verdict}")
-    pick, how = decide(result)
+    current = _current(result, args.current) if args.current else None
+    pick, how = decide(result, current)
     print(f"choice: {pick or 'none: keep the current default'} ({how})")
     if args.output:
         args.output.write_text(json.dumps({"sweeps": [str(f) for f in args.sweeps], "rules":
                                            {m: t for m, (_, t) in RULES.items()}, "niqe_tie": NIQE_TIE,
-                                           "choice": pick,
+                                           "choice": pick, "current": current,
                                            "chosen_by": how, "candidates": result}, indent=1) + "\n")
     return 0
 

@@ -98,9 +98,9 @@ def test_the_first_sweep_chose_strength_and_blend():
     assert choose.choose(choose.evaluate(rows)) == verdict["choice"] == "2d strength=0.5 blend=0.95"
 
 
-def test_shipped_defaults_are_the_committed_validation_choice():
-    """The newest verdict (the rule, fidelity first with NIQE ties, on the sweep of the detail
-    base's ``detail_mix``) is what the shipped weights and the tiny preset decode with."""
+def test_shipped_strength_blend_base_and_mix_are_the_committed_validation_choice():
+    """The verdict on the sweep of the detail base's ``detail_mix`` (the rule, fidelity first with
+    NIQE ties) is what the shipped weights and the tiny preset decode with."""
     verdict = json.loads((ROOT / "benchmarks/results/sampling_choice_detail_mix_val.json").read_text())
     rows = [r for p in verdict["sweeps"] for r in choose.load_rows(ROOT / p)]
     assert choose.decide(choose.evaluate(rows)) == (verdict["choice"], verdict["chosen_by"])
@@ -175,3 +175,51 @@ def test_sweep_passes_weights_bases_and_noise_to_the_decoder(monkeypatch):
     assert list(sweep._decodes(b"", args))[1:] == ["2d strength=0.5 blend=0.9 band=all",
                                                    "2d strength=0.5 blend=0.9 band=fine"]
     assert [c[1].get("residual_band") for c in calls[-2:]] == ["all", "fine"]
+
+
+def test_compare_labels_counts_wins_per_stream_with_each_metrics_direction(tmp_path):
+    """``experiments/compare_labels.py``: B − A per stream; a lower NIQE or warping error is a win."""
+    compare = load_script("experiments/compare_labels.py")
+    rows = [{"clip": c, "point": "r1", "decoder": lab, "bpp": 0.01, "psnr": psnr, "niqe": niqe}
+            for c, lab, psnr, niqe in [("a", "2d band=all", 30.0, 6.0), ("a", "2d band=fine", 30.5, 5.0),
+                                       ("b", "2d band=all", 31.0, 6.0), ("b", "2d band=fine", 30.0, 7.0)]]
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps({"rows": rows}))
+    diffs = compare.main([str(path), "band=all", "band=fine"])
+    assert diffs == {"psnr": [("a r1", 0.5), ("b r1", -1.0)], "niqe": [("a r1", -1.0), ("b r1", 1.0)]}
+    with pytest.raises(SystemExit, match="names 2 of"):
+        compare.main([str(path), "band", "band=fine"])
+
+
+def _flickering(label, flicker_at=("a r1",), **over):
+    """Streams of ``label`` whose warping error fails the check at ``flicker_at``."""
+    return [{**r, "warping_error": 0.013} if f"{r['clip']} {r['point']}" in flicker_at else r
+            for r in _streams(label, **over)]
+
+
+def test_dominance_replaces_the_current_setting_only_when_no_worse_everywhere():
+    rows = (_streams("warp") + _flickering("2d all", niqe=7.5, psnr_lowres=30.1)
+            + _flickering("2d fine", niqe=7.52, psnr_lowres=30.2)                      # same failures, sharper
+            + _flickering("2d fine flicker", ("a r1", "b r3"), niqe=7.4, psnr_lowres=30.5)  # a new failure
+            + _flickering("2d worse", niqe=7.5, psnr_lowres=30.05))
+    result = choose.evaluate(rows)
+    assert choose.decide(result) == (None, "none")                          # no fidelity-first choice
+    assert choose.decide(result, "2d all") == ("2d fine", "dominance")
+    assert choose.dominating(result, "2d fine") is None                     # nothing above it
+    textured = choose.evaluate(rows + _flickering("2d texture", niqe=7.6, psnr_lowres=30.3))
+    assert choose.dominating(textured, "2d all") == "2d fine"               # NIQE 0.1 worse: no tie
+
+
+def test_shipped_residual_band_is_the_committed_dominance_verdict():
+    """The newest verdict (the rule's dominance step on the sweep of ``residual_band``, validation
+    files) is what the shipped weights, the tiny preset and the diffusion decoder use."""
+    from actdiff.decoders.diffusion import DiffusionDecoder
+
+    verdict = json.loads((ROOT / "benchmarks/results/sampling_choice_residual_band_val.json").read_text())
+    rows = [r for p in verdict["sweeps"] for r in choose.load_rows(ROOT / p)]
+    assert choose.decide(choose.evaluate(rows), verdict["current"]) == (verdict["choice"], verdict["chosen_by"])
+    band = re.search(r"band=(\w+)$", verdict["choice"]).group(1)
+    assert (verdict["chosen_by"], band) == ("dominance", "fine")
+    shipped = json.loads((ROOT / "actdiff/assets/weights/tiny/config.json").read_text())["default_sampler"]
+    assert shipped["residual_band"] == OmegaConf.load(ROOT / "configs/model/tiny.yaml").sampler.residual_band == band
+    assert DiffusionDecoder(device="cpu").residual_band == band

@@ -184,11 +184,12 @@ def test_a_damaged_init_from_folder_is_one_line(tmp_path):
 
 
 def test_the_frame_decoders_base_default_is_not_a_video_sampling_option():
-    """Video presets inherit the 2D preset's sampler section, ``base`` and ``detail_mix`` included
-    (frame-decoder options): they stay in the config but are not handed to ``generate``."""
-    m = micro_video(sampler={"base": "detail", "detail_mix": 0.5})
+    """Video presets inherit the 2D preset's sampler section, ``base``, ``detail_mix`` and
+    ``residual_band`` included (frame-decoder options): they stay in the config but are not handed
+    to ``generate``."""
+    m = micro_video(sampler={"base": "detail", "detail_mix": 0.5, "residual_band": "fine"})
     assert m.config.default_sampler["base"] == "detail"
-    assert "base" not in m.sampling_defaults() and "detail_mix" not in m.sampling_defaults()
+    assert not {"base", "detail_mix", "residual_band"} & set(m.sampling_defaults())
     from actdiff.decoders.video import VideoDiffusionDecoder
 
     dec = VideoDiffusionDecoder(model=m, device="cpu")

@@ -33,8 +33,9 @@ band of the model's residual (``r − G(r)``), so the coarse band of the output 
 output's coarse band then stays near the base's, which is at least the warp decoder's. The default is the weights'
 ``default_sampler.base``, else the base the model was trained on (its ``residual_base``); another
 base moves the model's residual onto it without retraining.
-The shipped blend-trained weights default to ``detail`` since 2026-12-01 and to ``detail_mix`` 0.5
-since 2026-12-02, both chosen on validation files (docs/video_interface.md).
+The shipped blend-trained weights default to ``detail`` since 2026-12-01, to ``detail_mix`` 0.5
+since 2026-12-02 and to ``residual_band="fine"`` since 2026-12-03, all chosen on validation files
+(docs/video_interface.md).
 Models trained with ``residual_base: pred`` read the warp decoder's frame in their conditions
 (``pred`` channels) and add their residual to it (their default base is ``prediction``).
 

@@ -154,10 +154,11 @@ def test_decode_says_which_model_and_sampling(encoded, tmp_path, capsys):
     line = capsys.readouterr().out.strip()
     assert "ControlledDenoiser" in line and "1 steps, strength 0.5, temporal blend 0.95" in line  # shipped defaults
     # what the residual is added to: shipped; the stream's per-segment choice wins where sent
-    assert "temporal blend 0.95, base detail, detail mix 0.5 (the stream's per segment where sent))" in line
+    assert ("temporal blend 0.95, base detail, detail mix 0.5 (the stream's per segment where sent), "
+            "residual band fine)") in line
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "m.mkv"), "--decoder", "diffusion", "--steps", "1",
                         "--detail-mix", "0.25"]) == 0
-    assert "base detail, detail mix 0.25)" in capsys.readouterr().out  # the option reaches the decoder
+    assert "base detail, detail mix 0.25, residual band fine)" in capsys.readouterr().out  # the option reaches it
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "w.mkv"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["decoder_settings"]["prediction"] == "select" and "steps" not in summary["decoder_settings"]

@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> dict:
         wins = sum(sign * d > 0 for _, d in pairs)
         ties = sum(d == 0 for _, d in pairs)
         vals = [d for _, d in pairs]
-        print(f"{m:14s} B better at {wins}/{len(pairs)} (ties {ties}); B − A mean {sum(vals) / len(vals):+.4f}, "
-              f"min {min(vals):+.4f}, max {max(vals):+.4f}")
+        print(f"{m:14s} B better at {wins}/{len(pairs)} (ties {ties}); B − A mean {sum(vals) / len(vals):+.3g}, "
+              f"min {min(vals):+.3g}, max {max(vals):+.3g}")
     return diffs
 
 

@@ -165,10 +165,12 @@ def decide(result: dict[str, dict], current: str | None = None) -> tuple[str | N
     return pick, "dominance" if pick is not None else "none"
 
 
-def _current(result: dict[str, dict], part: str) -> str:
-    found = [k for k in result if k == part] or [k for k in result if part in k]
+def resolve_label(labels, part: str) -> str:
+    """The one label of ``labels`` equal to ``part``, else the one containing it (exits otherwise)."""
+    labels = sorted(set(labels))
+    found = [k for k in labels if k == part] or [k for k in labels if part in k]
     if len(found) != 1:
-        raise SystemExit(f"error: --current {part!r} names {len(found)} of the settings: {sorted(result)}")
+        raise SystemExit(f"error: {part!r} names {len(found)} of the sweep's settings: {labels}")
     return found[0]
 
 
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, v in sorted(result.items(), key=lambda kv: kv[1]["mean_niqe"]):
         verdict = "admissible" if v["admissible"] else f"fails {len(v['failures'])}: {v['failures'][0]}"
         print(f"{label:28s} mean NIQE {v['mean_niqe']:.3f} coarse PSNR {v['mean_psnr_lowres']:.3f}  {verdict}")
-    current = _current(result, args.current) if args.current else None
+    current = resolve_label(result, args.current) if args.current else None
     pick, how = decide(result, current)
     print(f"choice: {pick or 'none: keep the current default'} ({how})")
     if args.output:

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from choose_sampling_default import _bench_label  # noqa: E402
+from choose_sampling_default import _bench_label, resolve_label  # noqa: E402
 
 LOWER_IS_BETTER = {"warping_error", "tof", "niqe", "lpips", "dists", "fvd"}
 FIELDS = {"clip", "point", "label", "bpp", "decoder"}
@@ -33,17 +33,10 @@ def load_rows(path: Path) -> list[dict]:
              **run["metrics"]} for clip in doc["clips"] for name, runs in clip["rows"].items() for run in runs]
 
 
-def _label(labels: list[str], part: str) -> str:
-    found = [lab for lab in labels if part == lab] or [lab for lab in labels if part in lab]
-    if len(found) != 1:
-        raise SystemExit(f"error: {part!r} names {len(found)} of the sweep's settings: {labels}")
-    return found[0]
-
-
 def compare(rows: list[dict], a: str, b: str) -> dict[str, list[tuple[str, float]]]:
     """``{metric: [(clip point, B − A), ...]}`` over the streams both settings decoded."""
-    labels = sorted({r["label"] for r in rows})
-    a, b = _label(labels, a), _label(labels, b)
+    labels = [r["label"] for r in rows]
+    a, b = resolve_label(labels, a), resolve_label(labels, b)
     by = {(r["clip"], r["point"], r["label"]): r for r in rows}
     out: dict[str, list[tuple[str, float]]] = {}
     for (clip, point, label), ra in sorted(by.items()):

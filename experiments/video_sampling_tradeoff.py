@@ -10,6 +10,8 @@ MS-SSIM, coarse-scale PSNR, VMAF NEG, warping
 error, tOF and NIQE. ``--anchor-sigma S`` also scores each diffusion output with its coarse band
 replaced by the warp decoder's (``out + G_S * (warp − out)``, a Gaussian of S pixels; computed
 here, not a decoder option), to see whether the flicker sits in the coarse band.
+``--residual-bands``, ``--residual-from`` and ``--residual-scales`` add the diffusion decoder's
+``residual_band``, ``residual_from`` and ``residual_scale`` to the grid (every combination).
 ``--send-detail-mix`` encodes every stream with ``codec.send_detail_mix=true`` (the encoder
 chooses the ``detail_mix`` of each segment, :mod:`actdiff.codec.detail_mix`); ``stream`` in
 ``--detail-mixes`` then decodes with the stream's choice (no ``detail_mix`` option), a number
@@ -75,13 +77,23 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
                         label, opts = f"{label} of={args.mix_of}", {**opts, "detail_mix_of": args.mix_of}
                     if args.noise:
                         label, opts = f"{label} noise={args.noise}", {**opts, "noise_mode": args.noise}
-                    for band in args.residual_bands or [None]:
-                        one, o = (label, opts) if band is None else (f"{label} band={band}",
-                                                                     {**opts, "residual_band": band})
+                    for one, o in _residual_variants(label, opts, args):
                         out[one] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **o,
                                                            **kw).frames)
                         if args.anchor_sigma > 0:
                             out[f"{one} anchored"] = anchor_coarse(out[one], warp, args.anchor_sigma)
+    return out
+
+
+def _residual_variants(label: str, opts: dict, args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """``(label, options)`` of every ``--residual-bands`` × ``--residual-from`` × ``--residual-scales``
+    combination (an option left unset adds nothing to the label)."""
+    out = [(label, opts)]
+    for flag, key, short in (("residual_bands", "residual_band", "band"), ("residual_from", "residual_from", "from"),
+                             ("residual_scales", "residual_scale", "scale")):
+        values = getattr(args, flag, None) or [None]
+        out = [(one if v is None else f"{one} {short}={v:g}" if isinstance(v, float) else f"{one} {short}={v}",
+                o if v is None else {**o, key: v}) for one, o in out for v in values]
     return out
 
 
@@ -112,6 +124,12 @@ def main(argv: list[str] | None = None) -> dict:
                     help="noise mode of every diffusion decode (default: the weights' own)")
     ap.add_argument("--residual-bands", nargs="+", default=None, choices=["all", "fine"],
                     help="the diffusion decoder's residual_band of each decode (default: the weights' own, "
+                         "not in the labels)")
+    ap.add_argument("--residual-from", nargs="+", default=None, choices=["frames", "ends"],
+                    help="the diffusion decoder's residual_from of each decode (default: the weights' own, "
+                         "not in the labels)")
+    ap.add_argument("--residual-scales", type=float, nargs="+", default=None,
+                    help="the diffusion decoder's residual_scale of each decode (default: the weights' own, "
                          "not in the labels)")
     ap.add_argument("--weights", default=None, help="weights folder of the 2D decoder (default: the shipped ones)")
     ap.add_argument("--video", default=None, help="weights folder of a segment-level video generator")

@@ -130,7 +130,8 @@ def test_decode_twice_identical(encoded, tmp_path):
 
 
 @pytest.mark.parametrize("opt", [["--temporal-blend", "1.5"], ["--noise-mode", "swirl"], ["--strength", "0"],
-                                 ["--base", "cross-fade"], ["--detail-mix", "1.5"]])
+                                 ["--base", "cross-fade"], ["--detail-mix", "1.5"], ["--residual-from", "middle"],
+                                 ["--residual-scale", "2"]])
 def test_bad_diffusion_options_one_line(encoded, tmp_path, capsys, opt):
     out = tmp_path / "o.mkv"
     assert decode.main([str(encoded[0]), "-o", str(out), "--decoder", "diffusion", *opt]) == 2
@@ -159,6 +160,10 @@ def test_decode_says_which_model_and_sampling(encoded, tmp_path, capsys):
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "m.mkv"), "--decoder", "diffusion", "--steps", "1",
                         "--detail-mix", "0.25"]) == 0
     assert "base detail, detail mix 0.25, residual band fine)" in capsys.readouterr().out  # the option reaches it
+    assert decode.main([str(encoded[0]), "-o", str(tmp_path / "e.mkv"), "--decoder", "diffusion", "--steps", "1",
+                        "--residual-from", "ends", "--residual-scale", "0.3"]) == 0
+    line = capsys.readouterr().out
+    assert "residual from the segment's ends, residual scale 0.3)" in line and "temporal blend" not in line
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "w.mkv"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["decoder_settings"]["prediction"] == "select" and "steps" not in summary["decoder_settings"]

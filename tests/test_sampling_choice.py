@@ -175,6 +175,11 @@ def test_sweep_passes_weights_bases_and_noise_to_the_decoder(monkeypatch):
     assert list(sweep._decodes(b"", args))[1:] == ["2d strength=0.5 blend=0.9 band=all",
                                                    "2d strength=0.5 blend=0.9 band=fine"]
     assert [c[1].get("residual_band") for c in calls[-2:]] == ["all", "fine"]
+    args.residual_bands, args.residual_from, args.residual_scales = None, ["frames", "ends"], [0.3]
+    assert list(sweep._decodes(b"", args))[1:] == ["2d strength=0.5 blend=0.9 from=frames scale=0.3",
+                                                   "2d strength=0.5 blend=0.9 from=ends scale=0.3"]
+    assert calls[-1][1] == {"strength": 0.5, "temporal_blend": 0.9, "residual_from": "ends", "residual_scale": 0.3,
+                            "weights": "W"}
 
 
 def test_compare_labels_counts_wins_per_stream_with_each_metrics_direction(tmp_path):

@@ -135,6 +135,8 @@ class DecoderSchema:
     base: Optional[str] = None
     detail_mix: Optional[float] = None
     residual_band: Optional[str] = None
+    residual_from: Optional[str] = None
+    residual_scale: Optional[float] = rng(0, 1, default=None)
     batch_size: int = rng(1, 1 << 16)
     device: Optional[str] = None
 

@@ -101,12 +101,14 @@ DEFAULT_METRICS = ("psnr", "ms_ssim", "niqe", "warping_error")
 
 #: Decoder options of ``decode`` and ``evaluate`` (argparse ``dest`` = key of the ``codec.decoder`` section).
 DECODER_OPTIONS = ("weights", "sampler", "steps", "strength", "noise_mode", "temporal_blend", "base", "detail_mix",
-                   "residual_band", "device", "depth")
+                   "residual_band", "residual_from",
+                   "residual_scale", "device", "depth")
 
 
 def add_decoder_args(p: argparse.ArgumentParser) -> None:
     """``--decoder --no-bidirectional`` and the diffusion options ``--weights --sampler --steps
-    --strength --noise-mode --temporal-blend --base --detail-mix --residual-band --device``: each sets
+    --strength --noise-mode --temporal-blend --base --detail-mix --residual-band --residual-from
+    --residual-scale --device``: each sets
     a key of the ``codec.decoder``
     config section (unset: the config's value; diffusion options left null there take the
     defaults stored with the weights, ``default_sampler`` in their config)."""
@@ -128,6 +130,11 @@ def add_decoder_args(p: argparse.ArgumentParser) -> None:
                    help="base detail: share of the blend in the coarse band, [0, 1] (0: the warp decoder's)")
     g.add_argument("--residual-band", default=None,
                    help="2D model: all | fine: the whole residual, or its fine band only (coarse band: the base's)")
+    g.add_argument("--residual-from", default=None,
+                   help="2D model: frames | ends: run it at every inner frame, or at the first and last only "
+                        "and carry their residuals along the decoded motion")
+    g.add_argument("--residual-scale", type=float, default=None,
+                   help="2D model: share of its residual that is added, [0, 1] (0: the base alone)")
     g.add_argument("--device", default=None, help="torch device (cpu, cuda; default: cuda when available)")
     g.add_argument("--depth-model", dest="depth", default=None,
                    help="video decoders: local transformers depth model folder for the tracking video's depth")

@@ -95,7 +95,7 @@ def sampling_text(settings: dict) -> str:
     parts = [f"{settings.get('sampler', '?')} {settings['steps']} steps"]
     if settings.get("strength") is not None:
         parts.append(f"strength {settings['strength']:g}")
-    if settings.get("temporal_blend") is not None:
+    if settings.get("temporal_blend") is not None and settings.get("residual_from") != "ends":  # unused then
         parts.append(f"temporal blend {settings['temporal_blend']:g}")
     if settings.get("base") is not None:
         parts.append(f"base {settings['base']}")
@@ -104,4 +104,8 @@ def sampling_text(settings: dict) -> str:
                      + (" (the stream's per segment where sent)" if settings.get("detail_mix_per_segment") else ""))
     if settings.get("residual_band"):
         parts.append(f"residual band {settings['residual_band']}")
+    if settings.get("residual_from"):
+        parts.append(f"residual from the segment's {settings['residual_from']}")
+    if settings.get("residual_scale") is not None:
+        parts.append(f"residual scale {settings['residual_scale']:g}")
     return ", ".join(parts)

@@ -12,6 +12,9 @@ Temporal consistency (both computed from the decoded trajectories only):
   draws new noise every frame).
 - ``temporal_blend=a`` (in ``[0, 1)``, ``0`` = off) filters what the model adds to the warp
   prediction along the decoded motion (:mod:`actdiff.decoders.residual_filter`).
+- ``residual_from="ends"`` runs the model at the first and last inner frames only and carries
+  their residuals to the frames between along the decoded motion (same module; two model runs per
+  segment instead of ``L - 2``); ``residual_scale`` sets how much of the residual is added.
 
 What the model's residual is added to (``base``): ``blend``, the time/confidence blend of the two
 warped keyframes its conditions carry (what models with ``residual_base: blend`` are trained on, a
@@ -54,7 +57,7 @@ import torch.nn.functional as F
 
 from actdiff.conditioning import conditions
 from actdiff.decoders.base import Decoder, keyframes_in_place
-from actdiff.decoders.residual_filter import filter_residuals
+from actdiff.decoders.residual_filter import RESIDUAL_FROM, filter_residuals, residual_anchors, transport_residuals
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models.denoiser import ControlledDenoiser
 from actdiff.models.loading import readable_weights
@@ -136,6 +139,12 @@ class DiffusionDecoder(Decoder):
         residual_band: ``all`` | ``fine``: the whole residual, or only its fine band above the
             Gaussian of ``detail_sigma`` (module docstring; default: the weights' ``default_sampler``,
             else ``all``).
+        residual_from: ``frames`` (the model at every inner frame) | ``ends`` (only at the first and
+            last, their residuals carried along the decoded motion; ``temporal_blend`` unused),
+            see :mod:`actdiff.decoders.residual_filter` (default: the weights' ``default_sampler``,
+            else ``frames``).
+        residual_scale: share in [0, 1] of the model's residual (after ``residual_band``) that is
+            added (0: the base alone; default: the weights' ``default_sampler``, else 1).
         device: torch device (default: ``cuda`` when available, else ``cpu``).
     """
 
@@ -157,6 +166,8 @@ class DiffusionDecoder(Decoder):
         detail_mix: float | None = None,
         detail_mix_of: str | None = None,
         residual_band: str | None = None,
+        residual_from: str | None = None,
+        residual_scale: float | None = None,
         device: str | None = None,
         **_: object,
     ) -> None:
@@ -194,6 +205,13 @@ class DiffusionDecoder(Decoder):
         self.residual_band = residual_band or defaults.get("residual_band", "all")
         if self.residual_band not in BANDS:
             raise ConfigError(f"unknown residual_band {self.residual_band!r} ({' | '.join(BANDS)})")
+        self.residual_from = residual_from or defaults.get("residual_from", "frames")
+        if self.residual_from not in RESIDUAL_FROM:
+            raise ConfigError(f"unknown residual_from {self.residual_from!r} ({' | '.join(RESIDUAL_FROM)})")
+        scale = residual_scale if residual_scale is not None else defaults.get("residual_scale", 1.0)
+        self.residual_scale = float(scale)
+        if not 0.0 <= self.residual_scale <= 1.0:
+            raise ConfigError(f"residual_scale must be in [0, 1], got {self.residual_scale}")
         self.batch_size = max(1, int(batch_size))
         self.bidirectional = bidirectional
         self.device = device
@@ -204,6 +222,10 @@ class DiffusionDecoder(Decoder):
         extra = {"detail_sigma": self.detail_sigma, "detail_mix": self.detail_mix} if self.base == "detail" else {}
         if self.residual_band != "all":  # recorded when not the default
             extra["residual_band"] = self.residual_band
+        if self.residual_from != "frames":  # recorded when not the default (temporal_blend unused then)
+            extra["residual_from"] = self.residual_from
+        if self.residual_scale != 1.0:
+            extra["residual_scale"] = self.residual_scale
         if self.base == "detail" and self.stream_mix:
             extra["detail_mix_per_segment"] = "from the stream where sent"
         if self.base == "detail" and self.detail_mix_of != "blend":  # recorded when not the default
@@ -255,37 +277,52 @@ class DiffusionDecoder(Decoder):
         if length <= 2:
             return out
         inner = list(range(1, length - 1))
+        sampled = inner if self.residual_from == "frames" else residual_anchors(length)
         bidir = self._bidirectional(header)
         mult = self.model.size_multiple
         hp, wp = h + (-h) % mult, w + (-w) % mult
-        noise = self._noise(header, seg, inner, hp, wp)
+        noise = self._noise(header, seg, sampled, hp, wp)
         dtype = next(self.model.parameters()).dtype
-        base = np.empty_like(out) if self.temporal_blend > 0.0 else None
-        for i in range(0, len(inner), self.batch_size):
-            frames = inner[i:i + self.batch_size]
+        base = np.empty_like(out) if self.temporal_blend > 0.0 or sampled != inner else None
+        for i in range(0, len(sampled), self.batch_size):
+            frames = sampled[i:i + self.batch_size]
             cond = np.stack([conditions.build_conditions(seg, t, bidir, self.model.reads_prediction) for t in frames])
             c = _pad(torch.from_numpy(cond).to(self.device, dtype), mult)
             x = sample(self.model, c, noise[i:i + len(frames)].to(self.device, dtype), self.steps, self.sampler,
                        self.strength)[..., :h, :w].float()
             if base is not None or self.base != self.native_base or self.residual_band != "all":  # needs the base
                 x, under = self._rebase(seg, frames, bidir, x, c[..., :h, :w].float(), self.segment_mix(seg))
-            out[frames[0]:frames[-1] + 1] = _to_uint8(x.permute(0, 2, 3, 1).cpu().numpy())
+            out[frames] = _to_uint8(x.permute(0, 2, 3, 1).cpu().numpy())
             if base is not None:
-                base[frames[0]:frames[-1] + 1] = _to_uint8(under.permute(0, 2, 3, 1).cpu().numpy())
+                base[frames] = _to_uint8(under.permute(0, 2, 3, 1).cpu().numpy())
             self.report_frames(len(frames))
-        if base is not None:
+        if sampled != inner:
+            self._fill_bases(seg, [t for t in inner if t not in sampled], bidir, base)
+            transport_residuals(seg, out, base)
+        elif base is not None:
             filter_residuals(seg, out, base, self.temporal_blend)
         return out
+
+    def _fill_bases(self, seg: DecodedSegment, frames: list[int], bidir: bool, base: np.ndarray) -> None:
+        """Write the image under the residual (:meth:`_under`) of ``frames`` into ``base``, in place."""
+        for i in range(0, len(frames), self.batch_size):
+            batch = frames[i:i + self.batch_size]
+            cond = np.stack([conditions.build_conditions(seg, t, bidir, self.model.reads_prediction) for t in batch])
+            under = self._under(seg, batch, bidir, torch.from_numpy(cond).float(), self.segment_mix(seg))[2]
+            for t, img in zip(batch, _to_uint8(under.permute(0, 2, 3, 1).cpu().numpy())):
+                base[t] = img
+            self.report_frames(len(batch))
 
     def segment_mix(self, seg: DecodedSegment) -> float:
         """The ``detail_mix`` ``β`` of ``seg``: the stream's where sent and none was given, else :attr:`detail_mix`."""
         return seg.detail_mix if self.stream_mix and seg.detail_mix is not None else self.detail_mix
 
-    def _rebase(self, seg: DecodedSegment, frames: list[int], bidir: bool, x: torch.Tensor,
-                cond: torch.Tensor, mix: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(output, image under it)`` with the model's residual (over its ``residual_base``,
-        :attr:`native_base`) moved onto :attr:`base`; all ``(B, 3, H, W)`` in [-1, 1] (``cond``:
-        the frames' conditions, ``mix``: the segment's ``detail_mix``)."""
+    def _under(self, seg: DecodedSegment, frames: list[int], bidir: bool, cond: torch.Tensor,
+               mix: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(native, pred, target)``: the image the model's residual is over (its ``residual_base``,
+        :attr:`native_base`), the warp decoder's frame and the image the residual goes on
+        (:attr:`base`); ``(B, 3, H, W)`` in [-1, 1] (``cond``: the frames' conditions, ``mix``: the
+        segment's ``detail_mix``)."""
         blend = conditions.warp_blend_from_conditions(cond)
         if self.model.reads_prediction:
             pred = conditions.prediction_from_conditions(cond)
@@ -293,25 +330,30 @@ class DiffusionDecoder(Decoder):
             pred = blend  # not needed
         else:
             pred = torch.from_numpy(np.stack([conditions.to_signed(predict_frame(seg, t, bidir))
-                                              for t in frames])).to(x.device)
+                                              for t in frames])).to(cond.device)
         native = pred if self.native_base == "prediction" else blend
-        if self.base == self.native_base:
-            return self._add_residual(native, x - native), native
         if self.base == "detail":
-            target = pred + mix * _blur(blend - pred, self.detail_sigma)
-            if self.detail_mix_of == "output":  # β of the output's coarse band, the residual's fine band
-                r = x - native
-                out = pred + mix * _blur(x - pred, self.detail_sigma) + r - _blur(r, self.detail_sigma)
-                return out.clamp(-1, 1), target
-        else:
-            target = pred if self.base == "prediction" else blend
+            return native, pred, pred + mix * _blur(blend - pred, self.detail_sigma)
+        return native, pred, pred if self.base == "prediction" else blend
+
+    def _rebase(self, seg: DecodedSegment, frames: list[int], bidir: bool, x: torch.Tensor,
+                cond: torch.Tensor, mix: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(output, image under it)`` with the model's output ``x`` moved from :attr:`native_base`
+        onto :attr:`base` (:meth:`_under`); all ``(B, 3, H, W)`` in [-1, 1]."""
+        native, pred, target = self._under(seg, frames, bidir, cond, mix)
+        if self.base == "detail" and self.detail_mix_of == "output":  # β of the output's coarse band
+            r = x - native
+            fine = self.residual_scale * (r - _blur(r, self.detail_sigma))
+            out = pred + mix * _blur(x - pred, self.detail_sigma) + fine
+            return out.clamp(-1, 1), target
         return self._add_residual(target, x - native), target
 
     def _add_residual(self, base: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        """``base + residual`` (its fine band only with ``residual_band="fine"``), clamped to [-1, 1]."""
+        """``base + s · residual`` (its fine band only with ``residual_band="fine"``; ``s`` the
+        ``residual_scale``), clamped to [-1, 1]."""
         if self.residual_band == "fine":
             residual = residual - _blur(residual, self.detail_sigma)
-        return (base + residual).clamp(-1, 1)
+        return (base + self.residual_scale * residual).clamp(-1, 1)
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

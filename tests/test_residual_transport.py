@@ -82,9 +82,11 @@ def test_ends_mode_runs_the_model_twice_per_segment_and_keeps_its_frames_there(w
     assert np.abs(a[[1, length - 2]].astype(int) - every[[1, length - 2]]).max() <= 1
     assert np.abs(a[2:-2].astype(int) - every[2:-2]).max() > 2
     np.testing.assert_array_equal(a, ends.decode_segment(header, seg))
-    short = _segment(3)  # one inner frame: the model runs once, as in the every-frame decode
+    short = _segment(3)  # one inner frame: the model runs once, as in the unfiltered every-frame decode
     assert np.abs(ends.decode_segment(header, short).astype(int) - DiffusionDecoder(**kw).decode_segment(header, short)
                   ).max() <= 1
+    filtered = DiffusionDecoder(residual_from="ends", **{**kw, "temporal_blend": 0.95})  # ignored: no filter
+    np.testing.assert_array_equal(filtered.decode_segment(header, short), ends.decode_segment(header, short))
 
 
 def test_ends_mode_is_recorded_and_checked(weights):

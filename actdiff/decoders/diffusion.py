@@ -283,7 +283,8 @@ class DiffusionDecoder(Decoder):
         hp, wp = h + (-h) % mult, w + (-w) % mult
         noise = self._noise(header, seg, sampled, hp, wp)
         dtype = next(self.model.parameters()).dtype
-        base = np.empty_like(out) if self.temporal_blend > 0.0 or sampled != inner else None
+        ends = self.residual_from == "ends"  # the residual filter is not used then
+        base = np.empty_like(out) if self.temporal_blend > 0.0 or ends else None
         for i in range(0, len(sampled), self.batch_size):
             frames = sampled[i:i + self.batch_size]
             cond = np.stack([conditions.build_conditions(seg, t, bidir, self.model.reads_prediction) for t in frames])
@@ -296,7 +297,7 @@ class DiffusionDecoder(Decoder):
             if base is not None:
                 base[frames] = _to_uint8(under.permute(0, 2, 3, 1).cpu().numpy())
             self.report_frames(len(frames))
-        if sampled != inner:
+        if ends:
             self._fill_bases(seg, [t for t in inner if t not in sampled], bidir, base)
             transport_residuals(seg, out, base)
         elif base is not None:
@@ -327,7 +328,7 @@ class DiffusionDecoder(Decoder):
         if self.model.reads_prediction:
             pred = conditions.prediction_from_conditions(cond)
         elif self.base == "blend":
-            pred = blend  # not needed
+            pred = blend  # not needed (returned as ``pred``)
         else:
             pred = torch.from_numpy(np.stack([conditions.to_signed(predict_frame(seg, t, bidir))
                                               for t in frames])).to(cond.device)

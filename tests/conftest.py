@@ -1,4 +1,5 @@
-"""Shared fixtures: the bundled sample clip, small synthetic clips, the default codec config, no weights."""
+"""Shared fixtures: the bundled sample clip, small synthetic clips, the default codec config, no weights,
+micro diffusion weights."""
 
 from __future__ import annotations
 
@@ -53,3 +54,23 @@ def empty_weights(tmp_path, monkeypatch):
     torch.hub.set_dir(str(tmp_path / "hub"))
     yield tmp_path
     torch.hub.set_dir(old)
+
+
+@pytest.fixture(scope="session")
+def micro_weights(tmp_path_factory):
+    """A ``micro`` 2D ControlledDenoiser saved with ``save_pretrained``: its folder. The ControlNet's
+    zero-initialised output layers are drawn from N(0, 0.5) so that the conditions matter."""
+    import torch
+
+    from actdiff.config import load_group
+    from actdiff.models import build_model
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("micro_weights")
+    model = build_model(load_group("model", "micro"))
+    with torch.no_grad():
+        for p in [*model.controlnet.controlnet_down_blocks.parameters(),
+                  *model.controlnet.controlnet_cond_embedding.conv_out.parameters()]:
+            p.normal_(0, 0.5)
+    model.save_pretrained(str(folder), safe_serialization=True)
+    return folder

@@ -4,26 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from actdiff.config import load_group
 from actdiff.decoders.diffusion import DEFAULT_WEIGHTS, DiffusionDecoder, load_denoiser
 from actdiff.errors import ConfigError, MissingWeightsError
-from actdiff.models import build_model
 from actdiff.registry import DECODERS
 from actdiff.training.synthetic import moving_texture, segment_from_frames
 from actdiff.types import StreamHeader
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("w")
-    model = build_model(load_group("model", "micro"))
-    with torch.no_grad():  # make the control branch matter
-        for p in [*model.controlnet.controlnet_down_blocks.parameters(),
-                  *model.controlnet.controlnet_cond_embedding.conv_out.parameters()]:
-            p.normal_(0, 0.5)
-    model.save_pretrained(str(folder), safe_serialization=True)
-    return folder
 
 
 def _segment(h=36, w=50, length=6):
@@ -43,12 +28,12 @@ def test_missing_weights_one_line(tmp_path):
             DiffusionDecoder()
 
 
-def test_decode_deterministic_keyframes_exact(weights):
+def test_decode_deterministic_keyframes_exact(micro_weights):
     header, seg = _segment()
-    dec = DECODERS.build("diffusion", weights=str(weights), steps=2, batch_size=3)
+    dec = DECODERS.build("diffusion", weights=str(micro_weights), steps=2, batch_size=3)
     assert isinstance(dec, DiffusionDecoder)
     a = dec.decode_segment(header, seg)
-    b = DiffusionDecoder(weights=str(weights), steps=2, batch_size=2).decode_segment(header, seg)
+    b = DiffusionDecoder(weights=str(micro_weights), steps=2, batch_size=2).decode_segment(header, seg)
     assert a.shape == (6, 36, 50, 3) and a.dtype == np.uint8
     np.testing.assert_array_equal(a, b)  # same seed, different batching → identical
     np.testing.assert_array_equal(a[0], seg.key_start)
@@ -58,23 +43,23 @@ def test_decode_deterministic_keyframes_exact(weights):
     assert not np.array_equal(a[1:-1], c[1:-1])
 
 
-def test_bidirectional_switch_changes_output(weights):
+def test_bidirectional_switch_changes_output(micro_weights):
     header, seg = _segment()
-    on = DiffusionDecoder(weights=str(weights), steps=2, bidirectional=True).decode_segment(header, seg)
-    off = DiffusionDecoder(weights=str(weights), steps=2, bidirectional=False).decode_segment(header, seg)
+    on = DiffusionDecoder(weights=str(micro_weights), steps=2, bidirectional=True).decode_segment(header, seg)
+    off = DiffusionDecoder(weights=str(micro_weights), steps=2, bidirectional=False).decode_segment(header, seg)
     assert not np.array_equal(on[1:-1], off[1:-1])
 
 
-def test_short_segments(weights):
+def test_short_segments(micro_weights):
     header, seg = _segment(length=2)
-    out = DiffusionDecoder(weights=str(weights), steps=1).decode_segment(header, seg)
+    out = DiffusionDecoder(weights=str(micro_weights), steps=1).decode_segment(header, seg)
     np.testing.assert_array_equal(out, np.stack([seg.key_start, seg.key_end]))
 
 
-def test_sampler_defaults_come_with_the_weights(weights):
-    dec = DiffusionDecoder(weights=str(weights))
+def test_sampler_defaults_come_with_the_weights(micro_weights):
+    dec = DiffusionDecoder(weights=str(micro_weights))
     assert (dec.sampler, dec.steps, dec.noise_mode) == ("dpmsolver++", 3, "shared")  # configs/model/micro.yaml
-    dec = DiffusionDecoder(weights=str(weights), sampler="unipc", steps=1, noise_mode="per_frame")
+    dec = DiffusionDecoder(weights=str(micro_weights), sampler="unipc", steps=1, noise_mode="per_frame")
     assert (dec.sampler, dec.steps, dec.noise_mode) == ("unipc", 1, "per_frame")
     header, seg = _segment()
     assert dec.decode_segment(header, seg).shape == (6, 36, 50, 3)
@@ -94,9 +79,9 @@ def _static_segment(h=32, w=48, length=8):
     return header, seg
 
 
-def test_temporal_blend_smooths_the_residual_and_keeps_keyframes(weights):
+def test_temporal_blend_smooths_the_residual_and_keeps_keyframes(micro_weights):
     header, seg = _static_segment()
-    kw = dict(weights=str(weights), steps=2, noise_mode="per_frame")
+    kw = dict(weights=str(micro_weights), steps=2, noise_mode="per_frame")
     raw_dec = DiffusionDecoder(temporal_blend=0.0, **kw)
     raw = raw_dec.decode_segment(header, seg)
     smooth = DiffusionDecoder(temporal_blend=0.8, **kw).decode_segment(header, seg)
@@ -108,28 +93,28 @@ def test_temporal_blend_smooths_the_residual_and_keeps_keyframes(weights):
     np.testing.assert_array_equal(smooth, again)
 
 
-def test_temporal_blend_default_and_bad_values(weights):
-    assert DiffusionDecoder(weights=str(weights)).temporal_blend == 0.8  # configs/model/micro.yaml
+def test_temporal_blend_default_and_bad_values(micro_weights):
+    assert DiffusionDecoder(weights=str(micro_weights)).temporal_blend == 0.8  # configs/model/micro.yaml
     for bad in (-0.1, 1.0):
         with pytest.raises(ConfigError, match="temporal_blend"):
-            DiffusionDecoder(weights=str(weights), temporal_blend=bad)
+            DiffusionDecoder(weights=str(micro_weights), temporal_blend=bad)
     with pytest.raises(ConfigError, match="noise mode"):
-        DiffusionDecoder(weights=str(weights), noise_mode="swirl")
+        DiffusionDecoder(weights=str(micro_weights), noise_mode="swirl")
 
 
-def test_warped_noise_follows_the_decoded_motion(weights):
+def test_warped_noise_follows_the_decoded_motion(micro_weights):
     """A segment translating by whole pixels: the noise of frame t is frame 0's noise shifted."""
     h, w, length = 32, 48, 5
     frames = moving_texture(length, h, w, seed=1, speed=2.0)
     seg = segment_from_frames(frames, 0, length - 1, num_points=40, speed=2.0)
     header = StreamHeader(height=h, width=w, coded_height=h, coded_width=w, num_frames=length, fps=25.0, seed=9)
-    dec = DiffusionDecoder(weights=str(weights), noise_mode="warped")
+    dec = DiffusionDecoder(weights=str(micro_weights), noise_mode="warped")
     f = dec.model.config.latent_factor
     noise = dec._noise(header, seg, [1, 2, 3], h, w)
     assert noise.shape == (3, dec.model.unet.config.in_channels, h // f, w // f)
     pix = torch.nn.functional.pixel_shuffle(noise, f)  # back to pixel-level noise (space-to-depth model)
     base = torch.nn.functional.pixel_shuffle(dec._noise(header, seg, [1], h, w), f)[0]
-    shared = DiffusionDecoder(weights=str(weights), noise_mode="shared")._noise(header, seg, [1, 2], h, w)
+    shared = DiffusionDecoder(weights=str(micro_weights), noise_mode="shared")._noise(header, seg, [1, 2], h, w)
     assert torch.equal(shared[0], shared[1])
     for k, t in enumerate([1, 2, 3]):
         dx, dy = 2 * t, t  # the texture moves by (2, 1) px per frame
@@ -144,7 +129,7 @@ def _signed_frames(frames) -> np.ndarray:
     return np.stack(frames).astype(np.float64) / 127.5 - 1.0
 
 
-def test_base_moves_the_residual_onto_the_warp_decoders_prediction(weights):
+def test_base_moves_the_residual_onto_the_warp_decoders_prediction(micro_weights):
     """``base=prediction`` adds the model's residual (predicted over the blend of the two warps) to
     the warp decoder's frame instead; ``base=detail`` only the fine band of that change
     (``pred − blend`` minus its Gaussian blur), so the coarse band stays the blend's; with
@@ -155,7 +140,7 @@ def test_base_moves_the_residual_onto_the_warp_decoders_prediction(weights):
     from actdiff.motion.prediction import predict_frame
     header, seg = _segment(length=7)
     # a small strength keeps the random model's output near its base, unclamped
-    kw = dict(weights=str(weights), steps=2, strength=0.001, temporal_blend=0.0)
+    kw = dict(weights=str(micro_weights), steps=2, strength=0.001, temporal_blend=0.0)
     out = {b: DiffusionDecoder(base=b, **kw).decode_segment(header, seg).astype(np.float64) / 127.5 - 1.0
            for b in ("blend", "prediction", "detail")}
     out["detail_mix"] = DiffusionDecoder(base="detail", detail_mix=0.25, **kw).decode_segment(
@@ -172,13 +157,13 @@ def test_base_moves_the_residual_onto_the_warp_decoders_prediction(weights):
         assert np.abs(got - change)[free].max() < 2.5 / 127.5, name  # uint8 rounding of both decodes
     np.testing.assert_array_equal(out["detail"][0], out["blend"][0])  # keyframes exact
     with pytest.raises(ConfigError, match="base"):
-        DiffusionDecoder(weights=str(weights), base="cross-fade")
+        DiffusionDecoder(weights=str(micro_weights), base="cross-fade")
     with pytest.raises(ConfigError, match="detail_mix"):
-        DiffusionDecoder(weights=str(weights), base="detail", detail_mix=1.5)
-    assert DiffusionDecoder(weights=str(weights)).settings()["base"] == "blend"  # micro weights: no default
+        DiffusionDecoder(weights=str(micro_weights), base="detail", detail_mix=1.5)
+    assert DiffusionDecoder(weights=str(micro_weights)).settings()["base"] == "blend"  # micro weights: no default
 
 
-def test_detail_mix_of_output_mixes_the_models_own_coarse_band(weights):
+def test_detail_mix_of_output_mixes_the_models_own_coarse_band(micro_weights):
     """``detail_mix_of=output``: the coarse band is ``β`` of the model's output's and ``1 − β`` of
     the prediction's, the fine band the output's over the prediction's: ``pred + β·G(y − pred) +
     (y − blend) − G(y − blend)`` with ``y`` the model's output over its blend (``base=blend``)."""
@@ -187,7 +172,7 @@ def test_detail_mix_of_output_mixes_the_models_own_coarse_band(weights):
     from actdiff.conditioning.conditions import build_conditions, warp_blend_from_conditions
     from actdiff.motion.prediction import predict_frame
     header, seg = _segment(length=7)
-    kw = dict(weights=str(weights), steps=2, strength=0.3, temporal_blend=0.0)
+    kw = dict(weights=str(micro_weights), steps=2, strength=0.3, temporal_blend=0.0)
     y = _signed_frames(DiffusionDecoder(base="blend", **kw).decode_segment(header, seg))[1:-1]
     got = {of: _signed_frames(DiffusionDecoder(base="detail", detail_mix=0.25, detail_mix_of=of, **kw)
                               .decode_segment(header, seg))[1:-1] for of in ("blend", "output")}
@@ -204,20 +189,20 @@ def test_detail_mix_of_output_mixes_the_models_own_coarse_band(weights):
     assert free.mean() > 0.5 and np.abs(got["output"] - got["blend"])[free].max() > 0.05  # the two differ
     assert np.abs(got["output"] - want)[free].max() < 2.5 / 127.5  # uint8 rounding of both decodes
     with pytest.raises(ConfigError, match="detail_mix_of"):
-        DiffusionDecoder(weights=str(weights), base="detail", detail_mix_of="warp")
+        DiffusionDecoder(weights=str(micro_weights), base="detail", detail_mix_of="warp")
     # recorded in results only when it is not the default, so earlier results still match
     assert DiffusionDecoder(base="detail", detail_mix_of="output", **kw).settings()["detail_mix_of"] == "output"
     assert "detail_mix_of" not in DiffusionDecoder(base="detail", **kw).settings()
 
 
-def test_the_streams_detail_mix_sets_each_segment_unless_one_is_given(weights):
+def test_the_streams_detail_mix_sets_each_segment_unless_one_is_given(micro_weights):
     """A segment the encoder sent a ``detail_mix`` for (format 3) decodes as with that ``β`` given;
     an explicit ``detail_mix`` holds for every segment, the stream's choice aside."""
     import dataclasses
 
     header, seg = _segment(length=7)
     sent = dataclasses.replace(seg, detail_mix=0.25)
-    kw = dict(weights=str(weights), steps=2, strength=0.3, temporal_blend=0.0, base="detail")
+    kw = dict(weights=str(micro_weights), steps=2, strength=0.3, temporal_blend=0.0, base="detail")
     fixed = {b: DiffusionDecoder(detail_mix=b, **kw).decode_segment(header, seg) for b in (0.25, 1.0)}
     assert np.abs(fixed[0.25].astype(int) - fixed[1.0]).max() > 2  # the two mixes differ
     np.testing.assert_array_equal(DiffusionDecoder(**kw).decode_segment(header, sent), fixed[0.25])
@@ -226,14 +211,14 @@ def test_the_streams_detail_mix_sets_each_segment_unless_one_is_given(weights):
     assert "detail_mix_per_segment" not in DiffusionDecoder(detail_mix=1.0, **kw).settings()
 
 
-def test_fine_residual_band_leaves_the_coarse_band_to_the_base(weights):
+def test_fine_residual_band_leaves_the_coarse_band_to_the_base(micro_weights):
     """``residual_band="fine"``: the model adds only the fine band of its residual (``r − G(r)``), so
     most of the output's coarse band is the base's (``G(r − G(r)) = G(r) − G²(r)`` is what leaks);
     with the whole residual it is not."""
     import cv2
 
     header, seg = _segment(length=7)
-    kw = dict(weights=str(weights), steps=2, strength=0.3, temporal_blend=0.0, base="detail", detail_mix=0.25)
+    kw = dict(weights=str(micro_weights), steps=2, strength=0.3, temporal_blend=0.0, base="detail", detail_mix=0.25)
     fine = DiffusionDecoder(residual_band="fine", **kw)
     rng = np.random.default_rng(0)
     base = torch.from_numpy(rng.uniform(-0.3, 0.3, (2, 3, 36, 50)).astype(np.float32))

@@ -6,27 +6,12 @@ import pytest
 import torch
 
 from actdiff.commands.decode import sampling_text
-from actdiff.config import load_group
 from actdiff.decoders import diffusion as diffusion_module
 from actdiff.decoders.diffusion import DiffusionDecoder
 from actdiff.decoders.residual_filter import residual_anchors, transport_residuals
 from actdiff.errors import ConfigError
-from actdiff.models import build_model
 from actdiff.training.synthetic import moving_texture, segment_from_frames
 from actdiff.types import StreamHeader
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("w")
-    model = build_model(load_group("model", "micro"))
-    with torch.no_grad():  # make the control branch matter
-        for p in [*model.controlnet.controlnet_down_blocks.parameters(),
-                  *model.controlnet.controlnet_cond_embedding.conv_out.parameters()]:
-            p.normal_(0, 0.5)
-    model.save_pretrained(str(folder), safe_serialization=True)
-    return folder
 
 
 def _segment(length: int, h: int = 40, w: int = 56, speed: float = 2.0):
@@ -56,13 +41,13 @@ def test_transport_carries_each_residual_along_the_motion_and_mixes_by_position(
     assert np.abs(out[6].astype(int) - 100).max() == 0 and np.array_equal(out[[0, 7]], base[[0, 7]])
 
 
-def test_ends_mode_runs_the_model_twice_per_segment_and_keeps_its_frames_there(weights, monkeypatch):
+def test_ends_mode_runs_the_model_twice_per_segment_and_keeps_its_frames_there(micro_weights, monkeypatch):
     """The model runs at frames 1 and L-2 only; there the output is the every-frame decode's (no
     filter), the keyframes are exact, the in-between frames differ, and decoding is deterministic."""
     length = 9
     seg = _segment(length)
     header = StreamHeader(height=40, width=56, coded_height=40, coded_width=56, num_frames=40, fps=25.0, seed=5)
-    kw = dict(weights=str(weights), steps=2, strength=0.5, temporal_blend=0.0, base="detail", detail_mix=0.5,
+    kw = dict(weights=str(micro_weights), steps=2, strength=0.5, temporal_blend=0.0, base="detail", detail_mix=0.5,
               residual_band="fine")
     runs = []
     real = diffusion_module.sample
@@ -89,8 +74,8 @@ def test_ends_mode_runs_the_model_twice_per_segment_and_keeps_its_frames_there(w
     np.testing.assert_array_equal(filtered.decode_segment(header, short), ends.decode_segment(header, short))
 
 
-def test_ends_mode_is_recorded_and_checked(weights):
-    kw = dict(weights=str(weights), steps=2)
+def test_ends_mode_is_recorded_and_checked(micro_weights):
+    kw = dict(weights=str(micro_weights), steps=2)
     settings = DiffusionDecoder(residual_from="ends", **kw).settings()
     assert settings["residual_from"] == "ends" and "residual_from" not in DiffusionDecoder(**kw).settings()
     text = sampling_text(settings)
@@ -99,12 +84,12 @@ def test_ends_mode_is_recorded_and_checked(weights):
         DiffusionDecoder(residual_from="middle", **kw)
 
 
-def test_residual_scale_adds_that_share_of_the_residual(weights):
+def test_residual_scale_adds_that_share_of_the_residual(micro_weights):
     """``residual_scale=s`` adds ``s`` times what the model adds; at 0 the output is the base, so
     the stream's seed no longer matters."""
     header, seg = StreamHeader(height=40, width=56, coded_height=40, coded_width=56, num_frames=40, fps=25.0,
                                seed=5), _segment(6)
-    kw = dict(weights=str(weights), steps=2, strength=0.5, temporal_blend=0.0, base="detail", detail_mix=0.5,
+    kw = dict(weights=str(micro_weights), steps=2, strength=0.5, temporal_blend=0.0, base="detail", detail_mix=0.5,
               residual_band="fine")
     rng = np.random.default_rng(1)
     base = torch.from_numpy(rng.uniform(-0.5, 0.5, (1, 3, 40, 56)).astype(np.float32))

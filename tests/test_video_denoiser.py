@@ -195,3 +195,11 @@ def test_the_frame_decoders_base_default_is_not_a_video_sampling_option():
     dec = VideoDiffusionDecoder(model=m, device="cpu")
     _, _, cond = _inputs(m, t=2)
     assert m.generate(cond, seed=1, frame_ids=[0, 1], **{**dec.sampling, "steps": 1}).shape == (2, 3, 32, 48)
+
+
+def test_residual_from_and_scale_are_frame_decoder_options_too():
+    """``residual_from`` and ``residual_scale`` (the 2D decoder's) in a video preset's sampler stay
+    in its config and are not handed to ``generate``."""
+    m = micro_video(sampler={"residual_from": "ends", "residual_scale": 0.3})
+    assert m.config.default_sampler["residual_from"] == "ends"
+    assert not {"residual_from", "residual_scale"} & set(m.sampling_defaults())

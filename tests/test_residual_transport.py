@@ -78,6 +78,7 @@ def test_ends_mode_is_recorded_and_checked(micro_weights):
     kw = dict(weights=str(micro_weights), steps=2)
     settings = DiffusionDecoder(residual_from="ends", **kw).settings()
     assert settings["residual_from"] == "ends" and "residual_from" not in DiffusionDecoder(**kw).settings()
+    assert "temporal_blend" not in settings and "temporal_blend" in DiffusionDecoder(**kw).settings()  # not used
     text = sampling_text(settings)
     assert "residual from the segment's ends" in text and "temporal blend" not in text
     with pytest.raises(ConfigError, match="residual_from"):

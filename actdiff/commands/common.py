@@ -101,17 +101,15 @@ DEFAULT_METRICS = ("psnr", "ms_ssim", "niqe", "warping_error")
 
 #: Decoder options of ``decode`` and ``evaluate`` (argparse ``dest`` = key of the ``codec.decoder`` section).
 DECODER_OPTIONS = ("weights", "sampler", "steps", "strength", "noise_mode", "temporal_blend", "base", "detail_mix",
-                   "residual_band", "residual_from",
-                   "residual_scale", "device", "depth")
+                   "residual_band", "residual_from", "residual_scale", "device", "depth")
 
 
 def add_decoder_args(p: argparse.ArgumentParser) -> None:
     """``--decoder --no-bidirectional`` and the diffusion options ``--weights --sampler --steps
     --strength --noise-mode --temporal-blend --base --detail-mix --residual-band --residual-from
-    --residual-scale --device``: each sets
-    a key of the ``codec.decoder``
-    config section (unset: the config's value; diffusion options left null there take the
-    defaults stored with the weights, ``default_sampler`` in their config)."""
+    --residual-scale --device``: each sets a key of the ``codec.decoder`` config section (unset:
+    the config's value; diffusion options left null there take the defaults stored with the
+    weights, ``default_sampler`` in their config)."""
     p.add_argument("--decoder", default=None, help="warp | diffusion (default: codec.decoder.name, warp)")
     p.add_argument("--no-bidirectional", action="store_true",
                    help="decoder ignores the end keyframe of each segment (ablation)")

@@ -95,7 +95,7 @@ def sampling_text(settings: dict) -> str:
     parts = [f"{settings.get('sampler', '?')} {settings['steps']} steps"]
     if settings.get("strength") is not None:
         parts.append(f"strength {settings['strength']:g}")
-    if settings.get("temporal_blend") is not None and settings.get("residual_from") != "ends":  # unused then
+    if settings.get("temporal_blend") is not None:
         parts.append(f"temporal blend {settings['temporal_blend']:g}")
     if settings.get("base") is not None:
         parts.append(f"base {settings['base']}")

@@ -218,11 +218,12 @@ class DiffusionDecoder(Decoder):
 
     def settings(self) -> dict:
         """The effective sampling settings (recorded in results JSONs; ``detail_sigma`` and
-        ``detail_mix`` with the ``detail`` base only, ``detail_mix_of`` when it is ``output``)."""
+        ``detail_mix`` with the ``detail`` base only, ``detail_mix_of`` when it is ``output``,
+        ``temporal_blend`` unless ``residual_from`` is ``ends``, which does not filter)."""
         extra = {"detail_sigma": self.detail_sigma, "detail_mix": self.detail_mix} if self.base == "detail" else {}
         if self.residual_band != "all":  # recorded when not the default
             extra["residual_band"] = self.residual_band
-        if self.residual_from != "frames":  # recorded when not the default (temporal_blend unused then)
+        if self.residual_from != "frames":  # recorded when not the default
             extra["residual_from"] = self.residual_from
         if self.residual_scale != 1.0:
             extra["residual_scale"] = self.residual_scale
@@ -233,8 +234,8 @@ class DiffusionDecoder(Decoder):
         model = f"ControlledDenoiser (frame by frame, residual over its {self.native_base}) from {self.weights}"
         return {**extra, "name": self.name, "model": model,
                 "sampler": self.sampler, "steps": self.steps, "strength": self.strength,
-                "noise_mode": self.noise_mode, "temporal_blend": self.temporal_blend, "base": self.base,
-                "bidirectional": self.bidirectional}
+                "noise_mode": self.noise_mode, "base": self.base, "bidirectional": self.bidirectional,
+                **({} if self.residual_from == "ends" else {"temporal_blend": self.temporal_blend})}
 
     def _bidirectional(self, header: StreamHeader) -> bool:
         if self.bidirectional is not None:

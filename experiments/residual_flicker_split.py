@@ -4,27 +4,34 @@ Encodes the first 96 frames of CLIP (cpu protocol, the encoder's per-segment ``d
 POINT and scores, on the same stream: the warp decoder; the image under the 2D model's residual
 (the ``detail`` base, captured inside the decoder); the model's output before the residual filter;
 the shipped decode (after it); the shipped decode at each ``--blends`` value; and
-``residual_from="ends"``. Metrics: PSNR, coarse PSNR, warping error, tOF, NIQE. A looking tool: its
-numbers explain, they choose nothing (choices are made on validation files).
+``residual_from="ends"``. Metrics: PSNR, coarse PSNR, VMAF NEG, warping error, tOF, NIQE.
+``--panel PATH`` writes the middle frames of the two longest segments (``detail_mix_ab.panel``;
+columns: source, warp, shipped, ``ends``). A looking tool: its numbers explain, they choose nothing
+(choices are made on validation files).
 
     ACTDIFF_OPENCV_SAMPLES_ROOT=... OMP_NUM_THREADS=2 PYTHONPATH=. python experiments/residual_flicker_split.py \\
-        data/opencv_samples/box.mp4 r2 --blends 0.98 0.995
+        data/opencv_samples/box.mp4 r2 --blends 0.98 0.995 --panel docs/figures/residual_from_box_r2.jpg
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 
-import actdiff.decoders.diffusion as diffusion
-from actdiff.codec import decode_video
-from actdiff.data import load_protocol
-from actdiff.evaluation.rates import encode_at_point
-from actdiff.metrics import compute_metrics
-from actdiff.types import Video
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from detail_mix_ab import panel  # noqa: E402
 
-METRICS = ["psnr", "psnr_lowres", "warping_error", "tof", "niqe"]
+import actdiff.decoders.diffusion as diffusion  # noqa: E402
+from actdiff.codec import decode_video  # noqa: E402
+from actdiff.data import load_protocol  # noqa: E402
+from actdiff.evaluation.rates import encode_at_point  # noqa: E402
+from actdiff.metrics import compute_metrics  # noqa: E402
+from actdiff.types import Video  # noqa: E402
+
+METRICS = ["psnr", "psnr_lowres", "vmaf_neg", "warping_error", "tof", "niqe"]
 
 
 def _captured_decode(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,10 +62,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("clip")
     ap.add_argument("point", help="rate point of configs/rates/default.yaml (r0 … r4)")
     ap.add_argument("--blends", type=float, nargs="*", default=[], help="other temporal_blend values to decode")
+    ap.add_argument("--panel", type=Path, default=None, help="frames panel (.png or .jpg): source, warp, shipped, ends")
     args = ap.parse_args(argv)
     full = load_protocol("cpu").read(args.clip)
     video = Video(frames=full.frames[:96], fps=full.fps, source=args.clip)
-    data = encode_at_point(video, args.point, overrides=["codec.send_detail_mix=true"]).data
+    res = encode_at_point(video, args.point, overrides=["codec.send_detail_mix=true"])
+    data = res.data
     final, base, raw = _captured_decode(data)
     decodes = {"warp": np.asarray(decode_video(data, "warp", trusted=True).frames), "base (under the residual)": base,
                "model output, unfiltered": raw, "shipped (filtered)": final}
@@ -72,6 +81,11 @@ def main(argv: list[str] | None = None) -> dict:
     for label, frames in decodes.items():
         out[label] = {k: float(v) for k, v in compute_metrics(src, frames, METRICS).items()}
         print(f"{label}: " + " ".join(f"{k}={v:.5f}" for k, v in out[label].items()), flush=True)
+    if args.panel:
+        columns = {k: decodes[k] for k in ("warp", "shipped (filtered)", "residual_from ends")}
+        shown = panel(src, columns, res.stats["segments"], args.panel)
+        print(f"segments {res.stats['segments']}; panel {args.panel}: frames {shown}, columns source, "
+              f"{', '.join(columns)}")
     return out
 
 

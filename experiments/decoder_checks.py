@@ -2,7 +2,8 @@
 
 For each results JSON: how many (clip, rate point) pairs meet each check, and the range of the
 diffusion (``video``) decoder's coarse PSNR minus the warp decoder's, of its VMAF NEG minus the warp
-decoder's and of its warping error over the warp decoder's, on the same bitstreams. With two files
+decoder's and of its warping error over the warp decoder's, on the same bitstreams; and, for each
+check against x265, whether the warp decoder fails it too where the video decoder does. With two files
 (``OLD NEW``, the same clips and points), also the per-point change of the ``video`` rows.
 
     .venv/bin/python experiments/decoder_checks.py benchmarks/results/decoder_2d_detail_mix_unseen_cpu.json \\
@@ -26,8 +27,27 @@ def points(path: Path) -> dict[tuple[str, str], dict]:
     out = {}
     for clip in json.loads(path.read_text())["clips"]:
         for i, (w, v) in enumerate(zip(clip["rows"]["warp"], clip["rows"]["video"])):
+            verdict = clip["verdicts"][i]
             out[(clip["clip"], w["quality_param"])] = {"warp": w["metrics"], "video": v["metrics"], "bpp": v["bpp"],
-                                                       "checks": clip["verdicts"][i]["checks"]}
+                                                       "checks": verdict["checks"],
+                                                       "x265": verdict.get("x265_at_bpp")}
+    return out
+
+
+#: The checks against x265 at the same bpp and the metric each compares.
+X265_CHECKS = {"tof_x265": "tof", "warp_err_x265": "warping_error"}
+
+
+def shared_with_warp(pts: dict[tuple[str, str], dict]) -> dict[str, dict[str, list[str]]]:
+    """Per x265 check, the points (``clip point``) the video decoder fails, split by whether the warp
+    decoder fails it too on the same stream (``shared``) or passes it (``own``); points whose
+    verdict carries no ``x265_at_bpp`` are left out."""
+    out = {}
+    for check, metric in X265_CHECKS.items():
+        failed = [(k, p) for k, p in pts.items() if p["x265"] and not p["checks"][check]]
+        shared = [k for k, p in failed if p["warp"][metric] > p["x265"][metric]]
+        out[check] = {"shared": [" ".join(k) for k in shared],
+                      "own": [" ".join(k) for k, _ in failed if k not in shared]}
     return out
 
 
@@ -39,7 +59,8 @@ def summary(pts: dict[tuple[str, str], dict]) -> dict:
             "checks_met": {c: sum(bool(p["checks"][c]) for p in pts.values()) for c in CHECKS},
             "coarse_psnr_minus_warp": [min(diff["psnr_lowres"]), max(diff["psnr_lowres"])],
             "vmaf_neg_minus_warp": [min(diff["vmaf_neg"]), max(diff["vmaf_neg"])],
-            "warping_error_over_warp": [min(ratio), max(ratio)]}
+            "warping_error_over_warp": [min(ratio), max(ratio)],
+            "x265_failures": shared_with_warp(pts)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -54,6 +75,9 @@ def main(argv: list[str] | None = None) -> dict:
         print("  coarse PSNR − warp {:+.2f} … {:+.2f} dB, VMAF NEG − warp {:+.2f} … {:+.2f}, warping error "
               "{:.2f} … {:.2f}× warp".format(*s["coarse_psnr_minus_warp"], *s["vmaf_neg_minus_warp"],
                                            *s["warping_error_over_warp"]))
+        for check, split in s["x265_failures"].items():
+            print(f"  {check} failed at {len(split['shared']) + len(split['own'])}: the warp decoder fails it too at "
+                  f"{len(split['shared'])}, not at {len(split['own'])} ({', '.join(split['own']) or 'none'})")
     if len(runs) == 2:
         old, new = runs
         common = [k for k in new if k in old]

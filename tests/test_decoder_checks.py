@@ -62,3 +62,44 @@ def test_video_sampling_tradeoff_reads_stream_as_a_detail_mix():
     assert mod._mix("stream") == "stream" and mod._mix("0.5") == 0.5
     args = argparse.Namespace(bases=["detail", "blend"], detail_mixes=["stream", 0.5])
     assert mod._bases(args) == [("detail", "stream"), ("detail", 0.5), ("blend", None)]
+
+
+def test_x265_failures_split_by_whether_the_warp_decoder_fails_too():
+    mod = load_script("experiments/decoder_checks.py")
+    checks = dict.fromkeys(CHECKS, True)
+
+    def point(warp_tof: float, video_tof: float, x265_tof: float) -> dict:
+        return {"warp": {"tof": warp_tof, "warping_error": 0.001}, "video": {"tof": video_tof, "warping_error": 0.001},
+                "x265": {"tof": x265_tof, "warping_error": 0.002},
+                "checks": {**checks, "tof_x265": video_tof <= x265_tof}}
+
+    pts = {("a", "r0"): point(0.3, 0.3, 0.2), ("a", "r1"): point(0.1, 0.3, 0.2), ("a", "r2"): point(0.1, 0.1, 0.2),
+           ("b", "r0"): {**point(0.3, 0.3, 0.2), "x265": None}}
+    split = mod.shared_with_warp(pts)
+    assert split["tof_x265"] == {"shared": ["a r0"], "own": ["a r1"]}
+    assert split["warp_err_x265"] == {"shared": [], "own": []}
+
+
+def test_source_flicker_asks_the_source_the_warping_error_checks(tmp_path, monkeypatch, capsys):
+    mod = load_script("experiments/source_flicker.py")
+
+    def row(point: str, we: float) -> dict:
+        return {"quality_param": point, "bpp": 0.01, "metrics": {"warping_error": we}}
+
+    clip = {"clip": "a", "path": "a.mp4", "frames": 4,
+            "rows": {"warp": [row("r0", 0.002), row("r1", 0.004)], "video": [row("r0", 0.003), row("r1", 0.005)]},
+            "verdicts": [{"x265_at_bpp": {"warping_error": 0.0035}}, {"x265_at_bpp": {"warping_error": 0.006}}]}
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"protocol": "cpu", "targets": {"flicker_ratio": 1.2}, "clips": [clip]}))
+    seen = []
+    monkeypatch.setattr(mod, "source_warping_error", lambda path, protocol, frames: seen.append(frames) or 0.0045)
+    out = mod.main([str(bench), "-o", str(tmp_path / "out.json")])
+    assert seen == [4]
+    # the source (0.0045) fails 1.2 x warp at r0 (0.0024) and x265 at r0 (0.0035); passes both at r1
+    assert out["source_meets"] == {"warp_err_warp": 1, "warp_err_x265": 1}
+    # the video decoder: above 1.2 x warp at both (0.003 > 0.0024, 0.005 > 0.0048), below x265 at both
+    assert out["video_meets"] == {"warp_err_warp": 0, "warp_err_x265": 2}
+    assert out["video_fails_where_source_passes"] == {"warp_err_warp": ["a r1"], "warp_err_x265": []}
+    assert out["video_at_most_source"] == 1
+    assert json.loads((tmp_path / "out.json").read_text())["points"] == 2
+    assert "the source meets" in capsys.readouterr().out

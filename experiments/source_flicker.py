@@ -7,8 +7,9 @@ results JSON this reads the same frames (its protocol, its frame count), compute
 warping error and, at every rate point, sets it beside the warp decoder's, the diffusion
 (``video``) decoder's and x265's at the same bpp (the bench's ``x265_at_bpp``). It then asks of the
 **source** the two warping-error checks the decoders are held to: at most the targets' ratio (1.2)
-times the warp decoder's, and at most x265's. A check the source fails cannot tell flicker from
-the texture and noise a faithful decode must keep. A looking tool: it changes no check.
+times the warp decoder's, and at most x265's. A check the source fails cannot tell flicker from the
+texture and noise a faithful decode must keep. A looking tool: it changes no check. (The bench
+records the source's warping error itself since 2026-12-04; for its older JSONs this computes it.)
 
     ACTDIFF_OPENCV_SAMPLES_ROOT=... OMP_NUM_THREADS=2 PYTHONPATH=. python experiments/source_flicker.py \\
         benchmarks/results/decoder_2d_residual_fine_unseen_cpu.json -o benchmarks/results/source_flicker_unseen_cpu.json
@@ -68,7 +69,9 @@ def main(argv: list[str] | None = None) -> dict:
     ratio = float(bench["targets"]["flicker_ratio"])
     rows = []
     for clip in bench["clips"]:
-        src = source_warping_error(clip["path"], bench["protocol"], int(clip["frames"]))
+        src = clip.get("source_warping_error")  # recorded by the bench since 2026-12-04
+        if src is None:
+            src = source_warping_error(clip["path"], bench["protocol"], int(clip["frames"]))
         rows += point_rows(clip, src, ratio)
         for r in rows[-len(clip["rows"]["warp"]):]:
             we = r["warping_error"]

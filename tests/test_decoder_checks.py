@@ -103,3 +103,62 @@ def test_source_flicker_asks_the_source_the_warping_error_checks(tmp_path, monke
     assert out["video_at_most_source"] == 1
     assert json.loads((tmp_path / "out.json").read_text())["points"] == 2
     assert "the source meets" in capsys.readouterr().out
+
+
+def test_flicker_profile_splits_pairs_at_keyframes():
+    import numpy as np
+
+    mod = load_script("experiments/flicker_profile.py")
+    at_key = mod.keyframe_pairs([[0, 3], [3, 6]], 7)
+    # pairs (0,1) (1,2) (2,3) (3,4) (4,5) (5,6): those touching frames 0, 3, 6
+    assert at_key.tolist() == [True, False, True, True, False, True]
+    errors = {"warp": np.full(6, 0.001), "shipped": np.array([0.003, 0.002, 0.003, 0.003, 0.002, 0.003])}
+    ex = mod.excess(errors, at_key)["shipped"]
+    assert ex["keyframe_pairs"] == pytest.approx(0.002) and ex["other_pairs"] == pytest.approx(0.001)
+
+
+def test_flicker_profile_pair_errors_score_flicker_like_the_clip_metric():
+    """On a clip shifting one pixel per frame, per-pair errors of a decode that moves with it are the
+    clip metric's (same masks, near-equal pixel counts); added noise raises every pair."""
+    import numpy as np
+
+    from actdiff.metrics.temporal import warping_error
+
+    mod = load_script("experiments/flicker_profile.py")
+    rng = np.random.default_rng(0)
+    base = (rng.random((48, 72, 3)) * 255).astype(np.uint8)
+    base = np.repeat(np.repeat(base, 2, 0), 2, 1)  # 96 x 144, smooth enough for the flow
+    ref = np.stack([np.roll(base, t, axis=1) for t in range(5)])
+    steady = mod.pair_errors(ref, ref)
+    noisy = ref.astype(np.int16) + rng.integers(-20, 21, ref.shape)
+    flicker = mod.pair_errors(ref, np.clip(noisy, 0, 255).astype(np.uint8))
+    assert steady.shape == (4,) and (flicker > steady + 0.01).all()
+    assert steady.mean() == pytest.approx(warping_error(ref, ref), rel=0.05)
+
+
+def test_motion_accuracy_scores_decoded_motion_against_the_source_flow():
+    """A texture panning 2 px/frame: tracks that follow it carry its motion (small error on moving
+    pixels), tracks that stand still carry none (the error of no motion at all)."""
+    import numpy as np
+    from _eval_helpers import moving_texture
+
+    from actdiff.types import DecodedSegment, Segment, Tracks
+
+    mod = load_script("experiments/motion_accuracy.py")
+    length, step = 5, 2.0
+    wide = moving_texture(1, 96, 160, seed=3)[0]
+    src = np.stack([wide[:, 16 - int(step) * t:144 - int(step) * t] for t in range(length)])  # content moves right
+    gx, gy = np.meshgrid(np.linspace(8, 120, 5), np.linspace(8, 88, 4))
+    pts = np.stack([gx.ravel(), gy.ravel()], -1).astype(np.float32)
+    moving = np.stack([pts + [step * t, 0.0] for t in range(length)]).astype(np.float32)
+    vis, conf = np.ones((length, len(pts)), bool), np.ones((length, len(pts)), np.float32)
+
+    def seg(positions):
+        return DecodedSegment(Segment(0, length - 1), src[0], src[-1], Tracks(positions, vis, conf), 16.0)
+
+    follow = mod.stream_accuracy(src, [seg(moving)], moving=1.0)
+    still = mod.stream_accuracy(src, [seg(np.repeat(pts[None], length, 0))], moving=1.0)
+    assert follow["moving_share"] > 0.5
+    assert follow["moving_epe"]["zero"] == pytest.approx(step, abs=0.5)
+    assert follow["moving_epe"]["direct"] < 0.5 and follow["moving_epe"]["keyflow"] < 0.8
+    assert still["moving_epe"]["direct"] == pytest.approx(still["moving_epe"]["zero"], abs=0.1)

@@ -2,7 +2,7 @@
 
 For each clip (cpu protocol: 256x384 crop, first ``--frames`` frames) the fast mode at every rate
 point of ``configs/rates/default.yaml`` (r0…r4) as configured ("off") and with the override added
-to every point ("on"), decoded by the warp decoder and scored: VMAF NEG, MS-SSIM, PSNR and the
+(or several, all together) to every point ("on"), decoded by the warp decoder and scored: VMAF NEG, MS-SSIM, PSNR and the
 temporal metrics (warping error, tOF); prints and writes the BD-rate of ``on`` against ``off`` per
 clip and on average (negative: ``on`` needs fewer bits), and the temporal metrics' mean ratio
 ``on / off`` over the points (above 1: more flicker), with the machine.
@@ -35,11 +35,11 @@ CLIPS = ["davis_dogs_jump", "sadtalker_face_a", "intel_person_room", "sttn_schoo
          "pysot_bag"]  # the six of experiments/rd_flag_ab.py
 
 
-def curve(video, rates: dict, override: str | None) -> list:
-    """The fast mode's points on ``video`` (warp decoder), with ``override`` added to each."""
+def curve(video, rates: dict, overrides: list[str]) -> list:
+    """The fast mode's points on ``video`` (warp decoder), with ``overrides`` added to each."""
     out = []
     for name, ovs in rates.items():
-        enc = encode_at_point(video, name, {name: [*ovs, override] if override else list(ovs)})
+        enc = encode_at_point(video, name, {name: [*ovs, *overrides]})
         rec = decode_video(enc.data, "warp").frames
         m = compute_metrics(video.frames, rec, QUALITY + TEMPORAL)
         out.append({"point": name, "bpp": float(enc.stats["bpp"]), "keyframes": enc.stats["keyframes"],
@@ -62,19 +62,21 @@ def summarize(out: dict) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("override", help="KEY=VALUE relative to the codec section, e.g. entropy.step=1.0")
+    ap.add_argument("override", nargs="+",
+                    help="KEY=VALUE relative to the codec section, e.g. entropy.step=1.0 (several: all together)")
     ap.add_argument("--clips", nargs="+", default=CLIPS)
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
-    if "=" not in args.override:
-        ap.error(f"expected KEY=VALUE, got {args.override!r}")
+    bad = [o for o in args.override if "=" not in o]
+    if bad:
+        ap.error(f"expected KEY=VALUE, got {bad[0]!r}")
     rates = load_rates()
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)  # not at the end of an hour's run
     out: dict = {"args": vars(args), "machine": machine(), "clips": {}}
     for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
         video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
-        off, on = curve(video, rates, None), curve(video, rates, args.override)
+        off, on = curve(video, rates, []), curve(video, rates, args.override)
         for a, b in zip(off, on):
             print(f"{seq.name} {a['point']}: " + " | ".join(
                 f"{p['bpp']:.5f} bpp vmaf_neg={p['vmaf_neg']:.2f} ms_ssim={p['ms_ssim']:.4f} psnr={p['psnr']:.2f} "

@@ -101,16 +101,20 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--rates", nargs="+", default=["r1", "r4"])
     ap.add_argument("--moving", type=float, default=1.0, help="source motion (px/frame) from which a pixel moves")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="config overrides of every encode (before the point's), e.g. "
+                         "codec.trajectories.smooth_sigma=0 (recorded with each stream's bpp)")
     ap.add_argument("-o", "--output", type=Path, default=None)
     args = ap.parse_args(argv)
     out: dict = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                  "machine": machine(), "streams": []}
-    for name, src, point, res in training_streams(args.clips, args.rates, args.frames):
+    for name, src, point, res in training_streams(args.clips, args.rates, args.frames, args.set):
         _, segments = decode_segments(res.data, trusted=True)
-        row = {"clip": name, "point": point, "points_per_segment": [s.tracks.num_points for s in segments],
+        row = {"clip": name, "point": point, "bpp": res.stats["bpp"],
+               "points_per_segment": [s.tracks.num_points for s in segments],
                **stream_accuracy(src, segments, args.moving)}
         out["streams"].append(row)
-        print(f"{name} {point}: moving pixels {row['moving_share']:.0%}, EPE " + ", ".join(
+        print(f"{name} {point} ({row['bpp']:.4f} bpp): moving pixels {row['moving_share']:.0%}, EPE " + ", ".join(
             f"{k} {v:.2f}" for k, v in row["moving_epe"].items()) + f" px; static pixels: decoded motion "
             f"{row['static_decoded_motion']:.3f} px (source {row['static_source_motion']:.3f})", flush=True)
         if args.output:

@@ -32,3 +32,26 @@ def test_curves_that_do_not_overlap_give_none_and_the_mean_skips_them():
     only = out["clips"]["a"]["bd_rate_on_vs_off"]["vmaf_neg"]
     assert out["mean_bd_rate_on_vs_off"]["vmaf_neg"] == pytest.approx(only)
     assert out["mean_temporal_ratio_on_vs_off"]["tof"] == pytest.approx(1.1)
+
+
+def test_every_override_goes_to_every_point_after_the_points_own(monkeypatch):
+    from types import SimpleNamespace
+
+    ab = load_script("experiments/fast_override_ab.py")
+    seen = {}
+
+    def encode(video, name, rates):
+        seen[name] = rates[name]
+        return SimpleNamespace(data=b"", stats={"bpp": 0.01, "keyframes": [0]})
+
+    monkeypatch.setattr(ab, "encode_at_point", encode)
+    monkeypatch.setattr(ab, "decode_video", lambda data, name: SimpleNamespace(frames=None))
+    monkeypatch.setattr(ab, "compute_metrics", lambda ref, rec, names: dict.fromkeys(names, 1.0))
+    video = SimpleNamespace(frames=None)
+    rates = {"r0": ["keyframe_codec.quality=5"], "r1": ["keyframe_codec.quality=12"]}
+    ab.curve(video, rates, ["trajectories.smooth_sigma=0", "trajectories.temporal_stride=1"])
+    assert seen["r1"] == ["keyframe_codec.quality=12", "trajectories.smooth_sigma=0", "trajectories.temporal_stride=1"]
+    ab.curve(video, rates, [])
+    assert seen["r0"] == ["keyframe_codec.quality=5"]
+    with pytest.raises(SystemExit):
+        ab.main(["trajectories.smooth_sigma", "-o", "/dev/null"])

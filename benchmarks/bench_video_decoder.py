@@ -247,8 +247,8 @@ def main(argv: list[str] | None = None) -> None:
         doc["meets_all_targets"] = all(every.values()) and min(fps) >= 1.0
         doc["source_meets"] = {k: sum(v["source_meets"][k] for c in clips for v in c["verdicts"])
                                for k in ("warp_err_x265", "warp_err_warp")}
-        print(f"the source itself meets, of {sum(len(c['verdicts']) for c in clips)} points: {doc['source_meets']}")
         print(f"\ntargets met on every clip and point: {every}")
+        print(f"the source itself meets, of {sum(len(c['verdicts']) for c in clips)} points: {doc['source_meets']}")
         print(f"video decoder frames/s: min {min(fps):.2f}, median {np.median(fps):.2f} (shared machine, see "
               f"load_average per row); all targets met: {doc['meets_all_targets']}")
     if args.output:

@@ -2,8 +2,8 @@
 
 For each clip (cpu protocol: 256x384 crop, first ``--frames`` frames) the fast mode at every rate
 point of ``configs/rates/default.yaml`` (r0…r4) as configured ("off") and with the override added
-(or several, all together) to every point ("on"), decoded by the warp decoder and scored: VMAF NEG, MS-SSIM, PSNR and the
-temporal metrics (warping error, tOF); prints and writes the BD-rate of ``on`` against ``off`` per
+(or several, all together) to every point ("on"), decoded by the warp decoder and scored: VMAF NEG,
+MS-SSIM, PSNR and the temporal metrics (warping error, tOF); prints and writes the BD-rate of ``on`` against ``off`` per
 clip and on average (negative: ``on`` needs fewer bits), and the temporal metrics' mean ratio
 ``on / off`` over the points (above 1: more flicker), with the machine.
 

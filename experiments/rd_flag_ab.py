@@ -19,6 +19,7 @@ by its full key (``codec.<key>``, e.g. the trajectory quantiser step: a config o
 encodes, the stream's header carries it):
 
     PYTHONPATH=. python experiments/rd_flag_ab.py codec.entropy.step --values 0.5 1.0 -o ...
+    PYTHONPATH=. python experiments/rd_flag_ab.py +codec.trajectories.smooth_ends --values hold pin -o ...
 """
 
 from __future__ import annotations
@@ -57,7 +58,17 @@ def parse_value(v: str):
         return tuple(parse_value(x) for x in v.split(",") if x)
     if v.lower() in ("true", "false"):
         return v.lower() == "true"
-    return int(v) if v.lstrip("-").isdigit() else float(v)
+    if v.lstrip("-").isdigit():
+        return int(v)
+    try:
+        return float(v)
+    except ValueError:
+        return v  # a name, e.g. ``pin``
+
+
+def is_codec_key(flag: str) -> bool:
+    """``codec.<key>``, or ``+codec.<key>`` for a key the config files do not name (schema default)."""
+    return flag.lstrip("+").startswith("codec.")
 
 
 def build_search(prep, codec, flag: str, value) -> RDSearch:
@@ -72,7 +83,7 @@ def codec_search(video, flows, flag: str, raw: str) -> RDSearch:
 
 
 def point(video, search: RDSearch, lam: float, flag: str, value) -> dict:
-    if not flag.startswith("codec."):
+    if not is_codec_key(flag):
         search.s = dataclasses.replace(search.s, **{flag: value})
     t0 = time.perf_counter()
     r = search.encode(lam)
@@ -97,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lambdas", type=float, nargs="+", default=[2.5, 8, 32])
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
-    if not args.flag.startswith("codec.") and args.flag not in {f.name for f in dataclasses.fields(RDSettings)}:
+    if not is_codec_key(args.flag) and args.flag not in {f.name for f in dataclasses.fields(RDSettings)}:
         ap.error(f"{args.flag!r} is not a setting of the RD search")
     off, on = (parse_value(v) for v in args.values)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)  # not at the end of an hour's run
@@ -106,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         video = read_video(str(seq.path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
         cfg = compose(None, ["codec.mode=rd"], default="experiment/codec")
         flows = pairwise_flows(video, cfg)
-        if args.flag.startswith("codec."):
+        if is_codec_key(args.flag):
             searches = {which: codec_search(video, flows, args.flag, raw)
                         for which, raw in zip((False, True), args.values)}
         else:

@@ -39,6 +39,8 @@ from actdiff.metrics import compute_metrics
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:
+    """``img`` with ``text`` drawn top left (OpenCV's font is ASCII only: λ is written out)."""
+    text = text.replace("λ", "lambda")
     out = np.ascontiguousarray(img.copy())
     (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
     cv2.rectangle(out, (0, 0), (w + 8, h + 10), (0, 0, 0), -1)

@@ -55,3 +55,12 @@ def test_every_override_goes_to_every_point_after_the_points_own(monkeypatch):
     assert seen["r0"] == ["keyframe_codec.quality=5"]
     with pytest.raises(SystemExit):
         ab.main(["trajectories.smooth_sigma", "-o", "/dev/null"])
+
+
+def test_rd_flag_ab_reads_values_and_codec_keys():
+    """``rd_flag_ab.py``: booleans, numbers, tuples and names as values; ``+codec.<key>`` (a key the
+    config files do not name) is a codec key like ``codec.<key>``, an RD setting is not."""
+    ab = load_script("experiments/rd_flag_ab.py")
+    assert [ab.parse_value(v) for v in ("true", "3", "0.5", "8,32", "pin")] == [True, 3, 0.5, (8, 32), "pin"]
+    assert ab.is_codec_key("codec.entropy.step") and ab.is_codec_key("+codec.trajectories.smooth_ends")
+    assert not ab.is_codec_key("propagation")

@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
+from actdiff.codec.encoding import TrackCoding
+from actdiff.config import compose
 from actdiff.motion.temporal import coded_frames, smooth_tracks, subsample_tracks, upsample_tracks
+from actdiff.registry import TRAJECTORY_CODERS
 from actdiff.types import Tracks
 
 
@@ -55,3 +58,47 @@ def test_smoothing_removes_jitter_keeps_frame0_and_linear_motion():
     err_smooth = np.abs(smooth.positions[inner] - clean.positions[inner]).mean()
     assert err_smooth < 0.6 * err_noisy
     assert smooth_tracks(noisy, 0) is noisy
+
+
+@pytest.mark.parametrize("frames", [3, 4, 12, 30])
+def test_pinned_smoothing_keeps_both_ends_and_constant_velocity(frames):
+    """``ends="pin"``: a point moving at constant velocity is unchanged, first and last frames exact;
+    ``hold`` lags it at the last frame (what ``pin`` is for)."""
+    t = np.arange(frames, dtype=np.float32)[:, None, None]
+    start = np.array([[[10.0, 20.0], [50.0, 5.0]]], np.float32)
+    linear = Tracks(start + t * np.array([3.0, -1.5], np.float32), np.ones((frames, 2), bool),
+                    np.ones((frames, 2), np.float32))
+    pinned = smooth_tracks(linear, 1.0, ends="pin")
+    np.testing.assert_allclose(pinned.positions, linear.positions, atol=1e-4)
+    held = smooth_tracks(linear, 1.0, ends="hold")
+    assert np.abs(held.positions[-1] - linear.positions[-1]).max() > 0.5
+
+
+def test_pinned_smoothing_removes_jitter_inside():
+    clean = make_tracks(30, 8)
+    noisy = Tracks(clean.positions + np.random.default_rng(2).normal(0, 0.4, clean.positions.shape).astype(np.float32),
+                   clean.visible, clean.confidence)
+    noisy.positions[0] = clean.positions[0]
+    smooth = smooth_tracks(noisy, 1.5, ends="pin")
+    np.testing.assert_array_equal(smooth.positions[[0, -1]], noisy.positions[[0, -1]])
+    inner = slice(3, -3)
+    assert (np.abs(smooth.positions[inner] - clean.positions[inner]).mean()
+            < 0.6 * np.abs(noisy.positions[inner] - clean.positions[inner]).mean())
+    with pytest.raises(ValueError, match="ends"):
+        smooth_tracks(noisy, 1.0, ends="mirror")
+
+
+def test_track_coding_reads_smooth_ends_from_the_config():
+    """The encoder's coded tracks follow ``codec.trajectories.smooth_ends``: with ``pin`` a point
+    moving at constant velocity is coded at its last position; ``hold`` pulls it back."""
+    frames = 9
+    t = np.arange(frames, dtype=np.float32)[:, None, None]
+    linear = Tracks(np.array([[[40.0, 30.0]]], np.float32) + t * np.array([4.0, 2.0], np.float32),
+                    np.ones((frames, 1), bool), np.ones((frames, 1), np.float32))
+    last = {}
+    for ends in ("hold", "pin"):
+        codec = compose(None, [f"codec.trajectories.smooth_ends={ends}"], default="experiment/codec").codec
+        coding = TrackCoding(codec, TRAJECTORY_CODERS.build(codec.entropy.name, step=0.5), 128, 128)
+        last[ends] = coding(linear).positions[-1, 0]
+    np.testing.assert_allclose(last["pin"], linear.positions[-1, 0], atol=0.25)
+    assert np.abs(last["hold"] - linear.positions[-1, 0]).max() > 1.0

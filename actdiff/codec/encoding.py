@@ -271,7 +271,7 @@ class TrackCoding:
 
     def __call__(self, tracks: Tracks) -> Tracks:
         t = self.codec.trajectories
-        smoothed = smooth_tracks(tracks, float(t.smooth_sigma))
+        smoothed = smooth_tracks(tracks, float(t.smooth_sigma), str(t.get("smooth_ends", "hold")))
         return self.coder.quantize(subsample_tracks(smoothed, int(t.temporal_stride)), self.height, self.width)
 
     def cost_bits(self, tracks: Tracks) -> float:

@@ -14,15 +14,34 @@ from scipy.ndimage import gaussian_filter1d
 
 from actdiff.types import Tracks
 
+#: How :func:`smooth_tracks` treats a segment's last frame: ``hold`` repeats it past the end (the
+#: filter then lags moving points there, by about 0.4·σ frames of their motion); ``pin`` mirrors the
+#: motion through it (odd reflection), which keeps the last position and any constant velocity.
+SMOOTH_ENDS = ("hold", "pin")
 
-def smooth_tracks(tracks: Tracks, sigma: float) -> Tracks:
+
+def _odd_extend(x: np.ndarray, radius: int) -> np.ndarray:
+    """``x`` (T, ...) with ``radius`` more frames after its end, mirrored through its last value
+    (repeatedly when T is shorter than ``radius``): a linear sequence stays linear."""
+    while x.shape[0] > 1 and radius > 0:
+        r = min(radius, x.shape[0] - 1)
+        x = np.concatenate([x, 2.0 * x[-1:] - x[-r - 1:-1][::-1]], axis=0)
+        radius -= r
+    return x
+
+
+def smooth_tracks(tracks: Tracks, sigma: float, ends: str = "hold") -> Tracks:
     """Gaussian-smooth ``tracks.positions`` along time (``sigma`` in frames; 0 = unchanged).
 
-    Frame 0 (where points were chosen, on the keyframe) keeps its exact positions; the
-    smoothed displacement from frame 0 is used after it. Invisible frames are filled by
-    holding the last visible position before filtering so they do not pull the curve.
-    Visibility and confidence are unchanged.
+    Frame 0 (where points were chosen, on the keyframe) keeps its exact positions; the smoothed
+    displacement from frame 0 is used after it. ``ends`` (:data:`SMOOTH_ENDS`) chooses how the
+    filter sees past the segment's ends: ``hold`` repeats frames 0 and T-1, ``pin`` mirrors the
+    motion through them (both then keep their positions and constant motion is unchanged).
+    Invisible frames are filled by holding the last visible position before filtering so they
+    do not pull the curve. Visibility and confidence are unchanged.
     """
+    if ends not in SMOOTH_ENDS:
+        raise ValueError(f"ends must be one of {SMOOTH_ENDS}, got {ends!r}")
     if sigma <= 0 or tracks.num_frames < 3 or tracks.num_points == 0:
         return tracks
     pos = tracks.positions.astype(np.float64).copy()
@@ -31,7 +50,12 @@ def smooth_tracks(tracks: Tracks, sigma: float) -> Tracks:
     for t in range(1, pos.shape[0]):  # hold the last visible position through occlusions
         pos[t, ~vis[t]] = pos[t - 1, ~vis[t]]
     disp = pos - pos[:1]
-    smooth = gaussian_filter1d(disp, sigma, axis=0, mode="nearest")
+    if ends == "hold":
+        smooth = gaussian_filter1d(disp, sigma, axis=0, mode="nearest")
+    else:
+        radius = int(4.0 * sigma + 0.5)  # gaussian_filter1d's default support
+        ext = _odd_extend(_odd_extend(disp, radius)[::-1], radius)[::-1]  # both ends (frame 0: disp 0)
+        smooth = gaussian_filter1d(ext, sigma, axis=0, mode="nearest")[radius:radius + disp.shape[0]]
     smooth[0] = 0.0
     out = (pos[:1] + smooth).astype(np.float32)
     return Tracks(positions=out, visible=tracks.visible.copy(), confidence=tracks.confidence.copy())

@@ -19,7 +19,9 @@ by its full key (``codec.<key>``, e.g. the trajectory quantiser step: a config o
 encodes, the stream's header carries it):
 
     PYTHONPATH=. python experiments/rd_flag_ab.py codec.entropy.step --values 0.5 1.0 -o ...
-    PYTHONPATH=. python experiments/rd_flag_ab.py +codec.trajectories.smooth_ends --values hold pin -o ...
+    PYTHONPATH=. python experiments/rd_flag_ab.py codec.trajectories.smooth_ends --values hold pin -o ...
+
+A key the config files do not name yet (only its schema default) is added with ``+codec.<key>``.
 """
 
 from __future__ import annotations

@@ -102,3 +102,22 @@ def test_track_coding_reads_smooth_ends_from_the_config():
         last[ends] = coding(linear).positions[-1, 0]
     np.testing.assert_allclose(last["pin"], linear.positions[-1, 0], atol=0.25)
     assert np.abs(last["hold"] - linear.positions[-1, 0]).max() > 1.0
+
+
+def test_smooth_ends_default_is_pin_in_config_schema_and_encoder():
+    """The shipped codec config, the schema and a codec section written without the key all mean
+    ``pin`` (chosen on training clips, docs/rd_mode.md "No temporal smoothing")."""
+    from omegaconf import OmegaConf
+
+    from actdiff.codec.schema import CodecSchema
+
+    codec = compose(None, [], default="experiment/codec").codec
+    assert codec.trajectories.smooth_ends == "pin"
+    assert OmegaConf.structured(CodecSchema).trajectories.smooth_ends == "pin"
+    frames = 9
+    t = np.arange(frames, dtype=np.float32)[:, None, None]
+    linear = Tracks(np.array([[[40.0, 30.0]]], np.float32) + t * np.array([4.0, 2.0], np.float32),
+                    np.ones((frames, 1), bool), np.ones((frames, 1), np.float32))
+    del codec.trajectories["smooth_ends"]
+    coding = TrackCoding(codec, TRAJECTORY_CODERS.build(codec.entropy.name, step=0.5), 128, 128)
+    np.testing.assert_allclose(coding(linear).positions[-1, 0], linear.positions[-1, 0], atol=0.25)

@@ -31,7 +31,7 @@ from actdiff.codec.schema import check_codec_config, codec_threads
 from actdiff.errors import InputError
 from actdiff.image_codecs import ImageCodec, codec_from_params
 from actdiff.io import pad_to_multiple
-from actdiff.motion.temporal import smooth_tracks, subsample_tracks, upsample_tracks
+from actdiff.motion.temporal import DEFAULT_SMOOTH_ENDS, smooth_tracks, subsample_tracks, upsample_tracks
 from actdiff.registry import (
     TRACKERS,
     TRAJECTORY_CODERS,
@@ -271,7 +271,7 @@ class TrackCoding:
 
     def __call__(self, tracks: Tracks) -> Tracks:
         t = self.codec.trajectories
-        smoothed = smooth_tracks(tracks, float(t.smooth_sigma), str(t.get("smooth_ends", "hold")))
+        smoothed = smooth_tracks(tracks, float(t.smooth_sigma), str(t.get("smooth_ends", DEFAULT_SMOOTH_ENDS)))
         return self.coder.quantize(subsample_tracks(smoothed, int(t.temporal_stride)), self.height, self.width)
 
     def cost_bits(self, tracks: Tracks) -> float:

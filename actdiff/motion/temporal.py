@@ -18,6 +18,8 @@ from actdiff.types import Tracks
 #: filter then lags moving points there, by about 0.4·σ frames of their motion); ``pin`` mirrors the
 #: motion through it (odd reflection), which keeps the last position and any constant velocity.
 SMOOTH_ENDS = ("hold", "pin")
+#: The default (``codec.trajectories.smooth_ends``; ``hold`` before 2026-12-04).
+DEFAULT_SMOOTH_ENDS = "pin"
 
 
 def _odd_extend(x: np.ndarray, radius: int) -> np.ndarray:
@@ -30,7 +32,7 @@ def _odd_extend(x: np.ndarray, radius: int) -> np.ndarray:
     return x
 
 
-def smooth_tracks(tracks: Tracks, sigma: float, ends: str = "hold") -> Tracks:
+def smooth_tracks(tracks: Tracks, sigma: float, ends: str = DEFAULT_SMOOTH_ENDS) -> Tracks:
     """Gaussian-smooth ``tracks.positions`` along time (``sigma`` in frames; 0 = unchanged).
 
     Frame 0 (where points were chosen, on the keyframe) keeps its exact positions; the smoothed

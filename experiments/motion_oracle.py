@@ -23,6 +23,11 @@ end keyframe) so that each row warps ONE image:
   spatial sigma = the stream's bandwidth, colour sigma ``--colour`` grey levels, falling back to
   the ``tracks`` field where no trajectory matches) — decoded data only, so a candidate decoder
   interpolation that can draw motion boundaries the smooth one blurs;
+* ``tracks_key`` (``--key-colour``): the same idea drawn FORWARD on the decoded keyframe's own
+  grid, where the guide's colours are right at motion boundaries: the trajectories' displacements
+  spread from their keyframe positions by that joint-bilateral convolution over the smooth forward
+  field, then inverted by splatting (:func:`key_guided`); ``tracks_key_z`` (``--z-gain``) lets what
+  moves against the global trend win where splats collide;
 * ``grid<N>`` (``--grids``): that dense flow read at about ``N`` points on a regular grid of frame
   ``t`` and interpolated back with the decoder's interpolator (:func:`interpolate_sparse`,
   bandwidth = the grid spacing) — what ``N`` exactly known, evenly spread points per frame give,
@@ -51,8 +56,8 @@ from actdiff.codec.decoder import decode_segments
 from actdiff.evaluation.rates import training_streams
 from actdiff.evaluation.results import machine
 from actdiff.metrics.full_reference import psnr, psnr_lowres
-from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
-from actdiff.motion.warp import backward_warp, pixel_grid
+from actdiff.motion.interpolate import dense_flow_from_tracks, eval_trend, interpolate_sparse, interpolation_trend
+from actdiff.motion.warp import backward_warp, pixel_grid, splat_bilinear
 
 ROWS = ("decoded", "tracks", "endpoint_linear", "oracle_flow", "oracle_flow_source_key")
 
@@ -99,24 +104,64 @@ def colour_guided(back: np.ndarray, tracks, t: int, ref: int, key: np.ndarray, g
     colours = backward_warp(smooth_key, pos_ref[None].astype(np.float32))[0]  # (N, 3) keyframe colour at each point
     guide = cv2.GaussianBlur(guess.astype(np.float32), (0, 0), 1.5)
     ident = pixel_grid(h, w)
-    gx, gy = ident[..., 0], ident[..., 1]
-    num = 0.05 * (back - ident)
-    den = np.full((h, w, 1), 0.05, np.float32)
+    return ident + _bilateral_points(back - ident, pos_t, pos_ref - pos_t, colours, guide, bandwidth, colour_sigma)
+
+
+def _bilateral_points(prior: np.ndarray, centres: np.ndarray, values: np.ndarray, colours: np.ndarray,
+                      guide: np.ndarray, bandwidth: float, colour_sigma: float,
+                      prior_weight: float = 0.05) -> np.ndarray:
+    """``values (N, 2)`` at ``centres (N, 2)`` spread over the grid of ``guide (H, W, 3)`` by a
+    joint-bilateral normalised convolution (spatial sigma ``bandwidth`` px, colour sigma
+    ``colour_sigma`` against ``colours (N, 3)``), over ``prior (H, W, 2)`` of weight ``prior_weight``."""
+    h, w = prior.shape[:2]
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    num, den = prior_weight * prior, np.full((h, w, 1), prior_weight, np.float32)
     r = int(3 * bandwidth) + 1
-    for (x, y), d, c in zip(pos_t, pos_ref - pos_t, colours):
+    for (x, y), d, c in zip(centres, values, colours):
         x0, x1, y0, y1 = max(0, int(x) - r), min(w, int(x) + r + 1), max(0, int(y) - r), min(h, int(y) + r + 1)
         if x0 >= x1 or y0 >= y1:
             continue
         ws = np.exp(-((gx[y0:y1, x0:x1] - x) ** 2 + (gy[y0:y1, x0:x1] - y) ** 2) / (2 * bandwidth ** 2))
         wc = np.exp(-((guide[y0:y1, x0:x1] - c) ** 2).sum(-1) / (2 * colour_sigma ** 2))
-        wgt = (ws * wc)[..., None]
-        num[y0:y1, x0:x1] += wgt * d
-        den[y0:y1, x0:x1] += wgt
-    return ident + num / den
+        num[y0:y1, x0:x1] += (ws * wc)[..., None] * d
+        den[y0:y1, x0:x1] += (ws * wc)[..., None]
+    return num / den
+
+
+def key_guided(back: np.ndarray, tracks, t: int, ref: int, key: np.ndarray, bandwidth: float,
+               colour_sigma: float, z_gain: float = 0.0) -> np.ndarray:
+    """Backward map ``(H, W, 2)`` of frame ``t`` into ``key`` (frame ``ref``) from a FORWARD field
+    drawn on the keyframe's own grid: the trajectories' displacements ``pos_t - pos_ref`` spread
+    from ``pos_ref`` by a joint-bilateral normalised convolution guided by the decoded keyframe's
+    colours (which, unlike a warped guess, are right at motion boundaries), over the smooth
+    interpolator's forward field; then inverted by splatting each keyframe pixel's way back at
+    where it lands (``z_gain`` > 0: a landing pixel's weight grows as ``exp(z_gain · |its motion −
+    the trend|)``, so what moves against the scene wins occlusions). Where fewer than one pixel
+    lands, the map blends into ``back``. Decoded data only."""
+    h, w = back.shape[:2]
+    ok = tracks.visible[t] & tracks.visible[ref]
+    pos_t, pos_ref = tracks.positions[t][ok], tracks.positions[ref][ok]
+    if len(pos_t) == 0:
+        return back
+    guide = cv2.GaussianBlur(key.astype(np.float32), (0, 0), 1.5)
+    colours = backward_warp(guide, pos_ref[None].astype(np.float32))[0]
+    smooth, _ = interpolate_sparse(pos_ref, pos_t - pos_ref, h, w, bandwidth)
+    fwd = _bilateral_points(smooth, pos_ref, pos_t - pos_ref, colours, guide, bandwidth, colour_sigma)
+    ident = pixel_grid(h, w)
+    land = (ident + fwd).reshape(-1, 2)
+    weight = np.ones(h * w)
+    if z_gain > 0:
+        trend = eval_trend(interpolation_trend(pos_ref, pos_t - pos_ref, h, w), h, w)
+        weight = np.exp(np.minimum(z_gain * np.linalg.norm(fwd - trend, axis=-1), 30.0)).ravel()
+    num, den = splat_bilinear(land[:, 0], land[:, 1], -fwd.reshape(-1, 2), weight, h, w)
+    _, cover = splat_bilinear(land[:, 0], land[:, 1], np.zeros((h * w, 1)), np.ones(h * w), h, w)
+    inv = (num / np.maximum(den, 1e-9)[..., None]).astype(np.float32)
+    alpha = np.clip(cover, 0, 1)[..., None].astype(np.float32)
+    return ident + alpha * inv + (1 - alpha) * (back - ident)
 
 
 def measure(src: np.ndarray, data: bytes, grids: tuple[int, ...] = (),
-            colour: float = 0.0) -> dict[str, dict[str, float]]:
+            colour: float = 0.0, key_colour: float = 0.0, z_gain: float = 0.0) -> dict[str, dict[str, float]]:
     """Mean PSNR / coarse PSNR per row over the in-between frames of one stream (``grids``: the
     ``grid<N>`` rows to add; ``colour`` > 0: the ``tracks_colour`` row with that colour sigma)."""
     header, segs = decode_segments(data, trusted=True)
@@ -124,7 +169,9 @@ def measure(src: np.ndarray, data: bytes, grids: tuple[int, ...] = (),
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     h, w = src.shape[1:3]
     grid = pixel_grid(h, w)
-    extra = tuple(f"grid{n}" for n in grids) + (("tracks_colour",) if colour > 0 else ())
+    extra = (tuple(f"grid{n}" for n in grids) + (("tracks_colour",) if colour > 0 else ())
+             + (("tracks_key",) if key_colour > 0 else ())
+             + (("tracks_key_z",) if key_colour > 0 and z_gain > 0 else ()))
     vals: dict[str, list] = {k: [] for k in ROWS + extra}
     for seg in segs:
         s0, length = seg.segment.start, seg.segment.length
@@ -153,6 +200,12 @@ def measure(src: np.ndarray, data: bytes, grids: tuple[int, ...] = (),
             if colour > 0:
                 guided = colour_guided(back, seg.tracks, t, ref, key, preds["tracks"], seg.bandwidth, colour)
                 preds["tracks_colour"] = backward_warp(key, guided)
+            if key_colour > 0:
+                preds["tracks_key"] = backward_warp(key, key_guided(back, seg.tracks, t, ref, key, seg.bandwidth,
+                                                                    key_colour))
+                if z_gain > 0:
+                    preds["tracks_key_z"] = backward_warp(key, key_guided(back, seg.tracks, t, ref, key, seg.bandwidth,
+                                                                          key_colour, z_gain))
             for k, img in preds.items():
                 vals[k].append(_scores(frame, img))
     return {k: {"psnr": float(np.mean([a for a, _ in v])), "psnr_lowres": float(np.mean([b for _, b in v])),
@@ -167,13 +220,17 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--grids", type=int, nargs="*", default=[], help="add grid<N> rows for these N")
     ap.add_argument("--colour", type=float, default=0.0,
                     help="add the tracks_colour row with this colour sigma (grey levels, RGB distance)")
+    ap.add_argument("--key-colour", type=float, default=0.0,
+                    help="add the tracks_key row (forward field guided by the decoded keyframe) with this colour sigma")
+    ap.add_argument("--z-gain", type=float, default=0.0,
+                    help="with --key-colour: add tracks_key_z, occlusions won by motion against the trend (per px)")
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
     out = {"args": vars(args), "machine": machine(), "rows": []}
     for name, src, point, res in training_streams(args.clips, args.rates, args.frames):
         bpp = res.stats["bpp"]
-        m = measure(src, res.data, tuple(args.grids), args.colour)
+        m = measure(src, res.data, tuple(args.grids), args.colour, args.key_colour, args.z_gain)
         segs = decode_segments(res.data, trusted=True)[1]
         out["rows"].append({"clip": name, "point": point, "bpp": bpp, "segments": len(segs),
                             "trajectories": int(sum(s.tracks.num_points for s in segs)), **m})

@@ -58,3 +58,25 @@ def test_colour_guided_field_keeps_a_motion_boundary():
     dx_sharp, dx_blind = sharp[12, :, 0] - gx[12], blind[12, :, 0] - gx[12]
     assert abs(dx_sharp[19] - 6.0) < 0.5 and abs(dx_sharp[21]) < 0.5  # each side its own motion
     assert 1.0 < dx_blind[19] < 5.0 and 1.0 < dx_blind[21] < 5.0  # blended across the boundary
+
+
+def test_key_guided_field_moves_an_object_whole_and_keeps_the_background_still():
+    """The forward field drawn on the decoded keyframe's grid, guided by its colours: a red object
+    (left of x = 20) whose one trajectory moves 6 px right and a still blue background (one
+    trajectory at x = 30). Inverted to a backward map of frame t, the object's pixels come back by
+    6 px and the background's by 0; colour-blind, the motion fades across the boundary."""
+    from actdiff.types import Tracks
+
+    oracle = load_script("experiments/motion_oracle.py")
+    h, w = 24, 48
+    key = np.zeros((h, w, 3), np.uint8)
+    key[:, :20] = (255, 0, 0)
+    key[:, 20:] = (0, 0, 255)
+    pos = np.array([[[14.0, 12.0], [30.0, 12.0]], [[20.0, 12.0], [30.0, 12.0]]], np.float32)  # (T=2, N=2, 2)
+    tracks = Tracks(positions=pos, visible=np.ones((2, 2), bool), confidence=np.ones((2, 2), np.float32))
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    back = np.stack([gx - 3.0, gy], -1)
+    sharp = oracle.key_guided(back, tracks, 1, 0, key, bandwidth=8.0, colour_sigma=30.0)[12, :, 0] - gx[12]
+    blind = oracle.key_guided(back, tracks, 1, 0, key, bandwidth=8.0, colour_sigma=1e6)[12, :, 0] - gx[12]
+    assert np.abs(sharp[10:22] + 6.0).max() < 0.3 and np.abs(sharp[25:40]).max() < 0.3
+    assert blind[18] > -5.7 and blind[27] < -1.0

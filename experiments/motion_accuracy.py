@@ -13,6 +13,11 @@ the source's (DIS optical flow, the warping error's flow, on its forward–backw
   the map's local Jacobian);
 * ``zero``: no motion (the size of the source's motion itself).
 
+``points`` / ``points_zero``: the same end-point error read only AT the decoded trajectories
+(:func:`point_steps`: each one's own coded step ``t → t - 1`` against the source's motion at its
+position, on moving pixels), and no motion there: how much of the motion the coded trajectories
+themselves keep, before any interpolation (``--set`` changes their temporal coding).
+
 Reported per stream: the mean end-point error (pixels) on moving pixels (source motion at least
 ``--moving`` px/frame) for each, the share of those pixels, and the mean decoded motion on static
 pixels (source motion below 0.25 px/frame) beside the source's there. A decoded motion no better
@@ -67,13 +72,24 @@ def decoded_motions(seg: DecodedSegment, t: int, height: int, width: int) -> dic
     return {"direct": direct, "keyflow": keyflow, "zero": np.zeros_like(direct)}
 
 
+def point_steps(seg: DecodedSegment, t: int, back: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The decoded trajectories' own steps ``t → t - 1`` (``(M, 2)`` px) of those visible at both frames
+    whose position at ``t`` lies on ``mask (H, W)``, and the source's motion ``back (H, W, 2)`` there."""
+    ok = seg.tracks.visible[t] & seg.tracks.visible[t - 1]
+    pos, prev = seg.tracks.positions[t][ok], seg.tracks.positions[t - 1][ok]
+    h, w = mask.shape
+    xi, yi = np.clip(np.rint(pos[:, 0]).astype(int), 0, w - 1), np.clip(np.rint(pos[:, 1]).astype(int), 0, h - 1)
+    on = mask[yi, xi]
+    return (prev - pos)[on], back[yi[on], xi[on]]
+
+
 def stream_accuracy(src: np.ndarray, segments: list[DecodedSegment], moving: float) -> dict:
     """Mean end-point errors on moving pixels and decoded motion on static ones (module docstring)."""
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     lum = [_luma(f) for f in src]
     h, w = src.shape[1:3]
     epe: dict[str, list[float]] = {}
-    share, static_dec, static_src = [], [], []
+    share, static_dec, static_src, pts, pts_zero = [], [], [], [], []
     for seg in segments:
         s = seg.segment.start
         for t in range(1, seg.segment.length):
@@ -86,10 +102,16 @@ def stream_accuracy(src: np.ndarray, segments: list[DecodedSegment], moving: flo
             if mov.any():
                 for name, d in motions.items():
                     epe.setdefault(name, []).append(float(np.linalg.norm(d - back, axis=-1)[mov].mean()))
+                steps, truth = point_steps(seg, t, back, mov)
+                pts += list(np.linalg.norm(steps - truth, axis=-1))
+                pts_zero += list(np.linalg.norm(truth, axis=-1))
             if still.any():
                 static_dec.append(float(np.linalg.norm(motions["direct"], axis=-1)[still].mean()))
                 static_src.append(float(size[still].mean()))
+    if pts:
+        epe.update(points=[float(np.mean(pts))], points_zero=[float(np.mean(pts_zero))])
     return {"moving_epe": {k: float(np.mean(v)) for k, v in epe.items()}, "moving_share": float(np.mean(share)),
+            "moving_point_steps": len(pts),
             "static_decoded_motion": float(np.mean(static_dec)) if static_dec else float("nan"),
             "static_source_motion": float(np.mean(static_src)) if static_src else float("nan")}
 

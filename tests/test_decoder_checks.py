@@ -162,3 +162,7 @@ def test_motion_accuracy_scores_decoded_motion_against_the_source_flow():
     assert follow["moving_epe"]["zero"] == pytest.approx(step, abs=0.5)
     assert follow["moving_epe"]["direct"] < 0.5 and follow["moving_epe"]["keyflow"] < 0.8
     assert still["moving_epe"]["direct"] == pytest.approx(still["moving_epe"]["zero"], abs=0.1)
+    # read at the trajectories themselves: their own steps, against the source's motion there
+    assert follow["moving_point_steps"] > 0 and follow["moving_epe"]["points"] < 0.5
+    assert still["moving_epe"]["points"] == pytest.approx(still["moving_epe"]["points_zero"], abs=1e-6)
+    assert still["moving_epe"]["points_zero"] == pytest.approx(step, abs=0.5)

@@ -121,3 +121,42 @@ def test_smooth_ends_default_is_pin_in_config_schema_and_encoder():
     del codec.trajectories["smooth_ends"]
     coding = TrackCoding(codec, TRAJECTORY_CODERS.build(codec.entropy.name, step=0.5), 128, 128)
     np.testing.assert_allclose(coding(linear).positions[-1, 0], linear.positions[-1, 0], atol=0.25)
+
+
+def test_smooth_keep_removes_small_jitter_and_keeps_a_fast_oscillation():
+    """``keep``: a ±0.2 px jitter is smoothed as before, a ±2 px frame-to-frame oscillation (which
+    σ = 1 nearly flattens) survives, shrunk by ``keep``; ``keep = 0`` is the plain filter."""
+    frames = 24
+    sign = np.where(np.arange(frames) % 2 == 0, 1.0, -1.0).astype(np.float32)
+    base = np.array([[[30.0, 40.0]]], np.float32) + np.arange(frames, dtype=np.float32)[:, None, None] * [1.0, 0.0]
+    vis, conf = np.ones((frames, 1), bool), np.ones((frames, 1), np.float32)
+
+    def wiggle(amp):
+        pos = base + amp * sign[:, None, None] * np.array([0.0, 1.0], np.float32)
+        pos[0] = base[0]
+        return Tracks(pos.astype(np.float32), vis, conf)
+
+    inner = slice(4, -4)
+    small, big = wiggle(0.2), wiggle(2.0)
+    plain = smooth_tracks(big, 1.0, "pin")
+    np.testing.assert_array_equal(smooth_tracks(big, 1.0, "pin", keep=0.0).positions, plain.positions)
+    kept = smooth_tracks(big, 1.0, "pin", keep=0.5).positions[inner, 0, 1] - base[inner, 0, 1]
+    assert np.abs(plain.positions[inner, 0, 1] - base[inner, 0, 1]).max() < 0.5  # σ = 1 flattens it
+    assert np.abs(np.abs(kept) - 1.5).max() < 0.35  # 2 px less the 0.5 px kept back
+    jitter = smooth_tracks(small, 1.0, "pin", keep=0.5).positions[inner, 0, 1] - base[inner, 0, 1]
+    assert np.abs(jitter).max() < 0.1
+
+
+def test_track_coding_reads_smooth_keep_from_the_config():
+    frames = 9
+    sign = np.where(np.arange(frames) % 2 == 0, 1.0, -1.0).astype(np.float32)
+    pos = np.array([[[40.0, 30.0]]], np.float32) + 3.0 * sign[:, None, None] * np.array([0.0, 1.0], np.float32)
+    pos[0] = [40.0, 30.0]
+    wiggle = Tracks(pos.astype(np.float32), np.ones((frames, 1), bool), np.ones((frames, 1), np.float32))
+    spread = {}
+    for keep in (0.0, 1.0):
+        codec = compose(None, [f"codec.trajectories.smooth_keep={keep}", "codec.trajectories.temporal_stride=1"],
+                        default="experiment/codec").codec
+        coding = TrackCoding(codec, TRAJECTORY_CODERS.build(codec.entropy.name, step=0.5), 128, 128)
+        spread[keep] = float(np.ptp(coding(wiggle).positions[2:-2, 0, 1]))
+    assert spread[0.0] < 1.5 and spread[1.0] > 3.0

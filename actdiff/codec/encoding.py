@@ -271,7 +271,8 @@ class TrackCoding:
 
     def __call__(self, tracks: Tracks) -> Tracks:
         t = self.codec.trajectories
-        smoothed = smooth_tracks(tracks, float(t.smooth_sigma), str(t.get("smooth_ends", DEFAULT_SMOOTH_ENDS)))
+        smoothed = smooth_tracks(tracks, float(t.smooth_sigma), str(t.get("smooth_ends", DEFAULT_SMOOTH_ENDS)),
+                                 float(t.get("smooth_keep", 0.0)))
         return self.coder.quantize(subsample_tracks(smoothed, int(t.temporal_stride)), self.height, self.width)
 
     def cost_bits(self, tracks: Tracks) -> float:

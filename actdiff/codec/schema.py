@@ -100,6 +100,7 @@ class TrajectoriesSchema:
     compare_grid: bool = MISSING
     smooth_sigma: float = rng(0, 1000)
     smooth_ends: str = one_of(SMOOTH_ENDS, default=DEFAULT_SMOOTH_ENDS)
+    smooth_keep: float = rng(0, 1000, default=0.0)
     temporal_stride: int = rng(*STRIDE_RANGE)
 
 

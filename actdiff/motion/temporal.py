@@ -32,7 +32,7 @@ def _odd_extend(x: np.ndarray, radius: int) -> np.ndarray:
     return x
 
 
-def smooth_tracks(tracks: Tracks, sigma: float, ends: str = DEFAULT_SMOOTH_ENDS) -> Tracks:
+def smooth_tracks(tracks: Tracks, sigma: float, ends: str = DEFAULT_SMOOTH_ENDS, keep: float = 0.0) -> Tracks:
     """Gaussian-smooth ``tracks.positions`` along time (``sigma`` in frames; 0 = unchanged).
 
     Frame 0 (where points were chosen, on the keyframe) keeps its exact positions; the smoothed
@@ -41,6 +41,11 @@ def smooth_tracks(tracks: Tracks, sigma: float, ends: str = DEFAULT_SMOOTH_ENDS)
     motion through them (both then keep their positions and constant motion is unchanged).
     Invisible frames are filled by holding the last visible position before filtering so they
     do not pull the curve. Visibility and confidence are unchanged.
+
+    ``keep`` > 0 (pixels) keeps motion the filter would remove beyond that size: each frame's
+    deviation of the track from its smoothed curve is shrunk by ``keep`` (soft threshold on its
+    length), so sub-``keep`` jitter is removed and a fast oscillation (a hand brushing back and
+    forth) survives less ``keep``. 0: plain smoothing.
     """
     if ends not in SMOOTH_ENDS:
         raise ValueError(f"ends must be one of {SMOOTH_ENDS}, got {ends!r}")
@@ -58,6 +63,10 @@ def smooth_tracks(tracks: Tracks, sigma: float, ends: str = DEFAULT_SMOOTH_ENDS)
         radius = int(4.0 * sigma + 0.5)  # gaussian_filter1d's default support
         ext = _odd_extend(_odd_extend(disp, radius)[::-1], radius)[::-1]  # both ends (frame 0: disp 0)
         smooth = gaussian_filter1d(ext, sigma, axis=0, mode="nearest")[radius:radius + disp.shape[0]]
+    if keep > 0:
+        dev = disp - smooth
+        size = np.linalg.norm(dev, axis=-1, keepdims=True)
+        smooth = smooth + dev * (np.maximum(size - keep, 0.0) / np.maximum(size, 1e-12))
     smooth[0] = 0.0
     out = (pos[:1] + smooth).astype(np.float32)
     return Tracks(positions=out, visible=tracks.visible.copy(), confidence=tracks.confidence.copy())

@@ -89,6 +89,15 @@ def grid_flow(flow: np.ndarray, n: int) -> np.ndarray:
     return dense
 
 
+def _key_points(tracks, t: int, ref: int, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The trajectories visible at ``t`` and ``ref``: positions ``(N, 2)`` at each, their colours
+    ``(N, 3)`` in the blurred keyframe, and that blurred keyframe ``float32 (H, W, 3)``."""
+    ok = tracks.visible[t] & tracks.visible[ref]
+    pos_t, pos_ref = tracks.positions[t][ok], tracks.positions[ref][ok]
+    smooth_key = cv2.GaussianBlur(key.astype(np.float32), (0, 0), 1.5)
+    return pos_t, pos_ref, backward_warp(smooth_key, pos_ref[None].astype(np.float32))[0], smooth_key
+
+
 def colour_guided(back: np.ndarray, tracks, t: int, ref: int, key: np.ndarray, guess: np.ndarray,
                   bandwidth: float, colour_sigma: float) -> np.ndarray:
     """Backward map ``(H, W, 2)`` of frame ``t`` into ``key`` (frame ``ref``): the trajectories'
@@ -96,12 +105,9 @@ def colour_guided(back: np.ndarray, tracks, t: int, ref: int, key: np.ndarray, g
     ``t`` as predicted along ``back``, ``(H, W, 3)`` in [0, 255]); where no trajectory is near in
     both space and colour the map stays ``back`` (prior weight 0.05 of one point's peak)."""
     h, w = back.shape[:2]
-    ok = tracks.visible[t] & tracks.visible[ref]
-    pos_t, pos_ref = tracks.positions[t][ok], tracks.positions[ref][ok]
+    pos_t, pos_ref, colours, _ = _key_points(tracks, t, ref, key)
     if len(pos_t) == 0:
         return back
-    smooth_key = cv2.GaussianBlur(key.astype(np.float32), (0, 0), 1.5)
-    colours = backward_warp(smooth_key, pos_ref[None].astype(np.float32))[0]  # (N, 3) keyframe colour at each point
     guide = cv2.GaussianBlur(guess.astype(np.float32), (0, 0), 1.5)
     ident = pixel_grid(h, w)
     return ident + _bilateral_points(back - ident, pos_t, pos_ref - pos_t, colours, guide, bandwidth, colour_sigma)
@@ -139,12 +145,9 @@ def key_guided(back: np.ndarray, tracks, t: int, ref: int, key: np.ndarray, band
     the trend|)``, so what moves against the scene wins occlusions). Where fewer than one pixel
     lands, the map blends into ``back``. Decoded data only."""
     h, w = back.shape[:2]
-    ok = tracks.visible[t] & tracks.visible[ref]
-    pos_t, pos_ref = tracks.positions[t][ok], tracks.positions[ref][ok]
+    pos_t, pos_ref, colours, guide = _key_points(tracks, t, ref, key)
     if len(pos_t) == 0:
         return back
-    guide = cv2.GaussianBlur(key.astype(np.float32), (0, 0), 1.5)
-    colours = backward_warp(guide, pos_ref[None].astype(np.float32))[0]
     smooth, _ = interpolate_sparse(pos_ref, pos_t - pos_ref, h, w, bandwidth)
     fwd = _bilateral_points(smooth, pos_ref, pos_t - pos_ref, colours, guide, bandwidth, colour_sigma)
     ident = pixel_grid(h, w)

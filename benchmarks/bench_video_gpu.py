@@ -23,7 +23,9 @@ frames mean nothing):
   window (bf16 autocast, the config's gradient checkpointing, AdamW over the trainable parts).
 
 The JSON (with the GPU's name) is rewritten after every measurement, so a run stopped early keeps
-what it measured; ``--budget-s`` starts no new measurement after that many seconds.
+what it measured; ``--budget-s`` starts no new measurement after that many seconds. Needs torch,
+diffusers, omegaconf (with antlr4-python3-runtime) and lightning; it reads no video, so it runs
+without PyAV (stand-in modules, recorded as ``pyav_stubbed``).
 """
 
 from __future__ import annotations

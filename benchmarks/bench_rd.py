@@ -7,7 +7,9 @@ scores PSNR, MS-SSIM, VMAF and VMAF NEG, writing results documents in the usual 
 (``actdiff_rd_{warp,diffusion}_{dataset}.json``, usable with ``actdiff bdrate``/``plot``). The
 streams and their statistics (encode time, load average) are kept in ``OUT/streams``, so the
 diffusion pass (slow on 2 CPU cores) decodes the very files the warp pass scored, and an
-interrupted run resumes.
+interrupted run resumes. A kept stream is used only when it was encoded with the same resolved
+codec settings and the same package code (:mod:`actdiff.evaluation.stream_store`); otherwise it is encoded
+again and the run says so.
 
 The summary (``summary.json``) compares, per clip and decoder, the BD-rate against x265 of today's
 fast mode (the existing results of ``experiments/results_opencv_samples`` and
@@ -49,6 +51,7 @@ from actdiff.evaluation.bdrate import bd_rate, bd_rate_between, matched_points, 
 from actdiff.evaluation.rates import load_rates, point_configs
 from actdiff.evaluation.results import load_results, load_results_at, new_results, save_results, to_curves
 from actdiff.evaluation.runner import actdiff_points
+from actdiff.evaluation.stream_store import stale_reason, stream_fingerprint
 from actdiff.types import EncodeResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,24 +201,31 @@ def figures(out: Path, decoders: list[str]) -> list[Path]:
 
 def _streams(out: Path, video, name: str, cfgs: dict, wait: bool = False) -> dict:
     """Every rate point's RD stream of clip ``name``: read from ``out/streams`` when encoded
-    before (the encoder is deterministic), else encoded (timed) and saved there; with ``wait``
-    another run is encoding them: wait until they are there."""
+    before with the same fingerprint (:mod:`actdiff.evaluation.stream_store`), else encoded
+    (timed) and saved there, saying why a kept one was not used; with ``wait`` another run is
+    encoding them: wait until they are there."""
     folder = out / "streams"
     folder.mkdir(exist_ok=True)
     encoded = {}
     for point, cfg in cfgs.items():
         adv, js = folder / f"{name}_{point}.adv", folder / f"{name}_{point}.json"
-        while wait and not adv.exists():
+        fingerprint = stream_fingerprint(cfg.codec)
+        while wait and not (adv.exists() and stale_reason(js, fingerprint) is None):
             time.sleep(30)
         time.sleep(1 if wait else 0)
-        if not adv.exists():
+        why = stale_reason(js, fingerprint) if adv.exists() else "not encoded yet"
+        if why is not None:
+            if adv.exists():
+                print(f"{name} {point}: kept stream not used, {why}: encoding it again", flush=True)
             t0 = time.perf_counter()
             res = encode(video, cfg)
             res.stats["encode_seconds"] = time.perf_counter() - t0
             res.stats["loadavg_after"] = list(os.getloadavg())
-            js.write_text(json.dumps(res.stats, indent=1, default=float) + "\n")
+            res.stats["fingerprint"] = fingerprint
             adv.with_suffix(".tmp").write_bytes(res.data)
-            adv.with_suffix(".tmp").rename(adv)
+            js.with_suffix(".tmp.json").write_text(json.dumps(res.stats, indent=1, default=float) + "\n")
+            adv.with_suffix(".tmp").rename(adv)  # stream first: a run stopped in between leaves an
+            js.with_suffix(".tmp.json").rename(js)  # old fingerprint beside it, so it is encoded again
             print(f"{name} {point}: {res.stats['bpp']:.5f} bpp, encoded in {res.stats['encode_seconds']:.0f} s",
                   flush=True)
         encoded[point] = EncodeResult(data=adv.read_bytes(), stats=json.loads(js.read_text()))

@@ -4,8 +4,8 @@
 # with the warp and the diffusion decoder (experiments/results_opencv_samples/actdiff_*.json,
 # experiments/results_fr_carphone/actdiff_*.json; x264/x265/SVT-AV1 results are kept, their code
 # did not change) and the RD mode (benchmarks/bench_rd.py --restart -> experiments/results_rd: its
-# decodes are redone, its streams in experiments/results_rd/streams are re-used — delete them after
-# a change to the encoder), then the
+# decodes are redone, its streams in experiments/results_rd/streams are re-used only when they were
+# encoded with the same codec settings and package code, else encoded again: bench_rd.py says so), then the
 # BD-rate tables, the README table and figure. Order: the cheap warp passes first.
 #
 #   ACTDIFF_OPENCV_SAMPLES_ROOT=... ACTDIFF_SHARED_CLIPS=... nice -n 5 experiments/refresh_unseen_cpu.sh

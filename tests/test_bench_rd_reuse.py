@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from _eval_helpers import load_script
 
 from actdiff.evaluation.results import new_results, save_results
@@ -168,3 +170,40 @@ def test_gain_since_compares_the_rd_curve_with_the_fast_modes_results_at_a_revis
         assert row["gain_since_pp"] == pytest.approx(row["before"] - row["rd"])
         assert rows["warp/mean"][metric]["gain_since_pp"] == pytest.approx(row["gain_since_pp"])
     assert "gain since (pp)" in bench.markdown(rows) and "gain since" not in bench.markdown(plain)
+
+
+def test_a_kept_stream_is_used_only_with_the_same_codec_settings_and_code(tmp_path, monkeypatch, capsys):
+    """``_streams``: a stream kept from an encoder with other settings (or with no fingerprint, as
+    before they were recorded) is encoded again and the run says why; a matching one is read back."""
+    from omegaconf import OmegaConf
+
+    from actdiff.evaluation.stream_store import stale_reason, stream_fingerprint
+
+    bench = load_script("benchmarks/bench_rd.py")
+    calls = []
+
+    def fake_encode(video, cfg):
+        calls.append(cfg.codec.trajectories.smooth_ends)
+        return EncodeResult(data=f"stream {cfg.codec.trajectories.smooth_ends}".encode(), stats={"bpp": 0.01})
+
+    monkeypatch.setattr(bench, "encode", fake_encode)
+    hold = OmegaConf.create({"codec": {"trajectories": {"smooth_ends": "hold"}}})
+    pin = OmegaConf.create({"codec": {"trajectories": {"smooth_ends": "pin"}}})
+    assert stream_fingerprint(hold.codec) != stream_fingerprint(pin.codec)
+    assert stream_fingerprint(pin.codec) == stream_fingerprint({"trajectories": {"smooth_ends": "pin"}})
+
+    first = bench._streams(tmp_path, None, "clip", {"rd0": hold})
+    assert calls == ["hold"] and first["rd0"].data == b"stream hold"
+    assert bench._streams(tmp_path, None, "clip", {"rd0": hold})["rd0"].data == b"stream hold"
+    assert calls == ["hold"]                                     # same settings and code: read back
+    capsys.readouterr()
+    again = bench._streams(tmp_path, None, "clip", {"rd0": pin})
+    assert calls == ["hold", "pin"] and again["rd0"].data == b"stream pin"
+    assert "kept stream not used, encoded with other codec settings" in capsys.readouterr().out
+    js = tmp_path / "streams" / "clip_rd0.json"
+    assert stale_reason(js, stream_fingerprint(pin.codec)) is None
+    js.write_text('{"bpp": 0.01}')                               # a stream from before fingerprints
+    assert stale_reason(js, stream_fingerprint(pin.codec)).startswith("no fingerprint")
+    kept = {**stream_fingerprint(pin.codec), "code": "0" * 64}  # same settings, other code
+    js.write_text(json.dumps({"fingerprint": kept}))
+    assert stale_reason(js, stream_fingerprint(pin.codec)) == "encoded with other code"

@@ -91,10 +91,12 @@ def grid_flow(flow: np.ndarray, n: int) -> np.ndarray:
 
 def _key_points(tracks, t: int, ref: int, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The trajectories visible at ``t`` and ``ref``: positions ``(N, 2)`` at each, their colours
-    ``(N, 3)`` in the blurred keyframe, and that blurred keyframe ``float32 (H, W, 3)``."""
+    ``(N, 3)`` in the blurred keyframe, and that blurred keyframe ``float32 (H, W, 3)``; ``N`` may be 0."""
     ok = tracks.visible[t] & tracks.visible[ref]
     pos_t, pos_ref = tracks.positions[t][ok], tracks.positions[ref][ok]
     smooth_key = cv2.GaussianBlur(key.astype(np.float32), (0, 0), 1.5)
+    if len(pos_ref) == 0:  # cv2.remap refuses an empty map
+        return pos_t, pos_ref, np.zeros((0, 3), np.float32), smooth_key
     return pos_t, pos_ref, backward_warp(smooth_key, pos_ref[None].astype(np.float32))[0], smooth_key
 
 

@@ -80,3 +80,18 @@ def test_key_guided_field_moves_an_object_whole_and_keeps_the_background_still()
     blind = oracle.key_guided(back, tracks, 1, 0, key, bandwidth=8.0, colour_sigma=1e6)[12, :, 0] - gx[12]
     assert np.abs(sharp[10:22] + 6.0).max() < 0.3 and np.abs(sharp[25:40]).max() < 0.3
     assert blind[18] > -5.7 and blind[27] < -1.0
+
+
+def test_guided_fields_keep_the_smooth_map_when_no_trajectory_is_visible_at_both_frames():
+    from actdiff.types import Tracks
+
+    oracle = load_script("experiments/motion_oracle.py")
+    h, w = 16, 24
+    pos = np.array([[[8.0, 8.0]], [[10.0, 8.0]]], np.float32)
+    tracks = Tracks(positions=pos, visible=np.array([[True], [False]]), confidence=np.ones((2, 1), np.float32))
+    key = np.full((h, w, 3), 128, np.uint8)
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    back = np.stack([gx + 1.0, gy], -1)
+    guess = np.zeros((h, w, 3), np.float32)
+    assert np.array_equal(oracle.colour_guided(back, tracks, 0, 1, key, guess, 8.0, 20.0), back)
+    assert np.array_equal(oracle.key_guided(back, tracks, 1, 0, key, 8.0, 30.0), back)

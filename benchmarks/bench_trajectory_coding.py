@@ -59,7 +59,7 @@ from actdiff.entropy.first_frame import FrameGrid, frame0_symbols
 from actdiff.entropy.symbols import SymbolEncoder, zigzag_array
 from actdiff.entropy.varint import write_varint
 from actdiff.evaluation.results import machine, versions
-from actdiff.motion.temporal import smooth_tracks, subsample_tracks, upsample_tracks
+from actdiff.motion.temporal import subsample_tracks, upsample_tracks
 from actdiff.selection.trajectories import anchor_points
 from actdiff.types import Tracks
 
@@ -241,7 +241,7 @@ def measure_segment(raw: Tracks, payload: bytes, variants: dict, h: int, w: int)
     stride = int(coding.codec.trajectories.temporal_stride)
     out = {"length": length, "points": n, "coded_steps": {}, "bits": {}, "parts": {}, "by_step": {},
            "error": {}, "grid_points": grid_points(raw, coding.codec.trajectories, h, w)}
-    smoothed = smooth_tracks(raw, float(coding.codec.trajectories.smooth_sigma))
+    smoothed = coding.smooth(raw)
     out["error"]["smoothing only (no quantiser)"] = _error(smoothed.positions, raw)
     out["error"]["smoothing+stride (no quantiser)"] = _error(
         upsample_tracks(subsample_tracks(smoothed, stride), length, stride).positions, raw)

@@ -277,18 +277,18 @@ def test_fast_partition_also_solves_the_shot_from_the_selectors_keyframes(clip, 
     split search alone does not reach at λ = 0.5: cheaper, and those keyframes in the stream. A
     partition that costs more than the plain search's leaves the stream as it was. The scenario
     needs a plain search that misses frame 23: with the trajectories smoothed as before 2026-12-04
-    (``smooth_ends=hold``); with the default ``pin`` the plain search itself finds [0, 16, 19, 23, 31]
-    at a lower cost (6.8 against 7.6)."""
-    hold = "codec.trajectories.smooth_ends=hold"
-    fast = encode_video(clip, compose(None, [hold]), flows=flows).stats["keyframes"]
+    (``smooth_ends=hold``, ``smooth_keep=0``); with the default ``pin`` the plain search itself finds
+    [0, 16, 19, 23, 31] at a lower cost (6.8 against 7.6)."""
+    hold = ("codec.trajectories.smooth_ends=hold", "codec.trajectories.smooth_keep=0")
+    fast = encode_video(clip, compose(None, list(hold)), flows=flows).stats["keyframes"]
     assert fast == [0, 23, clip.num_frames - 1]
-    plain = encode_video(clip, rd_cfg("codec.rd.lambda=0.5", hold), flows=flows)
-    both = encode_video(clip, rd_cfg("codec.rd.lambda=0.5", "codec.rd.fast_partition=true", hold), flows=flows)
+    plain = encode_video(clip, rd_cfg("codec.rd.lambda=0.5", *hold), flows=flows)
+    both = encode_video(clip, rd_cfg("codec.rd.lambda=0.5", "codec.rd.fast_partition=true", *hold), flows=flows)
     assert plain.stats["keyframes"] == [0, clip.num_frames - 1]
     assert set(fast) <= set(both.stats["keyframes"])
     assert both.stats["rd"]["cost"] < 0.97 * plain.stats["rd"]["cost"]
     monkeypatch.setattr(RDSearch, "_fast_keyframes", lambda self: {0, 5, clip.num_frames - 1})
-    worse = encode_video(clip, rd_cfg("codec.rd.lambda=0.5", "codec.rd.fast_partition=true", hold), flows=flows)
+    worse = encode_video(clip, rd_cfg("codec.rd.lambda=0.5", "codec.rd.fast_partition=true", *hold), flows=flows)
     assert worse.data == plain.data
 
 
@@ -321,10 +321,11 @@ def test_rd_beats_fast_at_equal_rate_with_either_prediction_in_the_loop(clip):
     cross-fade. Where the keyframes go is not asserted: with the cross-fade in the loop RD adds
     keyframes around the motion's start, with the ghost-free prediction it keeps one segment and
     spends the bits on the first keyframe's quality (issue 18's note). The cross-fade case keeps the
-    trajectory smoothing of before 2026-12-04 (``smooth_ends=hold``): with the default ``pin`` RD's
+    trajectory smoothing of before 2026-12-04 (``smooth_ends=hold``, ``smooth_keep=0``): with the default ``pin`` RD's
     rate control lands at 0.060 bpp, which lets in a fast stream of 0.063 bpp that is 1.6 % closer
     (both modes closer to the source than with ``hold``); the default prediction runs the defaults."""
-    for prediction, extra in (("select", []), ("blend", ["codec.trajectories.smooth_ends=hold"])):
+    for prediction, extra in (("select", []), ("blend", ["codec.trajectories.smooth_ends=hold",
+                                                                  "codec.trajectories.smooth_keep=0"])):
         fast = [encode_to_target(clip, compose(None, extra), t) for t in (0.05, 0.055, 0.06)]
         rd = encode_to_target(clip, rd_cfg(f"codec.rd.decoder={{name: warp, prediction: {prediction}}}", *extra), 0.06)
         assert rd.stats["rate_control"]["within_tolerance"], rd.stats["rate_control"]

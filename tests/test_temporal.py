@@ -90,14 +90,16 @@ def test_pinned_smoothing_removes_jitter_inside():
 
 def test_track_coding_reads_smooth_ends_from_the_config():
     """The encoder's coded tracks follow ``codec.trajectories.smooth_ends``: with ``pin`` a point
-    moving at constant velocity is coded at its last position; ``hold`` pulls it back."""
+    moving at constant velocity is coded at its last position; ``hold`` pulls it back (plain
+    smoothing, ``smooth_keep=0``, so the lag is not partly kept)."""
     frames = 9
     t = np.arange(frames, dtype=np.float32)[:, None, None]
     linear = Tracks(np.array([[[40.0, 30.0]]], np.float32) + t * np.array([4.0, 2.0], np.float32),
                     np.ones((frames, 1), bool), np.ones((frames, 1), np.float32))
     last = {}
     for ends in ("hold", "pin"):
-        codec = compose(None, [f"codec.trajectories.smooth_ends={ends}"], default="experiment/codec").codec
+        codec = compose(None, [f"codec.trajectories.smooth_ends={ends}", "codec.trajectories.smooth_keep=0"],
+                        default="experiment/codec").codec
         coding = TrackCoding(codec, TRAJECTORY_CODERS.build(codec.entropy.name, step=0.5), 128, 128)
         last[ends] = coding(linear).positions[-1, 0]
     np.testing.assert_allclose(last["pin"], linear.positions[-1, 0], atol=0.25)
@@ -160,3 +162,28 @@ def test_track_coding_reads_smooth_keep_from_the_config():
         coding = TrackCoding(codec, TRAJECTORY_CODERS.build(codec.entropy.name, step=0.5), 128, 128)
         spread[keep] = float(np.ptp(coding(wiggle).positions[2:-2, 0, 1]))
     assert spread[0.0] < 1.5 and spread[1.0] > 3.0
+
+
+def test_smooth_keep_default_is_one_value_in_config_schema_and_encoder():
+    """The shipped codec config, the schema and a codec section written without the key all mean
+    ``smooth_keep = DEFAULT_SMOOTH_KEEP`` (0.5 px, chosen on training clips, docs/benchmarks.md)."""
+    from omegaconf import OmegaConf
+
+    from actdiff.codec.schema import CodecSchema
+    from actdiff.motion.temporal import DEFAULT_SMOOTH_KEEP
+
+    assert DEFAULT_SMOOTH_KEEP == 0.5
+    codec = compose(None, [], default="experiment/codec").codec
+    assert codec.trajectories.smooth_keep == DEFAULT_SMOOTH_KEEP
+    assert OmegaConf.structured(CodecSchema).trajectories.smooth_keep == DEFAULT_SMOOTH_KEEP
+    frames = 9
+    sign = np.where(np.arange(frames) % 2 == 0, 1.0, -1.0).astype(np.float32)
+    pos = np.array([[[40.0, 30.0]]], np.float32) + 3.0 * sign[:, None, None] * np.array([0.0, 1.0], np.float32)
+    pos[0] = [40.0, 30.0]
+    wiggle = Tracks(pos.astype(np.float32), np.ones((frames, 1), bool), np.ones((frames, 1), np.float32))
+    coding = TrackCoding(codec, TRAJECTORY_CODERS.build(codec.entropy.name, step=0.5), 128, 128)
+    expected = smooth_tracks(wiggle, float(codec.trajectories.smooth_sigma), "pin", keep=DEFAULT_SMOOTH_KEEP)
+    np.testing.assert_array_equal(coding.smooth(wiggle).positions, expected.positions)
+    del codec.trajectories["smooth_keep"]
+    np.testing.assert_array_equal(coding.smooth(wiggle).positions, expected.positions)
+    assert np.ptp(coding.smooth(wiggle).positions[2:-2, 0, 1]) > 3.0  # the plain filter flattens it

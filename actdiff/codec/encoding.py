@@ -31,7 +31,7 @@ from actdiff.codec.schema import check_codec_config, codec_threads
 from actdiff.errors import InputError
 from actdiff.image_codecs import ImageCodec, codec_from_params
 from actdiff.io import pad_to_multiple
-from actdiff.motion.temporal import DEFAULT_SMOOTH_ENDS, smooth_tracks, subsample_tracks, upsample_tracks
+from actdiff.motion.temporal import DEFAULT_SMOOTH_ENDS, DEFAULT_SMOOTH_KEEP, smooth_tracks, subsample_tracks, upsample_tracks
 from actdiff.registry import (
     TRACKERS,
     TRAJECTORY_CODERS,
@@ -269,11 +269,15 @@ class TrackCoding:
     height: int
     width: int
 
-    def __call__(self, tracks: Tracks) -> Tracks:
+    def smooth(self, tracks: Tracks) -> Tracks:
+        """``tracks`` after the configured temporal smoothing (sigma, ends, keep), before the stride."""
         t = self.codec.trajectories
-        smoothed = smooth_tracks(tracks, float(t.smooth_sigma), str(t.get("smooth_ends", DEFAULT_SMOOTH_ENDS)),
-                                 float(t.get("smooth_keep", 0.0)))
-        return self.coder.quantize(subsample_tracks(smoothed, int(t.temporal_stride)), self.height, self.width)
+        return smooth_tracks(tracks, float(t.smooth_sigma), str(t.get("smooth_ends", DEFAULT_SMOOTH_ENDS)),
+                             float(t.get("smooth_keep", DEFAULT_SMOOTH_KEEP)))
+
+    def __call__(self, tracks: Tracks) -> Tracks:
+        stride = int(self.codec.trajectories.temporal_stride)
+        return self.coder.quantize(subsample_tracks(self.smooth(tracks), stride), self.height, self.width)
 
     def cost_bits(self, tracks: Tracks) -> float:
         return self.coder.cost_bits(self(tracks), self.height, self.width)

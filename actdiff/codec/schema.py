@@ -31,7 +31,7 @@ from actdiff.decoders import MODULES as DECODER_MODULES
 from actdiff.entropy.prediction import SNAP_RANGE
 from actdiff.errors import ConfigError
 from actdiff.image_codecs.scaled import MAX_SCALE
-from actdiff.motion.temporal import DEFAULT_SMOOTH_ENDS, SMOOTH_ENDS
+from actdiff.motion.temporal import DEFAULT_SMOOTH_ENDS, DEFAULT_SMOOTH_KEEP, SMOOTH_ENDS
 from actdiff.registry import (
     DECODERS,
     IMAGE_CODECS,
@@ -100,7 +100,7 @@ class TrajectoriesSchema:
     compare_grid: bool = MISSING
     smooth_sigma: float = rng(0, 1000)
     smooth_ends: str = one_of(SMOOTH_ENDS, default=DEFAULT_SMOOTH_ENDS)
-    smooth_keep: float = rng(0, 1000, default=0.0)
+    smooth_keep: float = rng(0, 1000, default=DEFAULT_SMOOTH_KEEP)
     temporal_stride: int = rng(*STRIDE_RANGE)
 
 

@@ -20,6 +20,9 @@ from actdiff.types import Tracks
 SMOOTH_ENDS = ("hold", "pin")
 #: The default (``codec.trajectories.smooth_ends``; ``hold`` before 2026-12-04).
 DEFAULT_SMOOTH_ENDS = "pin"
+#: The codec's default ``keep`` of :func:`smooth_tracks` (``codec.trajectories.smooth_keep``,
+#: pixels; 0, plain smoothing, before 2026-12-04 late). The function's own default stays 0.
+DEFAULT_SMOOTH_KEEP = 0.5
 
 
 def _odd_extend(x: np.ndarray, radius: int) -> np.ndarray:

@@ -31,7 +31,13 @@ from actdiff.codec.schema import check_codec_config, codec_threads
 from actdiff.errors import InputError
 from actdiff.image_codecs import ImageCodec, codec_from_params
 from actdiff.io import pad_to_multiple
-from actdiff.motion.temporal import DEFAULT_SMOOTH_ENDS, DEFAULT_SMOOTH_KEEP, smooth_tracks, subsample_tracks, upsample_tracks
+from actdiff.motion.temporal import (
+    DEFAULT_SMOOTH_ENDS,
+    DEFAULT_SMOOTH_KEEP,
+    smooth_tracks,
+    subsample_tracks,
+    upsample_tracks,
+)
 from actdiff.registry import (
     TRACKERS,
     TRAJECTORY_CODERS,

@@ -149,12 +149,16 @@ def test_smooth_keep_removes_small_jitter_and_keeps_a_fast_oscillation():
     assert np.abs(jitter).max() < 0.1
 
 
-def test_track_coding_reads_smooth_keep_from_the_config():
-    frames = 9
+def _wiggle_3px(frames: int = 9) -> Tracks:
+    """One point at (40, 30) jumping ±3 px in y every frame (frame 0 in place)."""
     sign = np.where(np.arange(frames) % 2 == 0, 1.0, -1.0).astype(np.float32)
     pos = np.array([[[40.0, 30.0]]], np.float32) + 3.0 * sign[:, None, None] * np.array([0.0, 1.0], np.float32)
     pos[0] = [40.0, 30.0]
-    wiggle = Tracks(pos.astype(np.float32), np.ones((frames, 1), bool), np.ones((frames, 1), np.float32))
+    return Tracks(pos.astype(np.float32), np.ones((frames, 1), bool), np.ones((frames, 1), np.float32))
+
+
+def test_track_coding_reads_smooth_keep_from_the_config():
+    wiggle = _wiggle_3px()
     spread = {}
     for keep in (0.0, 1.0):
         codec = compose(None, [f"codec.trajectories.smooth_keep={keep}", "codec.trajectories.temporal_stride=1"],
@@ -176,11 +180,7 @@ def test_smooth_keep_default_is_one_value_in_config_schema_and_encoder():
     codec = compose(None, [], default="experiment/codec").codec
     assert codec.trajectories.smooth_keep == DEFAULT_SMOOTH_KEEP
     assert OmegaConf.structured(CodecSchema).trajectories.smooth_keep == DEFAULT_SMOOTH_KEEP
-    frames = 9
-    sign = np.where(np.arange(frames) % 2 == 0, 1.0, -1.0).astype(np.float32)
-    pos = np.array([[[40.0, 30.0]]], np.float32) + 3.0 * sign[:, None, None] * np.array([0.0, 1.0], np.float32)
-    pos[0] = [40.0, 30.0]
-    wiggle = Tracks(pos.astype(np.float32), np.ones((frames, 1), bool), np.ones((frames, 1), np.float32))
+    wiggle = _wiggle_3px()
     coding = TrackCoding(codec, TRAJECTORY_CODERS.build(codec.entropy.name, step=0.5), 128, 128)
     expected = smooth_tracks(wiggle, float(codec.trajectories.smooth_sigma), "pin", keep=DEFAULT_SMOOTH_KEEP)
     np.testing.assert_array_equal(coding.smooth(wiggle).positions, expected.positions)

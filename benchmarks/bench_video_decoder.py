@@ -226,7 +226,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--png-dir", type=Path, default=None)
     p.add_argument("--cache", type=Path, default=None)
     p.add_argument("-o", "--output")
+    p.add_argument("--merge", action="store_true",
+                   help="CLIPS are results files of this script: write them as one to -o (nothing is run)")
     args = p.parse_args(argv)
+    if args.merge:
+        if not args.output:
+            p.error("--merge needs -o")
+        merge(args.clips, args.output)
+        return
     cfgs = point_configs(load_rates(names=args.rates), protocol="cpu")
     decoders = {"warp": build_decoder("warp")}
     if args.frame_weights != "none":
@@ -239,21 +246,47 @@ def main(argv: list[str] | None = None) -> None:
            "metrics": METRICS, "settings": {lab: d.settings() for lab, d in decoders.items() if hasattr(d, "settings")},
            "targets": {"niqe_margin": NIQE_MARGIN, "flicker_ratio": FLICKER_RATIO}, "clips": clips}
     if args.video:
-        checks = clips[0]["verdicts"][0]["checks"]
-        every = {k: all(v["checks"][k] for c in clips for v in c["verdicts"]) for k in checks}
-        fps = [r["frames_per_second"] for c in clips for r in c["rows"]["video"]]
-        doc["targets_met_every_clip_and_point"] = every
-        doc["video_frames_per_second"] = {"min": min(fps), "median": float(np.median(fps))}
-        doc["meets_all_targets"] = all(every.values()) and min(fps) >= 1.0
-        doc["source_meets"] = {k: sum(v["source_meets"][k] for c in clips for v in c["verdicts"])
-                               for k in ("warp_err_x265", "warp_err_warp")}
-        print(f"\ntargets met on every clip and point: {every}")
-        print(f"the source itself meets, of {sum(len(c['verdicts']) for c in clips)} points: {doc['source_meets']}")
-        print(f"video decoder frames/s: min {min(fps):.2f}, median {np.median(fps):.2f} (shared machine, see "
-              f"load_average per row); all targets met: {doc['meets_all_targets']}")
+        summarize(doc)
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(doc, indent=2, default=str) + "\n")
+        write(doc, args.output)
+
+
+def summarize(doc: dict) -> None:
+    """Add (and print) the summary over all of ``doc``'s clips and points: which checks hold
+    everywhere, the video decoder's frames/s, whether the source meets the warping-error checks."""
+    clips = doc["clips"]
+    checks = clips[0]["verdicts"][0]["checks"]
+    every = {k: all(v["checks"][k] for c in clips for v in c["verdicts"]) for k in checks}
+    fps = [r["frames_per_second"] for c in clips for r in c["rows"]["video"]]
+    doc["targets_met_every_clip_and_point"] = every
+    doc["video_frames_per_second"] = {"min": min(fps), "median": float(np.median(fps))}
+    doc["meets_all_targets"] = all(every.values()) and min(fps) >= 1.0
+    doc["source_meets"] = {k: sum(v["source_meets"][k] for c in clips for v in c["verdicts"])
+                           for k in ("warp_err_x265", "warp_err_warp")}
+    print(f"\ntargets met on every clip and point: {every}")
+    print(f"the source itself meets, of {sum(len(c['verdicts']) for c in clips)} points: {doc['source_meets']}")
+    print(f"video decoder frames/s: min {min(fps):.2f}, median {np.median(fps):.2f} (shared machine, see "
+          f"load_average per row); all targets met: {doc['meets_all_targets']}")
+
+
+def write(doc: dict, path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def merge(paths: list[str], output: str) -> None:
+    """One results file from several runs of this script (one clip each, say) made with the same
+    decoders, settings, rate points and frames; the summary is recomputed over all their clips."""
+    docs = [json.loads(Path(q).read_text()) for q in paths]
+    same = ("protocol", "frames", "rates", "x265_crf", "metrics", "settings", "targets")
+    for q, d in zip(paths[1:], docs[1:]):
+        diff = [k for k in same if d.get(k) != docs[0].get(k)]
+        if diff:
+            raise SystemExit(f"error: {q} differs from {paths[0]} in {', '.join(diff)}; not merged")
+    doc = {**docs[0], "clips": [c for d in docs for c in d["clips"]], "merged_from": list(paths)}
+    if "video" in doc["clips"][0]["rows"]:
+        summarize(doc)
+    write(doc, output)
 
 
 if __name__ == "__main__":

@@ -38,3 +38,29 @@ def test_verdict_checks_each_target_and_records_what_the_source_would_meet(bench
     bad = _row(0.02, warping_error=0.0025, tof=0.16, niqe=5.6, psnr_lowres=34.9, vmaf_neg=47.9)
     failed = {k for k, ok in bench.verdict(bad, warp, curve, 0.001)["checks"].items() if not ok}
     assert failed == {"lowres", "vmaf", "tof_x265", "tof_warp", "warp_err_warp", "niqe"}  # all but warp_err_x265
+
+
+def _doc(clip: str, met: bool, fps: float, settings: str = "s") -> dict:
+    checks = {"lowres": met, "vmaf": True}
+    verdicts = [{"checks": checks, "met": met, "source_meets": {"warp_err_x265": met, "warp_err_warp": True}}]
+    return {"protocol": "cpu", "frames": 96, "rates": ["r0"], "x265_crf": [51], "metrics": ["psnr"],
+            "settings": {"video": settings}, "targets": {}, "machine": {},
+            "clips": [{"clip": clip, "rows": {"video": [{"frames_per_second": fps}]}, "verdicts": verdicts}]}
+
+
+def test_merge_recomputes_the_summary_over_all_clips_and_refuses_mismatched_runs(bench, tmp_path, capsys):
+    import json
+
+    paths = []
+    for name, doc in (("a", _doc("a", True, 2.0)), ("b", _doc("b", False, 1.5)), ("c", _doc("c", True, 2.0, "t"))):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(doc))
+    out = tmp_path / "all.json"
+    bench.main([str(paths[0]), str(paths[1]), "--merge", "-o", str(out)])
+    doc = json.loads(out.read_text())
+    assert [c["clip"] for c in doc["clips"]] == ["a", "b"]
+    assert doc["targets_met_every_clip_and_point"] == {"lowres": False, "vmaf": True}
+    assert doc["video_frames_per_second"]["min"] == 1.5 and doc["source_meets"]["warp_err_x265"] == 1
+    with pytest.raises(SystemExit, match="differs .* in settings"):
+        bench.main([str(paths[0]), str(paths[2]), "--merge", "-o", str(tmp_path / "bad.json")])
+    assert not (tmp_path / "bad.json").exists()

@@ -38,6 +38,7 @@ from typing import Dict, Optional, Tuple, Union
 import cv2
 import numpy as np
 
+from actdiff.motion.edge_field import EdgeParams, invert_displacement, segment_displacement
 from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
 from actdiff.motion.keyflow import Corrections, KeyflowParams, cached_corrections, progress, refine_map
 from actdiff.motion.warp import backward_warp, pixel_grid
@@ -77,6 +78,15 @@ class FusionParams:
             ``False`` is the ablation (the tracks' maps alone).
         keyflow_params: overrides of :class:`actdiff.motion.keyflow.KeyflowParams` (``None``: its
             defaults).
+        edge_sigma_r: > 0: each keyframe's motion is interpolated on its own grid, edge-aware,
+            guided by it (:mod:`actdiff.motion.edge_field`; an edge of this many grey levels
+            counts as a bandwidth of distance) and inverted; the inversion's residual replaces the
+            forward–backward error, and keyflow starts from the same fields. 0: the tracks' maps
+            of :func:`dense_flow_from_tracks` (Gaussian interpolation at frame ``t``).
+        edge_iterations: fixed-point updates of that inversion.
+        edge_guide_blur: Gaussian sigma (px) of the keyframe before it guides the field.
+        edge_fallback: weight of the Gaussian field where the edges leave a region without points.
+        edge_step: grid reduction on which the edge-aware field is filtered.
     """
 
     fb_sigma: float = 2.0
@@ -93,9 +103,20 @@ class FusionParams:
     use_fb: bool = True
     keyflow: bool = True
     keyflow_params: Optional[Dict[str, float]] = None
+    edge_sigma_r: float = 0.0
+    edge_iterations: int = 3
+    edge_guide_blur: float = 2.0
+    edge_fallback: float = 0.1
+    edge_step: int = 2
 
     def __post_init__(self) -> None:
         KeyflowParams(**(self.keyflow_params or {}))  # unknown keys: TypeError here, not mid-decode
+
+    def edge(self) -> Optional[EdgeParams]:
+        """The edge-aware interpolation's settings, ``None`` when it is off."""
+        if self.edge_sigma_r <= 0:
+            return None
+        return EdgeParams(self.edge_sigma_r, self.edge_guide_blur, self.edge_fallback, self.edge_step)
 
 
 @dataclass
@@ -153,6 +174,15 @@ def fb_error(tracks: Tracks, t: int, ref: int, back: np.ndarray, bandwidth: floa
     return err.astype(np.float32)
 
 
+def edge_back_map(seg: DecodedSegment, t: int, ref: int, init: np.ndarray, bandwidth: float,
+                  params: FusionParams) -> Tuple[np.ndarray, np.ndarray]:
+    """Backward map ``float32 (H, W, 2)`` of frame ``t`` into keyframe ``ref`` through the
+    keyframe's edge-aware field (:func:`actdiff.motion.edge_field.edge_aware_field`, guided by the
+    decoded keyframe, inverted from ``init``), and the inversion's residual ``float32 (H, W)`` px."""
+    disp = segment_displacement(seg, t, ref, bandwidth, params.edge())
+    return invert_displacement(disp, init, params.edge_iterations)
+
+
 def _keyflow_share(seg: DecodedSegment, t: int, ref: int, back: np.ndarray, corr: Corrections,
                    kp: KeyflowParams, bandwidth: float) -> Union[float, np.ndarray]:
     """The share of keyframe ``ref``'s keyflow correction applied at frame ``t`` (a number, or
@@ -180,10 +210,13 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
     if t == ref:
         return KeyWarp(np.asarray(key, np.float32), np.ones((h, w), np.float32), zeros, zeros)
     back, conf = dense_flow_from_tracks(seg.tracks, t, ref, h, w, bandwidth)
+    edge_fb = None
+    if params.edge_sigma_r > 0 and seg.tracks.num_points:
+        back, edge_fb = edge_back_map(seg, t, ref, back, bandwidth, params)
     sample = back
     if params.keyflow:
         kp = KeyflowParams(**(params.keyflow_params or {}))
-        corr = cached_corrections(seg, bandwidth, kp)
+        corr = cached_corrections(seg, bandwidth, kp, params.edge())
         share = _keyflow_share(seg, t, ref, back, corr, kp, bandwidth)
         sample = refine_map(back, corr.c0 if ref == 0 else corr.c1, share)
     image = np.clip(backward_warp(key, sample), 0, 255)
@@ -191,6 +224,8 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
     motion = np.linalg.norm(back - pixel_grid(h, w), axis=-1)
     if not params.use_fb or seg.tracks.num_points == 0:
         return KeyWarp(image, conf, zeros, motion, unrefined)
+    if edge_fb is not None:
+        return KeyWarp(image, conf, edge_fb, motion, unrefined)
     return KeyWarp(image, conf, fb_error(seg.tracks, t, ref, back, bandwidth, params.fb_step), motion, unrefined)
 
 

@@ -175,7 +175,8 @@ def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
                            for i in range(0, img.shape[2], 4)], axis=2)
 
 
-def _upsample(img: np.ndarray, factor: int, height: int, width: int) -> np.ndarray:
+def upsample_grid(img: np.ndarray, factor: int, height: int, width: int) -> np.ndarray:
+    """Bilinear ``factor``× upsampling of an ``(h, w[, C])`` float32 grid, cropped to ``(height, width)``."""
     if factor == 1:
         return img
     h, w = img.shape[:2]
@@ -270,8 +271,8 @@ def _nc_level(x: np.ndarray, y: np.ndarray, vals: np.ndarray, w: np.ndarray, hei
     den = _blur(den.astype(np.float32), sigma)
     peak = 1.0 / (2.0 * math.pi * max(sigma, 0.5) ** 2)
     field = num / (den[..., None] + prior * peak)
-    field = _upsample(field, factor, height, width).reshape(height, width, chans)
-    return field, _upsample(den, factor, height, width) / peak if density else None
+    field = upsample_grid(field, factor, height, width).reshape(height, width, chans)
+    return field, upsample_grid(den, factor, height, width) / peak if density else None
 
 
 def default_grid_step(height: int, width: int, target_pixels: int = 6000) -> int:

@@ -42,6 +42,7 @@ from typing import Dict, NamedTuple, Tuple, Union
 import cv2
 import numpy as np
 
+from actdiff.motion.edge_field import EdgeParams, guided_field
 from actdiff.motion.interpolate import dense_flow_from_tracks
 from actdiff.motion.warp import backward_warp, pixel_grid
 from actdiff.types import DecodedSegment
@@ -127,10 +128,12 @@ def _one_side(ka: np.ndarray, kb: np.ndarray, track_ab: np.ndarray, dis_ab: np.n
 
 
 def keyframe_corrections(seg: DecodedSegment, bandwidth: float,
-                         params: KeyflowParams | None = None) -> Corrections:
+                         params: KeyflowParams | None = None, edge: EdgeParams | None = None) -> Corrections:
     """Corrections on the start / end keyframe's grid and the tracks' end-to-end motions.
 
-    Zeros for segments of fewer than 3 frames (no in-between frame).
+    ``edge``: the end-to-end motions are each keyframe's edge-aware field
+    (:func:`actdiff.motion.edge_field.guided_field`, guided by that keyframe) instead of the
+    tracks' Gaussian maps. Zeros for segments of fewer than 3 frames (no in-between frame).
     """
     p = params or KeyflowParams()
     h, w = seg.key_start.shape[:2]
@@ -139,9 +142,12 @@ def keyframe_corrections(seg: DecodedSegment, bandwidth: float,
         zero = np.zeros((h, w, 2), np.float32)
         return Corrections(zero, zero, zero, zero)
     grid = pixel_grid(h, w)
-    m01, _ = dense_flow_from_tracks(seg.tracks, 0, length - 1, h, w, bandwidth)
-    m10, _ = dense_flow_from_tracks(seg.tracks, length - 1, 0, h, w, bandwidth)
-    f01, f10 = m01 - grid, m10 - grid
+    if edge is not None and seg.tracks.num_points:
+        f01, f10 = _edge_motions(seg, bandwidth, edge)
+    else:
+        m01, _ = dense_flow_from_tracks(seg.tracks, 0, length - 1, h, w, bandwidth)
+        m10, _ = dense_flow_from_tracks(seg.tracks, length - 1, 0, h, w, bandwidth)
+        f01, f10 = m01 - grid, m10 - grid
     g0, g1 = _gray(seg.key_start), _gray(seg.key_end)
     d01 = _dis_flow(g0, g1, f01)
     d10 = _dis_flow(g1, g0, f10)
@@ -150,20 +156,30 @@ def keyframe_corrections(seg: DecodedSegment, bandwidth: float,
     return Corrections(c0, c1, f01.astype(np.float32), f10.astype(np.float32))
 
 
+def _edge_motions(seg: DecodedSegment, bandwidth: float, edge: EdgeParams) -> Tuple[np.ndarray, np.ndarray]:
+    """Each keyframe's edge-aware motion to the other, on its own grid, ``float32 (H, W, 2)`` px."""
+    tr, last = seg.tracks, seg.segment.length - 1
+    ok = tr.visible[0] & tr.visible[last]
+    p0, p1 = tr.positions[0][ok], tr.positions[last][ok]
+    f01 = guided_field(seg.key_start, p0, p1 - p0, bandwidth, edge)
+    f10 = guided_field(seg.key_end, p1, p0 - p1, bandwidth, edge)
+    return f01, f10
+
+
 _CACHE: Dict[int, Tuple[weakref.ref, tuple, Corrections]] = {}
 _CACHE_SIZE = 4
 
 
 def cached_corrections(seg: DecodedSegment, bandwidth: float,
-                       params: KeyflowParams | None = None) -> Corrections:
+                       params: KeyflowParams | None = None, edge: EdgeParams | None = None) -> Corrections:
     """:func:`keyframe_corrections`, computed once per segment object (the frames of a segment
     are predicted one by one and share them)."""
     p = params or KeyflowParams()
-    key = (float(bandwidth), p)
+    key = (float(bandwidth), p, edge)
     hit = _CACHE.get(id(seg))
     if hit is not None and hit[0]() is seg and hit[1] == key:
         return hit[2]
-    out = keyframe_corrections(seg, bandwidth, p)
+    out = keyframe_corrections(seg, bandwidth, p, edge)
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[id(seg)] = (weakref.ref(seg), key, out)

@@ -10,7 +10,7 @@ import pytest
 from test_no_crossfade import LENGTH, moving_square
 
 from actdiff.motion.edge_field import DomainTransform, edge_aware_field, guided_field, impulse_peak, invert_displacement
-from actdiff.motion.fusion import FusionParams
+from actdiff.motion.fusion import EDGE_SIGMA_R, FusionParams
 from actdiff.motion.interpolate import interpolate_sparse
 from actdiff.motion.prediction import predict_frame
 from actdiff.motion.warp import pixel_grid
@@ -46,23 +46,24 @@ def follow_and_spill(field: np.ndarray, inside: np.ndarray) -> tuple[float, floa
 
 
 def test_walker_moves_alone():
-    """Without the Gaussian fallback the walker's points move the walker and little background at
-    every bandwidth; with the decoder's settings (``FusionParams``' fallback) the halo is at most
-    0.6× the Gaussian one at 8 px, and at 16 px, where the Gaussian field loses the walker to the
-    background points around it, the walker still follows its points."""
+    """With the settings chosen on training clips (``EDGE_SIGMA_R``, ``FusionParams``' defaults)
+    the walker's points move the walker and at most 0.6× the Gaussian field's halo of background
+    at 8 px (the codec's usual bandwidth); without the Gaussian fallback at most 0.45× at 4 and 8 px;
+    at 16 px, where the Gaussian field loses the walker to the background points around it, the
+    walker still follows its points."""
     guide, pts, vals, inside = walker_scene()
-    fp = FusionParams(edge_sigma_r=60.0)
+    fp = FusionParams(edge_sigma_r=EDGE_SIGMA_R)
     for bandwidth in (4.0, 8.0, 16.0):
         g_follow, g_spill = follow_and_spill(interpolate_sparse(pts, vals, H, W, bandwidth)[0], inside)
-        bare = guided_field(guide, pts, vals, bandwidth, replace(fp.edge(), fallback=0.0))
-        follow, spill = follow_and_spill(bare, inside)
-        assert follow >= 0.95 and spill < 0.25, (bandwidth, follow, spill)
+        b_follow, b_spill = follow_and_spill(guided_field(guide, pts, vals, bandwidth, replace(fp.edge(), fallback=0.0)), inside)
         follow, spill = follow_and_spill(guided_field(guide, pts, vals, bandwidth, fp.edge()), inside)
-        assert follow >= 0.95, (bandwidth, follow)
+        assert min(b_follow, follow) >= 0.95, (bandwidth, b_follow, follow)
+        if bandwidth < 16.0:
+            assert g_spill > 0.9 and b_spill < 0.45 * g_spill, (bandwidth, b_spill, g_spill)
         if bandwidth == 8.0:
-            assert g_spill > 0.9 and spill < 0.6 * g_spill, (spill, g_spill)
+            assert spill < 0.6 * g_spill, (spill, g_spill)
         if bandwidth == 16.0:
-            assert g_follow < 0.1 and spill < 0.15, (g_follow, spill)
+            assert g_follow < 0.1 and max(b_spill, spill) < 0.15, (g_follow, b_spill, spill)
 
 
 def test_edge_blind_limits():
@@ -105,5 +106,16 @@ def test_fusion_with_edges_predicts_the_square_better():
                               for t in range(1, LENGTH - 1)]))
 
     plain = error(FusionParams())
-    edge = error(FusionParams(edge_sigma_r=60.0))
+    edge = error(FusionParams(edge_sigma_r=EDGE_SIGMA_R))
     assert edge < 0.85 * plain, (edge, plain)
+
+
+def test_bad_edge_settings_are_refused_before_decoding():
+    from actdiff.config import ConfigError
+    from actdiff.decoders.warp import WarpDecoder
+
+    with pytest.raises(ValueError, match="edge_step >= 1"):
+        FusionParams(edge_sigma_r=EDGE_SIGMA_R, edge_step=0)
+    with pytest.raises(ConfigError, match="bad prediction_params"):
+        WarpDecoder(prediction_params={"edge_sigma_r": 120, "edge_iterations": -1})
+    assert FusionParams().edge() is None and FusionParams(edge_sigma_r=EDGE_SIGMA_R).edge().sigma_r == EDGE_SIGMA_R

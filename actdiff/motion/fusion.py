@@ -44,6 +44,10 @@ from actdiff.motion.keyflow import Corrections, KeyflowParams, cached_correction
 from actdiff.motion.warp import backward_warp, pixel_grid
 from actdiff.types import DecodedSegment, Tracks
 
+#: ``FusionParams.edge_sigma_r`` that turns the edge-aware motion on, as chosen on training clips
+#: (``experiments/prediction_eval.py``, docs/benchmarks.md); off by default until the unseen-clip
+#: results are re-measured with it.
+EDGE_SIGMA_R = 120.0
 #: Confidence floor ε of the plain blend (:func:`actdiff.motion.prediction.blend_warps`): a time
 #: cross-fade where both confidences are 0.
 BLEND_FLOOR = 1e-3
@@ -111,6 +115,10 @@ class FusionParams:
 
     def __post_init__(self) -> None:
         KeyflowParams(**(self.keyflow_params or {}))  # unknown keys: TypeError here, not mid-decode
+        if min(self.edge_sigma_r, self.edge_guide_blur, self.edge_fallback, self.edge_iterations) < 0 or self.edge_step < 1:
+            raise ValueError("edge_sigma_r, edge_guide_blur, edge_fallback and edge_iterations must be >= 0 "
+                             f"and edge_step >= 1, got {self.edge_sigma_r}, {self.edge_guide_blur}, "
+                             f"{self.edge_fallback}, {self.edge_iterations}, {self.edge_step}")
 
     def edge(self) -> Optional[EdgeParams]:
         """The edge-aware interpolation's settings, ``None`` when it is off."""

@@ -115,7 +115,8 @@ class FusionParams:
 
     def __post_init__(self) -> None:
         KeyflowParams(**(self.keyflow_params or {}))  # unknown keys: TypeError here, not mid-decode
-        if min(self.edge_sigma_r, self.edge_guide_blur, self.edge_fallback, self.edge_iterations) < 0 or self.edge_step < 1:
+        edge = (self.edge_sigma_r, self.edge_guide_blur, self.edge_fallback, self.edge_iterations)
+        if min(edge) < 0 or self.edge_step < 1:
             raise ValueError("edge_sigma_r, edge_guide_blur, edge_fallback and edge_iterations must be >= 0 "
                              f"and edge_step >= 1, got {self.edge_sigma_r}, {self.edge_guide_blur}, "
                              f"{self.edge_fallback}, {self.edge_iterations}, {self.edge_step}")

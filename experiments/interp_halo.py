@@ -14,18 +14,26 @@ each bandwidth. Per case it reports
 ``--ring D`` adds static points D px outside the walker's outline (what a selection that could place
 points next to the object would send), to see how far nearby static points confine the halo.
 
-    PYTHONPATH=. python experiments/interp_halo.py -o benchmarks/results/interp_halo_synthetic.json
+    PYTHONPATH=. python experiments/interp_halo.py --edge -o benchmarks/results/interp_halo_synthetic.json
+
+``--edge`` adds the same cases through the edge-aware field of :mod:`actdiff.motion.edge_field`
+(guided by a keyframe showing the walker dark on a smooth texture), with and without its Gaussian
+fallback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from actdiff.evaluation.results import machine
+from actdiff.motion.edge_field import EdgeParams, guided_field
+from actdiff.motion.fusion import EDGE_SIGMA_R, FusionParams
 from actdiff.motion.interpolate import interpolate_sparse
 
 H, W = 256, 384
@@ -54,14 +62,31 @@ def scene(spacing: float, k: int, ring: float | None) -> tuple[np.ndarray, np.nd
     return pts, vals
 
 
-def measure(spacing: float, k: int, bandwidth: float, ring: float | None = None) -> dict:
-    """``follow`` and ``spill`` (module docstring) of one case."""
+def keyframe() -> np.ndarray:
+    """The decoded keyframe the edge-aware field is guided by, ``float32 (H, W, 3)`` in [0, 255]: a
+    dark walker on a smooth random texture (grey levels 90–170)."""
+    rng = np.random.default_rng(0)
+    bg = cv2.GaussianBlur(rng.random((H, W, 3)).astype(np.float32), (0, 0), 3)
+    img = (bg - bg.min()) / (bg.max() - bg.min()) * 80 + 90
+    x0, y0, w, h = BOX
+    img[y0:y0 + h, x0:x0 + w] = (40, 40, 60)
+    return img
+
+
+def measure(spacing: float, k: int, bandwidth: float, ring: float | None = None,
+            edge: EdgeParams | None = None) -> dict:
+    """``follow`` and ``spill`` (module docstring) of one case; ``edge``: with the edge-aware field
+    guided by :func:`keyframe` (:mod:`actdiff.motion.edge_field`) instead of ``interpolate_sparse``."""
     pts, vals = scene(spacing, k, ring)
-    u = interpolate_sparse(pts, vals, H, W, bandwidth)[0][..., 0]
+    if edge is None:
+        u = interpolate_sparse(pts, vals, H, W, bandwidth)[0][..., 0]
+    else:
+        u = guided_field(keyframe(), pts, vals, bandwidth, edge)[..., 0]
     x0, y0, w, h = BOX
     inside = np.zeros((H, W), bool)
     inside[y0:y0 + h, x0:x0 + w] = True
     return {"spacing": spacing, "points_on_object": k, "bandwidth": bandwidth, "ring": ring,
+            "field": "gaussian" if edge is None else f"edge (fallback {edge.fallback:g})",
             "follow": round(float((u[inside] > 0.75 * MOVE).mean()), 3),
             "spill": round(float(((u > 0.5 * MOVE) & ~inside).sum() / inside.sum()), 3)}
 
@@ -74,13 +99,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ring", type=float, nargs="+", default=[4.0, 8.0, 12.0],
                     help="ring distances, px (with 4 points on the walker, the first spacing)")
     ap.add_argument("-o", "--output", type=Path, help="results JSON")
+    ap.add_argument("--edge", action="store_true",
+                    help="also the edge-aware field (the warp decoder's prediction_params {edge_sigma_r: 120}), "
+                         "with and without its Gaussian fallback, at every spacing, bandwidth and point count")
     args = ap.parse_args(argv)
     rows = [measure(s, k, b) for s in args.spacing for b in args.bandwidths for k in args.points]
     rows += [measure(args.spacing[0], 4, b, d) for b in args.bandwidths for d in args.ring]
+    if args.edge:
+        chosen = FusionParams(edge_sigma_r=EDGE_SIGMA_R).edge()
+        rows += [measure(s, k, b, edge=e) for e in (chosen, replace(chosen, fallback=0.0))
+                 for s in args.spacing for b in args.bandwidths for k in args.points]
     for r in rows:
         ring = "" if r["ring"] is None else f" ring {r['ring']:g} px"
-        print(f"spacing {r['spacing']:g} px, bandwidth {r['bandwidth']:g} px, {r['points_on_object']} on the walker"
-              f"{ring}: follow {r['follow']:.2f}, spill {r['spill']:.2f} walker areas")
+        print(f"{r['field']}: spacing {r['spacing']:g} px, bandwidth {r['bandwidth']:g} px, "
+              f"{r['points_on_object']} on the walker{ring}: follow {r['follow']:.2f}, spill {r['spill']:.2f} walker areas")
     if args.output:
         args.output.write_text(json.dumps({"walker": BOX, "move_px": MOVE, "frame": [W, H], "rows": rows,
                                            "machine": machine()}, indent=1) + "\n")

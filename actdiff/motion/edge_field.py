@@ -216,13 +216,16 @@ def segment_displacement(seg: DecodedSegment, t: int, ref: int, bandwidth: float
     return fields[t]
 
 
-def invert_displacement(disp: np.ndarray, init: np.ndarray, iterations: int = 6) -> Tuple[np.ndarray, np.ndarray]:
+def invert_displacement(disp: np.ndarray, init: np.ndarray, iterations: int = 6,
+                        median: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     """Backward map of a forward displacement field, by fixed-point iteration.
 
     Args:
         disp: ``(H, W, 2)`` px, ``D(q)``: where keyframe pixel ``q`` moves to is ``q + D(q)``.
         init: ``(H, W, 2)`` px, the starting guess of ``B(p)`` (e.g. the tracks' backward map).
         iterations: updates ``B ← p − D(B)``.
+        median: > 1: a median filter of this size (3 or 5) on ``B``, which removes isolated pixels
+            whose iterate converged to the other side of an edge (speckles in the warped image).
 
     Returns:
         ``(B float32 (H, W, 2) px, residual float32 (H, W) px)``: per pixel the iterate with the
@@ -240,4 +243,6 @@ def invert_displacement(disp: np.ndarray, init: np.ndarray, iterations: int = 6)
         np.copyto(best_r, r, where=better)
         if k < iterations:
             q = grid - d
+    if median > 1:
+        best = np.stack([cv2.medianBlur(np.ascontiguousarray(best[..., i]), median) for i in range(2)], -1)
     return best, best_r

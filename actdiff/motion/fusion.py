@@ -91,6 +91,8 @@ class FusionParams:
         edge_guide_blur: Gaussian sigma (px) of the keyframe before it guides the field.
         edge_fallback: weight of the Gaussian field where the edges leave a region without points.
         edge_step: grid reduction on which the edge-aware field is filtered.
+        edge_median: median filter size (px, 0/1: none; at most 5) applied to the inverted map:
+            removes isolated pixels sampled from the wrong side of an edge.
     """
 
     fb_sigma: float = 2.0
@@ -112,14 +114,16 @@ class FusionParams:
     edge_guide_blur: float = 2.0
     edge_fallback: float = 0.1
     edge_step: int = 2
+    edge_median: int = 5
 
     def __post_init__(self) -> None:
         KeyflowParams(**(self.keyflow_params or {}))  # unknown keys: TypeError here, not mid-decode
         edge = (self.edge_sigma_r, self.edge_guide_blur, self.edge_fallback, self.edge_iterations)
-        if min(edge) < 0 or self.edge_step < 1:
-            raise ValueError("edge_sigma_r, edge_guide_blur, edge_fallback and edge_iterations must be >= 0 "
-                             f"and edge_step >= 1, got {self.edge_sigma_r}, {self.edge_guide_blur}, "
-                             f"{self.edge_fallback}, {self.edge_iterations}, {self.edge_step}")
+        if min(edge) < 0 or self.edge_step < 1 or self.edge_median not in (0, 1, 3, 5):
+            raise ValueError("edge_sigma_r, edge_guide_blur, edge_fallback and edge_iterations must be >= 0, "
+                             f"edge_step >= 1 and edge_median 0, 1, 3 or 5; got {self.edge_sigma_r}, "
+                             f"{self.edge_guide_blur}, {self.edge_fallback}, {self.edge_iterations}, "
+                             f"{self.edge_step}, {self.edge_median}")
 
     def edge(self) -> Optional[EdgeParams]:
         """The edge-aware interpolation's settings, ``None`` when it is off."""
@@ -189,7 +193,7 @@ def edge_back_map(seg: DecodedSegment, t: int, ref: int, init: np.ndarray, bandw
     keyframe's edge-aware field (:func:`actdiff.motion.edge_field.edge_aware_field`, guided by the
     decoded keyframe, inverted from ``init``), and the inversion's residual ``float32 (H, W)`` px."""
     disp = segment_displacement(seg, t, ref, bandwidth, params.edge())
-    return invert_displacement(disp, init, params.edge_iterations)
+    return invert_displacement(disp, init, params.edge_iterations, params.edge_median)
 
 
 def _keyflow_share(seg: DecodedSegment, t: int, ref: int, back: np.ndarray, corr: Corrections,

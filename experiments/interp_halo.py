@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         ring = "" if r["ring"] is None else f" ring {r['ring']:g} px"
         print(f"{r['field']}: spacing {r['spacing']:g} px, bandwidth {r['bandwidth']:g} px, "
-              f"{r['points_on_object']} on the walker{ring}: follow {r['follow']:.2f}, spill {r['spill']:.2f} walker areas")
+              f"{r['points_on_object']} on the walker{ring}: follow {r['follow']:.2f}, "
+              f"spill {r['spill']:.2f} walker areas")
     if args.output:
         args.output.write_text(json.dumps({"walker": BOX, "move_px": MOVE, "frame": [W, H], "rows": rows,
                                            "machine": machine()}, indent=1) + "\n")

@@ -42,7 +42,7 @@ from typing import Dict, NamedTuple, Tuple, Union
 import cv2
 import numpy as np
 
-from actdiff.motion.edge_field import EdgeParams, guided_field
+from actdiff.motion.edge_field import EdgeParams, segment_displacement
 from actdiff.motion.interpolate import dense_flow_from_tracks
 from actdiff.motion.warp import backward_warp, pixel_grid
 from actdiff.types import DecodedSegment
@@ -158,12 +158,8 @@ def keyframe_corrections(seg: DecodedSegment, bandwidth: float,
 
 def _edge_motions(seg: DecodedSegment, bandwidth: float, edge: EdgeParams) -> Tuple[np.ndarray, np.ndarray]:
     """Each keyframe's edge-aware motion to the other, on its own grid, ``float32 (H, W, 2)`` px."""
-    tr, last = seg.tracks, seg.segment.length - 1
-    ok = tr.visible[0] & tr.visible[last]
-    p0, p1 = tr.positions[0][ok], tr.positions[last][ok]
-    f01 = guided_field(seg.key_start, p0, p1 - p0, bandwidth, edge)
-    f10 = guided_field(seg.key_end, p1, p0 - p1, bandwidth, edge)
-    return f01, f10
+    last = seg.segment.length - 1
+    return segment_displacement(seg, last, 0, bandwidth, edge), segment_displacement(seg, 0, last, bandwidth, edge)
 
 
 _CACHE: Dict[int, Tuple[weakref.ref, tuple, Corrections]] = {}

@@ -120,3 +120,23 @@ def test_bad_edge_settings_are_refused_before_decoding():
     with pytest.raises(ConfigError, match="bad prediction_params"):
         WarpDecoder(prediction_params={"edge_sigma_r": 120, "edge_iterations": -1})
     assert FusionParams().edge() is None and FusionParams(edge_sigma_r=EDGE_SIGMA_R).edge().sigma_r == EDGE_SIGMA_R
+
+
+@pytest.mark.parametrize("height,width,length,points", [(37, 53, 5, 6), (16, 16, 3, 1), (41, 67, 6, 0)])
+def test_any_size_any_tracks_and_deterministic(height, width, length, points):
+    """Odd sizes (the 2×-reduced filter grid is cropped back), a frame where no trajectory is visible,
+    one or no trajectory at all: finite frames of the keyframes' size, the same when predicted again."""
+    from actdiff.types import DecodedSegment, Segment, Tracks
+
+    rng = np.random.default_rng(1)
+    keys = [(rng.random((height, width, 3)) * 255).astype(np.uint8) for _ in range(2)]
+    pos = (rng.random((length, points, 2)) * [width, height]).astype(np.float32)
+    vis = np.ones((length, points), bool)
+    vis[1] = points < 2  # frame 1: nothing visible when there are several trajectories
+    seg = DecodedSegment(Segment(0, length - 1), keys[0], keys[1], Tracks(pos, vis, vis.astype(np.float32)),
+                         bandwidth=5.0)
+    params = FusionParams(edge_sigma_r=EDGE_SIGMA_R)
+    first = [predict_frame(seg, t, params=params) for t in range(length)]
+    for t, frame in enumerate(first):
+        assert frame.shape == (height, width, 3) and np.isfinite(frame).all()
+        np.testing.assert_array_equal(frame, predict_frame(seg, t, params=params))

@@ -8,8 +8,10 @@ usually a colour edge in them. Here the Gaussian of the normalised convolution i
 domain transform's recursive filter (Gastal & Oliveira, SIGGRAPH 2011) guided by the keyframe: a
 point's influence decays with the distance *along the keyframe's image*, in which crossing a colour
 edge of ``σ_r`` grey levels counts as ``σ_s`` pixels, so the motion of points on an object fills the
-object and stops at its outline. Everything else is as in :func:`interpolate_sparse` (the same
-robust affine trend, point weights and zero prior far from every point).
+object and stops at its outline. The rest is as in :func:`interpolate_sparse` (the same robust
+affine trend and point weights); where the edges leave a region with no point reaching it, the prior
+is the ordinary Gaussian field (``fallback``, so an object's part without a point of its own moves
+with the object) or, with ``fallback=0``, the trend.
 
 The field lives on the keyframe's grid (where the guide is): ``D(q)``, the displacement of
 keyframe pixel ``q`` at frame ``t``. Backward warping needs the inverse, the keyframe position
@@ -199,6 +201,8 @@ def segment_displacement(seg: DecodedSegment, t: int, ref: int, bandwidth: float
     moves by frame ``t``, the edge-aware field of the tracks visible at both, guided by that
     keyframe. Computed for ``CHUNK`` frames at a time (one filter pass) and kept for the frames
     of the chunk while the segment's frames are predicted in order."""
+    if t == ref:
+        return np.zeros(seg.key_start.shape[:2] + (2,), np.float32)
     key, conf = (id(seg), ref), (float(bandwidth), params)
     hit = _CACHE.get(key)
     if hit is not None and hit[0]() is seg and hit[1] == conf and t in hit[2]:

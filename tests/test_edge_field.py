@@ -140,3 +140,18 @@ def test_any_size_any_tracks_and_deterministic(height, width, length, points):
     for t, frame in enumerate(first):
         assert frame.shape == (height, width, 3) and np.isfinite(frame).all()
         np.testing.assert_array_equal(frame, predict_frame(seg, t, params=params))
+
+
+def test_median_removes_an_isolated_pixel_sampled_from_the_other_side():
+    """A one-pixel object moving 4 px right: pixel ``p`` it lands on has two solutions, the object
+    (``q0``) and the still background (``p``). Started at the object there and at the identity
+    everywhere else, the inversion keeps that isolated pixel; the 5 px median gives it its
+    neighbours' (background) position."""
+    disp = np.zeros((15, 15, 2), np.float32)
+    disp[7, 5, 0] = 4.0  # keyframe pixel (x=5, y=7) moves to (9, 7)
+    init = pixel_grid(15, 15)
+    init[7, 9] = (5.0, 7.0)
+    kept, _ = invert_displacement(disp, init, iterations=3)
+    np.testing.assert_allclose(kept[7, 9], (5.0, 7.0))
+    cleaned, _ = invert_displacement(disp, init, iterations=3, median=5)
+    np.testing.assert_allclose(cleaned[7, 9], (9.0, 7.0))

@@ -44,9 +44,8 @@ from actdiff.motion.keyflow import Corrections, KeyflowParams, cached_correction
 from actdiff.motion.warp import backward_warp, pixel_grid
 from actdiff.types import DecodedSegment, Tracks
 
-#: ``FusionParams.edge_sigma_r`` that turns the edge-aware motion on, as chosen on training clips
-#: (``experiments/prediction_eval.py``, docs/benchmarks.md); off by default until the unseen-clip
-#: results are re-measured with it.
+#: ``FusionParams.edge_sigma_r``: the edge-aware motion's default, chosen on training clips
+#: (``experiments/prediction_eval.py``, docs/benchmarks.md); 0 turns it off.
 EDGE_SIGMA_R = 120.0
 #: Confidence floor ε of the plain blend (:func:`actdiff.motion.prediction.blend_warps`): a time
 #: cross-fade where both confidences are 0.
@@ -109,7 +108,7 @@ class FusionParams:
     use_fb: bool = True
     keyflow: bool = True
     keyflow_params: Optional[Dict[str, float]] = None
-    edge_sigma_r: float = 0.0
+    edge_sigma_r: float = EDGE_SIGMA_R
     edge_iterations: int = 3
     edge_guide_blur: float = 2.0
     edge_fallback: float = 0.1

@@ -62,8 +62,8 @@ SETS = {"opencv_samples": (None, ROOT / "experiments/results_opencv_samples"),
 BPP_RANGE = (0.002, 0.03)
 #: Decoder settings that change the decoded frames: results decoded with different values are
 #: never resumed, reused or compared (the weights' path is left out: a checkout's location).
-SETTING_KEYS = ("name", "prediction", "prediction_params", "keyflow", "sampler", "steps", "strength",
-                "noise_mode", "temporal_blend", "base", "detail_sigma", "detail_mix",
+SETTING_KEYS = ("name", "prediction", "prediction_params", "keyflow", "edge_sigma_r", "sampler", "steps",
+                "strength", "noise_mode", "temporal_blend", "base", "detail_sigma", "detail_mix",
                 "detail_mix_of")
 
 

@@ -71,15 +71,17 @@ def test_summary_refuses_fast_and_rd_results_of_different_decoder_settings(tmp_p
         bench.summarise(out, ["diffusion"])
 
 
-def test_warp_results_from_before_keyflow_became_the_default_are_not_comparable():
+def test_warp_results_from_before_keyflow_or_edge_became_the_default_are_not_comparable():
     bench = load_script("benchmarks/bench_rd.py")
     from actdiff.decoders import build_decoder
     old = new_results("actdiff-warp", "set", {"name": "cpu"},
                       {"decoder_settings": {"name": "warp", "bidirectional": True, "prediction": "select"}})
     now = build_decoder("warp").settings()
-    assert bench.settings_mismatch(bench.settings_of(old), now) == "keyflow None≠True"
+    assert bench.settings_mismatch(bench.settings_of(old), now) == "keyflow None≠True, edge_sigma_r None≠120.0"
     ablation = build_decoder("warp", prediction_params={"keyflow": False}).settings()
     assert "keyflow False≠True" in bench.settings_mismatch(ablation, now)
+    gaussian = build_decoder("warp", prediction_params={"edge_sigma_r": 0}).settings()
+    assert "edge_sigma_r 0≠120.0" in bench.settings_mismatch(gaussian, now)
 
 
 def test_a_results_document_is_resumed_only_with_the_same_overrides_and_settings(tmp_path):

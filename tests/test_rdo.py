@@ -155,6 +155,7 @@ def test_rd_stream_is_deterministic_and_decodes_exactly(clip, flows):
     assert rd["lambda"] == 2 and len(rd["keyframe_qualities"]) == len(a.stats["keyframes"])
     assert len(rd["budgets"]) == len(a.stats["segments"])
     assert rd["loop_decoder"]["name"] == "warp" and rd["loop_decoder"]["keyflow"] is False  # codec.rd.keyflow
+    assert rd["loop_decoder"]["edge_sigma_r"] == 0  # codec.rd.edge
 
 
 def test_search_decides_at_the_search_speed_and_the_stream_is_coded_at_the_codecs_own(clip, flows):
@@ -216,20 +217,25 @@ def test_final_qualities_are_chosen_with_the_streams_own_keyframe_coder(clip, fl
         encode_video(clip, rd_cfg("codec.rd.final_qualities=sometimes"))
 
 
-def test_loop_keyflow_applies_to_the_warp_decoder_only():
+def test_loop_keyflow_and_edge_apply_to_the_warp_decoder_only():
     from actdiff.codec.rdo import RDSettings
+    from actdiff.motion.fusion import EDGE_SIGMA_R
 
     def loop(*extra):
         return RDSettings.from_config(rd_cfg(*extra).codec).decoder
 
-    assert loop() == {"name": "warp", "prediction_params": {"keyflow": False}}
-    assert loop("codec.rd.keyflow=true") == {"name": "warp", "prediction_params": {"keyflow": True}}
-    assert loop("codec.rd.keyflow=null") == "warp"
+    assert loop() == {"name": "warp", "prediction_params": {"keyflow": False, "edge_sigma_r": 0.0}}
+    assert loop("codec.rd.keyflow=true", "codec.rd.edge=null") == {"name": "warp", "prediction_params": {"keyflow": True}}
+    assert loop("codec.rd.edge=true")["prediction_params"] == {"keyflow": False, "edge_sigma_r": EDGE_SIGMA_R}
+    assert loop("codec.rd.keyflow=null", "codec.rd.edge=null") == "warp"
     section = "codec.rd.decoder={name: warp, prediction_params: {keyflow: true, keyflow_params: {smooth: 2}}}"
-    assert loop(section)["prediction_params"] == {"keyflow": True, "keyflow_params": {"smooth": 2}}  # the section wins
+    assert loop(section)["prediction_params"] == {"keyflow": True, "keyflow_params": {"smooth": 2},  # the section wins
+                                                  "edge_sigma_r": 0.0}
     assert loop("codec.rd.decoder={name: diffusion, steps: 2}") == {"name": "diffusion", "steps": 2}
     with pytest.raises(ConfigError, match="keyflow"):
         loop("codec.rd.keyflow=sometimes")
+    with pytest.raises(ConfigError, match="codec.rd.edge"):
+        loop("codec.rd.edge=120")
 
 
 def test_rd_stream_is_the_same_for_any_number_of_search_threads(clip, flows, monkeypatch):

@@ -14,6 +14,7 @@ from actdiff.codec.rd_keyframes import DEFAULT_PROPAGATION
 from actdiff.codec.schema import codec_threads
 from actdiff.errors import ConfigError
 from actdiff.image_codecs.scaled import check_scale
+from actdiff.motion.fusion import EDGE_SIGMA_R
 
 
 def plain(section: Any) -> Any:
@@ -21,19 +22,30 @@ def plain(section: Any) -> Any:
     return OmegaConf.to_container(section, resolve=True) if OmegaConf.is_config(section) else section
 
 
+def _loop_switches(rd: DictConfig) -> Dict[str, Any]:
+    """The loop's warp decoder's ``prediction_params`` set by ``codec.rd.keyflow`` and
+    ``codec.rd.edge`` (each true, false or null: as the decoder's section says)."""
+    switches: Dict[str, Any] = {}
+    for key in ("keyflow", "edge"):
+        value = rd.get(key, None)
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(f"codec.rd.{key} must be true, false or null, got {value!r}")
+        if value is not None:
+            switches[key if key == "keyflow" else "edge_sigma_r"] = value if key == "keyflow" else EDGE_SIGMA_R * value
+    return switches
+
+
 def _loop_decoder(rd: DictConfig) -> Any:
-    """``codec.rd.decoder`` (a name or a section) with ``codec.rd.keyflow`` applied when it is the
-    warp decoder and its section does not set ``prediction_params.keyflow`` itself."""
-    decoder, keyflow = plain(rd.get("decoder", "warp")), rd.get("keyflow", None)
-    if keyflow is None:
+    """``codec.rd.decoder`` (a name or a section) with ``codec.rd.keyflow`` and ``codec.rd.edge``
+    applied when it is the warp decoder and its section does not set them itself."""
+    decoder, switches = plain(rd.get("decoder", "warp")), _loop_switches(rd)
+    if not switches:
         return decoder
-    if not isinstance(keyflow, bool):
-        raise ConfigError(f"codec.rd.keyflow must be true, false or null, got {keyflow!r}")
     section = {"name": decoder} if isinstance(decoder, str) else dict(decoder or {})
     if section.get("name") != "warp":
         return decoder
     params = dict(section.get("prediction_params") or {})
-    return {**section, "prediction_params": {"keyflow": keyflow, **params}}
+    return {**section, "prediction_params": {**switches, **params}}
 
 
 def rd_distortion(codec: DictConfig) -> Distortion:

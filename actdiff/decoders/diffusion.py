@@ -62,6 +62,7 @@ from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models.denoiser import ControlledDenoiser
 from actdiff.models.loading import readable_weights
 from actdiff.models.sampling import sample, segment_noise, warp_noise
+from actdiff.motion.fusion import FusionParams
 from actdiff.motion.interpolate import dense_flow_from_tracks
 from actdiff.motion.prediction import DETAIL_SIGMA, coarse_band, predict_frame
 from actdiff.registry import DECODERS
@@ -232,7 +233,7 @@ class DiffusionDecoder(Decoder):
         if self.base == "detail" and self.detail_mix_of != "blend":  # recorded when not the default
             extra["detail_mix_of"] = self.detail_mix_of
         model = f"ControlledDenoiser (frame by frame, residual over its {self.native_base}) from {self.weights}"
-        return {**extra, "name": self.name, "model": model,
+        return {**extra, "name": self.name, "model": model, "edge_sigma_r": FusionParams().edge_sigma_r,
                 "sampler": self.sampler, "steps": self.steps, "strength": self.strength,
                 "noise_mode": self.noise_mode, "base": self.base, "bidirectional": self.bidirectional,
                 **({} if self.residual_from == "ends" else {"temporal_blend": self.temporal_blend})}

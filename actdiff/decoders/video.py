@@ -26,6 +26,7 @@ from actdiff.decoders.residual_filter import filter_residuals
 from actdiff.errors import ConfigError
 from actdiff.models.generator import SegmentGenerator, load_generator, plan_windows, window_weights
 from actdiff.models.sampling import seed_for
+from actdiff.motion.fusion import FusionParams
 from actdiff.types import DecodedSegment, StreamHeader
 
 #: Frames shared by consecutive windows of a long segment (default).
@@ -100,6 +101,7 @@ class VideoDiffusionDecoder(Decoder):
         """The effective settings (recorded in results JSONs)."""
         return {"name": self.name, "model": f"{self.model.describe()} from {self.weights}",
                 "window": self.model.window_spec().longest(), "overlap": self.overlap,
+                "edge_sigma_r": FusionParams().edge_sigma_r,
                 "temporal_blend": self.temporal_blend, "bidirectional": self.bidirectional,
                 "depth": str(self.depth.folder) if self.depth is not None else None, **self.sampling}
 

@@ -48,11 +48,11 @@ class WarpDecoder(Decoder):
         self.prediction_params = dict(prediction_params or {})
 
     def settings(self) -> dict:
-        """The effective settings (recorded in results JSONs): ``keyflow`` always (``select``),
-        ``prediction_params`` only when some are given."""
+        """The effective settings (recorded in results JSONs): ``keyflow`` and ``edge_sigma_r``
+        always (``select``), ``prediction_params`` only when some are given."""
         out = {"name": self.name, "bidirectional": self.bidirectional, "prediction": self.prediction}
         if self.prediction == "select":
-            out["keyflow"] = self.params.keyflow
+            out.update(keyflow=self.params.keyflow, edge_sigma_r=self.params.edge_sigma_r)
         return {**out, "prediction_params": self.prediction_params} if self.prediction_params else out
 
     def decode_segment(self, header: StreamHeader, seg: DecodedSegment) -> np.ndarray:

@@ -225,7 +225,8 @@ def test_loop_keyflow_and_edge_apply_to_the_warp_decoder_only():
         return RDSettings.from_config(rd_cfg(*extra).codec).decoder
 
     assert loop() == {"name": "warp", "prediction_params": {"keyflow": False, "edge_sigma_r": 0.0}}
-    assert loop("codec.rd.keyflow=true", "codec.rd.edge=null") == {"name": "warp", "prediction_params": {"keyflow": True}}
+    keyflow_only = {"name": "warp", "prediction_params": {"keyflow": True}}
+    assert loop("codec.rd.keyflow=true", "codec.rd.edge=null") == keyflow_only
     assert loop("codec.rd.edge=true")["prediction_params"] == {"keyflow": False, "edge_sigma_r": EDGE_SIGMA_R}
     assert loop("codec.rd.keyflow=null", "codec.rd.edge=null") == "warp"
     section = "codec.rd.decoder={name: warp, prediction_params: {keyflow: true, keyflow_params: {smooth: 2}}}"

@@ -22,6 +22,12 @@ encodes, the stream's header carries it):
     PYTHONPATH=. python experiments/rd_flag_ab.py codec.trajectories.smooth_ends --values hold pin -o ...
 
 A key the config files do not name yet (only its schema default) is added with ``+codec.<key>``.
+
+``--also-score '{"edge_sigma_r": 0}'`` (repeatable) decodes every stream a second time with a warp
+decoder of those ``prediction_params`` too; its rows are kept under ``also`` and its curves' BD-rates
+are given against the ``off`` streams decoded by the default decoder (``bd_rate_also_vs_off``):
+
+    PYTHONPATH=. python experiments/rd_flag_ab.py codec.rd.edge --also-score '{"edge_sigma_r": 0}' -o ...
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from actdiff.codec.encoding import prepare
 from actdiff.codec.rdo import RDSearch, RDSettings
 from actdiff.config import compose
 from actdiff.data import load_dataset
+from actdiff.decoders import build_decoder
 from actdiff.evaluation.bdrate import bd_rate_of_points, mean_bd_rates
 from actdiff.evaluation.results import machine
 from actdiff.io import read_video
@@ -84,19 +91,23 @@ def codec_search(video, flows, flag: str, raw: str) -> RDSearch:
     return RDSearch(prepare(video, cfg.codec, flows), cfg.codec, RDSettings.from_config(cfg.codec))
 
 
-def point(video, search: RDSearch, lam: float, flag: str, value) -> dict:
+def scores(video, data: bytes, params: str | None = None) -> dict:
+    """:data:`METRICS` of ``data`` decoded by the warp decoder (``prediction_params`` JSON ``params``)."""
+    decoder = build_decoder("warp", **({"prediction_params": json.loads(params)} if params else {}))
+    return {k: float(v) for k, v in compute_metrics(video.frames, decode_video(data, decoder).frames, METRICS).items()}
+
+
+def point(video, search: RDSearch, lam: float, flag: str, value, also: list[str]) -> dict:
     if not is_codec_key(flag):
         search.s = dataclasses.replace(search.s, **{flag: value})
     t0 = time.perf_counter()
     r = search.encode(lam)
     seconds = time.perf_counter() - t0
-    rec = decode_video(r.data, "warp")
-    m = compute_metrics(video.frames, rec.frames, METRICS)
-    return {"lambda": lam, flag: value, "seconds_cached": seconds, "cost": r.stats["rd"]["cost"],
-            "bpp": 8 * len(r.data) / (video.num_frames * video.height * video.width),
+    bpp = 8 * len(r.data) / (video.num_frames * video.height * video.width)
+    return {"lambda": lam, flag: value, "seconds_cached": seconds, "cost": r.stats["rd"]["cost"], "bpp": bpp,
             "keyframes": r.stats["keyframes"], "qualities": r.stats["rd"]["keyframe_qualities"],
-            "qps": r.stats.get("keyframe_inter", {}).get("qps"),
-            **{k: float(v) for k, v in m.items()}}
+            "qps": r.stats.get("keyframe_inter", {}).get("qps"), **scores(video, r.data),
+            "also": {a: {"bpp": bpp, **scores(video, r.data, a)} for a in also}}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,8 +119,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--clips", nargs="+", default=CLIPS)
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("--lambdas", type=float, nargs="+", default=[2.5, 8, 32])
+    ap.add_argument("--also-score", action="append", default=[], metavar="JSON",
+                    help="also score every stream decoded with these warp prediction_params")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
+    for a in args.also_score:
+        build_decoder("warp", prediction_params=json.loads(a))  # bad JSON or settings: fail before encoding
     if not is_codec_key(args.flag) and args.flag not in {f.name for f in dataclasses.fields(RDSettings)}:
         ap.error(f"{args.flag!r} is not a setting of the RD search")
     off, on = (parse_value(v) for v in args.values)
@@ -130,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         curves: dict = {False: [], True: []}
         for lam in args.lambdas:
             for which, value in ((False, off), (True, on)):
-                p = point(video, searches[which], lam, args.flag, value)
+                p = point(video, searches[which], lam, args.flag, value, args.also_score)
                 curves[which].append(p)
                 print(f"{seq.name} λ={lam:g} {args.flag}={value}: {p['bpp']:.5f} bpp vmaf_neg={p['vmaf_neg']:.2f} "
                       f"ms_ssim={p['ms_ssim']:.4f} psnr={p['psnr']:.2f} J={p['cost']:.3f} "
@@ -139,9 +154,20 @@ def main(argv: list[str] | None = None) -> None:
         out["clips"][seq.name] = {"off": curves[False], "on": curves[True], "bd_rate_on_vs_off": bd}
         print(f"{seq.name}: BD-rate {args.flag} on vs off " + " ".join(f"{m}={fmt(v)}" for m, v in bd.items()),
               flush=True)
+        for a in args.also_score:
+            for which, name in ((False, "off"), (True, "on")):
+                rows = [p["also"][a] for p in curves[which]]
+                also = {m: bd_rate_of_points(curves[False], rows, m) for m in METRICS}
+                out["clips"][seq.name].setdefault("bd_rate_also_vs_off", {})[f"{name} {a}"] = also
+                print(f"{seq.name}: BD-rate {name} decoded with {a} vs off " +
+                      " ".join(f"{m}={fmt(v)}" for m, v in also.items()), flush=True)
     out["mean_bd_rate_on_vs_off"], out["bd_rate_clips"] = mean_bd_rates(
         [c["bd_rate_on_vs_off"] for c in out["clips"].values()], METRICS)
     print("mean:", {m: fmt(v) for m, v in out["mean_bd_rate_on_vs_off"].items()}, "over clips", out["bd_rate_clips"])
+    for key in (out["clips"] and next(iter(out["clips"].values())).get("bd_rate_also_vs_off", {})):
+        mean, n = mean_bd_rates([c["bd_rate_also_vs_off"][key] for c in out["clips"].values()], METRICS)
+        out.setdefault("mean_bd_rate_also_vs_off", {})[key] = mean
+        print(f"mean {key} vs off:", {m: fmt(v) for m, v in mean.items()}, "over clips", n)
     Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
 
 

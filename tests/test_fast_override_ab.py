@@ -64,3 +64,20 @@ def test_rd_flag_ab_reads_values_and_codec_keys():
     assert [ab.parse_value(v) for v in ("true", "3", "0.5", "8,32", "pin")] == [True, 3, 0.5, (8, 32), "pin"]
     assert ab.is_codec_key("codec.entropy.step") and ab.is_codec_key("+codec.trajectories.smooth_ends")
     assert not ab.is_codec_key("propagation")
+
+
+def test_rd_flag_ab_also_scores_with_other_warp_settings(codec_cfg):
+    """``--also-score``: a second warp decoder's scores of the same stream (differ from the
+    default's where the motion differs); bad settings stop the run before any encoding."""
+    from conftest import moving_texture
+
+    from actdiff.codec import encode_video
+    from actdiff.errors import ConfigError
+    from actdiff.types import Video
+    ab = load_script("experiments/rd_flag_ab.py")
+    video = Video(frames=moving_texture(), fps=25.0)
+    data = encode_video(video, codec_cfg).data
+    plain, gaussian = ab.scores(video, data), ab.scores(video, data, '{"edge_sigma_r": 0}')
+    assert set(plain) == set(ab.METRICS) and plain != gaussian
+    with pytest.raises(ConfigError, match="bad prediction_params"):
+        ab.main(["codec.rd.edge", "--also-score", '{"edge_sigma_r": -1}', "-o", "/dev/null"])

@@ -81,13 +81,17 @@ def test_edge_blind_limits():
 
 
 def test_inverse_of_a_moving_block():
-    """A constant shift inverts exactly; with a block moving over a still background the pixels the
-    block leaves (seen by no keyframe pixel at ``t``) have a large residual, the rest a small one."""
+    """A constant shift inverts exactly, and the pixels it brings in from outside the keyframe have
+    their distance from it as residual (without ``outside`` the clamped border would explain them
+    exactly); with a block moving over a still background the pixels the block leaves (seen by no
+    keyframe pixel at ``t``) have a large residual, the rest a small one."""
     disp = np.zeros((32, 48, 2), np.float32)
     disp[..., 0] = 3.0
     back, res = invert_displacement(disp, pixel_grid(32, 48))
-    np.testing.assert_allclose(back[..., 0], pixel_grid(32, 48)[..., 0] - 3.0, atol=1e-4)
-    assert res.max() < 1e-4
+    np.testing.assert_allclose(back[:, 1:, 0], pixel_grid(32, 48)[:, 1:, 0] - 3.0, atol=1e-4)  # x=0: a tie
+    assert res[:, 3:].max() < 1e-4
+    np.testing.assert_allclose(res[:, :3], np.broadcast_to([3.0, 2.0, 1.0], (32, 3)), atol=1e-4)
+    assert invert_displacement(disp, pixel_grid(32, 48), outside=False)[1].max() < 1e-4
     disp[...] = 0.0
     disp[10:20, 10:20, 0] = 6.0  # block at x 10..19 moves to x 16..25
     back, res = invert_displacement(disp, pixel_grid(32, 48))

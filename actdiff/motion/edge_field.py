@@ -220,8 +220,17 @@ def segment_displacement(seg: DecodedSegment, t: int, ref: int, bandwidth: float
     return fields[t]
 
 
+def outside_distance(q: np.ndarray) -> np.ndarray:
+    """How far each position of ``q`` (``(H, W, 2)`` px, x then y) lies outside the
+    ``H x W`` image, ``float32 (H, W)`` px (0 inside)."""
+    h, w = q.shape[:2]
+    ox = np.maximum(0.0, np.maximum(-q[..., 0], q[..., 0] - (w - 1)))
+    oy = np.maximum(0.0, np.maximum(-q[..., 1], q[..., 1] - (h - 1)))
+    return np.hypot(ox, oy).astype(np.float32)
+
+
 def invert_displacement(disp: np.ndarray, init: np.ndarray, iterations: int = 6,
-                        median: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+                        median: int = 0, outside: bool = True) -> Tuple[np.ndarray, np.ndarray]:
     """Backward map of a forward displacement field, by fixed-point iteration.
 
     Args:
@@ -230,6 +239,9 @@ def invert_displacement(disp: np.ndarray, init: np.ndarray, iterations: int = 6,
         iterations: updates ``B ← p − D(B)``.
         median: > 1: a median filter of this size (3 or 5) on ``B``, which removes isolated pixels
             whose iterate converged to the other side of an edge (speckles in the warped image).
+        outside: add to the residual how far an iterate lies outside the keyframe: ``D`` there is
+            its border's value, so an object at the border would otherwise "explain" every pixel
+            its motion points out of the frame from, and its border column be smeared over them.
 
     Returns:
         ``(B float32 (H, W, 2) px, residual float32 (H, W) px)``: per pixel the iterate with the
@@ -242,6 +254,8 @@ def invert_displacement(disp: np.ndarray, init: np.ndarray, iterations: int = 6,
         d = backward_warp(disp, q)
         e = q + d - grid
         r = np.hypot(e[..., 0], e[..., 1])
+        if outside:
+            r += outside_distance(q)
         better = r < best_r
         np.copyto(best, q, where=better[..., None])
         np.copyto(best_r, r, where=better)

@@ -92,6 +92,8 @@ class FusionParams:
         edge_step: grid reduction on which the edge-aware field is filtered.
         edge_median: median filter size (px, 0/1: none; at most 5) applied to the inverted map:
             removes isolated pixels sampled from the wrong side of an edge.
+        edge_outside: the inversion's residual includes how far its sample lies outside the
+            keyframe (``False``: the clamped border counts as support; ablation).
     """
 
     fb_sigma: float = 2.0
@@ -114,6 +116,7 @@ class FusionParams:
     edge_fallback: float = 0.1
     edge_step: int = 2
     edge_median: int = 5
+    edge_outside: bool = True
 
     def __post_init__(self) -> None:
         KeyflowParams(**(self.keyflow_params or {}))  # unknown keys: TypeError here, not mid-decode
@@ -192,7 +195,7 @@ def edge_back_map(seg: DecodedSegment, t: int, ref: int, init: np.ndarray, bandw
     keyframe's edge-aware field (:func:`actdiff.motion.edge_field.edge_aware_field`, guided by the
     decoded keyframe, inverted from ``init``), and the inversion's residual ``float32 (H, W)`` px."""
     disp = segment_displacement(seg, t, ref, bandwidth, params.edge())
-    return invert_displacement(disp, init, params.edge_iterations, params.edge_median)
+    return invert_displacement(disp, init, params.edge_iterations, params.edge_median, params.edge_outside)
 
 
 def _keyflow_share(seg: DecodedSegment, t: int, ref: int, back: np.ndarray, corr: Corrections,

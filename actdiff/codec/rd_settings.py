@@ -22,16 +22,21 @@ def plain(section: Any) -> Any:
     return OmegaConf.to_container(section, resolve=True) if OmegaConf.is_config(section) else section
 
 
+#: ``codec.rd`` switches of the loop's warp decoder: key → (``FusionParams`` field, value when true, when false).
+LOOP_SWITCHES = {"keyflow": ("keyflow", True, False), "edge": ("edge_sigma_r", EDGE_SIGMA_R, 0.0)}
+
+
 def _loop_switches(rd: DictConfig) -> Dict[str, Any]:
-    """The loop's warp decoder's ``prediction_params`` set by ``codec.rd.keyflow`` and
-    ``codec.rd.edge`` (each true, false or null: as the decoder's section says)."""
+    """The loop's warp decoder's ``prediction_params`` set by :data:`LOOP_SWITCHES` (each true,
+    false or null: as the decoder's section says)."""
     switches: Dict[str, Any] = {}
-    for key in ("keyflow", "edge"):
+    for key, (name, on, off) in LOOP_SWITCHES.items():
         value = rd.get(key, None)
-        if value is not None and not isinstance(value, bool):
+        if value is None:
+            continue
+        if not isinstance(value, bool):
             raise ConfigError(f"codec.rd.{key} must be true, false or null, got {value!r}")
-        if value is not None:
-            switches[key if key == "keyflow" else "edge_sigma_r"] = value if key == "keyflow" else EDGE_SIGMA_R * value
+        switches[name] = on if value else off
     return switches
 
 

@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     out["mean_bd_rate_on_vs_off"], out["bd_rate_clips"] = mean_bd_rates(
         [c["bd_rate_on_vs_off"] for c in out["clips"].values()], METRICS)
     print("mean:", {m: fmt(v) for m, v in out["mean_bd_rate_on_vs_off"].items()}, "over clips", out["bd_rate_clips"])
-    for key in (out["clips"] and next(iter(out["clips"].values())).get("bd_rate_also_vs_off", {})):
+    for key in (f"{name} {a}" for a in args.also_score for name in ("off", "on")) if out["clips"] else ():
         mean, n = mean_bd_rates([c["bd_rate_also_vs_off"][key] for c in out["clips"].values()], METRICS)
         out.setdefault("mean_bd_rate_also_vs_off", {})[key] = mean
         print(f"mean {key} vs off:", {m: fmt(v) for m, v in mean.items()}, "over clips", n)

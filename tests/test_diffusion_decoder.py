@@ -163,6 +163,14 @@ def test_base_moves_the_residual_onto_the_warp_decoders_prediction(micro_weights
     assert DiffusionDecoder(weights=str(micro_weights)).settings()["base"] == "blend"  # micro weights: no default
 
 
+def test_settings_record_the_prediction_motion(micro_weights):
+    """The diffusion decoder's base comes from the warp prediction with the default motion: its
+    settings say which (``bench_rd.py`` never compares results decoded with another)."""
+    from actdiff.motion.fusion import EDGE_SIGMA_R
+
+    assert DiffusionDecoder(weights=str(micro_weights)).settings()["edge_sigma_r"] == EDGE_SIGMA_R
+
+
 def test_detail_mix_of_output_mixes_the_models_own_coarse_band(micro_weights):
     """``detail_mix_of=output``: the coarse band is ``β`` of the model's output's and ``1 − β`` of
     the prediction's, the fine band the output's over the prediction's: ``pred + β·G(y − pred) +

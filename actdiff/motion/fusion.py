@@ -50,6 +50,8 @@ EDGE_SIGMA_R = 120.0
 #: Confidence floor ε of the plain blend (:func:`actdiff.motion.prediction.blend_warps`): a time
 #: cross-fade where both confidences are 0.
 BLEND_FLOOR = 1e-3
+#: ``FusionParams.edge_check``'s choices.
+EDGE_CHECKS = ("residual", "tracks", "both")
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,11 @@ class FusionParams:
             removes isolated pixels sampled from the wrong side of an edge.
         edge_outside: the inversion's residual includes how far its sample lies outside the
             keyframe (``False``: the clamped border counts as support; ablation).
+        edge_check: the error the fusion reads with the edge-aware field: ``residual`` (the
+            inversion's), ``tracks`` (:func:`fb_error` of the tracks' Gaussian maps, which are
+            interpolated independently at ``t`` and at the keyframe and so disagree where the
+            motion is unreliable: a wrong but smooth field inverts with no residual) or ``both``
+            (the larger of the two per pixel).
     """
 
     fb_sigma: float = 2.0
@@ -117,9 +124,12 @@ class FusionParams:
     edge_step: int = 2
     edge_median: int = 5
     edge_outside: bool = True
+    edge_check: str = "residual"
 
     def __post_init__(self) -> None:
         KeyflowParams(**(self.keyflow_params or {}))  # unknown keys: TypeError here, not mid-decode
+        if self.edge_check not in EDGE_CHECKS:
+            raise ValueError(f"edge_check must be one of {EDGE_CHECKS}, got {self.edge_check!r}")
         edge = (self.edge_sigma_r, self.edge_guide_blur, self.edge_fallback, self.edge_iterations)
         if min(edge) < 0 or self.edge_step < 1 or self.edge_median not in (0, 1, 3, 5):
             raise ValueError("edge_sigma_r, edge_guide_blur, edge_fallback and edge_iterations must be >= 0, "
@@ -225,7 +235,7 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
     if t == ref:
         return KeyWarp(np.asarray(key, np.float32), np.ones((h, w), np.float32), zeros, zeros)
     back, conf = dense_flow_from_tracks(seg.tracks, t, ref, h, w, bandwidth)
-    edge_fb = None
+    gauss, edge_fb = back, None
     if params.edge_sigma_r > 0 and seg.tracks.num_points:
         back, edge_fb = edge_back_map(seg, t, ref, back, bandwidth, params)
     sample = back
@@ -239,9 +249,12 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
     motion = np.linalg.norm(back - pixel_grid(h, w), axis=-1)
     if not params.use_fb or seg.tracks.num_points == 0:
         return KeyWarp(image, conf, zeros, motion, unrefined)
-    if edge_fb is not None:
+    if edge_fb is not None and params.edge_check == "residual":
         return KeyWarp(image, conf, edge_fb, motion, unrefined)
-    return KeyWarp(image, conf, fb_error(seg.tracks, t, ref, back, bandwidth, params.fb_step), motion, unrefined)
+    err = fb_error(seg.tracks, t, ref, gauss, bandwidth, params.fb_step)
+    if edge_fb is not None and params.edge_check == "both":
+        err = np.maximum(err, edge_fb)
+    return KeyWarp(image, conf, err, motion, unrefined)
 
 
 def _luma(img: np.ndarray) -> np.ndarray:

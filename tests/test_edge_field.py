@@ -159,3 +159,21 @@ def test_median_removes_an_isolated_pixel_sampled_from_the_other_side():
     np.testing.assert_allclose(kept[7, 9], (5.0, 7.0))
     cleaned, _ = invert_displacement(disp, init, iterations=3, median=5)
     np.testing.assert_allclose(cleaned[7, 9], (9.0, 7.0))
+
+
+def test_edge_check_reads_the_tracks_maps_forward_backward_error():
+    """``edge_check``: ``residual`` is the inversion's, ``tracks`` the Gaussian maps' forward–backward
+    error (the same as with the edge-aware field off), ``both`` their per-pixel maximum; the samples
+    (the warped keyframe) are the edge-aware field's in all three. Unknown names are refused."""
+    from actdiff.motion.fusion import warp_keyframe
+
+    seg, _, _ = moving_square()
+    t, bw = LENGTH // 2, seg.bandwidth
+    res, trk, both = (warp_keyframe(seg, t, 0, bw, FusionParams(edge_check=c)) for c in ("residual", "tracks", "both"))
+    gauss = warp_keyframe(seg, t, 0, bw, FusionParams(edge_sigma_r=0))
+    np.testing.assert_array_equal(trk.fb_error, gauss.fb_error)
+    np.testing.assert_array_equal(both.fb_error, np.maximum(res.fb_error, gauss.fb_error))
+    assert not np.array_equal(res.fb_error, gauss.fb_error)
+    np.testing.assert_array_equal(trk.image, res.image)
+    with pytest.raises(ValueError, match="edge_check"):
+        FusionParams(edge_check="max")

@@ -80,7 +80,8 @@ def compare(src: np.ndarray, base: np.ndarray, new: np.ndarray, mask: np.ndarray
     fail, fix = diff <= -drop, diff >= drop
     order = np.argsort(diff, axis=None)
     pick = lambda idx: [dict(zip(("frame", "by", "bx"), map(int, np.unravel_index(i, diff.shape))),  # noqa: E731
-                             base_db=float(pb.flat[i]), new_db=float(pn.flat[i])) for i in _distinct(idx, diff.shape, worst)]
+                             base_db=float(pb.flat[i]), new_db=float(pn.flat[i]))
+                        for i in _distinct(idx, diff.shape, worst)]
     return {"blocks": int(mask.sum() * diff[0].size), "fail": int(fail.sum()), "fix": int(fix.sum()),
             "fail_excess_sse": float((mse(pn) - mse(pb))[fail].sum() * block * block),
             "fix_excess_sse": float((mse(pb) - mse(pn))[fix].sum() * block * block),
@@ -123,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     except (json.JSONDecodeError, TypeError, ValueError) as e:
         raise SystemExit(f"error: --base/--new: {e}") from None
     cv2.setNumThreads(1)
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent).stdout.strip()
     out = {"rev": rev, "base": args.base, "new": args.new, "block": args.block, "drop": args.drop, "results": []}
     for clip in args.clips:
         for rate in args.rates:
@@ -139,7 +141,8 @@ def main(argv: list[str] | None = None) -> None:
                 Path(args.panels).mkdir(parents=True, exist_ok=True)
                 img = np.concatenate([panel(src, recs["base"], recs["new"], row[k], args.block, k)
                                       for k in ("worst", "best")], 0)
-                cv2.imwrite(str(Path(args.panels) / f"{Path(clip).stem}_{rate}.jpg"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+                name = str(Path(args.panels) / f"{Path(clip).stem}_{rate}.jpg")
+                cv2.imwrite(name, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     tot = {k: sum(r[k] for r in out["results"]) for k in ("fail", "fix", "fail_excess_sse", "fix_excess_sse")}
     print(f"total: fail {tot['fail']} fix {tot['fix']}, excess SSE fail {tot['fail_excess_sse']:.4g} "
           f"fix {tot['fix_excess_sse']:.4g}")

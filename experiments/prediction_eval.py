@@ -17,7 +17,7 @@ overrides). Per decode: PSNR, MS-SSIM, PSNR of 8x area-downsampled frames (``psn
 fidelity, ``cv2.INTER_AREA``), VMAF NEG, warping error (all frames, keyframes included), and
 decode frames/s on one core (process CPU time of ``decode_video`` with ``OMP_NUM_THREADS=1``
 and ``cv2.setNumThreads(1)``: wall clock would measure the other jobs sharing the machine). Every number printed is in
-the JSON written to ``--out``.
+the JSON written to ``--out``, with the checkout it ran from (``rev``).
 
 The fps written in the bitstream is rounded to 3 decimals before encoding: some clips' frame
 rates (e.g. 29.573...) overflow ``bitstream._fps_fraction``'s numerator limit (a bug reported
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -149,7 +150,10 @@ def main() -> None:
             print(line, flush=True)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"variants": args.variant, "results": results}, indent=1) + "\n")
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent).stdout.strip()
+        out = {"rev": rev, "variants": args.variant, "results": results}
+        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ def test_a_damaged_block_is_one_failure_and_a_repaired_one_a_fix():
 
 def test_neighbouring_failures_are_drawn_once():
     lf = load_script("experiments/local_failures.py")
-    order = np.array([np.ravel_multi_index(i, (20, 4, 4)) for i in [(5, 1, 1), (6, 1, 1), (6, 2, 2), (5, 3, 3), (15, 1, 1)]])
+    cells = [(5, 1, 1), (6, 1, 1), (6, 2, 2), (5, 3, 3), (15, 1, 1)]
+    order = np.array([np.ravel_multi_index(i, (20, 4, 4)) for i in cells])
     picked = [np.unravel_index(i, (20, 4, 4)) for i in lf._distinct(order, (20, 4, 4), 3)]
     assert [tuple(map(int, p)) for p in picked] == [(5, 1, 1), (5, 3, 3), (15, 1, 1)]

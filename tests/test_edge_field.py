@@ -177,3 +177,42 @@ def test_edge_check_reads_the_tracks_maps_forward_backward_error():
     np.testing.assert_array_equal(trk.image, res.image)
     with pytest.raises(ValueError, match="edge_check"):
         FusionParams(edge_check="max")
+
+
+def test_chunks_follow_the_callers_stride_and_never_change_a_field():
+    """A caller scoring every 4th frame gets chunks of every 4th frame (one filter pass serves 8 of its
+    requests, not 2); the fields are bitwise those of a frame-by-frame pass, from any thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from actdiff.motion import edge_field as ef
+    from actdiff.types import DecodedSegment, Segment, Tracks
+
+    assert ef.chunk_frames(3, 0, 40, None) == list(range(3, 11))
+    assert ef.chunk_frames(7, 0, 40, 3) == [7, 11, 15, 19, 23, 27, 31, 35]
+    assert ef.chunk_frames(7, 11, 12, 3) == [7]                     # the keyframe itself is never a chunk frame
+    assert ef.chunk_frames(30, 0, 40, 3) == list(range(30, 38))      # a gap above CHUNK: a jump, not a stride
+    rng, length = np.random.default_rng(2), 40
+    keys = [cv2.GaussianBlur((rng.random((32, 48, 3)) * 255).astype(np.float32), (0, 0), 1.5).astype(np.uint8)
+            for _ in range(2)]
+    pos = (rng.random((1, 12, 2)) * [48, 32] + np.arange(length)[:, None, None] * rng.normal(0, 0.3, (1, 12, 2)))
+    vis = np.ones((length, 12), bool)
+    seg = DecodedSegment(Segment(0, length - 1), keys[0], keys[1],
+                         Tracks(pos.astype(np.float32), vis, vis.astype(np.float32)), bandwidth=6.0)
+    params = FusionParams().edge()
+    ef._CACHE.clear()
+    every = {t: ef.segment_displacement(seg, t, 0, seg.bandwidth, params) for t in range(1, length)}
+    ef._CACHE.clear()
+    strided = {}
+    for t in range(1, length, 4):
+        strided[t] = ef.segment_displacement(seg, t, 0, seg.bandwidth, params)
+        if t == 9:  # the second pass: the stride learnt from 5 → 9
+            assert sorted(ef._CACHE[(id(seg), 0)][2]) == list(range(9, length, 4))
+    for t, field in strided.items():
+        np.testing.assert_array_equal(field, every[t])
+    ef._CACHE.clear()
+    with ThreadPoolExecutor(2) as pool:
+        threaded = list(pool.map(lambda t: ef.segment_displacement(seg, t, length - 1, seg.bandwidth, params),
+                                 range(0, length - 1, 3)))
+    ef._CACHE.clear()
+    for t, field in zip(range(0, length - 1, 3), threaded):
+        np.testing.assert_array_equal(field, ef.segment_displacement(seg, t, length - 1, seg.bandwidth, params))

@@ -24,6 +24,7 @@ keyframe does not show at ``t``). Deterministic, computed from decoded data only
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
@@ -175,14 +176,15 @@ def _fields(guide: np.ndarray, sfs: Sequence[SparseField], bandwidth: float,
             g = cv2.GaussianBlur(g, (0, 0), params.guide_blur)
         if step > 1:
             g = cv2.resize(g, (wc, hc), interpolation=cv2.INTER_AREA)
-        filt = DomainTransform(g, bandwidth / step, params.sigma_r)(np.concatenate(stack, -1))
-        filt = upsample_grid(filt.astype(np.float32), step, h, w).reshape(h, w, -1)
+        filt = DomainTransform(g, bandwidth / step, params.sigma_r)(np.concatenate(stack, -1)).astype(np.float32)
     peak, fb, out, at = impulse_peak(bandwidth / step), params.fallback, [], 0
     for sf in sfs:
         if sf.empty:
             out.append((np.zeros((h, w, sf.chans), np.float32), np.zeros((h, w), np.float32)))
             continue
-        resid, den = filt[..., at:at + sf.chans], filt[..., at + sf.chans]
+        # each set upsampled on its own: its field does not depend on which sets share the pass
+        up = upsample_grid(np.ascontiguousarray(filt[..., at:at + sf.chans + 1]), step, h, w).reshape(h, w, -1)
+        resid, den = up[..., :sf.chans], up[..., sf.chans]
         at += sf.chans + 1
         if fb > 0:
             resid = resid + fb * peak * (sf.at(bandwidth, density=False)[0] - sf.trend)
@@ -193,30 +195,49 @@ def _fields(guide: np.ndarray, sfs: Sequence[SparseField], bandwidth: float,
 
 #: Frames of a segment whose fields :func:`segment_displacement` filters together.
 CHUNK = 8
-_CACHE: Dict[Tuple[int, int], Tuple[weakref.ref, tuple, Dict[int, np.ndarray]]] = {}
+#: ``(id(seg), ref) → [weakref to seg, settings, {frame: field}, frame asked for last]``.
+_CACHE: Dict[Tuple[int, int], list] = {}
+_LOCK = threading.Lock()
+
+
+def chunk_frames(t: int, ref: int, length: int, last: Optional[int]) -> List[int]:
+    """The frames whose fields are filtered together with frame ``t``'s: ``CHUNK`` frames from ``t``
+    on, every ``step``-th, ``step`` the gap from the frame asked for before (``last``) when that gap is
+    2 … ``CHUNK`` (a caller that scores every 4th frame, :func:`actdiff.codec.detail_mix.scored_frames`),
+    else 1 (a decoder that predicts every frame); never the keyframe ``ref`` itself. Which frames
+    share a pass changes the cost only: every channel is filtered on its own."""
+    gap = t - last if last is not None else 1
+    step = gap if 1 < gap <= CHUNK else 1
+    return [f for f in range(t, min(t + CHUNK * step, length), step) if f != ref]
 
 
 def segment_displacement(seg: DecodedSegment, t: int, ref: int, bandwidth: float, params: EdgeParams) -> np.ndarray:
     """``D(q)``, ``float32 (H, W, 2)`` px: where each pixel of keyframe ``ref`` (0 or ``L-1``)
     moves by frame ``t``, the edge-aware field of the tracks visible at both, guided by that
-    keyframe. Computed for ``CHUNK`` frames at a time (one filter pass) and kept for the frames
-    of the chunk while the segment's frames are predicted in order."""
+    keyframe. Computed for ``CHUNK`` frames at a time (one filter pass, :func:`chunk_frames`) and
+    kept for the frames of the chunk while the segment's frames are predicted in order (every
+    frame, or every few); safe to call from several threads."""
     if t == ref:
         return np.zeros(seg.key_start.shape[:2] + (2,), np.float32)
     key, conf = (id(seg), ref), (float(bandwidth), params)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0]() is seg and hit[1] == conf and t in hit[2]:
-        return hit[2][t]
-    tr, frames = seg.tracks, [f for f in range(t, min(t + CHUNK, seg.segment.length)) if f != ref]
+    with _LOCK:
+        hit = _CACHE.get(key)
+        same = hit is not None and hit[0]() is seg and hit[1] == conf
+        if same and t in hit[2]:
+            hit[3] = t
+            return hit[2][t]
+        last = hit[3] if same else None
+    tr, frames = seg.tracks, chunk_frames(t, ref, seg.segment.length, last)
     sets = []
     for f in frames:
         ok = tr.visible[f] & tr.visible[ref]
         sets.append((tr.positions[ref][ok], tr.positions[f][ok] - tr.positions[ref][ok]))
     guide = seg.key_start if ref == 0 else seg.key_end
     fields = dict(zip(frames, guided_fields(guide, sets, bandwidth, params)))
-    if len(_CACHE) >= 4 and key not in _CACHE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = (weakref.ref(seg), conf, fields)
+    with _LOCK:
+        if len(_CACHE) >= 4 and key not in _CACHE:
+            _CACHE.pop(next(iter(_CACHE), None), None)
+        _CACHE[key] = [weakref.ref(seg), conf, fields, t]
     return fields[t]
 
 

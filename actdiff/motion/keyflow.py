@@ -177,7 +177,7 @@ def cached_corrections(seg: DecodedSegment, bandwidth: float,
         return hit[2]
     out = keyframe_corrections(seg, bandwidth, p, edge)
     if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
+        _CACHE.pop(next(iter(_CACHE), None), None)  # another thread may have taken it
     _CACHE[id(seg)] = (weakref.ref(seg), key, out)
     return out
 

@@ -117,18 +117,27 @@ def test_training_records_keep_the_sent_mix(tmp_path):
 
 def test_the_fusions_plain_warps_are_warp_keyframes():
     """The encoder takes the plain blend's warps from the fusion (computed once): they are exactly
-    :func:`warp_keyframes`' (the conditions' ``w0``/``w1``), with and without keyflow."""
+    :func:`warp_keyframes`' (the conditions' ``w0``/``w1``, the blend the diffusion decoder's base is
+    built on), with and without keyflow, and with the edge-aware field, which the fusion samples
+    along but the plain blend does not (until 2026-12-05 the encoder scored ``β`` on the edge-aware
+    warps: a blend the decoder never builds)."""
     from actdiff.motion.fusion import FusionParams, fuse_frame
     from actdiff.motion.prediction import warp_keyframes
 
+    from test_no_crossfade import moving_square as square_on_texture
+
     frames, _ = moving_square(9, 64, 96, side=20)
-    seg = segment_from_frames(frames, 0, 8, num_points=20)
-    for params in (None, FusionParams(keyflow=False)):
-        _, d = fuse_frame(seg, 3, params, plain=True)
-        w0, c0, w1, c1 = warp_keyframes(seg, 3, float(seg.bandwidth))
-        for got, want in ((d["plain0"], w0), (d["plain1"], w1), (d["c0"], c0), (d["c1"], c1)):
-            np.testing.assert_array_equal(got, want)
-    assert "plain0" not in fuse_frame(seg, 3)[1]
+    rigid = segment_from_frames(frames, 0, 8, num_points=20)
+    moving, _, _ = square_on_texture()  # an object moving on a still background: the edge-aware map differs
+    for seg in (rigid, moving):
+        for params in (None, FusionParams(keyflow=False), FusionParams(edge_sigma_r=0)):
+            _, d = fuse_frame(seg, 3, params, plain=True)
+            w0, c0, w1, c1 = warp_keyframes(seg, 3, float(seg.bandwidth))
+            for got, want in ((d["plain0"], w0), (d["plain1"], w1), (d["c0"], c0), (d["c1"], c1)):
+                np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(fuse_frame(moving, 3, FusionParams(keyflow=False), plain=True)[1]["w0"],
+                              warp_keyframes(moving, 3, float(moving.bandwidth))[0])
+    assert "plain0" not in fuse_frame(rigid, 3)[1]
 
 
 def test_scored_frames_spread_every_strideth_in_between_frame():

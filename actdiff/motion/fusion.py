@@ -153,9 +153,10 @@ class KeyWarp:
         confidence: ``float32 (H, W)`` in [0, 1] (:func:`dense_flow_from_tracks`).
         fb_error: ``float32 (H, W)``, forward–backward error in pixels.
         motion: ``float32 (H, W)``, ``‖B(p) − p‖`` in pixels.
-        plain: when asked for, the keyframe warped along the tracks' motion alone (no keyflow
-            refinement), ``float32 (H, W, 3)`` in [0, 255]: the warp the plain blend uses
-            (:func:`actdiff.motion.prediction.warp_keyframes`).
+        plain: when asked for, the keyframe warped along the tracks' Gaussian map alone (no
+            edge-aware field, no keyflow refinement), ``float32 (H, W, 3)`` in [0, 255]: the warp
+            the plain blend uses (:func:`actdiff.motion.prediction.warp_keyframes`, the
+            conditions' ``w0``/``w1``).
     """
 
     image: np.ndarray
@@ -245,7 +246,9 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
         share = _keyflow_share(seg, t, ref, back, corr, kp, bandwidth)
         sample = refine_map(back, corr.c0 if ref == 0 else corr.c1, share)
     image = np.clip(backward_warp(key, sample), 0, 255)
-    unrefined = (np.clip(backward_warp(key, back), 0, 255) if sample is not back else image) if plain else None
+    # the plain blend's warp is along the tracks' Gaussian map (warp_keyframes, the conditions' w0/w1),
+    # whatever map the fusion samples along
+    unrefined = (np.clip(backward_warp(key, gauss), 0, 255) if sample is not gauss else image) if plain else None
     motion = np.linalg.norm(back - pixel_grid(h, w), axis=-1)
     if not params.use_fb or seg.tracks.num_points == 0:
         return KeyWarp(image, conf, zeros, motion, unrefined)

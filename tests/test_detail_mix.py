@@ -121,10 +121,10 @@ def test_the_fusions_plain_warps_are_warp_keyframes():
     built on), with and without keyflow, and with the edge-aware field, which the fusion samples
     along but the plain blend does not (until 2026-12-05 the encoder scored ``β`` on the edge-aware
     warps: a blend the decoder never builds)."""
+    from test_no_crossfade import moving_square as square_on_texture
+
     from actdiff.motion.fusion import FusionParams, fuse_frame
     from actdiff.motion.prediction import warp_keyframes
-
-    from test_no_crossfade import moving_square as square_on_texture
 
     frames, _ = moving_square(9, 64, 96, side=20)
     rigid = segment_from_frames(frames, 0, 8, num_points=20)

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from actdiff.motion.interpolate import NC_PRIOR, SparseField, upsample_grid
+from actdiff.motion.keyed_lock import KeyedLock
 from actdiff.motion.warp import backward_warp, pixel_grid, splat_bilinear
 from actdiff.types import DecodedSegment
 
@@ -198,6 +199,7 @@ CHUNK = 8
 #: ``(id(seg), ref) → [weakref to seg, settings, {frame: field}, frame asked for last]``.
 _CACHE: Dict[Tuple[int, int], list] = {}
 _LOCK = threading.Lock()
+_COMPUTING = KeyedLock()
 
 
 def chunk_frames(t: int, ref: int, length: int, last: Optional[int]) -> List[int]:
@@ -220,25 +222,26 @@ def segment_displacement(seg: DecodedSegment, t: int, ref: int, bandwidth: float
     if t == ref:
         return np.zeros(seg.key_start.shape[:2] + (2,), np.float32)
     key, conf = (id(seg), ref), (float(bandwidth), params)
-    with _LOCK:
-        hit = _CACHE.get(key)
-        same = hit is not None and hit[0]() is seg and hit[1] == conf
-        if same and t in hit[2]:
-            hit[3] = t
-            return hit[2][t]
-        last = hit[3] if same else None
-    tr, frames = seg.tracks, chunk_frames(t, ref, seg.segment.length, last)
-    sets = []
-    for f in frames:
-        ok = tr.visible[f] & tr.visible[ref]
-        sets.append((tr.positions[ref][ok], tr.positions[f][ok] - tr.positions[ref][ok]))
-    guide = seg.key_start if ref == 0 else seg.key_end
-    fields = dict(zip(frames, guided_fields(guide, sets, bandwidth, params)))
-    with _LOCK:
-        if len(_CACHE) >= 4 and key not in _CACHE:
-            _CACHE.pop(next(iter(_CACHE), None), None)
-        _CACHE[key] = [weakref.ref(seg), conf, fields, t]
-    return fields[t]
+    with _COMPUTING.hold(key):  # threads asking for frames of one chunk filter it once
+        with _LOCK:
+            hit = _CACHE.get(key)
+            same = hit is not None and hit[0]() is seg and hit[1] == conf
+            if same and t in hit[2]:
+                hit[3] = t
+                return hit[2][t]
+            last = hit[3] if same else None
+        tr, frames = seg.tracks, chunk_frames(t, ref, seg.segment.length, last)
+        sets = []
+        for f in frames:
+            ok = tr.visible[f] & tr.visible[ref]
+            sets.append((tr.positions[ref][ok], tr.positions[f][ok] - tr.positions[ref][ok]))
+        guide = seg.key_start if ref == 0 else seg.key_end
+        fields = dict(zip(frames, guided_fields(guide, sets, bandwidth, params)))
+        with _LOCK:
+            if len(_CACHE) >= 4 and key not in _CACHE:
+                _CACHE.pop(next(iter(_CACHE), None), None)
+            _CACHE[key] = [weakref.ref(seg), conf, fields, t]
+        return fields[t]
 
 
 def outside_distance(q: np.ndarray) -> np.ndarray:

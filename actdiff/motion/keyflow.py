@@ -44,6 +44,7 @@ import numpy as np
 
 from actdiff.motion.edge_field import EdgeParams, segment_displacement
 from actdiff.motion.interpolate import dense_flow_from_tracks
+from actdiff.motion.keyed_lock import KeyedLock
 from actdiff.motion.warp import backward_warp, pixel_grid
 from actdiff.types import DecodedSegment
 
@@ -164,21 +165,23 @@ def _edge_motions(seg: DecodedSegment, bandwidth: float, edge: EdgeParams) -> Tu
 
 _CACHE: Dict[int, Tuple[weakref.ref, tuple, Corrections]] = {}
 _CACHE_SIZE = 4
+_COMPUTING = KeyedLock()
 
 
 def cached_corrections(seg: DecodedSegment, bandwidth: float,
                        params: KeyflowParams | None = None, edge: EdgeParams | None = None) -> Corrections:
     """:func:`keyframe_corrections`, computed once per segment object (the frames of a segment
-    are predicted one by one and share them)."""
+    are predicted one by one and share them), also when several threads ask at once."""
     p = params or KeyflowParams()
     key = (float(bandwidth), p, edge)
-    hit = _CACHE.get(id(seg))
-    if hit is not None and hit[0]() is seg and hit[1] == key:
-        return hit[2]
-    out = keyframe_corrections(seg, bandwidth, p, edge)
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE), None), None)  # another thread may have taken it
-    _CACHE[id(seg)] = (weakref.ref(seg), key, out)
+    with _COMPUTING.hold(id(seg)):  # threads on the same segment compute it once
+        hit = _CACHE.get(id(seg))
+        if hit is not None and hit[0]() is seg and hit[1] == key:
+            return hit[2]
+        out = keyframe_corrections(seg, bandwidth, p, edge)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE), None), None)  # another thread may have taken it
+        _CACHE[id(seg)] = (weakref.ref(seg), key, out)
     return out
 
 

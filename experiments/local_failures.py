@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from prediction_eval import RATES, bitstream  # noqa: E402
 
 from actdiff.codec import decode_video  # noqa: E402
-from actdiff.codec.decoder import decode_segments  # noqa: E402
+from actdiff.codec.bitstream import read_bitstream  # noqa: E402
 from actdiff.decoders import build_decoder  # noqa: E402
 
 
@@ -50,11 +50,9 @@ def block_psnr(src: np.ndarray, rec: np.ndarray, block: int) -> np.ndarray:
 
 def in_between(data: bytes, frames: int) -> np.ndarray:
     """``bool (T,)``: the frames that are not keyframes (the only ones a prediction makes)."""
-    _, segs = decode_segments(data, trusted=True)
     mask = np.ones(frames, bool)
-    for s in segs:
-        mask[s.segment.start] = False
-        mask[s.segment.start + s.segment.length - 1] = False
+    for s in read_bitstream(data).sections:  # the stream's structure only: no keyframe decoded
+        mask[[s.segment.start, s.segment.end]] = False
     return mask
 
 

@@ -33,3 +33,13 @@ def test_neighbouring_failures_are_drawn_once():
     order = np.array([np.ravel_multi_index(i, (20, 4, 4)) for i in cells])
     picked = [np.unravel_index(i, (20, 4, 4)) for i in lf._distinct(order, (20, 4, 4), 3)]
     assert [tuple(map(int, p)) for p in picked] == [(5, 1, 1), (5, 3, 3), (15, 1, 1)]
+
+
+def test_in_between_frames_come_from_the_streams_structure():
+    from test_bitstream import make_bitstream
+
+    from actdiff.codec.bitstream import write_bitstream
+
+    lf = load_script("experiments/local_failures.py")
+    mask = lf.in_between(write_bitstream(make_bitstream(20)), 20)  # segments 0–10 and 10–19
+    assert mask.tolist() == [i not in (0, 10, 19) for i in range(20)]

@@ -47,8 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--decoder", default="warp")
     args = ap.parse_args(argv)
     decoder = json.loads(args.decoder) if args.decoder.startswith("{") else args.decoder
-    video = load_protocol({"name": "cpu", "height": 256, "width": 384, "max_frames": 96,
-                           "resize_mode": "crop"}).read(args.clip)
+    video = load_protocol("cpu").read(args.clip)
     src = video.frames
     if not all(0 <= f < len(src) for f in args.frames):
         raise SystemExit(f"error: --frames must lie in 0 … {len(src) - 1}")

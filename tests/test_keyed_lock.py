@@ -9,16 +9,13 @@ import numpy as np
 from actdiff.motion import edge_field, keyflow
 from actdiff.motion.fusion import FusionParams
 from actdiff.motion.keyed_lock import KeyedLock
-from actdiff.types import DecodedSegment, Segment, Tracks
+from actdiff.training.synthetic import segment_from_frames, synthetic_video
+from actdiff.types import DecodedSegment
 
 
-def _segment(length: int = 12) -> DecodedSegment:
-    rng = np.random.default_rng(0)
-    keys = [(rng.random((24, 32, 3)) * 255).astype(np.uint8) for _ in range(2)]
-    pos = (rng.random((1, 8, 2)) * [32, 24] + np.arange(length)[:, None, None] * 0.5).astype(np.float32)
-    vis = np.ones((length, 8), bool)
-    return DecodedSegment(Segment(0, length - 1), keys[0], keys[1], Tracks(pos, vis, vis.astype(np.float32)),
-                          bandwidth=6.0)
+def _segment() -> DecodedSegment:
+    """A 12-frame segment of a moving texture with tracks along its motion."""
+    return segment_from_frames(synthetic_video(12, 24, 32).frames, 0, 11, num_points=8)
 
 
 def test_one_thread_per_key_and_keys_are_dropped():

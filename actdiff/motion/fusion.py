@@ -246,18 +246,17 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
         share = _keyflow_share(seg, t, ref, back, corr, kp, bandwidth)
         sample = refine_map(back, corr.c0 if ref == 0 else corr.c1, share)
     image = np.clip(backward_warp(key, sample), 0, 255)
-    # the plain blend's warp is along the tracks' Gaussian map (warp_keyframes, the conditions' w0/w1),
-    # whatever map the fusion samples along
-    unrefined = (np.clip(backward_warp(key, gauss), 0, 255) if sample is not gauss else image) if plain else None
+    # the plain blend's warp (warp_keyframes) follows the Gaussian map, whatever map ``sample`` is
+    plain_warp = (np.clip(backward_warp(key, gauss), 0, 255) if sample is not gauss else image) if plain else None
     motion = np.linalg.norm(back - pixel_grid(h, w), axis=-1)
     if not params.use_fb or seg.tracks.num_points == 0:
-        return KeyWarp(image, conf, zeros, motion, unrefined)
+        return KeyWarp(image, conf, zeros, motion, plain_warp)
     if edge_fb is not None and params.edge_check == "residual":
-        return KeyWarp(image, conf, edge_fb, motion, unrefined)
+        return KeyWarp(image, conf, edge_fb, motion, plain_warp)
     err = fb_error(seg.tracks, t, ref, gauss, bandwidth, params.fb_step)
     if edge_fb is not None and params.edge_check == "both":
         err = np.maximum(err, edge_fb)
-    return KeyWarp(image, conf, err, motion, unrefined)
+    return KeyWarp(image, conf, err, motion, plain_warp)
 
 
 def _luma(img: np.ndarray) -> np.ndarray:

@@ -10,8 +10,9 @@ MS-SSIM, coarse-scale PSNR, VMAF NEG, warping
 error, tOF and NIQE. ``--anchor-sigma S`` also scores each diffusion output with its coarse band
 replaced by the warp decoder's (``out + G_S * (warp − out)``, a Gaussian of S pixels; computed
 here, not a decoder option), to see whether the flicker sits in the coarse band.
-``--residual-bands``, ``--residual-from`` and ``--residual-scales`` add the diffusion decoder's
-``residual_band``, ``residual_from`` and ``residual_scale`` to the grid (every combination).
+``--residual-bands``, ``--residual-from``, ``--residual-scales`` and ``--coarse-locks`` add the
+diffusion decoder's ``residual_band``, ``residual_from``, ``residual_scale`` and ``coarse_lock`` to
+the grid (every combination).
 ``--send-detail-mix`` encodes every stream with ``codec.send_detail_mix=true`` (the encoder
 chooses the ``detail_mix`` of each segment, :mod:`actdiff.codec.detail_mix`); ``stream`` in
 ``--detail-mixes`` then decodes with the stream's choice (no ``detail_mix`` option), a number
@@ -90,7 +91,7 @@ def _residual_variants(label: str, opts: dict, args: argparse.Namespace) -> list
     combination (an option left unset adds nothing to the label)."""
     out = [(label, opts)]
     for flag, key, short in (("residual_bands", "residual_band", "band"), ("residual_from", "residual_from", "from"),
-                             ("residual_scales", "residual_scale", "scale")):
+                             ("residual_scales", "residual_scale", "scale"), ("coarse_locks", "coarse_lock", "lock")):
         values = getattr(args, flag, None) or [None]
         out = [(one if v is None else f"{one} {short}={v:g}" if isinstance(v, float) else f"{one} {short}={v}",
                 o if v is None else {**o, key: v}) for one, o in out for v in values]
@@ -130,6 +131,9 @@ def main(argv: list[str] | None = None) -> dict:
                          "not in the labels)")
     ap.add_argument("--residual-scales", type=float, nargs="+", default=None,
                     help="the diffusion decoder's residual_scale of each decode (default: the weights' own, "
+                         "not in the labels)")
+    ap.add_argument("--coarse-locks", type=int, nargs="+", default=None, choices=[0, 1],
+                    help="the diffusion decoder's coarse_lock (0/1) of each decode (default: the weights' own, "
                          "not in the labels)")
     ap.add_argument("--weights", default=None, help="weights folder of the 2D decoder (default: the shipped ones)")
     ap.add_argument("--video", default=None, help="weights folder of a segment-level video generator")

@@ -156,14 +156,17 @@ def test_decode_says_which_model_and_sampling(encoded, tmp_path, capsys):
     assert "ControlledDenoiser" in line and "1 steps, strength 0.5, temporal blend 0.95" in line  # shipped defaults
     # what the residual is added to: shipped; the stream's per-segment choice wins where sent
     assert ("temporal blend 0.95, base detail, detail mix 0.5 (the stream's per segment where sent), "
-            "residual band fine)") in line
+            "residual band fine, coarse scale locked to the base)") in line
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "m.mkv"), "--decoder", "diffusion", "--steps", "1",
                         "--detail-mix", "0.25"]) == 0
-    assert "base detail, detail mix 0.25, residual band fine)" in capsys.readouterr().out  # the option reaches it
+    assert "base detail, detail mix 0.25, residual band fine, coarse" in capsys.readouterr().out  # the option reaches it
+    assert decode.main([str(encoded[0]), "-o", str(tmp_path / "n.mkv"), "--decoder", "diffusion", "--steps", "1",
+                        "--no-coarse-lock"]) == 0
+    assert "residual band fine)" in capsys.readouterr().out  # the shipped lock turned off
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "e.mkv"), "--decoder", "diffusion", "--steps", "1",
                         "--residual-from", "ends", "--residual-scale", "0.3"]) == 0
     line = capsys.readouterr().out
-    assert "residual from the segment's ends, residual scale 0.3)" in line and "temporal blend" not in line
+    assert "residual from the segment's ends, residual scale 0.3, coarse" in line and "temporal blend" not in line
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "w.mkv"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["decoder_settings"]["prediction"] == "select" and "steps" not in summary["decoder_settings"]

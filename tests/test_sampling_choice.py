@@ -228,3 +228,18 @@ def test_shipped_residual_band_is_the_committed_dominance_verdict():
     shipped = json.loads((ROOT / "actdiff/assets/weights/tiny/config.json").read_text())["default_sampler"]
     assert shipped["residual_band"] == OmegaConf.load(ROOT / "configs/model/tiny.yaml").sampler.residual_band == band
     assert DiffusionDecoder(device="cpu").residual_band == band
+
+
+def test_shipped_coarse_lock_is_the_committed_dominance_verdict():
+    """The sweep of ``coarse_lock`` (validation files): the rule's dominance step chose it, and the
+    shipped weights, the tiny preset and the diffusion decoder use it."""
+    from actdiff.decoders.diffusion import DiffusionDecoder
+
+    verdict = json.loads((ROOT / "benchmarks/results/sampling_choice_coarse_lock_val.json").read_text())
+    rows = [r for p in verdict["sweeps"] for r in choose.load_rows(ROOT / p)]
+    assert choose.decide(choose.evaluate(rows), verdict["current"]) == (verdict["choice"], verdict["chosen_by"])
+    assert (verdict["chosen_by"], verdict["choice"].endswith("lock=1"), verdict["current"].endswith("lock=0")) == \
+        ("dominance", True, True)
+    shipped = json.loads((ROOT / "actdiff/assets/weights/tiny/config.json").read_text())["default_sampler"]
+    assert shipped["coarse_lock"] is True and OmegaConf.load(ROOT / "configs/model/tiny.yaml").sampler.coarse_lock
+    assert DiffusionDecoder(device="cpu").coarse_lock and not DiffusionDecoder(device="cpu", coarse_lock=False).coarse_lock

@@ -140,6 +140,7 @@ class DecoderSchema:
     residual_band: Optional[str] = None
     residual_from: Optional[str] = None
     residual_scale: Optional[float] = rng(0, 1, default=None)
+    coarse_lock: Optional[bool] = None
     batch_size: int = rng(1, 1 << 16)
     device: Optional[str] = None
 

@@ -101,13 +101,13 @@ DEFAULT_METRICS = ("psnr", "ms_ssim", "niqe", "warping_error")
 
 #: Decoder options of ``decode`` and ``evaluate`` (argparse ``dest`` = key of the ``codec.decoder`` section).
 DECODER_OPTIONS = ("weights", "sampler", "steps", "strength", "noise_mode", "temporal_blend", "base", "detail_mix",
-                   "residual_band", "residual_from", "residual_scale", "device", "depth")
+                   "residual_band", "residual_from", "residual_scale", "coarse_lock", "device", "depth")
 
 
 def add_decoder_args(p: argparse.ArgumentParser) -> None:
     """``--decoder --no-bidirectional`` and the diffusion options ``--weights --sampler --steps
     --strength --noise-mode --temporal-blend --base --detail-mix --residual-band --residual-from
-    --residual-scale --device``: each sets a key of the ``codec.decoder`` config section (unset:
+    --residual-scale --coarse-lock --device``: each sets a key of the ``codec.decoder`` config section (unset:
     the config's value; diffusion options left null there take the defaults stored with the
     weights, ``default_sampler`` in their config)."""
     p.add_argument("--decoder", default=None, help="warp | diffusion (default: codec.decoder.name, warp)")
@@ -133,6 +133,8 @@ def add_decoder_args(p: argparse.ArgumentParser) -> None:
                         "and carry their residuals along the decoded motion")
     g.add_argument("--residual-scale", type=float, default=None,
                    help="2D model: share of its residual that is added, [0, 1] (0: the base alone)")
+    g.add_argument("--coarse-lock", action=argparse.BooleanOptionalAction, default=None,
+                   help="2D model: remove the 8x8 block means of what it adds (the coarse scale stays the base's)")
     g.add_argument("--device", default=None, help="torch device (cpu, cuda; default: cuda when available)")
     g.add_argument("--depth-model", dest="depth", default=None,
                    help="video decoders: local transformers depth model folder for the tracking video's depth")

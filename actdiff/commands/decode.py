@@ -108,4 +108,6 @@ def sampling_text(settings: dict) -> str:
         parts.append(f"residual from the segment's {settings['residual_from']}")
     if settings.get("residual_scale") is not None:
         parts.append(f"residual scale {settings['residual_scale']:g}")
+    if settings.get("coarse_lock"):
+        parts.append("coarse scale locked to the base")
     return ", ".join(parts)

@@ -57,6 +57,7 @@ import torch.nn.functional as F
 
 from actdiff.conditioning import conditions
 from actdiff.decoders.base import Decoder, keyframes_in_place
+from actdiff.decoders.coarse_lock import lock_coarse
 from actdiff.decoders.residual_filter import RESIDUAL_FROM, filter_residuals, residual_anchors, transport_residuals
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models.denoiser import ControlledDenoiser
@@ -146,6 +147,9 @@ class DiffusionDecoder(Decoder):
             else ``frames``).
         residual_scale: share in [0, 1] of the model's residual (after ``residual_band``) that is
             added (0: the base alone; default: the weights' ``default_sampler``, else 1).
+        coarse_lock: at the end, remove the 8×8 block means of what the model added, so that the
+            frames' coarse scale is the base's (:mod:`actdiff.decoders.coarse_lock`; default: the
+            weights' ``default_sampler``, else off).
         device: torch device (default: ``cuda`` when available, else ``cpu``).
     """
 
@@ -169,6 +173,7 @@ class DiffusionDecoder(Decoder):
         residual_band: str | None = None,
         residual_from: str | None = None,
         residual_scale: float | None = None,
+        coarse_lock: bool | None = None,
         device: str | None = None,
         **_: object,
     ) -> None:
@@ -213,6 +218,7 @@ class DiffusionDecoder(Decoder):
         self.residual_scale = float(scale)
         if not 0.0 <= self.residual_scale <= 1.0:
             raise ConfigError(f"residual_scale must be in [0, 1], got {self.residual_scale}")
+        self.coarse_lock = bool(coarse_lock if coarse_lock is not None else defaults.get("coarse_lock", False))
         self.batch_size = max(1, int(batch_size))
         self.bidirectional = bidirectional
         self.device = device
@@ -228,6 +234,8 @@ class DiffusionDecoder(Decoder):
             extra["residual_from"] = self.residual_from
         if self.residual_scale != 1.0:
             extra["residual_scale"] = self.residual_scale
+        if self.coarse_lock:
+            extra["coarse_lock"] = True
         if self.base == "detail" and self.stream_mix:
             extra["detail_mix_per_segment"] = "from the stream where sent"
         if self.base == "detail" and self.detail_mix_of != "blend":  # recorded when not the default
@@ -286,7 +294,7 @@ class DiffusionDecoder(Decoder):
         noise = self._noise(header, seg, sampled, hp, wp)
         dtype = next(self.model.parameters()).dtype
         ends = self.residual_from == "ends"  # the residual filter is not used then
-        base = np.empty_like(out) if self.temporal_blend > 0.0 or ends else None
+        base = np.empty_like(out) if self.temporal_blend > 0.0 or ends or self.coarse_lock else None
         for i in range(0, len(sampled), self.batch_size):
             frames = sampled[i:i + self.batch_size]
             cond = np.stack([conditions.build_conditions(seg, t, bidir, self.model.reads_prediction) for t in frames])
@@ -304,6 +312,8 @@ class DiffusionDecoder(Decoder):
             transport_residuals(seg, out, base)
         elif base is not None:
             filter_residuals(seg, out, base, self.temporal_blend)
+        if self.coarse_lock:
+            lock_coarse(out, base, inner)
         return out
 
     def _fill_bases(self, seg: DecodedSegment, frames: list[int], bidir: bool, base: np.ndarray) -> None:

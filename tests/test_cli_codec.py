@@ -159,7 +159,7 @@ def test_decode_says_which_model_and_sampling(encoded, tmp_path, capsys):
             "residual band fine, coarse scale locked to the base)") in line
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "m.mkv"), "--decoder", "diffusion", "--steps", "1",
                         "--detail-mix", "0.25"]) == 0
-    assert "base detail, detail mix 0.25, residual band fine, coarse" in capsys.readouterr().out  # the option reaches it
+    assert "base detail, detail mix 0.25, residual band fine, coarse" in capsys.readouterr().out  # the option is used
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "n.mkv"), "--decoder", "diffusion", "--steps", "1",
                         "--no-coarse-lock"]) == 0
     assert "residual band fine)" in capsys.readouterr().out  # the shipped lock turned off

@@ -242,4 +242,5 @@ def test_shipped_coarse_lock_is_the_committed_dominance_verdict():
         ("dominance", True, True)
     shipped = json.loads((ROOT / "actdiff/assets/weights/tiny/config.json").read_text())["default_sampler"]
     assert shipped["coarse_lock"] is True and OmegaConf.load(ROOT / "configs/model/tiny.yaml").sampler.coarse_lock
-    assert DiffusionDecoder(device="cpu").coarse_lock and not DiffusionDecoder(device="cpu", coarse_lock=False).coarse_lock
+    assert DiffusionDecoder(device="cpu").coarse_lock
+    assert not DiffusionDecoder(device="cpu", coarse_lock=False).coarse_lock

@@ -32,13 +32,13 @@ explicitly. ``detail_mix_of="output"`` mixes the coarse band of the model's own 
 (``prediction + β · G(output − prediction)`` plus the residual's fine band; measured on validation
 files and not the default, docs/video_interface.md). ``residual_band="fine"`` keeps only the fine
 band of the model's residual (``r − G(r)``), so the coarse band of the output is mostly the base's
-(``G(r) − G²(r)`` leaks): with the encoder's ``β``, which can be 0 (the warp decoder's frame), the
-output's coarse band then stays near the base's, which is at least the warp decoder's. The default is the weights'
-``default_sampler.base``, else the base the model was trained on (its ``residual_base``); another
-base moves the model's residual onto it without retraining.
-The shipped blend-trained weights default to ``detail`` since 2026-12-01, to ``detail_mix`` 0.5
-since 2026-12-02 and to ``residual_band="fine"`` since 2026-12-03, all chosen on validation files
-(docs/video_interface.md).
+(``G(r) − G²(r)`` leaks; ``coarse_lock`` removes the 8×8 block means of all it adds at the end,
+:mod:`actdiff.decoders.coarse_lock`): with the encoder's ``β``, which can be 0 (the warp decoder's frame),
+the output's coarse band then stays the base's, at least the warp decoder's. Default base: the weights'
+``default_sampler.base``, else the one the model was trained on (``residual_base``); another base
+moves the model's residual onto it without retraining. The shipped weights default to ``detail``
+(2026-12-01), ``detail_mix`` 0.5 (12-02), ``residual_band="fine"`` (12-03) and ``coarse_lock``
+(12-05), all chosen on validation files (docs/video_interface.md).
 Models trained with ``residual_base: pred`` read the warp decoder's frame in their conditions
 (``pred`` channels) and add their residual to it (their default base is ``prediction``).
 

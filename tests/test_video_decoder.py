@@ -97,9 +97,10 @@ def test_inflated_tiny_decodes_like_the_2d_decoder(tmp_path):
     video.save_pretrained(str(tmp_path), safe_serialization=True)
     seg = _seg(7)
     kw = dict(steps=2, sampler="unipc", noise_mode="shared", temporal_blend=0.8)
-    # the whole residual: the video decoder has no residual band (the shipped 2D default is "fine")
-    a = DiffusionDecoder(weights=str(ASSETS / "tiny"), base="blend", residual_band="all", **kw).decode_segment(
-        _header(), seg)
+    # the whole residual, unlocked: the video decoder has neither residual band nor coarse lock (the
+    # shipped 2D defaults are "fine" and locked)
+    a = DiffusionDecoder(weights=str(ASSETS / "tiny"), base="blend", residual_band="all", coarse_lock=False,
+                         **kw).decode_segment(_header(), seg)
     b = build_decoder("diffusion", weights=str(tmp_path), **kw).decode_segment(_header(), seg)
     diff = np.abs(a.astype(int) - b.astype(int))
     assert diff.max() <= 1 and diff.mean() < 0.01

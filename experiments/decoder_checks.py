@@ -26,7 +26,8 @@ def points(path: Path) -> dict[tuple[str, str], dict]:
     """``(clip, point) → {"warp": metrics, "video": metrics, "checks": {...}, "bpp": ...}``."""
     out = {}
     for clip in json.loads(path.read_text())["clips"]:
-        for i, (w, v) in enumerate(zip(clip["rows"]["warp"], clip["rows"]["video"])):
+        checked = clip.get("checked", "video")  # runs with a video generator check it, others the 2D decoder
+        for i, (w, v) in enumerate(zip(clip["rows"]["warp"], clip["rows"][checked])):
             verdict = clip["verdicts"][i]
             out[(clip["clip"], w["quality_param"])] = {"warp": w["metrics"], "video": v["metrics"], "bpp": v["bpp"],
                                                        "checks": verdict["checks"],

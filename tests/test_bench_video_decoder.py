@@ -64,3 +64,26 @@ def test_merge_recomputes_the_summary_over_all_clips_and_refuses_mismatched_runs
     with pytest.raises(SystemExit, match="differs .* in settings"):
         bench.main([str(paths[0]), str(paths[2]), "--merge", "-o", str(tmp_path / "bad.json")])
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_without_a_video_generator_the_2d_decoder_is_checked_also_when_merging(bench, tmp_path):
+    """A run without ``--video`` checks the 2D decoder; results written before that (rows, x265
+    curve and source warping error, no verdicts) get the verdicts when merged."""
+    import json
+
+    curve = [_row(0.01, warping_error=0.003, tof=0.2), _row(0.04, warping_error=0.003, tof=0.1)]
+    warp = {**_row(0.02, warping_error=0.002, niqe=6.0), "frames_per_second": 9.0}
+    two_d = {**_row(0.02, warping_error=0.0023, tof=0.12, niqe=5.4, psnr_lowres=35.1, vmaf_neg=48.5),
+             "frames_per_second": 1.5}
+    clip = {"clip": "a", "rows": {"warp": [warp], "diffusion-2d": [two_d]}, "x265": curve,
+            "source_warping_error": 0.0035}
+    doc = {"protocol": "cpu", "frames": 96, "rates": ["r0"], "x265_crf": [51], "metrics": ["psnr"],
+           "settings": {}, "targets": {}, "machine": {}, "clips": [clip]}
+    src, out = tmp_path / "a.json", tmp_path / "all.json"
+    src.write_text(json.dumps(doc))
+    bench.main([str(src), "--merge", "-o", str(out)])
+    merged = json.loads(out.read_text())
+    assert merged["clips"][0]["checked"] == "diffusion-2d" and merged["clips"][0]["verdicts"][0]["met"]
+    assert merged["video_frames_per_second"]["min"] == 1.5 and merged["meets_all_targets"]
+    assert bench.checked_label({"warp": [], "diffusion-2d": [], "video": []}) == "video"
+    assert bench.checked_label({"warp": []}) is None

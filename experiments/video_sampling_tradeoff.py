@@ -78,7 +78,7 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
                         label, opts = f"{label} of={args.mix_of}", {**opts, "detail_mix_of": args.mix_of}
                     if args.noise:
                         label, opts = f"{label} noise={args.noise}", {**opts, "noise_mode": args.noise}
-                    for one, o in _residual_variants(label, opts, args):
+                    for one, o in _residual_variants(label, opts, args) if name == "2d" else [(label, opts)]:
                         out[one] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **o,
                                                            **kw).frames)
                         if args.anchor_sigma > 0:

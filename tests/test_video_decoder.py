@@ -10,6 +10,7 @@ from actdiff.config import load_group
 from actdiff.decoders import build_decoder
 from actdiff.decoders.diffusion import DiffusionDecoder
 from actdiff.decoders.video import VideoDiffusionDecoder
+from actdiff.errors import ConfigError
 from actdiff.models import build_model
 from actdiff.models.video_presets import ASSETS
 from actdiff.training.synthetic import moving_texture, segment_from_frames
@@ -47,6 +48,12 @@ def test_the_weights_config_picks_the_decoder(micro_folder, tmp_path):
     frame.save_pretrained(str(tmp_path), safe_serialization=True)
     two_d = build_decoder({"name": "diffusion", "weights": str(tmp_path)}, steps=1)
     assert isinstance(two_d, DiffusionDecoder) and "frame by frame" in two_d.settings()["model"]
+
+
+def test_frame_decoder_options_are_refused_not_ignored(micro_folder):
+    with pytest.raises(ConfigError, match="coarse_lock, residual_band: options of the frame-by-frame"):
+        build_decoder("diffusion", weights=str(micro_folder), residual_band="fine", coarse_lock=True)
+    build_decoder("diffusion", weights=str(micro_folder), residual_band=None, steps=1)  # unset (config null): fine
 
 
 def test_decoding_twice_is_identical_with_exact_keyframes(micro_folder):

@@ -26,6 +26,7 @@ from actdiff.decoders.residual_filter import filter_residuals
 from actdiff.errors import ConfigError
 from actdiff.models.generator import SegmentGenerator, load_generator, plan_windows, window_weights
 from actdiff.models.sampling import seed_for
+from actdiff.models.video_denoiser import FRAME_DECODER_OPTIONS
 from actdiff.motion.fusion import FusionParams
 from actdiff.types import DecodedSegment, StreamHeader
 
@@ -71,6 +72,10 @@ class VideoDiffusionDecoder(Decoder):
         **sampling: Any,
     ) -> None:
         del batch_size  # the frame decoder's option; a window is the batch here
+        frame_only = sorted(k for k in FRAME_DECODER_OPTIONS if sampling.get(k) is not None)
+        if frame_only:  # refused, not ignored
+            raise ConfigError(f"{', '.join(frame_only)}: options of the frame-by-frame diffusion decoder; "
+                              "the segment-level video decoder has none")
         if model is None and weights is None:
             raise ConfigError("the video decoder needs weights= or model=")
         if device is None:

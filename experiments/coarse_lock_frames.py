@@ -23,14 +23,7 @@ from actdiff.codec.decoder import decode_segments
 from actdiff.data import load_protocol
 from actdiff.decoders.diffusion import DiffusionDecoder
 from actdiff.evaluation.rates import encode_at_point
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b) ** 2)))
-
-
-def _lowres(a: np.ndarray) -> np.ndarray:
-    return cv2.resize(a.astype(np.float32), (a.shape[1] // 8, a.shape[0] // 8), interpolation=cv2.INTER_AREA)
+from actdiff.metrics import compute_metrics
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:
@@ -52,8 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     outs = {lock: DiffusionDecoder(coarse_lock=lock).decode_segment(header, seg)[t] for lock in (False, True)}
     src = video.frames[f]
     for lock, frame in outs.items():
-        print(f"frame {f} (t={t} of {seg.segment.length}) lock={lock}: PSNR {_psnr(src, frame):.3f} "
-              f"coarse {_psnr(_lowres(src), _lowres(frame)):.3f}")
+        m = compute_metrics(src[None], frame[None], ("psnr", "psnr_lowres"))
+        print(f"frame {f} (t={t} of {seg.segment.length}) lock={lock}: PSNR {m['psnr']:.3f} "
+              f"coarse {m['psnr_lowres']:.3f}")
     diff = np.abs(outs[True].astype(int) - outs[False].astype(int))
     print(f"max |locked - unlocked| {diff.max()}, mean {diff.mean():.3f}")
     panel = [_label(src, f"source {f}"), _label(outs[False], "unlocked"), _label(outs[True], "coarse_lock"),

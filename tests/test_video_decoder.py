@@ -53,6 +53,8 @@ def test_the_weights_config_picks_the_decoder(micro_folder, tmp_path):
 def test_frame_decoder_options_are_refused_not_ignored(micro_folder):
     with pytest.raises(ConfigError, match="coarse_lock, residual_band: options of the frame-by-frame"):
         build_decoder("diffusion", weights=str(micro_folder), residual_band="fine", coarse_lock=True)
+    with pytest.raises(ConfigError, match="detail_mix_of: options of the frame-by-frame"):
+        build_decoder("diffusion", weights=str(micro_folder), detail_mix_of="output")
     build_decoder("diffusion", weights=str(micro_folder), residual_band=None, steps=1)  # unset (config null): fine
 
 

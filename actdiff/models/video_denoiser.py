@@ -37,7 +37,8 @@ SAMPLING_KEYS = ("sampler", "name", "steps", "strength", "noise_mode")
 
 
 #: The 2D frame decoder's options a video preset inherits with the 2D preset's sampler section.
-FRAME_DECODER_OPTIONS = ("base", "detail_mix", "residual_band", "residual_from", "residual_scale", "coarse_lock")
+FRAME_DECODER_OPTIONS = ("base", "detail_mix", "detail_mix_of", "residual_band", "residual_from", "residual_scale",
+                         "coarse_lock")
 
 
 class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):

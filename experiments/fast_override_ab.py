@@ -10,13 +10,16 @@ clip and on average (negative: ``on`` needs fewer bits), and the temporal metric
     PYTHONPATH=. python experiments/fast_override_ab.py entropy.step=1.0 \\
         -o experiments/results_rd/fast_entropy_step1_train.json
 
-The override's key is relative to the codec section, as in the rates files.
+The override's key is relative to the codec section, as in the rates files. Runs split by clip
+(``--clips``, one process per core) are joined with ``--merge A.json B.json … -o ALL.json``: the
+clips of all, the means recomputed; the runs must share the override and the frame count.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +63,37 @@ def summarize(out: dict) -> None:
                                             for m in TEMPORAL}
 
 
+def merge(paths: list[str], output: str) -> dict:
+    """One results file from runs split by clip (module docstring); a clip in two runs is an error."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    first = runs[0]["args"]
+    out: dict = {"args": {**first, "clips": [], "merged": list(paths)}, "machine": runs[0]["machine"], "clips": {}}
+    for path, run in zip(paths, runs):
+        if (run["args"]["override"], run["args"]["frames"]) != (first["override"], first["frames"]):
+            raise SystemExit(f"{path}: another override or frame count than {paths[0]}")
+        for name, clip in run["clips"].items():
+            if name in out["clips"]:
+                raise SystemExit(f"{path}: clip {name} is in an earlier file too")
+            out["clips"][name] = clip
+            out["args"]["clips"].append(name)
+    summarize(out)
+    Path(output).write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--merge"]:
+        mp = argparse.ArgumentParser(prog="fast_override_ab.py --merge")
+        mp.add_argument("files", nargs="+")
+        mp.add_argument("-o", "--output", required=True)
+        margs = mp.parse_args(argv[1:])
+        out = merge(margs.files, margs.output)
+        print("mean:", {m: fmt(v) for m, v in out["mean_bd_rate_on_vs_off"].items()}, "over clips",
+              out["bd_rate_clips"], {m: round(v, 3) for m, v in out["mean_temporal_ratio_on_vs_off"].items()})
+        return
     ap.add_argument("override", nargs="+",
                     help="KEY=VALUE relative to the codec section, e.g. entropy.step=1.0 (several: all together)")
     ap.add_argument("--clips", nargs="+", default=CLIPS)

@@ -34,6 +34,39 @@ def test_curves_that_do_not_overlap_give_none_and_the_mean_skips_them():
     assert out["mean_temporal_ratio_on_vs_off"]["tof"] == pytest.approx(1.1)
 
 
+def test_merge_joins_runs_split_by_clip_and_recomputes_the_means(tmp_path):
+    import json
+
+    ab = load_script("experiments/fast_override_ab.py")
+    off = points([0.004, 0.008, 0.016, 0.032], [20, 30, 40, 50])
+
+    def run(name, clips, gain, override="trajectories.smooth_sigma=0"):
+        on = points([0.004, 0.008, 0.016, 0.032], [20 + gain, 30 + gain, 40 + gain, 50 + gain])
+        bd = {m: bd_rate_of_points(off, on, m) for m in ab.QUALITY}
+        ratio = {m: 1.0 + gain / 10 for m in ab.TEMPORAL}
+        out = {"args": {"override": [override], "clips": clips, "frames": 96, "output": name},
+               "machine": {"cpu_count": 2},
+               "clips": {c: {"off": off, "on": on, "bd_rate_on_vs_off": bd, "temporal_ratio_on_vs_off": ratio}
+                         for c in clips}}
+        ab.summarize(out)
+        (tmp_path / name).write_text(json.dumps(out))
+        return str(tmp_path / name), out
+
+    a, ra = run("a.json", ["x", "y"], 2)
+    b, rb = run("b.json", ["z"], -2)
+    ab.main(["--merge", a, b, "-o", str(tmp_path / "all.json")])
+    merged = json.loads((tmp_path / "all.json").read_text())
+    assert list(merged["clips"]) == ["x", "y", "z"] and merged["args"]["clips"] == ["x", "y", "z"]
+    bds = [ra["clips"]["x"]["bd_rate_on_vs_off"]["psnr"]] * 2 + [rb["clips"]["z"]["bd_rate_on_vs_off"]["psnr"]]
+    assert merged["mean_bd_rate_on_vs_off"]["psnr"] == pytest.approx(sum(bds) / 3)
+    assert merged["mean_temporal_ratio_on_vs_off"]["tof"] == pytest.approx((1.2 + 1.2 + 0.8) / 3)
+    with pytest.raises(SystemExit, match="clip x is in an earlier file"):
+        ab.merge([a, a], str(tmp_path / "twice.json"))
+    c, _ = run("c.json", ["w"], 1, override="entropy.step=1.0")
+    with pytest.raises(SystemExit, match="another override"):
+        ab.merge([a, c], str(tmp_path / "mixed.json"))
+
+
 def test_every_override_goes_to_every_point_after_the_points_own(monkeypatch):
     from types import SimpleNamespace
 

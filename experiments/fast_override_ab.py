@@ -65,6 +65,9 @@ def summarize(out: dict) -> None:
 
 def merge(paths: list[str], output: str) -> dict:
     """One results file from runs split by clip (module docstring); a clip in two runs is an error."""
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        raise SystemExit(f"{missing[0]}: no such results file")
     runs = [json.loads(Path(p).read_text()) for p in paths]
     first = runs[0]["args"]
     out: dict = {"args": {**first, "clips": [], "merged": list(paths)}, "machine": runs[0]["machine"], "clips": {}}

@@ -65,6 +65,8 @@ def test_merge_joins_runs_split_by_clip_and_recomputes_the_means(tmp_path):
     c, _ = run("c.json", ["w"], 1, override="entropy.step=1.0")
     with pytest.raises(SystemExit, match="another override"):
         ab.merge([a, c], str(tmp_path / "mixed.json"))
+    with pytest.raises(SystemExit, match="no such results file"):
+        ab.merge([a, str(tmp_path / "gone.json")], str(tmp_path / "gone_all.json"))
 
 
 def test_every_override_goes_to_every_point_after_the_points_own(monkeypatch):

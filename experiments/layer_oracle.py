@@ -147,10 +147,9 @@ def layered_displacement(seg: DecodedSegment, t: int, ref: int, bandwidth: float
     return np.where(mask[..., None], fg, bg).astype(np.float32)
 
 
-def oracle_masks(src: np.ndarray, data: bytes, fw: np.ndarray, bw: np.ndarray, args) -> dict:
+def oracle_masks(src: np.ndarray, segs: list, fw: np.ndarray, bw: np.ndarray, args) -> dict:
     """Fill :data:`MASKS` for every segment of the stream; returns the marked share and bit estimate."""
     MASKS.clear()
-    _, segs = decode_segments(data, trusted=True)
     shares = []
     for seg in segs:
         s0, last = seg.segment.start, seg.segment.length - 1
@@ -185,7 +184,8 @@ def main(argv: list[str] | None = None) -> dict:
             flows = {name: DISTracker("medium").pairwise_flows(src)}
         fusion.segment_displacement = keyflow.segment_displacement = segment_displacement
         shipped = np.asarray(decode_video(res.data, "warp").frames)
-        info = oracle_masks(src, res.data, *flows[name], args)
+        segs = decode_segments(res.data, trusted=True)[1]
+        info = oracle_masks(src, segs, *flows[name], args)
         decoded = {}
         fusion.segment_displacement = keyflow.segment_displacement = layered_displacement
         for variant in VARIANTS:
@@ -200,15 +200,14 @@ def main(argv: list[str] | None = None) -> dict:
               + " ".join(f"{m} {row['shipped'][m]:.4f}->" + "/".join(f"{row[v][m]:.4f}" for v in VARIANTS)
                          for m in METRICS), flush=True)
         if args.frames_dir is not None:
-            write_panel(args.frames_dir / f"layer_oracle_{name}_{point}.jpg", src, shipped, decoded, res.data)
+            write_panel(args.frames_dir / f"layer_oracle_{name}_{point}.jpg", src, shipped, decoded, segs)
         if args.output:
             Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
     return out
 
 
-def write_panel(path: Path, src: np.ndarray, shipped: np.ndarray, decoded: dict, data: bytes) -> None:
+def write_panel(path: Path, src: np.ndarray, shipped: np.ndarray, decoded: dict, segs: list) -> None:
     """Source | shipped | each variant | start keyframe's mask (red) at the middle of the longest segment."""
-    _, segs = decode_segments(data, trusted=True)
     seg = max(segs, key=lambda s: s.segment.length)
     t = seg.segment.start + seg.segment.length // 2
     mask = MASKS.get((seg.segment.start, 0), np.zeros(src.shape[1:3], bool))

@@ -9,8 +9,10 @@ the decisions to the rate–distortion-optimised search of :mod:`actdiff.codec.r
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -36,11 +38,14 @@ from actdiff.codec.keyframe_chain import carried_keyframes
 from actdiff.codec.keyframe_inter import CodedKey, inter_chooser, next_key, set_payloads
 from actdiff.codec.keyframe_quality import spread_qualities
 from actdiff.codec.schema import check_codec_config, codec_threads
+from actdiff.codec.stride_choice import chosen_stride, skip_stats, with_stride
 from actdiff.errors import ConfigError
 from actdiff.image_codecs import ImageCodec, codec_from_params
 from actdiff.progress import bar
 from actdiff.registry import KEYFRAME_SELECTORS, TRAJECTORY_SELECTORS
 from actdiff.types import EncodeResult, Segment, Video
+
+log = logging.getLogger(__name__)
 
 #: Encoder modes (``codec.mode``).
 MODES = ("fast", "rd")
@@ -128,8 +133,8 @@ def encode_video(
                                str(codec.keyframe_codec.name))
     image_codecs = _codecs_by_quality(codec.keyframe_codec, set(quality.values()))
     chooser = inter_chooser(codec, prep.stages.image_codec, coded_h, coded_w)
-    plans: List[SegmentPlan] = []
     keys: List[CodedKey] = []
+    chosen: List[Tuple[Segment, List[np.ndarray], Any, float]] = []
     # The keyframes' intra codings and the segments' trajectories do not depend on each other or
     # on the inter choices: the workers compute them ahead while this thread chains the keyframes.
     with _workers(codec_threads(codec)) as pool, \
@@ -142,17 +147,41 @@ def encode_video(
             carried = carried_keyframes(i, seg)
             for f in carried:
                 next_key(chooser, keys, frames[f], *intra[f].result())
-            tracks, bandwidth = selected[i].result()
-            plans.append(SegmentPlan(seg, [], [k.decoded for k in keys[-len(carried):]], prep.coding(tracks),
-                                     bandwidth))
+            chosen.append((seg, [k.decoded for k in keys[-len(carried):]], *selected[i].result()))
             pbar.update(1)
+    codec, prep, stride_stats = _choose_stride(prep, codec, chosen, select_tracks)
+    plans = [SegmentPlan(seg, [], decoded, prep.coding(tracks), bandwidth) for seg, decoded, tracks, bandwidth in chosen]
     inter = set_payloads(plans, keys)
     result = write_stream(prep, codec, plans, inter=inter, choose_mix=choose_mix)
+    result.stats["trajectory_stride"] = stride_stats
     if len(set(quality.values())) > 1:
         result.stats["keyframe_qualities"] = [quality[k] for k in sorted(quality)]
     if chooser:
         result.stats["keyframe_inter"] = chooser.stats(keys)
     return result
+
+
+def _choose_stride(prep: Prepared, codec: DictConfig, chosen: list, select_tracks: Any) -> Tuple[DictConfig, Prepared, dict]:
+    """The stream's stride (:mod:`actdiff.codec.stride_choice`): the codec section and prepared
+    clip to code ``chosen`` (segment, decoded keyframes, selected tracks, bandwidth; its tracks
+    selected again, in place, when a bit budget was counted at the other stride) and the choice's
+    statistics for ``stats["trajectory_stride"]``."""
+    stride = int(codec.trajectories.temporal_stride)
+    tolerance = codec.trajectories.get("stride_tolerance")
+    skip = skip_stats([prep.coding.smooth(c[2]) for c in chosen], stride)
+    new = chosen_stride(skip, stride, tolerance)
+    stats = {"stride": new, "configured": stride, "tolerance": tolerance, "skip": skip}
+    if new == stride:
+        return codec, prep, stats
+    codec = with_stride(codec, new)
+    prep = replace(prep, coding=TrackCoding(codec, prep.stages.coder, *prep.coded_size))
+    log.info("trajectory stride %d -> %d: interpolation loss %.2f px (90th percentile) > tolerance %s px", stride,
+             new, skip["p90_px"], tolerance)
+    if codec.trajectories.get("budget_bits") is not None:  # the budget counted the other stride's bits
+        for i, (seg, decoded, _, _) in enumerate(chosen):
+            chosen[i] = (seg, decoded, *_segment_tracks(prep.frames, prep.flows, seg, codec, prep.coding,
+                                                        select_tracks))
+    return codec, prep, stats
 
 
 __all__ = ["MODES", "encode_video", "pairwise_flows"]

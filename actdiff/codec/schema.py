@@ -102,6 +102,7 @@ class TrajectoriesSchema:
     smooth_ends: str = one_of(SMOOTH_ENDS, default=DEFAULT_SMOOTH_ENDS)
     smooth_keep: float = rng(0, 1000, default=DEFAULT_SMOOTH_KEEP)
     temporal_stride: int = rng(*STRIDE_RANGE)
+    stride_tolerance: Optional[float] = rng(0, 1e3, default=None)
 
 
 @dataclass

@@ -109,3 +109,19 @@ def upsample_tracks(coded: Tracks, num_frames: int, stride: int) -> Tracks:
     pos = (1 - w) * coded.positions[lo] + w * coded.positions[hi]
     vis = coded.visible[lo] & coded.visible[hi]
     return Tracks(positions=pos.astype(np.float32), visible=vis, confidence=vis.astype(np.float32))
+
+
+def skip_error(tracks: Tracks, stride: int) -> np.ndarray:
+    """What coding every ``stride``-th frame loses: at each frame :func:`coded_frames` skips, the
+    distance (pixels) of each point from its linear interpolation between the coded frames around
+    it (:func:`upsample_tracks` of the same positions unquantised). One value per point and skipped
+    frame where the point is visible there and at both coded neighbours; ``float64 (K,)``, empty
+    when nothing is skipped."""
+    n = tracks.num_frames
+    if n < 3 or tracks.num_points == 0 or stride <= 1:
+        return np.zeros(0)
+    rebuilt = upsample_tracks(subsample_tracks(tracks, stride), n, stride)
+    skipped = np.setdiff1d(np.arange(n), coded_frames(n, stride))
+    dist = np.linalg.norm(tracks.positions[skipped].astype(np.float64) - rebuilt.positions[skipped], axis=-1)
+    seen = tracks.visible[skipped] & rebuilt.visible[skipped]
+    return dist[seen]

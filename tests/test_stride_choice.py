@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import moving_texture
 
 from actdiff.codec import decode_segments, encode_video
 from actdiff.codec.bitstream import read_bitstream
@@ -9,7 +10,6 @@ from actdiff.codec.stride_choice import chosen_stride, skip_stats
 from actdiff.config import compose
 from actdiff.motion.temporal import skip_error
 from actdiff.types import Tracks, Video
-from conftest import moving_texture
 
 
 def zigzag(num_frames: int = 9, amplitude: float = 3.0) -> Tracks:

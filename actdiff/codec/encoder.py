@@ -150,7 +150,8 @@ def encode_video(
             chosen.append((seg, [k.decoded for k in keys[-len(carried):]], *selected[i].result()))
             pbar.update(1)
     codec, prep, stride_stats = _choose_stride(prep, codec, chosen, select_tracks)
-    plans = [SegmentPlan(seg, [], decoded, prep.coding(tracks), bandwidth) for seg, decoded, tracks, bandwidth in chosen]
+    plans = [SegmentPlan(seg, [], decoded, prep.coding(tracks), bandwidth)
+             for seg, decoded, tracks, bandwidth in chosen]
     inter = set_payloads(plans, keys)
     result = write_stream(prep, codec, plans, inter=inter, choose_mix=choose_mix)
     result.stats["trajectory_stride"] = stride_stats
@@ -161,7 +162,8 @@ def encode_video(
     return result
 
 
-def _choose_stride(prep: Prepared, codec: DictConfig, chosen: list, select_tracks: Any) -> Tuple[DictConfig, Prepared, dict]:
+def _choose_stride(prep: Prepared, codec: DictConfig, chosen: list,
+                   select_tracks: Any) -> Tuple[DictConfig, Prepared, dict]:
     """The stream's stride (:mod:`actdiff.codec.stride_choice`): the codec section and prepared
     clip to code ``chosen`` (segment, decoded keyframes, selected tracks, bandwidth; its tracks
     selected again, in place, when a bit budget was counted at the other stride) and the choice's

@@ -55,8 +55,8 @@ def test_stride_is_kept_below_the_tolerance_and_dropped_to_one_above():
 
 def _encode(tolerance: str, overrides=()):
     frames = moving_texture(num_frames=12, height=64, width=96, speed=(1.5, 0.5))
-    cfg = compose(None, ["codec.min_size=16", "codec.keyframes.max_gop=12", f"codec.trajectories.stride_tolerance={tolerance}",
-                         *overrides])
+    cfg = compose(None, ["codec.min_size=16", "codec.keyframes.max_gop=12",
+                         f"codec.trajectories.stride_tolerance={tolerance}", *overrides])
     return encode_video(Video(frames=frames, fps=25.0), cfg)
 
 

@@ -76,3 +76,15 @@ def test_a_bit_budget_is_counted_again_at_the_chosen_stride():
     res = _encode("0", ["codec.trajectories.budget_bits=400"])
     assert res.stats["trajectory_stride"]["stride"] == 1
     assert res.stats["bits"]["trajectories"] <= 400 * len(res.debug["decoded_segments"]) + 64
+
+
+def test_rd_mode_codes_the_configured_stride_and_says_the_tolerance_was_not_applied():
+    res = _encode("0", ["codec.mode=rd", "codec.rd.search_speed=8"])
+    info = res.stats["trajectory_stride"]
+    assert info["stride"] == 2 and info["applied"] is False and "fast mode only" in info["why"]
+    assert read_bitstream(res.data).header.params["ts"] == 2
+
+
+def test_the_default_codec_chooses_the_stride_at_half_a_pixel():
+    codec = compose(None, []).codec
+    assert codec.trajectories.stride_tolerance == 0.5 and codec.trajectories.temporal_stride == 2

@@ -89,10 +89,13 @@ from actdiff.codec.rd_keyframes import (
 from actdiff.codec.rd_segments import SegmentCost, SegmentCoster
 from actdiff.codec.rd_settings import RDSettings, plain
 from actdiff.codec.rd_split import SplitSearch, keyframe_key
+from actdiff.codec.stride_choice import fixed_stride_stats
 from actdiff.registry import KEYFRAME_SELECTORS
 from actdiff.types import EncodeResult, Segment, Video
 
 log = logging.getLogger(__name__)
+#: Why the RD mode codes the configured stride (``stats["trajectory_stride"]["why"]``).
+RD_STRIDE = "the RD mode codes codec.trajectories.temporal_stride as configured (stride_tolerance: fast mode only)"
 T, R = TypeVar("T"), TypeVar("R")
 
 
@@ -291,6 +294,7 @@ class RDSearch:
         result = write_stream(self.prep, self.codec, plans, image_params, inter=inter, choose_mix=choose_mix)
         if chooser:
             result.stats["keyframe_inter"] = chooser.stats(keys)
+        result.stats["trajectory_stride"] = fixed_stride_stats(self.codec, RD_STRIDE)
         result.stats["rd"] = {
             "lambda": lam, "keyframe_lambda": lam if key_lam is None else float(key_lam),
             "cost": decision.cost, "keyframe_qualities": qualities,

@@ -10,10 +10,14 @@ of the whole stream (:func:`actdiff.motion.temporal.skip_error`) and codes every
 tolerance (pixels at the coded size): the loss's 90th percentile exceeds it. With the
 tolerance at ``smooth_keep`` (0.5 px, also the quantiser's step) the stride may drop only motion the
 smoothing would drop. The stride is a stream parameter (header ``ts``): the decoder needs nothing new.
+
+The RD mode does not apply the tolerance (not measured there yet): it codes the configured stride
+and its ``stats["trajectory_stride"]`` says so (:func:`fixed_stride_stats`).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
@@ -21,6 +25,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from actdiff.motion.temporal import skip_error
 from actdiff.types import Tracks
+
+log = logging.getLogger(__name__)
 
 
 def skip_stats(smoothed: Sequence[Tracks], stride: int) -> Dict[str, Any]:
@@ -41,6 +47,18 @@ def chosen_stride(stats: Dict[str, Any], stride: int, tolerance: Optional[float]
     if tolerance is None or stride <= 1:
         return stride
     return 1 if stats["p90_px"] > float(tolerance) else stride
+
+
+def fixed_stride_stats(codec: DictConfig, why: str) -> Dict[str, Any]:
+    """``stats["trajectory_stride"]`` of an encoder that codes the configured stride whatever the
+    tolerance (``applied: False`` with the reason when a tolerance is set)."""
+    stride = int(codec.trajectories.temporal_stride)
+    tolerance = codec.trajectories.get("stride_tolerance")
+    out: Dict[str, Any] = {"stride": stride, "configured": stride, "tolerance": tolerance}
+    if tolerance is not None:
+        out.update(applied=False, why=why)
+        log.info("stride_tolerance %s not applied: %s", tolerance, why)
+    return out
 
 
 def with_stride(codec: DictConfig, stride: int) -> DictConfig:

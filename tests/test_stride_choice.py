@@ -88,3 +88,10 @@ def test_rd_mode_codes_the_configured_stride_and_says_the_tolerance_was_not_appl
 def test_the_default_codec_chooses_the_stride_at_half_a_pixel():
     codec = compose(None, []).codec
     assert codec.trajectories.stride_tolerance == 0.5 and codec.trajectories.temporal_stride == 2
+
+
+def test_evaluate_rows_record_the_stride_the_stream_codes():
+    from actdiff.evaluation.runner import _stats_fields
+
+    assert _stats_fields(_encode("0").stats)["trajectory_stride"] == 1
+    assert _stats_fields(_encode("1000").stats)["trajectory_stride"] == 2

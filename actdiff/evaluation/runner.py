@@ -53,6 +53,8 @@ def _stats_fields(stats: Mapping[str, Any]) -> dict[str, Any]:
     """What an ActDiff point records from the encoder's statistics."""
     out = {"bits": dict(stats.get("bits", {})), "keyframes": len(stats.get("keyframes", [])),
            "trajectories": int(sum(stats.get("trajectories", []) or [0]))}
+    if "trajectory_stride" in stats:  # the fast mode's per-stream choice (actdiff/codec/stride_choice.py)
+        out["trajectory_stride"] = int(stats["trajectory_stride"]["stride"])
     if "rate_control" in stats:
         out["rate_control"] = {k: v for k, v in stats["rate_control"].items() if k != "history"}
     return out

@@ -41,6 +41,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -293,13 +294,28 @@ def write(doc: dict, path: str | Path) -> None:
     Path(path).write_text(json.dumps(doc, indent=2, default=str) + "\n")
 
 
+#: A decoder's ``model`` setting names its weights folder; the shipped weights' folder inside a
+#: checkout (worktrees differ) is compared from the package path on.
+SHIPPED = re.compile(r" from \S*?(actdiff/assets/weights/[^/\s]+)$")
+
+
+def comparable(doc: dict, key: str):
+    """``doc[key]`` as :func:`merge` compares it: the shipped weights named by their package path."""
+    value = doc.get(key)
+    if key != "settings" or not isinstance(value, dict):
+        return value
+    return {lab: {k: SHIPPED.sub(r" from \1", v) if k == "model" and isinstance(v, str) else v
+                  for k, v in s.items()} if isinstance(s, dict) else s for lab, s in value.items()}
+
+
 def merge(paths: list[str], output: str) -> None:
     """One results file from several runs of this script (one clip each, say) made with the same
-    decoders, settings, rate points and frames; the summary is recomputed over all their clips."""
+    decoders, settings, rate points and frames; the summary is recomputed over all their clips.
+    The shipped weights count as the same wherever the checkout lay (:data:`SHIPPED`)."""
     docs = [json.loads(Path(q).read_text()) for q in paths]
     same = ("protocol", "frames", "rates", "x265_crf", "metrics", "settings", "targets")
     for q, d in zip(paths[1:], docs[1:]):
-        diff = [k for k in same if d.get(k) != docs[0].get(k)]
+        diff = [k for k in same if comparable(d, k) != comparable(docs[0], k)]
         if diff:
             raise SystemExit(f"error: {q} differs from {paths[0]} in {', '.join(diff)}; not merged")
     doc = {**docs[0], "clips": [c for d in docs for c in d["clips"]], "merged_from": list(paths)}

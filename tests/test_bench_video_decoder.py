@@ -66,6 +66,26 @@ def test_merge_recomputes_the_summary_over_all_clips_and_refuses_mismatched_runs
     assert not (tmp_path / "bad.json").exists()
 
 
+def test_merge_names_the_shipped_weights_by_package_path_but_not_other_folders(bench, tmp_path):
+    import json
+
+    def doc(clip: str, folder: str) -> dict:
+        d = _doc(clip, True, 2.0)
+        d["settings"] = {"diffusion-2d": {"steps": 5, "model": f"ControlledDenoiser (frame by frame) from {folder}"}}
+        return d
+
+    runs = {"a": "/tmp/wt_a/actdiff/assets/weights/tiny", "b": "/tmp/wt_b/actdiff/assets/weights/tiny",
+            "c": "/tmp/wt_b/actdiff/assets/weights/small", "d": "/home/me/my_weights"}
+    for name, folder in runs.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc(name, folder)))
+    bench.main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--merge", "-o", str(tmp_path / "ab.json")])
+    assert [c["clip"] for c in json.loads((tmp_path / "ab.json").read_text())["clips"]] == ["a", "b"]
+    for other in ("c", "d"):
+        with pytest.raises(SystemExit, match="differs .* in settings"):
+            bench.main([str(tmp_path / "a.json"), str(tmp_path / f"{other}.json"), "--merge", "-o",
+                        str(tmp_path / "bad.json")])
+
+
 def test_without_a_video_generator_the_2d_decoder_is_checked_also_when_merging(bench, tmp_path):
     """A run without ``--video`` checks the 2D decoder; results written before that (rows, x265
     curve and source warping error, no verdicts) get the verdicts when merged."""

@@ -2,7 +2,8 @@
 
 Fast mode (the default, ``codec.mode: fast``), per video: padding to the coded size → pairwise
 flows (once) → segments/keyframes by the content-adaptive heuristic → per segment: dense motion
-→ budgeted trajectory selection → temporal smoothing, subsampling, quantisation and entropy
+→ budgeted trajectory selection → the stream's stride from its motion
+(:mod:`actdiff.codec.stride_choice`) → temporal smoothing, subsampling, quantisation and entropy
 coding → keyframe coding → bitstream (:mod:`actdiff.codec.encoding`). ``codec.mode: rd`` hands
 the decisions to the rate–distortion-optimised search of :mod:`actdiff.codec.rdo`.
 """

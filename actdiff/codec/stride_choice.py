@@ -11,8 +11,9 @@ tolerance (pixels at the coded size): the loss's 90th percentile exceeds it. Wit
 tolerance at ``smooth_keep`` (0.5 px, also the quantiser's step) the stride may drop only motion the
 smoothing would drop. The stride is a stream parameter (header ``ts``): the decoder needs nothing new.
 
-The RD mode does not apply the tolerance (not measured there yet): it codes the configured stride
-and its ``stats["trajectory_stride"]`` says so (:func:`fixed_stride_stats`).
+The RD mode does not apply the tolerance (the rule is not built into its search; every frame coded
+there was measured and not adopted, docs/rd_mode.md): it codes the configured stride and its
+``stats["trajectory_stride"]`` says so (:func:`fixed_stride_stats`).
 """
 
 from __future__ import annotations

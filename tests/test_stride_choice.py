@@ -81,8 +81,21 @@ def test_a_bit_budget_is_counted_again_at_the_chosen_stride():
 def test_rd_mode_codes_the_configured_stride_and_says_the_tolerance_was_not_applied():
     res = _encode("0", ["codec.mode=rd", "codec.rd.search_speed=8"])
     info = res.stats["trajectory_stride"]
-    assert info["stride"] == 2 and info["applied"] is False and "fast mode only" in info["why"]
+    assert info["stride"] == 2 and info["applied"] is False and "stride_choice is off" in info["why"]
     assert read_bitstream(res.data).header.params["ts"] == 2
+
+
+def test_rd_stride_choice_searches_again_at_stride_one_when_the_rule_says_so():
+    rd = ["codec.mode=rd", "codec.rd.search_speed=8", "codec.rd.stride_choice=true"]
+    every, keep = _encode("0", rd), _encode("1000", rd)
+    assert every.stats["trajectory_stride"]["stride"] == 1 and keep.stats["trajectory_stride"]["stride"] == 2
+    assert every.stats["trajectory_stride"]["skip"]["count"] > 0
+    assert every.stats["trajectory_stride"]["skip"] == keep.stats["trajectory_stride"]["skip"]
+    assert read_bitstream(every.data).header.params["ts"] == 1
+    assert read_bitstream(keep.data).header.params["ts"] == 2
+    _, decoded = decode_segments(every.data)
+    for ours, theirs in zip(every.debug["decoded_segments"], decoded, strict=True):
+        np.testing.assert_array_equal(ours.tracks.positions, theirs.tracks.positions)
 
 
 def test_the_default_codec_chooses_the_stride_at_half_a_pixel():
@@ -95,3 +108,13 @@ def test_evaluate_rows_record_the_stride_the_stream_codes():
 
     assert _stats_fields(_encode("0").stats)["trajectory_stride"] == 1
     assert _stats_fields(_encode("1000").stats)["trajectory_stride"] == 2
+
+
+def test_rd_stride_choice_must_be_a_boolean():
+    from actdiff.codec.rd_settings import RDSettings
+    from actdiff.errors import ConfigError
+
+    codec = compose(None, ["codec.mode=rd", "codec.rd.stride_choice=yes"]).codec
+    with pytest.raises(ConfigError, match="stride_choice must be true or false"):
+        RDSettings.from_config(codec)
+    assert RDSettings.from_config(compose(None, ["codec.mode=rd"]).codec).stride_choice is False

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, Hashable, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -31,7 +31,7 @@ from omegaconf import DictConfig, open_dict
 from actdiff.codec.distortion import Distortion
 from actdiff.codec.encoding import Prepared
 from actdiff.decoders import build_decoder
-from actdiff.motion.temporal import upsample_tracks
+from actdiff.motion.temporal import skip_error, upsample_tracks
 from actdiff.registry import TRAJECTORY_SELECTORS
 from actdiff.tracking import chain_flows
 from actdiff.types import DecodedSegment, DenseMotion, Segment, StreamHeader, Tracks
@@ -56,11 +56,13 @@ MOTION_CACHE = 3
 @dataclass
 class CodedTracks:
     """A segment's coded trajectories (quantised, every ``temporal_stride``-th frame), their
-    size in bits and interpolation bandwidth (pixels)."""
+    size in bits and interpolation bandwidth (pixels); ``skip``: what the stride loses on the
+    selected, smoothed trajectories (:func:`actdiff.motion.temporal.skip_error`, pixels)."""
 
     tracks: Tracks
     bits: int
     bandwidth: float
+    skip: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
@@ -147,7 +149,7 @@ class SegmentCoster:
         coded = self.prep.coding(tracks)
         h, w = self.prep.coded_size
         bits = 8 * len(self.prep.stages.coder.encode(coded, h, w)) if seg.length > 2 else 0
-        return CodedTracks(coded, bits, float(bandwidth))
+        return CodedTracks(coded, bits, float(bandwidth), skip_error(self.prep.coding.smooth(tracks), self.stride))
 
     def tracks(self, a: int, b: int, budget: int) -> CodedTracks:
         """The coded trajectories of segment ``(a, b)`` at ``budget`` points as the search selects

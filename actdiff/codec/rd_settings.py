@@ -91,6 +91,7 @@ class RDSettings:
     fast_partition: bool = False
     inter_rd: bool = True
     endpoint_credit: bool = False
+    stride_choice: bool = False
 
     @classmethod
     def from_config(cls, codec: DictConfig, lam: Optional[float] = None) -> "RDSettings":
@@ -146,12 +147,15 @@ class RDSettings:
         endpoint_credit = rd.get("endpoint_credit", False)
         if not isinstance(endpoint_credit, bool):
             raise ConfigError(f"codec.rd.endpoint_credit must be true or false, got {endpoint_credit!r}")
+        stride_choice = rd.get("stride_choice", False)
+        if not isinstance(stride_choice, bool):
+            raise ConfigError(f"codec.rd.stride_choice must be true or false, got {stride_choice!r}")
         return cls(lam, ints("qualities", 0, 100), ints("budgets", 1, 2048),
                    tuple(sorted({check_scale(float(s)) for s in scales})), max_gop, min_gop, rho,
                    rd_distortion(codec), _loop_decoder(rd), dict(plain(rd.get("search")) or {}),
                    stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)),
                    None if slack is None else float(slack), threads, None if margin is None else float(margin),
-                   speed, final, fast_partition, inter_rd, endpoint_credit)
+                   speed, final, fast_partition, inter_rd, endpoint_credit, stride_choice)
 
 
 __all__ = ["RDSettings", "plain", "rd_distortion"]

@@ -69,12 +69,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Tuple, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
-from actdiff.codec.encoding import Prepared, SegmentPlan, codec_section, prepare, write_stream
+from actdiff.codec.encoding import Prepared, SegmentPlan, TrackCoding, codec_section, prepare, write_stream
 from actdiff.codec.keyframe_chain import carried_keyframes
 from actdiff.codec.keyframe_inter import CodedKey, InterChooser, RDPrice, inter_chooser, next_key, set_payloads
 from actdiff.codec.rd_keyframes import (
@@ -89,13 +89,13 @@ from actdiff.codec.rd_keyframes import (
 from actdiff.codec.rd_segments import SegmentCost, SegmentCoster
 from actdiff.codec.rd_settings import RDSettings, plain
 from actdiff.codec.rd_split import SplitSearch, keyframe_key
-from actdiff.codec.stride_choice import fixed_stride_stats
+from actdiff.codec.stride_choice import chosen_stride, fixed_stride_stats, loss_stats, with_stride
 from actdiff.registry import KEYFRAME_SELECTORS
 from actdiff.types import EncodeResult, Segment, Video
 
 log = logging.getLogger(__name__)
 #: Why the RD mode codes the configured stride (``stats["trajectory_stride"]["why"]``).
-RD_STRIDE = "the RD mode codes codec.trajectories.temporal_stride as configured (stride_tolerance: fast mode only)"
+RD_STRIDE = "codec.rd.stride_choice is off: the RD mode codes codec.trajectories.temporal_stride as configured"
 T, R = TypeVar("T"), TypeVar("R")
 
 
@@ -131,6 +131,7 @@ class RDSearch:
         self.pixels = h * w
         self.shots = self._shots()
         self.fast_keyframes = self._fast_keyframes() if settings.fast_partition else set()
+        self._restrided: Optional["RDSearch"] = None  # the search at the stride stride_choice switched to
 
     @contextlib.contextmanager
     def _workers(self) -> Iterator[None]:
@@ -287,14 +288,18 @@ class RDSearch:
         lam = self.s.lam if lam is None else float(lam)
         with self._workers():
             decision = self.run(lam, key_lam)
-            keys, chooser = self.stream_keys(decision, lam if key_lam is None else float(key_lam))
-            plans, inter = self.plans(decision, keys)
+            stride = self.stride_stats(decision)
+            if stride["stride"] == self.segs.stride:
+                keys, chooser = self.stream_keys(decision, lam if key_lam is None else float(key_lam))
+                plans, inter = self.plans(decision, keys)
+        if stride["stride"] != self.segs.stride:
+            return self.restrided(stride, lam, key_lam, choose_mix)
         qualities = [decision.qualities[k] for k in sorted(decision.qualities)]
         image_params = {**self.final_keys.codec(max(qualities), decision.scale).header_params()}
         result = write_stream(self.prep, self.codec, plans, image_params, inter=inter, choose_mix=choose_mix)
         if chooser:
             result.stats["keyframe_inter"] = chooser.stats(keys)
-        result.stats["trajectory_stride"] = fixed_stride_stats(self.codec, RD_STRIDE)
+        result.stats["trajectory_stride"] = stride
         result.stats["rd"] = {
             "lambda": lam, "keyframe_lambda": lam if key_lam is None else float(key_lam),
             "cost": decision.cost, "keyframe_qualities": qualities,
@@ -309,6 +314,35 @@ class RDSearch:
             "selections": self.segs.selections, "decodes": self.segs.decodes, "threads": self.s.threads,
             "loop_decoder": self.segs.decoder.settings(),
         }
+        return result
+
+
+    def stride_stats(self, decision: Decision) -> Dict[str, Any]:
+        """``stats["trajectory_stride"]``: with ``codec.rd.stride_choice`` the fast mode's rule
+        (:mod:`actdiff.codec.stride_choice`) on the loss of the chosen segments' trajectories, else
+        the configured stride (:func:`fixed_stride_stats`)."""
+        if not self.s.stride_choice:
+            return fixed_stride_stats(self.codec, RD_STRIDE)
+        errs = [self.segs.final_tracks(seg.start, seg.end, c.budget).skip
+                for seg, c in zip(decision.segments, decision.costs) if seg.length > 2]
+        skip, tolerance = loss_stats(errs), self.codec.trajectories.get("stride_tolerance")
+        return {"stride": chosen_stride(skip, self.segs.stride, tolerance), "configured": self.segs.stride,
+                "tolerance": tolerance, "skip": skip}
+
+    def restrided(self, stride: Dict[str, Any], lam: float, key_lam: Optional[float],
+                  choose_mix: bool) -> EncodeResult:
+        """The stream searched again from scratch at ``stride["stride"]`` (its search kept for the
+        next λ, the keyframe codings shared); ``stats["trajectory_stride"]`` tells both."""
+        if self._restrided is None:
+            codec = with_stride(self.codec, stride["stride"])
+            prep = replace(self.prep, coding=TrackCoding(codec, self.prep.stages.coder, *self.prep.coded_size))
+            self._restrided = RDSearch(prep, codec, self.s)
+            self._restrided.keys, self._restrided.final_keys = self.keys, self.final_keys
+        self._restrided.s = self.s
+        log.info("RD: trajectory stride %d -> %d (loss %.2f px, 90th percentile); searching again",
+                 stride["configured"], stride["stride"], stride["skip"]["p90_px"])
+        result = self._restrided.encode(lam, key_lam, choose_mix)
+        result.stats["trajectory_stride"] = stride
         return result
 
 

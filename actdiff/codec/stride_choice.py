@@ -11,8 +11,9 @@ tolerance (pixels at the coded size): the loss's 90th percentile exceeds it. Wit
 tolerance at ``smooth_keep`` (0.5 px, also the quantiser's step) the stride may drop only motion the
 smoothing would drop. The stride is a stream parameter (header ``ts``): the decoder needs nothing new.
 
-The RD mode does not apply the tolerance (the rule is not built into its search; every frame coded
-there was measured and not adopted, docs/rd_mode.md): it codes the configured stride and its
+The RD mode applies the tolerance only with ``codec.rd.stride_choice: true`` (off by default): the
+loss of the trajectories its search chose, then, when the rule says so, the whole search again at
+stride 1 (:mod:`actdiff.codec.rdo`). Otherwise it codes the configured stride and its
 ``stats["trajectory_stride"]`` says so (:func:`fixed_stride_stats`).
 """
 
@@ -32,10 +33,15 @@ log = logging.getLogger(__name__)
 
 def skip_stats(smoothed: Sequence[Tracks], stride: int) -> Dict[str, Any]:
     """The interpolation loss of ``stride`` over a stream's smoothed trajectories (one
-    :class:`Tracks` per segment): ``mean_px``, ``rms_px``, ``p90_px``, ``over_half_px`` (share of
-    skipped point-frames more than 0.5 px off) and ``count`` (point-frames measured)."""
-    errs = [skip_error(t, stride) for t in smoothed]
-    e = np.concatenate(errs) if errs else np.zeros(0)
+    :class:`Tracks` per segment), as :func:`loss_stats` gives it."""
+    return loss_stats([skip_error(t, stride) for t in smoothed])
+
+
+def loss_stats(errs: Sequence[np.ndarray]) -> Dict[str, Any]:
+    """Summary of a stream's :func:`~actdiff.motion.temporal.skip_error` values (one array per
+    segment, pixels): ``mean_px``, ``rms_px``, ``p90_px``, ``over_half_px`` (share of skipped
+    point-frames more than 0.5 px off) and ``count`` (point-frames measured)."""
+    e = np.concatenate(list(errs)) if len(errs) else np.zeros(0)
     if e.size == 0:
         return {"mean_px": 0.0, "rms_px": 0.0, "p90_px": 0.0, "over_half_px": 0.0, "count": 0}
     return {"mean_px": float(e.mean()), "rms_px": float(np.sqrt((e ** 2).mean())),

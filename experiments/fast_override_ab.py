@@ -63,8 +63,10 @@ def summarize(out: dict) -> None:
                                             for m in TEMPORAL}
 
 
-def merge(paths: list[str], output: str) -> dict:
-    """One results file from runs split by clip (module docstring); a clip in two runs is an error."""
+def join_runs(paths: list[str], same: tuple[str, ...]) -> dict:
+    """The clips of A/B runs split by clip (this script's or ``rd_flag_ab.py``'s results files),
+    in one document without its means; the runs must agree on the ``args`` named by ``same``, and
+    a clip in two runs is an error."""
     missing = [p for p in paths if not Path(p).is_file()]
     if missing:
         raise SystemExit(f"{missing[0]}: no such results file")
@@ -72,13 +74,19 @@ def merge(paths: list[str], output: str) -> dict:
     first = runs[0]["args"]
     out: dict = {"args": {**first, "clips": [], "merged": list(paths)}, "machine": runs[0]["machine"], "clips": {}}
     for path, run in zip(paths, runs):
-        if (run["args"]["override"], run["args"]["frames"]) != (first["override"], first["frames"]):
-            raise SystemExit(f"{path}: another override or frame count than {paths[0]}")
+        if [run["args"][k] for k in same] != [first[k] for k in same]:
+            raise SystemExit(f"{path}: another {' or '.join(same)} than {paths[0]}")
         for name, clip in run["clips"].items():
             if name in out["clips"]:
                 raise SystemExit(f"{path}: clip {name} is in an earlier file too")
             out["clips"][name] = clip
             out["args"]["clips"].append(name)
+    return out
+
+
+def merge(paths: list[str], output: str) -> dict:
+    """One results file from runs split by clip (module docstring); a clip in two runs is an error."""
+    out = join_runs(paths, ("override", "frames"))
     summarize(out)
     Path(output).write_text(json.dumps(out, indent=1) + "\n")
     return out

@@ -28,6 +28,9 @@ decoder of those ``prediction_params`` too; its rows are kept under ``also`` and
 are given against the ``off`` streams decoded by the default decoder (``bd_rate_also_vs_off``):
 
     PYTHONPATH=. python experiments/rd_flag_ab.py codec.rd.edge --also-score '{"edge_sigma_r": 0}' -o ...
+
+Runs split by clip (``--clips``, one process per core) are joined with ``--merge A.json B.json …
+-o ALL.json`` (the means recomputed; the runs must share the flag, its values, the frames and the λs).
 """
 
 from __future__ import annotations
@@ -35,8 +38,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fast_override_ab import join_runs  # noqa: E402  (the sibling script)
 
 from actdiff.codec import decode_video
 from actdiff.codec.encoder import pairwise_flows
@@ -110,7 +118,27 @@ def point(video, search: RDSearch, lam: float, flag: str, value, also: list[str]
             "also": {a: {"bpp": bpp, **scores(video, r.data, a)} for a in also}}
 
 
+def merge(paths: list[str], output: str) -> dict:
+    """One results file from runs split by clip (module docstring), its means recomputed."""
+    out = join_runs(paths, ("flag", "values", "frames", "lambdas"))
+    out["mean_bd_rate_on_vs_off"], out["bd_rate_clips"] = mean_bd_rates(
+        [c["bd_rate_on_vs_off"] for c in out["clips"].values()], METRICS)
+    Path(output).write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--merge"]:
+        mp = argparse.ArgumentParser(prog="rd_flag_ab.py --merge")
+        mp.add_argument("files", nargs="+")
+        mp.add_argument("-o", "--output", required=True)
+        margs = mp.parse_args(argv[1:])
+        out = merge(margs.files, margs.output)
+        print("mean:", {m: fmt(v) for m, v in out["mean_bd_rate_on_vs_off"].items()}, "over clips",
+              out["bd_rate_clips"])
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("flag", help="a field of RDSettings, e.g. endpoint_credit or propagation, or a codec "
                                  "config key, e.g. codec.entropy.step")

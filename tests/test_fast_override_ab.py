@@ -116,3 +116,29 @@ def test_rd_flag_ab_also_scores_with_other_warp_settings(codec_cfg):
     assert set(plain) == set(ab.METRICS) and plain != gaussian
     with pytest.raises(ConfigError, match="bad prediction_params"):
         ab.main(["codec.rd.edge", "--also-score", '{"edge_sigma_r": -1}', "-o", "/dev/null"])
+
+
+def test_rd_flag_ab_merge_joins_runs_of_the_same_flag_only(tmp_path):
+    import json
+
+    ab = load_script("experiments/rd_flag_ab.py")
+    off = points([0.004, 0.008, 0.016], [20, 30, 40])
+
+    def run(name, clips, gain, values=("false", "true")):
+        on = points([0.004, 0.008, 0.016], [20 + gain, 30 + gain, 40 + gain])
+        bd = {m: bd_rate_of_points(off, on, m) for m in ab.METRICS}
+        out = {"args": {"flag": "stride_choice", "values": list(values), "clips": clips, "frames": 96,
+                        "lambdas": [2.5, 8, 32], "output": name}, "machine": {"cpu_count": 2},
+               "clips": {c: {"off": off, "on": on, "bd_rate_on_vs_off": bd} for c in clips}}
+        (tmp_path / name).write_text(json.dumps(out))
+        return str(tmp_path / name), bd
+
+    a, bda = run("a.json", ["x"], 2)
+    b, bdb = run("b.json", ["y", "z"], -1)
+    ab.main(["--merge", a, b, "-o", str(tmp_path / "all.json")])
+    merged = json.loads((tmp_path / "all.json").read_text())
+    assert merged["args"]["clips"] == ["x", "y", "z"]
+    assert merged["mean_bd_rate_on_vs_off"]["vmaf_neg"] == pytest.approx((bda["vmaf_neg"] + 2 * bdb["vmaf_neg"]) / 3)
+    c, _ = run("c.json", ["w"], 1, values=("2", "1"))
+    with pytest.raises(SystemExit, match="another flag or values"):
+        ab.merge([a, c], str(tmp_path / "mixed.json"))

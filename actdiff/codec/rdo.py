@@ -283,17 +283,24 @@ class RDSearch:
     def encode(self, lam: Optional[float] = None, key_lam: Optional[float] = None,
                choose_mix: bool = True) -> EncodeResult:
         """Run the search at ``lam`` (and ``key_lam``, see :meth:`run`) and write the stream;
-        ``stats["rd"]`` records the decisions. ``choose_mix``: as in :func:`write_stream`."""
+        ``stats["rd"]`` records the decisions. ``choose_mix``: as in :func:`write_stream`. With
+        ``codec.rd.stride_choice`` the stream's stride is chosen from the search's trajectories
+        (:meth:`stride_stats`) and the decision coded at it (:meth:`at_stride`)."""
         t0 = time.perf_counter()
         lam = self.s.lam if lam is None else float(lam)
         with self._workers():
             decision = self.run(lam, key_lam)
-            stride = self.stride_stats(decision)
-            if stride["stride"] == self.segs.stride:
-                keys, chooser = self.stream_keys(decision, lam if key_lam is None else float(key_lam))
-                plans, inter = self.plans(decision, keys)
-        if stride["stride"] != self.segs.stride:
-            return self.restrided(stride, lam, key_lam, choose_mix)
+        stride = self.stride_stats(decision)
+        coder = self if stride["stride"] == self.segs.stride else self.at_stride(stride)
+        return coder.write(decision, self, stride, lam, key_lam, choose_mix, t0)
+
+    def write(self, decision: Decision, search: "RDSearch", stride: Dict[str, Any], lam: float,
+              key_lam: Optional[float], choose_mix: bool, t0: float) -> EncodeResult:
+        """The stream of ``decision`` (made by ``search``: this search, or the one at the other
+        stride), its trajectories selected and coded by this search's settings."""
+        with self._workers():
+            keys, chooser = self.stream_keys(decision, lam if key_lam is None else float(key_lam))
+            plans, inter = self.plans(decision, keys)
         qualities = [decision.qualities[k] for k in sorted(decision.qualities)]
         image_params = {**self.final_keys.codec(max(qualities), decision.scale).header_params()}
         result = write_stream(self.prep, self.codec, plans, image_params, inter=inter, choose_mix=choose_mix)
@@ -309,13 +316,12 @@ class RDSearch:
             "distortion": float(sum(c.distortions.sum() for c in decision.costs)
                                 + sum(self.final_keys.get(k, decision.qualities[k], decision.scale).distortion
                                       for k in decision.qualities)) / int(self.prep.frames.shape[0]),
-            "search_seconds": time.perf_counter() - t0, "keyframe_encodes": self.keys.encodes,
-            "search_keyframe_codec": self.keys.base,
-            "selections": self.segs.selections, "decodes": self.segs.decodes, "threads": self.s.threads,
-            "loop_decoder": self.segs.decoder.settings(),
+            "search_seconds": time.perf_counter() - t0, "keyframe_encodes": search.keys.encodes,
+            "search_keyframe_codec": search.keys.base,
+            "selections": search.segs.selections, "decodes": search.segs.decodes, "threads": self.s.threads,
+            "loop_decoder": search.segs.decoder.settings(),
         }
         return result
-
 
     def stride_stats(self, decision: Decision) -> Dict[str, Any]:
         """``stats["trajectory_stride"]``: with ``codec.rd.stride_choice`` the fast mode's rule
@@ -329,21 +335,23 @@ class RDSearch:
         return {"stride": chosen_stride(skip, self.segs.stride, tolerance), "configured": self.segs.stride,
                 "tolerance": tolerance, "skip": skip}
 
-    def restrided(self, stride: Dict[str, Any], lam: float, key_lam: Optional[float],
-                  choose_mix: bool) -> EncodeResult:
-        """The stream searched again from scratch at ``stride["stride"]`` (its search kept for the
-        next λ, the keyframe codings shared); ``stats["trajectory_stride"]`` tells both."""
+    def at_stride(self, stride: Dict[str, Any]) -> "RDSearch":
+        """This search coding trajectories at ``stride["stride"]``: the same frames, keyframe
+        coders and dense motion, its own trajectory coding (kept for the next λ). The decision is
+        not searched again: the search's cost does not see what the stride loses (docs/rd_mode.md)."""
         if self._restrided is None:
-            codec = with_stride(self.codec, stride["stride"])
-            prep = replace(self.prep, coding=TrackCoding(codec, self.prep.stages.coder, *self.prep.coded_size))
-            self._restrided = RDSearch(prep, codec, self.s)
-            self._restrided.keys, self._restrided.final_keys = self.keys, self.final_keys
+            other = copy.copy(self)
+            other.codec = with_stride(self.codec, stride["stride"])
+            other.prep = replace(self.prep, coding=TrackCoding(other.codec, self.prep.stages.coder,
+                                                               *self.prep.coded_size))
+            other.segs = SegmentCoster(other.prep, other.codec, self.refs, self.s.distortion, self.s.decoder,
+                                       self.s.search, self.s.eval_stride, self.s.eval_frames)
+            other.segs._motion = self.segs._motion  # the chained motion does not depend on the stride
+            self._restrided = other
         self._restrided.s = self.s
-        log.info("RD: trajectory stride %d -> %d (loss %.2f px, 90th percentile); searching again",
-                 stride["configured"], stride["stride"], stride["skip"]["p90_px"])
-        result = self._restrided.encode(lam, key_lam, choose_mix)
-        result.stats["trajectory_stride"] = stride
-        return result
+        log.info("RD: trajectory stride %d -> %d (loss %.2f px, 90th percentile)", stride["configured"],
+                 stride["stride"], stride["skip"]["p90_px"])
+        return self._restrided
 
 
 def use_rd(cfg: DictConfig, lam: float) -> DictConfig:

@@ -12,8 +12,8 @@ tolerance at ``smooth_keep`` (0.5 px, also the quantiser's step) the stride may 
 smoothing would drop. The stride is a stream parameter (header ``ts``): the decoder needs nothing new.
 
 The RD mode applies the tolerance only with ``codec.rd.stride_choice: true`` (off by default): the
-loss of the trajectories its search chose, then, when the rule says so, the whole search again at
-stride 1 (:mod:`actdiff.codec.rdo`). Otherwise it codes the configured stride and its
+loss of the trajectories its search chose, then, when the rule says so, the search's decision coded
+at stride 1 (:meth:`actdiff.codec.rdo.RDSearch.at_stride`). Otherwise it codes the configured stride and its
 ``stats["trajectory_stride"]`` says so (:func:`fixed_stride_stats`).
 """
 

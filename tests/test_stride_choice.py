@@ -118,3 +118,13 @@ def test_rd_stride_choice_must_be_a_boolean():
     with pytest.raises(ConfigError, match="stride_choice must be true or false"):
         RDSettings.from_config(codec)
     assert RDSettings.from_config(compose(None, ["codec.mode=rd"]).codec).stride_choice is False
+
+
+def test_info_says_how_the_stream_codes_its_trajectories_in_time():
+    from actdiff.codec.describe import describe_stream, format_description
+
+    def info(tolerance: str) -> str:
+        return format_description(describe_stream(_encode(tolerance).data))
+
+    assert "every frame's positions coded" in info("0")
+    assert "temporal stride 2 frames (the rest interpolated)" in info("1000")

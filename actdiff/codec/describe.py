@@ -101,8 +101,7 @@ def format_description(d: dict[str, Any]) -> str:
         + (f", downscaled {scale:g}x" if scale and float(scale) != 1 else ", full resolution")
         + (", some predicted from the keyframe before" if s.get("keyframe_inter") else ""),
         f"  trajectories  {s.get('trajectory_coder', '?')} coder, quantisation step "
-        f"{s.get('trajectory_quantisation_step', '?')} px, temporal stride {s.get('trajectory_temporal_stride', 1)} "
-        "frames (the rest interpolated)",
+        f"{s.get('trajectory_quantisation_step', '?')} px, " + _stride_text(s.get('trajectory_temporal_stride', 1)),
         f"  noise seed    {d['seed']}",
         f"  segments      {len(d['segments'])}"
         + (" (each with the encoder's detail mix for the diffusion decoder, format 3)"
@@ -118,6 +117,12 @@ def format_description(d: dict[str, Any]) -> str:
         lines.append(f"  {i:>5}  {seg['start']:>4}-{seg['end']:<6}  {keys:<15}  {seg['trajectory_bytes']:>16}"
                      f"  {seg['bandwidth']:>14.1f}" + ("" if mix == "absent" else f"  {_mix_text(mix):>10}"))
     return "\n".join(lines) + "\n"
+
+
+def _stride_text(stride) -> str:
+    """How the header's trajectory stride reads: every frame coded, or every N-th (the rest interpolated)."""
+    return "every frame's positions coded" if int(stride) == 1 else \
+        f"temporal stride {stride} frames (the rest interpolated)"
 
 
 __all__ = ["PARAM_NAMES", "UNITS", "describe_stream", "format_description", "readable_settings"]

@@ -92,16 +92,23 @@ def merge(paths: list[str], output: str) -> dict:
     return out
 
 
+def merge_cli(argv: list[str], prog: str, merge_fn) -> dict | None:
+    """``--merge FILES… -o OUT`` of an A/B script: ``merge_fn(files, output)``'s document, or
+    ``None`` when ``argv`` is not a merge."""
+    if argv[:1] != ["--merge"]:
+        return None
+    mp = argparse.ArgumentParser(prog=f"{prog} --merge")
+    mp.add_argument("files", nargs="+")
+    mp.add_argument("-o", "--output", required=True)
+    margs = mp.parse_args(argv[1:])
+    return merge_fn(margs.files, margs.output)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    if argv is None:
-        argv = sys.argv[1:]
-    if argv[:1] == ["--merge"]:
-        mp = argparse.ArgumentParser(prog="fast_override_ab.py --merge")
-        mp.add_argument("files", nargs="+")
-        mp.add_argument("-o", "--output", required=True)
-        margs = mp.parse_args(argv[1:])
-        out = merge(margs.files, margs.output)
+    argv = sys.argv[1:] if argv is None else argv
+    out = merge_cli(argv, "fast_override_ab.py", merge)
+    if out is not None:
         print("mean:", {m: fmt(v) for m, v in out["mean_bd_rate_on_vs_off"].items()}, "over clips",
               out["bd_rate_clips"], {m: round(v, 3) for m, v in out["mean_temporal_ratio_on_vs_off"].items()})
         return

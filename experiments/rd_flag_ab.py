@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fast_override_ab import join_runs  # noqa: E402  (the sibling script)
+from fast_override_ab import join_runs, merge_cli  # noqa: E402  (the sibling script)
 
 from actdiff.codec import decode_video
 from actdiff.codec.encoder import pairwise_flows
@@ -128,14 +128,9 @@ def merge(paths: list[str], output: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    if argv is None:
-        argv = sys.argv[1:]
-    if argv[:1] == ["--merge"]:
-        mp = argparse.ArgumentParser(prog="rd_flag_ab.py --merge")
-        mp.add_argument("files", nargs="+")
-        mp.add_argument("-o", "--output", required=True)
-        margs = mp.parse_args(argv[1:])
-        out = merge(margs.files, margs.output)
+    argv = sys.argv[1:] if argv is None else argv
+    out = merge_cli(argv, "rd_flag_ab.py", merge)
+    if out is not None:
         print("mean:", {m: fmt(v) for m, v in out["mean_bd_rate_on_vs_off"].items()}, "over clips",
               out["bd_rate_clips"])
         return

@@ -150,9 +150,9 @@ def encode_video(
                 next_key(chooser, keys, frames[f], *intra[f].result())
             chosen.append((seg, [k.decoded for k in keys[-len(carried):]], *selected[i].result()))
             pbar.update(1)
-    codec, prep, stride_stats = _choose_stride(prep, codec, chosen, select_tracks)
-    plans = [SegmentPlan(seg, [], decoded, prep.coding(tracks), bandwidth)
-             for seg, decoded, tracks, bandwidth in chosen]
+    codec, prep, stride_stats, smoothed = _choose_stride(prep, codec, chosen, select_tracks)
+    plans = [SegmentPlan(seg, [], decoded, prep.coding.code_smoothed(tracks), bandwidth)
+             for (seg, decoded, _, bandwidth), tracks in zip(chosen, smoothed)]
     inter = set_payloads(plans, keys)
     result = write_stream(prep, codec, plans, inter=inter, choose_mix=choose_mix)
     result.stats["trajectory_stride"] = stride_stats
@@ -164,18 +164,19 @@ def encode_video(
 
 
 def _choose_stride(prep: Prepared, codec: DictConfig, chosen: list,
-                   select_tracks: Any) -> Tuple[DictConfig, Prepared, dict]:
+                   select_tracks: Any) -> Tuple[DictConfig, Prepared, dict, List[Any]]:
     """The stream's stride (:mod:`actdiff.codec.stride_choice`): the codec section and prepared
     clip to code ``chosen`` (segment, decoded keyframes, selected tracks, bandwidth; its tracks
-    selected again, in place, when a bit budget was counted at the other stride) and the choice's
-    statistics for ``stats["trajectory_stride"]``."""
+    selected again, in place, when a bit budget was counted at the other stride), the choice's
+    statistics for ``stats["trajectory_stride"]`` and each segment's smoothed tracks."""
     stride = int(codec.trajectories.temporal_stride)
     tolerance = codec.trajectories.get("stride_tolerance")
-    skip = skip_stats([prep.coding.smooth(c[2]) for c in chosen], stride)
+    smoothed = [prep.coding.smooth(c[2]) for c in chosen]
+    skip = skip_stats(smoothed, stride)
     new = chosen_stride(skip, stride, tolerance)
     stats = {"stride": new, "configured": stride, "tolerance": tolerance, "skip": skip}
     if new == stride:
-        return codec, prep, stats
+        return codec, prep, stats, smoothed
     codec = with_stride(codec, new)
     prep = replace(prep, coding=TrackCoding(codec, prep.stages.coder, *prep.coded_size))
     log.info("trajectory stride %d -> %d: interpolation loss %.2f px (90th percentile) > tolerance %s px", stride,
@@ -184,7 +185,8 @@ def _choose_stride(prep: Prepared, codec: DictConfig, chosen: list,
         for i, (seg, decoded, _, _) in enumerate(chosen):
             chosen[i] = (seg, decoded, *_segment_tracks(prep.frames, prep.flows, seg, codec, prep.coding,
                                                         select_tracks))
-    return codec, prep, stats
+        smoothed = [prep.coding.smooth(c[2]) for c in chosen]
+    return codec, prep, stats, smoothed
 
 
 __all__ = ["MODES", "encode_video", "pairwise_flows"]

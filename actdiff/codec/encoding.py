@@ -282,8 +282,12 @@ class TrackCoding:
                              float(t.get("smooth_keep", DEFAULT_SMOOTH_KEEP)))
 
     def __call__(self, tracks: Tracks) -> Tracks:
+        return self.code_smoothed(self.smooth(tracks))
+
+    def code_smoothed(self, smoothed: Tracks) -> Tracks:
+        """Tracks :meth:`smooth` returned, at every ``stride``-th frame, quantised."""
         stride = int(self.codec.trajectories.temporal_stride)
-        return self.coder.quantize(subsample_tracks(self.smooth(tracks), stride), self.height, self.width)
+        return self.coder.quantize(subsample_tracks(smoothed, stride), self.height, self.width)
 
     def cost_bits(self, tracks: Tracks) -> float:
         return self.coder.cost_bits(self(tracks), self.height, self.width)

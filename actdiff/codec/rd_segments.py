@@ -146,10 +146,11 @@ class SegmentCoster:
         tracks, bandwidth = TRAJECTORY_SELECTORS.get(cfg.name)(
             self.prep.frames[a], self.motion(a, b), cfg,
             visibility_threshold=float(self.codec.tracker.visibility_threshold), cost_bits=self.prep.coding.cost_bits)
-        coded = self.prep.coding(tracks)
+        smoothed = self.prep.coding.smooth(tracks)
+        coded = self.prep.coding.code_smoothed(smoothed)
         h, w = self.prep.coded_size
         bits = 8 * len(self.prep.stages.coder.encode(coded, h, w)) if seg.length > 2 else 0
-        return CodedTracks(coded, bits, float(bandwidth), skip_error(self.prep.coding.smooth(tracks), self.stride))
+        return CodedTracks(coded, bits, float(bandwidth), skip_error(smoothed, self.stride))
 
     def tracks(self, a: int, b: int, budget: int) -> CodedTracks:
         """The coded trajectories of segment ``(a, b)`` at ``budget`` points as the search selects

@@ -107,8 +107,13 @@ def test_evaluate_writes_progress_beside_the_output_not_into_it(tmp_path):
     args = ["--data", str(data), "--protocol", "native", "--rates", "r0", "--metrics", "psnr",
             "-o", str(out), "-q"]
     assert evaluate(args) != 0
-    assert not out.exists()
+    assert not out.exists() and not (tmp_path / "e.json.config.yaml").exists()
     assert list(load_results(tmp_path / "e.json.partial")["sequences"]) == ["alpha"]
+    # an earlier results pair survives a failed --overwrite run unchanged: the config is written with the results
+    out.write_text("{}")
+    (tmp_path / "e.json.config.yaml").write_text("earlier: run\n")
+    assert evaluate(args + ["--overwrite", "codec.seed=7"]) != 0
+    assert out.read_text() == "{}" and (tmp_path / "e.json.config.yaml").read_text() == "earlier: run\n"
 
 
 def test_encode_at_point_uses_the_rate_point():

@@ -8,7 +8,7 @@ Each sequence is read under the protocol, encoded at every CRF (low-delay settin
 ``actdiff.baselines.pyav_codec``), decoded, and scored by the loop that scores ActDiff
 (:mod:`actdiff.evaluation.runner`). The protocol takes the same forms as in ``evaluate``:
 ``--protocol``, ``--frames N``, ``--config`` and ``protocol.KEY=VALUE`` overrides
-(``configs/experiment/bench.yaml``); the resolved config is saved as ``<output>.config.yaml``.
+(``configs/experiment/bench.yaml``); the resolved config is saved as ``<output>.config.yaml`` with the results.
 Finished sequences are kept in ``OUT.partial`` while it runs; the results JSON
 (docs/results_schema.md) appears when every sequence is done. ``--frames-dir DIR`` saves
 thumbnails and a contact sheet per sequence (:mod:`actdiff.evaluation.contact`).
@@ -17,7 +17,6 @@ thumbnails and a contact sheet per sequence (:mod:`actdiff.evaluation.contact`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from actdiff.commands.common import (
     DEFAULT_METRICS,
@@ -68,7 +67,7 @@ def main(argv: Sequence[str]) -> int:
     from actdiff.config import to_yaml
     from actdiff.data import load_dataset, load_protocol
     from actdiff.evaluation.rates import compose_config
-    from actdiff.evaluation.results import atomic_write_text, check_output, new_results, parse_shard
+    from actdiff.evaluation.results import check_output, new_results, parse_shard
     from actdiff.evaluation.runner import baseline_points, run_dataset
     from actdiff.metrics import check_metrics
 
@@ -92,7 +91,6 @@ def main(argv: Sequence[str]) -> int:
     from actdiff.io.files import check_not_input
 
     check_not_input([out, f"{out}.config.yaml", f"{out}.partial"], [seq.path for seq in dataset])
-    atomic_write_text(Path(f"{out}.config.yaml"), to_yaml(base), overwrite=True)
     config = {"codec": args.codec, "crf": crfs, "settings": BASELINES[args.codec].notes,
               "metrics": args.metrics, "shard": args.shard}
     results = new_results(args.codec, dataset.name, protocol.to_dict(), config)
@@ -106,5 +104,6 @@ def main(argv: Sequence[str]) -> int:
     def points_of(video, seq_log):
         return baseline_points(video, args.codec, crfs, args.metrics, seq_log, saver)
 
-    run_dataset(dataset, protocol, points_of, args.metrics, results, out, shard, args.shard, log, saver)
+    run_dataset(dataset, protocol, points_of, args.metrics, results, out, shard, args.shard, log, saver,
+                config_yaml=to_yaml(base))
     return 0

@@ -13,16 +13,16 @@ bytes alone (the loop:
 :mod:`actdiff.evaluation.runner`). ``--shard i/n`` processes sequences ``i, i+n, …``; shard outputs are combined by
 ``--merge OUT.json shard0.json shard1.json …`` (``bdrate``/``plot`` also accept
 comma-separated shard files). The resolved base config is saved beside the output as
-``<output>.config.yaml``. Progress bars (sequences, rate points, decoded frames) go to stderr on
-a terminal (``--progress``: always; ``-q``: never, nor the per-point lines); ``--frames-dir DIR``
-also saves thumbnails and one contact sheet per sequence (source, every point, x265 at the
-nearest rate; :mod:`actdiff.evaluation.contact`).
+``<output>.config.yaml`` when the run ends, with the results (a stopped run leaves the two as they
+were). Progress bars (sequences, rate points, decoded frames) go to stderr on a terminal
+(``--progress``: always; ``-q``: never, nor the per-point lines); ``--frames-dir DIR`` also saves
+thumbnails and one contact sheet per sequence (source, every point, x265 at the nearest rate;
+:mod:`actdiff.evaluation.contact`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from actdiff.commands.common import (
     DEFAULT_METRICS,
@@ -82,7 +82,6 @@ def main(argv: Sequence[str]) -> int:
     from actdiff.decoders import build_decoder
     from actdiff.evaluation.rates import compose_config, load_rates, point_configs
     from actdiff.evaluation.results import (
-        atomic_write_text,
         check_output,
         load_results,
         merge_results,
@@ -113,7 +112,6 @@ def main(argv: Sequence[str]) -> int:
 
     check_not_input([out, f"{out}.config.yaml", f"{out}.partial"], [seq.path for seq in dataset])
     section = decoder_section(args, base)
-    atomic_write_text(Path(f"{out}.config.yaml"), to_yaml(base), overwrite=True)
     decoder = build_decoder(section)  # once: diffusion weights load a single time
     name = str(section["name"])
     options = {k: v for k, v in section.items() if k != "name" and v is not None}
@@ -134,5 +132,6 @@ def main(argv: Sequence[str]) -> int:
     def points_of(video, seq_log):
         return actdiff_points(video, cfgs, {name: decoder}, args.metrics, log=seq_log, saver=saver)[name]
 
-    run_dataset(dataset, protocol, points_of, args.metrics, results, out, shard, args.shard, log, saver)
+    run_dataset(dataset, protocol, points_of, args.metrics, results, out, shard, args.shard, log, saver,
+                config_yaml=to_yaml(base))
     return 0

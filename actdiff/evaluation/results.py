@@ -194,12 +194,16 @@ def save_progress(results: dict[str, Any], out: str | Path) -> Path:
 
 
 def finish_results(results: dict[str, Any], out: str | Path, shard: str | None, dataset: Any,
-                   quiet: bool = False) -> Path:
+                   quiet: bool = False, config_yaml: str | None = None) -> Path:
     """Last step of ``evaluate``/``bench``: refuse a shard that held no sequence, write the
-    results, remove ``OUT.partial`` and say where."""
+    results and (``config_yaml``) the resolved config beside them as ``OUT.config.yaml``, remove
+    ``OUT.partial`` and say where. Both are written only here, so a run stopped before its end
+    leaves an earlier results file and its config together as they were."""
     if not results["sequences"]:
         raise ConfigError(f"shard {shard} selects no sequence of {dataset.name} ({len(dataset)} sequences)")
     path = save_results(results, out, overwrite=True)
+    if config_yaml is not None:
+        atomic_write_text(Path(f"{out}.config.yaml"), config_yaml, overwrite=True)
     progress_path(out).unlink(missing_ok=True)
     if not quiet:
         sys.stderr.write(f"wrote {out}\n")

@@ -157,11 +157,13 @@ def baseline_near_rate(video: Video, codec: str, target_bpp: float, metrics: Seq
 def run_dataset(dataset: Any, protocol: Any, points_of: Callable[[Video, Log], list[dict[str, Any]]],
                 metrics: Sequence[str], results: dict[str, Any], out: str | Path | None = None,
                 shard: tuple[int, int] = (0, 1), shard_text: str | None = None,
-                log: Callable[[str], None] | None = None, saver: Any = None) -> dict[str, Any]:
+                log: Callable[[str], None] | None = None, saver: Any = None,
+                config_yaml: str | None = None) -> dict[str, Any]:
     """Fill ``results["sequences"]`` with ``points_of(video, log)`` for every sequence of the shard.
 
     The source's own no-reference scores are recorded beside. With ``out`` the finished sequences
-    are saved to ``OUT.partial`` after each one and the complete results to ``out`` at the end
+    are saved to ``OUT.partial`` after each one and the complete results to ``out`` at the end, with
+    ``config_yaml`` (the resolved config) beside them as ``OUT.config.yaml``
     (:func:`actdiff.evaluation.results.finish_results`). With a ``saver`` (which ``points_of``
     passes on to :func:`actdiff_points`/:func:`baseline_points`) each sequence starts by choosing
     its frames and ends with its contact sheet.
@@ -183,7 +185,7 @@ def run_dataset(dataset: Any, protocol: Any, points_of: Callable[[Video, Log], l
             if out is not None:
                 save_progress(results, out)
     if out is not None:
-        finish_results(results, out, shard_text, dataset, quiet=log is None)
+        finish_results(results, out, shard_text, dataset, quiet=log is None, config_yaml=config_yaml)
     return results
 
 

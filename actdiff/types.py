@@ -15,7 +15,7 @@ Conventions used everywhere:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -121,10 +121,12 @@ class StreamHeader:
     Attributes:
         height, width: display size in pixels (frames are cropped to it after decoding).
         coded_height, coded_width: size the codec worked at (display size padded).
-        num_frames: frames in the video.
+        num_frames: frames coded (the segments tile ``0 … num_frames − 1``).
         fps: frames per second.
         seed: seed of the decoder's noise (diffusion decoder), for deterministic decoding.
         params: codec parameters the decoder must know (keyframe codec, quantiser step, …).
+        repeated: display indices of the frames that show the frame before them again, sorted,
+            never 0 (:mod:`actdiff.codec.repeats`); the video shows ``shown_frames`` frames.
     """
 
     height: int
@@ -135,6 +137,12 @@ class StreamHeader:
     fps: float
     seed: int = 0
     params: Dict[str, Any] = field(default_factory=dict)
+    repeated: Tuple[int, ...] = ()
+
+    @property
+    def shown_frames(self) -> int:
+        """Frames the video shows: the coded ones and the repeats."""
+        return self.num_frames + len(self.repeated)
 
 
 @dataclass

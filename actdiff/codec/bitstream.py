@@ -4,12 +4,16 @@ Layout (format version 1; version 2 is the same with keyframe payloads that star
 byte, marked by the header param ``ki``, see :mod:`actdiff.codec.keyframe_inter`; version 3, marked
 by the header param ``dm``, adds one byte to every section after its bandwidth code: the encoder's
 choice of the diffusion decoder's ``detail_mix`` in percent, 0–100, or 255 for none, see
-:mod:`actdiff.codec.detail_mix`; its keyframes carry mode bytes exactly when ``ki`` is set)::
+:mod:`actdiff.codec.detail_mix`; its keyframes carry mode bytes exactly when ``ki`` is set;
+version 4, marked by the header param ``fr``, is version 3 — or 1 or 2 when ``dm`` is absent —
+with the list of repeated frames after the header, see :mod:`actdiff.codec.repeats`)::
 
     b"ADV" version:u8
     header:   H W codedH codedW frames fpsNum fpsDen seed            (varints)
               nParams, then per param: tag_len:u8 key value          (see _write_value)
               crc32:u32le over everything from the magic on
+    [version 4: shown frames (varint), ceil(shown / 8) bytes: bit t (LSB first) set when display
+              frame t repeats the one before, crc32:u32le over the block]
     section*: span=end-start (varint, < MAX_SEGMENT_FRAMES), bandwidth code (u8),
               [version 3: detail-mix code (u8)]
               per keyframe: length (varint) + payload,
@@ -17,10 +21,11 @@ choice of the diffusion decoder's ``detail_mix`` in percent, 0–100, or 255 for
               crc32:u32le over the section
     (sections run to the end of the file)
 
-Segments are contiguous: the first starts at frame 0, each next one at the previous end, the
-last ends at ``num_frames - 1``. The keyframe count is implied (not stored): the first section
-carries 2 keyframes (start and end; 1 if its span is 0), every later section 1 (its end) —
-the rule of :func:`actdiff.codec.keyframe_chain.carried_keyframes`, which :func:`write_bitstream` checks.
+Segments are contiguous: the first starts at frame 0, each next one at the previous end, the last
+ends at ``num_frames - 1`` (coded frames: the repeats are not in them). The keyframe count is
+implied (not stored): the first section carries 2 keyframes (start and end; 1 if its span is 0),
+every later section 1 (its end) — the rule of
+:func:`actdiff.codec.keyframe_chain.carried_keyframes`, which :func:`write_bitstream` checks.
 
 :func:`read_bitstream` checks every length against the bytes left and sane limits before
 reading or allocating anything; any problem raises one :class:`BitstreamError`.
@@ -35,6 +40,7 @@ from fractions import Fraction
 from typing import Any
 
 from actdiff.codec.keyframe_chain import carried_keyframes
+from actdiff.codec.repeats import pack_repeats, unpack_repeats
 from actdiff.entropy.varint import ByteReader, write_varint
 from actdiff.errors import BitstreamError, ConfigError
 from actdiff.motion.interpolate import bandwidth_code, bandwidth_from_code
@@ -47,6 +53,8 @@ INTER_KEY = "ki"
 MIX_VERSION = 3                # streams whose sections carry a detail-mix byte (header param ``dm``)
 MIX_KEY = "dm"
 NO_MIX = 255                   # the detail-mix byte of a segment without a choice
+REPEAT_VERSION = 4             # streams with repeated frames (header param ``fr``)
+REPEAT_KEY = "fr"
 MAX_SIDE = 16384
 MAX_FRAMES = 1_000_000
 MAX_SEGMENT_FRAMES = 1024      # frames per segment, both keyframes included (bounds decoding per section)
@@ -105,6 +113,8 @@ def _write_value(key: str, value: Any) -> bytes:
 
 def _version(params: dict[str, Any]) -> int:
     """The format version a header with ``params`` is written as (module docstring)."""
+    if REPEAT_KEY in params:
+        return REPEAT_VERSION
     if MIX_KEY in params:
         return MIX_VERSION
     return INTER_VERSION if INTER_KEY in params else VERSION
@@ -139,16 +149,25 @@ def _write_header(h: StreamHeader) -> bytes:
     if len(h.params) > MAX_PARAMS:
         raise ConfigError(f"{len(h.params)} bitstream params, at most {MAX_PARAMS}")
     fps = _fps_fraction(h.fps)
-    for key in (INTER_KEY, MIX_KEY):
+    for key in (INTER_KEY, MIX_KEY, REPEAT_KEY):
         if h.params.get(key, True) is not True:
             raise ConfigError(f"bitstream param {key!r} is written only as true, got {h.params[key]!r}")
+    if bool(h.repeated) != (REPEAT_KEY in h.params) or h.shown_frames > MAX_FRAMES \
+            or list(h.repeated) != sorted(set(h.repeated)) or (h.repeated and not 0 < h.repeated[0]) \
+            or (h.repeated and h.repeated[-1] >= h.shown_frames):
+        raise ConfigError(f"header repeats {h.repeated!r} for {h.num_frames} coded frames do not match param "
+                          f"{REPEAT_KEY!r} = {h.params.get(REPEAT_KEY)!r}")
     out = bytearray(MAGIC + bytes([_version(h.params)]))
     for v in (h.height, h.width, h.coded_height, h.coded_width, h.num_frames,
               fps.numerator, fps.denominator, h.seed, len(h.params)):
         out += write_varint(int(v))
     for key, value in h.params.items():
         out += _write_value(key, value)
-    return bytes(out + _crc(bytes(out)))
+    out += _crc(bytes(out))
+    if h.repeated:
+        block = write_varint(h.shown_frames) + pack_repeats(h.repeated, h.shown_frames)
+        out += block + _crc(block)
+    return bytes(out)
 
 
 def _expected_keyframes(index: int, seg: Segment) -> int:
@@ -222,9 +241,9 @@ def _read_header(r: ByteReader) -> StreamHeader:
         raise BitstreamError("bad magic: not an ActDiff file")
     version = r.data[3]
     r.pos = 4
-    if version not in (VERSION, INTER_VERSION, MIX_VERSION):
+    if version not in (VERSION, INTER_VERSION, MIX_VERSION, REPEAT_VERSION):
         raise BitstreamError(f"unsupported ActDiff format version {version} (this reader: "
-                             f"{VERSION}, {INTER_VERSION}, {MIX_VERSION})")
+                             f"{VERSION}, {INTER_VERSION}, {MIX_VERSION}, {REPEAT_VERSION})")
     h = r.varint("height", MAX_SIDE)
     w = r.varint("width", MAX_SIDE)
     ch = r.varint("coded height", MAX_SIDE)
@@ -244,17 +263,32 @@ def _read_header(r: ByteReader) -> StreamHeader:
     crc = r.read(4, "header CRC")
     if crc != _crc(r.data[:body_end]):
         raise BitstreamError("CRC mismatch in header")
-    for key in (INTER_KEY, MIX_KEY):
+    for key in (INTER_KEY, MIX_KEY, REPEAT_KEY):
         if params.get(key, True) is not True:
             raise BitstreamError(f"corrupt header: param {key!r} = {params[key]!r} (only true is written)")
     if version != _version(params):
         raise BitstreamError(f"corrupt header: format version {version} with params {INTER_KEY!r} = "
-                             f"{params.get(INTER_KEY)!r}, {MIX_KEY!r} = {params.get(MIX_KEY)!r}")
+                             f"{params.get(INTER_KEY)!r}, {MIX_KEY!r} = {params.get(MIX_KEY)!r}, "
+                             f"{REPEAT_KEY!r} = {params.get(REPEAT_KEY)!r}")
     if min(h, w, frames, num, den) < 1 or ch < h or cw < w:
         raise BitstreamError(f"corrupt header: size {w}x{h} (coded {cw}x{ch}), {frames} "
                              f"frames, fps {num}/{den}")
+    repeated = _read_repeats(r, frames) if REPEAT_KEY in params else ()
     return StreamHeader(height=h, width=w, coded_height=ch, coded_width=cw, num_frames=frames,
-                        fps=num / den, seed=seed, params=params)
+                        fps=num / den, seed=seed, params=params, repeated=repeated)
+
+
+def _read_repeats(r: ByteReader, coded: int) -> tuple[int, ...]:
+    """The repeated-frame block of a version-4 header (module docstring)."""
+    begin = r.pos
+    shown = r.varint("shown frame count", MAX_FRAMES)
+    if shown <= coded:
+        raise BitstreamError(f"corrupt header: {shown} shown frames for {coded} coded ones and a repeat list")
+    mask = r.read((shown + 7) // 8, "repeated-frame list")
+    body_end = r.pos
+    if r.read(4, "repeated-frame list CRC") != _crc(r.data[begin:body_end]):
+        raise BitstreamError("CRC mismatch in the repeated-frame list")
+    return unpack_repeats(mask, shown, coded)
 
 
 def _read_section(r: ByteReader, i: int, start: int, num_frames: int, mixes: bool = False

@@ -18,6 +18,7 @@ from actdiff.codec.bitstream import read_bitstream
 from actdiff.codec.keyframe_chain import KeyframeChain
 from actdiff.codec.keyframe_inter import INTER_KEY, KeyframeReader
 from actdiff.codec.params import check_stream_params
+from actdiff.codec.repeats import show_repeats
 from actdiff.decoders import build_decoder
 from actdiff.decoders.base import Decoder
 from actdiff.errors import BitstreamError, ConfigError
@@ -44,8 +45,9 @@ Limit = Union[int, str, None]
 
 
 def decoded_pixels(header: StreamHeader, keyframes: int) -> int:
-    """Pixels a stream decodes to: its frames and its decoded keyframes, at the coded size."""
-    return (header.num_frames + keyframes) * header.coded_height * header.coded_width
+    """Pixels a stream decodes to: the frames it shows (repeats included) and its decoded keyframes,
+    at the coded size."""
+    return (header.shown_frames + keyframes) * header.coded_height * header.coded_width
 
 
 def check_budget(header: StreamHeader, keyframes: int, nbytes: int, max_pixels: Limit = "auto") -> None:
@@ -55,7 +57,7 @@ def check_budget(header: StreamHeader, keyframes: int, nbytes: int, max_pixels: 
     if max_pixels is None:
         return
     need = decoded_pixels(header, keyframes)
-    what = (f"{header.num_frames} frames and {keyframes} keyframes at "
+    what = (f"{header.shown_frames} frames and {keyframes} keyframes at "
             f"{header.coded_width}x{header.coded_height} ({need:,} pixels)")
     if max_pixels == "auto":
         if need > MAX_PIXELS_PER_BYTE * nbytes:
@@ -127,7 +129,8 @@ def _set_hook(dec: Any, hook: Optional[Callable[[int], None]]) -> bool:
 def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: Progress = None, *,
                  max_pixels: Limit = "auto", weights_dirs: Sequence[str] = (), trusted: bool = False,
                  **decoder_kwargs: Any) -> Video:
-    """Decode a whole file into a ``Video`` at its display size (frames ``uint8 (T, H, W, 3)``).
+    """Decode a whole file into a ``Video`` at its display size (frames ``uint8 (T, H, W, 3)``,
+    ``T = header.shown_frames``: a repeated frame shows the frame before it, :mod:`actdiff.codec.repeats`).
 
     Args:
         data: the ``.adv`` bytes.
@@ -173,5 +176,5 @@ def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: P
         finally:
             if hooked:
                 _set_hook(dec, None)
-    frames = frames[:, : header.height, : header.width]
+    frames = show_repeats(frames[:, : header.height, : header.width], header.repeated)
     return Video(frames=np.ascontiguousarray(frames), fps=header.fps, source="")

@@ -26,11 +26,12 @@ PARAM_NAMES = {
     "kp": ("keyframe_checkpoint", ""), "ka": ("keyframe_architecture", ""),
     "kr": ("keyframe_downscale", "x"), "tc": ("trajectory_coder", ""),
     "qs": ("trajectory_quantisation_step", "px"), "ts": ("trajectory_temporal_stride", "frames"),
-    "ki": ("keyframe_inter", ""), "dm": ("detail_mix_per_segment", ""),
+    "ki": ("keyframe_inter", ""), "dm": ("detail_mix_per_segment", ""), "fr": ("repeated_frames_listed", ""),
 }
 UNITS = {"bytes": "bytes", "bits": "bits", "bpp": "bits per pixel at the display size", "fps": "frames per second",
          "duration_seconds": "seconds", "keyframe_bytes": "bytes", "trajectory_bytes": "bytes",
          "bandwidth": "pixels (interpolation bandwidth of the segment's motion)",
+         "repeated_frames": "display frame indices that show the frame before again (segments index coded frames)",
          "detail_mix": "share of the blend's coarse band in the diffusion decoder's base, [0, 1] (null: none sent)",
          "width": "pixels", "height": "pixels"}
 
@@ -54,11 +55,12 @@ def describe_stream(data: bytes, path: str = "") -> dict[str, Any]:
     bs = read_bitstream(data)
     h = bs.header
     return {
-        "file": path, "bytes": len(data), "frames": h.num_frames, "width": h.width, "height": h.height,
+        "file": path, "bytes": len(data), "frames": h.shown_frames, "coded_frames": h.num_frames,
+        "repeated_frames": list(h.repeated), "width": h.width, "height": h.height,
         "coded_width": h.coded_width, "coded_height": h.coded_height, "fps": h.fps,
-        "duration_seconds": h.num_frames / h.fps if h.fps else None, "seed": h.seed,
+        "duration_seconds": h.shown_frames / h.fps if h.fps else None, "seed": h.seed,
         "params": h.params, "settings": readable_settings(h.params), "bits": bit_split(data),
-        "bpp": 8 * len(data) / (h.num_frames * h.width * h.height),
+        "bpp": 8 * len(data) / (h.shown_frames * h.width * h.height),
         "segments": [
             {"start": s.segment.start, "end": s.segment.end, "keyframe_bytes": [len(k) for k in s.keyframes],
              "trajectory_bytes": len(s.trajectories), "bandwidth": s.bandwidth,
@@ -68,6 +70,12 @@ def describe_stream(data: bytes, path: str = "") -> dict[str, Any]:
         ],
         "units": UNITS,
     }
+
+
+def _repeat_text(d: dict[str, Any]) -> str:
+    """The video line's note on repeated frames (format 4), empty without."""
+    n = len(d.get("repeated_frames") or ())
+    return f"; {n} repeat the frame before (not coded, format 4), so {d['coded_frames']} coded" if n else ""
 
 
 def _mix_text(mix: float | None) -> str:
@@ -93,7 +101,8 @@ def format_description(d: dict[str, Any]) -> str:
     lines = [
         f"{d['file'] or 'stream'}",
         f"  size          {d['bytes']:,} bytes = {total:,} bits, {d['bpp']:.5f} bits per pixel",
-        f"  video         {d['frames']} frames, {d['width']}x{d['height']} (WxH){coded}, {d['fps']:g} fps{dur}",
+        f"  video         {d['frames']} frames, {d['width']}x{d['height']} (WxH){coded}, {d['fps']:g} fps{dur}"
+        + _repeat_text(d),
         f"  bits          header {bits['header']:,} ({_pct(bits['header'], total)}), keyframes "
         f"{bits['keyframes']:,} ({_pct(bits['keyframes'], total)}), trajectories {bits['trajectories']:,} "
         f"({_pct(bits['trajectories'], total)})",
@@ -103,7 +112,7 @@ def format_description(d: dict[str, Any]) -> str:
         f"  trajectories  {s.get('trajectory_coder', '?')} coder, quantisation step "
         f"{s.get('trajectory_quantisation_step', '?')} px, " + _stride_text(s.get('trajectory_temporal_stride', 1)),
         f"  noise seed    {d['seed']}",
-        f"  segments      {len(d['segments'])}"
+        f"  segments      {len(d['segments'])}" + (" (frames: coded frame indices)" if d.get("repeated_frames") else "")
         + (" (each with the encoder's detail mix for the diffusion decoder, format 3)"
            if s.get("detail_mix_per_segment") else ""),
         "      #  frames       keyframe bytes   trajectory bytes  bandwidth (px)"

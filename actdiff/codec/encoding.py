@@ -23,10 +23,11 @@ import actdiff.entropy  # noqa: F401  (registers the trajectory coders)
 import actdiff.image_codecs  # noqa: F401  (registers the image codecs)
 import actdiff.selection.segments  # noqa: F401  (registers the keyframe selectors)
 import actdiff.selection.trajectories  # noqa: F401  (registers the trajectory selectors)
-from actdiff.codec.bitstream import INTER_KEY, MIX_KEY, bit_split, write_bitstream
+from actdiff.codec.bitstream import INTER_KEY, MIX_KEY, REPEAT_KEY, bit_split, write_bitstream
 from actdiff.codec.detail_mix import choose_mixes
 from actdiff.codec.keyframe_chain import KeyframeChain
 from actdiff.codec.params import check_stream_params
+from actdiff.codec.repeats import drop_repeats, find_repeats
 from actdiff.codec.schema import check_codec_config, codec_threads
 from actdiff.errors import InputError
 from actdiff.image_codecs import ImageCodec, codec_from_params
@@ -129,6 +130,8 @@ class Prepared:
         coding: the trajectory preparation (smoothing, subsampling, quantisation) and its cost.
         fps: frame rate.
         t_start: ``time.perf_counter()`` when encoding began (for the stats).
+        repeated: display indices of the source frames left out as repeats of the frame before
+            (``codec.repeat_psnr``, :mod:`actdiff.codec.repeats`); ``frames`` holds the others.
     """
 
     frames: np.ndarray
@@ -139,6 +142,7 @@ class Prepared:
     coding: "TrackCoding"
     fps: float
     t_start: float
+    repeated: Tuple[int, ...] = ()
 
     @property
     def coded_size(self) -> Tuple[int, int]:
@@ -146,18 +150,30 @@ class Prepared:
 
 
 def prepare(video: Video, codec: DictConfig, flows: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> Prepared:
-    """Check, pad, build the stages and compute (or check the given) pairwise flows."""
+    """Check, leave out repeated frames, pad, build the stages and compute (or check the given)
+    pairwise flows (of the frames coded: :func:`pairwise_flows`)."""
     t_start = time.perf_counter()
     codec, stages = prepare_codec(codec)
     check_size(video, int(codec.min_size))
-    frames, (height, width) = pad_to_multiple(video.frames, int(codec.pad_multiple))
+    kept, repeated = coded_source(video.frames, codec)
+    frames, (height, width) = pad_to_multiple(kept, int(codec.pad_multiple))
     num_frames, coded_h, coded_w = frames.shape[:3]
     if flows is None or num_frames < 2:
         flows = stages.tracker.pairwise_flows(frames) if num_frames > 1 else None
     elif tuple(flows[0].shape) != (num_frames - 1, coded_h, coded_w, 2):
         raise ValueError(f"flows of shape {flows[0].shape} do not match {num_frames} frames at {coded_w}x{coded_h}")
     coding = TrackCoding(codec, stages.coder, coded_h, coded_w)
-    return Prepared(frames, height, width, flows, stages, coding, float(video.fps), t_start)
+    return Prepared(frames, height, width, flows, stages, coding, float(video.fps), t_start, repeated)
+
+
+def coded_source(frames: np.ndarray, codec: DictConfig) -> Tuple[np.ndarray, Tuple[int, ...]]:
+    """The frames of ``uint8 (T, H, W, 3)`` the encoder codes and the display indices it leaves
+    out as repeats (``codec.repeat_psnr``; :func:`actdiff.codec.repeats.find_repeats`)."""
+    repeated = find_repeats(frames, codec.get("repeat_psnr"))
+    if repeated:
+        log.info("%d of %d frames repeat the frame before (PSNR >= %s dB): not coded", len(repeated), len(frames),
+                 codec.get("repeat_psnr"))
+    return drop_repeats(frames, repeated), repeated
 
 
 @dataclass
@@ -204,14 +220,17 @@ def write_stream(prep: Prepared, codec: DictConfig, plans: List[SegmentPlan],
         params[INTER_KEY] = True
     if codec.get("send_detail_mix"):
         params[MIX_KEY] = True
+    if prep.repeated:
+        params[REPEAT_KEY] = True
     header = StreamHeader(
         height=prep.height, width=prep.width, coded_height=coded_h, coded_width=coded_w,
         num_frames=int(prep.frames.shape[0]), fps=prep.fps, seed=int(codec.seed), params=params,
+        repeated=tuple(prep.repeated),
     )
     data = write_bitstream(Bitstream(header, sections))
     seconds = time.perf_counter() - prep.t_start
     stats = encode_stats(data, header, sections, [d.tracks.num_points for d in decoded], seconds)
-    log.info("encoded %d frames into %d bytes (%.5f bpp) in %.2f s", header.num_frames, len(data), stats["bpp"],
+    log.info("encoded %d frames into %d bytes (%.5f bpp) in %.2f s", header.shown_frames, len(data), stats["bpp"],
              seconds)
     result = EncodeResult(data=data, stats=stats, debug={"decoded_segments": decoded, "header": header,
                                                          "sections": sections})
@@ -221,7 +240,8 @@ def write_stream(prep: Prepared, codec: DictConfig, plans: List[SegmentPlan],
 def add_detail_mix(result: EncodeResult, source: np.ndarray, codec: DictConfig) -> EncodeResult:
     """``result`` with each segment's ``detail_mix`` chosen (:func:`actdiff.codec.detail_mix.choose_mixes`,
     on the segments exactly as the decoder rebuilds them) and the stream rewritten; the same size.
-    ``source``: the encoded frames ``uint8 (T, H, W, 3)``, as given or padded to the coded size.
+    ``source``: the encoded frames ``uint8 (T, H, W, 3)``, as given or padded to the coded size
+    (the display frames, repeats included, or the coded frames alone).
     A stream without detail-mix bytes (``codec.send_detail_mix`` off) is returned as it is. The
     sections and decoded segments of ``result.debug`` take the choices in place.
 
@@ -233,6 +253,8 @@ def add_detail_mix(result: EncodeResult, source: np.ndarray, codec: DictConfig) 
     if not header.params.get(MIX_KEY):
         return result
     t0 = time.perf_counter()
+    if header.repeated and len(source) == header.shown_frames:
+        source = drop_repeats(source, header.repeated)
     frames, _ = pad_to_multiple(source, int(codec.pad_multiple))
     mixes = choose_mixes(frames, decoded, header.height, header.width, threads=codec_threads(codec),
                          stride=int(codec.get("detail_mix_stride") or 1),
@@ -246,17 +268,18 @@ def add_detail_mix(result: EncodeResult, source: np.ndarray, codec: DictConfig) 
     stats = {**result.stats, "detail_mix": list(mixes), "detail_mix_seconds": seconds}
     if stats.get("encode_seconds"):
         stats["encode_seconds"] += seconds
-        stats["encode_fps"] = header.num_frames / stats["encode_seconds"]
+        stats["encode_fps"] = header.shown_frames / stats["encode_seconds"]
     log.info("chose the detail mix of %d segments in %.2f s", len(sections), seconds)
     return EncodeResult(data=data, stats=stats, debug=result.debug)
 
 
 def pairwise_flows(video: Video, cfg: DictConfig) -> Optional[Tuple[np.ndarray, np.ndarray]]:
     """The encoder's pairwise (forward, backward) flows ``float32 (T-1, Hc, Wc, 2)`` of the padded
-    frames, as ``encode_video`` computes them (``None`` for a one-frame video)."""
+    frames it codes (repeats left out, :func:`coded_source`), as ``encode_video`` computes them
+    (``None`` for a one-frame video)."""
     codec, stages = prepare_codec(cfg)
     check_size(video, int(codec.min_size))
-    frames, _ = pad_to_multiple(video.frames, int(codec.pad_multiple))
+    frames, _ = pad_to_multiple(coded_source(video.frames, codec)[0], int(codec.pad_multiple))
     if frames.shape[0] < 2:
         return None
     return stages.tracker.pairwise_flows(frames)
@@ -310,9 +333,11 @@ def encode_stats(
 ) -> Dict[str, Any]:
     """The ``--stats`` JSON: rate, bit split, structure and timing of one encoded file.
 
-    ``counts`` is the number of trajectories of each segment.
+    ``counts`` is the number of trajectories of each segment. ``frames`` and ``bpp`` count the
+    frames shown; ``keyframes`` and ``segments`` index the coded frames (``coded_frames``; they
+    differ by the ``repeated_frames``, display indices).
     """
-    pixels = header.num_frames * header.height * header.width
+    pixels = header.shown_frames * header.height * header.width
     split = bit_split(data)
     point_frames = sum(n * max(s.segment.length - 1, 0) for n, s in zip(counts, sections))
     keyframes = sorted({s.segment.start for s in sections} | {s.segment.end for s in sections})
@@ -320,7 +345,9 @@ def encode_stats(
         "bpp": 8 * len(data) / pixels,
         "bits_total": 8 * len(data),
         "bits": split,
-        "frames": header.num_frames,
+        "frames": header.shown_frames,
+        "coded_frames": header.num_frames,
+        "repeated_frames": list(header.repeated),
         "height": header.height,
         "width": header.width,
         "coded_height": header.coded_height,
@@ -331,5 +358,5 @@ def encode_stats(
         "trajectories": counts,
         "bits_per_point_per_frame": (split["trajectories"] / point_frames) if point_frames else None,
         "encode_seconds": seconds,
-        "encode_fps": header.num_frames / seconds if seconds > 0 else None,
+        "encode_fps": header.shown_frames / seconds if seconds > 0 else None,
     }

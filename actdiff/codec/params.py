@@ -18,6 +18,7 @@ qs    float     ``entropy.step``                       1/256–1024 pixels
 ts    int       ``trajectories.temporal_stride``       1–64 (absent: 1)
 ki    bool      ``keyframe_inter``                     true (absent: no inter keyframes; format 2)
 dm    bool      ``send_detail_mix``                    true (absent: no detail-mix bytes; format 3)
+fr    bool      ``repeat_psnr``                        true (absent: no repeated frames; format 4)
 ====  ========  =====================================  ======================================
 
 ``kc.ARG`` keys carry other keyframe-codec arguments (int, float, str or bool), checked by the
@@ -81,6 +82,7 @@ STREAM_PARAMS: Dict[str, Param] = {
     "ts": Param(int, "trajectories.temporal_stride", *STRIDE_RANGE),
     "ki": Param(bool, "keyframe_inter"),
     "dm": Param(bool, "send_detail_mix"),
+    "fr": Param(bool, "repeat_psnr"),
 }
 
 

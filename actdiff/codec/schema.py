@@ -159,6 +159,7 @@ class CodecSchema:
     mode: Optional[str] = one_of(("fast", "rd"), default=None)
     pad_multiple: int = rng(1, 256)
     min_size: int = rng(1, MAX_SIDE)
+    repeat_psnr: Optional[float] = rng(20, 200, default=None)   # both modes: actdiff.codec.repeats
     tracker: TrackerSchema = field(default_factory=TrackerSchema)
     keyframes: KeyframesSchema = field(default_factory=KeyframesSchema)
     trajectories: TrajectoriesSchema = field(default_factory=TrajectoriesSchema)

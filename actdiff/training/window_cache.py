@@ -123,7 +123,8 @@ def load_record(folder: Path, name: str) -> WindowRecord:
                                Tracks(z[f"pos_{i}"], z[f"vis_{i}"], z[f"conf_{i}"]), float(bw[i]),
                                None if np.isnan(mix[i]) else float(mix[i]))
                 for i, ((a, b), (ks, ke)) in enumerate(zip(spans, kidx))]
-        header = StreamHeader(**json.loads(str(z["header"])))
+        fields = json.loads(str(z["header"]))
+        header = StreamHeader(**{**fields, "repeated": tuple(fields.get("repeated", ()))})
         entry = json.loads(str(z["entry"]))
     return WindowRecord(frames, header, segs, entry)
 
@@ -138,6 +139,7 @@ def build_window(task: WindowTask, spec: WindowSpec, codec_cfg: DictConfig, fold
     ``threads``: the encoder's worker threads (``codec.threads``; ``None``: the config's), which
     do not change the stream."""
     from actdiff.codec import decode_segments, encode_video
+    from actdiff.codec.repeats import drop_repeats
 
     plan = draw_plan(spec, _window_rng(spec, task), task.clip.shape(), task.split == "train", task.index, task.count)
     src = task.clip.read(plan.start, plan.length)
@@ -152,11 +154,12 @@ def build_window(task: WindowTask, spec: WindowSpec, codec_cfg: DictConfig, fold
         header, segs = decode_segments(data, trusted=True)  # written just above from our own config
     else:
         header, segs = source(video, cfg)
-    entry = {"name": task.name, "clip": task.clip.name, "split": task.split, "frames": video.num_frames,
+    frames = drop_repeats(video.frames, header.repeated)  # the segments index the coded frames
+    entry = {"name": task.name, "clip": task.clip.name, "split": task.split, "frames": len(frames),
              "size": [video.height, video.width], "coded": list(segs[0].key_start.shape[:2]),
              "spans": [[s.segment.start, s.segment.end] for s in segs], "plan": plan.to_dict(),
              "bytes": len(data) if data is not None else None}
-    return entry, save_record(folder, task.name, video.frames, header, segs, entry, data)
+    return entry, save_record(folder, task.name, frames, header, segs, entry, data)
 
 
 def _build_star(args: tuple) -> tuple[dict[str, Any], int]:

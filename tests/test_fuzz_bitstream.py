@@ -53,10 +53,10 @@ def _tracks(seed: int, t: int) -> Tracks:
     return Tracks(pos.astype(np.float32), vis, vis.astype(np.float32))
 
 
-def build_file(codec_name: str, seed: int) -> bytes:
+def build_file(codec_name: str, seed: int, repeated: tuple[int, ...] = ()) -> bytes:
     codec = IMAGE_CODECS.build(codec_name, quality=40)
-    params = dict(codec.header_params(), ts=0.5)
-    header = StreamHeader(H, W, H, W, num_frames=17, fps=25.0, seed=seed, params=params)
+    params = dict(codec.header_params(), ts=0.5, **({"fr": True} if repeated else {}))
+    header = StreamHeader(H, W, H, W, num_frames=17, fps=25.0, seed=seed, params=params, repeated=repeated)
     spans = [(0, 6), (6, 12), (12, 16)]
     sections = []
     for i, (a, b) in enumerate(spans):
@@ -124,7 +124,9 @@ def run_case(data: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def files():
-    return {name: build_file(name, i) for i, name in enumerate(("avif", "png"))}
+    out = {name: build_file(name, i) for i, name in enumerate(("avif", "png"))}
+    out["avif+repeats"] = build_file("avif", 2, repeated=(3, 4, 11))  # format 4: the repeated-frame list
+    return out
 
 
 def test_valid_files_decode(files):
@@ -158,6 +160,22 @@ def test_fuzz_header_with_valid_crc(files):
         counts[run_case(body + struct.pack("<I", zlib.crc32(body)) + data[end + 4:])] += 1
     print(f"header fuzz: {counts}")
     assert counts["rejected"] > 1000
+
+
+def test_fuzz_repeat_list_with_valid_crc(files):
+    """Mutated repeated-frame lists (format 4) behind a recomputed CRC reach their checks."""
+    data = files["avif+repeats"]
+    header = read_bitstream(data).header
+    assert header.repeated == (3, 4, 11) and header.shown_frames == 20
+    end = len(_write_header(header))
+    start = end - 4 - 3 - 1  # the block: varint(20), 3 mask bytes, CRC
+    rng = np.random.default_rng(11)
+    counts = {"accepted": 0, "rejected": 0}
+    for _ in range(500):
+        block = mutate(data[start:end - 4], rng)
+        counts[run_case(data[:start] + block + struct.pack("<I", zlib.crc32(block)) + data[end:])] += 1
+    print(f"repeat-list fuzz: {counts}")
+    assert counts["rejected"] > 400
 
 
 def _with_payload(data: bytes, mutate_payload, rng) -> bytes:

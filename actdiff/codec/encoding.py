@@ -255,6 +255,8 @@ def add_detail_mix(result: EncodeResult, source: np.ndarray, codec: DictConfig) 
     t0 = time.perf_counter()
     if header.repeated and len(source) == header.shown_frames:
         source = drop_repeats(source, header.repeated)
+    if len(source) != header.num_frames:
+        raise ValueError(f"{len(source)} source frames for a stream of {header.num_frames} coded frames")
     frames, _ = pad_to_multiple(source, int(codec.pad_multiple))
     mixes = choose_mixes(frames, decoded, header.height, header.width, threads=codec_threads(codec),
                          stride=int(codec.get("detail_mix_stride") or 1),

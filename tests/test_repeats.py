@@ -1,0 +1,159 @@
+"""Repeated frames (``codec.repeat_psnr``, :mod:`actdiff.codec.repeats`, format 4): found against the
+last kept frame, listed in the stream, shown again by the decoder, left out of training pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import moving_texture
+
+from actdiff.codec import decode_segments, decode_video, encode_video
+from actdiff.codec.bitstream import REPEAT_KEY, REPEAT_VERSION, read_bitstream, write_bitstream
+from actdiff.codec.describe import describe_stream, format_description
+from actdiff.codec.repeats import (
+    IDENTICAL_DB,
+    drop_repeats,
+    find_repeats,
+    frame_psnr,
+    pack_repeats,
+    show_repeats,
+    unpack_repeats,
+)
+from actdiff.config import compose
+from actdiff.errors import BitstreamError, ConfigError
+from actdiff.types import Bitstream, Segment, SegmentSection, StreamHeader, Video
+
+
+def doubled(t: int = 12) -> np.ndarray:
+    """``2t`` frames of a moving texture, each shown twice (a 12.5 fps capture stored at 25 fps)."""
+    return np.repeat(moving_texture(t, 64, 96), 2, axis=0)
+
+
+def test_find_repeats_compares_with_the_last_kept_frame():
+    f = doubled(4)
+    assert find_repeats(f, 50.0) == (1, 3, 5, 7) and find_repeats(f, None) == ()
+    assert frame_psnr(f[0], f[1]) == IDENTICAL_DB
+    # a slow drift: each frame one level above the one before. Against the previous frame every pair
+    # is 48 dB; against the last kept one the drift is caught before it exceeds the threshold.
+    drift = np.stack([np.full((8, 8, 3), 100 + t, np.uint8) for t in range(8)])
+    reps = find_repeats(drift, 45.0)
+    kept = drop_repeats(drift, reps)
+    assert 0 < len(reps) < 7
+    shown = show_repeats(kept, reps)
+    assert shown.shape == drift.shape
+    assert min(frame_psnr(a, b) for a, b in zip(shown, drift)) >= 45.0
+
+
+def test_show_is_the_inverse_of_drop_on_repeats():
+    f = doubled(5)
+    reps = find_repeats(f, 50.0)
+    np.testing.assert_array_equal(show_repeats(drop_repeats(f, reps), reps), f)
+
+
+def test_pack_unpack_and_their_checks():
+    reps, shown = (1, 3, 9, 16), 17
+    data = pack_repeats(reps, shown)
+    assert len(data) == 3 and unpack_repeats(data, shown, shown - len(reps)) == reps
+    with pytest.raises(BitstreamError, match="frame 0"):
+        unpack_repeats(pack_repeats((0, 3), 8), 8, 6)
+    with pytest.raises(BitstreamError, match="4 repeated frames listed"):
+        unpack_repeats(data, shown, 12)
+    with pytest.raises(BitstreamError, match="stray bits"):
+        unpack_repeats(data[:2] + bytes([data[2] | 0x80]), shown, 13)
+
+
+def _stream(repeated=(2, 3), coded=6) -> Bitstream:
+    params = {"kc": "avif", "tc": "adaptive_grid", "qs": 0.5, **({REPEAT_KEY: True} if repeated else {})}
+    header = StreamHeader(32, 48, 32, 48, coded, 25.0, 7, params, repeated=tuple(repeated))
+    return Bitstream(header, [SegmentSection(Segment(0, coded - 1), [b"a", b"b"], b"t")])
+
+
+def test_bitstream_round_trip_and_damage():
+    data = write_bitstream(_stream())
+    assert data[3] == REPEAT_VERSION
+    back = read_bitstream(data)
+    assert back.header.repeated == (2, 3) and back.header.shown_frames == 8 and back.header.num_frames == 6
+    assert write_bitstream(back) == data
+    plain = write_bitstream(_stream(repeated=()))
+    assert plain[3] != REPEAT_VERSION and read_bitstream(plain).header.repeated == ()
+    # the param "fr" (3 bytes) and, after the header's CRC, the block: varint(8), one mask byte, its CRC
+    assert len(data) - len(plain) == 3 + 1 + 1 + 4
+    start = data.index(bytes([8, 0b1100]))
+    bad = bytearray(data)
+    bad[start + 1] ^= 0b10000  # list frame 4 as well: the CRC fails
+    with pytest.raises(BitstreamError, match="CRC mismatch in the repeated-frame list"):
+        read_bitstream(bytes(bad))
+    with pytest.raises(ConfigError, match="do not match param"):
+        write_bitstream(_stream(repeated=(0, 3)))
+    no_param = _stream()
+    del no_param.header.params[REPEAT_KEY]
+    with pytest.raises(ConfigError, match="do not match param"):
+        write_bitstream(no_param)
+
+
+def test_encode_decode_shows_every_frame_and_codes_the_kept_ones():
+    video = Video(doubled(12), 25.0)
+    on = encode_video(video, compose(None, ["codec.repeat_psnr=50"]))
+    off = encode_video(video, compose(None, []))
+    assert on.stats["repeated_frames"] == list(range(1, 24, 2)) and on.stats["coded_frames"] == 12
+    assert on.stats["frames"] == off.stats["frames"] == 24
+    assert on.stats["bpp"] == pytest.approx(8 * len(on.data) / (24 * 64 * 96))
+    assert len(on.data) < len(off.data)
+    header, segs = decode_segments(on.data)
+    assert header.shown_frames == 24 and segs[-1].segment.end == 11
+    rec = decode_video(on.data, "warp").frames
+    assert rec.shape == video.frames.shape
+    for t in on.stats["repeated_frames"]:
+        np.testing.assert_array_equal(rec[t], rec[t - 1])
+    # decoding shows the coded frames in order: the repeats' neighbours are the coded frames
+    np.testing.assert_array_equal(drop_repeats(rec, header.repeated)[-1], rec[-1])
+    text = format_description(describe_stream(on.data, "x.adv"))
+    assert "12 repeat the frame before (not coded, format 4), so 12 coded" in text
+    assert "24 frames" in text
+
+
+def test_a_clip_without_repeats_codes_the_same_bytes_with_the_setting():
+    video = Video(moving_texture(10, 64, 96), 25.0)
+    assert find_repeats(video.frames, 50.0) == ()
+    on = encode_video(video, compose(None, ["codec.repeat_psnr=50"]))
+    assert on.data == encode_video(video, compose(None, [])).data
+
+
+def test_rate_control_and_rd_keep_the_repeats():
+    from actdiff.codec.ratecontrol import encode
+
+    video = Video(doubled(8), 25.0)
+    for extra in (["codec.mode=rd"], ["+codec.rate_control.target_bpp=0.05"]):
+        res = encode(video, compose(None, ["codec.repeat_psnr=50", *extra]))
+        assert read_bitstream(res.data).header.repeated == tuple(range(1, 16, 2)), extra
+        assert decode_video(res.data, "warp").frames.shape == video.frames.shape
+
+
+def test_the_detail_mix_choice_reads_the_coded_frames():
+    from actdiff.codec.encoding import add_detail_mix, coded_source
+
+    video = Video(doubled(8), 25.0)
+    cfg = compose(None, ["codec.repeat_psnr=50"])
+    res = encode_video(video, cfg, choose_mix=False)
+    shown = add_detail_mix(res, video.frames, cfg.codec)
+    kept, _ = coded_source(video.frames, cfg.codec)
+    assert shown.data == add_detail_mix(res, kept, cfg.codec).data
+    with pytest.raises(ValueError, match="15 source frames for a stream of 8 coded frames"):
+        add_detail_mix(res, video.frames[:15], cfg.codec)
+
+
+def test_training_windows_pair_the_coded_frames(tmp_path):
+    from actdiff.training.augment import WindowSpec
+    from actdiff.training.corpus import Clip
+    from actdiff.training.window_cache import WindowTask, build_cache, load_record
+
+    cfg = compose(None, ["codec.repeat_psnr=50", "codec.threads=1"])
+    clip = Clip("doubled", video=Video(doubled(10), 25.0, "doubled"))
+    task = WindowTask(clip, "train", 0, 1)
+    spec = WindowSpec(size=None, window_frames=16, quality_range=(20, 20), seed=3)
+    (entry,) = build_cache([task], spec, cfg.codec, tmp_path, workers=1)
+    rec = load_record(tmp_path, task.name)
+    assert rec.header.repeated and rec.frames.shape[0] == rec.header.num_frames == entry["frames"]
+    assert rec.segments[-1].segment.end == rec.frames.shape[0] - 1
+    # every coded frame differs from the one before it: no repeat was left among the targets
+    assert all(frame_psnr(a, b) < 50 for a, b in zip(rec.frames[1:], rec.frames[:-1]))

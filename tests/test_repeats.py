@@ -157,3 +157,25 @@ def test_training_windows_pair_the_coded_frames(tmp_path):
     assert rec.segments[-1].segment.end == rec.frames.shape[0] - 1
     # every coded frame differs from the one before it: no repeat was left among the targets
     assert all(frame_psnr(a, b) < 50 for a, b in zip(rec.frames[1:], rec.frames[:-1]))
+
+
+def test_gop_limits_count_the_frames_shown():
+    from actdiff.selection.segments import balanced_limit, gop_limit, select_fixed
+
+    shown = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22]  # every second display frame coded
+    assert gop_limit(0, 6, 11) == 5 and gop_limit(0, 6, 11, shown) == 2  # 5 display frames after the keyframe
+    for b in (5, 9, 11):  # the display time line of a clip without repeats changes nothing
+        assert balanced_limit(0, b, 4, 2, list(range(b + 1))) == balanced_limit(0, b, 4, 2)
+    assert balanced_limit(0, 11, 16, 2, shown) == 5  # 22 display frames, 1.4 GOPs: split evenly at display 11
+    frames = np.zeros((12, 32, 32, 3), np.uint8)
+    spans = [(s.start, s.end) for s in select_fixed(frames, cfg={"fixed_gop": 5}, shown=shown)]
+    assert spans[0] == (0, 2) and all(shown[b] - shown[a] <= 4 for a, b in spans)
+
+
+def test_the_encoder_places_keyframes_by_display_time():
+    video = Video(doubled(12), 25.0)
+    res = encode_video(video, compose(None, ["codec.repeat_psnr=50", "codec.keyframes.max_gop=6"]))
+    header = read_bitstream(res.data).header
+    shown = np.delete(np.arange(header.shown_frames), list(header.repeated))
+    assert all(shown[b] - shown[a] <= 5 for a, b in res.stats["segments"])
+    assert max(b - a for a, b in res.stats["segments"]) <= 3  # 2-3 coded frames, not 5

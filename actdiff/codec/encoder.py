@@ -43,7 +43,8 @@ from actdiff.codec.stride_choice import chosen_stride, skip_stats, with_stride
 from actdiff.errors import ConfigError
 from actdiff.image_codecs import ImageCodec, codec_from_params
 from actdiff.progress import bar
-from actdiff.registry import KEYFRAME_SELECTORS, TRAJECTORY_SELECTORS
+from actdiff.registry import TRAJECTORY_SELECTORS
+from actdiff.selection.segments import select_segments
 from actdiff.types import EncodeResult, Segment, Video
 
 log = logging.getLogger(__name__)
@@ -127,8 +128,8 @@ def encode_video(
     prep = prepare(video, codec, flows)
     frames, stages = prep.frames, prep.stages
     coded_h, coded_w = prep.coded_size
-    select_segments = KEYFRAME_SELECTORS.get(codec.keyframes.name)
-    segments: List[Segment] = select_segments(frames, stages.tracker, codec.keyframes, flows=prep.flows)
+    segments: List[Segment] = select_segments(frames, stages.tracker, codec.keyframes, flows=prep.flows,
+                                              shown=prep.shown)
     select_tracks = TRAJECTORY_SELECTORS.get(codec.trajectories.name)
     quality = spread_qualities(segments, int(codec.keyframe_codec.quality), float(codec.get("keyframe_spread") or 0),
                                str(codec.keyframe_codec.name))

@@ -159,7 +159,7 @@ class RDSearch:
         select = KEYFRAME_SELECTORS.get("adaptive")
         cfg = OmegaConf.merge(self.codec.keyframes, {"max_gop": self.s.max_gop, "min_gop": 2})
         return select(self.prep.frames, self.prep.stages.tracker, cfg, flows=self.prep.flows,
-                      frame_test=lambda *args: True)
+                      frame_test=lambda *args: True, shown=self.prep.shown)
 
     def _fast_keyframes(self) -> set:
         """The frames the fast mode's content-adaptive selector makes keyframes (its GOP at most
@@ -167,7 +167,8 @@ class RDSearch:
         select = KEYFRAME_SELECTORS.get("adaptive")
         gop = min(int(self.codec.keyframes.get("max_gop", self.s.max_gop)), self.s.max_gop)
         cfg = OmegaConf.merge(self.codec.keyframes, {"max_gop": gop})
-        segments = select(self.prep.frames, self.prep.stages.tracker, cfg, flows=self.prep.flows)
+        segments = select(self.prep.frames, self.prep.stages.tracker, cfg, flows=self.prep.flows,
+                          shown=self.prep.shown)
         return {s.start for s in segments} | {s.end for s in segments}
 
     def _key(self, k: int, q: Dict[int, int], scale: float,

@@ -15,6 +15,12 @@ evenly (:func:`balanced_limit`).
 
 Everything is evaluated at ``analysis_scale`` (default 0.5) of the frame size for speed.
 
+``shown`` (the selectors' optional argument): the display index of each frame when the encoder
+left repeated frames out (:mod:`actdiff.codec.repeats`). The GOP limits then count the frames
+the video shows, not the frames coded: ``max_gop`` (and ``fixed_gop``) bound a segment's span
+on the display time line, so a clip with repeats gets its keyframes as often as without them.
+``min_gop`` still counts coded frames.
+
 ``fixed``: segments of ``fixed_gop`` frames (keyframes included), the last one shorter.
 """
 
@@ -184,9 +190,32 @@ def _grow_segment(
     return limit
 
 
-def balanced_limit(start: int, boundary: int, max_gop: int, min_gop: int = 2) -> int:
+def _timeline(shown: Optional[Sequence[int]], num: int) -> np.ndarray:
+    """Display index of each of ``num`` frames: ``shown``, or the frames themselves."""
+    pos = np.arange(num) if shown is None else np.asarray(shown, np.int64)
+    if len(pos) != num or (np.diff(pos) < 1).any():
+        raise ValueError(f"shown must give {num} increasing display indices, got {len(pos)}")
+    return pos
+
+
+def _reach(pos: np.ndarray, start: int, span: int, last: int) -> int:
+    """The last frame (at most ``last``, at least ``start + 1``) shown within ``span`` frames
+    after frame ``start`` on the display time line ``pos``."""
+    end = int(np.searchsorted(pos, pos[start] + span, side="right")) - 1
+    return max(start + 1, min(end, last))
+
+
+def gop_limit(start: int, max_gop: int, last: int, shown: Optional[Sequence[int]] = None) -> int:
+    """Last frame a segment starting at ``start`` may reach under ``max_gop`` (keyframes
+    included, counted on the display time line ``shown``), at most ``last``."""
+    return _reach(_timeline(shown, last + 1), start, max_gop - 1, last)
+
+
+def balanced_limit(start: int, boundary: int, max_gop: int, min_gop: int = 2,
+                   shown: Optional[Sequence[int]] = None) -> int:
     """Last frame the segment starting at ``start`` may reach before the hard ``boundary``
-    (the frame before the next scene cut, or the last frame).
+    (the frame before the next scene cut, or the last frame); spans count display frames
+    when ``shown`` is given (module docstring).
 
     Normally ``start + max_gop - 1``. When that would leave a remainder before the boundary
     spanning less than half a longest GOP (the boundary is between one and 1.5 longest GOPs
@@ -195,10 +224,11 @@ def balanced_limit(start: int, boundary: int, max_gop: int, min_gop: int = 2) ->
     on 48 frames: keyframes ``0, 23, 35, 47`` instead of ``0, 23, 46, 47``). Kept greedy when
     an even split would make a half shorter than ``min_gop``.
     """
-    span, d = max_gop - 1, boundary - start
+    pos = _timeline(shown, boundary + 1)
+    span, d = max_gop - 1, int(pos[boundary] - pos[start])
     if span < d and 2 * (d - span) < span and d // 2 >= min_gop - 1:
-        return start + (d + 1) // 2
-    return min(boundary, start + span)
+        return _reach(pos, start, (d + 1) // 2, boundary)
+    return _reach(pos, start, span, boundary)
 
 
 def _trivial(num_frames: int) -> Optional[List[Segment]]:
@@ -211,10 +241,11 @@ def _trivial(num_frames: int) -> Optional[List[Segment]]:
 
 @KEYFRAME_SELECTORS.register("adaptive")
 def select_adaptive(frames: np.ndarray, tracker: Any, cfg: Any = None, flows: Optional[Sequence[np.ndarray]] = None,
-                    frame_test: Optional[FrameTest] = None) -> List[Segment]:
+                    frame_test: Optional[FrameTest] = None, shown: Optional[Sequence[int]] = None) -> List[Segment]:
     """Adaptive segments (module docstring). ``flows`` = ``tracker.pairwise_flows(frames)``
     if already computed (it is computed here otherwise). ``frame_test`` replaces the
-    per-frame pass/fail test (default :func:`heuristic_frame_test`)."""
+    per-frame pass/fail test (default :func:`heuristic_frame_test`). ``shown``: the frames'
+    display indices, for the GOP limits (module docstring)."""
     frames = check_frames(frames)
     num = frames.shape[0]
     trivial = _trivial(num)
@@ -233,7 +264,7 @@ def select_adaptive(frames: np.ndarray, tracker: Any, cfg: Any = None, flows: Op
     segments: List[Segment] = []
     s = 0
     while s < num - 1:
-        limit = min(num - 1, s + max_gop - 1)
+        limit = gop_limit(s, max_gop, num - 1, shown)
         cut = next((c for c in cuts if s < c <= limit), None)
         if cut == s + 1:
             segments.append(Segment(s, cut))
@@ -243,7 +274,7 @@ def select_adaptive(frames: np.ndarray, tracker: Any, cfg: Any = None, flows: Op
             limit = cut - 1
         else:
             boundary = next((c - 1 for c in cuts if c > s + 1), num - 1)
-            limit = balanced_limit(s, boundary, max_gop, min_gop)
+            limit = balanced_limit(s, boundary, max_gop, min_gop, shown[: boundary + 1] if shown is not None else None)
         end = _grow_segment(small, fws, bws, s, limit, cfg, fb * scale, vis, frame_test)
         segments.append(Segment(s, end))
         s = end
@@ -251,9 +282,11 @@ def select_adaptive(frames: np.ndarray, tracker: Any, cfg: Any = None, flows: Op
 
 
 @KEYFRAME_SELECTORS.register("fixed")
-def select_fixed(frames: np.ndarray, tracker: Any = None, cfg: Any = None, flows: Any = None) -> List[Segment]:
-    """Segments of ``fixed_gop`` frames (keyframes included) sharing boundaries; the last may
-    be shorter. Scene cuts are ignored (this is the fixed-GOP ablation)."""
+def select_fixed(frames: np.ndarray, tracker: Any = None, cfg: Any = None, flows: Any = None,
+                 shown: Optional[Sequence[int]] = None) -> List[Segment]:
+    """Segments of ``fixed_gop`` frames (keyframes included; display frames with ``shown``)
+    sharing boundaries; the last may be shorter. Scene cuts are ignored (this is the fixed-GOP
+    ablation)."""
     num = check_frames(frames).shape[0]
     trivial = _trivial(num)
     if trivial is not None:
@@ -261,12 +294,19 @@ def select_fixed(frames: np.ndarray, tracker: Any = None, cfg: Any = None, flows
     gop = int(_get(cfg, "fixed_gop", 16))
     if gop < 2:
         raise ConfigError(f"keyframes.fixed_gop must be at least 2, got {gop}")
-    starts = list(range(0, num - 1, gop - 1))
-    return [Segment(s, min(s + gop - 1, num - 1)) for s in starts]
+    segments, s = [], 0
+    while s < num - 1:
+        end = gop_limit(s, gop, num - 1, shown)
+        segments.append(Segment(s, end))
+        s = end
+    return segments
 
 
 def select_segments(
-    frames: np.ndarray, tracker: Any, cfg: Any, flows: Optional[Sequence[np.ndarray]] = None
+    frames: np.ndarray, tracker: Any, cfg: Any, flows: Optional[Sequence[np.ndarray]] = None,
+    shown: Optional[Sequence[int]] = None,
 ) -> List[Segment]:
-    """Segments by the selector named ``cfg.name`` (``adaptive`` | ``fixed``)."""
-    return KEYFRAME_SELECTORS.get(str(_get(cfg, "name", "adaptive")))(frames, tracker, cfg, flows=flows)
+    """Segments by the selector named ``cfg.name`` (``adaptive`` | ``fixed`` | ``learned``);
+    ``shown`` is passed on only when given (a selector without repeats support never sees it)."""
+    select = KEYFRAME_SELECTORS.get(str(_get(cfg, "name", "adaptive")))
+    return select(frames, tracker, cfg, flows=flows, **({} if shown is None else {"shown": shown}))

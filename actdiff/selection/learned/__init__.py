@@ -82,15 +82,17 @@ class LearnedFrameTest:
 
 @KEYFRAME_SELECTORS.register("learned")
 def select_learned(
-    frames: np.ndarray, tracker: Any, cfg: Any = None, flows: Optional[Sequence[np.ndarray]] = None
+    frames: np.ndarray, tracker: Any, cfg: Any = None, flows: Optional[Sequence[np.ndarray]] = None,
+    shown: Optional[Sequence[int]] = None,
 ) -> List[Segment]:
-    """Adaptive segments whose per-frame test is the learned model (``keyframes.weights``)."""
+    """Adaptive segments whose per-frame test is the learned model (``keyframes.weights``);
+    ``shown`` as in :func:`~actdiff.selection.segments.select_adaptive`."""
     weights = _get(cfg, "weights", None)
     if not weights:
         raise MissingWeightsError("keyframes.name=learned needs keyframes.weights=DIR (the folder written by "
                                   "actdiff fit --config configs/experiment/train_keyframe_selector.yaml export=DIR)")
     test = LearnedFrameTest(weights, float(_get(cfg, "threshold", 0.5)))
-    return select_adaptive(frames, tracker, cfg, flows=flows, frame_test=test)
+    return select_adaptive(frames, tracker, cfg, flows=flows, frame_test=test, shown=shown)
 
 
 def _normalise(m: np.ndarray) -> np.ndarray:

@@ -144,6 +144,12 @@ class StreamHeader:
         """Frames the video shows: the coded ones and the repeats."""
         return self.num_frames + len(self.repeated)
 
+    def display_index(self) -> List[int]:
+        """The display index of each coded frame (``0 … num_frames − 1`` without repeats): where
+        a segment's frames sit in the decoded video and the source."""
+        gone = set(self.repeated)
+        return [t for t in range(self.shown_frames) if t not in gone]
+
 
 @dataclass
 class SegmentSection:

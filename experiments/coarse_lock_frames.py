@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("panel")
     args = ap.parse_args(argv)
     video = load_protocol("cpu").read(args.clip)
-    header, segs = decode_segments(encode_at_point(video, args.point).data)
+    header, segs = decode_segments(encode_at_point(video, args.point, overrides=["codec.repeat_psnr=null"]).data)
     seg = max(segs, key=lambda s: s.segment.length)
     t = seg.segment.length // 2
     f = seg.segment.start + t

@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     video = read_video(args.clip, max_frames=96, size=(256, 384), resize_mode="crop")
     results = {}
     for inter in (False, True):
-        overrides = codec_overrides(load_rates()[args.point]) + [f"codec.keyframe_inter={str(inter).lower()}"]
+        overrides = codec_overrides(load_rates()[args.point]) + [f"codec.keyframe_inter={str(inter).lower()}",
+                                                                 "codec.repeat_psnr=null"]  # frames one to one
         results[inter] = encode_video(video, compose(None, overrides, default="experiment/codec"))
         print(f"keyframe_inter={inter}: {len(results[inter].data)} bytes, keyframes {results[inter].stats['keyframes']}"
               f", {results[inter].stats.get('keyframe_inter')}")

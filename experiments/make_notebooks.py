@@ -70,7 +70,8 @@ print(actdiff.describe(enc))"""),
     ("md", "## Keyframes\n\nWhat the decoder rebuilds from the file alone (`actdiff.decode_segments`)."),
     ("code", """\
 header, segments = actdiff.decode_segments(enc)
-keys = [(segments[0].segment.start, segments[0].key_start)] + [(s.segment.end, s.key_end) for s in segments]
+at = header.display_index()  # segments index the coded frames; a repeated frame is not coded
+keys = [(at[segments[0].segment.start], segments[0].key_start)] + [(at[s.segment.end], s.key_end) for s in segments]
 keys = [(i, k) for n, (i, k) in enumerate(keys) if n == 0 or i != keys[n - 1][0]]
 fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.4), squeeze=False)
 for ax, (i, key) in zip(axes[0], keys):
@@ -88,14 +89,14 @@ else:
     fig, axes = plt.subplots(1, len(shown), figsize=(4.5 * len(shown), 3.2), squeeze=False)
     for ax, seg in zip(axes[0], shown):
         pos = seg.tracks.positions  # (T, N, 2) pixel (x, y), segment-relative frames
-        ax.imshow(video.frames[seg.segment.start])
+        ax.imshow(video.frames[at[seg.segment.start]])
         for n in range(pos.shape[1]):
             ax.plot(pos[:, n, 0], pos[:, n, 1], "-", lw=1, color=plt.cm.hsv(n / pos.shape[1]))
         ax.plot(pos[-1, :, 0], pos[-1, :, 1], "w.", ms=3)
         ax.set_xlim(0, video.width)
         ax.set_ylim(video.height, 0)
         ax.axis("off")
-        ax.set_title(f"frames {seg.segment.start}-{seg.segment.end}: {pos.shape[1]} trajectories")
+        ax.set_title(f"frames {at[seg.segment.start]}-{at[seg.segment.end]}: {pos.shape[1]} trajectories")
     show(fig, photo=True)"""),
     ("md", "## Bit split"),
     ("code", """\
@@ -126,7 +127,7 @@ for name, rec in recs.items():
     m = actdiff.score(video, rec, ["psnr", "ms_ssim"])
     print(f"{name:>9}: " + " ".join(f"{k}={v:.4g}" for k, v in m.items()))"""),
     ("code", """\
-t = min(video.num_frames - 1, max(1, (segments[0].segment.start + segments[0].segment.end) // 2))
+t = at[min(header.num_frames - 1, max(1, (segments[0].segment.start + segments[0].segment.end) // 2))]
 panels = [("original", video.frames[t])] + [(n, r.frames[t]) for n, r in recs.items()]
 fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 2.8), squeeze=False)
 for ax, (name, img) in zip(axes[0], panels):

@@ -32,7 +32,9 @@ from actdiff.motion.prediction import predict_frame  # noqa: E402
 def row(clip: str, frame: int, box: tuple[int, int, int, int], rate: str, cache: Path | None) -> np.ndarray:
     """``uint8 (h, 4w, 3)`` RGB: source | blend | fusion | a1 over ``box`` of ``frame``."""
     data, src, _ = bitstream(Path(clip), rate, cache)
-    _, segs = decode_segments(data)
+    header, segs = decode_segments(data)
+    if header.repeated:
+        raise SystemExit(f"error: {clip}'s stream leaves repeated frames out; this tool pairs frames one to one")
     seg = next((s for s in segs if s.segment.start < frame < s.segment.end), None)
     if seg is None:
         raise SystemExit(f"error: frame {frame} of {clip} is a keyframe or out of range")

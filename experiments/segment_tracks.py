@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         video = load_protocol({"name": "cpu", "height": 256, "width": 384, "max_frames": args.max_frames,
                                "resize_mode": "crop"}).read(str(src))
-        enc = encode_video(video, compose(None, ["codec.mode=rd", f"codec.rd.lambda={args.lam}"]))
+        enc = encode_video(video, compose(None, ["codec.mode=rd", f"codec.rd.lambda={args.lam}",
+                                                 "codec.repeat_psnr=null"]))  # segments index the source's frames
         data, what = enc.data, f"{src} RD λ={args.lam:g}, {enc.stats['bpp']:.4f} bpp"
     rows = segment_rows(data)
     print(what)

@@ -91,10 +91,14 @@ def test_bitstream_round_trip_and_damage():
         write_bitstream(no_param)
 
 
+def test_the_default_leaves_repeats_out():
+    assert compose(None, []).codec.repeat_psnr == 50
+
+
 def test_encode_decode_shows_every_frame_and_codes_the_kept_ones():
     video = Video(doubled(12), 25.0)
     on = encode_video(video, compose(None, ["codec.repeat_psnr=50"]))
-    off = encode_video(video, compose(None, []))
+    off = encode_video(video, compose(None, ["codec.repeat_psnr=null"]))
     assert on.stats["repeated_frames"] == list(range(1, 24, 2)) and on.stats["coded_frames"] == 12
     assert on.stats["frames"] == off.stats["frames"] == 24
     assert on.stats["bpp"] == pytest.approx(8 * len(on.data) / (24 * 64 * 96))
@@ -116,7 +120,7 @@ def test_a_clip_without_repeats_codes_the_same_bytes_with_the_setting():
     video = Video(moving_texture(10, 64, 96), 25.0)
     assert find_repeats(video.frames, 50.0) == ()
     on = encode_video(video, compose(None, ["codec.repeat_psnr=50"]))
-    assert on.data == encode_video(video, compose(None, [])).data
+    assert on.data == encode_video(video, compose(None, ["codec.repeat_psnr=null"])).data
 
 
 def test_rate_control_and_rd_keep_the_repeats():

@@ -87,12 +87,18 @@ def encode_at_point(video: Video, point: str, rates: Mapping[str, Sequence[str]]
 
 
 def training_streams(clips: Sequence[str], points: Sequence[str], max_frames: int, overrides: Sequence[str] = (),
-                     ) -> Iterator[tuple[str, np.ndarray, str, EncodeResult]]:
+                     repeats: bool = False) -> Iterator[tuple[str, np.ndarray, str, EncodeResult]]:
     """Fast-mode streams of TRAINING-corpus files (dataset ``train_clips``: ``$ACTDIFF_TRAIN_CLIPS``
     or the shared folder) for experiments that must not touch the clips results are reported on:
     each clip read once at the cpu protocol's 256x384 crop (first ``max_frames`` frames), then
     coded at every rate point of ``points`` (``configs/rates/default.yaml``; config ``overrides``
-    before the point's). Yields ``(clip name, source frames uint8 (T, H, W, 3), point, EncodeResult)``."""
+    before the point's). Yields ``(clip name, source frames uint8 (T, H, W, 3), point, EncodeResult)``.
+
+    The experiments pair the decoder's segments with the source frame by frame, so repeated
+    frames are coded as frames here (``codec.repeat_psnr=null`` before ``overrides``) unless
+    ``repeats``: then the segments index the coded frames (``stats["repeated_frames"]``,
+    :func:`actdiff.codec.repeats.drop_repeats`)."""
+    overrides = list(overrides) if repeats else ["codec.repeat_psnr=null", *overrides]
     rates = load_rates()
     for seq in load_dataset("train_clips", sequences=clips):
         video = read_video(str(seq.path), max_frames=max_frames, size=(256, 384), resize_mode="crop")

@@ -31,7 +31,7 @@ PARAM_NAMES = {
 UNITS = {"bytes": "bytes", "bits": "bits", "bpp": "bits per pixel at the display size", "fps": "frames per second",
          "duration_seconds": "seconds", "keyframe_bytes": "bytes", "trajectory_bytes": "bytes",
          "bandwidth": "pixels (interpolation bandwidth of the segment's motion)",
-         "repeated_frames": "display frame indices that show the frame before again (segments index coded frames)",
+         "repeated_frames": "display frame indices that show the frame before again (not coded)",
          "detail_mix": "share of the blend's coarse band in the diffusion decoder's base, [0, 1] (null: none sent)",
          "width": "pixels", "height": "pixels"}
 
@@ -54,6 +54,7 @@ def describe_stream(data: bytes, path: str = "") -> dict[str, Any]:
     """The description of the stream ``data`` (``BitstreamError`` if it is not one)."""
     bs = read_bitstream(data)
     h = bs.header
+    at = h.display_index()  # the sections index the coded frames; frames here are display frames
     return {
         "file": path, "bytes": len(data), "frames": h.shown_frames, "coded_frames": h.num_frames,
         "repeated_frames": list(h.repeated), "width": h.width, "height": h.height,
@@ -62,7 +63,7 @@ def describe_stream(data: bytes, path: str = "") -> dict[str, Any]:
         "params": h.params, "settings": readable_settings(h.params), "bits": bit_split(data),
         "bpp": 8 * len(data) / (h.shown_frames * h.width * h.height),
         "segments": [
-            {"start": s.segment.start, "end": s.segment.end, "keyframe_bytes": [len(k) for k in s.keyframes],
+            {"start": at[s.segment.start], "end": at[s.segment.end], "keyframe_bytes": [len(k) for k in s.keyframes],
              "trajectory_bytes": len(s.trajectories), "bandwidth": s.bandwidth,
              **({"keyframe_inter": [k[:1] == bytes([INTER]) for k in s.keyframes]} if h.params.get(INTER_KEY) else {}),
              **({"detail_mix": s.detail_mix} if h.params.get(MIX_KEY) else {})}
@@ -112,7 +113,7 @@ def format_description(d: dict[str, Any]) -> str:
         f"  trajectories  {s.get('trajectory_coder', '?')} coder, quantisation step "
         f"{s.get('trajectory_quantisation_step', '?')} px, " + _stride_text(s.get('trajectory_temporal_stride', 1)),
         f"  noise seed    {d['seed']}",
-        f"  segments      {len(d['segments'])}" + (" (frames: coded frame indices)" if d.get("repeated_frames") else "")
+        f"  segments      {len(d['segments'])}"
         + (" (each with the encoder's detail mix for the diffusion decoder, format 3)"
            if s.get("detail_mix_per_segment") else ""),
         "      #  frames       keyframe bytes   trajectory bytes  bandwidth (px)"

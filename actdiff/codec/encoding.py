@@ -341,14 +341,16 @@ def encode_stats(
 ) -> Dict[str, Any]:
     """The ``--stats`` JSON: rate, bit split, structure and timing of one encoded file.
 
-    ``counts`` is the number of trajectories of each segment. ``frames`` and ``bpp`` count the
-    frames shown; ``keyframes`` and ``segments`` index the coded frames (``coded_frames``; they
-    differ by the ``repeated_frames``, display indices).
+    ``counts`` is the number of trajectories of each segment. ``frames``, ``bpp``, ``keyframes`` and
+    ``segments`` count and index the frames shown (display indices); ``coded_frames`` and
+    ``repeated_frames`` say which were coded (the bitstream's sections index the coded frames,
+    :meth:`actdiff.types.StreamHeader.display_index` maps them).
     """
     pixels = header.shown_frames * header.height * header.width
     split = bit_split(data)
     point_frames = sum(n * max(s.segment.length - 1, 0) for n, s in zip(counts, sections))
-    keyframes = sorted({s.segment.start for s in sections} | {s.segment.end for s in sections})
+    at = header.display_index()
+    keyframes = sorted({at[s.segment.start] for s in sections} | {at[s.segment.end] for s in sections})
     return {
         "bpp": 8 * len(data) / pixels,
         "bits_total": 8 * len(data),
@@ -362,7 +364,7 @@ def encode_stats(
         "coded_width": header.coded_width,
         "fps": header.fps,
         "keyframes": keyframes,
-        "segments": [[s.segment.start, s.segment.end] for s in sections],
+        "segments": [[at[s.segment.start], at[s.segment.end]] for s in sections],
         "trajectories": counts,
         "bits_per_point_per_frame": (split["trajectories"] / point_frames) if point_frames else None,
         "encode_seconds": seconds,

@@ -263,7 +263,9 @@ def describe(enc: EncodeResult) -> str:
     from actdiff.codec.ratecontrol import describe as rate_control_line
 
     st = enc.stats
-    lines = [f"{len(enc.data)} bytes, {st['bpp']:.5f} bpp, {st['frames']} frames {st['width']}x{st['height']}",
+    repeats = len(st.get("repeated_frames") or ())
+    lines = [f"{len(enc.data)} bytes, {st['bpp']:.5f} bpp, {st['frames']} frames {st['width']}x{st['height']}"
+             + (f" ({repeats} repeat the frame before: {st['coded_frames']} coded)" if repeats else ""),
              f"keyframes at {st['keyframes']}; segments {st['segments']}",
              f"trajectories per segment {st['trajectories']}"]
     if st.get("bits_per_point_per_frame"):

@@ -23,7 +23,8 @@ from actdiff.image_codecs.hevc_inter import decode_inter, encode_inter
 from actdiff.types import Video
 
 FIXED = ["codec.keyframes.name=fixed", "codec.keyframes.fixed_gop=8",
-         "codec.send_detail_mix=false"]  # the format versions below are those without detail-mix bytes
+         "codec.send_detail_mix=false",  # the format versions below are those without detail-mix bytes
+         "codec.repeat_psnr=null"]  # the clips below freeze: the default would send repeats (tests/test_repeats.py)
 
 
 def cfg(*extra: str, inter: bool = True):

@@ -21,6 +21,9 @@ from actdiff.types import Video
 
 #: A smaller search than the default (same mechanism), so that the tests stay quick.
 SMALL = ["codec.rd.qualities=[0,15,35,70]", "codec.rd.budgets=[8,32]", "codec.rd.scales=[1,2]"]
+#: The clip below rests exactly still for its first half, a freeze the default codes as repeated
+#: frames (tests/test_repeats.py); these tests are about the search on every frame.
+EVERY_FRAME = ["codec.repeat_psnr=null"]
 HALF = 16  # the object rests for the first HALF frames, then moves fast
 
 
@@ -49,11 +52,11 @@ def clip():
 
 @pytest.fixture(scope="module")
 def flows(clip):
-    return pairwise_flows(clip, compose(None, []))
+    return pairwise_flows(clip, compose(None, EVERY_FRAME))
 
 
 def rd_cfg(*extra):
-    return compose(None, ["codec.mode=rd", *SMALL, *extra])
+    return compose(None, ["codec.mode=rd", *SMALL, *EVERY_FRAME, *extra])
 
 
 def mean_distortion(video: Video, frames: np.ndarray) -> float:
@@ -287,7 +290,7 @@ def test_fast_partition_also_solves_the_shot_from_the_selectors_keyframes(clip, 
     (``smooth_ends=hold``, ``smooth_keep=0``); with the default ``pin`` the plain search itself finds
     [0, 16, 19, 23, 31] at a lower cost (6.8 against 7.6)."""
     hold = ("codec.trajectories.smooth_ends=hold", "codec.trajectories.smooth_keep=0")
-    fast = encode_video(clip, compose(None, list(hold)), flows=flows).stats["keyframes"]
+    fast = encode_video(clip, compose(None, [*hold, *EVERY_FRAME]), flows=flows).stats["keyframes"]
     assert fast == [0, 23, clip.num_frames - 1]
     plain = encode_video(clip, rd_cfg("codec.rd.lambda=0.5", *hold), flows=flows)
     both = encode_video(clip, rd_cfg("codec.rd.lambda=0.5", "codec.rd.fast_partition=true", *hold), flows=flows)
@@ -344,7 +347,7 @@ def test_rd_beats_fast_at_equal_rate_with_either_prediction_in_the_loop(clip):
     same_stride = "codec.trajectories.stride_tolerance=null"
     for prediction, extra in (("select", [same_stride]), ("blend", ["codec.trajectories.smooth_ends=hold",
                                                                     "codec.trajectories.smooth_keep=0", same_stride])):
-        fast = [encode_to_target(clip, compose(None, extra), t) for t in (0.05, 0.055, 0.06)]
+        fast = [encode_to_target(clip, compose(None, [*extra, *EVERY_FRAME]), t) for t in (0.05, 0.055, 0.06)]
         rd = encode_to_target(clip, rd_cfg(f"codec.rd.decoder={{name: warp, prediction: {prediction}}}", *extra), 0.06)
         assert rd.stats["rate_control"]["within_tolerance"], rd.stats["rate_control"]
         rivals = [f for f in fast if f.stats["bpp"] <= 1.05 * rd.stats["bpp"]]

@@ -185,3 +185,11 @@ def test_the_encoder_places_keyframes_by_display_time():
     segs = [s.segment for s in decode_segments(res.data)[1]]
     assert all(b - a <= 5 for a, b in res.stats["segments"])  # display frames
     assert max(s.end - s.start for s in segs) <= 3  # 2-3 coded frames, not 5
+
+
+def test_a_frozen_clip_codes_one_frame_and_shows_them_all():
+    still = np.repeat(moving_texture(1, 64, 96), 10, axis=0)
+    res = encode_video(Video(still, 25.0), compose(None, []))
+    assert res.stats["coded_frames"] == 1 and res.stats["repeated_frames"] == list(range(1, 10))
+    rec = decode_video(res.data, "warp").frames
+    assert rec.shape == still.shape and all(np.array_equal(rec[0], f) for f in rec)

@@ -108,6 +108,9 @@ def test_encode_decode_shows_every_frame_and_codes_the_kept_ones():
     at = header.display_index()
     assert on.stats["segments"] == [[at[s.segment.start], at[s.segment.end]] for s in segs]  # stats: display
     assert on.stats["keyframes"][0] == 0 and on.stats["keyframes"][-1] == 22  # display frame 23 repeats 22
+    from actdiff.evaluation.runner import _stats_fields
+
+    assert _stats_fields(on.stats)["repeated_frames"] == 12 and "repeated_frames" not in _stats_fields(off.stats)
     rec = decode_video(on.data, "warp").frames
     assert rec.shape == video.frames.shape
     for t in on.stats["repeated_frames"]:

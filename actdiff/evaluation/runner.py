@@ -55,6 +55,8 @@ def _stats_fields(stats: Mapping[str, Any]) -> dict[str, Any]:
            "trajectories": int(sum(stats.get("trajectories", []) or [0]))}
     if "trajectory_stride" in stats:  # the fast mode's per-stream choice (actdiff/codec/stride_choice.py)
         out["trajectory_stride"] = int(stats["trajectory_stride"]["stride"])
+    if stats.get("repeated_frames"):  # frames sent as repeats, not coded (actdiff/codec/repeats.py)
+        out["repeated_frames"] = len(stats["repeated_frames"])
     if "rate_control" in stats:
         out["rate_control"] = {k: v for k, v in stats["rate_control"].items() if k != "history"}
     return out

@@ -15,7 +15,7 @@ Conventions used everywhere:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -147,8 +147,14 @@ class StreamHeader:
     def display_index(self) -> List[int]:
         """The display index of each coded frame (``0 … num_frames − 1`` without repeats): where
         a segment's frames sit in the decoded video and the source."""
-        gone = set(self.repeated)
-        return [t for t in range(self.shown_frames) if t not in gone]
+        return display_indices(self.num_frames, self.repeated)
+
+
+def display_indices(num_coded: int, repeated: Sequence[int]) -> List[int]:
+    """The display index of each of ``num_coded`` coded frames when the display frames
+    ``repeated`` (sorted) show the frame before them again (:mod:`actdiff.codec.repeats`)."""
+    gone = set(repeated)
+    return [t for t in range(num_coded + len(gone)) if t not in gone]
 
 
 @dataclass

@@ -27,7 +27,7 @@ from actdiff.codec.bitstream import INTER_KEY, MIX_KEY, REPEAT_KEY, bit_split, w
 from actdiff.codec.detail_mix import choose_mixes
 from actdiff.codec.keyframe_chain import KeyframeChain
 from actdiff.codec.params import check_stream_params
-from actdiff.codec.repeats import coded_positions, drop_repeats, find_repeats
+from actdiff.codec.repeats import drop_repeats, find_repeats
 from actdiff.codec.schema import check_codec_config, codec_threads
 from actdiff.errors import InputError
 from actdiff.image_codecs import ImageCodec, codec_from_params
@@ -53,6 +53,7 @@ from actdiff.types import (
     StreamHeader,
     Tracks,
     Video,
+    display_indices,
 )
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class Prepared:
     def shown(self) -> Optional[np.ndarray]:
         """Display index of each coded frame, ``None`` without repeats (the keyframe selectors'
         GOP time line, :mod:`actdiff.selection.segments`)."""
-        return coded_positions(int(self.frames.shape[0]), self.repeated)
+        return np.asarray(display_indices(int(self.frames.shape[0]), self.repeated)) if self.repeated else None
 
     @property
     def coded_size(self) -> Tuple[int, int]:

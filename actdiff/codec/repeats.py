@@ -66,14 +66,6 @@ def shown_index(num_coded: int, repeated: Sequence[int]) -> np.ndarray:
     return np.cumsum(step)
 
 
-def coded_positions(num_coded: int, repeated: Sequence[int]) -> Optional[np.ndarray]:
-    """``int64 (num_coded,)``: the display index of each coded frame (``None`` without repeats),
-    the time line the keyframe selectors count GOPs on (:mod:`actdiff.selection.segments`)."""
-    if not len(repeated):
-        return None
-    return np.delete(np.arange(num_coded + len(repeated)), list(repeated))
-
-
 def show_repeats(frames: np.ndarray, repeated: Sequence[int]) -> np.ndarray:
     """The display frames of coded frames ``(T, ...)``: each repeat shows the frame before it."""
     if not len(repeated):
@@ -102,5 +94,5 @@ def unpack_repeats(data: bytes, shown: int, coded: int) -> Tuple[int, ...]:
     return repeated
 
 
-__all__ = ["IDENTICAL_DB", "coded_positions", "drop_repeats", "find_repeats", "frame_psnr", "pack_repeats",
+__all__ = ["IDENTICAL_DB", "drop_repeats", "find_repeats", "frame_psnr", "pack_repeats",
            "show_repeats", "shown_index", "unpack_repeats"]

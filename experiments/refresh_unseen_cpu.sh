@@ -9,7 +9,8 @@
 # BD-rate tables, the README table and figure. Order: the cheap warp passes first.
 #
 #   ACTDIFF_OPENCV_SAMPLES_ROOT=... ACTDIFF_SHARED_CLIPS=... nice -n 5 experiments/refresh_unseen_cpu.sh
-# STEPS (default "fast_warp rd_warp fast_diffusion rd_diffusion tables") selects steps.
+# STEPS (default "fast_warp rd_warp fast_diffusion rd_diffusion tables") selects steps; RD_SINCE (a git
+# revision, default c04ba2a^) is the summary's "gain since" reference (bench_rd.py --since).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -17,6 +18,7 @@ ACT="$PY -m actdiff"
 STEPS=${STEPS:-fast_warp rd_warp fast_diffusion rd_diffusion tables}
 METRICS="haarpsi ms_ssim psnr niqe vmaf vmaf_neg warping_error"
 OPENCV=experiments/results_opencv_samples
+RD_SINCE=${RD_SINCE:-c04ba2a^}  # summary.md's "gain since": the fast mode's results the day issue 18 was filed
 CARPHONE=experiments/results_fr_carphone
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
@@ -35,7 +37,8 @@ for step in $STEPS; do
     rd_warp) $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders warp --restart ;;
     rd_diffusion) $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders diffusion --restart ;;
     tables)
-      $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders warp diffusion --summary-only
+      $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders warp diffusion --summary-only \
+        --since "$RD_SINCE"
       for dec in warp diffusion; do
         $ACT bdrate "$OPENCV/actdiff_$dec.json" "$OPENCV/x265.json" --metric haarpsi ms_ssim vmaf vmaf_neg \
           --markdown "$OPENCV/bdrate_fr_${dec}_vs_x265.md" --overwrite || true

@@ -9,9 +9,10 @@ from omegaconf import OmegaConf
 from actdiff.config import load_group
 from actdiff.decoders import build_decoder
 from actdiff.decoders.diffusion import DiffusionDecoder
-from actdiff.decoders.video import VideoDiffusionDecoder
+from actdiff.decoders.video import VideoDiffusionDecoder, _to_uint8
 from actdiff.errors import ConfigError
 from actdiff.models import build_model
+from actdiff.models.sampling import seed_for
 from actdiff.models.video_presets import ASSETS
 from actdiff.training.synthetic import moving_texture, segment_from_frames
 from actdiff.types import StreamHeader
@@ -51,7 +52,7 @@ def test_the_weights_config_picks_the_decoder(micro_folder, tmp_path):
 
 
 def test_frame_decoder_options_are_refused_not_ignored(micro_folder):
-    with pytest.raises(ConfigError, match="coarse_lock, residual_band: options of the frame-by-frame"):
+    with pytest.raises(ConfigError, match="residual_band: options of the frame-by-frame"):
         build_decoder("diffusion", weights=str(micro_folder), residual_band="fine", coarse_lock=True)
     with pytest.raises(ConfigError, match="detail_mix_of: options of the frame-by-frame"):
         build_decoder("diffusion", weights=str(micro_folder), detail_mix_of="output")
@@ -67,6 +68,28 @@ def test_decoding_twice_is_identical_with_exact_keyframes(micro_folder):
     np.testing.assert_array_equal(a[0], seg.key_start)
     np.testing.assert_array_equal(a[-1], seg.key_end)
     assert np.abs(a[1:-1].astype(int) - seg.key_start.astype(int)).mean() > 1  # it generated something
+
+
+def _block_means(frame: np.ndarray) -> np.ndarray:
+    """8x8 block means of ``(H, W, 3)`` (H, W multiples of 8)."""
+    h, w = frame.shape[:2]
+    return frame.astype(np.float64).reshape(h // 8, 8, w // 8, 8, 3).mean(axis=(1, 3))
+
+
+def test_coarse_lock_keeps_the_predictions_block_means(micro_folder):
+    """With ``coarse_lock`` the in-between frames' 8x8 block means are those of the prediction the
+    model's residual is over, without it they are not; the fine detail stays; recorded."""
+    seg, header = _seg(9, 40, 56), _header(40, 56)
+    free_dec, locked_dec = (VideoDiffusionDecoder(weights=str(micro_folder), steps=2, strength=0.5, coarse_lock=lock)
+                            for lock in (False, True))
+    free, locked = free_dec.decode_segment(header, seg), locked_dec.decode_segment(header, seg)
+    _, pred = locked_dec._window(seg, list(range(9)), True, seed_for(header.seed, 0))
+    base = _to_uint8(pred)
+    gap = [[np.abs(_block_means(x[t]) - _block_means(base[t])).max() for t in range(1, 8)] for x in (free, locked)]
+    assert max(gap[0]) > 1.0 and max(gap[1]) < 0.6  # 8-bit rounding only
+    assert np.abs(locked[1:-1].astype(int) - base[1:-1]).max() > 2
+    np.testing.assert_array_equal(locked[[0, -1]], free[[0, -1]])  # keyframes untouched
+    assert locked_dec.settings()["coarse_lock"] is True and free_dec.settings()["coarse_lock"] is False
 
 
 def _changes(frames: np.ndarray) -> np.ndarray:
@@ -106,10 +129,12 @@ def test_inflated_tiny_decodes_like_the_2d_decoder(tmp_path):
     video.save_pretrained(str(tmp_path), safe_serialization=True)
     seg = _seg(7)
     kw = dict(steps=2, sampler="unipc", noise_mode="shared", temporal_blend=0.8)
-    # the whole residual, unlocked: the video decoder has neither residual band nor coarse lock (the
-    # shipped 2D defaults are "fine" and locked)
-    a = DiffusionDecoder(weights=str(ASSETS / "tiny"), base="blend", residual_band="all", coarse_lock=False,
+    # the whole residual (the video decoder has no residual band; the shipped 2D default is "fine"),
+    # locked to the base's coarse scale by both: the video model inherits the 2D weights' coarse_lock
+    a = DiffusionDecoder(weights=str(ASSETS / "tiny"), base="blend", residual_band="all",
                          **kw).decode_segment(_header(), seg)
-    b = build_decoder("diffusion", weights=str(tmp_path), **kw).decode_segment(_header(), seg)
+    video_dec = build_decoder("diffusion", weights=str(tmp_path), **kw)
+    assert video_dec.coarse_lock is True
+    b = video_dec.decode_segment(_header(), seg)
     diff = np.abs(a.astype(int) - b.astype(int))
     assert diff.max() <= 1 and diff.mean() < 0.01

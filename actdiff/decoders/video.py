@@ -8,7 +8,9 @@ the model's size multiple, let the model generate the window from the seed
 ``seed_for(header seed, segment start)`` and the window's frame indices, and cross-fade the windows
 linearly in their overlaps (:func:`actdiff.models.generator.window_weights`). The decoded
 keyframes are returned exactly at both ends; ``temporal_blend`` optionally filters what the model
-added to the prediction along the decoded motion (:mod:`actdiff.decoders.residual_filter`).
+added to the prediction along the decoded motion (:mod:`actdiff.decoders.residual_filter`), and
+``coarse_lock`` then removes the 8×8 block means of what it added, so the frames' coarse scale is the
+prediction's (:mod:`actdiff.decoders.coarse_lock`), as in the frame-by-frame decoder.
 Deterministic: the same stream decodes to the same frames.
 """
 
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 
 from actdiff.conditioning import segment as segment_conditions
 from actdiff.decoders.base import Decoder, keyframes_in_place
+from actdiff.decoders.coarse_lock import lock_coarse
 from actdiff.decoders.residual_filter import filter_residuals
 from actdiff.errors import ConfigError
 from actdiff.models.generator import SegmentGenerator, load_generator, plan_windows, window_weights
@@ -48,6 +51,8 @@ class VideoDiffusionDecoder(Decoder):
         overlap: frames shared by consecutive windows of a segment longer than the model's window.
         temporal_blend: residual filter weight in ``[0, 1)`` (default: the weights' sampling
             defaults, else 0 = off).
+        coarse_lock: at the end, remove the 8×8 block means of what the model added to the
+            prediction (default: the weights' sampling defaults, else off).
         bidirectional: use K1 (default: ``header.params['bidirectional']``, else True).
         device: torch device (default: ``cuda`` when available, else ``cpu``).
         depth: a local ``transformers`` depth-estimation model folder: the tracking video's blue
@@ -65,6 +70,7 @@ class VideoDiffusionDecoder(Decoder):
         model: SegmentGenerator | None = None,
         overlap: int = DEFAULT_OVERLAP,
         temporal_blend: float | None = None,
+        coarse_lock: bool | None = None,
         bidirectional: bool | None = None,
         device: str | None = None,
         batch_size: Any = None,
@@ -92,6 +98,8 @@ class VideoDiffusionDecoder(Decoder):
         self.temporal_blend = float(blend)
         if not 0.0 <= self.temporal_blend < 1.0:
             raise ConfigError(f"temporal_blend must be in [0, 1), got {self.temporal_blend}")
+        lock = self.sampling.pop("coarse_lock", False)
+        self.coarse_lock = bool(coarse_lock if coarse_lock is not None else lock)
         spec = self.model.window_spec()
         if not 0 <= self.overlap < spec.longest():
             raise ConfigError(f"window overlap must be in [0, {spec.longest()}), got {self.overlap}")
@@ -107,7 +115,8 @@ class VideoDiffusionDecoder(Decoder):
         return {"name": self.name, "model": f"{self.model.describe()} from {self.weights}",
                 "window": self.model.window_spec().longest(), "overlap": self.overlap,
                 "edge_sigma_r": FusionParams().edge_sigma_r,
-                "temporal_blend": self.temporal_blend, "bidirectional": self.bidirectional,
+                "temporal_blend": self.temporal_blend, "coarse_lock": self.coarse_lock,
+                "bidirectional": self.bidirectional,
                 "depth": str(self.depth.folder) if self.depth is not None else None, **self.sampling}
 
     def _bidirectional(self, header: StreamHeader) -> bool:
@@ -121,8 +130,8 @@ class VideoDiffusionDecoder(Decoder):
         h, w = seg.key_start.shape[:2]
         mult = self.model.window_spec().size_multiple
         groups = self.model.condition_groups()
-        if groups is not None and self.temporal_blend > 0.0:
-            groups = tuple(groups) + ("pred",)                  # the residual filter's base
+        if groups is not None and (self.temporal_blend > 0.0 or self.coarse_lock):
+            groups = tuple(groups) + ("pred",)                  # the base of the residual filter and the lock
         cond = segment_conditions.build_window_conditions(seg, frames, bidir, depth=depth, groups=groups)
         cond = torch.from_numpy(cond)
         ph, pw = (-h) % mult, (-w) % mult
@@ -155,6 +164,9 @@ class VideoDiffusionDecoder(Decoder):
                     acc[t] += weight[i] * x[i]
                     base[t] += weight[i] * pred[i]
         out[1:-1] = _to_uint8(acc[1:-1])
+        under = _to_uint8(base)
         if self.temporal_blend > 0.0:
-            filter_residuals(seg, out, _to_uint8(base), self.temporal_blend)
+            filter_residuals(seg, out, under, self.temporal_blend)
+        if self.coarse_lock:
+            lock_coarse(out, under, range(1, length - 1))
         return out

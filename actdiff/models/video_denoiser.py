@@ -36,9 +36,9 @@ from actdiff.models.temporal import GROUPS, inflate, set_num_frames
 SAMPLING_KEYS = ("sampler", "name", "steps", "strength", "noise_mode")
 
 
-#: The 2D frame decoder's options a video preset inherits with the 2D preset's sampler section.
-FRAME_DECODER_OPTIONS = ("base", "detail_mix", "detail_mix_of", "residual_band", "residual_from", "residual_scale",
-                         "coarse_lock")
+#: The 2D frame decoder's options a video preset inherits with the 2D preset's sampler section and the
+#: video decoder does not have (it keeps ``temporal_blend`` and ``coarse_lock``, which act on any generator's residual).
+FRAME_DECODER_OPTIONS = ("base", "detail_mix", "detail_mix_of", "residual_band", "residual_from", "residual_scale")
 
 
 class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):

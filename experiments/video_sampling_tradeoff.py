@@ -12,7 +12,7 @@ replaced by the warp decoder's (``out + G_S * (warp − out)``, a Gaussian of S 
 here, not a decoder option), to see whether the flicker sits in the coarse band.
 ``--residual-bands``, ``--residual-from``, ``--residual-scales`` and ``--coarse-locks`` add the
 diffusion decoder's ``residual_band``, ``residual_from``, ``residual_scale`` and ``coarse_lock`` to
-the grid (every combination).
+the grid (every combination); ``--video-coarse-locks`` the video decoder's ``coarse_lock``.
 ``--send-detail-mix`` encodes every stream with ``codec.send_detail_mix=true`` (the encoder
 chooses the ``detail_mix`` of each segment, :mod:`actdiff.codec.detail_mix`); ``stream`` in
 ``--detail-mixes`` then decodes with the stream's choice (no ``detail_mix`` option), a number
@@ -78,7 +78,8 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
                         label, opts = f"{label} of={args.mix_of}", {**opts, "detail_mix_of": args.mix_of}
                     if args.noise:
                         label, opts = f"{label} noise={args.noise}", {**opts, "noise_mode": args.noise}
-                    for one, o in _residual_variants(label, opts, args) if name == "2d" else [(label, opts)]:
+                    for one, o in _residual_variants(label, opts, args) if name == "2d" else \
+                            _video_variants(label, opts, args):
                         out[one] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **o,
                                                            **kw).frames)
                         if args.anchor_sigma > 0:
@@ -96,6 +97,14 @@ def _residual_variants(label: str, opts: dict, args: argparse.Namespace) -> list
         out = [(one if v is None else f"{one} {short}={v:g}" if isinstance(v, float) else f"{one} {short}={v}",
                 o if v is None else {**o, key: v}) for one, o in out for v in values]
     return out
+
+
+def _video_variants(label: str, opts: dict, args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """``(label, options)`` of the video decoder for every ``--video-coarse-locks`` value (unset: its
+    weights' own, not in the label)."""
+    locks = args.video_coarse_locks or [None]
+    return [(label if v is None else f"{label} lock={v}", opts if v is None else {**opts, "coarse_lock": bool(v)})
+            for v in locks]
 
 
 def _mix(text: str) -> float | str:
@@ -135,6 +144,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--coarse-locks", type=int, nargs="+", default=None, choices=[0, 1],
                     help="the diffusion decoder's coarse_lock (0/1) of each decode (default: the weights' own, "
                          "not in the labels)")
+    ap.add_argument("--video-coarse-locks", type=int, nargs="+", default=None, choices=[0, 1],
+                    help="with --video: the video decoder's coarse_lock (0/1) of each decode (default: its weights' "
+                         "own, not in the labels)")
     ap.add_argument("--weights", default=None, help="weights folder of the 2D decoder (default: the shipped ones)")
     ap.add_argument("--video", default=None, help="weights folder of a segment-level video generator")
     ap.add_argument("--anchor-sigma", type=float, default=0.0)

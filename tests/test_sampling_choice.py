@@ -180,6 +180,14 @@ def test_sweep_passes_weights_bases_and_noise_to_the_decoder(monkeypatch):
                                                    "2d strength=0.5 blend=0.9 from=ends scale=0.3"]
     assert calls[-1][1] == {"strength": 0.5, "temporal_blend": 0.9, "residual_from": "ends", "residual_scale": 0.3,
                             "weights": "W"}
+    args.residual_from, args.residual_scales, args.video = None, None, "V"  # the video decoder: its lock only
+    args.coarse_locks, args.video_coarse_locks = None, [0, 1]
+    assert list(sweep._decodes(b"", args))[1:] == ["2d strength=0.5 blend=0.9", "video strength=0.5 blend=0.9 lock=0",
+                                                   "video strength=0.5 blend=0.9 lock=1"]
+    assert calls[-1] == ("diffusion", {"strength": 0.5, "temporal_blend": 0.9, "coarse_lock": True, "weights": "V"})
+    args.video_coarse_locks = None  # unset: the weights' own
+    assert list(sweep._decodes(b"", args))[-1] == "video strength=0.5 blend=0.9"
+    assert "coarse_lock" not in calls[-1][1]
 
 
 def test_compare_labels_counts_wins_per_stream_with_each_metrics_direction(tmp_path):

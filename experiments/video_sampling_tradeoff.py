@@ -78,8 +78,7 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
                         label, opts = f"{label} of={args.mix_of}", {**opts, "detail_mix_of": args.mix_of}
                     if args.noise:
                         label, opts = f"{label} noise={args.noise}", {**opts, "noise_mode": args.noise}
-                    for one, o in _residual_variants(label, opts, args) if name == "2d" else \
-                            _video_variants(label, opts, args):
+                    for one, o in _residual_variants(label, opts, args, FRAME_FLAGS if name == "2d" else VIDEO_FLAGS):
                         out[one] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **o,
                                                            **kw).frames)
                         if args.anchor_sigma > 0:
@@ -87,24 +86,23 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
     return out
 
 
-def _residual_variants(label: str, opts: dict, args: argparse.Namespace) -> list[tuple[str, dict]]:
-    """``(label, options)`` of every ``--residual-bands`` × ``--residual-from`` × ``--residual-scales``
-    combination (an option left unset adds nothing to the label)."""
+#: ``(argument, decoder option, label)`` of the grid's option flags: the 2D decoder's, the video decoder's.
+FRAME_FLAGS = (("residual_bands", "residual_band", "band"), ("residual_from", "residual_from", "from"),
+               ("residual_scales", "residual_scale", "scale"), ("coarse_locks", "coarse_lock", "lock"))
+VIDEO_FLAGS = (("video_coarse_locks", "coarse_lock", "lock"),)
+
+
+def _residual_variants(label: str, opts: dict, args: argparse.Namespace,
+                       flags: tuple = FRAME_FLAGS) -> list[tuple[str, dict]]:
+    """``(label, options)`` of every combination of the ``flags``' values (default: ``--residual-bands``
+    × ``--residual-from`` × ``--residual-scales`` × ``--coarse-locks``; an option left unset adds
+    nothing to the label)."""
     out = [(label, opts)]
-    for flag, key, short in (("residual_bands", "residual_band", "band"), ("residual_from", "residual_from", "from"),
-                             ("residual_scales", "residual_scale", "scale"), ("coarse_locks", "coarse_lock", "lock")):
+    for flag, key, short in flags:
         values = getattr(args, flag, None) or [None]
         out = [(one if v is None else f"{one} {short}={v:g}" if isinstance(v, float) else f"{one} {short}={v}",
                 o if v is None else {**o, key: v}) for one, o in out for v in values]
     return out
-
-
-def _video_variants(label: str, opts: dict, args: argparse.Namespace) -> list[tuple[str, dict]]:
-    """``(label, options)`` of the video decoder for every ``--video-coarse-locks`` value (unset: its
-    weights' own, not in the label)."""
-    locks = args.video_coarse_locks or [None]
-    return [(label if v is None else f"{label} lock={v}", opts if v is None else {**opts, "coarse_lock": bool(v)})
-            for v in locks]
 
 
 def _mix(text: str) -> float | str:

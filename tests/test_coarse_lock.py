@@ -3,15 +3,10 @@ scale is their base's (actdiff/decoders/coarse_lock.py)."""
 
 import numpy as np
 
-from actdiff.decoders.coarse_lock import block_mean_field, lock_coarse
+from actdiff.decoders.coarse_lock import block_mean_field, block_means, lock_coarse
 from actdiff.decoders.diffusion import DiffusionDecoder
 from actdiff.training.synthetic import moving_texture, segment_from_frames
 from actdiff.types import StreamHeader
-
-
-def _block_means(x: np.ndarray, f: int = 8) -> np.ndarray:
-    h, w = (x.shape[0] // f) * f, (x.shape[1] // f) * f
-    return np.asarray(x[:h, :w], np.float64).reshape(h // f, f, w // f, f, -1).mean(axis=(1, 3))
 
 
 def test_field_has_the_residuals_block_means_and_is_smooth():
@@ -19,7 +14,7 @@ def test_field_has_the_residuals_block_means_and_is_smooth():
     ramp = np.linspace(0, 30, 60, dtype=np.float32)[None, :, None]
     r = rng.normal(0, 4, (44, 60, 3)).astype(np.float32) + ramp  # 5 x 7 whole blocks, a remainder on both sides
     m = block_mean_field(r)
-    np.testing.assert_allclose(_block_means(r - m), 0, atol=1e-4)
+    np.testing.assert_allclose(block_means(r - m), 0, atol=1e-4)
     assert np.abs(np.diff(m[:40, :56], axis=1)).max() < 2.5  # a smooth field, not blocks of steps
     assert np.array_equal(m[40:], np.zeros_like(m[40:])) and np.array_equal(m[:, 56:], np.zeros_like(m[:, 56:]))
 
@@ -39,11 +34,11 @@ def test_lock_gives_the_base_block_means_and_only_on_the_given_frames():
     rng = np.random.default_rng(1)
     base = rng.integers(40, 200, (4, 32, 48, 3)).astype(np.uint8)
     out = np.clip(base.astype(int) + rng.normal(6, 10, base.shape), 0, 255).astype(np.uint8)  # a biased residual
-    assert np.abs(_block_means(out[1]) - _block_means(base[1])).max() > 3
+    assert np.abs(block_means(out[1]) - block_means(base[1])).max() > 3
     before = out.copy()
     lock_coarse(out, base, [1, 2])
     for t in (1, 2):
-        assert np.abs(_block_means(out[t]) - _block_means(base[t])).max() < 0.5  # 8-bit rounding only
+        assert np.abs(block_means(out[t]) - block_means(base[t])).max() < 0.5  # 8-bit rounding only
     np.testing.assert_array_equal(out[[0, 3]], before[[0, 3]])
 
 
@@ -61,7 +56,7 @@ def test_decoder_option_locks_the_coarse_scale_to_the_base(micro_weights):
     locked_dec = DiffusionDecoder(coarse_lock=True, **kw)
     locked = locked_dec.decode_segment(header, seg)
     inner = range(1, length - 1)
-    gap = [np.abs(_block_means(x[t]) - _block_means(base[t])).max() for x in (free, locked) for t in inner]
+    gap = [np.abs(block_means(x[t]) - block_means(base[t])).max() for x in (free, locked) for t in inner]
     assert max(gap[:length - 2]) > 1.0 and max(gap[length - 2:]) < 0.6
     assert np.abs(locked[1:-1].astype(int) - base[1:-1]).max() > 2  # the fine detail stays
     np.testing.assert_array_equal(locked, locked_dec.decode_segment(header, seg))

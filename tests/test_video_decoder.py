@@ -8,6 +8,7 @@ from omegaconf import OmegaConf
 
 from actdiff.config import load_group
 from actdiff.decoders import build_decoder
+from actdiff.decoders.coarse_lock import block_means
 from actdiff.decoders.diffusion import DiffusionDecoder
 from actdiff.decoders.video import VideoDiffusionDecoder, _to_uint8
 from actdiff.errors import ConfigError
@@ -70,13 +71,7 @@ def test_decoding_twice_is_identical_with_exact_keyframes(micro_folder):
     assert np.abs(a[1:-1].astype(int) - seg.key_start.astype(int)).mean() > 1  # it generated something
 
 
-def _block_means(frame: np.ndarray) -> np.ndarray:
-    """8x8 block means of ``(H, W, 3)`` (H, W multiples of 8)."""
-    h, w = frame.shape[:2]
-    return frame.astype(np.float64).reshape(h // 8, 8, w // 8, 8, 3).mean(axis=(1, 3))
-
-
-def test_coarse_lock_keeps_the_predictions_block_means(micro_folder):
+def test_coarse_lock_keeps_the_predictionsblock_means(micro_folder):
     """With ``coarse_lock`` the in-between frames' 8x8 block means are those of the prediction the
     model's residual is over, without it they are not; the fine detail stays; recorded."""
     seg, header = _seg(9, 40, 56), _header(40, 56)
@@ -85,7 +80,7 @@ def test_coarse_lock_keeps_the_predictions_block_means(micro_folder):
     free, locked = free_dec.decode_segment(header, seg), locked_dec.decode_segment(header, seg)
     _, pred = locked_dec._window(seg, list(range(9)), True, seed_for(header.seed, 0))
     base = _to_uint8(pred)
-    gap = [[np.abs(_block_means(x[t]) - _block_means(base[t])).max() for t in range(1, 8)] for x in (free, locked)]
+    gap = [[np.abs(block_means(x[t]) - block_means(base[t])).max() for t in range(1, 8)] for x in (free, locked)]
     assert max(gap[0]) > 1.0 and max(gap[1]) < 0.6  # 8-bit rounding only
     assert np.abs(locked[1:-1].astype(int) - base[1:-1]).max() > 2
     np.testing.assert_array_equal(locked[[0, -1]], free[[0, -1]])  # keyframes untouched

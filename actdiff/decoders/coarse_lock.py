@@ -37,6 +37,15 @@ def _axis(n: int, factor: int) -> Tuple[np.ndarray, np.ndarray]:
     return up, np.linalg.inv(a)
 
 
+def block_means(image: np.ndarray, factor: int = LOCK_FACTOR) -> np.ndarray:
+    """``float64 (H // f, W // f, C)``: the means of the whole ``factor × factor`` blocks of an
+    ``(H, W, C)`` image (rows and columns beyond the last whole block are left out)."""
+    h, w, c = image.shape
+    ny, nx = h // factor, w // factor
+    r = np.asarray(image[:ny * factor, :nx * factor], np.float64)
+    return r.reshape(ny, factor, nx, factor, c).mean(axis=(1, 3))
+
+
 def block_mean_field(residual: np.ndarray, factor: int = LOCK_FACTOR) -> np.ndarray:
     """The smooth field with the same ``factor × factor`` block means as ``residual``.
 
@@ -52,8 +61,7 @@ def block_mean_field(residual: np.ndarray, factor: int = LOCK_FACTOR) -> np.ndar
     out = np.zeros(residual.shape, np.float32)
     if ny == 0 or nx == 0:
         return out
-    r = np.asarray(residual[:ny * factor, :nx * factor], np.float64)
-    means = r.reshape(ny, factor, nx, factor, c).mean(axis=(1, 3))  # (ny, nx, C)
+    means = block_means(residual, factor)  # (ny, nx, C)
     uy, ay = _axis(ny, factor)
     ux, ax = _axis(nx, factor)
     x = np.einsum("ij,jkc,lk->ilc", ay, means, ax)  # A_y⁻¹ · B(r) · A_x⁻ᵀ, per channel

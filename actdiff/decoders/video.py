@@ -164,7 +164,7 @@ class VideoDiffusionDecoder(Decoder):
                     acc[t] += weight[i] * x[i]
                     base[t] += weight[i] * pred[i]
         out[1:-1] = _to_uint8(acc[1:-1])
-        under = _to_uint8(base)
+        under = _to_uint8(base) if self.temporal_blend > 0.0 or self.coarse_lock else None
         if self.temporal_blend > 0.0:
             filter_residuals(seg, out, under, self.temporal_blend)
         if self.coarse_lock:

@@ -29,6 +29,10 @@ fast() {  # fast mode, decoder $1, on both datasets
     -o "$CARPHONE/actdiff_$1.json" --overwrite
 }
 
+for step in $STEPS; do  # a typo fails before hours of decoding, not after
+  case $step in fast_warp|rd_warp|fast_diffusion|rd_diffusion|tables) ;; *) echo "unknown step $step" >&2; exit 2 ;; esac
+done
+
 for step in $STEPS; do
   echo "== $step $(date -u +%H:%M:%S)"
   case $step in
@@ -55,7 +59,6 @@ for step in $STEPS; do
       done
       $PY experiments/readme_table.py > experiments/readme_table.md
       $PY experiments/readme_figure.py ;;
-    *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done
 echo "== done $(date -u +%H:%M:%S)"

@@ -1,0 +1,61 @@
+"""``experiments/refresh_unseen_cpu.sh`` runs the commands its header promises, step by step.
+
+The script is copied into a temporary tree (it ``cd``s to the folder above its own) and run with
+``PYTHON`` set to a fake interpreter that only records its arguments, so nothing is decoded and no
+committed result is touched. This checks the wiring the README's numbers depend on: which steps
+exist, that the RD steps restart, and that the tables step passes ``RD_SINCE`` to ``bench_rd.py
+--since`` (default ``c04ba2a^``, the day issue 18 was filed).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "experiments" / "refresh_unseen_cpu.sh"
+
+
+def run_steps(tmp_path: Path, steps: str, **env: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """Run the copied script with ``STEPS=steps``; returns the process and the recorded calls."""
+    (tmp_path / "experiments").mkdir()
+    shutil.copy(SCRIPT, tmp_path / "experiments" / SCRIPT.name)
+    log = tmp_path / "calls.txt"
+    fake = tmp_path / "fake_python"
+    fake.write_text(f'#!/usr/bin/env bash\necho "$*" >> "{log}"\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    proc = subprocess.run(["bash", str(tmp_path / "experiments" / SCRIPT.name)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHON": str(fake), "STEPS": steps, **env}, timeout=60)
+    return proc, log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_tables_step_passes_the_since_revision(tmp_path):
+    proc, calls = run_steps(tmp_path, "tables")
+    assert proc.returncode == 0, proc.stderr
+    bench = [c for c in calls if c.startswith("benchmarks/bench_rd.py")]
+    assert bench == ["benchmarks/bench_rd.py -o experiments/results_rd --decoders warp diffusion --summary-only "
+                     "--since c04ba2a^"]
+    assert "experiments/readme_table.py" in calls and "experiments/readme_figure.py" in calls
+    assert any(c.startswith("-m actdiff bdrate") for c in calls)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_rd_since_overrides_and_rd_steps_restart(tmp_path):
+    proc, calls = run_steps(tmp_path, "rd_warp rd_diffusion tables", RD_SINCE="abc123")
+    assert proc.returncode == 0, proc.stderr
+    assert calls[0] == "benchmarks/bench_rd.py -o experiments/results_rd --decoders warp --restart"
+    assert calls[1] == "benchmarks/bench_rd.py -o experiments/results_rd --decoders diffusion --restart"
+    assert calls[2].endswith("--summary-only --since abc123")
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_unknown_step_fails_before_running_anything(tmp_path):
+    proc, calls = run_steps(tmp_path, "tables nonsense")
+    assert proc.returncode == 2 and "unknown step nonsense" in proc.stderr
+    assert calls == []

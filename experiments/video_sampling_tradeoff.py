@@ -12,7 +12,8 @@ replaced by the warp decoder's (``out + G_S * (warp − out)``, a Gaussian of S 
 here, not a decoder option), to see whether the flicker sits in the coarse band.
 ``--residual-bands``, ``--residual-from``, ``--residual-scales`` and ``--coarse-locks`` add the
 diffusion decoder's ``residual_band``, ``residual_from``, ``residual_scale`` and ``coarse_lock`` to
-the grid (every combination); ``--video-coarse-locks`` the video decoder's ``coarse_lock``.
+the grid (every combination); ``--video-bases``, ``--video-residual-bands`` and ``--video-coarse-locks``
+the video decoder's ``base``, ``residual_band`` and ``coarse_lock``.
 ``--send-detail-mix`` encodes every stream with ``codec.send_detail_mix=true`` (the encoder
 chooses the ``detail_mix`` of each segment, :mod:`actdiff.codec.detail_mix`); ``stream`` in
 ``--detail-mixes`` then decodes with the stream's choice (no ``detail_mix`` option), a number
@@ -33,7 +34,8 @@ import cv2
 import numpy as np
 
 from actdiff.codec import decode_video
-from actdiff.decoders.diffusion import BASES, MIX_OF
+from actdiff.decoders.diffusion import MIX_OF
+from actdiff.decoders.rebase import BASES
 from actdiff.evaluation.rates import training_streams
 from actdiff.evaluation.results import machine
 from actdiff.metrics import compute_metrics
@@ -89,7 +91,8 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
 #: ``(argument, decoder option, label)`` of the grid's option flags: the 2D decoder's, the video decoder's.
 FRAME_FLAGS = (("residual_bands", "residual_band", "band"), ("residual_from", "residual_from", "from"),
                ("residual_scales", "residual_scale", "scale"), ("coarse_locks", "coarse_lock", "lock"))
-VIDEO_FLAGS = (("video_coarse_locks", "coarse_lock", "lock"),)
+VIDEO_FLAGS = (("video_bases", "base", "base"), ("video_residual_bands", "residual_band", "band"),
+               ("video_coarse_locks", "coarse_lock", "lock"))
 
 
 def _residual_variants(label: str, opts: dict, args: argparse.Namespace,
@@ -141,6 +144,13 @@ def main(argv: list[str] | None = None) -> dict:
                          "not in the labels)")
     ap.add_argument("--coarse-locks", type=int, nargs="+", default=None, choices=[0, 1],
                     help="the diffusion decoder's coarse_lock (0/1) of each decode (default: the weights' own, "
+                         "not in the labels)")
+    ap.add_argument("--video-bases", nargs="+", default=None, choices=BASES,
+                    help="with --video: what the video decoder adds the model's residual to (`base`; detail: with "
+                         "the stream's detail_mix where sent, else the weights'; default: the weights' own, not in "
+                         "the labels)")
+    ap.add_argument("--video-residual-bands", nargs="+", default=None, choices=["all", "fine"],
+                    help="with --video: the video decoder's residual_band (default: the weights' own, "
                          "not in the labels)")
     ap.add_argument("--video-coarse-locks", type=int, nargs="+", default=None, choices=[0, 1],
                     help="with --video: the video decoder's coarse_lock (0/1) of each decode (default: its weights' "

@@ -18,6 +18,14 @@ def _segment(h=36, w=50, length=6):
     return header, seg
 
 
+
+def _added(dec, base, residual):
+    """What ``dec`` puts on ``base`` for the model's ``residual`` (:func:`actdiff.decoders.rebase.add_residual`
+    with the decoder's band, scale and sigma)."""
+    from actdiff.decoders.rebase import add_residual
+
+    return add_residual(base, residual, dec.residual_band, dec.residual_scale, dec.detail_sigma)
+
 def test_missing_weights_one_line(tmp_path):
     with pytest.raises(MissingWeightsError) as e:
         load_denoiser(tmp_path / "nope")
@@ -237,7 +245,7 @@ def test_fine_residual_band_leaves_the_coarse_band_to_the_base(micro_weights):
         return float(np.abs(np.stack([cv2.GaussianBlur(c, (0, 0), 4.0, borderType=cv2.BORDER_REFLECT)
                                       for c in x.numpy().reshape(-1, 36, 50)])).mean())
 
-    added = {band: DiffusionDecoder(residual_band=band, **kw)._add_residual(base, residual) - base
+    added = {band: _added(DiffusionDecoder(residual_band=band, **kw), base, residual) - base
              for band in ("all", "fine")}
     assert coarse(added["fine"]) < 0.25 * coarse(added["all"])
     blurred = torch.from_numpy(np.stack([cv2.GaussianBlur(c, (0, 0), 4.0, borderType=cv2.BORDER_REFLECT)

@@ -188,6 +188,11 @@ def test_sweep_passes_weights_bases_and_noise_to_the_decoder(monkeypatch):
     args.video_coarse_locks = None  # unset: the weights' own
     assert list(sweep._decodes(b"", args))[-1] == "video strength=0.5 blend=0.9"
     assert "coarse_lock" not in calls[-1][1]
+    args.video_bases, args.video_residual_bands, args.video_coarse_locks = ["prediction", "detail"], ["fine"], [1]
+    assert list(sweep._decodes(b"", args))[-2:] == ["video strength=0.5 blend=0.9 base=prediction band=fine lock=1",
+                                                    "video strength=0.5 blend=0.9 base=detail band=fine lock=1"]
+    assert calls[-1] == ("diffusion", {"strength": 0.5, "temporal_blend": 0.9, "base": "detail",
+                                       "residual_band": "fine", "coarse_lock": 1, "weights": "V"})
 
 
 def test_compare_labels_counts_wins_per_stream_with_each_metrics_direction(tmp_path):

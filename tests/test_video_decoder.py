@@ -53,11 +53,59 @@ def test_the_weights_config_picks_the_decoder(micro_folder, tmp_path):
 
 
 def test_frame_decoder_options_are_refused_not_ignored(micro_folder):
-    with pytest.raises(ConfigError, match="residual_band: options of the frame-by-frame"):
-        build_decoder("diffusion", weights=str(micro_folder), residual_band="fine", coarse_lock=True)
+    with pytest.raises(ConfigError, match="residual_from: options of the frame-by-frame"):
+        build_decoder("diffusion", weights=str(micro_folder), residual_from="ends", coarse_lock=True)
     with pytest.raises(ConfigError, match="detail_mix_of: options of the frame-by-frame"):
         build_decoder("diffusion", weights=str(micro_folder), detail_mix_of="output")
-    build_decoder("diffusion", weights=str(micro_folder), residual_band=None, steps=1)  # unset (config null): fine
+    with pytest.raises(ConfigError, match="unknown residual_band 'coarse'"):
+        build_decoder("diffusion", weights=str(micro_folder), residual_band="coarse")
+    with pytest.raises(ConfigError, match="detail_mix must be in"):
+        build_decoder("diffusion", weights=str(micro_folder), base="detail", detail_mix=1.5)
+    build_decoder("diffusion", weights=str(micro_folder), residual_from=None, steps=1)  # unset (config null): fine
+
+
+@pytest.mark.skipif(not (ASSETS / "tiny" / "config.json").is_file(), reason="shipped tiny weights absent")
+@pytest.mark.parametrize("base", ["prediction", "blend", "detail"])
+def test_the_residual_goes_on_the_same_image_as_in_the_2d_decoder(micro_folder, base):
+    """``base`` (with the stream's ``detail_mix``) and ``residual_scale``: with none of the residual
+    the video decoder's frames are the image the 2D decoder puts its residual on (to 8-bit rounding); the
+    segment's mix moves them; all recorded."""
+    seg, header = _seg(9, 40, 56), _header(40, 56)
+    seg.detail_mix = 0.3
+    kw = dict(base=base, residual_scale=0.0, temporal_blend=0.0, coarse_lock=False)
+    video = VideoDiffusionDecoder(weights=str(micro_folder), steps=1, **kw)
+    a = video.decode_segment(header, seg)
+    b = DiffusionDecoder(weights=str(ASSETS / "tiny"), steps=1, **kw).decode_segment(header, seg)
+    diff = np.abs(a.astype(int) - b.astype(int))
+    assert diff.max() <= 1 and diff.mean() < 0.01  # float rounding of the blend to 8 bits only
+    settings = video.settings()
+    assert settings["base"] == base and settings["residual_scale"] == 0.0
+    if base == "detail":
+        assert settings["detail_mix_per_segment"] == "from the stream where sent"
+        seg.detail_mix = 1.0  # all of the blend's coarse band: another image
+        assert np.abs(video.decode_segment(header, seg).astype(int) - a).max() > 2
+        fixed = VideoDiffusionDecoder(weights=str(micro_folder), steps=1, detail_mix=0.3, **kw)
+        np.testing.assert_array_equal(fixed.decode_segment(header, seg), a)  # a given mix wins over the stream's
+
+
+def test_residual_band_fine_adds_only_the_residuals_fine_band(micro_folder):
+    """``residual_band="fine"``: the frames are the base plus ``r − G(r)`` of the residual ``r`` the
+    whole-residual decode adds; ``base=None`` keeps the model's own base (the default of weights
+    that store none)."""
+    from actdiff.motion.prediction import DETAIL_SIGMA, coarse_band
+
+    seg, header = _seg(9, 40, 56), _header(40, 56)
+    out = {}
+    for band in ("all", "fine"):
+        dec = VideoDiffusionDecoder(weights=str(micro_folder), steps=2, strength=0.5, residual_band=band,
+                                    temporal_blend=0.0, coarse_lock=False)
+        assert dec.base is None and dec.settings()["residual_band"] == band
+        out[band] = dec._window(seg, list(range(9)), True, seed_for(header.seed, 0))
+    (x_all, under), (x_fine, under_fine) = out["all"], out["fine"]
+    np.testing.assert_array_equal(under, under_fine)
+    coarse = np.stack([coarse_band(r, DETAIL_SIGMA) for r in x_all - under])
+    assert np.abs(coarse).max() > 0.02  # the residual has a coarse band to leave out
+    np.testing.assert_allclose(x_fine, np.clip(x_all - coarse, -1, 1), atol=1e-5)
 
 
 def test_decoding_twice_is_identical_with_exact_keyframes(micro_folder):
@@ -124,12 +172,12 @@ def test_inflated_tiny_decodes_like_the_2d_decoder(tmp_path):
     video.save_pretrained(str(tmp_path), safe_serialization=True)
     seg = _seg(7)
     kw = dict(steps=2, sampler="unipc", noise_mode="shared", temporal_blend=0.8)
-    # the whole residual (the video decoder has no residual band; the shipped 2D default is "fine"),
-    # locked to the base's coarse scale by both: the video model inherits the 2D weights' coarse_lock
-    a = DiffusionDecoder(weights=str(ASSETS / "tiny"), base="blend", residual_band="all",
-                         **kw).decode_segment(_header(), seg)
+    # both at the shipped 2D weights' defaults, which the inflated model inherits: the residual's fine
+    # band on the detail base (with the weights' detail_mix), locked to that base's coarse scale
+    a = DiffusionDecoder(weights=str(ASSETS / "tiny"), **kw).decode_segment(_header(), seg)
     video_dec = build_decoder("diffusion", weights=str(tmp_path), **kw)
     assert video_dec.coarse_lock is True
+    assert (video_dec.base, video_dec.residual_band) == ("detail", "fine")
     b = video_dec.decode_segment(_header(), seg)
     diff = np.abs(a.astype(int) - b.astype(int))
     assert diff.max() <= 1 and diff.mean() < 0.01

@@ -185,11 +185,12 @@ def test_a_damaged_init_from_folder_is_one_line(tmp_path):
 
 def test_the_frame_decoders_base_default_is_not_a_video_sampling_option():
     """Video presets inherit the 2D preset's sampler section, ``base``, ``detail_mix`` and
-    ``residual_band`` included (frame-decoder options): they stay in the config but are not handed
-    to ``generate``."""
+    ``residual_band`` included: they stay in the config, are not handed to ``generate`` and are
+    the decoder's defaults of what the residual is added to (``decoder_defaults``)."""
     m = micro_video(sampler={"base": "detail", "detail_mix": 0.5, "residual_band": "fine"})
     assert m.config.default_sampler["base"] == "detail"
     assert not {"base", "detail_mix", "residual_band"} & set(m.sampling_defaults())
+    assert m.decoder_defaults() == {"base": "detail", "detail_mix": 0.5, "residual_band": "fine"}
     from actdiff.decoders.video import VideoDiffusionDecoder
 
     dec = VideoDiffusionDecoder(model=m, device="cpu")
@@ -203,3 +204,4 @@ def test_residual_from_and_scale_are_frame_decoder_options_too():
     m = micro_video(sampler={"residual_from": "ends", "residual_scale": 0.3})
     assert m.config.default_sampler["residual_from"] == "ends"
     assert not {"residual_from", "residual_scale"} & set(m.sampling_defaults())
+    assert m.decoder_defaults() == {"residual_scale": 0.3}  # residual_from: the frame decoder's only

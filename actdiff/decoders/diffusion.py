@@ -58,6 +58,7 @@ import torch.nn.functional as F
 from actdiff.conditioning import conditions
 from actdiff.decoders.base import Decoder, keyframes_in_place
 from actdiff.decoders.coarse_lock import lock_coarse
+from actdiff.decoders.rebase import add_residual, blur, check_options, image_under, segment_mix
 from actdiff.decoders.residual_filter import RESIDUAL_FROM, filter_residuals, residual_anchors, transport_residuals
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models.denoiser import ControlledDenoiser
@@ -65,19 +66,15 @@ from actdiff.models.loading import readable_weights
 from actdiff.models.sampling import sample, segment_noise, warp_noise
 from actdiff.motion.fusion import FusionParams
 from actdiff.motion.interpolate import dense_flow_from_tracks
-from actdiff.motion.prediction import DETAIL_SIGMA, coarse_band, predict_frame
+from actdiff.motion.prediction import DETAIL_SIGMA, predict_frame
 from actdiff.registry import DECODERS
 from actdiff.types import DecodedSegment, StreamHeader
 
 #: Weights shipped with the package (written by experiments/train_default_cpu.sh).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "weights" / "tiny"
 WEIGHT_FILE = "diffusion_pytorch_model.safetensors"
-#: What the model's residual is added to (module docstring).
-BASES = ("blend", "prediction", "detail")
 #: What ``detail_mix`` mixes with the prediction's coarse band (module docstring).
 MIX_OF = ("blend", "output")
-#: How much of the model's residual goes on the base (module docstring).
-BANDS = ("all", "fine")
 
 
 def load_denoiser(path: str | Path | None = None, device: str = "cpu") -> ControlledDenoiser:
@@ -198,26 +195,19 @@ class DiffusionDecoder(Decoder):
             raise ConfigError(f"temporal_blend must be in [0, 1), got {self.temporal_blend}")
         self.native_base = "prediction" if self.model.reads_prediction else "blend"
         self.base = base or defaults.get("base") or self.native_base
-        if self.base not in BASES:
-            raise ConfigError(f"unknown diffusion base {self.base!r} ({' | '.join(BASES)})")
         self.detail_sigma = float(detail_sigma)
         self.detail_mix = float(detail_mix if detail_mix is not None else defaults.get("detail_mix", 1.0))
         self.stream_mix = detail_mix is None  # the stream's per-segment β wins over the weights' default
-        if not 0.0 <= self.detail_mix <= 1.0:
-            raise ConfigError(f"detail_mix must be in [0, 1], got {self.detail_mix}")
         self.detail_mix_of = detail_mix_of or defaults.get("detail_mix_of", "blend")
         if self.detail_mix_of not in MIX_OF:
             raise ConfigError(f"unknown detail_mix_of {self.detail_mix_of!r} ({' | '.join(MIX_OF)})")
         self.residual_band = residual_band or defaults.get("residual_band", "all")
-        if self.residual_band not in BANDS:
-            raise ConfigError(f"unknown residual_band {self.residual_band!r} ({' | '.join(BANDS)})")
         self.residual_from = residual_from or defaults.get("residual_from", "frames")
         if self.residual_from not in RESIDUAL_FROM:
             raise ConfigError(f"unknown residual_from {self.residual_from!r} ({' | '.join(RESIDUAL_FROM)})")
         scale = residual_scale if residual_scale is not None else defaults.get("residual_scale", 1.0)
         self.residual_scale = float(scale)
-        if not 0.0 <= self.residual_scale <= 1.0:
-            raise ConfigError(f"residual_scale must be in [0, 1], got {self.residual_scale}")
+        check_options(self.base, self.detail_mix, self.residual_band, self.residual_scale)
         self.coarse_lock = bool(coarse_lock if coarse_lock is not None else defaults.get("coarse_lock", False))
         self.batch_size = max(1, int(batch_size))
         self.bidirectional = bidirectional
@@ -328,7 +318,7 @@ class DiffusionDecoder(Decoder):
 
     def segment_mix(self, seg: DecodedSegment) -> float:
         """The ``detail_mix`` ``β`` of ``seg``: the stream's where sent and none was given, else :attr:`detail_mix`."""
-        return seg.detail_mix if self.stream_mix and seg.detail_mix is not None else self.detail_mix
+        return segment_mix(seg.detail_mix, self.detail_mix, self.stream_mix)
 
     def _under(self, seg: DecodedSegment, frames: list[int], bidir: bool, cond: torch.Tensor,
                mix: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -345,9 +335,7 @@ class DiffusionDecoder(Decoder):
             pred = torch.from_numpy(np.stack([conditions.to_signed(predict_frame(seg, t, bidir))
                                               for t in frames])).to(cond.device)
         native = pred if self.native_base == "prediction" else blend
-        if self.base == "detail":
-            return native, pred, pred + mix * _blur(blend - pred, self.detail_sigma)
-        return native, pred, pred if self.base == "prediction" else blend
+        return native, pred, image_under(self.base, pred, blend, mix, self.detail_sigma)
 
     def _rebase(self, seg: DecodedSegment, frames: list[int], bidir: bool, x: torch.Tensor,
                 cond: torch.Tensor, mix: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -356,24 +344,10 @@ class DiffusionDecoder(Decoder):
         native, pred, target = self._under(seg, frames, bidir, cond, mix)
         if self.base == "detail" and self.detail_mix_of == "output":  # β of the output's coarse band
             r = x - native
-            fine = self.residual_scale * (r - _blur(r, self.detail_sigma))
-            out = pred + mix * _blur(x - pred, self.detail_sigma) + fine
+            fine = self.residual_scale * (r - blur(r, self.detail_sigma))
+            out = pred + mix * blur(x - pred, self.detail_sigma) + fine
             return out.clamp(-1, 1), target
-        return self._add_residual(target, x - native), target
-
-    def _add_residual(self, base: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        """``base + s · residual`` (its fine band only with ``residual_band="fine"``; ``s`` the
-        ``residual_scale``), clamped to [-1, 1]."""
-        if self.residual_band == "fine":
-            residual = residual - _blur(residual, self.detail_sigma)
-        return (base + self.residual_scale * residual).clamp(-1, 1)
-
-
-def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian blur of ``(B, C, H, W)`` by ``sigma`` pixels (:func:`actdiff.motion.prediction.coarse_band`)."""
-    arr = x.detach().cpu().numpy().transpose(0, 2, 3, 1)
-    out = np.stack([coarse_band(img, sigma) for img in arr]).transpose(0, 3, 1, 2)
-    return torch.from_numpy(np.ascontiguousarray(out)).to(x.device, x.dtype)
+        return add_residual(target, x - native, self.residual_band, self.residual_scale, self.detail_sigma), target
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:

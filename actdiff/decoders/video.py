@@ -7,10 +7,13 @@ overlapping by ``overlap`` frames), build each window's conditions with
 the model's size multiple, let the model generate the window from the seed
 ``seed_for(header seed, segment start)`` and the window's frame indices, and cross-fade the windows
 linearly in their overlaps (:func:`actdiff.models.generator.window_weights`). The decoded
-keyframes are returned exactly at both ends; ``temporal_blend`` optionally filters what the model
-added to the prediction along the decoded motion (:mod:`actdiff.decoders.residual_filter`), and
-``coarse_lock`` then removes the 8×8 block means of what it added, so the frames' coarse scale is the
-prediction's (:mod:`actdiff.decoders.coarse_lock`), as in the frame-by-frame decoder.
+keyframes are returned exactly at both ends. As in the frame-by-frame decoder, the model's residual
+can be moved onto another image (``base``, ``detail_mix`` — the encoder's per-segment choice where the
+stream carries one —, ``residual_band``, ``residual_scale``: :mod:`actdiff.decoders.rebase`; default:
+the weights' stored choice, else the model's own base), ``temporal_blend`` optionally filters what the
+model added to that image along the decoded motion (:mod:`actdiff.decoders.residual_filter`), and
+``coarse_lock`` then removes the 8×8 block means of what it added, so the frames' coarse scale is
+that image's (:mod:`actdiff.decoders.coarse_lock`).
 Deterministic: the same stream decodes to the same frames.
 """
 
@@ -23,14 +26,17 @@ import torch
 import torch.nn.functional as F
 
 from actdiff.conditioning import segment as segment_conditions
+from actdiff.conditioning.conditions import warp_blend_from_conditions
 from actdiff.decoders.base import Decoder, keyframes_in_place
 from actdiff.decoders.coarse_lock import lock_coarse
+from actdiff.decoders.rebase import add_residual, check_options, image_under, segment_mix
 from actdiff.decoders.residual_filter import filter_residuals
 from actdiff.errors import ConfigError
 from actdiff.models.generator import SegmentGenerator, load_generator, plan_windows, window_weights
 from actdiff.models.sampling import seed_for
 from actdiff.models.video_denoiser import FRAME_DECODER_OPTIONS
 from actdiff.motion.fusion import FusionParams
+from actdiff.motion.prediction import DETAIL_SIGMA
 from actdiff.types import DecodedSegment, StreamHeader
 
 #: Frames shared by consecutive windows of a long segment (default).
@@ -52,7 +58,11 @@ class VideoDiffusionDecoder(Decoder):
         temporal_blend: residual filter weight in ``[0, 1)`` (default: the weights' sampling
             defaults, else 0 = off).
         coarse_lock: at the end, remove the 8×8 block means of what the model added to the
-            prediction (default: the weights' sampling defaults, else off).
+            image under its residual (default: the weights' sampling defaults, else off).
+        base, detail_mix, residual_band, residual_scale: what the residual is added to and how
+            much of it (:mod:`actdiff.decoders.rebase`; default: the weights'
+            :meth:`~SegmentGenerator.decoder_defaults`, else the model's own base, all of it;
+            ``detail_mix`` not given: the stream's per-segment choice where sent).
         bidirectional: use K1 (default: ``header.params['bidirectional']``, else True).
         device: torch device (default: ``cuda`` when available, else ``cpu``).
         depth: a local ``transformers`` depth-estimation model folder: the tracking video's blue
@@ -71,6 +81,10 @@ class VideoDiffusionDecoder(Decoder):
         overlap: int = DEFAULT_OVERLAP,
         temporal_blend: float | None = None,
         coarse_lock: bool | None = None,
+        base: str | None = None,
+        detail_mix: float | None = None,
+        residual_band: str | None = None,
+        residual_scale: float | None = None,
         bidirectional: bool | None = None,
         device: str | None = None,
         batch_size: Any = None,
@@ -100,6 +114,14 @@ class VideoDiffusionDecoder(Decoder):
             raise ConfigError(f"temporal_blend must be in [0, 1), got {self.temporal_blend}")
         lock = self.sampling.pop("coarse_lock", False)
         self.coarse_lock = bool(coarse_lock if coarse_lock is not None else lock)
+        stored = self.model.decoder_defaults()
+        self.base = base or stored.get("base")  # None: the model's own base, nothing moved
+        self.detail_mix = float(detail_mix if detail_mix is not None else stored.get("detail_mix", 1.0))
+        self.stream_mix = detail_mix is None  # the stream's per-segment β wins over the weights' default
+        self.residual_band = residual_band or stored.get("residual_band", "all")
+        scale = residual_scale if residual_scale is not None else stored.get("residual_scale", 1.0)
+        self.residual_scale = float(scale)
+        check_options(self.base, self.detail_mix, self.residual_band, self.residual_scale)
         spec = self.model.window_spec()
         if not 0 <= self.overlap < spec.longest():
             raise ConfigError(f"window overlap must be in [0, {spec.longest()}), got {self.overlap}")
@@ -115,9 +137,23 @@ class VideoDiffusionDecoder(Decoder):
         return {"name": self.name, "model": f"{self.model.describe()} from {self.weights}",
                 "window": self.model.window_spec().longest(), "overlap": self.overlap,
                 "edge_sigma_r": FusionParams().edge_sigma_r,
-                "temporal_blend": self.temporal_blend, "coarse_lock": self.coarse_lock,
+                "temporal_blend": self.temporal_blend, "coarse_lock": self.coarse_lock, **self._rebase_settings(),
                 "bidirectional": self.bidirectional,
                 "depth": str(self.depth.folder) if self.depth is not None else None, **self.sampling}
+
+    def _rebase_settings(self) -> dict:
+        """``base`` (``None``: the model's own), and where it matters the mix and the residual's share."""
+        out: dict = {"base": self.base, "residual_band": self.residual_band, "residual_scale": self.residual_scale}
+        if self.base == "detail":
+            out.update(detail_mix=self.detail_mix, detail_sigma=DETAIL_SIGMA)
+            if self.stream_mix:
+                out["detail_mix_per_segment"] = "from the stream where sent"
+        return out
+
+    @property
+    def rebases(self) -> bool:
+        """Whether the model's output is moved off its own base (:mod:`actdiff.decoders.rebase`)."""
+        return self.base is not None or self.residual_band != "all" or self.residual_scale != 1.0
 
     def _bidirectional(self, header: StreamHeader) -> bool:
         if self.bidirectional is not None:
@@ -126,22 +162,29 @@ class VideoDiffusionDecoder(Decoder):
 
     def _window(self, seg: DecodedSegment, frames: list[int], bidir: bool, seed: int,
                 depth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(generated, prediction)`` ``float32 (T, H, W, 3)`` in [-1, 1] for one window."""
+        """``(frames, image under the residual)`` ``float32 (T, H, W, 3)`` in [-1, 1] for one window."""
         h, w = seg.key_start.shape[:2]
         mult = self.model.window_spec().size_multiple
         groups = self.model.condition_groups()
-        if groups is not None and (self.temporal_blend > 0.0 or self.coarse_lock):
-            groups = tuple(groups) + ("pred",)                  # the base of the residual filter and the lock
+        if groups is not None and (self.temporal_blend > 0.0 or self.coarse_lock or self.rebases):
+            groups = tuple(groups) + ("pred", "frame")          # the images under the residual
         cond = segment_conditions.build_window_conditions(seg, frames, bidir, depth=depth, groups=groups)
         cond = torch.from_numpy(cond)
         ph, pw = (-h) % mult, (-w) % mult
         if ph or pw:
             cond = F.pad(cond, (0, pw, 0, ph), mode="replicate")
         dtype = next(self.model.parameters()).dtype
-        x = self.model.generate(cond.to(self.device, dtype), seed, frames, **self.sampling)
-        x = x[..., :h, :w].float().permute(0, 2, 3, 1).cpu().numpy()
-        pred = self.model.prediction(cond)[..., :h, :w].float().permute(0, 2, 3, 1).numpy()
-        return x, pred
+        x = self.model.generate(cond.to(self.device, dtype), seed, frames, **self.sampling)[..., :h, :w].float().cpu()
+        cond = cond[..., :h, :w].float()
+        native = self.model.prediction(cond)
+        under = native
+        if self.rebases:
+            if self.base is not None:
+                blend = warp_blend_from_conditions(segment_conditions.frame_conditions(cond))
+                under = image_under(self.base, cond[:, segment_conditions.video_channel_slice("pred")], blend,
+                                    segment_mix(seg.detail_mix, self.detail_mix, self.stream_mix), DETAIL_SIGMA)
+            x = add_residual(under, x - native, self.residual_band, self.residual_scale, DETAIL_SIGMA)
+        return x.permute(0, 2, 3, 1).numpy(), under.permute(0, 2, 3, 1).numpy()
 
     @torch.no_grad()
     def decode_segment(self, header: StreamHeader, seg: DecodedSegment) -> np.ndarray:

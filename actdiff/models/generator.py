@@ -162,6 +162,12 @@ class SegmentGenerator:
         """Sampling settings stored with the weights (overridden by the decoder's arguments)."""
         return {}
 
+    def decoder_defaults(self) -> dict[str, Any]:
+        """What the decoder adds the model's residual to, stored with the weights (``base``,
+        ``detail_mix``, ``residual_band``, ``residual_scale``: :mod:`actdiff.decoders.rebase`;
+        overridden by the decoder's arguments). Default: none, the model's own base."""
+        return {}
+
     def describe(self) -> str:
         """One line naming the model (printed by ``actdiff decode``)."""
         return type(self).__name__

@@ -36,9 +36,12 @@ from actdiff.models.temporal import GROUPS, inflate, set_num_frames
 SAMPLING_KEYS = ("sampler", "name", "steps", "strength", "noise_mode")
 
 
-#: The 2D frame decoder's options a video preset inherits with the 2D preset's sampler section and the
-#: video decoder does not have (it keeps ``temporal_blend`` and ``coarse_lock``, which act on any generator's residual).
-FRAME_DECODER_OPTIONS = ("base", "detail_mix", "detail_mix_of", "residual_band", "residual_from", "residual_scale")
+#: Options of the 2D decoder's sampler section that a video preset inherits and the video decoder
+#: reads itself (what the residual is added to, :mod:`actdiff.decoders.rebase`): not sampling options.
+REBASE_OPTIONS = ("base", "detail_mix", "residual_band", "residual_scale")
+#: The 2D frame decoder's options the video decoder does not have (it keeps ``temporal_blend``,
+#: ``coarse_lock`` and :data:`REBASE_OPTIONS`, which act on any generator's residual).
+FRAME_DECODER_OPTIONS = ("detail_mix_of", "residual_from")
 
 
 class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
@@ -155,11 +158,15 @@ class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
 
     def sampling_defaults(self) -> dict[str, Any]:
         d = dict(self.config.get("default_sampler") or {})
-        for key in FRAME_DECODER_OPTIONS:  # inherited from the 2D weights' defaults, not sampling options
+        for key in FRAME_DECODER_OPTIONS + REBASE_OPTIONS:  # inherited from the 2D weights' defaults
             d.pop(key, None)
         if "name" in d:
             d["sampler"] = d.pop("name")
         return d
+
+    def decoder_defaults(self) -> dict[str, Any]:
+        d = dict(self.config.get("default_sampler") or {})
+        return {k: d[k] for k in REBASE_OPTIONS if d.get(k) is not None}
 
     def describe(self) -> str:
         return (f"VideoControlledDenoiser {self.config.preset or ''} (window {self.config.max_frames} frames, "

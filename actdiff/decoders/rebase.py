@@ -1,0 +1,70 @@
+"""What a diffusion model's residual is added to: the decoders' ``base``, ``detail_mix`` and ``residual_band``.
+
+A model refines an image it reads from its conditions, its *native* base (the warp decoder's frame
+``pred``, or the blend of the two warped keyframes), and its output ``x`` is that base plus a residual
+``r = x − native``. Both diffusion decoders (frame by frame, :mod:`actdiff.decoders.diffusion`, and
+segment-level, :mod:`actdiff.decoders.video`) can move ``r`` onto another image, the *target*:
+
+* ``blend``: the blend of the two warps; ``prediction``: the warp decoder's frame;
+* ``detail``: ``pred + β · G(blend − pred)``, ``G`` a Gaussian of ``detail_sigma`` px and ``β`` the
+  ``detail_mix`` in [0, 1] (the encoder's per-segment choice where the stream carries one), so the
+  coarse band is a mix of the two and the fine band the prediction's sharp edges;
+
+and add ``s · r`` (``residual_scale`` ``s``), or with ``residual_band="fine"`` only the fine band
+``s · (r − G(r))``, so the output's coarse band stays the target's. All images ``(B, 3, H, W)`` torch
+tensors in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from actdiff.errors import ConfigError
+from actdiff.motion.prediction import coarse_band
+
+#: What the model's residual is added to.
+BASES = ("blend", "prediction", "detail")
+#: How much of the model's residual goes on the base.
+BANDS = ("all", "fine")
+
+
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of ``(B, C, H, W)`` by ``sigma`` pixels (:func:`actdiff.motion.prediction.coarse_band`)."""
+    arr = x.detach().cpu().numpy().transpose(0, 2, 3, 1)
+    out = np.stack([coarse_band(img, sigma) for img in arr]).transpose(0, 3, 1, 2)
+    return torch.from_numpy(np.ascontiguousarray(out)).to(x.device, x.dtype)
+
+
+def image_under(base: str, pred: torch.Tensor, blend: torch.Tensor, mix: float, sigma: float) -> torch.Tensor:
+    """The target of ``base`` (module docstring) from the warp decoder's frame ``pred`` and the blend."""
+    if base == "detail":
+        return pred + mix * blur(blend - pred, sigma)
+    return pred if base == "prediction" else blend
+
+
+def add_residual(target: torch.Tensor, residual: torch.Tensor, band: str, scale: float,
+                 sigma: float) -> torch.Tensor:
+    """``target + scale · residual`` (its fine band only with ``band="fine"``), clamped to [-1, 1]."""
+    if band == "fine":
+        residual = residual - blur(residual, sigma)
+    return (target + scale * residual).clamp(-1, 1)
+
+
+def check_options(base: str | None, detail_mix: float, band: str, scale: float) -> None:
+    """A one-line ``ConfigError`` for a value outside :data:`BASES`, [0, 1] or :data:`BANDS`
+    (``base=None``: the model's own base, nothing moved)."""
+    if base is not None and base not in BASES:
+        raise ConfigError(f"unknown diffusion base {base!r} ({' | '.join(BASES)})")
+    if not 0.0 <= detail_mix <= 1.0:
+        raise ConfigError(f"detail_mix must be in [0, 1], got {detail_mix}")
+    if band not in BANDS:
+        raise ConfigError(f"unknown residual_band {band!r} ({' | '.join(BANDS)})")
+    if not 0.0 <= scale <= 1.0:
+        raise ConfigError(f"residual_scale must be in [0, 1], got {scale}")
+
+
+def segment_mix(seg_mix: float | None, mix: float, from_stream: bool) -> float:
+    """The ``detail_mix`` of a segment: the stream's ``seg_mix`` where sent and ``from_stream``
+    (no ``detail_mix`` was given), else ``mix``."""
+    return float(seg_mix) if from_stream and seg_mix is not None else float(mix)

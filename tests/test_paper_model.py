@@ -220,4 +220,6 @@ def test_the_decoder_builds_only_the_condition_groups_the_model_reads(folder, mo
     header = StreamHeader(height=32, width=48, coded_height=32, coded_width=48, num_frames=9, fps=25.0, seed=3)
     build_decoder("diffusion", weights=str(folder), steps=1).decode_segment(header, seg)
     build_decoder("diffusion", weights=str(folder), steps=1, temporal_blend=0.5).decode_segment(header, seg)
-    assert seen == [("key", "key_mask", "track"), ("key", "key_mask", "track", "pred")]
+    build_decoder("diffusion", weights=str(folder), steps=1, base="detail").decode_segment(header, seg)
+    assert seen == [("key", "key_mask", "track"), ("key", "key_mask", "track", "pred"),
+                    ("key", "key_mask", "track", "pred", "frame")]  # the detail base needs the two warps' blend

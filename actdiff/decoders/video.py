@@ -167,7 +167,9 @@ class VideoDiffusionDecoder(Decoder):
         mult = self.model.window_spec().size_multiple
         groups = self.model.condition_groups()
         if groups is not None and (self.temporal_blend > 0.0 or self.coarse_lock or self.rebases):
-            groups = tuple(groups) + ("pred", "frame")          # the images under the residual
+            groups = tuple(groups) + ("pred",)                  # the image under the residual
+            if self.base in ("blend", "detail"):
+                groups += ("frame",)                            # the two warps' blend
         cond = segment_conditions.build_window_conditions(seg, frames, bidir, depth=depth, groups=groups)
         cond = torch.from_numpy(cond)
         ph, pw = (-h) % mult, (-w) % mult

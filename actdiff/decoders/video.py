@@ -142,8 +142,13 @@ class VideoDiffusionDecoder(Decoder):
                 "depth": str(self.depth.folder) if self.depth is not None else None, **self.sampling}
 
     def _rebase_settings(self) -> dict:
-        """``base`` (``None``: the model's own), and where it matters the mix and the residual's share."""
-        out: dict = {"base": self.base, "residual_band": self.residual_band, "residual_scale": self.residual_scale}
+        """``base`` (``None``: the model's own), and where they matter the mix, the residual's band and
+        share (recorded when not the defaults, as the frame-by-frame decoder does)."""
+        out: dict = {"base": self.base}
+        if self.residual_band != "all":
+            out["residual_band"] = self.residual_band
+        if self.residual_scale != 1.0:
+            out["residual_scale"] = self.residual_scale
         if self.base == "detail":
             out.update(detail_mix=self.detail_mix, detail_sigma=DETAIL_SIGMA)
             if self.stream_mix:

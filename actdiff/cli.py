@@ -6,7 +6,8 @@ import importlib
 import os
 import signal
 import sys
-from typing import Any, Callable, Dict, Optional, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence
 
 from actdiff.errors import Interrupted, interrupt_line, memory_line  # no imports of its own: stays fast
 
@@ -40,10 +41,27 @@ def _on_signal(signum: int, frame: Any) -> None:
         os.write(2, f"error: {msg}\n".encode())
         os._exit(code)
     _SEEN.append(signum)
+    if _HOLDING:
+        return  # raised by :func:`_signals_held` when the native import is done
     raise Interrupted(signum)
 
 
 _SEEN: list = []
+_HOLDING: list = []
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold a first SIGINT/SIGTERM until the block ends, then raise it. For imports of native
+    libraries (torch): an exception raised in a Python callback their C++ code runs aborts the
+    process (SIGABRT, no error line, exit -6). A second signal still leaves at once, in one line."""
+    _HOLDING.append(True)
+    try:
+        yield
+    finally:
+        _HOLDING.pop()
+    if _SEEN:
+        raise Interrupted(_SEEN[0])
 
 
 def install_signal_handlers() -> Dict[int, Callable]:
@@ -102,6 +120,9 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     if verb not in VERBS and verb not in EXTRA_VERBS:
         sys.stderr.write(f"error: unknown verb {verb!r}; run 'actdiff --help' for the list\n")
         return 2
+    if not {"-h", "--help"} & set(argv[1:]):
+        with _signals_held():  # every verb imports torch; a signal during its import waits for it
+            import torch  # noqa: F401
     module = importlib.import_module(f"actdiff.commands.{verb}")
     return int(module.main(argv[1:]) or 0)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from actdiff import cli
+from actdiff.errors import Interrupted
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "actdiff" / "assets" / "sample" / "bigbuckbunny_256x384.mp4"
@@ -53,6 +54,23 @@ def test_signal_gives_one_line_and_the_exit_code(tmp_path, sig, code, delay):
     rc, err = _run_and_signal(argv, sig, delay, tmp_path)
     assert rc == code and len(err) == 1 and err[0].startswith("error:"), (rc, err)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_signal_during_a_native_import_is_held_then_raised(monkeypatch):
+    """Raising inside torch's import (a pybind11 callback) would abort the process with no error
+    line: while ``_signals_held`` runs, the first signal is recorded and raised when it ends."""
+    monkeypatch.setattr(cli, "_SEEN", [])
+    reached_end = False
+    with pytest.raises(Interrupted) as e:
+        with cli._signals_held():
+            cli._on_signal(signal.SIGTERM, None)  # not raised here
+            reached_end = True
+    assert reached_end and e.value.exit_code == 143 and cli._HOLDING == []
+    monkeypatch.setattr(cli, "_SEEN", [])
+    with cli._signals_held():  # no signal: nothing raised
+        pass
+    with pytest.raises(Interrupted):  # outside the block a signal raises at once
+        cli._on_signal(signal.SIGINT, None)
 
 
 def test_memory_error_is_one_line(tmp_path, monkeypatch, capsys):

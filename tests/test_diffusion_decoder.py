@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from actdiff.decoders.diffusion import DEFAULT_WEIGHTS, DiffusionDecoder, load_denoiser
+from actdiff.decoders.rebase import add_residual
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.registry import DECODERS
 from actdiff.training.synthetic import moving_texture, segment_from_frames
@@ -17,14 +18,6 @@ def _segment(h=36, w=50, length=6):
     header = StreamHeader(height=h, width=w, coded_height=h, coded_width=w, num_frames=40, fps=25.0, seed=5)
     return header, seg
 
-
-
-def _added(dec, base, residual):
-    """What ``dec`` puts on ``base`` for the model's ``residual`` (:func:`actdiff.decoders.rebase.add_residual`
-    with the decoder's band, scale and sigma)."""
-    from actdiff.decoders.rebase import add_residual
-
-    return add_residual(base, residual, dec.residual_band, dec.residual_scale, dec.detail_sigma)
 
 def test_missing_weights_one_line(tmp_path):
     with pytest.raises(MissingWeightsError) as e:
@@ -245,8 +238,9 @@ def test_fine_residual_band_leaves_the_coarse_band_to_the_base(micro_weights):
         return float(np.abs(np.stack([cv2.GaussianBlur(c, (0, 0), 4.0, borderType=cv2.BORDER_REFLECT)
                                       for c in x.numpy().reshape(-1, 36, 50)])).mean())
 
-    added = {band: _added(DiffusionDecoder(residual_band=band, **kw), base, residual) - base
-             for band in ("all", "fine")}
+    decs = {band: DiffusionDecoder(residual_band=band, **kw) for band in ("all", "fine")}
+    added = {band: add_residual(base, residual, d.residual_band, d.residual_scale, d.detail_sigma) - base
+             for band, d in decs.items()}
     assert coarse(added["fine"]) < 0.25 * coarse(added["all"])
     blurred = torch.from_numpy(np.stack([cv2.GaussianBlur(c, (0, 0), 4.0, borderType=cv2.BORDER_REFLECT)
                                          for c in residual.numpy().reshape(-1, 36, 50)]).reshape(2, 3, 36, 50))

@@ -8,6 +8,7 @@ import torch
 from actdiff.commands.decode import sampling_text
 from actdiff.decoders import diffusion as diffusion_module
 from actdiff.decoders.diffusion import DiffusionDecoder
+from actdiff.decoders.rebase import add_residual
 from actdiff.decoders.residual_filter import residual_anchors, transport_residuals
 from actdiff.errors import ConfigError
 from actdiff.training.synthetic import moving_texture, segment_from_frames
@@ -18,14 +19,6 @@ def _segment(length: int, h: int = 40, w: int = 56, speed: float = 2.0):
     frames = moving_texture(length, h, w, seed=3, speed=speed)
     return segment_from_frames(frames, 0, length - 1, num_points=16, speed=speed)
 
-
-
-def _added(dec, base, residual):
-    """What ``dec`` puts on ``base`` for the model's ``residual`` (:func:`actdiff.decoders.rebase.add_residual`
-    with the decoder's band, scale and sigma)."""
-    from actdiff.decoders.rebase import add_residual
-
-    return add_residual(base, residual, dec.residual_band, dec.residual_scale, dec.detail_sigma)
 
 def test_anchors_are_the_first_and_last_inner_frames():
     assert residual_anchors(2) == [] and residual_anchors(3) == [1] and residual_anchors(8) == [1, 6]
@@ -103,7 +96,9 @@ def test_residual_scale_adds_that_share_of_the_residual(micro_weights):
     rng = np.random.default_rng(1)
     base = torch.from_numpy(rng.uniform(-0.5, 0.5, (1, 3, 40, 56)).astype(np.float32))
     residual = torch.from_numpy(rng.normal(0, 0.1, (1, 3, 40, 56)).astype(np.float32))
-    added = {s: _added(DiffusionDecoder(residual_scale=s, **kw), base, residual) - base for s in (0.5, 1.0)}
+    decs = {s: DiffusionDecoder(residual_scale=s, **kw) for s in (0.5, 1.0)}
+    added = {s: add_residual(base, residual, d.residual_band, d.residual_scale, d.detail_sigma) - base
+             for s, d in decs.items()}
     assert float((added[0.5] - 0.5 * added[1.0]).abs().max()) < 1e-6 and float(added[1.0].abs().max()) > 0.05
     zero = DiffusionDecoder(residual_scale=0.0, **kw)
     a = zero.decode_segment(header, seg)

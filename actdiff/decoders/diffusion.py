@@ -49,6 +49,7 @@ decoded by :class:`actdiff.decoders.video.VideoDiffusionDecoder` instead: the re
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,7 @@ import torch.nn.functional as F
 from actdiff.conditioning import conditions
 from actdiff.decoders.base import Decoder, keyframes_in_place
 from actdiff.decoders.coarse_lock import lock_coarse
-from actdiff.decoders.rebase import add_residual, blur, check_options, image_under, segment_mix
+from actdiff.decoders.rebase import add_residual, blur, image_under, resolve_options, segment_mix
 from actdiff.decoders.residual_filter import RESIDUAL_FROM, filter_residuals, residual_anchors, transport_residuals
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models.denoiser import ControlledDenoiser
@@ -194,20 +195,15 @@ class DiffusionDecoder(Decoder):
         if not 0.0 <= self.temporal_blend < 1.0:
             raise ConfigError(f"temporal_blend must be in [0, 1), got {self.temporal_blend}")
         self.native_base = "prediction" if self.model.reads_prediction else "blend"
-        self.base = base or defaults.get("base") or self.native_base
+        options = resolve_options(defaults, base, detail_mix, residual_band, residual_scale, own_base=self.native_base)
+        self.base, self.detail_mix, self.stream_mix, self.residual_band, self.residual_scale = astuple(options)
         self.detail_sigma = float(detail_sigma)
-        self.detail_mix = float(detail_mix if detail_mix is not None else defaults.get("detail_mix", 1.0))
-        self.stream_mix = detail_mix is None  # the stream's per-segment β wins over the weights' default
         self.detail_mix_of = detail_mix_of or defaults.get("detail_mix_of", "blend")
         if self.detail_mix_of not in MIX_OF:
             raise ConfigError(f"unknown detail_mix_of {self.detail_mix_of!r} ({' | '.join(MIX_OF)})")
-        self.residual_band = residual_band or defaults.get("residual_band", "all")
         self.residual_from = residual_from or defaults.get("residual_from", "frames")
         if self.residual_from not in RESIDUAL_FROM:
             raise ConfigError(f"unknown residual_from {self.residual_from!r} ({' | '.join(RESIDUAL_FROM)})")
-        scale = residual_scale if residual_scale is not None else defaults.get("residual_scale", 1.0)
-        self.residual_scale = float(scale)
-        check_options(self.base, self.detail_mix, self.residual_band, self.residual_scale)
         self.coarse_lock = bool(coarse_lock if coarse_lock is not None else defaults.get("coarse_lock", False))
         self.batch_size = max(1, int(batch_size))
         self.bidirectional = bidirectional

@@ -17,6 +17,8 @@ tensors in [-1, 1].
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -51,17 +53,38 @@ def add_residual(target: torch.Tensor, residual: torch.Tensor, band: str, scale:
     return (target + scale * residual).clamp(-1, 1)
 
 
-def check_options(base: str | None, detail_mix: float, band: str, scale: float) -> None:
-    """A one-line ``ConfigError`` for a value outside :data:`BASES`, [0, 1] or :data:`BANDS`
-    (``base=None``: the model's own base, nothing moved)."""
-    if base is not None and base not in BASES:
-        raise ConfigError(f"unknown diffusion base {base!r} ({' | '.join(BASES)})")
-    if not 0.0 <= detail_mix <= 1.0:
-        raise ConfigError(f"detail_mix must be in [0, 1], got {detail_mix}")
-    if band not in BANDS:
-        raise ConfigError(f"unknown residual_band {band!r} ({' | '.join(BANDS)})")
-    if not 0.0 <= scale <= 1.0:
-        raise ConfigError(f"residual_scale must be in [0, 1], got {scale}")
+@dataclass(frozen=True)
+class RebaseOptions:
+    """Where a decoder puts its model's residual (module docstring); ``base=None``: the model's own."""
+
+    base: str | None
+    detail_mix: float
+    stream_mix: bool  # no detail_mix given: the stream's per-segment β wins where sent
+    residual_band: str
+    residual_scale: float
+
+
+def resolve_options(stored: dict, base: str | None = None, detail_mix: float | None = None,
+                    residual_band: str | None = None, residual_scale: float | None = None,
+                    own_base: str | None = None) -> RebaseOptions:
+    """The options of a decoder: each given value, else the weights' ``stored`` choice, else the
+    default (``own_base``, β 1, ``all``, 1). One-line ``ConfigError`` for a value outside
+    :data:`BASES`, [0, 1] or :data:`BANDS`."""
+    options = RebaseOptions(
+        base=base or stored.get("base") or own_base,
+        detail_mix=float(detail_mix if detail_mix is not None else stored.get("detail_mix", 1.0)),
+        stream_mix=detail_mix is None,
+        residual_band=residual_band or stored.get("residual_band", "all"),
+        residual_scale=float(residual_scale if residual_scale is not None else stored.get("residual_scale", 1.0)))
+    if options.base is not None and options.base not in BASES:
+        raise ConfigError(f"unknown diffusion base {options.base!r} ({' | '.join(BASES)})")
+    if not 0.0 <= options.detail_mix <= 1.0:
+        raise ConfigError(f"detail_mix must be in [0, 1], got {options.detail_mix}")
+    if options.residual_band not in BANDS:
+        raise ConfigError(f"unknown residual_band {options.residual_band!r} ({' | '.join(BANDS)})")
+    if not 0.0 <= options.residual_scale <= 1.0:
+        raise ConfigError(f"residual_scale must be in [0, 1], got {options.residual_scale}")
+    return options
 
 
 def segment_mix(seg_mix: float | None, mix: float, from_stream: bool) -> float:

@@ -19,6 +19,7 @@ Deterministic: the same stream decodes to the same frames.
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from actdiff.conditioning import segment as segment_conditions
 from actdiff.conditioning.conditions import warp_blend_from_conditions
 from actdiff.decoders.base import Decoder, keyframes_in_place
 from actdiff.decoders.coarse_lock import lock_coarse
-from actdiff.decoders.rebase import add_residual, check_options, image_under, segment_mix
+from actdiff.decoders.rebase import add_residual, image_under, resolve_options, segment_mix
 from actdiff.decoders.residual_filter import filter_residuals
 from actdiff.errors import ConfigError
 from actdiff.models.generator import SegmentGenerator, load_generator, plan_windows, window_weights
@@ -114,14 +115,9 @@ class VideoDiffusionDecoder(Decoder):
             raise ConfigError(f"temporal_blend must be in [0, 1), got {self.temporal_blend}")
         lock = self.sampling.pop("coarse_lock", False)
         self.coarse_lock = bool(coarse_lock if coarse_lock is not None else lock)
-        stored = self.model.decoder_defaults()
-        self.base = base or stored.get("base")  # None: the model's own base, nothing moved
-        self.detail_mix = float(detail_mix if detail_mix is not None else stored.get("detail_mix", 1.0))
-        self.stream_mix = detail_mix is None  # the stream's per-segment β wins over the weights' default
-        self.residual_band = residual_band or stored.get("residual_band", "all")
-        scale = residual_scale if residual_scale is not None else stored.get("residual_scale", 1.0)
-        self.residual_scale = float(scale)
-        check_options(self.base, self.detail_mix, self.residual_band, self.residual_scale)
+        # base None: the model's own base, nothing moved
+        options = resolve_options(self.model.decoder_defaults(), base, detail_mix, residual_band, residual_scale)
+        self.base, self.detail_mix, self.stream_mix, self.residual_band, self.residual_scale = astuple(options)
         spec = self.model.window_spec()
         if not 0 <= self.overlap < spec.longest():
             raise ConfigError(f"window overlap must be in [0, {spec.longest()}), got {self.overlap}")

@@ -10,10 +10,11 @@ Usage (2 CPU cores; about 1 min per clip and rate point)::
 
 Each clip is read under the ``cpu`` protocol (256x384, first 96 frames), encoded once per rate
 point (``default``: the default codec; ``low``: ``keyframe_codec.quality=5``,
-``trajectories.budget_points=12``, ``keyframes.max_gop=96``), and the SAME bitstream is
+``trajectories.budget_points=12``, ``keyframes.max_gop=96``; ``high``: the rate point r4, quality 42,
+64 trajectories, GOP ≤ 24), and the SAME bitstream is
 decoded by the warp decoder with ``prediction=blend`` (old) and ``prediction=select`` (new,
 default :class:`~actdiff.motion.fusion.FusionParams`, or each ``--variant``'s
-overrides). Per decode: PSNR, MS-SSIM, PSNR of 8x area-downsampled frames (``psnr8``, coarse
+overrides). Per decode: PSNR, MS-SSIM, tOF (since 2026-12-06), PSNR of 8x area-downsampled frames (``psnr8``, coarse
 fidelity, ``cv2.INTER_AREA``), VMAF NEG, warping error (all frames, keyframes included), and
 decode frames/s on one core (process CPU time of ``decode_video`` with ``OMP_NUM_THREADS=1``
 and ``cv2.setNumThreads(1)``: wall clock would measure the other jobs sharing the machine). Every number printed is in
@@ -46,8 +47,10 @@ RATES = {
     "default": [],
     "low": ["codec.keyframe_codec.quality=5", "codec.trajectories.budget_points=12",
             "codec.keyframes.max_gop=96"],
+    "high": ["codec.keyframe_codec.quality=42", "codec.trajectories.budget_points=64",
+             "codec.keyframes.max_gop=24"],  # configs/rates/default.yaml's r4
 }
-METRICS = ("psnr", "ms_ssim", "vmaf_neg", "warping_error")
+METRICS = ("psnr", "ms_ssim", "vmaf_neg", "warping_error", "tof")
 
 
 def psnr8(ref: np.ndarray, rec: np.ndarray) -> float:
@@ -95,12 +98,13 @@ def summarize(path: str, base: str = "old", name: str | None = None) -> None:
     or ``new0`` with ``--variant``)."""
     rows = json.loads(Path(path).read_text())["results"]
     name = name or [k for k in rows[0]["decoders"] if k != "old"][0]
-    keys = ("psnr", "ms_ssim", "psnr8", "vmaf_neg", "warping_error", "decode_fps")
+    keys = [k for k in ("psnr", "ms_ssim", "psnr8", "vmaf_neg", "warping_error", "tof", "decode_fps")
+            if k in rows[0]["decoders"][base]]  # results before 2026-12-06 have no tof
     print("| clip | rate | bpp | " + " | ".join(f"{k} {base} → {name}" for k in keys) + " |")
     print("|---" * (3 + len(keys)) + "|")
     for r in rows:
         o, n = r["decoders"][base], r["decoders"][name]
-        cells = [f"{o[k]:.4f} → {n[k]:.4f}" if k in ("ms_ssim", "warping_error") else f"{o[k]:.2f} → {n[k]:.2f}"
+        cells = [f"{o[k]:.4f} → {n[k]:.4f}" if k in ("ms_ssim", "warping_error", "tof") else f"{o[k]:.2f} → {n[k]:.2f}"
                  for k in keys]
         print(f"| {r['clip']} | {r['rate']} | {r['bpp']:.4f} | " + " | ".join(cells) + " |")
     d = {k: np.mean([r["decoders"][name][k] - r["decoders"][base][k] for r in rows]) for k in keys}
@@ -146,7 +150,8 @@ def main() -> None:
             line = f"{Path(clip).stem[:20]:20s} {rate:7s} {stats['bpp']:.4f}bpp"
             for name, m in row["decoders"].items():
                 line += (f" | {name} {m['psnr']:.2f} {m['ms_ssim']:.4f} p8 {m['psnr8']:.2f} "
-                         f"vn {m['vmaf_neg']:.1f} we {m['warping_error']:.4f} {m['decode_fps']:.0f}fps")
+                         f"vn {m['vmaf_neg']:.1f} we {m['warping_error']:.4f} tof {m['tof']:.3f} "
+                         f"{m['decode_fps']:.0f}fps")
             print(line, flush=True)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -46,12 +46,15 @@ DT_ITERATIONS = 3
 class EdgeParams:
     """How :func:`edge_aware_field` is guided (see its arguments): ``sigma_r`` grey levels,
     ``guide_blur`` px, ``fallback`` (density units); ``step``: the filter runs on a grid reduced
-    by this factor (the guide area-averaged, the result upsampled bilinearly)."""
+    by this factor (the guide area-averaged, the result upsampled bilinearly); ``scale``: the
+    filter's spatial sigma is ``scale`` × the bandwidth (> 1: a point's motion reaches further
+    inside the region its edges enclose; the Gaussian ``fallback`` keeps the bandwidth)."""
 
     sigma_r: float
     guide_blur: float = 0.0
     fallback: float = 0.0
     step: int = 1
+    scale: float = 1.0
 
 
 def _recursive_pass(img: np.ndarray, coeff: np.ndarray, axis: int) -> None:
@@ -163,6 +166,7 @@ def _fields(guide: np.ndarray, sfs: Sequence[SparseField], bandwidth: float,
     """``(field, density)`` per prepared point set, all filtered together (channels stacked)."""
     h, w = guide.shape[:2]
     bandwidth = float(max(bandwidth, 0.25))
+    sigma_s = bandwidth * float(params.scale)
     step = int(max(1, params.step))
     hc, wc = -(-h // step), -(-w // step)
     stack = []
@@ -177,8 +181,8 @@ def _fields(guide: np.ndarray, sfs: Sequence[SparseField], bandwidth: float,
             g = cv2.GaussianBlur(g, (0, 0), params.guide_blur)
         if step > 1:
             g = cv2.resize(g, (wc, hc), interpolation=cv2.INTER_AREA)
-        filt = DomainTransform(g, bandwidth / step, params.sigma_r)(np.concatenate(stack, -1)).astype(np.float32)
-    peak, fb, out, at = impulse_peak(bandwidth / step), params.fallback, [], 0
+        filt = DomainTransform(g, sigma_s / step, params.sigma_r)(np.concatenate(stack, -1)).astype(np.float32)
+    peak, fb, out, at = impulse_peak(sigma_s / step), params.fallback, [], 0
     for sf in sfs:
         if sf.empty:
             out.append((np.zeros((h, w, sf.chans), np.float32), np.zeros((h, w), np.float32)))

@@ -92,6 +92,8 @@ class FusionParams:
         edge_guide_blur: Gaussian sigma (px) of the keyframe before it guides the field.
         edge_fallback: weight of the Gaussian field where the edges leave a region without points.
         edge_step: grid reduction on which the edge-aware field is filtered.
+        edge_scale: the edge-aware filter's spatial sigma in bandwidths (> 1: the motion of an
+            object's few points fills more of the region its outline encloses; 1: the default).
         edge_median: median filter size (px, 0/1: none; at most 5) applied to the inverted map:
             removes isolated pixels sampled from the wrong side of an edge.
         edge_outside: the inversion's residual includes how far its sample lies outside the
@@ -122,6 +124,7 @@ class FusionParams:
     edge_guide_blur: float = 2.0
     edge_fallback: float = 0.1
     edge_step: int = 2
+    edge_scale: float = 1.0
     edge_median: int = 5
     edge_outside: bool = True
     edge_check: str = "residual"
@@ -131,17 +134,17 @@ class FusionParams:
         if self.edge_check not in EDGE_CHECKS:
             raise ValueError(f"edge_check must be one of {EDGE_CHECKS}, got {self.edge_check!r}")
         edge = (self.edge_sigma_r, self.edge_guide_blur, self.edge_fallback, self.edge_iterations)
-        if min(edge) < 0 or self.edge_step < 1 or self.edge_median not in (0, 1, 3, 5):
+        if min(edge) < 0 or self.edge_step < 1 or self.edge_scale <= 0 or self.edge_median not in (0, 1, 3, 5):
             raise ValueError("edge_sigma_r, edge_guide_blur, edge_fallback and edge_iterations must be >= 0, "
-                             f"edge_step >= 1 and edge_median 0, 1, 3 or 5; got {self.edge_sigma_r}, "
+                             f"edge_step >= 1, edge_scale > 0 and edge_median 0, 1, 3 or 5; got {self.edge_sigma_r}, "
                              f"{self.edge_guide_blur}, {self.edge_fallback}, {self.edge_iterations}, "
-                             f"{self.edge_step}, {self.edge_median}")
+                             f"{self.edge_step}, {self.edge_scale}, {self.edge_median}")
 
     def edge(self) -> Optional[EdgeParams]:
         """The edge-aware interpolation's settings, ``None`` when it is off."""
         if self.edge_sigma_r <= 0:
             return None
-        return EdgeParams(self.edge_sigma_r, self.edge_guide_blur, self.edge_fallback, self.edge_step)
+        return EdgeParams(self.edge_sigma_r, self.edge_guide_blur, self.edge_fallback, self.edge_step, self.edge_scale)
 
 
 @dataclass

@@ -32,14 +32,24 @@ prove).
 
     ACTDIFF_OPENCV_SAMPLES_ROOT=/path ACTDIFF_SHARED_CLIPS=/path nice -n 10 \\
       python benchmarks/bench_rd.py -o experiments/results_rd
+
+On two cores, two runs of different clips (``--sequences``, one thread each) may share ``-o``: each
+finished clip is written into the shared results documents under a lock; then ``--summary-only``::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_rd.py -o OUT --decoders diffusion --sequences vtest cup &
+    OMP_NUM_THREADS=1 python benchmarks/bench_rd.py -o OUT --decoders diffusion --sequences box megamind carphone
+    wait; python benchmarks/bench_rd.py -o OUT --decoders warp diffusion --summary-only
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -274,32 +284,101 @@ def check_resumable(doc: dict, path: Path, settings: dict, overrides: list[str])
                          "pass --restart to re-measure it")
 
 
+@contextmanager
+def locked(out: Path, path: Path) -> Iterator[None]:
+    """An exclusive lock on results document ``path`` (a lock file in ``out/streams``, which is not
+    committed), for runs of different clips (``--sequences``) that share ``out``."""
+    lock = out / "streams" / f"{path.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def start_document(out: Path, path: Path, fresh: dict, settings: dict, overrides: list[str], restart: bool,
+                   clips: list[str]) -> None:
+    """Before a run of ``clips``: with ``restart``, drop them from the document at ``path`` (the whole
+    document when it was made with other decoder settings or overrides: they cannot be mixed), else
+    check that it can be resumed (:func:`check_resumable`). ``fresh``: the document when none is kept."""
+    with locked(out, path):
+        kept = path.exists()
+        doc = load_results(path) if kept else fresh
+        if restart:
+            if settings_mismatch(settings_of(doc), settings) or doc.get("config", {}).get("overrides", []) != overrides:
+                doc = fresh
+            doc["sequences"] = {k: v for k, v in doc["sequences"].items() if k not in clips}
+        else:
+            check_resumable(doc, path, settings, overrides)
+        if restart or not kept:
+            save_results(doc, path, overwrite=True)
+
+
+def save_sequence(out: Path, path: Path, seq: str, points: list[dict], settings: dict, overrides: list[str]) -> None:
+    """Put clip ``seq``'s ``points`` into the document at ``path``, read again under the lock: runs of
+    other clips may have added theirs since (:func:`start_document` made it)."""
+    with locked(out, path):
+        doc = load_results(path)
+        check_resumable(doc, path, settings, overrides)
+        doc["sequences"][seq] = points
+        save_results(doc, path, overwrite=True)
+
+
+def clips_of(dataset: str, sequences: list[str] | None):
+    """The clips of ``dataset`` that a run measures (of ``sequences`` only, when given)."""
+    names = SETS[dataset][0]
+    if sequences is not None:
+        names = [n for n in sequences if names is None or n in names]
+        if not names:
+            return []
+    return list(load_dataset(dataset, sequences=names))
+
+
+def check_sequences(datasets: list[str], sequences: list[str] | None) -> None:
+    """One-line exit before any work when a name of ``--sequences`` is in none of ``datasets``."""
+    if sequences is None:
+        return
+    known = {seq.name for d in datasets for seq in clips_of(d, None)}
+    unknown = [n for n in sequences if n not in known]
+    if unknown:
+        raise SystemExit(f"error: --sequences {', '.join(unknown)}: not in {', '.join(datasets)} "
+                         f"(clips: {', '.join(sorted(known))})")
+
+
 def run(out: Path, frames: int, decoders: list[str], datasets: list[str], wait: bool = False,
-        reuse: Path | None = None, restart: bool = False, overrides: list[str] | None = None) -> None:
-    """Encode (once) and decode every clip at every rate point, one decoder after the other
-    (warp first: cheap), saving the results documents after each clip (a re-run resumes, unless
-    ``restart``: then the results documents start empty; the streams are kept either way).
+        reuse: Path | None = None, restart: bool = False, overrides: list[str] | None = None,
+        sequences: list[str] | None = None) -> None:
+    """Encode (once) and decode every clip (of ``sequences``, when given) at every rate point, one
+    decoder after the other (warp first: cheap), saving each clip into the results documents as it
+    is done (a re-run resumes; ``restart`` re-measures this run's clips; the streams are kept either
+    way). Runs of different ``sequences`` may share ``out`` at the same time, one per core: each
+    clip is written under a lock (:func:`save_sequence`).
     A results document decoded with other decoder settings is never resumed (an error says so).
     With ``reuse``, points whose stream an earlier run in that folder decoded with the same
     decoder settings are not decoded again (:func:`reused_points`). ``overrides`` (``key=value``)
     change the RD encodes' config; they are recorded, and a document made with others is not resumed."""
     rates = load_rates(ROOT / "configs/rates/rd.yaml")
     overrides = list(overrides or [])
+    check_sequences(datasets, sequences)
     cfgs = point_configs(rates, None, "cpu", [f"protocol.max_frames={frames}", *overrides])
     protocol = load_protocol(next(iter(cfgs.values())).protocol)
     for dec in decoders:
         decoder = build_decoder(dec)
         current = getattr(decoder, "settings", dict)()
         for dataset in datasets:
-            ds = load_dataset(dataset, sequences=SETS[dataset][0])
+            clips = clips_of(dataset, sequences)
+            if not clips:
+                continue
             path = out / f"actdiff_rd_{dec}_{dataset}.json"
-            doc = load_results(path) if path.exists() and not restart else new_results(
-                f"actdiff-rd-{dec}", ds.name, protocol.to_dict(),
+            fresh = new_results(
+                f"actdiff-rd-{dec}", load_dataset(dataset, sequences=SETS[dataset][0]).name, protocol.to_dict(),
                 {"rates": rates, "decoder": dec, "metrics": METRICS, "mode": "rd", "decoder_settings": current,
                  "overrides": overrides})
-            check_resumable(doc, path, current, overrides)
-            for seq in ds:
-                if seq.name in doc["sequences"]:
+            start_document(out, path, fresh, current, overrides, restart, [c.name for c in clips])
+            for seq in clips:
+                if seq.name in load_results(path)["sequences"]:
                     continue
                 video = seq.read(protocol)
                 encoded = _streams(out, video, seq.name, cfgs, wait)
@@ -310,8 +389,8 @@ def run(out: Path, frames: int, decoders: list[str], datasets: list[str], wait: 
                 if reused:
                     names = ", ".join(f"{k} ({p['reused_from']})" for k, p in reused.items())
                     print(f"{seq.name}: reused {names}", flush=True)
-                doc["sequences"][seq.name] = [reused[k] if k in reused else next(new) for k in cfgs]
-                save_results(doc, path, overwrite=True)
+                points = [reused[k] if k in reused else next(new) for k in cfgs]
+                save_sequence(out, path, seq.name, points, current, overrides)
 
 
 def markdown(summary: dict) -> str:
@@ -361,6 +440,9 @@ def parser() -> argparse.ArgumentParser:
                          "the streams are kept there)")
     ap.add_argument("--since", default=None, metavar="REV",
                     help="also the RD curve's gain over the fast mode's committed results at git revision REV")
+    ap.add_argument("--sequences", nargs="+", default=None, metavar="CLIP",
+                    help="only these clips (runs of different clips may share -o, one per core; then "
+                         "--summary-only once all are done)")
     ap.add_argument("--wait-streams", action="store_true",
                     help="another run encodes the streams: wait for them (decode-only pass in parallel)")
     return ap
@@ -372,7 +454,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     if not args.summary_only:
         run(out, args.frames, args.decoders, args.datasets, args.wait_streams, args.reuse, args.restart,
-            args.overrides)
+            args.overrides, args.sequences)
+        if args.sequences is not None:
+            print("summary not written (a run of some clips): run --summary-only once every part is done")
+            return
     summary = summarise(out, args.decoders, args.since)
     figures(out, args.decoders)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")

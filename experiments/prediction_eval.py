@@ -65,14 +65,15 @@ def psnr8(ref: np.ndarray, rec: np.ndarray) -> float:
     return float(np.mean(vals))
 
 
-def bitstream(path: Path, rate: str, cache: Path | None) -> tuple[bytes, np.ndarray, dict]:
-    """(bitstream, source frames uint8 (T, H, W, 3), encode stats) of ``path`` at ``rate``."""
+def bitstream(path: Path, rate: str, cache: Path | None, extra: list[str] = ()) -> tuple[bytes, np.ndarray, dict]:
+    """(bitstream, source frames uint8 (T, H, W, 3), encode stats) of ``path`` at ``rate`` (plus the
+    codec overrides ``extra``: give each set its own ``cache`` folder)."""
     video = load_protocol("cpu").read(path)
     video.fps = float(round(video.fps, 3))
     key = cache / f"{path.stem}_{rate}.adv" if cache else None
     if key is not None and key.is_file():
         return key.read_bytes(), video.frames, json.loads(key.with_suffix(".json").read_text())
-    enc = encode_video(video, compose(None, RATES[rate]))
+    enc = encode_video(video, compose(None, RATES[rate] + list(extra)))
     stats = {k: enc.stats[k] for k in ("bpp", "segments", "trajectories")}
     if key is not None:
         cache.mkdir(parents=True, exist_ok=True)
@@ -124,6 +125,8 @@ def main() -> None:
     p.add_argument("--clips", nargs="+")
     p.add_argument("--rates", nargs="+", default=list(RATES), choices=list(RATES))
     p.add_argument("--variant", action="append", default=[], help="JSON FusionParams overrides")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="codec overrides added to every rate point (codec.tracker.fb_threshold=3)")
     p.add_argument("--cache", default=None, help="folder to keep the bitstreams in (re-used when present)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
@@ -142,7 +145,7 @@ def main() -> None:
     results = []
     for clip in args.clips:
         for rate in args.rates:
-            data, src, stats = bitstream(Path(clip), rate, cache)
+            data, src, stats = bitstream(Path(clip), rate, cache, args.set)
             row = {"clip": Path(clip).name, "rate": rate, **stats, "decoders": {}}
             for name, dec in decoders.items():
                 row["decoders"][name] = evaluate(data, src, dec)
@@ -157,7 +160,7 @@ def main() -> None:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                              cwd=Path(__file__).resolve().parent).stdout.strip()
-        out = {"rev": rev, "variants": args.variant, "results": results}
+        out = {"rev": rev, "variants": args.variant, "codec_overrides": args.set, "results": results}
         Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
 
 

@@ -67,6 +67,20 @@ def test_walker_moves_alone():
             assert g_follow < 0.1 and max(b_spill, spill) < 0.15, (g_follow, b_spill, spill)
 
 
+def test_edge_scale_lets_one_point_fill_its_object():
+    """``edge_scale``: a walker carrying ONE point, at the small bandwidth (4 px) the selector fits
+    when points pile up on moving objects. With the filter's sigma at 4 bandwidths the point moves
+    more of the walker and spills far less onto the background (the edges hold the wider reach;
+    the Gaussian fallback keeps the bandwidth) than at 1."""
+    guide, pts, vals, inside = walker_scene(k=1)
+    edge = FusionParams().edge()
+    follow1, spill1 = follow_and_spill(guided_field(guide, pts, vals, 4.0, edge), inside)
+    follow4, spill4 = follow_and_spill(guided_field(guide, pts, vals, 4.0, FusionParams(edge_scale=4).edge()), inside)
+    assert follow4 > follow1 + 0.1 and spill4 < 0.2 * spill1, (follow1, follow4, spill1, spill4)
+    with pytest.raises(ValueError, match="edge_scale > 0"):
+        FusionParams(edge_scale=0)
+
+
 def test_edge_blind_limits():
     """One point: the field is its value everywhere (the trend). A flat guide's impulse response
     peaks at :func:`impulse_peak`."""

@@ -10,7 +10,9 @@
 #
 #   ACTDIFF_OPENCV_SAMPLES_ROOT=... ACTDIFF_SHARED_CLIPS=... nice -n 5 experiments/refresh_unseen_cpu.sh
 # STEPS (default "fast_warp rd_warp fast_diffusion rd_diffusion tables") selects steps; RD_SINCE (a git
-# revision, default c04ba2a^) is the summary's "gain since" reference (bench_rd.py --since).
+# revision, default c04ba2a^) is the summary's "gain since" reference (bench_rd.py --since). RD_SPLIT
+# ("vtest cup|box megamind carphone": clip lists split by |) runs each RD step as one process per list at
+# one thread each, into the same documents (bench_rd.py --sequences); default: one process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -29,6 +31,21 @@ fast() {  # fast mode, decoder $1, on both datasets
     -o "$CARPHONE/actdiff_$1.json" --overwrite
 }
 
+rd() {  # RD mode, decoder $1 (RD_SPLIT: one process per clip list, one thread each)
+  if [ -z "${RD_SPLIT:-}" ]; then
+    $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders "$1" --restart
+    return
+  fi
+  local part pids=()
+  IFS='|' read -ra parts <<< "$RD_SPLIT"
+  for part in "${parts[@]}"; do
+    # shellcheck disable=SC2086  # a part is a list of clip names
+    OMP_NUM_THREADS=1 $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders "$1" --restart --sequences $part &
+    pids+=($!)
+  done
+  for part in "${pids[@]}"; do wait "$part"; done  # set -e: a failed part fails the step
+}
+
 for step in $STEPS; do  # a typo fails before hours of decoding, not after
   case $step in fast_warp|rd_warp|fast_diffusion|rd_diffusion|tables) ;; *) echo "unknown step $step" >&2; exit 2 ;; esac
 done
@@ -38,8 +55,8 @@ for step in $STEPS; do
   case $step in
     fast_warp) fast warp ;;
     fast_diffusion) fast diffusion ;;
-    rd_warp) $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders warp --restart ;;
-    rd_diffusion) $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders diffusion --restart ;;
+    rd_warp) rd warp ;;
+    rd_diffusion) rd diffusion ;;
     tables)
       $PY benchmarks/bench_rd.py -o experiments/results_rd --decoders warp diffusion --summary-only \
         --since "$RD_SINCE"

@@ -27,10 +27,11 @@ def run_steps(tmp_path: Path, steps: str, **env: str) -> tuple[subprocess.Comple
     shutil.copy(SCRIPT, tmp_path / "experiments" / SCRIPT.name)
     log = tmp_path / "calls.txt"
     fake = tmp_path / "fake_python"
-    fake.write_text(f'#!/usr/bin/env bash\necho "$*" >> "{log}"\n')
+    fake.write_text(f'#!/usr/bin/env bash\necho "$*${{OMP_NUM_THREADS:+ [threads $OMP_NUM_THREADS]}}" >> "{log}"\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     proc = subprocess.run(["bash", str(tmp_path / "experiments" / SCRIPT.name)], capture_output=True, text=True,
-                          env={**os.environ, "PYTHON": str(fake), "STEPS": steps, **env}, timeout=60)
+                          env={**{k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"},  # the default: 2
+                               "PYTHON": str(fake), "STEPS": steps, **env}, timeout=60)
     return proc, log.read_text().splitlines() if log.exists() else []
 
 
@@ -40,8 +41,8 @@ def test_tables_step_passes_the_since_revision(tmp_path):
     assert proc.returncode == 0, proc.stderr
     bench = [c for c in calls if c.startswith("benchmarks/bench_rd.py")]
     assert bench == ["benchmarks/bench_rd.py -o experiments/results_rd --decoders warp diffusion --summary-only "
-                     "--since c04ba2a^"]
-    assert "experiments/readme_table.py" in calls and "experiments/readme_figure.py" in calls
+                     "--since c04ba2a^ [threads 2]"]
+    assert "experiments/readme_table.py [threads 2]" in calls and "experiments/readme_figure.py [threads 2]" in calls
     assert any(c.startswith("-m actdiff bdrate") for c in calls)
 
 
@@ -49,9 +50,17 @@ def test_tables_step_passes_the_since_revision(tmp_path):
 def test_rd_since_overrides_and_rd_steps_restart(tmp_path):
     proc, calls = run_steps(tmp_path, "rd_warp rd_diffusion tables", RD_SINCE="abc123")
     assert proc.returncode == 0, proc.stderr
-    assert calls[0] == "benchmarks/bench_rd.py -o experiments/results_rd --decoders warp --restart"
-    assert calls[1] == "benchmarks/bench_rd.py -o experiments/results_rd --decoders diffusion --restart"
-    assert calls[2].endswith("--summary-only --since abc123")
+    assert calls[0] == "benchmarks/bench_rd.py -o experiments/results_rd --decoders warp --restart [threads 2]"
+    assert calls[1] == "benchmarks/bench_rd.py -o experiments/results_rd --decoders diffusion --restart [threads 2]"
+    assert calls[2].endswith("--summary-only --since abc123 [threads 2]")
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_rd_split_runs_one_single_threaded_process_per_clip_list(tmp_path):
+    proc, calls = run_steps(tmp_path, "rd_diffusion", RD_SPLIT="vtest cup|box megamind carphone")
+    assert proc.returncode == 0, proc.stderr
+    head = "benchmarks/bench_rd.py -o experiments/results_rd --decoders diffusion --restart --sequences"
+    assert sorted(calls) == [f"{head} box megamind carphone [threads 1]", f"{head} vtest cup [threads 1]"]
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")

@@ -130,3 +130,21 @@ def test_temporal_loss_weight_adds_to_the_diffusion_loss(tmp_path):
     assert b.item() > a.item()
     with pytest.raises(ValueError, match="temporal_loss_weight"):
         ConditionalDenoiser(**kw, temporal_loss_weight=-1.0)
+
+
+def test_lr_scale_trains_the_temporal_layers_faster_and_bad_keys_fail_at_once(tmp_path):
+    from actdiff.errors import ConfigError
+
+    model_cfg = OmegaConf.to_container(cfg_for(tmp_path).model, resolve=True)
+    module = ConditionalDenoiser(model_cfg, {"lr": 1e-3, "lr_scale": {"temporal": 10}})
+    groups = module.configure_optimizers()["optimizer"].param_groups
+    temporal = {id(p) for p in module.model.temporal.parameters()}
+    by_lr = {round(g["lr"], 9): {id(p) for p in g["params"]} for g in groups}
+    assert sorted(by_lr) == [1e-3, 1e-2] and by_lr[1e-2] == temporal and not by_lr[1e-3] & temporal
+    assert sum(len(g["params"]) for g in groups) == len(module.model.trainable_parameters())
+    plain = ConditionalDenoiser(model_cfg, {"lr": 1e-3}).configure_optimizers()["optimizer"].param_groups
+    assert [g["lr"] for g in plain] == [1e-3]
+    for scale, word in (({"temporl": 10}, "no trainable parameters under temporl"), ({"temporal": 0}, "> 0")):
+        with pytest.raises(ConfigError, match=word) as err:
+            ConditionalDenoiser(model_cfg, {"lr": 1e-3, "lr_scale": scale})
+        assert "\n" not in str(err.value)

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from diffusers.training_utils import EMAModel
 from omegaconf import OmegaConf
 
+from actdiff.errors import ConfigError
 from actdiff.models.denoiser import ControlledDenoiser, widen_condition_input
 from actdiff.models.presets import build_model
 from actdiff.models.sampling import make_train_scheduler, sample, segment_noise
@@ -64,9 +65,33 @@ def temporal_error_loss(pred: torch.Tensor, goal: torch.Tensor, sigma: torch.Ten
     return step.pow(2).mean()
 
 
+def param_groups(model: torch.nn.Module, lr: float, scales: dict[str, float] | None) -> list[dict[str, Any]]:
+    """Optimiser groups of ``model``'s trainable parameters: those under a submodule named by a key of
+    ``scales`` (``{"temporal": 10}``: the video model's temporal layers) train at ``lr × scale``, the
+    rest at ``lr``. A key matching no trainable parameter, or a scale ≤ 0, is a one-line ``ConfigError``."""
+    scales = {str(k): float(v) for k, v in (scales or {}).items()}
+    bad = [k for k, v in scales.items() if not v > 0]
+    if bad:
+        raise ConfigError(f"optim.lr_scale must be > 0, got {', '.join(f'{k}: {scales[k]}' for k in bad)}")
+    groups: dict[str, list] = {k: [] for k in scales}
+    rest = []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            key = next((k for k in scales if name == k or name.startswith(k + ".")), None)
+            (groups[key] if key is not None else rest).append(p)
+    empty = [k for k, ps in groups.items() if not ps]
+    if empty:
+        tops = sorted({n.split(".")[0] for n, _ in model.named_parameters()})
+        raise ConfigError(f"optim.lr_scale: no trainable parameters under {', '.join(empty)} "
+                          f"(top-level submodules: {', '.join(tops)})")
+    return ([{"params": rest, "lr": lr}] if rest else []) + \
+        [{"params": ps, "lr": lr * scales[k], "name": k} for k, ps in groups.items()]
+
+
 class ConditionalDenoiser(L.LightningModule):
     """Args: ``model_cfg`` (``model`` group), ``optim_cfg`` (``optim``: lr, weight_decay, betas,
-    warmup_steps, min_lr_ratio, total_steps), ``ema_decay``, ``val_sample_frames`` (frames sampled
+    warmup_steps, min_lr_ratio, total_steps, ``lr_scale`` per submodule: :func:`param_groups`),
+    ``ema_decay``, ``val_sample_frames`` (frames sampled
     and logged as images per validation), ``val_sample_steps``, ``shared_noise_prob``,
     ``temporal_loss_weight`` (windows only, ``>= 0``; 0 = plain diffusion loss)."""
 
@@ -86,6 +111,7 @@ class ConditionalDenoiser(L.LightningModule):
             raise ValueError(f"temporal_loss_weight must be >= 0, got {temporal_loss_weight}")
         self.save_hyperparameters()
         self.model: ControlledDenoiser = build_model(OmegaConf.create(model_cfg))
+        param_groups(self.model, 1.0, optim_cfg.get("lr_scale"))  # a bad key fails here, not after the data
         self.noise_scheduler = make_train_scheduler(self.model)
         self.ema = EMAModel(self.model.trainable_parameters(), decay=ema_decay)
 
@@ -173,7 +199,7 @@ class ConditionalDenoiser(L.LightningModule):
     # --------------------------------------------------------------- optimiser
     def configure_optimizers(self):
         o = self.hparams.optim_cfg
-        params = self.model.trainable_parameters()
+        params = param_groups(self.model, float(o.get("lr", 2e-4)), o.get("lr_scale"))
         opt = torch.optim.AdamW(params, lr=float(o.get("lr", 2e-4)), weight_decay=float(o.get("weight_decay", 0.0)),
                                 betas=tuple(o.get("betas", (0.9, 0.999))))
         total = int(o.get("total_steps") or 1000)

@@ -2,8 +2,9 @@
 
 For each clip (cpu protocol: 256x384 crop, first ``--frames`` frames) and fast-mode rate point, the
 stream is encoded as the codec does and decoded to its segments (what every decoder sees). Per
-segment the encoder's own dense motion of frame-0 pixels (the configured tracker's pairwise flows,
-chained as the encoder chains them, :func:`actdiff.tracking.base.chain_flows`) splits the
+segment the encoder's own dense motion of frame-0 pixels (its pairwise flows of the coded frames,
+:func:`actdiff.codec.encoding.pairwise_flows`, chained as it chains them,
+:func:`actdiff.tracking.base.chain_flows`) splits the
 segment's first frame into *moving* pixels (displaced by at least ``--moving`` px at some frame of
 the segment) and *static* ones. Reported, pooled over the segments (weighted by pixels, or by
 trajectories):
@@ -35,12 +36,11 @@ from pathlib import Path
 import numpy as np
 
 from actdiff.codec import decode_segments, decode_video
-from actdiff.config import compose
+from actdiff.codec.encoding import pairwise_flows
 from actdiff.data import load_dataset
-from actdiff.evaluation.rates import encode_at_point
+from actdiff.evaluation.rates import codec_overrides, compose_config, encode_at_point, load_rates
 from actdiff.evaluation.results import machine
 from actdiff.io import read_video
-from actdiff.registry import TRACKERS
 from actdiff.tracking.base import chain_flows
 from actdiff.types import DecodedSegment
 
@@ -102,14 +102,15 @@ def main(argv: list[str] | None = None) -> dict:
     files = [c for c in args.clips if Path(c).is_file()]
     names = [c for c in args.clips if c not in files]
     paths = [Path(f) for f in files] + ([s.path for s in load_dataset("train_clips", sequences=names)] if names else [])
-    tracker_cfg = compose(None, list(args.set)).codec.tracker
-    tracker = TRACKERS.build(tracker_cfg.name, **{k: v for k, v in tracker_cfg.items() if k != "name"})
+    rates = load_rates(names=args.rates)
     out: dict = {"args": vars(args), "machine": machine(), "clips": {}}
     for path in paths:
         video = read_video(str(path), max_frames=args.frames, size=(256, 384), resize_mode="crop")
-        flows = tracker.pairwise_flows(video.frames)
         for point in args.rates:
-            enc = encode_at_point(video, point, overrides=args.set)
+            cfg = compose_config(overrides=list(args.set) + codec_overrides(rates[point]))
+            tracker_cfg = cfg.codec.tracker
+            flows = pairwise_flows(video, cfg)  # the coded frames' (repeats left out), as the encoder's
+            enc = encode_at_point(video, point, rates, args.set)
             _, segments = decode_segments(enc.data, trusted=True)
             total: dict[str, int] = {}
             for seg in segments:

@@ -4,7 +4,7 @@ For each clip (cpu protocol: 256x384 crop, first ``--frames`` frames) and fast-m
 stream is encoded as the codec does and decoded to its segments (what every decoder sees). Per
 segment the encoder's own dense motion of frame-0 pixels (its pairwise flows of the coded frames,
 :func:`actdiff.codec.encoding.pairwise_flows`, chained as it chains them,
-:func:`actdiff.tracking.base.chain_flows`) splits the
+:func:`actdiff.codec.encoding.segment_motion`, ``--set tracker.…`` applied) splits the
 segment's first frame into *moving* pixels (displaced by at least ``--moving`` px at some frame of
 the segment) and *static* ones. Reported, pooled over the segments (weighted by pixels, or by
 trajectories):
@@ -36,20 +36,17 @@ from pathlib import Path
 import numpy as np
 
 from actdiff.codec import decode_segments, decode_video
-from actdiff.codec.encoding import pairwise_flows
+from actdiff.codec.encoding import coded_frames, pairwise_flows, segment_motion
 from actdiff.data import load_dataset
 from actdiff.evaluation.rates import codec_overrides, compose_config, encode_at_point, load_rates
 from actdiff.evaluation.results import machine
 from actdiff.io import read_video
-from actdiff.tracking.base import chain_flows
-from actdiff.types import DecodedSegment
+from actdiff.types import DecodedSegment, DenseMotion
 
 
-def segment_counts(flows: tuple[np.ndarray, np.ndarray], seg: DecodedSegment, moving_px: float,
-                   fb_threshold: float, visibility: float) -> dict[str, int]:
-    """Pixel and trajectory counts of one segment (module docstring); ``flows``: the clip's
-    ``(forward, backward)`` pairwise flows ``float32 (T-1, H, W, 2)``."""
-    motion = chain_flows(flows[0], flows[1], seg.segment.start, seg.segment.end, fb_threshold)
+def segment_counts(motion: DenseMotion, seg: DecodedSegment, moving_px: float, visibility: float) -> dict[str, int]:
+    """Pixel and trajectory counts of one segment (module docstring); ``motion``: the encoder's
+    dense motion of the segment's first frame (:func:`actdiff.codec.encoding.segment_motion`)."""
     moving = np.linalg.norm(motion.flow, axis=-1).max(0) >= moving_px          # (H, W)
     visible = motion.confidence[-1] >= visibility
     start = seg.tracks.positions[0] if seg.tracks.num_points else np.zeros((0, 2), np.float32)
@@ -109,13 +106,15 @@ def main(argv: list[str] | None = None) -> dict:
         for point in args.rates:
             cfg = compose_config(overrides=list(args.set) + codec_overrides(rates[point]))
             tracker_cfg = cfg.codec.tracker
+            frames = coded_frames(video, cfg)
             flows = pairwise_flows(video, cfg)  # the coded frames' (repeats left out), as the encoder's
             enc = encode_at_point(video, point, rates, args.set)
             _, segments = decode_segments(enc.data, trusted=True)
             total: dict[str, int] = {}
             for seg in segments:
                 if seg.segment.length > 2:
-                    for k, v in segment_counts(flows, seg, args.moving, float(tracker_cfg.fb_threshold),
+                    motion = segment_motion(frames, flows, seg.segment.start, seg.segment.end, cfg.codec)
+                    for k, v in segment_counts(motion, seg, args.moving,
                                                float(tracker_cfg.visibility_threshold)).items():
                         total[k] = total.get(k, 0) + v
             row = {"bpp": float(enc.stats["bpp"]), "segments": len(segments), **total, **shares(total)}

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from actdiff.registry import TRACKERS
+from actdiff.tracking import chain_flows
 from actdiff.types import DecodedSegment, Segment, Tracks
 
 SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "moving_object_tracks.py"
@@ -49,7 +50,8 @@ def test_counts_find_the_square_and_the_points_on_it():
     mot = load()
     frames, seg = square_clip(on_square=3, static=5)
     flows = TRACKERS.build("dis", preset="medium").pairwise_flows(frames)
-    counts = mot.segment_counts(flows, seg, moving_px=4.0, fb_threshold=1.5, visibility=0.3)
+    motion = chain_flows(*flows, 0, LENGTH - 1, fb_threshold=1.5)
+    counts = mot.segment_counts(motion, seg, moving_px=4.0, visibility=0.3)
     share = mot.shares(counts)
     assert counts["tracks"] == 8 and counts["tracks_on_moving"] == 3
     assert share["tracks_on_moving"] == pytest.approx(3 / 8)

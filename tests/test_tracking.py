@@ -78,3 +78,39 @@ def test_cotracker_missing_is_one_line(tmp_path):
         TRACKERS.build("cotracker3", checkpoint=str(tmp_path / "scaled_offline.pth"))
     msg = str(err.value)
     assert "\n" not in msg and ("pip install" in msg or "scaled_offline.pth" in msg)
+
+
+def square_scene(jump: float):
+    """A dark 10-px square moving 2 px/frame right over a mid-grey background, its flows given
+    exactly except at step 1, whose backward flow disagrees on the square (an inconsistent step);
+    ``jump`` px are added to that step's forward flow there (0: the chain stays on the square)."""
+    n, h, w, side = 6, 32, 48, 10
+    frames = np.full((n, h, w, 3), 120, np.uint8)
+    fw, bw = np.zeros((n - 1, h, w, 2), np.float32), np.zeros((n - 1, h, w, 2), np.float32)
+    for t in range(n):
+        frames[t, 10:10 + side, 6 + 2 * t:6 + 2 * t + side] = (20, 30, 40)
+    for k in range(n - 1):
+        fw[k, 10:10 + side, 6 + 2 * k:6 + 2 * k + side, 0] = 2.0
+        bw[k, 10:10 + side, 8 + 2 * k:8 + 2 * k + side, 0] = -2.0
+    fw[1, 10:10 + side, 8:8 + side, 0] += jump
+    bw[1, 10:10 + side, 10:10 + side, 0] = 4.0            # disagrees with the forward flow
+    return frames, fw, bw
+
+
+def test_appearance_revalidates_a_chain_broken_by_one_step():
+    frames, fw, bw = square_scene(jump=0.0)
+    plain = chain_flows(fw, bw, 0, 5, 1.5)
+    again = chain_flows(fw, bw, 0, 5, 1.5, frames, appearance_tol=20.0)
+    centre = (15, 11)                                     # (y, x) inside the square at frame 0
+    assert plain.confidence[2:, centre[0], centre[1]].max() == 0.0     # the running minimum stays broken
+    assert again.confidence[2, centre[0], centre[1]] == 0.0           # the inconsistent step itself
+    assert (again.confidence[3:, centre[0], centre[1]] > 0.9).all()   # then consistent and the same colour
+    np.testing.assert_array_equal(again.flow, plain.flow)
+    assert (again.confidence[:, 25:, :] == plain.confidence[:, 25:, :]).all()  # the background unchanged
+    assert (chain_flows(fw, bw, 0, 5, 1.5, frames, appearance_tol=0.0).confidence == plain.confidence).all()
+
+
+def test_appearance_keeps_a_chain_that_slid_off_broken():
+    frames, fw, bw = square_scene(jump=14.0)              # step 1 throws the square's pixels onto the grey
+    again = chain_flows(fw, bw, 0, 5, 1.5, frames, appearance_tol=20.0)
+    assert again.confidence[2:, 15, 11].max() == 0.0

@@ -47,6 +47,7 @@ from actdiff.tracking import chain_flows
 from actdiff.types import (
     Bitstream,
     DecodedSegment,
+    DenseMotion,
     EncodeResult,
     Segment,
     SegmentSection,
@@ -282,16 +283,21 @@ def add_detail_mix(result: EncodeResult, source: np.ndarray, codec: DictConfig) 
     return EncodeResult(data=data, stats=stats, debug=result.debug)
 
 
-def pairwise_flows(video: Video, cfg: DictConfig) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-    """The encoder's pairwise (forward, backward) flows ``float32 (T-1, Hc, Wc, 2)`` of the padded
-    frames it codes (repeats left out, :func:`coded_source`), as ``encode_video`` computes them
-    (``None`` for a one-frame video)."""
-    codec, stages = prepare_codec(cfg)
+def coded_frames(video: Video, cfg: DictConfig) -> np.ndarray:
+    """The padded frames ``uint8 (T', Hc, Wc, 3)`` the encoder codes (repeats left out,
+    :func:`coded_source`), on which it computes its flows."""
+    codec, _ = prepare_codec(cfg)
     check_size(video, int(codec.min_size))
-    frames, _ = pad_to_multiple(coded_source(video.frames, codec)[0], int(codec.pad_multiple))
+    return pad_to_multiple(coded_source(video.frames, codec)[0], int(codec.pad_multiple))[0]
+
+
+def pairwise_flows(video: Video, cfg: DictConfig) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """The encoder's pairwise (forward, backward) flows ``float32 (T-1, Hc, Wc, 2)`` of
+    :func:`coded_frames`, as ``encode_video`` computes them (``None`` for a one-frame video)."""
+    frames = coded_frames(video, cfg)
     if frames.shape[0] < 2:
         return None
-    return stages.tracker.pairwise_flows(frames)
+    return prepare_codec(cfg)[1].tracker.pairwise_flows(frames)
 
 
 @dataclass
@@ -325,12 +331,22 @@ class TrackCoding:
         return self.coder.cost_bits(self(tracks), self.height, self.width)
 
 
+def segment_motion(frames: np.ndarray, flows: Tuple[np.ndarray, np.ndarray], start: int, end: int,
+                   codec: DictConfig) -> DenseMotion:
+    """Dense motion of frame ``start``'s pixels over ``start … end`` as the trajectory selectors see
+    it: the pairwise ``flows`` chained with the tracker's ``fb_threshold`` and, when
+    ``tracker.appearance_tol`` is set, broken chains re-validated on the coded ``frames``
+    (:func:`actdiff.tracking.base.iter_chain`)."""
+    tol = float(codec.tracker.get("appearance_tol") or 0.0)
+    return chain_flows(flows[0], flows[1], start, end, float(codec.tracker.fb_threshold),
+                       frames if tol > 0 else None, tol)
+
+
 def _segment_tracks(frames, flows, seg: Segment, codec: DictConfig, coding: TrackCoding, select_tracks):
     """Selected (unquantised) trajectories of one segment and its interpolation bandwidth."""
     if seg.length <= 2:
         return Tracks.empty(seg.length), 16.0
-    fw, bw = flows
-    motion = chain_flows(fw, bw, seg.start, seg.end, float(codec.tracker.fb_threshold))
+    motion = segment_motion(frames, flows, seg.start, seg.end, codec)
     return select_tracks(
         frames[seg.start], motion, codec.trajectories,
         visibility_threshold=float(codec.tracker.visibility_threshold), cost_bits=coding.cost_bits,

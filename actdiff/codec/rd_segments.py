@@ -29,11 +29,10 @@ import numpy as np
 from omegaconf import DictConfig, open_dict
 
 from actdiff.codec.distortion import Distortion
-from actdiff.codec.encoding import Prepared
+from actdiff.codec.encoding import Prepared, segment_motion
 from actdiff.decoders import build_decoder
 from actdiff.motion.temporal import skip_error, upsample_tracks
 from actdiff.registry import TRAJECTORY_SELECTORS
-from actdiff.tracking import chain_flows
 from actdiff.types import DecodedSegment, DenseMotion, Segment, StreamHeader, Tracks
 
 
@@ -127,8 +126,7 @@ class SegmentCoster:
         with self._lock:
             have = self._motion.get(a)
         if have is None or have.num_frames < b - a + 1:
-            fw, bw = self.prep.flows
-            have = chain_flows(fw, bw, a, b, float(self.codec.tracker.fb_threshold))
+            have = segment_motion(self.prep.frames, self.prep.flows, a, b, self.codec)
         with self._lock:
             old = self._motion.pop(a, None)
             if old is not None and old.num_frames > have.num_frames:  # another thread chained further

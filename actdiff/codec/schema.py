@@ -63,6 +63,7 @@ class TrackerSchema:
     preset: Optional[str] = None
     fb_threshold: float = rng(0, lo_open=True)
     visibility_threshold: float = rng(0, 1)
+    appearance_tol: Optional[float] = rng(0, 255, default=None)  # grey levels; null/0: off
     checkpoint: Optional[str] = None   # cotracker3
     stride: Optional[int] = rng(1, 256, default=None)
     device: Optional[str] = None

@@ -35,14 +35,15 @@ class CoTracker3Tracker(Tracker):
         checkpoint: path of ``scaled_offline.pth``.
         stride: grid spacing in pixels for :meth:`track_dense`.
         device: torch device string.
-        fb_threshold, visibility_threshold: see :class:`Tracker`.
+        fb_threshold, visibility_threshold, appearance_tol: see :class:`Tracker`.
     """
 
     name = "cotracker3"
 
     def __init__(self, checkpoint: str = DEFAULT_CHECKPOINT, stride: int = 8, device: str = "cpu",
-                 fb_threshold: float = 1.5, visibility_threshold: float = 0.3, **unused: Any) -> None:
-        super().__init__(fb_threshold, visibility_threshold)
+                 fb_threshold: float = 1.5, visibility_threshold: float = 0.3,
+                 appearance_tol: Optional[float] = None, **unused: Any) -> None:
+        super().__init__(fb_threshold, visibility_threshold, appearance_tol)
         try:
             import cotracker  # noqa: F401
         except ImportError:

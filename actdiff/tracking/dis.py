@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -28,14 +28,14 @@ class DISTracker(Tracker):
 
     Args:
         preset: ``ultrafast`` | ``fast`` | ``medium`` (about 1 / 1.5 / 4 ms per flow at 384×256).
-        fb_threshold, visibility_threshold: see :class:`Tracker`.
+        fb_threshold, visibility_threshold, appearance_tol: see :class:`Tracker`.
     """
 
     name = "dis"
 
     def __init__(self, preset: str = "medium", fb_threshold: float = 1.5, visibility_threshold: float = 0.3,
-                 **unused: Any) -> None:
-        super().__init__(fb_threshold, visibility_threshold)
+                 appearance_tol: Optional[float] = None, **unused: Any) -> None:
+        super().__init__(fb_threshold, visibility_threshold, appearance_tol)
         if preset not in PRESETS:
             raise ConfigError(f"unknown DIS preset {preset!r} (known: {', '.join(PRESETS)})")
         if unused:

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.registry import TRACKERS, WEIGHT_MAPS
 from actdiff.selection import select_segments, select_trajectories
-from actdiff.selection.decoder_error import decoder_error, interpolation_error
+from actdiff.selection.decoder_error import decoder_error, interpolation_error, prepare
 from actdiff.types import DenseMotion
 
 H, W = 96, 128
@@ -200,3 +200,20 @@ def test_decoder_error_zero_for_exact_translation():
     tracks, bw = select_trajectories(frame, motion, OmegaConf.create(TR), 0.3)
     assert decoder_error(tracks, motion, bw) < 1e-3
     assert interpolation_error(tracks, motion, bw) < 1e-3
+
+
+def own_error(kind, budget, compare_fractions):
+    """The selector's own objective (:meth:`Problem.error`) at the greedy set it returns."""
+    frame, motion = scene(kind)
+    cfg = OmegaConf.create(dict(TR, budget_points=budget, compare_fractions=compare_fractions))
+    tracks, bw = select_trajectories(frame, motion, cfg, 0.3)
+    return prepare(frame, motion, cfg, 0.3).error(tracks.positions[0], bw), tracks.num_points
+
+
+@pytest.mark.parametrize("kind,budget", [("two_objects", 16), ("pan_object", 24), ("zoom_rotate", 12)])
+def test_compare_fractions_never_raise_the_selectors_error(kind, budget):
+    plain, n_plain = own_error(kind, budget, None)
+    more, n_more = own_error(kind, budget, [0.5, 0.75, 0.9])
+    assert more <= plain and n_more <= budget
+    if kind == "two_objects":   # here a set built on half the budget's grid wins by a third
+        assert more < 0.8 * plain, (more, plain)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -99,6 +99,7 @@ class TrajectoriesSchema:
     anchor_snap: float = rng(0, 1e6)
     suppress: float = rng(0, 1e6)
     compare_grid: bool = MISSING
+    compare_fractions: Optional[List[float]] = rng(0, 1, default=None)   # greedy: more anchor fractions tried
     smooth_sigma: float = rng(0, 1000)
     smooth_ends: str = one_of(SMOOTH_ENDS, default=DEFAULT_SMOOTH_ENDS)
     smooth_keep: float = rng(0, 1000, default=DEFAULT_SMOOTH_KEEP)
@@ -193,18 +194,24 @@ def _check_values(schema: Any, node: Dict[str, Any], prefix: str) -> None:
             if _nested(schema, f.name) is not None:   # a free-form section (rd) is checked by its user
                 _check_values(_nested(schema, f.name), value, key)
             continue
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"{key} = {value} must be a finite number")
-        if "range" in f.metadata:
-            lo, hi, lo_open = f.metadata["range"]
-            if value < lo or value > hi or (lo_open and value == lo):
-                raise ConfigError(f"{key} = {value!r} is out of range {'(' if lo_open else '['}{lo:g}, {hi:g}]")
+        for v in value if isinstance(value, list) else [value]:   # a list: every element in range
+            _check_number(f, key, v)
         choices = f.metadata.get("choices")
         if choices is not None and value not in choices and not (choices is DECODERS and value in DECODER_MODULES):
             known = choices.names() if hasattr(choices, "names") else sorted(choices)
             if choices is DECODERS:
                 known = sorted(set(known) | set(DECODER_MODULES))
             raise ConfigError(f"{key} = {value!r} is not one of: {', '.join(known)}")
+
+
+def _check_number(f: Any, key: str, value: Any) -> None:
+    """One value of field ``f``: finite, and within the field's range if it has one."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key} = {value} must be a finite number")
+    if "range" in f.metadata:
+        lo, hi, lo_open = f.metadata["range"]
+        if value < lo or value > hi or (lo_open and value == lo):
+            raise ConfigError(f"{key} = {value!r} is out of range {'(' if lo_open else '['}{lo:g}, {hi:g}]")
 
 
 def _describe(full_key: str) -> str:

@@ -25,6 +25,8 @@ with :func:`actdiff.motion.dense_flow_from_tracks` from frame ``t`` to both keyf
   points pile up on a moving object). Finally (``compare_grid``, default true) the anchor grid
   with as many points (bits mode: as many as the budget affords) is evaluated too and kept
   when its decoder error is lower — on smooth global motion a regular grid is hard to beat.
+  ``compare_fractions`` (default none) lists more anchor fractions whose refined sets compete
+  the same way (e.g. ``[0.75]``: most of the budget on the grid, the rest where the grid errs).
 * ``uniform``: a regular grid; ``motion``: the largest mean motion magnitudes with non-maximum
   suppression. Both fit the bandwidth the same way.
 
@@ -231,14 +233,38 @@ def select_greedy(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visi
     if setup is None:
         return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
     prob, budget = setup
-    n_anchor = int(round(float(_get(cfg, "anchor_fraction", 0.33)) * budget.points))
-    n_anchor = max(1, n_anchor) if budget.points else 0
     snap = float(_get(cfg, "anchor_snap", 0.0))
+    best = _refine(prob, budget, float(_get(cfg, "anchor_fraction", 0.33)), snap, cfg)
+    if best is None:
+        return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
+    error = prob.error(*best)
+    for fraction in _get(cfg, "compare_fractions", None) or ():
+        other = _refine(prob, budget, float(fraction), snap, cfg)
+        if other is not None and (e := prob.error(*other)) < error:
+            log.debug("greedy: anchor fraction %.2f beats the default", float(fraction))
+            best, error = other, e
+    pts, bandwidth = best
+    if _get(cfg, "compare_grid", True):
+        grid = budget.largest_fitting(lambda n: anchor_points(prob.weight, n, snap),
+                                      len(pts) if budget.bits is None else None)
+        grid_bw = prob.fit(grid) if len(grid) else DEFAULT_BANDWIDTH
+        if len(grid) and prob.error(grid, grid_bw) < error:
+            log.debug("greedy: the anchor grid of %d points beats the refined %d points", len(grid), len(pts))
+            pts, bandwidth = grid, grid_bw
+    return prob.tracks(pts), bandwidth
+
+
+def _refine(prob: Problem, budget: Budget, anchor_fraction: float, snap: float,
+            cfg: Any) -> Optional[Tuple[np.ndarray, float]]:
+    """Greedy's points ``(N, 2)`` and fitted bandwidth from anchors on ``anchor_fraction`` of the
+    budget (``None``: not even one anchor fits)."""
+    n_anchor = int(round(anchor_fraction * budget.points))
+    n_anchor = max(1, n_anchor) if budget.points else 0
     pts = anchor_points(prob.weight, n_anchor, snap)
     while len(pts) and not budget.fits(pts):
         pts = anchor_points(prob.weight, len(pts) // 2, snap)
     if len(pts) == 0:
-        return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
+        return None
     bandwidth = prob.fit(pts)
     cells, per_step = int(_get(cfg, "residual_cells", 600)), int(_get(cfg, "points_per_step", 10))
     suppress = float(_get(cfg, "suppress", 2.0))
@@ -257,15 +283,7 @@ def select_greedy(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visi
                 break
         pts = np.concatenate([pts, new])
         bandwidth = prob.refit(pts, bandwidth)  # the denser set needs a narrower bandwidth
-    bandwidth = prob.fit(pts)
-    if _get(cfg, "compare_grid", True):
-        grid = budget.largest_fitting(lambda n: anchor_points(prob.weight, n, snap),
-                                      len(pts) if budget.bits is None else None)
-        grid_bw = prob.fit(grid) if len(grid) else DEFAULT_BANDWIDTH
-        if len(grid) and prob.error(grid, grid_bw) < prob.error(pts, bandwidth):
-            log.debug("greedy: the anchor grid of %d points beats the refined %d points", len(grid), len(pts))
-            pts, bandwidth = grid, grid_bw
-    return prob.tracks(pts), bandwidth
+    return pts, prob.fit(pts)
 
 
 def _fit_bits(budget: Budget, pts: np.ndarray, new: np.ndarray) -> np.ndarray:

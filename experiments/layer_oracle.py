@@ -49,6 +49,7 @@ from actdiff.evaluation.rates import training_streams
 from actdiff.evaluation.results import machine
 from actdiff.metrics import compute_metrics
 from actdiff.motion.edge_field import EdgeParams, guided_fields, segment_displacement
+from actdiff.motion.interpolate import eval_trend, robust_trend
 from actdiff.tracking.base import iter_chain
 from actdiff.tracking.dis import DISTracker
 from actdiff.types import DecodedSegment
@@ -63,26 +64,18 @@ VARIANTS = ("layered", "background")
 VARIANT = ["layered"]
 
 
-def affine_residual(flow: np.ndarray, conf: np.ndarray, iterations: int = 3) -> np.ndarray:
+def affine_residual(flow: np.ndarray, conf: np.ndarray) -> np.ndarray:
     """``|flow − A(x, y)|`` px, ``float32 (H, W)``: the deviation of a displacement field ``(H, W, 2)``
-    from its robust affine fit (least squares on confident pixels of a 4-px grid, refit on the
-    inliers, those within twice the median deviation or 1 px)."""
+    from its robust affine fit (:func:`actdiff.motion.interpolate.robust_trend`, the decoders' own
+    Tukey-biweight trend, on the confident pixels of a 4-px grid)."""
     h, w = flow.shape[:2]
-    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
-    design = np.stack([np.ones_like(gx), gx / w, gy / h], -1)
-    keep = np.zeros((h, w), bool)
-    keep[::4, ::4] = True
-    keep &= conf >= 0.5
+    gy, gx = np.mgrid[0:h:4, 0:w:4]
+    keep = conf[gy, gx] >= 0.5
     if keep.sum() < 6:
         return np.zeros((h, w), np.float32)
-    for _ in range(iterations):
-        coef, *_ = np.linalg.lstsq(design[keep], flow[keep], rcond=None)
-        dev = np.linalg.norm(flow - design @ coef, axis=-1)
-        inl = keep & (dev <= max(2.0 * float(np.median(dev[keep])), 1.0))
-        if inl.sum() < 6:
-            break
-        keep = inl
-    return dev.astype(np.float32)
+    pts = np.stack([gx[keep], gy[keep]], -1).astype(np.float64)
+    coef = robust_trend(pts, flow[gy, gx][keep].astype(np.float64), np.ones(len(pts)), h, w)
+    return np.linalg.norm(flow - eval_trend(coef, h, w), axis=-1).astype(np.float32)
 
 
 def motion_mask(src: np.ndarray, fw: np.ndarray, bw: np.ndarray, key: int, other: int, threshold: float,

@@ -66,3 +66,22 @@ def test_shares_of_nothing_are_nan_not_an_error():
                         "tracks": 0, "tracks_on_moving": 0})
     assert share["moving"] == 0 and share["visible_end_static"] == 1
     assert np.isnan(share["visible_end_moving"]) and np.isnan(share["tracks_on_moving"])
+
+
+def test_main_writes_shares_of_a_clip_file(tmp_path):
+    """The whole script on a video file (cpu protocol crop, one rate point, a codec override)."""
+    import json
+
+    from actdiff.io import write_video
+
+    mot = load()
+    frames, _ = square_clip(on_square=1, static=1)
+    clip = tmp_path / "square.mp4"
+    write_video(str(clip), frames, fps=25)
+    out = tmp_path / "tracks.json"
+    mot.main(["--clips", str(clip), "--frames", str(LENGTH), "--rates", "r1", "--set",
+              "codec.tracker.appearance_tol=16", "-o", str(out)])
+    row = json.loads(out.read_text())["clips"]["square"]["r1"]
+    assert row["pixels"] > 0 and 0 < row["moving"] < 0.5, row          # the square moves, the background not
+    assert 0 <= row["visible_end_moving"] <= 1 and row["visible_end_static"] > 0.8, row
+    assert row["tracks"] > 0 and 0 <= row["tracks_on_moving"] <= 1

@@ -234,12 +234,12 @@ def select_greedy(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visi
         return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
     prob, budget = setup
     snap = float(_get(cfg, "anchor_snap", 0.0))
-    best = _refine(prob, budget, float(_get(cfg, "anchor_fraction", 0.33)), snap, cfg)
+    best = greedy_refine(prob, budget, float(_get(cfg, "anchor_fraction", 0.33)), snap, cfg)
     if best is None:
         return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
     error = prob.error(*best)
     for fraction in _get(cfg, "compare_fractions", None) or ():
-        other = _refine(prob, budget, float(fraction), snap, cfg)
+        other = greedy_refine(prob, budget, float(fraction), snap, cfg)
         if other is not None and (e := prob.error(*other)) < error:
             log.debug("greedy: anchor fraction %.2f beats the default", float(fraction))
             best, error = other, e
@@ -254,8 +254,8 @@ def select_greedy(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visi
     return prob.tracks(pts), bandwidth
 
 
-def _refine(prob: Problem, budget: Budget, anchor_fraction: float, snap: float,
-            cfg: Any) -> Optional[Tuple[np.ndarray, float]]:
+def greedy_refine(prob: Problem, budget: Budget, anchor_fraction: float, snap: float,
+                  cfg: Any) -> Optional[Tuple[np.ndarray, float]]:
     """Greedy's points ``(N, 2)`` and fitted bandwidth from anchors on ``anchor_fraction`` of the
     budget (``None``: not even one anchor fits)."""
     n_anchor = int(round(anchor_fraction * budget.points))

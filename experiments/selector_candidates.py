@@ -1,0 +1,100 @@
+"""Why does the greedy selector keep off (or go onto) the moving objects? A looking tool: it chooses nothing.
+
+For one clip and fast-mode rate point, per segment of the stream (cpu protocol: 256x384 crop, first
+``--frames`` frames), every candidate point set the greedy selector can return is built on the
+encoder's own dense motion (:func:`actdiff.codec.encoding.segment_motion`) at the segment's point
+budget: the greedy refinement from each anchor fraction of ``--fractions``
+(:func:`actdiff.selection.trajectories.greedy_refine`) and the plain anchor grid. Per candidate:
+its fitted bandwidth (px), its decoder error (the selector's own objective,
+:meth:`actdiff.selection.decoder_error.Problem.error`, px) and how many of its points start on a
+moving pixel (displaced by at least ``--moving`` px within the segment); per segment: the moving
+pixels' share of the samples, of the objective's weight, and of the best candidate's residual.
+
+    OMP_NUM_THREADS=1 PYTHONPATH=. python experiments/selector_candidates.py data/opencv_samples/vtest.avi \\
+        --rate r1 -o benchmarks/results/selector_candidates_vtest_r1_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from actdiff.codec import decode_segments
+from actdiff.codec.encoding import coded_frames, pairwise_flows, segment_motion
+from actdiff.evaluation.rates import codec_overrides, compose_config, encode_at_point, load_rates
+from actdiff.evaluation.results import machine
+from actdiff.io import read_video
+from actdiff.selection.decoder_error import prepare
+from actdiff.selection.trajectories import Budget, anchor_points, greedy_refine
+
+
+def candidates(frame0: np.ndarray, motion, tcfg: dict, fractions: list[float], moving_px: float,
+               visibility: float) -> dict:
+    """The candidates of one segment (module docstring); ``tcfg``: the trajectories section."""
+    prob = prepare(frame0, motion, tcfg, visibility)
+    budget = Budget(prob, tcfg, None)
+    moving = np.linalg.norm(motion.flow, axis=-1).max(0) >= moving_px           # (H, W)
+    sets = {f"greedy {f:g}": greedy_refine(prob, budget, f, 0.0, tcfg) for f in fractions}
+    grid = anchor_points(prob.weight, budget.points, 0.0)
+    sets["grid"] = (grid, prob.fit(grid)) if len(grid) else None
+    rows = {}
+    for name, got in sets.items():
+        if got is None:
+            continue
+        pts, bw = got
+        x, y = pts[:, 0].astype(int), pts[:, 1].astype(int)
+        rows[name] = {"points": int(len(pts)), "bandwidth": float(bw), "error": prob.error(pts, bw),
+                      "on_moving": int(moving[y, x].sum())}
+    best = min(rows, key=lambda k: rows[k]["error"])
+    mv = moving[prob.centres[..., 1].astype(int), prob.centres[..., 0].astype(int)]
+    weight = (prob.w0 + prob.w1).sum(0)
+    residual = prob.residual(*sets[best])
+    return {"candidates": rows, "best": best, "moving_share": float(mv.mean()),
+            "moving_weight_share": float((weight * mv).sum() / max(weight.sum(), 1e-9)),
+            "moving_residual_share": float((residual * mv).sum() / max(residual.sum(), 1e-9))}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("clip", help="a video file")
+    ap.add_argument("--rate", default="r1")
+    ap.add_argument("--frames", type=int, default=48)
+    ap.add_argument("--fractions", nargs="+", type=float, default=[0.33, 0.5, 0.75])
+    ap.add_argument("--moving", type=float, default=4.0, help="px a frame-0 pixel must move within its segment")
+    ap.add_argument("-o", "--output", default=None)
+    args = ap.parse_args(argv)
+    if not Path(args.clip).is_file():
+        raise SystemExit(f"{args.clip}: no such video file")
+    video = read_video(args.clip, max_frames=args.frames, size=(256, 384), resize_mode="crop")
+    rates = load_rates(names=[args.rate])
+    cfg = compose_config(overrides=codec_overrides(rates[args.rate]))
+    frames, flows = coded_frames(video, cfg), pairwise_flows(video, cfg)
+    _, segments = decode_segments(encode_at_point(video, args.rate, rates).data, trusted=True)
+    tcfg = OmegaConf.to_container(cfg.codec.trajectories, resolve=True)
+    out: dict = {"args": vars(args), "machine": machine(), "segments": []}
+    for seg in segments:
+        a, b = seg.segment.start, seg.segment.end
+        if b - a < 2:
+            continue
+        motion = segment_motion(frames, flows, a, b, cfg.codec)
+        visibility = float(cfg.codec.tracker.visibility_threshold)
+        row = {"start": a, "end": b, **candidates(frames[a], motion, tcfg, args.fractions, args.moving, visibility)}
+        out["segments"].append(row)
+        print(f"segment {a}-{b}: moving {row['moving_share']:.2f} of the samples, {row['moving_weight_share']:.2f} of "
+              f"the weight, {row['moving_residual_share']:.2f} of the best ({row['best']}) set's residual", flush=True)
+        for name, c in row["candidates"].items():
+            print(f"  {name:12s} {c['points']:3d} points, bandwidth {c['bandwidth']:6.2f} px, "
+                  f"error {c['error']:.4f} px, {c['on_moving']} on moving pixels", flush=True)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

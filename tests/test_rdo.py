@@ -449,3 +449,23 @@ def test_the_split_search_weighs_the_credits(clip, flows, monkeypatch):
     credited = encode_video(clip, cfg, flows=flows)
     assert plain.stats["keyframes"] == [0, clip.num_frames - 1]
     assert len(credited.stats["keyframes"]) > len(plain.stats["keyframes"])
+
+
+def test_rd_selection_overrides_the_streams_own_tracks_only(clip, flows):
+    """``codec.rd.selection``: trajectory overrides of the tracks the stream codes (the default turns
+    off the fast mode's ``compare_fractions`` there); the search's own overrides stay
+    ``codec.rd.search``'s; unknown keys are one line."""
+    cfg = rd_cfg()
+    assert list(cfg.codec.trajectories.compare_fractions) == [0.5, 0.75]   # the fast mode's default
+    settings = RDSettings.from_config(cfg.codec)
+    assert settings.selection == {"compare_fractions": None} and settings.search["compare_fractions"] is None
+    segs = RDSearch(prepare(clip, cfg.codec, flows), cfg.codec, settings).segs
+    assert segs.final.compare_fractions is None and segs.final.compare_grid     # the stream's: grid compared
+    assert segs.codec.trajectories.compare_fractions is None and not segs.codec.trajectories.compare_grid
+    on = rd_cfg("codec.rd.selection=null")
+    segs = RDSearch(prepare(clip, on.codec, flows), on.codec, RDSettings.from_config(on.codec)).segs
+    assert list(segs.final.compare_fractions) == [0.5, 0.75]
+    with pytest.raises(ConfigError, match="codec.rd.selection.nonsense is not a key of codec.trajectories"):
+        RDSettings.from_config(rd_cfg("+codec.rd.selection.nonsense=1").codec)
+    with pytest.raises(ConfigError, match="codec.rd.search must be a mapping"):
+        RDSettings.from_config(rd_cfg("codec.rd.search=3").codec)

@@ -85,12 +85,13 @@ class SegmentCoster:
         distortion: the distortion measure.
         decoder: the decoder in the loop (a name or a ``codec.decoder``-style section).
         search: overrides of ``codec.trajectories`` used while searching (selection only).
+        selection: overrides of ``codec.trajectories`` for the stream's own tracks (:meth:`final_tracks`).
         stride, most: which interior frames are decoded and scored (:func:`eval_frames`).
     """
 
     def __init__(self, prep: Prepared, codec: DictConfig, refs: Sequence[Any], distortion: Distortion,
                  decoder: Any = "warp", search: Optional[Mapping[str, Any]] = None, stride: int = 2,
-                 most: int = 12) -> None:
+                 most: int = 12, selection: Optional[Mapping[str, Any]] = None) -> None:
         self.prep, self.refs, self.distortion = prep, refs, distortion
         self.eval_stride, self.eval_most = int(stride), int(most)
         self.codec = copy.deepcopy(codec)
@@ -98,6 +99,8 @@ class SegmentCoster:
         with open_dict(self.codec.trajectories), open_dict(self.final):
             for k, v in dict(search or {}).items():
                 self.codec.trajectories[k] = v
+            for k, v in dict(selection or {}).items():
+                self.final[k] = v
             self.codec.trajectories.budget_bits = self.final.budget_bits = None
         self.same_selection = self.codec.trajectories == self.final
         self.stride = int(self.codec.trajectories.temporal_stride)

@@ -4,14 +4,14 @@ of :mod:`actdiff.codec.rdo` reads nothing else). Keys and defaults: ``configs/co
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Optional, Tuple
 
 from omegaconf import DictConfig, OmegaConf
 
 from actdiff.codec.distortion import Distortion
 from actdiff.codec.rd_keyframes import DEFAULT_PROPAGATION
-from actdiff.codec.schema import codec_threads
+from actdiff.codec.schema import TrajectoriesSchema, codec_threads
 from actdiff.errors import ConfigError
 from actdiff.image_codecs.scaled import check_scale
 from actdiff.motion.fusion import EDGE_SIGMA_R
@@ -65,6 +65,18 @@ def rd_distortion(codec: DictConfig) -> Distortion:
         raise ConfigError(f"codec.rd.distortion: {e}") from None
 
 
+def trajectory_overrides(rd: DictConfig, key: str) -> Dict[str, Any]:
+    """``codec.rd.<key>``: overrides of ``codec.trajectories`` (a mapping of its keys, or null)."""
+    value = plain(rd.get(key)) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"codec.rd.{key} must be a mapping of codec.trajectories keys, got {value!r}")
+    known = {f.name for f in fields(TrajectoriesSchema)}
+    bad = sorted(set(value) - known)
+    if bad:
+        raise ConfigError(f"codec.rd.{key}.{bad[0]} is not a key of codec.trajectories")
+    return dict(value)
+
+
 @dataclass(frozen=True)
 class RDSettings:
     """The ``codec.rd`` section, checked. See ``configs/codec/default.yaml``."""
@@ -78,7 +90,7 @@ class RDSettings:
     propagation: float
     distortion: Distortion = field(default_factory=Distortion)
     decoder: Any = "warp"
-    search: Dict[str, Any] = field(default_factory=dict)
+    search: Dict[str, Any] = field(default_factory=dict)    # trajectory overrides while searching
     eval_stride: int = 3
     eval_frames: int = 8
     refine: bool = False
@@ -92,6 +104,7 @@ class RDSettings:
     inter_rd: bool = True
     endpoint_credit: bool = False
     stride_choice: bool = False
+    selection: Dict[str, Any] = field(default_factory=dict)  # trajectory overrides of the stream's own selection
 
     @classmethod
     def from_config(cls, codec: DictConfig, lam: Optional[float] = None) -> "RDSettings":
@@ -152,10 +165,11 @@ class RDSettings:
             raise ConfigError(f"codec.rd.stride_choice must be true or false, got {stride_choice!r}")
         return cls(lam, ints("qualities", 0, 100), ints("budgets", 1, 2048),
                    tuple(sorted({check_scale(float(s)) for s in scales})), max_gop, min_gop, rho,
-                   rd_distortion(codec), _loop_decoder(rd), dict(plain(rd.get("search")) or {}),
+                   rd_distortion(codec), _loop_decoder(rd), trajectory_overrides(rd, "search"),
                    stride, most, bool(rd.get("refine", False)), bool(rd.get("inherit_quality", False)),
                    None if slack is None else float(slack), threads, None if margin is None else float(margin),
-                   speed, final, fast_partition, inter_rd, endpoint_credit, stride_choice)
+                   speed, final, fast_partition, inter_rd, endpoint_credit, stride_choice,
+                   trajectory_overrides(rd, "selection"))
 
 
 __all__ = ["RDSettings", "plain", "rd_distortion"]

@@ -126,7 +126,7 @@ class RDSearch:
             if params.get("speed") != settings.search_speed:
                 self.keys = KeyframeCoder(prep.frames, self.refs, {**params, "speed": settings.search_speed}, dist)
         self.segs = SegmentCoster(prep, codec, self.refs, dist, settings.decoder, settings.search,
-                                  settings.eval_stride, settings.eval_frames)
+                                  settings.eval_stride, settings.eval_frames, settings.selection)
         h, w = prep.coded_size
         self.pixels = h * w
         self.shots = self._shots()
@@ -346,7 +346,7 @@ class RDSearch:
             other.prep = replace(self.prep, coding=TrackCoding(other.codec, self.prep.stages.coder,
                                                                *self.prep.coded_size))
             other.segs = SegmentCoster(other.prep, other.codec, self.refs, self.s.distortion, self.s.decoder,
-                                       self.s.search, self.s.eval_stride, self.s.eval_frames)
+                                       self.s.search, self.s.eval_stride, self.s.eval_frames, self.s.selection)
             other.segs._motion = self.segs._motion  # the chained motion does not depend on the stride
             self._restrided = other
         self._restrided.s = self.s

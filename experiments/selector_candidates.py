@@ -31,6 +31,8 @@ from actdiff.evaluation.results import machine
 from actdiff.io import read_video
 from actdiff.selection.decoder_error import prepare
 from actdiff.selection.trajectories import Budget, anchor_points, greedy_refine
+from actdiff.training.synthetic import moving_square
+from actdiff.types import Video
 
 
 def candidates(frame0: np.ndarray, motion, tcfg: dict, fractions: list[float], moving_px: float,
@@ -61,16 +63,20 @@ def candidates(frame0: np.ndarray, motion, tcfg: dict, fractions: list[float], m
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("clip", help="a video file")
+    ap.add_argument("clip", help="a video file, or 'moving_square': the synthetic clip of tests/test_fusion.py "
+                    "(17 frames 128x192, a 40-px square; its own size, no crop)")
     ap.add_argument("--rate", default="r1")
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--fractions", nargs="+", type=float, default=[0.33, 0.5, 0.75])
     ap.add_argument("--moving", type=float, default=4.0, help="px a frame-0 pixel must move within its segment")
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args(argv)
-    if not Path(args.clip).is_file():
+    if args.clip == "moving_square":
+        video = Video(moving_square(17, 128, 192, 40)[0], 25.0, "moving_square")
+    elif not Path(args.clip).is_file():
         raise SystemExit(f"{args.clip}: no such video file")
-    video = read_video(args.clip, max_frames=args.frames, size=(256, 384), resize_mode="crop")
+    else:
+        video = read_video(args.clip, max_frames=args.frames, size=(256, 384), resize_mode="crop")
     rates = load_rates(names=[args.rate])
     cfg = compose_config(overrides=codec_overrides(rates[args.rate]))
     frames, flows = coded_frames(video, cfg), pairwise_flows(video, cfg)

@@ -352,7 +352,8 @@ def test_fuzz_structured_cli(real_stream, tmp_path, capsys):
             rc = decode.main([str(src), "-o", str(out)])
         err = capsys.readouterr().err.strip().splitlines()
         if rc == 0:
-            assert read_video(out).num_frames == read_bitstream(src.read_bytes()).header.num_frames
+            # a mutated header may crop the frames below the reader's default minimum side
+            assert read_video(out, min_size=1).num_frames == read_bitstream(src.read_bytes()).header.num_frames
         else:
             assert rc == 2 and len(err) == 1 and err[0].startswith("error:"), (i, rc, err)
             assert not out.exists()

@@ -453,16 +453,15 @@ def test_the_split_search_weighs_the_credits(clip, flows, monkeypatch):
 
 def test_rd_selection_overrides_the_streams_own_tracks_only(clip, flows):
     """``codec.rd.selection``: trajectory overrides of the tracks the stream codes (the default turns
-    off the fast mode's ``compare_fractions`` there); the search's own overrides stay
+    off the fast-mode knob ``compare_fractions`` there); the search's own overrides stay
     ``codec.rd.search``'s; unknown keys are one line."""
-    cfg = rd_cfg()
-    assert list(cfg.codec.trajectories.compare_fractions) == [0.5, 0.75]   # the fast mode's default
+    cfg = rd_cfg("codec.trajectories.compare_fractions=[0.5,0.75]")
     settings = RDSettings.from_config(cfg.codec)
     assert settings.selection == {"compare_fractions": None} and settings.search["compare_fractions"] is None
     segs = RDSearch(prepare(clip, cfg.codec, flows), cfg.codec, settings).segs
     assert segs.final.compare_fractions is None and segs.final.compare_grid     # the stream's: grid compared
     assert segs.codec.trajectories.compare_fractions is None and not segs.codec.trajectories.compare_grid
-    on = rd_cfg("codec.rd.selection=null")
+    on = rd_cfg("codec.trajectories.compare_fractions=[0.5,0.75]", "codec.rd.selection=null")
     segs = RDSearch(prepare(clip, on.codec, flows), on.codec, RDSettings.from_config(on.codec)).segs
     assert list(segs.final.compare_fractions) == [0.5, 0.75]
     with pytest.raises(ConfigError, match="codec.rd.selection.nonsense is not a key of codec.trajectories"):

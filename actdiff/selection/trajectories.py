@@ -25,9 +25,8 @@ with :func:`actdiff.motion.dense_flow_from_tracks` from frame ``t`` to both keyf
   points pile up on a moving object). Finally (``compare_grid``, default true) the anchor grid
   with as many points (bits mode: as many as the budget affords) is evaluated too and kept
   when its decoder error is lower — on smooth global motion a regular grid is hard to beat.
-  ``compare_fractions`` lists more anchor fractions whose refined sets compete the same way (the
-  config's default ``[0.5, 0.75]``: more of the budget on the grid, the rest where the grid errs;
-  none when the key is absent).
+  ``compare_fractions`` (default none) lists more anchor fractions whose refined sets compete the
+  same way (e.g. ``[0.5, 0.75]``: more of the budget on the grid, the rest where the grid errs).
 * ``uniform``: a regular grid; ``motion``: the largest mean motion magnitudes with non-maximum
   suppression. Both fit the bandwidth the same way.
 

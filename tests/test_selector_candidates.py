@@ -50,3 +50,10 @@ def test_main_scores_every_candidate(tmp_path):
 def test_missing_clip_is_one_line(tmp_path):
     with pytest.raises(SystemExit, match="no such video file"):
         load().main([str(tmp_path / "none.mp4")])
+
+
+def test_the_synthetic_moving_square_at_its_own_size():
+    doc = load().main(["moving_square", "--rate", "r3", "--fractions", "0.33"])
+    (seg,) = doc["segments"]
+    assert (seg["start"], seg["end"]) == (0, 16) and set(seg["candidates"]) == {"greedy 0.33", "grid"}
+    assert all(c["points"] == 48 for c in seg["candidates"].values())   # r3's budget

@@ -8,7 +8,9 @@ budget: the greedy refinement from each anchor fraction of ``--fractions``
 its fitted bandwidth (px), its decoder error (the selector's own objective,
 :meth:`actdiff.selection.decoder_error.Problem.error`, px) and how many of its points start on a
 moving pixel (displaced by at least ``--moving`` px within the segment); per segment: the moving
-pixels' share of the samples, of the objective's weight, and of the best candidate's residual.
+pixels' share of the samples, of the objective's weight, and of the best candidate's residual, and
+the share of the moving and of the static samples visible (chain confidence at the tracker's
+threshold) in the evaluated frames and at the segment's end.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python experiments/selector_candidates.py data/opencv_samples/vtest.avi \\
         --rate r1 -o benchmarks/results/selector_candidates_vtest_r1_cpu.json
@@ -56,9 +58,16 @@ def candidates(frame0: np.ndarray, motion, tcfg: dict, fractions: list[float], m
     mv = moving[prob.centres[..., 1].astype(int), prob.centres[..., 0].astype(int)]
     weight = (prob.w0 + prob.w1).sum(0)
     residual = prob.residual(*sets[best])
+    cy, cx = prob.centres[..., 1].astype(int), prob.centres[..., 0].astype(int)
+    seen = motion.confidence[:, cy, cx] >= visibility                              # (T, h, w)
+    during, end = seen[prob.frames].mean(0), seen[-1]
     return {"candidates": rows, "best": best, "moving_share": float(mv.mean()),
             "moving_weight_share": float((weight * mv).sum() / max(weight.sum(), 1e-9)),
-            "moving_residual_share": float((residual * mv).sum() / max(residual.sum(), 1e-9))}
+            "moving_residual_share": float((residual * mv).sum() / max(residual.sum(), 1e-9)),
+            "visible_moving": float(during[mv].mean()) if mv.any() else float("nan"),
+            "visible_static": float(during[~mv].mean()) if (~mv).any() else float("nan"),
+            "visible_end_moving": float(end[mv].mean()) if mv.any() else float("nan"),
+            "visible_end_static": float(end[~mv].mean()) if (~mv).any() else float("nan")}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -93,6 +102,9 @@ def main(argv: list[str] | None = None) -> dict:
         out["segments"].append(row)
         print(f"segment {a}-{b}: moving {row['moving_share']:.2f} of the samples, {row['moving_weight_share']:.2f} of "
               f"the weight, {row['moving_residual_share']:.2f} of the best ({row['best']}) set's residual", flush=True)
+        print(f"  visible in the evaluated frames: moving {row['visible_moving']:.2f} / static "
+              f"{row['visible_static']:.2f}; at the end: {row['visible_end_moving']:.2f} / "
+              f"{row['visible_end_static']:.2f}", flush=True)
         for name, c in row["candidates"].items():
             print(f"  {name:12s} {c['points']:3d} points, bandwidth {c['bandwidth']:6.2f} px, "
                   f"error {c['error']:.4f} px, {c['on_moving']} on moving pixels", flush=True)

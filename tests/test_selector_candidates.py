@@ -45,6 +45,8 @@ def test_main_scores_every_candidate(tmp_path):
     for c in seg["candidates"].values():
         assert 0 < c["points"] <= 24 and c["bandwidth"] > 0 and 0 <= c["on_moving"] <= c["points"]
     assert 0 < seg["moving_share"] < 0.5 and 0 <= seg["moving_residual_share"] <= 1
+    assert seg["visible_static"] > 0.9 and seg["visible_end_static"] > 0.9          # the texture holds still
+    assert 0 <= seg["visible_moving"] <= 1 and 0 <= seg["visible_end_moving"] <= 1
 
 
 def test_missing_clip_is_one_line(tmp_path):

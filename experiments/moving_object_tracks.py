@@ -39,7 +39,7 @@ from actdiff.codec import decode_segments, decode_video
 from actdiff.codec.encoding import coded_frames, pairwise_flows, segment_motion
 from actdiff.data import load_dataset
 from actdiff.evaluation.rates import codec_overrides, compose_config, encode_at_point, load_rates
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io import read_video
 from actdiff.types import DecodedSegment, DenseMotion
 
@@ -126,8 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"end: moving {row['visible_end_moving']:.3f} / static {row['visible_end_static']:.3f}, "
                   f"trajectories on moving {row['tracks_on_moving']:.3f}", flush=True)
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
     return out
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from actdiff.codec import decode_video
 from actdiff.evaluation.rates import encode_at_point, load_rates
+from actdiff.evaluation.results import atomic_write_text
 from actdiff.io import read_video
 
 
@@ -79,8 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
         sheet(Path(args.sheet), [video.frames[t], recs["without"][t], recs["with"][t]],
               [f"source, frame {t}", "without", "with " + " ".join(args.set)])
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
     return out
 
 

@@ -29,7 +29,7 @@ from omegaconf import OmegaConf
 from actdiff.codec import decode_segments
 from actdiff.codec.encoding import coded_frames, pairwise_flows, segment_motion
 from actdiff.evaluation.rates import codec_overrides, compose_config, encode_at_point, load_rates
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io import read_video
 from actdiff.selection.decoder_error import prepare
 from actdiff.selection.trajectories import Budget, anchor_points, greedy_refine
@@ -109,8 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"  {name:12s} {c['points']:3d} points, bandwidth {c['bandwidth']:6.2f} px, "
                   f"error {c['error']:.4f} px, {c['on_moving']} on moving pixels", flush=True)
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
     return out
 
 

@@ -286,7 +286,10 @@ def add_detail_mix(result: EncodeResult, source: np.ndarray, codec: DictConfig) 
 def coded_frames(video: Video, cfg: DictConfig) -> np.ndarray:
     """The padded frames ``uint8 (T', Hc, Wc, 3)`` the encoder codes (repeats left out,
     :func:`coded_source`), on which it computes its flows."""
-    codec, _ = prepare_codec(cfg)
+    return _coded_frames(video, prepare_codec(cfg)[0])
+
+
+def _coded_frames(video: Video, codec: DictConfig) -> np.ndarray:
     check_size(video, int(codec.min_size))
     return pad_to_multiple(coded_source(video.frames, codec)[0], int(codec.pad_multiple))[0]
 
@@ -294,10 +297,11 @@ def coded_frames(video: Video, cfg: DictConfig) -> np.ndarray:
 def pairwise_flows(video: Video, cfg: DictConfig) -> Optional[Tuple[np.ndarray, np.ndarray]]:
     """The encoder's pairwise (forward, backward) flows ``float32 (T-1, Hc, Wc, 2)`` of
     :func:`coded_frames`, as ``encode_video`` computes them (``None`` for a one-frame video)."""
-    frames = coded_frames(video, cfg)
+    codec, stages = prepare_codec(cfg)
+    frames = _coded_frames(video, codec)
     if frames.shape[0] < 2:
         return None
-    return prepare_codec(cfg)[1].tracker.pairwise_flows(frames)
+    return stages.tracker.pairwise_flows(frames)
 
 
 @dataclass

@@ -114,3 +114,15 @@ def test_appearance_keeps_a_chain_that_slid_off_broken():
     frames, fw, bw = square_scene(jump=14.0)              # step 1 throws the square's pixels onto the grey
     again = chain_flows(fw, bw, 0, 5, 1.5, frames, appearance_tol=20.0)
     assert again.confidence[2:, 15, 11].max() == 0.0
+
+
+def test_dis_tracker_takes_appearance_tol_and_track_dense_uses_it(caplog):
+    frames, _, _ = square_scene(jump=0.0)
+    with caplog.at_level("WARNING"):
+        dis = TRACKERS.build("dis", preset="medium", appearance_tol=20.0)
+    assert dis.appearance_tol == 20.0 and "ignores" not in caplog.text
+    fw, bw = dis.pairwise_flows(frames)
+    again = chain_flows(fw, bw, 0, 5, 1.5, frames, 20.0).confidence
+    assert not np.array_equal(again, chain_flows(fw, bw, 0, 5, 1.5).confidence)   # the scene re-validates some
+    np.testing.assert_array_equal(dis.track_dense(frames).confidence, again)
+    assert TRACKERS.build("dis", preset="medium").appearance_tol == 0.0

@@ -319,3 +319,11 @@ def save_config(cfg: DictConfig, path: Union[str, Path]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(to_yaml(cfg))
     return path
+
+
+def setting(cfg: Any, key: str, default: Any) -> Any:
+    """``cfg[key]`` of a mapping, an object's attribute, or ``default`` (``cfg`` None, key missing or null)."""
+    if cfg is None:
+        return default
+    value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
+    return default if value is None else value

@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--fractions", nargs="+", type=float, default=[0.33, 0.5, 0.75])
     ap.add_argument("--moving", type=float, default=4.0, help="px a frame-0 pixel must move within its segment")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="codec overrides (codec.trajectories.…), applied to the stream and the candidates")
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args(argv)
     if args.clip == "moving_square":
@@ -87,9 +89,9 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         video = read_video(args.clip, max_frames=args.frames, size=(256, 384), resize_mode="crop")
     rates = load_rates(names=[args.rate])
-    cfg = compose_config(overrides=codec_overrides(rates[args.rate]))
+    cfg = compose_config(overrides=list(args.set) + codec_overrides(rates[args.rate]))
     frames, flows = coded_frames(video, cfg), pairwise_flows(video, cfg)
-    _, segments = decode_segments(encode_at_point(video, args.rate, rates).data, trusted=True)
+    _, segments = decode_segments(encode_at_point(video, args.rate, rates, args.set).data, trusted=True)
     tcfg = OmegaConf.to_container(cfg.codec.trajectories, resolve=True)
     out: dict = {"args": vars(args), "machine": machine(), "segments": []}
     for seg in segments:

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
+from actdiff.config import setting
 from actdiff.motion.interpolate import (
     SparseField,
     default_grid_step,
@@ -33,6 +34,7 @@ MAX_FRAMES = 8          # frames used for error evaluation
 WEIGHT_FLOOR = 0.05     # added to the weight map so flat areas still count a little
 DEFAULT_BANDWIDTH = 16.0
 FIT_CANDIDATES = 5     # coarse bandwidths tried by Problem.fit (then 2 refinements)
+MIN_SHARE = 0.25       # visibility_balance: a sample's weight grows at most by (1 / MIN_SHARE) ** balance
 
 
 def _epe(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -55,7 +57,9 @@ class Problem:
     ``flow[T-1](p) - flow[t](p)`` (to frame ``T - 1``). The error of ``p`` at ``t`` is the
     blend-weighted end-point error of the interpolated fields sampled at ``q``, weighted by
     ``W(p) + 0.05`` and visibility. Residual maps therefore live on frame 0, where points are
-    picked.
+    picked. With ``visibility_balance`` ``b > 0`` a sample whose chain is visible in only a share
+    ``s`` of its possible weight (moving objects: their chains break) is weighted
+    ``max(s, 0.25) ** -b`` more, so it counts about as much as a sample visible throughout.
     """
 
     motion: DenseMotion
@@ -199,9 +203,15 @@ def prepare(frame0: np.ndarray, motion: DenseMotion, cfg: Any, visibility_thresh
     if frames[0] == end:
         alpha = np.zeros_like(alpha)
     base = wmap[None] * vis[frames] * inside
+    w0, w1 = (1 - alpha) * base, alpha * base * vis[end][None]
+    balance = float(setting(cfg, "visibility_balance", 0.0))
+    if balance > 0:
+        share = (w0 + w1).mean(0) / wmap                     # (h, w) in [0, 1]; 1: visible throughout
+        boost = np.maximum(share, MIN_SHARE) ** -balance
+        w0, w1 = w0 * boost, w1 * boost
     return Problem(motion, weight, frames, step, centres, q.astype(np.float32), -f[frames], f[end][None] - f[frames],
-                   ((1 - alpha) * base).astype(np.float32), (alpha * base * vis[end][None]).astype(np.float32),
-                   float(visibility_threshold))
+                   w0.astype(np.float32), w1.astype(np.float32), float(visibility_threshold))
+
 
 
 def interpolation_error(tracks: Tracks, motion: DenseMotion, bandwidth: float,

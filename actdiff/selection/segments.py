@@ -32,6 +32,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from actdiff.config import setting
 from actdiff.errors import ConfigError
 from actdiff.motion.warp import forward_splat
 from actdiff.registry import KEYFRAME_SELECTORS
@@ -45,13 +46,6 @@ log = logging.getLogger(__name__)
 COVERAGE_EPS = 0.05
 #: Histogram bins per colour channel for scene-cut detection.
 HIST_BINS = 8
-
-
-def _get(cfg: Any, key: str, default: Any) -> Any:
-    if cfg is None:
-        return default
-    value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
-    return default if value is None else value
 
 
 def _check_gops(min_gop: int, max_gop: int) -> None:
@@ -148,15 +142,15 @@ def frame_measures(key: np.ndarray, target: np.ndarray, flow: np.ndarray, conf: 
                    visibility_threshold: float) -> Tuple[float, float]:
     """``(coverage, score)`` of the adaptive test for one frame (both always computed)."""
     warped, mask = splat_keyframe(key, flow, conf, visibility_threshold)
-    score_fn = get_score(str(_get(cfg, "score", "gradient")))
+    score_fn = get_score(str(setting(cfg, "score", "gradient")))
     return float(mask.mean()), float(score_fn(warped, target.astype(np.float32), mask))
 
 
 def heuristic_frame_test(cfg: Any) -> FrameTest:
     """The adaptive selector's per-frame pass/fail test (coverage, then score)."""
-    score_fn = get_score(str(_get(cfg, "score", "gradient")))
-    coverage_min = float(_get(cfg, "coverage_min", 0.7))
-    score_min = float(_get(cfg, "score_min", 0.5))
+    score_fn = get_score(str(setting(cfg, "score", "gradient")))
+    coverage_min = float(setting(cfg, "coverage_min", 0.7))
+    score_min = float(setting(cfg, "score_min", 0.5))
 
     def test(key: np.ndarray, target: np.ndarray, flow: np.ndarray, conf: np.ndarray, vis: float) -> bool:
         warped, mask = splat_keyframe(key, flow, conf, vis)
@@ -172,8 +166,8 @@ def _grow_segment(
 ) -> int:
     """End frame of the adaptive segment starting at ``s`` (at most ``limit``)."""
     test = heuristic_frame_test(cfg) if frame_test is None else frame_test
-    patience = max(1, int(_get(cfg, "patience", 3)))
-    min_gop = int(_get(cfg, "min_gop", 2))
+    patience = max(1, int(setting(cfg, "patience", 3)))
+    min_gop = int(setting(cfg, "min_gop", 2))
     key = frames[s].astype(np.float32)
     fails, first_fail = 0, None
     for t, flow, conf in iter_chain(fw, bw, s, limit, fb_threshold):
@@ -251,14 +245,14 @@ def select_adaptive(frames: np.ndarray, tracker: Any, cfg: Any = None, flows: Op
     trivial = _trivial(num)
     if trivial is not None:
         return trivial
-    min_gop, max_gop = int(_get(cfg, "min_gop", 2)), int(_get(cfg, "max_gop", 48))
+    min_gop, max_gop = int(setting(cfg, "min_gop", 2)), int(setting(cfg, "max_gop", 48))
     _check_gops(min_gop, max_gop)
-    get_score(str(_get(cfg, "score", "gradient")))  # unknown score → ConfigError before any work
+    get_score(str(setting(cfg, "score", "gradient")))  # unknown score → ConfigError before any work
     fw, bw = tracker.pairwise_flows(frames) if flows is None else flows
     fb = float(getattr(tracker, "fb_threshold", 1.5))
     vis = float(getattr(tracker, "visibility_threshold", 0.3))
-    small, fws, bws, scale = _analysis_inputs(frames, fw, bw, float(_get(cfg, "analysis_scale", 0.5)))
-    cuts = detect_cuts(small, fws, bws, float(_get(cfg, "scene_cut_threshold", 0.5)), fb * scale, vis)
+    small, fws, bws, scale = _analysis_inputs(frames, fw, bw, float(setting(cfg, "analysis_scale", 0.5)))
+    cuts = detect_cuts(small, fws, bws, float(setting(cfg, "scene_cut_threshold", 0.5)), fb * scale, vis)
     if cuts:
         log.info("scene cuts at frames %s", cuts)
     segments: List[Segment] = []
@@ -291,7 +285,7 @@ def select_fixed(frames: np.ndarray, tracker: Any = None, cfg: Any = None, flows
     trivial = _trivial(num)
     if trivial is not None:
         return trivial
-    gop = int(_get(cfg, "fixed_gop", 16))
+    gop = int(setting(cfg, "fixed_gop", 16))
     if gop < 2:
         raise ConfigError(f"keyframes.fixed_gop must be at least 2, got {gop}")
     segments, s = [], 0
@@ -308,5 +302,5 @@ def select_segments(
 ) -> List[Segment]:
     """Segments by the selector named ``cfg.name`` (``adaptive`` | ``fixed`` | ``learned``);
     ``shown`` is passed on only when given (a selector without repeats support never sees it)."""
-    select = KEYFRAME_SELECTORS.get(str(_get(cfg, "name", "adaptive")))
+    select = KEYFRAME_SELECTORS.get(str(setting(cfg, "name", "adaptive")))
     return select(frames, tracker, cfg, flows=flows, **({} if shown is None else {"shown": shown}))

@@ -27,6 +27,8 @@ with :func:`actdiff.motion.dense_flow_from_tracks` from frame ``t`` to both keyf
   when its decoder error is lower — on smooth global motion a regular grid is hard to beat.
   ``compare_fractions`` (default none) lists more anchor fractions whose refined sets compete the
   same way (e.g. ``[0.5, 0.75]``: more of the budget on the grid, the rest where the grid errs).
+  ``visibility_balance`` (default 0) weights samples whose chains break (moving objects) up to
+  about as much as those visible throughout (:func:`actdiff.selection.decoder_error.prepare`).
 * ``uniform``: a regular grid; ``motion``: the largest mean motion magnitudes with non-maximum
   suppression. Both fit the bandwidth the same way.
 
@@ -44,6 +46,7 @@ from typing import Any, Callable, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from actdiff.config import setting
 from actdiff.errors import ConfigError
 from actdiff.motion.grids import cell_edges, grid_points, grid_shape
 from actdiff.registry import TRAJECTORY_SELECTORS
@@ -56,13 +59,6 @@ log = logging.getLogger(__name__)
 MAX_POINTS = 2048       # hard cap on trajectories per segment
 
 CostFn = Callable[[Tracks], float]
-
-
-def _get(cfg: Any, key: str, default: Any) -> Any:
-    if cfg is None:
-        return default
-    value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
-    return default if value is None else value
 
 
 def uniform_points(n: int, height: int, width: int) -> np.ndarray:
@@ -150,14 +146,14 @@ class Budget:
 
     def __init__(self, prob: Problem, cfg: Any, cost_bits: Optional[CostFn]) -> None:
         self.prob, self.cost_bits = prob, cost_bits
-        self.bits = _get(cfg, "budget_bits", None)
+        self.bits = setting(cfg, "budget_bits", None)
         if self.bits is not None:
             self.bits = float(self.bits)
             if cost_bits is None:
                 raise ConfigError("trajectories.budget_bits needs a trajectory cost function (cost_bits)")
             self.points = self.estimate_points()
         else:
-            self.points = int(_get(cfg, "budget_points", 48))
+            self.points = int(setting(cfg, "budget_points", 48))
             if self.points < 0:
                 raise ConfigError(f"trajectories.budget_points must be >= 0, got {self.points}")
         self.points = min(self.points, MAX_POINTS)
@@ -233,18 +229,18 @@ def select_greedy(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visi
     if setup is None:
         return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
     prob, budget = setup
-    snap = float(_get(cfg, "anchor_snap", 0.0))
-    best = greedy_refine(prob, budget, float(_get(cfg, "anchor_fraction", 0.33)), snap, cfg)
+    snap = float(setting(cfg, "anchor_snap", 0.0))
+    best = greedy_refine(prob, budget, float(setting(cfg, "anchor_fraction", 0.33)), snap, cfg)
     if best is None:
         return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
     error = prob.error(*best)
-    for fraction in _get(cfg, "compare_fractions", None) or ():
+    for fraction in setting(cfg, "compare_fractions", None) or ():
         other = greedy_refine(prob, budget, float(fraction), snap, cfg)
         if other is not None and (e := prob.error(*other)) < error:
             log.debug("greedy: anchor fraction %.2f beats the default", float(fraction))
             best, error = other, e
     pts, bandwidth = best
-    if _get(cfg, "compare_grid", True):
+    if setting(cfg, "compare_grid", True):
         grid = budget.largest_fitting(lambda n: anchor_points(prob.weight, n, snap),
                                       len(pts) if budget.bits is None else None)
         grid_bw = prob.fit(grid) if len(grid) else DEFAULT_BANDWIDTH
@@ -266,9 +262,9 @@ def greedy_refine(prob: Problem, budget: Budget, anchor_fraction: float, snap: f
     if len(pts) == 0:
         return None
     bandwidth = prob.fit(pts)
-    cells, per_step = int(_get(cfg, "residual_cells", 600)), int(_get(cfg, "points_per_step", 10))
-    suppress = float(_get(cfg, "suppress", 2.0))
-    for _ in range(int(_get(cfg, "max_steps", 100))):
+    cells, per_step = int(setting(cfg, "residual_cells", 600)), int(setting(cfg, "points_per_step", 10))
+    suppress = float(setting(cfg, "suppress", 2.0))
+    for _ in range(int(setting(cfg, "max_steps", 100))):
         room = budget.points - len(pts) if budget.bits is None else per_step
         if room <= 0:
             break
@@ -333,5 +329,5 @@ def select_motion(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visi
 def select_trajectories(frame0: np.ndarray, motion: DenseMotion, cfg: Any, visibility_threshold: float = 0.3,
                         cost_bits: Optional[CostFn] = None) -> Tuple[Tracks, float]:
     """Trajectories by the selector named ``cfg.name`` (``greedy`` | ``uniform`` | ``motion``)."""
-    select = TRAJECTORY_SELECTORS.get(str(_get(cfg, "name", "greedy")))
+    select = TRAJECTORY_SELECTORS.get(str(setting(cfg, "name", "greedy")))
     return select(frame0, motion, cfg, visibility_threshold, cost_bits)

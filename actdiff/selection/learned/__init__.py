@@ -27,9 +27,10 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from actdiff.config import setting
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.registry import KEYFRAME_SELECTORS, WEIGHT_MAPS
-from actdiff.selection.segments import _get, select_adaptive, splat_keyframe
+from actdiff.selection.segments import select_adaptive, splat_keyframe
 from actdiff.types import Segment
 
 #: Environment variable naming the learned weight map's weights (see the module docstring).
@@ -87,11 +88,11 @@ def select_learned(
 ) -> List[Segment]:
     """Adaptive segments whose per-frame test is the learned model (``keyframes.weights``);
     ``shown`` as in :func:`~actdiff.selection.segments.select_adaptive`."""
-    weights = _get(cfg, "weights", None)
+    weights = setting(cfg, "weights", None)
     if not weights:
         raise MissingWeightsError("keyframes.name=learned needs keyframes.weights=DIR (the folder written by "
                                   "actdiff fit --config configs/experiment/train_keyframe_selector.yaml export=DIR)")
-    test = LearnedFrameTest(weights, float(_get(cfg, "threshold", 0.5)))
+    test = LearnedFrameTest(weights, float(setting(cfg, "threshold", 0.5)))
     return select_adaptive(frames, tracker, cfg, flows=flows, frame_test=test, shown=shown)
 
 
@@ -143,10 +144,10 @@ def learned_map(frame: np.ndarray, weights: Optional[str] = None) -> np.ndarray:
 def weight_map_from_config(cfg: Any) -> Callable[[np.ndarray], np.ndarray]:
     """The weight map named by ``cfg.weight_map``; for ``learned``, loaded once from
     ``cfg.weight_map_weights`` (else ``$ACTDIFF_WEIGHT_MAP_WEIGHTS``)."""
-    name = str(_get(cfg, "weight_map", "sobel"))
+    name = str(setting(cfg, "weight_map", "sobel"))
     if name != "learned":
         return WEIGHT_MAPS.get(name)
-    path = _get(cfg, "weight_map_weights", None) or os.environ.get(WEIGHT_MAP_ENV)
+    path = setting(cfg, "weight_map_weights", None) or os.environ.get(WEIGHT_MAP_ENV)
     if not path:
         learned_map(np.zeros((8, 8, 3), np.uint8))  # raises the one-line MissingWeightsError
     return LearnedWeightMap(path)

@@ -50,6 +50,7 @@ def one_error_line(capsys) -> str:
     ("+codec.tracker.fb_treshold=2", ["codec.tracker.fb_treshold", "not a key"]),
     ("codec.trajectories.compare_fractions=[0.5,1.5]", ["codec.trajectories.compare_fractions", "1.5", "[0, 1]"]),
     ("codec.tracker.appearance_tol=300", ["codec.tracker.appearance_tol", "[0, 255]"]),
+    ("codec.trajectories.visibility_balance=1.5", ["codec.trajectories.visibility_balance", "[0, 1]"]),
 ])
 def test_encode_refuses_bad_settings_before_any_work(tmp_path, capsys, override, words):
     """The input does not even exist: the setting is refused before the input is looked at."""

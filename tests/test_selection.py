@@ -217,3 +217,27 @@ def test_compare_fractions_never_raise_the_selectors_error(kind, budget):
     assert more <= plain and n_more <= budget
     if kind == "two_objects":   # here a set built on half the budget's grid wins by a third
         assert more < 0.8 * plain, (more, plain)
+
+
+def broken_object_motion(n=9, broken_from=5):
+    """:func:`object_motion` whose square's chains break (confidence 0) from frame ``broken_from`` on."""
+    motion = object_motion(n)
+    motion.confidence[broken_from:, 40:64, 50:74] = 0.0
+    return motion
+
+
+def test_visibility_balance_weights_broken_chains_as_if_visible():
+    frame = canvas(0)[:H, :W]
+    motion = broken_object_motion()
+    cfg = dict(TR, weight_map="none")
+    plain, off = prepare(frame, motion, cfg, 0.3), prepare(frame, motion, dict(cfg, visibility_balance=0.0), 0.3)
+    assert np.array_equal(plain.w0, off.w0) and np.array_equal(plain.w1, off.w1)   # 0: today's objective
+    bal = prepare(frame, motion, dict(cfg, visibility_balance=1.0), 0.3)
+    cx, cy = plain.centres[..., 0], plain.centres[..., 1]
+    obj = (cx >= 50) & (cx < 74) & (cy >= 40) & (cy < 64)
+    total = lambda p: (p.w0 + p.w1).mean(0)  # noqa: E731
+    assert total(plain)[obj].max() < 0.7 * total(plain)[~obj].min()        # broken chains count less ...
+    assert np.allclose(total(bal)[obj], total(bal)[~obj].mean(), rtol=1e-5)  # ... balanced: as much as the rest
+    assert np.array_equal(bal.w0[:, ~obj], plain.w0[:, ~obj])              # samples visible throughout unchanged
+    weak = prepare(frame, broken_object_motion(broken_from=1), dict(cfg, visibility_balance=1.0), 0.3)
+    assert total(weak)[obj].max() == 0                                   # never visible: nothing to balance

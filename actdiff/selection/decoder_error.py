@@ -207,7 +207,7 @@ def prepare(frame0: np.ndarray, motion: DenseMotion, cfg: Any, visibility_thresh
     balance = float(setting(cfg, "visibility_balance", 0.0))
     if balance > 0:
         share = (w0 + w1).mean(0) / wmap                     # (h, w) in [0, 1]; 1: visible throughout
-        boost = np.maximum(share, MIN_SHARE) ** -balance
+        boost = np.where(share < 1 - 1e-5, np.maximum(share, MIN_SHARE) ** -balance, 1.0)  # 1: visible throughout
         w0, w1 = w0 * boost, w1 * boost
     return Problem(motion, weight, frames, step, centres, q.astype(np.float32), -f[frames], f[end][None] - f[frames],
                    w0.astype(np.float32), w1.astype(np.float32), float(visibility_threshold))

@@ -241,3 +241,24 @@ def test_visibility_balance_weights_broken_chains_as_if_visible():
     assert np.array_equal(bal.w0[:, ~obj], plain.w0[:, ~obj])              # samples visible throughout unchanged
     weak = prepare(frame, broken_object_motion(broken_from=1), dict(cfg, visibility_balance=1.0), 0.3)
     assert total(weak)[obj].max() == 0                                   # never visible: nothing to balance
+
+
+def test_edge_objective_keeps_an_objects_motion_inside_its_outline():
+    """``objective_edge_sigma_r``: the objective interpolates as the decoder does, edge-aware on frame 0:
+    one point on a square whose outline is a colour edge moves the square and not the background
+    beside it (the Gaussian field's halo), so the same points score a lower error."""
+    rng = np.random.default_rng(0)
+    frame = np.full((H, W, 3), 90, np.uint8) + rng.integers(0, 6, (H, W, 3)).astype(np.uint8)
+    frame[40:64, 50:74] = (220, 40, 40)
+    motion = object_motion()
+    pts = np.concatenate([np.stack(np.meshgrid(np.arange(8, W, 24), np.arange(8, H, 24)), -1).reshape(-1, 2),
+                          [[62, 52]]]).astype(np.float32)
+    cfg = dict(TR, weight_map="none")
+    gauss = prepare(frame, motion, cfg, 0.3)
+    assert gauss.edge is None and prepare(frame, motion, dict(cfg, objective_edge_sigma_r=0.0), 0.3).edge is None
+    edge = prepare(frame, motion, dict(cfg, objective_edge_sigma_r=120.0), 0.3)
+    for bw in (16.0, 32.0):   # 8 px: 0.12 against 0.27 px
+        assert edge.error(pts, bw) < 0.5 * gauss.error(pts, bw), (bw, edge.error(pts, bw), gauss.error(pts, bw))
+        assert edge.error(pts, bw, edge=False) == gauss.error(pts, bw)   # the bandwidth is fitted on the Gaussian
+    tracks, bw = select_trajectories(frame, motion, OmegaConf.create(dict(cfg, objective_edge_sigma_r=120.0)), 0.3)
+    assert tracks.num_points == TR["budget_points"] and bw == gauss.fit(tracks.positions[0])

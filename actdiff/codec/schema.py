@@ -101,6 +101,7 @@ class TrajectoriesSchema:
     compare_grid: bool = MISSING
     compare_fractions: Optional[List[float]] = rng(0, 1, default=None)   # greedy: more anchor fractions tried
     visibility_balance: float = rng(0, 1, default=0.0)   # objective: weight of samples whose chains break
+    objective_edge_sigma_r: float = rng(0, 1e4, default=0.0)   # objective: edge-aware fields (0: Gaussian)
     smooth_sigma: float = rng(0, 1000)
     smooth_ends: str = one_of(SMOOTH_ENDS, default=DEFAULT_SMOOTH_ENDS)
     smooth_keep: float = rng(0, 1000, default=DEFAULT_SMOOTH_KEEP)

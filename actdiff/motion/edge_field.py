@@ -144,7 +144,7 @@ def edge_aware_field(guide: np.ndarray, points: np.ndarray, values: np.ndarray, 
         density in units of one point's peak. No usable point: zeros.
     """
     sf = SparseField(points, values, guide.shape[0], guide.shape[1], weights)
-    return _fields(guide, [sf], bandwidth, EdgeParams(sigma_r, guide_blur, fallback))[0]
+    return guided_sparse_fields(guide, [sf], bandwidth, EdgeParams(sigma_r, guide_blur, fallback))[0]
 
 
 def guided_fields(guide: np.ndarray, sets: Sequence[Tuple[np.ndarray, np.ndarray]], bandwidth: float,
@@ -152,7 +152,7 @@ def guided_fields(guide: np.ndarray, sets: Sequence[Tuple[np.ndarray, np.ndarray
     """:func:`edge_aware_field` of several ``(points (N, 2), values (N, C))`` sets on one guide
     (the frames of a segment), in one pass of the filter; the fields alone, ``float32 (H, W, C)``."""
     h, w = guide.shape[:2]
-    return [f for f, _ in _fields(guide, [SparseField(p, v, h, w) for p, v in sets], bandwidth, params)]
+    return [f for f, _ in guided_sparse_fields(guide, [SparseField(p, v, h, w) for p, v in sets], bandwidth, params)]
 
 
 def guided_field(guide: np.ndarray, points: np.ndarray, values: np.ndarray, bandwidth: float,
@@ -161,9 +161,11 @@ def guided_field(guide: np.ndarray, points: np.ndarray, values: np.ndarray, band
     return guided_fields(guide, [(points, values)], bandwidth, params)[0]
 
 
-def _fields(guide: np.ndarray, sfs: Sequence[SparseField], bandwidth: float,
-            params: EdgeParams) -> List[Tuple[np.ndarray, np.ndarray]]:
-    """``(field, density)`` per prepared point set, all filtered together (channels stacked)."""
+def guided_sparse_fields(guide: np.ndarray, sfs: Sequence[SparseField], bandwidth: float,
+                         params: EdgeParams) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """``(field float32 (H, W, C), density float32 (H, W))`` per prepared point set (on the guide's
+    grid), all filtered together (channels stacked): :func:`edge_aware_field` of sets whose
+    trends are computed once (a bandwidth search filters the same sets at several)."""
     h, w = guide.shape[:2]
     bandwidth = float(max(bandwidth, 0.25))
     sigma_s = bandwidth * float(params.scale)

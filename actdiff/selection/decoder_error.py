@@ -19,6 +19,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from actdiff.config import setting
+from actdiff.motion.edge_field import EdgeParams, guided_sparse_fields
+from actdiff.motion.fusion import FusionParams
 from actdiff.motion.interpolate import (
     SparseField,
     default_grid_step,
@@ -60,6 +62,12 @@ class Problem:
     picked. With ``visibility_balance`` ``b > 0`` a sample whose chain is visible in only a share
     ``s`` of its possible weight (moving objects: their chains break) is weighted
     ``max(s, 0.25) ** -b`` more, so it counts about as much as a sample visible throughout.
+
+    With ``edge`` (a guide: frame 0 area-averaged to the sample grid, and the edge-aware filter's
+    parameters in grid units) the fields are interpolated the way the warp decoder does by default
+    (:mod:`actdiff.motion.edge_field`): on frame 0's grid, from the points' frame-0 positions,
+    stopped by frame 0's colour edges, and compared with the targets at ``p`` itself; the motion of
+    points on a moving object then fills the object and not the background beside it.
     """
 
     motion: DenseMotion
@@ -73,6 +81,7 @@ class Problem:
     w0: np.ndarray            # (T', h, w) error weights of the start-keyframe term
     w1: np.ndarray            # (T', h, w) error weights of the end-keyframe term
     visibility_threshold: float
+    edge: Optional[Tuple[np.ndarray, EdgeParams]] = None   # (guide (h, w, 3), params in grid units)
     _cache: Optional[tuple] = None
     _maps: Optional[dict] = None
     _maps_of: Optional[bytes] = None
@@ -90,10 +99,10 @@ class Problem:
     def grid(self) -> Tuple[int, int]:
         return self.centres.shape[:2]
 
-    def _frame_data(self, pts: np.ndarray) -> List[List[SparseField]]:
+    def _frame_data(self, pts: np.ndarray, edge: bool = False) -> List[List[SparseField]]:
         """Per evaluated frame: the interpolations of the points' backward displacements (with
         their trends; prepared independently of the bandwidth; cached for the last point set)."""
-        key = pts.tobytes()
+        key = (pts.tobytes(), edge)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         h, w = self.grid
@@ -104,7 +113,7 @@ class Problem:
         out = []
         for t in self.frames:
             f_t, vis_t = flow[t, y, x], conf[t, y, x] >= self.visibility_threshold
-            pos = (pts + f_t + 0.5) / self.step - 0.5
+            pos = (pts + (0 if edge else f_t) + 0.5) / self.step - 0.5   # edge: on frame 0's grid
             ok1 = vis_t & vis_end
             if np.array_equal(vis_t, ok1):  # one 4-channel interpolation serves both keyframes
                 parts = [SparseField(pos[vis_t], np.concatenate([-f_t, f_end - f_t], 1)[vis_t], h, w)]
@@ -114,22 +123,24 @@ class Problem:
         self._cache = (key, out)
         return out
 
-    def residual(self, pts: np.ndarray, bandwidth: float) -> np.ndarray:
+    def residual(self, pts: np.ndarray, bandwidth: float, edge: bool = True) -> np.ndarray:
         """Time-mean weighted decoder error ``(h, w)`` (pixels × weight) of points ``pts``
         (the maps of the last point set are cached per bandwidth)."""
-        key = (pts.tobytes(), float(bandwidth))
+        key = (pts.tobytes(), (float(bandwidth), edge))
         if key[0] != self._maps_of:
             self._maps, self._maps_of = {}, key[0]
         if key[1] not in self._maps:
-            self._maps[key[1]] = self._residual(pts, bandwidth)
+            self._maps[key[1]] = self._residual(pts, bandwidth, edge)
         return self._maps[key[1]]
 
-    def _residual(self, pts: np.ndarray, bandwidth: float) -> np.ndarray:
+    def _residual(self, pts: np.ndarray, bandwidth: float, edge: bool = True) -> np.ndarray:
         h, w = self.grid
         out = np.zeros((h, w), np.float32)
         if len(pts) == 0 or len(self.frames) == 0:
             return out
         b = float(bandwidth) / self.step
+        if self.edge is not None and edge:
+            return self._edge_residual(pts, b)
         for i, parts in enumerate(self._frame_data(pts)):
             fields = [f.at(b, density=False)[0] for f in parts]  # zeros where no point is visible
             d0, d1 = (fields[0][..., :2], fields[0][..., 2:]) if len(fields) == 1 else fields
@@ -141,10 +152,22 @@ class Problem:
                 out += self.w1[i] * _epe(s1, self.target1[i])
         return out / len(self.frames)
 
-    def error(self, pts: np.ndarray, bandwidth: float) -> float:
+    def _edge_residual(self, pts: np.ndarray, b: float) -> np.ndarray:
+        """:meth:`_residual` with the edge-aware fields on frame 0's grid (``b``: grid units)."""
+        data = self._frame_data(pts, True)
+        fields = iter(f for f, _ in guided_sparse_fields(self.edge[0], [sf for parts in data for sf in parts],
+                                                         b, self.edge[1]))
+        out = np.zeros(self.grid, np.float32)
+        for i, parts in enumerate(data):
+            got = [next(fields) for _ in parts]
+            d0, d1 = (got[0][..., :2], got[0][..., 2:]) if len(got) == 1 else got
+            out += self.w0[i] * _epe(d0, self.target0[i]) + self.w1[i] * _epe(d1, self.target1[i])
+        return out / len(self.frames)
+
+    def error(self, pts: np.ndarray, bandwidth: float, edge: bool = True) -> float:
         """Weighted mean decoder end-point error (pixels) of points ``pts``."""
         total = float((self.w0 + self.w1).sum()) / max(len(self.frames), 1)
-        return float(self.residual(pts, bandwidth).sum()) / max(total, 1e-9)
+        return float(self.residual(pts, bandwidth, edge).sum()) / max(total, 1e-9)
 
     def fit(self, pts: np.ndarray) -> float:
         """Quantised bandwidth with the least decoder error, searched log-uniformly from half
@@ -160,19 +183,19 @@ class Problem:
             lo = max(1.0, min(lo, 0.5 * float(np.median(nearest))))
         # coarse log-spaced search, then the two midpoints around the best
         grid = np.geomspace(lo, 4 * cell, FIT_CANDIDATES)
-        tried = {quantize_bandwidth(b): self.error(pts, quantize_bandwidth(b)) for b in grid}
+        tried = {quantize_bandwidth(b): self.error(pts, quantize_bandwidth(b), False) for b in grid}
         best = int(np.argmin([tried[quantize_bandwidth(b)] for b in grid]))
         half = math.sqrt(grid[1] / grid[0]) if len(grid) > 1 else 1.0
         for b in (grid[best] / half, grid[best] * half):
             q = quantize_bandwidth(b)
             if q not in tried:
-                tried[q] = self.error(pts, q)
+                tried[q] = self.error(pts, q, False)
         return float(min(tried, key=tried.get))
 
     def refit(self, pts: np.ndarray, bandwidth: float) -> float:
         """The better of ``bandwidth`` and ``bandwidth / √2`` for the (denser) points ``pts``."""
         cands = sorted({quantize_bandwidth(bandwidth * f) for f in (2 ** -0.5, 1.0)})
-        errors = [self.error(pts, b) for b in cands]
+        errors = [self.error(pts, b, False) for b in cands]
         return float(cands[int(np.argmin(errors))])
 
     def tracks(self, pts: np.ndarray) -> Tracks:
@@ -210,7 +233,25 @@ def prepare(frame0: np.ndarray, motion: DenseMotion, cfg: Any, visibility_thresh
         boost = np.where(share < 1 - 1e-5, np.maximum(share, MIN_SHARE) ** -balance, 1.0)  # 1: visible throughout
         w0, w1 = w0 * boost, w1 * boost
     return Problem(motion, weight, frames, step, centres, q.astype(np.float32), -f[frames], f[end][None] - f[frames],
-                   w0.astype(np.float32), w1.astype(np.float32), float(visibility_threshold))
+                   w0.astype(np.float32), w1.astype(np.float32), float(visibility_threshold),
+                   _edge_guide(frame0, step, (h, w), float(setting(cfg, "objective_edge_sigma_r", 0.0))))
+
+
+def _edge_guide(frame0: np.ndarray, step: int, grid: Tuple[int, int],
+                sigma_r: float) -> Optional[Tuple[np.ndarray, EdgeParams]]:
+    """Frame 0 ``(H, W, 3)`` [0, 255] blurred as the decoder blurs its guide, area-averaged to the
+    sample ``grid`` ``(h, w)``, and the decoder's edge-aware parameters in grid units (``sigma_r``
+    grey levels; 0: no edge-aware objective)."""
+    if sigma_r <= 0:
+        return None
+    d = FusionParams()
+    g = np.asarray(frame0, np.float32)
+    g = g if g.ndim == 3 else np.repeat(g[..., None], 3, -1)
+    if d.edge_guide_blur > 0:
+        g = cv2.GaussianBlur(g, (0, 0), d.edge_guide_blur)
+    h, w = grid
+    g = cv2.resize(g[:h * step, :w * step], (w, h), interpolation=cv2.INTER_AREA)
+    return g, EdgeParams(sigma_r, fallback=d.edge_fallback, scale=d.edge_scale)
 
 
 

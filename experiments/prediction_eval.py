@@ -18,7 +18,8 @@ overrides). Per decode: PSNR, MS-SSIM, tOF (since 2026-12-06), PSNR of 8x area-d
 fidelity, ``cv2.INTER_AREA``), VMAF NEG, warping error (all frames, keyframes included), and
 decode frames/s on one core (process CPU time of ``decode_video`` with ``OMP_NUM_THREADS=1``
 and ``cv2.setNumThreads(1)``: wall clock would measure the other jobs sharing the machine). Every number printed is in
-the JSON written to ``--out``, with the checkout it ran from (``rev``).
+the JSON written to ``--out`` (refused before any work if it exists), with the checkout it ran
+from (``rev``). ``--no-old`` skips the old blend (a comparison of ``--variant`` s or ``--set`` s alone).
 
 The fps written in the bitstream is rounded to 3 decimals before encoding: some clips' frame
 rates (e.g. 29.573...) overflow ``bitstream._fps_fraction``'s numerator limit (a bug reported
@@ -41,6 +42,7 @@ from actdiff.codec import decode_video, encode_video
 from actdiff.config import compose
 from actdiff.data.protocols import load_protocol
 from actdiff.decoders import build_decoder
+from actdiff.evaluation.results import atomic_write_text
 from actdiff.metrics import compute_metrics
 
 RATES = {
@@ -128,6 +130,8 @@ def main() -> None:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="codec overrides added to every rate point (codec.tracker.fb_threshold=3)")
     p.add_argument("--cache", default=None, help="folder to keep the bitstreams in (re-used when present)")
+    p.add_argument("--no-old", action="store_true",
+                   help="skip the old blend's decode (summarize then with --base new0)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     if args.summarize:
@@ -137,7 +141,9 @@ def main() -> None:
         p.error("--clips is required")
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    decoders = {"old": build_decoder("warp", prediction="blend")}
+    if args.out and Path(args.out).exists():
+        p.error(f"{args.out} exists: results are never written over (choose a new name)")
+    decoders = {} if args.no_old else {"old": build_decoder("warp", prediction="blend")}
     for i, v in enumerate(args.variant or ["{}"]):
         decoders["new" if not args.variant else f"new{i}"] = build_decoder(
             "warp", prediction="select", prediction_params=json.loads(v))
@@ -157,11 +163,10 @@ def main() -> None:
                          f"{m['decode_fps']:.0f}fps")
             print(line, flush=True)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                              cwd=Path(__file__).resolve().parent).stdout.strip()
         out = {"rev": rev, "variants": args.variant, "codec_overrides": args.set, "results": results}
-        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write_text(args.out, json.dumps(out, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,11 @@ its fitted bandwidth (px), its decoder error (the selector's own objective,
 moving pixel (displaced by at least ``--moving`` px within the segment); per segment: the moving
 pixels' share of the samples, of the objective's weight, and of the best candidate's residual, and
 the share of the moving and of the static samples visible (chain confidence at the tracker's
-threshold) in the evaluated frames and at the segment's end.
+threshold) in the evaluated frames and at the segment's end. With ``--decode`` each candidate is also
+coded as the encoder codes trajectories (smoothing, stride, quantisation) into the stream's segment and
+decoded by the warp decoder with the stream's keyframes: PSNR and coarse PSNR (8x8 means) of the
+segment's in-between frames, the candidate that decodes best and how far (dB) the objective's choice
+falls behind it — does the selector's objective rank the sets as the decoder does?
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python experiments/selector_candidates.py data/opencv_samples/vtest.avi \\
         --rate r1 -o benchmarks/results/selector_candidates_vtest_r1_cpu.json
@@ -27,19 +31,23 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from actdiff.codec import decode_segments
-from actdiff.codec.encoding import coded_frames, pairwise_flows, segment_motion
+from actdiff.codec.encoding import pairwise_flows, prepare_codec, segment_motion
+from actdiff.codec.encoding import prepare as prepare_stream
+from actdiff.decoders import build_decoder
 from actdiff.evaluation.rates import codec_overrides, compose_config, encode_at_point, load_rates
 from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io import read_video
+from actdiff.motion.temporal import upsample_tracks
 from actdiff.selection.decoder_error import prepare
 from actdiff.selection.trajectories import Budget, anchor_points, greedy_refine
 from actdiff.training.synthetic import moving_square
-from actdiff.types import Video
+from actdiff.types import DecodedSegment, Video
 
 
 def candidates(frame0: np.ndarray, motion, tcfg: dict, fractions: list[float], moving_px: float,
-               visibility: float) -> dict:
-    """The candidates of one segment (module docstring); ``tcfg``: the trajectories section."""
+               visibility: float, decode=None) -> dict:
+    """The candidates of one segment (module docstring); ``tcfg``: the trajectories section;
+    ``decode(points, bandwidth) -> dict``: the candidate decoded (``--decode``), added to its row."""
     prob = prepare(frame0, motion, tcfg, visibility)
     budget = Budget(prob, tcfg, None)
     moving = np.linalg.norm(motion.flow, axis=-1).max(0) >= moving_px           # (H, W)
@@ -53,7 +61,7 @@ def candidates(frame0: np.ndarray, motion, tcfg: dict, fractions: list[float], m
         pts, bw = got
         x, y = pts[:, 0].astype(int), pts[:, 1].astype(int)
         rows[name] = {"points": int(len(pts)), "bandwidth": float(bw), "error": prob.error(pts, bw),
-                      "on_moving": int(moving[y, x].sum())}
+                      "on_moving": int(moving[y, x].sum()), **(decode(prob, pts, bw) if decode else {})}
     best = min(rows, key=lambda k: rows[k]["error"])
     mv = moving[prob.centres[..., 1].astype(int), prob.centres[..., 0].astype(int)]
     weight = (prob.w0 + prob.w1).sum(0)
@@ -70,6 +78,38 @@ def candidates(frame0: np.ndarray, motion, tcfg: dict, fractions: list[float], m
             "visible_end_static": float(end[~mv].mean()) if (~mv).any() else float("nan")}
 
 
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over frames of the PSNR (dB) of ``uint8``-range arrays ``(T, H, W, C)``."""
+    mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).reshape(len(a), -1).mean(1)
+    return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))))
+
+
+def _area8(frames: np.ndarray) -> np.ndarray:
+    """``(T, H, W, C)`` averaged over 8x8 blocks (the coarse scale of ``psnr8``)."""
+    t, h, w, c = frames.shape
+    f = frames[:, :h // 8 * 8, :w // 8 * 8].astype(np.float64)
+    return f.reshape(t, h // 8, 8, w // 8, 8, c).mean((2, 4))
+
+
+def decoded_scores(seg: DecodedSegment, source: np.ndarray, coding, header, decoder):
+    """``decode(prob, points, bandwidth)`` for :func:`candidates`: the points' trajectories coded as the
+    encoder codes them (``coding``: smoothing, stride, quantisation) into the stream's segment ``seg``
+    (its decoded keyframes), decoded by ``decoder``, scored against ``source`` ``(L, H, W, 3)``."""
+    length = seg.segment.length
+    stride = int(coding.codec.trajectories.temporal_stride)
+    ref = source[1:length - 1]
+
+    def decode(prob, pts: np.ndarray, bandwidth: float) -> dict:
+        tracks = upsample_tracks(coding(prob.tracks(pts)), length, stride)
+        dseg = DecodedSegment(seg.segment, seg.key_start, seg.key_end, tracks, float(bandwidth))
+        return _scores(decoder.decode_frames(header, dseg, range(1, length - 1)), ref)
+    return decode
+
+
+def _scores(rec: np.ndarray, ref: np.ndarray) -> dict:
+    return {"decoded_psnr": _psnr(rec, ref), "decoded_psnr8": _psnr(_area8(rec), _area8(ref))}
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("clip", help="a video file, or 'moving_square': the synthetic clip of tests/test_fusion.py "
@@ -80,6 +120,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--moving", type=float, default=4.0, help="px a frame-0 pixel must move within its segment")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="codec overrides (codec.trajectories.…), applied to the stream and the candidates")
+    ap.add_argument("--decode", action="store_true",
+                    help="also code each candidate as the encoder would and decode it with the warp decoder (the "
+                         "stream's keyframes): PSNR and coarse PSNR (8x area) of the segment's in-between frames")
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args(argv)
     if args.clip == "moving_square":
@@ -90,8 +133,11 @@ def main(argv: list[str] | None = None) -> dict:
         video = read_video(args.clip, max_frames=args.frames, size=(256, 384), resize_mode="crop")
     rates = load_rates(names=[args.rate])
     cfg = compose_config(overrides=list(args.set) + codec_overrides(rates[args.rate]))
-    frames, flows = coded_frames(video, cfg), pairwise_flows(video, cfg)
-    _, segments = decode_segments(encode_at_point(video, args.rate, rates, args.set).data, trusted=True)
+    flows = pairwise_flows(video, cfg)
+    prep = prepare_stream(video, prepare_codec(cfg)[0], flows)
+    frames = prep.frames
+    header, segments = decode_segments(encode_at_point(video, args.rate, rates, args.set).data, trusted=True)
+    decoder = build_decoder("warp")
     tcfg = OmegaConf.to_container(cfg.codec.trajectories, resolve=True)
     out: dict = {"args": vars(args), "machine": machine(), "segments": []}
     for seg in segments:
@@ -100,7 +146,14 @@ def main(argv: list[str] | None = None) -> dict:
             continue
         motion = segment_motion(frames, flows, a, b, cfg.codec)
         visibility = float(cfg.codec.tracker.visibility_threshold)
-        row = {"start": a, "end": b, **candidates(frames[a], motion, tcfg, args.fractions, args.moving, visibility)}
+        decode = decoded_scores(seg, frames[a:b + 1], prep.coding, header, decoder) if args.decode else None
+        row = {"start": a, "end": b, **candidates(frames[a], motion, tcfg, args.fractions, args.moving, visibility,
+                                                   decode)}
+        if args.decode:  # the stream's own segment: the candidate it coded should score the same
+            row["stream"] = _scores(decoder.decode_frames(header, seg, range(1, b - a)), frames[a + 1:b])
+            psnr = {k: c["decoded_psnr"] for k, c in row["candidates"].items()}
+            row["decoded_best"] = max(psnr, key=psnr.get)
+            row["regret_psnr"] = psnr[row["decoded_best"]] - psnr[row["best"]]
         out["segments"].append(row)
         print(f"segment {a}-{b}: moving {row['moving_share']:.2f} of the samples, {row['moving_weight_share']:.2f} of "
               f"the weight, {row['moving_residual_share']:.2f} of the best ({row['best']}) set's residual", flush=True)
@@ -109,7 +162,12 @@ def main(argv: list[str] | None = None) -> dict:
               f"{row['visible_end_static']:.2f}", flush=True)
         for name, c in row["candidates"].items():
             print(f"  {name:12s} {c['points']:3d} points, bandwidth {c['bandwidth']:6.2f} px, "
-                  f"error {c['error']:.4f} px, {c['on_moving']} on moving pixels", flush=True)
+                  f"error {c['error']:.4f} px, {c['on_moving']} on moving pixels"
+                  + (f", decoded PSNR {c['decoded_psnr']:.2f} dB, coarse {c['decoded_psnr8']:.2f} dB"
+                     if args.decode else ""), flush=True)
+        if args.decode:
+            print(f"  the stream's own segment decodes at {row['stream']['decoded_psnr']:.2f} dB; best decoded: "
+                  f"{row['decoded_best']}, {row['regret_psnr']:.2f} dB above the objective's best", flush=True)
     if args.output:
         atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
     return out

@@ -15,6 +15,7 @@ coded as the encoder codes trajectories (smoothing, stride, quantisation) into t
 decoded by the warp decoder with the stream's keyframes: PSNR and coarse PSNR (8x8 means) of the
 segment's in-between frames, the candidate that decodes best and how far (dB) the objective's choice
 falls behind it — does the selector's objective rank the sets as the decoder does?
+``--summarize FILES… [-o OUT]`` pools those answers over the segments of ``--decode`` results.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python experiments/selector_candidates.py data/opencv_samples/vtest.avi \\
         --rate r1 -o benchmarks/results/selector_candidates_vtest_r1_cpu.json
@@ -110,7 +111,45 @@ def _scores(rec: np.ndarray, ref: np.ndarray) -> dict:
     return {"decoded_psnr": _psnr(rec, ref), "decoded_psnr8": _psnr(_area8(rec), _area8(ref))}
 
 
+def _ranks(v: list[float]) -> np.ndarray:
+    return np.argsort(np.argsort(v, kind="stable"), kind="stable").astype(float)
+
+
+def summarize(paths: list[str]) -> dict:
+    """Over the segments of ``--decode`` results files: how often the objective's choice is the
+    candidate that decodes best, its mean PSNR regret (dB) and the mean Spearman correlation of
+    the objective's error with the decoded PSNR's loss (1: the same ranking)."""
+    rows = []
+    for path in paths:
+        for seg in json.loads(Path(path).read_text())["segments"]:
+            if "decoded_best" not in seg:
+                raise SystemExit(f"{path}: no decoded scores (run with --decode)")
+            c = seg["candidates"]
+            rho = float(np.corrcoef(_ranks([v["error"] for v in c.values()]),
+                                    _ranks([-v["decoded_psnr"] for v in c.values()]))[0, 1]) if len(c) > 2 else 1.0
+            rows.append({"file": Path(path).name, "start": seg["start"], "end": seg["end"], "best": seg["best"],
+                         "decoded_best": seg["decoded_best"], "regret_psnr": seg["regret_psnr"], "spearman": rho})
+            print(f"{Path(path).stem} {seg['start']}-{seg['end']}: objective {seg['best']}, decoded "
+                  f"{seg['decoded_best']} (+{seg['regret_psnr']:.2f} dB), Spearman {rho:+.2f}")
+    out = {"segments": len(rows), "agree": sum(r["best"] == r["decoded_best"] for r in rows),
+           "mean_regret_psnr": float(np.mean([r["regret_psnr"] for r in rows])),
+           "mean_spearman": float(np.nanmean([r["spearman"] for r in rows])), "rows": rows}
+    print(f"{out['agree']}/{out['segments']} segments: the objective picks the set that decodes best; mean regret "
+          f"{out['mean_regret_psnr']:.2f} dB; mean Spearman {out['mean_spearman']:+.2f}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--summarize"]:
+        sp = argparse.ArgumentParser(prog="selector_candidates.py --summarize")
+        sp.add_argument("files", nargs="+")
+        sp.add_argument("-o", "--output", default=None)
+        sargs = sp.parse_args(argv[1:])
+        out = summarize(sargs.files)
+        if sargs.output:
+            atomic_write_text(sargs.output, json.dumps(out, indent=1) + "\n", overwrite=True)
+        return out
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("clip", help="a video file, or 'moving_square': the synthetic clip of tests/test_fusion.py "
                     "(17 frames 128x192, a 40-px square; its own size, no crop)")

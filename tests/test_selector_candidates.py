@@ -72,3 +72,18 @@ def test_decode_scores_each_candidate_as_the_encoder_would_code_it():
     assert cands["grid"]["decoded_psnr"] < cands["greedy 0.33"]["decoded_psnr"]   # 19.1 against 20.6 dB
     assert seg["regret_psnr"] >= 0 and seg["decoded_best"] in cands
     assert all(c["decoded_psnr8"] > c["decoded_psnr"] for c in cands.values())    # coarse: texture averaged out
+
+
+def test_summarize_pools_the_decoded_rankings(tmp_path):
+    seg = {"start": 0, "end": 9, "best": "a", "decoded_best": "b", "regret_psnr": 0.5,
+           "candidates": {"a": {"error": 1.0, "decoded_psnr": 20.0}, "b": {"error": 2.0, "decoded_psnr": 20.5},
+                          "c": {"error": 3.0, "decoded_psnr": 19.0}}}
+    agree = dict(seg, best="b", regret_psnr=0.0,
+                 candidates={k: dict(v, error=-v["decoded_psnr"]) for k, v in seg["candidates"].items()})
+    (tmp_path / "r.json").write_text(json.dumps({"segments": [seg, agree]}))
+    out = load().main(["--summarize", str(tmp_path / "r.json")])
+    assert (out["segments"], out["agree"]) == (2, 1) and out["mean_regret_psnr"] == pytest.approx(0.25)
+    assert [r["spearman"] for r in out["rows"]] == pytest.approx([0.5, 1.0])
+    (tmp_path / "bare.json").write_text(json.dumps({"segments": [{"start": 0, "end": 9}]}))
+    with pytest.raises(SystemExit, match="run with --decode"):
+        load().main(["--summarize", str(tmp_path / "bare.json")])

@@ -24,6 +24,7 @@ falls behind it — does the selector's objective rank the sets as the decoder d
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -34,6 +35,8 @@ from omegaconf import OmegaConf
 from actdiff.codec import decode_segments
 from actdiff.codec.encoding import pairwise_flows, prepare_codec, segment_motion
 from actdiff.codec.encoding import prepare as prepare_stream
+from actdiff.codec.params import check_stream_params
+from actdiff.codec.stride_choice import with_stride
 from actdiff.decoders import build_decoder
 from actdiff.evaluation.rates import codec_overrides, compose_config, encode_at_point, load_rates
 from actdiff.evaluation.results import atomic_write_text, machine
@@ -94,7 +97,7 @@ def _area8(frames: np.ndarray) -> np.ndarray:
 
 def decoded_scores(seg: DecodedSegment, source: np.ndarray, coding, header, decoder):
     """``decode(prob, points, bandwidth)`` for :func:`candidates`: the points' trajectories coded as the
-    encoder codes them (``coding``: smoothing, stride, quantisation) into the stream's segment ``seg``
+    encoder coded the stream's (``coding``: smoothing, its stride, quantisation) into its segment ``seg``
     (its decoded keyframes), decoded by ``decoder``, scored against ``source`` ``(L, H, W, 3)``."""
     length = seg.segment.length
     stride = int(coding.codec.trajectories.temporal_stride)
@@ -177,6 +180,8 @@ def main(argv: list[str] | None = None) -> dict:
     frames = prep.frames
     header, segments = decode_segments(encode_at_point(video, args.rate, rates, args.set).data, trusted=True)
     decoder = build_decoder("warp")
+    stride = check_stream_params(header.params)[2]   # the stream's stride (the fast mode may code every frame)
+    coding = dataclasses.replace(prep.coding, codec=with_stride(prep.coding.codec, stride))
     tcfg = OmegaConf.to_container(cfg.codec.trajectories, resolve=True)
     out: dict = {"args": vars(args), "machine": machine(), "segments": []}
     for seg in segments:
@@ -185,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
             continue
         motion = segment_motion(frames, flows, a, b, cfg.codec)
         visibility = float(cfg.codec.tracker.visibility_threshold)
-        decode = decoded_scores(seg, frames[a:b + 1], prep.coding, header, decoder) if args.decode else None
+        decode = decoded_scores(seg, frames[a:b + 1], coding, header, decoder) if args.decode else None
         row = {"start": a, "end": b, **candidates(frames[a], motion, tcfg, args.fractions, args.moving, visibility,
                                                    decode)}
         if args.decode:  # the stream's own segment: the candidate it coded should score the same

@@ -75,7 +75,7 @@ def test_decode_scores_each_candidate_as_the_encoder_would_code_it():
 
 
 def test_summarize_pools_the_decoded_rankings(tmp_path):
-    seg = {"start": 0, "end": 9, "best": "a", "decoded_best": "b", "regret_psnr": 0.5,
+    seg = {"start": 0, "end": 9, "best": "a", "decoded_best": "b", "regret_psnr": 0.5, "stream": {"decoded_psnr": 20.0},
            "candidates": {"a": {"error": 1.0, "decoded_psnr": 20.0}, "b": {"error": 2.0, "decoded_psnr": 20.5},
                           "c": {"error": 3.0, "decoded_psnr": 19.0}}}
     agree = dict(seg, best="b", regret_psnr=0.0,
@@ -84,6 +84,7 @@ def test_summarize_pools_the_decoded_rankings(tmp_path):
     out = load().main(["--summarize", str(tmp_path / "r.json")])
     assert (out["segments"], out["agree"]) == (2, 1) and out["mean_regret_psnr"] == pytest.approx(0.25)
     assert [r["spearman"] for r in out["rows"]] == pytest.approx([0.5, 1.0])
+    assert out["mean_stream_regret_psnr"] == pytest.approx(0.5)     # b decodes at 20.5, the stream at 20
     (tmp_path / "bare.json").write_text(json.dumps({"segments": [{"start": 0, "end": 9}]}))
     with pytest.raises(SystemExit, match="run with --decode"):
         load().main(["--summarize", str(tmp_path / "bare.json")])

@@ -125,7 +125,8 @@ class Problem:
 
     def residual(self, pts: np.ndarray, bandwidth: float, edge: bool = True) -> np.ndarray:
         """Time-mean weighted decoder error ``(h, w)`` (pixels × weight) of points ``pts``
-        (the maps of the last point set are cached per bandwidth)."""
+        (the maps of the last point set are cached per bandwidth); ``edge=False``: the Gaussian
+        objective even when the problem has an edge-aware one (the bandwidth fit)."""
         key = (pts.tobytes(), (float(bandwidth), edge))
         if key[0] != self._maps_of:
             self._maps, self._maps_of = {}, key[0]
@@ -165,14 +166,15 @@ class Problem:
         return out / len(self.frames)
 
     def error(self, pts: np.ndarray, bandwidth: float, edge: bool = True) -> float:
-        """Weighted mean decoder end-point error (pixels) of points ``pts``."""
+        """Weighted mean decoder end-point error (pixels) of points ``pts`` (``edge``: as :meth:`residual`)."""
         total = float((self.w0 + self.w1).sum()) / max(len(self.frames), 1)
         return float(self.residual(pts, bandwidth, edge).sum()) / max(total, 1e-9)
 
     def fit(self, pts: np.ndarray) -> float:
         """Quantised bandwidth with the least decoder error, searched log-uniformly from half
         the points' median nearest-neighbour distance (or a quarter of the cell size of
-        ``len(pts)`` points if smaller) to 4 × that cell size."""
+        ``len(pts)`` points if smaller) to 4 × that cell size, on the Gaussian objective (the
+        decoder's checks and fallback use the bandwidth as a Gaussian's)."""
         if len(pts) == 0:
             return DEFAULT_BANDWIDTH
         height, width = self.size
@@ -193,7 +195,7 @@ class Problem:
         return float(min(tried, key=tried.get))
 
     def refit(self, pts: np.ndarray, bandwidth: float) -> float:
-        """The better of ``bandwidth`` and ``bandwidth / √2`` for the (denser) points ``pts``."""
+        """The better of ``bandwidth`` and ``bandwidth / √2`` for the (denser) points ``pts`` (Gaussian objective)."""
         cands = sorted({quantize_bandwidth(bandwidth * f) for f in (2 ** -0.5, 1.0)})
         errors = [self.error(pts, b, False) for b in cands]
         return float(cands[int(np.argmin(errors))])

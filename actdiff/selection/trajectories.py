@@ -28,7 +28,9 @@ with :func:`actdiff.motion.dense_flow_from_tracks` from frame ``t`` to both keyf
   ``compare_fractions`` (default none) lists more anchor fractions whose refined sets compete the
   same way (e.g. ``[0.5, 0.75]``: more of the budget on the grid, the rest where the grid errs).
   ``visibility_balance`` (default 0) weights samples whose chains break (moving objects) up to
-  about as much as those visible throughout (:func:`actdiff.selection.decoder_error.prepare`).
+  about as much as those visible throughout, ``objective_edge_sigma_r`` (default 0) makes the
+  objective interpolate edge-aware as the decoder does (:class:`actdiff.selection.decoder_error.Problem`;
+  both measured, neither decodes better on training clips: docs/video_interface.md).
 * ``uniform``: a regular grid; ``motion``: the largest mean motion magnitudes with non-maximum
   suppression. Both fit the bandwidth the same way.
 

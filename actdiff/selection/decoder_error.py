@@ -11,7 +11,7 @@ motion, and fits the interpolation bandwidth. :func:`decoder_error` and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, List, Optional, Tuple
 
 import cv2
@@ -82,7 +82,7 @@ class Problem:
     w1: np.ndarray            # (T', h, w) error weights of the end-keyframe term
     visibility_threshold: float
     edge: Optional[Tuple[np.ndarray, EdgeParams]] = None   # (guide (h, w, 3), params in grid units)
-    _cache: Optional[tuple] = None
+    _cache: dict = field(default_factory=dict)   # edge flag → (point set's bytes, its frame data)
     _maps: Optional[dict] = None
     _maps_of: Optional[bytes] = None
 
@@ -101,10 +101,11 @@ class Problem:
 
     def _frame_data(self, pts: np.ndarray, edge: bool = False) -> List[List[SparseField]]:
         """Per evaluated frame: the interpolations of the points' backward displacements (with
-        their trends; prepared independently of the bandwidth; cached for the last point set)."""
-        key = (pts.tobytes(), edge)
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
+        their trends; prepared independently of the bandwidth; cached for the last point set, per
+        ``edge``: the edge-aware objective and its Gaussian bandwidth fit alternate on one set)."""
+        key = pts.tobytes()
+        if edge in self._cache and self._cache[edge][0] == key:
+            return self._cache[edge][1]
         h, w = self.grid
         x, y = pts[:, 0].astype(int), pts[:, 1].astype(int)
         flow, conf = self.motion.flow, self.motion.confidence
@@ -120,7 +121,7 @@ class Problem:
             else:
                 parts = [SparseField(pos[m], v[m], h, w) for m, v in ((vis_t, -f_t), (ok1, f_end - f_t))]
             out.append(parts)
-        self._cache = (key, out)
+        self._cache[edge] = (key, out)
         return out
 
     def residual(self, pts: np.ndarray, bandwidth: float, edge: bool = True) -> np.ndarray:

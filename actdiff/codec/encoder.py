@@ -3,7 +3,8 @@
 Fast mode (the default, ``codec.mode: fast``), per video: padding to the coded size → pairwise
 flows (once) → segments/keyframes by the content-adaptive heuristic → per segment: dense motion
 → budgeted trajectory selection → the stream's stride from its motion
-(:mod:`actdiff.codec.stride_choice`) → temporal smoothing, subsampling, quantisation and entropy
+(:mod:`actdiff.codec.stride_choice`) → optionally, the set of tracks of each segment chosen by
+decoding the selector's candidates (:mod:`actdiff.codec.decoded_choice`) → temporal smoothing, subsampling, quantisation and entropy
 coding → keyframe coding → bitstream (:mod:`actdiff.codec.encoding`). ``codec.mode: rd`` hands
 the decisions to the rate–distortion-optimised search of :mod:`actdiff.codec.rdo`.
 """
@@ -32,9 +33,11 @@ from actdiff.codec.encoding import (  # noqa: F401  (re-exported: the encoder's 
     pairwise_flows,
     prepare,
     prepare_codec,
+    segment_motion,
     stream_params,
     write_stream,
 )
+from actdiff.codec.decoded_choice import choose_by_decoding, decoded_choice_on, for_stream
 from actdiff.codec.keyframe_chain import carried_keyframes
 from actdiff.codec.keyframe_inter import CodedKey, inter_chooser, next_key, set_payloads
 from actdiff.codec.keyframe_quality import spread_qualities
@@ -45,7 +48,8 @@ from actdiff.image_codecs import ImageCodec, codec_from_params
 from actdiff.progress import bar
 from actdiff.registry import TRAJECTORY_SELECTORS
 from actdiff.selection.segments import select_segments
-from actdiff.types import EncodeResult, Segment, Video
+from actdiff.selection.trajectories import Candidate, candidate_sets
+from actdiff.types import EncodeResult, Segment, Tracks, Video
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +140,14 @@ def encode_video(
     image_codecs = _codecs_by_quality(codec.keyframe_codec, set(quality.values()))
     chooser = inter_chooser(codec, prep.stages.image_codec, coded_h, coded_w)
     keys: List[CodedKey] = []
-    chosen: List[Tuple[Segment, List[np.ndarray], Any, float]] = []
+    chosen: List[Tuple[Segment, List[np.ndarray], Tracks, float, List[Candidate]]] = []
     # The keyframes' intra codings and the segments' trajectories do not depend on each other or
     # on the inter choices: the workers compute them ahead while this thread chains the keyframes.
     with _workers(codec_threads(codec)) as pool, \
             bar(len(segments), "encode segments", unit="seg", leave=False) as pbar:
         intra = {f: pool.submit(_intra, image_codecs[quality[f]], frames[f], coded_h, coded_w)
                  for i, seg in enumerate(segments) for f in carried_keyframes(i, seg)}
-        selected = [pool.submit(_segment_tracks, frames, prep.flows, seg, codec, prep.coding, select_tracks)
+        selected = [pool.submit(_select, frames, prep.flows, seg, codec, prep.coding, select_tracks)
                     for seg in segments]
         for i, seg in enumerate(segments):
             carried = carried_keyframes(i, seg)
@@ -152,11 +156,17 @@ def encode_video(
             chosen.append((seg, [k.decoded for k in keys[-len(carried):]], *selected[i].result()))
             pbar.update(1)
     codec, prep, stride_stats, smoothed = _choose_stride(prep, codec, chosen, select_tracks)
+    choice_stats = None
+    if decoded_choice_on(codec):   # the decoder, not the selector's objective, picks each segment's set
+        choice_stats = choose_by_decoding(for_stream(prep, codec), chosen)
+        smoothed = [prep.coding.smooth(c[2]) for c in chosen]
     plans = [SegmentPlan(seg, [], decoded, prep.coding.code_smoothed(tracks), bandwidth)
-             for (seg, decoded, _, bandwidth), tracks in zip(chosen, smoothed)]
+             for (seg, decoded, _, bandwidth, _), tracks in zip(chosen, smoothed)]
     inter = set_payloads(plans, keys)
     result = write_stream(prep, codec, plans, inter=inter, choose_mix=choose_mix)
     result.stats["trajectory_stride"] = stride_stats
+    if choice_stats is not None:
+        result.stats["decoded_choice"] = choice_stats
     if len(set(quality.values())) > 1:
         result.stats["keyframe_qualities"] = [quality[k] for k in sorted(quality)]
     if chooser:
@@ -164,10 +174,22 @@ def encode_video(
     return result
 
 
+def _select(frames: np.ndarray, flows: Any, seg: Segment, codec: DictConfig, coding: TrackCoding,
+            select_tracks: Any) -> Tuple[Tracks, float, List[Candidate]]:
+    """One segment's selected tracks and bandwidth, and (``trajectories.decoded_choice``) every
+    candidate set the selector weighed, its own choice first (else no candidates)."""
+    if not decoded_choice_on(codec) or seg.length <= 2:
+        return (*_segment_tracks(frames, flows, seg, codec, coding, select_tracks), [])
+    motion = segment_motion(frames, flows, seg.start, seg.end, codec)
+    cands = candidate_sets(frames[seg.start], motion, codec.trajectories,
+                           visibility_threshold=float(codec.tracker.visibility_threshold), cost_bits=coding.cost_bits)
+    return cands[0].tracks, cands[0].bandwidth, cands
+
+
 def _choose_stride(prep: Prepared, codec: DictConfig, chosen: list,
                    select_tracks: Any) -> Tuple[DictConfig, Prepared, dict, List[Any]]:
     """The stream's stride (:mod:`actdiff.codec.stride_choice`): the codec section and prepared
-    clip to code ``chosen`` (segment, decoded keyframes, selected tracks, bandwidth; its tracks
+    clip to code ``chosen`` (segment, decoded keyframes, selected tracks, bandwidth, candidates; its tracks
     selected again, in place, when a bit budget was counted at the other stride), the choice's
     statistics for ``stats["trajectory_stride"]`` and each segment's smoothed tracks."""
     stride = int(codec.trajectories.temporal_stride)
@@ -183,9 +205,8 @@ def _choose_stride(prep: Prepared, codec: DictConfig, chosen: list,
     log.info("trajectory stride %d -> %d: interpolation loss %.2f px (90th percentile) > tolerance %s px", stride,
              new, skip["p90_px"], tolerance)
     if codec.trajectories.get("budget_bits") is not None:  # the budget counted the other stride's bits
-        for i, (seg, decoded, _, _) in enumerate(chosen):
-            chosen[i] = (seg, decoded, *_segment_tracks(prep.frames, prep.flows, seg, codec, prep.coding,
-                                                        select_tracks))
+        for i, (seg, decoded, *_) in enumerate(chosen):
+            chosen[i] = (seg, decoded, *_select(prep.frames, prep.flows, seg, codec, prep.coding, select_tracks))
         smoothed = [prep.coding.smooth(c[2]) for c in chosen]
     return codec, prep, stats, smoothed
 

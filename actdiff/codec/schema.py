@@ -107,6 +107,9 @@ class TrajectoriesSchema:
     smooth_keep: float = rng(0, 1000, default=DEFAULT_SMOOTH_KEEP)
     temporal_stride: int = rng(*STRIDE_RANGE)
     stride_tolerance: Optional[float] = rng(0, 1e3, default=None)
+    decoded_choice: bool = False   # fast mode: the decoder chooses among the selector's candidate sets
+    decoded_choice_frames: int = rng(1, 1 << 10, default=8)
+    decoded_choice_temporal: float = rng(0, 1, default=0.0)
 
 
 @dataclass

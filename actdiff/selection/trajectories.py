@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Tuple
 
 import cv2
@@ -223,33 +224,58 @@ def _largest_fitting(frame0, motion, cfg, visibility_threshold, cost_bits,
     return prob.tracks(pts), prob.fit(pts)
 
 
+@dataclass
+class Candidate:
+    """One point set a selector can return: ``label`` (e.g. ``"greedy 0.33"``, ``"grid"``), its
+    trajectories, fitted bandwidth (pixels) and the selector's objective on it (decoder error,
+    pixels; NaN where the selector has no objective)."""
+
+    label: str
+    tracks: Tracks
+    bandwidth: float
+    error: float
+
+
+def greedy_candidates(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visibility_threshold: float = 0.3,
+                      cost_bits: Optional[CostFn] = None) -> List[Candidate]:
+    """Every set greedy weighs (module docstring): the refinement from ``anchor_fraction`` and from
+    each of ``compare_fractions``, then (``compare_grid``) the anchor grid with as many points as the
+    best of those. The objective's choice first (the first of the lowest error), the others in that
+    order; one empty candidate when not even one anchor fits."""
+    setup = _setup(frame0, motion, cfg, visibility_threshold, cost_bits)
+    empty = [Candidate("empty", Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH, math.nan)]
+    if setup is None:
+        return empty
+    prob, budget = setup
+    snap = float(setting(cfg, "anchor_snap", 0.0))
+    fractions = [float(setting(cfg, "anchor_fraction", 0.33))]
+    fractions += [float(f) for f in setting(cfg, "compare_fractions", None) or ()]
+    sets = [(f"greedy {f:g}", got) for f in fractions
+            if (got := greedy_refine(prob, budget, f, snap, cfg)) is not None]
+    if not sets:
+        return empty
+    errors = [prob.error(*got) for _, got in sets]
+    if setting(cfg, "compare_grid", True):
+        pts = sets[int(np.argmin(errors))][1][0]
+        grid = budget.largest_fitting(lambda n: anchor_points(prob.weight, n, snap),
+                                      len(pts) if budget.bits is None else None)
+        if len(grid):
+            bandwidth = prob.fit(grid)
+            sets.append(("grid", (grid, bandwidth)))
+            errors.append(prob.error(grid, bandwidth))
+    best = int(np.argmin(errors))
+    order = [best] + [i for i in range(len(sets)) if i != best]
+    return [Candidate(sets[i][0], prob.tracks(sets[i][1][0]), float(sets[i][1][1]), float(errors[i])) for i in order]
+
+
 @TRAJECTORY_SELECTORS.register("greedy")
 def select_greedy(frame0: np.ndarray, motion: DenseMotion, cfg: Any = None, visibility_threshold: float = 0.3,
                   cost_bits: Optional[CostFn] = None) -> Tuple[Tracks, float]:
-    """Anchors + bandwidth fit + greedy residual refinement (module docstring)."""
-    setup = _setup(frame0, motion, cfg, visibility_threshold, cost_bits)
-    if setup is None:
-        return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
-    prob, budget = setup
-    snap = float(setting(cfg, "anchor_snap", 0.0))
-    best = greedy_refine(prob, budget, float(setting(cfg, "anchor_fraction", 0.33)), snap, cfg)
-    if best is None:
-        return Tracks.empty(motion.num_frames), DEFAULT_BANDWIDTH
-    error = prob.error(*best)
-    for fraction in setting(cfg, "compare_fractions", None) or ():
-        other = greedy_refine(prob, budget, float(fraction), snap, cfg)
-        if other is not None and (e := prob.error(*other)) < error:
-            log.debug("greedy: anchor fraction %.2f beats the default", float(fraction))
-            best, error = other, e
-    pts, bandwidth = best
-    if setting(cfg, "compare_grid", True):
-        grid = budget.largest_fitting(lambda n: anchor_points(prob.weight, n, snap),
-                                      len(pts) if budget.bits is None else None)
-        grid_bw = prob.fit(grid) if len(grid) else DEFAULT_BANDWIDTH
-        if len(grid) and prob.error(grid, grid_bw) < error:
-            log.debug("greedy: the anchor grid of %d points beats the refined %d points", len(grid), len(pts))
-            pts, bandwidth = grid, grid_bw
-    return prob.tracks(pts), bandwidth
+    """Anchors + bandwidth fit + greedy residual refinement (module docstring): the objective's
+    choice among :func:`greedy_candidates`."""
+    best = greedy_candidates(frame0, motion, cfg, visibility_threshold, cost_bits)[0]
+    log.debug("greedy: the objective keeps %s", best.label)
+    return best.tracks, best.bandwidth
 
 
 def greedy_refine(prob: Problem, budget: Budget, anchor_fraction: float, snap: float,
@@ -333,3 +359,14 @@ def select_trajectories(frame0: np.ndarray, motion: DenseMotion, cfg: Any, visib
     """Trajectories by the selector named ``cfg.name`` (``greedy`` | ``uniform`` | ``motion``)."""
     select = TRAJECTORY_SELECTORS.get(str(setting(cfg, "name", "greedy")))
     return select(frame0, motion, cfg, visibility_threshold, cost_bits)
+
+
+def candidate_sets(frame0: np.ndarray, motion: DenseMotion, cfg: Any, visibility_threshold: float = 0.3,
+                   cost_bits: Optional[CostFn] = None) -> List[Candidate]:
+    """The point sets the selector ``cfg.name`` weighs, its own choice first: :func:`greedy_candidates`
+    for ``greedy``, the one selection (objective NaN) for any other selector."""
+    name = str(setting(cfg, "name", "greedy"))
+    if name == "greedy":
+        return greedy_candidates(frame0, motion, cfg, visibility_threshold, cost_bits)
+    tracks, bandwidth = TRAJECTORY_SELECTORS.get(name)(frame0, motion, cfg, visibility_threshold, cost_bits)
+    return [Candidate(name, tracks, float(bandwidth), math.nan)]

@@ -1,0 +1,133 @@
+"""The decoder chooses each segment's trajectories (fast mode, ``codec.trajectories.decoded_choice``).
+
+The selector's objective (:class:`actdiff.selection.decoder_error.Problem`) ranks the point sets it
+weighs only loosely as the decoder does: over 68 segments of training clips it picked the set that
+decodes best in 29, and the best candidate decoded 0.36 dB above the stream
+(``benchmarks/results/selector_candidates_decode/``, docs/video_interface.md). Here every candidate
+of :func:`actdiff.selection.trajectories.candidate_sets` (the greedy refinements from each anchor
+fraction, the grid) is coded as the stream codes tracks (smoothing, the stream's stride,
+quantisation), decoded by the warp decoder as configured by default (what ``actdiff decode
+--decoder warp`` and the diffusion decoder's prediction start from) with the segment's decoded
+keyframes, at ``decoded_choice_frames`` evenly spaced in-between frames, and scored
+
+    score = (1 − τ) · mean_t D(t) + τ · mean_t T(t),   τ = ``decoded_choice_temporal`` ∈ [0, 1]
+
+with ``D`` the RD mode's distortion (:class:`actdiff.codec.distortion.Distortion`,
+``codec.rd.distortion``: multi-scale PSNR and GMSD, chosen for its agreement with VMAF NEG) of the
+decoded frame ``t`` and ``T`` the temporal term on the same scale, ``1 − PSNR(Δ̂, Δ) / 50`` of the
+luma change from frame ``t`` to ``t + 1`` (the next decoded frame, or the decoded end keyframe),
+decoded ``Δ̂`` against the source's ``Δ``: a flicker, a ghost fading in and out or an object stuck
+in place changes the frames unlike the source does. The lowest score wins; a tie keeps the
+objective's choice (the first candidate). The candidates' sizes are not weighed: at a point
+budget they carry the same number of points, at a bit budget each fits it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Sequence, Tuple
+
+import numpy as np
+from omegaconf import DictConfig
+
+from actdiff.codec.distortion import PSNR_CEILING, Distortion, luma, psnr
+from actdiff.codec.keyframe_chain import KeyframeChain
+from actdiff.codec.rd_segments import eval_frames
+from actdiff.codec.rd_settings import rd_distortion
+from actdiff.decoders import build_decoder
+from actdiff.motion.temporal import upsample_tracks
+from actdiff.selection.trajectories import Candidate
+from actdiff.types import DecodedSegment, Segment, StreamHeader, Tracks
+
+log = logging.getLogger(__name__)
+
+
+def temporal_term(src: Tuple[np.ndarray, np.ndarray], rec: Tuple[np.ndarray, np.ndarray]) -> float:
+    """``T ∈ [0, 1]``: ``1 − PSNR(Δ̂, Δ) / 50`` of the luma change between two frames, decoded
+    ``rec`` against source ``src`` (each a pair of RGB ``uint8 (H, W, 3)``); 0 when they change alike."""
+    d_src = luma(src[1]) - luma(src[0])
+    d_rec = luma(rec[1]) - luma(rec[0])
+    return 1.0 - psnr(d_src, d_rec) / PSNR_CEILING
+
+
+class DecodedChoice:
+    """Scores candidate trajectory sets by decoding them (module docstring).
+
+    Args:
+        frames: the source frames ``uint8 (T, Hc, Wc, 3)`` at the coded size (``Prepared.frames``).
+        header: the stream's header fields the decoder reads (sizes, seed).
+        coding: the stream's :class:`actdiff.codec.encoding.TrackCoding` (at its final stride).
+        distortion: ``D``; frames: in-between frames scored per segment; temporal: ``τ``.
+    """
+
+    def __init__(self, frames: np.ndarray, header: StreamHeader, coding: Any, distortion: Distortion,
+                 frames_per_segment: int = 8, temporal: float = 0.0, decoder: Any = "warp") -> None:
+        self.frames, self.header, self.coding, self.distortion = frames, header, coding, distortion
+        self.most, self.temporal = int(frames_per_segment), float(temporal)
+        self.stride = int(coding.codec.trajectories.temporal_stride)
+        self.decoder = build_decoder(decoder)
+
+    def coded(self, cand: Candidate) -> Tracks:
+        """``cand``'s trajectories as the stream would carry them (smoothed, strided, quantised)."""
+        return self.coding(cand.tracks)
+
+    def score(self, seg: Segment, keys: Tuple[np.ndarray, np.ndarray], coded: Tracks, bandwidth: float) -> float:
+        """The score of coded tracks ``coded`` in segment ``seg`` between decoded keyframes ``keys``."""
+        ts = eval_frames(seg.length, 1, self.most)
+        if len(ts) == 0:
+            return 0.0
+        dseg = DecodedSegment(seg, keys[0], keys[1], upsample_tracks(coded, seg.length, self.stride), bandwidth)
+        wanted = sorted(set(ts) | ({t + 1 for t in ts if t + 1 < seg.length - 1} if self.temporal > 0 else set()))
+        rec = dict(zip(wanted, self.decoder.decode_frames(self.header, dseg, wanted)))
+        rec[seg.length - 1] = keys[1]
+        src = self.frames[seg.start:seg.end + 1]
+        d = float(np.mean([self.distortion.frame(src[t], rec[t]) for t in ts]))
+        if self.temporal <= 0:
+            return d
+        tt = float(np.mean([temporal_term((src[t], src[t + 1]), (rec[t], rec[t + 1])) for t in ts]))
+        return (1.0 - self.temporal) * d + self.temporal * tt
+
+    def choose(self, seg: Segment, keys: Tuple[np.ndarray, np.ndarray],
+               cands: Sequence[Candidate]) -> Tuple[int, List[float]]:
+        """Index of the candidate of least score (the first on a tie) and every candidate's score."""
+        scores = [self.score(seg, keys, self.coded(c), c.bandwidth) for c in cands]
+        return int(np.argmin(scores)), scores
+
+
+def choose_by_decoding(choice: DecodedChoice, chosen: List[tuple]) -> Dict[str, Any]:
+    """Replace, in place, each entry ``(segment, decoded keyframes, tracks, bandwidth, candidates)``
+    of ``chosen`` (in stream order) by the candidate that decodes best; returns the statistics for
+    ``stats["decoded_choice"]``: per segment the labels, scores and the kept label."""
+    chain, rows = KeyframeChain(), []
+    for i, (seg, decoded, tracks, bandwidth, cands) in enumerate(chosen):
+        keys = chain.link(seg, decoded)
+        if len(cands) < 2 or seg.length <= 2:
+            continue
+        best, scores = choice.choose(seg, keys, cands)
+        rows.append({"start": seg.start, "end": seg.end, "labels": [c.label for c in cands],
+                     "scores": [round(s, 6) for s in scores], "kept": cands[best].label})
+        if best:
+            log.info("segment %d-%d: the decoder keeps %s over the objective's %s (score %.4f < %.4f)",
+                     seg.start, seg.end, cands[best].label, cands[0].label, scores[best], scores[0])
+            chosen[i] = (seg, decoded, cands[best].tracks, cands[best].bandwidth, cands)
+    return {"segments": rows, "changed": sum(r["kept"] != r["labels"][0] for r in rows)}
+
+
+def decoded_choice_on(codec: DictConfig) -> bool:
+    """Whether ``codec.trajectories.decoded_choice`` is set."""
+    return bool(codec.trajectories.get("decoded_choice", False))
+
+
+def for_stream(prep: Any, codec: DictConfig) -> DecodedChoice:
+    """The :class:`DecodedChoice` of a prepared clip (:class:`actdiff.codec.encoding.Prepared`, its
+    ``coding`` at the stream's stride) and ``codec`` section: ``codec.rd.distortion`` and the
+    ``decoded_choice_*`` keys of ``codec.trajectories``."""
+    h, w = prep.coded_size
+    header = StreamHeader(height=prep.height, width=prep.width, coded_height=h, coded_width=w,
+                          num_frames=int(prep.frames.shape[0]), fps=prep.fps, seed=int(codec.seed), params={})
+    t = codec.trajectories
+    return DecodedChoice(prep.frames, header, prep.coding, rd_distortion(codec),
+                         int(t.get("decoded_choice_frames", 8)), float(t.get("decoded_choice_temporal", 0.0)))
+
+
+__all__ = ["DecodedChoice", "choose_by_decoding", "decoded_choice_on", "for_stream", "temporal_term"]

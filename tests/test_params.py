@@ -51,6 +51,8 @@ def one_error_line(capsys) -> str:
     ("codec.trajectories.compare_fractions=[0.5,1.5]", ["codec.trajectories.compare_fractions", "1.5", "[0, 1]"]),
     ("codec.tracker.appearance_tol=300", ["codec.tracker.appearance_tol", "[0, 255]"]),
     ("codec.trajectories.visibility_balance=1.5", ["codec.trajectories.visibility_balance", "[0, 1]"]),
+    ("codec.trajectories.decoded_choice_temporal=2", ["codec.trajectories.decoded_choice_temporal", "[0, 1]"]),
+    ("codec.trajectories.decoded_choice_frames=0", ["codec.trajectories.decoded_choice_frames", "[1, 1024]"]),
 ])
 def test_encode_refuses_bad_settings_before_any_work(tmp_path, capsys, override, words):
     """The input does not even exist: the setting is refused before the input is looked at."""

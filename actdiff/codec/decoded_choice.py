@@ -73,13 +73,18 @@ class DecodedChoice:
 
     def score(self, seg: Segment, keys: Tuple[np.ndarray, np.ndarray], coded: Tracks, bandwidth: float) -> float:
         """The score of coded tracks ``coded`` in segment ``seg`` between decoded keyframes ``keys``."""
+        return self.score_decoded(DecodedSegment(seg, keys[0], keys[1], upsample_tracks(coded, seg.length, self.stride),
+                                                 bandwidth))
+
+    def score_decoded(self, dseg: DecodedSegment) -> float:
+        """The score of a segment as the decoder gets it (its tracks at every frame)."""
+        seg = dseg.segment
         ts = eval_frames(seg.length, 1, self.most)
         if len(ts) == 0:
             return 0.0
-        dseg = DecodedSegment(seg, keys[0], keys[1], upsample_tracks(coded, seg.length, self.stride), bandwidth)
         wanted = sorted(set(ts) | ({t + 1 for t in ts if t + 1 < seg.length - 1} if self.temporal > 0 else set()))
         rec = dict(zip(wanted, self.decoder.decode_frames(self.header, dseg, wanted)))
-        rec[seg.length - 1] = keys[1]
+        rec[seg.length - 1] = dseg.key_end
         src = self.frames[seg.start:seg.end + 1]
         d = float(np.mean([self.distortion.frame(src[t], rec[t]) for t in ts]))
         if self.temporal <= 0:
@@ -99,7 +104,7 @@ def choose_by_decoding(choice: DecodedChoice, chosen: List[tuple]) -> Dict[str, 
     of ``chosen`` (in stream order) by the candidate that decodes best; returns the statistics for
     ``stats["decoded_choice"]``: per segment the labels, scores and the kept label."""
     chain, rows = KeyframeChain(), []
-    for i, (seg, decoded, tracks, bandwidth, cands) in enumerate(chosen):
+    for i, (seg, decoded, _, _, cands) in enumerate(chosen):
         keys = chain.link(seg, decoded)
         if len(cands) < 2 or seg.length <= 2:
             continue

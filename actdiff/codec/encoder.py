@@ -4,9 +4,10 @@ Fast mode (the default, ``codec.mode: fast``), per video: padding to the coded s
 flows (once) → segments/keyframes by the content-adaptive heuristic → per segment: dense motion
 → budgeted trajectory selection → the stream's stride from its motion
 (:mod:`actdiff.codec.stride_choice`) → optionally, the set of tracks of each segment chosen by
-decoding the selector's candidates (:mod:`actdiff.codec.decoded_choice`) → temporal smoothing, subsampling, quantisation and entropy
-coding → keyframe coding → bitstream (:mod:`actdiff.codec.encoding`). ``codec.mode: rd`` hands
-the decisions to the rate–distortion-optimised search of :mod:`actdiff.codec.rdo`.
+decoding the selector's candidates (:mod:`actdiff.codec.decoded_choice`) → temporal smoothing,
+subsampling, quantisation and entropy coding → keyframe coding → bitstream
+(:mod:`actdiff.codec.encoding`). ``codec.mode: rd`` hands the decisions to the
+rate–distortion-optimised search of :mod:`actdiff.codec.rdo`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 import numpy as np
 from omegaconf import DictConfig
 
+from actdiff.codec.decoded_choice import choose_by_decoding, decoded_choice_on, for_stream
 from actdiff.codec.encoding import (  # noqa: F401  (re-exported: the encoder's public pieces)
     Prepared,
     SegmentPlan,
@@ -37,7 +39,6 @@ from actdiff.codec.encoding import (  # noqa: F401  (re-exported: the encoder's 
     stream_params,
     write_stream,
 )
-from actdiff.codec.decoded_choice import choose_by_decoding, decoded_choice_on, for_stream
 from actdiff.codec.keyframe_chain import carried_keyframes
 from actdiff.codec.keyframe_inter import CodedKey, inter_chooser, next_key, set_payloads
 from actdiff.codec.keyframe_quality import spread_qualities

@@ -1,0 +1,79 @@
+"""The decoder chooses each segment's trajectories (``trajectories.decoded_choice``, codec/decoded_choice.py)."""
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+from test_fusion import H, S, T, W, _masks, _red
+from test_selection import TR, scene
+
+from actdiff.codec import decode_segments, encode_video
+from actdiff.codec.decoded_choice import for_stream, temporal_term
+from actdiff.codec.encoding import prepare, prepare_codec
+from actdiff.config import compose
+from actdiff.motion.fusion import fuse_frame
+from actdiff.selection.trajectories import candidate_sets, greedy_candidates, select_greedy
+from actdiff.training.synthetic import moving_square
+from actdiff.types import Video
+
+FRACTIONS = "codec.trajectories.compare_fractions=[0.5,0.75]"
+
+
+def test_greedy_candidates_put_the_objectives_choice_first_as_select_greedy_returns_it():
+    frame, motion = scene("two_objects")
+    cfg = OmegaConf.create(dict(TR, budget_points=16, compare_fractions=[0.5, 0.75, 0.9]))
+    cands = greedy_candidates(frame, motion, cfg, 0.3)
+    assert sorted(c.label for c in cands) == ["greedy 0.33", "greedy 0.5", "greedy 0.75", "greedy 0.9", "grid"]
+    assert cands[0].error == min(c.error for c in cands)
+    assert cands[0].label != "greedy 0.33"   # here a set built on more of the budget's grid wins (test_selection)
+    tracks, bandwidth = select_greedy(frame, motion, cfg, 0.3)
+    np.testing.assert_array_equal(tracks.positions, cands[0].tracks.positions)
+    assert bandwidth == cands[0].bandwidth
+    one = candidate_sets(frame, motion, OmegaConf.create(dict(TR, name="uniform")), 0.3)
+    assert len(one) == 1 and one[0].label == "uniform" and np.isnan(one[0].error)
+
+
+def test_temporal_term_is_zero_when_the_frames_change_alike():
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(2))
+    assert temporal_term((a, b), (a, b)) == 0.0
+    assert temporal_term((a, b), (a // 2 + 60, b // 2 + 60)) > 0.05   # half the change
+    assert temporal_term((a, b), (a, a)) > temporal_term((a, b), (a // 2 + 60, b // 2 + 60))   # stuck
+
+
+@pytest.fixture(scope="module")
+def square():
+    frames, boxes = moving_square(T, H, W, S)
+    video = Video(frames, 25.0, "moving_square")
+    return video, boxes, {name: encode_video(video, compose(None, ovs)) for name, ovs in {
+        "fractions": [FRACTIONS],
+        "decoded": [FRACTIONS, "codec.trajectories.decoded_choice=true"]}.items()}
+
+
+def test_the_stream_carries_the_candidate_that_decodes_best(square):
+    video, _, enc = square
+    stats = enc["decoded"].stats["decoded_choice"]
+    assert stats["segments"] and "decoded_choice" not in enc["fractions"].stats
+    codec = prepare_codec(compose(None, [FRACTIONS, "codec.trajectories.decoded_choice=true"]))[0]
+    choice = for_stream(prepare(video, codec), codec)
+    _, segs = decode_segments(enc["decoded"].data)
+    by_start = {s.segment.start: s for s in segs}
+    for row in stats["segments"]:
+        assert row["kept"] == row["labels"][int(np.argmin(row["scores"]))]
+        # the stream's own segment, rescored, scores as the kept candidate did
+        assert choice.score_decoded(by_start[row["start"]]) == pytest.approx(min(row["scores"]), abs=2e-6)
+    assert stats["changed"] == sum(r["kept"] != r["labels"][0] for r in stats["segments"])
+
+
+def test_decoding_keeps_the_moving_square_that_the_objectives_choice_shrinks(square):
+    """compare_fractions alone lets the objective pick a set with few points on the square, which the
+    warp decoder draws small (docs/video_interface.md); decoding the candidates keeps the square whole."""
+    video, boxes, enc = square
+    red = {}
+    for name, e in enc.items():
+        (seg,) = [s for s in decode_segments(e.data)[1] if s.segment.length >= 9]
+        t = seg.segment.length // 2
+        true, ghost = _masks(boxes, seg.segment.start, seg.segment.end, seg.segment.start + t)
+        new, _ = fuse_frame(seg, t)
+        red[name] = (_red(new)[true].mean(), _red(new)[ghost].mean())
+    assert red["fractions"][0] < 0.3 < red["decoded"][0], red
+    assert red["decoded"][1] < 0.08, red

@@ -77,3 +77,14 @@ def test_decoding_keeps_the_moving_square_that_the_objectives_choice_shrinks(squ
         red[name] = (_red(new)[true].mean(), _red(new)[ghost].mean())
     assert red["fractions"][0] < 0.3 < red["decoded"][0], red
     assert red["decoded"][1] < 0.08, red
+
+
+def test_the_rd_mode_says_it_keeps_its_own_choice(caplog):
+    from test_rdo import object_clip, rd_cfg
+
+    video = object_clip(num_frames=8)
+    with caplog.at_level("WARNING", logger="actdiff.codec.encoder"):
+        plain = encode_video(video, rd_cfg())
+        on = encode_video(video, rd_cfg("codec.trajectories.decoded_choice=true"))
+    assert on.data == plain.data and "decoded_choice" not in on.stats
+    assert sum("decoded_choice is a fast-mode setting" in r.getMessage() for r in caplog.records) == 1

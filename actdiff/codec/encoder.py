@@ -129,6 +129,10 @@ def encode_video(
     if mode == "rd":
         from actdiff.codec.rdo import encode_rd
 
+        if decoded_choice_on(codec):
+            log.warning("codec.trajectories.decoded_choice is a fast-mode setting: the RD search keeps its own "
+                        "decoder-in-the-loop choice of budgets and the configured selector's sets")
+
         return encode_rd(video, codec, flows=flows, choose_mix=choose_mix)
     prep = prepare(video, codec, flows)
     frames, stages = prep.frames, prep.stages

@@ -13,6 +13,9 @@ clip and on average (negative: ``on`` needs fewer bits), and the temporal metric
 The override's key is relative to the codec section, as in the rates files. Runs split by clip
 (``--clips``, one process per core) are joined with ``--merge A.json B.json … -o ALL.json``: the
 clips of all, the means recomputed; the runs must share the override and the frame count.
+Two runs of other overrides are compared with ``--versus A.json B.json -o OUT.json``: B's ``on``
+against A's ``on`` (their ``off`` curves must be the same, clip by clip), e.g. an override with and
+without another one added.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from actdiff.codec import decode_video
 from actdiff.data import load_dataset
 from actdiff.evaluation.bdrate import bd_rate_of_points, mean_bd_rates
 from actdiff.evaluation.rates import encode_at_point, load_rates
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io import read_video
 from actdiff.metrics import compute_metrics
 
@@ -61,6 +64,41 @@ def summarize(out: dict) -> None:
     out["mean_bd_rate_on_vs_off"], out["bd_rate_clips"] = mean_bd_rates(bds, QUALITY)
     out["mean_temporal_ratio_on_vs_off"] = {m: float(np.mean([c["temporal_ratio_on_vs_off"][m] for c in clips]))
                                             for m in TEMPORAL}
+
+
+def clip_result(name: str, off: list, on: list) -> dict:
+    """One clip's two curves, the BD-rates of ``on`` against ``off`` and the temporal metrics' mean
+    ratio ``on / off`` over the points (printed)."""
+    bd = {m: bd_rate_of_points(off, on, m) for m in QUALITY}
+    ratio = {m: float(np.mean([b[m] / a[m] for a, b in zip(off, on) if a[m] > 0])) for m in TEMPORAL}
+    print(f"{name}: BD-rate on vs off " + " ".join(f"{m}={fmt(v)}" for m, v in bd.items())
+          + " temporal on/off " + " ".join(f"{m}={v:.3f}" for m, v in ratio.items()), flush=True)
+    return {"off": off, "on": on, "bd_rate_on_vs_off": bd, "temporal_ratio_on_vs_off": ratio}
+
+
+def versus(paths: list[str], output: str) -> dict:
+    """Two A/B runs of other overrides against the same baseline (their ``off`` curves identical,
+    clip by clip): the second run's ``on`` against the first's, on the clips both hold."""
+    missing = [p for p in paths if not Path(p).is_file()]
+    if len(paths) != 2 or missing:
+        raise SystemExit(f"--versus needs two results files, got {paths}" if len(paths) != 2
+                         else f"{missing[0]}: no such results file")
+    if Path(output).exists():
+        raise SystemExit(f"{output} exists: results are never written over")
+    a, b = (json.loads(Path(p).read_text()) for p in paths)
+    names = [n for n in a["clips"] if n in b["clips"]]
+    if not names:
+        raise SystemExit(f"{paths[0]} and {paths[1]} share no clip")
+    for n in names:
+        if a["clips"][n]["off"] != b["clips"][n]["off"]:
+            raise SystemExit(f"{n}: the two runs' baselines differ (another code version or frame count)")
+    out: dict = {"args": {"versus": list(paths), "off": a["args"]["override"], "on": b["args"]["override"],
+                          "clips": names}, "machine": b["machine"], "clips": {}}
+    for n in names:
+        out["clips"][n] = clip_result(n, a["clips"][n]["on"], b["clips"][n]["on"])
+    summarize(out)
+    atomic_write_text(output, json.dumps(out, indent=1) + "\n", overwrite=False)
+    return out
 
 
 def join_runs(paths: list[str], same: tuple[str, ...]) -> dict:
@@ -108,6 +146,12 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     argv = sys.argv[1:] if argv is None else argv
     out = merge_cli(argv, "fast_override_ab.py", merge)
+    if argv[:1] == ["--versus"]:
+        vp = argparse.ArgumentParser(prog="fast_override_ab.py --versus")
+        vp.add_argument("files", nargs=2)
+        vp.add_argument("-o", "--output", required=True)
+        vargs = vp.parse_args(argv[1:])
+        out = versus(vargs.files, vargs.output)
     if out is not None:
         print("mean:", {m: fmt(v) for m, v in out["mean_bd_rate_on_vs_off"].items()}, "over clips",
               out["bd_rate_clips"], {m: round(v, 3) for m, v in out["mean_temporal_ratio_on_vs_off"].items()})
@@ -131,11 +175,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{seq.name} {a['point']}: " + " | ".join(
                 f"{p['bpp']:.5f} bpp vmaf_neg={p['vmaf_neg']:.2f} ms_ssim={p['ms_ssim']:.4f} psnr={p['psnr']:.2f} "
                 f"warp_err={p['warping_error']:.5f} tof={p['tof']:.4f}" for p in (a, b)), flush=True)
-        bd = {m: bd_rate_of_points(off, on, m) for m in QUALITY}
-        ratio = {m: float(np.mean([b[m] / a[m] for a, b in zip(off, on) if a[m] > 0])) for m in TEMPORAL}
-        out["clips"][seq.name] = {"off": off, "on": on, "bd_rate_on_vs_off": bd, "temporal_ratio_on_vs_off": ratio}
-        print(f"{seq.name}: BD-rate on vs off " + " ".join(f"{m}={fmt(v)}" for m, v in bd.items())
-              + " temporal on/off " + " ".join(f"{m}={v:.3f}" for m, v in ratio.items()), flush=True)
+        out["clips"][seq.name] = clip_result(seq.name, off, on)
         summarize(out)
         Path(args.output).write_text(json.dumps(out, indent=1) + "\n")  # after every clip: a stopped run keeps its part
     print("mean:", {m: fmt(v) for m, v in out["mean_bd_rate_on_vs_off"].items()}, "over clips", out["bd_rate_clips"],

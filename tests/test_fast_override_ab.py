@@ -3,6 +3,8 @@ cannot be computed are recorded, not fatal."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from _eval_helpers import load_script
 
@@ -67,6 +69,20 @@ def test_merge_joins_runs_split_by_clip_and_recomputes_the_means(tmp_path):
         ab.merge([a, c], str(tmp_path / "mixed.json"))
     with pytest.raises(SystemExit, match="no such results file"):
         ab.merge([a, str(tmp_path / "gone.json")], str(tmp_path / "gone_all.json"))
+    # --versus: run c's "on" (gain 1) against run a's (gain 2) on the clips both hold, over the same baseline
+    d, _ = run("d.json", ["x", "z"], 1, override="entropy.step=1.0")
+    ab.main(["--versus", a, d, "-o", str(tmp_path / "vs.json")])
+    vs = json.loads((tmp_path / "vs.json").read_text())
+    assert vs["args"]["clips"] == ["x"] and vs["args"]["on"] == ["entropy.step=1.0"]
+    assert vs["clips"]["x"]["bd_rate_on_vs_off"]["vmaf_neg"] > 0          # one point of VMAF NEG less than a's
+    assert vs["clips"]["x"]["temporal_ratio_on_vs_off"]["tof"] == pytest.approx(1.0)   # same temporal values
+    with pytest.raises(SystemExit, match="exists"):                         # never over an existing result
+        ab.versus([a, d], str(tmp_path / "vs.json"))
+    other = json.loads(Path(d).read_text())
+    other["clips"]["x"]["off"][0]["bpp"] = 0.005
+    Path(d).write_text(json.dumps(other))
+    with pytest.raises(SystemExit, match="baselines differ"):
+        ab.versus([a, d], str(tmp_path / "vs2.json"))
 
 
 def test_every_override_goes_to_every_point_after_the_points_own(monkeypatch):

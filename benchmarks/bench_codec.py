@@ -2,10 +2,11 @@
 
 Usage::
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_codec.py [CLIP ...] [-o out.json]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_codec.py [CLIP ...] [--set KEY=VALUE ...] [-o out.json]
 
 Default clip: the bundled sample (48 frames). Each clip is read with the cpu protocol (384x256
-crop, first 96 frames), encoded with the default codec config, decoded with the warp decoder.
+crop, first 96 frames), encoded with the default codec config (plus ``--set`` overrides, e.g.
+``codec.trajectories.decoded_choice=true``), decoded with the warp decoder.
 Prints a Markdown table and the machine; writes JSON when ``-o`` is given.
 """
 
@@ -43,9 +44,10 @@ def bench_clip(path: str, cfg) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("clips", nargs="*")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     p.add_argument("-o", "--output")
     args = p.parse_args()
-    cfg = compose(None, [])
+    cfg = compose(None, list(args.set))
     rows = [bench_clip(c, cfg) for c in (args.clips or [str(sample_clip_path())])]
     print("| clip | frames | bpp | keyframes | traj. bits/point/frame | encode fps | warp decode fps "
           "| PSNR | MS-SSIM | NIQE | warping error |")
@@ -60,7 +62,7 @@ def main() -> None:
     print(f"\nmachine: {mach}")
     if args.output:
         with open(args.output, "w") as f:
-            json.dump({"machine": mach, "rows": rows}, f, indent=2)
+            json.dump({"machine": mach, "overrides": list(args.set), "rows": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

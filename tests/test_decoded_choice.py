@@ -45,7 +45,7 @@ def square():
     frames, boxes = moving_square(T, H, W, S)
     video = Video(frames, 25.0, "moving_square")
     return video, boxes, {name: encode_video(video, compose(None, ovs)) for name, ovs in {
-        "fractions": [FRACTIONS],
+        "fractions": [FRACTIONS, "codec.trajectories.decoded_choice=false"],
         "decoded": [FRACTIONS, "codec.trajectories.decoded_choice=true"]}.items()}
 
 
@@ -79,12 +79,14 @@ def test_decoding_keeps_the_moving_square_that_the_objectives_choice_shrinks(squ
     assert red["decoded"][1] < 0.08, red
 
 
-def test_the_rd_mode_says_it_keeps_its_own_choice(caplog):
+def test_the_rd_mode_keeps_its_own_choice_and_says_so_when_asked_for_this_one(caplog):
     from test_rdo import object_clip, rd_cfg
 
     video = object_clip(num_frames=8)
     with caplog.at_level("WARNING", logger="actdiff.codec.encoder"):
-        plain = encode_video(video, rd_cfg())
-        on = encode_video(video, rd_cfg("codec.trajectories.decoded_choice=true"))
-    assert on.data == plain.data and "decoded_choice" not in on.stats
+        plain = encode_video(video, rd_cfg("codec.trajectories.decoded_choice=false"))
+        default = encode_video(video, rd_cfg())   # on, and off in rd.selection: nothing to say
+        assert not caplog.records
+        on = encode_video(video, rd_cfg("codec.rd.selection.decoded_choice=true"))
+    assert on.data == default.data == plain.data and "decoded_choice" not in on.stats
     assert sum("decoded_choice is a fast-mode setting" in r.getMessage() for r in caplog.records) == 1

@@ -457,7 +457,8 @@ def test_rd_selection_overrides_the_streams_own_tracks_only(clip, flows):
     ``codec.rd.search``'s; unknown keys are one line."""
     cfg = rd_cfg("codec.trajectories.compare_fractions=[0.5,0.75]")
     settings = RDSettings.from_config(cfg.codec)
-    assert settings.selection == {"compare_fractions": None} and settings.search["compare_fractions"] is None
+    assert settings.selection == {"compare_fractions": None, "decoded_choice": False}
+    assert settings.search["compare_fractions"] is None
     segs = RDSearch(prepare(clip, cfg.codec, flows), cfg.codec, settings).segs
     assert segs.final.compare_fractions is None and segs.final.compare_grid     # the stream's: grid compared
     assert segs.codec.trajectories.compare_fractions is None and not segs.codec.trajectories.compare_grid

@@ -129,7 +129,7 @@ def encode_video(
     if mode == "rd":
         from actdiff.codec.rdo import encode_rd
 
-        if decoded_choice_on(codec):
+        if decoded_choice_on(codec) and ((codec.get("rd") or {}).get("selection") or {}).get("decoded_choice", True):
             log.warning("codec.trajectories.decoded_choice is a fast-mode setting: the RD search keeps its own "
                         "decoder-in-the-loop choice of budgets and the configured selector's sets")
 

@@ -25,8 +25,10 @@ with :func:`actdiff.motion.dense_flow_from_tracks` from frame ``t`` to both keyf
   points pile up on a moving object). Finally (``compare_grid``, default true) the anchor grid
   with as many points (bits mode: as many as the budget affords) is evaluated too and kept
   when its decoder error is lower — on smooth global motion a regular grid is hard to beat.
-  ``compare_fractions`` (default none) lists more anchor fractions whose refined sets compete the
-  same way (e.g. ``[0.5, 0.75]``: more of the budget on the grid, the rest where the grid errs).
+  ``compare_fractions`` lists more anchor fractions whose refined sets compete the same way
+  (``[0.5, 0.75]``: more of the budget on the grid, the rest where the grid errs). All these sets
+  are :func:`greedy_candidates`; the fast encoder (``decoded_choice``, :mod:`actdiff.codec.decoded_choice`)
+  decodes them and keeps the one that decodes best instead of the objective's.
   ``visibility_balance`` (default 0) weights samples whose chains break (moving objects) up to
   about as much as those visible throughout, ``objective_edge_sigma_r`` (default 0) makes the
   objective interpolate edge-aware as the decoder does (:class:`actdiff.selection.decoder_error.Problem`;

@@ -279,14 +279,19 @@ def bench_clip(path: str, cfg, snap: float = 0.9) -> list[dict]:
     video = load_protocol("cpu").read(path)
     captured: dict[tuple[int, int], tuple] = {}
 
-    def capture(frames, flows, seg, *args, **kwargs):  # (tracks, bandwidth) of one segment
+    def capture(frames, flows, seg, *args, **kwargs):  # (tracks, bandwidth, candidates) of one segment
         # keyed by segment: the encoder's worker threads may compute segments out of order
         captured[(seg.start, seg.end)] = real(frames, flows, seg, *args, **kwargs)
         return captured[(seg.start, seg.end)]
 
-    real = encoder._segment_tracks
-    with mock.patch.object(encoder, "_segment_tracks", capture):
+    real = encoder._select
+    with mock.patch.object(encoder, "_select", capture):
         enc = encoder.encode_video(video, cfg)
+    # with codec.trajectories.decoded_choice the stream carries the candidate the decoder kept
+    kept = {(r["start"], r["end"]): r["kept"] for r in enc.stats.get("decoded_choice", {}).get("segments", [])}
+    for key, (tracks, bandwidth, cands) in captured.items():
+        chosen = [c for c in cands if c.label == kept.get(key)]
+        captured[key] = (chosen[0].tracks, chosen[0].bandwidth) if chosen else (tracks, bandwidth)
     h, w = enc.debug["header"].coded_height, enc.debug["header"].coded_width
     sections = read_bitstream(enc.data).sections
     if {(s.segment.start, s.segment.end) for s in sections} != set(captured):

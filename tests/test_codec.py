@@ -83,7 +83,7 @@ def test_fast_stream_is_the_same_for_any_number_of_encoder_threads(sample_result
         return wrapped
 
     monkeypatch.setattr(encoder, "_intra", record("keyframes", encoder._intra))
-    monkeypatch.setattr(encoder, "_segment_tracks", record("tracks", encoder._segment_tracks))
+    monkeypatch.setattr(encoder, "_select", record("tracks", encoder._select))
     serial = encode_video(video, compose(None, ["codec.threads=1"]))
     assert seen == {"keyframes": {False}, "tracks": {False}}
     seen.clear()

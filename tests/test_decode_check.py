@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _eval_helpers import load_script
 from PIL import Image
-
-SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "decode_check.py"
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("decode_check", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("experiments/decode_check.py")
 
 
 def test_two_runs_agree_bit_for_bit_and_the_sheet_shows_each_segment(tmp_path):

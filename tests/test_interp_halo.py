@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "interp_halo.py"
+from _eval_helpers import load_script
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("interp_halo", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("experiments/interp_halo.py")
 
 
 def test_more_points_follow_more_and_a_static_ring_confines_the_halo(tmp_path):

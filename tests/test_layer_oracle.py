@@ -3,23 +3,17 @@ layered field lets each keyframe pixel follow its own layer's trajectories."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
+from _eval_helpers import load_script
 
 from actdiff.motion.edge_field import EdgeParams, segment_displacement
 from actdiff.types import DecodedSegment, Segment, Tracks
 
-SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "layer_oracle.py"
 H, W = 64, 96
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("layer_oracle", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("experiments/layer_oracle.py")
 
 
 def test_affine_residual_is_zero_on_a_camera_motion_and_marks_an_object():

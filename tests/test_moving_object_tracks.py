@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from _eval_helpers import load_script
 
 from actdiff.registry import TRACKERS
 from actdiff.tracking import chain_flows
 from actdiff.types import DecodedSegment, Segment, Tracks
 
-SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "moving_object_tracks.py"
 H, W, LENGTH, SIDE, SPEED = 96, 128, 12, 20, 3
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("moving_object_tracks", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("experiments/moving_object_tracks.py")
 
 
 def square_clip(on_square: int, static: int):

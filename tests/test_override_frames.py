@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "override_frames.py"
+from _eval_helpers import load_script
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("override_frames", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("experiments/override_frames.py")
 
 
 def test_an_override_that_changes_nothing_moves_no_frame(tmp_path):

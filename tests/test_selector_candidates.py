@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "selector_candidates.py"
+from _eval_helpers import load_script
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("selector_candidates", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("experiments/selector_candidates.py")
 
 
 def square_video(path: Path, n: int = 12) -> None:

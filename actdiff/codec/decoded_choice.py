@@ -25,7 +25,7 @@ budget they carry the same number of points, at a bit budget each fits it.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 from omegaconf import DictConfig
@@ -92,23 +92,28 @@ class DecodedChoice:
         tt = float(np.mean([temporal_term((src[t], src[t + 1]), (rec[t], rec[t + 1])) for t in ts]))
         return (1.0 - self.temporal) * d + self.temporal * tt
 
-    def choose(self, seg: Segment, keys: Tuple[np.ndarray, np.ndarray],
-               cands: Sequence[Candidate]) -> Tuple[int, List[float]]:
-        """Index of the candidate of least score (the first on a tie) and every candidate's score."""
-        scores = [self.score(seg, keys, self.coded(c), c.bandwidth) for c in cands]
-        return int(np.argmin(scores)), scores
+    def score_candidate(self, seg: Segment, keys: Tuple[np.ndarray, np.ndarray], cand: Candidate) -> float:
+        """The score of candidate ``cand`` coded as the stream would carry it."""
+        return self.score(seg, keys, self.coded(cand), cand.bandwidth)
 
 
-def choose_by_decoding(choice: DecodedChoice, chosen: List[tuple]) -> Dict[str, Any]:
+def choose_by_decoding(choice: DecodedChoice, chosen: List[tuple], pool: Any) -> Dict[str, Any]:
     """Replace, in place, each entry ``(segment, decoded keyframes, tracks, bandwidth, candidates)``
-    of ``chosen`` (in stream order) by the candidate that decodes best; returns the statistics for
-    ``stats["decoded_choice"]``: per segment the labels, scores and the kept label."""
-    chain, rows = KeyframeChain(), []
+    of ``chosen`` (in stream order) by the candidate of least score (the first on a tie); returns the
+    statistics for ``stats["decoded_choice"]``: per segment (coded-frame indices, as the bitstream's
+    sections) the labels, scores and the kept label. ``pool.submit(fn, *args)`` runs the scoring
+    (the encoder's workers: every score depends only on its candidate, so the choice is the same for
+    any number of threads)."""
+    chain, jobs = KeyframeChain(), []
     for i, (seg, decoded, _, _, cands) in enumerate(chosen):
         keys = chain.link(seg, decoded)
-        if len(cands) < 2 or seg.length <= 2:
-            continue
-        best, scores = choice.choose(seg, keys, cands)
+        if len(cands) >= 2 and seg.length > 2:
+            jobs.append((i, [pool.submit(choice.score_candidate, seg, keys, c) for c in cands]))
+    rows = []
+    for i, futures in jobs:
+        seg, decoded, _, _, cands = chosen[i]
+        scores = [f.result() for f in futures]
+        best = int(np.argmin(scores))
         rows.append({"start": seg.start, "end": seg.end, "labels": [c.label for c in cands],
                      "scores": [round(s, 6) for s in scores], "kept": cands[best].label})
         if best:

@@ -163,7 +163,8 @@ def encode_video(
     codec, prep, stride_stats, smoothed = _choose_stride(prep, codec, chosen, select_tracks)
     choice_stats = None
     if decoded_choice_on(codec):   # the decoder, not the selector's objective, picks each segment's set
-        choice_stats = choose_by_decoding(for_stream(prep, codec), chosen)
+        with _workers(codec_threads(codec)) as pool:
+            choice_stats = choose_by_decoding(for_stream(prep, codec), chosen, pool)
         smoothed = [prep.coding.smooth(c[2]) for c in chosen]
     plans = [SegmentPlan(seg, [], decoded, prep.coding.code_smoothed(tracks), bandwidth)
              for (seg, decoded, _, bandwidth, _), tracks in zip(chosen, smoothed)]

@@ -32,7 +32,7 @@ from omegaconf import DictConfig
 
 from actdiff.codec.distortion import PSNR_CEILING, Distortion, luma, psnr
 from actdiff.codec.keyframe_chain import KeyframeChain
-from actdiff.codec.rd_segments import eval_frames
+from actdiff.codec.rd_segments import eval_frames, loop_header
 from actdiff.codec.rd_settings import rd_distortion
 from actdiff.decoders import build_decoder
 from actdiff.motion.temporal import upsample_tracks
@@ -132,11 +132,8 @@ def for_stream(prep: Any, codec: DictConfig) -> DecodedChoice:
     """The :class:`DecodedChoice` of a prepared clip (:class:`actdiff.codec.encoding.Prepared`, its
     ``coding`` at the stream's stride) and ``codec`` section: ``codec.rd.distortion`` and the
     ``decoded_choice_*`` keys of ``codec.trajectories``."""
-    h, w = prep.coded_size
-    header = StreamHeader(height=prep.height, width=prep.width, coded_height=h, coded_width=w,
-                          num_frames=int(prep.frames.shape[0]), fps=prep.fps, seed=int(codec.seed), params={})
     t = codec.trajectories
-    return DecodedChoice(prep.frames, header, prep.coding, rd_distortion(codec),
+    return DecodedChoice(prep.frames, loop_header(prep, int(codec.seed)), prep.coding, rd_distortion(codec),
                          int(t.get("decoded_choice_frames", 8)), float(t.get("decoded_choice_temporal", 0.0)))
 
 

@@ -127,9 +127,12 @@ def encode_video(
     if mode not in MODES:
         raise ConfigError(f"codec.mode must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "rd":
+        from actdiff.codec.rd_settings import trajectory_overrides
         from actdiff.codec.rdo import encode_rd
 
-        if decoded_choice_on(codec) and ((codec.get("rd") or {}).get("selection") or {}).get("decoded_choice", True):
+        rd = codec.get("rd")   # None: encode_rd says so in one line
+        asked = rd is not None and trajectory_overrides(rd, "selection").get("decoded_choice", True)
+        if decoded_choice_on(codec) and asked:
             log.warning("codec.trajectories.decoded_choice is a fast-mode setting: the RD search keeps its own "
                         "decoder-in-the-loop choice of budgets and the configured selector's sets")
 

@@ -36,6 +36,14 @@ from actdiff.registry import TRAJECTORY_SELECTORS
 from actdiff.types import DecodedSegment, DenseMotion, Segment, StreamHeader, Tracks
 
 
+def loop_header(prep: Prepared, seed: int) -> StreamHeader:
+    """The header fields a decoder in the encoder's loop reads (sizes, frame count, fps, seed) for
+    the prepared clip ``prep``; no stream params."""
+    h, w = prep.coded_size
+    return StreamHeader(height=prep.height, width=prep.width, coded_height=h, coded_width=w,
+                        num_frames=int(prep.frames.shape[0]), fps=prep.fps, seed=int(seed), params={})
+
+
 def eval_frames(length: int, stride: int, most: int) -> np.ndarray:
     """Segment-relative interior frames ``int (n,)`` that are decoded and scored: every
     ``stride``-th of ``1 … length - 2`` (centred), at most ``most`` evenly spaced ones."""
@@ -105,9 +113,7 @@ class SegmentCoster:
         self.same_selection = self.codec.trajectories == self.final
         self.stride = int(self.codec.trajectories.temporal_stride)
         self.decoder = build_decoder(decoder)
-        h, w = prep.coded_size
-        self.header = StreamHeader(height=prep.height, width=prep.width, coded_height=h, coded_width=w,
-                                   num_frames=int(prep.frames.shape[0]), fps=prep.fps, seed=int(codec.seed), params={})
+        self.header = loop_header(prep, int(codec.seed))
         self._motion: Dict[int, DenseMotion] = {}
         self._tracks: Dict[Tuple[int, int, int], CodedTracks] = {}
         self._final: Dict[Tuple[int, int, int], CodedTracks] = {}
@@ -209,4 +215,4 @@ class SegmentCoster:
         return best
 
 
-__all__ = ["CodedTracks", "SegmentCost", "SegmentCoster"]
+__all__ = ["CodedTracks", "SegmentCost", "SegmentCoster", "eval_frames", "loop_header"]

@@ -220,7 +220,8 @@ def test_chunks_follow_the_callers_stride_and_never_change_a_field():
     for t in range(1, length, 4):
         strided[t] = ef.segment_displacement(seg, t, 0, seg.bandwidth, params)
         if t == 9:  # the second pass: the stride learnt from 5 → 9
-            assert sorted(ef._CACHE[(id(seg), 0)][2]) == list(range(9, length, 4))
+            # the strided chunk, and the first chunk's frames after the last one asked for (5)
+            assert sorted(ef._CACHE[(id(seg), 0)][2]) == [6, 7, 8] + list(range(9, length, 4))
     for t, field in strided.items():
         np.testing.assert_array_equal(field, every[t])
     ef._CACHE.clear()
@@ -230,3 +231,43 @@ def test_chunks_follow_the_callers_stride_and_never_change_a_field():
     ef._CACHE.clear()
     for t, field in zip(range(0, length - 1, 3), threaded):
         np.testing.assert_array_equal(field, ef.segment_displacement(seg, t, length - 1, seg.bandwidth, params))
+
+
+def test_planned_frames_share_a_pass_and_survive_a_request_outside_the_plan():
+    """A caller that plans frames 3, 9, 14, … (the decoded choice's evenly spaced frames, whose gaps are
+    not constant) gets them from one filter pass; a request outside the plan in between (the keyflow's
+    keyframe-to-keyframe field) does not drop them; every field is bitwise the frame-by-frame one."""
+    from actdiff.motion import edge_field as ef
+    from actdiff.types import DecodedSegment, Segment, Tracks
+
+    plan = (3, 9, 14, 20, 25, 31, 36, 42)
+    assert ef.chunk_frames(3, 0, 46, None, plan) == list(plan)
+    assert ef.chunk_frames(0, 45, 46, None, plan) == [0, 3, 9, 14, 20, 25, 31, 36]  # t first, then the plan
+    assert ef.chunk_frames(45, 0, 46, 3, plan) == [45]
+    rng, length = np.random.default_rng(3), 46
+    keys = [cv2.GaussianBlur((rng.random((32, 48, 3)) * 255).astype(np.float32), (0, 0), 1.5).astype(np.uint8)
+            for _ in range(2)]
+    pos = (rng.random((1, 10, 2)) * [48, 32] + np.arange(length)[:, None, None] * rng.normal(0, 0.3, (1, 10, 2)))
+    vis = np.ones((length, 10), bool)
+    seg = DecodedSegment(Segment(0, length - 1), keys[0], keys[1],
+                         Tracks(pos.astype(np.float32), vis, vis.astype(np.float32)), bandwidth=6.0)
+    params = FusionParams().edge()
+    ef._CACHE.clear()
+    every = {t: ef.segment_displacement(seg, t, 0, seg.bandwidth, params) for t in range(1, length)}
+    ef._CACHE.clear()
+    calls = []
+    real = ef.guided_fields
+    ef.guided_fields = lambda guide, sets, *a: calls.append(len(sets)) or real(guide, sets, *a)
+    try:
+        with ef.planned_frames(seg, reversed(plan)):
+            got = {plan[0]: ef.segment_displacement(seg, plan[0], 0, seg.bandwidth, params)}
+            outside = ef.segment_displacement(seg, length - 1, 0, seg.bandwidth, params)
+            got.update({t: ef.segment_displacement(seg, t, 0, seg.bandwidth, params) for t in plan[1:]})
+        assert ef._PLANS == {}                                    # the plan ends with the block
+    finally:
+        ef.guided_fields = real
+        ef._CACHE.clear()
+    assert calls == [len(plan), 1]                                # one pass for the plan, one for the outside frame
+    np.testing.assert_array_equal(outside, every[length - 1])
+    for t, field in got.items():
+        np.testing.assert_array_equal(field, every[t])

@@ -14,6 +14,7 @@ import numpy as np
 
 from actdiff.decoders.base import Decoder
 from actdiff.errors import ConfigError
+from actdiff.motion.edge_field import planned_frames
 from actdiff.motion.fusion import FusionParams
 from actdiff.motion.prediction import MODES, predict_frame
 from actdiff.registry import DECODERS
@@ -64,16 +65,18 @@ class WarpDecoder(Decoder):
         predicted on its own), identical to those of :meth:`decode_segment`."""
         length = seg.segment.length
         h, w = seg.key_start.shape[:2]
-        frames = list(frames)
+        frames = [int(t) for t in frames]
+        bad = [t for t in frames if not 0 <= t < length]
+        if bad:
+            raise ValueError(f"frame {bad[0]} outside segment of {length} frames")
         out = np.empty((len(frames), h, w, 3), np.uint8)
-        for i, t in enumerate(frames):
-            if not 0 <= t < length:
-                raise ValueError(f"frame {t} outside segment of {length} frames")
-            if t == 0:
-                out[i] = seg.key_start
-            elif t == length - 1:
-                out[i] = seg.key_end
-            else:
-                frame = predict_frame(seg, t, self.bidirectional, self.prediction, self.params)
-                out[i] = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+        with planned_frames(seg, frames):  # one motion-field pass per CHUNK of the frames asked for
+            for i, t in enumerate(frames):
+                if t == 0:
+                    out[i] = seg.key_start
+                elif t == length - 1:
+                    out[i] = seg.key_end
+                else:
+                    frame = predict_frame(seg, t, self.bidirectional, self.prediction, self.params)
+                    out[i] = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
         return out

@@ -26,9 +26,10 @@ from __future__ import annotations
 import math
 import threading
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -204,19 +205,48 @@ def guided_sparse_fields(guide: np.ndarray, sfs: Sequence[SparseField], bandwidt
 CHUNK = 8
 #: ``(id(seg), ref) → [weakref to seg, settings, {frame: field}, frame asked for last]``.
 _CACHE: Dict[Tuple[int, int], list] = {}
+#: ``id(seg) → (weakref to seg, frames)``: the frames callers said they will ask for (:func:`planned_frames`).
+_PLANS: Dict[int, Tuple[weakref.ref, Tuple[int, ...]]] = {}
 _LOCK = threading.Lock()
 _COMPUTING = KeyedLock()
 
 
-def chunk_frames(t: int, ref: int, length: int, last: Optional[int]) -> List[int]:
-    """The frames whose fields are filtered together with frame ``t``'s: ``CHUNK`` frames from ``t``
-    on, every ``step``-th, ``step`` the gap from the frame asked for before (``last``) when that gap is
-    2 … ``CHUNK`` (a caller that scores every 4th frame, :func:`actdiff.codec.detail_mix.scored_frames`),
-    else 1 (a decoder that predicts every frame); never the keyframe ``ref`` itself. Which frames
-    share a pass changes the cost only: every channel is filtered on its own."""
+def chunk_frames(t: int, ref: int, length: int, last: Optional[int],
+                 plan: Optional[Sequence[int]] = None) -> List[int]:
+    """The frames whose fields are filtered together with frame ``t``'s: with a ``plan`` (the frames
+    a caller said it will ask for, in order, :func:`planned_frames`), ``t`` and the planned frames
+    after it, ``CHUNK`` in all; else ``CHUNK`` frames from ``t`` on, every ``step``-th, ``step`` the
+    gap from the frame asked for before (``last``) when that gap is 2 … ``CHUNK`` (a caller that
+    scores every 4th frame, :func:`actdiff.codec.detail_mix.scored_frames`), else 1 (a decoder that
+    predicts every frame); never the keyframe ``ref`` itself. Which frames share a pass changes the
+    cost only: every channel is filtered on its own."""
+    if plan is not None:
+        return [f for f in [t] + [p for p in plan if p > t] if f != ref][:CHUNK]
     gap = t - last if last is not None else 1
     step = gap if 1 < gap <= CHUNK else 1
     return [f for f in range(t, min(t + CHUNK * step, length), step) if f != ref]
+
+
+@contextmanager
+def planned_frames(seg: DecodedSegment, frames: Sequence[int]) -> Iterator[None]:
+    """Within the block, :func:`segment_displacement` knows that the segment-relative ``frames`` of
+    ``seg`` will be asked for, in frame order (a caller decoding some frames only, e.g. every 6th): one
+    filter pass then serves ``CHUNK`` of them instead of one (the fields do not change)."""
+    entry = (weakref.ref(seg), tuple(sorted({int(f) for f in frames})))
+    with _LOCK:
+        _PLANS[id(seg)] = entry
+    try:
+        yield
+    finally:
+        with _LOCK:
+            if _PLANS.get(id(seg)) is entry:
+                del _PLANS[id(seg)]
+
+
+def _plan(seg: DecodedSegment) -> Optional[Tuple[int, ...]]:
+    """The frames planned for ``seg`` (:func:`planned_frames`), or ``None``; call with ``_LOCK`` held."""
+    entry = _PLANS.get(id(seg))
+    return entry[1] if entry is not None and entry[0]() is seg else None
 
 
 def segment_displacement(seg: DecodedSegment, t: int, ref: int, bandwidth: float, params: EdgeParams) -> np.ndarray:
@@ -236,13 +266,17 @@ def segment_displacement(seg: DecodedSegment, t: int, ref: int, bandwidth: float
                 hit[3] = t
                 return hit[2][t]
             last = hit[3] if same else None
-        tr, frames = seg.tracks, chunk_frames(t, ref, seg.segment.length, last)
+            # frames of the last chunk not yet asked for stay (a request outside the plan, the
+            # keyflow's keyframe-to-keyframe field, does not drop the planned frames computed)
+            kept = {f: v for f, v in hit[2].items() if last is not None and f > last} if same else {}
+            plan = _plan(seg)
+        tr, frames = seg.tracks, chunk_frames(t, ref, seg.segment.length, last, plan)
         sets = []
         for f in frames:
             ok = tr.visible[f] & tr.visible[ref]
             sets.append((tr.positions[ref][ok], tr.positions[f][ok] - tr.positions[ref][ok]))
         guide = seg.key_start if ref == 0 else seg.key_end
-        fields = dict(zip(frames, guided_fields(guide, sets, bandwidth, params)))
+        fields = {**kept, **dict(zip(frames, guided_fields(guide, sets, bandwidth, params)))}
         with _LOCK:
             if len(_CACHE) >= 4 and key not in _CACHE:
                 _CACHE.pop(next(iter(_CACHE), None), None)

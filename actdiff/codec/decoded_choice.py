@@ -10,15 +10,21 @@ quantisation), decoded by the warp decoder as configured by default (what ``actd
 --decoder warp`` and the diffusion decoder's prediction start from) with the segment's decoded
 keyframes, at ``decoded_choice_frames`` evenly spaced in-between frames, and scored
 
-    score = (1 − τ) · mean_t D(t) + τ · mean_t T(t),   τ = ``decoded_choice_temporal`` ∈ [0, 1]
+    score = ((1 − τ) · mean_t D(t) + τ · mean_t T(t)) · (F + ε)^w,
+    τ = ``decoded_choice_temporal`` ∈ [0, 1], w = ``decoded_choice_flow`` ≥ 0, ε = 0.01 px
 
 with ``D`` the RD mode's distortion (:class:`actdiff.codec.distortion.Distortion`,
 ``codec.rd.distortion``: multi-scale PSNR and GMSD, chosen for its agreement with VMAF NEG) of the
 decoded frame ``t`` and ``T`` the temporal term on the same scale, ``1 − PSNR(Δ̂, Δ) / 50`` of the
 luma change from frame ``t`` to ``t + 1`` (the next decoded frame, or the decoded end keyframe),
 decoded ``Δ̂`` against the source's ``Δ``: a flicker, a ghost fading in and out or an object stuck
-in place changes the frames unlike the source does. The lowest score wins; a tie keeps the
-objective's choice (the first candidate). The candidates' sizes are not weighed: at a point
+in place changes the frames unlike the source does. ``F`` is the flicker as
+:func:`actdiff.metrics.temporal.tof` measures it, over the pairs ``(t, t + 1)``: the mean difference
+(px) of the optical flow between consecutive decoded frames and that between the source's. ``D``
+separates candidates by about 1 % where their tOF differs by tens of per cent (vtest r0:
+``experiments/choice_profile.py``): ``(F + ε)^w`` weighs a relative change of ``F`` ``w`` times as
+much as one of ``D``. The lowest score wins; a tie keeps the objective's choice (the first
+candidate). The candidates' sizes are not weighed: at a point
 budget they carry the same number of points, at a bit budget each fits it.
 """
 
@@ -35,11 +41,15 @@ from actdiff.codec.keyframe_chain import KeyframeChain
 from actdiff.codec.rd_segments import eval_frames, loop_header
 from actdiff.codec.rd_settings import rd_distortion
 from actdiff.decoders import build_decoder
+from actdiff.metrics.temporal import tof
 from actdiff.motion.temporal import upsample_tracks
 from actdiff.selection.trajectories import Candidate
 from actdiff.types import DecodedSegment, Segment, StreamHeader, Tracks
 
 log = logging.getLogger(__name__)
+
+#: ``ε`` (px) of the flicker factor ``(F + ε)^w``: a static segment decoded still (``F = 0``) keeps a finite score.
+FLOW_EPS = 0.01
 
 
 def temporal_term(src: Tuple[np.ndarray, np.ndarray], rec: Tuple[np.ndarray, np.ndarray]) -> float:
@@ -57,13 +67,13 @@ class DecodedChoice:
         frames: the source frames ``uint8 (T, Hc, Wc, 3)`` at the coded size (``Prepared.frames``).
         header: the stream's header fields the decoder reads (sizes, seed).
         coding: the stream's :class:`actdiff.codec.encoding.TrackCoding` (at its final stride).
-        distortion: ``D``; frames: in-between frames scored per segment; temporal: ``τ``.
+        distortion: ``D``; frames: in-between frames scored per segment; temporal: ``τ``; flow: ``w``.
     """
 
     def __init__(self, frames: np.ndarray, header: StreamHeader, coding: Any, distortion: Distortion,
-                 frames_per_segment: int = 8, temporal: float = 0.0, decoder: Any = "warp") -> None:
+                 frames_per_segment: int = 8, temporal: float = 0.0, decoder: Any = "warp", flow: float = 0.0) -> None:
         self.frames, self.header, self.coding, self.distortion = frames, header, coding, distortion
-        self.most, self.temporal = int(frames_per_segment), float(temporal)
+        self.most, self.temporal, self.flow = int(frames_per_segment), float(temporal), float(flow)
         self.stride = int(coding.codec.trajectories.temporal_stride)
         self.decoder = build_decoder(decoder)
 
@@ -82,15 +92,19 @@ class DecodedChoice:
         ts = eval_frames(seg.length, 1, self.most)
         if len(ts) == 0:
             return 0.0
-        wanted = sorted(set(ts) | ({t + 1 for t in ts if t + 1 < seg.length - 1} if self.temporal > 0 else set()))
+        pairs = self.temporal > 0 or self.flow > 0
+        wanted = sorted(set(ts) | ({t + 1 for t in ts if t + 1 < seg.length - 1} if pairs else set()))
         rec = dict(zip(wanted, self.decoder.decode_frames(self.header, dseg, wanted)))
         rec[seg.length - 1] = dseg.key_end
         src = self.frames[seg.start:seg.end + 1]
-        d = float(np.mean([self.distortion.frame(src[t], rec[t]) for t in ts]))
-        if self.temporal <= 0:
-            return d
-        tt = float(np.mean([temporal_term((src[t], src[t + 1]), (rec[t], rec[t + 1])) for t in ts]))
-        return (1.0 - self.temporal) * d + self.temporal * tt
+        score = float(np.mean([self.distortion.frame(src[t], rec[t]) for t in ts]))
+        if self.temporal > 0:
+            tt = float(np.mean([temporal_term((src[t], src[t + 1]), (rec[t], rec[t + 1])) for t in ts]))
+            score = (1.0 - self.temporal) * score + self.temporal * tt
+        if self.flow > 0:
+            f = float(np.mean([tof(src[t:t + 2], np.stack([rec[t], rec[t + 1]])) for t in ts]))
+            score *= (f + FLOW_EPS) ** self.flow
+        return score
 
     def score_candidate(self, seg: Segment, keys: Tuple[np.ndarray, np.ndarray], cand: Candidate) -> float:
         """The score of candidate ``cand`` coded as the stream would carry it."""
@@ -134,7 +148,8 @@ def for_stream(prep: Any, codec: DictConfig) -> DecodedChoice:
     ``decoded_choice_*`` keys of ``codec.trajectories``."""
     t = codec.trajectories
     return DecodedChoice(prep.frames, loop_header(prep, int(codec.seed)), prep.coding, rd_distortion(codec),
-                         int(t.get("decoded_choice_frames", 8)), float(t.get("decoded_choice_temporal", 0.0)))
+                         int(t.get("decoded_choice_frames", 8)), float(t.get("decoded_choice_temporal", 0.0)),
+                         flow=float(t.get("decoded_choice_flow", 0.0)))
 
 
 __all__ = ["DecodedChoice", "choose_by_decoding", "decoded_choice_on", "for_stream", "temporal_term"]

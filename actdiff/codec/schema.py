@@ -110,6 +110,7 @@ class TrajectoriesSchema:
     decoded_choice: bool = False   # fast mode: the decoder chooses among the selector's candidate sets
     decoded_choice_frames: int = rng(1, 1 << 10, default=8)
     decoded_choice_temporal: float = rng(0, 1, default=0.0)
+    decoded_choice_flow: float = rng(0, 4, default=0.0)
 
 
 @dataclass

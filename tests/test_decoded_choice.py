@@ -1,5 +1,7 @@
 """The decoder chooses each segment's trajectories (``trajectories.decoded_choice``, codec/decoded_choice.py)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
@@ -7,9 +9,11 @@ from test_fusion import H, S, T, W, _masks, _red
 from test_selection import TR, scene
 
 from actdiff.codec import decode_segments, encode_video
-from actdiff.codec.decoded_choice import for_stream, temporal_term
+from actdiff.codec.decoded_choice import FLOW_EPS, for_stream, temporal_term
 from actdiff.codec.encoding import prepare, prepare_codec
+from actdiff.codec.rd_segments import eval_frames
 from actdiff.config import compose
+from actdiff.metrics.temporal import tof
 from actdiff.motion.fusion import fuse_frame
 from actdiff.selection.trajectories import candidate_sets, greedy_candidates, select_greedy
 from actdiff.training.synthetic import moving_square
@@ -62,6 +66,30 @@ def test_the_stream_carries_the_candidate_that_decodes_best(square):
         # the stream's own segment, rescored, scores as the kept candidate did
         assert choice.score_decoded(by_start[row["start"]]) == pytest.approx(min(row["scores"]), abs=2e-6)
     assert stats["changed"] == sum(r["kept"] != r["labels"][0] for r in stats["segments"])
+
+
+def test_the_flicker_factor_multiplies_the_score_and_penalises_frozen_motion(square):
+    """``decoded_choice_flow = w``: the score is ``D · (F + ε)^w``, ``F`` the tOF of the scored frames and
+    the next ones; the square decoded with its tracks jittered from frame to frame (±3 px, the keyframes' ends
+    kept) flickers more than decoded with the stream's tracks, so the factor is larger for it."""
+    video, _, enc = square
+    ovs = [FRACTIONS, "codec.trajectories.decoded_choice=true"]
+    choices = {}
+    for w in (0, 1):
+        codec = prepare_codec(compose(None, ovs + [f"codec.trajectories.decoded_choice_flow={w}"]))[0]
+        choices[w] = for_stream(prepare(video, codec), codec)
+    (seg,) = [s for s in decode_segments(enc["decoded"].data)[1] if s.segment.length >= 9]
+    src = choices[1].frames[seg.segment.start:seg.segment.end + 1]
+    rec = choices[1].decoder.decode_segment(choices[1].header, seg)
+    ts = eval_frames(seg.segment.length, 1, choices[1].most)
+    f = np.mean([tof(src[t:t + 2], rec[t:t + 2]) for t in ts])
+    assert choices[1].score_decoded(seg) == pytest.approx(choices[0].score_decoded(seg) * (f + FLOW_EPS), rel=1e-6)
+    pos = seg.tracks.positions.copy()
+    pos[1:-1] += np.random.default_rng(0).uniform(-3, 3, pos[1:-1].shape).astype(np.float32)
+    jitter = replace(seg, tracks=replace(seg.tracks, positions=pos))
+    factor = {name: choices[1].score_decoded(s) / choices[0].score_decoded(s) for name, s in
+              {"stream": seg, "jittered": jitter}.items()}
+    assert factor["jittered"] > 1.5 * factor["stream"], factor
 
 
 def test_decoding_keeps_the_moving_square_that_the_objectives_choice_shrinks(square):

@@ -53,6 +53,7 @@ def one_error_line(capsys) -> str:
     ("codec.trajectories.visibility_balance=1.5", ["codec.trajectories.visibility_balance", "[0, 1]"]),
     ("codec.trajectories.decoded_choice_temporal=2", ["codec.trajectories.decoded_choice_temporal", "[0, 1]"]),
     ("codec.trajectories.decoded_choice_frames=0", ["codec.trajectories.decoded_choice_frames", "[1, 1024]"]),
+    ("codec.trajectories.decoded_choice_flow=-1", ["codec.trajectories.decoded_choice_flow", "[0, 4]"]),
 ])
 def test_encode_refuses_bad_settings_before_any_work(tmp_path, capsys, override, words):
     """The input does not even exist: the setting is refused before the input is looked at."""

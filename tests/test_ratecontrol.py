@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 
 from actdiff.codec import decode_video, encode_video
+from actdiff.codec.bitstream import read_bitstream
 from actdiff.codec.encoder import pairwise_flows
-from actdiff.codec.ratecontrol import RateKnob, describe, encode, encode_to_target, target_overrides
+from actdiff.codec.ratecontrol import (
+    RateKnob,
+    RateParams,
+    describe,
+    encode,
+    encode_to_target,
+    target_overrides,
+    with_params,
+)
 from actdiff.config import compose
 from actdiff.data import load_sample_clip
 from actdiff.errors import ConfigError
@@ -37,6 +46,35 @@ def test_reaches_target_within_tolerance(clip, cfg, target):
     assert {"quality", "budget_points", "max_gop", "lambda"} <= set(rc["params"])
     assert rc["iterations"] == len(rc["history"]) >= 2
     assert decode_video(res.data).frames.shape == clip.frames.shape
+    # the trials leave the decoded choice out; the settings found are encoded once more with it
+    kinds = [h["decoded_choice"] for h in rc["history"]]
+    assert not any(kinds[:-1]) and kinds[-1] and "decoded_choice" in res.stats
+    if target == 0.03:   # the kept file is the plain encoder's at the settings found
+        p = rc["params"]
+        params = RateParams(p["quality"], p["budget_points"], p["max_gop"], p["strictness"], p["scale"])
+        assert encode_video(clip, with_params(cfg, params)).data == res.data
+
+
+def test_a_kept_file_that_misses_searches_again_with_the_decoded_choice(clip, cfg, monkeypatch):
+    """Trials whose sizes differ from the kept encode's (here: WebP keyframes instead of AVIF) make the kept
+    file miss; the search then goes on with the decoded choice in every trial and lands within tolerance."""
+    from actdiff.codec import ratecontrol
+
+    real = ratecontrol.without_decoded_choice
+
+    def webp_trials(c):
+        out = real(c)
+        out.codec.keyframe_codec.name = "webp"
+        return out
+
+    monkeypatch.setattr(ratecontrol, "without_decoded_choice", webp_trials)
+    res = encode_to_target(clip, cfg, 0.03, tolerance=0.1)
+    rc = res.stats["rate_control"]
+    kinds = [h["decoded_choice"] for h in rc["history"]]
+    assert kinds.index(True) >= 2 and kinds.count(True) >= 2, rc["history"]   # searched again, with it
+    assert rc["within_tolerance"] and abs(8 * len(res.data) / (clip.num_frames * clip.height * clip.width) / 0.03
+                                          - 1) <= 0.1
+    assert read_bitstream(res.data).header.params["kc"] == "avif"   # the kept stream is the configured one
 
 
 def test_unreachable_targets_give_closest_and_say_so(clip, cfg):

@@ -1,14 +1,16 @@
 """Rate control: encode a clip so that its real file size lands on a target bits-per-pixel.
 
-One monotone "rate knob" ``λ ∈ [0, 1]`` turns the codec settings together (like the rate points of
-``configs/rates/default.yaml``): keyframe quality and trajectories per segment rise with ``λ`` and the longest GOP
-shrinks (more keyframes); below the lowest rate point (``λ < 0.2``) the adaptive keyframe selector is also relaxed (its
-``coverage_min`` and ``score_min`` scaled towards 0, so only scene cuts and the GOP limit place keyframes).
+One monotone "rate knob" ``λ ∈ [0, 1]`` turns the codec settings together (:mod:`actdiff.codec.rate_knob`).
 ``encode_to_target`` measures the real encoded size (``8 · len(bytes) / (frames · H · W)``) and searches ``λ`` (regula
 falsi on log-bpp, bisection fallback); since a GOP change adds a whole keyframe, the size is a step function of ``λ``,
 so when the bracket closes without a hit it fine-tunes the keyframe quality alone (integer bisection) with the GOP and
 budget of the bracket's ends. The pairwise flows are computed once and reused by every trial encode; the encoder's
 detail-mix choice runs once, on the encode kept.
+
+The decoded choice of trajectories (``trajectories.decoded_choice``, :mod:`actdiff.codec.decoded_choice`) decodes
+every candidate set: the trial encodes leave it out (it moves a file's size by a few per cent), and the settings
+found are encoded once more with it. When that file misses the tolerance, the search goes on with the choice in
+every trial, from where it is (``stats["rate_control"]["history"]`` marks each trial's ``decoded_choice``).
 
 Below ``λ = 0`` (keyframe quality 0, relaxed selector, longest GOP) the only knob left is the keyframe resolution: when
 even ``λ = 0`` is too big (clips with many scene cuts need many keyframes), the keyframes are coded downscaled by
@@ -25,16 +27,16 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-import numpy as np
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
+from actdiff.codec.decoded_choice import decoded_choice_on
 from actdiff.codec.encoder import codec_section, encode_video, pairwise_flows
 from actdiff.codec.encoding import add_detail_mix
+from actdiff.codec.rate_knob import RateKnob, RateParams, anchors_from_rates, default_anchors, with_params
 from actdiff.codec.rd_ratecontrol import encode_rd_to_target
-from actdiff.config import config_root, load_yaml
 from actdiff.errors import ConfigError
 from actdiff.image_codecs.scaled import MAX_SCALE
 from actdiff.progress import open_bar
@@ -42,118 +44,14 @@ from actdiff.types import EncodeResult, Video
 
 log = logging.getLogger(__name__)
 
-#: Knob settings a named rate point's codec overrides set (``configs/rates/default.yaml``).
-_POINT_KEYS = {"keyframe_codec.quality": "quality", "trajectories.budget_points": "budget_points",
-               "keyframes.max_gop": "max_gop"}
-_COLUMNS = ("quality", "budget_points", "max_gop", "strictness")
-
-
-def _anchor_row(lam: Any, settings: Dict[str, Any], where: str) -> Tuple[float, int, int, int, float]:
-    missing = [k for k in _COLUMNS[:3] if k not in settings]
-    if missing:
-        raise ConfigError(f"rate knob {where} does not set {', '.join(missing)}")
-    try:
-        return (float(lam), int(settings["quality"]), int(settings["budget_points"]), int(settings["max_gop"]),
-                float(settings.get("strictness", 1.0)))
-    except (TypeError, ValueError):
-        raise ConfigError(f"rate knob {where}: values must be numbers, got {settings}") from None
-
-
-def anchors_from_rates(doc: Any, where: str = "rates file") -> Tuple[Tuple[float, int, int, int, float], ...]:
-    """Knob anchors ``(λ, quality, budget_points, max_gop, strictness)`` from a rates document:
-    its ``knob.bottom`` (λ = 0), each named point at the λ given in ``knob.points`` (its settings
-    read from the point's own overrides, so the rate points are written once) and ``knob.top``."""
-    knob = doc.get("knob") if hasattr(doc, "get") else None
-    points = doc.get("points") if hasattr(doc, "get") else None
-    if not knob or not points or "points" not in knob or "bottom" not in knob or "top" not in knob:
-        raise ConfigError(f"{where}: needs 'points' and a 'knob' with 'points', 'bottom' and 'top'")
-    rows = [_anchor_row(0.0, dict(knob["bottom"]), f"{where} knob.bottom")]
-    for name, lam in dict(knob["points"]).items():
-        if name not in points:
-            raise ConfigError(f"{where}: knob.points names {name!r}, which is not a rate point")
-        settings = {}
-        for override in points[name]:
-            key, _, value = str(override).partition("=")
-            if key in _POINT_KEYS:
-                settings[_POINT_KEYS[key]] = value
-        rows.append(_anchor_row(lam, settings, f"{where} point {name}"))
-    rows.append(_anchor_row(1.0, dict(knob["top"]), f"{where} knob.top"))
-    return tuple(sorted(rows))
-
-
-def default_anchors() -> Tuple[Tuple[float, int, int, int, float], ...]:
-    """The anchors of ``configs/rates/default.yaml`` (the default rate points r0…r4 at λ = 0.2…0.8)."""
-    path = config_root() / "rates" / "default.yaml"
-    return anchors_from_rates(load_yaml(path), str(path))
-
-
-@dataclass(frozen=True)
-class RateParams:
-    """Codec settings one knob position stands for."""
-
-    quality: int
-    budget_points: int
-    max_gop: int
-    strictness: float = 1.0
-    scale: float = 1.0          # keyframe downscale factor (only below λ = 0)
-
-
-@dataclass(frozen=True)
-class RateKnob:
-    """Piecewise-linear monotone map ``λ ∈ [0, 1]`` → :class:`RateParams`.
-
-    Args:
-        anchors: ``(λ, quality, budget_points, max_gop, strictness)`` rows with increasing ``λ``
-            from 0 to 1, non-decreasing quality, budget and strictness (in [0, 1]),
-            non-increasing ``max_gop``.
-    """
-
-    anchors: Optional[Tuple[Tuple[float, int, int, int, float], ...]] = None
-
-    def __post_init__(self) -> None:
-        if self.anchors is None:  # frozen dataclass: set the default once
-            object.__setattr__(self, "anchors", default_anchors())
-        a = np.asarray(self.anchors, np.float64)
-        if a.ndim != 2 or a.shape[1] != 5 or len(a) < 2 or a[0, 0] != 0 or a[-1, 0] != 1:
-            raise ConfigError("rate knob anchors must be rows (λ, quality, budget_points, max_gop, strictness) "
-                              "from λ=0 to λ=1")
-        d = np.diff(a, axis=0)
-        if (d[:, 0] <= 0).any() or (d[:, 1] < 0).any() or (d[:, 2] < 0).any() or (d[:, 3] > 0).any() \
-                or (d[:, 4] < 0).any() or a[:, 4].min() < 0 or a[:, 4].max() > 1:
-            raise ConfigError("rate knob anchors must be monotone (λ, quality, budget, strictness rising; "
-                              "max_gop falling; strictness in [0, 1])")
-
-    def params(self, lam: float, num_frames: int, min_gop: int = 2) -> RateParams:
-        """Settings at ``lam`` (clipped to [0, 1]); ``max_gop`` is capped at the clip length."""
-        a = np.asarray(self.anchors, np.float64)
-        lam = min(max(float(lam), 0.0), 1.0)
-        q, b, g, st = (float(np.interp(lam, a[:, 0], a[:, k])) for k in (1, 2, 3, 4))
-        gop = max(min_gop, min(int(round(g)), max(num_frames, min_gop)))
-        return RateParams(int(round(q)), max(1, int(round(b))), gop, round(st, 2))
-
-
-def with_params(cfg: DictConfig, params: RateParams) -> DictConfig:
-    """A copy of ``cfg`` (full config or codec section) with the knob's settings applied."""
-    out = copy.deepcopy(cfg)
-    codec = codec_section(out)
-    codec.keyframe_codec.quality = params.quality
-    codec.trajectories.budget_points = params.budget_points
-    codec.trajectories.budget_bits = None
-    codec.keyframes.max_gop = params.max_gop
-    with open_dict(codec.keyframe_codec):
-        codec.keyframe_codec.scale = float(params.scale)
-    if params.strictness != 1.0:
-        codec.keyframes.coverage_min = float(codec.keyframes.coverage_min) * params.strictness
-        codec.keyframes.score_min = float(codec.keyframes.score_min) * params.strictness
-    return out
-
 
 class _Trials:
     """Encodes the clip once per distinct setting and remembers every result (and the best)."""
 
-    def __init__(self, video: Video, cfg: DictConfig, target: float) -> None:
+    def __init__(self, video: Video, cfg: DictConfig, target: float, flows: Any = None) -> None:
         self.video, self.cfg, self.target = video, cfg, target
-        self.flows = pairwise_flows(video, cfg)
+        self.choice = decoded_choice_on(codec_section(cfg))
+        self.flows = pairwise_flows(video, cfg) if flows is None else flows
         self.cache: Dict[RateParams, EncodeResult] = {}
         self.history: List[Dict[str, Any]] = []
         self.lambdas: Dict[RateParams, Optional[float]] = {}
@@ -165,7 +63,8 @@ class _Trials:
             res = encode_video(self.video, with_params(self.cfg, params), flows=self.flows, choose_mix=False)
             self.cache[params] = res
             self.lambdas[params] = lam
-            self.history.append({"lambda": lam, **asdict(params), "bpp": res.stats["bpp"]})
+            self.history.append({"lambda": lam, **asdict(params), "bpp": res.stats["bpp"],
+                                 "decoded_choice": self.choice})
             log.info("rate control: λ=%s %s → %.5f bpp", lam, params, res.stats["bpp"])
             self.pbar.update(1)
             if self.best is None or abs(math.log(res.stats["bpp"] / self.target)) < abs(
@@ -267,6 +166,35 @@ def _search_scale(trials: _Trials, base: RateParams, tolerance: float, max_scale
         _search_quality(trials, replace(base, scale=s_hi), tolerance, max_encodes)
 
 
+def _search(trials: _Trials, knob: RateKnob, n: int, min_gop: int, tolerance: float, max_scale: float,
+            max_encodes: int) -> Tuple[str, float]:
+    """Search the knob (then the keyframe scale below ``λ = 0``) for ``trials.target``; returns
+    whether it is reachable (``"yes"``, ``"below_minimum"``, ``"above_maximum"``) and the ``λ = 1`` rate."""
+    target_bpp = trials.target
+    p0, p1 = knob.params(0.0, n, min_gop), knob.params(1.0, n, min_gop)
+    r0, r1 = trials(p0, 0.0), trials(p1, 1.0)
+    reachable = "yes"
+    if r0 > target_bpp * (1 + tolerance):
+        _search_scale(trials, p0, tolerance, max_scale, max_encodes)
+        if min(h["bpp"] for h in trials.history) > target_bpp * (1 + tolerance):
+            reachable = "below_minimum"
+    elif r1 < target_bpp * (1 - tolerance):
+        reachable = "above_maximum"
+    elif not trials.done(tolerance) and r0 < target_bpp < r1:
+        lo, hi = _search_lambda(trials, knob, n, min_gop, tolerance, 0.0, 1.0, r0, r1, max_encodes)
+        for lam in (lo, hi):  # GOP/budget steps: fine-tune quality at each end's structure
+            if not trials.done(tolerance):
+                _search_quality(trials, knob.params(lam, n, min_gop), tolerance, max_encodes)
+    return reachable, r1
+
+
+def without_decoded_choice(cfg: DictConfig) -> DictConfig:
+    """A copy of ``cfg`` (full config or codec section) with ``trajectories.decoded_choice`` off."""
+    out = copy.deepcopy(cfg)
+    codec_section(out).trajectories.decoded_choice = False
+    return out
+
+
 def encode_to_target(
     video: Video,
     cfg: DictConfig,
@@ -293,7 +221,8 @@ def encode_to_target(
         ``target_bpp``, ``achieved_bpp``, ``error`` (relative), ``within_tolerance``,
         ``reachable`` (``"yes"``, ``"below_minimum"``, ``"above_maximum"``), ``min_bpp``/``max_bpp``
         (the smallest file made — the ``λ = 0`` end, or smaller with downscaled keyframes when
-        those were tried — and the ``λ = 1`` end), ``iterations`` (trial encodes), ``params``
+        those were tried — and the ``λ = 1`` end, over the trials of either kind; the kept file
+        when the target is out of reach), ``iterations`` (trial encodes), ``params``
         (chosen quality, budget_points, max_gop, strictness, keyframe scale, λ), ``history``
         and ``note`` (human-readable, never empty when the target was missed).
     """
@@ -310,26 +239,26 @@ def encode_to_target(
     knob = knob or RateKnob()
     n = video.num_frames
     min_gop = int(codec_section(cfg).keyframes.min_gop)
-    trials = _Trials(video, cfg, float(target_bpp))
-    p0, p1 = knob.params(0.0, n, min_gop), knob.params(1.0, n, min_gop)
-    r0, r1 = trials(p0, 0.0), trials(p1, 1.0)
-    reachable = "yes"
-    if r0 > target_bpp * (1 + tolerance):
-        _search_scale(trials, p0, tolerance, float(max_scale), max_encodes)
-        if min(h["bpp"] for h in trials.history) > target_bpp * (1 + tolerance):
-            reachable = "below_minimum"
-    elif r1 < target_bpp * (1 - tolerance):
-        reachable = "above_maximum"
-    elif not trials.done(tolerance) and r0 < target_bpp < r1:
-        lo, hi = _search_lambda(trials, knob, n, min_gop, tolerance, 0.0, 1.0, r0, r1, max_encodes)
-        for lam in (lo, hi):  # GOP/budget steps: fine-tune quality at each end's structure
-            if not trials.done(tolerance):
-                _search_quality(trials, knob.params(lam, n, min_gop), tolerance, max_encodes)
+    choice = decoded_choice_on(codec_section(cfg))
+    trials = _Trials(video, without_decoded_choice(cfg) if choice else cfg, float(target_bpp))
+    reachable, r1 = _search(trials, knob, n, min_gop, tolerance, float(max_scale), max_encodes)
+    if choice:   # the settings found, encoded with the decoded choice (and searched with it if that misses)
+        trials.pbar.close()
+        fast, trials = trials, _Trials(video, cfg, float(target_bpp), flows=trials.flows)
+        assert fast.best is not None
+        trials(fast.best[0], fast.lambdas[fast.best[0]])
+        if reachable == "yes" and not trials.hit(tolerance):
+            log.info("rate control: with the decoded choice %.5f bpp misses the target; searching with it",
+                     trials.best[1].stats["bpp"])
+            reachable, r1 = _search(trials, knob, n, min_gop, tolerance, float(max_scale), max_encodes)
+        trials.history[:0] = fast.history
     trials.pbar.close()
     assert trials.best is not None
     params, res = trials.best[0], add_detail_mix(trials.best[1], video.frames, codec_section(cfg))
     achieved, lam = res.stats["bpp"], trials.lambdas[params]
     r_min = min(h["bpp"] for h in trials.history)
+    if reachable != "yes":   # the kept file is the extreme one (with the decoded choice, the size it moved to)
+        r_min, r1 = (achieved, r1) if reachable == "below_minimum" else (r_min, achieved)
     within = abs(achieved / target_bpp - 1) <= tolerance
     note = ""
     if reachable == "below_minimum":
@@ -340,7 +269,7 @@ def encode_to_target(
         note = (f"target {target_bpp:.5f} bpp is above the largest file the rate knob makes "
                 f"({r1:.5f} bpp); produced the largest")
     elif not within:
-        note = (f"could not reach {target_bpp:.5f} bpp within ±{100 * tolerance:g}% in {trials.encodes} "
+        note = (f"could not reach {target_bpp:.5f} bpp within ±{100 * tolerance:g}% in {len(trials.history)} "
                 f"encodes; closest is {achieved:.5f} bpp")
     if note:
         log.warning("rate control: %s", note)
@@ -348,7 +277,7 @@ def encode_to_target(
     stats["rate_control"] = {
         "target_bpp": float(target_bpp), "achieved_bpp": achieved, "error": achieved / target_bpp - 1,
         "tolerance": tolerance, "within_tolerance": within, "reachable": reachable,
-        "min_bpp": r_min, "max_bpp": r1, "iterations": trials.encodes,
+        "min_bpp": r_min, "max_bpp": r1, "iterations": len(trials.history),
         "params": {**asdict(params), "lambda": lam}, "history": trials.history, "note": note,
     }
     return EncodeResult(data=res.data, stats=stats, debug=res.debug)

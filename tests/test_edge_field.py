@@ -193,25 +193,34 @@ def test_edge_check_reads_the_tracks_maps_forward_backward_error():
         FusionParams(edge_check="max")
 
 
+def _random_segment(length: int, points: int, seed: int):
+    """A 32x48 segment of ``length`` frames between two smooth random keyframes, with ``points``
+    tracks drifting at random (all visible), bandwidth 6 px."""
+    from actdiff.types import DecodedSegment, Segment, Tracks
+
+    rng = np.random.default_rng(seed)
+    keys = [cv2.GaussianBlur((rng.random((32, 48, 3)) * 255).astype(np.float32), (0, 0), 1.5).astype(np.uint8)
+            for _ in range(2)]
+    pos = (rng.random((1, points, 2)) * [48, 32]
+           + np.arange(length)[:, None, None] * rng.normal(0, 0.3, (1, points, 2)))
+    vis = np.ones((length, points), bool)
+    return DecodedSegment(Segment(0, length - 1), keys[0], keys[1],
+                          Tracks(pos.astype(np.float32), vis, vis.astype(np.float32)), bandwidth=6.0)
+
+
 def test_chunks_follow_the_callers_stride_and_never_change_a_field():
     """A caller scoring every 4th frame gets chunks of every 4th frame (one filter pass serves 8 of its
     requests, not 2); the fields are bitwise those of a frame-by-frame pass, from any thread."""
     from concurrent.futures import ThreadPoolExecutor
 
     from actdiff.motion import edge_field as ef
-    from actdiff.types import DecodedSegment, Segment, Tracks
 
     assert ef.chunk_frames(3, 0, 40, None) == list(range(3, 11))
     assert ef.chunk_frames(7, 0, 40, 3) == [7, 11, 15, 19, 23, 27, 31, 35]
     assert ef.chunk_frames(7, 11, 12, 3) == [7]                     # the keyframe itself is never a chunk frame
     assert ef.chunk_frames(30, 0, 40, 3) == list(range(30, 38))      # a gap above CHUNK: a jump, not a stride
-    rng, length = np.random.default_rng(2), 40
-    keys = [cv2.GaussianBlur((rng.random((32, 48, 3)) * 255).astype(np.float32), (0, 0), 1.5).astype(np.uint8)
-            for _ in range(2)]
-    pos = (rng.random((1, 12, 2)) * [48, 32] + np.arange(length)[:, None, None] * rng.normal(0, 0.3, (1, 12, 2)))
-    vis = np.ones((length, 12), bool)
-    seg = DecodedSegment(Segment(0, length - 1), keys[0], keys[1],
-                         Tracks(pos.astype(np.float32), vis, vis.astype(np.float32)), bandwidth=6.0)
+    length = 40
+    seg = _random_segment(length, 12, seed=2)
     params = FusionParams().edge()
     ef._CACHE.clear()
     every = {t: ef.segment_displacement(seg, t, 0, seg.bandwidth, params) for t in range(1, length)}
@@ -238,19 +247,13 @@ def test_planned_frames_share_a_pass_and_survive_a_request_outside_the_plan():
     not constant) gets them from one filter pass; a request outside the plan in between (the keyflow's
     keyframe-to-keyframe field) does not drop them; every field is bitwise the frame-by-frame one."""
     from actdiff.motion import edge_field as ef
-    from actdiff.types import DecodedSegment, Segment, Tracks
 
     plan = (3, 9, 14, 20, 25, 31, 36, 42)
     assert ef.chunk_frames(3, 0, 46, None, plan) == list(plan)
     assert ef.chunk_frames(0, 45, 46, None, plan) == [0, 3, 9, 14, 20, 25, 31, 36]  # t first, then the plan
     assert ef.chunk_frames(45, 0, 46, 3, plan) == [45]
-    rng, length = np.random.default_rng(3), 46
-    keys = [cv2.GaussianBlur((rng.random((32, 48, 3)) * 255).astype(np.float32), (0, 0), 1.5).astype(np.uint8)
-            for _ in range(2)]
-    pos = (rng.random((1, 10, 2)) * [48, 32] + np.arange(length)[:, None, None] * rng.normal(0, 0.3, (1, 10, 2)))
-    vis = np.ones((length, 10), bool)
-    seg = DecodedSegment(Segment(0, length - 1), keys[0], keys[1],
-                         Tracks(pos.astype(np.float32), vis, vis.astype(np.float32)), bandwidth=6.0)
+    length = 46
+    seg = _random_segment(length, 10, seed=3)
     params = FusionParams().edge()
     ef._CACHE.clear()
     every = {t: ef.segment_displacement(seg, t, 0, seg.bandwidth, params) for t in range(1, length)}

@@ -208,6 +208,16 @@ def _random_segment(length: int, points: int, seed: int):
                           Tracks(pos.astype(np.float32), vis, vis.astype(np.float32)), bandwidth=6.0)
 
 
+def _frame_by_frame(seg, params) -> dict:
+    """Every in-between frame's field (keyframe 0), each asked for in order, with an empty cache before and after."""
+    from actdiff.motion import edge_field as ef
+
+    ef._CACHE.clear()
+    every = {t: ef.segment_displacement(seg, t, 0, seg.bandwidth, params) for t in range(1, seg.segment.length)}
+    ef._CACHE.clear()
+    return every
+
+
 def test_chunks_follow_the_callers_stride_and_never_change_a_field():
     """A caller scoring every 4th frame gets chunks of every 4th frame (one filter pass serves 8 of its
     requests, not 2); the fields are bitwise those of a frame-by-frame pass, from any thread."""
@@ -222,9 +232,7 @@ def test_chunks_follow_the_callers_stride_and_never_change_a_field():
     length = 40
     seg = _random_segment(length, 12, seed=2)
     params = FusionParams().edge()
-    ef._CACHE.clear()
-    every = {t: ef.segment_displacement(seg, t, 0, seg.bandwidth, params) for t in range(1, length)}
-    ef._CACHE.clear()
+    every = _frame_by_frame(seg, params)
     strided = {}
     for t in range(1, length, 4):
         strided[t] = ef.segment_displacement(seg, t, 0, seg.bandwidth, params)
@@ -255,9 +263,7 @@ def test_planned_frames_share_a_pass_and_survive_a_request_outside_the_plan():
     length = 46
     seg = _random_segment(length, 10, seed=3)
     params = FusionParams().edge()
-    ef._CACHE.clear()
-    every = {t: ef.segment_displacement(seg, t, 0, seg.bandwidth, params) for t in range(1, length)}
-    ef._CACHE.clear()
+    every = _frame_by_frame(seg, params)
     calls = []
     real = ef.guided_fields
     ef.guided_fields = lambda guide, sets, *a: calls.append(len(sets)) or real(guide, sets, *a)

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 ACT="$PY -m actdiff"
 STEPS=${STEPS:-fast_warp rd_warp fast_diffusion rd_diffusion tables}
-METRICS="haarpsi ms_ssim psnr niqe vmaf vmaf_neg warping_error"
+METRICS="haarpsi ms_ssim psnr psnr_lowres niqe vmaf vmaf_neg warping_error tof"
 OPENCV=experiments/results_opencv_samples
 RD_SINCE=${RD_SINCE:-c04ba2a^}  # summary.md's "gain since": the fast mode's results the day issue 18 was filed
 CARPHONE=experiments/results_fr_carphone

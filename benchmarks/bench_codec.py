@@ -19,7 +19,8 @@ import time
 from actdiff.codec import decode_video, encode_video
 from actdiff.config import compose
 from actdiff.data import load_protocol, sample_clip_path
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 
 
@@ -46,7 +47,9 @@ def main() -> None:
     p.add_argument("clips", nargs="*")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     p.add_argument("-o", "--output")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args()
+    refuse_outputs(p, [args.output], args.overwrite)
     cfg = compose(None, list(args.set))
     rows = [bench_clip(c, cfg) for c in (args.clips or [str(sample_clip_path())])]
     print("| clip | frames | bpp | keyframes | traj. bits/point/frame | encode fps | warp decode fps "
@@ -61,8 +64,8 @@ def main() -> None:
     mach = machine()
     print(f"\nmachine: {mach}")
     if args.output:
-        with open(args.output, "w") as f:
-            json.dump({"machine": mach, "overrides": list(args.set), "rows": rows}, f, indent=2)
+        doc = {"machine": mach, "overrides": list(args.set), "rows": rows}
+        atomic_write_text(args.output, json.dumps(doc, indent=2), overwrite=True)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,9 @@ from actdiff.data import load_protocol
 from actdiff.decoders import build_decoder
 from actdiff.decoders.diffusion import DEFAULT_WEIGHTS
 from actdiff.evaluation.rates import load_rates, point_configs
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.evaluation.runner import actdiff_points, encode_point
+from actdiff.io.files import refuse_outputs
 from actdiff.types import Video
 
 METRICS = ["psnr", "ms_ssim", "vmaf_neg", "niqe", "warping_error"]
@@ -154,7 +155,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--png-dir", type=Path, default=None)
     p.add_argument("--cache", type=Path, default=None, help="folder of cached rows (resumable runs)")
     p.add_argument("-o", "--output")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args(argv)
+    refuse_outputs(p, [args.output], args.overwrite)
     cfgs = point_configs(load_rates(names=args.rates), protocol="cpu")
     decoders = {"warp": build_decoder("warp"), "baseline": build_decoder("diffusion", weights=args.baseline)}
     decoders["baseline"].weights_dir = args.baseline
@@ -184,8 +187,7 @@ def main(argv: list[str] | None = None) -> None:
                "settings": {lab: d.settings() for lab, d in decoders.items() if hasattr(d, "settings")},
                "metrics": METRICS, "clips": rows, "targets_met": verdict, "targets_met_every_point": strict,
                "ship": all(verdict.values())}
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(doc, indent=2) + "\n")
+        atomic_write_text(args.output, json.dumps(doc, indent=2) + "\n", overwrite=True)
 
 
 if __name__ == "__main__":

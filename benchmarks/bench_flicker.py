@@ -24,7 +24,8 @@ from actdiff.codec import decode_video, encode_video
 from actdiff.config import compose
 from actdiff.data import load_protocol
 from actdiff.decoders import build_decoder
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 from actdiff.types import Video
 
@@ -78,7 +79,9 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS))
     p.add_argument("-o", "--output")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args()
+    refuse_outputs(p, [args.output], args.overwrite)
     rows = [r for c in args.clips for r in run_clip(c, args.frames, args.variants)]
     print("\n| clip | decoder | bpp | PSNR | NIQE | warping error | × warp | decode fps |")
     print("|---|---|---|---|---|---|---|---|")
@@ -89,8 +92,8 @@ def main() -> None:
     mach = machine()
     print(f"\nmachine: {mach}")
     if args.output:
-        with open(args.output, "w") as f:
-            json.dump({"machine": mach, "frames": args.frames, "rows": rows}, f, indent=2)
+        doc = {"machine": mach, "frames": args.frames, "rows": rows}
+        atomic_write_text(args.output, json.dumps(doc, indent=2), overwrite=True)
 
 
 if __name__ == "__main__":

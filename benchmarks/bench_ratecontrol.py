@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from actdiff.io.files import atomic_write_bytes, refuse_outputs
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"  # ../shared beside the repo
 PROTOCOL_ARGS = ["--size", "384x256", "--resize-mode", "crop", "--frames", "96"]
 
@@ -97,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("clips", nargs="*", help="video files (default: bikes + carphone)")
     ap.add_argument("--targets", nargs="+", type=float, default=[0.002, 0.01, 0.05])
     ap.add_argument("-o", "--output", help="write the rows as JSON")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for clip in args.clips or default_clips():
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
           "--target-bpp B --overwrite  (OMP_NUM_THREADS=1)")
     print(table(rows))
     if args.output:
-        Path(args.output).write_text(json.dumps(rows, indent=2))
+        atomic_write_bytes(args.output, json.dumps(rows, indent=2).encode(), overwrite=True)
     return 0 if all(r["within"] for r in rows) else 1
 
 

@@ -25,7 +25,6 @@ import itertools
 import json
 import os
 import platform
-from pathlib import Path
 
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
@@ -35,7 +34,9 @@ from actdiff.codec.distortion import Distortion, gmsd, ssim
 from actdiff.codec.encoder import pairwise_flows
 from actdiff.config import compose
 from actdiff.data import load_dataset
+from actdiff.evaluation.results import atomic_write_text
 from actdiff.io import read_video
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 
 CLIPS = ["davis_dogs_jump", "tav_snowboard", "mmaction_basketball", "udacity_highway", "sadtalker_face_a",
@@ -103,7 +104,9 @@ def main() -> None:
     ap.add_argument("--clips", nargs="+", default=CLIPS)
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args()
+    refuse_outputs(ap, [args.output], args.overwrite)
     per_clip = {}
     for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
         name = seq.name
@@ -143,8 +146,8 @@ def main() -> None:
     if args.output:
         machine = {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": os.cpu_count(),
                    "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
-        Path(args.output).write_text(json.dumps({"machine": machine, "frames": args.frames, "variants": VARIANTS,
-                                                 "summary": summary, "clips": per_clip}, indent=1) + "\n")
+        doc = {"machine": machine, "frames": args.frames, "variants": VARIANTS, "summary": summary, "clips": per_clip}
+        atomic_write_text(args.output, json.dumps(doc, indent=1) + "\n", overwrite=True)
 
 
 if __name__ == "__main__":

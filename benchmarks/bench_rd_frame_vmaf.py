@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -30,8 +29,9 @@ from actdiff.codec.rdo import RDSearch, RDSettings
 from actdiff.config import compose
 from actdiff.data import load_dataset
 from actdiff.evaluation.rates import codec_overrides, load_rates
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io import read_video
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics.vmaf import vmaf_frames
 
 CLIPS = ["davis_dogs_jump", "mmaction_basketball", "sadtalker_face_a"]
@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--fast", nargs="+", default=["r1", "r3"], help="fast-mode points of configs/rates/default.yaml")
     ap.add_argument("--lambdas", type=float, nargs="+", default=[4.0, 16.0])
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     dist, out = Distortion(), {"args": vars(args), "machine": machine(), "clips": {}}
     all_rows = []
     for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     for b in out["all"]["vmaf_neg_by_d"]:
         print(f"  D in [{b['d_from']:.2f}, {b['d_to']:.2f}): {b['frames']} frames, VMAF NEG {b['vmaf_neg']:.1f}")
     if args.output:
-        Path(args.output).write_text(json.dumps(out, indent=1))
+        atomic_write_text(args.output, json.dumps(out, indent=1), overwrite=True)
     return out
 
 

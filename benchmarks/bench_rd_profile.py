@@ -33,8 +33,9 @@ import torch
 
 from actdiff.codec import encode_video
 from actdiff.config import compose
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io import read_video
+from actdiff.io.files import refuse_outputs
 
 #: stage → (file suffix, function name) pairs whose cumulative times are summed.
 STAGES = {
@@ -70,7 +71,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="more config overrides")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     video = read_video(args.clip, max_frames=args.frames, size=(256, 384), resize_mode="crop")
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
     for k, v in stages.items():
         print(f"  {k:>22}: {v['seconds']:7.1f} s  {100 * v['seconds'] / total:5.1f} %  ({v['calls']} calls)")
     if args.output:
-        Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
     return out
 
 

@@ -28,8 +28,10 @@ import torch
 from actdiff.codec import encode_video
 from actdiff.config import compose
 from actdiff.evaluation.rates import codec_overrides, load_rates
+from actdiff.evaluation.results import atomic_write_text
 from actdiff.image_codecs import codec_from_params
 from actdiff.io import read_video
+from actdiff.io.files import refuse_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,9 +79,11 @@ def main() -> None:
     ap.add_argument("--points", nargs="+", default=None, metavar="NAME",
                     help="only these points (fast and the names of configs/rates/rd.yaml, e.g. fast rd3 rd6)")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="config overrides of every encode, e.g. codec.rd.decoder=... (recorded)")
     args = ap.parse_args()
+    refuse_outputs(ap, [args.output], args.overwrite)
     cv2.setNumThreads(args.threads)
     torch.set_num_threads(args.threads)
     runs = {"fast": []} | {name: codec_overrides(ovs) for name, ovs in
@@ -104,7 +108,7 @@ def main() -> None:
                    "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "threads": args.threads,
                    "overrides": args.set, "points": args.points, "calibration": calib,
                    "calibration_after": calibration()}
-        Path(args.output).write_text(json.dumps({"machine": machine, "rows": rows}, indent=1) + "\n")
+        atomic_write_text(args.output, json.dumps({"machine": machine, "rows": rows}, indent=1) + "\n", overwrite=True)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from pathlib import Path
 from actdiff.codec.ratecontrol import encode_to_target
 from actdiff.config import compose
 from actdiff.data import load_protocol
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 
 MODES = {"fast": [], "rd": ["codec.mode=rd"]}
 
@@ -39,7 +40,9 @@ def main() -> None:
     ap.add_argument("--targets", nargs="+", type=float, default=[0.005, 0.01, 0.02])
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args()
+    refuse_outputs(ap, [args.output], args.overwrite)
     protocol = load_protocol("cpu")
     rows = []
     for clip in args.clips:
@@ -54,7 +57,7 @@ def main() -> None:
                       flush=True)
     doc = {"machine": machine(), "frames": args.frames, "rows": rows,
            "all_within_10_percent": {m: all(r["within_tolerance"] for r in rows if r["mode"] == m) for m in MODES}}
-    Path(args.output).write_text(json.dumps(doc, indent=1) + "\n")
+    atomic_write_text(args.output, json.dumps(doc, indent=1) + "\n", overwrite=True)
     print(json.dumps(doc["all_within_10_percent"]))
 
 

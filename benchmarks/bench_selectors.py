@@ -40,7 +40,8 @@ from actdiff.config import compose
 from actdiff.data import load_protocol, sample_clip_path
 from actdiff.evaluation.bdrate import bd_rate
 from actdiff.evaluation.rates import codec_overrides, load_rates
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 from actdiff.registry import KEYFRAME_SELECTORS
 from actdiff.selection.learned import WEIGHT_MAP_ENV, weight_map_from_config
@@ -162,7 +163,9 @@ def main() -> None:
     p.add_argument("--threshold", type=float, action="append", help="learned keyframes.threshold (repeatable)")
     p.add_argument("--rates", nargs="*", default=[], help="rate points for BD-rates on warp PSNR (e.g. r1 r2 r3 r4)")
     p.add_argument("-o", "--output")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args()
+    refuse_outputs(p, [args.output], args.overwrite)
     if args.weight_map_weights:
         os.environ[WEIGHT_MAP_ENV] = args.weight_map_weights  # the weight-map registry call only gets the frame
     if not (args.keyframe_weights and args.weight_map_weights):
@@ -195,10 +198,10 @@ def main() -> None:
     mach = machine()
     print(f"\nmachine: {mach}")
     if args.output:
-        with open(args.output, "w") as f:
-            json.dump({"machine": mach, "rates": args.rates, "max_frames": args.max_frames,
-                       "keyframe_weights": args.keyframe_weights, "weight_map_weights": args.weight_map_weights,
-                       "thresholds": args.threshold or [0.5], "rows": rows, "rd": summary}, f, indent=2)
+        doc = {"machine": mach, "rates": args.rates, "max_frames": args.max_frames,
+               "keyframe_weights": args.keyframe_weights, "weight_map_weights": args.weight_map_weights,
+               "thresholds": args.threshold or [0.5], "rows": rows, "rd": summary}
+        atomic_write_text(args.output, json.dumps(doc, indent=2), overwrite=True)
 
 
 if __name__ == "__main__":

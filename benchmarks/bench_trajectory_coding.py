@@ -58,7 +58,8 @@ from actdiff.data import load_protocol
 from actdiff.entropy.first_frame import FrameGrid, frame0_symbols
 from actdiff.entropy.symbols import SymbolEncoder, zigzag_array
 from actdiff.entropy.varint import write_varint
-from actdiff.evaluation.results import machine, versions
+from actdiff.evaluation.results import atomic_write_text, machine, versions
+from actdiff.io.files import refuse_outputs
 from actdiff.motion.temporal import subsample_tracks, upsample_tracks
 from actdiff.selection.trajectories import anchor_points
 from actdiff.types import Tracks
@@ -384,8 +385,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("clips", nargs="*", help="video files (default: the evaluation clips present)")
     p.add_argument("-o", "--output", help="results JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--snap", type=float, default=0.9, help="entropy.snap of the actdiff_snap scheme (steps)")
     args = p.parse_args()
+    refuse_outputs(p, [args.output], args.overwrite)
     clips_in = args.clips or [c for pat in DEFAULT_CLIPS for c in sorted(glob.glob(pat))]
     if not clips_in:
         raise SystemExit("no clips found")
@@ -415,7 +418,7 @@ def main() -> None:
     }
     print(f"\nmachine: {result['machine']}")
     if args.output:
-        Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
+        atomic_write_text(args.output, json.dumps(result, indent=1) + "\n", overwrite=True)
 
 
 if __name__ == "__main__":

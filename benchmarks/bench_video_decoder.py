@@ -52,8 +52,9 @@ from actdiff.data import load_protocol
 from actdiff.decoders import build_decoder
 from actdiff.decoders.diffusion import DEFAULT_WEIGHTS, WEIGHT_FILE
 from actdiff.evaluation.rates import load_rates, point_configs
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.evaluation.runner import actdiff_points, baseline_point, encode_point
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics.temporal import warping_error
 from actdiff.types import Video
 
@@ -248,7 +249,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("-o", "--output")
     p.add_argument("--merge", action="store_true",
                    help="CLIPS are results files of this script: write them as one to -o (nothing is run)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args(argv)
+    refuse_outputs(p, [args.output], args.overwrite)
     if args.merge:
         if not args.output:
             p.error("--merge needs -o")
@@ -290,8 +293,8 @@ def summarize(doc: dict) -> None:
 
 
 def write(doc: dict, path: str | Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    """Atomically; ``main`` refused an existing ``path`` without ``--overwrite`` before any work."""
+    atomic_write_text(path, json.dumps(doc, indent=2, default=str) + "\n", overwrite=True)
 
 
 #: A decoder's ``model`` setting names its weights folder; the shipped weights' folder inside a

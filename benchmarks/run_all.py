@@ -22,7 +22,7 @@ SAMPLE = "actdiff/assets/sample/bigbuckbunny_256x384.mp4"
 
 #: (name, arguments after the python interpreter)
 BENCHMARKS = [
-    ("codec", ["benchmarks/bench_codec.py", SAMPLE, "-o", "benchmarks/results/codec_bundled.json"]),
+    ("codec", ["benchmarks/bench_codec.py", SAMPLE, "-o", "benchmarks/results/codec_bundled.json", "--overwrite"]),
     ("decoder", ["benchmarks/bench_decoder.py", "--out", "benchmarks/results/decoder_bundled.json"]),
     ("config", ["benchmarks/bench_config.py", "--runs", "3"]),
 ]

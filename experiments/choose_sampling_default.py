@@ -43,6 +43,8 @@ import argparse
 import json
 from pathlib import Path
 
+from actdiff.io.files import atomic_write_bytes, refuse_outputs
+
 WARP = "warp"
 NIQE_TIE = 0.05  # mean NIQE differences up to this are ties, broken by mean coarse PSNR
 RULES = {  # metric -> (check, text) against the warp decoder's value on the same stream
@@ -180,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", type=Path, default=None, help="write the verdicts as JSON")
     p.add_argument("--current", default=None, help="the shipped setting's label (or a unique part of it), "
                                                    "for the dominance step")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args(argv)
+    refuse_outputs(p, [args.output], args.overwrite)
     for f in args.sweeps:
         if not f.is_file():
             p.error(f"{f} not found")
@@ -193,10 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     pick, how = decide(result, current)
     print(f"choice: {pick or 'none: keep the current default'} ({how})")
     if args.output:
-        args.output.write_text(json.dumps({"sweeps": [str(f) for f in args.sweeps], "rules":
-                                           {m: t for m, (_, t) in RULES.items()}, "niqe_tie": NIQE_TIE,
-                                           "choice": pick, "current": current,
-                                           "chosen_by": how, "candidates": result}, indent=1) + "\n")
+        doc = {"sweeps": [str(f) for f in args.sweeps], "rules": {m: t for m, (_, t) in RULES.items()},
+               "niqe_tie": NIQE_TIE, "choice": pick, "current": current, "chosen_by": how, "candidates": result}
+        atomic_write_bytes(args.output, json.dumps(doc, indent=1).encode() + b"\n", overwrite=True)
     return 0
 
 

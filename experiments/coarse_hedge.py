@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -44,7 +43,8 @@ import torch
 
 from actdiff.codec.decoder import decode_segments
 from actdiff.evaluation.rates import training_streams
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics.full_reference import psnr, psnr_lowres
 from actdiff.motion.fusion import fuse_frame
 from actdiff.motion.prediction import blend_warps, warp_keyframes
@@ -128,7 +128,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--oracles", action="store_true",
                     help="also the per-frame and the per-segment oracle (the source chooses the mix)")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     cv2.setNumThreads(1)
     out = {"args": vars(args), "machine": machine(), "rows": []}
     for name, src, point, res in training_streams(args.clips, args.rates, args.frames):
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
             for k in labels}
     print("mean " + " ".join(f"{k} {v['psnr']:.3f}/{v['psnr_lowres']:.3f}" for k, v in out["mean"].items()))
     if args.output:
-        Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
     return out
 
 

@@ -21,7 +21,8 @@ from actdiff.codec import decode_video, encode_video
 from actdiff.config import compose
 from actdiff.data import load_dataset, load_protocol
 from actdiff.decoders import build_decoder
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import atomic_output, refuse_outputs
 from actdiff.metrics import compute_metrics
 
 METRICS = ["psnr", "ms_ssim", "vmaf_neg", "psnr_lowres", "warping_error", "tof", "niqe"]
@@ -33,8 +34,10 @@ def main() -> None:
     ap.add_argument("stream")
     ap.add_argument("lam", type=float)
     ap.add_argument("frames", type=int, nargs="+")
-    ap.add_argument("-o", "--out", required=True)
+    ap.add_argument("-o", "--out", required=True, help="writes OUT.jpg and OUT.json")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args()
+    refuse_outputs(ap, [args.out + ".jpg", args.out + ".json"], args.overwrite)
     seq = next(s for s in load_dataset("opencv_samples") if s.name == args.clip)
     video = load_protocol("cpu").read(str(seq.path))
     new = open(args.stream, "rb").read()
@@ -49,9 +52,9 @@ def main() -> None:
             out[f"{tag}/{dec}"] = {"bpp": 8 * len(data) / pixels, **{k: float(v) for k, v in m.items()}}
             print(tag, dec, {k: round(v, 4) for k, v in out[f"{tag}/{dec}"].items()}, flush=True)
             rows.append(np.concatenate([fr[i] for i in args.frames], 1))
-    Image.fromarray(np.concatenate(rows, 0)).save(args.out + ".jpg", quality=85)
-    with open(args.out + ".json", "w") as f:
-        json.dump(out, f, indent=1)
+    with atomic_output(args.out + ".jpg", overwrite=True) as tmp:
+        Image.fromarray(np.concatenate(rows, 0)).save(tmp, quality=85)
+    atomic_write_text(args.out + ".json", json.dumps(out, indent=1), overwrite=True)
 
 
 if __name__ == "__main__":

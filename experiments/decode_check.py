@@ -25,6 +25,7 @@ from actdiff.codec import decode_segments, decode_video
 from actdiff.evaluation.rates import encode_at_point
 from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io import read_video
+from actdiff.io.files import atomic_output, refuse_outputs
 from actdiff.metrics import compute_metrics
 
 METRICS = ["psnr", "ms_ssim", "psnr_lowres", "vmaf_neg", "warping_error", "tof", "niqe"]
@@ -43,7 +44,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--metrics", nargs="+", default=METRICS)
     ap.add_argument("--sheet", default=None, help="PNG: the middle frame of every segment of 3+ frames, one row each")
     ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output, args.sheet], args.overwrite)
     if not Path(args.clip).is_file():
         raise SystemExit(f"{args.clip}: no such video file")
     video = read_video(args.clip, max_frames=args.frames, size=(256, 384), resize_mode="crop")
@@ -68,7 +71,8 @@ def main(argv: list[str] | None = None) -> dict:
     out["sheet_frames"] = mids
     if args.sheet and mids:
         rows = [np.concatenate([video.frames[t]] + [recs[n][t] for n in args.decoders], 1) for t in mids]
-        Image.fromarray(np.concatenate(rows, 0)).save(args.sheet)
+        with atomic_output(args.sheet, overwrite=True) as tmp:
+            Image.fromarray(np.concatenate(rows, 0)).save(tmp)
     atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
     return out
 

@@ -25,7 +25,8 @@ from PIL import Image
 from actdiff.codec import decode_video
 from actdiff.data import load_protocol
 from actdiff.evaluation.rates import encode_at_point
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 from actdiff.types import Video
 
@@ -50,7 +51,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--fixed", type=float, default=0.5, help="the fixed detail_mix to compare with")
     ap.add_argument("--panels", type=Path, default=None, help="folder for a frames panel per stream")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     out: dict = {"args": vars(args), "machine": machine(), "rows": []}
     decoders = {"warp": ("warp", {}), "diffusion": ("diffusion", {}),
                 f"diffusion mix={args.fixed:g}": ("diffusion", {"detail_mix": args.fixed})}
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
                 shown = panel(src, decoded, res.stats["segments"], args.panels / f"{Path(clip).stem}_{point}.jpg")
                 print(f"panel {Path(clip).stem} {point}: frames {shown}, columns source, {', '.join(decoded)}")
             if args.output:
-                Path(args.output).write_text(json.dumps(out, indent=1, default=str) + "\n")
+                atomic_write_text(args.output, json.dumps(out, indent=1, default=str) + "\n", overwrite=True)
     return out
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,7 +26,8 @@ import torch
 
 from actdiff.codec.detail_mix import best_mix, frame_terms, mean_coarse_psnr, scored_frames
 from actdiff.evaluation.rates import training_streams
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 from actdiff.io.geometry import pad_to_multiple
 
 CLIPS = ["askanything_baseball", "davis_dolphins", "davis_rollercoaster", "intel_cars_topdown",
@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> None:
                                                       "6/5"],
                     help="STRIDE/MIN_FRAMES: every STRIDE-th in-between frame, at least MIN_FRAMES per segment")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     torch.set_num_threads(2)
     cv2.setNumThreads(2)
     out = {"args": vars(args), "machine": machine(), "rows": []}
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
                                        "worst_delta_db": float(min(deltas("fixed_0.5")))}
     print(json.dumps(out["summary"], indent=1))
     if args.output:
-        Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from actdiff.evaluation.bdrate import bd_rate_of_points, mean_bd_rates
 from actdiff.evaluation.rates import encode_at_point, load_rates
 from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io import read_video
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 
 QUALITY = ["vmaf_neg", "ms_ssim", "psnr"]
@@ -126,7 +127,7 @@ def merge(paths: list[str], output: str) -> dict:
     """One results file from runs split by clip (module docstring); a clip in two runs is an error."""
     out = join_runs(paths, ("override", "frames"))
     summarize(out)
-    Path(output).write_text(json.dumps(out, indent=1) + "\n")
+    atomic_write_text(output, json.dumps(out, indent=1) + "\n", overwrite=True)  # merge_cli checked it
     return out
 
 
@@ -138,7 +139,9 @@ def merge_cli(argv: list[str], prog: str, merge_fn) -> dict | None:
     mp = argparse.ArgumentParser(prog=f"{prog} --merge")
     mp.add_argument("files", nargs="+")
     mp.add_argument("-o", "--output", required=True)
+    mp.add_argument("--overwrite", action="store_true", help="replace an existing output")
     margs = mp.parse_args(argv[1:])
+    refuse_outputs(mp, [margs.output], margs.overwrite)
     return merge_fn(margs.files, margs.output)
 
 
@@ -161,7 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--clips", nargs="+", default=CLIPS)
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     bad = [o for o in args.override if "=" not in o]
     if bad:
         ap.error(f"expected KEY=VALUE, got {bad[0]!r}")
@@ -177,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"warp_err={p['warping_error']:.5f} tof={p['tof']:.4f}" for p in (a, b)), flush=True)
         out["clips"][seq.name] = clip_result(seq.name, off, on)
         summarize(out)
-        Path(args.output).write_text(json.dumps(out, indent=1) + "\n")  # after every clip: a stopped run keeps its part
+        atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)  # a stopped run keeps its part
     print("mean:", {m: fmt(v) for m, v in out["mean_bd_rate_on_vs_off"].items()}, "over clips", out["bd_rate_clips"],
           {m: round(v, 3) for m, v in out["mean_temporal_ratio_on_vs_off"].items()})
 

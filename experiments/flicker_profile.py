@@ -27,7 +27,8 @@ import numpy as np
 
 from actdiff.codec import decode_video
 from actdiff.evaluation.rates import training_streams
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics.temporal import _flow, _luma, _sample, consistency_mask
 
 DECODERS = {"warp": ("warp", {}), "shipped": ("diffusion", {}), "ends": ("diffusion", {"residual_from": "ends"})}
@@ -73,7 +74,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--rates", nargs="+", default=["r1", "r3"])
     ap.add_argument("-o", "--output", type=Path, default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     out: dict = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                  "machine": machine(), "streams": []}
     for name, src, point, res in training_streams(args.clips, args.rates, args.frames, ["codec.send_detail_mix=true"]):
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{k} excess at keyframe pairs {v['keyframe_pairs']:+.5f}, elsewhere {v['other_pairs']:+.5f}"
             for k, v in row["excess_over_warp"].items()), flush=True)
         if args.output:
-            args.output.write_text(json.dumps(out, indent=1) + "\n")
+            atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
     return out
 
 

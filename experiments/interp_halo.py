@@ -31,7 +31,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 from actdiff.motion.edge_field import EdgeParams, guided_field
 from actdiff.motion.fusion import EDGE_SIGMA_R, FusionParams
 from actdiff.motion.interpolate import interpolate_sparse
@@ -102,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--edge", action="store_true",
                     help="also the edge-aware field (the warp decoder's prediction_params {edge_sigma_r: 120}), "
                          "with and without its Gaussian fallback, at every spacing, bandwidth and point count")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     rows = [measure(s, k, b) for s in args.spacing for b in args.bandwidths for k in args.points]
     rows += [measure(args.spacing[0], 4, b, d) for b in args.bandwidths for d in args.ring]
     if args.edge:
@@ -115,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['points_on_object']} on the walker{ring}: follow {r['follow']:.2f}, "
               f"spill {r['spill']:.2f} walker areas")
     if args.output:
-        args.output.write_text(json.dumps({"walker": BOX, "move_px": MOVE, "frame": [W, H], "rows": rows,
-                                           "machine": machine()}, indent=1) + "\n")
+        doc = {"walker": BOX, "move_px": MOVE, "frame": [W, H], "rows": rows, "machine": machine()}
+        atomic_write_text(args.output, json.dumps(doc, indent=1) + "\n", overwrite=True)
     return 0
 
 

@@ -37,8 +37,10 @@ from actdiff.codec.bitstream import bit_split
 from actdiff.config import compose
 from actdiff.data import load_dataset
 from actdiff.evaluation.rates import codec_overrides, load_rates
+from actdiff.evaluation.results import atomic_write_text
 from actdiff.image_codecs import codec_from_params
 from actdiff.io import read_video
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -96,7 +98,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--crfs", type=int, nargs="+", default=[30, 34, 38, 42, 46, 50])
     ap.add_argument("--av1-crfs", type=int, nargs="+", default=[35, 40, 45, 50, 55, 60])
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     cfg = compose(None, codec_overrides(load_rates()[args.point]), default="experiment/codec")
     out = {"args": vars(args), "clips": {}}
     for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     out["mean_keyframe_share"] = float(np.mean([c["keyframe_share"] for c in out["clips"].values()]))
     print(json.dumps({k: out[k] for k in ("mean_bd_rate_vs_avif", "mean_keyframe_share")}, indent=1))
     if args.output:
-        Path(args.output).write_text(json.dumps(out, indent=1))
+        atomic_write_text(args.output, json.dumps(out, indent=1), overwrite=True)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,15 @@ import argparse
 import io
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from actdiff.data import load_dataset
 from actdiff.evaluation.bdrate import bd_rate
+from actdiff.evaluation.results import atomic_write_text
 from actdiff.io import read_video
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 
 METRICS = ["psnr", "ms_ssim", "vmaf_neg"]
@@ -82,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--qualities", type=int, nargs="+", default=[5, 10, 15, 20, 30, 40, 50])
     ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     names = [BASE, *[s for s in args.settings if s != BASE]]
     out = {"args": vars(args), "settings": {n: SETTINGS[n] for n in names}, "clips": {}}
     for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     out["mean_bd_rate_vs_base"] = summary
     print(json.dumps(summary, indent=1))
     if args.output:
-        Path(args.output).write_text(json.dumps(out, indent=1))
+        atomic_write_text(args.output, json.dumps(out, indent=1), overwrite=True)
 
 
 if __name__ == "__main__":

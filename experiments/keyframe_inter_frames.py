@@ -20,6 +20,7 @@ from actdiff.codec import decode_video, encode_video
 from actdiff.config import compose
 from actdiff.evaluation.rates import codec_overrides, load_rates
 from actdiff.io import read_video
+from actdiff.io.files import atomic_output, refuse_outputs
 
 
 def keyframe_of(result, frame: int) -> np.ndarray:
@@ -38,7 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--point", default="r2")
     ap.add_argument("--offset", type=int, default=8)
     ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     video = read_video(args.clip, max_frames=96, size=(256, 384), resize_mode="crop")
     results = {}
     for inter in (False, True):
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     decoded = {i: decode_video(r.data).frames for i, r in results.items()}
     top = np.concatenate([video.frames[k], keyframe_of(results[False], k), keyframe_of(results[True], k)], 1)
     bottom = np.concatenate([video.frames[t], decoded[False][t], decoded[True][t]], 1)
-    Image.fromarray(np.concatenate([top, bottom], 0)).save(args.output)
+    with atomic_output(args.output, overwrite=True) as tmp:
+        Image.fromarray(np.concatenate([top, bottom], 0)).save(tmp)
     print(f"keyframe {k}, frame {t} -> {args.output}")
 
 

@@ -37,8 +37,10 @@ from actdiff.codec.bitstream import bit_split
 from actdiff.config import compose
 from actdiff.data import load_dataset
 from actdiff.evaluation.rates import codec_overrides, load_rates
+from actdiff.evaluation.results import atomic_write_text
 from actdiff.image_codecs import codec_from_params
 from actdiff.io import read_video
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -130,7 +132,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--qualities", type=int, nargs="+", default=[5, 10, 20, 30, 40, 50])
     ap.add_argument("--qps", type=int, nargs="+", default=[30, 34, 38, 42, 46, 50])
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     cfg = compose(None, codec_overrides(load_rates()[args.point]), default="experiment/codec")
     out = {"args": vars(args), "pyav": av.__version__, "clips": {}}
     for seq in load_dataset("train_clips", sequences=args.clips):  # $ACTDIFF_TRAIN_CLIPS or ../shared
@@ -152,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     out["decoder_rebuild_identical"] = all(c["decoder_rebuild_identical"] for c in clips)
     print(json.dumps({k: out[k] for k in ("mean_bd_rate_vs_avif", "decoder_rebuild_identical")}, indent=1))
     if args.output:
-        Path(args.output).write_text(json.dumps(out, indent=1))
+        atomic_write_text(args.output, json.dumps(out, indent=1), overwrite=True)
 
 
 if __name__ == "__main__":

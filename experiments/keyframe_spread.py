@@ -24,8 +24,9 @@ from actdiff.codec.encoder import pairwise_flows
 from actdiff.config import compose
 from actdiff.data import load_dataset
 from actdiff.evaluation.rates import codec_overrides, load_rates
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io import read_video
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -60,7 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("--spreads", type=float, nargs="+", default=[0, 4, 8, 16])
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     args.spreads = [float(s) for s in args.spreads]  # the defaults are ints; keys are "0.0", "8.0", …
     if 0 not in args.spreads:
         raise SystemExit("error: --spreads must include 0 (the anchor)")
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
                 for m in METRICS} for s in (str(x) for x in args.spreads if x != 0)} if done else {}
     print(json.dumps(out["mean_bd_rate_vs_spread0"], indent=1))
     if args.output:
-        Path(args.output).write_text(json.dumps(out, indent=1))
+        atomic_write_text(args.output, json.dumps(out, indent=1), overwrite=True)
 
 
 if __name__ == "__main__":

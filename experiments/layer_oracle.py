@@ -46,7 +46,8 @@ import actdiff.motion.keyflow as keyflow
 from actdiff.codec import decode_video
 from actdiff.codec.decoder import decode_segments
 from actdiff.evaluation.rates import training_streams
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 from actdiff.motion.edge_field import EdgeParams, guided_fields, segment_displacement
 from actdiff.motion.interpolate import eval_trend, robust_trend
@@ -168,7 +169,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--frames-dir", type=Path, default=None,
                     help="write source | shipped | each variant | mask of the middle frame of the longest segment")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     cv2.setNumThreads(1)
     out = {"args": {k: str(v) for k, v in vars(args).items()}, "machine": machine(), "rows": []}
     flows = {}
@@ -195,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
         if args.frames_dir is not None:
             write_panel(args.frames_dir / f"layer_oracle_{name}_{point}.jpg", src, shipped, decoded, segs)
         if args.output:
-            Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+            atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
     return out
 
 

@@ -39,7 +39,8 @@ import numpy as np
 
 from actdiff.codec import decode_segments
 from actdiff.evaluation.rates import training_streams
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics.temporal import _flow, _luma, consistency_mask
 from actdiff.motion import fusion
 from actdiff.motion.interpolate import dense_flow_from_tracks
@@ -127,7 +128,9 @@ def main(argv: list[str] | None = None) -> dict:
                     help="config overrides of every encode (before the point's), e.g. "
                          "codec.trajectories.smooth_sigma=0 (recorded with each stream's bpp)")
     ap.add_argument("-o", "--output", type=Path, default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     out: dict = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                  "machine": machine(), "streams": []}
     for name, src, point, res in training_streams(args.clips, args.rates, args.frames, args.set):
@@ -140,7 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{k} {v:.2f}" for k, v in row["moving_epe"].items()) + f" px; static pixels: decoded motion "
             f"{row['static_decoded_motion']:.3f} px (source {row['static_source_motion']:.3f})", flush=True)
         if args.output:
-            args.output.write_text(json.dumps(out, indent=1) + "\n")
+            atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
     return out
 
 

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -54,7 +53,8 @@ import torch
 from actdiff.codec import decode_video
 from actdiff.codec.decoder import decode_segments
 from actdiff.evaluation.rates import training_streams
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics.full_reference import psnr, psnr_lowres
 from actdiff.motion.interpolate import dense_flow_from_tracks, eval_trend, interpolate_sparse, interpolation_trend
 from actdiff.motion.warp import backward_warp, pixel_grid, splat_bilinear
@@ -230,7 +230,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--z-gain", type=float, default=0.0,
                     help="with --key-colour: add tracks_key_z, occlusions won by motion against the trend (per px)")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     cv2.setNumThreads(1)
     out = {"args": vars(args), "machine": machine(), "rows": []}
     for name, src, point, res in training_streams(args.clips, args.rates, args.frames):
@@ -242,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name} {point} {bpp:.4f}bpp " + " ".join(
             f"{k} {v['psnr']:.2f}/{v['psnr_lowres']:.2f}" for k, v in m.items()), flush=True)
         if args.output:
-            Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+            atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
     return out
 
 

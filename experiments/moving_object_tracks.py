@@ -41,6 +41,7 @@ from actdiff.data import load_dataset
 from actdiff.evaluation.rates import codec_overrides, compose_config, encode_at_point, load_rates
 from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io import read_video
+from actdiff.io.files import refuse_outputs
 from actdiff.types import DecodedSegment, DenseMotion
 
 
@@ -95,7 +96,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="codec overrides (codec.tracker.…)")
     ap.add_argument("--sheet", default=None, help="folder for the contact sheets")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     files = [c for c in args.clips if Path(c).is_file()]
     names = [c for c in args.clips if c not in files]
     paths = [Path(f) for f in files] + ([s.path for s in load_dataset("train_clips", sequences=names)] if names else [])

@@ -24,6 +24,7 @@ from actdiff.codec import decode_video
 from actdiff.evaluation.rates import encode_at_point, load_rates
 from actdiff.evaluation.results import atomic_write_text
 from actdiff.io import read_video
+from actdiff.io.files import atomic_output, refuse_outputs
 
 
 def frame_errors(src: np.ndarray, rec: np.ndarray) -> np.ndarray:
@@ -40,8 +41,8 @@ def sheet(path: Path, frames: list[np.ndarray], labels: list[str]) -> None:
     width = frames[0].shape[1]
     for i, text in enumerate(labels):
         draw.text((i * width + 4, 4), text, fill=(255, 255, 0))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    im.save(path, quality=90)
+    with atomic_output(path, overwrite=True) as tmp:  # main refused an existing one without --overwrite
+        im.save(tmp, quality=90)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -55,7 +56,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--sheet", default=None, help="image to write (source | without | with)")
     ap.add_argument("--worst", action="store_true", help="sheet of the frame the override hurts most")
     ap.add_argument("-o", "--output", default=None, help="JSON of the streams' per-frame errors")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output, args.sheet], args.overwrite)
     if not Path(args.clip).is_file():
         raise SystemExit(f"{args.clip}: no such video file")
     video = read_video(args.clip, max_frames=args.frames, size=(256, 384), resize_mode="crop")

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from prediction_eval import bitstream  # noqa: E402
 
 from actdiff.codec import decode_segments  # noqa: E402
+from actdiff.io.files import atomic_output, refuse_outputs  # noqa: E402
 from actdiff.motion.fusion import fuse_frame  # noqa: E402
 from actdiff.motion.prediction import predict_frame  # noqa: E402
 
@@ -55,7 +56,9 @@ def main() -> None:
     p.add_argument("--cache", default=None)
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("-o", "--out", required=True)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args()
+    refuse_outputs(p, [args.out], args.overwrite)
     rows = []
     for item in args.item:
         clip, frame, box = item.rsplit(":", 2)
@@ -66,7 +69,8 @@ def main() -> None:
     img = np.concatenate(rows, 0)
     if args.scale != 1:
         img = cv2.resize(img, None, fx=args.scale, fy=args.scale, interpolation=cv2.INTER_AREA)
-    cv2.imwrite(args.out, img[..., ::-1])
+    with atomic_output(args.out, overwrite=True) as tmp:
+        cv2.imwrite(str(tmp), img[..., ::-1])
 
 
 if __name__ == "__main__":

@@ -54,8 +54,9 @@ from actdiff.config import compose
 from actdiff.data import load_dataset
 from actdiff.decoders import build_decoder
 from actdiff.evaluation.bdrate import bd_rate_of_points, mean_bd_rates
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io import read_video
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 
 METRICS = ["vmaf_neg", "ms_ssim", "psnr"]
@@ -123,7 +124,7 @@ def merge(paths: list[str], output: str) -> dict:
     out = join_runs(paths, ("flag", "values", "frames", "lambdas"))
     out["mean_bd_rate_on_vs_off"], out["bd_rate_clips"] = mean_bd_rates(
         [c["bd_rate_on_vs_off"] for c in out["clips"].values()], METRICS)
-    Path(output).write_text(json.dumps(out, indent=1) + "\n")
+    atomic_write_text(output, json.dumps(out, indent=1) + "\n", overwrite=True)  # merge_cli checked it
     return out
 
 
@@ -145,7 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--also-score", action="append", default=[], metavar="JSON",
                     help="also score every stream decoded with these warp prediction_params")
     ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     for a in args.also_score:
         build_decoder("warp", prediction_params=json.loads(a))  # bad JSON or settings: fail before encoding
     if not is_codec_key(args.flag) and args.flag not in {f.name for f in dataclasses.fields(RDSettings)}:
@@ -191,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         mean, n = mean_bd_rates([c["bd_rate_also_vs_off"][key] for c in out["clips"].values()], METRICS)
         out.setdefault("mean_bd_rate_also_vs_off", {})[key] = mean
         print(f"mean {key} vs off:", {m: fmt(v) for m, v in mean.items()}, "over clips", n)
-    Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+    atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -35,6 +34,7 @@ from actdiff.config import compose
 from actdiff.data import load_protocol
 from actdiff.decoders import build_decoder
 from actdiff.evaluation.rates import encode_at_point, load_rates
+from actdiff.io.files import atomic_output, atomic_write_bytes, refuse_outputs
 from actdiff.metrics import compute_metrics
 
 
@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-frames", type=int, default=96)
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--metrics-json", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output, args.metrics_json], args.overwrite)
     video = load_protocol({"name": "cpu", "height": 256, "width": 384, "max_frames": args.max_frames,
                            "resize_mode": "crop"}).read(args.clip)
     bad = [f for f in args.frames or [] if not 0 <= f < video.num_frames]
@@ -139,11 +141,13 @@ def main(argv: list[str] | None = None) -> None:
             psnr = compute_metrics(video.frames[f:f + 1], rec[f:f + 1], ["psnr"])["psnr"]
             cells.append(_label(rec[f], f"{name} {bpp:.4f} bpp {psnr:.1f} dB t={_place(f, kfs)}"))
         rows.append(np.concatenate(cells, axis=1))
-    cv2.imwrite(args.output, cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+    with atomic_output(args.output, overwrite=True) as tmp:
+        cv2.imwrite(str(tmp), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
     print(f"wrote {args.output} (frames {frames})")
     if args.metrics_json:
         report["source"] = compute_metrics(video.frames, video.frames, ["warping_error", "niqe"])
-        Path(args.metrics_json).write_text(json.dumps(report, indent=1, default=float) + "\n")
+        atomic_write_bytes(args.metrics_json, json.dumps(report, indent=1, default=float).encode() + b"\n",
+                           overwrite=True)
         print(f"wrote {args.metrics_json}")
 
 

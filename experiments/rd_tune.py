@@ -34,6 +34,7 @@ from actdiff.data import load_dataset
 from actdiff.evaluation.bdrate import bd_rate
 from actdiff.evaluation.rates import codec_overrides, load_rates
 from actdiff.io import read_video
+from actdiff.io.files import atomic_write_bytes, refuse_outputs
 from actdiff.metrics import compute_metrics
 
 METRICS = ["vmaf_neg", "ms_ssim", "psnr"]
@@ -88,8 +89,10 @@ def main() -> None:
                     help="rate points of the fast mode (default configs/rates/default.yaml; part of the cache key)")
     ap.add_argument("--compare", default=None, metavar="EARLIER.json")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
+    refuse_outputs(ap, [args.output], args.overwrite)
     cache_path = Path(args.cache)
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     rates = load_rates(args.fast_rates)
@@ -142,7 +145,7 @@ def main() -> None:
     print("mean BD-rate RD vs fast:", {k: (round(v, 1) if v is not None else None)
                                        for k, v in out["mean_bd_rate"].items()})
     if args.output:
-        Path(args.output).write_text(json.dumps(out, indent=1))
+        atomic_write_bytes(args.output, json.dumps(out, indent=1).encode(), overwrite=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from actdiff.evaluation.results import load_results, source_value, to_curves  # noqa: E402
+from actdiff.io.files import atomic_output, refuse_outputs  # noqa: E402
 from actdiff.metrics import lower_is_better  # noqa: E402
 
 FOLDER = Path(__file__).resolve().parent / "results_opencv_samples"
@@ -32,7 +33,9 @@ METRICS = {"niqe": "NIQE (no-reference)", "ms_ssim": "MS-SSIM", "vmaf_neg": "VMA
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", default="docs/figures/overview_opencv.png")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args()
+    refuse_outputs(ap, [args.output], args.overwrite)
     docs = {label: load_results(FOLDER / f"{name}.json") for name, label in CODECS.items()}
     import matplotlib.ticker as ticker
 
@@ -57,8 +60,8 @@ def main() -> None:
     fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False, fontsize=9)
     fig.suptitle("mean of 4 clips no model saw (vtest, megamind, cup, box), cpu protocol", y=0.935, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.92))
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.output, dpi=110, bbox_inches="tight")
+    with atomic_output(args.output, overwrite=True) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
     print(f"wrote {args.output}")
 
 

@@ -75,7 +75,7 @@ for step in $STEPS; do
           "$OPENCV"/x265.json "$OPENCV"/svt-av1.json --metric $m -o "$OPENCV/rd_$m.png" --overwrite
       done
       $PY experiments/readme_table.py > experiments/readme_table.md
-      $PY experiments/readme_figure.py ;;
+      $PY experiments/readme_figure.py --overwrite ;;
   esac
 done
 echo "== done $(date -u +%H:%M:%S)"

@@ -21,7 +21,8 @@ import numpy as np
 
 from actdiff.codec.repeats import find_repeats, frame_psnr
 from actdiff.data import load_dataset, load_protocol
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 
 BINS = [0, 30, 35, 40, 45, 50, 55, 60, 70, 201]
 
@@ -43,7 +44,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("--psnr", nargs="+", type=float, default=[45.0, 50.0, 55.0])
     ap.add_argument("-o", "--output", type=Path)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     protocol = load_protocol({"name": "cpu", "height": 256, "width": 384, "max_frames": args.frames,
                               "resize_mode": "crop"})
     paths = [(s.name, s.path) for s in load_dataset(args.dataset)] if args.dataset else \
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> dict:
         out["clips"].append(row)
         print(f"{name:28s} " + "  ".join(f"{p} dB: {len(r):2d}" for p, r in row["repeats"].items()), flush=True)
     if args.output:
-        args.output.write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
     return out
 
 

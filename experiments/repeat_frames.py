@@ -24,7 +24,8 @@ from PIL import Image
 from actdiff.codec import decode_video
 from actdiff.data import load_dataset, load_protocol
 from actdiff.evaluation.rates import encode_at_point
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import atomic_output, refuse_outputs
 
 VARIANTS = {"every frame": ["codec.repeat_psnr=null"], "repeats": []}
 
@@ -47,8 +48,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--train", action="store_true", help="clip is a training-corpus name")
     ap.add_argument("--point", default="r2")
     ap.add_argument("--frames", type=int, default=96)
-    ap.add_argument("-o", "--output", type=Path, required=True)
+    ap.add_argument("-o", "--output", type=Path, required=True, help="image; its numbers go to OUTPUT.json")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output, args.output.with_suffix(".json")], args.overwrite)
     path = next(iter(load_dataset("train_clips", sequences=[args.clip]))).path if args.train else args.clip
     video = load_protocol({"name": "cpu", "height": 256, "width": 384, "max_frames": args.frames,
                            "resize_mode": "crop"}).read(str(path))
@@ -61,8 +64,8 @@ def main(argv: list[str] | None = None) -> dict:
     t = middle_repeat(repeated, enc["repeats"].stats["segments"])
     shown = [t - 1, t, t + 1]
     rows = [np.concatenate([src[f], *(rec[k][f] for k in VARIANTS)], 1) for f in shown]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.concatenate(rows, 0)).save(args.output, quality=90)
+    with atomic_output(args.output, overwrite=True) as tmp:
+        Image.fromarray(np.concatenate(rows, 0)).save(tmp, quality=90)
 
     def change(x: np.ndarray, f: int) -> float:
         return float(np.abs(x[f].astype(np.float64) - x[f - 1]).mean())
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
            "per_frame": {str(f): {"source_change": change(src, f),
                                   **{k: {"psnr": psnr(src[f], rec[k][f]), "change": change(rec[k], f)}
                                      for k in VARIANTS}} for f in shown}}
-    args.output.with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")
+    atomic_write_text(args.output.with_suffix(".json"), json.dumps(out, indent=1) + "\n", overwrite=True)
     print(json.dumps(out["per_frame"], indent=1))
     return out
 

@@ -24,6 +24,7 @@ from detail_mix_ab import panel  # noqa: E402
 from actdiff.codec import decode_video  # noqa: E402
 from actdiff.data import load_protocol  # noqa: E402
 from actdiff.evaluation.rates import encode_at_point  # noqa: E402
+from actdiff.io.files import atomic_output, refuse_outputs  # noqa: E402
 from actdiff.metrics import compute_metrics  # noqa: E402
 from actdiff.types import Video  # noqa: E402
 
@@ -35,7 +36,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("clip")
     ap.add_argument("point", help="rate point of configs/rates/default.yaml (r0 … r4)")
     ap.add_argument("-o", "--output", type=Path, required=True, help="panel image (.png or .jpg)")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     full = load_protocol("cpu").read(args.clip)
     video = Video(frames=full.frames[:96], fps=full.fps, source=args.clip)
     res = encode_at_point(video, args.point, overrides=["codec.send_detail_mix=true"])
@@ -48,7 +51,8 @@ def main(argv: list[str] | None = None) -> dict:
     for label, frames in decoded.items():
         out[label] = {k: float(v) for k, v in compute_metrics(src, frames, METRICS).items()}
         print(f"{label}: " + " ".join(f"{k}={v:.4f}" for k, v in out[label].items()), flush=True)
-    shown = panel(src, decoded, res.stats["segments"], args.output)
+    with atomic_output(args.output, overwrite=True) as tmp:
+        shown = panel(src, decoded, res.stats["segments"], tmp)
     print(f"segments {res.stats['segments']}; panel {args.output}: frames {shown}, columns source, "
           f"{', '.join(decoded)}")
     return out

@@ -26,6 +26,7 @@ from actdiff.codec import encode_video
 from actdiff.codec.decoder import decode_segments
 from actdiff.config import compose
 from actdiff.data import load_protocol
+from actdiff.io.files import atomic_write_bytes, refuse_outputs
 from actdiff.motion.interpolate import NC_PRIOR
 
 
@@ -51,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lambda", dest="lam", type=float, default=8.0, help="λ when SOURCE is a clip")
     ap.add_argument("--max-frames", type=int, default=96)
     ap.add_argument("-o", "--output", default=None, help="also write the rows as JSON")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     src = Path(args.source)
     if not src.is_file():
         raise SystemExit(f"error: {src} is not a file")
@@ -68,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print("  " + ", ".join(f"{k} {v}" for k, v in r.items()))
     if args.output:
-        Path(args.output).write_text(json.dumps({"source": what, "segments": rows}, indent=1) + "\n")
+        doc = json.dumps({"source": what, "segments": rows}, indent=1) + "\n"
+        atomic_write_bytes(args.output, doc.encode(), overwrite=True)
     return 0
 
 

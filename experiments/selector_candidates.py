@@ -41,6 +41,7 @@ from actdiff.decoders import build_decoder
 from actdiff.evaluation.rates import codec_overrides, compose_config, encode_at_point, load_rates
 from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io import read_video
+from actdiff.io.files import refuse_outputs
 from actdiff.motion.temporal import upsample_tracks
 from actdiff.selection.decoder_error import prepare
 from actdiff.selection.trajectories import Budget, anchor_points, greedy_refine
@@ -153,7 +154,9 @@ def main(argv: list[str] | None = None) -> dict:
         sp = argparse.ArgumentParser(prog="selector_candidates.py --summarize")
         sp.add_argument("files", nargs="+")
         sp.add_argument("-o", "--output", default=None)
+        sp.add_argument("--overwrite", action="store_true", help="replace an existing output")
         sargs = sp.parse_args(argv[1:])
+        refuse_outputs(sp, [sargs.output], sargs.overwrite)
         out = summarize(sargs.files)
         if sargs.output:
             atomic_write_text(sargs.output, json.dumps(out, indent=1) + "\n", overwrite=True)
@@ -171,7 +174,9 @@ def main(argv: list[str] | None = None) -> dict:
                     help="also code each candidate as the encoder would and decode it with the warp decoder (the "
                          "stream's keyframes): PSNR and coarse PSNR (8x area) of the segment's in-between frames")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     if args.clip == "moving_square":
         video = Video(moving_square(17, 128, 192, 40)[0], 25.0, "moving_square")
     elif not Path(args.clip).is_file():

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from actdiff.data import load_protocol
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics.temporal import warping_error
 
 
@@ -64,7 +65,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("results", type=Path, help="a benchmarks/bench_video_decoder.py results JSON")
     ap.add_argument("-o", "--output", type=Path, default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     bench = json.loads(args.results.read_text())
     ratio = float(bench["targets"]["flicker_ratio"])
     rows = []
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"the video decoder's warping error is at most the source's at {out['video_at_most_source']}; "
           f"it fails where the source passes at {out['video_fails_where_source_passes']}")
     if args.output:
-        args.output.write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
     return out
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from actdiff.evaluation.rates import load_rates, training_streams
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 
 CLIPS = ["davis_dogs_jump", "sadtalker_face_a", "intel_person_room", "sttn_schoolgirls", "intel_cars_topdown",
          "pysot_bag"]  # the six of experiments/fast_override_ab.py
@@ -25,16 +25,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--clips", nargs="+", default=CLIPS)
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     out: dict = {"args": vars(args), "machine": machine(), "clips": {}}
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     for clip, _, point, enc in training_streams(args.clips, list(load_rates()), args.frames):
         skip = enc.stats["trajectory_stride"]["skip"]
         out["clips"].setdefault(clip, {})[point] = {"bpp": float(enc.stats["bpp"]), **skip}
         print(f"{clip} {point}: {enc.stats['bpp']:.5f} bpp, skip loss mean {skip['mean_px']:.2f} px "
               f"rms {skip['rms_px']:.2f} p90 {skip['p90_px']:.2f} >0.5px {skip['over_half_px']:.2f} "
               f"({skip['count']} point-frames)", flush=True)
-    Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+    atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
 
 
 if __name__ == "__main__":

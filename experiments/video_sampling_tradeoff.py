@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -37,7 +36,8 @@ from actdiff.codec import decode_video
 from actdiff.decoders.diffusion import MIX_OF
 from actdiff.decoders.rebase import BASES
 from actdiff.evaluation.rates import training_streams
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 
 METRICS = ["psnr", "ms_ssim", "psnr_lowres", "vmaf_neg", "warping_error", "tof", "niqe"]
@@ -159,7 +159,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--video", default=None, help="weights folder of a segment-level video generator")
     ap.add_argument("--anchor-sigma", type=float, default=0.0)
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
     out = {"args": vars(args), "machine": machine(), "rows": []}
     overrides = ["codec.send_detail_mix=true"] if args.send_detail_mix else []
     for name, src, point, res in training_streams(args.clips, args.rates, args.frames, overrides):
@@ -169,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
             out["rows"].append({"clip": name, "point": point, "bpp": bpp, "decoder": label, **m})
             print(f"{name} {point} {label}: " + " ".join(f"{k}={v:.4f}" for k, v in m.items()), flush=True)
         if args.output:
-            Path(args.output).write_text(json.dumps(out, indent=1))
+            atomic_write_text(args.output, json.dumps(out, indent=1), overwrite=True)
     return out
 
 

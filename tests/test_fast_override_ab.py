@@ -85,7 +85,7 @@ def test_merge_joins_runs_split_by_clip_and_recomputes_the_means(tmp_path):
         ab.versus([a, d], str(tmp_path / "vs2.json"))
 
 
-def test_every_override_goes_to_every_point_after_the_points_own(monkeypatch):
+def test_every_override_goes_to_every_point_after_the_points_own(monkeypatch, tmp_path):
     from types import SimpleNamespace
 
     ab = load_script("experiments/fast_override_ab.py")
@@ -105,7 +105,7 @@ def test_every_override_goes_to_every_point_after_the_points_own(monkeypatch):
     ab.curve(video, rates, [])
     assert seen["r0"] == ["keyframe_codec.quality=5"]
     with pytest.raises(SystemExit):
-        ab.main(["trajectories.smooth_sigma", "-o", "/dev/null"])
+        ab.main(["trajectories.smooth_sigma", "-o", str(tmp_path / "out.json")])
 
 
 def test_rd_flag_ab_reads_values_and_codec_keys():
@@ -117,7 +117,7 @@ def test_rd_flag_ab_reads_values_and_codec_keys():
     assert not ab.is_codec_key("propagation")
 
 
-def test_rd_flag_ab_also_scores_with_other_warp_settings(codec_cfg):
+def test_rd_flag_ab_also_scores_with_other_warp_settings(codec_cfg, tmp_path):
     """``--also-score``: a second warp decoder's scores of the same stream (differ from the
     default's where the motion differs); bad settings stop the run before any encoding."""
     from conftest import moving_texture
@@ -131,7 +131,7 @@ def test_rd_flag_ab_also_scores_with_other_warp_settings(codec_cfg):
     plain, gaussian = ab.scores(video, data), ab.scores(video, data, '{"edge_sigma_r": 0}')
     assert set(plain) == set(ab.METRICS) and plain != gaussian
     with pytest.raises(ConfigError, match="bad prediction_params"):
-        ab.main(["codec.rd.edge", "--also-score", '{"edge_sigma_r": -1}', "-o", "/dev/null"])
+        ab.main(["codec.rd.edge", "--also-score", '{"edge_sigma_r": -1}', "-o", str(tmp_path / "out.json")])
 
 
 def test_rd_flag_ab_merge_joins_runs_of_the_same_flag_only(tmp_path):

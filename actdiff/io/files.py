@@ -102,6 +102,17 @@ def prepare_outputs(outputs: Iterable[Optional[PathLike]], inputs: Iterable[Opti
             raise OutputError(f"{p} is a folder, expected a file path")
 
 
+def refuse_outputs(parser, outputs: Iterable[Optional[PathLike]], overwrite: bool = False,
+                   inputs: Iterable[Optional[PathLike]] = ()) -> None:
+    """For scripts, right after ``parse_args`` and before any work: :func:`prepare_outputs` on
+    output files, an ``OutputError`` (an output exists without ``--overwrite``, cannot be
+    written, is an input) becoming ``parser.error``: one line, exit code 2, no traceback."""
+    try:
+        prepare_outputs(outputs, inputs, overwrite, files=True)
+    except OutputError as e:
+        parser.error(str(e))
+
+
 def _hidden(target: Path, kind: str) -> Path:
     return target.parent / f".{target.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}{target.suffix}"
 

@@ -64,8 +64,8 @@ def block_mean_field(residual: np.ndarray, factor: int = LOCK_FACTOR) -> np.ndar
     means = block_means(residual, factor)  # (ny, nx, C)
     uy, ay = _axis(ny, factor)
     ux, ax = _axis(nx, factor)
-    x = np.einsum("ij,jkc,lk->ilc", ay, means, ax)  # A_y⁻¹ · B(r) · A_x⁻ᵀ, per channel
-    out[:ny * factor, :nx * factor] = np.einsum("ij,jkc,lk->ilc", uy, x, ux)
+    x = ay @ means.transpose(2, 0, 1) @ ax.T  # (C, ny, nx): A_y⁻¹ · B(r) · A_x⁻ᵀ, per channel
+    out[:ny * factor, :nx * factor] = (uy @ x @ ux.T).transpose(1, 2, 0)  # two matrix products per channel
     return out
 
 

@@ -8,7 +8,8 @@
 # Resumable: rows are cached in CACHE; run once without CANDIDATE (CANDIDATE=) to compute the warp
 # and baseline rows while the candidate trains, then again with it.
 # Environment: PYTHON, RUN_DIR, CANDIDATE, BASELINE, TRAIN_CLIPS, OPENCV, CLIPS_DIR, FRAMES, RATES,
-# CACHE, PNG_DIR, OUT. Runs under `nice -n 10`.
+# CACHE, PNG_DIR, OUT, OVERWRITE (set: replace an existing OUT; otherwise it stops the script before any
+# work). Runs under `nice -n 10`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +33,7 @@ for v in $val; do clips+=("$TRAIN_CLIPS/$v"); done
 for c in "${clips[@]}"; do [ -f "$c" ] || { echo "error: $c not found" >&2; exit 2; }; done
 
 cand=()
-if [ -n "$CANDIDATE" ]; then cand=(--candidate "$CANDIDATE" -o "$OUT"); fi
+if [ -n "$CANDIDATE" ]; then cand=(--candidate "$CANDIDATE" -o "$OUT" ${OVERWRITE:+--overwrite}); fi
 # shellcheck disable=SC2086
 nice -n 10 "$PY" benchmarks/bench_decoder_weights.py "${clips[@]}" --baseline "$BASELINE" "${cand[@]}" \
   --rates $RATES --frames "$FRAMES" --cache "$CACHE" --png-dir "$PNG_DIR"

@@ -4,7 +4,8 @@
 # benchmarks/bench_video_decoder.py at strength 1.0 (the full schedule) and 0.5 (half the schedule,
 # started from the noised prediction), cpu protocol, first 48 frames, rate points r1 and r3.
 # Writes benchmarks/results/video_decoder_val_strength{1,05}_cpu.json.
-# Environment: PYTHON, VIDEO (default runs/train_video_cpu/export), TRAIN_CLIPS, CACHE.
+# Environment: PYTHON, VIDEO (default runs/train_video_cpu/export), TRAIN_CLIPS, CACHE, OVERWRITE (set:
+# replace existing outputs; otherwise an existing one stops the script before any work).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -17,5 +18,5 @@ for c in "${clips[@]}"; do [ -f "$c" ] || { echo "error: $c not found" >&2; exit
 for s in 1 05; do
   nice -n 10 "$PY" benchmarks/bench_video_decoder.py "${clips[@]}" --video "$VIDEO" \
     --video-set "strength=${s/05/0.5}" --rates r1 r3 --frames 48 --cache "$CACHE" \
-    -o "benchmarks/results/video_decoder_val_strength${s}_cpu.json"
+    -o "benchmarks/results/video_decoder_val_strength${s}_cpu.json" ${OVERWRITE:+--overwrite}
 done

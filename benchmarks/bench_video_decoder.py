@@ -331,4 +331,6 @@ def merge(paths: list[str], output: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from actdiff.commands.common import script_entry
+
+    script_entry(main)

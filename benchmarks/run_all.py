@@ -53,4 +53,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from actdiff.commands.common import script_entry
+
+    script_entry(main)

@@ -115,4 +115,6 @@ def main(argv: List[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from actdiff.commands.common import script_entry
+
+    script_entry(main)

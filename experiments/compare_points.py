@@ -23,7 +23,6 @@ each point's change of rate and its range (an error names the first point whose 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Iterator, Sequence
 
 from actdiff.errors import InputError
@@ -136,4 +135,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from actdiff.commands.common import script_entry
+
+    script_entry(main)

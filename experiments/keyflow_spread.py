@@ -82,4 +82,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from actdiff.commands.common import script_entry
+
+    script_entry(main)

@@ -21,4 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rd_flag_ab import main  # noqa: E402  (the sibling script)
 
 if __name__ == "__main__":
-    main(["inter_rd", *sys.argv[1:]])
+    from actdiff.commands.common import script_entry
+
+    script_entry(main, ["inter_rd", *sys.argv[1:]])

@@ -215,4 +215,6 @@ def write_panel(path: Path, src: np.ndarray, shipped: np.ndarray, decoded: dict,
 
 
 if __name__ == "__main__":
-    main()
+    from actdiff.commands.common import script_entry
+
+    script_entry(main)

@@ -46,4 +46,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from actdiff.commands.common import script_entry
+
+    script_entry(main)

@@ -88,4 +88,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from actdiff.commands.common import script_entry
+
+    script_entry(main, sys.argv[1:])

@@ -74,4 +74,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from actdiff.commands.common import script_entry
+
+    script_entry(main)

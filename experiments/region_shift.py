@@ -61,4 +61,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from actdiff.commands.common import script_entry
+
+    script_entry(main)

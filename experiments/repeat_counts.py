@@ -63,4 +63,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from actdiff.commands.common import script_entry
+
+    script_entry(main)

@@ -74,11 +74,11 @@ def savings(actdiff_json: Path, x265_json: Path, label: str) -> list[str]:
     return out
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", nargs="?", default="experiments/results")
     ap.add_argument("--holdout", nargs="*", default=[], help="folders written by experiments/holdout_cpu.sh")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     folder = Path(args.results)
     print(ranges(folder))
     print()
@@ -92,3 +92,9 @@ if __name__ == "__main__":
     for d in map(Path, args.holdout):
         rows += savings(d / "actdiff_diffusion_holdout.json", folder / "x265.json", f"held out ({d.name})")
     print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    from actdiff.commands.common import script_entry
+
+    script_entry(main)

@@ -1,4 +1,5 @@
-"""Helpers shared by the CLI verbs: an argparse that prints ``error: …``, error handling.
+"""Helpers shared by the CLI verbs: an argparse that prints ``error: …``, error handling (also the
+scripts' :func:`script_entry`).
 
 Command modules import only this and what ``--help`` needs (no torch, diffusers, lightning, av or
 matplotlib at module level: ``tests/test_cli_help.py``); the work's imports live in ``main``.
@@ -12,7 +13,7 @@ import logging
 import os
 import re
 import sys
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, NoReturn, Optional, Sequence
 
 from omegaconf import DictConfig
 
@@ -64,26 +65,51 @@ def cli_entry(fn: Callable[[Sequence[str]], int]) -> Callable[[Optional[Sequence
     @functools.wraps(fn)
     def wrapper(argv: Optional[Sequence[str]] = None) -> int:
         argv = list(sys.argv[1:] if argv is None else argv)
-        try:
-            code = int(fn(argv) or 0)
-            sys.stdout.flush()  # a closed pipe is met here, inside the handler below
-            return code
-        except ActDiffError as e:
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            sys.stderr.write(f"error: {msg}\n")
-            return 2
-        except BrokenPipeError:  # e.g. `actdiff info --json … | head`: the reader left early
-            _silence_stdout()
-            return 141
-        except KeyboardInterrupt as e:  # SIGINT, or SIGTERM through actdiff.cli's handler
-            msg, code = interrupt_line(e)
-            sys.stderr.write(f"error: {msg}\n")
-            return code
-        except MemoryError as e:
-            sys.stderr.write(f"error: {memory_line(e)}\n")
-            return 2
+        return _reported(lambda: int(fn(argv) or 0))
 
     return wrapper
+
+
+def script_entry(main: Callable[..., object], *args: object) -> NoReturn:
+    """End a script under ``benchmarks/`` or ``experiments/`` as a CLI verb ends: its tail is
+    ``script_entry(main)`` (or ``script_entry(main, sys.argv[1:])``).
+
+    Calls ``main(*args)`` and exits (``SystemExit``) with its return value: an int (a bool
+    included) is the exit code, anything else (``None``, or the results some scripts return to
+    their tests) is 0. An :class:`~actdiff.errors.ActDiffError` prints ``error: <first line of
+    its message>`` on stderr and exits 2, with no traceback; a closed stdout pipe, an interrupt
+    and a ``MemoryError`` end as they do for :func:`cli_entry`. argparse's own exits (``--help``,
+    usage errors) pass through; any other exception is a bug and keeps its traceback.
+    """
+    raise SystemExit(_reported(lambda: _exit_code(main(*args))))
+
+
+def _exit_code(result: object) -> int:
+    """A script's exit code from what its ``main`` returned (see :func:`script_entry`)."""
+    return int(result) if isinstance(result, int) else 0
+
+
+def _reported(call: Callable[[], int]) -> int:
+    """``call()`` with stdout flushed after it, or, for the errors a user meets, one ``error: …``
+    line on stderr and the exit code (:func:`cli_entry` and :func:`script_entry`)."""
+    try:
+        code = call()
+        sys.stdout.flush()  # a closed pipe is met here, inside the handler below
+        return code
+    except ActDiffError as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        sys.stderr.write(f"error: {msg}\n")
+        return 2
+    except BrokenPipeError:  # e.g. `actdiff info --json … | head`: the reader left early
+        _silence_stdout()
+        return 141
+    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM through actdiff.cli's handler
+        msg, code = interrupt_line(e)
+        sys.stderr.write(f"error: {msg}\n")
+        return code
+    except MemoryError as e:
+        sys.stderr.write(f"error: {memory_line(e)}\n")
+        return 2
 
 
 def _silence_stdout() -> None:

@@ -88,4 +88,6 @@ def against_warp(metrics: tuple[str, ...] = ("psnr", "psnr_lowres", "ms_ssim", "
 
 
 if __name__ == "__main__":
-    main()
+    from actdiff.commands.common import script_entry
+
+    script_entry(main)

@@ -26,8 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 EXEMPT = {
     "experiments/make_niqe_golden.py": "runs in a throwaway venv without actdiff (an independent NIQE reference), "
                                        "and raises no ActDiffError",
-    "experiments/readme_table.py": "being edited elsewhere at the time of writing; convert its tail to "
-                                   "script_entry(main) and drop this entry",
 }
 
 

@@ -50,7 +50,7 @@ from actdiff.progress import bar
 from actdiff.registry import TRAJECTORY_SELECTORS
 from actdiff.selection.segments import select_segments
 from actdiff.selection.trajectories import Candidate, candidate_sets
-from actdiff.types import EncodeResult, Segment, Tracks, Video
+from actdiff.types import EncodeResult, Segment, Tracks, Video, display_indices
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,20 @@ def encode_video(
     return result
 
 
+def plan_segments(video: Video, cfg: DictConfig) -> List[List[int]]:
+    """The segments :func:`encode_video` would code, ``[start, end]`` display indices as in its
+    ``stats["segments"]``, without selecting trajectories or coding anything (fast mode: the
+    keyframe decisions come first and nothing after them moves a keyframe; RD mode, whose search
+    places the keyframes by coding: a whole encode)."""
+    codec = check_codec_config(codec_section(cfg))
+    if str(codec.get("mode") or "fast") != "fast":
+        return encode_video(video, cfg).stats["segments"]
+    prep = prepare(video, codec)
+    segments = select_segments(prep.frames, prep.stages.tracker, codec.keyframes, flows=prep.flows, shown=prep.shown)
+    at = display_indices(int(prep.frames.shape[0]), prep.repeated)
+    return [[at[s.start], at[s.end]] for s in segments]
+
+
 def _select(frames: np.ndarray, flows: Any, seg: Segment, codec: DictConfig, coding: TrackCoding,
             select_tracks: Any) -> Tuple[Tracks, float, List[Candidate]]:
     """One segment's selected tracks and bandwidth, and (``trajectories.decoded_choice``) every
@@ -220,4 +234,4 @@ def _choose_stride(prep: Prepared, codec: DictConfig, chosen: list,
     return codec, prep, stats, smoothed
 
 
-__all__ = ["MODES", "encode_video", "pairwise_flows"]
+__all__ = ["MODES", "encode_video", "pairwise_flows", "plan_segments"]

@@ -34,17 +34,18 @@ SHOWN = {"psnr": "PSNR", "ms_ssim": "MS-SSIM", "vmaf_neg": "VMAF-NEG", "vmaf": "
 
 
 def frames_of_interest(video: Video, n: int = 3, config: Any = None) -> list[int]:
-    """``n`` frame indices: the middles of the ``n`` longest segments of ``video`` encoded with the
-    default codec (``config``: another composed config); a clip with fewer segments gets evenly
-    spaced frames inside its longest ones. Sorted, distinct, within ``[0, T)``."""
-    from actdiff.codec import encode_video
+    """``n`` frame indices: the middles of the ``n`` longest segments of ``video`` as the default
+    codec cuts it (``config``: another composed config; the segments only, no trajectories or coding:
+    :func:`actdiff.codec.encoder.plan_segments`); a clip with fewer segments gets evenly spaced
+    frames inside its longest ones. Sorted, distinct, within ``[0, T)``."""
+    from actdiff.codec.encoder import plan_segments
     from actdiff.config import compose
 
     t = video.num_frames
     if t <= n:
         return list(range(t))
-    stats = encode_video(video, config if config is not None else compose()).stats
-    segments = sorted(([int(a), int(b)] for a, b in stats["segments"]), key=lambda s: (s[0] - s[1], s[0]))
+    planned = plan_segments(video, config if config is not None else compose())
+    segments = sorted(([int(a), int(b)] for a, b in planned), key=lambda s: (s[0] - s[1], s[0]))
     chosen: list[int] = [(a + b) // 2 for a, b in segments[:n]]
     for a, b in segments:  # too few segments: more frames inside the longest ones
         for k in range(1, n + 1):

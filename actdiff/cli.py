@@ -9,7 +9,7 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, Optional, Sequence
 
-from actdiff.errors import Interrupted, interrupt_line, memory_line  # no imports of its own: stays fast
+from actdiff.errors import Interrupted, interrupt_line, report_fatal  # imports only sys: stays fast
 
 VERBS = {
     "encode": "compress a video into one self-contained .adv file",
@@ -85,21 +85,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     old = install_signal_handlers()  # first, before any heavy import
     try:
         return _main(argv)
-    except KeyboardInterrupt as e:
-        msg, code = interrupt_line(e)
-        sys.stderr.write(f"error: {msg}\n")
-        return code
-    except MemoryError as e:
-        sys.stderr.write(f"error: {memory_line(e)}\n")
-        return 2
+    except (KeyboardInterrupt, MemoryError) as e:
+        return report_fatal(e)
     except Exception:
         if not _SEEN:
             raise
         # the signal's Interrupted was raised inside a library that turned it into another
         # error (omegaconf does, in the middle of composing a config): still an interrupt
-        msg, code = interrupt_line(Interrupted(_SEEN[0]))
-        sys.stderr.write(f"error: {msg}\n")
-        return code
+        return report_fatal(Interrupted(_SEEN[0]))
     finally:
         if argv is not None:
             for sig, handler in old.items():

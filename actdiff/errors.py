@@ -1,5 +1,7 @@
 """User-facing errors. The CLI prints any ``ActDiffError`` as one ``error: …`` line, exit 2."""
 
+import sys
+
 
 class ActDiffError(Exception):
     """Base class for errors caused by the user's input or environment (not by a bug)."""
@@ -51,3 +53,11 @@ def memory_line(e: BaseException) -> str:
     """One line for a ``MemoryError`` (numpy's names the allocation that failed)."""
     msg = (str(e).splitlines() or [""])[0]
     return "out of memory" + (f": {msg}" if msg else "") + " (try a smaller input or output size)"
+
+
+def report_fatal(e: BaseException) -> int:
+    """Write the one ``error: …`` line of an interrupt or a ``MemoryError`` to stderr; its exit code
+    (the CLI's :func:`actdiff.cli.main` and the verbs' and scripts' wrappers in :mod:`actdiff.commands.common`)."""
+    msg, code = interrupt_line(e) if isinstance(e, KeyboardInterrupt) else (memory_line(e), 2)
+    sys.stderr.write(f"error: {msg}\n")
+    return code

@@ -18,7 +18,7 @@ from typing import Callable, List, NoReturn, Optional, Sequence
 from omegaconf import DictConfig
 
 from actdiff.config import compose, to_yaml
-from actdiff.errors import ActDiffError, ConfigError, interrupt_line, memory_line
+from actdiff.errors import ActDiffError, ConfigError, report_fatal
 
 log = logging.getLogger("actdiff")
 
@@ -103,13 +103,8 @@ def _reported(call: Callable[[], int]) -> int:
     except BrokenPipeError:  # e.g. `actdiff info --json … | head`: the reader left early
         _silence_stdout()
         return 141
-    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM through actdiff.cli's handler
-        msg, code = interrupt_line(e)
-        sys.stderr.write(f"error: {msg}\n")
-        return code
-    except MemoryError as e:
-        sys.stderr.write(f"error: {memory_line(e)}\n")
-        return 2
+    except (KeyboardInterrupt, MemoryError) as e:  # SIGINT, or SIGTERM through actdiff.cli's handler
+        return report_fatal(e)
 
 
 def _silence_stdout() -> None:

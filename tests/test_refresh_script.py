@@ -65,6 +65,15 @@ def test_rd_split_runs_one_single_threaded_process_per_clip_list(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_fast_steps_score_the_coarse_scale_and_the_flicker_against_the_source(tmp_path):
+    proc, calls = run_steps(tmp_path, "fast_warp")
+    assert proc.returncode == 0, proc.stderr
+    evaluate = [c for c in calls if c.startswith("-m actdiff evaluate")]
+    assert len(evaluate) == 2  # the OpenCV samples and carphone
+    assert all(" psnr_lowres " in c and " tof " in c and "--decoder warp" in c for c in evaluate)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_unknown_step_fails_before_running_anything(tmp_path):
     proc, calls = run_steps(tmp_path, "tables nonsense")
     assert proc.returncode == 2 and "unknown step nonsense" in proc.stderr

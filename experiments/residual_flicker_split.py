@@ -34,7 +34,7 @@ from actdiff.types import Video  # noqa: E402
 METRICS = ["psnr", "psnr_lowres", "vmaf_neg", "warping_error", "tof", "niqe"]
 
 
-def _captured_decode(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def captured_decode(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(shipped decode, its base, its unfiltered output)``, all ``uint8 (T, H, W, 3)``."""
     caught = []
     real = diffusion.filter_residuals
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     video = Video(frames=full.frames[:96], fps=full.fps, source=args.clip)
     res = encode_at_point(video, args.point, overrides=["codec.send_detail_mix=true"])
     data = res.data
-    final, base, raw = _captured_decode(data)
+    final, base, raw = captured_decode(data)
     decodes = {"warp": np.asarray(decode_video(data, "warp", trusted=True).frames), "base (under the residual)": base,
                "model output, unfiltered": raw, "shipped (filtered)": final}
     for b in args.blends:

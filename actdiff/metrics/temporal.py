@@ -25,6 +25,7 @@ perfect reconstruction and grow with flicker or frozen/jumping motion; lower is 
 from __future__ import annotations
 
 import warnings
+from typing import Iterator, Tuple
 
 import cv2
 import numpy as np
@@ -59,39 +60,8 @@ def consistency_mask(back: np.ndarray, fwd: np.ndarray) -> np.ndarray:
     return (diff < 0.01 * mag + 0.5) & inside
 
 
-def warping_error(ref: np.ndarray, rec: np.ndarray) -> float:
-    """Mean warping error of ``rec`` along ``ref``'s motion; both ``uint8 (T, H, W, 3)``.
-
-    Returns NaN (with a warning) for fewer than two frames or when no pixel is consistent.
-    """
-    if ref.shape != rec.shape or ref.ndim != 4:
-        raise InputError(f"warping_error needs equal (T, H, W, 3) clips, got {ref.shape} and {rec.shape}")
-    if ref.shape[0] < 2:
-        warnings.warn("warping error needs at least two frames; NaN", stacklevel=2)
-        return float("nan")
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    total, count = 0.0, 0
-    lum = [_luma(f) for f in ref]
-    recf = rec.astype(np.float32) / 255.0
-    for t in range(1, ref.shape[0]):
-        back = _flow(dis, lum[t], lum[t - 1])
-        fwd = _flow(dis, lum[t - 1], lum[t])
-        mask = consistency_mask(back, fwd)
-        warped = _sample(recf[t - 1], back)
-        err = np.abs(recf[t] - warped).mean(-1)
-        total += float(err[mask].sum())
-        count += int(mask.sum())
-    if count == 0:
-        warnings.warn("warping error: no flow-consistent pixel; NaN", stacklevel=2)
-        return float("nan")
-    return total / count
-
-
-#: Farneback parameters of TecoGAN's tOF (pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags).
-FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
-
-
-def _pairs_ok(name: str, ref: np.ndarray, rec: np.ndarray) -> bool:
+def _check_pairs(name: str, ref: np.ndarray, rec: np.ndarray) -> bool:
+    """Shapes checked (``InputError``); ``False`` (with a warning) for fewer than two frames."""
     if ref.shape != rec.shape or ref.ndim != 4:
         raise InputError(f"{name} needs equal (T, H, W, 3) clips, got {ref.shape} and {rec.shape}")
     if ref.shape[0] < 2:
@@ -100,9 +70,71 @@ def _pairs_ok(name: str, ref: np.ndarray, rec: np.ndarray) -> bool:
     return True
 
 
+def reference_motion(ref: np.ndarray) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+    """Per pair ``(t-1, t)`` of ``ref`` ``uint8 (T, H, W, 3)``: ``(back float32 (H, W, 2) px,
+    mask bool (H, W))``, the backward DIS flow ``t → t-1`` and its flow-consistent pixels inside
+    the frame (module docstring): the motion the warping error follows."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    lum = [_luma(f) for f in ref]
+    for t in range(1, ref.shape[0]):
+        back = _flow(dis, lum[t], lum[t - 1])
+        yield back, consistency_mask(back, _flow(dis, lum[t - 1], lum[t]))
+
+
+def _pair_errors(ref: np.ndarray, rec: np.ndarray) -> Iterator[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per pair ``(t-1, t)``: ``(err float32 (H, W), mask bool (H, W), motion float32 (H, W))``:
+    the warping error of ``rec`` at each pixel of frame ``t`` (module docstring), the
+    flow-consistent pixels and the length (px) of the reference's backward flow there."""
+    recf = rec.astype(np.float32) / 255.0
+    for t, (back, mask) in enumerate(reference_motion(ref), 1):
+        warped = _sample(recf[t - 1], back)
+        yield np.abs(recf[t] - warped).mean(-1), mask, np.hypot(back[..., 0], back[..., 1])
+
+
+def warping_error(ref: np.ndarray, rec: np.ndarray) -> float:
+    """Mean warping error of ``rec`` along ``ref``'s motion; both ``uint8 (T, H, W, 3)``.
+
+    Returns NaN (with a warning) for fewer than two frames or when no pixel is consistent.
+    """
+    if not _check_pairs("warping_error", ref, rec):
+        return float("nan")
+    total, count = 0.0, 0
+    for err, mask, _ in _pair_errors(ref, rec):
+        total += float(err[mask].sum())
+        count += int(mask.sum())
+    if count == 0:
+        warnings.warn("warping error: no flow-consistent pixel; NaN", stacklevel=2)
+        return float("nan")
+    return total / count
+
+
+def warping_error_by_motion(ref: np.ndarray, rec: np.ndarray, still: float = 0.5) -> dict:
+    """:func:`warping_error` split by the reference's motion: ``{"static": …, "moving": …,
+    "static_share": …}``, the mean over the flow-consistent pixels whose backward flow is shorter
+    than ``still`` px (``static``) or not (``moving``; NaN where a part has no pixel), and the
+    static pixels' share of the consistent ones. The two parts' pixel-weighted mean is
+    :func:`warping_error`. On static pixels the reference's own flow is sub-pixel noise, so a
+    frame-to-frame steady fine texture scores there too (bilinear resampling smooths it):
+    ``experiments/steady_texture.py`` measures how much."""
+    if not _check_pairs("warping_error_by_motion", ref, rec):
+        return {"static": float("nan"), "moving": float("nan"), "static_share": float("nan")}
+    sums = {"static": [0.0, 0], "moving": [0.0, 0]}
+    for err, mask, motion in _pair_errors(ref, rec):
+        for part, where in (("static", mask & (motion < still)), ("moving", mask & (motion >= still))):
+            sums[part][0] += float(err[where].sum())
+            sums[part][1] += int(where.sum())
+    out = {k: (s / n if n else float("nan")) for k, (s, n) in sums.items()}
+    total = sums["static"][1] + sums["moving"][1]
+    return {**out, "static_share": sums["static"][1] / total if total else float("nan")}
+
+
+#: Farneback parameters of TecoGAN's tOF (pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags).
+FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
+
+
 def tof(ref: np.ndarray, rec: np.ndarray) -> float:
     """TecoGAN's tOF of ``rec`` against ``ref`` (both ``uint8 (T, H, W, 3)``), pixels; NaN for T < 2."""
-    if not _pairs_ok("tOF", ref, rec):
+    if not _check_pairs("tOF", ref, rec):
         return float("nan")
     total = 0.0
     for t in range(1, ref.shape[0]):
@@ -119,7 +151,7 @@ def tlp(ref: np.ndarray, rec: np.ndarray, batch_size: int = 8) -> float:
 
     from actdiff.metrics.full_reference import lpips
 
-    if not _pairs_ok("tLP", ref, rec):
+    if not _check_pairs("tLP", ref, rec):
         return float("nan")
 
     def consecutive(clip: np.ndarray) -> np.ndarray:

@@ -12,8 +12,7 @@ at all from frame to frame still scores there. This script separates the two, on
   metric's price for steady texture), the warp decoder and the diffusion decoder;
 * the diffusion decoder's own texture on static pixels: what it adds, ``r_t = out_t − base_t``
   (``base``: the image under its residual, captured inside the decoder), its amplitude ``mean |r_t|``
-  and its change from frame to frame ``mean |r_t − r_{t−1}|`` without any warping (grey levels),
-  beside the change a perfectly steady residual shows once rounded to ``uint8`` on the moving base.
+  and its change from frame to frame ``mean |r_t − r_{t−1}|`` without any warping (grey levels).
 
 On VALIDATION files of the training corpus (by name; held out of every training run), cpu protocol
 (256x384 crop, first ``--frames`` frames), fast-mode rate points; the encoder sends its per-segment
@@ -56,20 +55,17 @@ def residual_steadiness(src: np.ndarray, out: np.ndarray, base: np.ndarray, stil
     """On the source's static pixels (flow-consistent, backward flow under ``still`` px) of each pair
     ``(t-1, t)``: ``amplitude`` = mean ``|r_t|`` and ``change`` = mean ``|r_t − r_{t−1}|`` of
     ``r = out − base`` (grey levels; all ``uint8 (T, H, W, 3)``; keyframes count too, ``r = 0``
-    there, so a texture that fades in and out from the keyframes changes), and ``change_if_steady``:
-    the same change for ``round(base_t + r_m) − base_t`` with ``r_m`` the residual of the middle
-    frame held at every frame — what a perfectly steady residual shows once rounded to ``uint8`` on
-    the moving base (the floor of ``change``)."""
+    there, so a texture that fades in and out from the keyframes changes). The decoder rounds
+    ``base + s`` onto the ``uint8`` base, so ``r`` is its added texture ``s`` rounded: a steady ``s``
+    shows no change however the base moves."""
     r = out.astype(np.float32) - base.astype(np.float32)
-    held = np.clip(np.rint(base + r[len(r) // 2]), 0, 255) - base.astype(np.float32)
-    sums, n = {"amplitude": 0.0, "change": 0.0, "change_if_steady": 0.0}, 0
+    amp, change, n = 0.0, 0.0, 0
     for t, (back, mask) in enumerate(reference_motion(src), 1):
         static = mask & (np.hypot(back[..., 0], back[..., 1]) < still)
-        sums["amplitude"] += float(np.abs(r[t]).mean(-1)[static].sum())
-        sums["change"] += float(np.abs(r[t] - r[t - 1]).mean(-1)[static].sum())
-        sums["change_if_steady"] += float(np.abs(held[t] - held[t - 1]).mean(-1)[static].sum())
+        amp += float(np.abs(r[t]).mean(-1)[static].sum())
+        change += float(np.abs(r[t] - r[t - 1]).mean(-1)[static].sum())
         n += int(static.sum())
-    return {k: v / n if n else float("nan") for k, v in sums.items()}
+    return {"amplitude": amp / n if n else float("nan"), "change": change / n if n else float("nan")}
 
 
 def measure(src: np.ndarray, data: bytes, grains: list[float], still: float) -> dict:
@@ -102,8 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name} {point}: static share {row['warping_error']['source']['static_share']:.2f}; "
               + "; ".join(f"{k} {v['static']:.5f} / {v['moving']:.5f}" for k, v in row["warping_error"].items())
               + f"; residual on static pixels: amplitude {row['residual']['amplitude']:.3f}, "
-                f"change {row['residual']['change']:.3f} (steady: {row['residual']['change_if_steady']:.3f})",
-              flush=True)
+                f"change {row['residual']['change']:.3f}", flush=True)
         if args.output:
             atomic_write_text(args.output, json.dumps(out, indent=1), overwrite=True)
     return out

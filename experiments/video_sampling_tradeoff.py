@@ -35,6 +35,7 @@ import numpy as np
 from actdiff.codec import decode_video
 from actdiff.decoders.diffusion import MIX_OF
 from actdiff.decoders.rebase import BASES
+from actdiff.decoders.residual_filter import RESIDUAL_FROM
 from actdiff.evaluation.rates import training_streams
 from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io.files import refuse_outputs
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--residual-bands", nargs="+", default=None, choices=["all", "fine"],
                     help="the diffusion decoder's residual_band of each decode (default: the weights' own, "
                          "not in the labels)")
-    ap.add_argument("--residual-from", nargs="+", default=None, choices=["frames", "ends"],
+    ap.add_argument("--residual-from", nargs="+", default=None, choices=list(RESIDUAL_FROM),
                     help="the diffusion decoder's residual_from of each decode (default: the weights' own, "
                          "not in the labels)")
     ap.add_argument("--residual-scales", type=float, nargs="+", default=None,

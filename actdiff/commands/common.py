@@ -150,8 +150,8 @@ def add_decoder_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--residual-band", default=None,
                    help="2D model: all | fine: the whole residual, or its fine band only (coarse band: the base's)")
     g.add_argument("--residual-from", default=None,
-                   help="2D model: frames | ends: run it at every inner frame, or at the first and last only "
-                        "and carry their residuals along the decoded motion")
+                   help="2D model: frames | ends | keyframes: run it at every inner frame, at the first and last "
+                        "only, or at the keyframes only, and carry their residuals along the decoded motion")
     g.add_argument("--residual-scale", type=float, default=None,
                    help="2D model: share of its residual that is added, [0, 1] (0: the base alone)")
     g.add_argument("--coarse-lock", action=argparse.BooleanOptionalAction, default=None,

@@ -15,6 +15,8 @@ Temporal consistency (both computed from the decoded trajectories only):
 - ``residual_from="ends"`` runs the model at the first and last inner frames only and carries
   their residuals to the frames between along the decoded motion (same module; two model runs per
   segment instead of ``L - 2``); ``residual_scale`` sets how much of the residual is added.
+- ``residual_from="keyframes"`` runs the model once per keyframe and carries that texture to every
+  frame along the warp decoder's own maps, keyframes included (:mod:`actdiff.decoders.keyframe_texture`).
 
 What the model's residual is added to (``base``): ``blend``, the time/confidence blend of the two
 warped keyframes its conditions carry (what models with ``residual_base: blend`` are trained on, a
@@ -59,6 +61,7 @@ import torch.nn.functional as F
 from actdiff.conditioning import conditions
 from actdiff.decoders.base import Decoder, keyframes_in_place
 from actdiff.decoders.coarse_lock import lock_coarse
+from actdiff.decoders.keyframe_texture import TextureCache, decode_with_keyframe_texture
 from actdiff.decoders.rebase import add_residual, blur, image_under, resolve_options, segment_mix
 from actdiff.decoders.residual_filter import RESIDUAL_FROM, filter_residuals, residual_anchors, transport_residuals
 from actdiff.errors import ConfigError, MissingWeightsError
@@ -141,8 +144,10 @@ class DiffusionDecoder(Decoder):
             else ``all``).
         residual_from: ``frames`` (the model at every inner frame) | ``ends`` (only at the first and
             last, their residuals carried along the decoded motion; ``temporal_blend`` unused),
-            see :mod:`actdiff.decoders.residual_filter` (default: the weights' ``default_sampler``,
-            else ``frames``).
+            see :mod:`actdiff.decoders.residual_filter` | ``keyframes`` (only at the keyframes, their
+            textures carried by the warp decoder's own maps and weights, keyframes included;
+            ``temporal_blend`` unused), see :mod:`actdiff.decoders.keyframe_texture` (default: the
+            weights' ``default_sampler``, else ``frames``).
         residual_scale: share in [0, 1] of the model's residual (after ``residual_band``) that is
             added (0: the base alone; default: the weights' ``default_sampler``, else 1).
         coarse_lock: at the end, remove the 8×8 block means of what the model added, so that the
@@ -206,13 +211,14 @@ class DiffusionDecoder(Decoder):
             raise ConfigError(f"unknown residual_from {self.residual_from!r} ({' | '.join(RESIDUAL_FROM)})")
         self.coarse_lock = bool(coarse_lock if coarse_lock is not None else defaults.get("coarse_lock", False))
         self.batch_size = max(1, int(batch_size))
+        self.keyframe_textures = TextureCache()  # residual_from="keyframes": the last keyframes' textures
         self.bidirectional = bidirectional
         self.device = device
 
     def settings(self) -> dict:
         """The effective sampling settings (recorded in results JSONs; ``detail_sigma`` and
         ``detail_mix`` with the ``detail`` base only, ``detail_mix_of`` when it is ``output``,
-        ``temporal_blend`` unless ``residual_from`` is ``ends``, which does not filter)."""
+        ``temporal_blend`` only with ``residual_from`` ``frames``, the one mode that filters)."""
         extra = {"detail_sigma": self.detail_sigma, "detail_mix": self.detail_mix} if self.base == "detail" else {}
         if self.residual_band != "all":  # recorded when not the default
             extra["residual_band"] = self.residual_band
@@ -230,18 +236,20 @@ class DiffusionDecoder(Decoder):
         return {**extra, "name": self.name, "model": model, "edge_sigma_r": FusionParams().edge_sigma_r,
                 "sampler": self.sampler, "steps": self.steps, "strength": self.strength,
                 "noise_mode": self.noise_mode, "base": self.base, "bidirectional": self.bidirectional,
-                **({} if self.residual_from == "ends" else {"temporal_blend": self.temporal_blend})}
+                **({} if self.residual_from != "frames" else {"temporal_blend": self.temporal_blend})}
 
     def _bidirectional(self, header: StreamHeader) -> bool:
         if self.bidirectional is not None:
             return bool(self.bidirectional)
         return bool(header.params.get("bidirectional", True))
 
-    def _noise(self, header: StreamHeader, seg: DecodedSegment, inner: list[int], hp: int, wp: int) -> torch.Tensor:
-        """Initial latent noise ``(len(inner), c, hp/f, wp/f)`` for the inner frames."""
+    def _noise(self, header: StreamHeader, seg: DecodedSegment, inner: list[int], hp: int, wp: int,
+               noise_id: int | None = None) -> torch.Tensor:
+        """Initial latent noise ``(len(inner), c, hp/f, wp/f)`` for the inner frames (segment id
+        ``noise_id``, default the segment's first frame)."""
         f = int(self.model.config.latent_factor)
         c = int(self.model.unet.config.in_channels)
-        start = seg.segment.start
+        start = seg.segment.start if noise_id is None else int(noise_id)
         if self.noise_mode != "warped":
             return segment_noise((c, hp // f, wp // f), inner, header.seed, start, self.noise_mode)
         pixel = self.model.vae is None  # space-to-depth: warp white noise at pixel level, then pack
@@ -266,41 +274,56 @@ class DiffusionDecoder(Decoder):
 
     @torch.no_grad()
     def decode_segment(self, header: StreamHeader, seg: DecodedSegment) -> np.ndarray:
-        """Frames ``uint8 (L, H, W, 3)``; frame 0 = K0 and frame L-1 = K1 exactly."""
+        """Frames ``uint8 (L, H, W, 3)``; frame 0 = K0 and frame L-1 = K1 exactly (but with
+        ``residual_from="keyframes"``, which adds its texture to them too)."""
+        if self.residual_from == "keyframes":
+            return decode_with_keyframe_texture(self, header, seg)
         length = seg.segment.length
-        h, w = seg.key_start.shape[:2]
         out = keyframes_in_place(seg)
         if length <= 2:
             return out
         inner = list(range(1, length - 1))
         sampled = inner if self.residual_from == "frames" else residual_anchors(length)
-        bidir = self._bidirectional(header)
-        mult = self.model.size_multiple
-        hp, wp = h + (-h) % mult, w + (-w) % mult
-        noise = self._noise(header, seg, sampled, hp, wp)
-        dtype = next(self.model.parameters()).dtype
         ends = self.residual_from == "ends"  # the residual filter is not used then
-        base = np.empty_like(out) if self.temporal_blend > 0.0 or ends or self.coarse_lock else None
-        for i in range(0, len(sampled), self.batch_size):
-            frames = sampled[i:i + self.batch_size]
-            cond = np.stack([conditions.build_conditions(seg, t, bidir, self.model.reads_prediction) for t in frames])
-            c = _pad(torch.from_numpy(cond).to(self.device, dtype), mult)
-            x = sample(self.model, c, noise[i:i + len(frames)].to(self.device, dtype), self.steps, self.sampler,
-                       self.strength)[..., :h, :w].float()
-            if base is not None or self.base != self.native_base or self.residual_band != "all":  # needs the base
-                x, under = self._rebase(seg, frames, bidir, x, c[..., :h, :w].float(), self.segment_mix(seg))
-            out[frames] = _to_uint8(x.permute(0, 2, 3, 1).cpu().numpy())
-            if base is not None:
-                base[frames] = _to_uint8(under.permute(0, 2, 3, 1).cpu().numpy())
-            self.report_frames(len(frames))
+        keep_base = self.temporal_blend > 0.0 or ends or self.coarse_lock
+        base = self.generate(header, seg, sampled, out, keep_base)
         if ends:
-            self._fill_bases(seg, [t for t in inner if t not in sampled], bidir, base)
+            self._fill_bases(seg, [t for t in inner if t not in sampled], self._bidirectional(header), base)
             transport_residuals(seg, out, base)
         elif base is not None:
             filter_residuals(seg, out, base, self.temporal_blend)
         if self.coarse_lock:
             lock_coarse(out, base, inner)
         return out
+
+    def generate(self, header: StreamHeader, seg: DecodedSegment, frames: list[int], out: np.ndarray,
+                 keep_base: bool = False, noise_id: int | None = None, report: bool = True) -> np.ndarray | None:
+        """Sample the model at the segment-relative ``frames`` into ``out`` ``uint8 (L, H, W, 3)``, in
+        place; returns the images under the residuals (``uint8 (L, H, W, 3)``, written at ``frames``)
+        when ``keep_base``, else ``None``. ``noise_id``: the segment id of the initial noise (default:
+        the segment's first frame, :func:`actdiff.models.sampling.segment_noise`); ``report``: tell
+        :attr:`progress_hook` of the frames done."""
+        h, w = seg.key_start.shape[:2]
+        bidir = self._bidirectional(header)
+        mult = self.model.size_multiple
+        hp, wp = h + (-h) % mult, w + (-w) % mult
+        noise = self._noise(header, seg, frames, hp, wp, noise_id)
+        dtype = next(self.model.parameters()).dtype
+        base = np.empty_like(out) if keep_base else None
+        for i in range(0, len(frames), self.batch_size):
+            batch = frames[i:i + self.batch_size]
+            cond = np.stack([conditions.build_conditions(seg, t, bidir, self.model.reads_prediction) for t in batch])
+            c = _pad(torch.from_numpy(cond).to(self.device, dtype), mult)
+            x = sample(self.model, c, noise[i:i + len(batch)].to(self.device, dtype), self.steps, self.sampler,
+                       self.strength)[..., :h, :w].float()
+            if base is not None or self.base != self.native_base or self.residual_band != "all":  # needs the base
+                x, under = self._rebase(seg, batch, bidir, x, c[..., :h, :w].float(), self.segment_mix(seg))
+            out[batch] = _to_uint8(x.permute(0, 2, 3, 1).cpu().numpy())
+            if base is not None:
+                base[batch] = _to_uint8(under.permute(0, 2, 3, 1).cpu().numpy())
+            if report:
+                self.report_frames(len(batch))
+        return base
 
     def _fill_bases(self, seg: DecodedSegment, frames: list[int], bidir: bool, base: np.ndarray) -> None:
         """Write the image under the residual (:meth:`_under`) of ``frames`` into ``base``, in place."""

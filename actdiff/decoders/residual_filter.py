@@ -28,8 +28,9 @@ from actdiff.motion.interpolate import dense_flow_from_tracks
 from actdiff.motion.warp import backward_warp
 from actdiff.types import DecodedSegment
 
-#: Frames a generator runs at: ``frames`` every inner frame, ``ends`` the first and last (module docstring).
-RESIDUAL_FROM = ("frames", "ends")
+#: Frames a generator runs at: ``frames`` every inner frame, ``ends`` the first and last (module docstring),
+#: ``keyframes`` the keyframes themselves (:mod:`actdiff.decoders.keyframe_texture`).
+RESIDUAL_FROM = ("frames", "ends", "keyframes")
 
 
 def moved(seg: DecodedSegment, state: np.ndarray, t: int, src: int) -> np.ndarray:

@@ -160,6 +160,8 @@ class KeyWarp:
             edge-aware field, no keyflow refinement), ``float32 (H, W, 3)`` in [0, 255]: the warp
             the plain blend uses (:func:`actdiff.motion.prediction.warp_keyframes`, the
             conditions' ``w0``/``w1``).
+        coords: the backward map ``float32 (H, W, 2)`` px the keyframe was sampled along (``None``
+            at the keyframe itself): anything drawn on the keyframe moves to ``t`` along it.
     """
 
     image: np.ndarray
@@ -167,6 +169,7 @@ class KeyWarp:
     fb_error: np.ndarray
     motion: np.ndarray
     plain: Optional[np.ndarray] = None
+    coords: Optional[np.ndarray] = None
 
 
 def _coarse_map(tracks: Tracks, t: int, ref: int, height: int, width: int, bandwidth: float,
@@ -253,13 +256,13 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
     plain_warp = (np.clip(backward_warp(key, gauss), 0, 255) if sample is not gauss else image) if plain else None
     motion = np.linalg.norm(back - pixel_grid(h, w), axis=-1)
     if not params.use_fb or seg.tracks.num_points == 0:
-        return KeyWarp(image, conf, zeros, motion, plain_warp)
+        return KeyWarp(image, conf, zeros, motion, plain_warp, sample)
     if edge_fb is not None and params.edge_check == "residual":
-        return KeyWarp(image, conf, edge_fb, motion, plain_warp)
+        return KeyWarp(image, conf, edge_fb, motion, plain_warp, sample)
     err = fb_error(seg.tracks, t, ref, gauss, bandwidth, params.fb_step)
     if edge_fb is not None and params.edge_check == "both":
         err = np.maximum(err, edge_fb)
-    return KeyWarp(image, conf, err, motion, plain_warp)
+    return KeyWarp(image, conf, err, motion, plain_warp, sample)
 
 
 def _luma(img: np.ndarray) -> np.ndarray:
@@ -327,8 +330,9 @@ def fuse_frame(seg: DecodedSegment, t: int, params: Optional[FusionParams] = Non
 
     Returns:
         ``(image float32 (H, W, 3) in [0, 255], diagnostics)``: the weights ``a0``/``a1``
-        ``(H, W)``, and between the keyframes also ``w0``/``w1``, ``c0``/``c1``, ``fb0``/``fb1``
-        and those of :func:`fusion_weights`.
+        ``(H, W)``, and between the keyframes also ``w0``/``w1``, ``c0``/``c1``, ``fb0``/``fb1``,
+        the backward maps ``map0``/``map1`` ``(H, W, 2)`` the keyframes were sampled along, and
+        those of :func:`fusion_weights`.
     """
     params = params or FusionParams()
     length = seg.segment.length
@@ -346,7 +350,7 @@ def fuse_frame(seg: DecodedSegment, t: int, params: Optional[FusionParams] = Non
     a0, a1, diag = fusion_weights(k0, k1, t / (length - 1), params, length)
     image = a0[..., None] * k0.image + a1[..., None] * k1.image
     diag.update(a0=a0, a1=a1, w0=k0.image, w1=k1.image, c0=k0.confidence, c1=k1.confidence,
-                fb0=k0.fb_error, fb1=k1.fb_error)
+                fb0=k0.fb_error, fb1=k1.fb_error, map0=k0.coords, map1=k1.coords)
     if plain:
         diag.update(plain0=k0.plain, plain1=k1.plain)
     return image.astype(np.float32), diag

@@ -1,0 +1,114 @@
+"""Texture drawn once per keyframe and carried with the content (``residual_from="keyframes"``).
+
+The frame-by-frame diffusion decoder draws its texture anew at every in-between frame and filters it
+along the decoded motion (:mod:`actdiff.decoders.residual_filter`); since the keyframes carry none,
+the filtered texture fades in from one keyframe and out towards the next, and that envelope is
+frame-to-frame change the warping error counts (``experiments/steady_texture.py``). Here the 2D model
+instead runs once per KEYFRAME, and the in-between frames get that texture through the very maps the
+warp decoder samples the keyframes along, with its fusion weights:
+
+    out_t = P_t + a0_t · T0(B0_t) + a1_t · T1(B1_t),   out_k = K + T(K) at the keyframes,
+
+``P_t`` the warp decoder's frame (:func:`actdiff.motion.fusion.fuse_frame`), ``a0``/``a1`` its
+weights, ``B0``/``B1`` its backward maps into the keyframes and ``T0``/``T1`` the keyframes' textures.
+The texture moves exactly with the content it was drawn on, keyframes included, and where the
+fusion takes a keyframe's pixels it takes that keyframe's texture.
+
+A keyframe's texture ``T(K)`` depends on the keyframe alone, so both segments that share it agree:
+the model is sampled at the middle frame of a still three-frame segment whose both ends are ``K``
+(a grid of motionless trajectories, bandwidth :data:`STILL_BANDWIDTH`), with the decoder's
+sampler, base, band, ``residual_scale`` and coarse lock, no residual filter, and ONE initial noise
+for every keyframe of the stream (the header's seed, segment id :data:`KEYFRAME_NOISE_ID`), so a
+region that stays still through several keyframes gets nearly the same texture from each. The model
+runs once per keyframe instead of once per in-between frame (the last texture is kept for the next
+segment). Deterministic: the noise comes from the stream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Tuple
+
+import numpy as np
+
+from actdiff.decoders.coarse_lock import lock_coarse
+from actdiff.errors import ConfigError
+from actdiff.motion.edge_field import planned_frames
+from actdiff.motion.fusion import fuse_frame
+from actdiff.motion.warp import backward_warp
+from actdiff.types import DecodedSegment, Segment, StreamHeader, Tracks
+
+if TYPE_CHECKING:  # the decoder imports this module
+    from actdiff.decoders.diffusion import DiffusionDecoder
+
+#: Segment id of the one initial noise every keyframe's texture is sampled from.
+KEYFRAME_NOISE_ID = 0
+#: Interpolation bandwidth (px) of the still segment's motionless trajectories.
+STILL_BANDWIDTH = 16.0
+#: Rows and columns of the still segment's grid of motionless trajectories.
+STILL_GRID = (4, 6)
+
+
+def still_segment(key: np.ndarray) -> DecodedSegment:
+    """Three frames that do not move, both ends ``key`` ``uint8 (H, W, 3)``: the model's conditions
+    at its middle frame are those of a frame between two copies of the keyframe."""
+    h, w = key.shape[:2]
+    rows, cols = STILL_GRID
+    ys, xs = np.meshgrid((np.arange(rows) + 0.5) * h / rows, (np.arange(cols) + 0.5) * w / cols, indexing="ij")
+    points = np.stack([xs.ravel(), ys.ravel()], -1).astype(np.float32)
+    n = len(points)
+    tracks = Tracks(np.repeat(points[None], 3, 0), np.ones((3, n), bool), np.ones((3, n), np.float32))
+    return DecodedSegment(Segment(0, 2), key, key, tracks, STILL_BANDWIDTH, None)
+
+
+def keyframe_texture(decoder: "DiffusionDecoder", header: StreamHeader, key: np.ndarray) -> np.ndarray:
+    """``T(K)``: what the decoder adds to keyframe ``key`` (module docstring), ``float32 (H, W, 3)``
+    in grey levels (the keyframe plus it, rounded, is ``uint8``)."""
+    seg = still_segment(key)
+    out = np.stack([key, key, key])
+    base = decoder.generate(header, seg, [1], out, keep_base=True, noise_id=KEYFRAME_NOISE_ID, report=False)
+    base[[0, 2]] = key
+    if decoder.coarse_lock:
+        lock_coarse(out, base, [1])
+    return out[1].astype(np.float32) - base[1].astype(np.float32)
+
+
+class TextureCache:
+    """The textures of the last two keyframes, by content (a segment's end keyframe is the next one's start)."""
+
+    def __init__(self) -> None:
+        self.entries: list[Tuple[bytes, np.ndarray]] = []
+
+    def get(self, decoder: "DiffusionDecoder", header: StreamHeader, key: np.ndarray) -> np.ndarray:
+        digest = hashlib.sha256(np.ascontiguousarray(key).tobytes()).digest() + str(header.seed).encode()
+        for d, tex in self.entries:
+            if d == digest:
+                return tex
+        tex = keyframe_texture(decoder, header, key)
+        self.entries = (self.entries + [(digest, tex)])[-2:]
+        return tex
+
+
+def _with(image: np.ndarray, texture: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(np.asarray(image, np.float32) + texture), 0, 255).astype(np.uint8)
+
+
+def decode_with_keyframe_texture(decoder: "DiffusionDecoder", header: StreamHeader, seg: DecodedSegment) -> np.ndarray:
+    """Frames ``uint8 (L, H, W, 3)`` of ``seg`` with the keyframes' textures (module docstring)."""
+    if not decoder._bidirectional(header):
+        raise ConfigError("residual_from keyframes needs both keyframes of a segment (bidirectional decoding)")
+    t0 = decoder.keyframe_textures.get(decoder, header, seg.key_start)
+    t1 = decoder.keyframe_textures.get(decoder, header, seg.key_end)
+    length = seg.segment.length
+    out = np.empty((length,) + seg.key_start.shape, np.uint8)
+    out[0] = _with(seg.key_start, t0)
+    if length > 1:
+        out[-1] = _with(seg.key_end, t1)
+    inner = list(range(1, length - 1))
+    with planned_frames(seg, inner):
+        for t in inner:
+            pred, d = fuse_frame(seg, t)
+            carried = d["a0"][..., None] * backward_warp(t0, d["map0"]) + d["a1"][..., None] * backward_warp(t1, d["map1"])
+            out[t] = _with(pred, carried)
+    decoder.report_frames(len(inner))
+    return out

@@ -1,0 +1,97 @@
+"""``residual_from="keyframes"``: the 2D model runs once per keyframe and that texture travels with
+the content along the warp decoder's own maps (actdiff/decoders/keyframe_texture.py)."""
+
+import numpy as np
+import pytest
+
+from actdiff.decoders import diffusion as diffusion_module
+from actdiff.decoders import keyframe_texture as kt
+from actdiff.decoders.diffusion import DiffusionDecoder
+from actdiff.decoders.warp import WarpDecoder
+from actdiff.errors import ConfigError
+from actdiff.motion.fusion import fuse_frame
+from actdiff.training.synthetic import moving_texture, segment_from_frames
+from actdiff.types import DecodedSegment, Segment, StreamHeader
+
+HEADER = StreamHeader(height=40, width=56, coded_height=40, coded_width=56, num_frames=40, fps=25.0, seed=5)
+
+
+def _segments(length: int = 9, speed: float = 2.0):
+    """Two consecutive segments of a texture moving ``speed`` px/frame, sharing their keyframe."""
+    frames = moving_texture(2 * length - 1, 40, 56, seed=3, speed=speed)
+    a = segment_from_frames(frames, 0, length - 1, num_points=16, speed=speed)
+    b = segment_from_frames(frames, length - 1, 2 * length - 2, num_points=16, speed=speed)
+    return a, b
+
+
+def _decoder(micro_weights, **kw):
+    opts = dict(weights=str(micro_weights), steps=2, strength=0.5, base="detail", detail_mix=0.5,
+                residual_band="fine", residual_from="keyframes", coarse_lock=True)
+    return DiffusionDecoder(**{**opts, **kw})
+
+
+def test_the_model_runs_once_per_keyframe_and_neighbours_agree_on_theirs(micro_weights, monkeypatch):
+    runs = []
+    real = diffusion_module.sample
+
+    def counting(model, cond, noise, *a, **k):
+        runs.append(int(noise.shape[0]))
+        return real(model, cond, noise, *a, **k)
+
+    monkeypatch.setattr(diffusion_module, "sample", counting)
+    a, b = _segments()
+    dec = _decoder(micro_weights)
+    fa, fb = dec.decode_segment(HEADER, a), dec.decode_segment(HEADER, b)
+    assert sum(runs) == 3  # three keyframes, the shared one drawn once
+    np.testing.assert_array_equal(fa[-1], fb[0])  # the shared keyframe, textured the same in both
+    assert np.abs(fb[0].astype(int) - b.key_start).max() > 0  # keyframes get the texture too
+    fresh = _decoder(micro_weights).decode_segment(HEADER, b)  # deterministic, whatever was decoded before
+    np.testing.assert_array_equal(fresh, fb)
+
+
+def test_without_texture_it_is_the_warp_decoder(micro_weights):
+    a, _ = _segments()
+    np.testing.assert_array_equal(_decoder(micro_weights, residual_scale=0.0).decode_segment(HEADER, a),
+                                  WarpDecoder().decode_segment(HEADER, a))
+
+
+def test_the_texture_travels_along_the_warp_decoders_maps_with_its_weights(micro_weights):
+    a, _ = _segments()
+    dec = _decoder(micro_weights)
+    t0 = kt.keyframe_texture(dec, HEADER, a.key_start)
+    t1 = kt.keyframe_texture(dec, HEADER, a.key_end)
+    assert np.abs(t0).mean() > 0.5 and np.abs(t0 - t1).mean() > 0.1
+    frames = dec.decode_segment(HEADER, a)
+    for t in (2, 4, 6):
+        pred, d = fuse_frame(a, t)
+        carried = d["a0"][..., None] * kt.backward_warp(t0, d["map0"]) + d["a1"][..., None] * kt.backward_warp(t1, d["map1"])
+        added = frames[t].astype(np.float32) - pred
+        assert np.abs(added - carried).max() <= 0.5 + 1e-3  # only the rounding to uint8
+        still = frames[t].astype(np.float32) - WarpDecoder().decode_segment(HEADER, a)[t]
+        assert np.abs(still - t0).mean() > np.abs(added - carried).mean() + 0.3  # not a texture fixed to the screen
+
+
+def test_a_keyframes_texture_is_its_own_and_fine(micro_weights):
+    a, _ = _segments()
+    dec = _decoder(micro_weights)
+    t0 = kt.keyframe_texture(dec, HEADER, a.key_start)
+    np.testing.assert_array_equal(t0, kt.keyframe_texture(_decoder(micro_weights), HEADER, a.key_start.copy()))
+    unlocked = kt.keyframe_texture(_decoder(micro_weights, coarse_lock=False), HEADER, a.key_start)
+
+    def blocks(tex):  # mean |8x8 block mean|
+        return float(np.abs(tex[:40, :56].reshape(5, 8, 7, 8, 3).mean(axis=(1, 3))).mean())
+
+    # the coarse lock removes the block means (up to the clipping of this random model's large residuals)
+    assert blocks(t0) < 0.4 * blocks(unlocked)
+    other = StreamHeader(**{**HEADER.__dict__, "seed": 6})
+    assert np.abs(kt.keyframe_texture(dec, other, a.key_start) - t0).mean() > 0.1  # the stream's seed draws it
+
+
+def test_keyframes_mode_needs_both_keyframes_and_is_recorded(micro_weights):
+    a, _ = _segments()
+    with pytest.raises(ConfigError, match="both keyframes"):
+        _decoder(micro_weights, bidirectional=False).decode_segment(HEADER, a)
+    settings = _decoder(micro_weights, temporal_blend=0.9).settings()
+    assert settings["residual_from"] == "keyframes" and "temporal_blend" not in settings
+    one = DecodedSegment(Segment(3, 3), a.key_start, a.key_start, a.tracks, a.bandwidth)
+    assert _decoder(micro_weights).decode_segment(HEADER, one).shape == (1, 40, 56, 3)

@@ -49,10 +49,21 @@ def test_the_model_runs_once_per_keyframe_and_neighbours_agree_on_theirs(micro_w
     np.testing.assert_array_equal(fresh, fb)
 
 
-def test_without_texture_it_is_the_warp_decoder(micro_weights):
+def test_without_texture_it_is_the_image_under_it(micro_weights):
+    """No texture: on the ``prediction`` base the warp decoder's frames; on ``detail`` those with the
+    plain blend's coarse band mixed in by ``detail_mix`` (0: the warp decoder's again)."""
     a, _ = _segments()
-    np.testing.assert_array_equal(_decoder(micro_weights, residual_scale=0.0).decode_segment(HEADER, a),
-                                  WarpDecoder().decode_segment(HEADER, a))
+    warp = WarpDecoder().decode_segment(HEADER, a)
+    np.testing.assert_array_equal(_decoder(micro_weights, residual_scale=0.0, base="prediction").decode_segment(HEADER, a),
+                                  warp)
+    np.testing.assert_array_equal(_decoder(micro_weights, residual_scale=0.0, detail_mix=0.0).decode_segment(HEADER, a),
+                                  warp)
+    dec = _decoder(micro_weights, residual_scale=0.0, detail_mix=0.7)
+    half = dec.decode_segment(HEADER, a)
+    assert np.abs(half.astype(int) - warp).max() > 0
+    for t in (2, 5):
+        under = kt.image_under(dec, a, t, fuse_frame(a, t)[0])
+        np.testing.assert_array_equal(half[t], np.clip(np.rint(under), 0, 255).astype(np.uint8))
 
 
 def test_the_texture_travels_along_the_warp_decoders_maps_with_its_weights(micro_weights):
@@ -65,10 +76,11 @@ def test_the_texture_travels_along_the_warp_decoders_maps_with_its_weights(micro
     for t in (2, 4, 6):
         pred, d = fuse_frame(a, t)
         carried = d["a0"][..., None] * kt.backward_warp(t0, d["map0"]) + d["a1"][..., None] * kt.backward_warp(t1, d["map1"])
-        added = frames[t].astype(np.float32) - pred
-        assert np.abs(added - carried).max() <= 0.5 + 1e-3  # only the rounding to uint8
-        still = frames[t].astype(np.float32) - WarpDecoder().decode_segment(HEADER, a)[t]
-        assert np.abs(still - t0).mean() > np.abs(added - carried).mean() + 0.3  # not a texture fixed to the screen
+        under = kt.image_under(dec, a, t, pred)
+        added = frames[t].astype(np.float32) - under
+        inside = ((under + carried > 0.5) & (under + carried < 254.5)).all(-1)  # not clipped
+        assert inside.mean() > 0.5 and np.abs(added - carried)[inside].max() <= 0.5 + 1e-3  # only the rounding
+        assert np.abs(added - t0).mean() > np.abs(added - carried).mean() + 0.3  # not a texture fixed to the screen
 
 
 def test_a_keyframes_texture_is_its_own_and_fine(micro_weights):

@@ -7,10 +7,13 @@ frame-to-frame change the warping error counts (``experiments/steady_texture.py`
 instead runs once per KEYFRAME, and the in-between frames get that texture through the very maps the
 warp decoder samples the keyframes along, with its fusion weights:
 
-    out_t = P_t + a0_t · T0(B0_t) + a1_t · T1(B1_t),   out_k = K + T(K) at the keyframes,
+    out_t = U_t + a0_t · T0(B0_t) + a1_t · T1(B1_t),   out_k = K + T(K) at the keyframes,
 
-``P_t`` the warp decoder's frame (:func:`actdiff.motion.fusion.fuse_frame`), ``a0``/``a1`` its
-weights, ``B0``/``B1`` its backward maps into the keyframes and ``T0``/``T1`` the keyframes' textures.
+``a0``/``a1`` the warp decoder's fusion weights (:func:`actdiff.motion.fusion.fuse_frame`), ``B0``/``B1``
+its backward maps into the keyframes, ``T0``/``T1`` the keyframes' textures and ``U_t`` the image under
+them as the decoder's ``base`` says (:func:`image_under`): with ``detail`` (the shipped weights')
+the warp decoder's frame ``P_t`` with ``β`` of the plain blend's coarse band, ``P_t + β · G(blend_t −
+P_t)`` (``β`` the stream's per-segment ``detail_mix`` where sent), with ``prediction`` ``P_t``.
 The texture moves exactly with the content it was drawn on, keyframes included, and where the
 fusion takes a keyframe's pixels it takes that keyframe's texture.
 
@@ -35,6 +38,7 @@ from actdiff.decoders.coarse_lock import lock_coarse
 from actdiff.errors import ConfigError
 from actdiff.motion.edge_field import planned_frames
 from actdiff.motion.fusion import fuse_frame
+from actdiff.motion.prediction import blend_warps, coarse_band, warp_keyframes
 from actdiff.motion.warp import backward_warp
 from actdiff.types import DecodedSegment, Segment, StreamHeader, Tracks
 
@@ -89,6 +93,20 @@ class TextureCache:
         return tex
 
 
+def image_under(decoder: "DiffusionDecoder", seg: DecodedSegment, t: int, pred: np.ndarray) -> np.ndarray:
+    """``U_t`` (module docstring), ``float32 (H, W, 3)`` in [0, 255], from the warp decoder's frame
+    ``pred`` of segment-relative frame ``t``: itself, or with the ``detail`` base the plain blend's
+    coarse band mixed in by the segment's ``detail_mix`` (``blend`` counts as ``detail`` with β = 1)."""
+    if decoder.base == "prediction":
+        return pred
+    mix = 1.0 if decoder.base == "blend" else decoder.segment_mix(seg)
+    if mix == 0.0:
+        return pred
+    w0, c0, w1, c1 = warp_keyframes(seg, t, float(seg.bandwidth))
+    blend = blend_warps(w0, c0[..., None], w1, c1[..., None], t / (seg.segment.length - 1))
+    return pred + mix * coarse_band(blend - pred, decoder.detail_sigma)
+
+
 def _with(image: np.ndarray, texture: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(image, np.float32) + texture), 0, 255).astype(np.uint8)
 
@@ -109,6 +127,6 @@ def decode_with_keyframe_texture(decoder: "DiffusionDecoder", header: StreamHead
         for t in inner:
             pred, d = fuse_frame(seg, t)
             carried = d["a0"][..., None] * backward_warp(t0, d["map0"]) + d["a1"][..., None] * backward_warp(t1, d["map1"])
-            out[t] = _with(pred, carried)
+            out[t] = _with(image_under(decoder, seg, t, pred), carried)
     decoder.report_frames(len(inner))
     return out

@@ -3,11 +3,12 @@
 Usage::
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_decoder.py [--weights DIR] [--device cuda] \
-        [--sampler S --steps N] [--out benchmarks/results/decoder_cpu.json]
+        [--sampler S --steps N] [--set residual_from=keyframes residual_scale=0.25] \
+        [--out benchmarks/results/decoder_cpu.json]
 
 Encodes the first 24 frames of the bundled sample clip with the default codec, decodes them
 with the warp and the diffusion decoder (default shipped weights; a video generator's folder gives
-the video decoder), and prints seconds per denoising step (batch 1, 64x96 latent), decode frames/s
+the video decoder; ``--set KEY=VALUE`` gives it more options), and prints seconds per denoising step (batch 1, 64x96 latent), decode frames/s
 of both decoders, and the machine (with its load average: the CPUs may be shared);
 ``--out`` also writes them as JSON with the decoder's effective settings.
 """
@@ -27,6 +28,7 @@ from actdiff.conditioning import NUM_CHANNELS
 from actdiff.config import compose
 from actdiff.data import load_sample_clip
 from actdiff.decoders import build_decoder
+from actdiff.errors import ConfigError
 from actdiff.evaluation.results import machine
 
 
@@ -51,6 +53,17 @@ def step_seconds(model, device: str, repeats: int = 5) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def decoder_option(item: str) -> tuple[str, object]:
+    """``KEY=VALUE`` → ``(key, value)``, the value a number or ``true``/``false`` where it reads as one."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set takes KEY=VALUE, got {item!r}")
+    try:
+        return key, json.loads(text)
+    except json.JSONDecodeError:
+        return key, text
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--weights", default=None)
@@ -58,12 +71,15 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=24)
     p.add_argument("--sampler", default=None, help="default: the weights' default_sampler")
     p.add_argument("--steps", type=int, default=None, help="default: the weights' default_sampler")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="more options of the diffusion decoder (e.g. residual_from=keyframes residual_scale=0.25)")
     p.add_argument("--out", default=None, help="write the numbers as JSON here")
     args = p.parse_args()
+    options = dict(decoder_option(item) for item in args.set)
     video = load_sample_clip(args.frames)
     enc = encode_video(video, compose(None, []))
     diffusion = build_decoder("diffusion", weights=args.weights, device=args.device,
-                              sampler=args.sampler, steps=args.steps)
+                              sampler=args.sampler, steps=args.steps, **options)
     step = step_seconds(diffusion.model, args.device)
     print(f"denoising step (batch 1, 384x256): {step:.3f} s")
     result = {"device": args.device, "frames": video.num_frames, "size": [256, 384],

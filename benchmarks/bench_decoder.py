@@ -8,7 +8,8 @@ Usage::
 
 Encodes the first 24 frames of the bundled sample clip with the default codec, decodes them
 with the warp and the diffusion decoder (default shipped weights; a video generator's folder gives
-the video decoder; ``--set KEY=VALUE`` gives it more options), and prints seconds per denoising step (batch 1, 64x96 latent), decode frames/s
+the video decoder; ``--set KEY=VALUE`` gives it more options), and prints seconds per denoising step
+(batch 1, 64x96 latent), decode frames/s
 of both decoders, and the machine (with its load average: the CPUs may be shared);
 ``--out`` also writes them as JSON with the decoder's effective settings.
 """

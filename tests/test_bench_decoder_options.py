@@ -1,8 +1,8 @@
 """benchmarks/bench_decoder.py's ``--set KEY=VALUE`` options of the diffusion decoder."""
 
 import pytest
-
 from _eval_helpers import load_script
+
 from actdiff.errors import ConfigError
 
 

@@ -54,8 +54,8 @@ def test_without_texture_it_is_the_image_under_it(micro_weights):
     plain blend's coarse band mixed in by ``detail_mix`` (0: the warp decoder's again)."""
     a, _ = _segments()
     warp = WarpDecoder().decode_segment(HEADER, a)
-    np.testing.assert_array_equal(_decoder(micro_weights, residual_scale=0.0, base="prediction").decode_segment(HEADER, a),
-                                  warp)
+    plain = _decoder(micro_weights, residual_scale=0.0, base="prediction")
+    np.testing.assert_array_equal(plain.decode_segment(HEADER, a), warp)
     np.testing.assert_array_equal(_decoder(micro_weights, residual_scale=0.0, detail_mix=0.0).decode_segment(HEADER, a),
                                   warp)
     dec = _decoder(micro_weights, residual_scale=0.0, detail_mix=0.7)
@@ -75,7 +75,8 @@ def test_the_texture_travels_along_the_warp_decoders_maps_with_its_weights(micro
     frames = dec.decode_segment(HEADER, a)
     for t in (2, 4, 6):
         pred, d = fuse_frame(a, t)
-        carried = d["a0"][..., None] * kt.backward_warp(t0, d["map0"]) + d["a1"][..., None] * kt.backward_warp(t1, d["map1"])
+        carried = d["a0"][..., None] * kt.backward_warp(t0, d["map0"]) + d["a1"][..., None] * kt.backward_warp(
+            t1, d["map1"])  # written out here, not through kt.carried_texture
         under = kt.image_under(dec, a, t, pred)
         added = frames[t].astype(np.float32) - under
         inside = ((under + carried > 0.5) & (under + carried < 254.5)).all(-1)  # not clipped

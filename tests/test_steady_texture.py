@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-
 from _eval_helpers import load_script
+
 from actdiff.metrics.temporal import reference_motion, warping_error, warping_error_by_motion
 
 

@@ -107,6 +107,13 @@ def image_under(decoder: "DiffusionDecoder", seg: DecodedSegment, t: int, pred: 
     return pred + mix * coarse_band(blend - pred, decoder.detail_sigma)
 
 
+def carried_texture(fusion: dict, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """``a0 · T0(B0) + a1 · T1(B1)``, ``float32 (H, W, 3)``: the keyframes' textures ``t0``/``t1`` moved
+    along the maps of :func:`fuse_frame`'s diagnostics ``fusion`` and mixed by its weights."""
+    return (fusion["a0"][..., None] * backward_warp(t0, fusion["map0"])
+            + fusion["a1"][..., None] * backward_warp(t1, fusion["map1"]))
+
+
 def _with(image: np.ndarray, texture: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(image, np.float32) + texture), 0, 255).astype(np.uint8)
 
@@ -126,7 +133,6 @@ def decode_with_keyframe_texture(decoder: "DiffusionDecoder", header: StreamHead
     with planned_frames(seg, inner):
         for t in inner:
             pred, d = fuse_frame(seg, t)
-            carried = d["a0"][..., None] * backward_warp(t0, d["map0"]) + d["a1"][..., None] * backward_warp(t1, d["map1"])
-            out[t] = _with(image_under(decoder, seg, t, pred), carried)
+            out[t] = _with(image_under(decoder, seg, t, pred), carried_texture(d, t0, t1))
     decoder.report_frames(len(inner))
     return out

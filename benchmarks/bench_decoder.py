@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 import torch
 
@@ -30,7 +29,8 @@ from actdiff.config import compose
 from actdiff.data import load_sample_clip
 from actdiff.decoders import build_decoder
 from actdiff.errors import ConfigError
-from actdiff.evaluation.results import machine
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
 
 
 def step_seconds(model, device: str, repeats: int = 5) -> float:
@@ -74,8 +74,10 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="default: the weights' default_sampler")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="more options of the diffusion decoder (e.g. residual_from=keyframes residual_scale=0.25)")
-    p.add_argument("--out", default=None, help="write the numbers as JSON here")
+    p.add_argument("-o", "--out", default=None, help="write the numbers as JSON here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args()
+    refuse_outputs(p, [args.out], args.overwrite)
     options = dict(decoder_option(item) for item in args.set)
     video = load_sample_clip(args.frames)
     enc = encode_video(video, compose(None, []))
@@ -97,8 +99,7 @@ def main() -> None:
     result["machine"] = {**machine(), "load_average_1min": os.getloadavg()[0]}
     print(f"machine: {result['machine']}")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_text(args.out, json.dumps(result, indent=2) + "\n", overwrite=True)
 
 
 if __name__ == "__main__":

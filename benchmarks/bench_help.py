@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from actdiff.cli import EXTRA_VERBS, VERBS
 
@@ -35,8 +34,12 @@ def seconds(cmd: list[str], repeats: int) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--out", default=None, help="write the times as JSON")
+    ap.add_argument("-o", "--out", default=None, help="write the times as JSON")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args()
+    from actdiff.io.files import refuse_outputs
+
+    refuse_outputs(ap, [args.out], args.overwrite)
     py = sys.executable
     rows = {"python -c pass": seconds([py, "-c", "pass"], args.repeats),
             "python -c 'import torch'": seconds([py, "-c", "import torch"], args.repeats)}
@@ -49,10 +52,10 @@ def main() -> None:
     slow = [n for n, t in rows.items() if n.startswith("actdiff") and t["median"] >= 1.0]
     print("all verbs under 1 s" if not slow else f"over 1 s: {', '.join(slow)}")
     if args.out:
-        from actdiff.evaluation.results import machine
+        from actdiff.evaluation.results import atomic_write_text, machine
 
         doc = {"repeats": args.repeats, "seconds": rows, "over_1s": slow, "machine": machine()}
-        Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
+        atomic_write_text(args.out, json.dumps(doc, indent=2) + "\n", overwrite=True)
         print(f"wrote {args.out}")
 
 

@@ -36,6 +36,8 @@ from typing import Any, Callable
 
 import torch
 
+from actdiff.io.files import prepare_outputs, refuse_outputs
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -228,8 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-steps", type=int, default=3, help="timed training steps (0: none)")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     p.add_argument("--budget-s", type=float, default=540.0, help="start no measurement after this many seconds")
-    p.add_argument("--out", default=None, help="JSON (default: benchmarks/results/paper_gpu_<gpu>.json)")
+    p.add_argument("-o", "--out", default=None, help="JSON (default: benchmarks/results/paper_gpu_<gpu>.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args(argv)
+    refuse_outputs(p, [args.out], args.overwrite)
     if not args.tiny and not args.device.startswith("cuda"):
         sys.stderr.write("error: the real-size models need a GPU (--device cuda); --tiny runs the tiny configs\n")
         return 2
@@ -240,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     slug = (gpu or "cpu").lower().replace(" ", "_").replace("-", "_")
     default = ROOT / "benchmarks" / "results" / f"paper_gpu_{slug}{'_tiny' if args.tiny else ''}.json"
     out_path = Path(args.out or default)
+    prepare_outputs([out_path], overwrite=args.overwrite, files=True)
     import diffusers
 
     result: dict[str, Any] = {

@@ -43,6 +43,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_paper_gpu import ROOT, model_config, peak_gb, reset_peak, stub_missing_pyav, sync  # noqa: E402
 
+from actdiff.io.files import prepare_outputs, refuse_outputs  # noqa: E402
+
 MODELS = {"tiny-video": "tiny_video", "small-video": "small_video"}
 SIZES = ((256, 384), (480, 720))
 
@@ -154,8 +156,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3, help="timed decodes per setting (median)")
     p.add_argument("--train-steps", type=int, default=5, help="timed training steps (0: none)")
     p.add_argument("--budget-s", type=float, default=300.0, help="start no measurement after this many seconds")
-    p.add_argument("--out", default=None, help="JSON (default: benchmarks/results/video_gpu_<gpu>.json)")
-    return p.parse_args(argv)
+    p.add_argument("-o", "--out", default=None, help="JSON (default: benchmarks/results/video_gpu_<gpu>.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    args = p.parse_args(argv)
+    refuse_outputs(p, [args.out], args.overwrite)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     slug = (gpu or "cpu").lower().replace(" ", "_").replace("-", "_")
     default = ROOT / "benchmarks" / "results" / f"video_gpu_{slug}{'_tiny' if args.tiny else ''}.json"
     out_path = Path(args.out or default)
+    prepare_outputs([out_path], overwrite=args.overwrite, files=True)
     sizes = [(32, 48)] if args.tiny else list(SIZES)
     result: dict[str, Any] = {
         "benchmark": "bench_video_gpu", "gpu": gpu, "device": args.device, "tiny": args.tiny,

@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_paper_gpu import ROOT, model_config, stub_missing_pyav  # noqa: E402
 from bench_video_gpu import MODELS, padded, random_window  # noqa: E402
 
+from actdiff.io.files import prepare_outputs, refuse_outputs  # noqa: E402
+
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float | None:
     """PSNR (dB) of frames in [-1, 1] seen as [0, 1]; ``None`` when identical (strict JSON has no inf)."""
@@ -64,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tiny", action="store_true", help="a 4-frame 32x48 window (CPU smoke run)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    p.add_argument("--out", default=None)
+    p.add_argument("-o", "--out", default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args(argv)
+    refuse_outputs(p, [args.out], args.overwrite)
     if not args.tiny and not args.device.startswith("cuda"):
         sys.stderr.write("error: the full-size check needs a GPU (--device cuda); --tiny runs a small one\n")
         return 2
@@ -75,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     gpu = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None
     slug = (gpu or "cpu").lower().replace(" ", "_").replace("-", "_")
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"gpu_determinism_{slug}.json")
+    prepare_outputs([out], overwrite=args.overwrite, files=True)
     frames, size = (4, (32, 48)) if args.tiny else (16, (256, 384))
     result = {"benchmark": "gpu_determinism", "gpu": gpu, "torch": torch.__version__,
               "cudnn_deterministic": torch.backends.cudnn.deterministic,

@@ -23,6 +23,8 @@ from typing import Dict, Sequence, Tuple
 import numpy as np
 
 from actdiff.decoders import build_decoder
+from actdiff.evaluation.results import atomic_write_text
+from actdiff.io.files import refuse_outputs
 from actdiff.training.synthetic import moving_texture
 from actdiff.types import DecodedSegment, Segment, StreamHeader, Tracks
 
@@ -68,8 +70,10 @@ def frame_errors(ts: Sequence[int], **kw: int) -> Dict[str, np.ndarray]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=None, help="results JSON")
+    p.add_argument("-o", "--out", default=None, help="results JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args(argv)
+    refuse_outputs(p, [args.out], args.overwrite)
     ts = list(range(1, 16))
     err = frame_errors(ts)
     print("frame " + " ".join(f"{t:5d}" for t in ts) + "   mean")
@@ -77,8 +81,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{name:8s} " + " ".join(f"{x:5.2f}" for x in e) + f"  {e.mean():5.2f}")
     if args.out:
         doc = {"frames": ts, "rest_frames": 8, "mae": {k: [round(float(x), 4) for x in v] for k, v in err.items()}}
-        with open(args.out, "w") as f:
-            json.dump(doc, f, indent=1)
+        atomic_write_text(args.out, json.dumps(doc, indent=1), overwrite=True)
 
 
 if __name__ == "__main__":

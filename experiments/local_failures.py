@@ -36,6 +36,8 @@ from prediction_eval import RATES, bitstream  # noqa: E402
 from actdiff.codec import decode_video  # noqa: E402
 from actdiff.codec.bitstream import read_bitstream  # noqa: E402
 from actdiff.decoders import build_decoder  # noqa: E402
+from actdiff.evaluation.results import atomic_write_text  # noqa: E402
+from actdiff.io.files import refuse_outputs  # noqa: E402
 
 
 def block_psnr(src: np.ndarray, rec: np.ndarray, block: int) -> np.ndarray:
@@ -114,8 +116,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--worst", type=int, default=4, help="blocks kept (and drawn) per direction and stream")
     ap.add_argument("--cache", default=None)
     ap.add_argument("--panels", default=None)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("-o", "--out", required=True)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.out], args.overwrite)
     try:
         decs = {k: build_decoder("warp", prediction="select", prediction_params=json.loads(getattr(args, k)))
                 for k in ("base", "new")}
@@ -144,8 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     tot = {k: sum(r[k] for r in out["results"]) for k in ("fail", "fix", "fail_excess_sse", "fix_excess_sse")}
     print(f"total: fail {tot['fail']} fix {tot['fix']}, excess SSE fail {tot['fail_excess_sse']:.4g} "
           f"fix {tot['fix_excess_sse']:.4g}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    atomic_write_text(args.out, json.dumps(out, indent=1) + "\n", overwrite=True)
 
 
 if __name__ == "__main__":

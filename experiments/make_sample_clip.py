@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from actdiff.io import read_video, write_video  # noqa: E402  (after the sys.path line above)
+from actdiff.io.files import refuse_outputs  # noqa: E402
 
 START, FRAMES, SIZE, CRF = 20, 48, (256, 384), 10
 OUT = ROOT / "actdiff" / "assets" / "sample" / "bigbuckbunny_256x384.mp4"
@@ -32,9 +33,10 @@ OUT = ROOT / "actdiff" / "assets" / "sample" / "bigbuckbunny_256x384.mp4"
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--source", default="/work/shared/data/clips/bigbuckbunny.mp4")
-    p.add_argument("--out", default=str(OUT))
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("-o", "--out", default=str(OUT))
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     a = p.parse_args()
+    refuse_outputs(p, [a.out], a.overwrite)
     v = read_video(a.source, start=START, max_frames=FRAMES, size=SIZE, resize_mode="crop")
     assert v.num_frames == FRAMES, v.frames.shape
     out = write_video(a.out, v, overwrite=a.overwrite, codec="x264", crf=CRF, pix_fmt="yuv444p")

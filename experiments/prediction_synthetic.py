@@ -32,6 +32,8 @@ from actdiff.codec import (
     encode_video,  # noqa: E402
 )
 from actdiff.config import compose  # noqa: E402
+from actdiff.evaluation.results import atomic_write_text  # noqa: E402
+from actdiff.io.files import refuse_outputs  # noqa: E402
 from actdiff.motion.fusion import FusionParams, fuse_frame  # noqa: E402
 from actdiff.motion.prediction import predict_frame  # noqa: E402
 from actdiff.training.synthetic import moving_square  # noqa: E402
@@ -53,8 +55,10 @@ def box(xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=None)
+    p.add_argument("-o", "--out", default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args()
+    refuse_outputs(p, [args.out], args.overwrite)
     frames, boxes = moving_square(side=SIDE)
     shape = frames.shape[1:3]
     methods = {
@@ -94,7 +98,7 @@ def main() -> None:
                   f"{np.mean([r[name]['true_box_red'] for r in rows]):.3f} red, PSNR "
                   f"{np.mean([r[name]['psnr'] for r in rows]):.2f} dB")
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        atomic_write_text(args.out, json.dumps(result, indent=1) + "\n", overwrite=True)
 
 
 if __name__ == "__main__":

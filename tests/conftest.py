@@ -74,3 +74,19 @@ def micro_weights(tmp_path_factory):
             p.normal_(0, 0.5)
     model.save_pretrained(str(folder), safe_serialization=True)
     return folder
+
+
+@pytest.fixture
+def model_runs(monkeypatch):
+    """The frame-by-frame diffusion decoder's model runs: the batch size of every ``sample`` call, in order."""
+    from actdiff.decoders import diffusion
+
+    runs: list[int] = []
+    real = diffusion.sample
+
+    def counting(model, cond, noise, *a, **k):
+        runs.append(int(noise.shape[0]))
+        return real(model, cond, noise, *a, **k)
+
+    monkeypatch.setattr(diffusion, "sample", counting)
+    return runs

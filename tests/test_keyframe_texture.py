@@ -4,7 +4,6 @@ the content along the warp decoder's own maps (actdiff/decoders/keyframe_texture
 import numpy as np
 import pytest
 
-from actdiff.decoders import diffusion as diffusion_module
 from actdiff.decoders import keyframe_texture as kt
 from actdiff.decoders.diffusion import DiffusionDecoder
 from actdiff.decoders.warp import WarpDecoder
@@ -30,15 +29,8 @@ def _decoder(micro_weights, **kw):
     return DiffusionDecoder(**{**opts, **kw})
 
 
-def test_the_model_runs_once_per_keyframe_and_neighbours_agree_on_theirs(micro_weights, monkeypatch):
-    runs = []
-    real = diffusion_module.sample
-
-    def counting(model, cond, noise, *a, **k):
-        runs.append(int(noise.shape[0]))
-        return real(model, cond, noise, *a, **k)
-
-    monkeypatch.setattr(diffusion_module, "sample", counting)
+def test_the_model_runs_once_per_keyframe_and_neighbours_agree_on_theirs(micro_weights, model_runs):
+    runs = model_runs
     a, b = _segments()
     dec = _decoder(micro_weights)
     fa, fb = dec.decode_segment(HEADER, a), dec.decode_segment(HEADER, b)

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from actdiff.commands.decode import sampling_text
-from actdiff.decoders import diffusion as diffusion_module
 from actdiff.decoders.diffusion import DiffusionDecoder
 from actdiff.decoders.rebase import add_residual
 from actdiff.decoders.residual_filter import residual_anchors, transport_residuals
@@ -42,7 +41,7 @@ def test_transport_carries_each_residual_along_the_motion_and_mixes_by_position(
     assert np.abs(out[6].astype(int) - 100).max() == 0 and np.array_equal(out[[0, 7]], base[[0, 7]])
 
 
-def test_ends_mode_runs_the_model_twice_per_segment_and_keeps_its_frames_there(micro_weights, monkeypatch):
+def test_ends_mode_runs_the_model_twice_per_segment_and_keeps_its_frames_there(micro_weights, model_runs):
     """The model runs at frames 1 and L-2 only; there the output is the every-frame decode's (no
     filter), the keyframes are exact, the in-between frames differ, and decoding is deterministic."""
     length = 9
@@ -50,14 +49,7 @@ def test_ends_mode_runs_the_model_twice_per_segment_and_keeps_its_frames_there(m
     header = StreamHeader(height=40, width=56, coded_height=40, coded_width=56, num_frames=40, fps=25.0, seed=5)
     kw = dict(weights=str(micro_weights), steps=2, strength=0.5, temporal_blend=0.0, base="detail", detail_mix=0.5,
               residual_band="fine")
-    runs = []
-    real = diffusion_module.sample
-
-    def counting(model, cond, noise, *a, **k):
-        runs.append(int(noise.shape[0]))
-        return real(model, cond, noise, *a, **k)
-
-    monkeypatch.setattr(diffusion_module, "sample", counting)
+    runs = model_runs
     ends = DiffusionDecoder(residual_from="ends", **kw)
     a = ends.decode_segment(header, seg)
     assert sum(runs) == 2

@@ -238,7 +238,8 @@ class DiffusionDecoder(Decoder):
                 "noise_mode": self.noise_mode, "base": self.base, "bidirectional": self.bidirectional,
                 **({} if self.residual_from != "frames" else {"temporal_blend": self.temporal_blend})}
 
-    def _bidirectional(self, header: StreamHeader) -> bool:
+    def bidirectional_for(self, header: StreamHeader) -> bool:
+        """Whether segments of this stream are decoded from both keyframes (the option, else the header's)."""
         if self.bidirectional is not None:
             return bool(self.bidirectional)
         return bool(header.params.get("bidirectional", True))
@@ -288,7 +289,7 @@ class DiffusionDecoder(Decoder):
         keep_base = self.temporal_blend > 0.0 or ends or self.coarse_lock
         base = self.generate(header, seg, sampled, out, keep_base)
         if ends:
-            self._fill_bases(seg, [t for t in inner if t not in sampled], self._bidirectional(header), base)
+            self._fill_bases(seg, [t for t in inner if t not in sampled], self.bidirectional_for(header), base)
             transport_residuals(seg, out, base)
         elif base is not None:
             filter_residuals(seg, out, base, self.temporal_blend)
@@ -304,7 +305,7 @@ class DiffusionDecoder(Decoder):
         the segment's first frame, :func:`actdiff.models.sampling.segment_noise`); ``report``: tell
         :attr:`progress_hook` of the frames done."""
         h, w = seg.key_start.shape[:2]
-        bidir = self._bidirectional(header)
+        bidir = self.bidirectional_for(header)
         mult = self.model.size_multiple
         hp, wp = h + (-h) % mult, w + (-w) % mult
         noise = self._noise(header, seg, frames, hp, wp, noise_id)

@@ -30,7 +30,7 @@ segment). Deterministic: the noise comes from the stream.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Tuple
+from typing import Protocol, Tuple
 
 import numpy as np
 
@@ -42,8 +42,23 @@ from actdiff.motion.prediction import blend_warps, coarse_band, warp_keyframes
 from actdiff.motion.warp import backward_warp
 from actdiff.types import DecodedSegment, Segment, StreamHeader, Tracks
 
-if TYPE_CHECKING:  # the decoder imports this module
-    from actdiff.decoders.diffusion import DiffusionDecoder
+
+class TextureDecoder(Protocol):
+    """What this module uses of :class:`actdiff.decoders.diffusion.DiffusionDecoder` (which imports it)."""
+
+    base: str
+    detail_sigma: float
+    coarse_lock: bool
+    keyframe_textures: "TextureCache"
+
+    def generate(self, header: StreamHeader, seg: DecodedSegment, frames: list, out: np.ndarray,
+                 keep_base: bool = False, noise_id: int | None = None, report: bool = True) -> np.ndarray | None: ...
+
+    def segment_mix(self, seg: DecodedSegment) -> float: ...
+
+    def bidirectional_for(self, header: StreamHeader) -> bool: ...
+
+    def report_frames(self, n: int) -> None: ...
 
 #: Segment id of the one initial noise every keyframe's texture is sampled from.
 KEYFRAME_NOISE_ID = 0
@@ -65,7 +80,7 @@ def still_segment(key: np.ndarray) -> DecodedSegment:
     return DecodedSegment(Segment(0, 2), key, key, tracks, STILL_BANDWIDTH, None)
 
 
-def keyframe_texture(decoder: "DiffusionDecoder", header: StreamHeader, key: np.ndarray) -> np.ndarray:
+def keyframe_texture(decoder: TextureDecoder, header: StreamHeader, key: np.ndarray) -> np.ndarray:
     """``T(K)``: what the decoder adds to keyframe ``key`` (module docstring), ``float32 (H, W, 3)``
     in grey levels (the keyframe plus it, rounded, is ``uint8``)."""
     seg = still_segment(key)
@@ -83,7 +98,7 @@ class TextureCache:
     def __init__(self) -> None:
         self.entries: list[Tuple[bytes, np.ndarray]] = []
 
-    def get(self, decoder: "DiffusionDecoder", header: StreamHeader, key: np.ndarray) -> np.ndarray:
+    def get(self, decoder: TextureDecoder, header: StreamHeader, key: np.ndarray) -> np.ndarray:
         digest = hashlib.sha256(np.ascontiguousarray(key).tobytes()).digest() + str(header.seed).encode()
         for d, tex in self.entries:
             if d == digest:
@@ -93,7 +108,7 @@ class TextureCache:
         return tex
 
 
-def image_under(decoder: "DiffusionDecoder", seg: DecodedSegment, t: int, pred: np.ndarray) -> np.ndarray:
+def image_under(decoder: TextureDecoder, seg: DecodedSegment, t: int, pred: np.ndarray) -> np.ndarray:
     """``U_t`` (module docstring), ``float32 (H, W, 3)`` in [0, 255], from the warp decoder's frame
     ``pred`` of segment-relative frame ``t``: itself, or with the ``detail`` base the plain blend's
     coarse band mixed in by the segment's ``detail_mix`` (``blend`` counts as ``detail`` with β = 1)."""
@@ -118,9 +133,9 @@ def _with(image: np.ndarray, texture: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(image, np.float32) + texture), 0, 255).astype(np.uint8)
 
 
-def decode_with_keyframe_texture(decoder: "DiffusionDecoder", header: StreamHeader, seg: DecodedSegment) -> np.ndarray:
+def decode_with_keyframe_texture(decoder: TextureDecoder, header: StreamHeader, seg: DecodedSegment) -> np.ndarray:
     """Frames ``uint8 (L, H, W, 3)`` of ``seg`` with the keyframes' textures (module docstring)."""
-    if not decoder._bidirectional(header):
+    if not decoder.bidirectional_for(header):
         raise ConfigError("residual_from keyframes needs both keyframes of a segment (bidirectional decoding)")
     t0 = decoder.keyframe_textures.get(decoder, header, seg.key_start)
     t1 = decoder.keyframe_textures.get(decoder, header, seg.key_end)

@@ -60,6 +60,7 @@ class TextureDecoder(Protocol):
 
     def report_frames(self, n: int) -> None: ...
 
+
 #: Segment id of the one initial noise every keyframe's texture is sampled from.
 KEYFRAME_NOISE_ID = 0
 #: Interpolation bandwidth (px) of the still segment's motionless trajectories.

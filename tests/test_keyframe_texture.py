@@ -94,8 +94,11 @@ def test_a_keyframes_texture_is_its_own_and_fine(micro_weights):
 
 def test_keyframes_mode_needs_both_keyframes_and_is_recorded(micro_weights):
     a, _ = _segments()
-    with pytest.raises(ConfigError, match="both keyframes"):
-        _decoder(micro_weights, bidirectional=False).decode_segment(HEADER, a)
+    with pytest.raises(ConfigError, match="both keyframes"):  # asked for: refused when the decoder is built
+        _decoder(micro_weights, bidirectional=False)
+    one_way = StreamHeader(**{**HEADER.__dict__, "params": {"bidirectional": False}})
+    with pytest.raises(ConfigError, match="both keyframes"):  # a stream coded one way: refused when decoded
+        _decoder(micro_weights).decode_segment(one_way, a)
     settings = _decoder(micro_weights, temporal_blend=0.9).settings()
     assert settings["residual_from"] == "keyframes" and "temporal_blend" not in settings
     one = DecodedSegment(Segment(3, 3), a.key_start, a.key_start, a.tracks, a.bandwidth)

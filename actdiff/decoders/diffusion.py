@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from actdiff.conditioning import conditions
 from actdiff.decoders.base import Decoder, keyframes_in_place
 from actdiff.decoders.coarse_lock import lock_coarse
-from actdiff.decoders.keyframe_texture import TextureCache, decode_with_keyframe_texture
+from actdiff.decoders.keyframe_texture import ONE_WAY, TextureCache, decode_with_keyframe_texture
 from actdiff.decoders.rebase import add_residual, blur, image_under, resolve_options, segment_mix
 from actdiff.decoders.residual_filter import RESIDUAL_FROM, filter_residuals, residual_anchors, transport_residuals
 from actdiff.errors import ConfigError, MissingWeightsError
@@ -213,6 +213,8 @@ class DiffusionDecoder(Decoder):
         self.batch_size = max(1, int(batch_size))
         self.keyframe_textures = TextureCache()  # residual_from="keyframes": the last keyframes' textures
         self.bidirectional = bidirectional
+        if self.residual_from == "keyframes" and bidirectional is False:  # refused before any model runs
+            raise ConfigError(ONE_WAY)
         self.device = device
 
     def settings(self) -> dict:

@@ -61,6 +61,8 @@ class TextureDecoder(Protocol):
     def report_frames(self, n: int) -> None: ...
 
 
+#: The refusal of a one-way decode (``bidirectional`` off): the texture needs both keyframes.
+ONE_WAY = "residual_from keyframes needs both keyframes of a segment (bidirectional decoding)"
 #: Segment id of the one initial noise every keyframe's texture is sampled from.
 KEYFRAME_NOISE_ID = 0
 #: Interpolation bandwidth (px) of the still segment's motionless trajectories.
@@ -137,7 +139,7 @@ def _with(image: np.ndarray, texture: np.ndarray) -> np.ndarray:
 def decode_with_keyframe_texture(decoder: TextureDecoder, header: StreamHeader, seg: DecodedSegment) -> np.ndarray:
     """Frames ``uint8 (L, H, W, 3)`` of ``seg`` with the keyframes' textures (module docstring)."""
     if not decoder.bidirectional_for(header):
-        raise ConfigError("residual_from keyframes needs both keyframes of a segment (bidirectional decoding)")
+        raise ConfigError(ONE_WAY)
     t0 = decoder.keyframe_textures.get(decoder, header, seg.key_start)
     t1 = decoder.keyframe_textures.get(decoder, header, seg.key_end)
     length = seg.segment.length

@@ -111,18 +111,30 @@ class TextureCache:
         return tex
 
 
-def image_under(decoder: TextureDecoder, seg: DecodedSegment, t: int, pred: np.ndarray) -> np.ndarray:
+def image_under(decoder: TextureDecoder, seg: DecodedSegment, t: int, pred: np.ndarray,
+                fusion: dict | None = None) -> np.ndarray:
     """``U_t`` (module docstring), ``float32 (H, W, 3)`` in [0, 255], from the warp decoder's frame
     ``pred`` of segment-relative frame ``t``: itself, or with the ``detail`` base the plain blend's
-    coarse band mixed in by the segment's ``detail_mix`` (``blend`` counts as ``detail`` with β = 1)."""
-    if decoder.base == "prediction":
+    coarse band mixed in by the segment's ``detail_mix`` (``blend`` counts as ``detail`` with β = 1;
+    the formula of :func:`actdiff.decoders.rebase.image_under`, on arrays). ``fusion``: the diagnostics
+    of ``fuse_frame(seg, t, plain=True)``, whose plain warps and confidences are the blend's (else they
+    are computed here)."""
+    mix = needs_blend(decoder, seg)
+    if not mix:
         return pred
-    mix = 1.0 if decoder.base == "blend" else decoder.segment_mix(seg)
-    if mix == 0.0:
-        return pred
-    w0, c0, w1, c1 = warp_keyframes(seg, t, float(seg.bandwidth))
+    if fusion is not None and fusion.get("plain0") is not None:
+        w0, c0, w1, c1 = fusion["plain0"], fusion["c0"], fusion["plain1"], fusion["c1"]
+    else:
+        w0, c0, w1, c1 = warp_keyframes(seg, t, float(seg.bandwidth))
     blend = blend_warps(w0, c0[..., None], w1, c1[..., None], t / (seg.segment.length - 1))
     return pred + mix * coarse_band(blend - pred, decoder.detail_sigma)
+
+
+def needs_blend(decoder: TextureDecoder, seg: DecodedSegment) -> float:
+    """The share ``β`` of the plain blend's coarse band in :func:`image_under` (0: the warp decoder's frame)."""
+    if decoder.base == "prediction":
+        return 0.0
+    return 1.0 if decoder.base == "blend" else decoder.segment_mix(seg)
 
 
 def carried_texture(fusion: dict, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
@@ -148,9 +160,10 @@ def decode_with_keyframe_texture(decoder: TextureDecoder, header: StreamHeader, 
     if length > 1:
         out[-1] = _with(seg.key_end, t1)
     inner = list(range(1, length - 1))
+    plain = bool(needs_blend(decoder, seg))  # the fusion's plain warps are the blend's: not warped twice
     with planned_frames(seg, inner):
         for t in inner:
-            pred, d = fuse_frame(seg, t)
-            out[t] = _with(image_under(decoder, seg, t, pred), carried_texture(d, t0, t1))
+            pred, d = fuse_frame(seg, t, plain=plain)
+            out[t] = _with(image_under(decoder, seg, t, pred, d), carried_texture(d, t0, t1))
     decoder.report_frames(len(inner))
     return out

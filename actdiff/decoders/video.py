@@ -156,7 +156,7 @@ class VideoDiffusionDecoder(Decoder):
         """Whether the model's output is moved off its own base (:mod:`actdiff.decoders.rebase`)."""
         return self.base is not None or self.residual_band != "all" or self.residual_scale != 1.0
 
-    def _bidirectional(self, header: StreamHeader) -> bool:
+    def bidirectional_for(self, header: StreamHeader) -> bool:
         if self.bidirectional is not None:
             return bool(self.bidirectional)
         return bool(header.params.get("bidirectional", True))
@@ -197,7 +197,7 @@ class VideoDiffusionDecoder(Decoder):
         out = keyframes_in_place(seg)
         if length <= 2:
             return out
-        bidir = self._bidirectional(header)
+        bidir = self.bidirectional_for(header)
         seed = seed_for(header.seed, seg.segment.start)
         windows = plan_windows(length, self.model.window_spec(), self.overlap)
         depth = self.depth(seg.key_start) if self.depth is not None else None

@@ -1,9 +1,10 @@
 """The decode budget: a stream declaring more than it can carry, or more than the user allows, is a
-one-line error before anything is allocated; within the budget decoding takes bounded time."""
+one-line error before anything is allocated; within the budget decoding takes memory in proportion
+to its output. (Bounds are on memory, which tracemalloc measures exactly; decoding speed is a
+benchmark's business, not a test's.)"""
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 
 import numpy as np
@@ -28,17 +29,15 @@ def one_error_line(capsys) -> str:
     return err[0]
 
 
-def _bounded(fn, seconds: float = 2.0, megabytes: float = 64.0):
-    """Run ``fn``; assert it took under ``seconds`` and allocated under ``megabytes`` at peak."""
+def _bounded(fn, megabytes: float = 64.0):
+    """Run ``fn``; assert it allocated under ``megabytes`` at peak (Python and numpy allocations)."""
     tracemalloc.start()
-    t0 = time.perf_counter()
     try:
         return fn()
     finally:
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-        took = time.perf_counter() - t0
-        assert took < seconds and peak < megabytes, (took, peak)
+        assert peak < megabytes, f"{peak:.0f} MB at peak"
 
 
 def _flat_key(side: int) -> bytes:
@@ -108,15 +107,13 @@ def test_implausible_for_its_size_unless_the_user_says_so(small_stream, monkeypa
     assert decode_video(small_stream, max_pixels=10**9).frames.shape == (5, 32, 48, 3)
 
 
-def test_most_frames_a_tiny_stream_can_declare_decode_in_bounded_time():
+def test_most_frames_a_tiny_stream_can_declare_decode_in_bounded_memory():
     """Within the format's limits (1024 frames a segment) a ~100-byte stream per 1023 frames:
-    decoded in seconds, its size proportional to the stream."""
+    decoded within a few times the memory of its own frames (2047 x 16 x 16 x 3 bytes, 1.5 MB)."""
     key = _flat_key(16)
     empty = encode_tracks(Tracks.empty(1023), 0.5, 16, 16)
     raw = RawStream(16, 16, 16, 16, 1 + 2 * 1023, params=PARAMS,
                     sections=[RawSection(1023, 128, [key, key] if i == 0 else [key], empty) for i in range(2)])
     data = raw.to_bytes()
-    t0 = time.perf_counter()
-    video = decode_video(data)
+    video = _bounded(lambda: decode_video(data), megabytes=16.0)
     assert video.frames.shape == (2047, 16, 16, 3)
-    assert time.perf_counter() - t0 < 20

@@ -24,17 +24,18 @@ demo: $(STAMP)
 
 # Multi-process tests (DDP ranks, a training process killed with SIGKILL) are marked `serial`: they
 # run in a second pytest session, one at a time, so they never share the 2 cores with xdist workers.
+# The two xdist workers take one thread each (two workers of two threads oversubscribe the cores).
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -m "not slow and not serial" tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -m "not slow and not serial" tests
 	$(PY) -m pytest -m "serial and not slow" tests
 
 # Tests marked slow (none at the moment: pytest's exit code 5, "nothing collected", is not a failure).
 test-slow: $(STAMP)
-	$(PY) -m pytest -n 2 -m "slow and not serial" tests || [ $$? -eq 5 ]
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -m "slow and not serial" tests || [ $$? -eq 5 ]
 	$(PY) -m pytest -m "slow and serial" tests || [ $$? -eq 5 ]
 
 test-all: $(STAMP)
-	$(PY) -m pytest -n 2 -m "not serial" tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -m "not serial" tests
 	$(PY) -m pytest -m serial tests
 
 lint: $(STAMP)

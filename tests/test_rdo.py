@@ -322,7 +322,8 @@ def test_zero_lambda_gives_the_best_quality_the_knobs_allow(clip, flows):
     assert d[0] < d[1] and len(best.data) > len(res[1].data)
 
 
-def test_rd_beats_fast_at_equal_rate_with_either_prediction_in_the_loop(clip):
+@pytest.mark.parametrize("prediction", ["select", "blend"])  # two tests: xdist runs them side by side
+def test_rd_beats_fast_at_equal_rate_with_either_prediction_in_the_loop(clip, prediction):
     """Both modes rate-controlled to targets at which a few keyframes are affordable: RD's decoded
     frames are closer to the source than those of every fast-mode stream that spends at most 5 %
     more bits (rate control lands anywhere within ±10 % of a target, so the fast mode is encoded
@@ -345,23 +346,23 @@ def test_rd_beats_fast_at_equal_rate_with_either_prediction_in_the_loop(clip):
     choose it by default, the fast mode does since 2026-12-05): with the choice, the fast stream
     of 0.057 bpp codes every frame and is 5.4 % closer than RD's under the edge-aware decoder."""
     same_stride = "codec.trajectories.stride_tolerance=null"
-    for prediction, extra in (("select", [same_stride]), ("blend", ["codec.trajectories.smooth_ends=hold",
-                                                                    "codec.trajectories.smooth_keep=0", same_stride])):
-        fast = [encode_to_target(clip, compose(None, [*extra, *EVERY_FRAME]), t) for t in (0.05, 0.055, 0.06)]
-        rd = encode_to_target(clip, rd_cfg(f"codec.rd.decoder={{name: warp, prediction: {prediction}}}", *extra), 0.06)
-        assert rd.stats["rate_control"]["within_tolerance"], rd.stats["rate_control"]
-        rivals = [f for f in fast if f.stats["bpp"] <= 1.05 * rd.stats["bpp"]]
-        assert rivals, ([f.stats["bpp"] for f in fast], rd.stats["bpp"])
-        params = {"edge_sigma_r": 0} if prediction == "select" else None
-        decoder = build_decoder("warp", prediction=prediction, prediction_params=params)
-        d_fast = min(mean_distortion(clip, decode_video(f.data, decoder).frames) for f in rivals)
-        d_rd = mean_distortion(clip, decode_video(rd.data, decoder).frames)
-        assert d_rd < 0.95 * d_fast, (prediction, d_rd, d_fast)
-        if prediction == "select":
-            edge = build_decoder("warp")
-            d_fast = min(mean_distortion(clip, decode_video(f.data, edge).frames) for f in rivals)
-            d_rd = mean_distortion(clip, decode_video(rd.data, edge).frames)
-            assert d_rd < 1.05 * d_fast, ("edge-aware", d_rd, d_fast)
+    extra = [same_stride] if prediction == "select" else \
+        ["codec.trajectories.smooth_ends=hold", "codec.trajectories.smooth_keep=0", same_stride]
+    fast = [encode_to_target(clip, compose(None, [*extra, *EVERY_FRAME]), t) for t in (0.05, 0.055, 0.06)]
+    rd = encode_to_target(clip, rd_cfg(f"codec.rd.decoder={{name: warp, prediction: {prediction}}}", *extra), 0.06)
+    assert rd.stats["rate_control"]["within_tolerance"], rd.stats["rate_control"]
+    rivals = [f for f in fast if f.stats["bpp"] <= 1.05 * rd.stats["bpp"]]
+    assert rivals, ([f.stats["bpp"] for f in fast], rd.stats["bpp"])
+    params = {"edge_sigma_r": 0} if prediction == "select" else None
+    decoder = build_decoder("warp", prediction=prediction, prediction_params=params)
+    d_fast = min(mean_distortion(clip, decode_video(f.data, decoder).frames) for f in rivals)
+    d_rd = mean_distortion(clip, decode_video(rd.data, decoder).frames)
+    assert d_rd < 0.95 * d_fast, (prediction, d_rd, d_fast)
+    if prediction == "select":
+        edge = build_decoder("warp")
+        d_fast = min(mean_distortion(clip, decode_video(f.data, edge).frames) for f in rivals)
+        d_rd = mean_distortion(clip, decode_video(rd.data, edge).frames)
+        assert d_rd < 1.05 * d_fast, ("edge-aware", d_rd, d_fast)
 
 
 @pytest.mark.parametrize("target", [0.03, 0.08])

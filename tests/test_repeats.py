@@ -191,20 +191,22 @@ def test_the_encoder_places_keyframes_by_display_time():
     assert max(s.end - s.start for s in segs) <= 3  # 2-3 coded frames, not 5
 
 
-def test_planned_segments_are_the_encoders_own_in_display_frames(sample_video):
+@pytest.mark.parametrize("case", ["doubled", "sample"])  # two tests: xdist runs them side by side
+def test_planned_segments_are_the_encoders_own_in_display_frames(sample_video, case):
     """``plan_segments`` (the keyframe decisions alone, for the contact sheets' frames) gives the
     segments the whole encoder codes, in display indices: with repeats left out, and on a real clip
     cut into several segments, with the default decoded trajectory choice on."""
     from actdiff.codec.encoder import plan_segments
 
-    cases = [(Video(doubled(12), 25.0), ["codec.repeat_psnr=50", "codec.keyframes.max_gop=6"]),
-             (Video(sample_video.frames[:30], 25.0), ["codec.keyframes.max_gop=10"])]
-    for video, overrides in cases:
-        cfg = compose(None, overrides)
-        planned = plan_segments(video, cfg)
-        assert len(planned) >= 3 and planned == encode_video(video, cfg).stats["segments"]
-    # display indices, not coded ones: the doubled clip's last coded frame is display frame 22 (23 repeats it)
-    assert max(b for _, b in plan_segments(cases[0][0], compose(None, cases[0][1]))) == 22
+    if case == "doubled":
+        video, overrides = Video(doubled(12), 25.0), ["codec.repeat_psnr=50", "codec.keyframes.max_gop=6"]
+    else:
+        video, overrides = Video(sample_video.frames[:30], 25.0), ["codec.keyframes.max_gop=10"]
+    cfg = compose(None, overrides)
+    planned = plan_segments(video, cfg)
+    assert len(planned) >= 3 and planned == encode_video(video, cfg).stats["segments"]
+    if case == "doubled":  # display indices, not coded ones: the last coded frame is display frame 22 (23 repeats it)
+        assert max(b for _, b in planned) == 22
 
 
 def test_a_frozen_clip_codes_one_frame_and_shows_them_all():

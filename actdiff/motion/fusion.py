@@ -41,6 +41,7 @@ import numpy as np
 from actdiff.motion.edge_field import EdgeParams, invert_displacement, segment_displacement
 from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
 from actdiff.motion.keyflow import Corrections, KeyflowParams, cached_corrections, progress, refine_map
+from actdiff.motion.sprites import SpriteParams, draw_sprites, segment_sprites
 from actdiff.motion.warp import backward_warp, pixel_grid
 from actdiff.types import DecodedSegment, Tracks
 
@@ -98,6 +99,9 @@ class FusionParams:
             removes isolated pixels sampled from the wrong side of an edge.
         edge_outside: the inversion's residual includes how far its sample lies outside the
             keyframe (``False``: the clamped border counts as support; ablation).
+        sprites: draw small moving objects the stream has no motion for once, moved between
+            where the two keyframes show them (:mod:`actdiff.motion.sprites`; off by default).
+        sprite_params: overrides of :class:`actdiff.motion.sprites.SpriteParams`.
         edge_check: the error the fusion reads with the edge-aware field: ``residual`` (the
             inversion's), ``tracks`` (:func:`fb_error` of the tracks' Gaussian maps, which are
             interpolated independently at ``t`` and at the keyframe and so disagree where the
@@ -128,9 +132,12 @@ class FusionParams:
     edge_median: int = 5
     edge_outside: bool = True
     edge_check: str = "residual"
+    sprites: bool = False
+    sprite_params: Optional[Dict[str, float]] = None
 
     def __post_init__(self) -> None:
         KeyflowParams(**(self.keyflow_params or {}))  # unknown keys: TypeError here, not mid-decode
+        SpriteParams(**(self.sprite_params or {}))
         if self.edge_check not in EDGE_CHECKS:
             raise ValueError(f"edge_check must be one of {EDGE_CHECKS}, got {self.edge_check!r}")
         edge = (self.edge_sigma_r, self.edge_guide_blur, self.edge_fallback, self.edge_iterations)
@@ -349,6 +356,10 @@ def fuse_frame(seg: DecodedSegment, t: int, params: Optional[FusionParams] = Non
     k1 = warp_keyframe(seg, t, length - 1, bw, params, plain)
     a0, a1, diag = fusion_weights(k0, k1, t / (length - 1), params, length)
     image = a0[..., None] * k0.image + a1[..., None] * k1.image
+    if params.sprites:
+        kp = KeyflowParams(**(params.keyflow_params or {})) if params.keyflow else None
+        found = segment_sprites(seg, bw, SpriteParams(**(params.sprite_params or {})), kp, params.edge())
+        image = draw_sprites(image, k0.image, k1.image, k0.coords, k1.coords, t / (length - 1), found)
     diag.update(a0=a0, a1=a1, w0=k0.image, w1=k1.image, c0=k0.confidence, c1=k1.confidence,
                 fb0=k0.fb_error, fb1=k1.fb_error, map0=k0.coords, map1=k1.coords)
     if plain:

@@ -5,14 +5,18 @@ The decoder's per-segment caches (:func:`actdiff.motion.keyflow.cached_correctio
 the encoder's ``detail_mix`` choice asks from several threads for frames of the same segment at
 once. Without a lock per key every thread that misses computes the same result (two DIS flows, a
 filter pass); with one, the others wait for it and read the cache, while threads on other keys go
-on. The results do not depend on it.
+on. The results do not depend on it. :class:`SegmentCache` is such a cache, keyed by segment object
+(keyflow's corrections, the sprites of :mod:`actdiff.motion.sprites`).
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from contextlib import contextmanager
-from typing import Dict, Hashable, Iterator, List
+from typing import Any, Callable, Dict, Hashable, Iterator, List, TypeVar
+
+T = TypeVar("T")
 
 
 class KeyedLock:
@@ -41,3 +45,26 @@ class KeyedLock:
         """Keys held or waited for now."""
         with self._guard:
             return len(self._locks)
+
+
+class SegmentCache:
+    """The last ``size`` results computed per segment object (a decoded segment's frames are
+    predicted one by one and share them): ``cache.get(seg, key, compute)`` returns the result
+    stored for ``seg`` under the same ``key`` (the settings it was computed with), else
+    ``compute()``'s, computed once when several threads ask at once."""
+
+    def __init__(self, size: int = 4) -> None:
+        self._size = size
+        self._items: Dict[int, tuple] = {}  # id(seg) → (weakref to seg, key, result)
+        self._computing = KeyedLock()
+
+    def get(self, seg: Any, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._computing.hold(id(seg)):
+            hit = self._items.get(id(seg))
+            if hit is not None and hit[0]() is seg and hit[1] == key:
+                return hit[2]
+            out = compute()
+            if len(self._items) >= self._size:
+                self._items.pop(next(iter(self._items), None), None)  # another thread may have taken it
+            self._items[id(seg)] = (weakref.ref(seg), key, out)
+        return out

@@ -35,16 +35,15 @@ is deterministic. On by default (``FusionParams.keyflow``; the warp decoder's
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
-from typing import Dict, NamedTuple, Tuple, Union
+from typing import NamedTuple, Tuple, Union
 
 import cv2
 import numpy as np
 
 from actdiff.motion.edge_field import EdgeParams, segment_displacement
 from actdiff.motion.interpolate import dense_flow_from_tracks
-from actdiff.motion.keyed_lock import KeyedLock
+from actdiff.motion.keyed_lock import SegmentCache
 from actdiff.motion.warp import backward_warp, pixel_grid
 from actdiff.types import DecodedSegment
 
@@ -163,9 +162,7 @@ def _edge_motions(seg: DecodedSegment, bandwidth: float, edge: EdgeParams) -> Tu
     return segment_displacement(seg, last, 0, bandwidth, edge), segment_displacement(seg, 0, last, bandwidth, edge)
 
 
-_CACHE: Dict[int, Tuple[weakref.ref, tuple, Corrections]] = {}
-_CACHE_SIZE = 4
-_COMPUTING = KeyedLock()
+_CACHE = SegmentCache(4)
 
 
 def cached_corrections(seg: DecodedSegment, bandwidth: float,
@@ -173,16 +170,7 @@ def cached_corrections(seg: DecodedSegment, bandwidth: float,
     """:func:`keyframe_corrections`, computed once per segment object (the frames of a segment
     are predicted one by one and share them), also when several threads ask at once."""
     p = params or KeyflowParams()
-    key = (float(bandwidth), p, edge)
-    with _COMPUTING.hold(id(seg)):  # threads on the same segment compute it once
-        hit = _CACHE.get(id(seg))
-        if hit is not None and hit[0]() is seg and hit[1] == key:
-            return hit[2]
-        out = keyframe_corrections(seg, bandwidth, p, edge)
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE), None), None)  # another thread may have taken it
-        _CACHE[id(seg)] = (weakref.ref(seg), key, out)
-    return out
+    return _CACHE.get(seg, (float(bandwidth), p, edge), lambda: keyframe_corrections(seg, bandwidth, p, edge))
 
 
 def progress(back: np.ndarray, motion: np.ndarray, tau: float, eps: float) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from actdiff.motion import edge_field, keyflow
 from actdiff.motion.fusion import FusionParams
-from actdiff.motion.keyed_lock import KeyedLock
+from actdiff.motion.keyed_lock import KeyedLock, SegmentCache
 from actdiff.training.synthetic import segment_from_frames, synthetic_video
 from actdiff.types import DecodedSegment
 
@@ -42,6 +42,23 @@ def test_one_thread_per_key_and_keys_are_dropped():
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(meet, ["x", "y"]))
     assert len(locks) == 0
+
+def test_segment_cache_keeps_a_result_per_segment_and_settings():
+    cache, calls = SegmentCache(2), []
+
+    def compute(value):
+        calls.append(value)
+        return [value]
+
+    a, b, c = _segment(), _segment(), _segment()
+    first = cache.get(a, 1, lambda: compute("a1"))
+    assert cache.get(a, 1, lambda: compute("again")) is first  # same segment, same settings: kept
+    assert cache.get(a, 2, lambda: compute("a2")) == ["a2"]     # other settings: computed again
+    cache.get(b, 1, lambda: compute("b1"))
+    cache.get(c, 1, lambda: compute("c1"))                       # size 2: the oldest (a) goes
+    assert cache.get(a, 2, lambda: compute("a2 again")) == ["a2 again"]
+    assert calls == ["a1", "a2", "b1", "c1", "a2 again"]
+
 
 def test_corrections_of_one_segment_are_computed_once_by_two_threads(monkeypatch):
     calls = []

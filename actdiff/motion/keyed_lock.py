@@ -68,3 +68,7 @@ class SegmentCache:
                 self._items.pop(next(iter(self._items), None), None)  # another thread may have taken it
             self._items[id(seg)] = (weakref.ref(seg), key, out)
         return out
+
+    def clear(self) -> None:
+        """Forget every result."""
+        self._items.clear()

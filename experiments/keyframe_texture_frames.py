@@ -4,7 +4,9 @@ per keyframe (``residual_from: keyframes``), to LOOK at (nothing is chosen on it
 Encodes the first 96 frames of CLIP (cpu protocol) at rate point POINT with the default codec, decodes
 the stream three ways and scores PSNR, coarse PSNR, MS-SSIM, VMAF NEG, tOF, warping error and NIQE;
 ``--sheet`` writes the middle frame of the two longest segments (columns: source, warp, default,
-keyframes).
+keyframes). ``--decode LABEL=JSON`` (repeatable) replaces the three decodes by others: JSON holds
+:func:`actdiff.codec.decode_video`'s decoder options, e.g. ``'sprites={"decoder": "warp",
+"prediction_params": {"sprites": true}}'``.
 
     OMP_NUM_THREADS=2 PYTHONPATH=. python experiments/keyframe_texture_frames.py data/opencv_samples/vtest.avi \\
         --rate r1 --scale 0.25 -o benchmarks/results/keyframe_texture_vtest_r1_cpu.json \\
@@ -37,16 +39,18 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--scale", type=float, default=0.25, help="residual_scale of the keyframes decode")
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--sheet", default=None, help="PNG of the two longest segments' middle frames")
+    ap.add_argument("--decode", action="append", default=None, metavar="LABEL=JSON",
+                    help="a decode of the stream (decode_video's options); repeat; default: warp, default, keyframes")
     ap.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     args = ap.parse_args(argv)
+    decodes = parse_decodes(ap, args.decode) if args.decode else {
+        "warp": dict(decoder="warp"), "default": dict(decoder="diffusion"),
+        f"keyframes {args.scale:g}": dict(decoder="diffusion", residual_from="keyframes", residual_scale=args.scale)}
     refuse_outputs(ap, [args.output, args.sheet], args.overwrite)
     full = load_protocol("cpu").read(args.clip)
     video = Video(frames=full.frames[:96], fps=full.fps, source=args.clip)
     res = encode_at_point(video, args.rate)
     src = np.asarray(video.frames)
-    decodes = {"warp": dict(decoder="warp"), "default": dict(decoder="diffusion"),
-               f"keyframes {args.scale:g}": dict(decoder="diffusion", residual_from="keyframes",
-                                                 residual_scale=args.scale)}
     frames, rows = {}, {}
     for label, opts in decodes.items():
         frames[label] = np.asarray(decode_video(res.data, trusted=True, **opts).frames)
@@ -57,10 +61,25 @@ def main(argv: list[str] | None = None) -> dict:
     if args.sheet:
         sheet = np.concatenate([np.concatenate([src[t]] + [frames[k][t] for k in decodes], 1) for t in shown], 0)
         Image.fromarray(sheet).save(args.sheet)
-    out = {"clip": args.clip, "rate": args.rate, "bpp": res.stats["bpp"], "segments": segs, "sheet_frames": shown,
-           "metrics": rows, "machine": machine()}
+    out = {"clip": args.clip, "rate": args.rate, "decodes": decodes, "bpp": res.stats["bpp"], "segments": segs,
+           "sheet_frames": shown, "metrics": rows, "machine": machine()}
     atomic_write_text(args.output, json.dumps(out, indent=1), overwrite=True)
     print(f"segments {segs}; sheet frames {shown}")
+    return out
+
+
+def parse_decodes(ap: argparse.ArgumentParser, specs: list[str]) -> dict:
+    """``LABEL=JSON`` strings → ``{label: decode_video options}``; a malformed one is a usage error."""
+    out = {}
+    for spec in specs:
+        label, sep, text = spec.partition("=")
+        try:
+            opts = json.loads(text) if sep and label else None
+        except json.JSONDecodeError:
+            opts = None
+        if not isinstance(opts, dict):
+            ap.error(f"--decode {spec!r}: expected LABEL=JSON with a JSON object")
+        out[label] = opts
     return out
 
 

@@ -72,11 +72,14 @@ class SpriteParams:
 class Sprite(NamedTuple):
     """One object: ``mask0``/``mask1`` ``float32 (H, W)`` in [0, 1], where it is on the start /
     end keyframe's grid; ``shift`` ``float32 (2,)`` px ``(x, y)``, its move from the start
-    keyframe to the end keyframe beyond the segment's motion."""
+    keyframe to the end keyframe beyond the segment's motion; ``hole0``/``hole1``: the masks grown
+    by ``feather`` + 1 px, where the background is filled in (no rim of the object left behind)."""
 
     mask0: np.ndarray
     mask1: np.ndarray
     shift: np.ndarray
+    hole0: np.ndarray
+    hole1: np.ndarray
 
 
 def _luma(img: np.ndarray, blur: float) -> np.ndarray:
@@ -88,7 +91,7 @@ def _objects(key: np.ndarray, other_on_key: np.ndarray, p: SpriteParams) -> Tupl
     """Labels ``int32 (H, W)`` of the regions where ``key`` and the other keyframe (on ``key``'s
     grid) disagree, and those that are an object in ``key`` (step 2 of the module docstring)."""
     h, w = key.shape[:2]
-    diff = np.abs(_luma(key, p.blur) - _luma(other_on_key, p.blur)) > p.kappa
+    diff = _filled(np.abs(_luma(key, p.blur) - _luma(other_on_key, p.blur)) > p.kappa)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(diff.astype(np.uint8), connectivity=8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * p.ring + 1, 2 * p.ring + 1))
     found = []
@@ -105,6 +108,16 @@ def _objects(key: np.ndarray, other_on_key: np.ndarray, p: SpriteParams) -> Tupl
         if here > there:
             found.append(i)
     return labels, found
+
+
+def _filled(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (bool ``(H, W)``) with the holes inside its regions filled: where an object's luma
+    crosses the background's (a bright band on a dark body) the difference dips below ``kappa``
+    and would cut the object in pieces."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    out = np.zeros(mask.shape, np.uint8)
+    cv2.drawContours(out, contours, -1, 1, thickness=cv2.FILLED)
+    return out.astype(bool)
 
 
 def _match(src: np.ndarray, mask: np.ndarray, dst: np.ndarray, centre: np.ndarray,
@@ -132,6 +145,14 @@ def _match(src: np.ndarray, mask: np.ndarray, dst: np.ndarray, centre: np.ndarra
 def _soft(mask: np.ndarray, feather: float) -> np.ndarray:
     m = mask.astype(np.float32)
     return np.clip(cv2.GaussianBlur(m, (0, 0), feather), 0, 1) if feather > 0 else m
+
+
+def _sprite(mask0: np.ndarray, mask1: np.ndarray, shift: np.ndarray, feather: float) -> Sprite:
+    r = int(np.ceil(feather)) + 1
+    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    hole0, hole1 = (cv2.dilate(m.astype(np.uint8), grow) > 0 for m in (mask0, mask1))
+    return Sprite(_soft(mask0, feather), _soft(mask1, feather), shift.astype(np.float32),
+                  _soft(hole0, feather), _soft(hole1, feather))
 
 
 def find_sprites(key0: np.ndarray, key1: np.ndarray, f01: np.ndarray, f10: np.ndarray,
@@ -165,7 +186,7 @@ def find_sprites(key0: np.ndarray, key1: np.ndarray, f01: np.ndarray, f10: np.nd
         back = _match(g1, labels1 == landed, g0, -fit[0], p)
         if back is None or np.hypot(*(back[0] + fit[0])) > p.consistency:
             continue
-        sprites.append(Sprite(_soft(mask, p.feather), _soft(labels1 == landed, p.feather), shift.astype(np.float32)))
+        sprites.append(_sprite(mask, labels1 == landed, shift, p.feather))
     return sprites
 
 
@@ -199,12 +220,13 @@ def draw_sprites(image: np.ndarray, w0: np.ndarray, w1: np.ndarray, map0: np.nda
     """
     out = image
     for s in sprites:
-        m0 = backward_warp(s.mask0[..., None], map0)[..., 0]  # where the object was, at t
-        m1 = backward_warp(s.mask1[..., None], map1)[..., 0]  # where it will be, at t
-        fill = np.clip(m0 + m1, 1e-6, None)
-        cover = np.clip(m0 + m1, 0, 1)[..., None]
-        background = (w1 * m0[..., None] + w0 * m1[..., None]) / fill[..., None]
+        h0 = backward_warp(s.hole0[..., None], map0)[..., 0]  # where the object was, at t
+        h1 = backward_warp(s.hole1[..., None], map1)[..., 0]  # where it will be, at t
+        cover = np.clip(h0 + h1, 0, 1)[..., None]
+        background = (w1 * h0[..., None] + w0 * h1[..., None]) / np.clip(h0 + h1, 1e-6, None)[..., None]
         out = out * (1 - cover) + background * cover
+        m0 = backward_warp(s.mask0[..., None], map0)[..., 0]
+        m1 = backward_warp(s.mask1[..., None], map1)[..., 0]
         a0 = (1 - tau) * _shift(m0, tau * s.shift)
         a1 = tau * _shift(m1, -(1 - tau) * s.shift)
         colour = (_shift(w0, tau * s.shift) * a0[..., None] + _shift(w1, -(1 - tau) * s.shift) * a1[..., None])

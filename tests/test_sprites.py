@@ -94,3 +94,17 @@ def test_settings_are_checked_when_the_params_are_made():
     with pytest.raises(TypeError):
         FusionParams(sprites=True, sprite_params={"kapa": 10})
     assert SpriteParams(kappa=10).kappa == 10
+
+
+def test_the_looking_script_takes_decodes_as_label_and_json(capsys):
+    from _eval_helpers import load_script
+
+    script = load_script("experiments/keyframe_texture_frames.py")
+    ap = script.argparse.ArgumentParser()
+    spec = 'sprites={"decoder": "warp", "prediction_params": {"sprites": true}}'
+    assert script.parse_decodes(ap, ["warp={\"decoder\": \"warp\"}", spec]) == {
+        "warp": {"decoder": "warp"}, "sprites": {"decoder": "warp", "prediction_params": {"sprites": True}}}
+    for bad in ("nolabel", '={"decoder": "warp"}', "x=[1]", "x={"):
+        with pytest.raises(SystemExit):
+            script.parse_decodes(ap, [bad])
+        assert "expected LABEL=JSON" in capsys.readouterr().err

@@ -156,10 +156,12 @@ def _sprite(mask0: np.ndarray, mask1: np.ndarray, shift: np.ndarray, feather: fl
 
 
 def find_sprites(key0: np.ndarray, key1: np.ndarray, f01: np.ndarray, f10: np.ndarray,
-                 params: SpriteParams | None = None) -> List[Sprite]:
+                 params: SpriteParams | None = None, trace: Optional[List[dict]] = None) -> List[Sprite]:
     """The sprites between RGB keyframes ``key0``, ``key1`` ``uint8 (H, W, 3)`` given the
     segment's end-to-end motion ``f01`` (on ``key0``'s grid, to ``key1``) and ``f10`` (the other
-    way), ``float32 (H, W, 2)`` px."""
+    way), ``float32 (H, W, 2)`` px. ``trace``: gets one entry per region that is an object in the
+    start keyframe: its ``area`` (px), the ``shift`` found (px, when one was) and the ``outcome``
+    (``sprite`` or the first test it failed: ``no fit``, ``ratio``, ``small``, ``no landing``, ``back``)."""
     p = params or SpriteParams()
     h, w = key0.shape[:2]
     grid = pixel_grid(h, w)
@@ -171,23 +173,35 @@ def find_sprites(key0: np.ndarray, key1: np.ndarray, f01: np.ndarray, f10: np.nd
     sprites = []
     for i in objects0:
         mask = labels0 == i
-        ys, xs = np.nonzero(mask)
-        at = (int(ys.mean()), int(xs.mean()))
-        motion = f01[at]
-        fit = _match(g0, mask, g1, motion, p)
-        if fit is None or not fit[1] <= p.max_ratio * fit[2]:
-            continue
-        shift = fit[0] - motion
-        if np.hypot(*shift) < p.min_shift:
-            continue
-        landed = _landing(mask, fit[0], labels1, objects1)
-        if landed is None:
-            continue
-        back = _match(g1, labels1 == landed, g0, -fit[0], p)
-        if back is None or np.hypot(*(back[0] + fit[0])) > p.consistency:
-            continue
-        sprites.append(_sprite(mask, labels1 == landed, shift, p.feather))
+        outcome, shift, landed = _test(mask, f01, g0, g1, labels1, objects1, p)
+        if trace is not None:
+            trace.append({"area": int(mask.sum()), "outcome": outcome,
+                          "shift": None if shift is None else [round(float(v), 2) for v in shift]})
+        if outcome == "sprite":
+            sprites.append(_sprite(mask, labels1 == landed, shift, p.feather))
     return sprites
+
+
+def _test(mask: np.ndarray, f01: np.ndarray, g0: np.ndarray, g1: np.ndarray, labels1: np.ndarray,
+          objects1: List[int], p: SpriteParams) -> Tuple[str, Optional[np.ndarray], Optional[int]]:
+    """Step 2's tests of one start-keyframe object ``mask``: ``(outcome, shift, end region)``."""
+    ys, xs = np.nonzero(mask)
+    motion = f01[int(ys.mean()), int(xs.mean())]
+    fit = _match(g0, mask, g1, motion, p)
+    if fit is None:
+        return "no fit", None, None
+    shift = fit[0] - motion
+    if not fit[1] <= p.max_ratio * fit[2]:
+        return "ratio", shift, None
+    if np.hypot(*shift) < p.min_shift:
+        return "small", shift, None
+    landed = _landing(mask, fit[0], labels1, objects1)
+    if landed is None:
+        return "no landing", shift, None
+    back = _match(g1, labels1 == landed, g0, -fit[0], p)
+    if back is None or np.hypot(*(back[0] + fit[0])) > p.consistency:
+        return "back", shift, None
+    return "sprite", shift, landed
 
 
 def _landing(mask: np.ndarray, offset: np.ndarray, labels1: np.ndarray, objects1: List[int]) -> Optional[int]:
@@ -238,11 +252,12 @@ def draw_sprites(image: np.ndarray, w0: np.ndarray, w1: np.ndarray, map0: np.nda
 _CACHE = SegmentCache(4)
 
 
-def segment_sprites(seg: DecodedSegment, bandwidth: float, params: SpriteParams,
-                    keyflow: KeyflowParams | None, edge: EdgeParams | None) -> List[Sprite]:
-    """:func:`find_sprites` of a decoded segment, computed once per segment object. The end-to-end
-    motion is keyflow's refined one (the tracks' plus its trusted correction) when ``keyflow`` is
-    given, else the tracks' Gaussian map; none for segments of fewer than 3 frames."""
+def segment_sprites(seg: DecodedSegment, bandwidth: float, params: SpriteParams, keyflow: KeyflowParams | None,
+                    edge: EdgeParams | None, trace: Optional[List[dict]] = None) -> List[Sprite]:
+    """:func:`find_sprites` of a decoded segment, computed once per segment object (``trace``:
+    computed afresh, see :func:`find_sprites`). The end-to-end motion is keyflow's refined one (the
+    tracks' plus its trusted correction) when ``keyflow`` is given, else the tracks' Gaussian map;
+    none for segments of fewer than 3 frames."""
     if seg.segment.length < 3:
         return []
 
@@ -255,6 +270,8 @@ def segment_sprites(seg: DecodedSegment, bandwidth: float, params: SpriteParams,
             last, grid = seg.segment.length - 1, pixel_grid(h, w)
             f01 = dense_flow_from_tracks(seg.tracks, 0, last, h, w, bandwidth)[0] - grid
             f10 = dense_flow_from_tracks(seg.tracks, last, 0, h, w, bandwidth)[0] - grid
-        return find_sprites(seg.key_start, seg.key_end, f01, f10, params)
+        return find_sprites(seg.key_start, seg.key_end, f01, f10, params, trace)
 
+    if trace is not None:
+        return compute()
     return _CACHE.get(seg, (float(bandwidth), params, keyflow, edge), compute)

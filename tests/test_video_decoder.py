@@ -64,6 +64,22 @@ def test_frame_decoder_options_are_refused_not_ignored(micro_folder):
     build_decoder("diffusion", weights=str(micro_folder), residual_from=None, steps=1)  # unset (config null): fine
 
 
+def test_the_warp_decoders_fusion_options_are_refused_by_both_generative_decoders(micro_folder, tmp_path):
+    """``codec.decoder.prediction_params`` / ``prediction`` act on the warp decoder; the generative
+    decoders refine the default fusion their models were trained on and say so (the config's
+    defaults, ``prediction: select`` and null overrides, pass)."""
+    frame = build_model(load_group("model", "micro"))
+    frame.save_pretrained(str(tmp_path), safe_serialization=True)
+    for weights in (str(micro_folder), str(tmp_path)):
+        with pytest.raises(ConfigError, match="prediction_params .*sprites.*an option of the warp decoder"):
+            build_decoder({"name": "diffusion", "weights": weights, "prediction_params": {"sprites": True}})
+        with pytest.raises(ConfigError, match="prediction 'blend': an option of the warp decoder"):
+            build_decoder({"name": "diffusion", "weights": weights, "prediction": "blend"})
+        build_decoder({"name": "diffusion", "weights": weights, "prediction": "select", "prediction_params": None,
+                       "steps": 1})
+    assert build_decoder("warp", prediction_params={"sprites": True}).params.sprites
+
+
 @pytest.mark.skipif(not (ASSETS / "tiny" / "config.json").is_file(), reason="shipped tiny weights absent")
 @pytest.mark.parametrize("base", ["prediction", "blend", "detail"])
 def test_the_residual_goes_on_the_same_image_as_in_the_2d_decoder(micro_folder, base):

@@ -8,7 +8,18 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from actdiff.errors import ConfigError
 from actdiff.types import DecodedSegment, StreamHeader
+
+
+def refuse_fusion_options(decoder: str, prediction: Optional[str], prediction_params: Optional[dict]) -> None:
+    """The warp decoder's ``prediction`` / ``prediction_params`` (``codec.decoder``) given to a
+    generative decoder: a one-line :class:`ConfigError`, not ignored. Its model refines the default
+    fusion it was trained on (``prediction: select`` with no overrides passes)."""
+    if prediction_params or prediction not in (None, "select"):
+        given = f"prediction_params {prediction_params}" if prediction_params else f"prediction {prediction!r}"
+        raise ConfigError(f"{given}: an option of the warp decoder; the {decoder} decoder refines the default "
+                          "fusion its model was trained on (decode with --decoder warp to use it)")
 
 
 def keyframes_in_place(seg: DecodedSegment) -> np.ndarray:

@@ -59,7 +59,7 @@ import torch
 import torch.nn.functional as F
 
 from actdiff.conditioning import conditions
-from actdiff.decoders.base import Decoder, keyframes_in_place
+from actdiff.decoders.base import Decoder, keyframes_in_place, refuse_fusion_options
 from actdiff.decoders.coarse_lock import lock_coarse
 from actdiff.decoders.keyframe_texture import ONE_WAY, TextureCache, decode_with_keyframe_texture
 from actdiff.decoders.rebase import add_residual, blur, image_under, resolve_options, segment_mix
@@ -178,8 +178,11 @@ class DiffusionDecoder(Decoder):
         residual_scale: float | None = None,
         coarse_lock: bool | None = None,
         device: str | None = None,
+        prediction: str | None = None,
+        prediction_params: dict | None = None,
         **_: object,
     ) -> None:
+        refuse_fusion_options("diffusion", prediction, prediction_params)
         if device is None:  # a given model stays where it is; loaded weights go to the GPU if any
             device = str(next(model.parameters()).device) if model is not None else \
                 ("cuda" if torch.cuda.is_available() else "cpu")

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from actdiff.conditioning import segment as segment_conditions
 from actdiff.conditioning.conditions import warp_blend_from_conditions
-from actdiff.decoders.base import Decoder, keyframes_in_place
+from actdiff.decoders.base import Decoder, keyframes_in_place, refuse_fusion_options
 from actdiff.decoders.coarse_lock import lock_coarse
 from actdiff.decoders.rebase import add_residual, image_under, resolve_options, segment_mix
 from actdiff.decoders.residual_filter import filter_residuals
@@ -93,6 +93,7 @@ class VideoDiffusionDecoder(Decoder):
         **sampling: Any,
     ) -> None:
         del batch_size  # the frame decoder's option; a window is the batch here
+        refuse_fusion_options("video", sampling.pop("prediction", None), sampling.pop("prediction_params", None))
         frame_only = sorted(k for k in FRAME_DECODER_OPTIONS if sampling.get(k) is not None)
         if frame_only:  # refused, not ignored
             raise ConfigError(f"{', '.join(frame_only)}: options of the frame-by-frame diffusion decoder; "

@@ -65,6 +65,9 @@ def test_a_training_step_updates_only_the_branch(data):
     torch.manual_seed(0)
     module = TrackingBranchModule(OmegaConf.to_container(cfg.model, resolve=True), {"lr": 1e-2})
     batch = torch.utils.data.default_collate([dm.train_set[0]])
+    module.on_train_epoch_start()  # Lightning's hook: the branch trains in train mode, the base stays in eval
+    assert all(m.training for m in module.model.branch.modules())
+    assert not any(m.training for n, m in module.model.named_modules() if n and not n.startswith("branch"))
     before = {k: v.detach().clone() for k, v in module.model.named_parameters()}
     opt = module.configure_optimizers()["optimizer"]
     loss = module.diffusion_loss(batch, generator=torch.Generator().manual_seed(0))

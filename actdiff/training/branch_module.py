@@ -46,6 +46,12 @@ class TrackingBranchModule(L.LightningModule):
         self.noise_scheduler = CogVideoXDDIMScheduler.from_config(self.model.scheduler.config)
         self.strict_loading = False                     # checkpoints hold the branch only
 
+    def on_train_epoch_start(self) -> None:
+        """The frozen base in eval mode, the branch in train mode: the model is loaded in eval mode
+        and Lightning keeps the modes it finds (it restores them after each validation)."""
+        self.model.eval()
+        self.model.branch.train()
+
     # -------------------------------------------------------------------- loss
     @torch.no_grad()
     def latents(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

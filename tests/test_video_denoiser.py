@@ -166,6 +166,19 @@ def test_the_video_residual_base_survives_the_frame_models_config(tmp_path):
     assert micro_video(residual_base="blend").config.residual_base == "blend"
 
 
+def test_inflated_from_saved_weights_the_model_starts_in_train_mode(tmp_path):
+    """``from_pretrained`` returns eval mode and Lightning keeps the modes it finds: the inflated model
+    must start in train mode like one built from scratch, and carry the saved weights."""
+    from actdiff.models.video_presets import build_video_preset
+
+    frame = build_model(load_group("model", "micro"))
+    frame.save_pretrained(str(tmp_path), safe_serialization=True)
+    m = build_video_preset(OmegaConf.merge(load_group("model", "micro_video"), {"init_from": str(tmp_path)}))
+    assert all(mod.training for mod in m.modules())
+    name, weight = next(iter(frame.unet.state_dict().items()))
+    torch.testing.assert_close(m.unet.state_dict()[name], weight)
+
+
 def test_a_damaged_init_from_folder_is_one_line(tmp_path):
     """``model.init_from=DIR`` whose ``config.json`` does not fit its weights: one ``ConfigError``
     line naming the folder (it was a diffusers traceback)."""

@@ -3,8 +3,9 @@ per keyframe (``residual_from: keyframes``), to LOOK at (nothing is chosen on it
 
 Encodes the first 96 frames of CLIP (cpu protocol) at rate point POINT with the default codec, decodes
 the stream three ways and scores PSNR, coarse PSNR, MS-SSIM, VMAF NEG, tOF, warping error and NIQE;
-``--sheet`` writes the middle frame of the two longest segments (columns: source, warp, default,
-keyframes). ``--decode LABEL=JSON`` (repeatable) replaces the three decodes by others: JSON holds
+``--sheet`` writes the middle frame of the two longest segments, or the frames ``--show T ...``
+(columns: source, warp, default, keyframes). ``--decode LABEL=JSON`` (repeatable) replaces the three
+decodes by others: JSON holds
 :func:`actdiff.codec.decode_video`'s decoder options, e.g. ``'sprites={"decoder": "warp",
 "prediction_params": {"sprites": true}}'``.
 
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--scale", type=float, default=0.25, help="residual_scale of the keyframes decode")
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--sheet", default=None, help="PNG of the two longest segments' middle frames")
+    ap.add_argument("--show", type=int, nargs="+", default=None, metavar="T",
+                    help="the frames of the sheet instead (display indices)")
     ap.add_argument("--decode", action="append", default=None, metavar="LABEL=JSON",
                     help="a decode of the stream (decode_video's options); repeat; default: warp, default, keyframes")
     ap.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -49,6 +52,8 @@ def main(argv: list[str] | None = None) -> dict:
     refuse_outputs(ap, [args.output, args.sheet], args.overwrite)
     full = load_protocol("cpu").read(args.clip)
     video = Video(frames=full.frames[:96], fps=full.fps, source=args.clip)
+    if args.show and not all(0 <= t < video.num_frames for t in args.show):
+        ap.error(f"--show {args.show}: the clip's frames are 0..{video.num_frames - 1}")
     res = encode_at_point(video, args.rate)
     src = np.asarray(video.frames)
     frames, rows = {}, {}
@@ -57,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
         rows[label] = {k: float(v) for k, v in compute_metrics(src, frames[label], METRICS).items()}
         print(label, " ".join(f"{k}={v:.5f}" for k, v in rows[label].items()), flush=True)
     segs = res.stats["segments"]
-    shown = [(a + b) // 2 for a, b in sorted(segs, key=lambda s: s[1] - s[0], reverse=True)[:2]]
+    shown = args.show or [(a + b) // 2 for a, b in sorted(segs, key=lambda s: s[1] - s[0], reverse=True)[:2]]
     if args.sheet:
         sheet = np.concatenate([np.concatenate([src[t]] + [frames[k][t] for k in decodes], 1) for t in shown], 0)
         Image.fromarray(sheet).save(args.sheet)

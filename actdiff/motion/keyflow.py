@@ -145,15 +145,23 @@ def keyframe_corrections(seg: DecodedSegment, bandwidth: float,
     if edge is not None and seg.tracks.num_points:
         f01, f10 = _edge_motions(seg, bandwidth, edge)
     else:
-        m01, _ = dense_flow_from_tracks(seg.tracks, 0, length - 1, h, w, bandwidth)
-        m10, _ = dense_flow_from_tracks(seg.tracks, length - 1, 0, h, w, bandwidth)
-        f01, f10 = m01 - grid, m10 - grid
+        f01, f10 = tracks_motions(seg, bandwidth)
     g0, g1 = _gray(seg.key_start), _gray(seg.key_end)
     d01 = _dis_flow(g0, g1, f01)
     d10 = _dis_flow(g1, g0, f10)
     c0 = _one_side(seg.key_start, seg.key_end, f01, d01, d10, grid, p)
     c1 = _one_side(seg.key_end, seg.key_start, f10, d10, d01, grid, p)
     return Corrections(c0, c1, f01.astype(np.float32), f10.astype(np.float32))
+
+
+def tracks_motions(seg: DecodedSegment, bandwidth: float) -> Tuple[np.ndarray, np.ndarray]:
+    """The tracks' Gaussian motion from the start keyframe to the end keyframe on the start's grid,
+    and back on the end's, each ``float32 (H, W, 2)`` px."""
+    h, w = seg.key_start.shape[:2]
+    last, grid = seg.segment.length - 1, pixel_grid(h, w)
+    m01, _ = dense_flow_from_tracks(seg.tracks, 0, last, h, w, bandwidth)
+    m10, _ = dense_flow_from_tracks(seg.tracks, last, 0, h, w, bandwidth)
+    return m01 - grid, m10 - grid
 
 
 def _edge_motions(seg: DecodedSegment, bandwidth: float, edge: EdgeParams) -> Tuple[np.ndarray, np.ndarray]:

@@ -32,9 +32,8 @@ import cv2
 import numpy as np
 
 from actdiff.motion.edge_field import EdgeParams
-from actdiff.motion.interpolate import dense_flow_from_tracks
 from actdiff.motion.keyed_lock import SegmentCache
-from actdiff.motion.keyflow import KeyflowParams, cached_corrections
+from actdiff.motion.keyflow import KeyflowParams, cached_corrections, tracks_motions
 from actdiff.motion.warp import backward_warp, pixel_grid
 from actdiff.types import DecodedSegment
 
@@ -266,10 +265,7 @@ def segment_sprites(seg: DecodedSegment, bandwidth: float, params: SpriteParams,
             corr = cached_corrections(seg, bandwidth, keyflow, edge)
             f01, f10 = corr.f01 + corr.c0, corr.f10 + corr.c1
         else:
-            h, w = seg.key_start.shape[:2]
-            last, grid = seg.segment.length - 1, pixel_grid(h, w)
-            f01 = dense_flow_from_tracks(seg.tracks, 0, last, h, w, bandwidth)[0] - grid
-            f10 = dense_flow_from_tracks(seg.tracks, last, 0, h, w, bandwidth)[0] - grid
+            f01, f10 = tracks_motions(seg, bandwidth)
         return find_sprites(seg.key_start, seg.key_end, f01, f10, params, trace)
 
     if trace is not None:

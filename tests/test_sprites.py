@@ -79,6 +79,15 @@ def test_a_change_in_place_is_no_sprite():
     assert find_sprites(k0, k1, zero, zero) == []
 
 
+def test_the_trace_says_which_region_became_the_sprite():
+    frames = walker_clip()
+    zero = np.zeros((H, W, 2), np.float32)
+    trace = []
+    found = find_sprites(frames[0], frames[-1], zero, zero, trace=trace)
+    kept = [r for r in trace if r["outcome"] == "sprite"]
+    assert len(kept) == len(found) == 1 and kept[0]["shift"] == [MOVE, 0.0] and kept[0]["area"] >= 140
+
+
 def test_a_move_within_the_motion_is_no_sprite():
     """When the motion given already carries the object, nothing is left for a sprite."""
     frames = walker_clip()
@@ -108,3 +117,14 @@ def test_the_looking_script_takes_decodes_as_label_and_json(capsys):
         with pytest.raises(SystemExit):
             script.parse_decodes(ap, [bad])
         assert "expected LABEL=JSON" in capsys.readouterr().err
+
+
+def test_the_looking_script_refuses_a_frame_outside_the_clip_before_encoding(tmp_path, capsys, monkeypatch):
+    from _eval_helpers import ROOT, load_script
+
+    script = load_script("experiments/keyframe_texture_frames.py")
+    monkeypatch.setattr(script, "encode_at_point", lambda *a, **k: pytest.fail("encoded before refusing"))
+    clip = ROOT / "actdiff" / "assets" / "sample" / "bigbuckbunny_256x384.mp4"
+    with pytest.raises(SystemExit):
+        script.main([str(clip), "--show", "500", "-o", str(tmp_path / "o.json")])
+    assert "--show [500]" in capsys.readouterr().err and not (tmp_path / "o.json").exists()

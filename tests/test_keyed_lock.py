@@ -57,7 +57,9 @@ def test_segment_cache_keeps_a_result_per_segment_and_settings():
     cache.get(b, 1, lambda: compute("b1"))
     cache.get(c, 1, lambda: compute("c1"))                       # size 2: the oldest (a) goes
     assert cache.get(a, 2, lambda: compute("a2 again")) == ["a2 again"]
-    assert calls == ["a1", "a2", "b1", "c1", "a2 again"]
+    assert cache.get(a, 3, lambda: compute("a3")) == ["a3"]      # a segment computed again keeps its place:
+    assert cache.get(c, 1, lambda: compute("c1 again")) == ["c1"]  # c (kept beside a) is not dropped for it
+    assert calls == ["a1", "a2", "b1", "c1", "a2 again", "a3"]
 
 
 def test_corrections_of_one_segment_are_computed_once_by_two_threads(monkeypatch):

@@ -64,7 +64,7 @@ class SegmentCache:
             if hit is not None and hit[0]() is seg and hit[1] == key:
                 return hit[2]
             out = compute()
-            if len(self._items) >= self._size:
+            if id(seg) not in self._items and len(self._items) >= self._size:  # a new segment: drop the oldest
                 self._items.pop(next(iter(self._items), None), None)  # another thread may have taken it
             self._items[id(seg)] = (weakref.ref(seg), key, out)
         return out

@@ -1,0 +1,223 @@
+"""Would moving objects sent by the encoder help? The warp decoder with oracle sprites from the source.
+
+The decoder alone cannot pair a small moving object between the two keyframes (``sprites``,
+docs/video_interface.md, "Small moving objects found by the decoder"): its regions of disagreement
+are blobs, not outlines. The encoder has the source and could send each object instead: a mask on
+the start keyframe's grid and its path through the segment. This script measures what that would
+give at best BEFORE any bit of it is designed, on TRAINING-corpus files only (fast mode, cpu
+protocol, never the clips results are reported on):
+
+1. per segment, the pixels of the start keyframe that move against the camera's robust affine fit
+   (``experiments/layer_oracle.py``'s :func:`motion_mask`: the source's chained DIS motion, textured
+   pixels, ``--block``-px blocks) are split into connected objects of ``--min-area`` px up to
+   ``--max-share`` of the frame;
+2. an object's path ``p_t`` (px, ``t = 0 … L-1``) is the median chained motion of its confident
+   pixels to frame ``t``; an object whose chain holds on less than ``--keep`` of its pixels at the
+   segment's end (it left, or was hidden) is dropped;
+3. the warp decoder draws frame ``t`` as shipped, then fills where its warps show each object
+   (each keyframe's object mask carried along the decoder's own maps) with the other warp, and
+   draws the object once: the start keyframe's pixels under the mask moved by ``p_t`` and the end
+   keyframe's moved by ``p_t − p_{L-1}``, cross-faded by ``τ = t/(L-1)`` (rigid translation, the
+   model a coded object would have).
+
+The sprites are free here; the JSON estimates what coding them would cost (``object_bits``: per
+object a box of 4 × 9 bits, one bit per block inside the box, and 2 × 6 bits per second frame of
+the path) against the stream's own bits.
+
+    ACTDIFF_TRAIN_CLIPS=... OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python experiments/sprite_oracle.py \\
+        --clips mmaction_makeup intel_asl_signing intel_bottles udacity_highway davis_dogs_jump --frames 48 \\
+        -o benchmarks/results/sprite_oracle_train_cpu.json --frames-dir experiments/results_prediction/frames
+
+Results: docs/video_interface.md, "Objects sent by the encoder? An oracle".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List
+
+import cv2
+import numpy as np
+
+import actdiff.motion.fusion as fusion
+from actdiff.codec import decode_video
+from actdiff.codec.decoder import decode_segments
+from actdiff.evaluation.rates import training_streams
+from actdiff.evaluation.results import atomic_write_text, machine
+from actdiff.io.files import refuse_outputs
+from actdiff.metrics import compute_metrics
+from actdiff.motion.warp import backward_warp
+from actdiff.tracking.base import iter_chain
+from actdiff.tracking.dis import DISTracker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from layer_oracle import motion_mask, texture  # noqa: E402  (the moving-pixel mask of a keyframe)
+
+METRICS = ("psnr", "psnr_lowres", "ms_ssim", "tof", "warping_error")
+
+
+@dataclass
+class OracleSprite:
+    """One object: ``mask0`` ``float32 (H, W)`` in [0, 1] on the start keyframe's grid, ``path``
+    ``float32 (L, 2)`` px ``(x, y)`` from the source, the keyframes ``uint8 (H, W, 3)``."""
+
+    mask0: np.ndarray
+    path: np.ndarray
+    key0: np.ndarray
+    key1: np.ndarray
+
+
+#: ``segment start → its sprites``, read by :func:`oracle_sprites`.
+SPRITES: Dict[int, List[OracleSprite]] = {}
+
+
+def _shift(img: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    h, w = img.shape[:2]
+    m = np.float32([[1, 0, offset[0]], [0, 1, offset[1]]])
+    return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def find_objects(src: np.ndarray, fw: np.ndarray, bw: np.ndarray, s0: int, last: int, args) -> List[dict]:
+    """Step 1–2 of the module docstring for the segment ``s0 … s0+last``: ``[{mask, path}]``."""
+    h, w = src.shape[1:3]
+    moving = motion_mask(src, fw, bw, s0, s0 + last, args.threshold, args.block, args.fill)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(moving.astype(np.uint8), connectivity=8)
+    objects = [i for i in range(1, count)
+               if args.min_area <= stats[i, cv2.CC_STAT_AREA] <= args.max_share * h * w]
+    if not objects:
+        return []
+    textured = texture(cv2.cvtColor(src[s0], cv2.COLOR_RGB2GRAY))
+    paths = {i: [] for i in objects}
+    alive = {i: 1.0 for i in objects}
+    for _, flow, conf in iter_chain(np.ascontiguousarray(fw), np.ascontiguousarray(bw), s0, s0 + last, 1.5):
+        for i in objects:
+            inside = (labels == i) & textured
+            ok = inside & (conf >= 0.5)
+            alive[i] = ok.sum() / max(inside.sum(), 1)
+            paths[i].append(np.median(flow[ok], 0) if ok.any() else np.full(2, np.nan, np.float32))
+    out = []
+    for i in objects:
+        path = np.asarray(paths[i], np.float32)
+        if alive[i] >= args.keep and np.isfinite(path).all():
+            out.append({"mask": labels == i, "path": path})
+    return out
+
+
+def object_bits(mask: np.ndarray, length: int, block: int) -> int:
+    """The rough coded size (bits) of one object (module docstring)."""
+    ys, xs = np.nonzero(mask)
+    blocks = (-(-(ys.max() + 1 - ys.min()) // block)) * (-(-(xs.max() + 1 - xs.min()) // block))
+    return 36 + int(blocks) + 12 * ((length + 1) // 2)
+
+
+def oracle_sprites(seg, *_args) -> List[OracleSprite]:
+    """Stands in for :func:`actdiff.motion.sprites.segment_sprites` (the decoder's own finder)."""
+    return SPRITES.get(seg.segment.start, [])
+
+
+def draw_oracle(image: np.ndarray, w0: np.ndarray, w1: np.ndarray, map0: np.ndarray, map1: np.ndarray,
+                tau: float, sprites: List[OracleSprite]) -> np.ndarray:
+    """Stands in for :func:`actdiff.motion.sprites.draw_sprites` (step 3 of the module docstring)."""
+    out = image
+    for s in sprites:
+        last = len(s.path) - 1
+        t = int(round(tau * last))
+        end = s.path[-1]
+        mask1 = _shift(s.mask0, end)
+        grow = np.ones((5, 5), np.uint8)
+        h0 = backward_warp(cv2.dilate(s.mask0, grow)[..., None], map0)[..., 0]
+        h1 = backward_warp(cv2.dilate(mask1, grow)[..., None], map1)[..., 0]
+        cover = np.clip(h0 + h1, 0, 1)[..., None]
+        fill = (w1 * h0[..., None] + w0 * h1[..., None]) / np.clip(h0 + h1, 1e-6, None)[..., None]
+        out = out * (1 - cover) + fill * cover
+        a0 = (1 - tau) * _shift(s.mask0, s.path[t])
+        a1 = tau * _shift(mask1, s.path[t] - end)
+        colour = (_shift(s.key0.astype(np.float32), s.path[t]) * a0[..., None]
+                  + _shift(s.key1.astype(np.float32), s.path[t] - end) * a1[..., None])
+        alpha = np.clip(a0 + a1, 0, 1)[..., None]
+        out = out * (1 - alpha) + colour / np.clip(a0 + a1, 1e-6, None)[..., None] * alpha
+    return out.astype(np.float32)
+
+
+def fill_sprites(src: np.ndarray, segs: list, fw: np.ndarray, bw: np.ndarray, args) -> dict:
+    """Fill :data:`SPRITES` for every segment; returns counts and the bit estimate."""
+    SPRITES.clear()
+    count, bits = 0, 0
+    for seg in segs:
+        s0, last = seg.segment.start, seg.segment.length - 1
+        if last < 2:
+            continue
+        found = find_objects(src, fw, bw, s0, last, args)
+        SPRITES[s0] = [OracleSprite(cv2.GaussianBlur(o["mask"].astype(np.float32), (0, 0), 1.0), o["path"],
+                                    seg.key_start, seg.key_end) for o in found]
+        count += len(found)
+        bits += sum(object_bits(o["mask"], last + 1, args.block) for o in found)
+    return {"objects": count, "object_bits": bits}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", nargs="+", required=True, help="names of training-corpus files")
+    ap.add_argument("--frames", type=int, default=48)
+    ap.add_argument("--rates", nargs="+", default=["r1", "r3"])
+    ap.add_argument("--threshold", type=float, default=2.0, help="px of motion against the camera's fit")
+    ap.add_argument("--block", type=int, default=8, help="mask block size, px")
+    ap.add_argument("--fill", type=float, default=0.25, help="share of a block's pixels that marks it")
+    ap.add_argument("--min-area", type=int, default=128, help="smallest object, px")
+    ap.add_argument("--max-share", type=float, default=0.1, help="largest object, share of the frame")
+    ap.add_argument("--keep", type=float, default=0.5, help="share of an object's chains that must hold")
+    ap.add_argument("--frames-dir", type=Path, default=None,
+                    help="write source | shipped | oracle | objects (PNG) of the middle of the longest segment")
+    ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    args = ap.parse_args(argv)
+    refuse_outputs(ap, [args.output], args.overwrite)
+    cv2.setNumThreads(1)
+    out = {"args": {k: str(v) for k, v in vars(args).items()}, "machine": machine(), "rows": []}
+    flows = {}
+    for name, src, point, res in training_streams(args.clips, args.rates, args.frames):
+        if name not in flows:
+            flows = {name: DISTracker("medium").pairwise_flows(src)}
+        shipped = np.asarray(decode_video(res.data, "warp").frames)
+        segs = decode_segments(res.data, trusted=True)[1]
+        info = fill_sprites(src, segs, *flows[name], args)
+        saved = fusion.segment_sprites, fusion.draw_sprites
+        fusion.segment_sprites, fusion.draw_sprites = oracle_sprites, draw_oracle
+        try:
+            oracle = np.asarray(decode_video(res.data, "warp", prediction_params={"sprites": True}).frames)
+        finally:
+            fusion.segment_sprites, fusion.draw_sprites = saved
+        row = {"clip": name, "point": point, "bpp": res.stats["bpp"], "bits": res.stats.get("bits_total"), **info,
+               "shipped": compute_metrics(src, shipped, METRICS), "oracle": compute_metrics(src, oracle, METRICS)}
+        out["rows"].append(row)
+        print(f"{name} {point} {row['bpp']:.4f} bpp ({row['bits']} bits), {info['objects']} objects "
+              f"(~{info['object_bits']} bits) " + " ".join(f"{m} {row['shipped'][m]:.4f}->{row['oracle'][m]:.4f}"
+                                                       for m in METRICS), flush=True)
+        if args.frames_dir is not None:
+            write_panel(args.frames_dir / f"sprite_oracle_{name}_{point}.png", src, shipped, oracle, segs)
+        if args.output:
+            atomic_write_text(args.output, json.dumps(out, indent=1) + "\n", overwrite=True)
+    return out
+
+
+def write_panel(path: Path, src: np.ndarray, shipped: np.ndarray, oracle: np.ndarray, segs: list) -> None:
+    """Source | shipped | oracle | start keyframe with its objects (red) at the middle of the longest segment."""
+    seg = max(segs, key=lambda s: s.segment.length)
+    t = seg.segment.start + seg.segment.length // 2
+    over = src[seg.segment.start].copy()
+    for s in SPRITES.get(seg.segment.start, []):
+        m = s.mask0 > 0.5
+        over[m] = (0.5 * over[m] + [127, 0, 0]).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    panel = np.concatenate([src[t], shipped[t], oracle[t], over], 1)
+    cv2.imwrite(str(path), cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
+
+
+if __name__ == "__main__":
+    from actdiff.commands.common import script_entry
+
+    script_entry(main)

@@ -12,8 +12,9 @@ protocol, never the clips results are reported on):
    pixels, ``--block``-px blocks) are split into connected objects of ``--min-area`` px up to
    ``--max-share`` of the frame;
 2. an object's path ``p_t`` (px, ``t = 0 … L-1``) is the median chained motion of its confident
-   pixels to frame ``t``; an object whose chain holds on less than ``--keep`` of its pixels at the
-   segment's end (it left, or was hidden) is dropped;
+   pixels to frame ``t``, each step then moved to where the object's start-frame pixels best match
+   frame ``t`` (masked SSD within ±4 px: the chain drifts); an object whose chain holds on less
+   than ``--keep`` of its pixels at the segment's end (it left, or was hidden) is dropped;
 3. the warp decoder draws frame ``t`` as shipped, then fills where its warps show each object
    (each keyframe's object mask carried along the decoder's own maps) with the other warp, and
    draws the object once: the start keyframe's pixels under the mask moved by ``p_t`` and the end
@@ -36,9 +37,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, Iterator, List
 
 import cv2
 import numpy as np
@@ -103,7 +105,29 @@ def find_objects(src: np.ndarray, fw: np.ndarray, bw: np.ndarray, s0: int, last:
     for i in objects:
         path = np.asarray(paths[i], np.float32)
         if alive[i] >= args.keep and np.isfinite(path).all():
-            out.append({"mask": labels == i, "path": path})
+            out.append({"mask": labels == i, "path": refine_path(src[s0:s0 + last + 1], labels == i, path)})
+    return out
+
+
+def refine_path(frames: np.ndarray, mask: np.ndarray, path: np.ndarray, radius: int = 4) -> np.ndarray:
+    """``path`` ``float32 (L, 2)`` px with each step moved to where the start frame's pixels under
+    ``mask`` (bool ``(H, W)``) best match frame ``t`` (masked SSD, whole pixels within ``±radius``
+    of the chained estimate): the chain drifts by a few px over a segment."""
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in frames]
+    tmpl, tmask = grey[0][y0:y1, x0:x1], mask[y0:y1, x0:x1].astype(np.float32)
+    h, w = grey[0].shape
+    out = path.copy()
+    for t in range(1, len(frames)):
+        cx, cy = (int(round(v)) for v in path[t])
+        wx0, wy0 = x0 + cx - radius, y0 + cy - radius
+        wx1, wy1 = x1 + cx + radius, y1 + cy + radius
+        if wx0 < 0 or wy0 < 0 or wx1 > w or wy1 > h:
+            continue  # near the border: keep the chain's estimate
+        res = cv2.matchTemplate(grey[t][wy0:wy1, wx0:wx1], tmpl, cv2.TM_SQDIFF, mask=tmask)
+        by, bx = np.unravel_index(int(res.argmin()), res.shape)
+        out[t] = (cx - radius + bx, cy - radius + by)
     return out
 
 
@@ -141,6 +165,18 @@ def draw_oracle(image: np.ndarray, w0: np.ndarray, w1: np.ndarray, map0: np.ndar
         alpha = np.clip(a0 + a1, 0, 1)[..., None]
         out = out * (1 - alpha) + colour / np.clip(a0 + a1, 1e-6, None)[..., None] * alpha
     return out.astype(np.float32)
+
+
+@contextmanager
+def oracle_drawing() -> Iterator[None]:
+    """While open, the warp decoder with ``prediction_params={"sprites": True}`` draws the sprites
+    of :data:`SPRITES` instead of finding its own."""
+    saved = fusion.segment_sprites, fusion.draw_sprites
+    fusion.segment_sprites, fusion.draw_sprites = oracle_sprites, draw_oracle
+    try:
+        yield
+    finally:
+        fusion.segment_sprites, fusion.draw_sprites = saved
 
 
 def fill_sprites(src: np.ndarray, segs: list, fw: np.ndarray, bw: np.ndarray, args) -> dict:
@@ -185,12 +221,8 @@ def main(argv: list[str] | None = None) -> dict:
         shipped = np.asarray(decode_video(res.data, "warp").frames)
         segs = decode_segments(res.data, trusted=True)[1]
         info = fill_sprites(src, segs, *flows[name], args)
-        saved = fusion.segment_sprites, fusion.draw_sprites
-        fusion.segment_sprites, fusion.draw_sprites = oracle_sprites, draw_oracle
-        try:
+        with oracle_drawing():
             oracle = np.asarray(decode_video(res.data, "warp", prediction_params={"sprites": True}).frames)
-        finally:
-            fusion.segment_sprites, fusion.draw_sprites = saved
         row = {"clip": name, "point": point, "bpp": res.stats["bpp"], "bits": res.stats.get("bits_total"), **info,
                "shipped": compute_metrics(src, shipped, METRICS), "oracle": compute_metrics(src, oracle, METRICS)}
         out["rows"].append(row)

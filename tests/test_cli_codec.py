@@ -149,6 +149,14 @@ def test_diffusion_options_for_the_warp_decoder_refused(encoded, tmp_path, capsy
     assert flag in line and "--decoder diffusion" in line and not out.exists()
 
 
+def test_the_video_decoders_depth_option_with_the_frame_decoder_refused(encoded, tmp_path, capsys):
+    """``--depth-model`` acts on a segment-level video model's tracking video; with the default
+    frame-by-frame weights it is an error, never silently ignored."""
+    out = tmp_path / "o.mkv"
+    assert decode.main([str(encoded[0]), "-o", str(out), "--decoder", "diffusion", "--depth-model", "d"]) == 2
+    assert "frame-by-frame diffusion decoder: depth" in one_error_line(capsys) and not out.exists()
+
+
 def test_decode_says_which_model_and_sampling(encoded, tmp_path, capsys):
     out = tmp_path / "d.mkv"
     assert decode.main([str(encoded[0]), "-o", str(out), "--decoder", "diffusion", "--steps", "1"]) == 0

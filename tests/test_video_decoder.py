@@ -80,6 +80,16 @@ def test_the_warp_decoders_fusion_options_are_refused_by_both_generative_decoder
     assert build_decoder("warp", prediction_params={"sprites": True}).params.sprites
 
 
+def test_the_frame_decoder_refuses_options_it_does_not_take(tmp_path):
+    """A typo or an option of the segment-level video decoder given to the frame-by-frame one is a
+    one-line ``ConfigError``, not ignored."""
+    build_model(load_group("model", "micro")).save_pretrained(str(tmp_path), safe_serialization=True)
+    for extra in ({"stepz": 2}, {"overlap": 2}, {"depth": "some/folder"}):
+        with pytest.raises(ConfigError, match=f"frame-by-frame diffusion decoder: {next(iter(extra))}$"):
+            build_decoder("diffusion", weights=str(tmp_path), **extra)
+    assert build_decoder("diffusion", weights=str(tmp_path), steps=2).steps == 2
+
+
 @pytest.mark.skipif(not (ASSETS / "tiny" / "config.json").is_file(), reason="shipped tiny weights absent")
 @pytest.mark.parametrize("base", ["prediction", "blend", "detail"])
 def test_the_residual_goes_on_the_same_image_as_in_the_2d_decoder(micro_folder, base):

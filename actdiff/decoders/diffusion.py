@@ -180,9 +180,12 @@ class DiffusionDecoder(Decoder):
         device: str | None = None,
         prediction: str | None = None,
         prediction_params: dict | None = None,
-        **_: object,
+        **unknown: object,
     ) -> None:
         refuse_fusion_options("diffusion", prediction, prediction_params)
+        if unknown:  # refused, not ignored: a typo, or an option of the segment-level video decoder
+            raise ConfigError(f"unknown option(s) of the frame-by-frame diffusion decoder: {', '.join(sorted(unknown))}"
+                              )
         if device is None:  # a given model stays where it is; loaded weights go to the GPU if any
             device = str(next(model.parameters()).device) if model is not None else \
                 ("cuda" if torch.cuda.is_available() else "cpu")

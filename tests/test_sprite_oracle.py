@@ -44,7 +44,8 @@ def test_the_object_is_found_with_its_path_and_drawn_once():
     assert len(found) == 1
     path = found[0]["path"]
     assert path.shape == (L, 2)
-    assert np.allclose(path[:, 0], np.round(MOVE * np.arange(L) / (L - 1)), atol=0.01) and np.abs(path[:, 1]).max() < 1.0
+    assert np.allclose(path[:, 0], np.round(MOVE * np.arange(L) / (L - 1)), atol=0.01)
+    assert np.abs(path[:, 1]).max() < 1.0
     assert found[0]["mask"][45, 30]  # on the object in the start keyframe
 
     seg = DecodedSegment(Segment(0, L - 1), src[0], src[-1], Tracks.empty(L), bandwidth=16.0)

@@ -183,9 +183,8 @@ class DiffusionDecoder(Decoder):
         **unknown: object,
     ) -> None:
         refuse_fusion_options("diffusion", prediction, prediction_params)
-        if unknown:  # refused, not ignored: a typo, or an option of the segment-level video decoder
-            raise ConfigError(f"unknown option(s) of the frame-by-frame diffusion decoder: {', '.join(sorted(unknown))}"
-                              )
+        if names := ', '.join(sorted(unknown)):  # refused, not ignored: a typo, or a video decoder option
+            raise ConfigError(f"unknown option(s) of the frame-by-frame diffusion decoder: {names}")
         if device is None:  # a given model stays where it is; loaded weights go to the GPU if any
             device = str(next(model.parameters()).device) if model is not None else \
                 ("cuda" if torch.cuda.is_available() else "cpu")

@@ -153,7 +153,7 @@ def measure_decode(model: Any, cond: torch.Tensor, name: str, opts: dict[str, An
     model.generate(cond, 0, frames, **opts)
     sync(device)
     s = time.perf_counter() - t0
-    out = {"variant": name, "options": model._options(opts), "seconds": s, "frames_per_second": len(frames) / s,
+    out = {"variant": name, "options": model.sampling_options(opts), "seconds": s, "frames_per_second": len(frames) / s,
            "peak_gpu_gb": peak_gb(device), "conditioning_s": timer.seconds["conditioning"],
            "vae_decode_s": timer.seconds["vae_decode"],
            "denoising_s": s - timer.seconds["conditioning"] - timer.seconds["vae_decode"]}

@@ -130,6 +130,7 @@ def test_decode_twice_identical(encoded, tmp_path):
 
 
 @pytest.mark.parametrize("opt", [["--temporal-blend", "1.5"], ["--noise-mode", "swirl"], ["--strength", "0"],
+                                 ["--steps", "0"], ["--steps", "-2"],
                                  ["--base", "cross-fade"], ["--detail-mix", "1.5"], ["--residual-from", "middle"],
                                  ["--residual-scale", "2"]])
 def test_bad_diffusion_options_one_line(encoded, tmp_path, capsys, opt):

@@ -54,6 +54,7 @@ def one_error_line(capsys) -> str:
     ("codec.trajectories.decoded_choice_temporal=2", ["codec.trajectories.decoded_choice_temporal", "[0, 1]"]),
     ("codec.trajectories.decoded_choice_frames=0", ["codec.trajectories.decoded_choice_frames", "[1, 1024]"]),
     ("codec.trajectories.decoded_choice_flow=-1", ["codec.trajectories.decoded_choice_flow", "[0, 4]"]),
+    ("codec.decoder.steps=0", ["codec.decoder.steps", "[1, 10000]"]),
 ])
 def test_encode_refuses_bad_settings_before_any_work(tmp_path, capsys, override, words):
     """The input does not even exist: the setting is refused before the input is looked at."""

@@ -90,6 +90,17 @@ def test_the_frame_decoder_refuses_options_it_does_not_take(tmp_path):
     assert build_decoder("diffusion", weights=str(tmp_path), steps=2).steps == 2
 
 
+@pytest.mark.parametrize("bad", [{"steps": 0}, {"steps": -1}, {"steps": 2.5}, {"sampler": "foo"},
+                                 {"noise_mode": "swirl"}, {"strength": 0}])
+def test_bad_sampling_options_are_refused_when_the_decoder_is_built(micro_folder, tmp_path, bad):
+    """Both decoders refuse a bad sampling option when built, before any decoding (0 steps was the
+    frame decoder's "unset": it sampled the weights' default count instead)."""
+    build_model(load_group("model", "micro")).save_pretrained(str(tmp_path), safe_serialization=True)
+    for weights in (str(micro_folder), str(tmp_path)):
+        with pytest.raises(ConfigError, match=next(iter(bad)).split("_")[0]):
+            build_decoder("diffusion", weights=weights, **bad)
+
+
 @pytest.mark.skipif(not (ASSETS / "tiny" / "config.json").is_file(), reason="shipped tiny weights absent")
 @pytest.mark.parametrize("base", ["prediction", "blend", "detail"])
 def test_the_residual_goes_on_the_same_image_as_in_the_2d_decoder(micro_folder, base):

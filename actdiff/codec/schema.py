@@ -140,7 +140,7 @@ class DecoderSchema:
     prediction_params: Optional[Dict[str, Any]] = None
     weights: Optional[str] = None
     sampler: Optional[str] = None
-    steps: Optional[int] = None
+    steps: Optional[int] = rng(1, 10000, default=None)
     strength: Optional[float] = None
     noise_mode: Optional[str] = None
     temporal_blend: Optional[float] = None

@@ -116,6 +116,7 @@ class VideoDiffusionDecoder(Decoder):
             raise ConfigError(f"temporal_blend must be in [0, 1), got {self.temporal_blend}")
         lock = self.sampling.pop("coarse_lock", False)
         self.coarse_lock = bool(coarse_lock if coarse_lock is not None else lock)
+        self.model.sampling_options(self.sampling)  # checked now: a bad option fails before any decoding
         # base None: the model's own base, nothing moved
         options = resolve_options(self.model.decoder_defaults(), base, detail_mix, residual_band, residual_scale)
         self.base, self.detail_mix, self.stream_mix, self.residual_band, self.residual_scale = astuple(options)

@@ -162,6 +162,12 @@ class SegmentGenerator:
         """Sampling settings stored with the weights (overridden by the decoder's arguments)."""
         return {}
 
+    def sampling_options(self, sampling: dict[str, Any]) -> dict[str, Any]:
+        """The options :meth:`generate` runs with: ``sampling`` over :meth:`sampling_defaults`
+        (``None`` keeps a default). Subclasses check them here (an unknown or bad one is a one-line
+        ``ConfigError``); the decoder calls it when it is built, before any decoding."""
+        return {**self.sampling_defaults(), **{k: v for k, v in sampling.items() if v is not None}}
+
     def decoder_defaults(self) -> dict[str, Any]:
         """What the decoder adds the model's residual to, stored with the weights (``base``,
         ``detail_mix``, ``residual_band``, ``residual_scale``: :mod:`actdiff.decoders.rebase`;

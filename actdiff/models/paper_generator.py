@@ -246,7 +246,7 @@ class PaperVideoGenerator(nn.Module, ConfigMixin, SegmentGenerator):
                                tracking, rotary, ofs, checkpointing=self.gradient_checkpointing)
 
     # ----------------------------------------------------------------- sample
-    def _options(self, sampling: dict[str, Any]) -> dict[str, Any]:
+    def sampling_options(self, sampling: dict[str, Any]) -> dict[str, Any]:
         unknown = set(sampling) - set(self.default_sampling)
         if unknown:
             raise ConfigError(f"unknown sampling option(s) {sorted(unknown)} "
@@ -296,7 +296,7 @@ class PaperVideoGenerator(nn.Module, ConfigMixin, SegmentGenerator):
         :meth:`SegmentGenerator.generate`). Options (:data:`DEFAULT_SAMPLING`): ``steps``,
         ``guidance_scale`` (<= 1: no guidance), ``dynamic_cfg``, ``sampler`` (``dpm`` | ``ddim``),
         ``compile`` (``torch.compile`` the blocks), ``cache_latents`` (reuse encoded keyframes)."""
-        opts = self._options(sampling)
+        opts = self.sampling_options(sampling)
         t, _, h, w = cond.shape
         if t != len(frame_ids):
             raise ValueError(f"{t} condition frames but {len(frame_ids)} frame ids")

@@ -58,9 +58,15 @@ def make_sampler(model: ControlledDenoiser, name: str = "dpmsolver++"):
         return DDIMScheduler(**kw, clip_sample=False, set_alpha_to_one=False)
     if name == "dpmsolver++":
         return DPMSolverMultistepScheduler(**kw, algorithm_type="dpmsolver++")
-    if name == "unipc":
+    if check_sampler(name) == "unipc":
         return UniPCMultistepScheduler(**kw)
-    raise ConfigError(f"unknown sampler {name!r} (known: {', '.join(SAMPLERS)})")
+
+
+def check_sampler(name: Any) -> str:
+    """``name`` when it is one of :data:`SAMPLERS`, else a one-line ``ConfigError``."""
+    if name not in SAMPLERS:
+        raise ConfigError(f"unknown sampler {name!r} (known: {', '.join(SAMPLERS)})")
+    return str(name)
 
 
 def seed_for(*parts: int) -> int:
@@ -114,6 +120,17 @@ def warp_noise(base: torch.Tensor, coords: torch.Tensor, fresh: torch.Tensor) ->
 
 
 @torch.no_grad()
+def check_steps(steps: Any) -> int:
+    """``steps`` as an int, or a one-line ``ConfigError`` unless it is a whole number ≥ 1."""
+    try:
+        ok = not isinstance(steps, bool) and float(steps).is_integer() and int(steps) >= 1
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"sampling steps must be a whole number >= 1, got {steps}")
+    return int(steps)
+
+
 def sample(
     model: ControlledDenoiser,
     cond: torch.Tensor,
@@ -137,6 +154,7 @@ def sample(
     """
     if not 0.0 < strength <= 1.0:
         raise ConfigError(f"sampling strength must be in (0, 1], got {strength}")
+    check_steps(steps)
     sched = make_sampler(model, sampler)
     sched.set_timesteps(int(steps), device=cond.device)
     timesteps = sched.timesteps

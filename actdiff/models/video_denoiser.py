@@ -29,11 +29,13 @@ from actdiff.conditioning.segment import NUM_VIDEO_CHANNELS, video_channel_slice
 from actdiff.errors import ConfigError
 from actdiff.models.denoiser import ControlledDenoiser, widen_condition_input
 from actdiff.models.generator import SegmentGenerator, WindowSpec
-from actdiff.models.sampling import SAMPLERS, sample
+from actdiff.models.sampling import check_sampler, check_steps, sample
 from actdiff.models.temporal import GROUPS, inflate, set_num_frames
 
 #: Sampling options :meth:`VideoControlledDenoiser.generate` understands.
 SAMPLING_KEYS = ("sampler", "name", "steps", "strength", "noise_mode")
+#: The video generator's initial noise (:meth:`VideoControlledDenoiser.initial_noise`).
+NOISE_MODES = ("shared", "per_frame")
 
 
 #: Options of the 2D decoder's sampler section that a video preset inherits and the video decoder
@@ -164,6 +166,23 @@ class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
             d["sampler"] = d.pop("name")
         return d
 
+    def sampling_options(self, sampling: dict[str, Any]) -> dict[str, Any]:
+        """``sampler``, ``steps``, ``strength``, ``noise_mode`` over the weights' defaults, each checked
+        (:meth:`SegmentGenerator.sampling_options`)."""
+        unknown = set(sampling) - set(SAMPLING_KEYS)
+        if unknown:
+            raise ConfigError(f"unknown sampling option(s) {sorted(unknown)} (known: {', '.join(SAMPLING_KEYS)})")
+        opts = {**self.sampling_defaults(), **{k: v for k, v in sampling.items() if v is not None}}
+        name = check_sampler(opts.pop("name", None) or opts.get("sampler") or "dpmsolver++")
+        strength = float(opts.get("strength", 1.0))
+        if not 0.0 < strength <= 1.0:
+            raise ConfigError(f"sampling strength must be in (0, 1], got {strength}")
+        mode = str(opts.get("noise_mode", "shared"))
+        if mode not in NOISE_MODES:
+            raise ConfigError(f"unknown noise mode {mode!r} for a video generator ({' | '.join(NOISE_MODES)})")
+        return {**opts, "sampler": name, "steps": check_steps(opts.get("steps", 8)), "strength": strength,
+                "noise_mode": mode}
+
     def decoder_defaults(self) -> dict[str, Any]:
         d = dict(self.config.get("default_sampler") or {})
         return {k: d[k] for k in REBASE_OPTIONS if d.get(k) is not None}
@@ -185,29 +204,22 @@ class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
         if mode == "per_frame":
             return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(seed_for(seed, t)))
                                 for t in frame_ids])
-        raise ConfigError(f"unknown noise mode {mode!r} for a video generator (shared | per_frame)")
+        raise ConfigError(f"unknown noise mode {mode!r} for a video generator ({' | '.join(NOISE_MODES)})")
 
     @torch.no_grad()
     def generate(self, cond: torch.Tensor, seed: int, frame_ids: Sequence[int], **sampling: Any) -> torch.Tensor:
         """Sample one window: ``cond (T, 30, H, W)`` → frames ``(T, 3, H, W)`` in [-1, 1] (see
         :meth:`SegmentGenerator.generate`). Options: ``sampler`` (``ddim`` | ``dpmsolver++`` |
         ``unipc``), ``steps``, ``strength`` (SDEdit from the noised prediction), ``noise_mode``."""
-        unknown = set(sampling) - set(SAMPLING_KEYS)
-        if unknown:
-            raise ConfigError(f"unknown sampling option(s) {sorted(unknown)} (known: {', '.join(SAMPLING_KEYS)})")
-        opts = {**self.sampling_defaults(), **{k: v for k, v in sampling.items() if v is not None}}
-        name = str(opts.get("sampler") or opts.get("name") or "dpmsolver++")
-        if name not in SAMPLERS:
-            raise ConfigError(f"unknown sampler {name!r} (known: {', '.join(SAMPLERS)})")
+        opts = self.sampling_options(sampling)
         t, _, h, w = cond.shape
         if t != len(frame_ids):
             raise ValueError(f"{t} condition frames but {len(frame_ids)} frame ids")
         f = int(self.config.latent_factor)
         shape = (int(self.unet.config.in_channels), h // f, w // f)
-        noise = self.initial_noise(shape, seed, frame_ids, str(opts.get("noise_mode", "shared")))
+        noise = self.initial_noise(shape, seed, frame_ids, opts["noise_mode"])
         self.set_num_frames(t)
-        return sample(self, cond, noise.to(cond.device, cond.dtype), int(opts.get("steps", 8)), name,
-                      float(opts.get("strength", 1.0)))
+        return sample(self, cond, noise.to(cond.device, cond.dtype), opts["steps"], opts["sampler"], opts["strength"])
 
 
 def freeze_for_inflation(model: VideoControlledDenoiser, train: str) -> None:

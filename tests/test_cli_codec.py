@@ -67,6 +67,36 @@ def test_png_folder_and_y4m_inputs(tmp_path):
         assert encode.main([str(tmp_path / name), "-o", str(tmp_path / f"{name}.adv")]) == 0
 
 
+def test_a_full_range_y4m_is_read_by_its_tag(tmp_path):
+    """ActDiff writes y4m in full range with ffmpeg's tag; encoding such a file reads it so (the CLI
+    forced limited range on every y4m before: a 250 grey came back as 255, contrast stretched)."""
+    frames = np.full((2, 64, 64, 3), 250, np.uint8)
+    frames[:, :, :32] = 40
+    write_video(tmp_path / "full.y4m", frames, 25.0)
+    assert encode.main([str(tmp_path / "full.y4m"), "-o", str(tmp_path / "f.adv")]) == 0
+    assert decode.main([str(tmp_path / "f.adv"), "-o", str(tmp_path / "f.mkv")]) == 0
+    back = read_video(tmp_path / "f.mkv").frames.astype(float)
+    assert abs(back[:, 16:48, 40:56].mean() - 250) < 2 and abs(back[:, 16:48, 8:24].mean() - 40) < 2
+
+
+def test_png_folder_frame_rate_from_fps(tmp_path):
+    write_video(tmp_path / "frames", moving_texture(3, 48, 64), 25.0)
+    stats = tmp_path / "s.json"
+    assert encode.main([str(tmp_path / "frames"), "-o", str(tmp_path / "p.adv"), "--fps", "10",
+                        "--stats", str(stats)]) == 0
+    assert json.loads(stats.read_text())["fps"] == 10.0
+
+
+@pytest.mark.parametrize("opt,words", [(["--yuv-size", "64x48"], "--yuv-size is for raw .yuv"),
+                                       (["--yuv-range", "full"], "--yuv-range is for raw .yuv and .y4m"),
+                                       (["--fps", "10"], "stores its own frame rate"),
+                                       (["--tolerance", "0.05"], "give --target-bpp too")])
+def test_options_that_do_not_apply_to_the_input_are_refused(clip, tmp_path, capsys, opt, words):
+    out = tmp_path / "o.adv"
+    assert encode.main([str(clip), "-o", str(out), *opt]) == 2
+    assert words in one_error_line(capsys) and not out.exists()
+
+
 def test_frames_and_size_options(clip, tmp_path):
     stats = tmp_path / "s.json"
     assert encode.main([str(clip), "-o", str(tmp_path / "a.adv"), "--frames", "4", "--size", "64x48",  # WxH

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from argparse import Namespace
 from pathlib import Path
 from typing import Sequence
 
@@ -18,6 +19,7 @@ from actdiff.commands.common import (
     setup_output,
 )
 from actdiff.config import ENCODE_EXPERIMENT
+from actdiff.errors import ConfigError
 
 DEFAULT_CONFIG = ENCODE_EXPERIMENT
 
@@ -39,12 +41,16 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--resize-mode", choices=["resize", "crop"], default="crop",
                    help="resize: stretch to --size; crop: keep aspect, cover and centre-crop")
     p.add_argument("--yuv-size", default=None, help="raw .yuv only: its size, WxH (e.g. 1920x1080)")
-    p.add_argument("--fps", type=float, default=None, help="raw .yuv only: frames per second")
-    p.add_argument("--yuv-range", choices=["limited", "full"], default="limited")
+    p.add_argument("--fps", type=float, default=None,
+                   help="frames per second: needed for raw .yuv; a folder of PNG frames has none (default 25); "
+                        "a video file's own rate is used and this is refused")
+    p.add_argument("--yuv-range", choices=["limited", "full"], default=None,
+                   help="raw .yuv (default: limited) or .y4m (default: its header's) only: the sample range")
     p.add_argument("--target-bpp", type=float, default=None,
                    help="rate control: choose keyframe quality, trajectory budget and max GOP so the "
                         "file lands within --tolerance of this bits per pixel (real encoded size)")
-    p.add_argument("--tolerance", type=float, default=0.1, help="rate control: relative tolerance (0.1 = ±10%%)")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="rate control: relative tolerance (0.1 = ±10%%; default 0.1); only with --target-bpp")
     p.add_argument("--lambda", dest="lam", type=float, default=None,
                    help="rate-distortion-optimised mode (codec.mode=rd) at this λ (larger: smaller file); "
                         "with --target-bpp, the λ search starts here")
@@ -52,6 +58,21 @@ def build_parser() -> ArgumentParser:
     add_output_args(p)
     add_config_args(p, DEFAULT_CONFIG)
     return p
+
+
+def check_input_options(args: Namespace) -> None:
+    """A ``ConfigError`` for options that do not apply to this input, instead of ignoring them."""
+    from actdiff.io import detect_format
+
+    fmt = detect_format(Path(args.input))
+    if args.yuv_size and fmt != "yuv":
+        raise ConfigError(f"--yuv-size is for raw .yuv input only ({args.input} is not one)")
+    if args.yuv_range and fmt not in ("yuv", "y4m"):
+        raise ConfigError(f"--yuv-range is for raw .yuv and .y4m input only ({args.input} is neither)")
+    if args.fps is not None and fmt in ("container", "y4m"):
+        raise ConfigError(f"--fps: {args.input} stores its own frame rate (--fps is for raw .yuv and frame folders)")
+    if args.tolerance is not None and args.target_bpp is None:
+        raise ConfigError("--tolerance is the rate control's: give --target-bpp too")
 
 
 @cli_entry
@@ -77,6 +98,7 @@ def main(argv: Sequence[str]) -> int:
     from actdiff.io import atomic_write_bytes, prepare_outputs, read_video
 
     size = parse_size(args.size) if args.size else None
+    check_input_options(args)
     prepare_codec(cfg)  # every codec setting checked (types, ranges, the decoder's limits) before any work
     prepare_outputs([args.output, args.stats], [args.input], args.overwrite, files=True)  # before reading
     video = read_video(
@@ -86,13 +108,13 @@ def main(argv: Sequence[str]) -> int:
         size=(size[1], size[0]) if size else None,  # read_video takes (H, W)
         resize_mode=args.resize_mode,
         yuv_size=parse_size(args.yuv_size) if args.yuv_size else None,
-        yuv_fps=args.fps,
+        fps=args.fps,
         yuv_range=args.yuv_range,
     )
     if args.target_bpp is not None:
         from actdiff.codec.ratecontrol import describe, encode_to_target
 
-        result = encode_to_target(video, cfg, args.target_bpp, args.tolerance)
+        result = encode_to_target(video, cfg, args.target_bpp, 0.1 if args.tolerance is None else args.tolerance)
         print(describe(result.stats))
     else:
         result = encode_video(video, cfg)

@@ -50,7 +50,7 @@ def build_parser() -> ArgumentParser:
                    help="rate control: choose keyframe quality, trajectory budget and max GOP so the "
                         "file lands within --tolerance of this bits per pixel (real encoded size)")
     p.add_argument("--tolerance", type=float, default=None,
-                   help="rate control: relative tolerance (0.1 = ±10%%; default 0.1); only with --target-bpp")
+                   help="rate control, with --target-bpp only: relative tolerance, 0.1 = ±10%% (default: 0.1)")
     p.add_argument("--lambda", dest="lam", type=float, default=None,
                    help="rate-distortion-optimised mode (codec.mode=rd) at this λ (larger: smaller file); "
                         "with --target-bpp, the λ search starts here")
@@ -114,7 +114,8 @@ def main(argv: Sequence[str]) -> int:
     if args.target_bpp is not None:
         from actdiff.codec.ratecontrol import describe, encode_to_target
 
-        result = encode_to_target(video, cfg, args.target_bpp, 0.1 if args.tolerance is None else args.tolerance)
+        given = {} if args.tolerance is None else {"tolerance": args.tolerance}  # else the library's 0.1
+        result = encode_to_target(video, cfg, args.target_bpp, **given)
         print(describe(result.stats))
     else:
         result = encode_video(video, cfg)

@@ -119,7 +119,6 @@ def warp_noise(base: torch.Tensor, coords: torch.Tensor, fresh: torch.Tensor) ->
     return torch.where(inside[:, None], moved, fresh)
 
 
-@torch.no_grad()
 def check_steps(steps: Any) -> int:
     """``steps`` as an int, or a one-line ``ConfigError`` unless it is a whole number ≥ 1."""
     try:
@@ -131,6 +130,7 @@ def check_steps(steps: Any) -> int:
     return int(steps)
 
 
+@torch.no_grad()
 def sample(
     model: ControlledDenoiser,
     cond: torch.Tensor,

@@ -82,8 +82,10 @@ def _decodes(data: bytes, args: argparse.Namespace) -> dict[str, np.ndarray]:
                     if args.noise:
                         label, opts = f"{label} noise={args.noise}", {**opts, "noise_mode": args.noise}
                     for one, o in _residual_variants(label, opts, args, FRAME_FLAGS if name == "2d" else VIDEO_FLAGS):
-                        out[one] = np.asarray(decode_video(data, "diffusion", strength=s, temporal_blend=b, **o,
-                                                           **kw).frames)
+                        # the residual filter runs with residual_from frames only (the decoder refuses a blend
+                        # it would not use); the label keeps the grid's blend
+                        blend = {} if o.get("residual_from") not in (None, "frames") else {"temporal_blend": b}
+                        out[one] = np.asarray(decode_video(data, "diffusion", strength=s, **blend, **o, **kw).frames)
                         if args.anchor_sigma > 0:
                             out[f"{one} anchored"] = anchor_coarse(out[one], warp, args.anchor_sigma)
     return out

@@ -170,6 +170,19 @@ def test_bad_diffusion_options_one_line(encoded, tmp_path, capsys, opt):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("opt,words", [
+    (["--residual-from", "keyframes", "--temporal-blend", "0.5"], "temporal_blend 0.5: not used with residual_from"),
+    (["--residual-from", "ends", "--temporal-blend", "0.5"], "temporal_blend 0.5: not used with residual_from 'ends'"),
+    (["--residual-from", "keyframes", "--noise-mode", "warped"], "noise_mode 'warped': not used"),
+    (["--base", "prediction", "--detail-mix", "0.3"], "detail_mix acts on the 'detail' base only (here: prediction)"),
+])
+def test_diffusion_options_the_decode_would_not_use_are_refused(encoded, tmp_path, capsys, opt, words):
+    """An option the chosen mode does not use is an error before decoding, not silently dropped."""
+    out = tmp_path / "o.mkv"
+    assert decode.main([str(encoded[0]), "-o", str(out), "--decoder", "diffusion", *opt]) == 2
+    assert words in one_error_line(capsys) and not out.exists()
+
+
 @pytest.mark.parametrize("opt,flag", [(["--weights", "w"], "--weights"), (["--steps", "4"], "--steps"),
                                       (["--depth-model", "d"], "--depth-model")])
 def test_diffusion_options_for_the_warp_decoder_refused(encoded, tmp_path, capsys, opt, flag):

@@ -46,7 +46,7 @@ def test_without_texture_it_is_the_image_under_it(micro_weights):
     plain blend's coarse band mixed in by ``detail_mix`` (0: the warp decoder's again)."""
     a, _ = _segments()
     warp = WarpDecoder().decode_segment(HEADER, a)
-    plain = _decoder(micro_weights, residual_scale=0.0, base="prediction")
+    plain = _decoder(micro_weights, residual_scale=0.0, base="prediction", detail_mix=None)
     np.testing.assert_array_equal(plain.decode_segment(HEADER, a), warp)
     np.testing.assert_array_equal(_decoder(micro_weights, residual_scale=0.0, detail_mix=0.0).decode_segment(HEADER, a),
                                   warp)
@@ -99,7 +99,10 @@ def test_keyframes_mode_needs_both_keyframes_and_is_recorded(micro_weights):
     one_way = StreamHeader(**{**HEADER.__dict__, "params": {"bidirectional": False}})
     with pytest.raises(ConfigError, match="both keyframes"):  # a stream coded one way: refused when decoded
         _decoder(micro_weights).decode_segment(one_way, a)
-    settings = _decoder(micro_weights, temporal_blend=0.9).settings()
+    settings = _decoder(micro_weights).settings()
     assert settings["residual_from"] == "keyframes" and "temporal_blend" not in settings
+    for unused in ({"temporal_blend": 0.9}, {"noise_mode": "warped"}):  # asked for, not done: refused
+        with pytest.raises(ConfigError, match="not used with residual_from 'keyframes'"):
+            _decoder(micro_weights, **unused)
     one = DecodedSegment(Segment(3, 3), a.key_start, a.key_start, a.tracks, a.bandwidth)
     assert _decoder(micro_weights).decode_segment(HEADER, one).shape == (1, 40, 56, 3)

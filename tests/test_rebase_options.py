@@ -12,8 +12,15 @@ def test_given_values_win_over_stored_ones_which_win_over_the_defaults():
     assert resolve_options({}, own_base="blend") == RebaseOptions("blend", 1.0, True, "all", 1.0)
     assert resolve_options({}) == RebaseOptions(None, 1.0, True, "all", 1.0)  # None: the model's own base
     assert resolve_options(STORED, own_base="blend") == RebaseOptions("detail", 0.5, True, "fine", 0.75)
-    given = resolve_options(STORED, "prediction", 0.25, "all", 0.0, own_base="blend")
-    assert given == RebaseOptions("prediction", 0.25, False, "all", 0.0)  # a given mix beats the stream's
+    given = resolve_options(STORED, "detail", 0.25, "all", 0.0, own_base="blend")
+    assert given == RebaseOptions("detail", 0.25, False, "all", 0.0)  # a given mix beats the stream's
+    assert resolve_options(STORED, "prediction", None, "all", 0.0) == RebaseOptions("prediction", 0.5, True, "all", 0.0)
+
+
+def test_a_mix_given_for_another_base_is_refused_not_ignored():
+    for base, stored in (("prediction", STORED), ("blend", {}), (None, {})):
+        with pytest.raises(ConfigError, match="detail_mix acts on the 'detail' base only"):
+            resolve_options(stored, base, 0.25)
 
 
 @pytest.mark.parametrize("kwargs, word", [({"base": "pred"}, "base"), ({"detail_mix": 1.5}, "detail_mix"),

@@ -63,8 +63,10 @@ def test_ends_mode_runs_the_model_twice_per_segment_and_keeps_its_frames_there(m
     short = _segment(3)  # one inner frame: the model runs once, as in the unfiltered every-frame decode
     assert np.abs(ends.decode_segment(header, short).astype(int) - DiffusionDecoder(**kw).decode_segment(header, short)
                   ).max() <= 1
-    filtered = DiffusionDecoder(residual_from="ends", **{**kw, "temporal_blend": 0.95})  # ignored: no filter
-    np.testing.assert_array_equal(filtered.decode_segment(header, short), ends.decode_segment(header, short))
+    with pytest.raises(ConfigError, match="temporal_blend 0.95: not used with residual_from 'ends'"):  # no filter
+        DiffusionDecoder(residual_from="ends", **{**kw, "temporal_blend": 0.95})
+    no_filter = DiffusionDecoder(residual_from="ends", **{**kw, "temporal_blend": 0.0})  # 0 = off: fine
+    np.testing.assert_array_equal(no_filter.decode_segment(header, short), ends.decode_segment(header, short))
 
 
 def test_ends_mode_is_recorded_and_checked(micro_weights):

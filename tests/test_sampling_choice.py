@@ -178,8 +178,9 @@ def test_sweep_passes_weights_bases_and_noise_to_the_decoder(monkeypatch):
     args.residual_bands, args.residual_from, args.residual_scales = None, ["frames", "ends"], [0.3]
     assert list(sweep._decodes(b"", args))[1:] == ["2d strength=0.5 blend=0.9 from=frames scale=0.3",
                                                    "2d strength=0.5 blend=0.9 from=ends scale=0.3"]
-    assert calls[-1][1] == {"strength": 0.5, "temporal_blend": 0.9, "residual_from": "ends", "residual_scale": 0.3,
-                            "weights": "W"}
+    # the blend is the residual filter's, which only residual_from frames runs (the decoder refuses it otherwise)
+    assert calls[-1][1] == {"strength": 0.5, "residual_from": "ends", "residual_scale": 0.3, "weights": "W"}
+    assert calls[-2][1]["temporal_blend"] == 0.9
     args.residual_from, args.residual_scales, args.video = None, None, "V"  # the video decoder: its lock only
     args.coarse_locks, args.video_coarse_locks = None, [0, 1]
     assert list(sweep._decodes(b"", args))[1:] == ["2d strength=0.5 blend=0.9", "video strength=0.5 blend=0.9 lock=0",

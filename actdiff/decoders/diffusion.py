@@ -63,7 +63,7 @@ from actdiff.decoders.base import Decoder, keyframes_in_place, refuse_fusion_opt
 from actdiff.decoders.coarse_lock import lock_coarse
 from actdiff.decoders.keyframe_texture import ONE_WAY, TextureCache, decode_with_keyframe_texture
 from actdiff.decoders.rebase import add_residual, blur, image_under, resolve_options, segment_mix
-from actdiff.decoders.residual_filter import RESIDUAL_FROM, filter_residuals, residual_anchors, transport_residuals
+from actdiff.decoders.residual_filter import filter_residuals, residual_anchors, residual_mode, transport_residuals
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models.denoiser import ControlledDenoiser
 from actdiff.models.loading import readable_weights
@@ -211,9 +211,8 @@ class DiffusionDecoder(Decoder):
         self.detail_mix_of = detail_mix_of or defaults.get("detail_mix_of", "blend")
         if self.detail_mix_of not in MIX_OF:
             raise ConfigError(f"unknown detail_mix_of {self.detail_mix_of!r} ({' | '.join(MIX_OF)})")
-        self.residual_from = residual_from or defaults.get("residual_from", "frames")
-        if self.residual_from not in RESIDUAL_FROM:
-            raise ConfigError(f"unknown residual_from {self.residual_from!r} ({' | '.join(RESIDUAL_FROM)})")
+        mode = residual_from or defaults.get("residual_from", "frames")
+        self.residual_from = residual_mode(mode, temporal_blend, noise_mode)
         self.coarse_lock = bool(coarse_lock if coarse_lock is not None else defaults.get("coarse_lock", False))
         self.batch_size = max(1, int(batch_size))
         self.keyframe_textures = TextureCache()  # residual_from="keyframes": the last keyframes' textures

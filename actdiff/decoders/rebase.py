@@ -69,7 +69,7 @@ def resolve_options(stored: dict, base: str | None = None, detail_mix: float | N
                     own_base: str | None = None) -> RebaseOptions:
     """The options of a decoder: each given value, else the weights' ``stored`` choice, else the
     default (``own_base``, β 1, ``all``, 1). One-line ``ConfigError`` for a value outside
-    :data:`BASES`, [0, 1] or :data:`BANDS`."""
+    :data:`BASES`, [0, 1] or :data:`BANDS`, and for a ``detail_mix`` given with a base other than ``detail``."""
     options = RebaseOptions(
         base=base or stored.get("base") or own_base,
         detail_mix=float(detail_mix if detail_mix is not None else stored.get("detail_mix", 1.0)),
@@ -80,6 +80,9 @@ def resolve_options(stored: dict, base: str | None = None, detail_mix: float | N
         raise ConfigError(f"unknown diffusion base {options.base!r} ({' | '.join(BASES)})")
     if not 0.0 <= options.detail_mix <= 1.0:
         raise ConfigError(f"detail_mix must be in [0, 1], got {options.detail_mix}")
+    if detail_mix is not None and options.base != "detail":  # refused, not ignored
+        here = options.base or "the model's own"
+        raise ConfigError(f"detail_mix acts on the 'detail' base only (here: {here})")
     if options.residual_band not in BANDS:
         raise ConfigError(f"unknown residual_band {options.residual_band!r} ({' | '.join(BANDS)})")
     if not 0.0 <= options.residual_scale <= 1.0:

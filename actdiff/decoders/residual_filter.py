@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from actdiff.errors import ConfigError
 from actdiff.motion.interpolate import dense_flow_from_tracks
 from actdiff.motion.warp import backward_warp
 from actdiff.types import DecodedSegment
@@ -31,6 +32,19 @@ from actdiff.types import DecodedSegment
 #: Frames a generator runs at: ``frames`` every inner frame, ``ends`` the first and last (module docstring),
 #: ``keyframes`` the keyframes themselves (:mod:`actdiff.decoders.keyframe_texture`).
 RESIDUAL_FROM = ("frames", "ends", "keyframes")
+
+
+def residual_mode(residual_from: str, temporal_blend: float | None, noise_mode: str | None) -> str:
+    """``residual_from`` when it is one of :data:`RESIDUAL_FROM`, else a one-line ``ConfigError``; also
+    one for a sampling option given explicitly that the mode does not use: ``temporal_blend`` (the
+    residual filter) outside ``frames``, ``noise_mode`` with ``keyframes`` (one noise for every keyframe)."""
+    if residual_from not in RESIDUAL_FROM:
+        raise ConfigError(f"unknown residual_from {residual_from!r} ({' | '.join(RESIDUAL_FROM)})")
+    unused = ([f"temporal_blend {temporal_blend:g}"] if temporal_blend and residual_from != "frames" else []) \
+        + ([f"noise_mode {noise_mode!r}"] if noise_mode and residual_from == "keyframes" else [])
+    if unused:
+        raise ConfigError(f"{', '.join(unused)}: not used with residual_from {residual_from!r}")
+    return residual_from
 
 
 def moved(seg: DecodedSegment, state: np.ndarray, t: int, src: int) -> np.ndarray:

@@ -67,7 +67,7 @@ from actdiff.decoders.residual_filter import filter_residuals, residual_anchors,
 from actdiff.errors import ConfigError, MissingWeightsError
 from actdiff.models.denoiser import ControlledDenoiser
 from actdiff.models.loading import readable_weights
-from actdiff.models.sampling import check_sampler, check_steps, sample, segment_noise, warp_noise
+from actdiff.models.sampling import check_sampler, check_steps, check_strength, sample, segment_noise, warp_noise
 from actdiff.motion.fusion import FusionParams
 from actdiff.motion.interpolate import dense_flow_from_tracks
 from actdiff.motion.prediction import DETAIL_SIGMA, predict_frame
@@ -194,9 +194,7 @@ class DiffusionDecoder(Decoder):
         defaults = dict(self.model.config.get("default_sampler") or {})
         self.sampler = check_sampler(sampler or defaults.get("name", "dpmsolver++"))
         self.steps = check_steps(steps if steps is not None else defaults.get("steps", 8))
-        self.strength = float(strength if strength is not None else defaults.get("strength", 1.0))
-        if not 0.0 < self.strength <= 1.0:
-            raise ConfigError(f"sampling strength must be in (0, 1], got {self.strength}")
+        self.strength = check_strength(strength if strength is not None else defaults.get("strength", 1.0))
         self.noise_mode = noise_mode or defaults.get("noise_mode", "shared")
         if self.noise_mode not in ("shared", "per_frame", "warped"):
             raise ConfigError(f"unknown noise mode {self.noise_mode!r} (shared | per_frame | warped)")

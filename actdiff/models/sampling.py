@@ -54,12 +54,11 @@ def make_sampler(model: ControlledDenoiser, name: str = "dpmsolver++"):
     )
 
     kw = schedule_kwargs(model)
-    if name == "ddim":
+    if check_sampler(name) == "ddim":
         return DDIMScheduler(**kw, clip_sample=False, set_alpha_to_one=False)
     if name == "dpmsolver++":
         return DPMSolverMultistepScheduler(**kw, algorithm_type="dpmsolver++")
-    if check_sampler(name) == "unipc":
-        return UniPCMultistepScheduler(**kw)
+    return UniPCMultistepScheduler(**kw)
 
 
 def check_sampler(name: Any) -> str:
@@ -119,6 +118,13 @@ def warp_noise(base: torch.Tensor, coords: torch.Tensor, fresh: torch.Tensor) ->
     return torch.where(inside[:, None], moved, fresh)
 
 
+def check_strength(strength: Any) -> float:
+    """``strength`` as a float in ``(0, 1]`` (the share of the schedule run), or a one-line ``ConfigError``."""
+    if not 0.0 < float(strength) <= 1.0:
+        raise ConfigError(f"sampling strength must be in (0, 1], got {strength}")
+    return float(strength)
+
+
 def check_steps(steps: Any) -> int:
     """``steps`` as an int, or a one-line ``ConfigError`` unless it is a whole number ≥ 1."""
     try:
@@ -152,8 +158,7 @@ def sample(
     Returns:
         Images ``(B, 3, H, W)`` in [-1, 1] (clamped).
     """
-    if not 0.0 < strength <= 1.0:
-        raise ConfigError(f"sampling strength must be in (0, 1], got {strength}")
+    check_strength(strength)
     check_steps(steps)
     sched = make_sampler(model, sampler)
     sched.set_timesteps(int(steps), device=cond.device)

@@ -29,7 +29,7 @@ from actdiff.conditioning.segment import NUM_VIDEO_CHANNELS, video_channel_slice
 from actdiff.errors import ConfigError
 from actdiff.models.denoiser import ControlledDenoiser, widen_condition_input
 from actdiff.models.generator import SegmentGenerator, WindowSpec
-from actdiff.models.sampling import check_sampler, check_steps, sample
+from actdiff.models.sampling import check_sampler, check_steps, check_strength, sample
 from actdiff.models.temporal import GROUPS, inflate, set_num_frames
 
 #: Sampling options :meth:`VideoControlledDenoiser.generate` understands.
@@ -173,15 +173,13 @@ class VideoControlledDenoiser(ControlledDenoiser, SegmentGenerator):
         if unknown:
             raise ConfigError(f"unknown sampling option(s) {sorted(unknown)} (known: {', '.join(SAMPLING_KEYS)})")
         opts = {**self.sampling_defaults(), **{k: v for k, v in sampling.items() if v is not None}}
-        name = check_sampler(opts.pop("name", None) or opts.get("sampler") or "dpmsolver++")
-        strength = float(opts.get("strength", 1.0))
-        if not 0.0 < strength <= 1.0:
-            raise ConfigError(f"sampling strength must be in (0, 1], got {strength}")
+        sampler, name = opts.pop("sampler", None), opts.pop("name", None)
+        strength = check_strength(opts.get("strength", 1.0))
         mode = str(opts.get("noise_mode", "shared"))
         if mode not in NOISE_MODES:
             raise ConfigError(f"unknown noise mode {mode!r} for a video generator ({' | '.join(NOISE_MODES)})")
-        return {**opts, "sampler": name, "steps": check_steps(opts.get("steps", 8)), "strength": strength,
-                "noise_mode": mode}
+        return {**opts, "sampler": check_sampler(sampler or name or "dpmsolver++"),
+                "steps": check_steps(opts.get("steps", 8)), "strength": strength, "noise_mode": mode}
 
     def decoder_defaults(self) -> dict[str, Any]:
         d = dict(self.config.get("default_sampler") or {})

@@ -59,6 +59,12 @@ def test_bad_crf():
     assert bench(["x264", "--data", ".", "--crf", "70", "-o", "/tmp/never.json"]) == 2
 
 
+def test_a_repeated_crf_is_refused(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    assert bench(["x265", "--data", ".", "--crf", "40", "45", "40", "-o", str(out)]) == 2
+    assert "a CRF value is repeated" in capsys.readouterr().err and not out.exists()
+
+
 def test_svt_av1_runs():
     clip = moving_texture(t=3, h=64, w=96)
     r = encode_decode(clip, "svt-av1", 50)

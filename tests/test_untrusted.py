@@ -77,12 +77,15 @@ def test_export_of_a_raw_pickle_is_one_line_without_torch_warnings(tmp_path, cap
     assert [str(w.message) for w in caught] == [] and not marker.exists()
 
 
-@pytest.mark.parametrize("junk", [b"", b"garbage" * 100, b"PK\x03\x04" + bytes(50)])
-def test_export_of_garbage_is_one_line(tmp_path, capsys, junk):
+@pytest.mark.parametrize("junk,reason", [(b"", "not a PyTorch checkpoint"), (b"garbage" * 100, "not a PyTorch"),
+                                        (b"junk\n", "not a PyTorch"), (b"PK\x03\x04" + bytes(50), "truncated or not")])
+def test_export_of_garbage_is_one_line(tmp_path, capsys, junk, reason):
+    """Garbage is said to be no checkpoint (not a pickle that would run code, nor a bare number)."""
     ck = tmp_path / "g.ckpt"
     ck.write_bytes(junk)
     assert export.main([str(ck), "-o", str(tmp_path / "out")]) == 2
-    one_error_line(capsys)
+    line = one_error_line(capsys)
+    assert reason in line and "run code" not in line, line
 
 
 def _snapshot(folder: Path) -> dict:

@@ -86,6 +86,8 @@ def main(argv: Sequence[str]) -> int:
     lo, hi = BASELINES[args.codec].crf_range
     if any(not lo <= c <= hi for c in crfs):
         raise ConfigError(f"{args.codec}: CRF values must lie in {lo}..{hi}")
+    if len(set(crfs)) < len(crfs):  # one rate point each: a repeat would be coded twice and count twice
+        raise ConfigError(f"--crf {' '.join(map(str, crfs))}: a CRF value is repeated")
     protocol = load_protocol(base.get("protocol"))
     dataset = load_dataset(args.data, root=root, sequences=args.sequences)
     from actdiff.io.files import check_not_input

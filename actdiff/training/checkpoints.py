@@ -27,8 +27,11 @@ from omegaconf import DictConfig
 from actdiff.errors import InputError
 
 
-def _reason(e: BaseException) -> str:
+def _reason(e: BaseException, head: bytes) -> str:
+    """Why a checkpoint whose first bytes are ``head`` failed to load with ``e``, in a few words."""
     text = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    if not head.startswith((b"PK", b"\x80")):  # neither torch's zip format nor a pickle (PROTO opcode)
+        return "not a PyTorch checkpoint file (empty, damaged or another format)"
     if isinstance(e, pickle.UnpicklingError) or "weights_only" in str(e).lower() or "Unsupported global" in str(e):
         return "it holds more than tensors and plain containers (a pickle that would run code), refused"
     if "central directory" in text or "zip archive" in text:
@@ -65,7 +68,9 @@ def load_checkpoint(path: str | Path) -> Dict[str, Any]:
             ck = torch_load_weights(path, mmap=False)  # an old, non-zip file
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError, AttributeError,
             ImportError, IndexError, KeyError, UnicodeDecodeError) as e:
-        raise InputError(f"checkpoint {path} is unreadable: {_reason(e)}") from None
+        with open(path, "rb") as f:
+            head = f.read(2)
+        raise InputError(f"checkpoint {path} is unreadable: {_reason(e, head)}") from None
     if not isinstance(ck, dict) or not isinstance(ck.get("state_dict"), dict):
         raise InputError(f"checkpoint {path} is not a Lightning checkpoint (no state_dict)")
     return ck

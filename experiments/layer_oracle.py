@@ -158,14 +158,19 @@ def oracle_masks(src: np.ndarray, segs: list, fw: np.ndarray, bw: np.ndarray, ar
     return {"masks": len(shares), "marked_share": p, "mask_bits": float(entropy * blocks * len(shares))}
 
 
-def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_mask_args(ap: argparse.ArgumentParser) -> None:
+    """The streams' and :func:`motion_mask`'s options (shared with ``experiments/sprite_oracle.py``)."""
     ap.add_argument("--clips", nargs="+", required=True, help="names of training-corpus files")
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--rates", nargs="+", default=["r1", "r3"])
     ap.add_argument("--threshold", type=float, default=2.0, help="px of motion against the camera's fit")
     ap.add_argument("--block", type=int, default=8, help="mask block size, px")
     ap.add_argument("--fill", type=float, default=0.25, help="share of a block's pixels that marks it")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_mask_args(ap)
     ap.add_argument("--frames-dir", type=Path, default=None,
                     help="write source | shipped | each variant | mask of the middle frame of the longest segment")
     ap.add_argument("-o", "--output", default=None)

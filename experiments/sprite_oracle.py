@@ -57,7 +57,7 @@ from actdiff.tracking.base import iter_chain
 from actdiff.tracking.dis import DISTracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from layer_oracle import motion_mask, texture  # noqa: E402  (the moving-pixel mask of a keyframe)
+from layer_oracle import add_mask_args, motion_mask, texture  # noqa: E402  (the moving-pixel mask of a keyframe)
 
 METRICS = ("psnr", "psnr_lowres", "ms_ssim", "tof", "warping_error")
 
@@ -197,12 +197,7 @@ def fill_sprites(src: np.ndarray, segs: list, fw: np.ndarray, bw: np.ndarray, ar
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clips", nargs="+", required=True, help="names of training-corpus files")
-    ap.add_argument("--frames", type=int, default=48)
-    ap.add_argument("--rates", nargs="+", default=["r1", "r3"])
-    ap.add_argument("--threshold", type=float, default=2.0, help="px of motion against the camera's fit")
-    ap.add_argument("--block", type=int, default=8, help="mask block size, px")
-    ap.add_argument("--fill", type=float, default=0.25, help="share of a block's pixels that marks it")
+    add_mask_args(ap)
     ap.add_argument("--min-area", type=int, default=128, help="smallest object, px")
     ap.add_argument("--max-share", type=float, default=0.1, help="largest object, share of the frame")
     ap.add_argument("--keep", type=float, default=0.5, help="share of an object's chains that must hold")

@@ -36,7 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, Iterator, Tuple
 
 import cv2
 import numpy as np
@@ -168,6 +168,16 @@ def add_mask_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--fill", type=float, default=0.25, help="share of a block's pixels that marks it")
 
 
+def streams_with_flows(args: argparse.Namespace) -> Iterator[tuple]:
+    """``(clip, source uint8 (T, H, W, 3), point, EncodeResult, fw, bw)`` of every stream of ``args``
+    (:func:`add_mask_args`), the source's pairwise DIS flows computed once per clip."""
+    flows: dict = {}
+    for name, src, point, res in training_streams(args.clips, args.rates, args.frames):
+        if name not in flows:
+            flows = {name: DISTracker("medium").pairwise_flows(src)}
+        yield (name, src, point, res, *flows[name])
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_mask_args(ap)
@@ -179,14 +189,11 @@ def main(argv: list[str] | None = None) -> dict:
     refuse_outputs(ap, [args.output], args.overwrite)
     cv2.setNumThreads(1)
     out = {"args": {k: str(v) for k, v in vars(args).items()}, "machine": machine(), "rows": []}
-    flows = {}
-    for name, src, point, res in training_streams(args.clips, args.rates, args.frames):
-        if name not in flows:
-            flows = {name: DISTracker("medium").pairwise_flows(src)}
+    for name, src, point, res, fw, bw in streams_with_flows(args):
         fusion.segment_displacement = keyflow.segment_displacement = segment_displacement
         shipped = np.asarray(decode_video(res.data, "warp").frames)
         segs = decode_segments(res.data, trusted=True)[1]
-        info = oracle_masks(src, segs, *flows[name], args)
+        info = oracle_masks(src, segs, fw, bw, args)
         decoded = {}
         fusion.segment_displacement = keyflow.segment_displacement = layered_displacement
         for variant in VARIANTS:

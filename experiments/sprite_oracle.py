@@ -48,16 +48,14 @@ import numpy as np
 import actdiff.motion.fusion as fusion
 from actdiff.codec import decode_video
 from actdiff.codec.decoder import decode_segments
-from actdiff.evaluation.rates import training_streams
 from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
 from actdiff.motion.warp import backward_warp
 from actdiff.tracking.base import iter_chain
-from actdiff.tracking.dis import DISTracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from layer_oracle import add_mask_args, motion_mask, texture  # noqa: E402  (the moving-pixel mask of a keyframe)
+from layer_oracle import add_mask_args, motion_mask, streams_with_flows, texture  # noqa: E402  (the moving-pixel mask of a keyframe)
 
 METRICS = ("psnr", "psnr_lowres", "ms_ssim", "tof", "warping_error")
 
@@ -209,13 +207,10 @@ def main(argv: list[str] | None = None) -> dict:
     refuse_outputs(ap, [args.output], args.overwrite)
     cv2.setNumThreads(1)
     out = {"args": {k: str(v) for k, v in vars(args).items()}, "machine": machine(), "rows": []}
-    flows = {}
-    for name, src, point, res in training_streams(args.clips, args.rates, args.frames):
-        if name not in flows:
-            flows = {name: DISTracker("medium").pairwise_flows(src)}
+    for name, src, point, res, fw, bw in streams_with_flows(args):
         shipped = np.asarray(decode_video(res.data, "warp").frames)
         segs = decode_segments(res.data, trusted=True)[1]
-        info = fill_sprites(src, segs, *flows[name], args)
+        info = fill_sprites(src, segs, fw, bw, args)
         with oracle_drawing():
             oracle = np.asarray(decode_video(res.data, "warp", prediction_params={"sprites": True}).frames)
         row = {"clip": name, "point": point, "bpp": res.stats["bpp"], "bits": res.stats.get("bits_total"), **info,

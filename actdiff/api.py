@@ -191,13 +191,11 @@ def bench(data: Any, codec: str = "x265", crf: Sequence[int] | None = None, *,
           log: Any = None, frames_dir: str | Path | None = None) -> Results:
     """A classical codec (``x264`` | ``x265`` | ``svt-av1``) through the same loop and schema as
     :func:`evaluate`; ``data`` and ``frames_dir`` as there (a single clip is coded at its own size)."""
-    from actdiff.baselines import BASELINES
+    from actdiff.baselines import BASELINES, rate_points
     from actdiff.evaluation.runner import baseline_points
 
     check_metrics(metrics)
-    if codec not in BASELINES:
-        raise InputError(f"unknown baseline {codec!r} (known: {', '.join(sorted(BASELINES))})")
-    crfs = list(crf or BASELINES[codec].default_crfs)
+    crfs = rate_points(codec, crf)  # unknown codec, CRF out of range or repeated: before any work
     config_doc = {"codec": codec, "crf": crfs, "settings": BASELINES[codec].notes, "metrics": list(metrics)}
 
     saver = _saver(frames_dir, None)

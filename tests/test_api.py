@@ -68,3 +68,15 @@ def test_api_names_stay_the_api_after_their_subpackages_are_imported():
             importlib.import_module(f"actdiff.{mod.name}")
     for name in sorted(set(actdiff.__all__) - {"__version__"}):
         assert callable(getattr(actdiff, name)), name
+
+
+@pytest.mark.parametrize("crf,words", [([35, 70], "must lie in 0..51"), ([40, 45, 40], "a value is repeated")])
+def test_bench_checks_the_crfs_before_coding_anything(clip, monkeypatch, crf, words):
+    """A bad CRF list is refused before the first encode (it failed at the bad point, after the others)."""
+    import actdiff.evaluation.runner as runner
+
+    monkeypatch.setattr(runner, "baseline_points", lambda *a, **k: pytest.fail("coded before the check"))
+    with pytest.raises(ConfigError, match=words):
+        actdiff.bench(clip, "x265", crf)
+    with pytest.raises(ConfigError, match="unknown baseline .x266."):
+        actdiff.bench(clip, "x266")

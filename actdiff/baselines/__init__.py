@@ -5,6 +5,7 @@ from actdiff.baselines.pyav_codec import (
     BaselineResult,
     BaselineSpec,
     encode_decode,
+    rate_points,
 )
 
-__all__ = ["BASELINES", "BaselineResult", "BaselineSpec", "encode_decode"]
+__all__ = ["BASELINES", "BaselineResult", "BaselineSpec", "encode_decode", "rate_points"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -131,6 +131,21 @@ def pad_even(frames: np.ndarray) -> np.ndarray:
     """``(T, H, W, 3)`` padded by edge replication to even ``H`` and ``W`` (4:2:0 needs them)."""
     h, w = frames.shape[1:3]
     return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge") if h % 2 or w % 2 else frames
+
+
+def rate_points(codec: str, crfs: Sequence[int] | None = None) -> list[int]:
+    """The CRFs to code ``codec`` at (``None``/empty: its :attr:`BaselineSpec.default_crfs`), checked
+    before any work: a one-line ``ConfigError`` for an unknown codec, a CRF outside its range or a
+    repeated one (each CRF is one rate point; a repeat would be coded and counted twice)."""
+    if codec not in BASELINES:
+        raise ConfigError(f"unknown baseline {codec!r} (known: {', '.join(sorted(BASELINES))})")
+    out = [int(c) for c in (crfs or BASELINES[codec].default_crfs)]
+    lo, hi = BASELINES[codec].crf_range
+    if any(not lo <= c <= hi for c in out):
+        raise ConfigError(f"{codec}: CRF values must lie in {lo}..{hi}")
+    if len(set(out)) < len(out):
+        raise ConfigError(f"{codec}: CRF {' '.join(map(str, out))}: a value is repeated")
+    return out
 
 
 def encode_decode(frames: np.ndarray, codec: str, crf: int, fps: float = 25.0) -> BaselineResult:

@@ -63,7 +63,7 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str]) -> int:
     args, extra = build_parser().parse_known_args(argv)
     setup_output(args)
-    from actdiff.baselines import BASELINES
+    from actdiff.baselines import BASELINES, rate_points
     from actdiff.config import to_yaml
     from actdiff.data import load_dataset, load_protocol
     from actdiff.evaluation.rates import compose_config
@@ -82,12 +82,7 @@ def main(argv: Sequence[str]) -> int:
         raise ConfigError("--data is required (dataset name, YAML or folder)")
     check_metrics(args.metrics)  # unknown names or missing weights fail before any encoding
     shard = parse_shard(args.shard)
-    crfs = list(args.crf or BASELINES[args.codec].default_crfs)
-    lo, hi = BASELINES[args.codec].crf_range
-    if any(not lo <= c <= hi for c in crfs):
-        raise ConfigError(f"{args.codec}: CRF values must lie in {lo}..{hi}")
-    if len(set(crfs)) < len(crfs):  # one rate point each: a repeat would be coded twice and count twice
-        raise ConfigError(f"--crf {' '.join(map(str, crfs))}: a CRF value is repeated")
+    crfs = rate_points(args.codec, args.crf)
     protocol = load_protocol(base.get("protocol"))
     dataset = load_dataset(args.data, root=root, sequences=args.sequences)
     from actdiff.io.files import check_not_input

@@ -11,6 +11,23 @@ import numpy as np
 from actdiff.errors import ConfigError
 from actdiff.types import DecodedSegment, StreamHeader
 
+#: Every option a decoder built by :func:`actdiff.decoders.build_decoder` may be given (the keys of
+#: :class:`actdiff.codec.schema.DecoderSchema` and the diffusion decoders' Python-only ones; kept equal to
+#: them by tests/test_decoder_options.py). One ``codec.decoder`` section serves all decoders: the warp
+#: decoder leaves the diffusion decoders' options; a key outside this set is a typo, refused by all.
+SECTION_OPTIONS = frozenset({
+    "bidirectional", "prediction", "prediction_params",                                      # warp
+    "weights", "model", "sampler", "steps", "strength", "noise_mode", "temporal_blend", "base",  # diffusion
+    "detail_mix", "detail_sigma", "detail_mix_of", "residual_band", "residual_from", "residual_scale",
+    "coarse_lock", "batch_size", "device", "overlap", "depth"})
+
+
+def refuse_unknown_options(decoder: str, given: dict) -> None:
+    """A one-line :class:`ConfigError` for keys of ``given`` that no decoder takes (:data:`SECTION_OPTIONS`)."""
+    unknown = sorted(set(given) - SECTION_OPTIONS)
+    if unknown:
+        raise ConfigError(f"unknown decoder option(s) {', '.join(unknown)} for the {decoder} decoder")
+
 
 def refuse_fusion_options(decoder: str, prediction: Optional[str], prediction_params: Optional[dict]) -> None:
     """The warp decoder's ``prediction`` / ``prediction_params`` (``codec.decoder``) given to a

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from actdiff.decoders.base import Decoder
+from actdiff.decoders.base import Decoder, refuse_unknown_options
 from actdiff.errors import ConfigError
 from actdiff.motion.edge_field import planned_frames
 from actdiff.motion.fusion import FusionParams
@@ -32,12 +32,14 @@ class WarpDecoder(Decoder):
     """
 
     name = "warp"
-    #: The options this decoder takes; others in a shared ``codec.decoder`` section are the
-    #: diffusion decoder's and ignored here (callers refuse them when a user names them explicitly).
+    #: The options this decoder takes; the others of a shared ``codec.decoder`` section are the
+    #: diffusion decoders' and ignored here (callers refuse them when a user names them explicitly);
+    #: a key no decoder takes is refused (:data:`actdiff.decoders.base.SECTION_OPTIONS`).
     OPTIONS = ("bidirectional", "prediction", "prediction_params")
 
     def __init__(self, bidirectional: bool = True, prediction: str | None = None,
                  prediction_params: dict | None = None, **unused: Any) -> None:
+        refuse_unknown_options("warp", unused)  # the diffusion decoders' options pass, a typo does not
         self.bidirectional = bool(bidirectional)
         self.prediction = prediction or "select"
         if self.prediction not in MODES:

@@ -38,7 +38,7 @@ import argparse
 import json
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List
 
@@ -51,7 +51,7 @@ from actdiff.codec.decoder import decode_segments
 from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.io.files import refuse_outputs
 from actdiff.metrics import compute_metrics
-from actdiff.motion.warp import backward_warp
+from actdiff.motion.sprites import fill_background, translate
 from actdiff.tracking.base import iter_chain
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -63,22 +63,25 @@ METRICS = ("psnr", "psnr_lowres", "ms_ssim", "tof", "warping_error")
 @dataclass
 class OracleSprite:
     """One object: ``mask0`` ``float32 (H, W)`` in [0, 1] on the start keyframe's grid, ``path``
-    ``float32 (L, 2)`` px ``(x, y)`` from the source, the keyframes ``uint8 (H, W, 3)``."""
+    ``float32 (L, 2)`` px ``(x, y)`` from the source, the keyframes ``uint8 (H, W, 3)``; ``mask1`` is
+    ``mask0`` moved to the path's end, ``hole0``/``hole1`` both grown by 2 px (the background filled in)."""
 
     mask0: np.ndarray
     path: np.ndarray
     key0: np.ndarray
     key1: np.ndarray
+    mask1: np.ndarray = field(init=False)
+    hole0: np.ndarray = field(init=False)
+    hole1: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mask1 = translate(self.mask0, self.path[-1])
+        grow = np.ones((5, 5), np.uint8)
+        self.hole0, self.hole1 = cv2.dilate(self.mask0, grow), cv2.dilate(self.mask1, grow)
 
 
 #: ``segment start → its sprites``, read by :func:`oracle_sprites`.
 SPRITES: Dict[int, List[OracleSprite]] = {}
-
-
-def _shift(img: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    h, w = img.shape[:2]
-    m = np.float32([[1, 0, offset[0]], [0, 1, offset[1]]])
-    return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
 
 def find_objects(src: np.ndarray, fw: np.ndarray, bw: np.ndarray, s0: int, last: int, args) -> List[dict]:
@@ -146,20 +149,12 @@ def draw_oracle(image: np.ndarray, w0: np.ndarray, w1: np.ndarray, map0: np.ndar
     """Stands in for :func:`actdiff.motion.sprites.draw_sprites` (step 3 of the module docstring)."""
     out = image
     for s in sprites:
-        last = len(s.path) - 1
-        t = int(round(tau * last))
-        end = s.path[-1]
-        mask1 = _shift(s.mask0, end)
-        grow = np.ones((5, 5), np.uint8)
-        h0 = backward_warp(cv2.dilate(s.mask0, grow)[..., None], map0)[..., 0]
-        h1 = backward_warp(cv2.dilate(mask1, grow)[..., None], map1)[..., 0]
-        cover = np.clip(h0 + h1, 0, 1)[..., None]
-        fill = (w1 * h0[..., None] + w0 * h1[..., None]) / np.clip(h0 + h1, 1e-6, None)[..., None]
-        out = out * (1 - cover) + fill * cover
-        a0 = (1 - tau) * _shift(s.mask0, s.path[t])
-        a1 = tau * _shift(mask1, s.path[t] - end)
-        colour = (_shift(s.key0.astype(np.float32), s.path[t]) * a0[..., None]
-                  + _shift(s.key1.astype(np.float32), s.path[t] - end) * a1[..., None])
+        t, end = int(round(tau * (len(s.path) - 1))), s.path[-1]
+        out = fill_background(out, w0, w1, map0, map1, s.hole0, s.hole1)
+        a0 = (1 - tau) * translate(s.mask0, s.path[t])
+        a1 = tau * translate(s.mask1, s.path[t] - end)
+        colour = (translate(s.key0.astype(np.float32), s.path[t]) * a0[..., None]
+                  + translate(s.key1.astype(np.float32), s.path[t] - end) * a1[..., None])
         alpha = np.clip(a0 + a1, 0, 1)[..., None]
         out = out * (1 - alpha) + colour / np.clip(a0 + a1, 1e-6, None)[..., None] * alpha
     return out.astype(np.float32)

@@ -206,7 +206,7 @@ def _test(mask: np.ndarray, f01: np.ndarray, g0: np.ndarray, g1: np.ndarray, lab
 def _landing(mask: np.ndarray, offset: np.ndarray, labels1: np.ndarray, objects1: List[int]) -> Optional[int]:
     """The end keyframe's object region that ``mask`` moved by ``offset`` covers most (at least
     half of the moved mask), or ``None``."""
-    moved = _shift(mask.astype(np.float32), offset) > 0.5
+    moved = translate(mask.astype(np.float32), offset) > 0.5
     if not objects1 or not moved.any():
         return None
     counts = np.bincount(labels1[moved], minlength=labels1.max() + 1)
@@ -214,11 +214,23 @@ def _landing(mask: np.ndarray, offset: np.ndarray, labels1: np.ndarray, objects1
     return best if counts[best] >= 0.5 * moved.sum() else None
 
 
-def _shift(img: np.ndarray, offset: np.ndarray) -> np.ndarray:
+def translate(img: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """``img`` ``(H, W[, C])`` moved by ``offset`` ``(x, y)`` px (bilinear, zeros outside)."""
     h, w = img.shape[:2]
     m = np.float32([[1, 0, offset[0]], [0, 1, offset[1]]])
     return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def fill_background(image: np.ndarray, w0: np.ndarray, w1: np.ndarray, map0: np.ndarray, map1: np.ndarray,
+                    hole0: np.ndarray, hole1: np.ndarray) -> np.ndarray:
+    """``image`` with an object's keyframe views removed: where the start keyframe's ``hole0`` (its
+    grid, ``float32 (H, W)`` in [0, 1]) lands at ``t`` along ``map0`` the end keyframe's warp ``w1``
+    shows, and where ``hole1`` lands along ``map1`` the start's ``w0`` (blended where both land)."""
+    h0 = backward_warp(hole0[..., None], map0)[..., 0]  # where the object was, at t
+    h1 = backward_warp(hole1[..., None], map1)[..., 0]  # where it will be, at t
+    cover = np.clip(h0 + h1, 0, 1)[..., None]
+    background = (w1 * h0[..., None] + w0 * h1[..., None]) / np.clip(h0 + h1, 1e-6, None)[..., None]
+    return image * (1 - cover) + background * cover
 
 
 def draw_sprites(image: np.ndarray, w0: np.ndarray, w1: np.ndarray, map0: np.ndarray, map1: np.ndarray,
@@ -233,16 +245,12 @@ def draw_sprites(image: np.ndarray, w0: np.ndarray, w1: np.ndarray, map0: np.nda
     """
     out = image
     for s in sprites:
-        h0 = backward_warp(s.hole0[..., None], map0)[..., 0]  # where the object was, at t
-        h1 = backward_warp(s.hole1[..., None], map1)[..., 0]  # where it will be, at t
-        cover = np.clip(h0 + h1, 0, 1)[..., None]
-        background = (w1 * h0[..., None] + w0 * h1[..., None]) / np.clip(h0 + h1, 1e-6, None)[..., None]
-        out = out * (1 - cover) + background * cover
+        out = fill_background(out, w0, w1, map0, map1, s.hole0, s.hole1)
         m0 = backward_warp(s.mask0[..., None], map0)[..., 0]
         m1 = backward_warp(s.mask1[..., None], map1)[..., 0]
-        a0 = (1 - tau) * _shift(m0, tau * s.shift)
-        a1 = tau * _shift(m1, -(1 - tau) * s.shift)
-        colour = (_shift(w0, tau * s.shift) * a0[..., None] + _shift(w1, -(1 - tau) * s.shift) * a1[..., None])
+        a0 = (1 - tau) * translate(m0, tau * s.shift)
+        a1 = tau * translate(m1, -(1 - tau) * s.shift)
+        colour = (translate(w0, tau * s.shift) * a0[..., None] + translate(w1, -(1 - tau) * s.shift) * a1[..., None])
         alpha = np.clip(a0 + a1, 0, 1)
         out = out * (1 - alpha[..., None]) + colour / np.clip(a0 + a1, 1e-6, None)[..., None] * alpha[..., None]
     return out.astype(np.float32)

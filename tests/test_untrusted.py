@@ -176,3 +176,13 @@ def test_decode_refuses_stream_naming_outside_weights(tmp_path, capsys, codec_cf
         decode_segments(bad.read_bytes())
     assert decode_cmd.main([str(bad), "-o", str(tmp_path / "o.y4m")]) == 2
     one_error_line(capsys)
+
+
+def test_a_file_that_cannot_be_read_again_keeps_torchs_reason(tmp_path):
+    """The refusal reads the file's first bytes to tell garbage from a pickle; when even that fails
+    (the file went away, no permission) the reason is torch's own, with no second error."""
+    from actdiff.training.checkpoints import _head, _reason
+
+    assert _head(tmp_path / "gone.ckpt") is None
+    assert _reason(OSError("Permission denied"), None) == "Permission denied"
+    assert "not a PyTorch checkpoint" in _reason(EOFError(), b"")

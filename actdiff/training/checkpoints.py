@@ -27,16 +27,25 @@ from omegaconf import DictConfig
 from actdiff.errors import InputError
 
 
-def _reason(e: BaseException, head: bytes) -> str:
+def _reason(e: BaseException, head: bytes | None) -> str:
     """Why a checkpoint whose first bytes are ``head`` failed to load with ``e``, in a few words."""
     text = (str(e).strip().splitlines() or [type(e).__name__])[0]
-    if not head.startswith((b"PK", b"\x80")):  # neither torch's zip format nor a pickle (PROTO opcode)
+    if head is not None and not head.startswith((b"PK", b"\x80")):  # not torch's zip format, nor a pickle
         return "not a PyTorch checkpoint file (empty, damaged or another format)"
     if isinstance(e, pickle.UnpicklingError) or "weights_only" in str(e).lower() or "Unsupported global" in str(e):
         return "it holds more than tensors and plain containers (a pickle that would run code), refused"
     if "central directory" in text or "zip archive" in text:
         return "truncated or not a checkpoint file"
     return text[:160]
+
+
+def _head(path: Path) -> bytes | None:
+    """The file's first two bytes (``None`` when it cannot be read: the reason then is torch's own)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(2)
+    except OSError:
+        return None
 
 
 def torch_load_weights(path: str | Path, mmap: bool = True) -> Any:
@@ -68,9 +77,7 @@ def load_checkpoint(path: str | Path) -> Dict[str, Any]:
             ck = torch_load_weights(path, mmap=False)  # an old, non-zip file
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError, AttributeError,
             ImportError, IndexError, KeyError, UnicodeDecodeError) as e:
-        with open(path, "rb") as f:
-            head = f.read(2)
-        raise InputError(f"checkpoint {path} is unreadable: {_reason(e, head)}") from None
+        raise InputError(f"checkpoint {path} is unreadable: {_reason(e, _head(path))}") from None
     if not isinstance(ck, dict) or not isinstance(ck.get("state_dict"), dict):
         raise InputError(f"checkpoint {path} is not a Lightning checkpoint (no state_dict)")
     return ck

@@ -79,10 +79,9 @@ def _stream_bytes(data: Any) -> bytes:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
     if isinstance(data, (str, Path)):
-        path = Path(data)
-        if not path.is_file():
-            raise InputError(f"cannot read {path}: no such file")
-        return path.read_bytes()
+        from actdiff.io.files import check_input_file
+
+        return check_input_file(data).read_bytes()
     raise InputError(f"decode needs bytes, an EncodeResult or a path, got {type(data).__name__}")
 
 

@@ -128,6 +128,20 @@ def test_missing_input(tmp_path, capsys):
     assert not (tmp_path / "o.adv").exists()
 
 
+@pytest.mark.parametrize("what,words", [("missing", "no such file"), ("folder", "it is a folder"),
+                                        ("device", "not a regular file")])
+def test_decode_and_info_say_why_the_stream_cannot_be_read(tmp_path, capsys, what, words):
+    """``/dev/null`` was reported as missing."""
+    from actdiff.commands import info
+
+    path = {"missing": tmp_path / "nope.adv", "folder": tmp_path, "device": "/dev/null"}[what]
+    assert decode.main([str(path), "-o", str(tmp_path / "o.y4m")]) == 2
+    assert one_error_line(capsys) == f"error: cannot read {path}: {words}" and not (tmp_path / "o.y4m").exists()
+    if what != "folder":  # info describes a weights folder
+        assert info.main([str(path)]) == 2
+        assert one_error_line(capsys) == f"error: cannot read {path}: {words}"
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip", "foreign", "empty"])
 def test_damaged_files_give_one_line_and_no_output(encoded, tmp_path, damage, capsys):
     data = bytearray(encoded[0].read_bytes())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Sequence
 
 from actdiff.commands.common import (
@@ -25,7 +24,6 @@ from actdiff.commands.common import (
     setup_output,
 )
 from actdiff.config import ENCODE_EXPERIMENT
-from actdiff.errors import InputError
 
 DEFAULT_CONFIG = ENCODE_EXPERIMENT
 
@@ -51,9 +49,9 @@ def main(argv: Sequence[str]) -> int:
     cfg = load_cfg(args, extra, DEFAULT_CONFIG)  # only its codec.decoder section is used
     if maybe_print_config(args, cfg):
         return 0
-    src = Path(args.input)
-    if not src.is_file():
-        raise InputError(f"cannot read {src}: no such file")
+    from actdiff.io.files import check_input_file
+
+    src = check_input_file(args.input)
     from actdiff.codec import decode_video
     from actdiff.codec.decoder import check_stream
     from actdiff.decoders import build_decoder

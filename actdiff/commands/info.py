@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Sequence
 
 from actdiff.commands.common import ArgumentParser, add_stream_args, cli_entry
-from actdiff.errors import InputError
 
 
 @cli_entry
@@ -32,8 +31,9 @@ def main(argv: Sequence[str]) -> int:
         info = describe_weights(path)
         sys.stdout.write(json.dumps(info, indent=2) + "\n" if args.json else format_weights(info))
         return 0
-    if not path.is_file():
-        raise InputError(f"cannot read {path}: no such file")
+    from actdiff.io.files import check_input_file
+
+    check_input_file(path)
     from actdiff.codec.decoder import decode_segments
     from actdiff.codec.describe import describe_stream, format_description
 

@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Union
 
-from actdiff.errors import OutputError
+from actdiff.errors import InputError, OutputError
 
 PathLike = Union[str, Path]  # noqa: UP007 - a runtime alias
 
@@ -43,6 +43,16 @@ def remove_path(p: Path) -> None:
         shutil.rmtree(p)
     elif p.exists() or p.is_symlink():
         p.unlink()
+
+
+def check_input_file(path: PathLike) -> Path:
+    """``path`` when it is a regular file (links followed), else a one-line ``InputError`` saying
+    whether it is missing, a folder, or something else (a device, a pipe)."""
+    p = Path(path)
+    if not p.is_file():
+        why = "no such file" if not p.exists() else "it is a folder" if p.is_dir() else "not a regular file"
+        raise InputError(f"cannot read {p}: {why}")
+    return p
 
 
 def check_writable(path: PathLike, overwrite: bool, what: str = "output") -> Path:

@@ -1,6 +1,8 @@
 """User-facing errors. The CLI prints any ``ActDiffError`` as one ``error: …`` line, exit 2."""
 
 import sys
+from collections.abc import Iterable
+from typing import Any
 
 
 class ActDiffError(Exception):
@@ -41,6 +43,17 @@ class Interrupted(KeyboardInterrupt):
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
+
+
+def check_distinct(what: str, values: Iterable[Any]) -> None:
+    """``ConfigError`` when a value of a list the user gave repeats (a rate point, a metric, a
+    sequence, a results file): each value is one unit of work or one curve, and a repeat would be
+    done or drawn twice, or silently dropped. ``what`` names the list in the message."""
+    seen: set[Any] = set()
+    for v in values:
+        if v in seen:
+            raise ConfigError(f"{what}: {v} is given twice")
+        seen.add(v)
 
 
 def interrupt_line(e: BaseException) -> tuple[str, int]:

@@ -107,6 +107,15 @@ def test_plot_writes_figure(tmp_path, suffix):
     assert plot_main([str(pa), "--metric", "niqe", "-o", str(tmp_path / "c.txt")]) == 2
 
 
+def test_plot_refuses_a_results_file_given_twice(tmp_path, capsys):
+    """The same run twice (also as a shard, or by another spelling of its path) would be drawn twice."""
+    pa = save_results(fake_results("actdiff-warp", {"s1": (RATES, NIQE)}, "niqe"), tmp_path / "a.json")
+    out = tmp_path / "c.png"
+    for args in ([str(pa), str(pa)], [str(pa), f"{tmp_path}/./a.json"], [f"{pa},{pa}"]):
+        assert plot_main([*args, "--metric", "niqe", "-o", str(out)]) == 2
+        assert "is given twice" in capsys.readouterr().err and not out.exists()
+
+
 def test_non_monotonic_curve_is_flagged_in_the_report():
     # NIQE that improves as the rate drops (a generator adding texture): numbers, but flagged
     a = fake_results("actdiff-diffusion", {"s1": (RATES, np.array([4.0, 4.6, 5.1, 5.5])),

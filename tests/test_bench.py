@@ -62,7 +62,7 @@ def test_bad_crf():
 def test_a_repeated_crf_is_refused(tmp_path, capsys):
     out = tmp_path / "b.json"
     assert bench(["x265", "--data", ".", "--crf", "40", "45", "40", "-o", str(out)]) == 2
-    assert "a value is repeated" in capsys.readouterr().err and not out.exists()
+    assert "CRF: 40 is given twice" in capsys.readouterr().err and not out.exists()
 
 
 def test_svt_av1_runs():

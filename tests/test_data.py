@@ -146,6 +146,16 @@ def test_folder_yaml_with_root(video_folder):
     assert ds.name == "folder" and len(ds) == 4
 
 
+def test_two_sequences_of_one_name_are_refused(video_folder):
+    """A frame folder beside a clip of its name (e.g. thumbnails written into the data): results are
+    keyed by name, so one sequence would silently replace the other."""
+    write_video(video_folder / "clip2", texture(2, 32, 32), 25)
+    with pytest.raises(InputError, match="two sequences are named 'clip2'"):
+        load_dataset(video_folder)
+    with pytest.raises(ConfigError, match="sequences: Jockey is given twice"):
+        load_dataset("uvg", sequences=["Jockey", "Beauty", "Jockey"], check=False)
+
+
 def test_empty_folder_is_an_error(tmp_path):
     with pytest.raises(InputError, match="no videos"):
         load_dataset(tmp_path)

@@ -48,6 +48,20 @@ def test_rates_file_and_overrides():
         "codec.keyframe_codec.quality=20", "codec.seed=1", "protocol.max_frames=4"]
     with pytest.raises(ConfigError, match="unknown rate point"):
         load_rates(rates_file(), ["nope"])
+    with pytest.raises(ConfigError, match="rate points: r1 is given twice"):  # it was coded once, silently
+        load_rates(rates_file(), ["r1", "0.01", "r1"])
+
+
+def test_evaluate_refuses_a_repeated_rate_point_or_metric_before_any_work(tmp_path, monkeypatch, capsys):
+    from actdiff.commands import evaluate
+    from actdiff.evaluation import runner
+
+    monkeypatch.setattr(runner, "encode_point", lambda *a, **k: pytest.fail("coded before the check"))
+    out = tmp_path / "e.json"
+    for args, words in ((["--rates", "r1", "r1"], "r1 is given twice"),
+                        (["--metrics", "psnr", "niqe", "psnr"], "metrics: psnr is given twice")):
+        assert evaluate.main(["--data", "sample", *args, "-o", str(out)]) == 2
+        assert words in capsys.readouterr().err and not out.exists()
 
 
 def test_evaluate_plumbing_fake_codec(tmp_path, monkeypatch):

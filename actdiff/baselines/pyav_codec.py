@@ -29,7 +29,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from actdiff.errors import ConfigError, InputError
+from actdiff.errors import ConfigError, InputError, check_distinct
 from actdiff.io.colour import rgb_to_yuv, yuv_to_rgb
 
 MATRIX, RANGE = "bt709", "limited"
@@ -143,8 +143,7 @@ def rate_points(codec: str, crfs: Sequence[int] | None = None) -> list[int]:
     lo, hi = BASELINES[codec].crf_range
     if any(not lo <= c <= hi for c in out):
         raise ConfigError(f"{codec}: CRF values must lie in {lo}..{hi}")
-    if len(set(out)) < len(out):
-        raise ConfigError(f"{codec}: CRF {' '.join(map(str, out))}: a value is repeated")
+    check_distinct(f"{codec}: CRF", out)
     return out
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from actdiff.commands.common import ArgumentParser, cli_entry
-from actdiff.errors import InputError, OutputError
+from actdiff.errors import InputError, OutputError, check_distinct
 
 #: Figure formats (``actdiff.evaluation.plotting.FORMATS``).
 FORMATS = (".png", ".pdf", ".svg")
@@ -41,6 +41,7 @@ def main(argv: Sequence[str]) -> int:
     if out.suffix.lower() not in FORMATS:
         raise OutputError(f"{out}: figure format must be one of {', '.join(FORMATS)}")
     check_output(out, args.overwrite)
+    check_distinct("results files", [Path(f).resolve() for r in args.results for f in r.split(",")])
     results = [load_many(r.split(",")) for r in args.results]
     if not any(args.metric in metric_names(r) for r in results):
         raise InputError(f"no results file has metric {args.metric!r}")

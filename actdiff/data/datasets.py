@@ -34,7 +34,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from actdiff.config import config_root, load_yaml
 from actdiff.data.protocols import Protocol, load_protocol
-from actdiff.errors import ConfigError, InputError
+from actdiff.errors import ConfigError, InputError, check_distinct
 from actdiff.io import VideoInfo, video_info
 from actdiff.io.container import EXTENSIONS as CONTAINER_EXTENSIONS
 from actdiff.io.pngdir import list_frames, natural_key
@@ -125,6 +125,16 @@ class Dataset:
     format: str
     sequences: list[Sequence]
     prepare: str | None = None
+
+    def __post_init__(self) -> None:
+        """``InputError`` when two sequences share a name (``clip.mp4`` beside a frame folder
+        ``clip/``): results are keyed by name, so one would silently replace the other."""
+        first: dict[str, Sequence] = {}
+        for s in self.sequences:
+            if s.name in first:
+                raise InputError(f"dataset {self.name}: two sequences are named {s.name!r} ({first[s.name].path} "
+                                 f"and {s.path}); rename or move one")
+            first[s.name] = s
 
     def __iter__(self) -> Iterator[Sequence]:
         return iter(self.sequences)
@@ -233,6 +243,7 @@ def load_dataset(
     else:
         ds = _from_cfg(src, root)
     if sequences is not None:
+        check_distinct("sequences", sequences)
         names = [s.name for s in ds.sequences]
         bad = [n for n in sequences if n not in names]
         if bad:

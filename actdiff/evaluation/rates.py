@@ -18,7 +18,7 @@ from actdiff.codec import encode_video
 from actdiff.codec.ratecontrol import target_overrides
 from actdiff.config import DEFAULT_EXPERIMENT, compose, config_root, load_yaml
 from actdiff.data import load_dataset, load_protocol
-from actdiff.errors import ConfigError
+from actdiff.errors import ConfigError, check_distinct
 from actdiff.io import read_video
 from actdiff.types import EncodeResult, Video
 
@@ -44,6 +44,7 @@ def load_rates(path: Path | str | None = None, names: Sequence[str] | None = Non
     if not isinstance(points, dict) or not points:
         raise ConfigError(f"{path}: needs a non-empty 'points' mapping of name → list of overrides")
     names = list(names) if names else list(points)
+    check_distinct("rate points", names)
     targets = {n: o for n in names if n not in points and (o := target_overrides(n)) is not None}
     bad = [n for n in names if n not in points and n not in targets]
     if bad:

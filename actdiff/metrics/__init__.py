@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from actdiff.errors import ConfigError, InputError
+from actdiff.errors import ConfigError, InputError, check_distinct
 from actdiff.metrics import full_reference as fr
 from actdiff.metrics.fid import INCEPTION_FILE, DistributionMetrics
 from actdiff.metrics.i3d import I3D_FILE
@@ -112,8 +112,10 @@ def _check_known(names: Sequence[str]) -> None:
 
 def check_metrics(names: Sequence[str]) -> None:
     """Fail early, before any encoding: unknown names → ``ConfigError``; a metric whose weights or
-    tool (LPIPS/DISTS weights, an ffmpeg with libvmaf) is missing → ``MissingWeightsError``."""
+    tool (LPIPS/DISTS weights, an ffmpeg with libvmaf) is missing → ``MissingWeightsError``; a name
+    given twice → ``ConfigError``."""
     _check_known(names)
+    check_distinct("metrics", names)
     for name in names:
         requires = get_metric(name).requires
         if requires is not None:

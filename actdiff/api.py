@@ -148,7 +148,8 @@ def _is_dataset(data: Any) -> bool:
 def evaluate(data: Any, rates: Sequence[str] | None = None, *, decoder: Any = "warp",
              metrics: Sequence[str] = DEFAULT_METRICS, config: str | Path | None = None, protocol: str | None = None,
              overrides: Sequence[str] = (), sequences: Sequence[str] | None = None, name: str = "clip",
-             fps: float | None = None, log: Any = None, frames_dir: str | Path | None = None) -> Results:
+             fps: float | None = None, log: Any = None, frames_dir: str | Path | None = None,
+             overwrite: bool = False) -> Results:
     """Encode → decode → metrics at several rate points; a results document (docs/results_schema.md).
 
     Args:
@@ -163,6 +164,7 @@ def evaluate(data: Any, rates: Sequence[str] | None = None, *, decoder: Any = "w
         log: a callable receiving one line per point (e.g. ``print``).
         frames_dir: save thumbnails of every point and a contact sheet per sequence (with x265 at
             the nearest rate) there (:mod:`actdiff.evaluation.contact`); see :func:`contact_sheet`.
+            A run of the same codec there is refused (``OutputError``) unless ``overwrite``.
     """
     check_metrics(metrics)
     cfgs = point_configs(load_rates(None, rates), config, protocol, overrides)
@@ -174,7 +176,7 @@ def evaluate(data: Any, rates: Sequence[str] | None = None, *, decoder: Any = "w
     if hasattr(dec, "settings"):
         config_doc["decoder_settings"] = dec.settings()
 
-    saver = _saver(frames_dir, "x265")
+    saver = _saver(frames_dir, "x265", overwrite)
 
     def points_of(video: Video, seq_log: Any) -> list[dict[str, Any]]:
         return actdiff_points(video, cfgs, {label: dec}, metrics, log=seq_log, saver=saver)[label]
@@ -187,9 +189,9 @@ def evaluate(data: Any, rates: Sequence[str] | None = None, *, decoder: Any = "w
 def bench(data: Any, codec: str = "x265", crf: Sequence[int] | None = None, *,
           metrics: Sequence[str] = DEFAULT_METRICS, protocol: str | None = "cpu",
           sequences: Sequence[str] | None = None, name: str = "clip", fps: float | None = None,
-          log: Any = None, frames_dir: str | Path | None = None) -> Results:
+          log: Any = None, frames_dir: str | Path | None = None, overwrite: bool = False) -> Results:
     """A classical codec (``x264`` | ``x265`` | ``svt-av1``) through the same loop and schema as
-    :func:`evaluate`; ``data`` and ``frames_dir`` as there (a single clip is coded at its own size)."""
+    :func:`evaluate`; ``data``, ``frames_dir`` and ``overwrite`` as there (a single clip is coded at its own size)."""
     from actdiff.baselines import BASELINES, rate_points
     from actdiff.evaluation.runner import baseline_points
 
@@ -197,7 +199,7 @@ def bench(data: Any, codec: str = "x265", crf: Sequence[int] | None = None, *,
     crfs = rate_points(codec, crf)  # unknown codec, CRF out of range or repeated: before any work
     config_doc = {"codec": codec, "crf": crfs, "settings": BASELINES[codec].notes, "metrics": list(metrics)}
 
-    saver = _saver(frames_dir, None)
+    saver = _saver(frames_dir, None, overwrite)
 
     def points_of(video: Video, seq_log: Any) -> list[dict[str, Any]]:
         return baseline_points(video, codec, crfs, metrics, seq_log, saver)
@@ -205,13 +207,13 @@ def bench(data: Any, codec: str = "x265", crf: Sequence[int] | None = None, *,
     return _run(data, codec, config_doc, points_of, metrics, protocol, sequences, name, fps, log, saver)
 
 
-def _saver(frames_dir: str | Path | None, baseline: str | None) -> Any:
+def _saver(frames_dir: str | Path | None, baseline: str | None, overwrite: bool) -> Any:
     """A thumbnail saver into ``frames_dir`` (absolute paths recorded), or ``None``."""
     if frames_dir is None:
         return None
     from actdiff.evaluation.contact import FrameSaver
 
-    return FrameSaver(frames_dir, baseline=baseline)
+    return FrameSaver(frames_dir, baseline=baseline, overwrite=overwrite)
 
 
 def contact_sheet(a: dict[str, Any], b: dict[str, Any] | None = None, sequence: str | None = None) -> Any:
@@ -238,6 +240,8 @@ def _run(data: Any, codec: str, config_doc: dict[str, Any], points_of: Any, metr
     video = as_video(data, fps)
     results = new_results(codec, name, {"name": "native", "height": video.height, "width": video.width,
                                         "max_frames": video.num_frames}, config_doc)
+    if saver is not None:
+        saver.check(codec, [name], [data] if isinstance(data, (str, Path)) else [])
     record_source(results, name, video.frames, metrics)
     if saver is not None:
         saver.start(results, name, video)

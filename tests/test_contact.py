@@ -115,3 +115,48 @@ def test_data_root_override_as_the_dataset_yamls_recommend(tmp_path, capsys):
     assert list(load_results(out)["sequences"]) == ["alpha"]
     assert bench.main(["x264", "--data", "folder", "data.format=y4m", "-o", str(tmp_path / "g.json")]) == 2
     assert "only data.root" in capsys.readouterr().err
+
+
+def test_codecs_sharing_a_frames_folder_keep_their_own_sheets(runs, capsys):
+    """evaluate and bench drew into one folder: two sheets, each recorded by its own results; a
+    second run of a codec already there is refused before any work and leaves everything as it was."""
+    tmp, a, b = runs
+    sheet_a = a.parent / load_results(a)["contact_sheets"]["alpha"]["file"]
+    sheet_b = b.parent / load_results(b)["contact_sheets"]["alpha"]["file"]
+    assert sheet_a != sheet_b and sheet_a.is_file() and sheet_b.is_file()
+    before = {p: p.read_bytes() for p in (tmp / "frames").rglob("*.png")}
+    again = tmp / "res" / "again.json"
+    assert evaluate.main(["--data", str(tmp / "clips"), "--protocol", "native", "--rates", "r1", "--metrics", "psnr",
+                          "-o", str(again), "--frames-dir", str(tmp / "frames"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "actdiff-warp_contact.png exists" in err and "--overwrite" in err
+    assert not again.exists() and not Path(f"{again}.partial").exists()
+    assert {p: p.read_bytes() for p in (tmp / "frames").rglob("*.png")} == before
+
+
+def test_frames_folder_that_is_a_file_or_inside_the_data_is_refused(runs, capsys):
+    tmp, a, _ = runs
+    clips = tmp / "clips"
+    listing = sorted(p.name for p in clips.iterdir())
+    for frames, words in ((a, "is a file"), (clips / "thumbs", "inside the input folder")):
+        out = tmp / "res" / "refused.json"
+        assert evaluate.main(["--data", str(clips), "--protocol", "native", "--rates", "r0", "--metrics", "psnr",
+                              "-o", str(out), "--frames-dir", str(frames), "-q"]) == 2
+        assert words in capsys.readouterr().err and not out.exists()
+    assert sorted(p.name for p in clips.iterdir()) == listing  # nothing written into the data
+
+
+def test_api_frames_dir_refuses_a_run_of_the_same_codec_unless_overwrite(tmp_path):
+    import numpy as np
+
+    import actdiff
+    from actdiff.errors import OutputError
+
+    clip = np.random.default_rng(0).integers(0, 256, (4, 32, 48, 3), dtype=np.uint8)
+    first = actdiff.bench(clip, "x264", crf=[40], metrics=["psnr"], frames_dir=tmp_path / "f")
+    sheet = Path(first["contact_sheets"]["clip"]["file"])
+    assert sheet.name == "clip_x264_contact.png" and sheet.is_file()
+    with pytest.raises(OutputError, match="exists"):
+        actdiff.bench(clip, "x264", crf=[45], metrics=["psnr"], frames_dir=tmp_path / "f")
+    second = actdiff.bench(clip, "x264", crf=[45], metrics=["psnr"], frames_dir=tmp_path / "f", overwrite=True)
+    assert second["contact_sheets"]["clip"]["file"] == str(sheet)

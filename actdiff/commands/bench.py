@@ -50,7 +50,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--sequences", nargs="+", default=None, help="only these sequences")
     p.add_argument("--shard", default=None, help="i/n: process every n-th sequence starting at i")
     p.add_argument("-o", "--output", required=True, help="results JSON to write")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output (and this codec's thumbnails in --frames-dir)")
     add_frames_arg(p)
     p.add_argument("--frames-dir", default=None, metavar="DIR",
                    help="save thumbnails of a few frames per point and a contact sheet per sequence in DIR")
@@ -96,7 +97,7 @@ def main(argv: Sequence[str]) -> int:
     if args.frames_dir:
         from actdiff.evaluation.contact import FrameSaver
 
-        saver = FrameSaver(args.frames_dir, relative_to=out.absolute().parent)
+        saver = FrameSaver(args.frames_dir, relative_to=out.absolute().parent, overwrite=args.overwrite)
 
     def points_of(video, seq_log):
         return baseline_points(video, args.codec, crfs, args.metrics, seq_log, saver)

@@ -60,7 +60,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--merge", nargs="+", default=None, metavar="SHARD_JSON",
                    help="merge these shard results into --output and exit")
     p.add_argument("-o", "--output", required=True, help="results JSON")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output (and this codec's thumbnails in --frames-dir)")
     add_frames_arg(p)
     p.add_argument("--frames-dir", default=None, metavar="DIR",
                    help="save thumbnails of a few frames per point and a contact sheet per sequence in DIR")
@@ -127,7 +128,8 @@ def main(argv: Sequence[str]) -> int:
     if args.frames_dir:
         from actdiff.evaluation.contact import FrameSaver
 
-        saver = FrameSaver(args.frames_dir, relative_to=out.absolute().parent, baseline="x265")
+        saver = FrameSaver(args.frames_dir, relative_to=out.absolute().parent, baseline="x265",
+                           overwrite=args.overwrite)
 
     def points_of(video, seq_log):
         return actdiff_points(video, cfgs, {name: decoder}, args.metrics, log=seq_log, saver=saver)[name]

@@ -4,9 +4,13 @@
 every decoded stream (and of the source) into ``DIR/<sequence>/`` and record them in the results
 JSON: ``point["thumbnails"] = {"<frame>": "<png>"}`` per rate point and
 ``results["source_frames"][<sequence>]`` for the source (paths relative to the results file's
-folder, or absolute when there is none). They also draw ``DIR/<sequence>_contact.png``: one row
-per stream (the source first), one column per chosen frame, each row labelled with its rate (bpp)
-and metrics. ``actdiff compare A.json B.json`` draws the same from two results files.
+folder, or absolute when there is none). They also draw ``DIR/<sequence>_<codec>_contact.png``: one
+row per stream (the source first), one column per chosen frame, each row labelled with its rate
+(bpp) and metrics. ``actdiff compare A.json B.json`` draws the same from two results files.
+
+Several runs may share ``DIR`` (ActDiff and each baseline, shards of one run); a run refuses, before
+any work, a ``DIR`` that is a file or lies inside its input, and one that holds its codec's sheet of
+a sequence it is about to code (its thumbnails would be replaced) unless asked to overwrite.
 
 Which frames: the middles of the longest segments of the clip as the default codec cuts it
 (:func:`frames_of_interest`): the frames farthest from any keyframe, where the motion is hardest
@@ -23,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from actdiff.errors import InputError
+from actdiff.errors import InputError, OutputError
 from actdiff.types import Video
 
 #: Thumbnails wider than this are downscaled (pixels).
@@ -74,15 +78,35 @@ class FrameSaver:
 
     ``relative_to``: the results file's folder (paths are recorded relative to it); ``baseline``:
     a classical codec (``x265``) whose point nearest in rate to the run's cheapest one joins each
-    sheet (``None``: none); ``n``: frames per sequence.
+    sheet (``None``: none); ``n``: frames per sequence; ``overwrite``: replace what a run of the
+    same codec left (:meth:`check`).
     """
 
     def __init__(self, root: str | Path, relative_to: str | Path | None = None, n: int = 3,
-                 baseline: str | None = None) -> None:
-        self.root, self.n, self.baseline = Path(root), n, baseline
+                 baseline: str | None = None, overwrite: bool = False) -> None:
+        self.root, self.n, self.baseline, self.overwrite = Path(root), n, baseline, overwrite
         self.relative_to = Path(relative_to) if relative_to is not None else None
         self.frames: dict[str, list[int]] = {}
         self.current = ""
+
+    def sheet_path(self, sequence: str, codec: str) -> Path:
+        """Where :meth:`finish` draws the contact sheet of ``sequence`` coded by ``codec``."""
+        return self.root / f"{_slug(sequence)}_{_slug(codec)}_contact.png"
+
+    def check(self, codec: str, sequences: Iterable[str], inputs: Iterable[str | Path] = ()) -> None:
+        """``OutputError`` before any work: ``root`` is a file, or lies inside one of ``inputs`` (a
+        dataset folder would list the thumbnail folders as sequences), or, without ``overwrite``,
+        holds ``codec``'s sheet of one of ``sequences`` (a run of the same codec is there)."""
+        from actdiff.io.files import check_not_input
+
+        if self.root.exists() and not self.root.is_dir():
+            raise OutputError(f"frames folder {self.root} is a file, expected a folder")
+        check_not_input([self.root], inputs)
+        for sequence in sequences:
+            sheet = self.sheet_path(sequence, codec)
+            if sheet.exists() and not self.overwrite:
+                raise OutputError(f"{sheet} exists: a run of {codec} left its thumbnails of {sequence} there "
+                                  "(use --overwrite or another frames folder)")
 
     def _record(self, path: Path) -> str:
         if self.relative_to is None:
@@ -111,7 +135,7 @@ class FrameSaver:
         return self._save(self.current, f"{label}_{point}", frames)
 
     def finish(self, results: dict[str, Any], sequence: str, video: Video, metrics: Sequence[str]) -> Path:
-        """Draw ``ROOT/<sequence>_contact.png`` (source, every point of ``results``, the nearest-rate
+        """Draw ``ROOT/<sequence>_<codec>_contact.png`` (source, every point of ``results``, the nearest-rate
         baseline) and record it under ``results["contact_sheets"][sequence]``."""
         extra = []
         record: dict[str, Any] = {}
@@ -126,7 +150,7 @@ class FrameSaver:
         rows = [src] if src else []
         rows += sequence_rows(results, sequence, self.relative_to, extra)
         fig = draw_sheet(rows, self.frames[sequence], f"{sequence} ({results['codec']})")
-        path = save_sheet(fig, self.root / f"{_slug(sequence)}_contact.png")
+        path = save_sheet(fig, self.sheet_path(sequence, results["codec"]))
         record["file"] = self._record(path)
         results.setdefault("contact_sheets", {})[sequence] = record
         return path

@@ -168,10 +168,13 @@ def run_dataset(dataset: Any, protocol: Any, points_of: Callable[[Video, Log], l
     ``config_yaml`` (the resolved config) beside them as ``OUT.config.yaml``
     (:func:`actdiff.evaluation.results.finish_results`). With a ``saver`` (which ``points_of``
     passes on to :func:`actdiff_points`/:func:`baseline_points`) each sequence starts by choosing
-    its frames and ends with its contact sheet.
+    its frames and ends with its contact sheet (:meth:`~actdiff.evaluation.contact.FrameSaver.check`
+    first).
     """
     shard_i, shard_n = shard
     chosen = [seq for k, seq in enumerate(dataset) if k % shard_n == shard_i]
+    if saver is not None:  # a frames folder in the data, or a run of this codec there: before any work
+        saver.check(results["codec"], [seq.name for seq in chosen], [dataset.root, *(seq.path for seq in chosen)])
     with bar(len(chosen), "sequences", unit="seq") as pbar:
         for seq in chosen:
             pbar.set_postfix_str(seq.name)

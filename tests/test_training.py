@@ -183,6 +183,23 @@ def test_fit_missing_source_fails_before_the_run_folder(tmp_path, capsys, config
     assert len(err) == 1 and "missing.mp4" in err[0] and not run_dir.exists()
 
 
+@pytest.mark.parametrize("over,words", [
+    (["model.sampler.name=bogus"], "unknown sampler 'bogus'"),
+    (["model.sampler.steps=0"], "whole number >= 1"),
+    (["model.sampler.noise_mode=x"], "unknown noise mode 'x'"),
+    (["model.sampler.temporal_blend=1.5"], "temporal_blend must be in [0, 1)"),
+    (["train.val_sampler=x"], "unknown sampler 'x'"),
+    (["model=micro_video", "model.sampler.name=bogus"], "unknown sampler 'bogus'"),
+])
+def test_fit_refuses_bad_decoding_defaults_before_the_run_folder(tmp_path, capsys, over, words):
+    """``model.sampler`` is stored with the weights as their decoding defaults: a bad value was
+    trained on and surfaced only when the weights were first decoded with."""
+    run_dir = tmp_path / "run"
+    assert fit_cmd.main(["--config", "experiment/train_test", f"run_dir={run_dir}", *over]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0] and not run_dir.exists()
+
+
 CHILD = """
 import sys
 sys.path.insert(0, {tests!r})

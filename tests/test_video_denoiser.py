@@ -179,6 +179,19 @@ def test_inflated_from_saved_weights_the_model_starts_in_train_mode(tmp_path):
     torch.testing.assert_close(m.unet.state_dict()[name], weight)
 
 
+def test_inflated_from_saved_weights_stores_the_configs_sampler_over_the_weights(tmp_path):
+    """``model.sampler`` of a run inflating saved weights was silently dropped (the weights' stored
+    decoding defaults were kept whatever the config said); now the config's keys win, the rest stay."""
+    from actdiff.models.video_presets import build_video_preset
+
+    frame = build_model(OmegaConf.merge(load_group("model", "micro"), {"sampler": {"base": "detail"}}))
+    frame.save_pretrained(str(tmp_path), safe_serialization=True)
+    cfg = OmegaConf.merge(load_group("model", "micro_video"),
+                          {"init_from": str(tmp_path), "sampler": {"steps": 2, "base": None}})
+    stored = build_video_preset(cfg).config.default_sampler
+    assert stored["steps"] == 2 and stored["base"] == "detail" and stored["name"] == frame.config.default_sampler["name"]
+
+
 def test_a_damaged_init_from_folder_is_one_line(tmp_path):
     """``model.init_from=DIR`` whose ``config.json`` does not fit its weights: one ``ConfigError``
     line naming the folder (it was a diffusers traceback)."""

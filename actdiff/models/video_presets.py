@@ -41,7 +41,8 @@ def resolve_weights(name: str) -> Path:
 
 @MODELS.register("video")
 def build_video_preset(cfg: DictConfig) -> VideoControlledDenoiser:
-    """Inflate the 2D model described by ``cfg`` (or loaded from ``cfg.init_from``)."""
+    """Inflate the 2D model described by ``cfg`` (or loaded from ``cfg.init_from``); the decoding
+    defaults it stores (``default_sampler``) are the frame model's with ``cfg.sampler`` over them."""
     t = cfg.get("temporal") or {}
     video_kwargs = {
         "temporal_kind": str(t.get("kind", "attention")),
@@ -61,6 +62,10 @@ def build_video_preset(cfg: DictConfig) -> VideoControlledDenoiser:
         # the frame model of the per-frame layout (20 channels); the video model's residual_base is its own
         plain = OmegaConf.merge(cfg, {"builder": str(cfg.get("frame_builder", "unet")), "residual_base": "blend"})
         frame = MODELS.build(str(plain.builder), cfg=plain)
+    # the decoding defaults stored with the weights: the frame model's, under the config's model.sampler
+    given = OmegaConf.to_container(cfg.sampler, resolve=True) if cfg.get("sampler") else {}
+    sampler = {k: v for k, v in given.items() if v is not None}
+    video_kwargs["default_sampler"] = {**dict(frame.config.get("default_sampler") or {}), **sampler}
     model = VideoControlledDenoiser.from_frame_model(frame, **video_kwargs)
     freeze_for_inflation(model, str(cfg.get("train_parts", "all")))
     return model

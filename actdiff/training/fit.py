@@ -61,14 +61,30 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
         return fit_selector(cfg, resume=resume, videos=videos)
     import lightning as L
 
+    from actdiff.decoders.diffusion import diffusion_decoder
     from actdiff.models.presets import frame_model_reads_prediction
+    from actdiff.models.sampling import check_sampler, check_steps
     from actdiff.training.datamodule import VideoClipDataModule, local_rank
     from actdiff.training.export import export_module
     from actdiff.training.module import ConditionalDenoiser
     from actdiff.training.trainer import build_trainer, prepare_run
 
-    run_dir = prepare_run(cfg, resume, videos)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
+    optim = OmegaConf.to_container(cfg.get("optim") or {}, resolve=True)
+    optim.setdefault("total_steps", int(cfg.trainer.max_steps))
+    train = cfg.get("train") or {}
+    module = ConditionalDenoiser(
+        OmegaConf.to_container(cfg.model, resolve=True), optim, ema_decay=float(train.get("ema_decay", 0.999)),
+        val_sample_frames=int(train.get("val_sample_frames", 2)),
+        val_sample_steps=check_steps(train.get("val_sample_steps", 8)),
+        val_sampler=check_sampler(train.get("val_sampler", "dpmsolver++")),
+        shared_noise_prob=float(train.get("shared_noise_prob", 0.0)),
+        temporal_loss_weight=float(train.get("temporal_loss_weight", 0.0)),
+    )
+    # model.sampler is stored as the weights' decoding defaults: checked by the decoder that will read
+    # them, before any folder is made or data coded
+    diffusion_decoder(model=module.model)
+    run_dir = prepare_run(cfg, resume, videos)
     dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos, segment_source=segment_source,
                              prediction=frame_model_reads_prediction(cfg.model))
     dm.prepare_data()
@@ -78,17 +94,6 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
 
         cfg.data.resolved_split = dm.split_record()  # the files each side of the split, the cache
         save_config(cfg, run_dir / "config.yaml")
-    optim = OmegaConf.to_container(cfg.get("optim") or {}, resolve=True)
-    optim.setdefault("total_steps", int(cfg.trainer.max_steps))
-    train = cfg.get("train") or {}
-    module = ConditionalDenoiser(
-        OmegaConf.to_container(cfg.model, resolve=True), optim, ema_decay=float(train.get("ema_decay", 0.999)),
-        val_sample_frames=int(train.get("val_sample_frames", 2)),
-        val_sample_steps=int(train.get("val_sample_steps", 8)),
-        val_sampler=str(train.get("val_sampler", "dpmsolver++")),
-        shared_noise_prob=float(train.get("shared_noise_prob", 0.0)),
-        temporal_loss_weight=float(train.get("temporal_loss_weight", 0.0)),
-    )
     if cfg.get("init_weights") and not resume:  # fine-tuning; a resumed run has its own weights
         module.load_initial_weights(str(cfg.init_weights))
         log.warning("initialised the model from %s", cfg.init_weights)

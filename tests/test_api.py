@@ -37,6 +37,28 @@ def test_float_array_in_unit_range_codes_as_its_uint8_twin(clip):
     assert a == b
 
 
+def test_float_frames_outside_the_unit_range_are_refused_not_clipped(clip, monkeypatch):
+    """Floats in [0, 255] (a common slip) were clipped to [0, 1]: an almost white clip, coded without a word."""
+    import actdiff.api as api
+
+    monkeypatch.setattr(api, "encode_with_rate_control", lambda *a, **k: pytest.fail("coded before the check"))
+    for bad in (clip.astype(np.float32), clip / 255.0 - 0.2):
+        with pytest.raises(InputError, match=r"float frames must lie in \[0, 1\]"):
+            actdiff.encode(bad)
+
+
+def test_half_precision_tensors_are_frames_too(clip):
+    """A bfloat16/float16 ``(T, 3, H, W)`` tensor (a model's output) failed in NumPy with a TypeError."""
+    import torch
+
+    from actdiff.io.convert import as_video
+
+    t = torch.from_numpy(clip / 255.0).permute(0, 3, 1, 2)
+    for dtype in (torch.bfloat16, torch.float16):
+        frames = as_video(t.to(dtype)).frames
+        assert frames.dtype == np.uint8 and np.abs(frames.astype(int) - clip).max() <= 1
+
+
 @pytest.mark.parametrize("bad,error", [(b"junk", BitstreamError), ("nosuch.adv", InputError), (123, InputError)])
 def test_decode_bad_input_raises_the_librarys_own_error(bad, error):
     with pytest.raises(error) as e:

@@ -109,6 +109,25 @@ def test_bad_spec_is_one_line_error(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: ")
 
 
+@pytest.mark.parametrize("key,value,words", [("metrics", ["psnr", "nosuch"], "unknown metric(s) nosuch"),
+                                             ("metrics", ["psnr", "psnr"], "metrics: psnr is given twice"),
+                                             ("rates", ["lo", "lo"], "rate points: lo is given twice")])
+def test_metrics_and_rates_are_checked_before_any_point_runs(tmp_path, capsys, key, value, words):
+    """An unknown metric failed every point, each after coding it; a repeated one or a repeated rate
+    point was silently done once."""
+    spec, out = _spec(tmp_path, tmp_path / "no_data_needed"), tmp_path / "sweep"
+    doc = yaml.safe_load(spec.read_text())
+    doc[key] = value
+    if key == "rates":  # names of a rates file's points
+        rates = tmp_path / "rates.yaml"
+        rates.write_text(yaml.safe_dump({"points": RATES}))
+        doc["rates_file"] = str(rates)
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert sweep([str(spec), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0] and not out.exists()
+
+
 @pytest.mark.parametrize("name", sorted(p.stem for p in (config_root() / "ablation").glob("*.yaml")))
 def test_shipped_ablation_specs_compose(name, tmp_path):
     """Every point of every shipped spec composes (no typo in a key) with every rate point;

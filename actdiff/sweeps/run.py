@@ -43,6 +43,7 @@ from actdiff.errors import ConfigError
 from actdiff.evaluation.rates import compose_config, load_rates, point_configs
 from actdiff.evaluation.results import atomic_write_text, load_results, new_results, save_results
 from actdiff.evaluation.runner import actdiff_points, run_dataset
+from actdiff.metrics import check_metrics
 from actdiff.progress import bar, write
 from actdiff.sweeps.spec import FIT_PREFIX, Point, Spec, fingerprint
 
@@ -296,9 +297,10 @@ def run_sweep(spec: Spec, out_dir: str | Path, extra: Sequence[str] = (), frames
     ``extra``: command-line overrides of every point (``fit.KEY=V`` ones change the fit config);
     ``frames``: at most this many evaluated frames per sequence; ``force``: re-run (and retrain)
     finished points too."""
+    check_metrics(spec.metrics)  # unknown, repeated, or weights missing: every point would fail after coding
     out = Path(out_dir)
-    (out / "points").mkdir(parents=True, exist_ok=True)
     rates = resolve_rates(spec)
+    (out / "points").mkdir(parents=True, exist_ok=True)
     eval_extra, fit_extra = split_extra(spec, extra)
     chosen = [spec.point(n) for n in only] if only else spec.points
     statuses: List[PointStatus] = []

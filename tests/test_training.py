@@ -200,6 +200,25 @@ def test_fit_refuses_bad_decoding_defaults_before_the_run_folder(tmp_path, capsy
     assert len(err) == 1 and words in err[0] and not run_dir.exists()
 
 
+@pytest.mark.parametrize("model", ["micro", "micro_video"])
+def test_fit_starts_with_every_module_in_train_mode(tmp_path, monkeypatch, model):
+    """Checking the decoding defaults builds a decoder on the model, which puts it in eval mode;
+    Lightning keeps the modes it finds, so training ran with the model in eval mode."""
+    seen = []
+    start = ConditionalDenoiser.on_fit_start
+
+    def on_fit_start(self):
+        seen.append(sum(not m.training for m in self.model.modules()))
+        start(self)
+
+    monkeypatch.setattr(ConditionalDenoiser, "on_fit_start", on_fit_start)
+    over = ["+data.item=windows", "+data.conditions=video", "+data.clip_frames=3", "+data.clip_stride=1"] \
+        if model == "micro_video" else []
+    run_fit(cfg_for(tmp_path, f"model={model}", "trainer.max_steps=1", *over), videos=videos(),
+            segment_source=synthetic_segment_source)
+    assert seen == [0]
+
+
 CHILD = """
 import sys
 sys.path.insert(0, {tests!r})

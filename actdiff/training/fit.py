@@ -42,6 +42,21 @@ def rate_curve_callback(cfg: DictConfig) -> Any:
         metrics=list(rc.get("metrics") or ["psnr", "niqe"]))
 
 
+def check_decoding_defaults(model: Any) -> None:
+    """``ConfigError`` now, before any folder is made or data coded, when the decoding defaults the
+    weights will store (``model.sampler``: sampler, steps, noise mode, …) are ones the decoder would
+    refuse; checked by building that decoder on ``model``. The decoder puts a model it is given in
+    eval mode: each module's training mode is put back."""
+    from actdiff.decoders.diffusion import diffusion_decoder
+
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        diffusion_decoder(model=model)
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
 def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_source: Any = None) -> Any:
     """Train from a composed config; returns the fitted LightningModule.
 
@@ -61,7 +76,6 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
         return fit_selector(cfg, resume=resume, videos=videos)
     import lightning as L
 
-    from actdiff.decoders.diffusion import diffusion_decoder
     from actdiff.models.presets import frame_model_reads_prediction
     from actdiff.models.sampling import check_sampler, check_steps
     from actdiff.training.datamodule import VideoClipDataModule, local_rank
@@ -81,9 +95,7 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
         shared_noise_prob=float(train.get("shared_noise_prob", 0.0)),
         temporal_loss_weight=float(train.get("temporal_loss_weight", 0.0)),
     )
-    # model.sampler is stored as the weights' decoding defaults: checked by the decoder that will read
-    # them, before any folder is made or data coded
-    diffusion_decoder(model=module.model)
+    check_decoding_defaults(module.model)
     run_dir = prepare_run(cfg, resume, videos)
     dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos, segment_source=segment_source,
                              prediction=frame_model_reads_prediction(cfg.model))

@@ -49,6 +49,19 @@ def test_demo_without_vmaf_ffmpeg_fails_before_running(tmp_path, monkeypatch, ca
     assert not (tmp_path / "out").exists()  # nothing encoded, no run folder
 
 
+def test_demo_refuses_bad_rates_or_out_before_the_run_folder(tmp_path, capsys):
+    """An unknown rate point left an empty run folder behind; ``--out`` naming a file was a traceback."""
+    (tmp_path / "file").write_text("mine")
+    for args, words in ((["--out", str(tmp_path / "out"), "--rates", "r9"], "unknown rate point(s) r9"),
+                        (["--out", str(tmp_path / "out"), "--rates", "r1", "r1"], "r1 is given twice"),
+                        (["--out", str(tmp_path / "file")], "is a file"),
+                        (["--out", str(tmp_path / "file" / "below")], "is a file")):
+        assert demo.main([*args, "--frames", "3"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0], err
+    assert not (tmp_path / "out").exists() and (tmp_path / "file").read_text() == "mine"
+
+
 def test_info_describes_a_weights_folder(tmp_path, capsys):
     """``actdiff info DIR``: class, parameter count (from the safetensors header), condition layout
     and residual base, without building the model; no config.json or a damaged file: one line."""

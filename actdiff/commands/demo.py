@@ -25,7 +25,7 @@ METRICS = ("psnr", "psnr_lowres", "ms_ssim", "vmaf_neg", "niqe", "warping_error"
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="actdiff demo", description=__doc__)
     p.add_argument("--out", default="outputs/demo", help="parent folder of the demo's run folder")
-    p.add_argument("--rates", nargs="*", default=["r0", "r2", "r4"],
+    p.add_argument("--rates", nargs="+", default=["r0", "r2", "r4"],
                    help="rate point names of configs/rates/default.yaml (default: r0 r2 r4)")
     p.add_argument("--frames", type=int, default=None, help="use only the first N frames of the clip")
     p.add_argument("--no-diffusion", action="store_true", help="skip the diffusion decoder")
@@ -82,7 +82,8 @@ def write_sheet(run_dir: Path, saver, doc: Dict, points: Dict[str, List[Dict]], 
              for d, pts in points.items() for p in pts]
     if x265 is not None:
         rows.append((point_label("x265", x265), numbers(x265), x265["thumbnails"], run_dir))
-    fig = draw_sheet(rows, saver.frames["sample"], "sample clip: source, ActDiff, x265")
+    title = "sample clip: source, ActDiff" + (", x265" if x265 is not None else "")
+    fig = draw_sheet(rows, saver.frames["sample"], title)
     return save_sheet(fig, run_dir / "contact.png")
 
 
@@ -96,17 +97,18 @@ def main(argv: Sequence[str]) -> int:
     from actdiff.evaluation.contact import FrameSaver
     from actdiff.evaluation.rates import load_rates, point_configs
     from actdiff.evaluation.runner import actdiff_points
-    from actdiff.io import atomic_write_bytes, write_video
+    from actdiff.io import atomic_write_bytes, prepare_outputs, write_video
     from actdiff.metrics import check_metrics
     from actdiff.metrics.source import source_metrics
 
     check_metrics(METRICS)  # e.g. no ffmpeg with libvmaf: one line, before anything runs
+    rates = load_rates(None, args.rates)  # unknown or repeated points: before the run folder is made
     video = load_sample_clip(args.frames)
     run_dir = Path(args.out) / time.strftime("run-%Y%m%d-%H%M%S")
+    prepare_outputs([run_dir])  # --out a file, or below one, or not writable: one line
     run_dir.mkdir(parents=True, exist_ok=False)
     print(f"sample clip: {video.num_frames} frames {video.width}x{video.height} @ {video.fps:g} fps "
           f"(Big Buck Bunny, (c) Blender Foundation, CC-BY 3.0); outputs in {run_dir}")
-    rates = load_rates(None, args.rates)
     cfgs = point_configs(rates)
     decoders = {"warp": build_decoder("warp")}
     diffusion = diffusion_decoder(not args.no_diffusion)
@@ -140,6 +142,7 @@ def main(argv: Sequence[str]) -> int:
           "texture, not fidelity: compare PSNR/MS-SSIM/VMAF-NEG too)")
     (run_dir / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     if saver is not None:
-        print(f"contact sheet (source, every decoded stream, x265): {write_sheet(run_dir, saver, doc, points, x265)}")
+        shown = "source, every decoded stream" + (", x265" if x265 is not None else "")
+        print(f"contact sheet ({shown}): {write_sheet(run_dir, saver, doc, points, x265)}")
     sys.stdout.flush()
     return 0

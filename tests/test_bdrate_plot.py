@@ -91,6 +91,9 @@ def test_bdrate_cli(tmp_path, capsys):
     assert bdrate_main([str(pa), str(pb), "--metric", "psnr"]) == 2  # metric absent → one-line error
     assert "no metric 'psnr'" in capsys.readouterr().err
     assert bdrate_main([str(pa), str(pb), "--metric", "niqe", "--json", str(tmp_path / "r.json")]) == 2
+    capsys.readouterr()
+    assert bdrate_main([str(pa), str(pb), "--metric", "niqe", "niqe"]) == 2  # printed twice before
+    assert "metrics: niqe is given twice" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("suffix", [".png", ".pdf"])

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from actdiff.commands.common import ArgumentParser, cli_entry
-from actdiff.errors import InputError
+from actdiff.errors import InputError, check_distinct
 
 
 def build_parser() -> ArgumentParser:
@@ -34,6 +34,7 @@ def main(argv: Sequence[str]) -> int:
     from actdiff.evaluation.bdrate import compare, to_markdown
     from actdiff.evaluation.results import atomic_write_text, check_output, load_many, metric_names
 
+    check_distinct("metrics", args.metric)  # one report per metric: a repeat was printed twice
     for path in (args.json, args.markdown):
         if path:
             check_output(path, args.overwrite)

@@ -188,10 +188,10 @@ def test_fit_sweep_trains_evaluates_records_failures_and_resumes(tmp_path, capsy
     data = write_clip_folder(tmp_path / "clips", names=("alpha",))
     spec, out = _fit_spec(tmp_path, data, v_fit=["optim.lr=-1"]), tmp_path / "sweep"
     pts = out / "points"
-    # 1) v breaks only once training starts (AdamW refuses a negative learning rate)
+    # 1) v's fit is refused (a negative learning rate: the fit config's checks)
     assert sweep([str(spec), "-o", str(out)]) == 1
     err = capsys.readouterr().err
-    assert "ref: training" in err and "v: FAILED: fit: ValueError" in err
+    assert "ref: training" in err and "v: FAILED: fit: ConfigError: optim.lr" in err
     assert json.loads((pts / "v.error.json").read_text())["stage"] == "fit"
     ref_w = pts / "ref" / "weights"
     assert (ref_w / "config.json").is_file() and list(ref_w.glob("*.safetensors"))
@@ -203,7 +203,7 @@ def test_fit_sweep_trains_evaluates_records_failures_and_resumes(tmp_path, capsy
     assert res["config"]["fit"]["fingerprint"] == fit_doc["fingerprint"]
     rows = _table(out)
     assert rows["ref"]["status"] == "ok" and float(rows["ref"]["d_psnr"]) == 0
-    assert rows["v"]["status"] == "failed" and rows["v"]["error"].startswith("fit: ValueError")
+    assert rows["v"]["status"] == "failed" and rows["v"]["error"].startswith("fit: ConfigError")
     ref_mtime = (ref_w / "fit.json").stat().st_mtime_ns
 
     # 2) lr fixed, but v's evaluation breaks: ref is skipped, v trains, then fails in evaluate

@@ -200,6 +200,37 @@ def test_fit_refuses_bad_decoding_defaults_before_the_run_folder(tmp_path, capsy
     assert len(err) == 1 and words in err[0] and not run_dir.exists()
 
 
+@pytest.mark.parametrize("over,words", [
+    ("data.batch_size=0", "data.batch_size must be a whole number in [1, inf], got 0"),
+    ("trainer.max_steps=0", "trainer.max_steps must be a whole number"),
+    ("optim.lr=-1", "optim.lr must be a number in (0, inf)"),
+    ("train.ema_decay=1.5", "train.ema_decay must be a number in [0, 1)"),
+    ("data.quality_range=[50,10]", "low must not exceed high"),
+    ("data.quality_range=[20,101]", "data.quality_range must be a whole number in [0, 100]"),
+    ("optim.betas=[0.9]", "optim.betas must be two numbers"),
+    ("data.crop=[36,48]", "each side must be a multiple of 8"),
+])
+def test_fit_refuses_bad_training_numbers_before_the_run_folder(tmp_path, capsys, over, words):
+    """They were a traceback after the windows were coded (batch size, lr, quality range) or not
+    refused at all (an EMA decay above 1, zero steps)."""
+    run_dir = tmp_path / "run"
+    assert fit_cmd.main(["--config", "experiment/train_test", f"run_dir={run_dir}", over]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert not run_dir.exists()
+
+
+def test_every_shipped_fit_config_passes_the_checks():
+    from actdiff.config import config_root
+    from actdiff.training.checks import check_fit_config
+
+    fits = [p.stem for p in sorted((config_root() / "experiment").glob("*.yaml"))
+            if "trainer" in compose(f"experiment/{p.stem}")]
+    assert len(fits) >= 6
+    for name in fits:
+        check_fit_config(compose(f"experiment/{name}"))
+
+
 @pytest.mark.parametrize("model", ["micro", "micro_video"])
 def test_fit_starts_with_every_module_in_train_mode(tmp_path, monkeypatch, model):
     """Checking the decoding defaults builds a decoder on the model, which puts it in eval mode;

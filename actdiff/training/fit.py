@@ -65,6 +65,9 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
     branch (:func:`actdiff.training.branch_fit.fit_branch`); ``task`` absent or ``denoiser``: the decoder.
     ``videos``/``segment_source`` replace the configured data (tests).
     """
+    from actdiff.training.checks import check_crop, check_fit_config
+
+    check_fit_config(cfg)  # the training numbers, before anything runs
     task = str(cfg.get("task") or "denoiser")
     if task == "tracking_branch":
         from actdiff.training.branch_fit import fit_branch
@@ -96,6 +99,7 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
         temporal_loss_weight=float(train.get("temporal_loss_weight", 0.0)),
     )
     check_decoding_defaults(module.model)
+    check_crop(cfg.data, module.model.size_multiple)
     run_dir = prepare_run(cfg, resume, videos)
     dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos, segment_source=segment_source,
                              prediction=frame_model_reads_prediction(cfg.model))

@@ -91,6 +91,30 @@ def test_export_cli(tmp_path):
     assert export.main([str(tmp_path / "missing.ckpt"), "-o", str(tmp_path / "o")]) == 2
 
 
+def test_export_and_resume_refuse_what_would_clobber_or_not_fit(tmp_path, capsys):
+    """``export`` wrote into an existing folder (a run's checkpoints folder too) without asking, and
+    an output that was a file was a traceback; ``fit --resume`` with another model was a traceback."""
+    from actdiff.commands import export
+    from actdiff.errors import ConfigError
+
+    run_fit(cfg_for(tmp_path, "trainer.max_steps=1"), videos=videos(), segment_source=synthetic_segment_source)
+    last, out, mine = tmp_path / "run" / "checkpoints" / "last.ckpt", tmp_path / "w", tmp_path / "file"
+    assert export.main([str(last), "-o", str(out)]) == 0 and (out / "config.json").is_file()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    mine.write_text("mine")
+    for target, words in ((out, "exists"), (mine, "exists"), (mine / "below", "is a file"),
+                          (last.parent, "exists")):
+        assert export.main([str(last), "-o", str(target)]) == 2
+        assert words in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before and mine.read_text() == "mine"
+    assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt", "step0000001.ckpt"]
+    assert export.main([str(last), "-o", str(out), "--overwrite"]) == 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial folder left
+    with pytest.raises(ConfigError, match="holds another model than the config's"):
+        run_fit(cfg_for(tmp_path, "trainer.max_steps=2", "model.unet.block_out_channels=[16,48]"), resume=True,
+                videos=videos(), segment_source=synthetic_segment_source)
+
+
 def test_cache_reused_and_keyed(tmp_path):
     cfg = cfg_for(tmp_path)
     calls = []

@@ -1,7 +1,8 @@
 """``actdiff export CKPT -o DIR``: write a checkpoint's EMA weights as safetensors (save_pretrained).
 
 A learned-selector checkpoint (``actdiff fit`` with ``task: *_selector``) is written the same way,
-its net in float32 (``--dtype`` applies to the diffusion decoder only).
+its net in float32 (``--dtype`` applies to the diffusion decoder only). An existing output is
+replaced only with ``--overwrite``, and the folder appears whole or not at all.
 """
 
 from __future__ import annotations
@@ -19,13 +20,20 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("-o", "--output", required=True, help="output folder (config.json + safetensors)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
                    help="storage precision of the decoder weights (loaded back as float32; selectors: float32)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     args = p.parse_args(argv)
+    from actdiff.io.files import atomic_output, prepare_outputs
     from actdiff.training.export import export_checkpoint
-    from actdiff.training.selectors import checkpoint_task, export_selector_checkpoint
+    from actdiff.training.selectors import check_export_folder, checkpoint_task, export_selector_checkpoint
 
-    if checkpoint_task(args.checkpoint):
-        out = export_selector_checkpoint(args.checkpoint, args.output)
-    else:
-        out = export_checkpoint(args.checkpoint, args.output, args.dtype)
-    sys.stdout.write(f"{out}\n")
+    selector = checkpoint_task(args.checkpoint)
+    if selector:
+        check_export_folder(args.output)
+    prepare_outputs([args.output], [args.checkpoint], overwrite=args.overwrite)
+    with atomic_output(args.output, args.overwrite, "export folder") as tmp:  # whole, or not at all
+        if selector:
+            export_selector_checkpoint(args.checkpoint, tmp)
+        else:
+            export_checkpoint(args.checkpoint, tmp, args.dtype)
+    sys.stdout.write(f"{args.output}\n")
     return 0

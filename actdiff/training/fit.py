@@ -84,7 +84,7 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
     from actdiff.training.datamodule import VideoClipDataModule, local_rank
     from actdiff.training.export import export_module
     from actdiff.training.module import ConditionalDenoiser
-    from actdiff.training.trainer import build_trainer, prepare_run
+    from actdiff.training.trainer import build_trainer, check_resume_fits, prepare_run
 
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
     optim = OmegaConf.to_container(cfg.get("optim") or {}, resolve=True)
@@ -101,6 +101,8 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
     check_decoding_defaults(module.model)
     check_crop(cfg.data, module.model.size_multiple)
     run_dir = prepare_run(cfg, resume, videos)
+    if resume:
+        check_resume_fits(module, run_dir)
     dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos, segment_source=segment_source,
                              prediction=frame_model_reads_prediction(cfg.model))
     dm.prepare_data()

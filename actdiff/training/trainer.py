@@ -77,6 +77,22 @@ def check_resume(run_dir: Path) -> None:
         raise InputError(f"--resume: {e}; {hint} (nothing in {run_dir} was changed)") from None
 
 
+def check_resume_fits(module: Any, run_dir: Path) -> None:
+    """``ConfigError`` when ``run_dir/checkpoints/last.ckpt`` holds another model than ``module``
+    (other parameters or shapes: the config's model changed since the run began); read with its
+    tensors memory-mapped, before Lightning loads it."""
+    from actdiff.training.checkpoints import load_checkpoint
+
+    last = run_dir / "checkpoints" / "last.ckpt"
+    saved, own = load_checkpoint(last).get("state_dict") or {}, module.state_dict()
+    differ = sorted(set(saved) ^ set(own)) + sorted(
+        k for k in set(saved) & set(own) if tuple(getattr(saved[k], "shape", ())) != tuple(own[k].shape))
+    if differ:
+        raise ConfigError(f"--resume: {last} holds another model than the config's ({len(differ)} parameter(s) "
+                          f"differ, e.g. {differ[0]}): resume with the config the run began with, "
+                          f"{run_dir / 'config.yaml'}")
+
+
 def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
     """``logger.name``: csv (default) | wandb (``logger.mode`` online|offline|disabled;
     ``WANDB_MODE`` wins when set) | none."""

@@ -189,7 +189,8 @@ def test_inflated_from_saved_weights_stores_the_configs_sampler_over_the_weights
     cfg = OmegaConf.merge(load_group("model", "micro_video"),
                           {"init_from": str(tmp_path), "sampler": {"steps": 2, "base": None}})
     stored = build_video_preset(cfg).config.default_sampler
-    assert stored["steps"] == 2 and stored["base"] == "detail" and stored["name"] == frame.config.default_sampler["name"]
+    assert stored["steps"] == 2 and stored["base"] == "detail"
+    assert stored["name"] == frame.config.default_sampler["name"]
 
 
 def test_a_damaged_init_from_folder_is_one_line(tmp_path):

@@ -10,7 +10,6 @@ import numpy as np
 from actdiff.errors import InputError
 from actdiff.types import Video
 
-
 #: How far float frames may stray outside ``[0, 1]`` and still be clipped to it (a model's overshoot);
 #: beyond, they are in another range (``[0, 255]``, ``[-1, 1]``) and refused.
 FLOAT_SLACK = 0.05

@@ -91,13 +91,21 @@ def test_export_cli(tmp_path):
     assert export.main([str(tmp_path / "missing.ckpt"), "-o", str(tmp_path / "o")]) == 2
 
 
-def test_export_and_resume_refuse_what_would_clobber_or_not_fit(tmp_path, capsys):
+def test_export_and_resume_refuse_what_would_clobber_or_not_fit(tmp_path, capsys, caplog):
     """``export`` wrote into an existing folder (a run's checkpoints folder too) without asking, and
-    an output that was a file was a traceback; ``fit --resume`` with another model was a traceback."""
+    an output that was a file was a traceback; ``fit --resume`` with another model was a traceback;
+    a fit's ``export=`` folder is replaced whole (it was written into), and the fit says so first."""
     from actdiff.commands import export
     from actdiff.errors import ConfigError
 
-    run_fit(cfg_for(tmp_path, "trainer.max_steps=1"), videos=videos(), segment_source=synthetic_segment_source)
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "old.txt").write_text("old")
+    with caplog.at_level("WARNING", logger="actdiff"):
+        run_fit(cfg_for(tmp_path, "trainer.max_steps=1", f"export={tmp_path / 'exp'}"), videos=videos(),
+                segment_source=synthetic_segment_source)
+    assert "exists: it is replaced when training ends" in caplog.text
+    exported = sorted(p.name for p in (tmp_path / "exp").iterdir())
+    assert exported == ["config.json", "diffusion_pytorch_model.safetensors"]
     last, out, mine = tmp_path / "run" / "checkpoints" / "last.ckpt", tmp_path / "w", tmp_path / "file"
     assert export.main([str(last), "-o", str(out)]) == 0 and (out / "config.json").is_file()
     before = {p.name: p.read_bytes() for p in out.iterdir()}

@@ -16,13 +16,17 @@ def export_module(module, out_dir: str | Path, dtype: str = "float32") -> Path:
     """Write ``module``'s EMA model to ``out_dir`` (``config.json`` + safetensors).
 
     ``dtype`` is the storage precision (``float16`` halves the file; the decoder loads the
-    weights back as float32, so decoding stays deterministic).
+    weights back as float32, so decoding stays deterministic). An existing ``out_dir`` is replaced
+    once the new folder is complete (``actdiff export`` asks for ``--overwrite`` first; ``fit``
+    says so when it starts).
     """
     if dtype not in DTYPES:
         raise ConfigError(f"unknown export dtype {dtype!r} (known: {', '.join(DTYPES)})")
+    from actdiff.io.files import atomic_output
+
     out = Path(out_dir).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
-    module.ema_model().to(DTYPES[dtype]).save_pretrained(str(out), safe_serialization=True)
+    with atomic_output(out, overwrite=True, what="export folder") as tmp:  # whole, or the old one stays
+        module.ema_model().to(DTYPES[dtype]).save_pretrained(str(tmp), safe_serialization=True)
     return out
 
 

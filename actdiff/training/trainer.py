@@ -46,6 +46,9 @@ def prepare_run(cfg: DictConfig, resume: bool, videos: Any = None) -> Path:
         from actdiff.training.corpus import list_clips
 
         list_clips(cfg.data)  # a missing or unreadable source: one line, before any file is written
+    export = cfg.get("export")
+    if export and not resume and Path(str(export)).expanduser().exists():
+        log.warning("export=%s exists: it is replaced when training ends", export)
     if not resume:
         save_config(cfg, run_dir / "config.yaml")
     return run_dir

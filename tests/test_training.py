@@ -235,7 +235,7 @@ def test_fit_refuses_bad_decoding_defaults_before_the_run_folder(tmp_path, capsy
 @pytest.mark.parametrize("over,words", [
     ("data.batch_size=0", "data.batch_size must be a whole number in [1, inf], got 0"),
     ("trainer.max_steps=0", "trainer.max_steps must be a whole number"),
-    ("optim.lr=-1", "optim.lr must be a number in (0, inf)"),
+    ("optim.lr=-1", "optim.lr must be a number in [0, inf)"),
     ("train.ema_decay=1.5", "train.ema_decay must be a number in [0, 1)"),
     ("data.quality_range=[50,10]", "low must not exceed high"),
     ("data.quality_range=[20,101]", "data.quality_range must be a whole number in [0, 100]"),

@@ -27,7 +27,7 @@ RANGES: dict[str, tuple[float, float, bool, bool, bool]] = {
     "trainer.checkpoint_every": (1, INF, True, False, False),
     "trainer.log_every_n_steps": (1, INF, True, False, False),
     "trainer.gradient_clip_val": (0, INF, False, False, False),
-    "optim.lr": (0, INF, False, True, True),
+    "optim.lr": (0, INF, False, False, True),  # 0: the weights stay (a test of the loop)
     "optim.weight_decay": (0, INF, False, False, True),
     "optim.warmup_steps": (0, INF, True, False, False),
     "optim.min_lr_ratio": (0, 1, False, False, False),

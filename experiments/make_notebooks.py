@@ -161,10 +161,11 @@ if RESULTS:
 else:
     clip = actdiff.sample_clip(FRAMES)
     print(f"no RESULTS: ActDiff (warp decoder) and x265 on the sample clip ({FRAMES} frames)")
+    # thumbnails in ./frames; overwrite=True: a re-run of this cell replaces its own
     results = [actdiff.evaluate(clip, rates=["r0", "r2", "r4"], metrics=["psnr", "niqe"], name="sample",
-                                frames_dir="frames"),
+                                frames_dir="frames", overwrite=True),
                actdiff.bench(clip, "x265", crf=[40, 45, 51], metrics=["psnr", "niqe"], name="sample",
-                             frames_dir="frames")]
+                             frames_dir="frames", overwrite=True)]
 for r in results:
     print(f"{r.codec:>20}: {len(r['sequences'])} sequences, metrics {', '.join(r.metric_names())}")
 results[0].to_dataframe().head()""")),

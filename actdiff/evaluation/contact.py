@@ -106,7 +106,7 @@ class FrameSaver:
             sheet = self.sheet_path(sequence, codec)
             if sheet.exists() and not self.overwrite:
                 raise OutputError(f"{sheet} exists: a run of {codec} left its thumbnails of {sequence} there "
-                                  "(use --overwrite or another frames folder)")
+                                  "(pass --overwrite, or overwrite=True, or another frames folder)")
 
     def _record(self, path: Path) -> str:
         if self.relative_to is None:

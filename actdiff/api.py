@@ -263,6 +263,9 @@ def describe(enc: EncodeResult) -> str:
     """A few lines on an encoded stream: size, rate, keyframes, segments, trajectories, rate control."""
     from actdiff.codec.ratecontrol import describe as rate_control_line
 
+    if not isinstance(enc, EncodeResult):
+        raise InputError(f"describe needs the EncodeResult of actdiff.encode, got {type(enc).__name__} "
+                         "(a stored file: actdiff info FILE.adv)")
     st = enc.stats
     repeats = len(st.get("repeated_frames") or ())
     lines = [f"{len(enc.data)} bytes, {st['bpp']:.5f} bpp, {st['frames']} frames {st['width']}x{st['height']}"
@@ -312,6 +315,7 @@ class ActDiffPipeline:
     """
 
     def __init__(self, decoder: Any = "warp", config: str | Path | None = None, **settings: Any) -> None:
+        codec_config(config, (), None, **settings)  # an unknown setting: ConfigError now, not at the first encode
         self.decoder = build_decoder(decoder)
         self.config, self.settings = config, settings
 

@@ -59,6 +59,15 @@ def test_half_precision_tensors_are_frames_too(clip):
         assert frames.dtype == np.uint8 and np.abs(frames.astype(int) - clip).max() <= 1
 
 
+def test_pipeline_settings_and_describe_input_are_checked_up_front(enc):
+    """An unknown pipeline setting failed only at the first encode; describe(bytes) was an AttributeError."""
+    with pytest.raises(ConfigError, match="codec.no_such_key"):
+        actdiff.ActDiffPipeline(no_such_key=1)
+    with pytest.raises(InputError, match="describe needs the EncodeResult"):
+        actdiff.describe(enc.data)
+    assert "bpp" in actdiff.describe(enc)
+
+
 @pytest.mark.parametrize("bad,error", [(b"junk", BitstreamError), ("nosuch.adv", InputError), (123, InputError)])
 def test_decode_bad_input_raises_the_librarys_own_error(bad, error):
     with pytest.raises(error) as e:

@@ -1,5 +1,7 @@
 """Classical baselines end to end on a tiny synthetic clip."""
 
+import json
+
 import numpy as np
 import pytest
 from _eval_helpers import moving_texture, write_clip_folder
@@ -57,6 +59,15 @@ def test_bad_crf():
     with pytest.raises(ConfigError):
         encode_decode(moving_texture(t=2), "x264", 60)
     assert bench(["x264", "--data", ".", "--crf", "70", "-o", "/tmp/never.json"]) == 2
+
+
+def test_a_relative_data_root_is_taken_from_the_working_folder(tmp_path, monkeypatch):
+    """``--data folder data.root=clips`` looked for ``clips`` under the repository, wherever it ran."""
+    write_clip_folder(tmp_path / "clips", names=("alpha",), t=3)
+    monkeypatch.chdir(tmp_path)
+    assert bench(["x264", "--data", "folder", "data.root=clips", "--protocol", "native", "--crf", "40",
+                  "--metrics", "psnr", "-o", "b.json", "-q"]) == 0
+    assert "alpha" in json.loads((tmp_path / "b.json").read_text())["sequences"]
 
 
 def test_a_repeated_crf_is_refused(tmp_path, capsys):

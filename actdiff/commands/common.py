@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Callable, List, NoReturn, Optional, Sequence
 
 from omegaconf import DictConfig
@@ -232,12 +233,14 @@ def frames_override(args: argparse.Namespace) -> List[str]:
 
 def data_root(overrides: List[str]) -> tuple:
     """``(other overrides, root)``: ``data.root=/path`` sets the dataset's folder (``evaluate``,
-    ``bench``; the dataset YAMLs recommend it); other ``data.*`` keys are not settable here."""
+    ``bench``; the dataset YAMLs recommend it), a relative one from the working folder as any path
+    on a command line (a root written in a dataset YAML is relative to the repository); other
+    ``data.*`` keys are not settable here."""
     rest, root = [], None
     for o in overrides:
         key, _, value = o.lstrip("+").partition("=")
         if key == "data.root":
-            root = value.strip("'\"")
+            root = str(Path(value.strip("'\"")).expanduser().absolute())
         elif key.split(".")[0] == "data":
             raise ConfigError(f"{key}: only data.root can be set on the command line (or pass --data FOLDER)")
         else:

@@ -91,6 +91,8 @@ def load_yaml(path: Union[str, Path]) -> DictConfig:
         data = yaml.safe_load(Path(path).read_text())
     except OSError as e:
         raise ConfigError(f"cannot read config {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path} is not a text (YAML) file") from None
     except yaml.YAMLError as e:
         raise _yaml_error(path, e) from None
     if data is None:
@@ -107,6 +109,8 @@ def _read_primary(path: Path) -> dict:
         cfg = OmegaConf.load(path)
     except OSError as e:
         raise ConfigError(f"cannot read config {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path} is not a text (YAML) file") from None
     except yaml.YAMLError as e:
         raise _yaml_error(path, e) from None
     if not isinstance(cfg, DictConfig):

@@ -156,6 +156,21 @@ def test_two_sequences_of_one_name_are_refused(video_folder):
         load_dataset("uvg", sequences=["Jockey", "Beauty", "Jockey"], check=False)
 
 
+def test_one_video_file_is_a_dataset_of_one_sequence(video_folder, tmp_path):
+    """``--data clip.mp4`` was read as a YAML: a UnicodeDecodeError traceback."""
+    ds = load_dataset(video_folder / "clip10.mp4")
+    assert [(s.name, s.format) for s in ds] == [("clip10", "container")] and ds.name == "clip10"
+    assert ds[0].read("cpu").frames.shape == (6, 256, 384, 3)
+    (tmp_path / "junk.bin").write_bytes(bytes(range(256)))
+    with pytest.raises(InputError, match="not a video actdiff can read"):
+        load_dataset(tmp_path / "junk.bin")
+    (tmp_path / "junk.yaml").write_bytes(bytes(range(256)))
+    with pytest.raises(ConfigError, match="is not a text"):
+        load_dataset(tmp_path / "junk.yaml")
+    with pytest.raises(ConfigError, match="is not a text"):
+        compose(str(tmp_path / "junk.yaml"))
+
+
 def test_empty_folder_is_an_error(tmp_path):
     with pytest.raises(InputError, match="no videos"):
         load_dataset(tmp_path)

@@ -42,7 +42,7 @@ CRF_HELP = "x264/x265 35 40 45 51, svt-av1 45 52 58 63"
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="actdiff bench", description=__doc__)
     p.add_argument("codec", help="baseline codec: x264 | x265 | svt-av1")
-    p.add_argument("--data", help="dataset name/YAML (configs/data) or a folder of videos")
+    p.add_argument("--data", help="dataset name/YAML (configs/data), a folder of videos, or one video")
     p.add_argument("--protocol", default=None, help="cpu | paper | native | YAML (default: the config's, cpu)")
     p.add_argument("--crf", type=int, nargs="+", default=None,
                    help=f"CRF values, one rate point each (default: {CRF_HELP})")
@@ -80,7 +80,7 @@ def main(argv: Sequence[str]) -> int:
     if maybe_print_config(args, base):
         return 0
     if not args.data:
-        raise ConfigError("--data is required (dataset name, YAML or folder)")
+        raise ConfigError("--data is required (dataset name, YAML, folder or video)")
     check_metrics(args.metrics)  # unknown names or missing weights fail before any encoding
     shard = parse_shard(args.shard)
     crfs = rate_points(args.codec, args.crf)

@@ -48,7 +48,7 @@ CODECS = ("actdiff",)
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="actdiff evaluate", description=__doc__.splitlines()[0])
-    p.add_argument("--data", help="dataset name/YAML (configs/data) or a folder of videos")
+    p.add_argument("--data", help="dataset name/YAML (configs/data), a folder of videos, or one video")
     p.add_argument("--protocol", default=None, help="cpu | paper | native | YAML (default: the config's)")
     p.add_argument("--codec", default="actdiff", choices=CODECS)
     p.add_argument("--rates", nargs="+", default=None,
@@ -98,7 +98,7 @@ def main(argv: Sequence[str]) -> int:
         save_results(merge_results([load_results(p) for p in args.merge]), out, overwrite=args.overwrite)
         return 0
     if not args.data:
-        raise ConfigError("--data is required (dataset name, YAML or folder)")
+        raise ConfigError("--data is required (dataset name, YAML, folder or video)")
     check_metrics(args.metrics)  # unknown names or missing weights fail before any encoding
     overrides, root = data_root(split_overrides(args, extra) + frames_override(args))
     base = compose_config(args.config, args.protocol, overrides)

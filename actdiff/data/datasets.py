@@ -202,14 +202,24 @@ def folder_dataset(root: str | Path, color: dict[str, str] | None = None, name: 
     return Dataset(name or root.name, root, "auto", seqs)
 
 
+def file_dataset(path: str | Path) -> Dataset:
+    """A :class:`Dataset` of the one video ``path`` (named after the file, as in a folder)."""
+    path = Path(path)
+    found = [s for s in list_folder(path.parent, name=path.stem) if s.path == path]
+    if not found:
+        raise InputError(f"{path} is not a video actdiff can read (a container, .y4m, or a .yuv named "
+                         "NAME_<W>x<H>_<fps>), nor a dataset YAML")
+    return Dataset(path.stem, path.parent, "auto", found)
+
+
 def _load_cfg(cfg_or_path: str | Path | Mapping | DictConfig) -> DictConfig | Path:
     if isinstance(cfg_or_path, DictConfig):
         return cfg_or_path
     if isinstance(cfg_or_path, Mapping):
         return OmegaConf.create(dict(cfg_or_path))
     p = Path(cfg_or_path)
-    if p.is_dir():
-        return p
+    if p.is_dir() or p.is_file() and p.suffix.lower() not in (".yaml", ".yml"):
+        return p  # a folder of videos, or one video
     if p.is_file():
         return load_yaml(p)
     group = config_root() / "data"
@@ -232,14 +242,14 @@ def load_dataset(
 
     Args:
         cfg_or_path: a dataset name (``uvg`` → ``configs/data/uvg.yaml``), a YAML path, a
-            mapping / ``DictConfig`` (``cfg.data``), or a FOLDER (lists its videos).
+            mapping / ``DictConfig`` (``cfg.data``), a FOLDER (lists its videos) or one video file.
         root: overrides the description's ``root``.
         sequences: keep only these sequence names (in this order).
         check: raise ``InputError`` (naming the file and the prepare script) if a file is missing.
     """
     src = _load_cfg(cfg_or_path)
     if isinstance(src, Path):
-        ds = folder_dataset(src)
+        ds = folder_dataset(src) if src.is_dir() else file_dataset(src)
     else:
         ds = _from_cfg(src, root)
     if sequences is not None:

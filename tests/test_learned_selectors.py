@@ -235,3 +235,15 @@ def test_export_command_writes_a_selector_checkpoint(keyframe_weights, tmp_path)
     assert export.main([str(ckpt), "-o", str(out)]) == 0
     x = torch.rand(2, 13, *module.net.feature_size)
     assert torch.equal(load_selector(out, "keyframe_selector")(x), load_selector(path, "keyframe_selector")(x))
+
+
+@pytest.mark.parametrize("over,words", [("data.starts_every=0", "data.starts_every must be a whole number"),
+                                        ("data.val_every=0", "data.val_every must be a whole number"),
+                                        ("data.label=bogus", "unknown data.label 'bogus'")])
+def test_selector_fit_refuses_bad_data_settings_before_the_run_folder(tmp_path, over, words):
+    """``starts_every``/``val_every`` 0 were silently taken as 1, a bad label was refused only after the
+    first clip's flows, with the run folder already made."""
+    cfg = compose("experiment/train_keyframe_selector", [f"run_dir={tmp_path / 'run'}", over])
+    with pytest.raises(ConfigError, match=words):
+        run_fit(cfg, videos=[synthetic_video(6, 48, 64)])
+    assert not (tmp_path / "run").exists()

@@ -40,6 +40,10 @@ RANGES: dict[str, tuple[float, float, bool, bool, bool]] = {
     "data.val_windows_per_video": (0, INF, True, False, False),
     "data.clip_frames": (1, INF, True, False, False),
     "data.clip_stride": (1, INF, True, False, False),
+    "data.max_frames": (1, INF, True, False, False),
+    "data.starts_every": (1, INF, True, False, False),  # selectors
+    "data.horizon": (1, INF, True, False, False),
+    "data.val_every": (1, INF, True, False, False),
 }
 
 #: Keyframe qualities (``codec.keyframe_codec.quality``'s range).

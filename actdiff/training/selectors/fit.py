@@ -14,7 +14,7 @@ from actdiff.errors import ConfigError
 from actdiff.training.selectors.datamodules import KeyframeSelectorData, TrajectorySelectorData
 from actdiff.training.selectors.export import check_export_folder, export_selector
 from actdiff.training.selectors.modules import MODULES, KeyframeSelectorModule, TrajectorySelectorModule
-from actdiff.training.selectors.samples import plain
+from actdiff.training.selectors.samples import check_label, plain
 from actdiff.types import Video
 
 log = logging.getLogger("actdiff.training")
@@ -34,6 +34,8 @@ def fit_selector(cfg: DictConfig, resume: bool = False, videos: Optional[Sequenc
     export = cfg.get("export")
     if export:
         check_export_folder(str(export))
+    if task == "keyframe_selector":
+        check_label(cfg.data)  # before the run folder; the samples check it after the first clip's flows
     run_dir = prepare_run(cfg, resume, videos)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
     model = plain(cfg.model)

@@ -35,6 +35,14 @@ from actdiff.types import Video
 LABELS = ("heuristic", "splat_psnr")
 
 
+def check_label(data: Any) -> str:
+    """``data.label`` when it is one of :data:`LABELS`, else a one-line ``ConfigError``."""
+    label = str(data.get("label", "heuristic"))
+    if label not in LABELS:
+        raise ConfigError(f"unknown data.label {label!r} (known: {', '.join(LABELS)})")
+    return label
+
+
 def plain(cfg: Any) -> Dict[str, Any]:
     """A config section as a plain ``dict`` (resolved)."""
     return dict(OmegaConf.to_container(cfg, resolve=True)) if isinstance(cfg, DictConfig) else dict(cfg or {})
@@ -64,9 +72,7 @@ def keyframe_samples(video: Video, codec: DictConfig, data: Dict[str, Any],
     fw, bw = tracker.pairwise_flows(frames)
     small, fws, bws, scale = _analysis_inputs(frames, fw, bw, float(kcfg.get("analysis_scale", 0.5) or 0.5))
     fb, vis = float(tracker.fb_threshold) * scale, float(tracker.visibility_threshold)
-    label = str(data.get("label", "heuristic"))
-    if label not in LABELS:
-        raise ConfigError(f"unknown data.label {label!r} (known: {', '.join(LABELS)})")
+    label = check_label(data)
     cmin, smin = float(kcfg.coverage_min), float(kcfg.score_min)
     psnr_min = float(data.get("psnr_min", 24.0))
     xs, ys, ss = [], [], []

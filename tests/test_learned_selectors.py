@@ -239,11 +239,14 @@ def test_export_command_writes_a_selector_checkpoint(keyframe_weights, tmp_path)
 
 @pytest.mark.parametrize("over,words", [("data.starts_every=0", "data.starts_every must be a whole number"),
                                         ("data.val_every=0", "data.val_every must be a whole number"),
-                                        ("data.label=bogus", "unknown data.label 'bogus'")])
+                                        ("data.label=bogus", "unknown data.label 'bogus'"),
+                                        ("data.window_every=0", "data.window_every must be a whole number"),
+                                        ("data.window=2", r"data.window must be a whole number in \[3, inf\]")])
 def test_selector_fit_refuses_bad_data_settings_before_the_run_folder(tmp_path, over, words):
-    """``starts_every``/``val_every`` 0 were silently taken as 1, a bad label was refused only after the
-    first clip's flows, with the run folder already made."""
-    cfg = compose("experiment/train_keyframe_selector", [f"run_dir={tmp_path / 'run'}", over])
+    """``starts_every``/``val_every``/``window_every`` 0 were silently taken as 1, a bad label or
+    window was refused only after the first clip's flows, with the run folder already made."""
+    config = "trajectory" if over.startswith("data.window") else "keyframe"
+    cfg = compose(f"experiment/train_{config}_selector", [f"run_dir={tmp_path / 'run'}", over])
     with pytest.raises(ConfigError, match=words):
         run_fit(cfg, videos=[synthetic_video(6, 48, 64)])
     assert not (tmp_path / "run").exists()

@@ -44,6 +44,9 @@ RANGES: dict[str, tuple[float, float, bool, bool, bool]] = {
     "data.starts_every": (1, INF, True, False, False),  # selectors
     "data.horizon": (1, INF, True, False, False),
     "data.val_every": (1, INF, True, False, False),
+    "data.window": (3, INF, True, False, False),
+    "data.window_every": (1, INF, True, False, False),
+    "data.uniform_points": (1, INF, True, False, False),
 }
 
 #: Keyframe qualities (``codec.keyframe_codec.quality``'s range).

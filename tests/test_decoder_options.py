@@ -35,3 +35,21 @@ def test_the_warp_decoder_refuses_a_typo_and_leaves_the_diffusion_options():
     with pytest.raises(ConfigError, match="stepz"):
         build_decoder({"name": "warp", "stepz": 4})
     assert build_decoder({"name": "warp", "steps": 4, "temporal_blend": 0.5}).name == "warp"  # a shared section
+
+
+def test_options_with_an_already_built_decoder_are_refused():
+    """``decode(data, built, steps=4)`` and ``decode_video(data, built, bidirectional=False)`` ignored them."""
+    import numpy as np
+
+    import actdiff
+    from actdiff.codec import decode_video
+
+    clip = np.random.default_rng(0).integers(0, 256, (4, 48, 64, 3), dtype=np.uint8)
+    enc = actdiff.encode(clip)
+    built = build_decoder("warp")
+    with pytest.raises(ConfigError, match="steps given with an already built warp decoder"):
+        actdiff.decode(enc, built, steps=4)
+    with pytest.raises(ConfigError, match="bidirectional given with an already built"):
+        decode_video(enc.data, built, bidirectional=False)
+    assert build_decoder(built, weights=None) is built  # None: an option not given
+    assert decode_video(enc.data, built).frames.shape == clip.shape

@@ -142,7 +142,7 @@ def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: P
             a per-frame bar is drawn on stderr when :mod:`actdiff.progress` is on, and each
             segment's timing is logged at INFO (``-v``).
         max_pixels, weights_dirs, trusted: see :func:`decode_segments`.
-        decoder_kwargs: options of a decoder built here (ignored for a built one).
+        decoder_kwargs: options of a decoder built here (refused with a built one).
     """
     header, segments = decode_segments(data, max_pixels=max_pixels, weights_dirs=weights_dirs, trusted=trusted)
     dec = build_decoder(decoder, **decoder_kwargs)

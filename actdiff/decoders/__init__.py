@@ -34,9 +34,14 @@ def build_decoder(spec: Any = "warp", **options: Any) -> Decoder:
     Args:
         spec: ``"warp"`` | ``"diffusion"``, a mapping ``{"name": …, option: value, …}`` (options
             that are ``None`` take the decoder's defaults), or a :class:`Decoder` (returned as is).
-        options: more options, overriding the section's (``None`` values are ignored).
+        options: more options, overriding the section's (``None`` values are ignored); refused
+            with a decoder already built (they were ignored).
     """
     if isinstance(spec, Decoder) or (not isinstance(spec, (str, Mapping)) and hasattr(spec, "decode_segment")):
+        given = sorted(k for k, v in options.items() if v is not None)
+        if given:
+            raise ConfigError(f"decoder option(s) {', '.join(given)} given with an already built "
+                              f"{getattr(spec, 'name', type(spec).__name__)} decoder: build it with them instead")
         return spec
     params = {"name": spec} if isinstance(spec, str) else _section(spec)
     params.update({k: v for k, v in options.items() if v is not None})

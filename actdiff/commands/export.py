@@ -22,7 +22,7 @@ def main(argv: Sequence[str]) -> int:
                    help="storage precision of the decoder weights (loaded back as float32; selectors: float32)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     args = p.parse_args(argv)
-    from actdiff.io.files import atomic_output, prepare_outputs
+    from actdiff.io.files import prepare_outputs
     from actdiff.training.export import export_checkpoint
     from actdiff.training.selectors import check_export_folder, checkpoint_task, export_selector_checkpoint
 
@@ -30,10 +30,9 @@ def main(argv: Sequence[str]) -> int:
     if selector:
         check_export_folder(args.output)
     prepare_outputs([args.output], [args.checkpoint], overwrite=args.overwrite)
-    with atomic_output(args.output, args.overwrite, "export folder") as tmp:  # whole, or not at all
-        if selector:
-            export_selector_checkpoint(args.checkpoint, tmp)
-        else:
-            export_checkpoint(args.checkpoint, tmp, args.dtype)
+    if selector:  # both write the folder whole, or leave what was there
+        export_selector_checkpoint(args.checkpoint, args.output)
+    else:
+        export_checkpoint(args.checkpoint, args.output, args.dtype)
     sys.stdout.write(f"{args.output}\n")
     return 0

@@ -31,12 +31,15 @@ def check_export_folder(path: str | Path) -> Path:
 
 
 def export_selector(module: L.LightningModule, path: str | Path) -> Path:
-    """Write ``module.net`` with ``save_pretrained`` (safetensors) into the folder ``path``; returns it.
+    """Write ``module.net`` with ``save_pretrained`` (safetensors) as the folder ``path`` (an existing
+    one is replaced once the new one is complete; ``actdiff export`` asks first); returns it.
 
     Load it back with :func:`actdiff.selection.learned.nets.load_selector`."""
+    from actdiff.io.files import atomic_output
+
     out = check_export_folder(path)
-    out.mkdir(parents=True, exist_ok=True)
-    module.net.save_pretrained(str(out), safe_serialization=True)
+    with atomic_output(out, overwrite=True, what="export folder") as tmp:  # whole, or the old one stays
+        module.net.save_pretrained(str(tmp), safe_serialization=True)
     return out
 
 

@@ -166,29 +166,29 @@ def _yuv_from_name(path: Path) -> dict[str, float] | None:
     return {"width": int(m.group(1)), "height": int(m.group(2)), "fps": float(m.group(3))}
 
 
+def sequence_at(p: Path, color: dict[str, str] | None = None, name: str = "") -> Sequence | None:
+    """The sequence at ``p`` (a video, a ``.y4m``, a frame folder or a size-named ``.yuv``), or
+    ``None`` for anything else; ``name``: the dataset's."""
+    ext = p.suffix.lower()
+    if p.is_dir():
+        return Sequence(p.name, p, "png", dataset=name) if list_frames(p) else None
+    if ext in CONTAINER_EXTENSIONS or ext == ".y4m":
+        return Sequence(p.stem, p, "y4m" if ext == ".y4m" else "container", dataset=name)
+    if ext == ".yuv":
+        meta = _yuv_from_name(p)
+        if meta is None:
+            log.warning("skipping %s: raw .yuv name does not give <W>x<H>_<fps>", p)
+            return None
+        return Sequence(p.stem, p, "yuv420p", fps=meta["fps"], width=int(meta["width"]), height=int(meta["height"]),
+                        color=dict(color or {"matrix": "bt709", "range": "limited"}), dataset=name)
+    return None
+
+
 def list_folder(root: Path, color: dict[str, str] | None = None, name: str = "") -> list[Sequence]:
     """Sequences found in a folder: videos, ``.y4m``, frame folders and size-named ``.yuv``."""
-    color = dict(color or {"matrix": "bt709", "range": "limited"})
-    out: list[Sequence] = []
-    for p in sorted(root.iterdir(), key=lambda q: natural_key(q.name)):
-        if p.name.startswith("."):
-            continue
-        ext = p.suffix.lower()
-        if p.is_dir():
-            if list_frames(p):
-                out.append(Sequence(p.name, p, "png", dataset=name))
-        elif ext in CONTAINER_EXTENSIONS:
-            out.append(Sequence(p.stem, p, "container", dataset=name))
-        elif ext == ".y4m":
-            out.append(Sequence(p.stem, p, "y4m", dataset=name))
-        elif ext == ".yuv":
-            meta = _yuv_from_name(p)
-            if meta is None:
-                log.warning("skipping %s: raw .yuv name does not give <W>x<H>_<fps>", p)
-                continue
-            out.append(Sequence(p.stem, p, "yuv420p", fps=meta["fps"], width=int(meta["width"]),
-                                height=int(meta["height"]), color=color, dataset=name))
-    return out
+    found = (sequence_at(p, color, name) for p in sorted(root.iterdir(), key=lambda q: natural_key(q.name))
+             if not p.name.startswith("."))
+    return [s for s in found if s is not None]
 
 
 def folder_dataset(root: str | Path, color: dict[str, str] | None = None, name: str = "") -> Dataset:
@@ -205,11 +205,11 @@ def folder_dataset(root: str | Path, color: dict[str, str] | None = None, name: 
 def file_dataset(path: str | Path) -> Dataset:
     """A :class:`Dataset` of the one video ``path`` (named after the file, as in a folder)."""
     path = Path(path)
-    found = [s for s in list_folder(path.parent, name=path.stem) if s.path == path]
-    if not found:
+    found = sequence_at(path, name=path.stem) if path.is_file() else None
+    if found is None:
         raise InputError(f"{path} is not a video actdiff can read (a container, .y4m, or a .yuv named "
                          "NAME_<W>x<H>_<fps>), nor a dataset YAML")
-    return Dataset(path.stem, path.parent, "auto", found)
+    return Dataset(path.stem, path.parent, "auto", [found])
 
 
 def _load_cfg(cfg_or_path: str | Path | Mapping | DictConfig) -> DictConfig | Path:

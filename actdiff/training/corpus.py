@@ -85,12 +85,12 @@ def _file_sequences(src: str, root: str | None) -> list[Sequence]:
     """Sequences of one ``data.sources`` entry (a file, a folder, a dataset name or YAML)."""
     p = Path(src).expanduser()
     if p.is_file() and p.suffix not in (".yaml", ".yml"):
-        from actdiff.data.datasets import list_folder
+        from actdiff.data.datasets import sequence_at
 
-        found = [s for s in list_folder(p.parent) if s.path == p]
-        if not found:
+        found = sequence_at(p)
+        if found is None:
             raise InputError(f"data.sources: {p} is not a video file actdiff can read")
-        return found
+        return [found]
     if p.is_dir():
         return list(load_dataset(p))
     return list(load_dataset(src, root=root or None))

@@ -53,6 +53,28 @@ def test_overwrite_swaps_in_the_complete_output(tmp_path, frames, monkeypatch, o
     assert _hidden(tmp_path) == []
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_outputs_get_the_modes_of_a_plain_write_not_a_library_s_private_ones(tmp_path, umask):
+    """safetensors writes 0o600: a weights folder must still be readable where the umask allows."""
+    old = os.umask(umask)
+    try:
+        with files.atomic_output(tmp_path / "weights") as tmp:
+            (tmp / "sub").mkdir(parents=True)
+            tmp.chmod(0o700)
+            for name, mode in (("w.safetensors", 0o600), ("sub/run.sh", 0o700)):
+                (tmp / name).write_text("x")
+                (tmp / name).chmod(mode)
+    finally:
+        os.umask(old)
+    out = tmp_path / "weights"
+
+    def mode(p):
+        return p.stat().st_mode & 0o777
+
+    assert (mode(out), mode(out / "sub"), mode(out / "w.safetensors"), mode(out / "sub" / "run.sh")) == (
+        0o777 & ~umask, 0o777 & ~umask, 0o666 & ~umask, 0o766 & ~umask)  # execute bits kept
+
+
 def test_interrupt_mid_swap_keeps_the_old_folder(tmp_path, frames, monkeypatch):
     """Without renameat2: Ctrl-C arriving between 'old aside' and 'new in' puts the old back."""
     monkeypatch.setattr(files, "_exchange", lambda a, b: False)

@@ -84,7 +84,11 @@ def test_fit_exports_a_decodable_folder_and_branch_only_checkpoints(tmp_path):
     from actdiff.training.fit import run_fit
 
     cfg = cfg_for(tmp_path, f"export={tmp_path}/export")
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "stale.txt").write_text("a file of an older export")
     module = run_fit(cfg, videos=videos(), segment_source=source())
+    assert not (tmp_path / "export" / "stale.txt").exists()              # the folder was replaced whole
+    assert all(f.stat().st_mode & 0o044 == 0o044 for f in (tmp_path / "export").rglob("*.safetensors"))
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["state_dict"] and all(k.startswith("model.branch.") for k in ckpt["state_dict"])
     loaded = load_generator(str(tmp_path / "export"))

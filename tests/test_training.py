@@ -62,6 +62,7 @@ def test_fit_checkpoints_logs_resume_export(tmp_path):
     assert list((run / "logs").rglob("images/*.png"))
     # export at the end of fit == EMA weights of the module
     m = ControlledDenoiser.from_pretrained(str(tmp_path / "exported"))
+    assert all(f.stat().st_mode & 0o044 == 0o044 for f in (tmp_path / "exported").iterdir())  # not 0600
     ema = module.ema_model()
     for (n, a), (_, b) in zip(m.state_dict().items(), ema.state_dict().items()):
         assert torch.equal(a, b), n

@@ -11,6 +11,10 @@ when complete, so at every instant ``NAME`` is either the old output or the comp
   renames (a ``SIGKILL`` between them leaves the old output at the hidden name, restored by the
   next run).
 
+The output gets the permissions a plain write would give (files ``0o666``, folders ``0o777``, less the
+umask; execute bits kept): libraries that write private files (safetensors writes ``0o600``) would
+otherwise leave a shared weights folder unreadable to other users.
+
 Hidden leftovers of runs that were killed (their process id no longer runs) are cleaned up by the
 next write to the same output: a partial output is deleted, an old output put back if the new
 one never arrived (else deleted).
@@ -192,6 +196,25 @@ def signals_deferred() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def plain_modes(path: Path) -> None:
+    """Give ``path`` and everything below it the mode a plain ``open``/``mkdir`` would give: files
+    ``0o666``, folders ``0o777``, less the umask; execute bits of files kept; links untouched."""
+    mask = _current_umask()
+    for p in [path, *path.rglob("*")] if path.is_dir() and not path.is_symlink() else [path]:
+        if p.is_symlink():
+            continue
+        mode = p.stat().st_mode
+        wanted = 0o777 if p.is_dir() else 0o666 | (mode & 0o111)
+        if mode & 0o777 != wanted & ~mask:
+            p.chmod(wanted & ~mask)
+
+
 def swap_in(new: Path, target: Path) -> None:
     """Move the complete output ``new`` to ``target``, replacing whatever is there, so that
     ``target`` is at every instant the old output or the new one (see the module docstring)."""
@@ -231,6 +254,7 @@ def atomic_output(path: PathLike, overwrite: bool = False, what: str = "output")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
+        plain_modes(tmp)
         swap_in(tmp, target)
     except BaseException as e:
         remove_path(tmp)

@@ -6,7 +6,8 @@ a DaS checkpoint, a ``branch`` folder or new), the data by the corpus pipeline w
 :func:`~actdiff.training.trainer.build_trainer` (DDP / FSDP / DeepSpeed from ``trainer.strategy``).
 ``export=DIR`` writes a decodable weights folder when training ends: ``config.json``, ``branch/``,
 ``scheduler/`` and ``prompt_embeds.safetensors``, the base parts referenced by their folders
-(``export_copy_base: true`` copies them). Recipe: ``configs/experiment/finetune_paper_branch.yaml``.
+(``export_copy_base: true`` copies them); an existing folder is replaced once the new one is
+complete. Recipe: ``configs/experiment/finetune_paper_branch.yaml``.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ def fit_branch(cfg: DictConfig, resume: bool = False, videos: Any = None, segmen
     if cfg.get("export"):
         with _full_params(trainer):
             if trainer.is_global_zero:
-                module.model.save_pretrained(str(cfg.export), copy_base=bool(cfg.get("export_copy_base", False)))
+                from actdiff.io.files import atomic_output
+
+                with atomic_output(str(cfg.export), overwrite=True, what="export folder") as tmp:  # whole or none
+                    module.model.save_pretrained(str(tmp), copy_base=bool(cfg.get("export_copy_base", False)))
                 log.warning("exported the paper decoder (trained branch) to %s", cfg.export)
     return module

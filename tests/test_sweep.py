@@ -33,23 +33,54 @@ def _table(out):
         return {r["point"]: r for r in csv.DictReader(f)}
 
 
-def test_failed_point_is_recorded_and_resume_skips_finished(tmp_path, capsys):
+def _fail_at_run_time(monkeypatch, point_name, stage="evaluate"):
+    """Make one point fail while it runs (as out of memory or a diverged fit would)."""
+    import actdiff.sweeps.run as run_mod
+
+    target = "evaluate_point" if stage == "evaluate" else "train_point"
+    real = getattr(run_mod, target)
+
+    def failing(*args, **kwargs):  # evaluate_point(spec, point, …), train_point(cfg, …)
+        name = args[1].name if stage == "evaluate" else str(args[0].name).rsplit("-", 1)[-1]
+        if name == point_name:
+            raise RuntimeError(f"simulated {stage} failure of {point_name}")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run_mod, target, failing)
+
+
+def test_a_point_that_cannot_run_is_refused_before_any_point_runs(tmp_path, capsys):
+    """A setting that does not compose or check (an unknown selector, an unknown key) used to fail
+    its point only when reached, after the points before it had run."""
     data = write_clip_folder(tmp_path / "clips", names=("alpha",))
     spec, out = _spec(tmp_path, data), tmp_path / "sweep"
-    assert sweep([str(spec), "-o", str(out)]) == 1
+    for extra in ([], ["--point", "bad"]):
+        assert sweep([str(spec), "-o", str(out), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "point bad" in err[0] and "no_such_selector" in err[0], err
+        assert not (out / "points").exists()
+    assert sweep([str(spec), "-o", str(out), "--point", "uniform", "--point", "ref", "--frames", "2"]) == 0
+    capsys.readouterr()
+
+
+def test_failed_point_is_recorded_and_resume_skips_finished(tmp_path, capsys, monkeypatch):
+    data = write_clip_folder(tmp_path / "clips", names=("alpha",))
+    spec, out = _spec(tmp_path, data, bad_selector="motion"), tmp_path / "sweep"
+    with monkeypatch.context() as m:
+        _fail_at_run_time(m, "bad")
+        assert sweep([str(spec), "-o", str(out)]) == 1
     err = capsys.readouterr().err
-    assert "bad: FAILED: ConfigError" in err and "1 point(s) failed: bad" in err
+    assert "bad: FAILED: RuntimeError" in err and "1 point(s) failed: bad" in err
     rows = _table(out)
     assert rows["ref"]["status"] == rows["uniform"]["status"] == "ok"
-    assert rows["bad"]["status"] == "failed" and "no_such_selector" in rows["bad"]["error"]
+    assert rows["bad"]["status"] == "failed" and "simulated evaluate failure" in rows["bad"]["error"]
     assert float(rows["ref"]["d_psnr"]) == 0 and float(rows["uniform"]["bpp"]) > 0
     assert rows["uniform"]["bd_psnr"] != ""  # two rate points → a BD-rate
-    assert "| bad | failed: ConfigError" in (out / "table.md").read_text()
+    assert "| bad | failed: RuntimeError" in (out / "table.md").read_text()
     assert (out / "points" / "bad.error.json").is_file()
     done_mtime = (out / "points" / "uniform.json").stat().st_mtime_ns
 
-    _spec(tmp_path, data, bad_selector="motion")  # fix the failing point; the others are unchanged
-    assert sweep([str(spec), "-o", str(out)]) == 0
+    assert sweep([str(spec), "-o", str(out)]) == 0  # the failure is gone; the others are unchanged
     err = capsys.readouterr().err
     assert "ref: finished before, skipped" in err and "uniform: finished before, skipped" in err
     assert "bad: running" in err
@@ -184,14 +215,21 @@ def _fit_spec(tmp_path, data, v_fit=(), v_overrides=()):
     return path
 
 
-def test_fit_sweep_trains_evaluates_records_failures_and_resumes(tmp_path, capsys):
+def test_fit_sweep_trains_evaluates_records_failures_and_resumes(tmp_path, capsys, monkeypatch):
     data = write_clip_folder(tmp_path / "clips", names=("alpha",))
     spec, out = _fit_spec(tmp_path, data, v_fit=["optim.lr=-1"]), tmp_path / "sweep"
     pts = out / "points"
-    # 1) v's fit is refused (a negative learning rate: the fit config's checks)
-    assert sweep([str(spec), "-o", str(out)]) == 1
+    # 0) v's fit config is refused before any point trains (a negative learning rate)
+    assert sweep([str(spec), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "ref: training" in err and "v: FAILED: fit: ConfigError: optim.lr" in err
+    assert "point v: optim.lr" in err and "training" not in err and not pts.exists()
+    # 1) v's fit fails while training: recorded, ref trained and evaluated
+    _fit_spec(tmp_path, data)
+    with monkeypatch.context() as m:
+        _fail_at_run_time(m, "v", stage="fit")
+        assert sweep([str(spec), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "ref: training" in err and "v: FAILED: fit: RuntimeError: simulated fit failure" in err
     assert json.loads((pts / "v.error.json").read_text())["stage"] == "fit"
     ref_w = pts / "ref" / "weights"
     assert (ref_w / "config.json").is_file() and list(ref_w.glob("*.safetensors"))
@@ -203,22 +241,22 @@ def test_fit_sweep_trains_evaluates_records_failures_and_resumes(tmp_path, capsy
     assert res["config"]["fit"]["fingerprint"] == fit_doc["fingerprint"]
     rows = _table(out)
     assert rows["ref"]["status"] == "ok" and float(rows["ref"]["d_psnr"]) == 0
-    assert rows["v"]["status"] == "failed" and rows["v"]["error"].startswith("fit: ConfigError")
+    assert rows["v"]["status"] == "failed" and rows["v"]["error"].startswith("fit: RuntimeError")
     ref_mtime = (ref_w / "fit.json").stat().st_mtime_ns
 
-    # 2) lr fixed, but v's evaluation breaks: ref is skipped, v trains, then fails in evaluate
-    _fit_spec(tmp_path, data, v_overrides=["codec.trajectories.name=no_such_selector"])
-    assert sweep([str(spec), "-o", str(out)]) == 1
+    # 2) training fixed, but v's evaluation breaks: ref is skipped, v trains, then fails in evaluate
+    with monkeypatch.context() as m:
+        _fail_at_run_time(m, "v")
+        assert sweep([str(spec), "-o", str(out)]) == 1
     err = capsys.readouterr().err
     assert "ref: finished before, skipped" in err and "v: training" in err
-    assert "v: FAILED: evaluate: ConfigError" in err
+    assert "v: FAILED: evaluate: RuntimeError" in err
     assert json.loads((pts / "v.error.json").read_text())["stage"] == "evaluate"
     assert json.loads((pts / "v" / "weights" / "fit.json").read_text())["config"]["model"]["prediction_type"] \
         == "v_prediction"
     v_mtime = (pts / "v" / "weights" / "fit.json").stat().st_mtime_ns
 
     # 3) evaluation fixed: v is evaluated with its complete weights, not retrained
-    _fit_spec(tmp_path, data)
     assert sweep([str(spec), "-o", str(out)]) == 0
     err = capsys.readouterr().err
     assert "ref: finished before, skipped" in err and "v: weights trained before" in err and "training" not in err

@@ -17,6 +17,11 @@ Layout of a sweep folder::
     DIR/table.md, DIR/table.csv     the comparison table (actdiff.sweeps.table)
     DIR/summary.json                status of every point
 
+Every chosen point's settings are composed and checked before the first point runs (its rate
+points' codec configs, its decoder, in fit sweeps its fit config's numbers): a typo in the last
+point is one ``ConfigError`` naming the point, not a failure hours into the sweep. A point that
+fails while running (out of memory, a diverged fit) is recorded and the sweep goes on.
+
 A point whose results file exists with the same fingerprint is skipped on re-run; a failed
 point, or one whose settings changed, is run again. In fit sweeps a point whose weights are
 complete for the same fit fingerprint is not trained again (only evaluated, if needed); one
@@ -289,6 +294,26 @@ def _run_point(spec: Spec, point: Point, out: Path, ovs: List[str], fit_extra: S
     return "done"
 
 
+def check_points(spec: Spec, points: Sequence[Point], out: Path, eval_extra: Sequence[str],
+                 fit_extra: Sequence[str], rates: Dict[str, List[str]], frames: Optional[int]) -> None:
+    """Compose and check each point's settings (cheap: no data read, no weights trained); the
+    first that cannot run raises one ``ConfigError`` naming the point."""
+    from actdiff.errors import ActDiffError
+    from actdiff.training.checks import check_fit_config
+
+    built: List[Dict[str, Any]] = []
+    for point in points:
+        try:
+            point_configs(rates, spec.config, spec.protocol, point_overrides(point, eval_extra, frames))
+            if spec.trains:
+                check_fit_config(fit_config(spec, point, fit_overrides(spec, point, fit_extra), point_dir(out, point)))
+            elif point.decoder not in built:  # fit sweeps decode with the weights they train
+                build_decoder(dict(point.decoder))
+                built.append(point.decoder)
+        except ActDiffError as e:
+            raise ConfigError(f"sweep {spec.name}, point {point.name}: {(str(e).splitlines() or [''])[0]}") from None
+
+
 def run_sweep(spec: Spec, out_dir: str | Path, extra: Sequence[str] = (), frames: Optional[int] = None,
               only: Optional[Sequence[str]] = None, force: bool = False,
               log: Callable[[str], None] = write) -> List[PointStatus]:
@@ -300,9 +325,10 @@ def run_sweep(spec: Spec, out_dir: str | Path, extra: Sequence[str] = (), frames
     check_metrics(spec.metrics)  # unknown, repeated, or weights missing: every point would fail after coding
     out = Path(out_dir)
     rates = resolve_rates(spec)
-    (out / "points").mkdir(parents=True, exist_ok=True)
     eval_extra, fit_extra = split_extra(spec, extra)
     chosen = [spec.point(n) for n in only] if only else spec.points
+    check_points(spec, chosen, out, eval_extra, fit_extra, rates, frames)
+    (out / "points").mkdir(parents=True, exist_ok=True)
     statuses: List[PointStatus] = []
     with bar(len(chosen), "sweep points", unit="point") as pbar:
         for i, point in enumerate(chosen):

@@ -53,3 +53,20 @@ def fake_results(codec: str, curves: dict, metric: str = "psnr") -> dict:
              "width": 100, "metrics": {metric: float(v)}} for i, (r, v) in enumerate(zip(rates, values))]
     res["mean"] = compute_mean(res["sequences"])
     return res
+
+
+def fail_point_at_run_time(monkeypatch, point_name, stage="evaluate"):
+    """Make one point of a sweep fail while it runs (as out of memory or a diverged fit would):
+    ``stage`` ``evaluate`` or ``fit``; raises ``RuntimeError("simulated <stage> failure of <point>")``."""
+    import actdiff.sweeps.run as run_mod
+
+    target = "evaluate_point" if stage == "evaluate" else "train_point"
+    real = getattr(run_mod, target)
+
+    def failing(*args, **kwargs):  # evaluate_point(spec, point, …), train_point(cfg, …)
+        name = args[1].name if stage == "evaluate" else str(args[0].name).rsplit("-", 1)[-1]
+        if name == point_name:
+            raise RuntimeError(f"simulated {stage} failure of {point_name}")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run_mod, target, failing)

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from _eval_helpers import fake_results, load_script, write_clip_folder
+from _eval_helpers import fail_point_at_run_time, fake_results, load_script, write_clip_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -141,9 +141,11 @@ def test_03_ablations(tmp_path, kernel_env, monkeypatch):
         "data": str(data), "protocol": "native", "metrics": ["psnr"],
         "rates": {"lo": ["keyframe_codec.quality=10"], "hi": ["keyframe_codec.quality=40"]},
         "reference": {"name": "ref"}, "points": [{"name": "nobi", "decoder": {"bidirectional": False}},
-                                                 {"name": "broken", "overrides": ["codec.trajectories.name=nope"]}]},
+                                                 {"name": "broken", "overrides": ["codec.trajectories.name=motion"]}]},
         sort_keys=False))
-    assert sweep([str(spec), "-o", str(tmp_path / "sw")]) == 1  # the broken point is shown as failed
+    with monkeypatch.context() as m:
+        fail_point_at_run_time(m, "broken")
+        assert sweep([str(spec), "-o", str(tmp_path / "sw")]) == 1  # the broken point is shown as failed
     text = _run("03_ablations.ipynb", tmp_path, kernel_env, monkeypatch, {"SWEEP": str(tmp_path / "sw")})
-    assert "| nobi | ok |" in text and "point broken failed: ConfigError" in text
+    assert "| nobi | ok |" in text and "point broken failed: RuntimeError" in text
     assert text.count("<png>") == 2  # Δ / BD-rate bars and the curves of the finished points

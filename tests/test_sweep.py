@@ -7,7 +7,7 @@ import json
 
 import pytest
 import yaml
-from _eval_helpers import write_clip_folder
+from _eval_helpers import fail_point_at_run_time, write_clip_folder
 
 from actdiff.commands.sweep import main as sweep
 from actdiff.config import compose, config_root
@@ -33,22 +33,6 @@ def _table(out):
         return {r["point"]: r for r in csv.DictReader(f)}
 
 
-def _fail_at_run_time(monkeypatch, point_name, stage="evaluate"):
-    """Make one point fail while it runs (as out of memory or a diverged fit would)."""
-    import actdiff.sweeps.run as run_mod
-
-    target = "evaluate_point" if stage == "evaluate" else "train_point"
-    real = getattr(run_mod, target)
-
-    def failing(*args, **kwargs):  # evaluate_point(spec, point, …), train_point(cfg, …)
-        name = args[1].name if stage == "evaluate" else str(args[0].name).rsplit("-", 1)[-1]
-        if name == point_name:
-            raise RuntimeError(f"simulated {stage} failure of {point_name}")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(run_mod, target, failing)
-
-
 def test_a_point_that_cannot_run_is_refused_before_any_point_runs(tmp_path, capsys):
     """A setting that does not compose or check (an unknown selector, an unknown key) used to fail
     its point only when reached, after the points before it had run."""
@@ -67,7 +51,7 @@ def test_failed_point_is_recorded_and_resume_skips_finished(tmp_path, capsys, mo
     data = write_clip_folder(tmp_path / "clips", names=("alpha",))
     spec, out = _spec(tmp_path, data, bad_selector="motion"), tmp_path / "sweep"
     with monkeypatch.context() as m:
-        _fail_at_run_time(m, "bad")
+        fail_point_at_run_time(m, "bad")
         assert sweep([str(spec), "-o", str(out)]) == 1
     err = capsys.readouterr().err
     assert "bad: FAILED: RuntimeError" in err and "1 point(s) failed: bad" in err
@@ -226,7 +210,7 @@ def test_fit_sweep_trains_evaluates_records_failures_and_resumes(tmp_path, capsy
     # 1) v's fit fails while training: recorded, ref trained and evaluated
     _fit_spec(tmp_path, data)
     with monkeypatch.context() as m:
-        _fail_at_run_time(m, "v", stage="fit")
+        fail_point_at_run_time(m, "v", stage="fit")
         assert sweep([str(spec), "-o", str(out)]) == 1
     err = capsys.readouterr().err
     assert "ref: training" in err and "v: FAILED: fit: RuntimeError: simulated fit failure" in err
@@ -246,7 +230,7 @@ def test_fit_sweep_trains_evaluates_records_failures_and_resumes(tmp_path, capsy
 
     # 2) training fixed, but v's evaluation breaks: ref is skipped, v trains, then fails in evaluate
     with monkeypatch.context() as m:
-        _fail_at_run_time(m, "v")
+        fail_point_at_run_time(m, "v")
         assert sweep([str(spec), "-o", str(out)]) == 1
     err = capsys.readouterr().err
     assert "ref: finished before, skipped" in err and "v: training" in err

@@ -67,6 +67,7 @@ class TrackerSchema:
     checkpoint: Optional[str] = None   # cotracker3
     stride: Optional[int] = rng(1, 256, default=None)
     device: Optional[str] = None
+    flow_memory_gb: Optional[float] = rng(0, default=None)  # null: half the memory available
 
 
 @dataclass

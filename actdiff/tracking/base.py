@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from actdiff.errors import InputError
+from actdiff.tracking.flow_memory import flow_buffers
 from actdiff.types import DenseMotion, Tracks
 
 log = logging.getLogger(__name__)
@@ -178,15 +179,23 @@ class Tracker(ABC):
         visibility_threshold: confidence at or above which a point counts as visible.
         appearance_tol: grey levels of the appearance re-validation of broken chains
             (:func:`iter_chain`; ``None``/0: off).
+        flow_memory_gb: most GB the pairwise flows of a clip may take in memory before they are
+            kept in a temporary file (:mod:`actdiff.tracking.flow_memory`; ``None``: half the
+            memory available).
     """
 
     name = "base"
 
     def __init__(self, fb_threshold: float = 1.5, visibility_threshold: float = 0.3,
-                 appearance_tol: Optional[float] = None) -> None:
+                 appearance_tol: Optional[float] = None, flow_memory_gb: Optional[float] = None) -> None:
         self.fb_threshold = float(fb_threshold)
         self.visibility_threshold = float(visibility_threshold)
         self.appearance_tol = float(appearance_tol or 0.0)
+        self.flow_memory_gb = None if flow_memory_gb is None else float(flow_memory_gb)
+
+    def flow_buffers(self, pairs: int, height: int, width: int) -> Tuple[np.ndarray, np.ndarray]:
+        """Arrays for :meth:`pairwise_flows` to fill (:func:`actdiff.tracking.flow_memory.flow_buffers`)."""
+        return flow_buffers(pairs, height, width, self.flow_memory_gb)
 
     @abstractmethod
     def pairwise_flows(self, frames: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

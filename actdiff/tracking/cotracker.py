@@ -35,15 +35,16 @@ class CoTracker3Tracker(Tracker):
         checkpoint: path of ``scaled_offline.pth``.
         stride: grid spacing in pixels for :meth:`track_dense`.
         device: torch device string.
-        fb_threshold, visibility_threshold, appearance_tol: see :class:`Tracker`.
+        fb_threshold, visibility_threshold, appearance_tol, flow_memory_gb: see :class:`Tracker`.
     """
 
     name = "cotracker3"
 
     def __init__(self, checkpoint: str = DEFAULT_CHECKPOINT, stride: int = 8, device: str = "cpu",
                  fb_threshold: float = 1.5, visibility_threshold: float = 0.3,
-                 appearance_tol: Optional[float] = None, **unused: Any) -> None:
-        super().__init__(fb_threshold, visibility_threshold, appearance_tol)
+                 appearance_tol: Optional[float] = None, flow_memory_gb: Optional[float] = None,
+                 **unused: Any) -> None:
+        super().__init__(fb_threshold, visibility_threshold, appearance_tol, flow_memory_gb)
         try:
             import cotracker  # noqa: F401
         except ImportError:
@@ -96,10 +97,9 @@ class CoTracker3Tracker(Tracker):
         """Pairwise flows from two-frame dense tracking (slow: 2 model calls per frame pair)."""
         frames = check_frames(frames)
         log.warning("cotracker3: pairwise flows need 2 model calls per frame pair (slow)")
-        n = frames.shape[0] - 1
-        fw = np.stack([self.track_dense(frames[k:k + 2]).flow[1] for k in range(n)]) if n else None
-        bw = np.stack([self.track_dense(frames[k:k + 2][::-1].copy()).flow[1] for k in range(n)]) if n else None
-        if n == 0:
-            h, w = frames.shape[1:3]
-            fw = bw = np.zeros((0, h, w, 2), np.float32)
+        n, h, w = frames.shape[0] - 1, frames.shape[1], frames.shape[2]
+        fw, bw = self.flow_buffers(n, h, w)
+        for k in range(n):
+            fw[k] = self.track_dense(frames[k:k + 2]).flow[1]
+            bw[k] = self.track_dense(frames[k:k + 2][::-1].copy()).flow[1]
         return fw, bw

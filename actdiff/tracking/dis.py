@@ -28,14 +28,15 @@ class DISTracker(Tracker):
 
     Args:
         preset: ``ultrafast`` | ``fast`` | ``medium`` (about 1 / 1.5 / 4 ms per flow at 384×256).
-        fb_threshold, visibility_threshold, appearance_tol: see :class:`Tracker`.
+        fb_threshold, visibility_threshold, appearance_tol, flow_memory_gb: see :class:`Tracker`.
     """
 
     name = "dis"
 
     def __init__(self, preset: str = "medium", fb_threshold: float = 1.5, visibility_threshold: float = 0.3,
-                 appearance_tol: Optional[float] = None, **unused: Any) -> None:
-        super().__init__(fb_threshold, visibility_threshold, appearance_tol)
+                 appearance_tol: Optional[float] = None, flow_memory_gb: Optional[float] = None,
+                 **unused: Any) -> None:
+        super().__init__(fb_threshold, visibility_threshold, appearance_tol, flow_memory_gb)
         if preset not in PRESETS:
             raise ConfigError(f"unknown DIS preset {preset!r} (known: {', '.join(PRESETS)})")
         if unused:
@@ -46,8 +47,7 @@ class DISTracker(Tracker):
     def pairwise_flows(self, frames: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         frames = check_frames(frames)
         t, h, w = frames.shape[:3]
-        fw = np.empty((max(t - 1, 0), h, w, 2), np.float32)
-        bw = np.empty_like(fw)
+        fw, bw = self.flow_buffers(t - 1, h, w)
         gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
         with bar(t - 1, "motion (DIS flow)", unit="frame", leave=False) as pbar:
             for k in range(t - 1):

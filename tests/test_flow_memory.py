@@ -1,0 +1,66 @@
+"""The clip's pairwise flows beyond the memory allowed go to a temporary file: same stream, said
+in the log; a disk too small for them is one line before any flow is computed."""
+
+from __future__ import annotations
+
+import errno
+import logging
+
+import numpy as np
+import pytest
+from conftest import moving_texture
+
+from actdiff.codec import encode_video
+from actdiff.commands import encode
+from actdiff.config import compose
+from actdiff.errors import ConfigError
+from actdiff.io import write_video
+from actdiff.tracking import flow_memory
+from actdiff.types import Video
+
+
+def test_flows_over_the_limit_are_memory_mapped_and_said(caplog):
+    with caplog.at_level(logging.WARNING):
+        fw, bw = flow_memory.flow_buffers(3, 8, 12, memory_gb=0)
+    assert isinstance(fw, np.memmap) and isinstance(bw, np.memmap)
+    assert fw.shape == bw.shape == (3, 8, 12, 2) and fw.dtype == np.float32
+    fw[:] = 1.5
+    bw[:] = -2.0
+    assert float(fw.sum()) == 1.5 * fw.size and float(bw.sum()) == -2.0 * bw.size  # two distinct buffers
+    assert "kept in a temporary file" in caplog.text and "codec.tracker.flow_memory_gb" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        fw, _ = flow_memory.flow_buffers(3, 8, 12)  # default: half the memory available
+    assert not isinstance(fw, np.memmap) and not caplog.text
+    assert flow_memory.available_memory() is None or flow_memory.available_memory() > 0
+
+
+def test_the_stream_is_the_same_with_the_flows_in_a_file(caplog):
+    video = Video(moving_texture(10, 64, 96), 25.0)
+    in_memory = encode_video(video, compose(None, []))
+    with caplog.at_level(logging.WARNING):
+        in_file = encode_video(video, compose(None, ["codec.tracker.flow_memory_gb=0"]))
+    assert "kept in a temporary file" in caplog.text
+    assert in_file.data == in_memory.data
+
+
+def test_a_disk_too_small_is_one_line_before_any_flow(tmp_path, capsys, monkeypatch):
+    src = tmp_path / "clip.y4m"
+    write_video(src, moving_texture(6, 64, 96), fps=25)
+
+    def no_space(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(flow_memory.os, "posix_fallocate", no_space)
+    out = tmp_path / "o.adv"
+    assert encode.main([str(src), "-o", str(out), "codec.tracker.flow_memory_gb=0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and "--frames" in err[0], err
+    assert not out.exists()
+
+
+def test_the_limit_is_checked():
+    from actdiff.codec.schema import check_codec_config
+
+    with pytest.raises(ConfigError, match="flow_memory_gb"):
+        check_codec_config(compose(None, ["codec.tracker.flow_memory_gb=-1"]))

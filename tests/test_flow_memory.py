@@ -64,3 +64,30 @@ def test_the_limit_is_checked():
 
     with pytest.raises(ConfigError, match="flow_memory_gb"):
         check_codec_config(compose(None, ["codec.tracker.flow_memory_gb=-1"]))
+
+
+def test_colour_histograms_count_each_frame_s_joint_colours():
+    """Computed one frame at a time (whole-clip int64 temporaries were the encoder's peak)."""
+    from actdiff.selection.segments import HIST_BINS, colour_histograms, histogram_distances
+
+    frames = np.random.default_rng(0).integers(0, 256, (3, 16, 24, 3), dtype=np.uint8)
+    frames[2] = 255 - frames[1]
+    edges = [np.arange(HIST_BINS + 1) * 256 / HIST_BINS] * 3
+    ref = np.stack([np.histogramdd(f.reshape(-1, 3), bins=edges)[0].ravel() / (16 * 24) for f in frames])
+    np.testing.assert_allclose(colour_histograms(frames), ref, rtol=0, atol=1e-12)
+    dist = histogram_distances(frames)
+    assert dist.shape == (2,) and np.allclose(dist, 0.5 * np.abs(np.diff(ref, axis=0)).sum(1))
+
+
+def test_the_analysis_flows_follow_the_full_flows_into_a_file():
+    from actdiff.selection.segments import _analysis_inputs
+
+    frames = moving_texture(4, 32, 48)
+    fw = np.random.default_rng(1).standard_normal((3, 32, 48, 2)).astype(np.float32)
+    small, fws, bws, scale = _analysis_inputs(frames, fw, -fw, 0.5, flow_memory_gb=0)
+    assert isinstance(fws, np.memmap) and fws.shape == (3, 16, 24, 2) and small.shape == (4, 16, 24, 3)
+    in_memory = _analysis_inputs(frames, fw, -fw, 0.5)
+    assert not isinstance(in_memory[1], np.memmap)
+    np.testing.assert_array_equal(fws, in_memory[1])
+    np.testing.assert_array_equal(bws, in_memory[2])
+    assert scale == 0.5

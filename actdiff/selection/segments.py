@@ -38,6 +38,7 @@ from actdiff.motion.warp import forward_splat
 from actdiff.registry import KEYFRAME_SELECTORS
 from actdiff.selection.scores import get_score
 from actdiff.tracking.base import check_frames, fb_confidence, iter_chain
+from actdiff.tracking.flow_memory import flow_buffers
 from actdiff.types import Segment
 
 log = logging.getLogger(__name__)
@@ -54,12 +55,12 @@ def _check_gops(min_gop: int, max_gop: int) -> None:
 
 
 def colour_histograms(frames: np.ndarray, bins: int = HIST_BINS) -> np.ndarray:
-    """Normalised joint RGB histograms ``float64 (T, bins³)`` of ``uint8 (T, H, W, 3)`` frames."""
-    q = (frames.astype(np.int64) * bins) >> 8
-    idx = (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]
-    t = frames.shape[0]
-    flat = idx.reshape(t, -1) + (np.arange(t) * bins ** 3)[:, None]
-    hist = np.bincount(flat.ravel(), minlength=t * bins ** 3).reshape(t, -1).astype(np.float64)
+    """Normalised joint RGB histograms ``float64 (T, bins³)`` of ``uint8 (T, H, W, 3)`` frames
+    (one frame at a time: whole-clip integer temporaries took 12 bytes per 1080p pixel and frame)."""
+    hist = np.empty((frames.shape[0], bins ** 3), np.float64)
+    for k, frame in enumerate(frames):
+        q = (frame.astype(np.int32) * bins) >> 8
+        hist[k] = np.bincount(((q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]).ravel(), minlength=bins ** 3)
     return hist / hist.sum(1, keepdims=True)
 
 
@@ -104,23 +105,24 @@ def detect_cuts(
 
 
 def _analysis_inputs(
-    frames: np.ndarray, fw: np.ndarray, bw: np.ndarray, scale: float
+    frames: np.ndarray, fw: np.ndarray, bw: np.ndarray, scale: float, flow_memory_gb: Optional[float] = None
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Frames and flows resized by ``scale`` (flows rescaled to the new pixel units)."""
+    """Frames and flows resized by ``scale`` (flows rescaled to the new pixel units); the resized
+    flows are kept in memory or a temporary file as the full ones are
+    (:func:`actdiff.tracking.flow_memory.flow_buffers`, ``flow_memory_gb`` of the tracker)."""
     t, h, w = frames.shape[:3]
     hs, ws = max(8, int(round(h * scale))), max(8, int(round(w * scale)))
     if (hs, ws) == (h, w):
         return frames, fw, bw, 1.0
     sx, sy = ws / w, hs / h
     small = np.stack([cv2.resize(f, (ws, hs), interpolation=cv2.INTER_AREA) for f in frames])
-
-    def rs(flows: np.ndarray) -> np.ndarray:
-        out = np.stack([cv2.resize(f, (ws, hs), interpolation=cv2.INTER_AREA) for f in flows])
-        out[..., 0] *= sx
-        out[..., 1] *= sy
-        return out
-
-    return small, rs(fw), rs(bw), float(np.sqrt(sx * sy))
+    fws, bws = flow_buffers(len(fw), hs, ws, flow_memory_gb)
+    for flows, out in ((fw, fws), (bw, bws)):
+        for k, f in enumerate(flows):
+            out[k] = cv2.resize(f, (ws, hs), interpolation=cv2.INTER_AREA)
+            out[k, ..., 0] *= sx
+            out[k, ..., 1] *= sy
+    return small, fws, bws, float(np.sqrt(sx * sy))
 
 
 #: Per-frame test ``(key float32 (h, w, 3), target uint8 (h, w, 3), flow float32 (h, w, 2),
@@ -251,7 +253,8 @@ def select_adaptive(frames: np.ndarray, tracker: Any, cfg: Any = None, flows: Op
     fw, bw = tracker.pairwise_flows(frames) if flows is None else flows
     fb = float(getattr(tracker, "fb_threshold", 1.5))
     vis = float(getattr(tracker, "visibility_threshold", 0.3))
-    small, fws, bws, scale = _analysis_inputs(frames, fw, bw, float(setting(cfg, "analysis_scale", 0.5)))
+    small, fws, bws, scale = _analysis_inputs(frames, fw, bw, float(setting(cfg, "analysis_scale", 0.5)),
+                                              getattr(tracker, "flow_memory_gb", None))
     cuts = detect_cuts(small, fws, bws, float(setting(cfg, "scene_cut_threshold", 0.5)), fb * scale, vis)
     if cuts:
         log.info("scene cuts at frames %s", cuts)

@@ -1,4 +1,4 @@
-"""Peak memory and time of ``actdiff encode`` by clip length and size, flows in memory or in a file.
+"""Peak memory and time of ``actdiff encode`` (and ``decode``) by clip length and size, flows in memory or a file.
 
 Usage::
 
@@ -7,10 +7,11 @@ Usage::
 
 Each run is one ``actdiff encode`` in its own process (``os.wait4`` gives that process's peak
 resident memory), on CLIP at ``--size`` (resize), its first N frames; without CLIP a synthetic
-texture moving 3 px/frame (``--frames`` max frames) is written to a temporary ``.y4m``. A
+texture moving 3 px/frame (``--frames`` max frames) is written to a temporary ``.y4m``.
+``--decode warp diffusion`` also runs ``actdiff decode`` of each stream of the first variant. A
 ``--variant`` is a space-separated list of overrides ("" = the defaults). The table gives peak
 resident memory (GB; it counts the resident pages of a memory-mapped file too), peak anonymous
-memory (``RssAnon`` sampled every 0.1 s: what a machine without swap must hold), encode seconds,
+memory (``RssAnon`` sampled every 0.1 s: what a machine without swap must hold), seconds,
 bpp and the stream's SHA-256 (a variant that only moves data between memory and disk must give
 the same stream). Prints the machine; writes JSON with ``-o``.
 """
@@ -59,13 +60,11 @@ def rss_anon(pid: int) -> int:
     return 0
 
 
-def encode_run(clip: str, frames: int, size: str, overrides: list[str], out: Path) -> dict:
-    """One ``actdiff encode`` in a child process: its peak memory, seconds and stream."""
-    cmd = [sys.executable, "-m", "actdiff", "encode", clip, "-o", str(out), "--frames", str(frames), "--size", size,
-           "--resize-mode", "resize", "--overwrite", "-q", *overrides]
-    log = out.with_suffix(".log")
-    t0 = time.perf_counter()
+def measure(cmd: list[str], log: Path) -> tuple[float, float, float, str]:
+    """Run ``cmd`` (stdout discarded, stderr to ``log``): ``(seconds, peak resident GB, peak
+    anonymous GB, stderr)``; an ``InputError`` with its last line when it fails."""
     anon = 0
+    t0 = time.perf_counter()
     with open(log, "w") as errf:  # a file, not a pipe: a full pipe would block the child
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf)
         while True:
@@ -75,17 +74,38 @@ def encode_run(clip: str, frames: int, size: str, overrides: list[str], out: Pat
             anon = max(anon, rss_anon(proc.pid))
             time.sleep(0.1)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - t0
-    err = log.read_text()
+    seconds, err = time.perf_counter() - t0, log.read_text()
     if proc.returncode != 0:
-        raise InputError(f"encode failed ({' '.join(overrides) or 'defaults'}, {frames} frames): "
-                         f"{(err.strip().splitlines() or ['?'])[-1]}")
+        raise InputError(f"{' '.join(cmd[3:5])} failed: {(err.strip().splitlines() or ['?'])[-1]}")
+    return seconds, usage.ru_maxrss * 1024 / 1e9, anon / 1e9, err
+
+
+def encode_run(clip: str, frames: int, size: str, overrides: list[str], out: Path) -> dict:
+    """One ``actdiff encode`` in a child process: its peak memory, seconds and stream."""
+    cmd = [sys.executable, "-m", "actdiff", "encode", clip, "-o", str(out), "--frames", str(frames), "--size", size,
+           "--resize-mode", "resize", "--overwrite", "-q", *overrides]
+    seconds, peak, anon, err = measure(cmd, out.with_suffix(".log"))
     data = out.read_bytes()
     w, h = (int(v) for v in size.split("x"))
-    return {"frames": frames, "size": size, "overrides": overrides, "peak_gb": usage.ru_maxrss * 1024 / 1e9,
-            "peak_anon_gb": anon / 1e9,
-            "seconds": seconds, "bytes": len(data), "bpp": 8 * len(data) / (frames * w * h),
+    return {"command": "encode", "frames": frames, "size": size, "overrides": overrides, "peak_gb": peak,
+            "peak_anon_gb": anon, "seconds": seconds, "bytes": len(data), "bpp": 8 * len(data) / (frames * w * h),
             "sha256": hashlib.sha256(data).hexdigest(), "warnings": [ln for ln in err.splitlines() if "WARNING" in ln]}
+
+
+def decode_run(stream: Path, decoder: str, encoded: dict) -> dict:
+    """One ``actdiff decode`` of ``stream`` to ``.y4m`` with ``decoder`` in a child process."""
+    out = stream.with_name(f"decoded_{decoder}.y4m")
+    cmd = [sys.executable, "-m", "actdiff", "decode", str(stream), "-o", str(out), "--decoder", decoder,
+           "--overwrite", "-q"]
+    seconds, peak, anon, _ = measure(cmd, out.with_suffix(".log"))
+    out.unlink()
+    return {**{k: encoded[k] for k in ("frames", "size", "overrides", "bpp", "sha256")}, "command": f"decode {decoder}",
+            "peak_gb": peak, "peak_anon_gb": anon, "seconds": seconds}
+
+
+def show(r: dict) -> None:
+    print(f"| {r['command']} | {r['frames']} | {' '.join(r['overrides']) or 'defaults'} | {r['peak_gb']:.2f} | "
+          f"{r['peak_anon_gb']:.2f} | {r['seconds']:.0f} | {r['bpp']:.4f} | {r['sha256'][:8]} |", flush=True)
 
 
 def main() -> None:
@@ -95,6 +115,8 @@ def main() -> None:
     p.add_argument("--frames", type=int, nargs="+", default=[16, 32], help="clip lengths to encode")
     p.add_argument("--variant", action="append", default=None, metavar="OVERRIDES",
                    help='space-separated overrides of one run per length ("": defaults; repeatable)')
+    p.add_argument("--decode", nargs="+", default=[], metavar="DECODER",
+                   help="also decode each stream of the first variant with these decoders (warp, diffusion)")
     p.add_argument("-o", "--output")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args()
@@ -116,13 +138,16 @@ def main() -> None:
             synthetic_clip(Path(clip), max(args.frames), w, h)
         for frames in args.frames:
             for ovs in variants:
-                rows.append(encode_run(clip, frames, f"{w}x{h}", ovs, Path(tmp) / "out.adv"))
-                r = rows[-1]
-                print(f"| {frames} | {' '.join(ovs) or 'defaults'} | {r['peak_gb']:.2f} | {r['peak_anon_gb']:.2f} | "
-                      f"{r['seconds']:.0f} | {r['bpp']:.4f} | {r['sha256'][:8]} |", flush=True)
+                stream = Path(tmp) / "out.adv"
+                encoded = encode_run(clip, frames, f"{w}x{h}", ovs, stream)
+                rows.append(encoded)
+                show(encoded)
+                for name in args.decode if ovs == variants[0] else []:
+                    rows.append(decode_run(stream, name, encoded))
+                    show(rows[-1])
     mach = machine()
-    print("\n(columns: frames | variant | peak resident GB | peak anonymous GB (sampled every 0.1 s) | encode s | "
-          f"bpp | stream sha256)\nmachine: {mach}")
+    print("\n(columns: command | frames | variant | peak resident GB | peak anonymous GB (sampled every 0.1 s) | "
+          f"seconds | bpp | stream sha256)\nmachine: {mach}")
     if args.output:
         clip = args.clip or "synthetic texture, 3 px/frame"
         doc = {"machine": mach, "clip": clip, "size": f"{w}x{h}", "rows": rows}

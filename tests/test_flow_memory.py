@@ -91,3 +91,29 @@ def test_the_analysis_flows_follow_the_full_flows_into_a_file():
     np.testing.assert_array_equal(fws, in_memory[1])
     np.testing.assert_array_equal(bws, in_memory[2])
     assert scale == 0.5
+
+
+def test_a_memory_cgroup_limit_counts_as_the_memory_available(tmp_path):
+    """In a container or a SLURM job the host's MemAvailable overstates what the process may use."""
+    proc = tmp_path / "cgroup"
+    job = tmp_path / "sys" / "slurm" / "job_7"
+    job.mkdir(parents=True)
+    (tmp_path / "sys" / "memory.max").write_text("max\n")                 # v2: the root has no limit
+    (tmp_path / "sys" / "memory.stat").write_text("anon 1\n")
+    (tmp_path / "sys" / "slurm" / "memory.max").write_text(f"{8 << 30}\n")
+    (tmp_path / "sys" / "slurm" / "memory.stat").write_text(f"anon {5 << 30}\nfile {2 << 30}\n")
+    (job / "memory.max").write_text(f"{4 << 30}\n")
+    (job / "memory.stat").write_text(f"anon {1 << 30}\nfile {3 << 30}\n")
+    proc.write_text("0::/slurm/job_7\n")
+    # the job allows 4 - 1 GiB, its parent 8 - 5: the smaller room wins; page cache ("file") is not counted
+    assert flow_memory.cgroup_room(proc, tmp_path / "sys") == 3 << 30
+    (job / "memory.max").write_text("max\n")
+    (tmp_path / "sys" / "slurm" / "memory.max").write_text("max\n")
+    assert flow_memory.cgroup_room(proc, tmp_path / "sys") is None        # no limit anywhere
+    v1 = tmp_path / "sys" / "memory" / "docker" / "abc"
+    v1.mkdir(parents=True)
+    (v1 / "memory.limit_in_bytes").write_text(f"{2 << 30}\n")
+    (v1 / "memory.stat").write_text(f"cache 5\nrss 7\ntotal_rss {1 << 29}\n")
+    proc.write_text("12:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n")
+    assert flow_memory.cgroup_room(proc, tmp_path / "sys") == (2 << 30) - (1 << 29)
+    assert flow_memory.cgroup_room(tmp_path / "missing", tmp_path / "sys") is None

@@ -3,7 +3,8 @@
 The encoder keeps the forward and backward flows of every frame pair of the clip (two
 ``float32 (T-1, H, W, 2)`` arrays, 16 bytes per pixel and frame: 32 MB per 1080p frame, 19 GB for
 600 frames), several times the frames themselves. When they would take more than the tracker's
-``flow_memory_gb`` (default: half the memory available when they are allocated) they are kept in
+``flow_memory_gb`` (default: half the memory available when they are allocated, the memory
+cgroup's limit counted: :func:`available_memory`) they are kept in
 an unnamed temporary file under ``$TMPDIR`` instead (``numpy.memmap``; the kernel pages them in
 and out; the values, and so the stream, are the same), and a warning says so. The file's space is
 reserved up front: a disk too small is a one-line error before any flow is computed, never a
@@ -28,14 +29,55 @@ GB = 1e9
 
 
 def available_memory() -> Optional[int]:
-    """Bytes of memory available now (Linux ``MemAvailable``); ``None`` where unknown."""
+    """Bytes of memory available now: Linux's ``MemAvailable``, or less where the process's memory
+    cgroup (a container, a SLURM job) allows less (:func:`cgroup_room`); ``None`` where unknown."""
+    avail = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                avail = int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    return None
+    room = cgroup_room()
+    return avail if room is None else room if avail is None else min(avail, room)
+
+
+def cgroup_room(proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> Optional[int]:
+    """Bytes the memory cgroups of this process still allow: the smallest limit less anonymous
+    memory over the process's cgroup and its parents (cgroup v2 ``memory.max``/``anon``, v1
+    ``memory.limit_in_bytes``/``total_rss``); ``None`` without a limit or where unreadable."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    rooms = []
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if controllers == "":
+            base, files = root, ("memory.max", "anon")
+        elif "memory" in controllers.split(","):
+            base, files = root / "memory", ("memory.limit_in_bytes", "total_rss")
+        else:
+            continue
+        here = base / path.strip("/")
+        for folder in [here, *here.parents]:
+            rooms.append(_room(folder, *files))
+            if folder == base:
+                break
+    rooms = [r for r in rooms if r is not None]
+    return min(rooms) if rooms else None
+
+
+def _room(folder: Path, limit_file: str, used_key: str) -> Optional[int]:
+    """``limit - used`` of one cgroup folder, ``None`` without a limit there."""
+    try:
+        limit = (folder / limit_file).read_text().strip()
+        if limit == "max" or int(limit) >= 1 << 60:  # v1 writes "no limit" as a huge number
+            return None
+        stats = dict(ln.split()[:2] for ln in (folder / "memory.stat").read_text().splitlines() if ln.strip())
+        return max(int(limit) - int(stats.get(used_key, 0)), 0)
+    except (OSError, ValueError):
+        return None
 
 
 def flow_limit(memory_gb: Optional[float]) -> float:

@@ -117,3 +117,14 @@ def test_a_memory_cgroup_limit_counts_as_the_memory_available(tmp_path):
     proc.write_text("12:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n")
     assert flow_memory.cgroup_room(proc, tmp_path / "sys") == (2 << 30) - (1 << 29)
     assert flow_memory.cgroup_room(tmp_path / "missing", tmp_path / "sys") is None
+
+
+def test_a_temporary_folder_in_memory_is_said(tmp_path, caplog, monkeypatch):
+    mounts = tmp_path / "mounts"
+    mounts.write_text("/dev/vda / ext4 rw 0 0\ntmpfs /tmp tmpfs rw 0 0\nproc /proc proc rw 0 0\n")
+    assert flow_memory.fs_type("/tmp/x/y", mounts) == "tmpfs" and flow_memory.fs_type("/home", mounts) == "ext4"
+    assert flow_memory.fs_type("/x", tmp_path / "missing") == ""
+    monkeypatch.setattr(flow_memory, "fs_type", lambda folder: "tmpfs")
+    with caplog.at_level(logging.WARNING):
+        flow_memory.flow_buffers(2, 8, 8, memory_gb=0)
+    assert "held in memory: set TMPDIR to a folder on disk" in caplog.text

@@ -108,10 +108,27 @@ def flow_buffers(pairs: int, height: int, width: int,
                              f"the memory allowed, and {folder} cannot hold it ({e.strerror or e}): encode fewer "
                              "frames (--frames) or a smaller size (--size), or set TMPDIR to a larger disk") from None
         buf = np.memmap(f, np.float32, "r+", shape=(2, *shape))
+    kind = fs_type(folder)
+    note = f"; {folder} is a {kind} held in memory: set TMPDIR to a folder on disk" if kind in ("tmpfs", "ramfs") else ""
     log.warning("the motion of %d frames at %dx%d needs %s, more than the %s allowed in memory "
-                "(codec.tracker.flow_memory_gb): kept in a temporary file under %s (slower)",
-                shape[0] + 1, width, height, size, _allowed(memory_gb), folder)
+                "(codec.tracker.flow_memory_gb): kept in a temporary file under %s (slower)%s",
+                shape[0] + 1, width, height, size, _allowed(memory_gb), folder, note)
     return buf[0], buf[1]
+
+
+def fs_type(folder: str | Path, mounts: Path = Path("/proc/mounts")) -> str:
+    """The file-system type (``ext4``, ``tmpfs``…) of the mount holding ``folder``; ``""`` where unknown."""
+    target, best = Path(folder).resolve(), ("", -1)
+    try:
+        for line in mounts.read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 3:
+                point = Path(fields[1].replace("\\040", " "))
+                if (target == point or point in target.parents) and len(point.parts) > best[1]:
+                    best = (fields[2], len(point.parts))
+    except OSError:
+        pass
+    return best[0]
 
 
 def _size(nbytes: float) -> str:

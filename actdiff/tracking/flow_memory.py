@@ -109,7 +109,8 @@ def flow_buffers(pairs: int, height: int, width: int,
                              "frames (--frames) or a smaller size (--size), or set TMPDIR to a larger disk") from None
         buf = np.memmap(f, np.float32, "r+", shape=(2, *shape))
     kind = fs_type(folder)
-    note = f"; {folder} is a {kind} held in memory: set TMPDIR to a folder on disk" if kind in ("tmpfs", "ramfs") else ""
+    in_memory = kind in ("tmpfs", "ramfs")
+    note = f"; {folder} is a {kind} held in memory: set TMPDIR to a folder on disk" if in_memory else ""
     log.warning("the motion of %d frames at %dx%d needs %s, more than the %s allowed in memory "
                 "(codec.tracker.flow_memory_gb): kept in a temporary file under %s (slower)%s",
                 shape[0] + 1, width, height, size, _allowed(memory_gb), folder, note)

@@ -14,7 +14,7 @@ from actdiff.codec import encode_video
 from actdiff.commands import encode
 from actdiff.config import compose
 from actdiff.errors import ConfigError
-from actdiff.io import write_video
+from actdiff.io import memory, write_video
 from actdiff.tracking import flow_memory
 from actdiff.types import Video
 
@@ -32,7 +32,7 @@ def test_flows_over_the_limit_are_memory_mapped_and_said(caplog):
     with caplog.at_level(logging.WARNING):
         fw, _ = flow_memory.flow_buffers(3, 8, 12)  # default: half the memory available
     assert not isinstance(fw, np.memmap) and not caplog.text
-    assert flow_memory.available_memory() is None or flow_memory.available_memory() > 0
+    assert memory.available_memory() is None or memory.available_memory() > 0
 
 
 def test_the_stream_is_the_same_with_the_flows_in_a_file(caplog):
@@ -106,24 +106,24 @@ def test_a_memory_cgroup_limit_counts_as_the_memory_available(tmp_path):
     (job / "memory.stat").write_text(f"anon {1 << 30}\nfile {3 << 30}\n")
     proc.write_text("0::/slurm/job_7\n")
     # the job allows 4 - 1 GiB, its parent 8 - 5: the smaller room wins; page cache ("file") is not counted
-    assert flow_memory.cgroup_room(proc, tmp_path / "sys") == 3 << 30
+    assert memory.cgroup_room(proc, tmp_path / "sys") == 3 << 30
     (job / "memory.max").write_text("max\n")
     (tmp_path / "sys" / "slurm" / "memory.max").write_text("max\n")
-    assert flow_memory.cgroup_room(proc, tmp_path / "sys") is None        # no limit anywhere
+    assert memory.cgroup_room(proc, tmp_path / "sys") is None        # no limit anywhere
     v1 = tmp_path / "sys" / "memory" / "docker" / "abc"
     v1.mkdir(parents=True)
     (v1 / "memory.limit_in_bytes").write_text(f"{2 << 30}\n")
     (v1 / "memory.stat").write_text(f"cache 5\nrss 7\ntotal_rss {1 << 29}\n")
     proc.write_text("12:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n")
-    assert flow_memory.cgroup_room(proc, tmp_path / "sys") == (2 << 30) - (1 << 29)
-    assert flow_memory.cgroup_room(tmp_path / "missing", tmp_path / "sys") is None
+    assert memory.cgroup_room(proc, tmp_path / "sys") == (2 << 30) - (1 << 29)
+    assert memory.cgroup_room(tmp_path / "missing", tmp_path / "sys") is None
 
 
 def test_a_temporary_folder_in_memory_is_said(tmp_path, caplog, monkeypatch):
     mounts = tmp_path / "mounts"
     mounts.write_text("/dev/vda / ext4 rw 0 0\ntmpfs /tmp tmpfs rw 0 0\nproc /proc proc rw 0 0\n")
-    assert flow_memory.fs_type("/tmp/x/y", mounts) == "tmpfs" and flow_memory.fs_type("/home", mounts) == "ext4"
-    assert flow_memory.fs_type("/x", tmp_path / "missing") == ""
+    assert memory.fs_type("/tmp/x/y", mounts) == "tmpfs" and memory.fs_type("/home", mounts) == "ext4"
+    assert memory.fs_type("/x", tmp_path / "missing") == ""
     monkeypatch.setattr(flow_memory, "fs_type", lambda folder: "tmpfs")
     with caplog.at_level(logging.WARNING):
         flow_memory.flow_buffers(2, 8, 8, memory_gb=0)

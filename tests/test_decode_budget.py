@@ -60,9 +60,10 @@ def test_frame_bomb_is_refused_at_once(capsys, tmp_path):
     assert not (tmp_path / "o.y4m").exists()
 
 
-def test_pixel_bomb_is_refused_before_allocation(capsys, tmp_path):
+def test_pixel_bomb_is_refused_before_allocation(capsys, tmp_path, monkeypatch):
     """A few KB declaring 16384x16384 frames with 16x downscaled keyframes (a bare MemoryError
     after 2.7 GB before): refused by the budget, in milliseconds and a few MB."""
+    monkeypatch.setattr("actdiff.io.memory.available_memory", lambda: 24e9)  # this machine's, on any machine
     key = _flat_key(1024)
     params = PARAMS[:3] + [("kr", 16.0)] + PARAMS[3:]
     raw = RawStream(16384, 16384, 16384, 16384, 1 + 3 * 8, params=params,
@@ -98,6 +99,26 @@ def test_user_limit(small_stream, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:  # argparse's usage error: one line, code 2
         decode.main([str(adv), "-o", str(tmp_path / "c.y4m"), "--max-pixels", "abc"])
     assert e.value.code == 2 and "--max-pixels" in one_error_line(capsys)
+
+
+def test_the_default_budget_is_what_fits_in_the_memory_available(monkeypatch):
+    """A 600-frame 1080p sequence (UVG at its native size: 1.28 billion pixels with its keyframes)
+    was refused by a fixed 2**30 limit; it decodes where it fits in memory, is refused where not."""
+    from actdiff.types import StreamHeader
+
+    header = StreamHeader(height=1080, width=1920, coded_height=1088, coded_width=1920, num_frames=600, fps=25.0,
+                          seed=0, params={})
+    pixels = decoder_mod.decoded_pixels(header, 14)
+    assert pixels == 614 * 1088 * 1920
+    monkeypatch.setattr("actdiff.io.memory.available_memory", lambda: 24e9)
+    decoder_mod.check_budget(header, 14, 200_000)   # 80 % of 24 GB at 6.4 bytes a pixel: 3.0 billion
+    monkeypatch.setattr("actdiff.io.memory.available_memory", lambda: 8e9)
+    with pytest.raises(BitstreamError, match=r"fit in 80% of the 8.0 GB of memory available \(--max-pixels"):
+        decoder_mod.check_budget(header, 14, 200_000)
+    decoder_mod.check_budget(header, 14, 200_000, max_pixels=pixels)  # the user's limit wins
+    monkeypatch.setattr("actdiff.io.memory.available_memory", lambda: None)
+    with pytest.raises(BitstreamError, match=f"more than the {decoder_mod.DEFAULT_MAX_PIXELS:,} pixels allowed"):
+        decoder_mod.check_budget(header, 14, 200_000)
 
 
 def test_implausible_for_its_size_unless_the_user_says_so(small_stream, monkeypatch):

@@ -32,8 +32,12 @@ log = logging.getLogger(__name__)
 
 #: ``progress(frames done, total frames)`` after every decoded segment.
 Progress = Optional[Callable[[int, int], None]]
-#: Default limit on the pixels a stream may decode to (``--max-pixels``): 2**30, about 3.2 GB of
-#: RGB frames (the warp decoder peaks near 6.4 bytes per decoded pixel, measured at 1280x720).
+#: Bytes of memory per decoded pixel the warp decoder peaks near (measured at 1280x720).
+DECODE_BYTES_PER_PIXEL = 6.4
+#: Share of the memory available a stream may take to decode by default.
+DECODE_MEMORY_SHARE = 0.8
+#: Limit on the pixels a stream may decode to (``--max-pixels``) where the memory available is
+#: unknown: 2**30, about 3.2 GB of RGB frames.
 DEFAULT_MAX_PIXELS = 1 << 30
 #: Decoded pixels a stream may declare per byte of its size when no limit is given. Real streams
 #: stay far below: the bundled clip at the most extreme settings (keyframes downscaled 16x,
@@ -50,10 +54,25 @@ def decoded_pixels(header: StreamHeader, keyframes: int) -> int:
     return (header.shown_frames + keyframes) * header.coded_height * header.coded_width
 
 
+def auto_max_pixels() -> tuple[int, str]:
+    """The default decode budget and why: the pixels whose decoding fits in
+    ``DECODE_MEMORY_SHARE`` of the memory available (:func:`actdiff.io.memory.available_memory`,
+    a memory cgroup's limit counted) at ``DECODE_BYTES_PER_PIXEL``; ``DEFAULT_MAX_PIXELS`` where
+    that memory is unknown. (A 600-frame 1080p sequence needs 1.25 billion pixels, about 8 GB.)"""
+    from actdiff.io.memory import available_memory
+
+    avail = available_memory()
+    if avail is None:
+        return DEFAULT_MAX_PIXELS, "pixels allowed"
+    pixels = int(DECODE_MEMORY_SHARE * avail / DECODE_BYTES_PER_PIXEL)
+    return pixels, f"pixels that fit in {DECODE_MEMORY_SHARE:.0%} of the {avail / 1e9:.1f} GB of memory available"
+
+
 def check_budget(header: StreamHeader, keyframes: int, nbytes: int, max_pixels: Limit = "auto") -> None:
     """Refuse (``BitstreamError``, before anything is allocated) a stream decoding to more pixels
-    than allowed: ``max_pixels`` when an int; ``"auto"``: ``DEFAULT_MAX_PIXELS`` and at most
-    ``MAX_PIXELS_PER_BYTE`` per byte of the stream; ``None``: no limit (a stream this process wrote)."""
+    than allowed: ``max_pixels`` when an int; ``"auto"``: what :func:`auto_max_pixels` says fits in
+    the memory available, and at most ``MAX_PIXELS_PER_BYTE`` per byte of the stream; ``None``: no
+    limit (a stream this process wrote)."""
     if max_pixels is None:
         return
     need = decoded_pixels(header, keyframes)
@@ -64,7 +83,10 @@ def check_budget(header: StreamHeader, keyframes: int, nbytes: int, max_pixels: 
             raise BitstreamError(
                 f"a {nbytes}-byte stream declaring {what} is implausible (at most {MAX_PIXELS_PER_BYTE:,} "
                 "pixels per byte); pass --max-pixels N to decode it anyway")
-        max_pixels = DEFAULT_MAX_PIXELS
+        max_pixels, why = auto_max_pixels()
+        if need > max_pixels:
+            raise BitstreamError(f"the stream decodes to {what}, more than the {max_pixels:,} {why} "
+                                 "(--max-pixels N raises it)")
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
         raise ConfigError(f"max_pixels must be a positive integer, 'auto' or None, got {max_pixels!r}")
     if need > max_pixels:

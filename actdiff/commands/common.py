@@ -201,7 +201,8 @@ def add_stream_args(p: argparse.ArgumentParser) -> None:
     """``--max-pixels`` and ``--keyframe-weights``: what a stream read from a file may ask for."""
     p.add_argument("--max-pixels", type=max_pixels_arg, default="auto", metavar="N",
                    help="refuse streams decoding to more than N pixels, frames and keyframes at the coded size "
-                        "(default auto: 2**30, and at most 2**22 per byte of the stream)")
+                        "(default auto: what decodes in 80%% of the memory available, and at most 2**22 per "
+                        "byte of the stream)")
     p.add_argument("--keyframe-weights", action="append", default=[], metavar="DIR",
                    help="folder the keyframe weights a stream names may be read from (repeatable; "
                         "besides the package's own)")

@@ -130,7 +130,8 @@ def main() -> None:
     if args.clip:
         check_input_file(args.clip)
     variants = [v.split() for v in (args.variant or [""])]
-    rows = []
+    rows: list[dict] = []
+    failed: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         clip = args.clip
         if clip is None:
@@ -139,19 +140,28 @@ def main() -> None:
         for frames in args.frames:
             for ovs in variants:
                 stream = Path(tmp) / "out.adv"
-                encoded = encode_run(clip, frames, f"{w}x{h}", ovs, stream)
+                try:
+                    encoded = encode_run(clip, frames, f"{w}x{h}", ovs, stream)
+                except InputError as e:  # recorded; the other runs go on
+                    failed.append(str(e))
+                    continue
                 rows.append(encoded)
                 show(encoded)
                 for name in args.decode if ovs == variants[0] else []:
-                    rows.append(decode_run(stream, name, encoded))
-                    show(rows[-1])
+                    try:
+                        rows.append(decode_run(stream, name, encoded))
+                        show(rows[-1])
+                    except InputError as e:
+                        failed.append(str(e))
     mach = machine()
     print("\n(columns: command | frames | variant | peak resident GB | peak anonymous GB (sampled every 0.1 s) | "
           f"seconds | bpp | stream sha256)\nmachine: {mach}")
     if args.output:
         clip = args.clip or "synthetic texture, 3 px/frame"
-        doc = {"machine": mach, "clip": clip, "size": f"{w}x{h}", "rows": rows}
+        doc = {"machine": mach, "clip": clip, "size": f"{w}x{h}", "rows": rows, "failed": failed}
         atomic_write_text(args.output, json.dumps(doc, indent=2) + "\n", overwrite=True)
+    if failed:
+        raise InputError(f"{len(failed)} run(s) failed (the others are written): {failed[0]}")
 
 
 if __name__ == "__main__":

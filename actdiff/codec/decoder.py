@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 #: ``progress(frames done, total frames)`` after every decoded segment.
 Progress = Optional[Callable[[int, int], None]]
-#: Bytes of memory per decoded pixel the warp decoder peaks near (measured at 1280x720).
-DECODE_BYTES_PER_PIXEL = 6.4
+#: Bytes of memory per decoded pixel the warp decoder peaks near: 6.4 measured at 1280x720, 7.6 (anonymous
+#: memory) for 600 frames of 1080p (benchmarks/results/memory_encode_1080p_600_cpu.json); rounded up.
+DECODE_BYTES_PER_PIXEL = 8.0
 #: Share of the memory available a stream may take to decode by default.
 DECODE_MEMORY_SHARE = 0.8
 #: Limit on the pixels a stream may decode to (``--max-pixels``) where the memory available is
@@ -58,7 +59,7 @@ def auto_max_pixels() -> tuple[int, str]:
     """The default decode budget and why: the pixels whose decoding fits in
     ``DECODE_MEMORY_SHARE`` of the memory available (:func:`actdiff.io.memory.available_memory`,
     a memory cgroup's limit counted) at ``DECODE_BYTES_PER_PIXEL``; ``DEFAULT_MAX_PIXELS`` where
-    that memory is unknown. (A 600-frame 1080p sequence needs 1.25 billion pixels, about 8 GB.)"""
+    that memory is unknown. (A 600-frame 1080p sequence decodes to 1.28 billion pixels, about 10 GB.)"""
     from actdiff.io.memory import available_memory
 
     avail = available_memory()

@@ -85,14 +85,13 @@ def check_budget(header: StreamHeader, keyframes: int, nbytes: int, max_pixels: 
                 f"a {nbytes}-byte stream declaring {what} is implausible (at most {MAX_PIXELS_PER_BYTE:,} "
                 "pixels per byte); pass --max-pixels N to decode it anyway")
         max_pixels, why = auto_max_pixels()
-        if need > max_pixels:
-            raise BitstreamError(f"the stream decodes to {what}, more than the {max_pixels:,} {why} "
-                                 "(--max-pixels N raises it)")
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        bound = f"{max_pixels:,} {why}"
+    elif isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
         raise ConfigError(f"max_pixels must be a positive integer, 'auto' or None, got {max_pixels!r}")
+    else:
+        bound = f"limit of {max_pixels:,}"
     if need > max_pixels:
-        raise BitstreamError(f"the stream decodes to {what}, more than the limit of {max_pixels:,} "
-                             "(--max-pixels N raises it)")
+        raise BitstreamError(f"the stream decodes to {what}, more than the {bound} (--max-pixels N raises it)")
 
 
 def check_stream(data: bytes, max_pixels: Limit = "auto") -> Bitstream:

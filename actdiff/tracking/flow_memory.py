@@ -44,7 +44,8 @@ def flow_buffers(pairs: int, height: int, width: int,
     docstring). Raises a one-line :class:`InputError` when the disk cannot hold that file."""
     shape = (max(int(pairs), 0), int(height), int(width), 2)
     nbytes = 2 * int(np.prod(shape)) * 4
-    if nbytes <= flow_limit(memory_gb):
+    limit = flow_limit(memory_gb)
+    if nbytes <= limit:
         return np.empty(shape, np.float32), np.empty(shape, np.float32)
     folder = tempfile.gettempdir()
     size = _size(nbytes)
@@ -61,13 +62,10 @@ def flow_buffers(pairs: int, height: int, width: int,
     note = f"; {folder} is a {kind} held in memory: set TMPDIR to a folder on disk" if in_memory else ""
     log.warning("the motion of %d frames at %dx%d needs %s, more than the %s allowed in memory "
                 "(codec.tracker.flow_memory_gb): kept in a temporary file under %s (slower)%s",
-                shape[0] + 1, width, height, size, _allowed(memory_gb), folder, note)
+                shape[0] + 1, width, height, size,
+                _size(limit) + ("" if memory_gb is not None else " (half the memory available)"), folder, note)
     return buf[0], buf[1]
 
 
 def _size(nbytes: float) -> str:
     return f"{nbytes / GB:.1f} GB" if nbytes >= GB else f"{nbytes / 1e6:.0f} MB"
-
-
-def _allowed(memory_gb: Optional[float]) -> str:
-    return _size(flow_limit(memory_gb)) + ("" if memory_gb is not None else " (half the memory available)")

@@ -70,7 +70,8 @@ def keyframe_samples(video: Video, codec: DictConfig, data: Dict[str, Any],
     tracker = _tracker(codec)
     kcfg = codec.keyframes
     fw, bw = tracker.pairwise_flows(frames)
-    small, fws, bws, scale = _analysis_inputs(frames, fw, bw, float(kcfg.get("analysis_scale", 0.5) or 0.5))
+    small, fws, bws, scale = _analysis_inputs(frames, fw, bw, float(kcfg.get("analysis_scale", 0.5) or 0.5),
+                                              getattr(tracker, "flow_memory_gb", None))
     fb, vis = float(tracker.fb_threshold) * scale, float(tracker.visibility_threshold)
     label = check_label(data)
     cmin, smin = float(kcfg.coverage_min), float(kcfg.score_min)

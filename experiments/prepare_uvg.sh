@@ -9,11 +9,13 @@
 #
 # We fetch the 1920x1080, 120 fps, 8-bit 4:2:0 raw ("YUV_RAW") 7z archive of each of the 7
 # classic sequences and extract NAME_1920x1080_120fps_420_8bit_YUV.yuv into the target folder.
+# With UVG_BITS=10 the 10-bit originals instead (NAME_1920x1080_120fps_420_10bit_YUV.yuv, each
+# sample a 16-bit little-endian word; configs/data/uvg_10bit.yaml); both can share a folder.
 # UVG publishes no checksums for these archives, so none are checked; instead the script checks
 # that each .yuv holds exactly the expected number of 1920x1080 4:2:0 frames (3,110,400 bytes
-# each; 600 frames, 300 for ShakeNDry).
+# each at 8 bits, twice that at 10; 600 frames, 300 for ShakeNDry).
 #
-# Usage:   experiments/prepare_uvg.sh [TARGET_DIR]        (default: data/uvg)
+# Usage:   [UVG_BITS=10] experiments/prepare_uvg.sh [TARGET_DIR]   (default: data/uvg, 8 bits)
 # Then:    actdiff ... data=uvg                             (or data.root=TARGET_DIR,
 #          or export ACTDIFF_UVG_ROOT=TARGET_DIR)
 # Not run by the tests.
@@ -21,7 +23,12 @@ set -euo pipefail
 
 TARGET=${1:-data/uvg}
 BASE_URL=${UVG_BASE_URL:-https://ultravideo.fi/video}
-FRAME_BYTES=$((1920 * 1080 * 3 / 2))
+BITS=${UVG_BITS:-8}
+case "$BITS" in
+  8) FRAME_BYTES=$((1920 * 1080 * 3 / 2)) ;;
+  10) FRAME_BYTES=$((1920 * 1080 * 3)) ;;
+  *) echo "error: UVG_BITS must be 8 or 10, got $BITS" >&2; exit 2 ;;
+esac
 
 # sequence name : archive name (ReadySteadyGo's archive is called ReadySetGo) : frames
 SEQUENCES=(
@@ -47,12 +54,12 @@ fetch() {  # url output
 mkdir -p "$TARGET/archives"
 for entry in "${SEQUENCES[@]}"; do
   IFS=: read -r name archive frames <<<"$entry"
-  yuv="$TARGET/${name}_1920x1080_120fps_420_8bit_YUV.yuv"
+  yuv="$TARGET/${name}_1920x1080_120fps_420_${BITS}bit_YUV.yuv"
   expected=$((frames * FRAME_BYTES))
   if [[ -f "$yuv" && $(stat -c %s "$yuv") -eq $expected ]]; then
     echo "ok    $yuv (already there)"; continue
   fi
-  zip="$TARGET/archives/${archive}_1920x1080_120fps_420_8bit_YUV_RAW.7z"
+  zip="$TARGET/archives/${archive}_1920x1080_120fps_420_${BITS}bit_YUV_RAW.7z"
   echo "fetch $BASE_URL/$(basename "$zip")"
   fetch "$BASE_URL/$(basename "$zip")" "$zip"
   "$SEVENZ" x -y -o"$TARGET" "$zip" >/dev/null

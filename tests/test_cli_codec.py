@@ -88,6 +88,7 @@ def test_png_folder_frame_rate_from_fps(tmp_path):
 
 
 @pytest.mark.parametrize("opt,words", [(["--yuv-size", "64x48"], "--yuv-size is for raw .yuv"),
+                                       (["--yuv-format", "yuv420p10le"], "--yuv-format is for raw .yuv"),
                                        (["--yuv-range", "full"], "--yuv-range is for raw .yuv and .y4m"),
                                        (["--fps", "10"], "stores its own frame rate"),
                                        (["--tolerance", "0.05"], "give --target-bpp too")])

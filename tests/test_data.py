@@ -39,6 +39,10 @@ def test_uvg_description():
     assert all((s.fps, s.width, s.height, s.format) == (120, 1920, 1080, "yuv420p") for s in ds)
     assert ds["Beauty"].path.name == "Beauty_1920x1080_120fps_420_8bit_YUV.yuv"
     assert ds[0].color == {"matrix": "bt709", "range": "limited"}
+    ten = load_dataset("uvg_10bit", check=False)   # the 10-bit originals: the same sequences
+    assert [(s.name, s.frames) for s in ten] == [(s.name, s.frames) for s in ds]
+    assert all(s.format == "yuv420p10le" and "_420_10bit_YUV.yuv" in s.path.name for s in ten)
+    assert "UVG_BITS=10" in ten.prepare
 
 
 def test_other_descriptions():

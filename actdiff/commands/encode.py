@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from argparse import Namespace
 from pathlib import Path
 from typing import Sequence
@@ -24,7 +25,6 @@ from actdiff.errors import ConfigError
 DEFAULT_CONFIG = ENCODE_EXPERIMENT
 
 
-
 def _inter_note(stats: dict) -> str:
     """`` (N predicted from the one before)`` when the stream has inter-coded keyframes (``codec.keyframe_inter``)."""
     n = (stats.get("keyframe_inter") or {}).get("inter", 0)
@@ -40,7 +40,11 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--size", default=None, help=f"resize to {SIZE_HELP} before coding")
     p.add_argument("--resize-mode", choices=["resize", "crop"], default="crop",
                    help="resize: stretch to --size; crop: keep aspect, cover and centre-crop")
-    p.add_argument("--yuv-size", default=None, help="raw .yuv only: its size, WxH (e.g. 1920x1080)")
+    p.add_argument("--yuv-size", default=None,
+                   help="raw .yuv only: its size, WxH (e.g. 1920x1080; default: from a name like X_1920x1080_50.yuv)")
+    p.add_argument("--yuv-format", default=None,
+                   help="raw .yuv only: its layout, as FFmpeg names it: yuv420p, yuv420p10le, yuv444p, … "
+                        "(default: from the name, '10bit' and '444' in it, else yuv420p)")
     p.add_argument("--fps", type=float, default=None,
                    help="frames per second: needed for raw .yuv; a folder of PNG frames has none (default 25); "
                         "a video file's own rate is used and this is refused")
@@ -65,14 +69,42 @@ def check_input_options(args: Namespace) -> None:
     from actdiff.io import detect_format
 
     fmt = detect_format(Path(args.input))
-    if args.yuv_size and fmt != "yuv":
-        raise ConfigError(f"--yuv-size is for raw .yuv input only ({args.input} is not one)")
+    for given, option in ((args.yuv_size, "--yuv-size"), (args.yuv_format, "--yuv-format")):
+        if given and fmt != "yuv":
+            raise ConfigError(f"{option} is for raw .yuv input only ({args.input} is not one)")
     if args.yuv_range and fmt not in ("yuv", "y4m"):
         raise ConfigError(f"--yuv-range is for raw .yuv and .y4m input only ({args.input} is neither)")
     if args.fps is not None and fmt in ("container", "y4m"):
         raise ConfigError(f"--fps: {args.input} stores its own frame rate (--fps is for raw .yuv and frame folders)")
     if args.tolerance is not None and args.target_bpp is None:
         raise ConfigError("--tolerance is the rate control's: give --target-bpp too")
+
+
+def raw_yuv_options(args: Namespace) -> dict:
+    """``read_video``'s size, frame rate and layout of a raw ``.yuv`` input: the options given, else
+    what its name says (``NAME_1920x1080_50_10bit.yuv``), said on stderr; ``{}`` for other inputs."""
+    from actdiff.data.datasets import yuv_from_name
+    from actdiff.io import detect_format
+
+    if detect_format(Path(args.input)) != "yuv":
+        return {}
+    named = yuv_from_name(Path(args.input)) or {}
+    out = {"yuv_size": parse_size(args.yuv_size) if args.yuv_size else None, "yuv_fps": args.fps,
+           "yuv_format": args.yuv_format}
+    taken = []
+    if named and out["yuv_size"] is None:
+        out["yuv_size"] = (named["width"], named["height"])
+        taken.append(f"{named['width']}x{named['height']}")
+    if named and out["yuv_fps"] is None:
+        out["yuv_fps"] = named["fps"]
+        taken.append(f"{named['fps']:g} fps")
+    if named and out["yuv_format"] is None:
+        out["yuv_format"] = named["format"]
+        taken.append(named["format"])
+    if taken:
+        print(f"{args.input}: read as {', '.join(taken)} (from its name; --yuv-size, --fps, --yuv-format to change)",
+              file=sys.stderr)
+    return out
 
 
 @cli_entry
@@ -99,6 +131,7 @@ def main(argv: Sequence[str]) -> int:
 
     size = parse_size(args.size) if args.size else None
     check_input_options(args)
+    raw = raw_yuv_options(args)
     prepare_codec(cfg)  # every codec setting checked (types, ranges, the decoder's limits) before any work
     prepare_outputs([args.output, args.stats], [args.input], args.overwrite, files=True)  # before reading
     video = read_video(
@@ -107,9 +140,9 @@ def main(argv: Sequence[str]) -> int:
         max_frames=args.frames,
         size=(size[1], size[0]) if size else None,  # read_video takes (H, W)
         resize_mode=args.resize_mode,
-        yuv_size=parse_size(args.yuv_size) if args.yuv_size else None,
         fps=args.fps,
         yuv_range=args.yuv_range,
+        **raw,
     )
     if args.target_bpp is not None:
         from actdiff.codec.ratecontrol import describe, encode_to_target

@@ -6,8 +6,9 @@ Schema of a dataset YAML::
     root: /path/to/files     # relative: to the repository root; "package:assets/..." : inside
                              # the actdiff package; "???": must be set (data.root=...)
     prepare: experiments/prepare_uvg.sh   # how to get the files (named in errors), or null
-    format: yuv420p          # yuv420p (raw 8-bit 4:2:0) | container | png | y4m | auto
-    width: 1920              # needed for yuv420p
+    format: yuv420p          # a raw layout: yuv420p (8-bit 4:2:0), yuv420p10le, yuv444p … (FFmpeg's
+                             # names, actdiff.io.planar.PIX_FMTS) | container | png | y4m | auto
+    width: 1920              # needed for raw .yuv
     height: 1080
     color: {matrix: bt709, range: limited}   # raw YUV interpretation
     sequences:
@@ -15,7 +16,8 @@ Schema of a dataset YAML::
 
 ``format: auto`` (``configs/data/folder.yaml``) lists the sequences from ``root``: video files,
 ``.y4m``, folders of image frames, and raw ``.yuv`` files whose name says
-``<W>x<H>_<fps>`` (e.g. ``Beauty_1920x1080_120fps_420_8bit_YUV.yuv``).
+``<W>x<H>_<fps>`` (e.g. ``Beauty_1920x1080_120fps_420_8bit_YUV.yuv``); such a name's ``10bit``
+(``12bit``, ``16bit``) and ``444`` give its layout (``yuv444p10le``), else 8-bit 4:2:0.
 """
 
 from __future__ import annotations
@@ -37,13 +39,16 @@ from actdiff.data.protocols import Protocol, load_protocol
 from actdiff.errors import ConfigError, InputError, check_distinct
 from actdiff.io import VideoInfo, video_info
 from actdiff.io.container import EXTENSIONS as CONTAINER_EXTENSIONS
+from actdiff.io.planar import PIX_FMTS
 from actdiff.io.pngdir import list_frames, natural_key
 from actdiff.types import Video
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("yuv420p", "container", "png", "y4m", "auto")
+FORMATS = (*PIX_FMTS, "container", "png", "y4m", "auto")
 _YUV_NAME = re.compile(r"_(\d+)x(\d+)_(\d+(?:\.\d+)?)(?:fps|p)?(?:_|\.|$)", re.IGNORECASE)
+_YUV_DEPTH = re.compile(r"(?<![0-9])(\d+)[-_]?bits?(?![a-z])", re.IGNORECASE)
+_YUV_CHROMA = re.compile(r"(?<![0-9])(420|422|444)(?![0-9])")
 _KEYS = {"name", "root", "prepare", "format", "width", "height", "color", "sequences"}
 _SEQ_KEYS = {"name", "file", "frames", "fps", "width", "height", "format"}
 
@@ -68,9 +73,9 @@ class Sequence:
 
     Attributes:
         name: short name (``Beauty``); path: the file or frame folder.
-        format: ``yuv420p``, ``container``, ``png`` or ``y4m``.
+        format: a raw ``.yuv`` layout (``yuv420p``, ``yuv420p10le`` …), ``container``, ``png`` or ``y4m``.
         frames, fps: as described by the dataset (``None`` = from the file).
-        width, height: stored size (needed for ``yuv420p``).
+        width, height: stored size (needed for raw ``.yuv``).
         color: ``{"matrix": ..., "range": ...}`` for raw YUV.
         dataset, prepare: for error messages.
     """
@@ -87,10 +92,11 @@ class Sequence:
     prepare: str | None = None
 
     def _io_kwargs(self) -> dict[str, Any]:
-        if self.format == "yuv420p":
+        if self.format in PIX_FMTS:
             if not self.width or not self.height or not self.fps:
                 raise ConfigError(f"dataset {self.dataset}: raw YUV sequence {self.name} needs width, height and fps")
             return {"yuv_size": (int(self.width), int(self.height)), "yuv_fps": float(self.fps),
+                    "yuv_format": self.format,
                     "yuv_matrix": self.color.get("matrix", "bt709"),
                     "yuv_range": self.color.get("range", "limited")}
         if self.format == "png" and self.fps:
@@ -107,7 +113,7 @@ class Sequence:
     def info(self) -> VideoInfo:
         self.check()
         return video_info(self.path, **{k: v for k, v in self._io_kwargs().items()
-                                        if k in ("yuv_size", "yuv_fps", "fps")})
+                                        if k in ("yuv_size", "yuv_fps", "fps", "yuv_format")})
 
     def read(self, protocol: Protocol | str | Mapping | DictConfig | None = None, **io_kwargs: Any) -> Video:
         """Decode under ``protocol`` (name, config or :class:`Protocol`; ``None``: all, native)."""
@@ -159,11 +165,28 @@ class Dataset:
             s.check()
 
 
-def _yuv_from_name(path: Path) -> dict[str, float] | None:
+def yuv_from_name(path: Path) -> dict[str, Any] | None:
+    """Size, frame rate and layout of a raw ``.yuv`` from its name, ``None`` when it gives no
+    ``<W>x<H>_<fps>``; a layout the name gives that is not read (4:2:2, 14 bits) is ``InputError``."""
     m = _YUV_NAME.search(path.name)
     if not m:
         return None
-    return {"width": int(m.group(1)), "height": int(m.group(2)), "fps": float(m.group(3))}
+    return {"width": int(m.group(1)), "height": int(m.group(2)), "fps": float(m.group(3)),
+            "format": pix_fmt_from_name(path.name)}
+
+
+def pix_fmt_from_name(name: str) -> str:
+    """The raw layout a ``.yuv`` file's name gives (``…_420_10bit_…`` → ``yuv420p10le``; default
+    ``yuv420p``); ``InputError`` for one that is not read."""
+    rest = _YUV_NAME.sub("_", name)   # not the size or the frame rate
+    depth = _YUV_DEPTH.search(rest)
+    chroma = _YUV_CHROMA.search(rest)
+    fmt = f"yuv{chroma.group(1) if chroma else '420'}p"
+    if depth and depth.group(1) != "8":
+        fmt += f"{depth.group(1)}le"
+    if fmt not in PIX_FMTS:
+        raise InputError(f"{name}: its name says {fmt}, which is not read (known: {', '.join(PIX_FMTS)})")
+    return fmt
 
 
 def sequence_at(p: Path, color: dict[str, str] | None = None, name: str = "") -> Sequence | None:
@@ -175,11 +198,11 @@ def sequence_at(p: Path, color: dict[str, str] | None = None, name: str = "") ->
     if ext in CONTAINER_EXTENSIONS or ext == ".y4m":
         return Sequence(p.stem, p, "y4m" if ext == ".y4m" else "container", dataset=name)
     if ext == ".yuv":
-        meta = _yuv_from_name(p)
+        meta = yuv_from_name(p)
         if meta is None:
             log.warning("skipping %s: raw .yuv name does not give <W>x<H>_<fps>", p)
             return None
-        return Sequence(p.stem, p, "yuv420p", fps=meta["fps"], width=int(meta["width"]), height=int(meta["height"]),
+        return Sequence(p.stem, p, meta["format"], fps=meta["fps"], width=meta["width"], height=meta["height"],
                         color=dict(color or {"matrix": "bt709", "range": "limited"}), dataset=name)
     return None
 
@@ -299,9 +322,11 @@ def _from_cfg(cfg: DictConfig, root_override: str | Path | None) -> Dataset:
             raise ConfigError(f"dataset {name}: unknown sequence key(s) {', '.join(bad)}")
         path = root / s["file"]
         sfmt = s.get("format") or fmt
+        if sfmt not in FORMATS:
+            raise ConfigError(f"dataset {name}: sequence {i}: unknown format {sfmt!r} (known: {', '.join(FORMATS)})")
         if sfmt == "auto":
-            by_suffix = {".yuv": "yuv420p", ".y4m": "y4m"}
-            sfmt = "png" if path.suffix == "" else by_suffix.get(path.suffix.lower(), "container")
+            sfmt = "png" if path.suffix == "" else {".y4m": "y4m"}.get(path.suffix.lower(), "container")
+            sfmt = pix_fmt_from_name(path.name) if path.suffix.lower() == ".yuv" else sfmt
         seqs.append(Sequence(
             name=str(s.get("name") or Path(s["file"]).stem), path=path, format=sfmt,
             frames=s.get("frames"), fps=s.get("fps"),

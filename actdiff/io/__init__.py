@@ -5,8 +5,8 @@ Public API::
 
     read_video(path, *, start=0, max_frames=None, size=None, resize_mode="resize",
                yuv_size=None, yuv_fps=None, yuv_range=None, yuv_matrix=None,
-               chroma="bilinear", fps=None, min_size=32) -> Video
-    video_info(path, *, yuv_size=None, yuv_fps=None, fps=None) -> VideoInfo
+               chroma="bilinear", fps=None, min_size=32, yuv_format=None) -> Video
+    video_info(path, *, yuv_size=None, yuv_fps=None, fps=None, yuv_format=None) -> VideoInfo
     write_video(path, frames, fps=None, *, overwrite=False, codec=None, crf=18,
                 y4m_chroma="444", yuv_range="full", yuv_matrix="bt709") -> Path
     check_video_output(path, overwrite, height, width) -> Path   (before any work)

@@ -1,10 +1,11 @@
-"""Y'CbCr ↔ RGB conversion for 8-bit video (vectorised numpy).
+"""Y'CbCr ↔ RGB conversion (vectorised numpy): 8 to 16 bits a sample in, 8-bit RGB in and out.
 
 Conventions (ITU-R BT.601 / BT.709, ITU-T H.273):
 
 * ``limited`` ("TV", "MPEG") range: ``Y = 16 + 219·E'y``, ``Cb = 128 + 224·E'pb``,
-  ``Cr = 128 + 224·E'pr``;
-* ``full`` ("PC", "JPEG") range: ``Y = 255·E'y``, ``Cb = 128 + 255·E'pb``, ``Cr = 128 + 255·E'pr``;
+  ``Cr = 128 + 224·E'pr``, all times ``2**(depth − 8)`` at more than 8 bits a sample;
+* ``full`` ("PC", "JPEG") range: ``Y = M·E'y``, ``Cb = 2**(depth − 1) + M·E'pb``,
+  ``Cr = 2**(depth − 1) + M·E'pr`` with ``M = 2**depth − 1`` (255 at 8 bits; H.273);
 * ``E'y = Kr·R + (1 − Kr − Kb)·G + Kb·B``, ``E'pb = (B − E'y) / (2(1 − Kb))``,
   ``E'pr = (R − E'y) / (2(1 − Kr))`` with ``(Kr, Kb) = (0.2126, 0.0722)`` for BT.709 and
   ``(0.299, 0.114)`` for BT.601; ``R, G, B`` in ``[0, 1]``.
@@ -34,9 +35,13 @@ def _check(matrix: str, rng: str) -> tuple[float, float]:
     return MATRICES[matrix]
 
 
-def _scales(rng: str) -> tuple[float, float, float]:
-    """(luma offset, luma scale, chroma scale) in 8-bit code values."""
-    return (16.0, 219.0, 224.0) if rng == "limited" else (0.0, 255.0, 255.0)
+def _scales(rng: str, depth: int = 8) -> tuple[float, float, float, float]:
+    """(luma offset, luma scale, chroma scale, chroma centre) in code values of ``depth`` bits."""
+    if rng == "limited":
+        k = float(1 << (depth - 8))
+        return 16.0 * k, 219.0 * k, 224.0 * k, 128.0 * k
+    m = float((1 << depth) - 1)
+    return 0.0, m, m, float(1 << (depth - 1))
 
 
 def upsample_chroma(plane: np.ndarray, height: int, width: int, method: str = "bilinear") -> np.ndarray:
@@ -69,20 +74,24 @@ def yuv_to_rgb(
     matrix: str = "bt709",
     rng: str = "limited",
     chroma: str = "bilinear",
+    depth: int = 8,
 ) -> np.ndarray:
-    """Convert 8-bit planes to ``uint8 (H, W, 3)`` RGB.
+    """Convert planes of ``depth`` bits a sample to ``uint8 (H, W, 3)`` RGB.
 
     Args:
-        y: ``uint8 (H, W)`` luma.
-        u, v: ``uint8`` chroma planes, ``(H, W)`` (4:4:4) or ``(ceil(H/2), ceil(W/2))`` (4:2:0).
+        y: ``(H, W)`` luma, ``uint8`` or (more than 8 bits) ``uint16`` code values.
+        u, v: chroma planes, ``(H, W)`` (4:4:4) or ``(ceil(H/2), ceil(W/2))`` (4:2:0).
         matrix: ``bt709`` or ``bt601``; rng: ``limited`` or ``full``; chroma: up-sampling.
+        depth: bits a sample, 8 to 16 (the RGB is rounded to 8 bits once, at the end).
     """
     kr, kb = _check(matrix, rng)
-    off, ys, cs = _scales(rng)
+    if not 8 <= depth <= 16:
+        raise ValueError(f"bit depth must be 8 to 16, got {depth}")
+    off, ys, cs, mid = _scales(rng, depth)
     h, w = y.shape
     yn = (y.astype(np.float32) - off) / ys
-    pb = (upsample_chroma(u, h, w, chroma) - 128.0) / cs
-    pr = (upsample_chroma(v, h, w, chroma) - 128.0) / cs
+    pb = (upsample_chroma(u, h, w, chroma) - mid) / cs
+    pr = (upsample_chroma(v, h, w, chroma) - mid) / cs
     r = yn + 2.0 * (1.0 - kr) * pr
     b = yn + 2.0 * (1.0 - kb) * pb
     g = (yn - kr * r - kb * b) / (1.0 - kr - kb)
@@ -95,14 +104,14 @@ def rgb_to_yuv(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Convert ``uint8 (H, W, 3)`` RGB to 8-bit ``(Y, U, V)`` planes (``444`` or ``420``)."""
     kr, kb = _check(matrix, rng)
-    off, ys, cs = _scales(rng)
+    off, ys, cs, mid = _scales(rng)
     f = rgb.astype(np.float32) / 255.0
     r, g, b = f[..., 0], f[..., 1], f[..., 2]
     yn = kr * r + (1.0 - kr - kb) * g + kb * b
     pb = (b - yn) / (2.0 * (1.0 - kb))
     pr = (r - yn) / (2.0 * (1.0 - kr))
-    u = pb * cs + 128.0
-    v = pr * cs + 128.0
+    u = pb * cs + mid
+    v = pr * cs + mid
     if subsampling == "420":
         u, v = downsample_chroma(u), downsample_chroma(v)
     elif subsampling != "444":

@@ -1,7 +1,11 @@
-"""Raw planar 8-bit 4:2:0 ``.yuv`` files (I420: all Y, then U, then V, frame after frame).
+"""Raw planar ``.yuv`` files: all Y, then U, then V, frame after frame, in one of the layouts
+of :data:`actdiff.io.planar.PIX_FMTS` (default ``yuv420p``: 8-bit 4:2:0, I420; ``yuv420p10le``
+for the 10-bit UVG and HEVC sequences).
 
-The format has no header, so size and frame rate must be given. UVG, MCL-JCV and the HEVC
-common-test sequences are BT.709; the range defaults to ``limited`` and is selectable.
+The format has no header, so size, frame rate and layout must be given. UVG, MCL-JCV and the HEVC
+common-test sequences are BT.709; the range defaults to ``limited`` and is selectable. An 8-bit
+read of a file whose first frame looks like 10-bit samples, and a 10- or 12-bit read of samples
+too large for it, are refused (each would decode to noise).
 """
 
 from __future__ import annotations
@@ -14,14 +18,18 @@ import numpy as np
 
 from actdiff.io.base import FormatError, VideoInfo
 from actdiff.io.colour import yuv_to_rgb
+from actdiff.io.planar import Layout, layout_of, looks_wider, split_planes
+
+DEFAULT_PIX_FMT = "yuv420p"
 
 
-def frame_bytes(width: int, height: int) -> int:
-    """Bytes of one 4:2:0 8-bit frame (chroma planes are ``ceil(W/2) × ceil(H/2)``)."""
-    return width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2)
+def frame_bytes(width: int, height: int, pix_fmt: str = DEFAULT_PIX_FMT) -> int:
+    """Bytes of one frame (4:2:0 chroma planes are ``ceil(W/2) × ceil(H/2)``)."""
+    return layout_of(pix_fmt).frame_bytes(height, width)
 
 
-def info(path: Path, yuv_size: tuple[int, int] | None, fps: float | None) -> VideoInfo:
+def info(path: Path, yuv_size: tuple[int, int] | None, fps: float | None,
+         pix_fmt: str = DEFAULT_PIX_FMT) -> VideoInfo:
     if yuv_size is None:
         raise FormatError("raw .yuv needs its size (yuv_size=(W, H), --yuv-size WxH on the command line)")
     if fps is None:
@@ -29,14 +37,34 @@ def info(path: Path, yuv_size: tuple[int, int] | None, fps: float | None) -> Vid
     w, h = int(yuv_size[0]), int(yuv_size[1])
     if w <= 0 or h <= 0:
         raise FormatError(f"invalid .yuv size {w}x{h}")
-    n = frame_bytes(w, h)
+    n = frame_bytes(w, h, pix_fmt)
     size = os.path.getsize(path)
     if size % n:
         raise FormatError(
-            f"file size {size} bytes is not a whole number of {w}x{h} 4:2:0 8-bit frames "
-            f"({n} bytes each); check --yuv-size"
+            f"file size {size} bytes is not a whole number of {w}x{h} {pix_fmt} frames "
+            f"({n} bytes each); check --yuv-size and --yuv-format"
         )
+    if size:
+        with open(path, "rb") as f:
+            _check_first(f.read(n), h, w, pix_fmt)
     return VideoInfo(size // n, h, w, float(fps), "yuv")
+
+
+def _planes(buf: bytes, h: int, w: int, layout: Layout, pix_fmt: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    try:
+        return split_planes(buf, h, w, layout)
+    except FormatError as e:
+        raise FormatError(f"{e}; check --yuv-format (read as {pix_fmt})") from None
+
+
+def _check_first(buf: bytes, h: int, w: int, pix_fmt: str) -> None:
+    """A ``FormatError`` when the first frame is plainly not ``pix_fmt``: samples too large for
+    its depth, or (8 bits) bytes that look like 16-bit samples of at most 10 bits."""
+    layout = layout_of(pix_fmt)
+    y = _planes(buf, h, w, layout, pix_fmt)[0]
+    if layout.depth == 8 and looks_wider(y):
+        raise FormatError(f"its first frame looks like 16-bit samples (every second byte at most 3), not {pix_fmt}: "
+                          "give its format, e.g. --yuv-format yuv420p10le (yuv_format= in the API or a dataset)")
 
 
 def iter_frames(
@@ -46,19 +74,18 @@ def iter_frames(
     matrix: str = "bt709",
     rng: str = "limited",
     chroma: str = "bilinear",
+    pix_fmt: str = DEFAULT_PIX_FMT,
 ) -> Iterator[np.ndarray]:
-    """Yield ``uint8 (H, W, 3)`` RGB frames from frame ``start`` on."""
+    """Yield ``uint8 (H, W, 3)`` RGB frames from frame ``start`` on (``vinfo`` from :func:`info`,
+    which checked the first frame against ``pix_fmt``; every frame's samples are range-checked)."""
     w, h = vinfo.width, vinfo.height
-    cw, ch = (w + 1) // 2, (h + 1) // 2
-    n = frame_bytes(w, h)
+    layout = layout_of(pix_fmt)
+    n = layout.frame_bytes(h, w)
     with open(path, "rb") as f:
         f.seek(start * n)
         for _ in range(start, vinfo.num_frames):
             buf = f.read(n)
             if len(buf) < n:
                 raise FormatError("file ended inside a frame")
-            a = np.frombuffer(buf, np.uint8)
-            y = a[: w * h].reshape(h, w)
-            u = a[w * h: w * h + cw * ch].reshape(ch, cw)
-            v = a[w * h + cw * ch:].reshape(ch, cw)
-            yield yuv_to_rgb(y, u, v, matrix, rng, chroma)
+            y, u, v = _planes(buf, h, w, layout, pix_fmt)
+            yield yuv_to_rgb(y, u, v, matrix, rng, chroma, layout.depth)

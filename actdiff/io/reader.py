@@ -3,9 +3,10 @@
 Supported inputs (chosen by extension, a folder means image frames):
 
 * containers ``.mp4 .m4v .mkv .avi .webm .mov`` (PyAV; any other extension is also probed);
-* ``.y4m`` 8-bit 4:2:0 / 4:4:4 / mono (BT.601 limited unless tagged or told);
-* raw ``.yuv`` planar 8-bit 4:2:0 (needs ``yuv_size=(W, H)`` and a frame rate; BT.709 limited
-  by default);
+* ``.y4m`` 4:2:0 / 4:4:4 / mono, 8 to 16 bits (BT.601 limited unless tagged or told);
+* raw ``.yuv`` planar, 8-bit 4:2:0 unless ``yuv_format`` names another layout (``yuv420p10le``,
+  ``yuv444p`` …: :data:`actdiff.io.planar.PIX_FMTS`); needs ``yuv_size=(W, H)`` and a frame
+  rate; BT.709 limited by default;
 * a folder of PNG (or JPEG/BMP/TIFF/WebP) frames, natural name order (``fps`` default 25).
 
 Every problem with the input is one ``InputError`` line: ``cannot read video PATH: reason``.
@@ -26,6 +27,7 @@ from actdiff.io import container, pngdir, rawyuv, y4m
 from actdiff.io.base import FormatError, VideoInfo
 from actdiff.io.colour import CHROMA_UPSAMPLING, MATRICES, RANGES
 from actdiff.io.geometry import RESIZE_MODES, resize_frame
+from actdiff.io.planar import PIX_FMTS
 from actdiff.types import Video
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ def _fail(path: PathLike, reason: str) -> InputError:
 
 
 def _check_options(start: int, max_frames: int | None, resize_mode: str, yuv_range: str | None,
-                   yuv_matrix: str | None, chroma: str) -> None:
+                   yuv_matrix: str | None, chroma: str, yuv_format: str | None = None) -> None:
     if start < 0:
         raise ConfigError(f"start must be >= 0, got {start}")
     if max_frames is not None and max_frames < 1:
@@ -57,15 +59,21 @@ def _check_options(start: int, max_frames: int | None, resize_mode: str, yuv_ran
         raise ConfigError(f"unknown yuv_range {yuv_range!r} (known: {', '.join(RANGES)})")
     if yuv_matrix is not None and yuv_matrix not in MATRICES:
         raise ConfigError(f"unknown yuv_matrix {yuv_matrix!r} (known: {', '.join(MATRICES)})")
+    _check_yuv_format(yuv_format)
     if chroma not in CHROMA_UPSAMPLING:
         raise ConfigError(f"unknown chroma up-sampling {chroma!r} (known: {', '.join(CHROMA_UPSAMPLING)})")
 
 
-def _info(path: Path, fmt: str, yuv_size, yuv_fps, fps) -> VideoInfo:
+def _check_yuv_format(yuv_format: str | None) -> None:
+    if yuv_format is not None and yuv_format not in PIX_FMTS:
+        raise ConfigError(f"unknown yuv_format {yuv_format!r} (known: {', '.join(PIX_FMTS)})")
+
+
+def _info(path: Path, fmt: str, yuv_size, yuv_fps, fps, yuv_format) -> VideoInfo:
     if fmt == "png":
         return pngdir.info(path, fps or pngdir.DEFAULT_FPS)
     if fmt == "yuv":
-        return rawyuv.info(path, yuv_size, yuv_fps or fps)
+        return rawyuv.info(path, yuv_size, yuv_fps or fps, yuv_format or rawyuv.DEFAULT_PIX_FMT)
     if fmt == "y4m":
         return y4m.info(path)
     return container.info(path)
@@ -77,16 +85,19 @@ def video_info(
     yuv_size: tuple[int, int] | None = None,
     yuv_fps: float | None = None,
     fps: float | None = None,
+    yuv_format: str | None = None,
 ) -> VideoInfo:
-    """Frame count, size and fps of a video without decoding its frames.
+    """Frame count, size and fps of a video without decoding its frames (a raw ``.yuv``'s first
+    frame is read, to check it against ``yuv_format``).
 
     ``fps`` overrides the stored frame rate (a folder of frames has none: default 25).
     """
+    _check_yuv_format(yuv_format)
     p = Path(path)
     if not p.exists():
         raise _fail(path, "no such file or folder")
     try:
-        vi = _info(p, detect_format(p), yuv_size, yuv_fps, fps)
+        vi = _info(p, detect_format(p), yuv_size, yuv_fps, fps, yuv_format)
     except FormatError as e:
         raise _fail(path, str(e)) from None
     except OSError as e:
@@ -97,11 +108,12 @@ def video_info(
 
 
 def _frames(p: Path, fmt: str, vi: VideoInfo | None, start: int, yuv_range, yuv_matrix,
-            chroma) -> Generator[np.ndarray, None, None]:
+            chroma, yuv_format) -> Generator[np.ndarray, None, None]:
     if fmt == "png":
         return pngdir.iter_frames(p, start)
     if fmt == "yuv":
-        return rawyuv.iter_frames(p, vi, start, yuv_matrix or "bt709", yuv_range or "limited", chroma)
+        return rawyuv.iter_frames(p, vi, start, yuv_matrix or "bt709", yuv_range or "limited", chroma,
+                                  yuv_format or rawyuv.DEFAULT_PIX_FMT)
     if fmt == "y4m":
         return y4m.iter_frames(p, start, yuv_matrix, yuv_range, chroma)
     return container.iter_frames(p, start)
@@ -121,6 +133,7 @@ def read_video(
     chroma: str = "bilinear",
     fps: float | None = None,
     min_size: int = 32,
+    yuv_format: str | None = None,
 ) -> Video:
     """Decode (part of) a video into memory.
 
@@ -137,6 +150,9 @@ def read_video(
             ``.y4m`` its ``XCOLORRANGE`` tag or limited).
         yuv_matrix: ``bt709``/``bt601``; ``None`` = the default (``.yuv`` BT.709, ``.y4m`` its
             ``XACTDIFF_MATRIX`` tag or BT.601).
+        yuv_format: a raw ``.yuv``'s layout, an FFmpeg pixel-format name (``yuv420p``, the
+            default; ``yuv420p10le``, ``yuv444p`` …: :data:`actdiff.io.planar.PIX_FMTS`).
+            Samples of more than 8 bits are converted to 8-bit RGB, rounded once.
         chroma: 4:2:0 chroma up-sampling of ``.y4m``/``.yuv``, ``bilinear`` or ``nearest``
             (containers are converted by FFmpeg/swscale, using the stream's colour tags).
         fps: overrides the stored frame rate (a folder of frames has none: default 25).
@@ -145,7 +161,7 @@ def read_video(
     Returns:
         :class:`~actdiff.types.Video` with ``frames`` ``uint8 (T, H, W, 3)`` RGB, ``T >= 1``.
     """
-    _check_options(start, max_frames, resize_mode, yuv_range, yuv_matrix, chroma)
+    _check_options(start, max_frames, resize_mode, yuv_range, yuv_matrix, chroma, yuv_format)
     if size is not None and min(size) < min_size:
         raise ConfigError(f"requested size {size[0]}x{size[1]} is below the minimum {min_size} pixels per side")
     p = Path(path)
@@ -153,14 +169,14 @@ def read_video(
         raise _fail(path, "no such file or folder")
     fmt = detect_format(p)
     try:
-        vi = _info(p, fmt, yuv_size, yuv_fps, fps) if fmt in ("png", "yuv", "y4m") else None
+        vi = _info(p, fmt, yuv_size, yuv_fps, fps, yuv_format) if fmt in ("png", "yuv", "y4m") else None
         if vi is not None and start >= vi.num_frames:
             raise FormatError(f"no frames to read (start={start}, the video has {vi.num_frames})")
         frames = []
         rate = vi.fps if vi else None
         if fmt == "container":
             rate = container.stream_fps(p)
-        with closing(_frames(p, fmt, vi, start, yuv_range, yuv_matrix, chroma)) as it:
+        with closing(_frames(p, fmt, vi, start, yuv_range, yuv_matrix, chroma, yuv_format)) as it:
             for frame in it:
                 if not frames and min(frame.shape[:2]) < min_size:
                     raise FormatError(f"frames are {frame.shape[0]}x{frame.shape[1]}, smaller than the "

@@ -1,9 +1,10 @@
-"""YUV4MPEG2 (``.y4m``) files, 8-bit 4:2:0 / 4:4:4 / mono.
+"""YUV4MPEG2 (``.y4m``) files, 4:2:0 / 4:4:4 / mono, 8 to 16 bits a sample (written 8-bit).
 
 Header: ``YUV4MPEG2 W<w> H<h> F<num>:<den> [I<p|t|b|m>] [A<n>:<d>] [C<colour>] [X<ext>…]``,
 each frame ``FRAME[ params]\\n`` followed by the planes. ``C`` defaults to ``420jpeg``; the
 accepted colour spaces are ``420jpeg``, ``420paldv``, ``420mpeg2``, ``420``, ``444`` and
-``mono``; others (4:2:2, high bit depth) are refused.
+``mono``, and FFmpeg's high-bit-depth ones ``420p10``, ``444p12``, ``mono16`` … (9 to 16 bits, each
+sample a 16-bit little-endian word; converted to 8-bit RGB, rounded once); 4:2:2 is refused.
 
 Colour: y4m has no standard matrix/range tag. Reading assumes **BT.601, limited range** unless the
 caller says otherwise, or the file carries ffmpeg's ``XCOLORRANGE=FULL|LIMITED`` tag (range)
@@ -17,6 +18,7 @@ bit-exact). 4:2:0 (``C420jpeg``) can be written for tools that need it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -26,10 +28,24 @@ import numpy as np
 
 from actdiff.io.base import FormatError, VideoInfo
 from actdiff.io.colour import rgb_to_yuv, yuv_to_rgb
+from actdiff.io.planar import Layout, split_planes
 
 MAGIC = b"YUV4MPEG2"
 _CHROMA = {"420jpeg": "420", "420paldv": "420", "420mpeg2": "420", "420": "420",
            "444": "444", "mono": "mono"}
+_DEEP = re.compile(r"(420|444)p(\d+)|mono(\d+)")
+
+
+def layout_of(colour_space: str) -> Layout:
+    """The :class:`~actdiff.io.planar.Layout` of a ``C`` tag's value (``420jpeg``, ``444p10`` …)."""
+    cs = colour_space.lower()
+    if cs in _CHROMA:
+        return Layout(_CHROMA[cs], 8)
+    m = _DEEP.fullmatch(cs)
+    depth = int(m.group(2) or m.group(3)) if m else 0
+    if not 8 <= depth <= 16:
+        raise FormatError(f"unsupported y4m colour space C{cs} (supported: 420, 444 and mono, 8 to 16 bits)")
+    return Layout(m.group(1) or "mono", depth)
 
 
 def parse_header(line: bytes) -> dict[str, str]:
@@ -82,14 +98,8 @@ class Y4MStream:
             self.fps = num / den
         except (ValueError, ZeroDivisionError):
             raise FormatError(f"invalid y4m frame rate F{t.get('F')}") from None
-        cs = t.get("C", "420jpeg").lower()
-        if cs not in _CHROMA:
-            raise FormatError(f"unsupported y4m colour space C{cs} (supported: 8-bit 420, 444, mono)")
-        self.chroma = _CHROMA[cs]
-        w, h = self.width, self.height
-        cw, ch = {"420": ((w + 1) // 2, (h + 1) // 2), "444": (w, h), "mono": (0, 0)}[self.chroma]
-        self.chroma_shape = (ch, cw)
-        self.frame_bytes = w * h + 2 * cw * ch
+        self.layout = layout_of(t.get("C", "420jpeg"))
+        self.frame_bytes = self.layout.frame_bytes(self.height, self.width)
         self.tag_range = {"FULL": "full", "LIMITED": "limited"}.get(t.get("X:COLORRANGE", ""))
         self.tag_matrix = {"BT709": "bt709", "BT601": "bt601"}.get(t.get("X:ACTDIFF_MATRIX", ""))
 
@@ -117,8 +127,6 @@ class Y4MStream:
 
     def frames(self, start: int, matrix: str, rng: str, chroma: str) -> Iterator[np.ndarray]:
         self.file.seek(self.data_start)
-        w, h = self.width, self.height
-        ch, cw = self.chroma_shape
         i = 0
         while self._frame_header():
             if i < start:
@@ -128,14 +136,8 @@ class Y4MStream:
             buf = self.file.read(self.frame_bytes)
             if len(buf) < self.frame_bytes:
                 raise FormatError(f"truncated frame {i} (file ends inside it)")
-            a = np.frombuffer(buf, np.uint8)
-            y = a[: w * h].reshape(h, w)
-            if self.chroma == "mono":
-                u = v = np.full((h, w), 128, np.uint8)
-            else:
-                u = a[w * h: w * h + cw * ch].reshape(ch, cw)
-                v = a[w * h + cw * ch:].reshape(ch, cw)
-            yield yuv_to_rgb(y, u, v, matrix, rng, chroma)
+            y, u, v = split_planes(buf, self.height, self.width, self.layout)
+            yield yuv_to_rgb(y, u, v, matrix, rng, chroma, self.layout.depth)
             i += 1
 
 

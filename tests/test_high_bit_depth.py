@@ -1,0 +1,170 @@
+"""Raw ``.yuv`` and ``.y4m`` in other layouts than 8-bit 4:2:0: 10/12/16 bits a sample, 4:4:4
+(the 10-bit UVG and HEVC sequences), read right, or refused in one line when the layout named is
+plainly not the file's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from conftest import moving_texture
+
+from actdiff.commands import encode
+from actdiff.data import load_dataset
+from actdiff.data.datasets import pix_fmt_from_name
+from actdiff.errors import ConfigError, InputError
+from actdiff.io import read_video, rgb_to_yuv, video_info
+
+
+def write_raw(path: Path, planes: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Path:
+    """Frames of ``(Y, U, V)`` planes, each plane's samples in its dtype (``<u2`` for > 8 bits)."""
+    with open(path, "wb") as f:
+        for frame in planes:
+            f.write(b"".join(np.ascontiguousarray(p).tobytes() for p in frame))
+    return path
+
+
+def random_planes(rng, t: int, h: int, w: int, depth: int, chroma: str):
+    """Limited-range samples of ``depth`` bits, 4:4:4 or 4:2:0."""
+    k = 1 << (depth - 8)
+    dtype = np.uint8 if depth == 8 else np.dtype("<u2")
+    ch, cw = (h, w) if chroma == "444" else ((h + 1) // 2, (w + 1) // 2)
+    return [(rng.integers(16 * k, 235 * k + 1, (h, w)).astype(dtype),
+             rng.integers(16 * k, 240 * k + 1, (ch, cw)).astype(dtype),
+             rng.integers(16 * k, 240 * k + 1, (ch, cw)).astype(dtype)) for _ in range(t)]
+
+
+def as_10bit(frames: np.ndarray) -> list:
+    """RGB frames as limited-range BT.709 4:2:0 planes, 8-bit then times 4 (the same values in 10 bits)."""
+    return [tuple(p.astype("<u2") * 4 for p in rgb_to_yuv(f, "bt709", "limited", "420")) for f in frames]
+
+
+@pytest.mark.parametrize("pix_fmt,depth", [("yuv444p10le", 10), ("yuv444p12le", 12), ("yuv444p", 8)])
+@pytest.mark.parametrize("matrix,colorspace", [("bt601", "ITU601"), ("bt709", "ITU709")])
+def test_raw_444_matches_ffmpeg(tmp_path, pix_fmt, depth, matrix, colorspace):
+    """FFmpeg (swscale through PyAV) reads the same file to within one grey level of ours."""
+    h, w = 36, 50
+    path = write_raw(tmp_path / "clip.yuv", random_planes(np.random.default_rng(depth), 2, h, w, depth, "444"))
+    ours = read_video(path, yuv_size=(w, h), yuv_fps=25, yuv_format=pix_fmt, yuv_matrix=matrix, min_size=16).frames
+    with av.open(str(path), format="rawvideo",
+                 options={"video_size": f"{w}x{h}", "pixel_format": pix_fmt, "framerate": "25"}) as c:
+        ref = [f.reformat(format="rgb24", src_colorspace=colorspace, dst_colorspace=colorspace).to_ndarray()
+               for f in c.decode(video=0)]
+    diff = np.abs(np.stack(ref).astype(int) - ours.astype(int))
+    assert ours.shape == (2, h, w, 3) and diff.max() <= 1 and diff.mean() < 0.05
+
+
+def test_10bit_420_equals_the_8bit_file_it_was_made_from(tmp_path):
+    frames = moving_texture(3, 40, 56)
+    eight = [rgb_to_yuv(f, "bt709", "limited", "420") for f in frames]
+    a = read_video(write_raw(tmp_path / "a.yuv", eight), yuv_size=(56, 40), yuv_fps=25, min_size=16).frames
+    b = read_video(write_raw(tmp_path / "b.yuv", as_10bit(frames)), yuv_size=(56, 40), yuv_fps=25,
+                   yuv_format="yuv420p10le", min_size=16).frames
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a.astype(int) - frames.astype(int)).mean() < 3   # and both are the picture
+
+
+def test_full_range_10bit(tmp_path):
+    """Full range at 10 bits is 0…1023 with chroma centred on 512 (H.273), not 8-bit values times 4."""
+    y = np.array([[0, 1000, 1020, 600]] * 4, "<u2")
+    c = np.full((2, 2), 512, "<u2")
+    path = write_raw(tmp_path / "g.yuv", [(y, c, c)])
+    rgb = read_video(path, yuv_size=(4, 4), yuv_fps=25, yuv_range="full", yuv_format="yuv420p10le", min_size=4).frames
+    np.testing.assert_array_equal(rgb[0, 0, :, 0], [0, 249, 254, 150])   # 1020 is not 255
+    assert (rgb[0, 0, :, 0:1] == rgb[0, 0, :, 1:]).all()   # grey
+
+
+def test_y4m_high_bit_depth_and_mono(tmp_path):
+    planes = random_planes(np.random.default_rng(1), 2, 24, 30, 10, "420")
+    raw = read_video(write_raw(tmp_path / "c.yuv", planes), yuv_size=(30, 24), yuv_fps=25,
+                     yuv_format="yuv420p10le", yuv_matrix="bt601", min_size=16).frames
+    y4m = tmp_path / "c.y4m"
+    with open(y4m, "wb") as f:
+        f.write(b"YUV4MPEG2 W30 H24 F25:1 Ip A1:1 C420p10 XYSCSS=420P10\n")
+        for frame in planes:
+            f.write(b"FRAME\n" + b"".join(p.tobytes() for p in frame))
+    assert video_info(y4m).num_frames == 2
+    np.testing.assert_array_equal(read_video(y4m, min_size=16).frames, raw)   # y4m's default: BT.601 limited
+    mono = tmp_path / "m.y4m"
+    mono.write_bytes(b"YUV4MPEG2 W30 H24 F25:1 Cmono12\nFRAME\n" + (planes[0][0].astype("<u2") * 4).tobytes())
+    grey = read_video(mono, min_size=16).frames[0]
+    assert (grey[..., 0] == grey[..., 2]).all() and np.abs(grey[..., 0] - raw[0].mean(-1)).mean() < 40
+
+
+def test_y4m_unsupported_layouts_are_one_line(tmp_path):
+    for cs in ("422p10", "420p7", "420p17"):
+        bad = tmp_path / f"{cs}.y4m"
+        bad.write_bytes(f"YUV4MPEG2 W8 H8 F25:1 C{cs}\n".encode())
+        with pytest.raises(InputError, match="unsupported y4m colour space"):
+            video_info(bad)
+
+
+def test_a_layout_that_is_plainly_wrong_is_refused(tmp_path):
+    frames = moving_texture(3, 40, 56)
+    ten = write_raw(tmp_path / "ten.yuv", as_10bit(frames))
+    with pytest.raises(InputError, match="looks like 16-bit samples.*yuv420p10le"):
+        read_video(ten, yuv_size=(56, 40), yuv_fps=25, min_size=16)   # read as 8-bit: garbage, twice the frames
+    eight = write_raw(tmp_path / "eight.yuv", [rgb_to_yuv(f, "bt709", "limited", "420") for f in frames] * 2)
+    with pytest.raises(InputError, match="above 1023.*yuv420p10le"):
+        video_info(eight, yuv_size=(56, 40), yuv_fps=25, yuv_format="yuv420p10le")
+    with pytest.raises(ConfigError, match="unknown yuv_format 'yuv422p'"):
+        read_video(ten, yuv_size=(56, 40), yuv_fps=25, yuv_format="yuv422p")
+    with pytest.raises(InputError, match="yuv444p10le frames"):
+        video_info(ten, yuv_size=(56, 40), yuv_fps=25, yuv_format="yuv444p10le")   # size is no multiple
+
+
+@pytest.mark.parametrize("name,fmt", [
+    ("Beauty_1920x1080_120fps_420_8bit_YUV.yuv", "yuv420p"),
+    ("Beauty_1920x1080_120fps_420_10bit_YUV.yuv", "yuv420p10le"),
+    ("videoSRC01_1920x1080_30.yuv", "yuv420p"),
+    ("Nebuta_2560x1600_60_10bit_crop.yuv", "yuv420p10le"),
+    ("clip_444x420_25_444_12bit.yuv", "yuv444p12le"),   # the size's digits are not the layout
+    ("a_420x240_30.yuv", "yuv420p"),
+])
+def test_layout_from_a_file_name(name, fmt):
+    assert pix_fmt_from_name(name) == fmt
+
+
+def test_a_layout_not_read_is_named(tmp_path):
+    with pytest.raises(InputError, match="yuv422p10le, which is not read"):
+        pix_fmt_from_name("x_1920x1080_30_422_10bit.yuv")
+
+
+def test_folder_dataset_reads_a_10bit_file_by_its_name(tmp_path):
+    frames = moving_texture(3, 40, 56)
+    write_raw(tmp_path / "clip_56x40_25_10bit.yuv", as_10bit(frames))
+    ds = load_dataset({"name": "d", "root": str(tmp_path), "format": "auto"})
+    seq = ds["clip_56x40_25_10bit"]
+    assert seq.format == "yuv420p10le" and seq.info().num_frames == 3
+    eight = [rgb_to_yuv(f, "bt709", "limited", "420") for f in frames]
+    ref = read_video(write_raw(tmp_path.parent / "ref.yuv", eight), yuv_size=(56, 40), yuv_fps=25, min_size=16)
+    np.testing.assert_array_equal(seq.read(None, min_size=16).frames, ref.frames)
+
+
+def test_dataset_config_with_a_10bit_format_and_a_bad_one(tmp_path):
+    frames = moving_texture(2, 40, 56)
+    write_raw(tmp_path / "s.yuv", as_10bit(frames))
+    cfg = {"name": "d", "root": str(tmp_path), "format": "yuv420p10le", "width": 56, "height": 40,
+           "sequences": [{"name": "s", "file": "s.yuv", "fps": 25}]}
+    assert load_dataset(cfg)["s"].info().num_frames == 2
+    with pytest.raises(ConfigError, match="unknown format 'yuv420p10'"):
+        load_dataset({**cfg, "sequences": [{"name": "s", "file": "s.yuv", "fps": 25, "format": "yuv420p10"}]})
+
+
+def test_encode_takes_size_rate_and_layout_from_the_name(tmp_path, capsys):
+    """``actdiff encode`` of a 10-bit file named as UVG names them codes the very stream of the
+    8-bit file it was made from, given by options."""
+    frames = moving_texture(3, 48, 64)
+    ten = write_raw(tmp_path / "clip_64x48_25fps_420_10bit.yuv", as_10bit(frames))
+    eight = write_raw(tmp_path / "eight.yuv", [rgb_to_yuv(f, "bt709", "limited", "420") for f in frames])
+    assert encode.main([str(ten), "-o", str(tmp_path / "a.adv"), "--stats", str(tmp_path / "a.json")]) == 0
+    assert "read as 64x48, 25 fps, yuv420p10le (from its name" in capsys.readouterr().err
+    assert encode.main([str(eight), "-o", str(tmp_path / "b.adv"), "--yuv-size", "64x48", "--fps", "25"]) == 0
+    assert (tmp_path / "a.adv").read_bytes() == (tmp_path / "b.adv").read_bytes()
+    assert json.loads((tmp_path / "a.json").read_text())["frames"] == 3
+    assert encode.main([str(ten), "-o", str(tmp_path / "c.adv"), "--yuv-format", "yuv420p"]) == 2
+    assert "looks like 16-bit samples" in capsys.readouterr().err
+    assert not (tmp_path / "c.adv").exists()

@@ -18,7 +18,7 @@ from actdiff.codec.bitstream import read_bitstream
 from actdiff.codec.keyframe_chain import KeyframeChain
 from actdiff.codec.keyframe_inter import INTER_KEY, KeyframeReader
 from actdiff.codec.params import check_stream_params
-from actdiff.codec.repeats import show_repeats
+from actdiff.codec.repeats import fill_repeats
 from actdiff.decoders import build_decoder
 from actdiff.decoders.base import Decoder
 from actdiff.errors import BitstreamError, ConfigError
@@ -170,7 +170,9 @@ def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: P
     dec = build_decoder(decoder, **decoder_kwargs)
     name = getattr(dec, "name", type(dec).__name__)
     total = header.num_frames
-    frames = np.empty((total, header.coded_height, header.coded_width, 3), np.uint8)
+    # Written at the display size and place as each segment comes (no coded-size copy of the clip).
+    frames = np.empty((header.shown_frames, header.height, header.width, 3), np.uint8)
+    at = np.asarray(header.display_index(), np.int64)   # coded frame -> display frame
     done, inside = 0, 0  # frames finished; frames the decoder reported inside the current segment
 
     with bar(total, f"decode ({name})", unit="frame", leave=False) as pbar:
@@ -185,7 +187,9 @@ def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: P
         try:
             for i, seg in enumerate(segments):
                 t0, inside = time.perf_counter(), 0
-                frames[seg.segment.start : seg.segment.end + 1] = dec.decode_segment(header, seg)
+                block = dec.decode_segment(header, seg)
+                frames[at[seg.segment.start : seg.segment.end + 1]] = block[:, : header.height, : header.width]
+                del block
                 seconds = time.perf_counter() - t0
                 new = seg.segment.end + 1 - max(done, seg.segment.start)  # keyframes are shared by neighbours
                 done = seg.segment.end + 1
@@ -198,5 +202,4 @@ def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: P
         finally:
             if hooked:
                 _set_hook(dec, None)
-    frames = show_repeats(frames[:, : header.height, : header.width], header.repeated)
-    return Video(frames=np.ascontiguousarray(frames), fps=header.fps, source="")
+    return Video(frames=fill_repeats(frames, header.repeated), fps=header.fps, source="")

@@ -1,6 +1,6 @@
 """Raw ``.yuv`` and ``.y4m`` in other layouts than 8-bit 4:2:0: 10/12/16 bits a sample, 4:4:4
 (the 10-bit UVG and HEVC sequences), read right, or refused in one line when the layout named is
-plainly not the file's."""
+plainly not the file's; raw ``.yuv`` written (``actdiff decode -o OUT.yuv``) as it is read."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from conftest import moving_texture
 
-from actdiff.commands import encode
+from actdiff.commands import decode, encode
 from actdiff.data import load_dataset
 from actdiff.data.datasets import pix_fmt_from_name
-from actdiff.errors import ConfigError, InputError
-from actdiff.io import read_video, rgb_to_yuv, video_info
+from actdiff.errors import ConfigError, InputError, OutputError
+from actdiff.io import read_video, rgb_to_yuv, video_info, write_video
 
 
 def write_raw(path: Path, planes: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Path:
@@ -168,3 +168,37 @@ def test_encode_takes_size_rate_and_layout_from_the_name(tmp_path, capsys):
     assert encode.main([str(ten), "-o", str(tmp_path / "c.adv"), "--yuv-format", "yuv420p"]) == 2
     assert "looks like 16-bit samples" in capsys.readouterr().err
     assert not (tmp_path / "c.adv").exists()
+
+
+@pytest.mark.parametrize("pix_fmt,tolerance", [("yuv444p10le", 1), ("yuv444p", 2), ("yuv420p10le", None)])
+def test_raw_yuv_output_reads_back(tmp_path, pix_fmt, tolerance):
+    """``write_video`` to ``.yuv`` writes limited-range BT.709, as the reader takes it by default."""
+    frames = moving_texture(3, 40, 56)
+    out = write_video(tmp_path / "o.yuv", frames, 25.0, pix_fmt=pix_fmt)
+    assert out.stat().st_size == 3 * {"yuv444p10le": 56 * 40 * 6, "yuv444p": 56 * 40 * 3,
+                                      "yuv420p10le": 56 * 40 * 3}[pix_fmt]
+    back = read_video(out, yuv_size=(56, 40), yuv_fps=25, yuv_format=pix_fmt, min_size=16).frames
+    diff = np.abs(back.astype(int) - frames.astype(int))
+    if tolerance is not None:
+        assert diff.max() <= tolerance
+    else:   # 4:2:0 halves the chroma: the same as the 8-bit 4:2:0 reading of the same frames
+        eight = write_video(tmp_path / "e.yuv", frames, 25.0)
+        ref = read_video(eight, yuv_size=(56, 40), yuv_fps=25, min_size=16).frames
+        assert np.abs(back.astype(int) - ref.astype(int)).max() <= 2 and diff.mean() < 3
+    with pytest.raises(OutputError, match="bad raw YUV options yuv422p"):
+        write_video(tmp_path / "p.yuv", frames, 25.0, pix_fmt="yuv422p")
+
+
+def test_decode_to_raw_yuv_in_the_layout_its_name_says(tmp_path, capsys):
+    frames = moving_texture(3, 48, 64)
+    write_video(tmp_path / "c.mkv", frames, 25.0)
+    assert encode.main([str(tmp_path / "c.mkv"), "-o", str(tmp_path / "c.adv")]) == 0
+    assert decode.main([str(tmp_path / "c.adv"), "-o", str(tmp_path / "ref.mkv")]) == 0
+    out = tmp_path / "c_64x48_25_444_10bit.yuv"
+    assert decode.main([str(tmp_path / "c.adv"), "-o", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["yuv_format"] == "yuv444p10le"
+    back = load_dataset({"name": "d", "root": str(tmp_path), "format": "auto"})[out.stem].read(None).frames
+    ref = read_video(tmp_path / "ref.mkv").frames
+    assert np.abs(back.astype(int) - ref.astype(int)).max() <= 1
+    assert decode.main([str(tmp_path / "c.adv"), "-o", str(tmp_path / "d.mkv"), "--yuv-format", "yuv420p"]) == 2
+    assert "--yuv-format is for a raw .yuv output only" in capsys.readouterr().err

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import time
+from argparse import Namespace
+from pathlib import Path
 from typing import Sequence
 
 from actdiff.commands.common import (
@@ -24,6 +26,7 @@ from actdiff.commands.common import (
     setup_output,
 )
 from actdiff.config import ENCODE_EXPERIMENT
+from actdiff.errors import ConfigError
 
 DEFAULT_CONFIG = ENCODE_EXPERIMENT
 
@@ -32,7 +35,10 @@ def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="actdiff decode", description=__doc__)
     p.add_argument("input", help="an .adv file written by `actdiff encode`")
     p.add_argument("-o", "--output", required=True,
-                   help="PNG folder (no extension), .y4m, .mp4 or .mkv (lossless)")
+                   help="PNG folder (no extension), .y4m, .mp4 or .mkv (lossless), or raw .yuv (BT.709 limited range)")
+    p.add_argument("--yuv-format", default=None,
+                   help="raw .yuv output only: its layout, as FFmpeg names it (yuv420p, yuv420p10le, yuv444p, …; "
+                        "default: from the output's name, '10bit' and '444' in it, else yuv420p)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     add_output_args(p)
@@ -57,32 +63,49 @@ def main(argv: Sequence[str]) -> int:
     from actdiff.decoders import build_decoder
     from actdiff.io import check_video_output, prepare_outputs, write_video
 
+    raw = raw_output(args)
     prepare_outputs([args.output], [src], args.overwrite)
     data = src.read_bytes()
     header = check_stream(data, args.max_pixels).header  # container, header, decode budget: before a decoder loads
-    check_video_output(args.output, args.overwrite, header.height, header.width)  # format and path, before decoding
+    check_video_output(args.output, args.overwrite, header.height, header.width, **raw)  # before decoding
     section = decoder_section(args, cfg)
     decoder = build_decoder(section)
     t0 = time.perf_counter()
     video = decode_video(data, decoder, max_pixels=args.max_pixels, weights_dirs=args.keyframe_weights)
     seconds = time.perf_counter() - t0
-    write_video(args.output, video.frames, video.fps, overwrite=args.overwrite)
+    write_video(args.output, video.frames, video.fps, overwrite=args.overwrite, **raw)
     settings = decoder.settings() if hasattr(decoder, "settings") else {}
     model = settings.get("model")
     summary = {"output": str(args.output), "frames": video.num_frames, "width": video.width, "height": video.height,
                "fps": video.fps, "decoder": section["name"], "model": model, "decoder_settings": settings,
                "decode_seconds": round(seconds, 3),
                "frames_per_second": round(video.num_frames / max(seconds, 1e-9), 3)}
+    if raw:
+        summary["yuv_format"] = raw["pix_fmt"]
     if args.json:
         print(json.dumps(summary, default=str))
         return 0
     how = "; ".join(x for x in (model, sampling_text(settings)) if x)
+    layout = f" (raw {raw['pix_fmt']}, BT.709 limited range)" if raw else ""
     print(
-        f"{args.output}: {video.num_frames} frames {video.width}x{video.height} (WxH) decoded with "
+        f"{args.output}{layout}: {video.num_frames} frames {video.width}x{video.height} (WxH) decoded with "
         f"{section['name']}{f' ({how})' if how else ''} in {seconds:.2f} s "
         f"({summary['frames_per_second']:.1f} frames/s)"
     )
     return 0
+
+
+def raw_output(args: Namespace) -> dict:
+    """``write_video``'s layout of a raw ``.yuv`` output (``--yuv-format``, else what the output's
+    name says, else ``yuv420p``); ``{}`` for other outputs, where ``--yuv-format`` is refused."""
+    from actdiff.data.datasets import pix_fmt_from_name
+    from actdiff.io.writer import output_kind
+
+    if output_kind(args.output) != "yuv":
+        if args.yuv_format:
+            raise ConfigError(f"--yuv-format is for a raw .yuv output only ({args.output} is not one)")
+        return {}
+    return {"pix_fmt": args.yuv_format or pix_fmt_from_name(Path(args.output).name)}
 
 
 def sampling_text(settings: dict) -> str:

@@ -1,5 +1,5 @@
 """Video input/output: read any supported video into a :class:`~actdiff.types.Video`, write
-frames losslessly (PNG folder, FFV1, lossless x264) or near-losslessly (y4m), geometry helpers.
+frames losslessly (PNG folder, FFV1, lossless x264), as Y'CbCr (y4m, raw .yuv) or lossy (x264), geometry helpers.
 
 Public API::
 
@@ -8,7 +8,7 @@ Public API::
                chroma="bilinear", fps=None, min_size=32, yuv_format=None) -> Video
     video_info(path, *, yuv_size=None, yuv_fps=None, fps=None, yuv_format=None) -> VideoInfo
     write_video(path, frames, fps=None, *, overwrite=False, codec=None, crf=18,
-                y4m_chroma="444", yuv_range="full", yuv_matrix="bt709") -> Path
+                y4m_chroma="444", yuv_range=None, yuv_matrix="bt709") -> Path
     check_video_output(path, overwrite, height, width) -> Path   (before any work)
     prepare_outputs(outputs, inputs, overwrite)                  (no output is an input; no leftovers)
     pad_to_multiple(frames, multiple, mode="reflect") -> (padded, (H, W))

@@ -100,11 +100,14 @@ def yuv_to_rgb(
 
 
 def rgb_to_yuv(
-    rgb: np.ndarray, matrix: str = "bt709", rng: str = "full", subsampling: str = "444"
+    rgb: np.ndarray, matrix: str = "bt709", rng: str = "full", subsampling: str = "444", depth: int = 8
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Convert ``uint8 (H, W, 3)`` RGB to 8-bit ``(Y, U, V)`` planes (``444`` or ``420``)."""
+    """Convert ``uint8 (H, W, 3)`` RGB to ``(Y, U, V)`` planes (``444`` or ``420``) of ``depth``
+    bits a sample: ``uint8`` at 8, else ``uint16``."""
     kr, kb = _check(matrix, rng)
-    off, ys, cs, mid = _scales(rng)
+    if not 8 <= depth <= 16:
+        raise ValueError(f"bit depth must be 8 to 16, got {depth}")
+    off, ys, cs, mid = _scales(rng, depth)
     f = rgb.astype(np.float32) / 255.0
     r, g, b = f[..., 0], f[..., 1], f[..., 2]
     yn = kr * r + (1.0 - kr - kb) * g + kb * b
@@ -118,6 +121,6 @@ def rgb_to_yuv(
         raise ValueError(f"unknown chroma subsampling {subsampling!r} (known: 444, 420)")
 
     def q(x: np.ndarray) -> np.ndarray:
-        return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+        return np.clip(np.rint(x), 0, (1 << depth) - 1).astype(np.uint8 if depth == 8 else np.uint16)
 
     return q(yn * ys + off), q(u), q(v)

@@ -2,7 +2,8 @@
 of :data:`actdiff.io.planar.PIX_FMTS` (default ``yuv420p``: 8-bit 4:2:0, I420; ``yuv420p10le``
 for the 10-bit UVG and HEVC sequences).
 
-The format has no header, so size, frame rate and layout must be given. UVG, MCL-JCV and the HEVC
+The format has no header, so size, frame rate and layout must be given (:func:`write` writes
+limited range by default, as it is read). UVG, MCL-JCV and the HEVC
 common-test sequences are BT.709; the range defaults to ``limited`` and is selectable. An 8-bit
 read of a file whose first frame looks like 10-bit samples, and a 10- or 12-bit read of samples
 too large for it, are refused (each would decode to noise).
@@ -13,11 +14,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from actdiff.io.base import FormatError, VideoInfo
-from actdiff.io.colour import yuv_to_rgb
+from actdiff.io.colour import rgb_to_yuv, yuv_to_rgb
 from actdiff.io.planar import Layout, layout_of, looks_wider, split_planes
 
 DEFAULT_PIX_FMT = "yuv420p"
@@ -89,3 +91,13 @@ def iter_frames(
                 raise FormatError("file ended inside a frame")
             y, u, v = _planes(buf, h, w, layout, pix_fmt)
             yield yuv_to_rgb(y, u, v, matrix, rng, chroma, layout.depth)
+
+
+def write(f: BinaryIO, frames: np.ndarray, pix_fmt: str = DEFAULT_PIX_FMT, rng: str = "limited",
+          matrix: str = "bt709") -> None:
+    """Write ``uint8 (T, H, W, 3)`` RGB frames as raw planar ``pix_fmt`` (more than 8 bits: each
+    sample a 16-bit little-endian word)."""
+    layout = layout_of(pix_fmt)
+    for frame in frames:
+        for plane in rgb_to_yuv(frame, matrix, rng, layout.chroma, layout.depth):
+            f.write(plane.astype("<u2" if layout.depth > 8 else np.uint8).tobytes())

@@ -202,3 +202,28 @@ def test_decode_to_raw_yuv_in_the_layout_its_name_says(tmp_path, capsys):
     assert np.abs(back.astype(int) - ref.astype(int)).max() <= 1
     assert decode.main([str(tmp_path / "c.adv"), "-o", str(tmp_path / "d.mkv"), "--yuv-format", "yuv420p"]) == 2
     assert "--yuv-format is for a raw .yuv output only" in capsys.readouterr().err
+
+
+def test_yuv_psnr_matches_ffmpegs_psnr_filter(tmp_path):
+    """``psnr_y``/``psnr_u``/``psnr_v`` are FFmpeg's ``psnr`` filter on the two ``yuv420p`` files
+    of the frames (one frame: FFmpeg pools MSE over frames, we average per-frame PSNR);
+    ``psnr_yuv`` weights them 6:1:1; identical frames are capped at 100 dB."""
+    import re
+    import subprocess
+
+    from actdiff.metrics import compute_metrics
+    from actdiff.metrics.vmaf import find_ffmpeg
+
+    rng = np.random.default_rng(3)
+    ref = moving_texture(1, 40, 56)
+    rec = np.clip(ref.astype(int) + rng.integers(-6, 7, ref.shape), 0, 255).astype(np.uint8)
+    ours = compute_metrics(ref, rec, ["psnr_y", "psnr_u", "psnr_v", "psnr_yuv"])
+    a, b = write_video(tmp_path / "a.yuv", ref, 25.0), write_video(tmp_path / "b.yuv", rec, 25.0)
+    raw = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "56x40"]
+    log = subprocess.run([str(find_ffmpeg()), "-hide_banner", *raw, "-i", str(b), *raw, "-i", str(a),
+                          "-lavfi", "psnr", "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
+    theirs = {k: float(v) for k, v in re.findall(r"\b([yuv]):([0-9.]+)", log)}
+    for plane in "yuv":
+        assert ours[f"psnr_{plane}"] == pytest.approx(theirs[plane], abs=0.01)
+    assert ours["psnr_yuv"] == pytest.approx((6 * theirs["y"] + theirs["u"] + theirs["v"]) / 8, abs=0.01)
+    assert compute_metrics(ref, ref, ["psnr_yuv", "psnr_u"]) == {"psnr_yuv": 100.0, "psnr_u": 100.0}

@@ -52,6 +52,21 @@ def test_dcvc_file_has_sequences_named_like_ours():
     assert res["mean"][0]["bpp"] == pytest.approx(0.025)
 
 
+def test_dcvc_yuv_points_read_their_plain_psnr_as_yuv_psnr(tmp_path):
+    """DCVC's ``ave_all_frame_psnr`` of a YUV 4:2:0 test (one with the planes' PSNRs) is the 6:1:1
+    YUV PSNR: ``psnr_yuv`` here, never our RGB ``psnr``; with ``_rgb`` present that one is ``psnr``."""
+    point = {"i_frame_num": 1, "p_frame_num": 1, "ave_all_frame_bpp": 0.02, "ave_all_frame_psnr": 36.0,
+             "ave_all_frame_psnr_y": 35.0, "ave_all_frame_psnr_u": 40.0, "ave_all_frame_psnr_v": 40.0}
+    path = tmp_path / "dcvc.json"
+    path.write_text(json.dumps({"UVG": {"Beauty_1920x1080_120fps_420_10bit_YUV": {"000": point},
+                                        "Jockey_1920x1080": {"000": {**point, "ave_all_frame_psnr_rgb": 33.0}}}}))
+    res = load_results(path)
+    assert res["sequences"]["Beauty"][0]["metrics"] == {"psnr_yuv": 36.0, "psnr_y": 35.0, "psnr_u": 40.0,
+                                                        "psnr_v": 40.0}
+    assert res["sequences"]["Jockey"][0]["metrics"]["psnr"] == 33.0
+    assert "psnr_yuv" not in res["sequences"]["Jockey"][0]["metrics"]
+
+
 def test_bdrate_against_a_compressai_curve(tmp_path, capsys):
     # ours: half the CompressAI rates at the same PSNR on both sequences → BD-rate −50 %
     rates, psnr = np.array([0.02, 0.04, 0.08, 0.16]), np.array([27.0, 29.0, 31.0, 33.0])

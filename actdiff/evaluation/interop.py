@@ -23,8 +23,10 @@ Users overlay published curves all the time; :func:`actdiff.evaluation.results.l
 Metric names are mapped to ours (:data:`METRIC_NAMES`: ``psnr-rgb``/``rgb_psnr`` → ``psnr``,
 ``ms-ssim-rgb``/``ms-ssim`` → ``ms_ssim``, ``psnr-y`` → ``psnr_y`` …); other fields are dropped
 and listed under ``config.dropped``. DCVC's ``ave_all_frame_psnr`` is RGB PSNR for RGB test
-sequences but the 6:1:1 YUV PSNR for YUV 4:2:0 ones (``ave_all_frame_psnr_rgb`` wins when
-present); our ``psnr`` is RGB PSNR, so check which one a file holds. An MS-SSIM of exactly 0
+sequences but the 6:1:1 YUV PSNR for YUV 4:2:0 ones: where a point also has the planes'
+``ave_all_frame_psnr_y`` and no ``ave_all_frame_psnr_rgb``, it is read as our ``psnr_yuv``
+(:mod:`actdiff.metrics.yuv`), else as ``psnr`` (``ave_all_frame_psnr_rgb`` wins when present);
+a file of neither field set cannot say which, so check it. An MS-SSIM of exactly 0
 (DCVC without ``--calc_ssim``) is not a measurement and is dropped. Anything else is an
 ``InputError`` naming what is wrong.
 """
@@ -124,9 +126,10 @@ def _dcvc_point(p: dict[str, Any], where: str) -> dict[str, Any]:
     if "ave_all_frame_bpp" not in p:
         raise InputError(f"{where}: no 'ave_all_frame_bpp'")
     metrics = {}
+    yuv = "ave_all_frame_psnr_y" in p and "ave_all_frame_psnr_rgb" not in p   # the plain PSNR is 6:1:1 YUV
     for key, ours in _DCVC_METRICS.items():  # ordered: ave_all_frame_psnr_rgb overrides ave_all_frame_psnr
         if key in p:
-            metrics[ours] = _number(p[key], f"{where}: {key}")
+            metrics["psnr_yuv" if yuv and key == "ave_all_frame_psnr" else ours] = _number(p[key], f"{where}: {key}")
     if metrics.get("ms_ssim") == 0.0:
         del metrics["ms_ssim"]  # DCVC writes 0 when MS-SSIM was not computed
     frames = int(p.get("i_frame_num", 0)) + int(p.get("p_frame_num", 0)) or None

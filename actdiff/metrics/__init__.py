@@ -5,7 +5,9 @@ Every metric is registered in ``actdiff.registry.METRICS``; ``METRICS.build(name
 function). Kinds:
 
 * ``nr`` — no-reference, per frame: ``fn(rec (B,3,H,W) float [0,1]) -> (B,)``;
-* ``fr`` — full-reference, per frame: ``fn(ref, rec) -> (B,)``;
+* ``fr`` — full-reference, per frame: ``fn(ref, rec) -> (B,)`` (``psnr_y``, ``psnr_u``, ``psnr_v``,
+  ``psnr_yuv``: of the BT.709 limited-range 4:2:0 planes, as video coding reports it,
+  :mod:`actdiff.metrics.yuv`);
 * ``clip`` — whole clip: ``fn(ref uint8 (T,H,W,3), rec) -> float`` (``warping_error``, ``tof``,
   ``tlp`` — temporal, see ``actdiff.metrics.temporal`` — and ``vmaf``, ``vmaf_neg`` through
   ffmpeg's libvmaf, see ``actdiff.metrics.vmaf``);
@@ -36,6 +38,7 @@ from actdiff.metrics.niqe import niqe
 from actdiff.metrics.temporal import tlp, tof, warping_error
 from actdiff.metrics.vmaf import find_ffmpeg, vmaf, vmaf_neg
 from actdiff.metrics.weights import find_weights, require_all
+from actdiff.metrics.yuv import psnr_u, psnr_v, psnr_y, psnr_yuv
 from actdiff.registry import METRICS
 from actdiff.types import Video
 
@@ -81,6 +84,8 @@ def _register(name: str, kind: str, fn: Callable[..., Any] | None, lower: bool, 
 
 _register("psnr", "fr", fr.psnr, False, "dB")
 _register("psnr_lowres", "fr", fr.psnr_lowres, False, "dB")
+for _name, _fn in (("psnr_y", psnr_y), ("psnr_u", psnr_u), ("psnr_v", psnr_v), ("psnr_yuv", psnr_yuv)):
+    _register(_name, "fr", _fn, False, "dB")   # BT.709 limited 4:2:0 planes, actdiff.metrics.yuv
 _register("ms_ssim", "fr", fr.ms_ssim, False)
 _register("haarpsi", "fr", fr.haarpsi, False)
 _register("vif", "fr", fr.vif, False)
@@ -96,6 +101,8 @@ _register("vmaf_neg", "clip", vmaf_neg, False, requires=find_ffmpeg)
 for _name, (_, _, _requires) in DIST_METRICS.items():
     _register(_name, "dist", None, True, requires=_requires)
 
+#: Metrics in dB whose per-frame values are capped at 100 dB (identical frames: not ``inf``).
+CAPPED_DB = frozenset(n for n in METRICS.names() if n.startswith("psnr"))
 LOWER_IS_BETTER = frozenset(n for n in METRICS.names() if METRICS.build(n).lower_is_better)
 
 
@@ -175,7 +182,8 @@ def compute_metrics(
 
     Returns ``{name: float}``; per-frame metrics are means over frames; ``psnr`` is the mean of
     per-frame PSNRs (frames identical to the reference are capped at 100 dB; likewise
-    ``psnr_lowres``). ``fid``/``kid`` use whole frames, ``fid_patches``/``kid_patches`` HiFiC 256-px
+    ``psnr_lowres`` and the planes' ``psnr_y``, ``psnr_u``, ``psnr_v``, ``psnr_yuv``). ``fid``/``kid``
+    use whole frames, ``fid_patches``/``kid_patches`` HiFiC 256-px
     patches, ``fvd``/``kvd`` 16-frame clips (NaN with a warning below 32 frames); ``fid_feature``
     replaces the standard Inception and I3D (tests, custom extractors: it gets ``uint8 (N, 3, H, W)``
     frames, or ``uint8 (N, 3, 16, H, W)`` clips for ``fvd``/``kvd``).
@@ -190,7 +198,7 @@ def compute_metrics(
         m = get_metric(name)
         if m.kind in ("nr", "fr"):
             vals = per_frame(name, a, b, batch_size)
-            if name in ("psnr", "psnr_lowres"):  # identical frames: capped at 100 dB, not inf
+            if name in CAPPED_DB:  # identical frames: capped at 100 dB, not inf
                 vals = np.minimum(vals, 100.0)
             out[name] = _frame_mean(name, torch.from_numpy(vals))
         elif m.kind == "clip":

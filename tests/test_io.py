@@ -428,3 +428,35 @@ def test_container_with_undecodable_metadata_is_read(tmp_path):
     with pytest.raises(UnicodeDecodeError):
         av.open(str(path)).metadata  # noqa: B018  (PyAV's default: strict)
     assert read_video(path).frames.shape == (3, 48, 64, 3)
+
+
+@pytest.mark.parametrize("degrees,turns", [(90, 1), (-90, 3), (180, 2)])
+def test_rotated_container_is_read_upright_as_ffmpeg_shows_it(tmp_path, degrees, turns):
+    """A phone's portrait video is stored landscape with a display rotation: read upright, the
+    size from ``video_info`` the upright one, exactly what ``ffmpeg`` (autorotate) decodes."""
+    import subprocess
+
+    import av
+
+    from actdiff.metrics.vmaf import find_ffmpeg
+
+    img = moving_texture(1, 48, 64)[0]
+    img[:8, :16] = 255   # a corner to tell the turns apart
+    path = tmp_path / f"r{degrees}.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264rgb", rate=25)
+        s.width, s.height, s.pix_fmt, s.options = 64, 48, "rgb24", {"qp": "0"}
+        s.set_display_rotation(degrees)
+        for i in range(2):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode())
+    upright = np.rot90(img, turns)
+    frames = read_video(path).frames
+    np.testing.assert_array_equal(frames[1], upright)
+    vi = video_info(path)
+    assert (vi.num_frames, vi.height, vi.width) == (2, *upright.shape[:2])
+    shown = subprocess.run([str(find_ffmpeg()), "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
+                            "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    np.testing.assert_array_equal(np.frombuffer(shown, np.uint8).reshape(upright.shape), frames[0])

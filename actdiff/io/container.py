@@ -2,7 +2,9 @@
 
 Reading decodes with FFmpeg's frame threads and stops as soon as enough frames are out.
 Conversion to RGB uses the stream's colour tags (BT.709 for tagged HD video); untagged streams
-get FFmpeg's default (BT.601), like ``ffmpeg -i x.mp4 x%d.png``.
+get FFmpeg's default (BT.601), like ``ffmpeg -i x.mp4 x%d.png``. Frames are turned upright as
+their display matrix says (a phone's portrait video is stored landscape with a 90° rotation),
+as players and ``ffmpeg`` show them; the size :func:`info` gives is the upright one.
 
 Writing:
 
@@ -66,16 +68,45 @@ def stream_fps(path: Path) -> float:
         c.close()
 
 
+def quarter_turns(frame: av.VideoFrame) -> int:
+    """Quarter turns counterclockwise (0–3) that show ``frame`` upright, from its display matrix
+    (``frame.rotation``, degrees counterclockwise; what ``ffmpeg``'s autorotate applies). A
+    rotation that is not a multiple of 90° is not applied (:func:`iter_frames` says so)."""
+    degrees = int(getattr(frame, "rotation", 0) or 0)
+    return 0 if degrees % 90 else (degrees // 90) % 4
+
+
+def _say_rotation(path: Path, frame: av.VideoFrame, turns: int) -> None:
+    degrees = int(getattr(frame, "rotation", 0) or 0)
+    if degrees % 90:
+        log.warning("%s: display rotation of %d degrees is not a multiple of 90: frames are read unrotated",
+                    path, degrees)
+    elif turns:
+        log.info("%s: frames turned %d degrees counterclockwise, as its display matrix says", path, 90 * turns)
+
+
+def _first_turns(c: av.container.InputContainer) -> int:
+    """:func:`quarter_turns` of the first decodable frame (0 when none decodes)."""
+    for frame in c.decode(video=0):
+        return quarter_turns(frame)
+    return 0
+
+
 def info(path: Path) -> VideoInfo:
-    """Size, fps and frame count; the count comes from the index, or by demuxing packets."""
+    """Upright size, fps and frame count; the count comes from the index, or by demuxing packets."""
     c = _open(path)
     try:
         s = c.streams.video[0]
         fps = _fps(s)
         n = int(s.frames or 0)
+        h, w = int(s.height), int(s.width)
+        if _first_turns(c) % 2:
+            h, w = w, h
         if n <= 0:
-            n = sum(1 for p in c.demux(s) if p.size)
-        return VideoInfo(n, int(s.height), int(s.width), fps, "container")
+            c.close()
+            c = _open(path)
+            n = sum(1 for p in c.demux(c.streams.video[0]) if p.size)
+        return VideoInfo(n, h, w, fps, "container")
     except av.FFmpegError as e:
         raise FormatError(f"corrupt video ({_reason(e)})") from None
     finally:
@@ -83,7 +114,8 @@ def info(path: Path) -> VideoInfo:
 
 
 def iter_frames(path: Path, start: int = 0) -> Iterator[np.ndarray]:
-    """Yield ``uint8 (H, W, 3)`` RGB frames from frame ``start`` (earlier ones are decoded, dropped).
+    """Yield upright ``uint8 (H, W, 3)`` RGB frames (:func:`quarter_turns`) from frame ``start``
+    (earlier ones are decoded, dropped).
 
     When the container's index declares a frame count (mp4/mov) and decoding ends early, the
     file is truncated or corrupt: ``FormatError`` rather than a silently shorter video.
@@ -96,7 +128,11 @@ def iter_frames(path: Path, start: int = 0) -> Iterator[np.ndarray]:
         n = 0
         for n, frame in enumerate(c.decode(s), 1):
             if n > start:
-                yield frame.to_ndarray(format="rgb24")
+                turns = quarter_turns(frame)
+                if n == start + 1:
+                    _say_rotation(path, frame, turns)
+                rgb = frame.to_ndarray(format="rgb24")
+                yield np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
         if declared and n < declared:
             raise FormatError(f"truncated or corrupt: decoded {n} of the {declared} frames its index declares")
     except av.FFmpegError as e:

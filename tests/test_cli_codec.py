@@ -237,3 +237,14 @@ def test_decode_says_which_model_and_sampling(encoded, tmp_path, capsys):
     assert decode.main([str(encoded[0]), "-o", str(tmp_path / "w.mkv"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["decoder_settings"]["prediction"] == "select" and "steps" not in summary["decoder_settings"]
+
+
+@pytest.mark.parametrize("verb", ["decode", "info"])
+def test_a_video_given_as_a_stream_says_how_to_encode_it(clip, tmp_path, capsys, verb):
+    argv = [str(clip), "-o", str(tmp_path / "o.mkv")] if verb == "decode" else [str(clip)]
+    assert cli.main([verb, *argv]) == 2
+    assert f"{clip} is not an ActDiff stream but a video by its name (`actdiff encode" in one_error_line(capsys)
+    garbage = tmp_path / "g.adv"
+    garbage.write_bytes(b"not a stream")
+    assert cli.main([verb, str(garbage)] + (["-o", str(tmp_path / "p.mkv")] if verb == "decode" else [])) == 2
+    assert "bad magic: not an ActDiff file" in one_error_line(capsys)

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Callable, List, NoReturn, Optional, Sequence
+from typing import Any, Callable, List, NoReturn, Optional, Sequence
 
 from omegaconf import DictConfig
 
@@ -319,3 +319,24 @@ def parse_size(text: str) -> tuple:
     if max(a, b) > MAX_SIDE:
         raise ActDiffError(f"size {text!r} is larger than the format's {MAX_SIDE} pixels a side")
     return a, b
+
+
+
+def read_stream(path: Path, check: Callable[[bytes], Any]) -> tuple[bytes, Any]:
+    """The bytes of the stream at ``path`` and what ``check(data)`` returned; a file that is not a stream
+    but a video by its name (a container, ``.y4m``, ``.yuv``) gets a ``BitstreamError`` saying how
+    to encode it instead."""
+    from actdiff.errors import BitstreamError
+    from actdiff.io import detect_format
+    from actdiff.io.container import EXTENSIONS
+
+    data = path.read_bytes()
+    try:
+        checked = check(data)
+    except BitstreamError as e:
+        if str(e).startswith("bad magic") and (detect_format(path) in ("y4m", "yuv")
+                                               or path.suffix.lower() in EXTENSIONS):
+            raise BitstreamError(f"{path} is not an ActDiff stream but a video by its name "
+                                 f"(`actdiff encode {path} -o OUT.adv` codes it)") from None
+        raise
+    return data, checked

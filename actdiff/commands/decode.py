@@ -23,6 +23,7 @@ from actdiff.commands.common import (
     decoder_section,
     load_cfg,
     maybe_print_config,
+    read_stream,
     setup_output,
 )
 from actdiff.config import ENCODE_EXPERIMENT
@@ -65,8 +66,8 @@ def main(argv: Sequence[str]) -> int:
 
     raw = raw_output(args)
     prepare_outputs([args.output], [src], args.overwrite)
-    data = src.read_bytes()
-    header = check_stream(data, args.max_pixels).header  # container, header, decode budget: before a decoder loads
+    data, stream = read_stream(src, lambda d: check_stream(d, args.max_pixels))  # container, header, budget
+    header = stream.header
     check_video_output(args.output, args.overwrite, header.height, header.width, **raw)  # before decoding
     section = decoder_section(args, cfg)
     decoder = build_decoder(section)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from actdiff.commands.common import ArgumentParser, add_stream_args, cli_entry
+from actdiff.commands.common import ArgumentParser, add_stream_args, cli_entry, read_stream
 
 
 @cli_entry
@@ -37,8 +37,8 @@ def main(argv: Sequence[str]) -> int:
     from actdiff.codec.decoder import decode_segments
     from actdiff.codec.describe import describe_stream, format_description
 
-    data = path.read_bytes()
-    decode_segments(data, max_pixels=args.max_pixels, weights_dirs=args.keyframe_weights)  # fails where decode fails
+    data, _ = read_stream(path, lambda d: decode_segments(d, max_pixels=args.max_pixels,  # fails where decode fails
+                                                       weights_dirs=args.keyframe_weights))
     info = describe_stream(data, str(path))
     sys.stdout.write(json.dumps(info, indent=2) + "\n" if args.json else format_description(info))
     return 0

@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 #: ``progress(frames done, total frames)`` after every decoded segment.
 Progress = Optional[Callable[[int, int], None]]
 #: Bytes of memory per decoded pixel the warp decoder peaks near: 6.4 measured at 1280x720, 7.6 (anonymous
-#: memory) for 600 frames of 1080p (benchmarks/results/memory_encode_1080p_600_cpu.json); rounded up.
+#: memory) for 600 frames of 1080p (benchmarks/results/memory_encode_1080p_600_cpu.json); rounded up. Measured
+#: before decode_video stopped copying the clip (2.6 bytes a pixel less at 96 frames of 1080p,
+#: memory_decode_1080p_96_*_cpu.json): kept until re-measured on a long clip.
 DECODE_BYTES_PER_PIXEL = 8.0
 #: Share of the memory available a stream may take to decode by default.
 DECODE_MEMORY_SHARE = 0.8

@@ -14,9 +14,9 @@ from conftest import moving_texture
 
 from actdiff.commands import decode, encode
 from actdiff.data import load_dataset
-from actdiff.data.datasets import pix_fmt_from_name
 from actdiff.errors import ConfigError, InputError, OutputError
 from actdiff.io import read_video, rgb_to_yuv, video_info, write_video
+from actdiff.io.rawyuv import pix_fmt_from_name
 
 
 def write_raw(path: Path, planes: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Path:

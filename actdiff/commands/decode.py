@@ -99,7 +99,7 @@ def main(argv: Sequence[str]) -> int:
 def raw_output(args: Namespace) -> dict:
     """``write_video``'s layout of a raw ``.yuv`` output (``--yuv-format``, else what the output's
     name says, else ``yuv420p``); ``{}`` for other outputs, where ``--yuv-format`` is refused."""
-    from actdiff.data.datasets import pix_fmt_from_name
+    from actdiff.io.rawyuv import pix_fmt_from_name
     from actdiff.io.writer import output_kind
 
     if output_kind(args.output) != "yuv":

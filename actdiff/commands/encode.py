@@ -83,8 +83,8 @@ def check_input_options(args: Namespace) -> None:
 def raw_yuv_options(args: Namespace) -> dict:
     """``read_video``'s size, frame rate and layout of a raw ``.yuv`` input: the options given, else
     what its name says (``NAME_1920x1080_50_10bit.yuv``), said on stderr; ``{}`` for other inputs."""
-    from actdiff.data.datasets import yuv_from_name
     from actdiff.io import detect_format
+    from actdiff.io.rawyuv import yuv_from_name
 
     if detect_format(Path(args.input)) != "yuv":
         return {}

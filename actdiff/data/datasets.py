@@ -41,14 +41,12 @@ from actdiff.io import VideoInfo, video_info
 from actdiff.io.container import EXTENSIONS as CONTAINER_EXTENSIONS
 from actdiff.io.planar import PIX_FMTS
 from actdiff.io.pngdir import list_frames, natural_key
+from actdiff.io.rawyuv import pix_fmt_from_name, yuv_from_name
 from actdiff.types import Video
 
 log = logging.getLogger(__name__)
 
 FORMATS = (*PIX_FMTS, "container", "png", "y4m", "auto")
-_YUV_NAME = re.compile(r"_(\d+)x(\d+)_(\d+(?:\.\d+)?)(?:fps|p)?(?:_|\.|$)", re.IGNORECASE)
-_YUV_DEPTH = re.compile(r"(?<![0-9])(\d+)[-_]?bits?(?![a-z])", re.IGNORECASE)
-_YUV_CHROMA = re.compile(r"(?<![0-9])(420|422|444)(?![0-9])")
 _KEYS = {"name", "root", "prepare", "format", "width", "height", "color", "sequences"}
 _SEQ_KEYS = {"name", "file", "frames", "fps", "width", "height", "format"}
 
@@ -163,30 +161,6 @@ class Dataset:
             raise InputError(f"dataset {self.name}: folder {self.root} does not exist ({how}set data.root)")
         for s in self.sequences:
             s.check()
-
-
-def yuv_from_name(path: Path) -> dict[str, Any] | None:
-    """Size, frame rate and layout of a raw ``.yuv`` from its name, ``None`` when it gives no
-    ``<W>x<H>_<fps>``; a layout the name gives that is not read (4:2:2, 14 bits) is ``InputError``."""
-    m = _YUV_NAME.search(path.name)
-    if not m:
-        return None
-    return {"width": int(m.group(1)), "height": int(m.group(2)), "fps": float(m.group(3)),
-            "format": pix_fmt_from_name(path.name)}
-
-
-def pix_fmt_from_name(name: str) -> str:
-    """The raw layout a ``.yuv`` file's name gives (``…_420_10bit_…`` → ``yuv420p10le``; default
-    ``yuv420p``); ``InputError`` for one that is not read."""
-    rest = _YUV_NAME.sub("_", name)   # not the size or the frame rate
-    depth = _YUV_DEPTH.search(rest)
-    chroma = _YUV_CHROMA.search(rest)
-    fmt = f"yuv{chroma.group(1) if chroma else '420'}p"
-    if depth and depth.group(1) != "8":
-        fmt += f"{depth.group(1)}le"
-    if fmt not in PIX_FMTS:
-        raise InputError(f"{name}: its name says {fmt}, which is not read (known: {', '.join(PIX_FMTS)})")
-    return fmt
 
 
 def sequence_at(p: Path, color: dict[str, str] | None = None, name: str = "") -> Sequence | None:

@@ -16,15 +16,14 @@ import numpy as np
 
 from actdiff.io.base import FormatError
 
-#: Chroma samplings: ``420`` (planes ``ceil(H/2) × ceil(W/2)``), ``444`` and ``mono`` (no chroma).
-CHROMAS = ("420", "444", "mono")
-#: Bits a sample that are read.
+#: Bits a sample of the raw ``.yuv`` layouts (``.y4m`` says its own, 8 to 16).
 DEPTHS = (8, 10, 12, 16)
 
 
 @dataclass(frozen=True)
 class Layout:
-    """How one frame is stored: ``chroma`` (one of :data:`CHROMAS`) and ``depth`` bits a sample."""
+    """How one frame is stored: ``chroma`` — ``420`` (planes ``ceil(H/2) × ceil(W/2)``), ``444`` or
+    ``mono`` (no chroma planes) — and ``depth`` bits a sample."""
 
     chroma: str
     depth: int
@@ -89,4 +88,4 @@ def looks_wider(y: np.ndarray) -> bool:
     return int(flat[1::2].max()) <= 3 < int(flat[0::2].max())
 
 
-__all__ = ["CHROMAS", "DEPTHS", "PIX_FMTS", "Layout", "layout_of", "looks_wider", "split_planes"]
+__all__ = ["DEPTHS", "PIX_FMTS", "Layout", "layout_of", "looks_wider", "split_planes"]

@@ -12,17 +12,23 @@ too large for it, are refused (each would decode to noise).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from actdiff.errors import InputError
 from actdiff.io.base import FormatError, VideoInfo
 from actdiff.io.colour import rgb_to_yuv, yuv_to_rgb
-from actdiff.io.planar import Layout, layout_of, looks_wider, split_planes
+from actdiff.io.planar import PIX_FMTS, Layout, layout_of, looks_wider, split_planes
 
 DEFAULT_PIX_FMT = "yuv420p"
+#: ``_<W>x<H>_<fps>`` in a file name (``Beauty_1920x1080_120fps_…``, ``videoSRC01_1920x1080_30.yuv``).
+_NAME_SIZE = re.compile(r"_(\d+)x(\d+)_(\d+(?:\.\d+)?)(?:fps|p)?(?:_|\.|$)", re.IGNORECASE)
+_NAME_DEPTH = re.compile(r"(?<![0-9])(\d+)[-_]?bits?(?![a-z])", re.IGNORECASE)
+_NAME_CHROMA = re.compile(r"(?<![0-9])(420|422|444)(?![0-9])")
 
 
 def frame_bytes(width: int, height: int, pix_fmt: str = DEFAULT_PIX_FMT) -> int:
@@ -50,6 +56,30 @@ def info(path: Path, yuv_size: tuple[int, int] | None, fps: float | None,
         with open(path, "rb") as f:
             _check_first(f.read(n), h, w, pix_fmt)
     return VideoInfo(size // n, h, w, float(fps), "yuv")
+
+
+def yuv_from_name(path: Path) -> dict[str, Any] | None:
+    """Size, frame rate and layout of a raw ``.yuv`` from its name, ``None`` when it gives no
+    ``<W>x<H>_<fps>``; a layout the name gives that is not read (4:2:2, 14 bits) is ``InputError``."""
+    m = _NAME_SIZE.search(path.name)
+    if not m:
+        return None
+    return {"width": int(m.group(1)), "height": int(m.group(2)), "fps": float(m.group(3)),
+            "format": pix_fmt_from_name(path.name)}
+
+
+def pix_fmt_from_name(name: str) -> str:
+    """The raw layout a ``.yuv`` file's name gives (``…_420_10bit_…`` → ``yuv420p10le``; default
+    ``yuv420p``); ``InputError`` for one that is not read."""
+    rest = _NAME_SIZE.sub("_", name)   # not the size or the frame rate
+    depth = _NAME_DEPTH.search(rest)
+    chroma = _NAME_CHROMA.search(rest)
+    fmt = f"yuv{chroma.group(1) if chroma else '420'}p"
+    if depth and depth.group(1) != "8":
+        fmt += f"{depth.group(1)}le"
+    if fmt not in PIX_FMTS:
+        raise InputError(f"{name}: its name says {fmt}, which is not read (known: {', '.join(PIX_FMTS)})")
+    return fmt
 
 
 def _planes(buf: bytes, h: int, w: int, layout: Layout, pix_fmt: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -36,7 +36,7 @@ _CHROMA = {"420jpeg": "420", "420paldv": "420", "420mpeg2": "420", "420": "420",
 _DEEP = re.compile(r"(420|444)p(\d+)|mono(\d+)")
 
 
-def layout_of(colour_space: str) -> Layout:
+def colour_space_layout(colour_space: str) -> Layout:
     """The :class:`~actdiff.io.planar.Layout` of a ``C`` tag's value (``420jpeg``, ``444p10`` …)."""
     cs = colour_space.lower()
     if cs in _CHROMA:
@@ -98,7 +98,7 @@ class Y4MStream:
             self.fps = num / den
         except (ValueError, ZeroDivisionError):
             raise FormatError(f"invalid y4m frame rate F{t.get('F')}") from None
-        self.layout = layout_of(t.get("C", "420jpeg"))
+        self.layout = colour_space_layout(t.get("C", "420jpeg"))
         self.frame_bytes = self.layout.frame_bytes(self.height, self.width)
         self.tag_range = {"FULL": "full", "LIMITED": "limited"}.get(t.get("X:COLORRANGE", ""))
         self.tag_matrix = {"BT709": "bt709", "BT601": "bt601"}.get(t.get("X:ACTDIFF_MATRIX", ""))

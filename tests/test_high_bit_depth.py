@@ -227,3 +227,9 @@ def test_yuv_psnr_matches_ffmpegs_psnr_filter(tmp_path):
         assert ours[f"psnr_{plane}"] == pytest.approx(theirs[plane], abs=0.01)
     assert ours["psnr_yuv"] == pytest.approx((6 * theirs["y"] + theirs["u"] + theirs["v"]) / 8, abs=0.01)
     assert compute_metrics(ref, ref, ["psnr_yuv", "psnr_u"]) == {"psnr_yuv": 100.0, "psnr_u": 100.0}
+
+
+def test_encode_takes_the_layout_from_a_name_without_a_size(tmp_path, capsys):
+    ten = write_raw(tmp_path / "clip_10bit.yuv", as_10bit(moving_texture(2, 48, 64)))
+    assert encode.main([str(ten), "-o", str(tmp_path / "a.adv"), "--yuv-size", "64x48", "--fps", "25"]) == 0
+    assert "read as yuv420p10le (from its name" in capsys.readouterr().err

@@ -84,18 +84,20 @@ def raw_yuv_options(args: Namespace) -> dict:
     """``read_video``'s size, frame rate and layout of a raw ``.yuv`` input: the options given, else
     what its name says (``NAME_1920x1080_50_10bit.yuv``), said on stderr; ``{}`` for other inputs."""
     from actdiff.io import detect_format
-    from actdiff.io.rawyuv import yuv_from_name
+    from actdiff.io.rawyuv import DEFAULT_PIX_FMT, pix_fmt_from_name, yuv_from_name
 
     if detect_format(Path(args.input)) != "yuv":
         return {}
     named = yuv_from_name(Path(args.input)) or {}
+    if not named and pix_fmt_from_name(Path(args.input).name) != DEFAULT_PIX_FMT:   # no size, a layout
+        named = {"format": pix_fmt_from_name(Path(args.input).name)}
     out = {"yuv_size": parse_size(args.yuv_size) if args.yuv_size else None, "yuv_fps": args.fps,
            "yuv_format": args.yuv_format}
     taken = []
-    if named and out["yuv_size"] is None:
+    if "width" in named and out["yuv_size"] is None:
         out["yuv_size"] = (named["width"], named["height"])
         taken.append(f"{named['width']}x{named['height']}")
-    if named and out["yuv_fps"] is None:
+    if "fps" in named and out["yuv_fps"] is None:
         out["yuv_fps"] = named["fps"]
         taken.append(f"{named['fps']:g} fps")
     if named and out["yuv_format"] is None:

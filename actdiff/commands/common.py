@@ -321,7 +321,6 @@ def parse_size(text: str) -> tuple:
     return a, b
 
 
-
 def read_stream(path: Path, check: Callable[[bytes], Any]) -> tuple[bytes, Any]:
     """The bytes of the stream at ``path`` and what ``check(data)`` returned; a file that is not a stream
     but a video by its name (a container, ``.y4m``, ``.yuv``) gets a ``BitstreamError`` saying how

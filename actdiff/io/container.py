@@ -72,12 +72,16 @@ def quarter_turns(frame: av.VideoFrame) -> int:
     """Quarter turns counterclockwise (0–3) that show ``frame`` upright, from its display matrix
     (``frame.rotation``, degrees counterclockwise; what ``ffmpeg``'s autorotate applies). A
     rotation that is not a multiple of 90° is not applied (:func:`iter_frames` says so)."""
-    degrees = int(getattr(frame, "rotation", 0) or 0)
+    degrees = _degrees(frame)
     return 0 if degrees % 90 else (degrees // 90) % 4
 
 
+def _degrees(frame: av.VideoFrame) -> int:
+    return int(getattr(frame, "rotation", 0) or 0)
+
+
 def _say_rotation(path: Path, frame: av.VideoFrame, turns: int) -> None:
-    degrees = int(getattr(frame, "rotation", 0) or 0)
+    degrees = _degrees(frame)
     if degrees % 90:
         log.warning("%s: display rotation of %d degrees is not a multiple of 90: frames are read unrotated",
                     path, degrees)

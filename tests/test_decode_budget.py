@@ -111,7 +111,7 @@ def test_the_default_budget_is_what_fits_in_the_memory_available(monkeypatch):
     pixels = decoder_mod.decoded_pixels(header, 14)
     assert pixels == 614 * 1088 * 1920
     monkeypatch.setattr("actdiff.io.memory.available_memory", lambda: 24e9)
-    decoder_mod.check_budget(header, 14, 200_000)   # 80 % of 24 GB at 8 bytes a pixel: 2.4 billion
+    decoder_mod.check_budget(header, 14, 200_000)   # 80 % of 24 GB at 6 bytes a pixel: 3.2 billion
     monkeypatch.setattr("actdiff.io.memory.available_memory", lambda: 8e9)
     with pytest.raises(BitstreamError, match=r"fit in 80% of the 8.0 GB of memory available \(--max-pixels"):
         decoder_mod.check_budget(header, 14, 200_000)

@@ -32,11 +32,11 @@ log = logging.getLogger(__name__)
 
 #: ``progress(frames done, total frames)`` after every decoded segment.
 Progress = Optional[Callable[[int, int], None]]
-#: Bytes of memory per decoded pixel the warp decoder peaks near: 6.4 measured at 1280x720, 7.6 (anonymous
-#: memory) for 600 frames of 1080p (benchmarks/results/memory_encode_1080p_600_cpu.json); rounded up. Measured
-#: before decode_video stopped copying the clip (2.6 bytes a pixel less at 96 frames of 1080p,
-#: memory_decode_1080p_96_*_cpu.json): kept until re-measured on a long clip.
-DECODE_BYTES_PER_PIXEL = 8.0
+#: Bytes of memory per decoded pixel the decoder may count on: the warp decoder of a 300-frame 1080p stream
+#: peaks at 4.30 GB of anonymous memory, 6.9 bytes a pixel of which about 2.2 GB do not grow with the clip
+#: (3.3 bytes a pixel more per frame: the decoded frames), benchmarks/results/memory_decode_1080p_*_cpu.json.
+#: A stream at the default budget (80 % of the memory available at this rate) peaks near 2.2 GB + 44 % of it.
+DECODE_BYTES_PER_PIXEL = 6.0
 #: Share of the memory available a stream may take to decode by default.
 DECODE_MEMORY_SHARE = 0.8
 #: Limit on the pixels a stream may decode to (``--max-pixels``) where the memory available is
@@ -61,7 +61,7 @@ def auto_max_pixels() -> tuple[int, str]:
     """The default decode budget and why: the pixels whose decoding fits in
     ``DECODE_MEMORY_SHARE`` of the memory available (:func:`actdiff.io.memory.available_memory`,
     a memory cgroup's limit counted) at ``DECODE_BYTES_PER_PIXEL``; ``DEFAULT_MAX_PIXELS`` where
-    that memory is unknown. (A 600-frame 1080p sequence decodes to 1.28 billion pixels, about 10 GB.)"""
+    that memory is unknown. (A 600-frame 1080p sequence decodes to 1.28 billion pixels.)"""
     from actdiff.io.memory import available_memory
 
     avail = available_memory()

@@ -5,7 +5,7 @@ conditions) → ``decode_video`` (frames, through a decoder of :mod:`actdiff.dec
 Rate control (``actdiff.codec.ratecontrol``) re-encodes with other settings to hit a target bpp.
 """
 
-from actdiff.codec.decoder import decode_segments, decode_video
+from actdiff.codec.decoder import decode_segments, decode_video, decoded_frames
 from actdiff.codec.encoder import encode_video, pairwise_flows
 
-__all__ = ["decode_segments", "decode_video", "encode_video", "pairwise_flows"]
+__all__ = ["decode_segments", "decode_video", "decoded_frames", "encode_video", "pairwise_flows"]

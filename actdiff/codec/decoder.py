@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -18,7 +18,6 @@ from actdiff.codec.bitstream import read_bitstream
 from actdiff.codec.keyframe_chain import KeyframeChain
 from actdiff.codec.keyframe_inter import INTER_KEY, KeyframeReader
 from actdiff.codec.params import check_stream_params
-from actdiff.codec.repeats import fill_repeats
 from actdiff.decoders import build_decoder
 from actdiff.decoders.base import Decoder
 from actdiff.errors import BitstreamError, ConfigError
@@ -168,13 +167,34 @@ def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: P
         max_pixels, weights_dirs, trusted: see :func:`decode_segments`.
         decoder_kwargs: options of a decoder built here (refused with a built one).
     """
+    header, frames = decoded_frames(data, decoder, progress, max_pixels=max_pixels, weights_dirs=weights_dirs,
+                                    trusted=trusted, **decoder_kwargs)
+    out = np.empty((header.shown_frames, header.height, header.width, 3), np.uint8)
+    for t, frame in enumerate(frames):
+        out[t] = frame
+    return Video(frames=out, fps=header.fps, source="")
+
+
+def decoded_frames(data: bytes, decoder: Union[str, Decoder] = "warp", progress: Progress = None, *,
+                   max_pixels: Limit = "auto", weights_dirs: Sequence[str] = (), trusted: bool = False,
+                   **decoder_kwargs: Any) -> Tuple[StreamHeader, Iterator[np.ndarray]]:
+    """The stream's header and its display frames, ``uint8 (H, W, 3)`` one after the other, each
+    segment decoded when its first frame is asked for: a caller that writes them as they come holds
+    one segment, not the clip (``actdiff decode``). The frames are :func:`decode_video`'s; the stream
+    is checked and the decoder built before this returns. Arguments as :func:`decode_video`."""
     header, segments = decode_segments(data, max_pixels=max_pixels, weights_dirs=weights_dirs, trusted=trusted)
     dec = build_decoder(decoder, **decoder_kwargs)
+    return header, _display_frames(header, segments, dec, progress)
+
+
+def _display_frames(header: StreamHeader, segments: List[DecodedSegment], dec: Decoder,
+                    progress: Progress) -> Iterator[np.ndarray]:
+    """Each segment's frames cropped to the display size, in display order. A keyframe two segments
+    share comes from the later one (as each overwrote it before); a repeated display frame is the
+    frame before it again."""
     name = getattr(dec, "name", type(dec).__name__)
     total = header.num_frames
-    # Written at the display size and place as each segment comes (no coded-size copy of the clip).
-    frames = np.empty((header.shown_frames, header.height, header.width, 3), np.uint8)
-    at = np.asarray(header.display_index(), np.int64)   # coded frame -> display frame
+    at = header.display_index() + [header.shown_frames]   # display index of each coded frame, then the end
     done, inside = 0, 0  # frames finished; frames the decoder reported inside the current segment
 
     with bar(total, f"decode ({name})", unit="frame", leave=False) as pbar:
@@ -189,9 +209,7 @@ def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: P
         try:
             for i, seg in enumerate(segments):
                 t0, inside = time.perf_counter(), 0
-                block = dec.decode_segment(header, seg)
-                frames[at[seg.segment.start : seg.segment.end + 1]] = block[:, : header.height, : header.width]
-                del block
+                block = dec.decode_segment(header, seg)[:, : header.height, : header.width]
                 seconds = time.perf_counter() - t0
                 new = seg.segment.end + 1 - max(done, seg.segment.start)  # keyframes are shared by neighbours
                 done = seg.segment.end + 1
@@ -201,7 +219,10 @@ def decode_video(data: bytes, decoder: Union[str, Decoder] = "warp", progress: P
                          seg.segment.length / max(seconds, 1e-9))
                 if progress is not None:
                     progress(done, total)
+                last = seg.segment.end if i == len(segments) - 1 else seg.segment.end - 1
+                for k in range(seg.segment.start, last + 1):   # the shared end keyframe: the next segment's
+                    for _ in range(at[k + 1] - at[k]):         # the frame, then the repeats that show it
+                        yield block[k - seg.segment.start]
         finally:
             if hooked:
                 _set_hook(dec, None)
-    return Video(frames=fill_repeats(frames, header.repeated), fps=header.fps, source="")

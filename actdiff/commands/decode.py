@@ -59,10 +59,9 @@ def main(argv: Sequence[str]) -> int:
     from actdiff.io.files import check_input_file
 
     src = check_input_file(args.input)
-    from actdiff.codec import decode_video
-    from actdiff.codec.decoder import check_stream
+    from actdiff.codec.decoder import check_stream, decoded_frames
     from actdiff.decoders import build_decoder
-    from actdiff.io import check_video_output, prepare_outputs, write_video
+    from actdiff.io import FrameStream, check_video_output, prepare_outputs, write_video
 
     raw = raw_output(args)
     prepare_outputs([args.output], [src], args.overwrite)
@@ -72,15 +71,16 @@ def main(argv: Sequence[str]) -> int:
     section = decoder_section(args, cfg)
     decoder = build_decoder(section)
     t0 = time.perf_counter()
-    video = decode_video(data, decoder, max_pixels=args.max_pixels, weights_dirs=args.keyframe_weights)
+    _, frames = decoded_frames(data, decoder, max_pixels=args.max_pixels, weights_dirs=args.keyframe_weights)
+    n = header.shown_frames   # written as decoded, segment by segment: the clip is never all in memory
+    write_video(args.output, FrameStream(frames, (n, header.height, header.width, 3)), header.fps,
+                overwrite=args.overwrite, **raw)
     seconds = time.perf_counter() - t0
-    write_video(args.output, video.frames, video.fps, overwrite=args.overwrite, **raw)
     settings = decoder.settings() if hasattr(decoder, "settings") else {}
     model = settings.get("model")
-    summary = {"output": str(args.output), "frames": video.num_frames, "width": video.width, "height": video.height,
-               "fps": video.fps, "decoder": section["name"], "model": model, "decoder_settings": settings,
-               "decode_seconds": round(seconds, 3),
-               "frames_per_second": round(video.num_frames / max(seconds, 1e-9), 3)}
+    summary = {"output": str(args.output), "frames": n, "width": header.width, "height": header.height,
+               "fps": header.fps, "decoder": section["name"], "model": model, "decoder_settings": settings,
+               "decode_seconds": round(seconds, 3), "frames_per_second": round(n / max(seconds, 1e-9), 3)}
     if raw:
         summary["yuv_format"] = raw["pix_fmt"]
     if args.json:
@@ -89,8 +89,8 @@ def main(argv: Sequence[str]) -> int:
     how = "; ".join(x for x in (model, sampling_text(settings)) if x)
     layout = f" (raw {raw['pix_fmt']}, BT.709 limited range)" if raw else ""
     print(
-        f"{args.output}{layout}: {video.num_frames} frames {video.width}x{video.height} (WxH) decoded with "
-        f"{section['name']}{f' ({how})' if how else ''} in {seconds:.2f} s "
+        f"{args.output}{layout}: {n} frames {header.width}x{header.height} (WxH) decoded with "
+        f"{section['name']}{f' ({how})' if how else ''} and written in {seconds:.2f} s "
         f"({summary['frames_per_second']:.1f} frames/s)"
     )
     return 0

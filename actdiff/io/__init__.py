@@ -25,7 +25,7 @@ from actdiff.io.files import atomic_output, atomic_write_bytes, prepare_outputs
 from actdiff.io.geometry import crop_to, pad_to_multiple, resize_frame
 from actdiff.io.reader import detect_format, read_video, video_info
 from actdiff.io.tensor import frames_to_tensor, tensor_to_frames
-from actdiff.io.writer import check_video_output, write_video
+from actdiff.io.writer import FrameStream, check_video_output, write_video
 
 __all__ = [
     "as_video",
@@ -44,5 +44,6 @@ __all__ = [
     "tensor_to_frames",
     "video_info",
     "write_video",
+    "FrameStream",
     "yuv_to_rgb",
 ]

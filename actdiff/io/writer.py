@@ -9,6 +9,8 @@ never leaves a partial output. An existing output is an ``OutputError`` unless
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
@@ -70,8 +72,30 @@ def check_video_output(path: PathLike, overwrite: bool = False, height: int | No
     return target
 
 
-def _check_frames(frames: np.ndarray) -> None:
-    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 \
+@dataclass(frozen=True)
+class FrameStream:
+    """Frames written as they come, never all in memory: ``frames`` yields ``uint8 (H, W, 3)``
+    arrays, ``shape`` declares ``(T, H, W, 3)``. A frame of another shape or type, or another
+    count than declared, is a ``ValueError`` (and :func:`write_video` leaves no output)."""
+
+    frames: Iterable[np.ndarray]
+    shape: tuple[int, int, int, int]
+    dtype: np.dtype = np.dtype(np.uint8)
+    ndim: int = 4
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        n = 0
+        for frame in self.frames:
+            if frame.shape != tuple(self.shape[1:]) or frame.dtype != np.uint8:
+                raise ValueError(f"frame {n} is {frame.dtype} {frame.shape}, not uint8 {tuple(self.shape[1:])}")
+            n += 1
+            yield frame
+        if n != self.shape[0]:
+            raise ValueError(f"{n} frames came, {self.shape[0]} were declared")
+
+
+def _check_frames(frames: np.ndarray | FrameStream) -> None:
+    if not isinstance(frames, (np.ndarray, FrameStream)) or frames.dtype != np.uint8 or frames.ndim != 4 \
             or frames.shape[-1] != 3 or frames.shape[0] < 1:
         shape = getattr(frames, "shape", None)
         raise ValueError(f"frames must be uint8 (T>=1, H, W, 3), got {getattr(frames, 'dtype', type(frames))} {shape}")
@@ -79,7 +103,7 @@ def _check_frames(frames: np.ndarray) -> None:
 
 def write_video(
     path: PathLike,
-    frames: np.ndarray | Video,
+    frames: np.ndarray | Video | FrameStream,
     fps: float | None = None,
     *,
     overwrite: bool = False,
@@ -90,7 +114,8 @@ def write_video(
     yuv_range: str | None = None,
     yuv_matrix: str = "bt709",
 ) -> Path:
-    """Write ``uint8 (T, H, W, 3)`` RGB frames (or a ``Video``) and return the output path.
+    """Write ``uint8 (T, H, W, 3)`` RGB frames (or a ``Video``, or a :class:`FrameStream` written as
+    it comes) and return the output path.
 
     Args:
         path: a folder (no extension or trailing ``/``) → ``frame_00000.png``…; ``.y4m``; ``.yuv``

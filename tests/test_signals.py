@@ -80,15 +80,13 @@ def test_memory_error_is_one_line(tmp_path, monkeypatch, capsys):
     adv.write_bytes(b"ADV")
     from types import SimpleNamespace
 
-    import actdiff.codec
-
     fake = SimpleNamespace(header=SimpleNamespace(height=32, width=48))  # what the checks would return
     monkeypatch.setattr(decoder, "check_stream", lambda *a, **k: fake)
 
     def boom(*a, **k):
         raise MemoryError("Unable to allocate 2.70 GiB for an array with shape (11, 16384, 16384, 3)")
 
-    monkeypatch.setattr(actdiff.codec, "decode_video", boom)
+    monkeypatch.setattr(decoder, "decoded_frames", boom)   # what `actdiff decode` decodes with
     assert cli.main(["decode", str(adv), "-o", str(tmp_path / "o.y4m")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: out of memory: Unable to allocate 2.70 GiB"), err

@@ -10,7 +10,8 @@ the last frame it kept (not merely the one before, so a slow drift is never froz
 least that value, and codes only the kept frames: the segments, keyframes and trajectories of
 the stream live on the kept frames' time line. The stream lists the repeated display frames
 (format version 4, :mod:`actdiff.codec.bitstream`), and the decoder shows the frame before at
-each of them (:func:`fill_repeats`). ``null`` codes every frame.
+each of them (:func:`show_repeats`; :func:`actdiff.codec.decoder.decoded_frames` shows them as it goes).
+``null`` codes every frame.
 
 Indices: a stream of ``T`` kept ("coded") frames with repeats ``R`` (sorted display indices, never
 0) shows ``T + len(R)`` frames.
@@ -23,7 +24,6 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from actdiff.errors import BitstreamError
-from actdiff.types import display_indices
 
 #: The highest PSNR the rule compares with (identical frames score this instead of infinity).
 IDENTICAL_DB = 200.0
@@ -58,21 +58,20 @@ def drop_repeats(frames: np.ndarray, repeated: Sequence[int]) -> np.ndarray:
     return frames[keep]
 
 
-def fill_repeats(shown: np.ndarray, repeated: Sequence[int]) -> np.ndarray:
-    """In place: display frames ``(T + len(repeated), ...)`` whose coded frames are at their display
-    indices (:func:`actdiff.types.display_indices`) get each repeat from the frame before it; returns ``shown``."""
-    for t in sorted(repeated):   # ascending: a run of repeats shows the last coded frame
-        shown[t] = shown[t - 1]
-    return shown
+def shown_index(num_coded: int, repeated: Sequence[int]) -> np.ndarray:
+    """``int64 (num_coded + len(repeated),)``: the coded frame each display frame shows."""
+    shown = num_coded + len(repeated)
+    step = np.ones(shown, np.int64)
+    step[0] = 0
+    step[list(repeated)] = 0
+    return np.cumsum(step)
 
 
 def show_repeats(frames: np.ndarray, repeated: Sequence[int]) -> np.ndarray:
     """The display frames of coded frames ``(T, ...)``: each repeat shows the frame before it."""
     if not len(repeated):
         return frames
-    shown = np.empty((len(frames) + len(repeated), *frames.shape[1:]), frames.dtype)
-    shown[display_indices(len(frames), repeated)] = frames
-    return fill_repeats(shown, repeated)
+    return frames[shown_index(len(frames), repeated)]
 
 
 def pack_repeats(repeated: Sequence[int], shown: int) -> bytes:
@@ -97,4 +96,4 @@ def unpack_repeats(data: bytes, shown: int, coded: int) -> Tuple[int, ...]:
 
 
 __all__ = ["IDENTICAL_DB", "drop_repeats", "find_repeats", "frame_psnr", "pack_repeats",
-           "fill_repeats", "show_repeats", "unpack_repeats"]
+           "show_repeats", "shown_index", "unpack_repeats"]

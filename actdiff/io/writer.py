@@ -80,8 +80,9 @@ class FrameStream:
 
     frames: Iterable[np.ndarray]
     shape: tuple[int, int, int, int]
-    dtype: np.dtype = np.dtype(np.uint8)
-    ndim: int = 4
+
+    dtype = np.dtype(np.uint8)   # what write_video checks of an array, fixed here
+    ndim = 4
 
     def __iter__(self) -> Iterator[np.ndarray]:
         n = 0

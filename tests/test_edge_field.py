@@ -167,7 +167,7 @@ def test_median_removes_an_isolated_pixel_sampled_from_the_other_side():
     neighbours' (background) position."""
     disp = np.zeros((15, 15, 2), np.float32)
     disp[7, 5, 0] = 4.0  # keyframe pixel (x=5, y=7) moves to (9, 7)
-    init = pixel_grid(15, 15)
+    init = pixel_grid(15, 15).copy()   # the shared grid is read-only
     init[7, 9] = (5.0, 7.0)
     kept, _ = invert_displacement(disp, init, iterations=3)
     np.testing.assert_allclose(kept[7, 9], (5.0, 7.0))

@@ -288,9 +288,15 @@ def outside_distance(q: np.ndarray) -> np.ndarray:
     """How far each position of ``q`` (``(H, W, 2)`` px, x then y) lies outside the
     ``H x W`` image, ``float32 (H, W)`` px (0 inside)."""
     h, w = q.shape[:2]
-    ox = np.maximum(0.0, np.maximum(-q[..., 0], q[..., 0] - (w - 1)))
-    oy = np.maximum(0.0, np.maximum(-q[..., 1], q[..., 1] - (h - 1)))
-    return np.hypot(ox, oy).astype(np.float32)
+    x, y = q[..., 0], q[..., 1]
+    out = np.zeros((h, w), np.float32)
+    away = (x < 0) | (x > w - 1) | (y < 0) | (y > h - 1)   # most iterates lie inside: 0 there
+    if away.any():
+        xa, ya = x[away], y[away]
+        ox = np.maximum(0.0, np.maximum(-xa, xa - (w - 1)))
+        oy = np.maximum(0.0, np.maximum(-ya, ya - (h - 1)))
+        out[away] = np.hypot(ox, oy)
+    return out
 
 
 def invert_displacement(disp: np.ndarray, init: np.ndarray, iterations: int = 6,
@@ -312,19 +318,21 @@ def invert_displacement(disp: np.ndarray, init: np.ndarray, iterations: int = 6,
         smallest residual ``‖B + D(B) − p‖`` (large where no keyframe pixel lands on ``p``).
     """
     grid = pixel_grid(*disp.shape[:2])
-    q = np.array(init, np.float32)
+    q = np.array(init, np.float32, order="C")   # C order: (x, y) viewed as one 8-byte word below
     best, best_r = q.copy(), np.full(disp.shape[:2], np.inf, np.float32)
+    e = np.empty_like(q)
     for k in range(iterations + 1):
         d = backward_warp(disp, q)
-        e = q + d - grid
+        np.add(q, d, out=e)
+        e -= grid
         r = np.hypot(e[..., 0], e[..., 1])
         if outside:
             r += outside_distance(q)
         better = r < best_r
-        np.copyto(best, q, where=better[..., None])
+        np.copyto(best.view(np.uint64)[..., 0], q.view(np.uint64)[..., 0], where=better)   # (x, y) as one word
         np.copyto(best_r, r, where=better)
         if k < iterations:
-            q = grid - d
+            np.subtract(grid, d, out=q)
     if median > 1:
         best = np.stack([cv2.medianBlur(np.ascontiguousarray(best[..., i]), median) for i in range(2)], -1)
     return best, best_r

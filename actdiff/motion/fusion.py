@@ -42,7 +42,7 @@ from actdiff.motion.edge_field import EdgeParams, invert_displacement, segment_d
 from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
 from actdiff.motion.keyflow import Corrections, KeyflowParams, cached_corrections, progress, refine_map
 from actdiff.motion.sprites import SpriteParams, draw_sprites, segment_sprites
-from actdiff.motion.warp import backward_warp, pixel_grid
+from actdiff.motion.warp import backward_warp, pixel_grid, vector_length
 from actdiff.types import DecodedSegment, Tracks
 
 #: ``FusionParams.edge_sigma_r``: the edge-aware motion's default, chosen on training clips
@@ -207,7 +207,7 @@ def fb_error(tracks: Tracks, t: int, ref: int, back: np.ndarray, bandwidth: floa
     fwd = _coarse_map(tracks, ref, t, h, w, bandwidth, step)
     hc, wc = fwd.shape[:2]
     back_c = back if step == 1 else (cv2.resize(back, (wc, hc), interpolation=cv2.INTER_AREA) + 0.5) / step - 0.5
-    err = np.linalg.norm(backward_warp(fwd, back_c) - pixel_grid(hc, wc), axis=-1) * step
+    err = vector_length(backward_warp(fwd, back_c) - pixel_grid(hc, wc)) * step
     if step > 1:
         err = cv2.resize(err, (wc * step, hc * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
     return err.astype(np.float32)
@@ -261,7 +261,7 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
     image = np.clip(backward_warp(key, sample), 0, 255)
     # the plain blend's warp (warp_keyframes) follows the Gaussian map, whatever map ``sample`` is
     plain_warp = (np.clip(backward_warp(key, gauss), 0, 255) if sample is not gauss else image) if plain else None
-    motion = np.linalg.norm(back - pixel_grid(h, w), axis=-1)
+    motion = vector_length(back - pixel_grid(h, w))
     if not params.use_fb or seg.tracks.num_points == 0:
         return KeyWarp(image, conf, zeros, motion, plain_warp, sample)
     if edge_fb is not None and params.edge_check == "residual":

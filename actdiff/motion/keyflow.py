@@ -44,7 +44,7 @@ import numpy as np
 from actdiff.motion.edge_field import EdgeParams, segment_displacement
 from actdiff.motion.interpolate import dense_flow_from_tracks
 from actdiff.motion.keyed_lock import SegmentCache
-from actdiff.motion.warp import backward_warp, pixel_grid
+from actdiff.motion.warp import backward_warp, pixel_grid, vector_length
 from actdiff.types import DecodedSegment
 
 SPREADS = ("progress", "shared", "time")
@@ -114,7 +114,7 @@ def _photo_error(src: np.ndarray, dst: np.ndarray, coords: np.ndarray, blur: flo
 def _one_side(ka: np.ndarray, kb: np.ndarray, track_ab: np.ndarray, dis_ab: np.ndarray,
               dis_ba: np.ndarray, grid: np.ndarray, p: KeyflowParams) -> np.ndarray:
     """Trusted correction ``(H, W, 2)`` px on keyframe ``ka``'s grid (``ka``, ``kb``: RGB ``(H, W, 3)``)."""
-    fb = np.linalg.norm(dis_ab + backward_warp(dis_ba, grid + dis_ab), axis=-1)
+    fb = vector_length(dis_ab + backward_warp(dis_ba, grid + dis_ab))
     trust_fb = np.exp(-(fb ** 2) / (2.0 * p.fb_sigma ** 2))
     e_track = _photo_error(ka, kb, grid + track_ab, p.photo_blur)
     e_dis = _photo_error(ka, kb, grid + dis_ab, p.photo_blur)
@@ -123,7 +123,7 @@ def _one_side(ka: np.ndarray, kb: np.ndarray, track_ab: np.ndarray, dis_ab: np.n
     corr = (dis_ab - track_ab) * trust[..., None]
     if p.smooth > 0:
         corr = cv2.GaussianBlur(corr, (0, 0), p.smooth)
-    norm = np.linalg.norm(corr, axis=-1, keepdims=True)
+    norm = vector_length(corr)[..., None]
     return (corr * np.minimum(1.0, p.max_correction / np.maximum(norm, 1e-6))).astype(np.float32)
 
 
@@ -194,8 +194,10 @@ def progress(back: np.ndarray, motion: np.ndarray, tau: float, eps: float) -> np
         eps: px.
     """
     total = backward_warp(motion, back)
-    done = ((pixel_grid(*back.shape[:2]) - back) * total).sum(-1) + eps * eps * tau
-    return np.clip(done / ((total * total).sum(-1) + eps * eps), 0.0, 1.0).astype(np.float32)
+    moved = pixel_grid(*back.shape[:2]) - back
+    done = (moved[..., 0] * total[..., 0] + moved[..., 1] * total[..., 1]) + eps * eps * tau
+    squared = total[..., 0] * total[..., 0] + total[..., 1] * total[..., 1]
+    return np.clip(done / (squared + eps * eps), 0.0, 1.0).astype(np.float32)
 
 
 def refine_map(back: np.ndarray, correction: np.ndarray, fraction: Union[float, np.ndarray]) -> np.ndarray:

@@ -5,6 +5,7 @@ Pixel coordinates are ``(x, y)`` with the origin at the centre of the top-left p
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Tuple
 
 import cv2
@@ -16,10 +17,22 @@ def _as_hwc(image: np.ndarray) -> np.ndarray:
     return img[..., None] if img.ndim == 2 else img
 
 
+@lru_cache(maxsize=8)
 def pixel_grid(height: int, width: int) -> np.ndarray:
-    """Pixel coordinates ``float32 (H, W, 2)``, ``(x, y)`` per pixel: the identity map."""
+    """Pixel coordinates ``float32 (H, W, 2)``, ``(x, y)`` per pixel: the identity map (one
+    read-only array per size, shared: every frame of a decode asks for it several times)."""
     gy, gx = np.mgrid[0:height, 0:width].astype(np.float32)
-    return np.stack([gx, gy], -1)
+    grid = np.stack([gx, gy], -1)
+    grid.setflags(write=False)
+    return grid
+
+
+def vector_length(v: np.ndarray) -> np.ndarray:
+    """Euclidean length of the 2-vectors ``v (..., 2)``, shape ``v.shape[:-1]``, in ``v``'s float
+    dtype: the same numbers as ``np.linalg.norm(v, axis=-1)``, without its slow reduction over an
+    axis of two."""
+    x, y = v[..., 0], v[..., 1]
+    return np.sqrt(x * x + y * y)
 
 
 def backward_warp(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
@@ -34,11 +47,8 @@ def backward_warp(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
         ``float32 (H', W', C)`` in the range of ``image``.
     """
     img = _as_hwc(image).astype(np.float32, copy=False)
-    c = np.asarray(coords, np.float32)
-    out = cv2.remap(
-        img, np.ascontiguousarray(c[..., 0]), np.ascontiguousarray(c[..., 1]),
-        interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
-    )
+    c = np.ascontiguousarray(coords, np.float32)   # one two-channel map: no split into x and y
+    out = cv2.remap(img, c, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return out.reshape(c.shape[0], c.shape[1], img.shape[2])
 
 

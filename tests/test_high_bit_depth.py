@@ -229,6 +229,23 @@ def test_yuv_psnr_matches_ffmpegs_psnr_filter(tmp_path):
     assert compute_metrics(ref, ref, ["psnr_yuv", "psnr_u"]) == {"psnr_yuv": 100.0, "psnr_u": 100.0}
 
 
+def test_plane_metrics_convert_each_frame_once_and_equal_their_per_image_form(monkeypatch):
+    """All four plane metrics in one ``compute_metrics`` call convert each frame of both videos to
+    YUV once (DCVC-style tables ask for all four), with the numbers each gives on its own."""
+    import actdiff.metrics.yuv as yuv
+    from actdiff.metrics import compute_metrics, per_frame
+
+    rng = np.random.default_rng(4)
+    ref = moving_texture(3, 32, 48)
+    rec = np.clip(ref.astype(int) + rng.integers(-9, 10, ref.shape), 0, 255).astype(np.uint8)
+    alone = {n: float(np.minimum(per_frame(n, ref, rec), 100.0).mean()) for n in yuv.YUV_METRICS}
+    calls = []
+    monkeypatch.setattr(yuv, "rgb_to_yuv", lambda *a: calls.append(1) or rgb_to_yuv(*a))
+    together = compute_metrics(ref, rec, list(yuv.YUV_METRICS))
+    assert len(calls) == 2 * len(ref)
+    assert together == pytest.approx(alone, abs=1e-9)
+
+
 def test_encode_takes_the_layout_from_a_name_without_a_size(tmp_path, capsys):
     ten = write_raw(tmp_path / "clip_10bit.yuv", as_10bit(moving_texture(2, 48, 64)))
     assert encode.main([str(ten), "-o", str(tmp_path / "a.adv"), "--yuv-size", "64x48", "--fps", "25"]) == 0

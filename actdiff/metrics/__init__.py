@@ -38,7 +38,7 @@ from actdiff.metrics.niqe import niqe
 from actdiff.metrics.temporal import tlp, tof, warping_error
 from actdiff.metrics.vmaf import find_ffmpeg, vmaf, vmaf_neg
 from actdiff.metrics.weights import find_weights, require_all
-from actdiff.metrics.yuv import psnr_u, psnr_v, psnr_y, psnr_yuv
+from actdiff.metrics.yuv import YUV_METRICS, frame_plane_psnr, plane_values, psnr_u, psnr_v, psnr_y, psnr_yuv
 from actdiff.registry import METRICS
 from actdiff.types import Video
 
@@ -194,9 +194,13 @@ def compute_metrics(
     _check_known(metrics)
     out: dict[str, float] = {}
     dist: dict[str, dict[str, float]] = {}
+    planes = None   # the Y, U, V PSNRs per frame, computed once for all the plane metrics asked for
     for name in metrics:
         m = get_metric(name)
-        if m.kind in ("nr", "fr"):
+        if name in YUV_METRICS:
+            planes = frame_plane_psnr(a, b) if planes is None else planes
+            out[name] = _frame_mean(name, torch.from_numpy(np.minimum(plane_values(planes, name), 100.0)))
+        elif m.kind in ("nr", "fr"):
             vals = per_frame(name, a, b, batch_size)
             if name in CAPPED_DB:  # identical frames: capped at 100 dB, not inf
                 vals = np.minimum(vals, 100.0)

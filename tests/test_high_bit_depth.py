@@ -94,6 +94,24 @@ def test_y4m_high_bit_depth_and_mono(tmp_path):
     assert (grey[..., 0] == grey[..., 2]).all() and np.abs(grey[..., 0] - raw[0].mean(-1)).mean() < 40
 
 
+def test_12bit_samples_read_as_8bit_are_refused_and_a_dark_8bit_frame_is_not(tmp_path):
+    """12-bit samples read byte by byte have high bytes up to 15; an 8-bit frame whose samples are
+    all below 16 (dark, full range) is still read, as its low bytes do not look like a 12-bit
+    sample's low bytes."""
+    from actdiff.io.planar import looks_wider
+
+    twelve = write_raw(tmp_path / "twelve.yuv", [tuple(p * 4 for p in f) for f in as_10bit(moving_texture(2, 40, 56))])
+    with pytest.raises(InputError, match="looks like 16-bit samples.*yuv420p12le"):
+        read_video(twelve, yuv_size=(56, 40), yuv_fps=25, min_size=16)
+    rng = np.random.default_rng(5)
+    dark = rng.integers(0, 16, (2, 40, 56)).astype(np.uint8)
+    dark[:, 3, 4] = 200   # one bright sample at an even position
+    path = write_raw(tmp_path / "dark.yuv", [(d, np.full((20, 28), 128, np.uint8), np.full((20, 28), 128, np.uint8))
+                                            for d in dark])
+    assert read_video(path, yuv_size=(56, 40), yuv_fps=25, yuv_range="full", min_size=16).frames.shape[0] == 2
+    assert not looks_wider(dark[0])
+
+
 def test_y4m_unsupported_layouts_are_one_line(tmp_path):
     for cs in ("422p10", "420p7", "420p17"):
         bad = tmp_path / f"{cs}.y4m"

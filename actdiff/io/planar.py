@@ -80,12 +80,17 @@ def split_planes(buf: bytes, height: int, width: int, layout: Layout) -> tuple[n
 
 
 def looks_wider(y: np.ndarray) -> bool:
-    """Whether 8-bit luma ``y`` looks like 16-bit little-endian samples of at most 10 bits read
-    byte by byte: every second byte (a high byte) at most 3 while the others vary above it."""
+    """Whether 8-bit luma ``y`` looks like 16-bit little-endian samples of at most 12 bits read
+    byte by byte: every second byte (a high byte) at most 3 (10 bits) or 15 (12 bits) while the
+    others (low bytes) vary above it — for 12 bits, at least half of them above 15, so that a dark
+    full-range 8-bit frame, all of whose samples may be below 16, is not taken for one."""
     flat = y.reshape(-1)
     if flat.size < 64 or flat.size % 2:
         return False
-    return int(flat[1::2].max()) <= 3 < int(flat[0::2].max())
+    high, low = int(flat[1::2].max()), flat[0::2]
+    if high <= 3:
+        return 3 < int(low.max())
+    return high <= 15 and float((low > 15).mean()) >= 0.5
 
 
 __all__ = ["DEPTHS", "PIX_FMTS", "Layout", "layout_of", "looks_wider", "split_planes"]

@@ -91,12 +91,13 @@ def _planes(buf: bytes, h: int, w: int, layout: Layout, pix_fmt: str) -> tuple[n
 
 def _check_first(buf: bytes, h: int, w: int, pix_fmt: str) -> None:
     """A ``FormatError`` when the first frame is plainly not ``pix_fmt``: samples too large for
-    its depth, or (8 bits) bytes that look like 16-bit samples of at most 10 bits."""
+    its depth, or (8 bits) bytes that look like 16-bit samples of at most 12 bits."""
     layout = layout_of(pix_fmt)
     y = _planes(buf, h, w, layout, pix_fmt)[0]
     if layout.depth == 8 and looks_wider(y):
-        raise FormatError(f"its first frame looks like 16-bit samples (every second byte at most 3), not {pix_fmt}: "
-                          "give its format, e.g. --yuv-format yuv420p10le (yuv_format= in the API or a dataset)")
+        raise FormatError(f"its first frame looks like 16-bit samples (every second byte at most 15), not {pix_fmt}: "
+                          "give its format, e.g. --yuv-format yuv420p10le or yuv420p12le (yuv_format= in the API "
+                          "or a dataset)")
 
 
 def iter_frames(

@@ -17,7 +17,7 @@ def _as_hwc(image: np.ndarray) -> np.ndarray:
     return img[..., None] if img.ndim == 2 else img
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=4)   # a decode asks for two or three sizes (full, coarse grids)
 def pixel_grid(height: int, width: int) -> np.ndarray:
     """Pixel coordinates ``float32 (H, W, 2)``, ``(x, y)`` per pixel: the identity map (one
     read-only array per size, shared: every frame of a decode asks for it several times)."""

@@ -24,6 +24,8 @@ SAMPLE = "actdiff/assets/sample/bigbuckbunny_256x384.mp4"
 BENCHMARKS = [
     ("codec", ["benchmarks/bench_codec.py", SAMPLE, "-o", "benchmarks/results/codec_bundled.json", "--overwrite"]),
     ("decoder", ["benchmarks/bench_decoder.py", "--out", "benchmarks/results/decoder_bundled.json"]),
+    ("warp_speed", ["benchmarks/bench_warp_speed.py", SAMPLE, "-o", "benchmarks/results/warp_speed_bundled.json",
+                    "--overwrite"]),
     ("config", ["benchmarks/bench_config.py", "--runs", "3"]),
 ]
 

@@ -128,7 +128,7 @@ def main(argv: Sequence[str]) -> int:
     from omegaconf import OmegaConf
 
     from actdiff.codec import encode_video
-    from actdiff.codec.encoder import prepare_codec
+    from actdiff.codec.encoder import codec_section, prepare_codec
     from actdiff.io import atomic_write_bytes, prepare_outputs, read_video
 
     size = parse_size(args.size) if args.size else None
@@ -144,6 +144,7 @@ def main(argv: Sequence[str]) -> int:
         resize_mode=args.resize_mode,
         fps=args.fps,
         yuv_range=args.yuv_range,
+        pad_multiple=int(codec_section(cfg).pad_multiple),   # padded in place by the encoder: one copy, not two
         **raw,
     )
     if args.target_bpp is not None:

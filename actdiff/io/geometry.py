@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+import weakref
 
 import cv2
 import numpy as np
 
 RESIZE_MODES = ("resize", "crop")
+
+#: The buffers :func:`stack_padded` made, by ``(id, H, W)`` of the corner it handed out (an entry
+#: goes when its buffer does).
+_BUFFERS: "weakref.WeakValueDictionary[tuple[int, int, int], np.ndarray]" = weakref.WeakValueDictionary()
 
 
 def resize_frame(frame: np.ndarray, size: tuple[int, int], mode: str = "resize") -> np.ndarray:
@@ -44,7 +49,10 @@ def pad_to_multiple(
         mode: ``reflect`` (mirror without repeating the edge pixel) or ``edge`` (repeat it).
 
     Returns:
-        ``(padded, (H, W))`` where ``(H, W)`` is the original size, for :func:`crop_to`.
+        ``(padded, (H, W))`` where ``(H, W)`` is the original size, for :func:`crop_to`. When
+        ``frames`` is the very corner a padded buffer of :func:`stack_padded` handed out
+        (``read_video(…, pad_multiple=…)``), the margin is written into that buffer, frame by frame,
+        and a read-only view of it is returned: no second copy of the clip, the same values.
     """
     if multiple < 1:
         raise ValueError(f"multiple must be >= 1, got {multiple}")
@@ -58,7 +66,48 @@ def pad_to_multiple(
     if mode == "reflect" and (h < 2 and ph or w < 2 and pw):
         raise ValueError(f"cannot reflect-pad a {h}x{w} frame; use mode='edge'")
     pad = [(0, 0)] * (frames.ndim - 3) + [(0, ph), (0, pw), (0, 0)]
-    return np.pad(frames, pad, mode=mode), (h, w)
+    buffer = padded_buffer(frames, ph, pw)
+    if buffer is None:
+        return np.pad(frames, pad, mode=mode), (h, w)
+    stack = buffer.reshape((-1,) + buffer.shape[-3:])
+    for i in range(len(stack)):   # one frame at a time: np.pad's values, no whole-clip temporary
+        stack[i] = np.pad(stack[i, :h, :w], pad[-3:], mode=mode)
+    view = buffer.view()
+    view.flags.writeable = False
+    return view, (h, w)
+
+
+def stack_padded(frames: list[np.ndarray], multiple: int) -> np.ndarray:
+    """``frames`` (each ``(H, W, C)``) as the top-left ``(T, H, W, C)`` corner of a buffer whose
+    height and width are rounded up to ``multiple`` (margin unset), each frame dropped from the list
+    once copied; :func:`pad_to_multiple` of exactly that corner pads it in place. A plain
+    ``np.stack`` when no padding is needed."""
+    h, w = frames[0].shape[:2]
+    hp, wp = padded_shape(h, w, multiple)
+    if (hp, wp) == (h, w):
+        return np.stack(frames)
+    buffer = np.empty((len(frames), hp, wp) + frames[0].shape[2:], frames[0].dtype)
+    for i in range(len(frames)):
+        buffer[i, :h, :w], frames[i] = frames[i], None
+    _BUFFERS[(id(buffer), h, w)] = buffer
+    return buffer[:, :h, :w]
+
+
+def padded_buffer(frames: np.ndarray, ph: int, pw: int) -> np.ndarray | None:
+    """The buffer of :func:`stack_padded` whose corner ``frames`` is, when it is exactly that corner
+    (no other slice of it, whose margin would overlap what the corner shows) and the buffer is
+    ``ph`` rows and ``pw`` columns larger; else ``None``."""
+    base, (h, w) = frames.base, frames.shape[-3:-1]
+    if base is None or _BUFFERS.get((id(base), h, w)) is not base or frames.shape[:1] != base.shape[:1]:
+        return None
+    starts = base.__array_interface__["data"][0] == frames.__array_interface__["data"][0]
+    ok = starts and base.strides == frames.strides and base.shape[-3:-1] == (h + ph, w + pw)
+    return base if ok and base.flags.writeable else None
+
+
+def padded_shape(height: int, width: int, multiple: int) -> tuple[int, int]:
+    """``(height, width)`` rounded up to multiples of ``multiple``."""
+    return math.ceil(height / multiple) * multiple, math.ceil(width / multiple) * multiple
 
 
 def crop_to(frames: np.ndarray, height: int, width: int) -> np.ndarray:

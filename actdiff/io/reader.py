@@ -26,7 +26,7 @@ from actdiff.errors import ConfigError, InputError
 from actdiff.io import container, pngdir, rawyuv, y4m
 from actdiff.io.base import FormatError, VideoInfo
 from actdiff.io.colour import CHROMA_UPSAMPLING, MATRICES, RANGES
-from actdiff.io.geometry import RESIZE_MODES, resize_frame
+from actdiff.io.geometry import RESIZE_MODES, resize_frame, stack_padded
 from actdiff.io.planar import PIX_FMTS
 from actdiff.types import Video
 
@@ -134,6 +134,7 @@ def read_video(
     fps: float | None = None,
     min_size: int = 32,
     yuv_format: str | None = None,
+    pad_multiple: int | None = None,
 ) -> Video:
     """Decode (part of) a video into memory.
 
@@ -157,6 +158,10 @@ def read_video(
             (containers are converted by FFmpeg/swscale, using the stream's colour tags).
         fps: overrides the stored frame rate (a folder of frames has none: default 25).
         min_size: smallest accepted side, pixels, of the stored and of the output frames.
+        pad_multiple: the frames are placed in a buffer whose height and width are rounded up to
+            this multiple (the margin left unset) and ``frames`` is its top-left corner: the
+            encoder (``codec.pad_multiple``) then pads the clip in place instead of copying it
+            (:func:`actdiff.io.geometry.pad_to_multiple`). ``None``: a plain array.
 
     Returns:
         :class:`~actdiff.types.Video` with ``frames`` ``uint8 (T, H, W, 3)`` RGB, ``T >= 1``.
@@ -192,5 +197,8 @@ def read_video(
         raise _fail(path, str(e)) from None
     except OSError as e:
         raise _fail(path, e.strerror or str(e)) from None
-    out = np.stack(frames)
-    return Video(frames=out, fps=float(fps or rate), source=str(path))
+    return Video(frames=_stack(frames, pad_multiple), fps=float(fps or rate), source=str(path))
+
+
+def _stack(frames: list[np.ndarray], pad_multiple: int | None) -> np.ndarray:
+    return stack_padded(frames, pad_multiple) if pad_multiple and pad_multiple > 1 else np.stack(frames)

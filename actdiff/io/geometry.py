@@ -59,8 +59,8 @@ def pad_to_multiple(
     if mode not in ("reflect", "edge"):
         raise ValueError(f"unknown padding mode {mode!r} (known: reflect, edge)")
     h, w = frames.shape[-3], frames.shape[-2]
-    ph = math.ceil(h / multiple) * multiple - h
-    pw = math.ceil(w / multiple) * multiple - w
+    hp, wp = padded_shape(h, w, multiple)
+    ph, pw = hp - h, wp - w
     if ph == 0 and pw == 0:
         return frames, (h, w)
     if mode == "reflect" and (h < 2 and ph or w < 2 and pw):

@@ -197,8 +197,4 @@ def read_video(
         raise _fail(path, str(e)) from None
     except OSError as e:
         raise _fail(path, e.strerror or str(e)) from None
-    return Video(frames=_stack(frames, pad_multiple), fps=float(fps or rate), source=str(path))
-
-
-def _stack(frames: list[np.ndarray], pad_multiple: int | None) -> np.ndarray:
-    return stack_padded(frames, pad_multiple) if pad_multiple and pad_multiple > 1 else np.stack(frames)
+    return Video(frames=stack_padded(frames, pad_multiple or 1), fps=float(fps or rate), source=str(path))

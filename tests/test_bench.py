@@ -117,3 +117,18 @@ def test_a_bad_clip_late_in_the_dataset_leaves_the_output_untouched(tmp_path, ca
     assert bench(args) == 0
     assert list(load_results(out)["sequences"]) == ["alpha"]
     assert not (tmp_path / "x264.json.partial").exists()
+
+
+def test_bench_shards_merge(tmp_path, capsys):
+    """``--shard i/n`` runs every n-th sequence; ``bench --merge`` combines the shards as ``evaluate``'s does."""
+    data = write_clip_folder(tmp_path / "clips", names=("alpha", "beta"), t=4, h=64, w=64)
+    outs = [tmp_path / f"s{i}.json" for i in range(2)]
+    for i, out in enumerate(outs):
+        assert bench(["x264", "--data", str(data), "--protocol", "native", "--crf", "40", "--shard", f"{i}/2",
+                      "--metrics", "psnr", "-q", "-o", str(out)]) == 0
+    assert [set(load_results(o)["sequences"]) for o in outs] == [{"alpha"}, {"beta"}]
+    merged = tmp_path / "all.json"
+    assert bench(["x264", "--merge", *map(str, outs), "-o", str(merged)]) == 0
+    assert set(load_results(merged)["sequences"]) == {"alpha", "beta"}
+    assert bench(["x264", "--merge", *map(str, outs), "-o", str(merged)]) == 2   # no overwrite unasked
+    assert "--overwrite" in capsys.readouterr().err

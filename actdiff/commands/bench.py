@@ -11,7 +11,8 @@ Each sequence is read under the protocol, encoded at every CRF (low-delay settin
 (``configs/experiment/bench.yaml``); the resolved config is saved as ``<output>.config.yaml`` with the results.
 Finished sequences are kept in ``OUT.partial`` while it runs; the results JSON
 (docs/results_schema.md) appears when every sequence is done. ``--frames-dir DIR`` saves
-thumbnails and a contact sheet per sequence (:mod:`actdiff.evaluation.contact`).
+thumbnails and a contact sheet per sequence (:mod:`actdiff.evaluation.contact`). ``--shard i/n``
+runs sequences ``i, i+n, …``; ``--merge OUT.json shard0.json …`` combines the shards' results.
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from actdiff.commands.common import (
-    DEFAULT_METRICS,
     ArgumentParser,
     add_config_args,
-    add_frames_arg,
+    add_dataset_args,
     add_output_args,
+    add_results_args,
     cli_entry,
     data_root,
     frames_override,
     maybe_print_config,
+    merged_shards,
     progress_line,
     setup_output,
     split_overrides,
@@ -42,19 +44,10 @@ CRF_HELP = "x264/x265 35 40 45 51, svt-av1 45 52 58 63"
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="actdiff bench", description=__doc__)
     p.add_argument("codec", help="baseline codec: x264 | x265 | svt-av1")
-    p.add_argument("--data", help="dataset name/YAML (configs/data), a folder of videos, or one video")
-    p.add_argument("--protocol", default=None, help="cpu | paper | native | YAML (default: the config's, cpu)")
+    add_dataset_args(p)
     p.add_argument("--crf", type=int, nargs="+", default=None,
                    help=f"CRF values, one rate point each (default: {CRF_HELP})")
-    p.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metric names (actdiff.metrics)")
-    p.add_argument("--sequences", nargs="+", default=None, help="only these sequences")
-    p.add_argument("--shard", default=None, help="i/n: process every n-th sequence starting at i")
-    p.add_argument("-o", "--output", required=True, help="results JSON to write")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing output (and this codec's thumbnails in --frames-dir)")
-    add_frames_arg(p)
-    p.add_argument("--frames-dir", default=None, metavar="DIR",
-                   help="save thumbnails of a few frames per point and a contact sheet per sequence in DIR")
+    add_results_args(p)
     add_output_args(p)
     add_config_args(p, DEFAULT_CONFIG)
     return p
@@ -75,6 +68,8 @@ def main(argv: Sequence[str]) -> int:
     if args.codec not in BASELINES:
         raise ConfigError(f"unknown baseline {args.codec!r} (known: {', '.join(sorted(BASELINES))})")
     out = check_output(args.output, args.overwrite)
+    if merged_shards(args, out):
+        return 0
     overrides, root = data_root(split_overrides(args, extra) + frames_override(args))
     base = compose_config(args.config, args.protocol, overrides, default=DEFAULT_CONFIG)
     if maybe_print_config(args, base):

@@ -216,10 +216,38 @@ def add_config_args(p: argparse.ArgumentParser, default: str) -> None:
                    help="config overrides (dotlist), group swaps (codec=fixed_gop), +new.key=value")
 
 
-def add_frames_arg(p: argparse.ArgumentParser) -> None:
-    """``--frames N``: the protocol's ``max_frames`` (``evaluate``, ``bench``)."""
+def add_dataset_args(p: argparse.ArgumentParser) -> None:
+    """What a dataset run reads and scores (``evaluate``, ``bench``): ``--data``, ``--protocol``,
+    ``--metrics``, ``--sequences``, ``--shard`` and ``--merge``."""
+    p.add_argument("--data", help="dataset name/YAML (configs/data), a folder of videos, or one video")
+    p.add_argument("--protocol", default=None, help="cpu | paper | native | YAML (default: the config's, cpu)")
+    p.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metric names (actdiff.metrics)")
+    p.add_argument("--sequences", nargs="+", default=None, help="only these sequences")
+    p.add_argument("--shard", default=None, help="i/n: process sequences i, i+n, …")
+    p.add_argument("--merge", nargs="+", default=None, metavar="SHARD_JSON",
+                   help="merge these shard results into --output and exit")
+
+
+def add_results_args(p: argparse.ArgumentParser) -> None:
+    """Where a dataset run writes (``evaluate``, ``bench``): ``-o``, ``--overwrite``, ``--frames`` and
+    ``--frames-dir``."""
+    p.add_argument("-o", "--output", required=True, help="results JSON")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output (and this codec's thumbnails in --frames-dir)")
     p.add_argument("--frames", type=int, default=None, metavar="N",
                    help="at most N frames per sequence (the override protocol.max_frames=N)")
+    p.add_argument("--frames-dir", default=None, metavar="DIR",
+                   help="save thumbnails of a few frames per point and a contact sheet per sequence in DIR")
+
+
+def merged_shards(args: argparse.Namespace, out: Path) -> bool:
+    """``--merge A.json B.json …``: the shard results merged into ``out`` (``True``: done, exit)."""
+    if not args.merge:
+        return False
+    from actdiff.evaluation.results import load_results, merge_results, save_results
+
+    save_results(merge_results([load_results(p) for p in args.merge]), out, overwrite=args.overwrite)
+    return True
 
 
 def frames_override(args: argparse.Namespace) -> List[str]:

@@ -25,17 +25,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from actdiff.commands.common import (
-    DEFAULT_METRICS,
     ArgumentParser,
     add_config_args,
+    add_dataset_args,
     add_decoder_args,
-    add_frames_arg,
     add_output_args,
+    add_results_args,
     cli_entry,
     data_root,
     decoder_section,
     frames_override,
     maybe_print_config,
+    merged_shards,
     progress_line,
     setup_output,
     split_overrides,
@@ -48,23 +49,12 @@ CODECS = ("actdiff",)
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="actdiff evaluate", description=__doc__.splitlines()[0])
-    p.add_argument("--data", help="dataset name/YAML (configs/data), a folder of videos, or one video")
-    p.add_argument("--protocol", default=None, help="cpu | paper | native | YAML (default: the config's)")
+    add_dataset_args(p)
     p.add_argument("--codec", default="actdiff", choices=CODECS)
     p.add_argument("--rates", nargs="+", default=None,
                    help="rate point names and/or target bpps like 0.01 (rate control) (default: all in the rates file)")
     p.add_argument("--rates-file", default=None, help="YAML of rate points (default: configs/rates/default.yaml)")
-    p.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metric names (actdiff.metrics)")
-    p.add_argument("--sequences", nargs="+", default=None, help="only these sequences")
-    p.add_argument("--shard", default=None, help="i/n: process sequences i, i+n, …")
-    p.add_argument("--merge", nargs="+", default=None, metavar="SHARD_JSON",
-                   help="merge these shard results into --output and exit")
-    p.add_argument("-o", "--output", required=True, help="results JSON")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing output (and this codec's thumbnails in --frames-dir)")
-    add_frames_arg(p)
-    p.add_argument("--frames-dir", default=None, metavar="DIR",
-                   help="save thumbnails of a few frames per point and a contact sheet per sequence in DIR")
+    add_results_args(p)
     add_output_args(p)
     add_config_args(p, DEFAULT_CONFIG)
     add_decoder_args(p)
@@ -82,20 +72,12 @@ def main(argv: Sequence[str]) -> int:
     from actdiff.data import load_dataset, load_protocol
     from actdiff.decoders import build_decoder
     from actdiff.evaluation.rates import compose_config, load_rates, point_configs
-    from actdiff.evaluation.results import (
-        check_output,
-        load_results,
-        merge_results,
-        new_results,
-        parse_shard,
-        save_results,
-    )
+    from actdiff.evaluation.results import check_output, new_results, parse_shard
     from actdiff.evaluation.runner import actdiff_points, run_dataset
     from actdiff.metrics import check_metrics
 
     out = check_output(args.output, args.overwrite)
-    if args.merge:
-        save_results(merge_results([load_results(p) for p in args.merge]), out, overwrite=args.overwrite)
+    if merged_shards(args, out):
         return 0
     if not args.data:
         raise ConfigError("--data is required (dataset name, YAML, folder or video)")

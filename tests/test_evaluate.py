@@ -166,3 +166,36 @@ def test_training_streams_read_each_training_clip_once_and_code_every_point(monk
     assert [(n, p) for n, _, p, _ in got] == [("a", "r0"), ("a", "r4"), ("b", "r0"), ("b", "r4")]
     np.testing.assert_array_equal(got[0][1], video.frames)
     assert got[0][3].stats["bpp"] < got[1][3].stats["bpp"]  # r0 codes fewer bits than r4
+
+
+def test_evaluate_reads_each_clip_into_the_buffer_the_encoder_pads(tmp_path, monkeypatch):
+    """A clip whose size is no multiple of ``codec.pad_multiple`` is read padded, so the encoder pads it
+    in place (one copy of the clip, as ``actdiff encode``); the scores compare the shown frames."""
+    from actdiff.evaluation import runner
+    from actdiff.io.geometry import padded_buffer
+
+    seen = []
+
+    def encode(video, cfg):
+        seen.append(padded_buffer(video.frames, 12, 6) is not None)   # 52x90 → 64x96
+        return _fake_encode(video, cfg)
+
+    monkeypatch.setattr(runner, "encode_point", encode)
+    monkeypatch.setattr(runner, "decode_video", _fake_decode)
+    data = write_clip_folder(tmp_path / "clips", names=("alpha",), t=4, h=52, w=90)
+    out = tmp_path / "e.json"
+    assert evaluate(["--data", str(data), "--protocol", "native", "--rates", "r1", "--metrics", "psnr", "-q",
+                     "-o", str(out)]) == 0
+    assert seen == [True]
+    assert load_results(out)["sequences"]["alpha"][0]["height"] == 52
+
+
+def test_padded_read_needs_one_pad_multiple_for_every_point():
+    from omegaconf import OmegaConf
+
+    from actdiff.evaluation.runner import padded_read
+
+    cfg = {k: OmegaConf.create({"codec": {"pad_multiple": m}}) for k, m in (("r1", 16), ("r2", 16))}
+    assert padded_read(cfg) == {"pad_multiple": 16}
+    cfg["r3"] = OmegaConf.create({"codec": {"pad_multiple": 64}})
+    assert padded_read(cfg) is None   # each point would pad to its own size: read plainly

@@ -73,7 +73,7 @@ def main(argv: Sequence[str]) -> int:
     from actdiff.decoders import build_decoder
     from actdiff.evaluation.rates import compose_config, load_rates, point_configs
     from actdiff.evaluation.results import check_output, new_results, parse_shard
-    from actdiff.evaluation.runner import actdiff_points, run_dataset
+    from actdiff.evaluation.runner import actdiff_points, padded_read, run_dataset
     from actdiff.metrics import check_metrics
 
     out = check_output(args.output, args.overwrite)
@@ -117,5 +117,5 @@ def main(argv: Sequence[str]) -> int:
         return actdiff_points(video, cfgs, {name: decoder}, args.metrics, log=seq_log, saver=saver)[name]
 
     run_dataset(dataset, protocol, points_of, args.metrics, results, out, shard, args.shard, log, saver,
-                config_yaml=to_yaml(base))
+                config_yaml=to_yaml(base), read_kwargs=padded_read(cfgs))
     return 0

@@ -156,11 +156,19 @@ def baseline_near_rate(video: Video, codec: str, target_bpp: float, metrics: Seq
     return best
 
 
+def padded_read(cfgs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``run_dataset``'s ``read_kwargs`` for clips coded with the rate points' configs ``cfgs``: each
+    clip read into a buffer padded to their one ``codec.pad_multiple``, which the encoder pads in
+    place (one copy of the clip instead of two); ``None`` when the points pad differently."""
+    pads = {int(c.codec.pad_multiple) for c in cfgs.values() if "codec" in c}
+    return {"pad_multiple": pads.pop()} if len(pads) == 1 else None
+
+
 def run_dataset(dataset: Any, protocol: Any, points_of: Callable[[Video, Log], list[dict[str, Any]]],
                 metrics: Sequence[str], results: dict[str, Any], out: str | Path | None = None,
                 shard: tuple[int, int] = (0, 1), shard_text: str | None = None,
                 log: Callable[[str], None] | None = None, saver: Any = None,
-                config_yaml: str | None = None) -> dict[str, Any]:
+                config_yaml: str | None = None, read_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fill ``results["sequences"]`` with ``points_of(video, log)`` for every sequence of the shard.
 
     The source's own no-reference scores are recorded beside. With ``out`` the finished sequences
@@ -169,7 +177,8 @@ def run_dataset(dataset: Any, protocol: Any, points_of: Callable[[Video, Log], l
     (:func:`actdiff.evaluation.results.finish_results`). With a ``saver`` (which ``points_of``
     passes on to :func:`actdiff_points`/:func:`baseline_points`) each sequence starts by choosing
     its frames and ends with its contact sheet (:meth:`~actdiff.evaluation.contact.FrameSaver.check`
-    first).
+    first). ``read_kwargs`` go to each sequence's read (``pad_multiple``: the clip read into a buffer
+    the encoder pads in place, :func:`actdiff.io.read_video`).
     """
     shard_i, shard_n = shard
     chosen = [seq for k, seq in enumerate(dataset) if k % shard_n == shard_i]
@@ -178,7 +187,7 @@ def run_dataset(dataset: Any, protocol: Any, points_of: Callable[[Video, Log], l
     with bar(len(chosen), "sequences", unit="seq") as pbar:
         for seq in chosen:
             pbar.set_postfix_str(seq.name)
-            video = seq.read(protocol)
+            video = seq.read(protocol, **(read_kwargs or {}))
             seq_log = None if log is None else (lambda s, n=seq.name: log(f"{n} {s}"))
             record_source(results, seq.name, video.frames, metrics)
             if saver is not None:
@@ -194,4 +203,5 @@ def run_dataset(dataset: Any, protocol: Any, points_of: Callable[[Video, Log], l
     return results
 
 
-__all__ = ["actdiff_points", "baseline_near_rate", "baseline_point", "baseline_points", "run_dataset", "score"]
+__all__ = ["actdiff_points", "baseline_near_rate", "baseline_point", "baseline_points", "padded_read", "run_dataset",
+           "score"]

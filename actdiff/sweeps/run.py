@@ -47,7 +47,7 @@ from actdiff.decoders import build_decoder
 from actdiff.errors import ConfigError
 from actdiff.evaluation.rates import compose_config, load_rates, point_configs
 from actdiff.evaluation.results import atomic_write_text, load_results, new_results, save_results
-from actdiff.evaluation.runner import actdiff_points, run_dataset
+from actdiff.evaluation.runner import actdiff_points, padded_read, run_dataset
 from actdiff.metrics import check_metrics
 from actdiff.progress import bar, write
 from actdiff.sweeps.spec import FIT_PREFIX, Point, Spec, fingerprint
@@ -240,7 +240,8 @@ def evaluate_point(spec: Spec, point: Point, overrides: Sequence[str], rates: Di
     def points_of(video, seq_log):
         return actdiff_points(video, cfgs, {"d": dec}, spec.metrics, log=seq_log)["d"]
 
-    return run_dataset(dataset, protocol, points_of, spec.metrics, results, log=lambda s: log(f"  {point.name} {s}"))
+    return run_dataset(dataset, protocol, points_of, spec.metrics, results, log=lambda s: log(f"  {point.name} {s}"),
+                       read_kwargs=padded_read(cfgs))
 
 
 def _done(path: Path, fp: str) -> bool:

@@ -28,7 +28,7 @@ from actdiff.errors import ConfigError, InputError
 from actdiff.evaluation.document import Results, load_results
 from actdiff.evaluation.rates import DEFAULT_CONFIG, load_rates, point_configs
 from actdiff.evaluation.results import new_results
-from actdiff.evaluation.runner import actdiff_points, run_dataset
+from actdiff.evaluation.runner import actdiff_points, padded_read, run_dataset
 from actdiff.io import as_video
 from actdiff.metrics import DEFAULT_METRICS, check_metrics
 from actdiff.types import EncodeResult, Video
@@ -183,7 +183,8 @@ def evaluate(data: Any, rates: Sequence[str] | None = None, *, decoder: Any = "w
 
     if protocol is None and _is_dataset(data):
         protocol = next(iter(cfgs.values())).get("protocol")
-    return _run(data, codec, config_doc, points_of, metrics, protocol, sequences, name, fps, log, saver)
+    return _run(data, codec, config_doc, points_of, metrics, protocol, sequences, name, fps, log, saver,
+                padded_read(cfgs))
 
 
 def bench(data: Any, codec: str = "x265", crf: Sequence[int] | None = None, *,
@@ -226,8 +227,9 @@ def contact_sheet(a: dict[str, Any], b: dict[str, Any] | None = None, sequence: 
 
 def _run(data: Any, codec: str, config_doc: dict[str, Any], points_of: Any, metrics: Sequence[str],
          protocol: str | None, sequences: Sequence[str] | None, name: str, fps: float | None, log: Any,
-         saver: Any = None) -> Results:
-    """``points_of`` over a dataset (read under ``protocol``) or over one clip at its own size."""
+         saver: Any = None, read_kwargs: dict[str, Any] | None = None) -> Results:
+    """``points_of`` over a dataset (read under ``protocol``, with ``read_kwargs``: ``run_dataset``'s) or
+    over one clip at its own size."""
     from actdiff.evaluation.results import record_source
 
     if _is_dataset(data):
@@ -236,7 +238,8 @@ def _run(data: Any, codec: str, config_doc: dict[str, Any], points_of: Any, metr
         proto = load_protocol(protocol)
         dataset = load_dataset(str(data), sequences=sequences)
         results = new_results(codec, dataset.name, proto.to_dict(), config_doc)
-        return Results(run_dataset(dataset, proto, points_of, metrics, results, log=log, saver=saver))
+        return Results(run_dataset(dataset, proto, points_of, metrics, results, log=log, saver=saver,
+                                   read_kwargs=read_kwargs))
     video = as_video(data, fps)
     results = new_results(codec, name, {"name": "native", "height": video.height, "width": video.width,
                                         "max_frames": video.num_frames}, config_doc)

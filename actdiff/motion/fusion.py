@@ -42,7 +42,7 @@ from actdiff.motion.edge_field import EdgeParams, invert_displacement, segment_d
 from actdiff.motion.interpolate import dense_flow_from_tracks, interpolate_sparse
 from actdiff.motion.keyflow import Corrections, KeyflowParams, cached_corrections, progress, refine_map
 from actdiff.motion.sprites import SpriteParams, draw_sprites, segment_sprites
-from actdiff.motion.warp import backward_warp, log_area, pixel_grid, vector_length
+from actdiff.motion.warp import backward_warp, pixel_grid, vector_length
 from actdiff.types import DecodedSegment, Tracks
 
 #: ``FusionParams.edge_sigma_r``: the edge-aware motion's default, chosen on training clips
@@ -99,10 +99,6 @@ class FusionParams:
             removes isolated pixels sampled from the wrong side of an edge.
         edge_outside: the inversion's residual includes how far its sample lies outside the
             keyframe (``False``: the clamped border counts as support; ablation).
-        stretch_sigma: > 0: a warp's log-weight also drops by ``min(s, 0)² / (2 stretch_sigma²)``
-            (capped by ``fb_cap``) where its map stretches the keyframe, ``s`` the map's log-area
-            (:func:`actdiff.motion.warp.log_area`) less its mean over ``stretch_scale`` bandwidths
-            (0: nothing taken off; a zoom stretches the whole frame); 0: off.
         sprites: draw small moving objects the stream has no motion for once, moved between
             where the two keyframes show them (:mod:`actdiff.motion.sprites`; off by default).
         sprite_params: overrides of :class:`actdiff.motion.sprites.SpriteParams`.
@@ -136,8 +132,6 @@ class FusionParams:
     edge_median: int = 5
     edge_outside: bool = True
     edge_check: str = "residual"
-    stretch_sigma: float = 0.0
-    stretch_scale: float = 0.0
     sprites: bool = False
     sprite_params: Optional[Dict[str, float]] = None
 
@@ -147,8 +141,6 @@ class FusionParams:
         if self.edge_check not in EDGE_CHECKS:
             raise ValueError(f"edge_check must be one of {EDGE_CHECKS}, got {self.edge_check!r}")
         edge = (self.edge_sigma_r, self.edge_guide_blur, self.edge_fallback, self.edge_iterations)
-        if self.stretch_sigma < 0:
-            raise ValueError(f"stretch_sigma must be >= 0, got {self.stretch_sigma}")
         if min(edge) < 0 or self.edge_step < 1 or self.edge_scale <= 0 or self.edge_median not in (0, 1, 3, 5):
             raise ValueError("edge_sigma_r, edge_guide_blur, edge_fallback and edge_iterations must be >= 0, "
                              f"edge_step >= 1, edge_scale > 0 and edge_median 0, 1, 3 or 5; got {self.edge_sigma_r}, "
@@ -177,8 +169,6 @@ class KeyWarp:
             conditions' ``w0``/``w1``).
         coords: the backward map ``float32 (H, W, 2)`` px the keyframe was sampled along (``None``
             at the keyframe itself): anything drawn on the keyframe moves to ``t`` along it.
-        log_area: ``float32 (H, W)``, :func:`log_area` of ``coords`` (only with
-            ``FusionParams.stretch_sigma > 0``).
     """
 
     image: np.ndarray
@@ -187,7 +177,6 @@ class KeyWarp:
     motion: np.ndarray
     plain: Optional[np.ndarray] = None
     coords: Optional[np.ndarray] = None
-    log_area: Optional[np.ndarray] = None
 
 
 def _coarse_map(tracks: Tracks, t: int, ref: int, height: int, width: int, bandwidth: float,
@@ -273,15 +262,14 @@ def warp_keyframe(seg: DecodedSegment, t: int, ref: int, bandwidth: float, param
     # the plain blend's warp (warp_keyframes) follows the Gaussian map, whatever map ``sample`` is
     plain_warp = (np.clip(backward_warp(key, gauss), 0, 255) if sample is not gauss else image) if plain else None
     motion = vector_length(back - pixel_grid(h, w))
-    area = log_area(sample, local=params.stretch_scale * bandwidth) if params.stretch_sigma > 0 else None
     if not params.use_fb or seg.tracks.num_points == 0:
-        return KeyWarp(image, conf, zeros, motion, plain_warp, sample, area)
+        return KeyWarp(image, conf, zeros, motion, plain_warp, sample)
     if edge_fb is not None and params.edge_check == "residual":
-        return KeyWarp(image, conf, edge_fb, motion, plain_warp, sample, area)
+        return KeyWarp(image, conf, edge_fb, motion, plain_warp, sample)
     err = fb_error(seg.tracks, t, ref, gauss, bandwidth, params.fb_step)
     if edge_fb is not None and params.edge_check == "both":
         err = np.maximum(err, edge_fb)
-    return KeyWarp(image, conf, err, motion, plain_warp, sample, area)
+    return KeyWarp(image, conf, err, motion, plain_warp, sample)
 
 
 def _luma(img: np.ndarray) -> np.ndarray:
@@ -308,9 +296,6 @@ def log_weight(kw: KeyWarp, time_weight: float, params: FusionParams) -> np.ndar
     ell = np.log(np.asarray(kw.confidence, np.float32) + BLEND_FLOOR) + np.float32(np.log(max(time_weight, 1e-6)))
     if params.use_fb:
         pen = kw.fb_error ** 2 / (2.0 * (params.fb_sigma ** 2 + (params.fb_rel * kw.motion) ** 2))
-        ell = ell - (np.minimum(pen, params.fb_cap) if params.fb_cap > 0 else pen)
-    if params.stretch_sigma > 0 and kw.log_area is not None:
-        pen = np.minimum(kw.log_area, 0) ** 2 / (2.0 * params.stretch_sigma ** 2)
         ell = ell - (np.minimum(pen, params.fb_cap) if params.fb_cap > 0 else pen)
     return ell.astype(np.float32)
 

@@ -52,21 +52,6 @@ def backward_warp(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
     return out.reshape(c.shape[0], c.shape[1], img.shape[2])
 
 
-def log_area(coords: np.ndarray, blur: float = 2.0, floor: float = 1e-3, local: float = 0.0) -> np.ndarray:
-    """``log det ∂B/∂p``, ``float32 (H, W)``: the log of the keyframe area a pixel of frame ``t``
-    samples through the backward map ``coords float32 (H, W, 2)`` px (0: a rigid move; < 0: the
-    keyframe stretched; ≤ ``log floor`` where the map folds), the determinant smoothed by a
-    Gaussian of ``blur`` px before the log; ``local`` > 0: less its mean over a Gaussian of ``local`` px
-    (only a local stretch is left: a zoom stretches the whole frame)."""
-    x, y = coords[..., 0], coords[..., 1]
-    det = np.gradient(x, axis=1) * np.gradient(y, axis=0) - np.gradient(x, axis=0) * np.gradient(y, axis=1)
-    det = det.astype(np.float32)
-    if blur > 0:
-        det = cv2.GaussianBlur(det, (0, 0), blur)
-    out = np.log(np.maximum(det, np.float32(floor))).astype(np.float32)
-    return out - cv2.GaussianBlur(out, (0, 0), local) if local > 0 else out
-
-
 def splat_bilinear(
     x: np.ndarray, y: np.ndarray, values: np.ndarray, weights: np.ndarray, height: int, width: int
 ) -> Tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,9 @@ Usage::
 Each run is one ``actdiff encode`` in its own process (``os.wait4`` gives that process's peak
 resident memory), on CLIP at ``--size`` (resize), its first N frames; without CLIP a synthetic
 texture moving 3 px/frame (``--frames`` max frames) is written to a temporary ``.y4m``.
-``--decode warp diffusion`` also runs ``actdiff decode`` of each stream of the first variant. A
+``--decode warp diffusion`` also runs ``actdiff decode`` of each stream of the first variant;
+``--evaluate`` also runs ``actdiff evaluate`` (rate point r1, warp decoder, PSNR, the clip at its own
+size: the synthetic one at ``--size``) for each length with the defaults. A
 ``--variant`` is a space-separated list of overrides ("" = the defaults). The table gives peak
 resident memory (GB; it counts the resident pages of a memory-mapped file too), peak anonymous
 memory (``RssAnon`` sampled every 0.1 s: what a machine without swap must hold), seconds,
@@ -103,9 +105,21 @@ def decode_run(stream: Path, decoder: str, encoded: dict) -> dict:
             "peak_gb": peak, "peak_anon_gb": anon, "seconds": seconds}
 
 
+def evaluate_run(clip: str, frames: int, size: str, out: Path) -> dict:
+    """One ``actdiff evaluate`` of ``clip`` at its own size (``native`` protocol), rate point r1, warp
+    decoder, PSNR, in a child process: its peak memory, seconds, bpp and PSNR."""
+    cmd = [sys.executable, "-m", "actdiff", "evaluate", "--data", clip, "--protocol", "native", "--rates", "r1",
+           "--metrics", "psnr", "--frames", str(frames), "-o", str(out), "--overwrite", "-q"]
+    seconds, peak, anon, _ = measure(cmd, out.with_suffix(".log"))
+    point = next(iter(json.loads(out.read_text())["sequences"].values()))[0]
+    return {"command": "evaluate r1", "frames": frames, "size": size, "overrides": [], "peak_gb": peak,
+            "peak_anon_gb": anon, "seconds": seconds, "bpp": point["bpp"], "psnr": point["metrics"]["psnr"]}
+
+
 def show(r: dict) -> None:
     print(f"| {r['command']} | {r['frames']} | {' '.join(r['overrides']) or 'defaults'} | {r['peak_gb']:.2f} | "
-          f"{r['peak_anon_gb']:.2f} | {r['seconds']:.0f} | {r['bpp']:.4f} | {r['sha256'][:8]} |", flush=True)
+          f"{r['peak_anon_gb']:.2f} | {r['seconds']:.0f} | {r['bpp']:.4f} | "
+          f"{r['sha256'][:8] if 'sha256' in r else 'PSNR %.2f dB' % r['psnr']} |", flush=True)
 
 
 def main() -> None:
@@ -117,6 +131,8 @@ def main() -> None:
                    help='space-separated overrides of one run per length ("": defaults; repeatable)')
     p.add_argument("--decode", nargs="+", default=[], metavar="DECODER",
                    help="also decode each stream of the first variant with these decoders (warp, diffusion)")
+    p.add_argument("--evaluate", action="store_true",
+                   help="also run actdiff evaluate (r1, warp decoder, PSNR) on the clip at its own size per length")
     p.add_argument("-o", "--output")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args()
@@ -153,9 +169,15 @@ def main() -> None:
                         show(rows[-1])
                     except InputError as e:
                         failed.append(str(e))
+            if args.evaluate:
+                try:
+                    rows.append(evaluate_run(clip, frames, f"{w}x{h}", Path(tmp) / "evaluate.json"))
+                    show(rows[-1])
+                except InputError as e:
+                    failed.append(str(e))
     mach = machine()
     print("\n(columns: command | frames | variant | peak resident GB | peak anonymous GB (sampled every 0.1 s) | "
-          f"seconds | bpp | stream sha256)\nmachine: {mach}")
+          f"seconds | bpp | stream sha256, or evaluate's PSNR)\nmachine: {mach}")
     if args.output:
         clip = args.clip or "synthetic texture, 3 px/frame"
         doc = {"machine": mach, "clip": clip, "size": f"{w}x{h}", "rows": rows, "failed": failed}

@@ -188,7 +188,7 @@ def test_evaluate_reads_each_clip_into_the_buffer_the_encoder_pads(tmp_path, mon
                      "-o", str(out)]) == 0
     assert seen == [True]
     assert load_results(out)["sequences"]["alpha"][0]["height"] == 52
-    import actdiff   # the API's dataset path reads the same way
+    import actdiff  # the API's dataset path reads the same way
 
     res = actdiff.evaluate(str(data), rates=["r1"], metrics=["psnr"], protocol="native")
     assert seen == [True, True] and res["sequences"]["alpha"][0]["width"] == 90

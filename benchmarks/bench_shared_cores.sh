@@ -4,7 +4,9 @@
 # with OMP_WAIT_POLICY=PASSIVE, and with the cores split between them.
 # Usage: benchmarks/bench_shared_cores.sh OUT_DIR   (writes OUT_DIR/{alone,pair_*}_*.json; refuses an existing OUT_DIR)
 set -euo pipefail
-out=${1:?usage: benchmarks/bench_shared_cores.sh OUT_DIR}
+usage="usage: benchmarks/bench_shared_cores.sh OUT_DIR   (run from the repository root)"
+case "${1:-}" in -h|--help) echo "$usage"; exit 0;; "") echo "$usage" >&2; exit 2;; esac
+out=$1
 [ -e "$out" ] && { echo "error: $out exists" >&2; exit 2; }
 mkdir -p "$out"
 py=${PYTHON:-.venv/bin/python}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Diffusion-decoder speed when two jobs share the machine's cores (benchmarks/bench_decoder.py):
 # one job alone, then two at once with OMP_NUM_THREADS=$(nproc) each (torch's default: every core),
-# with OMP_WAIT_POLICY=PASSIVE, and with the cores split between them.
+# with OMP_WAIT_POLICY=PASSIVE, and with the cores split between them (and one alone with PASSIVE: its cost).
 # Usage: benchmarks/bench_shared_cores.sh OUT_DIR   (writes OUT_DIR/{alone,pair_*}_*.json; refuses an existing OUT_DIR)
 set -euo pipefail
 usage="usage: benchmarks/bench_shared_cores.sh OUT_DIR   (run from the repository root)"
@@ -13,6 +13,8 @@ py=${PYTHON:-.venv/bin/python}
 n=$(nproc)
 half=$(( n / 2 > 0 ? n / 2 : 1 ))
 OMP_NUM_THREADS=$n "$py" benchmarks/bench_decoder.py --out "$out/alone.json" > "$out/alone.log" 2>&1
+OMP_NUM_THREADS=$n OMP_WAIT_POLICY=PASSIVE "$py" benchmarks/bench_decoder.py --out "$out/alone_passive.json" \
+    > "$out/alone_passive.log" 2>&1
 pair() {  # name, env assignments for both jobs
   local name=$1; shift
   env "$@" "$py" benchmarks/bench_decoder.py --out "$out/${name}_a.json" > "$out/${name}_a.log" 2>&1 &

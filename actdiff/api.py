@@ -184,7 +184,7 @@ def evaluate(data: Any, rates: Sequence[str] | None = None, *, decoder: Any = "w
     if protocol is None and _is_dataset(data):
         protocol = next(iter(cfgs.values())).get("protocol")
     return _run(data, codec, config_doc, points_of, metrics, protocol, sequences, name, fps, log, saver,
-                padded_read(cfgs))
+                read_kwargs=padded_read(cfgs))
 
 
 def bench(data: Any, codec: str = "x265", crf: Sequence[int] | None = None, *,

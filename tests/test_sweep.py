@@ -347,3 +347,21 @@ def test_fit_sweep_wandb_yaml_and_list(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "v: (no overrides); decoder diffusion[steps=1]; fit logger=none" in out
     assert out.splitlines()[1].endswith("model.prediction_type=v_prediction")
+
+
+def test_sweep_reads_each_clip_into_the_buffer_the_encoder_pads(tmp_path, capsys, monkeypatch):
+    """As ``evaluate``: a clip whose size is no multiple of ``codec.pad_multiple`` is read padded."""
+    from actdiff.evaluation import runner
+    from actdiff.io.geometry import padded_buffer
+
+    seen, encode = [], runner.encode_point
+
+    def spy(video, cfg):
+        seen.append(padded_buffer(video.frames, 12, 6) is not None)   # 52x90 → 64x96
+        return encode(video, cfg)
+
+    monkeypatch.setattr(runner, "encode_point", spy)
+    data = write_clip_folder(tmp_path / "clips", names=("alpha",), h=52, w=90)
+    assert sweep([str(_spec(tmp_path, data)), "-o", str(tmp_path / "sweep"), "--point", "ref", "--frames", "2"]) == 0
+    capsys.readouterr()
+    assert seen == [True, True]   # both rate points

@@ -132,3 +132,8 @@ def test_bench_shards_merge(tmp_path, capsys):
     assert set(load_results(merged)["sequences"]) == {"alpha", "beta"}
     assert bench(["x264", "--merge", *map(str, outs), "-o", str(merged)]) == 2   # no overwrite unasked
     assert "--overwrite" in capsys.readouterr().err
+    # a missing shard, or another codec's shards, are one-line errors and write nothing
+    assert bench(["x264", "--merge", str(outs[0]), "-o", str(tmp_path / "half.json")]) == 2
+    assert "1/2 missing" in capsys.readouterr().err and not (tmp_path / "half.json").exists()
+    assert bench(["x265", "--merge", *map(str, outs), "-o", str(tmp_path / "x265.json")]) == 2
+    assert "results of 'x264', not 'x265'" in capsys.readouterr().err and not (tmp_path / "x265.json").exists()

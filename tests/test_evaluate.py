@@ -89,6 +89,9 @@ def test_evaluate_plumbing_fake_codec(tmp_path, monkeypatch):
     assert evaluate(["--merge", str(outs[0]), str(outs[1]), "-o", str(merged)]) == 0
     assert set(load_results(merged)["sequences"]) == {"alpha", "beta", "gamma"}
     assert set(load_results(merged)["source"]) == {"alpha", "beta", "gamma"}  # the sources' own NIQE, merged
+    assert [p["shard"] for p in load_results(merged)["merged_from"]] == ["0/2", "1/2"]
+    assert evaluate(["--merge", str(outs[1]), "-o", str(tmp_path / "half.json")]) == 2   # shard 0/2 missing
+    assert not (tmp_path / "half.json").exists()
     # refuses to overwrite; a bad override is a one-line error
     assert evaluate(["--data", str(data), "-o", str(merged)]) == 2
     assert evaluate(["--data", str(data), "-o", str(tmp_path / "x.json"), "codec.nope=1"]) == 2

@@ -8,12 +8,11 @@ import pytest
 from _eval_helpers import fake_results
 
 from actdiff.errors import InputError, OutputError
+from actdiff.evaluation.merge import load_many, merge_results
 from actdiff.evaluation.results import (
     SCHEMA,
     compute_mean,
-    load_many,
     load_results,
-    merge_results,
     parse_shard,
     save_results,
     source_value,

@@ -32,7 +32,8 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     from actdiff.evaluation.bdrate import compare, to_markdown
-    from actdiff.evaluation.results import atomic_write_text, check_output, load_many, metric_names
+    from actdiff.evaluation.merge import load_many
+    from actdiff.evaluation.results import atomic_write_text, check_output, metric_names
 
     check_distinct("metrics", args.metric)  # one report per metric: a repeat was printed twice
     for path in (args.json, args.markdown):

@@ -68,7 +68,7 @@ def main(argv: Sequence[str]) -> int:
     if args.codec not in BASELINES:
         raise ConfigError(f"unknown baseline {args.codec!r} (known: {', '.join(sorted(BASELINES))})")
     out = check_output(args.output, args.overwrite)
-    if merged_shards(args, out):
+    if merged_shards(args, out, args.codec):
         return 0
     overrides, root = data_root(split_overrides(args, extra) + frames_override(args))
     base = compose_config(args.config, args.protocol, overrides, default=DEFAULT_CONFIG)

@@ -19,7 +19,7 @@ from typing import Any, Callable, List, NoReturn, Optional, Sequence
 from omegaconf import DictConfig
 
 from actdiff.config import compose, to_yaml
-from actdiff.errors import ActDiffError, ConfigError, report_fatal
+from actdiff.errors import ActDiffError, ConfigError, InputError, report_fatal
 
 log = logging.getLogger("actdiff")
 
@@ -240,13 +240,19 @@ def add_results_args(p: argparse.ArgumentParser) -> None:
                    help="save thumbnails of a few frames per point and a contact sheet per sequence in DIR")
 
 
-def merged_shards(args: argparse.Namespace, out: Path) -> bool:
-    """``--merge A.json B.json …``: the shard results merged into ``out`` (``True``: done, exit)."""
+def merged_shards(args: argparse.Namespace, out: Path, codec: Optional[str] = None) -> bool:
+    """``--merge A.json B.json …``: the shard results merged into ``out`` (``True``: done, exit);
+    refused unless they are every shard of one run (:mod:`actdiff.evaluation.merge`) and, with
+    ``codec`` (``bench``'s), that codec's."""
     if not args.merge:
         return False
-    from actdiff.evaluation.results import load_results, merge_results, save_results
+    from actdiff.evaluation.merge import merge_results
+    from actdiff.evaluation.results import load_results, save_results
 
-    save_results(merge_results([load_results(p) for p in args.merge]), out, overwrite=args.overwrite)
+    merged = merge_results([load_results(p) for p in args.merge], args.merge)
+    if codec is not None and merged["codec"] != codec:
+        raise InputError(f"the shards are results of {merged['codec']!r}, not {codec!r}")
+    save_results(merged, out, overwrite=args.overwrite)
     return True
 
 

@@ -34,8 +34,9 @@ def build_parser() -> ArgumentParser:
 @cli_entry
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
+    from actdiff.evaluation.merge import load_many
     from actdiff.evaluation.plotting import draw, save_figure
-    from actdiff.evaluation.results import check_output, load_many, metric_names
+    from actdiff.evaluation.results import check_output, metric_names
 
     out = Path(args.output)
     if out.suffix.lower() not in FORMATS:

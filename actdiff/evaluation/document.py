@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from actdiff.evaluation.results import load_many, save_results, to_curves, validate
+from actdiff.evaluation.merge import load_many
+from actdiff.evaluation.results import save_results, to_curves, validate
 
 #: Fields of a rate point copied into every row of :meth:`Results.to_dataframe` (when present).
 ROW_FIELDS = ("quality_param", "crf", "target", "rate", "bpp", "bits_total", "frames", "height", "width",

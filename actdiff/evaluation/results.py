@@ -22,7 +22,7 @@ import math
 import os
 import platform
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -252,32 +252,6 @@ def load_results_at(rev: str, path: str | Path, repo: str | Path | None = None) 
         raise InputError(f"{path}@{rev} is not valid JSON: {e.msg} (line {e.lineno})") from None
 
 
-def merge_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Merge shard results of one run (same codec, protocol and dataset) into one document."""
-    if not parts:
-        raise InputError("nothing to merge")
-    base = json.loads(json.dumps(parts[0]))
-    for other in parts[1:]:
-        for key in ("codec", "dataset", "protocol"):
-            if other[key] != base[key]:
-                raise InputError(f"cannot merge results with different {key}: {other[key]!r} vs {base[key]!r}")
-        for name, points in other["sequences"].items():
-            if name in base["sequences"]:
-                raise InputError(f"sequence {name!r} appears in two shards")
-            base["sequences"][name] = points
-        if other.get("source"):
-            base.setdefault("source", {}).update(other["source"])
-    base.pop("shard", None)
-    base["mean"] = compute_mean(base["sequences"])
-    return base
-
-
-def load_many(paths: Iterable[str | Path]) -> dict[str, Any]:
-    """Load one results file, or merge several shard files of the same run."""
-    docs = [load_results(p) for p in paths]
-    return docs[0] if len(docs) == 1 else merge_results(docs)
-
-
 def to_curves(results: Mapping[str, Any], metric: str, include_mean: bool = False
               ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{sequence: (bpp (K,), metric (K,))}`` sorted by bpp; points lacking the metric are skipped.
@@ -328,11 +302,9 @@ __all__ = [
     "check_output",
     "compute_mean",
     "finish_results",
-    "load_many",
     "load_results_at",
     "load_results",
     "machine",
-    "merge_results",
     "metric_names",
     "new_results",
     "parse_shard",

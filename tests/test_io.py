@@ -231,6 +231,32 @@ def test_truncated_faststart_mp4_is_not_silently_short(tmp_path):
     assert "truncated" in one_line(e)
 
 
+def test_frames_the_decoder_drops_from_a_complete_mp4_are_a_warning(tmp_path, monkeypatch, caplog):
+    """Every packet present but one frame undecodable (as in OpenCV's box.mp4: 455 of 456 decode):
+    a warning and the frames decoded, not "truncated"; a start past the index's count is refused
+    before decoding."""
+    import av
+
+    good = write_video(tmp_path / "g.mp4", moving_texture(12), 25, codec="x264")
+    real_decode = av.container.InputContainer.decode
+
+    def drop_last(self, *args, **kwargs):
+        frames = list(real_decode(self, *args, **kwargs))
+        return iter(frames[:-1])
+
+    monkeypatch.setattr(av.container.InputContainer, "decode", drop_last)
+    with caplog.at_level("WARNING", logger="actdiff.io.container"):
+        assert read_video(good).num_frames == 11
+    assert "decoded 11 of the 12 frames" in caplog.text and "dropped 1" in caplog.text
+    with pytest.raises(InputError) as e:
+        read_video(good, start=12)
+    assert "no frames at or after frame 12" in one_line(e)
+    bad = tmp_path / "t.mp4"   # packets missing as well: still an error
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 3])
+    with pytest.raises(InputError):
+        read_video(bad)
+
+
 def test_empty_png_folder_and_start_beyond_end(tmp_path, frames):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError) as e:

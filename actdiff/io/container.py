@@ -122,13 +122,18 @@ def iter_frames(path: Path, start: int = 0) -> Iterator[np.ndarray]:
     (earlier ones are decoded, dropped).
 
     When the container's index declares a frame count (mp4/mov) and decoding ends early, the
-    file is truncated or corrupt: ``FormatError`` rather than a silently shorter video.
+    file is truncated or corrupt: ``FormatError`` rather than a silently shorter video — unless
+    every packet the index declares is there and the decoder itself dropped frames (a common
+    defect of complete files, e.g. an undecodable last frame): then a warning says how many.
+    A ``start`` at or past the declared count is refused before decoding.
     """
     c = _open(path)
     try:
         s = c.streams.video[0]
         s.thread_type = "AUTO"
         declared = int(s.frames or 0)
+        if declared and start >= declared:
+            raise FormatError(f"no frames at or after frame {start} (its index declares {declared})")
         n = 0
         for n, frame in enumerate(c.decode(s), 1):
             if n > start:
@@ -138,11 +143,28 @@ def iter_frames(path: Path, start: int = 0) -> Iterator[np.ndarray]:
                 rgb = frame.to_ndarray(format="rgb24")
                 yield np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
         if declared and n < declared:
-            raise FormatError(f"truncated or corrupt: decoded {n} of the {declared} frames its index declares")
+            _check_dropped(path, n, declared)
     except av.FFmpegError as e:
         raise FormatError(f"corrupt video ({_reason(e)})") from None
     finally:
         c.close()
+
+
+def _check_dropped(path: Path, decoded: int, declared: int) -> None:
+    """Decoding gave ``decoded < declared`` frames: ``FormatError`` when packets are missing too
+    (a truncated or damaged file), else a warning that the decoder dropped the rest."""
+    c = _open(path)
+    try:
+        packets = sum(1 for p in c.demux(c.streams.video[0]) if p.size)
+    except av.FFmpegError:
+        packets = 0
+    finally:
+        c.close()
+    if packets < declared:
+        raise FormatError(f"truncated or corrupt: decoded {decoded} of the {declared} frames its index declares")
+    log.warning("%s: decoded %d of the %d frames its index declares (all %d packets present: the decoder "
+                "dropped %d undecodable frame(s)); using the %d it decoded", path, decoded, declared, packets,
+                declared - decoded, decoded)
 
 
 def default_codec(ext: str) -> str:

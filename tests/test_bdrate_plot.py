@@ -96,6 +96,17 @@ def test_bdrate_cli(tmp_path, capsys):
     assert "metrics: niqe is given twice" in capsys.readouterr().err
 
 
+def test_bdrate_never_writes_over_its_inputs_or_one_report_over_the_other(tmp_path, capsys):
+    pa = save_results(fake_results("actdiff-warp", {"s1": (RATES, NIQE)}, "niqe"), tmp_path / "a.json")
+    pb = save_results(fake_results("x265", {"s1": (RATES * 2, NIQE)}, "niqe"), tmp_path / "b.json")
+    before = pa.read_bytes()
+    assert bdrate_main([str(pa), str(pb), "--metric", "niqe", "--json", str(pa), "--overwrite"]) == 2
+    assert "is the input" in capsys.readouterr().err and pa.read_bytes() == before
+    both = tmp_path / "new" / "r.json"
+    assert bdrate_main([str(pa), str(pb), "--metric", "niqe", "--json", str(both), "--markdown", str(both)]) == 2
+    assert "two outputs are the same path" in capsys.readouterr().err and not both.exists()
+
+
 @pytest.mark.parametrize("suffix", [".png", ".pdf"])
 def test_plot_writes_figure(tmp_path, suffix):
     pa = save_results(fake_results("actdiff-warp", {"s1": (RATES, NIQE), "s2": (RATES, NIQE + 1)}, "niqe"),

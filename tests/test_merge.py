@@ -61,3 +61,13 @@ def test_load_many_single_file_as_is(tmp_path):
     assert load_many([s0])["config"]["shard"] == "0/2"
     with pytest.raises(InputError, match="given twice"):
         load_many([s0, s0])
+
+
+def test_merge_cli_never_writes_over_a_shard(tmp_path, capsys):
+    from actdiff.commands.evaluate import main as evaluate
+
+    s0 = save_results(_shard("m0", "0/2", ["a"]), tmp_path / "s0.json")
+    s1 = save_results(_shard("m1", "1/2", ["b"]), tmp_path / "s1.json")
+    before = s0.read_bytes()
+    assert evaluate(["--merge", str(s0), str(s1), "-o", str(s0), "--overwrite"]) == 2
+    assert "is the input" in capsys.readouterr().err and s0.read_bytes() == before

@@ -113,3 +113,38 @@ def test_source_metrics_validated_and_merged(tmp_path):
     assert merged["source"] == {"a": {"niqe": 5.0}, "b": {"niqe": 7.0}}
     assert source_value(merged, "mean", "niqe") == pytest.approx(6.0)
     assert source_value(merged, "a", "psnr") is None
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"bpp": 1e308}, "is not a bit rate"),
+    ({"bpp": -0.01}, "is not a bit rate"),
+    ({"bpp": float("inf")}, "is not a bit rate"),
+    ({"metrics": {"psnr": "abc"}}, "metric 'psnr' is 'abc', not a number"),
+    ({"metrics": {"psnr": True}}, "not a number"),
+])
+def test_absurd_points_refused(tmp_path, change, message):
+    res = fake_results("x", {"a": ([0.01, 0.02], [1.0, 2.0])})
+    res["sequences"]["a"][0].update(change)
+    (tmp_path / "r.json").write_text(json.dumps(res))
+    with pytest.raises(InputError, match=message):
+        load_results(tmp_path / "r.json")
+
+
+def test_points_a_real_run_writes_are_kept(tmp_path):
+    """NaN bpp (a failed point), infinite PSNR (a lossless frame) and null metrics load."""
+    res = fake_results("x", {"a": ([0.01, 0.02], [1.0, 2.0])})
+    res["sequences"]["a"][0].update(bpp=float("nan"), metrics={"psnr": float("inf"), "niqe": None})
+    assert load_results(save_results(res, tmp_path / "r.json"))["sequences"]["a"][0]["metrics"]["niqe"] is None
+
+
+def test_results_path_must_be_a_small_regular_file(tmp_path, monkeypatch):
+    with pytest.raises(InputError, match="not a regular file"):
+        load_results("/dev/zero")
+    with pytest.raises(InputError, match="not a regular file"):
+        load_results(tmp_path)
+    from actdiff.evaluation import results
+
+    p = save_results(fake_results("x", {"a": ([0.01], [1.0])}), tmp_path / "r.json")
+    monkeypatch.setattr(results, "MAX_RESULTS_BYTES", 100)
+    with pytest.raises(InputError, match="larger than any results JSON"):
+        load_results(p)

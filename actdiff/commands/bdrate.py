@@ -33,12 +33,12 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     from actdiff.evaluation.bdrate import compare, to_markdown
     from actdiff.evaluation.merge import load_many
-    from actdiff.evaluation.results import atomic_write_text, check_output, metric_names
+    from actdiff.evaluation.results import atomic_write_text, metric_names
+    from actdiff.io.files import prepare_outputs
 
     check_distinct("metrics", args.metric)  # one report per metric: a repeat was printed twice
-    for path in (args.json, args.markdown):
-        if path:
-            check_output(path, args.overwrite)
+    inputs = args.a.split(",") + args.b.split(",")
+    prepare_outputs([args.json, args.markdown], inputs, overwrite=args.overwrite, files=True)
     res_a, res_b = load_many(args.a.split(",")), load_many(args.b.split(","))
     reports = []
     for metric in args.metric:

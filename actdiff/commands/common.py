@@ -248,7 +248,9 @@ def merged_shards(args: argparse.Namespace, out: Path, codec: Optional[str] = No
         return False
     from actdiff.evaluation.merge import merge_results
     from actdiff.evaluation.results import load_results, save_results
+    from actdiff.io.files import check_not_input
 
+    check_not_input([out], args.merge)
     merged = merge_results([load_results(p) for p in args.merge], args.merge)
     if codec is not None and merged["codec"] != codec:
         raise InputError(f"the shards are results of {merged['codec']!r}, not {codec!r}")

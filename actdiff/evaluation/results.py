@@ -35,6 +35,10 @@ from actdiff.metrics.source import source_metrics
 SCHEMA = "actdiff.results/1"
 TOP_KEYS = ("schema", "codec", "protocol", "dataset", "versions", "machine", "config", "sequences", "mean")
 POINT_KEYS = ("bpp", "bits_total", "frames", "height", "width", "metrics")
+#: Largest bit rate a rate point may claim (bits per pixel; raw 16-bit RGBA is 64).
+MAX_BPP = 64.0
+#: Largest results file read (bytes): a results JSON is kilobytes to a few megabytes.
+MAX_RESULTS_BYTES = 256 * 2**20
 RATE_KEYS = ("quality_param", "crf", "target", "rate")
 
 
@@ -136,6 +140,18 @@ def compute_mean(sequences: Mapping[str, list[dict[str, Any]]]) -> list[dict[str
     return out
 
 
+def _check_point(point: Mapping[str, Any], where: str) -> None:
+    """A rate point's ``bpp`` is finite and >= 0 (NaN: a failed point, kept) and each metric a
+    number or null."""
+    bpp = float(point["bpp"])
+    if math.isinf(bpp) or bpp < 0 or bpp > MAX_BPP:
+        raise InputError(f"{where}: bpp {bpp!r} is not a bit rate (0 … {MAX_BPP} bits per pixel)")
+    bad = [k for k, v in point["metrics"].items()
+           if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)))]
+    if bad:
+        raise InputError(f"{where}: metric {bad[0]!r} is {point['metrics'][bad[0]]!r}, not a number")
+
+
 def validate(results: Any, source: str = "results") -> dict[str, Any]:
     """Check the schema; raise a one-line ``InputError`` naming what is wrong."""
     if not isinstance(results, dict):
@@ -158,6 +174,7 @@ def validate(results: Any, source: str = "results") -> dict[str, Any]:
                 raise InputError(f"{source}: sequence {name!r} point {i} lacks {', '.join(miss)}")
             if not isinstance(p["bpp"], (int, float)) or not isinstance(p["metrics"], dict):
                 raise InputError(f"{source}: sequence {name!r} point {i}: bpp must be a number, metrics a mapping")
+            _check_point(p, f"{source}: sequence {name!r} point {i}")
     if not isinstance(results["mean"], list):
         raise InputError(f"{source}: 'mean' must be a list")
     src = results.get("source", {})
@@ -216,6 +233,11 @@ def load_results(path: str | Path) -> dict[str, Any]:
     CompressAI and DCVC result files are converted to this schema
     (:mod:`actdiff.evaluation.interop`)."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path} is not a regular file (a results JSON is expected)")
+    if path.is_file() and path.stat().st_size > MAX_RESULTS_BYTES:
+        raise InputError(f"{path} is {path.stat().st_size / 2**20:.0f} MiB, larger than any results JSON "
+                         f"({MAX_RESULTS_BYTES // 2**20} MiB at most)")
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:

@@ -67,6 +67,28 @@ def test_compare_needs_thumbnails(tmp_path, capsys):
     assert err.startswith("error:") and "--frames-dir" in err
 
 
+@pytest.mark.parametrize("thumbs, message", [
+    ("/etc/passwd", "is not a .png"),        # a results file naming any file on the disk
+    ("broken.png", "is not a readable image"),
+    (5, "thumbnails must map frame indices"),
+    ({"abc": "x.png"}, "thumbnails must map frame indices"),
+])
+def test_compare_refuses_thumbnails_a_tampered_results_file_names(runs, tmp_path, capsys, thumbs, message):
+    import json
+
+    tmp, a, b = runs
+    doc = load_results(a)
+    frame = next(iter(doc["source_frames"]["alpha"]))
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    point = doc["sequences"]["alpha"][0]
+    point["thumbnails"] = thumbs if not isinstance(thumbs, str) else {frame: str(tmp_path / thumbs)}
+    bad = a.parent / f"{tmp_path.name}.json"   # beside the original: its relative thumbnails stay valid
+    bad.write_text(json.dumps(doc))
+    assert compare.main([str(bad), str(b), "-o", str(tmp_path / "s.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err and err.count("\n") == 1
+
+
 def test_frames_of_interest_are_the_middles_of_the_longest_segments(sample_video):
     from actdiff.codec import encode_video
     from actdiff.config import compose

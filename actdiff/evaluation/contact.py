@@ -178,9 +178,24 @@ def _open(path: str, base: Path | None) -> np.ndarray:
     p = Path(path)
     if not p.is_absolute() and base is not None:
         p = base / p
+    if p.suffix.lower() != ".png":
+        raise InputError(f"thumbnail {p} is not a .png (--frames-dir writes PNGs)")
     if not p.is_file():
         raise InputError(f"thumbnail {p} not found (moved? the results file records where --frames-dir put it)")
-    return np.asarray(Image.open(p).convert("RGB"))
+    try:
+        with Image.open(p) as im:
+            return np.asarray(im.convert("RGB"))
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise InputError(f"thumbnail {p} is not a readable image ({e})") from None
+
+
+def _thumbs(thumbs: Any, what: str) -> Mapping[str, str]:
+    """``thumbs`` checked to be ``{"<frame index>": "<png path>"}`` (``InputError`` naming ``what``)."""
+    ok = isinstance(thumbs, Mapping) and all(
+        isinstance(k, str) and k.isdigit() and isinstance(v, str) for k, v in thumbs.items())
+    if not ok:
+        raise InputError(f"{what}: thumbnails must map frame indices to PNG paths, got {str(thumbs)[:60]!r}")
+    return thumbs
 
 
 def draw_sheet(rows: Sequence[tuple[str, str, Mapping[str, str], Path | None]], frames: Sequence[int],
@@ -225,16 +240,18 @@ def sequence_rows(results: Mapping[str, Any], sequence: str, base: Path | None =
                   extra: Iterable[tuple[str, Mapping[str, Any]]] = ()) -> list[Row]:
     """The rows of one results document for ``sequence``: its points with thumbnails, then ``extra``
     ``(codec, point)`` pairs (e.g. the nearest-rate baseline)."""
-    rows = [(point_label(results["codec"], p), numbers(p), p["thumbnails"], base)
-            for p in sorted(results["sequences"].get(sequence, []), key=lambda p: p["bpp"]) if p.get("thumbnails")]
-    rows += [(point_label(codec, p), numbers(p), p["thumbnails"], base) for codec, p in extra if p.get("thumbnails")]
-    return rows
+    points = [(results["codec"], p) for p in sorted(results["sequences"].get(sequence, []), key=lambda p: p["bpp"])]
+    return [(point_label(codec, p), numbers(p), _thumbs(p["thumbnails"], f"{codec} {sequence}"), base)
+            for codec, p in [*points, *extra] if p.get("thumbnails")]
 
 
 def source_row(results: Mapping[str, Any], sequence: str, base: Path | None = None) -> tuple | None:
     """The source's row of ``sequence`` (``None`` without thumbnails)."""
-    thumbs = (results.get("source_frames") or {}).get(sequence)
-    return ("source", "(uncompressed, as the protocol read it)", thumbs, base) if thumbs else None
+    frames = results.get("source_frames") or {}
+    thumbs = frames.get(sequence) if isinstance(frames, Mapping) else None
+    if not thumbs:
+        return None
+    return "source", "(uncompressed, as the protocol read it)", _thumbs(thumbs, f"source of {sequence}"), base
 
 
 def save_sheet(fig: Any, path: str | Path, overwrite: bool = True) -> Path:

@@ -99,7 +99,10 @@ def load_yaml(path: Union[str, Path]) -> DictConfig:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"config {path} must hold a mapping, not {type(data).__name__}")
-    return OmegaConf.create(data)
+    try:
+        return OmegaConf.create(data)
+    except RecursionError:
+        raise ConfigError(f"config {path} contains itself (a recursive YAML alias)") from None
 
 
 def _read_primary(path: Path) -> dict:
@@ -113,6 +116,8 @@ def _read_primary(path: Path) -> dict:
         raise ConfigError(f"config {path} is not a text (YAML) file") from None
     except yaml.YAMLError as e:
         raise _yaml_error(path, e) from None
+    except RecursionError:
+        raise ConfigError(f"config {path} contains itself (a recursive YAML alias)") from None
     if not isinstance(cfg, DictConfig):
         raise ConfigError(f"config {path} must hold a mapping, not a list")
     return OmegaConf.to_container(cfg, resolve=False)
@@ -272,9 +277,14 @@ def _compose_node(node: dict, overrides: Sequence[str], where: str, group: str =
         if not was_initialized and GlobalHydra.instance().is_initialized():
             GlobalHydra.instance().clear()
     try:  # a plain, resolved config: no struct/read-only flags, so callers may add keys
-        return OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+        out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     except OmegaConfBaseException as e:
         raise ConfigError(f"cannot resolve config {where}: {_one_line(e)}") from None
+    for name in groups:  # ``codec: 5`` in a file replaces the group's whole section
+        value = out.get(name)
+        if value is not None and not isinstance(value, DictConfig):
+            raise ConfigError(f"{where}: {name} must be a mapping of the {name} group's keys, not {value!r}")
+    return out
 
 
 def compose(

@@ -192,6 +192,22 @@ def test_python_tags_are_refused_without_running(cfg_dir, tmp_path):
     assert not marker.exists()
 
 
+def test_recursive_alias_and_a_group_replaced_by_a_scalar_are_one_line(cfg_dir, tmp_path):
+    loop = write(tmp_path, "loop.yaml", "a: &a [*a]\n")
+    for load in (compose, load_yaml):
+        with pytest.raises(ConfigError, match="contains itself"):
+            load(loop)
+    scalar = write(tmp_path, "scalar.yaml", "defaults:\n  - codec: a\n  - _self_\ncodec: 5\n")
+    with pytest.raises(ConfigError, match="codec must be a mapping of the codec group's keys, not 5"):
+        compose(scalar)
+    from omegaconf import OmegaConf
+
+    from actdiff.codec.encoding import codec_section
+
+    with pytest.raises(ConfigError, match="codec must be a mapping"):   # a file with no defaults
+        codec_section(OmegaConf.create({"codec": 5}))
+
+
 def test_targets_are_plain_data(cfg_dir, tmp_path):
     marker = tmp_path / "ran"
     write(cfg_dir, "codec/target.yaml", f"_target_: os.system\ncommand: touch {marker}\n")

@@ -29,7 +29,7 @@ from actdiff.codec.keyframe_chain import KeyframeChain
 from actdiff.codec.params import check_stream_params
 from actdiff.codec.repeats import drop_repeats, find_repeats
 from actdiff.codec.schema import check_codec_config, codec_threads
-from actdiff.errors import InputError
+from actdiff.errors import ConfigError, InputError
 from actdiff.image_codecs import ImageCodec, codec_from_params
 from actdiff.io import pad_to_multiple
 from actdiff.motion.temporal import (
@@ -69,7 +69,10 @@ def _params(section: Any) -> Dict[str, Any]:
 
 def codec_section(cfg: DictConfig) -> DictConfig:
     """Accept either a full composed config (with ``codec``) or the codec section itself."""
-    return cfg.codec if "codec" in cfg else cfg
+    section = cfg.codec if "codec" in cfg else cfg
+    if not isinstance(section, (DictConfig, dict)):
+        raise ConfigError(f"codec must be a mapping of the codec's keys, not {section!r}")
+    return section
 
 
 @dataclass

@@ -111,6 +111,12 @@ def test_overrides_and_print_config(capsys):
     assert "quality: 55" in capsys.readouterr().out
     assert encode.main(["--print-config", "codec.no_such_key=1"]) == 2
     assert "unknown config key" in one_error_line(capsys)
+    # the values printed are checked as an encode checks them (they were printed, exit 0)
+    assert encode.main(["--print-config", "codec.seed=abc"]) == 2
+    printed = capsys.readouterr()
+    assert printed.err.startswith("error: codec.seed") and printed.out == ""
+    assert encode.main(["--print-config", "--size", "0x0"]) == 2
+    assert "size '0x0'" in one_error_line(capsys)
 
 
 def test_existing_output_is_not_overwritten(clip, tmp_path, capsys):

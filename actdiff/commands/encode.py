@@ -120,10 +120,17 @@ def main(argv: Sequence[str]) -> int:
         from actdiff.codec.rdo import use_rd
 
         cfg = use_rd(cfg, args.lam)
+    size = parse_size(args.size) if args.size else None
+    if args.print_config:  # the codec settings printed are checked as an encode checks them
+        from actdiff.codec.encoding import codec_section
+        from actdiff.codec.schema import check_codec_config
+
+        check_codec_config(codec_section(cfg))
     if maybe_print_config(args, cfg):
         return 0
     if not args.input or not args.output:
         build_parser().error("INPUT and -o/--output are required")
+    check_input_options(args)
     setup_output(args)
     from omegaconf import OmegaConf
 
@@ -131,8 +138,6 @@ def main(argv: Sequence[str]) -> int:
     from actdiff.codec.encoder import codec_section, prepare_codec
     from actdiff.io import atomic_write_bytes, prepare_outputs, read_video
 
-    size = parse_size(args.size) if args.size else None
-    check_input_options(args)
     raw = raw_yuv_options(args)
     prepare_codec(cfg)  # every codec setting checked (types, ranges, the decoder's limits) before any work
     prepare_outputs([args.output, args.stats], [args.input], args.overwrite, files=True)  # before reading

@@ -46,8 +46,11 @@ def test_rates_file_and_overrides():
     assert len(rates) >= 4
     assert codec_overrides(["keyframe_codec.quality=20", "codec.seed=1", "protocol.max_frames=4"]) == [
         "codec.keyframe_codec.quality=20", "codec.seed=1", "protocol.max_frames=4"]
-    with pytest.raises(ConfigError, match="unknown rate point"):
+    with pytest.raises(ConfigError, match="unknown rate point") as e:
         load_rates(rates_file(), ["nope"])
+    assert "overrides before" not in str(e.value)
+    with pytest.raises(ConfigError, match="put overrides before it"):  # `--rates r0 codec.seed=1` swallows it
+        load_rates(rates_file(), ["r0", "codec.seed=1"])
     with pytest.raises(ConfigError, match="rate points: r1 is given twice"):  # it was coded once, silently
         load_rates(rates_file(), ["r1", "0.01", "r1"])
 

@@ -48,8 +48,10 @@ def load_rates(path: Path | str | None = None, names: Sequence[str] | None = Non
     targets = {n: o for n in names if n not in points and (o := target_overrides(n)) is not None}
     bad = [n for n in names if n not in points and n not in targets]
     if bad:
+        hint = "; a key=value after --rates is read as a rate point: put overrides before it" \
+            if any("=" in n for n in bad) else ""
         raise ConfigError(f"unknown rate point(s) {', '.join(bad)} in {path} (known: {', '.join(points)}, "
-                          "or a target bpp such as 0.01)")
+                          f"or a target bpp such as 0.01){hint}")
     for n in names:
         if n not in targets and (not isinstance(points[n], list) or not all(isinstance(o, str) for o in points[n])):
             raise ConfigError(f"{path}: rate point {n} must be a list of key=value strings")

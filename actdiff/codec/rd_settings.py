@@ -1,5 +1,6 @@
 """The ``codec.rd`` section of the config, checked once into :class:`RDSettings` (the RD search
-of :mod:`actdiff.codec.rdo` reads nothing else). Keys and defaults: ``configs/codec/default.yaml``."""
+of :mod:`actdiff.codec.rdo` reads nothing else). Keys and defaults: ``configs/codec/default.yaml``;
+types and ranges: :class:`actdiff.codec.schema.RDSchema`, checked in every mode."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from actdiff.codec.distortion import Distortion
 from actdiff.codec.rd_keyframes import DEFAULT_PROPAGATION
-from actdiff.codec.schema import TrajectoriesSchema, codec_threads
+from actdiff.codec.schema import TrajectoriesSchema, check_codec_config, codec_threads
 from actdiff.errors import ConfigError
 from actdiff.image_codecs.scaled import check_scale
 from actdiff.motion.fusion import EDGE_SIGMA_R
@@ -108,9 +109,15 @@ class RDSettings:
 
     @classmethod
     def from_config(cls, codec: DictConfig, lam: Optional[float] = None) -> "RDSettings":
+        """The settings of ``codec.rd`` (``lam``: λ instead of ``codec.rd.lambda``). Every key's type and
+        range is checked first (:func:`actdiff.codec.schema.check_codec_config`, one-line ``ConfigError``)."""
         rd = codec.get("rd")
         if rd is None:
             raise ConfigError("codec.mode=rd needs a codec.rd section (see configs/codec/default.yaml)")
+        for key in ("search", "selection") if hasattr(rd, "get") else ():   # named as keys of codec.trajectories
+            trajectory_overrides(rd, key)
+        codec = check_codec_config(codec)
+        rd = codec.rd
         lam = float(rd.get("lambda")) if lam is None else float(lam)
         if not (lam >= 0 and math.isfinite(lam)):
             raise ConfigError(f"codec.rd.lambda must be a finite number >= 0, got {lam!r}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,22 @@ from actdiff.types import Video
 
 RESIZE_MODES = ("resize", "crop", "none")
 FITS = ("pad", "crop")
+#: The whole-number fields: lowest value, and whether null is allowed.
+_COUNTS = {"height": (1, True), "width": (1, True), "start": (0, False), "max_frames": (1, True),
+           "fit_multiple": (1, False)}
+
+
+def _check_field(key: str, value: Any) -> None:
+    """``protocol.<key>``: a string name, a whole number in its range (null where allowed); one-line ``ConfigError``."""
+    if key == "name":
+        if not isinstance(value, str):
+            raise ConfigError(f"protocol.name must be a string, got {value!r}")
+        return
+    lo, nullable = _COUNTS.get(key, (None, False))
+    if lo is None or (value is None and nullable):
+        return
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < lo:
+        raise ConfigError(f"protocol.{key} must be an integer >= {lo}{' or null' if nullable else ''}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,8 @@ class Protocol:
     fit_multiple: int = 16
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            _check_field(f.name, getattr(self, f.name))
         if self.resize_mode not in RESIZE_MODES:
             raise ConfigError(f"protocol {self.name}: unknown resize_mode {self.resize_mode!r} "
                               f"(known: {', '.join(RESIZE_MODES)})")
@@ -57,12 +76,6 @@ class Protocol:
             raise ConfigError(f"protocol {self.name}: height/width need resize_mode resize or crop")
         if not sized and self.resize_mode != "none":
             raise ConfigError(f"protocol {self.name}: resize_mode {self.resize_mode} needs height and width")
-        if sized and (self.height < 1 or self.width < 1):
-            raise ConfigError(f"protocol {self.name}: invalid size {self.height}x{self.width}")
-        if self.start < 0 or (self.max_frames is not None and self.max_frames < 1):
-            raise ConfigError(f"protocol {self.name}: start must be >= 0 and max_frames >= 1 or null")
-        if self.fit_multiple < 1:
-            raise ConfigError(f"protocol {self.name}: fit_multiple must be >= 1")
 
     @property
     def size(self) -> tuple[int, int] | None:

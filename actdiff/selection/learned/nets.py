@@ -160,8 +160,9 @@ def load_selector(path: str | Path, kind: str) -> ModelMixin:
         raise ValueError(f"unknown selector kind {kind!r} (known: {', '.join(KINDS)})")
     folder = Path(str(path)).expanduser()
     if folder.is_file():
-        raise InputError(f"{folder} is a single-file {kind} weights file of the old format; selector weights are "
-                         f"now a save_pretrained folder: convert it with python {CONVERTER} {folder} -o OUT_DIR")
+        raise InputError(f"{folder} is a file, not a {kind} weights folder (save_pretrained: config.json and "
+                         f"weights); a single-file weights file of the old format converts with python {CONVERTER} "
+                         f"{folder} -o OUT_DIR")
     for name in (CONFIG_FILE, WEIGHT_FILE):
         if not (folder / name).is_file():
             raise MissingWeightsError(

@@ -168,6 +168,19 @@ def test_frames_folder_that_is_a_file_or_inside_the_data_is_refused(runs, capsys
     assert sorted(p.name for p in clips.iterdir()) == listing  # nothing written into the data
 
 
+def test_frames_folder_beside_one_video_is_allowed(runs, tmp_path):
+    """One video is no folder dataset: thumbnails beside it cannot become a sequence (they were refused)."""
+    import shutil
+
+    tmp, _, _ = runs
+    video = next(p for p in sorted((tmp / "clips").iterdir()))
+    assert video.is_file()
+    one = Path(shutil.copy(video, tmp_path))
+    assert evaluate.main(["--data", str(one), "--protocol", "native", "--rates", "r0", "--metrics", "psnr",
+                          "-o", str(tmp_path / "one.json"), "--frames-dir", str(tmp_path / "thumbs"), "-q"]) == 0
+    assert any((tmp_path / "thumbs").rglob("*.png"))
+
+
 def test_api_frames_dir_refuses_a_run_of_the_same_codec_unless_overwrite(tmp_path):
     import numpy as np
 

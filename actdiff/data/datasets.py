@@ -129,6 +129,8 @@ class Dataset:
     format: str
     sequences: list[Sequence]
     prepare: str | None = None
+    #: its sequences are whatever ``root`` holds (a folder listed): an output folder there would be one
+    listed: bool = False
 
     def __post_init__(self) -> None:
         """``InputError`` when two sequences share a name (``clip.mp4`` beside a frame folder
@@ -196,7 +198,7 @@ def folder_dataset(root: str | Path, color: dict[str, str] | None = None, name: 
     seqs = list_folder(root, color, name or root.name)
     if not seqs:
         raise InputError(f"no videos, .y4m, .yuv (named NAME_<W>x<H>_<fps>) or frame folders in {root}")
-    return Dataset(name or root.name, root, "auto", seqs)
+    return Dataset(name or root.name, root, "auto", seqs, listed=True)
 
 
 def file_dataset(path: str | Path) -> Dataset:

@@ -183,7 +183,8 @@ def run_dataset(dataset: Any, protocol: Any, points_of: Callable[[Video, Log], l
     shard_i, shard_n = shard
     chosen = [seq for k, seq in enumerate(dataset) if k % shard_n == shard_i]
     if saver is not None:  # a frames folder in the data, or a run of this codec there: before any work
-        saver.check(results["codec"], [seq.name for seq in chosen], [dataset.root, *(seq.path for seq in chosen)])
+        listed = [dataset.root] if dataset.listed else []   # one video's folder is no dataset's
+        saver.check(results["codec"], [seq.name for seq in chosen], [*listed, *(seq.path for seq in chosen)])
     with bar(len(chosen), "sequences", unit="seq") as pbar:
         for seq in chosen:
             pbar.set_postfix_str(seq.name)

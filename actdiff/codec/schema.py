@@ -26,6 +26,7 @@ from actdiff.codec.bitstream import MAX_SEED, MAX_SEGMENT_FRAMES, MAX_SIDE
 from actdiff.codec.distortion import Distortion
 from actdiff.codec.params import STEP_RANGE, STRIDE_RANGE
 from actdiff.decoders import MODULES as DECODER_MODULES
+from actdiff.decoders.base import check_device_name
 from actdiff.entropy.prediction import SNAP_RANGE
 from actdiff.errors import ConfigError
 from actdiff.image_codecs.scaled import MAX_SCALE
@@ -373,9 +374,9 @@ def _check_rd(rd: Dict[str, Any]) -> None:
 def check_codec_config(cfg: Any) -> DictConfig:
     """Check a ``codec`` section (or a full config holding one) against :class:`CodecSchema`.
 
-    Returns the section with its values converted to the schema's types (``"12"`` → 12 for an int key) and nothing
-    added; ``ConfigError`` naming the key on an unknown key, a wrong type, a value out of range or an unknown registry
-    name, a missing key, or ``min_gop > max_gop``; ``codec.rd`` too in every mode (a mistake where unused still is)."""
+    Returns the section with its values converted to the schema's types (``"12"`` → 12) and nothing added; a one-line
+    ``ConfigError`` naming the key otherwise (unknown, wrong type, out of range, unknown name, missing, a decoder device
+    no decoder runs on, ``min_gop > max_gop``); ``codec.rd`` too in every mode (a mistake where unused still is)."""
     section = cfg.codec if isinstance(cfg, DictConfig) and "codec" in cfg else cfg
     given = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else dict(section)
     typed = _checked(CodecSchema, given, "codec")
@@ -383,12 +384,13 @@ def check_codec_config(cfg: Any) -> DictConfig:
     if kf["min_gop"] > kf["max_gop"]:
         raise ConfigError(f"codec.keyframes.min_gop = {kf['min_gop']} is larger than max_gop = {kf['max_gop']}")
     _check_rd(typed.get("rd") or {})
+    if (typed.get("decoder") or {}).get("device") is not None:   # its name: another machine may decode
+        check_device_name(typed["decoder"]["device"])
     return OmegaConf.create(typed)
 
 
 def codec_threads(codec: Any) -> int:
-    """``codec.threads`` (default 1): the encoder's worker threads in both modes (``codec.rd.threads``
-    overrides it in the RD mode). The stream does not depend on it."""
+    """``codec.threads`` (default 1): the encoder's worker threads (RD mode: ``codec.rd.threads``); no stream effect."""
     return int(codec.get("threads", None) or 1)
 
 

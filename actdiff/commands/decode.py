@@ -13,6 +13,8 @@ from argparse import Namespace
 from pathlib import Path
 from typing import Sequence
 
+from omegaconf import DictConfig
+
 from actdiff.commands.common import (
     ArgumentParser,
     add_config_args,
@@ -56,6 +58,7 @@ def main(argv: Sequence[str]) -> int:
     cfg = load_cfg(args, extra, DEFAULT_CONFIG)  # only its codec.decoder section is used
     if maybe_print_config(args, cfg):
         return 0
+    check_codec_section(cfg)
     from actdiff.io.files import check_input_file
 
     src = check_input_file(args.input)
@@ -94,6 +97,26 @@ def main(argv: Sequence[str]) -> int:
         f"({summary['frames_per_second']:.1f} frames/s)"
     )
     return 0
+
+
+def check_codec_section(cfg: DictConfig) -> None:
+    """The config's ``codec`` section checked as encode checks it (:func:`actdiff.codec.schema.check_codec_config`:
+    one line naming the key, before the stream is read), so that ``codec.seed=abc`` or
+    ``codec.decoder.batch_size=0`` is refused here too. Keys of ``codec.decoder`` outside its schema
+    (a generator's own sampling options, docs/paper_decoder.md) are left to the decoder that takes them."""
+    from dataclasses import fields
+
+    from omegaconf import OmegaConf
+
+    from actdiff.codec.schema import DecoderSchema, check_codec_config
+
+    if OmegaConf.select(cfg, "codec") is None:
+        return
+    codec = OmegaConf.to_container(cfg.codec, resolve=True)
+    if isinstance(codec, dict) and isinstance(codec.get("decoder"), dict):
+        known = {f.name for f in fields(DecoderSchema)}
+        codec["decoder"] = {k: v for k, v in codec["decoder"].items() if k in known}
+    check_codec_config(codec)
 
 
 def raw_output(args: Namespace) -> dict:

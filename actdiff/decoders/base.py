@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -20,6 +21,74 @@ SECTION_OPTIONS = frozenset({
     "weights", "model", "sampler", "steps", "strength", "noise_mode", "temporal_blend", "base",  # diffusion
     "detail_mix", "detail_sigma", "detail_mix_of", "residual_band", "residual_from", "residual_scale",
     "coarse_lock", "batch_size", "device", "overlap", "depth"})
+
+
+#: Torch device types the diffusion decoders run on (``meta`` holds no data, others are untested).
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+_DEVICE_NAME = re.compile(rf"({'|'.join(DEVICE_TYPES)})(:[0-9]{{1,4}})?")
+#: Frames the frame-by-frame diffusion decoder denoises together: the range of ``codec.decoder.batch_size``
+#: (:class:`actdiff.codec.schema.DecoderSchema`, which encode and decode check).
+BATCH_SIZE_RANGE = (1, 1 << 16)
+
+
+def check_device_name(device: Any) -> str:
+    """``device`` (a string or ``torch.device``) as a string when it names a device of :data:`DEVICE_TYPES`
+    (``cuda:N`` included), whether or not this machine has one (no torch needed: a config that another
+    machine decodes can be checked), else a one-line :class:`ConfigError`."""
+    name = str(device)
+    if isinstance(device, (bool, int, float)) or not _DEVICE_NAME.fullmatch(name):
+        raise ConfigError(f"device {name!r} is not one the diffusion decoders run on "
+                          f"({', '.join(DEVICE_TYPES)}, or cuda:N)")
+    return name
+
+
+def check_device(device: Any) -> str:
+    """``device`` as a string when it names a device of :data:`DEVICE_TYPES` (:func:`check_device_name`)
+    that this machine has, else a one-line :class:`ConfigError`, before any model is loaded."""
+    import torch
+
+    name = check_device_name(device)
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r}: no CUDA GPU is available on this machine (use --device cpu)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {name!r}: Apple MPS is not available on this machine (use --device cpu)")
+    return name
+
+
+def pick_device(device: Any, model: Any = None) -> str:
+    """The device a diffusion decoder runs on: ``device`` checked (:func:`check_device`), else the
+    given ``model``'s (it stays where it is), else ``cuda`` when available, else ``cpu``."""
+    import torch
+
+    if device is not None:
+        return check_device(device)
+    if model is not None:
+        return str(next(model.parameters()).device)
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_batch_size(value: Any) -> int:
+    """``value`` as an int in :data:`BATCH_SIZE_RANGE`, else a one-line :class:`ConfigError`."""
+    lo, hi = BATCH_SIZE_RANGE
+    try:
+        ok = not isinstance(value, bool) and float(value).is_integer() and lo <= int(float(value)) <= hi
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"batch_size {value!r} must be a whole number in [{lo}, {hi}]")
+    return int(float(value))
+
+
+def check_step_count(steps: int, train_timesteps: int, weights: str) -> int:
+    """``steps`` unless it exceeds the ``train_timesteps`` of the noise schedule of ``weights``
+    (a sampler cannot take more steps than there are timesteps): a one-line :class:`ConfigError`."""
+    if steps > train_timesteps:
+        raise ConfigError(f"sampling steps {steps} exceed the {train_timesteps} training timesteps of the "
+                          f"noise schedule of {weights} (use at most {train_timesteps})")
+    return steps
 
 
 def refuse_unknown_options(decoder: str, given: dict) -> None:

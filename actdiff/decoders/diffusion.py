@@ -59,14 +59,22 @@ import torch
 import torch.nn.functional as F
 
 from actdiff.conditioning import conditions
-from actdiff.decoders.base import Decoder, keyframes_in_place, refuse_fusion_options
+from actdiff.decoders.base import (
+    Decoder,
+    check_batch_size,
+    check_step_count,
+    keyframes_in_place,
+    pick_device,
+    refuse_fusion_options,
+)
 from actdiff.decoders.coarse_lock import lock_coarse
 from actdiff.decoders.keyframe_texture import ONE_WAY, TextureCache, decode_with_keyframe_texture
 from actdiff.decoders.rebase import add_residual, blur, image_under, resolve_options, segment_mix
 from actdiff.decoders.residual_filter import filter_residuals, residual_anchors, residual_mode, transport_residuals
-from actdiff.errors import ConfigError, MissingWeightsError
+from actdiff.errors import ConfigError
+from actdiff.models import make_sampler
 from actdiff.models.denoiser import ControlledDenoiser
-from actdiff.models.loading import readable_weights
+from actdiff.models.loading import DEFAULT_WEIGHTS, WEIGHT_FILE, check_weights_folder, load_denoiser  # noqa: F401
 from actdiff.models.sampling import check_sampler, check_steps, check_strength, sample, segment_noise, warp_noise
 from actdiff.motion.fusion import FusionParams
 from actdiff.motion.interpolate import dense_flow_from_tracks
@@ -74,35 +82,8 @@ from actdiff.motion.prediction import DETAIL_SIGMA, predict_frame
 from actdiff.registry import DECODERS
 from actdiff.types import DecodedSegment, StreamHeader
 
-#: Weights shipped with the package (written by experiments/train_default_cpu.sh).
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "weights" / "tiny"
-WEIGHT_FILE = "diffusion_pytorch_model.safetensors"
 #: What ``detail_mix`` mixes with the prediction's coarse band (module docstring).
 MIX_OF = ("blend", "output")
-
-
-def load_denoiser(path: str | Path | None = None, device: str = "cpu") -> ControlledDenoiser:
-    """Load ``save_pretrained`` weights (safetensors) or raise a one-line ``MissingWeightsError``."""
-    folder = Path(path).expanduser() if path else DEFAULT_WEIGHTS
-    if folder.is_file() and folder.suffix == ".ckpt":
-        raise MissingWeightsError(
-            f"{folder} is a training checkpoint; the decoder reads exported weights: "
-            f"run `actdiff export {folder} -o WEIGHTS_DIR` and pass --weights WEIGHTS_DIR"
-        )
-    if path and not folder.exists():
-        raise MissingWeightsError(f"diffusion decoder weights folder {folder} does not exist: pass --weights DIR "
-                                  f"with an `actdiff export` folder (config.json + {WEIGHT_FILE}), or train "
-                                  "one with experiments/train_default_cpu.sh")
-    if not (folder / "config.json").is_file() or not (folder / WEIGHT_FILE).is_file():
-        advice = (f"run experiments/train_default_cpu.sh (it exports to {DEFAULT_WEIGHTS}) or pass --weights DIR"
-                  if not path else "export one with `actdiff export CKPT -o DIR` (a checkpoint of `actdiff fit`)")
-        raise MissingWeightsError(
-            f"diffusion decoder weights not found in {folder} (need config.json + {WEIGHT_FILE}): {advice}"
-        )
-    with readable_weights(folder):
-        model = ControlledDenoiser.from_pretrained(
-            str(folder), use_safetensors=True, low_cpu_mem_usage=False, torch_dtype=torch.float32)
-    return model.to(device).eval()
 
 
 def _pad(x: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -121,13 +102,14 @@ class DiffusionDecoder(Decoder):
         model: an already built model (tests, training validation); overrides ``weights``.
         sampler: ``ddim`` | ``dpmsolver++`` | ``unipc`` (default: the weights' ``default_sampler``,
             else ``dpmsolver++``).
-        steps: sampling steps (default: the weights' ``default_sampler``, else 8).
+        steps: sampling steps, at most the noise schedule's training timesteps (default: the weights'
+            ``default_sampler``, else 8).
         strength: fraction of the schedule run from the noised warp prediction (default: the
             weights' ``default_sampler``, else 1.0 = from pure noise); see ``models.sample``.
         noise_mode: ``shared`` | ``per_frame`` | ``warped`` (default: the weights', else ``shared``).
         temporal_blend: weight in ``[0, 1)`` of the motion-filtered previous residual (default:
             the weights' ``default_sampler``, else 0 = off); see the module docstring.
-        batch_size: frames denoised together.
+        batch_size: frames denoised together, a whole number in [1, 65536].
         bidirectional: use K1 conditions (default: ``header.params['bidirectional']``, else True).
         base: ``blend`` | ``prediction`` | ``detail``: what the residual is added to (module
             docstring; default: the weights' ``default_sampler``, else the model's ``residual_base``).
@@ -153,7 +135,8 @@ class DiffusionDecoder(Decoder):
         coarse_lock: at the end, remove the 8×8 block means of what the model added, so that the
             frames' coarse scale is the base's (:mod:`actdiff.decoders.coarse_lock`; default: the
             weights' ``default_sampler``, else off).
-        device: torch device (default: ``cuda`` when available, else ``cpu``).
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, one this machine has (default: a given model's,
+            else ``cuda`` when available, else ``cpu``); checked before the weights load.
     """
 
     name = "diffusion"
@@ -185,15 +168,14 @@ class DiffusionDecoder(Decoder):
         refuse_fusion_options("diffusion", prediction, prediction_params)
         if names := ', '.join(sorted(unknown)):  # refused, not ignored: a typo, or a video decoder option
             raise ConfigError(f"unknown option(s) of the frame-by-frame diffusion decoder: {names}")
-        if device is None:  # a given model stays where it is; loaded weights go to the GPU if any
-            device = str(next(model.parameters()).device) if model is not None else \
-                ("cuda" if torch.cuda.is_available() else "cpu")
+        device = pick_device(device, model)  # checked before the weights load; default: the model's, else GPU if any
         self.model = model.eval() if model is not None else load_denoiser(weights, device)
         self.weights = "given model" if model is not None else str(Path(weights).expanduser() if weights
                                                                     else DEFAULT_WEIGHTS)
         defaults = dict(self.model.config.get("default_sampler") or {})
         self.sampler = check_sampler(sampler or defaults.get("name", "dpmsolver++"))
         self.steps = check_steps(steps if steps is not None else defaults.get("steps", 8))
+        check_step_count(self.steps, _train_timesteps(self.model, self.sampler, self.weights), self.weights)
         self.strength = check_strength(strength if strength is not None else defaults.get("strength", 1.0))
         self.noise_mode = noise_mode or defaults.get("noise_mode", "shared")
         if self.noise_mode not in ("shared", "per_frame", "warped"):
@@ -212,7 +194,7 @@ class DiffusionDecoder(Decoder):
         mode = residual_from or defaults.get("residual_from", "frames")
         self.residual_from = residual_mode(mode, temporal_blend, noise_mode)
         self.coarse_lock = bool(coarse_lock if coarse_lock is not None else defaults.get("coarse_lock", False))
-        self.batch_size = max(1, int(batch_size))
+        self.batch_size = check_batch_size(batch_size)
         self.keyframe_textures = TextureCache()  # residual_from="keyframes": the last keyframes' textures
         self.bidirectional = bidirectional
         if self.residual_from == "keyframes" and bidirectional is False:  # refused before any model runs
@@ -379,15 +361,28 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
+def _train_timesteps(model: ControlledDenoiser, sampler: str, weights: str) -> int:
+    """The training timesteps of ``model``'s noise schedule, its ``sampler`` built once now: a schedule
+    the sampler cannot be built from (a bad ``noise_schedule`` in ``weights``) is a one-line ``ConfigError``."""
+    try:
+        return int(make_sampler(model, sampler).config.num_train_timesteps)
+    except (ValueError, TypeError, KeyError, IndexError, NotImplementedError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"the noise schedule of {weights} cannot drive the {sampler} sampler: {first}") from None
+
+
 @DECODERS.register("diffusion")
 def diffusion_decoder(weights: str | None = None, model: object | None = None, **options: object) -> Decoder:
     """The ``diffusion`` decoder for ``model`` or the weights folder ``weights`` (default: the shipped
     :data:`DEFAULT_WEIGHTS`): a :class:`~actdiff.decoders.video.VideoDiffusionDecoder` when it is a
     segment-level video generator (``config.json``'s ``_class_name`` is one of
     :data:`actdiff.models.generator.GENERATOR_CLASSES`), else the frame-by-frame
-    :class:`DiffusionDecoder`. ``options`` go to the chosen decoder."""
-    from actdiff.models.generator import is_generator
+    :class:`DiffusionDecoder`. ``options`` go to the chosen decoder. The weights' ``config.json`` is
+    checked first (:func:`actdiff.models.loading.read_weights_config`): it must name one of these models."""
+    from actdiff.models.generator import GENERATOR_CLASSES, is_generator
 
+    if model is None:  # before is_generator reads it
+        check_weights_folder(weights or DEFAULT_WEIGHTS, {ControlledDenoiser.__name__, *GENERATOR_CLASSES})
     if is_generator(model if model is not None else (weights or DEFAULT_WEIGHTS)):
         from actdiff.decoders.video import VideoDiffusionDecoder
 

@@ -19,6 +19,7 @@ Deterministic: the same stream decodes to the same frames.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import astuple
 from typing import Any
 
@@ -28,13 +29,14 @@ import torch.nn.functional as F
 
 from actdiff.conditioning import segment as segment_conditions
 from actdiff.conditioning.conditions import warp_blend_from_conditions
-from actdiff.decoders.base import Decoder, keyframes_in_place, refuse_fusion_options
+from actdiff.decoders.base import Decoder, check_step_count, keyframes_in_place, pick_device, refuse_fusion_options
 from actdiff.decoders.coarse_lock import lock_coarse
 from actdiff.decoders.rebase import add_residual, image_under, resolve_options, segment_mix
 from actdiff.decoders.residual_filter import filter_residuals
 from actdiff.errors import ConfigError
-from actdiff.models.generator import SegmentGenerator, load_generator, plan_windows, window_weights
-from actdiff.models.sampling import seed_for
+from actdiff.models.generator import GENERATOR_CLASSES, SegmentGenerator, load_generator, plan_windows, window_weights
+from actdiff.models.loading import check_weights_folder
+from actdiff.models.sampling import schedule_kwargs, seed_for
 from actdiff.models.video_denoiser import FRAME_DECODER_OPTIONS
 from actdiff.motion.fusion import FusionParams
 from actdiff.motion.prediction import DETAIL_SIGMA
@@ -47,6 +49,19 @@ DEFAULT_OVERLAP = 4
 def _to_uint8(x: np.ndarray) -> np.ndarray:
     """Values in [-1, 1] → ``uint8`` [0, 255] (rounded, clamped)."""
     return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def train_timesteps(model: SegmentGenerator) -> int | None:
+    """The training timesteps of ``model``'s noise schedule: its scheduler part's (the pretrained
+    generators), else its config's ``noise_schedule`` (:func:`actdiff.models.sampling.schedule_kwargs`);
+    ``None`` for a generator with neither (nothing to bound its steps by)."""
+    scheduler = getattr(model, "scheduler", None)
+    if scheduler is not None and hasattr(scheduler, "config"):
+        return int(scheduler.config.num_train_timesteps)
+    config = getattr(model, "config", None)
+    if isinstance(config, Mapping) and "noise_schedule" in config:
+        return int(schedule_kwargs(model)["num_train_timesteps"])
+    return None
 
 
 class VideoDiffusionDecoder(Decoder):
@@ -65,7 +80,8 @@ class VideoDiffusionDecoder(Decoder):
             :meth:`~SegmentGenerator.decoder_defaults`, else the model's own base, all of it;
             ``detail_mix`` not given: the stream's per-segment choice where sent).
         bidirectional: use K1 (default: ``header.params['bidirectional']``, else True).
-        device: torch device (default: ``cuda`` when available, else ``cpu``).
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, one this machine has (default: a given model's,
+            else ``cuda`` when available, else ``cpu``); checked before the weights load.
         depth: a local ``transformers`` depth-estimation model folder: the tracking video's blue
             channel gets the inverse depth of the decoded start keyframe
             (:class:`actdiff.models.depth.DepthEstimator`; default off: constant blue).
@@ -100,9 +116,9 @@ class VideoDiffusionDecoder(Decoder):
                               "the segment-level video decoder has none")
         if model is None and weights is None:
             raise ConfigError("the video decoder needs weights= or model=")
-        if device is None:
-            device = str(next(model.parameters()).device) if model is not None else \
-                ("cuda" if torch.cuda.is_available() else "cpu")
+        device = pick_device(device, model)  # checked before the weights load
+        if model is None:
+            check_weights_folder(weights, GENERATOR_CLASSES)  # its config.json, before the model is built
         self.model: SegmentGenerator = model.eval() if model is not None else load_generator(weights, device)
         self.weights = "given model" if model is not None else str(weights)
         self.device = device
@@ -116,7 +132,9 @@ class VideoDiffusionDecoder(Decoder):
             raise ConfigError(f"temporal_blend must be in [0, 1), got {self.temporal_blend}")
         lock = self.sampling.pop("coarse_lock", False)
         self.coarse_lock = bool(coarse_lock if coarse_lock is not None else lock)
-        self.model.sampling_options(self.sampling)  # checked now: a bad option fails before any decoding
+        steps = self.model.sampling_options(self.sampling).get("steps")  # checked now, before any decoding
+        if isinstance(steps, int) and (timesteps := train_timesteps(self.model)) is not None:
+            check_step_count(steps, timesteps, self.weights)
         # base None: the model's own base, nothing moved
         options = resolve_options(self.model.decoder_defaults(), base, detail_mix, residual_band, residual_scale)
         self.base, self.detail_mix, self.stream_mix, self.residual_band, self.residual_scale = astuple(options)

@@ -1,21 +1,37 @@
 """What a weights folder holds, read from its ``config.json`` and safetensors headers only.
 
 Nothing is built or unpickled: the config is JSON, a safetensors header lists each tensor's shape
-and dtype. Used by ``actdiff info WEIGHTS_DIR``.
+and dtype. Used by ``actdiff info WEIGHTS_DIR``, which refuses in one line a ``config.json`` that
+fails :func:`actdiff.models.loading.read_weights_config` (the check the decoders run too): its
+``_class_name`` must be one of the project's models (:func:`model_classes`), its sections JSON
+objects, its noise schedule sane.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from actdiff.errors import InputError
+from actdiff.models.loading import read_weights_config
 
 #: Decoding behaviour recorded in a frame model's config (``ControlledDenoiser``).
 _SUMMARY_KEYS = ("conditioning_channels", "residual_over_warp", "residual_base", "prediction_type",
                  "latent", "latent_factor", "default_sampler")
+
+
+def model_classes() -> frozenset[str]:
+    """The ``_class_name`` values of the project's models that a weights folder may hold: the frame
+    model, the video generators (:data:`actdiff.models.generator.GENERATOR_CLASSES`), the tracking
+    branch (and Diffusion-as-Shader checkpoints holding one) and the learned selectors."""
+    from actdiff.models.denoiser import ControlledDenoiser
+    from actdiff.models.generator import GENERATOR_CLASSES
+    from actdiff.models.tracking_branch import DAS_CLASS, TrackingBranch
+    from actdiff.selection.learned.nets import ImportanceNet, KeyframeNet
+
+    named = (ControlledDenoiser, TrackingBranch, KeyframeNet, ImportanceNet)
+    return frozenset({c.__name__ for c in named} | set(GENERATOR_CLASSES) | {DAS_CLASS})
 
 
 def _tensors(files: list[Path]) -> dict[str, Any]:
@@ -35,15 +51,10 @@ def _tensors(files: list[Path]) -> dict[str, Any]:
 
 def describe_weights(folder: str | Path) -> dict[str, Any]:
     """``{"folder", "class", "config": {...}, "parameters", "dtypes", "bytes", "files"}`` of a
-    ``save_pretrained`` folder; a one-line ``InputError`` when it has no readable config.json."""
+    ``save_pretrained`` folder; a one-line ``InputError`` when its config.json is unreadable or fails
+    :func:`read_weights_config`."""
     folder = Path(folder).expanduser()
-    cfg_path = folder / "config.json"
-    try:
-        cfg = json.loads(cfg_path.read_text())
-    except (OSError, ValueError) as e:
-        raise InputError(f"{folder} is not a weights folder (no readable config.json: {type(e).__name__})") from None
-    if not isinstance(cfg, dict):
-        raise InputError(f"{cfg_path} is not a JSON object")
+    cfg = read_weights_config(folder, model_classes())
     files = sorted(folder.rglob("*.safetensors"))
     try:
         tensors = _tensors(files)
@@ -51,7 +62,7 @@ def describe_weights(folder: str | Path) -> dict[str, Any]:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise InputError(f"{folder}: unreadable safetensors file ({first})") from None
     summary = {k: cfg[k] for k in _SUMMARY_KEYS if k in cfg}
-    if "unet_config" in cfg:
+    if cfg.get("unet_config") is not None:
         summary["block_out_channels"] = cfg["unet_config"].get("block_out_channels")
     return {"folder": str(folder), "class": cfg.get("_class_name"), "config": summary, **tensors,
             "files": [str(f.relative_to(folder)) for f in files]}

@@ -29,6 +29,17 @@ def codec_cfg():
     return compose(None, [])
 
 
+@pytest.fixture(scope="session")
+def small_adv_file(tmp_path_factory, codec_cfg):
+    """A 6-frame 32x48 ``.adv`` file of a synthetic clip (the default codec)."""
+    from actdiff.codec import encode_video
+    from actdiff.training.synthetic import synthetic_video
+
+    path = tmp_path_factory.mktemp("stream") / "s.adv"
+    path.write_bytes(encode_video(synthetic_video(6, 32, 48, seed=1), codec_cfg).data)
+    return path
+
+
 def moving_texture(num_frames: int = 12, height: int = 64, width: int = 96, speed=(1.5, 0.5), seed: int = 0):
     """A smooth random texture translating by ``speed`` px/frame: ``uint8 (T, H, W, 3)``."""
     import cv2

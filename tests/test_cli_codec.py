@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _cli import one_error_line
 from conftest import moving_texture
 
 from actdiff import cli
@@ -27,12 +28,6 @@ def encoded(clip, tmp_path_factory):
     assert encode.main([str(clip), "-o", str(adv), "--stats", str(stats)]) == 0
     return adv, json.loads(stats.read_text())
 
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert err[0].startswith("error:")
-    return err[0]
 
 
 def test_help_lists_every_verb(capsys):

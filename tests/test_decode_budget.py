@@ -9,6 +9,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from _cli import one_error_line
 from _streams import RawSection, RawStream
 from conftest import moving_texture
 
@@ -22,11 +23,6 @@ from actdiff.types import Tracks, Video
 
 PARAMS = [("kc", "avif"), ("kq", 0), ("ks", 6), ("tc", "adaptive"), ("qs", 0.5), ("ts", 1)]
 
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error:"), err
-    return err[0]
 
 
 def _bounded(fn, megabytes: float = 64.0):

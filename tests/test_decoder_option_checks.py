@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _cli import one_error_line
 from omegaconf import OmegaConf
 
 from actdiff.commands.decode import main as decode_main
@@ -15,23 +16,11 @@ from actdiff.decoders.diffusion import DiffusionDecoder
 from actdiff.decoders.video import VideoDiffusionDecoder
 from actdiff.errors import ConfigError
 from actdiff.models import build_model
-from actdiff.training.synthetic import synthetic_video
-
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error:"), err
-    return err[0]
 
 
 @pytest.fixture(scope="module")
-def stream(tmp_path_factory, codec_cfg):
-    """A 6-frame 32x48 ``.adv`` file."""
-    from actdiff.codec import encode_video
-
-    path = tmp_path_factory.mktemp("stream") / "s.adv"
-    path.write_bytes(encode_video(synthetic_video(6, 32, 48, seed=1), codec_cfg).data)
-    return path
+def stream(small_adv_file):
+    return small_adv_file
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import one_error_line
 from conftest import moving_texture
 
 import actdiff.codec
@@ -28,11 +29,6 @@ def frames():
 def _hidden(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error:"), err
-    return err[0]
 
 
 @pytest.mark.parametrize("old_kind,new_name", [("folder", "out"), ("file", "out"), ("folder", "out.y4m")])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from _cli import one_error_line
 from _streams import RawStream
 from conftest import moving_texture
 from PIL import Image
@@ -30,11 +31,6 @@ def stream(codec_cfg):
     data = encode_video(Video(moving_texture(6, 32, 48), 25.0), cfg).data
     return data, RawStream.parse(data)
 
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error:"), err
-    return err[0]
 
 
 @pytest.mark.parametrize("override,words", [

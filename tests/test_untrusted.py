@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _cli import one_error_line
 from test_training import cfg_for, videos
 
 from actdiff.codec import decode_segments
@@ -38,11 +39,6 @@ def _evil_checkpoint(path: Path, marker: Path) -> Path:
     torch.save({"state_dict": {"w": torch.zeros(2)}, "global_step": 1, "payload": _Evil(marker)}, str(path))
     return path
 
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error:"), err
-    return err[0]
 
 
 def test_the_crafted_pickle_really_runs_code_when_unpickled(tmp_path):

@@ -10,28 +10,18 @@ import shutil
 from pathlib import Path
 
 import pytest
+from _cli import one_error_line
 
 from actdiff.commands.decode import main as decode_main
 from actdiff.commands.info import main as info_main
-from actdiff.training.synthetic import synthetic_video
 
 ASSETS = Path(__file__).resolve().parent.parent / "actdiff" / "assets" / "weights"
 
 
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error:"), err
-    return err[0]
-
 
 @pytest.fixture(scope="module")
-def stream(tmp_path_factory, codec_cfg):
-    """A 6-frame 32x48 ``.adv`` file."""
-    from actdiff.codec import encode_video
-
-    path = tmp_path_factory.mktemp("stream") / "s.adv"
-    path.write_bytes(encode_video(synthetic_video(6, 32, 48, seed=1), codec_cfg).data)
-    return path
+def stream(small_adv_file):
+    return small_adv_file
 
 
 def _edited(micro_weights: Path, folder: Path, edit) -> Path:
@@ -85,6 +75,14 @@ def test_info_refuses_a_damaged_config_in_one_line(micro_weights, tmp_path, caps
     assert capsys.readouterr().out == ""   # nothing presented as the model
 
 
+def _decode_refused(stream, folder, out, capsys, words) -> None:
+    """``actdiff decode --weights folder`` exits 2 with one line holding ``words`` and writes nothing."""
+    assert decode_main([str(stream), "-o", str(out), "--decoder", "diffusion", "--weights", str(folder)]) == 2
+    line = one_error_line(capsys)
+    assert all(w in line for w in words), line
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("name", sorted(DAMAGED))
 def test_decode_refuses_a_damaged_config_before_building_the_model(micro_weights, stream, tmp_path, capsys,
                                                                   monkeypatch, name):
@@ -95,12 +93,7 @@ def test_decode_refuses_a_damaged_config_before_building_the_model(micro_weights
 
     monkeypatch.setattr(ControlledDenoiser, "from_pretrained", refuse)
     edit, words = DAMAGED[name]
-    folder = _edited(micro_weights, tmp_path / "w", edit)
-    out = tmp_path / "o.y4m"
-    assert decode_main([str(stream), "-o", str(out), "--decoder", "diffusion", "--weights", str(folder)]) == 2
-    line = one_error_line(capsys)
-    assert all(w in line for w in words), line
-    assert not out.exists()
+    _decode_refused(stream, _edited(micro_weights, tmp_path / "w", edit), tmp_path / "o.y4m", capsys, words)
 
 
 @pytest.mark.parametrize("edit,words", [
@@ -119,12 +112,7 @@ def test_decode_refuses_a_schedule_its_sampler_cannot_run(micro_weights, stream,
         raise AssertionError("sampling started")
 
     monkeypatch.setattr(diffusion, "sample", refuse)
-    folder = _edited(micro_weights, tmp_path / "w", edit)
-    out = tmp_path / "o.y4m"
-    assert decode_main([str(stream), "-o", str(out), "--decoder", "diffusion", "--weights", str(folder)]) == 2
-    line = one_error_line(capsys)
-    assert all(w in line for w in words), line
-    assert not out.exists()
+    _decode_refused(stream, _edited(micro_weights, tmp_path / "w", edit), tmp_path / "o.y4m", capsys, words)
 
 
 def test_info_describes_the_projects_other_weights(micro_weights, tmp_path, capsys):

@@ -64,6 +64,27 @@ def test_p_frame_round_trip_any_size():
         decode_inter(ref, intra_packet, 30)
 
 
+def test_keyframes_too_small_for_x265_go_intra():
+    """libx265 opens no encoder below 16 px a side: such a pair is refused by our check (it was
+    x265's ArgumentError), the chooser codes those keyframes intra, and a small clip at a low target
+    rate (keyframes downscaled to 8 px) encodes and decodes (it was a traceback)."""
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="at least 16x16"):
+        encode_inter(small, small, 30)
+    encode_inter(np.resize(small, (16, 16, 3)), np.resize(small, (16, 16, 3)), 30)   # the smallest x265 takes
+    from actdiff.codec.keyframe_inter import InterChooser, KeyframeGeometry
+
+    chooser = InterChooser(KeyframeGeometry(48, 48, 4.0), Distortion())   # coded at 12x12
+    key = chooser.choose(small, small, b"intra", small)
+    assert key.qp is None
+    frames = rng.integers(0, 255, (4, 64, 96, 3), dtype=np.uint8)
+    from actdiff.codec.ratecontrol import encode_to_target
+
+    result = encode_to_target(Video(frames=frames, fps=25.0), compose(None, []), 0.01)
+    assert decode_video(result.data).frames.shape == frames.shape
+
+
 def test_static_content_sends_later_keyframes_inter_in_fewer_bytes(clip, streams):
     off, on = streams
     assert off.data[3] == 1 and on.data[3] == 2

@@ -19,7 +19,8 @@ The reference of a keyframe is the keyframe before it in stream order
 (:func:`actdiff.codec.keyframe_chain.carried_keyframes`) as decoded, resized to the size the
 stream codes its keyframes at (the header's downscale ``kr``, as
 :class:`~actdiff.image_codecs.scaled.ScaledCodec` does); the decoded small keyframe is resized back
-the same way. The first keyframe is always intra. A decoder whose x265 codes the reference
+the same way. The first keyframe is always intra, and so is any coded smaller than 16 px a side (x265's
+smallest frame, :data:`~actdiff.image_codecs.hevc_inter.MIN_SIDE`). A decoder whose x265 codes the reference
 differently from the encoder's (another build) notices it by the checksum: it logs a warning and
 decodes on (the keyframe then differs slightly from the encoder's).
 
@@ -51,7 +52,7 @@ from actdiff.codec.rd_settings import rd_distortion
 from actdiff.entropy.varint import ByteReader, write_varint
 from actdiff.errors import BitstreamError
 from actdiff.image_codecs import ImageCodec
-from actdiff.image_codecs.hevc_inter import check_available, decode_inter, encode_inter
+from actdiff.image_codecs.hevc_inter import MIN_SIDE, check_available, decode_inter, encode_inter
 from actdiff.image_codecs.scaled import resize, scaled_size
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,7 @@ class InterChooser:
         inter coding is the QP of least RD cost and wins when its cost is below the intra's
         (:meth:`_choose_rd`); without, the cheapest no worse than the intra (class docstring)."""
         tagged = tag_intra(intra)
-        if previous is None:
+        if previous is None or min(self.geometry.small) < MIN_SIDE:   # x265 codes no frame that small
             return CodedKey(tagged, intra_decoded)
         ref = source_ref if source_ref is not None else self.distortion.prepare(source)
         target = self.distortion.frame(ref, intra_decoded)

@@ -32,6 +32,10 @@ X265_PARAMS = ("qp={qp}:ipratio=64:bframes=0:keyint=1000:min-keyint=1000:scenecu
 PRESET = "medium"
 
 
+#: Smallest side (px) libx265 opens an encoder for (12 px is refused, 16 px works: tests/test_keyframe_inter.py).
+MIN_SIDE = 16
+
+
 def check_qp(qp: int) -> int:
     lo, hi = QP_RANGE
     if isinstance(qp, bool) or not isinstance(qp, (int, np.integer)) or not lo <= int(qp) <= hi:
@@ -82,8 +86,9 @@ def _decode(packets: list[bytes]) -> list[np.ndarray]:
 
 
 def _check_pair(ref: np.ndarray, img: np.ndarray) -> None:
-    if ref.dtype != np.uint8 or ref.ndim != 3 or ref.shape[2] != 3 or min(ref.shape[:2]) < 8:
-        raise ValueError(f"reference must be uint8 (H, W, 3) of at least 8x8, got {ref.dtype} {ref.shape}")
+    if ref.dtype != np.uint8 or ref.ndim != 3 or ref.shape[2] != 3 or min(ref.shape[:2]) < MIN_SIDE:
+        raise ValueError(f"reference must be uint8 (H, W, 3) of at least {MIN_SIDE}x{MIN_SIDE}, "
+                         f"got {ref.dtype} {ref.shape}")
     if img.shape != ref.shape or img.dtype != np.uint8:
         raise ValueError(f"keyframe {img.dtype} {img.shape} does not match its reference {ref.shape}")
 

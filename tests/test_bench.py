@@ -137,3 +137,26 @@ def test_bench_shards_merge(tmp_path, capsys):
     assert "1/2 missing" in capsys.readouterr().err and not (tmp_path / "half.json").exists()
     assert bench(["x265", "--merge", *map(str, outs), "-o", str(tmp_path / "x265.json")]) == 2
     assert "results of 'x264', not 'x265'" in capsys.readouterr().err and not (tmp_path / "x265.json").exists()
+
+
+def test_x265_codes_small_frames_padded_without_corrupting_memory(tmp_path):
+    """libx265 corrupted the heap on 48x48 frames (``free(): invalid next size``, exit 134, within a few
+    calls): frames under 64 px a side are coded padded to 64 and cropped back. In a child process,
+    so that a crash fails this test instead of the test run."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, torch\n"
+        "from actdiff.baselines.pyav_codec import encode_decode\n"
+        "rng = np.random.default_rng(0)\n"
+        "for _ in range(30):\n"
+        "    clip = rng.integers(0, 256, (3, 48, 48, 3), dtype=np.uint8)\n"
+        "    assert encode_decode(clip, 'x265', 30).frames.shape == clip.shape\n"
+        "print('done')\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0 and "done" in run.stdout, run.stderr[-500:]
+    from actdiff.baselines.pyav_codec import pad_even
+
+    assert pad_even(np.zeros((1, 47, 70, 3), np.uint8), 64).shape == (1, 64, 70, 3)

@@ -50,6 +50,7 @@ class BaselineSpec:
     options: Callable[[int, int], dict[str, str]]  # (crf, frames) → libavcodec options
     notes: str = ""
     default_crfs: tuple = ()                        # one rate point each, when none are asked for
+    min_side: int = 0                               # smaller frames are coded padded to this (bits count it)
 
 
 BASELINES: dict[str, BaselineSpec] = {
@@ -61,7 +62,8 @@ BASELINES: dict[str, BaselineSpec] = {
         "x265", "libx265", "hevc", (0, 51),
         lambda crf, n: {"crf": str(crf), "preset": "medium",
                         "x265-params": _x26x_params(n) + ":log-level=error"},
-        "preset medium, bframes=0, keyint=clip length, scenecut=0", (35, 40, 45, 51)),
+        "preset medium, bframes=0, keyint=clip length, scenecut=0", (35, 40, 45, 51),
+        min_side=64),   # libx265 corrupts the heap on smaller frames (48 px: tests/test_bench.py)
     "svt-av1": BaselineSpec(
         "svt-av1", "libsvtav1", "libdav1d", (0, 63),
         lambda crf, n: {"crf": str(crf), "preset": "8", "svtav1-params": "pred-struct=1"},
@@ -127,10 +129,12 @@ def from_av_frame(frame: av.VideoFrame) -> np.ndarray:
     return yuv_to_rgb(planes[0][:h], planes[1][: h // 2], planes[2][: h // 2], MATRIX, RANGE)
 
 
-def pad_even(frames: np.ndarray) -> np.ndarray:
-    """``(T, H, W, 3)`` padded by edge replication to even ``H`` and ``W`` (4:2:0 needs them)."""
+def pad_even(frames: np.ndarray, min_side: int = 0) -> np.ndarray:
+    """``(T, H, W, 3)`` padded by edge replication (bottom, right) to even ``H`` and ``W`` (4:2:0 needs
+    them) of at least ``min_side`` each."""
     h, w = frames.shape[1:3]
-    return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge") if h % 2 or w % 2 else frames
+    dh, dw = max(h % 2, min_side - h), max(w % 2, min_side - w)
+    return np.pad(frames, ((0, 0), (0, dh), (0, dw), (0, 0)), mode="edge") if dh or dw else frames
 
 
 def rate_points(codec: str, crfs: Sequence[int] | None = None) -> list[int]:
@@ -158,7 +162,7 @@ def encode_decode(frames: np.ndarray, codec: str, crf: int, fps: float = 25.0) -
     if frames.ndim != 4 or frames.shape[0] < 1 or frames.dtype != np.uint8:
         raise InputError(f"{codec}: need uint8 (T, H, W, 3) frames, got {frames.dtype} {frames.shape}")
     t, h, w, _ = frames.shape
-    padded = pad_even(frames)
+    padded = pad_even(frames, spec.min_side)
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1: errors only (its banner floods the console)
     try:
         enc = av.CodecContext.create(spec.encoder, "w")

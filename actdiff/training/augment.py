@@ -35,8 +35,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from actdiff.errors import ConfigError
 from actdiff.io import resize_frame
+from actdiff.training.checks import INF, check_number, check_size
 
 AUGMENT_KEYS = {"flip", "reverse", "scale", "upsample"}
+#: ``data.resize_mode``: crop (windows keep ``data.size``'s aspect ratio) | resize (squeezed to it).
+RESIZE_MODES = ("crop", "resize")
 
 
 @dataclass(frozen=True)
@@ -69,27 +72,21 @@ class WindowSpec:
 
     @classmethod
     def from_cfg(cls, data_cfg: Any) -> WindowSpec:
+        """The spec of the ``data`` section; ``ConfigError`` (one line, naming the key) for a bad
+        ``data.size``, ``window_frames``, ``resize_mode``, ``seed`` or ``augment`` value."""
         d = OmegaConf.to_container(data_cfg, resolve=True) if isinstance(data_cfg, DictConfig) else dict(data_cfg)
-        aug = dict(d.get("augment") or {})
-        unknown = sorted(set(aug) - AUGMENT_KEYS)
-        if unknown:
-            raise ConfigError(f"unknown data.augment key(s) {', '.join(unknown)} "
-                              f"(known: {', '.join(sorted(AUGMENT_KEYS))})")
-        lo, hi = (float(v) for v in aug.get("scale", (1.0, 1.0)))
-        if not 0 < lo <= hi <= 1:
-            raise ConfigError(f"data.augment.scale must satisfy 0 < lo <= hi <= 1, got [{lo}, {hi}]")
-        for k in ("flip", "reverse"):
-            if not 0 <= float(aug.get(k, 0.0)) <= 1:
-                raise ConfigError(f"data.augment.{k} is a probability in [0, 1], got {aug[k]}")
+        aug = _augment(d.get("augment"))
         q = tuple(int(v) for v in d.get("quality_range", (30, 30)))
-        if int(d.get("window_frames", 0)) < 2:
+        if d.get("window_frames") is None:
             raise ConfigError("data.window_frames must be >= 2")
-        return cls(size=tuple(int(s) for s in d["size"]) if d.get("size") else None,
-                   window_frames=int(d["window_frames"]), quality_range=(q[0], q[1]),
-                   seed=int(d.get("seed", 0)), flip=float(aug.get("flip", 0.0)),
-                   reverse=float(aug.get("reverse", 0.0)), scale=(lo, hi), upsample=bool(aug.get("upsample", False)),
-                   keep_aspect=str(d.get("resize_mode", "crop")) != "resize",
-                   rate_points=_rate_points(d.get("rate_points")))
+        frames = int(check_number("data.window_frames", d["window_frames"], 2, INF, whole=True))
+        mode = str(d.get("resize_mode", "crop"))
+        if mode not in RESIZE_MODES:
+            raise ConfigError(f"unknown data.resize_mode {mode!r} (known: {', '.join(RESIZE_MODES)})")
+        seed = int(check_number("data.seed", d.get("seed", 0), 0, INF, whole=True))
+        return cls(size=check_size("data.size", d.get("size") or None), window_frames=frames,
+                   quality_range=(q[0], q[1]), seed=seed, keep_aspect=mode != "resize",
+                   rate_points=_rate_points(d.get("rate_points")), **aug)
 
     def codec_overrides(self, plan: WindowPlan) -> dict[str, Any]:
         """The codec overrides of ``plan``: its rate point's, else its keyframe quality."""
@@ -127,9 +124,33 @@ class WindowPlan:
         return asdict(self)
 
 
+def _augment(aug: Any) -> dict[str, Any]:
+    """``data.augment`` (a mapping, or null) as :class:`WindowSpec` fields, each value checked."""
+    if aug is None:
+        return {}
+    if not isinstance(aug, dict):
+        raise ConfigError(f"data.augment must be a mapping ({', '.join(sorted(AUGMENT_KEYS))}) or null, got {aug!r}")
+    unknown = sorted(set(aug) - AUGMENT_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown data.augment key(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(AUGMENT_KEYS))})")
+    scale = aug.get("scale", (1.0, 1.0))
+    if not isinstance(scale, (list, tuple)) or len(scale) != 2:
+        raise ConfigError(f"data.augment.scale must be [lo, hi] with 0 < lo <= hi <= 1, got {scale!r}")
+    lo, hi = (check_number("data.augment.scale", v, 0, 1, low_open=True) for v in scale)
+    if lo > hi:
+        raise ConfigError(f"data.augment.scale must satisfy 0 < lo <= hi <= 1, got [{lo}, {hi}]")
+    out: dict[str, Any] = {k: check_number(f"data.augment.{k}", aug.get(k, 0.0), 0, 1) for k in ("flip", "reverse")}
+    if not isinstance(aug.get("upsample", False), bool):
+        raise ConfigError(f"data.augment.upsample must be true or false, got {aug['upsample']!r}")
+    return {**out, "scale": (lo, hi), "upsample": aug.get("upsample", False)}
+
+
 def _rate_points(names: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if not names:
         return ()
+    if isinstance(names, str):  # one name: a list of one
+        names = [names]
     from actdiff.evaluation.rates import load_rates
 
     points = load_rates(names=[str(n) for n in names])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from actdiff.errors import ConfigError
 
@@ -83,6 +83,7 @@ def check_fit_config(cfg: DictConfig) -> None:
             raise ConfigError(f"optim.betas must be two numbers in [0, 1), got {list(betas)}")
         for b in betas:
             check_number("optim.betas", b, 0, 1, high_open=True)
+    check_size("data.size", _select(cfg, "data.size"))
     quality = _select(cfg, "data.quality_range")
     if quality is not None:
         if len(quality) != 2:
@@ -92,16 +93,28 @@ def check_fit_config(cfg: DictConfig) -> None:
             raise ConfigError(f"data.quality_range [{low:g}, {high:g}]: low must not exceed high")
 
 
+def check_size(key: str, value: Any) -> tuple[int, int] | None:
+    """``value`` (``[H, W]`` pixels, whole numbers >= 1, or null) as a pair, else a ``ConfigError``
+    naming ``key`` (a single number or a zero side was a traceback after the run folder was made)."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple, ListConfig)) or len(value) != 2:
+        shown = list(value) if isinstance(value, ListConfig) else value
+        raise ConfigError(f"{key} must be [H, W] (pixels) or null, got {shown!r}")
+    h, w = (int(check_number(key, side, 1, INF, whole=True)) for side in value)
+    return h, w
+
+
 def check_crop(data: DictConfig, multiple: int) -> None:
     """``data.crop`` (``[H, W]`` pixels, or null: whole frames of ``data.size``) must be whole
-    multiples of the model's ``size_multiple``; the UNet's skips would not line up otherwise."""
-    crop = data.get("crop")
+    multiples of the model's ``size_multiple`` (the UNet's skips would not line up otherwise) and
+    fit in ``data.size`` when that is set (the windows are encoded at that size)."""
+    crop = check_size("data.crop", data.get("crop"))
     if crop is None:
         return
-    if len(crop) != 2:
-        raise ConfigError(f"data.crop must be [H, W], got {list(crop)}")
-    for side in crop:
-        check_number("data.crop", side, 1, INF, whole=True)
-        if int(side) % multiple:
-            raise ConfigError(f"data.crop {list(crop)}: each side must be a multiple of {multiple} "
-                              "(the model's size_multiple)")
+    if any(side % multiple for side in crop):
+        raise ConfigError(f"data.crop {list(crop)}: each side must be a multiple of {multiple} "
+                          "(the model's size_multiple)")
+    size = check_size("data.size", data.get("size"))
+    if size is not None and (crop[0] > size[0] or crop[1] > size[1]):
+        raise ConfigError(f"data.crop {list(crop)} is larger than data.size {list(size)} (the windows' frames)")

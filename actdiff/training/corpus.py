@@ -96,6 +96,19 @@ def _file_sequences(src: str, root: str | None) -> list[Sequence]:
     return list(load_dataset(src, root=root or None))
 
 
+def source_list(sources: Any) -> list[str]:
+    """``data.sources`` as a list of strings: one name or path (``data.sources=train_clips``) is a
+    list of one (a string was read letter by letter); ``ConfigError`` for a mapping, or a list
+    holding one."""
+    if sources is None:
+        return []
+    if not isinstance(sources, (list, tuple, dict)):
+        sources = [sources]
+    if isinstance(sources, dict) or any(isinstance(s, (list, tuple, dict)) for s in sources):
+        raise ConfigError(f"data.sources must list video files, folders or dataset names, got {sources!r}")
+    return [str(s) for s in sources]
+
+
 def list_clips(data_cfg: Any, videos: Seq[Video] | None = None) -> list[Clip]:
     """The clips of ``data.sources`` (or the in-memory ``videos``), one per source file.
 
@@ -110,7 +123,7 @@ def list_clips(data_cfg: Any, videos: Seq[Video] | None = None) -> list[Clip]:
         return [Clip(n, video=v, max_frames=max_frames) for n, v in zip(names, videos)]
     root = data.get("root")
     seqs: list[Sequence] = []
-    for src in data.get("sources") or []:
+    for src in source_list(data.get("sources")):
         seqs += _file_sequences(str(src), root)
     if not seqs:
         raise InputError("no training videos: data.sources lists nothing readable")

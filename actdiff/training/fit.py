@@ -66,8 +66,10 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
     ``videos``/``segment_source`` replace the configured data (tests).
     """
     from actdiff.training.checks import check_crop, check_fit_config
+    from actdiff.training.trainer import check_run_setup
 
     check_fit_config(cfg)  # the training numbers, before anything runs
+    check_run_setup(cfg)  # the run folder, logger, precision, accelerator and strategy
     task = str(cfg.get("task") or "denoiser")
     if task == "tracking_branch":
         from actdiff.training.branch_fit import fit_branch
@@ -87,6 +89,9 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
     from actdiff.training.trainer import build_trainer, check_resume_fits, prepare_run
 
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
+    # the data settings are checked as the datamodule is made (windows are coded in prepare_data)
+    dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos, segment_source=segment_source,
+                             prediction=frame_model_reads_prediction(cfg.model))
     optim = OmegaConf.to_container(cfg.get("optim") or {}, resolve=True)
     optim.setdefault("total_steps", int(cfg.trainer.max_steps))
     train = cfg.get("train") or {}
@@ -103,8 +108,6 @@ def run_fit(cfg: DictConfig, resume: bool = False, videos: Any = None, segment_s
     run_dir = prepare_run(cfg, resume, videos)
     if resume:
         check_resume_fits(module, run_dir)
-    dm = VideoClipDataModule(cfg.data, cfg.codec, videos=videos, segment_source=segment_source,
-                             prediction=frame_model_reads_prediction(cfg.model))
     dm.prepare_data()
     dm.setup("fit")
     if local_rank() == 0:

@@ -19,6 +19,7 @@ Examples: ``configs/trainer/gpu_fsdp.yaml``, ``gpu_deepspeed.yaml``, ``multinode
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -51,21 +52,35 @@ def strategy_spec(trainer_cfg: Any) -> tuple[str, dict[str, Any]]:
         name, opts = str(spec), {}
     if name not in STRATEGIES:
         raise ConfigError(f"unknown trainer.strategy {name!r} (known: {', '.join(STRATEGIES)})")
+    if name in ("auto", "ddp_spawn") and opts:
+        raise ConfigError(f"trainer.strategy {name} takes no options (got {sorted(opts)})")
+    sharding = str(opts.get("sharding_strategy", "FULL_SHARD"))
+    if name == "fsdp" and sharding not in SHARDING:
+        raise ConfigError(f"unknown trainer.strategy.sharding_strategy {sharding!r} (known: {', '.join(SHARDING)})")
     return name, opts
+
+
+def check_strategy_machine(trainer_cfg: Any, cpu: bool) -> str:
+    """The name of ``trainer.strategy`` once this machine can run it: ``cpu`` (the fit runs on
+    CPUs) refuses FSDP and DeepSpeed, and DeepSpeed needs its package; checked before any work."""
+    name, _ = strategy_spec(trainer_cfg)
+    if name == "fsdp" and cpu:
+        raise ConfigError("trainer.strategy=fsdp needs GPUs (Lightning has no FSDP on CPU); "
+                          "use trainer.strategy=ddp on CPU")
+    if name == "deepspeed" and cpu:
+        raise ConfigError("trainer.strategy=deepspeed needs GPUs; use trainer.strategy=ddp on CPU")
+    if name == "deepspeed" and importlib.util.find_spec("deepspeed") is None:
+        raise ConfigError("trainer.strategy=deepspeed needs the deepspeed package (pip install deepspeed), "
+                          "or use trainer.strategy=fsdp")
+    return name
 
 
 def build_strategy(trainer_cfg: Any) -> Any:
     """The ``strategy`` argument of ``lightning.Trainer`` (a name or a strategy object)."""
     name, opts = strategy_spec(trainer_cfg)
     cpu = str(trainer_cfg.get("accelerator", "cpu")) == "cpu"
-    if name == "fsdp" and cpu:
-        raise ConfigError("trainer.strategy=fsdp needs GPUs (Lightning has no FSDP on CPU); "
-                          "use trainer.strategy=ddp on CPU")
-    if name == "deepspeed" and cpu:
-        raise ConfigError("trainer.strategy=deepspeed needs GPUs; use trainer.strategy=ddp on CPU")
+    check_strategy_machine(trainer_cfg, cpu)
     if name in ("auto", "ddp_spawn"):
-        if opts:
-            raise ConfigError(f"trainer.strategy {name} takes no options (got {sorted(opts)})")
         return name
     if name == "ddp":
         from lightning.pytorch.strategies import DDPStrategy
@@ -73,11 +88,6 @@ def build_strategy(trainer_cfg: Any) -> Any:
         return DDPStrategy(process_group_backend="gloo" if cpu else None, **opts)
     if name == "fsdp":
         return _fsdp(opts)
-    try:
-        import deepspeed  # noqa: F401
-    except ImportError:
-        raise ConfigError("trainer.strategy=deepspeed needs the deepspeed package (pip install deepspeed), "
-                          "or use trainer.strategy=fsdp") from None
     from lightning.pytorch.strategies import DeepSpeedStrategy
 
     return DeepSpeedStrategy(**opts)
@@ -88,9 +98,7 @@ def _fsdp(opts: dict[str, Any]) -> Any:
 
     wrap = {_resolve_class(p) for p in opts.pop("auto_wrap", None) or []}
     ckpt = {_resolve_class(p) for p in opts.pop("activation_checkpointing", None) or []}
-    sharding = str(opts.pop("sharding_strategy", "FULL_SHARD"))
-    if sharding not in SHARDING:
-        raise ConfigError(f"unknown trainer.strategy.sharding_strategy {sharding!r} (known: {', '.join(SHARDING)})")
+    sharding = str(opts.pop("sharding_strategy", "FULL_SHARD"))  # a known one (strategy_spec)
     opts.setdefault("use_orig_params", True)
     return FSDPStrategy(auto_wrap_policy=wrap or None, activation_checkpointing_policy=ckpt or None,
                         sharding_strategy=sharding, **opts)

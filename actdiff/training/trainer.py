@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,98 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig
 
 from actdiff.errors import ConfigError
-from actdiff.training.strategies import STRATEGIES, build_strategy  # noqa: F401  (STRATEGIES: re-exported)
+from actdiff.training.strategies import (  # noqa: F401  (STRATEGIES: re-exported)
+    STRATEGIES,
+    build_strategy,
+    check_strategy_machine,
+)
 
 log = logging.getLogger("actdiff.training")
 
 LOGGERS = ("csv", "wandb", "none")
+WANDB_MODES = ("online", "offline", "disabled")
+#: What ``trainer.accelerator`` names besides Lightning's registry (cpu, cuda, mps, tpu …), and the
+#: devices ``auto``/``gpu`` stand for, in Lightning's order of preference.
+ACCELERATOR_ALIASES = {"auto": ("tpu", "mps", "cuda"), "gpu": ("mps", "cuda")}
+SECTIONS = ("run_dir", "model", "trainer", "data", "codec")
+
+
+def check_sections(cfg: DictConfig) -> None:
+    """``ConfigError`` when ``cfg`` lacks a section every fit reads (:data:`SECTIONS`)."""
+    for key in SECTIONS:
+        if key not in cfg:
+            raise ConfigError(f"fit config lacks the {key!r} section")
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """``OutputError`` when ``run_dir`` cannot be (or become) a writable folder: it, or the nearest
+    existing path above it, is a file, or that folder is not writable."""
+    from actdiff.errors import OutputError
+
+    base = run_dir
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        what = f"run_dir={run_dir} is a file" if base == run_dir else f"{base} (in run_dir={run_dir}) is a file"
+        raise OutputError(f"{what}, not a folder: choose another run_dir=")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OutputError(f"run_dir={run_dir}: {base} is not writable: choose another run_dir=")
+
+
+def check_precision_value(precision: Any) -> None:
+    """``ConfigError`` unless ``trainer.precision`` is one Lightning accepts (32, "32-true",
+    "bf16-mixed", "16-mixed", 64 …; null: Lightning's default), read by Lightning's own parser."""
+    from lightning.fabric.connector import _convert_precision_to_unified_args as unified
+
+    if precision is None:
+        return
+    ok = isinstance(precision, (int, str)) and not isinstance(precision, bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy aliases' "discouraged": Lightning says it when it runs
+        try:
+            ok = ok and unified(precision) is not None
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ConfigError(f"unknown trainer.precision {precision!r} (e.g. 32, 32-true, 16-mixed, bf16-mixed, "
+                          "bf16-true, 16-true, 64)")
+
+
+def _available(name: str) -> bool:
+    from lightning.pytorch.accelerators import AcceleratorRegistry
+
+    return bool(AcceleratorRegistry[name]["accelerator"].is_available())
+
+
+def accelerator_kind(trainer_cfg: Any) -> str:
+    """The device kind ``trainer.accelerator`` trains on here (``cpu``, ``cuda``, ``mps``, ``tpu``;
+    ``auto``/``gpu`` resolved as Lightning does); ``ConfigError`` when the name is unknown or this
+    machine has no such device."""
+    from lightning.pytorch.accelerators import AcceleratorRegistry
+
+    name = str(trainer_cfg.get("accelerator", "cpu"))
+    known = sorted({*ACCELERATOR_ALIASES, *AcceleratorRegistry.available_accelerators()})
+    if name not in known:
+        raise ConfigError(f"unknown trainer.accelerator {name!r} (known: {', '.join(known)})")
+    if name in ACCELERATOR_ALIASES:
+        found = [kind for kind in ACCELERATOR_ALIASES[name] if _available(kind)]
+        if found or name == "auto":
+            return (found or ["cpu"])[0]
+    elif _available(name):
+        return name
+    raise ConfigError(f"trainer.accelerator={name}: this machine has no {'GPU' if name == 'gpu' else name} "
+                      "device; use trainer.accelerator=cpu (or auto)")
+
+
+def check_run_setup(cfg: DictConfig) -> None:
+    """What a fit needs of ``cfg`` and this machine, before any folder is made or data coded: its
+    sections, the run folder (:func:`check_run_dir`), the logger and its W&B mode, ``trainer.precision``,
+    ``trainer.accelerator`` (a device this machine has) and ``trainer.strategy`` (one it can run)."""
+    check_sections(cfg)
+    check_run_dir(Path(str(cfg.run_dir)).expanduser())
+    logger_spec(cfg)
+    check_precision_value(cfg.trainer.get("precision", "32"))
+    check_strategy_machine(cfg.trainer, accelerator_kind(cfg.trainer) == "cpu")
 
 
 def prepare_run(cfg: DictConfig, resume: bool, videos: Any = None) -> Path:
@@ -33,10 +121,9 @@ def prepare_run(cfg: DictConfig, resume: bool, videos: Any = None) -> Path:
     from actdiff.config import save_config
     from actdiff.errors import OutputError
 
-    for key in ("run_dir", "model", "trainer", "data", "codec"):
-        if key not in cfg:
-            raise ConfigError(f"fit config lacks the {key!r} section")
+    check_sections(cfg)
     run_dir = Path(str(cfg.run_dir)).expanduser()
+    check_run_dir(run_dir)
     last = run_dir / "checkpoints" / "last.ckpt"
     if resume:
         check_resume(run_dir)
@@ -96,13 +183,27 @@ def check_resume_fits(module: Any, run_dir: Path) -> None:
                           f"{run_dir / 'config.yaml'}")
 
 
-def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
-    """``logger.name``: csv (default) | wandb (``logger.mode`` online|offline|disabled;
-    ``WANDB_MODE`` wins when set) | none."""
+def logger_spec(cfg: DictConfig) -> tuple[str, str | None]:
+    """``(logger.name, W&B mode)``: csv (default) | wandb (``logger.mode`` online|offline|disabled;
+    ``WANDB_MODE`` wins when set) | none; the mode is ``None`` but for wandb. ``ConfigError`` when
+    either is unknown."""
     lc = cfg.get("logger") or {}
     name = str(lc.get("name", "csv"))
     if name not in LOGGERS:
         raise ConfigError(f"unknown logger {name!r} (known: {', '.join(LOGGERS)})")
+    if name != "wandb":
+        return name, None
+    mode = os.environ.get("WANDB_MODE") or str(lc.get("mode", "offline"))
+    if mode not in WANDB_MODES:
+        where = "WANDB_MODE" if os.environ.get("WANDB_MODE") else "logger.mode"
+        raise ConfigError(f"unknown wandb mode {mode!r} in {where} ({' | '.join(WANDB_MODES)})")
+    return name, mode
+
+
+def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
+    """The loggers of :func:`logger_spec`."""
+    lc = cfg.get("logger") or {}
+    name, mode = logger_spec(cfg)
     if name == "none":
         return []
     if name == "csv":
@@ -111,9 +212,6 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
         return [KeepingCSVLogger(save_dir=str(run_dir), name="logs", version=lc.get("version", ""))]
     from lightning.pytorch.loggers import WandbLogger
 
-    mode = os.environ.get("WANDB_MODE") or str(lc.get("mode", "offline"))
-    if mode not in ("online", "offline", "disabled"):
-        raise ConfigError(f"unknown wandb mode {mode!r} (online | offline | disabled)")
     return [WandbLogger(project=str(lc.get("project", "actdiff")), name=str(cfg.get("name", "run")),
                         save_dir=str(run_dir), mode=mode)]
 

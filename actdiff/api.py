@@ -13,8 +13,9 @@ registry and the evaluation loop); configs are composed from ``configs/`` as on 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,9 @@ from actdiff.evaluation.rates import DEFAULT_CONFIG, load_rates, point_configs
 from actdiff.evaluation.results import new_results
 from actdiff.evaluation.runner import actdiff_points, padded_read, run_dataset
 from actdiff.io import as_video
-from actdiff.metrics import DEFAULT_METRICS, check_metrics
-from actdiff.types import EncodeResult, Video
+from actdiff.io.convert import as_list, check_callable, check_path_arg, check_positive, shown, stream_bytes
+from actdiff.metrics import DEFAULT_METRICS, check_frame_size, check_metrics
+from actdiff.types import EncodeResult, Video, check_fps
 
 
 def setting_overrides(settings: dict[str, Any]) -> list[str]:
@@ -46,10 +48,12 @@ def setting_overrides(settings: dict[str, Any]) -> list[str]:
 def codec_config(config: str | Path | None = None, overrides: Sequence[str] = (), target_bpp: float | None = None,
                  **settings: Any) -> DictConfig:
     """The composed codec config (default ``experiment/codec``) with ``overrides``, keyword
-    ``settings`` (``__`` for dots) and, with ``target_bpp``, rate control on."""
-    extra = list(overrides) + setting_overrides(settings)
+    ``settings`` (``__`` for dots) and, with ``target_bpp``, rate control on. List arguments here
+    and below take a single string as a one-element list, and ``None`` as their default."""
+    check_path_arg(config, "config")
+    extra = as_list(overrides, "overrides") + setting_overrides(settings)
     if target_bpp is not None:
-        extra.append(f"+codec.rate_control.target_bpp={float(target_bpp)}")
+        extra.append(f"+codec.rate_control.target_bpp={check_positive(target_bpp, 'target_bpp')}")
     return compose(config, extra, default=DEFAULT_CONFIG)
 
 
@@ -69,26 +73,17 @@ def encode(video: Any, target_bpp: float | None = None, *, config: str | Path | 
     Returns:
         :class:`~actdiff.types.EncodeResult`: ``data`` (the file's bytes) and ``stats`` (bpp, bit split, …).
     """
+    if fps is not None:
+        check_fps(fps)
     cfg = codec_config(config, overrides, target_bpp, **settings)
     return encode_with_rate_control(as_video(video, fps), cfg)
 
 
-def _stream_bytes(data: Any) -> bytes:
-    if isinstance(data, EncodeResult):
-        return data.data
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    if isinstance(data, (str, Path)):
-        from actdiff.io.files import check_input_file
-
-        return check_input_file(data).read_bytes()
-    raise InputError(f"decode needs bytes, an EncodeResult or a path, got {type(data).__name__}")
-
-
-def _stream_options(data: Any, max_pixels: Any, keyframe_weights: Sequence[str | Path]) -> dict[str, Any]:
-    """Decode limits: none for an ``EncodeResult`` (written in this process from the caller's config)."""
-    return {"max_pixels": max_pixels, "weights_dirs": [str(d) for d in keyframe_weights],
-            "trusted": isinstance(data, EncodeResult)}
+def _stream_options(data: Any, max_pixels: Any, keyframe_weights: Any) -> dict[str, Any]:
+    """Decode limits: none for an ``EncodeResult`` (written in this process from the caller's config);
+    ``keyframe_weights`` one folder or a list of them."""
+    dirs = as_list(keyframe_weights, "keyframe_weights", (str, Path))
+    return {"max_pixels": max_pixels, "weights_dirs": [str(d) for d in dirs], "trusted": isinstance(data, EncodeResult)}
 
 
 def decode(data: Any, decoder: Any = "warp", weights: str | Path | None = None, *, max_pixels: Any = "auto",
@@ -100,22 +95,22 @@ def decode(data: Any, decoder: Any = "warp", weights: str | Path | None = None, 
         weights: diffusion weights folder (default: the shipped model).
         max_pixels: decode budget of a stream from bytes or a file (``"auto"``, an int or ``None``;
             :func:`actdiff.codec.decoder.check_budget`); an ``EncodeResult`` has none.
-        keyframe_weights: folders keyframe weights named by such a stream may be read from.
+        keyframe_weights: folder(s) keyframe weights named by such a stream may be read from.
         options: decoder options (``steps``, ``sampler``, ``temporal_blend``, ``bidirectional``, …).
 
     Returns:
         :class:`~actdiff.types.Video` at the display size, frames ``uint8 (T, H, W, 3)``.
     """
+    check_path_arg(weights, "weights")
     _refuse_options_for_warp(decoder, options, weights)
+    stream_options = _stream_options(data, max_pixels, keyframe_weights)
     dec = build_decoder(decoder, weights=None if weights is None else str(weights), **options)
-    return decode_video(_stream_bytes(data), dec, **_stream_options(data, max_pixels, keyframe_weights))
+    return decode_video(stream_bytes(data), dec, **stream_options)
 
 
 def _refuse_options_for_warp(decoder: Any, options: dict, weights: Any) -> None:
     """``ConfigError`` when diffusion options (or ``weights``) are passed with the warp decoder,
     which would ignore them."""
-    from collections.abc import Mapping
-
     from actdiff.decoders.warp import WarpDecoder
 
     name = decoder if isinstance(decoder, str) else None
@@ -134,7 +129,21 @@ def decode_segments(data: Any, *, max_pixels: Any = "auto", keyframe_weights: Se
     ``max_pixels``, ``keyframe_weights`` as in :func:`decode`."""
     from actdiff.codec import decode_segments as _decode_segments
 
-    return _decode_segments(_stream_bytes(data), **_stream_options(data, max_pixels, keyframe_weights))
+    stream_options = _stream_options(data, max_pixels, keyframe_weights)
+    return _decode_segments(stream_bytes(data), **stream_options)
+
+
+def _loop_args(metrics: Any, sequences: Any, fps: Any, log: Any, frames_dir: Any) -> tuple[list[str], Any]:
+    """``metrics`` and ``sequences`` of :func:`evaluate`/:func:`bench` as lists (``ConfigError``: not
+    names, empty, unknown, repeated; ``MissingWeightsError``), ``fps``, ``log`` and ``frames_dir``
+    checked: one line before any work, not after the first encode."""
+    metrics = as_list(metrics, "metrics", default=DEFAULT_METRICS, allow_empty=False)
+    check_metrics(metrics)
+    if fps is not None:
+        check_fps(fps)
+    check_callable(log, "log")
+    check_path_arg(frames_dir, "frames_dir")
+    return metrics, None if sequences is None else as_list(sequences, "sequences", allow_empty=False)
 
 
 def _is_dataset(data: Any) -> bool:
@@ -156,9 +165,11 @@ def evaluate(data: Any, rates: Sequence[str] | None = None, *, decoder: Any = "w
         data: one clip (a video file, a PNG folder, a ``Video``, an array or a tensor; scored at
             its own size) or a dataset (a name or YAML of ``configs/data``, or a folder of videos;
             read under ``protocol``).
-        rates: rate point names of ``configs/rates/default.yaml`` and/or target bpps (``"0.01"``).
+        rates: rate point names of ``configs/rates/default.yaml`` and/or target bpps (``"0.01"``);
+            ``None``: all of them (an empty list is refused; a single name is one point).
         decoder: as in :func:`decode` (a mapping may carry ``weights`` and options).
-        metrics: metric names (``actdiff.metrics``); checked before anything runs.
+        metrics: metric names (``actdiff.metrics``); checked before anything runs, with the clip's
+            frame size (``actdiff.metrics.check_frame_size``: e.g. VIF needs 41x41).
         protocol: ``cpu`` | ``paper`` | ``native`` | a YAML (datasets only; default the config's).
         name: the sequence name of a single clip.
         log: a callable receiving one line per point (e.g. ``print``).
@@ -166,7 +177,10 @@ def evaluate(data: Any, rates: Sequence[str] | None = None, *, decoder: Any = "w
             the nearest rate) there (:mod:`actdiff.evaluation.contact`); see :func:`contact_sheet`.
             A run of the same codec there is refused (``OutputError``) unless ``overwrite``.
     """
-    check_metrics(metrics)
+    metrics, sequences = _loop_args(metrics, sequences, fps, log, frames_dir)
+    rates = None if rates is None else as_list(rates, "rates", allow_empty=False)
+    overrides = as_list(overrides, "overrides")
+    check_path_arg(config, "config")
     cfgs = point_configs(load_rates(None, rates), config, protocol, overrides)
     dec = build_decoder(decoder)
     label = getattr(dec, "name", "custom")
@@ -196,7 +210,10 @@ def bench(data: Any, codec: str = "x265", crf: Sequence[int] | None = None, *,
     from actdiff.baselines import BASELINES, rate_points
     from actdiff.evaluation.runner import baseline_points
 
-    check_metrics(metrics)
+    metrics, sequences = _loop_args(metrics, sequences, fps, log, frames_dir)
+    if not isinstance(codec, str):
+        raise ConfigError(f"codec must be a baseline name ({', '.join(sorted(BASELINES))}), got {shown(codec)}")
+    crf = None if crf is None else as_list(crf, "crf", Integral, allow_empty=False)
     crfs = rate_points(codec, crf)  # unknown codec, CRF out of range or repeated: before any work
     config_doc = {"codec": codec, "crf": crfs, "settings": BASELINES[codec].notes, "metrics": list(metrics)}
 
@@ -241,6 +258,7 @@ def _run(data: Any, codec: str, config_doc: dict[str, Any], points_of: Any, metr
         return Results(run_dataset(dataset, proto, points_of, metrics, results, log=log, saver=saver,
                                    read_kwargs=read_kwargs))
     video = as_video(data, fps)
+    check_frame_size(metrics, video.height, video.width)  # before any encoding
     results = new_results(codec, name, {"name": "native", "height": video.height, "width": video.width,
                                         "max_frames": video.num_frames}, config_doc)
     if saver is not None:
@@ -258,8 +276,11 @@ def score(reference: Any, decoded: Any, metrics: Sequence[str] = DEFAULT_METRICS
     """``{metric: value}`` of ``decoded`` against ``reference`` (clips as for :func:`encode`)."""
     from actdiff.metrics import compute_metrics
 
+    metrics = as_list(metrics, "metrics", default=DEFAULT_METRICS, allow_empty=False)
     check_metrics(metrics)
-    return compute_metrics(as_video(reference).frames, as_video(decoded).frames, metrics)
+    ref = as_video(reference)
+    check_frame_size(metrics, ref.height, ref.width)
+    return compute_metrics(ref.frames, as_video(decoded).frames, metrics)
 
 
 def describe(enc: EncodeResult) -> str:
@@ -269,16 +290,33 @@ def describe(enc: EncodeResult) -> str:
     if not isinstance(enc, EncodeResult):
         raise InputError(f"describe needs the EncodeResult of actdiff.encode, got {type(enc).__name__} "
                          "(a stored file: actdiff info FILE.adv)")
-    st = enc.stats
+    st = enc.stats if isinstance(enc.stats, Mapping) else {}
+    if not all(k in st for k in ("bpp", "frames", "width", "height", "keyframes", "segments", "trajectories")):
+        return _describe_stream(enc.data)  # an EncodeResult built by hand: described from its stream
     repeats = len(st.get("repeated_frames") or ())
     lines = [f"{len(enc.data)} bytes, {st['bpp']:.5f} bpp, {st['frames']} frames {st['width']}x{st['height']}"
-             + (f" ({repeats} repeat the frame before: {st['coded_frames']} coded)" if repeats else ""),
+             + (f" ({repeats} repeat the frame before: {st.get('coded_frames', st['frames'] - repeats)} coded)"
+                if repeats else ""),
              f"keyframes at {st['keyframes']}; segments {st['segments']}",
              f"trajectories per segment {st['trajectories']}"]
     if st.get("bits_per_point_per_frame"):
         lines.append(f"trajectory cost {st['bits_per_point_per_frame']:.2f} bits per point per frame")
     rc = rate_control_line(st)
     return "\n".join(lines + ([rc] if rc else []))
+
+
+def _describe_stream(data: Any) -> str:
+    """What ``actdiff info`` prints of the stream ``data``; ``InputError`` when it is none."""
+    from actdiff.codec.describe import describe_stream, format_description
+    from actdiff.errors import BitstreamError
+
+    try:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InputError(f"data is {type(data).__name__}, not bytes")
+        return format_description(describe_stream(bytes(data))).rstrip("\n")
+    except (BitstreamError, InputError) as e:
+        raise InputError(f"describe: the EncodeResult's stats lack bpp and the rest, and its data is no "
+                         f"ActDiff stream ({e})") from None
 
 
 def sample_clip(max_frames: int | None = None) -> Video:

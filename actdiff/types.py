@@ -14,10 +14,39 @@ Conventions used everywhere:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from actdiff.errors import InputError
+
+
+def check_fps(fps: Any, what: str = "fps") -> float:
+    """``fps`` as a float when it is a finite number > 0 (``bool`` is no number here), else a
+    one-line ``InputError``: the one check of a frame rate, for :class:`Video` and the API alike."""
+    if isinstance(fps, bool) or not isinstance(fps, Real) or not math.isfinite(fps) or fps <= 0:
+        raise InputError(f"{what} must be a finite number > 0 (frames per second), got {_shown(fps)}")
+    return float(fps)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for one-line messages that echo what was given."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def check_frames(frames: Any, what: str = "Video frames") -> None:
+    """One-line ``InputError`` unless ``frames`` is a ``uint8 (T, H, W, 3)`` NumPy array, ``T, H, W >= 1``."""
+    if not isinstance(frames, np.ndarray):
+        raise InputError(f"{what} must be a uint8 (T, H, W, 3) NumPy array, got {type(frames).__name__} "
+                         "(actdiff.io.as_video converts lists, float arrays and tensors)")
+    shape = tuple(int(n) for n in frames.shape)
+    if frames.ndim != 4 or shape[-1] != 3 or frames.dtype != np.uint8 or min(shape) < 1:
+        raise InputError(f"{what} must be uint8 (T, H, W, 3) RGB with T, H, W >= 1, got {frames.dtype} {shape} "
+                         "(actdiff.io.as_video converts float [0, 1] arrays, single images and tensors)")
 
 
 @dataclass
@@ -33,6 +62,11 @@ class Video:
     frames: np.ndarray
     fps: float = 25.0
     source: str = ""
+
+    def __post_init__(self) -> None:
+        """Checked here, so that a bad clip fails at once, not deep in the encoder after the flows."""
+        check_frames(self.frames)
+        self.fps = check_fps(self.fps, "Video fps")
 
     @property
     def num_frames(self) -> int:

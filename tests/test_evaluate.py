@@ -72,7 +72,7 @@ def test_evaluate_plumbing_fake_codec(tmp_path, monkeypatch):
 
     monkeypatch.setattr(runner, "encode_point", _fake_encode)  # the runner's two codec calls
     monkeypatch.setattr(runner, "decode_video", _fake_decode)
-    data = write_clip_folder(tmp_path / "clips", names=("alpha", "beta", "gamma"))
+    data = write_clip_folder(tmp_path / "clips", names=("alpha", "beta", "gamma"), h=96, w=192)  # NIQE's smallest
     outs = []
     for shard in ("0/2", "1/2"):
         out = tmp_path / f"shard{shard[0]}.json"
@@ -85,7 +85,7 @@ def test_evaluate_plumbing_fake_codec(tmp_path, monkeypatch):
     pts = s0["sequences"]["alpha"]
     assert [p["quality_param"] for p in pts] == ["r1", "r4"]
     assert pts[0]["bpp"] < pts[1]["bpp"] and pts[0]["metrics"]["psnr"] < pts[1]["metrics"]["psnr"]
-    assert pts[0]["bits_total"] == pytest.approx(pts[0]["bpp"] * 6 * 64 * 96)
+    assert pts[0]["bits_total"] == pytest.approx(pts[0]["bpp"] * 6 * 96 * 192)
     assert s0["codec"] == "actdiff-warp" and s0["config"]["rates"]["r1"]
     assert (tmp_path / "shard0.json.config.yaml").is_file()
     merged = tmp_path / "all.json"

@@ -324,7 +324,7 @@ def _type_error(e: OmegaConfBaseException, schema: Any, prefix: str) -> str:
     full_key = str(getattr(e, "full_key", "") or "")
     key = f"{prefix}.{full_key}" if full_key else prefix
     if type(e).__name__ == "ConfigKeyError":
-        return f"{key} is not a key of the codec section (a typo?)"
+        return f"{key if len(key) <= 60 else key[:57] + '...'} is not a key of the codec section (a typo?)"
     if type(e).__name__ == "ValidationError" and full_key:
         value = getattr(e, "value", None)
         try:

@@ -43,6 +43,11 @@ def build_decoder(spec: Any = "warp", **options: Any) -> Decoder:
             raise ConfigError(f"decoder option(s) {', '.join(given)} given with an already built "
                               f"{getattr(spec, 'name', type(spec).__name__)} decoder: build it with them instead")
         return spec
+    if not isinstance(spec, (str, Mapping)) and not hasattr(spec, "items"):
+        shown = repr(spec) if len(repr(spec)) <= 60 else f"{repr(spec)[:60]}…"
+        raise ConfigError(f"decoder must be a registry name ({', '.join(sorted(MODULES))}), a codec.decoder "
+                          f"section mapping ({{'name': …, option: value}}) or a built Decoder, "
+                          f"got {type(spec).__name__} {shown}")
     params = {"name": spec} if isinstance(spec, str) else _section(spec)
     params.update({k: v for k, v in options.items() if v is not None})
     name = str(params.pop("name", "warp"))

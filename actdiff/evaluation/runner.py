@@ -28,7 +28,7 @@ from actdiff.codec import decode_video
 from actdiff.codec.ratecontrol import encode as encode_point
 from actdiff.errors import InputError
 from actdiff.evaluation.results import finish_results, record_source, save_progress
-from actdiff.metrics import compute_metrics
+from actdiff.metrics import check_frame_size, compute_metrics
 from actdiff.progress import bar
 from actdiff.types import EncodeResult, Video
 
@@ -189,6 +189,7 @@ def run_dataset(dataset: Any, protocol: Any, points_of: Callable[[Video, Log], l
         for seq in chosen:
             pbar.set_postfix_str(seq.name)
             video = seq.read(protocol, **(read_kwargs or {}))
+            check_frame_size(metrics, video.height, video.width, f"sequence {seq.name}")  # before its encoding
             seq_log = None if log is None else (lambda s, n=seq.name: log(f"{n} {s}"))
             record_source(results, seq.name, video.frames, metrics)
             if saver is not None:

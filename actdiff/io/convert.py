@@ -1,14 +1,22 @@
-"""Turn what a user hands the Python API (a path, an array, a tensor) into a :class:`Video`."""
+"""Turn what a user hands the Python API into checked values: a clip (a path, an array, a tensor)
+into a :class:`Video`, and the plain arguments (lists of names, rates, paths, callables) into
+their types, with one-line errors before any work."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Mapping
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from actdiff.errors import InputError
-from actdiff.types import Video
+from actdiff.errors import ConfigError, InputError
+from actdiff.types import EncodeResult, Video, _shown, check_fps
+
+#: The frame rate of an array or tensor given without one.
+DEFAULT_FPS = 25.0
 
 #: How far float frames may stray outside ``[0, 1]`` and still be clipped to it (a model's overshoot);
 #: beyond, they are in another range (``[0, 255]``, ``[-1, 1]``) and refused.
@@ -45,11 +53,14 @@ def as_video(video: Any, fps: float | None = None, **read_options: Any) -> Video
             ``(T, H, W, 3)`` uint8 too). Floats in another range (``[0, 255]``) are refused.
         fps: frames per second of an array or tensor (default 25).
     """
+    fps = DEFAULT_FPS if fps is None else check_fps(fps)
     if isinstance(video, Video):
         return video
     if isinstance(video, (str, Path)):
         from actdiff.io.reader import read_video
 
+        if not Path(video).exists():
+            raise InputError(f"cannot read video {shown(video)}: no such file or folder")
         return read_video(video, **read_options)
     if type(video).__module__.startswith("torch"):
         import torch
@@ -61,6 +72,75 @@ def as_video(video: Any, fps: float | None = None, **read_options: Any) -> Video
             t = t.movedim(-3, -1)
         video = t.numpy()
     if isinstance(video, np.ndarray):
-        return Video(frames=_frames_from_array(video, "video array"), fps=float(fps or 25.0))
+        return Video(frames=_frames_from_array(video, "video array"), fps=fps)
     raise InputError(f"cannot make a video from {type(video).__name__}: give a path, a Video, "
                      "a (T, H, W, 3) array or a (T, 3, H, W) tensor")
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """What the user gave, for a message: ``repr`` cut to ``limit`` characters (a str of binary
+    bytes or a whole file read as a path stays one short line)."""
+    return _shown(str(value) if isinstance(value, Path) else value, limit)
+
+
+def stream_bytes(data: Any) -> bytes:
+    """The bytes of an ActDiff stream given as bytes, an ``EncodeResult`` or a path (a one-line
+    ``InputError`` otherwise, echoing at most the start of a str that is no file)."""
+    if isinstance(data, EncodeResult):
+        return data.data
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if not path.is_file():
+            raise InputError(f"cannot read stream {shown(data)}: {'a folder' if path.is_dir() else 'no such file'} "
+                             "(a str is a path: pass a stream's content as bytes)")
+        return path.read_bytes()
+    raise InputError(f"decode needs bytes, an EncodeResult or a path, got {type(data).__name__}")
+
+
+def as_list(value: Any, what: str, kind: type | tuple[type, ...] = str, default: Iterable[Any] = (),
+            allow_empty: bool = True) -> list[Any]:
+    """A list argument of the API as a list: ``None`` → ``default``; one ``kind`` value (a single
+    string, path or number) → a one-element list; any other iterable → its items, each a ``kind``
+    (``bool`` is no number). One-line ``ConfigError`` otherwise, and for an empty list unless
+    ``allow_empty``."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if value is None:
+        return list(default)
+    if isinstance(value, kinds) and not isinstance(value, bool):
+        return [value]
+    names = " or ".join("int" if k is Integral else k.__name__ for k in kinds)
+    if isinstance(value, (bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        raise ConfigError(f"{what} must be a {names} or a list of them, got {type(value).__name__} {shown(value)}")
+    items = list(value)
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, kinds):
+            raise ConfigError(f"{what} must hold {names} values, got {type(item).__name__} {shown(item)}")
+    if not items and not allow_empty:
+        raise ConfigError(f"{what} is an empty list: give at least one, or None for the default")
+    return items
+
+
+def check_positive(value: Any, what: str) -> float:
+    """A finite number > 0 (not a ``bool``) as a float, else a one-line ``ConfigError``."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{what} must be a finite number > 0, got {shown(value)}")
+    return float(value)
+
+
+def check_path_arg(value: Any, what: str) -> None:
+    """``None``, a ``str`` or a ``Path``; a one-line ``ConfigError`` otherwise."""
+    if value is not None and not isinstance(value, (str, Path)):
+        raise ConfigError(f"{what} must be a path (str or Path) or None, got {type(value).__name__} {shown(value)}")
+
+
+def check_callable(value: Any, what: str) -> None:
+    """``None`` or a callable; a one-line ``ConfigError`` otherwise (before the work that would call it)."""
+    if value is not None and not callable(value):
+        raise ConfigError(f"{what} must be a callable (e.g. print) or None, got {type(value).__name__} {shown(value)}")
+
+
+__all__ = ["DEFAULT_FPS", "FLOAT_SLACK", "as_list", "as_video", "check_callable", "check_path_arg",
+           "check_positive", "shown",
+           "stream_bytes"]

@@ -32,8 +32,9 @@ import torch
 
 from actdiff.errors import ConfigError, InputError, check_distinct
 from actdiff.metrics import full_reference as fr
-from actdiff.metrics.fid import INCEPTION_FILE, DistributionMetrics
+from actdiff.metrics.fid import INCEPTION_FILE, PATCH, DistributionMetrics
 from actdiff.metrics.i3d import I3D_FILE
+from actdiff.metrics.niqe import BLOCK as NIQE_BLOCK
 from actdiff.metrics.niqe import niqe
 from actdiff.metrics.temporal import tlp, tof, warping_error
 from actdiff.metrics.vmaf import find_ffmpeg, vmaf, vmaf_neg
@@ -55,6 +56,8 @@ class Metric:
     lower_is_better: bool
     unit: str = ""
     requires: Callable[[], Any] | None = None  # raises MissingWeightsError when weights/tools are absent
+    #: Smallest frames it is defined on: ``(short side, long side)`` in pixels (``(0, 0)``: any).
+    min_size: tuple[int, int] = (0, 0)
 
 
 def _inception() -> Any:
@@ -76,9 +79,21 @@ DIST_METRICS: dict[str, tuple[str, str, Callable[[], Any]]] = {
 }
 
 
+#: Metric → smallest frames ``(short side, long side)`` it is defined on, from the code that computes
+#: it: MS-SSIM 44 px for its 3 coarsest scales (torchmetrics: ``side // (scales - 1)**2 > 10``); VIF
+#: (piq ``vif_p``) 41x41; HaarPSI (piq, 3 scales) a 16-px kernel; ``psnr_lowres`` one 8x8 block;
+#: the warping error's DIS flow 8 px; NIQE two whole 96x96 blocks (``niqe.niqe_luma``); the HiFiC
+#: patches of ``fid_patches``/``kid_patches`` 256x256. Smaller frames: ``check_frame_size`` refuses.
+MIN_SIZES: dict[str, tuple[int, int]] = {
+    "ms_ssim": (44, 44), "vif": (41, 41), "haarpsi": (16, 16), "psnr_lowres": (fr.LOWRES_FACTOR,) * 2,
+    "warping_error": (8, 8), "niqe": (NIQE_BLOCK, 2 * NIQE_BLOCK), "fid_patches": (PATCH, PATCH),
+    "kid_patches": (PATCH, PATCH),
+}
+
+
 def _register(name: str, kind: str, fn: Callable[..., Any] | None, lower: bool, unit: str = "",
               requires: Callable[[], Any] | None = None) -> None:
-    metric = Metric(name, kind, fn, lower, unit, requires)
+    metric = Metric(name, kind, fn, lower, unit, requires, MIN_SIZES.get(name, (0, 0)))
     METRICS.register(name)(lambda: metric)
 
 
@@ -117,16 +132,41 @@ def _check_known(names: Sequence[str]) -> None:
         raise ConfigError(f"unknown metric(s) {', '.join(unknown)} (known: {', '.join(METRICS.names())})")
 
 
-def check_metrics(names: Sequence[str]) -> None:
-    """Fail early, before any encoding: unknown names → ``ConfigError``; a metric whose weights or
-    tool (LPIPS/DISTS weights, an ffmpeg with libvmaf) is missing → ``MissingWeightsError``; a name
-    given twice → ``ConfigError``."""
+def _check_names(names: Any) -> None:
+    """``ConfigError`` unless ``names`` is a list (or tuple) of strings: a single string would be
+    read letter by letter."""
+    if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
+        raise ConfigError(f"metrics must be a list of metric names, got {type(names).__name__} {names!r:.60}")
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        raise ConfigError(f"metrics must be metric names (str), got {type(bad[0]).__name__} {bad[0]!r:.60}")
+
+
+def check_metrics(names: Sequence[str], height: int | None = None, width: int | None = None) -> None:
+    """Fail early, before any encoding: not a list of strings, unknown names → ``ConfigError``; a
+    metric whose weights or tool (LPIPS/DISTS weights, an ffmpeg with libvmaf) is missing →
+    ``MissingWeightsError``; a name given twice → ``ConfigError``; with the frame size, a metric not
+    defined on such frames → ``InputError`` (:func:`check_frame_size`)."""
+    _check_names(names)
     _check_known(names)
     check_distinct("metrics", names)
     for name in names:
         requires = get_metric(name).requires
         if requires is not None:
             requires()
+    if height is not None and width is not None:
+        check_frame_size(names, height, width)
+
+
+def check_frame_size(names: Sequence[str], height: int, width: int, what: str = "the clip") -> None:
+    """One-line ``InputError`` when a metric of ``names`` is undefined on ``height`` x ``width``
+    frames (:data:`MIN_SIZES`): before any encoding, not a piq error or a NaN after it."""
+    for name in names:
+        short, long = get_metric(name).min_size
+        if min(height, width) < short or max(height, width) < long:
+            need = f"{short}x{long} or {long}x{short}" if long != short else f"{short}x{short}"
+            raise InputError(f"metric {name} needs frames of at least {need} pixels; {what} is "
+                             f"{width}x{height} (width x height): drop {name} or use larger frames")
 
 
 def lower_is_better(name: str) -> bool:
@@ -220,10 +260,12 @@ def compute_metrics(
 __all__ = [
     "DEFAULT_METRICS",
     "DIST_METRICS",
+    "MIN_SIZES",
     "LOWER_IS_BETTER",
     "DistributionMetrics",
     "Metric",
     "as_frames",
+    "check_frame_size",
     "check_metrics",
     "compute_metrics",
     "get_metric",

@@ -48,9 +48,9 @@ def psnr_lowres(x: torch.Tensor, y: torch.Tensor, factor: int = LOWRES_FACTOR) -
 def ms_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """MS-SSIM per image (torchmetrics, 11×11 Gaussian, standard 5 scale weights).
 
-    Each scale halves the image and the coarsest must still exceed the 11-px window, so frames
-    need a short side above ``10 * 2**(scales-1)`` (161 px for 5 scales). Smaller frames use as
-    many scales as fit (weights renormalised, with a warning); below 3 scales (41 px) → NaN.
+    ``scales`` scales need a short side ``s`` with ``s // (scales-1)**2 > 10`` (torchmetrics' own
+    condition for the 11-px window: 176 px for 5 scales, 99 for 4, 44 for 3). Smaller frames use
+    as many scales as fit (weights renormalised, with a warning); below 3 scales (44 px) → NaN.
     """
     from torchmetrics.functional.image import (
         multiscale_structural_similarity_index_measure as msssim,
@@ -58,10 +58,10 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
     side = min(x.shape[-2:])
     scales = 5
-    while scales > 0 and side <= (MS_SSIM_KERNEL - 1) * 2 ** (scales - 1):
+    while scales > 1 and side // (scales - 1) ** 2 <= MS_SSIM_KERNEL - 1:
         scales -= 1
     if scales < 3:
-        warnings.warn(f"MS-SSIM undefined for {side}-px frames (needs > 40 px); NaN", stacklevel=2)
+        warnings.warn(f"MS-SSIM undefined for {side}-px frames (needs at least 44 px); NaN", stacklevel=2)
         return torch.full((x.shape[0],), float("nan"), dtype=torch.float64)
     betas = MS_SSIM_WEIGHTS[:scales]
     if scales < 5:

@@ -29,6 +29,12 @@ class MissingWeightsError(ActDiffError):
     """Pretrained weights are not on disk; the message names the file and where to put it."""
 
 
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters, its full length said after: what a one-line message echoes
+    of the user's input (a str of binary bytes, a whole file read as a path, a long key)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM arrived (raised by the CLI's signal handlers, see :mod:`actdiff.cli`).
 

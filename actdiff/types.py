@@ -21,21 +21,16 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from actdiff.errors import InputError
+from actdiff.errors import InputError, shorten
 
 
 def check_fps(fps: Any, what: str = "fps") -> float:
     """``fps`` as a float when it is a finite number > 0 (``bool`` is no number here), else a
     one-line ``InputError``: the one check of a frame rate, for :class:`Video` and the API alike."""
     if isinstance(fps, bool) or not isinstance(fps, Real) or not math.isfinite(fps) or fps <= 0:
-        raise InputError(f"{what} must be a finite number > 0 (frames per second), got {_shown(fps)}")
+        raise InputError(f"{what} must be a finite number > 0 (frames per second), got {shorten(repr(fps))}")
     return float(fps)
 
-
-def _shown(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for one-line messages that echo what was given."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def check_frames(frames: Any, what: str = "Video frames") -> None:

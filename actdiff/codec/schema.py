@@ -28,7 +28,7 @@ from actdiff.codec.params import STEP_RANGE, STRIDE_RANGE
 from actdiff.decoders import MODULES as DECODER_MODULES
 from actdiff.decoders.base import check_device_name
 from actdiff.entropy.prediction import SNAP_RANGE
-from actdiff.errors import ConfigError
+from actdiff.errors import ConfigError, shorten
 from actdiff.image_codecs.scaled import MAX_SCALE
 from actdiff.motion.temporal import DEFAULT_SMOOTH_ENDS, DEFAULT_SMOOTH_KEEP, SMOOTH_ENDS
 from actdiff.registry import DECODERS
@@ -324,7 +324,7 @@ def _type_error(e: OmegaConfBaseException, schema: Any, prefix: str) -> str:
     full_key = str(getattr(e, "full_key", "") or "")
     key = f"{prefix}.{full_key}" if full_key else prefix
     if type(e).__name__ == "ConfigKeyError":
-        return f"{key if len(key) <= 60 else key[:57] + '...'} is not a key of the codec section (a typo?)"
+        return f"{shorten(key)} is not a key of the codec section (a typo?)"
     if type(e).__name__ == "ValidationError" and full_key:
         value = getattr(e, "value", None)
         try:

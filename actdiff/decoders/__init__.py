@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from actdiff.decoders.base import Decoder
-from actdiff.errors import ConfigError
+from actdiff.errors import ConfigError, shorten
 from actdiff.registry import DECODERS
 
 #: Registry name → module that registers it.
@@ -44,10 +44,9 @@ def build_decoder(spec: Any = "warp", **options: Any) -> Decoder:
                               f"{getattr(spec, 'name', type(spec).__name__)} decoder: build it with them instead")
         return spec
     if not isinstance(spec, (str, Mapping)) and not hasattr(spec, "items"):
-        shown = repr(spec) if len(repr(spec)) <= 60 else f"{repr(spec)[:60]}…"
         raise ConfigError(f"decoder must be a registry name ({', '.join(sorted(MODULES))}), a codec.decoder "
                           f"section mapping ({{'name': …, option: value}}) or a built Decoder, "
-                          f"got {type(spec).__name__} {shown}")
+                          f"got {type(spec).__name__} {shorten(repr(spec))}")
     params = {"name": spec} if isinstance(spec, str) else _section(spec)
     params.update({k: v for k, v in options.items() if v is not None})
     name = str(params.pop("name", "warp"))

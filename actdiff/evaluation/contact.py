@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from actdiff.errors import InputError, OutputError
+from actdiff.errors import InputError, OutputError, shorten
 from actdiff.types import Video
 
 #: Thumbnails wider than this are downscaled (pixels).
@@ -194,7 +194,7 @@ def _thumbs(thumbs: Any, what: str) -> Mapping[str, str]:
     ok = isinstance(thumbs, Mapping) and all(
         isinstance(k, str) and k.isdigit() and isinstance(v, str) for k, v in thumbs.items())
     if not ok:
-        raise InputError(f"{what}: thumbnails must map frame indices to PNG paths, got {str(thumbs)[:60]!r}")
+        raise InputError(f"{what}: thumbnails must map frame indices to PNG paths, got {shorten(repr(thumbs))}")
     return thumbs
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from actdiff.errors import ConfigError, InputError
-from actdiff.types import EncodeResult, Video, _shown, check_fps
+from actdiff.errors import ConfigError, InputError, shorten
+from actdiff.types import EncodeResult, Video, check_fps
 
 #: The frame rate of an array or tensor given without one.
 DEFAULT_FPS = 25.0
@@ -80,7 +80,7 @@ def as_video(video: Any, fps: float | None = None, **read_options: Any) -> Video
 def shown(value: Any, limit: int = 60) -> str:
     """What the user gave, for a message: ``repr`` cut to ``limit`` characters (a str of binary
     bytes or a whole file read as a path stays one short line)."""
-    return _shown(str(value) if isinstance(value, Path) else value, limit)
+    return shorten(repr(str(value) if isinstance(value, Path) else value), limit)
 
 
 def stream_bytes(data: Any) -> bytes:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actdiff.errors import ConfigError, InputError, MissingWeightsError
+from actdiff.errors import ConfigError, InputError, MissingWeightsError, shorten
 
 if TYPE_CHECKING:
     from actdiff.models.denoiser import ControlledDenoiser
@@ -44,16 +44,11 @@ def readable_weights(folder: str | Path) -> Iterator[None]:
         raise ConfigError(f"weights in {folder} cannot be loaded: {first}") from None
 
 
-def _shown(value: Any) -> str:
-    """``repr(value)``, cut to 60 characters (a value read from a file may be long)."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
 
 def _check_class(name: Any, path: Path, classes: Collection[str]) -> None:
     """One-line ``InputError`` unless ``name`` (a ``_class_name``; absent: passes) is one of ``classes``."""
     if name is not None and (not isinstance(name, str) or name not in classes):
-        raise InputError(f"{path}: _class_name {_shown(name)} is not a model actdiff reads here "
+        raise InputError(f"{path}: _class_name {shorten(repr(name))} is not a model actdiff reads here "
                          f"(known: {', '.join(sorted(classes))})")
 
 
@@ -61,7 +56,7 @@ def _check_schedule(schedule: dict[str, Any], path: Path) -> None:
     """One-line ``InputError`` unless ``num_train_timesteps`` (when given) is a whole number in range."""
     n = schedule.get("num_train_timesteps", 1000)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TRAIN_TIMESTEPS:
-        raise InputError(f"{path}: noise_schedule.num_train_timesteps = {_shown(n)} must be a whole number "
+        raise InputError(f"{path}: noise_schedule.num_train_timesteps = {shorten(repr(n))} must be a whole number "
                          f"in [1, {MAX_TRAIN_TIMESTEPS}]")
 
 
@@ -70,7 +65,7 @@ def _check_sampler(defaults: dict[str, Any], path: Path) -> None:
     for key in SAMPLER_NUMBERS:
         value = defaults.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(f"{path}: default_sampler.{key} = {_shown(value)} must be a number")
+            raise InputError(f"{path}: default_sampler.{key} = {shorten(repr(value))} must be a number")
 
 
 def read_weights_config(folder: str | Path, classes: Collection[str]) -> dict[str, Any]:
@@ -90,7 +85,7 @@ def read_weights_config(folder: str | Path, classes: Collection[str]) -> dict[st
     _check_class(cfg.get("_class_name"), path, classes)
     for key in SECTIONS:
         if cfg.get(key) is not None and not isinstance(cfg[key], dict):
-            raise InputError(f"{path}: {key} = {_shown(cfg[key])} must be a JSON object or null")
+            raise InputError(f"{path}: {key} = {shorten(repr(cfg[key]))} must be a JSON object or null")
     _check_sampler(cfg.get("default_sampler") or {}, path)
     _check_schedule(cfg.get("noise_schedule") or {}, path)
     return cfg

@@ -257,10 +257,8 @@ def _run(data: Any, codec: str, config_doc: dict[str, Any], points_of: Any, metr
         results = new_results(codec, dataset.name, proto.to_dict(), config_doc)
         return Results(run_dataset(dataset, proto, points_of, metrics, results, log=log, saver=saver,
                                    read_kwargs=read_kwargs))
-    ignored = [k for k, v in (("sequences", sequences), ("protocol", protocol)) if v is not None]
-    if ignored:   # they select and read a dataset's sequences: taken silently before
-        raise ConfigError(f"{' and '.join(k + '=' for k in ignored)} {'are' if len(ignored) > 1 else 'is'} for "
-                          f"datasets; one clip is scored at its own size as {name!r} (name=)")
+    if sequences is not None:   # a dataset's selection: ignored silently before
+        raise ConfigError(f"sequences= selects sequences of a dataset; one clip is scored as {name!r} (name=)")
     video = as_video(data, fps)
     check_frame_size(metrics, video.height, video.width)  # before any encoding
     results = new_results(codec, name, {"name": "native", "height": video.height, "width": video.width,

@@ -31,9 +31,9 @@ from actdiff.evaluation.rates import DEFAULT_CONFIG, load_rates, point_configs
 from actdiff.evaluation.results import new_results
 from actdiff.evaluation.runner import actdiff_points, padded_read, run_dataset
 from actdiff.io import as_video
-from actdiff.io.convert import as_list, check_callable, check_path_arg, check_positive, shown, stream_bytes
+from actdiff.io.convert import as_list, check_callable, check_path_arg, shown, stream_bytes
 from actdiff.metrics import DEFAULT_METRICS, check_frame_size, check_metrics
-from actdiff.types import EncodeResult, Video, check_fps
+from actdiff.types import EncodeResult, Video, check_fps, check_positive
 
 
 def setting_overrides(settings: dict[str, Any]) -> list[str]:
@@ -53,7 +53,7 @@ def codec_config(config: str | Path | None = None, overrides: Sequence[str] = ()
     check_path_arg(config, "config")
     extra = as_list(overrides, "overrides") + setting_overrides(settings)
     if target_bpp is not None:
-        extra.append(f"+codec.rate_control.target_bpp={check_positive(target_bpp, 'target_bpp')}")
+        extra.append(f"+codec.rate_control.target_bpp={check_positive(target_bpp, 'target_bpp', error=ConfigError)}")
     return compose(config, extra, default=DEFAULT_CONFIG)
 
 

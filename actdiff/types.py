@@ -24,12 +24,17 @@ import numpy as np
 from actdiff.errors import InputError, shorten
 
 
+def check_positive(value: Any, what: str, unit: str = "", error: type = InputError) -> float:
+    """``value`` as a float when it is a finite number > 0 (``bool`` is no number here), else a
+    one-line ``error`` naming ``what`` (and its ``unit``)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
+        raise error(f"{what} must be a finite number > 0{f' ({unit})' if unit else ''}, got {shorten(repr(value))}")
+    return float(value)
+
+
 def check_fps(fps: Any, what: str = "fps") -> float:
-    """``fps`` as a float when it is a finite number > 0 (``bool`` is no number here), else a
-    one-line ``InputError``: the one check of a frame rate, for :class:`Video` and the API alike."""
-    if isinstance(fps, bool) or not isinstance(fps, Real) or not math.isfinite(fps) or fps <= 0:
-        raise InputError(f"{what} must be a finite number > 0 (frames per second), got {shorten(repr(fps))}")
-    return float(fps)
+    """The one check of a frame rate, for :class:`Video` and the API alike (:func:`check_positive`)."""
+    return check_positive(fps, what, "frames per second")
 
 
 

@@ -50,12 +50,12 @@ import yaml
 
 from actdiff.data import load_protocol
 from actdiff.decoders import build_decoder
-from actdiff.decoders.diffusion import DEFAULT_WEIGHTS, WEIGHT_FILE
 from actdiff.evaluation.rates import load_rates, point_configs
 from actdiff.evaluation.results import atomic_write_text, machine
 from actdiff.evaluation.runner import actdiff_points, baseline_point, encode_point
 from actdiff.io.files import refuse_outputs
 from actdiff.metrics.temporal import warping_error
+from actdiff.models.loading import DEFAULT_WEIGHTS, WEIGHT_FILE
 from actdiff.types import Video
 
 METRICS = ["psnr", "psnr_lowres", "ms_ssim", "vmaf_neg", "niqe", "warping_error", "tof"]

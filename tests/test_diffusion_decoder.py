@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from actdiff.decoders.diffusion import DEFAULT_WEIGHTS, DiffusionDecoder, load_denoiser
+from actdiff.decoders.diffusion import DiffusionDecoder
 from actdiff.decoders.rebase import add_residual
 from actdiff.errors import ConfigError, MissingWeightsError
+from actdiff.models.loading import DEFAULT_WEIGHTS, load_denoiser
 from actdiff.registry import DECODERS
 from actdiff.training.synthetic import moving_texture, segment_from_frames
 from actdiff.types import StreamHeader

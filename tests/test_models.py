@@ -155,7 +155,7 @@ def test_residual_scale_round_trip_and_scaling():
 
 
 def test_float16_export_loads_back_as_float32(tmp_path):
-    from actdiff.decoders.diffusion import load_denoiser
+    from actdiff.models.loading import load_denoiser
 
     torch.manual_seed(0)
     m = build_model(micro_cfg()).eval()

@@ -139,8 +139,8 @@ def test_damaged_weights_config_is_one_line(blend_weights, tmp_path, edit, capsy
 
     from actdiff.cli import main
     from actdiff.codec import encode_video
-    from actdiff.decoders.diffusion import load_denoiser
     from actdiff.errors import ConfigError
+    from actdiff.models.loading import load_denoiser
 
     folder = tmp_path / "w"
     shutil.copytree(blend_weights, folder)

@@ -74,7 +74,7 @@ from actdiff.decoders.residual_filter import filter_residuals, residual_anchors,
 from actdiff.errors import ConfigError
 from actdiff.models import make_sampler
 from actdiff.models.denoiser import ControlledDenoiser
-from actdiff.models.loading import DEFAULT_WEIGHTS, WEIGHT_FILE, check_weights_folder, load_denoiser  # noqa: F401
+from actdiff.models.loading import DEFAULT_WEIGHTS, check_weights_folder, load_denoiser
 from actdiff.models.sampling import check_sampler, check_steps, check_strength, sample, segment_noise, warp_noise
 from actdiff.motion.fusion import FusionParams
 from actdiff.motion.interpolate import dense_flow_from_tracks

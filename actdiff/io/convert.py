@@ -4,9 +4,8 @@ their types, with one-line errors before any work."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +58,6 @@ def as_video(video: Any, fps: float | None = None, **read_options: Any) -> Video
     if isinstance(video, (str, Path)):
         from actdiff.io.reader import read_video
 
-        if not Path(video).exists():
-            raise InputError(f"cannot read video {shown(video)}: no such file or folder")
         return read_video(video, **read_options)
     if type(video).__module__.startswith("torch"):
         import torch
@@ -122,13 +119,6 @@ def as_list(value: Any, what: str, kind: type | tuple[type, ...] = str, default:
     return items
 
 
-def check_positive(value: Any, what: str) -> float:
-    """A finite number > 0 (not a ``bool``) as a float, else a one-line ``ConfigError``."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{what} must be a finite number > 0, got {shown(value)}")
-    return float(value)
-
-
 def check_path_arg(value: Any, what: str) -> None:
     """``None``, a ``str`` or a ``Path``; a one-line ``ConfigError`` otherwise."""
     if value is not None and not isinstance(value, (str, Path)):
@@ -142,5 +132,5 @@ def check_callable(value: Any, what: str) -> None:
 
 
 __all__ = ["DEFAULT_FPS", "FLOAT_SLACK", "as_list", "as_video", "check_callable", "check_path_arg",
-           "check_positive", "shown",
+           "shown",
            "stream_bytes"]

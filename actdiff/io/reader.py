@@ -22,7 +22,7 @@ from typing import Union
 
 import numpy as np
 
-from actdiff.errors import ConfigError, InputError
+from actdiff.errors import ConfigError, InputError, shorten
 from actdiff.io import container, pngdir, rawyuv, y4m
 from actdiff.io.base import FormatError, VideoInfo
 from actdiff.io.colour import CHROMA_UPSAMPLING, MATRICES, RANGES
@@ -44,7 +44,10 @@ def detect_format(path: Path) -> str:
 
 
 def _fail(path: PathLike, reason: str) -> InputError:
-    return InputError(f"cannot read video {path}: {reason}")
+    """One line naming ``path`` (repr'd and cut when it is long or not printable: a str of binary bytes)."""
+    text = str(path)
+    shown = text if text.isprintable() and len(text) <= 200 else shorten(repr(text))
+    return InputError(f"cannot read video {shown}: {reason}")
 
 
 def _check_options(start: int, max_frames: int | None, resize_mode: str, yuv_range: str | None,

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from actdiff.errors import ConfigError, InputError, check_distinct
+from actdiff.errors import ConfigError, InputError, check_distinct, shorten
 from actdiff.metrics import full_reference as fr
 from actdiff.metrics.fid import INCEPTION_FILE, PATCH, DistributionMetrics
 from actdiff.metrics.i3d import I3D_FILE
@@ -136,17 +136,17 @@ def _check_names(names: Any) -> None:
     """``ConfigError`` unless ``names`` is a list (or tuple) of strings: a single string would be
     read letter by letter."""
     if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
-        raise ConfigError(f"metrics must be a list of metric names, got {type(names).__name__} {names!r:.60}")
+        raise ConfigError(f"metrics must be a list of metric names, got {type(names).__name__} {shorten(repr(names))}")
     bad = [n for n in names if not isinstance(n, str)]
     if bad:
-        raise ConfigError(f"metrics must be metric names (str), got {type(bad[0]).__name__} {bad[0]!r:.60}")
+        raise ConfigError(f"metrics must be metric names (str), got {type(bad[0]).__name__} {shorten(repr(bad[0]))}")
 
 
-def check_metrics(names: Sequence[str], height: int | None = None, width: int | None = None) -> None:
+def check_metrics(names: Sequence[str]) -> None:
     """Fail early, before any encoding: not a list of strings, unknown names → ``ConfigError``; a
     metric whose weights or tool (LPIPS/DISTS weights, an ffmpeg with libvmaf) is missing →
-    ``MissingWeightsError``; a name given twice → ``ConfigError``; with the frame size, a metric not
-    defined on such frames → ``InputError`` (:func:`check_frame_size`)."""
+    ``MissingWeightsError``; a name given twice → ``ConfigError``. The frame size is checked per clip,
+    once it is read (:func:`check_frame_size`)."""
     _check_names(names)
     _check_known(names)
     check_distinct("metrics", names)
@@ -154,8 +154,6 @@ def check_metrics(names: Sequence[str], height: int | None = None, width: int | 
         requires = get_metric(name).requires
         if requires is not None:
             requires()
-    if height is not None and width is not None:
-        check_frame_size(names, height, width)
 
 
 def check_frame_size(names: Sequence[str], height: int, width: int, what: str = "the clip") -> None:

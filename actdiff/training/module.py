@@ -220,8 +220,8 @@ class ConditionalDenoiser(L.LightningModule):
 
         The folder's architecture must be the configured ``model``'s (else a one-line ``ConfigError``).
         """
-        from actdiff.decoders.diffusion import load_denoiser
         from actdiff.errors import ConfigError
+        from actdiff.models.loading import load_denoiser
 
         src = load_denoiser(folder)
         state = src.state_dict()
